@@ -1,0 +1,41 @@
+/**
+ * bun run build → dist/berth, one self-contained executable.
+ *
+ * Hardening of the compiled binary (it runs as root and is called from shebang scripts):
+ *  - --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: a `.env` or `bunfig.toml` in the
+ *    caller's directory is never read (a bunfig `preload` would run foreign code as root);
+ *  - the runtime's checks for BUN_BE_BUN (turns the executable into the bun CLI) and BUN_OPTIONS (extra
+ *    runtime flags) are disabled by renaming those environment variable names inside the binary to
+ *    names of the same length that nobody sets. Bun 1.4.4 has no build flag for either; the patch is
+ *    verified here (each name must occur the expected number of times) and by test/cli/hardening.test.ts.
+ */
+import { $ } from "bun";
+import { readFileSync, writeFileSync, renameSync, chmodSync, mkdirSync } from "node:fs";
+import pkg from "../package.json" with { type: "json" };
+import { VERSION } from "../src/version.ts";
+
+if (pkg.version !== VERSION) throw new Error(`src/version.ts (${VERSION}) and package.json (${pkg.version}) disagree`);
+const root = new URL("..", import.meta.url).pathname;
+mkdirSync(`${root}/dist`, { recursive: true });
+const tmp = `${root}/dist/.berth.build`;
+await $`bun build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts --outfile ${tmp}`.quiet();
+
+const PATCHES: [string, string][] = [
+  ["BUN_BE_BUN", "BERTH_NO_B"],
+  ["BUN_OPTIONS", "BERTH_NO_OP"],
+];
+const bin = Buffer.from(readFileSync(tmp));
+for (const [from, to] of PATCHES) {
+  if (from.length !== to.length) throw new Error("patch length mismatch");
+  const needle = Buffer.from(from), repl = Buffer.from(to);
+  let n = 0;
+  for (let i = bin.indexOf(needle); i >= 0; i = bin.indexOf(needle, i + needle.length)) {
+    repl.copy(bin, i);
+    n++;
+  }
+  if (n === 0) throw new Error(`hardening: ${from} not found in the compiled binary (did Bun change?)`);
+}
+writeFileSync(tmp, bin);
+chmodSync(tmp, 0o755);
+renameSync(tmp, `${root}/dist/berth`);
+console.error(`built dist/berth (${(bin.length / 1e6).toFixed(1)} MB)`);

@@ -1,0 +1,43 @@
+/**
+ * How a berth command is declared: a citty command definition (meta + args; citty's types and
+ * defineCommand) whose `run` receives typed flags, positionals and the shared context, parsed by our
+ * docker-style parser (_parser.ts). A command returns its exit status (e.g. `run` returns the
+ * container's) or nothing for 0.
+ */
+import { defineCommand, type CommandMeta } from "citty";
+import type { FlagsDef } from "./_parser.ts";
+import type { Context } from "./_context.ts";
+
+export interface BerthMeta extends CommandMeta {
+  name: string;
+  description: string;
+  /** docker's usage tail, e.g. "[OPTIONS] IMAGE [COMMAND] [ARG...]" */
+  usage?: string;
+  aliases?: string[];
+  stopAtPositional?: boolean;
+  /** docker's "requires at least N argument(s)" / "accepts at most N" checks */
+  minArgs?: number;
+  maxArgs?: number;
+}
+
+export interface RunInput {
+  flags: Record<string, any>;
+  positionals: string[];
+  rest: string[];
+  ctx: Context;
+}
+
+export type Lazy = () => Promise<{ default: BerthCommand }>;
+
+export interface BerthCommand {
+  meta: BerthMeta;
+  args: FlagsDef;
+  subCommands?: Record<string, Lazy>;
+  run?: (input: RunInput) => Promise<number | void> | number | void;
+}
+
+export function defineBerthCommand(c: BerthCommand): BerthCommand {
+  // citty validates nothing at definition time; going through it keeps one command shape everywhere
+  defineCommand({ meta: c.meta, args: c.args });
+  return c;
+}

@@ -1,0 +1,15 @@
+/**
+ * What every command receives: the data root, the logger and the engine (opened lazily, so `--help`
+ * and `--version` never touch the store), and the process's stdio.
+ */
+import type { Logger } from "../lib/log.ts";
+import type { Engine } from "../engine/index.ts";
+
+export interface Context {
+  root: string;
+  log: Logger;
+  debug: boolean;
+  engine(): Promise<Engine>;
+  /** write data to stdout */
+  out(s: string): void;
+}

@@ -1,0 +1,37 @@
+/** docker-style usage text for `berth COMMAND --help` and usage errors. */
+import type { BerthCommand } from "./_command.ts";
+
+export function renderUsage(cmd: BerthCommand, path: string[]): string {
+  const m = cmd.meta;
+  const full = ["berth", ...path].join(" ");
+  const lines: string[] = [];
+  const tail = m.usage ?? (cmd.subCommands ? "COMMAND" : "[OPTIONS]");
+  lines.push(`Usage:  ${full} ${tail}`, "", m.description, "");
+  if (m.aliases?.length) lines.push("Aliases:", `  ${m.aliases.join(", ")}`, "");
+  if (cmd.subCommands) {
+    lines.push("Commands:");
+    for (const name of Object.keys(cmd.subCommands)) lines.push(`  ${name}`);
+    lines.push("");
+  }
+  const opts = Object.entries(cmd.args).filter(([, d]) => d.type !== "positional" && !d.hidden);
+  if (opts.length) {
+    lines.push("Options:");
+    const rows = opts.map(([name, d]) => {
+      const aliases = d.alias === undefined ? [] : Array.isArray(d.alias) ? d.alias : [d.alias];
+      const short = aliases.find((a) => a.length === 1);
+      const kind = d.type === "boolean" ? "" : d.multiple ? " list" : ` ${d.valueHint ?? "string"}`;
+      const left = `${short ? `-${short}, ` : "    "}--${name}${kind}`;
+      const def = d.default !== undefined && d.type !== "boolean" && d.default !== "" ? ` (default "${d.default}")` : "";
+      return [left, (d.description ?? "") + def] as const;
+    });
+    const w = Math.max(...rows.map((r) => r[0].length)) + 3;
+    for (const [l, r] of rows) lines.push(`  ${l.padEnd(w)}${r}`);
+    lines.push("");
+  }
+  if (cmd.subCommands) lines.push(`Run '${full} COMMAND --help' for more information on a command.`, "");
+  return lines.join("\n");
+}
+
+export function usageLine(cmd: BerthCommand, path: string[]): string {
+  return `Usage:  ${["berth", ...path].join(" ")} ${cmd.meta.usage ?? "[OPTIONS]"}`;
+}

@@ -1,0 +1,65 @@
+/**
+ * The storage-driver contract (containerd's Snapshotter vocabulary). A *key* names an active
+ * (writable) snapshot, a *name* a committed (read-only) one, a *parent* the committed snapshot it is
+ * based on. Drivers own directories under their root and hand back Mount[]; they never mount a
+ * container's rootfs themselves (the runtime applies the mounts) and they decide no policy.
+ *
+ * Errors (EngineError kinds): not_found for an unknown key/name/parent, already_exists when a key or
+ * name is taken, failed_precondition when removing a snapshot that still has children, and
+ * invalid_argument for a hostile layer (path escapes) in applyLayer.
+ */
+import type { Mount } from "../oci/index.ts";
+import type { TarRecord } from "../tar/types.ts";
+
+export type SnapshotKind = "active" | "committed" | "view";
+
+export interface SnapshotInfo {
+  /** key for active snapshots, name for committed ones */
+  name: string;
+  kind: SnapshotKind;
+  parent?: string;
+  created: string;
+  labels?: Record<string, string>;
+}
+
+export interface Usage {
+  size: number; // bytes
+  inodes: number;
+}
+
+export interface ApplyStats {
+  /** bytes of the uncompressed tar stream consumed */
+  size: number;
+  entries: number;
+}
+
+export interface SnapshotDriver {
+  readonly name: "overlay" | "vfs" | "btrfs";
+  /** a new writable snapshot on top of `parent` (or empty); returns the mounts that show it */
+  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  /** a read-only view of `parent` */
+  view(key: string, parent?: string): Promise<Mount[]>;
+  /** the mounts for an existing active or view snapshot */
+  mounts(key: string): Promise<Mount[]>;
+  /** turn the active snapshot `key` into the committed snapshot `name` (key disappears) */
+  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  /** remove a snapshot; refuses committed ones that still have children */
+  remove(keyOrName: string): Promise<void>;
+  stat(keyOrName: string): Promise<SnapshotInfo>;
+  walk(): AsyncIterable<SnapshotInfo>;
+  usage(keyOrName: string): Promise<Usage>;
+  /**
+   * Unpack a layer (OCI whiteouts `.wh.NAME`, `.wh..wh..opq`) into the active snapshot `key`, directly
+   * into its upper/diff directory without mounting, converting whiteouts to the driver's native form.
+   * Never writes outside the snapshot (`..`, absolute names, symlink and hardlink escapes are refused
+   * or contained). Keeps owners, modes, mtimes and xattrs.
+   */
+  applyLayer(key: string, records: AsyncIterable<TarRecord>): Promise<ApplyStats>;
+  /**
+   * The changes of active snapshot `key` against its parent as tar records in OCI layer form
+   * (whiteouts as `.wh.` files), for commit/build/export of diffs.
+   */
+  diff(key: string): AsyncIterable<TarRecord>;
+  /** directory holding the snapshot's own files (upper dir for overlay), for `cp`, diff and tests */
+  upperDir(key: string): string;
+}

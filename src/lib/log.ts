@@ -1,0 +1,38 @@
+/**
+ * The logger passed in every command context. Logs, progress and errors go to stderr; stdout is for
+ * data only (STYLE §8), so `id=$(berth run -d …)` always works. Colour only on a TTY and never when
+ * NO_COLOR, TERM=dumb or CI is set.
+ */
+import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+
+export type Logger = ConsolaInstance;
+
+export function useColor(stream: { isTTY?: boolean } = process.stderr): boolean {
+  const env = process.env;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.TERM === "dumb" || env.CI) return false;
+  return !!stream.isTTY;
+}
+
+const LEVELS: Record<string, number> = { fatal: 0, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
+
+export function parseLogLevel(name: string): number | undefined {
+  return LEVELS[name];
+}
+
+export function createLogger(level = 1, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const color = useColor();
+  return createConsola({
+    level,
+    reporters: [
+      {
+        log(obj: LogObject) {
+          const msg = obj.args.map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : Bun.inspect(a))).join(" ");
+          const tag = obj.type === "log" || obj.type === "info" || obj.type === "success" ? "" : `${obj.type}: `;
+          const painted = color && tag ? `\x1b[${obj.level <= 0 ? 31 : obj.level === 1 ? 33 : 90}m${tag}\x1b[0m` : tag;
+          write(`${painted}${msg}\n`);
+        },
+      },
+    ],
+  });
+}

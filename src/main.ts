@@ -1,0 +1,166 @@
+/**
+ * argv → command → exit code. The only place that calls process.exit (STYLE §1).
+ *
+ * Global flags come before the command, as in docker: `berth --root /x --debug images`.
+ * Exit codes follow docker's CLI: 125 for an engine error or a bad flag, 1 for an unknown command or a
+ * wrong number of arguments, and for `run`/`exec` the container's own status (126/127 when the command
+ * cannot be invoked / is not found).
+ */
+import { commands, hidden } from "./commands/index.ts";
+import type { BerthCommand } from "./commands/_command.ts";
+import type { Context } from "./commands/_context.ts";
+import { parseFlags, type FlagsDef } from "./commands/_parser.ts";
+import { renderUsage, usageLine } from "./commands/_usage.ts";
+import { EngineError, ExitStatus, UsageError } from "./lib/errors.ts";
+import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
+import { VERSION } from "./version.ts";
+
+const globalFlags: FlagsDef = {
+  root: { type: "string", description: "Root directory of persistent berth state", default: "" },
+  debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
+  "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
+  version: { type: "boolean", alias: "v", description: "Print version information and quit" },
+  help: { type: "boolean", alias: "h", description: "Print usage" },
+};
+
+function topUsage(): string {
+  const lines = [
+    "Usage:  berth [OPTIONS] COMMAND",
+    "",
+    "A self-contained container engine with docker's commands",
+    "",
+    "Commands:",
+  ];
+  for (const name of Object.keys(commands)) lines.push(`  ${name}`);
+  lines.push("", "Global Options:");
+  lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
+  lines.push("  -D, --debug              Enable debug mode");
+  lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
+  lines.push("  -v, --version            Print version information and quit");
+  lines.push("", "Run 'berth COMMAND --help' for more information on a command.", "");
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  // global flags: everything up to the first word that is not a flag
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
+    const a = argv[i]!;
+    const takesValue = (a === "--root" || a === "--log-level" || a === "-l") && !a.includes("=");
+    i += takesValue ? 2 : 1;
+  }
+  let g;
+  try {
+    g = parseFlags(argv.slice(0, i), globalFlags);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\nSee 'berth --help'.\n`);
+    return 125;
+  }
+  const debug = !!g.flags.debug;
+  const level = debug ? 4 : parseLogLevel(String(g.flags["log-level"])) ?? 1;
+  const log = createLogger(level);
+  if (g.flags.version) {
+    process.stdout.write(`berth version ${VERSION}\n`);
+    return 0;
+  }
+  const rest = argv.slice(i);
+  if (g.flags.help || rest.length === 0) {
+    process.stdout.write(topUsage());
+    return 0;
+  }
+
+  const root = String(g.flags.root || process.env.BERTH_ROOT || "/var/lib/berth");
+  let enginePromise: Promise<import("./engine/index.ts").Engine> | undefined;
+  const ctx: Context = {
+    root,
+    log,
+    debug,
+    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ root, log }))),
+    out: (s) => void process.stdout.write(s),
+  };
+
+  // resolve the command path (`image inspect`, `system df`, …)
+  const name = rest[0]!;
+  const lazy = commands[name] ?? hidden[name];
+  if (!lazy) {
+    process.stderr.write(`berth: unknown command: berth ${name}\n\nRun 'berth --help' for more information\n`);
+    return 1;
+  }
+  let cmd: BerthCommand = (await lazy()).default;
+  const path = [name];
+  let args = rest.slice(1);
+  while (cmd.subCommands) {
+    const sub = args[0];
+    if (sub === undefined || sub === "--help" || sub === "-h") {
+      process.stdout.write(renderUsage(cmd, path));
+      return 0;
+    }
+    const next = cmd.subCommands[sub];
+    if (!next) {
+      process.stderr.write(`berth: unknown command: berth ${[...path, sub].join(" ")}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
+      return 1;
+    }
+    cmd = (await next()).default;
+    path.push(sub);
+    args = args.slice(1);
+  }
+
+  let parsed;
+  try {
+    parsed = parseFlags(args, { ...cmd.args, help: { type: "boolean", description: "Print usage" } }, { stopAtPositional: cmd.meta.stopAtPositional });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
+      return 125;
+    }
+    throw e;
+  }
+  if (parsed.flags.help) {
+    process.stdout.write(renderUsage(cmd, path));
+    return 0;
+  }
+  const { minArgs, maxArgs } = cmd.meta;
+  const n = parsed.positionals.length;
+  const countErr =
+    minArgs !== undefined && n < minArgs
+      ? `requires at least ${minArgs} argument${minArgs === 1 ? "" : "s"}`
+      : maxArgs !== undefined && n > maxArgs
+        ? maxArgs === 0
+          ? "accepts no arguments"
+          : `accepts at most ${maxArgs} argument${maxArgs === 1 ? "" : "s"}`
+        : undefined;
+  if (countErr) {
+    const exact = minArgs !== undefined && minArgs === maxArgs ? `requires exactly ${minArgs} argument${minArgs === 1 ? "" : "s"}` : countErr;
+    process.stderr.write(`berth: 'berth ${path.join(" ")}' ${exact}\n\n${usageLine(cmd, path)}\n\nSee 'berth ${path.join(" ")} --help' for more information\n`);
+    return 1;
+  }
+
+  try {
+    const code = await cmd.run!({ flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx });
+    return typeof code === "number" ? code : 0;
+  } catch (e) {
+    return report(e, debug, cmd, path);
+  }
+}
+
+function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): number {
+  if (e instanceof ExitStatus) return e.code;
+  const red = (s: string) => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
+  if (e instanceof UsageError) {
+    process.stderr.write(`${red("berth:")} ${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
+    return e.exitCode;
+  }
+  if (e instanceof EngineError) {
+    process.stderr.write(`${red("berth:")} ${e.message}\n`);
+    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    if (debug && e.stack) process.stderr.write(e.stack + "\n");
+    return e.exitCode;
+  }
+  process.stderr.write(`${red("berth: internal error:")} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 125;
+}
+
+const code = await main(process.argv.slice(2));
+// let stdout drain before exiting (large `images --format json` or `logs` output through a pipe)
+await new Promise<void>((resolve) => (process.stdout.writableLength === 0 ? resolve() : process.stdout.once("drain", () => resolve())));
+process.exit(code);

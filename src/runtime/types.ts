@@ -1,0 +1,76 @@
+/**
+ * What the runtime is asked to run (a trimmed OCI runtime spec in berth's own shape) and what it hands
+ * back. src/engine builds a ContainerSpec from the image config, the CLI flags and the snapshot's
+ * Mount[]; src/runtime turns it into a process through the C shim (see spawn.ts), and never looks at
+ * images, stores or CLI types.
+ */
+import type { Mount } from "../oci/index.ts";
+
+export interface ProcessSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  terminal: boolean;
+  /** capability names as in capabilities(7): "CAP_CHOWN", … (bounding, effective, permitted) */
+  capabilities: string[];
+  noNewPrivileges: boolean;
+  /** add the small reaper as PID 1 (`--init`) */
+  init: boolean;
+  rlimits?: { type: string; soft: number; hard: number }[];
+}
+
+export type NamespaceMode = "new" | "host" | { path: string };
+
+export interface ResourceSpec {
+  /** bytes; undefined = unlimited */
+  memory?: number;
+  memorySwap?: number;
+  /** CPUs as a fraction (1.5 = one and a half CPUs) */
+  cpus?: number;
+  cpuShares?: number;
+  pidsLimit?: number;
+}
+
+export interface ContainerSpec {
+  id: string;
+  hostname: string;
+  /** rootfs mounts from the snapshot driver (overlay or bind), mounted at "/" */
+  rootfs: Mount[];
+  readonlyRootfs: boolean;
+  /** user mounts (binds, tmpfs, generated /etc/hosts …) with container-absolute targets */
+  mounts: Mount[];
+  process: ProcessSpec;
+  namespaces: { net: NamespaceMode; ipc: NamespaceMode; uts: NamespaceMode; pid: NamespaceMode };
+  /** cgroup path relative to each hierarchy's root, e.g. "berth/<id>" */
+  cgroupPath: string;
+  resources: ResourceSpec;
+  privileged: boolean;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+}
+
+export interface Stdio {
+  /** fds handed to the container as 0, 1, 2 (a pty slave for all three when process.terminal) */
+  stdin: number;
+  stdout: number;
+  stderr: number;
+}
+
+export interface ExitInfo {
+  /** docker's convention: the exit code, or 128+signal */
+  exitCode: number;
+  signal?: number;
+  oomKilled: boolean;
+}
+
+export interface RunningContainer {
+  /** host pid of the container's PID 1 */
+  pid: number;
+  /** /proc/<pid>/stat field 22, to re-identify the pid later (pid reuse) */
+  startTime: string;
+  /** resolves once PID 1 is reaped; only valid in the process that spawned it */
+  wait(): Promise<ExitInfo>;
+}
