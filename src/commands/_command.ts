@@ -4,7 +4,7 @@
  * docker-style parser (_parser.ts). A command returns its exit status (e.g. `run` returns the
  * container's) or nothing for 0.
  */
-import { defineCommand, type CommandMeta } from "citty";
+import { defineCommand, type ArgsDef, type CommandMeta } from "citty";
 import type { FlagsDef } from "./_parser.ts";
 import type { Context } from "./_context.ts";
 
@@ -38,6 +38,6 @@ export interface BerthCommand {
 
 export function defineBerthCommand(c: BerthCommand): BerthCommand {
   // citty validates nothing at definition time; going through it keeps one command shape everywhere
-  defineCommand({ meta: c.meta, args: c.args });
+  defineCommand({ meta: c.meta, args: c.args as ArgsDef });
   return c;
 }

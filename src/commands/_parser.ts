@@ -8,10 +8,21 @@
  *     SetInterspersed(false) does for `run` and `exec`: everything after the image name belongs to the
  *     container's command, flags included.
  */
-import type { ArgsDef, ArgDef } from "citty";
+import type { ArgsDef } from "citty";
 import { UsageError } from "../lib/errors.ts";
 
-export type FlagDef = ArgDef & { multiple?: boolean; hidden?: boolean };
+/** citty's ArgDef, flattened so every field is reachable, plus our two extensions */
+export interface FlagDef {
+  type?: "boolean" | "string" | "enum" | "positional";
+  description?: string;
+  valueHint?: string;
+  alias?: string | string[];
+  default?: string | boolean;
+  required?: boolean;
+  options?: string[];
+  multiple?: boolean;
+  hidden?: boolean;
+}
 export type FlagsDef = Record<string, FlagDef>;
 
 export interface Parsed {

@@ -17,7 +17,7 @@ export function renderUsage(cmd: BerthCommand, path: string[]): string {
   if (opts.length) {
     lines.push("Options:");
     const rows = opts.map(([name, d]) => {
-      const aliases = d.alias === undefined ? [] : Array.isArray(d.alias) ? d.alias : [d.alias];
+      const aliases: string[] = d.alias === undefined ? [] : Array.isArray(d.alias) ? d.alias : [d.alias];
       const short = aliases.find((a) => a.length === 1);
       const kind = d.type === "boolean" ? "" : d.multiple ? " list" : ` ${d.valueHint ?? "string"}`;
       const left = `${short ? `-${short}, ` : "    "}--${name}${kind}`;

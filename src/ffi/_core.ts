@@ -7,15 +7,16 @@
  * with `lazyLib()`. dlopen of the same library returns the same handle; the tables only keep the
  * declarations next to their wrappers.
  */
-import { dlopen, FFIType as T, ptr, read, CString, type Narrow, type FFIFunction } from "bun:ffi";
+import { dlopen, FFIType as T, ptr, read, CString, type FFIFunction, type Pointer } from "bun:ffi";
 import { SyscallError } from "../lib/errors.ts";
 import { errnoName } from "./errno.ts";
 
 export { T, ptr, read, CString };
+export type { Pointer };
 
 export const LIBC = "libc.so.6";
 
-export function lazyLib<S extends Record<string, Narrow<FFIFunction>>>(symbols: S) {
+export function lazyLib<const S extends Record<string, FFIFunction>>(symbols: S) {
   let lib: ReturnType<typeof dlopen<S>> | undefined;
   return () => (lib ??= dlopen(LIBC, symbols)).symbols;
 }
@@ -47,8 +48,9 @@ export function cstrOrNull(s: string | null | undefined): Buffer | null {
   return s == null ? null : cstr(s);
 }
 
-export function ptrOrNull(b: Buffer | Uint8Array | null): number | null {
-  return b ? ptr(b) : null;
+/** bun:ffi accepts a TypedArray for a pointer argument; null stays NULL */
+export function ptrOrNull(b: Buffer | Uint8Array | null): Uint8Array | null {
+  return b;
 }
 
 /** NULL-terminated char*[]; the result holds references to every string buffer */

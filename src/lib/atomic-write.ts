@@ -13,7 +13,7 @@ export function fsyncDir(dir: string): void {
 
 export function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_CLOEXEC, mode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 0o2000000 /* O_CLOEXEC */, mode);
   try {
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
