@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing berth needs on a fresh Debian 12 machine that has only node and
+# npm: Bun 1.4.4 from npm, the project's packages, and the Debian tools the tests use as independent
+# peers (GNU tar, busybox-static for the base image, skopeo and docker-registry for registry tests,
+# iproute2 to check netlink work from the outside, python3 for the pty driver). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v bun >/dev/null || [ "$(bun --version)" != "1.4.4" ]; then
+  npm install -g bun@1.4.4 >&2
+fi
+
+pkgs=(busybox-static tar gzip zstd skopeo docker-registry iproute2 python3 util-linux time)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  A=(apt-get -o DPkg::Lock::Timeout=300 -y -q)
+  "${A[@]}" install --no-install-recommends "${missing[@]}" >&2 || { "${A[@]}" update >&2 && "${A[@]}" install --no-install-recommends "${missing[@]}" >&2; }
+fi
+
+bun install --frozen-lockfile >&2

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, as root on a fresh machine (README's second command; .ci/run calls it):
+# dependencies, type check, the compiled binary, then every test (unit, root integration, CLI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bunx tsc --noEmit -p .
+bun run build
+# one file at a time keeps root integration tests (namespaces, cgroups, mounts) from racing each other
+bun test --max-concurrency=1 src test "$@"

@@ -1,0 +1,40 @@
+/**
+ * Spawn the CLI the way a user does. BERTH_TEST_BIN=dist selects the compiled binary (it must exist:
+ * scripts/test.sh builds it first); otherwise the sources run under bun, which is faster while editing.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+export const repo = join(import.meta.dir, "../..");
+export const distBin = join(repo, "dist/berth");
+export const useDist = process.env.BERTH_TEST_BIN === "dist" || (process.env.BERTH_TEST_BIN !== "src" && existsSync(distBin));
+
+export function berthArgv(args: string[]): string[] {
+  return useDist ? [distBin, ...args] : [process.execPath, join(repo, "src/main.ts"), ...args];
+}
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export async function berth(args: string[], opts: { root?: string; stdin?: Uint8Array | string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const argv = berthArgv(opts.root ? ["--root", opts.root, ...args] : args);
+  const proc = Bun.spawn(argv, {
+    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: opts.cwd,
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    timeout: opts.timeoutMs ?? 60_000,
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, exitCode };
+}
+
+/** a scratch berth root that removes itself (await using) */
+export function tempRoot(tag: string): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(`/tmp/berth-test-${tag}-`);
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
