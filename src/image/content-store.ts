@@ -1,0 +1,530 @@
+/**
+ * Content-addressed blob store in containerd's layout (containerd core/content, plugins/content/local):
+ *
+ *   <dir>/blobs/sha256/<hex>     committed blobs, immutable, mode 0444
+ *   <dir>/ingest/<sha256(ref)>/  one in-progress write: `data` (flock'd by its writer) and `ref`
+ *   <dir>/lock                   the store lock (see index.ts for the protocol)
+ *
+ * A write goes to ingest/…/data, hashed as it goes, and is renamed into blobs/ only after its size
+ * and digest check out and the data is fsync'd; the directory is fsync'd after the rename so the new
+ * name survives a crash (rename(2) is atomic, not durable). Ingest directories are named by the hash
+ * of the ref so any ref string (containerd uses `layer-sha256:…`) is a safe single path component.
+ */
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { EngineError, wrap } from "../lib/errors.ts";
+import { fsyncDir } from "../lib/atomic-write.ts";
+import { isDigest, type Digest } from "../oci/index.ts";
+import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface IngestInfo {
+  ref: string;
+  /** bytes written so far */
+  size: number;
+  updatedAt: Date;
+  /** a writer (in any process) holds the ingest right now */
+  locked: boolean;
+}
+
+export type VerifyResult = { digest: Digest; ok: true; size: number } | { digest: Digest; ok: false; problem: string };
+
+/**
+ * Something that records a blob as in use before it becomes visible in blobs/ (a lease). Called
+ * while the store lock is held shared, so GC cannot run between the record and the rename.
+ */
+export interface ResourceHolder {
+  addResourceLocked(digest: Digest): void;
+}
+
+export interface CommitOptions {
+  /** expected size in bytes; a mismatch removes the ingest and throws invalid_argument */
+  size?: number;
+  /** expected digest; a mismatch removes the ingest and throws invalid_argument */
+  digest?: Digest;
+  /** protect the committed blob until the caller references it (see leases.ts) */
+  lease?: ResourceHolder;
+}
+
+/** default cap for readBytes: configs and manifests are KBs; registries cap manifests at 4 MiB */
+export const SMALL_BLOB_MAX = 4 * 1024 * 1024;
+/** write coalescing buffer: few large write(2)s, and a whole buffer per syscall for small chunks */
+const WRITE_BUFFER = 1024 * 1024;
+/** how long writer() waits for a competing probe (listIngests, gc) to let go of an ingest lock */
+const INGEST_LOCK_RETRIES = 40;
+const INGEST_LOCK_RETRY_MS = 5;
+
+function hexOf(digest: Digest): string {
+  return digest.slice("sha256:".length);
+}
+
+function checkDigest(digest: string): Digest {
+  if (!isDigest(digest)) throw new EngineError("invalid_argument", `invalid digest ${JSON.stringify(digest)}`);
+  return digest;
+}
+
+export function sha256Digest(bytes: Uint8Array | string): Digest {
+  return `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}` as Digest;
+}
+
+function digestMismatch(expected: Digest, got: Digest): EngineError {
+  return new EngineError("invalid_argument", `commit blob: digest mismatch: expected ${expected}, got ${got}`);
+}
+
+function writeAll(fd: number, data: Uint8Array, len: number, position: number): void {
+  let off = 0;
+  while (off < len) off += writeSync(fd, data, off, len - off, position + off);
+}
+
+export class ContentStore {
+  readonly blobsDir: string;
+  readonly ingestDir: string;
+  readonly lockPath: string;
+
+  constructor(readonly dir: string) {
+    this.blobsDir = join(dir, "blobs", "sha256");
+    this.ingestDir = join(dir, "ingest");
+    this.lockPath = join(dir, "lock");
+    mkdirSync(this.blobsDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.ingestDir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * Take the store lock: "shared" for anything that only adds (commit, putBytes, image records, tags,
+   * leases), "exclusive" for anything that removes (gc, delete). Blocks. Hold it across synchronous
+   * code only.
+   */
+  lock(mode: LockMode): FileLock {
+    return FileLock.hold(this.lockPath, mode);
+  }
+
+  path(digest: Digest): string {
+    return join(this.blobsDir, hexOf(checkDigest(digest)));
+  }
+
+  has(digest: Digest): boolean {
+    try {
+      return statSync(this.path(digest)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  info(digest: Digest): BlobInfo | undefined {
+    try {
+      const st = statSync(this.path(digest));
+      return st.isFile() ? { digest, size: st.size } : undefined;
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      return undefined;
+    }
+  }
+
+  private mustInfo(digest: Digest): BlobInfo {
+    const i = this.info(digest);
+    if (!i) throw new EngineError("not_found", `blob ${digest}: not found`);
+    return i;
+  }
+
+  /** the blob's bytes, streamed from disk; not_found if absent */
+  readStream(digest: Digest): ReadableStream<Uint8Array> {
+    this.mustInfo(digest);
+    return Bun.file(this.path(digest)).stream();
+  }
+
+  /**
+   * The whole blob in memory, re-hashed against its name (cheap at this size; catches a damaged store
+   * before a bad config reaches the runtime). Refuses blobs above `maxSize`.
+   */
+  readBytes(digest: Digest, maxSize = SMALL_BLOB_MAX): Uint8Array {
+    const { size } = this.mustInfo(digest);
+    if (size > maxSize) {
+      throw new EngineError("failed_precondition", `blob ${digest}: too large to read into memory (${size} bytes, limit ${maxSize})`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(this.path(digest));
+    } catch (e) {
+      throw wrap(`read blob ${digest}`, e);
+    }
+    const got = sha256Digest(bytes);
+    if (got !== digest) throw new EngineError("internal", `blob ${digest}: content does not match its digest (got ${got})`);
+    return bytes;
+  }
+
+  readJson<T>(digest: Digest, maxSize = SMALL_BLOB_MAX): T {
+    const text = new TextDecoder().decode(this.readBytes(digest, maxSize));
+    try {
+      return JSON.parse(text) as T;
+    } catch (e) {
+      throw new EngineError("invalid_argument", `blob ${digest}: invalid json: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Store a small blob (config, manifest) in one step. Idempotent: an existing blob is not an error.
+   * `expected` guards against a caller hashing different bytes than it sends.
+   */
+  putBytes(bytes: Uint8Array | string, expected?: Digest, opts: { lease?: ResourceHolder } = {}): BlobInfo {
+    const data = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+    const digest = sha256Digest(data);
+    if (expected !== undefined && checkDigest(expected) !== digest) {
+      throw digestMismatch(expected, digest);
+    }
+    const target = this.path(digest);
+    using _ = this.lock("shared");
+    opts.lease?.addResourceLocked(digest);
+    const existing = this.info(digest);
+    if (existing && existing.size === data.length) return { digest, size: data.length };
+    // the tmp file lives in ingest/ so blobs/ only ever holds complete, verified blobs
+    const tmp = join(this.ingestDir, `.put-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+    try {
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_CLOEXEC, 0o444);
+      try {
+        writeAll(fd, data, data.length, 0);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, target);
+      fsyncDir(this.blobsDir);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw wrap(`put blob ${digest}`, e);
+    }
+    return { digest, size: data.length };
+  }
+
+  /**
+   * Remove a blob now. Takes the store lock exclusively, like GC; returns false if it was absent.
+   * Prefer gc(): it knows what is still referenced.
+   */
+  delete(digest: Digest): boolean {
+    const p = this.path(digest);
+    using _ = this.lock("exclusive");
+    return this.deleteLocked(p);
+  }
+
+  /** @internal for gc, which already holds the exclusive lock */
+  deleteLocked(path: string): boolean {
+    try {
+      unlinkSync(path);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw wrap(`remove blob ${path}`, e);
+    }
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    for (const b of this.listSync()) yield b;
+  }
+
+  listSync(): BlobInfo[] {
+    const out: BlobInfo[] = [];
+    for (const name of readdirSync(this.blobsDir)) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      try {
+        out.push({ digest: `sha256:${name}` as Digest, size: statSync(join(this.blobsDir, name)).size });
+      } catch {
+        // removed while listing
+      }
+    }
+    return out;
+  }
+
+  /** in-progress writes; `locked` probes each ingest's flock without disturbing its writer */
+  listIngests(): IngestInfo[] {
+    const out: IngestInfo[] = [];
+    for (const ent of readdirSync(this.ingestDir, { withFileTypes: true })) {
+      if (!ent.isDirectory()) continue;
+      const d = join(this.ingestDir, ent.name);
+      let ref = ent.name;
+      try {
+        ref = readFileSync(join(d, "ref"), "utf8");
+      } catch {}
+      try {
+        const st = statSync(join(d, "data"));
+        out.push({ ref, size: st.size, updatedAt: st.mtime, locked: isLockedElsewhere(join(d, "data")) });
+      } catch {
+        const st = statSync(d, { throwIfNoEntry: false });
+        if (st) out.push({ ref, size: 0, updatedAt: st.mtime, locked: false });
+      }
+    }
+    return out;
+  }
+
+  ingestPath(ref: string): string {
+    return join(this.ingestDir, new Bun.CryptoHasher("sha256").update(ref).digest("hex"));
+  }
+
+  /**
+   * Open (or resume) the ingest `ref` for writing. The writer holds an exclusive flock on the ingest's
+   * data for its whole life, so a second writer on the same ref — in this or another process — gets
+   * `unavailable`, and GC never removes it. An existing unlocked ingest is resumed: its bytes are
+   * re-hashed and `offset` says where to continue (an HTTP Range request, for a pull).
+   */
+  async writer(ref?: string): Promise<ContentWriter> {
+    ref ??= `ingest-${crypto.randomUUID()}`;
+    if (ref === "" || ref.length > 1024 || ref.includes("\0")) {
+      throw new EngineError("invalid_argument", `invalid ingest ref ${JSON.stringify(ref)}`);
+    }
+    const dir = this.ingestPath(ref);
+    const dataPath = join(dir, "data");
+    for (let attempt = 0; ; attempt++) {
+      let fd = -1;
+      let state: "locked" | "busy" | "stale";
+      {
+        // shared store lock: GC (exclusive) cannot remove the directory between mkdir and flock
+        using _ = this.lock("shared");
+        try {
+          mkdirSync(dir, { recursive: true, mode: 0o700 });
+          fd = openSync(dataPath, constants.O_RDWR | constants.O_CREAT | O_CLOEXEC, 0o600);
+          state = tryLockFd(fd, dataPath);
+          if (state === "locked") {
+            const refPath = join(dir, "ref");
+            if (!lstatSync(refPath, { throwIfNoEntry: false })) writeFileSync(refPath, ref, { mode: 0o600 });
+          }
+        } catch (e) {
+          if (fd >= 0) closeSync(fd);
+          throw wrap(`open ingest ${ref}`, e);
+        }
+      }
+      if (state === "locked") return ContentWriter.open(this, ref, dir, fd);
+      closeSync(fd);
+      if (state === "busy" && attempt >= INGEST_LOCK_RETRIES) {
+        throw new EngineError("unavailable", `ingest ${ref}: locked by another writer`);
+      }
+      await Bun.sleep(state === "busy" ? INGEST_LOCK_RETRY_MS : 0);
+    }
+  }
+
+  /** re-hash a blob against its name (for `system check`) */
+  async verify(digest: Digest): Promise<VerifyResult> {
+    const p = this.path(digest);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) return { digest, ok: false, problem: "missing" };
+    if (!st.isFile()) return { digest, ok: false, problem: "not a regular file" };
+    const h = new Bun.CryptoHasher("sha256");
+    let size = 0;
+    try {
+      for await (const chunk of Bun.file(p).stream()) {
+        h.update(chunk);
+        size += chunk.length;
+      }
+    } catch (e) {
+      return { digest, ok: false, problem: `read: ${(e as Error).message}` };
+    }
+    const got = `sha256:${h.digest("hex")}`;
+    if (got !== digest) return { digest, ok: false, problem: `content does not match digest (got ${got}, ${size} bytes)` };
+    return { digest, ok: true, size };
+  }
+}
+
+/**
+ * One in-progress blob. Lifecycle: `store.writer(ref)` → `write()`* → `commit()` | `abort()` |
+ * `close()` (keeps the ingest for a later resume). `using`/`await using` closes it.
+ *
+ * write() is synchronous: it hashes the chunk and copies it into a 1 MiB buffer (or writes a large
+ * chunk straight through), so the cost per byte is one SHA-256 pass and one write(2) to page cache.
+ */
+export class ContentWriter implements Disposable {
+  private hasher = new Bun.CryptoHasher("sha256");
+  private buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  private used = 0;
+  /** bytes on disk (excluding the buffer) */
+  private written = 0;
+  private fd: number;
+  /** bytes that were already in the ingest when it was opened: resume from here */
+  readonly offset: number;
+
+  private constructor(
+    private readonly store: ContentStore,
+    readonly ref: string,
+    private readonly dir: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+    const size = fstatSync(fd).size;
+    if (size > 0) {
+      const chunk = Buffer.allocUnsafe(WRITE_BUFFER);
+      let pos = 0;
+      while (pos < size) {
+        const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
+        if (n === 0) break;
+        this.hasher.update(chunk.subarray(0, n));
+        pos += n;
+      }
+      this.written = pos;
+    }
+    this.offset = this.written;
+  }
+
+  /** @internal */
+  static open(store: ContentStore, ref: string, dir: string, fd: number): ContentWriter {
+    try {
+      return new ContentWriter(store, ref, dir, fd);
+    } catch (e) {
+      closeSync(fd);
+      throw wrap(`resume ingest ${ref}`, e);
+    }
+  }
+
+  get size(): number {
+    return this.written + this.used;
+  }
+
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
+  private live(): number {
+    if (this.fd < 0) throw new EngineError("failed_precondition", `ingest ${this.ref}: writer is closed`);
+    return this.fd;
+  }
+
+  write(chunk: Uint8Array): void {
+    const fd = this.live();
+    this.hasher.update(chunk);
+    let off = 0;
+    const len = chunk.length;
+    if (this.used === 0 && len >= WRITE_BUFFER) {
+      this.pwrite(fd, chunk, len);
+      return;
+    }
+    while (off < len) {
+      const n = Math.min(WRITE_BUFFER - this.used, len - off);
+      this.buf.set(n === len ? chunk : chunk.subarray(off, off + n), this.used);
+      this.used += n;
+      off += n;
+      if (this.used === WRITE_BUFFER) this.flush();
+    }
+  }
+
+  /** pump a stream (an HTTP body, a tee of an import) into the ingest */
+  async writeStream(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+    for await (const chunk of source as AsyncIterable<Uint8Array>) this.write(chunk);
+  }
+
+  private pwrite(fd: number, data: Uint8Array, len: number): void {
+    try {
+      writeAll(fd, data, len, this.written);
+    } catch (e) {
+      throw wrap(`write ingest ${this.ref}`, e);
+    }
+    this.written += len;
+  }
+
+  private flush(): void {
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.pwrite(this.live(), this.buf, n);
+  }
+
+  /** the digest of everything written so far */
+  digest(): Digest {
+    return `sha256:${this.hasher.copy().digest("hex")}` as Digest;
+  }
+
+  /** drop what was written (a server ignored our Range request) */
+  reset(): void {
+    const fd = this.live();
+    this.used = 0;
+    ftruncateSync(fd, 0);
+    this.written = 0;
+    this.hasher = new Bun.CryptoHasher("sha256");
+  }
+
+  /**
+   * Verify, fsync, and move the data into blobs/. An already-present blob is success. On a size or
+   * digest mismatch the ingest is removed (its bytes are known bad) and invalid_argument is thrown.
+   */
+  async commit(opts: CommitOptions = {}): Promise<BlobInfo> {
+    const fd = this.live();
+    try {
+      this.flush();
+      const size = this.size;
+      const digest = this.digest();
+      if (opts.size !== undefined && opts.size !== size) {
+        throw new EngineError("invalid_argument", `commit blob: size mismatch: expected ${opts.size} bytes, got ${size}`);
+      }
+      if (opts.digest !== undefined && opts.digest !== digest) throw digestMismatch(opts.digest, digest);
+      fsyncSync(fd);
+      fchmodSync(fd, 0o444);
+      const target = this.store.path(digest);
+      {
+        using _ = this.store.lock("shared");
+        opts.lease?.addResourceLocked(digest);
+        const existing = this.store.info(digest);
+        if (existing && existing.size === size) {
+          // same content already committed (two pulls of one layer): keep the old inode
+        } else {
+          renameSync(join(this.dir, "data"), target);
+          fsyncDir(this.store.blobsDir);
+        }
+        rmSync(this.dir, { recursive: true, force: true });
+      }
+      return { digest, size };
+    } catch (e) {
+      if (e instanceof EngineError && e.kind === "invalid_argument") {
+        this.removeIngest();
+        throw e;
+      }
+      throw wrap(`commit ingest ${this.ref}`, e);
+    } finally {
+      this.close();
+    }
+  }
+
+  /** remove the ingest and release it */
+  abort(): void {
+    if (this.fd < 0) return;
+    this.removeIngest();
+    this.close();
+  }
+
+  private removeIngest(): void {
+    // while we still hold the flock, so no second writer can be resuming the same bytes
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** release the ingest but keep its bytes for a later `writer(ref)` to resume */
+  close(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    try {
+      this.flush();
+    } finally {
+      this.fd = -1;
+      closeSync(fd); // drops the flock
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
