@@ -9,3 +9,4 @@
 export * from "./_core.ts";
 export * from "./errno.ts";
 export * from "./fs.ts";
+export * from "./netlink.ts";
