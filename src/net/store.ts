@@ -1,0 +1,99 @@
+/**
+ * Network records on disk: one JSON file per network, `<root>/network/<name>.json`, each written
+ * atomically (tmp → fsync → rename). Every read-modify-write runs under one exclusive flock on
+ * `<root>/network/.lock`, so concurrent `berth run`s never hand out the same address and never pick the
+ * same subnet for two networks. The lock is per open file description (flock(2)): callers must not nest
+ * `withLock` in one process — they would deadlock on themselves.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, constants } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../lib/errors.ts";
+import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
+import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
+
+export interface EndpointRecord {
+  containerId: string;
+  /** host end of the veth pair, attached to the bridge */
+  hostVeth: string;
+  /** interface name inside the container */
+  ifName: string;
+  mac: string;
+}
+
+export interface NetworkRecord {
+  name: string;
+  id: string;
+  driver: "bridge";
+  /** Linux bridge device */
+  bridge: string;
+  /** "172.17.0.0/16" */
+  subnet: string;
+  gateway: string;
+  /** no NAT, no default route out (docker's --internal) */
+  internal: boolean;
+  mtu: number;
+  createdAt: string;
+  /** allocated addresses → who holds them */
+  endpoints: Record<string, EndpointRecord>;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+export class NetworkStore {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, "network");
+  }
+
+  /** run `fn` with the store lock held; `fn` is synchronous so the lock cannot outlive an await */
+  withLock<R>(fn: () => R): R {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const fd = openSync(join(this.dir, ".lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000 /* O_CLOEXEC */, 0o600);
+    try {
+      flock(fd, LOCK_EX);
+      try {
+        const r = fn();
+        if (r instanceof Promise) throw new EngineError("internal", "network store: withLock callback must be synchronous");
+        return r;
+      } finally {
+        flock(fd, LOCK_UN);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private path(name: string): string {
+    if (!NAME_RE.test(name)) throw new EngineError("invalid_argument", `invalid network name "${name}"`);
+    return join(this.dir, `${name}.json`);
+  }
+
+  get(name: string): NetworkRecord | undefined {
+    const p = this.path(name);
+    if (!existsSync(p)) return undefined;
+    return JSON.parse(readFileSync(p, "utf8")) as NetworkRecord;
+  }
+
+  list(): NetworkRecord[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith(".json") && !f.startsWith("."))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(this.dir, f), "utf8")) as NetworkRecord);
+  }
+
+  put(rec: NetworkRecord): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    atomicWriteJson(this.path(rec.name), rec, 0o600);
+  }
+
+  remove(name: string): void {
+    try {
+      unlinkSync(this.path(name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    fsyncDir(this.dir);
+  }
+}
