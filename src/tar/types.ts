@@ -19,7 +19,12 @@ export interface TarEntry {
   size: number;
   /** seconds since the epoch, fractional part from pax mtime */
   mtime: number;
+  /** nanoseconds within the second (0..999999999) when known exactly; then Math.floor(mtime) is the
+   * whole seconds and this is authoritative for the fraction (a double cannot hold ns at 2^31 s) */
+  mtimeNsec?: number;
   atime?: number;
+  /** like mtimeNsec, for atime */
+  atimeNsec?: number;
   /** target of a symlink, or the archive path a hardlink points at */
   linkname?: string;
   devmajor?: number;
