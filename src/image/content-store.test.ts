@@ -54,7 +54,7 @@ describe("ContentWriter", () => {
     expect(statSync(cs.path(want)).mode & 0o777).toBe(0o444);
     expect(cs.listIngests()).toEqual([]);
     expect(w.closed).toBe(true);
-    expect(await Bun.readableStreamToBytes(cs.readStream(want))).toEqual(data);
+    expect(new Uint8Array(await Bun.readableStreamToBytes(cs.readStream(want))) as Uint8Array).toEqual(data);
     expect((await cs.verify(want)).ok).toBe(true);
     expect(Array.from(await Array.fromAsync(cs.list()))).toEqual([info]);
   });
