@@ -229,8 +229,11 @@ export class ImageStore {
     const key = tagKey(parseDockerRef(name));
     const record = this.resolveId(id);
     return this.mutateTags((tags) => {
+      // re-read under the lock: a concurrent delete must not be undone by writing the record back
+      const current = this.get(record.id);
+      if (!current) throw noSuchImage(id);
       tags[key] = record.id;
-      atomicWriteJson(this.recordPath(record.id), { ...record, lastTagTime: new Date().toISOString() });
+      atomicWriteJson(this.recordPath(record.id), { ...current, lastTagTime: new Date().toISOString() });
       return key;
     });
   }
