@@ -15,7 +15,7 @@
  * may run in between — and nothing does, the section is fully synchronous. CLONE_NEWNET may be joined by
  * a multithreaded process (setns(2); measured in bun-ffi.md §3), unlike CLONE_NEWUSER.
  */
-import { closeSync, openSync, statSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import { T, lazyLib, fail, retryEintr, strerror } from "./_core.ts";
 import { errnoName } from "./errno.ts";
@@ -535,12 +535,6 @@ export function openSocketInNetns(nsPath: string, protocol = NETLINK_ROUTE): Net
     if (target !== undefined) closeSync(target);
     closeSync(own);
   }
-}
-
-/** same namespace check used by callers that must refuse to configure the host by mistake */
-export function netnsId(nsPath: string): string {
-  const st = statSync(nsPath);
-  return `${st.dev}:${st.ino}`;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,97 @@
+/**
+ * The imperative half of plan.ts: observe a bridge, apply NetOps over rtnetlink. Host ops go through a
+ * socket in berth's own netns; `ns-*` ops through a socket opened inside the container's netns
+ * (openSocketInNetns: the main thread enters the netns only for socket(2), see src/ffi/netlink.ts).
+ */
+import { closeSync, openSync } from "node:fs";
+import { EngineError, SyscallError } from "../lib/errors.ts";
+import {
+  AF_INET,
+  NetlinkSocket,
+  addAddress,
+  addRoute,
+  createBridge,
+  createVethPair,
+  listAddrs,
+  linkByName,
+  openSocketInNetns,
+  requireLink,
+  setUp,
+} from "../ffi/index.ts";
+import type { BridgeObserved, NetOp } from "./plan.ts";
+
+export function observeBridge(s: NetlinkSocket, bridge: string): BridgeObserved {
+  const l = linkByName(s, bridge);
+  if (!l) return { exists: false, up: false, addrs: [] };
+  if (l.kind !== "bridge") {
+    throw new EngineError("already_exists", `network interface "${bridge}" exists and is not a bridge (${l.kind ?? "device"})`);
+  }
+  const addrs = listAddrs(s, AF_INET).filter((a) => a.index === l.index && a.address).map((a) => `${a.address}/${a.prefixLen}`);
+  return { exists: true, up: l.up, addrs };
+}
+
+const isExists = (e: unknown) => e instanceof SyscallError && e.code === "EEXIST";
+
+/**
+ * Apply `ops` in order. `netnsPath` is the container's /proc/<pid>/ns/net; it is opened lazily, only
+ * when an op needs it. EEXIST on the bridge and its address is tolerated (a concurrent run made them);
+ * everything else propagates.
+ */
+export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string): void {
+  let ns: NetlinkSocket | undefined;
+  const inNs = () => {
+    if (!netnsPath) throw new EngineError("internal", "network plan needs a container network namespace");
+    return (ns ??= openSocketInNetns(netnsPath));
+  };
+  try {
+    for (const op of ops) {
+      switch (op.op) {
+        case "create-bridge":
+          try {
+            createBridge(host, op.bridge, { mtu: op.mtu });
+          } catch (e) {
+            if (!isExists(e)) throw e;
+          }
+          break;
+        case "bridge-address":
+          try {
+            addAddress(host, requireLink(host, op.bridge).index, op.cidr);
+          } catch (e) {
+            if (!isExists(e)) throw e;
+          }
+          break;
+        case "host-up":
+          setUp(host, requireLink(host, op.name).index);
+          break;
+        case "create-veth": {
+          const master = requireLink(host, op.bridge).index;
+          if (!netnsPath) throw new EngineError("internal", "veth plan needs a container network namespace");
+          const fd = openSync(netnsPath, "r");
+          try {
+            createVethPair(host, op.hostVeth, op.ifName, { netnsFd: fd, mac: op.mac, mtu: op.mtu }, { mtu: op.mtu, master });
+          } finally {
+            closeSync(fd);
+          }
+          break;
+        }
+        case "ns-up": {
+          const s = inNs();
+          setUp(s, requireLink(s, op.name).index);
+          break;
+        }
+        case "ns-address": {
+          const s = inNs();
+          addAddress(s, requireLink(s, op.name).index, op.cidr);
+          break;
+        }
+        case "ns-default-route": {
+          const s = inNs();
+          addRoute(s, { gateway: op.gateway, oif: requireLink(s, op.name).index });
+          break;
+        }
+      }
+    }
+  } finally {
+    ns?.close();
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * src/net — container networking: bridge networks (a Linux bridge per network, veth pairs into the
+ * containers' network namespaces, IPv4 addresses, default routes), IPAM, outbound NAT, and the
+ * renderers for /etc/hosts and /etc/resolv.conf.
+ *
+ * May import: ffi (netlink, flock), lib (errors, atomic-write), oci types. Imported by: engine only.
+ *
+ * Invariants:
+ * - Everything is configured over rtnetlink from TypeScript (src/ffi/netlink.ts); the one host tool is
+ *   `nft`, confined to nat.ts (reason there).
+ * - Records live in `<root>/network/<name>.json`, changed only under the store's flock; an address is
+ *   recorded before its veth exists and freed only after the veth is gone, so a crash can leak a
+ *   record (reclaimed by `release`/`releaseStale`) but never hand one address out twice.
+ * - berth touches only its own links (the networks' bridges and the `veth*` host ends it recorded) and
+ *   its own nftables table; other software's links, tables and chains are never changed.
+ * - A container's netns is entered only by the main thread, only for socket(2) (ffi/netlink.ts).
+ *
+ * Engine usage (the runtime's beforeStart(pid) hook runs while PID 1 waits before exec):
+ *   const nets = new NetworkManager({ root });
+ *   nets.checkHost();                                   // at start-up of `run`: nft present, else a clear error
+ *   bridge:   const ep = nets.connect(pid, "bridge", { containerId });   // → { ip, mac, gateway, … }
+ *   none:     nets.setupNone(pid);                       // lo up only
+ *   host / container:NAME: nothing (the runtime shares the namespace)
+ *   on rm (and after a crash): nets.release(containerId)
+ */
+import { randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
+import { EngineError, wrap } from "../lib/errors.ts";
+import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, listRoutes } from "../ffi/index.ts";
+import { applyOps, observeBridge } from "./bridge.ts";
+import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
+import { DEFAULT_TABLE, checkNft, ensureNat, removeNat, removeTable } from "./nat.ts";
+import { bridgeNameFor, hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
+import { NetworkStore, type NetworkRecord } from "./store.ts";
+
+export type { NetworkRecord, EndpointRecord } from "./store.ts";
+export type { NetOp, EndpointPlan } from "./plan.ts";
+export { renderHosts, renderResolvConf, parseAddHost, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
+export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
+
+/** docker's name for the default network */
+export const DEFAULT_NETWORK = "bridge";
+export const DEFAULT_BRIDGE = "berth0";
+export const DEFAULT_MTU = 1500;
+/** names that are modes, not networks */
+const RESERVED = new Set(["host", "none", "default"]);
+
+export interface NetworkManagerOptions {
+  /** berth's state root; records go to <root>/network */
+  root: string;
+  /** bridge device of the default network (tests pass a unique name) */
+  defaultBridge?: string;
+  /** force the default network's subnet instead of choosing one from the pools */
+  defaultSubnet?: string;
+  /** nftables table holding berth's rules */
+  natTable?: string;
+  mtu?: number;
+}
+
+export interface ConnectOptions {
+  /** full 64-hex container id; recorded with the address */
+  containerId: string;
+  /** --ip */
+  ip?: string;
+  /** --mac-address; default derived from the IP like docker's 02:42:… */
+  mac?: string;
+  /** interface name in the container; default eth0 */
+  ifName?: string;
+}
+
+export interface Endpoint {
+  network: string;
+  ip: string;
+  mac: string;
+  gateway: string;
+  prefixLen: number;
+  subnet: string;
+  bridge: string;
+  hostVeth: string;
+  ifName: string;
+}
+
+export interface CreateNetworkOptions {
+  subnet?: string;
+  gateway?: string;
+  internal?: boolean;
+}
+
+export class NetworkManager {
+  readonly store: NetworkStore;
+  private readonly defaultBridge: string;
+  private readonly table: string;
+  private readonly mtu: number;
+
+  constructor(private readonly opts: NetworkManagerOptions) {
+    this.store = new NetworkStore(opts.root);
+    this.defaultBridge = opts.defaultBridge ?? DEFAULT_BRIDGE;
+    this.table = opts.natTable ?? DEFAULT_TABLE;
+    this.mtu = opts.mtu ?? DEFAULT_MTU;
+  }
+
+  /** fail early (before any container starts) when bridge networking cannot work on this host */
+  checkHost(): void {
+    checkNft();
+  }
+
+  list(): NetworkRecord[] {
+    return this.store.list();
+  }
+
+  /** throws not_found */
+  inspect(name: string): NetworkRecord {
+    const rec = name === DEFAULT_NETWORK ? this.store.withLock(() => this.defaultLocked()) : this.store.get(name);
+    if (!rec) throw new EngineError("not_found", `network ${name} not found`);
+    return rec;
+  }
+
+  /** `network create`: record only; the bridge appears on first connect. Throws already_exists, invalid_argument, failed_precondition. */
+  create(name: string, o: CreateNetworkOptions = {}): NetworkRecord {
+    if (RESERVED.has(name) || name === DEFAULT_NETWORK) throw new EngineError("invalid_argument", `network name "${name}" is reserved`);
+    const id = randomBytes(32).toString("hex");
+    return this.store.withLock(() => {
+      if (this.store.get(name)) throw new EngineError("already_exists", `network with name ${name} already exists`);
+      return this.newRecordLocked(name, id, bridgeNameFor(id), o);
+    });
+  }
+
+  /**
+   * Connect the container whose PID 1 is `pid` to `network`: allocate an address, make sure the bridge
+   * and NAT exist, create the veth pair with its peer in /proc/<pid>/ns/net, configure it. On failure
+   * everything this call made is undone and the first error is thrown.
+   */
+  connect(pid: number, network: string, o: ConnectOptions): Endpoint {
+    const nsPath = `/proc/${pid}/ns/net`;
+    this.refuseHostNetns(nsPath, pid);
+    using host = new NetlinkSocket();
+    const plan = this.store.withLock(() => {
+      const rec = network === DEFAULT_NETWORK ? this.defaultLocked() : this.store.get(network);
+      if (!rec) throw new EngineError("not_found", `network ${network} not found`);
+      const ifName = o.ifName ?? "eth0";
+      if (Object.values(rec.endpoints).some((e) => e.containerId === o.containerId && e.ifName === ifName)) {
+        throw new EngineError("already_exists", `container ${o.containerId.slice(0, 12)} is already connected to network ${network}`);
+      }
+      applyOps(host, planBridge(rec, observeBridge(host, rec.bridge)));
+      ensureNat(this.table, rec);
+      const ip = allocate(parseSubnet(rec.subnet), rec.gateway, Object.keys(rec.endpoints), o.ip);
+      const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac });
+      rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac };
+      this.store.put(rec);
+      return { ...p, subnet: rec.subnet };
+    });
+    try {
+      applyOps(host, plan.ops, nsPath);
+    } catch (e) {
+      const err = wrap(`connect container ${o.containerId.slice(0, 12)} to network ${network}`, e);
+      const cleanup: unknown[] = [];
+      try {
+        deleteLinkByName(host, plan.hostVeth);
+      } catch (c) {
+        cleanup.push(c);
+      }
+      try {
+        this.freeLocked(network, (ip, ep) => ip === plan.ip && ep.containerId === o.containerId);
+      } catch (c) {
+        cleanup.push(c);
+      }
+      if (cleanup.length) throw new AggregateError([err, ...cleanup], `${err.message}. error during cleanup: ${cleanup.map(String).join("; ")}`);
+      throw err;
+    }
+    const { ops: _ops, ...ep } = plan;
+    return ep;
+  }
+
+  /** `--network none`: loopback up, nothing else */
+  setupNone(pid: number): void {
+    const nsPath = `/proc/${pid}/ns/net`;
+    this.refuseHostNetns(nsPath, pid);
+    using host = new NetlinkSocket();
+    applyOps(host, planNone(), nsPath);
+  }
+
+  /** take the container off one network: host veth deleted (its peer goes with it), address freed */
+  disconnect(containerId: string, network: string): void {
+    const rec = network === DEFAULT_NETWORK ? this.store.withLock(() => this.defaultLocked()) : this.store.get(network);
+    if (!rec) throw new EngineError("not_found", `network ${network} not found`);
+    const eps = Object.values(rec.endpoints).filter((e) => e.containerId === containerId);
+    if (eps.length === 0) throw new EngineError("not_found", `container ${containerId.slice(0, 12)} is not connected to network ${network}`);
+    this.deleteVeths(eps.map((e) => e.hostVeth));
+    this.freeLocked(network, (_, ep) => ep.containerId === containerId);
+  }
+
+  /** everything `containerId` holds on every network (container removal, crash recovery); idempotent */
+  release(containerId: string): void {
+    this.releaseWhere((id) => id === containerId);
+  }
+
+  /** release endpoints whose container is no longer known to the engine */
+  releaseStale(isKnown: (containerId: string) => boolean): void {
+    this.releaseWhere((id) => !isKnown(id));
+  }
+
+  /**
+   * `network rm`: refused while containers are connected; deletes the bridge and the network's NAT
+   * chains, and berth's table with the last network.
+   */
+  remove(name: string): void {
+    using host = new NetlinkSocket();
+    this.store.withLock(() => {
+      const rec = this.store.get(name);
+      if (!rec) throw new EngineError("not_found", `network ${name} not found`);
+      const n = Object.keys(rec.endpoints).length;
+      if (n > 0) throw new EngineError("failed_precondition", `network ${name} has ${n} active endpoint${n === 1 ? "" : "s"}`, { hint: "remove or disconnect its containers first" });
+      deleteLinkByName(host, rec.bridge);
+      removeNat(this.table, rec.bridge);
+      this.store.remove(name);
+      if (this.store.list().length === 0) removeTable(this.table);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  private releaseWhere(match: (containerId: string) => boolean): void {
+    const victims = this.store.list().flatMap((rec) => Object.values(rec.endpoints).filter((e) => match(e.containerId)).map((e) => ({ rec, e })));
+    if (victims.length === 0) return;
+    // links first, addresses second: an address is never free while a veth could still carry it
+    this.deleteVeths(victims.map((v) => v.e.hostVeth));
+    for (const name of new Set(victims.map((v) => v.rec.name))) this.freeLocked(name, (_, ep) => match(ep.containerId));
+  }
+
+  private deleteVeths(names: string[]): void {
+    using host = new NetlinkSocket();
+    for (const n of names) {
+      // the veth may already be gone with the container's netns; deleteLinkByName says false then
+      if (/^veth[0-9a-f]{7}$/.test(n)) deleteLinkByName(host, n);
+    }
+  }
+
+  private freeLocked(network: string, match: (ip: string, ep: NetworkRecord["endpoints"][string]) => boolean): void {
+    this.store.withLock(() => {
+      const rec = this.store.get(network);
+      if (!rec) return;
+      let changed = false;
+      for (const [ip, ep] of Object.entries(rec.endpoints)) {
+        if (match(ip, ep)) {
+          delete rec.endpoints[ip];
+          changed = true;
+        }
+      }
+      if (changed) this.store.put(rec);
+    });
+  }
+
+  /** the default network's record, created (subnet chosen against the host's routes) on first use */
+  private defaultLocked(): NetworkRecord {
+    return this.store.get(DEFAULT_NETWORK) ?? this.newRecordLocked(DEFAULT_NETWORK, randomBytes(32).toString("hex"), this.defaultBridge, { subnet: this.opts.defaultSubnet });
+  }
+
+  private newRecordLocked(name: string, id: string, bridge: string, o: CreateNetworkOptions): NetworkRecord {
+    const routes = this.hostRoutes();
+    const others = this.store.list().map((r) => ({ name: r.name, subnet: parseSubnet(r.subnet) }));
+    let subnet;
+    if (o.subnet) {
+      subnet = parseSubnet(o.subnet);
+      const clash = findOverlap(subnet, routes, others);
+      if (clash) throw new EngineError("failed_precondition", `subnet ${o.subnet} overlaps ${clash}`);
+    } else {
+      subnet = chooseSubnet(routes, others.map((x) => x.subnet));
+    }
+    let gateway = defaultGateway(subnet);
+    if (o.gateway) {
+      const g = ipToU32(o.gateway);
+      if (!contains(subnet, g) || g === subnet.network || g === broadcastOf(subnet)) {
+        throw new EngineError("invalid_argument", `gateway ${o.gateway} is not a host address of subnet ${formatSubnet(subnet)}`);
+      }
+      gateway = o.gateway;
+    }
+    const rec: NetworkRecord = {
+      name,
+      id,
+      driver: "bridge",
+      bridge,
+      subnet: formatSubnet(subnet),
+      gateway,
+      internal: o.internal ?? false,
+      mtu: this.mtu,
+      createdAt: new Date().toISOString(),
+      endpoints: {},
+    };
+    this.store.put(rec);
+    return rec;
+  }
+
+  /** destinations of the host's main-table routes (berth's own bridges' routes match their own records) */
+  private hostRoutes(): string[] {
+    using s = new NetlinkSocket();
+    return listRoutes(s)
+      .filter((r) => r.table === RT_TABLE_MAIN)
+      .map((r) => r.dst);
+  }
+
+  /** configuring "the container" in berth's own netns would rewrite the host's network */
+  private refuseHostNetns(nsPath: string, pid: number): void {
+    let target;
+    try {
+      target = statSync(nsPath);
+    } catch {
+      throw new EngineError("not_found", `network namespace of pid ${pid} not found (${nsPath})`);
+    }
+    const own = statSync("/proc/self/ns/net");
+    if (target.ino === own.ino && target.dev === own.dev) {
+      throw new EngineError("failed_precondition", `pid ${pid} shares berth's network namespace; refusing to configure it as a container`);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Plan, then act (STYLE §5): what to create for a network's bridge and for one container's endpoint,
+ * worked out as plain data from the records and what netlink observed. bridge.ts applies the list; the
+ * unit tests read it.
+ */
+import { macFromIp, parseSubnet } from "./ipam.ts";
+import type { NetworkRecord } from "./store.ts";
+
+export type NetOp =
+  /** host: a Linux bridge */
+  | { op: "create-bridge"; bridge: string; mtu: number }
+  /** host: the gateway address on the bridge */
+  | { op: "bridge-address"; bridge: string; cidr: string }
+  /** host: set a link up */
+  | { op: "host-up"; name: string }
+  /** host: veth pair; the peer is created directly in the container netns, named ifName */
+  | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string }
+  /** container netns: set a link up */
+  | { op: "ns-up"; name: string }
+  /** container netns: address on a link */
+  | { op: "ns-address"; name: string; cidr: string }
+  /** container netns: default route */
+  | { op: "ns-default-route"; gateway: string; name: string };
+
+/** what netlink saw of the bridge before planning */
+export interface BridgeObserved {
+  exists: boolean;
+  up: boolean;
+  /** IPv4 addresses on it, "a.b.c.d/len" */
+  addrs: string[];
+}
+
+export function gatewayCidr(net: NetworkRecord): string {
+  return `${net.gateway}/${parseSubnet(net.subnet).prefixLen}`;
+}
+
+/** bring the bridge to: exists, carries the gateway address, up. Empty when it already is. */
+export function planBridge(net: NetworkRecord, seen: BridgeObserved): NetOp[] {
+  const ops: NetOp[] = [];
+  if (!seen.exists) ops.push({ op: "create-bridge", bridge: net.bridge, mtu: net.mtu });
+  const cidr = gatewayCidr(net);
+  if (!seen.addrs.includes(cidr)) ops.push({ op: "bridge-address", bridge: net.bridge, cidr });
+  if (!seen.up) ops.push({ op: "host-up", name: net.bridge });
+  return ops;
+}
+
+export interface EndpointPlan {
+  network: string;
+  bridge: string;
+  hostVeth: string;
+  ifName: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  mtu: number;
+  ops: NetOp[];
+}
+
+/** `veth` + 7 hex, like docker's host-side names; IFNAMSIZ is 16 with the NUL, so 11 is safe */
+export function hostVethName(random: Uint8Array): string {
+  return "veth" + Buffer.from(random).toString("hex").slice(0, 7);
+}
+
+/**
+ * One container endpoint: veth pair into the container netns, lo and ifName up with the address, and
+ * a default route through the gateway unless the network is internal.
+ */
+export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: string; ifName: string; mac?: string }): EndpointPlan {
+  const prefixLen = parseSubnet(net.subnet).prefixLen;
+  const mac = e.mac ?? macFromIp(e.ip);
+  const ops: NetOp[] = [
+    { op: "create-veth", hostVeth: e.hostVeth, ifName: e.ifName, mac, mtu: net.mtu, bridge: net.bridge },
+    { op: "host-up", name: e.hostVeth },
+    { op: "ns-up", name: "lo" },
+    { op: "ns-address", name: e.ifName, cidr: `${e.ip}/${prefixLen}` },
+    { op: "ns-up", name: e.ifName },
+  ];
+  if (!net.internal) ops.push({ op: "ns-default-route", gateway: net.gateway, name: e.ifName });
+  return { network: net.name, bridge: net.bridge, hostVeth: e.hostVeth, ifName: e.ifName, ip: e.ip, prefixLen, gateway: net.gateway, mac, mtu: net.mtu, ops };
+}
+
+/** `--network none`: only loopback */
+export function planNone(): NetOp[] {
+  return [{ op: "ns-up", name: "lo" }];
+}
+
+/** docker names a user network's bridge br-<12 hex of its id>; the default network's is fixed */
+export function bridgeNameFor(id: string): string {
+  return "br-" + id.slice(0, 12);
+}
+
