@@ -11,7 +11,7 @@ describe("header layout", () => {
     const order = ["name", "mode", "uid", "gid", "size", "mtime", "chksum", "typeflag", "linkname", "magic", "version", "uname", "gname", "devmajor", "devminor", "prefix"] as const;
     let at = 0;
     for (const k of order) {
-      expect([k, F[k][0]]).toEqual([k, at]);
+      expect([k, F[k][0] as number]).toEqual([k, at]);
       at += F[k][1];
     }
     expect(at).toBe(500);
