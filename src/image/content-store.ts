@@ -260,7 +260,7 @@ export class ContentStore {
   listIngests(): IngestInfo[] {
     const out: IngestInfo[] = [];
     for (const ent of readdirSync(this.ingestDir, { withFileTypes: true })) {
-      if (!ent.isDirectory()) continue;
+      if (!ent.isDirectory() || ent.name.startsWith(".")) continue;
       const d = join(this.ingestDir, ent.name);
       let ref = ent.name;
       try {
@@ -302,8 +302,14 @@ export class ContentStore {
         using _ = this.lock("shared");
         try {
           mkdirSync(dir, { recursive: true, mode: 0o700 });
-          fd = openSync(dataPath, constants.O_RDWR | constants.O_CREAT | O_CLOEXEC, 0o600);
-          state = tryLockFd(fd, dataPath);
+          try {
+            fd = openSync(dataPath, constants.O_RDWR | constants.O_CREAT | O_CLOEXEC, 0o600);
+            state = tryLockFd(fd, dataPath);
+          } catch (e) {
+            // a committing/aborting writer renamed the directory away between our mkdir and open
+            if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+            state = "stale";
+          }
           if (state === "locked") {
             const refPath = join(dir, "ref");
             if (!lstatSync(refPath, { throwIfNoEntry: false })) writeFileSync(refPath, ref, { mode: 0o600 });
@@ -314,7 +320,7 @@ export class ContentStore {
         }
       }
       if (state === "locked") return ContentWriter.open(this, ref, dir, fd);
-      closeSync(fd);
+      if (fd >= 0) closeSync(fd);
       if (state === "busy" && attempt >= INGEST_LOCK_RETRIES) {
         throw new EngineError("unavailable", `ingest ${ref}: locked by another writer`);
       }
@@ -479,14 +485,15 @@ export class ContentWriter implements Disposable {
       {
         using _ = this.store.lock("shared");
         opts.lease?.addResourceLocked(digest);
+        const doomed = this.retireIngest();
         const existing = this.store.info(digest);
         if (existing && existing.size === size) {
           // same content already committed (two pulls of one layer): keep the old inode
         } else {
-          renameSync(join(this.dir, "data"), target);
+          renameSync(join(doomed, "data"), target);
           fsyncDir(this.store.blobsDir);
         }
-        rmSync(this.dir, { recursive: true, force: true });
+        rmSync(doomed, { recursive: true, force: true });
       }
       return { digest, size };
     } catch (e) {
@@ -507,9 +514,23 @@ export class ContentWriter implements Disposable {
     this.close();
   }
 
+  /**
+   * Move the ingest directory out of the way in one rename(2) while we still hold its flock. A
+   * concurrent writer(ref) then either fails to open (ENOENT) or finds its locked inode no longer at
+   * the ingest path ("stale") and starts over; removing files in place instead would let it create a
+   * fresh `data` in a directory we are about to delete.
+   */
+  private retireIngest(): string {
+    const doomed = join(this.store.ingestDir, `.retired-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+    renameSync(this.dir, doomed);
+    return doomed;
+  }
+
+  /** best effort: the error that brought us here matters more than a failed cleanup */
   private removeIngest(): void {
-    // while we still hold the flock, so no second writer can be resuming the same bytes
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      rmSync(this.retireIngest(), { recursive: true, force: true });
+    } catch {}
   }
 
   /** release the ingest but keep its bytes for a later `writer(ref)` to resume */
