@@ -1,0 +1,51 @@
+import { expect, test } from "bun:test";
+import { hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
+import { natScript, removeScript } from "./nat.ts";
+import type { NetworkRecord } from "./store.ts";
+
+const net: NetworkRecord = {
+  name: "bridge", id: "f".repeat(64), driver: "bridge", bridge: "berth0", subnet: "172.17.0.0/16", gateway: "172.17.0.1",
+  internal: false, mtu: 1500, createdAt: "", endpoints: {},
+};
+
+test("a missing bridge is created, addressed and set up; a ready one needs nothing", () => {
+  expect(planBridge(net, { exists: false, up: false, addrs: [] })).toEqual([
+    { op: "create-bridge", bridge: "berth0", mtu: 1500 },
+    { op: "bridge-address", bridge: "berth0", cidr: "172.17.0.1/16" },
+    { op: "host-up", name: "berth0" },
+  ]);
+  expect(planBridge(net, { exists: true, up: true, addrs: ["172.17.0.1/16"] })).toEqual([]);
+  expect(planBridge(net, { exists: true, up: false, addrs: ["172.17.0.1/16"] })).toEqual([{ op: "host-up", name: "berth0" }]);
+});
+
+test("an endpoint: veth with docker's MAC, lo and eth0 up, address, default route", () => {
+  const p = planEndpoint(net, { ip: "172.17.0.2", hostVeth: "veth1234567", ifName: "eth0" });
+  expect(p).toMatchObject({ ip: "172.17.0.2", prefixLen: 16, gateway: "172.17.0.1", mac: "02:42:ac:11:00:02", mtu: 1500 });
+  expect(p.ops).toEqual([
+    { op: "create-veth", hostVeth: "veth1234567", ifName: "eth0", mac: "02:42:ac:11:00:02", mtu: 1500, bridge: "berth0" },
+    { op: "host-up", name: "veth1234567" },
+    { op: "ns-up", name: "lo" },
+    { op: "ns-address", name: "eth0", cidr: "172.17.0.2/16" },
+    { op: "ns-up", name: "eth0" },
+    { op: "ns-default-route", gateway: "172.17.0.1", name: "eth0" },
+  ]);
+  const internal = planEndpoint({ ...net, internal: true }, { ip: "172.17.0.3", hostVeth: "veth7654321", ifName: "eth1", mac: "02:00:00:00:00:09" });
+  expect(internal.mac).toBe("02:00:00:00:00:09");
+  expect(internal.ops.some((o) => o.op === "ns-default-route")).toBe(false);
+  expect(planNone()).toEqual([{ op: "ns-up", name: "lo" }]);
+});
+
+test("host veth names fit IFNAMSIZ", () => {
+  const n = hostVethName(new Uint8Array([0xab, 0xcd, 0xef, 0x12]));
+  expect(n).toBe("vethabcdef1");
+  expect(n.length).toBeLessThan(16);
+});
+
+test("nft scripts stay inside berth's table", () => {
+  const s = natScript("berth", { bridge: "br-0123456789ab", subnet: "172.18.0.0/16", internal: false });
+  for (const line of s.trim().split("\n")) expect(line).toMatch(/^(add|flush) (table|chain|rule) ip berth\b/);
+  expect(s).toContain('add rule ip berth post_br_0123456789ab ip saddr 172.18.0.0/16 oifname != "br-0123456789ab" masquerade');
+  expect(natScript("berth", { bridge: "b", subnet: "10.0.0.0/24", internal: true })).not.toContain("masquerade");
+  expect(removeScript("berth", "berth0", ["post_berth0", "other"])).toBe("flush chain ip berth post_berth0\ndelete chain ip berth post_berth0\n");
+  expect(removeScript("berth", "berth0", [])).toBe("");
+});
