@@ -153,3 +153,24 @@ describe("tags and resolve", () => {
     expect(s.content.has(img.manifest.digest)).toBe(true);
   });
 });
+
+describe("across processes", () => {
+  test("concurrent tag updates from several processes lose nothing", async () => {
+    using s = tempStores();
+    const img = fakeImage(s, "shared", { layers: 0 });
+    const script = `${s.root}/tagger.ts`;
+    await Bun.write(
+      script,
+      `import { ContentStore } from ${JSON.stringify(`${import.meta.dir}/content-store.ts`)};
+       import { ImageStore } from ${JSON.stringify(`${import.meta.dir}/image-store.ts`)};
+       const [contentDir, imageDir, id, who] = process.argv.slice(2);
+       const images = new ImageStore(imageDir, new ContentStore(contentDir));
+       for (let i = 0; i < 25; i++) { images.tag(\`app-\${who}:\${i}\`, id); await Bun.sleep(0); }`,
+    );
+    const procs = ["a", "b", "c"].map((who) =>
+      Bun.spawn([process.execPath, script, s.content.dir, s.images.dir, img.id, who], { stderr: "inherit" }),
+    );
+    for (const p of procs) expect(await p.exited).toBe(0);
+    expect(s.images.namesOf(img.id)).toHaveLength(75);
+  });
+});
