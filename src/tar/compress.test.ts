@@ -4,7 +4,7 @@ import { compressStream, decompressStream, detectCompression, openMaybeCompresse
 import { readTar } from "./reader.ts";
 import { TarWriter } from "./writer.ts";
 
-async function sampleTar(): Promise<Uint8Array> {
+async function sampleTar(): Promise<Uint8Array<ArrayBufferLike>> {
   const parts: Uint8Array[] = [];
   const w = new TarWriter((c) => void parts.push(c.slice()));
   for (let i = 0; i < 20; i++) await w.add({ name: `f${i}`, type: "file", mode: 0o644, uid: 0, gid: 0, size: i * 300, mtime: 1 }, new Uint8Array(i * 300).fill(i));
@@ -37,7 +37,7 @@ describe("streams", () => {
       expect(detectCompression(z)).toBe(kind);
       const { compression, stream } = await openMaybeCompressed(pieces(z, 3));
       expect(compression).toBe(kind);
-      expect(new Uint8Array(await new Response(stream).arrayBuffer())).toEqual(tar);
+      expect(new Uint8Array(await new Response(stream).arrayBuffer()) as Uint8Array<ArrayBufferLike>).toEqual(tar);
       const again = await openMaybeCompressed(pieces(z, 4096));
       let n = 0;
       for await (const r of readTar(again.stream)) {
@@ -53,7 +53,7 @@ describe("streams", () => {
     const tar = await sampleTar();
     const { compression, stream } = await openMaybeCompressed(pieces(tar, 100));
     expect(compression).toBe("none");
-    expect(new Uint8Array(await new Response(stream).arrayBuffer())).toEqual(tar);
+    expect(new Uint8Array(await new Response(stream).arrayBuffer()) as Uint8Array<ArrayBufferLike>).toEqual(tar);
   });
 
   test("garbage is refused; corrupt gzip errors the stream", async () => {
