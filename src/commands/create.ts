@@ -1,0 +1,124 @@
+/** `berth create`: docker's flags → CreateOptions → a container record. Also exports the shared flags. */
+import { readFileSync } from "node:fs";
+import { defineBerthCommand, type RunInput } from "./_command.ts";
+import type { FlagsDef } from "./_parser.ts";
+import { EngineError } from "../lib/errors.ts";
+import { defaultCreateOptions, type CreateOptions } from "../engine/containers/index.ts";
+import { containers } from "./container.ts";
+
+const list = (description: string) => ({ type: "string" as const, multiple: true, description });
+const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
+const bool = (description: string) => ({ type: "boolean" as const, description });
+
+/** the flags `create` and `run` share (docker's container create flags) */
+export const createFlags: FlagsDef = {
+  "add-host": list("Add a custom host-to-IP mapping (host:ip)"),
+  attach: { ...list("Attach to STDIN, STDOUT or STDERR"), alias: "a" },
+  "cap-add": list("Add Linux capabilities"),
+  "cap-drop": list("Drop Linux capabilities"),
+  cidfile: str("Write the container ID to the file"),
+  "cpu-shares": { ...str("CPU shares (relative weight)", "int"), alias: "c" },
+  cpus: str("Number of CPUs", "decimal"),
+  dns: list("Set custom DNS servers"),
+  "dns-option": list("Set DNS options"),
+  "dns-search": list("Set custom DNS search domains"),
+  domainname: str("Container NIS domain name"),
+  entrypoint: str("Overwrite the default ENTRYPOINT of the image"),
+  env: { ...list("Set environment variables"), alias: "e" },
+  "env-file": list("Read in a file of environment variables"),
+  "group-add": list("Add additional groups to join"),
+  hostname: { ...str("Container host name"), alias: "h" },
+  init: bool("Run an init inside the container that forwards signals and reaps processes"),
+  interactive: { ...bool("Keep STDIN open even if not attached"), alias: "i" },
+  label: { ...list("Set meta data on a container"), alias: "l" },
+  memory: { ...str("Memory limit", "bytes"), alias: "m" },
+  "memory-swap": str("Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
+  name: str("Assign a name to the container"),
+  network: { ...str("Connect a container to a network", "network"), alias: "net" },
+  "pids-limit": str("Tune container pids limit (set -1 for unlimited)", "int"),
+  platform: str("Set platform if server is multi-platform capable"),
+  privileged: bool("Give extended privileges to this container"),
+  pull: { ...str('Pull image before creating ("always", "missing", "never")'), default: "missing" },
+  quiet: { ...bool("Suppress the pull output"), alias: "q" },
+  "read-only": bool("Mount the container's root filesystem as read only"),
+  restart: { ...str("Restart policy to apply when a container exits"), default: "no" },
+  rm: bool("Automatically remove the container and its associated anonymous volumes when it exits"),
+  "security-opt": list("Security Options"),
+  "stop-signal": str("Signal to stop the container"),
+  "stop-timeout": str("Timeout (in seconds) to stop a container", "int"),
+  tmpfs: list("Mount a tmpfs directory"),
+  tty: { ...bool("Allocate a pseudo-TTY"), alias: "t" },
+  user: { ...str("Username or UID (format: <name|uid>[:<group|gid>])"), alias: "u" },
+  volume: { ...list("Bind mount a volume"), alias: "v" },
+  workdir: { ...str("Working directory inside the container"), alias: "w" },
+};
+
+const optStr = (v: unknown) => (typeof v === "string" ? v : undefined);
+const optList = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+
+export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "flags" | "positionals" | "rest">, detach: boolean): CreateOptions {
+  const envFiles = optList(flags["env-file"]).map((f) => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch (e) {
+      throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    }
+  });
+  return defaultCreateOptions(positionals[0]!, {
+    command: rest,
+    name: optStr(flags.name),
+    entrypoint: optStr(flags.entrypoint),
+    env: optList(flags.env),
+    envFiles,
+    workdir: optStr(flags.workdir),
+    user: optStr(flags.user),
+    hostname: optStr(flags.hostname),
+    domainname: optStr(flags.domainname),
+    tty: !!flags.tty,
+    interactive: !!flags.interactive,
+    attach: optList(flags.attach),
+    detach,
+    rm: !!flags.rm,
+    capAdd: optList(flags["cap-add"]),
+    capDrop: optList(flags["cap-drop"]),
+    privileged: !!flags.privileged,
+    securityOpt: optList(flags["security-opt"]),
+    readOnly: !!flags["read-only"],
+    volumes: optList(flags.volume),
+    tmpfs: optList(flags.tmpfs),
+    memory: optStr(flags.memory),
+    memorySwap: optStr(flags["memory-swap"]),
+    cpus: optStr(flags.cpus),
+    cpuShares: optStr(flags["cpu-shares"]),
+    pidsLimit: optStr(flags["pids-limit"]),
+    network: optStr(flags.network),
+    init: !!flags.init,
+    labels: optList(flags.label),
+    restart: optStr(flags.restart),
+    stopSignal: optStr(flags["stop-signal"]),
+    stopTimeout: optStr(flags["stop-timeout"]),
+    addHost: optList(flags["add-host"]),
+    dns: optList(flags.dns),
+    dnsOption: optList(flags["dns-option"]),
+    dnsSearch: optList(flags["dns-search"]),
+    groupAdd: optList(flags["group-add"]),
+  });
+}
+
+export function checkPull(flags: Record<string, unknown>): void {
+  const p = String(flags.pull ?? "missing");
+  if (!["always", "missing", "never"].includes(p)) throw new EngineError("invalid_argument", `invalid pull option: '${p}': must be one of "always", "missing" or "never"`);
+}
+
+export default defineBerthCommand({
+  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1 },
+  args: createFlags,
+  async run(input) {
+    checkPull(input.flags);
+    const svc = await containers(input.ctx);
+    const { id } = await svc.create(toCreateOptions(input, true));
+    const cidfile = optStr(input.flags.cidfile);
+    if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
+    input.ctx.out(id + "\n");
+  },
+});

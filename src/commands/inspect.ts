@@ -1,0 +1,64 @@
+/**
+ * `berth inspect` / `berth container inspect`: docker-shaped JSON. Plain `inspect` also covers images
+ * through the engine's image inspect hook (ContainerServiceOptions.inspectImage) when it is wired.
+ */
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
+import { renderTemplate } from "../engine/containers/index.ts";
+import { containers } from "./container.ts";
+
+function inspectCommand(onlyContainers: boolean) {
+  return defineBerthCommand({
+  meta: { name: "inspect", description: "Return low-level information on Docker objects", usage: "[OPTIONS] NAME|ID [NAME|ID...]", aliases: ["berth container inspect", "berth inspect"], minArgs: 1 },
+  args: {
+    format: { type: "string", alias: "f", description: "Format output using a custom template" },
+    size: { type: "boolean", alias: "s", description: "Display total file sizes if the type is container" },
+    type: { type: "string", description: "Return JSON for specified type" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const svc = await containers(ctx);
+    const type = typeof flags.type === "string" ? flags.type : onlyContainers ? "container" : "";
+    const out: unknown[] = [];
+    let failed = false;
+    for (const ref of positionals) {
+      let obj: unknown;
+      if (type === "" || type === "container") {
+        try {
+          obj = svc.inspectJson(svc.info(svc.resolve(ref)));
+        } catch (e) {
+          if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+        }
+      }
+      if (obj === undefined && (type === "" || type === "image")) {
+        try {
+          obj = await svc.inspectImage(ref);
+        } catch (e) {
+          if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+        }
+      }
+      if (obj === undefined) {
+        process.stderr.write(`Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
+        failed = true;
+        continue;
+      }
+      out.push(obj);
+    }
+    if (typeof flags.format === "string" && flags.format !== "") {
+      const f = flags.format;
+      for (const o of out) {
+        try {
+          ctx.out(f === "json" ? JSON.stringify(o) + "\n" : renderTemplate(f, o) + "\n");
+        } catch (e) {
+          throw new EngineError("invalid_argument", (e as Error).message);
+        }
+      }
+    } else {
+      ctx.out(JSON.stringify(out, null, 4) + "\n");
+    }
+    return failed ? 1 : 0;
+  },
+});
+}
+
+export const containerInspect = inspectCommand(true);
+export default inspectCommand(false);

@@ -1,0 +1,14 @@
+import { defineBerthCommand } from "./_command.ts";
+import { containers, forEach } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: { name: "pause", description: "Pause all processes within one or more containers", usage: "CONTAINER [CONTAINER...]", aliases: ["berth container pause", "berth pause"], minArgs: 1 },
+  args: {},
+  async run({ positionals, ctx }) {
+    const svc = await containers(ctx);
+    return forEach(ctx, positionals, async (ref) => {
+      svc.pause(ref);
+      return ref;
+    });
+  },
+});

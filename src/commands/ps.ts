@@ -1,0 +1,91 @@
+/** `berth ps`: docker's columns, filters, -q, --no-trunc, --format json|table|template. */
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
+import { psRows, renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { PS_HEADERS } from "../engine/containers/format.ts";
+import type { ContainerInfo } from "../engine/containers/index.ts";
+import { containers } from "./container.ts";
+
+function filterFn(filters: string[], all: ContainerInfo[]): { keep: (i: ContainerInfo) => boolean; impliesAll: boolean } {
+  const by = new Map<string, string[]>();
+  for (const f of filters) {
+    const i = f.indexOf("=");
+    if (i <= 0) throw new EngineError("invalid_argument", `bad format of filter (expected name=value)`);
+    const k = f.slice(0, i), v = f.slice(i + 1);
+    if (!["name", "status", "ancestor", "id", "label", "exited"].includes(k)) throw new EngineError("invalid_argument", `invalid filter '${k}'`);
+    if (k === "status" && !["created", "restarting", "running", "removing", "paused", "exited", "dead"].includes(v)) {
+      throw new EngineError("invalid_argument", `invalid filter 'status=${v}'`);
+    }
+    by.set(k, [...(by.get(k) ?? []), v]);
+  }
+  void all;
+  const any = (k: string, pred: (v: string) => boolean) => !by.has(k) || by.get(k)!.some(pred);
+  return {
+    impliesAll: by.has("status") || by.has("exited"),
+    keep: (c) =>
+      any("name", (v) => new RegExp(v).test(c.cfg.Name.slice(1))) &&
+      any("id", (v) => c.cfg.Id.startsWith(v)) &&
+      any("status", (v) => ({ created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" })[c.state.Status] === v) &&
+      any("exited", (v) => c.state.Status === "stopped" && c.state.ExitCode === Number(v)) &&
+      any("ancestor", (v) => {
+        const img = c.cfg.Config.Image;
+        const norm = (s: string) => (s.includes(":") || s.includes("@") ? s : `${s}:latest`);
+        return img === v || norm(img) === norm(v) || c.cfg.Image === v || c.cfg.Image.replace(/^sha256:/, "").startsWith(v.replace(/^sha256:/, ""));
+      }) &&
+      (!by.has("label") || by.get("label")!.every((v) => {
+        const [k, val] = v.split(/=(.*)/s);
+        const labels = c.cfg.Config.Labels ?? {};
+        return k! in labels && (val === undefined || labels[k!] === val);
+      })),
+  };
+}
+
+export default defineBerthCommand({
+  meta: { name: "ps", description: "List containers", usage: "[OPTIONS]", aliases: ["berth container ls", "berth container list", "berth container ps", "berth ps"], maxArgs: 0 },
+  args: {
+    all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
+    filter: { type: "string", multiple: true, alias: "f", description: "Filter output based on conditions provided" },
+    format: { type: "string", description: "Format output using a custom template" },
+    last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)", valueHint: "int" },
+    latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
+    "no-trunc": { type: "boolean", description: "Don't truncate output" },
+    quiet: { type: "boolean", alias: "q", description: "Only display container IDs" },
+    size: { type: "boolean", alias: "s", description: "Display total file sizes" },
+  },
+  async run({ flags, ctx }) {
+    const svc = await containers(ctx);
+    const filters = (flags.filter as string[]) ?? [];
+    const last = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
+    const { keep, impliesAll } = filterFn(filters, []);
+    let list = svc.list(!!flags.all || impliesAll || last >= 0).filter(keep);
+    if (last >= 0) list = list.slice(0, last);
+    const noTrunc = !!flags["no-trunc"];
+    const rows = psRows(list, noTrunc);
+    if (flags.quiet) {
+      ctx.out(rows.map((r) => r.ID + "\n").join(""));
+      return;
+    }
+    const format = typeof flags.format === "string" ? flags.format : "table";
+    if (format === "json") {
+      ctx.out(rows.map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)))) + "\n").join(""));
+      return;
+    }
+    if (format === "table" || format === "") {
+      const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+      ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names])));
+      return;
+    }
+    if (format.startsWith("table")) {
+      const tmpl = format.slice(5).trim();
+      const cells = tmpl.replace(/\\t/g, "\t").split("\t");
+      const header = cells.map((c) => c.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, f: string) => PS_HEADERS[f] ?? f.toUpperCase()));
+      ctx.out(renderDockerTable(header, rows.map((r) => cells.map((c) => renderTemplate(c, r)))));
+      return;
+    }
+    try {
+      ctx.out(rows.map((r) => renderTemplate(format, r) + "\n").join(""));
+    } catch (e) {
+      throw new EngineError("invalid_argument", (e as Error).message);
+    }
+  },
+});

@@ -1,0 +1,18 @@
+import { defineBerthCommand } from "./_command.ts";
+import { containers, forEach } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: { name: "rm", description: "Remove one or more containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container rm", "berth container remove", "berth rm"], minArgs: 1 },
+  args: {
+    force: { type: "boolean", alias: "f", description: "Force the removal of a running container (uses SIGKILL)" },
+    link: { type: "boolean", alias: "l", description: "Remove the specified link" },
+    volumes: { type: "boolean", alias: "v", description: "Remove anonymous volumes associated with the container" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const svc = await containers(ctx);
+    return forEach(ctx, positionals, async (ref) => {
+      await svc.rm(ref, !!flags.force);
+      return ref;
+    });
+  },
+});

@@ -1,0 +1,42 @@
+/**
+ * `berth run`: create, then start. With -d a detached monitor supervises the container and the id is
+ * printed once it runs; otherwise this process supervises it in the foreground (see
+ * engine/containers/service.ts for why) and exits with the container's status.
+ */
+import { defineBerthCommand } from "./_command.ts";
+import { checkPull, createFlags, toCreateOptions } from "./create.ts";
+import { containers, runForeground } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1 },
+  args: {
+    ...createFlags,
+    detach: { type: "boolean", alias: "d", description: "Run container in background and print container ID" },
+    "sig-proxy": { type: "boolean", default: true, description: "Proxy received signals to the process" },
+    "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },
+  },
+  async run(input) {
+    const { flags, ctx } = input;
+    checkPull(flags);
+    const detach = !!flags.detach;
+    const svc = await containers(ctx);
+    const opts = toCreateOptions(input, detach);
+    if (detach && opts.attach.length) {
+      const { UsageError } = await import("../lib/errors.ts");
+      throw new UsageError("Conflicting options: -a and -d");
+    }
+    const { id } = await svc.create(opts);
+    if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
+    if (detach) {
+      try {
+        await svc.startDetached(id);
+      } catch (e) {
+        if (opts.rm) await svc.rm(id, true).catch(() => {});
+        throw e;
+      }
+      ctx.out(id + "\n");
+      return 0;
+    }
+    return runForeground(svc, id, { sigProxy: flags["sig-proxy"] !== false });
+  },
+});

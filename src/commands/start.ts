@@ -1,0 +1,35 @@
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
+import { containers, forEach, runForeground } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: { name: "start", description: "Start one or more stopped containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container start", "berth start"], minArgs: 1 },
+  args: {
+    attach: { type: "boolean", alias: "a", description: "Attach STDOUT/STDERR and forward signals" },
+    interactive: { type: "boolean", alias: "i", description: "Attach container's STDIN" },
+    "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const svc = await containers(ctx);
+    if (flags.attach || flags.interactive) {
+      if (positionals.length > 1) throw new EngineError("invalid_argument", "you cannot start and attach multiple containers at once", { exitCode: 1 });
+      const id = svc.resolve(positionals[0]!);
+      const st = svc.state(id);
+      if (st.Status === "running" || st.Status === "paused") {
+        // already supervised elsewhere: attach to it
+        const cfg = svc.store.readConfig(id);
+        return svc.attach(id, {
+          stdin: flags.interactive ? (process.stdin as unknown as AsyncIterable<Uint8Array>) : undefined,
+          stdout: (b) => void process.stdout.write(b),
+          stderr: (b) => void process.stderr.write(b),
+          want: { stdin: !!flags.interactive && cfg.Config.OpenStdin, stdout: true, stderr: true },
+        });
+      }
+      return runForeground(svc, id, { sigProxy: true, attachStdin: !!flags.interactive });
+    }
+    return forEach(ctx, positionals, async (ref) => {
+      await svc.startDetached(svc.resolve(ref));
+      return ref;
+    });
+  },
+});

@@ -1,0 +1,83 @@
+/** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, PIDS from the container's cgroup */
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
+import { humanSize } from "../lib/human.ts";
+import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { containers } from "./container.ts";
+
+/** docker's binary sizes for memory: 1.5MiB, 512KiB */
+function bytesIEC(n: number): string {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${Number(n.toFixed(i ? 2 : 0)).toString().replace(/(\.\d)0$/, "$1")}${u[i]}`;
+}
+
+export default defineBerthCommand({
+  meta: { name: "stats", description: "Display a live stream of container(s) resource usage statistics", usage: "[OPTIONS] [CONTAINER...]", aliases: ["berth container stats", "berth stats"] },
+  args: {
+    all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
+    format: { type: "string", description: "Format output using a custom template" },
+    "no-stream": { type: "boolean", description: "Disable streaming stats and only pull the first result" },
+    "no-trunc": { type: "boolean", description: "Do not truncate output" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const svc = await containers(ctx);
+    const ids = positionals.length ? positionals.map((r) => svc.resolve(r)) : svc.list(!!flags.all).map((i) => i.cfg.Id);
+    const sample = async () => {
+      const first = new Map<string, { cpu: number; t: number }>();
+      for (const id of ids) {
+        try {
+          const s = await svc.stats(id);
+          first.set(id, { cpu: s.cpuUsageNs ?? 0, t: performance.now() });
+        } catch {}
+      }
+      await Bun.sleep(500);
+      const rows: Record<string, string>[] = [];
+      for (const id of ids) {
+        const cfg = svc.store.readConfig(id);
+        let cpu = 0, mem = 0, limit = 0, pids = 0;
+        try {
+          const s = await svc.stats(id);
+          const f = first.get(id);
+          if (f) cpu = (((s.cpuUsageNs ?? 0) - f.cpu) / ((performance.now() - f.t) * 1e6)) * 100;
+          mem = s.memoryUsage ?? 0;
+          limit = s.memoryLimit ?? 0;
+          pids = s.pids ?? 0;
+        } catch {}
+        if (!limit || limit > 2 ** 60) limit = (await import("node:os")).totalmem();
+        rows.push({
+          Container: flags["no-trunc"] ? id : id.slice(0, 12),
+          ID: flags["no-trunc"] ? id : id.slice(0, 12),
+          Name: cfg.Name.slice(1),
+          CPUPerc: `${Math.max(0, cpu).toFixed(2)}%`,
+          MemUsage: `${bytesIEC(mem)} / ${bytesIEC(limit)}`,
+          MemPerc: `${((mem / limit) * 100).toFixed(2)}%`,
+          NetIO: "0B / 0B",
+          BlockIO: "0B / 0B",
+          PIDs: String(pids),
+        });
+      }
+      return rows;
+    };
+    const print = (rows: Record<string, string>[]) => {
+      const f = typeof flags.format === "string" ? flags.format : "";
+      if (f === "json") return ctx.out(rows.map((r) => JSON.stringify(r) + "\n").join(""));
+      if (f && !f.startsWith("table")) {
+        try {
+          return ctx.out(rows.map((r) => renderTemplate(f, r) + "\n").join(""));
+        } catch (e) {
+          throw new EngineError("invalid_argument", (e as Error).message);
+        }
+      }
+      ctx.out(renderDockerTable(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!])));
+    };
+    if (flags["no-stream"] || !process.stdout.isTTY) return void print(await sample());
+    for (;;) {
+      const rows = await sample();
+      process.stdout.write("\x1b[2J\x1b[H");
+      print(rows);
+    }
+  },
+});
+void humanSize;

@@ -1,0 +1,25 @@
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
+import { containers, forEach } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: { name: "stop", description: "Stop one or more running containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container stop", "berth stop"], minArgs: 1 },
+  args: {
+    signal: { type: "string", alias: "s", description: "Signal to send to the container" },
+    timeout: { type: "string", alias: "t", description: "Seconds to wait before killing the container", valueHint: "int" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const t = flags.timeout === undefined ? undefined : String(flags.timeout);
+    if (t !== undefined && !/^-?\d+$/.test(t)) {
+      const { UsageError } = await import("../lib/errors.ts");
+      throw new UsageError(`invalid argument "${t}" for "-t, --timeout" flag: strconv.ParseInt: parsing "${t}": invalid syntax`);
+    }
+    const svc = await containers(ctx);
+    const sig = typeof flags.signal === "string" ? flags.signal : undefined;
+    return forEach(ctx, positionals, async (ref) => {
+      await svc.stop(ref, t === undefined ? undefined : Number(t), sig);
+      return ref;
+    });
+  },
+});
+void EngineError;

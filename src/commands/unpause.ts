@@ -1,0 +1,14 @@
+import { defineBerthCommand } from "./_command.ts";
+import { containers, forEach } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: { name: "unpause", description: "Unpause all processes within one or more containers", usage: "CONTAINER [CONTAINER...]", aliases: ["berth container unpause", "berth unpause"], minArgs: 1 },
+  args: {},
+  async run({ positionals, ctx }) {
+    const svc = await containers(ctx);
+    return forEach(ctx, positionals, async (ref) => {
+      svc.unpause(ref);
+      return ref;
+    });
+  },
+});

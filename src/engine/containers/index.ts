@@ -1,0 +1,21 @@
+/**
+ * src/engine/containers — docker's container half of the engine: records, lifecycle, supervision,
+ * logs, exec, attach.
+ *
+ * Owns <root>/containers/** (a directory per container: docker-shaped config.json and state.json, the
+ * json-file log, generated /etc files, the attach socket; names/<name> link files). May import
+ * src/runtime (through runtime-port.ts only), the SnapshotDriver contract (src/cow/driver.ts), the
+ * ImageResolver contract (../image-types.ts), src/ffi, src/oci, src/lib.
+ *
+ * Invariants: every state write is tmp → fsync → rename under the container's flock; a stored pid is
+ * trusted only when /proc/<pid>/stat's start time matches; a container is a directory with config.json
+ * (written last at create, so a crash mid-create leaves no container); `rm` leaves no cgroup, snapshot,
+ * name or directory, even when the supervisor was SIGKILLed.
+ */
+export { ContainerService, normalizeRef, snapshotKey, type ContainerServiceOptions, type ContainerInfo, type ForegroundOptions } from "./service.ts";
+export { defaultCreateOptions, parseSignal, signalName, type CreateOptions } from "./spec.ts";
+export { NoSuchContainer } from "./store.ts";
+export type { LogEntry } from "./logs.ts";
+export type { ContainerConfigFile, ContainerStateFile, ContainerStatus } from "./types.ts";
+export { dockerStatus } from "./types.ts";
+export { psRows, statusText, renderDockerTable, renderTemplate } from "./format.ts";

@@ -1,0 +1,572 @@
+/**
+ * Pure spec building (STYLE §5 plan, then act): typed CLI options + the image config → docker's Config and
+ * HostConfig (what `create` records), and record + snapshot mounts + resolved user → the runtime's
+ * ContainerSpec (what `start` hands to src/runtime). No I/O here: files (env files, /etc/passwd) are read
+ * by the caller and passed in as text.
+ */
+import { EngineError } from "../../lib/errors.ts";
+import type { ImageConfig, Mount } from "../../oci/index.ts";
+import type { ContainerSpec } from "../../runtime/types.ts";
+import type { ContainerConfigFile, DockerConfig, DockerHostConfig, MountPoint } from "./types.ts";
+
+/** `run`/`create` flags as a typed object (the engine never sees argv) */
+export interface CreateOptions {
+  image: string;
+  /** arguments after the image name */
+  command: string[];
+  name?: string;
+  /** undefined = not given; "" = reset the image's entrypoint */
+  entrypoint?: string;
+  env: string[];
+  /** contents of each --env-file, in order */
+  envFiles: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  domainname?: string;
+  tty: boolean;
+  interactive: boolean;
+  attach: string[];
+  detach: boolean;
+  rm: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  securityOpt: string[];
+  readOnly: boolean;
+  volumes: string[];
+  tmpfs: string[];
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: string;
+  pidsLimit?: string;
+  network?: string;
+  init: boolean;
+  labels: string[];
+  restart?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+  addHost: string[];
+  dns: string[];
+  dnsOption: string[];
+  dnsSearch: string[];
+  groupAdd: string[];
+}
+
+export function defaultCreateOptions(image: string, over: Partial<CreateOptions> = {}): CreateOptions {
+  return {
+    image, command: [], env: [], envFiles: [], tty: false, interactive: false, attach: [], detach: false, rm: false,
+    capAdd: [], capDrop: [], privileged: false, securityOpt: [], readOnly: false, volumes: [], tmpfs: [],
+    init: false, labels: [], addHost: [], dns: [], dnsOption: [], dnsSearch: [], groupAdd: [], ...over,
+  };
+}
+
+const bad = (msg: string) => new EngineError("invalid_argument", msg);
+
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** docker's default capability set (moby oci/caps/defaults.go) */
+export const DEFAULT_CAPS = [
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+  "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+];
+
+/** capabilities(7), numbered 0…40 */
+export const ALL_CAPS = [
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+  "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+  "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+  "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+  "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+  "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+];
+
+/** docker's masked and read-only paths (moby oci/defaults.go) */
+export const MASKED_PATHS = [
+  "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+];
+export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+function normCap(c: string): string {
+  const u = c.toUpperCase();
+  if (u === "ALL") return "ALL";
+  const name = u.startsWith("CAP_") ? u : `CAP_${u}`;
+  if (!ALL_CAPS.includes(name)) throw bad(`invalid CapAdd: unknown capability: "${name}"`);
+  return name;
+}
+
+/** moby oci/caps.TweakCapabilities */
+export function computeCapabilities(capAdd: string[], capDrop: string[], privileged: boolean): string[] {
+  if (privileged) return [...ALL_CAPS];
+  const add = capAdd.map(normCap), drop = capDrop.map(normCap);
+  if (add.includes("ALL")) return ALL_CAPS.filter((c) => !drop.includes(c));
+  if (drop.includes("ALL")) return [...new Set(add)];
+  return [...new Set([...DEFAULT_CAPS.filter((c) => !drop.includes(c)), ...add])];
+}
+
+/** docker's RAMInBytes (go-units): 512, 512k, 64m, 1g, 1.5GB — binary multiples */
+export function parseBytes(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(s.trim());
+  if (!m) throw bad(`invalid argument "${s}" for "${flag}" flag: invalid size: '${s}'`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[(m[2] ?? "").toLowerCase()]!;
+  return Math.floor(parseFloat(m[1]!) * mult);
+}
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** "SIGTERM", "TERM", "15", "SIGRTMIN+3" → signal number; docker's error otherwise */
+export function parseSignal(s: string): number {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n < 1 || n > 64) throw bad(`invalid signal: ${s}`);
+    return n;
+  }
+  let u = s.toUpperCase();
+  if (u.startsWith("SIG")) u = u.slice(3);
+  const rt = /^RTMIN(?:\+(\d+))?$/.exec(u) ?? /^RTMAX(?:-(\d+))?$/.exec(u);
+  if (rt) return u.startsWith("RTMIN") ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[1] ?? 0);
+  const n = SIGNALS[u];
+  if (n === undefined) throw bad(`invalid signal: ${s}`);
+  return n;
+}
+
+export function signalName(n: number): string {
+  for (const [k, v] of Object.entries(SIGNALS)) if (v === n) return `SIG${k}`;
+  return String(n);
+}
+
+/** parse an --env-file's text: `VAR=val`, `VAR` (host value, omitted when unset), `#` comments */
+export function parseEnvFile(text: string, hostEnv: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/^\s+/, "");
+    if (line === "" || line.startsWith("#")) continue;
+    out.push(...expandEnv(line, hostEnv));
+  }
+  return out;
+}
+
+function expandEnv(e: string, hostEnv: Record<string, string | undefined>): string[] {
+  if (e.includes("=")) {
+    if (e.startsWith("=")) throw bad(`invalid environment variable: ${e}`);
+    return [e];
+  }
+  const v = hostEnv[e];
+  return v === undefined ? [] : [`${e}=${v}`];
+}
+
+/** docker's merge: user env first, then image env whose keys the user did not set */
+export function mergeEnv(imageEnv: string[], userEnv: string[]): string[] {
+  if (userEnv.length === 0) return [...imageEnv];
+  const keys = new Set(userEnv.map((e) => e.split("=")[0]));
+  return [...userEnv, ...imageEnv.filter((e) => !keys.has(e.split("=")[0]))];
+}
+
+/** replace-or-append by key (the process env built at start) */
+function setEnv(env: string[], kv: string): string[] {
+  const k = kv.split("=")[0];
+  const i = env.findIndex((e) => e.split("=")[0] === k);
+  if (i >= 0) {
+    const copy = [...env];
+    copy[i] = kv;
+    return copy;
+  }
+  return [...env, kv];
+}
+
+function parseVolume(v: string): MountPoint {
+  const parts = v.split(":");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
+    if (parts.length === 1 && v.startsWith("/")) throw bad(`anonymous volumes are not supported yet: ${v}`);
+    throw bad(`invalid volume specification: '${v}'`);
+  }
+  const [src, dst, mode = ""] = parts as [string, string, string?];
+  if (!src.startsWith("/")) throw bad(`named volumes are not supported yet: ${src} (use an absolute host path)`);
+  if (!dst.startsWith("/")) throw bad(`invalid volume specification: '${v}': invalid mount config for type "bind": invalid mount path: '${dst}' mount path must be absolute`);
+  let rw = true;
+  let propagation = "rprivate";
+  for (const o of mode.split(",").filter(Boolean)) {
+    if (o === "ro") rw = false;
+    else if (o === "rw") rw = true;
+    else if (["z", "Z", "nocopy"].includes(o)) continue;
+    else if (["private", "rprivate", "shared", "rshared", "slave", "rslave"].includes(o)) propagation = o;
+    else throw bad(`invalid mode: ${o}`);
+  }
+  return { Type: "bind", Source: src.replace(/(.)\/+$/, "$1"), Destination: dst.replace(/(.)\/+$/, "$1"), Mode: mode, RW: rw, Propagation: propagation };
+}
+
+function parseRestart(s: string | undefined): { Name: string; MaximumRetryCount: number } {
+  if (s === undefined || s === "" || s === "no") return { Name: "no", MaximumRetryCount: 0 };
+  const [name, count] = s.split(":");
+  if (name === "always" || name === "unless-stopped") {
+    if (count !== undefined) throw bad(`invalid restart policy format: maximum retry count can only be used with 'on-failure'`);
+    return { Name: name, MaximumRetryCount: 0 };
+  }
+  if (name === "on-failure") {
+    const n = count === undefined ? 0 : Number(count);
+    if (!Number.isInteger(n) || n < 0) throw bad(`invalid restart policy format: maximum retry count must be an integer`);
+    return { Name: name, MaximumRetryCount: n };
+  }
+  throw bad(`invalid restart policy format: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+}
+
+function parseInt10(s: string, flag: string): number {
+  if (!/^-?\d+$/.test(s)) throw bad(`invalid argument "${s}" for "${flag}" flag: strconv.ParseInt: parsing "${s}": invalid syntax`);
+  return Number(s);
+}
+
+export interface BuiltConfig {
+  Path: string;
+  Args: string[];
+  Config: DockerConfig;
+  HostConfig: DockerHostConfig;
+  Mounts: MountPoint[];
+  Tmpfs: Record<string, string>;
+}
+
+/**
+ * docker's create-time rules. Entrypoint/Cmd: `--entrypoint X` replaces the image's entrypoint and
+ * clears its Cmd (`--entrypoint ""` resets it to none); arguments after the image replace Cmd.
+ */
+export function buildConfig(
+  opts: CreateOptions,
+  image: { config: ImageConfig; ref: string },
+  hostEnv: Record<string, string | undefined>,
+  hostCpus: number,
+): BuiltConfig {
+  const ic = image.config.config ?? {};
+  let entrypoint: string[] = ic.Entrypoint ?? [];
+  let cmd: string[] = ic.Cmd ?? [];
+  if (opts.entrypoint !== undefined) {
+    entrypoint = opts.entrypoint === "" ? [] : [opts.entrypoint];
+    cmd = [];
+  }
+  if (opts.command.length > 0) cmd = opts.command;
+  const argv = [...entrypoint, ...cmd];
+  if (argv.length === 0) throw bad("no command specified");
+
+  if (opts.rm && opts.restart && opts.restart !== "no") throw bad("Conflicting options: --restart and --rm");
+  const restart = parseRestart(opts.restart);
+
+  const userEnv: string[] = [];
+  for (const f of opts.envFiles) userEnv.push(...parseEnvFile(f, hostEnv));
+  for (const e of opts.env) userEnv.push(...expandEnv(e, hostEnv));
+  const env = mergeEnv(ic.Env ?? [], userEnv);
+
+  const labels: Record<string, string> = { ...(ic.Labels ?? {}) };
+  for (const l of opts.labels) {
+    const i = l.indexOf("=");
+    if (i === 0) throw bad(`invalid label '${l}': empty name`);
+    if (i < 0) labels[l] = "";
+    else labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+
+  const network = opts.network ?? "none";
+  if (network !== "none" && network !== "host") {
+    throw new EngineError("not_found", `network ${network} not found`, { hint: "bridge networks come with berth's networking; use --network none or --network host" });
+  }
+  if (opts.hostname && network === "host") throw bad("conflicting options: hostname and the network mode");
+
+  const memory = opts.memory ? parseBytes(opts.memory, "-m, --memory") : 0;
+  if (memory > 0 && memory < 6 * 1024 * 1024) throw bad("Minimum memory limit allowed is 6MB");
+  let memorySwap = 0;
+  if (opts.memorySwap) memorySwap = opts.memorySwap === "-1" ? -1 : parseBytes(opts.memorySwap, "--memory-swap");
+  if (memorySwap > 0 && memory === 0) throw bad("You should always set the Memory limit when using Memoryswap limit, see usage");
+  if (memorySwap > 0 && memorySwap < memory) throw bad("Minimum memoryswap limit should be larger than memory limit, see usage");
+
+  let nanoCpus = 0;
+  if (opts.cpus !== undefined) {
+    const c = Number(opts.cpus);
+    if (!/^\d*\.?\d+$/.test(opts.cpus) || !Number.isFinite(c)) throw bad(`invalid argument "${opts.cpus}" for "--cpus" flag: failed to parse ${opts.cpus} as a rational number`);
+    nanoCpus = Math.round(c * 1e9);
+    if (nanoCpus !== 0 && (nanoCpus < 1e7 || nanoCpus > hostCpus * 1e9)) {
+      throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
+    }
+  }
+  const cpuShares = opts.cpuShares ? parseInt10(opts.cpuShares, "-c, --cpu-shares") : 0;
+  const pidsLimit = opts.pidsLimit ? parseInt10(opts.pidsLimit, "--pids-limit") : null;
+
+  const mounts = opts.volumes.map(parseVolume);
+  const tmpfs: Record<string, string> = {};
+  for (const t of opts.tmpfs) {
+    const i = t.indexOf(":");
+    const path = i < 0 ? t : t.slice(0, i);
+    if (!path.startsWith("/")) throw bad(`invalid mount config for type "tmpfs": invalid mount path: '${path}' mount path must be absolute`);
+    tmpfs[path] = i < 0 ? "" : t.slice(i + 1);
+  }
+  const dests = [...mounts.map((m) => m.Destination), ...Object.keys(tmpfs)];
+  const dup = dests.find((d, i) => dests.indexOf(d) !== i);
+  if (dup) throw bad(`Duplicate mount point: ${dup}`);
+
+  let noNewPrivileges = false;
+  for (const s of opts.securityOpt) {
+    const [k, v] = s.includes("=") ? s.split(/=(.*)/s) : s.split(/:(.*)/s);
+    if (k === "no-new-privileges") {
+      if (v === undefined || v === "" || v === "true") noNewPrivileges = true;
+      else if (v === "false") noNewPrivileges = false;
+      else throw bad(`invalid --security-opt 2: "${s}"`);
+    } else if (k === "seccomp" || k === "apparmor" || k === "label" || k === "systempaths") {
+      // recorded, not applied yet
+    } else throw bad(`invalid --security-opt 2: "${s}"`);
+  }
+  void noNewPrivileges;
+
+  // validate capabilities and signals now so `create` fails, not `start`
+  computeCapabilities(opts.capAdd, opts.capDrop, opts.privileged);
+  let stopSignal = ic.StopSignal;
+  if (opts.stopSignal !== undefined) {
+    parseSignal(opts.stopSignal);
+    stopSignal = opts.stopSignal;
+  }
+  let stopTimeout: number | undefined;
+  if (opts.stopTimeout !== undefined) stopTimeout = parseInt10(opts.stopTimeout, "--stop-timeout");
+
+  for (const h of opts.addHost) {
+    const sep = h.includes("=") ? "=" : ":";
+    const i = h.indexOf(sep);
+    if (i <= 0 || i === h.length - 1) throw bad(`invalid argument "${h}" for "--add-host" flag: bad format for add-host: "${h}"`);
+  }
+
+  const attach = opts.attach.map((a) => a.toLowerCase());
+  for (const a of attach) if (!["stdin", "stdout", "stderr"].includes(a)) throw bad(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  const attached = opts.detach ? { in: false, out: false, err: false } : attach.length
+    ? { in: attach.includes("stdin"), out: attach.includes("stdout"), err: attach.includes("stderr") }
+    : { in: opts.interactive, out: true, err: true };
+
+  const config: DockerConfig = {
+    Hostname: opts.hostname ?? "",
+    Domainname: opts.domainname ?? "",
+    User: opts.user ?? ic.User ?? "",
+    AttachStdin: attached.in,
+    AttachStdout: attached.out,
+    AttachStderr: attached.err,
+    Tty: opts.tty,
+    OpenStdin: opts.interactive,
+    StdinOnce: opts.interactive && !opts.detach,
+    Env: env,
+    Cmd: cmd.length ? cmd : null,
+    Image: image.ref,
+    Volumes: ic.Volumes ?? null,
+    WorkingDir: opts.workdir ?? ic.WorkingDir ?? "",
+    Entrypoint: entrypoint.length ? entrypoint : null,
+    OnBuild: null,
+    Labels: labels,
+  };
+  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) throw bad(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
+  if (stopSignal) config.StopSignal = stopSignal;
+  if (stopTimeout !== undefined) config.StopTimeout = stopTimeout;
+
+  const hostConfig: DockerHostConfig = {
+    Binds: opts.volumes.length ? [...opts.volumes] : null,
+    NetworkMode: network,
+    RestartPolicy: restart,
+    AutoRemove: opts.rm,
+    CapAdd: opts.capAdd.length ? opts.capAdd : null,
+    CapDrop: opts.capDrop.length ? opts.capDrop : null,
+    Dns: opts.dns,
+    DnsOptions: opts.dnsOption,
+    DnsSearch: opts.dnsSearch,
+    ExtraHosts: opts.addHost.length ? opts.addHost : null,
+    Privileged: opts.privileged,
+    ReadonlyRootfs: opts.readOnly,
+    SecurityOpt: opts.securityOpt.length ? opts.securityOpt : null,
+    Memory: memory,
+    MemorySwap: memorySwap,
+    NanoCpus: nanoCpus,
+    CpuShares: cpuShares,
+    PidsLimit: pidsLimit,
+    Init: opts.init ? true : null,
+    GroupAdd: opts.groupAdd.length ? opts.groupAdd : null,
+    IpcMode: "private",
+    PidMode: "",
+    UTSMode: "",
+    Runtime: "berth",
+    LogConfig: { Type: "json-file", Config: {} },
+    MaskedPaths: opts.privileged ? [] : MASKED_PATHS,
+    ReadonlyPaths: opts.privileged ? [] : READONLY_PATHS,
+  };
+  if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
+  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs };
+}
+
+/** the image's /etc/passwd and /etc/group, as text (null when absent) */
+export interface UserDb {
+  passwd: string | null;
+  group: string | null;
+}
+
+export interface ExecUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+const parseDb = (text: string | null) =>
+  (text ?? "").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+
+/**
+ * moby/sys/user GetExecUser: "name|uid[:group|gid]" against the image's passwd/group. A numeric uid
+ * missing from passwd passes through (gid 0, home "/"); an unknown name is docker's error.
+ */
+export function resolveUser(spec: string, db: UserDb, groupAdd: string[] = []): ExecUser {
+  const [userPart = "", groupPart] = spec.split(":", 2) as [string, string?];
+  const passwd = parseDb(db.passwd);
+  const groups = parseDb(db.group);
+  let uid = 0, gid = 0, home = "/", name: string | undefined;
+  const u = userPart === "" ? "0" : userPart;
+  const entry = passwd.find((p) => (/^\d+$/.test(u) ? p[2] === u : p[0] === u));
+  if (entry) {
+    name = entry[0];
+    uid = Number(entry[2]);
+    gid = Number(entry[3]);
+    home = entry[5] || "/";
+  } else if (/^\d+$/.test(u)) {
+    uid = Number(u);
+  } else {
+    throw new EngineError("not_found", `unable to find user ${u}: no matching entries in passwd file`);
+  }
+  const lookupGroup = (g: string): number => {
+    const ge = groups.find((x) => (/^\d+$/.test(g) ? x[2] === g : x[0] === g));
+    if (ge) return Number(ge[2]);
+    if (/^\d+$/.test(g)) return Number(g);
+    throw new EngineError("not_found", `unable to find group ${g}: no matching entries in group file`);
+  };
+  const additional: number[] = [];
+  if (groupPart !== undefined && groupPart !== "") gid = lookupGroup(groupPart);
+  else if (name !== undefined) {
+    for (const g of groups) if ((g[3] ?? "").split(",").includes(name)) additional.push(Number(g[2]));
+  }
+  for (const g of groupAdd) additional.push(lookupGroup(g));
+  return { uid, gid, additionalGids: [...new Set(additional)].filter((g) => g !== gid), home };
+}
+
+export interface SpecPaths {
+  hostnamePath: string;
+  hostsPath: string;
+  resolvConfPath: string;
+}
+
+/** record + rootfs mounts + resolved user → the runtime's ContainerSpec */
+export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecUser, paths: SpecPaths): ContainerSpec {
+  const c = rec.Config, h = rec.HostConfig;
+  const hostname = c.Hostname;
+  let env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`];
+  if (c.Tty) env.push("TERM=xterm");
+  for (const e of c.Env) env = setEnv(env, e);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+
+  const mounts: Mount[] = [];
+  const etcRo = h.ReadonlyRootfs ? ["ro"] : [];
+  mounts.push({ type: "bind", source: paths.hostnamePath, target: "/etc/hostname", options: ["rbind", "rprivate", ...etcRo] });
+  mounts.push({ type: "bind", source: paths.hostsPath, target: "/etc/hosts", options: ["rbind", "rprivate", ...etcRo] });
+  mounts.push({ type: "bind", source: paths.resolvConfPath, target: "/etc/resolv.conf", options: ["rbind", "rprivate", ...etcRo] });
+  for (const m of rec.Mounts) {
+    if (m.Type !== "bind") continue;
+    mounts.push({ type: "bind", source: m.Source, target: m.Destination, options: ["rbind", m.Propagation, m.RW ? "rw" : "ro"] });
+  }
+  for (const [path, o] of Object.entries(rec.Berth.Tmpfs)) {
+    mounts.push({ type: "tmpfs", source: "tmpfs", target: path, options: ["nosuid", "nodev", "noexec", ...o.split(",").filter(Boolean)] });
+  }
+
+  let noNewPrivileges = false;
+  for (const s of h.SecurityOpt ?? []) {
+    const m = /^no-new-privileges(?:[:=](true|false))?$/.exec(s);
+    if (m) noNewPrivileges = m[1] !== "false";
+  }
+
+  const memory = h.Memory || undefined;
+  const memorySwap = h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : memory ? memory * 2 : undefined;
+  return {
+    id: rec.Id,
+    hostname,
+    rootfs,
+    readonlyRootfs: h.ReadonlyRootfs,
+    mounts,
+    process: {
+      args: [rec.Path, ...rec.Args],
+      env,
+      cwd: c.WorkingDir || "/",
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: user.additionalGids,
+      terminal: c.Tty,
+      capabilities: computeCapabilities(h.CapAdd ?? [], h.CapDrop ?? [], h.Privileged),
+      noNewPrivileges,
+      init: h.Init === true,
+    },
+    namespaces: { net: h.NetworkMode === "host" ? "host" : "new", ipc: "new", uts: h.NetworkMode === "host" ? "host" : "new", pid: "new" },
+    cgroupPath: rec.Berth.CgroupPath,
+    resources: {
+      memory,
+      memorySwap,
+      cpus: h.NanoCpus ? h.NanoCpus / 1e9 : undefined,
+      cpuShares: h.CpuShares || undefined,
+      pidsLimit: h.PidsLimit !== null && h.PidsLimit > 0 ? h.PidsLimit : undefined,
+    },
+    privileged: h.Privileged,
+    maskedPaths: h.MaskedPaths,
+    readonlyPaths: h.ReadonlyPaths,
+  };
+}
+
+/** docker's generated /etc/hosts (moby libnetwork/etchosts) */
+export function hostsFile(hostname: string, extraHosts: string[], hostHosts?: string): string {
+  if (hostHosts !== undefined) return hostHosts;
+  const lines = [
+    "127.0.0.1\tlocalhost",
+    "::1\tlocalhost ip6-localhost ip6-loopback",
+    "fe00::\tip6-localnet",
+    "ff00::\tip6-mcastprefix",
+    "ff02::1\tip6-allnodes",
+    "ff02::2\tip6-allrouters",
+  ];
+  for (const h of extraHosts) {
+    const sep = h.includes("=") ? "=" : ":";
+    const i = h.indexOf(sep);
+    let ip = h.slice(i + 1);
+    if (ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
+    lines.push(`${ip}\t${h.slice(0, i)}`);
+  }
+  // without a network there is no address for the container's own name; docker maps it to nothing either
+  void hostname;
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * docker's resolv.conf: the host's, minus loopback nameservers (unreachable from another netns); with none
+ * left, Google's public resolvers as docker does. --dns/--dns-search/--dns-option replace the host's.
+ */
+export function resolvConf(host: string, opts: { dns: string[]; search: string[]; options: string[]; hostNetwork: boolean }): string {
+  if (opts.hostNetwork && !opts.dns.length && !opts.search.length && !opts.options.length) return host;
+  const lines = host.split("\n");
+  const keep: string[] = [];
+  let ns: string[] = [], search: string[] = [], options: string[] = [];
+  for (const l of lines) {
+    const t = l.trim();
+    const [k, ...v] = t.split(/\s+/);
+    if (k === "nameserver") {
+      const ip = v[0] ?? "";
+      if (!/^127\./.test(ip) && ip !== "::1") ns.push(ip);
+    } else if (k === "search" || k === "domain") search = v;
+    else if (k === "options") options = v;
+    else if (t !== "" && !t.startsWith("#") && !t.startsWith(";")) keep.push(t);
+  }
+  if (opts.dns.length) ns = opts.dns;
+  if (opts.search.length) search = opts.search;
+  if (opts.options.length) options = opts.options;
+  if (ns.length === 0) ns = ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"];
+  const out: string[] = [];
+  if (search.length) out.push(`search ${search.join(" ")}`);
+  for (const n of ns) out.push(`nameserver ${n}`);
+  if (options.length) out.push(`options ${options.join(" ")}`);
+  return [...keep, ...out].join("\n") + "\n";
+}

@@ -1,0 +1,170 @@
+/**
+ * The container record store: one directory per container, names as link(2)-created files (atomic and
+ * unique without a global lock), per-container flock for read-modify-write of state.json.
+ */
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, constants } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../../lib/errors.ts";
+import { atomicWriteFile, atomicWriteJson } from "../../lib/atomic-write.ts";
+import { flock, LOCK_EX, LOCK_UN } from "../../ffi/fs.ts";
+import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+export class NoSuchContainer extends EngineError {
+  constructor(ref: string) {
+    super("not_found", `No such container: ${ref}`, { exitCode: 1 });
+  }
+}
+
+export class ContainerStore {
+  readonly namesDir: string;
+  constructor(readonly root: string) {
+    this.namesDir = join(root, "names");
+    mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
+  }
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  ids(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => ID_RE.test(n) && existsSync(join(this.root, n, "config.json")));
+  }
+
+  readConfig(id: string): ContainerConfigFile {
+    try {
+      return JSON.parse(readFileSync(join(this.dir(id), "config.json"), "utf8"));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchContainer(id);
+      throw e;
+    }
+  }
+
+  writeConfig(cfg: ContainerConfigFile): void {
+    atomicWriteJson(join(this.dir(cfg.Id), "config.json"), cfg, 0o600);
+  }
+
+  readState(id: string): ContainerStateFile {
+    try {
+      return JSON.parse(readFileSync(join(this.dir(id), "state.json"), "utf8"));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchContainer(id);
+      throw e;
+    }
+  }
+
+  writeState(id: string, st: ContainerStateFile): void {
+    atomicWriteJson(join(this.dir(id), "state.json"), st, 0o600);
+  }
+
+  /** run fn holding the container's exclusive lock (flock on <dir>/lock; released on process death) */
+  withLock<T>(id: string, fn: () => T): T {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir(id), "lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchContainer(id);
+      throw e;
+    }
+    try {
+      flock(fd, LOCK_EX);
+      return fn();
+    } finally {
+      try { flock(fd, LOCK_UN); } catch {}
+      closeSync(fd);
+    }
+  }
+
+  async withLockAsync<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const fd = openSync(join(this.dir(id), "lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    try {
+      flock(fd, LOCK_EX);
+      return await fn();
+    } finally {
+      try { flock(fd, LOCK_UN); } catch {}
+      closeSync(fd);
+    }
+  }
+
+  /** update state under the lock */
+  updateState(id: string, fn: (st: ContainerStateFile) => ContainerStateFile | void): ContainerStateFile {
+    return this.withLock(id, () => {
+      const st = this.readState(id);
+      const next = fn(st) ?? st;
+      this.writeState(id, next);
+      return next;
+    });
+  }
+
+  /** the id holding `name`, or undefined */
+  nameOwner(name: string): string | undefined {
+    try {
+      const id = readFileSync(join(this.namesDir, name), "utf8").trim();
+      return ID_RE.test(id) ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Reserve `name` for `id`: write a temp file, then link(2) it to names/<name>; link fails with EEXIST
+   * when another container holds the name, so two concurrent creates can never both win. A name whose
+   * owner's directory is gone (a crash between steps) is reclaimed.
+   */
+  reserveName(name: string, id: string): void {
+    const tmp = join(this.namesDir, `.tmp-${id}-${process.pid}`);
+    atomicWriteFile(tmp, id + "\n", 0o600);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          linkSync(tmp, join(this.namesDir, name));
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+          const owner = this.nameOwner(name);
+          if (attempt === 0 && owner && !existsSync(join(this.dir(owner), "config.json"))) {
+            try { unlinkSync(join(this.namesDir, name)); } catch {}
+            continue;
+          }
+          throw new EngineError(
+            "already_exists",
+            `Conflict. The container name "/${name}" is already in use by container "${owner ?? "unknown"}". You have to remove (or rename) that container to be able to reuse that name.`,
+          );
+        }
+      }
+    } finally {
+      try { unlinkSync(tmp); } catch {}
+    }
+  }
+
+  releaseName(name: string, id: string): void {
+    if (this.nameOwner(name) === id) {
+      try { unlinkSync(join(this.namesDir, name)); } catch {}
+    }
+  }
+
+  /** docker's lookup order: full id, exact name, unique id prefix */
+  resolve(ref: string): string {
+    const r = ref.replace(/^\//, "");
+    if (ID_RE.test(r) && existsSync(join(this.dir(r), "config.json"))) return r;
+    const byName = this.nameOwner(r);
+    if (byName && existsSync(join(this.dir(byName), "config.json"))) return byName;
+    if (/^[0-9a-f]+$/.test(r)) {
+      const hits = this.ids().filter((id) => id.startsWith(r));
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) throw new EngineError("invalid_argument", `multiple IDs found with provided prefix: ${r}`, { exitCode: 1 });
+    }
+    throw new NoSuchContainer(ref);
+  }
+
+  removeDir(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

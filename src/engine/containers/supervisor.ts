@@ -1,0 +1,244 @@
+/**
+ * The supervisor of one running container: the `__monitor` process for detached containers, or the
+ * foreground `run`/`start -a` process itself (see ContainerService.start for why). It creates the
+ * container through the runtime, holds the pty master or the pipes, writes the json-file log, serves
+ * the attach socket, records state (running with pid + start time, then stopped with exit code,
+ * OOMKilled and FinishedAt), removes the cgroup, and honours --rm.
+ */
+import { createReadStream, unlinkSync, write as fsWrite, type ReadStream } from "node:fs";
+import { EngineError } from "../../lib/errors.ts";
+import { closeFd, openPty, pipe2, setWinsize } from "../../ffi/container-io.ts";
+import type { ExitInfo, Stdio } from "../../runtime/types.ts";
+import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
+import { JsonLogWriter, nowNano, type StreamName } from "./logs.ts";
+import * as rt from "./runtime-port.ts";
+import type { ContainerConfigFile } from "./types.ts";
+
+/** the local end of a foreground session */
+export interface LocalIO {
+  stdout(b: Uint8Array): void;
+  stderr(b: Uint8Array): void;
+  /** local stdin, forwarded when the container has OpenStdin */
+  stdin?: AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
+}
+
+export interface Prepared {
+  cfg: ContainerConfigFile;
+  spec: import("../../runtime/types.ts").ContainerSpec;
+  logPath: string;
+  dir: string;
+}
+
+/** writes to a fd in order without blocking the event loop */
+class FdWriter {
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  constructor(private fd: number, private closeOnEnd: boolean) {}
+  write(b: Uint8Array): void {
+    if (this.closed) return;
+    const data = Buffer.from(b);
+    this.chain = this.chain.then(
+      () =>
+        new Promise<void>((res) => {
+          const go = (off: number) =>
+            fsWrite(this.fd, data, off, data.length - off, null, (err, n) => {
+              if (err || off + n >= data.length) res();
+              else go(off + n);
+            });
+          go(0);
+        }),
+    );
+  }
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.closeOnEnd) this.chain = this.chain.then(() => closeFd(this.fd));
+  }
+}
+
+export interface SuperviseHooks {
+  /** called once the container runs (pid known) or failed to start */
+  onStarted?(pid: number): void;
+  local?: LocalIO;
+  /** local terminal size to copy to the pty at start */
+  initialSize?: { rows: number; cols: number };
+  /** receives the resize function for SIGWINCH forwarding */
+  onResizer?(resize: (size: { rows: number; cols: number }) => void): void;
+  recordRunning(pid: number, startTime: string, startedAt: string): void;
+  recordStartFailure(err: EngineError): void;
+  recordExit(info: ExitInfo, finishedAt: string): void;
+}
+
+/**
+ * Run a prepared container to its end. Throws (with docker's 125/126/127 exit code) if the runtime
+ * cannot start it; otherwise resolves with the exit information.
+ */
+export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<ExitInfo> {
+  const c = p.cfg.Config;
+  const tty = c.Tty;
+  const childFds: number[] = [];
+  const ours: number[] = [];
+  let stdio: Stdio;
+  let master = -1;
+  let stdinWriter: FdWriter | undefined;
+  const outputs: { fd: number; stream: StreamName }[] = [];
+  try {
+    if (tty) {
+      const pty = openPty();
+      master = pty.master;
+      ours.push(master);
+      childFds.push(pty.slave);
+      stdio = { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave };
+      if (hooks.initialSize) setWinsize(master, hooks.initialSize);
+      else setWinsize(master, { rows: 24, cols: 80 });
+      outputs.push({ fd: master, stream: "stdout" });
+      if (c.OpenStdin) stdinWriter = new FdWriter(master, false);
+    } else {
+      let stdinFd: number;
+      if (c.OpenStdin) {
+        const [r, w] = pipe2();
+        childFds.push(r);
+        ours.push(w);
+        stdinFd = r;
+        stdinWriter = new FdWriter(w, true);
+      } else {
+        const [r, w] = pipe2();
+        closeFd(w); // an empty, closed stdin: reads see EOF at once, like docker without -i
+        childFds.push(r);
+        stdinFd = r;
+      }
+      const [or, ow] = pipe2();
+      const [er, ew] = pipe2();
+      childFds.push(ow, ew);
+      ours.push(or, er);
+      stdio = { stdin: stdinFd, stdout: ow, stderr: ew };
+      outputs.push({ fd: or, stream: "stdout" }, { fd: er, stream: "stderr" });
+    }
+  } catch (e) {
+    for (const fd of [...childFds, ...ours]) closeFd(fd);
+    throw e;
+  }
+
+  let running: rt.RunningContainer;
+  try {
+    running = await rt.createContainer(p.spec, stdio);
+  } catch (e) {
+    for (const fd of [...childFds, ...ours]) closeFd(fd);
+    const err = startError(e, p.spec.process.args[0] ?? "");
+    hooks.recordStartFailure(err);
+    throw err;
+  } finally {
+    for (const fd of childFds) {
+      try { closeFd(fd); } catch {}
+    }
+  }
+  hooks.recordRunning(running.pid, running.startTime, nowNano());
+  hooks.onStarted?.(running.pid);
+  if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} });
+
+  const log = new JsonLogWriter(p.logPath);
+  const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
+
+  // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
+  const sockPath = attachSocketPath(p.dir);
+  try { unlinkSync(sockPath); } catch {}
+  let server: ReturnType<typeof Bun.listen> | undefined;
+  try {
+    server = Bun.listen<{ reader: FrameReader; client?: { write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> } }>({
+      unix: sockPath,
+      socket: {
+        open(s) {
+          s.data = { reader: new FrameReader() };
+        },
+        data(s, chunk) {
+          s.data.reader.push(chunk, (type, payload) => {
+            if (type === F_HELLO) {
+              let want = { stdin: false, stdout: true, stderr: true };
+              try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {}
+              const client = {
+                want: { stdout: want.stdout, stderr: want.stderr },
+                write: (b: Uint8Array) => void s.write(b),
+                end: () => s.end(),
+              };
+              s.data.client = client;
+              clients.add(client);
+            } else if (type === F_STDIN) stdinWriter?.write(payload);
+            else if (type === F_STDIN_EOF) { if (!tty) stdinWriter?.end(); }
+            else if (type === F_RESIZE && master >= 0) {
+              const [rows, cols] = Buffer.from(payload).toString().split(" ").map(Number);
+              if (rows && cols) try { setWinsize(master, { rows, cols }); } catch {}
+            }
+          });
+        },
+        close(s) {
+          if (s.data.client) clients.delete(s.data.client);
+        },
+      },
+    });
+  } catch {
+    server = undefined; // attach is a convenience; the container runs without it
+  }
+
+  // local stdin (foreground -i)
+  if (hooks.local?.stdin && stdinWriter) {
+    const w = stdinWriter;
+    void (async () => {
+      try {
+        for await (const chunk of hooks.local!.stdin as AsyncIterable<Uint8Array>) w.write(chunk);
+      } catch {}
+      // docker closes the container's stdin when the attached client's stdin ends (StdinOnce)
+      if (!tty) w.end();
+    })();
+  }
+
+  const ended = outputs.map(
+    ({ fd, stream }) =>
+      new Promise<void>((resolve) => {
+        const rs: ReadStream = createReadStream("", { fd, autoClose: true, highWaterMark: 64 * 1024 });
+        rs.on("data", (d) => {
+          const b = d as Buffer;
+          log.write(stream, b);
+          if (hooks.local) (stream === "stdout" ? hooks.local.stdout : hooks.local.stderr)(b);
+          if (clients.size) {
+            const f = frame(stream === "stdout" ? F_STDOUT : F_STDERR, b);
+            for (const cl of clients) if (cl.want[stream]) cl.write(f);
+          }
+        });
+        rs.on("error", () => resolve()); // EIO on a pty master once the last slave closes
+        rs.on("close", () => resolve());
+        rs.on("end", () => resolve());
+      }),
+  );
+
+  const info = await running.wait();
+  // the pid namespace is gone with PID 1, so the pipes reach EOF promptly; the timeout guards a pty
+  // slave leaked to another namespace (e.g. an exec session still running)
+  await Promise.race([Promise.all(ended), Bun.sleep(2000)]);
+  log.close();
+  stdinWriter?.end();
+  const finishedAt = nowNano();
+  hooks.recordExit(info, finishedAt);
+  for (const cl of clients) {
+    cl.write(frame(F_EXIT, String(info.exitCode)));
+    cl.end();
+  }
+  server?.stop(true);
+  try { unlinkSync(sockPath); } catch {}
+  return info;
+}
+
+/** docker's classification of a start failure: 127 not found, 126 not invokable, 125 otherwise */
+export function startError(e: unknown, cmd: string): EngineError {
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: string }).code ?? "";
+  const hasSlash = cmd.includes("/");
+  if (code === "ENOENT" || /\bENOENT\b|no such file or directory|executable file not found/i.test(msg)) {
+    const m = hasSlash ? `exec: "${cmd}": stat ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH`;
+    return new EngineError("not_found", `failed to create task for container: ${m}`, { exitCode: 127, cause: e });
+  }
+  if (code === "EACCES" || code === "EISDIR" || code === "ENOEXEC" || /\bEACCES\b|\bEISDIR\b|\bENOEXEC\b|permission denied|is a directory|exec format/i.test(msg)) {
+    return new EngineError("permission_denied", `failed to create task for container: exec: "${cmd}": permission denied`, { exitCode: 126, cause: e });
+  }
+  if (e instanceof EngineError) return new EngineError(e.kind, e.message, { exitCode: 125, cause: e, hint: e.hint });
+  return new EngineError("internal", msg, { exitCode: 125, cause: e });
+}

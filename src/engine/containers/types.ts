@@ -1,0 +1,168 @@
+/**
+ * The on-disk container record, shaped like docker's `inspect` JSON (moby api/types ContainerJSON) so a
+ * later daemon serving the Docker Engine API can read and manage the very same containers.
+ *
+ *   <root>/containers/<64-hex id>/config.json   ContainerConfigFile (immutable after create, except Name)
+ *   <root>/containers/<64-hex id>/state.json    ContainerStateFile  (rewritten tmp → fsync → rename)
+ *   <root>/containers/<64-hex id>/<id>-json.log docker's json-file log
+ *   <root>/containers/<64-hex id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
+ *   <root>/containers/names/<name>             a file holding the id (created with link(2): atomic, unique)
+ */
+
+/** docker's container Config (moby api/types/container.Config), the subset berth uses */
+export interface DockerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Image: string;
+  Volumes: Record<string, object> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  OnBuild: string[] | null;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+}
+
+/** docker's HostConfig, the subset berth uses */
+export interface DockerHostConfig {
+  Binds: string[] | null;
+  NetworkMode: string;
+  RestartPolicy: { Name: string; MaximumRetryCount: number };
+  AutoRemove: boolean;
+  CapAdd: string[] | null;
+  CapDrop: string[] | null;
+  Dns: string[];
+  DnsOptions: string[];
+  DnsSearch: string[];
+  ExtraHosts: string[] | null;
+  Privileged: boolean;
+  ReadonlyRootfs: boolean;
+  SecurityOpt: string[] | null;
+  Tmpfs?: Record<string, string>;
+  Memory: number;
+  MemorySwap: number;
+  NanoCpus: number;
+  CpuShares: number;
+  PidsLimit: number | null;
+  Init: boolean | null;
+  GroupAdd: string[] | null;
+  IpcMode: string;
+  PidMode: string;
+  UTSMode: string;
+  Runtime: string;
+  LogConfig: { Type: string; Config: Record<string, string> };
+  MaskedPaths: string[];
+  ReadonlyPaths: string[];
+}
+
+export interface MountPoint {
+  Type: "bind" | "tmpfs" | "volume";
+  Source: string;
+  Destination: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** berth's own bookkeeping, next to docker's fields */
+export interface BerthFields {
+  /** active snapshot key of the container's writable layer */
+  SnapshotKey: string;
+  /** snapshot driver name */
+  Snapshotter: string;
+  /** cgroup path relative to each hierarchy's root */
+  CgroupPath: string;
+  /** mount options for --tmpfs, as given */
+  Tmpfs: Record<string, string>;
+}
+
+export interface ContainerConfigFile {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  /** docker's "/name" */
+  Name: string;
+  /** image ID (sha256:…) */
+  Image: string;
+  Driver: string;
+  Platform: "linux";
+  Config: DockerConfig;
+  HostConfig: DockerHostConfig;
+  Mounts: MountPoint[];
+  HostnamePath: string;
+  HostsPath: string;
+  ResolvConfPath: string;
+  LogPath: string;
+  Berth: BerthFields;
+}
+
+/** OCI runtime statuses plus paused (STYLE §2); docker's words come from `dockerStatus()` */
+export type ContainerStatus = "creating" | "created" | "running" | "stopped" | "paused";
+
+export interface ContainerStateFile {
+  Status: ContainerStatus;
+  /** host pid of the container's PID 1, 0 when not running */
+  Pid: number;
+  /** /proc/<pid>/stat starttime: the pid is trusted only when it matches */
+  StartTime: string;
+  /** the process that supervises the container (monitor or foreground `run`) and its start time */
+  MonitorPid: number;
+  MonitorStartTime: string;
+  StartedAt: string;
+  FinishedAt: string;
+  ExitCode: number;
+  OOMKilled: boolean;
+  Error: string;
+  RestartCount: number;
+}
+
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export function initialState(): ContainerStateFile {
+  return {
+    Status: "created",
+    Pid: 0,
+    StartTime: "",
+    MonitorPid: 0,
+    MonitorStartTime: "",
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+    ExitCode: 0,
+    OOMKilled: false,
+    Error: "",
+    RestartCount: 0,
+  };
+}
+
+/** docker's State.Status word for an OCI status */
+export function dockerStatus(s: ContainerStatus): "created" | "running" | "paused" | "exited" {
+  switch (s) {
+    case "creating":
+    case "created":
+      return "created";
+    case "running":
+      return "running";
+    case "paused":
+      return "paused";
+    case "stopped":
+      return "exited";
+  }
+}
+
+/** lifecycle rules in one table (youki's can_kill/can_delete) */
+export const canStart = (s: ContainerStatus) => s === "created" || s === "stopped";
+export const canKill = (s: ContainerStatus) => s === "running" || s === "paused";
+export const canPause = (s: ContainerStatus) => s === "running";
+export const canUnpause = (s: ContainerStatus) => s === "paused";
+export const canRemoveWithoutForce = (s: ContainerStatus) => s === "created" || s === "stopped" || s === "creating";
+export const isActive = (s: ContainerStatus) => s === "running" || s === "paused";
