@@ -5,14 +5,36 @@
 import type { Lazy } from "./_command.ts";
 
 export const commands: Record<string, Lazy> = {
-
-
-
-
-
-
+  run: () => import("./run.ts"),
+  create: () => import("./create.ts"),
+  start: () => import("./start.ts"),
+  ps: () => import("./ps.ts"),
+  stop: () => import("./stop.ts"),
+  kill: () => import("./kill.ts"),
+  restart: () => import("./restart.ts"),
+  rm: () => import("./rm.ts"),
+  wait: () => import("./wait.ts"),
+  inspect: () => import("./inspect.ts"),
+  logs: () => import("./logs.ts"),
+  exec: () => import("./exec.ts"),
+  attach: () => import("./attach.ts"),
+  top: () => import("./top.ts"),
+  rename: () => import("./rename.ts"),
+  pause: () => import("./pause.ts"),
+  unpause: () => import("./unpause.ts"),
+  stats: () => import("./stats.ts"),
+  cp: () => import("./cp.ts"),
+  container: () => import("./container.ts"),
+  image: () => import("./image.ts"),
+  images: () => import("./images.ts"),
+  import: () => import("./import.ts"),
+  rmi: () => import("./rmi.ts"),
+  system: () => import("./system.ts"),
+  tag: () => import("./tag.ts"),
   version: () => import("./version.ts"),
 };
 
 /** hidden commands: not listed in --help */
-export const hidden: Record<string, Lazy> = {};
+export const hidden: Record<string, Lazy> = {
+  __monitor: () => import("./__monitor.ts"),
+};

@@ -1,20 +1,85 @@
 /**
  * src/engine — composes the stores, the snapshot driver, the runtime and the network into docker's
- * operations. Commands call only this module. (Filled in as the modules land.)
+ * operations. Commands call only this module (STYLE §1). Owns the layout of the berth root:
+ *
+ *   <root>/content/     blobs, ingests, leases (src/image ContentStore)
+ *   <root>/image/       image records and tags (src/image ImageStore)
+ *   <root>/<driver>/    snapshots of the storage driver (src/cow), overlay by default
+ *   <root>/containers/  one directory per container (src/engine/containers)
+ *
+ * Every store takes its directory as a parameter, so tests point a whole engine at a temp dir.
  */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
+import { EngineError } from "../lib/errors.ts";
+import { ContentStore, ImageStore, LeaseStore } from "../image/index.ts";
+import { createDriver } from "../cow/index.ts";
+import type { SnapshotDriver } from "../cow/driver.ts";
+import { ImageService } from "./images.ts";
+import { checkStore, type CheckReport } from "./check.ts";
 
 export interface EngineOptions {
   root: string;
   log: Logger;
+  /** storage driver: overlay (default), vfs; env BERTH_STORAGE_DRIVER */
+  storageDriver?: string;
+}
+
+export interface DiskUsageRow {
+  type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
+  total: number;
+  active: number;
+  size: number;
+  reclaimable: number;
 }
 
 export class Engine {
   readonly root: string;
   readonly log: Logger;
+  readonly content: ContentStore;
+  readonly imageStore: ImageStore;
+  readonly leases: LeaseStore;
+  readonly snapshots: SnapshotDriver;
+  readonly images: ImageService;
+
   constructor(opts: EngineOptions) {
     this.root = opts.root;
     this.log = opts.log;
+    const driver = opts.storageDriver ?? process.env.BERTH_STORAGE_DRIVER ?? "overlay";
+    if (driver !== "overlay" && driver !== "vfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay or vfs`);
+    try {
+      mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    } catch (e) {
+      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, { hint: "berth needs root; or pass --root to a writable directory" });
+    }
+    this.content = new ContentStore(join(this.root, "content"));
+    this.imageStore = new ImageStore(join(this.root, "image"), this.content);
+    this.leases = new LeaseStore(this.content);
+    this.snapshots = createDriver(driver, join(this.root, driver));
+    this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
+  }
+
+  /** snapshot keys owned by containers (so `system check` does not call them orphans) */
+  async containerSnapshotKeys(): Promise<Set<string>> {
+    return new Set();
+  }
+
+  async check(): Promise<CheckReport> {
+    return checkStore(this.content, this.imageStore, this.snapshots, await this.containerSnapshotKeys());
+  }
+
+  async diskUsage(): Promise<DiskUsageRow[]> {
+    const images = await this.images.list();
+    const imgSize = images.reduce((a, i) => a + i.size, 0);
+    const active = images.filter((i) => i.containers > 0);
+    const activeSize = active.reduce((a, i) => a + i.size, 0);
+    return [
+      { type: "Images", total: images.length, active: active.length, size: imgSize, reclaimable: imgSize - activeSize },
+      { type: "Containers", total: 0, active: 0, size: 0, reclaimable: 0 },
+      { type: "Local Volumes", total: 0, active: 0, size: 0, reclaimable: 0 },
+      { type: "Build Cache", total: 0, active: 0, size: 0, reclaimable: 0 },
+    ];
   }
 }
 

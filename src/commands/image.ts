@@ -1,0 +1,17 @@
+import { defineBerthCommand } from "./_command.ts";
+
+export default defineBerthCommand({
+  meta: { name: "image", description: "Manage images", usage: "COMMAND" },
+  args: {},
+  subCommands: {
+    import: () => import("./import.ts"),
+    inspect: () => import("./image/inspect.ts"),
+    history: () => import("./image/history.ts"),
+    ls: () => import("./images.ts"),
+    list: () => import("./images.ts"),
+    prune: () => import("./image/prune.ts"),
+    rm: () => import("./rmi.ts"),
+    remove: () => import("./rmi.ts"),
+    tag: () => import("./tag.ts"),
+  },
+});

@@ -1,0 +1,27 @@
+import { defineBerthCommand } from "../_command.ts";
+import { EngineError } from "../../lib/errors.ts";
+import { formatTemplate } from "../_format.ts";
+
+export default defineBerthCommand({
+  meta: { name: "inspect", description: "Display detailed information on one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", minArgs: 1 },
+  args: {
+    format: { type: "string", alias: "f", description: "Format output using a custom template: 'json', or a Go-template path like '{{.Id}}'" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const engine = await ctx.engine();
+    const found: unknown[] = [];
+    let failed = false;
+    for (const ref of positionals) {
+      try {
+        found.push(await engine.images.inspect(ref));
+      } catch (e) {
+        if (!(e instanceof EngineError) || e.kind !== "not_found") throw e;
+        process.stderr.write(`Error: No such image: ${ref}\n`);
+        failed = true;
+      }
+    }
+    if (flags.format && flags.format !== "json") for (const v of found) ctx.out(formatTemplate(String(flags.format), v) + "\n");
+    else ctx.out(JSON.stringify(found, null, 4) + "\n");
+    return failed ? 1 : 0;
+  },
+});

@@ -1,0 +1,76 @@
+import { defineBerthCommand } from "./_command.ts";
+import { humanDuration, humanSize, renderTable } from "../lib/human.ts";
+import { shortId } from "../lib/ids.ts";
+import { parseReference, familiarName } from "../image/references.ts";
+import type { ImageSummary } from "../engine/images.ts";
+
+export function imageRows(images: ImageSummary[], all: boolean) {
+  const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
+  for (const img of images) {
+    const tags = img.names.filter((n) => !n.includes("@"));
+    if (tags.length === 0) {
+      rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+      continue;
+    }
+    for (const n of tags) {
+      const i = n.lastIndexOf(":");
+      const slash = n.lastIndexOf("/");
+      const hasTag = i > slash;
+      rows.push({ repository: hasTag ? n.slice(0, i) : n, tag: hasTag ? n.slice(i + 1) : "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+    }
+  }
+  void all;
+  return rows;
+}
+
+export default defineBerthCommand({
+  meta: { name: "images", description: "List images", usage: "[OPTIONS] [REPOSITORY[:TAG]]", aliases: ["berth image ls", "berth image list", "berth images"], maxArgs: 1 },
+  args: {
+    all: { type: "boolean", alias: "a", description: "Show all images (default hides intermediate images)" },
+    quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
+    "no-trunc": { type: "boolean", description: "Don't truncate output" },
+    digests: { type: "boolean", description: "Show digests" },
+    filter: { type: "string", alias: "f", multiple: true, description: "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)" },
+    format: { type: "string", description: "Format output using a custom template: 'table', 'json'" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const engine = await ctx.engine();
+    let rows = imageRows(await engine.images.list(), flags.all);
+    const want = positionals[0];
+    const filters: string[] = [...flags.filter];
+    if (want) filters.push(`reference=${want}`);
+    for (const f of filters) {
+      const [k, v = ""] = f.split(/=(.*)/s);
+      if (k === "dangling") rows = rows.filter((r) => (r.repository === "<none>") === (v === "true"));
+      else if (k === "reference") {
+        const [repoPat, tagPat] = v.includes(":") ? [v.slice(0, v.lastIndexOf(":")), v.slice(v.lastIndexOf(":") + 1)] : [v, undefined];
+        let repoNorm = repoPat;
+        try { repoNorm = familiarName(parseReference(repoPat)); } catch {}
+        const re = new RegExp("^" + repoNorm.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
+        rows = rows.filter((r) => re.test(r.repository) && (tagPat === undefined || new RegExp("^" + tagPat.replace(/\*/g, ".*") + "$").test(r.tag)));
+      } else {
+        const { UsageError } = await import("../lib/errors.ts");
+        throw new UsageError(`invalid filter '${k}'`);
+      }
+    }
+    const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
+    if (flags.quiet) {
+      const seen = new Set<string>();
+      for (const r of rows) if (!seen.has(r.id)) { seen.add(r.id); ctx.out(id(r.id) + "\n"); }
+      return;
+    }
+    const now = Date.now();
+    if (flags.format === "json" || flags.format === "{{json .}}") {
+      for (const r of rows) {
+        ctx.out(JSON.stringify({ Containers: "N/A", CreatedAt: r.created, CreatedSince: `${humanDuration(now - Date.parse(r.created))} ago`, Digest: r.digest, ID: id(r.id), Repository: r.repository, SharedSize: "N/A", Size: humanSize(r.size), Tag: r.tag, UniqueSize: "N/A", VirtualSize: humanSize(r.size) }) + "\n");
+      }
+      return;
+    }
+    if (flags.format && flags.format !== "table") {
+      const { UsageError } = await import("../lib/errors.ts");
+      throw new UsageError(`unsupported --format "${flags.format}": use "table" or "json"`);
+    }
+    const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
+    ctx.out(renderTable(header, rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), `${humanDuration(now - Date.parse(r.created))} ago`, humanSize(r.size)])));
+  },
+});

@@ -1,0 +1,10 @@
+import { defineBerthCommand } from "./_command.ts";
+
+export default defineBerthCommand({
+  meta: { name: "system", description: "Manage berth", usage: "COMMAND" },
+  args: {},
+  subCommands: {
+    df: () => import("./system/df.ts"),
+    check: () => import("./system/check.ts"),
+  },
+});

@@ -1,0 +1,15 @@
+import { defineBerthCommand } from "../_command.ts";
+
+export default defineBerthCommand({
+  meta: { name: "check", description: "Verify the store: re-hash every blob, resolve every reference, find orphans", usage: "[OPTIONS]", maxArgs: 0 },
+  args: {
+    quiet: { type: "boolean", alias: "q", description: "Only print problems" },
+  },
+  async run({ flags, ctx }) {
+    const engine = await ctx.engine();
+    const r = await engine.check();
+    for (const p of r.problems) ctx.out(`problem: ${p}\n`);
+    if (!flags.quiet) ctx.out(`checked ${r.blobs} blobs, ${r.images} images, ${r.tags} tags, ${r.snapshots} snapshots: ${r.problems.length ? `${r.problems.length} problem(s)` : "ok"}\n`);
+    return r.problems.length ? 1 : 0;
+  },
+});

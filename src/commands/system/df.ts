@@ -1,0 +1,20 @@
+import { defineBerthCommand } from "../_command.ts";
+import { humanSize, renderTable } from "../../lib/human.ts";
+
+export default defineBerthCommand({
+  meta: { name: "df", description: "Show berth disk usage", usage: "[OPTIONS]", maxArgs: 0 },
+  args: {
+    format: { type: "string", description: "Format output: 'table' or 'json'" },
+    verbose: { type: "boolean", alias: "v", description: "Show detailed information on space usage" },
+  },
+  async run({ flags, ctx }) {
+    const engine = await ctx.engine();
+    const rows = await engine.diskUsage();
+    const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
+    if (flags.format === "json") {
+      for (const r of rows) ctx.out(JSON.stringify({ Active: String(r.active), Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size), Size: humanSize(r.size), TotalCount: String(r.total), Type: r.type }) + "\n");
+      return;
+    }
+    ctx.out(renderTable(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)])));
+  },
+});

@@ -1,0 +1,342 @@
+/**
+ * The image half of the engine: import, list, inspect, tag, remove, prune, disk usage and the store
+ * check. It joins three stores that stay apart (containerd's split): blobs and image records
+ * (src/image), layer snapshots (src/cow), and the tar stream between them (src/tar).
+ *
+ * Snapshot naming: a layer's committed snapshot is named by its chain ID (image-spec config.md:
+ * ChainID(L0) = DiffID(L0), ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))), so images that
+ * share a base share its snapshots. A snapshot being unpacked is an active key
+ * `extract-<pid>-<starttime>-<random>`: `system check` and GC know an orphan by its dead owner.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Logger } from "../lib/log.ts";
+import { EngineError, wrap } from "../lib/errors.ts";
+import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
+import { ContentStore, ImageStore, LeaseStore, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString } from "../image/index.ts";
+import type { SnapshotDriver } from "../cow/driver.ts";
+import { openMaybeCompressed, readTar } from "../tar/index.ts";
+import type { ImageResolver, ResolvedImage } from "./image-types.ts";
+
+export function chainIds(diffIds: Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : sha256Digest(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+/** the owner tag of an active extraction key, so an orphan can be told from live work */
+export function extractKey(): string {
+  return `extract-${process.pid}-${procStartTime(process.pid) ?? "0"}-${randomBytes(4).toString("hex")}`;
+}
+
+export function procStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return undefined;
+    return fields[19]; // field 22 overall: starttime
+  } catch {
+    return undefined;
+  }
+}
+
+/** is the process that owns an extraction key still alive? */
+export function isExtractKeyLive(key: string): boolean {
+  const m = /^extract-(\d+)-(\d+)-/.exec(key);
+  if (!m) return false;
+  return procStartTime(Number(m[1])) === m[2];
+}
+
+export interface ImportOptions {
+  /** shown in errors: the file name or "-" */
+  sourceName: string;
+  ref?: string;
+  message?: string;
+  changes?: Partial<NonNullable<ImageConfig["config"]>>;
+  platform?: { os: string; architecture: string; variant?: string };
+}
+
+export interface ImageSummary {
+  id: Digest;
+  names: string[]; // familiar "repo:tag" (and repo@digest)
+  created: string;
+  size: number;
+  containers: number;
+}
+
+export class ImageService implements ImageResolver {
+  /** set by the engine: image IDs used by containers (rmi and prune refuse / skip them) */
+  imagesInUse: () => Promise<Map<Digest, string[]>> = async () => new Map();
+
+  constructor(
+    readonly content: ContentStore,
+    readonly store: ImageStore,
+    readonly leases: LeaseStore,
+    readonly snapshots: SnapshotDriver,
+    readonly log: Logger,
+  ) {}
+
+  async resolve(ref: string): Promise<ResolvedImage> {
+    const rec = this.store.resolve(ref);
+    const config = this.store.config(rec.id);
+    const chains = chainIds(config.rootfs?.diff_ids ?? []);
+    return { id: rec.id, config, topLayer: chains[chains.length - 1], names: this.store.namesOf(rec.id).map(familiarizeKey) };
+  }
+
+  /**
+   * `berth import`: one streaming pass over the input. The bytes as given are hashed and written to
+   * an ingest (they become the layer blob), and at the same time decompressed, hashed again (the
+   * diffID) and unpacked into a fresh snapshot. Only when the whole archive has been read and both
+   * digests are known does anything become visible: blob commit, snapshot commit, config, manifest,
+   * image record, tag — in that order, so a crash in between leaves only unreferenced content that GC
+   * and `system check` recognise. On any error the ingest and the snapshot are removed.
+   */
+  async importTarball(source: ReadableStream<Uint8Array>, opts: ImportOptions): Promise<Digest> {
+    const key = extractKey();
+    // the lease keeps GC off the blobs until the image record that references them is written
+    using lease = this.leases.createLease(`import-${key}`);
+    const writer = await this.content.writer(`import-${key}`);
+    let prepared = false;
+    try {
+      const tapped = tap(source, (c) => writer.write(c));
+      const { compression, stream } = await openMaybeCompressed(tapped);
+      const diffHasher = new Bun.CryptoHasher("sha256");
+      const hashed = tap(stream, (c) => void diffHasher.update(c));
+      await this.snapshots.prepare(key);
+      prepared = true;
+      const stats = await this.snapshots.applyLayer(key, readTar(hashed));
+      const diffId = `sha256:${diffHasher.digest("hex")}` as Digest;
+      const blob = await writer.commit({ lease });
+      const chain = diffId; // single layer: chain ID = diff ID
+      if (await this.hasSnapshot(chain)) {
+        await this.snapshots.remove(key);
+      } else {
+        await this.snapshots.commit(chain, key, { "berth.size": String(stats.size), "berth.diffid": diffId });
+      }
+      prepared = false;
+      const layerType = compression === "gzip" ? MediaType.OciLayerGzip : compression === "zstd" ? MediaType.OciLayerZstd : MediaType.OciLayer;
+      const now = new Date().toISOString();
+      const platform = opts.platform ?? hostPlatform();
+      const config: ImageConfig = {
+        created: now,
+        architecture: platform.architecture,
+        os: platform.os,
+        ...(platform.variant ? { variant: platform.variant } : {}),
+        config: { ...opts.changes },
+        rootfs: { type: "layers", diff_ids: [diffId] },
+        history: [{ created: now, created_by: "berth import", comment: opts.message ?? `Imported from ${opts.sourceName}` }],
+      };
+      return this.storeImage(config, [{ mediaType: layerType, digest: blob.digest, size: blob.size }], { ref: opts.ref, lease });
+    } catch (e) {
+      if (!writer.closed) writer.abort();
+      if (prepared) await this.snapshots.remove(key).catch(() => {});
+      throw wrap(`import ${opts.sourceName}`, e);
+    }
+  }
+
+  /** write config + manifest blobs and the image record; tag when asked */
+  async storeImage(config: ImageConfig, layers: Descriptor[], opts: { ref?: string; parent?: Digest; lease?: import("../image/index.ts").Lease } = {}): Promise<Digest> {
+    const configBytes = JSON.stringify(config);
+    const cfg = this.content.putBytes(configBytes, undefined, { lease: opts.lease });
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+      layers,
+    };
+    const man = this.content.putBytes(JSON.stringify(manifest), undefined, { lease: opts.lease });
+    const id = cfg.digest;
+    this.store.put({
+      manifest: { mediaType: MediaType.OciManifest, digest: man.digest, size: man.size },
+      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+      ...(opts.parent ? { parent: opts.parent } : {}),
+    });
+    if (opts.ref) this.tag(opts.ref, id);
+    return id;
+  }
+
+  tag(ref: string, id: Digest): void {
+    const parsed = parseDockerRef(ref);
+    this.store.tag(referenceString(parsed), id);
+  }
+
+  private async hasSnapshot(name: string): Promise<boolean> {
+    try {
+      await this.snapshots.stat(name);
+      return true;
+    } catch (e) {
+      if (e instanceof EngineError && e.kind === "not_found") return false;
+      throw e;
+    }
+  }
+
+  /** uncompressed size of an image: the sum of its layers' unpacked sizes */
+  async imageSize(config: ImageConfig): Promise<number> {
+    let size = 0;
+    for (const chain of chainIds(config.rootfs?.diff_ids ?? [])) {
+      try {
+        const info = await this.snapshots.stat(chain);
+        size += Number(info.labels?.["berth.size"] ?? 0) || (await this.snapshots.usage(chain)).size;
+      } catch {}
+    }
+    return size;
+  }
+
+  async list(): Promise<ImageSummary[]> {
+    const inUse = await this.imagesInUse();
+    const out: ImageSummary[] = [];
+    for (const rec of this.store.list()) {
+      const config = this.store.config(rec.id);
+      out.push({
+        id: rec.id,
+        names: this.store.namesOf(rec.id).map(familiarizeKey),
+        created: config.created ?? rec.created ?? "",
+        size: await this.imageSize(config),
+        containers: inUse.get(rec.id)?.length ?? 0,
+      });
+    }
+    return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+  }
+
+  /** docker-shaped `image inspect` JSON */
+  async inspect(ref: string): Promise<Record<string, unknown>> {
+    const rec = this.store.resolve(ref);
+    const config = this.store.config(rec.id);
+    const names = this.store.namesOf(rec.id).map(familiarizeKey);
+    const manifest = this.content.readJson<Manifest>(rec.manifest.digest);
+    return {
+      Id: rec.id,
+      RepoTags: names.filter((n) => !n.includes("@")),
+      RepoDigests: names.filter((n) => n.includes("@")),
+      Parent: rec.parent ?? "",
+      Comment: config.history?.[config.history.length - 1]?.comment ?? "",
+      Created: config.created ?? rec.created ?? "",
+      Author: config.author ?? "",
+      Config: { ...config.config },
+      Architecture: config.architecture,
+      ...(config.variant ? { Variant: config.variant } : {}),
+      Os: config.os,
+      Size: await this.imageSize(config),
+      GraphDriver: { Name: this.snapshots.name, Data: null },
+      RootFS: { Type: "layers", Layers: config.rootfs?.diff_ids ?? [] },
+      Metadata: { LastTagTime: rec.lastTagTime ?? "0001-01-01T00:00:00Z" },
+      Descriptor: { mediaType: rec.manifest.mediaType, digest: rec.manifest.digest, size: rec.manifest.size },
+      Manifest: { layers: manifest.layers.length },
+    };
+  }
+
+  history(ref: string): { id: string; created: string; createdBy: string; size: number; comment: string }[] {
+    const rec = this.store.resolve(ref);
+    const config = this.store.config(rec.id);
+    const hist = config.history ?? [];
+    const out = [];
+    for (let i = hist.length - 1; i >= 0; i--) {
+      const h = hist[i]!;
+      out.push({ id: i === hist.length - 1 ? rec.id : "<missing>", created: h.created ?? "", createdBy: h.created_by ?? "", size: 0, comment: h.comment ?? "" });
+    }
+    return out;
+  }
+
+  /**
+   * `rmi`: untag the name; delete the image when no name is left. An ID removes the image and every
+   * tag of it (docker needs -f when there are several tags). An image used by a container is refused
+   * unless forced, and even then only untagged (docker keeps the image for the container).
+   */
+  async remove(ref: string, opts: { force: boolean }): Promise<string[]> {
+    const out: string[] = [];
+    const rec = this.store.resolve(ref);
+    const inUse = (await this.imagesInUse()).get(rec.id) ?? [];
+    const names = this.store.namesOf(rec.id);
+    let byName: string | undefined;
+    try {
+      const key = referenceString(parseDockerRef(ref));
+      if (names.includes(key)) byName = key;
+    } catch {}
+    if (byName) {
+      if (inUse.length && !opts.force && names.length === 1) {
+        throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`, { exitCode: 1 });
+      }
+      this.store.untag(byName);
+      out.push(`Untagged: ${familiarizeKey(byName)}`);
+      if (names.length > 1 || inUse.length) return out;
+    } else {
+      if (inUse.length) {
+        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`, { exitCode: 1 });
+      }
+      if (names.length > 1 && !opts.force) {
+        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`, { exitCode: 1 });
+      }
+      for (const n of names) {
+        this.store.untag(n);
+        out.push(`Untagged: ${familiarizeKey(n)}`);
+      }
+    }
+    this.store.delete(rec.id, { force: true });
+    out.push(`Deleted: ${rec.id}`);
+    await this.collectGarbage();
+    return out;
+  }
+
+  /** `image prune`: dangling (untagged) images, or with all=true every image no container uses */
+  async prune(all: boolean): Promise<{ deleted: string[]; reclaimed: number }> {
+    const inUse = await this.imagesInUse();
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const rec of this.store.list()) {
+      if (inUse.has(rec.id)) continue;
+      const names = this.store.namesOf(rec.id);
+      if (names.length && !all) continue;
+      reclaimed += await this.imageSize(this.store.config(rec.id));
+      for (const n of names) {
+        this.store.untag(n);
+        deleted.push(`untagged: ${familiarizeKey(n)}`);
+      }
+      this.store.delete(rec.id, { force: true });
+      deleted.push(`deleted: ${rec.id}`);
+    }
+    if (deleted.length) await this.collectGarbage();
+    return { deleted, reclaimed };
+  }
+
+  /** chain IDs every image needs */
+  referencedChains(): Set<string> {
+    const keep = new Set<string>();
+    for (const rec of this.store.list()) {
+      try {
+        for (const c of chainIds(this.store.config(rec.id).rootfs?.diff_ids ?? [])) keep.add(c);
+      } catch {}
+    }
+    return keep;
+  }
+
+  /** remove blobs and committed snapshots nothing refers to (children before parents) */
+  async collectGarbage(extraChains: Iterable<string> = []): Promise<void> {
+    gc({ content: this.content, images: this.store, leases: this.leases });
+    const keep = this.referencedChains();
+    for (const c of extraChains) keep.add(c);
+    for (;;) {
+      const infos: { name: string; kind: string; parent?: string }[] = [];
+      for await (const s of this.snapshots.walk()) infos.push(s);
+      const parents = new Set(infos.map((s) => s.parent).filter(Boolean));
+      const victims = infos.filter((s) => s.kind === "committed" && !keep.has(s.name) && !parents.has(s.name));
+      if (!victims.length) break;
+      for (const v of victims) await this.snapshots.remove(v.name);
+    }
+  }
+}
+
+/** pass every chunk to `fn` on its way through, with the consumer's backpressure */
+function tap(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, fn: (c: Uint8Array) => void | Promise<void>): ReadableStream<Uint8Array> {
+  const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const r = await it.next();
+      if (r.done) return ctrl.close();
+      await fn(r.value);
+      ctrl.enqueue(r.value);
+    },
+    async cancel(reason) {
+      await it.return?.(reason);
+    },
+  }, { highWaterMark: 0 });
+}
