@@ -18,7 +18,8 @@
  * Engine usage (the runtime's beforeStart(pid) hook runs while PID 1 waits before exec):
  *   const nets = new NetworkManager({ root });
  *   nets.checkHost();                                   // at start-up of `run`: nft present, else a clear error
- *   bridge:   const ep = nets.connect(pid, "bridge", { containerId });   // → { ip, mac, gateway, … }
+ *   before the container starts:  const ports = await nets.reservePorts(containerId, specs)  // port in use → error
+ *   bridge:   const ep = nets.connect(pid, "bridge", { containerId });   // → { ip, mac, gateway, ports, … }
  *   none:     nets.setupNone(pid);                       // lo up only
  *   host / container:NAME: nothing (the runtime shares the namespace)
  *   on rm (and after a crash): nets.release(containerId)
@@ -29,7 +30,8 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, listRoutes } from "../ffi/index.ts";
 import { applyOps, observeBridge } from "./bridge.ts";
 import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
-import { DEFAULT_TABLE, checkNft, ensureNat, removeNat, removeTable } from "./nat.ts";
+import { DEFAULT_TABLE, addPorts, checkNft, ensureNat, removeNat, removePorts, removeTable, type PortMapping } from "./nat.ts";
+import { collides, type PortBinding, type PortSpec } from "./ports.ts";
 import { bridgeNameFor, hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
 import { NetworkStore, type NetworkRecord } from "./store.ts";
 
@@ -37,11 +39,38 @@ export type { NetworkRecord, EndpointRecord } from "./store.ts";
 export type { NetOp, EndpointPlan } from "./plan.ts";
 export { renderHosts, renderResolvConf, parseAddHost, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
+export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 
 /** docker's name for the default network */
 export const DEFAULT_NETWORK = "bridge";
 export const DEFAULT_BRIDGE = "berth0";
 export const DEFAULT_MTU = 1500;
+function mappings(bs: PortBinding[], target: string): PortMapping[] {
+  return bs.map((b) => ({ hostIp: b.hostIp, hostPort: b.hostPort, proto: b.proto, target, containerPort: b.containerPort }));
+}
+
+function portTaken(b: PortBinding): EngineError {
+  return new EngineError("already_exists", `bind for ${b.hostIp || "0.0.0.0"}:${b.hostPort}/${b.proto} failed: port is already allocated`);
+}
+
+/** bind the spec's host address and port (0 = let the kernel pick); the socket is returned open */
+async function probePort(spec: PortSpec): Promise<{ port: number; sock: { close(): void } }> {
+  const hostname = spec.hostIp || "0.0.0.0";
+  try {
+    if (spec.proto === "udp") {
+      const u = await Bun.udpSocket({ hostname, port: spec.hostPort });
+      return { port: u.port, sock: { close: () => u.close() } };
+    }
+    const l = Bun.listen({ hostname, port: spec.hostPort, socket: { data() {} } });
+    return { port: l.port, sock: { close: () => l.stop(true) } };
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "EADDRINUSE") throw portTaken({ ...spec });
+    if (code === "EADDRNOTAVAIL") throw new EngineError("invalid_argument", `host address ${spec.hostIp} of published port ${spec.hostPort} is not an address of this host`);
+    throw wrap(`bind ${hostname}:${spec.hostPort}/${spec.proto}`, e);
+  }
+}
+
 /** names that are modes, not networks */
 const RESERVED = new Set(["host", "none", "default"]);
 
@@ -78,6 +107,8 @@ export interface Endpoint {
   bridge: string;
   hostVeth: string;
   ifName: string;
+  /** published ports now forwarded to this endpoint (only on the container's first bridge network) */
+  ports: PortBinding[];
 }
 
 export interface CreateNetworkOptions {
@@ -147,10 +178,12 @@ export class NetworkManager {
       const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac };
       this.store.put(rec);
-      return { ...p, subnet: rec.subnet };
+      return { ...p, subnet: rec.subnet, internal: rec.internal };
     });
+    let ports: PortBinding[] = [];
     try {
       applyOps(host, plan.ops, nsPath);
+      if (!plan.internal) ports = this.forwardPorts(o.containerId, plan.ip);
     } catch (e) {
       const err = wrap(`connect container ${o.containerId.slice(0, 12)} to network ${network}`, e);
       const cleanup: unknown[] = [];
@@ -167,8 +200,48 @@ export class NetworkManager {
       if (cleanup.length) throw new AggregateError([err, ...cleanup], `${err.message}. error during cleanup: ${cleanup.map(String).join("; ")}`);
       throw err;
     }
-    const { ops: _ops, ...ep } = plan;
-    return ep;
+    const { ops: _ops, internal: _internal, ...ep } = plan;
+    return { ...ep, ports };
+  }
+
+  /**
+   * Reserve host ports for `containerId` before its container starts: random ports are picked, each
+   * port is test-bound on the host (a listener already there → refused), and checked against every
+   * other container's reservation (berth's DNAT is invisible to bind(2)). The probe sockets stay open
+   * until the reservation is recorded, so two concurrent runs cannot be handed the same random port.
+   * Throws already_exists naming the port. connect() later points the ports at the container.
+   */
+  async reservePorts(containerId: string, specs: PortSpec[]): Promise<PortBinding[]> {
+    if (specs.length === 0) return [];
+    const probes: { close(): void }[] = [];
+    try {
+      const bindings: PortBinding[] = [];
+      for (const spec of specs) {
+        const { port, sock } = await probePort(spec);
+        probes.push(sock);
+        bindings.push({ ...spec, hostPort: port });
+      }
+      for (let i = 0; i < bindings.length; i++) {
+        for (let j = 0; j < i; j++) if (collides(bindings[i]!, bindings[j]!)) throw portTaken(bindings[i]!);
+      }
+      this.store.withLock(() => {
+        const all = this.store.getPorts();
+        for (const [id, r] of Object.entries(all)) {
+          if (id === containerId) continue;
+          for (const b of bindings) if (r.bindings.some((x) => collides(x, b))) throw portTaken(b);
+        }
+        all[containerId] = { bindings: [...(all[containerId]?.bindings ?? []), ...bindings] };
+        this.store.putPorts(all);
+      });
+      return bindings;
+    } finally {
+      for (const p of probes) p.close();
+    }
+  }
+
+  /** `berth port`: the container's published ports */
+  ports(containerId: string): PortBinding[] {
+    return this.store.getPorts()[containerId]?.bindings ?? [];
   }
 
   /** `--network none`: loopback up, nothing else */
@@ -220,11 +293,39 @@ export class NetworkManager {
   // ------------------------------------------------------------------------------------------------
 
   private releaseWhere(match: (containerId: string) => boolean): void {
+    this.unpublishWhere(match);
     const victims = this.store.list().flatMap((rec) => Object.values(rec.endpoints).filter((e) => match(e.containerId)).map((e) => ({ rec, e })));
     if (victims.length === 0) return;
     // links first, addresses second: an address is never free while a veth could still carry it
     this.deleteVeths(victims.map((v) => v.e.hostVeth));
     for (const name of new Set(victims.map((v) => v.rec.name))) this.freeLocked(name, (_, ep) => match(ep.containerId));
+  }
+
+  /** point a reservation's ports at `ip` (first bridge network wins; later connects leave them) */
+  private forwardPorts(containerId: string, ip: string): PortBinding[] {
+    return this.store.withLock(() => {
+      const all = this.store.getPorts();
+      const r = all[containerId];
+      if (!r || r.target) return [];
+      addPorts(this.table, mappings(r.bindings, ip));
+      r.target = ip;
+      this.store.putPorts(all);
+      return r.bindings;
+    });
+  }
+
+  private unpublishWhere(match: (containerId: string) => boolean): void {
+    this.store.withLock(() => {
+      const all = this.store.getPorts();
+      const ids = Object.keys(all).filter(match);
+      if (ids.length === 0) return;
+      for (const id of ids) {
+        const r = all[id]!;
+        if (r.target) removePorts(this.table, mappings(r.bindings, r.target));
+        delete all[id];
+      }
+      this.store.putPorts(all);
+    });
   }
 
   private deleteVeths(names: string[]): void {

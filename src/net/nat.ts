@@ -66,11 +66,19 @@ export function natScript(table: string, n: NatNetwork): string {
   const sfx = chainSuffix(n.bridge);
   const br = JSON.stringify(n.bridge);
   const lines = [
-    `add table ip ${table}`,
+    ...portScript(table),
     `add chain ip ${table} post_${sfx} { type nat hook postrouting priority srcnat; policy accept; }`,
     `add chain ip ${table} fwd_${sfx} { type filter hook forward priority filter; policy accept; }`,
+    `add chain ip ${table} guard_${sfx} { type filter hook prerouting priority raw; policy accept; }`,
     `flush chain ip ${table} post_${sfx}`,
     `flush chain ip ${table} fwd_${sfx}`,
+    `flush chain ip ${table} guard_${sfx}`,
+    // route_localnet is on for this bridge (published ports on 127.0.0.1, below); without this guard a
+    // container could address the host's 127.0.0.1-only services through it (CVE-2020-8558)
+    `add rule ip ${table} guard_${sfx} iifname ${br} ip daddr 127.0.0.0/8 drop`,
+    // 127.0.0.1:hostPort DNATed to a container leaves through the bridge with a loopback source; the
+    // container could not answer it, so it gets the gateway's address (docker: --src-type LOCAL -o docker0)
+    `add rule ip ${table} post_${sfx} oifname ${br} ip saddr 127.0.0.0/8 masquerade`,
   ];
   if (n.internal) {
     // --internal: nothing enters or leaves the bridge except between its own ports
@@ -82,10 +90,74 @@ export function natScript(table: string, n: NatNetwork): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * Published ports: two verdict maps shared by all networks, so adding or removing a container's ports
+ * is adding or deleting map elements by key (no rule handles to track).
+ *   pm_any: proto . host port → container ip . port, for every local address (fib daddr type local)
+ *   pm_ip:  host ip . proto . host port → container ip . port, for `-p IP:port:port`
+ * prerouting serves traffic from other hosts and containers; output serves the host itself, including
+ * 127.0.0.1 (with route_localnet on the bridge). Chosen over a userland proxy: no process has to stay
+ * alive per container, and the container sees the real client address for traffic from outside.
+ */
+export function portScript(table: string): string[] {
+  const dnat = [`fib daddr type local dnat ip to meta l4proto . th dport map @pm_any`, `dnat ip to ip daddr . meta l4proto . th dport map @pm_ip`];
+  return [
+    `add table ip ${table}`,
+    `add map ip ${table} pm_any { type inet_proto . inet_service : ipv4_addr . inet_service; }`,
+    `add map ip ${table} pm_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }`,
+    `add chain ip ${table} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
+    `add chain ip ${table} output { type nat hook output priority -100; policy accept; }`,
+    `flush chain ip ${table} prerouting`,
+    `flush chain ip ${table} output`,
+    ...dnat.map((r) => `add rule ip ${table} prerouting ${r}`),
+    ...dnat.map((r) => `add rule ip ${table} output ${r}`),
+  ];
+}
+
+export interface PortMapping {
+  hostIp: string;
+  hostPort: number;
+  proto: "tcp" | "udp";
+  target: string;
+  containerPort: number;
+}
+
+function elementKey(m: PortMapping): { map: string; key: string } {
+  return m.hostIp ? { map: "pm_ip", key: `${m.hostIp} . ${m.proto} . ${m.hostPort}` } : { map: "pm_any", key: `${m.proto} . ${m.hostPort}` };
+}
+
+export function addPortsScript(table: string, ms: PortMapping[]): string {
+  return ms.map((m) => {
+    const { map, key } = elementKey(m);
+    return `add element ip ${table} ${map} { ${key} : ${m.target} . ${m.containerPort} }\n`;
+  }).join("");
+}
+
+export function addPorts(table: string, ms: PortMapping[]): void {
+  if (ms.length) nft(["-f", "-"], addPortsScript(table, ms));
+}
+
+/** delete the elements one by one: one already gone must not keep the others */
+export function removePorts(table: string, ms: PortMapping[]): void {
+  for (const m of ms) {
+    const { map, key } = elementKey(m);
+    const r = Bun.spawnSync([checkNft(), "delete", "element", "ip", table, map, `{ ${key} }`], { stdout: "ignore", stderr: "pipe" });
+    if (r.exitCode !== 0 && !/No such file or directory/.test(r.stderr.toString())) {
+      throw new EngineError("internal", `nft delete element ${map} { ${key} }: ${r.stderr.toString().trim().split("\n")[0]}`);
+    }
+  }
+}
+
+/** let 127.0.0.1 DNATed traffic leave through this bridge (guarded by guard_<bridge>, above) */
+export function enableRouteLocalnet(bridge: string): void {
+  const p = `/proc/sys/net/ipv4/conf/${bridge}/route_localnet`;
+  if (readFileSync(p, "utf8").trim() !== "1") writeFileSync(p, "1\n");
+}
+
 export function removeScript(table: string, bridge: string, existingChains: string[]): string {
   const sfx = chainSuffix(bridge);
   const lines: string[] = [];
-  for (const c of [`post_${sfx}`, `fwd_${sfx}`]) {
+  for (const c of [`post_${sfx}`, `fwd_${sfx}`, `guard_${sfx}`]) {
     if (existingChains.includes(c)) lines.push(`flush chain ip ${table} ${c}`, `delete chain ip ${table} ${c}`);
   }
   return lines.join("\n") + (lines.length ? "\n" : "");
@@ -102,16 +174,15 @@ function tableChains(table: string): string[] | undefined {
 export function ensureNat(table: string, n: NatNetwork): void {
   nft(["-f", "-"], natScript(table, n));
   if (!n.internal) enableIpForward();
+  enableRouteLocalnet(n.bridge);
 }
 
-/** remove a network's chains; drop the table when no chain is left in it */
+/** remove a network's chains (the table itself goes with the last network: removeTable) */
 export function removeNat(table: string, bridge: string): void {
   const chains = tableChains(table);
   if (!chains) return;
   const script = removeScript(table, bridge, chains);
   if (script) nft(["-f", "-"], script);
-  const left = tableChains(table);
-  if (left && left.length === 0) nft(["delete", "table", "ip", table]);
 }
 
 export function removeTable(table: string): void {

@@ -10,6 +10,13 @@ import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
+import type { PortBinding } from "./ports.ts";
+
+/** published ports of one container; `target` is the address the DNAT points at once connected */
+export interface PortReservation {
+  bindings: PortBinding[];
+  target?: string;
+}
 
 export interface EndpointRecord {
   containerId: string;
@@ -86,6 +93,17 @@ export class NetworkStore {
   put(rec: NetworkRecord): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     atomicWriteJson(this.path(rec.name), rec, 0o600);
+  }
+
+  /** host ports held by containers, `<root>/network/.ports.json` (hidden: not a network) */
+  getPorts(): Record<string, PortReservation> {
+    const p = join(this.dir, ".ports.json");
+    return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as Record<string, PortReservation>) : {};
+  }
+
+  putPorts(ports: Record<string, PortReservation>): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    atomicWriteJson(join(this.dir, ".ports.json"), ports, 0o600);
   }
 
   remove(name: string): void {
