@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
-import { natScript, removeScript } from "./nat.ts";
+import { addPortsScript, natScript, removeScript } from "./nat.ts";
 import type { NetworkRecord } from "./store.ts";
 
 const net: NetworkRecord = {
@@ -43,9 +43,19 @@ test("host veth names fit IFNAMSIZ", () => {
 
 test("nft scripts stay inside berth's table", () => {
   const s = natScript("berth", { bridge: "br-0123456789ab", subnet: "172.18.0.0/16", internal: false });
-  for (const line of s.trim().split("\n")) expect(line).toMatch(/^(add|flush) (table|chain|rule) ip berth\b/);
+  for (const line of s.trim().split("\n")) expect(line).toMatch(/^(add|flush) (table|chain|rule|map) ip berth\b/);
   expect(s).toContain('add rule ip berth post_br_0123456789ab ip saddr 172.18.0.0/16 oifname != "br-0123456789ab" masquerade');
   expect(natScript("berth", { bridge: "b", subnet: "10.0.0.0/24", internal: true })).not.toContain("masquerade");
   expect(removeScript("berth", "berth0", ["post_berth0", "other"])).toBe("flush chain ip berth post_berth0\ndelete chain ip berth post_berth0\n");
   expect(removeScript("berth", "berth0", [])).toBe("");
+});
+
+test("port elements are keyed by address only when one is given", () => {
+  expect(addPortsScript("berth", [
+    { hostIp: "", hostPort: 8080, proto: "tcp", target: "172.17.0.2", containerPort: 80 },
+    { hostIp: "127.0.0.1", hostPort: 5353, proto: "udp", target: "172.17.0.2", containerPort: 53 },
+  ])).toBe(
+    "add element ip berth pm_any { tcp . 8080 : 172.17.0.2 . 80 }\n" +
+      "add element ip berth pm_ip { 127.0.0.1 . udp . 5353 : 172.17.0.2 . 53 }\n",
+  );
 });
