@@ -76,9 +76,6 @@ export function natScript(table: string, n: NatNetwork): string {
     // route_localnet is on for this bridge (published ports on 127.0.0.1, below); without this guard a
     // container could address the host's 127.0.0.1-only services through it (CVE-2020-8558)
     `add rule ip ${table} guard_${sfx} iifname ${br} ip daddr 127.0.0.0/8 drop`,
-    // 127.0.0.1:hostPort DNATed to a container leaves through the bridge with a loopback source; the
-    // container could not answer it, so it gets the gateway's address (docker: --src-type LOCAL -o docker0)
-    `add rule ip ${table} post_${sfx} oifname ${br} ip saddr 127.0.0.0/8 masquerade`,
   ];
   if (n.internal) {
     // --internal: nothing enters or leaves the bridge except between its own ports
@@ -86,6 +83,9 @@ export function natScript(table: string, n: NatNetwork): string {
     lines.push(`add rule ip ${table} fwd_${sfx} oifname ${br} iifname != ${br} drop`);
   } else {
     lines.push(`add rule ip ${table} post_${sfx} ip saddr ${n.subnet} oifname != ${br} masquerade`);
+    // 127.0.0.1:hostPort DNATed to a container leaves through the bridge with a loopback source; the
+    // container could not answer it, so it gets the gateway's address (docker: --src-type LOCAL -o docker0)
+    lines.push(`add rule ip ${table} post_${sfx} oifname ${br} ip saddr 127.0.0.0/8 masquerade`);
   }
   return lines.join("\n") + "\n";
 }
