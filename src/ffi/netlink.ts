@@ -696,3 +696,51 @@ export function listRoutes(s: NetlinkSocket, family = AF_INET): RouteInfo[] {
     .filter((m) => m.type === RTM_NEWROUTE)
     .map((m) => parseRoute(m.body));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// nf_tables (NETLINK_NETFILTER): read-only existence checks. Rules are written by src/net/nat.ts;
+// asking "is my chain there?" over netlink lets berth skip that work on the hot path.
+
+// <linux/netfilter/nfnetlink.h>, <linux/netfilter/nf_tables.h>
+export const NFNL_SUBSYS_NFTABLES = 10;
+export const NFNETLINK_V0 = 0;
+export const NFT_MSG_GETTABLE = 1;
+export const NFT_MSG_NEWCHAIN = 3;
+export const NFT_MSG_GETCHAIN = 4;
+export const NFTA_TABLE_NAME = 1;
+export const NFTA_CHAIN_TABLE = 1;
+export const NFTA_CHAIN_NAME = 3;
+export const NFPROTO_IPV4 = 2;
+
+/**
+ * struct nfgenmsg (4 bytes): nfgen_family (offset: 0 - length: 1), version (offset: 1 - length: 1),
+ * res_id (offset: 2 - length: 2, big-endian)
+ */
+export function nfgenmsg(family: number, resId = 0): Uint8Array {
+  const b = new Uint8Array(4);
+  const dv = new DataView(b.buffer);
+  dv.setUint8(0, family);
+  dv.setUint8(1, NFNETLINK_V0);
+  dv.setUint16(2, resId, false);
+  return b;
+}
+
+/** does chain `chain` exist in nftables table `family table`? (ENOENT = no; needs a NETLINK_NETFILTER socket) */
+export function nftChainExists(s: NetlinkSocket, family: number, table: string, chain: string): boolean {
+  const seq = s.nextSeq();
+  const what = `NFT_MSG_GETCHAIN ${table}/${chain}`;
+  const type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+  s.send(nlmsg(type, NLM_F_REQUEST, seq, [nfgenmsg(family), attrStr(NFTA_CHAIN_TABLE, table), attrStr(NFTA_CHAIN_NAME, chain)]), what);
+  for (;;) {
+    for (const m of s.recvMessages(what)) {
+      if (m.seq !== seq) continue;
+      if (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN)) return true;
+      if (m.type === NLMSG_ERROR) {
+        const err = new DataView(m.body.buffer, m.body.byteOffset, 4).getInt32(0, true);
+        if (err === -2 /* ENOENT */) return false;
+        checkError(m, what);
+        return false;
+      }
+    }
+  }
+}

@@ -10,6 +10,7 @@ import { mkdtempSync, openSync, closeSync, readlinkSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { NetworkManager } from "../../src/net/index.ts";
+import { natInstalled } from "../../src/net/nat.ts";
 import { NetlinkSocket, addAddress, createVethPair, deleteLinkByName, listLinks, openSocketInNetns, requireLink, setUp } from "../../src/ffi/netlink.ts";
 
 const tag = randomBytes(3).toString("hex");
@@ -109,10 +110,16 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     expect(JSON.parse(inNs(a, ["ip", "-j", "link"]).stdout).map((l: any) => l.ifname)).toEqual(["lo"]);
     expect(Object.keys(nets.inspect("bridge").endpoints)).toEqual([eb.ip]);
 
+    // rules lost behind berth's back (a flushed ruleset) are put back by the next connect
+    Bun.spawnSync(["nft", "delete", "table", "ip", TABLE]);
+    expect(natInstalled(TABLE, BRIDGE)).toBe(false);
+
     // the freed address is handed out again
     const c = await netnsProcess();
     const ec = nets.connect(c, "bridge", { containerId: cid(3) });
     expect(ec.ip).toBe(ea.ip);
+    expect(natInstalled(TABLE, BRIDGE)).toBe(true);
+    expect(Bun.spawnSync(["nft", "list", "table", "ip", TABLE]).stdout.toString()).toContain("masquerade");
 
     expect(() => nets.remove("bridge")).toThrow(/active endpoints/);
     nets.release(cid(2));
