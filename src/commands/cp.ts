@@ -1,4 +1,4 @@
-/** `berth cp`: copy files between a container and the host (see engine/containers/cp.ts) */
+/** `berth cp`: copy files between a container and the host, never following a symlink out of the container */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { containers } from "./container.ts";
@@ -17,23 +17,23 @@ export default defineBerthCommand({
     "follow-link": { type: "boolean", alias: "L", description: "Always follow symbol link in SRC_PATH" },
     quiet: { type: "boolean", alias: "q", description: "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached" },
   },
-  async run({ positionals, ctx }) {
+  async run({ flags, positionals, ctx }) {
     const svc = await containers(ctx);
     const [src, dst] = positionals as [string, string];
+    // docker's splitCpArg: a colon before any slash separates CONTAINER:PATH; a path starting with / or . is local
     const split = (s: string) => {
       const i = s.indexOf(":");
-      return i > 0 && !s.startsWith("/") && !s.startsWith(".") ? { ctr: s.slice(0, i), path: s.slice(i + 1) } : { path: s };
+      return i > 0 && !s.startsWith("/") && !s.startsWith(".") && !s.slice(0, i).includes("/") ? { ctr: s.slice(0, i), path: s.slice(i + 1) } : { path: s };
     };
     const a = split(src), b = split(dst);
     if (a.ctr && b.ctr) throw new EngineError("invalid_argument", "copying between containers is not supported");
     if (!a.ctr && !b.ctr) throw new EngineError("invalid_argument", "must specify at least one container source");
-    const cp = (svc as unknown as { copyFrom?: Function; copyTo?: Function });
     if (a.ctr) {
-      if (!cp.copyFrom) throw new EngineError("unavailable", "cp is not implemented yet");
-      await cp.copyFrom(svc.resolve(a.ctr), a.path, b.path);
+      if (a.path === "") throw new EngineError("invalid_argument", "filesystem path cannot be empty");
+      const write = (chunk: Uint8Array) => new Promise<void>((res) => (process.stdout.write(chunk) ? res() : process.stdout.once("drain", () => res())));
+      await svc.copyFrom(svc.resolve(a.ctr), a.path, b.path, write, !!flags["follow-link"]);
     } else {
-      if (!cp.copyTo) throw new EngineError("unavailable", "cp is not implemented yet");
-      await cp.copyTo(svc.resolve(b.ctr!), a.path, b.path);
+      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path);
     }
   },
 });

@@ -28,6 +28,7 @@ import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
 import { buildConfig, buildSpec, hostsFile, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, type CreateOptions } from "./spec.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
+import { copyIn, copyOut, extractIn, withContainerRoot } from "./cp.ts";
 import { startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 
@@ -764,6 +765,32 @@ export class ContainerService {
   async snapshotMounts(id: string) {
     const cfg = this.store.readConfig(id);
     return this.opts.snapshots.mounts(cfg.Berth.SnapshotKey);
+  }
+
+  // ---------------------------------------------------------------- cp
+
+  private rootOf(id: string) {
+    const cfg = this.store.readConfig(id);
+    const st = this.state(id);
+    return {
+      pid: isActive(st.Status) ? st.Pid : 0,
+      mounts: () => this.opts.snapshots.mounts(cfg.Berth.SnapshotKey),
+      scratch: join(this.store.dir(id), `cp-${process.pid}`),
+    };
+  }
+
+  /** container → host path, or a tar on `out` when dest is "-" */
+  async copyFrom(id: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
+    const name = this.store.readConfig(id).Name.slice(1);
+    await withContainerRoot(this.rootOf(id), (root) => copyOut(root, name, src, dest, out, followLink));
+  }
+
+  /** host path (or a tar on stdin when src is "-") → container */
+  async copyTo(id: string, src: string, dest: string, stdin?: AsyncIterable<Uint8Array>): Promise<void> {
+    await withContainerRoot(this.rootOf(id), async (root) => {
+      if (src === "-") await extractIn(root, dest, stdin ?? (process.stdin as unknown as AsyncIterable<Uint8Array>));
+      else copyIn(root, src, dest);
+    });
   }
 
   // ---------------------------------------------------------------- inspect

@@ -1,0 +1,169 @@
+/**
+ * `cp` between a container and the host. Container paths are resolved inside the container's root in
+ * userspace, one component at a time with lstat/readlink, absolute symlink targets restarting at the
+ * container's root and `..` clamped at it (what openat2's RESOLVE_IN_ROOT does), so no symlink in the
+ * container can lead a copy out to the host. The root is /proc/<pid>/root of a running container (its
+ * mount namespace, volumes included) or, for a stopped one, its snapshot mounted privately for the copy.
+ *
+ * Residual race (also docker's, CVE-2018-15664): a process inside a running container can swap a
+ * checked directory for a symlink between the check and the copy. Stop the container (or pause it) to
+ * copy from an untrusted one.
+ */
+import { closeSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, rmSync, symlinkSync, chmodSync, statSync, writeSync, constants } from "node:fs";
+import { basename, dirname, join, posix } from "node:path";
+import { EngineError } from "../../lib/errors.ts";
+import { lchown, lutimes, mount, umount2, MNT_DETACH, MS_BIND } from "../../ffi/fs.ts";
+import type { Mount } from "../../oci/index.ts";
+import { readDirectoryRecords, readTar, TarWriter, type TarRecord } from "../../tar/index.ts";
+
+/**
+ * Resolve container path `p` under host directory `root` without leaving it. Returns the host path
+ * whose every directory component is a real directory inside root; the final component is returned
+ * unresolved when `followFinal` is false (cp copies a symlink itself).
+ */
+export function resolveInRoot(root: string, p: string, followFinal = true): string {
+  let parts = p.split("/").filter((x) => x && x !== ".");
+  const resolved: string[] = [];
+  let links = 0;
+  while (parts.length) {
+    const comp = parts.shift()!;
+    if (comp === "..") {
+      resolved.pop();
+      continue;
+    }
+    const host = join(root, ...resolved, comp);
+    let st;
+    try {
+      st = lstatSync(host);
+    } catch {
+      // missing: the rest is taken literally (a destination to create)
+      resolved.push(comp, ...parts.filter((x) => x !== ".."));
+      return join(root, ...resolved);
+    }
+    const last = parts.length === 0;
+    if (st.isSymbolicLink() && (!last || followFinal)) {
+      if (++links > 40) throw new EngineError("invalid_argument", `too many levels of symbolic links: ${p}`);
+      const target = readlinkSync(host);
+      if (target.startsWith("/")) resolved.length = 0;
+      parts = [...target.split("/").filter((x) => x && x !== "."), ...parts];
+      continue;
+    }
+    resolved.push(comp);
+  }
+  return join(root, ...resolved);
+}
+
+/** run fn with a host path showing the container's root filesystem */
+export async function withContainerRoot<T>(o: { pid: number; mounts: () => Promise<Mount[]>; scratch: string }, fn: (root: string) => Promise<T>): Promise<T> {
+  if (o.pid) return fn(`/proc/${o.pid}/root`);
+  const mounts = await o.mounts();
+  const rootMount = mounts[0];
+  if (!rootMount) throw new EngineError("internal", "container has no root filesystem");
+  mkdirSync(o.scratch, { recursive: true, mode: 0o700 });
+  if (rootMount.type === "bind") mount(rootMount.source, o.scratch, null, MS_BIND);
+  else mount(rootMount.source, o.scratch, rootMount.type, 0, rootMount.options.join(","));
+  try {
+    return await fn(o.scratch);
+  } finally {
+    try { umount2(o.scratch, MNT_DETACH); } catch {}
+    try { rmSync(o.scratch, { recursive: true, force: true }); } catch {}
+  }
+}
+
+const noSuch = (ctr: string, p: string) => new EngineError("not_found", `Could not find the file ${p} in container ${ctr}`, { exitCode: 1 });
+
+/** container → host (or a tar on `out` when dest is "-") */
+export async function copyOut(root: string, ctrName: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
+  const hostSrc = resolveInRoot(root, src, followLink);
+  try {
+    lstatSync(hostSrc);
+  } catch {
+    throw noSuch(ctrName, src);
+  }
+  const name = basename(posix.normalize("/" + src)) || ".";
+  if (dest === "-") {
+    const w = new TarWriter(out);
+    for await (const r of readDirectoryRecords(hostSrc, { prefix: name === "/" ? "." : name })) await w.add(r.entry, r.body);
+    await w.finish();
+    return;
+  }
+  // docker: into an existing directory as its basename; otherwise as `dest` itself
+  let target = dest;
+  if (existsSync(dest) && statSync(dest).isDirectory()) target = join(dest, name);
+  else if (src.endsWith("/") && lstatSync(hostSrc).isDirectory() && !existsSync(dirname(dest))) {
+    throw new EngineError("not_found", `destination directory ${dirname(dest)} does not exist`, { exitCode: 1 });
+  }
+  cpSync(hostSrc, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true, errorOnExist: false });
+}
+
+/** host file/dir → container directory/path */
+export function copyIn(root: string, src: string, dest: string): void {
+  if (!existsSync(src)) throw new EngineError("not_found", `could not find the file ${src} on the host`, { exitCode: 1 });
+  const hostDest = resolveInRoot(root, dest, true);
+  let target = hostDest;
+  if (existsSync(hostDest) && lstatSync(hostDest).isDirectory()) target = join(hostDest, basename(src));
+  else if (!existsSync(dirname(hostDest))) throw new EngineError("not_found", `Could not find the file ${dirname(dest)} in container`, { exitCode: 1 });
+  // the parent was resolved inside the root; never write through a symlink that sits at the target
+  try {
+    if (lstatSync(target).isSymbolicLink()) rmSync(target);
+  } catch {}
+  cpSync(src, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true });
+}
+
+/** a tar stream (stdin) → extracted under container directory `dest`; names may not escape */
+export async function extractIn(root: string, dest: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+  const base = resolveInRoot(root, dest, true);
+  if (!existsSync(base) || !lstatSync(base).isDirectory()) throw new EngineError("not_found", `Could not find the file ${dest} in container`, { exitCode: 1 });
+  const rel = base.slice(root.length);
+  const dirs: [string, TarRecord["entry"]][] = [];
+  for await (const r of readTar(source)) {
+    const e = r.entry;
+    const parts = e.name.split("/").filter((x) => x && x !== ".");
+    if (e.name.startsWith("/") || parts.includes("..")) throw new EngineError("invalid_argument", `tar: refusing entry ${e.name}: path escapes the destination`);
+    if (parts.length === 0) continue;
+    const parent = resolveInRoot(root, join(rel, ...parts.slice(0, -1)), true);
+    if (!parent.startsWith(root)) throw new EngineError("invalid_argument", `tar: refusing entry ${e.name}`);
+    mkdirSync(parent, { recursive: true });
+    const target = join(parent, parts[parts.length - 1]!);
+    try {
+      const st = lstatSync(target);
+      if (!(st.isDirectory() && e.type === "dir")) rmSync(target, { recursive: true, force: true });
+    } catch {}
+    switch (e.type) {
+      case "dir":
+        mkdirSync(target, { recursive: true });
+        dirs.push([target, e]);
+        break;
+      case "file": {
+        const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of r.body) {
+            let off = 0;
+            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+          }
+        } finally {
+          closeSync(fd);
+        }
+        chmodSync(target, e.mode);
+        break;
+      }
+      case "symlink":
+        symlinkSync(e.linkname ?? "", target);
+        break;
+      case "hardlink": {
+        const lp = (e.linkname ?? "").split("/").filter((x) => x && x !== ".");
+        if (lp.includes("..")) throw new EngineError("invalid_argument", `tar: refusing hardlink ${e.name}`);
+        linkSync(resolveInRoot(root, join(rel, ...lp), false), target);
+        break;
+      }
+      default:
+        continue; // devices and fifos are not copied into containers
+    }
+    if (process.getuid?.() === 0) try { lchown(target, e.uid, e.gid); } catch {}
+    if (e.type !== "dir") try { lutimes(target, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch {}
+  }
+  for (const [d, e] of dirs.reverse()) {
+    try { chmodSync(d, e.mode); } catch {}
+    try { lutimes(d, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch {}
+  }
+}
