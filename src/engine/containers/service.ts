@@ -208,6 +208,27 @@ export class ContainerService {
     return out.sort((a, b) => (a.cfg.Created < b.cfg.Created ? 1 : -1));
   }
 
+  /** snapshot keys owned by containers (for `system check` / GC) */
+  snapshotKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const id of this.store.ids()) {
+      try { keys.add(this.store.readConfig(id).Berth.SnapshotKey); } catch {}
+    }
+    return keys;
+  }
+
+  /** image id → ids of the containers created from it (for rmi's "image is being used" and df) */
+  imageUsers(): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const id of this.store.ids()) {
+      try {
+        const img = this.store.readConfig(id).Image;
+        m.set(img, [...(m.get(img) ?? []), id]);
+      } catch {}
+    }
+    return m;
+  }
+
   // ---------------------------------------------------------------- start
 
   /** build everything the runtime needs; reads the image's passwd/group from the snapshot */
