@@ -108,14 +108,20 @@ export function readNumber(b: Uint8Array, off: number, len: number): number {
 
 /** unsigned and signed byte sums with the checksum field counted as eight spaces */
 export function checksums(b: Uint8Array): { unsigned: number; signed: number } {
+  // one branch-free pass over the block, then swap the stored checksum bytes for spaces
   let u = 0;
-  let s = 0;
+  let hi = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : b[i];
+    const c = b[i];
     u += c;
-    s += c >= 0x80 ? c - 256 : c;
+    hi += c >> 7;
   }
-  return { unsigned: u, signed: s };
+  for (let i = 148; i < 156; i++) {
+    const c = b[i];
+    u += 0x20 - c;
+    hi -= c >> 7;
+  }
+  return { unsigned: u, signed: u - 256 * hi };
 }
 
 export function isZeroBlock(b: Uint8Array): boolean {
@@ -144,10 +150,12 @@ function magicOf(b: Uint8Array): HeaderFormat {
 
 /**
  * Decode one non-zero header block. Throws EngineError("invalid_argument") on a bad checksum or an
- * unparsable numeric field; `where` names the position for the message (e.g. `at offset 1024`).
+ * unparsable numeric field; `whereArg` names the position for the message (e.g. ` at offset 1024`).
  */
-export function parseHeader(b: Uint8Array, where = ""): RawHeader {
-  if (!verifyChecksum(b)) throw new EngineError("invalid_argument", `tar: bad header checksum${where}`);
+export function parseHeader(b: Uint8Array, whereArg: string | (() => string) = ""): RawHeader {
+  // lazily built: the reader's position text costs a string per entry otherwise
+  const at = () => (typeof whereArg === "function" ? whereArg() : whereArg);
+  if (!verifyChecksum(b)) throw new EngineError("invalid_argument", `tar: bad header checksum${at()}`);
   const format = magicOf(b);
   let name = readString(b, 0, 100);
   if (format === "ustar" && b[345] !== 0) {
@@ -174,9 +182,9 @@ export function parseHeader(b: Uint8Array, where = ""): RawHeader {
     if (at > 0) h.atime = at;
   }
   for (const k of ["mode", "uid", "gid", "size", "mtime", "devmajor", "devminor"] as const) {
-    if (!Number.isFinite(h[k])) throw new EngineError("invalid_argument", `tar: invalid ${k} field in header of "${name}"${where}`);
+    if (!Number.isFinite(h[k])) throw new EngineError("invalid_argument", `tar: invalid ${k} field in header of "${name}"${at()}`);
   }
-  if (h.size < 0) throw new EngineError("invalid_argument", `tar: negative size in header of "${name}"${where}`);
+  if (h.size < 0) throw new EngineError("invalid_argument", `tar: negative size in header of "${name}"${at()}`);
   return h;
 }
 

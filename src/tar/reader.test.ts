@@ -259,3 +259,19 @@ describe("checksum helper sanity", () => {
     expect(parseInt(new TextDecoder().decode(h.subarray(148, 154)), 8)).toBe(checksums(h).unsigned);
   });
 });
+
+describe("metadata caps", () => {
+  test("many pax headers in a row cannot add up past maxMetaSize", async () => {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 10; i++) {
+      const x = formatPax([[`k${i}`, "v".repeat(900)]]);
+      parts.push(formatHeader({ name: "PaxHeaders/x", mode: 0, uid: 0, gid: 0, size: x.length, mtime: 0, typeflag: "x" }));
+      const px = new Uint8Array(Math.ceil(x.length / BLOCK) * BLOCK);
+      px.set(x);
+      parts.push(px);
+    }
+    const tar = Buffer.concat(parts);
+    const run = async () => { for await (const _ of readTar(chunked(tar, () => 512), { maxMetaSize: 4096 })); };
+    await expect(run()).rejects.toThrow(/extended headers add up to more than the 4096-byte limit/);
+  });
+});

@@ -262,13 +262,17 @@ function applyPax(e: TarEntry, h: RawHeader, pax: Map<string, Uint8Array>, name:
 export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): AsyncGenerator<TarRecord> {
   const input = new Input(source);
   const maxMeta = opts.maxMetaSize ?? 16 << 20;
+  // totals, not just per header: a run of metadata entries without a real entry (or of 'g' headers)
+  // must not add up past the cap either
+  let pendingMeta = 0;
+  let globalMeta = 0;
   const stats = opts.stats;
   let globalPax: Map<string, Uint8Array> | null = null;
   let pax: Map<string, Uint8Array> | null = null;
   let longName: string | null = null;
   let longLink: string | null = null;
   let lastName = "";
-  /** the body state of the entry handed out last; `owner` detects use after the reader moved on */
+  /** the body state of the entry handed out last; `live` turns false once the reader moves on */
   let cur: { remaining: number; padding: number; name: string; size: number; live: boolean } | null = null;
   let finished = false;
 
@@ -330,7 +334,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       }
       let h: RawHeader;
       try {
-        h = parseHeader(blk, where());
+        h = parseHeader(blk, where);
       } catch (e) {
         if (input.offset === BLOCK && e instanceof EngineError && /checksum/.test(e.message)) {
           throw err(`not a tar archive (bad header checksum at offset 0)`);
@@ -342,6 +346,9 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K" || flag === "X") {
         const label = flag === "L" || flag === "K" ? "gnu long name" : "pax header";
         if (h.size > maxMeta) throw err(`${label} of ${h.size} bytes exceeds the ${maxMeta}-byte limit${where()}`);
+        if (flag === "g") globalMeta += h.size;
+        else pendingMeta += h.size;
+        if (pendingMeta > maxMeta || globalMeta > maxMeta) throw err(`extended headers add up to more than the ${maxMeta}-byte limit${where()}`);
         const data = await input.readExact(h.size);
         if (typeof data === "number") throw err(`truncated archive: eof inside ${label}${where()}`);
         if ((await input.skip(pad(h.size))) < pad(h.size)) throw err(`truncated archive: eof inside ${label}${where()}`);
@@ -397,6 +404,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       if (pax) applyPax(e, h, pax, rawName);
       pax = null;
       longName = longLink = null;
+      pendingMeta = 0;
 
       e.name = normalizeName(e.name);
       if (e.type === "hardlink" && e.linkname) e.linkname = normalizeName(e.linkname);
