@@ -119,7 +119,7 @@ export function renderText(rows: readonly (readonly string[])[]): string {
     r
       .map((cell, c) => {
         const pad = " ".repeat(w[c]! - len(cell));
-        return RIGHT[c] ? pad + cell : cell + pad;
+        return RIGHT[c] && /^[\d–]/.test(cell) ? pad + cell : cell + pad; // status text stays left-aligned
       })
       .join(" | ")
       .trimEnd();

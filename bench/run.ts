@@ -1,0 +1,288 @@
+/**
+ * bench/: berth side by side with docker, podman, crun, runc, skopeo and GNU tar (issue 7).
+ *
+ *   bun run bench [--quick] [--runs N] [--with-peers] [--only a,c] [--skip e,f] [--size MB] [--work DIR] [--no-build]
+ *
+ * Builds dist/berth, prepares the same busybox image for every engine, runs the scenarios with
+ * interleaved berth/peer pairs, prints one table and writes JSON + markdown to bench/results/<UTC time>/.
+ * Not part of the test suite; it times things, so run it on a quiet machine. See bench/README.md.
+ *
+ * Owns: bench/** only. Imports nothing from src/ (berth is measured as a black box, through dist/berth).
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { buildBundle, buildBusyboxTar, buildContexts, buildImportTar, ensureBigImage, IMAGE, importInto } from "./fixtures.ts";
+import { medianOr, safeRm, type Row, Scenario } from "./harness.ts";
+import { applyHostFixes, dockerCli, dockerPing, installPeers, newPeerState, peerVersions, registryPing, startDaemons, stopStarted } from "./peers.ts";
+import { firstLine, log, runCmd, which } from "./proc.ts";
+import { scenarioA, scenarioB, scenarioC, scenarioD, scenarioE, scenarioF, scenarioG, type Ctx } from "./scenarios.ts";
+import { fmtKb, fmtMs, fmtPaired, fmtRange, fmtTarget, judge, renderMarkdown, renderText } from "./stats.ts";
+
+const USAGE = `usage: bun run bench [options]
+
+  --quick            3 runs per scenario, ${100} MB import tarball: a smoke check in < 2 min
+  --runs N           timed pairs per peer for the quick scenarios (default 10); the heavy ones
+                     (create ×50, import, pull, cold builds) use min(N, 5)
+  --with-peers       install missing peers (apt), apply the host workarounds, start dockerd and a
+                     registry on 127.0.0.1:5000 if not running; stop what was started at the end
+  --only LIST        scenarios to run, e.g. a,b,d   (a run/none, b run/bridge, c create×50,
+                     d import, e pull, f build, g daemon)
+  --skip LIST        scenarios to leave out (shown as "skipped")
+  --size MB          size of the generated import tarball (default 1024; --quick: 100)
+  --work DIR         cache and scratch dir (default /var/tmp/berth-bench)
+  --no-build         use the existing dist/berth
+  --budget S         stop starting new runs after S seconds (default 570; --quick: 110)
+`;
+
+const { values: opt } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    "with-peers": { type: "boolean", default: false },
+    only: { type: "string" },
+    skip: { type: "string" },
+    size: { type: "string" },
+    work: { type: "string" },
+    "no-build": { type: "boolean", default: false },
+    budget: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opt.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (process.getuid?.() !== 0) {
+  process.stderr.write("bench: run as root (containers, mounts, daemons)\n");
+  process.exit(2);
+}
+
+const ALL = ["a", "b", "c", "d", "e", "f", "g"] as const;
+const list = (s?: string) => (s ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
+const only = list(opt.only);
+const skip = list(opt.skip);
+const want = (s: string) => (only.length === 0 || only.includes(s)) && !skip.includes(s);
+
+const quick = opt.quick;
+const runs = quick ? 3 : Math.max(1, Number(opt.runs ?? 10));
+const heavyRuns = quick ? 3 : Math.min(runs, 5);
+const sizeMB = Number(opt.size ?? (quick ? 100 : 1024));
+const budgetS = Number(opt.budget ?? (quick ? 110 : 570));
+const repo = resolve(import.meta.dir, "..");
+const work = resolve(opt.work ?? "/var/tmp/berth-bench");
+mkdirSync(work, { recursive: true });
+const t0 = Date.now();
+const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+
+const peers = newPeerState();
+let stopping = false;
+const stopAll = async () => {
+  if (stopping) return;
+  stopping = true;
+  await stopStarted(peers);
+};
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping what the bench started`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+const scenarios: Scenario[] = [];
+const warnings: string[] = [];
+let ctx: Ctx | undefined;
+try {
+  // ---------------------------------------------------------------- peers
+  if (opt["with-peers"]) {
+    installPeers(peers);
+    applyHostFixes(peers);
+    await startDaemons(peers, work);
+  }
+  const setupStart = Date.now();
+
+  // ---------------------------------------------------------------- berth
+  const berthBin = join(repo, "dist/berth");
+  let berthErr: string | undefined;
+  if (!opt["no-build"]) {
+    log("bun run build");
+    const r = runCmd(["bun", "run", "build"], { cwd: repo, timeoutMs: 300_000 });
+    if (!r.ok) berthErr = `build: ${firstLine(r)}`;
+  }
+  if (!berthErr && !existsSync(berthBin)) berthErr = "dist/berth missing";
+
+  // fresh berth root for this run (never /var/lib/berth)
+  let berthRoot = join(work, "berth-root");
+  const w = safeRm(berthRoot);
+  if (w) {
+    warnings.push(w);
+    berthRoot = join(work, `berth-root-${stamp}`);
+  }
+  mkdirSync(berthRoot, { recursive: true });
+
+  // ---------------------------------------------------------------- images
+  const busyboxTar = buildBusyboxTar(work);
+  let berthImageErr: string | undefined;
+  if (!berthErr) {
+    const r = runCmd([berthBin, "--root", berthRoot, "import", busyboxTar, IMAGE], { timeoutMs: 120_000 });
+    if (!r.ok) berthImageErr = `import: ${firstLine(r)}`;
+  }
+
+  let docker: string | undefined;
+  let dockerWhy = "";
+  const dcli = dockerCli();
+  if (!dcli) dockerWhy = "docker not installed";
+  else if (!(await dockerPing())) dockerWhy = which("dockerd") ? "dockerd not running; use --with-peers" : "dockerd not installed";
+  else {
+    const e = importInto(dcli, "docker", busyboxTar);
+    if (e) dockerWhy = `docker import failed: ${e}`;
+    else docker = dcli;
+  }
+  let podman: string | undefined;
+  let podmanWhy = "";
+  const pcli = which("podman");
+  if (!pcli) podmanWhy = "podman not installed";
+  else {
+    const e = importInto(pcli, "podman", busyboxTar);
+    if (e) podmanWhy = `podman import failed: ${e}`;
+    else podman = pcli;
+  }
+  const crun = which("crun") ?? undefined;
+  const runc = which("runc") ?? undefined;
+  const bundle = crun || runc ? buildBundle(work, busyboxTar) ?? undefined : undefined;
+  const skopeo = which("skopeo") ?? undefined;
+  let bigErr: string | null = null;
+  if (want("e")) {
+    if (!(await registryPing())) bigErr = "no registry on 127.0.0.1:5000; use --with-peers";
+    else if (!skopeo) bigErr = "skopeo not installed (needed to push the image)";
+    else bigErr = ensureBigImage(work, docker ?? null);
+  }
+  const importTar = want("d") ? buildImportTar(work, sizeMB) : undefined;
+  const { tiny, ten } = buildContexts(work);
+  // leftovers of an interrupted earlier run (only containers this bench labelled)
+  for (const cli of [docker, podman]) {
+    if (!cli) continue;
+    const ids = runCmd([cli, "ps", "-aq", "--filter", "label=berth-bench=1"]).stdout.split("\n").filter(Boolean);
+    if (ids.length) runCmd([cli, "rm", "-f", ...ids]);
+  }
+  log(`setup took ${((Date.now() - setupStart) / 1000).toFixed(1)} s`);
+
+  ctx = {
+    work,
+    berthBin,
+    berthRoot,
+    berthErr,
+    berthImageErr,
+    quick,
+    runs,
+    heavyRuns,
+    sizeMB,
+    docker,
+    dockerWhy,
+    podman,
+    podmanWhy,
+    crun,
+    runc,
+    bundle,
+    skopeo,
+    bigErr,
+    importTar,
+    ctxTiny: tiny,
+    ctxTen: ten,
+    peers,
+    dockerdFlags: (process.env.BENCH_DOCKERD_FLAGS ?? "--iptables=false --ip-forward=false").split(/\s+/).filter(Boolean),
+    budget: { deadline: Date.now() + budgetS * 1000 },
+    warnings,
+  };
+
+  // ---------------------------------------------------------------- scenarios
+  const table: [string, string, () => Scenario | Scenario[] | Promise<Scenario>][] = [
+    ["a", "a. run --rm --network none IMG true", () => scenarioA(ctx!)],
+    ["b", "b. run --rm IMG true (default bridge)", () => scenarioB(ctx!)],
+    ["c", "c. 50 × create + one rm of all 50", () => scenarioC(ctx!)],
+    ["d", `d. import of a ${sizeMB} MB rootfs tarball`, () => scenarioD(ctx!)],
+    ["e", "e. pull of the ~550 MB 4-layer image from 127.0.0.1:5000", () => scenarioE(ctx!)],
+    ["f", "f. build (tiny, ten-step; cold, cached)", () => scenarioF(ctx!)],
+    ["g", "g. daemon start → ready; idle RSS (informational)", () => scenarioG(ctx!)],
+  ];
+  for (const [id, title, fn] of table) {
+    if (!want(id)) {
+      if (only.length === 0) {
+        const sc = new Scenario(id, title);
+        sc.berth.status = "skipped (--skip)";
+        scenarios.push(sc);
+      }
+      continue;
+    }
+    if (Date.now() > ctx.budget.deadline) {
+      const sc = new Scenario(id, title);
+      sc.berth.status = "skipped: over the time budget";
+      scenarios.push(sc);
+      continue;
+    }
+    log(`scenario ${title}`);
+    const r = await fn();
+    scenarios.push(...(Array.isArray(r) ? r : [r]));
+  }
+} finally {
+  await stopAll();
+  if (ctx) {
+    const w = safeRm(ctx.berthRoot);
+    if (w) warnings.push(w);
+  }
+}
+
+// ---------------------------------------------------------------- output
+function cells(r: Row, berthFailed: boolean): string[] {
+  if (r.status) return [r.scenario, r.engine, r.status, "–", "–", "–", fmtTarget(r.target), r.target ? "n/a" : "–"];
+  const med = medianOr(r.samples);
+  const rss = medianOr(r.rssKb);
+  const dkb = medianOr(r.daemonKb);
+  let rssCell = fmtKb(rss);
+  if (dkb !== undefined) rssCell = `${rssCell} + daemons ${fmtKb(dkb)}`;
+  const ratio = berthFailed ? undefined : r.ratio;
+  return [
+    r.scenario,
+    r.engine,
+    med === undefined ? "–" : fmtMs(med),
+    r.samples.length ? fmtRange(r.samples) : "–",
+    rssCell,
+    r.engine === "berth" ? "–" : fmtPaired(ratio),
+    fmtTarget(r.target),
+    judge(r.target, ratio, r.engine === "berth" ? rss : undefined),
+  ];
+}
+
+const rows: string[][] = [];
+for (const sc of scenarios) {
+  const failed = !!sc.berth.status;
+  for (const r of sc.rows) rows.push(cells(r, failed));
+}
+const text = renderText(rows);
+const md = renderMarkdown(rows);
+const elapsed = (Date.now() - t0) / 1000;
+const outDir = join(repo, "bench/results", stamp);
+mkdirSync(outDir, { recursive: true });
+const meta = {
+  date: new Date().toISOString(),
+  elapsedSeconds: elapsed,
+  options: { quick, runs, heavyRuns, sizeMB, budgetS, withPeers: opt["with-peers"], only, skip },
+  loadavg: runCmd(["cat", "/proc/loadavg"]).stdout.trim(),
+  nproc: navigator.hardwareConcurrency,
+  versions: peerVersions(),
+  berth: runCmd([join(repo, "dist/berth"), "--version"]).stdout.trim(),
+  peersStarted: { installed: peers.installed, notes: peers.notes },
+  warnings,
+};
+writeFileSync(join(outDir, "results.json"), JSON.stringify({ meta, scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, rows: s.rows })) }, null, 2) + "\n");
+writeFileSync(
+  join(outDir, "results.md"),
+  `# berth bench ${meta.date}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
+    `Notes:\n${scenarios.flatMap((s) => s.rows.filter((r) => r.note).map((r) => `- ${r.scenario} / ${r.engine}: ${r.note}`)).join("\n")}\n\nVersions: ${JSON.stringify(meta.versions)}\n`,
+);
+process.stdout.write("\n" + text);
+for (const sc of scenarios) for (const r of sc.rows) if (r.note) process.stdout.write(`  note: ${r.scenario} / ${r.engine}: ${r.note}\n`);
+for (const n of [...peers.notes, ...warnings]) process.stdout.write(`  warning: ${n}\n`);
+process.stdout.write(`\nratios: berth / peer, ratio of medians over interleaved pairs (min–max of the per-pair ratios, n pairs)\n`);
+process.stdout.write(`${elapsed.toFixed(0)} s; results in ${outDir}/results.{json,md}\n`);

@@ -1,0 +1,316 @@
+/**
+ * The scenarios (a–g). Each one builds its rows in a Scenario; a missing engine gives a "peer absent"
+ * row, a berth feature that is not there yet gives "berth failed: …" — nothing is dropped silently.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { BIG_IMAGE, IMAGE } from "./fixtures.ts";
+import { berthOnly, dockerDaemonPids, interleave, safeRm, Scenario, type Budget, type Side } from "./harness.ts";
+import { DOCKER_SOCK, startDockerd, stopPid, type PeerState } from "./peers.ts";
+import { log, procStatusKb, runCmd, sleep, type RunResult } from "./proc.ts";
+
+export interface Ctx {
+  work: string;
+  berthBin: string;
+  berthRoot: string;
+  /** berth cannot run at all (build failed) */
+  berthErr?: string;
+  /** busybox:bench could not be imported into berth */
+  berthImageErr?: string;
+  quick: boolean;
+  runs: number;
+  heavyRuns: number;
+  sizeMB: number;
+  docker?: string;
+  dockerWhy: string;
+  podman?: string;
+  podmanWhy: string;
+  crun?: string;
+  runc?: string;
+  bundle?: string;
+  skopeo?: string;
+  /** null when the big image is in the registry; otherwise why not */
+  bigErr: string | null;
+  importTar?: string;
+  ctxTiny: string;
+  ctxTen: string;
+  peers: PeerState;
+  dockerdFlags: string[];
+  budget: Budget;
+  warnings: string[];
+}
+
+const T_RUN = 120_000;
+let seq = 0;
+const uid = () => `berth-bench-${process.pid}-${seq++}`;
+
+function berthCmd(ctx: Ctx, ...args: string[]): string[] {
+  return [ctx.berthBin, "--root", ctx.berthRoot, ...args];
+}
+
+function side(engine: string, cmd: string[], extra: Partial<Side> & { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Side {
+  const { env, cwd, timeoutMs, ...rest } = extra;
+  return { engine, op: () => runCmd(cmd, { env, cwd, timeoutMs: timeoutMs ?? T_RUN }), ...rest };
+}
+
+function dockerSide(engine: string, cmd: string[], extra: Parameters<typeof side>[2] = {}): Side {
+  return side(engine, cmd, { daemons: dockerDaemonPids, ...extra });
+}
+
+/** berth's failure reason for scenarios that need busybox:bench */
+function imageErr(ctx: Ctx): string | undefined {
+  return ctx.berthErr ?? ctx.berthImageErr;
+}
+
+// ------------------------------------------------------------------ a. run --rm --network none true
+export function scenarioA(ctx: Ctx): Scenario {
+  const sc = new Scenario("a", "a. run --rm --network none IMG true", imageErr(ctx));
+  const berth = side("berth", berthCmd(ctx, "run", "--rm", "--network", "none", IMAGE, "true"));
+  const n = ctx.runs;
+  const T2 = { kind: "ratio", max: 2 } as const;
+  for (const [name, bin] of [["crun", ctx.crun], ["runc", ctx.runc]] as const) {
+    if (!bin) sc.absent(`${name} run (bundle)`, `${name} not installed`, name === "crun" ? T2 : undefined);
+    else if (!ctx.bundle) sc.absent(`${name} run (bundle)`, "no OCI bundle", name === "crun" ? T2 : undefined);
+    else interleave(sc, berth, { engine: `${name} run (bundle)`, op: () => runCmd([bin, "run", "--bundle", ctx.bundle!, uid()], { cwd: ctx.work, timeoutMs: T_RUN }) }, n, 1, ctx.budget, name === "crun" ? T2 : undefined);
+  }
+  if (ctx.docker) interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", "--network=none", IMAGE, "true"]), n, 1, ctx.budget);
+  else sc.absent("docker run", ctx.dockerWhy);
+  if (ctx.podman) interleave(sc, berth, side("podman run", [ctx.podman, "run", "--rm", "--pull=never", "--network=none", IMAGE, "true"]), n, 1, ctx.budget);
+  else sc.absent("podman run", ctx.podmanWhy);
+  if (!ctx.crun && !ctx.runc && !ctx.docker && !ctx.podman && !imageErr(ctx)) berthOnly(sc, berth, n, 1, ctx.budget);
+  return sc;
+}
+
+// ------------------------------------------------------------------ b. run --rm true, default bridge
+export function scenarioB(ctx: Ctx): Scenario {
+  const sc = new Scenario("b", "b. run --rm IMG true (default bridge)", imageErr(ctx));
+  const berth = side("berth", berthCmd(ctx, "run", "--rm", IMAGE, "true"));
+  if (ctx.docker) interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", IMAGE, "true"]), ctx.runs, 1, ctx.budget, { kind: "ratio", max: 0.1 });
+  else sc.absent("docker run", ctx.dockerWhy, { kind: "ratio", max: 0.1 });
+  if (ctx.podman) interleave(sc, berth, side("podman run", [ctx.podman, "run", "--rm", "--pull=never", IMAGE, "true"]), ctx.runs, 1, ctx.budget);
+  else sc.absent("podman run", ctx.podmanWhy);
+  if (!ctx.docker && !ctx.podman && !imageErr(ctx)) berthOnly(sc, berth, ctx.runs, 1, ctx.budget);
+  return sc;
+}
+
+// ------------------------------------------------------------------ c. 50 × create + one rm
+const BATCH = 50;
+
+/** 50 sequential creates, then one rm with all ids; timed as one operation. */
+function batch(create: string[], rm: (ids: string[]) => string[]): RunResult {
+  const ids: string[] = [];
+  let rss = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < BATCH; i++) {
+    const r = runCmd(create, { timeoutMs: T_RUN });
+    if (!r.ok) {
+      if (ids.length) runCmd(rm(ids), { timeoutMs: T_RUN }); // untimed clean-up of the partial batch
+      return r;
+    }
+    rss = Math.max(rss, r.rssKb);
+    const id = r.stdout.trim().split("\n").pop()!.trim();
+    ids.push(id);
+  }
+  const r = runCmd(rm(ids), { timeoutMs: T_RUN });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ...r, ms, rssKb: Math.max(rss, r.rssKb) };
+}
+
+export function scenarioC(ctx: Ctx): Scenario {
+  const sc = new Scenario("c", `c. ${BATCH} × create + one rm of all ${BATCH}`, imageErr(ctx));
+  const berth: Side = { engine: "berth", op: () => batch(berthCmd(ctx, "create", IMAGE, "true"), (ids) => berthCmd(ctx, "rm", ...ids)) };
+  const n = ctx.heavyRuns;
+  const tgt = { kind: "ratio", max: 0.2 } as const;
+  if (ctx.docker) {
+    const d = ctx.docker;
+    interleave(sc, berth, { engine: "docker create/rm", op: () => batch([d, "create", "--pull=never", "--label", "berth-bench=1", IMAGE, "true"], (ids) => [d, "rm", ...ids]), daemons: dockerDaemonPids }, n, 0, ctx.budget, tgt);
+  } else sc.absent("docker create/rm", ctx.dockerWhy, tgt);
+  if (ctx.podman) {
+    const p = ctx.podman;
+    interleave(sc, berth, { engine: "podman create/rm", op: () => batch([p, "create", "--pull=never", "--label", "berth-bench=1", IMAGE, "true"], (ids) => [p, "rm", ...ids]) }, n, 0, ctx.budget);
+  } else sc.absent("podman create/rm", ctx.podmanWhy);
+  if (!ctx.docker && !ctx.podman && !imageErr(ctx)) berthOnly(sc, berth, n, 0, ctx.budget);
+  return sc;
+}
+
+// ------------------------------------------------------------------ d. import of a big rootfs tarball vs GNU tar
+export function scenarioD(ctx: Ctx): Scenario {
+  const sc = new Scenario("d", `d. import of a ${ctx.sizeMB} MB rootfs tarball`, ctx.berthErr);
+  sc.berth.target = { kind: "rss", maxMB: 100 };
+  const tar = ctx.importTar!;
+  const root = join(ctx.work, "import-root");
+  const dir = join(ctx.work, "import-tar-x");
+  // sync before each timed run: the previous run's dirty pages must not be written back during this one
+  const fresh = (d: string) => () => {
+    const w = safeRm(d);
+    if (w) throw new Error(w);
+    runCmd(["sync"]);
+  };
+  const berth: Side = {
+    engine: "berth",
+    prepare: fresh(root),
+    op: () => runCmd([ctx.berthBin, "--root", root, "import", tar, "bench/import:big"], { timeoutMs: 600_000 }),
+    cleanup: () => void safeRm(root),
+  };
+  const gnu: Side = {
+    engine: "GNU tar -xf",
+    prepare: () => {
+      fresh(dir)();
+      mkdirSync(dir, { recursive: true });
+    },
+    op: () => runCmd(["tar", "-xf", tar, "-C", dir], { timeoutMs: 600_000 }),
+    cleanup: () => void safeRm(dir),
+  };
+  interleave(sc, berth, gnu, ctx.heavyRuns, 0, ctx.budget, { kind: "ratio", max: 1.5 });
+  return sc;
+}
+
+// ------------------------------------------------------------------ e. pull of the big image from the local registry
+export function scenarioE(ctx: Ctx): Scenario {
+  const sc = new Scenario("e", "e. pull of the ~550 MB 4-layer image from 127.0.0.1:5000", ctx.berthErr);
+  const n = ctx.heavyRuns;
+  const T = 600_000;
+  const root = join(ctx.work, "pull-root");
+  const berth: Side = {
+    engine: "berth",
+    prepare: () => void safeRm(root),
+    op: () => runCmd([ctx.berthBin, "--root", root, "pull", BIG_IMAGE], { timeoutMs: T }),
+    cleanup: () => void safeRm(root),
+  };
+  if (ctx.bigErr) {
+    // no image to pull: every engine row says why
+    sc.berth.status ??= `not measured: ${ctx.bigErr}`;
+    for (const e of ["docker pull", "podman pull", "skopeo copy → dir:"]) sc.absent(e, ctx.bigErr);
+    return sc;
+  }
+  if (ctx.docker) {
+    const d = ctx.docker;
+    interleave(sc, berth, dockerSide("docker pull", [d, "pull", "-q", BIG_IMAGE], { timeoutMs: T, prepare: () => void runCmd([d, "rmi", "-f", BIG_IMAGE]) }), n, 0, ctx.budget).note =
+      "peak RSS: CLI; + daemons = dockerd+containerd VmHWM during the pull (dockerd unpacks)";
+    runCmd([d, "rmi", "-f", BIG_IMAGE]);
+  } else sc.absent("docker pull", ctx.dockerWhy);
+  if (ctx.podman) {
+    const p = ctx.podman;
+    interleave(sc, berth, side("podman pull", [p, "pull", "-q", "--tls-verify=false", BIG_IMAGE], { timeoutMs: T, prepare: () => void runCmd([p, "rmi", "-f", BIG_IMAGE]) }), n, 0, ctx.budget);
+    runCmd([p, "rmi", "-f", BIG_IMAGE]);
+  } else sc.absent("podman pull", ctx.podmanWhy);
+  if (ctx.skopeo) {
+    const out = join(ctx.work, "skopeo-dir");
+    interleave(
+      sc,
+      berth,
+      side("skopeo copy → dir:", [ctx.skopeo, "copy", "-q", "--src-tls-verify=false", `docker://${BIG_IMAGE}`, `dir:${out}`], {
+        timeoutMs: T,
+        prepare: () => rmSync(out, { recursive: true, force: true }),
+        cleanup: () => rmSync(out, { recursive: true, force: true }),
+      }),
+      n,
+      0,
+      ctx.budget,
+    ).note = "no unpacking: blobs stay compressed";
+  } else sc.absent("skopeo copy → dir:", "skopeo not installed");
+  return sc;
+}
+
+// ------------------------------------------------------------------ f. build, tiny and ten-step, cold and cached
+export function scenarioF(ctx: Ctx): Scenario[] {
+  const out: Scenario[] = [];
+  for (const [file, dir] of [["tiny", ctx.ctxTiny], ["ten-step", ctx.ctxTen]] as const) {
+    for (const mode of ["cold", "cached"] as const) {
+      const sc = new Scenario("f", `f. build ${file} Dockerfile, ${mode === "cold" ? "cold (--no-cache)" : "cached"}`, imageErr(ctx));
+      const tag = `berth-bench-${file}:${mode}`;
+      const cold = mode === "cold";
+      const nc = cold ? ["--no-cache"] : [];
+      const n = cold ? ctx.heavyRuns : ctx.runs;
+      const warm = cold ? 0 : 1; // cached: one untimed build fills the cache
+      const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), {
+        timeoutMs: 300_000,
+        prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined,
+      });
+      if (ctx.docker) {
+        const d = ctx.docker;
+        for (const [label, bk] of [["docker build (legacy)", "0"], ["docker build (BuildKit)", "1"]] as const) {
+          interleave(
+            sc,
+            berth,
+            dockerSide(label, [d, "build", ...nc, "-q", "-t", tag, dir], {
+              env: { DOCKER_BUILDKIT: bk },
+              timeoutMs: 300_000,
+              prepare: cold ? () => void runCmd([d, "rmi", "-f", tag]) : undefined,
+            }),
+            n,
+            warm,
+            ctx.budget,
+          );
+        }
+        runCmd([d, "rmi", "-f", tag]);
+      } else {
+        sc.absent("docker build (legacy)", ctx.dockerWhy);
+        sc.absent("docker build (BuildKit)", ctx.dockerWhy);
+      }
+      if (ctx.podman) {
+        const p = ctx.podman;
+        interleave(
+          sc,
+          berth,
+          side("podman build", [p, "build", ...nc, "--pull=never", "-q", "-t", tag, dir], {
+            timeoutMs: 300_000,
+            prepare: cold ? () => void runCmd([p, "rmi", "-f", tag]) : undefined,
+          }),
+          n,
+          warm,
+          ctx.budget,
+        );
+        runCmd([p, "rmi", "-f", tag]);
+      } else sc.absent("podman build", ctx.podmanWhy);
+      if (!ctx.docker && !ctx.podman && !imageErr(ctx)) berthOnly(sc, berth, n, warm, ctx.budget);
+      runCmd(berthCmd(ctx, "rmi", "-f", tag));
+      out.push(sc);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ g. daemon start-to-ready and idle RSS
+export async function scenarioG(ctx: Ctx): Promise<Scenario> {
+  const sc = new Scenario("g", "g. daemon start → ready; idle RSS (informational)");
+  sc.berth.status = "berth has no daemon yet";
+  const restarts = ctx.quick ? 3 : 5;
+  const idleMs = ctx.quick ? 5_000 : 15_000;
+  const start = sc.row("dockerd start → /_ping");
+  const idle = sc.row("dockerd + containerd idle RSS");
+  if (!ctx.docker) {
+    start.status = idle.status = `peer absent (${ctx.dockerWhy})`;
+    return sc;
+  }
+  if (!ctx.peers.dockerdPid) {
+    // never restart a daemon this bench did not start
+    start.status = "not measured: dockerd was already running (not started by the bench)";
+  } else {
+    for (let i = 0; i < restarts && Date.now() < ctx.budget.deadline; i++) {
+      const pid = ctx.peers.dockerdPid;
+      ctx.peers.dockerdPid = undefined;
+      await stopPid(pid, "dockerd", 30_000);
+      const t0 = process.hrtime.bigint();
+      const np = await startDockerd(ctx.dockerdFlags, join(ctx.work, "run", "dockerd.log"));
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (!np) {
+        start.status = "peer failed: dockerd did not come back";
+        break;
+      }
+      ctx.peers.dockerdPid = np;
+      start.samples.push(ms);
+    }
+    start.note = `exec of dockerd → HTTP 200 on ${DOCKER_SOCK} (includes starting its containerd); flags: ${ctx.dockerdFlags.join(" ") || "default"}`;
+  }
+  log(`idle ${idleMs / 1000} s, then dockerd RSS`);
+  await sleep(idleMs);
+  const pids = dockerDaemonPids();
+  if (pids.length) {
+    const d = procStatusKb(pids[0]!, "VmRSS");
+    const c = pids.slice(1).reduce((s, p) => s + procStatusKb(p, "VmRSS"), 0);
+    idle.rssKb.push(d + c);
+    idle.note = `VmRSS ${idleMs / 1000} s after the last start: dockerd ${d} kB + containerd ${c} kB`;
+  } else idle.status = "peer failed: no dockerd pid";
+  return sc;
+}
