@@ -23,7 +23,8 @@ export interface DirectorySourceOptions {
   filter?: (name: string, st: BigIntStats) => boolean;
   /** archive names become `prefix/name`, and the root itself is emitted as directory `prefix` */
   prefix?: string;
-  /** which xattrs to record; default: all but system.* (ACLs, stored differently) and trusted.overlay.*
+  /** which xattrs to record; default: all but system.* (ACLs, stored differently), security.selinux
+   * (host labels: docker's archive package leaves them out too) and trusted.overlay.* / user.overlay.*
    * (overlayfs' own bookkeeping, never layer content). false records none. */
   xattrs?: false | ((name: string) => boolean);
 }
@@ -31,7 +32,7 @@ export interface DirectorySourceOptions {
 const CHUNK = 1 << 20;
 
 function defaultXattrFilter(name: string): boolean {
-  return !name.startsWith("system.") && !name.startsWith("trusted.overlay.");
+  return !name.startsWith("system.") && name !== "security.selinux" && !name.startsWith("trusted.overlay.") && !name.startsWith("user.overlay.");
 }
 
 /** glibc's gnu_dev_major/gnu_dev_minor encoding of dev_t */
