@@ -236,3 +236,44 @@ test.skipIf(!rootEnabled)("security.capability set by setcap survives GNU tar â†
   const got = await readAll(readTar(Bun.file(out).stream()));
   expect(got.get("capfile")!.entry.xattrs?.["security.capability"]).toEqual(want!);
 });
+
+describe("sizes beyond 8 GiB (headers only: no 8 GiB of data is written or piped)", () => {
+  const SIZE = 9 * 2 ** 30 + 7;
+
+  for (const format of ["gnu", "pax"] as const) {
+    test(`GNU tar --format=${format} header of a 9 GiB sparse file reads with the right size`, async () => {
+      const f = join(base, `sparse-${format}`);
+      const fd = Bun.spawnSync(["truncate", "-s", String(SIZE), f]);
+      expect(fd.exitCode).toBe(0);
+      // GNU tar streams the (hole-filled) file into the pipe; we read the first 64 KiB and hang up
+      const p = Bun.spawn(["tar", `--format=${format}`, "-cf", "-", "-C", base, `sparse-${format}`], { stdout: "pipe", stderr: "ignore" });
+      const head: Uint8Array[] = [];
+      let have = 0;
+      for await (const c of p.stdout) {
+        head.push(c);
+        have += c.length;
+        if (have >= 65536) break;
+      }
+      p.kill();
+      await p.exited;
+      rmSync(f);
+      const it = readTar((async function* () { yield Buffer.concat(head); })());
+      const r = (await it.next()).value!;
+      expect(r.entry).toMatchObject({ name: `sparse-${format}`, type: "file", size: SIZE });
+      await expect(it.next()).rejects.toThrow(`truncated entry "sparse-${format}": expected ${SIZE} bytes`);
+    });
+  }
+
+  test("berth's pax + base-256 header for a 9 GiB entry lists in GNU tar", async () => {
+    const parts: Uint8Array[] = [];
+    const w = new TarWriter((c) => void parts.push(c.slice()));
+    const body = (async function* () { yield new Uint8Array(4096); throw new Error("stop"); })();
+    await w.add({ name: "huge.img", type: "file", mode: 0o644, uid: 0, gid: 0, size: SIZE, mtime: 1_700_000_000 }, body).catch(() => {});
+    await w.flush();
+    const out = join(base, "huge-head.tar");
+    writeFileSync(out, Buffer.concat(parts));
+    const list = sh(["tar", "--numeric-owner", "-tvf", out]);
+    expect(list.stdout).toContain(`${SIZE} 2023-11-14 22:13 huge.img`);
+    expect(list.exitCode).not.toBe(0); // only the first 4 KiB of the body is there
+  });
+});
