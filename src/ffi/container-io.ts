@@ -121,3 +121,12 @@ export function redirectToDevNull(target: number): void {
   if (fdops().dup2(fd, target) < 0) fail("dup2", [`fd ${target}`]);
   closeFd(fd);
 }
+
+const prctlLib = lazyLib({ prctl: { args: [T.i32, T.ptr, T.u64, T.u64, T.u64], returns: T.i32 } } as const);
+const PR_SET_NAME = 15;
+
+/** the calling thread's name as `ps -e`/`top` show it (prctl(2) PR_SET_NAME; 15 bytes kept) */
+export function setThreadName(name: string): void {
+  const b = Buffer.from(name.slice(0, 15) + "\0");
+  if (prctlLib().prctl(PR_SET_NAME, ptr(b), 0, 0, 0) !== 0) fail("prctl", ["PR_SET_NAME"]);
+}

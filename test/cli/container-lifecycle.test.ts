@@ -223,7 +223,7 @@ import os, pty, sys, time, select, fcntl, termios, struct
 argv = sys.argv[1:]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(argv[0], argv)
+    os.execvp(argv[0], argv)
 buf = b""
 def expect(s, t=10):
     global buf

@@ -19,7 +19,7 @@ import { newId, shortId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { SnapshotDriver } from "../../cow/driver.ts";
 import type { ExitInfo, ProcessSpec } from "../../runtime/types.ts";
-import { closeFd, openPty, pipe2, redirectToDevNull, setWinsize } from "../../ffi/container-io.ts";
+import { closeFd, openPty, pipe2, redirectToDevNull, setThreadName, setWinsize } from "../../ffi/container-io.ts";
 import type { ImageResolver, ResolvedImage } from "../image-types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
 import { entryTime, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
@@ -329,7 +329,9 @@ export class ContainerService {
     const dir = this.store.dir(id);
     const logFd = openSync(join(dir, "monitor.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
     const argv = [...(isCompiled() ? [process.execPath] : [process.execPath, Bun.main]), "--root", this.opts.berthRoot, "__monitor", id];
-    const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: logFd, detached: true, cwd: "/", env: { PATH: process.env.PATH ?? DEFAULT_PATH } });
+    const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: logFd, detached: true, cwd: "/",
+      // the compiled binary needs nothing from the caller's environment; under `bun src/main.ts` (tests) pass it on
+      env: isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH } : { ...process.env } });
     closeSync(logFd);
     proc.unref();
     const reader = proc.stdout.getReader();
@@ -354,7 +356,9 @@ export class ContainerService {
 
   /** the body of `berth __monitor <id>` */
   async monitorMain(id: string): Promise<number> {
+    // visible in ps: the command line already reads `… __monitor <id>`; comm becomes "berth-monitor"
     process.title = `berth-monitor ${shortId(id)}`;
+    try { setThreadName("berth-monitor"); } catch {}
     let reported = false;
     const report = (line: string) => {
       if (reported) return;
