@@ -10,3 +10,4 @@ export * from "./_core.ts";
 export * from "./errno.ts";
 export * from "./fs.ts";
 export * from "./netlink.ts";
+export * from "./nftables.ts";

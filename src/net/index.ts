@@ -6,8 +6,8 @@
  * May import: ffi (netlink, flock), lib (errors, atomic-write), oci types. Imported by: engine only.
  *
  * Invariants:
- * - Everything is configured over rtnetlink from TypeScript (src/ffi/netlink.ts); the one host tool is
- *   `nft`, confined to nat.ts (reason there).
+ * - Everything is configured over netlink from TypeScript: links, addresses and routes over rtnetlink
+ *   (src/ffi/netlink.ts), NAT and published ports over nf_tables (src/ffi/nftables.ts). No host tools.
  * - Records live in `<root>/network/<name>.json`, changed only under the store's flock; an address is
  *   recorded before its veth exists and freed only after the veth is gone, so a crash can leak a
  *   record (reclaimed by `release`/`releaseStale`) but never hand one address out twice.
@@ -17,7 +17,7 @@
  *
  * Engine usage (the runtime's beforeStart(pid) hook runs while PID 1 waits before exec):
  *   const nets = new NetworkManager({ root });
- *   nets.checkHost();                                   // at start-up of `run`: nft present, else a clear error
+ *   nets.checkHost();                                   // at start-up of `run`: nf_tables usable, else a clear error
  *   before the container starts:  const ports = await nets.reservePorts(containerId, specs)  // port in use → error
  *   bridge:   const ep = nets.connect(pid, "bridge", { containerId });   // → { ip, mac, gateway, ports, … }
  *   none:     nets.setupNone(pid);                       // lo up only
@@ -30,7 +30,7 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, listRoutes } from "../ffi/index.ts";
 import { applyOps, observeBridge } from "./bridge.ts";
 import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
-import { DEFAULT_TABLE, addPorts, checkNft, ensureNat, removeNat, removePorts, removeTable, type PortMapping } from "./nat.ts";
+import { DEFAULT_TABLE, addPorts, checkNetfilter, ensureNat, removeNat, removePorts, removeTable, type PortMapping } from "./nat.ts";
 import { collides, type PortBinding, type PortSpec } from "./ports.ts";
 import { bridgeNameFor, hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
 import { NetworkStore, type NetworkRecord } from "./store.ts";
@@ -132,7 +132,7 @@ export class NetworkManager {
 
   /** fail early (before any container starts) when bridge networking cannot work on this host */
   checkHost(): void {
-    checkNft();
+    checkNetfilter();
   }
 
   list(): NetworkRecord[] {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
-import { addPortsScript, natScript, removeScript } from "./nat.ts";
+import { chainSuffix, portElement } from "./nat.ts";
 import type { NetworkRecord } from "./store.ts";
 
 const net: NetworkRecord = {
@@ -41,21 +41,14 @@ test("host veth names fit IFNAMSIZ", () => {
   expect(n.length).toBeLessThan(16);
 });
 
-test("nft scripts stay inside berth's table", () => {
-  const s = natScript("berth", { bridge: "br-0123456789ab", subnet: "172.18.0.0/16", internal: false });
-  for (const line of s.trim().split("\n")) expect(line).toMatch(/^(add|flush) (table|chain|rule|map) ip berth\b/);
-  expect(s).toContain('add rule ip berth post_br_0123456789ab ip saddr 172.18.0.0/16 oifname != "br-0123456789ab" masquerade');
-  expect(natScript("berth", { bridge: "b", subnet: "10.0.0.0/24", internal: true })).not.toContain("masquerade");
-  expect(removeScript("berth", "berth0", ["post_berth0", "other"])).toBe("flush chain ip berth post_berth0\ndelete chain ip berth post_berth0\n");
-  expect(removeScript("berth", "berth0", [])).toBe("");
-});
-
-test("port elements are keyed by address only when one is given", () => {
-  expect(addPortsScript("berth", [
-    { hostIp: "", hostPort: 8080, proto: "tcp", target: "172.17.0.2", containerPort: 80 },
-    { hostIp: "127.0.0.1", hostPort: 5353, proto: "udp", target: "172.17.0.2", containerPort: 53 },
-  ])).toBe(
-    "add element ip berth pm_any { tcp . 8080 : 172.17.0.2 . 80 }\n" +
-      "add element ip berth pm_ip { 127.0.0.1 . udp . 5353 : 172.17.0.2 . 53 }\n",
-  );
+test("port map elements: 4-byte slots in network byte order, as nft stores them", () => {
+  // nft --debug=netlink for `tcp . 8080 : 172.17.0.2 . 80`: element 00000006 0000901f : 020011ac 00005000
+  const any = portElement({ hostIp: "", hostPort: 8080, proto: "tcp", target: "172.17.0.2", containerPort: 80 });
+  expect(any.set).toBe("pm_any");
+  expect([...any.key]).toEqual([6, 0, 0, 0, 0x1f, 0x90, 0, 0]);
+  expect([...any.data]).toEqual([172, 17, 0, 2, 0, 80, 0, 0]);
+  const one = portElement({ hostIp: "127.0.0.1", hostPort: 5353, proto: "udp", target: "10.0.0.9", containerPort: 53 });
+  expect(one.set).toBe("pm_ip");
+  expect([...one.key]).toEqual([127, 0, 0, 1, 17, 0, 0, 0, 0x14, 0xe9, 0, 0]);
+  expect(chainSuffix("br-0123456789ab")).toBe("br_0123456789ab");
 });
