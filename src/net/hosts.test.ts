@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseAddHost, renderHosts, renderResolvConf } from "./hosts.ts";
+import { linkEnv, parseAddHost, renderHosts, renderResolvConf } from "./hosts.ts";
 
 test("hosts: docker's head, --add-host, links, then the container itself", () => {
   const out = renderHosts({
@@ -41,4 +41,23 @@ test("resolv.conf drops loopback resolvers and honours --dns", () => {
   expect(renderResolvConf(host, { dns: ["10.1.1.1"], dnsSearch: ["a.test"], dnsOptions: ["ndots:2"] })).toBe(
     "search a.test\nnameserver 10.1.1.1\noptions ndots:2\n",
   );
+});
+
+test("docker's --link environment variables", () => {
+  expect(
+    linkEnv({ alias: "web-db", containerName: "app", ip: "172.17.0.5", exposed: ["5432/tcp", "53/udp"], env: ["PATH=/bin", "POSTGRES_USER=me", "HOME=/root", "EMPTY="] }),
+  ).toEqual([
+    "WEB_DB_PORT=udp://172.17.0.5:53",
+    "WEB_DB_PORT_53_UDP=udp://172.17.0.5:53",
+    "WEB_DB_PORT_53_UDP_ADDR=172.17.0.5",
+    "WEB_DB_PORT_53_UDP_PORT=53",
+    "WEB_DB_PORT_53_UDP_PROTO=udp",
+    "WEB_DB_PORT_5432_TCP=tcp://172.17.0.5:5432",
+    "WEB_DB_PORT_5432_TCP_ADDR=172.17.0.5",
+    "WEB_DB_PORT_5432_TCP_PORT=5432",
+    "WEB_DB_PORT_5432_TCP_PROTO=tcp",
+    "WEB_DB_NAME=/app/web-db",
+    "WEB_DB_ENV_POSTGRES_USER=me",
+    "WEB_DB_ENV_EMPTY=",
+  ]);
 });

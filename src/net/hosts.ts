@@ -100,3 +100,47 @@ export function renderResolvConf(hostResolv: string, o: ResolvOptions = {}): str
   if (opts.length) lines.push(`options ${opts.join(" ")}`);
   return lines.join("\n") + "\n";
 }
+
+export interface LinkEnvInput {
+  /** --link NAME:ALIAS → ALIAS (the variables' prefix, upper-cased, '-' → '_') */
+  alias: string;
+  /** the linking container's name, without the leading slash */
+  containerName: string;
+  /** the linked container's address */
+  ip: string;
+  /** the linked container's exposed ports, "80/tcp" / "53/udp" / "8080" */
+  exposed: string[];
+  /** the linked container's environment, "K=V" */
+  env: string[];
+}
+
+/**
+ * docker's legacy link variables (moby daemon/links/links.go, unchanged since Docker 0.8):
+ * ALIAS_PORT (the lowest exposed port), ALIAS_PORT_<p>_<PROTO>[_ADDR|_PORT|_PROTO], ALIAS_NAME, and
+ * ALIAS_ENV_<K> for the linked container's environment minus HOME and PATH.
+ */
+export function linkEnv(l: LinkEnvInput): string[] {
+  const a = l.alias.toUpperCase().replaceAll("-", "_");
+  const ports = l.exposed
+    .map((e) => {
+      const [p, proto = "tcp"] = e.split("/");
+      return { port: Number(p), proto: proto.toLowerCase() };
+    })
+    .filter((p) => Number.isInteger(p.port) && p.port > 0)
+    .sort((x, y) => x.port - y.port || (x.proto === "tcp" ? -1 : y.proto === "tcp" ? 1 : 0));
+  const out: string[] = [];
+  if (ports[0]) out.push(`${a}_PORT=${ports[0].proto}://${l.ip}:${ports[0].port}`);
+  for (const p of ports) {
+    const k = `${a}_PORT_${p.port}_${p.proto.toUpperCase()}`;
+    out.push(`${k}=${p.proto}://${l.ip}:${p.port}`, `${k}_ADDR=${l.ip}`, `${k}_PORT=${p.port}`, `${k}_PROTO=${p.proto}`);
+  }
+  out.push(`${a}_NAME=/${l.containerName}/${l.alias}`);
+  for (const kv of l.env) {
+    const i = kv.indexOf("=");
+    if (i <= 0) continue;
+    const k = kv.slice(0, i);
+    if (k === "HOME" || k === "PATH") continue;
+    out.push(`${a}_ENV_${k}=${kv.slice(i + 1)}`);
+  }
+  return out;
+}

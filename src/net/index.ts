@@ -37,7 +37,7 @@ import { NetworkStore, type NetworkRecord } from "./store.ts";
 
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
 export type { NetOp, EndpointPlan } from "./plan.ts";
-export { renderHosts, renderResolvConf, parseAddHost, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
+export { renderHosts, renderResolvConf, parseAddHost, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 
@@ -168,14 +168,18 @@ export class NetworkManager {
     const plan = this.store.withLock(() => {
       const rec = network === DEFAULT_NETWORK ? this.defaultLocked() : this.store.get(network);
       if (!rec) throw new EngineError("not_found", `network ${network} not found`);
-      const ifName = o.ifName ?? "eth0";
-      if (Object.values(rec.endpoints).some((e) => e.containerId === o.containerId && e.ifName === ifName)) {
+      // eth0 on the first network, eth1 on the second…: the lowest name this container does not use yet
+      const used = new Set(this.store.list().flatMap((r) => Object.values(r.endpoints).filter((e) => e.containerId === o.containerId).map((e) => e.ifName)));
+      let ifName = o.ifName;
+      for (let i = 0; ifName === undefined; i++) if (!used.has(`eth${i}`)) ifName = `eth${i}`;
+      if (Object.values(rec.endpoints).some((e) => e.containerId === o.containerId)) {
         throw new EngineError("already_exists", `container ${o.containerId.slice(0, 12)} is already connected to network ${network}`);
       }
       applyOps(host, planBridge(rec, observeBridge(host, rec.bridge)));
       ensureNat(this.table, rec);
       const ip = allocate(parseSubnet(rec.subnet), rec.gateway, Object.keys(rec.endpoints), o.ip);
-      const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac });
+      const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
+      const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac, defaultRoute: !hasGateway });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac };
       this.store.put(rec);
       return { ...p, subnet: rec.subnet, internal: rec.internal };
@@ -258,6 +262,7 @@ export class NetworkManager {
     if (!rec) throw new EngineError("not_found", `network ${network} not found`);
     const eps = Object.values(rec.endpoints).filter((e) => e.containerId === containerId);
     if (eps.length === 0) throw new EngineError("not_found", `container ${containerId.slice(0, 12)} is not connected to network ${network}`);
+    this.unforwardPorts(containerId, Object.keys(rec.endpoints).filter((ip) => rec.endpoints[ip]!.containerId === containerId));
     this.deleteVeths(eps.map((e) => e.hostVeth));
     this.freeLocked(network, (_, ep) => ep.containerId === containerId);
   }
@@ -311,6 +316,18 @@ export class NetworkManager {
       r.target = ip;
       this.store.putPorts(all);
       return r.bindings;
+    });
+  }
+
+  /** the ports stop pointing at `ips` (disconnect); the reservation stays for a later connect */
+  private unforwardPorts(containerId: string, ips: string[]): void {
+    this.store.withLock(() => {
+      const all = this.store.getPorts();
+      const r = all[containerId];
+      if (!r?.target || !ips.includes(r.target)) return;
+      removePorts(this.table, mappings(r.bindings, r.target));
+      delete r.target;
+      this.store.putPorts(all);
     });
   }
 

@@ -64,9 +64,9 @@ export function hostVethName(random: Uint8Array): string {
 
 /**
  * One container endpoint: veth pair into the container netns, lo and ifName up with the address, and
- * a default route through the gateway unless the network is internal.
+ * a default route through the gateway unless the network is internal or `defaultRoute` is false.
  */
-export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: string; ifName: string; mac?: string }): EndpointPlan {
+export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: string; ifName: string; mac?: string; defaultRoute?: boolean }): EndpointPlan {
   const prefixLen = parseSubnet(net.subnet).prefixLen;
   const mac = e.mac ?? macFromIp(e.ip);
   const ops: NetOp[] = [
@@ -76,7 +76,9 @@ export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: stri
     { op: "ns-address", name: e.ifName, cidr: `${e.ip}/${prefixLen}` },
     { op: "ns-up", name: e.ifName },
   ];
-  if (!net.internal) ops.push({ op: "ns-default-route", gateway: net.gateway, name: e.ifName });
+  // one default route per netns: the container's first non-internal network provides it (docker's
+  // rule when no gateway priority is given); a second RTM_NEWROUTE default would fail with EEXIST
+  if (!net.internal && e.defaultRoute !== false) ops.push({ op: "ns-default-route", gateway: net.gateway, name: e.ifName });
   return { network: net.name, bridge: net.bridge, hostVeth: e.hostVeth, ifName: e.ifName, ip: e.ip, prefixLen, gateway: net.gateway, mac, mtu: net.mtu, ops };
 }
 

@@ -185,7 +185,8 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
       setUp(ns, requireLink(ns, "lo").index);
     }
     const ep = nets.connect(ctr, "bridge", { containerId: cid(5) });
-    expect(Bun.spawnSync(["nft", "list", "table", "ip", TABLE]).stdout.toString()).toContain("masquerade");
+    // independent check of what the kernel holds, read back through the nft tool
+    expect(Bun.spawnSync(["nft", "list", "table", "ip", TABLE]).stdout.toString()).toContain(`ip saddr ${ep.subnet} oifname != "${BRIDGE}" masquerade`);
     expect((await Bun.file("/proc/sys/net/ipv4/ip_forward").text()).trim()).toBe("1");
 
     // a TCP server in "outside" that answers with the peer address it sees
@@ -235,6 +236,32 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     nets.release(cid(6));
     nets.remove(`net${tag}`);
     expect(hostLinkNames()).not.toContain(rec.bridge);
+    expect(nftTableExists(TABLE)).toBe(false);
+  });
+
+  test("two networks: eth0 and eth1, disconnect takes one away", async () => {
+    const nets = new NetworkManager({ root: tmpRoot(), defaultBridge: BRIDGE, natTable: TABLE });
+    const user = nets.create(`two${tag}`);
+    extraLinks.push(user.bridge);
+    const p = await netnsProcess();
+    const e0 = nets.connect(p, "bridge", { containerId: cid(7) });
+    const e1 = nets.connect(p, `two${tag}`, { containerId: cid(7) });
+    expect([e0.ifName, e1.ifName]).toEqual(["eth0", "eth1"]);
+    expect(e0.subnet).not.toBe(e1.subnet);
+    expect(() => nets.connect(p, `two${tag}`, { containerId: cid(7) })).toThrow(/already connected/);
+    const names = () => (JSON.parse(inNs(p, ["ip", "-j", "addr"]).stdout) as any[]).map((l) => `${l.ifname}:${l.addr_info.find((a: any) => a.family === "inet")?.local}`);
+    expect(names()).toEqual(["lo:127.0.0.1", `eth0:${e0.ip}`, `eth1:${e1.ip}`]);
+    const defaults = (JSON.parse(inNs(p, ["ip", "-j", "route"]).stdout) as any[]).filter((r) => r.dst === "default");
+    expect(defaults).toEqual([expect.objectContaining({ gateway: e0.gateway, dev: "eth0" })]);
+    nets.disconnect(cid(7), `two${tag}`);
+    expect(names()).toEqual(["lo:127.0.0.1", `eth0:${e0.ip}`]);
+    expect(nets.inspect(`two${tag}`).endpoints).toEqual({});
+    const again = nets.connect(p, `two${tag}`, { containerId: cid(7) });
+    expect(again.ifName).toBe("eth1");
+    nets.release(cid(7));
+    nets.remove(`two${tag}`);
+    nets.remove("bridge");
+    expect(hostLinkNames().filter((n) => [BRIDGE, user.bridge, e0.hostVeth, e1.hostVeth, again.hostVeth].includes(n))).toEqual([]);
     expect(nftTableExists(TABLE)).toBe(false);
   });
 });
