@@ -27,7 +27,7 @@
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { EngineError, wrap } from "../lib/errors.ts";
-import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, listRoutes } from "../ffi/index.ts";
+import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, listAddrs, listRoutes } from "../ffi/index.ts";
 import { applyOps, observeBridge } from "./bridge.ts";
 import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
 import { DEFAULT_TABLE, addPorts, checkNetfilter, ensureNat, removeNat, removePorts, removeTable, type PortMapping } from "./nat.ts";
@@ -408,12 +408,20 @@ export class NetworkManager {
     return rec;
   }
 
-  /** destinations of the host's main-table routes (berth's own bridges' routes match their own records) */
+  /**
+   * Prefixes in use on the host: main-table route destinations plus the subnet of every IPv4 address
+   * (an address on a link that is down has no route yet, but will when the link comes up — docker0
+   * without containers is the usual case). berth's own bridges match their own records anyway.
+   */
   private hostRoutes(): string[] {
     using s = new NetlinkSocket();
-    return listRoutes(s)
+    const routes = listRoutes(s)
       .filter((r) => r.table === RT_TABLE_MAIN)
       .map((r) => r.dst);
+    const addrs = listAddrs(s)
+      .filter((a) => a.address && a.prefixLen > 0)
+      .map((a) => `${a.address}/${a.prefixLen}`);
+    return [...routes, ...addrs];
   }
 
   /** configuring "the container" in berth's own netns would rewrite the host's network */

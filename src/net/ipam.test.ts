@@ -57,7 +57,7 @@ describe("subnet choice", () => {
   test("overlap reports the culprit", () => {
     const s = parseSubnet("10.0.0.0/8");
     expect(overlaps(s, parseSubnet("10.5.0.0/16"))).toBe(true);
-    expect(findOverlap(s, ["10.9.0.0/16"], [])).toBe("host route 10.9.0.0/16");
+    expect(findOverlap(s, ["10.9.0.0/16"], [])).toBe("host route or address 10.9.0.0/16");
     expect(findOverlap(s, [], [{ name: "x", subnet: parseSubnet("10.200.0.0/24") }])).toBe('network "x" (10.200.0.0/24)');
     expect(findOverlap(s, ["0.0.0.0/0", "192.0.2.0/24"], [])).toBeUndefined();
   });

@@ -100,7 +100,7 @@ function routeSubnet(dst: string): Subnet {
 export function findOverlap(s: Subnet, routes: string[], networks: { name: string; subnet: Subnet }[]): string | undefined {
   for (const r of routes) {
     const rs = routeSubnet(r);
-    if (rs.prefixLen > 0 && overlaps(s, rs)) return `host route ${r}`;
+    if (rs.prefixLen > 0 && overlaps(s, rs)) return `host route or address ${r}`;
   }
   for (const n of networks) if (overlaps(s, n.subnet)) return `network "${n.name}" (${formatSubnet(n.subnet)})`;
   return undefined;
