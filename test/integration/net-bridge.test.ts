@@ -264,4 +264,27 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     expect(hostLinkNames().filter((n) => [BRIDGE, user.bridge, e0.hostVeth, e1.hostVeth, again.hostVeth].includes(n))).toEqual([]);
     expect(nftTableExists(TABLE)).toBe(false);
   });
+
+  test("after a crash: a dead container's records and ports are reclaimed by releaseStale", async () => {
+    const nets = new NetworkManager({ root: tmpRoot(), defaultBridge: BRIDGE, natTable: TABLE });
+    const [live, dead] = [await netnsProcess(), await netnsProcess()];
+    const el = nets.connect(live, "bridge", { containerId: cid(10) });
+    await nets.reservePorts(cid(11), [{ hostIp: "127.0.0.1", hostPort: 0, containerPort: 80, proto: "tcp" }]);
+    const ed = nets.connect(dead, "bridge", { containerId: cid(11) });
+    expect(ed.ports.length).toBe(1);
+    // the "container" dies without berth noticing: its netns goes, and the kernel removes both veth ends
+    const proc = procs.find((p) => p.pid === dead)!;
+    proc.kill(9);
+    await proc.exited;
+    nets.releaseStale((id) => id === cid(10));
+    expect(Object.keys(nets.inspect("bridge").endpoints)).toEqual([el.ip]);
+    expect(nets.ports(cid(11))).toEqual([]);
+    expect(Bun.spawnSync(["nft", "list", "map", "ip", TABLE, "pm_ip"]).stdout.toString()).not.toContain(`${ed.ports[0]!.hostPort} :`);
+    for (let i = 0; i < 200 && hostLinkNames().includes(ed.hostVeth); i++) await Bun.sleep(10); // netns teardown is asynchronous
+    expect(hostLinkNames()).not.toContain(ed.hostVeth);
+    nets.release(cid(10));
+    nets.remove("bridge");
+    expect(hostLinkNames().filter((n) => [BRIDGE, el.hostVeth].includes(n))).toEqual([]);
+    expect(nftTableExists(TABLE)).toBe(false);
+  });
 });
