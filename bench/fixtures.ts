@@ -14,6 +14,8 @@ import { REGISTRY } from "./peers.ts";
 
 export const IMAGE = "busybox:bench";
 export const BIG_IMAGE = `${REGISTRY}/anchors/big:local`;
+/** --quick pulls this one: busybox plus /usr/lib/python3.11 (~55 MB unpacked) */
+export const QUICK_IMAGE = `${REGISTRY}/anchors/big:quick`;
 
 export function buildBusyboxTar(work: string): string {
   const dir = join(work, "busybox");
@@ -236,11 +238,13 @@ export function buildContexts(work: string): { tiny: string; ten: string } {
  * directory (/usr/lib/llvm-14, /usr/lib/gcc, /usr/lib/python3.11 on this VM image: ~550 MB unpacked),
  * built with docker, pushed with skopeo, and the local docker copy removed so pulls transfer the layers.
  */
-export function ensureBigImage(work: string, docker: string | null): string | null {
-  const has = runCmd(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${BIG_IMAGE}`], { timeoutMs: 30_000 });
+export function ensurePullImage(work: string, docker: string | null, quick: boolean): string | null {
+  const image = quick ? QUICK_IMAGE : BIG_IMAGE;
+  const has = runCmd(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${image}`], { timeoutMs: 30_000 });
   if (has.ok) return null;
-  if (!docker) return "big image not in the registry and no docker to build it";
-  const dirs = (process.env.BENCH_BIG_DIRS ?? "usr/lib/llvm-14 usr/lib/gcc usr/lib/python3.11").split(/\s+/).filter((d) => existsSync(`/${d}`));
+  if (!docker) return "pull image not in the registry and no docker to build it";
+  const env = quick ? process.env.BENCH_QUICK_DIRS ?? "usr/lib/python3.11" : process.env.BENCH_BIG_DIRS ?? "usr/lib/llvm-14 usr/lib/gcc usr/lib/python3.11";
+  const dirs = env.split(/\s+/).filter((d) => existsSync(`/${d}`));
   if (dirs.length === 0) return "none of BENCH_BIG_DIRS exists on this machine";
   const ctx = join(work, "big-ctx");
   mkdirSync(ctx, { recursive: true });
@@ -251,11 +255,11 @@ export function ensureBigImage(work: string, docker: string | null): string | nu
     lines.push(`ADD ${n} /`);
   }
   writeFileSync(join(ctx, "Dockerfile"), lines.join("\n") + "\n");
-  log(`building ${BIG_IMAGE} from ${dirs.join(", ")} and pushing it`);
+  log(`building ${image} from ${dirs.join(", ")} and pushing it`);
   const b = runCmd([docker, "build", "-q", "-t", "big:bench", ctx], { env: { DOCKER_BUILDKIT: "0" }, timeoutMs: 600_000 });
   rmSync(ctx, { recursive: true, force: true });
   if (!b.ok) return `docker build of the big image: ${firstLine(b)}`;
-  const p = runCmd(["skopeo", "copy", "-q", "--dest-tls-verify=false", "docker-daemon:big:bench", `docker://${BIG_IMAGE}`], { timeoutMs: 600_000 });
+  const p = runCmd(["skopeo", "copy", "-q", "--dest-tls-verify=false", "docker-daemon:big:bench", `docker://${image}`], { timeoutMs: 600_000 });
   runCmd([docker, "rmi", "big:bench"]);
   return p.ok ? null : `skopeo push of the big image: ${firstLine(p)}`;
 }

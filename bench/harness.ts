@@ -35,6 +35,21 @@ export interface Side {
   cleanup?: () => void;
   /** daemon processes whose VmHWM is reset before and read after each run (dockerd, containerd) */
   daemons?: () => number[];
+  /** untimed run(s) under /usr/bin/time after the series, for peak RSS (kB) where the inline wrapper's
+   * ~1 ms would distort a millisecond-scale figure; 0 = unknown */
+  rssProbe?: () => number;
+}
+
+const PROBES = 2;
+
+function probe(side: Side, row: Row): void {
+  if (!side.rssProbe || row.rssKb.length) return;
+  for (let i = 0; i < PROBES; i++) {
+    side.prepare?.();
+    const kb = side.rssProbe();
+    side.cleanup?.();
+    if (kb > 0) row.rssKb.push(kb);
+  }
 }
 
 export class Scenario {
@@ -88,14 +103,25 @@ function measure(side: Side, row: Row, keep: boolean): RunResult {
  * berth's row already failed. Returns the peer's row.
  */
 export function interleave(sc: Scenario, berth: Side | null, peer: Side, n: number, warmup: number, budget: Budget, target?: Target): Row {
-  const row = sc.row(peer.engine, { target });
+  return rounds(sc, berth, [{ side: peer, target }], n, warmup, budget)[0]!;
+}
+
+/**
+ * Rounds of berth, peer1, peer2, … : each peer's run is paired with the berth run of its own round.
+ * With one peer this is plain alternation. The heavy scenarios (50 creates, pulls, builds) use it with
+ * all their peers at once, so berth runs n times instead of n × peers; a round lasts seconds, so drift
+ * still cancels within it.
+ */
+export function rounds(sc: Scenario, berth: Side | null, peers: { side: Side; target?: Target }[], n: number, warmup: number, budget: Budget): Row[] {
+  const rows = peers.map((p) => sc.row(p.side.engine, { target: p.target }));
   const bs: (number | undefined)[] = [];
-  const ps: (number | undefined)[] = [];
+  const ps: (number | undefined)[][] = peers.map(() => []);
   for (let i = -warmup; i < n; i++) {
     if (Date.now() > budget.deadline) {
-      row.note = `cut short by the time budget after ${Math.max(i, 0)} of ${n} runs`;
+      for (const row of rows) if (!row.status) row.note = `cut short by the time budget after ${Math.max(i, 0)} of ${n} runs`;
       break;
     }
+    if (rows.every((r) => r.status)) break;
     const keep = i >= 0;
     let b: number | undefined;
     if (berth && sc.berthOk) {
@@ -103,36 +129,46 @@ export function interleave(sc: Scenario, berth: Side | null, peer: Side, n: numb
       if (!r.ok) sc.berth.status = `berth failed: ${firstLine(r)}`;
       else b = r.ms;
     }
-    const r = measure(peer, row, keep);
-    if (!r.ok) {
-      row.status = `peer failed: ${firstLine(r)}`;
-      row.samples = [];
-      break;
-    }
-    if (keep) {
-      bs.push(b);
-      ps.push(r.ms);
-    }
+    if (keep) bs.push(b);
+    peers.forEach(({ side }, k) => {
+      const row = rows[k]!;
+      if (row.status) return;
+      const r = measure(side, row, keep);
+      if (!r.ok) {
+        row.status = `peer failed: ${firstLine(r)}`;
+        row.samples = [];
+        row.rssKb = [];
+        row.daemonKb = [];
+      } else if (keep) ps[k]![bs.length - 1] = r.ms;
+    });
   }
-  if (!row.status) {
-    row.ratio = pairedRatio(bs, ps);
+  peers.forEach(({ side }, k) => {
+    if (!rows[k]!.status) probe(side, rows[k]!);
+  });
+  if (berth && sc.berthOk && sc.berth.samples.length) probe(berth, sc.berth);
+  rows.forEach((row, k) => {
+    if (row.status) return;
+    row.ratio = pairedRatio(bs, ps[k]!);
     const keepB: number[] = [], keepP: number[] = [];
     bs.forEach((x, i) => {
-      if (x !== undefined) {
+      const y = ps[k]![i];
+      if (x !== undefined && y !== undefined) {
         keepB.push(x);
-        keepP.push(ps[i]!);
+        keepP.push(y);
       }
     });
     row.pairs = { berth: keepB, peer: keepP };
-  }
+  });
   // a berth failure wipes berth's figures: a row shows either numbers or a status, never both
   if (!sc.berthOk) {
     sc.berth.samples = [];
     sc.berth.rssKb = [];
-    row.ratio = undefined;
-    row.pairs = undefined;
+    for (const row of rows) {
+      row.ratio = undefined;
+      row.pairs = undefined;
+    }
   }
-  return row;
+  return rows;
 }
 
 /** berth alone (no peer present): n runs, for a row with figures but no ratio. */
@@ -144,6 +180,7 @@ export function berthOnly(sc: Scenario, berth: Side, n: number, warmup: number, 
       sc.berth.samples = [];
     }
   }
+  if (sc.berthOk) probe(berth, sc.berth);
 }
 
 /** dockerd (from its pid file) and its containerd children: the daemons behind a docker CLI call. */

@@ -235,34 +235,62 @@ export async function stopPid(pid: number, what: string, timeoutMs = 20_000): Pr
   return false;
 }
 
-/** Remove the empty child cgroups of a hierarchy we mounted (deepest first), then unmount it. */
-function unmountCgroup(dir: string, state: PeerState): void {
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      try {
-        if (!statSync(p).isDirectory()) continue;
-      } catch {
-        continue;
-      }
-      walk(p);
-      try {
-        rmdirSync(p); // fails with EBUSY while the cgroup still has tasks: then it stays
-      } catch {
-        /* busy */
-      }
-    }
-  };
-  walk(dir);
-  const r = runCmd(["umount", dir]);
-  if (r.ok) {
+/** hierarchy id of a cgroup controller in /proc/cgroups (0 = bound to cgroup2 again) */
+function hierarchyOf(controller: string): number {
+  const line = readFileSync("/proc/cgroups", "utf8")
+    .split("\n")
+    .find((l) => l.split("\t")[0] === controller);
+  return line ? Number(line.split("\t")[1]) : 0;
+}
+
+/** rmdir the empty child cgroups of a v1 hierarchy, deepest first (busy ones stay: EBUSY). */
+function rmdirChildren(d: string): void {
+  for (const e of readdirSync(d)) {
+    const p = join(d, e);
     try {
-      rmdirSync(dir);
+      if (!statSync(p).isDirectory()) continue;
     } catch {
-      /* it lives on tmpfs /sys/fs/cgroup; leaving an empty dir is harmless */
+      continue;
     }
-    log(`unmounted ${dir}`);
-  } else state.notes.push(`umount ${dir}: ${r.stderr.trim()}`);
+    rmdirChildren(p);
+    try {
+      rmdirSync(p);
+    } catch {
+      /* busy */
+    }
+  }
+}
+
+/**
+ * Give the controller back to cgroup2, restoring the host's layout. A v1 hierarchy that still has child
+ * cgroups when unmounted lingers in the kernel (the controller stays bound to it, peers.md obstacle 4),
+ * and cgroups of just-stopped containers die asynchronously; so: rmdir the children, umount, and if
+ * /proc/cgroups still shows the controller bound, mount the hierarchy again and repeat for a few seconds.
+ */
+async function unmountCgroup(dir: string, state: PeerState): Promise<void> {
+  const controller = dir.split("/").pop()!;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (attempt > 0) {
+      await sleep(300);
+      if (runCmd(["mount", "-t", "cgroup", "-o", controller, "cgroup", dir]).ok === false) break;
+    }
+    rmdirChildren(dir);
+    const r = runCmd(["umount", dir]);
+    if (!r.ok) {
+      state.notes.push(`umount ${dir}: ${r.stderr.trim()}`);
+      return;
+    }
+    if (hierarchyOf(controller) === 0) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        /* on tmpfs /sys/fs/cgroup; an empty dir is harmless */
+      }
+      log(`unmounted ${dir}; ${controller} is back in cgroup2`);
+      return;
+    }
+  }
+  state.notes.push(`${controller} is still bound to a lingering v1 hierarchy (child cgroups busy); run: mount -t cgroup -o ${controller} cgroup ${dir} && find ${dir} -mindepth 1 -depth -type d -delete; umount ${dir}`);
 }
 
 /** Undo exactly what startDaemons/applyHostFixes started or mounted. Safe to call twice. */
@@ -279,7 +307,7 @@ export async function stopStarted(state: PeerState): Promise<void> {
     log(`stopping docker-registry (pid ${pid}) started by the bench`);
     await stopPid(pid, "docker-registry");
   }
-  for (const dir of state.mountedCgroups.splice(0)) unmountCgroup(dir, state);
+  for (const dir of state.mountedCgroups.splice(0)) await unmountCgroup(dir, state);
 }
 
 /** One line per peer tool, for the JSON's environment block. */

@@ -6,14 +6,19 @@
  * peak RSS. Instead each run is one Bun.spawnSync timed with process.hrtime.bigint(): spawnSync blocks,
  * so no event-loop latency lands in the figure, and the same spawn overhead is paid by both sides.
  *
- * Peak RSS comes from the kernel: Bun takes the child's rusage from wait4(2). For wait4 the kernel
- * folds in the maxima of every descendant that was waited for (getrusage(2): RUSAGE_CHILDREN semantics),
- * so ru_maxrss is the largest RSS in the whole waited-for process tree — the same figure
- * `/usr/bin/time -f %M` prints, without an extra fork+exec inside the timed window. Daemonised helpers
- * (dockerd, containerd, conmon) are not waited for by the client and are measured separately (VmHWM).
+ * Peak RSS comes from the kernel's accounting of the whole waited-for process tree: `/usr/bin/time -f %M`
+ * (Debian package `time`) reports ru_maxrss from wait4(2), which folds in every waited-for descendant.
+ * Bun's own spawn rusage cannot be used: Bun starts children with vfork/posix_spawn, and at execve the
+ * kernel charges the old mm's high-water mark to the child (exec_mmap → setmax_mm_hiwater_rss), so every
+ * child would report at least Bun's own ~28 MB (seen here: `crun run` "28.5 MB" against 3.3 MB under time).
+ * /usr/bin/time is a small C program that forks, so its child starts from ~1–2 MB.
+ * The wrapper costs about a millisecond, so the millisecond-scale scenarios take RSS from separate untimed
+ * probe runs (Side.rssProbe) and only the long operations are wrapped inline (RunOptions.timeRss).
+ * Daemonised helpers (dockerd, containerd, conmon) are not waited for by the client and are measured
+ * separately (VmHWM).
  */
 
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 export interface RunResult {
   ok: boolean;
@@ -31,10 +36,17 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
   stdin?: "ignore";
+  /** wrap in /usr/bin/time -f %M to get the tree's peak RSS (adds ~1 ms to the timed window) */
+  timeRss?: boolean;
 }
+
+const TIME = "/usr/bin/time";
+let rssSeq = 0;
 
 export function runCmd(cmd: readonly string[], opts: RunOptions = {}): RunResult {
   const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const rssFile = opts.timeRss && existsSync(TIME) ? `/tmp/berth-bench-rss-${process.pid}-${rssSeq++}` : null;
+  if (rssFile) cmd = [TIME, "-f", "%M", "-o", rssFile, ...cmd];
   const t0 = process.hrtime.bigint();
   let p;
   try {
@@ -52,13 +64,22 @@ export function runCmd(cmd: readonly string[], opts: RunOptions = {}): RunResult
     return { ok: false, code: null, ms: 0, rssKb: 0, stdout: "", stderr: (e as Error).message, timedOut: false };
   }
   const t1 = process.hrtime.bigint();
-  const rss = p.resourceUsage?.maxRSS ?? 0; // bytes in Bun (ru_maxrss kB × 1024)
+  let rssKb = 0;
+  if (rssFile) {
+    try {
+      // "Command exited with non-zero status N" may precede the figure
+      rssKb = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) || 0;
+      rmSync(rssFile, { force: true });
+    } catch {
+      /* killed before time wrote it */
+    }
+  }
   const timedOut = !!p.exitedDueToTimeout;
   return {
     ok: p.exitCode === 0 && !timedOut,
     code: p.exitCode,
     ms: Number(t1 - t0) / 1e6,
-    rssKb: Math.round(rss / 1024),
+    rssKb,
     stdout: p.stdout?.toString() ?? "",
     stderr: (p.stderr?.toString() ?? "") + (timedOut ? `\ntimed out after ${opts.timeoutMs ?? 300_000} ms` : ""),
     timedOut,

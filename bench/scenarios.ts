@@ -4,9 +4,10 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BIG_IMAGE, IMAGE } from "./fixtures.ts";
-import { berthOnly, dockerDaemonPids, interleave, safeRm, Scenario, type Budget, type Side } from "./harness.ts";
-import { DOCKER_SOCK, startDockerd, stopPid, type PeerState } from "./peers.ts";
+import { IMAGE } from "./fixtures.ts";
+import { berthOnly, dockerDaemonPids, interleave, rounds, safeRm, Scenario, type Budget, type Side } from "./harness.ts";
+import type { Target } from "./stats.ts";
+import { DOCKER_SOCK, REGISTRY, startDockerd, stopPid, type PeerState } from "./peers.ts";
 import { log, procStatusKb, runCmd, sleep, type RunResult } from "./proc.ts";
 
 export interface Ctx {
@@ -29,8 +30,10 @@ export interface Ctx {
   runc?: string;
   bundle?: string;
   skopeo?: string;
-  /** null when the big image is in the registry; otherwise why not */
+  /** null when the pull image is in the registry; otherwise why not */
   bigErr: string | null;
+  /** the image scenario e pulls (the big one; a small one under --quick) */
+  pullImage: string;
   importTar?: string;
   ctxTiny: string;
   ctxTen: string;
@@ -48,12 +51,27 @@ function berthCmd(ctx: Ctx, ...args: string[]): string[] {
   return [ctx.berthBin, "--root", ctx.berthRoot, ...args];
 }
 
-function side(engine: string, cmd: string[], extra: Partial<Side> & { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Side {
-  const { env, cwd, timeoutMs, ...rest } = extra;
-  return { engine, op: () => runCmd(cmd, { env, cwd, timeoutMs: timeoutMs ?? T_RUN }), ...rest };
+type SideOpts = Partial<Side> & {
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  /** peak RSS: "inline" wraps every timed run in /usr/bin/time (long operations); "probe" takes it from
+   * separate untimed runs (millisecond-scale operations) */
+  rss?: "inline" | "probe";
+};
+
+function side(engine: string, cmd: string[], extra: SideOpts = {}): Side {
+  const { env, cwd, timeoutMs, rss = "probe", ...rest } = extra;
+  const o = { env, cwd, timeoutMs: timeoutMs ?? T_RUN };
+  return {
+    engine,
+    op: () => runCmd(cmd, { ...o, timeRss: rss === "inline" }),
+    rssProbe: rss === "probe" ? () => runCmd(cmd, { ...o, timeRss: true }).rssKb : undefined,
+    ...rest,
+  };
 }
 
-function dockerSide(engine: string, cmd: string[], extra: Parameters<typeof side>[2] = {}): Side {
+function dockerSide(engine: string, cmd: string[], extra: SideOpts = {}): Side {
   return side(engine, cmd, { daemons: dockerDaemonPids, ...extra });
 }
 
@@ -71,7 +89,10 @@ export function scenarioA(ctx: Ctx): Scenario {
   for (const [name, bin] of [["crun", ctx.crun], ["runc", ctx.runc]] as const) {
     if (!bin) sc.absent(`${name} run (bundle)`, `${name} not installed`, name === "crun" ? T2 : undefined);
     else if (!ctx.bundle) sc.absent(`${name} run (bundle)`, "no OCI bundle", name === "crun" ? T2 : undefined);
-    else interleave(sc, berth, { engine: `${name} run (bundle)`, op: () => runCmd([bin, "run", "--bundle", ctx.bundle!, uid()], { cwd: ctx.work, timeoutMs: T_RUN }) }, n, 1, ctx.budget, name === "crun" ? T2 : undefined);
+    else {
+      const oci = (timeRss: boolean) => runCmd([bin, "run", "--bundle", ctx.bundle!, uid()], { cwd: ctx.work, timeoutMs: T_RUN, timeRss });
+      interleave(sc, berth, { engine: `${name} run (bundle)`, op: () => oci(false), rssProbe: () => oci(true).rssKb }, n, 1, ctx.budget, name === "crun" ? T2 : undefined);
+    }
   }
   if (ctx.docker) interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", "--network=none", IMAGE, "true"]), n, 1, ctx.budget);
   else sc.absent("docker run", ctx.dockerWhy);
@@ -116,20 +137,32 @@ function batch(create: string[], rm: (ids: string[]) => string[]): RunResult {
   return { ...r, ms, rssKb: Math.max(rss, r.rssKb) };
 }
 
+/** peak RSS of one create and of one rm, under /usr/bin/time (untimed) */
+function batchProbe(create: string[], rm: (ids: string[]) => string[]): number {
+  const c = runCmd(create, { timeoutMs: T_RUN, timeRss: true });
+  if (!c.ok) return 0;
+  const r = runCmd(rm([c.stdout.trim().split("\n").pop()!.trim()]), { timeoutMs: T_RUN, timeRss: true });
+  return Math.max(c.rssKb, r.rssKb);
+}
+
 export function scenarioC(ctx: Ctx): Scenario {
   const sc = new Scenario("c", `c. ${BATCH} × create + one rm of all ${BATCH}`, imageErr(ctx));
-  const berth: Side = { engine: "berth", op: () => batch(berthCmd(ctx, "create", IMAGE, "true"), (ids) => berthCmd(ctx, "rm", ...ids)) };
-  const n = ctx.heavyRuns;
+  const bc = berthCmd(ctx, "create", IMAGE, "true");
+  const brm = (ids: string[]) => berthCmd(ctx, "rm", ...ids);
+  const berth: Side = { engine: "berth", op: () => batch(bc, brm), rssProbe: () => batchProbe(bc, brm) };
   const tgt = { kind: "ratio", max: 0.2 } as const;
-  if (ctx.docker) {
-    const d = ctx.docker;
-    interleave(sc, berth, { engine: "docker create/rm", op: () => batch([d, "create", "--pull=never", "--label", "berth-bench=1", IMAGE, "true"], (ids) => [d, "rm", ...ids]), daemons: dockerDaemonPids }, n, 0, ctx.budget, tgt);
-  } else sc.absent("docker create/rm", ctx.dockerWhy, tgt);
-  if (ctx.podman) {
-    const p = ctx.podman;
-    interleave(sc, berth, { engine: "podman create/rm", op: () => batch([p, "create", "--pull=never", "--label", "berth-bench=1", IMAGE, "true"], (ids) => [p, "rm", ...ids]) }, n, 0, ctx.budget);
-  } else sc.absent("podman create/rm", ctx.podmanWhy);
-  if (!ctx.docker && !ctx.podman && !imageErr(ctx)) berthOnly(sc, berth, n, 0, ctx.budget);
+  const peers: { side: Side; target?: Target }[] = [];
+  for (const [name, cli, why, target] of [["docker", ctx.docker, ctx.dockerWhy, tgt], ["podman", ctx.podman, ctx.podmanWhy, undefined]] as const) {
+    if (!cli) {
+      sc.absent(`${name} create/rm`, why, target);
+      continue;
+    }
+    const c = [cli, "create", "--pull=never", "--label", "berth-bench=1", IMAGE, "true"];
+    const rm = (ids: string[]) => [cli, "rm", ...ids];
+    peers.push({ side: { engine: `${name} create/rm`, op: () => batch(c, rm), rssProbe: () => batchProbe(c, rm), daemons: name === "docker" ? dockerDaemonPids : undefined }, target });
+  }
+  if (peers.length) rounds(sc, berth, peers, ctx.heavyRuns, 0, ctx.budget);
+  else if (!imageErr(ctx)) berthOnly(sc, berth, ctx.heavyRuns, 0, ctx.budget);
   return sc;
 }
 
@@ -149,7 +182,7 @@ export function scenarioD(ctx: Ctx): Scenario {
   const berth: Side = {
     engine: "berth",
     prepare: fresh(root),
-    op: () => runCmd([ctx.berthBin, "--root", root, "import", tar, "bench/import:big"], { timeoutMs: 600_000 }),
+    op: () => runCmd([ctx.berthBin, "--root", root, "import", tar, "bench/import:big"], { timeoutMs: 600_000, timeRss: true }),
     cleanup: () => void safeRm(root),
   };
   const gnu: Side = {
@@ -158,7 +191,7 @@ export function scenarioD(ctx: Ctx): Scenario {
       fresh(dir)();
       mkdirSync(dir, { recursive: true });
     },
-    op: () => runCmd(["tar", "-xf", tar, "-C", dir], { timeoutMs: 600_000 }),
+    op: () => runCmd(["tar", "-xf", tar, "-C", dir], { timeoutMs: 600_000, timeRss: true }),
     cleanup: () => void safeRm(dir),
   };
   interleave(sc, berth, gnu, ctx.heavyRuns, 0, ctx.budget, { kind: "ratio", max: 1.5 });
@@ -167,14 +200,15 @@ export function scenarioD(ctx: Ctx): Scenario {
 
 // ------------------------------------------------------------------ e. pull of the big image from the local registry
 export function scenarioE(ctx: Ctx): Scenario {
-  const sc = new Scenario("e", "e. pull of the ~550 MB 4-layer image from 127.0.0.1:5000", ctx.berthErr);
+  const img = ctx.pullImage;
+  const sc = new Scenario("e", `e. pull of the ${ctx.quick ? "~55 MB 2-layer (--quick)" : "~550 MB 4-layer"} image from ${REGISTRY}`, ctx.berthErr);
   const n = ctx.heavyRuns;
   const T = 600_000;
   const root = join(ctx.work, "pull-root");
   const berth: Side = {
     engine: "berth",
     prepare: () => void safeRm(root),
-    op: () => runCmd([ctx.berthBin, "--root", root, "pull", BIG_IMAGE], { timeoutMs: T }),
+    op: () => runCmd([ctx.berthBin, "--root", root, "pull", img], { timeoutMs: T, timeRss: true }),
     cleanup: () => void safeRm(root),
   };
   if (ctx.bigErr) {
@@ -183,32 +217,34 @@ export function scenarioE(ctx: Ctx): Scenario {
     for (const e of ["docker pull", "podman pull", "skopeo copy → dir:"]) sc.absent(e, ctx.bigErr);
     return sc;
   }
+  const peers: { side: Side }[] = [];
   if (ctx.docker) {
     const d = ctx.docker;
-    interleave(sc, berth, dockerSide("docker pull", [d, "pull", "-q", BIG_IMAGE], { timeoutMs: T, prepare: () => void runCmd([d, "rmi", "-f", BIG_IMAGE]) }), n, 0, ctx.budget).note =
-      "peak RSS: CLI; + daemons = dockerd+containerd VmHWM during the pull (dockerd unpacks)";
-    runCmd([d, "rmi", "-f", BIG_IMAGE]);
+    peers.push({ side: dockerSide("docker pull", [d, "pull", "-q", img], { timeoutMs: T, rss: "inline", prepare: () => void runCmd([d, "rmi", "-f", img]) }) });
   } else sc.absent("docker pull", ctx.dockerWhy);
   if (ctx.podman) {
     const p = ctx.podman;
-    interleave(sc, berth, side("podman pull", [p, "pull", "-q", "--tls-verify=false", BIG_IMAGE], { timeoutMs: T, prepare: () => void runCmd([p, "rmi", "-f", BIG_IMAGE]) }), n, 0, ctx.budget);
-    runCmd([p, "rmi", "-f", BIG_IMAGE]);
+    peers.push({ side: side("podman pull", [p, "pull", "-q", "--tls-verify=false", img], { timeoutMs: T, rss: "inline", prepare: () => void runCmd([p, "rmi", "-f", img]) }) });
   } else sc.absent("podman pull", ctx.podmanWhy);
+  const out = join(ctx.work, "skopeo-dir");
   if (ctx.skopeo) {
-    const out = join(ctx.work, "skopeo-dir");
-    interleave(
-      sc,
-      berth,
-      side("skopeo copy → dir:", [ctx.skopeo, "copy", "-q", "--src-tls-verify=false", `docker://${BIG_IMAGE}`, `dir:${out}`], {
+    peers.push({
+      side: side("skopeo copy → dir:", [ctx.skopeo, "copy", "-q", "--src-tls-verify=false", `docker://${img}`, `dir:${out}`], {
         timeoutMs: T,
+        rss: "inline",
         prepare: () => rmSync(out, { recursive: true, force: true }),
         cleanup: () => rmSync(out, { recursive: true, force: true }),
       }),
-      n,
-      0,
-      ctx.budget,
-    ).note = "no unpacking: blobs stay compressed";
+    });
   } else sc.absent("skopeo copy → dir:", "skopeo not installed");
+  if (peers.length) rounds(sc, berth, peers, n, 0, ctx.budget);
+  else berthOnly(sc, berth, n, 0, ctx.budget);
+  for (const r of sc.rows) {
+    if (r.engine === "docker pull") r.note = "peak RSS: CLI, + daemons = dockerd+containerd VmHWM during the pull (dockerd unpacks the layers)";
+    if (r.engine.startsWith("skopeo")) r.note = "no unpacking: blobs stay compressed";
+  }
+  if (ctx.docker) runCmd([ctx.docker, "rmi", "-f", img]);
+  if (ctx.podman) runCmd([ctx.podman, "rmi", "-f", img]);
   return sc;
 }
 
@@ -218,54 +254,37 @@ export function scenarioF(ctx: Ctx): Scenario[] {
   for (const [file, dir] of [["tiny", ctx.ctxTiny], ["ten-step", ctx.ctxTen]] as const) {
     for (const mode of ["cold", "cached"] as const) {
       const sc = new Scenario("f", `f. build ${file} Dockerfile, ${mode === "cold" ? "cold (--no-cache)" : "cached"}`, imageErr(ctx));
+      out.push(sc);
+      if (Date.now() > ctx.budget.deadline) {
+        sc.berth.status ??= "skipped: over the time budget";
+        continue;
+      }
       const tag = `berth-bench-${file}:${mode}`;
       const cold = mode === "cold";
       const nc = cold ? ["--no-cache"] : [];
       const n = cold ? ctx.heavyRuns : ctx.runs;
       const warm = cold ? 0 : 1; // cached: one untimed build fills the cache
-      const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), {
-        timeoutMs: 300_000,
-        prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined,
-      });
+      const opts = { timeoutMs: 300_000, rss: "inline" as const };
+      const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), { ...opts, prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined });
+      const peers: { side: Side }[] = [];
       if (ctx.docker) {
         const d = ctx.docker;
         for (const [label, bk] of [["docker build (legacy)", "0"], ["docker build (BuildKit)", "1"]] as const) {
-          interleave(
-            sc,
-            berth,
-            dockerSide(label, [d, "build", ...nc, "-q", "-t", tag, dir], {
-              env: { DOCKER_BUILDKIT: bk },
-              timeoutMs: 300_000,
-              prepare: cold ? () => void runCmd([d, "rmi", "-f", tag]) : undefined,
-            }),
-            n,
-            warm,
-            ctx.budget,
-          );
+          peers.push({ side: dockerSide(label, [d, "build", ...nc, "-q", "-t", tag, dir], { ...opts, env: { DOCKER_BUILDKIT: bk }, prepare: cold ? () => void runCmd([d, "rmi", "-f", tag]) : undefined }) });
         }
-        runCmd([d, "rmi", "-f", tag]);
       } else {
         sc.absent("docker build (legacy)", ctx.dockerWhy);
         sc.absent("docker build (BuildKit)", ctx.dockerWhy);
       }
       if (ctx.podman) {
         const p = ctx.podman;
-        interleave(
-          sc,
-          berth,
-          side("podman build", [p, "build", ...nc, "--pull=never", "-q", "-t", tag, dir], {
-            timeoutMs: 300_000,
-            prepare: cold ? () => void runCmd([p, "rmi", "-f", tag]) : undefined,
-          }),
-          n,
-          warm,
-          ctx.budget,
-        );
-        runCmd([p, "rmi", "-f", tag]);
+        peers.push({ side: side("podman build", [p, "build", ...nc, "--pull=never", "-q", "-t", tag, dir], { ...opts, prepare: cold ? () => void runCmd([p, "rmi", "-f", tag]) : undefined }) });
       } else sc.absent("podman build", ctx.podmanWhy);
-      if (!ctx.docker && !ctx.podman && !imageErr(ctx)) berthOnly(sc, berth, n, warm, ctx.budget);
+      if (peers.length) rounds(sc, berth, peers, n, warm, ctx.budget);
+      else if (!imageErr(ctx)) berthOnly(sc, berth, n, warm, ctx.budget);
+      if (ctx.docker) runCmd([ctx.docker, "rmi", "-f", tag]);
+      if (ctx.podman) runCmd([ctx.podman, "rmi", "-f", tag]);
       runCmd(berthCmd(ctx, "rmi", "-f", tag));
-      out.push(sc);
     }
   }
   return out;
