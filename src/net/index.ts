@@ -15,14 +15,18 @@
  *   its own nftables table; other software's links, tables and chains are never changed.
  * - A container's netns is entered only by the main thread, only for socket(2) (ffi/netlink.ts).
  *
- * Engine usage (the runtime's beforeStart(pid) hook runs while PID 1 waits before exec):
- *   const nets = new NetworkManager({ root });
- *   nets.checkHost();                                   // at start-up of `run`: nf_tables usable, else a clear error
- *   before the container starts:  const ports = await nets.reservePorts(containerId, specs)  // port in use → error
- *   bridge:   const ep = nets.connect(pid, "bridge", { containerId });   // → { ip, mac, gateway, ports, … }
- *   none:     nets.setupNone(pid);                       // lo up only
- *   host / container:NAME: nothing (the runtime shares the namespace)
- *   on rm (and after a crash): nets.release(containerId)
+ * Engine usage (all synchronous except reservePorts):
+ *   const nets = new NetworkManager({ root });          // root = berth's state root
+ *   create:   nets.checkHost()                          // bridge mode only: nf_tables usable, else a clear error
+ *             await nets.reservePorts(id, specs)         // -p/-P, BEFORE the container starts: port in use → error
+ *   beforeStart(pid) hook (PID 1 waits before exec):
+ *     bridge / NETWORK:  const ep = nets.connect(pid, name, { containerId: id, ip?, mac? })
+ *                        → { ip, mac, gateway, prefixLen, subnet, bridge, hostVeth, ifName, ports }
+ *     none:              nets.setupNone(pid)             // lo up only
+ *     host, container:X: nothing (the runtime shares that namespace)
+ *   start failed after reservePorts/connect, `rm`, or the monitor died: nets.release(id) (idempotent)
+ *   engine start-up / `network prune`: nets.releaseStale((id) => containerExists(id))
+ *   /etc/hosts, /etc/resolv.conf, --link variables: renderHosts, renderResolvConf, linkEnv (pure)
  */
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
@@ -45,6 +49,7 @@ export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type
 export const DEFAULT_NETWORK = "bridge";
 export const DEFAULT_BRIDGE = "berth0";
 export const DEFAULT_MTU = 1500;
+
 function mappings(bs: PortBinding[], target: string): PortMapping[] {
   return bs.map((b) => ({ hostIp: b.hostIp, hostPort: b.hostPort, proto: b.proto, target, containerPort: b.containerPort }));
 }
