@@ -119,6 +119,12 @@ describe.skipIf(!rootEnabled)("published ports", () => {
     } finally {
       listener.stop(true);
     }
+    const udp = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    try {
+      await expect(nets.reservePorts(other, parsePortSpec(`${udp.port}:53/udp`))).rejects.toThrow(/udp failed: port is already allocated/);
+    } finally {
+      udp.close();
+    }
     await expect(nets.reservePorts(other, parsePortSpec(`127.0.0.1:${anyPort}:8080`))).rejects.toThrow(
       new RegExp(`127\\.0\\.0\\.1:${anyPort}/tcp failed: port is already allocated`),
     );
