@@ -44,6 +44,7 @@ export type { NetOp, EndpointPlan } from "./plan.ts";
 export { renderHosts, renderResolvConf, parseAddHost, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
+export { startDnsServer, type DnsServer, type DnsServerOptions } from "./dns.ts";
 
 /** docker's name for the default network */
 export const DEFAULT_NETWORK = "bridge";
@@ -98,8 +99,10 @@ export interface ConnectOptions {
   ip?: string;
   /** --mac-address; default derived from the IP like docker's 02:42:… */
   mac?: string;
-  /** interface name in the container; default eth0 */
+  /** interface name in the container; default the lowest free eth<N> */
   ifName?: string;
+  /** names resolvable on this network by the embedded DNS (user networks): name, aliases, short id */
+  names?: string[];
 }
 
 export interface Endpoint {
@@ -185,7 +188,7 @@ export class NetworkManager {
       const ip = allocate(parseSubnet(rec.subnet), rec.gateway, Object.keys(rec.endpoints), o.ip);
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
       const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac, defaultRoute: !hasGateway });
-      rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac };
+      rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
       this.store.put(rec);
       return { ...p, subnet: rec.subnet, internal: rec.internal };
     });

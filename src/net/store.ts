@@ -25,6 +25,8 @@ export interface EndpointRecord {
   /** interface name inside the container */
   ifName: string;
   mac: string;
+  /** names the embedded DNS answers for on this network: container name, --network-alias, short id */
+  names?: string[];
 }
 
 export interface NetworkRecord {
