@@ -280,6 +280,8 @@ async function unmountCgroup(dir: string, state: PeerState): Promise<void> {
       state.notes.push(`umount ${dir}: ${r.stderr.trim()}`);
       return;
     }
+    // the kernel destroys an unmounted, childless hierarchy asynchronously: give it a moment
+    for (let i = 0; i < 20 && hierarchyOf(controller) !== 0; i++) await sleep(100);
     if (hierarchyOf(controller) === 0) {
       try {
         rmdirSync(dir);

@@ -32,6 +32,7 @@ const USAGE = `usage: bun run bench [options]
   --size MB          size of the generated import tarball (default 1024; --quick: 100)
   --work DIR         cache and scratch dir (default /var/tmp/berth-bench)
   --no-build         use the existing dist/berth
+  --berth PATH       measure this berth binary instead of building dist/berth
   --budget S         stop starting new runs after S seconds (default 570; --quick: 110)
 `;
 
@@ -46,6 +47,7 @@ const { values: opt } = parseArgs({
     size: { type: "string" },
     work: { type: "string" },
     "no-build": { type: "boolean", default: false },
+    berth: { type: "string" },
     budget: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -103,14 +105,14 @@ try {
   const setupStart = Date.now();
 
   // ---------------------------------------------------------------- berth
-  const berthBin = join(repo, "dist/berth");
+  const berthBin = opt.berth ? resolve(opt.berth) : join(repo, "dist/berth");
   let berthErr: string | undefined;
-  if (!opt["no-build"]) {
+  if (!opt["no-build"] && !opt.berth) {
     log("bun run build");
     const r = runCmd(["bun", "run", "build"], { cwd: repo, timeoutMs: 300_000 });
     if (!r.ok) berthErr = `build: ${firstLine(r)}`;
   }
-  if (!berthErr && !existsSync(berthBin)) berthErr = "dist/berth missing";
+  if (!berthErr && !existsSync(berthBin)) berthErr = `${berthBin} missing`;
 
   // fresh berth root for this run (never /var/lib/berth)
   let berthRoot = join(work, "berth-root");
@@ -273,7 +275,7 @@ const meta = {
   loadavg: runCmd(["cat", "/proc/loadavg"]).stdout.trim(),
   nproc: navigator.hardwareConcurrency,
   versions: peerVersions(),
-  berth: runCmd([join(repo, "dist/berth"), "--version"]).stdout.trim(),
+  berth: ctx ? runCmd([ctx.berthBin, "--version"]).stdout.trim() : "",
   peersStarted: { installed: peers.installed, notes: peers.notes },
   warnings,
 };

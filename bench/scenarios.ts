@@ -262,7 +262,8 @@ export function scenarioF(ctx: Ctx): Scenario[] {
       const tag = `berth-bench-${file}:${mode}`;
       const cold = mode === "cold";
       const nc = cold ? ["--no-cache"] : [];
-      const n = cold ? ctx.heavyRuns : ctx.runs;
+      // --quick: 2 cold builds per engine (the ten-step cold round alone is ~8 s of peers)
+      const n = cold ? (ctx.quick ? 2 : ctx.heavyRuns) : ctx.runs;
       const warm = cold ? 0 : 1; // cached: one untimed build fills the cache
       const opts = { timeoutMs: 300_000, rss: "inline" as const };
       const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), { ...opts, prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined });
@@ -295,7 +296,7 @@ export async function scenarioG(ctx: Ctx): Promise<Scenario> {
   const sc = new Scenario("g", "g. daemon start → ready; idle RSS (informational)");
   sc.berth.status = "berth has no daemon yet";
   const restarts = ctx.quick ? 3 : 5;
-  const idleMs = ctx.quick ? 5_000 : 15_000;
+  const idleMs = ctx.quick ? 3_000 : 15_000;
   const start = sc.row("dockerd start → /_ping");
   const idle = sc.row("dockerd + containerd idle RSS");
   if (!ctx.docker) {
