@@ -135,7 +135,9 @@ export function rounds(sc: Scenario, berth: Side | null, peers: { side: Side; ta
       if (row.status) return;
       const r = measure(side, row, keep);
       if (!r.ok) {
-        row.status = `peer failed: ${firstLine(r)}`;
+        const msg = firstLine(r);
+        // crun on this VM kind without the hugetlb workaround (peers.ts)
+        row.status = `peer failed: ${msg}${/hybrid mode not supported/.test(msg) ? " (use --with-peers)" : ""}`;
         row.samples = [];
         row.rssKb = [];
         row.daemonKb = [];

@@ -285,7 +285,7 @@ writeFileSync(
   `# berth bench ${meta.date}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
     `Notes:\n${scenarios.flatMap((s) => s.rows.filter((r) => r.note).map((r) => `- ${r.scenario} / ${r.engine}: ${r.note}`)).join("\n")}\n\nVersions: ${JSON.stringify(meta.versions)}\n`,
 );
-process.stdout.write("\n" + text);
+process.stdout.write(`\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs, loadavg ${meta.loadavg.split(" ").slice(0, 3).join(" ")}, ${meta.berth || "berth ?"}\n\n` + text);
 for (const sc of scenarios) for (const r of sc.rows) if (r.note) process.stdout.write(`  note: ${r.scenario} / ${r.engine}: ${r.note}\n`);
 for (const n of [...peers.notes, ...warnings]) process.stdout.write(`  warning: ${n}\n`);
 process.stdout.write(`\nratios: berth / peer, ratio of medians over interleaved pairs (min–max of the per-pair ratios, n pairs)\n`);
