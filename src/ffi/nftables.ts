@@ -116,6 +116,11 @@ export const NFTA_FIB_RESULT = 2;
 export const NFTA_FIB_FLAGS = 3;
 export const NFT_FIB_RESULT_ADDRTYPE = 3;
 export const NFTA_FIB_F_DADDR = 1 << 1;
+export const NFTA_CT_DREG = 1;
+export const NFTA_CT_KEY = 2;
+export const NFT_CT_STATUS = 2;
+// <linux/netfilter/nf_conntrack_common.h>
+export const IPS_DST_NAT = 1 << 5;
 export const NFTA_LOOKUP_SET = 1;
 export const NFTA_LOOKUP_SREG = 2;
 export const NFTA_LOOKUP_DREG = 3;
@@ -192,6 +197,8 @@ export const nftExpr = {
   dnat: (regAddr: number, regProto: number) =>
     expr("nat", [attrBe32(NFTA_NAT_TYPE, NFT_NAT_DNAT), attrBe32(NFTA_NAT_FAMILY, NFPROTO_IPV4), attrBe32(NFTA_NAT_REG_ADDR_MIN, regAddr), attrBe32(NFTA_NAT_REG_PROTO_MIN, regProto)]),
   masq: () => expr("masq", []),
+  /** conntrack field → dreg (`ct status` is a host-order u32 bitmask) */
+  ct: (key: number, dreg: number) => expr("ct", [attrBe32(NFTA_CT_KEY, key), attrBe32(NFTA_CT_DREG, dreg)]),
   verdict: (code: number) =>
     expr("immediate", [attrBe32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT), nested(NFTA_IMMEDIATE_DATA, [nested(NFTA_DATA_VERDICT, [attrBe32(NFTA_VERDICT_CODE, code)])])]),
   /** cmp data for a host-order u32 register value (fib results) */

@@ -3,7 +3,7 @@
  * socket in berth's own netns; `ns-*` ops through a socket opened inside the container's netns
  * (openSocketInNetns: the main thread enters the netns only for socket(2), see src/ffi/netlink.ts).
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
   AF_INET,
@@ -59,6 +59,11 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
           } catch (e) {
             if (!isExists(e)) throw e;
           }
+          break;
+        case "hairpin":
+          // sysfs rather than RTM_SETLINK/IFLA_PROTINFO (AF_BRIDGE): one write, same kernel switch
+          // (br_sysfs_if.c hairpin_mode ↔ IFLA_BRPORT_MODE)
+          writeFileSync(`/sys/class/net/${op.name}/brport/hairpin_mode`, "1");
           break;
         case "host-up":
           setUp(host, requireLink(host, op.name).index);

@@ -18,6 +18,7 @@
  *   chain output     (nat, -100)     the same, for connections from the host itself (127.0.0.1 too)
  *   chain post_<br>  (nat, srcnat)   ip saddr <subnet> oifname != <br> masquerade
  *                                    oifname <br> ip saddr 127.0.0.0/8 masquerade
+ *                                    ip saddr <subnet> oifname <br> ct status dnat masquerade   (hairpin)
  *   chain fwd_<br>   (filter)        --internal: drop everything entering or leaving <br>
  *   chain guard_<br> (filter, raw)   iifname <br> ip daddr 127.0.0.0/8 drop
  *
@@ -51,6 +52,8 @@ import {
   NFT_REG32_01,
   NFT_REG32_02,
   NFT_REG_1,
+  NFT_CT_STATUS,
+  IPS_DST_NAT,
   NetlinkSocket,
   NftBatch,
   TYPE_INET_PROTOCOL,
@@ -157,6 +160,19 @@ export function addNetworkObjects(b: NftBatch, table: string, n: NatNetwork): Nf
   } else {
     b.newRule(table, post, [...ipIn(12, n.subnet), ...ifname(NFT_META_OIFNAME, NFT_CMP_NEQ, n.bridge), x.masq()]);
     b.newRule(table, post, [...ifname(NFT_META_OIFNAME, NFT_CMP_EQ, n.bridge), ...ipIn(12, "127.0.0.0/8"), x.masq()]);
+    // a container reaching a published port (its own or a neighbour's) through a host address comes
+    // back out of the same bridge after DNAT; unmasqueraded, the target would answer it directly and
+    // the client would drop a reply from the wrong address
+    // (matched on the source subnet, not iifname: with br_netfilter loaded, as docker and podman leave
+    // it, a DNATed frame to the same bridge is bridged and the IPv4 postrouting hook sees no input device)
+    b.newRule(table, post, [
+      ...ipIn(12, n.subnet),
+      ...ifname(NFT_META_OIFNAME, NFT_CMP_EQ, n.bridge),
+      x.ct(NFT_CT_STATUS, NFT_REG_1),
+      x.bitwise(NFT_REG_1, NFT_REG_1, x.u32(IPS_DST_NAT), new Uint8Array(4)),
+      x.cmp(NFT_CMP_NEQ, NFT_REG_1, new Uint8Array(4)),
+      x.masq(),
+    ]);
   }
   return b;
 }

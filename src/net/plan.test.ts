@@ -23,6 +23,7 @@ test("an endpoint: veth with docker's MAC, lo and eth0 up, address, default rout
   expect(p).toMatchObject({ ip: "172.17.0.2", prefixLen: 16, gateway: "172.17.0.1", mac: "02:42:ac:11:00:02", mtu: 1500 });
   expect(p.ops).toEqual([
     { op: "create-veth", hostVeth: "veth1234567", ifName: "eth0", mac: "02:42:ac:11:00:02", mtu: 1500, bridge: "berth0" },
+    { op: "hairpin", name: "veth1234567" },
     { op: "host-up", name: "veth1234567" },
     { op: "ns-up", name: "lo" },
     { op: "ns-address", name: "eth0", cidr: "172.17.0.2/16" },

@@ -13,6 +13,9 @@ export type NetOp =
   | { op: "bridge-address"; bridge: string; cidr: string }
   /** host: set a link up */
   | { op: "host-up"; name: string }
+  /** host: let a bridge port send frames back out the port they came in on (a container reaching
+   *  its own published port through a host address; with br_netfilter that frame is bridged) */
+  | { op: "hairpin"; name: string }
   /** host: veth pair; the peer is created directly in the container netns, named ifName */
   | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string }
   /** container netns: set a link up */
@@ -71,6 +74,7 @@ export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: stri
   const mac = e.mac ?? macFromIp(e.ip);
   const ops: NetOp[] = [
     { op: "create-veth", hostVeth: e.hostVeth, ifName: e.ifName, mac, mtu: net.mtu, bridge: net.bridge },
+    { op: "hairpin", name: e.hostVeth },
     { op: "host-up", name: e.hostVeth },
     { op: "ns-up", name: "lo" },
     { op: "ns-address", name: e.ifName, cidr: `${e.ip}/${prefixLen}` },

@@ -86,6 +86,13 @@ describe.skipIf(!rootEnabled)("published ports", () => {
     expect(nc([], "127.0.0.1", anyPort)).toEqual({ stdout: `hello ${ep.gateway}`, exitCode: 0 });
     expect(nc([], "127.0.0.1", loPort)).toEqual({ stdout: `hello ${ep.gateway}`, exitCode: 0 });
 
+    // from a neighbour on the bridge, and from the container itself, through a host address (hairpin)
+    const neighbour = await netnsProcess();
+    nets.connect(neighbour, "bridge", { containerId: "c3".repeat(32) });
+    expect(nc(["nsenter", "-t", String(neighbour), "-n"], ep.gateway, anyPort)).toEqual({ stdout: `hello ${ep.gateway}`, exitCode: 0 });
+    expect(nc(["nsenter", "-t", String(ctr), "-n"], ep.gateway, anyPort)).toEqual({ stdout: `hello ${ep.gateway}`, exitCode: 0 });
+    nets.release("c3".repeat(32));
+
     // from "outside" through the host's address on a /30 link: the container sees the real client
     const outside = await netnsProcess();
     const o = 64 + (randomBytes(1)[0]! % 64);
