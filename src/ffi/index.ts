@@ -11,3 +11,5 @@ export * from "./errno.ts";
 export * from "./fs.ts";
 export * from "./netlink.ts";
 export * from "./nftables.ts";
+export * from "./mount-api.ts";
+export * from "./cow-fs.ts";
