@@ -303,6 +303,21 @@ export class NetworkManager {
     });
   }
 
+  /** `network prune`: remove every user network without endpoints; returns their names */
+  prune(): string[] {
+    const removed: string[] = [];
+    for (const rec of this.store.list()) {
+      if (rec.name === DEFAULT_NETWORK || Object.keys(rec.endpoints).length > 0) continue;
+      try {
+        this.remove(rec.name);
+        removed.push(rec.name);
+      } catch (e) {
+        if (!(e instanceof EngineError && (e.kind === "failed_precondition" || e.kind === "not_found"))) throw e; // raced with a connect or another prune
+      }
+    }
+    return removed;
+  }
+
   // ------------------------------------------------------------------------------------------------
 
   private releaseWhere(match: (containerId: string) => boolean): void {

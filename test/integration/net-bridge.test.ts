@@ -233,8 +233,9 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     expect(ep.ip).toBe(sub.replace(/\.0\/24$/, ".77"));
     expect(JSON.parse(inNs(p, ["ip", "-j", "route"]).stdout).some((r: any) => r.dst === "default")).toBe(false);
     expect(Bun.spawnSync(["nft", "list", "table", "ip", TABLE]).stdout.toString()).toContain("drop");
+    expect(nets.prune()).toEqual([]); // in use
     nets.release(cid(6));
-    nets.remove(`net${tag}`);
+    expect(nets.prune()).toEqual([`net${tag}`]);
     expect(hostLinkNames()).not.toContain(rec.bridge);
     expect(nftTableExists(TABLE)).toBe(false);
   });
