@@ -1,0 +1,312 @@
+/**
+ * cgroup writers: plain file writes into cgroupfs, with the root injectable (unit tests write into a
+ * temp dir). Three host layouts, detected from /proc/self/mountinfo:
+ *  - v1: one hierarchy per controller (cpu, memory, pids, devices, freezer, …);
+ *  - hybrid: v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified) holding no controller
+ *    berth needs (systemd's "hybrid" mode). It is joined, never required to be empty or to have
+ *    controllers, so limits come from v1;
+ *  - v2: one unified hierarchy; controllers are enabled down the path through cgroup.subtree_control.
+ *
+ * Paths are relative to each hierarchy's root ("berth/<id>"). Nothing here decides policy: the
+ * ResourceSpec says what to write.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { EngineError } from "../lib/errors.ts";
+import type { ResourceSpec } from "./types.ts";
+import type { CgroupMount } from "./mount-plan.ts";
+
+export interface Hierarchy {
+  /** mount point on the host */
+  dir: string;
+  type: "cgroup" | "cgroup2";
+  /** v1 controllers (and "name=systemd"-style names); for v2, cgroup.controllers of the root */
+  controllers: string[];
+}
+
+export interface CgroupLayout {
+  kind: "v1" | "hybrid" | "v2";
+  hierarchies: Hierarchy[];
+}
+
+/** parse mountinfo text (proc(5)): field 5 is the mount point, after " - " come fstype, source, options */
+export function parseLayout(mountinfo: string): CgroupLayout {
+  const hierarchies: Hierarchy[] = [];
+  for (const line of mountinfo.split("\n")) {
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
+    const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
+    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
+    const dir = line.split(" ")[4]!.replace(/\\040/g, " ");
+    if (line.split(" ")[3] !== "/") continue; // a bind of a sub-cgroup, not a hierarchy root
+    const controllers = fstype === "cgroup"
+      ? superOpts.split(",").filter((o) => !["rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "xattr", "clone_children", "nsdelegate", "memory_recursiveprot"].includes(o) && !o.startsWith("release_agent="))
+      : readControllers(dir);
+    if (hierarchies.some((h) => h.dir === dir)) continue;
+    hierarchies.push({ dir, type: fstype, controllers });
+  }
+  const v1 = hierarchies.some((h) => h.type === "cgroup" && !h.controllers.every((c) => c.startsWith("name=")));
+  const v2 = hierarchies.some((h) => h.type === "cgroup2");
+  if (!v1 && !v2) throw new EngineError("unavailable", "cgroups: no cgroup filesystem is mounted");
+  return { kind: v1 ? (v2 ? "hybrid" : "v1") : "v2", hierarchies };
+}
+
+function readControllers(dir: string): string[] {
+  try {
+    return readFileSync(`${dir}/cgroup.controllers`, "utf8").trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+let cached: CgroupLayout | undefined;
+export function detectLayout(): CgroupLayout {
+  return (cached ??= parseLayout(readFileSync("/proc/self/mountinfo", "utf8")));
+}
+
+/** what the container mounts under /sys/fs/cgroup (its own cgroup-namespace view) */
+export function cgroupMountsFor(layout: CgroupLayout): CgroupMount[] {
+  if (layout.kind === "v2") return [{ name: "", fstype: "cgroup2" }];
+  return layout.hierarchies.map((h) => {
+    const name = h.dir.slice(h.dir.lastIndexOf("/") + 1);
+    if (h.type === "cgroup2") return { name, fstype: "cgroup2" as const };
+    const data = h.controllers.every((c) => c.startsWith("name=")) ? `none,${h.controllers.join(",")}` : h.controllers.join(",");
+    return { name, fstype: "cgroup" as const, data };
+  });
+}
+
+const v1 = (l: CgroupLayout, controller: string) => l.hierarchies.find((h) => h.type === "cgroup" && h.controllers.includes(controller));
+const unified = (l: CgroupLayout) => l.hierarchies.find((h) => h.type === "cgroup2");
+
+function write(file: string, value: string | number): void {
+  try {
+    writeFileSync(file, String(value));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "EIO";
+    throw new EngineError(code === "ENOENT" ? "not_found" : "internal", `cgroup: write ${JSON.stringify(String(value))} to ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function read(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** every directory the cgroup `path` has (one per hierarchy) */
+export function cgroupDirs(path: string, layout = detectLayout()): string[] {
+  return layout.hierarchies.map((h) => `${h.dir}/${clean(path)}`);
+}
+
+function clean(path: string): string {
+  const parts = path.split("/").filter(Boolean);
+  if (parts.length === 0 || parts.some((p) => p === "." || p === "..")) throw new EngineError("invalid_argument", `cgroup path ${JSON.stringify(path)}: must be relative and non-empty`);
+  return parts.join("/");
+}
+
+/** docker's default device allow-list (runc libcontainer/specconv AllowedDevices), v1 syntax */
+export const DEFAULT_DEVICE_RULES = [
+  "c *:* m", "b *:* m",
+  "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", // null zero full random urandom
+  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", // tty console ptmx
+  "c 136:* rwm", // pts
+  "c 10:200 rwm", // net/tun
+];
+
+export interface CreateOptions {
+  privileged?: boolean;
+  layout?: CgroupLayout;
+}
+
+/** make the cgroup in every hierarchy and write the limits; the cgroup is empty afterwards */
+export function createCgroup(path: string, resources: ResourceSpec, opts: CreateOptions = {}): void {
+  const layout = opts.layout ?? detectLayout();
+  const rel = clean(path);
+  for (const h of layout.hierarchies) {
+    if (layout.kind === "v2") enableControllers(h, rel);
+    mkdirs(h, rel);
+  }
+  if (layout.kind === "v2") applyV2(layout, rel, resources);
+  else applyV1(layout, rel, resources, !!opts.privileged);
+}
+
+/** mkdir -p under a hierarchy; cpuset needs cpus/mems copied down or joining fails with ENOSPC */
+function mkdirs(h: Hierarchy, rel: string): void {
+  let dir = h.dir;
+  for (const part of rel.split("/")) {
+    const parent = dir;
+    dir = `${dir}/${part}`;
+    if (existsSync(dir)) continue;
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new EngineError("internal", `cgroup: mkdir ${dir}: ${(e as Error).message}`, { cause: e });
+    }
+    if (h.type === "cgroup" && h.controllers.includes("cpuset")) {
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+        if ((read(`${dir}/${f}`) ?? "").trim() === "") write(`${dir}/${f}`, (read(`${parent}/${f}`) ?? "").trim());
+      }
+    }
+  }
+}
+
+function enableControllers(h: Hierarchy, rel: string): void {
+  const wanted = ["cpu", "memory", "pids", "io", "cpuset"].filter((c) => h.controllers.includes(c));
+  if (!wanted.length) return;
+  let dir = h.dir;
+  for (const part of rel.split("/")) {
+    const have = (read(`${dir}/cgroup.subtree_control`) ?? "").trim().split(/\s+/);
+    const missing = wanted.filter((c) => !have.includes(c));
+    if (missing.length) write(`${dir}/cgroup.subtree_control`, missing.map((c) => `+${c}`).join(" "));
+    dir = `${dir}/${part}`;
+    if (!existsSync(dir)) mkdirSync(dir);
+  }
+}
+
+function applyV1(layout: CgroupLayout, rel: string, r: ResourceSpec, privileged: boolean): void {
+  const mem = v1(layout, "memory");
+  if (mem && r.memory !== undefined && r.memory > 0) {
+    write(`${mem.dir}/${rel}/memory.limit_in_bytes`, r.memory);
+    // memsw exists only with swap accounting; docker's default total is twice the memory limit
+    const memsw = `${mem.dir}/${rel}/memory.memsw.limit_in_bytes`;
+    if (existsSync(memsw)) write(memsw, r.memorySwap === undefined ? 2 * r.memory : r.memorySwap < 0 ? -1 : r.memorySwap);
+  }
+  const cpu = v1(layout, "cpu");
+  if (cpu && r.cpus !== undefined && r.cpus > 0) {
+    write(`${cpu.dir}/${rel}/cpu.cfs_period_us`, 100000);
+    write(`${cpu.dir}/${rel}/cpu.cfs_quota_us`, Math.round(r.cpus * 100000));
+  }
+  if (cpu && r.cpuShares) write(`${cpu.dir}/${rel}/cpu.shares`, r.cpuShares);
+  const pids = v1(layout, "pids");
+  if (pids && r.pidsLimit !== undefined && r.pidsLimit > 0) write(`${pids.dir}/${rel}/pids.max`, r.pidsLimit);
+  const dev = v1(layout, "devices");
+  if (dev && !privileged) {
+    write(`${dev.dir}/${rel}/devices.deny`, "a");
+    for (const rule of DEFAULT_DEVICE_RULES) write(`${dev.dir}/${rel}/devices.allow`, rule);
+  }
+}
+
+function applyV2(layout: CgroupLayout, rel: string, r: ResourceSpec): void {
+  const dir = `${unified(layout)!.dir}/${rel}`;
+  const has = (f: string) => existsSync(`${dir}/${f}`);
+  if (r.memory !== undefined && r.memory > 0 && has("memory.max")) {
+    write(`${dir}/memory.max`, r.memory);
+    if (has("memory.swap.max")) {
+      const swap = r.memorySwap === undefined ? r.memory : r.memorySwap < 0 ? "max" : Math.max(0, r.memorySwap - r.memory);
+      write(`${dir}/memory.swap.max`, swap);
+    }
+  }
+  if (r.cpus !== undefined && r.cpus > 0 && has("cpu.max")) write(`${dir}/cpu.max`, `${Math.round(r.cpus * 100000)} 100000`);
+  // runc's shares → weight conversion (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value)
+  if (r.cpuShares && has("cpu.weight")) write(`${dir}/cpu.weight`, Math.floor(1 + ((r.cpuShares - 2) * 9999) / 262142));
+  if (r.pidsLimit !== undefined && r.pidsLimit > 0 && has("pids.max")) write(`${dir}/pids.max`, r.pidsLimit);
+}
+
+/** move `pid` (all its threads) into the cgroup in every hierarchy */
+export function joinCgroup(path: string, pid: number, layout = detectLayout()): void {
+  for (const dir of cgroupDirs(path, layout)) write(`${dir}/cgroup.procs`, pid);
+}
+
+/** pids in the cgroup (the memory or pids hierarchy on v1, the unified one on v2) */
+export function cgroupPids(path: string, layout = detectLayout()): number[] {
+  const h = layout.kind === "v2" ? unified(layout) : v1(layout, "pids") ?? v1(layout, "memory") ?? layout.hierarchies[0];
+  const text = h ? read(`${h.dir}/${clean(path)}/cgroup.procs`) : undefined;
+  return (text ?? "").split("\n").filter(Boolean).map(Number);
+}
+
+export function freeze(path: string, layout = detectLayout()): void {
+  return setFrozen(path, true, layout);
+}
+
+export function thaw(path: string, layout = detectLayout()): void {
+  return setFrozen(path, false, layout);
+}
+
+/** freezing is asynchronous in the kernel: write, then wait (briefly, synchronously: callers hold the
+ * container's lock) until the state file says it is done */
+function setFrozen(path: string, frozen: boolean, layout: CgroupLayout): void {
+  const rel = clean(path);
+  const fz = layout.kind === "v2" ? undefined : v1(layout, "freezer");
+  let done: () => boolean;
+  if (fz) {
+    const file = `${fz.dir}/${rel}/freezer.state`;
+    write(file, frozen ? "FROZEN" : "THAWED");
+    done = () => (read(file) ?? "").trim() === (frozen ? "FROZEN" : "THAWED");
+  } else {
+    const u = unified(layout);
+    if (!u) throw new EngineError("unavailable", "cgroup: no freezer hierarchy");
+    write(`${u.dir}/${rel}/cgroup.freeze`, frozen ? 1 : 0);
+    done = () => new RegExp(`^frozen ${frozen ? 1 : 0}$`, "m").test(read(`${u.dir}/${rel}/cgroup.events`) ?? "");
+  }
+  for (let i = 0; i < 1000 && !done(); i++) Bun.sleepSync(2);
+  if (!done()) throw new EngineError("unavailable", `cgroup ${rel}: ${frozen ? "freeze" : "thaw"} did not complete`);
+}
+
+export interface CgroupStats {
+  memoryUsage: number;
+  /** bytes; Infinity when unlimited */
+  memoryLimit: number;
+  cpuNs: number;
+  pids: number;
+}
+
+const num = (s: string | undefined) => {
+  const t = (s ?? "").trim();
+  if (t === "max") return Infinity;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : 0;
+};
+
+export function stats(path: string, layout = detectLayout()): CgroupStats {
+  const rel = clean(path);
+  if (layout.kind === "v2") {
+    const d = `${unified(layout)!.dir}/${rel}`;
+    const usec = /^usage_usec (\d+)$/m.exec(read(`${d}/cpu.stat`) ?? "")?.[1];
+    return { memoryUsage: num(read(`${d}/memory.current`)), memoryLimit: num(read(`${d}/memory.max`) ?? "max"), cpuNs: Number(usec ?? 0) * 1000, pids: num(read(`${d}/pids.current`)) };
+  }
+  const at = (c: string, f: string) => { const h = v1(layout, c); return h ? read(`${h.dir}/${rel}/${f}`) : undefined; };
+  let limit = num(at("memory", "memory.limit_in_bytes"));
+  if (limit >= 2 ** 62) limit = Infinity; // v1 reports "unlimited" as PAGE_COUNTER_MAX pages
+  return { memoryUsage: num(at("memory", "memory.usage_in_bytes")), memoryLimit: limit, cpuNs: num(at("cpuacct", "cpuacct.usage")), pids: num(at("pids", "pids.current")) };
+}
+
+/** did the kernel OOM-kill a process of this cgroup (v1 memory.oom_control, v2 memory.events)? */
+export function oomKilled(path: string, layout = detectLayout()): boolean {
+  const rel = clean(path);
+  const mem = layout.kind === "v2" ? unified(layout) : v1(layout, "memory");
+  if (!mem) return false;
+  const text = read(`${mem.dir}/${rel}/${layout.kind === "v2" ? "memory.events" : "memory.oom_control"}`) ?? "";
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0) > 0;
+}
+
+/** SIGKILL what is left, then rmdir in every hierarchy (rmdir is EBUSY until the last task is gone;
+ * retried for about a second). Synchronous: the engine calls it under the container's lock. */
+export function removeCgroup(path: string, layout = detectLayout()): void {
+  const dirs = cgroupDirs(path, layout).filter((d) => existsSync(d));
+  // a frozen task never handles SIGKILL: thaw first
+  for (const d of dirs) {
+    if (existsSync(`${d}/freezer.state`)) try { writeFileSync(`${d}/freezer.state`, "THAWED"); } catch {}
+    if (existsSync(`${d}/cgroup.freeze`)) try { writeFileSync(`${d}/cgroup.freeze`, "0"); } catch {}
+  }
+  for (let attempt = 0; ; attempt++) {
+    const left: string[] = [];
+    for (const dir of dirs) {
+      if (!existsSync(dir)) continue;
+      for (const pid of (read(`${dir}/cgroup.procs`) ?? "").split("\n").filter(Boolean)) {
+        try { process.kill(Number(pid), "SIGKILL"); } catch {}
+      }
+      try {
+        for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout);
+        rmdirSync(dir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") continue;
+        if (code !== "EBUSY" || attempt >= 200) throw new EngineError("unavailable", `cgroup: remove ${dir}: ${(e as Error).message}`, { cause: e });
+        left.push(dir);
+      }
+    }
+    if (!left.length) return;
+    Bun.sleepSync(5);
+  }
+}

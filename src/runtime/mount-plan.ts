@@ -1,0 +1,170 @@
+/**
+ * ContainerSpec → the ordered mount operations the shim's child performs (STYLE §5: plan, then act).
+ * Pure: every fact about the host (is a bind source a directory, which cgroup hierarchies exist, which
+ * device nodes the host has) comes in through PlanInput.
+ *
+ * Order follows runc's rootfs_linux.go: make "/" private so nothing propagates back to the host, mount
+ * the rootfs on a staging directory, then proc, /dev (tmpfs + bound host device nodes, since mknod may
+ * be refused), devpts, shm, mqueue, sysfs, cgroups, user mounts (shallow first), masks, read-only
+ * paths, pivot_root(".", ".") and the read-only rootfs remount.
+ *
+ * Targets are container-absolute; the shim resolves them with openat2(RESOLVE_IN_ROOT), so a symlink
+ * in the image cannot redirect a mount to the host.
+ */
+import type { Mount } from "../oci/index.ts";
+import { EngineError } from "../lib/errors.ts";
+import type { ContainerSpec } from "./types.ts";
+import { OP, type ShimOp } from "./shim.ts";
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC } from "../ffi/fs.ts";
+
+const MS_STRICTATIME = 1 << 24;
+const MS_RELATIME = 1 << 21;
+const MS_NOATIME = 1024;
+
+/** moby's defaults (oci/defaults.go) for engines that build the lists themselves */
+export const DEFAULT_MASKED_PATHS = [
+  "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+];
+export const DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/** nodes runc binds into every container's /dev (libcontainer/specconv AllowedDevices) */
+export const DEFAULT_DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+
+export interface CgroupMount {
+  /** directory under /sys/fs/cgroup ("" for a pure-v2 host) */
+  name: string;
+  fstype: "cgroup" | "cgroup2";
+  /** mount data, e.g. "cpu" or "none,name=systemd" */
+  data?: string;
+}
+
+export interface PlanInput {
+  spec: ContainerSpec;
+  /** host directory the rootfs is mounted on, inside the container's private mount namespace */
+  staging: string;
+  /** stdin fd of the shim child when it is a pty slave: bound on /dev/console */
+  consoleFd?: number;
+  cgroupMounts: CgroupMount[];
+  /** for --privileged: host /dev nodes to bind (names relative to /dev) */
+  hostDevices?: string[];
+  /** whether a bind source is a directory (a file bind needs a file as its mountpoint) */
+  isDirectory(hostPath: string): boolean;
+}
+
+export interface PlannedOp extends ShimOp {
+  /** what failed, for the error message: `mount "proc" on "/proc"` */
+  what: string;
+}
+
+const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
+  ro: [MS_RDONLY, 0], rw: [0, MS_RDONLY], nosuid: [MS_NOSUID, 0], suid: [0, MS_NOSUID], nodev: [MS_NODEV, 0],
+  dev: [0, MS_NODEV], noexec: [MS_NOEXEC, 0], exec: [0, MS_NOEXEC], bind: [MS_BIND, 0], rbind: [MS_BIND | MS_REC, 0],
+  strictatime: [MS_STRICTATIME, 0], relatime: [MS_RELATIME, 0], noatime: [MS_NOATIME, 0],
+};
+/** propagation is always private in the container (step 1); these are accepted and ignored */
+const IGNORED = new Set(["private", "rprivate", "slave", "rslave", "shared", "rshared", "z", "Z", "defaults"]);
+
+export function parseMountOptions(options: string[]): { flags: number; data: string[] } {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAG_OPTIONS[o];
+    if (f) flags = (flags | f[0]) & ~f[1];
+    else if (!IGNORED.has(o)) data.push(o);
+  }
+  return { flags, data };
+}
+
+function rel(target: string): string {
+  const parts = target.split("/").filter((p) => p && p !== ".");
+  if (parts.includes("..")) throw new EngineError("invalid_argument", `mount target "${target}": must not contain ".."`);
+  return parts.join("/");
+}
+
+const q = JSON.stringify;
+
+export function planMounts(input: PlanInput): PlannedOp[] {
+  const { spec, staging } = input;
+  const ops: PlannedOp[] = [];
+  const mount = (kind: number, source: string, target: string, fstype: string | undefined, flags: number, data?: string) =>
+    ops.push({ kind, source, target: rel(target), fstype, flags, data, what: `mount ${q(source)} on ${q(target)}` });
+  const remount = (target: string, flags: number) =>
+    ops.push({ kind: OP.REMOUNT, target: rel(target), flags, what: `remount ${q(target)} read-only` });
+
+  ops.push({ kind: OP.PRIVATE, what: `make "/" private` });
+  if (spec.rootfs.length === 0) throw new EngineError("invalid_argument", "container rootfs: no mounts");
+  for (const [i, m] of spec.rootfs.entries()) {
+    const { flags, data } = parseMountOptions(m.options);
+    const isBind = m.type === "bind" || (flags & MS_BIND) !== 0;
+    const op = {
+      source: m.source,
+      fstype: isBind ? undefined : m.type,
+      flags: isBind ? flags | MS_BIND | MS_REC : flags,
+      data: data.length ? data.join(",") : undefined,
+      what: `mount ${m.type} rootfs ${q(m.source)}`,
+    };
+    if (i === 0) ops.push({ kind: OP.ROOTFS, target: staging, ...op });
+    else ops.push({ kind: OP.MOUNT, target: rel(m.target), ...op });
+    if (i === 0) ops.push({ kind: OP.ENTER, target: staging, what: `enter rootfs ${q(staging)}` });
+  }
+
+  const priv = spec.privileged;
+  mount(OP.MOUNT, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  mount(OP.MOUNT, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  const devices = priv ? (input.hostDevices ?? DEFAULT_DEVICES) : DEFAULT_DEVICES;
+  for (const d of devices) mount(OP.MOUNT_FILE, `/dev/${d}`, `/dev/${d}`, undefined, MS_BIND);
+  for (const [link, to] of [["/dev/fd", "/proc/self/fd"], ["/dev/stdin", "/proc/self/fd/0"], ["/dev/stdout", "/proc/self/fd/1"],
+    ["/dev/stderr", "/proc/self/fd/2"], ["/dev/core", "/proc/kcore"], ["/dev/ptmx", "pts/ptmx"]] as const)
+    ops.push({ kind: OP.SYMLINK, source: to, target: rel(link), what: `symlink ${q(link)} -> ${q(to)}` });
+  mount(OP.MOUNT, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  mount(OP.MOUNT, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  mount(OP.MOUNT, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (input.consoleFd !== undefined) mount(OP.MOUNT_FILE, `/proc/self/fd/${input.consoleFd}`, "/dev/console", undefined, MS_BIND);
+
+  const sysFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (priv ? 0 : MS_RDONLY);
+  mount(OP.MOUNT, "sysfs", "/sys", "sysfs", sysFlags);
+  const cgFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | (priv ? 0 : MS_RDONLY);
+  const v1 = input.cgroupMounts.filter((c) => c.name !== "");
+  if (v1.length) {
+    mount(OP.MOUNT, "tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+    for (const c of v1) mount(OP.MOUNT, "cgroup", `/sys/fs/cgroup/${c.name}`, c.fstype, cgFlags, c.data);
+    if (!priv) remount("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+  } else if (input.cgroupMounts.length) {
+    mount(OP.MOUNT, "cgroup", "/sys/fs/cgroup", "cgroup2", cgFlags);
+  }
+
+  // shallow targets first, so /a/b is mounted over /a and not hidden by it (moby sortMounts)
+  const user = [...spec.mounts].sort((a, b) => rel(a.target).split("/").length - rel(b.target).split("/").length);
+  for (const m of user) planUserMount(m, input, mount, remount);
+
+  if (!priv) {
+    for (const p of spec.maskedPaths) ops.push({ kind: OP.MASK, target: rel(p), what: `mask ${q(p)}` });
+    for (const p of spec.readonlyPaths) ops.push({ kind: OP.READONLY, target: rel(p), flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, what: `make ${q(p)} read-only` });
+  }
+  // runc creates the working directory if the image lacks it
+  if (rel(spec.process.cwd || "/")) ops.push({ kind: OP.MKDIR, target: rel(spec.process.cwd), what: `create working directory ${q(spec.process.cwd)}` });
+  ops.push({ kind: OP.PIVOT, what: "pivot_root" });
+  if (spec.readonlyRootfs) remount("/", MS_BIND | MS_RDONLY);
+  if (input.consoleFd !== undefined) ops.push({ kind: OP.CONSOLE, target: "/dev/console", what: `open "/dev/console"` });
+  return ops;
+}
+
+function planUserMount(
+  m: Mount,
+  input: PlanInput,
+  mount: (kind: number, source: string, target: string, fstype: string | undefined, flags: number, data?: string) => void,
+  remount: (target: string, flags: number) => void,
+): void {
+  const { flags, data } = parseMountOptions(m.options);
+  if (m.type === "bind" || flags & MS_BIND) {
+    const kind = input.isDirectory(m.source) ? OP.MOUNT : OP.MOUNT_FILE;
+    // a bind ignores every flag but MS_REC; ro/nosuid/… need a second, remounting call (mount(2))
+    mount(kind, m.source, m.target, undefined, MS_BIND | (m.options.includes("bind") ? 0 : MS_REC));
+    const extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (extra) remount(m.target, MS_BIND | extra);
+    return;
+  }
+  mount(OP.MOUNT, m.source || m.type, m.target, m.type, flags, data.length ? data.join(",") : undefined);
+}

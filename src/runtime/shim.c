@@ -1,0 +1,450 @@
+/*
+ * berth's container shim, compiled at runtime by bun:ffi `cc` (TinyCC); see spawn.ts for why.
+ *
+ * Everything after clone() runs here, in a single-threaded COW copy of the Bun process: JS never runs in
+ * the child (the JSC heap and JIT pool are MADV_DONTFORK, ../shared/notes/bun-ffi.md §5). So the child
+ * may only call async-signal-safe libc wrappers: no malloc, no stdio, no locks.
+ *
+ * No #include on purpose: prototypes and constants are declared by hand (header spelling, x86_64/arm64
+ * generic values) so hosts without libc6-dev can compile this.
+ *
+ * Decisions live in TS. The parent serialises a plan into one blob (berth_spawn's argument): words of
+ * u64, pointers encoded as offsets into the blob. The blob is copied into `arena` (static, not
+ * DONTFORK) before clone, so the child never dereferences JS memory.
+ *
+ * Errors: the child writes {step, errno, index} to err_fd (O_CLOEXEC) and _exit(127); EOF on that pipe
+ * without a message means execve succeeded.
+ */
+typedef unsigned long size_t;
+typedef long ssize_t;
+typedef unsigned long u64;
+typedef unsigned int u32;
+
+extern int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+extern int mount(const char *, const char *, const char *, unsigned long, const void *);
+extern int umount2(const char *, int);
+extern long syscall(long, ...);
+extern int execve(const char *, char *const[], char *const[]);
+extern int chdir(const char *);
+extern int sethostname(const char *, size_t);
+extern ssize_t read(int, void *, size_t);
+extern ssize_t write(int, const void *, size_t);
+extern int open(const char *, int, ...);
+extern int openat(int, const char *, int, ...);
+extern int close(int);
+extern int dup2(int, int);
+extern int setsid(void);
+extern int ioctl(int, unsigned long, ...);
+extern void _exit(int);
+extern int *__errno_location(void);
+extern int waitpid(int, int *, int);
+extern int unshare(int);
+extern int setns(int, int);
+extern int mkdirat(int, const char *, u32);
+extern int symlinkat(const char *, int, const char *);
+extern int prctl(int, u64, u64, u64, u64);
+extern int setrlimit(int, const void *);
+extern int kill(int, int);
+extern void (*signal(int, void (*)(int)))(int);
+extern int sigprocmask(int, const void *, void *);
+extern void *memcpy(void *, const void *, size_t);
+
+#define CLONE_NEWCGROUP 0x02000000
+#define SIGCHLD 17
+#define MS_RDONLY 1
+#define MS_BIND 4096
+#define MS_REMOUNT 32
+#define MS_REC 16384
+#define MS_PRIVATE (1 << 18)
+#define MNT_DETACH 2
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
+#define O_CLOEXEC 02000000
+#define O_PATH 010000000
+#define AT_FDCWD (-100)
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+/* Raw syscalls where glibc's wrapper is unsafe in this child: setresuid/setresgid/setgroups go
+ * through __nptl_setxid, which signals every thread glibc *believes* exists (the parent's Bun threads,
+ * absent here) under a lock one of them may have held at clone time, and fork() runs atfork handlers
+ * that take malloc/stdio locks. Seen as a child hung in futex_wait before exec. */
+#if defined(__aarch64__)
+#define SYS_pivot_root 41
+#define SYS_capset 91
+#define SYS_setresuid 147
+#define SYS_setresgid 149
+#define SYS_setgroups 159
+#define SYS_clone 220
+#else
+#define SYS_pivot_root 155
+#define SYS_capset 126
+#define SYS_setresuid 117
+#define SYS_setresgid 119
+#define SYS_setgroups 116
+#define SYS_clone 56
+#endif
+#define SYS_openat2 437
+#define SYS_close_range 436
+#define CLOSE_RANGE_CLOEXEC 4
+#define TIOCSCTTY 0x540E
+#define ENOENT 2
+#define EINTR 4
+#define EACCES 13
+#define EEXIST 17
+#define PR_SET_NAME 15
+#define PR_CAPBSET_READ 23
+#define PR_CAPBSET_DROP 24
+#define PR_SET_NO_NEW_PRIVS 38
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+
+/* steps reported to the parent; spawn.ts has the same table (STEP_NAMES) */
+enum {
+  ST_SYNC = 1, ST_CGROUPNS, ST_HOSTNAME, ST_OP, ST_SETNS, ST_CWD, ST_SETSID, ST_CTTY, ST_DUP,
+  ST_RLIMIT, ST_CAPBSET, ST_GROUPS, ST_GID, ST_UID, ST_CAPSET, ST_AMBIENT, ST_NNP, ST_EXEC, ST_FORK, ST_CLOSE
+};
+
+/* mount-plan op kinds; mount-plan.ts has the same numbers (OP) */
+enum {
+  OP_PRIVATE = 1,   /* mount(NULL, "/", MS_REC|MS_PRIVATE): nothing propagates back to the host */
+  OP_ROOTFS,        /* mount(src, dst, fstype, flags, data) with dst a HOST path (the staging dir) */
+  OP_ENTER,         /* chdir(dst), open it as the root every later target is resolved in */
+  OP_MOUNT,         /* mount onto dst inside the root, creating a directory if missing */
+  OP_MOUNT_FILE,    /* same, creating an empty file (binds of files) */
+  OP_REMOUNT,       /* mount(NULL, dst, NULL, MS_REMOUNT|flags): bind + remount for ro */
+  OP_SYMLINK,       /* symlink src at dst inside the root */
+  OP_MASK,          /* /dev/null over a file, ro tmpfs over a dir; missing paths are skipped */
+  OP_READONLY,      /* bind dst onto itself, remount ro; missing paths are skipped */
+  OP_PIVOT,         /* pivot_root(".", ".") + umount2(".", MNT_DETACH): runc's no-put_old trick */
+  OP_CONSOLE,       /* after pivot: reopen the tty through dst (/dev/console) for fds 0-2 */
+  OP_MKDIR          /* mkdir -p dst inside the root (the working directory) */
+};
+
+/* header word indexes of the blob */
+enum {
+  H_MODE, H_CLONE, H_HOSTNAME, H_ARGV, H_ENVP, H_OPS, H_NOPS, H_SYNC, H_ERR, H_IN, H_OUT, H_ERR2, H_TTY,
+  H_UID, H_GID, H_NGROUPS, H_GROUPS, H_CAPS, H_NNP, H_INIT, H_CWD, H_NS, H_NNS, H_RLIM, H_NRLIM, H_PATH,
+  H_WORDS
+};
+
+static char arena[256 * 1024] __attribute__((aligned(16)));
+static char stack[256 * 1024] __attribute__((aligned(16)));
+static u64 *H;
+static int err_fd = -1;
+static int root_fd = -1;
+static int tty_fd = -1;
+
+static char *P(u64 off) { return off ? arena + off : 0; }
+
+static void fail(int step, int index) {
+  int msg[3];
+  msg[0] = step; msg[1] = *__errno_location(); msg[2] = index;
+  write(err_fd, msg, sizeof msg);
+  _exit(127);
+}
+
+static int slen(const char *s) { int n = 0; while (s[n]) n++; return n; }
+
+static void fdpath(char *buf, int fd) {   /* "/proc/self/fd/<fd>" */
+  const char *p = "/proc/self/fd/";
+  char d[12];
+  int n = 0, k = 0;
+  while (*p) buf[n++] = *p++;
+  do { d[k++] = '0' + fd % 10; fd /= 10; } while (fd);
+  while (k) buf[n++] = d[--k];
+  buf[n] = 0;
+}
+
+struct open_how { u64 flags, mode, resolve; };
+
+/* Open `path` (relative, no leading '/') with every symlink resolved as if root_fd were "/": a hostile
+ * image cannot make a mount target escape the rootfs (openat2(2) RESOLVE_IN_ROOT; runc's
+ * securejoin + /proc/self/fd mounting does the same job). create: 0 none, 1 directories, 2 file leaf. */
+static int resolve(const char *path, int create) {
+  struct open_how how;
+  char prefix[4096];
+  int n = 0, i = 0, fd;
+  how.flags = O_PATH | O_CLOEXEC; how.mode = 0; how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  if (!create) return syscall(SYS_openat2, root_fd, path[0] ? path : ".", &how, sizeof how);
+  for (;;) {
+    int start = i, last;
+    while (path[i] && path[i] != '/') prefix[n++] = path[i++];
+    prefix[n] = 0;
+    last = !path[i];
+    fd = syscall(SYS_openat2, root_fd, prefix, &how, sizeof how);
+    if (fd < 0 && *__errno_location() == ENOENT) {
+      int parent, rc;
+      if (start == 0) parent = root_fd;
+      else {
+        prefix[start - 1] = 0;
+        parent = syscall(SYS_openat2, root_fd, prefix, &how, sizeof how);
+        prefix[start - 1] = '/';
+        if (parent < 0) return -1;
+      }
+      if (last && create == 2) {
+        rc = openat(parent, prefix + start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (rc >= 0) close(rc);
+      } else rc = mkdirat(parent, prefix + start, 0755);
+      if (parent != root_fd) close(parent);
+      if (rc < 0 && *__errno_location() != EEXIST) return -1;
+      fd = syscall(SYS_openat2, root_fd, prefix, &how, sizeof how);
+    }
+    if (fd < 0 || last) return fd;
+    close(fd);
+    prefix[n++] = path[i++];
+  }
+}
+
+static void apply_op(u64 *op, int index) {
+  u64 kind = op[0];
+  char *src = P(op[1]), *dst = P(op[2]), *fstype = P(op[3]), *data = P(op[5]);
+  unsigned long flags = op[4];
+  char target[32];
+  int fd;
+  switch (kind) {
+  case OP_PRIVATE:
+    if (mount(0, "/", 0, MS_REC | MS_PRIVATE, 0) < 0) fail(ST_OP, index);
+    return;
+  case OP_ROOTFS:
+    if (mount(src, dst, fstype, flags, data) < 0) fail(ST_OP, index);
+    return;
+  case OP_ENTER:
+    if (chdir(dst) < 0) fail(ST_OP, index);
+    root_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) fail(ST_OP, index);
+    return;
+  case OP_MOUNT:
+  case OP_MOUNT_FILE:
+  case OP_REMOUNT:
+    fd = resolve(dst, kind == OP_MOUNT ? 1 : kind == OP_MOUNT_FILE ? 2 : 0);
+    if (fd < 0) fail(ST_OP, index);
+    fdpath(target, fd);
+    if (kind == OP_REMOUNT) { if (mount(0, target, 0, flags | MS_REMOUNT, 0) < 0) fail(ST_OP, index); }
+    else if (mount(src, target, fstype, flags, data) < 0) fail(ST_OP, index);
+    close(fd);
+    return;
+  case OP_SYMLINK:
+    if (symlinkat(src, root_fd, dst) < 0 && *__errno_location() != EEXIST) fail(ST_OP, index);
+    return;
+  case OP_MASK:
+  case OP_READONLY: {
+    int dir;
+    fd = resolve(dst, 0);
+    if (fd < 0) { if (*__errno_location() == ENOENT) return; fail(ST_OP, index); }
+    fdpath(target, fd);
+    if (kind == OP_MASK) {
+      dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* ENOTDIR for files */
+      if (dir >= 0) close(dir);
+      if (dir >= 0) { if (mount("tmpfs", target, "tmpfs", MS_RDONLY, 0) < 0) fail(ST_OP, index); }
+      else if (mount("/dev/null", target, 0, MS_BIND, 0) < 0) fail(ST_OP, index);
+      close(fd);
+      return;
+    }
+    if (mount(target, target, 0, MS_BIND | MS_REC, 0) < 0) fail(ST_OP, index);
+    close(fd);
+    fd = resolve(dst, 0);   /* the new bind is on top now; remount that one */
+    if (fd < 0) fail(ST_OP, index);
+    fdpath(target, fd);
+    if (mount(0, target, 0, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | flags, 0) < 0) fail(ST_OP, index);
+    close(fd);
+    return;
+  }
+  case OP_PIVOT:
+    if (syscall(SYS_pivot_root, ".", ".") < 0) fail(ST_OP, index);
+    if (umount2(".", MNT_DETACH) < 0) fail(ST_OP, index);
+    if (chdir("/") < 0) fail(ST_OP, index);
+    return;
+  case OP_MKDIR:
+    fd = resolve(dst, 1);
+    if (fd < 0) fail(ST_OP, index);
+    close(fd);
+    return;
+  case OP_CONSOLE:
+    tty_fd = open(dst, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (tty_fd < 0) fail(ST_OP, index);
+    return;
+  }
+}
+
+/* PATH search like Go's exec.LookPath, which docker uses: names with a '/' are used as they are. */
+static void exec_user(char **argv, char **envp, const char *path) {
+  const char *f = argv[0];
+  char buf[4096];
+  int i, err = ENOENT;
+  for (i = 0; f[i]; i++) if (f[i] == '/') { execve(f, argv, envp); fail(ST_EXEC, 1); }
+  if (!f[0]) { *__errno_location() = ENOENT; fail(ST_EXEC, 0); }
+  while (path && *path) {
+    int n = 0, k;
+    while (*path && *path != ':' && n < 2048) buf[n++] = *path++;
+    if (*path == ':') path++;
+    if (n == 0) buf[n++] = '.';
+    buf[n++] = '/';
+    for (k = 0; f[k] && n < 4095; k++) buf[n++] = f[k];
+    buf[n] = 0;
+    execve(buf, argv, envp);
+    if (*__errno_location() != ENOENT && *__errno_location() != EACCES) err = *__errno_location();
+  }
+  *__errno_location() = err;
+  fail(ST_EXEC, 0);
+}
+
+/* ---- --init: a tiny reaper as PID 1 (tini's job): fork the user process, forward signals, reap
+ * everything, exit with the user process's status (128+signal when it was killed). */
+static int init_child = -1;
+static void forward(int sig) { if (init_child > 0) kill(init_child, sig); }
+
+static void run_init(void) {
+  int sig, st, r, status = 0;
+  u64 mask[16], old[16];   /* glibc sigset_t is 128 bytes */
+  for (sig = 0; sig < 16; sig++) mask[sig] = ~0UL;
+  sigprocmask(0 /* SIG_BLOCK */, mask, old);   /* no signal is lost between fork and the handlers */
+  init_child = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);   /* fork without glibc's atfork locks */
+  if (init_child < 0) fail(ST_FORK, 0);
+  if (init_child == 0) {
+    sigprocmask(2 /* SIG_SETMASK */, old, 0);
+    return;   /* the user process continues in main_child */
+  }
+  close(err_fd);   /* EOF for the parent once the user process execs */
+  prctl(PR_SET_NAME, (u64)"berth-init", 0, 0, 0);
+  for (sig = 1; sig < 32; sig++)
+    if (sig != 9 && sig != 19 && sig != SIGCHLD) signal(sig, forward);
+  sigprocmask(2, old, 0);
+  for (;;) {
+    r = waitpid(-1, &st, 0);
+    if (r < 0) {
+      if (*__errno_location() == EINTR) continue;
+      _exit(status);
+    }
+    if (r == init_child) {
+      status = (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff;
+      _exit(status);
+    }
+  }
+}
+
+struct cap_header { u32 version; int pid; };
+struct cap_data { u32 effective, permitted, inheritable; };
+
+static void finish_and_exec(void) {
+  u64 caps = H[H_CAPS];
+  u32 uid = H[H_UID], gid = H[H_GID];
+  int in = tty_fd >= 0 ? tty_fd : (int)H[H_IN], out = tty_fd >= 0 ? tty_fd : (int)H[H_OUT], er = tty_fd >= 0 ? tty_fd : (int)H[H_ERR2];
+  int cap, i;
+  u64 *rl = (u64 *)P(H[H_RLIM]);
+  struct cap_header hdr;
+  struct cap_data data[2];
+
+  if (H[H_CWD] && chdir(P(H[H_CWD])) < 0) fail(ST_CWD, 0);
+  /* runc makes every container process a session leader; with a tty it also becomes the controlling
+   * terminal so ^C, job control and SIGWINCH work inside */
+  if (setsid() < 0) fail(ST_SETSID, 0);
+  if (H[H_TTY] && ioctl(in, TIOCSCTTY, 0) < 0) fail(ST_CTTY, 0);
+  if (in >= 0 && dup2(in, 0) < 0) fail(ST_DUP, 0);
+  if (out >= 0 && dup2(out, 1) < 0) fail(ST_DUP, 1);
+  if (er >= 0 && dup2(er, 2) < 0) fail(ST_DUP, 2);
+  /* only 0-2 reach the container: everything else closes at exec (err_fd must survive until then) */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (i = 0; i < (int)H[H_NRLIM]; i++)
+    if (setrlimit((int)rl[3 * i], &rl[3 * i + 1]) < 0) fail(ST_RLIMIT, i);
+
+  /* capabilities(7): drop the bounding set first (needs CAP_SETPCAP, still held), then switch user.
+   * Without PR_SET_KEEPCAPS, setresuid() from 0 to non-zero clears permitted and effective, so a
+   * non-root user ends with no caps, as in docker; its bounding set still limits setuid binaries. */
+  for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+    if (!(caps & (1UL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) fail(ST_CAPBSET, cap);
+  if (syscall(SYS_setgroups, H[H_NGROUPS], P(H[H_GROUPS])) < 0) fail(ST_GROUPS, 0);
+  if (syscall(SYS_setresgid, gid, gid, gid) < 0) fail(ST_GID, 0);
+  if (syscall(SYS_setresuid, uid, uid, uid) < 0) fail(ST_UID, 0);
+  if (uid == 0) {
+    /* inheritable stays empty (moby after CVE-2022-24769) */
+    hdr.version = 0x20080522; hdr.pid = 0;
+    data[0].effective = data[0].permitted = (u32)caps; data[0].inheritable = 0;
+    data[1].effective = data[1].permitted = (u32)(caps >> 32); data[1].inheritable = 0;
+    if (syscall(SYS_capset, &hdr, data) < 0) fail(ST_CAPSET, 0);
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) fail(ST_AMBIENT, 0);
+  if (H[H_NNP] && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(ST_NNP, 0);
+  if (H[H_INIT]) run_init();
+  exec_user((char **)P(H[H_ARGV]), (char **)P(H[H_ENVP]), P(H[H_PATH]));
+}
+
+/* A clone()d child inherits every fd of the runtime, including other containers' sync and error pipes
+ * (O_CLOEXEC only acts at execve). Holding those would keep a sibling's pipe open while we wait on our
+ * own sync pipe, so close everything except what this child uses, first thing. */
+static void close_others(void) {
+  int keep[64], n = 0, i, j, lo = 3;
+  u64 *ns = (u64 *)P(H[H_NS]);
+  keep[n++] = H[H_SYNC]; keep[n++] = H[H_ERR]; keep[n++] = H[H_IN]; keep[n++] = H[H_OUT]; keep[n++] = H[H_ERR2];
+  for (i = 0; i < (int)H[H_NNS] && n < 64; i++) keep[n++] = ns[2 * i];
+  for (i = 1; i < n; i++) for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
+  for (i = 0; i < n; i++) {
+    if (keep[i] < lo) continue;
+    if (keep[i] > lo) syscall(SYS_close_range, lo, keep[i] - 1, 0);
+    lo = keep[i] + 1;
+  }
+  syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+static int main_child(void *unused) {
+  char c;
+  int i;
+  u64 *ops = (u64 *)P(H[H_OPS]);
+  u64 *ns = (u64 *)P(H[H_NS]);
+  int sync_fd = H[H_SYNC];
+  err_fd = H[H_ERR];
+  close_others();
+  /* wait until the parent has placed us in the cgroup and wired the network */
+  if (sync_fd >= 0) {
+    ssize_t r;
+    do r = read(sync_fd, &c, 1); while (r < 0 && *__errno_location() == EINTR);
+    if (r != 1) _exit(126);   /* parent gave up: no message, it already knows */
+    close(sync_fd);
+  }
+  /* joining namespaces (exec): the pid ns was entered by the parent (pid_for_children); mnt goes last
+   * because after it the other /proc/<pid>/ns fds are still valid but paths are not */
+  for (i = 0; i < (int)H[H_NNS]; i++)
+    if (setns((int)ns[2 * i], (int)ns[2 * i + 1]) < 0) fail(ST_SETNS, i);
+  /* cgroupns only now: the parent moved us into the container's cgroup, which becomes our root */
+  if ((H[H_CLONE] & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) fail(ST_CGROUPNS, 0);
+  if (H[H_HOSTNAME] && sethostname(P(H[H_HOSTNAME]), slen(P(H[H_HOSTNAME]))) < 0) fail(ST_HOSTNAME, 0);
+  for (i = 0; i < (int)H[H_NOPS]; i++) apply_op(ops + 6 * i, i);
+  finish_and_exec();
+  return 0;
+}
+
+/* Relocate the blob's offsets inside pointer arrays (argv, envp) into real pointers. */
+static void fix_strv(u64 off) {
+  u64 *v = (u64 *)P(off);
+  if (!v) return;
+  for (; *v; v++) *v = (u64)(arena + *v);
+}
+
+/* blob: see mount-plan.ts / spawn.ts encodeBlob. Returns the child's host pid or -errno. */
+int berth_spawn(const char *blob, int len) {
+  int pid;
+  if (len > (int)sizeof arena) return -7; /* E2BIG */
+  memcpy(arena, blob, len);
+  H = (u64 *)arena;
+  fix_strv(H[H_ARGV]);
+  fix_strv(H[H_ENVP]);
+  /* no CLONE_VM: the child gets COW copies of arena and stack; clone flags except CLONE_NEWCGROUP,
+   * which the child unshares itself after the cgroup join */
+  pid = clone(main_child, stack + sizeof stack, (int)(H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | SIGCHLD, 0);
+  if (pid < 0) return -*__errno_location();
+  return pid;
+}
+
+/* raw wait status; -1 while running (nohang); -1000-errno on error */
+int berth_wait(int pid, int nohang) {
+  int st = 0, r;
+  do r = waitpid(pid, &st, nohang ? 1 : 0); while (r < 0 && *__errno_location() == EINTR);
+  if (r == 0) return -1;
+  if (r < 0) return -1000 - *__errno_location();
+  return st;
+}

@@ -1,0 +1,283 @@
+/**
+ * The one place that enters namespaces (STYLE §4 "watch the threads"). Approach, per the experiment in
+ * ../shared/notes/bun-ffi.md §4: the TinyCC shim clone()s a C child into the new namespaces; the child
+ * blocks on a sync pipe while this (the parent, in JS) creates and joins the cgroup and runs the
+ * beforeStart hook (network wiring); then it applies the mount plan, drops capabilities, switches user
+ * and execve()s. Bun's main thread never changes namespace, except pid_for_children around the clone
+ * of an exec (restored in `finally`, §3: a Bun thread started meanwhile would abort).
+ *
+ * Reaping: Bun reaps only its own children, by pid (pidfd + wait4), never wait(-1), so waitpid(pid)
+ * here keeps the container's status. There is no pollable handle for a foreign child in Bun, so wait()
+ * polls waitpid(WNOHANG) with a backoff from 1 ms to 20 ms.
+ */
+import { openSync, readdirSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync } from "node:fs";
+import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
+import { errnoName, strerror } from "../ffi/index.ts";
+import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
+import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContainer, Stdio } from "./types.ts";
+import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
+import { planMounts, type PlannedOp } from "./mount-plan.ts";
+import { capabilityMask } from "./capabilities.ts";
+import { cgroupMountsFor, createCgroup, detectLayout, joinCgroup, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
+import { processStartTime } from "./process.ts";
+
+/** where each container's rootfs is mounted, inside its own private mount namespace only: one shared,
+ * always-empty directory on the host is enough */
+export const STAGING_DIR = "/run/berth/rootfs";
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface CreateHooks {
+  /** runs while the child waits, after the cgroup join (network wiring) */
+  beforeStart?: (pid: number) => Promise<void>;
+}
+
+export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: CreateHooks = {}): Promise<RunningContainer> {
+  const shim = loadShim();
+  const layout = detectLayout();
+  const opened: number[] = [];
+  createCgroup(spec.cgroupPath, spec.resources, { privileged: spec.privileged, layout });
+  try {
+    mkdirSync(STAGING_DIR, { recursive: true, mode: 0o700 });
+    let cloneFlags = CLONE_NEWNS | CLONE_NEWCGROUP;
+    const namespaces: [number, number][] = [];
+    const ns = (mode: NamespaceMode, flag: number, name: string) => {
+      if (mode === "new") cloneFlags |= flag;
+      else if (mode !== "host") {
+        const fd = openNs(mode.path, name);
+        opened.push(fd);
+        namespaces.push([fd, flag]);
+      }
+    };
+    ns(spec.namespaces.ipc, CLONE_NEWIPC, "ipc");
+    ns(spec.namespaces.uts, CLONE_NEWUTS, "uts");
+    ns(spec.namespaces.net, CLONE_NEWNET, "net");
+    let pidNs: number | undefined;
+    if (spec.namespaces.pid === "new") cloneFlags |= CLONE_NEWPID;
+    else if (spec.namespaces.pid !== "host") opened.push((pidNs = openNs(spec.namespaces.pid.path, "pid")));
+
+    const p = spec.process;
+    const ops = planMounts({
+      spec,
+      staging: STAGING_DIR,
+      consoleFd: p.terminal ? stdio.stdin : undefined,
+      cgroupMounts: cgroupMountsFor(layout),
+      hostDevices: spec.privileged ? hostDevices() : undefined,
+      isDirectory: (path) => {
+        try {
+          return statSync(path).isDirectory();
+        } catch {
+          throw new EngineError("not_found", `invalid mount config for type "bind": bind source path does not exist: ${path}`);
+        }
+      },
+    });
+    const plan: ShimPlan = {
+      ...processPlan(p, stdio),
+      mode: "create",
+      cloneFlags,
+      hostname: spec.namespaces.uts === "new" ? spec.hostname : undefined,
+      ops,
+      namespaces,
+    };
+    return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart: hooks.beforeStart, oom: true });
+  } catch (e) {
+    try { removeCgroup(spec.cgroupPath, layout); } catch {}
+    throw e;
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
+
+/** run `proc` inside the running container whose PID 1 is `pid`: same namespaces and cgroup */
+export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Stdio, cgroupPath: string): Promise<RunningContainer> {
+  loadShim();
+  const layout = detectLayout();
+  const opened: number[] = [];
+  try {
+    const namespaces: [number, number][] = [];
+    // mnt last: after it, the child's view of /proc is the container's
+    for (const [name, flag] of [["ipc", CLONE_NEWIPC], ["uts", CLONE_NEWUTS], ["net", CLONE_NEWNET], ["cgroup", CLONE_NEWCGROUP], ["mnt", CLONE_NEWNS]] as const) {
+      const fd = openNs(`/proc/${pid}/ns/${name}`, name);
+      opened.push(fd);
+      namespaces.push([fd, flag]);
+    }
+    const pidNs = openNs(`/proc/${pid}/ns/pid`, "pid");
+    opened.push(pidNs);
+    const plan: ShimPlan = { ...processPlan(proc, stdio), mode: "exec", cloneFlags: 0, ops: [], namespaces };
+    return await start(plan, [], { cgroupPath, layout, pidNs, oom: false });
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
+
+function openNs(path: string, name: string): number {
+  try {
+    return openSync(path, "r");
+  } catch (e) {
+    throw new EngineError("not_found", `open ${name} namespace ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** char and block devices directly under the host's /dev (--privileged gets them all, like docker) */
+function hostDevices(): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync("/dev", { withFileTypes: true })) {
+    if ((d.isCharacterDevice() || d.isBlockDevice()) && !["console", "ptmx", "tty"].includes(d.name)) out.push(d.name);
+  }
+  return ["tty", ...out];
+}
+
+const RLIMITS: Record<string, number> = {
+  CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, RSS: 5, NPROC: 6, NOFILE: 7, MEMLOCK: 8, AS: 9, LOCKS: 10,
+  SIGPENDING: 11, MSGQUEUE: 12, NICE: 13, RTPRIO: 14, RTTIME: 15,
+};
+const RLIM_INFINITY = (1n << 64n) - 1n;
+
+function processPlan(p: ProcessSpec, stdio: Stdio): Omit<ShimPlan, "mode" | "cloneFlags" | "ops" | "namespaces"> {
+  if (p.args.length === 0) throw new EngineError("invalid_argument", "no command specified");
+  const pathVar = p.env.findLast((e) => e.startsWith("PATH="));
+  return {
+    argv: p.args,
+    env: p.env,
+    path: pathVar ? pathVar.slice(5) : DEFAULT_PATH,
+    syncFd: -1,
+    errFd: -1,
+    stdin: stdio.stdin,
+    stdout: stdio.stdout,
+    stderr: stdio.stderr,
+    tty: p.terminal,
+    uid: p.uid,
+    gid: p.gid,
+    groups: p.additionalGids,
+    capMask: capabilityMask(p.capabilities),
+    noNewPrivs: p.noNewPrivileges,
+    init: p.init,
+    cwd: p.cwd || "/",
+    rlimits: (p.rlimits ?? []).map((r) => {
+      const res = RLIMITS[r.type.toUpperCase().replace(/^RLIMIT_/, "")];
+      if (res === undefined) throw new EngineError("invalid_argument", `unknown rlimit type: "${r.type}"`);
+      const v = (n: number) => (n < 0 ? RLIM_INFINITY : BigInt(n));
+      return [res, v(r.soft), v(r.hard)] as [number, bigint, bigint];
+    }),
+  };
+}
+
+interface StartOptions {
+  cgroupPath: string;
+  layout: CgroupLayout;
+  /** a pid namespace to create the child in (pid_for_children is set around the clone) */
+  pidNs?: number;
+  beforeStart?: (pid: number) => Promise<void>;
+  /** report oomKilled from the cgroup (the container's PID 1, not an exec) */
+  oom: boolean;
+}
+
+async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise<RunningContainer> {
+  const shim = loadShim();
+  const [syncR, syncW] = pipe2(O_CLOEXEC);
+  const [errR, errW] = pipe2(O_CLOEXEC);
+  let pid: number;
+  try {
+    const blob = encodePlan({ ...plan, syncFd: syncR, errFd: errW });
+    if (o.pidNs !== undefined) {
+      const own = openSync("/proc/self/ns/pid", "r");
+      try {
+        setns(o.pidNs, CLONE_NEWPID, "pid namespace");
+        try {
+          pid = shim.berth_spawn(blob, blob.length);
+        } finally {
+          setns(own, CLONE_NEWPID, "own pid namespace"); // before anything can start a thread
+        }
+      } finally {
+        closeSync(own);
+      }
+    } else {
+      pid = shim.berth_spawn(blob, blob.length);
+    }
+  } finally {
+    closeFd(syncR);
+    closeFd(errW);
+  }
+  if (pid < 0) {
+    closeFd(syncW);
+    closeFd(errR);
+    throw wrap("container init", new SyscallError("clone", -pid, errnoName(-pid), strerror(-pid)));
+  }
+  try {
+    joinCgroup(o.cgroupPath, pid, o.layout);
+    await o.beforeStart?.(pid);
+    writeSync(syncW, "x");
+  } catch (e) {
+    kill(pid, 9);
+    shim.berth_wait(pid, 0);
+    closeFd(errR);
+    throw e;
+  } finally {
+    closeFd(syncW);
+  }
+  const msg = await readMessage(errR);
+  closeFd(errR);
+  if (msg) {
+    shim.berth_wait(pid, 0); // it _exit()s right after writing
+    throw childError(msg, plan, ops);
+  }
+  const startTime = processStartTime(pid) ?? "";
+  let exited: Promise<ExitInfo> | undefined;
+  return {
+    pid,
+    startTime,
+    wait: () => (exited ??= waitExit(pid, o.oom ? o.cgroupPath : undefined, o.layout)),
+  };
+}
+
+/** {step, errno, index} as three ints, or undefined at EOF (execve succeeded). Read on the thread pool,
+ * so the event loop keeps running while the child sets itself up. */
+function readMessage(fd: number): Promise<[number, number, number] | undefined> {
+  const buf = Buffer.alloc(12);
+  return new Promise((resolve, reject) => {
+    fsRead(fd, buf, 0, 12, null, (err, n) => {
+      if (err) reject(wrap("container init: read error pipe", err));
+      else resolve(n === 12 ? [buf.readInt32LE(0), buf.readInt32LE(4), buf.readInt32LE(8)] : undefined);
+    });
+  });
+}
+
+function childError([step, errno, index]: [number, number, number], plan: ShimPlan, ops: PlannedOp[]): EngineError {
+  const code = errnoName(errno);
+  const reason = strerror(errno);
+  if (step === ST_EXEC) {
+    const arg0 = plan.argv[0]!;
+    const q = JSON.stringify(arg0);
+    if (code === "ENOENT") {
+      const msg = index === 0 ? `exec: ${q}: executable file not found in $PATH` : `exec: ${q}: stat ${arg0}: no such file or directory`;
+      return new EngineError("not_found", msg, { exitCode: 127 });
+    }
+    if (code === "EACCES") return new EngineError("permission_denied", `exec: ${q}: permission denied`, { exitCode: 126 });
+    if (code === "ENOEXEC") return new EngineError("invalid_argument", `exec: ${q}: exec format error`, { exitCode: 126 });
+    return new EngineError("internal", `exec: ${q}: ${reason.toLowerCase()}`, { exitCode: 126 });
+  }
+  let what: string = STEP[step] ?? `step ${step}`;
+  if (step === ST_OP && ops[index]) what = ops[index]!.what;
+  if (step === ST_SETNS) what = `setns ${["ipc", "uts", "net", "cgroup", "mnt"][index] ?? index}`;
+  return wrap(plan.mode === "exec" ? "exec" : "container init", new SyscallError(what, errno, code, reason));
+}
+
+async function waitExit(pid: number, cgroupPath: string | undefined, layout: CgroupLayout): Promise<ExitInfo> {
+  const shim = loadShim();
+  let delay = 1;
+  for (;;) {
+    const st = shim.berth_wait(pid, 1);
+    if (st >= 0) {
+      const sig = st & 0x7f;
+      const oom = cgroupPath ? oomKilled(cgroupPath, layout) : false;
+      return sig ? { exitCode: 128 + sig, signal: sig, oomKilled: oom } : { exitCode: (st >> 8) & 0xff, oomKilled: oom };
+    }
+    if (st < -1) {
+      const e = -st - 1000;
+      throw wrap(`wait for container process ${pid}`, new SyscallError("waitpid", e, errnoName(e), strerror(e)));
+    }
+    await Bun.sleep(delay);
+    delay = Math.min(delay * 1.5, 20);
+  }
+}
