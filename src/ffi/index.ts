@@ -13,4 +13,3 @@ export * from "./netlink.ts";
 export * from "./nftables.ts";
 export * from "./mount-api.ts";
 export * from "./cow-fs.ts";
-export * from "./proc.ts";
