@@ -356,8 +356,13 @@ static void finish_and_exec(void) {
   /* capabilities(7): drop the bounding set first (needs CAP_SETPCAP, still held), then switch user.
    * Without PR_SET_KEEPCAPS, setresuid() from 0 to non-zero clears permitted and effective, so a
    * non-root user ends with no caps, as in docker; its bounding set still limits setuid binaries. */
-  for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+  /* capset refuses bits we do not hold: unknown to the kernel, or already out of our bounding set */
+  for (cap = 0; cap < 64; cap++) {
+    int held = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (held <= 0) { caps &= ~(1UL << cap); if (held < 0) break; continue; }
     if (!(caps & (1UL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) fail(ST_CAPBSET, cap);
+  }
+  for (; cap < 64; cap++) caps &= ~(1UL << cap);
   if (syscall(SYS_setgroups, H[H_NGROUPS], P(H[H_GROUPS])) < 0) fail(ST_GROUPS, 0);
   if (syscall(SYS_setresgid, gid, gid, gid) < 0) fail(ST_GID, 0);
   if (syscall(SYS_setresuid, uid, uid, uid) < 0) fail(ST_UID, 0);
