@@ -44,8 +44,10 @@ export interface PlanInput {
   spec: ContainerSpec;
   /** host directory the rootfs is mounted on, inside the container's private mount namespace */
   staging: string;
-  /** stdin fd of the shim child when it is a pty slave: bound on /dev/console */
-  consoleFd?: number;
+  /** host path of the pty slave (/dev/pts/N) when process.terminal: bound on /dev/console. A path,
+   * not /proc/self/fd/N: bind mounts need a source in the caller's mount namespace, and the fd's mount
+   * belongs to the host's (EINVAL); the path resolves in the child's copy of it. */
+  consolePath?: string;
   cgroupMounts: CgroupMount[];
   /** for --privileged: host /dev nodes to bind (names relative to /dev) */
   hostDevices?: string[];
@@ -121,7 +123,7 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   mount(OP.MOUNT, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
   mount(OP.MOUNT, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
   mount(OP.MOUNT, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if (input.consoleFd !== undefined) mount(OP.MOUNT_FILE, `/proc/self/fd/${input.consoleFd}`, "/dev/console", undefined, MS_BIND);
+  if (input.consolePath !== undefined) mount(OP.MOUNT_FILE, input.consolePath, "/dev/console", undefined, MS_BIND);
 
   const sysFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (priv ? 0 : MS_RDONLY);
   mount(OP.MOUNT, "sysfs", "/sys", "sysfs", sysFlags);
@@ -147,7 +149,7 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   if (rel(spec.process.cwd || "/")) ops.push({ kind: OP.MKDIR, target: rel(spec.process.cwd), what: `create working directory ${q(spec.process.cwd)}` });
   ops.push({ kind: OP.PIVOT, what: "pivot_root" });
   if (spec.readonlyRootfs) remount("/", MS_BIND | MS_RDONLY);
-  if (input.consoleFd !== undefined) ops.push({ kind: OP.CONSOLE, target: "/dev/console", what: `open "/dev/console"` });
+  if (input.consolePath !== undefined) ops.push({ kind: OP.CONSOLE, target: "/dev/console", what: `open "/dev/console"` });
   return ops;
 }
 

@@ -10,7 +10,7 @@
  * here keeps the container's status. There is no pollable handle for a foreign child in Bun, so wait()
  * polls waitpid(WNOHANG) with a backoff from 1 ms to 20 ms.
  */
-import { openSync, readdirSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync } from "node:fs";
+import { openSync, readdirSync, readlinkSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync } from "node:fs";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
@@ -61,7 +61,7 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     const ops = planMounts({
       spec,
       staging: STAGING_DIR,
-      consoleFd: p.terminal ? stdio.stdin : undefined,
+      consolePath: p.terminal ? ttyPath(stdio.stdin) : undefined,
       cgroupMounts: cgroupMountsFor(layout),
       hostDevices: spec.privileged ? hostDevices() : undefined,
       isDirectory: (path) => {
@@ -109,6 +109,12 @@ export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Std
   } finally {
     for (const fd of opened) closeSync(fd);
   }
+}
+
+function ttyPath(fd: number): string {
+  const path = readlinkSync(`/proc/self/fd/${fd}`);
+  if (!path.startsWith("/dev/")) throw new EngineError("invalid_argument", `terminal: fd ${fd} is not a terminal device (${path})`);
+  return path;
 }
 
 function openNs(path: string, name: string): number {

@@ -1,0 +1,62 @@
+/**
+ * `run -t` at the runtime level: the container's PID 1 gets the pty slave as its controlling terminal
+ * (setsid + TIOCSCTTY in the shim), so resize, ^C and job control work inside. The test plays the
+ * terminal emulator on the master side. Root only.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createReadStream } from "node:fs";
+import { rootEnabled } from "../helpers/root.ts";
+import { makeRootfs, testSpec, leaks, removeRoot } from "./runtime-fixture.ts";
+import { createContainer, removeCgroup } from "../../src/runtime/index.ts";
+import { openPty, setWinsize, closeFd } from "../../src/ffi/container-io.ts";
+
+let root = "";
+beforeAll(() => {
+  if (rootEnabled) root = makeRootfs("runtime");
+});
+afterAll(() => {
+  if (root) removeRoot(root);
+});
+
+describe.skipIf(!rootEnabled)("runtime: terminal", () => {
+  test("tty, stty size after resize, ^C interrupts sleep, exit code", async () => {
+    const pty = openPty();
+    setWinsize(pty.master, { rows: 24, cols: 80 });
+    const spec = testSpec(root, ["sh", "-i"], {}, { terminal: true, env: ["PATH=/bin", "PS1=ctr# ", "TERM=dumb"] });
+    const c = await createContainer(spec, { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave });
+    closeFd(pty.slave);
+    let out = "";
+    const rs = createReadStream("", { fd: pty.master, autoClose: false });
+    rs.on("data", (d) => (out += d.toString()));
+    rs.on("error", () => {}); // EIO once the last slave closes
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 500 && !re.test(out); i++) await Bun.sleep(10);
+      expect(out).toMatch(re);
+    };
+    const type = (s: string) => Bun.write(Bun.file(pty.master), s);
+    try {
+      await until(/ctr# /);
+      await type("tty; stty size; echo A$((6*7))\r");
+      await until(/A42/);
+      expect(out).toMatch(/\/dev\/(console|pts\/\d+)\r?\n/);
+      expect(out).toContain("24 80");
+      setWinsize(pty.master, { rows: 50, cols: 132 }); // the kernel sends SIGWINCH to the foreground group
+      await type("stty size; echo B$((1+1))\r");
+      await until(/B2/);
+      expect(out).toContain("50 132");
+      await type("sleep 20; echo sleep-finished\r");
+      await Bun.sleep(300);
+      await type("\x03");
+      await type("echo C$((2+1))\r");
+      await until(/C3/);
+      expect(out).not.toMatch(/\nsleep-finished/); // only the echo of the typed line
+      await type("exit 3\r");
+      expect(await c.wait()).toEqual({ exitCode: 3, oomKilled: false });
+    } finally {
+      rs.destroy();
+      closeFd(pty.master);
+      removeCgroup(spec.cgroupPath);
+    }
+    expect(leaks(root)).toEqual([]);
+  }, 20000);
+});
