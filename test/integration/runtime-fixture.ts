@@ -1,6 +1,6 @@
 /** Shared by the runtime-*.test.ts files: a busybox rootfs (Debian busybox-static) in a temp dir, a
  * ContainerSpec builder, and a runner that collects a container's output through pipes. */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "bun";
 import { createContainer, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, removeCgroup } from "../../src/runtime/index.ts";
 import type { ContainerSpec, ExitInfo, ProcessSpec } from "../../src/runtime/types.ts";
@@ -80,4 +80,6 @@ export function leaks(root: string): string[] {
 
 export function removeRoot(root: string): void {
   rmSync(root, { recursive: true, force: true });
+  // the shared parent cgroup, once no test file uses it any more
+  for (const h of readdirSync("/sys/fs/cgroup")) try { rmdirSync(`/sys/fs/cgroup/${h}/berth-test`); } catch {}
 }
