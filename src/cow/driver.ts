@@ -60,6 +60,11 @@ export interface SnapshotDriver {
    * (whiteouts as `.wh.` files), for commit/build/export of diffs.
    */
   diff(key: string): AsyncIterable<TarRecord>;
+  /**
+   * docker-diff style change list of active snapshot `key` against its parent (A added, C changed, D
+   * deleted; absolute paths, pre-order; a directory is C when anything inside it changed). Optional.
+   */
+  changes?(key: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]>;
   /** directory holding the snapshot's own files (upper dir for overlay), for `cp`, diff and tests */
   upperDir(key: string): string;
 }

@@ -1,0 +1,257 @@
+/**
+ * What the overlay and vfs drivers share: the metadata file, the cross-process lock, the snapshot
+ * directories, and the lifecycle rules (containerd's storage.MetaStore + snapshotter semantics).
+ *
+ * Layout under the driver root:
+ *   lock                 flock(2) target: every metadata read-modify-write holds LOCK_EX, so several berth
+ *                        processes can prepare/commit/remove concurrently
+ *   metadata.json        {version, next, snapshots: {key|name: {id, kind, parent?, created, labels?}}},
+ *                        replaced atomically (tmp → fsync → rename), so readers need no lock
+ *   snapshots/<id>/fs    the snapshot's own files (overlay: upperdir / diff)
+ *   snapshots/<id>/work  overlay workdir
+ * Ids are small decimal integers so that `lowerdir=` strings stay short (about 35 bytes per layer for
+ * /var/lib/berth/overlay: ~110 layers fit in a 4 KiB page; deeper stacks go through `lowerdir+`).
+ * remove() renames the directory to snapshots/rm-<id> under the lock and deletes it afterwards, so a
+ * crash leaves garbage that cleanup() collects, never a half-deleted live snapshot.
+ */
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, lstatSync } from "node:fs";
+import type { Mount } from "../oci/index.ts";
+import type { TarRecord } from "../tar/types.ts";
+import type { ApplyStats, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
+import { EngineError } from "../lib/errors.ts";
+import { atomicWriteJson } from "../lib/atomic-write.ts";
+import { flock, LOCK_EX } from "../ffi/fs.ts";
+import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
+import type { Change } from "./diff.ts";
+
+export interface SnapshotRecord {
+  id: number;
+  kind: SnapshotKind;
+  parent?: string;
+  created: string;
+  labels?: Record<string, string>;
+}
+
+interface Metadata {
+  version: 1;
+  next: number;
+  snapshots: Record<string, SnapshotRecord>;
+}
+
+export abstract class BaseDriver implements SnapshotDriver {
+  abstract readonly name: "overlay" | "vfs";
+  protected abstract readonly whiteouts: WhiteoutMode;
+
+  constructor(readonly root: string) {
+    if (!root.startsWith("/")) throw new EngineError("invalid_argument", `snapshot root ${JSON.stringify(root)}: must be an absolute path`);
+    // the paths end up in overlay's comma/colon-separated option string
+    if (/[,:\\\0]/.test(root)) throw new EngineError("invalid_argument", `snapshot root ${JSON.stringify(root)}: must not contain ',', ':' or '\\'`);
+    mkdirSync(`${root}/snapshots`, { recursive: true, mode: 0o700 });
+  }
+
+  // ---- metadata -------------------------------------------------------------------------------
+
+  protected readMeta(): Metadata {
+    try {
+      return JSON.parse(readFileSync(`${this.root}/metadata.json`, "utf8")) as Metadata;
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return { version: 1, next: 1, snapshots: {} };
+      throw e;
+    }
+  }
+
+  /** run `fn` with the metadata under the exclusive lock; the result of fn is written back when it
+   * returns `true` as `dirty` */
+  protected locked<T>(fn: (meta: Metadata) => { value: T; dirty: boolean }): T {
+    const fd = openSync(`${this.root}/lock`, constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    try {
+      flock(fd, LOCK_EX);
+      const meta = this.readMeta();
+      const { value, dirty } = fn(meta);
+      if (dirty) atomicWriteJson(`${this.root}/metadata.json`, meta, 0o600);
+      return value;
+    } finally {
+      closeSync(fd); // releases the flock
+    }
+  }
+
+  protected dir(id: number): string {
+    return `${this.root}/snapshots/${id}`;
+  }
+
+  protected get(meta: Metadata, key: string): SnapshotRecord {
+    const rec = meta.snapshots[key];
+    if (!rec) throw new EngineError("not_found", `snapshot ${JSON.stringify(key)}: not found`);
+    return rec;
+  }
+
+  /** ids of `parent` and its ancestors, nearest first */
+  protected chain(meta: Metadata, parent: string | undefined): number[] {
+    const ids: number[] = [];
+    for (let p = parent; p !== undefined; p = meta.snapshots[p]?.parent) {
+      const rec = meta.snapshots[p];
+      if (!rec) throw new EngineError("internal", `snapshot metadata: missing ancestor ${JSON.stringify(p)}`);
+      ids.push(rec.id);
+    }
+    return ids;
+  }
+
+  // ---- driver-specific ------------------------------------------------------------------------
+
+  /** fill a new snapshot's fs/ from its parent chain (vfs copies; overlay has nothing to do) */
+  protected abstract populate(id: number, chain: number[]): Promise<void>;
+  protected abstract mountsOf(rec: SnapshotRecord, chain: number[]): Mount[];
+  abstract diff(key: string): AsyncIterable<TarRecord>;
+  abstract changes(key: string): Promise<Change[]>;
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+    return this.create("active", key, parent, labels);
+  }
+
+  view(key: string, parent?: string): Promise<Mount[]> {
+    return this.create("view", key, parent);
+  }
+
+  private async create(kind: SnapshotKind, key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+    if (!key) throw new EngineError("invalid_argument", "snapshot key: must not be empty");
+    const { rec, chain } = this.locked((meta) => {
+      if (meta.snapshots[key]) throw new EngineError("already_exists", `snapshot ${JSON.stringify(key)}: already exists`);
+      if (parent !== undefined) {
+        const p = meta.snapshots[parent];
+        if (!p) throw new EngineError("not_found", `parent snapshot ${JSON.stringify(parent)}: not found`);
+        if (p.kind !== "committed") throw new EngineError("failed_precondition", `parent snapshot ${JSON.stringify(parent)}: is not committed`);
+      }
+      const rec: SnapshotRecord = { id: meta.next++, kind, created: new Date().toISOString() };
+      if (parent !== undefined) rec.parent = parent;
+      if (labels && Object.keys(labels).length) rec.labels = { ...labels };
+      const d = this.dir(rec.id);
+      removeTree(d); // leftovers of a crash between mkdir and the metadata write
+      mkdirSync(d, 0o700);
+      mkdirSync(`${d}/fs`, 0o755);
+      mkdirSync(`${d}/work`, 0o700);
+      meta.snapshots[key] = rec;
+      return { value: { rec, chain: this.chain(meta, parent) }, dirty: true };
+    });
+    try {
+      await this.populate(rec.id, chain);
+    } catch (e) {
+      await this.remove(key).catch(() => {});
+      throw e;
+    }
+    return this.mountsOf(rec, chain);
+  }
+
+  async mounts(key: string): Promise<Mount[]> {
+    const meta = this.readMeta();
+    const rec = this.get(meta, key);
+    if (rec.kind === "committed") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is committed; use view() to see it`);
+    return this.mountsOf(rec, this.chain(meta, rec.parent));
+  }
+
+  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
+    this.locked((meta) => {
+      const rec = this.get(meta, key);
+      if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
+      if (meta.snapshots[name]) throw new EngineError("already_exists", `snapshot ${JSON.stringify(name)}: already exists`);
+      delete meta.snapshots[key];
+      const merged = { ...rec.labels, ...labels };
+      meta.snapshots[name] = { ...rec, kind: "committed", ...(Object.keys(merged).length ? { labels: merged } : {}) };
+      return { value: undefined, dirty: true };
+    });
+  }
+
+  async remove(keyOrName: string): Promise<void> {
+    const trash = this.locked((meta) => {
+      const rec = this.get(meta, keyOrName);
+      if (rec.kind === "committed") {
+        const child = Object.entries(meta.snapshots).find(([, r]) => r.parent === keyOrName);
+        if (child) throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(keyOrName)}: has children (${JSON.stringify(child[0])})`);
+      }
+      delete meta.snapshots[keyOrName];
+      const trash = `${this.root}/snapshots/rm-${rec.id}`;
+      try {
+        renameSync(this.dir(rec.id), trash);
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ENOENT") throw e;
+        return { value: undefined, dirty: true };
+      }
+      return { value: trash, dirty: true };
+    });
+    if (trash) removeTree(trash);
+  }
+
+  /** delete directories no metadata record points at (crash leftovers) */
+  async cleanup(): Promise<void> {
+    const ids = new Set(Object.values(this.readMeta().snapshots).map((r) => String(r.id)));
+    for (const d of readdirSync(`${this.root}/snapshots`)) {
+      if (d.startsWith("rm-")) removeTree(`${this.root}/snapshots/${d}`);
+    }
+    this.locked((meta) => {
+      const live = new Set(Object.values(meta.snapshots).map((r) => String(r.id)));
+      for (const d of readdirSync(`${this.root}/snapshots`)) {
+        if (!live.has(d) && !ids.has(d) && /^\d+$/.test(d) && Number(d) < meta.next) removeTree(`${this.root}/snapshots/${d}`);
+      }
+      return { value: undefined, dirty: false };
+    });
+  }
+
+  async stat(keyOrName: string): Promise<SnapshotInfo> {
+    return this.info(keyOrName, this.get(this.readMeta(), keyOrName));
+  }
+
+  private info(name: string, rec: SnapshotRecord): SnapshotInfo {
+    const i: SnapshotInfo = { name, kind: rec.kind, created: rec.created };
+    if (rec.parent !== undefined) i.parent = rec.parent;
+    if (rec.labels) i.labels = { ...rec.labels };
+    return i;
+  }
+
+  async *walk(): AsyncIterable<SnapshotInfo> {
+    const meta = this.readMeta();
+    for (const [name, rec] of Object.entries(meta.snapshots).sort((a, b) => a[1].id - b[1].id)) yield this.info(name, rec);
+  }
+
+  /** du-style: allocated bytes (st_blocks × 512) and inodes of the snapshot's own fs/, symlinks not
+   * followed, each hardlinked inode counted once */
+  async usage(keyOrName: string): Promise<Usage> {
+    const rec = this.get(this.readMeta(), keyOrName);
+    return diskUsage(`${this.dir(rec.id)}/fs`);
+  }
+
+  async applyLayer(key: string, records: AsyncIterable<TarRecord>): Promise<ApplyStats> {
+    const rec = this.get(this.readMeta(), key);
+    if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
+    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts });
+  }
+
+  upperDir(key: string): string {
+    return `${this.dir(this.get(this.readMeta(), key).id)}/fs`;
+  }
+
+  /** fs/ directories of `key`'s parent chain, nearest first */
+  protected lowerDirs(key: string): { upper: string; lowers: string[] } {
+    const meta = this.readMeta();
+    const rec = this.get(meta, key);
+    return { upper: `${this.dir(rec.id)}/fs`, lowers: this.chain(meta, rec.parent).map((id) => `${this.dir(id)}/fs`) };
+  }
+}
+
+export function diskUsage(dir: string): Usage {
+  const seen = new Set<string>();
+  let size = 0, inodes = 0;
+  const visit = (p: string) => {
+    const st = lstatSync(p, { bigint: true });
+    if (st.nlink > 1n) {
+      const k = `${st.dev}:${st.ino}`;
+      if (seen.has(k)) return;
+      seen.add(k);
+    }
+    inodes++;
+    size += Number(st.blocks) * 512;
+    if (st.isDirectory()) for (const c of readdirSync(p)) visit(`${p}/${c}`);
+  };
+  visit(dir);
+  return { size, inodes };
+}
