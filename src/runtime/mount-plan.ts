@@ -49,6 +49,10 @@ export interface PlanInput {
    * belongs to the host's (EINVAL); the path resolves in the child's copy of it. */
   consolePath?: string;
   cgroupMounts: CgroupMount[];
+  /** the rootfs (spec.rootfs[0]) already built by the parent as a detached mount (new mount API):
+   * the child only attaches it. Overlay goes this way, so a lowerdir list longer than the one page
+   * mount(2) accepts still works, and a bad overlay option fails in the parent with the kernel's words. */
+  rootfsFd?: number;
   /** for --privileged: host /dev nodes to bind (names relative to /dev) */
   hostDevices?: string[];
   /** whether a bind source is a directory (a file bind needs a file as its mountpoint) */
@@ -107,7 +111,8 @@ export function planMounts(input: PlanInput): PlannedOp[] {
       data: data.length ? data.join(",") : undefined,
       what: `mount ${m.type} rootfs ${q(m.source)}`,
     };
-    if (i === 0) ops.push({ kind: OP.ROOTFS, target: staging, ...op });
+    if (i === 0 && input.rootfsFd !== undefined) ops.push({ kind: OP.ATTACH, target: staging, flags: input.rootfsFd, what: `attach ${m.type} rootfs on ${q(staging)}` });
+    else if (i === 0) ops.push({ kind: OP.ROOTFS, target: staging, ...op });
     else ops.push({ kind: OP.MOUNT, target: rel(m.target), ...op });
     if (i === 0) ops.push({ kind: OP.ENTER, target: staging, what: `enter rootfs ${q(staging)}` });
   }

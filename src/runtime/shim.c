@@ -90,6 +90,8 @@ extern void *memcpy(void *, const void *, size_t);
 #define SYS_clone 56
 #endif
 #define SYS_openat2 437
+#define SYS_move_mount 429
+#define MOVE_MOUNT_F_EMPTY_PATH 4
 #define SYS_close_range 436
 #define CLOSE_RANGE_CLOEXEC 4
 #define TIOCSCTTY 0x540E
@@ -123,7 +125,8 @@ enum {
   OP_READONLY,      /* bind dst onto itself, remount ro; missing paths are skipped */
   OP_PIVOT,         /* pivot_root(".", ".") + umount2(".", MNT_DETACH): runc's no-put_old trick */
   OP_CONSOLE,       /* after pivot: reopen the tty through dst (/dev/console) for fds 0-2 */
-  OP_MKDIR          /* mkdir -p dst inside the root (the working directory) */
+  OP_MKDIR,         /* mkdir -p dst inside the root (the working directory) */
+  OP_ATTACH         /* move_mount(fd = flags, "", dst): a detached mount the parent built (overlay) */
 };
 
 /* header word indexes of the blob */
@@ -213,6 +216,10 @@ static void apply_op(u64 *op, int index) {
     return;
   case OP_ROOTFS:
     if (mount(src, dst, fstype, flags, data) < 0) fail(ST_OP, index);
+    return;
+  case OP_ATTACH:
+    if (syscall(SYS_move_mount, (int)flags, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) fail(ST_OP, index);
+    close((int)flags);
     return;
   case OP_ENTER:
     if (chdir(dst) < 0) fail(ST_OP, index);
@@ -386,7 +393,9 @@ static void close_others(void) {
   int keep[64], n = 0, i, j, lo = 3;
   u64 *ns = (u64 *)P(H[H_NS]);
   keep[n++] = H[H_SYNC]; keep[n++] = H[H_ERR]; keep[n++] = H[H_IN]; keep[n++] = H[H_OUT]; keep[n++] = H[H_ERR2];
+  u64 *ops = (u64 *)P(H[H_OPS]);
   for (i = 0; i < (int)H[H_NNS] && n < 64; i++) keep[n++] = ns[2 * i];
+  for (i = 0; i < (int)H[H_NOPS] && n < 64; i++) if (ops[6 * i] == OP_ATTACH) keep[n++] = ops[6 * i + 4];
   for (i = 1; i < n; i++) for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
   for (i = 0; i < n; i++) {
     if (keep[i] < lo) continue;

@@ -21,6 +21,7 @@ import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
 import { cgroupMountsFor, createCgroup, detectLayout, joinCgroup, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
+import { mountDetached } from "../ffi/mount-api.ts";
 
 /** where each container's rootfs is mounted, inside its own private mount namespace only: one shared,
  * always-empty directory on the host is enough */
@@ -58,7 +59,16 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     else if (spec.namespaces.pid !== "host") opened.push((pidNs = openNs(spec.namespaces.pid.path, "pid")));
 
     const p = spec.process;
+    let rootfsFd: number | undefined;
+    if (spec.rootfs[0]?.type === "overlay") {
+      try {
+        opened.push((rootfsFd = mountDetached(spec.rootfs[0])));
+      } catch (e) {
+        throw wrap("prepare rootfs", e);
+      }
+    }
     const ops = planMounts({
+      rootfsFd,
       spec,
       staging: STAGING_DIR,
       consolePath: p.terminal ? ttyPath(stdio.stdin) : undefined,

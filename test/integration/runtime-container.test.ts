@@ -115,6 +115,21 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     expect(r.stdout).toMatch(/tmpfs \/scratch tmpfs rw,nosuid,.*size=1024k/);
   });
 
+  test("overlay rootfs (attached from a detached mount built in the parent): writes land in upperdir", async () => {
+    for (const d of ["upper", "work", "lower2"]) mkdirSync(`${root}/ov-${d}`, { recursive: true });
+    writeFileSync(`${root}/ov-lower2/from-lower2`, "l2\n");
+    const spec = testSpec(root, ["sh", "-c", "cat /from-lower2; echo new > /created; rm /bin/vi; grep ' / ' /proc/mounts"], {
+      rootfs: [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${root}/ov-lower2:${root}/rootfs`, `upperdir=${root}/ov-upper`, `workdir=${root}/ov-work`] }],
+    });
+    const r = await runCollect(spec);
+    expect(r).toMatchObject({ exitCode: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^l2\noverlay \/ overlay rw/);
+    expect(readFileSync(`${root}/ov-upper/created`, "utf8")).toBe("new\n");
+    expect(existsSync(`${root}/rootfs/bin/vi`)).toBe(true); // the lower layer is untouched (whiteout in upper)
+    const bad = await runCollect(testSpec(root, ["true"], { rootfs: [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${root}/nope`] }] })).catch((x) => x);
+    expect(bad.message).toStartWith("prepare rootfs: ");
+  });
+
   test("a symlink in the image cannot redirect a mount target to the host", async () => {
     const { symlinkSync, rmSync } = await import("node:fs");
     const outside = `${root}/outside`;
