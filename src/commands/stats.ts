@@ -29,7 +29,7 @@ export default defineBerthCommand({
       for (const id of ids) {
         try {
           const s = await svc.stats(id);
-          first.set(id, { cpu: s.cpuUsageNs ?? 0, t: performance.now() });
+          first.set(id, { cpu: s.cpuNs ?? 0, t: performance.now() });
         } catch {}
       }
       await Bun.sleep(500);
@@ -40,12 +40,12 @@ export default defineBerthCommand({
         try {
           const s = await svc.stats(id);
           const f = first.get(id);
-          if (f) cpu = (((s.cpuUsageNs ?? 0) - f.cpu) / ((performance.now() - f.t) * 1e6)) * 100;
+          if (f) cpu = (((s.cpuNs ?? 0) - f.cpu) / ((performance.now() - f.t) * 1e6)) * 100;
           mem = s.memoryUsage ?? 0;
           limit = s.memoryLimit ?? 0;
           pids = s.pids ?? 0;
         } catch {}
-        if (!limit || limit > 2 ** 60) limit = (await import("node:os")).totalmem();
+        if (!limit || !Number.isFinite(limit) || limit > 2 ** 60) limit = (await import("node:os")).totalmem();
         rows.push({
           Container: flags["no-trunc"] ? id : id.slice(0, 12),
           ID: flags["no-trunc"] ? id : id.slice(0, 12),

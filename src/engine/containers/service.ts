@@ -29,7 +29,7 @@ import * as rt from "./runtime-port.ts";
 import { buildConfig, buildSpec, hostsFile, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, type CreateOptions } from "./spec.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { copyIn, copyOut, extractIn, withContainerRoot } from "./cp.ts";
-import { startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
+import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 
 export interface ContainerServiceOptions {
@@ -707,7 +707,7 @@ export class ContainerService {
       for (const fd of ours) closeFd(fd);
       return 0;
     }
-    const { createReadStream, write } = await import("node:fs");
+    const { write } = await import("node:fs");
     if (stdinFd >= 0 && io.stdin) {
       const fd = stdinFd;
       void (async () => {
@@ -717,16 +717,7 @@ export class ContainerService {
         if (fd !== master) closeFd(fd);
       })();
     } else if (stdinFd >= 0 && stdinFd !== master) closeFd(stdinFd);
-    const ended = outputs.map(
-      ({ fd, sink }) =>
-        new Promise<void>((res) => {
-          const rs = createReadStream("", { fd, autoClose: true });
-          rs.on("data", (d) => sink(d as Buffer));
-          rs.on("error", () => res());
-          rs.on("close", () => res());
-          rs.on("end", () => res());
-        }),
-    );
+    const ended = outputs.map(({ fd, sink }) => pumpFd(fd, fd === master, sink));
     const info = await running.wait();
     await Promise.race([Promise.all(ended), Bun.sleep(1000)]);
     return info.exitCode;

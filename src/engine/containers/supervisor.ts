@@ -5,7 +5,8 @@
  * the attach socket, records state (running with pid + start time, then stopped with exit code,
  * OOMKilled and FinishedAt), removes the cgroup, and honours --rm.
  */
-import { createReadStream, unlinkSync, write as fsWrite, type ReadStream } from "node:fs";
+import { unlinkSync, write as fsWrite } from "node:fs";
+import tty from "node:tty";
 import { EngineError } from "../../lib/errors.ts";
 import { closeFd, openPty, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
@@ -27,6 +28,38 @@ export interface Prepared {
   spec: import("../../runtime/types.ts").ContainerSpec;
   logPath: string;
   dir: string;
+}
+
+/**
+ * Read a container's output fd until EOF, then close it. Not through node's fs.ReadStream: that parks
+ * a blocking read(2) on the shared thread pool per stream, and with two of them the pool had no thread
+ * left for the stdin writes (a detached `-i` container never saw its input). Pipes go through Bun's
+ * own poll-driven file reader; a pty master through tty.ReadStream (ends with EIO once the last slave
+ * closes, which is its EOF).
+ */
+export function pumpFd(fd: number, isPty: boolean, onData: (b: Uint8Array) => void): Promise<void> {
+  if (isPty) {
+    return new Promise<void>((resolve) => {
+      const rs = new tty.ReadStream(fd);
+      const done = () => {
+        rs.removeAllListeners("data");
+        resolve();
+      };
+      rs.on("data", (d) => onData(typeof d === "string" ? Buffer.from(d) : d));
+      rs.on("error", done);
+      rs.on("end", done);
+      rs.on("close", done);
+    });
+  }
+  return (async () => {
+    try {
+      for await (const chunk of Bun.file(fd).stream()) onData(chunk);
+    } catch {
+      // the fd went away (container gone): end of output
+    } finally {
+      try { closeFd(fd); } catch {}
+    }
+  })();
 }
 
 /** writes to a fd in order without blocking the event loop */
@@ -191,23 +224,15 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
     })();
   }
 
-  const ended = outputs.map(
-    ({ fd, stream }) =>
-      new Promise<void>((resolve) => {
-        const rs: ReadStream = createReadStream("", { fd, autoClose: true, highWaterMark: 64 * 1024 });
-        rs.on("data", (d) => {
-          const b = d as Buffer;
-          log.write(stream, b);
-          if (hooks.local) (stream === "stdout" ? hooks.local.stdout : hooks.local.stderr)(b);
-          if (clients.size) {
-            const f = frame(stream === "stdout" ? F_STDOUT : F_STDERR, b);
-            for (const cl of clients) if (cl.want[stream]) cl.write(f);
-          }
-        });
-        rs.on("error", () => resolve()); // EIO on a pty master once the last slave closes
-        rs.on("close", () => resolve());
-        rs.on("end", () => resolve());
-      }),
+  const ended = outputs.map(({ fd, stream }) =>
+    pumpFd(fd, master >= 0, (b) => {
+      log.write(stream, b);
+      if (hooks.local) (stream === "stdout" ? hooks.local.stdout : hooks.local.stderr)(b);
+      if (clients.size) {
+        const f = frame(stream === "stdout" ? F_STDOUT : F_STDERR, b);
+        for (const cl of clients) if (cl.want[stream]) cl.write(f);
+      }
+    }),
   );
 
   const info = await running.wait();
@@ -227,18 +252,23 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
   return info;
 }
 
-/** docker's classification of a start failure: 127 not found, 126 not invokable, 125 otherwise */
+/**
+ * docker's classification of a start failure: 127 not found, 126 not invokable, 125 otherwise. The
+ * runtime reports exec failures with those codes already; anything else is an engine error (125).
+ */
 export function startError(e: unknown, cmd: string): EngineError {
+  if (e instanceof EngineError) {
+    if (e.exitCode === 126 || e.exitCode === 127) {
+      return new EngineError(e.kind, `failed to create task for container: ${e.message}`, { exitCode: e.exitCode, cause: e, hint: e.hint });
+    }
+    return new EngineError(e.kind, e.message, { exitCode: 125, cause: e, hint: e.hint });
+  }
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: string }).code ?? "";
-  const hasSlash = cmd.includes("/");
-  if (code === "ENOENT" || /\bENOENT\b|no such file or directory|executable file not found/i.test(msg)) {
-    const m = hasSlash ? `exec: "${cmd}": stat ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH`;
+  if (code === "ENOENT") {
+    const m = cmd.includes("/") ? `exec: "${cmd}": stat ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH`;
     return new EngineError("not_found", `failed to create task for container: ${m}`, { exitCode: 127, cause: e });
   }
-  if (code === "EACCES" || code === "EISDIR" || code === "ENOEXEC" || /\bEACCES\b|\bEISDIR\b|\bENOEXEC\b|permission denied|is a directory|exec format/i.test(msg)) {
-    return new EngineError("permission_denied", `failed to create task for container: exec: "${cmd}": permission denied`, { exitCode: 126, cause: e });
-  }
-  if (e instanceof EngineError) return new EngineError(e.kind, e.message, { exitCode: 125, cause: e, hint: e.hint });
+  if (code === "EACCES") return new EngineError("permission_denied", `failed to create task for container: exec: "${cmd}": permission denied`, { exitCode: 126, cause: e });
   return new EngineError("internal", msg, { exitCode: 125, cause: e });
 }
