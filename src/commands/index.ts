@@ -31,6 +31,12 @@ export const commands: Record<string, Lazy> = {
   rmi: () => import("./rmi.ts"),
   system: () => import("./system.ts"),
   tag: () => import("./tag.ts"),
+  pull: () => import("./pull.ts"),
+  push: () => import("./push.ts"),
+  save: () => import("./save.ts"),
+  load: () => import("./load.ts"),
+  login: () => import("./login.ts"),
+  logout: () => import("./logout.ts"),
   version: () => import("./version.ts"),
 };
 

@@ -1,0 +1,38 @@
+import { existsSync } from "node:fs";
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
+
+export default defineBerthCommand({
+  meta: {
+    name: "load",
+    description: "Load an image from a tar archive or STDIN",
+    usage: "[OPTIONS]",
+    aliases: ["berth image load", "berth load"],
+    maxArgs: 0,
+  },
+  args: {
+    input: { type: "string", alias: "i", description: "Read from tar archive file, instead of STDIN" },
+    quiet: { type: "boolean", alias: "q", description: "Suppress the load output" },
+    platform: { type: "string", description: "Load only the given platform variant" },
+  },
+  async run({ flags, ctx }) {
+    const { loadImages } = await import("../engine/archive.ts");
+    const input = flags.input ? String(flags.input) : "";
+    let stream: ReadableStream<Uint8Array>;
+    if (input) {
+      if (!existsSync(input)) throw new EngineError("not_found", `open ${input}: no such file or directory`, { exitCode: 1 });
+      stream = Bun.file(input).stream();
+    } else {
+      if (process.stdin.isTTY) throw new EngineError("invalid_argument", "requested load from stdin, but stdin is empty", { exitCode: 1 });
+      stream = Bun.stdin.stream();
+    }
+    const engine = await ctx.engine();
+    try {
+      const res = await loadImages(engine.images, stream);
+      for (const l of res.lines) ctx.out(`${l}\n`);
+    } catch (e) {
+      if (e instanceof EngineError) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
+      throw e;
+    }
+  },
+});

@@ -1,0 +1,89 @@
+import { defineBerthCommand } from "./_command.ts";
+import type { Context } from "./_context.ts";
+import { humanSize } from "../lib/human.ts";
+
+/**
+ * docker's progress display (pkg/jsonmessage): one line per layer, rewritten in place on a TTY with
+ * a 50-column bar; plain status lines (no Downloading chatter) when not a TTY. Goes to stderr: stdout
+ * carries only the final name (STYLE §8).
+ */
+export function progressPrinter(quiet: boolean, write: (s: string) => void = (s) => void process.stderr.write(s), tty = !!process.stderr.isTTY) {
+  const order: string[] = [];
+  const lines = new Map<string, string>();
+  const last = new Map<string, string>();
+  const bar = (cur: number, total: number) => {
+    const width = 50;
+    const p = total > 0 ? Math.min(width, Math.floor((cur / total) * width)) : 0;
+    const fill = p > 0 ? "=".repeat(p - 1) + ">" : "";
+    return `[${fill}${" ".repeat(width - fill.length)}] ${humanSize(cur).padStart(7)}/${humanSize(total)}`;
+  };
+  return {
+    line(s: string) {
+      if (!quiet) write(`${s}\n`);
+    },
+    layer(id: string, status: string, current?: number, total?: number) {
+      if (quiet) return;
+      if (!tty) {
+        // docker's plain output has no byte counts: Downloading/Pushing lines are left out
+        if (status === "Extracting" && last.get(id) === status) return;
+        last.set(id, status);
+        if (status === "Downloading" || status === "Pushing") return;
+        write(`${id}: ${status}\n`);
+        return;
+      }
+      const text = `${id}: ${status}${current !== undefined && total ? ` ${bar(current, total)}` : ""}`;
+      if (!lines.has(id)) {
+        order.push(id);
+        lines.set(id, text);
+        write(`${text}\n`);
+        return;
+      }
+      lines.set(id, text);
+      const up = order.length - order.indexOf(id);
+      write(`\x1b[${up}A\r\x1b[2K${text}\x1b[${up}B\r`);
+    },
+  };
+}
+
+export function insecureFor(ctx: Context): Promise<string[]> {
+  return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root));
+}
+
+export default defineBerthCommand({
+  meta: {
+    name: "pull",
+    description: "Download an image from a registry",
+    usage: "[OPTIONS] NAME[:TAG|@DIGEST]",
+    aliases: ["berth image pull", "berth pull"],
+    minArgs: 1,
+    maxArgs: 1,
+  },
+  args: {
+    "all-tags": { type: "boolean", alias: "a", description: "Download all tagged images in the repository" },
+    "disable-content-trust": { type: "boolean", description: "Skip image verification (default true)" },
+    platform: { type: "string", description: "Set platform if server is multi-platform capable" },
+    quiet: { type: "boolean", alias: "q", description: "Suppress verbose output" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const { pullImage } = await import("../engine/pull.ts");
+    const { parsePlatform } = await import("../image/registry/index.ts");
+    if (flags["all-tags"]) {
+      const { EngineError } = await import("../lib/errors.ts");
+      throw new EngineError("invalid_argument", "pull --all-tags is not supported");
+    }
+    const platform = flags.platform ? parsePlatform(String(flags.platform)) : undefined;
+    const engine = await ctx.engine();
+    const p = progressPrinter(!!flags.quiet);
+    const res = await pullImage(engine.images, positionals[0]!, {
+      platform,
+      insecure: await insecureFor(ctx),
+      onProgress: (e) => {
+        if (e.type === "start") p.line(`${e.tagOrDigest}: Pulling from ${e.repo}`);
+        else if (e.type === "layer") p.layer(e.id, e.status, e.current, e.total);
+        else if (e.type === "digest") p.line(`Digest: ${e.digest}`);
+        else if (e.type === "status") p.line(`Status: ${e.message}`);
+      },
+    });
+    ctx.out(`${res.name}\n`);
+  },
+});

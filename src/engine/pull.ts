@@ -1,0 +1,370 @@
+/**
+ * `pull`: registry → content store + snapshots, in docker's order of visibility.
+ *
+ * Each layer is one streaming pass when it is its turn: HTTP body → (sha256 of the compressed bytes
+ * in the ContentWriter, which also writes them to an ingest) → decompression → sha256 of the tar
+ * (the diffID) → tar reader → snapshot applyLayer on top of the previous layer's chain snapshot.
+ * Up to `concurrency` layers download at once; a layer whose parent is not yet committed is written
+ * to its ingest only, committed as a verified blob, and unpacked from disk when its turn comes, so the
+ * apply order stays strict (a layer's whiteouts need its parent). Nothing is held in memory whole.
+ *
+ * Visibility: blob commit (size and digest verified, under the pull's lease so GC keeps it), snapshot
+ * commit named by chain ID (after the diffID matched the config), then config, manifest, index
+ * blobs, the image record, the tags. On any failure everything this pull created is undone: ingests
+ * aborted, active snapshots removed, committed snapshots removed newest first, lease deleted and the
+ * blobs it protected collected — `system check` stays clean.
+ */
+import { hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from "../oci/index.ts";
+import { EngineError, wrap } from "../lib/errors.ts";
+import { gc, parseDockerRef, referenceString, familiarString, type ContentWriter, type Reference } from "../image/index.ts";
+import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression, RegistryError, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
+import { dirname, join } from "node:path";
+import { openMaybeCompressed, readTar } from "../tar/index.ts";
+import { chainIds, extractKey, type ImageService } from "./images.ts";
+
+export type PullEvent =
+  /** `latest: Pulling from library/busybox` */
+  | { type: "start"; tagOrDigest: string; repo: string }
+  /** per layer: Pulling fs layer, Waiting, Downloading, Verifying Checksum, Download complete, Extracting, Pull complete, Already exists, Retrying */
+  | { type: "layer"; id: string; status: string; current?: number; total?: number }
+  | { type: "digest"; digest: Digest }
+  /** `Status: Downloaded newer image for busybox:latest` */
+  | { type: "status"; message: string };
+
+export interface PullOptions extends SessionOptions {
+  platform?: Platform;
+  /** parallel layer downloads (default 3) */
+  concurrency?: number;
+  onProgress?: (e: PullEvent) => void;
+}
+
+export interface PullResult {
+  id: Digest;
+  /** digest of what the name resolved to on the registry (index or manifest) */
+  digest: Digest;
+  /** normalized name that was pulled: docker.io/library/busybox:latest */
+  name: string;
+  /** the tag moved (false: it already pointed at this image) */
+  updated: boolean;
+}
+
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/** pass chunks through, calling fn on each (a hash, an ingest write, progress) */
+export async function* tapChunks(src: AsyncIterable<Uint8Array>, fn: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  for await (const c of src) {
+    fn(c);
+    yield c;
+  }
+}
+
+/** the blob-source hints of this berth root (registry/sources.ts) */
+export function blobSources(images: ImageService): BlobSources {
+  return new BlobSources(join(dirname(images.content.dir), "registry", "blob-sources"));
+}
+
+/**
+ * Unpack a layer blob that is already in the content store onto the committed snapshot `parent`,
+ * checking its diffID, and commit it as `chain`. Returns false when `chain` already existed (nothing
+ * created). On error the active snapshot is removed.
+ */
+export async function applyStoredLayer(images: ImageService, blob: Digest, parent: string | undefined, diffId: Digest, chain: string): Promise<boolean> {
+  if (await hasSnapshot(images, chain)) return false;
+  const key = extractKey();
+  await images.snapshots.prepare(key, parent);
+  try {
+    const { stream } = await openMaybeCompressed(images.content.readStream(blob));
+    const h = new Bun.CryptoHasher("sha256");
+    const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(stream as unknown as AsyncIterable<Uint8Array>, (c) => void h.update(c))));
+    const got = `sha256:${h.digest("hex")}`;
+    if (got !== diffId) {
+      throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`, { exitCode: 1 });
+    }
+    if (await hasSnapshot(images, chain)) {
+      await images.snapshots.remove(key);
+      return false;
+    }
+    await images.snapshots.commit(chain, key, { "berth.size": String(stats.size), "berth.diffid": diffId });
+    return true;
+  } catch (e) {
+    await images.snapshots.remove(key).catch(() => {});
+    throw e;
+  }
+}
+
+export async function hasSnapshot(images: ImageService, name: string): Promise<boolean> {
+  try {
+    await images.snapshots.stat(name);
+    return true;
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === "not_found") return false;
+    throw e;
+  }
+}
+
+/** the reference's tag or digest as docker prints it ("latest", "sha256:…") */
+function tagOrDigest(ref: Reference): string {
+  return ref.digest ?? ref.tag ?? "latest";
+}
+
+export async function pullImage(images: ImageService, name: string, opts: PullOptions = {}): Promise<PullResult> {
+  const ref = parseDockerRef(name);
+  const emit = opts.onProgress ?? (() => {});
+  const client = clientFor(ref, { ...opts, actions: "pull" });
+  const shown = familiarString(ref);
+  try {
+    return await pullWith(images, client, ref, opts, emit);
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 404 && /manifest/.test(e.message)) {
+      // docker: "manifest for busybox:nope not found: manifest unknown: manifest unknown"
+      const detail = e.message.replace(/^manifest for [^:]+:[^:]+: /, "");
+      throw new RegistryError("not_found", `manifest for ${shown} not found: ${detail}`, 404, e.code);
+    }
+    // docker's pull exits 1 whatever went wrong
+    const w = wrap(`pull ${shown}`, e);
+    throw new EngineError(w.kind, w.message, { exitCode: 1, hint: w.hint, cause: e });
+  }
+}
+
+async function pullWith(images: ImageService, client: RegistryClient, ref: Reference, opts: PullOptions, emit: (e: PullEvent) => void): Promise<PullResult> {
+  const want = opts.platform ?? hostPlatform();
+  // docker prints the path on the registry: "latest: Pulling from library/busybox"
+  emit({ type: "start", tagOrDigest: tagOrDigest(ref), repo: ref.path });
+  const top = await client.getManifest(tagOrDigest(ref));
+  if (ref.digest && top.digest !== ref.digest) {
+    throw new EngineError("invalid_argument", `manifest ${ref.digest}: digest mismatch: got ${top.digest}`, { exitCode: 1 });
+  }
+  let parsed = parseManifest(top.bytes, top.mediaType);
+  let indexBlob: { bytes: Uint8Array; mediaType: string; digest: Digest } | undefined;
+  let manBlob = { bytes: top.bytes, mediaType: parsed.mediaType, digest: top.digest };
+  if (parsed.kind === "index") {
+    indexBlob = { bytes: top.bytes, mediaType: parsed.mediaType, digest: top.digest };
+    const chosen = selectPlatform(parsed.index, want);
+    const m = await client.getManifest(chosen.digest);
+    if (m.digest !== chosen.digest) throw new EngineError("invalid_argument", `manifest ${chosen.digest}: digest mismatch: got ${m.digest}`, { exitCode: 1 });
+    parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind !== "manifest") throw new EngineError("invalid_argument", `manifest ${chosen.digest}: an index inside an index is not supported`, { exitCode: 1 });
+    manBlob = { bytes: m.bytes, mediaType: parsed.mediaType, digest: m.digest };
+  }
+  if (parsed.kind !== "manifest") throw new EngineError("internal", "unreachable");
+  const manifest = parsed.manifest;
+  for (const l of manifest.layers) layerCompression(l.mediaType);
+  const configBytes = await client.getSmallBlob(manifest.config.digest);
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(new TextDecoder().decode(configBytes)) as ImageConfig;
+  } catch (e) {
+    throw new EngineError("invalid_argument", `config ${manifest.config.digest}: invalid json: ${(e as Error).message}`, { exitCode: 1 });
+  }
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new EngineError("invalid_argument", `image config has ${diffIds.length} diff IDs but the manifest has ${manifest.layers.length} layers`, { exitCode: 1 });
+  }
+
+  const key = extractKey();
+  const lease = images.leases.createLease(`pull-${key}`);
+  const created: string[] = [];
+  try {
+    await fetchLayers(images, client, manifest, diffIds, lease, created, opts, emit);
+    const cfg = images.content.putBytes(configBytes, manifest.config.digest, { lease });
+    images.content.putBytes(manBlob.bytes, manBlob.digest, { lease });
+    if (indexBlob) images.content.putBytes(indexBlob.bytes, indexBlob.digest, { lease });
+    const id = cfg.digest;
+    const tagKey = referenceString(ref);
+    const before = images.store.tags()[tagKey];
+    images.store.put({
+      manifest: { mediaType: manBlob.mediaType, digest: manBlob.digest, size: manBlob.bytes.length },
+      config: { mediaType: manifest.config.mediaType, digest: manifest.config.digest, size: manifest.config.size },
+      ...(indexBlob ? { index: { mediaType: indexBlob.mediaType, digest: indexBlob.digest, size: indexBlob.bytes.length } } : {}),
+    });
+    // docker's RepoDigests: name@<digest the name resolved to>
+    images.store.tag(referenceString({ domain: ref.domain, path: ref.path, digest: top.digest }), id);
+    if (!ref.digest) images.store.tag(tagKey, id);
+    lease.delete();
+    const sources = blobSources(images);
+    for (const d of [manifest.config, ...manifest.layers]) sources.add(d.digest, `${ref.domain}/${ref.path}`);
+    const updated = before !== id;
+    emit({ type: "digest", digest: top.digest });
+    emit({ type: "status", message: `${updated ? "Downloaded newer image" : "Image is up to date"} for ${familiarString(ref)}` });
+    return { id, digest: top.digest, name: tagKey, updated };
+  } catch (e) {
+    for (const c of created.reverse()) await images.snapshots.remove(c).catch(() => {});
+    lease.delete();
+    try {
+      gc({ content: images.content, images: images.store, leases: images.leases });
+    } catch {}
+    throw e;
+  }
+}
+
+async function fetchLayers(
+  images: ImageService,
+  client: RegistryClient,
+  manifest: Manifest,
+  diffIds: Digest[],
+  lease: import("../image/index.ts").Lease,
+  created: string[],
+  opts: PullOptions,
+  emit: (e: PullEvent) => void,
+): Promise<void> {
+  const chains = chainIds(diffIds);
+  const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
+  const done: boolean[] = manifest.layers.map(() => false);
+  let failed: unknown;
+  const check = () => {
+    if (failed !== undefined) throw new EngineError("unavailable", "pull aborted");
+  };
+  const short = (d: Descriptor) => d.digest.slice(7, 19);
+  const present = await Promise.all(manifest.layers.map(async (d, i) => (await hasSnapshot(images, chains[i]!)) && images.content.has(d.digest)));
+  manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
+
+  const apply = async (i: number): Promise<void> => {
+    if (await applyStoredLayer(images, manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!)) created.push(chains[i]!);
+  };
+  const finishApply = async (key: string, i: number, size: number) => {
+    const chain = chains[i]!;
+    if (await hasSnapshot(images, chain)) {
+      await images.snapshots.remove(key);
+    } else {
+      await images.snapshots.commit(chain, key, { "berth.size": String(size), "berth.diffid": diffIds[i]! });
+      created.push(chain);
+    }
+  };
+
+  /**
+   * A layer that failed to decompress or unpack while streaming is most often a corrupt download,
+   * and the digest is the registry's word on that: fetch the rest (Range from what the ingest holds)
+   * and report a digest mismatch when there is one, rather than the decompressor's complaint.
+   */
+  const explainFailure = async (e: unknown, w: ContentWriter, d: Descriptor): Promise<unknown> => {
+    if (e instanceof RegistryError || w.closed || failed !== undefined) return e;
+    try {
+      if (w.size < d.size) for await (const c of client.blobStream(d.digest, d.size, w.size)) w.write(c);
+      const got = w.digest();
+      if (w.size === d.size && got !== d.digest) {
+        return new EngineError("invalid_argument", `layer ${d.digest}: digest mismatch: content is ${got}`, { exitCode: 1, cause: e });
+      }
+    } catch {}
+    return e;
+  };
+
+  const waitTurn = async (i: number, prev: Promise<void> | undefined) => {
+    if (prev) await prev;
+  };
+
+  const task = async (i: number, prev: Promise<void> | undefined): Promise<void> => {
+    const d = manifest.layers[i]!;
+    const id = short(d);
+    if (present[i]) {
+      lease.addResource(d.digest);
+      await waitTurn(i, prev);
+      done[i] = true;
+      return;
+    }
+    const snapExists = await hasSnapshot(images, chains[i]!);
+    await sem.acquire();
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        sem.release();
+      }
+    };
+    let writer: ContentWriter | undefined;
+    try {
+      check();
+      writer = await images.content.writer(`pull-${process.pid}-${d.digest}-${crypto.randomUUID()}`);
+      const w = writer;
+      let got = 0;
+      let lastEmit = 0;
+      const body = tapChunks(
+        client.blobStream(d.digest, d.size, 0, (at) => emit({ type: "layer", id, status: `Retrying from ${at}` })),
+        (c) => {
+          check();
+          w.write(c);
+          got += c.length;
+          const now = Date.now();
+          if (now - lastEmit > 100 || got === d.size) {
+            lastEmit = now;
+            emit({ type: "layer", id, status: "Downloading", current: got, total: d.size });
+          }
+        },
+      );
+      const streamThrough = !snapExists && (i === 0 || done[i - 1]);
+      if (streamThrough) {
+        // our turn already: one pass from the socket into the snapshot
+        const key = extractKey();
+        await images.snapshots.prepare(key, i > 0 ? chains[i - 1] : undefined);
+        try {
+          const { stream } = await openMaybeCompressed(body);
+          const h = new Bun.CryptoHasher("sha256");
+          const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(stream as unknown as AsyncIterable<Uint8Array>, (c) => void h.update(c))));
+          // the tar reader drained the decompressor, which drained the body; take any stray tail too
+          for await (const _ of body) {
+          }
+          emit({ type: "layer", id, status: "Verifying Checksum" });
+          await w.commit({ size: d.size, digest: d.digest, lease });
+          emit({ type: "layer", id, status: "Download complete" });
+          const diffId = `sha256:${h.digest("hex")}`;
+          if (diffId !== diffIds[i]) {
+            throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`, { exitCode: 1 });
+          }
+          await finishApply(key, i, stats.size);
+        } catch (e) {
+          await images.snapshots.remove(key).catch(() => {});
+          throw await explainFailure(e, w, d);
+        }
+        release();
+      } else {
+        // not our turn (or only the blob is missing): download to the ingest, verify, apply later
+        for await (const _ of body) {
+        }
+        emit({ type: "layer", id, status: "Verifying Checksum" });
+        await w.commit({ size: d.size, digest: d.digest, lease });
+        emit({ type: "layer", id, status: "Download complete" });
+        release();
+        await waitTurn(i, prev);
+        check();
+        if (!snapExists) {
+          emit({ type: "layer", id, status: "Extracting" });
+          await apply(i);
+        }
+      }
+      done[i] = true;
+      emit({ type: "layer", id, status: "Pull complete" });
+    } catch (e) {
+      if (writer && !writer.closed) writer.abort();
+      failed ??= e;
+      throw e;
+    } finally {
+      release();
+    }
+  };
+
+  const tasks: Promise<void>[] = [];
+  for (let i = 0; i < manifest.layers.length; i++) {
+    const p = task(i, tasks[i - 1]);
+    p.catch(() => {}); // observed below and by the next layer
+    tasks.push(p);
+  }
+  const results = await Promise.allSettled(tasks);
+  if (failed !== undefined) throw failed;
+  const bad = results.find((r) => r.status === "rejected");
+  if (bad) throw (bad as PromiseRejectedResult).reason;
+}
+

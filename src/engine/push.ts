@@ -1,0 +1,122 @@
+/**
+ * `push`: the stored manifest, config and layer blobs → a registry (distribution api.md "Pushing An
+ * Image"). Blobs go first, the manifest last, so a registry never holds a manifest whose blobs are
+ * missing. For each blob: HEAD (already there → skip); else, when this root knows another repository
+ * on the same registry that has it (registry/sources.ts), ask for a cross-repository mount; else
+ * upload — monolithic (POST, then PUT ?digest= with the whole body) up to `chunkSize`, chunked above
+ * it (PATCH with Content-Range per chunk, then PUT ?digest=). Bodies are Blob slices of the blob file,
+ * so nothing is held in memory. The manifest is sent byte for byte as stored: its digest is the same
+ * as when it was pulled or loaded.
+ */
+import { EngineError, wrap } from "../lib/errors.ts";
+import type { Descriptor, Digest, Manifest } from "../oci/index.ts";
+import { familiarString, parseDockerRef, referenceString } from "../image/index.ts";
+import { clientFor, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
+import type { ImageService } from "./images.ts";
+import { blobSources } from "./pull.ts";
+
+export type PushEvent =
+  | { type: "start"; repository: string }
+  | { type: "layer"; id: string; status: string; current?: number; total?: number }
+  | { type: "done"; tag: string; digest: Digest; size: number };
+
+export interface PushOptions extends SessionOptions {
+  /** blobs above this many bytes are sent in PATCH chunks of this size (default 16 MiB) */
+  chunkSize?: number;
+  /** parallel blob uploads (default 3) */
+  concurrency?: number;
+  onProgress?: (e: PushEvent) => void;
+}
+
+export interface PushResult {
+  digest: Digest;
+  size: number;
+}
+
+export async function pushImage(images: ImageService, name: string, opts: PushOptions = {}): Promise<PushResult> {
+  const ref = parseDockerRef(name);
+  const emit = opts.onProgress ?? (() => {});
+  try {
+    const rec = images.store.resolve(referenceString(ref));
+    const manifestBytes = images.content.readBytes(rec.manifest.digest);
+    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as Manifest;
+    const client = clientFor(ref, { ...opts, actions: "pull,push" });
+    emit({ type: "start", repository: repositoryForDisplay(ref.domain, ref.path) });
+    const sources = blobSources(images);
+    const repoKey = `${ref.domain}/${ref.path}`;
+    const pushOne = async (d: Descriptor, show: boolean) => {
+      const id = d.digest.slice(7, 19);
+      const ev = (status: string, current?: number, total?: number) => show && emit({ type: "layer", id, status, current, total });
+      if (await client.hasBlob(d.digest)) {
+        ev("Layer already exists");
+        sources.add(d.digest, repoKey);
+        return;
+      }
+      const from = sources.mountSource(d.digest, ref.domain, ref.path);
+      let location = await client.startUpload(from ? { digest: d.digest, from } : undefined);
+      if (location === undefined) {
+        ev(`Mounted from ${from}`);
+        sources.add(d.digest, repoKey);
+        return;
+      }
+      await upload(images, client, location, d, opts.chunkSize ?? 16 * 1024 * 1024, (cur) => ev("Pushing", cur, d.size));
+      ev("Pushed");
+      sources.add(d.digest, repoKey);
+    };
+    for (const l of manifest.layers) emit({ type: "layer", id: l.digest.slice(7, 19), status: "Preparing" });
+    await runLimited(manifest.layers.map((l) => () => pushOne(l, true)), Math.max(1, opts.concurrency ?? 3));
+    await pushOne(manifest.config, false);
+    const tag = ref.tag ?? "latest";
+    const digest = (await client.putManifest(ref.digest ?? tag, manifestBytes, rec.manifest.mediaType)) ?? rec.manifest.digest;
+    if (digest !== rec.manifest.digest) {
+      throw new EngineError("internal", `registry stored the manifest as ${digest}, expected ${rec.manifest.digest}`, { exitCode: 1 });
+    }
+    images.store.tag(referenceString({ domain: ref.domain, path: ref.path, digest }), rec.id);
+    emit({ type: "done", tag, digest, size: manifestBytes.length });
+    return { digest, size: manifestBytes.length };
+  } catch (e) {
+    // docker's push exits 1 whatever went wrong
+    const w = wrap(`push ${familiarString(ref)}`, e);
+    throw new EngineError(w.kind, w.message, { exitCode: 1, hint: w.hint, cause: e });
+  }
+}
+
+/** docker: "The push refers to repository [docker.io/library/busybox]" */
+function repositoryForDisplay(domain: string, path: string): string {
+  return `${domain}/${path}`;
+}
+
+async function upload(images: ImageService, client: RegistryClient, location: string, d: Descriptor, chunkSize: number, progress: (n: number) => void): Promise<void> {
+  const file = Bun.file(images.content.path(d.digest));
+  if (file.size !== d.size) throw new EngineError("internal", `blob ${d.digest}: stored size ${file.size} differs from the manifest's ${d.size}`);
+  if (d.size <= chunkSize) {
+    await client.finishUpload(location, d.digest, file);
+    progress(d.size);
+    return;
+  }
+  let off = 0;
+  while (off < d.size) {
+    const end = Math.min(d.size, off + chunkSize);
+    location = await client.uploadChunk(location, file.slice(off, end), off);
+    off = end;
+    progress(off);
+  }
+  await client.finishUpload(location, d.digest);
+}
+
+async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < tasks.length && failed === undefined) {
+      const t = tasks[next++]!;
+      try {
+        await t();
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
