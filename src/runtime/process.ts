@@ -1,6 +1,7 @@
 /** Re-identifying and signalling container processes from any berth process (not only the spawner). */
 import { readFileSync } from "node:fs";
 import { kill } from "../ffi/proc.ts";
+import { openPtyInRoot, type ContainerPty } from "../ffi/pty.ts";
 
 /** /proc/<pid>/stat field 22 (starttime, clock ticks since boot); undefined if gone or a zombie */
 export function processStartTime(pid: number): string | undefined {
@@ -25,4 +26,9 @@ export function isAlive(pid: number, startTime: string): boolean {
 /** kill(2) the container's PID 1; false when it is already gone (ESRCH is not an error) */
 export function killContainer(pid: number, signal: number): boolean {
   return kill(pid, signal);
+}
+
+/** a pty from the container's own devpts (for `exec -t`): inside, the slave is /dev/pts/N */
+export function openContainerPty(pid: number): ContainerPty {
+  return openPtyInRoot(`/proc/${pid}/root`);
 }

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createReadStream } from "node:fs";
 import { rootEnabled } from "../helpers/root.ts";
 import { makeRootfs, testSpec, leaks, removeRoot } from "./runtime-fixture.ts";
-import { createContainer, removeCgroup } from "../../src/runtime/index.ts";
+import { createContainer, execInContainer, killContainer, openContainerPty, removeCgroup, DEFAULT_CAPABILITIES } from "../../src/runtime/index.ts";
+import { pipe2 } from "../../src/ffi/container-io.ts";
 import { openPty, setWinsize, closeFd } from "../../src/ffi/container-io.ts";
 
 let root = "";
@@ -55,6 +56,52 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     } finally {
       rs.destroy();
       closeFd(pty.master);
+      removeCgroup(spec.cgroupPath);
+    }
+    expect(leaks(root)).toEqual([]);
+  }, 20000);
+
+  test("exec -t: a pty from the container's devpts, ^C and exit code", async () => {
+    const [a, b] = pipe2();
+    const spec = testSpec(root, ["sleep", "30"]);
+    const c = await createContainer(spec, { stdin: a, stdout: b, stderr: b });
+    closeFd(a); closeFd(b);
+    const pty = openContainerPty(c.pid);
+    expect(pty.name).toMatch(/^\/dev\/pts\/\d+$/);
+    let out = "";
+    const rs = createReadStream("", { fd: pty.master, autoClose: false });
+    rs.on("data", (d) => (out += d.toString()));
+    rs.on("error", () => {});
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 500 && !re.test(out); i++) await Bun.sleep(10);
+      expect(out).toMatch(re);
+    };
+    const type = (s: string) => Bun.write(Bun.file(pty.master), s);
+    try {
+      setWinsize(pty.master, { rows: 30, cols: 100 });
+      const ex = await execInContainer(c.pid, {
+        args: ["sh", "-i"], env: ["PATH=/bin", "PS1=ex# ", "TERM=dumb"], cwd: "/", uid: 0, gid: 0, additionalGids: [], terminal: true,
+        capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, init: false,
+      }, { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave }, spec.cgroupPath);
+      closeFd(pty.slave);
+      await until(/ex# /);
+      await type("tty; stty size; echo D$((2*2))\r");
+      await until(/D4/);
+      expect(out).toContain(`${pty.name}\r\n`);
+      expect(out).toContain("30 100");
+      await type("sleep 20; echo sleep-finished\r");
+      await Bun.sleep(300);
+      await type("\x03");
+      await type("echo E$((2+3))\r");
+      await until(/E5/);
+      expect(out).not.toMatch(/\nsleep-finished/);
+      await type("exit 4\r");
+      expect(await ex.wait()).toEqual({ exitCode: 4, oomKilled: false });
+    } finally {
+      rs.destroy();
+      closeFd(pty.master);
+      killContainer(c.pid, 9);
+      await c.wait();
       removeCgroup(spec.cgroupPath);
     }
     expect(leaks(root)).toEqual([]);

@@ -1,0 +1,56 @@
+/**
+ * A pty allocated in a *container's* devpts instance (its /dev/pts, mounted newinstance), for `exec -t`:
+ * the slave then shows up inside as /dev/pts/N, so `tty` and ttyname(3) work there, as with docker. The
+ * host-side pty helpers (openPty, winsize, raw mode) are in container-io.ts.
+ *
+ * The ptmx is opened through /proc/<pid>/root with openat2(RESOLVE_IN_ROOT) so a symlink planted in the
+ * container cannot send the open to a host file; the slave comes from TIOCGPTPEER on the master
+ * (ioctl_tty(2), Linux ≥4.13), never from a path lookup.
+ */
+import { closeSync, openSync } from "node:fs";
+import { T, lazyLib, cstr, ptr, fail } from "./_core.ts";
+
+const lib = lazyLib({
+  syscall: { args: [T.i64, T.i64, T.ptr, T.ptr, T.u64], returns: T.i64 },
+  ioctl: { args: [T.i32, T.u64, T.u64], returns: T.i32 },
+} as const);
+// the same symbol with a pointer third argument (ioctl is variadic; bun:ffi needs one signature each)
+const libp = lazyLib({ ioctl: { args: [T.i32, T.u64, T.ptr], returns: T.i32 } } as const);
+
+const SYS_openat2 = 437; // same on x86_64 and the generic table
+const O_RDWR = 2, O_NOCTTY = 0o400, O_CLOEXEC = 0o2000000;
+const RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
+const TIOCSPTLCK = 0x40045431; // _IOW('T', 0x31, int)
+const TIOCGPTN = 0x80045430; // _IOR('T', 0x30, unsigned int)
+const TIOCGPTPEER = 0x5441; // _IO('T', 0x41)
+
+export interface ContainerPty {
+  master: number;
+  slave: number;
+  /** the slave's name inside the container, e.g. /dev/pts/0 */
+  name: string;
+}
+
+/** open a new pty pair from the devpts under `rootDir` (e.g. /proc/<pid>/root of a container) */
+export function openPtyInRoot(rootDir: string): ContainerPty {
+  const dirfd = openSync(rootDir, "r");
+  let master = -1;
+  try {
+    const how = new BigUint64Array([BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC), 0n, BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)]);
+    const path = cstr("dev/pts/ptmx");
+    master = Number(lib().syscall(SYS_openat2, dirfd, ptr(path), ptr(how), 24));
+    if (master < 0) fail("openat2", [`${rootDir}/dev/pts/ptmx`]);
+    const zero = new Int32Array(1);
+    if (libp().ioctl(master, TIOCSPTLCK, ptr(zero)) !== 0) fail("ioctl", ["TIOCSPTLCK"]);
+    const n = new Uint32Array(1);
+    if (libp().ioctl(master, TIOCGPTN, ptr(n)) !== 0) fail("ioctl", ["TIOCGPTN"]);
+    const slave = lib().ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) fail("ioctl", ["TIOCGPTPEER"]);
+    return { master, slave, name: `/dev/pts/${n[0]}` };
+  } catch (e) {
+    if (master >= 0) closeSync(master);
+    throw e;
+  } finally {
+    closeSync(dirfd);
+  }
+}
