@@ -7,7 +7,7 @@ import { defineBerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { ContainerService } from "../engine/containers/index.ts";
-import { getWinsize, isatty, makeRaw } from "../ffi/container-io.ts";
+import { getWinsize, isatty, makeRaw } from "../engine/terminal.ts";
 
 export async function containers(ctx: Context): Promise<ContainerService> {
   const engine = (await ctx.engine()) as unknown as { containers?: ContainerService };

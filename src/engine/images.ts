@@ -9,11 +9,10 @@
  * `extract-<pid>-<starttime>-<random>`: `system check` and GC know an orphan by its dead owner.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { ContentStore, ImageStore, LeaseStore, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString } from "../image/index.ts";
+import { ContentStore, ImageStore, LeaseStore, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString, processStartTime } from "../image/index.ts";
 import type { SnapshotDriver } from "../cow/driver.ts";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
@@ -26,25 +25,14 @@ export function chainIds(diffIds: Digest[]): Digest[] {
 
 /** the owner tag of an active extraction key, so an orphan can be told from live work */
 export function extractKey(): string {
-  return `extract-${process.pid}-${procStartTime(process.pid) ?? "0"}-${randomBytes(4).toString("hex")}`;
-}
-
-export function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return undefined;
-    return fields[19]; // field 22 overall: starttime
-  } catch {
-    return undefined;
-  }
+  return `extract-${process.pid}-${processStartTime(process.pid) ?? "0"}-${randomBytes(4).toString("hex")}`;
 }
 
 /** is the process that owns an extraction key still alive? */
 export function isExtractKeyLive(key: string): boolean {
   const m = /^extract-(\d+)-(\d+)-/.exec(key);
   if (!m) return false;
-  return procStartTime(Number(m[1])) === m[2];
+  return processStartTime(Number(m[1])) === m[2];
 }
 
 export interface ImportOptions {

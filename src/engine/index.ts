@@ -16,7 +16,9 @@ import { EngineError } from "../lib/errors.ts";
 import { ContentStore, ImageStore, LeaseStore } from "../image/index.ts";
 import { createDriver } from "../cow/index.ts";
 import type { SnapshotDriver } from "../cow/driver.ts";
+import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
+import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
 
 export interface EngineOptions {
@@ -58,11 +60,23 @@ export class Engine {
     this.leases = new LeaseStore(this.content);
     this.snapshots = createDriver(driver, join(this.root, driver));
     this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
+    this.containers = new ContainerService({
+      root: join(this.root, "containers"),
+      log: this.log,
+      images: this.images,
+      snapshots: this.snapshots,
+      berthRoot: this.root,
+      inspectImage: (ref) => this.images.inspect(ref),
+    });
+    // rmi, prune and df must know which images containers use
+    this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;
   }
+
+  readonly containers: ContainerService;
 
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
   async containerSnapshotKeys(): Promise<Set<string>> {
-    return new Set();
+    return this.containers.snapshotKeys();
   }
 
   async check(): Promise<CheckReport> {
@@ -74,9 +88,21 @@ export class Engine {
     const imgSize = images.reduce((a, i) => a + i.size, 0);
     const active = images.filter((i) => i.containers > 0);
     const activeSize = active.reduce((a, i) => a + i.size, 0);
+    const ctrs = this.containers.list(true);
+    let ctrSize = 0;
+    let ctrReclaimable = 0;
+    for (const c of ctrs) {
+      let size = 0;
+      try {
+        size = (await this.snapshots.usage(c.cfg.Berth.SnapshotKey)).size;
+      } catch {}
+      ctrSize += size;
+      if (c.state.Status !== "running" && c.state.Status !== "paused") ctrReclaimable += size;
+    }
+    const running = ctrs.filter((c) => c.state.Status === "running" || c.state.Status === "paused").length;
     return [
       { type: "Images", total: images.length, active: active.length, size: imgSize, reclaimable: imgSize - activeSize },
-      { type: "Containers", total: 0, active: 0, size: 0, reclaimable: 0 },
+      { type: "Containers", total: ctrs.length, active: running, size: ctrSize, reclaimable: ctrReclaimable },
       { type: "Local Volumes", total: 0, active: 0, size: 0, reclaimable: 0 },
       { type: "Build Cache", total: 0, active: 0, size: 0, reclaimable: 0 },
     ];

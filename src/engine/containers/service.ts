@@ -272,11 +272,11 @@ export class ContainerService {
     } catch (e) {
       const err = startError(e, cfg.Path);
       this.recordStartFailure(id, err);
-      this.afterExit(cfg);
+      await this.afterExit(cfg);
       throw err;
     }
     try {
-      const info = await supervise(prepared, {
+      return await supervise(prepared, {
         local: fg?.local,
         initialSize: fg?.initialSize,
         onResizer: fg?.onResizer,
@@ -291,11 +291,8 @@ export class ContainerService {
           this.safeUpdate(id, (st) => ({ ...st, Status: "stopped", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt }));
         },
       });
-      this.afterExit(cfg);
-      return info;
-    } catch (e) {
-      this.afterExit(cfg);
-      throw e;
+    } finally {
+      await this.afterExit(cfg);
     }
   }
 
@@ -303,10 +300,15 @@ export class ContainerService {
     this.safeUpdate(id, (st) => ({ ...st, Status: "created", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: err.exitCode, Error: err.message }));
   }
 
-  private afterExit(cfg: ContainerConfigFile): void {
+  /** awaited: the supervisor's process exits right after, and --rm must not stop half-way */
+  private async afterExit(cfg: ContainerConfigFile): Promise<void> {
     this.reapCgroup(cfg);
     if (cfg.HostConfig.AutoRemove) {
-      void this.removeNow(cfg.Id).catch(() => {});
+      try {
+        await this.removeNow(cfg.Id);
+      } catch (e) {
+        this.log.warn(`remove container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+      }
     }
   }
 
