@@ -1,7 +1,9 @@
 /**
- * A pty allocated in a *container's* devpts instance (its /dev/pts, mounted newinstance), for `exec -t`:
- * the slave then shows up inside as /dev/pts/N, so `tty` and ttyname(3) work there, as with docker. The
- * host-side pty helpers (openPty, winsize, raw mode) are in container-io.ts.
+ * Ptys allocated in a *container's* devpts instance, so the slave shows up inside as /dev/pts/N and
+ * `tty` and ttyname(3) work there, as with docker: for `exec -t` from the running container's
+ * /dev/pts, and for `run -t` from a detached devpts instance (new mount API) that the runtime attaches
+ * at the new container's /dev/pts. The host-side pty helpers (openPty, winsize, raw mode) are in
+ * container-io.ts.
  *
  * The ptmx is opened through /proc/<pid>/root with openat2(RESOLVE_IN_ROOT) so a symlink planted in the
  * container cannot send the open to a host file; the slave comes from TIOCGPTPEER on the master
@@ -9,6 +11,7 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { T, lazyLib, cstr, ptr, fail } from "./_core.ts";
+import { mountDetached } from "./mount-api.ts";
 
 const lib = lazyLib({
   syscall: { args: [T.i64, T.i64, T.ptr, T.ptr, T.u64], returns: T.i64 },
@@ -34,12 +37,36 @@ export interface ContainerPty {
 /** open a new pty pair from the devpts under `rootDir` (e.g. /proc/<pid>/root of a container) */
 export function openPtyInRoot(rootDir: string): ContainerPty {
   const dirfd = openSync(rootDir, "r");
+  try {
+    return openPtyAt(dirfd, "dev/pts/ptmx", `${rootDir}/dev/pts/ptmx`);
+  } finally {
+    closeSync(dirfd);
+  }
+}
+
+export interface DevptsConsole extends ContainerPty {
+  /** the detached devpts mount (fsmount fd) the pair belongs to; attach it at the container's /dev/pts */
+  mountFd: number;
+}
+
+/** a fresh devpts instance as a detached mount (the options docker's containers get) and pty 0 in it */
+export function openDevptsConsole(): DevptsConsole {
+  const mountFd = mountDetached({ type: "devpts", source: "devpts", target: "/dev/pts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] });
+  try {
+    return { mountFd, ...openPtyAt(mountFd, "ptmx", "devpts/ptmx") };
+  } catch (e) {
+    closeSync(mountFd);
+    throw e;
+  }
+}
+
+function openPtyAt(dirfd: number, rel: string, shown: string): ContainerPty {
   let master = -1;
   try {
     const how = new BigUint64Array([BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC), 0n, BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)]);
-    const path = cstr("dev/pts/ptmx");
+    const path = cstr(rel);
     master = Number(lib().syscall(SYS_openat2, dirfd, ptr(path), ptr(how), 24));
-    if (master < 0) fail("openat2", [`${rootDir}/dev/pts/ptmx`]);
+    if (master < 0) fail("openat2", [shown]);
     const zero = new Int32Array(1);
     if (libp().ioctl(master, TIOCSPTLCK, ptr(zero)) !== 0) fail("ioctl", ["TIOCSPTLCK"]);
     const n = new Uint32Array(1);
@@ -50,7 +77,5 @@ export function openPtyInRoot(rootDir: string): ContainerPty {
   } catch (e) {
     if (master >= 0) closeSync(master);
     throw e;
-  } finally {
-    closeSync(dirfd);
   }
 }

@@ -16,7 +16,7 @@
  */
 export type { ContainerSpec, ProcessSpec, ResourceSpec, Stdio, ExitInfo, RunningContainer, NamespaceMode } from "./types.ts";
 export { createContainer, execInContainer, STAGING_DIR, type CreateHooks } from "./spawn.ts";
-export { killContainer, processStartTime, isAlive, openContainerPty } from "./process.ts";
+export { killContainer, processStartTime, isAlive, openContainerPty, openConsole } from "./process.ts";
 export {
   createCgroup, joinCgroup, freeze, thaw, stats, oomKilled, removeCgroup, cgroupPids, detectLayout, parseLayout,
   cgroupDirs, DEFAULT_DEVICE_RULES, type CgroupLayout, type CgroupStats, type Hierarchy,

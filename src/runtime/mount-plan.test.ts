@@ -40,13 +40,17 @@ describe("planMounts", () => {
   test("bind rootfs, ro rootfs, console, working directory", () => {
     const s = spec({ rootfs: [{ type: "bind", source: "/r", target: "/", options: ["rbind"] }], readonlyRootfs: true });
     s.process.cwd = "/app/x";
-    const ops = planMounts(input(s, { consolePath: "/dev/pts/3" }));
+    const ops = planMounts(input(s, { console: { devptsFd: 7, name: "/dev/pts/0" } }));
     expect(ops[1]).toMatchObject({ kind: OP.ROOTFS, source: "/r", fstype: undefined, flags: MS_BIND | MS_REC });
-    expect(ops.find((o) => o.target === "dev/console")).toMatchObject({ kind: OP.MOUNT_FILE, source: "/dev/pts/3", flags: MS_BIND });
+    // the terminal's devpts instance is attached, not mounted anew, and its pty 0 is bound on /dev/console
+    expect(ops.filter((o) => o.target === "dev/pts").map((o) => o.kind)).toEqual([OP.MKDIR, OP.ATTACH]);
+    expect(ops.find((o) => o.kind === OP.ATTACH && o.target === "dev/pts")!.flags).toBe(7);
+    const staging = ops.find((o) => o.kind === OP.ENTER)!.target;
+    expect(ops.find((o) => o.target === "dev/console")).toMatchObject({ kind: OP.MOUNT_FILE, source: `${staging}/dev/pts/0`, flags: MS_BIND });
     const k = kinds(ops);
-    expect(k.slice(-5)).toEqual(["READONLY", "MKDIR", "PIVOT", "REMOUNT", "CONSOLE"]);
-    expect(ops.at(-2)).toMatchObject({ target: "", flags: MS_BIND | MS_RDONLY });
-    expect(ops.at(-4)).toMatchObject({ target: "app/x" });
+    expect(k.slice(-4)).toEqual(["READONLY", "MKDIR", "PIVOT", "REMOUNT"]);
+    expect(ops.at(-1)).toMatchObject({ target: "", flags: MS_BIND | MS_RDONLY });
+    expect(ops.at(-3)).toMatchObject({ target: "app/x" });
   });
 
   test("user mounts: shallow first, file binds, ro remount, tmpfs data", () => {

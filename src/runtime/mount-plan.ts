@@ -44,10 +44,10 @@ export interface PlanInput {
   spec: ContainerSpec;
   /** host directory the rootfs is mounted on, inside the container's private mount namespace */
   staging: string;
-  /** host path of the pty slave (/dev/pts/N) when process.terminal: bound on /dev/console. A path,
-   * not /proc/self/fd/N: bind mounts need a source in the caller's mount namespace, and the fd's mount
-   * belongs to the host's (EINVAL); the path resolves in the child's copy of it. */
-  consolePath?: string;
+  /** with process.terminal: the detached devpts instance (fsmount fd) the pty slave comes from and the
+   * slave's name in it (/dev/pts/0). It is attached at /dev/pts, so the container's terminal is
+   * /dev/pts/0 as with docker, and the slave is bound on /dev/console (runc does the same). */
+  console?: { devptsFd: number; name: string };
   cgroupMounts: CgroupMount[];
   /** the rootfs (spec.rootfs[0]) already built by the parent as a detached mount (new mount API):
    * the child only attaches it. Overlay goes this way, so a lowerdir list longer than the one page
@@ -125,10 +125,15 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   for (const [link, to] of [["/dev/fd", "/proc/self/fd"], ["/dev/stdin", "/proc/self/fd/0"], ["/dev/stdout", "/proc/self/fd/1"],
     ["/dev/stderr", "/proc/self/fd/2"], ["/dev/core", "/proc/kcore"], ["/dev/ptmx", "pts/ptmx"]] as const)
     ops.push({ kind: OP.SYMLINK, source: to, target: rel(link), what: `symlink ${q(link)} -> ${q(to)}` });
-  mount(OP.MOUNT, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  if (input.console) {
+    ops.push({ kind: OP.MKDIR, target: "dev/pts", what: `create "/dev/pts"` });
+    // relative to the working directory, the rootfs entered above; /dev is the fresh tmpfs
+    ops.push({ kind: OP.ATTACH, target: "dev/pts", flags: input.console.devptsFd, what: `attach devpts on "/dev/pts"` });
+  } else mount(OP.MOUNT, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
   mount(OP.MOUNT, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
   mount(OP.MOUNT, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if (input.consolePath !== undefined) mount(OP.MOUNT_FILE, input.consolePath, "/dev/console", undefined, MS_BIND);
+  // a bind source is a path in the child's mount namespace: the staging root with /dev/pts attached
+  if (input.console) mount(OP.MOUNT_FILE, `${staging}${input.console.name}`, "/dev/console", undefined, MS_BIND);
 
   const sysFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (priv ? 0 : MS_RDONLY);
   mount(OP.MOUNT, "sysfs", "/sys", "sysfs", sysFlags);
@@ -154,7 +159,6 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   if (rel(spec.process.cwd || "/")) ops.push({ kind: OP.MKDIR, target: rel(spec.process.cwd), what: `create working directory ${q(spec.process.cwd)}` });
   ops.push({ kind: OP.PIVOT, what: "pivot_root" });
   if (spec.readonlyRootfs) remount("/", MS_BIND | MS_RDONLY);
-  if (input.consolePath !== undefined) ops.push({ kind: OP.CONSOLE, target: "/dev/console", what: `open "/dev/console"` });
   return ops;
 }
 

@@ -1,7 +1,7 @@
 /** Re-identifying and signalling container processes from any berth process (not only the spawner). */
 import { readFileSync } from "node:fs";
 import { kill } from "../ffi/proc.ts";
-import { openPtyInRoot, type ContainerPty } from "../ffi/pty.ts";
+import { openDevptsConsole, openPtyInRoot, type ContainerPty, type DevptsConsole } from "../ffi/pty.ts";
 
 /** /proc/<pid>/stat field 22 (starttime, clock ticks since boot); undefined if gone or a zombie */
 export function processStartTime(pid: number): string | undefined {
@@ -31,4 +31,11 @@ export function killContainer(pid: number, signal: number): boolean {
 /** a pty from the container's own devpts (for `exec -t`): inside, the slave is /dev/pts/N */
 export function openContainerPty(pid: number): ContainerPty {
   return openPtyInRoot(`/proc/${pid}/root`);
+}
+
+/** the terminal of a container about to be created (`run -t`): pty 0 of a fresh devpts instance.
+ * Pass { stdin: slave, stdout: slave, stderr: slave, devpts: { mountFd, name } } to createContainer;
+ * the caller keeps the master and closes slave and mountFd once the container has started. */
+export function openConsole(): DevptsConsole {
+  return openDevptsConsole();
 }

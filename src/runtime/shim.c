@@ -124,7 +124,7 @@ enum {
   OP_MASK,          /* /dev/null over a file, ro tmpfs over a dir; missing paths are skipped */
   OP_READONLY,      /* bind dst onto itself, remount ro; missing paths are skipped */
   OP_PIVOT,         /* pivot_root(".", ".") + umount2(".", MNT_DETACH): runc's no-put_old trick */
-  OP_CONSOLE,       /* after pivot: reopen the tty through dst (/dev/console) for fds 0-2 */
+  OP_UNUSED_11,     /* (was: reopen the tty through /dev/console; the pty now comes from the container's devpts) */
   OP_MKDIR,         /* mkdir -p dst inside the root (the working directory) */
   OP_ATTACH         /* move_mount(fd = flags, "", dst): a detached mount the parent built (overlay) */
 };
@@ -141,7 +141,6 @@ static char stack[256 * 1024] __attribute__((aligned(16)));
 static u64 *H;
 static int err_fd = -1;
 static int root_fd = -1;
-static int tty_fd = -1;
 
 static char *P(u64 off) { return off ? arena + off : 0; }
 
@@ -272,10 +271,6 @@ static void apply_op(u64 *op, int index) {
     if (fd < 0) fail(ST_OP, index);
     close(fd);
     return;
-  case OP_CONSOLE:
-    tty_fd = open(dst, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (tty_fd < 0) fail(ST_OP, index);
-    return;
   }
 }
 
@@ -341,7 +336,7 @@ struct cap_data { u32 effective, permitted, inheritable; };
 static void finish_and_exec(void) {
   u64 caps = H[H_CAPS];
   u32 uid = H[H_UID], gid = H[H_GID];
-  int in = tty_fd >= 0 ? tty_fd : (int)H[H_IN], out = tty_fd >= 0 ? tty_fd : (int)H[H_OUT], er = tty_fd >= 0 ? tty_fd : (int)H[H_ERR2];
+  int in = (int)H[H_IN], out = (int)H[H_OUT], er = (int)H[H_ERR2];
   int cap, i;
   u64 *rl = (u64 *)P(H[H_RLIM]);
   struct cap_header hdr;

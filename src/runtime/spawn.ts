@@ -71,7 +71,7 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
       rootfsFd,
       spec,
       staging: STAGING_DIR,
-      consolePath: p.terminal ? ttyPath(stdio.stdin) : undefined,
+      console: p.terminal ? consoleOf(stdio) : undefined,
       cgroupMounts: cgroupMountsFor(layout),
       hostDevices: spec.privileged ? hostDevices() : undefined,
       isDirectory: (path) => {
@@ -121,10 +121,9 @@ export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Std
   }
 }
 
-function ttyPath(fd: number): string {
-  const path = readlinkSync(`/proc/self/fd/${fd}`);
-  if (!path.startsWith("/dev/")) throw new EngineError("invalid_argument", `terminal: fd ${fd} is not a terminal device (${path})`);
-  return path;
+function consoleOf(stdio: Stdio): { devptsFd: number; name: string } {
+  if (!stdio.devpts) throw new EngineError("invalid_argument", "terminal: the pty must come from openConsole() (the container's own devpts)");
+  return { devptsFd: stdio.devpts.mountFd, name: stdio.devpts.name };
 }
 
 function openNs(path: string, name: string): number {

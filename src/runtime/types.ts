@@ -57,6 +57,9 @@ export interface Stdio {
   stdin: number;
   stdout: number;
   stderr: number;
+  /** with process.terminal: where the slave comes from (openConsole()): the detached devpts mount the
+   * runtime attaches at the container's /dev/pts, and the slave's name there */
+  devpts?: { mountFd: number; name: string };
 }
 
 export interface ExitInfo {

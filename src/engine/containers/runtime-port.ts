@@ -4,12 +4,11 @@
  */
 import * as rt from "../../runtime/index.ts";
 import type { ContainerSpec, ProcessSpec, RunningContainer, Stdio } from "../../runtime/types.ts";
-import { readFileSync } from "node:fs";
 
 export type { RunningContainer, Stdio };
 
-export function createContainer(spec: ContainerSpec, stdio: Stdio): Promise<RunningContainer> {
-  return rt.createContainer(spec, stdio);
+export function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: rt.CreateHooks = {}): Promise<RunningContainer> {
+  return rt.createContainer(spec, stdio, hooks);
 }
 
 export function execInContainer(pid: number, proc: ProcessSpec, stdio: Stdio, cgroupPath: string): Promise<RunningContainer> {
@@ -26,22 +25,13 @@ export function killPid(pid: number, signal: number): void {
 }
 
 /** /proc/<pid>/stat field 22, undefined for a dead pid or a zombie */
-export function processStartTime(pid: number): string | undefined {
-  if (!pid) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z" || fields[0] === "X") return undefined;
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
+export const processStartTime = (pid: number) => rt.processStartTime(pid);
 /** the stored pid is trusted only when its start time matches (pid reuse) */
-export function isAlive(pid: number, startTime: string): boolean {
-  return !!pid && !!startTime && processStartTime(pid) === startTime;
-}
+export const isAlive = (pid: number, startTime: string) => rt.isAlive(pid, startTime);
+/** `run -t`: pty 0 of the new container's own devpts instance */
+export const openConsole = () => rt.openConsole();
+/** `exec -t`: a pty from the running container's devpts (inside: /dev/pts/N) */
+export const openContainerPty = (pid: number) => rt.openContainerPty(pid);
 
 export const freeze = (cgroupPath: string) => rt.freeze(cgroupPath);
 export const thaw = (cgroupPath: string) => rt.thaw(cgroupPath);

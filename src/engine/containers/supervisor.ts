@@ -8,7 +8,7 @@
 import { unlinkSync, write as fsWrite } from "node:fs";
 import tty from "node:tty";
 import { EngineError } from "../../lib/errors.ts";
-import { closeFd, openPty, pipe2, setWinsize } from "../../ffi/container-io.ts";
+import { closeFd, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
 import { JsonLogWriter, nowNano, type StreamName } from "./logs.ts";
@@ -28,6 +28,8 @@ export interface Prepared {
   spec: import("../../runtime/types.ts").ContainerSpec;
   logPath: string;
   dir: string;
+  /** network wiring, run by the runtime while the container's PID 1 waits before its mounts and exec */
+  beforeStart?: (pid: number) => Promise<void>;
 }
 
 /**
@@ -117,11 +119,11 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
   const outputs: { fd: number; stream: StreamName }[] = [];
   try {
     if (tty) {
-      const pty = openPty();
+      const pty = rt.openConsole();
       master = pty.master;
       ours.push(master);
-      childFds.push(pty.slave);
-      stdio = { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave };
+      childFds.push(pty.slave, pty.mountFd);
+      stdio = { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave, devpts: { mountFd: pty.mountFd, name: pty.name } };
       if (hooks.initialSize) setWinsize(master, hooks.initialSize);
       else setWinsize(master, { rows: 24, cols: 80 });
       outputs.push({ fd: master, stream: "stdout" });
@@ -154,7 +156,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
 
   let running: rt.RunningContainer;
   try {
-    running = await rt.createContainer(p.spec, stdio);
+    running = await rt.createContainer(p.spec, stdio, { beforeStart: p.beforeStart });
   } catch (e) {
     for (const fd of [...childFds, ...ours]) closeFd(fd);
     const err = startError(e, p.spec.process.args[0] ?? "");
