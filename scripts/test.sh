@@ -7,4 +7,5 @@ bash scripts/deps.sh
 bunx tsc --noEmit -p .
 bun run build
 # one file at a time keeps root integration tests (namespaces, cgroups, mounts) from racing each other
-bun test --max-concurrency=1 src test "$@"
+# the CLI tests run the compiled binary, as users do (test/helpers/cli.ts)
+BERTH_TEST_BIN=dist bun test --max-concurrency=1 --timeout 60000 src test bench "$@"

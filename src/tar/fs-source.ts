@@ -27,6 +27,9 @@ export interface DirectorySourceOptions {
    * (host labels: docker's archive package leaves them out too) and trusted.overlay.* / user.overlay.*
    * (overlayfs' own bookkeeping, never layer content). false records none. */
   xattrs?: false | ((name: string) => boolean);
+  /** mtimes cut to whole seconds, as docker's archive package writes them (cp, export, layer diffs):
+   * plain ustar headers then hold every ordinary entry, with no pax record for the nanoseconds */
+  wholeSeconds?: boolean;
 }
 
 const CHUNK = 1 << 20;
@@ -124,6 +127,7 @@ export async function* readDirectoryRecords(dir: string, opts: DirectorySourceOp
       nsec += 1_000_000_000n;
       sec -= 1n;
     }
+    if (opts.wholeSeconds) nsec = 0n;
     const e: TarEntry = {
       name,
       type,

@@ -1,13 +1,14 @@
 /**
- * Spawn the CLI the way a user does. BERTH_TEST_BIN=dist selects the compiled binary (it must exist:
- * scripts/test.sh builds it first); otherwise the sources run under bun, which is faster while editing.
+ * Spawn the CLI the way a user does. BERTH_TEST_BIN=dist selects the compiled binary (scripts/test.sh
+ * builds it first and sets this); otherwise the sources run under bun, so a stale dist/berth never
+ * hides an edit.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 export const repo = join(import.meta.dir, "../..");
 export const distBin = join(repo, "dist/berth");
-export const useDist = process.env.BERTH_TEST_BIN === "dist" || (process.env.BERTH_TEST_BIN !== "src" && existsSync(distBin));
+export const useDist = process.env.BERTH_TEST_BIN === "dist";
 
 export function berthArgv(args: string[]): string[] {
   return useDist ? [distBin, ...args] : [process.execPath, join(repo, "src/main.ts"), ...args];

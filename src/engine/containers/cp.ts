@@ -83,7 +83,7 @@ export async function copyOut(root: string, ctrName: string, src: string, dest: 
   const name = basename(posix.normalize("/" + src)) || ".";
   if (dest === "-") {
     const w = new TarWriter(out);
-    for await (const r of readDirectoryRecords(hostSrc, { prefix: name === "/" ? "." : name })) await w.add(r.entry, r.body);
+    for await (const r of readDirectoryRecords(hostSrc, { prefix: name === "/" ? "." : name, wholeSeconds: true })) await w.add(r.entry, r.body);
     await w.finish();
     return;
   }
