@@ -122,9 +122,12 @@ export default defineBerthCommand({
   args: {},
   subCommands: {
     attach: () => import("./attach.ts"),
+    commit: () => import("./commit.ts"),
     cp: () => import("./cp.ts"),
     create: () => import("./create.ts"),
+    diff: () => import("./diff.ts"),
     exec: () => import("./exec.ts"),
+    export: () => import("./export.ts"),
     inspect: () => import("./inspect.ts").then((m) => ({ default: m.containerInspect })),
     kill: () => import("./kill.ts"),
     logs: () => import("./logs.ts"),

@@ -213,14 +213,42 @@ export class ImageService implements ImageResolver {
     };
   }
 
-  history(ref: string): { id: string; created: string; createdBy: string; size: number; comment: string }[] {
+  /**
+   * docker's `history`: the config's history, newest first. A step that made a layer shows that
+   * layer's unpacked size; a step is named by the ID of the local ancestor image (commit/build parent
+   * chain) that ends with it, else `<missing>`, as docker does.
+   */
+  async history(ref: string): Promise<{ id: string; created: string; createdBy: string; size: number; comment: string }[]> {
     const rec = this.store.resolve(ref);
     const config = this.store.config(rec.id);
     const hist = config.history ?? [];
+    const chains = chainIds(config.rootfs?.diff_ids ?? []);
+    const idAt = new Map<number, string>();
+    const seen = new Set<string>();
+    for (let cur: typeof rec | undefined = rec; cur && !seen.has(cur.id); cur = cur.parent ? this.store.get(cur.parent) : undefined) {
+      seen.add(cur.id);
+      try {
+        const n = this.store.config(cur.id).history?.length ?? 0;
+        if (!idAt.has(n - 1)) idAt.set(n - 1, cur.id);
+      } catch {}
+    }
+    const sizes: number[] = [];
+    let layer = 0;
+    for (const h of hist) {
+      let size = 0;
+      if (!h.empty_layer && layer < chains.length) {
+        try {
+          const info = await this.snapshots.stat(chains[layer]!);
+          size = Number(info.labels?.["berth.size"] ?? 0) || (await this.snapshots.usage(chains[layer]!)).size;
+        } catch {}
+        layer++;
+      }
+      sizes.push(size);
+    }
     const out = [];
     for (let i = hist.length - 1; i >= 0; i--) {
       const h = hist[i]!;
-      out.push({ id: i === hist.length - 1 ? rec.id : "<missing>", created: h.created ?? "", createdBy: h.created_by ?? "", size: 0, comment: h.comment ?? "" });
+      out.push({ id: idAt.get(i) ?? (i === hist.length - 1 ? rec.id : "<missing>"), created: h.created ?? "", createdBy: h.created_by ?? "", size: sizes[i]!, comment: h.comment ?? "" });
     }
     return out;
   }

@@ -12,7 +12,7 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
-    const rows = engine.images.history(positionals[0]!);
+    const rows = await engine.images.history(positionals[0]!);
     const id = (s: string) => (s === "<missing>" || flags["no-trunc"] ? s : shortId(s));
     if (flags.quiet) return void rows.forEach((r) => ctx.out(id(r.id) + "\n"));
     const now = Date.now();

@@ -1,0 +1,59 @@
+/**
+ * Where `save` and `export` write their archive: stdout (refused when it is a terminal, as docker
+ * does), or a file written atomically — a temp file beside the target, fsynced and renamed over it
+ * only when complete (docker's atomicwriter), removed on failure.
+ */
+import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { EngineError } from "../lib/errors.ts";
+
+/** write a whole chunk to a blocking or non-blocking fd (a pipe on stdout may be either) */
+export async function writeFd(fd: number, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    try {
+      off += writeSync(fd, chunk, off, chunk.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      await Bun.sleep(1);
+    }
+  }
+}
+
+/**
+ * Run `produce` with a sink for the archive bytes. `what` words docker's errors ("save image",
+ * "export"); failures exit 1 like docker's.
+ */
+export async function writeArchive(output: string | undefined, what: string, produce: (sink: (c: Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
+  const asDocker = (e: unknown) => (e instanceof EngineError ? new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e }) : e);
+  if (!output) {
+    if (process.stdout.isTTY) throw new EngineError("invalid_argument", "cowardly refusing to save to a terminal. Use the -o flag or redirect", { exitCode: 1 });
+    try {
+      await produce((c) => writeFd(1, c));
+    } catch (e) {
+      throw asDocker(e);
+    }
+    return;
+  }
+  const target = resolve(output);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (e) {
+    throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: ${(e as Error).message}`, { exitCode: 1 });
+  }
+  try {
+    await produce((c) => writeFd(fd, c));
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, target);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw asDocker(e);
+  }
+}

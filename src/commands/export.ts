@@ -1,0 +1,25 @@
+import { defineBerthCommand } from "./_command.ts";
+import { writeArchive } from "./_archive-out.ts";
+import { containers } from "./container.ts";
+
+export default defineBerthCommand({
+  meta: {
+    name: "export",
+    description: "Export a container's filesystem as a tar archive",
+    usage: "[OPTIONS] CONTAINER",
+    aliases: ["berth container export", "berth export"],
+    minArgs: 1,
+    maxArgs: 1,
+  },
+  args: {
+    output: { type: "string", alias: "o", description: "Write to a file, instead of STDOUT" },
+  },
+  async run({ flags, positionals, ctx }) {
+    const { exportContainer } = await import("../engine/container-fs.ts");
+    const out = flags.output ? String(flags.output) : undefined;
+    if (!out && process.stdout.isTTY) await writeArchive(undefined, "export", async () => {});
+    const engine = await ctx.engine();
+    const svc = await containers(ctx);
+    await writeArchive(out, "export", (sink) => exportContainer(svc, engine.snapshots, positionals[0]!, sink));
+  },
+});
