@@ -88,12 +88,21 @@ describe("cgroup writers (fake root)", () => {
   test("removeCgroup removes the leaf in every hierarchy and tolerates missing ones", () => {
     const l = fakeV1();
     createCgroup("berth/c3", {}, { layout: l });
+    createCgroup("berth/c4", {}, { layout: l });
     rmSync(`${tmp}/cpu/berth/c3`, { recursive: true });
     // a fake cgroupfs directory holds regular files, which rmdir refuses; the real one does not
-    for (const h of l.hierarchies) if (existsSync(`${h.dir}/berth/c3`)) for (const f of ["devices.deny", "devices.allow", "cgroup.procs"]) rmSync(`${h.dir}/berth/c3/${f}`, { force: true });
+    const scrub = (c: string) => {
+      for (const h of l.hierarchies) if (existsSync(`${h.dir}/berth/${c}`)) for (const f of ["devices.deny", "devices.allow", "cgroup.procs"]) rmSync(`${h.dir}/berth/${c}/${f}`, { force: true });
+    };
+    scrub("c3");
     removeCgroup("berth/c3", l);
     for (const h of l.hierarchies) expect(existsSync(`${h.dir}/berth/c3`)).toBe(false);
+    // the shared parent stays while a container uses it, and goes with the last one
     expect(existsSync(`${tmp}/memory/berth`)).toBe(true);
+    scrub("c4");
+    for (const h of l.hierarchies) for (const f of ["cpuset.cpus", "cpuset.mems"]) rmSync(`${h.dir}/berth/${f}`, { force: true });
+    removeCgroup("berth/c4", l);
+    for (const h of l.hierarchies) expect(existsSync(`${h.dir}/berth`)).toBe(false);
   });
 });
 

@@ -124,8 +124,17 @@ export function createCgroup(path: string, resources: ResourceSpec, opts: Create
   const layout = opts.layout ?? detectLayout();
   const rel = clean(path);
   for (const h of layout.hierarchies) {
-    if (layout.kind === "v2") enableControllers(h, rel);
-    mkdirs(h, rel);
+    // the shared parent ("berth") goes with its last container (removeCgroup): another berth process
+    // may rmdir it between our mkdirs; start over then
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (layout.kind === "v2") enableControllers(h, rel);
+        mkdirs(h, rel);
+        break;
+      } catch (e) {
+        if (attempt >= 5 || !/ENOENT|no such file/i.test(String((e as Error)?.message))) throw e;
+      }
+    }
   }
   if (layout.kind === "v2") applyV2(layout, rel, resources);
   else applyV1(layout, rel, resources, !!opts.privileged);
@@ -160,7 +169,11 @@ function enableControllers(h: Hierarchy, rel: string): void {
     const missing = wanted.filter((c) => !have.includes(c));
     if (missing.length) write(`${dir}/cgroup.subtree_control`, missing.map((c) => `+${c}`).join(" "));
     dir = `${dir}/${part}`;
-    if (!existsSync(dir)) mkdirSync(dir);
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
   }
 }
 
@@ -282,7 +295,7 @@ export function oomKilled(path: string, layout = detectLayout()): boolean {
 
 /** SIGKILL what is left, then rmdir in every hierarchy (rmdir is EBUSY until the last task is gone;
  * retried for about a second). Synchronous: the engine calls it under the container's lock. */
-export function removeCgroup(path: string, layout = detectLayout()): void {
+export function removeCgroup(path: string, layout = detectLayout(), pruneParents = true): void {
   const dirs = cgroupDirs(path, layout).filter((d) => existsSync(d));
   // a frozen task never handles SIGKILL: thaw first
   for (const d of dirs) {
@@ -297,7 +310,7 @@ export function removeCgroup(path: string, layout = detectLayout()): void {
         try { process.kill(Number(pid), "SIGKILL"); } catch {}
       }
       try {
-        for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout);
+        for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout, false);
         rmdirSync(dir);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -306,7 +319,23 @@ export function removeCgroup(path: string, layout = detectLayout()): void {
         left.push(dir);
       }
     }
-    if (!left.length) return;
+    if (!left.length) break;
     Bun.sleepSync(5);
+  }
+  if (pruneParents) removeEmptyParents(path, layout);
+}
+
+/** rmdir the now empty parents of a removed cgroup ("berth" once its last container is gone), as far
+ * up as they are empty; a parent still in use (EBUSY, ENOTEMPTY) stays */
+function removeEmptyParents(path: string, layout: CgroupLayout): void {
+  const parts = clean(path).split("/");
+  for (const h of layout.hierarchies) {
+    for (let n = parts.length - 1; n > 0; n--) {
+      try {
+        rmdirSync(`${h.dir}/${parts.slice(0, n).join("/")}`);
+      } catch {
+        break;
+      }
+    }
   }
 }
