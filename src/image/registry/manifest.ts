@@ -49,7 +49,9 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   if (typeof doc !== "object" || doc === null) throw new EngineError("invalid_argument", "manifest: not a json object");
   const ct = (contentType ?? "").split(";")[0]!.trim();
   const mediaType = (typeof doc.mediaType === "string" && doc.mediaType) || ct;
-  if (doc.schemaVersion === 1 || mediaType.includes("manifest.v1")) {
+  // schema 1 is "application/vnd.docker.distribution.manifest.v1+json" (or +prettyjws); OCI's
+  // "application/vnd.oci.image.manifest.v1+json" also contains "manifest.v1", so match the docker name
+  if (doc.schemaVersion === 1 || mediaType.startsWith("application/vnd.docker.distribution.manifest.v1")) {
     throw new EngineError("invalid_argument", "manifest: docker schema 1 manifests are not supported", { hint: "the image must be pushed again with a current client" });
   }
   if (doc.schemaVersion !== 2) throw new EngineError("invalid_argument", `manifest: unsupported schemaVersion ${JSON.stringify(doc.schemaVersion)}`);

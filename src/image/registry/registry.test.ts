@@ -70,6 +70,10 @@ describe("manifests and platforms", () => {
     expect(parseManifest(Buffer.from(JSON.stringify(man))).kind).toBe("manifest");
     expect(parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] })), "application/vnd.oci.image.index.v1+json").kind).toBe("index");
     expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 1, fsLayers: [] })))).toThrow("schema 1");
+    expect(() => parseManifest(Buffer.from("{}"), "application/vnd.docker.distribution.manifest.v1+prettyjws")).toThrow("schema 1");
+    // OCI's manifest type also contains "manifest.v1": it is not schema 1
+    const oci = { ...man, mediaType: "application/vnd.oci.image.manifest.v1+json" };
+    expect(parseManifest(Buffer.from(JSON.stringify(oci)), "application/vnd.oci.image.manifest.v1+json")).toMatchObject({ kind: "manifest", mediaType: oci.mediaType });
     expect(() => parseManifest(new Uint8Array(MANIFEST_MAX + 1))).toThrow("manifest too large");
     expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/x-nope" })))).toThrow("unsupported media type");
   });
