@@ -12,6 +12,5 @@ bash scripts/busybox-rootfs.sh "$tar_file"
 $BERTH import "$tar_file" busybox
 $BERTH images busybox
 $BERTH system check
-if $BERTH run --help >/dev/null 2>&1; then
-  $BERTH run --rm busybox sh -c 'echo "hello from $(hostname), pid $$, in $(uname -s)"'
-fi
+$BERTH run --rm --network none busybox sh -c 'echo "hello from $(hostname), pid $$, in $(uname -s)"'
+
