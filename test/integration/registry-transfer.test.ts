@@ -50,12 +50,13 @@ describe.skipIf(!enabled)("save, load, push, login with docker-registry and skop
         let sent = false;
         return new Response(
           new ReadableStream({
-            pull(c) {
+            async pull(c) {
               if (!sent) {
                 sent = true;
                 c.enqueue(bytes.subarray(0, bytes.length >> 1));
                 return;
               }
+              await Bun.sleep(50); // let the headers and the first half reach the client
               c.error(new Error("cut on purpose"));
             },
           }),

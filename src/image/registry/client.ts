@@ -203,7 +203,9 @@ export class RegistryClient {
           await Bun.sleep(this.backoffMs * 2 ** (attempt - 1));
           continue;
         }
-        throw new RegistryError("unavailable", `${what}: ${(e as Error).message}`, 0);
+        // Bun appends advice about its own fetch options to socket errors; the user needs the error only
+        const msg = (e as Error).message.replace(/\s*For more information, pass .verbose: true.*$/s, "");
+        throw new RegistryError("unavailable", `${what}: ${msg}`, 0);
       }
       if (res.status >= 300 && res.status < 400 && res.headers.get("location") && res.status !== 304) {
         if (++redirects > 5) throw new RegistryError("unavailable", `${what}: too many redirects`, res.status);
@@ -278,7 +280,15 @@ export class RegistryClient {
     for (;;) {
       const headers: Record<string, string> = {};
       if (pos > 0) headers.range = `bytes=${pos}-`;
-      const res = await this.request("GET", `/v2/${this.repo}/blobs/${digest}`, { headers, what: `blob ${digest}` });
+      let res: Response;
+      try {
+        res = await this.request("GET", `/v2/${this.repo}/blobs/${digest}`, { headers, what: `blob ${digest}` });
+      } catch (e) {
+        // a connection that dies after part of the body arrived is a truncated blob, whatever the
+        // socket error on the resume was; before any byte it is the request's own error
+        if (!(e instanceof RegistryError) || e.status !== 0 || pos === offset) throw e;
+        throw new RegistryError("unavailable", `blob ${digest}: truncated: got ${pos} of ${size} bytes (${e.message.replace(`blob ${digest}: `, "")})`, 0);
+      }
       let skip = 0;
       if (pos > 0) {
         if (res.status === 200) skip = pos;
@@ -310,7 +320,7 @@ export class RegistryClient {
         why = (e as Error).message;
       }
       if (++failures >= this.attempts) {
-        throw new RegistryError("unavailable", `blob ${digest}: truncated: ${why} (after ${failures} attempts)`, 0);
+        throw new RegistryError("unavailable", `blob ${digest}: truncated: got ${pos} of ${size} bytes (${why}, after ${failures} attempts)`, 0);
       }
       onResume?.(pos, why);
       await Bun.sleep(this.backoffMs * 2 ** (failures - 1));
