@@ -71,7 +71,12 @@ describe("cgroup writers (fake root)", () => {
     mkdirSync(`${tmp}/berth/c2`, { recursive: true });
     for (const f of ["memory.max", "memory.swap.max", "cpu.max", "pids.max", "cpu.weight", "cgroup.freeze"]) writeFileSync(`${tmp}/berth/c2/${f}`, "");
     writeFileSync(`${tmp}/berth/c2/cgroup.events`, "populated 0\nfrozen 1\n");
-    createCgroup("berth/c2", { memory: 1 << 24, memorySwap: 1 << 25, cpus: 0.5, pidsLimit: 7, cpuShares: 1024 }, { layout: l });
+    const filters: [string, number][] = [];
+    const installDeviceFilter = (dir: string, prog: Uint8Array) => void filters.push([dir, prog.length]);
+    createCgroup("berth/c2", { memory: 1 << 24, memorySwap: 1 << 25, cpus: 0.5, pidsLimit: 7, cpuShares: 1024 }, { layout: l, installDeviceFilter });
+    expect(filters).toEqual([[`${tmp}/berth/c2`, expect.any(Number)]]); // devices through BPF on v2
+    createCgroup("berth/c5", {}, { layout: l, installDeviceFilter, privileged: true });
+    expect(filters.length).toBe(1); // --privileged: no filter
     const rd = (f: string) => readFileSync(`${tmp}/${f}`, "utf8");
     expect(rd("cgroup.subtree_control")).toBe("+cpu +memory +pids");
     expect(rd("berth/c2/memory.max")).toBe(String(1 << 24));

@@ -14,6 +14,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileS
 import { EngineError } from "../lib/errors.ts";
 import type { ResourceSpec } from "./types.ts";
 import type { CgroupMount } from "./mount-plan.ts";
+import { installDeviceFilter } from "../ffi/bpf.ts";
+import { deviceFilterProgram, parseDeviceRule } from "./devices.ts";
 
 export interface Hierarchy {
   /** mount point on the host */
@@ -117,6 +119,8 @@ export const DEFAULT_DEVICE_RULES = [
 export interface CreateOptions {
   privileged?: boolean;
   layout?: CgroupLayout;
+  /** cgroup v2: load and attach the device program (default: bpf(2) through src/ffi/bpf.ts) */
+  installDeviceFilter?: (cgroupDir: string, program: Uint8Array) => void;
 }
 
 /** make the cgroup in every hierarchy and write the limits; the cgroup is empty afterwards */
@@ -136,7 +140,11 @@ export function createCgroup(path: string, resources: ResourceSpec, opts: Create
       }
     }
   }
-  if (layout.kind === "v2") applyV2(layout, rel, resources);
+  if (layout.kind === "v2") {
+    applyV2(layout, rel, resources);
+    // v2 has no devices.allow: the same list as a BPF program (devices.ts); --privileged gets none
+    if (!opts.privileged) (opts.installDeviceFilter ?? installDeviceFilter)(`${unified(layout)!.dir}/${rel}`, deviceFilterProgram(DEFAULT_DEVICE_RULES.map(parseDeviceRule)));
+  }
   else applyV1(layout, rel, resources, !!opts.privileged);
 }
 

@@ -51,4 +51,30 @@ describe.skipIf(!rootEnabled)("runtime: cgroup v2 tree", () => {
       try { rmdirSync(`${dir}/berth-test`); } catch {} // shared with other runtime tests: only if empty
     }
   });
+
+  test("devices: docker's list enforced by the BPF program, --privileged unrestricted", async () => {
+    const probe = "read x; head -c1 /dev/zero >/dev/null && echo zero-ok; true </dev/loop-control 2>/dev/null && echo loop-control-opened || echo loop-control-denied";
+    const inCgroup = async (path: string) => {
+      const child = spawn(["sh", "-c", probe], { stdin: "pipe", stdout: "pipe" });
+      try {
+        joinCgroup(path, child.pid, layout); // before the shell opens anything
+        child.stdin.write("go\n");
+        await child.stdin.end();
+        return await new Response(child.stdout).text();
+      } finally {
+        child.kill(9);
+        await child.exited;
+      }
+    };
+    const base = `berth-test/dev-${process.pid}`;
+    try {
+      createCgroup(`${base}/default`, {}, { layout });
+      createCgroup(`${base}/privileged`, {}, { layout, privileged: true });
+      expect(await inCgroup(`${base}/default`)).toBe("zero-ok\nloop-control-denied\n");
+      expect(await inCgroup(`${base}/privileged`)).toBe("zero-ok\nloop-control-opened\n");
+    } finally {
+      for (const c of ["default", "privileged"]) try { removeCgroup(`${base}/${c}`, layout); } catch {}
+      try { rmdirSync(`${dir}/berth-test`); } catch {}
+    }
+  });
 });
