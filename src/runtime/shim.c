@@ -34,6 +34,8 @@ extern int openat(int, const char *, int, ...);
 extern int close(int);
 extern int dup2(int, int);
 extern int setsid(void);
+extern int setpgid(int, int);
+extern int getpid(void);
 extern int ioctl(int, unsigned long, ...);
 extern void _exit(int);
 extern int *__errno_location(void);
@@ -95,6 +97,7 @@ extern void *memcpy(void *, const void *, size_t);
 #define SYS_close_range 436
 #define CLOSE_RANGE_CLOEXEC 4
 #define TIOCSCTTY 0x540E
+#define TIOCSPGRP 0x5410
 #define ENOENT 2
 #define EINTR 4
 #define EACCES 13
@@ -309,6 +312,12 @@ static void run_init(void) {
   init_child = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);   /* fork without glibc's atfork locks */
   if (init_child < 0) fail(ST_FORK, 0);
   if (init_child == 0) {
+    /* tini's way: the user process gets its own process group and, with a terminal, becomes the
+     * foreground group, so a ^C from the tty reaches it once (from the kernel), not a second time
+     * through the reaper's forwarding. SIGTTOU is still blocked here, so tcsetpgrp is allowed. */
+    int pg = getpid();
+    setpgid(0, 0);
+    if (H[H_TTY]) ioctl(0, TIOCSPGRP, &pg);
     sigprocmask(2 /* SIG_SETMASK */, old, 0);
     return;   /* the user process continues in main_child */
   }

@@ -62,6 +62,30 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     expect(leaks(root)).toEqual([]);
   }, 20000);
 
+  test("--init with a terminal: ^C reaches the process once, the exit code passes through", async () => {
+    const pty = openConsole();
+    const script = 'trap "echo got-INT" INT; echo ready; n=0; while [ $n -lt 30 ]; do sleep 0.1; n=$((n+1)); done; exit 7';
+    const spec = testSpec(root, ["sh", "-c", script], {}, { terminal: true, init: true, env: ["PATH=/bin"] });
+    const c = await createContainer(spec, { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave, devpts: { mountFd: pty.mountFd, name: pty.name } });
+    closeFd(pty.slave);
+    closeFd(pty.mountFd);
+    let out = "";
+    const rs = createReadStream("", { fd: pty.master, autoClose: false });
+    rs.on("data", (d) => (out += d.toString()));
+    rs.on("error", () => {});
+    try {
+      for (let i = 0; i < 500 && !out.includes("ready"); i++) await Bun.sleep(10);
+      await Bun.write(Bun.file(pty.master), "\x03");
+      expect(await c.wait()).toEqual({ exitCode: 7, oomKilled: false });
+      expect(out.match(/got-INT/g)).toEqual(["got-INT"]); // not twice (tty + the reaper's forwarding)
+    } finally {
+      rs.destroy();
+      closeFd(pty.master);
+      removeCgroup(spec.cgroupPath);
+    }
+    expect(leaks(root)).toEqual([]);
+  }, 20000);
+
   test("exec -t: a pty from the container's devpts, ^C and exit code", async () => {
     const [a, b] = pipe2();
     const spec = testSpec(root, ["sleep", "30"]);
