@@ -1,0 +1,25 @@
+/** `berth builder prune`: drop the build cache (cache entries and the intermediate images only it kept) */
+import { join } from "node:path";
+import { defineBerthCommand } from "../_command.ts";
+import { humanSize } from "../../lib/human.ts";
+
+export default defineBerthCommand({
+  meta: { name: "prune", description: "Remove build cache", usage: "[OPTIONS]", maxArgs: 0 },
+  args: {
+    all: { type: "boolean", alias: "a", description: "Remove all unused build cache, not just dangling ones" },
+    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
+  },
+  async run({ flags, ctx }) {
+    if (!flags.force && process.stdin.isTTY) {
+      process.stderr.write("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ");
+      const answer = await new Promise<string>((r) => process.stdin.once("data", (d) => r(String(d))));
+      process.stdin.pause();
+      if (!/^y(es)?$/i.test(answer.trim())) return;
+    }
+    const engine = await ctx.engine();
+    const { BuildSupport } = await import("../../engine/build.ts");
+    const { deleted, reclaimed } = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();
+    if (deleted.length) ctx.out(`Deleted build cache objects:\n${deleted.map((d) => d.replace(/^sha256:/, "")).join("\n")}\n\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+  },
+});

@@ -1,0 +1,346 @@
+/**
+ * What `berth build` needs from the engine (src/build plans and orchestrates; this file acts):
+ *
+ *  - `runStep`: a RUN instruction in a real container created and supervised by ContainerService, the
+ *    same path as `berth run` (isolation, user, env and workdir rules), its changes committed through
+ *    commitLayer (src/engine/commit.ts) and the container removed;
+ *  - `fsStep`: COPY/ADD — a snapshot prepared on the parent's top layer, mounted privately on the host,
+ *    the planned entries written into it with every path resolved inside the mounted root (symlinks
+ *    never lead out), then committed the same way;
+ *  - `configStep`: metadata-only steps (ENV, CMD, …) as an image with an `empty_layer` history entry;
+ *  - the build cache: `<root>/builder/cache/<sha256 of key>` holds the image ID a step produced. The
+ *    key (computed by src/build) names the parent image, the instruction with its build args, and for
+ *    COPY/ADD a checksum of the copied content and metadata (not mtimes). Entries are written tmp →
+ *    fsync → rename, survive restarts, and are trusted only while their image exists.
+ *
+ * Intermediate images are real image records with `parent` set, as docker's legacy builder keeps them;
+ * `pruneCache` deletes the cache entries and the intermediate images nothing else needs.
+ */
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync } from "node:fs";
+import { join, posix } from "node:path";
+import { EngineError } from "../lib/errors.ts";
+import { atomicWriteJson } from "../lib/atomic-write.ts";
+import type { ContainerConfig, Digest, ImageConfig } from "../oci/index.ts";
+import { lchown, lutimes } from "../ffi/fs.ts";
+import { sha256Digest } from "../image/index.ts";
+import { openMaybeCompressed, readTar } from "../tar/index.ts";
+import { applyLayer } from "../cow/index.ts";
+import { commitLayer } from "./commit.ts";
+import { chainIds, extractKey, type ImageService } from "./images.ts";
+import type { ContainerService } from "./containers/index.ts";
+import { defaultCreateOptions } from "./containers/index.ts";
+import { resolveInRoot, withContainerRoot } from "./containers/cp.ts";
+import { resolveUser } from "./containers/spec.ts";
+import { readRootfsFile } from "./containers/rootfs-files.ts";
+
+/** one thing COPY/ADD writes, planned by src/build */
+export interface CopyEntry {
+  /** path under the destination (slash-separated, no leading slash); "" = the destination itself */
+  rel: string;
+  type: "file" | "dir" | "symlink";
+  /** host file to copy (files) */
+  src?: string;
+  /** literal content (heredocs, downloads kept in memory are not used: see src) */
+  data?: Uint8Array;
+  mode: number;
+  /** seconds since the epoch */
+  mtime: number;
+  linkname?: string;
+}
+
+export interface CopyPlan {
+  /** absolute destination in the image */
+  dest: string;
+  /** a single file copied to a destination without a trailing slash: the file is `dest` itself,
+   * unless `dest` is an existing directory */
+  singleFile?: string;
+  entries: CopyEntry[];
+  /** --chown as written (resolved against the image's /etc/passwd and /etc/group) */
+  chown?: string;
+  /** --chmod in octal */
+  chmod?: number;
+  /** local archives ADD unpacks into dest (host paths) */
+  archives?: string[];
+}
+
+export interface RunStepOptions {
+  base: Digest;
+  argv: string[];
+  /** extra environment (build args not shadowed by ENV) */
+  env: string[];
+  user?: string;
+  workdir?: string;
+  network?: string;
+  /** the image config the step's image gets (the stage config, not the container's) */
+  config: ContainerConfig;
+  createdBy: string;
+  author?: string;
+  stdout(b: Uint8Array): void;
+  stderr(b: Uint8Array): void;
+  onContainer?(id: string): void;
+}
+
+export class BuildSupport {
+  readonly cacheDir: string;
+  readonly scratchDir: string;
+
+  constructor(readonly images: ImageService, readonly containers: ContainerService, readonly root: string) {
+    this.cacheDir = join(root, "cache");
+    this.scratchDir = join(root, "tmp");
+  }
+
+  // ---------------------------------------------------------------- cache
+
+  private cachePath(key: string): string {
+    return join(this.cacheDir, `${sha256Digest(key).slice(7)}.json`);
+  }
+
+  /** the image a step with this key produced before, if it still exists */
+  cacheGet(key: string): Digest | undefined {
+    let id: Digest;
+    try {
+      id = (JSON.parse(readFileSync(this.cachePath(key), "utf8")) as { id: Digest }).id;
+    } catch {
+      return undefined;
+    }
+    try {
+      this.images.store.config(id);
+      return id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  cachePut(key: string, id: Digest): void {
+    mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 });
+    atomicWriteJson(this.cachePath(key), { id, created: new Date().toISOString() }, 0o600);
+  }
+
+  /**
+   * `builder prune`: drop every cache entry, then the intermediate images they named that are untagged,
+   * unused by containers and parent of no other image (repeated up the chain).
+   */
+  async pruneCache(): Promise<{ deleted: string[]; reclaimed: number }> {
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.cacheDir).filter((f) => f.endsWith(".json"));
+    } catch {}
+    const candidates = new Set<Digest>();
+    for (const f of files) {
+      try {
+        candidates.add((JSON.parse(readFileSync(join(this.cacheDir, f), "utf8")) as { id: Digest }).id);
+      } catch {}
+      try { unlinkSync(join(this.cacheDir, f)); } catch {}
+    }
+    const inUse = await this.images.imagesInUse();
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (;;) {
+      const recs = this.images.store.list();
+      const parents = new Set(recs.map((r) => r.parent).filter(Boolean));
+      const victims = recs.filter((r) => candidates.has(r.id) && !parents.has(r.id) && !inUse.has(r.id) && this.images.store.namesOf(r.id).length === 0);
+      if (!victims.length) break;
+      for (const v of victims) {
+        const cfg = this.images.store.config(v.id);
+        const diffIds = cfg.rootfs?.diff_ids ?? [];
+        const parentCfg = v.parent ? this.images.store.config(v.parent) : undefined;
+        if (diffIds.length > (parentCfg?.rootfs?.diff_ids.length ?? 0)) {
+          try {
+            reclaimed += Number((await this.images.snapshots.stat(chainIds(diffIds).at(-1)!)).labels?.["berth.size"] ?? 0);
+          } catch {}
+        }
+        this.images.store.delete(v.id, { force: true });
+        candidates.delete(v.id);
+        deleted.push(v.id);
+      }
+    }
+    if (deleted.length) await this.images.collectGarbage();
+    return { deleted, reclaimed };
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  /** an image with `config` on top of `base` and no new layer */
+  async configStep(base: Digest | undefined, config: ContainerConfig, createdBy: string, author?: string, platform?: ImageConfig): Promise<Digest> {
+    if (!base) {
+      // FROM scratch followed by metadata only: an image with no layers
+      const now = new Date().toISOString();
+      const cfg: ImageConfig = {
+        ...(platform ? { architecture: platform.architecture, os: platform.os } : (await import("../oci/index.ts")).hostPlatform()),
+        created: now,
+        ...(author ? { author } : {}),
+        config: structuredClone(config),
+        rootfs: { type: "layers", diff_ids: [] },
+        history: [{ created: now, created_by: createdBy, empty_layer: true }],
+      };
+      return this.images.storeImage(cfg, []);
+    }
+    const res = await commitLayer(this.images, { key: "", base, config, history: { created_by: createdBy }, author, layer: false });
+    return res.id;
+  }
+
+  /** RUN: a container through the normal create/supervise path; its changes → a layer */
+  async runStep(o: RunStepOptions): Promise<{ exitCode: number; id?: Digest }> {
+    const { id } = await this.containers.create(defaultCreateOptions(o.base, {
+      command: o.argv,
+      entrypoint: "",
+      env: o.env,
+      ...(o.user ? { user: o.user } : {}),
+      ...(o.workdir ? { workdir: o.workdir } : {}),
+      ...(o.network ? { network: o.network } : {}),
+    }));
+    o.onContainer?.(id);
+    try {
+      const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr } });
+      if (info.exitCode !== 0) return { exitCode: info.exitCode };
+      const key = this.containers.store.readConfig(id).Berth.SnapshotKey;
+      const res = await commitLayer(this.images, { key, base: o.base, config: o.config, history: { created_by: o.createdBy }, author: o.author, compression: "none" });
+      return { exitCode: 0, id: res.id };
+    } finally {
+      await this.containers.removeNow(id).catch(() => {});
+    }
+  }
+
+  /** the mounted root filesystem of image `id` (read it only) for COPY --from */
+  async withImageRoot<T>(id: Digest, fn: (root: string) => Promise<T>): Promise<T> {
+    const cfg = this.images.store.config(id);
+    const top = chainIds(cfg.rootfs?.diff_ids ?? []).at(-1);
+    const key = extractKey();
+    await this.images.snapshots.prepare(key, top);
+    try {
+      return await withContainerRoot({ pid: 0, mounts: () => this.images.snapshots.mounts(key), scratch: join(this.scratchDir, key) }, fn);
+    } finally {
+      await this.images.snapshots.remove(key).catch(() => {});
+    }
+  }
+
+  /** COPY/ADD: `plan` written into a snapshot on top of `base`, committed as a layer */
+  async fsStep(base: Digest | undefined, plan: CopyPlan, config: ContainerConfig, createdBy: string, author?: string): Promise<Digest> {
+    const top = base ? chainIds(this.images.store.config(base).rootfs?.diff_ids ?? []).at(-1) : undefined;
+    const key = extractKey();
+    await this.images.snapshots.prepare(key, top);
+    try {
+      await withContainerRoot({ pid: 0, mounts: () => this.images.snapshots.mounts(key), scratch: join(this.scratchDir, key) }, async (root) => {
+        await writePlan(root, plan);
+      });
+      const res = await commitLayer(this.images, { key, base, config, history: { created_by: createdBy }, author, compression: "none" });
+      return res.id;
+    } finally {
+      await this.images.snapshots.remove(key).catch(() => {});
+    }
+  }
+
+  /** a build context sent as a tar (stdin): unpacked into `dir` with the layer applier's safety rules */
+  async extractContext(source: ReadableStream<Uint8Array>, dir: string): Promise<void> {
+    const { stream } = await openMaybeCompressed(source);
+    await applyLayer(dir, readTar(stream), { whiteouts: "delete", sync: false });
+  }
+}
+
+const isRoot = process.getuid?.() === 0;
+
+/** mkdir -p of container path `p` inside root; directories we create get uid/gid; returns the host path */
+function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number }): string {
+  const parts = posix.normalize("/" + p).split("/").filter(Boolean);
+  let cur = "/";
+  for (const c of parts) {
+    cur = posix.join(cur, c);
+    const host = resolveInRoot(root, cur, true);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!st) {
+      mkdirSync(host, 0o755);
+      if (owner && isRoot) lchown(host, owner.uid, owner.gid);
+    } else if (!st.isDirectory()) {
+      throw new EngineError("failed_precondition", `mkdir ${cur}: not a directory`, { exitCode: 1 });
+    }
+  }
+  return resolveInRoot(root, p, true);
+}
+
+function copyFileBody(src: string, dst: string, mode: number): void {
+  const inFd = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const outFd = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = readSync(inFd, buf, 0, buf.length, null);
+        if (n <= 0) break;
+        let off = 0;
+        while (off < n) off += writeSync(outFd, buf, off, n - off);
+      }
+    } finally {
+      closeSync(outFd);
+    }
+  } finally {
+    closeSync(inFd);
+  }
+}
+
+/** write a planned COPY/ADD into the mounted root; paths resolved inside it */
+async function writePlan(root: string, plan: CopyPlan): Promise<void> {
+  let owner: { uid: number; gid: number } | undefined;
+  if (plan.chown) {
+    const u = resolveUser(plan.chown.includes(":") || /^\d+$/.test(plan.chown) ? plan.chown : plan.chown, {
+      passwd: readRootfsFile([{ type: "bind", source: root, target: "/", options: [] }], "/etc/passwd"),
+      group: readRootfsFile([{ type: "bind", source: root, target: "/", options: [] }], "/etc/group"),
+    });
+    // docker: --chown=user without a group uses the user's primary group
+    owner = { uid: u.uid, gid: u.gid };
+  }
+  const uid = owner?.uid ?? 0, gid = owner?.gid ?? 0;
+  let destDir = plan.dest;
+  let single: string | undefined;
+  if (plan.singleFile !== undefined) {
+    const host = resolveInRoot(root, plan.dest, true);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!(st && st.isDirectory())) {
+      destDir = posix.dirname(plan.dest);
+      single = posix.basename(plan.dest);
+    }
+  }
+  mkdirInRoot(root, destDir, owner);
+  const dirTimes: [string, number][] = [];
+  for (const e of plan.entries) {
+    const rel = single !== undefined && e.rel === plan.singleFile ? single : e.rel;
+    const inPath = rel === "" ? destDir : posix.join(destDir, rel);
+    if (e.type === "dir") {
+      const host = mkdirInRoot(root, inPath, owner);
+      const mode = plan.chmod ?? e.mode;
+      chmodSync(host, mode & 0o7777);
+      if (isRoot) lchown(host, uid, gid);
+      dirTimes.push([host, e.mtime]);
+      continue;
+    }
+    const parent = mkdirInRoot(root, posix.dirname(inPath), owner);
+    const target = join(parent, posix.basename(inPath));
+    const st = lstatSync(target, { throwIfNoEntry: false });
+    if (st) {
+      if (st.isDirectory()) rmSync(target, { recursive: true, force: true });
+      else unlinkSync(target);
+    }
+    if (e.type === "symlink") {
+      symlinkSync(e.linkname ?? "", target);
+    } else if (e.data) {
+      const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        let off = 0;
+        while (off < e.data.length) off += writeSync(fd, e.data, off, e.data.length - off);
+      } finally {
+        closeSync(fd);
+      }
+      chmodSync(target, (plan.chmod ?? e.mode) & 0o7777);
+    } else {
+      copyFileBody(e.src!, target, e.mode);
+      chmodSync(target, (plan.chmod ?? e.mode) & 0o7777);
+    }
+    if (isRoot) lchown(target, uid, gid);
+    try { lutimes(target, [e.mtime, 0], [e.mtime, 0]); } catch {}
+  }
+  for (const a of plan.archives ?? []) {
+    const base = resolveInRoot(root, destDir, true);
+    const { stream } = await openMaybeCompressed(Bun.file(a).stream());
+    await applyLayer(base, readTar(stream), { whiteouts: "delete", sync: false });
+  }
+  for (const [d, t] of dirTimes.reverse()) try { lutimes(d, [t, 0], [t, 0]); } catch {}
+}

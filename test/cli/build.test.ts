@@ -1,0 +1,235 @@
+/**
+ * `berth build` through the real CLI on a busybox image imported from Debian's busybox-static. Root
+ * only (RUN steps are real containers). Each test builds in its own context directory; the berth root
+ * is a temp dir removed at the end, after checking that no container, mount or active snapshot is
+ * left behind.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { berth as berthRaw, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { rootEnabled } from "../helpers/root.ts";
+
+const tr = rootEnabled ? tempRoot("build") : undefined;
+const root = tr?.path ?? "/nonexistent";
+const run = (args: string[], o: { stdin?: string | Uint8Array; cwd?: string } = {}): Promise<CliResult> => berthRaw(args, { root, timeoutMs: 120_000, ...o });
+const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
+
+/** a context directory with these files */
+function ctx(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(root, "ctx-"));
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(join(dir, name, ".."), { recursive: true });
+    writeFileSync(join(dir, name), body);
+  }
+  return dir;
+}
+
+const sh = async (image: string, script: string) => run(["run", "--rm", image, "sh", "-c", script]);
+
+beforeAll(async () => {
+  if (!rootEnabled) return;
+  const tar = join(root, "busybox.tar");
+  const p = Bun.spawnSync(["bash", join(repo, "scripts/busybox-rootfs.sh"), tar]);
+  if (p.exitCode !== 0) throw new Error(`busybox-rootfs.sh: ${p.stderr}`);
+  const r = await run(["import", "-c", 'CMD ["sh"]', tar, "busybox:latest"]);
+  if (r.exitCode !== 0) throw new Error(`import: ${r.stderr}`);
+});
+
+afterAll(async () => {
+  if (!rootEnabled) return;
+  const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+  if (ids.length) await run(["rm", "-f", ...ids]);
+  tr![Symbol.dispose]();
+});
+
+describe.skipIf(!rootEnabled)("build", () => {
+  test("tiny Dockerfile: docker's output, the image runs, the second build is all cache", async () => {
+    const dir = ctx({ "a.txt": "hello\n", Dockerfile: "FROM busybox\nRUN echo hi > /x\nCOPY a.txt /a.txt\n" });
+    const r = await run(["build", "-t", "tiny", "-t", "tiny:v2", dir]);
+    ok(r);
+    expect(r.stdout).toMatch(/^Step 1\/3 : FROM busybox\n ---> [0-9a-f]{12}\nStep 2\/3 : RUN echo hi > \/x\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 3\/3 : COPY a.txt \/a.txt\n ---> [0-9a-f]{12}\nSuccessfully built [0-9a-f]{12}\nSuccessfully tagged tiny:latest\nSuccessfully tagged tiny:v2\n$/);
+    expect(await sh("tiny:v2", "cat /x /a.txt")).toMatchObject({ stdout: "hi\nhello\n", exitCode: 0 });
+    const again = await run(["build", "-t", "tiny", dir]);
+    ok(again);
+    expect(again.stdout.match(/Using cache/g)?.length).toBe(2);
+    expect(again.stdout.split("\n").at(-3)).toBe(r.stdout.split("\n").at(-4));
+    const q = await run(["build", "-q", dir]);
+    expect(q.exitCode).toBe(0);
+    expect(q.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const iid = join(dir, "..", `iid-${Date.now()}`);
+    ok(await run(["build", "-q", "--iidfile", iid, dir]));
+    expect(readFileSync(iid, "utf8")).toBe(q.stdout.trim());
+    const hist = await run(["image", "inspect", "tiny"]);
+    const cfg = JSON.parse(hist.stdout)[0];
+    expect(cfg.RootFS.Layers.length).toBe(3);
+  });
+
+  test("cache matrix: touch hits, edit misses from COPY on, a new build arg misses from the RUN that uses it", async () => {
+    const dir = ctx({ "f.txt": "one\n", Dockerfile: "FROM busybox\nARG V=1\nRUN echo $V > /v\nCOPY f.txt /f\nRUN cat /f /v > /both\n" });
+    ok(await run(["build", "-t", "matrix", dir]));
+    const future = new Date(Date.now() + 3600_000);
+    utimesSync(join(dir, "f.txt"), future, future);
+    const touched = await run(["build", dir]);
+    ok(touched);
+    expect(touched.stdout.match(/Using cache/g)?.length).toBe(4);
+    writeFileSync(join(dir, "f.txt"), "two\n");
+    const edited = await run(["build", "-t", "matrix", dir]);
+    ok(edited);
+    expect(edited.stdout.match(/Using cache/g)?.length).toBe(2); // ARG and the first RUN
+    expect(edited.stdout).toMatch(/Step 4\/5 : COPY f.txt \/f\n ---> [0-9a-f]{12}\n/);
+    expect(await sh("matrix", "cat /both")).toMatchObject({ stdout: "two\n1\n" });
+    const arg = await run(["build", "-t", "matrix", "--build-arg", "V=2", dir]);
+    ok(arg);
+    expect(arg.stdout.match(/Using cache/g)?.length).toBeUndefined();
+    expect(await sh("matrix", "cat /both")).toMatchObject({ stdout: "two\n2\n" });
+    const noCache = await run(["build", "--no-cache", dir]);
+    ok(noCache);
+    expect(noCache.stdout).not.toContain("Using cache");
+    const unused = await run(["build", "--build-arg", "NOPE=1", dir]);
+    expect(unused.stdout).toContain("[Warning] One or more build-args [NOPE] were not consumed");
+  });
+
+  test("the cache survives and builder prune empties it", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo prune > /p\nENV X=1\n" });
+    ok(await run(["build", dir]));
+    expect((await run(["build", dir])).stdout).toContain("Using cache");
+    const p = await run(["builder", "prune", "-f"]);
+    ok(p);
+    expect(p.stdout).toContain("Total reclaimed space:");
+    expect((await run(["build", dir])).stdout).not.toContain("Using cache");
+  });
+
+  test("USER, WORKDIR, ENV, ENTRYPOINT, CMD, EXPOSE, VOLUME, LABEL, STOPSIGNAL, HEALTHCHECK and --label in the image", async () => {
+    const dir = ctx({
+      Dockerfile: [
+        "FROM busybox", "ENV GREETING=hello NAME=world", "WORKDIR /app", "WORKDIR sub", "RUN pwd > /pwd && echo app:x:1234:1234::/home/app:/bin/sh >> /etc/passwd",
+        "USER app", "RUN id -u > /tmp/uid", 'ENTRYPOINT ["/bin/sh", "-c", "echo $GREETING $NAME from $(pwd) as $(id -u) $0"]', 'CMD ["arg"]',
+        "EXPOSE 8080 53/udp", "VOLUME /data", 'LABEL version="1.0" desc="a b"', "STOPSIGNAL SIGINT", "HEALTHCHECK --interval=5s CMD true",
+        "MAINTAINER someone",
+      ].join("\n"),
+    });
+    ok(await run(["build", "-t", "cfg", "--label", "extra=yes", dir]));
+    expect(await run(["run", "--rm", "cfg"])).toMatchObject({ stdout: "hello world from /app/sub as 1234 arg\n", exitCode: 0 });
+    expect(await run(["run", "--rm", "--entrypoint", "cat", "cfg", "/pwd", "/tmp/uid"])).toMatchObject({ stdout: "/app/sub\n1234\n" });
+    const img = JSON.parse((await run(["image", "inspect", "cfg"])).stdout)[0];
+    expect(img.Config).toMatchObject({
+      User: "app", WorkingDir: "/app/sub", Env: expect.arrayContaining(["GREETING=hello", "NAME=world"]), Cmd: ["arg"],
+      ExposedPorts: { "8080/tcp": {}, "53/udp": {} }, Volumes: { "/data": {} }, Labels: { version: "1.0", desc: "a b", extra: "yes" },
+      StopSignal: "SIGINT", Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 5e9 },
+    });
+    expect(img.Author).toBe("someone");
+  });
+
+  test("multi-stage with COPY --from (name and index), --target", async () => {
+    const dir = ctx({
+      Dockerfile: [
+        "FROM busybox AS builder", "RUN mkdir -p /out && echo built > /out/artifact && echo two > /out/other",
+        "FROM busybox AS second", "RUN echo second > /s",
+        "FROM busybox", "COPY --from=builder /out/artifact /final/", "COPY --from=1 /s /s", "COPY --from=busybox /bin/busybox /copied-busybox",
+      ].join("\n"),
+    });
+    const r = await run(["build", "-t", "multi", dir]);
+    ok(r);
+    expect(r.stdout).toContain("Step 8/8 : COPY --from=busybox /bin/busybox /copied-busybox");
+    expect(await sh("multi", "cat /final/artifact /s; test -x /copied-busybox && echo x")).toMatchObject({ stdout: "built\nsecond\nx\n" });
+    const t = await run(["build", "-t", "multi-target", "--target", "second", dir]);
+    ok(t);
+    expect(t.stdout).toContain("Step 4/4 : RUN echo second > /s");
+    expect(t.stdout).not.toContain("Step 5/");
+    expect((await run(["build", "--target", "nope", dir]))).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("failed to reach build target nope in Dockerfile") });
+  });
+
+  test("ONBUILD triggers run in the child build and are cleared", async () => {
+    const parent = ctx({ "trig.txt": "from-child-context\n", Dockerfile: "FROM busybox\nONBUILD COPY trig.txt /trig.txt\nONBUILD RUN echo triggered > /t\n" });
+    ok(await run(["build", "-t", "onbuild-base", parent]));
+    const base = JSON.parse((await run(["image", "inspect", "onbuild-base"])).stdout)[0];
+    expect(base.Config.OnBuild).toEqual(["COPY trig.txt /trig.txt", "RUN echo triggered > /t"]);
+    const child = ctx({ "trig.txt": "child\n", Dockerfile: "FROM onbuild-base\nRUN cat /t /trig.txt > /both\n" });
+    const r = await run(["build", "-t", "onbuild-child", child]);
+    ok(r);
+    expect(r.stdout).toContain("# Executing 2 build triggers");
+    expect(await sh("onbuild-child", "cat /both")).toMatchObject({ stdout: "triggered\nchild\n" });
+    const img = JSON.parse((await run(["image", "inspect", "onbuild-child"])).stdout)[0];
+    expect(img.Config.OnBuild ?? null).toBeNull();
+    // a grandchild sees no triggers
+    const grand = ctx({ Dockerfile: "FROM onbuild-child\nRUN test ! -e /nothing\n" });
+    const g = await run(["build", grand]);
+    ok(g);
+    expect(g.stdout).not.toContain("Executing");
+  });
+
+  test(".dockerignore with ! exceptions", async () => {
+    const dir = ctx({
+      ".dockerignore": "# comment\n*.md\n!KEEP.md\nsecret/\nlogs/**\n!logs/important.log\n",
+      Dockerfile: "FROM busybox\nCOPY . /ctx/\n",
+      "a.md": "x", "KEEP.md": "keep", "secret/key": "k", "logs/x.log": "x", "logs/important.log": "i", "src/main.c": "int main;",
+    });
+    ok(await run(["build", "-t", "ignore", dir]));
+    const r = await sh("ignore", "cd /ctx && find . -type f | sort");
+    expect(r.stdout).toBe("./.dockerignore\n./Dockerfile\n./KEEP.md\n./logs/important.log\n./src/main.c\n");
+    const miss = ctx({ ".dockerignore": "secret.txt\n", "secret.txt": "s", Dockerfile: "FROM busybox\nCOPY secret.txt /\n" });
+    expect(await run(["build", miss])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("file not found in build context or excluded by .dockerignore") });
+  });
+
+  test("COPY globs, --chown, --chmod, directories, heredocs; ADD of a local tar", async () => {
+    const dir = ctx({ "a1.txt": "1", "a2.txt": "2", "b.txt": "b", "d/x/y": "y", Dockerfile: "" });
+    const tarDir = join(dir, "tarsrc");
+    mkdirSync(join(tarDir, "inner"), { recursive: true });
+    writeFileSync(join(tarDir, "inner/file"), "from-tar\n");
+    expect(Bun.spawnSync(["tar", "-czf", join(dir, "arch.tar.gz"), "-C", tarDir, "."]).exitCode).toBe(0);
+    writeFileSync(join(dir, "Dockerfile"), [
+      "FROM busybox", "COPY a*.txt /glob/", "COPY --chown=65534:65534 --chmod=600 b.txt /owned", "COPY d /dcopy",
+      "COPY <<EOF /here.txt\nhello heredoc\nEOF", "ADD arch.tar.gz /unpacked/", "RUN <<EOF\necho from heredoc run > /hr\nEOF",
+    ].join("\n"));
+    ok(await run(["build", "-t", "copies", dir]));
+    const r = await sh("copies", "ls /glob; stat -c '%u:%g %a' /owned; cat /dcopy/x/y; echo; cat /here.txt /unpacked/inner/file /hr");
+    expect(r).toMatchObject({ stdout: "a1.txt\na2.txt\n65534:65534 600\ny\nhello heredoc\nfrom-tar\nfrom heredoc run\n", exitCode: 0 });
+    const bad = ctx({ "a1.txt": "", "a2.txt": "", Dockerfile: "FROM busybox\nCOPY a*.txt /notadir\n" });
+    expect(await run(["build", bad])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("the destination must be a directory and end with a /") });
+    const esc = ctx({ Dockerfile: "FROM busybox\nCOPY ../../etc/passwd /x\n" });
+    expect(await run(["build", esc])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("forbidden path outside the build context") });
+  });
+
+  test("syntax errors name the file and line; nothing runs", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo ok\n\nBOGUS x\n" });
+    expect(await run(["build", "-t", "never", dir])).toMatchObject({ exitCode: 1, stdout: "", stderr: expect.stringContaining("Dockerfile:4: unknown instruction: BOGUS") });
+    const f = ctx({ "other.df": "FROM busybox\nENV\n" });
+    expect(await run(["build", "-f", join(f, "other.df"), f])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("other.df:2: ENV requires at least one argument") });
+    expect((await run(["image", "inspect", "never"])).exitCode).not.toBe(0);
+  });
+
+  test("a failing RUN shows its output and exit code and tags nothing", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo before-failure && exit 3\nRUN echo never\n" });
+    const r = await run(["build", "-t", "failed", dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain("before-failure");
+    expect(r.stderr).toContain("The command '/bin/sh -c echo before-failure && exit 3' returned a non-zero code: 3");
+    expect(r.stdout).not.toContain("never");
+    expect((await run(["image", "inspect", "failed"])).exitCode).not.toBe(0);
+    expect((await run(["ps", "-aq"])).stdout).toBe("");
+  });
+
+  test("Dockerfile on stdin (-f - and PATH -), tar context on stdin", async () => {
+    const dir = ctx({ "c.txt": "ctx\n" });
+    ok(await run(["build", "-t", "stdin-df", "-f", "-", dir], { stdin: "FROM busybox\nCOPY c.txt /c\n" }));
+    expect(await sh("stdin-df", "cat /c")).toMatchObject({ stdout: "ctx\n" });
+    ok(await run(["build", "-t", "stdin-only", "-"], { stdin: "FROM busybox\nRUN echo only > /o\n" }));
+    expect(await sh("stdin-only", "cat /o")).toMatchObject({ stdout: "only\n" });
+    writeFileSync(join(dir, "Dockerfile"), "FROM busybox\nCOPY c.txt /from-tar\n");
+    const tar = Bun.spawnSync(["tar", "-cf", "-", "-C", dir, "."]).stdout;
+    ok(await run(["build", "-t", "stdin-tar", "-"], { stdin: tar }));
+    expect(await sh("stdin-tar", "cat /from-tar")).toMatchObject({ stdout: "ctx\n" });
+  });
+
+  test("leaves nothing behind", async () => {
+    expect((await run(["ps", "-aq"])).stdout).toBe("");
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(root));
+    expect(mounts).toEqual([]);
+    let tmp: string[] = [];
+    try { tmp = readdirSync(join(root, "builder", "tmp")); } catch {}
+    expect(tmp).toEqual([]);
+    const check = await run(["system", "check"]);
+    expect(check).toMatchObject({ exitCode: 0 });
+  });
+});
