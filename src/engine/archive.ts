@@ -19,11 +19,11 @@
 import { posix } from "node:path";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest } from "../oci/index.ts";
-import { familiarName, familiarString, familiarizeKey, gc, isIdPrefix, parseDockerRef, parseReference, parseStrict, referenceString, type BlobInfo } from "../image/index.ts";
+import { familiarName, familiarString, familiarizeKey, isIdPrefix, parseDockerRef, parseReference, parseStrict, referenceString, type BlobInfo } from "../image/index.ts";
 import { INDEX_TYPES, selectPlatform } from "../image/registry/index.ts";
 import { TarWriter, detectCompression, openMaybeCompressed, readTar, type TarEntry, type TarSink } from "../tar/index.ts";
-import { chainIds, extractKey, type ImageService } from "./images.ts";
-import { applyStoredLayer } from "./pull.ts";
+import { extractKey, type ImageService } from "./images.ts";
+import { ImageAssembly } from "./assembly.ts";
 
 const META_MAX = 16 * 1024 * 1024;
 
@@ -149,9 +149,8 @@ function parseJson<T>(bytes: Uint8Array, name: string): T {
 /** read an archive (docker save, docker-archive, OCI layout tar; gzip/zstd wrapped too) into the store */
 export async function loadImages(images: ImageService, source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): Promise<LoadResult> {
   const key = extractKey();
-  const lease = images.leases.createLease(`load-${key}`);
-  const created: string[] = [];
-  try {
+  return new ImageAssembly(images, "load").run(async (asm) => {
+    const lease = asm.lease;
     const staged = new Map<string, BlobInfo>();
     const links = new Map<string, string>();
     const meta: Record<string, Uint8Array> = {};
@@ -191,14 +190,7 @@ export async function loadImages(images: ImageService, source: ReadableStream<Ui
       if (!b) throw new EngineError("invalid_argument", `load: archive names ${JSON.stringify(path)} but does not contain it`);
       return b;
     };
-    const unpack = async (layers: Digest[], config: ImageConfig) => {
-      const diffIds = config.rootfs?.diff_ids ?? [];
-      if (diffIds.length !== layers.length) throw new EngineError("invalid_argument", `load: config has ${diffIds.length} diff IDs for ${layers.length} layers`);
-      const chains = chainIds(diffIds);
-      for (let i = 0; i < layers.length; i++) {
-        if (await applyStoredLayer(images, layers[i]!, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!)) created.push(chains[i]!);
-      }
-    };
+    const unpack = (layers: Digest[], config: ImageConfig) => asm.applyLayers(layers, config.rootfs?.diff_ids ?? [], "load");
     const out: LoadResult = { lines: [], ids: [] };
     const index = meta["index.json"] ? parseJson<Index>(meta["index.json"], "index.json") : undefined;
 
@@ -261,19 +253,8 @@ export async function loadImages(images: ImageService, source: ReadableStream<Ui
     } else {
       throw new EngineError("invalid_argument", "load: no manifest.json or index.json in the archive: not an image archive");
     }
-    lease.delete();
-    try {
-      gc({ content: images.content, images: images.store, leases: images.leases });
-    } catch {}
     return out;
-  } catch (e) {
-    for (const c of created.reverse()) await images.snapshots.remove(c).catch(() => {});
-    lease.delete();
-    try {
-      gc({ content: images.content, images: images.store, leases: images.leases });
-    } catch {}
-    throw e;
-  }
+  });
 }
 
 /** a name from an OCI index entry: containerd's full name, else ref.name when it is a whole reference */

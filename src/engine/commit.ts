@@ -12,19 +12,18 @@
  *  3. writes config (parent's config + the caller's config, rootfs.diff_ids and history appended) and
  *     an OCI manifest (parent's layers + the new one), the image record, and the tag.
  * The active snapshot is left alone (a container keeps running on it; a build removes it itself).
- * Until step 3 nothing is visible; on failure the new chain snapshot is removed, the lease dropped and
- * the staged blob collected, so `system check` stays clean.
+ * Until step 3 nothing is visible; on failure the ImageAssembly (assembly.ts) removes the new chain
+ * snapshot, drops the lease and collects the staged blob, so `system check` stays clean.
  *
  * With `layer: false` no blob or snapshot is made and history gets `empty_layer: true` (docker's
  * metadata-only build steps: ENV, LABEL, CMD, …).
  */
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { gc } from "../image/index.ts";
 import { compressStream, tarStream } from "../tar/index.ts";
 import { applyChanges } from "./changes.ts";
-import { chainIds, extractKey, type ImageService } from "./images.ts";
-import { applyStoredLayer, tapChunks } from "./pull.ts";
+import { chainIds, type ImageService } from "./images.ts";
+import { ImageAssembly, tapChunks } from "./assembly.ts";
 import type { ContainerService } from "./containers/index.ts";
 
 export interface CommitLayerOptions {
@@ -90,9 +89,8 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
     }
   }
 
-  using lease = images.leases.createLease(`commit-${extractKey()}`);
-  let createdChain: string | undefined;
-  try {
+  return new ImageAssembly(images, "commit").run(async (asm) => {
+    const lease = asm.lease;
     let layer: CommitLayerResult["layer"];
     if (withLayer) {
       const writer = await images.content.writer(`commit-${process.pid}-${crypto.randomUUID()}`);
@@ -114,7 +112,7 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
       }
       const diffId = `sha256:${h.digest("hex")}` as Digest;
       const chain = chainIds([...baseDiffIds, diffId]).at(-1)!;
-      if (await applyStoredLayer(images, blob.digest, parentChain, diffId, chain)) createdChain = chain;
+      await asm.applyStored(blob.digest, parentChain, diffId, chain);
       layer = { diffId, digest: blob.digest, size: blob.size, chain, tarSize };
     }
 
@@ -133,14 +131,7 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
     const layers = layer ? [...baseLayers, { mediaType: opts.compression === "none" ? MediaType.OciLayer : MediaType.OciLayerGzip, digest: layer.digest, size: layer.size }] : baseLayers;
     const id = await images.storeImage(config, layers, { ref: opts.ref, lease, ...(opts.base ? { parent: images.store.resolve(opts.base).id } : {}) });
     return { id, ...(layer ? { layer } : {}) };
-  } catch (e) {
-    if (createdChain) await images.snapshots.remove(createdChain).catch(() => {});
-    lease.delete();
-    try {
-      gc({ content: images.content, images: images.store, leases: images.leases });
-    } catch {}
-    throw e;
-  }
+  });
 }
 
 export interface CommitContainerOptions {

@@ -16,11 +16,12 @@
  */
 import { hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from "../oci/index.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
-import { gc, parseDockerRef, referenceString, familiarString, type ContentWriter, type Reference } from "../image/index.ts";
+import { parseDockerRef, referenceString, familiarString, type ContentWriter, type Reference } from "../image/index.ts";
 import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression, RegistryError, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
 import { dirname, join } from "node:path";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
+import { hasSnapshot, ImageAssembly, tapChunks } from "./assembly.ts";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -65,56 +66,9 @@ class Semaphore {
   }
 }
 
-/** pass chunks through, calling fn on each (a hash, an ingest write, progress) */
-export async function* tapChunks(src: AsyncIterable<Uint8Array>, fn: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
-  for await (const c of src) {
-    fn(c);
-    yield c;
-  }
-}
-
 /** the blob-source hints of this berth root (registry/sources.ts) */
 export function blobSources(images: ImageService): BlobSources {
   return new BlobSources(join(dirname(images.content.dir), "registry", "blob-sources"));
-}
-
-/**
- * Unpack a layer blob that is already in the content store onto the committed snapshot `parent`,
- * checking its diffID, and commit it as `chain`. Returns false when `chain` already existed (nothing
- * created). On error the active snapshot is removed.
- */
-export async function applyStoredLayer(images: ImageService, blob: Digest, parent: string | undefined, diffId: Digest, chain: string): Promise<boolean> {
-  if (await hasSnapshot(images, chain)) return false;
-  const key = extractKey();
-  await images.snapshots.prepare(key, parent);
-  try {
-    const { stream } = await openMaybeCompressed(images.content.readStream(blob));
-    const h = new Bun.CryptoHasher("sha256");
-    const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(stream as unknown as AsyncIterable<Uint8Array>, (c) => void h.update(c))));
-    const got = `sha256:${h.digest("hex")}`;
-    if (got !== diffId) {
-      throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`, { exitCode: 1 });
-    }
-    if (await hasSnapshot(images, chain)) {
-      await images.snapshots.remove(key);
-      return false;
-    }
-    await images.snapshots.commit(chain, key, { "berth.size": String(stats.size), "berth.diffid": diffId });
-    return true;
-  } catch (e) {
-    await images.snapshots.remove(key).catch(() => {});
-    throw e;
-  }
-}
-
-export async function hasSnapshot(images: ImageService, name: string): Promise<boolean> {
-  try {
-    await images.snapshots.stat(name);
-    return true;
-  } catch (e) {
-    if (e instanceof EngineError && e.kind === "not_found") return false;
-    throw e;
-  }
 }
 
 /** the reference's tag or digest as docker prints it ("latest", "sha256:…") */
@@ -176,11 +130,9 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
     throw new EngineError("invalid_argument", `image config has ${diffIds.length} diff IDs but the manifest has ${manifest.layers.length} layers`, { exitCode: 1 });
   }
 
-  const key = extractKey();
-  const lease = images.leases.createLease(`pull-${key}`);
-  const created: string[] = [];
-  try {
-    await fetchLayers(images, client, manifest, diffIds, lease, created, opts, emit);
+  return new ImageAssembly(images, "pull").run(async (asm) => {
+    const lease = asm.lease;
+    await fetchLayers(images, client, manifest, diffIds, asm, opts, emit);
     const cfg = images.content.putBytes(configBytes, manifest.config.digest, { lease });
     images.content.putBytes(manBlob.bytes, manBlob.digest, { lease });
     if (indexBlob) images.content.putBytes(indexBlob.bytes, indexBlob.digest, { lease });
@@ -195,21 +147,13 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
     // docker's RepoDigests: name@<digest the name resolved to>
     images.store.tag(referenceString({ domain: ref.domain, path: ref.path, digest: top.digest }), id);
     if (!ref.digest) images.store.tag(tagKey, id);
-    lease.delete();
     const sources = blobSources(images);
     for (const d of [manifest.config, ...manifest.layers]) sources.add(d.digest, `${ref.domain}/${ref.path}`);
     const updated = before !== id;
     emit({ type: "digest", digest: top.digest });
     emit({ type: "status", message: `${updated ? "Downloaded newer image" : "Image is up to date"} for ${familiarString(ref)}` });
     return { id, digest: top.digest, name: tagKey, updated };
-  } catch (e) {
-    for (const c of created.reverse()) await images.snapshots.remove(c).catch(() => {});
-    lease.delete();
-    try {
-      gc({ content: images.content, images: images.store, leases: images.leases });
-    } catch {}
-    throw e;
-  }
+  });
 }
 
 async function fetchLayers(
@@ -217,8 +161,7 @@ async function fetchLayers(
   client: RegistryClient,
   manifest: Manifest,
   diffIds: Digest[],
-  lease: import("../image/index.ts").Lease,
-  created: string[],
+  asm: ImageAssembly,
   opts: PullOptions,
   emit: (e: PullEvent) => void,
 ): Promise<void> {
@@ -233,16 +176,15 @@ async function fetchLayers(
   const present = await Promise.all(manifest.layers.map(async (d, i) => (await hasSnapshot(images, chains[i]!)) && images.content.has(d.digest)));
   manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
 
-  const apply = async (i: number): Promise<void> => {
-    if (await applyStoredLayer(images, manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!)) created.push(chains[i]!);
-  };
+  const lease = asm.lease;
+  const apply = (i: number): Promise<void> => asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
   const finishApply = async (key: string, i: number, size: number) => {
     const chain = chains[i]!;
     if (await hasSnapshot(images, chain)) {
       await images.snapshots.remove(key);
     } else {
       await images.snapshots.commit(chain, key, { "berth.size": String(size), "berth.diffid": diffIds[i]! });
-      created.push(chain);
+      asm.created(chain);
     }
   };
 
