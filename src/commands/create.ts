@@ -25,9 +25,13 @@ export const createFlags: FlagsDef = {
   domainname: str("Container NIS domain name"),
   entrypoint: str("Overwrite the default ENTRYPOINT of the image"),
   env: { ...list("Set environment variables"), alias: "e" },
+  expose: list("Expose a port or a range of ports"),
   "env-file": list("Read in a file of environment variables"),
   "group-add": list("Add additional groups to join"),
   hostname: { ...str("Container host name"), alias: "h" },
+  ip: str("IPv4 address (e.g., 172.30.100.104)"),
+  link: list("Add link to another container"),
+  "mac-address": str("Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
   init: bool("Run an init inside the container that forwards signals and reaps processes"),
   interactive: { ...bool("Keep STDIN open even if not attached"), alias: "i" },
   label: { ...list("Set meta data on a container"), alias: "l" },
@@ -35,9 +39,12 @@ export const createFlags: FlagsDef = {
   "memory-swap": str("Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
   name: str("Assign a name to the container"),
   network: { ...str("Connect a container to a network", "network"), alias: "net" },
+  "network-alias": list("Add network-scoped alias for the container"),
   "pids-limit": str("Tune container pids limit (set -1 for unlimited)", "int"),
   platform: str("Set platform if server is multi-platform capable"),
   privileged: bool("Give extended privileges to this container"),
+  publish: { ...list("Publish a container's port(s) to the host"), alias: "p" },
+  "publish-all": { ...bool("Publish all exposed ports to random ports"), alias: "P" },
   pull: { ...str('Pull image before creating ("always", "missing", "never")'), default: "missing" },
   quiet: { ...bool("Suppress the pull output"), alias: "q" },
   "read-only": bool("Mount the container's root filesystem as read only"),
@@ -102,6 +109,13 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     dnsOption: optList(flags["dns-option"]),
     dnsSearch: optList(flags["dns-search"]),
     groupAdd: optList(flags["group-add"]),
+    publish: optList(flags.publish),
+    publishAll: !!flags["publish-all"],
+    expose: optList(flags.expose),
+    networkAlias: optList(flags["network-alias"]),
+    links: optList(flags.link),
+    ip: optStr(flags.ip),
+    macAddress: optStr(flags["mac-address"]),
   });
 }
 
@@ -116,7 +130,7 @@ export default defineBerthCommand({
   async run(input) {
     checkPull(input.flags);
     const svc = await containers(input.ctx);
-    const { id } = await svc.create(toCreateOptions(input, true));
+    const { id } = await svc.create(toCreateOptions(input, false));
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
     input.ctx.out(id + "\n");

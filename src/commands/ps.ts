@@ -60,7 +60,7 @@ export default defineBerthCommand({
     let list = svc.list(!!flags.all || impliesAll || last >= 0).filter(keep);
     if (last >= 0) list = list.slice(0, last);
     const noTrunc = !!flags["no-trunc"];
-    const rows = psRows(list, noTrunc);
+    const rows = psRows(list, noTrunc, Date.now(), (i) => svc.portsColumn(i));
     if (flags.quiet) {
       ctx.out(rows.map((r) => r.ID + "\n").join(""));
       return;

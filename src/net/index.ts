@@ -31,7 +31,7 @@
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { EngineError, wrap } from "../lib/errors.ts";
-import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, listAddrs, listRoutes } from "../ffi/index.ts";
+import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, linkByName, listAddrs, listRoutes } from "../ffi/index.ts";
 import { applyOps, observeBridge } from "./bridge.ts";
 import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
 import { DEFAULT_TABLE, addPorts, checkNetfilter, ensureNat, removeNat, removePorts, removeTable, type PortMapping } from "./nat.ts";
@@ -299,7 +299,9 @@ export class NetworkManager {
       deleteLinkByName(host, rec.bridge);
       removeNat(this.table, rec.bridge);
       this.store.remove(name);
-      if (this.store.list().length === 0) removeTable(this.table);
+      // the table is shared by every berth root on the host: it goes with the last network only while
+      // no default bridge (which any root's default network uses) is left
+      if (this.store.list().length === 0 && !linkByName(host, this.defaultBridge)) removeTable(this.table);
     });
   }
 
@@ -391,13 +393,32 @@ export class NetworkManager {
     });
   }
 
-  /** the default network's record, created (subnet chosen against the host's routes) on first use */
+  /**
+   * The default network's record, created on first use: the subnet is chosen against the host's routes
+   * — unless the bridge device already carries an address (another berth root on this host made it,
+   * or this root's record was lost), whose subnet is adopted: one bridge, one subnet, instead of each
+   * root stacking a new /16 on the shared bridge.
+   */
   private defaultLocked(): NetworkRecord {
-    return this.store.get(DEFAULT_NETWORK) ?? this.newRecordLocked(DEFAULT_NETWORK, randomBytes(32).toString("hex"), this.defaultBridge, { subnet: this.opts.defaultSubnet });
+    const rec = this.store.get(DEFAULT_NETWORK);
+    if (rec) return rec;
+    let adopted: string | undefined;
+    {
+      using s = new NetlinkSocket();
+      const seen = observeBridge(s, this.defaultBridge);
+      const a = seen.addrs[0];
+      if (a) {
+        const [ip, len] = a.split("/");
+        const n = (ipToU32(ip!) & (Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0)) >>> 0;
+        adopted = formatSubnet({ network: n, prefixLen: Number(len) });
+        if (this.opts.defaultSubnet && this.opts.defaultSubnet !== adopted) adopted = undefined;
+      }
+    }
+    return this.newRecordLocked(DEFAULT_NETWORK, randomBytes(32).toString("hex"), this.defaultBridge, { subnet: adopted ?? this.opts.defaultSubnet }, adopted !== undefined);
   }
 
-  private newRecordLocked(name: string, id: string, bridge: string, o: CreateNetworkOptions): NetworkRecord {
-    const routes = this.hostRoutes();
+  private newRecordLocked(name: string, id: string, bridge: string, o: CreateNetworkOptions, adopt = false): NetworkRecord {
+    const routes = adopt ? [] : this.hostRoutes();
     const others = this.store.list().map((r) => ({ name: r.name, subnet: parseSubnet(r.subnet) }));
     let subnet;
     if (o.subnet) {

@@ -39,3 +39,12 @@ export function tempRoot(tag: string): { path: string; [Symbol.dispose](): void 
   const path = mkdtempSync(`/tmp/berth-test-${tag}-`);
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/** the busybox image the container suites run: Debian's busybox-static as a rootfs (scripts/busybox-rootfs.sh), imported as busybox:latest */
+export async function importBusybox(root: string, env?: Record<string, string>): Promise<void> {
+  const tar = join(root, "busybox.tar");
+  const p = Bun.spawnSync(["bash", join(repo, "scripts/busybox-rootfs.sh"), tar]);
+  if (p.exitCode !== 0) throw new Error(`busybox-rootfs.sh: ${p.stderr}`);
+  const r = await berth(["import", "-c", 'CMD ["sh"]', tar, "busybox:latest"], { root, env });
+  if (r.exitCode !== 0) throw new Error(`import: ${r.stderr}`);
+}

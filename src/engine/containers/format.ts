@@ -50,7 +50,8 @@ export interface PsRow {
   LocalVolumes: string;
 }
 
-export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now()): PsRow[] {
+/** `portsOf`: the PORTS column ("0.0.0.0:8080->80/tcp"), from the network records */
+export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now(), portsOf: (i: ContainerInfo) => string = () => ""): PsRow[] {
   return list.map((i) => {
     const cmd = [i.cfg.Path, ...i.cfg.Args].join(" ");
     const created = new Date(Date.parse(i.cfg.Created.replace(/(\.\d{3})\d*Z$/, "$1Z")));
@@ -61,7 +62,7 @@ export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now()
       Command: goQuote(noTrunc ? cmd : ellipsis(cmd, 20)),
       CreatedAt: goTime(created),
       RunningFor: ago(i.cfg.Created, now),
-      Ports: "",
+      Ports: portsOf(i),
       State: dockerStatus(i.state.Status),
       Status: statusText(i, now),
       Size: "0B",

@@ -19,15 +19,17 @@ import { newId, shortId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { SnapshotDriver } from "../../cow/driver.ts";
 import type { ExitInfo, ProcessSpec } from "../../runtime/types.ts";
-import { closeFd, openPty, pipe2, redirectToDevNull, setThreadName, setWinsize } from "../../ffi/container-io.ts";
+import { closeFd, pipe2, redirectToDevNull, setThreadName, setWinsize } from "../../ffi/container-io.ts";
 import type { ImageResolver, ResolvedImage } from "../image-types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
 import { entryTime, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
-import { buildConfig, buildSpec, hostsFile, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, type CreateOptions } from "./spec.ts";
+import { buildConfig, buildSpec, hostsFile, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, type CreateOptions } from "./spec.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
+import { NetworkService, networkEnv } from "../network.ts";
+import * as netw from "./networking.ts";
 import { copyIn, copyOut, extractIn, withContainerRoot } from "./cp.ts";
 import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
@@ -63,10 +65,19 @@ const isCompiled = () => Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith(
 export class ContainerService {
   readonly store: ContainerStore;
   readonly log: Logger;
+  private _networks?: NetworkService;
   constructor(readonly opts: ContainerServiceOptions) {
     this.store = new ContainerStore(opts.root);
     this.log = opts.log;
   }
+
+  /** networks of the same berth root (created on first use: `--network none` runs never touch them) */
+  get networks(): NetworkService {
+    return (this._networks ??= new NetworkService({ root: this.opts.berthRoot, log: this.log }));
+  }
+
+  /** for stale-record reclaiming: is `id` a container (or one being created right now)? */
+  readonly isKnownContainer = (id: string): boolean => netw.containerKnown(this.opts.root, id);
 
   resolve(ref: string): string {
     return this.store.resolve(ref);
@@ -119,6 +130,19 @@ export class ContainerService {
       cleanup.push(() => this.opts.snapshots.remove(key));
 
       built.Config.Hostname ||= built.HostConfig.NetworkMode === "host" ? osHostname() : id.slice(0, 12);
+      if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {
+        // a user network by name or id prefix: recorded by name
+        const net = this.networks.resolve(built.HostConfig.NetworkMode).name;
+        if (net !== built.HostConfig.NetworkMode) {
+          built.Endpoints = { [net]: built.Endpoints[built.HostConfig.NetworkMode]! };
+          built.HostConfig.NetworkMode = net;
+        }
+      }
+      const netCheck = { Id: id, HostConfig: built.HostConfig, Config: built.Config, Berth: { Networks: built.Endpoints } };
+      if (netw.isBridgeMode(built.HostConfig.NetworkMode)) cleanup.push(() => netw.releaseAll(this.networks, id));
+      if (built.HostConfig.NetworkMode !== "none" && built.HostConfig.NetworkMode !== "host") {
+        await netw.checkAndReserve(this.networks, netCheck, (ref) => this.resolve(ref), this.isKnownContainer);
+      }
       const cfg: ContainerConfigFile = {
         Id: id,
         Created: new Date().toISOString().replace("Z", "000000Z"),
@@ -135,7 +159,7 @@ export class ContainerService {
         HostsPath: join(dir, "hosts"),
         ResolvConfPath: join(dir, "resolv.conf"),
         LogPath: join(dir, `${id}-json.log`),
-        Berth: { SnapshotKey: key, Snapshotter: this.opts.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs },
+        Berth: { SnapshotKey: key, Snapshotter: this.opts.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
       };
       this.writeEtcFiles(cfg);
       this.store.writeState(id, initialState());
@@ -176,6 +200,7 @@ export class ContainerService {
       if (!this.needsReconcile(cur)) return cur;
       const cfg = this.store.readConfig(id);
       this.reapCgroup(cfg);
+      this.detachNetworks(cfg);
       return { ...cur, Status: "stopped", Pid: 0, MonitorPid: 0, ExitCode: cur.Pid ? 255 : 128, FinishedAt: new Date().toISOString(), Error: cur.Pid ? "container supervisor exited unexpectedly" : cur.Error };
     });
   }
@@ -185,6 +210,16 @@ export class ContainerService {
     if (st.Pid && rt.isAlive(st.Pid, st.StartTime)) return false;
     if (rt.isAlive(st.MonitorPid, st.MonitorStartTime)) return false;
     return true;
+  }
+
+  /** the container's addresses and veths go (its port reservation stays until rm); never throws */
+  private detachNetworks(cfg: ContainerConfigFile): void {
+    if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
+    try {
+      netw.detachAll(this.networks, cfg.Id);
+    } catch (e) {
+      this.log.warn(`release network of container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+    }
   }
 
   private reapCgroup(cfg: ContainerConfigFile): void {
@@ -236,8 +271,44 @@ export class ContainerService {
     const rootfs = await this.opts.snapshots.mounts(cfg.Berth.SnapshotKey);
     const user = resolveUser(cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
     this.writeEtcFiles(cfg);
-    const spec = buildSpec(cfg, rootfs, user, { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath });
-    return { cfg, spec, logPath: cfg.LogPath, dir: this.store.dir(cfg.Id) };
+    const paths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath, netnsPath: undefined as string | undefined };
+    const mode = netw.primaryNetwork(cfg);
+    let beforeStart: ((pid: number) => Promise<void>) | undefined;
+    let linkEnv: string[] = [];
+    if (mode.startsWith("container:")) {
+      // docker: the other container's network namespace, /etc/hosts and resolv.conf
+      const other = this.store.readConfig(this.resolve(mode.slice("container:".length)));
+      const ost = this.state(other.Id);
+      if (!isActive(ost.Status) || !ost.Pid) throw new EngineError("failed_precondition", `cannot join network of a non running container: ${other.Id}`);
+      paths.netnsPath = `/proc/${ost.Pid}/ns/net`;
+      paths.hostsPath = other.HostsPath;
+      paths.resolvConfPath = other.ResolvConfPath;
+    } else if (mode === "none") {
+      beforeStart = async (pid) => this.networks.mgr.setupNone(pid);
+    } else if (netw.isBridgeMode(mode)) {
+      const linked = (cfg.HostConfig.Links ?? []).map((l) => {
+        const { name, alias } = parseLink(l);
+        let lid: string;
+        try {
+          lid = this.resolve(name);
+        } catch {
+          throw new EngineError("not_found", `could not get container for ${name}`);
+        }
+        const lcfg = this.store.readConfig(lid);
+        if (!isActive(this.state(lid).Status)) throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
+        return { id: lid, name: lcfg.Name.slice(1), alias, cfg: lcfg };
+      });
+      const links = netw.linkVariables(this.networks, cfg, linked);
+      linkEnv = links.env;
+      beforeStart = async (pid) => void (await netw.wire(this.networks, cfg, pid, links.hosts));
+    }
+    const spec = buildSpec(cfg, rootfs, user, paths);
+    if (linkEnv.length) {
+      // docker: link variables come before the container's own Env, which wins on a clash
+      const own = new Set(cfg.Config.Env.map((e) => e.split("=")[0]));
+      spec.process.env = [...spec.process.env, ...linkEnv.filter((e) => !own.has(e.split("=")[0]))];
+    }
+    return { cfg, spec, logPath: cfg.LogPath, dir: this.store.dir(cfg.Id), beforeStart };
   }
 
   /** claim the container for this process as its supervisor; false if it is already running */
@@ -303,6 +374,7 @@ export class ContainerService {
   /** awaited: the supervisor's process exits right after, and --rm must not stop half-way */
   private async afterExit(cfg: ContainerConfigFile): Promise<void> {
     this.reapCgroup(cfg);
+    this.detachNetworks(cfg);
     if (cfg.HostConfig.AutoRemove) {
       try {
         await this.removeNow(cfg.Id);
@@ -333,7 +405,7 @@ export class ContainerService {
     const argv = [...(isCompiled() ? [process.execPath] : [process.execPath, Bun.main]), "--root", this.opts.berthRoot, "__monitor", id];
     const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: logFd, detached: true, cwd: "/",
       // the compiled binary needs nothing from the caller's environment; under `bun src/main.ts` (tests) pass it on
-      env: isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH } : { ...process.env } });
+      env: isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH, ...networkEnv() } : { ...process.env } });
     closeSync(logFd);
     proc.unref();
     const reader = proc.stdout.getReader();
@@ -538,6 +610,7 @@ export class ContainerService {
       throw e;
     }
     this.reapCgroup(cfg);
+    if (netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(this.networks, id);
     try {
       await this.opts.snapshots.remove(cfg.Berth.SnapshotKey);
     } catch (e) {
@@ -546,6 +619,67 @@ export class ContainerService {
     this.store.releaseName(cfg.Name.slice(1), id);
     try { rmSocket(this.store.dir(id)); } catch {}
     this.store.removeDir(id);
+  }
+
+  // ---------------------------------------------------------------- networks
+
+  /** `network connect`: recorded for later starts; a running container gets the interface now */
+  async connectNetwork(ref: string, network: string, o: { aliases: string[]; ip?: string }): Promise<void> {
+    const id = this.resolve(ref);
+    const net = this.networks.resolve(network).name;
+    const cfg = this.store.readConfig(id);
+    const mode = netw.primaryNetwork(cfg);
+    if (!netw.isBridgeMode(mode)) throw new EngineError("failed_precondition", `container sharing network namespace with another container or host cannot be connected to any other network`, { exitCode: 1 });
+    const eps = netw.endpointsOf(cfg);
+    if (eps[net]) throw new EngineError("already_exists", `endpoint with name ${cfg.Name.slice(1)} already exists in network ${net}`, { exitCode: 1 });
+    if ((o.aliases.length || o.ip) && net === "bridge") throw new EngineError("invalid_argument", "network-scoped alias and user specified IP address are supported only for containers in user defined networks", { exitCode: 1 });
+    const es = { Aliases: o.aliases.length ? o.aliases : null, IPAddress: o.ip ?? "", MacAddress: "" };
+    const st = this.state(id);
+    if (isActive(st.Status) && st.Pid) {
+      const names = net === "bridge" ? undefined : [...new Set([cfg.Name.slice(1), ...o.aliases, shortId(id)])];
+      this.networks.mgr.connect(st.Pid, net, { containerId: id, ip: o.ip, names });
+      await this.networks.ensureDns(net);
+    }
+    this.store.withLock(id, () => {
+      const cur = this.store.readConfig(id);
+      this.store.writeConfig({ ...cur, Berth: { ...cur.Berth, Networks: { ...netw.endpointsOf(cur), [net]: es } } });
+    });
+  }
+
+  /** `network disconnect` */
+  disconnectNetwork(ref: string, network: string, force: boolean): void {
+    const id = this.resolve(ref);
+    const net = this.networks.resolve(network).name;
+    const cfg = this.store.readConfig(id);
+    const eps = netw.endpointsOf(cfg);
+    if (!eps[net] && !force) throw new EngineError("not_found", `container ${id} is not connected to network ${net}`, { exitCode: 1 });
+    try {
+      this.networks.mgr.disconnect(id, net);
+    } catch (e) {
+      if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+    }
+    this.networks.stopDns(net);
+    if (!eps[net]) return;
+    this.store.withLock(id, () => {
+      const cur = this.store.readConfig(id);
+      const rest = { ...netw.endpointsOf(cur) };
+      delete rest[net];
+      // with its last network gone the container keeps only lo, as under docker, until connected again
+      this.store.writeConfig({ ...cur, Berth: { ...cur.Berth, Networks: rest } });
+    });
+  }
+
+  /** published ports (`berth port`, ps) */
+  ports(id: string) {
+    return this.networks.mgr.ports(id);
+  }
+
+  /** ps's PORTS column; reads the network records only for containers that publish or expose ports */
+  portsColumn(i: ContainerInfo): string {
+    const c = i.cfg;
+    if (!Object.keys(c.Config.ExposedPorts ?? {}).length && !Object.keys(c.HostConfig.PortBindings ?? {}).length) return "";
+    const running = isActive(i.state.Status);
+    return netw.portsColumn(c, running ? this.ports(c.Id) : [], running);
   }
 
   // ---------------------------------------------------------------- rename, pause
@@ -672,7 +806,7 @@ export class ContainerService {
     const outputs: { fd: number; sink: (b: Uint8Array) => void }[] = [];
     let stdinFd = -1;
     if (o.tty) {
-      const p = openPty();
+      const p = rt.openContainerPty(st.Pid);
       master = p.master;
       ours.push(master);
       child.push(p.slave);
@@ -851,13 +985,7 @@ export class ContainerService {
       GraphDriver: { Data: null, Name: cfg.Driver },
       Mounts: cfg.Mounts,
       Config: cfg.Config,
-      NetworkSettings: {
-        Bridge: "",
-        SandboxID: "",
-        SandboxKey: "",
-        Ports: {},
-        Networks: { [cfg.HostConfig.NetworkMode]: { NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" } },
-      },
+      NetworkSettings: netw.networkSettings(this.networks, cfg, isActive(st.Status), st.Pid),
     };
   }
 

@@ -83,8 +83,8 @@ describe("capabilities", () => {
 
 describe("users", () => {
   const db = { passwd: "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n", group: "root:x:0:\nwheel:x:10:alice\nnogroup:x:65534:\nalice:x:1000:\n" };
-  test("default root with home", () => expect(resolveUser("", db)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: "/root" }));
-  test("name → ids and supplementary groups", () => expect(resolveUser("alice", db)).toEqual({ uid: 1000, gid: 1000, additionalGids: [10], home: "/home/alice" }));
+  test("default root with home", () => expect(resolveUser("", db)).toEqual({ uid: 0, gid: 0, additionalGids: [0], home: "/root" }));
+  test("name → ids and supplementary groups", () => expect(resolveUser("alice", db)).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 10], home: "/home/alice" }));
   test("name:group", () => expect(resolveUser("nobody:wheel", db)).toMatchObject({ uid: 65534, gid: 10 }));
   test("numeric ids pass through", () => expect(resolveUser("4242:4343", db)).toMatchObject({ uid: 4242, gid: 4343, home: "/" }));
   test("unknown name is docker's error", () => expect(() => resolveUser("nosuch", db)).toThrow("unable to find user nosuch: no matching entries in passwd file"));
@@ -103,9 +103,31 @@ describe("volumes, tmpfs, flags", () => {
   test("--rm and --restart conflict", () => {
     expect(() => buildConfig(opts("x", { command: ["sh"], rm: true, restart: "always" }), image(), {}, 2)).toThrow("Conflicting options: --restart and --rm");
   });
-  test("default network is none, recorded honestly", () => {
-    expect(buildConfig(opts("x", { command: ["sh"] }), image(), {}, 2).HostConfig.NetworkMode).toBe("none");
-    expect(() => buildConfig(opts("x", { command: ["sh"], network: "bridge" }), image(), {}, 2)).toThrow("network bridge not found");
+  test("network: default bridge, ports, links, endpoint settings, docker's conflicts", () => {
+    const b = (o: Parameters<typeof opts>[1]) => buildConfig(opts("x", { command: ["sh"], ...o }), image({ ExposedPorts: { "53/udp": {} } }), {}, 2);
+    const d = b({});
+    expect(d.HostConfig.NetworkMode).toBe("bridge");
+    expect(d.Endpoints).toEqual({ bridge: { Aliases: null, IPAddress: "", MacAddress: "" } });
+    const p = b({ publish: ["127.0.0.1:8080:80", "9000-9001:90-91/udp", "443"], expose: ["7000"], links: ["db:data", "cache"] });
+    expect(p.HostConfig.PortBindings).toEqual({
+      "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }],
+      "90/udp": [{ HostIp: "", HostPort: "9000" }],
+      "91/udp": [{ HostIp: "", HostPort: "9001" }],
+      "443/tcp": [{ HostIp: "", HostPort: "" }],
+    });
+    expect(Object.keys(p.Config.ExposedPorts ?? {}).sort()).toEqual(["443/tcp", "53/udp", "7000/tcp", "80/tcp", "90/udp", "91/udp"]);
+    expect(p.HostConfig.Links).toEqual(["db:data", "cache:cache"]);
+    const u = b({ network: "mynet", networkAlias: ["web"], ip: "10.9.0.5", macAddress: "02:AA:00:00:00:01" });
+    expect(u.Endpoints).toEqual({ mynet: { Aliases: ["web"], IPAddress: "10.9.0.5", MacAddress: "02:aa:00:00:00:01" } });
+    expect(b({ network: "none" }).Endpoints).toEqual({});
+    expect(b({ network: "host", publish: ["80:80"] }).HostConfig.PortBindings).toEqual({});
+    expect(() => b({ network: "none", publish: ["80"] })).toThrow("port publishing");
+    expect(() => b({ network: "container:x", dns: ["1.1.1.1"] })).toThrow("conflicting options");
+    expect(() => b({ networkAlias: ["a"] })).toThrow("user defined networks");
+    expect(() => b({ ip: "172.17.0.9" })).toThrow("user defined networks");
+    expect(() => b({ network: "mynet", macAddress: "01:00:00:00:00:01" })).toThrow("multicast");
+    expect(() => b({ publish: ["99999:80"] })).toThrow("invalid port specification");
+    expect(() => b({ network: "host", links: ["db"] })).toThrow("links");
   });
 });
 

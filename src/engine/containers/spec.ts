@@ -7,7 +7,8 @@
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
 import type { ContainerSpec } from "../../runtime/types.ts";
-import type { ContainerConfigFile, DockerConfig, DockerHostConfig, MountPoint } from "./types.ts";
+import { parsePortSpec } from "../../net/index.ts";
+import type { ContainerConfigFile, DockerConfig, DockerHostConfig, EndpointSettings, MountPoint, PortBindingMap } from "./types.ts";
 
 /** `run`/`create` flags as a typed object (the engine never sees argv) */
 export interface CreateOptions {
@@ -52,13 +53,25 @@ export interface CreateOptions {
   dnsOption: string[];
   dnsSearch: string[];
   groupAdd: string[];
+  /** -p/--publish, as given */
+  publish: string[];
+  /** -P/--publish-all: every exposed port on a random host port */
+  publishAll: boolean;
+  /** --expose */
+  expose: string[];
+  networkAlias: string[];
+  /** --link NAME[:ALIAS] */
+  links: string[];
+  ip?: string;
+  macAddress?: string;
 }
 
 export function defaultCreateOptions(image: string, over: Partial<CreateOptions> = {}): CreateOptions {
   return {
     image, command: [], env: [], envFiles: [], tty: false, interactive: false, attach: [], detach: false, rm: false,
     capAdd: [], capDrop: [], privileged: false, securityOpt: [], readOnly: false, volumes: [], tmpfs: [],
-    init: false, labels: [], addHost: [], dns: [], dnsOption: [], dnsSearch: [], groupAdd: [], ...over,
+    init: false, labels: [], addHost: [], dns: [], dnsOption: [], dnsSearch: [], groupAdd: [], publish: [], publishAll: false,
+    expose: [], networkAlias: [], links: [], ...over,
   };
 }
 
@@ -230,6 +243,70 @@ export interface BuiltConfig {
   HostConfig: DockerHostConfig;
   Mounts: MountPoint[];
   Tmpfs: Record<string, string>;
+  /** networks to connect at start, primary first (empty for none/host/container:) */
+  Endpoints: Record<string, EndpointSettings>;
+}
+
+/** a network mode that means "no network of berth's": the runtime shares or leaves the namespace */
+export const isBridgeMode = (mode: string) => mode !== "none" && mode !== "host" && !mode.startsWith("container:");
+
+/** docker's link spec: "name:alias" or "name" (alias = name); stored as "/name:/ctr/alias" by docker, here as "name:alias" */
+export function parseLink(l: string): { name: string; alias: string } {
+  const [name = "", alias = name] = l.replace(/^\//, "").split(":");
+  if (!name || !alias || l.split(":").length > 2) throw bad(`invalid link "${l}": want NAME[:ALIAS]`);
+  return { name: name.replace(/^\//, ""), alias: alias.replace(/^\//, "") };
+}
+
+/**
+ * The network half of create (docker's runconfig checks): mode, published and exposed ports, links,
+ * endpoint settings. Whether a named network exists is the service's question; this is syntax.
+ */
+function buildNetwork(opts: CreateOptions, imageExposed: Record<string, object>) {
+  let mode = opts.network ?? "bridge";
+  if (mode === "default") mode = "bridge";
+  if (mode === "" ) throw bad("invalid network mode: empty");
+  if (mode.startsWith("container:") && mode.length === "container:".length) throw bad(`invalid network mode "${mode}": container name missing`);
+  const bridged = isBridgeMode(mode);
+  const userNet = bridged && mode !== "bridge";
+  const container = mode.startsWith("container:");
+  if (!bridged && (opts.publish.length || opts.publishAll)) {
+    if (mode === "host") opts = { ...opts, publish: [], publishAll: false }; // docker: "published ports are discarded"
+    else throw bad("conflicting options: port publishing and the container type network mode");
+  }
+  if (container && (opts.dns.length || opts.dnsSearch.length || opts.dnsOption.length)) throw bad("conflicting options: dns and the network mode");
+  if (container && opts.addHost.length) throw bad("conflicting options: custom host-to-IP mapping and the network mode");
+  if (container && opts.macAddress) throw bad("conflicting options: mac-address and the network mode");
+  if (!bridged && opts.links.length) throw bad("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+  if (opts.networkAlias.length && !userNet) throw bad("network-scoped alias is supported only for containers in user defined networks");
+  if (opts.ip && !userNet) throw bad("user specified IP address is supported on user defined networks only");
+  if (opts.ip && !/^\d{1,3}(\.\d{1,3}){3}$/.test(opts.ip)) throw bad(`invalid IPv4 address: ${opts.ip}`);
+  if (opts.macAddress && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(opts.macAddress)) throw bad(`invalid MAC address: ${opts.macAddress}`);
+  if (opts.macAddress && parseInt(opts.macAddress.slice(0, 2), 16) & 1) throw bad(`invalid MAC address: ${opts.macAddress}: multicast`);
+
+  const exposed: Record<string, object> = { ...imageExposed };
+  const portBindings: PortBindingMap = {};
+  for (const e of opts.expose) {
+    const [port = "", proto = "tcp"] = e.split("/");
+    const m = /^(\d+)(?:-(\d+))?$/.exec(port);
+    if (!m || (proto !== "tcp" && proto !== "udp")) throw bad(`invalid range format for --expose: ${e}`);
+    for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) exposed[`${p}/${proto}`] = {};
+  }
+  for (const p of opts.publish) {
+    for (const s of parsePortSpec(p)) {
+      const key = `${s.containerPort}/${s.proto}`;
+      exposed[key] = {};
+      (portBindings[key] ??= []).push({ HostIp: s.hostIp, HostPort: s.hostPort ? String(s.hostPort) : "" });
+    }
+  }
+  const links = opts.links.map((l) => {
+    const { name, alias } = parseLink(l);
+    return `${name}:${alias}`;
+  });
+  const endpoints: Record<string, EndpointSettings> = {};
+  if (bridged) {
+    endpoints[mode] = { Aliases: opts.networkAlias.length ? [...opts.networkAlias] : null, IPAddress: opts.ip ?? "", MacAddress: opts.macAddress?.toLowerCase() ?? "" };
+  }
+  return { mode, exposed, portBindings, links, endpoints };
 }
 
 /**
@@ -269,11 +346,9 @@ export function buildConfig(
     else labels[l.slice(0, i)] = l.slice(i + 1);
   }
 
-  const network = opts.network ?? "none";
-  if (network !== "none" && network !== "host") {
-    throw new EngineError("not_found", `network ${network} not found`, { hint: "bridge networks come with berth's networking; use --network none or --network host" });
-  }
-  if (opts.hostname && network === "host") throw bad("conflicting options: hostname and the network mode");
+  const net = buildNetwork(opts, ic.ExposedPorts ?? {});
+  const network = net.mode;
+  if (opts.hostname && (network === "host" || network.startsWith("container:"))) throw bad("conflicting options: hostname and the network mode");
 
   const memory = opts.memory ? parseBytes(opts.memory, "-m, --memory") : 0;
   if (memory > 0 && memory < 6 * 1024 * 1024) throw bad("Minimum memory limit allowed is 6MB");
@@ -361,6 +436,7 @@ export function buildConfig(
     Labels: labels,
   };
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) throw bad(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
+  if (Object.keys(net.exposed).length) config.ExposedPorts = net.exposed;
   if (stopSignal) config.StopSignal = stopSignal;
   if (stopTimeout !== undefined) config.StopTimeout = stopTimeout;
 
@@ -394,7 +470,10 @@ export function buildConfig(
     ReadonlyPaths: opts.privileged ? [] : READONLY_PATHS,
   };
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
-  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs };
+  hostConfig.PortBindings = net.portBindings;
+  hostConfig.PublishAllPorts = opts.publishAll;
+  hostConfig.Links = net.links.length ? net.links : null;
+  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints };
 }
 
 /** the image's /etc/passwd and /etc/group, as text (null when absent) */
@@ -446,13 +525,17 @@ export function resolveUser(spec: string, db: UserDb, groupAdd: string[] = []): 
     for (const g of groups) if ((g[3] ?? "").split(",").includes(name)) additional.push(Number(g[2]));
   }
   for (const g of groupAdd) additional.push(lookupGroup(g));
-  return { uid, gid, additionalGids: [...new Set(additional)].filter((g) => g !== gid), home };
+  // the primary group is a supplementary group too, as moby's getUser sets it (since the 2023 fix for
+  // supplementary groups): `id` shows groups=GID,…
+  return { uid, gid, additionalGids: [...new Set([gid, ...additional])], home };
 }
 
 export interface SpecPaths {
   hostnamePath: string;
   hostsPath: string;
   resolvConfPath: string;
+  /** --network container:X: X's /proc/<pid>/ns/net */
+  netnsPath?: string;
 }
 
 /** record + rootfs mounts + resolved user → the runtime's ContainerSpec */
@@ -503,7 +586,7 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       noNewPrivileges,
       init: h.Init === true,
     },
-    namespaces: { net: h.NetworkMode === "host" ? "host" : "new", ipc: "new", uts: h.NetworkMode === "host" ? "host" : "new", pid: "new" },
+    namespaces: { net: h.NetworkMode === "host" ? "host" : paths.netnsPath ? { path: paths.netnsPath } : "new", ipc: "new", uts: h.NetworkMode === "host" ? "host" : "new", pid: "new" },
     cgroupPath: rec.Berth.CgroupPath,
     resources: {
       memory,

@@ -30,6 +30,20 @@ export interface DockerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  /** "80/tcp" → {} (image EXPOSE, --expose, -p) */
+  ExposedPorts?: Record<string, object>;
+}
+
+/** docker's HostConfig.PortBindings: "80/tcp" → [{HostIp, HostPort}] as requested ("" = any / random) */
+export type PortBindingMap = Record<string, { HostIp: string; HostPort: string }[]>;
+
+/** what a container asked of one network (docker's EndpointSettings, the configured half) */
+export interface EndpointSettings {
+  Aliases: string[] | null;
+  /** --ip ("" = allocate) */
+  IPAddress: string;
+  /** --mac-address ("" = derived from the address) */
+  MacAddress: string;
 }
 
 /** docker's HostConfig, the subset berth uses */
@@ -62,6 +76,10 @@ export interface DockerHostConfig {
   LogConfig: { Type: string; Config: Record<string, string> };
   MaskedPaths: string[];
   ReadonlyPaths: string[];
+  PortBindings?: PortBindingMap;
+  PublishAllPorts?: boolean;
+  /** --link, "name:alias" */
+  Links?: string[] | null;
 }
 
 export interface MountPoint {
@@ -83,6 +101,8 @@ export interface BerthFields {
   CgroupPath: string;
   /** mount options for --tmpfs, as given */
   Tmpfs: Record<string, string>;
+  /** networks the container joins at start, primary (HostConfig.NetworkMode) first; `network connect`/`disconnect` edit it */
+  Networks?: Record<string, EndpointSettings>;
 }
 
 export interface ContainerConfigFile {

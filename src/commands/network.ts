@@ -1,0 +1,187 @@
+/**
+ * `berth network`: docker's network management verbs (create, ls, inspect, rm, connect, disconnect,
+ * prune) over the engine's NetworkService; the container side goes through the ContainerService.
+ */
+import { defineBerthCommand, type BerthCommand } from "./_command.ts";
+import type { Context } from "./_context.ts";
+import { EngineError, UsageError } from "../lib/errors.ts";
+import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import type { ContainerService } from "../engine/containers/index.ts";
+import { containers, forEach } from "./container.ts";
+
+/** docker's network verbs exit 1 on daemon errors (125 stays for bad flags) */
+const def = (c: BerthCommand) => async () => ({
+  default: defineBerthCommand({
+    ...c,
+    run: async (input) => {
+      try {
+        return await c.run!(input);
+      } catch (e) {
+        if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode === 125) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e.cause });
+        throw e;
+      }
+    },
+  }),
+});
+
+function inspectJson(svc: ContainerService, ref: string): Record<string, unknown> {
+  const nets = svc.networks;
+  const pseudo = nets.list().find((n) => n.name === ref && !n.record);
+  if (pseudo) {
+    return { Name: pseudo.name, Id: pseudo.id, Created: "0001-01-01T00:00:00Z", Scope: "local", Driver: pseudo.driver, EnableIPv6: false, IPAM: { Driver: "default", Options: null, Config: null }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
+  }
+  const r = nets.resolve(ref);
+  const ctrs: Record<string, unknown> = {};
+  for (const [ip, e] of Object.entries(r.endpoints)) {
+    let name = "";
+    try { name = svc.store.readConfig(e.containerId).Name.slice(1); } catch {}
+    ctrs[e.containerId] = { Name: name, EndpointID: e.hostVeth, MacAddress: e.mac, IPv4Address: `${ip}/${r.subnet.split("/")[1]}`, IPv6Address: "" };
+  }
+  return {
+    Name: r.name,
+    Id: r.id,
+    Created: r.createdAt,
+    Scope: "local",
+    Driver: r.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: [{ Subnet: r.subnet, Gateway: r.gateway }] },
+    Internal: r.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: ctrs,
+    Options: r.name === "bridge" ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) } : { "com.docker.network.bridge.name": r.bridge },
+    Labels: {},
+  };
+}
+
+async function confirm(ctx: Context, force: boolean, what: string): Promise<boolean> {
+  void ctx;
+  if (force || !process.stdin.isTTY) return true;
+  process.stderr.write(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
+  const answer = await new Promise<string>((r) => process.stdin.once("data", (d) => r(String(d))));
+  process.stdin.pause();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+export default defineBerthCommand({
+  meta: { name: "network", description: "Manage networks", usage: "COMMAND" },
+  args: {},
+  subCommands: {
+    create: def({
+      meta: { name: "create", description: "Create a network", usage: "[OPTIONS] NETWORK", minArgs: 1, maxArgs: 1 },
+      args: {
+        driver: { type: "string", alias: "d", default: "bridge", description: "Driver to manage the Network" },
+        subnet: { type: "string", multiple: true, description: "Subnet in CIDR format that represents a network segment" },
+        gateway: { type: "string", multiple: true, description: "IPv4 Gateway for the master subnet" },
+        internal: { type: "boolean", description: "Restrict external access to the network" },
+        label: { type: "string", multiple: true, description: "Set metadata on a network (not supported yet: refused)" },
+      },
+      async run({ flags, positionals, ctx }) {
+        if (flags.label.length) throw new UsageError("network create --label is not supported by berth yet");
+        if (flags.subnet.length > 1 || flags.gateway.length > 1) throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
+        const svc = await containers(ctx);
+        const rec = svc.networks.create(positionals[0]!, { subnet: flags.subnet[0], gateway: flags.gateway[0], internal: !!flags.internal, driver: flags.driver });
+        ctx.out(rec.id + "\n");
+      },
+    }),
+    ls: def({
+      meta: { name: "ls", description: "List networks", usage: "[OPTIONS]", aliases: ["berth network ls", "berth network list"], maxArgs: 0 },
+      args: {
+        quiet: { type: "boolean", alias: "q", description: "Only display network IDs" },
+        "no-trunc": { type: "boolean", description: "Do not truncate the output" },
+        format: { type: "string", description: "Format output using a custom template: 'table', 'json', or a Go template" },
+        filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (name=NAME, driver=DRIVER)" },
+      },
+      async run({ flags, ctx }) {
+        const svc = await containers(ctx);
+        let rows = svc.networks.list();
+        for (const f of flags.filter as string[]) {
+          const [k, v = ""] = f.split(/=(.*)/s);
+          if (k === "name") rows = rows.filter((r) => r.name.includes(v));
+          else if (k === "driver") rows = rows.filter((r) => r.driver === v);
+          else if (k === "id") rows = rows.filter((r) => r.id.startsWith(v));
+          else throw new UsageError(`invalid filter '${k}'`);
+        }
+        const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
+        if (flags.quiet) return void ctx.out(rows.map((r) => id(r.id) + "\n").join(""));
+        const objs = rows.map((r) => ({ ID: id(r.id), Name: r.name, Driver: r.driver, Scope: r.scope, IPv6: "false", Internal: String(r.internal), CreatedAt: r.createdAt, Labels: "" }));
+        if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
+        if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(flags.format, o) + "\n").join(""));
+        ctx.out(renderDockerTable(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope])));
+      },
+    }),
+    inspect: def({
+      meta: { name: "inspect", description: "Display detailed information on one or more networks", usage: "[OPTIONS] NETWORK [NETWORK...]", minArgs: 1 },
+      args: { format: { type: "string", alias: "f", description: "Format output using a custom template" } },
+      async run({ flags, positionals, ctx }) {
+        const svc = await containers(ctx);
+        const out: Record<string, unknown>[] = [];
+        let failed = false;
+        for (const ref of positionals) {
+          try {
+            out.push(inspectJson(svc, ref));
+          } catch (e) {
+            if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+            process.stderr.write(`Error response from daemon: network ${ref} not found\n`);
+            failed = true;
+          }
+        }
+        if (typeof flags.format === "string" && flags.format !== "") {
+          for (const o of out) ctx.out((flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format, o)) + "\n");
+        } else ctx.out(JSON.stringify(out, null, 4) + "\n");
+        return failed ? 1 : 0;
+      },
+    }),
+    rm: def({
+      meta: { name: "rm", description: "Remove one or more networks", usage: "NETWORK [NETWORK...]", aliases: ["berth network rm", "berth network remove"], minArgs: 1 },
+      args: { force: { type: "boolean", alias: "f", description: "Do not error if the network does not exist" } },
+      async run({ flags, positionals, ctx }) {
+        const svc = await containers(ctx);
+        return forEach(ctx, positionals, async (ref) => {
+          try {
+            svc.networks.remove(ref, svc.isKnownContainer);
+          } catch (e) {
+            if (flags.force && e instanceof EngineError && e.kind === "not_found") return;
+            throw e;
+          }
+          return ref;
+        });
+      },
+    }),
+    connect: def({
+      meta: { name: "connect", description: "Connect a container to a network", usage: "[OPTIONS] NETWORK CONTAINER", minArgs: 2, maxArgs: 2 },
+      args: {
+        alias: { type: "string", multiple: true, description: "Add network-scoped alias for the container" },
+        ip: { type: "string", description: "IPv4 address (e.g., 172.30.100.104)" },
+      },
+      async run({ flags, positionals, ctx }) {
+        const svc = await containers(ctx);
+        await svc.connectNetwork(positionals[1]!, positionals[0]!, { aliases: flags.alias, ip: flags.ip });
+      },
+    }),
+    disconnect: def({
+      meta: { name: "disconnect", description: "Disconnect a container from a network", usage: "[OPTIONS] NETWORK CONTAINER", minArgs: 2, maxArgs: 2 },
+      args: { force: { type: "boolean", alias: "f", description: "Force the container to disconnect from a network" } },
+      async run({ flags, positionals, ctx }) {
+        const svc = await containers(ctx);
+        svc.disconnectNetwork(positionals[1]!, positionals[0]!, !!flags.force);
+      },
+    }),
+    prune: def({
+      meta: { name: "prune", description: "Remove all unused networks", usage: "[OPTIONS]", maxArgs: 0 },
+      args: {
+        force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
+        filter: { type: "string", multiple: true, description: "Provide filter values (not supported yet: refused)" },
+      },
+      async run({ flags, ctx }) {
+        if (flags.filter.length) throw new UsageError("network prune --filter is not supported by berth yet");
+        if (!(await confirm(ctx, !!flags.force, "all custom networks not used by at least one container"))) return;
+        const svc = await containers(ctx);
+        const removed = svc.networks.prune(svc.isKnownContainer);
+        if (removed.length) ctx.out(`Deleted Networks:\n${removed.join("\n")}\n\n`);
+      },
+    }),
+  },
+});

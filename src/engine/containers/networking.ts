@@ -1,0 +1,298 @@
+/**
+ * A container's networking, between its record and src/net: what create checks and reserves, what the
+ * runtime's beforeStart hook wires (the shim's child waits on its sync pipe meanwhile, so the network
+ * is complete before the container's first instruction), what exit and `rm` release, and docker's
+ * NetworkSettings / PORTS views.
+ *
+ * Lifetimes: host ports are reserved at create and released at `rm` (docker reserves them at start;
+ * reserving early is what refuses a port in use before anything runs). Addresses and veths live from
+ * the hook to the container's exit: every exit path (normal exit, failed start, a reconciled dead
+ * supervisor, `rm -f`) calls detachAll or release, both idempotent, and a crash between the address
+ * record and the veth leaves a record that the next start, `rm`, `network rm` or `prune` reclaims.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../../lib/errors.ts";
+import { atomicWriteFile } from "../../lib/atomic-write.ts";
+import { shortId } from "../../lib/ids.ts";
+import {
+  DEFAULT_NETWORK,
+  formatPortBinding,
+  linkEnv,
+  parseAddHost,
+  parsePortSpec,
+  renderHosts,
+  specsFromExposed,
+  type Endpoint,
+  type LinkEntry,
+  type PortBinding,
+  type PortSpec,
+} from "../../net/index.ts";
+import { NetworkService } from "../network.ts";
+import { isBridgeMode, parseLink, resolvConf } from "./spec.ts";
+import type { ContainerConfigFile, EndpointSettings } from "./types.ts";
+
+export { isBridgeMode };
+
+/** what prepare() needs to know about the linked containers (running, with an address) */
+export interface LinkedContainer {
+  id: string;
+  name: string;
+  alias: string;
+  cfg: ContainerConfigFile;
+}
+
+/** the network a record's NetworkMode names ("default" is docker's other word for bridge) */
+export function primaryNetwork(cfg: ContainerConfigFile): string {
+  const m = cfg.HostConfig.NetworkMode;
+  return m === "default" ? DEFAULT_NETWORK : m;
+}
+
+/** networks to join at start, primary first */
+export function endpointsOf(cfg: ContainerConfigFile): Record<string, EndpointSettings> {
+  if (!isBridgeMode(primaryNetwork(cfg))) return {};
+  return cfg.Berth.Networks ?? { [primaryNetwork(cfg)]: { Aliases: null, IPAddress: "", MacAddress: "" } };
+}
+
+/** every port the container publishes: -p, plus -P's exposed ports not published explicitly */
+export function portSpecs(cfg: ContainerConfigFile): PortSpec[] {
+  const specs: PortSpec[] = [];
+  for (const [key, bs] of Object.entries(cfg.HostConfig.PortBindings ?? {})) {
+    const [port, proto = "tcp"] = key.split("/");
+    for (const b of bs) specs.push(...parsePortSpec(`${b.HostIp ? b.HostIp + ":" : ""}${b.HostPort}${b.HostIp || b.HostPort ? ":" : ""}${port}/${proto}`));
+  }
+  if (cfg.HostConfig.PublishAllPorts) {
+    const done = new Set(Object.keys(cfg.HostConfig.PortBindings ?? {}));
+    specs.push(...specsFromExposed(Object.keys(cfg.Config.ExposedPorts ?? {}).filter((k) => !done.has(k.includes("/") ? k : `${k}/tcp`))));
+  }
+  return specs;
+}
+
+/** a container dir that exists is known; one without config.json only while young (a create in flight) */
+export function containerKnown(containersRoot: string, id: string): boolean {
+  const dir = join(containersRoot, id);
+  if (existsSync(join(dir, "config.json"))) return true;
+  try {
+    return Date.now() - statSync(dir).mtimeMs < 60_000;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * create: network and linked containers exist, nf_tables usable, host ports reserved (a port in use
+ * fails here, before anything starts). Returns the record's NetworkMode with a user network's name
+ * resolved; the caller releases `id` if create fails later.
+ */
+export async function checkAndReserve(
+  nets: NetworkService,
+  cfg: Pick<ContainerConfigFile, "Id" | "HostConfig" | "Config"> & { Berth: Pick<ContainerConfigFile["Berth"], "Networks"> },
+  resolveContainer: (ref: string) => string,
+  isKnown: (id: string) => boolean,
+): Promise<void> {
+  const mode = cfg.HostConfig.NetworkMode;
+  if (mode.startsWith("container:")) {
+    resolveContainer(mode.slice("container:".length));
+    return;
+  }
+  if (!isBridgeMode(mode)) return;
+  for (const net of Object.keys(cfg.Berth.Networks ?? {})) {
+    if (net !== DEFAULT_NETWORK) nets.resolve(net);
+  }
+  for (const l of cfg.HostConfig.Links ?? []) {
+    const { name } = parseLink(l);
+    try {
+      resolveContainer(name);
+    } catch {
+      throw new EngineError("not_found", `could not get container for ${name}`);
+    }
+  }
+  nets.mgr.checkHost();
+  const specs = portSpecs(cfg as ContainerConfigFile);
+  if (specs.length === 0) return;
+  try {
+    await nets.mgr.reservePorts(cfg.Id, specs);
+  } catch (e) {
+    if (!(e instanceof EngineError && e.kind === "already_exists")) throw e;
+    // a reservation may belong to a container that no longer exists (crash mid-create): reclaim, retry once
+    nets.mgr.releaseStale(isKnown);
+    await nets.mgr.reservePorts(cfg.Id, specs);
+  }
+}
+
+/** take the container off every network (exit, failed start); its port reservation stays for the next start */
+export function detachAll(nets: NetworkService, id: string): void {
+  const touched: string[] = [];
+  for (const rec of nets.mgr.store.list()) {
+    if (!Object.values(rec.endpoints).some((e) => e.containerId === id)) continue;
+    try {
+      nets.mgr.disconnect(id, rec.name);
+    } catch (e) {
+      if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+    }
+    touched.push(rec.name);
+  }
+  for (const n of touched) nets.stopDns(n);
+}
+
+/** `rm`: addresses, veths, ports, everything */
+export function releaseAll(nets: NetworkService, id: string): void {
+  const touched = nets.mgr.store.list().filter((r) => Object.values(r.endpoints).some((e) => e.containerId === id)).map((r) => r.name);
+  nets.mgr.release(id);
+  for (const n of touched) nets.stopDns(n);
+}
+
+/** the env docker adds for each --link (before Config.Env, which wins on a clash) */
+export function linkVariables(nets: NetworkService, cfg: ContainerConfigFile, linked: LinkedContainer[]): { env: string[]; hosts: LinkEntry[] } {
+  const env: string[] = [];
+  const hosts: LinkEntry[] = [];
+  for (const l of linked) {
+    const ip = addressOn(nets, primaryNetwork(cfg), l.id);
+    if (!ip) throw new EngineError("failed_precondition", `cannot link to /${l.name}: it is not on network ${primaryNetwork(cfg)}`);
+    env.push(...linkEnv({ alias: l.alias, containerName: cfg.Name.slice(1), ip, exposed: Object.keys(l.cfg.Config.ExposedPorts ?? {}), env: l.cfg.Config.Env }));
+    hosts.push({ ip, alias: l.alias, name: l.name, shortId: shortId(l.id) });
+  }
+  return { env, hosts };
+}
+
+function addressOn(nets: NetworkService, network: string, id: string): string | undefined {
+  const rec = network === DEFAULT_NETWORK ? nets.mgr.store.get(DEFAULT_NETWORK) : nets.mgr.store.list().find((r) => r.name === network);
+  return Object.entries(rec?.endpoints ?? {}).find(([, e]) => e.containerId === id)?.[0];
+}
+
+/**
+ * The beforeStart hook's work for a bridge-mode container: join every network (primary first, so it
+ * gets eth0 and the default route), start user networks' DNS, then write /etc/hosts and resolv.conf
+ * with the address (the shim binds them after the hook). On error everything joined is undone.
+ */
+export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: number, links: LinkEntry[]): Promise<Endpoint[]> {
+  const id = cfg.Id;
+  detachAll(nets, id); // leftovers of a crashed earlier start
+  const eps: Endpoint[] = [];
+  try {
+    for (const [net, es] of Object.entries(endpointsOf(cfg))) {
+      const user = net !== DEFAULT_NETWORK;
+      const names = user ? [...new Set([cfg.Name.slice(1), ...(es.Aliases ?? []), shortId(id)])] : undefined;
+      eps.push(nets.mgr.connect(pid, net, { containerId: id, ip: es.IPAddress || undefined, mac: es.MacAddress || undefined, names }));
+      if (user) await nets.ensureDns(net);
+    }
+    writeNetworkFiles(cfg, eps[0], links);
+    return eps;
+  } catch (e) {
+    try { detachAll(nets, id); } catch {}
+    throw e;
+  }
+}
+
+/** /etc/hosts with the container's address and links; resolv.conf pointing at a user network's DNS */
+export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[]): void {
+  const h = cfg.HostConfig;
+  const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
+  atomicWriteFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
+  let hostResolv = "";
+  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
+  const dns = ep && ep.network !== DEFAULT_NETWORK ? [ep.gateway, ...h.Dns] : h.Dns;
+  atomicWriteFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: false }));
+}
+
+/** docker's "80/tcp" → [{HostIp, HostPort}] of the ports actually bound */
+export function portMap(cfg: ContainerConfigFile, bindings: PortBinding[], running: boolean): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const k of Object.keys(cfg.Config.ExposedPorts ?? {})) out[k.includes("/") ? k : `${k}/tcp`] = null;
+  if (!running) return out;
+  for (const b of bindings) (out[`${b.containerPort}/${b.proto}`] ??= [])!.push({ HostIp: b.hostIp || "0.0.0.0", HostPort: String(b.hostPort) });
+  return out;
+}
+
+/** ps's PORTS column: "0.0.0.0:8080->80/tcp, 53/udp" */
+export function portsColumn(cfg: ContainerConfigFile, bindings: PortBinding[], running: boolean): string {
+  const parts: string[] = [];
+  const published = new Set<string>();
+  if (running) {
+    for (const b of [...bindings].sort((a, c) => a.containerPort - c.containerPort)) {
+      parts.push(`${b.hostIp || "0.0.0.0"}:${b.hostPort}->${b.containerPort}/${b.proto}`);
+      published.add(`${b.containerPort}/${b.proto}`);
+    }
+  }
+  for (const k of Object.keys(cfg.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a) - parseInt(b))) {
+    const key = k.includes("/") ? k : `${k}/tcp`;
+    if (!published.has(key)) parts.push(key);
+  }
+  return parts.join(", ");
+}
+
+/** `berth port` lines */
+export function portLines(bindings: PortBinding[], filter?: string): string[] {
+  let bs = bindings;
+  if (filter) {
+    const [p, proto = "tcp"] = filter.split("/");
+    bs = bs.filter((b) => String(b.containerPort) === p && b.proto === proto);
+    if (bs.length === 0) throw new EngineError("not_found", `No public port '${p}/${proto}' published for container`, { exitCode: 1 });
+    return bs.map((b) => `${b.hostIp || "0.0.0.0"}:${b.hostPort}`);
+  }
+  return [...bs].sort((a, b) => a.containerPort - b.containerPort).map(formatPortBinding);
+}
+
+/** docker's NetworkSettings for inspect, from the live endpoint records */
+export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, running: boolean, pid: number): Record<string, unknown> {
+  const id = cfg.Id;
+  const mode = primaryNetwork(cfg);
+  const bindings = safe(() => nets.mgr.ports(id), []);
+  const networks: Record<string, unknown> = {};
+  let primary: Record<string, unknown> | undefined;
+  const recs = isBridgeMode(mode) ? safe(() => nets.mgr.store.list(), []) : [];
+  const eps = endpointsOf(cfg);
+  for (const [net, es] of Object.entries(eps)) {
+    const rec = recs.find((r) => r.name === net);
+    const found = rec && running ? Object.entries(rec.endpoints).find(([, e]) => e.containerId === id) : undefined;
+    const prefix = rec ? Number(rec.subnet.split("/")[1]) : 0;
+    const entry = {
+      IPAMConfig: es.IPAddress ? { IPv4Address: es.IPAddress } : null,
+      Links: net === DEFAULT_NETWORK && cfg.HostConfig.Links?.length ? cfg.HostConfig.Links : null,
+      Aliases: es.Aliases,
+      MacAddress: found ? found[1].mac : "",
+      DriverOpts: null,
+      NetworkID: rec?.id ?? "",
+      EndpointID: found ? found[1].hostVeth : "",
+      Gateway: found ? rec!.gateway : "",
+      IPAddress: found ? found[0] : "",
+      IPPrefixLen: found ? prefix : 0,
+      IPv6Gateway: "",
+      GlobalIPv6Address: "",
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: found?.[1].names ?? null,
+    };
+    networks[net] = entry;
+    primary ??= entry;
+  }
+  if (!isBridgeMode(mode)) networks[mode] = { IPAMConfig: null, Links: null, Aliases: null, MacAddress: "", DriverOpts: null, NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: null };
+  const top = mode === DEFAULT_NETWORK && primary ? primary : undefined;
+  return {
+    Bridge: "",
+    SandboxID: running && pid ? id : "",
+    SandboxKey: running && pid ? `/proc/${pid}/ns/net` : "",
+    Ports: portMap(cfg, bindings, running),
+    HairpinMode: false,
+    LinkLocalIPv6Address: "",
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: (top?.EndpointID as string) ?? "",
+    Gateway: (top?.Gateway as string) ?? "",
+    GlobalIPv6Address: "",
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: (top?.IPAddress as string) ?? "",
+    IPPrefixLen: (top?.IPPrefixLen as number) ?? 0,
+    IPv6Gateway: "",
+    MacAddress: (top?.MacAddress as string) ?? "",
+    Networks: networks,
+  };
+}
+
+function safe<T>(fn: () => T, dflt: T): T {
+  try {
+    return fn();
+  } catch {
+    return dflt;
+  }
+}

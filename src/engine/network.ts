@@ -1,0 +1,275 @@
+/**
+ * The network half of the engine: docker's `network` verbs over src/net's NetworkManager, the
+ * engine-wide network settings (docker daemon's --bridge / --bip, here from the environment), and the
+ * lifecycle of the embedded DNS resolvers.
+ *
+ * Settings. berth has no daemon, so what docker reads from daemon flags comes from the environment of
+ * every berth process that touches networks:
+ *   BERTH_BRIDGE      device of the default network (docker's --bridge), default berth0
+ *   BERTH_BIP         its subnet, "172.30.0.0/16" or docker's gateway form "172.30.0.1/16"
+ *   BERTH_NFT_TABLE   berth's nftables table, default "berth"
+ * They matter when the default network's record is first written and whenever rules change; the
+ * detached processes berth starts (monitor, DNS) get them passed on (`networkEnv`). Tests set all
+ * three so they never share the host's default bridge or table with other users of the machine.
+ *
+ * Embedded DNS. One `berth __dns <network>` process per user-defined network that has containers,
+ * listening on the network's gateway, port 53 (see src/net/dns.ts for why not 127.0.0.11). It is
+ * started when a container connects and stopped when the last endpoint leaves or the network is
+ * removed, under a per-network flock so a start and a stop cannot cross: the stop re-reads the record
+ * under the lock and leaves a server that got a new endpoint in the meantime. The process also exits
+ * by itself when its network's record disappears. Its pid is trusted only with a matching start time.
+ */
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../lib/errors.ts";
+import { atomicWriteJson } from "../lib/atomic-write.ts";
+import type { Logger } from "../lib/log.ts";
+import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
+import { processStartTime } from "../runtime/index.ts";
+import { DEFAULT_NETWORK, NetworkManager, parseSubnet, formatSubnet, startDnsServer, type NetworkRecord } from "../net/index.ts";
+
+export { DEFAULT_NETWORK };
+export const NET_ENV_KEYS = ["BERTH_BRIDGE", "BERTH_BIP", "BERTH_NFT_TABLE"] as const;
+
+/** the network settings of this process's environment, to hand on to the processes berth starts */
+export function networkEnv(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of NET_ENV_KEYS) if (env[k]) out[k] = env[k]!;
+  return out;
+}
+
+/** BERTH_BIP: a subnet, or docker's --bip form (the gateway address with the prefix length) */
+export function bipSubnet(bip: string): string {
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(bip.trim());
+  if (!m) throw new EngineError("invalid_argument", `invalid BERTH_BIP "${bip}": want a.b.c.d/len`);
+  const len = Number(m[2]);
+  const v = m[1]!.split(".").reduce((a, p) => ((a << 8) | Number(p)) >>> 0, 0);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  const net = (v & mask) >>> 0;
+  return formatSubnet(parseSubnet(`${[net >>> 24, (net >>> 16) & 255, (net >>> 8) & 255, net & 255].join(".")}/${len}`));
+}
+
+const isCompiled = () => Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+
+/** argv prefix that runs this very berth (the compiled binary, or bun + main.ts from source) */
+export function selfArgv(): string[] {
+  return isCompiled() ? [process.execPath] : [process.execPath, Bun.main];
+}
+
+/** docker's ids for the two pseudo networks `network ls` lists */
+const PSEUDO: Record<string, { id: string; driver: string }> = {
+  host: { id: "686f7374".padEnd(64, "0"), driver: "host" },
+  none: { id: "6e6f6e65".padEnd(64, "0"), driver: "null" },
+};
+
+export interface NetworkListEntry {
+  id: string;
+  name: string;
+  driver: string;
+  scope: "local";
+  createdAt: string;
+  internal: boolean;
+  record?: NetworkRecord;
+}
+
+export class NetworkService {
+  readonly mgr: NetworkManager;
+  private readonly dnsDir: string;
+
+  constructor(private readonly o: { root: string; log: Logger; env?: Record<string, string | undefined> }) {
+    const env = o.env ?? process.env;
+    this.mgr = new NetworkManager({
+      root: o.root,
+      defaultBridge: env.BERTH_BRIDGE || undefined,
+      defaultSubnet: env.BERTH_BIP ? bipSubnet(env.BERTH_BIP) : undefined,
+      natTable: env.BERTH_NFT_TABLE || undefined,
+    });
+    this.dnsDir = join(o.root, "network", ".dns");
+  }
+
+  /** a network by name, full id or unique id prefix; throws not_found */
+  resolve(ref: string): NetworkRecord {
+    if (ref === DEFAULT_NETWORK || ref === "default") return this.mgr.inspect(DEFAULT_NETWORK);
+    const byName = this.mgr.store.list().find((r) => r.name === ref);
+    if (byName) return byName;
+    const byId = /^[0-9a-f]{1,64}$/.test(ref) ? this.mgr.store.list().filter((r) => r.id.startsWith(ref)) : [];
+    if (byId.length === 1) return byId[0]!;
+    throw new EngineError("not_found", `network ${ref} not found`, { exitCode: 1 });
+  }
+
+  /** is `name` a mode (none, host, bridge, container:X) rather than a user network? */
+  static isMode(name: string): boolean {
+    return name === "none" || name === "host" || name === "bridge" || name === "default" || name.startsWith("container:");
+  }
+
+  list(): NetworkListEntry[] {
+    const recs = [this.mgr.inspect(DEFAULT_NETWORK), ...this.mgr.store.list().filter((r) => r.name !== DEFAULT_NETWORK)];
+    const out: NetworkListEntry[] = recs.map((r) => ({ id: r.id, name: r.name, driver: r.driver, scope: "local", createdAt: r.createdAt, internal: r.internal, record: r }));
+    for (const [name, p] of Object.entries(PSEUDO)) out.push({ id: p.id, name, driver: p.driver, scope: "local", createdAt: "", internal: false });
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  create(name: string, o: { subnet?: string; gateway?: string; internal?: boolean; driver?: string }): NetworkRecord {
+    if (o.driver && o.driver !== "bridge") throw new EngineError("invalid_argument", `plugin "${o.driver}" not found`, { hint: "berth has the bridge driver only" });
+    if (PSEUDO[name] || name === DEFAULT_NETWORK || name === "default") {
+      throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`, { exitCode: 1 });
+    }
+    if (o.gateway && !o.subnet) throw new EngineError("invalid_argument", "--gateway needs --subnet");
+    // the host's view of subnets includes every live bridge; stale records of vanished containers first
+    return this.mgr.create(name, o);
+  }
+
+  /** `network rm`: refused while containers are connected (endpoints of removed containers are reclaimed first) */
+  remove(ref: string, isKnownContainer: (id: string) => boolean): string {
+    if (PSEUDO[ref] || ref === DEFAULT_NETWORK || ref === "default") {
+      throw new EngineError("failed_precondition", `${ref} is a pre-defined network and cannot be removed`, { exitCode: 1 });
+    }
+    const rec = this.resolve(ref);
+    this.mgr.releaseStale(isKnownContainer);
+    try {
+      this.mgr.remove(rec.name);
+    } catch (e) {
+      if (e instanceof EngineError && e.kind === "failed_precondition") {
+        throw new EngineError(e.kind, `error while removing network: ${e.message}`, { exitCode: 1, hint: e.hint });
+      }
+      throw e;
+    }
+    this.stopDns(rec.name, true);
+    return rec.name;
+  }
+
+  prune(isKnownContainer: (id: string) => boolean): string[] {
+    this.mgr.releaseStale(isKnownContainer);
+    const removed = this.mgr.prune();
+    for (const n of removed) this.stopDns(n, true);
+    return removed;
+  }
+
+  // ------------------------------------------------------------------------------------ DNS
+
+  private withDnsLock<R>(network: string, fn: () => R): R {
+    mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(join(this.dnsDir, `${network}.lock`), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    try {
+      flock(fd, LOCK_EX);
+      try {
+        return fn();
+      } finally {
+        flock(fd, LOCK_UN);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private pidFile(network: string): string {
+    return join(this.dnsDir, `${network}.json`);
+  }
+
+  /** the running DNS server's pid, or 0 */
+  dnsPid(network: string): number {
+    try {
+      const r = JSON.parse(readFileSync(this.pidFile(network), "utf8")) as { pid: number; startTime: string };
+      return r.pid && processStartTime(r.pid) === r.startTime ? r.pid : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Make sure the network's DNS server runs (user networks only). Spawns `berth __dns` detached and
+   * waits for its "ok" line, so the server listens before the container's first query.
+   */
+  async ensureDns(network: string): Promise<void> {
+    if (network === DEFAULT_NETWORK) return;
+    mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(join(this.dnsDir, `${network}.lock`), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    try {
+      flock(fd, LOCK_EX);
+      if (this.dnsPid(network)) return;
+      const logFd = openSync(join(this.dnsDir, `${network}.log`), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+      const proc = Bun.spawn([...selfArgv(), "--root", this.o.root, "__dns", network], {
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: logFd,
+        detached: true,
+        cwd: "/",
+        env: isCompiled() ? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...networkEnv() } : { ...process.env },
+      });
+      closeSync(logFd);
+      proc.unref();
+      const line = await firstLine(proc.stdout, 5000);
+      if (!line.startsWith("ok")) {
+        try { proc.kill(9); } catch {}
+        throw new EngineError("unavailable", `start DNS server for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`, {
+          hint: `see ${join(this.dnsDir, `${network}.log`)}`,
+        });
+      }
+      atomicWriteJson(this.pidFile(network), { pid: proc.pid, startTime: processStartTime(proc.pid) ?? "" }, 0o600);
+    } finally {
+      flock(fd, LOCK_UN);
+      closeSync(fd);
+    }
+  }
+
+  /** stop the network's DNS server when it has no endpoints left (or always, with `force`) */
+  stopDns(network: string, force = false): void {
+    if (network === DEFAULT_NETWORK || !existsSync(this.dnsDir)) return;
+    this.withDnsLock(network, () => {
+      if (!force) {
+        const rec = this.mgr.store.get(network);
+        if (rec && Object.keys(rec.endpoints).length > 0) return;
+      }
+      const pid = this.dnsPid(network);
+      if (pid) {
+        try { process.kill(pid, "SIGTERM"); } catch {}
+      }
+      try { unlinkSync(this.pidFile(network)); } catch {}
+    });
+    if (force) {
+      for (const f of [`${network}.lock`, `${network}.log`]) try { unlinkSync(join(this.dnsDir, f)); } catch {}
+    }
+  }
+
+  /** body of `berth __dns <network>`: serve until SIGTERM or until the network is removed */
+  async serveDns(network: string, ready: (line: string) => void): Promise<number> {
+    let server;
+    try {
+      server = await startDnsServer({ root: this.o.root, network });
+    } catch (e) {
+      ready(`err ${(e as Error).message}`);
+      return 1;
+    }
+    ready("ok");
+    const file = join(this.o.root, "network", `${network}.json`);
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (!existsSync(file)) done();
+      }, 2000);
+      const done = () => {
+        clearInterval(t);
+        resolve();
+      };
+      process.on("SIGTERM", done);
+      process.on("SIGINT", done);
+    });
+    server.stop();
+    return 0;
+  }
+}
+
+async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (value) text += Buffer.from(value).toString();
+      if (done || text.includes("\n")) break;
+    }
+  } catch {}
+  clearTimeout(timer);
+  try { reader.releaseLock(); } catch {}
+  return text.split("\n")[0] ?? "";
+}

@@ -1,0 +1,296 @@
+/**
+ * Container networking through the real CLI (issue 5): user networks with names and aliases through the
+ * embedded DNS, a TCP exchange with busybox nc, a published port answering on 127.0.0.1 (busybox
+ * httpd), outbound NAT towards a server in a network namespace this file creates (never an outside
+ * address), --link, concurrent runs, the bad-input errors, and cleanup after a SIGKILLed monitor.
+ *
+ * Isolation: other suites run containers on the host's default bridge at the same time, so this one
+ * gives berth its own default bridge, subnet and nftables table (BERTH_BRIDGE / BERTH_BIP /
+ * BERTH_NFT_TABLE, docker's daemon --bridge / --bip) and picks subnets no host route uses. afterAll
+ * checks that no veth is left on the bridge, removes the bridge and the table, and looks for leftover
+ * DNS processes and user-network bridges.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { berth as berthRaw, importBusybox, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { rootEnabled } from "../helpers/root.ts";
+
+const tag = randomBytes(3).toString("hex");
+const BRIDGE = `bn${tag}`;
+const TABLE = `berth_n${tag}`;
+const tr = rootEnabled ? tempRoot("net") : undefined;
+const root = tr?.path ?? "/nonexistent";
+
+/** three free /24s in 10.0.0.0/8 that no host route or address touches (random, so parallel runs differ) */
+function freeSubnets(n: number): string[] {
+  const used = Bun.spawnSync(["ip", "-4", "-o", "addr"]).stdout.toString() + Bun.spawnSync(["ip", "-4", "route"]).stdout.toString();
+  const out: string[] = [];
+  while (out.length < n) {
+    const b = 100 + Math.floor(Math.random() * 150), c = Math.floor(Math.random() * 250);
+    const s = `10.${b}.${c}.`;
+    if (!used.includes(s) && !out.some((o) => o.startsWith(s))) out.push(`${s}0/24`);
+  }
+  return out;
+}
+const [BIP, NET1, NET2, NATNET] = rootEnabled ? freeSubnets(4) : ["", "", "", ""];
+const env = { BERTH_BRIDGE: BRIDGE, BERTH_BIP: BIP!, BERTH_NFT_TABLE: TABLE };
+const run = (args: string[], o: { timeoutMs?: number } = {}): Promise<CliResult> => berthRaw(args, { root, env, ...o });
+const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
+const nets: string[] = [];
+const procs: Bun.Subprocess[] = [];
+const hostLinks: string[] = [];
+
+beforeAll(async () => {
+  if (rootEnabled) await importBusybox(root, env);
+});
+
+const links = () => readdirSync("/sys/class/net");
+const dnsProcesses = () =>
+  readdirSync("/proc").filter((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "latin1").includes(`${root}\0__dns`);
+    } catch {
+      return false;
+    }
+  });
+
+afterAll(async () => {
+  if (!rootEnabled) return;
+  const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+  if (ids.length) await run(["rm", "-f", ...ids]);
+  for (const n of nets) await run(["network", "rm", "-f", n]);
+  for (const p of procs) p.kill(9);
+  for (const l of hostLinks) Bun.spawnSync(["ip", "link", "del", l], { stderr: "ignore" });
+  const leftPorts = existsSync(`/sys/class/net/${BRIDGE}/brif`) ? readdirSync(`/sys/class/net/${BRIDGE}/brif`) : [];
+  Bun.spawnSync(["ip", "link", "del", BRIDGE], { stderr: "ignore" });
+  Bun.spawnSync(["nft", "delete", "table", "ip", TABLE], { stderr: "ignore" });
+  const dns = dnsProcesses();
+  tr![Symbol.dispose]();
+  // the leak check proper: nothing of ours on the bridge, no DNS server, no user-network bridge of this root
+  expect({ leftPorts, dns }).toEqual({ leftPorts: [], dns: [] });
+});
+
+async function ipOf(ref: string, network: string): Promise<string> {
+  const r = await run(["inspect", "-f", "{{json .NetworkSettings.Networks}}", ref]);
+  ok(r);
+  return (JSON.parse(r.stdout) as Record<string, { IPAddress: string }>)[network]!.IPAddress;
+}
+
+async function until(fn: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe.skipIf(!rootEnabled)("container networking", () => {
+  test("default bridge: eth0 with an address, default route, /etc/hosts; none: lo only; host: the host's links", async () => {
+    const r = await run(["run", "--rm", "--name", `d${tag}`, "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip route; grep -c . /etc/hosts; tail -1 /etc/hosts"]);
+    ok(r);
+    const prefix = BIP!.replace(/0\/24$/, "");
+    expect(r.stdout).toContain(`inet ${prefix}`);
+    expect(r.stdout).toContain(`default via ${prefix}1 dev eth0`);
+    expect(r.stdout).toMatch(new RegExp(`^${prefix.replaceAll(".", "\\.")}\\d+\\t[0-9a-f]{12}$`, "m"));
+    const none = await run(["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net"]);
+    expect(none).toMatchObject({ exitCode: 0, stdout: "lo\n" });
+    const host = await run(["run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net"]);
+    ok(host);
+    expect(host.stdout.split("\n").filter(Boolean).sort()).toEqual(links().sort().filter((l) => host.stdout.includes(l)));
+    expect(host.stdout).toContain(BRIDGE);
+  });
+
+  test("user network: names and aliases resolve, ping and a TCP exchange with nc; network rm refused while in use", async () => {
+    const net = `n1${tag}`;
+    nets.push(net);
+    const c = await run(["network", "create", "--subnet", NET1!, net]);
+    ok(c);
+    expect(c.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+    ok(await run(["run", "-d", "--name", `srv${tag}`, "--network", net, "--network-alias", "backend", "busybox", "sh", "-c", "echo pong | nc -l -p 7000; sleep 60"]));
+    const r = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", `ping -c1 -W2 srv${tag} >/dev/null && echo ping-ok; ping -c1 -W2 backend >/dev/null && echo alias-ok; nslookup srv${tag} | grep -c Address; echo ping | nc -w 3 backend 7000`]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: "ping-ok\nalias-ok\n2\npong\n" });
+    expect((await run(["logs", `srv${tag}`])).stdout).toBe("ping\n");
+    const srvIp = await ipOf(`srv${tag}`, net);
+    expect(srvIp.startsWith(NET1!.replace(/0\/24$/, ""))).toBe(true);
+
+    const ins = await run(["network", "inspect", net]);
+    ok(ins);
+    const [n] = JSON.parse(ins.stdout);
+    expect(n).toMatchObject({ Name: net, Driver: "bridge", IPAM: { Config: [{ Subnet: NET1 }] }, Internal: false });
+    expect(Object.values(n.Containers).map((x: any) => x.Name)).toEqual([`srv${tag}`]);
+    expect((await run(["network", "ls", "--format", "{{.Name}}"])).stdout).toContain(`${net}\n`);
+
+    const rm = await run(["network", "rm", net]);
+    expect(rm.exitCode).toBe(1);
+    expect(rm.stderr).toContain("active endpoint");
+    expect(dnsProcesses().length).toBe(1);
+    ok(await run(["rm", "-f", `srv${tag}`]));
+    await until(() => dnsProcesses().length === 0, "the DNS server to stop with the last endpoint");
+    ok(await run(["network", "rm", net]));
+    expect(links().filter((l) => l === `br-${n.Id.slice(0, 12)}`)).toEqual([]);
+  });
+
+  test("overlapping subnet and unknown network are refused", async () => {
+    const a = `n2${tag}`;
+    nets.push(a);
+    ok(await run(["network", "create", "--subnet", NET2!, a]));
+    const clash = await run(["network", "create", "--subnet", NET2!.replace(/\.0\/24$/, ".128/25"), `n3${tag}`]);
+    expect(clash.exitCode).toBe(1);
+    expect(clash.stderr).toContain("overlaps");
+    const dup = await run(["network", "create", a]);
+    expect(dup.exitCode).toBe(1);
+    expect(dup.stderr).toContain("already exists");
+    const missing = await run(["run", "--rm", "--network", `nope${tag}`, "busybox", "true"]);
+    expect(missing.exitCode).toBe(125);
+    expect(missing.stderr).toContain(`network nope${tag} not found`);
+    expect((await run(["network", "prune", "-f"])).stdout).toContain(a);
+  });
+
+  test("a published port answers on 127.0.0.1 (busybox httpd); berth port and ps show it", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const name = `web${tag}`;
+    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-p", "8080", "busybox", "sh", "-c", "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www"]));
+    let body = "";
+    await until(async () => {
+      try {
+        body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+        return true;
+      } catch {
+        return false;
+      }
+    }, "httpd to answer");
+    expect(body).toBe("hello-from-container\n");
+    const p = await run(["port", name]);
+    ok(p);
+    expect(p.stdout).toMatch(new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}\\n8080/tcp -> 0\\.0\\.0\\.0:\\d+\\n$`));
+    expect((await run(["port", name, "80"])).stdout).toBe(`127.0.0.1:${port}\n`);
+    const ps = await run(["ps", "--format", "{{.Ports}}", "--filter", `name=${name}`]);
+    expect(ps.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port}->80/tcp, 0\\.0\\.0\\.0:\\d+->8080/tcp\\n$`));
+
+    // the port is taken: by this container, then by a listener that is not berth's
+    const again = await run(["run", "--rm", "--name", `again${tag}`, "-p", `${port}:80`, "busybox", "true"]);
+    expect(again.exitCode).toBe(125);
+    expect(again.stderr).toContain(`0.0.0.0:${port}/tcp failed: port is already allocated`);
+    expect((await run(["ps", "-aq", "--filter", `name=again${tag}`])).stdout).toBe("");
+    ok(await run(["rm", "-f", name]));
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const taken = await run(["run", "--rm", "-p", `127.0.0.1:${listener.port}:80`, "busybox", "true"]);
+      expect(taken.exitCode).toBe(125);
+      expect(taken.stderr).toContain("port is already allocated");
+    } finally {
+      listener.stop(true);
+    }
+    // rm released the port: it can be published again
+    ok(await run(["run", "--rm", "-p", `127.0.0.1:${port}:80`, "busybox", "true"]));
+  });
+
+  test("outbound NAT reaches a server in a namespace that has no route back to the container subnet", async () => {
+    // server: a process in a fresh netns joined to the host by a veth pair on a /30 of NATNET
+    const base = NATNET!.replace(/0\/24$/, "");
+    const sleeper = Bun.spawn(["unshare", "-n", "sleep", "120"], { stdout: "ignore" });
+    procs.push(sleeper);
+    const own = readlinkSync("/proc/self/ns/net");
+    await until(() => {
+      try {
+        return readlinkSync(`/proc/${sleeper.pid}/ns/net`) !== own;
+      } catch {
+        return false;
+      }
+    }, "unshare -n");
+    const [vh, vn] = [`vh${tag}`, `vn${tag}`];
+    hostLinks.push(vh);
+    const sh = (argv: string[]) => {
+      const r = Bun.spawnSync(argv, { stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
+    };
+    const inNs = (argv: string[]) => ["nsenter", "-t", String(sleeper.pid), "-n", ...argv];
+    sh(["ip", "link", "add", vh, "type", "veth", "peer", "name", vn, "netns", String(sleeper.pid)]);
+    sh(["ip", "addr", "add", `${base}1/30`, "dev", vh]);
+    sh(["ip", "link", "set", vh, "up"]);
+    sh(inNs(["ip", "addr", "add", `${base}2/30`, "dev", vn]));
+    sh(inNs(["ip", "link", "set", vn, "up"]));
+    sh(inNs(["ip", "link", "set", "lo", "up"]));
+    const server = Bun.spawn(inNs(["busybox", "sh", "-c", "echo from-netns | busybox nc -l -p 7100 -w 10"]), { stdout: "pipe" });
+    procs.push(server);
+    await Bun.sleep(200);
+    const r = await run(["run", "--rm", "busybox", "sh", "-c", `echo hi | nc -w 5 ${base}2 7100`]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: "from-netns\n" });
+    // what the server saw came from the host's side of the link: masqueraded
+    expect(await new Response(server.stdout).text()).toBe("hi\n");
+    Bun.spawnSync(["ip", "link", "del", vh]);
+  });
+
+  test("--link: hosts entry and docker's link variables", async () => {
+    ok(await run(["run", "-d", "--name", `db${tag}`, "--expose", "5432", "-e", "PGPASS=secret", "busybox", "sleep", "60"]));
+    const dbIp = await ipOf(`db${tag}`, "bridge");
+    const r = await run(["run", "--rm", "--name", `app${tag}`, "--link", `db${tag}:db`, "busybox", "sh", "-c", "grep -w db /etc/hosts; env | grep ^DB_ | sort; ping -c1 -W2 db >/dev/null && echo reach"]);
+    ok(r);
+    expect(r.stdout).toBe(
+      [
+        `${dbIp}\tdb db${tag} ${(await run(["inspect", "-f", "{{.Id}}", `db${tag}`])).stdout.slice(0, 12)}`,
+        "DB_ENV_PGPASS=secret",
+        `DB_NAME=/app${tag}/db`,
+        `DB_PORT=tcp://${dbIp}:5432`,
+        `DB_PORT_5432_TCP=tcp://${dbIp}:5432`,
+        `DB_PORT_5432_TCP_ADDR=${dbIp}`,
+        "DB_PORT_5432_TCP_PORT=5432",
+        "DB_PORT_5432_TCP_PROTO=tcp",
+        "reach",
+        "",
+      ].join("\n"),
+    );
+    const bad = await run(["run", "--rm", "--link", `nobody${tag}:x`, "busybox", "true"]);
+    expect(bad.exitCode).toBe(125);
+    expect(bad.stderr).toContain(`could not get container for nobody${tag}`);
+    ok(await run(["rm", "-f", `db${tag}`]));
+  });
+
+  test("concurrent runs get distinct addresses; --ip and --mac-address; connect and disconnect", async () => {
+    const net = `n4${tag}`;
+    nets.push(net);
+    ok(await run(["network", "create", "--subnet", NET1!, net]));
+    const names = [0, 1, 2, 3, 4].map((i) => `c${i}${tag}`);
+    const rs = await Promise.all(names.map((n) => run(["run", "-d", "--name", n, "--network", net, "busybox", "sleep", "60"])));
+    for (const r of rs) ok(r);
+    const ips = await Promise.all(names.map((n) => ipOf(n, net)));
+    expect(new Set(ips).size).toBe(5);
+    const fixed = NET1!.replace(/0\/24$/, "200");
+    const r = await run(["run", "--rm", "--network", net, "--ip", fixed, "--mac-address", "02:00:00:aa:bb:cc", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'; cat /sys/class/net/eth0/address"]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: `inet ${fixed}\n02:00:00:aa:bb:cc\n` });
+    const taken = await run(["run", "--rm", "--network", net, "--ip", ips[0]!, "busybox", "true"]);
+    expect(taken.exitCode).toBe(125);
+    expect(taken.stderr).toContain("already in use");
+
+    // a running container on the default bridge joins the user network as eth1, and leaves it
+    ok(await run(["run", "-d", "--name", `j${tag}`, "busybox", "sleep", "60"]));
+    ok(await run(["network", "connect", "--alias", "joined", net, `j${tag}`]));
+    const seen = await run(["exec", `j${tag}`, "ls", "/sys/class/net"]);
+    expect(seen.stdout).toBe("eth0\neth1\nlo\n");
+    const byAlias = await run(["exec", names[0]!, "ping", "-c1", "-W2", "joined"]);
+    ok(byAlias);
+    ok(await run(["network", "disconnect", net, `j${tag}`]));
+    expect((await run(["exec", `j${tag}`, "ls", "/sys/class/net"])).stdout).toBe("eth0\nlo\n");
+    ok(await run(["rm", "-f", `j${tag}`, ...names]));
+    ok(await run(["network", "rm", net]));
+  });
+
+  test("rm -f after the monitor was SIGKILLed frees the address and the veth", async () => {
+    const r = await run(["run", "-d", "--name", `k${tag}`, "-p", "8081", "busybox", "sleep", "60"]);
+    ok(r);
+    const id = r.stdout.trim();
+    const st = JSON.parse(readFileSync(join(root, "containers", id, "state.json"), "utf8"));
+    const before = readdirSync(`/sys/class/net/${BRIDGE}/brif`);
+    expect(before.length).toBeGreaterThan(0);
+    process.kill(st.MonitorPid, 9);
+    await Bun.sleep(100);
+    ok(await run(["rm", "-f", `k${tag}`]));
+    const rec = JSON.parse(readFileSync(join(root, "network", "bridge.json"), "utf8"));
+    expect(Object.values(rec.endpoints).filter((e: any) => e.containerId === id)).toEqual([]);
+    expect(JSON.parse(readFileSync(join(root, "network", ".ports.json"), "utf8"))[id]).toBeUndefined();
+    await until(() => readdirSync(`/sys/class/net/${BRIDGE}/brif`).length === 0, "the veth to go");
+  });
+});
