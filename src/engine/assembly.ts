@@ -19,14 +19,8 @@ export async function* tapChunks(src: AsyncIterable<Uint8Array>, fn: (c: Uint8Ar
   }
 }
 
-export async function hasSnapshot(images: ImageService, name: string): Promise<boolean> {
-  try {
-    await images.snapshots.stat(name);
-    return true;
-  } catch (e) {
-    if (e instanceof EngineError && e.kind === "not_found") return false;
-    throw e;
-  }
+export function hasSnapshot(images: ImageService, name: string): Promise<boolean> {
+  return images.hasSnapshot(name);
 }
 
 /**

@@ -148,7 +148,8 @@ export class ImageService implements ImageResolver {
     this.store.tag(referenceString(parsed), id);
   }
 
-  private async hasSnapshot(name: string): Promise<boolean> {
+  /** is there a snapshot (committed or active) with this name? */
+  async hasSnapshot(name: string): Promise<boolean> {
     try {
       await this.snapshots.stat(name);
       return true;
