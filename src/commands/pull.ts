@@ -13,9 +13,9 @@ export function progressPrinter(quiet: boolean, write: (s: string) => void = (s)
   const last = new Map<string, string>();
   const bar = (cur: number, total: number) => {
     const width = 50;
+    // pkg/jsonmessage: "[" + "="×percentage + ">" + " "×(width-percentage) + "]"
     const p = total > 0 ? Math.min(width, Math.floor((cur / total) * width)) : 0;
-    const fill = p > 0 ? "=".repeat(p - 1) + ">" : "";
-    return `[${fill}${" ".repeat(width - fill.length)}] ${humanSize(cur).padStart(7)}/${humanSize(total)}`;
+    return `[${"=".repeat(p)}>${" ".repeat(width - p)}] ${humanSize(cur).padStart(7)}/${humanSize(total)}`;
   };
   return {
     line(s: string) {
