@@ -1,5 +1,5 @@
 /**
- * What the overlay and vfs drivers share: the metadata file, the cross-process lock, the snapshot
+ * What the overlay, vfs and btrfs drivers share: the metadata file, the cross-process lock, the snapshot
  * directories, and the lifecycle rules (containerd's storage.MetaStore + snapshotter semantics).
  *
  * Layout under the driver root:
@@ -7,7 +7,7 @@
  *                        processes can prepare/commit/remove concurrently
  *   metadata.json        {version, next, snapshots: {key|name: {id, kind, parent?, created, labels?}}},
  *                        replaced atomically (tmp → fsync → rename), so readers need no lock
- *   snapshots/<id>/fs    the snapshot's own files (overlay: upperdir / diff)
+ *   snapshots/<id>/fs    the snapshot's own files (overlay: upperdir / diff; btrfs: a subvolume)
  *   snapshots/<id>/work  overlay workdir
  * Ids are small decimal integers so that `lowerdir=` strings stay short (about 35 bytes per layer for
  * /var/lib/berth/overlay: ~110 layers fit in a 4 KiB page; deeper stacks go through `lowerdir+`).
@@ -22,7 +22,7 @@ import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
 import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
-import type { Change } from "./diff.ts";
+import { treeChanges, treeDiff, type Change } from "./diff.ts";
 
 export interface SnapshotRecord {
   id: number;
@@ -39,7 +39,7 @@ interface Metadata {
 }
 
 export abstract class BaseDriver implements SnapshotDriver {
-  abstract readonly name: "overlay" | "vfs";
+  abstract readonly name: "overlay" | "vfs" | "btrfs";
   protected abstract readonly whiteouts: WhiteoutMode;
 
   constructor(readonly root: string) {
@@ -98,8 +98,24 @@ export abstract class BaseDriver implements SnapshotDriver {
 
   // ---- driver-specific ------------------------------------------------------------------------
 
-  /** fill a new snapshot's fs/ from its parent chain (vfs copies; overlay has nothing to do) */
-  protected abstract populate(id: number, chain: number[]): Promise<void>;
+  /** fill a new snapshot's fs/ from its parent chain (vfs copies; overlay has nothing to do; btrfs
+   * snapshots the parent's subvolume) */
+  protected abstract populate(id: number, chain: number[], kind: SnapshotKind): Promise<void>;
+
+  /** the empty fs/ and work/ of a new snapshot directory `d` (btrfs makes fs/ in populate instead) */
+  protected makeDirs(d: string): void {
+    mkdirSync(`${d}/fs`, 0o755);
+    mkdirSync(`${d}/work`, 0o700);
+  }
+
+  /** delete a snapshot directory (removed, trashed or orphaned) and everything in it */
+  protected destroy(d: string): void {
+    removeTree(d);
+  }
+
+  /** called under the lock when active snapshot `id` becomes committed, before the metadata is written
+   * (btrfs makes the subvolume read-only) */
+  protected sealCommitted(_id: number): void {}
   protected abstract mountsOf(rec: SnapshotRecord, chain: number[]): Mount[];
   abstract diff(key: string): AsyncIterable<TarRecord>;
   abstract changes(key: string): Promise<Change[]>;
@@ -127,15 +143,14 @@ export abstract class BaseDriver implements SnapshotDriver {
       if (parent !== undefined) rec.parent = parent;
       if (labels && Object.keys(labels).length) rec.labels = { ...labels };
       const d = this.dir(rec.id);
-      removeTree(d); // leftovers of a crash between mkdir and the metadata write
+      this.destroy(d); // leftovers of a crash between mkdir and the metadata write
       mkdirSync(d, 0o700);
-      mkdirSync(`${d}/fs`, 0o755);
-      mkdirSync(`${d}/work`, 0o700);
+      this.makeDirs(d);
       meta.snapshots[key] = rec;
       return { value: { rec, chain: this.chain(meta, parent) }, dirty: true };
     });
     try {
-      await this.populate(rec.id, chain);
+      await this.populate(rec.id, chain, kind);
     } catch (e) {
       await this.remove(key).catch(() => {});
       throw e;
@@ -155,6 +170,7 @@ export abstract class BaseDriver implements SnapshotDriver {
       const rec = this.get(meta, key);
       if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
       if (meta.snapshots[name]) throw new EngineError("already_exists", `snapshot ${JSON.stringify(name)}: already exists`);
+      this.sealCommitted(rec.id);
       delete meta.snapshots[key];
       const merged = { ...rec.labels, ...labels };
       meta.snapshots[name] = { ...rec, kind: "committed", ...(Object.keys(merged).length ? { labels: merged } : {}) };
@@ -179,19 +195,19 @@ export abstract class BaseDriver implements SnapshotDriver {
       }
       return { value: trash, dirty: true };
     });
-    if (trash) removeTree(trash);
+    if (trash) this.destroy(trash);
   }
 
   /** delete directories no metadata record points at (crash leftovers) */
   async cleanup(): Promise<void> {
     const ids = new Set(Object.values(this.readMeta().snapshots).map((r) => String(r.id)));
     for (const d of readdirSync(`${this.root}/snapshots`)) {
-      if (d.startsWith("rm-")) removeTree(`${this.root}/snapshots/${d}`);
+      if (d.startsWith("rm-")) this.destroy(`${this.root}/snapshots/${d}`);
     }
     this.locked((meta) => {
       const live = new Set(Object.values(meta.snapshots).map((r) => String(r.id)));
       for (const d of readdirSync(`${this.root}/snapshots`)) {
-        if (!live.has(d) && !ids.has(d) && /^\d+$/.test(d) && Number(d) < meta.next) removeTree(`${this.root}/snapshots/${d}`);
+        if (!live.has(d) && !ids.has(d) && /^\d+$/.test(d) && Number(d) < meta.next) this.destroy(`${this.root}/snapshots/${d}`);
       }
       return { value: undefined, dirty: false };
     });
@@ -235,6 +251,28 @@ export abstract class BaseDriver implements SnapshotDriver {
     const meta = this.readMeta();
     const rec = this.get(meta, key);
     return { upper: `${this.dir(rec.id)}/fs`, lowers: this.chain(meta, rec.parent).map((id) => `${this.dir(id)}/fs`) };
+  }
+}
+
+/**
+ * Drivers whose snapshot directory holds the snapshot's whole tree (vfs: a copy, btrfs: a subvolume
+ * snapshot): whiteouts delete, mounts are binds of fs/, and diffs compare the tree with the parent's.
+ */
+export abstract class WholeTreeDriver extends BaseDriver {
+  protected readonly whiteouts = "delete" as const;
+
+  protected mountsOf(rec: SnapshotRecord): Mount[] {
+    return [{ type: "bind", source: `${this.dir(rec.id)}/fs`, target: "/", options: ["rbind", rec.kind === "active" ? "rw" : "ro"] }];
+  }
+
+  diff(key: string): AsyncIterable<TarRecord> {
+    const { upper, lowers } = this.lowerDirs(key);
+    return treeDiff(lowers[0], upper);
+  }
+
+  async changes(key: string): Promise<Change[]> {
+    const { upper, lowers } = this.lowerDirs(key);
+    return treeChanges(lowers[0], upper);
   }
 }
 

@@ -21,6 +21,9 @@ export interface SuiteOptions {
   /** true when the driver cannot work at all without root (overlay: mknod whiteouts, trusted xattrs, mount) */
   requiresRoot: boolean;
   rootEnabled: boolean;
+  /** directory to make the test root in (default /tmp); called in beforeAll, after the caller's own
+   * beforeAll (btrfs: a loop-mounted filesystem) */
+  tmpParent?: () => string;
 }
 
 type Driver = SnapshotDriver & { changes(key: string): Promise<Change[]> };
@@ -44,7 +47,7 @@ export function snapshotterSuite(name: string, make: (root: string) => Driver, o
 
     beforeAll(() => {
       if (skip) return;
-      tmp = mkdtempSync(`/tmp/berth-test-cow-${name}-`);
+      tmp = mkdtempSync(`${opts.tmpParent?.() ?? "/tmp"}/berth-test-cow-${name}-`);
       d = make(`${tmp}/driver`);
     });
     afterAll(() => {

@@ -24,7 +24,7 @@ import { checkStore, type CheckReport } from "./check.ts";
 export interface EngineOptions {
   root: string;
   log: Logger;
-  /** storage driver: overlay (default), vfs; env BERTH_STORAGE_DRIVER */
+  /** storage driver: overlay (default), vfs, btrfs; env BERTH_STORAGE_DRIVER */
   storageDriver?: string;
 }
 
@@ -49,7 +49,7 @@ export class Engine {
     this.root = opts.root;
     this.log = opts.log;
     const driver = opts.storageDriver ?? process.env.BERTH_STORAGE_DRIVER ?? "overlay";
-    if (driver !== "overlay" && driver !== "vfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay or vfs`);
+    if (driver !== "overlay" && driver !== "vfs" && driver !== "btrfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay, vfs or btrfs`);
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
     } catch (e) {
