@@ -2,7 +2,8 @@
 # Installs what building and testing berth needs on a fresh Debian 12 machine that has only node and
 # npm: Bun 1.4.4 from npm, the project's packages, and the Debian tools the tests use as independent
 # peers (GNU tar, busybox-static for the base image, skopeo and docker-registry for registry tests,
-# iproute2 to check netlink work from the outside, python3 for the pty driver). Idempotent.
+# iproute2 to check netlink work from the outside, python3 for the pty driver, btrfs-progs for the
+# btrfs driver tests' loop-mounted filesystem). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ if ! command -v bun >/dev/null || [ "$(bun --version)" != "1.4.4" ]; then
   npm install -g bun@1.4.4 >&2
 fi
 
-pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time)
+pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
