@@ -152,6 +152,31 @@ describe.skipIf(!enabled)("save, load, push, login with docker-registry and skop
     expect(again.stderr).toContain("Layer already exists");
   }, 60_000);
 
+  test("commit on top of a pulled image, push: skopeo copies it back with the same digest", async () => {
+    const ctr = `commit-${Math.random().toString(36).slice(2, 8)}`;
+    expect(await berth(["run", "--name", ctr, name, "sh", "-c", "echo committed > /etc/committed.txt"], { root })).toMatchObject({ exitCode: 0 });
+    const target = `${reg.host}/committed/img:v1`;
+    const c = await berth(["commit", "-m", "via commit", ctr, target], { root });
+    expect(c).toMatchObject({ exitCode: 0 });
+    expect(await berth(["rm", ctr], { root })).toMatchObject({ exitCode: 0 });
+    const r = await berth(["push", target], { root });
+    expect(r).toMatchObject({ exitCode: 0 });
+    // the base layers are mounted or found, only the new layer is uploaded
+    expect(r.stderr).toContain("Pushed");
+    const ins = await berth(["image", "inspect", target], { root });
+    expect(ins).toMatchObject({ exitCode: 0 });
+    const local = JSON.parse(ins.stdout)[0];
+    const remote = JSON.parse(await skopeo(["inspect", "--tls-verify=false", `docker://${target}`]));
+    expect(remote.Digest).toBe(local.Descriptor.digest);
+    expect(remote.Layers.length).toBe(3);
+    await skopeo(["copy", "--src-tls-verify=false", `docker://${target}`, `oci:${join(base, "committed-back")}:x`]);
+    // and it pulls into a fresh root and runs there
+    const fresh = join(base, "root-committed");
+    expect(await berth(["pull", "-q", target], { root: fresh })).toMatchObject({ exitCode: 0 });
+    expect(await berth(["run", "--rm", target, "cat", "/etc/committed.txt"], { root: fresh })).toMatchObject({ exitCode: 0, stdout: "committed\n" });
+    expect(await berth(["system", "check"], { root: fresh })).toMatchObject({ exitCode: 0 });
+  }, 60_000);
+
   test("push to another repository on the same registry mounts the pulled blobs", async () => {
     const other = `${reg.host}/other/img:v2`;
     expect(await berth(["tag", name, other], { root })).toMatchObject({ exitCode: 0 });
