@@ -119,7 +119,15 @@ export class Builder {
     this.say(`Successfully built ${short(id)}`);
     const tagged: string[] = [];
     for (const t of this.o.tags) {
-      this.engine.images.tag(t, id);
+      let current: string | undefined;
+      // a bare hex name could resolve as an image ID prefix rather than a tag: always tag those
+      if (!/^[0-9a-f]+$/.test(t)) {
+        try {
+          current = this.engine.images.store.resolve(t).id;
+        } catch {}
+      }
+      // re-tagging an unchanged name costs a locked, fsynced write: skip it (the fully cached path)
+      if (current !== id) this.engine.images.tag(t, id);
       const lastPart = t.slice(t.lastIndexOf("/") + 1);
       const shown = t.includes("@") || lastPart.includes(":") ? t : `${t}:latest`;
       tagged.push(shown);

@@ -141,6 +141,10 @@ export default defineBerthCommand({
       });
       if (flags.quiet) ctx.out(`${res.id}\n`);
       if (flags.iidfile) writeFileSync(flags.iidfile, res.id);
+    } catch (e) {
+      // docker build exits 1 whatever failed once the build started
+      if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode !== 1) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
+      throw e;
     } finally {
       for (const c of cleanups) try { c(); } catch {}
     }
