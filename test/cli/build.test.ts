@@ -224,6 +224,44 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(await sh("stdin-tar", "cat /from-tar")).toMatchObject({ stdout: "ctx\n" });
   });
 
+  test("ADD <url> with --checksum, SHELL, the escape directive, substitution in COPY, --network none", async () => {
+    const body = "downloaded\n";
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(body, { headers: { "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT" } }) });
+    try {
+      const sha = new Bun.CryptoHasher("sha256").update(body).digest("hex");
+      const url = `http://127.0.0.1:${server.port}/files/dl.txt`;
+      const dir = ctx({
+        "f.txt": "f\n",
+        Dockerfile: [
+          "# escape=`", "FROM busybox", `ADD --checksum=sha256:${sha} ${url} /dl/`, "ENV DEST=/subst", "COPY f.txt ${DEST}/", 'SHELL ["/bin/sh", "-ec"]',
+          "RUN echo one `", "  && echo two > /two", "RUN --network=none cat /sys/class/net/*/operstate 2>/dev/null | wc -l > /ifaces",
+        ].join("\n"),
+      });
+      const r = await run(["build", "-t", "misc", dir]);
+      ok(r);
+      expect(r.stdout).toContain("one\n");
+      expect(await sh("misc", "cat /dl/dl.txt /subst/f.txt /two; stat -c %a /dl/dl.txt; cat /ifaces")).toMatchObject({ stdout: "downloaded\nf\ntwo\n600\n1\n" });
+      const img = JSON.parse((await run(["image", "inspect", "misc"])).stdout)[0];
+      expect(img.Config.Shell).toEqual(["/bin/sh", "-ec"]);
+      const bad = ctx({ Dockerfile: `FROM busybox\nADD --checksum=sha256:${"0".repeat(64)} ${url} /x\n` });
+      expect(await run(["build", bad])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("digest mismatch") });
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("images hides intermediate images; image prune copes with them; history lists the steps", async () => {
+    const list = await run(["images"]);
+    ok(list);
+    const all = await run(["images", "-a"]);
+    expect(all.stdout.split("\n").length).toBeGreaterThan(list.stdout.split("\n").length);
+    const hist = await run(["image", "history", "tiny"]);
+    expect(hist.stdout).toContain("/bin/sh -c echo hi > /x");
+    expect(hist.stdout).toContain("#(nop) COPY file:");
+    ok(await run(["image", "prune", "-f"]));
+    expect(await sh("tiny", "cat /x")).toMatchObject({ stdout: "hi\n" });
+  });
+
   test("leaves nothing behind", async () => {
     expect((await run(["ps", "-aq"])).stdout).toBe("");
     const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(root));
