@@ -37,10 +37,19 @@ export const commands: Record<string, Lazy> = {
   load: () => import("./load.ts"),
   login: () => import("./login.ts"),
   logout: () => import("./logout.ts"),
+  commit: () => import("./commit.ts"),
+  export: () => import("./export.ts"),
+  diff: () => import("./diff.ts"),
+  history: () => import("./image/history.ts"),
   version: () => import("./version.ts"),
+  build: () => import("./build.ts"),
+  builder: () => import("./builder.ts"),
+  network: () => import("./network.ts"),
+  port: () => import("./port.ts"),
 };
 
 /** hidden commands: not listed in --help */
 export const hidden: Record<string, Lazy> = {
   __monitor: () => import("./__monitor.ts"),
+  __dns: () => import("./__dns.ts"),
 };
