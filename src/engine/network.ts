@@ -94,7 +94,7 @@ export class NetworkService {
     if (byName) return byName;
     const byId = /^[0-9a-f]{1,64}$/.test(ref) ? this.mgr.store.list().filter((r) => r.id.startsWith(ref)) : [];
     if (byId.length === 1) return byId[0]!;
-    throw new EngineError("not_found", `network ${ref} not found`, { exitCode: 1 });
+    throw new EngineError("not_found", `network ${ref} not found`);
   }
 
   /** is `name` a mode (none, host, bridge, container:X) rather than a user network? */

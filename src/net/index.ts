@@ -189,7 +189,7 @@ export class NetworkManager {
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
       const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac, defaultRoute: !hasGateway });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
-      this.store.put(rec);
+      this.store.put(rec, false);
       return { ...p, subnet: rec.subnet, internal: rec.internal };
     });
     let ports: PortBinding[] = [];
@@ -389,7 +389,7 @@ export class NetworkManager {
           changed = true;
         }
       }
-      if (changed) this.store.put(rec);
+      if (changed) this.store.put(rec, false);
     });
   }
 

@@ -8,7 +8,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, constants } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
+import { atomicWriteJson, fsyncDir, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
 import type { PortBinding } from "./ports.ts";
 
@@ -92,9 +92,15 @@ export class NetworkStore {
       .map((f) => JSON.parse(readFileSync(join(this.dir, f), "utf8")) as NetworkRecord);
   }
 
-  put(rec: NetworkRecord): void {
+  /**
+   * `durable` false skips the fsyncs (lib/atomic-write replaceFile): for endpoint changes on the
+   * container start/exit path, whose records describe links that a reboot removes anyway; a crash
+   * still leaves either the old or the new file, never a torn one.
+   */
+  put(rec: NetworkRecord, durable = true): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    atomicWriteJson(this.path(rec.name), rec, 0o600);
+    if (durable) atomicWriteJson(this.path(rec.name), rec, 0o600);
+    else replaceFile(this.path(rec.name), JSON.stringify(rec, null, 2) + "\n", 0o600);
   }
 
   /** host ports held by containers, `<root>/network/.ports.json` (hidden: not a network) */

@@ -99,8 +99,8 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(none).toMatchObject({ exitCode: 0, stdout: "lo\n" });
     const host = await run(["run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net"]);
     ok(host);
-    expect(host.stdout.split("\n").filter(Boolean).sort()).toEqual(links().sort().filter((l) => host.stdout.includes(l)));
-    expect(host.stdout).toContain(BRIDGE);
+    expect(host.stdout.split("\n")).toContain(BRIDGE);
+    expect(host.stdout.split("\n")).toContain("eth0");
   });
 
   test("user network: names and aliases resolve, ping and a TCP exchange with nc; network rm refused while in use", async () => {
@@ -152,7 +152,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   test("a published port answers on 127.0.0.1 (busybox httpd); berth port and ps show it", async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const name = `web${tag}`;
-    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-p", "8080", "busybox", "sh", "-c", "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www"]));
+    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-p", "8080", "--expose", "9090", "-P", "busybox", "sh", "-c", "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www"]));
     let body = "";
     await until(async () => {
       try {
@@ -165,10 +165,10 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(body).toBe("hello-from-container\n");
     const p = await run(["port", name]);
     ok(p);
-    expect(p.stdout).toMatch(new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}\\n8080/tcp -> 0\\.0\\.0\\.0:\\d+\\n$`));
+    expect(p.stdout).toMatch(new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}\\n8080/tcp -> 0\\.0\\.0\\.0:\\d+\\n9090/tcp -> 0\\.0\\.0\\.0:\\d+\\n$`));
     expect((await run(["port", name, "80"])).stdout).toBe(`127.0.0.1:${port}\n`);
     const ps = await run(["ps", "--format", "{{.Ports}}", "--filter", `name=${name}`]);
-    expect(ps.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port}->80/tcp, 0\\.0\\.0\\.0:\\d+->8080/tcp\\n$`));
+    expect(ps.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port}->80/tcp, 0\\.0\\.0\\.0:\\d+->8080/tcp, 0\\.0\\.0\\.0:\\d+->9090/tcp\\n$`));
 
     // the port is taken: by this container, then by a listener that is not berth's
     const again = await run(["run", "--rm", "--name", `again${tag}`, "-p", `${port}:80`, "busybox", "true"]);
@@ -261,9 +261,14 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const fixed = NET1!.replace(/0\/24$/, "200");
     const r = await run(["run", "--rm", "--network", net, "--ip", fixed, "--mac-address", "02:00:00:aa:bb:cc", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'; cat /sys/class/net/eth0/address"]);
     expect(r).toMatchObject({ exitCode: 0, stdout: `inet ${fixed}\n02:00:00:aa:bb:cc\n` });
-    const taken = await run(["run", "--rm", "--network", net, "--ip", ips[0]!, "busybox", "true"]);
+    // a start that fails in the middle of the network setup leaves no endpoint, veth or container
+    const netId = (await run(["network", "inspect", "-f", "{{.Id}}", net])).stdout.trim();
+    const taken = await run(["run", "--rm", "--name", `t${tag}`, "--network", net, "--ip", ips[0]!, "busybox", "true"]);
     expect(taken.exitCode).toBe(125);
     expect(taken.stderr).toContain("already in use");
+    expect(readdirSync(`/sys/class/net/br-${netId.slice(0, 12)}/brif`).length).toBe(5);
+    expect(Object.keys(JSON.parse(readFileSync(join(root, "network", `${net}.json`), "utf8")).endpoints).length).toBe(5);
+    expect((await run(["ps", "-aq", "--filter", `name=t${tag}`])).stdout).toBe("");
 
     // a running container on the default bridge joins the user network as eth1, and leaves it
     ok(await run(["run", "-d", "--name", `j${tag}`, "busybox", "sleep", "60"]));

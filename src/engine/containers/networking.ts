@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { atomicWriteFile } from "../../lib/atomic-write.ts";
+import { replaceFile } from "../../lib/atomic-write.ts";
 import { shortId } from "../../lib/ids.ts";
 import {
   DEFAULT_NETWORK,
@@ -188,11 +188,11 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
 export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[]): void {
   const h = cfg.HostConfig;
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
-  atomicWriteFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
+  replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
   const dns = ep && ep.network !== DEFAULT_NETWORK ? [ep.gateway, ...h.Dns] : h.Dns;
-  atomicWriteFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: false }));
+  replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: false }));
 }
 
 /** docker's "80/tcp" → [{HostIp, HostPort}] of the ports actually bound */

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync
 import { cpus, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { atomicWriteFile } from "../../lib/atomic-write.ts";
+import { replaceFile } from "../../lib/atomic-write.ts";
 import { newId, shortId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { SnapshotDriver } from "../../cow/driver.ts";
@@ -174,16 +174,22 @@ export class ContainerService {
     }
   }
 
-  private writeEtcFiles(cfg: ContainerConfigFile): void {
+  /**
+   * hostname, hosts and resolv.conf, regenerated at every start from the record, so written without
+   * fsync (replaceFile). A bridge-mode start writes hosts and resolv.conf once more, with the address,
+   * in the network hook (networking.wire); `bridged` skips them here on that path.
+   */
+  private writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
     const h = cfg.HostConfig;
     const hostNet = h.NetworkMode === "host";
-    atomicWriteFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
+    replaceFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
+    if (bridged) return;
     let hostHosts: string | undefined;
     if (hostNet) try { hostHosts = readFileSync("/etc/hosts", "utf8"); } catch {}
-    atomicWriteFile(cfg.HostsPath, hostsFile(cfg.Config.Hostname, h.ExtraHosts ?? [], hostHosts));
+    replaceFile(cfg.HostsPath, hostsFile(cfg.Config.Hostname, h.ExtraHosts ?? [], hostHosts));
     let hostResolv = "";
     try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
-    atomicWriteFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
+    replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
   }
 
   // ---------------------------------------------------------------- state
@@ -270,9 +276,9 @@ export class ContainerService {
   async prepare(cfg: ContainerConfigFile): Promise<Prepared> {
     const rootfs = await this.opts.snapshots.mounts(cfg.Berth.SnapshotKey);
     const user = resolveUser(cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
-    this.writeEtcFiles(cfg);
-    const paths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath, netnsPath: undefined as string | undefined };
     const mode = netw.primaryNetwork(cfg);
+    this.writeEtcFiles(cfg, netw.isBridgeMode(mode));
+    const paths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath, netnsPath: undefined as string | undefined };
     let beforeStart: ((pid: number) => Promise<void>) | undefined;
     let linkEnv: string[] = [];
     if (mode.startsWith("container:")) {
