@@ -239,6 +239,15 @@ export class Builder {
         return this.copyInstr(st, ins, cur);
       case "FROM":
         throw new DockerfileError(file, ins.node.line, "FROM inside a stage");
+      case "WORKDIR": {
+        // docker's legacy builder creates the directory in this step (a layer only when it was missing)
+        const comment = applyMeta(st, ins, this.lex, this.args, file);
+        const createdBy = nopCreatedBy(st, comment);
+        const config = structuredClone(st.config);
+        const dir = config.WorkingDir!;
+        if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author));
+        return this.cached(["workdir", cur, createdBy, st.author ?? ""], () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author));
+      }
       default: {
         const comment = applyMeta(st, ins, this.lex, this.args, file);
         const createdBy = nopCreatedBy(st, comment);

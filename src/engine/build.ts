@@ -220,9 +220,11 @@ export class BuildSupport {
     const key = extractKey();
     await this.images.snapshots.prepare(key, top);
     try {
-      await withContainerRoot({ pid: 0, mounts: () => this.images.snapshots.mounts(key), scratch: join(this.scratchDir, key) }, async (root) => {
-        await writePlan(root, plan);
+      const changed = await withContainerRoot({ pid: 0, mounts: () => this.images.snapshots.mounts(key), scratch: join(this.scratchDir, key) }, async (root) => {
+        return writePlan(root, plan);
       });
+      // docker's commit of an empty change (WORKDIR of an existing directory) adds no layer
+      if (!changed) return this.configStep(base, config, createdBy, author);
       const res = await commitLayer(this.images, { key, base, config, history: { created_by: createdBy }, author, compression: "none" });
       return res.id;
     } finally {
@@ -240,7 +242,7 @@ export class BuildSupport {
 const isRoot = process.getuid?.() === 0;
 
 /** mkdir -p of container path `p` inside root; directories we create get uid/gid; returns the host path */
-function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number }): string {
+function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number }, created?: { n: number }): string {
   const parts = posix.normalize("/" + p).split("/").filter(Boolean);
   let cur = "/";
   for (const c of parts) {
@@ -249,6 +251,7 @@ function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number
     const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) {
       mkdirSync(host, 0o755);
+      if (created) created.n++;
       if (owner && isRoot) lchown(host, owner.uid, owner.gid);
     } else if (!st.isDirectory()) {
       throw new EngineError("failed_precondition", `mkdir ${cur}: not a directory`, { exitCode: 1 });
@@ -277,8 +280,8 @@ function copyFileBody(src: string, dst: string, mode: number): void {
   }
 }
 
-/** write a planned COPY/ADD into the mounted root; paths resolved inside it */
-async function writePlan(root: string, plan: CopyPlan): Promise<void> {
+/** write a planned COPY/ADD (or a WORKDIR's mkdir) into the mounted root; false when nothing changed */
+async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
   let owner: { uid: number; gid: number } | undefined;
   if (plan.chown) {
     const u = resolveUser(plan.chown.includes(":") || /^\d+$/.test(plan.chown) ? plan.chown : plan.chown, {
@@ -299,7 +302,8 @@ async function writePlan(root: string, plan: CopyPlan): Promise<void> {
       single = posix.basename(plan.dest);
     }
   }
-  mkdirInRoot(root, destDir, owner);
+  const created = { n: 0 };
+  mkdirInRoot(root, destDir, owner, created);
   const dirTimes: [string, number][] = [];
   for (const e of plan.entries) {
     const rel = single !== undefined && e.rel === plan.singleFile ? single : e.rel;
@@ -343,4 +347,5 @@ async function writePlan(root: string, plan: CopyPlan): Promise<void> {
     await applyLayer(base, readTar(stream), { whiteouts: "delete", sync: false });
   }
   for (const [d, t] of dirTimes.reverse()) try { lutimes(d, [t, 0], [t, 0]); } catch {}
+  return created.n > 0 || plan.entries.length > 0 || (plan.archives?.length ?? 0) > 0;
 }

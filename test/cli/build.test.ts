@@ -250,6 +250,15 @@ describe.skipIf(!rootEnabled)("build", () => {
     }
   });
 
+  test("WORKDIR creates a missing directory as a layer, an existing one adds none", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nWORKDIR /made/deep\nWORKDIR /made\nWORKDIR /etc\n" });
+    ok(await run(["build", "-t", "wd", dir]));
+    expect(await run(["run", "--rm", "-w", "/", "wd", "test", "-d", "/made/deep"])).toMatchObject({ exitCode: 0 });
+    const img = JSON.parse((await run(["image", "inspect", "wd"])).stdout)[0];
+    expect(img.RootFS.Layers.length).toBe(2);
+    expect(img.Config.WorkingDir).toBe("/etc");
+  });
+
   test("images hides intermediate images; image prune copes with them; history lists the steps", async () => {
     const list = await run(["images"]);
     ok(list);
