@@ -283,6 +283,30 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     ok(await run(["network", "rm", net]));
   });
 
+  test("container:NAME shares the namespace; a restart publishes again; --add-host host-gateway, --dns", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const name = `sh${tag}`;
+    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "busybox", "sh", "-c", "mkdir /w; echo again > /w/index.html; exec httpd -f -p 80 -h /w"]));
+    const ip = await ipOf(name, "bridge");
+    const shared = await run(["run", "--rm", "--network", `container:${name}`, "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'"]);
+    expect(shared).toMatchObject({ exitCode: 0, stdout: `inet ${ip}\n` });
+    ok(await run(["restart", "-t", "1", name]));
+    let body = "";
+    await until(async () => {
+      try {
+        body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+        return true;
+      } catch {
+        return false;
+      }
+    }, "httpd after the restart");
+    expect(body).toBe("again\n");
+    ok(await run(["rm", "-f", name]));
+    const gw = BIP!.replace(/0\/24$/, "1");
+    const r = await run(["run", "--rm", "--add-host", "host.internal:host-gateway", "--dns", "192.0.2.53", "busybox", "sh", "-c", "grep host.internal /etc/hosts; grep nameserver /etc/resolv.conf"]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: `${gw}\thost.internal\nnameserver 192.0.2.53\n` });
+  });
+
   test("rm -f after the monitor was SIGKILLed frees the address and the veth", async () => {
     const r = await run(["run", "-d", "--name", `k${tag}`, "-p", "8081", "busybox", "sleep", "60"]);
     ok(r);
