@@ -45,6 +45,10 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     const [v] = await d.view("v", "A");
     expect(v!.options).toEqual(["rbind", "ro"]);
     expect(subvolGetFlags(d.upperDir("v")) & BTRFS_SUBVOL_RDONLY).toBe(BTRFS_SUBVOL_RDONLY);
+    await d.view("e");
+    expect(subvolGetFlags(d.upperDir("e")) & BTRFS_SUBVOL_RDONLY).toBe(BTRFS_SUBVOL_RDONLY);
+    expect(readdirSync(d.upperDir("e"))).toEqual([]);
+    await d.remove("e");
     // a subvolume made inside the container's rootfs must not block rm
     subvolCreate(upperC, "nested");
     writeFileSync(`${upperC}/nested/x`, "x");
