@@ -12,6 +12,7 @@ import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, ty
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import type { CopyEntry } from "../engine/build.ts";
+import { resolveInRoot } from "../engine/containers/cp.ts";
 import { cleanPath, type IgnoreMatcher } from "./dockerignore.ts";
 
 export interface SourceSet {
@@ -51,35 +52,9 @@ export function globMatch(pattern: string, name: string): boolean {
   return new RegExp(re + "$").test(name);
 }
 
-/**
- * `p` (slash path relative to root) resolved inside root: parents followed through symlinks with the
- * root as "/" (the last component is kept as is). Returns the resolved relative path.
- */
+/** `p` (slash path relative to root) resolved inside root with its parents' symlinks followed there */
 export function resolveRel(root: string, p: string): string {
-  let parts = p.split("/").filter((x) => x && x !== ".");
-  const out: string[] = [];
-  let hops = 0;
-  while (parts.length) {
-    const c = parts.shift()!;
-    if (c === "..") {
-      out.pop();
-      continue;
-    }
-    if (parts.length === 0) {
-      out.push(c);
-      break;
-    }
-    const st = lstatSync(join(root, ...out, c), { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) {
-      if (++hops > 40) throw new EngineError("invalid_argument", `too many levels of symbolic links: ${p}`);
-      const t = readlinkSync(join(root, ...out, c));
-      if (t.startsWith("/")) out.length = 0;
-      parts = [...t.split("/").filter((x) => x && x !== "."), ...parts];
-      continue;
-    }
-    out.push(c);
-  }
-  return out.join("/");
+  return resolveInRoot(root, p, false).slice(root.length).replace(/^\/+/, "");
 }
 
 export class SourceRoot {

@@ -231,6 +231,10 @@ export class Builder {
 
   private async dispatch(st: StageState, ins: Instruction, cur: Digest | undefined): Promise<Digest | undefined> {
     const file = this.o.dockerfileName;
+    // BuildKit-only options: docker's legacy builder refuses them rather than build something else
+    for (const f of ["mount", "security", "parents", "exclude"]) {
+      if (ins.node.flags[f]) throw new DockerfileError(file, ins.node.line, `the --${f} option requires BuildKit, which berth's builder does not implement`);
+    }
     switch (ins.kind) {
       case "RUN":
         return this.runInstr(st, ins, cur);
@@ -380,26 +384,14 @@ export class Builder {
       // an image is content-addressed: its ID stands for the content, only the names need hashing
       h.update(`from\0${fromId}\0${plain.join("\0")}\0`);
       if (sources.length === 1) kind = "file";
-      const key = () => ["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""];
-      const k = JSON.stringify(key());
-      if (!this.o.noCache) {
-        const hit = this.support.cacheGet(k);
-        if (hit) {
-          this.say(" ---> Using cache");
-          this.say(` ---> ${short(hit)}`);
-          return hit;
-        }
-      }
-      const id = await this.support.withImageRoot(fromId, async (root) => {
-        const set = new SourceRoot(root, undefined, "image");
-        const got = set.collect(plain, ins.kind, false);
-        entries.push(...got.entries);
-        if (sources.length === 1) singleFile = got.singleFile;
-        return this.support.fsStep(cur, plan(), config, createdBy(), st.author);
-      });
-      this.support.cachePut(k, id);
-      this.say(` ---> ${short(id)}`);
-      return id;
+      return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () =>
+        this.support.withImageRoot(fromId!, async (root) => {
+          const got = new SourceRoot(root, undefined, "image").collect(plain, ins.kind, false);
+          entries.push(...got.entries);
+          if (sources.length === 1) singleFile = got.singleFile;
+          return this.support.fsStep(cur, plan(), config, createdBy(), st.author);
+        }),
+      );
     }
     if (plain.length) await collectFrom(this.context, plain, ins.kind === "ADD");
     return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () => this.support.fsStep(cur, plan(), config, createdBy(), st.author));
