@@ -22,7 +22,7 @@
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import { atomicWriteJson } from "../lib/atomic-write.ts";
+import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
 import { processStartTime } from "../runtime/index.ts";
@@ -115,7 +115,6 @@ export class NetworkService {
       throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`, { exitCode: 1 });
     }
     if (o.gateway && !o.subnet) throw new EngineError("invalid_argument", "--gateway needs --subnet");
-    // the host's view of subnets includes every live bridge; stale records of vanished containers first
     return this.mgr.create(name, o);
   }
 
@@ -147,19 +146,26 @@ export class NetworkService {
 
   // ------------------------------------------------------------------------------------ DNS
 
+  /** the per-network DNS lock, held while `fn` (sync or async) runs; flock is per open file, so one
+   * process never shares it with itself across an await */
   private withDnsLock<R>(network: string, fn: () => R): R {
     mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(join(this.dnsDir, `${network}.lock`), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
-    try {
-      flock(fd, LOCK_EX);
-      try {
-        return fn();
-      } finally {
-        flock(fd, LOCK_UN);
-      }
-    } finally {
+    const fd = openSync(join(this.dnsDir, `${network}.lock`), constants.O_RDWR | constants.O_CREAT | 0o2000000 /* O_CLOEXEC */, 0o600);
+    flock(fd, LOCK_EX);
+    const release = () => {
+      flock(fd, LOCK_UN);
       closeSync(fd);
+    };
+    let r: R;
+    try {
+      r = fn();
+    } catch (e) {
+      release();
+      throw e;
     }
+    if (r instanceof Promise) return r.finally(release) as R;
+    release();
+    return r;
   }
 
   private pidFile(network: string): string {
@@ -182,10 +188,7 @@ export class NetworkService {
    */
   async ensureDns(network: string): Promise<void> {
     if (network === DEFAULT_NETWORK) return;
-    mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(join(this.dnsDir, `${network}.lock`), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
-    try {
-      flock(fd, LOCK_EX);
+    await this.withDnsLock(network, async () => {
       if (this.dnsPid(network)) return;
       const logFd = openSync(join(this.dnsDir, `${network}.log`), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
       const proc = Bun.spawn([...selfArgv(), "--root", this.o.root, "__dns", network], {
@@ -205,11 +208,9 @@ export class NetworkService {
           hint: `see ${join(this.dnsDir, `${network}.log`)}`,
         });
       }
-      atomicWriteJson(this.pidFile(network), { pid: proc.pid, startTime: processStartTime(proc.pid) ?? "" }, 0o600);
-    } finally {
-      flock(fd, LOCK_UN);
-      closeSync(fd);
-    }
+      // a pid is meaningless after a reboot: no fsync (replaceFile)
+      replaceFile(this.pidFile(network), JSON.stringify({ pid: proc.pid, startTime: processStartTime(proc.pid) ?? "" }), 0o600);
+    });
   }
 
   /** stop the network's DNS server when it has no endpoints left (or always, with `force`) */

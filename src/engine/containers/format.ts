@@ -69,7 +69,7 @@ export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now()
       Names: i.cfg.Name.slice(1),
       Labels: Object.entries(i.cfg.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
       Mounts: i.cfg.Mounts.map((m) => m.Source).join(","),
-      Networks: i.cfg.HostConfig.NetworkMode,
+      Networks: i.cfg.Berth.Networks ? Object.keys(i.cfg.Berth.Networks).join(",") : i.cfg.HostConfig.NetworkMode,
       LocalVolumes: "0",
     };
   });
