@@ -284,12 +284,10 @@ function copyFileBody(src: string, dst: string, mode: number): void {
 async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
   let owner: { uid: number; gid: number } | undefined;
   if (plan.chown) {
-    const u = resolveUser(plan.chown.includes(":") || /^\d+$/.test(plan.chown) ? plan.chown : plan.chown, {
-      passwd: readRootfsFile([{ type: "bind", source: root, target: "/", options: [] }], "/etc/passwd"),
-      group: readRootfsFile([{ type: "bind", source: root, target: "/", options: [] }], "/etc/group"),
-    });
-    // docker: --chown=user without a group uses the user's primary group
-    owner = { uid: u.uid, gid: u.gid };
+    const db = [{ type: "bind", source: root, target: "/", options: [] }];
+    const u = resolveUser(plan.chown, { passwd: readRootfsFile(db, "/etc/passwd"), group: readRootfsFile(db, "/etc/group") });
+    // docker: a user without a group (name or number) gets the same number as its GID
+    owner = { uid: u.uid, gid: plan.chown.includes(":") ? u.gid : u.uid };
   }
   const uid = owner?.uid ?? 0, gid = owner?.gid ?? 0;
   let destDir = plan.dest;
