@@ -87,6 +87,20 @@ async function until(fn: () => Promise<boolean> | boolean, what: string, ms = 10
   }
 }
 
+/** GET / on 127.0.0.1:port, retried until the server in the container listens */
+async function httpGet(port: number): Promise<string> {
+  let body = "";
+  await until(async () => {
+    try {
+      body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      return true;
+    } catch {
+      return false;
+    }
+  }, `an answer on 127.0.0.1:${port}`);
+  return body;
+}
+
 describe.skipIf(!rootEnabled)("container networking", () => {
   test("default bridge: eth0 with an address, default route, /etc/hosts; none: lo only; host: the host's links", async () => {
     const r = await run(["run", "--rm", "--name", `d${tag}`, "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip route; grep -c . /etc/hosts; tail -1 /etc/hosts"]);
@@ -153,16 +167,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const name = `web${tag}`;
     ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-p", "8080", "--expose", "9090", "-P", "busybox", "sh", "-c", "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www"]));
-    let body = "";
-    await until(async () => {
-      try {
-        body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-        return true;
-      } catch {
-        return false;
-      }
-    }, "httpd to answer");
-    expect(body).toBe("hello-from-container\n");
+    expect(await httpGet(port)).toBe("hello-from-container\n");
     const p = await run(["port", name]);
     ok(p);
     expect(p.stdout).toMatch(new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}\\n8080/tcp -> 0\\.0\\.0\\.0:\\d+\\n9090/tcp -> 0\\.0\\.0\\.0:\\d+\\n$`));
@@ -291,16 +296,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const shared = await run(["run", "--rm", "--network", `container:${name}`, "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'"]);
     expect(shared).toMatchObject({ exitCode: 0, stdout: `inet ${ip}\n` });
     ok(await run(["restart", "-t", "1", name]));
-    let body = "";
-    await until(async () => {
-      try {
-        body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-        return true;
-      } catch {
-        return false;
-      }
-    }, "httpd after the restart");
-    expect(body).toBe("again\n");
+    expect(await httpGet(port)).toBe("again\n");
     ok(await run(["rm", "-f", name]));
     const gw = BIP!.replace(/0\/24$/, "1");
     const r = await run(["run", "--rm", "--add-host", "host.internal:host-gateway", "--dns", "192.0.2.53", "busybox", "sh", "-c", "grep host.internal /etc/hosts; grep nameserver /etc/resolv.conf"]);
