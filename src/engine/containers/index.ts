@@ -5,12 +5,14 @@
  * Owns <root>/containers/** (a directory per container: docker-shaped config.json and state.json, the
  * json-file log, generated /etc files, the attach socket; names/<name> link files). May import
  * src/runtime (through runtime-port.ts only), the SnapshotDriver contract (src/cow/driver.ts), the
- * ImageResolver contract (../image-types.ts), src/ffi, src/oci, src/lib.
+ * ImageResolver contract (../image-types.ts), the engine's NetworkService (../network.ts) and src/net's
+ * pure helpers (through networking.ts), src/ffi, src/oci, src/lib.
  *
  * Invariants: every state write is tmp → fsync → rename under the container's flock; a stored pid is
  * trusted only when /proc/<pid>/stat's start time matches; a container is a directory with config.json
  * (written last at create, so a crash mid-create leaves no container); `rm` leaves no cgroup, snapshot,
- * name or directory, even when the supervisor was SIGKILLed.
+ * name or directory, even when the supervisor was SIGKILLed; a container's addresses and veths live
+ * from the runtime's beforeStart hook to its exit, its published host ports from create to `rm`.
  */
 export { ContainerService, normalizeRef, snapshotKey, type ContainerServiceOptions, type ContainerInfo, type ForegroundOptions } from "./service.ts";
 export { defaultCreateOptions, parseSignal, signalName, type CreateOptions } from "./spec.ts";
