@@ -87,6 +87,14 @@ async function until(fn: () => Promise<boolean> | boolean, what: string, ms = 10
   }
 }
 
+/** a TCP port nothing listens on right now (the kernel's pick) */
+function freePort(): number {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
 /** GET / on 127.0.0.1:port, retried until the server in the container listens */
 async function httpGet(port: number): Promise<string> {
   let body = "";
@@ -164,7 +172,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   });
 
   test("a published port answers on 127.0.0.1 (busybox httpd); berth port and ps show it", async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = freePort();
     const name = `web${tag}`;
     ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-p", "8080", "--expose", "9090", "-P", "busybox", "sh", "-c", "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www"]));
     expect(await httpGet(port)).toBe("hello-from-container\n");
@@ -289,7 +297,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   });
 
   test("container:NAME shares the namespace; a restart publishes again; --add-host host-gateway, --dns", async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = freePort();
     const name = `sh${tag}`;
     ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "busybox", "sh", "-c", "mkdir /w; echo again > /w/index.html; exec httpd -f -p 80 -h /w"]));
     const ip = await ipOf(name, "bridge");
