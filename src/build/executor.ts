@@ -44,6 +44,8 @@ export interface BuildResult {
   tags: string[];
 }
 
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
 
 /** --build-arg values and docker's predefined proxy args, which never need an ARG to be "consumed" */
@@ -189,6 +191,8 @@ export class Builder {
     this.stageNames.set(String(stage.index), stage.index);
     const baseCfg = cur ? this.engine.images.store.config(cur) : undefined;
     const st: StageState = { config: structuredClone(baseCfg?.config ?? {}), args: new Map(), cmdSet: false, author: baseCfg?.author };
+    // docker's setDefaultPath: a stage's config always has a PATH
+    if (!(st.config.Env ?? []).some((e) => e.startsWith("PATH="))) st.config.Env = [...(st.config.Env ?? []), `PATH=${DEFAULT_PATH}`];
     if (cur) this.say(` ---> ${short(cur)}`);
 
     const triggers = st.config.OnBuild ?? [];

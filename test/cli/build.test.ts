@@ -116,7 +116,7 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(await run(["run", "--rm", "--entrypoint", "cat", "cfg", "/pwd", "/tmp/uid"])).toMatchObject({ stdout: "/app/sub\n1234\n" });
     const img = JSON.parse((await run(["image", "inspect", "cfg"])).stdout)[0];
     expect(img.Config).toMatchObject({
-      User: "app", WorkingDir: "/app/sub", Env: expect.arrayContaining(["GREETING=hello", "NAME=world"]), Cmd: ["arg"],
+      User: "app", WorkingDir: "/app/sub", Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello", "NAME=world"], Cmd: ["arg"],
       ExposedPorts: { "8080/tcp": {}, "53/udp": {} }, Volumes: { "/data": {} }, Labels: { version: "1.0", desc: "a b", extra: "yes" },
       StopSignal: "SIGINT", Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 5e9 },
     });
