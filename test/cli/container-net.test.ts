@@ -227,6 +227,15 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     sh(inNs(["ip", "addr", "add", `${base}2/30`, "dev", vn]));
     sh(inNs(["ip", "link", "set", vn, "up"]));
     sh(inNs(["ip", "link", "set", "lo", "up"]));
+    // an --internal network has no way out (no default route, forwarding dropped)
+    const internal = `ni${tag}`;
+    nets.push(internal);
+    ok(await run(["network", "create", "--internal", "--subnet", NET2!, internal]));
+    const shut = await run(["run", "--rm", "--network", internal, "busybox", "sh", "-c", `ip route; echo hi | nc -w 2 ${base}2 7100 || echo unreachable`]);
+    expect(shut).toMatchObject({ exitCode: 0 });
+    expect(shut.stdout).not.toContain("default");
+    expect(shut.stdout).toContain("unreachable");
+    ok(await run(["network", "rm", internal]));
     const server = Bun.spawn(inNs(["busybox", "sh", "-c", "echo from-netns | busybox nc -l -p 7100 -w 10"]), { stdout: "pipe" });
     procs.push(server);
     await Bun.sleep(200);
