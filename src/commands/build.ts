@@ -88,6 +88,12 @@ export default defineBerthCommand({
       const i = l.indexOf("=");
       labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? "" : l.slice(i + 1);
     }
+    if (flags.platform) {
+      const { hostPlatform } = await import("../oci/index.ts");
+      const h = hostPlatform();
+      const [os, arch] = String(flags.platform).split("/");
+      if (os !== h.os || (arch !== undefined && arch !== h.architecture)) throw new EngineError("invalid_argument", `platform ${flags.platform} is not supported: berth builds for ${h.os}/${h.architecture} only`, { exitCode: 1 });
+    }
     if (/^(https?|git):\/\//.test(pathArg) || pathArg.startsWith("git@")) throw new EngineError("invalid_argument", `unable to prepare context: remote contexts are not supported by berth: ${pathArg}`, { exitCode: 1 });
 
     const engine = await ctx.engine();
