@@ -193,6 +193,23 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(await run(["build", esc])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("forbidden path outside the build context") });
   });
 
+  test("hostile inputs: ADD of a tar with ../ entries is refused, a context symlink is copied as a link", async () => {
+    const { tarStream } = await import("../../src/tar/index.ts");
+    async function* records() {
+      const body = new TextEncoder().encode("pwn");
+      yield { entry: { name: "../../../escape-berth-build", type: "file" as const, mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0 }, body: (async function* () { yield body; })() };
+    }
+    const dir = ctx({ Dockerfile: "FROM busybox\nADD evil.tar /into/\n" });
+    writeFileSync(join(dir, "evil.tar"), new Uint8Array(await new Response(tarStream(records())).arrayBuffer()));
+    const r = await run(["build", dir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("escape");
+    const link = ctx({ Dockerfile: "FROM busybox\nCOPY pw /pw\n" });
+    Bun.spawnSync(["ln", "-s", "/etc/shadow", join(link, "pw")]);
+    ok(await run(["build", "-t", "linkcopy", link]));
+    expect(await sh("linkcopy", "readlink /pw")).toMatchObject({ stdout: "/etc/shadow\n" });
+  });
+
   test("syntax errors name the file and line; nothing runs", async () => {
     const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo ok\n\nBOGUS x\n" });
     expect(await run(["build", "-t", "never", dir])).toMatchObject({ exitCode: 1, stdout: "", stderr: expect.stringContaining("Dockerfile:4: unknown instruction: BOGUS") });
