@@ -97,11 +97,6 @@ export class NetworkService {
     throw new EngineError("not_found", `network ${ref} not found`);
   }
 
-  /** is `name` a mode (none, host, bridge, container:X) rather than a user network? */
-  static isMode(name: string): boolean {
-    return name === "none" || name === "host" || name === "bridge" || name === "default" || name.startsWith("container:");
-  }
-
   list(): NetworkListEntry[] {
     const recs = [this.mgr.inspect(DEFAULT_NETWORK), ...this.mgr.store.list().filter((r) => r.name !== DEFAULT_NETWORK)];
     const out: NetworkListEntry[] = recs.map((r) => ({ id: r.id, name: r.name, driver: r.driver, scope: "local", createdAt: r.createdAt, internal: r.internal, record: r }));
