@@ -4,12 +4,14 @@
  * off btrfs. Root only (mkfs, losetup, mount, subvolume ioctls).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { snapshotterSuite } from "./testsuite.ts";
-import { BtrfsDriver } from "./btrfs.ts";
+import { BtrfsDriver, changedDirs } from "./btrfs.ts";
+import { treeChanges } from "./diff.ts";
 import { EngineError } from "../lib/errors.ts";
 import { BTRFS_SUBVOL_RDONLY, isSubvolume, subvolCreate, subvolGetFlags } from "../ffi/btrfs.ts";
-import { records } from "./_testutil.ts";
+import { records, type EntrySpec } from "./_testutil.ts";
+import { lsetxattr } from "../ffi/fs.ts";
 import { rootEnabled } from "../../test/helpers/root.ts";
 import { loopBtrfs, type LoopBtrfs } from "../../test/helpers/btrfs.ts";
 
@@ -58,6 +60,53 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     await d.remove("A");
     expect(subvolumes(fs!.mnt).filter((p) => p.includes(root.slice(fs!.mnt.length + 1)))).toEqual([]);
     expect(readdirSync(`${root}/driver/snapshots`)).toEqual([]);
+    rmSync(root, { recursive: true });
+  });
+
+  test("changes found from the subvolume's changed inodes equal a full tree walk", async () => {
+    const root = mkdtempSync(`${fs!.mnt}/fast-`);
+    const d = new BtrfsDriver(`${root}/driver`);
+    const specs: EntrySpec[] = [];
+    for (let i = 0; i < 10; i++) {
+      specs.push({ name: `d${i}`, type: "dir" }, { name: `d${i}/sub`, type: "dir" }, { name: `d${i}/sub/deep`, type: "dir" });
+      for (let j = 0; j < 40; j++) specs.push({ name: `d${i}/sub/deep/f${j}`, body: `${i}-${j}`, mtime: 1_600_000_000 });
+      specs.push({ name: `d${i}/top`, body: "t" }, { name: `d${i}/sub/link`, type: "symlink", linkname: "deep/f0" });
+    }
+    specs.push({ name: "hard", body: "h" }, { name: "d7/sub/deep/hard2", type: "hardlink", linkname: "hard" });
+    await d.prepare("a");
+    await d.applyLayer("a", records(specs));
+    await d.commit("A", "a");
+    await d.prepare("c", "A");
+    const up = d.upperDir("c"), low = d.upperDir("A");
+    // nothing changed yet: only the root is looked at
+    expect([...changedDirs(up)!]).toEqual([""]);
+    expect(await d.changes("c")).toEqual([]);
+    writeFileSync(`${up}/d0/sub/deep/f1`, "X-1"); // same size, new mtime
+    writeFileSync(`${up}/d0/sub/deep/f2`, "0-2"); // same content and size, mtime put back
+    utimesSync(`${up}/d0/sub/deep/f2`, 1_600_000_000, 1_600_000_000);
+    appendFileSync(`${up}/d1/sub/deep/f3`, "more");
+    chmodSync(`${up}/d2/sub/deep/f4`, 0o600);
+    lsetxattr(`${up}/d2/sub/deep/f5`, "user.x", new TextEncoder().encode("1"));
+    rmSync(`${up}/d3/sub/deep/f6`);
+    renameSync(`${up}/d4/sub/deep/f7`, `${up}/d5/sub/moved`);
+    mkdirSync(`${up}/d6/sub/deep/newdir`);
+    writeFileSync(`${up}/d6/sub/deep/newdir/n`, "n");
+    rmSync(`${up}/d3/sub/link`);
+    symlinkSync("deep/f9", `${up}/d3/sub/link`);
+    truncateSync(`${up}/hard`, 0); // reached through d7/sub/deep/hard2 as well
+    linkSync(`${up}/d0/top`, `${up}/d1/sub/extra-link`);
+    rmSync(`${up}/d5/sub/deep`, { recursive: true });
+    writeFileSync(`${up}/d5/sub/deep`, "now a file");
+    chmodSync(`${up}/d4`, 0o700);
+    const dirs = changedDirs(up)!;
+    for (const p of ["d0/sub/deep", "d1/sub", "d1/sub/deep", "d2/sub/deep", "d3/sub", "d3/sub/deep", "d4", "d4/sub/deep", "d5/sub", "d6/sub/deep", "d7/sub/deep", ""]) expect(dirs).toContain(p);
+    for (const p of ["d7/sub", "d6/sub/deep/newdir"]) expect(dirs).toContain(p);
+    for (const p of ["d8", "d9/sub/deep", "d0/sub/link"]) expect(dirs.has(p)).toBe(false); // untouched, or not a directory
+    const fast = await d.changes("c");
+    expect(fast).toEqual(await treeChanges(low, up));
+    expect(fast.length).toBeGreaterThan(15);
+    await d.remove("c");
+    await d.remove("A");
     rmSync(root, { recursive: true });
   });
 

@@ -15,16 +15,18 @@
  * The driver refuses to start unless its root is on btrfs (statfs f_type BTRFS_SUPER_MAGIC): snapshots
  * cannot cross filesystems, and subvolume ioctls fail with ENOTTY anywhere else.
  */
-import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync } from "node:fs";
+import type { TarRecord } from "../tar/types.ts";
 import type { SnapshotKind, Usage } from "./driver.ts";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
-  BTRFS_FIRST_FREE_OBJECTID, BTRFS_SUBVOL_RDONLY, BTRFS_SUPER_MAGIC, fsType, isSubvolume, snapCreate, snapDestroy, snapDestroyV2,
-  subvolCreate, subvolGetFlags, subvolSetFlags,
+  BTRFS_FIRST_FREE_OBJECTID, BTRFS_INODE_EXTREF_KEY, BTRFS_INODE_ITEM_KEY, BTRFS_INODE_REF_KEY, BTRFS_SUBVOL_RDONLY, BTRFS_SUPER_MAGIC,
+  fsType, inoLookup, isSubvolume, snapCreate, snapDestroy, snapDestroyV2, subvolCreate, subvolGetFlags, subvolInfo, subvolSetFlags, treeSearch,
 } from "../ffi/btrfs.ts";
+import { syncfs } from "../ffi/cow-fs.ts";
 import { WholeTreeDriver, diskUsage } from "./_base.ts";
 import { removeTree } from "./apply.ts";
-import { treeChanges } from "./diff.ts";
+import { treeChanges, treeDiff, type Change } from "./diff.ts";
 
 /** the nearest existing directory at or above `path` */
 function existingAncestor(path: string): string {
@@ -79,6 +81,20 @@ export class BtrfsDriver extends WholeTreeDriver {
   }
 
   /**
+   * Like vfs, but only directories that hold a changed inode are walked (see changedDirs): the rest of
+   * the tree is still the parent's, block for block.
+   */
+  override diff(key: string): AsyncIterable<TarRecord> {
+    const { upper, lowers } = this.lowerDirs(key);
+    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper));
+  }
+
+  override async changes(key: string): Promise<Change[]> {
+    const { upper, lowers } = this.lowerDirs(key);
+    return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper));
+  }
+
+  /**
    * Bytes this snapshot adds to its parent: all of fs/ without a parent; with one, the allocated size
    * of what was added or changed against the parent (docker's `SizeRw`), since everything else shares
    * the parent's extents. Without quota groups btrfs has no cheaper exclusive-size figure.
@@ -91,7 +107,7 @@ export class BtrfsDriver extends WholeTreeDriver {
     if (parent === undefined) return diskUsage(fs);
     let size = 0, inodes = 0;
     const seen = new Set<bigint>();
-    for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs)) {
+    for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs, descendInto(fs))) {
       if (c.kind === "D") continue;
       const st = lstatSync(`${fs}${c.path}`, { bigint: true });
       if (seen.has(st.ino)) continue;
@@ -145,4 +161,74 @@ function nestedSubvolumes(root: string): string[] {
   };
   walk(root);
   return out;
+}
+
+const S_IFMT = 0o170000, S_IFDIR = 0o040000;
+
+/**
+ * The directories of the snapshot subvolume `fs` that can differ from the subvolume it was snapshotted
+ * from, as a `descend` predicate for treeChanges; undefined (walk everything) when the kernel won't tell.
+ *
+ * Why this is complete: every change to a snapshot rewrites an inode item in its tree in a transaction
+ * after the snapshot's own (otransid): a written, chmod'ed, chown'ed, touched, xattr'ed or newly linked
+ * inode gets a new ctime, and a directory that gains, loses or renames an entry gets a new mtime and
+ * size. An item rewritten later lives in a tree block of a later generation, so TREE_SEARCH with
+ * min_transid = otransid + 1 sees every one of them (and then some: unchanged items sharing those
+ * blocks, filtered out by the item's own transid). A changed directory must be compared; a changed
+ * file makes the directories holding its names (INODE_REF / INODE_EXTREF keys) be compared; their
+ * ancestors are walked to reach them. Everything else is shared with the parent and is skipped.
+ * syncfs first: inode updates wait in btrfs' delayed-inode cache until a transaction commits, and the
+ * search only reads the B-tree.
+ */
+export function changedDirs(fs: string): Set<string> | undefined {
+  try {
+    const fd = openSync(fs, constants.O_RDONLY | constants.O_DIRECTORY | 0o2000000);
+    try {
+      syncfs(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const { treeid, otransid } = subvolInfo(fs);
+    const MAX = (1n << 64n) - 1n;
+    const dirInos = new Set<bigint>(), fileInos: bigint[] = [];
+    treeSearch(fs, { treeid, min: [BigInt(BTRFS_FIRST_FREE_OBJECTID), BTRFS_INODE_ITEM_KEY, 0n], max: [MAX, BTRFS_INODE_ITEM_KEY, MAX], minTransid: otransid + 1n }, (it) => {
+      if (it.type !== BTRFS_INODE_ITEM_KEY) return;
+      const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
+      if (v.getBigUint64(8, true) <= otransid) return; // btrfs_inode_item.transid (offset: 8)
+      if ((v.getUint32(52, true) & S_IFMT) === S_IFDIR) dirInos.add(it.objectid); // .mode (offset: 52)
+      else fileInos.push(it.objectid);
+    });
+    for (const ino of fileInos) {
+      treeSearch(fs, { treeid, min: [ino, BTRFS_INODE_REF_KEY, 0n], max: [ino, BTRFS_INODE_EXTREF_KEY, MAX] }, (it) => {
+        // INODE_REF: key offset = the parent directory; INODE_EXTREF (many links): parent_objectid
+        // (offset: 0 - length: 8), index (8 - 8), name_len (16 - 2), name (18), repeated
+        if (it.type === BTRFS_INODE_REF_KEY) dirInos.add(it.offset);
+        else if (it.type === BTRFS_INODE_EXTREF_KEY) {
+          const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
+          for (let at = 0; at + 18 <= it.data.length; at += 18 + v.getUint16(at + 16, true)) dirInos.add(v.getBigUint64(at, true));
+        }
+      });
+    }
+    const dirs = new Set<string>([""]);
+    for (const ino of dirInos) {
+      let rel: string;
+      try {
+        rel = inoLookup(fs, treeid, ino).replace(/\/$/, "");
+      } catch (e) {
+        if (e instanceof SyscallError && e.code === "ENOENT") continue; // deleted since: its parent changed too
+        throw e;
+      }
+      for (let p = rel; p !== "" && !dirs.has(p); p = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) : "") dirs.add(p);
+    }
+    return dirs;
+  } catch (e) {
+    // not root (TREE_SEARCH needs CAP_SYS_ADMIN) or a kernel without GET_SUBVOL_INFO: walk it all
+    if (e instanceof SyscallError && (e.code === "EPERM" || e.code === "ENOTTY" || e.code === "EOPNOTSUPP")) return undefined;
+    throw e;
+  }
+}
+
+function descendInto(fs: string): ((rel: string) => boolean) | undefined {
+  const dirs = changedDirs(fs);
+  return dirs && ((rel) => dirs.has(rel));
 }

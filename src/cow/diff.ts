@@ -192,8 +192,13 @@ function differs(l: BigIntStats, u: BigIntStats, lAbs: string, uAbs: string): bo
   return u.isSymbolicLink() && readlinkSync(lAbs) !== readlinkSync(uAbs);
 }
 
-/** compare the tree `upper` with `lower` (the parent's tree; undefined = empty) */
-export async function treeChanges(lower: string | undefined, upper: string): Promise<Change[]> {
+/**
+ * compare the tree `upper` with `lower` (the parent's tree; undefined = empty). `descend(rel)` (rel
+ * without the leading "/") may answer false for a directory present in both trees that the caller
+ * knows holds no change anywhere below it (btrfs: from the subvolume's changed inodes); it is then
+ * neither compared nor walked.
+ */
+export async function treeChanges(lower: string | undefined, upper: string, descend?: (rel: string) => boolean): Promise<Change[]> {
   const out: Change[] = [];
   const addAll = (rel: string, abs: string) => {
     for (const name of readdirSync(abs).sort()) {
@@ -220,6 +225,7 @@ export async function treeChanges(lower: string | undefined, upper: string): Pro
         if (u.isDirectory()) addAll(r, uAbs);
         changed = true;
       } else if (u.isDirectory() && l.isDirectory()) {
+        if (descend && !descend(r)) continue;
         const at = out.length;
         const inner = cmp(r);
         if (inner || differs(l, u, lAbs!, uAbs)) {
@@ -238,10 +244,10 @@ export async function treeChanges(lower: string | undefined, upper: string): Pro
   return out;
 }
 
-/** the vfs snapshot's changes against its parent tree as an OCI layer */
-export async function* treeDiff(lower: string | undefined, upper: string): AsyncIterable<TarRecord> {
+/** the vfs or btrfs snapshot's changes against its parent tree as an OCI layer (descend: see treeChanges) */
+export async function* treeDiff(lower: string | undefined, upper: string, descend?: (rel: string) => boolean): AsyncIterable<TarRecord> {
   const links = new Map<string, string>();
-  const changes = await treeChanges(lower, upper);
+  const changes = await treeChanges(lower, upper, descend);
   // a type change (dir → file) needs the lower subtree gone: a plain entry replaces it on apply
   for (const c of changes) {
     const rel = c.path.slice(1);
