@@ -14,7 +14,6 @@ import { EngineError } from "../lib/errors.ts";
 import type { Digest } from "../oci/index.ts";
 import type { Engine } from "../engine/index.ts";
 import { BuildSupport, type CopyEntry, type CopyPlan } from "../engine/build.ts";
-import { pullImage } from "../engine/pull.ts";
 import { DockerfileError, parseDockerfile, parseNodes, toInstruction, type Dockerfile, type Instruction, type Stage } from "./parser.ts";
 import { ShellLex } from "./shell-lex.ts";
 import { IgnoreMatcher, parseDockerignore } from "./dockerignore.ts";
@@ -158,13 +157,19 @@ export class Builder {
     this.say(`Step ${this.stepNo}/${this.total} : ${ins.node.original}`);
   }
 
+  private async pull(name: string): Promise<void> {
+    // loaded only when a build pulls: most builds start from a local image
+    const { pullImage } = await import("../engine/pull.ts");
+    await pullImage(this.engine.images, name, {});
+  }
+
   private async resolveBase(name: string, stages: Map<string, number>): Promise<Digest | undefined> {
     const lower = name.toLowerCase();
     if (lower === "scratch") return undefined;
     const idx = stages.get(lower);
     if (idx !== undefined) return this.stageImages.get(idx);
     if (this.o.pull) {
-      await pullImage(this.engine.images, name, {});
+      await this.pull(name);
       return (await this.engine.images.resolve(name)).id;
     }
     try {
@@ -173,7 +178,7 @@ export class Builder {
       if (!(e instanceof EngineError) || e.kind !== "not_found") throw e;
     }
     try {
-      await pullImage(this.engine.images, name, {});
+      await this.pull(name);
     } catch (e) {
       throw new EngineError("not_found", `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`, { exitCode: 1, cause: e });
     }

@@ -123,6 +123,29 @@ export class BuildSupport {
     renameSync(tmp, path);
   }
 
+  /** `system df`'s Build Cache row: cache entries whose image still exists, and how many are reclaimable */
+  cacheUsage(): { total: number; reclaimable: number } {
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.cacheDir).filter((f) => f.endsWith(".json"));
+    } catch {}
+    const recs = this.images.store.list();
+    const parents = new Set(recs.map((r) => r.parent).filter(Boolean));
+    let total = 0, reclaimable = 0;
+    for (const f of files) {
+      let id: Digest;
+      try {
+        id = (JSON.parse(readFileSync(join(this.cacheDir, f), "utf8")) as { id: Digest }).id;
+      } catch {
+        continue;
+      }
+      if (!this.images.store.get(id)) continue;
+      total++;
+      if (!parents.has(id) && this.images.store.namesOf(id).length === 0) reclaimable++;
+    }
+    return { total, reclaimable };
+  }
+
   /**
    * `builder prune`: drop every cache entry, then the intermediate images they named that are untagged,
    * unused by containers and parent of no other image (repeated up the chain).
