@@ -30,6 +30,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
+import { join } from "node:path";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, linkByName, listAddrs, listRoutes } from "../ffi/index.ts";
 import { applyOps, observeBridge } from "./bridge.ts";
@@ -38,6 +39,7 @@ import { DEFAULT_TABLE, addPorts, checkNetfilter, ensureNat, removeNat, removePo
 import { collides, type PortBinding, type PortSpec } from "./ports.ts";
 import { bridgeNameFor, hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
 import { NetworkStore, type NetworkRecord } from "./store.ts";
+import { claimLease, dropLeases, LEASE_DIR } from "./leases.ts";
 
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
 export type { NetOp, EndpointPlan } from "./plan.ts";
@@ -89,6 +91,8 @@ export interface NetworkManagerOptions {
   defaultSubnet?: string;
   /** nftables table holding berth's rules */
   natTable?: string;
+  /** host-wide leases of default-bridge addresses (tests pass a temp dir) */
+  leaseDir?: string;
   mtu?: number;
 }
 
@@ -130,8 +134,10 @@ export class NetworkManager {
   private readonly defaultBridge: string;
   private readonly table: string;
   private readonly mtu: number;
+  private readonly leaseDir: string;
 
   constructor(private readonly opts: NetworkManagerOptions) {
+    this.leaseDir = opts.leaseDir ?? LEASE_DIR;
     this.store = new NetworkStore(opts.root);
     this.defaultBridge = opts.defaultBridge ?? DEFAULT_BRIDGE;
     this.table = opts.natTable ?? DEFAULT_TABLE;
@@ -185,7 +191,7 @@ export class NetworkManager {
       }
       applyOps(host, planBridge(rec, observeBridge(host, rec.bridge)));
       ensureNat(this.table, rec);
-      const ip = allocate(parseSubnet(rec.subnet), rec.gateway, Object.keys(rec.endpoints), o.ip);
+      const ip = this.allocateLocked(rec, o.containerId, o.ip);
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
       const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac, defaultRoute: !hasGateway });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
@@ -382,15 +388,33 @@ export class NetworkManager {
     this.store.withLock(() => {
       const rec = this.store.get(network);
       if (!rec) return;
-      let changed = false;
+      const freed: { ip: string; containerId: string }[] = [];
       for (const [ip, ep] of Object.entries(rec.endpoints)) {
         if (match(ip, ep)) {
           delete rec.endpoints[ip];
-          changed = true;
+          freed.push({ ip, containerId: ep.containerId });
         }
       }
-      if (changed) this.store.put(rec, false);
+      if (freed.length === 0) return;
+      this.store.put(rec, false);
+      if (rec.name === DEFAULT_NETWORK) dropLeases(rec.bridge, freed, this.opts.root, this.leaseDir);
     });
+  }
+
+  /**
+   * The lowest free address (or --ip) of `rec`, under the store lock. On the default network the
+   * address must also be free of other berth roots sharing the bridge (leases.ts).
+   */
+  private allocateLocked(rec: NetworkRecord, containerId: string, requested?: string): string {
+    const subnet = parseSubnet(rec.subnet);
+    const elsewhere: string[] = [];
+    for (;;) {
+      const ip = allocate(subnet, rec.gateway, [...Object.keys(rec.endpoints), ...elsewhere], requested);
+      if (rec.name !== DEFAULT_NETWORK) return ip;
+      if (claimLease(rec.bridge, ip, { root: this.opts.root, containerId }, (root) => join(root, "network", `${DEFAULT_NETWORK}.json`), this.leaseDir)) return ip;
+      if (requested) throw new EngineError("already_exists", `address ${ip} is already in use on ${rec.subnet} (by another berth root sharing bridge ${rec.bridge})`);
+      elsewhere.push(ip);
+    }
   }
 
   /**

@@ -68,9 +68,10 @@ afterAll(async () => {
   Bun.spawnSync(["ip", "link", "del", BRIDGE], { stderr: "ignore" });
   Bun.spawnSync(["nft", "delete", "table", "ip", TABLE], { stderr: "ignore" });
   const dns = dnsProcesses();
+  const leases = existsSync(`/run/berth/net/${BRIDGE}`) ? readdirSync(`/run/berth/net/${BRIDGE}`) : [];
   tr![Symbol.dispose]();
-  // the leak check proper: nothing of ours on the bridge, no DNS server, no user-network bridge of this root
-  expect({ leftPorts, dns }).toEqual({ leftPorts: [], dns: [] });
+  // the leak check proper: nothing of ours on the bridge, no DNS server, no address lease
+  expect({ leftPorts, dns, leases }).toEqual({ leftPorts: [], dns: [], leases: [] });
 });
 
 async function ipOf(ref: string, network: string): Promise<string> {
