@@ -11,6 +11,9 @@
  * - Records live in `<root>/network/<name>.json`, changed only under the store's flock; an address is
  *   recorded before its veth exists and freed only after the veth is gone, so a crash can leak a
  *   record (reclaimed by `release`/`releaseStale`) but never hand one address out twice.
+ * - The default bridge is one device for every berth root on the host: a root whose record is new
+ *   adopts the subnet the bridge already carries, addresses on it are also leased host-wide
+ *   (leases.ts), and berth's table stays while the default bridge exists.
  * - berth touches only its own links (the networks' bridges and the `veth*` host ends it recorded) and
  *   its own nftables table; other software's links, tables and chains are never changed.
  * - A container's netns is entered only by the main thread, only for socket(2) (ffi/netlink.ts).
