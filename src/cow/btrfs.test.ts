@@ -4,7 +4,7 @@
  * off btrfs. Root only (mkfs, losetup, mount, subvolume ioctls).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { snapshotterSuite } from "./testsuite.ts";
 import { BtrfsDriver, changedDirs } from "./btrfs.ts";
 import { treeChanges } from "./diff.ts";
@@ -79,7 +79,7 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     await d.prepare("c", "A");
     const up = d.upperDir("c"), low = d.upperDir("A");
     // nothing changed yet: only the root is looked at
-    expect([...changedDirs(up)!]).toEqual([""]);
+    expect([...changedDirs(up, low)!]).toEqual([""]);
     expect(await d.changes("c")).toEqual([]);
     writeFileSync(`${up}/d0/sub/deep/f1`, "X-1"); // same size, new mtime
     writeFileSync(`${up}/d0/sub/deep/f2`, "0-2"); // same content and size, mtime put back
@@ -98,7 +98,12 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     rmSync(`${up}/d5/sub/deep`, { recursive: true });
     writeFileSync(`${up}/d5/sub/deep`, "now a file");
     chmodSync(`${up}/d4`, 0o700);
-    const dirs = changedDirs(up)!;
+    // reads rewrite inode items (atime) without changing anything
+    const atimeBefore = statSync(`${up}/d9/sub/deep/f0`).atimeMs;
+    readdirSync(`${up}/d8`);
+    readFileSync(`${up}/d9/sub/deep/f0`);
+    expect(statSync(`${up}/d9/sub/deep/f0`).atimeMs).not.toBe(atimeBefore);
+    const dirs = changedDirs(up, low)!;
     for (const p of ["d0/sub/deep", "d1/sub", "d1/sub/deep", "d2/sub/deep", "d3/sub", "d3/sub/deep", "d4", "d4/sub/deep", "d5/sub", "d6/sub/deep", "d7/sub/deep", ""]) expect(dirs).toContain(p);
     for (const p of ["d7/sub", "d6/sub/deep/newdir"]) expect(dirs).toContain(p);
     for (const p of ["d8", "d9/sub/deep", "d0/sub/link"]) expect(dirs.has(p)).toBe(false); // untouched, or not a directory

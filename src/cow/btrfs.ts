@@ -9,8 +9,9 @@
  *
  * Mounts are binds of the subvolume directory, "rw" for active snapshots and "ro" for views, exactly like
  * vfs; the runtime performs them. Layers unpack straight into the subvolume with whiteouts applied as
- * deletions (apply.ts "delete"), and diff/changes compare the tree with the parent's subvolume
- * (diff.ts treeDiff, docker's naive diff).
+ * deletions (apply.ts "delete"). diff/changes compare the tree with the parent's subvolume as vfs does
+ * (diff.ts treeDiff, docker's naive diff), but walk only the directories that hold an inode changed
+ * since the snapshot was taken, which the subvolume's own B-tree lists (changedDirs).
  *
  * The driver refuses to start unless its root is on btrfs (statfs f_type BTRFS_SUPER_MAGIC): snapshots
  * cannot cross filesystems, and subvolume ioctls fail with ENOTTY anywhere else.
@@ -86,12 +87,12 @@ export class BtrfsDriver extends WholeTreeDriver {
    */
   override diff(key: string): AsyncIterable<TarRecord> {
     const { upper, lowers } = this.lowerDirs(key);
-    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper));
+    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper, lowers[0]));
   }
 
   override async changes(key: string): Promise<Change[]> {
     const { upper, lowers } = this.lowerDirs(key);
-    return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper));
+    return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper, lowers[0]));
   }
 
   /**
@@ -107,7 +108,7 @@ export class BtrfsDriver extends WholeTreeDriver {
     if (parent === undefined) return diskUsage(fs);
     let size = 0, inodes = 0;
     const seen = new Set<bigint>();
-    for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs, descendInto(fs))) {
+    for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs, descendInto(fs, `${this.dir(parent)}/fs`))) {
       if (c.kind === "D") continue;
       const st = lstatSync(`${fs}${c.path}`, { bigint: true });
       if (seen.has(st.ino)) continue;
@@ -179,8 +180,12 @@ const S_IFMT = 0o170000, S_IFDIR = 0o040000;
  * ancestors are walked to reach them. Everything else is shared with the parent and is skipped.
  * syncfs first: inode updates wait in btrfs' delayed-inode cache until a transaction commits, and the
  * search only reads the B-tree.
+ *
+ * Reading rewrites inode items too (atime, relatime's first read after a change), so an inode whose item
+ * equals the one `parentFs` (the snapshot's source) has under the same number, transid and atime aside,
+ * is not a change: ctime, mtime, size, mode, owner, nlink and the change counter (sequence) all match.
  */
-export function changedDirs(fs: string): Set<string> | undefined {
+export function changedDirs(fs: string, parentFs: string): Set<string> | undefined {
   try {
     const fd = openSync(fs, constants.O_RDONLY | constants.O_DIRECTORY | 0o2000000);
     try {
@@ -189,15 +194,23 @@ export function changedDirs(fs: string): Set<string> | undefined {
       closeSync(fd);
     }
     const { treeid, otransid } = subvolInfo(fs);
+    const parentTree = subvolInfo(parentFs).treeid;
     const MAX = (1n << 64n) - 1n;
     const dirInos = new Set<bigint>(), fileInos: bigint[] = [];
+    const touched: { ino: bigint; item: Uint8Array }[] = [];
     treeSearch(fs, { treeid, min: [BigInt(BTRFS_FIRST_FREE_OBJECTID), BTRFS_INODE_ITEM_KEY, 0n], max: [MAX, BTRFS_INODE_ITEM_KEY, MAX], minTransid: otransid + 1n }, (it) => {
       if (it.type !== BTRFS_INODE_ITEM_KEY) return;
       const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
-      if (v.getBigUint64(8, true) <= otransid) return; // btrfs_inode_item.transid (offset: 8)
-      if ((v.getUint32(52, true) & S_IFMT) === S_IFDIR) dirInos.add(it.objectid); // .mode (offset: 52)
-      else fileInos.push(it.objectid);
+      if (v.getBigUint64(8, true) > otransid) touched.push({ ino: it.objectid, item: it.data }); // btrfs_inode_item.transid (offset: 8)
     });
+    for (const { ino, item } of touched) {
+      let before: Uint8Array | undefined;
+      treeSearch(parentFs, { treeid: parentTree, min: [ino, BTRFS_INODE_ITEM_KEY, 0n], max: [ino, BTRFS_INODE_ITEM_KEY, 0n] }, (it) => void (before = it.data));
+      if (before && sameButAtime(before, item)) continue;
+      const mode = new DataView(item.buffer, item.byteOffset, item.byteLength).getUint32(52, true); // .mode (offset: 52)
+      if ((mode & S_IFMT) === S_IFDIR) dirInos.add(ino);
+      else fileInos.push(ino);
+    }
     for (const ino of fileInos) {
       treeSearch(fs, { treeid, min: [ino, BTRFS_INODE_REF_KEY, 0n], max: [ino, BTRFS_INODE_EXTREF_KEY, MAX] }, (it) => {
         // INODE_REF: key offset = the parent directory; INODE_EXTREF (many links): parent_objectid
@@ -228,7 +241,20 @@ export function changedDirs(fs: string): Set<string> | undefined {
   }
 }
 
-function descendInto(fs: string): ((rel: string) => boolean) | undefined {
-  const dirs = changedDirs(fs);
+/**
+ * struct btrfs_inode_item (160 bytes) minus what reading changes: transid (offset: 8 - length: 8) and
+ * atime (offset: 112 - length: 12)
+ */
+function sameButAtime(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== 160 || b.length !== 160) return false;
+  for (let i = 0; i < 160; i++) {
+    if ((i >= 8 && i < 16) || (i >= 112 && i < 124)) continue;
+    if (a[i] !== b[i]) return false;
+  }
+  return true;
+}
+
+function descendInto(fs: string, parentFs: string): ((rel: string) => boolean) | undefined {
+  const dirs = changedDirs(fs, parentFs);
   return dirs && ((rel) => dirs.has(rel));
 }

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import {
   BTRFS_IOC_SNAP_CREATE_V2, BTRFS_IOC_SNAP_DESTROY, BTRFS_IOC_SNAP_DESTROY_V2, BTRFS_IOC_SUBVOL_CREATE_V2, BTRFS_IOC_SUBVOL_GETFLAGS,
-  BTRFS_IOC_SUBVOL_SETFLAGS, BTRFS_SUBVOL_RDONLY, volArgs, volArgsV2,
+  BTRFS_IOC_SUBVOL_SETFLAGS, BTRFS_IOC_TREE_SEARCH_V2, BTRFS_IOC_INO_LOOKUP, BTRFS_IOC_GET_SUBVOL_INFO, BTRFS_SUBVOL_RDONLY, volArgs, volArgsV2,
 } from "./btrfs.ts";
 
 test("ioctl numbers and struct layouts match <linux/btrfs.h> (values printed by a C program against the header)", () => {
@@ -11,6 +11,9 @@ test("ioctl numbers and struct layouts match <linux/btrfs.h> (values printed by 
   expect(BTRFS_IOC_SNAP_DESTROY_V2).toBe(0x5000943f);
   expect(BTRFS_IOC_SUBVOL_GETFLAGS).toBe(0x80089419);
   expect(BTRFS_IOC_SUBVOL_SETFLAGS).toBe(0x4008941a);
+  expect(BTRFS_IOC_TREE_SEARCH_V2).toBe(0xc0709411); // sizeof(struct btrfs_ioctl_search_args_v2) = 112
+  expect(BTRFS_IOC_INO_LOOKUP).toBe(0xd0009412);
+  expect(BTRFS_IOC_GET_SUBVOL_INFO).toBe(0x81f8943c); // sizeof(struct btrfs_ioctl_get_subvol_info_args) = 504
   expect(BTRFS_SUBVOL_RDONLY).toBe(2n);
   const v2 = volArgsV2(7, BTRFS_SUBVOL_RDONLY, "fs");
   expect(v2.length).toBe(4096); // sizeof(struct btrfs_ioctl_vol_args_v2)
