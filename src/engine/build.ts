@@ -231,6 +231,15 @@ export class BuildSupport {
     }
   }
 
+  /**
+   * The snapshot's mounts with overlay's `volatile` option: the unmount then skips overlay's sync of the
+   * whole upper filesystem (measured 5–280 ms on a busy machine). Safe because these snapshots are never
+   * mounted again: they are read by the diff, committed through a re-unpacked copy, and removed.
+   */
+  private async volatileMounts(key: string) {
+    return (await this.images.snapshots.mounts(key)).map((m) => (m.type === "overlay" ? { ...m, options: [...m.options, "volatile"] } : m));
+  }
+
   /** the mounted root filesystem of image `id` (read it only) for COPY --from */
   async withImageRoot<T>(id: Digest, fn: (root: string) => Promise<T>): Promise<T> {
     const cfg = this.images.store.config(id);
@@ -238,7 +247,7 @@ export class BuildSupport {
     const key = extractKey();
     await this.images.snapshots.prepare(key, top);
     try {
-      return await withContainerRoot({ pid: 0, mounts: () => this.images.snapshots.mounts(key), scratch: join(this.scratchDir, key) }, fn);
+      return await withContainerRoot({ pid: 0, mounts: () => this.volatileMounts(key), scratch: join(this.scratchDir, key) }, fn);
     } finally {
       await this.images.snapshots.remove(key).catch(() => {});
     }
@@ -250,7 +259,7 @@ export class BuildSupport {
     const key = extractKey();
     await this.images.snapshots.prepare(key, top);
     try {
-      const changed = await withContainerRoot({ pid: 0, mounts: () => this.images.snapshots.mounts(key), scratch: join(this.scratchDir, key) }, async (root) => {
+      const changed = await withContainerRoot({ pid: 0, mounts: () => this.volatileMounts(key), scratch: join(this.scratchDir, key) }, async (root) => {
         return writePlan(root, plan);
       });
       // docker's commit of an empty change (WORKDIR of an existing directory) adds no layer
