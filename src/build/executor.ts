@@ -91,7 +91,7 @@ export class Builder {
     } catch {}
     this.ignore = ignoreText ? new IgnoreMatcher(parseDockerignore(ignoreText)) : undefined;
     this.context = new SourceRoot(this.o.contextDir, this.ignore);
-    this.args = { given: this.o.buildArgs, used: new Set() };
+    this.args = { given: this.o.buildArgs, used: new Set(), meta: this.metaEnv };
 
     let last = df.stages.length - 1;
     if (this.o.target !== undefined) {

@@ -173,6 +173,14 @@ describe("config instructions", () => {
     expect(runArgs(st)).toEqual([]);
     expect(nopCreatedBy(st, "ENV A=1")).toBe("/bin/sh -c #(nop)  ENV A=1");
   });
+  test("ARG without a value in a stage takes the value of the ARG before FROM", () => {
+    const st = fresh();
+    applyMeta(st, one("ARG VERSION"), lex, { given: new Map(), used: new Set(), meta: new Map([["VERSION", "1.2"]]) });
+    expect(st.args.get("VERSION")).toBe("1.2");
+    applyMeta(st, one("ARG OTHER"), lex, { given: new Map(), used: new Set(), meta: new Map() });
+    expect(st.args.has("OTHER")).toBe(true);
+    expect(runArgs(st)).toEqual([["VERSION", "1.2"]]);
+  });
   test("CMD, ENTRYPOINT resets CMD unless set in this stage, SHELL changes the shell form", () => {
     const st = fresh();
     st.config.Cmd = ["base"];

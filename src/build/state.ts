@@ -24,6 +24,8 @@ export interface BuildArgs {
   given: Map<string, string>;
   /** names a stage or the meta scope consumed */
   used: Set<string>;
+  /** values of the ARGs before the first FROM: `ARG NAME` without a value in a stage takes them */
+  meta?: Map<string, string>;
 }
 
 export function envMap(env: string[] | undefined): Map<string, string> {
@@ -148,7 +150,7 @@ export function applyMeta(st: StageState, ins: Instruction, lex: ShellLex, build
       const parts: string[] = [];
       for (const a of ins.args) {
         const name = a.name;
-        let value = a.value === undefined ? undefined : sub(lex, a.value, env(), ins, file);
+        let value = a.value === undefined ? buildArgs.meta?.get(name) : sub(lex, a.value, env(), ins, file);
         if (buildArgs.given.has(name)) {
           value = buildArgs.given.get(name);
           buildArgs.used.add(name);

@@ -92,6 +92,16 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(unused.stdout).toContain("[Warning] One or more build-args [NOPE] were not consumed");
   });
 
+  test("ARG before FROM: in FROM, re-declared in a stage, overridden by --build-arg", async () => {
+    const dir = ctx({ Dockerfile: "ARG BASE=busybox\nARG GREETING=hello\nFROM ${BASE}\nARG GREETING\nRUN echo $GREETING > /g\n" });
+    ok(await run(["build", "-t", "metaarg", dir]));
+    expect(await sh("metaarg", "cat /g")).toMatchObject({ stdout: "hello\n" });
+    ok(await run(["build", "-t", "metaarg", "--build-arg", "GREETING=bye", dir]));
+    expect(await sh("metaarg", "cat /g")).toMatchObject({ stdout: "bye\n" });
+    const img = JSON.parse((await run(["image", "inspect", "metaarg"])).stdout)[0];
+    expect(img.Config.Env.some((e: string) => e.startsWith("GREETING"))).toBe(false);
+  });
+
   test("the cache survives and builder prune empties it", async () => {
     const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo prune > /p\nENV X=1\n" });
     ok(await run(["build", dir]));
