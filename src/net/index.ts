@@ -34,7 +34,7 @@
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { EngineError, wrap } from "../lib/errors.ts";
+import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, linkByName, listAddrs, listRoutes } from "../ffi/index.ts";
 import { applyOps, observeBridge } from "./bridge.ts";
 import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
@@ -346,7 +346,16 @@ export class NetworkManager {
       const all = this.store.getPorts();
       const r = all[containerId];
       if (!r || r.target) return [];
-      addPorts(this.table, mappings(r.bindings, ip));
+      try {
+        addPorts(this.table, mappings(r.bindings, ip));
+      } catch (e) {
+        // the map already has the key: another berth root on this host publishes the same port
+        if (e instanceof SyscallError && e.code === "EEXIST") {
+          const list = r.bindings.map((b) => `${b.hostIp || "0.0.0.0"}:${b.hostPort}/${b.proto}`).join(", ");
+          throw new EngineError("already_exists", `bind for ${list} failed: a port is already published by another berth root on this host`, { cause: e });
+        }
+        throw e;
+      }
       r.target = ip;
       this.store.putPorts(all);
       return r.bindings;
