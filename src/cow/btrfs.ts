@@ -165,6 +165,8 @@ function nestedSubvolumes(root: string): string[] {
 }
 
 const S_IFMT = 0o170000, S_IFDIR = 0o040000;
+/** search buffer for the one-inode lookups: one leaf (the largest item possible with the default 16 KiB nodesize) plus the header */
+const POINT_LOOKUP = 16 * 1024 + 32;
 
 /**
  * The directories of the snapshot subvolume `fs` that can differ from the subvolume it was snapshotted
@@ -205,7 +207,7 @@ export function changedDirs(fs: string, parentFs: string): Set<string> | undefin
     });
     for (const { ino, item } of touched) {
       let before: Uint8Array | undefined;
-      treeSearch(parentFs, { treeid: parentTree, min: [ino, BTRFS_INODE_ITEM_KEY, 0n], max: [ino, BTRFS_INODE_ITEM_KEY, 0n] }, (it) => void (before = it.data));
+      treeSearch(parentFs, { treeid: parentTree, min: [ino, BTRFS_INODE_ITEM_KEY, 0n], max: [ino, BTRFS_INODE_ITEM_KEY, 0n] }, (it) => void (before = it.data), POINT_LOOKUP);
       if (before && sameButAtime(before, item)) continue;
       const mode = new DataView(item.buffer, item.byteOffset, item.byteLength).getUint32(52, true); // .mode (offset: 52)
       if ((mode & S_IFMT) === S_IFDIR) dirInos.add(ino);
@@ -220,7 +222,7 @@ export function changedDirs(fs: string, parentFs: string): Set<string> | undefin
           const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
           for (let at = 0; at + 18 <= it.data.length; at += 18 + v.getUint16(at + 16, true)) dirInos.add(v.getBigUint64(at, true));
         }
-      });
+      }, POINT_LOOKUP);
     }
     const dirs = new Set<string>([""]);
     for (const ino of dirInos) {
@@ -235,8 +237,9 @@ export function changedDirs(fs: string, parentFs: string): Set<string> | undefin
     }
     return dirs;
   } catch (e) {
-    // not root (TREE_SEARCH needs CAP_SYS_ADMIN) or a kernel without GET_SUBVOL_INFO: walk it all
-    if (e instanceof SyscallError && (e.code === "EPERM" || e.code === "ENOTTY" || e.code === "EOPNOTSUPP")) return undefined;
+    // not root (TREE_SEARCH needs CAP_SYS_ADMIN), a kernel without GET_SUBVOL_INFO, or an item larger
+    // than POINT_LOOKUP (nodesize > 16 KiB): walk it all
+    if (e instanceof SyscallError && ["EPERM", "ENOTTY", "EOPNOTSUPP", "EOVERFLOW"].includes(e.code)) return undefined;
     throw e;
   }
 }

@@ -222,7 +222,8 @@ const U64_MAX = (1n << 64n) - 1n;
 /**
  * BTRFS_IOC_TREE_SEARCH_V2 over the key range [min, max] (keys compare as (objectid, type, offset)
  * tuples, so a range spanning objectids returns every type in between), batch after batch until the
- * range is exhausted. `fd` path: any file on the filesystem. Needs CAP_SYS_ADMIN.
+ * range is exhausted. `path`: any file on the filesystem. Needs CAP_SYS_ADMIN. `bufSize` bounds one batch;
+ * it must hold the largest single item (a leaf: 16 KiB by default) or the kernel answers EOVERFLOW.
  *
  * struct btrfs_ioctl_search_args_v2 = struct btrfs_ioctl_search_key (104 bytes) + buf_size + buf[]:
  *   __u64 tree_id        (offset: 0 - length: 8)
@@ -240,8 +241,8 @@ const U64_MAX = (1n << 64n) - 1n;
  *   __u64 buf[]          (offset: 112)             items, each a struct btrfs_ioctl_search_header:
  *     __u64 transid (0) · __u64 objectid (8) · __u64 offset (16) · __u32 type (24) · __u32 len (28) · data (32)
  */
-export function treeSearch(path: string, key: SearchKey, onItem: (item: SearchItem) => void): void {
-  const BUF = 64 * 1024;
+export function treeSearch(path: string, key: SearchKey, onItem: (item: SearchItem) => void, bufSize = 64 * 1024): void {
+  const BUF = bufSize;
   const args = new Uint8Array(SEARCH_ARGS_V2_SIZE + BUF);
   const v = new DataView(args.buffer);
   let [objectid, type, offset] = key.min;
