@@ -340,6 +340,7 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
     }
   }
   const created = { n: 0 };
+  const destExisted = !!lstatSync(resolveInRoot(root, destDir, true), { throwIfNoEntry: false });
   mkdirInRoot(root, destDir, owner, created);
   const dirTimes: [string, number][] = [];
   for (const e of plan.entries) {
@@ -347,6 +348,8 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
     const inPath = rel === "" ? destDir : posix.join(destDir, rel);
     if (e.type === "dir") {
       const host = mkdirInRoot(root, inPath, owner);
+      // an existing destination (`COPY . /`, `COPY dir /usr/local/`) keeps its owner and mode
+      if (rel === "" && destExisted) continue;
       const mode = plan.chmod ?? e.mode;
       chmodSync(host, mode & 0o7777);
       if (isRoot) lchown(host, uid, gid);
