@@ -21,7 +21,10 @@ import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression
 import { dirname, join } from "node:path";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
-import { hasSnapshot, ImageAssembly, tapChunks } from "./assembly.ts";
+import { gcEvery, hasSnapshot, ImageAssembly, tapChunks } from "./assembly.ts";
+
+/** forced GC cadence in bytes (compressed + uncompressed) through a pull: see assembly.ts gcEvery */
+const PULL_GC_BYTES = 32 << 20;
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -167,6 +170,7 @@ async function fetchLayers(
 ): Promise<void> {
   const chains = chainIds(diffIds);
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
+  const collect = gcEvery(PULL_GC_BYTES);
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
   const check = () => {
@@ -240,6 +244,7 @@ async function fetchLayers(
           check();
           w.write(c);
           got += c.length;
+          collect(c.length);
           const now = Date.now();
           if (now - lastEmit > 100 || got === d.size) {
             lastEmit = now;
@@ -255,7 +260,10 @@ async function fetchLayers(
         try {
           const { stream } = await openMaybeCompressed(body);
           const h = new Bun.CryptoHasher("sha256");
-          const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(stream as unknown as AsyncIterable<Uint8Array>, (c) => void h.update(c))));
+          const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(stream as unknown as AsyncIterable<Uint8Array>, (c) => {
+            h.update(c);
+            collect(c.length);
+          })));
           // the tar reader drained the decompressor, which drained the body; take any stray tail too
           for await (const _ of body) {
           }
