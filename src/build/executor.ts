@@ -100,15 +100,20 @@ export class Builder {
       if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`, { exitCode: 1 });
     }
     const labelKeys = Object.keys(this.o.labels).sort();
-    this.total = df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + (labelKeys.length ? 1 : 0);
+    this.total = df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
 
     this.metaArgs(df);
     let id: Digest | undefined;
     for (let i = 0; i <= last; i++) {
       const extra: Instruction[] = [];
-      if (i === last && labelKeys.length) {
-        const text = `LABEL ${labelKeys.map((k) => `${JSON.stringify(k)}=${JSON.stringify(this.o.labels[k])}`).join(" ")}`;
-        extra.push(toInstruction(parseNodes(text).nodes[0]!, df.directives.escape, this.o.dockerfileName));
+      if (i === last) {
+        // docker's buildLabelOptions: one LABEL step per --label, sorted, at the end of the built stage
+        for (const k of labelKeys) {
+          const v = this.o.labels[k]!;
+          const lit = (x: string) => `'${x.split("'").join(`'"'"'`)}'`;
+          const node = { keyword: "LABEL", original: `LABEL ${k}=${v}`, line: 0, endLine: 0, flags: {}, rest: "", heredocs: [] };
+          extra.push({ node, kind: "LABEL", pairs: [[lit(k), lit(v)]] });
+        }
       }
       id = await this.stage(df.stages[i]!, extra);
       this.stageImages.set(i, id);

@@ -121,13 +121,16 @@ describe.skipIf(!rootEnabled)("build", () => {
         "MAINTAINER someone",
       ].join("\n"),
     });
-    ok(await run(["build", "-t", "cfg", "--label", "extra=yes", dir]));
+    const b = await run(["build", "-t", "cfg", "--label", "extra=yes", "--label", "quoted=it's $x", dir]);
+    ok(b);
+    expect(b.stdout).toContain("Step 16/17 : LABEL extra=yes\n");
+    expect(b.stdout).toContain("Step 17/17 : LABEL quoted=it's $x\n");
     expect(await run(["run", "--rm", "cfg"])).toMatchObject({ stdout: "hello world from /app/sub as 1234 arg\n", exitCode: 0 });
     expect(await run(["run", "--rm", "--entrypoint", "cat", "cfg", "/pwd", "/tmp/uid"])).toMatchObject({ stdout: "/app/sub\n1234\n" });
     const img = JSON.parse((await run(["image", "inspect", "cfg"])).stdout)[0];
     expect(img.Config).toMatchObject({
       User: "app", WorkingDir: "/app/sub", Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello", "NAME=world"], Cmd: ["arg"],
-      ExposedPorts: { "8080/tcp": {}, "53/udp": {} }, Volumes: { "/data": {} }, Labels: { version: "1.0", desc: "a b", extra: "yes" },
+      ExposedPorts: { "8080/tcp": {}, "53/udp": {} }, Volumes: { "/data": {} }, Labels: { version: "1.0", desc: "a b", extra: "yes", quoted: "it's $x" },
       StopSignal: "SIGINT", Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 5e9 },
     });
     expect(img.Author).toBe("someone");
