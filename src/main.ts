@@ -17,6 +17,7 @@ import { VERSION } from "./version.ts";
 
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
+  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use (overlay, vfs, btrfs)", default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
   "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
@@ -34,6 +35,8 @@ function topUsage(): string {
   for (const name of Object.keys(commands)) lines.push(`  ${name}`);
   lines.push("", "Global Options:");
   lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
+  lines.push("  -s, --storage-driver string  Storage driver: overlay, vfs or btrfs (default: the one this root")
+  lines.push("                           already uses, else overlay; env BERTH_STORAGE_DRIVER)");
   lines.push("  -D, --debug              Enable debug mode");
   lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
   lines.push("  -v, --version            Print version information and quit");
@@ -46,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
     const a = argv[i]!;
-    const takesValue = (a === "--root" || a === "--log-level" || a === "-l") && !a.includes("=");
+    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s"].includes(a);
     i += takesValue ? 2 : 1;
   }
   let g;
@@ -75,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     root,
     log,
     debug,
-    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ root, log }))),
+    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ root, log, storageDriver: String(g.flags["storage-driver"] || "") || undefined }))),
     out: (s) => void process.stdout.write(s),
   };
 

@@ -9,7 +9,7 @@
  *
  * Every store takes its directory as a parameter, so tests point a whole engine at a temp dir.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { EngineError } from "../lib/errors.ts";
@@ -48,7 +48,7 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.root = opts.root;
     this.log = opts.log;
-    const driver = opts.storageDriver ?? process.env.BERTH_STORAGE_DRIVER ?? "overlay";
+    const driver = opts.storageDriver ?? (process.env.BERTH_STORAGE_DRIVER || undefined) ?? driverInUse(opts.root) ?? "overlay";
     if (driver !== "overlay" && driver !== "vfs" && driver !== "btrfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay, vfs or btrfs`);
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
@@ -107,6 +107,12 @@ export class Engine {
       { type: "Build Cache", total: 0, active: 0, size: 0, reclaimable: 0 },
     ];
   }
+}
+
+/** without a choice, the driver this root already holds snapshots for (docker's daemon does the same
+ * with its graph driver directories), overlay first when several do */
+function driverInUse(root: string): string | undefined {
+  return ["overlay", "btrfs", "vfs"].find((d) => existsSync(join(root, d)));
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
