@@ -59,6 +59,7 @@ export const STEP = [
   "", "wait for parent", "unshare cgroup namespace", "sethostname", "mount", "setns", "chdir", "setsid",
   "set controlling terminal", "dup2", "setrlimit", "drop bounding capability", "setgroups", "setresgid",
   "setresuid", "capset", "clear ambient capabilities", "set no_new_privs", "exec", "fork init", "close fds",
+  "bring up loopback",
 ] as const;
 export const ST_OP = 4;
 export const ST_SETNS = 5;

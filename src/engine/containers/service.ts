@@ -289,9 +289,8 @@ export class ContainerService {
       paths.netnsPath = `/proc/${ost.Pid}/ns/net`;
       paths.hostsPath = other.HostsPath;
       paths.resolvConfPath = other.ResolvConfPath;
-    } else if (mode === "none") {
-      beforeStart = async (pid) => this.networks.mgr.setupNone(pid);
     } else if (netw.isBridgeMode(mode)) {
+      // (--network none needs nothing here: the runtime brings lo up in every new network namespace)
       const linked = (cfg.HostConfig.Links ?? []).map((l) => {
         const { name, alias } = parseLink(l);
         let lid: string;
