@@ -37,7 +37,7 @@
  */
 import {
   closeSync, constants, fchmodSync, fchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync,
-  chmodSync, symlinkSync, unlinkSync, writeSync, readlinkSync, type Stats,
+  chmodSync, symlinkSync, unlinkSync, writeSync, writevSync, readlinkSync, type Stats,
 } from "node:fs";
 import type { ApplyStats } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
@@ -228,11 +228,24 @@ function writeAll(fd: number, data: Uint8Array): void {
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
+/** write `total` bytes from `chunks` in order: one write(2) or writev(2), more only after a short write */
+function writeAllv(fd: number, chunks: Uint8Array[], total: number): void {
+  let n = chunks.length === 1 ? writeSync(fd, chunks[0]!) : writevSync(fd, chunks);
+  if (n === total) return;
+  for (const c of chunks) {
+    if (n >= c.length) {
+      n -= c.length;
+      continue;
+    }
+    writeAll(fd, n ? c.subarray(n) : c);
+    n = 0;
+  }
+}
+
 /** unpack `records` into `root` (a snapshot's fs/ directory). Errors name the entry. */
 export async function applyLayer(root: string, records: AsyncIterable<TarRecord>, opts: ApplyOptions): Promise<ApplyStats> {
   const rootEntries = readdirSync(root);
   const tree = new LayerTree(root, rootEntries.length === 0);
-  const buf = Buffer.allocUnsafe(WRITE_BUF);
   const deferredDirs: { abs: string; entry: TarEntry }[] = [];
   const opaque = new Set<string>();
   let entries = 0;
@@ -284,19 +297,20 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
           const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600);
           tree.created.add(abs);
           try {
+            // the reader's chunks are subarrays of the source's: write them as they are, gathered
+            // into one writev(2) per ≤1 MiB, never copied
+            let pending: Uint8Array[] = [];
             let used = 0;
             for await (const chunk of rec.body) {
-              if (used + chunk.length > WRITE_BUF) {
-                if (used) writeAll(fd, buf.subarray(0, used));
+              if (used && used + chunk.length > WRITE_BUF) {
+                writeAllv(fd, pending, used);
+                pending = [];
                 used = 0;
               }
-              if (chunk.length >= WRITE_BUF) writeAll(fd, chunk);
-              else {
-                buf.set(chunk, used);
-                used += chunk.length;
-              }
+              pending.push(chunk);
+              used += chunk.length;
             }
-            if (used) writeAll(fd, buf.subarray(0, used));
+            if (used) writeAllv(fd, pending, used);
             // chmod after chown: chown clears setuid/setgid on regular files
             if (canChown) fchownSync(fd, e.uid, e.gid);
             fchmodSync(fd, e.mode & 0o7777);

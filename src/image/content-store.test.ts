@@ -36,6 +36,22 @@ async function rejection(p: Promise<unknown>): Promise<EngineError> {
 }
 
 describe("ContentWriter", () => {
+  test("offThread: hashed and written by a worker, same blob as inline; expected digest checked", async () => {
+    const cs = tmpStore();
+    const data = bytes(3_000_000, 5);
+    const w = await cs.writer("off-1", { offThread: true });
+    for (let off = 0; off < data.length; off += 65_536) w.write(data.subarray(off, off + 65_536));
+    expect(() => w.digest()).toThrow(/off-thread/);
+    const info = await w.commit({ size: data.length });
+    expect(info).toEqual({ digest: sha256Digest(data), size: data.length });
+    expect(Buffer.compare(Buffer.from(await Bun.file(cs.path(info.digest)).arrayBuffer()), Buffer.from(data))).toBe(0);
+    const bad = await cs.writer("off-2", { offThread: true });
+    bad.write(data.subarray(0, 1000));
+    const e = await rejection(bad.commit({ digest: sha256Digest(data) }));
+    expect(e.kind).toBe("invalid_argument");
+    expect(cs.listIngests().length).toBe(0);
+  });
+
   test("commit moves verified data into blobs/ and removes the ingest", async () => {
     const cs = tmpStore();
     const data = bytes(3 * 1024 * 1024 + 17);

@@ -33,6 +33,7 @@ import {
 import { join } from "node:path";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { fsyncDir } from "../lib/atomic-write.ts";
+import { Sha256Worker } from "../lib/sha256-worker.ts";
 import { isDigest, type Digest } from "../oci/index.ts";
 import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
 
@@ -287,7 +288,7 @@ export class ContentStore {
    * `unavailable`, and GC never removes it. An existing unlocked ingest is resumed: its bytes are
    * re-hashed and `offset` says where to continue (an HTTP Range request, for a pull).
    */
-  async writer(ref?: string): Promise<ContentWriter> {
+  async writer(ref?: string, opts: WriterOptions = {}): Promise<ContentWriter> {
     ref ??= `ingest-${crypto.randomUUID()}`;
     if (ref === "" || ref.length > 1024 || ref.includes("\0")) {
       throw new EngineError("invalid_argument", `invalid ingest ref ${JSON.stringify(ref)}`);
@@ -319,7 +320,7 @@ export class ContentStore {
           throw wrap(`open ingest ${ref}`, e);
         }
       }
-      if (state === "locked") return ContentWriter.open(this, ref, dir, fd);
+      if (state === "locked") return ContentWriter.open(this, ref, dir, fd, opts);
       if (fd >= 0) closeSync(fd);
       if (state === "busy" && attempt >= INGEST_LOCK_RETRIES) {
         throw new EngineError("unavailable", `ingest ${ref}: locked by another writer`);
@@ -350,6 +351,16 @@ export class ContentStore {
   }
 }
 
+export interface WriterOptions {
+  /**
+   * Hash and write on a second thread (lib/sha256-worker.ts): for one large stream whose producer has
+   * other work to do (`berth import` unpacks the same bytes). A fresh ingest only; a resumed one is
+   * written inline. In this mode `digest()` and `reset()` are not available; `commit()` waits for the
+   * worker.
+   */
+  offThread?: boolean;
+}
+
 /**
  * One in-progress blob. Lifecycle: `store.writer(ref)` → `write()`* → `commit()` | `abort()` |
  * `close()` (keeps the ingest for a later resume). `using`/`await using` closes it.
@@ -359,6 +370,8 @@ export class ContentStore {
  */
 export class ContentWriter implements Disposable {
   private hasher = new Bun.CryptoHasher("sha256");
+  /** offThread mode: hashes and pwrites what write() is given */
+  private worker: Sha256Worker | undefined;
   private buf = Buffer.allocUnsafe(WRITE_BUFFER);
   private used = 0;
   /** bytes on disk (excluding the buffer) */
@@ -372,6 +385,7 @@ export class ContentWriter implements Disposable {
     readonly ref: string,
     private readonly dir: string,
     fd: number,
+    opts: WriterOptions,
   ) {
     this.fd = fd;
     const size = fstatSync(fd).size;
@@ -387,12 +401,13 @@ export class ContentWriter implements Disposable {
       this.written = pos;
     }
     this.offset = this.written;
+    if (opts.offThread && this.written === 0) this.worker = new Sha256Worker({ path: join(dir, "data"), position: 0, writeback: true });
   }
 
   /** @internal */
-  static open(store: ContentStore, ref: string, dir: string, fd: number): ContentWriter {
+  static open(store: ContentStore, ref: string, dir: string, fd: number, opts: WriterOptions = {}): ContentWriter {
     try {
-      return new ContentWriter(store, ref, dir, fd);
+      return new ContentWriter(store, ref, dir, fd, opts);
     } catch (e) {
       closeSync(fd);
       throw wrap(`resume ingest ${ref}`, e);
@@ -414,6 +429,15 @@ export class ContentWriter implements Disposable {
 
   write(chunk: Uint8Array): void {
     const fd = this.live();
+    if (this.worker) {
+      try {
+        this.worker.update(chunk);
+      } catch (e) {
+        throw wrap(`write ingest ${this.ref}`, e);
+      }
+      this.written += chunk.length;
+      return;
+    }
     this.hasher.update(chunk);
     let off = 0;
     const len = chunk.length;
@@ -453,12 +477,14 @@ export class ContentWriter implements Disposable {
 
   /** the digest of everything written so far */
   digest(): Digest {
+    if (this.worker) throw new EngineError("failed_precondition", `ingest ${this.ref}: digest() of an off-thread writer before commit`);
     return `sha256:${this.hasher.copy().digest("hex")}` as Digest;
   }
 
   /** drop what was written (a server ignored our Range request) */
   reset(): void {
     const fd = this.live();
+    if (this.worker) throw new EngineError("failed_precondition", `ingest ${this.ref}: reset() of an off-thread writer`);
     this.used = 0;
     ftruncateSync(fd, 0);
     this.written = 0;
@@ -474,7 +500,16 @@ export class ContentWriter implements Disposable {
     try {
       this.flush();
       const size = this.size;
-      const digest = this.digest();
+      let digest: Digest;
+      if (this.worker) {
+        const w = this.worker;
+        this.worker = undefined;
+        try {
+          digest = `sha256:${await w.finish()}` as Digest;
+        } catch (e) {
+          throw wrap(`write ingest ${this.ref}`, e);
+        }
+      } else digest = this.digest();
       if (opts.size !== undefined && opts.size !== size) {
         throw new EngineError("invalid_argument", `commit blob: size mismatch: expected ${opts.size} bytes, got ${size}`);
       }
@@ -536,6 +571,10 @@ export class ContentWriter implements Disposable {
   /** release the ingest but keep its bytes for a later `writer(ref)` to resume */
   close(): void {
     if (this.fd < 0) return;
+    // off-thread writes still in the ring are dropped; the worker has its own fd, and a resume
+    // re-hashes whatever reached the file
+    this.worker?.terminate();
+    this.worker = undefined;
     const fd = this.fd;
     try {
       this.flush();
