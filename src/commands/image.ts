@@ -4,6 +4,7 @@ export default defineBerthCommand({
   meta: { name: "image", description: "Manage images", usage: "COMMAND" },
   args: {},
   subCommands: {
+    build: () => import("./build.ts"),
     import: () => import("./import.ts"),
     inspect: () => import("./image/inspect.ts"),
     history: () => import("./image/history.ts"),

@@ -35,7 +35,13 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
-    let rows = imageRows(await engine.images.list(), flags.all);
+    let list = await engine.images.list();
+    if (!flags.all) {
+      // docker hides intermediate images (untagged parents of other images, e.g. build steps) unless -a
+      const parents = new Set(engine.imageStore.list().map((r) => r.parent).filter(Boolean));
+      list = list.filter((i) => i.names.length > 0 || !parents.has(i.id));
+    }
+    let rows = imageRows(list, flags.all);
     const want = positionals[0];
     const filters: string[] = [...flags.filter];
     if (want) filters.push(`reference=${want}`);

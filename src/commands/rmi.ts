@@ -12,7 +12,7 @@ export default defineBerthCommand({
     let failed = false;
     for (const ref of positionals) {
       try {
-        for (const line of await engine.images.remove(ref, { force: flags.force })) ctx.out(line + "\n");
+        for (const line of await engine.images.remove(ref, { force: flags.force, noPrune: !!flags["no-prune"] })) ctx.out(line + "\n");
       } catch (e) {
         if (!(e instanceof EngineError)) throw e;
         process.stderr.write(`Error response from daemon: ${e.message}\n`);
