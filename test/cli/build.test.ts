@@ -301,6 +301,18 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(await sh("tiny", "cat /x")).toMatchObject({ stdout: "hi\n" });
   });
 
+  test("rmi of a built image removes its untagged intermediate images, not the base", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nENV RMI=1\nRUN echo rmi > /rmi\n" });
+    const q = await run(["build", "-q", "-t", "rmi-me", dir]);
+    ok(q);
+    const before = (await run(["images", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean).length;
+    const r = await run(["rmi", "rmi-me"]);
+    ok(r);
+    expect(r.stdout.match(/^Deleted: /gm)?.length).toBe(2); // the RUN step's image and its parent (the ENV step); busybox is tagged
+    expect((await run(["images", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean).length).toBe(before - 2);
+    expect(await sh("busybox", "true")).toMatchObject({ exitCode: 0 });
+  });
+
   test("leaves nothing behind", async () => {
     expect((await run(["ps", "-aq"])).stdout).toBe("");
     const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(root));
