@@ -123,15 +123,19 @@ export class BuildSupport {
     renameSync(tmp, path);
   }
 
-  /** `system df`'s Build Cache row: cache entries whose image still exists, and how many are reclaimable */
-  cacheUsage(): { total: number; reclaimable: number } {
+  /**
+   * `system df`'s Build Cache row: cache entries whose image still exists; size = the layers those images
+   * added; reclaimable = what `builder prune` would free now (untagged leaves)
+   */
+  async cacheUsage(): Promise<{ total: number; active: number; size: number; reclaimable: number }> {
     let files: string[] = [];
     try {
       files = readdirSync(this.cacheDir).filter((f) => f.endsWith(".json"));
     } catch {}
     const recs = this.images.store.list();
     const parents = new Set(recs.map((r) => r.parent).filter(Boolean));
-    let total = 0, reclaimable = 0;
+    const seen = new Set<Digest>();
+    let total = 0, active = 0, size = 0, reclaimable = 0;
     for (const f of files) {
       let id: Digest;
       try {
@@ -139,11 +143,23 @@ export class BuildSupport {
       } catch {
         continue;
       }
-      if (!this.images.store.get(id)) continue;
+      const rec = this.images.store.get(id);
+      if (!rec || seen.has(id)) continue;
+      seen.add(id);
       total++;
-      if (!parents.has(id) && this.images.store.namesOf(id).length === 0) reclaimable++;
+      let own = 0;
+      const diffIds = this.images.store.config(id).rootfs?.diff_ids ?? [];
+      const parentLen = rec.parent ? (this.images.store.config(rec.parent).rootfs?.diff_ids.length ?? 0) : 0;
+      if (diffIds.length > parentLen) {
+        try {
+          own = Number((await this.images.snapshots.stat(chainIds(diffIds).at(-1)!)).labels?.["berth.size"] ?? 0);
+        } catch {}
+      }
+      size += own;
+      if (!parents.has(id) && this.images.store.namesOf(id).length === 0) reclaimable += own;
+      else active++;
     }
-    return { total, reclaimable };
+    return { total, active, size, reclaimable };
   }
 
   /**
