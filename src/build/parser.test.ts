@@ -83,6 +83,14 @@ describe("instructions", () => {
     expect(errOf("FROM a\nUSER")).toBe("Dockerfile:2: USER requires exactly one argument");
     expect(errOf("# only a comment\n")).toContain("file with no instructions");
   });
+  test("the offending line is the hint", () => {
+    try {
+      parseDockerfile("FROM a\n\n  BOGUS x  \n");
+      throw new Error("no error");
+    } catch (e) {
+      expect((e as DockerfileError).hint).toBe("   3 | BOGUS x");
+    }
+  });
   test("RUN/CMD/ENTRYPOINT shell and exec forms", () => {
     expect(one("RUN echo hi").kind === "RUN" && (one("RUN echo hi") as any).cmd).toEqual({ json: false, text: "echo hi" });
     expect((one('CMD ["a", "b c"]') as any).cmd).toEqual({ json: true, args: ["a", "b c"] });

@@ -67,8 +67,9 @@ export interface Dockerfile {
 }
 
 export class DockerfileError extends EngineError {
-  constructor(readonly file: string, readonly line: number, readonly detail: string) {
-    super("invalid_argument", `${file}:${line}: ${detail}`, { exitCode: 1 });
+  /** `text`: the offending line, shown as the hint (`  4 | BOGUS x`) */
+  constructor(readonly file: string, readonly line: number, readonly detail: string, text?: string) {
+    super("invalid_argument", `${file}:${line}: ${detail}`, { exitCode: 1, ...(text !== undefined ? { hint: `${String(line).padStart(4)} | ${text.trim()}` } : {}) });
   }
 }
 
@@ -400,6 +401,15 @@ export function toInstruction(node: Node, escape: string, file = "Dockerfile"): 
 
 /** the whole file: directives, ARGs before FROM, stages */
 export function parseDockerfile(text: string, file = "Dockerfile"): Dockerfile {
+  try {
+    return parseStages(text, file);
+  } catch (e) {
+    if (!(e instanceof DockerfileError) || e.hint) throw e;
+    throw new DockerfileError(e.file, e.line, e.detail, text.replace(/^\uFEFF/, "").split(/\r?\n/)[e.line - 1]);
+  }
+}
+
+function parseStages(text: string, file: string): Dockerfile {
   const { nodes, escape, syntax } = parseNodes(text, file);
   const metaArgs: Extract<Instruction, { kind: "ARG" }>[] = [];
   const stages: Stage[] = [];
