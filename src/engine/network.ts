@@ -76,7 +76,10 @@ export class NetworkService {
   readonly mgr: NetworkManager;
   private readonly dnsDir: string;
 
+  readonly log: Logger;
+
   constructor(private readonly o: { root: string; log: Logger; env?: Record<string, string | undefined> }) {
+    this.log = o.log;
     const env = o.env ?? process.env;
     this.mgr = new NetworkManager({
       root: o.root,

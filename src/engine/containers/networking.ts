@@ -169,14 +169,24 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
+  let dnsOk = true;
   try {
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
       const names = user ? [...new Set([cfg.Name.slice(1), ...(es.Aliases ?? []), shortId(id)])] : undefined;
       eps.push(nets.mgr.connect(pid, net, { containerId: id, ip: es.IPAddress || undefined, mac: es.MacAddress || undefined, names }));
-      if (user) await nets.ensureDns(net);
+      if (user) {
+        // a DNS server that cannot start (e.g. port 53 on the gateway taken by a host resolver bound to
+        // 0.0.0.0) costs name resolution, not the container: it gets the host's resolvers instead
+        try {
+          await nets.ensureDns(net);
+        } catch (e) {
+          if (eps.length === 1) dnsOk = false; // the primary network's server is the one in resolv.conf
+          nets.log.warn(`container ${shortId(id)}: no name resolution on network ${net}: ${(e as Error).message}`);
+        }
+      }
     }
-    writeNetworkFiles(cfg, eps[0], links);
+    writeNetworkFiles(cfg, eps[0], links, dnsOk);
     return eps;
   } catch (e) {
     try { detachAll(nets, id); } catch {}
@@ -185,13 +195,13 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
 }
 
 /** /etc/hosts with the container's address and links; resolv.conf pointing at a user network's DNS */
-export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[]): void {
+export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[], embeddedDns = true): void {
   const h = cfg.HostConfig;
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
   replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
-  const dns = ep && ep.network !== DEFAULT_NETWORK ? [ep.gateway, ...h.Dns] : h.Dns;
+  const dns = ep && ep.network !== DEFAULT_NETWORK && embeddedDns ? [ep.gateway, ...h.Dns] : h.Dns;
   replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: false }));
 }
 

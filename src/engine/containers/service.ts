@@ -643,7 +643,7 @@ export class ContainerService {
     if (isActive(st.Status) && st.Pid) {
       const names = net === "bridge" ? undefined : [...new Set([cfg.Name.slice(1), ...o.aliases, shortId(id)])];
       this.networks.mgr.connect(st.Pid, net, { containerId: id, ip: o.ip, names });
-      await this.networks.ensureDns(net);
+      await this.networks.ensureDns(net).catch((e: Error) => this.log.warn(`network ${net}: no name resolution: ${e.message}`));
     }
     this.store.withLock(id, () => {
       const cur = this.store.readConfig(id);
