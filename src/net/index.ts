@@ -284,6 +284,21 @@ export class NetworkManager {
     this.freeLocked(network, (_, ep) => ep.containerId === containerId);
   }
 
+  /** the embedded DNS names of `containerId` on every network: `rename(old)` returns the new list (container rename) */
+  renameEndpoints(containerId: string, rename: (names: string[]) => string[]): void {
+    this.store.withLock(() => {
+      for (const rec of this.store.list()) {
+        let changed = false;
+        for (const ep of Object.values(rec.endpoints)) {
+          if (ep.containerId !== containerId || !ep.names) continue;
+          ep.names = rename(ep.names);
+          changed = true;
+        }
+        if (changed) this.store.put(rec, false);
+      }
+    });
+  }
+
   /** everything `containerId` holds on every network (container removal, crash recovery); idempotent */
   release(containerId: string): void {
     this.releaseWhere((id) => id === containerId);

@@ -150,7 +150,10 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(rm.exitCode).toBe(1);
     expect(rm.stderr).toContain("active endpoint");
     expect(dnsProcesses().length).toBe(1);
-    ok(await run(["rm", "-f", `srv${tag}`]));
+    // a rename is seen by the embedded DNS at once
+    ok(await run(["rename", `srv${tag}`, `srv2${tag}`]));
+    expect(await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", `ping -c1 -W2 srv2${tag} >/dev/null && echo renamed-ok; ping -c1 -W1 srv${tag} 2>/dev/null || echo old-gone`])).toMatchObject({ exitCode: 0, stdout: "renamed-ok\nold-gone\n" });
+    ok(await run(["rm", "-f", `srv2${tag}`]));
     await until(() => dnsProcesses().length === 0, "the DNS server to stop with the last endpoint");
     ok(await run(["network", "rm", net]));
     expect(links().filter((l) => l === `br-${n.Id.slice(0, 12)}`)).toEqual([]);

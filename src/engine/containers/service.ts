@@ -704,6 +704,8 @@ export class ContainerService {
       }
       this.store.writeConfig({ ...cfg, Name: `/${name}` });
       this.store.releaseName(old, id);
+      // the embedded DNS answers for the new name from now on (docker does the same)
+      if (netw.isBridgeMode(netw.primaryNetwork(cfg))) this.networks.mgr.renameEndpoints(id, (ns) => [...new Set(ns.map((n) => (n === old ? name : n)))]);
     });
   }
 
