@@ -269,6 +269,10 @@ describe.skipIf(!rootEnabled)("container networking", () => {
         "",
       ].join("\n"),
     );
+    // exec sees them too, as under docker
+    ok(await run(["run", "-d", "--name", `app2${tag}`, "--link", `db${tag}:db`, "busybox", "sleep", "60"]));
+    expect(await run(["exec", `app2${tag}`, "sh", "-c", "echo $DB_PORT"])).toMatchObject({ exitCode: 0, stdout: `tcp://${dbIp}:5432\n` });
+    ok(await run(["rm", "-f", `app2${tag}`]));
     const bad = await run(["run", "--rm", "--link", `nobody${tag}:x`, "busybox", "true"]);
     expect(bad.exitCode).toBe(125);
     expect(bad.stderr).toContain(`could not get container for nobody${tag}`);

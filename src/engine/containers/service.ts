@@ -291,29 +291,30 @@ export class ContainerService {
       paths.resolvConfPath = other.ResolvConfPath;
     } else if (netw.isBridgeMode(mode)) {
       // (--network none needs nothing here: the runtime brings lo up in every new network namespace)
-      const linked = (cfg.HostConfig.Links ?? []).map((l) => {
-        const { name, alias } = parseLink(l);
-        let lid: string;
-        try {
-          lid = this.resolve(name);
-        } catch {
-          throw new EngineError("not_found", `could not get container for ${name}`);
-        }
-        const lcfg = this.store.readConfig(lid);
-        if (!isActive(this.state(lid).Status)) throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
-        return { id: lid, name: lcfg.Name.slice(1), alias, cfg: lcfg };
-      });
-      const links = netw.linkVariables(this.networks, cfg, linked);
+      const links = this.links(cfg);
       linkEnv = links.env;
       beforeStart = async (pid) => void (await netw.wire(this.networks, cfg, pid, links.hosts));
     }
     const spec = buildSpec(cfg, rootfs, user, paths);
-    if (linkEnv.length) {
-      // docker: link variables come before the container's own Env, which wins on a clash
-      const own = new Set(cfg.Config.Env.map((e) => e.split("=")[0]));
-      spec.process.env = [...spec.process.env, ...linkEnv.filter((e) => !own.has(e.split("=")[0]))];
-    }
+    spec.process.env = withLinkEnv(spec.process.env, linkEnv);
     return { cfg, spec, logPath: cfg.LogPath, dir: this.store.dir(cfg.Id), beforeStart };
+  }
+
+  /** --link: the linked containers (running, on this container's network) as hosts entries and docker's variables */
+  private links(cfg: ContainerConfigFile): ReturnType<typeof netw.linkVariables> {
+    const linked = (cfg.HostConfig.Links ?? []).map((l) => {
+      const { name, alias } = parseLink(l);
+      let lid: string;
+      try {
+        lid = this.resolve(name);
+      } catch {
+        throw new EngineError("not_found", `could not get container for ${name}`);
+      }
+      const lcfg = this.store.readConfig(lid);
+      if (!isActive(this.state(lid).Status)) throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
+      return { id: lid, name: lcfg.Name.slice(1), alias, cfg: lcfg };
+    });
+    return netw.linkVariables(this.networks, cfg, linked);
   }
 
   /** claim the container for this process as its supervisor; false if it is already running */
@@ -788,7 +789,11 @@ export class ContainerService {
     const rootfs = await this.opts.snapshots.mounts(cfg.Berth.SnapshotKey);
     const user = resolveUser(o.user ?? cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
     const base = buildSpec(cfg, rootfs, user, { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath });
-    let env = base.process.env.filter((e) => !e.startsWith("TERM=") || o.tty);
+    let linkEnv: string[] = [];
+    if (cfg.HostConfig.Links?.length) {
+      try { linkEnv = this.links(cfg).env; } catch {} // docker's exec sees the link variables too; a linked container gone since is no error here
+    }
+    let env = withLinkEnv(base.process.env, linkEnv).filter((e) => !e.startsWith("TERM=") || o.tty);
     if (o.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
     for (const e of o.env) {
       const kv = e.includes("=") ? e : process.env[e] !== undefined ? `${e}=${process.env[e]}` : undefined;
@@ -1007,6 +1012,13 @@ function rmSocket(dir: string): void {
     try { renameSync(p, p + ".gone"); } catch {}
     try { (require("node:fs") as typeof import("node:fs")).unlinkSync(p + ".gone"); } catch {}
   }
+}
+
+/** docker: link variables come before the container's own environment, which wins on a clash */
+function withLinkEnv(env: string[], linkEnv: string[]): string[] {
+  if (linkEnv.length === 0) return env;
+  const own = new Set(env.map((e) => e.split("=")[0]));
+  return [...env, ...linkEnv.filter((e) => !own.has(e.split("=")[0]))];
 }
 
 export function snapshotKey(id: string): string {
