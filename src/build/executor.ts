@@ -74,12 +74,30 @@ export class Builder {
     if (!this.o.quiet) this.o.out(s + "\n");
   }
 
+  private interrupted?: string;
+  private runningContainer?: string;
+
+  /**
+   * ^C / SIGTERM: the RUN container is killed, its step fails, cleanup runs (container removed, scratch
+   * deleted) and the build stops before the next step, as docker cancels a build; nothing is tagged.
+   */
   async build(): Promise<BuildResult> {
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.interrupted = sig;
+      if (this.runningContainer) void this.engine.containers.kill(this.runningContainer, "SIGKILL").catch(() => {});
+    };
+    const sigs: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+    for (const s of sigs) process.on(s, onSignal);
     try {
       return await this.run();
     } finally {
+      for (const s of sigs) process.off(s, onSignal);
       rmSync(this.tmp, { recursive: true, force: true });
     }
+  }
+
+  private checkInterrupted(): void {
+    if (this.interrupted) throw new EngineError("unavailable", `build canceled (${this.interrupted})`, { exitCode: 1 });
   }
 
   private async run(): Promise<BuildResult> {
@@ -158,6 +176,7 @@ export class Builder {
   }
 
   private step(ins: Instruction): void {
+    this.checkInterrupted();
     this.stepNo++;
     this.say(`Step ${this.stepNo}/${this.total} : ${ins.node.original}`);
   }
@@ -302,11 +321,17 @@ export class Builder {
       const res = await this.support.runStep({
         base: cur, argv, env: args.map(([k, v]) => `${k}=${v}`), user: st.config.User, workdir: st.config.WorkingDir, network,
         config, createdBy, author: st.author, stdout: sink, stderr: sink,
+        onStarted: () => {
+          this.runningContainer = ctr;
+          if (this.interrupted) void this.engine.containers.kill(ctr, "SIGKILL").catch(() => {});
+        },
         onContainer: (id) => {
           ctr = id;
           this.say(` ---> Running in ${short(id)}`);
         },
       });
+      this.runningContainer = undefined;
+      this.checkInterrupted();
       if (res.exitCode !== 0 || !res.id) {
         if (this.o.quiet) for (const b of output) process.stderr.write(b);
         throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`, { exitCode: 1 });

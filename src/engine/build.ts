@@ -77,6 +77,8 @@ export interface RunStepOptions {
   stdout(b: Uint8Array): void;
   stderr(b: Uint8Array): void;
   onContainer?(id: string): void;
+  /** the container's process runs (a kill before this point finds nothing to signal) */
+  onStarted?(): void;
 }
 
 export class BuildSupport {
@@ -237,7 +239,7 @@ export class BuildSupport {
     }));
     o.onContainer?.(id);
     try {
-      const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr } });
+      const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr }, onStarted: () => o.onStarted?.() });
       if (info.exitCode !== 0) return { exitCode: info.exitCode };
       const key = this.containers.store.readConfig(id).Berth.SnapshotKey;
       const res = await commitLayer(this.images, { key, base: o.base, config: o.config, history: { created_by: o.createdBy }, author: o.author, compression: "none" });

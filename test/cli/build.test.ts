@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berth as berthRaw, berthArgv, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tr = rootEnabled ? tempRoot("build") : undefined;
@@ -311,6 +311,24 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(r.stdout.match(/^Deleted: /gm)?.length).toBe(2); // the RUN step's image and its parent (the ENV step); busybox is tagged
     expect((await run(["images", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean).length).toBe(before - 2);
     expect(await sh("busybox", "true")).toMatchObject({ exitCode: 0 });
+  });
+
+  test("^C during a RUN kills its container, removes it and tags nothing", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nRUN sleep 600\n" });
+    const proc = Bun.spawn(berthArgv(["--root", root, "build", "-t", "canceled", dir]), { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const reader = proc.stdout.getReader();
+    let out = "";
+    while (!out.includes("Running in")) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += new TextDecoder().decode(r.value);
+    }
+    proc.kill("SIGINT");
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("build canceled (SIGINT)");
+    expect((await run(["ps", "-aq"])).stdout).toBe("");
+    expect((await run(["image", "inspect", "canceled"])).exitCode).not.toBe(0);
   });
 
   test("leaves nothing behind", async () => {
