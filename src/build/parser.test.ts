@@ -81,7 +81,7 @@ describe("instructions", () => {
     expect(errOf("FROM a AS x\nFROM b AS x")).toBe("Dockerfile:2: duplicate name x");
     expect(errOf("FROM a\nHEALTHCHECK --interval=abc CMD x")).toBe('Dockerfile:2: time: invalid duration "abc"');
     expect(errOf("FROM a\nUSER")).toBe("Dockerfile:2: USER requires exactly one argument");
-    expect(errOf("# only a comment\n")).toContain("file with no instructions");
+    expect(errOf("# only a comment\n")).toBe("Dockerfile:1: the Dockerfile (Dockerfile) cannot be empty");
   });
   test("the offending line is the hint", () => {
     try {

@@ -427,7 +427,9 @@ function parseStages(text: string, file: string): Dockerfile {
     }
     st.instructions.push(ins);
   }
-  if (stages.length === 0) throw new DockerfileError(file, nodes.at(-1)?.line ?? 1, "file with no instructions");
+  // docker's legacy builder words these two cases differently
+  if (nodes.length === 0) throw new DockerfileError(file, 1, `the Dockerfile (${file}) cannot be empty`);
+  if (stages.length === 0) throw new DockerfileError(file, nodes.at(-1)!.line, "no build stage in current context");
   const names = new Set<string>();
   for (const s of stages) {
     if (!s.name) continue;
