@@ -158,7 +158,8 @@ export class SourceRoot {
         h.update("\n");
       }
     }
-    return { entries, singleFile, checksum: h.digest("hex"), archives };
+    // an archive ADD unpacks into dest as a directory, trailing slash or not
+    return { entries, singleFile: archives.length ? undefined : singleFile, checksum: h.digest("hex"), archives };
   }
 }
 

@@ -195,11 +195,11 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(Bun.spawnSync(["tar", "-czf", join(dir, "arch.tar.gz"), "-C", tarDir, "."]).exitCode).toBe(0);
     writeFileSync(join(dir, "Dockerfile"), [
       "FROM busybox", "COPY a*.txt /glob/", "COPY --chown=65534:65534 --chmod=600 b.txt /owned", "COPY d /dcopy", "COPY d /tmp/", "COPY --chown=bin:tty b.txt /named", "COPY --chown=daemon b.txt /named2",
-      "COPY <<EOF /here.txt\nhello heredoc\nEOF", "ADD arch.tar.gz /unpacked/", "RUN <<EOF\necho from heredoc run > /hr\nEOF",
+      "COPY <<EOF /here.txt\nhello heredoc\nEOF", "ADD arch.tar.gz /unpacked/", "ADD arch.tar.gz /noslash", "RUN <<EOF\necho from heredoc run > /hr\nEOF",
     ].join("\n"));
     ok(await run(["build", "-t", "copies", dir]));
-    const r = await sh("copies", "ls /glob; stat -c '%u:%g %a' /owned; stat -c '%u:%g' /named /named2; stat -c %a /tmp; cat /dcopy/x/y; echo; cat /here.txt /unpacked/inner/file /hr");
-    expect(r).toMatchObject({ stdout: "a1.txt\na2.txt\n65534:65534 600\n2:5\n1:1\n1777\ny\nhello heredoc\nfrom-tar\nfrom heredoc run\n", exitCode: 0 });
+    const r = await sh("copies", "ls /glob; stat -c '%u:%g %a' /owned; stat -c '%u:%g' /named /named2; stat -c %a /tmp; cat /dcopy/x/y; echo; cat /here.txt /unpacked/inner/file /noslash/inner/file /hr");
+    expect(r).toMatchObject({ stdout: "a1.txt\na2.txt\n65534:65534 600\n2:5\n1:1\n1777\ny\nhello heredoc\nfrom-tar\nfrom-tar\nfrom heredoc run\n", exitCode: 0 });
     const bad = ctx({ "a1.txt": "", "a2.txt": "", Dockerfile: "FROM busybox\nCOPY a*.txt /notadir\n" });
     expect(await run(["build", bad])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("the destination must be a directory and end with a /") });
     const esc = ctx({ Dockerfile: "FROM busybox\nCOPY ../../etc/passwd /x\n" });
