@@ -36,6 +36,26 @@ function freeSubnets(n: number): string[] {
 }
 const [BIP, NET1, NET2, NATNET] = rootEnabled ? freeSubnets(4) : ["", "", "", ""];
 const env = { BERTH_BRIDGE: BRIDGE, BERTH_BIP: BIP!, BERTH_NFT_TABLE: TABLE };
+
+/**
+ * Another firewall's forward chain with policy drop (dockerd sets iptables' FORWARD policy to DROP;
+ * with br_netfilter loaded that also catches frames between two ports of one bridge). An accept in
+ * berth's own table cannot override it and berth does not edit foreign rules (src/net/nat.ts), so the
+ * tests that need forwarding are skipped, visibly, while such a chain exists.
+ */
+function foreignForwardDrop(): string | undefined {
+  const out = Bun.spawnSync(["nft", "list", "chains"]).stdout.toString();
+  let table = "";
+  for (const line of out.split("\n")) {
+    const t = /^table (\S+ \S+) \{/.exec(line);
+    if (t) table = t[1]!;
+    else if (/hook forward .*policy drop;/.test(line) && table !== `ip ${TABLE}`) return table;
+  }
+  return undefined;
+}
+const blocked = rootEnabled ? foreignForwardDrop() : undefined;
+if (blocked) console.warn(`container-net: table ${blocked} drops forwarded traffic (dockerd running?): the tests that need forwarding are skipped`);
+const needsForwarding = !!blocked;
 const run = (args: string[], o: { timeoutMs?: number } = {}): Promise<CliResult> => berthRaw(args, { root, env, ...o });
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
 const nets: string[] = [];
@@ -126,7 +146,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(host.stdout.split("\n")).toContain("eth0");
   });
 
-  test("user network: names and aliases resolve, ping and a TCP exchange with nc; network rm refused while in use", async () => {
+  test.skipIf(needsForwarding)("user network: names and aliases resolve, ping and a TCP exchange with nc; network rm refused while in use", async () => {
     const net = `n1${tag}`;
     nets.push(net);
     const c = await run(["network", "create", "--subnet", NET1!, net]);
@@ -205,7 +225,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     ok(await run(["run", "--rm", "-p", `127.0.0.1:${port}:80`, "busybox", "true"]));
   });
 
-  test("outbound NAT reaches a server in a namespace that has no route back to the container subnet", async () => {
+  test.skipIf(needsForwarding)("outbound NAT reaches a server in a namespace that has no route back to the container subnet", async () => {
     // server: a process in a fresh netns joined to the host by a veth pair on a /30 of NATNET
     const base = NATNET!.replace(/0\/24$/, "");
     const sleeper = Bun.spawn(["unshare", "-n", "sleep", "120"], { stdout: "ignore" });
@@ -250,7 +270,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     Bun.spawnSync(["ip", "link", "del", vh]);
   });
 
-  test("--link: hosts entry and docker's link variables", async () => {
+  test.skipIf(needsForwarding)("--link: hosts entry and docker's link variables", async () => {
     ok(await run(["run", "-d", "--name", `db${tag}`, "--expose", "5432", "-e", "PGPASS=secret", "busybox", "sleep", "60"]));
     const dbIp = await ipOf(`db${tag}`, "bridge");
     const r = await run(["run", "--rm", "--name", `app${tag}`, "--link", `db${tag}:db`, "busybox", "sh", "-c", "grep -w db /etc/hosts; env | grep ^DB_ | sort; ping -c1 -W2 db >/dev/null && echo reach"]);
@@ -279,7 +299,7 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     ok(await run(["rm", "-f", `db${tag}`]));
   });
 
-  test("concurrent runs get distinct addresses; --ip and --mac-address; connect and disconnect", async () => {
+  test.skipIf(needsForwarding)("concurrent runs get distinct addresses; --ip and --mac-address; connect and disconnect", async () => {
     const net = `n4${tag}`;
     nets.push(net);
     ok(await run(["network", "create", "--subnet", NET1!, net]));
