@@ -1,0 +1,34 @@
+/**
+ * Loaded before every test file (bunfig.toml [test] preload). As root, the whole run gets a default
+ * bridge, subnet and nftables table of its own (BERTH_BRIDGE / BERTH_BIP / BERTH_NFT_TABLE, docker's
+ * daemon --bridge / --bip), inherited by every berth process the tests start, and removes them after
+ * the last test: the suite leaves no link, address or firewall table behind, and never touches a
+ * berth0 that real containers on this host may be using. Tests that need their own set them explicitly.
+ */
+import { afterAll } from "bun:test";
+import { existsSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { rootEnabled } from "./helpers/root.ts";
+
+if (rootEnabled && !process.env.BERTH_BRIDGE) {
+  const tag = randomBytes(3).toString("hex");
+  const bridge = `bt${tag}`;
+  const table = `berth_t${tag}`;
+  process.env.BERTH_BRIDGE = bridge;
+  process.env.BERTH_NFT_TABLE = table;
+  process.env.BERTH_BIP = freeSubnet();
+  afterAll(() => {
+    Bun.spawnSync(["ip", "link", "del", bridge], { stderr: "ignore" });
+    Bun.spawnSync(["nft", "delete", "table", "ip", table], { stderr: "ignore" });
+    if (existsSync(`/run/berth/net/${bridge}`)) rmSync(`/run/berth/net/${bridge}`, { recursive: true, force: true });
+  });
+}
+
+/** a /24 in 10.50.0.0–10.99.255.0 that no host address or route touches (random: parallel runs differ) */
+function freeSubnet(): string {
+  const used = Bun.spawnSync(["ip", "-4", "-o", "addr"]).stdout.toString() + Bun.spawnSync(["ip", "-4", "route"]).stdout.toString();
+  for (;;) {
+    const s = `10.${50 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}.`;
+    if (!used.includes(s)) return `${s}0/24`;
+  }
+}
