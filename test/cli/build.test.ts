@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, berthArgv, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berth as berthRaw, berthArgv, importBusybox, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tr = rootEnabled ? tempRoot("build") : undefined;
@@ -28,12 +28,7 @@ function ctx(files: Record<string, string>): string {
 const sh = async (image: string, script: string) => run(["run", "--rm", image, "sh", "-c", script]);
 
 beforeAll(async () => {
-  if (!rootEnabled) return;
-  const tar = join(root, "busybox.tar");
-  const p = Bun.spawnSync(["bash", join(repo, "scripts/busybox-rootfs.sh"), tar]);
-  if (p.exitCode !== 0) throw new Error(`busybox-rootfs.sh: ${p.stderr}`);
-  const r = await run(["import", "-c", 'CMD ["sh"]', tar, "busybox:latest"]);
-  if (r.exitCode !== 0) throw new Error(`import: ${r.stderr}`);
+  if (rootEnabled) await importBusybox(root);
 });
 
 afterAll(async () => {

@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, berthArgv, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berth as berthRaw, berthArgv, type CliResult, importBusybox, tempRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
-import { importBusybox } from "../helpers/busybox.ts";
 import { readTar } from "../../src/tar/index.ts";
 
 const tr = rootEnabled ? tempRoot("commit") : undefined;

@@ -7,8 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth, tempRoot, type CliResult } from "../helpers/cli.ts";
-import { importBusybox } from "../helpers/busybox.ts";
+import { berth, type CliResult, importBusybox, tempRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tr = rootEnabled ? tempRoot("flags") : undefined;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berth as berthRaw, importBusybox, tempRoot, type CliResult } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tr = rootEnabled ? tempRoot("ctr") : undefined;
@@ -14,12 +14,7 @@ const root = tr?.path ?? "/nonexistent";
 const run = (args: string[], o: { stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> => berthRaw(args, { root, ...o });
 
 beforeAll(async () => {
-  if (!rootEnabled) return;
-  const tar = join(root, "busybox.tar");
-  const p = Bun.spawnSync(["bash", join(repo, "scripts/busybox-rootfs.sh"), tar]);
-  if (p.exitCode !== 0) throw new Error(`busybox-rootfs.sh: ${p.stderr}`);
-  const r = await run(["import", "-c", 'CMD ["sh"]', tar, "busybox:latest"]);
-  if (r.exitCode !== 0) throw new Error(`import: ${r.stderr}`);
+  if (rootEnabled) await importBusybox(root);
 });
 
 afterAll(async () => {
