@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, berthArgv, importBusybox, repo, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berth as berthRaw, berthArgv, importBusybox, tempRoot, type CliResult } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tr = rootEnabled ? tempRoot("build") : undefined;
