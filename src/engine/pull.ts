@@ -21,11 +21,7 @@ import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression
 import { dirname, join } from "node:path";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
-import { gcEvery, hasSnapshot, ImageAssembly, tapChunks } from "./assembly.ts";
-
-/** forced GC cadence in bytes (compressed + uncompressed) through a pull, as import uses: see assembly.ts
- * gcEvery. Measured on the 1.3 GB layer: peak RSS 84–86 MB at 32 MiB, 73–76 MB at 8 MiB, ~15% more CPU */
-const PULL_GC_BYTES = 8 << 20;
+import { gcEvery, hasSnapshot, ImageAssembly, LAYER_GC_BYTES, tapChunks } from "./assembly.ts";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -171,7 +167,7 @@ async function fetchLayers(
 ): Promise<void> {
   const chains = chainIds(diffIds);
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
-  const collect = gcEvery(PULL_GC_BYTES);
+  const collect = gcEvery(LAYER_GC_BYTES);
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
   const check = () => {
