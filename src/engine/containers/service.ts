@@ -365,7 +365,9 @@ export class ContainerService {
           let oom = info.oomKilled;
           try { oom ||= rt.oomKilled(cfg.Berth.CgroupPath); } catch {}
           this.reapCgroup(cfg);
-          this.safeUpdate(id, (st) => ({ ...st, Status: "stopped", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt }));
+          // with --rm the record goes right after: its exit need not reach the disk first
+          const durable = cfg.HostConfig.AutoRemove ? false : undefined;
+          this.safeUpdate(id, (st) => ({ ...st, Status: "stopped", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt }), durable);
         },
       });
     } finally {
@@ -391,9 +393,9 @@ export class ContainerService {
   }
 
   /** the container may have been removed under us (rm -f): then there is nothing to record */
-  private safeUpdate(id: string, fn: (st: ContainerStateFile) => ContainerStateFile): void {
+  private safeUpdate(id: string, fn: (st: ContainerStateFile) => ContainerStateFile, durable?: boolean): void {
     try {
-      this.store.updateState(id, fn);
+      this.store.updateState(id, fn, durable);
     } catch (e) {
       if (!(e instanceof NoSuchContainer)) throw e;
     }

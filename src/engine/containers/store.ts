@@ -5,11 +5,14 @@
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, constants } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { atomicWriteFile, atomicWriteJson } from "../../lib/atomic-write.ts";
+import { atomicWriteFile, atomicWriteJson, replaceFile } from "../../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../../ffi/fs.ts";
 import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
 
 const ID_RE = /^[0-9a-f]{64}$/;
+
+/** statuses that die with their processes (see writeState) */
+const TRANSIENT = new Set<string>(["running", "paused", "creating"]);
 
 export class NoSuchContainer extends EngineError {
   constructor(ref: string) {
@@ -60,8 +63,18 @@ export class ContainerStore {
     }
   }
 
-  writeState(id: string, st: ContainerStateFile): void {
-    atomicWriteJson(join(this.dir(id), "state.json"), st, 0o600);
+  /**
+   * state.json is always replaced atomically (tmp → rename). It is made durable (fsync of the file and
+   * the directory) when it records something that must survive a power loss — created, an exit code —
+   * and not for the statuses that exist only while processes live (running, paused, creating): after a
+   * crash those processes are gone whichever version is on disk, and state() reconciles a stale pid by
+   * its start time. That keeps two of the three state writes of `run` off the disk's flush path.
+   * `durable: false` also skips it for an exit that is about to be removed (--rm).
+   */
+  writeState(id: string, st: ContainerStateFile, durable = !TRANSIENT.has(st.Status)): void {
+    const path = join(this.dir(id), "state.json");
+    if (durable) atomicWriteJson(path, st, 0o600);
+    else replaceFile(path, JSON.stringify(st, null, 2) + "\n", 0o600);
   }
 
   /** run fn holding the container's exclusive lock (flock on <dir>/lock; released on process death) */
@@ -94,11 +107,11 @@ export class ContainerStore {
   }
 
   /** update state under the lock */
-  updateState(id: string, fn: (st: ContainerStateFile) => ContainerStateFile | void): ContainerStateFile {
+  updateState(id: string, fn: (st: ContainerStateFile) => ContainerStateFile | void, durable?: boolean): ContainerStateFile {
     return this.withLock(id, () => {
       const st = this.readState(id);
       const next = fn(st) ?? st;
-      this.writeState(id, next);
+      this.writeState(id, next, durable ?? !TRANSIENT.has(next.Status));
       return next;
     });
   }
