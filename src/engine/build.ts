@@ -230,6 +230,7 @@ export class BuildSupport {
   /** RUN: a container through the normal create/supervise path; its changes → a layer */
   async runStep(o: RunStepOptions): Promise<{ exitCode: number; id?: Digest }> {
     const { id } = await this.containers.create(defaultCreateOptions(o.base, {
+      ephemeral: true,
       command: o.argv,
       entrypoint: "",
       env: o.env,

@@ -13,6 +13,8 @@ import type { ContainerConfigFile, DockerConfig, DockerHostConfig, EndpointSetti
 /** `run`/`create` flags as a typed object (the engine never sees argv) */
 export interface CreateOptions {
   image: string;
+  /** engine-internal (no CLI flag): see BerthFields.Ephemeral */
+  ephemeral?: boolean;
   /** arguments after the image name */
   command: string[];
   name?: string;

@@ -103,6 +103,9 @@ export interface BerthFields {
   Tmpfs: Record<string, string>;
   /** networks the container joins at start, primary (HostConfig.NetworkMode) first; `network connect`/`disconnect` edit it */
   Networks?: Record<string, EndpointSettings>;
+  /** the writable layer is never mounted again after this run (a build's RUN step): overlay may skip
+   * its sync on unmount (see ContainerService.prepare) */
+  Ephemeral?: boolean;
 }
 
 export interface ContainerConfigFile {
