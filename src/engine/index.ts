@@ -104,7 +104,7 @@ export class Engine {
       { type: "Images", total: images.length, active: active.length, size: imgSize, reclaimable: imgSize - activeSize },
       { type: "Containers", total: ctrs.length, active: running, size: ctrSize, reclaimable: ctrReclaimable },
       { type: "Local Volumes", total: 0, active: 0, size: 0, reclaimable: 0 },
-      { type: "Build Cache", total: 0, active: 0, size: 0, reclaimable: 0 },
+      { type: "Build Cache", ...(await new (await import("./build.ts")).BuildSupport(this.images, this.containers, join(this.root, "builder")).cacheUsage()) },
     ];
   }
 }
