@@ -9,7 +9,7 @@
  *
  * Owns: bench/** only. Imports nothing from src/ (berth is measured as a black box, through dist/berth).
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildBundle, buildBusyboxTar, buildContexts, buildImportTar, ensurePullImage, IMAGE, importInto, BIG_IMAGE, QUICK_IMAGE } from "./fixtures.ts";
@@ -21,19 +21,21 @@ import { fmtKb, fmtMs, fmtPaired, fmtRange, fmtTarget, judge, renderMarkdown, re
 
 const USAGE = `usage: bun run bench [options]
 
-  --quick            3 runs per scenario, ${100} MB import tarball: a smoke check in < 2 min
+  --quick            3 runs per quick scenario, 1 per heavy one, ${100} MB import tarball: a smoke
+                     check in < 2 min
   --runs N           timed pairs per peer for the quick scenarios (default 10); the heavy ones
-                     (create ×50, import, pull, cold builds) use min(N, 5)
+                     (create ×50, import, pull, cold builds) use min(N, 3)
   --with-peers       install missing peers (apt), apply the host workarounds, start dockerd and a
                      registry on 127.0.0.1:5000 if not running; stop what was started at the end
   --only LIST        scenarios to run, e.g. a,b,d   (a run/none, b run/bridge, c create×50,
-                     d import, e pull, f build, g daemon)
+                     d import, e pull, f build, g daemon; extra files: net, pull, build, …)
   --skip LIST        scenarios to leave out (shown as "skipped")
   --size MB          size of the generated import tarball (default 1024; --quick: 100)
   --work DIR         cache and scratch dir (default /var/tmp/berth-bench)
   --no-build         use the existing dist/berth
   --berth PATH       measure this berth binary instead of building dist/berth
-  --budget S         stop starting new runs after S seconds (default 570; --quick: 110)
+  --budget S         stop starting new runs S seconds after the set-up (default 540; --quick: 70);
+                     no scenario gets more than twice its even share of it
 `;
 
 const { values: opt } = parseArgs({
@@ -61,7 +63,52 @@ if (process.getuid?.() !== 0) {
   process.exit(2);
 }
 
-const ALL = ["a", "b", "c", "d", "e", "f", "g"] as const;
+/**
+ * Extra scenario files: every bench/scenarios-<name>.ts is picked up with the id <name> (so
+ * `--only net`, `--skip pull`). It exports `scenario<Name>(ctx: Ctx)` (or a default export, or else its
+ * first exported function whose name starts with "scenario") returning Scenario | Scenario[] (or a
+ * promise of either), and may export `TITLE` for the log and for a "skipped" row. The files other
+ * issues are expected to add get a "not present" row until they exist.
+ */
+const EXPECTED_EXTRAS = ["net", "pull", "build"];
+
+interface Extra {
+  id: string;
+  file: string;
+  title: string;
+  fn?: (ctx: Ctx) => Scenario | Scenario[] | Promise<Scenario | Scenario[]>;
+  err?: string;
+}
+
+async function loadExtras(): Promise<Extra[]> {
+  const names = new Set(EXPECTED_EXTRAS);
+  for (const f of readdirSync(import.meta.dir)) {
+    const m = /^scenarios-([a-z0-9]+)\.ts$/.exec(f);
+    if (m) names.add(m[1]!);
+  }
+  const out: Extra[] = [];
+  for (const id of names) {
+    const file = join(import.meta.dir, `scenarios-${id}.ts`);
+    const rel = `bench/scenarios-${id}.ts`;
+    if (!existsSync(file)) {
+      out.push({ id, file, title: `${id}. ${rel}`, err: `skipped: ${rel} not present yet` });
+      continue;
+    }
+    try {
+      const mod = (await import(file)) as Record<string, unknown>;
+      const named = `scenario${id[0]!.toUpperCase()}${id.slice(1)}`;
+      const fn = [mod[named], mod.default, ...Object.entries(mod).filter(([k]) => k.startsWith("scenario")).map(([, v]) => v)].find((v) => typeof v === "function") as Extra["fn"];
+      const title = typeof mod.TITLE === "string" ? mod.TITLE : `${id}. ${rel}`;
+      out.push(fn ? { id, file, title, fn } : { id, file, title, err: `skipped: ${rel} exports no scenario function (${named})` });
+    } catch (e) {
+      out.push({ id, file, title: `${id}. ${rel}`, err: `skipped: ${rel} failed to load: ${(e as Error).message.split("\n")[0]}` });
+    }
+  }
+  return out;
+}
+
+const extras = await loadExtras();
+const ALL = ["a", "b", "c", "d", "e", "f", "g", ...extras.map((x) => x.id)];
 const list = (s?: string) => (s ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
 const only = list(opt.only);
 const skip = list(opt.skip);
@@ -69,9 +116,9 @@ const want = (s: string) => (only.length === 0 || only.includes(s)) && !skip.inc
 
 const quick = opt.quick;
 const runs = quick ? 3 : Math.max(1, Number(opt.runs ?? 10));
-const heavyRuns = quick ? 3 : Math.min(runs, 5);
+const heavyRuns = quick ? 1 : Math.min(runs, 3);
 const sizeMB = Number(opt.size ?? (quick ? 100 : 1024));
-const budgetS = Number(opt.budget ?? (quick ? 110 : 570));
+const budgetS = Number(opt.budget ?? (quick ? 70 : 540));
 const repo = resolve(import.meta.dir, "..");
 const work = resolve(opt.work ?? "/var/tmp/berth-bench");
 mkdirSync(work, { recursive: true });
@@ -197,40 +244,74 @@ try {
     dockerdFlags: (process.env.BENCH_DOCKERD_FLAGS ?? "--iptables=false --ip-forward=false").split(/\s+/).filter(Boolean),
     budget: { deadline: Date.now() + budgetS * 1000 },
     warnings,
+    atEnd: [],
   };
   ctx = c;
 
   // ---------------------------------------------------------------- scenarios
-  const table: [string, string, () => Scenario | Scenario[] | Promise<Scenario>][] = [
+  type Fn = () => Scenario | Scenario[] | Promise<Scenario | Scenario[]>;
+  const table: [string, string, Fn | string][] = [
     ["a", "a. run --rm --network none IMG true", () => scenarioA(c)],
     ["b", "b. run --rm IMG true (default bridge)", () => scenarioB(c)],
     ["c", "c. 50 × create + one rm of all 50", () => scenarioC(c)],
     ["d", `d. import of a ${sizeMB} MB rootfs tarball`, () => scenarioD(c)],
     ["e", "e. pull from the local registry", () => scenarioE(c)],
     ["f", "f. build (tiny, ten-step; cold, cached)", () => scenarioF(c)],
+    ...extras.map((x): [string, string, Fn | string] => [x.id, x.title, x.fn ? () => x.fn!(c) : x.err!]),
     ["g", "g. daemon start → ready; idle RSS (informational)", () => scenarioG(c)],
   ];
+  // in table order: the targets (a–d) first, so a time budget running out costs informational rows.
+  // No scenario may take more than twice its even share of the budget, so one slow scenario cannot
+  // starve all the ones after it (it gets "cut short after k of n runs" instead).
+  const deadline = c.budget.deadline;
+  const share = (2 * budgetS * 1000) / Math.max(1, table.filter(([id, , fn]) => typeof fn !== "string" && want(id)).length);
+  const done = new Map<string, Scenario[]>();
   for (const [id, title, fn] of table) {
+    const push = (...s: Scenario[]) => done.set(id, [...(done.get(id) ?? []), ...s]);
+    if (typeof fn === "string") {
+      if (want(id)) {
+        const sc = new Scenario(id, title);
+        sc.berth.status = fn;
+        push(sc);
+      }
+      continue;
+    }
     if (!want(id)) {
       if (only.length === 0) {
         const sc = new Scenario(id, title);
         sc.berth.status = "skipped (--skip)";
-        scenarios.push(sc);
+        push(sc);
       }
       continue;
     }
-    if (Date.now() > c.budget.deadline) {
+    c.budget.deadline = Math.min(deadline, Date.now() + share);
+    if (Date.now() > deadline) {
       const sc = new Scenario(id, title);
       sc.berth.status = "skipped: over the time budget";
-      scenarios.push(sc);
+      push(sc);
       continue;
     }
     log(`scenario ${title}`);
-    const r = await fn();
-    scenarios.push(...(Array.isArray(r) ? r : [r]));
+    try {
+      const r = await fn();
+      push(...(Array.isArray(r) ? r : [r]));
+    } catch (e) {
+      // one broken scenario must not cost the table of all the others
+      const sc = new Scenario(id, title);
+      sc.berth.status = `bench error: ${(e as Error).message.split("\n")[0]}`;
+      push(sc);
+    }
   }
+  for (const [id] of table) scenarios.push(...(done.get(id) ?? []));
 } finally {
   await stopAll();
+  for (const f of ctx?.atEnd ?? []) {
+    try {
+      f();
+    } catch (e) {
+      warnings.push(`clean-up: ${(e as Error).message}`);
+    }
+  }
   if (ctx) {
     const w = safeRm(ctx.berthRoot);
     if (w) warnings.push(w);

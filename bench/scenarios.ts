@@ -41,6 +41,8 @@ export interface Ctx {
   dockerdFlags: string[];
   budget: Budget;
   warnings: string[];
+  /** clean-ups run after every scenario (and after the peers are stopped) */
+  atEnd: (() => void)[];
 }
 
 const T_RUN = 120_000;
@@ -171,30 +173,45 @@ export function scenarioD(ctx: Ctx): Scenario {
   const sc = new Scenario("d", `d. import of a ${ctx.sizeMB} MB rootfs tarball`, ctx.berthErr);
   sc.berth.target = { kind: "rss", maxMB: 100 };
   const tar = ctx.importTar!;
-  const root = join(ctx.work, "import-root");
-  const dir = join(ctx.work, "import-tar-x");
-  // sync before each timed run: the previous run's dirty pages must not be written back during this one
-  const fresh = (d: string) => () => {
+  // Every run writes into a directory of its own, and all of them are removed only when the whole bench
+  // is over: ext4 skips recently freed inodes when it allocates (ialloc.c recently_deleted, for up to
+  // 5 minutes), so removing ~20k files per run would slow every later file creation — the next run's,
+  // and the other scenarios', berth's and the peers' alike, by an amount that grows with each removal.
+  // Disk use until the end: runs × (tarball size for tar + 2 × for berth: blob and unpacked files).
+  const dirs: string[] = [];
+  let seqD = 0;
+  const fresh = (prefix: string) => {
+    const d = join(ctx.work, `${prefix}-${seqD++}`);
     const w = safeRm(d);
     if (w) throw new Error(w);
+    dirs.push(d);
+    // the previous run's dirty pages must not be written back during this one
     runCmd(["sync"]);
+    return d;
   };
+  let root = "";
+  let dir = "";
   const berth: Side = {
     engine: "berth",
-    prepare: fresh(root),
+    prepare: () => void (root = fresh("import-root")),
     op: () => runCmd([ctx.berthBin, "--root", root, "import", tar, "bench/import:big"], { timeoutMs: 600_000, timeRss: true }),
-    cleanup: () => void safeRm(root),
   };
   const gnu: Side = {
     engine: "GNU tar -xf",
     prepare: () => {
-      fresh(dir)();
+      dir = fresh("import-tar-x");
       mkdirSync(dir, { recursive: true });
     },
     op: () => runCmd(["tar", "-xf", tar, "-C", dir], { timeoutMs: 600_000, timeRss: true }),
-    cleanup: () => void safeRm(dir),
   };
+  ctx.atEnd.push(() => {
+    for (const d of dirs) {
+      const w = safeRm(d);
+      if (w) ctx.warnings.push(w);
+    }
+  });
   interleave(sc, berth, gnu, ctx.heavyRuns, 0, ctx.budget, { kind: "ratio", max: 1.5 });
+  sc.berth.note = "berth: hash + blob + unpack + fsync of the blob + syncfs of the layer; tar -xf: no sync";
   return sc;
 }
 
@@ -262,8 +279,7 @@ export function scenarioF(ctx: Ctx): Scenario[] {
       const tag = `berth-bench-${file}:${mode}`;
       const cold = mode === "cold";
       const nc = cold ? ["--no-cache"] : [];
-      // --quick: 2 cold builds per engine (the ten-step cold round alone is ~8 s of peers)
-      const n = cold ? (ctx.quick ? 2 : ctx.heavyRuns) : ctx.runs;
+      const n = cold ? ctx.heavyRuns : ctx.runs;
       const warm = cold ? 0 : 1; // cached: one untimed build fills the cache
       const opts = { timeoutMs: 300_000, rss: "inline" as const };
       const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), { ...opts, prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined });
