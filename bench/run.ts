@@ -304,7 +304,7 @@ try {
   }
   for (const [id] of table) scenarios.push(...(done.get(id) ?? []));
 } finally {
-  await stopAll();
+  // clean-ups first: some need the daemons (docker rmi)
   for (const f of ctx?.atEnd ?? []) {
     try {
       f();
@@ -312,6 +312,7 @@ try {
       warnings.push(`clean-up: ${(e as Error).message}`);
     }
   }
+  await stopAll();
   if (ctx) {
     const w = safeRm(ctx.berthRoot);
     if (w) warnings.push(w);

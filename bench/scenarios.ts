@@ -41,7 +41,7 @@ export interface Ctx {
   dockerdFlags: string[];
   budget: Budget;
   warnings: string[];
-  /** clean-ups run after every scenario (and after the peers are stopped) */
+  /** clean-ups run after every scenario, before the daemons the bench started are stopped */
   atEnd: (() => void)[];
 }
 
@@ -204,13 +204,41 @@ export function scenarioD(ctx: Ctx): Scenario {
     },
     op: () => runCmd(["tar", "-xf", tar, "-C", dir], { timeoutMs: 600_000, timeRss: true }),
   };
+  // docker and podman import the same file too (informational: they also hash and store a layer);
+  // each run gets its own tag, all removed at the end like the directories
+  const peers: { side: Side; target?: Target }[] = [];
+  const tags: [string, string][] = [];
+  let seqI = 0;
+  for (const [name, cli, why] of [["docker import", ctx.docker, ctx.dockerWhy], ["podman import", ctx.podman, ctx.podmanWhy]] as const) {
+    if (!cli) {
+      sc.absent(name, why);
+      continue;
+    }
+    let tag = "";
+    const cmd = () => [cli, "import", tar, tag];
+    const s: Side = {
+      engine: name,
+      prepare: () => {
+        tag = `berth-bench-import:${process.pid}-${seqI++}`;
+        tags.push([cli, tag]);
+        runCmd(["sync"]);
+      },
+      op: () => runCmd(cmd(), { timeoutMs: 600_000, timeRss: true }),
+      daemons: name.startsWith("docker") ? dockerDaemonPids : undefined,
+    };
+    peers.push({ side: s });
+  }
   ctx.atEnd.push(() => {
+    for (const [cli, t] of tags) runCmd([cli, "rmi", "-f", t], { timeoutMs: 120_000 });
     for (const d of dirs) {
       const w = safeRm(d);
       if (w) ctx.warnings.push(w);
     }
   });
+  // the target pair first (berth, tar × heavy runs), then one round with the slower daemons' imports
   interleave(sc, berth, gnu, ctx.heavyRuns, 0, ctx.budget, { kind: "ratio", max: 1.5 });
+  if (peers.length) rounds(sc, berth, peers, 1, 0, ctx.budget);
+  for (const r of sc.rows) if (r.engine === "docker import") r.note = "peak RSS: CLI, + daemons = dockerd+containerd VmHWM (dockerd unpacks and hashes)";
   sc.berth.note = "berth: hash + blob + unpack + fsync of the blob + syncfs of the layer; tar -xf: no sync";
   return sc;
 }
