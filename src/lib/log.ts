@@ -3,7 +3,9 @@
  * data only (STYLE §8), so `id=$(berth run -d …)` always works. Colour only on a TTY and never when
  * NO_COLOR, TERM=dumb or CI is set.
  */
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+// consola/core: the same createConsola without the default fancy reporters and their dependencies
+// (importing "consola" costs ~50 ms at every start-up; berth brings its own reporter)
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 
 export type Logger = ConsolaInstance;
 
