@@ -76,8 +76,9 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     try {
       for (let i = 0; i < 500 && !out.includes("ready"); i++) await Bun.sleep(10);
       await Bun.write(Bun.file(pty.master), "\x03");
-      expect(await c.wait()).toEqual({ exitCode: 7, oomKilled: false });
-      expect(out.match(/got-INT/g)).toEqual(["got-INT"]); // not twice (tty + the reaper's forwarding)
+      const exit = await c.wait();
+      // once, not twice (tty + the reaper's forwarding); the output is in the object for a failure's diff
+      expect({ exit, ints: out.match(/got-INT/g), out }).toEqual({ exit: { exitCode: 7, oomKilled: false }, ints: ["got-INT"], out: expect.any(String) });
     } finally {
       rs.destroy();
       closeFd(pty.master);
