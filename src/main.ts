@@ -24,7 +24,7 @@ const globalFlags: FlagsDef = {
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
-function topUsage(): string {
+async function topUsage(): Promise<string> {
   const lines = [
     "Usage:  berth [OPTIONS] COMMAND",
     "",
@@ -32,11 +32,14 @@ function topUsage(): string {
     "",
     "Commands:",
   ];
-  for (const name of Object.keys(commands)) lines.push(`  ${name}`);
+  // docker's layout: name, then the one-line description (loading every command only for --help)
+  const metas = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).default.meta.description ?? ""] as const));
+  const width = Math.max(...metas.map(([n]) => n.length)) + 2;
+  for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
   lines.push("", "Global Options:");
   lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
-  lines.push("  -s, --storage-driver string  Storage driver: overlay, vfs or btrfs (default: the one this root")
-  lines.push("                           already uses, else overlay; env BERTH_STORAGE_DRIVER)");
+  lines.push("  -s, --storage-driver string  Storage driver: overlay, vfs or btrfs (default: the one the root");
+  lines.push("                               already uses, else overlay; env BERTH_STORAGE_DRIVER)");
   lines.push("  -D, --debug              Enable debug mode");
   lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
   lines.push("  -v, --version            Print version information and quit");
@@ -68,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const rest = argv.slice(i);
   if (g.flags.help || rest.length === 0) {
-    process.stdout.write(topUsage());
+    process.stdout.write(await topUsage());
     return 0;
   }
 
