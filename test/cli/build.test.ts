@@ -4,15 +4,13 @@
  * is a temp dir removed at the end, after checking that no container, mount or active snapshot is
  * left behind.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, berthArgv, importBusybox, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berthArgv, type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
-const tr = rootEnabled ? tempRoot("build") : undefined;
-const root = tr?.path ?? "/nonexistent";
-const run = (args: string[], o: { stdin?: string | Uint8Array; cwd?: string } = {}): Promise<CliResult> => berthRaw(args, { root, timeoutMs: 120_000, ...o });
+const { root, run } = busyboxRoot("build", { timeoutMs: 120_000 });
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
 
 /** a context directory with these files */
@@ -26,17 +24,6 @@ function ctx(files: Record<string, string>): string {
 }
 
 const sh = async (image: string, script: string) => run(["run", "--rm", image, "sh", "-c", script]);
-
-beforeAll(async () => {
-  if (rootEnabled) await importBusybox(root);
-});
-
-afterAll(async () => {
-  if (!rootEnabled) return;
-  const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-  if (ids.length) await run(["rm", "-f", ...ids]);
-  tr![Symbol.dispose]();
-});
 
 describe.skipIf(!rootEnabled)("build", () => {
   test("tiny Dockerfile: docker's output, the image runs, the second build is all cache", async () => {

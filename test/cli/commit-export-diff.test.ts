@@ -3,29 +3,16 @@
  * Debian's busybox-static (scripts/busybox-rootfs.sh). Root only: containers need namespaces, mounts
  * and cgroups. Every container is removed; `system check` must be clean at the end.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, berthArgv, type CliResult, importBusybox, tempRoot } from "../helpers/cli.ts";
+import { berthArgv, type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import { readTar } from "../../src/tar/index.ts";
 
-const tr = rootEnabled ? tempRoot("commit") : undefined;
-const root = tr?.path ?? "/nonexistent";
-const run = (args: string[], o: { stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> => berthRaw(args, { root, ...o });
+const { root, run } = busyboxRoot("commit");
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
 const sfx = Math.random().toString(36).slice(2, 8);
-
-beforeAll(async () => {
-  if (rootEnabled) await importBusybox(root);
-});
-
-afterAll(async () => {
-  if (!rootEnabled) return;
-  const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-  if (ids.length) await run(["rm", "-f", ...ids]);
-  tr![Symbol.dispose]();
-});
 
 async function tarNames(bytes: Uint8Array): Promise<Map<string, string>> {
   const out = new Map<string, string>();

@@ -4,31 +4,18 @@
  * container's own cgroup view, network modes, no-new-privileges, --init, /proc masks, start -a/-i,
  * attach, logs --since/-f, ps filters and JSON, stop's SIGKILL after -t, stats. Root only.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth, type CliResult, importBusybox, tempRoot } from "../helpers/cli.ts";
+import { berth, type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
-const tr = rootEnabled ? tempRoot("flags") : undefined;
-const root = tr?.path ?? "/nonexistent";
-const run = (args: string[], o: { stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> => berth(args, { root, ...o });
+const { root, run } = busyboxRoot("flags");
 const out = async (args: string[], o: { stdin?: string } = {}) => {
   const r = await run(args, o);
   expect({ args, stderr: r.stderr, exitCode: r.exitCode }).toEqual({ args, stderr: "", exitCode: 0 });
   return r.stdout;
 };
-
-beforeAll(async () => {
-  if (rootEnabled) await importBusybox(root);
-});
-
-afterAll(async () => {
-  if (!rootEnabled) return;
-  const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-  if (ids.length) await run(["rm", "-f", ...ids]);
-  tr![Symbol.dispose]();
-});
 
 describe.skipIf(!rootEnabled)("run flags, seen from inside", () => {
   test("--env-file (comments, bare names taken from the caller), -e wins over the file", async () => {

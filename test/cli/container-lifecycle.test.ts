@@ -3,26 +3,13 @@
  * (scripts/busybox-rootfs.sh). Root only: containers need namespaces, mounts and cgroups. Every
  * container is removed and the leak check at the end looks for cgroups, mounts and state left behind.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, importBusybox, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
-const tr = rootEnabled ? tempRoot("ctr") : undefined;
-const root = tr?.path ?? "/nonexistent";
-const run = (args: string[], o: { stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> => berthRaw(args, { root, ...o });
-
-beforeAll(async () => {
-  if (rootEnabled) await importBusybox(root);
-});
-
-afterAll(async () => {
-  if (!rootEnabled) return;
-  const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-  if (ids.length) await run(["rm", "-f", ...ids]);
-  tr![Symbol.dispose]();
-});
+const { root, run } = busyboxRoot("ctr");
 
 const ok = (r: CliResult) => expect({ ...r, exitCode: r.exitCode }).toMatchObject({ exitCode: 0 });
 

@@ -3,7 +3,9 @@
  * builds it first and sets this); otherwise the sources run under bun, so a stale dist/berth never
  * hides an edit.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import { rootEnabled } from "./root.ts";
 import { join } from "node:path";
 
 export const repo = join(import.meta.dir, "../..");
@@ -47,4 +49,25 @@ export async function importBusybox(root: string, env?: Record<string, string>):
   if (p.exitCode !== 0) throw new Error(`busybox-rootfs.sh: ${p.stderr}`);
   const r = await berth(["import", "-c", 'CMD ["sh"]', tar, "busybox:latest"], { root, env });
   if (r.exitCode !== 0) throw new Error(`import: ${r.stderr}`);
+}
+
+/**
+ * A berth root for one test file (root only): busybox imported before its tests; after them every
+ * container removed and the root deleted. `run` calls the CLI on that root with the given defaults.
+ */
+export function busyboxRoot(tag: string, defaults: { timeoutMs?: number; env?: Record<string, string> } = {}) {
+  const tr = rootEnabled ? tempRoot(tag) : undefined;
+  const root = tr?.path ?? "/nonexistent";
+  const run = (args: string[], o: { stdin?: string | Uint8Array; timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> =>
+    berth(args, { root, ...defaults, ...o });
+  beforeAll(async () => {
+    if (rootEnabled) await importBusybox(root, defaults.env);
+  });
+  afterAll(async () => {
+    if (!rootEnabled) return;
+    const ids = (await run(["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+    if (ids.length) await run(["rm", "-f", ...ids]);
+    tr![Symbol.dispose]();
+  });
+  return { root, run };
 }
