@@ -4,7 +4,7 @@
  * terminal emulator on the master side. Root only.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createReadStream } from "node:fs";
+import { read } from "node:fs";
 import { rootEnabled } from "../helpers/root.ts";
 import { makeRootfs, testSpec, leaks, removeRoot } from "./runtime-fixture.ts";
 import { createContainer, execInContainer, killContainer, openConsole, openContainerPty, removeCgroup, DEFAULT_CAPABILITIES } from "../../src/runtime/index.ts";
@@ -19,6 +19,36 @@ afterAll(() => {
   if (root) removeRoot(root);
 });
 
+/**
+ * The test's side of a terminal: everything the container writes, typing, waiting for output. The
+ * master is read with fs.read on the threadpool, never through a stream: Bun's fs read streams close
+ * their fd themselves (even with autoClose: false), and that late close hit the next test's fd, which
+ * had been given the same number (its pty vanished before the container mounted it).
+ */
+function terminal(master: number) {
+  const t = { out: "" };
+  const buf = Buffer.alloc(4096);
+  const done = (async () => {
+    for (;;) {
+      const n = await new Promise<number>((res) => read(master, buf, 0, buf.length, null, (e, k) => res(e ? -1 : k)));
+      if (n <= 0) return; // EIO: the last slave is closed
+      t.out += buf.toString("utf8", 0, n);
+    }
+  })();
+  return Object.assign(t, {
+    until: async (re: RegExp) => {
+      for (let i = 0; i < 500 && !re.test(t.out); i++) await Bun.sleep(10);
+      expect(t.out).toMatch(re);
+    },
+    type: (text: string) => Bun.write(Bun.file(master), text),
+    /** once the container's processes are gone: the reader has seen EIO; the master is closed once */
+    close: async () => {
+      await Promise.race([done, Bun.sleep(2000)]);
+      closeFd(master);
+    },
+  });
+}
+
 describe.skipIf(!rootEnabled)("runtime: terminal", () => {
   test("tty, stty size after resize, ^C interrupts sleep, exit code", async () => {
     const pty = openConsole();
@@ -27,37 +57,29 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     const c = await createContainer(spec, { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave, devpts: { mountFd: pty.mountFd, name: pty.name } });
     closeFd(pty.slave);
     closeFd(pty.mountFd);
-    let out = "";
-    const rs = createReadStream("", { fd: pty.master, autoClose: false });
-    rs.on("data", (d) => (out += d.toString()));
-    rs.on("error", () => {}); // EIO once the last slave closes
-    const until = async (re: RegExp) => {
-      for (let i = 0; i < 500 && !re.test(out); i++) await Bun.sleep(10);
-      expect(out).toMatch(re);
-    };
-    const type = (s: string) => Bun.write(Bun.file(pty.master), s);
+    const term = terminal(pty.master);
+    const { until, type } = term;
     try {
       await until(/ctr# /);
       await type("tty; stty size; echo A$((6*7))\r");
       await until(/A42/);
-      expect(out).toContain("/dev/pts/0\r\n"); // as under docker: the container's own devpts, pty 0
-      expect(out).toContain("24 80");
+      expect(term.out).toContain("/dev/pts/0\r\n"); // as under docker: the container's own devpts, pty 0
+      expect(term.out).toContain("24 80");
       setWinsize(pty.master, { rows: 50, cols: 132 }); // the kernel sends SIGWINCH to the foreground group
       await type("stty size; echo B$((1+1))\r");
       await until(/B2/);
-      expect(out).toContain("50 132");
+      expect(term.out).toContain("50 132");
       await type("sleep 20; echo sleep-finished\r");
       await Bun.sleep(300);
       await type("\x03");
       await type("echo C$((2+1))\r");
       await until(/C3/);
-      expect(out).not.toMatch(/\nsleep-finished/); // only the echo of the typed line
+      expect(term.out).not.toMatch(/\nsleep-finished/); // only the echo of the typed line
       await type("exit 3\r");
       expect(await c.wait()).toEqual({ exitCode: 3, oomKilled: false });
     } finally {
-      rs.destroy();
-      closeFd(pty.master);
       removeCgroup(spec.cgroupPath);
+      await term.close();
     }
     expect(leaks(root)).toEqual([]);
   }, 20000);
@@ -69,20 +91,16 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     const c = await createContainer(spec, { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave, devpts: { mountFd: pty.mountFd, name: pty.name } });
     closeFd(pty.slave);
     closeFd(pty.mountFd);
-    let out = "";
-    const rs = createReadStream("", { fd: pty.master, autoClose: false });
-    rs.on("data", (d) => (out += d.toString()));
-    rs.on("error", () => {});
+    const term = terminal(pty.master);
     try {
-      for (let i = 0; i < 500 && !out.includes("ready"); i++) await Bun.sleep(10);
-      await Bun.write(Bun.file(pty.master), "\x03");
+      await term.until(/ready/);
+      await term.type("\x03");
       const exit = await c.wait();
       // once, not twice (tty + the reaper's forwarding); the output is in the object for a failure's diff
-      expect({ exit, ints: out.match(/got-INT/g), out }).toEqual({ exit: { exitCode: 7, oomKilled: false }, ints: ["got-INT"], out: expect.any(String) });
+      expect({ exit, ints: term.out.match(/got-INT/g), out: term.out }).toEqual({ exit: { exitCode: 7, oomKilled: false }, ints: ["got-INT"], out: expect.any(String) });
     } finally {
-      rs.destroy();
-      closeFd(pty.master);
       removeCgroup(spec.cgroupPath);
+      await term.close();
     }
     expect(leaks(root)).toEqual([]);
   }, 20000);
@@ -94,15 +112,8 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     closeFd(a); closeFd(b);
     const pty = openContainerPty(c.pid);
     expect(pty.name).toMatch(/^\/dev\/pts\/\d+$/);
-    let out = "";
-    const rs = createReadStream("", { fd: pty.master, autoClose: false });
-    rs.on("data", (d) => (out += d.toString()));
-    rs.on("error", () => {});
-    const until = async (re: RegExp) => {
-      for (let i = 0; i < 500 && !re.test(out); i++) await Bun.sleep(10);
-      expect(out).toMatch(re);
-    };
-    const type = (s: string) => Bun.write(Bun.file(pty.master), s);
+    const term = terminal(pty.master);
+    const { until, type } = term;
     try {
       setWinsize(pty.master, { rows: 30, cols: 100 });
       const ex = await execInContainer(c.pid, {
@@ -113,22 +124,21 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
       await until(/ex# /);
       await type("tty; stty size; echo D$((2*2))\r");
       await until(/D4/);
-      expect(out).toContain(`${pty.name}\r\n`);
-      expect(out).toContain("30 100");
+      expect(term.out).toContain(`${pty.name}\r\n`);
+      expect(term.out).toContain("30 100");
       await type("sleep 20; echo sleep-finished\r");
       await Bun.sleep(300);
       await type("\x03");
       await type("echo E$((2+3))\r");
       await until(/E5/);
-      expect(out).not.toMatch(/\nsleep-finished/);
+      expect(term.out).not.toMatch(/\nsleep-finished/);
       await type("exit 4\r");
       expect(await ex.wait()).toEqual({ exitCode: 4, oomKilled: false });
     } finally {
-      rs.destroy();
-      closeFd(pty.master);
       killContainer(c.pid, 9);
       await c.wait();
       removeCgroup(spec.cgroupPath);
+      await term.close();
     }
     expect(leaks(root)).toEqual([]);
   }, 20000);
