@@ -43,17 +43,13 @@ export function gcEvery(bytes: number): (n: number) => void {
   };
 }
 
-export function hasSnapshot(images: ImageService, name: string): Promise<boolean> {
-  return images.hasSnapshot(name);
-}
-
 /**
  * Unpack a layer blob that is already in the content store onto the committed snapshot `parent`,
  * checking its diffID, and commit it as `chain`. Returns false when `chain` already existed (nothing
  * created). On error the active snapshot is removed.
  */
 export async function applyStoredLayer(images: ImageService, blob: Digest, parent: string | undefined, diffId: Digest, chain: string): Promise<boolean> {
-  if (await hasSnapshot(images, chain)) return false;
+  if (await images.hasSnapshot(chain)) return false;
   const key = extractKey();
   await images.snapshots.prepare(key, parent);
   try {
@@ -68,7 +64,7 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
     if (got !== diffId) {
       throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`, { exitCode: 1 });
     }
-    if (await hasSnapshot(images, chain)) {
+    if (await images.hasSnapshot(chain)) {
       await images.snapshots.remove(key);
       return false;
     }

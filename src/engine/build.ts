@@ -29,7 +29,7 @@ import { chainIds, extractKey, type ImageService } from "./images.ts";
 import type { ContainerService } from "./containers/index.ts";
 import { defaultCreateOptions } from "./containers/index.ts";
 import { resolveInRoot, withContainerRoot } from "./containers/cp.ts";
-import { resolveUser } from "./containers/spec.ts";
+import { resolveUser, volatileOverlay } from "./containers/spec.ts";
 import { readRootfsFile } from "./containers/rootfs-files.ts";
 
 /** one thing COPY/ADD writes, planned by src/build */
@@ -256,7 +256,7 @@ export class BuildSupport {
    * mounted again: they are read by the diff, committed through a re-unpacked copy, and removed.
    */
   private async volatileMounts(key: string) {
-    return (await this.images.snapshots.mounts(key)).map((m) => (m.type === "overlay" ? { ...m, options: [...m.options, "volatile"] } : m));
+    return volatileOverlay(await this.images.snapshots.mounts(key));
   }
 
   /** the mounted root filesystem of image `id` (read it only) for COPY --from */

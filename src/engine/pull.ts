@@ -21,7 +21,7 @@ import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression
 import { dirname, join } from "node:path";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
-import { gcEvery, hasSnapshot, ImageAssembly, LAYER_GC_BYTES, tapChunks } from "./assembly.ts";
+import { gcEvery, ImageAssembly, LAYER_GC_BYTES, tapChunks } from "./assembly.ts";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -174,14 +174,14 @@ async function fetchLayers(
     if (failed !== undefined) throw new EngineError("unavailable", "pull aborted");
   };
   const short = (d: Descriptor) => d.digest.slice(7, 19);
-  const present = await Promise.all(manifest.layers.map(async (d, i) => (await hasSnapshot(images, chains[i]!)) && images.content.has(d.digest)));
+  const present = await Promise.all(manifest.layers.map(async (d, i) => (await images.hasSnapshot(chains[i]!)) && images.content.has(d.digest)));
   manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
 
   const lease = asm.lease;
   const apply = (i: number): Promise<void> => asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
   const finishApply = async (key: string, i: number, size: number) => {
     const chain = chains[i]!;
-    if (await hasSnapshot(images, chain)) {
+    if (await images.hasSnapshot(chain)) {
       await images.snapshots.remove(key);
     } else {
       await images.snapshots.commit(chain, key, { "berth.size": String(size), "berth.diffid": diffIds[i]! });
@@ -219,7 +219,7 @@ async function fetchLayers(
       done[i] = true;
       return;
     }
-    const snapExists = await hasSnapshot(images, chains[i]!);
+    const snapExists = await images.hasSnapshot(chains[i]!);
     await sem.acquire();
     let released = false;
     const release = () => {

@@ -26,7 +26,7 @@ import { entryTime, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
-import { buildConfig, buildSpec, hostsFile, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, type CreateOptions } from "./spec.ts";
+import { buildConfig, buildSpec, hostsFile, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, type CreateOptions } from "./spec.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { NetworkService, networkEnv } from "../network.ts";
 import * as netw from "./networking.ts";
@@ -275,10 +275,9 @@ export class ContainerService {
   /** build everything the runtime needs; reads the image's passwd/group from the snapshot */
   async prepare(cfg: ContainerConfigFile): Promise<Prepared> {
     let rootfs = await this.opts.snapshots.mounts(cfg.Berth.SnapshotKey);
-    // a writable layer that is never mounted again (--rm, a build step) mounts overlay `volatile`: when
-    // the container's mount namespace goes, the kernel skips overlay's sync of the whole upper
-    // filesystem (5–280 ms measured on a busy disk). Its changes are worthless after a host crash anyway.
-    if (cfg.HostConfig.AutoRemove || cfg.Berth.Ephemeral) rootfs = rootfs.map((m) => (m.type === "overlay" && !m.options.includes("volatile") ? { ...m, options: [...m.options, "volatile"] } : m));
+    // a writable layer never mounted again (--rm, a build step): its changes are worthless after a host
+    // crash anyway, so the container's unmount need not sync the upper filesystem
+    if (cfg.HostConfig.AutoRemove || cfg.Berth.Ephemeral) rootfs = volatileOverlay(rootfs);
     const user = resolveUser(cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
     const mode = netw.primaryNetwork(cfg);
     this.writeEtcFiles(cfg, netw.isBridgeMode(mode));
