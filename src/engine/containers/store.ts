@@ -111,7 +111,7 @@ export class ContainerStore {
     return this.withLock(id, () => {
       const st = this.readState(id);
       const next = fn(st) ?? st;
-      this.writeState(id, next, durable ?? !TRANSIENT.has(next.Status));
+      this.writeState(id, next, durable); // undefined: writeState decides by status
       return next;
     });
   }
