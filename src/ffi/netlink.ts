@@ -569,9 +569,15 @@ export function requireLink(s: NetlinkSocket, name: string): LinkInfo {
   return l;
 }
 
-export function createBridge(s: NetlinkSocket, name: string, opts: { mtu?: number } = {}): void {
+/**
+ * A bridge given `mac` keeps it (the kernel marks it NET_ADDR_SET); without one it takes the lowest MAC
+ * of its ports and changes whenever a port joins or leaves, leaving stale gateway entries in the ARP
+ * caches of the containers already attached.
+ */
+export function createBridge(s: NetlinkSocket, name: string, opts: { mtu?: number; mac?: string } = {}): void {
   const attrs = [ifinfomsg(), attrStr(IFLA_IFNAME, name), attr(IFLA_LINKINFO, [attrStr(IFLA_INFO_KIND, "bridge")])];
   if (opts.mtu) attrs.push(attrU32(IFLA_MTU, opts.mtu));
+  if (opts.mac) attrs.push(attr(IFLA_ADDRESS, macBytes(opts.mac)));
   s.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, attrs, `RTM_NEWLINK ${name}`);
 }
 

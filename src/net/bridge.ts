@@ -16,6 +16,7 @@ import {
   linkByName,
   openSocketInNetns,
   requireLink,
+  setMac,
   setUp,
 } from "../ffi/index.ts";
 import type { BridgeObserved, NetOp } from "./plan.ts";
@@ -27,7 +28,7 @@ export function observeBridge(s: NetlinkSocket, bridge: string): BridgeObserved 
     throw new EngineError("already_exists", `network interface "${bridge}" exists and is not a bridge (${l.kind ?? "device"})`);
   }
   const addrs = listAddrs(s, AF_INET).filter((a) => a.index === l.index && a.address).map((a) => `${a.address}/${a.prefixLen}`);
-  return { exists: true, up: l.up, addrs };
+  return { exists: true, up: l.up, addrs, mac: l.mac };
 }
 
 const isExists = (e: unknown) => e instanceof SyscallError && e.code === "EEXIST";
@@ -48,10 +49,13 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
       switch (op.op) {
         case "create-bridge":
           try {
-            createBridge(host, op.bridge, { mtu: op.mtu });
+            createBridge(host, op.bridge, { mtu: op.mtu, mac: op.mac });
           } catch (e) {
             if (!isExists(e)) throw e;
           }
+          break;
+        case "bridge-mac":
+          setMac(host, requireLink(host, op.bridge).index, op.mac);
           break;
         case "bridge-address":
           try {

@@ -8,14 +8,19 @@ const net: NetworkRecord = {
   internal: false, mtu: 1500, createdAt: "", endpoints: {},
 };
 
-test("a missing bridge is created, addressed and set up; a ready one needs nothing", () => {
+test("a missing bridge is created with a fixed MAC, addressed and set up; a ready one needs nothing", () => {
   expect(planBridge(net, { exists: false, up: false, addrs: [] })).toEqual([
-    { op: "create-bridge", bridge: "berth0", mtu: 1500 },
+    { op: "create-bridge", bridge: "berth0", mtu: 1500, mac: "02:42:ac:11:00:01" },
     { op: "bridge-address", bridge: "berth0", cidr: "172.17.0.1/16" },
     { op: "host-up", name: "berth0" },
   ]);
   expect(planBridge(net, { exists: true, up: true, addrs: ["172.17.0.1/16"] })).toEqual([]);
   expect(planBridge(net, { exists: true, up: false, addrs: ["172.17.0.1/16"] })).toEqual([{ op: "host-up", name: "berth0" }]);
+  // a bridge whose MAC follows its ports (made before berth pinned it) gets the fixed one
+  expect(planBridge(net, { exists: true, up: true, addrs: ["172.17.0.1/16"], mac: "0a:1b:2c:3d:4e:5f" })).toEqual([
+    { op: "bridge-mac", bridge: "berth0", mac: "02:42:ac:11:00:01" },
+  ]);
+  expect(planBridge(net, { exists: true, up: true, addrs: ["172.17.0.1/16"], mac: "02:42:ac:11:00:01" })).toEqual([]);
 });
 
 test("an endpoint: veth with docker's MAC, lo and eth0 up, address, default route", () => {

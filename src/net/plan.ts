@@ -8,7 +8,9 @@ import type { NetworkRecord } from "./store.ts";
 
 export type NetOp =
   /** host: a Linux bridge */
-  | { op: "create-bridge"; bridge: string; mtu: number }
+  | { op: "create-bridge"; bridge: string; mtu: number; mac: string }
+  /** host: pin the bridge's MAC (a bridge made before berth pinned it, or by someone else) */
+  | { op: "bridge-mac"; bridge: string; mac: string }
   /** host: the gateway address on the bridge */
   | { op: "bridge-address"; bridge: string; cidr: string }
   /** host: set a link up */
@@ -31,16 +33,24 @@ export interface BridgeObserved {
   up: boolean;
   /** IPv4 addresses on it, "a.b.c.d/len" */
   addrs: string[];
+  mac?: string;
 }
 
 export function gatewayCidr(net: NetworkRecord): string {
   return `${net.gateway}/${parseSubnet(net.subnet).prefixLen}`;
 }
 
-/** bring the bridge to: exists, carries the gateway address, up. Empty when it already is. */
+/**
+ * Bring the bridge to: exists, has a fixed MAC derived from the gateway address (docker's choice: a
+ * bridge left to itself takes its lowest port's MAC, which changes as containers come and go, and the
+ * attached containers then send to a gateway MAC that is gone until their ARP entries expire), carries
+ * the gateway address, up. Empty when it already is.
+ */
 export function planBridge(net: NetworkRecord, seen: BridgeObserved): NetOp[] {
   const ops: NetOp[] = [];
-  if (!seen.exists) ops.push({ op: "create-bridge", bridge: net.bridge, mtu: net.mtu });
+  const mac = macFromIp(net.gateway);
+  if (!seen.exists) ops.push({ op: "create-bridge", bridge: net.bridge, mtu: net.mtu, mac });
+  else if (seen.mac !== undefined && seen.mac !== mac) ops.push({ op: "bridge-mac", bridge: net.bridge, mac });
   const cidr = gatewayCidr(net);
   if (!seen.addrs.includes(cidr)) ops.push({ op: "bridge-address", bridge: net.bridge, cidr });
   if (!seen.up) ops.push({ op: "host-up", name: net.bridge });

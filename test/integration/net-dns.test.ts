@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { NetworkManager, startDnsServer } from "../../src/net/index.ts";
 import { buildAnswer, parseQuery } from "../../src/net/dns.ts";
-import { NetlinkSocket, deleteLinkByName, listLinks } from "../../src/ffi/netlink.ts";
+import { NetlinkSocket, deleteLinkByName, linkByName, listLinks } from "../../src/ffi/netlink.ts";
 
 const tag = randomBytes(3).toString("hex");
 const TABLE = `berth_d${tag}`;
@@ -81,9 +81,16 @@ describe.skipIf(!rootEnabled)("embedded DNS", () => {
       expect((await look(b, "WEB")).stdout).toContain(`Address: ${ea.ip}`);
       expect((await look(a, "elsewhere.test")).stdout).toContain("Address: 10.9.9.9");
 
-      // a container connected after the server started resolves too (the record is re-read)
+      // a container connected after the server started resolves too (the record is re-read), and the
+      // bridge keeps its MAC when the new port joins (else a's cached gateway MAC goes stale: a timeout)
+      const bridgeMac = () => {
+        using s = new NetlinkSocket();
+        return linkByName(s, rec.bridge)?.mac;
+      };
+      const macBefore = bridgeMac();
       const c = await netnsProcess();
       const ec = nets.connect(c, `dns${tag}`, { containerId: "c".repeat(64), names: ["late"] });
+      expect(bridgeMac()).toBe(macBefore!);
       expect((await look(a, "late")).stdout).toContain(`Address: ${ec.ip}`);
 
       // and a TCP exchange with the address the name resolved to
