@@ -18,7 +18,7 @@ if (pkg.version !== VERSION) throw new Error(`src/version.ts (${VERSION}) and pa
 const root = new URL("..", import.meta.url).pathname;
 mkdirSync(`${root}/dist`, { recursive: true });
 const tmp = `${root}/dist/.berth.build`;
-await $`bun build --compile --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts --outfile ${tmp}`.quiet();
+await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

@@ -14,6 +14,7 @@ import { renderUsage, usageLine } from "./commands/_usage.ts";
 import { EngineError, ExitStatus, UsageError } from "./lib/errors.ts";
 import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
+import { mark } from "./lib/trace.ts";
 
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
@@ -48,6 +49,7 @@ async function topUsage(): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  mark("main");
   // global flags: everything up to the first word that is not a flag
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
@@ -93,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   let cmd: BerthCommand = (await lazy()).default;
+  mark(`command ${name} loaded`);
   const path = [name];
   let args = rest.slice(1);
   while (cmd.subCommands) {

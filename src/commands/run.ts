@@ -4,11 +4,12 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkPull, createFlags, toCreateOptions } from "./create.ts";
+import { checkLocalImage, checkPull, createFlags, toCreateOptions } from "./create.ts";
 import { containers, runForeground } from "./container.ts";
+import { mark } from "../lib/trace.ts";
 
 export default defineBerthCommand({
-  meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1 },
+  meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
   args: {
     ...createFlags,
     detach: { type: "boolean", alias: "d", description: "Run container in background and print container ID" },
@@ -18,6 +19,7 @@ export default defineBerthCommand({
   async run(input) {
     const { flags, ctx } = input;
     checkPull(flags);
+    await checkLocalImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
     const svc = await containers(ctx);
     const opts = toCreateOptions(input, detach);
@@ -25,7 +27,9 @@ export default defineBerthCommand({
       const { UsageError } = await import("../lib/errors.ts");
       throw new UsageError("Conflicting options: -a and -d");
     }
+    mark("command: engine ready");
     const { id } = await svc.create(opts);
+    mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {
       try {

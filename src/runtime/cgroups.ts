@@ -225,6 +225,20 @@ function applyV2(layout: CgroupLayout, rel: string, r: ResourceSpec): void {
 }
 
 /** move `pid` (all its threads) into the cgroup in every hierarchy */
+/**
+ * How a new process joins the cgroup `path` by itself (the shim's child, see shim.c cgroup_join): the
+ * `tasks` file of every v1 hierarchy, and the v2 directory it is cloned into (clone3 CLONE_INTO_CGROUP).
+ */
+export function joinTargets(path: string, layout = detectLayout()): { tasks: string[]; v2Dir?: string } {
+  const rel = clean(path);
+  const v2 = unified(layout);
+  return {
+    tasks: layout.hierarchies.filter((h) => h.type === "cgroup").map((h) => `${h.dir}/${rel}/tasks`),
+    ...(v2 ? { v2Dir: `${v2.dir}/${rel}` } : {}),
+  };
+}
+
+/** move an existing process `pid` (all its threads) into the cgroup */
 export function joinCgroup(path: string, pid: number, layout = detectLayout()): void {
   for (const dir of cgroupDirs(path, layout)) write(`${dir}/cgroup.procs`, pid);
 }

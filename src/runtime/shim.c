@@ -99,6 +99,11 @@ extern int socket(int, int, int);
 #define SYS_clone 56
 #endif
 #define SYS_openat2 437
+#define SYS_clone3 435          /* same number on x86_64 and aarch64 */
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#define ENOSYS 38
+#define E2BIG 7
+#define EINVAL 22
 #define SYS_move_mount 429
 #define MOVE_MOUNT_F_EMPTY_PATH 4
 #define SYS_close_range 436
@@ -119,7 +124,8 @@ extern int socket(int, int, int);
 /* steps reported to the parent; spawn.ts has the same table (STEP_NAMES) */
 enum {
   ST_SYNC = 1, ST_CGROUPNS, ST_HOSTNAME, ST_OP, ST_SETNS, ST_CWD, ST_SETSID, ST_CTTY, ST_DUP,
-  ST_RLIMIT, ST_CAPBSET, ST_GROUPS, ST_GID, ST_UID, ST_CAPSET, ST_AMBIENT, ST_NNP, ST_EXEC, ST_FORK, ST_CLOSE, ST_LO
+  ST_RLIMIT, ST_CAPBSET, ST_GROUPS, ST_GID, ST_UID, ST_CAPSET, ST_AMBIENT, ST_NNP, ST_EXEC, ST_FORK, ST_CLOSE, ST_LO,
+  ST_CGJOIN
 };
 
 /* mount-plan op kinds; mount-plan.ts has the same numbers (OP) */
@@ -143,6 +149,7 @@ enum {
 enum {
   H_MODE, H_CLONE, H_HOSTNAME, H_ARGV, H_ENVP, H_OPS, H_NOPS, H_SYNC, H_ERR, H_IN, H_OUT, H_ERR2, H_TTY,
   H_UID, H_GID, H_NGROUPS, H_GROUPS, H_CAPS, H_NNP, H_INIT, H_CWD, H_NS, H_NNS, H_RLIM, H_NRLIM, H_PATH,
+  H_CGTASKS, H_CGFD, H_CGPROCS,
   H_WORDS
 };
 
@@ -151,6 +158,7 @@ static char stack[256 * 1024] __attribute__((aligned(16)));
 static u64 *H;
 static int err_fd = -1;
 static int root_fd = -1;
+static int cg_join_v2 = 0;   /* clone3 into the cgroup was not available: join the v2 cgroup by writing */
 
 static char *P(u64 off) { return off ? arena + off : 0; }
 
@@ -404,6 +412,7 @@ static void close_others(void) {
   int keep[64], n = 0, i, j, lo = 3;
   u64 *ns = (u64 *)P(H[H_NS]);
   keep[n++] = H[H_SYNC]; keep[n++] = H[H_ERR]; keep[n++] = H[H_IN]; keep[n++] = H[H_OUT]; keep[n++] = H[H_ERR2];
+  keep[n++] = (int)H[H_CGFD];
   u64 *ops = (u64 *)P(H[H_OPS]);
   for (i = 0; i < (int)H[H_NNS] && n < 64; i++) keep[n++] = ns[2 * i];
   for (i = 0; i < (int)H[H_NOPS] && n < 64; i++) if (ops[6 * i] == OP_ATTACH) keep[n++] = ops[6 * i + 4];
@@ -434,6 +443,26 @@ static void lo_up(void) {
   close(s);
 }
 
+/* Join the container's cgroup from inside, before any setns (the paths are host paths). On a v1
+ * hierarchy, writing "0" to `tasks` moves this one thread — the whole process, it has no other — and
+ * the kernel then skips the global threadgroup lock. Writing another process's pid to cgroup.procs
+ * takes that lock for writing, which waits for an RCU grace period (~8 ms on this kind of VM) the first
+ * time. The v2 cgroup was entered at birth (clone3 CLONE_INTO_CGROUP), else by a write here. */
+static void write_zero(const char *path, int index) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(ST_CGJOIN, index);
+  if (write(fd, "0", 1) != 1) fail(ST_CGJOIN, index);
+  close(fd);
+}
+
+static void cgroup_join(void) {
+  u64 *v = (u64 *)P(H[H_CGTASKS]);   /* already relocated by fix_strv */
+  int i = 0;
+  for (; v && v[i]; i++) write_zero((const char *)v[i], i);
+  if (cg_join_v2 && H[H_CGPROCS]) write_zero(P(H[H_CGPROCS]), i);
+  if ((int)H[H_CGFD] >= 0) close((int)H[H_CGFD]);
+}
+
 static int main_child(void *unused) {
   char c;
   int i;
@@ -449,6 +478,7 @@ static int main_child(void *unused) {
     if (r != 1) _exit(126);   /* parent gave up: no message, it already knows */
     close(sync_fd);
   }
+  cgroup_join();
   /* joining namespaces (exec): the pid ns was entered by the parent (pid_for_children); mnt goes last
    * because after it the other /proc/<pid>/ns fds are still valid but paths are not */
   for (i = 0; i < (int)H[H_NNS]; i++)
@@ -477,8 +507,26 @@ int berth_spawn(const char *blob, int len) {
   H = (u64 *)arena;
   fix_strv(H[H_ARGV]);
   fix_strv(H[H_ENVP]);
-  /* no CLONE_VM: the child gets COW copies of arena and stack; clone flags except CLONE_NEWCGROUP,
-   * which the child unshares itself after the cgroup join */
+  fix_strv(H[H_CGTASKS]);
+  cg_join_v2 = 0;
+  /* clone flags except CLONE_NEWCGROUP, which the child unshares itself after the cgroup join */
+  if ((int)H[H_CGFD] >= 0) {
+    /* clone3 into the v2 cgroup: fork-like (no CLONE_VM, no new stack: the child runs on a COW copy of
+     * this stack and never returns from here) */
+    u64 args[11];
+    int k;
+    for (k = 0; k < 11; k++) args[k] = 0;
+    args[0] = (H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | CLONE_INTO_CGROUP;   /* flags */
+    args[4] = SIGCHLD;                                                    /* exit_signal */
+    args[10] = H[H_CGFD];                                                 /* cgroup */
+    pid = (int)syscall(SYS_clone3, args, sizeof args);
+    if (pid == 0) { main_child(0); _exit(127); }
+    if (pid > 0) return pid;
+    k = *__errno_location();
+    if (k != ENOSYS && k != E2BIG && k != EINVAL) return -k;
+    cg_join_v2 = 1;   /* kernel before 5.7: plain clone, the child writes cgroup.procs */
+  }
+  /* no CLONE_VM: the child gets COW copies of arena and stack */
   pid = clone(main_child, stack + sizeof stack, (int)(H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | SIGCHLD, 0);
   if (pid < 0) return -*__errno_location();
   return pid;

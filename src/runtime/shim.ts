@@ -59,7 +59,7 @@ export const STEP = [
   "", "wait for parent", "unshare cgroup namespace", "sethostname", "mount", "setns", "chdir", "setsid",
   "set controlling terminal", "dup2", "setrlimit", "drop bounding capability", "setgroups", "setresgid",
   "setresuid", "capset", "clear ambient capabilities", "set no_new_privs", "exec", "fork init", "close fds",
-  "bring up loopback",
+  "bring up loopback", "join cgroup",
 ] as const;
 export const ST_OP = 4;
 export const ST_SETNS = 5;
@@ -100,9 +100,15 @@ export interface ShimPlan {
   namespaces: [number, number][];
   /** [resource, soft, hard] for setrlimit(2) */
   rlimits: [number, bigint, bigint][];
+  /** v1 `tasks` files the child writes "0" into (joins itself, see shim.c cgroup_join) */
+  cgroupTasks?: string[];
+  /** fd of the v2 cgroup directory: clone3(CLONE_INTO_CGROUP); -1/undefined: none */
+  cgroupFd?: number;
+  /** that cgroup's cgroup.procs, written by the child only when clone3 cannot place it (kernel < 5.7) */
+  cgroupProcs?: string;
 }
 
-const H_WORDS = 26;
+const H_WORDS = 29;
 
 /**
  * One blob the C side copies before clone: H_WORDS header words (u64), then data. Pointers are byte
@@ -145,6 +151,9 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   h[23] = p.rlimits.length ? words(p.rlimits.flat()) : 0;
   h[24] = p.rlimits.length;
   h[25] = str(p.path);
+  h[26] = p.cgroupTasks?.length ? strv(p.cgroupTasks) : 0;
+  h[27] = p.cgroupFd ?? -1;
+  h[28] = str(p.cgroupProcs);
 
   const out = new Uint8Array(size);
   out.set(new Uint8Array(new BigUint64Array(h.map((x) => BigInt.asUintN(64, BigInt(x)))).buffer), 0);

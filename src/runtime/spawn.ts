@@ -19,9 +19,10 @@ import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContai
 import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
-import { cgroupMountsFor, createCgroup, detectLayout, joinCgroup, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
+import { cgroupMountsFor, createCgroup, detectLayout, joinTargets, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
 import { mountDetached } from "../ffi/mount-api.ts";
+import { mark } from "../lib/trace.ts";
 
 /** where each container's rootfs is mounted, inside its own private mount namespace only: one shared,
  * always-empty directory on the host is enough */
@@ -35,10 +36,13 @@ export interface CreateHooks {
 }
 
 export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: CreateHooks = {}): Promise<RunningContainer> {
+  mark("runtime: create");
   const shim = loadShim();
+  mark("runtime: shim compiled");
   const layout = detectLayout();
   const opened: number[] = [];
   createCgroup(spec.cgroupPath, spec.resources, { privileged: spec.privileged, layout });
+  mark("runtime: cgroup created");
   try {
     mkdirSync(STAGING_DIR, { recursive: true, mode: 0o700 });
     let cloneFlags = CLONE_NEWNS | CLONE_NEWCGROUP;
@@ -67,6 +71,7 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
         throw wrap("prepare rootfs", e);
       }
     }
+    mark("runtime: overlay mounted (detached)");
     const ops = planMounts({
       rootfsFd,
       spec,
@@ -124,6 +129,14 @@ export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Std
 function consoleOf(stdio: Stdio): { devptsFd: number; name: string } {
   if (!stdio.devpts) throw new EngineError("invalid_argument", "terminal: the pty must come from openConsole() (the container's own devpts)");
   return { devptsFd: stdio.devpts.mountFd, name: stdio.devpts.name };
+}
+
+function openCgroupDir(dir: string): number {
+  try {
+    return openSync(dir, "r");
+  } catch (e) {
+    throw new EngineError("not_found", `open cgroup ${dir}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 function openNs(path: string, name: string): number {
@@ -190,11 +203,21 @@ interface StartOptions {
 
 async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise<RunningContainer> {
   const shim = loadShim();
+  // the child joins the cgroup itself (shim.c cgroup_join): no global cgroup lock, no RCU wait here
+  const join = joinTargets(o.cgroupPath, o.layout);
+  const cgroupFd = join.v2Dir ? openCgroupDir(join.v2Dir) : -1;
   const [syncR, syncW] = pipe2(O_CLOEXEC);
   const [errR, errW] = pipe2(O_CLOEXEC);
   let pid: number;
   try {
-    const blob = encodePlan({ ...plan, syncFd: syncR, errFd: errW });
+    const blob = encodePlan({
+      ...plan,
+      syncFd: syncR,
+      errFd: errW,
+      cgroupTasks: join.tasks,
+      cgroupFd,
+      cgroupProcs: join.v2Dir && `${join.v2Dir}/cgroup.procs`,
+    });
     if (o.pidNs !== undefined) {
       const own = openSync("/proc/self/ns/pid", "r");
       try {
@@ -213,15 +236,17 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   } finally {
     closeFd(syncR);
     closeFd(errW);
+    if (cgroupFd >= 0) closeSync(cgroupFd);
   }
+  mark("runtime: cloned");
   if (pid < 0) {
     closeFd(syncW);
     closeFd(errR);
     throw wrap("container init", new SyscallError("clone", -pid, errnoName(-pid), strerror(-pid)));
   }
   try {
-    joinCgroup(o.cgroupPath, pid, o.layout);
     await o.beforeStart?.(pid);
+    mark("runtime: network wired");
     writeSync(syncW, "x");
   } catch (e) {
     kill(pid, 9);
@@ -233,6 +258,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   }
   const msg = await readMessage(errR);
   closeFd(errR);
+  mark("runtime: mounts applied, exec'd");
   if (msg) {
     shim.berth_wait(pid, 0); // it _exit()s right after writing
     throw childError(msg, plan, ops);
@@ -284,6 +310,7 @@ async function waitExit(pid: number, cgroupPath: string | undefined, layout: Cgr
   for (;;) {
     const st = shim.berth_wait(pid, 1);
     if (st >= 0) {
+      mark("runtime: exit seen");
       const sig = st & 0x7f;
       const oom = cgroupPath ? oomKilled(cgroupPath, layout) : false;
       return sig ? { exitCode: 128 + sig, signal: sig, oomKilled: oom } : { exitCode: (st >> 8) & 0xff, oomKilled: oom };

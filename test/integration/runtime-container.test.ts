@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { rootEnabled } from "../helpers/root.ts";
 import { makeRootfs, testSpec, runCollect, leaks, removeRoot } from "./runtime-fixture.ts";
-import { createContainer, execInContainer, killContainer, processStartTime, isAlive, removeCgroup, cgroupPids, freeze, thaw, stats, DEFAULT_CAPABILITIES } from "../../src/runtime/index.ts";
+import { createContainer, execInContainer, killContainer, processStartTime, isAlive, removeCgroup, cgroupPids, freeze, thaw, stats, DEFAULT_CAPABILITIES, detectLayout } from "../../src/runtime/index.ts";
 import { EngineError } from "../../src/lib/errors.ts";
 import { pipe2, closeFd } from "../../src/ffi/container-io.ts";
 
@@ -192,6 +192,11 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       expect(isAlive(c.pid, c.startTime)).toBe(true);
       expect(isAlive(c.pid, "1")).toBe(false);
       expect(cgroupPids(spec.cgroupPath)).toEqual([c.pid]);
+      // the child joined every hierarchy itself (v1 `tasks`, v2 by clone3 CLONE_INTO_CGROUP): the host
+      // sees it in the container's cgroup on each line of /proc/PID/cgroup
+      const lines = readFileSync(`/proc/${c.pid}/cgroup`, "utf8").trim().split("\n");
+      expect(lines.length).toBe(detectLayout().hierarchies.length);
+      for (const l of lines) expect(l).toEndWith(`:/${spec.cgroupPath}`);
       freeze(spec.cgroupPath);
       expect(readFileSync(`/sys/fs/cgroup/freezer/${spec.cgroupPath}/freezer.state`, "utf8").trim()).toBe("FROZEN");
       thaw(spec.cgroupPath);

@@ -33,6 +33,7 @@ import * as netw from "./networking.ts";
 import { copyIn, copyOut, extractIn, withContainerRoot } from "./cp.ts";
 import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
+import { mark } from "../../lib/trace.ts";
 
 export interface ContainerServiceOptions {
   /** <berth root>/containers */
@@ -348,7 +349,9 @@ export class ContainerService {
     if (!this.claim(id)) throw new EngineError("failed_precondition", `container ${id} is already running`, { exitCode: 1 });
     let prepared: Prepared;
     try {
+      mark("engine: claimed");
       prepared = await this.prepare(cfg);
+      mark("engine: prepared (rootfs, etc files, spec)");
     } catch (e) {
       const err = startError(e, cfg.Path);
       this.recordStartFailure(id, err);
@@ -386,9 +389,11 @@ export class ContainerService {
   private async afterExit(cfg: ContainerConfigFile): Promise<void> {
     this.reapCgroup(cfg);
     this.detachNetworks(cfg);
+    mark("engine: cgroup reaped, networks detached");
     if (cfg.HostConfig.AutoRemove) {
       try {
         await this.removeNow(cfg.Id);
+        mark("engine: removed");
       } catch (e) {
         this.log.warn(`remove container ${shortId(cfg.Id)}: ${(e as Error).message}`);
       }
