@@ -238,6 +238,11 @@ export function joinTargets(path: string, layout = detectLayout()): { tasks: str
   };
 }
 
+/** whether any hierarchy still has the cgroup `path` */
+export function cgroupExists(path: string, layout = detectLayout()): boolean {
+  return cgroupDirs(path, layout).some((d) => existsSync(d));
+}
+
 /** move an existing process `pid` (all its threads) into the cgroup */
 export function joinCgroup(path: string, pid: number, layout = detectLayout()): void {
   for (const dir of cgroupDirs(path, layout)) write(`${dir}/cgroup.procs`, pid);

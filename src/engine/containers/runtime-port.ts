@@ -39,3 +39,4 @@ export const cgroupStats = (cgroupPath: string) => rt.stats(cgroupPath);
 export const oomKilled = (cgroupPath: string) => rt.oomKilled(cgroupPath);
 export const removeCgroup = (cgroupPath: string) => rt.removeCgroup(cgroupPath);
 export const cgroupPids = (cgroupPath: string) => rt.cgroupPids(cgroupPath);
+export const cgroupExists = (cgroupPath: string) => rt.cgroupExists(cgroupPath);

@@ -230,6 +230,8 @@ export class ContainerService {
   }
 
   private reapCgroup(cfg: ContainerConfigFile): void {
+    // called on every way out (exit, afterExit, rm): only the first finds something to do
+    try { if (!rt.cgroupExists(cfg.Berth.CgroupPath)) return; } catch {}
     try {
       for (const pid of rt.cgroupPids(cfg.Berth.CgroupPath)) rt.killPid(pid, 9);
     } catch {}
