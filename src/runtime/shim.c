@@ -44,6 +44,7 @@ extern int unshare(int);
 extern int setns(int, int);
 extern int mkdirat(int, const char *, u32);
 extern int symlinkat(const char *, int, const char *);
+extern ssize_t readlinkat(int, const char *, char *, size_t);
 extern int prctl(int, u64, u64, u64, u64);
 extern int setrlimit(int, const void *);
 extern int kill(int, int);
@@ -102,6 +103,7 @@ extern int socket(int, int, int);
 #define SYS_clone3 435          /* same number on x86_64 and aarch64 */
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #define ENOSYS 38
+#define ELOOP 40
 #define E2BIG 7
 #define EINVAL 22
 #define SYS_move_mount 429
@@ -185,8 +187,13 @@ struct open_how { u64 flags, mode, resolve; };
 
 /* Open `path` (relative, no leading '/') with every symlink resolved as if root_fd were "/": a hostile
  * image cannot make a mount target escape the rootfs (openat2(2) RESOLVE_IN_ROOT; runc's
- * securejoin + /proc/self/fd mounting does the same job). create: 0 none, 1 directories, 2 file leaf. */
-static int resolve(const char *path, int create) {
+ * securejoin + /proc/self/fd mounting does the same job). create: 0 none, 1 directories, 2 file leaf.
+ * A missing component that is a dangling symlink (an image's /etc/localtime pointing into a zoneinfo
+ * it does not ship) is followed, inside the root, and what it points to is created, as runc does. */
+static int resolve_in(const char *path, int create, int depth);
+static int resolve(const char *path, int create) { return resolve_in(path, create, 0); }
+
+static int resolve_in(const char *path, int create, int depth) {
   struct open_how how;
   char prefix[4096];
   int n = 0, i = 0, fd;
@@ -206,6 +213,23 @@ static int resolve(const char *path, int create) {
         parent = syscall(SYS_openat2, root_fd, prefix, &how, sizeof how);
         prefix[start - 1] = '/';
         if (parent < 0) return -1;
+      }
+      {
+        char link[4096], next[4096];
+        ssize_t ln = readlinkat(parent, prefix + start, link, sizeof link - 1);
+        if (ln > 0) {
+          int m = 0, k;
+          if (parent != root_fd) close(parent);
+          if (depth >= 40) { *__errno_location() = ELOOP; return -1; }
+          link[ln] = 0;
+          if (link[0] != '/') for (k = 0; k < start; k++) next[m++] = prefix[k];   /* "dir/" of the link */
+          for (k = 0; link[k] == '/'; k++) ;
+          for (; link[k] && m < (int)sizeof next - 1; k++) next[m++] = link[k];
+          for (k = i; path[k] && m < (int)sizeof next - 1; k++) next[m++] = path[k]; /* "/rest" */
+          if (m >= (int)sizeof next - 1) { *__errno_location() = ENOENT; return -1; }
+          next[m] = 0;
+          return resolve_in(next, create, depth + 1);
+        }
       }
       if (last && create == 2) {
         rc = openat(parent, prefix + start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -150,13 +150,34 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       expect(existsSync(`${root}/rootfs${outside}/sub`)).toBe(true);
       expect(existsSync(`${root}/rootfs/sub`)).toBe(true);
       expect(existsSync("/sub")).toBe(false);
-      // a dangling symlink is refused, and nothing is created on the host either
+      // a dangling symlink is followed inside the rootfs and its target created there (runc does the
+      // same: `-v /etc/localtime:/etc/localtime` over an image's link into a zoneinfo it lacks), never
+      // on the host, whether the link is absolute or climbs with ../
       symlinkSync(`${root}/dangling-host`, `${root}/rootfs/dangling`);
-      const e = await runCollect(testSpec(root, ["true"], { mounts: [{ type: "tmpfs", source: "tmpfs", target: "/dangling/sub", options: [] }] })).catch((x) => x);
-      expect(e.message).toContain(`container init: mount "tmpfs" on "/dangling/sub"`);
+      const tag = `berth-dangling-${process.pid}-${Date.now()}`;
+      symlinkSync(`../../../../../../../../etc/${tag}/localtime`, `${root}/rootfs/etc/localtime`);
+      const d = await runCollect(testSpec(root, ["sh", "-c", "cat /etc/localtime; grep -c ' /dangling-host/sub \\| /etc/[^ ]*/localtime ' /proc/mounts || true"], {
+        mounts: [
+          { type: "tmpfs", source: "tmpfs", target: "/dangling/sub", options: [] },
+          { type: "bind", source: "/etc/hostname", target: "/etc/localtime", options: ["rbind", "ro"] },
+        ],
+      }));
+      expect(d.exitCode).toBe(0);
+      expect(d.stdout).toContain(readFileSync("/etc/hostname", "utf8").trim());
       expect(existsSync(`${root}/dangling-host`)).toBe(false);
+      expect(existsSync(`/etc/${tag}`)).toBe(false);
+      expect(existsSync(`${root}/rootfs${root}/dangling-host/sub`)).toBe(true);
+      expect(existsSync(`${root}/rootfs/etc/${tag}/localtime`)).toBe(true);
+      // a symlink loop is an error naming the mount, not a hang
+      symlinkSync("loop-b", `${root}/rootfs/loop-a`);
+      symlinkSync("loop-a", `${root}/rootfs/loop-b`);
+      const e = await runCollect(testSpec(root, ["true"], { mounts: [{ type: "tmpfs", source: "tmpfs", target: "/loop-a/sub", options: [] }] })).catch((x) => x);
+      expect(e.message).toContain(`container init: mount "tmpfs" on "/loop-a/sub"`);
     } finally {
-      for (const p of ["escape", "up", "dangling", "sub", "tmp"]) rmSync(`${root}/rootfs/${p}`, { recursive: true, force: true });
+      for (const p of ["escape", "up", "dangling", "sub", "tmp", "loop-a", "loop-b", "etc/localtime", root.slice(1).split("/")[0]!]) {
+        rmSync(`${root}/rootfs/${p}`, { recursive: true, force: true });
+      }
+      for (const e of (await import("node:fs")).readdirSync(`${root}/rootfs/etc`)) if (e.startsWith("berth-dangling-")) rmSync(`${root}/rootfs/etc/${e}`, { recursive: true, force: true });
       mkdirSync(`${root}/rootfs/tmp`, { mode: 0o1777 });
     }
   });
