@@ -1,5 +1,5 @@
 /** tmp file → fsync → rename → fsync(dir), as crun's status.c does. Nothing is ever half-written. */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync, constants } from "node:fs";
+import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, writeSync, unlinkSync, constants } from "node:fs";
 import { dirname, basename, join } from "node:path";
 
 export function fsyncDir(dir: string): void {
@@ -27,6 +27,24 @@ export function atomicWriteJson(path: string, value: unknown, mode = 0o644): voi
  */
 export function replaceFile(path: string, data: string | Uint8Array, mode = 0o644): void {
   writeViaTmp(path, data, mode, false);
+}
+
+/**
+ * Rewrite `path` in place, keeping its inode: for a file bind-mounted into a running container (its
+ * /etc/hosts), where a rename would leave the container looking at the old inode. Not atomic — docker
+ * rewrites these the same way — so only for such derived files; written first, then truncated to the
+ * new length, so a reader never sees an empty file.
+ */
+export function overwriteInPlace(path: string, data: string | Uint8Array): void {
+  const buf = typeof data === "string" ? Buffer.from(data) : data;
+  const fd = openSync(path, constants.O_WRONLY | 0o2000000 /* O_CLOEXEC */ | constants.O_NOFOLLOW);
+  try {
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, off);
+    ftruncateSync(fd, buf.length);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function writeViaTmp(path: string, data: string | Uint8Array, mode: number, durable: boolean): void {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { linkEnv, parseAddHost, renderHosts, renderResolvConf } from "./hosts.ts";
+import { linkEnv, parseAddHost, renderHosts, renderResolvConf, withHostsEntry, withoutHostsEntry } from "./hosts.ts";
 
 test("hosts: docker's head, --add-host, links, then the container itself", () => {
   const out = renderHosts({
@@ -60,4 +60,14 @@ test("docker's --link environment variables", () => {
     "WEB_DB_ENV_POSTGRES_USER=me",
     "WEB_DB_ENV_EMPTY=",
   ]);
+});
+
+test("network connect/disconnect: a line per further address, replaced or removed by address", () => {
+  const base = "127.0.0.1\tlocalhost\n172.17.0.2\tabc\n";
+  const added = withHostsEntry(base, "172.18.0.3", ["abc"]);
+  expect(added).toBe("127.0.0.1\tlocalhost\n172.17.0.2\tabc\n172.18.0.3\tabc\n");
+  expect(withHostsEntry(added, "172.18.0.3", ["abc", "x"])).toBe("127.0.0.1\tlocalhost\n172.17.0.2\tabc\n172.18.0.3\tabc x\n");
+  expect(withoutHostsEntry(added, "172.18.0.3")).toBe(base);
+  // 172.18.0.30 is another address, not a prefix match
+  expect(withoutHostsEntry(added + "172.18.0.30\tzz\n", "172.18.0.3")).toBe(base + "172.18.0.30\tzz\n");
 });

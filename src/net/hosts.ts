@@ -54,6 +54,25 @@ export function renderHosts(i: HostsInput): string {
 }
 
 /**
+ * The container's line for another network's address (`network connect`), as docker adds one per
+ * endpoint: replaces a line that already starts with `ip`, else appends.
+ */
+export function withHostsEntry(text: string, ip: string, names: string[]): string {
+  const line = `${ip}\t${names.join(" ")}`;
+  const lines = text.split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
+  const at = lines.findIndex((l) => l.split(/\s+/)[0] === ip);
+  if (at >= 0) lines[at] = line;
+  else lines.push(line);
+  return lines.join("\n") + "\n";
+}
+
+/** the hosts text without the lines of `ip` (`network disconnect`) */
+export function withoutHostsEntry(text: string, ip: string): string {
+  const kept = text.split("\n").filter((l) => l !== "" && l.split(/\s+/)[0] !== ip);
+  return kept.length ? kept.join("\n") + "\n" : "";
+}
+
+/**
  * `--add-host NAME:IP` (docker also accepts NAME=IP). docker splits at the first separator, so an IPv6
  * address keeps its colons. `host-gateway` is replaced by `hostGateway` (the bridge's gateway address).
  */

@@ -46,7 +46,7 @@ import { claimLease, dropLeases, LEASE_DIR } from "./leases.ts";
 
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
 export type { NetOp, EndpointPlan } from "./plan.ts";
-export { renderHosts, renderResolvConf, parseAddHost, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
+export { renderHosts, renderResolvConf, parseAddHost, withHostsEntry, withoutHostsEntry, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 export { startDnsServer, type DnsServer, type DnsServerOptions } from "./dns.ts";

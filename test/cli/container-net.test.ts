@@ -325,10 +325,15 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     ok(await run(["network", "connect", "--alias", "joined", net, `j${tag}`]));
     const seen = await run(["exec", `j${tag}`, "ls", "/sys/class/net"]);
     expect(seen.stdout).toBe("eth0\neth1\nlo\n");
+    // its /etc/hosts (bind-mounted, rewritten in place) gains a line for the new address, as docker's
+    const jip = await ipOf(`j${tag}`, net);
+    const jhost = (await run(["exec", `j${tag}`, "hostname"])).stdout.trim();
+    expect((await run(["exec", `j${tag}`, "cat", "/etc/hosts"])).stdout).toContain(`${jip}\t${jhost}\n`);
     const byAlias = await run(["exec", names[0]!, "ping", "-c1", "-W2", "joined"]);
     ok(byAlias);
     ok(await run(["network", "disconnect", net, `j${tag}`]));
     expect((await run(["exec", `j${tag}`, "ls", "/sys/class/net"])).stdout).toBe("eth0\nlo\n");
+    expect((await run(["exec", `j${tag}`, "cat", "/etc/hosts"])).stdout).not.toContain(jip);
     ok(await run(["rm", "-f", `j${tag}`, ...names]));
     ok(await run(["network", "rm", net]));
   });

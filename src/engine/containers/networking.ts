@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { replaceFile } from "../../lib/atomic-write.ts";
+import { overwriteInPlace, replaceFile } from "../../lib/atomic-write.ts";
 import { shortId } from "../../lib/ids.ts";
 import {
   DEFAULT_NETWORK,
@@ -23,6 +23,8 @@ import {
   parsePortSpec,
   renderHosts,
   specsFromExposed,
+  withHostsEntry,
+  withoutHostsEntry,
   type Endpoint,
   type LinkEntry,
   type PortBinding,
@@ -187,11 +189,22 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
       }
     }
     writeNetworkFiles(cfg, eps[0], links, dnsOk);
+    // one line per further network, as docker writes them
+    if (eps.length > 1) replaceFile(cfg.HostsPath, eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")));
     return eps;
   } catch (e) {
     try { detachAll(nets, id); } catch {}
     throw e;
   }
+}
+
+/**
+ * `network connect` / `disconnect` of a running container: its /etc/hosts gains or loses the line of
+ * that network's address, rewritten in place (the file is bind-mounted: a rename would not be seen).
+ */
+export function updateHostsLine(cfg: ContainerConfigFile, change: { add: string } | { remove: string }): void {
+  const text = readFileSync(cfg.HostsPath, "utf8");
+  overwriteInPlace(cfg.HostsPath, "add" in change ? withHostsEntry(text, change.add, [cfg.Config.Hostname]) : withoutHostsEntry(text, change.remove));
 }
 
 /** /etc/hosts with the container's address and links; resolv.conf pointing at a user network's DNS */

@@ -655,7 +655,12 @@ export class ContainerService {
     const st = this.state(id);
     if (isActive(st.Status) && st.Pid) {
       const names = net === "bridge" ? undefined : [...new Set([cfg.Name.slice(1), ...o.aliases, shortId(id)])];
-      this.networks.mgr.connect(st.Pid, net, { containerId: id, ip: o.ip, names });
+      const ep = this.networks.mgr.connect(st.Pid, net, { containerId: id, ip: o.ip, names });
+      try {
+        netw.updateHostsLine(cfg, { add: ep.ip });
+      } catch (e) {
+        this.log.warn(`container ${shortId(id)}: /etc/hosts not updated: ${(e as Error).message}`);
+      }
       await this.networks.ensureDns(net).catch((e: Error) => this.log.warn(`network ${net}: no name resolution: ${e.message}`));
     }
     this.store.withLock(id, () => {
@@ -671,10 +676,18 @@ export class ContainerService {
     const cfg = this.store.readConfig(id);
     const eps = netw.endpointsOf(cfg);
     if (!eps[net] && !force) throw new EngineError("not_found", `container ${id} is not connected to network ${net}`, { exitCode: 1 });
+    const ip = Object.entries(this.networks.mgr.inspect(net).endpoints).find(([, e]) => e.containerId === id)?.[0];
     try {
       this.networks.mgr.disconnect(id, net);
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+    }
+    if (ip && isActive(this.state(id).Status)) {
+      try {
+        netw.updateHostsLine(cfg, { remove: ip });
+      } catch (e) {
+        this.log.warn(`container ${shortId(id)}: /etc/hosts not updated: ${(e as Error).message}`);
+      }
     }
     this.networks.stopDns(net);
     if (!eps[net]) return;
