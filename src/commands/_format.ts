@@ -1,30 +1,43 @@
 /**
- * The part of docker's Go-template `--format` that scripts use: `{{.A.B}}` paths, `{{json .X}}`, and
- * literal text around them. Anything else is refused clearly rather than guessed at.
+ * docker's --format for listings and inspect: "table" (the default columns), "json" (one object a
+ * line, keys sorted as docker's formatter contexts marshal them), "table TEMPLATE" (a header from the
+ * field names, columns split at tabs, docker's tabwriter) or any Go template, one line per object.
+ * The template language itself is in engine/containers/format.ts.
  */
-import { UsageError } from "../lib/errors.ts";
+import { compileTemplate, renderDockerTable, renderTemplate } from "../engine/containers/format.ts";
 
-function lookup(v: unknown, path: string): unknown {
-  if (path === "." || path === "") return v;
-  let cur: any = v;
-  for (const part of path.replace(/^\./, "").split(".")) {
-    if (cur == null) return undefined;
-    cur = cur[part];
-  }
-  return cur;
-}
-
-function show(v: unknown): string {
-  if (v === undefined || v === null) return "<no value>";
-  if (typeof v === "object") return Array.isArray(v) ? `[${v.map(show).join(" ")}]` : `map[${Object.entries(v as object).map(([k, x]) => `${k}:${show(x)}`).join(" ")}]`;
-  return String(v);
-}
-
+/** inspect-style: no \t \n translation (docker's inspect keeps them literal) */
 export function formatTemplate(tpl: string, value: unknown): string {
-  return tpl.replace(/\{\{\s*(.*?)\s*\}\}/g, (_, expr: string) => {
-    let m;
-    if ((m = /^json\s+(\.[\w.]*)$/.exec(expr))) return JSON.stringify(lookup(value, m[1]!));
-    if ((m = /^(\.[\w.]*)$/.exec(expr))) return show(lookup(value, m[1]!));
-    throw new UsageError(`template: unsupported expression "{{${expr}}}" (berth supports {{.Path}} and {{json .Path}})`);
-  }).replace(/\\n/g, "\n").replace(/\\t/g, "\t");
+  return renderTemplate(tpl, value, { raw: true });
+}
+
+/** the object's own keys in sorted order (docker's `{{json .}}` of a listing row) */
+export function sortedKeys<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as T;
+}
+
+/**
+ * print `rows` the way docker's formatter does. `headers` maps a field to its column title;
+ * `table` prints the default layout (format "" or "table").
+ */
+export function formatRows(out: (s: string) => void, format: string | undefined, rows: object[], headers: Record<string, string>, table: () => void): void {
+  const f = (format ?? "").trim();
+  if (f === "" || f === "table") return table();
+  if (f === "json") return out(rows.map((r) => JSON.stringify(sortedKeys(r)) + "\n").join(""));
+  if (f.startsWith("table")) {
+    const tmpl = f.slice(5).trim();
+    const render = compileTemplate(tmpl);
+    const names = new Set([...Object.keys(headers), ...rows.flatMap((r) => Object.keys(r))]);
+    const titles = Object.fromEntries([...names].map((k) => [k, headers[k] ?? k.toUpperCase()]));
+    let header: string[];
+    try {
+      header = render(titles).split("\t");
+    } catch {
+      header = tmpl.replace(/\\t/g, "\t").replace(/\{\{[^}]*\}\}/g, "").split("\t");
+    }
+    out(renderDockerTable(header, rows.map((r) => render(r).split("\t"))));
+    return;
+  }
+  const render = compileTemplate(f);
+  out(rows.map((r) => render(r) + "\n").join(""));
 }

@@ -25,7 +25,8 @@ export function renderUsage(cmd: BerthCommand, path: string[]): string {
       return [left, (d.description ?? "") + def] as const;
     });
     const w = Math.max(...rows.map((r) => r[0].length)) + 3;
-    for (const [l, r] of rows) lines.push(`  ${l.padEnd(w)}${r}`);
+    // a description's further lines line up under its first (docker's pflag layout)
+    for (const [l, r] of rows) lines.push(`  ${l.padEnd(w)}${r.split("\n").join("\n" + " ".repeat(w + 2))}`);
     lines.push("");
   }
   if (cmd.subCommands) lines.push(`Run '${full} COMMAND --help' for more information on a command.`, "");

@@ -1,5 +1,6 @@
 import { defineBerthCommand } from "./_command.ts";
 import { containers } from "./container.ts";
+import { parseReference } from "../image/references.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -18,9 +19,11 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const { commitContainer } = await import("../engine/commit.ts");
+    const [ctr, ref] = positionals as [string, string | undefined];
+    // a bad name is refused before anything is written (no dangling image left behind)
+    if (ref !== undefined) parseReference(ref);
     const engine = await ctx.engine();
     const svc = await containers(ctx);
-    const [ctr, ref] = positionals as [string, string | undefined];
     const id = await commitContainer(engine.images, svc, ctr, {
       ref,
       message: flags.message,

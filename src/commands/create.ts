@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { defineBerthCommand, type RunInput } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
-import { defaultCreateOptions, type CreateOptions } from "../engine/containers/index.ts";
+import { defaultCreateOptions, normalizeRef, type CreateOptions } from "../engine/containers/index.ts";
+import type { Context } from "./_context.ts";
 import { containers } from "./container.ts";
 
 const list = (description: string) => ({ type: "string" as const, multiple: true, description });
@@ -124,11 +125,23 @@ export function checkPull(flags: Record<string, unknown>): void {
   if (!["always", "missing", "never"].includes(p)) throw new EngineError("invalid_argument", `invalid pull option: '${p}': must be one of "always", "missing" or "never"`);
 }
 
+/** --pull=never: a missing image is "No such image" at once (docker prints no "Unable to find image" then) */
+export async function checkLocalImage(ctx: Context, flags: Record<string, unknown>, image: string): Promise<void> {
+  if (String(flags.pull ?? "missing") !== "never") return;
+  try {
+    await (await ctx.engine()).images.resolve(image);
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(image)}`, { cause: e });
+    throw e;
+  }
+}
+
 export default defineBerthCommand({
-  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1 },
+  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, engineErrors: "create" },
   args: createFlags,
   async run(input) {
     checkPull(input.flags);
+    await checkLocalImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = await containers(input.ctx);
     const { id } = await svc.create(toCreateOptions(input, false));
     const cidfile = optStr(input.flags.cidfile);

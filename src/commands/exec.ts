@@ -3,7 +3,7 @@ import { defineBerthCommand } from "./_command.ts";
 import { containers, openSession } from "./container.ts";
 
 export default defineBerthCommand({
-  meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1 },
+  meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
   args: {
     detach: { type: "boolean", alias: "d", description: "Detached mode: run command in the background" },
     "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },

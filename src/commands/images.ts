@@ -1,8 +1,17 @@
 import { defineBerthCommand } from "./_command.ts";
-import { humanDuration, humanSize, renderTable } from "../lib/human.ts";
+import { humanDuration, humanSize } from "../lib/human.ts";
 import { shortId } from "../lib/ids.ts";
 import { parseReference, familiarName } from "../image/references.ts";
 import type { ImageSummary } from "../engine/images.ts";
+import { goTime, renderDockerTable } from "../engine/containers/format.ts";
+import { EngineError } from "../lib/errors.ts";
+import { formatRows } from "./_format.ts";
+
+/** docker's column titles for `images --format "table …"` */
+const IMAGE_HEADERS: Record<string, string> = {
+  Containers: "CONTAINERS", CreatedAt: "CREATED AT", CreatedSince: "CREATED", Digest: "DIGEST", ID: "IMAGE ID", Repository: "REPOSITORY",
+  SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE", VirtualSize: "VIRTUAL SIZE",
+};
 
 export function imageRows(images: ImageSummary[], all: boolean) {
   const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
@@ -31,7 +40,7 @@ export default defineBerthCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     digests: { type: "boolean", description: "Show digests" },
     filter: { type: "string", alias: "f", multiple: true, description: "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)" },
-    format: { type: "string", description: "Format output using a custom template: 'table', 'json'" },
+    format: { type: "string", description: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template" },
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
@@ -47,36 +56,42 @@ export default defineBerthCommand({
     if (want) filters.push(`reference=${want}`);
     for (const f of filters) {
       const [k, v = ""] = f.split(/=(.*)/s);
-      if (k === "dangling") rows = rows.filter((r) => (r.repository === "<none>") === (v === "true"));
+      if (k === "dangling") {
+        if (!["true", "false", "1", "0"].includes(v.toLowerCase())) throw new EngineError("invalid_argument", `Invalid filter 'dangling=[${v}]'`);
+        rows = rows.filter((r) => (r.repository === "<none>") === ["true", "1"].includes(v.toLowerCase()));
+      }
       else if (k === "reference") {
         const [repoPat, tagPat] = v.includes(":") ? [v.slice(0, v.lastIndexOf(":")), v.slice(v.lastIndexOf(":") + 1)] : [v, undefined];
         let repoNorm = repoPat;
         try { repoNorm = familiarName(parseReference(repoPat)); } catch {}
         const re = new RegExp("^" + repoNorm.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
         rows = rows.filter((r) => re.test(r.repository) && (tagPat === undefined || new RegExp("^" + tagPat.replace(/\*/g, ".*") + "$").test(r.tag)));
-      } else {
-        const { UsageError } = await import("../lib/errors.ts");
-        throw new UsageError(`invalid filter '${k}'`);
-      }
+      } else throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
     }
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
-      const seen = new Set<string>();
-      for (const r of rows) if (!seen.has(r.id)) { seen.add(r.id); ctx.out(id(r.id) + "\n"); }
+      // docker prints one line per row, so an image with two tags shows twice
+      ctx.out(rows.map((r) => id(r.id) + "\n").join(""));
       return;
     }
     const now = Date.now();
-    if (flags.format === "json" || flags.format === "{{json .}}") {
-      for (const r of rows) {
-        ctx.out(JSON.stringify({ Containers: "N/A", CreatedAt: r.created, CreatedSince: `${humanDuration(now - Date.parse(r.created))} ago`, Digest: r.digest, ID: id(r.id), Repository: r.repository, SharedSize: "N/A", Size: humanSize(r.size), Tag: r.tag, UniqueSize: "N/A", VirtualSize: humanSize(r.size) }) + "\n");
-      }
-      return;
-    }
-    if (flags.format && flags.format !== "table") {
-      const { UsageError } = await import("../lib/errors.ts");
-      throw new UsageError(`unsupported --format "${flags.format}": use "table" or "json"`);
-    }
-    const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
-    ctx.out(renderTable(header, rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), `${humanDuration(now - Date.parse(r.created))} ago`, humanSize(r.size)])));
+    const since = (r: (typeof rows)[number]) => `${humanDuration(now - Date.parse(r.created))} ago`;
+    const objs = rows.map((r) => ({
+      Containers: "N/A",
+      CreatedAt: goTime(new Date(Date.parse(r.created))),
+      CreatedSince: since(r),
+      Digest: r.digest,
+      ID: id(r.id),
+      Repository: r.repository,
+      SharedSize: "N/A",
+      Size: humanSize(r.size),
+      Tag: r.tag,
+      UniqueSize: "N/A",
+      VirtualSize: humanSize(r.size),
+    }));
+    formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, IMAGE_HEADERS, () => {
+      const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
+      ctx.out(renderDockerTable(header, rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)])));
+    });
   },
 });

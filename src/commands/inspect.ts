@@ -4,7 +4,7 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { renderTemplate } from "../engine/containers/index.ts";
+import { compileTemplate } from "../engine/containers/format.ts";
 import { containers } from "./container.ts";
 
 function inspectCommand(onlyContainers: boolean) {
@@ -45,12 +45,12 @@ function inspectCommand(onlyContainers: boolean) {
     }
     if (typeof flags.format === "string" && flags.format !== "") {
       const f = flags.format;
-      for (const o of out) {
-        try {
-          ctx.out(f === "json" ? JSON.stringify(o) + "\n" : renderTemplate(f, o) + "\n");
-        } catch (e) {
-          throw new EngineError("invalid_argument", (e as Error).message);
-        }
+      // parse before printing anything (docker: a bad template is exit 64 with no output)
+      // docker: `--format json` is the whole array on one line
+      if (f === "json") ctx.out(JSON.stringify(out) + "\n");
+      else {
+        const render = compileTemplate(f, { raw: true });
+        for (const o of out) ctx.out(render(o) + "\n");
       }
     } else {
       ctx.out(JSON.stringify(out, null, 4) + "\n");

@@ -1,7 +1,8 @@
 /** `berth ps`: docker's columns, filters, -q, --no-trunc, --format json|table|template. */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { psRows, renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { psRows, renderDockerTable } from "../engine/containers/index.ts";
+import { formatRows, sortedKeys } from "./_format.ts";
 import { PS_HEADERS } from "../engine/containers/format.ts";
 import type { ContainerInfo } from "../engine/containers/index.ts";
 import { containers } from "./container.ts";
@@ -12,9 +13,9 @@ function filterFn(filters: string[], all: ContainerInfo[]): { keep: (i: Containe
     const i = f.indexOf("=");
     if (i <= 0) throw new EngineError("invalid_argument", `bad format of filter (expected name=value)`);
     const k = f.slice(0, i), v = f.slice(i + 1);
-    if (!["name", "status", "ancestor", "id", "label", "exited"].includes(k)) throw new EngineError("invalid_argument", `invalid filter '${k}'`);
+    if (!["name", "status", "ancestor", "id", "label", "exited"].includes(k)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
     if (k === "status" && !["created", "restarting", "running", "removing", "paused", "exited", "dead"].includes(v)) {
-      throw new EngineError("invalid_argument", `invalid filter 'status=${v}'`);
+      throw new EngineError("invalid_argument", `Invalid filter 'status=${v}'`);
     }
     by.set(k, [...(by.get(k) ?? []), v]);
   }
@@ -65,27 +66,14 @@ export default defineBerthCommand({
       ctx.out(rows.map((r) => r.ID + "\n").join(""));
       return;
     }
-    const format = typeof flags.format === "string" ? flags.format : "table";
-    if (format === "json") {
-      ctx.out(rows.map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)))) + "\n").join(""));
-      return;
-    }
-    if (format === "table" || format === "") {
-      const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
-      ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names])));
-      return;
-    }
-    if (format.startsWith("table")) {
-      const tmpl = format.slice(5).trim();
-      const cells = tmpl.replace(/\\t/g, "\t").split("\t");
-      const header = cells.map((c) => c.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, f: string) => PS_HEADERS[f] ?? f.toUpperCase()));
-      ctx.out(renderDockerTable(header, rows.map((r) => cells.map((c) => renderTemplate(c, r)))));
-      return;
-    }
-    try {
-      ctx.out(rows.map((r) => renderTemplate(format, r) + "\n").join(""));
-    } catch (e) {
-      throw new EngineError("invalid_argument", (e as Error).message);
-    }
+    const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+    // docker's formatter context: the row's fields in sorted order, and its .Label "key" method
+    const objs = rows.map((r, n) => {
+      const labels = list[n]!.cfg.Config.Labels ?? {};
+      return Object.assign(sortedKeys(r), { Label: (k: unknown) => labels[String(k)] ?? "" });
+    });
+    formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, PS_HEADERS, () =>
+      ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names]))),
+    );
   },
 });

@@ -1,4 +1,5 @@
 import { defineBerthCommand } from "./_command.ts";
+import { EngineError } from "../lib/errors.ts";
 import { containers, forEach } from "./container.ts";
 
 export default defineBerthCommand({
@@ -11,7 +12,14 @@ export default defineBerthCommand({
   async run({ flags, positionals, ctx }) {
     const svc = await containers(ctx);
     return forEach(ctx, positionals, async (ref) => {
-      await svc.rm(ref, !!flags.force);
+      try {
+        await svc.rm(ref, !!flags.force);
+      } catch (e) {
+        // docker: with -f a container that is not there is reported, but is no failure
+        if (!(flags.force && e instanceof EngineError && e.kind === "not_found")) throw e;
+        process.stderr.write(`berth: ${e.message}\n`);
+        return;
+      }
       return ref;
     });
   },

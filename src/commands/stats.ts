@@ -1,9 +1,13 @@
 /** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, PIDS from the container's cgroup */
 import { defineBerthCommand } from "./_command.ts";
-import { EngineError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
-import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { renderDockerTable } from "../engine/containers/index.ts";
 import { containers } from "./container.ts";
+import { formatRows } from "./_format.ts";
+
+const STATS_HEADERS: Record<string, string> = {
+  Container: "CONTAINER", ID: "CONTAINER ID", Name: "NAME", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %", NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
+};
 
 /** docker's binary sizes for memory: 1.5MiB, 512KiB */
 function bytesIEC(n: number): string {
@@ -62,15 +66,9 @@ export default defineBerthCommand({
     };
     const print = (rows: Record<string, string>[]) => {
       const f = typeof flags.format === "string" ? flags.format : "";
-      if (f === "json") return ctx.out(rows.map((r) => JSON.stringify(r) + "\n").join(""));
-      if (f && !f.startsWith("table")) {
-        try {
-          return ctx.out(rows.map((r) => renderTemplate(f, r) + "\n").join(""));
-        } catch (e) {
-          throw new EngineError("invalid_argument", (e as Error).message);
-        }
-      }
-      ctx.out(renderDockerTable(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!])));
+      formatRows(ctx.out, f, rows, STATS_HEADERS, () =>
+        ctx.out(renderDockerTable(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!]))),
+      );
     };
     if (flags["no-stream"] || !process.stdout.isTTY) return void print(await sample());
     for (;;) {

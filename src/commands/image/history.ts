@@ -1,6 +1,9 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanDuration, humanSize, renderTable } from "../../lib/human.ts";
 import { shortId } from "../../lib/ids.ts";
+import { formatRows } from "../_format.ts";
+
+const HISTORY_HEADERS: Record<string, string> = { Comment: "COMMENT", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", CreatedSince: "CREATED", ID: "IMAGE", Size: "SIZE" };
 
 export default defineBerthCommand({
   meta: { name: "history", description: "Show the history of an image", usage: "[OPTIONS] IMAGE", minArgs: 1, maxArgs: 1 },
@@ -8,7 +11,7 @@ export default defineBerthCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     human: { type: "boolean", alias: "H", default: true, description: "Print sizes and dates in human readable format" },
-    format: { type: "string", description: "Format output: 'table' or 'json'" },
+    format: { type: "string", description: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template" },
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
@@ -16,8 +19,19 @@ export default defineBerthCommand({
     const id = (s: string) => (s === "<missing>" || flags["no-trunc"] ? s : shortId(s));
     if (flags.quiet) return void rows.forEach((r) => ctx.out(id(r.id) + "\n"));
     const now = Date.now();
-    if (flags.format === "json") return void rows.forEach((r) => ctx.out(JSON.stringify({ ID: id(r.id), CreatedAt: r.created, CreatedBy: r.createdBy, Size: humanSize(r.size), Comment: r.comment }) + "\n"));
     const by = (s: string) => (flags["no-trunc"] || s.length <= 45 ? s : s.slice(0, 44) + "…");
-    ctx.out(renderTable(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows.map((r) => [id(r.id), r.created ? `${humanDuration(now - Date.parse(r.created))} ago` : "", by(r.createdBy), humanSize(r.size), r.comment])));
+    const human = flags.human !== false;
+    const since = (c: string) => (!c ? "N/A" : human ? `${humanDuration(now - Date.parse(c))} ago` : new Date(Date.parse(c)).toISOString().replace(/\.\d+Z$/, "Z"));
+    const objs = rows.map((r) => ({
+      Comment: r.comment,
+      CreatedAt: r.created ? new Date(Date.parse(r.created)).toISOString().replace(/\.\d+Z$/, "Z") : "N/A",
+      CreatedBy: by(r.createdBy),
+      CreatedSince: since(r.created),
+      ID: id(r.id),
+      Size: human ? humanSize(r.size) : String(r.size),
+    }));
+    formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, HISTORY_HEADERS, () =>
+      ctx.out(renderTable(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], objs.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]))),
+    );
   },
 });

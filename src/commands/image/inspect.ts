@@ -1,6 +1,6 @@
 import { defineBerthCommand } from "../_command.ts";
 import { EngineError } from "../../lib/errors.ts";
-import { formatTemplate } from "../_format.ts";
+import { compileTemplate } from "../../engine/containers/format.ts";
 
 export default defineBerthCommand({
   meta: { name: "inspect", description: "Display detailed information on one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", minArgs: 1 },
@@ -20,7 +20,10 @@ export default defineBerthCommand({
         failed = true;
       }
     }
-    if (flags.format && flags.format !== "json") for (const v of found) ctx.out(formatTemplate(String(flags.format), v) + "\n");
+    if (flags.format && flags.format !== "json") {
+      const render = compileTemplate(String(flags.format), { raw: true });
+      for (const v of found) ctx.out(render(v) + "\n");
+    } else if (flags.format === "json") ctx.out(JSON.stringify(found) + "\n");
     else ctx.out(JSON.stringify(found, null, 4) + "\n");
     return failed ? 1 : 0;
   },

@@ -1,0 +1,118 @@
+/**
+ * What a docker user's scripts rely on, checked against what docker 28's CLI prints and exits with:
+ * exit 1 (not 125) for a failed request outside `run`, `rm -f` of a missing container, --pull=never,
+ * ps's COMMAND quoting and --format templates, images/history --format, inspect templates.
+ * Root only (containers); every container is removed with the root.
+ */
+import { describe, expect, test } from "bun:test";
+import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { rootEnabled } from "../helpers/root.ts";
+
+const { run } = busyboxRoot("compat");
+const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
+const sfx = Math.random().toString(36).slice(2, 8);
+const N = ["--network", "none"];
+
+describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
+  test("a failed request is exit 1 outside run; run keeps 125", async () => {
+    for (const args of [["tag", `nosuch${sfx}`, "x"], ["history", `nosuch${sfx}`], ["images", "--filter", "bogus=1"], ["logs", "--since", "bogus", `nosuch${sfx}`], ["pull", "::bad::"]]) {
+      const r = await run(args);
+      expect({ args, exitCode: r.exitCode }).toEqual({ args, exitCode: 1 });
+      expect(r.stderr).not.toContain("Usage:");
+    }
+    const img = await run(["images", "--filter", "bogus=1"]);
+    expect(img.stderr).toBe("berth: Invalid filter 'bogus'\n");
+    expect((await run(["images", "--filter", "dangling=maybe"])).stderr).toBe("berth: Invalid filter 'dangling=[maybe]'\n");
+    expect((await run(["ps", "--filter", "status=bogus"])).stderr).toBe("berth: Invalid filter 'status=bogus'\n");
+    // flag values stay 125, as docker's flag errors
+    expect((await run(["stop", "-t", "x", "nosuch"])).exitCode).toBe(125);
+  });
+
+  test("--pull=never: No such image with no 'Unable to find' line; create 1, run 125", async () => {
+    const c = await run(["create", "--pull=never", `nosuch${sfx}`]);
+    expect(c).toMatchObject({ exitCode: 1, stdout: "", stderr: `berth: No such image: nosuch${sfx}:latest\n` });
+    const r = await run(["run", "--rm", "--pull=never", `nosuch${sfx}`]);
+    expect(r).toMatchObject({ exitCode: 125, stdout: "", stderr: `berth: No such image: nosuch${sfx}:latest\n` });
+    const dflt = await run(["create", `nosuch${sfx}`]);
+    expect(dflt.exitCode).toBe(1);
+    expect(dflt.stderr).toStartWith(`Unable to find image 'nosuch${sfx}:latest' locally\n`);
+    // name problems are the daemon's: 1 for create, 125 for run
+    expect((await run(["create", ...N, "--name", "bad name", "busybox"])).exitCode).toBe(1);
+    expect((await run(["run", "--rm", ...N, "--name", "bad name", "busybox"])).exitCode).toBe(125);
+  });
+
+  test("rm -f of a missing container reports it and succeeds; rm without -f fails", async () => {
+    const name = `gone-${sfx}`;
+    ok(await run(["create", ...N, "--name", name, "busybox"]));
+    const r = await run(["rm", "-f", `nosuch${sfx}`, name]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: `${name}\n`, stderr: `berth: No such container: nosuch${sfx}\n` });
+    expect((await run(["rm", `nosuch${sfx}`])).exitCode).toBe(1);
+  });
+
+  test("commit with a bad name writes no image", async () => {
+    const name = `cm-${sfx}`;
+    ok(await run(["create", ...N, "--name", name, "busybox"]));
+    const before = (await run(["images", "-aq"])).stdout;
+    const r = await run(["commit", name, "BAD:Tag"]);
+    expect(r).toMatchObject({ exitCode: 1, stderr: "berth: invalid reference format: repository name (library/BAD) must be lowercase\n" });
+    expect((await run(["images", "-aq"])).stdout).toBe(before);
+    ok(await run(["rm", name]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("ps, images, history and inspect output", () => {
+  test("ps: COMMAND quotes arguments with spaces; --format with if, .Label, table, json", async () => {
+    const name = `ps-${sfx}`;
+    expect((await run(["run", ...N, "--name", name, "--label", "app=web", "busybox", "sh", "-c", "exit 2"])).exitCode).toBe(2);
+    const f = ["--filter", `name=${name}`];
+    const t = await run(["ps", "-a", ...f, "--format", "table {{.Names}}\\t{{.Command}}\\t{{.State}}"]);
+    expect(t.stdout).toBe(`NAMES${" ".repeat(Math.max(10, name.length + 3) - 5)}COMMAND            STATE\n${name}   "sh -c 'exit 2'"   exited\n`);
+    const g = await run(["ps", "-a", ...f, "--format", '{{if eq .State "exited"}}{{.Names}} is down{{end}} {{.Label "app"}} {{.Labels}}']);
+    expect(g.stdout).toBe(`${name} is down web app=web\n`);
+    const j = JSON.parse((await run(["ps", "-a", ...f, "--format", "{{json .}}"])).stdout);
+    expect(Object.keys(j)).toEqual([...Object.keys(j)].sort());
+    expect(j).toMatchObject({ Names: name, State: "exited", Command: `"sh -c 'exit 2'"`, Labels: "app=web" });
+    const bad = await run(["ps", "--format", "{{nosuchfunc .ID}}"]);
+    expect(bad).toMatchObject({ exitCode: 64, stdout: "" });
+    expect(bad.stderr).toContain('function "nosuchfunc" not defined');
+    ok(await run(["rm", name]));
+  });
+
+  test("images: --format templates and table, -q one line per tag", async () => {
+    const tag = `compat${sfx}`;
+    ok(await run(["tag", "busybox", `${tag}:a`]));
+    ok(await run(["tag", "busybox", `${tag}:b`]));
+    const id = (await run(["images", "-q", "busybox"])).stdout.trim();
+    expect((await run(["images", "-q", tag])).stdout).toBe(`${id}\n${id}\n`);
+    expect((await run(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", tag])).stdout).toBe(`${tag}:a ${id}\n${tag}:b ${id}\n`);
+    const t = (await run(["images", "--format", "table {{.Repository}}\\t{{.Tag}}", tag])).stdout.split("\n");
+    expect(t[0]).toMatch(/^REPOSITORY\s+TAG$/);
+    expect(t[1]).toMatch(new RegExp(`^${tag}\\s+a$`));
+    const j = JSON.parse((await run(["images", "--format", "json", `${tag}:a`])).stdout);
+    expect(j).toMatchObject({ Repository: tag, Tag: "a", ID: id });
+    expect(j.CreatedAt).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC$/);
+    ok(await run(["rmi", `${tag}:a`, `${tag}:b`]));
+  });
+
+  test("history --format", async () => {
+    const h = await run(["history", "--format", "{{.ID}}|{{.CreatedBy}}", "busybox"]);
+    ok(h);
+    expect(h.stdout).toMatch(/^[0-9a-f]{12}\|/);
+    const j = JSON.parse((await run(["history", "--format", "{{json .}}", "busybox"])).stdout.split("\n")[0]!);
+    expect(Object.keys(j)).toEqual(["Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size"]);
+  });
+
+  test("inspect: templates with range/index/printf, \\n kept literally, --format json is one array", async () => {
+    const name = `in-${sfx}`;
+    ok(await run(["create", ...N, "--name", name, "--label", "a=1", "--label", "b=2", "busybox", "sleep", "5"]));
+    const r = await run(["inspect", "-f", '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{join .Config.Cmd ","}} {{printf "%s:%d" .Name .State.ExitCode}}\\n', name]);
+    expect(r.stdout).toBe(`a=1;b=2; sleep,5 /${name}:0\\n\n`);
+    const arr = JSON.parse((await run(["inspect", "--format", "json", name])).stdout);
+    expect(Array.isArray(arr) && arr.length === 1 && arr[0].Name === `/${name}`).toBe(true);
+    const img = JSON.parse((await run(["image", "inspect", "--format", "json", "busybox"])).stdout);
+    expect(Array.isArray(img)).toBe(true);
+    const bad = await run(["inspect", "-f", "{{.Name", name]);
+    expect(bad).toMatchObject({ exitCode: 64, stdout: "" });
+    ok(await run(["rm", name]));
+  });
+});
