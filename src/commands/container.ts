@@ -135,6 +135,7 @@ export default defineBerthCommand({
     list: () => import("./ps.ts"),
     ps: () => import("./ps.ts"),
     pause: () => import("./pause.ts"),
+    prune: () => import("./container-prune.ts"),
     rename: () => import("./rename.ts"),
     restart: () => import("./restart.ts"),
     rm: () => import("./rm.ts"),

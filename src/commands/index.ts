@@ -46,6 +46,7 @@ export const commands: Record<string, Lazy> = {
   builder: () => import("./builder.ts"),
   network: () => import("./network.ts"),
   port: () => import("./port.ts"),
+  info: () => import("./info.ts"),
 };
 
 /** hidden commands: not listed in --help */

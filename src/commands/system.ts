@@ -6,5 +6,7 @@ export default defineBerthCommand({
   subCommands: {
     df: () => import("./system/df.ts"),
     check: () => import("./system/check.ts"),
+    info: () => import("./info.ts"),
+    prune: () => import("./system/prune.ts"),
   },
 });

@@ -1,0 +1,26 @@
+/** `berth info` / `berth system info`: docker's whole-engine summary, as text or through --format */
+import { defineBerthCommand } from "./_command.ts";
+import { VERSION } from "../version.ts";
+import { renderTemplate } from "../engine/containers/index.ts";
+
+export default defineBerthCommand({
+  meta: { name: "info", description: "Display system-wide information", usage: "[OPTIONS]", maxArgs: 0 },
+  args: {
+    format: { type: "string", alias: "f", description: "Format output using a custom template: 'json', or a Go template" },
+  },
+  async run({ flags, ctx }) {
+    const { systemInfo, renderInfo } = await import("../engine/system.ts");
+    const info = await systemInfo(await ctx.engine(), ctx.debug);
+    const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
+    if (flags.format) {
+      // docker: the server's fields at the top level, the client's under ClientInfo
+      const data = { ...info, ClientInfo: client };
+      const f = flags.format === "json" ? "{{json .}}" : flags.format;
+      ctx.out(renderTemplate(f, data) + "\n");
+      return;
+    }
+    ctx.out(`Client:\n Version:    ${client.Version}\n Context:    ${client.Context}\n Debug Mode: ${client.Debug}\n\n`);
+    ctx.out(renderInfo(info));
+    if (info.Warnings) process.stderr.write(info.Warnings.join("\n") + "\n");
+  },
+});

@@ -1,0 +1,38 @@
+/** `berth system prune`: stopped containers, unused networks, dangling (or with -a unused) images, build cache */
+import { defineBerthCommand } from "../_command.ts";
+import { confirm } from "../_confirm.ts";
+import { humanSize } from "../../lib/human.ts";
+
+export default defineBerthCommand({
+  meta: { name: "prune", description: "Remove unused data", usage: "[OPTIONS]", maxArgs: 0 },
+  args: {
+    all: { type: "boolean", alias: "a", description: "Remove all unused images not just dangling ones" },
+    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
+    filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'label=<key>=<value>', 'until=24h')" },
+  },
+  async run({ flags, ctx }) {
+    const sys = await import("../../engine/system.ts");
+    const filter = sys.parsePruneFilters(flags.filter);
+    const what = [
+      "This will remove:",
+      "  - all stopped containers",
+      "  - all networks not used by at least one container",
+      flags.all ? "  - all images without at least one container associated to them" : "  - all dangling images",
+      "  - unused build cache",
+      "",
+    ];
+    if (!(await confirm(!!flags.force, what.join("\n")))) return;
+    const engine = await ctx.engine();
+    const c = await sys.pruneContainers(engine, filter);
+    if (c.deleted.length) ctx.out(`Deleted Containers:\n${c.deleted.join("\n")}\n\n`);
+    const nets = sys.pruneNetworks(engine);
+    if (nets.length) ctx.out(`Deleted Networks:\n${nets.join("\n")}\n\n`);
+    const img = await engine.images.prune(!!flags.all);
+    if (img.deleted.length) ctx.out(`Deleted Images:\n${img.deleted.join("\n")}\n\n`);
+    const { BuildSupport } = await import("../../engine/build.ts");
+    const { join } = await import("node:path");
+    const cache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();
+    if (cache.deleted.length) ctx.out(`Deleted build cache objects:\n${cache.deleted.join("\n")}\n\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + img.reclaimed + cache.reclaimed)}\n`);
+  },
+});

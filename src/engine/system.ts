@@ -1,0 +1,254 @@
+/**
+ * `info`, `container prune` and `system prune`: docker's whole-engine views and clean-ups, composed from
+ * the services (containers, images, networks, build cache). Pure helpers (filters, os-release) are
+ * exported for tests.
+ */
+import { readFileSync, statfsSync } from "node:fs";
+import { cpus, hostname, release, totalmem } from "node:os";
+import { EngineError } from "../lib/errors.ts";
+import { VERSION, API_VERSION } from "../version.ts";
+import type { Engine } from "./index.ts";
+import { detectLayout } from "../runtime/index.ts";
+
+/** docker's /info fields that mean something for berth (names and types as the Engine API has them) */
+export interface SystemInfo {
+  ID: string;
+  Containers: number;
+  ContainersRunning: number;
+  ContainersPaused: number;
+  ContainersStopped: number;
+  Images: number;
+  Driver: string;
+  DriverStatus: [string, string][];
+  Plugins: { Volume: string[]; Network: string[]; Log: string[] };
+  MemoryLimit: boolean;
+  SwapLimit: boolean;
+  CpuCfsPeriod: boolean;
+  CpuCfsQuota: boolean;
+  CPUShares: boolean;
+  CPUSet: boolean;
+  PidsLimit: boolean;
+  IPv4Forwarding: boolean;
+  Debug: boolean;
+  SystemTime: string;
+  LoggingDriver: string;
+  CgroupDriver: string;
+  CgroupVersion: string;
+  KernelVersion: string;
+  OperatingSystem: string;
+  OSVersion: string;
+  OSType: string;
+  Architecture: string;
+  NCPU: number;
+  MemTotal: number;
+  DockerRootDir: string;
+  Name: string;
+  Labels: string[];
+  ExperimentalBuild: boolean;
+  ServerVersion: string;
+  ApiVersion: string;
+  LiveRestoreEnabled: boolean;
+  Warnings: string[] | null;
+}
+
+/** PRETTY_NAME and VERSION_ID from os-release(5) text */
+export function parseOsRelease(text: string): { pretty: string; version: string } {
+  const kv: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) kv[m[1]!] = m[2]!.replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+  }
+  return { pretty: kv.PRETTY_NAME ?? kv.NAME ?? "Linux", version: kv.VERSION_ID ?? "" };
+}
+
+const read = (p: string) => {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+/** ext4 and xfs magic numbers → docker's "Backing Filesystem" words */
+function backingFs(dir: string): string {
+  try {
+    const t = statfsSync(dir).type;
+    return ({ 0xef53: "extfs", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x01021994: "tmpfs" } as Record<number, string>)[t] ?? `0x${t.toString(16)}`;
+  } catch {
+    return "unknown";
+  }
+}
+
+export async function systemInfo(e: Engine, debug: boolean): Promise<SystemInfo> {
+  const ctrs = e.containers.list(true);
+  const count = (s: string[]) => ctrs.filter((c) => s.includes(c.state.Status)).length;
+  const images = await e.images.list();
+  const layout = detectLayout();
+  const controllers = new Set(layout.hierarchies.flatMap((h) => h.controllers));
+  const os = parseOsRelease(read("/etc/os-release") || read("/usr/lib/os-release"));
+  const warnings: string[] = [];
+  if (!controllers.has("memory")) warnings.push("WARNING: No memory limit support");
+  if (!controllers.has("pids")) warnings.push("WARNING: No pids limit support");
+  const arch = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  return {
+    ID: machineId(),
+    Containers: ctrs.length,
+    ContainersRunning: count(["running", "restarting"]),
+    ContainersPaused: count(["paused"]),
+    ContainersStopped: ctrs.length - count(["running", "restarting", "paused"]),
+    Images: images.length,
+    Driver: e.snapshots.name,
+    DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.name === "overlay" ? [["Supports d_type", "true"] as [string, string]] : [])],
+    Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file"] },
+    MemoryLimit: controllers.has("memory"),
+    SwapLimit: read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") !== "" || read("/sys/fs/cgroup/memory.swap.max") !== "",
+    CpuCfsPeriod: controllers.has("cpu"),
+    CpuCfsQuota: controllers.has("cpu"),
+    CPUShares: controllers.has("cpu"),
+    CPUSet: controllers.has("cpuset"),
+    PidsLimit: controllers.has("pids"),
+    IPv4Forwarding: read("/proc/sys/net/ipv4/ip_forward").trim() === "1",
+    Debug: debug,
+    SystemTime: new Date().toISOString(),
+    LoggingDriver: "json-file",
+    CgroupDriver: "cgroupfs",
+    CgroupVersion: layout.kind === "v2" ? "2" : "1",
+    KernelVersion: release(),
+    OperatingSystem: os.pretty,
+    OSVersion: os.version,
+    OSType: "linux",
+    Architecture: arch,
+    NCPU: cpus().length,
+    MemTotal: totalmem(),
+    DockerRootDir: e.root,
+    Name: hostname(),
+    Labels: [],
+    ExperimentalBuild: false,
+    ServerVersion: VERSION,
+    ApiVersion: API_VERSION,
+    LiveRestoreEnabled: false,
+    Warnings: warnings.length ? warnings : null,
+  };
+}
+
+/** a stable id for this host: /etc/machine-id, else the boot id */
+function machineId(): string {
+  return (read("/etc/machine-id") || read("/proc/sys/kernel/random/boot_id")).trim();
+}
+
+const GIB = 1024 ** 3;
+
+/** docker info's text layout (the Server half; the caller prints the Client half) */
+export function renderInfo(i: SystemInfo): string {
+  const mem = i.MemTotal >= GIB ? `${(i.MemTotal / GIB).toFixed(2)}GiB` : `${(i.MemTotal / 1024 ** 2).toFixed(1)}MiB`;
+  const lines = [
+    "Server:",
+    ` Containers: ${i.Containers}`,
+    `  Running: ${i.ContainersRunning}`,
+    `  Paused: ${i.ContainersPaused}`,
+    `  Stopped: ${i.ContainersStopped}`,
+    ` Images: ${i.Images}`,
+    ` Server Version: ${i.ServerVersion}`,
+    ` Storage Driver: ${i.Driver}`,
+    ...i.DriverStatus.map(([k, v]) => `  ${k}: ${v}`),
+    ` Logging Driver: ${i.LoggingDriver}`,
+    ` Cgroup Driver: ${i.CgroupDriver}`,
+    ` Cgroup Version: ${i.CgroupVersion}`,
+    " Plugins:",
+    `  Volume: ${i.Plugins.Volume.join(" ")}`,
+    `  Network: ${i.Plugins.Network.join(" ")}`,
+    `  Log: ${i.Plugins.Log.join(" ")}`,
+    ` Kernel Version: ${i.KernelVersion}`,
+    ` Operating System: ${i.OperatingSystem}`,
+    ` OSType: ${i.OSType}`,
+    ` Architecture: ${i.Architecture}`,
+    ` CPUs: ${i.NCPU}`,
+    ` Total Memory: ${mem}`,
+    ` Name: ${i.Name}`,
+    ` ID: ${i.ID}`,
+    ` Docker Root Dir: ${i.DockerRootDir}`,
+    ` Debug Mode: ${i.Debug}`,
+    ` Experimental: ${i.ExperimentalBuild}`,
+    ` Live Restore Enabled: ${i.LiveRestoreEnabled}`,
+  ];
+  return lines.join("\n") + "\n";
+}
+
+// ------------------------------------------------------------------------------------------ prune
+
+export interface PruneFilter {
+  /** `until=<timestamp|duration>`: only objects created before this time (ms since epoch) */
+  until?: number;
+  /** `label=k`, `label=k=v` (all must match); `label!=…` (none may match) */
+  labels: string[];
+  notLabels: string[];
+}
+
+/**
+ * docker's prune filters: `until` (RFC 3339 date, unix seconds, or a Go duration like 24h / 90m before
+ * now) and `label` / `label!`. Anything else is docker's error for an invalid filter.
+ */
+export function parsePruneFilters(filters: string[], now = Date.now()): PruneFilter {
+  const f: PruneFilter = { labels: [], notLabels: [] };
+  for (const raw of filters) {
+    const neg = /^label!=/.exec(raw);
+    const eq = raw.indexOf("=");
+    if (eq < 0) throw new EngineError("invalid_argument", `bad format of filter (expected name=value)`);
+    const key = neg ? "label!" : raw.slice(0, eq);
+    const value = neg ? raw.slice("label!=".length) : raw.slice(eq + 1);
+    if (key === "label") f.labels.push(value);
+    else if (key === "label!") f.notLabels.push(value);
+    else if (key === "until") f.until = parseUntil(value, now);
+    else throw new EngineError("invalid_argument", `invalid filter '${key}'`);
+  }
+  return f;
+}
+
+function parseUntil(v: string, now: number): number {
+  const dur = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
+  if (dur && v !== "" && (dur[1] || dur[2] || dur[3])) {
+    return now - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
+  }
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new EngineError("invalid_argument", `failed to parse value as time or duration: "${v}"`);
+  return t;
+}
+
+export function matchesPrune(f: PruneFilter, created: string, labels: Record<string, string>): boolean {
+  if (f.until !== undefined && !(Date.parse(created) < f.until)) return false;
+  const has = (l: string) => {
+    const i = l.indexOf("=");
+    return i < 0 ? l in labels : labels[l.slice(0, i)] === l.slice(i + 1);
+  };
+  return f.labels.every(has) && !f.notLabels.some(has);
+}
+
+/** `container prune`: every container not running, paused or restarting that matches the filters */
+export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const c of e.containers.list(true)) {
+    if (["running", "paused", "restarting", "removing"].includes(c.state.Status)) continue;
+    if (!matchesPrune(f, c.cfg.Created, c.cfg.Config.Labels ?? {})) continue;
+    let size = 0;
+    try {
+      size = (await e.snapshots.usage(c.cfg.Berth.SnapshotKey)).size;
+    } catch {}
+    try {
+      await e.containers.rm(c.cfg.Id, false);
+    } catch (err) {
+      // started or removed meanwhile by another command: not ours to prune any more
+      if (err instanceof EngineError && (err.kind === "not_found" || err.kind === "failed_precondition" || err.kind === "already_exists")) continue;
+      throw err;
+    }
+    deleted.push(c.cfg.Id);
+    reclaimed += size;
+  }
+  return { deleted, reclaimed };
+}
+
+/** `network prune`, for `system prune` */
+export function pruneNetworks(e: Engine): string[] {
+  return e.containers.networks.prune(e.containers.isKnownContainer);
+}
