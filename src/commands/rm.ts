@@ -13,7 +13,7 @@ export default defineBerthCommand({
     const svc = await containers(ctx);
     return forEach(ctx, positionals, async (ref) => {
       try {
-        await svc.rm(ref, !!flags.force);
+        await svc.rm(ref, !!flags.force, !!flags.volumes);
       } catch (e) {
         // docker: with -f a container that is not there is reported, but is no failure
         if (!(flags.force && e instanceof EngineError && e.kind === "not_found")) throw e;

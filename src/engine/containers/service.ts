@@ -26,11 +26,12 @@ import { entryTime, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
-import { buildConfig, buildSpec, hostsFile, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, type CreateOptions } from "./spec.ts";
+import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, type CreateOptions } from "./spec.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { NetworkService, networkEnv } from "../network.ts";
+import { ANONYMOUS_LABEL, VolumeService } from "../volumes.ts";
 import * as netw from "./networking.ts";
-import { copyIn, copyOut, extractIn, withContainerRoot } from "./cp.ts";
+import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "./cp.ts";
 import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 import { mark } from "../../lib/trace.ts";
@@ -77,6 +78,25 @@ export class ContainerService {
     return (this._networks ??= new NetworkService({ root: this.opts.berthRoot, log: this.log }));
   }
 
+  private _volumes?: VolumeService;
+  /** volumes of the same berth root */
+  get volumes(): VolumeService {
+    return (this._volumes ??= new VolumeService(this.opts.berthRoot, () => this.volumeUsers()));
+  }
+
+  /** volume name → ids of the containers whose record mounts it */
+  volumeUsers(): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const id of this.store.ids()) {
+      try {
+        for (const mp of this.store.readConfig(id).Mounts) {
+          if (mp.Type === "volume" && mp.Name) m.set(mp.Name, [...(m.get(mp.Name) ?? []), id]);
+        }
+      } catch {}
+    }
+    return m;
+  }
+
   /** for stale-record reclaiming: is `id` a container (or one being created right now)? */
   readonly isKnownContainer = (id: string): boolean => netw.containerKnown(this.opts.root, id);
 
@@ -102,12 +122,21 @@ export class ContainerService {
     const name = opts.name !== undefined ? validateName(opts.name) : undefined;
 
     // docker creates a missing host directory for -v host:ctr
-    for (const m of built.Mounts) if (!existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
+    for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 
     const id = newId();
     const dir = this.store.dir(id);
     const cleanup: (() => void | Promise<void>)[] = [];
     try {
+      // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them)
+      for (const m of built.Mounts) {
+        if (m.Type !== "volume") continue;
+        const anonymous = !m.Name;
+        const { volume, created } = this.volumes.create(m.Name || undefined, anonymous ? { labels: { [ANONYMOUS_LABEL]: "" } } : {});
+        m.Name = volume.Name;
+        m.Source = volume.Mountpoint;
+        if (created) cleanup.push(() => this.volumes.removeUnchecked(volume.Name));
+      }
       let finalName = name;
       if (finalName !== undefined) this.store.reserveName(finalName, id);
       else {
@@ -129,6 +158,7 @@ export class ContainerService {
       const key = snapshotKey(id);
       await this.opts.snapshots.prepare(key, image.topLayer, { "berth.container": id });
       cleanup.push(() => this.opts.snapshots.remove(key));
+      await this.copyUp(id, key, built.Mounts);
 
       built.Config.Hostname ||= built.HostConfig.NetworkMode === "host" ? osHostname() : id.slice(0, 12);
       if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {
@@ -173,6 +203,26 @@ export class ContainerService {
       }
       throw e;
     }
+  }
+
+  /**
+   * docker's copy-up: an empty volume mounted over a directory of the image gets that directory's
+   * content, ownership and modes (`cp -a`), unless -v asked for nocopy. The snapshot is mounted privately
+   * for the copy only when some volume needs it.
+   */
+  private async copyUp(id: string, key: string, mounts: ContainerConfigFile["Mounts"]): Promise<void> {
+    const todo = mounts.filter((m) => m.Type === "volume" && !isNoCopy(m) && this.volumes.isEmpty(m.Name!));
+    if (!todo.length) return;
+    await withContainerRoot({ pid: 0, mounts: () => this.opts.snapshots.mounts(key), scratch: join(this.store.dir(id), "copyup") }, async (root) => {
+      for (const m of todo) {
+        const src = resolveInRoot(root, m.Destination);
+        let st;
+        try { st = statSync(src); } catch { continue; }
+        if (!st.isDirectory()) continue;
+        const p = Bun.spawnSync(["cp", "-a", "--", `${src}/.`, `${m.Source}/`], { stdout: "ignore", stderr: "pipe" });
+        if (p.exitCode !== 0) throw new EngineError("internal", `copy image content of ${m.Destination} into volume ${m.Name}: ${p.stderr.toString().trim()}`);
+      }
+    });
   }
 
   /**
@@ -601,7 +651,8 @@ export class ContainerService {
 
   // ---------------------------------------------------------------- remove
 
-  async rm(ref: string, force: boolean): Promise<string> {
+  /** `rm` (`volumes`: -v, the container's anonymous volumes go too) */
+  async rm(ref: string, force: boolean, volumes = false): Promise<string> {
     const id = this.resolve(ref);
     const cfg = this.store.readConfig(id);
     const st = this.state(id);
@@ -614,12 +665,15 @@ export class ContainerService {
       await this.waitStopped(id, 5000);
       await this.waitSupervisorGone(id);
     }
-    await this.removeNow(id);
+    await this.removeNow(id, volumes);
     return id;
   }
 
-  /** remove everything of a stopped container: cgroup leftovers, snapshot, name, directory */
-  async removeNow(id: string): Promise<void> {
+  /**
+   * remove everything of a stopped container: cgroup leftovers, snapshot, name, directory; with
+   * `volumes` (rm -v; --rm always) its anonymous volumes no other container mounts, as docker does
+   */
+  async removeNow(id: string, volumes = false): Promise<void> {
     let cfg: ContainerConfigFile;
     try {
       cfg = this.store.readConfig(id);
@@ -637,6 +691,16 @@ export class ContainerService {
     this.store.releaseName(cfg.Name.slice(1), id);
     try { rmSocket(this.store.dir(id)); } catch {}
     this.store.removeDir(id);
+    if (volumes || cfg.HostConfig.AutoRemove) {
+      for (const m of cfg.Mounts) {
+        if (m.Type !== "volume" || !m.Name || !(ANONYMOUS_LABEL in (this.volumes.find(m.Name)?.Labels ?? {}))) continue;
+        try {
+          this.volumes.removeUnchecked(m.Name, id);
+        } catch (e) {
+          this.log.warn(`remove volume ${m.Name}: ${(e as Error).message}`);
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------- networks

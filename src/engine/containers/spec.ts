@@ -197,26 +197,41 @@ function setEnv(env: string[], kv: string): string[] {
   return [...env, kv];
 }
 
-function parseVolume(v: string): MountPoint {
+const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * One -v value, docker's forms: HOST:CTR[:MODE] (a bind; HOST absolute), NAME:CTR[:MODE] (a named volume,
+ * created on first use), CTR (an anonymous volume: Name "" until create names it). A volume's Source
+ * stays "" here: the mountpoint is the volume service's to say.
+ */
+export function parseVolume(v: string): MountPoint {
   const parts = v.split(":");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
-    if (parts.length === 1 && v.startsWith("/")) throw bad(`anonymous volumes are not supported yet: ${v}`);
-    throw bad(`invalid volume specification: '${v}'`);
+  if (parts.length === 1 && v.startsWith("/")) {
+    return { Type: "volume", Name: "", Source: "", Destination: v.replace(/(.)\/+$/, "$1"), Driver: "local", Mode: "", RW: true, Propagation: "" };
   }
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) throw bad(`invalid volume specification: '${v}'`);
   const [src, dst, mode = ""] = parts as [string, string, string?];
-  if (!src.startsWith("/")) throw bad(`named volumes are not supported yet: ${src} (use an absolute host path)`);
-  if (!dst.startsWith("/")) throw bad(`invalid volume specification: '${v}': invalid mount config for type "bind": invalid mount path: '${dst}' mount path must be absolute`);
+  const isBind = src.startsWith("/");
+  if (!isBind && !VOLUME_NAME_RE.test(src)) {
+    throw bad(`create ${src}: "${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+  }
+  if (!dst.startsWith("/")) throw bad(`invalid volume specification: '${v}': invalid mount config for type "${isBind ? "bind" : "volume"}": invalid mount path: '${dst}' mount path must be absolute`);
   let rw = true;
   let propagation = "rprivate";
   for (const o of mode.split(",").filter(Boolean)) {
     if (o === "ro") rw = false;
     else if (o === "rw") rw = true;
     else if (["z", "Z", "nocopy"].includes(o)) continue;
-    else if (["private", "rprivate", "shared", "rshared", "slave", "rslave"].includes(o)) propagation = o;
+    else if (isBind && ["private", "rprivate", "shared", "rshared", "slave", "rslave"].includes(o)) propagation = o;
     else throw bad(`invalid mode: ${o}`);
   }
-  return { Type: "bind", Source: src.replace(/(.)\/+$/, "$1"), Destination: dst.replace(/(.)\/+$/, "$1"), Mode: mode, RW: rw, Propagation: propagation };
+  const destination = dst.replace(/(.)\/+$/, "$1");
+  if (!isBind) return { Type: "volume", Name: src, Source: "", Destination: destination, Driver: "local", Mode: mode || "z", RW: rw, Propagation: "" };
+  return { Type: "bind", Source: src.replace(/(.)\/+$/, "$1"), Destination: destination, Mode: mode, RW: rw, Propagation: propagation };
 }
+
+/** a volume mount whose -v asked for no copy of the image's content (`:nocopy`) */
+export const isNoCopy = (m: MountPoint) => m.Type === "volume" && m.Mode.split(",").includes("nocopy");
 
 function parseRestart(s: string | undefined): { Name: string; MaximumRetryCount: number } {
   if (s === undefined || s === "" || s === "no") return { Name: "no", MaximumRetryCount: 0 };
@@ -372,6 +387,13 @@ export function buildConfig(
   const pidsLimit = opts.pidsLimit ? parseInt10(opts.pidsLimit, "--pids-limit") : null;
 
   const mounts = opts.volumes.map(parseVolume);
+  // the image's VOLUMEs: an anonymous volume each, unless a -v (or --tmpfs) already covers the path; not
+  // for a build step (BuildKit mounts no volumes for RUN)
+  for (const p of opts.ephemeral ? [] : Object.keys(ic.Volumes ?? {})) {
+    const dest = p.replace(/(.)\/+$/, "$1");
+    if (!dest.startsWith("/") || mounts.some((m) => m.Destination === dest) || opts.tmpfs.some((t) => t.split(":")[0] === dest)) continue;
+    mounts.push({ Type: "volume", Name: "", Source: "", Destination: dest, Driver: "local", Mode: "", RW: true, Propagation: "" });
+  }
   const tmpfs: Record<string, string> = {};
   for (const t of opts.tmpfs) {
     const i = t.indexOf(":");
@@ -431,7 +453,7 @@ export function buildConfig(
     Env: env,
     Cmd: cmd.length ? cmd : null,
     Image: image.ref,
-    Volumes: ic.Volumes ?? null,
+    Volumes: anonVolumes(ic.Volumes ?? null, opts.volumes),
     WorkingDir: opts.workdir ?? ic.WorkingDir ?? "",
     Entrypoint: entrypoint.length ? entrypoint : null,
     OnBuild: null,
@@ -442,8 +464,10 @@ export function buildConfig(
   if (stopSignal) config.StopSignal = stopSignal;
   if (stopTimeout !== undefined) config.StopTimeout = stopTimeout;
 
+  // docker: HOST:CTR and NAME:CTR are Binds; a bare CTR goes to Config.Volumes
+  const binds = opts.volumes.filter((v) => v.includes(":"));
   const hostConfig: DockerHostConfig = {
-    Binds: opts.volumes.length ? [...opts.volumes] : null,
+    Binds: binds.length ? binds : null,
     NetworkMode: network,
     RestartPolicy: restart,
     AutoRemove: opts.rm,
@@ -476,6 +500,15 @@ export function buildConfig(
   hostConfig.PublishAllPorts = opts.publishAll;
   hostConfig.Links = net.links.length ? net.links : null;
   return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints };
+}
+
+/** Config.Volumes: the image's, plus each anonymous -v CTR (docker records them there) */
+function anonVolumes(image: Record<string, object> | null, volumes: string[]): Record<string, object> | null {
+  const anon = volumes.filter((v) => !v.includes(":"));
+  if (!anon.length) return image;
+  const out: Record<string, object> = { ...(image ?? {}) };
+  for (const v of anon) out[v] = {};
+  return out;
 }
 
 /** the image's /etc/passwd and /etc/group, as text (null when absent) */
@@ -555,8 +588,9 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
   mounts.push({ type: "bind", source: paths.hostsPath, target: "/etc/hosts", options: ["rbind", "rprivate", ...etcRo] });
   mounts.push({ type: "bind", source: paths.resolvConfPath, target: "/etc/resolv.conf", options: ["rbind", "rprivate", ...etcRo] });
   for (const m of rec.Mounts) {
-    if (m.Type !== "bind") continue;
-    mounts.push({ type: "bind", source: m.Source, target: m.Destination, options: ["rbind", m.Propagation, m.RW ? "rw" : "ro"] });
+    // a volume is a bind of its _data directory
+    if (m.Type !== "bind" && m.Type !== "volume") continue;
+    mounts.push({ type: "bind", source: m.Source, target: m.Destination, options: ["rbind", m.Propagation || "rprivate", m.RW ? "rw" : "ro"] });
   }
   for (const [path, o] of Object.entries(rec.Berth.Tmpfs)) {
     mounts.push({ type: "tmpfs", source: "tmpfs", target: path, options: ["nosuid", "nodev", "noexec", ...o.split(",").filter(Boolean)] });

@@ -1,0 +1,170 @@
+/**
+ * `berth volume`: docker's volume verbs (create, ls, inspect, rm, prune) over the engine's VolumeService.
+ * Daemon-side failures print docker's "Error response from daemon: …" and exit 1.
+ */
+import { defineBerthCommand } from "./_command.ts";
+import { EngineError, UsageError } from "../lib/errors.ts";
+import { humanSize } from "../lib/human.ts";
+import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { matchLabel, type VolumeRecord } from "../engine/volumes.ts";
+import { containers } from "./container.ts";
+
+const daemonError = (e: unknown): never => {
+  if (e instanceof EngineError && !(e instanceof UsageError)) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
+  throw e;
+};
+
+function parseKv(list: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf("=");
+    if (i === 0) throw new UsageError(`invalid argument "${l}" for "${flag}" flag: invalid label format`);
+    if (i < 0) out[l] = "";
+    else out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+export default defineBerthCommand({
+  meta: { name: "volume", description: "Manage volumes", usage: "COMMAND" },
+  args: {},
+  subCommands: {
+    create: async () => ({
+      default: defineBerthCommand({
+        meta: { name: "create", description: "Create a volume", usage: "[OPTIONS] [VOLUME]", maxArgs: 1 },
+        args: {
+          driver: { type: "string", alias: "d", default: "local", description: "Specify volume driver name" },
+          label: { type: "string", multiple: true, description: "Set metadata for a volume" },
+          opt: { type: "string", alias: "o", multiple: true, description: "Set driver specific options (not supported yet: refused)" },
+          name: { type: "string", description: "Specify volume name" },
+        },
+        async run({ flags, positionals, ctx }) {
+          const svc = await containers(ctx);
+          if (flags.name && positionals[0] && flags.name !== positionals[0]) throw new UsageError(`conflicting options: either specify --name or provide positional arg, not both`);
+          try {
+            const { volume } = svc.volumes.create(flags.name || positionals[0], { driver: flags.driver, labels: parseKv(flags.label, "--label"), options: parseKv(flags.opt, "--opt") });
+            ctx.out(volume.Name + "\n");
+          } catch (e) {
+            daemonError(e);
+          }
+        },
+      }),
+    }),
+    ls: async () => ({
+      default: defineBerthCommand({
+        meta: { name: "ls", description: "List volumes", usage: "[OPTIONS]", aliases: ["berth volume ls", "berth volume list"], maxArgs: 0 },
+        args: {
+          quiet: { type: "boolean", alias: "q", description: "Only display volume names" },
+          format: { type: "string", description: "Format output using a custom template: 'table', 'json', or a Go template" },
+          filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (e.g. 'dangling=true')" },
+        },
+        async run({ flags, ctx }) {
+          const svc = await containers(ctx);
+          const users = svc.volumeUsers();
+          let rows: VolumeRecord[] = svc.volumes.list();
+          for (const f of flags.filter as string[]) {
+            const [k, v = ""] = f.split(/=(.*)/s);
+            if (k === "name") rows = rows.filter((r) => r.Name.includes(v));
+            else if (k === "driver") rows = rows.filter((r) => r.Driver === v);
+            else if (k === "label") rows = rows.filter((r) => matchLabel(r.Labels, v));
+            else if (k === "dangling") {
+              if (!["true", "false", "1", "0"].includes(v)) throw new UsageError(`invalid filter 'dangling=${v}'`);
+              const want = v === "true" || v === "1";
+              rows = rows.filter((r) => !(users.get(r.Name) ?? []).length === want);
+            } else throw new UsageError(`invalid filter '${k}'`);
+          }
+          if (flags.quiet) return void ctx.out(rows.map((r) => r.Name + "\n").join(""));
+          const objs = rows.map((r) => ({
+            Driver: r.Driver,
+            Labels: Object.entries(r.Labels).map(([k, v]) => `${k}=${v}`).join(","),
+            Links: String((users.get(r.Name) ?? []).length),
+            Mountpoint: r.Mountpoint,
+            Name: r.Name,
+            Scope: r.Scope,
+            Size: "N/A",
+          }));
+          if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
+          if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(flags.format, o) + "\n").join(""));
+          ctx.out(renderDockerTable(["DRIVER", "VOLUME NAME"], objs.map((o) => [o.Driver, o.Name])));
+        },
+      }),
+    }),
+    inspect: async () => ({
+      default: defineBerthCommand({
+        meta: { name: "inspect", description: "Display detailed information on one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", minArgs: 1 },
+        args: { format: { type: "string", alias: "f", description: "Format output using a custom template" } },
+        async run({ flags, positionals, ctx }) {
+          const svc = await containers(ctx);
+          const out: VolumeRecord[] = [];
+          let failed = false;
+          for (const name of positionals) {
+            const v = svc.volumes.find(name);
+            if (v) out.push(v);
+            else {
+              process.stderr.write(`Error response from daemon: get ${name}: no such volume\n`);
+              failed = true;
+            }
+          }
+          if (typeof flags.format === "string" && flags.format !== "") {
+            for (const o of out) ctx.out((flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format, o as unknown as Record<string, unknown>)) + "\n");
+          } else ctx.out(JSON.stringify(out, null, 4) + "\n");
+          return failed ? 1 : 0;
+        },
+      }),
+    }),
+    rm: async () => ({
+      default: defineBerthCommand({
+        meta: { name: "rm", description: "Remove one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", aliases: ["berth volume rm", "berth volume remove"], minArgs: 1 },
+        args: { force: { type: "boolean", alias: "f", description: "Force the removal of one or more volumes" } },
+        async run({ flags, positionals, ctx }) {
+          const svc = await containers(ctx);
+          let failed = false;
+          for (const name of positionals) {
+            try {
+              svc.volumes.remove(name);
+              ctx.out(name + "\n");
+            } catch (e) {
+              if (!(e instanceof EngineError)) throw e;
+              if (flags.force && e.kind === "not_found") continue;
+              process.stderr.write(`Error response from daemon: ${e.message}\n`);
+              failed = true;
+            }
+          }
+          return failed ? 1 : 0;
+        },
+      }),
+    }),
+    prune: async () => ({
+      default: defineBerthCommand({
+        meta: { name: "prune", description: "Remove unused local volumes", usage: "[OPTIONS]", maxArgs: 0 },
+        args: {
+          all: { type: "boolean", alias: "a", description: "Remove all unused volumes, not just anonymous ones" },
+          force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
+          filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'label=<label>')" },
+        },
+        async run({ flags, ctx }) {
+          let all = !!flags.all;
+          const labels: string[] = [];
+          for (const f of flags.filter as string[]) {
+            const [k, v = ""] = f.split(/=(.*)/s);
+            if (k === "label") labels.push(v);
+            else if (k === "all") all = v === "true" || v === "1";
+            else throw new UsageError(`invalid filter '${k}'`);
+          }
+          if (!flags.force && process.stdin.isTTY) {
+            process.stderr.write(`WARNING! This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.\nAre you sure you want to continue? [y/N] `);
+            const answer = await new Promise<string>((r) => process.stdin.once("data", (d) => r(String(d))));
+            process.stdin.pause();
+            if (!/^y(es)?$/i.test(answer.trim())) return;
+          }
+          const svc = await containers(ctx);
+          const { removed, reclaimed } = svc.volumes.prune({ all, labels });
+          if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
+          ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+        },
+      }),
+    }),
+  },
+});
+
+

@@ -1,0 +1,221 @@
+/**
+ * docker's local volumes: a directory per volume under the berth root, mounted into containers as a bind
+ * of its _data directory (the runtime sees only bind mounts).
+ *
+ *   <root>/volumes/<name>/_data       the content (docker's layout: Mountpoint)
+ *   <root>/volumes/<name>/meta.json   VolumeRecord (written tmp → fsync → rename, before _data exists
+ *                                      a volume is not listed)
+ *   <root>/volumes/.lock              flock held by create, rm and prune, so a create racing a rm of the
+ *                                      same name ends with one whole volume or none
+ *
+ * Which containers use a volume is the container store's knowledge: the service asks `users()`.
+ * Anonymous volumes (`-v /ctr`, an image's VOLUME) carry docker's label com.docker.volume.anonymous.
+ */
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../lib/errors.ts";
+import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
+import { newId } from "../lib/ids.ts";
+import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
+
+export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
+
+/** docker's local driver rule (moby volume/local: validName) */
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+export function validateVolumeName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw new EngineError(
+      "invalid_argument",
+      `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
+  }
+  return name;
+}
+
+/** docker's volume inspect JSON (moby api/types/volume.Volume, the local-driver subset) */
+export interface VolumeRecord {
+  CreatedAt: string;
+  Driver: "local";
+  Labels: Record<string, string>;
+  Mountpoint: string;
+  Name: string;
+  Options: Record<string, string>;
+  Scope: "local";
+}
+
+export interface VolumeCreateOptions {
+  labels?: Record<string, string>;
+  driver?: string;
+  options?: Record<string, string>;
+}
+
+export const noSuchVolume = (name: string) => new EngineError("not_found", `get ${name}: no such volume`, { exitCode: 1 });
+
+export class VolumeService {
+  readonly dir: string;
+  /** volume name → ids of the containers whose record mounts it */
+  constructor(berthRoot: string, private readonly users: () => Map<string, string[]>) {
+    this.dir = join(berthRoot, "volumes");
+  }
+
+  mountpoint(name: string): string {
+    return join(this.dir, name, "_data");
+  }
+
+  private withLock<T>(fn: () => T): T {
+    mkdirSync(this.dir, { recursive: true, mode: 0o701 });
+    const fd = openSync(join(this.dir, ".lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    try {
+      flock(fd, LOCK_EX);
+      return fn();
+    } finally {
+      try { flock(fd, LOCK_UN); } catch {}
+      closeSync(fd);
+    }
+  }
+
+  /** the record, or undefined (a directory without meta.json is a crashed create: not a volume) */
+  find(name: string): VolumeRecord | undefined {
+    if (!NAME_RE.test(name)) return undefined;
+    try {
+      return JSON.parse(readFileSync(join(this.dir, name, "meta.json"), "utf8"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  get(name: string): VolumeRecord {
+    const v = this.find(name);
+    if (!v) throw noSuchVolume(name);
+    return v;
+  }
+
+  list(): VolumeRecord[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.map((n) => this.find(n)).filter((v): v is VolumeRecord => !!v).sort((a, b) => a.Name.localeCompare(b.Name));
+  }
+
+  /**
+   * `volume create` and create-on-first-use: an existing volume of that name is returned as is (docker
+   * does the same). `created` tells the caller whether this call made it (for cleanup on failure).
+   */
+  create(name: string | undefined, o: VolumeCreateOptions = {}): { volume: VolumeRecord; created: boolean } {
+    if (o.driver !== undefined && o.driver !== "local") throw new EngineError("not_found", `plugin "${o.driver}" not found`, { exitCode: 1, hint: "berth has the local volume driver only" });
+    if (o.options && Object.keys(o.options).length) throw new EngineError("invalid_argument", `volume driver options (-o) are not supported by berth yet: ${Object.keys(o.options).join(", ")}`, { exitCode: 1 });
+    const n = name === undefined || name === "" ? newId() : validateVolumeName(name);
+    return this.withLock(() => {
+      const old = this.find(n);
+      if (old) return { volume: old, created: false };
+      const vdir = join(this.dir, n);
+      // a leftover of a crashed create has no meta.json: start over
+      rmSync(vdir, { recursive: true, force: true });
+      const tmp = join(this.dir, `.tmp-${n}-${process.pid}`);
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(join(tmp, "_data"), { recursive: true, mode: 0o755 });
+      const rec: VolumeRecord = {
+        CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        Driver: "local",
+        Labels: { ...(o.labels ?? {}) },
+        Mountpoint: join(vdir, "_data"),
+        Name: n,
+        Options: {},
+        Scope: "local",
+      };
+      atomicWriteJson(join(tmp, "meta.json"), rec, 0o600);
+      renameSync(tmp, vdir);
+      fsyncDir(this.dir);
+      return { volume: rec, created: true };
+    });
+  }
+
+  /** `volume rm`: refused while a container's record mounts it (docker's wording) */
+  remove(name: string): void {
+    this.withLock(() => {
+      if (!this.find(name)) throw noSuchVolume(name);
+      const users = this.users().get(name) ?? [];
+      if (users.length) throw new EngineError("failed_precondition", `remove ${name}: volume is in use - [${users.join(", ")}]`, { exitCode: 1 });
+      this.removeUnlocked(name);
+    });
+  }
+
+  /** remove without the in-use check (a container's anonymous volume at its own removal) */
+  removeUnchecked(name: string, exceptUser?: string): void {
+    this.withLock(() => {
+      if (!this.find(name)) return;
+      const users = (this.users().get(name) ?? []).filter((u) => u !== exceptUser);
+      if (users.length) return;
+      this.removeUnlocked(name);
+    });
+  }
+
+  private removeUnlocked(name: string): void {
+    const vdir = join(this.dir, name);
+    // rename first: a crash half-way leaves a .gone directory, never a volume with half its data
+    const gone = join(this.dir, `.gone-${name}-${process.pid}`);
+    renameSync(vdir, gone);
+    rmSync(gone, { recursive: true, force: true });
+  }
+
+  /** `volume prune`: unused volumes (anonymous ones only unless `all`), matching `labels` ("k" or "k=v") */
+  prune(o: { all: boolean; labels?: string[] }): { removed: string[]; reclaimed: number } {
+    return this.withLock(() => {
+      const used = this.users();
+      const removed: string[] = [];
+      let reclaimed = 0;
+      for (const v of this.list()) {
+        if ((used.get(v.Name) ?? []).length) continue;
+        if (!o.all && !(ANONYMOUS_LABEL in v.Labels)) continue;
+        if (!(o.labels ?? []).every((l) => matchLabel(v.Labels, l))) continue;
+        reclaimed += this.size(v.Name);
+        this.removeUnlocked(v.Name);
+        removed.push(v.Name);
+      }
+      return { removed, reclaimed };
+    });
+  }
+
+  /** bytes under _data (du's apparent size, hard links counted once) */
+  size(name: string): number {
+    let total = 0;
+    const seen = new Set<string>();
+    const walk = (p: string) => {
+      let st;
+      try { st = lstatSync(p); } catch { return; }
+      if (st.nlink > 1 && !st.isDirectory()) {
+        const k = `${st.dev}:${st.ino}`;
+        if (seen.has(k)) return;
+        seen.add(k);
+      }
+      if (st.isDirectory()) {
+        for (const e of readdirSync(p)) walk(join(p, e));
+      } else total += st.size;
+    };
+    walk(this.mountpoint(name));
+    return total;
+  }
+
+  isEmpty(name: string): boolean {
+    try {
+      return readdirSync(this.mountpoint(name)).length === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  exists(name: string): boolean {
+    return existsSync(join(this.dir, name, "meta.json"));
+  }
+}
+
+/** docker's label filter: "k" (present) or "k=v" */
+export function matchLabel(labels: Record<string, string>, f: string): boolean {
+  const i = f.indexOf("=");
+  if (i < 0) return f in labels;
+  return labels[f.slice(0, i)] === f.slice(i + 1);
+}
