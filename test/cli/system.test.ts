@@ -68,6 +68,13 @@ describe.skipIf(!rootEnabled)("info and prune", () => {
     expect((await run(["network", "ls", "--format", "{{.Name}}"])).stdout).not.toContain(net);
     expect((await run(["images", "-q"])).stdout.trim()).not.toBe("");
     ok(await run(["rm", "-f", `keep-${sfx}`]));
+    // image and build-cache prune ask the same way: without an answer nothing goes
+    for (const cmd of [["image", "prune", "-a"], ["builder", "prune"]]) {
+      const r2 = await run(cmd);
+      expect(r2).toMatchObject({ exitCode: 0 });
+      expect(r2.stdout).toEndWith("Are you sure you want to continue? [y/N] ");
+    }
+    expect((await run(["images", "-q"])).stdout.trim()).not.toBe("");
     const check = await run(["system", "check"]);
     ok(check);
   });

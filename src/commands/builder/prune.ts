@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { defineBerthCommand } from "../_command.ts";
 import { humanSize } from "../../lib/human.ts";
+import { confirm } from "../_confirm.ts";
 
 export default defineBerthCommand({
   meta: { name: "prune", description: "Remove build cache", usage: "[OPTIONS]", maxArgs: 0 },
@@ -10,12 +11,7 @@ export default defineBerthCommand({
     force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
   },
   async run({ flags, ctx }) {
-    if (!flags.force && process.stdin.isTTY) {
-      process.stderr.write("WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ");
-      const answer = await new Promise<string>((r) => process.stdin.once("data", (d) => r(String(d))));
-      process.stdin.pause();
-      if (!/^y(es)?$/i.test(answer.trim())) return;
-    }
+    if (!(await confirm(!!flags.force, "This will remove all dangling build cache."))) return;
     const engine = await ctx.engine();
     const { BuildSupport } = await import("../../engine/build.ts");
     const { deleted, reclaimed } = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();

@@ -1,5 +1,6 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanSize } from "../../lib/human.ts";
+import { confirm } from "../_confirm.ts";
 
 export default defineBerthCommand({
   meta: { name: "prune", description: "Remove unused images", usage: "[OPTIONS]", maxArgs: 0 },
@@ -13,12 +14,7 @@ export default defineBerthCommand({
       const { UsageError } = await import("../../lib/errors.ts");
       throw new UsageError("image prune --filter is not supported by berth yet");
     }
-    if (!flags.force && process.stdin.isTTY) {
-      process.stderr.write(`WARNING! This will remove all ${flags.all ? "images without at least one container associated to them" : "dangling images"}.\nAre you sure you want to continue? [y/N] `);
-      const answer = await new Promise<string>((r) => process.stdin.once("data", (d) => r(String(d))));
-      process.stdin.pause();
-      if (!/^y(es)?$/i.test(answer.trim())) return;
-    }
+    if (!(await confirm(!!flags.force, `This will remove all ${flags.all ? "images without at least one container associated to them" : "dangling images"}.`))) return;
     const engine = await ctx.engine();
     const { deleted, reclaimed } = await engine.images.prune(flags.all);
     if (deleted.length) ctx.out(`Deleted Images:\n${deleted.join("\n")}\n\n`);
