@@ -10,7 +10,7 @@ import { commands, hidden } from "./commands/index.ts";
 import type { BerthCommand } from "./commands/_command.ts";
 import type { Context } from "./commands/_context.ts";
 import { parseFlags, type FlagsDef } from "./commands/_parser.ts";
-import { renderUsage, usageLine } from "./commands/_usage.ts";
+import { renderGroupUsage, renderUsage, usageLine } from "./commands/_usage.ts";
 import { EngineError, ExitStatus, UsageError } from "./lib/errors.ts";
 import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
@@ -101,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
   while (cmd.subCommands) {
     const sub = args[0];
     if (sub === undefined || sub === "--help" || sub === "-h") {
-      process.stdout.write(renderUsage(cmd, path));
+      process.stdout.write(await renderGroupUsage(cmd, path));
       return 0;
     }
     const next = cmd.subCommands[sub];

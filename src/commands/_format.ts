@@ -4,12 +4,11 @@
  * field names, columns split at tabs, docker's tabwriter) or any Go template, one line per object.
  * The template language itself is in engine/containers/format.ts.
  */
-import { compileTemplate, renderDockerTable, renderTemplate } from "../engine/containers/format.ts";
+import { compileTemplate, renderDockerTable } from "../engine/containers/format.ts";
 
-/** inspect-style: no \t \n translation (docker's inspect keeps them literal) */
-export function formatTemplate(tpl: string, value: unknown): string {
-  return renderTemplate(tpl, value, { raw: true });
-}
+/** docker's help text of a listing's --format flag */
+export const FORMAT_HELP =
+  "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template";
 
 /** the object's own keys in sorted order (docker's `{{json .}}` of a listing row) */
 export function sortedKeys<T extends object>(o: T): T {

@@ -13,7 +13,8 @@ export function renderUsage(cmd: BerthCommand, path: string[]): string {
     for (const name of Object.keys(cmd.subCommands)) lines.push(`  ${name}`);
     lines.push("");
   }
-  const opts = Object.entries(cmd.args).filter(([, d]) => d.type !== "positional" && !d.hidden);
+  // sorted by long name, as pflag prints them
+  const opts = Object.entries(cmd.args).filter(([, d]) => d.type !== "positional" && !d.hidden).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (opts.length) {
     lines.push("Options:");
     const rows = opts.map(([name, d]) => {
@@ -35,4 +36,24 @@ export function renderUsage(cmd: BerthCommand, path: string[]): string {
 
 export function usageLine(cmd: BerthCommand, path: string[]): string {
   return `Usage:  ${["berth", ...path].join(" ")} ${cmd.meta.usage ?? "[OPTIONS]"}`;
+}
+
+/**
+ * `berth GROUP --help` (container, image, network, …): docker lists each subcommand once, sorted, with
+ * its description; names that load the same command (ls/list/ps, rm/remove) show as the first one.
+ */
+export async function renderGroupUsage(cmd: BerthCommand, path: string[]): Promise<string> {
+  const base = renderUsage(cmd, path);
+  if (!cmd.subCommands) return base;
+  const seen = new Map<BerthCommand, string>();
+  for (const [name, load] of Object.entries(cmd.subCommands)) {
+    const c = (await load()).default;
+    const prev = seen.get(c);
+    // docker's canonical names: "ls" over "list"/"ps", "rm" over "remove"
+    if (prev === undefined || name === "ls" || (name === "rm" && prev !== "ls")) seen.set(c, name);
+  }
+  const rows = [...seen].map(([c, name]) => [name, c.meta.description] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const w = Math.max(11, ...rows.map(([n]) => n.length)) + 1;
+  const list = ["Commands:", ...rows.map(([n, d]) => `  ${n.padEnd(w)}${d}`)].join("\n");
+  return base.replace(/Commands:\n(?: {2}\S+\n)+/, `${list}\n`);
 }

@@ -5,7 +5,7 @@ import { parseReference, familiarName } from "../image/references.ts";
 import type { ImageSummary } from "../engine/images.ts";
 import { goTime, renderDockerTable } from "../engine/containers/format.ts";
 import { EngineError } from "../lib/errors.ts";
-import { formatRows } from "./_format.ts";
+import { FORMAT_HELP, formatRows } from "./_format.ts";
 
 /** docker's column titles for `images --format "table …"` */
 const IMAGE_HEADERS: Record<string, string> = {
@@ -40,7 +40,7 @@ export default defineBerthCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     digests: { type: "boolean", description: "Show digests" },
     filter: { type: "string", alias: "f", multiple: true, description: "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)" },
-    format: { type: "string", description: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template" },
+    format: { type: "string", description: FORMAT_HELP },
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();

@@ -9,7 +9,9 @@ import { containers } from "./container.ts";
 
 function inspectCommand(onlyContainers: boolean) {
   return defineBerthCommand({
-  meta: { name: "inspect", description: "Return low-level information on Docker objects", usage: "[OPTIONS] NAME|ID [NAME|ID...]", aliases: ["berth container inspect", "berth inspect"], minArgs: 1 },
+  meta: onlyContainers
+    ? { name: "inspect", description: "Display detailed information on one or more containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", minArgs: 1 }
+    : { name: "inspect", description: "Return low-level information on Docker objects", usage: "[OPTIONS] NAME|ID [NAME|ID...]", minArgs: 1 },
   args: {
     format: { type: "string", alias: "f", description: "Format output using a custom template" },
     size: { type: "boolean", alias: "s", description: "Display total file sizes if the type is container" },

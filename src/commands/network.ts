@@ -5,24 +5,14 @@
 import { defineBerthCommand, type BerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
-import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { renderDockerTable } from "../engine/containers/index.ts";
+import { compileTemplate } from "../engine/containers/format.ts";
+import { FORMAT_HELP, formatRows } from "./_format.ts";
 import type { ContainerService } from "../engine/containers/index.ts";
 import { containers, forEach } from "./container.ts";
 
-/** docker's network verbs exit 1 on daemon errors (125 stays for bad flags) */
-const def = (c: BerthCommand) => async () => ({
-  default: defineBerthCommand({
-    ...c,
-    run: async (input) => {
-      try {
-        return await c.run!(input);
-      } catch (e) {
-        if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode === 125) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e.cause });
-        throw e;
-      }
-    },
-  }),
-});
+/** (defineBerthCommand gives docker's exit 1 on daemon errors; 125 stays for bad flags) */
+const def = (c: BerthCommand) => async () => ({ default: defineBerthCommand(c) });
 
 function inspectJson(svc: ContainerService, ref: string): Record<string, unknown> {
   const nets = svc.networks;
@@ -91,7 +81,7 @@ export default defineBerthCommand({
       args: {
         quiet: { type: "boolean", alias: "q", description: "Only display network IDs" },
         "no-trunc": { type: "boolean", description: "Do not truncate the output" },
-        format: { type: "string", description: "Format output using a custom template: 'table', 'json', or a Go template" },
+        format: { type: "string", description: FORMAT_HELP },
         filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (name=NAME, driver=DRIVER)" },
       },
       async run({ flags, ctx }) {
@@ -102,14 +92,15 @@ export default defineBerthCommand({
           if (k === "name") rows = rows.filter((r) => r.name.includes(v));
           else if (k === "driver") rows = rows.filter((r) => r.driver === v);
           else if (k === "id") rows = rows.filter((r) => r.id.startsWith(v));
-          else throw new UsageError(`invalid filter '${k}'`);
+          else throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
         }
         const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
         if (flags.quiet) return void ctx.out(rows.map((r) => id(r.id) + "\n").join(""));
         const objs = rows.map((r) => ({ ID: id(r.id), Name: r.name, Driver: r.driver, Scope: r.scope, IPv6: "false", Internal: String(r.internal), CreatedAt: r.createdAt, Labels: "" }));
-        if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
-        if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(flags.format, o) + "\n").join(""));
-        ctx.out(renderDockerTable(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope])));
+        const headers = { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", CreatedAt: "CREATED AT", Labels: "LABELS" };
+        formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
+          ctx.out(renderDockerTable(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]))),
+        );
       },
     }),
     inspect: def({
@@ -129,7 +120,12 @@ export default defineBerthCommand({
           }
         }
         if (typeof flags.format === "string" && flags.format !== "") {
-          for (const o of out) ctx.out((flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format, o)) + "\n");
+          // docker: `--format json` is the whole array on one line; templates keep \t and \n literal
+          if (flags.format === "json") ctx.out(JSON.stringify(out) + "\n");
+          else {
+            const render = compileTemplate(flags.format, { raw: true });
+            for (const o of out) ctx.out(render(o) + "\n");
+          }
         } else ctx.out(JSON.stringify(out, null, 4) + "\n");
         return failed ? 1 : 0;
       },

@@ -2,7 +2,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { psRows, renderDockerTable } from "../engine/containers/index.ts";
-import { formatRows, sortedKeys } from "./_format.ts";
+import { FORMAT_HELP, formatRows, sortedKeys } from "./_format.ts";
 import { PS_HEADERS } from "../engine/containers/format.ts";
 import type { ContainerInfo } from "../engine/containers/index.ts";
 import { containers } from "./container.ts";
@@ -46,7 +46,7 @@ export default defineBerthCommand({
   args: {
     all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
     filter: { type: "string", multiple: true, alias: "f", description: "Filter output based on conditions provided" },
-    format: { type: "string", description: "Format output using a custom template" },
+    format: { type: "string", description: FORMAT_HELP },
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)", valueHint: "int" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },

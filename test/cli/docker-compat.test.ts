@@ -5,7 +5,7 @@
  * Root only (containers); every container is removed with the root.
  */
 import { describe, expect, test } from "bun:test";
-import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { type CliResult, berth, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const { run } = busyboxRoot("compat");
@@ -114,5 +114,25 @@ describe.skipIf(!rootEnabled)("ps, images, history and inspect output", () => {
     const bad = await run(["inspect", "-f", "{{.Name", name]);
     expect(bad).toMatchObject({ exitCode: 64, stdout: "" });
     ok(await run(["rm", name]));
+  });
+});
+
+describe("help", () => {
+  test("a group's --help lists each subcommand once, sorted, with docker's descriptions", async () => {
+    const r = await berth(["image", "--help"]);
+    expect(r.exitCode).toBe(0);
+    const cmds = r.stdout.split("Commands:\n")[1]!.split("\n\n")[0]!.split("\n");
+    expect(cmds).toContain("  ls          List images");
+    expect(cmds).toContain("  rm          Remove one or more images");
+    expect(cmds.some((l) => /^ {2}(list|remove)\b/.test(l))).toBe(false);
+    const names = cmds.map((l) => l.trim().split(/\s+/)[0]!);
+    expect(names).toEqual([...names].sort());
+  });
+
+  test("options are sorted by long name", async () => {
+    const r = await berth(["images", "--help"]);
+    const longs = [...r.stdout.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]!);
+    expect(longs.length).toBeGreaterThan(4);
+    expect(longs).toEqual([...longs].sort());
   });
 });

@@ -1,7 +1,7 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanDuration, humanSize, renderTable } from "../../lib/human.ts";
 import { shortId } from "../../lib/ids.ts";
-import { formatRows } from "../_format.ts";
+import { FORMAT_HELP, formatRows } from "../_format.ts";
 
 const HISTORY_HEADERS: Record<string, string> = { Comment: "COMMENT", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", CreatedSince: "CREATED", ID: "IMAGE", Size: "SIZE" };
 
@@ -11,7 +11,7 @@ export default defineBerthCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     human: { type: "boolean", alias: "H", default: true, description: "Print sizes and dates in human readable format" },
-    format: { type: "string", description: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template" },
+    format: { type: "string", description: FORMAT_HELP },
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
