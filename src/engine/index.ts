@@ -6,6 +6,7 @@
  *   <root>/image/       image records and tags (src/image ImageStore)
  *   <root>/<driver>/    snapshots of the storage driver (src/cow), overlay by default
  *   <root>/containers/  one directory per container (src/engine/containers)
+ *   <root>/volumes/     one directory per volume, content in <name>/_data (src/engine/volumes.ts)
  *
  * Every store takes its directory as a parameter, so tests point a whole engine at a temp dir.
  */
@@ -83,6 +84,21 @@ export class Engine {
     return checkStore(this.content, this.imageStore, this.snapshots, await this.containerSnapshotKeys());
   }
 
+  /** df's volume row: a volume is active while a container's record mounts it */
+  private volumeUsage(): DiskUsageRow {
+    const users = this.containers.volumeUsers();
+    const row: DiskUsageRow = { type: "Local Volumes", total: 0, active: 0, size: 0, reclaimable: 0 };
+    for (const v of this.containers.volumes.list()) {
+      const size = this.containers.volumes.size(v.Name);
+      const used = (users.get(v.Name) ?? []).length > 0;
+      row.total++;
+      row.size += size;
+      if (used) row.active++;
+      else row.reclaimable += size;
+    }
+    return row;
+  }
+
   async diskUsage(): Promise<DiskUsageRow[]> {
     const images = await this.images.list();
     const imgSize = images.reduce((a, i) => a + i.size, 0);
@@ -103,7 +119,7 @@ export class Engine {
     return [
       { type: "Images", total: images.length, active: active.length, size: imgSize, reclaimable: imgSize - activeSize },
       { type: "Containers", total: ctrs.length, active: running, size: ctrSize, reclaimable: ctrReclaimable },
-      { type: "Local Volumes", total: 0, active: 0, size: 0, reclaimable: 0 },
+      this.volumeUsage(),
       { type: "Build Cache", ...(await new (await import("./build.ts")).BuildSupport(this.images, this.containers, join(this.root, "builder")).cacheUsage()) },
     ];
   }
