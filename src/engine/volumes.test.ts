@@ -40,12 +40,26 @@ describe("VolumeService", () => {
   test("get of a missing volume: docker's wording", () => {
     expect(() => service().svc.get("nope")).toThrow("get nope: no such volume");
   });
-  test("a directory without meta.json (crashed create) is no volume and is replaced on create", () => {
+  test("a directory without meta.json is no volume, and create says so rather than adopt it", () => {
     const { root, svc } = service();
     svc.create("v1");
     rmSync(join(root, "volumes/v1/meta.json"));
     expect(svc.list()).toEqual([]);
-    expect(svc.create("v1").created).toBe(true);
+    expect(() => svc.create("v1")).toThrow("exists but holds no volume");
+  });
+  test("rm and prune wait for a create that holds volumes in use", async () => {
+    const { root, svc } = service();
+    svc.create("held");
+    const p = svc.whileInUse(async () => {
+      // another process's rm would block here; in this process a second open file description conflicts too
+      const child = Bun.spawnSync(["flock", "-n", "-x", join(root, "volumes/.lock"), "true"]);
+      expect(child.exitCode).not.toBe(0);
+      const shared = Bun.spawnSync(["flock", "-n", "-s", join(root, "volumes/.lock"), "true"]);
+      expect(shared.exitCode).toBe(0);
+      return 7;
+    });
+    expect(await p).toBe(7);
+    expect(Bun.spawnSync(["flock", "-n", "-x", join(root, "volumes/.lock"), "true"]).exitCode).toBe(0);
   });
   test("rm refuses a volume in use, with docker's wording", () => {
     const { svc } = service(new Map([["busy", ["c".repeat(64)]]]));

@@ -3,10 +3,13 @@
  * of its _data directory (the runtime sees only bind mounts).
  *
  *   <root>/volumes/<name>/_data       the content (docker's layout: Mountpoint)
- *   <root>/volumes/<name>/meta.json   VolumeRecord (written tmp → fsync → rename, before _data exists
- *                                      a volume is not listed)
- *   <root>/volumes/.lock              flock held by create, rm and prune, so a create racing a rm of the
- *                                      same name ends with one whole volume or none
+ *   <root>/volumes/<name>/meta.json   VolumeRecord
+ *   <root>/volumes/.lock              flock: exclusive for rm and prune; shared while a container create
+ *                                      puts volumes into its record (whileInUse), so a rm never takes a
+ *                                      volume between "created on first use" and "named in config.json"
+ *
+ * A volume is made whole in .tmp-<name>-<pid> (meta.json fsynced) and renamed into place: two creates of
+ * one name race on rename(2) and the loser takes the winner's volume; a crash leaves only a .tmp dir.
  *
  * Which containers use a volume is the container store's knowledge: the service asks `users()`.
  * Anonymous volumes (`-v /ctr`, an image's VOLUME) carry docker's label com.docker.volume.anonymous.
@@ -16,7 +19,7 @@ import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
 import { newId } from "../lib/ids.ts";
-import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
+import { flock, LOCK_EX, LOCK_SH, LOCK_UN } from "../ffi/index.ts";
 
 export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
 
@@ -63,12 +66,32 @@ export class VolumeService {
     return join(this.dir, name, "_data");
   }
 
-  private withLock<T>(fn: () => T): T {
+  private lockFd(): number {
     mkdirSync(this.dir, { recursive: true, mode: 0o701 });
-    const fd = openSync(join(this.dir, ".lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    return openSync(join(this.dir, ".lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+  }
+
+  /** rm and prune: exclusive */
+  private withLock<T>(fn: () => T): T {
+    const fd = this.lockFd();
     try {
       flock(fd, LOCK_EX);
       return fn();
+    } finally {
+      try { flock(fd, LOCK_UN); } catch {}
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * A container create putting volumes into its record: shared, so creates run side by side and no rm or
+   * prune runs until fn is done. fn must not call remove/prune (they would wait on this very lock).
+   */
+  async whileInUse<T>(fn: () => Promise<T>): Promise<T> {
+    const fd = this.lockFd();
+    try {
+      flock(fd, LOCK_SH);
+      return await fn();
     } finally {
       try { flock(fd, LOCK_UN); } catch {}
       closeSync(fd);
@@ -109,14 +132,12 @@ export class VolumeService {
     if (o.driver !== undefined && o.driver !== "local") throw new EngineError("not_found", `plugin "${o.driver}" not found`, { exitCode: 1, hint: "berth has the local volume driver only" });
     if (o.options && Object.keys(o.options).length) throw new EngineError("invalid_argument", `volume driver options (-o) are not supported by berth yet: ${Object.keys(o.options).join(", ")}`, { exitCode: 1 });
     const n = name === undefined || name === "" ? newId() : validateVolumeName(name);
-    return this.withLock(() => {
-      const old = this.find(n);
-      if (old) return { volume: old, created: false };
-      const vdir = join(this.dir, n);
-      // a leftover of a crashed create has no meta.json: start over
-      rmSync(vdir, { recursive: true, force: true });
-      const tmp = join(this.dir, `.tmp-${n}-${process.pid}`);
-      rmSync(tmp, { recursive: true, force: true });
+    const old = this.find(n);
+    if (old) return { volume: old, created: false };
+    mkdirSync(this.dir, { recursive: true, mode: 0o701 });
+    const vdir = join(this.dir, n);
+    const tmp = join(this.dir, `.tmp-${n}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    try {
       mkdirSync(join(tmp, "_data"), { recursive: true, mode: 0o755 });
       const rec: VolumeRecord = {
         CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -128,10 +149,21 @@ export class VolumeService {
         Scope: "local",
       };
       atomicWriteJson(join(tmp, "meta.json"), rec, 0o600);
-      renameSync(tmp, vdir);
+      try {
+        renameSync(tmp, vdir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EEXIST" && code !== "ENOTEMPTY") throw e;
+        // another create of this name won the race
+        const won = this.find(n);
+        if (won) return { volume: won, created: false };
+        throw new EngineError("failed_precondition", `create ${n}: ${vdir} exists but holds no volume (no meta.json)`, { exitCode: 1, hint: "remove that directory" });
+      }
       fsyncDir(this.dir);
       return { volume: rec, created: true };
-    });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
 
   /** `volume rm`: refused while a container's record mounts it (docker's wording) */

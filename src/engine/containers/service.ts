@@ -124,19 +124,32 @@ export class ContainerService {
     // docker creates a missing host directory for -v host:ctr
     for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 
+    if (!built.Mounts.some((m) => m.Type === "volume")) return this.createRecord(opts, image, built, name);
+    // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them). Held in
+    // use until config.json names them, so a concurrent `volume rm`/`prune` cannot take one in between.
+    const made: string[] = [];
+    try {
+      return await this.volumes.whileInUse(async () => {
+        for (const m of built.Mounts) {
+          if (m.Type !== "volume") continue;
+          const { volume, created } = this.volumes.create(m.Name || undefined, m.Name ? {} : { labels: { [ANONYMOUS_LABEL]: "" } });
+          m.Name = volume.Name;
+          m.Source = volume.Mountpoint;
+          if (created) made.push(volume.Name);
+        }
+        return this.createRecord(opts, image, built, name);
+      });
+    } catch (e) {
+      for (const v of made) try { this.volumes.removeUnchecked(v); } catch {}
+      throw e;
+    }
+  }
+
+  private async createRecord(opts: CreateOptions, image: ResolvedImage, built: ReturnType<typeof buildConfig>, name: string | undefined): Promise<{ id: string; warnings: string[] }> {
     const id = newId();
     const dir = this.store.dir(id);
     const cleanup: (() => void | Promise<void>)[] = [];
     try {
-      // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them)
-      for (const m of built.Mounts) {
-        if (m.Type !== "volume") continue;
-        const anonymous = !m.Name;
-        const { volume, created } = this.volumes.create(m.Name || undefined, anonymous ? { labels: { [ANONYMOUS_LABEL]: "" } } : {});
-        m.Name = volume.Name;
-        m.Source = volume.Mountpoint;
-        if (created) cleanup.push(() => this.volumes.removeUnchecked(volume.Name));
-      }
       let finalName = name;
       if (finalName !== undefined) this.store.reserveName(finalName, id);
       else {
