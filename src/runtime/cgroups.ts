@@ -143,7 +143,7 @@ export function createCgroup(path: string, resources: ResourceSpec, opts: Create
   if (layout.kind === "v2") {
     applyV2(layout, rel, resources);
     // v2 has no devices.allow: the same list as a BPF program (devices.ts); --privileged gets none
-    if (!opts.privileged) (opts.installDeviceFilter ?? installDeviceFilter)(`${unified(layout)!.dir}/${rel}`, deviceFilterProgram(DEFAULT_DEVICE_RULES.map(parseDeviceRule)));
+    if (!opts.privileged) (opts.installDeviceFilter ?? installDeviceFilter)(`${unified(layout)!.dir}/${rel}`, deviceFilterProgram([...DEFAULT_DEVICE_RULES, ...(resources.deviceRules ?? [])].map(parseDeviceRule)));
   }
   else applyV1(layout, rel, resources, !!opts.privileged);
 }
@@ -201,10 +201,14 @@ function applyV1(layout: CgroupLayout, rel: string, r: ResourceSpec, privileged:
   if (cpu && r.cpuShares) write(`${cpu.dir}/${rel}/cpu.shares`, r.cpuShares);
   const pids = v1(layout, "pids");
   if (pids && r.pidsLimit !== undefined && r.pidsLimit > 0) write(`${pids.dir}/${rel}/pids.max`, r.pidsLimit);
+  if (mem && r.memoryReservation) write(`${mem.dir}/${rel}/memory.soft_limit_in_bytes`, r.memoryReservation);
+  const cs = v1(layout, "cpuset");
+  if (cs && r.cpusetCpus) write(`${cs.dir}/${rel}/cpuset.cpus`, r.cpusetCpus);
+  if (cs && r.cpusetMems) write(`${cs.dir}/${rel}/cpuset.mems`, r.cpusetMems);
   const dev = v1(layout, "devices");
   if (dev && !privileged) {
     write(`${dev.dir}/${rel}/devices.deny`, "a");
-    for (const rule of DEFAULT_DEVICE_RULES) write(`${dev.dir}/${rel}/devices.allow`, rule);
+    for (const rule of [...DEFAULT_DEVICE_RULES, ...(r.deviceRules ?? [])]) write(`${dev.dir}/${rel}/devices.allow`, rule);
   }
 }
 
@@ -222,9 +226,11 @@ function applyV2(layout: CgroupLayout, rel: string, r: ResourceSpec): void {
   // runc's shares → weight conversion (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value)
   if (r.cpuShares && has("cpu.weight")) write(`${dir}/cpu.weight`, Math.floor(1 + ((r.cpuShares - 2) * 9999) / 262142));
   if (r.pidsLimit !== undefined && r.pidsLimit > 0 && has("pids.max")) write(`${dir}/pids.max`, r.pidsLimit);
+  if (r.memoryReservation && has("memory.low")) write(`${dir}/memory.low`, r.memoryReservation);
+  if (r.cpusetCpus && has("cpuset.cpus")) write(`${dir}/cpuset.cpus`, r.cpusetCpus);
+  if (r.cpusetMems && has("cpuset.mems")) write(`${dir}/cpuset.mems`, r.cpusetMems);
 }
 
-/** move `pid` (all its threads) into the cgroup in every hierarchy */
 /**
  * How a new process joins the cgroup `path` by itself (the shim's child, see shim.c cgroup_join): the
  * `tasks` file of every v1 hierarchy, and the v2 directory it is cloned into (clone3 CLONE_INTO_CGROUP).

@@ -76,6 +76,26 @@ describe("planMounts", () => {
     expect(ops.map((o) => o.target)).toContain("dev/kvm");
   });
 
+  test("--device binds, --shm-size, --sysctl writes under /proc/sys before it turns read-only", () => {
+    const ops = planMounts(input(spec({
+      devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }, { source: "/dev/zero", target: "/dev/myzero" }],
+      shmSize: 128 * 1024 * 1024,
+      sysctls: { "net.ipv4.ip_forward": "1", "kernel.shmmax": "1000000" },
+    })));
+    expect(ops.find((o) => o.target === "dev/myzero")).toMatchObject({ kind: OP.MOUNT_FILE, source: "/dev/zero", flags: MS_BIND });
+    expect(ops.find((o) => o.target === "dev/loop-control")).toMatchObject({ kind: OP.MOUNT_FILE, source: "/dev/loop-control" });
+    expect(ops.find((o) => o.target === "dev/shm")!.data).toBe("mode=1777,size=131072k");
+    const w = ops.filter((o) => o.kind === OP.WRITE);
+    expect(w.map((o) => [o.target, o.data, o.what])).toEqual([
+      ["proc/sys/net/ipv4/ip_forward", "1", "set sysctl net.ipv4.ip_forward=1"],
+      ["proc/sys/kernel/shmmax", "1000000", "set sysctl kernel.shmmax=1000000"],
+    ]);
+    const at = (kind: number, target: string) => ops.findIndex((o) => o.kind === kind && o.target === target);
+    expect(at(OP.WRITE, "proc/sys/net/ipv4/ip_forward")).toBeGreaterThan(at(OP.MOUNT, "proc"));
+    expect(at(OP.WRITE, "proc/sys/kernel/shmmax")).toBeLessThan(at(OP.READONLY, "proc/sys"));
+    expect(planMounts(input(spec())).find((o) => o.target === "dev/shm")!.data).toBe("mode=1777,size=65536k");
+  });
+
   test("targets with .. are refused", () => {
     expect(() => planMounts(input(spec({ mounts: [{ type: "tmpfs", source: "", target: "/../etc", options: [] }] })))).toThrow(/must not contain/);
   });

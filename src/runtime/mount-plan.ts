@@ -122,6 +122,8 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   mount(OP.MOUNT, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
   const devices = priv ? (input.hostDevices ?? DEFAULT_DEVICES) : DEFAULT_DEVICES;
   for (const d of devices) mount(OP.MOUNT_FILE, `/dev/${d}`, `/dev/${d}`, undefined, MS_BIND);
+  // --device: the host node bound where the container asked for it (mknod may be refused; runc binds too)
+  for (const d of spec.devices ?? []) mount(OP.MOUNT_FILE, d.source, d.target, undefined, MS_BIND);
   for (const [link, to] of [["/dev/fd", "/proc/self/fd"], ["/dev/stdin", "/proc/self/fd/0"], ["/dev/stdout", "/proc/self/fd/1"],
     ["/dev/stderr", "/proc/self/fd/2"], ["/dev/core", "/proc/kcore"], ["/dev/ptmx", "pts/ptmx"]] as const)
     ops.push({ kind: OP.SYMLINK, source: to, target: rel(link), what: `symlink ${q(link)} -> ${q(to)}` });
@@ -130,7 +132,7 @@ export function planMounts(input: PlanInput): PlannedOp[] {
     // relative to the working directory, the rootfs entered above; /dev is the fresh tmpfs
     ops.push({ kind: OP.ATTACH, target: "dev/pts", flags: input.console.devptsFd, what: `attach devpts on "/dev/pts"` });
   } else mount(OP.MOUNT, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-  mount(OP.MOUNT, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  mount(OP.MOUNT, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize ? `${Math.ceil(spec.shmSize / 1024)}k` : "65536k"}`);
   mount(OP.MOUNT, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   // a bind source is a path in the child's mount namespace: the staging root with /dev/pts attached
   if (input.console) mount(OP.MOUNT_FILE, `${staging}${input.console.name}`, "/dev/console", undefined, MS_BIND);
@@ -145,6 +147,12 @@ export function planMounts(input: PlanInput): PlannedOp[] {
     if (!priv) remount("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
   } else if (input.cgroupMounts.length) {
     mount(OP.MOUNT, "cgroup", "/sys/fs/cgroup", "cgroup2", cgFlags);
+  }
+
+  // --sysctl: through the container's own /proc (its namespaces), before /proc/sys turns read-only
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    const path = `/proc/sys/${key.replace(/\./g, "/")}`;
+    ops.push({ kind: OP.WRITE, target: rel(path), data: value, what: `set sysctl ${key}=${value}` });
   }
 
   // shallow targets first, so /a/b is mounted over /a and not hidden by it (moby sortMounts)

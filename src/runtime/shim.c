@@ -144,7 +144,8 @@ enum {
   OP_PIVOT,         /* pivot_root(".", ".") + umount2(".", MNT_DETACH): runc's no-put_old trick */
   OP_UNUSED_11,     /* (was: reopen the tty through /dev/console; the pty now comes from the container's devpts) */
   OP_MKDIR,         /* mkdir -p dst inside the root (the working directory) */
-  OP_ATTACH         /* move_mount(fd = flags, "", dst): a detached mount the parent built (overlay) */
+  OP_ATTACH,        /* move_mount(fd = flags, "", dst): a detached mount the parent built (overlay) */
+  OP_WRITE          /* write data into the existing file dst inside the root (a /proc/sys key) */
 };
 
 /* header word indexes of the blob */
@@ -277,6 +278,16 @@ static void apply_op(u64 *op, int index) {
     else if (mount(src, target, fstype, flags, data) < 0) fail(ST_OP, index);
     close(fd);
     return;
+  case OP_WRITE: {
+    struct open_how how;
+    int n = slen(data);
+    how.flags = O_WRONLY | O_CLOEXEC; how.mode = 0; how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    fd = syscall(SYS_openat2, root_fd, dst, &how, sizeof how);
+    if (fd < 0) fail(ST_OP, index);
+    if (write(fd, data, n) != n) fail(ST_OP, index);
+    close(fd);
+    return;
+  }
   case OP_SYMLINK:
     if (symlinkat(src, root_fd, dst) < 0 && *__errno_location() != EEXIST) fail(ST_OP, index);
     return;

@@ -32,6 +32,13 @@ export interface ResourceSpec {
   cpus?: number;
   cpuShares?: number;
   pidsLimit?: number;
+  /** --cpuset-cpus / --cpuset-mems, the kernel's list syntax ("0-1,3") */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  /** --memory-reservation: a soft limit, bytes (v1 memory.soft_limit_in_bytes, v2 memory.low) */
+  memoryReservation?: number;
+  /** device-cgroup rules allowed beyond docker's defaults (--device), v1 syntax "c 10:229 rwm" */
+  deviceRules?: string[];
 }
 
 export interface ContainerSpec {
@@ -50,6 +57,12 @@ export interface ContainerSpec {
   privileged: boolean;
   maskedPaths: string[];
   readonlyPaths: string[];
+  /** --device: host device nodes bound into the container's /dev (the cgroup rule is in resources) */
+  devices?: { source: string; target: string }[];
+  /** --sysctl: written under the container's own /proc/sys (namespaced keys only; the engine checks) */
+  sysctls?: Record<string, string>;
+  /** --shm-size: bytes of the /dev/shm tmpfs (default 64 MiB) */
+  shmSize?: number;
 }
 
 export interface Stdio {

@@ -242,6 +242,33 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     expect(r.stdout).toContain("zero-ok");
   });
 
+  test("--device, --shm-size, --sysctl, --cpuset-cpus, --memory-reservation as seen from inside", async () => {
+    const script = [
+      "true < /dev/loop-control && echo loop-ok",
+      "head -c3 /dev/myzero | od -An -tx1",
+      "df -k /dev/shm | tail -1 | awk '{print $2}'",
+      "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax",
+      "cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
+    ].join("; ");
+    const r = await runCollect(testSpec(root, ["sh", "-c", script], {
+      devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }, { source: "/dev/zero", target: "/dev/myzero" }],
+      shmSize: 32 * 1024 * 1024,
+      sysctls: { "net.ipv4.ip_forward": "1", "kernel.msgmax": "12345" },
+      resources: { deviceRules: ["c 10:237 rwm"], cpusetCpus: "0", memoryReservation: 32 * 1024 * 1024 },
+    }));
+    expect(r.stderr).toBe("");
+    expect(r.stdout.split("\n").map((l) => l.trim())).toEqual(["loop-ok", "00 00 00", "32768", "1", "12345", "0", String(32 * 1024 * 1024), ""]);
+    // without the rule the device cgroup refuses the node even when it is bound in
+    const denied = await runCollect(testSpec(root, ["sh", "-c", "true < /dev/loop-control && echo opened"], { devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }] }));
+    expect(denied.stdout).toBe("");
+    expect(denied.stderr).toContain("Operation not permitted");
+    // the host's own values are untouched
+    expect(readFileSync("/proc/sys/kernel/msgmax", "utf8").trim()).not.toBe("12345");
+    // a key that does not exist is an error naming it
+    const bad = await runCollect(testSpec(root, ["true"], { sysctls: { "net.ipv4.no_such_key": "1" } })).catch((x) => x);
+    expect(bad.message).toContain("set sysctl net.ipv4.no_such_key=1");
+  });
+
   test("OOM: a memory hog under a 24 MiB limit exits 137 with oomKilled", async () => {
     const r = await runCollect(testSpec(root, ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"], { resources: { memory: 24 * 1024 * 1024, memorySwap: 24 * 1024 * 1024 } }));
     expect(r).toMatchObject({ exitCode: 137, oomKilled: true });
