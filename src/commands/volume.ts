@@ -3,6 +3,7 @@
  * Daemon-side failures print docker's "Error response from daemon: …" and exit 1.
  */
 import { defineBerthCommand } from "./_command.ts";
+import { confirm } from "./_confirm.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
 import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
@@ -151,12 +152,7 @@ export default defineBerthCommand({
             else if (k === "all") all = v === "true" || v === "1";
             else throw new UsageError(`invalid filter '${k}'`);
           }
-          if (!flags.force && process.stdin.isTTY) {
-            process.stderr.write(`WARNING! This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.\nAre you sure you want to continue? [y/N] `);
-            const answer = await new Promise<string>((r) => process.stdin.once("data", (d) => r(String(d))));
-            process.stdin.pause();
-            if (!/^y(es)?$/i.test(answer.trim())) return;
-          }
+          if (!(await confirm(!!flags.force, `This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.`))) return;
           const svc = await containers(ctx);
           const { removed, reclaimed } = svc.volumes.prune({ all, labels });
           if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
