@@ -1,6 +1,6 @@
 /** `berth info` / `berth system info`: docker's whole-engine summary, as text or through --format */
 import { defineBerthCommand } from "./_command.ts";
-import { VERSION } from "../version.ts";
+import { API_VERSION, VERSION } from "../version.ts";
 import { renderTemplate } from "../engine/containers/index.ts";
 
 export default defineBerthCommand({
@@ -10,7 +10,7 @@ export default defineBerthCommand({
   },
   async run({ flags, ctx }) {
     const { systemInfo, renderInfo } = await import("../engine/system.ts");
-    const info = await systemInfo(await ctx.engine(), ctx.debug);
+    const info = await systemInfo(await ctx.engine(), { debug: ctx.debug, version: VERSION, apiVersion: API_VERSION });
     const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
     if (flags.format) {
       // docker: the server's fields at the top level, the client's under ClientInfo

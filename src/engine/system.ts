@@ -6,7 +6,6 @@
 import { readFileSync, statfsSync } from "node:fs";
 import { cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
-import { VERSION, API_VERSION } from "../version.ts";
 import type { Engine } from "./index.ts";
 import { detectLayout } from "../runtime/index.ts";
 
@@ -79,7 +78,9 @@ function backingFs(dir: string): string {
   }
 }
 
-export async function systemInfo(e: Engine, debug: boolean): Promise<SystemInfo> {
+/** `version`: the binary's own version and API version (the command layer knows them) */
+export async function systemInfo(e: Engine, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+  const debug = o.debug;
   const ctrs = e.containers.list(true);
   const count = (s: string[]) => ctrs.filter((c) => s.includes(c.state.Status)).length;
   const images = await e.images.list();
@@ -124,8 +125,8 @@ export async function systemInfo(e: Engine, debug: boolean): Promise<SystemInfo>
     Name: hostname(),
     Labels: [],
     ExperimentalBuild: false,
-    ServerVersion: VERSION,
-    ApiVersion: API_VERSION,
+    ServerVersion: o.version,
+    ApiVersion: o.apiVersion,
     LiveRestoreEnabled: false,
     Warnings: warnings.length ? warnings : null,
   };
