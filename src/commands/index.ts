@@ -45,6 +45,7 @@ export const commands: Record<string, Lazy> = {
   build: () => import("./build.ts"),
   builder: () => import("./builder.ts"),
   network: () => import("./network.ts"),
+  volume: () => import("./volume.ts"),
   port: () => import("./port.ts"),
   info: () => import("./info.ts"),
 };
