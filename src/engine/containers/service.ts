@@ -26,7 +26,8 @@ import { entryTime, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
-import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, type CreateOptions } from "./spec.ts";
+import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, type CreateOptions, type SpecPaths } from "./spec.ts";
+import { resolveDevices, rdevNumbers, type DeviceNode } from "./host-options.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { NetworkService, networkEnv } from "../network.ts";
 import { ANONYMOUS_LABEL, VolumeService } from "../volumes.ts";
@@ -347,7 +348,18 @@ export class ContainerService {
     const user = resolveUser(cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
     const mode = netw.primaryNetwork(cfg);
     this.writeEtcFiles(cfg, netw.isBridgeMode(mode));
-    const paths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath, netnsPath: undefined as string | undefined };
+    const paths: SpecPaths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath };
+    // --ipc container:X / --pid container:X: X must run; its namespaces are joined
+    const joinNs = (mode: string, ns: "ipc" | "pid", what: string): string | undefined => {
+      if (!mode.startsWith("container:")) return undefined;
+      const other = this.store.readConfig(this.resolve(mode.slice("container:".length)));
+      const ost = this.state(other.Id);
+      if (!isActive(ost.Status) || !ost.Pid) throw new EngineError("failed_precondition", `cannot join ${what} of a non running container: ${other.Id}`);
+      return `/proc/${ost.Pid}/ns/${ns}`;
+    };
+    paths.ipcnsPath = joinNs(cfg.HostConfig.IpcMode, "ipc", "IPC");
+    paths.pidnsPath = joinNs(cfg.HostConfig.PidMode, "pid", "PID namespace");
+    if (cfg.HostConfig.Devices?.length) paths.devices = resolveDevices(cfg.HostConfig.Devices, deviceNode);
     let beforeStart: ((pid: number) => Promise<void>) | undefined;
     let linkEnv: string[] = [];
     if (mode.startsWith("container:")) {
@@ -1154,3 +1166,15 @@ function bootTime(): number {
 }
 
 void statSync;
+
+/** a host device node's type and numbers for --device (a missing path or a non-device is reported by resolveDevices) */
+function deviceNode(path: string): DeviceNode | "missing" | "not-a-device" {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return "missing";
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) return "not-a-device";
+  return { type: st.isCharacterDevice() ? "c" : "b", ...rdevNumbers(st.rdev) };
+}

@@ -4,6 +4,7 @@
  * ContainerSpec (what `start` hands to src/runtime). No I/O here: files (env files, /etc/passwd) are read
  * by the caller and passed in as text.
  */
+import * as hostopt from "./host-options.ts";
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
 import type { ContainerSpec } from "../../runtime/types.ts";
@@ -66,6 +67,19 @@ export interface CreateOptions {
   links: string[];
   ip?: string;
   macAddress?: string;
+  /** --ulimit name=soft[:hard] */
+  ulimits?: string[];
+  /** --device host[:ctr][:rwm] */
+  devices?: string[];
+  /** --sysctl k=v */
+  sysctls?: string[];
+  shmSize?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  memoryReservation?: string;
+  ipc?: string;
+  pid?: string;
+  uts?: string;
 }
 
 export function defaultCreateOptions(image: string, over: Partial<CreateOptions> = {}): CreateOptions {
@@ -365,6 +379,7 @@ export function buildConfig(
 
   const net = buildNetwork(opts, ic.ExposedPorts ?? {});
   const network = net.mode;
+  const sysctls = hostopt.parseSysctls(opts.sysctls ?? [], { ipcHost: opts.ipc === "host", netHost: network === "host", utsHost: opts.uts === "host" || network === "host" });
   if (opts.hostname && (network === "host" || network.startsWith("container:"))) throw bad("conflicting options: hostname and the network mode");
 
   const memory = opts.memory ? parseBytes(opts.memory, "-m, --memory") : 0;
@@ -384,6 +399,18 @@ export function buildConfig(
     }
   }
   const cpuShares = opts.cpuShares ? parseInt10(opts.cpuShares, "-c, --cpu-shares") : 0;
+  const memoryReservation = opts.memoryReservation ? parseBytes(opts.memoryReservation, "--memory-reservation") : 0;
+  if (memory > 0 && memoryReservation > memory) throw bad("Minimum memory limit can not be less than memory reservation limit, see usage");
+  const shmSize = opts.shmSize ? parseBytes(opts.shmSize, "--shm-size") : 0;
+  if (opts.shmSize !== undefined && shmSize <= 0) throw bad(`invalid argument "${opts.shmSize}" for "--shm-size" flag: size must be greater than 0`);
+  const ipcMode = hostopt.parseIpcMode(opts.ipc);
+  const pidMode = hostopt.parsePidMode(opts.pid);
+  const utsMode = hostopt.parseUtsMode(opts.uts);
+  if (opts.hostname && utsMode === "host") throw bad("conflicting options: hostname and the UTS mode");
+  const ulimits = (opts.ulimits ?? []).map(hostopt.parseUlimit);
+  const devices = (opts.devices ?? []).map(hostopt.parseDevice);
+  const cpusetCpus = hostopt.parseCpuset(opts.cpusetCpus, "--cpuset-cpus", hostCpus);
+  const cpusetMems = hostopt.parseCpuset(opts.cpusetMems, "--cpuset-mems", hostCpus);
   const pidsLimit = opts.pidsLimit ? parseInt10(opts.pidsLimit, "--pids-limit") : null;
 
   const mounts = opts.volumes.map(parseVolume);
@@ -487,15 +514,22 @@ export function buildConfig(
     PidsLimit: pidsLimit,
     Init: opts.init ? true : null,
     GroupAdd: opts.groupAdd.length ? opts.groupAdd : null,
-    IpcMode: "private",
-    PidMode: "",
-    UTSMode: "",
+    IpcMode: ipcMode,
+    PidMode: pidMode,
+    UTSMode: utsMode,
+    Ulimits: ulimits.length ? ulimits : null,
+    Devices: devices.length ? devices : null,
+    ShmSize: shmSize || 64 * 1024 * 1024,
+    CpusetCpus: cpusetCpus,
+    CpusetMems: cpusetMems,
+    MemoryReservation: memoryReservation,
     Runtime: "berth",
     LogConfig: { Type: "json-file", Config: {} },
     MaskedPaths: opts.privileged ? [] : MASKED_PATHS,
     ReadonlyPaths: opts.privileged ? [] : READONLY_PATHS,
   };
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
+  if (sysctls) hostConfig.Sysctls = sysctls;
   hostConfig.PortBindings = net.portBindings;
   hostConfig.PublishAllPorts = opts.publishAll;
   hostConfig.Links = net.links.length ? net.links : null;
@@ -571,6 +605,11 @@ export interface SpecPaths {
   resolvConfPath: string;
   /** --network container:X: X's /proc/<pid>/ns/net */
   netnsPath?: string;
+  /** --ipc container:X, --pid container:X: X's namespaces */
+  ipcnsPath?: string;
+  pidnsPath?: string;
+  /** --device mappings resolved against the host's nodes (host-options.ts resolveDevices) */
+  devices?: { binds: { source: string; target: string }[]; rules: string[] };
 }
 
 /** record + rootfs mounts + resolved user → the runtime's ContainerSpec */
@@ -592,6 +631,8 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
     if (m.Type !== "bind" && m.Type !== "volume") continue;
     mounts.push({ type: "bind", source: m.Source, target: m.Destination, options: ["rbind", m.Propagation || "rprivate", m.RW ? "rw" : "ro"] });
   }
+  // --ipc host: the host's POSIX shared memory too, as docker binds it
+  if (h.IpcMode === "host") mounts.push({ type: "bind", source: "/dev/shm", target: "/dev/shm", options: ["rbind", "rprivate"] });
   for (const [path, o] of Object.entries(rec.Berth.Tmpfs)) {
     mounts.push({ type: "tmpfs", source: "tmpfs", target: path, options: ["nosuid", "nodev", "noexec", ...o.split(",").filter(Boolean)] });
   }
@@ -621,8 +662,17 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       capabilities: computeCapabilities(h.CapAdd ?? [], h.CapDrop ?? [], h.Privileged),
       noNewPrivileges,
       init: h.Init === true,
+      ...(h.Ulimits?.length ? { rlimits: hostopt.runtimeRlimits(h.Ulimits) } : {}),
     },
-    namespaces: { net: h.NetworkMode === "host" ? "host" : paths.netnsPath ? { path: paths.netnsPath } : "new", ipc: "new", uts: h.NetworkMode === "host" ? "host" : "new", pid: "new" },
+    namespaces: {
+      net: h.NetworkMode === "host" ? "host" : paths.netnsPath ? { path: paths.netnsPath } : "new",
+      ipc: h.IpcMode === "host" ? "host" : paths.ipcnsPath ? { path: paths.ipcnsPath } : "new",
+      uts: h.NetworkMode === "host" || h.UTSMode === "host" ? "host" : "new",
+      pid: h.PidMode === "host" ? "host" : paths.pidnsPath ? { path: paths.pidnsPath } : "new",
+    },
+    ...(paths.devices?.binds.length ? { devices: paths.devices.binds } : {}),
+    ...(h.Sysctls && Object.keys(h.Sysctls).length ? { sysctls: h.Sysctls } : {}),
+    ...(h.ShmSize ? { shmSize: h.ShmSize } : {}),
     cgroupPath: rec.Berth.CgroupPath,
     resources: {
       memory,
@@ -630,6 +680,10 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       cpus: h.NanoCpus ? h.NanoCpus / 1e9 : undefined,
       cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit !== null && h.PidsLimit > 0 ? h.PidsLimit : undefined,
+      ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
+      ...(h.CpusetMems ? { cpusetMems: h.CpusetMems } : {}),
+      ...(h.MemoryReservation ? { memoryReservation: h.MemoryReservation } : {}),
+      ...(paths.devices?.rules.length ? { deviceRules: paths.devices.rules } : {}),
     },
     privileged: h.Privileged,
     maskedPaths: h.MaskedPaths,

@@ -72,6 +72,18 @@ export interface DockerHostConfig {
   IpcMode: string;
   PidMode: string;
   UTSMode: string;
+  /** --ulimit */
+  Ulimits?: { Name: string; Soft: number; Hard: number }[] | null;
+  /** --device */
+  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  /** --shm-size, bytes (0: docker's 64 MiB) */
+  ShmSize?: number;
+  /** --sysctl */
+  Sysctls?: Record<string, string>;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  /** --memory-reservation, bytes */
+  MemoryReservation?: number;
   Runtime: string;
   LogConfig: { Type: string; Config: Record<string, string> };
   MaskedPaths: string[];
