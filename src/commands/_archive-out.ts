@@ -5,7 +5,13 @@
  */
 import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { EngineError } from "../lib/errors.ts";
+import { EngineError, ExitStatus } from "../lib/errors.ts";
+
+/** the reader of our stdout went away (EPIPE anywhere in the cause chain) */
+export function brokenPipe(e: unknown): boolean {
+  for (let c = e, n = 0; c instanceof Error && n < 8; c = c.cause, n++) if ((c as NodeJS.ErrnoException).code === "EPIPE") return true;
+  return false;
+}
 
 /** write a whole chunk to a blocking or non-blocking fd (a pipe on stdout may be either) */
 export async function writeFd(fd: number, chunk: Uint8Array): Promise<void> {
@@ -31,6 +37,8 @@ export async function writeArchive(output: string | undefined, what: string, pro
     try {
       await produce((c) => writeFd(1, c));
     } catch (e) {
+      // the reader went away (`berth export c | tar t | head`): docker dies of SIGPIPE, silently, 141
+      if (brokenPipe(e)) throw new ExitStatus(141);
       throw asDocker(e);
     }
     return;

@@ -1,6 +1,7 @@
 /** `berth cp`: copy files between a container and the host, never following a symlink out of the container */
 import { defineBerthCommand } from "./_command.ts";
-import { EngineError } from "../lib/errors.ts";
+import { EngineError, ExitStatus } from "../lib/errors.ts";
+import { brokenPipe, writeFd } from "./_archive-out.ts";
 import { containers } from "./container.ts";
 
 export default defineBerthCommand({
@@ -30,8 +31,13 @@ export default defineBerthCommand({
     if (!a.ctr && !b.ctr) throw new EngineError("invalid_argument", "must specify at least one container source");
     if (a.ctr) {
       if (a.path === "") throw new EngineError("invalid_argument", "filesystem path cannot be empty");
-      const write = (chunk: Uint8Array) => new Promise<void>((res) => (process.stdout.write(chunk) ? res() : process.stdout.once("drain", () => res())));
-      await svc.copyFrom(svc.resolve(a.ctr), a.path, b.path, write, !!flags["follow-link"]);
+      try {
+        await svc.copyFrom(svc.resolve(a.ctr), a.path, b.path, (chunk) => writeFd(1, chunk), !!flags["follow-link"]);
+      } catch (e) {
+        // `berth cp c:/dir - | head`: docker dies of SIGPIPE, silently (a stream write would wait forever)
+        if (brokenPipe(e)) throw new ExitStatus(141);
+        throw e;
+      }
     } else {
       await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path);
     }

@@ -1,6 +1,7 @@
 /** `berth exec`: a new process in a running container; exits with its status (126/127 when it cannot run) */
 import { defineBerthCommand } from "./_command.ts";
 import { containers, openSession } from "./container.ts";
+import { EngineError, UsageError } from "../lib/errors.ts";
 
 export default defineBerthCommand({
   meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
@@ -17,8 +18,7 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, rest, ctx }) {
     if (rest.length === 0) {
-      const { UsageError } = await import("../lib/errors.ts");
-      throw Object.assign(new UsageError("'berth exec' requires at least 2 arguments", { exitCode: 1 }));
+      throw new UsageError("'berth exec' requires at least 2 arguments", { exitCode: 1 });
     }
     const svc = await containers(ctx);
     const id = svc.resolve(positionals[0]!);
@@ -47,6 +47,10 @@ export default defineBerthCommand({
           onStarted: (p) => ((pid = p), s?.onStarted(p)),
         },
       );
+    } catch (e) {
+      // docker: a process that cannot be set up (user, working directory, …) is the runtime's failure, 126
+      if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode === 125) throw new EngineError(e.kind, e.message, { cause: e, hint: e.hint, exitCode: 126 });
+      throw e;
     } finally {
       s?.dispose();
     }

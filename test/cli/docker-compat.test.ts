@@ -5,10 +5,10 @@
  * Root only (containers); every container is removed with the root.
  */
 import { describe, expect, test } from "bun:test";
-import { type CliResult, berth, busyboxRoot } from "../helpers/cli.ts";
+import { type CliResult, berth, berthArgv, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
-const { run } = busyboxRoot("compat");
+const { root, run } = busyboxRoot("compat");
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
 const sfx = Math.random().toString(36).slice(2, 8);
 const N = ["--network", "none"];
@@ -47,6 +47,30 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     const r = await run(["rm", "-f", `nosuch${sfx}`, name]);
     expect(r).toMatchObject({ exitCode: 0, stdout: `${name}\n`, stderr: `berth: No such container: nosuch${sfx}\n` });
     expect((await run(["rm", `nosuch${sfx}`])).exitCode).toBe(1);
+  });
+
+  test("export and cp to a reader that goes away: exit 141, nothing on stderr (docker's SIGPIPE)", async () => {
+    const name = `pipe-${sfx}`;
+    ok(await run(["create", ...N, "--name", name, "busybox"]));
+    for (const args of [["export", name], ["cp", `${name}:/bin`, "-"]]) {
+      const p = Bun.spawn(berthArgv(["--root", root, ...args]), { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+      const reader = p.stdout.getReader();
+      await reader.read();
+      await reader.cancel();
+      const code = await p.exited;
+      expect({ args, code, stderr: await new Response(p.stderr).text() }).toEqual({ args, code: 141, stderr: "" });
+    }
+    ok(await run(["rm", name]));
+  });
+
+  test("exec: a process that cannot be set up is 126; a stopped container 1", async () => {
+    const name = `ex-${sfx}`;
+    ok(await run(["run", "-d", ...N, "--name", name, "busybox", "sleep", "300"]));
+    const u = await run(["exec", "-u", "nosuch", name, "true"]);
+    expect(u).toMatchObject({ exitCode: 126 });
+    expect(u.stderr).toContain("unable to find user nosuch: no matching entries in passwd file");
+    expect((await run(["exec", "-w", "/nonexistent", name, "pwd"])).exitCode).toBe(126);
+    ok(await run(["rm", "-f", name]));
   });
 
   test("commit with a bad name writes no image", async () => {
