@@ -18,7 +18,7 @@ export function statusText(i: ContainerInfo, now = Date.now()): string {
     case "paused":
       return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))} (Paused)`;
     case "stopped":
-      return `Exited (${st.ExitCode}) ${ago(st.FinishedAt, now)}`;
+      return st.Restarting ? `Restarting (${st.ExitCode}) ${ago(st.FinishedAt, now)}` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt, now)}`;
     default:
       return "Created";
   }

@@ -36,6 +36,7 @@ import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "./
 import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 import { mark } from "../../lib/trace.ts";
+import { nextDelay, shouldRestart } from "./restart.ts";
 
 export interface ContainerServiceOptions {
   /** <berth root>/containers */
@@ -266,6 +267,9 @@ export class ContainerService {
   /** state.json, with a dead supervisor and a dead container reconciled to "stopped" */
   state(id: string): ContainerStateFile {
     const st = this.store.readState(id);
+    if (st.Restarting && !rt.isAlive(st.MonitorPid, st.MonitorStartTime)) {
+      return this.store.updateState(id, (cur) => (cur.Restarting && !rt.isAlive(cur.MonitorPid, cur.MonitorStartTime) ? { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" } : cur));
+    }
     if (!this.needsReconcile(st)) return st;
     return this.store.updateState(id, (cur) => {
       if (!this.needsReconcile(cur)) return cur;
@@ -308,7 +312,7 @@ export class ContainerService {
     for (const id of this.store.ids()) {
       try {
         const i = this.info(id);
-        if (all || isActive(i.state.Status)) out.push(i);
+        if (all || isActive(i.state.Status) || i.state.Restarting) out.push(i);
       } catch (e) {
         if (!(e instanceof NoSuchContainer)) throw e;
       }
@@ -412,6 +416,8 @@ export class ContainerService {
         MonitorStartTime: rt.processStartTime(process.pid) ?? "",
         Error: "",
         OOMKilled: false,
+        Restarting: false,
+        ManuallyStopped: false,
       });
       return true;
     });
@@ -521,6 +527,43 @@ export class ContainerService {
     throw new EngineError("internal", `start container ${shortId(id)}: monitor exited before the container started${detail ? `: ${detail}` : ""}`);
   }
 
+  /** stop/kill/rm of a container waiting to restart: the monitor goes, the container stays stopped */
+  private async cancelRestart(id: string): Promise<void> {
+    const st = this.store.updateState(id, (s) => ({ ...s, ManuallyStopped: true }));
+    if (st.MonitorPid && rt.isAlive(st.MonitorPid, st.MonitorStartTime)) rt.killPid(st.MonitorPid, 9);
+    await this.waitSupervisorGone(id);
+    this.safeUpdate(id, (s) => ({ ...s, Restarting: false, MonitorPid: 0, MonitorStartTime: "" }));
+  }
+
+  /**
+   * After an exit under a restart policy: mark the container restarting (its monitor stays, waiting) and
+   * return the back-off, or undefined when it stays stopped (policy, a manual stop, removed meanwhile).
+   */
+  private planRestart(id: string, exitCode: number, ranMs: number, previousDelay: number): number | undefined {
+    let policy;
+    try {
+      policy = this.store.readConfig(id).HostConfig.RestartPolicy;
+    } catch {
+      return undefined;
+    }
+    let restarting = false;
+    this.safeUpdate(id, (s) => {
+      restarting = s.Status === "stopped" && shouldRestart(policy, { exitCode, restartCount: s.RestartCount ?? 0, manuallyStopped: !!s.ManuallyStopped });
+      return restarting ? { ...s, Restarting: true, MonitorPid: process.pid, MonitorStartTime: rt.processStartTime(process.pid) ?? "" } : s;
+    });
+    return restarting ? nextDelay(previousDelay, ranMs) : undefined;
+  }
+
+  /** the back-off is over: count the restart, unless the user stopped it meanwhile */
+  private beginRestart(id: string): boolean {
+    let go = false;
+    this.safeUpdate(id, (s) => {
+      go = !!s.Restarting && !s.ManuallyStopped;
+      return go ? { ...s, Restarting: false, RestartCount: (s.RestartCount ?? 0) + 1, MonitorPid: 0, MonitorStartTime: "" } : { ...s, Restarting: false };
+    });
+    return go;
+  }
+
   /** the body of `berth __monitor <id>` */
   async monitorMain(id: string): Promise<number> {
     // visible in ps: the command line already reads `… __monitor <id>`; comm becomes "berth-monitor"
@@ -535,8 +578,16 @@ export class ContainerService {
       setTimeout(() => { try { redirectToDevNull(1); } catch {} }, 50);
     };
     try {
-      const info = await this.supervise(id, { onStarted: () => report("ok") });
-      return info.exitCode;
+      let delay = 0;
+      for (;;) {
+        const began = Date.now();
+        const info = await this.supervise(id, { onStarted: () => report("ok") });
+        const next = this.planRestart(id, info.exitCode, Date.now() - began, delay);
+        if (next === undefined) return info.exitCode;
+        delay = next;
+        await Bun.sleep(delay);
+        if (!this.beginRestart(id)) return info.exitCode;
+      }
     } catch (e) {
       const err = e instanceof EngineError ? e : startError(e, "");
       report(`err ${err.exitCode} ${err.message.replace(/\n/g, " ")}`);
@@ -595,7 +646,12 @@ export class ContainerService {
     const id = this.resolve(ref);
     const sig = typeof signal === "number" ? signal : parseSignal(signal);
     const st = this.state(id);
+    if (st.Restarting) {
+      await this.cancelRestart(id);
+      return id;
+    }
     if (!canKill(st.Status) || !st.Pid) throw new EngineError("failed_precondition", `cannot kill container: ${ref}: container ${id} is not running`, { exitCode: 1 });
+    this.safeUpdate(id, (s) => ({ ...s, ManuallyStopped: true }));
     rt.killPid(st.Pid, sig);
     if (st.Status === "paused" && sig === 9) this.thawQuiet(id);
     return id;
@@ -606,7 +662,13 @@ export class ContainerService {
     const id = this.resolve(ref);
     const cfg = this.store.readConfig(id);
     let st = this.state(id);
+    if (st.Restarting) {
+      await this.cancelRestart(id);
+      return id;
+    }
     if (!isActive(st.Status)) return id;
+    // the restart policy must not bring it back (docker's HasBeenManuallyStopped)
+    this.safeUpdate(id, (s) => ({ ...s, ManuallyStopped: true }));
     const sig = parseSignal(signal ?? cfg.Config.StopSignal ?? "SIGTERM");
     const timeout = timeoutSec ?? cfg.Config.StopTimeout ?? 10;
     if (st.Pid) rt.killPid(st.Pid, sig);
@@ -681,6 +743,10 @@ export class ContainerService {
     const id = this.resolve(ref);
     const cfg = this.store.readConfig(id);
     const st = this.state(id);
+    if (st.Restarting) {
+      if (!force) throw new EngineError("failed_precondition", `cannot remove container "${cfg.Name}": container is restarting: stop the container before removing or force remove`, { exitCode: 1 });
+      await this.cancelRestart(id);
+    }
     if (isActive(st.Status)) {
       if (!force) {
         throw new EngineError("failed_precondition", `cannot remove container "${cfg.Name}": container is ${st.Status === "paused" ? "paused" : "running"}: ${st.Status === "paused" ? "unpause" : "stop"} the container before removing or force remove`, { exitCode: 1 });
@@ -1082,10 +1148,10 @@ export class ContainerService {
       Path: cfg.Path,
       Args: cfg.Args,
       State: {
-        Status: status,
+        Status: st.Restarting ? "restarting" : status,
         Running: status === "running" || status === "paused",
         Paused: status === "paused",
-        Restarting: false,
+        Restarting: !!st.Restarting,
         OOMKilled: st.OOMKilled,
         Dead: false,
         Pid: st.Pid,

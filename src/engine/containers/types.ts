@@ -164,6 +164,10 @@ export interface ContainerStateFile {
   OOMKilled: boolean;
   Error: string;
   RestartCount: number;
+  /** exited, and its monitor waits out the restart policy's back-off before starting it again */
+  Restarting?: boolean;
+  /** stopped or killed by the user: the restart policy does not bring it back until the next start */
+  ManuallyStopped?: boolean;
 }
 
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
