@@ -59,11 +59,16 @@ describe.skipIf(!rootEnabled)("info and prune", () => {
     ok(await run(["network", "create", net]));
     ok(await run(["run", "--network", "none", "--name", `s-${sfx}`, "busybox", "true"]));
     ok(await run(["run", "-d", "--network", "none", "--name", `keep-${sfx}`, "busybox", "sleep", "60"]));
-    const r = await run(["system", "prune", "-f"]);
+    ok(await run(["run", "--network", "none", "--name", `anon-${sfx}`, "-v", "/data", "-v", `named-${sfx}:/n`, "busybox", "true"]));
+    const r = await run(["system", "prune", "-f", "--volumes"]);
     ok(r);
     expect(r.stdout).toContain("Deleted Containers:\n");
     expect(r.stdout).toContain(`Deleted Networks:\n${net}\n`);
     expect(r.stdout).toMatch(/Total reclaimed space: \S+\n$/);
+    // the anonymous volume of the pruned container goes, the named one stays (docker ≥ 23)
+    expect(r.stdout).toMatch(/Deleted Volumes:\n[0-9a-f]{64}\n/);
+    expect((await run(["volume", "ls", "-q"])).stdout).toBe(`named-${sfx}\n`);
+    ok(await run(["volume", "rm", `named-${sfx}`]));
     expect((await run(["ps", "-a", "--format", "{{.Names}}"])).stdout).toBe(`keep-${sfx}\n`);
     expect((await run(["network", "ls", "--format", "{{.Name}}"])).stdout).not.toContain(net);
     expect((await run(["images", "-q"])).stdout.trim()).not.toBe("");

@@ -8,6 +8,7 @@ export default defineBerthCommand({
   args: {
     all: { type: "boolean", alias: "a", description: "Remove all unused images not just dangling ones" },
     force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
+    volumes: { type: "boolean", description: "Prune anonymous volumes" },
     filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'label=<key>=<value>', 'until=24h')" },
   },
   async run({ flags, ctx }) {
@@ -17,6 +18,7 @@ export default defineBerthCommand({
       "This will remove:",
       "  - all stopped containers",
       "  - all networks not used by at least one container",
+      ...(flags.volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
       flags.all ? "  - all images without at least one container associated to them" : "  - all dangling images",
       "  - unused build cache",
       "",
@@ -27,12 +29,18 @@ export default defineBerthCommand({
     if (c.deleted.length) ctx.out(`Deleted Containers:\n${c.deleted.join("\n")}\n\n`);
     const nets = sys.pruneNetworks(engine);
     if (nets.length) ctx.out(`Deleted Networks:\n${nets.join("\n")}\n\n`);
+    let volReclaimed = 0;
+    if (flags.volumes) {
+      const v = engine.containers.volumes.prune({ all: false, labels: filter.labels });
+      if (v.removed.length) ctx.out(`Deleted Volumes:\n${v.removed.join("\n")}\n\n`);
+      volReclaimed = v.reclaimed;
+    }
     const img = await engine.images.prune(!!flags.all);
     if (img.deleted.length) ctx.out(`Deleted Images:\n${img.deleted.join("\n")}\n\n`);
     const { BuildSupport } = await import("../../engine/build.ts");
     const { join } = await import("node:path");
     const cache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();
     if (cache.deleted.length) ctx.out(`Deleted build cache objects:\n${cache.deleted.join("\n")}\n\n`);
-    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + img.reclaimed + cache.reclaimed)}\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + volReclaimed + img.reclaimed + cache.reclaimed)}\n`);
   },
 });
