@@ -13,17 +13,28 @@ function filterFn(filters: string[], all: ContainerInfo[]): { keep: (i: Containe
     const i = f.indexOf("=");
     if (i <= 0) throw new EngineError("invalid_argument", `bad format of filter (expected name=value)`);
     const k = f.slice(0, i), v = f.slice(i + 1);
-    if (!["name", "status", "ancestor", "id", "label", "exited"].includes(k)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
+    if (!["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network"].includes(k)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
     if (k === "status" && !["created", "restarting", "running", "removing", "paused", "exited", "dead"].includes(v)) {
       throw new EngineError("invalid_argument", `Invalid filter 'status=${v}'`);
     }
     by.set(k, [...(by.get(k) ?? []), v]);
   }
-  void all;
+  // before/since name a container: keep those created before / after it (docker's creation order)
+  const createdOf = (ref: string) => {
+    const c = all.find((i) => i.cfg.Id === ref || i.cfg.Name.slice(1) === ref) ?? all.filter((i) => i.cfg.Id.startsWith(ref)).find((_, n, a) => a.length === 1);
+    if (!c) throw new EngineError("not_found", `No such container: ${ref}`);
+    return Date.parse(c.cfg.Created.replace(/(\.\d{3})\d*Z$/, "$1Z"));
+  };
+  const before = by.get("before")?.map(createdOf), since = by.get("since")?.map(createdOf);
+  const created = (c: ContainerInfo) => Date.parse(c.cfg.Created.replace(/(\.\d{3})\d*Z$/, "$1Z"));
+  const networksOf = (c: ContainerInfo) => (c.cfg.Berth.Networks ? Object.keys(c.cfg.Berth.Networks) : [c.cfg.HostConfig.NetworkMode]);
   const any = (k: string, pred: (v: string) => boolean) => !by.has(k) || by.get(k)!.some(pred);
   return {
-    impliesAll: by.has("status") || by.has("exited"),
+    impliesAll: by.has("status") || by.has("exited") || by.has("before") || by.has("since"),
     keep: (c) =>
+      (!before || before.every((t) => created(c) < t)) &&
+      (!since || since.every((t) => created(c) > t)) &&
+      any("network", (v) => networksOf(c).includes(v)) &&
       any("name", (v) => new RegExp(v).test(c.cfg.Name.slice(1))) &&
       any("id", (v) => c.cfg.Id.startsWith(v)) &&
       any("status", (v) => ({ created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" })[c.state.Status] === v) &&
@@ -57,7 +68,7 @@ export default defineBerthCommand({
     const svc = await containers(ctx);
     const filters = (flags.filter as string[]) ?? [];
     const last = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
-    const { keep, impliesAll } = filterFn(filters, []);
+    const { keep, impliesAll } = filterFn(filters, svc.list(true));
     let list = svc.list(!!flags.all || impliesAll || last >= 0).filter(keep);
     if (last >= 0) list = list.slice(0, last);
     const noTrunc = !!flags["no-trunc"];

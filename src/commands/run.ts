@@ -7,6 +7,8 @@ import { defineBerthCommand } from "./_command.ts";
 import { checkLocalImage, checkPull, createFlags, toCreateOptions } from "./create.ts";
 import { containers, runForeground } from "./container.ts";
 import { mark } from "../lib/trace.ts";
+import { EngineError } from "../lib/errors.ts";
+import { isatty } from "../engine/terminal.ts";
 
 export default defineBerthCommand({
   meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
@@ -25,8 +27,10 @@ export default defineBerthCommand({
     const opts = toCreateOptions(input, detach);
     if (detach && opts.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");
-      throw new UsageError("Conflicting options: -a and -d");
+      throw new UsageError("conflicting options: cannot specify both --attach and --detach");
     }
+    // docker checks this before creating anything: no container is left behind
+    if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new EngineError("invalid_argument", "the input device is not a TTY", { exitCode: 1 });
     mark("command: engine ready");
     const { id } = await svc.create(opts);
     mark("engine: created");

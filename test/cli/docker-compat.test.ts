@@ -73,6 +73,31 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     ok(await run(["rm", "-f", name]));
   });
 
+  test("run -it without a terminal: exit 1 before anything is created", async () => {
+    const before = (await run(["ps", "-aq"])).stdout;
+    const r = await run(["run", "--rm", "-it", ...N, "busybox", "true"]);
+    expect(r).toMatchObject({ exitCode: 1, stderr: "berth: the input device is not a TTY\n" });
+    expect((await run(["ps", "-aq"])).stdout).toBe(before);
+  });
+
+  test("top with ps options; ps --filter before/since/network", async () => {
+    const a = `fa-${sfx}`, b = `fb-${sfx}`;
+    ok(await run(["run", "-d", ...N, "--name", a, "busybox", "sleep", "300"]));
+    ok(await run(["create", ...N, "--name", b, "busybox"]));
+    const t = await run(["top", a, "-o", "pid,comm"]);
+    ok(t);
+    const lines = t.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^PID {17}COMMAND$/);
+    expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[1])).toEqual(["sleep"]);
+    expect((await run(["top", a, "-o", "comm"])).stderr).toBe("berth: Couldn't find PID field in ps output\n");
+    const names = async (f: string) => (await run(["ps", "-a", "--filter", f, "--filter", `name=-${sfx}`, "--format", "{{.Names}}"])).stdout;
+    expect(await names(`since=${a}`)).toBe(`${b}\n`);
+    expect(await names(`before=${b}`)).toContain(`${a}\n`);
+    expect(await names(`before=${b}`)).not.toContain(b);
+    expect(await names("network=none")).toContain(`${b}\n`);
+    ok(await run(["rm", "-f", a, b]));
+  });
+
   test("commit with a bad name writes no image", async () => {
     const name = `cm-${sfx}`;
     ok(await run(["create", ...N, "--name", name, "busybox"]));
