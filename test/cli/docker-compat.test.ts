@@ -98,6 +98,17 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     ok(await run(["rm", "-f", a, b]));
   });
 
+  test("diff leaves out the mount points the engine made (docker's init layer)", async () => {
+    const name = `df-${sfx}`;
+    ok(await run(["run", ...N, "--name", name, "busybox", "true"]));
+    expect((await run(["diff", name])).stdout).toBe("");
+    ok(await run(["start", "-a", name]));
+    const b = `df2-${sfx}`;
+    ok(await run(["run", ...N, "--name", b, "busybox", "sh", "-c", "echo x > /etc/foo"]));
+    expect((await run(["diff", b])).stdout.split("\n").filter(Boolean).sort()).toEqual(["A /etc/foo", "C /etc"]);
+    ok(await run(["rm", name, b]));
+  });
+
   test("commit with a bad name writes no image", async () => {
     const name = `cm-${sfx}`;
     ok(await run(["create", ...N, "--name", name, "busybox"]));
