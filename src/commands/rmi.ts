@@ -16,7 +16,8 @@ export default defineBerthCommand({
       } catch (e) {
         if (!(e instanceof EngineError)) throw e;
         process.stderr.write(`Error response from daemon: ${e.message}\n`);
-        failed = true;
+        // docker: with -f an image that is not there is reported, but is no failure
+        if (!(flags.force && e.kind === "not_found")) failed = true;
       }
     }
     return failed ? 1 : 0;
