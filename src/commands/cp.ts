@@ -1,5 +1,7 @@
 /** `berth cp`: copy files between a container and the host, never following a symlink out of the container */
 import { defineBerthCommand } from "./_command.ts";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
 import { brokenPipe, writeFd } from "./_archive-out.ts";
 import { containers } from "./container.ts";
@@ -31,6 +33,11 @@ export default defineBerthCommand({
     if (!a.ctr && !b.ctr) throw new EngineError("invalid_argument", "must specify at least one container source");
     if (a.ctr) {
       if (a.path === "") throw new EngineError("invalid_argument", "filesystem path cannot be empty");
+      // docker's ValidateOutputPath: the destination's directory must exist (nothing is created on the host)
+      if (b.path !== "-") {
+        const dir = dirname(resolve(b.path));
+        if (!existsSync(dir)) throw new EngineError("invalid_argument", `invalid output path: directory ${JSON.stringify(dir)} does not exist`, { exitCode: 1 });
+      }
       try {
         await svc.copyFrom(svc.resolve(a.ctr), a.path, b.path, (chunk) => writeFd(1, chunk), !!flags["follow-link"]);
       } catch (e) {

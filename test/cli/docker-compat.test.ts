@@ -5,6 +5,7 @@
  * Root only (containers); every container is removed with the root.
  */
 import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { type CliResult, berth, berthArgv, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
@@ -109,6 +110,16 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     ok(await run(["run", ...N, "--name", b, "busybox", "sh", "-c", "echo x > /etc/foo"]));
     expect((await run(["diff", b])).stdout.split("\n").filter(Boolean).sort()).toEqual(["A /etc/foo", "C /etc"]);
     ok(await run(["rm", name, b]));
+  });
+
+  test("cp out to a directory that does not exist: docker's error, nothing created on the host", async () => {
+    const name = `cp-${sfx}`;
+    ok(await run(["create", ...N, "--name", name, "busybox"]));
+    const dir = `/tmp/berth-test-nodir-${sfx}`;
+    const r = await run(["cp", `${name}:/etc/passwd`, `${dir}/x`]);
+    expect(r).toMatchObject({ exitCode: 1, stderr: `berth: invalid output path: directory "${dir}" does not exist\n` });
+    expect(existsSync(dir)).toBe(false);
+    ok(await run(["rm", name]));
   });
 
   test("commit with a bad name writes no image", async () => {
