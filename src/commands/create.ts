@@ -40,6 +40,8 @@ export const createFlags: FlagsDef = {
   ipc: str("IPC mode to use"),
   interactive: { ...bool("Keep STDIN open even if not attached"), alias: "i" },
   label: { ...list("Set meta data on a container"), alias: "l" },
+  "log-driver": str("Logging driver for the container"),
+  "log-opt": list("Log driver options"),
   memory: { ...str("Memory limit", "bytes"), alias: "m" },
   "memory-reservation": str("Memory soft limit", "bytes"),
   "memory-swap": str("Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
@@ -137,6 +139,8 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     ipc: optStr(flags.ipc),
     pid: optStr(flags.pid),
     uts: optStr(flags.uts),
+    logDriver: optStr(flags["log-driver"]),
+    logOpts: optList(flags["log-opt"]),
   });
 }
 

@@ -55,6 +55,34 @@ describe.skipIf(!rootEnabled)("host-resource flags", () => {
     ok(await run(["rm", src]));
   });
 
+  test("--log-opt max-size/max-file rotate the json-file log; logs reads across the files; --log-driver none keeps nothing", async () => {
+    const name = `log-${sfx}`;
+    ok(await run(["run", ...net, "--name", name, "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox", "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done"]));
+    const logPath = (await run(["inspect", "-f", "{{.LogPath}}", name])).stdout.trim();
+    const { existsSync, statSync } = await import("node:fs");
+    for (const f of [logPath, `${logPath}.1`, `${logPath}.2`]) {
+      expect(existsSync(f)).toBe(true);
+      expect(statSync(f).size).toBeLessThanOrEqual(2048);
+    }
+    expect(existsSync(`${logPath}.3`)).toBe(false);
+    const lines = (await run(["logs", name])).stdout.trim().split("\n");
+    expect(lines.at(-1)).toBe("line-399");
+    const first = Number(lines[0]!.slice(5));
+    expect(lines).toEqual(Array.from({ length: 400 - first }, (_, i) => `line-${first + i}`));
+    expect((await run(["logs", "--tail", "2", name])).stdout).toBe("line-398\nline-399\n");
+    expect(await run(["inspect", "-f", "{{json .HostConfig.LogConfig}}", name])).toMatchObject({ stdout: '{"Type":"json-file","Config":{"max-file":"3","max-size":"2k"}}\n' });
+    ok(await run(["rm", name]));
+
+    ok(await run(["run", ...net, "--name", `${name}n`, "--log-driver", "none", "busybox", "echo", "hi"]));
+    const none = await run(["logs", `${name}n`]);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toContain("configured logging driver does not support reading");
+    ok(await run(["rm", `${name}n`]));
+    const badOpt = await run(["run", "--rm", ...net, "--log-opt", "max-file=2", "busybox", "true"]);
+    expect(badOpt.exitCode).toBe(125);
+    expect(badOpt.stderr).toContain("max-file cannot be set without max-size");
+  });
+
   test("bad values: docker's words, exit 125, nothing created", async () => {
     const cases: [string[], string][] = [
       [["--ulimit", "nofile=5:2"], `invalid argument "nofile=5:2" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: 5 > 2`],

@@ -4,7 +4,7 @@
  * Output is split at newlines (a partial line is kept until its newline or the end of the stream, and
  * lines longer than 16 KiB are split, as moby's json-file driver does).
  */
-import { closeSync, openSync, readSync, fstatSync, writeSync, constants } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, fstatSync, renameSync, statSync, unlinkSync, writeSync, constants } from "node:fs";
 import { EngineError } from "../../lib/errors.ts";
 
 const MAX_LINE = 16 * 1024;
@@ -20,12 +20,61 @@ export function nowNano(): string {
 
 export type StreamName = "stdout" | "stderr";
 
+/** --log-driver / --log-opt, as the writer and reader need them */
+export interface LogOptions {
+  /** "json-file" (default) or "none" (nothing kept; `logs` refuses) */
+  driver: string;
+  /** max-size in bytes: the file rotates before it would grow past it (undefined: never) */
+  maxSize?: number;
+  /** max-file: how many files are kept, the live one included (default 1: truncate in place) */
+  maxFile: number;
+}
+
+const LOG_OPTS = new Set(["max-size", "max-file", "labels", "labels-regex", "env", "env-regex", "tag"]);
+
+/** docker's units.RAMInBytes for max-size ("10m", "1g", "512k", plain bytes) */
+function sizeOpt(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(v.trim());
+  if (!m) throw new EngineError("invalid_argument", `invalid size: '${v}'`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase() as "k"]!;
+  return Math.floor(Number(m[1]) * mult);
+}
+
+/** HostConfig.LogConfig → LogOptions, with docker's errors for what the json-file driver does not know */
+export function parseLogConfig(c: { Type: string; Config: Record<string, string> }): LogOptions {
+  const driver = c.Type || "json-file";
+  if (driver !== "json-file" && driver !== "none") throw new EngineError("invalid_argument", `failed to create task for container: logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
+  const o: LogOptions = { driver, maxFile: 1 };
+  for (const [k, v] of Object.entries(c.Config ?? {})) {
+    if (driver === "none") throw new EngineError("invalid_argument", `unknown log opt '${k}' for none log driver`);
+    if (k === "compress") throw new EngineError("invalid_argument", "log opt 'compress' is not supported by berth yet");
+    if (!LOG_OPTS.has(k)) throw new EngineError("invalid_argument", `unknown log opt '${k}' for json-file log driver`);
+    if (k === "max-size") o.maxSize = v === "-1" ? undefined : sizeOpt(v);
+    if (k === "max-file") {
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new EngineError("invalid_argument", `max-file cannot be less than 1`);
+      o.maxFile = Number(v);
+    }
+  }
+  if (o.maxFile > 1 && o.maxSize === undefined) throw new EngineError("invalid_argument", "max-file cannot be set without max-size");
+  return o;
+}
+
+/** the files of a rotated log, oldest first: path.N … path.1, path (those that exist) */
+export function logFiles(path: string, maxFile = 10): string[] {
+  const out: string[] = [];
+  for (let i = Math.max(1, maxFile) - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) out.push(`${path}.${i}`);
+  out.push(path);
+  return out;
+}
+
 export class JsonLogWriter {
   private fd: number;
+  private size: number;
   private partial: Record<StreamName, string> = { stdout: "", stderr: "" };
   private dec: Record<StreamName, TextDecoder> = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-  constructor(path: string) {
+  constructor(private readonly path: string, private readonly opts: Pick<LogOptions, "maxSize" | "maxFile"> = { maxFile: 1 }) {
     this.fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | 0o2000000, 0o640);
+    this.size = fstatSync(this.fd).size;
   }
 
   write(stream: StreamName, chunk: Uint8Array): void {
@@ -68,10 +117,47 @@ export class JsonLogWriter {
     return JSON.stringify({ log, stream, time: nowNano() }) + "\n";
   }
 
+  /** `s` is whole JSON lines; with max-size the file rotates between lines, before one would overflow it */
   private append(s: string): void {
-    const b = Buffer.from(s);
+    const max = this.opts.maxSize;
+    if (max === undefined) return this.writeOut(Buffer.from(s));
+    let batch: Buffer[] = [];
+    let batchLen = 0;
+    for (let i = 0; i < s.length; ) {
+      const nl = s.indexOf("\n", i);
+      const line = Buffer.from(s.slice(i, nl < 0 ? s.length : nl + 1));
+      i = nl < 0 ? s.length : nl + 1;
+      if (this.size + batchLen > 0 && this.size + batchLen + line.length > max) {
+        if (batchLen) this.writeOut(Buffer.concat(batch));
+        batch = [];
+        batchLen = 0;
+        this.rotate();
+      }
+      batch.push(line);
+      batchLen += line.length;
+    }
+    if (batchLen) this.writeOut(Buffer.concat(batch));
+  }
+
+  private writeOut(b: Buffer): void {
     let off = 0;
     while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    this.size += b.length;
+  }
+
+  /** moby's json-file rotation: path → path.1 → … → path.(max-file − 1), the oldest dropped; with one file, truncate */
+  private rotate(): void {
+    closeSync(this.fd);
+    const n = this.opts.maxFile;
+    if (n > 1) {
+      try { unlinkSync(`${this.path}.${n - 1}`); } catch {}
+      for (let i = n - 2; i >= 1; i--) {
+        try { renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`); } catch {}
+      }
+      renameSync(this.path, `${this.path}.1`);
+    }
+    this.fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_TRUNC | 0o2000000, 0o640);
+    this.size = 0;
   }
 }
 
@@ -140,5 +226,14 @@ export function readLogFrom(path: string, offset: number): { entries: LogEntry[]
     return { entries, next: offset + used };
   } finally {
     closeSync(fd);
+  }
+}
+
+/** the inode of the live log file (a change means it rotated under a follower) */
+export function logInode(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
   }
 }

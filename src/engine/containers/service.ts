@@ -22,7 +22,7 @@ import type { ExitInfo, ProcessSpec } from "../../runtime/types.ts";
 import { closeFd, pipe2, redirectToDevNull, setThreadName, setWinsize } from "../../ffi/container-io.ts";
 import type { ImageResolver, ResolvedImage } from "../image-types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
-import { entryTime, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
+import { entryTime, logFiles, logInode, parseLogConfig, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
@@ -382,7 +382,7 @@ export class ContainerService {
     }
     const spec = buildSpec(cfg, rootfs, user, paths);
     spec.process.env = withLinkEnv(spec.process.env, linkEnv);
-    return { cfg, spec, logPath: cfg.LogPath, dir: this.store.dir(cfg.Id), beforeStart };
+    return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: this.store.dir(cfg.Id), beforeStart };
   }
 
   /** --link: the linked containers (running, on this container's network) as hosts entries and docker's variables */
@@ -930,8 +930,14 @@ export class ContainerService {
       const t = entryTime(e);
       return (since === undefined || t >= since) && (until === undefined || t <= until);
     };
-    let { entries, next } = readLogFrom(cfg.LogPath, 0);
-    entries = entries.filter(keep);
+    const lo = parseLogConfig(cfg.HostConfig.LogConfig);
+    if (lo.driver === "none") throw new EngineError("failed_precondition", `configured logging driver does not support reading`, { exitCode: 1 });
+    // rotated files first, oldest first (--log-opt max-file)
+    let entries: LogEntry[] = [];
+    for (const f of logFiles(cfg.LogPath, lo.maxFile).slice(0, -1)) entries.push(...readLogFrom(f, 0).entries);
+    let inode = logInode(cfg.LogPath);
+    let { entries: live, next } = readLogFrom(cfg.LogPath, 0);
+    entries = [...entries, ...live].filter(keep);
     const tail = o.tail === undefined || o.tail === "all" ? -1 : Number(o.tail);
     if (o.tail !== undefined && o.tail !== "all" && !/^-?\d+$/.test(o.tail)) throw new EngineError("invalid_argument", `invalid value for "tail": "${o.tail}"`);
     if (tail >= 0) entries = tail === 0 ? [] : entries.slice(-tail);
@@ -943,6 +949,13 @@ export class ContainerService {
         active = isActive(this.state(id).Status);
       } catch {
         active = false;
+      }
+      const now = logInode(cfg.LogPath);
+      if (now !== inode) {
+        // rotated under us: the rest of the old file (now .1, or gone when max-file is 1), then the new one
+        if (lo.maxFile > 1) for (const e of readLogFrom(`${cfg.LogPath}.1`, next).entries) if (keep(e)) o.onEntry(e);
+        inode = now;
+        next = 0;
       }
       const r = readLogFrom(cfg.LogPath, next);
       next = r.next;

@@ -4,6 +4,7 @@
  * ContainerSpec (what `start` hands to src/runtime). No I/O here: files (env files, /etc/passwd) are read
  * by the caller and passed in as text.
  */
+import { parseLogConfig } from "./logs.ts";
 import * as hostopt from "./host-options.ts";
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
@@ -80,6 +81,9 @@ export interface CreateOptions {
   ipc?: string;
   pid?: string;
   uts?: string;
+  /** --log-driver, --log-opt k=v */
+  logDriver?: string;
+  logOpts?: string[];
 }
 
 export function defaultCreateOptions(image: string, over: Partial<CreateOptions> = {}): CreateOptions {
@@ -411,6 +415,15 @@ export function buildConfig(
   const devices = (opts.devices ?? []).map(hostopt.parseDevice);
   const cpusetCpus = hostopt.parseCpuset(opts.cpusetCpus, "--cpuset-cpus", hostCpus);
   const cpusetMems = hostopt.parseCpuset(opts.cpusetMems, "--cpuset-mems", hostCpus);
+  const logConfig = { Type: opts.logDriver || "json-file", Config: {} as Record<string, string> };
+  for (const o of opts.logOpts ?? []) {
+    const i = o.indexOf("=");
+    if (i <= 0) throw bad(`invalid argument "${o}" for "--log-opt" flag: invalid key value pair format: ${o}`);
+    logConfig.Config[o.slice(0, i)] = o.slice(i + 1);
+  }
+  parseLogConfig(logConfig); // docker refuses a bad option at create
+  // a Go map: its JSON has the keys sorted
+  logConfig.Config = Object.fromEntries(Object.entries(logConfig.Config).sort(([a], [b]) => (a < b ? -1 : 1)));
   const pidsLimit = opts.pidsLimit ? parseInt10(opts.pidsLimit, "--pids-limit") : null;
 
   const mounts = opts.volumes.map(parseVolume);
@@ -524,7 +537,7 @@ export function buildConfig(
     CpusetMems: cpusetMems,
     MemoryReservation: memoryReservation,
     Runtime: "berth",
-    LogConfig: { Type: "json-file", Config: {} },
+    LogConfig: logConfig,
     MaskedPaths: opts.privileged ? [] : MASKED_PATHS,
     ReadonlyPaths: opts.privileged ? [] : READONLY_PATHS,
   };

@@ -11,7 +11,7 @@ import { EngineError } from "../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
-import { JsonLogWriter, nowNano, type StreamName } from "./logs.ts";
+import { JsonLogWriter, nowNano, type LogOptions, type StreamName } from "./logs.ts";
 import * as rt from "./runtime-port.ts";
 import type { ContainerConfigFile } from "./types.ts";
 
@@ -27,6 +27,8 @@ export interface Prepared {
   cfg: ContainerConfigFile;
   spec: import("../../runtime/types.ts").ContainerSpec;
   logPath: string;
+  /** --log-driver/--log-opt (logs.ts parseLogConfig) */
+  log: LogOptions;
   dir: string;
   /** network wiring, run by the runtime while the container's PID 1 waits before its mounts and exec */
   beforeStart?: (pid: number) => Promise<void>;
@@ -171,7 +173,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
   hooks.onStarted?.(running.pid);
   if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} });
 
-  const log = new JsonLogWriter(p.logPath);
+  const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
 
   // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
