@@ -13,6 +13,13 @@ const defs: FlagsDef = {
 };
 
 describe("docker-style flag parsing", () => {
+  test("an int flag takes only an integer, in pflag's words", () => {
+    const d: FlagsDef = { last: { type: "string", alias: "n", valueHint: "int" }, "stop-timeout": { type: "string", valueHint: "int" } };
+    expect(parseFlags(["-n", "-1", "--stop-timeout=3"], d).flags).toMatchObject({ last: "-1", "stop-timeout": "3" });
+    expect(() => parseFlags(["-n", "x"], d)).toThrow('invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax');
+    expect(() => parseFlags(["--stop-timeout", "1.5"], d)).toThrow('invalid argument "1.5" for "--stop-timeout" flag');
+  });
+
   test("clustered short booleans and repeated flags", () => {
     const p = parseFlags(["-it", "-e", "A=1", "-eB=2", "--env=C=3", "--name", "web", "img"], defs);
     expect(p.flags).toMatchObject({ interactive: true, tty: true, env: ["A=1", "B=2", "C=3"], name: "web" });

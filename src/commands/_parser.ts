@@ -59,6 +59,12 @@ export function parseFlags(argv: string[], defs: FlagsDef | ArgsDef, opts: { sto
     } else if (def.multiple) {
       (flags[name] as string[]).push(String(value));
     } else {
+      if (def.valueHint === "int" && !/^[-+]?\d+$/.test(String(value))) {
+        // pflag's wording names the flag by both its forms: "-n, --last"
+        const aliases = def.alias === undefined ? [] : Array.isArray(def.alias) ? def.alias : [def.alias];
+        const short = aliases.find((a) => a.length === 1);
+        throw new UsageError(`invalid argument "${value}" for "${short ? `-${short}, ` : ""}--${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(String(value))}: invalid syntax`);
+      }
       if (def.type === "enum" && def.options && !def.options.includes(String(value))) {
         throw new UsageError(`invalid argument "${value}" for "${shown}" flag: must be one of ${def.options.join(", ")}`);
       }
