@@ -1,6 +1,7 @@
 /** `berth ps`: docker's columns, filters, -q, --no-trunc, --format json|table|template. */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
+import { humanSize } from "../lib/human.ts";
 import { psRows, renderDockerTable } from "../engine/containers/index.ts";
 import { FORMAT_HELP, formatRows, sortedKeys } from "./_format.ts";
 import { PS_HEADERS } from "../engine/containers/format.ts";
@@ -77,14 +78,25 @@ export default defineBerthCommand({
       ctx.out(rows.map((r) => r.ID + "\n").join(""));
       return;
     }
-    const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+    const size = !!flags.size;
+    if (size) {
+      // docker's SIZE: the container's own layer, and with its image's ("virtual")
+      const engine = await ctx.engine();
+      const imageSize = new Map((await engine.images.list()).map((i) => [i.id as string, i.size]));
+      for (const [n, r] of rows.entries()) {
+        const c = list[n]!;
+        const rw = (await engine.snapshots.usage(c.cfg.Berth.SnapshotKey).catch(() => ({ size: 0 }))).size;
+        r.Size = `${humanSize(rw)} (virtual ${humanSize(rw + (imageSize.get(c.cfg.Image) ?? 0))})`;
+      }
+    }
+    const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", ...(size ? ["SIZE"] : [])];
     // docker's formatter context: the row's fields in sorted order, and its .Label "key" method
     const objs = rows.map((r, n) => {
       const labels = list[n]!.cfg.Config.Labels ?? {};
       return Object.assign(sortedKeys(r), { Label: (k: unknown) => labels[String(k)] ?? "" });
     });
     formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, PS_HEADERS, () =>
-      ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names]))),
+      ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]))),
     );
   },
 });
