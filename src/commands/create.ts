@@ -43,6 +43,7 @@ export const createFlags: FlagsDef = {
   "log-driver": str("Logging driver for the container"),
   "log-opt": list("Log driver options"),
   memory: { ...str("Memory limit", "bytes"), alias: "m" },
+  mount: list("Attach a filesystem mount to the container"),
   "memory-reservation": str("Memory soft limit", "bytes"),
   "memory-swap": str("Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
   name: str("Assign a name to the container"),
@@ -141,6 +142,7 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     uts: optStr(flags.uts),
     logDriver: optStr(flags["log-driver"]),
     logOpts: optList(flags["log-opt"]),
+    mounts: optList(flags.mount),
   });
 }
 

@@ -83,6 +83,27 @@ describe.skipIf(!rootEnabled)("host-resource flags", () => {
     expect(badOpt.stderr).toContain("max-file cannot be set without max-size");
   });
 
+  test("--mount: a bind (ro), a named volume, a tmpfs with size and mode, seen from inside; a missing bind source is refused", async () => {
+    const { mkdtempSync, writeFileSync, rmSync, existsSync } = await import("node:fs");
+    const host = mkdtempSync("/tmp/berth-test-mount-");
+    try {
+      writeFileSync(`${host}/f`, "from-host\n");
+      const vol = `mv-${sfx}`;
+      const r = await run(["run", "--rm", ...net, "--mount", `type=bind,source=${host},target=/h,readonly`, "--mount", `source=${vol},target=/v`,
+        "--mount", "type=tmpfs,target=/t,tmpfs-size=8m,tmpfs-mode=1770", "busybox", "sh", "-c",
+        "cat /h/f; touch /h/x 2>/dev/null || echo ro-ok; echo kept > /v/k; stat -c %a /t; df -k /t | tail -1 | awk '{print $2}'"]);
+      expect(r).toMatchObject({ exitCode: 0, stdout: "from-host\nro-ok\n1770\n8192\n" });
+      expect((await run(["run", "--rm", ...net, "--mount", `src=${vol},dst=/v`, "busybox", "cat", "/v/k"])).stdout).toBe("kept\n");
+      ok(await run(["volume", "rm", vol]));
+      const missing = await run(["run", "--rm", ...net, "--mount", `type=bind,source=${host}/nope,target=/h`, "busybox", "true"]);
+      expect(missing.exitCode).toBe(125);
+      expect(missing.stderr).toContain(`invalid mount config for type "bind": bind source path does not exist: ${host}/nope`);
+      expect(existsSync(`${host}/nope`)).toBe(false);
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
+  });
+
   test("bad values: docker's words, exit 125, nothing created", async () => {
     const cases: [string[], string][] = [
       [["--ulimit", "nofile=5:2"], `invalid argument "nofile=5:2" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: 5 > 2`],

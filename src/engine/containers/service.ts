@@ -123,6 +123,9 @@ export class ContainerService {
     const built = buildConfig(opts, { config: image.config, ref: opts.image }, hostEnv, cpus().length);
     const name = opts.name !== undefined ? validateName(opts.name) : undefined;
 
+    for (const s of built.MustExist ?? []) {
+      if (!existsSync(s)) throw new EngineError("invalid_argument", `invalid mount config for type "bind": bind source path does not exist: ${s}`);
+    }
     // docker creates a missing host directory for -v host:ctr
     for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 

@@ -61,3 +61,23 @@ describe("volumes in the built config", () => {
     expect(spec.mounts.find((m) => m.target === "/d")).toEqual({ type: "bind", source: "/root/volumes/v1/_data", target: "/d", options: ["rbind", "rprivate", "ro"] });
   });
 });
+
+test("--mount: bind, volume, tmpfs in docker's CSV; docker's errors", () => {
+  const { parseMountFlag } = require("./spec.ts") as typeof import("./spec.ts");
+  expect(parseMountFlag("type=bind,source=/srv/data,target=/data,readonly")).toEqual({
+    mount: { Type: "bind", Source: "/srv/data", Destination: "/data", Mode: "", RW: false, Propagation: "rprivate" }, mustExist: "/srv/data",
+  });
+  expect(parseMountFlag("type=bind,src=/a/,dst=/b,bind-propagation=rslave")).toMatchObject({ mount: { Source: "/a", Destination: "/b", RW: true, Propagation: "rslave" } });
+  expect(parseMountFlag("source=cache,target=/cache,volume-nocopy")).toEqual({
+    mount: { Type: "volume", Name: "cache", Source: "", Destination: "/cache", Driver: "local", Mode: "nocopy", RW: true, Propagation: "" },
+  });
+  expect(parseMountFlag("type=volume,target=/anon")).toMatchObject({ mount: { Type: "volume", Name: "", Destination: "/anon" } });
+  expect(parseMountFlag("type=tmpfs,destination=/run/x,tmpfs-size=64m,tmpfs-mode=1770")).toEqual({ tmpfs: ["/run/x", `size=${64 * 1024 * 1024},mode=1770`] });
+  expect(() => parseMountFlag("type=bind,source=/a")).toThrow(`invalid mount config for type "bind": field Target must not be empty`);
+  expect(() => parseMountFlag("type=bind,target=/a")).toThrow("field Source must not be empty");
+  expect(() => parseMountFlag("type=nfs,target=/a")).toThrow(`invalid mount type "nfs"`);
+  expect(() => parseMountFlag("type=tmpfs,source=x,target=/a")).toThrow("field Source must not be specified");
+  expect(() => parseMountFlag("type=bind,source=/a,target=/b,bogus=1")).toThrow("unexpected key 'bogus'");
+  expect(() => parseMountFlag("type=bind,source=/a,target=/b,readonly=maybe")).toThrow("invalid value for readonly: maybe");
+  expect(() => parseMountFlag("target=/x,source=bad/name")).toThrow("includes invalid characters for a local volume name");
+});

@@ -81,6 +81,8 @@ export interface CreateOptions {
   ipc?: string;
   pid?: string;
   uts?: string;
+  /** --mount (CSV) */
+  mounts?: string[];
   /** --log-driver, --log-opt k=v */
   logDriver?: string;
   logOpts?: string[];
@@ -248,6 +250,63 @@ export function parseVolume(v: string): MountPoint {
   return { Type: "bind", Source: src.replace(/(.)\/+$/, "$1"), Destination: destination, Mode: mode, RW: rw, Propagation: propagation };
 }
 
+/**
+ * `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,volume-nocopy]
+ * [,tmpfs-size=…][,tmpfs-mode=…]`: a MountPoint (bind, volume) or a tmpfs path and its options. Unlike
+ * -v, a bind source must exist (create() checks it).
+ */
+export function parseMountFlag(v: string): { mount: MountPoint; mustExist?: string } | { tmpfs: [string, string] } {
+  const flag = (why: string) => bad(`invalid argument "${v}" for "--mount" flag: ${why}`);
+  const kv: Record<string, string> = {};
+  for (const field of v.split(",")) {
+    if (!field) continue;
+    const i = field.indexOf("=");
+    const k = (i < 0 ? field : field.slice(0, i)).trim().toLowerCase();
+    const val = i < 0 ? "" : field.slice(i + 1);
+    if (i < 0 && !["readonly", "ro", "volume-nocopy"].includes(k)) throw flag(`invalid field '${field}' must be a key=value pair`);
+    kv[k] = i < 0 ? "true" : val;
+  }
+  const known = new Set(["type", "source", "src", "target", "destination", "dst", "readonly", "ro", "bind-propagation", "volume-nocopy", "volume-driver", "tmpfs-size", "tmpfs-mode", "consistency"]);
+  for (const k of Object.keys(kv)) if (!known.has(k)) throw flag(`unexpected key '${k}' in '${v}'`);
+  const type = kv.type ?? "volume";
+  if (!["bind", "volume", "tmpfs"].includes(type)) throw flag(`invalid mount type "${type}"`);
+  const source = kv.source ?? kv.src ?? "";
+  const target = (kv.target ?? kv.destination ?? kv.dst ?? "").replace(/(.)\/+$/, "$1");
+  const bool = (k: string) => {
+    const x = kv[k];
+    if (x === undefined) return false;
+    if (["true", "1"].includes(x)) return true;
+    if (["false", "0"].includes(x)) return false;
+    throw flag(`invalid value for ${k}: ${x}`);
+  };
+  const ro = bool("readonly") || bool("ro");
+  const cfg = (why: string) => bad(`invalid mount config for type "${type}": ${why}`);
+  if (!target) throw cfg("field Target must not be empty");
+  if (!target.startsWith("/")) throw cfg(`invalid mount path: '${target}' mount path must be absolute`);
+  if (kv["volume-driver"] && kv["volume-driver"] !== "local") throw cfg(`volume driver "${kv["volume-driver"]}" is not available (berth has local)`);
+  if (type === "tmpfs") {
+    if (source) throw cfg("field Source must not be specified");
+    const opts: string[] = [];
+    if (kv["tmpfs-size"]) opts.push(`size=${parseBytes(kv["tmpfs-size"], "--mount tmpfs-size")}`);
+    if (kv["tmpfs-mode"]) {
+      if (!/^[0-7]{3,4}$/.test(kv["tmpfs-mode"])) throw flag(`invalid value for tmpfs-mode: ${kv["tmpfs-mode"]}`);
+      opts.push(`mode=${kv["tmpfs-mode"]}`);
+    }
+    if (ro) opts.push("ro");
+    return { tmpfs: [target, opts.join(",")] };
+  }
+  if (type === "bind") {
+    if (!source) throw cfg("field Source must not be empty");
+    if (!source.startsWith("/")) throw cfg(`invalid mount path: '${source}' mount path must be absolute`);
+    const propagation = kv["bind-propagation"] ?? "rprivate";
+    if (!["private", "rprivate", "shared", "rshared", "slave", "rslave"].includes(propagation)) throw flag(`invalid value for bind-propagation: ${propagation}`);
+    const src = source.replace(/(.)\/+$/, "$1");
+    return { mount: { Type: "bind", Source: src, Destination: target, Mode: "", RW: !ro, Propagation: propagation }, mustExist: src };
+  }
+  if (source && !VOLUME_NAME_RE.test(source)) throw cfg(`create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`);
+  return { mount: { Type: "volume", Name: source, Source: "", Destination: target, Driver: "local", Mode: bool("volume-nocopy") ? "nocopy" : "z", RW: !ro, Propagation: "" } };
+}
+
 /** a volume mount whose -v asked for no copy of the image's content (`:nocopy`) */
 export const isNoCopy = (m: MountPoint) => m.Type === "volume" && m.Mode.split(",").includes("nocopy");
 
@@ -280,6 +339,8 @@ export interface BuiltConfig {
   Tmpfs: Record<string, string>;
   /** networks to connect at start, primary first (empty for none/host/container:) */
   Endpoints: Record<string, EndpointSettings>;
+  /** --mount bind sources: must exist (docker creates a missing one only for -v) */
+  MustExist?: string[];
 }
 
 /** a network mode that means "no network of berth's": the runtime shares or leaves the namespace */
@@ -427,6 +488,16 @@ export function buildConfig(
   const pidsLimit = opts.pidsLimit ? parseInt10(opts.pidsLimit, "--pids-limit") : null;
 
   const mounts = opts.volumes.map(parseVolume);
+  const mountTmpfs: [string, string][] = [];
+  const mustExist: string[] = [];
+  for (const m of opts.mounts ?? []) {
+    const r = parseMountFlag(m);
+    if ("tmpfs" in r) mountTmpfs.push(r.tmpfs);
+    else {
+      mounts.push(r.mount);
+      if (r.mustExist) mustExist.push(r.mustExist);
+    }
+  }
   // the image's VOLUMEs: an anonymous volume each, unless a -v (or --tmpfs) already covers the path; not
   // for a build step (BuildKit mounts no volumes for RUN)
   for (const p of opts.ephemeral ? [] : Object.keys(ic.Volumes ?? {})) {
@@ -440,6 +511,10 @@ export function buildConfig(
     const path = i < 0 ? t : t.slice(0, i);
     if (!path.startsWith("/")) throw bad(`invalid mount config for type "tmpfs": invalid mount path: '${path}' mount path must be absolute`);
     tmpfs[path] = i < 0 ? "" : t.slice(i + 1);
+  }
+  for (const [path, o] of mountTmpfs) {
+    if (path in tmpfs) throw bad(`Duplicate mount point: ${path}`);
+    tmpfs[path] = o;
   }
   const dests = [...mounts.map((m) => m.Destination), ...Object.keys(tmpfs)];
   const dup = dests.find((d, i) => dests.indexOf(d) !== i);
@@ -546,7 +621,7 @@ export function buildConfig(
   hostConfig.PortBindings = net.portBindings;
   hostConfig.PublishAllPorts = opts.publishAll;
   hostConfig.Links = net.links.length ? net.links : null;
-  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints };
+  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints, ...(mustExist.length ? { MustExist: mustExist } : {}) };
 }
 
 /** Config.Volumes: the image's, plus each anonymous -v CTR (docker records them there) */
