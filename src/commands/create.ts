@@ -32,6 +32,11 @@ export const createFlags: FlagsDef = {
   expose: list("Expose a port or a range of ports"),
   "env-file": list("Read in a file of environment variables"),
   "group-add": list("Add additional groups to join"),
+  "health-cmd": str("Command to run to check health"),
+  "health-interval": str("Time between running the check (ms|s|m|h) (default 0s)", "duration"),
+  "health-retries": str("Consecutive failures needed to report unhealthy", "int"),
+  "health-start-period": str("Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)", "duration"),
+  "health-timeout": str("Maximum time to allow one check to run (ms|s|m|h) (default 0s)", "duration"),
   hostname: { ...str("Container host name"), alias: "h" },
   ip: str("IPv4 address (e.g., 172.30.100.104)"),
   link: list("Add link to another container"),
@@ -40,6 +45,9 @@ export const createFlags: FlagsDef = {
   ipc: str("IPC mode to use"),
   interactive: { ...bool("Keep STDIN open even if not attached"), alias: "i" },
   label: { ...list("Set meta data on a container"), alias: "l" },
+  "label-file": list("Read in a line delimited file of labels"),
+  "cpu-period": str("Limit CPU CFS (Completely Fair Scheduler) period", "int"),
+  "cpu-quota": str("Limit CPU CFS (Completely Fair Scheduler) quota", "int"),
   "log-driver": str("Logging driver for the container"),
   "log-opt": list("Log driver options"),
   memory: { ...str("Memory limit", "bytes"), alias: "m" },
@@ -47,6 +55,7 @@ export const createFlags: FlagsDef = {
   "memory-reservation": str("Memory soft limit", "bytes"),
   "memory-swap": str("Swap limit equal to memory plus swap: '-1' to enable unlimited swap", "bytes"),
   name: str("Assign a name to the container"),
+  "no-healthcheck": bool("Disable any container-specified HEALTHCHECK"),
   network: { ...str("Connect a container to a network", "network"), alias: "net" },
   "network-alias": list("Add network-scoped alias for the container"),
   pid: str("PID namespace to use"),
@@ -85,6 +94,16 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
       throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
     }
   });
+  // docker's --label-file: one label a line, blank lines and # comments skipped; --label wins
+  const fileLabels = optList(flags["label-file"]).flatMap((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch (e) {
+      throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    }
+    return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  });
   return defaultCreateOptions(positionals[0]!, {
     command: rest,
     name: optStr(flags.name),
@@ -109,12 +128,12 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     tmpfs: optList(flags.tmpfs),
     memory: optStr(flags.memory),
     memorySwap: optStr(flags["memory-swap"]),
-    cpus: optStr(flags.cpus),
+    cpus: cpusOf(flags),
     cpuShares: optStr(flags["cpu-shares"]),
     pidsLimit: optStr(flags["pids-limit"]),
     network: optStr(flags.network),
     init: !!flags.init,
-    labels: optList(flags.label),
+    labels: [...fileLabels, ...optList(flags.label)],
     restart: optStr(flags.restart),
     stopSignal: optStr(flags["stop-signal"]),
     stopTimeout: optStr(flags["stop-timeout"]),
@@ -143,7 +162,26 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     logDriver: optStr(flags["log-driver"]),
     logOpts: optList(flags["log-opt"]),
     mounts: optList(flags.mount),
+    health: {
+      healthCmd: optStr(flags["health-cmd"]),
+      healthInterval: optStr(flags["health-interval"]),
+      healthTimeout: optStr(flags["health-timeout"]),
+      healthStartPeriod: optStr(flags["health-start-period"]),
+      healthRetries: optStr(flags["health-retries"]),
+      noHealthcheck: !!flags["no-healthcheck"],
+    },
   });
+}
+
+/** --cpus, or docker's CFS pair --cpu-quota/--cpu-period (period 100ms by default) as the same CPU count */
+function cpusOf(flags: Record<string, unknown>): string | undefined {
+  const quota = optStr(flags["cpu-quota"]), period = optStr(flags["cpu-period"]);
+  if (quota === undefined && period === undefined) return optStr(flags.cpus);
+  if (flags.cpus !== undefined) throw new EngineError("invalid_argument", `Conflicting options: Nano CPUs and CPU ${quota !== undefined ? "Quota" : "Period"} cannot both be set`);
+  const q = Number(quota ?? -1), p = Number(period ?? 100000);
+  if (period !== undefined && p !== 0 && (p < 1000 || p > 1000000)) throw new EngineError("invalid_argument", "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000)");
+  if (q > 0 && q < 1000) throw new EngineError("invalid_argument", "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+  return q > 0 ? String(q / (p || 100000)) : undefined;
 }
 
 export function checkPull(flags: Record<string, unknown>): void {

@@ -5,7 +5,7 @@
  * Root only (containers); every container is removed with the root.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { type CliResult, berth, berthArgv, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
@@ -119,6 +119,17 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     const r = await run(["cp", `${name}:/etc/passwd`, `${dir}/x`]);
     expect(r).toMatchObject({ exitCode: 1, stderr: `berth: invalid output path: directory "${dir}" does not exist\n` });
     expect(existsSync(dir)).toBe(false);
+    ok(await run(["rm", name]));
+  });
+
+  test("--label-file (comments skipped, --label wins) and --cpu-quota/--cpu-period", async () => {
+    const name = `lf-${sfx}`;
+    const f = `${root}/labels-${sfx}`;
+    writeFileSync(f, "# a comment\nteam=core\n\nflag=file\n");
+    ok(await run(["create", ...N, "--name", name, "--label-file", f, "--label", "flag=cli", "--cpu-quota", "50000", "busybox"]));
+    expect((await run(["inspect", "-f", "{{json .Config.Labels}} {{.HostConfig.NanoCpus}}", name])).stdout).toBe('{"team":"core","flag":"cli"} 500000000\n');
+    const both = await run(["create", ...N, "--cpus", "1", "--cpu-quota", "50000", "busybox"]);
+    expect(both.stderr).toContain("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
     ok(await run(["rm", name]));
   });
 
