@@ -1,14 +1,23 @@
+import { release } from "node:os";
 import { defineBerthCommand } from "./_command.ts";
 import { VERSION, API_VERSION } from "../version.ts";
+import { compileTemplate } from "../engine/containers/format.ts";
 
 export default defineBerthCommand({
   meta: { name: "version", description: "Show the berth version information", usage: "[OPTIONS]", maxArgs: 0 },
   args: {
-    format: { type: "string", alias: "f", description: "Format output: json" },
+    format: { type: "string", alias: "f", description: "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template" },
   },
   run({ flags, ctx }) {
-    const info = { Version: VERSION, ApiVersion: API_VERSION, Os: "linux", Arch: process.arch === "x64" ? "amd64" : process.arch, BunVersion: Bun.version };
-    if (flags.format === "json") return ctx.out(JSON.stringify(info) + "\n");
+    const arch = process.arch === "x64" ? "amd64" : process.arch;
+    const info = { Version: VERSION, ApiVersion: API_VERSION, Os: "linux", Arch: arch, BunVersion: Bun.version };
+    // docker's shape, so `version --format '{{.Server.Version}}'` works in scripts; berth's engine is
+    // this same binary (no daemon), so Server repeats the client's version
+    const server = { Platform: { Name: "berth" }, Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: API_VERSION, Os: "linux", Arch: arch, KernelVersion: release(), Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, Os: "linux", Arch: arch, KernelVersion: release() } }] };
+    const all = { Client: { Platform: { Name: "berth" }, ...info }, Server: server };
+    const f = typeof flags.format === "string" ? flags.format : "";
+    if (f === "json") return ctx.out(JSON.stringify(all) + "\n");
+    if (f !== "") return ctx.out(compileTemplate(f)(all) + "\n");
     ctx.out(`Client: berth\n Version:           ${info.Version}\n API version:       ${info.ApiVersion}\n Bun version:       ${info.BunVersion}\n OS/Arch:           ${info.Os}/${info.Arch}\n`);
   },
 });

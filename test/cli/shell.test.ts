@@ -7,7 +7,10 @@ describe("CLI shell", () => {
     expect(await berth(["--version"])).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(/^berth version \d+\.\d+\.\d+\n$/) });
     const v = await berth(["version", "--format", "json"]);
     expect(v.exitCode).toBe(0);
-    expect(JSON.parse(v.stdout)).toMatchObject({ Os: "linux" });
+    // docker's shape: Client and Server (berth's engine is this binary)
+    expect(JSON.parse(v.stdout)).toMatchObject({ Client: { Os: "linux" }, Server: { Os: "linux" } });
+    const t = await berth(["version", "--format", "{{.Server.Version}} {{.Client.Version}}"]);
+    expect(t.stdout).toMatch(/^(\d+\.\d+\.\d+) \1\n$/);
   });
 
   test("--help lists commands on stdout", async () => {
