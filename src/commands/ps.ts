@@ -14,7 +14,8 @@ function filterFn(filters: string[], all: ContainerInfo[]): { keep: (i: Containe
     const i = f.indexOf("=");
     if (i <= 0) throw new EngineError("invalid_argument", `bad format of filter (expected name=value)`);
     const k = f.slice(0, i), v = f.slice(i + 1);
-    if (!["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network"].includes(k)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
+    if (!["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network", "health"].includes(k)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
+    if (k === "health" && !["starting", "healthy", "unhealthy", "none"].includes(v)) throw new EngineError("invalid_argument", `Unrecognised filter value for health: ${v}`);
     if (k === "status" && !["created", "restarting", "running", "removing", "paused", "exited", "dead"].includes(v)) {
       throw new EngineError("invalid_argument", `Invalid filter 'status=${v}'`);
     }
@@ -38,7 +39,8 @@ function filterFn(filters: string[], all: ContainerInfo[]): { keep: (i: Containe
       any("network", (v) => networksOf(c).includes(v)) &&
       any("name", (v) => new RegExp(v).test(c.cfg.Name.slice(1))) &&
       any("id", (v) => c.cfg.Id.startsWith(v)) &&
-      any("status", (v) => ({ created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" })[c.state.Status] === v) &&
+      any("status", (v) => (c.state.Restarting ? "restarting" : ({ created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" })[c.state.Status]) === v) &&
+      any("health", (v) => (c.state.Status === "running" || c.state.Status === "paused" ? c.state.Health?.Status ?? "none" : "none") === v) &&
       any("exited", (v) => c.state.Status === "stopped" && c.state.ExitCode === Number(v)) &&
       any("ancestor", (v) => {
         const img = c.cfg.Config.Image;

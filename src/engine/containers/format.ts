@@ -14,7 +14,7 @@ export function statusText(i: ContainerInfo, now = Date.now()): string {
   const st = i.state;
   switch (st.Status) {
     case "running":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))}`;
+      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))}${st.Health ? (st.Health.Status === "starting" ? " (health: starting)" : ` (${st.Health.Status})`) : ""}`;
     case "paused":
       return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))} (Paused)`;
     case "stopped":

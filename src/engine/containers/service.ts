@@ -22,7 +22,7 @@ import type { ExitInfo, ProcessSpec } from "../../runtime/types.ts";
 import { closeFd, pipe2, redirectToDevNull, setThreadName, setWinsize } from "../../ffi/container-io.ts";
 import type { ImageResolver, ResolvedImage } from "../image-types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
-import { entryTime, logFiles, logInode, parseLogConfig, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
+import { entryTime, logFiles, logInode, nowNano, parseLogConfig, parseTimeArg, readLogFrom, type LogEntry } from "./logs.ts";
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
@@ -37,6 +37,7 @@ import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./su
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 import { mark } from "../../lib/trace.ts";
 import { nextDelay, shouldRestart } from "./restart.ts";
+import { applyProbe, hasHealthcheck, MAX_OUTPUT, probeArgv, timings, type HealthState } from "./health.ts";
 
 export interface ContainerServiceOptions {
   /** <berth root>/containers */
@@ -444,16 +445,20 @@ export class ContainerService {
       await this.afterExit(cfg);
       throw err;
     }
+    let stopHealth = () => {};
     try {
       return await supervise(prepared, {
         local: fg?.local,
         initialSize: fg?.initialSize,
         onResizer: fg?.onResizer,
         onStarted: fg?.onStarted,
-        recordRunning: (pid, startTime, startedAt) =>
-          this.safeUpdate(id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 })),
+        recordRunning: (pid, startTime, startedAt) => {
+          this.safeUpdate(id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 }));
+          stopHealth = this.startHealth(id, cfg);
+        },
         recordStartFailure: (err) => this.recordStartFailure(id, err),
         recordExit: (info, finishedAt) => {
+          stopHealth();
           let oom = info.oomKilled;
           try { oom ||= rt.oomKilled(cfg.Berth.CgroupPath); } catch {}
           this.reapCgroup(cfg);
@@ -463,8 +468,69 @@ export class ContainerService {
         },
       });
     } finally {
+      stopHealth();
       await this.afterExit(cfg);
     }
+  }
+
+  /**
+   * The health check of a running container (docker's HEALTHCHECK / --health-*): a probe through exec
+   * every interval, killed after the timeout, its result folded into State.Health (health.ts). Runs in
+   * the supervising process; the returned function stops it.
+   */
+  private startHealth(id: string, cfg: ContainerConfigFile): () => void {
+    const hc = cfg.Config.Healthcheck;
+    if (!hasHealthcheck(hc)) return () => {};
+    const t = timings(hc);
+    const argv = probeArgv(hc.Test);
+    const began = Date.now();
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let probePid = 0;
+    const fresh = (): HealthState => ({ Status: "starting", FailingStreak: 0, Log: [] });
+    this.safeUpdate(id, (s) => ({ ...s, Health: fresh() }));
+    const probe = async () => {
+      if (stopped) return;
+      if (this.store.readState(id).Status !== "running") {
+        timer = setTimeout(probe, t.interval); // paused: no probe, as docker
+        return;
+      }
+      const start = nowNano();
+      let out = "";
+      const sink = (b: Uint8Array) => {
+        if (out.length < MAX_OUTPUT) out += Buffer.from(b).toString();
+      };
+      let timedOut = false;
+      const killer = setTimeout(() => {
+        timedOut = true;
+        if (probePid) rt.killPid(probePid, 9);
+      }, t.timeout);
+      let code: number;
+      try {
+        code = await this.exec(id, { cmd: argv, env: [], tty: false, interactive: false, detach: false }, { stdout: sink, stderr: sink, onStarted: (pid) => void (probePid = pid) });
+      } catch (e) {
+        code = e instanceof EngineError ? e.exitCode : 1;
+        out += (e as Error).message;
+      } finally {
+        clearTimeout(killer);
+        probePid = 0;
+      }
+      if (timedOut) {
+        code = -1;
+        out = `Health check exceeded timeout (${t.timeout / 1000}s)`;
+      }
+      if (stopped) return;
+      const r = { Start: start, End: nowNano(), ExitCode: code, Output: out };
+      const inStartPeriod = Date.now() - began < t.startPeriod;
+      this.safeUpdate(id, (s) => (s.Status === "running" || s.Status === "paused" ? { ...s, Health: applyProbe(s.Health ?? fresh(), r, { retries: t.retries, inStartPeriod }) } : s));
+      timer = setTimeout(probe, t.interval);
+    };
+    timer = setTimeout(probe, t.interval);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      if (probePid) rt.killPid(probePid, 9);
+    };
   }
 
   private recordStartFailure(id: string, err: EngineError): void {
@@ -1175,6 +1241,7 @@ export class ContainerService {
         Error: st.Error,
         StartedAt: st.StartedAt,
         FinishedAt: st.FinishedAt,
+        ...(st.Health ? { Health: st.Health } : {}),
       },
       Image: cfg.Image,
       ResolvConfPath: cfg.ResolvConfPath,

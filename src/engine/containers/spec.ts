@@ -5,6 +5,7 @@
  * by the caller and passed in as text.
  */
 import { parseLogConfig } from "./logs.ts";
+import { effectiveHealthcheck } from "./health.ts";
 import * as hostopt from "./host-options.ts";
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
@@ -81,6 +82,8 @@ export interface CreateOptions {
   ipc?: string;
   pid?: string;
   uts?: string;
+  /** --health-cmd, --health-interval, --health-timeout, --health-start-period, --health-retries, --no-healthcheck */
+  health?: import("./health.ts").HealthFlags;
   /** --mount (CSV) */
   mounts?: string[];
   /** --log-driver, --log-opt k=v */
@@ -578,6 +581,8 @@ export function buildConfig(
   if (Object.keys(net.exposed).length) config.ExposedPorts = net.exposed;
   if (stopSignal) config.StopSignal = stopSignal;
   if (stopTimeout !== undefined) config.StopTimeout = stopTimeout;
+  const hc = effectiveHealthcheck(ic.Healthcheck, opts.health ?? {});
+  if (hc) config.Healthcheck = hc;
 
   // docker: HOST:CTR and NAME:CTR are Binds; a bare CTR goes to Config.Volumes
   const binds = opts.volumes.filter((v) => v.includes(":"));

@@ -30,6 +30,8 @@ export interface DockerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  /** the image's HEALTHCHECK with the --health-* flags over it */
+  Healthcheck?: import("../../oci/index.ts").HealthConfig;
   /** "80/tcp" → {} (image EXPOSE, --expose, -p) */
   ExposedPorts?: Record<string, object>;
 }
@@ -168,6 +170,8 @@ export interface ContainerStateFile {
   Restarting?: boolean;
   /** stopped or killed by the user: the restart policy does not bring it back until the next start */
   ManuallyStopped?: boolean;
+  /** with a health check: its state while running (docker's State.Health) */
+  Health?: import("./health.ts").HealthState;
 }
 
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
