@@ -32,6 +32,16 @@ export function imageRows(images: ImageSummary[], all: boolean) {
   return rows;
 }
 
+/** docker's reference filter: REPO or REPO:TAG with * and ? wildcards, a repository in its familiar form */
+function referenceMatches(v: string, r: { repository: string; tag: string }): boolean {
+  const c = v.lastIndexOf(":");
+  const [repoPat, tagPat] = c > v.lastIndexOf("/") ? [v.slice(0, c), v.slice(c + 1)] : [v, undefined];
+  let repoNorm = repoPat;
+  try { repoNorm = familiarName(parseReference(repoPat)); } catch {}
+  const re = new RegExp("^" + repoNorm.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
+  return re.test(r.repository) && (tagPat === undefined || new RegExp("^" + tagPat.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(r.tag));
+}
+
 export default defineBerthCommand({
   meta: { name: "images", description: "List images", usage: "[OPTIONS] [REPOSITORY[:TAG]]", aliases: ["berth image ls", "berth image list", "berth images"], maxArgs: 1 },
   args: {
@@ -39,7 +49,7 @@ export default defineBerthCommand({
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     digests: { type: "boolean", description: "Show digests" },
-    filter: { type: "string", alias: "f", multiple: true, description: "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)" },
+    filter: { type: "string", alias: "f", multiple: true, description: "Filter output based on conditions provided" },
     format: { type: "string", description: FORMAT_HELP },
   },
   async run({ flags, positionals, ctx }) {
@@ -54,19 +64,35 @@ export default defineBerthCommand({
     const want = positionals[0];
     const filters: string[] = [...flags.filter];
     if (want) filters.push(`reference=${want}`);
+    // docker: values of one key are alternatives (reference=a --filter reference=b), keys all apply
+    const by = new Map<string, string[]>();
     for (const f of filters) {
       const [k, v = ""] = f.split(/=(.*)/s);
-      if (k === "dangling") {
-        if (!["true", "false", "1", "0"].includes(v.toLowerCase())) throw new EngineError("invalid_argument", `Invalid filter 'dangling=[${v}]'`);
-        rows = rows.filter((r) => (r.repository === "<none>") === ["true", "1"].includes(v.toLowerCase()));
-      }
-      else if (k === "reference") {
-        const [repoPat, tagPat] = v.includes(":") ? [v.slice(0, v.lastIndexOf(":")), v.slice(v.lastIndexOf(":") + 1)] : [v, undefined];
-        let repoNorm = repoPat;
-        try { repoNorm = familiarName(parseReference(repoPat)); } catch {}
-        const re = new RegExp("^" + repoNorm.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
-        rows = rows.filter((r) => re.test(r.repository) && (tagPat === undefined || new RegExp("^" + tagPat.replace(/\*/g, ".*") + "$").test(r.tag)));
-      } else throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
+      if (!["dangling", "reference", "before", "since", "until", "label"].includes(k!)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
+      if (k === "dangling" && !["true", "false", "1", "0"].includes(v.toLowerCase())) throw new EngineError("invalid_argument", `Invalid filter 'dangling=[${v}]'`);
+      by.set(k!, [...(by.get(k!) ?? []), v]);
+    }
+    const created = (r: { created: string }) => Date.parse(r.created);
+    const createdOf = async (ref: string) => {
+      const { id } = await engine.images.resolve(ref);
+      return created(list.find((i) => i.id === id) ?? { created: "" });
+    };
+    const dangling = by.get("dangling")?.at(-1)?.toLowerCase();
+    if (dangling !== undefined) rows = rows.filter((r) => (r.repository === "<none>") === (dangling === "true" || dangling === "1"));
+    const refs = by.get("reference");
+    if (refs) rows = rows.filter((r) => refs.some((v) => referenceMatches(v, r)));
+    for (const v of by.get("before") ?? []) { const t = await createdOf(v); rows = rows.filter((r) => created(r) < t); }
+    for (const v of by.get("since") ?? []) { const t = await createdOf(v); rows = rows.filter((r) => created(r) > t); }
+    if (by.has("until")) {
+      const { parseTimeArg } = await import("../engine/containers/logs.ts");
+      for (const v of by.get("until")!) { const t = parseTimeArg(v); rows = rows.filter((r) => created(r) < t); }
+    }
+    for (const v of by.get("label") ?? []) {
+      const [lk, lv] = v.split(/=(.*)/s);
+      rows = rows.filter((r) => {
+        const labels = engine.imageStore.config(r.id).config?.Labels ?? {};
+        return lk! in labels && (lv === undefined || labels[lk!] === lv);
+      });
     }
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {

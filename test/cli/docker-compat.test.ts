@@ -175,6 +175,11 @@ describe.skipIf(!rootEnabled)("ps, images, history and inspect output", () => {
     const j = JSON.parse((await run(["images", "--format", "json", `${tag}:a`])).stdout);
     expect(j).toMatchObject({ Repository: tag, Tag: "a", ID: id });
     expect(j.CreatedAt).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC$/);
+    // reference filters are alternatives; before/since compare creation with the named image
+    const either = await run(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", `reference=${tag}:a`, "--filter", `reference=${tag}:b`]);
+    expect(either.stdout).toBe(`${tag}:a\n${tag}:b\n`);
+    expect((await run(["images", "-q", "--filter", "before=busybox", "--filter", `reference=${tag}*`])).stdout).toBe("");
+    expect((await run(["images", "--filter", "since=nosuch-image"])).stderr).toBe("berth: No such image: nosuch-image:latest\n");
     ok(await run(["rmi", `${tag}:a`, `${tag}:b`]));
   });
 
