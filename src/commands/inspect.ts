@@ -6,6 +6,15 @@ import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { compileTemplate } from "../engine/containers/format.ts";
 import { containers } from "./container.ts";
+import type { Context } from "./_context.ts";
+
+/** docker's inspect -s: SizeRw (the container's layer) and SizeRootFs (with its image) */
+async function sizes(ctx: Context, snapshotKey: string, image: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
+  const engine = await ctx.engine();
+  const rw = (await engine.snapshots.usage(snapshotKey).catch(() => ({ size: 0 }))).size;
+  const img = (await engine.images.list()).find((i) => i.id === image)?.size ?? 0;
+  return { SizeRw: rw, SizeRootFs: rw + img };
+}
 
 function inspectCommand(onlyContainers: boolean) {
   return defineBerthCommand({
@@ -20,13 +29,18 @@ function inspectCommand(onlyContainers: boolean) {
   async run({ flags, positionals, ctx }) {
     const svc = await containers(ctx);
     const type = typeof flags.type === "string" ? flags.type : onlyContainers ? "container" : "";
+    if (!["", "container", "image", "network", "volume"].includes(type)) {
+      throw new EngineError("invalid_argument", `unknown type: ${JSON.stringify(type)}: must be one of "config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume"`, { exitCode: 1 });
+    }
     const out: unknown[] = [];
     let failed = false;
     for (const ref of positionals) {
       let obj: unknown;
       if (type === "" || type === "container") {
         try {
-          obj = svc.inspectJson(svc.info(svc.resolve(ref)));
+          const info = svc.info(svc.resolve(ref));
+          obj = svc.inspectJson(info);
+          if (flags.size) Object.assign(obj as object, await sizes(ctx, info.cfg.Berth.SnapshotKey, info.cfg.Image));
         } catch (e) {
           if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
         }
@@ -38,8 +52,15 @@ function inspectCommand(onlyContainers: boolean) {
           if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
         }
       }
+      if (obj === undefined && (type === "" || type === "network")) {
+        try {
+          obj = (await import("./network.ts")).inspectJson(svc, ref);
+        } catch (e) {
+          if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+        }
+      }
       if (obj === undefined) {
-        process.stderr.write(`Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
+        process.stderr.write(type === "network" ? `Error response from daemon: network ${ref} not found\n` : `Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
         failed = true;
         continue;
       }

@@ -14,7 +14,8 @@ import { containers, forEach } from "./container.ts";
 /** (defineBerthCommand gives docker's exit 1 on daemon errors; 125 stays for bad flags) */
 const def = (c: BerthCommand) => async () => ({ default: defineBerthCommand(c) });
 
-function inspectJson(svc: ContainerService, ref: string): Record<string, unknown> {
+/** docker's network inspect object (also for plain `inspect` and `inspect --type network`) */
+export function inspectJson(svc: ContainerService, ref: string): Record<string, unknown> {
   const nets = svc.networks;
   const pseudo = nets.list().find((n) => n.name === ref && !n.record);
   if (pseudo) {

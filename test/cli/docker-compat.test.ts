@@ -200,6 +200,12 @@ describe.skipIf(!rootEnabled)("ps, images, history and inspect output", () => {
     expect(Array.isArray(arr) && arr.length === 1 && arr[0].Name === `/${name}`).toBe(true);
     const img = JSON.parse((await run(["image", "inspect", "--format", "json", "busybox"])).stdout);
     expect(Array.isArray(img)).toBe(true);
+    const sz = (await run(["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", name])).stdout.trim().split(" ").map(Number);
+    expect(sz[1]!).toBeGreaterThan(sz[0]!);
+    expect((await run(["inspect", "-f", "{{.Name}} {{.Driver}}", "none"])).stdout).toBe("none null\n");
+    const t = await run(["inspect", "--type", "bogus", name]);
+    expect(t).toMatchObject({ exitCode: 1, stdout: "" });
+    expect(t.stderr).toStartWith('berth: unknown type: "bogus": must be one of');
     const bad = await run(["inspect", "-f", "{{.Name", name]);
     expect(bad).toMatchObject({ exitCode: 64, stdout: "" });
     ok(await run(["rm", name]));
