@@ -26,7 +26,13 @@ export default defineBerthCommand({
     const env: string[] = [];
     const { readFileSync } = await import("node:fs");
     for (const f of (flags["env-file"] as string[]) ?? []) {
-      for (const l of readFileSync(f, "utf8").split("\n")) if (l.trim() && !l.trim().startsWith("#")) env.push(l.trim());
+      let text: string;
+      try {
+        text = readFileSync(f, "utf8");
+      } catch (e) {
+        throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, { exitCode: 1 });
+      }
+      for (const l of text.split("\n")) if (l.trim() && !l.trim().startsWith("#")) env.push(l.trim());
     }
     env.push(...((flags.env as string[]) ?? []));
     const s = detach ? undefined : openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });

@@ -73,6 +73,7 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     expect(u).toMatchObject({ exitCode: 126 });
     expect(u.stderr).toContain("unable to find user nosuch: no matching entries in passwd file");
     expect((await run(["exec", "-w", "/nonexistent", name, "pwd"])).exitCode).toBe(126);
+    expect(await run(["exec", "--env-file", `/nonexistent-${sfx}`, name, "true"])).toMatchObject({ exitCode: 1, stderr: `berth: open /nonexistent-${sfx}: no such file or directory\n` });
     ok(await run(["rm", "-f", name]));
   });
 
