@@ -145,6 +145,7 @@ export default defineBerthCommand({
     stop: () => import("./stop.ts"),
     top: () => import("./top.ts"),
     unpause: () => import("./unpause.ts"),
+    update: () => import("./update.ts"),
     wait: () => import("./wait.ts"),
   },
 });

@@ -48,6 +48,7 @@ export const commands: Record<string, Lazy> = {
   volume: () => import("./volume.ts"),
   port: () => import("./port.ts"),
   info: () => import("./info.ts"),
+  update: () => import("./update.ts"),
 };
 
 /** hidden commands: not listed in --help */

@@ -185,6 +185,29 @@ function enableControllers(h: Hierarchy, rel: string): void {
   }
 }
 
+/**
+ * `update` of a running container: write the limits given (the others stay). v1 memory: the memsw limit
+ * must never be below the memory limit, so when memory grows past the current memsw, memsw goes first.
+ */
+export function updateCgroup(path: string, r: ResourceSpec, layout = detectLayout()): void {
+  const rel = clean(path);
+  if (layout.kind === "v2") return applyV2(layout, rel, r);
+  const mem = v1(layout, "memory");
+  if (mem && r.memory !== undefined && r.memory > 0) {
+    const memsw = `${mem.dir}/${rel}/memory.memsw.limit_in_bytes`;
+    const want = r.memorySwap === undefined ? undefined : r.memorySwap < 0 ? -1 : r.memorySwap;
+    const cur = Number((read(memsw) ?? "").trim());
+    if (want !== undefined && existsSync(memsw) && (want === -1 || r.memory > cur)) {
+      write(memsw, want);
+      write(`${mem.dir}/${rel}/memory.limit_in_bytes`, r.memory);
+    } else {
+      write(`${mem.dir}/${rel}/memory.limit_in_bytes`, r.memory);
+      if (want !== undefined && existsSync(memsw)) write(memsw, want);
+    }
+  }
+  applyV1(layout, rel, { ...r, memory: undefined }, true);
+}
+
 function applyV1(layout: CgroupLayout, rel: string, r: ResourceSpec, privileged: boolean): void {
   const mem = v1(layout, "memory");
   if (mem && r.memory !== undefined && r.memory > 0) {

@@ -18,7 +18,7 @@ export type { ContainerSpec, ProcessSpec, ResourceSpec, Stdio, ExitInfo, Running
 export { createContainer, execInContainer, STAGING_DIR, type CreateHooks } from "./spawn.ts";
 export { killContainer, processStartTime, isAlive, openContainerPty, openConsole } from "./process.ts";
 export {
-  createCgroup, cgroupExists, joinCgroup, freeze, thaw, stats, oomKilled, removeCgroup, cgroupPids, detectLayout, parseLayout,
+  createCgroup, cgroupExists, joinCgroup, updateCgroup, freeze, thaw, stats, oomKilled, removeCgroup, cgroupPids, detectLayout, parseLayout,
   cgroupDirs, DEFAULT_DEVICE_RULES, type CgroupLayout, type CgroupStats, type Hierarchy,
 } from "./cgroups.ts";
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, capabilityMask } from "./capabilities.ts";

@@ -40,3 +40,4 @@ export const oomKilled = (cgroupPath: string) => rt.oomKilled(cgroupPath);
 export const removeCgroup = (cgroupPath: string) => rt.removeCgroup(cgroupPath);
 export const cgroupPids = (cgroupPath: string) => rt.cgroupPids(cgroupPath);
 export const cgroupExists = (cgroupPath: string) => rt.cgroupExists(cgroupPath);
+export const updateCgroup = (cgroupPath: string, r: import("../../runtime/index.ts").ResourceSpec) => rt.updateCgroup(cgroupPath, r);

@@ -26,7 +26,7 @@ import { entryTime, logFiles, logInode, nowNano, parseLogConfig, parseTimeArg, r
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
-import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, type CreateOptions, type SpecPaths } from "./spec.ts";
+import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, applyUpdate, type CreateOptions, type SpecPaths, type UpdateOptions } from "./spec.ts";
 import { resolveDevices, rdevNumbers, type DeviceNode } from "./host-options.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { NetworkService, networkEnv } from "../network.ts";
@@ -594,6 +594,33 @@ export class ContainerService {
     let detail = "";
     try { detail = readFileSync(join(dir, "monitor.log"), "utf8").trim().split("\n").slice(-1)[0] ?? ""; } catch {}
     throw new EngineError("internal", `start container ${shortId(id)}: monitor exited before the container started${detail ? `: ${detail}` : ""}`);
+  }
+
+  /**
+   * `update`: new limits (and restart policy) for a container; a running one gets them in its cgroup
+   * at once, the record keeps them for later starts. A failed cgroup write leaves the record unchanged.
+   */
+  update(ref: string, o: UpdateOptions): string {
+    const id = this.resolve(ref);
+    this.store.withLock(id, () => {
+      const cfg = this.store.readConfig(id);
+      const h = applyUpdate(cfg.HostConfig, o, cpus().length);
+      const st = this.store.readState(id);
+      if (isActive(st.Status) && st.Pid && rt.isAlive(st.Pid, st.StartTime)) {
+        rt.updateCgroup(cfg.Berth.CgroupPath, {
+          ...(o.memory !== undefined && h.Memory > 0 ? { memory: h.Memory } : {}),
+          ...(o.memorySwap !== undefined || o.memory !== undefined ? { memorySwap: h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : undefined } : {}),
+          ...(o.cpus !== undefined && h.NanoCpus > 0 ? { cpus: h.NanoCpus / 1e9 } : {}),
+          ...(o.cpuShares !== undefined && h.CpuShares > 0 ? { cpuShares: h.CpuShares } : {}),
+          ...(o.pidsLimit !== undefined && (h.PidsLimit ?? 0) > 0 ? { pidsLimit: h.PidsLimit! } : {}),
+          ...(o.cpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
+          ...(o.cpusetMems ? { cpusetMems: h.CpusetMems } : {}),
+          ...(o.memoryReservation !== undefined && h.MemoryReservation ? { memoryReservation: h.MemoryReservation } : {}),
+        });
+      }
+      this.store.writeConfig({ ...cfg, HostConfig: h });
+    });
+    return id;
   }
 
   /** stop/kill/rm of a container waiting to restart: the monitor goes, the container stays stopped */

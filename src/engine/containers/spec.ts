@@ -310,10 +310,57 @@ export function parseMountFlag(v: string): { mount: MountPoint; mustExist?: stri
   return { mount: { Type: "volume", Name: source, Source: "", Destination: target, Driver: "local", Mode: bool("volume-nocopy") ? "nocopy" : "z", RW: !ro, Propagation: "" } };
 }
 
+export interface UpdateOptions {
+  cpus?: string;
+  cpuShares?: string;
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  pidsLimit?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  restart?: string;
+}
+
+/**
+ * `update`: the new HostConfig (only what was given changes) with create's validation and docker's
+ * update-specific errors.
+ */
+export function applyUpdate(h: DockerHostConfig, o: UpdateOptions, hostCpus: number): DockerHostConfig {
+  const n: DockerHostConfig = { ...h };
+  if (o.memory !== undefined) {
+    n.Memory = parseBytes(o.memory, "-m, --memory");
+    if (n.Memory > 0 && n.Memory < 6 * 1024 * 1024) throw bad("Minimum memory limit allowed is 6MB");
+  }
+  if (o.memorySwap !== undefined) n.MemorySwap = o.memorySwap === "-1" ? -1 : parseBytes(o.memorySwap, "--memory-swap");
+  if (o.memory !== undefined && o.memorySwap === undefined && h.MemorySwap > 0 && n.Memory > h.MemorySwap) {
+    throw bad("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
+  }
+  if (n.MemorySwap > 0 && n.Memory > 0 && n.MemorySwap < n.Memory) throw bad("Minimum memoryswap limit should be larger than memory limit, see usage");
+  if (o.memoryReservation !== undefined) n.MemoryReservation = parseBytes(o.memoryReservation, "--memory-reservation");
+  if (n.Memory > 0 && (n.MemoryReservation ?? 0) > n.Memory) throw bad("Minimum memory limit can not be less than memory reservation limit, see usage");
+  if (o.cpus !== undefined) {
+    const c = Number(o.cpus);
+    if (!/^\d*\.?\d+$/.test(o.cpus) || !Number.isFinite(c)) throw bad(`invalid argument "${o.cpus}" for "--cpus" flag: failed to parse ${o.cpus} as a rational number`);
+    n.NanoCpus = Math.round(c * 1e9);
+    if (n.NanoCpus !== 0 && (n.NanoCpus < 1e7 || n.NanoCpus > hostCpus * 1e9)) throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
+  }
+  if (o.cpuShares !== undefined) n.CpuShares = parseInt10(o.cpuShares, "-c, --cpu-shares");
+  if (o.pidsLimit !== undefined) n.PidsLimit = parseInt10(o.pidsLimit, "--pids-limit");
+  if (o.cpusetCpus !== undefined) n.CpusetCpus = hostopt.parseCpuset(o.cpusetCpus, "--cpuset-cpus", hostCpus);
+  if (o.cpusetMems !== undefined) n.CpusetMems = hostopt.parseCpuset(o.cpusetMems, "--cpuset-mems", hostCpus);
+  if (o.restart !== undefined) {
+    const r = parseRestart(o.restart);
+    if (h.AutoRemove && r.Name !== "no") throw bad("Restart policy cannot be updated because AutoRemove is enabled for the container");
+    n.RestartPolicy = r;
+  }
+  return n;
+}
+
 /** a volume mount whose -v asked for no copy of the image's content (`:nocopy`) */
 export const isNoCopy = (m: MountPoint) => m.Type === "volume" && m.Mode.split(",").includes("nocopy");
 
-function parseRestart(s: string | undefined): { Name: string; MaximumRetryCount: number } {
+export function parseRestart(s: string | undefined): { Name: string; MaximumRetryCount: number } {
   if (s === undefined || s === "" || s === "no") return { Name: "no", MaximumRetryCount: 0 };
   const [name, count] = s.split(":");
   if (name === "always" || name === "unless-stopped") {
