@@ -139,8 +139,10 @@ async function main(argv: string[]): Promise<number> {
           : `accepts at most ${maxArgs} argument${maxArgs === 1 ? "" : "s"}`
         : undefined;
   if (countErr) {
-    const exact = minArgs !== undefined && minArgs === maxArgs ? `requires exactly ${minArgs} argument${minArgs === 1 ? "" : "s"}` : countErr;
-    process.stderr.write(`berth: 'berth ${path.join(" ")}' ${exact}\n\n${usageLine(cmd, path)}\n\nSee 'berth ${path.join(" ")} --help' for more information\n`);
+    // docker's words: "requires 2 arguments … Run '…'" for an exact count, "requires at least 1 argument … See '…'"
+    const exactly = minArgs !== undefined && minArgs === maxArgs;
+    const exact = exactly ? `requires ${minArgs} argument${minArgs === 1 ? "" : "s"}` : countErr;
+    process.stderr.write(`berth: 'berth ${path.join(" ")}' ${exact}\n\n${usageLine(cmd, path)}\n\n${exactly ? "Run" : "See"} 'berth ${path.join(" ")} --help' for more information\n`);
     return 1;
   }
 

@@ -3,7 +3,7 @@
  * does), or a file written atomically — a temp file beside the target, fsynced and renamed over it
  * only when complete (docker's atomicwriter), removed on failure.
  */
-import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
 
@@ -44,6 +44,8 @@ export async function writeArchive(output: string | undefined, what: string, pro
     return;
   }
   const target = resolve(output);
+  // docker's ValidateOutputPath wording, before anything is written
+  if (!existsSync(dirname(target))) throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`, { exitCode: 1 });
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd = -1;
   try {

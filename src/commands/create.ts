@@ -1,5 +1,5 @@
 /** `berth create`: docker's flags → CreateOptions → a container record. Also exports the shared flags. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { defineBerthCommand, type RunInput } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
@@ -91,7 +91,9 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     try {
       return readFileSync(f, "utf8");
     } catch (e) {
-      throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EISDIR") throw new EngineError("invalid_argument", `invalid env file (${f}): read ${f}: is a directory`);
+      throw new EngineError("invalid_argument", `open ${f}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
     }
   });
   // docker's --label-file: one label a line, blank lines and # comments skipped; --label wins
@@ -184,6 +186,12 @@ function cpusOf(flags: Record<string, unknown>): string | undefined {
   return q > 0 ? String(q / (p || 100000)) : undefined;
 }
 
+/** docker refuses an existing --cidfile before it creates anything */
+export function checkCidfile(flags: Record<string, unknown>): void {
+  const f = optStr(flags.cidfile);
+  if (f !== undefined && existsSync(f)) throw new EngineError("invalid_argument", `container ID file found, make sure the other container isn't running or delete ${f}`);
+}
+
 export function checkPull(flags: Record<string, unknown>): void {
   const p = String(flags.pull ?? "missing");
   if (!["always", "missing", "never"].includes(p)) throw new EngineError("invalid_argument", `invalid pull option: '${p}': must be one of "always", "missing" or "never"`);
@@ -205,6 +213,7 @@ export default defineBerthCommand({
   args: createFlags,
   async run(input) {
     checkPull(input.flags);
+    checkCidfile(input.flags);
     await checkLocalImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = await containers(input.ctx);
     const { id } = await svc.create(toCreateOptions(input, false));

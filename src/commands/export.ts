@@ -17,9 +17,9 @@ export default defineBerthCommand({
   async run({ flags, positionals, ctx }) {
     const { exportContainer } = await import("../engine/container-fs.ts");
     const out = flags.output ? String(flags.output) : undefined;
-    if (!out && process.stdout.isTTY) await writeArchive(undefined, "export", async () => {});
+    if (!out && process.stdout.isTTY) await writeArchive(undefined, "export container", async () => {});
     const engine = await ctx.engine();
     const svc = await containers(ctx);
-    await writeArchive(out, "export", (sink) => exportContainer(svc, engine.snapshots, positionals[0]!, sink));
+    await writeArchive(out, "export container", (sink) => exportContainer(svc, engine.snapshots, positionals[0]!, sink));
   },
 });

@@ -4,7 +4,7 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkLocalImage, checkPull, createFlags, toCreateOptions } from "./create.ts";
+import { checkCidfile, checkLocalImage, checkPull, createFlags, toCreateOptions } from "./create.ts";
 import { containers, runForeground } from "./container.ts";
 import { mark } from "../lib/trace.ts";
 import { EngineError } from "../lib/errors.ts";
@@ -21,6 +21,7 @@ export default defineBerthCommand({
   async run(input) {
     const { flags, ctx } = input;
     checkPull(flags);
+    checkCidfile(flags);
     await checkLocalImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
     const svc = await containers(ctx);

@@ -134,6 +134,24 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     ok(await run(["rm", name]));
   });
 
+  test("an existing --cidfile is refused before anything is created; save/export to a missing directory", async () => {
+    const f = `${root}/cid-${sfx}`;
+    writeFileSync(f, "x");
+    const before = (await run(["ps", "-aq"])).stdout;
+    const r = await run(["create", ...N, "--cidfile", f, "busybox"]);
+    expect(r).toMatchObject({ exitCode: 125, stderr: `berth: container ID file found, make sure the other container isn't running or delete ${f}\n` });
+    expect((await run(["ps", "-aq"])).stdout).toBe(before);
+    const dir = `/tmp/berth-test-nodir-${sfx}`;
+    expect(await run(["save", "-o", `${dir}/x.tar`, "busybox"])).toMatchObject({ exitCode: 1, stderr: `berth: failed to save image: invalid output path: stat ${dir}: no such file or directory\n` });
+  });
+
+  test("wrong argument counts in docker's words", async () => {
+    const t = await run(["tag", "busybox"]);
+    expect(t).toMatchObject({ exitCode: 1 });
+    expect(t.stderr).toBe("berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'berth tag --help' for more information\n");
+    expect((await run(["rm"])).stderr).toContain("requires at least 1 argument\n\nUsage:  berth rm [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth rm --help'");
+  });
+
   test("commit with a bad name writes no image", async () => {
     const name = `cm-${sfx}`;
     ok(await run(["create", ...N, "--name", name, "busybox"]));
