@@ -197,15 +197,24 @@ export function checkPull(flags: Record<string, unknown>): void {
   if (!["always", "missing", "never"].includes(p)) throw new EngineError("invalid_argument", `invalid pull option: '${p}': must be one of "always", "missing" or "never"`);
 }
 
-/** --pull=never: a missing image is "No such image" at once (docker prints no "Unable to find image" then) */
-export async function checkLocalImage(ctx: Context, flags: Record<string, unknown>, image: string): Promise<void> {
-  if (String(flags.pull ?? "missing") !== "never") return;
-  try {
-    await (await ctx.engine()).images.resolve(image);
-  } catch (e) {
-    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(image)}`, { cause: e });
-    throw e;
+/**
+ * docker's --pull before create: "missing" pulls an image that is not here (after "Unable to find
+ * image 'X' locally", progress on stderr), "always" pulls first, "never" is "No such image" at once.
+ */
+export async function ensureImage(ctx: Context, flags: Record<string, unknown>, image: string): Promise<void> {
+  const policy = String(flags.pull ?? "missing");
+  if (policy !== "always") {
+    try {
+      await (await ctx.engine()).images.resolve(image);
+      return;
+    } catch (e) {
+      if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+      if (policy === "never") throw new EngineError("not_found", `No such image: ${normalizeRef(image)}`, { cause: e });
+    }
+    process.stderr.write(`Unable to find image '${normalizeRef(image)}' locally\n`);
   }
+  const { pullWithProgress } = await import("./pull.ts");
+  await pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) });
 }
 
 export default defineBerthCommand({
@@ -214,7 +223,7 @@ export default defineBerthCommand({
   async run(input) {
     checkPull(input.flags);
     checkCidfile(input.flags);
-    await checkLocalImage(input.ctx, input.flags, input.positionals[0]!);
+    await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = await containers(input.ctx);
     const { id } = await svc.create(toCreateOptions(input, false));
     const cidfile = optStr(input.flags.cidfile);

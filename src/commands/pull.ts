@@ -49,6 +49,24 @@ export function insecureFor(ctx: Context): Promise<string[]> {
   return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root));
 }
 
+/** pull `ref` with docker's progress lines on stderr (`pull`, and `run`/`create` when the image is missing) */
+export async function pullWithProgress(ctx: Context, ref: string, o: { quiet: boolean; platform?: string }): Promise<{ name: string }> {
+  const { pullImage } = await import("../engine/pull.ts");
+  const { parsePlatform } = await import("../image/registry/index.ts");
+  const engine = await ctx.engine();
+  const p = progressPrinter(o.quiet);
+  return pullImage(engine.images, ref, {
+    platform: o.platform ? parsePlatform(o.platform) : undefined,
+    insecure: await insecureFor(ctx),
+    onProgress: (e) => {
+      if (e.type === "start") p.line(`${e.tagOrDigest}: Pulling from ${e.repo}`);
+      else if (e.type === "layer") p.layer(e.id, e.status, e.current, e.total);
+      else if (e.type === "digest") p.line(`Digest: ${e.digest}`);
+      else if (e.type === "status") p.line(`Status: ${e.message}`);
+    },
+  });
+}
+
 export default defineBerthCommand({
   meta: {
     name: "pull",
@@ -65,25 +83,11 @@ export default defineBerthCommand({
     quiet: { type: "boolean", alias: "q", description: "Suppress verbose output" },
   },
   async run({ flags, positionals, ctx }) {
-    const { pullImage } = await import("../engine/pull.ts");
-    const { parsePlatform } = await import("../image/registry/index.ts");
     if (flags["all-tags"]) {
       const { EngineError } = await import("../lib/errors.ts");
       throw new EngineError("invalid_argument", "pull --all-tags is not supported");
     }
-    const platform = flags.platform ? parsePlatform(String(flags.platform)) : undefined;
-    const engine = await ctx.engine();
-    const p = progressPrinter(!!flags.quiet);
-    const res = await pullImage(engine.images, positionals[0]!, {
-      platform,
-      insecure: await insecureFor(ctx),
-      onProgress: (e) => {
-        if (e.type === "start") p.line(`${e.tagOrDigest}: Pulling from ${e.repo}`);
-        else if (e.type === "layer") p.layer(e.id, e.status, e.current, e.total);
-        else if (e.type === "digest") p.line(`Digest: ${e.digest}`);
-        else if (e.type === "status") p.line(`Status: ${e.message}`);
-      },
-    });
+    const res = await pullWithProgress(ctx, positionals[0]!, { quiet: !!flags.quiet, platform: flags.platform ? String(flags.platform) : undefined });
     ctx.out(`${res.name}\n`);
   },
 });

@@ -4,7 +4,7 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkCidfile, checkLocalImage, checkPull, createFlags, toCreateOptions } from "./create.ts";
+import { checkCidfile, checkPull, ensureImage, createFlags, toCreateOptions } from "./create.ts";
 import { containers, runForeground } from "./container.ts";
 import { mark } from "../lib/trace.ts";
 import { EngineError } from "../lib/errors.ts";
@@ -22,7 +22,12 @@ export default defineBerthCommand({
     const { flags, ctx } = input;
     checkPull(flags);
     checkCidfile(flags);
-    await checkLocalImage(ctx, flags, input.positionals[0]!);
+    try {
+      await ensureImage(ctx, flags, input.positionals[0]!);
+    } catch (e) {
+      // a failed pull is run's engine error: 125 (pull on its own exits 1)
+      throw e instanceof EngineError && e.exitCode === 1 ? new EngineError(e.kind, e.message, { cause: e, hint: e.hint, exitCode: 125 }) : e;
+    }
     const detach = !!flags.detach;
     const svc = await containers(ctx);
     const opts = toCreateOptions(input, detach);

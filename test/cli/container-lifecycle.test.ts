@@ -74,9 +74,10 @@ describe.skipIf(!rootEnabled)("run", () => {
   });
 
   test("bad input: docker's words and exit codes, nothing half-created", async () => {
-    let r = await run(["run", "--rm", "nosuchimage"]);
+    // a missing image is pulled; this name's registry is a closed loopback port (no traffic leaves the host)
+    let r = await run(["run", "--rm", "127.0.0.1:9/nosuchimage"]);
     expect(r.exitCode).toBe(125);
-    expect(r.stderr).toContain("Unable to find image 'nosuchimage:latest' locally");
+    expect(r.stderr).toContain("Unable to find image '127.0.0.1:9/nosuchimage:latest' locally");
     r = await run(["run", "--rm", "busybox", "nosuchcmd"]);
     expect(r.exitCode).toBe(127);
     expect(r.stderr).toContain('exec: "nosuchcmd": executable file not found in $PATH');

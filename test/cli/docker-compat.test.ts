@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { type CliResult, berth, berthArgv, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
+import { Registry, haveRegistryTools } from "../integration/registry-fixture.ts";
 
 const { root, run } = busyboxRoot("compat");
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
@@ -34,9 +35,13 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     expect(c).toMatchObject({ exitCode: 1, stdout: "", stderr: `berth: No such image: nosuch${sfx}:latest\n` });
     const r = await run(["run", "--rm", "--pull=never", `nosuch${sfx}`]);
     expect(r).toMatchObject({ exitCode: 125, stdout: "", stderr: `berth: No such image: nosuch${sfx}:latest\n` });
-    const dflt = await run(["create", `nosuch${sfx}`]);
+    // the default (missing) pulls: from a closed loopback port here, so the pull fails at once
+    const dflt = await run(["create", `127.0.0.1:9/nosuch${sfx}`]);
     expect(dflt.exitCode).toBe(1);
-    expect(dflt.stderr).toStartWith(`Unable to find image 'nosuch${sfx}:latest' locally\n`);
+    expect(dflt.stderr).toStartWith(`Unable to find image '127.0.0.1:9/nosuch${sfx}:latest' locally\n`);
+    const rr = await run(["run", "--rm", `127.0.0.1:9/nosuch${sfx}`]);
+    expect(rr.exitCode).toBe(125);
+    expect(rr.stderr).toContain("ECONNREFUSED");
     // name problems are the daemon's: 1 for create, 125 for run
     expect((await run(["create", ...N, "--name", "bad name", "busybox"])).exitCode).toBe(1);
     expect((await run(["run", "--rm", ...N, "--name", "bad name", "busybox"])).exitCode).toBe(125);
@@ -248,5 +253,32 @@ describe("help", () => {
     const longs = [...r.stdout.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]!);
     expect(longs.length).toBeGreaterThan(4);
     expect(longs).toEqual([...longs].sort());
+  });
+});
+
+describe.skipIf(!rootEnabled || !haveRegistryTools)("run pulls a missing image (docker's --pull=missing)", () => {
+  test("from a registry on 127.0.0.1: 'Unable to find image', pull progress on stderr, then the container", async () => {
+    const reg = new Registry(`${root}/registry-${sfx}`);
+    await reg.start();
+    try {
+      const ref = `${reg.host}/compat/bb:${sfx}`;
+      ok(await run(["tag", "busybox", ref]));
+      ok(await run(["push", ref]));
+      ok(await run(["rmi", ref]));
+      const r = await run(["run", "--rm", ...N, ref, "echo", "pulled"]);
+      expect(r).toMatchObject({ exitCode: 0, stdout: "pulled\n" });
+      expect(r.stderr).toStartWith(`Unable to find image '${ref}' locally\n`);
+      expect(r.stderr).toContain(`Status: Downloaded newer image for ${ref}`);
+      // present now: no pull, nothing on stderr
+      expect(await run(["run", "--rm", ...N, ref, "echo", "again"])).toMatchObject({ exitCode: 0, stdout: "again\n", stderr: "" });
+      // --pull=always pulls even so
+      const a = await run(["create", "--pull=always", ...N, ref]);
+      ok(a);
+      expect(a.stderr).toContain("Pulling from compat/bb");
+      ok(await run(["rm", a.stdout.trim()]));
+      ok(await run(["rmi", ref]));
+    } finally {
+      await reg.stop();
+    }
   });
 });
