@@ -52,6 +52,7 @@ describe("--format templates", () => {
 
   test("values print as Go's %v: nil slices and maps, nil pointers, missing keys", () => {
     expect(r("{{.Config.Entrypoint}}|{{.Config.Volumes}}|{{.State.Health}}|{{.Config.Labels.nope}}|{{.Config.Cmd}}")).toBe("[]|map[]|<nil>|<no value>|[sleep 1000]");
+    expect(renderTemplate("{{.Config.Cmd}} {{.Config.Env}} {{.Config.Nope}}", { Config: {} })).toBe("[] [] <no value>");
   });
 
   test("\\t and \\n: turned into tab and newline for listings, kept literally for inspect", () => {

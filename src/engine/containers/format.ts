@@ -293,7 +293,8 @@ const SLICE_FIELDS = new Set(["Entrypoint", "Cmd", "Env", "Binds", "Mounts", "Li
 
 /** Go's fmt %v of a JSON-shaped value; `name` is the field it came from (for nil maps and slices) */
 function goValue(v: unknown, name = ""): string {
-  if (v === undefined) return "<no value>";
+  // a field docker's types always have (Cmd, Env, Labels…) prints as Go's nil slice or map when absent too
+  if (v === undefined) return MAP_FIELDS.has(name) ? "map[]" : SLICE_FIELDS.has(name) ? "[]" : "<no value>";
   if (v === null) return MAP_FIELDS.has(name) ? "map[]" : SLICE_FIELDS.has(name) ? "[]" : "<nil>";
   if (Array.isArray(v)) return `[${v.map((x) => goValue(x)).join(" ")}]`;
   if (typeof v === "object") return `map[${Object.keys(v as object).sort().map((k) => `${k}:${goValue((v as Record<string, unknown>)[k], k)}`).join(" ")}]`;
