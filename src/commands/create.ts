@@ -84,6 +84,17 @@ export const createFlags: FlagsDef = {
 };
 
 const optStr = (v: unknown) => (typeof v === "string" ? v : undefined);
+
+/** docker's CLI reads `--security-opt seccomp=PATH` itself and sends the profile's JSON */
+function seccompFile(opt: string): string {
+  const m = /^seccomp[=:](.*)$/s.exec(opt);
+  if (!m || m[1] === "unconfined" || m[1]!.trimStart().startsWith("{")) return opt;
+  try {
+    return `seccomp=${readFileSync(m[1]!, "utf8")}`;
+  } catch (e) {
+    throw new EngineError("invalid_argument", `opening seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
+  }
+}
 const optList = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
 
 export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "flags" | "positionals" | "rest">, detach: boolean): CreateOptions {
@@ -124,7 +135,7 @@ export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "fl
     capAdd: optList(flags["cap-add"]),
     capDrop: optList(flags["cap-drop"]),
     privileged: !!flags.privileged,
-    securityOpt: optList(flags["security-opt"]),
+    securityOpt: optList(flags["security-opt"]).map(seccompFile),
     readOnly: !!flags["read-only"],
     volumes: optList(flags.volume),
     tmpfs: optList(flags.tmpfs),

@@ -120,6 +120,8 @@ extern int socket(int, int, int);
 #define PR_CAPBSET_READ 23
 #define PR_CAPBSET_DROP 24
 #define PR_SET_NO_NEW_PRIVS 38
+#define PR_SET_SECCOMP 22
+#define SECCOMP_MODE_FILTER 2
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 
@@ -127,7 +129,7 @@ extern int socket(int, int, int);
 enum {
   ST_SYNC = 1, ST_CGROUPNS, ST_HOSTNAME, ST_OP, ST_SETNS, ST_CWD, ST_SETSID, ST_CTTY, ST_DUP,
   ST_RLIMIT, ST_CAPBSET, ST_GROUPS, ST_GID, ST_UID, ST_CAPSET, ST_AMBIENT, ST_NNP, ST_EXEC, ST_FORK, ST_CLOSE, ST_LO,
-  ST_CGJOIN
+  ST_CGJOIN, ST_SECCOMP
 };
 
 /* mount-plan op kinds; mount-plan.ts has the same numbers (OP) */
@@ -152,7 +154,7 @@ enum {
 enum {
   H_MODE, H_CLONE, H_HOSTNAME, H_ARGV, H_ENVP, H_OPS, H_NOPS, H_SYNC, H_ERR, H_IN, H_OUT, H_ERR2, H_TTY,
   H_UID, H_GID, H_NGROUPS, H_GROUPS, H_CAPS, H_NNP, H_INIT, H_CWD, H_NS, H_NNS, H_RLIM, H_NRLIM, H_PATH,
-  H_CGTASKS, H_CGFD, H_CGPROCS,
+  H_CGTASKS, H_CGFD, H_CGPROCS, H_SECCOMP, H_NSECCOMP,
   H_WORDS
 };
 
@@ -413,6 +415,14 @@ static void finish_and_exec(void) {
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   for (i = 0; i < (int)H[H_NRLIM]; i++)
     if (setrlimit((int)rl[3 * i], &rl[3 * i + 1]) < 0) fail(ST_RLIMIT, i);
+  /* seccomp while CAP_SYS_ADMIN is still held (no no_new_privs needed), as runc does without
+   * no-new-privileges; the filter (seccomp.ts) lets through what follows: prctl, capset, setres*id, execve */
+  if (H[H_NSECCOMP]) {
+    struct { unsigned short len; unsigned short pad[3]; void *filter; } prog;
+    prog.len = (unsigned short)H[H_NSECCOMP]; prog.pad[0] = prog.pad[1] = prog.pad[2] = 0;
+    prog.filter = P(H[H_SECCOMP]);
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (u64)&prog, 0, 0) < 0) fail(ST_SECCOMP, 0);
+  }
 
   /* capabilities(7): drop the bounding set first (needs CAP_SETPCAP, still held), then switch user.
    * Without PR_SET_KEEPCAPS, setresuid() from 0 to non-zero clears permitted and effective, so a

@@ -59,7 +59,7 @@ export const STEP = [
   "", "wait for parent", "unshare cgroup namespace", "sethostname", "mount", "setns", "chdir", "setsid",
   "set controlling terminal", "dup2", "setrlimit", "drop bounding capability", "setgroups", "setresgid",
   "setresuid", "capset", "clear ambient capabilities", "set no_new_privs", "exec", "fork init", "close fds",
-  "bring up loopback", "join cgroup",
+  "bring up loopback", "join cgroup", "install seccomp filter",
 ] as const;
 export const ST_OP = 4;
 export const ST_SETNS = 5;
@@ -106,9 +106,11 @@ export interface ShimPlan {
   cgroupFd?: number;
   /** that cgroup's cgroup.procs, written by the child only when clone3 cannot place it (kernel < 5.7) */
   cgroupProcs?: string;
+  /** a compiled seccomp filter (struct sock_filter[], seccomp.ts), installed before the caps are dropped */
+  seccomp?: Uint8Array;
 }
 
-const H_WORDS = 29;
+const H_WORDS = 31;
 
 /**
  * One blob the C side copies before clone: H_WORDS header words (u64), then data. Pointers are byte
@@ -154,6 +156,8 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   h[26] = p.cgroupTasks?.length ? strv(p.cgroupTasks) : 0;
   h[27] = p.cgroupFd ?? -1;
   h[28] = str(p.cgroupProcs);
+  h[29] = p.seccomp?.length ? add(p.seccomp) : 0;
+  h[30] = p.seccomp?.length ? p.seccomp.length / 8 : 0;
 
   const out = new Uint8Array(size);
   out.set(new Uint8Array(new BigUint64Array(h.map((x) => BigInt.asUintN(64, BigInt(x)))).buffer), 0);

@@ -19,6 +19,7 @@ import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContai
 import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
+import { compileSeccomp, DEFAULT_PROFILE } from "./seccomp.ts";
 import { cgroupMountsFor, createCgroup, detectLayout, joinTargets, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
 import { mountDetached } from "../ffi/mount-api.ts";
@@ -182,6 +183,8 @@ function processPlan(p: ProcessSpec, stdio: Stdio): Omit<ShimPlan, "mode" | "clo
     noNewPrivs: p.noNewPrivileges,
     init: p.init,
     cwd: p.cwd || "/",
+    // docker's default profile unless the engine says otherwise; compiled for this process's capabilities
+    ...(p.seccomp === "unconfined" ? {} : { seccomp: compileSeccomp(p.seccomp ?? DEFAULT_PROFILE, p.capabilities) }),
     rlimits: (p.rlimits ?? []).map((r) => {
       const res = RLIMITS[r.type.toUpperCase().replace(/^RLIMIT_/, "")];
       if (res === undefined) throw new EngineError("invalid_argument", `unknown rlimit type: "${r.type}"`);

@@ -19,6 +19,8 @@ export interface ProcessSpec {
   noNewPrivileges: boolean;
   /** add the small reaper as PID 1 (`--init`) */
   init: boolean;
+  /** seccomp profile in docker's format (seccomp.ts); undefined = docker's default, "unconfined" = none */
+  seccomp?: import("./seccomp.ts").SeccompProfile | "unconfined";
   rlimits?: { type: string; soft: number; hard: number }[];
 }
 

@@ -6,6 +6,7 @@
  */
 import { parseLogConfig } from "./logs.ts";
 import { effectiveHealthcheck } from "./health.ts";
+import { compileSeccomp, hostArch, parseSeccompProfile, type SeccompProfile } from "../../runtime/seccomp.ts";
 import * as hostopt from "./host-options.ts";
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
@@ -571,14 +572,24 @@ export function buildConfig(
   if (dup) throw bad(`Duplicate mount point: ${dup}`);
 
   let noNewPrivileges = false;
+  let systemPathsUnconfined = false;
   for (const s of opts.securityOpt) {
     const [k, v] = s.includes("=") ? s.split(/=(.*)/s) : s.split(/:(.*)/s);
     if (k === "no-new-privileges") {
       if (v === undefined || v === "" || v === "true") noNewPrivileges = true;
       else if (v === "false") noNewPrivileges = false;
       else throw bad(`invalid --security-opt 2: "${s}"`);
-    } else if (k === "seccomp" || k === "apparmor" || k === "label" || k === "systempaths") {
-      // recorded, not applied yet
+    } else if (k === "seccomp") {
+      // "unconfined", or the profile's JSON (the CLI reads a file given by path, as docker's does)
+      if (v !== "unconfined") {
+        const p = parseSeccompProfile(v ?? "", "--security-opt seccomp");
+        compileSeccomp(p, [], hostArch());
+      }
+    } else if (k === "systempaths") {
+      if (v !== "unconfined") throw bad(`invalid --security-opt 2: "${s}"`);
+      systemPathsUnconfined = true;
+    } else if (k === "apparmor" || k === "label") {
+      // no AppArmor or SELinux on the hosts berth runs on: recorded, nothing to apply
     } else throw bad(`invalid --security-opt 2: "${s}"`);
   }
   void noNewPrivileges;
@@ -665,8 +676,8 @@ export function buildConfig(
     MemoryReservation: memoryReservation,
     Runtime: "berth",
     LogConfig: logConfig,
-    MaskedPaths: opts.privileged ? [] : MASKED_PATHS,
-    ReadonlyPaths: opts.privileged ? [] : READONLY_PATHS,
+    MaskedPaths: opts.privileged || systemPathsUnconfined ? [] : MASKED_PATHS,
+    ReadonlyPaths: opts.privileged || systemPathsUnconfined ? [] : READONLY_PATHS,
   };
   if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
   if (sysctls) hostConfig.Sysctls = sysctls;
@@ -778,9 +789,13 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
   }
 
   let noNewPrivileges = false;
+  // docker's default seccomp profile unless unconfined, privileged, or a profile of the user's
+  let seccomp: SeccompProfile | "unconfined" | undefined = h.Privileged ? "unconfined" : undefined;
   for (const s of h.SecurityOpt ?? []) {
     const m = /^no-new-privileges(?:[:=](true|false))?$/.exec(s);
     if (m) noNewPrivileges = m[1] !== "false";
+    const sc = /^seccomp[=:](.*)$/s.exec(s);
+    if (sc && !h.Privileged) seccomp = sc[1] === "unconfined" ? "unconfined" : parseSeccompProfile(sc[1]!, "--security-opt seccomp");
   }
 
   const memory = h.Memory || undefined;
@@ -803,6 +818,7 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       noNewPrivileges,
       init: h.Init === true,
       ...(h.Ulimits?.length ? { rlimits: hostopt.runtimeRlimits(h.Ulimits) } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
     namespaces: {
       net: h.NetworkMode === "host" ? "host" : paths.netnsPath ? { path: paths.netnsPath } : "new",
