@@ -123,6 +123,9 @@ export const DEFAULT_PROFILE: SeccompProfile = {
 
 export type SeccompArch = "x86_64" | "aarch64";
 
+/** bumped whenever the compiler's output changes (the filter cache in spawn.ts is keyed by it) */
+export const SECCOMP_COMPILER = 1;
+
 const ARCH = {
   x86_64: { audit: 0xc000003e, table: SYSCALLS_X86_64, docker: "amd64" },
   aarch64: { audit: 0xc00000b7, table: SYSCALLS_AARCH64, docker: "arm64" },

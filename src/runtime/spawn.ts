@@ -10,7 +10,7 @@
  * here keeps the container's status. There is no pollable handle for a foreign child in Bun, so wait()
  * polls waitpid(WNOHANG): every millisecond for half a second, then every 5 ms, then every 20 ms.
  */
-import { openSync, readdirSync, readlinkSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync } from "node:fs";
+import { openSync, readdirSync, readlinkSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
@@ -19,7 +19,7 @@ import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContai
 import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
-import { compileSeccomp, DEFAULT_PROFILE } from "./seccomp.ts";
+import { compileSeccomp, DEFAULT_PROFILE, SECCOMP_COMPILER, type SeccompProfile } from "./seccomp.ts";
 import { cgroupMountsFor, createCgroup, detectLayout, joinTargets, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
 import { mountDetached } from "../ffi/mount-api.ts";
@@ -184,7 +184,7 @@ function processPlan(p: ProcessSpec, stdio: Stdio): Omit<ShimPlan, "mode" | "clo
     init: p.init,
     cwd: p.cwd || "/",
     // docker's default profile unless the engine says otherwise; compiled for this process's capabilities
-    ...(p.seccomp === "unconfined" ? {} : { seccomp: compileSeccomp(p.seccomp ?? DEFAULT_PROFILE, p.capabilities) }),
+    ...(p.seccomp === "unconfined" ? {} : { seccomp: seccompFilter(p.seccomp ?? DEFAULT_PROFILE, p.capabilities) }),
     rlimits: (p.rlimits ?? []).map((r) => {
       const res = RLIMITS[r.type.toUpperCase().replace(/^RLIMIT_/, "")];
       if (res === undefined) throw new EngineError("invalid_argument", `unknown rlimit type: "${r.type}"`);
@@ -274,6 +274,29 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     wait: () => (exited ??= waitExit(pid, o.oom ? o.cgroupPath : undefined, o.layout)),
   };
 }
+
+/**
+ * The compiled filter, from a cache under /run/berth (tmpfs, root only) keyed by the SHA-256 of what it
+ * is compiled from: compiling costs a few ms of a cold process on every start, reading 6 KB does not.
+ */
+function seccompFilter(profile: SeccompProfile, caps: string[]): Uint8Array {
+  const key = new Bun.CryptoHasher("sha256").update(JSON.stringify([SECCOMP_COMPILER, process.arch, profile, [...caps].sort()])).digest("hex");
+  const file = `${SECCOMP_CACHE}/${key}.bpf`;
+  try {
+    const b = readFileSync(file);
+    if (b.length > 0 && b.length % 8 === 0) return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  } catch {}
+  const f = compileSeccomp(profile, caps);
+  try {
+    mkdirSync(SECCOMP_CACHE, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, f, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {} // a cache only
+  return f;
+}
+
+const SECCOMP_CACHE = "/run/berth/seccomp";
 
 /** {step, errno, index} as three ints, or undefined at EOF (execve succeeded). Read on the thread pool,
  * so the event loop keeps running while the child sets itself up. */
