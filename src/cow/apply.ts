@@ -221,7 +221,11 @@ function setTimes(abs: string, e: TarEntry): void {
   lutimes(abs, a, m);
 }
 
-const WRITE_BUF = 1 << 20;
+/**
+ * File body bytes gathered into one writev(2): also the most of the source's chunks applyLayer holds
+ * on to at once (a caller that recycles chunk memory, as the pull's gzip ring does, sizes it from this)
+ */
+export const APPLY_WRITE_BUF = 1 << 20;
 
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
@@ -302,7 +306,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             let pending: Uint8Array[] = [];
             let used = 0;
             for await (const chunk of rec.body) {
-              if (used && used + chunk.length > WRITE_BUF) {
+              if (used && used + chunk.length > APPLY_WRITE_BUF) {
                 writeAllv(fd, pending, used);
                 pending = [];
                 used = 0;

@@ -25,7 +25,7 @@ export type { Change } from "./diff.ts";
 export { OverlayDriver } from "./overlay.ts";
 export { VfsDriver } from "./vfs.ts";
 export { BtrfsDriver } from "./btrfs.ts";
-export { applyLayer, cleanLayerPath, removeTree, type ApplyOptions, type WhiteoutMode } from "./apply.ts";
+export { applyLayer, APPLY_WRITE_BUF, cleanLayerPath, removeTree, type ApplyOptions, type WhiteoutMode } from "./apply.ts";
 export { overlayDiff, overlayChanges, treeDiff, treeChanges } from "./diff.ts";
 export { copyTree } from "./copy.ts";
 export { diskUsage } from "./_base.ts";

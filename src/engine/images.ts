@@ -14,7 +14,8 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
 import { ContentStore, ImageStore, LeaseStore, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString, processStartTime } from "../image/index.ts";
 import type { SnapshotDriver } from "../cow/driver.ts";
-import { openMaybeCompressed, readTar } from "../tar/index.ts";
+import { openLayerChunks, readTar } from "../tar/index.ts";
+import { LAYER_RING, rssBound, tapChunks } from "./assembly.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
 
@@ -89,15 +90,16 @@ export class ImageService implements ImageResolver {
     let diffHasher: Sha256Worker | undefined;
     let prepared = false;
     try {
-      const gc = rssBound();
-      const tapped = tap(source, (c) => {
+      const gc = rssBound(IMPORT_RSS_BOUND);
+      const tapped = tapChunks(source as unknown as AsyncIterable<Uint8Array>, (c) => {
         writer.write(c);
         gc(c.length);
       });
-      const { compression, stream } = await openMaybeCompressed(tapped);
+      // gzip inflates into a ring: the worker hasher copies each piece at once, applyLayer stays within it
+      const { compression, chunks } = await openLayerChunks(tapped, LAYER_RING);
       // uncompressed, the blob is the layer: its digest is the diffID, no second pass
       const hasher = compression === "none" ? undefined : (diffHasher = new Sha256Worker());
-      const hashed = hasher ? tap(stream, (c) => hasher.update(c)) : stream;
+      const hashed = hasher ? tapChunks(chunks, (c) => hasher.update(c)) : chunks;
       await this.snapshots.prepare(key);
       prepared = true;
       const stats = await this.snapshots.applyLayer(key, readTar(hashed));
@@ -371,43 +373,7 @@ export class ImageService implements ImageResolver {
 }
 
 /**
- * Peak-RSS bound for a streaming import. Every source chunk is a fresh ArrayBuffer, and JSC's
- * heuristics let tens of MB of dead ones pile up between collections (peak RSS 120+ MB on a 1 GB
- * import, against the ~35 MB the binary needs; issue 2 asks < 100 MB whatever the size). A full GC
- * costs ~2–25 ms here, so it is not run by the clock but only when RSS (checked every 4 MiB of input)
- * is above a soft limit and has grown by 8 MiB since the last collection (freed memory is not always
- * handed back to the kernel, so RSS alone may stay above the limit without growing).
+ * import's GC bound (assembly.ts rssBound): the worker hasher's thread keeps its RSS above a pull's, and
+ * the import issue asks < 100 MB whatever the size; a full GC per 8 MiB cost seconds per GB there
  */
-const IMPORT_RSS_CHECK_BYTES = 4 << 20;
-const IMPORT_RSS_SOFT_LIMIT = 72 << 20;
-const IMPORT_RSS_GROWTH = 8 << 20;
-
-function rssBound(): (n: number) => void {
-  let seen = 0;
-  let floor = 0;
-  return (n) => {
-    seen += n;
-    if (seen < IMPORT_RSS_CHECK_BYTES) return;
-    seen = 0;
-    const rss = process.memoryUsage.rss();
-    if (rss < IMPORT_RSS_SOFT_LIMIT || rss < floor + IMPORT_RSS_GROWTH) return;
-    Bun.gc(true);
-    floor = process.memoryUsage.rss();
-  };
-}
-
-/** pass every chunk to `fn` on its way through, with the consumer's backpressure */
-function tap(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, fn: (c: Uint8Array) => void | Promise<void>): ReadableStream<Uint8Array> {
-  const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      const r = await it.next();
-      if (r.done) return ctrl.close();
-      await fn(r.value);
-      ctrl.enqueue(r.value);
-    },
-    async cancel(reason) {
-      await it.return?.(reason);
-    },
-  }, { highWaterMark: 0 });
-}
+const IMPORT_RSS_BOUND = { checkEvery: 4 << 20, softLimit: 72 << 20, growth: 8 << 20 };

@@ -19,9 +19,9 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { parseDockerRef, referenceString, familiarString, type ContentWriter, type Reference } from "../image/index.ts";
 import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression, RegistryError, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
 import { dirname, join } from "node:path";
-import { openMaybeCompressed, readTar } from "../tar/index.ts";
+import { openLayerChunks, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
-import { gcEvery, ImageAssembly, LAYER_GC_BYTES, tapChunks } from "./assembly.ts";
+import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -82,7 +82,7 @@ export async function pullImage(images: ImageService, name: string, opts: PullOp
   const client = clientFor(ref, { ...opts, actions: "pull" });
   const shown = familiarString(ref);
   try {
-    return await pullWith(images, client, ref, opts, emit);
+    return await withLayerJitPolicy(() => pullWith(images, client, ref, opts, emit));
   } catch (e) {
     if (e instanceof RegistryError && e.status === 404 && /manifest/.test(e.message)) {
       // docker: "manifest for busybox:nope not found: manifest unknown: manifest unknown"
@@ -167,7 +167,7 @@ async function fetchLayers(
 ): Promise<void> {
   const chains = chainIds(diffIds);
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
-  const collect = gcEvery(LAYER_GC_BYTES);
+  const collect = rssBound();
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
   const check = () => {
@@ -255,9 +255,9 @@ async function fetchLayers(
         const key = extractKey();
         await images.snapshots.prepare(key, i > 0 ? chains[i - 1] : undefined);
         try {
-          const { stream } = await openMaybeCompressed(body);
+          const { chunks } = await openLayerChunks(body, LAYER_RING);
           const h = new Bun.CryptoHasher("sha256");
-          const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(stream as unknown as AsyncIterable<Uint8Array>, (c) => {
+          const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(chunks, (c) => {
             h.update(c);
             collect(c.length);
           })));

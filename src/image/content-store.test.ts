@@ -71,6 +71,17 @@ describe("ContentWriter", () => {
     expect(cs.listIngests()).toEqual([]);
     expect(w.closed).toBe(true);
     expect(new Uint8Array(await Bun.readableStreamToBytes(cs.readStream(want))) as Uint8Array).toEqual(data);
+    // readChunks: the same bytes through one reused ring, pieces of at most `chunk`
+    const rings = new Set<ArrayBufferLike>();
+    const parts: Uint8Array[] = [];
+    for await (const c of cs.readChunks(want, { ring: 1 << 20, chunk: 64 << 10 })) {
+      rings.add(c.buffer);
+      expect(c.length).toBeLessThanOrEqual(64 << 10);
+      parts.push(c.slice());
+    }
+    expect(rings.size).toBe(1);
+    expect(Buffer.concat(parts) as Uint8Array).toEqual(data);
+    expect((await rejection(Array.fromAsync(cs.readChunks(sha256Digest(new Uint8Array([9])))))).kind).toBe("not_found");
     expect((await cs.verify(want)).ok).toBe(true);
     expect(Array.from(await Array.fromAsync(cs.list()))).toEqual([info]);
   });

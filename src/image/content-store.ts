@@ -35,6 +35,7 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { fsyncDir } from "../lib/atomic-write.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import { isDigest, type Digest } from "../oci/index.ts";
+import type { RingOptions } from "../tar/index.ts";
 import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
 
 export interface BlobInfo {
@@ -72,8 +73,9 @@ export interface CommitOptions {
 
 /** default cap for readBytes: configs and manifests are KBs; registries cap manifests at 4 MiB */
 export const SMALL_BLOB_MAX = 4 * 1024 * 1024;
-/** write coalescing buffer: few large write(2)s, and a whole buffer per syscall for small chunks */
-const WRITE_BUFFER = 1024 * 1024;
+/** write coalescing buffer: few large write(2)s, and a whole buffer per syscall for small chunks (a
+ * pull has up to 3 writers open: 256 KiB is already one write per 4+ HTTP chunks) */
+const WRITE_BUFFER = 256 * 1024;
 /** how long writer() waits for a competing probe (listIngests, gc) to let go of an ingest lock */
 const INGEST_LOCK_RETRIES = 40;
 const INGEST_LOCK_RETRY_MS = 5;
@@ -154,6 +156,37 @@ export class ContentStore {
   readStream(digest: Digest): ReadableStream<Uint8Array> {
     this.mustInfo(digest);
     return Bun.file(this.path(digest)).stream();
+  }
+
+  /**
+   * The blob's bytes read into a ring of reused memory (`ring` bytes, pieces of at most `chunk`), so a
+   * layer of any size is read without an allocation per chunk. A piece stays intact only until
+   * `ring - 2 × chunk` more bytes have been handed out (tar's inflateGzip has the same contract);
+   * not_found if absent. Reads are synchronous (page cache, ≤ `chunk` each), with a turn of the event
+   * loop every MiB so concurrent downloads keep flowing.
+   */
+  async *readChunks(digest: Digest, o: RingOptions = {}): AsyncGenerator<Uint8Array> {
+    this.mustInfo(digest);
+    const chunk = o.chunk ?? 128 << 10;
+    const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
+    const fd = openSync(this.path(digest), constants.O_RDONLY | O_CLOEXEC);
+    try {
+      let pos = 0;
+      let sinceTurn = 0;
+      for (;;) {
+        if (pos + chunk > ring.length) pos = 0;
+        const n = readSync(fd, ring, pos, chunk, null);
+        if (n === 0) return;
+        yield ring.subarray(pos, pos + n);
+        pos += n;
+        if ((sinceTurn += n) >= 1 << 20) {
+          sinceTurn = 0;
+          await new Promise<void>((r) => setImmediate(r));
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
@@ -372,7 +405,8 @@ export class ContentWriter implements Disposable {
   private hasher = new Bun.CryptoHasher("sha256");
   /** offThread mode: hashes and pwrites what write() is given */
   private worker: Sha256Worker | undefined;
-  private buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  /** allocated on the first buffered write (an off-thread writer never needs it) */
+  private buf: Buffer | undefined;
   private used = 0;
   /** bytes on disk (excluding the buffer) */
   private written = 0;
@@ -445,9 +479,10 @@ export class ContentWriter implements Disposable {
       this.pwrite(fd, chunk, len);
       return;
     }
+    const buf = (this.buf ??= Buffer.allocUnsafe(WRITE_BUFFER));
     while (off < len) {
       const n = Math.min(WRITE_BUFFER - this.used, len - off);
-      this.buf.set(n === len ? chunk : chunk.subarray(off, off + n), this.used);
+      buf.set(n === len ? chunk : chunk.subarray(off, off + n), this.used);
       this.used += n;
       off += n;
       if (this.used === WRITE_BUFFER) this.flush();
@@ -472,7 +507,7 @@ export class ContentWriter implements Disposable {
     if (this.used === 0) return;
     const n = this.used;
     this.used = 0;
-    this.pwrite(this.live(), this.buf, n);
+    this.pwrite(this.live(), this.buf!, n);
   }
 
   /** the digest of everything written so far */

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { formatHeader } from "./header.ts";
-import { compressStream, decompressStream, detectCompression, openMaybeCompressed } from "./compress.ts";
+import { gzipSync } from "node:zlib";
+import { EngineError } from "../lib/errors.ts";
+import { compressStream, decompressStream, detectCompression, inflateGzip, openLayerChunks, openMaybeCompressed } from "./compress.ts";
 import { readTar } from "./reader.ts";
 import { TarWriter } from "./writer.ts";
 
@@ -61,5 +63,100 @@ describe("streams", () => {
     const z = new Uint8Array(await new Response(compressStream(pieces(await sampleTar(), 1000), "gzip")).arrayBuffer());
     z.fill(0x55, 20, 60);
     await expect(new Response(decompressStream(pieces(z, 100), "gzip")).arrayBuffer()).rejects.toThrow();
+  });
+});
+
+describe("inflateGzip / openLayerChunks (ring output)", () => {
+  /** copy each piece as it comes: the ring reuses its memory */
+  async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for await (const c of it) parts.push(c.slice());
+    return Buffer.concat(parts);
+  }
+  const big = (() => {
+    const b = new Uint8Array(3_000_000);
+    let x = 7;
+    for (let i = 0; i < b.length; i++) b[i] = i % 8192 < 4096 ? i & 0x3f : (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    return b;
+  })();
+
+  test("same bytes as node:zlib, for any input split; pieces never exceed `chunk` and are views of one ring", async () => {
+    const gz = gzipSync(big);
+    for (const step of [1 << 20, 4096, 333]) {
+      const seen = new Set<ArrayBufferLike>();
+      let max = 0;
+      const parts: Uint8Array[] = [];
+      for await (const c of inflateGzip(pieces(gz, step), { ring: 256 << 10, chunk: 32 << 10 })) {
+        seen.add(c.buffer);
+        max = Math.max(max, c.length);
+        parts.push(c.slice());
+      }
+      expect(Buffer.compare(Buffer.concat(parts), Buffer.from(big))).toBe(0);
+      expect(max).toBeLessThanOrEqual(32 << 10);
+      expect(seen.size).toBe(1);
+    }
+  });
+
+  test("a piece stays intact until ring - 2 × chunk more bytes were handed out", async () => {
+    const gz = gzipSync(big);
+    const ring = 256 << 10, chunk = 32 << 10;
+    const held: { view: Uint8Array; copy: Uint8Array; at: number }[] = [];
+    let out = 0;
+    for await (const c of inflateGzip(pieces(gz, 10_000), { ring, chunk })) {
+      held.push({ view: c, copy: c.slice(), at: out });
+      out += c.length;
+      while (held.length && out - (held[0]!.at + held[0]!.view.length) > ring - 2 * chunk) held.shift();
+      for (const h of held) expect(Buffer.compare(Buffer.from(h.view), Buffer.from(h.copy))).toBe(0);
+    }
+    expect(out).toBe(big.length);
+  });
+
+  test("multi-member gzip is read whole (gzip -d semantics)", async () => {
+    const a = big.subarray(0, 100_000), b = big.subarray(100_000, 180_000);
+    const both = Buffer.concat([gzipSync(a), gzipSync(b)]);
+    expect(Buffer.compare(Buffer.from(await collect(inflateGzip(pieces(both, 5000)))), Buffer.concat([a, b]))).toBe(0);
+  });
+
+  test("truncated, corrupt and trailing garbage are invalid_argument errors", async () => {
+    const gz = gzipSync(big);
+    await expect(collect(inflateGzip(pieces(gz.subarray(0, gz.length - 100), 65536)))).rejects.toThrow(/^gzip: unexpected end of data/);
+    const bad = Buffer.from(gz);
+    bad.fill(0x55, 1000, 1200);
+    const e = await collect(inflateGzip(pieces(bad, 65536))).catch((x) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect((e as EngineError).kind).toBe("invalid_argument");
+    expect((e as EngineError).message).toMatch(/^gzip: /);
+    await expect(collect(inflateGzip(pieces(Buffer.concat([gzipSync(big.subarray(0, 1000)), Buffer.from("junk after the member")]), 100)))).rejects.toThrow(/^gzip: incorrect header check/);
+  });
+
+  test("openLayerChunks: gzip through the ring, zstd and plain tar as they are, xz refused", async () => {
+    const tar = await sampleTar();
+    const g = await openLayerChunks(pieces(gzipSync(tar), 1000));
+    expect(g.compression).toBe("gzip");
+    expect(Buffer.compare(Buffer.from(await collect(g.chunks)), Buffer.from(tar))).toBe(0);
+    const zst = new Uint8Array(await new Response(compressStream(pieces(tar, 1000), "zstd")).arrayBuffer());
+    const z = await openLayerChunks(pieces(zst, 77));
+    expect(z.compression).toBe("zstd");
+    expect(Buffer.compare(Buffer.from(await collect(z.chunks)), Buffer.from(tar))).toBe(0);
+    const n = await openLayerChunks(pieces(tar, 100));
+    expect(n.compression).toBe("none");
+    let entries = 0;
+    for await (const r of readTar(n.chunks)) {
+      for await (const _ of r.body) {
+      }
+      entries++;
+    }
+    expect(entries).toBe(20);
+    let closed = false;
+    async function* xz() {
+      try {
+        yield new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 1, 2]);
+        yield new Uint8Array(1000);
+      } finally {
+        closed = true;
+      }
+    }
+    await expect(openLayerChunks(xz())).rejects.toThrow("tar: xz-compressed archives are not supported");
+    expect(closed).toBe(true);
   });
 });

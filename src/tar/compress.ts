@@ -11,6 +11,7 @@
  * them; they are detected and refused with a clear message rather than misread as tar.
  */
 import { EngineError } from "../lib/errors.ts";
+import { Inflater, Z_BUF_ERROR, Z_STREAM_END } from "../ffi/zlib.ts";
 import { BLOCK, isZeroBlock, verifyChecksum } from "./header.ts";
 import type { TarSource } from "./reader.ts";
 
@@ -78,12 +79,85 @@ export function compressStream(source: TarSource, what: "gzip" | "zstd"): Readab
  * uncompressed tar stream. Throws EngineError("invalid_argument") for bzip2, xz and unrecognised data.
  */
 export async function openMaybeCompressed(source: TarSource): Promise<{ compression: "gzip" | "zstd" | "none"; stream: ReadableStream<Uint8Array> }> {
-  const reader = toReadableStream(source).getReader();
+  const { head, all, close } = await peek(source as AsyncIterable<Uint8Array>);
+  const compression = detectCompression(head);
+  if (compression !== "gzip" && compression !== "zstd" && compression !== "none") {
+    await close().catch(() => {});
+    refuse(compression);
+  }
+  return { compression, stream: decompressStream(all, compression) };
+}
+
+/** where inflated gzip output goes: `ring` bytes reused round and round, at most `chunk` per piece */
+export interface RingOptions {
+  /** total bytes of output memory (default 2 MiB) */
+  ring?: number;
+  /** largest piece handed out (default 128 KiB); must be ≤ ring / 2 */
+  chunk?: number;
+}
+
+/**
+ * Inflate a gzip stream (one or more members, as `gzip -d` takes them) into a ring of reused output
+ * memory. Each piece handed out is a view of the ring and stays intact only until `ring - 2 × chunk`
+ * more bytes have been handed out: a consumer must be done with a piece by then (hash it, write it)
+ * or copy it. In exchange no output memory is allocated per chunk, whatever the size of the layer.
+ * Throws EngineError("invalid_argument") for corrupt data, trailing garbage and a truncated stream.
+ */
+export async function* inflateGzip(source: AsyncIterable<Uint8Array>, o: RingOptions = {}): AsyncGenerator<Uint8Array> {
+  const chunk = o.chunk ?? 128 << 10;
+  const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
+  using z = new Inflater();
+  let pos = 0;
+  /** a member ended and no byte of the next one was seen yet */
+  let between = false;
+  let started = false;
+  for await (const input of source) {
+    let off = 0;
+    while (off < input.length) {
+      if (between) {
+        z.reset();
+        between = false;
+      }
+      started = true;
+      if (pos + chunk > ring.length) pos = 0;
+      const rc = z.step(input, off, ring, pos, chunk);
+      off += z.consumed;
+      if (z.produced > 0) {
+        const piece = ring.subarray(pos, pos + z.produced);
+        pos += z.produced;
+        yield piece;
+      }
+      if (rc === Z_STREAM_END) between = true;
+      else if (rc === Z_BUF_ERROR && z.consumed === 0 && z.produced === 0) {
+        throw new EngineError("invalid_argument", "gzip: no progress (corrupt stream)");
+      }
+    }
+  }
+  // input is done: let zlib hand over what it still holds, until the member's end
+  while (started && !between) {
+    if (pos + chunk > ring.length) pos = 0;
+    const rc = z.step(EMPTY, 0, ring, pos, chunk);
+    if (z.produced > 0) {
+      const piece = ring.subarray(pos, pos + z.produced);
+      pos += z.produced;
+      yield piece;
+    }
+    if (rc === Z_STREAM_END) break;
+    if (z.produced === 0) throw new EngineError("invalid_argument", "gzip: unexpected end of data (truncated stream)");
+  }
+  if (!started) throw new EngineError("invalid_argument", "gzip: empty stream");
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** the first ≥ 512 bytes of `source` (fewer if it is shorter) and an iterator that replays them, then the rest */
+async function peek(source: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Array; all: AsyncIterable<Uint8Array>; close: () => Promise<unknown> }> {
+  const it = source[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let have = 0;
   let done = false;
   while (have < BLOCK) {
-    const r = await reader.read();
+    const r = await it.next();
     if (r.done) {
       done = true;
       break;
@@ -92,28 +166,34 @@ export async function openMaybeCompressed(source: TarSource): Promise<{ compress
     head.push(r.value);
     have += r.value.length;
   }
-  const first = head.length === 1 ? head[0] : Buffer.concat(head, have);
-  const compression = detectCompression(first);
-  if (compression !== "gzip" && compression !== "zstd" && compression !== "none") {
-    await reader.cancel().catch(() => {});
-    refuse(compression);
-  }
-  let i = 0;
-  const replay = new ReadableStream<Uint8Array>({
-    async pull(c) {
-      if (i < head.length) {
-        c.enqueue(head[i]);
-        head[i++] = undefined as unknown as Uint8Array; // let the peeked chunk go once handed on
-        return;
+  async function* all(): AsyncGenerator<Uint8Array> {
+    try {
+      while (head.length) yield head.shift()!;
+      if (done) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
       }
-      if (done) return c.close();
-      const r = await reader.read();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    async cancel(reason) {
-      await reader.cancel(reason);
-    },
-  });
-  return { compression, stream: decompressStream(replay, compression) };
+    } finally {
+      if (!done) await it.return?.();
+    }
+  }
+  return { head: head.length === 1 ? head[0]! : Buffer.concat(head, have), all: all(), close: async () => (done ? undefined : it.return?.()) };
+}
+
+/**
+ * openMaybeCompressed for a consumer that finishes with each chunk in time (see inflateGzip): one
+ * async iterable, no web streams, gzip inflated by zlib into a ring of reused memory (`ring`), zstd
+ * through DecompressionStream (fresh chunks), plain tar passed through. Refuses bzip2, xz and
+ * unrecognised data like openMaybeCompressed.
+ */
+export async function openLayerChunks(source: AsyncIterable<Uint8Array>, o: RingOptions = {}): Promise<{ compression: "gzip" | "zstd" | "none"; chunks: AsyncIterable<Uint8Array> }> {
+  const { head, all, close } = await peek(source);
+  const compression = detectCompression(head);
+  if (compression === "gzip") return { compression, chunks: inflateGzip(all, o) };
+  if (compression === "zstd") return { compression, chunks: decompressStream(all, "zstd") as unknown as AsyncIterable<Uint8Array> };
+  if (compression === "none") return { compression, chunks: all };
+  await close().catch(() => {});
+  refuse(compression);
 }

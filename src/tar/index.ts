@@ -1,7 +1,8 @@
 /**
  * src/tar — streaming tar: the entry model (types.ts), the 512-byte header and pax codec (header.ts,
  * pure), the reader (bytes → TarRecord), the writer (TarRecord → bytes), compression detection and
- * (de)compression streams, and a directory tree as records (fs-source.ts).
+ * (de)compression streams (openLayerChunks: gzip inflated by zlib into a reused ring, for the layer
+ * unpacks of pull, import and load), and a directory tree as records (fs-source.ts).
  *
  * May import: lib (errors), ffi (xattrs for fs-source only), node:fs. Used by image (pull/load/save),
  * cow (applyLayer/diff), engine and commands (export, cp, commit, import).
@@ -19,6 +20,6 @@
 export type { EntryType, TarEntry, TarRecord } from "./types.ts";
 export { readTar, normalizeName, type ReadTarOptions, type TarSource } from "./reader.ts";
 export { TarWriter, tarStream, planHeader, type TarSink } from "./writer.ts";
-export { detectCompression, decompressStream, compressStream, openMaybeCompressed, toReadableStream, type Compression } from "./compress.ts";
+export { detectCompression, decompressStream, compressStream, openMaybeCompressed, openLayerChunks, inflateGzip, toReadableStream, type Compression, type RingOptions } from "./compress.ts";
 export { readDirectoryRecords, splitDev, type DirectorySourceOptions } from "./fs-source.ts";
 export { BLOCK, parseHeader, formatHeader, parsePax, formatPax, verifyChecksum, type RawHeader, type HeaderFields } from "./header.ts";
