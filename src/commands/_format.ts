@@ -4,7 +4,7 @@
  * field names, columns split at tabs, docker's tabwriter) or any Go template, one line per object.
  * The template language itself is in engine/containers/format.ts.
  */
-import { compileTemplate, renderDockerTable } from "../engine/containers/format.ts";
+import { compileTemplate, goJson, renderDockerTable } from "../engine/containers/format.ts";
 
 /** docker's help text of a listing's --format flag */
 export const FORMAT_HELP =
@@ -22,7 +22,7 @@ export function sortedKeys<T extends object>(o: T): T {
 export function formatRows(out: (s: string) => void, format: string | undefined, rows: object[], headers: Record<string, string>, table: () => void): void {
   const f = (format ?? "").trim();
   if (f === "" || f === "table") return table();
-  if (f === "json") return out(rows.map((r) => JSON.stringify(sortedKeys(r)) + "\n").join(""));
+  if (f === "json") return out(rows.map((r) => goJson(sortedKeys(r)) + "\n").join(""));
   if (f.startsWith("table")) {
     const tmpl = f.slice(5).trim();
     const render = compileTemplate(tmpl);

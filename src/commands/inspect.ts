@@ -4,7 +4,7 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { compileTemplate } from "../engine/containers/format.ts";
+import { compileTemplate, goJson } from "../engine/containers/format.ts";
 import { containers } from "./container.ts";
 import type { Context } from "./_context.ts";
 
@@ -70,7 +70,7 @@ function inspectCommand(onlyContainers: boolean) {
       const f = flags.format;
       // parse before printing anything (docker: a bad template is exit 64 with no output)
       // docker: `--format json` is the whole array on one line
-      if (f === "json") ctx.out(JSON.stringify(out) + "\n");
+      if (f === "json") ctx.out(goJson(out) + "\n");
       else {
         const render = compileTemplate(f, { raw: true });
         for (const o of out) ctx.out(render(o) + "\n");

@@ -6,7 +6,7 @@ import { defineBerthCommand, type BerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
 import { renderDockerTable } from "../engine/containers/index.ts";
-import { compileTemplate } from "../engine/containers/format.ts";
+import { compileTemplate, goJson } from "../engine/containers/format.ts";
 import { FORMAT_HELP, formatRows } from "./_format.ts";
 import type { ContainerService } from "../engine/containers/index.ts";
 import { containers, forEach } from "./container.ts";
@@ -122,7 +122,7 @@ export default defineBerthCommand({
         }
         if (typeof flags.format === "string" && flags.format !== "") {
           // docker: `--format json` is the whole array on one line; templates keep \t and \n literal
-          if (flags.format === "json") ctx.out(JSON.stringify(out) + "\n");
+          if (flags.format === "json") ctx.out(goJson(out) + "\n");
           else {
             const render = compileTemplate(flags.format, { raw: true });
             for (const o of out) ctx.out(render(o) + "\n");

@@ -24,6 +24,8 @@ describe("--format templates", () => {
   test("fields, json, index", () => {
     expect(r("{{.State.Status}} {{.Name}}")).toBe("running /web");
     expect(r("{{json .Config.Labels}}")).toBe('{"app":"web","tier":"front"}');
+    // Go's json.Marshal escapes HTML characters
+    expect(renderTemplate("{{json .}}", { Digest: "<none>", A: "a&b" })).toBe('{"Digest":"\\u003cnone\\u003e","A":"a\\u0026b"}');
     expect(r('{{index .Config.Labels "app"}}')).toBe("web");
     expect(r('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}')).toBe("8080");
   });

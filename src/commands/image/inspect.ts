@@ -1,6 +1,6 @@
 import { defineBerthCommand } from "../_command.ts";
 import { EngineError } from "../../lib/errors.ts";
-import { compileTemplate } from "../../engine/containers/format.ts";
+import { compileTemplate, goJson } from "../../engine/containers/format.ts";
 
 export default defineBerthCommand({
   meta: { name: "inspect", description: "Display detailed information on one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", minArgs: 1 },
@@ -23,7 +23,7 @@ export default defineBerthCommand({
     if (flags.format && flags.format !== "json") {
       const render = compileTemplate(String(flags.format), { raw: true });
       for (const v of found) ctx.out(render(v) + "\n");
-    } else if (flags.format === "json") ctx.out(JSON.stringify(found) + "\n");
+    } else if (flags.format === "json") ctx.out(goJson(found) + "\n");
     else ctx.out(JSON.stringify(found, null, 4) + "\n");
     return failed ? 1 : 0;
   },

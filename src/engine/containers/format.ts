@@ -309,6 +309,11 @@ function truthy(v: unknown): boolean {
   return true;
 }
 
+/** Go's json.Marshal: HTML-safe (<, >, & and the JS line separators as \u escapes) */
+export function goJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** Go's fmt.Sprintf for the verbs templates use: %s %v %d %q %t %x %X %f %T %%, flags -+0 and width.precision */
 function sprintf(format: string, args: unknown[]): string {
   let n = 0;
@@ -396,7 +401,7 @@ function callFunc(name: string, args: unknown[]): unknown {
     case "print": return sprint(args);
     case "println": return args.map((a) => goValue(a)).join(" ") + "\n";
     case "printf": need(1); return sprintf(str(args[0]), args.slice(1));
-    case "json": need(1); return JSON.stringify(args[0] === undefined ? null : args[0]);
+    case "json": need(1); return goJson(args[0] === undefined ? null : args[0]);
     case "join": {
       need(2);
       const v = args[0];
