@@ -27,9 +27,18 @@ export default defineBerthCommand({
       }
       return runForeground(svc, id, { sigProxy: true, attachStdin: !!flags.interactive });
     }
-    return forEach(ctx, positionals, async (ref) => {
-      await svc.startDetached(svc.resolve(ref));
+    const failed: string[] = [];
+    const code = await forEach(ctx, positionals, async (ref) => {
+      try {
+        await svc.startDetached(svc.resolve(ref));
+      } catch (e) {
+        failed.push(ref);
+        throw e;
+      }
       return ref;
     });
+    // docker's summary after the per-container errors
+    if (failed.length) process.stderr.write(`Error: failed to start containers: ${failed.join(", ")}\n`);
+    return code;
   },
 });
