@@ -21,7 +21,8 @@ export default defineBerthCommand({
       since: typeof flags.since === "string" ? flags.since : undefined,
       until: typeof flags.until === "string" ? flags.until : undefined,
       onEntry: (e) => {
-        const line = ts ? `${e.time} ${e.log}` : e.log;
+        // docker: timestamp, then the details (log attributes; berth records none) and a space, then the line
+        const line = (ts ? `${e.time} ` : "") + (flags.details ? " " : "") + e.log;
         (e.stream === "stderr" ? process.stderr : process.stdout).write(line);
       },
     });

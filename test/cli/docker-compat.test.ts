@@ -158,6 +158,13 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     expect((await run(["rm"])).stderr).toContain("requires at least 1 argument\n\nUsage:  berth rm [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth rm --help'");
   });
 
+  test("logs --details: a space before each line (no log attributes)", async () => {
+    const name = `lg-${sfx}`;
+    ok(await run(["run", ...N, "--name", name, "busybox", "echo", "hi"]));
+    expect((await run(["logs", "--details", name])).stdout).toBe(" hi\n");
+    ok(await run(["rm", name]));
+  });
+
   test("commit with a bad name writes no image", async () => {
     const name = `cm-${sfx}`;
     ok(await run(["create", ...N, "--name", name, "busybox"]));
