@@ -136,6 +136,7 @@ export default defineBerthCommand({
     ps: () => import("./ps.ts"),
     pause: () => import("./pause.ts"),
     prune: () => import("./container-prune.ts"),
+    port: () => import("./port.ts"),
     rename: () => import("./rename.ts"),
     restart: () => import("./restart.ts"),
     rm: () => import("./rm.ts"),

@@ -252,6 +252,8 @@ describe("help", () => {
     expect(cmds).toContain("  ls          List images");
     expect(cmds).toContain("  rm          Remove one or more images");
     expect(cmds.some((l) => /^ {2}(list|remove)\b/.test(l))).toBe(false);
+    const c = (await berth(["container", "--help"])).stdout;
+    for (const name of ["ls", "port", "prune", "inspect", "wait"]) expect(c).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
     const names = cmds.map((l) => l.trim().split(/\s+/)[0]!);
     expect(names).toEqual([...names].sort());
   });
