@@ -49,6 +49,7 @@ export const commands: Record<string, Lazy> = {
   port: () => import("./port.ts"),
   info: () => import("./info.ts"),
   update: () => import("./update.ts"),
+  events: () => import("./events.ts"),
 };
 
 /** hidden commands: not listed in --help */

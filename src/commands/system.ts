@@ -7,6 +7,7 @@ export default defineBerthCommand({
     df: () => import("./system/df.ts"),
     check: () => import("./system/check.ts"),
     info: () => import("./info.ts"),
+    events: () => import("./events.ts"),
     prune: () => import("./system/prune.ts"),
   },
 });

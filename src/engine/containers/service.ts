@@ -36,6 +36,7 @@ import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "./
 import { pumpFd, startError, supervise, type LocalIO, type Prepared } from "./supervisor.ts";
 import { canKill, dockerStatus, initialState, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 import { mark } from "../../lib/trace.ts";
+import { EventLog } from "../events.ts";
 import { nextDelay, shouldRestart } from "./restart.ts";
 import { applyProbe, hasHealthcheck, MAX_OUTPUT, probeArgv, timings, type HealthState } from "./health.ts";
 
@@ -71,9 +72,16 @@ export class ContainerService {
   readonly store: ContainerStore;
   readonly log: Logger;
   private _networks?: NetworkService;
+  readonly events: EventLog;
   constructor(readonly opts: ContainerServiceOptions) {
     this.store = new ContainerStore(opts.root);
     this.log = opts.log;
+    this.events = new EventLog(opts.berthRoot);
+  }
+
+  /** a container event with docker's attributes: image, name, the container's labels, then `extra` */
+  private ev(action: string, cfg: ContainerConfigFile, extra: Record<string, string> = {}): void {
+    this.events.emit("container", action, cfg.Id, { ...(cfg.Config.Labels ?? {}), image: cfg.Config.Image, name: cfg.Name.slice(1), ...extra });
   }
 
   /** networks of the same berth root (created on first use: `--network none` runs never touch them) */
@@ -215,6 +223,7 @@ export class ContainerService {
       this.store.writeState(id, initialState());
       // config.json last: a directory without it is not a container (store.ids) and is swept by rm
       this.store.writeConfig(cfg);
+      this.ev("create", cfg);
       return { id, warnings: [] };
     } catch (e) {
       for (const c of cleanup.reverse()) {
@@ -292,10 +301,20 @@ export class ContainerService {
   }
 
   /** the container's addresses and veths go (its port reservation stays until rm); never throws */
+  /** docker's network events name the network by id, with the container and the network's name */
+  private netEvent(action: "connect" | "disconnect", network: string, containerId: string): void {
+    try {
+      const rec = this.networks.mgr.inspect(network);
+      this.events.emit("network", action, rec.id, { container: containerId, name: rec.name, type: "bridge" });
+    } catch {}
+  }
+
   private detachNetworks(cfg: ContainerConfigFile): void {
     if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
     try {
+      const attached = this.networks.mgr.list().filter((r) => Object.values(r.endpoints).some((e) => e.containerId === cfg.Id)).map((r) => r.name);
       netw.detachAll(this.networks, cfg.Id);
+      for (const n of attached) this.netEvent("disconnect", n, cfg.Id);
     } catch (e) {
       this.log.warn(`release network of container ${shortId(cfg.Id)}: ${(e as Error).message}`);
     }
@@ -382,7 +401,9 @@ export class ContainerService {
       // (--network none needs nothing here: the runtime brings lo up in every new network namespace)
       const links = this.links(cfg);
       linkEnv = links.env;
-      beforeStart = async (pid) => void (await netw.wire(this.networks, cfg, pid, links.hosts));
+      beforeStart = async (pid) => {
+        for (const ep of await netw.wire(this.networks, cfg, pid, links.hosts)) this.netEvent("connect", ep.network, cfg.Id);
+      };
     }
     const spec = buildSpec(cfg, rootfs, user, paths);
     spec.process.env = withLinkEnv(spec.process.env, linkEnv);
@@ -454,11 +475,13 @@ export class ContainerService {
         onStarted: fg?.onStarted,
         recordRunning: (pid, startTime, startedAt) => {
           this.safeUpdate(id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 }));
+          this.ev("start", cfg);
           stopHealth = this.startHealth(id, cfg);
         },
         recordStartFailure: (err) => this.recordStartFailure(id, err),
         recordExit: (info, finishedAt) => {
           stopHealth();
+          this.ev("die", cfg, { exitCode: String(info.exitCode) });
           let oom = info.oomKilled;
           try { oom ||= rt.oomKilled(cfg.Berth.CgroupPath); } catch {}
           this.reapCgroup(cfg);
@@ -748,6 +771,7 @@ export class ContainerService {
     }
     if (!canKill(st.Status) || !st.Pid) throw new EngineError("failed_precondition", `cannot kill container: ${ref}: container ${id} is not running`, { exitCode: 1 });
     this.safeUpdate(id, (s) => ({ ...s, ManuallyStopped: true }));
+    this.ev("kill", this.store.readConfig(id), { signal: String(sig) });
     rt.killPid(st.Pid, sig);
     if (st.Status === "paused" && sig === 9) this.thawQuiet(id);
     return id;
@@ -769,11 +793,17 @@ export class ContainerService {
     const timeout = timeoutSec ?? cfg.Config.StopTimeout ?? 10;
     if (st.Pid) rt.killPid(st.Pid, sig);
     if (st.Status === "paused") this.thawQuiet(id);
-    if (timeout < 0 ? await this.waitStopped(id, Infinity) : await this.waitStopped(id, timeout * 1000)) return id;
-    st = this.state(id);
-    if (st.Pid) rt.killPid(st.Pid, 9);
-    this.reapCgroup(cfg);
-    await this.waitStopped(id, 10_000);
+    this.ev("kill", cfg, { signal: String(sig) });
+    if (!(timeout < 0 ? await this.waitStopped(id, Infinity) : await this.waitStopped(id, timeout * 1000))) {
+      st = this.state(id);
+      if (st.Pid) {
+        this.ev("kill", cfg, { signal: "9" });
+        rt.killPid(st.Pid, 9);
+      }
+      this.reapCgroup(cfg);
+      await this.waitStopped(id, 10_000);
+    }
+    this.ev("stop", cfg);
     return id;
   }
 
@@ -805,6 +835,7 @@ export class ContainerService {
     const id = await this.stop(ref, timeoutSec);
     await this.waitSupervisorGone(id);
     await this.startDetached(id);
+    this.ev("restart", this.store.readConfig(id));
     return id;
   }
 
@@ -888,6 +919,7 @@ export class ContainerService {
         }
       }
     }
+    this.ev("destroy", cfg);
   }
 
   // ---------------------------------------------------------------- networks
@@ -907,6 +939,7 @@ export class ContainerService {
     if (isActive(st.Status) && st.Pid) {
       const names = net === "bridge" ? undefined : [...new Set([cfg.Name.slice(1), ...o.aliases, shortId(id)])];
       const ep = this.networks.mgr.connect(st.Pid, net, { containerId: id, ip: o.ip, names });
+      this.netEvent("connect", net, id);
       try {
         netw.updateHostsLine(cfg, { add: ep.ip });
       } catch (e) {
@@ -930,6 +963,7 @@ export class ContainerService {
     const ip = Object.entries(this.networks.mgr.inspect(net).endpoints).find(([, e]) => e.containerId === id)?.[0];
     try {
       this.networks.mgr.disconnect(id, net);
+      if (ip) this.netEvent("disconnect", net, id);
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
     }
@@ -981,6 +1015,7 @@ export class ContainerService {
       }
       this.store.writeConfig({ ...cfg, Name: `/${name}` });
       this.store.releaseName(old, id);
+      this.ev("rename", { ...cfg, Name: `/${name}` }, { oldName: `/${old}` });
       // the embedded DNS answers for the new name from now on (docker does the same)
       if (netw.isBridgeMode(netw.primaryNetwork(cfg))) this.networks.mgr.renameEndpoints(id, (ns) => [...new Set(ns.map((n) => (n === old ? name : n)))]);
     });
@@ -995,6 +1030,7 @@ export class ContainerService {
       if (st.Status !== "running") throw new EngineError("failed_precondition", `container ${id} is not running`, { exitCode: 1 });
       rt.freeze(cfg.Berth.CgroupPath);
       this.store.writeState(id, { ...st, Status: "paused" });
+      this.ev("pause", cfg);
     });
     return id;
   }
@@ -1007,6 +1043,7 @@ export class ContainerService {
       if (st.Status !== "paused") throw new EngineError("failed_precondition", `container ${id} is not paused`, { exitCode: 1 });
       rt.thaw(cfg.Berth.CgroupPath);
       this.store.writeState(id, { ...st, Status: "running" });
+      this.ev("unpause", cfg);
     });
     return id;
   }
