@@ -318,7 +318,7 @@ export class ImageService implements ImageResolver {
   }
 
   /** `image prune`: dangling (untagged) images, or with all=true every image no container uses */
-  async prune(all: boolean): Promise<{ deleted: string[]; reclaimed: number }> {
+  async prune(all: boolean, match: (created: string, labels: Record<string, string>) => boolean = () => true): Promise<{ deleted: string[]; reclaimed: number }> {
     const inUse = await this.imagesInUse();
     const deleted: string[] = [];
     let reclaimed = 0;
@@ -331,7 +331,9 @@ export class ImageService implements ImageResolver {
         if (inUse.has(rec.id) || parents.has(rec.id)) continue;
         const names = this.store.namesOf(rec.id);
         if (names.length && !all) continue;
-        reclaimed += await this.imageSize(this.store.config(rec.id));
+        const cfg = this.store.config(rec.id);
+        if (!match(cfg.created ?? "", cfg.config?.Labels ?? {})) continue;
+        reclaimed += await this.imageSize(cfg);
         for (const n of names) {
           this.store.untag(n);
           deleted.push(`untagged: ${familiarizeKey(n)}`);

@@ -73,6 +73,15 @@ describe.skipIf(!rootEnabled)("info and prune", () => {
     expect((await run(["network", "ls", "--format", "{{.Name}}"])).stdout).not.toContain(net);
     expect((await run(["images", "-q"])).stdout.trim()).not.toBe("");
     ok(await run(["rm", "-f", `keep-${sfx}`]));
+    // image prune filters: only the labelled image goes; until= in the past keeps everything
+    ok(await run(["run", "--network", "none", "--name", `lab-${sfx}`, "busybox", "true"]));
+    ok(await run(["commit", "-c", "LABEL tier=old", `lab-${sfx}`, `old-${sfx}:1`]));
+    ok(await run(["rm", `lab-${sfx}`]));
+    expect((await run(["image", "prune", "-a", "-f", "--filter", "label=nothing=here"])).stdout).toBe("Total reclaimed space: 0B\n");
+    expect((await run(["image", "prune", "-a", "-f", "--filter", "until=2000-01-01T00:00:00Z"])).stdout).toBe("Total reclaimed space: 0B\n");
+    const pruned = await run(["image", "prune", "-a", "-f", "--filter", "label=tier=old"]);
+    expect(pruned.stdout).toContain(`untagged: old-${sfx}:1`);
+    expect((await run(["images", "--format", "{{.Repository}}"])).stdout).toBe("busybox\n");
     // image and build-cache prune ask the same way: without an answer nothing goes
     for (const cmd of [["image", "prune", "-a"], ["builder", "prune"]]) {
       const r2 = await run(cmd);

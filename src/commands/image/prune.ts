@@ -7,16 +7,14 @@ export default defineBerthCommand({
   args: {
     all: { type: "boolean", alias: "a", description: "Remove all unused images, not just dangling ones" },
     force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
-    filter: { type: "string", multiple: true, description: "Provide filter values (not supported yet: refused)" },
+    filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')" },
   },
   async run({ flags, ctx }) {
-    if (flags.filter.length) {
-      const { UsageError } = await import("../../lib/errors.ts");
-      throw new UsageError("image prune --filter is not supported by berth yet");
-    }
+    const sys = await import("../../engine/system.ts");
+    const filter = sys.parsePruneFilters(flags.filter);
     if (!(await confirm(!!flags.force, `This will remove all ${flags.all ? "images without at least one container associated to them" : "dangling images"}.`))) return;
     const engine = await ctx.engine();
-    const { deleted, reclaimed } = await engine.images.prune(flags.all);
+    const { deleted, reclaimed } = await engine.images.prune(flags.all, (created, labels) => sys.matchesPrune(filter, created || new Date(0).toISOString(), labels));
     if (deleted.length) ctx.out(`Deleted Images:\n${deleted.join("\n")}\n\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
   },
