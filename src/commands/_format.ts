@@ -4,7 +4,7 @@
  * field names, columns split at tabs, docker's tabwriter) or any Go template, one line per object.
  * The template language itself is in engine/containers/format.ts.
  */
-import { compileTemplate, goJson, renderDockerTable } from "../engine/containers/format.ts";
+import { compileTemplate, goJson, renderDockerTable, strictFields } from "../engine/containers/format.ts";
 
 /** docker's help text of a listing's --format flag */
 export const FORMAT_HELP =
@@ -19,7 +19,7 @@ export function sortedKeys<T extends object>(o: T): T {
  * print `rows` the way docker's formatter does. `headers` maps a field to its column title;
  * `table` prints the default layout (format "" or "table").
  */
-export function formatRows(out: (s: string) => void, format: string | undefined, rows: object[], headers: Record<string, string>, table: () => void): void {
+export function formatRows(out: (s: string) => void, format: string | undefined, rows: object[], headers: Record<string, string>, table: () => void, typeName = "Context"): void {
   const f = (format ?? "").trim();
   if (f === "" || f === "table") return table();
   if (f === "json") return out(rows.map((r) => goJson(sortedKeys(r)) + "\n").join(""));
@@ -34,9 +34,9 @@ export function formatRows(out: (s: string) => void, format: string | undefined,
     } catch {
       header = tmpl.replace(/\\t/g, "\t").replace(/\{\{[^}]*\}\}/g, "").split("\t");
     }
-    out(renderDockerTable(header, rows.map((r) => render(r).split("\t"))));
+    out(renderDockerTable(header, rows.map((r) => render(strictFields(r, typeName)).split("\t"))));
     return;
   }
   const render = compileTemplate(f);
-  out(rows.map((r) => render(r) + "\n").join(""));
+  out(rows.map((r) => render(strictFields(r, typeName)) + "\n").join(""));
 }

@@ -118,6 +118,6 @@ export default defineBerthCommand({
     formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, IMAGE_HEADERS, () => {
       const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
       ctx.out(renderDockerTable(header, rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)])));
-    });
+    }, "imageContext");
   },
 });

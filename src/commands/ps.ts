@@ -99,6 +99,7 @@ export default defineBerthCommand({
     });
     formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, PS_HEADERS, () =>
       ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]))),
+      "ContainerContext",
     );
   },
 });

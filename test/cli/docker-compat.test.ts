@@ -188,6 +188,10 @@ describe.skipIf(!rootEnabled)("ps, images, history and inspect output", () => {
     const j = JSON.parse((await run(["ps", "-a", ...f, "--format", "{{json .}}"])).stdout);
     expect(Object.keys(j)).toEqual([...Object.keys(j)].sort());
     expect(j).toMatchObject({ Names: name, State: "exited", Command: `"sh -c 'exit 2'"`, Labels: "app=web" });
+    // a field the row does not have is an error, as on docker's Go structs
+    const typo = await run(["ps", "-a", ...f, "--format", "{{.Nmae}}"]);
+    expect(typo).toMatchObject({ exitCode: 1, stdout: "" });
+    expect(typo.stderr).toContain("can't evaluate field Nmae in type *formatter.ContainerContext");
     const bad = await run(["ps", "--format", "{{nosuchfunc .ID}}"]);
     expect(bad).toMatchObject({ exitCode: 64, stdout: "" });
     expect(bad.stderr).toContain('function "nosuchfunc" not defined');

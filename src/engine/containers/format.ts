@@ -541,6 +541,19 @@ function execNodes(nodes: Node[], dot: unknown, scope: Scope, out: string[]): vo
 }
 
 /**
+ * a listing row as docker's formatter contexts are: Go structs, so a field they do not have is an
+ * error (`{{.Nmae}}` in a script fails instead of printing "<no value>"). Capitalised names only.
+ */
+export function strictFields<T extends object>(row: T, typeName: string): T {
+  return new Proxy(row, {
+    get(target, prop, recv) {
+      if (typeof prop === "string" && /^[A-Z]/.test(prop) && !(prop in target)) throw new TemplateFault(`executing "" at <.${prop}>: can't evaluate field ${prop} in type *formatter.${typeName}`);
+      return Reflect.get(target, prop, recv);
+    },
+  });
+}
+
+/**
  * a parsed template, run once per object (docker's --format). docker's listing commands (ps, images, …)
  * turn the two characters \t and \n of a format into a tab and a newline; inspect does not (`raw`).
  */
