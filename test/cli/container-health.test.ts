@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const { run } = busyboxRoot("health");
@@ -13,11 +13,7 @@ const sfx = Math.random().toString(36).slice(2, 8);
 const net = ["--network", "none"];
 const status = async (name: string) => (await run(["ps", "-a", "--filter", `name=^${name}$`, "--format", "{{.Status}}"])).stdout.trim();
 
-/** poll until cond holds; the deadline only bounds a hang */
-async function until(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(50)) if (await cond()) return;
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = waitUntil;
 
 describe.skipIf(!rootEnabled)("health checks", () => {
   test("--health-cmd: starting, unhealthy after the retries, healthy once the probe passes; ps filter; inspect", async () => {

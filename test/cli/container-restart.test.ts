@@ -3,7 +3,7 @@
  * rm -f), seen through ps, inspect and logs as a docker user would. Root only.
  */
 import { describe, expect, test } from "bun:test";
-import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const { run } = busyboxRoot("restart");
@@ -12,11 +12,7 @@ const sfx = Math.random().toString(36).slice(2, 8);
 const net = ["--network", "none"];
 const inspect = async (name: string, f: string) => (await run(["inspect", "-f", f, name])).stdout.trim();
 
-/** poll (not a timing assertion: the deadline only bounds a hang) */
-async function until(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(50)) if (await cond()) return;
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = waitUntil;
 
 describe.skipIf(!rootEnabled)("restart policies", () => {
   test("on-failure:2 runs three times, then stays exited with the code; exit 0 is not restarted", async () => {

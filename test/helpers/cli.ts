@@ -71,3 +71,9 @@ export function busyboxRoot(tag: string, defaults: { timeoutMs?: number; env?: R
   });
   return { root, run };
 }
+
+/** poll until `cond` holds (not a timing assertion: the deadline only bounds a hang) */
+export async function waitUntil(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(50)) if (await cond()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
