@@ -10,6 +10,12 @@ import { existsSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { rootEnabled } from "./helpers/root.ts";
 
+// Nothing a test starts may reach a registry beyond this host (`run` pulls a missing image from docker.io,
+// as docker does): every http(s) request not to loopback goes to a closed local port instead. Bun's fetch
+// and skopeo both honour these variables, and every berth process the tests start inherits them.
+for (const k of ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]) process.env[k] = "http://127.0.0.1:9";
+for (const k of ["NO_PROXY", "no_proxy"]) process.env[k] = "127.0.0.1,localhost,::1";
+
 if (rootEnabled && !process.env.BERTH_BRIDGE) {
   const tag = randomBytes(3).toString("hex");
   const bridge = `bt${tag}`;
