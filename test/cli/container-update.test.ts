@@ -36,4 +36,12 @@ describe.skipIf(!rootEnabled)("update", () => {
     expect(auto.stderr).toContain("Restart policy cannot be updated because AutoRemove is enabled for the container");
     ok(await run(["rm", "-f", `${name}r`]));
   });
+
+  test("wait of a run -d --rm container reports its exit code though the record is gone", async () => {
+    const r = await run(["run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "sleep 0.5; exit 3"]);
+    ok(r);
+    const w = await run(["wait", r.stdout.trim()]);
+    expect(w).toMatchObject({ exitCode: 0, stdout: "3\n" });
+    expect((await run(["ps", "-aq"])).stdout).toBe("");
+  });
 });

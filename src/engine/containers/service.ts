@@ -10,7 +10,7 @@
  * (SIGKILL), the container keeps running; `stop`/`kill`/`rm -f` reach it through its trusted pid and its
  * cgroup, and the first command to notice a dead supervisor with a dead container records it stopped.
  */
-import { existsSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, statSync, closeSync, constants } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, closeSync, constants } from "node:fs";
 import { cpus, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
@@ -856,11 +856,42 @@ export class ContainerService {
       try {
         last = this.state(id);
       } catch (e) {
-        if (e instanceof NoSuchContainer) return last.ExitCode;
+        // removed (--rm) before we saw it stop: its exit code was left for us
+        if (e instanceof NoSuchContainer) return this.exitOfRemoved(id) ?? last.ExitCode;
         throw e;
       }
     }
     return last.ExitCode;
+  }
+
+  private get exitsDir(): string {
+    return join(this.opts.root, ".exits");
+  }
+
+  /**
+   * An --rm container's exit code outlives its record for a minute, for a `wait` that started before the
+   * removal (docker's `wait` of a `run -d --rm` container reports the real code).
+   */
+  private keepExit(id: string, code: number): void {
+    try {
+      mkdirSync(this.exitsDir, { recursive: true, mode: 0o700 });
+      replaceFile(join(this.exitsDir, id), String(code));
+      const old = Date.now() - 60_000;
+      for (const f of readdirSync(this.exitsDir)) {
+        try {
+          if (statSync(join(this.exitsDir, f)).mtimeMs < old) unlinkSync(join(this.exitsDir, f));
+        } catch {}
+      }
+    } catch {}
+  }
+
+  private exitOfRemoved(id: string): number | undefined {
+    try {
+      const n = Number(readFileSync(join(this.exitsDir, id), "utf8"));
+      return Number.isInteger(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   // ---------------------------------------------------------------- remove
@@ -898,6 +929,9 @@ export class ContainerService {
     } catch (e) {
       if (e instanceof NoSuchContainer) return;
       throw e;
+    }
+    if (cfg.HostConfig.AutoRemove) {
+      try { this.keepExit(id, this.store.readState(id).ExitCode); } catch {}
     }
     this.reapCgroup(cfg);
     if (netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(this.networks, id);
