@@ -1,19 +1,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { containers } from "./container.ts";
 
-/**
- * What docker keeps in a container's init layer, below the changes `diff` shows: mount points the
- * engine creates (hostname, hosts, resolv.conf, /proc, /sys, /dev/…). berth creates them in the
- * container's own layer when the image lacks them, so they are left out here.
- */
-const INIT_PATHS = new Set(["/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/proc", "/sys", "/dev/pts", "/dev/shm", "/dev/console", "/dev/mqueue"]);
-const INIT_PARENTS = ["/etc", "/dev"];
-
-/** docker's view: the init layer's entries gone, and their parent too when nothing else changed in it (pure) */
-export function userChanges<T extends { kind: string; path: string }>(changes: T[]): T[] {
-  const rest = changes.filter((c) => !(c.kind !== "D" && INIT_PATHS.has(c.path)));
-  return rest.filter((c) => !(c.kind !== "D" && INIT_PARENTS.includes(c.path) && !rest.some((o) => o.path.startsWith(c.path + "/"))));
-}
+import { userChanges } from "../engine/init-paths.ts";
 
 export default defineBerthCommand({
   meta: {

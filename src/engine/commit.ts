@@ -22,6 +22,7 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type Manifest } from "../oci/index.ts";
 import { compressStream, tarStream } from "../tar/index.ts";
 import { applyChanges } from "./changes.ts";
+import { withoutInitPaths } from "./init-paths.ts";
 import { chainIds, type ImageService } from "./images.ts";
 import { ImageAssembly, tapChunks } from "./assembly.ts";
 import type { ContainerService } from "./containers/index.ts";
@@ -98,7 +99,8 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
       const h = new Bun.CryptoHasher("sha256");
       let tarSize = 0;
       try {
-        const tar = tapChunks(tarStream(images.snapshots.diff(opts.key)) as unknown as AsyncIterable<Uint8Array>, (c) => {
+        // the engine's mount points (hostname, hosts, /proc, …) are not the container's changes
+        const tar = tapChunks(tarStream(withoutInitPaths(images.snapshots.diff(opts.key))) as unknown as AsyncIterable<Uint8Array>, (c) => {
           h.update(c);
           tarSize += c.length;
           opts.onProgress?.(tarSize);

@@ -89,6 +89,22 @@ describe.skipIf(!rootEnabled)("diff, commit, export, history", () => {
     ok(await run(["rm", "-f", name]));
   });
 
+  test("commit of an untouched container: an empty layer (the engine's mount points are not changes)", async () => {
+    const name = `fresh-${sfx}`;
+    ok(await run(["run", "--name", name, "busybox", "true"]));
+    expect((await run(["diff", name])).stdout).toBe("");
+    ok(await run(["commit", name, `fresh-${sfx}:1`]));
+    const out = join(root, `fresh-${sfx}.tar`);
+    ok(await run(["save", "-o", out, `fresh-${sfx}:1`]));
+    const manifest = JSON.parse(Bun.spawnSync(["tar", "-xOf", out, "manifest.json"]).stdout.toString());
+    const layer = manifest[0].Layers.at(-1);
+    const blob = Bun.spawnSync(["tar", "-xOf", out, layer]).stdout;
+    const names = await tarNames(Bun.gunzipSync(blob));
+    expect([...names.keys()]).toEqual([]);
+    ok(await run(["rm", name]));
+    ok(await run(["rmi", `fresh-${sfx}:1`]));
+  });
+
   test("errors name the container; the store stays clean", async () => {
     const r = await run(["commit", `nope-${sfx}`]);
     expect(r.exitCode).not.toBe(0);
