@@ -99,7 +99,7 @@ describe.skipIf(!rootEnabled)("diff, commit, export, history", () => {
     const manifest = JSON.parse(Bun.spawnSync(["tar", "-xOf", out, "manifest.json"]).stdout.toString());
     const layer = manifest[0].Layers.at(-1);
     const blob = Bun.spawnSync(["tar", "-xOf", out, layer]).stdout;
-    const names = await tarNames(Bun.gunzipSync(blob));
+    const names = await tarNames(Bun.gunzipSync(new Uint8Array(blob)));
     expect([...names.keys()]).toEqual([]);
     ok(await run(["rm", name]));
     ok(await run(["rmi", `fresh-${sfx}:1`]));

@@ -101,7 +101,7 @@ describe("volumes, tmpfs, flags", () => {
     expect(() => buildConfig(opts("x", { command: ["sh"], volumes: ["/a:rel"] }), image(), {}, 2)).toThrow("must be absolute");
   });
   test("--rm and --restart conflict", () => {
-    expect(() => buildConfig(opts("x", { command: ["sh"], rm: true, restart: "always" }), image(), {}, 2)).toThrow("Conflicting options: --restart and --rm");
+    expect(() => buildConfig(opts("x", { command: ["sh"], rm: true, restart: "always" }), image(), {}, 2)).toThrow("conflicting options: cannot specify both --restart and --rm");
   });
   test("network: default bridge, ports, links, endpoint settings, docker's conflicts", () => {
     const b = (o: Parameters<typeof opts>[1]) => buildConfig(opts("x", { command: ["sh"], ...o }), image({ ExposedPorts: { "53/udp": {} } }), {}, 2);
@@ -121,7 +121,10 @@ describe("volumes, tmpfs, flags", () => {
     expect(u.Endpoints).toEqual({ mynet: { Aliases: ["web"], IPAddress: "10.9.0.5", MacAddress: "02:aa:00:00:00:01" } });
     expect(b({ network: "none" }).Endpoints).toEqual({});
     expect(b({ network: "host", publish: ["80:80"] }).HostConfig.PortBindings).toEqual({});
-    expect(() => b({ network: "none", publish: ["80"] })).toThrow("port publishing");
+    // docker accepts -p with none and host and discards the ports (a bad port is still refused)
+    expect(b({ network: "none", publish: ["80"] }).HostConfig.PortBindings).toEqual({});
+    expect(() => b({ network: "none", publish: ["99999:80"] })).toThrow();
+    expect(() => b({ network: "container:x", publish: ["80"] })).toThrow("port publishing");
     expect(() => b({ network: "container:x", dns: ["1.1.1.1"] })).toThrow("conflicting options");
     expect(() => b({ networkAlias: ["a"] })).toThrow("user defined networks");
     expect(() => b({ ip: "172.17.0.9" })).toThrow("user defined networks");

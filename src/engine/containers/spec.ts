@@ -417,7 +417,11 @@ function buildNetwork(opts: CreateOptions, imageExposed: Record<string, object>)
   const userNet = bridged && mode !== "bridge";
   const container = mode.startsWith("container:");
   if (!bridged && (opts.publish.length || opts.publishAll)) {
-    if (mode === "host") opts = { ...opts, publish: [], publishAll: false }; // docker: "published ports are discarded"
+    // docker: published ports are discarded with host and none (after their syntax is checked)
+    if (mode === "host" || mode === "none") {
+      for (const p of opts.publish) parsePortSpec(p);
+      opts = { ...opts, publish: [], publishAll: false };
+    }
     else throw bad("conflicting options: port publishing and the container type network mode");
   }
   if (container && (opts.dns.length || opts.dnsSearch.length || opts.dnsOption.length)) throw bad("conflicting options: dns and the network mode");
@@ -477,7 +481,7 @@ export function buildConfig(
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw bad("no command specified");
 
-  if (opts.rm && opts.restart && opts.restart !== "no") throw bad("Conflicting options: --restart and --rm");
+  if (opts.rm && opts.restart && opts.restart !== "no") throw bad("conflicting options: cannot specify both --restart and --rm");
   const restart = parseRestart(opts.restart);
 
   const userEnv: string[] = [];
