@@ -510,27 +510,38 @@ function setnsNet(fd: number, what: string): void {
  * error naming both, never swallowed.
  */
 export function openSocketInNetns(nsPath: string, protocol = NETLINK_ROUTE): NetlinkSocket {
+  return withNetns(nsPath, () => new NetlinkSocket(protocol), (s) => s.close());
+}
+
+/**
+ * Run `fn` synchronously with the main thread in the network namespace at `nsPath`, then move it back.
+ * Only for creating sockets (a socket keeps the namespace it was made in). `undo` releases what `fn`
+ * made if moving back fails.
+ */
+export function withNetns<T>(nsPath: string, fn: () => T, undo?: (made: T) => void): T {
   const own = openSync("/proc/thread-self/ns/net", "r");
   let target: number | undefined;
   try {
     target = openSync(nsPath, "r");
     setnsNet(target, nsPath);
-    let sock: NetlinkSocket | undefined;
+    let made: T | undefined;
     let first: unknown;
+    let ok = false;
     try {
-      sock = new NetlinkSocket(protocol);
+      made = fn();
+      ok = true;
     } catch (e) {
       first = e;
     } finally {
       try {
         setnsNet(own, "/proc/thread-self/ns/net (restore)");
       } catch (e) {
-        sock?.close();
+        if (ok) undo?.(made as T);
         throw new EngineError("internal", `restore the main thread's network namespace after entering ${nsPath}`, { cause: first ?? e });
       }
     }
-    if (first !== undefined) throw first;
-    return sock!;
+    if (!ok) throw first;
+    return made as T;
   } finally {
     if (target !== undefined) closeSync(target);
     closeSync(own);

@@ -17,6 +17,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import type { NetworkRecord } from "./store.ts";
+import { linkByName, openSocketInNetns, setUp, withNetns } from "../ffi/index.ts";
 
 export const TYPE_A = 1;
 export const TYPE_AAAA = 28;
@@ -183,6 +184,75 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
     stop() {
       server.close();
       upstream.close();
+    },
+  };
+}
+
+/** docker's in-container resolver address (`nameserver 127.0.0.11` in a user network's resolv.conf) */
+export const EMBEDDED_DNS_IP = "127.0.0.11";
+
+export interface DnsRelayOptions {
+  /** the container's network namespace, /proc/<pid>/ns/net */
+  netnsPath: string;
+  /** where queries go: the network's DNS server, "gateway:53" */
+  upstream: string;
+}
+
+/**
+ * docker's 127.0.0.11 inside one container: a UDP socket bound there in the container's own network
+ * namespace (made by the main thread inside it, withNetns) relays each query to the network's DNS
+ * server and the answer back to the asker. Lives in the process that supervises the container; no
+ * process or firewall rule inside the container. lo is brought up first (a new netns starts with lo
+ * down, and 127.0.0.11 is only bindable once it is up). TCP is not relayed.
+ */
+export async function startDnsRelay(o: DnsRelayOptions): Promise<{ stop(): void }> {
+  {
+    using s = openSocketInNetns(o.netnsPath);
+    const lo = linkByName(s, "lo");
+    if (lo && !lo.up) setUp(s, lo.index);
+  }
+  const i = o.upstream.lastIndexOf(":");
+  const up = { address: o.upstream.slice(0, i), port: Number(o.upstream.slice(i + 1)) };
+  const pending = new Map<number, { address: string; port: number; at: number }>();
+  let inner: Bun.udp.Socket<"buffer"> | undefined;
+  const outer = await Bun.udpSocket({
+    socket: {
+      data(_s, buf, port, address) {
+        if (buf.length < 2 || address !== up.address || port !== up.port) return;
+        const id = new DataView(buf.buffer, buf.byteOffset).getUint16(0);
+        const client = pending.get(id);
+        if (!client) return;
+        pending.delete(id);
+        inner?.send(buf, client.port, client.address);
+      },
+    },
+  });
+  try {
+    inner = await withNetns(
+      o.netnsPath,
+      () =>
+        Bun.udpSocket({
+          hostname: EMBEDDED_DNS_IP,
+          port: 53,
+          socket: {
+            data(_s, buf, port, address) {
+              if (buf.length < 12) return;
+              const now = Date.now();
+              for (const [k, v] of pending) if (now - v.at > 5000) pending.delete(k);
+              pending.set(new DataView(buf.buffer, buf.byteOffset).getUint16(0), { address, port, at: now });
+              outer.send(buf, up.port, up.address);
+            },
+          },
+        }),
+    );
+  } catch (e) {
+    outer.close();
+    throw e;
+  }
+  return {
+    stop() {
+      inner?.close();
+      outer.close();
     },
   };
 }

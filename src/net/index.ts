@@ -49,7 +49,7 @@ export type { NetOp, EndpointPlan } from "./plan.ts";
 export { renderHosts, renderResolvConf, parseAddHost, withHostsEntry, withoutHostsEntry, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
-export { startDnsServer, type DnsServer, type DnsServerOptions } from "./dns.ts";
+export { startDnsServer, startDnsRelay, EMBEDDED_DNS_IP, type DnsServer, type DnsServerOptions } from "./dns.ts";
 
 /** docker's name for the default network */
 export const DEFAULT_NETWORK = "bridge";

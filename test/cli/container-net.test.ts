@@ -156,6 +156,11 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const r = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", `ping -c1 -W2 srv${tag} >/dev/null && echo ping-ok; ping -c1 -W2 backend >/dev/null && echo alias-ok; nslookup srv${tag} | grep -c Address; echo ping | nc -w 3 backend 7000`]);
     expect(r).toMatchObject({ exitCode: 0, stdout: "ping-ok\nalias-ok\n2\npong\n" });
     expect((await run(["logs", `srv${tag}`])).stdout).toBe("ping\n");
+    // docker's resolver address inside the container (relayed to the network's server), in the
+    // foreground run and in a detached container (its monitor relays); nslookup names it as the server
+    const rc = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", `cat /etc/resolv.conf; nslookup backend | grep -c '127.0.0.11'`]);
+    expect(rc).toMatchObject({ exitCode: 0, stdout: "nameserver 127.0.0.11\noptions ndots:0\n2\n" });
+    expect((await run(["exec", `srv${tag}`, "sh", "-c", `nslookup backend 127.0.0.11 | grep -c Address`])).stdout).toBe("2\n");
     const srvIp = await ipOf(`srv${tag}`, net);
     expect(srvIp.startsWith(NET1!.replace(/0\/24$/, ""))).toBe(true);
 

@@ -25,6 +25,8 @@ import {
   specsFromExposed,
   withHostsEntry,
   withoutHostsEntry,
+  startDnsRelay,
+  EMBEDDED_DNS_IP,
   type Endpoint,
   type LinkEntry,
   type PortBinding,
@@ -167,11 +169,12 @@ function addressOn(nets: NetworkService, network: string, id: string): string | 
  * gets eth0 and the default route), start user networks' DNS, then write /etc/hosts and resolv.conf
  * with the address (the shim binds them after the hook). On error everything joined is undone.
  */
-export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: number, links: LinkEntry[]): Promise<Endpoint[]> {
+export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: number, links: LinkEntry[]): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
   let dnsOk = true;
+  let relay: { stop(): void } | undefined;
   try {
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
@@ -188,11 +191,22 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
         }
       }
     }
-    writeNetworkFiles(cfg, eps[0], links, dnsOk);
+    // docker's 127.0.0.11 in the container, relayed to the primary user network's server; if that cannot
+    // be set up the container gets the gateway address in resolv.conf instead
+    const primary = eps[0];
+    if (primary && primary.network !== DEFAULT_NETWORK && dnsOk) {
+      try {
+        relay = await startDnsRelay({ netnsPath: `/proc/${pid}/ns/net`, upstream: `${primary.gateway}:53` });
+      } catch (e) {
+        nets.log.warn(`container ${shortId(id)}: no resolver on ${EMBEDDED_DNS_IP}, using ${primary.gateway}: ${(e as Error).message}`);
+      }
+    }
+    writeNetworkFiles(cfg, primary, links, dnsOk, !!relay);
     // one line per further network, as docker writes them
     if (eps.length > 1) replaceFile(cfg.HostsPath, eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")));
-    return eps;
+    return { endpoints: eps, ...(relay ? { stopRelay: () => relay!.stop() } : {}) };
   } catch (e) {
+    relay?.stop();
     try { detachAll(nets, id); } catch {}
     throw e;
   }
@@ -208,14 +222,17 @@ export function updateHostsLine(cfg: ContainerConfigFile, change: { add: string 
 }
 
 /** /etc/hosts with the container's address and links; resolv.conf pointing at a user network's DNS */
-export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[], embeddedDns = true): void {
+export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[], embeddedDns = true, relayed = false): void {
   const h = cfg.HostConfig;
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
   replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
-  const dns = ep && ep.network !== DEFAULT_NETWORK && embeddedDns ? [ep.gateway, ...h.Dns] : h.Dns;
-  replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: false }));
+  const user = ep && ep.network !== DEFAULT_NETWORK && embeddedDns;
+  const dns = user ? [relayed ? EMBEDDED_DNS_IP : ep.gateway, ...h.Dns] : h.Dns;
+  // docker's embedded-DNS resolv.conf carries ndots:0 unless the user gave options
+  const options = relayed && !h.DnsOptions.length ? ["ndots:0"] : h.DnsOptions;
+  replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options, hostNetwork: false }));
 }
 
 /** docker's "80/tcp" → [{HostIp, HostPort}] of the ports actually bound */

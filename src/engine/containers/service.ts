@@ -309,7 +309,12 @@ export class ContainerService {
     } catch {}
   }
 
+  /** the 127.0.0.11 relays this process serves, by container */
+  private readonly relays = new Map<string, () => void>();
+
   private detachNetworks(cfg: ContainerConfigFile): void {
+    this.relays.get(cfg.Id)?.();
+    this.relays.delete(cfg.Id);
     if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
     try {
       const attached = this.networks.mgr.list().filter((r) => Object.values(r.endpoints).some((e) => e.containerId === cfg.Id)).map((r) => r.name);
@@ -402,7 +407,9 @@ export class ContainerService {
       const links = this.links(cfg);
       linkEnv = links.env;
       beforeStart = async (pid) => {
-        for (const ep of await netw.wire(this.networks, cfg, pid, links.hosts)) this.netEvent("connect", ep.network, cfg.Id);
+        const w = await netw.wire(this.networks, cfg, pid, links.hosts);
+        if (w.stopRelay) this.relays.set(cfg.Id, w.stopRelay);
+        for (const ep of w.endpoints) this.netEvent("connect", ep.network, cfg.Id);
       };
     }
     const spec = buildSpec(cfg, rootfs, user, paths);
