@@ -156,6 +156,7 @@ async function main(argv: string[]): Promise<number> {
 
 function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): number {
   if (e instanceof ExitStatus) return e.code;
+  if ((e as NodeJS.ErrnoException)?.code === "EPIPE") return 141;
   const red = (s: string) => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
   if (e instanceof UsageError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
@@ -170,6 +171,12 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): 
   process.stderr.write(`${red("berth: internal error:")} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 125;
 }
+
+// the reader of our output went away (`berth stats | head`, `berth logs -f | grep -m1 …`): docker's CLI dies
+// of SIGPIPE, silently, status 141; the same here instead of an unhandled stream error
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(141);
+});
 
 const code = await main(process.argv.slice(2));
 // let stdout drain before exiting (large `images --format json` or `logs` output through a pipe)

@@ -70,7 +70,8 @@ export default defineBerthCommand({
         ctx.out(renderDockerTable(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!]))),
       );
     };
-    if (flags["no-stream"] || !process.stdout.isTTY) return void print(await sample());
+    if (flags["no-stream"]) return void print(await sample());
+    // streaming redraws the screen, on a terminal or not (docker's CLI writes the same escape codes to a pipe)
     for (;;) {
       const rows = await sample();
       process.stdout.write("\x1b[2J\x1b[H");

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth, type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { berth, berthArgv, type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const { root, run } = busyboxRoot("flags");
@@ -115,6 +115,22 @@ describe.skipIf(!rootEnabled)("lifecycle verbs", () => {
     const [head, row] = s.split("\n");
     expect(head).toMatch(/^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
     expect(row).toMatch(/\bst\b.*\/ 32MiB/);
+    // streaming redraws each second, through a pipe too (docker's escape codes); a reader that goes away
+    // ends it with 141 and nothing on stderr, as docker's SIGPIPE death
+    const stream = Bun.spawn(berthArgv(["--root", root, "stats", "st"]), { stdout: "pipe", stderr: "pipe" });
+    const reader = stream.stdout.getReader();
+    let seen = "";
+    while ((seen.match(/CONTAINER ID/g) ?? []).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    await stream.stdout.cancel();
+    expect(seen.startsWith("\x1b[2J\x1b[H")).toBe(true);
+    expect((seen.match(/CONTAINER ID/g) ?? []).length).toBe(2);
+    expect(await stream.exited).toBe(141);
+    expect(await new Response(stream.stderr).text()).toBe("");
     await out(["rm", "-f", "st"]);
   });
 });
