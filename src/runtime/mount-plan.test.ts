@@ -48,7 +48,8 @@ describe("planMounts", () => {
     const staging = ops.find((o) => o.kind === OP.ENTER)!.target;
     expect(ops.find((o) => o.target === "dev/console")).toMatchObject({ kind: OP.MOUNT_FILE, source: `${staging}/dev/pts/0`, flags: MS_BIND });
     const k = kinds(ops);
-    expect(k.slice(-4)).toEqual(["READONLY", "MKDIR", "PIVOT", "REMOUNT"]);
+    expect(k.slice(-5)).toEqual(["READONLY", "MKFILE", "MKDIR", "PIVOT", "REMOUNT"]);
+    expect(ops.find((o) => o.kind === OP.MKFILE)!.target).toBe(".dockerenv");
     expect(ops.at(-1)).toMatchObject({ target: "", flags: MS_BIND | MS_RDONLY });
     expect(ops.at(-3)).toMatchObject({ target: "app/x" });
   });

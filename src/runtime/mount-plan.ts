@@ -163,6 +163,9 @@ export function planMounts(input: PlanInput): PlannedOp[] {
     for (const p of spec.maskedPaths) ops.push({ kind: OP.MASK, target: rel(p), what: `mask ${q(p)}` });
     for (const p of spec.readonlyPaths) ops.push({ kind: OP.READONLY, target: rel(p), flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, what: `make ${q(p)} read-only` });
   }
+  // docker's marker file: scripts test for /.dockerenv to know they run in a container (the root is still
+  // writable here; a read-only rootfs is remounted after the pivot)
+  ops.push({ kind: OP.MKFILE, target: ".dockerenv", what: `create "/.dockerenv"` });
   // runc creates the working directory if the image lacks it
   if (rel(spec.process.cwd || "/")) ops.push({ kind: OP.MKDIR, target: rel(spec.process.cwd), what: `create working directory ${q(spec.process.cwd)}` });
   ops.push({ kind: OP.PIVOT, what: "pivot_root" });

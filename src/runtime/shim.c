@@ -147,7 +147,8 @@ enum {
   OP_UNUSED_11,     /* (was: reopen the tty through /dev/console; the pty now comes from the container's devpts) */
   OP_MKDIR,         /* mkdir -p dst inside the root (the working directory) */
   OP_ATTACH,        /* move_mount(fd = flags, "", dst): a detached mount the parent built (overlay) */
-  OP_WRITE          /* write data into the existing file dst inside the root (a /proc/sys key) */
+  OP_WRITE,         /* write data into the existing file dst inside the root (a /proc/sys key) */
+  OP_MKFILE         /* create the empty file dst inside the root if missing (/.dockerenv) */
 };
 
 /* header word indexes of the blob */
@@ -322,7 +323,8 @@ static void apply_op(u64 *op, int index) {
     if (chdir("/") < 0) fail(ST_OP, index);
     return;
   case OP_MKDIR:
-    fd = resolve(dst, 1);
+  case OP_MKFILE:
+    fd = resolve(dst, kind == OP_MKDIR ? 1 : 2);
     if (fd < 0) fail(ST_OP, index);
     close(fd);
     return;

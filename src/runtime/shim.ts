@@ -51,7 +51,7 @@ export function loadShim(): Shim {
 /** mount-plan op kinds, numbered as in shim.c */
 export const OP = {
   PRIVATE: 1, ROOTFS: 2, ENTER: 3, MOUNT: 4, MOUNT_FILE: 5, REMOUNT: 6, SYMLINK: 7, MASK: 8,
-  READONLY: 9, PIVOT: 10, /* 11: unused */ MKDIR: 12, ATTACH: 13, WRITE: 14,
+  READONLY: 9, PIVOT: 10, /* 11: unused */ MKDIR: 12, ATTACH: 13, WRITE: 14, MKFILE: 15,
 } as const;
 
 /** failure steps reported by the child, numbered as in shim.c */

@@ -22,12 +22,13 @@ const capLine = (out: string, name: string) => new RegExp(`^${name}:\\s+([0-9a-f
 
 describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   test("pid 1, hostname, exit code propagation", async () => {
-    const r = await runCollect(testSpec(root, ["sh", "-c", "echo $$; hostname; ps -o pid= | sort -n | head -1; exit 7"]));
+    const r = await runCollect(testSpec(root, ["sh", "-c", "echo $$; hostname; ps -o pid= | sort -n | head -1; test -f /.dockerenv && echo dockerenv; exit 7"]));
     expect(r).toMatchObject({ exitCode: 7, oomKilled: false, stderr: "" });
-    const [pid, host, lowest] = r.stdout.trim().split("\n");
+    const [pid, host, lowest, marker] = r.stdout.trim().split("\n");
     expect(pid).toBe("1");
     expect(host).toBe("rt-test");
     expect(lowest!.trim()).toBe("1"); // ps sees only the container's pid namespace
+    expect(marker).toBe("dockerenv"); // docker's marker, which scripts test for
   });
 
   test("mounts: proc, tmpfs /dev, devpts, ro sysfs, masked and read-only paths", async () => {
