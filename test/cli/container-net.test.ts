@@ -265,7 +265,8 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(shut.stdout).not.toContain("default");
     expect(shut.stdout).toContain("unreachable");
     ok(await run(["network", "rm", internal]));
-    const server = Bun.spawn(inNs(["busybox", "sh", "-c", "echo from-netns | busybox nc -l -p 7100 -w 10"]), { stdout: "pipe" });
+    // the server's stdin stays open a second, so it does not close before the client's "hi" arrives
+    const server = Bun.spawn(inNs(["busybox", "sh", "-c", "(echo from-netns; sleep 1) | busybox nc -l -p 7100 -w 10"]), { stdout: "pipe" });
     procs.push(server);
     await Bun.sleep(200);
     const r = await run(["run", "--rm", "busybox", "sh", "-c", `echo hi | nc -w 5 ${base}2 7100`]);

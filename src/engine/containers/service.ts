@@ -68,6 +68,9 @@ export interface ForegroundOptions {
 
 const isCompiled = () => Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 
+/** the restart policy's next start found the container stopped by the user meanwhile */
+class RestartCancelled extends Error {}
+
 export class ContainerService {
   readonly store: ContainerStore;
   readonly log: Logger;
@@ -435,10 +438,18 @@ export class ContainerService {
   }
 
   /** claim the container for this process as its supervisor; false if it is already running */
-  private claim(id: string): boolean {
+  /**
+   * A user's start clears an earlier manual stop; a restart by the policy does not, and gives up when a
+   * stop came in since (stop can land between the back-off and this claim).
+   */
+  private claim(id: string, byPolicy = false): boolean | "stopped" {
     return this.store.withLock(id, () => {
       const st = this.state(id);
       if (isActive(st.Status)) return false;
+      if (byPolicy && (st.ManuallyStopped || !st.Restarting)) {
+        this.store.writeState(id, { ...st, Restarting: false, MonitorPid: 0, MonitorStartTime: "" });
+        return "stopped";
+      }
       this.store.writeState(id, {
         ...st,
         Status: "running",
@@ -459,9 +470,12 @@ export class ContainerService {
    * Supervise the container in this process until it exits (foreground `run`, `start -a`, and the
    * monitor). Returns the exit information; throws docker-coded errors when it cannot start.
    */
-  async supervise(id: string, fg?: ForegroundOptions): Promise<ExitInfo> {
+  async supervise(id: string, fg?: ForegroundOptions, o: { byPolicy?: boolean; restartable?: boolean } = {}): Promise<ExitInfo> {
+    const byPolicy = !!o.byPolicy;
     const cfg = this.store.readConfig(id);
-    if (!this.claim(id)) throw new EngineError("failed_precondition", `container ${id} is already running`, { exitCode: 1 });
+    const claimed = this.claim(id, byPolicy);
+    if (claimed === "stopped") throw new RestartCancelled();
+    if (!claimed) throw new EngineError("failed_precondition", `container ${id} is already running`, { exitCode: 1 });
     let prepared: Prepared;
     try {
       mark("engine: claimed");
@@ -494,7 +508,13 @@ export class ContainerService {
           this.reapCgroup(cfg);
           // with --rm the record goes right after: its exit need not reach the disk first
           const durable = cfg.HostConfig.AutoRemove ? false : undefined;
-          this.safeUpdate(id, (st) => ({ ...st, Status: "stopped", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt }), durable);
+          // under a restart policy (detached: the monitor stays) the exit and "restarting" are one
+          // update, so no rm or start can slip in between
+          this.safeUpdate(id, (st) => {
+            const again = !!o.restartable && shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode: info.exitCode, restartCount: st.RestartCount ?? 0, manuallyStopped: !!st.ManuallyStopped });
+            const monitor = again ? { MonitorPid: process.pid, MonitorStartTime: rt.processStartTime(process.pid) ?? "" } : { MonitorPid: 0, MonitorStartTime: "" };
+            return { ...st, Status: "stopped", Pid: 0, StartTime: "", ...monitor, Restarting: again, ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt };
+          }, durable);
         },
       });
     } finally {
@@ -665,19 +685,12 @@ export class ContainerService {
    * After an exit under a restart policy: mark the container restarting (its monitor stays, waiting) and
    * return the back-off, or undefined when it stays stopped (policy, a manual stop, removed meanwhile).
    */
-  private planRestart(id: string, exitCode: number, ranMs: number, previousDelay: number): number | undefined {
-    let policy;
+  private planRestart(id: string, ranMs: number, previousDelay: number): number | undefined {
     try {
-      policy = this.store.readConfig(id).HostConfig.RestartPolicy;
+      return this.store.readState(id).Restarting ? nextDelay(previousDelay, ranMs) : undefined;
     } catch {
-      return undefined;
+      return undefined; // removed
     }
-    let restarting = false;
-    this.safeUpdate(id, (s) => {
-      restarting = s.Status === "stopped" && shouldRestart(policy, { exitCode, restartCount: s.RestartCount ?? 0, manuallyStopped: !!s.ManuallyStopped });
-      return restarting ? { ...s, Restarting: true, MonitorPid: process.pid, MonitorStartTime: rt.processStartTime(process.pid) ?? "" } : s;
-    });
-    return restarting ? nextDelay(previousDelay, ranMs) : undefined;
   }
 
   /** the back-off is over: count the restart, unless the user stopped it meanwhile */
@@ -685,7 +698,8 @@ export class ContainerService {
     let go = false;
     this.safeUpdate(id, (s) => {
       go = !!s.Restarting && !s.ManuallyStopped;
-      return go ? { ...s, Restarting: false, RestartCount: (s.RestartCount ?? 0) + 1, MonitorPid: 0, MonitorStartTime: "" } : { ...s, Restarting: false };
+      // still "restarting" until the claim turns it into "running" in one update
+      return go ? { ...s, RestartCount: (s.RestartCount ?? 0) + 1 } : { ...s, Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
     });
     return go;
   }
@@ -705,10 +719,18 @@ export class ContainerService {
     };
     try {
       let delay = 0;
+      let byPolicy = false;
       for (;;) {
         const began = Date.now();
-        const info = await this.supervise(id, { onStarted: () => report("ok") });
-        const next = this.planRestart(id, info.exitCode, Date.now() - began, delay);
+        let info: ExitInfo;
+        try {
+          info = await this.supervise(id, { onStarted: () => report("ok") }, { byPolicy, restartable: true });
+        } catch (e) {
+          if (e instanceof RestartCancelled) return this.store.readState(id).ExitCode;
+          throw e;
+        }
+        byPolicy = true;
+        const next = this.planRestart(id, Date.now() - began, delay);
         if (next === undefined) return info.exitCode;
         delay = next;
         await Bun.sleep(delay);
@@ -788,14 +810,15 @@ export class ContainerService {
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<string> {
     const id = this.resolve(ref);
     const cfg = this.store.readConfig(id);
+    // first: the restart policy must not bring it back (docker's HasBeenManuallyStopped), even when the
+    // stop lands between an exit and the policy's next start
+    this.safeUpdate(id, (s) => ({ ...s, ManuallyStopped: true }));
     let st = this.state(id);
     if (st.Restarting) {
       await this.cancelRestart(id);
       return id;
     }
     if (!isActive(st.Status)) return id;
-    // the restart policy must not bring it back (docker's HasBeenManuallyStopped)
-    this.safeUpdate(id, (s) => ({ ...s, ManuallyStopped: true }));
     const sig = parseSignal(signal ?? cfg.Config.StopSignal ?? "SIGTERM");
     const timeout = timeoutSec ?? cfg.Config.StopTimeout ?? 10;
     if (st.Pid) rt.killPid(st.Pid, sig);
