@@ -21,7 +21,9 @@ export default defineBerthCommand({
     const fmt = typeof flags.format === "string" ? (flags.format === "json" ? "{{json .}}" : flags.format) : undefined;
     const show = (e: Parameters<typeof renderEvent>[0]) => ctx.out((fmt ? renderTemplate(fmt, e) : renderEvent(e)) + "\n");
     // from the end (only what happens from now on), or from the start with --since
-    let { next, inode } = since === undefined ? log.read(0) : { next: 0, inode: log.inode() };
+    const start = since === undefined ? log.end() : { offset: 0, inode: log.inode() };
+    let next = start.offset;
+    let inode = start.inode;
     let lastNano = 0;
     let skipUpTo = -1; // after a compaction: what was already shown
     for (;;) {

@@ -7,9 +7,10 @@
  * (docker keeps its last 256 events in memory). A reader that sees the inode change reopens and skips what
  * it already printed (by timeNano).
  */
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { flock, LOCK_EX, LOCK_SH, LOCK_UN } from "../ffi/index.ts";
+import { FileLock } from "../ffi/index.ts";
+import { replaceFile } from "../lib/atomic-write.ts";
 import { EngineError } from "../lib/errors.ts";
 
 export interface BerthEvent {
@@ -53,11 +54,10 @@ export class EventLog {
   }
 
   private append(line: string): void {
-    const lock = openSync(this.lockPath, constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
-    try {
-      flock(lock, LOCK_SH);
+    let size: number;
+    {
+      using _ = FileLock.hold(this.lockPath, "shared");
       const fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | 0o2000000, 0o600);
-      let size: number;
       try {
         const b = Buffer.from(line);
         writeSync(fd, b, 0, b.length);
@@ -65,13 +65,10 @@ export class EventLog {
       } finally {
         closeSync(fd);
       }
-      if (size > MAX_BYTES) {
-        flock(lock, LOCK_UN);
-        flock(lock, LOCK_EX);
-        this.compact();
-      }
-    } finally {
-      closeSync(lock);
+    }
+    if (size > MAX_BYTES) {
+      using _ = FileLock.hold(this.lockPath, "exclusive");
+      this.compact();
     }
   }
 
@@ -85,17 +82,7 @@ export class EventLog {
     }
     if (Buffer.byteLength(text) <= MAX_BYTES) return; // another appender compacted it
     const keep = text.slice(Math.floor(text.length / 2));
-    const tail = keep.slice(keep.indexOf("\n") + 1);
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | 0o2000000, 0o600);
-    try {
-      const b = Buffer.from(tail);
-      let off = 0;
-      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    replaceFile(this.path, keep.slice(keep.indexOf("\n") + 1), 0o600);
   }
 
   /** events from byte `offset` of the current file; `inode` tells a follower that the file was compacted */
@@ -131,8 +118,18 @@ export class EventLog {
   }
 
   inode(): number | undefined {
+    return this.stat()?.ino;
+  }
+
+  /** where the log ends now (a follower that wants only new events starts here) */
+  end(): { offset: number; inode: number | undefined } {
+    const st = this.stat();
+    return { offset: st?.size ?? 0, inode: st?.ino };
+  }
+
+  private stat() {
     try {
-      return existsSync(this.path) ? statSync(this.path).ino : undefined;
+      return statSync(this.path);
     } catch {
       return undefined;
     }

@@ -14,12 +14,12 @@
  * Which containers use a volume is the container store's knowledge: the service asks `users()`.
  * Anonymous volumes (`-v /ctr`, an image's VOLUME) carry docker's label com.docker.volume.anonymous.
  */
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
 import { newId } from "../lib/ids.ts";
-import { flock, LOCK_EX, LOCK_SH, LOCK_UN } from "../ffi/index.ts";
+import { FileLock, type LockMode } from "../ffi/index.ts";
 
 export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
 
@@ -66,21 +66,15 @@ export class VolumeService {
     return join(this.dir, name, "_data");
   }
 
-  private lockFd(): number {
+  private lock(mode: LockMode): FileLock {
     mkdirSync(this.dir, { recursive: true, mode: 0o701 });
-    return openSync(join(this.dir, ".lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
+    return FileLock.hold(join(this.dir, ".lock"), mode);
   }
 
   /** rm and prune: exclusive */
   private withLock<T>(fn: () => T): T {
-    const fd = this.lockFd();
-    try {
-      flock(fd, LOCK_EX);
-      return fn();
-    } finally {
-      try { flock(fd, LOCK_UN); } catch {}
-      closeSync(fd);
-    }
+    using _ = this.lock("exclusive");
+    return fn();
   }
 
   /**
@@ -88,14 +82,8 @@ export class VolumeService {
    * prune runs until fn is done. fn must not call remove/prune (they would wait on this very lock).
    */
   async whileInUse<T>(fn: () => Promise<T>): Promise<T> {
-    const fd = this.lockFd();
-    try {
-      flock(fd, LOCK_SH);
-      return await fn();
-    } finally {
-      try { flock(fd, LOCK_UN); } catch {}
-      closeSync(fd);
-    }
+    using _ = this.lock("shared");
+    return await fn();
   }
 
   /** the record, or undefined (a directory without meta.json is a crashed create: not a volume) */

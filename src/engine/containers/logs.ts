@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, fstatSync, renameSync, statSync, unlinkSync, writeSync, constants } from "node:fs";
 import { EngineError } from "../../lib/errors.ts";
+import { parseRamSize } from "../../lib/human.ts";
 
 const MAX_LINE = 16 * 1024;
 
@@ -32,12 +33,13 @@ export interface LogOptions {
 
 const LOG_OPTS = new Set(["max-size", "max-file", "labels", "labels-regex", "env", "env-regex", "tag"]);
 
-/** docker's units.RAMInBytes for max-size ("10m", "1g", "512k", plain bytes) */
+/** max-size: docker's units.RAMInBytes ("10m", "1g", "512k", plain bytes) */
 function sizeOpt(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(v.trim());
-  if (!m) throw new EngineError("invalid_argument", `invalid size: '${v}'`);
-  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase() as "k"]!;
-  return Math.floor(Number(m[1]) * mult);
+  try {
+    return parseRamSize(v);
+  } catch {
+    throw new EngineError("invalid_argument", `invalid size: '${v}'`);
+  }
 }
 
 /** HostConfig.LogConfig → LogOptions, with docker's errors for what the json-file driver does not know */

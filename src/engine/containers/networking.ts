@@ -125,7 +125,8 @@ export async function checkAndReserve(
 }
 
 /** take the container off every network (exit, failed start); its port reservation stays for the next start */
-export function detachAll(nets: NetworkService, id: string): void {
+/** disconnect the container from every network it is on; returns their names */
+export function detachAll(nets: NetworkService, id: string): string[] {
   const touched: string[] = [];
   for (const rec of nets.mgr.store.list()) {
     if (!Object.values(rec.endpoints).some((e) => e.containerId === id)) continue;
@@ -137,6 +138,7 @@ export function detachAll(nets: NetworkService, id: string): void {
     touched.push(rec.name);
   }
   for (const n of touched) nets.stopDns(n);
+  return touched;
 }
 
 /** `rm`: addresses, veths, ports, everything */

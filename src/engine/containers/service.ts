@@ -320,9 +320,7 @@ export class ContainerService {
     this.relays.delete(cfg.Id);
     if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
     try {
-      const attached = this.networks.mgr.list().filter((r) => Object.values(r.endpoints).some((e) => e.containerId === cfg.Id)).map((r) => r.name);
-      netw.detachAll(this.networks, cfg.Id);
-      for (const n of attached) this.netEvent("disconnect", n, cfg.Id);
+      for (const n of netw.detachAll(this.networks, cfg.Id)) this.netEvent("disconnect", n, cfg.Id);
     } catch (e) {
       this.log.warn(`release network of container ${shortId(cfg.Id)}: ${(e as Error).message}`);
     }

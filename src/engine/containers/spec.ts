@@ -311,6 +311,30 @@ export function parseMountFlag(v: string): { mount: MountPoint; mustExist?: stri
   return { mount: { Type: "volume", Name: source, Source: "", Destination: target, Driver: "local", Mode: bool("volume-nocopy") ? "nocopy" : "z", RW: !ro, Propagation: "" } };
 }
 
+/** -m/--memory: docker's minimum is 6 MB */
+function parseMemory(s: string): number {
+  const m = parseBytes(s, "-m, --memory");
+  if (m > 0 && m < 6 * 1024 * 1024) throw bad("Minimum memory limit allowed is 6MB");
+  return m;
+}
+
+const parseSwap = (s: string) => (s === "-1" ? -1 : parseBytes(s, "--memory-swap"));
+
+/** --cpus as nano-CPUs (0: no limit), within what this host has */
+function parseNanoCpus(s: string, hostCpus: number): number {
+  const c = Number(s);
+  if (!/^\d*\.?\d+$/.test(s) || !Number.isFinite(c)) throw bad(`invalid argument "${s}" for "--cpus" flag: failed to parse ${s} as a rational number`);
+  const n = Math.round(c * 1e9);
+  if (n !== 0 && (n < 1e7 || n > hostCpus * 1e9)) throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
+  return n;
+}
+
+/** the memory limit against swap and reservation (create and update alike) */
+function checkMemoryLimits(memory: number, swap: number, reservation: number): void {
+  if (swap > 0 && memory > 0 && swap < memory) throw bad("Minimum memoryswap limit should be larger than memory limit, see usage");
+  if (memory > 0 && reservation > memory) throw bad("Minimum memory limit can not be less than memory reservation limit, see usage");
+}
+
 export interface UpdateOptions {
   cpus?: string;
   cpuShares?: string;
@@ -329,23 +353,14 @@ export interface UpdateOptions {
  */
 export function applyUpdate(h: DockerHostConfig, o: UpdateOptions, hostCpus: number): DockerHostConfig {
   const n: DockerHostConfig = { ...h };
-  if (o.memory !== undefined) {
-    n.Memory = parseBytes(o.memory, "-m, --memory");
-    if (n.Memory > 0 && n.Memory < 6 * 1024 * 1024) throw bad("Minimum memory limit allowed is 6MB");
-  }
-  if (o.memorySwap !== undefined) n.MemorySwap = o.memorySwap === "-1" ? -1 : parseBytes(o.memorySwap, "--memory-swap");
+  if (o.memory !== undefined) n.Memory = parseMemory(o.memory);
+  if (o.memorySwap !== undefined) n.MemorySwap = parseSwap(o.memorySwap);
   if (o.memory !== undefined && o.memorySwap === undefined && h.MemorySwap > 0 && n.Memory > h.MemorySwap) {
     throw bad("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
   }
-  if (n.MemorySwap > 0 && n.Memory > 0 && n.MemorySwap < n.Memory) throw bad("Minimum memoryswap limit should be larger than memory limit, see usage");
   if (o.memoryReservation !== undefined) n.MemoryReservation = parseBytes(o.memoryReservation, "--memory-reservation");
-  if (n.Memory > 0 && (n.MemoryReservation ?? 0) > n.Memory) throw bad("Minimum memory limit can not be less than memory reservation limit, see usage");
-  if (o.cpus !== undefined) {
-    const c = Number(o.cpus);
-    if (!/^\d*\.?\d+$/.test(o.cpus) || !Number.isFinite(c)) throw bad(`invalid argument "${o.cpus}" for "--cpus" flag: failed to parse ${o.cpus} as a rational number`);
-    n.NanoCpus = Math.round(c * 1e9);
-    if (n.NanoCpus !== 0 && (n.NanoCpus < 1e7 || n.NanoCpus > hostCpus * 1e9)) throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
-  }
+  checkMemoryLimits(n.Memory, n.MemorySwap, n.MemoryReservation ?? 0);
+  if (o.cpus !== undefined) n.NanoCpus = parseNanoCpus(o.cpus, hostCpus);
   if (o.cpuShares !== undefined) n.CpuShares = parseInt10(o.cpuShares, "-c, --cpu-shares");
   if (o.pidsLimit !== undefined) n.PidsLimit = parseInt10(o.pidsLimit, "--pids-limit");
   if (o.cpusetCpus !== undefined) n.CpusetCpus = hostopt.parseCpuset(o.cpusetCpus, "--cpuset-cpus", hostCpus);
@@ -502,25 +517,13 @@ export function buildConfig(
   const sysctls = hostopt.parseSysctls(opts.sysctls ?? [], { ipcHost: opts.ipc === "host", netHost: network === "host", utsHost: opts.uts === "host" || network === "host" });
   if (opts.hostname && (network === "host" || network.startsWith("container:"))) throw bad("conflicting options: hostname and the network mode");
 
-  const memory = opts.memory ? parseBytes(opts.memory, "-m, --memory") : 0;
-  if (memory > 0 && memory < 6 * 1024 * 1024) throw bad("Minimum memory limit allowed is 6MB");
-  let memorySwap = 0;
-  if (opts.memorySwap) memorySwap = opts.memorySwap === "-1" ? -1 : parseBytes(opts.memorySwap, "--memory-swap");
+  const memory = opts.memory ? parseMemory(opts.memory) : 0;
+  const memorySwap = opts.memorySwap ? parseSwap(opts.memorySwap) : 0;
   if (memorySwap > 0 && memory === 0) throw bad("You should always set the Memory limit when using Memoryswap limit, see usage");
-  if (memorySwap > 0 && memorySwap < memory) throw bad("Minimum memoryswap limit should be larger than memory limit, see usage");
-
-  let nanoCpus = 0;
-  if (opts.cpus !== undefined) {
-    const c = Number(opts.cpus);
-    if (!/^\d*\.?\d+$/.test(opts.cpus) || !Number.isFinite(c)) throw bad(`invalid argument "${opts.cpus}" for "--cpus" flag: failed to parse ${opts.cpus} as a rational number`);
-    nanoCpus = Math.round(c * 1e9);
-    if (nanoCpus !== 0 && (nanoCpus < 1e7 || nanoCpus > hostCpus * 1e9)) {
-      throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
-    }
-  }
+  const nanoCpus = opts.cpus !== undefined ? parseNanoCpus(opts.cpus, hostCpus) : 0;
   const cpuShares = opts.cpuShares ? parseInt10(opts.cpuShares, "-c, --cpu-shares") : 0;
   const memoryReservation = opts.memoryReservation ? parseBytes(opts.memoryReservation, "--memory-reservation") : 0;
-  if (memory > 0 && memoryReservation > memory) throw bad("Minimum memory limit can not be less than memory reservation limit, see usage");
+  checkMemoryLimits(memory, memorySwap, memoryReservation);
   const shmSize = opts.shmSize ? parseBytes(opts.shmSize, "--shm-size") : 0;
   if (opts.shmSize !== undefined && shmSize <= 0) throw bad(`invalid argument "${opts.shmSize}" for "--shm-size" flag: size must be greater than 0`);
   const ipcMode = hostopt.parseIpcMode(opts.ipc);
