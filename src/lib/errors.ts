@@ -1,20 +1,41 @@
 /**
- * One error type for the whole engine, with a small closed set of kinds (containerd's errdefs) and an
- * optional hint. Only src/main.ts turns an error into an exit code.
+ * One error type for the whole engine, with a small closed set of kinds (containerd's and moby's errdefs)
+ * and an optional hint. The engine never decides an exit code or an HTTP status: the CLI maps a kind to
+ * docker's exit code in one table (src/commands/_exit-codes.ts), the daemon maps it to docker's HTTP status.
+ *
+ *   kind                  meaning                                         docker HTTP status
+ *   not_found             no such container, image, network, volume, file   404
+ *   already_exists        a name or object is taken                         409
+ *   conflict              the object's state forbids it (not running…)      409
+ *   invalid_argument      bad input: a value, a reference, a spec           400
+ *   failed_precondition   the host or store is not ready for it             409 (moby: Conflict)
+ *   permission_denied     the kernel or a registry said no                  403
+ *   unauthorized          a registry wants credentials                      401
+ *   unavailable           busy, locked, a peer is down                      503
+ *   not_implemented       berth does not do this (yet)                      501
+ *   cancelled             the caller aborted                                499 (no body)
+ *   internal              anything else                                     500
  */
 export type ErrorKind =
   | "not_found"
   | "already_exists"
+  | "conflict"
   | "invalid_argument"
   | "failed_precondition"
   | "permission_denied"
+  | "unauthorized"
   | "unavailable"
+  | "not_implemented"
+  | "cancelled"
   | "internal";
 
 export interface ErrorOptions {
   cause?: unknown;
   hint?: string;
-  /** process exit code for the CLI; defaults to 125 like docker's engine errors */
+  /**
+   * @deprecated being removed (issue 11): the CLI's table in commands/_exit-codes.ts maps `kind` (and
+   * ExecError's reason) to docker's exit code. Do not add new uses.
+   */
   exitCode?: number;
 }
 
@@ -30,6 +51,20 @@ export class EngineError extends Error {
     this.name = new.target.name;
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? 125;
+  }
+}
+
+/**
+ * The container's command could not be started: docker's 127 (not found) and 126 (found but not
+ * executable: EACCES, ENOEXEC, a directory…) for `run`, `start -a` and `exec`.
+ */
+export class ExecError extends EngineError {
+  constructor(
+    readonly reason: "not_found" | "not_executable",
+    message: string,
+    options: Omit<ErrorOptions, "exitCode"> = {},
+  ) {
+    super(reason === "not_found" ? "not_found" : "permission_denied", message, { ...options, exitCode: reason === "not_found" ? 127 : 126 });
   }
 }
 
