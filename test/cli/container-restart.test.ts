@@ -35,6 +35,8 @@ describe.skipIf(!rootEnabled)("restart policies", () => {
     const name = `al-${sfx}`;
     ok(await run(["run", "-d", ...net, "--name", name, "--restart", "always", "busybox", "sh", "-c", "echo up; exit 1"]));
     await until("a restarting status", async () => (await run(["ps", "--format", "{{.Names}} {{.Status}}"])).stdout.includes(`${name} Restarting (1) `));
+    // the first exit shows as restarting before the policy's first restart counts (docker's RestartCount too)
+    await until("a first restart", async () => Number(await inspect(name, "{{.RestartCount}}")) > 0);
     // inspect agrees with itself whichever phase of the cycle it catches
     expect(await inspect(name, "{{.State.Status}} {{.State.Restarting}}")).toMatch(/^(restarting true|running false)$/);
     const rm = await run(["rm", name]);
