@@ -4,7 +4,7 @@
  * kind needs, start dockerd and a registry on 127.0.0.1 when they are not already running, and stop
  * exactly what was started here (pids recorded) when the bench ends.
  *
- * The workarounds come from the anchor measurements (shared notes: peers.md, peers/setup.sh, by the
+ * The workarounds come from the anchor measurements (docs/peers.md; the setup script is in the shared peers folder, by the
  * session that measured docker/podman/crun/runc on this VM kind); each is repeated below with its error:
  *  - no systemd, and policy-rc.d denies service starts: daemons are started by hand with `setsid -f`;
  *  - podman's root rlimits (nofile/nproc 1048576) exceed this sandbox's hard limits and CAP_SYS_RESOURCE is
@@ -43,7 +43,7 @@ export function newPeerState(): PeerState {
 }
 
 /** The Debian client matches the 20.10 daemon (API 1.41) and does BuildKit builds on its own; the
- * preinstalled /usr/local/bin/docker 28 has no buildx plugin (peers.md). */
+ * preinstalled /usr/local/bin/docker 28 has no buildx plugin (docs/peers.md). */
 export function dockerCli(): string | null {
   if (existsSync("/usr/bin/docker")) return "/usr/bin/docker";
   return which("docker");
@@ -78,7 +78,7 @@ export function installPeers(state: PeerState): void {
   if (missing.length === 0) return;
   log(`apt-get install ${missing.join(" ")}`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  // another apt on the shared machine may hold the dpkg lock: wait for it (peers.md obstacle 1)
+  // another apt on the shared machine may hold the dpkg lock: wait for it (docs/peers.md obstacle 1)
   const apt = ["apt-get", "-o", "DPkg::Lock::Timeout=300"];
   let r = runCmd([...apt, "install", "-y", ...missing], { env, timeoutMs: 900_000 });
   if (!r.ok) {
@@ -93,7 +93,7 @@ export function installPeers(state: PeerState): void {
 export function applyHostFixes(state: PeerState): void {
   // (a) crun 1.8.1: "cgroups in hybrid mode not supported, drop all controllers from cgroupv2".
   //     /sys/fs/cgroup/unified lists hugetlb because that controller has no v1 mount on this VM;
-  //     binding it to its own v1 hierarchy empties the cgroup2 controller list (peers.md obstacle 4).
+  //     binding it to its own v1 hierarchy empties the cgroup2 controller list (docs/peers.md obstacle 4).
   const U = "/sys/fs/cgroup/unified/cgroup.controllers";
   if (existsSync(U) && which("crun")) {
     for (const c of readFileSync(U, "utf8").split(/\s+/).filter(Boolean)) {
@@ -109,7 +109,7 @@ export function applyHostFixes(state: PeerState): void {
     }
   }
   // (b) podman as root asks for nofile/nproc=1048576; without CAP_SYS_RESOURCE crun fails with
-  //     "setrlimit `RLIMIT_NOFILE`: Operation not permitted" (peers.md obstacle 3). Stay within our
+  //     "setrlimit `RLIMIT_NOFILE`: Operation not permitted" (docs/peers.md obstacle 3). Stay within our
   //     hard limits; podman itself was seen running with an nproc hard limit of 32768.
   if (which("podman")) {
     const lim = (flag: string) => {

@@ -3,7 +3,7 @@
  * in the headers, struct layouts with offset comments. Imports only lib/errors. Wrappers decide nothing
  * and retry only on EINTR; every failure is a SyscallError carrying syscall, paths, errno name, strerror.
  *
- * Never fork() from JS here (../shared/notes/bun-ffi.md §5): the namespace work happens in the C shim
+ * Never fork() from JS here (docs/bun-ffi.md §5): the namespace work happens in the C shim
  * (src/runtime), which is the only code that runs in a cloned child.
  */
 export * from "./_core.ts";

@@ -12,7 +12,7 @@ test("struct sizes match <linux/rtnetlink.h>", () => {
   expect(attrStr(IFLA_IFNAME, "eth0").length).toBe(12); // 4 + "eth0\0" = 9 → padded to 12
 });
 
-test("the veth request is the 104 bytes the probe sent (bun-ffi.md §8)", () => {
+test("the veth request is the 104 bytes the probe sent (docs/bun-ffi.md §8)", () => {
   const peer = [ifinfomsg(), attrStr(IFLA_IFNAME, "vpeer0"), attrU32(IFLA_NET_NS_PID, 15829)];
   const m = nlmsg(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 7, [
     ifinfomsg(),

@@ -1,7 +1,7 @@
 /**
  * rtnetlink from TypeScript: a TLV message builder/parser over DataView, a NETLINK_ROUTE socket through
  * libc, and the link/address/route operations berth needs. No `ip` binary (issue 5). Evidence that the
- * messages below are accepted by this kernel: ../shared/notes/bun-ffi.md §8 (q8_netlink.ts).
+ * messages below are accepted by this kernel: docs/bun-ffi.md §8 (q8_netlink.ts).
  *
  * Wire format (netlink(7), rtnetlink(7), <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_link.h>):
  * every message is an nlmsghdr followed by a family header (ifinfomsg / ifaddrmsg / rtmsg) and a run

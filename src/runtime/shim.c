@@ -2,7 +2,7 @@
  * berth's container shim, compiled at runtime by bun:ffi `cc` (TinyCC); see spawn.ts for why.
  *
  * Everything after clone() runs here, in a single-threaded COW copy of the Bun process: JS never runs in
- * the child (the JSC heap and JIT pool are MADV_DONTFORK, ../shared/notes/bun-ffi.md §5). So the child
+ * the child (the JSC heap and JIT pool are MADV_DONTFORK, docs/bun-ffi.md §5). So the child
  * may only call async-signal-safe libc wrappers: no malloc, no stdio, no locks.
  *
  * No #include on purpose: prototypes and constants are declared by hand (header spelling, x86_64/arm64

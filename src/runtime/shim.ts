@@ -1,7 +1,7 @@
 /**
  * The TinyCC shim: compile shim.c once per process and encode the plan it executes.
  *
- * Why C at all (../shared/notes/bun-ffi.md §4–5): a JS fork()/clone() child crashes (the JSC heap and
+ * Why C at all (docs/bun-ffi.md §4–5): a JS fork()/clone() child crashes (the JSC heap and
  * JIT pool are MADV_DONTFORK), unshare/setns on Bun's main thread breaks its other threads, and a
  * re-exec'd Bun init costs 4 ms and 12–18 MB per container. bun:ffi `cc` compiles ~300 lines of C in
  * ~4.5 ms; the clone()d child is single-threaded C until execve.

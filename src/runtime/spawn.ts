@@ -1,6 +1,6 @@
 /**
  * The one place that enters namespaces (STYLE §4 "watch the threads"). Approach, per the experiment in
- * ../shared/notes/bun-ffi.md §4: the TinyCC shim clone()s a C child into the new namespaces; the child
+ * docs/bun-ffi.md §4: the TinyCC shim clone()s a C child into the new namespaces; the child
  * blocks on a sync pipe while this (the parent, in JS) creates and joins the cgroup and runs the
  * beforeStart hook (network wiring); then it applies the mount plan, drops capabilities, switches user
  * and execve()s. Bun's main thread never changes namespace, except pid_for_children around the clone

@@ -3,7 +3,7 @@
  * DecompressionStream/CompressionStream, which Bun implements natively for "gzip" and (non-standard)
  * "zstd" since 1.3.3 (oven-sh/bun#24757). Measured on the project VM (2 cores, Bun 1.4.4, a 250 MB tar
  * from /usr, page cache warm, output drained): DecompressionStream gzip 395–415 MB/s vs node:zlib
- * createGunzip 411–428 MB/s; zstd 427–538 MB/s vs createZstdDecompress 471–503 MB/s (research.md §1.5
+ * createGunzip 411–428 MB/s; zstd 427–538 MB/s vs createZstdDecompress 471–503 MB/s (docs/research.md §1.5
  * has 327/340/717 from an earlier run). Within noise of each other, so the web streams win on
  * simplicity; both hand out ~450–800 KiB chunks, large enough for the reader's per-chunk cost to vanish.
  *
