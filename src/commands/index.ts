@@ -50,10 +50,12 @@ export const commands: Record<string, Lazy> = {
   info: () => import("./info.ts"),
   update: () => import("./update.ts"),
   events: () => import("./events.ts"),
+  completion: () => import("./completion.ts"),
 };
 
 /** hidden commands: not listed in --help */
 export const hidden: Record<string, Lazy> = {
   __monitor: () => import("./__monitor.ts"),
   __dns: () => import("./__dns.ts"),
+  __complete: () => import("./__complete.ts"),
 };
