@@ -68,6 +68,10 @@ export async function candidates(current: string, words: string[]): Promise<stri
     } else if (words[i]!.startsWith("--root=")) root = words[i]!.slice(7);
   }
   if (i >= words.length) {
+    const prev = words[words.length - 1];
+    if (prev === "-s" || prev === "--storage-driver") return ["btrfs", "overlay", "vfs"];
+    if (prev === "-l" || prev === "--log-level") return ["debug", "error", "fatal", "info", "warn"];
+    if (prev === "--root") return [];
     if (current.startsWith("-")) return ["--root", "--storage-driver", "--debug", "--log-level", "--version", "--help"];
     return [...new Set([...Object.keys(commands), "help"])].sort();
   }
@@ -90,8 +94,7 @@ export async function candidates(current: string, words: string[]): Promise<stri
   if (words.length > i && prev !== undefined && !prev.includes("=")) {
     const f = flagOf(prev, defs);
     if (f && f[1].type !== "boolean") {
-      if (f[0] === "storage-driver") return ["overlay", "vfs", "btrfs"];
-      if (f[1].type === "enum") return f[1].options ?? [];
+            if (f[1].type === "enum") return f[1].options ?? [];
       return names(FLAG_VALUES[f[0]] ?? "none", root);
     }
   }

@@ -54,7 +54,8 @@ describe("completion scripts", () => {
     expect(await complete("berth network ")).toEqual(["connect", "create", "disconnect", "inspect", "ls", "prune", "rm"]);
     const flags = await complete("berth run --ne");
     expect(flags).toEqual(["--net", "--network", "--network-alias"]);
-    expect(await complete("berth --root /x -s ")).toEqual([]);
+    expect(await complete("berth --root /x -s ")).toEqual(["btrfs", "overlay", "vfs"]);
+    expect(await complete("berth --root /x -s vfs ima")).toEqual(["image", "images"]);
     expect(await complete("berth run --storage")).toEqual([]);
     // compgen against the same candidates, as a script author would check them
     const words = await complete("berth ");
