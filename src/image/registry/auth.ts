@@ -3,8 +3,8 @@
  * request of distribution's token spec (docs/spec/auth/token.md: GET realm?service=…&scope=…, with
  * basic credentials when we have them; `token` or `access_token`; `expires_in` defaults to 60 s), and
  * the docker CLI's credential file (`$DOCKER_CONFIG/config.json` or ~/.docker/config.json,
- * `auths.<server>.auth` = base64("user:password"), mode 0600). Credential helpers (`credsStore`,
- * `credHelpers`) run external programs; berth never shells out, so they are not consulted.
+ * `auths.<server>.auth` = base64("user:password"), mode 0600), or the credential helper it names
+ * (`credHelpers`, `credsStore`: cred-helpers.ts), as the docker CLI uses them.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { atomicWriteFile } from "../../lib/atomic-write.ts";
 import { authKey, DOCKER_HUB_AUTH_KEY } from "./endpoint.ts";
+import { helperErase, helperFor, helperGet, helperStore, TOKEN_USERNAME } from "./cred-helpers.ts";
 
 export interface Challenge {
   scheme: string; // lower-case: "bearer" | "basic"
@@ -89,6 +90,8 @@ export function dockerConfigPath(env: Record<string, string | undefined> = proce
 }
 
 interface DockerConfigFile {
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
   auths?: Record<string, { auth?: string; identitytoken?: string; username?: string; password?: string }>;
   [k: string]: unknown;
 }
@@ -118,6 +121,12 @@ function candidateKeys(domain: string): string[] {
 
 export function loadCredentials(domain: string, path = dockerConfigPath()): Credentials | undefined {
   const cfg = readConfig(path);
+  const helper = helperFor(cfg, candidateKeys(domain));
+  if (helper) {
+    const got = helperGet(helper, authKey(domain));
+    if (!got) return undefined;
+    return got.username === TOKEN_USERNAME ? { identityToken: got.secret } : { username: got.username, password: got.secret };
+  }
   for (const key of candidateKeys(domain)) {
     const a = cfg.auths?.[key];
     if (!a) continue;
@@ -142,6 +151,16 @@ export function loadCredentials(domain: string, path = dockerConfigPath()): Cred
 export function storeCredentials(domain: string, creds: { username: string; password: string }, path = dockerConfigPath()): string {
   const cfg = readConfig(path);
   const key = authKey(domain);
+  const helper = helperFor(cfg, candidateKeys(domain));
+  if (helper) {
+    // docker keeps an empty entry in auths so `docker login` lists the server; the secret stays in the helper
+    helperStore(helper, key, creds.username, creds.password);
+    cfg.auths ??= {};
+    cfg.auths[key] = {};
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    atomicWriteFile(path, JSON.stringify(cfg, null, "\t") + "\n", 0o600);
+    return key;
+  }
   cfg.auths ??= {};
   cfg.auths[key] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString("base64") };
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -153,6 +172,8 @@ export function storeCredentials(domain: string, creds: { username: string; pass
 export function removeCredentials(domain: string, path = dockerConfigPath()): boolean {
   const cfg = readConfig(path);
   let removed = false;
+  const helper = helperFor(cfg, candidateKeys(domain));
+  if (helper) removed = helperErase(helper, authKey(domain));
   for (const key of candidateKeys(domain)) {
     if (cfg.auths && key in cfg.auths) {
       delete cfg.auths[key];
