@@ -7,12 +7,12 @@
  */
 import { unlinkSync, write as fsWrite } from "node:fs";
 import tty from "node:tty";
-import { EngineError } from "../../lib/errors.ts";
+import { EngineError, ExecError } from "../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
 import { JsonLogWriter, nowNano, type LogOptions, type StreamName } from "./logs.ts";
-import * as rt from "./runtime-port.ts";
+import type { ContainerRuntime, RunningContainer } from "./runtime-port.ts";
 import type { ContainerConfigFile } from "./types.ts";
 
 /** the local end of a foreground session */
@@ -107,10 +107,10 @@ export interface SuperviseHooks {
 }
 
 /**
- * Run a prepared container to its end. Throws (with docker's 125/126/127 exit code) if the runtime
- * cannot start it; otherwise resolves with the exit information.
+ * Run a prepared container to its end. Throws if the runtime cannot start it (an ExecError for docker's
+ * 127/126); otherwise resolves with the exit information.
  */
-export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<ExitInfo> {
+export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: ContainerRuntime): Promise<ExitInfo> {
   const c = p.cfg.Config;
   const tty = c.Tty;
   const childFds: number[] = [];
@@ -121,7 +121,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
   const outputs: { fd: number; stream: StreamName }[] = [];
   try {
     if (tty) {
-      const pty = rt.openConsole();
+      const pty = runtime.openConsole();
       master = pty.master;
       ours.push(master);
       childFds.push(pty.slave, pty.mountFd);
@@ -156,9 +156,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
     throw e;
   }
 
-  let running: rt.RunningContainer;
+  let running: RunningContainer;
   try {
-    running = await rt.createContainer(p.spec, stdio, { beforeStart: p.beforeStart });
+    running = await runtime.create(p.spec, stdio, { beforeStart: p.beforeStart });
   } catch (e) {
     for (const fd of [...childFds, ...ours]) closeFd(fd);
     const err = startError(e, p.spec.process.args[0] ?? "");
@@ -257,22 +257,22 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
 }
 
 /**
- * docker's classification of a start failure: 127 not found, 126 not invokable, 125 otherwise. The
- * runtime reports exec failures with those codes already; anything else is an engine error (125).
+ * docker's classification of a start failure: the command not found (127) or not invokable (126) is an
+ * ExecError, anything else keeps its kind. The runtime reports exec failures as ExecError (or, until
+ * src/runtime moves to it, with exitCode 127/126).
  */
 export function startError(e: unknown, cmd: string): EngineError {
   if (e instanceof EngineError) {
-    if (e.exitCode === 126 || e.exitCode === 127) {
-      return new EngineError(e.kind, `failed to create task for container: ${e.message}`, { exitCode: e.exitCode, cause: e, hint: e.hint });
-    }
-    return new EngineError(e.kind, e.message, { exitCode: 125, cause: e, hint: e.hint });
+    const reason = e instanceof ExecError ? e.reason : e.exitCode === 127 ? "not_found" : e.exitCode === 126 ? "not_executable" : undefined;
+    if (reason) return new ExecError(reason, `failed to create task for container: ${e.message}`, { cause: e, hint: e.hint });
+    return new EngineError(e.kind, e.message, { cause: e, hint: e.hint });
   }
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: string }).code ?? "";
   if (code === "ENOENT") {
     const m = cmd.includes("/") ? `exec: "${cmd}": stat ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH`;
-    return new EngineError("not_found", `failed to create task for container: ${m}`, { exitCode: 127, cause: e });
+    return new ExecError("not_found", `failed to create task for container: ${m}`, { cause: e });
   }
-  if (code === "EACCES") return new EngineError("permission_denied", `failed to create task for container: exec: "${cmd}": permission denied`, { exitCode: 126, cause: e });
-  return new EngineError("internal", msg, { exitCode: 125, cause: e });
+  if (code === "EACCES") return new ExecError("not_executable", `failed to create task for container: exec: "${cmd}": permission denied`, { cause: e });
+  return new EngineError("internal", msg, { cause: e });
 }
