@@ -1,7 +1,7 @@
 /** hidden: `berth __monitor <id>` — the detached supervisor of one container (engine/containers/service.ts) */
 import { defineBerthCommand } from "./_command.ts";
 import { containers } from "./container.ts";
-import { redirectToDevNull } from "../ffi/container-io.ts";
+import { detachStdout } from "../engine/containers/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "__monitor", description: "Supervise a container (internal)", usage: "CONTAINER", minArgs: 1, maxArgs: 1 },
@@ -14,13 +14,7 @@ export default defineBerthCommand({
     return svc.monitorMain(id, (line) => {
       process.stdout.write(line + "\n");
       // the spawner goes away: later writes must not meet a broken pipe
-      setTimeout(() => {
-        try {
-          redirectToDevNull(1);
-        } catch {
-          // stdout stays the pipe; nothing more is written to it
-        }
-      }, 50);
+      setTimeout(detachStdout, 50);
     });
   },
 });

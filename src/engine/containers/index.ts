@@ -14,6 +14,7 @@
  * name or directory, even when the supervisor was SIGKILLed; a container's addresses and veths live
  * from the runtime's beforeStart hook to its exit, its published host ports from create to `rm`.
  */
+export { detachStdout } from "./ops/self.ts";
 export { ContainerService, normalizeRef, snapshotKey, type ContainerServiceOptions, type ContainerInfo, type ForegroundOptions } from "./service.ts";
 export { defaultCreateOptions, parseSignal, signalName, type CreateOptions } from "./spec.ts";
 export { NoSuchContainer } from "./store.ts";

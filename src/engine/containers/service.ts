@@ -150,11 +150,6 @@ export class ContainerService {
     return refreshState(this.deps, id);
   }
 
-  /** @deprecated the old name of refreshState */
-  state(id: string): ContainerStateFile {
-    return refreshState(this.deps, id);
-  }
-
   list(all: boolean): ContainerInfo[] {
     return inspectOp.list(this.deps, all);
   }

@@ -132,7 +132,7 @@ export class ContainerStore {
    * owner's directory is gone (a crash between steps) is reclaimed.
    */
   reserveName(name: string, id: string): void {
-    const tmp = join(this.namesDir, `.tmp-${id}-${process.pid}`);
+    const tmp = join(this.namesDir, `.tmp-${id}-${crypto.randomUUID()}`);
     atomicWriteFile(tmp, id + "\n", 0o600);
     try {
       for (let attempt = 0; ; attempt++) {
