@@ -1,6 +1,6 @@
 /**
  * The supervisor of one running container: the `__monitor` process for detached containers, or the
- * foreground `run`/`start -a` process itself (see ContainerService.start for why). It creates the
+ * foreground `run`/`start -a` process itself (see service.ts and ops/start.ts for why). It creates the
  * container through the runtime, holds the pty master or the pipes, writes the json-file log, serves
  * the attach socket, records state (running with pid + start time, then stopped with exit code,
  * OOMKilled and FinishedAt), removes the cgroup, and honours --rm.
@@ -61,7 +61,7 @@ export function pumpFd(fd: number, isPty: boolean, onData: (b: Uint8Array) => vo
     } catch {
       // the fd went away (container gone): end of output
     } finally {
-      try { closeFd(fd); } catch {}
+      try { closeFd(fd); } catch {} // closed already by a racing end
     }
   })();
 }
@@ -166,19 +166,19 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     throw err;
   } finally {
     for (const fd of childFds) {
-      try { closeFd(fd); } catch {}
+      try { closeFd(fd); } catch {} // the runtime took it over; nothing of ours leaks
     }
   }
   hooks.recordRunning(running.pid, running.startTime, nowNano());
   hooks.onStarted?.(running.pid);
-  if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} });
+  if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} }); // ended: no terminal to resize
 
   const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
 
   // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
   const sockPath = attachSocketPath(p.dir);
-  try { unlinkSync(sockPath); } catch {}
+  try { unlinkSync(sockPath); } catch {} // none left by an earlier run
   let server: ReturnType<typeof Bun.listen> | undefined;
   try {
     server = Bun.listen<{ reader: FrameReader; client?: { write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> } }>({
@@ -191,7 +191,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
           s.data.reader.push(chunk, (type, payload) => {
             if (type === F_HELLO) {
               let want = { stdin: false, stdout: true, stderr: true };
-              try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {}
+              try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {} // a bad hello: the default streams
               const client = {
                 want: { stdout: want.stdout, stderr: want.stderr },
                 write: (b: Uint8Array) => void s.write(b),
@@ -203,7 +203,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
             else if (type === F_STDIN_EOF) { if (!tty) stdinWriter?.end(); }
             else if (type === F_RESIZE && master >= 0) {
               const [rows, cols] = Buffer.from(payload).toString().split(" ").map(Number);
-              if (rows && cols) try { setWinsize(master, { rows, cols }); } catch {}
+              if (rows && cols) try { setWinsize(master, { rows, cols }); } catch {} // the pty is gone: nothing to resize
             }
           });
         },
@@ -222,7 +222,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     void (async () => {
       try {
         for await (const chunk of hooks.local!.stdin as AsyncIterable<Uint8Array>) w.write(chunk);
-      } catch {}
+      } catch {
+        // the local stdin failed: the container sees EOF, as when it ends
+      }
       // docker closes the container's stdin when the attached client's stdin ends (StdinOnce)
       if (!tty) w.end();
     })();
@@ -252,7 +254,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     cl.end();
   }
   server?.stop(true);
-  try { unlinkSync(sockPath); } catch {}
+  try { unlinkSync(sockPath); } catch {} // rm took the directory already
   return info;
 }
 

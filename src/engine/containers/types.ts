@@ -123,7 +123,7 @@ export interface BerthFields {
   /** networks the container joins at start, primary (HostConfig.NetworkMode) first; `network connect`/`disconnect` edit it */
   Networks?: Record<string, EndpointSettings>;
   /** the writable layer is never mounted again after this run (a build's RUN step): overlay may skip
-   * its sync on unmount (see ContainerService.prepare) */
+   * its sync on unmount (see ops/start.ts buildRuntimeSpec) */
   Ephemeral?: boolean;
 }
 
