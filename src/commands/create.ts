@@ -236,7 +236,7 @@ export default defineBerthCommand({
     checkCidfile(input.flags);
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = await containers(input.ctx);
-    const { id } = await svc.create(toCreateOptions(input, false));
+    const { id } = await svc.create(toCreateOptions(input, false), process.env, (l) => process.stderr.write(l));
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
     input.ctx.out(id + "\n");

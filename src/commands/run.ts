@@ -38,7 +38,7 @@ export default defineBerthCommand({
     // docker checks this before creating anything: no container is left behind
     if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new EngineError("invalid_argument", "the input device is not a TTY", { exitCode: 1 });
     mark("command: engine ready");
-    const { id } = await svc.create(opts);
+    const { id } = await svc.create(opts, process.env, (l) => process.stderr.write(l));
     mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {
