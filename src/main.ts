@@ -12,6 +12,7 @@ import type { Context } from "./commands/_context.ts";
 import { parseFlags, type FlagsDef } from "./commands/_parser.ts";
 import { renderGroupUsage, renderUsage, usageLine } from "./commands/_usage.ts";
 import { EngineError, ExitStatus, UsageError } from "./lib/errors.ts";
+import { exitCodeFor } from "./commands/_exit-codes.ts";
 import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 import { mark } from "./lib/trace.ts";
@@ -155,18 +156,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): number {
-  if (e instanceof ExitStatus) return e.code;
+  if (e instanceof ExitStatus) return exitCodeFor(e);
   if ((e as NodeJS.ErrnoException)?.code === "EPIPE") return 141;
   const red = (s: string) => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
   if (e instanceof UsageError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
-    return e.exitCode;
+    return exitCodeFor(e, cmd.meta.exitPolicy);
   }
   if (e instanceof EngineError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n`);
     if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
     if (debug && e.stack) process.stderr.write(e.stack + "\n");
-    return e.exitCode;
+    return exitCodeFor(e, cmd.meta.exitPolicy);
   }
   process.stderr.write(`${red("berth: internal error:")} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 125;

@@ -101,7 +101,7 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
     })));
     const got = `sha256:${h.digest("hex")}`;
     if (got !== diffId) {
-      throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`, { exitCode: 1 });
+      throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`);
     }
     if (await images.hasSnapshot(chain)) {
       await images.snapshots.remove(key);
@@ -136,7 +136,7 @@ export class ImageAssembly {
 
   /** unpack stored layer blobs in order onto their chain snapshots (already-present chains are kept) */
   async applyLayers(layers: Digest[], diffIds: Digest[], what: string): Promise<void> {
-    if (diffIds.length !== layers.length) throw new EngineError("invalid_argument", `${what}: config has ${diffIds.length} diff IDs for ${layers.length} layers`, { exitCode: 1 });
+    if (diffIds.length !== layers.length) throw new EngineError("invalid_argument", `${what}: config has ${diffIds.length} diff IDs for ${layers.length} layers`);
     const chains = chainIds(diffIds);
     for (let i = 0; i < layers.length; i++) await this.applyStored(layers[i]!, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
   }

@@ -284,17 +284,17 @@ export class ImageService implements ImageResolver {
     } catch {}
     if (byName) {
       if (inUse.length && !opts.force && names.length === 1) {
-        throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`, { exitCode: 1 });
+        throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`);
       }
       this.store.untag(byName);
       out.push(`Untagged: ${familiarizeKey(byName)}`);
       if (names.length > 1 || inUse.length) return out;
     } else {
       if (inUse.length) {
-        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`, { exitCode: 1 });
+        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`);
       }
       if (names.length > 1 && !opts.force) {
-        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`, { exitCode: 1 });
+        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
       }
       for (const n of names) {
         this.store.untag(n);

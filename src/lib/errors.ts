@@ -117,9 +117,10 @@ function kindOfErrno(code: string): ErrorKind {
 
 /** prefix context while an error travels up: wrap("prepare rootfs", e) → "prepare rootfs: <e>" */
 export function wrap(context: string, err: unknown): EngineError {
+  if (err instanceof ExecError) return new ExecError(err.reason, `${context}: ${err.message}`, { cause: err, hint: err.hint });
   if (err instanceof EngineError) {
-    const e = new EngineError(err.kind, `${context}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode });
-    return e;
+    // the deprecated exitCode travels with the error until its last user is gone (issue 11)
+    return new EngineError(err.kind, `${context}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode });
   }
   const msg = err instanceof Error ? err.message : String(err);
   return new EngineError("internal", `${context}: ${msg}`, { cause: err });

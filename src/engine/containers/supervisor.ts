@@ -7,7 +7,7 @@
  */
 import { unlinkSync, write as fsWrite } from "node:fs";
 import tty from "node:tty";
-import { EngineError } from "../../lib/errors.ts";
+import { EngineError, ExecError } from "../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
@@ -257,22 +257,18 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
 }
 
 /**
- * docker's classification of a start failure: 127 not found, 126 not invokable, 125 otherwise. The
- * runtime reports exec failures with those codes already; anything else is an engine error (125).
+ * docker's classification of a start failure: an ExecError (the CLI's 127 not found, 126 not
+ * invokable) or an engine error. The runtime reports exec failures as ExecError already.
  */
 export function startError(e: unknown, cmd: string): EngineError {
-  if (e instanceof EngineError) {
-    if (e.exitCode === 126 || e.exitCode === 127) {
-      return new EngineError(e.kind, `failed to create task for container: ${e.message}`, { exitCode: e.exitCode, cause: e, hint: e.hint });
-    }
-    return new EngineError(e.kind, e.message, { exitCode: 125, cause: e, hint: e.hint });
-  }
+  if (e instanceof ExecError) return new ExecError(e.reason, `failed to create task for container: ${e.message}`, { cause: e, hint: e.hint });
+  if (e instanceof EngineError) return new EngineError(e.kind, e.message, { cause: e, hint: e.hint });
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: string }).code ?? "";
   if (code === "ENOENT") {
     const m = cmd.includes("/") ? `exec: "${cmd}": stat ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH`;
-    return new EngineError("not_found", `failed to create task for container: ${m}`, { exitCode: 127, cause: e });
+    return new ExecError("not_found", `failed to create task for container: ${m}`, { cause: e });
   }
-  if (code === "EACCES") return new EngineError("permission_denied", `failed to create task for container: exec: "${cmd}": permission denied`, { exitCode: 126, cause: e });
-  return new EngineError("internal", msg, { exitCode: 125, cause: e });
+  if (code === "EACCES") return new ExecError("not_executable", `failed to create task for container: exec: "${cmd}": permission denied`, { cause: e });
+  return new EngineError("internal", msg, { cause: e });
 }
