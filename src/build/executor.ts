@@ -36,6 +36,10 @@ export interface BuildOptions {
   quiet: boolean;
   /** progress and RUN output (docker's legacy builder writes both to stdout) */
   out(s: string | Uint8Array): void;
+  /** with quiet: a failed RUN step's output (docker prints it on stderr) */
+  err?(b: Uint8Array): void;
+  /** cancels the build (the caller's ^C / SIGTERM); the reason, e.g. "SIGINT", words the error */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -82,16 +86,17 @@ export class Builder {
    * deleted) and the build stops before the next step, as docker cancels a build; nothing is tagged.
    */
   async build(): Promise<BuildResult> {
-    const onSignal = (sig: NodeJS.Signals) => {
-      this.interrupted = sig;
+    const signal = this.o.signal;
+    const onAbort = () => {
+      this.interrupted = String(signal?.reason ?? "aborted");
       if (this.runningContainer) void this.engine.containers.kill(this.runningContainer, "SIGKILL").catch(() => {});
     };
-    const sigs: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-    for (const s of sigs) process.on(s, onSignal);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort);
     try {
       return await this.run();
     } finally {
-      for (const s of sigs) process.off(s, onSignal);
+      signal?.removeEventListener("abort", onAbort);
       rmSync(this.tmp, { recursive: true, force: true });
     }
   }
@@ -333,7 +338,7 @@ export class Builder {
       this.runningContainer = undefined;
       this.checkInterrupted();
       if (res.exitCode !== 0 || !res.id) {
-        if (this.o.quiet) for (const b of output) process.stderr.write(b);
+        if (this.o.quiet) for (const b of output) this.o.err?.(b);
         throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`);
       }
       this.say(`Removing intermediate container ${short(ctr)}`);

@@ -140,10 +140,18 @@ export default defineBerthCommand({
           dockerfile = alt;
         }
       }
+      // ^C / SIGTERM / SIGHUP cancel the build: the RUN container is killed, cleanup runs, nothing is tagged
+      const cancel = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => cancel.abort(sig);
+      const sigs: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+      for (const s of sigs) process.on(s, onSignal);
+      cleanups.push(() => void sigs.forEach((s) => process.off(s, onSignal)));
       const res = await build(engine, {
         contextDir, dockerfile, dockerfileName, tags: flags.tag as string[], buildArgs, labels,
         target: flags.target, noCache: !!flags["no-cache"], pull: !!flags.pull, network: flags.network, quiet: !!flags.quiet,
         out: (s) => (typeof s === "string" ? ctx.out(s) : void process.stdout.write(s)),
+        err: (b) => void process.stderr.write(b),
+        signal: cancel.signal,
       });
       if (flags.quiet) ctx.out(`${res.id}\n`);
       if (flags.iidfile) writeFileSync(flags.iidfile, res.id);

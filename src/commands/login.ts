@@ -51,7 +51,7 @@ export default defineBerthCommand({
       // docker prints the registry's answer alone, without berth's hint
       throw e instanceof EngineError ? new EngineError(e.kind, e.message, { cause: e }) : e;
     }
-    reg.storeCredentials(domain, { username, password });
+    reg.storeCredentials(domain, { username, password }, reg.dockerConfigPath(ctx.env));
     ctx.out("Login Succeeded\n");
   },
 });

@@ -40,7 +40,7 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
     const rec = images.store.resolve(referenceString(ref));
     const manifestBytes = images.content.readBytes(rec.manifest.digest);
     const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as Manifest;
-    const client = clientFor(ref, { ...opts, actions: "pull,push" });
+    const client = clientFor(ref, { configPath: images.registryAuthFile, ...opts, actions: "pull,push" });
     emit({ type: "start", repository: repositoryForDisplay(ref.domain, ref.path) });
     const sources = blobSources(images);
     const repoKey = `${ref.domain}/${ref.path}`;
