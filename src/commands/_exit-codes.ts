@@ -3,17 +3,18 @@
  * EngineError's kind, an ExecError's reason); only the CLI knows what docker's CLI exits with, and that
  * depends on the command (its `exitPolicy`) and on the step that failed (`during`):
  *
- *   error                                  request  build  run   create  exec
- *   ExitStatus / CliError (own code)        code     code   code  code    code
- *   ArgCountError (wrong number of args)    1        1      1     1       1
- *   UsageError (bad flag or value)          125      125    125   125     125
- *   ExecError not_found / not_executable    127/126  1      127/126  -    127/126 (during "exec")
- *   EngineError during "pull"               1        1      125   1       1
- *   not_found, already_exists,
- *     not_implemented, bad container name   1        1      125   1       1 / 126 during "exec"
- *   failed_precondition, conflict           1        1      125   125     1
- *   any other kind                          1        1      125   125     125 / 126 during "exec"
- *   anything else (a bug)                   125 and the stack
+ *   error                                  request  build  run      create  exec
+ *   ExitStatus, CliError                    their own code, every policy
+ *   ArgCountError (wrong number of args)    1, every policy
+ *   UsageError (bad flag or value)          125, every policy
+ *   ExecError not_found / not_executable    127/126  1      127/126  -       127/126
+ *   EngineError during "pull"               1        1      125      1       -
+ *   not_found                               1        1      125      1       1; 126 during "exec"
+ *   already_exists, not_implemented,
+ *     "Invalid container name"              1        1      125      1       125; 126 during "exec"
+ *   failed_precondition, conflict           1        1      125      125     125; 1 during "exec"
+ *   any other kind                          1        1      125      125     125; 126 during "exec"
+ *   not an error berth made (a bug)         125, and main prints the stack
  *
  * request: docker's CLI returns the daemon's error, exit 1 (most verbs; start -a and attach keep the
  * container command's 127/126). build: 1 whatever failed once the build started. run: 125 for any
