@@ -224,6 +224,12 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
     }
     process.stderr.write(`Unable to find image '${normalizeRef(image)}' locally\n`);
   }
+  // docker's CLI parses the reference and the platform before it pulls: a bad one is an option error
+  // (create's 125), not a failed pull (create's 1)
+  const { parseDockerRef } = await import("../image/index.ts");
+  const { parsePlatform } = await import("../image/registry/index.ts");
+  parseDockerRef(image);
+  if (optStr(flags.platform)) parsePlatform(optStr(flags.platform)!);
   const { pullWithProgress } = await import("./pull.ts");
   await during("pull", () => pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) }));
 }
