@@ -69,7 +69,11 @@ export function openSession(o: { tty: boolean; stdin: boolean; stdout: boolean; 
       for (const s of pending.splice(0)) o.kill(s);
     },
     dispose: () => {
-      for (const c of cleanups.reverse()) try { c(); } catch {} // each restores one thing; one failing must not keep the terminal raw
+      for (const c of cleanups.reverse()) {
+        try {
+          c();
+        } catch {} // each restores one thing; one failing must not keep the terminal raw
+      }
       if (stdin) process.stdin.pause();
     },
   };
