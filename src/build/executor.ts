@@ -36,6 +36,10 @@ export interface BuildOptions {
   quiet: boolean;
   /** progress and RUN output (docker's legacy builder writes both to stdout) */
   out(s: string | Uint8Array): void;
+  /** with quiet: a failed RUN step's output (docker prints it on stderr) */
+  err?(b: Uint8Array): void;
+  /** cancels the build (the caller's ^C / SIGTERM); the reason, e.g. "SIGINT", words the error */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -82,22 +86,23 @@ export class Builder {
    * deleted) and the build stops before the next step, as docker cancels a build; nothing is tagged.
    */
   async build(): Promise<BuildResult> {
-    const onSignal = (sig: NodeJS.Signals) => {
-      this.interrupted = sig;
+    const signal = this.o.signal;
+    const onAbort = () => {
+      this.interrupted = String(signal?.reason ?? "aborted");
       if (this.runningContainer) void this.engine.containers.kill(this.runningContainer, "SIGKILL").catch(() => {});
     };
-    const sigs: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-    for (const s of sigs) process.on(s, onSignal);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort);
     try {
       return await this.run();
     } finally {
-      for (const s of sigs) process.off(s, onSignal);
+      signal?.removeEventListener("abort", onAbort);
       rmSync(this.tmp, { recursive: true, force: true });
     }
   }
 
   private checkInterrupted(): void {
-    if (this.interrupted) throw new EngineError("unavailable", `build canceled (${this.interrupted})`, { exitCode: 1 });
+    if (this.interrupted) throw new EngineError("unavailable", `build canceled (${this.interrupted})`);
   }
 
   private async run(): Promise<BuildResult> {
@@ -115,7 +120,7 @@ export class Builder {
     if (this.o.target !== undefined) {
       const t = this.o.target.toLowerCase();
       last = df.stages.findIndex((s) => s.name === t);
-      if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`, { exitCode: 1 });
+      if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`);
     }
     const labelKeys = Object.keys(this.o.labels).sort();
     this.total = df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
@@ -136,7 +141,7 @@ export class Builder {
       id = await this.stage(df.stages[i]!, extra);
       this.stageImages.set(i, id);
     }
-    if (!id) throw new EngineError("failed_precondition", "No image was generated. Is your Dockerfile empty?", { exitCode: 1 });
+    if (!id) throw new EngineError("failed_precondition", "No image was generated. Is your Dockerfile empty?");
 
     const unused = [...this.o.buildArgs.keys()].filter((k) => !this.args.used.has(k) && !PREDEFINED.has(k)).sort();
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(" ")}] were not consumed`);
@@ -204,7 +209,7 @@ export class Builder {
     try {
       await this.pull(name);
     } catch (e) {
-      throw new EngineError("not_found", `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`, { exitCode: 1, cause: e });
+      throw new EngineError("not_found", `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`, { cause: e });
     }
     return (await this.engine.images.resolve(name)).id;
   }
@@ -295,7 +300,7 @@ export class Builder {
   }
 
   private async runInstr(st: StageState, ins: Extract<Instruction, { kind: "RUN" }>, cur: Digest | undefined): Promise<Digest> {
-    if (!cur) throw new EngineError("failed_precondition", "RUN needs a base image: FROM scratch has no shell", { exitCode: 1 });
+    if (!cur) throw new EngineError("failed_precondition", "RUN needs a base image: FROM scratch has no shell");
     let argv: string[];
     if (ins.cmd.json) argv = ins.cmd.args;
     else {
@@ -333,8 +338,8 @@ export class Builder {
       this.runningContainer = undefined;
       this.checkInterrupted();
       if (res.exitCode !== 0 || !res.id) {
-        if (this.o.quiet) for (const b of output) process.stderr.write(b);
-        throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`, { exitCode: 1 });
+        if (this.o.quiet) for (const b of output) this.o.err?.(b);
+        throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`);
       }
       this.say(`Removing intermediate container ${short(ctr)}`);
       return res.id;
@@ -359,7 +364,7 @@ export class Builder {
     const heredocs = new Map(ins.node.heredocs.map((h) => [h.name, h]));
     const sources = ins.sources.map((src) => (src.startsWith("<<") && heredocs.has(src.slice(2)) ? src : s(src)));
     const multi = sources.length > 1 || sources.some((x) => /[*?[]/.test(x));
-    if (multi && !trailing) throw new EngineError("invalid_argument", `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`, { exitCode: 1 });
+    if (multi && !trailing) throw new EngineError("invalid_argument", `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
 
     const entries: CopyEntry[] = [];
     const archives: string[] = [];
@@ -406,7 +411,7 @@ export class Builder {
       }
       plain.push(src);
     }
-    if (ins.kind === "ADD" && ins.checksum && plain.length) throw new EngineError("invalid_argument", "checksum can't be specified for non-HTTP(S) sources", { exitCode: 1 });
+    if (ins.kind === "ADD" && ins.checksum && plain.length) throw new EngineError("invalid_argument", "checksum can't be specified for non-HTTP(S) sources");
 
     const plan = (): CopyPlan => ({ dest, singleFile: trailing ? undefined : singleFile, entries, chown, chmod, archives });
     let sum: string | undefined;
@@ -417,9 +422,9 @@ export class Builder {
       const from = s(ins.from);
       const idx = this.stageNames.get(from.toLowerCase());
       if (idx !== undefined) fromId = this.stageImages.get(idx);
-      else if (/^\d+$/.test(from)) throw new EngineError("invalid_argument", `invalid from flag value ${from}: refers to current or later build stage`, { exitCode: 1 });
+      else if (/^\d+$/.test(from)) throw new EngineError("invalid_argument", `invalid from flag value ${from}: refers to current or later build stage`);
       else fromId = await this.resolveBase(from, new Map());
-      if (!fromId) throw new EngineError("invalid_argument", `COPY --from=${from}: the stage has no filesystem (FROM scratch with nothing in it)`, { exitCode: 1 });
+      if (!fromId) throw new EngineError("invalid_argument", `COPY --from=${from}: the stage has no filesystem (FROM scratch with nothing in it)`);
       // an image is content-addressed: its ID stands for the content, only the names need hashing
       h.update(`from\0${fromId}\0${plain.join("\0")}\0`);
       if (sources.length === 1) kind = "file";
@@ -439,7 +444,7 @@ export class Builder {
   /** ADD <url>: into the build's scratch directory, checked against --checksum */
   private async download(url: string, checksum?: string): Promise<{ path: string; name: string; sha: string; mtime: number }> {
     const res = await fetch(url);
-    if (!res.ok) throw new EngineError("unavailable", `failed to GET ${url} with status ${res.status} ${res.statusText}`, { exitCode: 1 });
+    if (!res.ok) throw new EngineError("unavailable", `failed to GET ${url} with status ${res.status} ${res.statusText}`);
     const path = join(this.tmp, `dl-${crypto.randomUUID()}`);
     const h = new Bun.CryptoHasher("sha256");
     const w = Bun.file(path).writer();
@@ -451,7 +456,7 @@ export class Builder {
     const sha = h.digest("hex");
     if (checksum !== undefined) {
       const want = checksum.replace(/^sha256:/, "");
-      if (!checksum.startsWith("sha256:") || want !== sha) throw new EngineError("invalid_argument", `digest mismatch ${checksum}: sha256:${sha}`, { exitCode: 1 });
+      if (!checksum.startsWith("sha256:") || want !== sha) throw new EngineError("invalid_argument", `digest mismatch ${checksum}: sha256:${sha}`);
     }
     const lm = res.headers.get("last-modified");
     const mtime = lm ? Math.floor(Date.parse(lm) / 1000) : 0;

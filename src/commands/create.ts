@@ -5,7 +5,7 @@ import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
 import { defaultCreateOptions, normalizeRef, type CreateOptions } from "../engine/containers/index.ts";
 import type { Context } from "./_context.ts";
-import { containers } from "./container.ts";
+import { during } from "./_exit-codes.ts";
 
 const list = (description: string) => ({ type: "string" as const, multiple: true, description });
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
@@ -224,19 +224,25 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
     }
     process.stderr.write(`Unable to find image '${normalizeRef(image)}' locally\n`);
   }
+  // docker's CLI parses the reference and the platform before it pulls: a bad one is an option error
+  // (create's 125), not a failed pull (create's 1)
+  const { parseDockerRef } = await import("../image/index.ts");
+  const { parsePlatform } = await import("../image/registry/index.ts");
+  parseDockerRef(image);
+  if (optStr(flags.platform)) parsePlatform(optStr(flags.platform)!);
   const { pullWithProgress } = await import("./pull.ts");
-  await pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) });
+  await during("pull", () => pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) }));
 }
 
 export default defineBerthCommand({
-  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, engineErrors: "create" },
+  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, exitPolicy: "create" },
   args: createFlags,
   async run(input) {
     checkPull(input.flags);
     checkCidfile(input.flags);
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
-    const svc = await containers(input.ctx);
-    const { id } = await svc.create(toCreateOptions(input, false), process.env, (l) => process.stderr.write(l));
+    const svc = (await input.ctx.engine()).containers;
+    const { id } = await svc.create(toCreateOptions(input, false), input.ctx.env, (l) => process.stderr.write(l));
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
     input.ctx.out(id + "\n");

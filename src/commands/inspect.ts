@@ -5,7 +5,6 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { compileTemplate, goJson } from "../engine/containers/format.ts";
-import { containers } from "./container.ts";
 import type { Context } from "./_context.ts";
 
 /** docker's inspect -s: SizeRw (the container's layer) and SizeRootFs (with its image) */
@@ -27,10 +26,10 @@ function inspectCommand(onlyContainers: boolean) {
     type: { type: "string", description: "Return JSON for specified type" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const type = typeof flags.type === "string" ? flags.type : onlyContainers ? "container" : "";
     if (!["", "container", "image", "network", "volume"].includes(type)) {
-      throw new EngineError("invalid_argument", `unknown type: ${JSON.stringify(type)}: must be one of "config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume"`, { exitCode: 1 });
+      throw new EngineError("invalid_argument", `unknown type: ${JSON.stringify(type)}: must be one of "config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume"`);
     }
     const out: unknown[] = [];
     let failed = false;

@@ -9,7 +9,7 @@ import { renderDockerTable } from "../engine/containers/index.ts";
 import { compileTemplate, goJson } from "../engine/containers/format.ts";
 import { FORMAT_HELP, formatRows } from "./_format.ts";
 import type { ContainerService } from "../engine/containers/index.ts";
-import { containers, forEach } from "./container.ts";
+import { forEach } from "./_session.ts";
 
 /** (defineBerthCommand gives docker's exit 1 on daemon errors; 125 stays for bad flags) */
 const def = (c: BerthCommand) => async () => ({ default: defineBerthCommand(c) });
@@ -72,7 +72,7 @@ export default defineBerthCommand({
       async run({ flags, positionals, ctx }) {
         if (flags.label.length) throw new UsageError("network create --label is not supported by berth yet");
         if (flags.subnet.length > 1 || flags.gateway.length > 1) throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         const rec = svc.networks.create(positionals[0]!, { subnet: flags.subnet[0], gateway: flags.gateway[0], internal: !!flags.internal, driver: flags.driver });
         ctx.out(rec.id + "\n");
       },
@@ -86,7 +86,7 @@ export default defineBerthCommand({
         filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (name=NAME, driver=DRIVER)" },
       },
       async run({ flags, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         let rows = svc.networks.list();
         for (const f of flags.filter as string[]) {
           const [k, v = ""] = f.split(/=(.*)/s);
@@ -108,7 +108,7 @@ export default defineBerthCommand({
       meta: { name: "inspect", description: "Display detailed information on one or more networks", usage: "[OPTIONS] NETWORK [NETWORK...]", minArgs: 1 },
       args: { format: { type: "string", alias: "f", description: "Format output using a custom template" } },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         const out: Record<string, unknown>[] = [];
         let failed = false;
         for (const ref of positionals) {
@@ -135,7 +135,7 @@ export default defineBerthCommand({
       meta: { name: "rm", description: "Remove one or more networks", usage: "NETWORK [NETWORK...]", aliases: ["berth network rm", "berth network remove"], minArgs: 1 },
       args: { force: { type: "boolean", alias: "f", description: "Do not error if the network does not exist" } },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         return forEach(ctx, positionals, async (ref) => {
           try {
             svc.networks.remove(ref, svc.isKnownContainer);
@@ -154,7 +154,7 @@ export default defineBerthCommand({
         ip: { type: "string", description: "IPv4 address (e.g., 172.30.100.104)" },
       },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         await svc.connectNetwork(positionals[1]!, positionals[0]!, { aliases: flags.alias, ip: flags.ip });
       },
     }),
@@ -162,7 +162,7 @@ export default defineBerthCommand({
       meta: { name: "disconnect", description: "Disconnect a container from a network", usage: "[OPTIONS] NETWORK CONTAINER", minArgs: 2, maxArgs: 2 },
       args: { force: { type: "boolean", alias: "f", description: "Force the container to disconnect from a network" } },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         svc.disconnectNetwork(positionals[1]!, positionals[0]!, !!flags.force);
       },
     }),
@@ -175,7 +175,7 @@ export default defineBerthCommand({
       async run({ flags, ctx }) {
         if (flags.filter.length) throw new UsageError("network prune --filter is not supported by berth yet");
         if (!(await confirm(ctx, !!flags.force, "all custom networks not used by at least one container"))) return;
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         const removed = svc.networks.prune(svc.isKnownContainer);
         if (removed.length) ctx.out(`Deleted Networks:\n${removed.join("\n")}\n\n`);
       },

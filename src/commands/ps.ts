@@ -6,7 +6,6 @@ import { psRows, renderDockerTable } from "../engine/containers/index.ts";
 import { FORMAT_HELP, formatRows, sortedKeys } from "./_format.ts";
 import { PS_HEADERS } from "../engine/containers/format.ts";
 import type { ContainerInfo } from "../engine/containers/index.ts";
-import { containers } from "./container.ts";
 
 function filterFn(filters: string[], all: ContainerInfo[]): { keep: (i: ContainerInfo) => boolean; impliesAll: boolean } {
   const by = new Map<string, string[]>();
@@ -68,7 +67,7 @@ export default defineBerthCommand({
     size: { type: "boolean", alias: "s", description: "Display total file sizes" },
   },
   async run({ flags, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const filters = (flags.filter as string[]) ?? [];
     const last = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
     const { keep, impliesAll } = filterFn(filters, svc.list(true));

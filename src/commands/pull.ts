@@ -46,7 +46,7 @@ export function progressPrinter(quiet: boolean, write: (s: string) => void = (s)
 }
 
 export function insecureFor(ctx: Context): Promise<string[]> {
-  return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root));
+  return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root, ctx.env));
 }
 
 /** pull `ref` with docker's progress lines on stderr (`pull`, and `run`/`create` when the image is missing) */

@@ -2,7 +2,6 @@
 import { defineBerthCommand } from "./_command.ts";
 import { humanSize } from "../lib/human.ts";
 import { renderDockerTable } from "../engine/containers/index.ts";
-import { containers } from "./container.ts";
 import { formatRows } from "./_format.ts";
 
 const STATS_HEADERS: Record<string, string> = {
@@ -26,7 +25,7 @@ export default defineBerthCommand({
     "no-trunc": { type: "boolean", description: "Do not truncate output" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const ids = positionals.length ? positionals.map((r) => svc.resolve(r)) : svc.list(!!flags.all).map((i) => i.cfg.Id);
     const sample = async () => {
       const first = new Map<string, { cpu: number; t: number }>();

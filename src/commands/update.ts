@@ -1,7 +1,7 @@
 /** `berth update`: new resource limits or restart policy for containers, applied at once to running ones */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { containers, forEach } from "./container.ts";
+import { forEach } from "./_session.ts";
 
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
 
@@ -24,13 +24,13 @@ export default defineBerthCommand({
       cpus: s("cpus"), cpuShares: s("cpu-shares"), memory: s("memory"), memorySwap: s("memory-swap"), memoryReservation: s("memory-reservation"),
       pidsLimit: s("pids-limit"), cpusetCpus: s("cpuset-cpus"), cpusetMems: s("cpuset-mems"), restart: s("restart"),
     };
-    if (Object.values(o).every((v) => v === undefined)) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command", { exitCode: 1 });
-    const svc = await containers(ctx);
+    if (Object.values(o).every((v) => v === undefined)) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command");
+    const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {
       try {
         svc.update(ref, o);
       } catch (e) {
-        if (e instanceof EngineError && e.kind !== "not_found") throw new EngineError(e.kind, `Cannot update container ${ref}: ${e.message}`, { exitCode: 1 });
+        if (e instanceof EngineError && e.kind !== "not_found") throw new EngineError(e.kind, `Cannot update container ${ref}: ${e.message}`);
         throw e;
       }
       return ref;

@@ -8,12 +8,6 @@ import { EngineError, UsageError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
 import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
 import { matchLabel, type VolumeRecord } from "../engine/volumes.ts";
-import { containers } from "./container.ts";
-
-const daemonError = (e: unknown): never => {
-  if (e instanceof EngineError && !(e instanceof UsageError)) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
-  throw e;
-};
 
 function parseKv(list: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -40,14 +34,10 @@ export default defineBerthCommand({
           name: { type: "string", description: "Specify volume name" },
         },
         async run({ flags, positionals, ctx }) {
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           if (flags.name && positionals[0] && flags.name !== positionals[0]) throw new UsageError(`conflicting options: either specify --name or provide positional arg, not both`);
-          try {
-            const { volume } = svc.volumes.create(flags.name || positionals[0], { driver: flags.driver, labels: parseKv(flags.label, "--label"), options: parseKv(flags.opt, "--opt") });
-            ctx.out(volume.Name + "\n");
-          } catch (e) {
-            daemonError(e);
-          }
+          const { volume } = svc.volumes.create(flags.name || positionals[0], { driver: flags.driver, labels: parseKv(flags.label, "--label"), options: parseKv(flags.opt, "--opt") });
+          ctx.out(volume.Name + "\n");
         },
       }),
     }),
@@ -60,7 +50,7 @@ export default defineBerthCommand({
           filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (e.g. 'dangling=true')" },
         },
         async run({ flags, ctx }) {
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           const users = svc.volumeUsers();
           let rows: VolumeRecord[] = svc.volumes.list();
           for (const f of flags.filter as string[]) {
@@ -95,7 +85,7 @@ export default defineBerthCommand({
         meta: { name: "inspect", description: "Display detailed information on one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", minArgs: 1 },
         args: { format: { type: "string", alias: "f", description: "Format output using a custom template" } },
         async run({ flags, positionals, ctx }) {
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           const out: VolumeRecord[] = [];
           let failed = false;
           for (const name of positionals) {
@@ -118,7 +108,7 @@ export default defineBerthCommand({
         meta: { name: "rm", description: "Remove one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", aliases: ["berth volume rm", "berth volume remove"], minArgs: 1 },
         args: { force: { type: "boolean", alias: "f", description: "Force the removal of one or more volumes" } },
         async run({ flags, positionals, ctx }) {
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           let failed = false;
           for (const name of positionals) {
             try {
@@ -153,7 +143,7 @@ export default defineBerthCommand({
             else throw new UsageError(`invalid filter '${k}'`);
           }
           if (!(await confirm(!!flags.force, `This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.`))) return;
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           const { removed, reclaimed } = svc.volumes.prune({ all, labels });
           if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
           ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);

@@ -312,7 +312,7 @@ function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number
       if (created) created.n++;
       if (owner && isRoot) lchown(host, owner.uid, owner.gid);
     } else if (!st.isDirectory()) {
-      throw new EngineError("failed_precondition", `mkdir ${cur}: not a directory`, { exitCode: 1 });
+      throw new EngineError("failed_precondition", `mkdir ${cur}: not a directory`);
     }
   }
   return resolveInRoot(root, p, true);

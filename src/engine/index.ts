@@ -22,12 +22,8 @@ import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
 
-export interface EngineOptions {
-  root: string;
-  log: Logger;
-  /** storage driver: overlay (default), vfs, btrfs; env BERTH_STORAGE_DRIVER */
-  storageDriver?: string;
-}
+import type { EngineOptions } from "./options.ts";
+export { engineDefaults, type EngineOptions } from "./options.ts";
 
 export interface DiskUsageRow {
   type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
@@ -49,7 +45,7 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.root = opts.root;
     this.log = opts.log;
-    const driver = opts.storageDriver ?? (process.env.BERTH_STORAGE_DRIVER || undefined) ?? driverInUse(opts.root) ?? "overlay";
+    const driver = opts.storageDriver ?? driverInUse(opts.root) ?? "overlay";
     if (driver !== "overlay" && driver !== "vfs" && driver !== "btrfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay, vfs or btrfs`);
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
@@ -61,6 +57,7 @@ export class Engine {
     this.leases = new LeaseStore(this.content);
     this.snapshots = createDriver(driver, join(this.root, driver));
     this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
+    this.images.registryAuthFile = opts.registryAuthFile;
     this.containers = new ContainerService({
       root: join(this.root, "containers"),
       log: this.log,

@@ -40,7 +40,7 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
     const rec = images.store.resolve(referenceString(ref));
     const manifestBytes = images.content.readBytes(rec.manifest.digest);
     const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as Manifest;
-    const client = clientFor(ref, { ...opts, actions: "pull,push" });
+    const client = clientFor(ref, { configPath: images.registryAuthFile, ...opts, actions: "pull,push" });
     emit({ type: "start", repository: repositoryForDisplay(ref.domain, ref.path) });
     const sources = blobSources(images);
     const repoKey = `${ref.domain}/${ref.path}`;
@@ -69,7 +69,7 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
     const tag = ref.tag ?? "latest";
     const digest = (await client.putManifest(ref.digest ?? tag, manifestBytes, rec.manifest.mediaType)) ?? rec.manifest.digest;
     if (digest !== rec.manifest.digest) {
-      throw new EngineError("internal", `registry stored the manifest as ${digest}, expected ${rec.manifest.digest}`, { exitCode: 1 });
+      throw new EngineError("internal", `registry stored the manifest as ${digest}, expected ${rec.manifest.digest}`);
     }
     images.store.tag(referenceString({ domain: ref.domain, path: ref.path, digest }), rec.id);
     emit({ type: "done", tag, digest, size: manifestBytes.length });
@@ -77,7 +77,7 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
   } catch (e) {
     // docker's push exits 1 whatever went wrong
     const w = wrap(`push ${familiarString(ref)}`, e);
-    throw new EngineError(w.kind, w.message, { exitCode: 1, hint: w.hint, cause: e });
+    throw new EngineError(w.kind, w.message, { hint: w.hint, cause: e });
   }
 }
 

@@ -11,7 +11,7 @@
  * polls waitpid(WNOHANG): every millisecond for half a second, then every 5 ms, then every 20 ms.
  */
 import { openSync, readdirSync, readlinkSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync, readFileSync, writeFileSync, renameSync } from "node:fs";
-import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
+import { EngineError, ExecError, SyscallError, wrap } from "../lib/errors.ts";
 import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
@@ -318,11 +318,11 @@ function childError([step, errno, index]: [number, number, number], plan: ShimPl
     const q = JSON.stringify(arg0);
     if (code === "ENOENT") {
       const msg = index === 0 ? `exec: ${q}: executable file not found in $PATH` : `exec: ${q}: stat ${arg0}: no such file or directory`;
-      return new EngineError("not_found", msg, { exitCode: 127 });
+      return new ExecError("not_found", msg);
     }
-    if (code === "EACCES") return new EngineError("permission_denied", `exec: ${q}: permission denied`, { exitCode: 126 });
-    if (code === "ENOEXEC") return new EngineError("invalid_argument", `exec: ${q}: exec format error`, { exitCode: 126 });
-    return new EngineError("internal", `exec: ${q}: ${reason.toLowerCase()}`, { exitCode: 126 });
+    if (code === "EACCES") return new ExecError("not_executable", `exec: ${q}: permission denied`);
+    if (code === "ENOEXEC") return new ExecError("not_executable", `exec: ${q}: exec format error`);
+    return new ExecError("not_executable", `exec: ${q}: ${reason.toLowerCase()}`);
   }
   let what: string = STEP[step] ?? `step ${step}`;
   if (step === ST_OP && ops[index]) what = ops[index]!.what;

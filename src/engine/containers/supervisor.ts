@@ -259,16 +259,12 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
 }
 
 /**
- * docker's classification of a start failure: the command not found (127) or not invokable (126) is an
- * ExecError, anything else keeps its kind. The runtime reports exec failures as ExecError (or, until
- * src/runtime moves to it, with exitCode 127/126).
+ * docker's classification of a start failure: an ExecError (the CLI's 127 not found, 126 not
+ * invokable) or an engine error. The runtime reports exec failures as ExecError already.
  */
 export function startError(e: unknown, cmd: string): EngineError {
-  if (e instanceof EngineError) {
-    const reason = e instanceof ExecError ? e.reason : e.exitCode === 127 ? "not_found" : e.exitCode === 126 ? "not_executable" : undefined;
-    if (reason) return new ExecError(reason, `failed to create task for container: ${e.message}`, { cause: e, hint: e.hint });
-    return new EngineError(e.kind, e.message, { cause: e, hint: e.hint });
-  }
+  if (e instanceof ExecError) return new ExecError(e.reason, `failed to create task for container: ${e.message}`, { cause: e, hint: e.hint });
+  if (e instanceof EngineError) return new EngineError(e.kind, e.message, { cause: e, hint: e.hint });
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: string }).code ?? "";
   if (code === "ENOENT") {
