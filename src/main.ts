@@ -8,7 +8,8 @@
  * failed request, 125 for `run`'s engine errors, 126/127 when the command cannot be invoked / is not
  * found); `run`/`exec` otherwise exit with the container's own status.
  */
-import { commands, hidden } from "./commands/index.ts";
+import { commands } from "./commands/index.ts";
+import { hidden } from "./commands/_hidden.ts";
 import type { BerthCommand } from "./commands/_command.ts";
 import type { Context } from "./commands/_context.ts";
 import { parseFlags, type FlagsDef } from "./commands/_parser.ts";
