@@ -1,7 +1,8 @@
 /** `berth events`: docker's event stream, read from the root's event log (engine/events.ts) and followed */
 import { defineBerthCommand } from "./_command.ts";
-import { renderTemplate } from "../engine/containers/index.ts";
-import { EventLog, parseEventFilters, renderEvent } from "../engine/events.ts";
+import { renderTemplate } from "./_format/template.ts";
+import { renderEvent } from "./_format/events.ts";
+import { EventLog, parseEventFilters } from "../engine/events.ts";
 import { parseTimeArg } from "../engine/containers/logs.ts";
 
 export default defineBerthCommand({

@@ -3,9 +3,9 @@ import { humanDuration, humanSize } from "../lib/human.ts";
 import { shortId } from "../lib/ids.ts";
 import { parseReference, familiarName } from "../image/references.ts";
 import type { ImageSummary } from "../engine/images.ts";
-import { goTime, renderDockerTable } from "../engine/containers/format.ts";
+import { goTime } from "./_format/template.ts";
 import { EngineError } from "../lib/errors.ts";
-import { FORMAT_HELP, formatRows } from "./_format.ts";
+import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
 
 /** docker's column titles for `images --format "table …"` */
 const IMAGE_HEADERS: Record<string, string> = {

@@ -4,7 +4,7 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { compileTemplate, goJson } from "../engine/containers/format.ts";
+import { compileTemplate, goJson } from "./_format/template.ts";
 import { containers } from "./container.ts";
 import type { Context } from "./_context.ts";
 

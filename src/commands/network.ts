@@ -5,9 +5,8 @@
 import { defineBerthCommand, type BerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
-import { renderDockerTable } from "../engine/containers/index.ts";
-import { compileTemplate, goJson } from "../engine/containers/format.ts";
-import { FORMAT_HELP, formatRows } from "./_format.ts";
+import { compileTemplate, goJson } from "./_format/template.ts";
+import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
 import type { ContainerService } from "../engine/containers/index.ts";
 import { containers, forEach } from "./container.ts";
 

@@ -2,9 +2,8 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
-import { psRows, renderDockerTable } from "../engine/containers/index.ts";
-import { FORMAT_HELP, formatRows, sortedKeys } from "./_format.ts";
-import { PS_HEADERS } from "../engine/containers/format.ts";
+import { FORMAT_HELP, formatRows, renderDockerTable, sortedKeys } from "./_format/table.ts";
+import { PS_HEADERS, psRows } from "./_format/ps.ts";
 import type { ContainerInfo } from "../engine/containers/index.ts";
 import { containers } from "./container.ts";
 

@@ -6,7 +6,8 @@ import { defineBerthCommand } from "./_command.ts";
 import { confirm } from "./_confirm.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
-import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
+import { renderDockerTable } from "./_format/table.ts";
+import { renderTemplate } from "./_format/template.ts";
 import { matchLabel, type VolumeRecord } from "../engine/volumes.ts";
 import { containers } from "./container.ts";
 

@@ -140,7 +140,7 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-// ------------------------------------------------------------------------------ filters and text
+// ------------------------------------------------------------------------------ filters
 
 export interface EventFilter {
   match(e: BerthEvent): boolean;
@@ -173,14 +173,4 @@ export function parseEventFilters(filters: string[]): EventFilter {
         return j < 0 ? v in e.Actor.Attributes : e.Actor.Attributes[v.slice(0, j)] === v.slice(j + 1);
       }),
   };
-}
-
-/** docker's line: `2024-01-01T12:00:00.123456789Z container create ID (k=v, k=v)` */
-export function renderEvent(e: BerthEvent): string {
-  const nano = BigInt(e.timeNano);
-  const secs = Number(nano / 1_000_000_000n);
-  const frac = String(nano % 1_000_000_000n).padStart(9, "0");
-  const ts = `${new Date(secs * 1000).toISOString().slice(0, 19)}.${frac}Z`;
-  const attrs = Object.entries(sortKeys(e.Actor.Attributes)).map(([k, v]) => `${k}=${v}`);
-  return `${ts} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length ? ` (${attrs.join(", ")})` : ""}`;
 }

@@ -1,7 +1,7 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanDuration, humanSize, renderTable } from "../../lib/human.ts";
 import { shortId } from "../../lib/ids.ts";
-import { FORMAT_HELP, formatRows } from "../_format.ts";
+import { FORMAT_HELP, formatRows } from "../_format/table.ts";
 
 const HISTORY_HEADERS: Record<string, string> = { Comment: "COMMENT", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", CreatedSince: "CREATED", ID: "IMAGE", Size: "SIZE" };
 

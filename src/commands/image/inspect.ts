@@ -1,6 +1,6 @@
 import { defineBerthCommand } from "../_command.ts";
 import { EngineError } from "../../lib/errors.ts";
-import { compileTemplate, goJson } from "../../engine/containers/format.ts";
+import { compileTemplate, goJson } from "../_format/template.ts";
 
 export default defineBerthCommand({
   meta: { name: "inspect", description: "Display detailed information on one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", minArgs: 1 },

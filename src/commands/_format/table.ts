@@ -1,10 +1,19 @@
 /**
- * docker's --format for listings and inspect: "table" (the default columns), "json" (one object a
- * line, keys sorted as docker's formatter contexts marshal them), "table TEMPLATE" (a header from the
- * field names, columns split at tabs, docker's tabwriter) or any Go template, one line per object.
- * The template language itself is in engine/containers/format.ts.
+ * docker's listing output: text/tabwriter tables as docker's CLI configures them, and --format for
+ * listings: "table" (the default columns), "json" (one object a line, keys sorted as docker's formatter
+ * contexts marshal them), "table TEMPLATE" (a header from the field names, columns split at tabs) or
+ * any Go template (template.ts), one line per object.
  */
-import { compileTemplate, goJson, renderDockerTable, strictFields } from "../engine/containers/format.ts";
+import { compileTemplate, goJson, strictFields } from "./template.ts";
+
+/** text/tabwriter as docker's CLI configures it: minwidth 10, tabwidth 1, padding 3 */
+export function renderDockerTable(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(10, ...all.map((r) => [...(r[c] ?? "")].length + 3)));
+  return all
+    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[c]! - [...cell].length)))).join(""))
+    .join("\n") + "\n";
+}
 
 /** docker's help text of a listing's --format flag */
 export const FORMAT_HELP =
@@ -32,6 +41,8 @@ export function formatRows(out: (s: string) => void, format: string | undefined,
     try {
       header = render(titles).split("\t");
     } catch {
+      // a header that the template cannot render (a method, a function over a value): the literal
+      // text between the actions, as docker's header falls back to
       header = tmpl.replace(/\\t/g, "\t").replace(/\{\{[^}]*\}\}/g, "").split("\t");
     }
     out(renderDockerTable(header, rows.map((r) => render(strictFields(r, typeName)).split("\t"))));

@@ -1,80 +1,29 @@
 /**
- * docker's container listing words and layouts: "Up 2 seconds", "Exited (0) 3 seconds ago", the
- * truncated quoted COMMAND, tabwriter tables (minwidth 10, padding 3) and the Go text/template that
- * --format takes (below).
+ * The part of Go's text/template that docker's --format users write, as docker's CLI sets it up.
+ *
+ * Actions with `{{-`/`-}}` trim markers and comments; fields `.A.B`, `$`, `$var.A`, `(pipeline).A`;
+ * pipelines with `|`; variables (`$x :=`, `$k, $v := range`); if/else if/else, range (slices and maps,
+ * keys sorted), with; literals; Go's builtins (and or not len index slice eq ne lt le gt ge print printf
+ * println html urlquery) and docker's (json join split title lower upper pad truncate). Values print as
+ * Go's %v does. A template that does not parse is docker's "template parsing error" (exit 64); one that
+ * fails while running, exit 1.
  */
-import { humanDuration } from "../../lib/human.ts";
-import type { ContainerInfo } from "./service.ts";
-import { dockerStatus } from "./types.ts";
 import { EngineError } from "../../lib/errors.ts";
 
-const ago = (iso: string, now: number) => `${humanDuration(now - Date.parse(iso.replace(/(\.\d{3})\d*Z$/, "$1Z")))} ago`;
-
-export function statusText(i: ContainerInfo, now = Date.now()): string {
-  const st = i.state;
-  switch (st.Status) {
-    case "running":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))}${st.Health ? (st.Health.Status === "starting" ? " (health: starting)" : ` (${st.Health.Status})`) : ""}`;
-    case "paused":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))} (Paused)`;
-    case "stopped":
-      return st.Restarting ? `Restarting (${st.ExitCode}) ${ago(st.FinishedAt, now)}` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt, now)}`;
-    default:
-      return "Created";
+/**
+ * a --format template that does not parse ("parse": docker's exit 64) or fails on a value ("execute":
+ * exit 1). A CLI error, so it carries its exit status the way docker/cli's StatusError does; the CLI's
+ * exit-code table keys off `stage`.
+ */
+export class TemplateError extends EngineError {
+  constructor(
+    readonly stage: "parse" | "execute",
+    message: string,
+  ) {
+    // an "execute" failure is any command's exit 1 for invalid_argument; docker's 64 for "parse" has no
+    // kind, so it rides on the deprecated exitCode until commands/_exit-codes.ts maps TemplateError
+    super("invalid_argument", message, stage === "parse" ? { exitCode: 64 } : {});
   }
-}
-
-/** Go's strconv.Quote for the COMMAND column */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
-}
-
-function ellipsis(s: string, n: number): string {
-  const chars = [...s];
-  return chars.length <= n ? s : chars.slice(0, n - 1).join("") + "…";
-}
-
-export interface PsRow {
-  ID: string;
-  Image: string;
-  Command: string;
-  CreatedAt: string;
-  RunningFor: string;
-  Ports: string;
-  State: string;
-  Status: string;
-  Size: string;
-  Names: string;
-  Labels: string;
-  Mounts: string;
-  Networks: string;
-  LocalVolumes: string;
-}
-
-/** `portsOf`: the PORTS column ("0.0.0.0:8080->80/tcp"), from the network records */
-export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now(), portsOf: (i: ContainerInfo) => string = () => ""): PsRow[] {
-  return list.map((i) => {
-    // docker's daemon quotes each argument that holds a space: "sh -c 'exit 2'"
-    const cmd = [i.cfg.Path, ...i.cfg.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
-    const created = new Date(Date.parse(i.cfg.Created.replace(/(\.\d{3})\d*Z$/, "$1Z")));
-    const image = /^sha256:[0-9a-f]{64}$/.test(i.cfg.Config.Image) && !noTrunc ? i.cfg.Config.Image.slice(7, 19) : i.cfg.Config.Image;
-    return {
-      ID: noTrunc ? i.cfg.Id : i.cfg.Id.slice(0, 12),
-      Image: image,
-      Command: goQuote(noTrunc ? cmd : ellipsis(cmd, 20)),
-      CreatedAt: goTime(created),
-      RunningFor: ago(i.cfg.Created, now),
-      Ports: portsOf(i),
-      State: dockerStatus(i.state.Status),
-      Status: statusText(i, now),
-      Size: "0B",
-      Names: i.cfg.Name.slice(1),
-      Labels: Object.entries(i.cfg.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
-      Mounts: i.cfg.Mounts.map((m) => m.Source).join(","),
-      Networks: i.cfg.Berth.Networks ? Object.keys(i.cfg.Berth.Networks).join(",") : i.cfg.HostConfig.NetworkMode,
-      LocalVolumes: "0",
-    };
-  });
 }
 
 /** Go's time.Time String(): "2024-01-02 15:04:05 +0000 UTC" */
@@ -82,26 +31,6 @@ export function goTime(d: Date): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
 }
-
-/** text/tabwriter as docker's CLI configures it: minwidth 10, tabwidth 1, padding 3 */
-export function renderDockerTable(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(10, ...all.map((r) => [...(r[c] ?? "")].length + 3)));
-  return all
-    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[c]! - [...cell].length)))).join(""))
-    .join("\n") + "\n";
-}
-
-// ---------------------------------------------------------------- Go text/template
-
-/*
- * The part of Go's text/template that docker's --format users write: actions with `{{-`/`-}}` trim
- * markers and comments; fields `.A.B`, `$`, `$var.A`, `(pipeline).A`; pipelines with `|`; variables
- * (`$x :=`, `$k, $v := range`); if/else if/else, range (slices and maps, keys sorted), with; literals;
- * Go's builtins (and or not len index slice eq ne lt le gt ge print printf println) and docker's
- * (json join split title lower upper pad truncate). Values print as Go's %v does. A template that does
- * not parse is docker's "template parsing error" (exit 64); one that fails while running, exit 1.
- */
 
 type Operand =
   | { t: "dot"; path: string[] }
@@ -117,7 +46,7 @@ type Node =
   | { t: "if" | "with" | "range"; pipe: Pipe; list: Node[]; else: Node[] };
 
 class TemplateFault extends Error {}
-const parseFault = (msg: string) => new EngineError("invalid_argument", `template parsing error: template: :${msg}`, { exitCode: 64 });
+const parseFault = (msg: string) => new TemplateError("parse", `template parsing error: template: :${msg}`);
 
 const FUNCS = new Set(["and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge", "print", "printf", "println", "json", "join", "split", "title", "lower", "upper", "pad", "truncate", "html", "urlquery"]);
 
@@ -564,7 +493,7 @@ export function compileTemplate(tmpl: string, o: { raw?: boolean } = {}): (data:
     try {
       execNodes(nodes, data, { vars: [{ name: "$", value: data }] }, out);
     } catch (e) {
-      if (e instanceof TemplateFault) throw new EngineError("invalid_argument", `template: :1: ${e.message}`, { exitCode: 1 });
+      if (e instanceof TemplateFault) throw new TemplateError("execute", `template: :1: ${e.message}`);
       throw e;
     }
     return out.join("");
@@ -575,10 +504,3 @@ export function compileTemplate(tmpl: string, o: { raw?: boolean } = {}): (data:
 export function renderTemplate(tmpl: string, data: unknown, o: { raw?: boolean } = {}): string {
   return compileTemplate(tmpl, o)(data);
 }
-
-/** header names docker prints for `table` formats */
-export const PS_HEADERS: Record<string, string> = {
-  ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
-  Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Names: "NAMES", Labels: "LABELS",
-  Mounts: "MOUNTS", Networks: "NETWORKS", LocalVolumes: "LOCAL VOLUMES",
-};
