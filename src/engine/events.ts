@@ -12,19 +12,10 @@ import { join } from "node:path";
 import { FileLock } from "../ffi/index.ts";
 import { replaceFile } from "../lib/atomic-write.ts";
 import { EngineError } from "../lib/errors.ts";
+import type { EventMessage } from "./api/events.ts";
 
-export interface BerthEvent {
-  Type: "container" | "image" | "network" | "volume";
-  Action: string;
-  Actor: { ID: string; Attributes: Record<string, string> };
-  scope: "local";
-  time: number;
-  timeNano: number;
-  /** docker's legacy fields, containers and images only */
-  status?: string;
-  id?: string;
-  from?: string;
-}
+/** one line of the log: docker's event message (api/events.ts) */
+export type BerthEvent = EventMessage;
 
 const MAX_BYTES = 1024 * 1024;
 

@@ -21,6 +21,7 @@ import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
+import type { DiskUsageRow } from "./api/system.ts";
 
 export interface EngineOptions {
   root: string;
@@ -29,13 +30,6 @@ export interface EngineOptions {
   storageDriver?: string;
 }
 
-export interface DiskUsageRow {
-  type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
-  total: number;
-  active: number;
-  size: number;
-  reclaimable: number;
-}
 
 export class Engine {
   readonly root: string;
@@ -134,3 +128,14 @@ function driverInUse(root: string): string | undefined {
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
   return new Engine(opts);
 }
+
+// ------------------------------------------------------------------ the Engine API's shapes (api/)
+
+export type { ContainerInspect, ContainerListOptions, ContainerStateView, ContainerSummary, Port } from "./api/views.ts";
+export type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
+export { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
+export type { Volume, VolumeListResponse } from "./api/volumes.ts";
+export type { BuildCacheRecord, DiskUsage, DiskUsageRow, SystemInfo, SystemVersion } from "./api/system.ts";
+export type { EventMessage, EventType } from "./api/events.ts";
+export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
+export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";

@@ -8,47 +8,9 @@ import { cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import type { Engine } from "./index.ts";
 import { detectLayout } from "../runtime/index.ts";
+import type { SystemInfo } from "./api/system.ts";
 
-/** docker's /info fields that mean something for berth (names and types as the Engine API has them) */
-export interface SystemInfo {
-  ID: string;
-  Containers: number;
-  ContainersRunning: number;
-  ContainersPaused: number;
-  ContainersStopped: number;
-  Images: number;
-  Driver: string;
-  DriverStatus: [string, string][];
-  Plugins: { Volume: string[]; Network: string[]; Log: string[] };
-  MemoryLimit: boolean;
-  SwapLimit: boolean;
-  CpuCfsPeriod: boolean;
-  CpuCfsQuota: boolean;
-  CPUShares: boolean;
-  CPUSet: boolean;
-  PidsLimit: boolean;
-  IPv4Forwarding: boolean;
-  Debug: boolean;
-  SystemTime: string;
-  LoggingDriver: string;
-  CgroupDriver: string;
-  CgroupVersion: string;
-  KernelVersion: string;
-  OperatingSystem: string;
-  OSVersion: string;
-  OSType: string;
-  Architecture: string;
-  NCPU: number;
-  MemTotal: number;
-  DockerRootDir: string;
-  Name: string;
-  Labels: string[];
-  ExperimentalBuild: boolean;
-  ServerVersion: string;
-  ApiVersion: string;
-  LiveRestoreEnabled: boolean;
-  Warnings: string[] | null;
-}
+export type { SystemInfo };
 
 /** PRETTY_NAME and VERSION_ID from os-release(5) text */
 export function parseOsRelease(text: string): { pretty: string; version: string } {
