@@ -22,6 +22,8 @@ import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow } from "./api/system.ts";
+import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
+import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
 
 export interface EngineOptions {
   root: string;
@@ -68,6 +70,22 @@ export class Engine {
   }
 
   readonly containers: ContainerService;
+
+  // ------------------------------------------------ the Engine API's calls (swagger operation names)
+
+  private views(): SummaryDeps {
+    return { containers: this.containers, snapshots: this.snapshots, imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])) };
+  }
+
+  /** `GET /containers/json` */
+  containerList(q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    return listContainers(this.views(), q);
+  }
+
+  /** `GET /containers/{id}/json`; not_found for an unknown reference */
+  containerInspect(ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
+    return inspectContainer(this.views(), ref, o);
+  }
 
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
   async containerSnapshotKeys(): Promise<Set<string>> {

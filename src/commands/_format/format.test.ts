@@ -1,23 +1,31 @@
-/** the CLI's renderers: docker's tabwriter, ps's status words, info's text, events' line */
+/** the CLI's renderers: docker's tabwriter, ps's rows, info's text, events' line */
 import { expect, test } from "bun:test";
 import { renderDockerTable } from "./table.ts";
-import { statusText } from "./ps.ts";
+import { portsColumn, psRows } from "./ps.ts";
 import { renderInfo } from "./info.ts";
 import { renderEvent } from "./events.ts";
-import { initialState } from "../../engine/containers/types.ts";
-import type { SystemInfo } from "../../engine/system.ts";
+import type { ContainerSummary, SystemInfo } from "../../engine/index.ts";
 import type { BerthEvent } from "../../engine/events.ts";
 
 test("docker's tabwriter: minwidth 10, padding 3", () => {
   expect(renderDockerTable(["CONTAINER ID", "IMAGE", "NAMES"], [["abc", "busybox", "x"]])).toBe("CONTAINER ID   IMAGE     NAMES\nabc            busybox   x\n");
 });
 
-test("status words", () => {
-  const now = Date.parse("2024-01-01T00:00:10Z");
-  const i = (state: object) => ({ cfg: {} as never, state: { ...initialState(), ...state } });
-  expect(statusText(i({ Status: "running", StartedAt: "2024-01-01T00:00:08.123456789Z" }), now)).toBe("Up 1 second");
-  expect(statusText(i({ Status: "stopped", ExitCode: 0, FinishedAt: "2024-01-01T00:00:07Z" }), now)).toBe("Exited (0) 3 seconds ago");
-  expect(statusText(i({ Status: "created" }), now)).toBe("Created");
+test("ps's PORTS column: published as host->container, then exposed", () => {
+  expect(portsColumn([{ IP: "127.0.0.1", PrivatePort: 53, PublicPort: 5353, Type: "udp" }, { IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp" }, { PrivatePort: 7000, Type: "tcp" }])).toBe("127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp, 7000/tcp");
+  expect(portsColumn([])).toBe("");
+});
+
+test("ps rows from a ContainerSummary: truncation, quoting, sizes, names", () => {
+  const c: ContainerSummary = {
+    Id: "a".repeat(64), Names: ["/web"], Image: "sha256:" + "b".repeat(64), ImageID: "sha256:" + "b".repeat(64), Command: "sh -c 'sleep 1000; echo done'",
+    Created: Date.parse("2024-01-01T00:00:00Z") / 1000, Ports: [], Labels: { a: "1", b: "2" }, State: "running", Status: "Up 2 seconds",
+    HostConfig: { NetworkMode: "bridge" }, NetworkSettings: { Networks: { bridge: { Aliases: null, IPAddress: "", MacAddress: "" } } }, Mounts: [],
+  };
+  const [r] = psRows([c], false, Date.parse("2024-01-01T00:00:03.5Z"));
+  expect(r).toMatchObject({ ID: "a".repeat(12), Image: "b".repeat(12), Command: '"sh -c \'sleep 1000; …"', CreatedAt: "2024-01-01 00:00:00 +0000 UTC", RunningFor: "3 seconds ago", Size: "0B", Names: "web", Labels: "a=1,b=2", Networks: "bridge" });
+  const [full] = psRows([{ ...c, SizeRw: 0, SizeRootFs: 2048 }], true);
+  expect(full).toMatchObject({ ID: c.Id, Image: c.Image, Command: JSON.stringify(c.Command), Size: "0B (virtual 2.05kB)" });
 });
 
 test("info text: docker's layout and labels", () => {

@@ -1,27 +1,10 @@
 /**
- * docker's container listing words and layout: "Up 2 seconds", "Exited (0) 3 seconds ago", the
- * truncated quoted COMMAND, and the fields of ps's formatter context (the --format names).
+ * ps's formatter context (docker/cli formatter.ContainerContext): a ContainerSummary as the columns and
+ * --format fields docker prints — the truncated quoted COMMAND, CREATED, the PORTS column.
  */
-import { humanDuration } from "../../lib/human.ts";
-import type { ContainerInfo } from "../../engine/containers/index.ts";
-import { dockerStatus } from "../../engine/containers/index.ts";
+import { humanDuration, humanSize } from "../../lib/human.ts";
+import type { ContainerSummary, Port } from "../../engine/index.ts";
 import { goTime } from "./template.ts";
-
-const ago = (iso: string, now: number) => `${humanDuration(now - Date.parse(iso.replace(/(\.\d{3})\d*Z$/, "$1Z")))} ago`;
-
-export function statusText(i: ContainerInfo, now = Date.now()): string {
-  const st = i.state;
-  switch (st.Status) {
-    case "running":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))}${st.Health ? (st.Health.Status === "starting" ? " (health: starting)" : ` (${st.Health.Status})`) : ""}`;
-    case "paused":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))} (Paused)`;
-    case "stopped":
-      return st.Restarting ? `Restarting (${st.ExitCode}) ${ago(st.FinishedAt, now)}` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt, now)}`;
-    default:
-      return "Created";
-  }
-}
 
 /** Go's strconv.Quote for the COMMAND column */
 function goQuote(s: string): string {
@@ -31,6 +14,11 @@ function goQuote(s: string): string {
 function ellipsis(s: string, n: number): string {
   const chars = [...s];
   return chars.length <= n ? s : chars.slice(0, n - 1).join("") + "…";
+}
+
+/** the PORTS column: "0.0.0.0:8080->80/tcp, 53/udp", in the order the engine lists them */
+export function portsColumn(ports: Port[]): string {
+  return ports.map((p) => (p.PublicPort !== undefined ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(", ");
 }
 
 export interface PsRow {
@@ -50,27 +38,24 @@ export interface PsRow {
   LocalVolumes: string;
 }
 
-/** `portsOf`: the PORTS column ("0.0.0.0:8080->80/tcp"), from the network records */
-export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now(), portsOf: (i: ContainerInfo) => string = () => ""): PsRow[] {
-  return list.map((i) => {
-    // docker's daemon quotes each argument that holds a space: "sh -c 'exit 2'"
-    const cmd = [i.cfg.Path, ...i.cfg.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
-    const created = new Date(Date.parse(i.cfg.Created.replace(/(\.\d{3})\d*Z$/, "$1Z")));
-    const image = /^sha256:[0-9a-f]{64}$/.test(i.cfg.Config.Image) && !noTrunc ? i.cfg.Config.Image.slice(7, 19) : i.cfg.Config.Image;
+export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.now()): PsRow[] {
+  return list.map((c) => {
+    const created = c.Created * 1000;
+    const image = /^sha256:[0-9a-f]{64}$/.test(c.Image) && !noTrunc ? c.Image.slice(7, 19) : c.Image;
     return {
-      ID: noTrunc ? i.cfg.Id : i.cfg.Id.slice(0, 12),
+      ID: noTrunc ? c.Id : c.Id.slice(0, 12),
       Image: image,
-      Command: goQuote(noTrunc ? cmd : ellipsis(cmd, 20)),
-      CreatedAt: goTime(created),
-      RunningFor: ago(i.cfg.Created, now),
-      Ports: portsOf(i),
-      State: dockerStatus(i.state.Status),
-      Status: statusText(i, now),
-      Size: "0B",
-      Names: i.cfg.Name.slice(1),
-      Labels: Object.entries(i.cfg.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
-      Mounts: i.cfg.Mounts.map((m) => m.Source).join(","),
-      Networks: i.cfg.Berth.Networks ? Object.keys(i.cfg.Berth.Networks).join(",") : i.cfg.HostConfig.NetworkMode,
+      Command: goQuote(noTrunc ? c.Command : ellipsis(c.Command, 20)),
+      CreatedAt: goTime(new Date(created)),
+      RunningFor: `${humanDuration(now - created)} ago`,
+      Ports: portsColumn(c.Ports),
+      State: c.State,
+      Status: c.Status,
+      Size: c.SizeRw !== undefined ? `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? c.SizeRw)})` : "0B",
+      Names: c.Names.map((n) => n.slice(1)).join(","),
+      Labels: Object.entries(c.Labels).map(([k, v]) => `${k}=${v}`).join(","),
+      Mounts: c.Mounts.map((m) => m.Source).join(","),
+      Networks: Object.keys(c.NetworkSettings.Networks).join(","),
       LocalVolumes: "0",
     };
   });
