@@ -1,10 +1,8 @@
 import { defineBerthCommand } from "./_command.ts";
 import { humanDuration, humanSize } from "../lib/human.ts";
 import { shortId } from "../lib/ids.ts";
-import { parseReference, familiarName } from "../image/references.ts";
-import type { ImageSummary } from "../engine/images.ts";
+import { Filters, splitRepoTag, type ImageSummary } from "../engine/index.ts";
 import { goTime } from "./_format/template.ts";
-import { EngineError } from "../lib/errors.ts";
 import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
 
 /** docker's column titles for `images --format "table …"` */
@@ -13,33 +11,13 @@ const IMAGE_HEADERS: Record<string, string> = {
   SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE", VirtualSize: "VIRTUAL SIZE",
 };
 
-export function imageRows(images: ImageSummary[], all: boolean) {
-  const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
-  for (const img of images) {
-    const tags = img.names.filter((n) => !n.includes("@"));
-    if (tags.length === 0) {
-      rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
-      continue;
-    }
-    for (const n of tags) {
-      const i = n.lastIndexOf(":");
-      const slash = n.lastIndexOf("/");
-      const hasTag = i > slash;
-      rows.push({ repository: hasTag ? n.slice(0, i) : n, tag: hasTag ? n.slice(i + 1) : "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
-    }
-  }
-  void all;
-  return rows;
-}
-
-/** docker's reference filter: REPO or REPO:TAG with * and ? wildcards, a repository in its familiar form */
-function referenceMatches(v: string, r: { repository: string; tag: string }): boolean {
-  const c = v.lastIndexOf(":");
-  const [repoPat, tagPat] = c > v.lastIndexOf("/") ? [v.slice(0, c), v.slice(c + 1)] : [v, undefined];
-  let repoNorm = repoPat;
-  try { repoNorm = familiarName(parseReference(repoPat)); } catch {}
-  const re = new RegExp("^" + repoNorm.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
-  return re.test(r.repository) && (tagPat === undefined || new RegExp("^" + tagPat.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(r.tag));
+/** docker's rows: one per tag, or one <none>:<none> for an untagged image */
+function imageRows(images: ImageSummary[]) {
+  return images.flatMap((img) => {
+    const base = { digest: "<none>", id: img.Id, created: img.Created, size: img.Size };
+    if (img.RepoTags.length === 0) return [{ repository: "<none>", tag: "<none>", ...base }];
+    return img.RepoTags.map((n) => ({ ...splitRepoTag(n), ...base }));
+  });
 }
 
 export default defineBerthCommand({
@@ -54,46 +32,9 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
-    let list = await engine.images.list();
-    if (!flags.all) {
-      // docker hides intermediate images (untagged parents of other images, e.g. build steps) unless -a
-      const parents = new Set(engine.imageStore.list().map((r) => r.parent).filter(Boolean));
-      list = list.filter((i) => i.names.length > 0 || !parents.has(i.id));
-    }
-    let rows = imageRows(list, flags.all);
-    const want = positionals[0];
-    const filters: string[] = [...flags.filter];
-    if (want) filters.push(`reference=${want}`);
-    // docker: values of one key are alternatives (reference=a --filter reference=b), keys all apply
-    const by = new Map<string, string[]>();
-    for (const f of filters) {
-      const [k, v = ""] = f.split(/=(.*)/s);
-      if (!["dangling", "reference", "before", "since", "until", "label"].includes(k!)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
-      if (k === "dangling" && !["true", "false", "1", "0"].includes(v.toLowerCase())) throw new EngineError("invalid_argument", `Invalid filter 'dangling=[${v}]'`);
-      by.set(k!, [...(by.get(k!) ?? []), v]);
-    }
-    const created = (r: { created: string }) => Date.parse(r.created);
-    const createdOf = async (ref: string) => {
-      const { id } = await engine.images.resolve(ref);
-      return created(list.find((i) => i.id === id) ?? { created: "" });
-    };
-    const dangling = by.get("dangling")?.at(-1)?.toLowerCase();
-    if (dangling !== undefined) rows = rows.filter((r) => (r.repository === "<none>") === (dangling === "true" || dangling === "1"));
-    const refs = by.get("reference");
-    if (refs) rows = rows.filter((r) => refs.some((v) => referenceMatches(v, r)));
-    for (const v of by.get("before") ?? []) { const t = await createdOf(v); rows = rows.filter((r) => created(r) < t); }
-    for (const v of by.get("since") ?? []) { const t = await createdOf(v); rows = rows.filter((r) => created(r) > t); }
-    if (by.has("until")) {
-      const { parseTimeArg } = await import("../engine/containers/logs.ts");
-      for (const v of by.get("until")!) { const t = parseTimeArg(v); rows = rows.filter((r) => created(r) < t); }
-    }
-    for (const v of by.get("label") ?? []) {
-      const [lk, lv] = v.split(/=(.*)/s);
-      rows = rows.filter((r) => {
-        const labels = engine.imageStore.config(r.id).config?.Labels ?? {};
-        return lk! in labels && (lv === undefined || labels[lk!] === lv);
-      });
-    }
+    const filters = Filters.fromFlags(flags.filter);
+    if (positionals[0]) filters.add("reference", positionals[0]);
+    const rows = imageRows(await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests }));
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
       // docker prints one line per row, so an image with two tags shows twice
@@ -101,10 +42,10 @@ export default defineBerthCommand({
       return;
     }
     const now = Date.now();
-    const since = (r: (typeof rows)[number]) => `${humanDuration(now - Date.parse(r.created))} ago`;
+    const since = (r: (typeof rows)[number]) => `${humanDuration(now - r.created * 1000)} ago`;
     const objs = rows.map((r) => ({
       Containers: "N/A",
-      CreatedAt: goTime(new Date(Date.parse(r.created))),
+      CreatedAt: goTime(new Date(r.created * 1000)),
       CreatedSince: since(r),
       Digest: r.digest,
       ID: id(r.id),

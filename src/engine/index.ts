@@ -24,6 +24,8 @@ import { checkStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
 import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
+import type { ImageListOptions, ImageSummary } from "./api/images.ts";
+import { listImages } from "./image-list.ts";
 
 export interface EngineOptions {
   root: string;
@@ -85,6 +87,11 @@ export class Engine {
   /** `GET /containers/{id}/json`; not_found for an unknown reference */
   containerInspect(ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
     return inspectContainer(this.views(), ref, o);
+  }
+
+  /** `GET /images/json` */
+  imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
+    return listImages(this.images, q);
   }
 
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
@@ -157,3 +164,4 @@ export type { BuildCacheRecord, DiskUsage, DiskUsageRow, SystemInfo, SystemVersi
 export type { EventMessage, EventType } from "./api/events.ts";
 export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
 export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
+export { referenceMatches, splitRepoTag } from "./image-list.ts";
