@@ -26,6 +26,9 @@ import type { ContainerInspect, ContainerListOptions, ContainerSummary } from ".
 import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
 import type { ImageListOptions, ImageSummary } from "./api/images.ts";
 import { listImages } from "./image-list.ts";
+import type { Network } from "./api/networks.ts";
+import { inspectNetwork, listNetworks } from "./network-docs.ts";
+import type { Filters } from "./filters.ts";
 
 export interface EngineOptions {
   root: string;
@@ -92,6 +95,16 @@ export class Engine {
   /** `GET /images/json` */
   imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
     return listImages(this.images, q);
+  }
+
+  /** `GET /networks` */
+  networkList(filters?: Filters): Network[] {
+    return listNetworks(this.containers, filters);
+  }
+
+  /** `GET /networks/{id}`; not_found for an unknown network */
+  networkInspect(ref: string): Network {
+    return inspectNetwork(this.containers, ref);
   }
 
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
