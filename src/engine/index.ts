@@ -29,6 +29,8 @@ import { listImages } from "./image-list.ts";
 import type { Network } from "./api/networks.ts";
 import { inspectNetwork, listNetworks } from "./network-docs.ts";
 import type { Filters } from "./filters.ts";
+import type { Volume, VolumeListResponse } from "./api/volumes.ts";
+import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
 
 export interface EngineOptions {
   root: string;
@@ -107,6 +109,21 @@ export class Engine {
     return inspectNetwork(this.containers, ref);
   }
 
+  /** `GET /volumes` */
+  volumeList(filters?: Filters): VolumeListResponse {
+    return listVolumes(this.containers, filters);
+  }
+
+  /** `GET /volumes/{name}`; not_found for an unknown volume */
+  volumeInspect(name: string): Volume {
+    return inspectVolume(this.containers, name);
+  }
+
+  /** `POST /volumes/prune` */
+  volumePrune(q: { all?: boolean; filters?: Filters } = {}): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+    return pruneVolumes(this.containers, q);
+  }
+
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
   async containerSnapshotKeys(): Promise<Set<string>> {
     return this.containers.snapshotKeys();
@@ -178,3 +195,4 @@ export type { EventMessage, EventType } from "./api/events.ts";
 export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
 export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
 export { referenceMatches, splitRepoTag } from "./image-list.ts";
+export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
