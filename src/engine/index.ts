@@ -21,7 +21,7 @@ import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
-import type { DiskUsageRow } from "./api/system.ts";
+import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
 import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
 import type { ImageListOptions, ImageSummary } from "./api/images.ts";
@@ -124,6 +124,11 @@ export class Engine {
     return pruneVolumes(this.containers, q);
   }
 
+  /** `GET /info`; `version`/`apiVersion` are the binary's (the CLI knows them) */
+  async systemInfo(o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+    return (await import("./system.ts")).systemInfo(this, o);
+  }
+
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
   async containerSnapshotKeys(): Promise<Set<string>> {
     return this.containers.snapshotKeys();
@@ -196,3 +201,4 @@ export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
 export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
 export { referenceMatches, splitRepoTag } from "./image-list.ts";
 export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
+export { EVENT_FILTERS, followEvents, type EventQuery } from "./events.ts";

@@ -4,7 +4,7 @@
  * exported for tests.
  */
 import { readFileSync, statfsSync } from "node:fs";
-import { cpus, hostname, release, totalmem } from "node:os";
+import { arch as osArch, cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import type { Engine } from "./index.ts";
 import { detectLayout } from "../runtime/index.ts";
@@ -40,7 +40,7 @@ function backingFs(dir: string): string {
   }
 }
 
-/** `version`: the binary's own version and API version (the command layer knows them) */
+/** `GET /info`; `version`/`apiVersion`: the binary's own (the command layer knows them) */
 export async function systemInfo(e: Engine, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
   const debug = o.debug;
   const ctrs = e.containers.list(true);
@@ -52,7 +52,8 @@ export async function systemInfo(e: Engine, o: { debug: boolean; version: string
   const warnings: string[] = [];
   if (!controllers.has("memory")) warnings.push("WARNING: No memory limit support");
   if (!controllers.has("pids")) warnings.push("WARNING: No pids limit support");
-  const arch = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  const cpu = osArch();
+  const arch = cpu === "x64" ? "x86_64" : cpu === "arm64" ? "aarch64" : cpu;
   return {
     ID: machineId(),
     Containers: ctrs.length,

@@ -1,8 +1,8 @@
 /** docker events' text line, one event a line */
-import type { BerthEvent } from "../../engine/events.ts";
+import type { EventMessage } from "../../engine/index.ts";
 
 /** docker's line: `2024-01-01T12:00:00.123456789Z container create ID (k=v, k=v)` */
-export function renderEvent(e: BerthEvent): string {
+export function renderEvent(e: EventMessage): string {
   const nano = BigInt(e.timeNano);
   const secs = Number(nano / 1_000_000_000n);
   const frac = String(nano % 1_000_000_000n).padStart(9, "0");

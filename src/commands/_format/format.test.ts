@@ -4,8 +4,7 @@ import { renderDockerTable } from "./table.ts";
 import { portsColumn, psRows } from "./ps.ts";
 import { renderInfo } from "./info.ts";
 import { renderEvent } from "./events.ts";
-import type { ContainerSummary, SystemInfo } from "../../engine/index.ts";
-import type { BerthEvent } from "../../engine/events.ts";
+import type { ContainerSummary, EventMessage, SystemInfo } from "../../engine/index.ts";
 
 test("docker's tabwriter: minwidth 10, padding 3", () => {
   expect(renderDockerTable(["CONTAINER ID", "IMAGE", "NAMES"], [["abc", "busybox", "x"]])).toBe("CONTAINER ID   IMAGE     NAMES\nabc            busybox   x\n");
@@ -42,6 +41,6 @@ test("info text: docker's layout and labels", () => {
 });
 
 test("events' text line: nanoseconds, attributes sorted", () => {
-  const c: BerthEvent = { Type: "container", Action: "die", Actor: { ID: "abc123", Attributes: { name: "web", image: "busybox", tier: "front", exitCode: "1" } }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_789 };
+  const c: EventMessage = { Type: "container", Action: "die", Actor: { ID: "abc123", Attributes: { name: "web", image: "busybox", tier: "front", exitCode: "1" } }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_789 };
   expect(renderEvent(c)).toMatch(/^2023-11-14T22:13:20\.\d{9}Z container die abc123 \(exitCode=1, image=busybox, name=web, tier=front\)$/);
 });

@@ -1,5 +1,5 @@
 /** docker info's text layout, the Server half (the command prints the Client half) */
-import type { SystemInfo } from "../../engine/system.ts";
+import type { SystemInfo } from "../../engine/index.ts";
 
 const GIB = 1024 ** 3;
 
