@@ -1,7 +1,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { humanDuration, humanSize } from "../lib/human.ts";
 import { shortId } from "../lib/ids.ts";
-import { Filters, splitRepoTag, type ImageSummary } from "../engine/index.ts";
+import { Filters, type ImageSummary } from "../engine/index.ts";
 import { goTime } from "./_format/template.ts";
 import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
 
@@ -11,13 +11,35 @@ const IMAGE_HEADERS: Record<string, string> = {
   SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE", VirtualSize: "VIRTUAL SIZE",
 };
 
-/** docker's rows: one per tag, or one <none>:<none> for an untagged image */
-function imageRows(images: ImageSummary[]) {
-  return images.flatMap((img) => {
-    const base = { digest: "<none>", id: img.Id, created: img.Created, size: img.Size };
-    if (img.RepoTags.length === 0) return [{ repository: "<none>", tag: "<none>", ...base }];
-    return img.RepoTags.map((n) => ({ ...splitRepoTag(n), ...base }));
-  });
+/** an engine ImageSummary as the rows below read it: familiar names (RepoTags, then RepoDigests) */
+interface ListedImage {
+  id: string;
+  names: string[];
+  created: string;
+  size: number;
+}
+
+function listed(i: ImageSummary): ListedImage {
+  return { id: i.Id, names: [...i.RepoTags, ...i.RepoDigests], created: new Date(i.Created * 1000).toISOString(), size: i.Size };
+}
+
+export function imageRows(images: ListedImage[], all: boolean) {
+  const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
+  for (const img of images) {
+    const tags = img.names.filter((n) => !n.includes("@"));
+    if (tags.length === 0) {
+      rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+      continue;
+    }
+    for (const n of tags) {
+      const i = n.lastIndexOf(":");
+      const slash = n.lastIndexOf("/");
+      const hasTag = i > slash;
+      rows.push({ repository: hasTag ? n.slice(0, i) : n, tag: hasTag ? n.slice(i + 1) : "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+    }
+  }
+  void all;
+  return rows;
 }
 
 export default defineBerthCommand({
@@ -34,7 +56,8 @@ export default defineBerthCommand({
     const engine = await ctx.engine();
     const filters = Filters.fromFlags(flags.filter);
     if (positionals[0]) filters.add("reference", positionals[0]);
-    const rows = imageRows(await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests }));
+    // the filters, and without -a the hiding of intermediate images, are the engine's (engine/image-list.ts)
+    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), flags.all);
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
       // docker prints one line per row, so an image with two tags shows twice
@@ -42,10 +65,10 @@ export default defineBerthCommand({
       return;
     }
     const now = Date.now();
-    const since = (r: (typeof rows)[number]) => `${humanDuration(now - r.created * 1000)} ago`;
+    const since = (r: (typeof rows)[number]) => `${humanDuration(now - Date.parse(r.created))} ago`;
     const objs = rows.map((r) => ({
       Containers: "N/A",
-      CreatedAt: goTime(new Date(r.created * 1000)),
+      CreatedAt: goTime(new Date(Date.parse(r.created))),
       CreatedSince: since(r),
       Digest: r.digest,
       ID: id(r.id),
