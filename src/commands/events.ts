@@ -2,8 +2,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { renderTemplate } from "./_format/template.ts";
 import { renderEvent } from "./_format/events.ts";
-import { EVENT_FILTERS, Filters, followEvents, type EventMessage } from "../engine/index.ts";
-import { parseTimeArg } from "../engine/containers/logs.ts";
+import { EVENT_FILTERS, Filters, followEvents, parseTimeArg, type EventMessage } from "../engine/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "events", description: "Get real time events from the server", usage: "[OPTIONS]", aliases: ["berth system events", "berth events"], maxArgs: 0 },

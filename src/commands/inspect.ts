@@ -35,7 +35,7 @@ function inspectCommand(onlyContainers: boolean) {
       }
       if (obj === undefined && (type === "" || type === "image")) {
         try {
-          obj = await engine.images.inspect(ref);
+          obj = await engine.imageInspect(ref);
         } catch (e) {
           if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
         }

@@ -24,7 +24,7 @@ import { checkStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
 import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
-import type { ImageListOptions, ImageSummary } from "./api/images.ts";
+import type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
 import { listImages } from "./image-list.ts";
 import type { Network } from "./api/networks.ts";
 import { inspectNetwork, listNetworks } from "./network-docs.ts";
@@ -97,6 +97,11 @@ export class Engine {
   /** `GET /images/json` */
   imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
     return listImages(this.images, q);
+  }
+
+  /** `GET /images/{name}/json`; not_found for an unknown reference */
+  async imageInspect(ref: string): Promise<ImageInspect> {
+    return (await this.images.inspect(ref)) as ImageInspect;
   }
 
   /** `GET /networks` */
@@ -202,3 +207,5 @@ export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
 export { referenceMatches, splitRepoTag } from "./image-list.ts";
 export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
 export { EVENT_FILTERS, followEvents, type EventQuery } from "./events.ts";
+/** docker's --since/--until values (RFC 3339, unix seconds, a duration before now) → ms since the epoch */
+export { parseTimeArg } from "./containers/logs.ts";

@@ -13,7 +13,7 @@ export default defineBerthCommand({
     let failed = false;
     for (const ref of positionals) {
       try {
-        found.push(await engine.images.inspect(ref));
+        found.push(await engine.imageInspect(ref));
       } catch (e) {
         if (!(e instanceof EngineError) || e.kind !== "not_found") throw e;
         process.stderr.write(`Error: No such image: ${ref}\n`);
