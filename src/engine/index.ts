@@ -29,7 +29,7 @@ import { listImages } from "./image-list.ts";
 import type { Network } from "./api/networks.ts";
 import { inspectNetwork, listNetworks } from "./network-docs.ts";
 import type { Filters } from "./filters.ts";
-import type { Volume, VolumeListResponse } from "./api/volumes.ts";
+import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
 import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
 
 export interface EngineOptions {
@@ -38,7 +38,6 @@ export interface EngineOptions {
   /** storage driver: overlay (default), vfs, btrfs; env BERTH_STORAGE_DRIVER */
   storageDriver?: string;
 }
-
 
 export class Engine {
   readonly root: string;
@@ -125,7 +124,7 @@ export class Engine {
   }
 
   /** `POST /volumes/prune` */
-  volumePrune(q: { all?: boolean; filters?: Filters } = {}): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+  volumePrune(q: { all?: boolean; filters?: Filters } = {}): VolumePruneResponse {
     return pruneVolumes(this.containers, q);
   }
 
@@ -199,7 +198,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
 export type { ContainerInspect, ContainerListOptions, ContainerStateView, ContainerSummary, Port } from "./api/views.ts";
 export type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
 export { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
-export type { Volume, VolumeListResponse } from "./api/volumes.ts";
+export type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
 export type { BuildCacheRecord, DiskUsage, DiskUsageRow, SystemInfo, SystemVersion } from "./api/system.ts";
 export type { EventMessage, EventType } from "./api/events.ts";
 export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";

@@ -3,7 +3,7 @@
  * and prune, over the volume service.
  */
 import { EngineError } from "../lib/errors.ts";
-import type { Volume, VolumeListResponse } from "./api/volumes.ts";
+import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
 import type { ContainerService } from "./containers/service.ts";
 import { Filters, invalidFilter, matchLabel } from "./filters.ts";
 
@@ -42,7 +42,7 @@ export function inspectVolume(svc: ContainerService, name: string): Volume {
  * `POST /volumes/prune`: unused volumes, anonymous ones only unless `all` (or the filter all=true, which
  * wins over the flag, as under docker), matching every `label` filter.
  */
-export function pruneVolumes(svc: ContainerService, q: { all?: boolean; filters?: Filters } = {}): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+export function pruneVolumes(svc: ContainerService, q: { all?: boolean; filters?: Filters } = {}): VolumePruneResponse {
   const f = (q.filters ?? new Filters()).validate(VOLUME_PRUNE_FILTERS);
   const all = f.has("all") ? isTrue(f.get("all").at(-1)!) : !!q.all;
   const { removed, reclaimed } = svc.volumes.prune({ all, labels: [...f.get("label")] });

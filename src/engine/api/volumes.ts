@@ -18,3 +18,9 @@ export interface VolumeListResponse {
   Volumes: Volume[];
   Warnings: string[] | null;
 }
+
+/** swagger `VolumePruneResponse` */
+export interface VolumePruneResponse {
+  VolumesDeleted: string[];
+  SpaceReclaimed: number;
+}
