@@ -25,7 +25,7 @@ test("append, read from an offset, compaction keeps the newest whole lines under
 });
 
 test("filters: same key ORs, keys AND", () => {
-  const e = (Type: BerthEvent["Type"], Action: string, ID: string, Attributes: Record<string, string>): BerthEvent => ({ Type, Action, Actor: { ID, Attributes }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_789 });
+  const e = (Type: BerthEvent["Type"], Action: string, ID: string, Attributes: Record<string, string>): BerthEvent => ({ Type, Action, Actor: { ID, Attributes }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_800 });
   const c = e("container", "die", "abc123", { image: "busybox", name: "web", exitCode: "1", tier: "front" });
   expect(parseEventFilters([]).match(c)).toBe(true);
   expect(parseEventFilters(["type=container", "event=die"]).match(c)).toBe(true);

@@ -11,7 +11,7 @@ import { parseTimeArg } from "./containers/logs.ts";
 
 export const IMAGE_FILTERS = ["dangling", "reference", "before", "since", "until", "label"] as const;
 
-const escape = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+const escapeRe = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, "\\$&");
 
 /** a familiar "repo:tag" (or untagged "<none>") as docker's CLI splits it into REPOSITORY and TAG */
 export function splitRepoTag(name: string): { repository: string; tag: string } {
@@ -29,8 +29,8 @@ export function referenceMatches(v: string, r: { repository: string; tag: string
   } catch {
     // a pattern with wildcards is no reference: it is matched as written
   }
-  const re = new RegExp("^" + escape(repoNorm).replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
-  return re.test(r.repository) && (tagPat === undefined || new RegExp("^" + escape(tagPat).replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(r.tag));
+  const re = new RegExp("^" + escapeRe(repoNorm).replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
+  return re.test(r.repository) && (tagPat === undefined || new RegExp("^" + escapeRe(tagPat).replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(r.tag));
 }
 
 /**
@@ -67,7 +67,11 @@ export async function listImages(images: ImageService, q: ImageListOptions = {})
     const tags = img.names.filter((n) => !n.includes("@"));
     // docker's rows: one per tag, or one <none>:<none> for an untagged image
     const rows = tags.length ? tags.map((n) => ({ name: n, ...splitRepoTag(n) })) : [{ name: "", repository: "<none>", tag: "<none>" }];
-    const kept = rows.filter((r) => (dangling === undefined || (r.repository === "<none>") === (dangling === "true" || dangling === "1")) && f.any("reference", (v) => referenceMatches(v, r)));
+    const kept = rows.filter(
+      (r) =>
+        (dangling === undefined || (r.repository === "<none>") === (dangling === "true" || dangling === "1")) &&
+        f.any("reference", (v) => referenceMatches(v, r)),
+    );
     if (kept.length === 0) continue;
     out.push({
       Id: img.id,

@@ -24,14 +24,33 @@ function document(r: NetworkRecord, containers: Record<string, NetworkContainer>
     ConfigFrom: { Network: "" },
     ConfigOnly: false,
     Containers: containers,
-    Options: r.name === "bridge" ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) } : { "com.docker.network.bridge.name": r.bridge },
+    Options:
+      r.name === "bridge"
+        ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) }
+        : { "com.docker.network.bridge.name": r.bridge },
     Labels: {},
   };
 }
 
 /** host and none: docker's predefined networks that have no record */
 function predefined(p: { name: string; id: string; driver: string }): Network {
-  return { Name: p.name, Id: p.id, Created: ZERO_TIME, Scope: "local", Driver: p.driver, EnableIPv6: false, IPAM: { Driver: "default", Options: null, Config: null }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
+  return {
+    Name: p.name,
+    Id: p.id,
+    Created: ZERO_TIME,
+    Scope: "local",
+    Driver: p.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: null },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: {},
+    Options: {},
+    Labels: {},
+  };
 }
 
 /** `GET /networks/{id}`: by name, id or unique id prefix, with the containers on it; not_found otherwise */
@@ -58,6 +77,9 @@ export function listNetworks(svc: ContainerService, filters: Filters = new Filte
   filters.validate(NETWORK_FILTERS, "Invalid");
   return svc.networks
     .list()
-    .filter((n) => filters.every("name", (v) => n.name.includes(v)) && filters.every("driver", (v) => n.driver === v) && filters.every("id", (v) => n.id.startsWith(v)))
+    .filter(
+      (n) =>
+        filters.every("name", (v) => n.name.includes(v)) && filters.every("driver", (v) => n.driver === v) && filters.every("id", (v) => n.id.startsWith(v)),
+    )
     .map((n) => (n.record ? document(n.record, {}) : predefined(n)));
 }

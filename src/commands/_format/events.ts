@@ -7,6 +7,8 @@ export function renderEvent(e: EventMessage): string {
   const secs = Number(nano / 1_000_000_000n);
   const frac = String(nano % 1_000_000_000n).padStart(9, "0");
   const ts = `${new Date(secs * 1000).toISOString().slice(0, 19)}.${frac}Z`;
-  const attrs = Object.entries(e.Actor.Attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`);
+  const attrs = Object.entries(e.Actor.Attributes)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`);
   return `${ts} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length ? ` (${attrs.join(", ")})` : ""}`;
 }

@@ -18,7 +18,9 @@ function ellipsis(s: string, n: number): string {
 
 /** the PORTS column: "0.0.0.0:8080->80/tcp, 53/udp", in the order the engine lists them */
 export function portsColumn(ports: Port[]): string {
-  return ports.map((p) => (p.PublicPort !== undefined ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(", ");
+  return ports
+    .map((p) => (p.PublicPort !== undefined ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`))
+    .join(", ");
 }
 
 export interface PsRow {
@@ -53,7 +55,9 @@ export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.no
       Status: c.Status,
       Size: c.SizeRw !== undefined ? `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? c.SizeRw)})` : "0B",
       Names: c.Names.map((n) => n.slice(1)).join(","),
-      Labels: Object.entries(c.Labels).map(([k, v]) => `${k}=${v}`).join(","),
+      Labels: Object.entries(c.Labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
       Mounts: c.Mounts.map((m) => m.Source).join(","),
       Networks: Object.keys(c.NetworkSettings.Networks).join(","),
       LocalVolumes: "0",
@@ -63,7 +67,18 @@ export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.no
 
 /** header names docker prints for `table` formats */
 export const PS_HEADERS: Record<string, string> = {
-  ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
-  Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Names: "NAMES", Labels: "LABELS",
-  Mounts: "MOUNTS", Networks: "NETWORKS", LocalVolumes: "LOCAL VOLUMES",
+  ID: "CONTAINER ID",
+  Image: "IMAGE",
+  Command: "COMMAND",
+  CreatedAt: "CREATED AT",
+  RunningFor: "CREATED",
+  Ports: "PORTS",
+  State: "STATE",
+  Status: "STATUS",
+  Size: "SIZE",
+  Names: "NAMES",
+  Labels: "LABELS",
+  Mounts: "MOUNTS",
+  Networks: "NETWORKS",
+  LocalVolumes: "LOCAL VOLUMES",
 };

@@ -10,9 +10,9 @@ import { compileTemplate, goJson, strictFields } from "./template.ts";
 export function renderDockerTable(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(10, ...all.map((r) => [...(r[c] ?? "")].length + 3)));
-  return all
-    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[c]! - [...cell].length)))).join(""))
-    .join("\n") + "\n";
+  return (
+    all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[c]! - [...cell].length)))).join("")).join("\n") + "\n"
+  );
 }
 
 /** docker's help text of a listing's --format flag */
@@ -28,10 +28,23 @@ export function sortedKeys<T extends object>(o: T): T {
  * print `rows` the way docker's formatter does. `headers` maps a field to its column title;
  * `table` prints the default layout (format "" or "table").
  */
-export function formatRows(out: (s: string) => void, format: string | undefined, rows: object[], headers: Record<string, string>, table: () => void, typeName = "Context"): void {
+export function formatRows(
+  out: (s: string) => void,
+  format: string | undefined,
+  rows: object[],
+  headers: Record<string, string>,
+  table: () => void,
+  typeName = "Context",
+): void {
   const f = (format ?? "").trim();
-  if (f === "" || f === "table") return table();
-  if (f === "json") return out(rows.map((r) => goJson(sortedKeys(r)) + "\n").join(""));
+  if (f === "" || f === "table") {
+    table();
+    return;
+  }
+  if (f === "json") {
+    out(rows.map((r) => goJson(sortedKeys(r)) + "\n").join(""));
+    return;
+  }
   if (f.startsWith("table")) {
     const tmpl = f.slice(5).trim();
     const render = compileTemplate(tmpl);
@@ -43,9 +56,17 @@ export function formatRows(out: (s: string) => void, format: string | undefined,
     } catch {
       // a header that the template cannot render (a method, a function over a value): the literal
       // text between the actions, as docker's header falls back to
-      header = tmpl.replace(/\\t/g, "\t").replace(/\{\{[^}]*\}\}/g, "").split("\t");
+      header = tmpl
+        .replace(/\\t/g, "\t")
+        .replace(/\{\{[^}]*\}\}/g, "")
+        .split("\t");
     }
-    out(renderDockerTable(header, rows.map((r) => render(strictFields(r, typeName)).split("\t"))));
+    out(
+      renderDockerTable(
+        header,
+        rows.map((r) => render(strictFields(r, typeName)).split("\t")),
+      ),
+    );
     return;
   }
   const render = compileTemplate(f);

@@ -17,7 +17,10 @@ export default defineBerthCommand({
     const engine = await ctx.engine();
     const rows = await engine.images.history(positionals[0]!);
     const id = (s: string) => (s === "<missing>" || flags["no-trunc"] ? s : shortId(s));
-    if (flags.quiet) return void rows.forEach((r) => ctx.out(id(r.id) + "\n"));
+    if (flags.quiet) {
+      for (const r of rows) ctx.out(id(r.id) + "\n");
+      return;
+    }
     const now = Date.now();
     const by = (s: string) => (flags["no-trunc"] || s.length <= 45 ? s : s.slice(0, 44) + "…");
     const human = flags.human !== false;

@@ -22,7 +22,12 @@ test("the daemon's Command: an argument with a space is quoted", () => {
 
 // ------------------------------------------------------------ the list, over a stub service
 
-function ctr(n: number, name: string, state: Partial<ContainerStateFile>, o: { labels?: Record<string, string>; image?: string; exposed?: string[] } = {}): ContainerInfo {
+function ctr(
+  n: number,
+  name: string,
+  state: Partial<ContainerStateFile>,
+  o: { labels?: Record<string, string>; image?: string; exposed?: string[] } = {},
+): ContainerInfo {
   const cfg = {
     Id: `${n}`.repeat(64).slice(0, 64),
     Created: `2024-01-01T00:00:0${n}.123456789Z`,
@@ -84,9 +89,21 @@ test("list: docker's filter errors", async () => {
 test("a summary: docker's fields, ports of a running container, sizes on request", async () => {
   const [web] = await listContainers(deps, { size: true });
   expect(web).toMatchObject({
-    Id: "2".repeat(64), Names: ["/web"], Image: "busybox", ImageID: "sha256:" + "f".repeat(64), Command: "sh -c 'sleep 1'", Created: Date.parse("2024-01-01T00:00:02Z") / 1000,
-    Labels: { tier: "front" }, State: "running", HostConfig: { NetworkMode: "bridge" }, SizeRw: 1000, SizeRootFs: 6000,
-    Ports: [{ IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp" }, { PrivatePort: 53, Type: "udp" }],
+    Id: "2".repeat(64),
+    Names: ["/web"],
+    Image: "busybox",
+    ImageID: "sha256:" + "f".repeat(64),
+    Command: "sh -c 'sleep 1'",
+    Created: Date.parse("2024-01-01T00:00:02Z") / 1000,
+    Labels: { tier: "front" },
+    State: "running",
+    HostConfig: { NetworkMode: "bridge" },
+    SizeRw: 1000,
+    SizeRootFs: 6000,
+    Ports: [
+      { IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp" },
+      { PrivatePort: 53, Type: "udp" },
+    ],
   });
   expect(web!.Status).toStartWith("Up ");
   expect((await listContainers(deps, {}))[0]!.SizeRw).toBeUndefined();

@@ -59,9 +59,9 @@ export function summaryPorts(svc: ContainerService, i: ContainerInfo): Port[] {
       published.add(`${b.containerPort}/${b.proto}`);
     }
   }
-  for (const k of Object.keys(c.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a) - parseInt(b))) {
+  for (const k of Object.keys(c.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a, 10) - parseInt(b, 10))) {
     const key = k.includes("/") ? k : `${k}/tcp`;
-    if (!published.has(key)) out.push({ PrivatePort: parseInt(key), Type: key.split("/")[1] as Port["Type"] });
+    if (!published.has(key)) out.push({ PrivatePort: parseInt(key, 10), Type: key.split("/")[1] as Port["Type"] });
   }
   return out;
 }
@@ -82,11 +82,13 @@ function containerFilter(f: Filters, all: ContainerInfo[]): (c: ContainerInfo) =
   for (const v of f.get("status")) if (!STATUSES.includes(v)) throw invalidFilter(`status=${v}`, "Invalid");
   // before/since name a container: keep those created before / after it (docker's creation order)
   const createdOf = (ref: string) => {
-    const c = all.find((i) => i.cfg.Id === ref || i.cfg.Name.slice(1) === ref) ?? all.filter((i) => i.cfg.Id.startsWith(ref)).find((_, n, a) => a.length === 1);
+    const c =
+      all.find((i) => i.cfg.Id === ref || i.cfg.Name.slice(1) === ref) ?? all.filter((i) => i.cfg.Id.startsWith(ref)).find((_c, _n, a) => a.length === 1);
     if (!c) throw new EngineError("not_found", `No such container: ${ref}`);
     return ms(c.cfg.Created);
   };
-  const before = f.get("before").map(createdOf), since = f.get("since").map(createdOf);
+  const before = f.get("before").map(createdOf),
+    since = f.get("since").map(createdOf);
   const created = (c: ContainerInfo) => ms(c.cfg.Created);
   return (c) =>
     before.every((t) => created(c) < t) &&
@@ -94,8 +96,14 @@ function containerFilter(f: Filters, all: ContainerInfo[]): (c: ContainerInfo) =
     f.any("network", (v) => networkNames(c.cfg).includes(v)) &&
     f.any("name", (v) => new RegExp(v).test(c.cfg.Name.slice(1))) &&
     f.any("id", (v) => c.cfg.Id.startsWith(v)) &&
-    f.any("status", (v) => (c.state.Restarting ? "restarting" : ({ created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" })[c.state.Status]) === v) &&
-    f.any("health", (v) => (c.state.Status === "running" || c.state.Status === "paused" ? c.state.Health?.Status ?? "none" : "none") === v) &&
+    f.any(
+      "status",
+      (v) =>
+        (c.state.Restarting
+          ? "restarting"
+          : { created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" }[c.state.Status]) === v,
+    ) &&
+    f.any("health", (v) => (c.state.Status === "running" || c.state.Status === "paused" ? (c.state.Health?.Status ?? "none") : "none") === v) &&
     f.any("exited", (v) => c.state.Status === "stopped" && c.state.ExitCode === Number(v)) &&
     f.any("ancestor", (v) => {
       const img = c.cfg.Config.Image;
