@@ -1,8 +1,7 @@
 /** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, PIDS from the container's cgroup */
 import { defineBerthCommand } from "./_command.ts";
 import { humanSize } from "../lib/human.ts";
-import { renderDockerTable } from "../engine/containers/index.ts";
-import { formatRows } from "./_format.ts";
+import { formatRows, renderDockerTable } from "./_format/table.ts";
 
 const STATS_HEADERS: Record<string, string> = {
   Container: "CONTAINER", ID: "CONTAINER ID", Name: "NAME", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %", NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",

@@ -21,17 +21,19 @@ import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
+import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
+import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
+import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
+import type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
+import { listImages } from "./image-list.ts";
+import type { Network } from "./api/networks.ts";
+import { inspectNetwork, listNetworks } from "./network-docs.ts";
+import type { Filters } from "./filters.ts";
+import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
+import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
 
 import type { EngineOptions } from "./options.ts";
 export { engineDefaults, type EngineOptions } from "./options.ts";
-
-export interface DiskUsageRow {
-  type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
-  total: number;
-  active: number;
-  size: number;
-  reclaimable: number;
-}
 
 export class Engine {
   readonly root: string;
@@ -71,6 +73,62 @@ export class Engine {
   }
 
   readonly containers: ContainerService;
+
+  // ------------------------------------------------ the Engine API's calls (swagger operation names)
+
+  private views(): SummaryDeps {
+    return { containers: this.containers, snapshots: this.snapshots, imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])) };
+  }
+
+  /** `GET /containers/json` */
+  containerList(q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    return listContainers(this.views(), q);
+  }
+
+  /** `GET /containers/{id}/json`; not_found for an unknown reference */
+  containerInspect(ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
+    return inspectContainer(this.views(), ref, o);
+  }
+
+  /** `GET /images/json` */
+  imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
+    return listImages(this.images, q);
+  }
+
+  /** `GET /images/{name}/json`; not_found for an unknown reference */
+  async imageInspect(ref: string): Promise<ImageInspect> {
+    return (await this.images.inspect(ref)) as ImageInspect;
+  }
+
+  /** `GET /networks` */
+  networkList(filters?: Filters): Network[] {
+    return listNetworks(this.containers, filters);
+  }
+
+  /** `GET /networks/{id}`; not_found for an unknown network */
+  networkInspect(ref: string): Network {
+    return inspectNetwork(this.containers, ref);
+  }
+
+  /** `GET /volumes` */
+  volumeList(filters?: Filters): VolumeListResponse {
+    return listVolumes(this.containers, filters);
+  }
+
+  /** `GET /volumes/{name}`; not_found for an unknown volume */
+  volumeInspect(name: string): Volume {
+    return inspectVolume(this.containers, name);
+  }
+
+  /** `POST /volumes/prune` */
+  volumePrune(q: { all?: boolean; filters?: Filters } = {}): VolumePruneResponse {
+    return pruneVolumes(this.containers, q);
+  }
+
+  /** `GET /info`; `version`/`apiVersion` are the binary's (the CLI knows them) */
+  async systemInfo(o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+    return (await import("./system.ts")).systemInfo(this, o);
+  }
 
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
   async containerSnapshotKeys(): Promise<Set<string>> {
@@ -131,3 +189,19 @@ function driverInUse(root: string): string | undefined {
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
   return new Engine(opts);
 }
+
+// ------------------------------------------------------------------ the Engine API's shapes (api/)
+
+export type { ContainerInspect, ContainerListOptions, ContainerStateView, ContainerSummary, Port } from "./api/views.ts";
+export type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
+export { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
+export type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
+export type { BuildCacheRecord, DiskUsage, DiskUsageRow, SystemInfo, SystemVersion } from "./api/system.ts";
+export type { EventMessage, EventType } from "./api/events.ts";
+export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
+export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
+export { referenceMatches, splitRepoTag } from "./image-list.ts";
+export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
+export { EVENT_FILTERS, followEvents, type EventQuery } from "./events.ts";
+/** docker's --since/--until values (RFC 3339, unix seconds, a duration before now) → ms since the epoch */
+export { parseTimeArg } from "./containers/logs.ts";

@@ -4,51 +4,13 @@
  * exported for tests.
  */
 import { readFileSync, statfsSync } from "node:fs";
-import { cpus, hostname, release, totalmem } from "node:os";
+import { arch as osArch, cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import type { Engine } from "./index.ts";
 import { detectLayout } from "../runtime/index.ts";
+import type { SystemInfo } from "./api/system.ts";
 
-/** docker's /info fields that mean something for berth (names and types as the Engine API has them) */
-export interface SystemInfo {
-  ID: string;
-  Containers: number;
-  ContainersRunning: number;
-  ContainersPaused: number;
-  ContainersStopped: number;
-  Images: number;
-  Driver: string;
-  DriverStatus: [string, string][];
-  Plugins: { Volume: string[]; Network: string[]; Log: string[] };
-  MemoryLimit: boolean;
-  SwapLimit: boolean;
-  CpuCfsPeriod: boolean;
-  CpuCfsQuota: boolean;
-  CPUShares: boolean;
-  CPUSet: boolean;
-  PidsLimit: boolean;
-  IPv4Forwarding: boolean;
-  Debug: boolean;
-  SystemTime: string;
-  LoggingDriver: string;
-  CgroupDriver: string;
-  CgroupVersion: string;
-  KernelVersion: string;
-  OperatingSystem: string;
-  OSVersion: string;
-  OSType: string;
-  Architecture: string;
-  NCPU: number;
-  MemTotal: number;
-  DockerRootDir: string;
-  Name: string;
-  Labels: string[];
-  ExperimentalBuild: boolean;
-  ServerVersion: string;
-  ApiVersion: string;
-  LiveRestoreEnabled: boolean;
-  Warnings: string[] | null;
-}
+export type { SystemInfo };
 
 /** PRETTY_NAME and VERSION_ID from os-release(5) text */
 export function parseOsRelease(text: string): { pretty: string; version: string } {
@@ -78,7 +40,7 @@ function backingFs(dir: string): string {
   }
 }
 
-/** `version`: the binary's own version and API version (the command layer knows them) */
+/** `GET /info`; `version`/`apiVersion`: the binary's own (the command layer knows them) */
 export async function systemInfo(e: Engine, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
   const debug = o.debug;
   const ctrs = e.containers.list(true);
@@ -90,7 +52,8 @@ export async function systemInfo(e: Engine, o: { debug: boolean; version: string
   const warnings: string[] = [];
   if (!controllers.has("memory")) warnings.push("WARNING: No memory limit support");
   if (!controllers.has("pids")) warnings.push("WARNING: No pids limit support");
-  const arch = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  const cpu = osArch();
+  const arch = cpu === "x64" ? "x86_64" : cpu === "arm64" ? "aarch64" : cpu;
   return {
     ID: machineId(),
     Containers: ctrs.length,
@@ -135,44 +98,6 @@ export async function systemInfo(e: Engine, o: { debug: boolean; version: string
 /** a stable id for this host: /etc/machine-id, else the boot id */
 function machineId(): string {
   return (read("/etc/machine-id") || read("/proc/sys/kernel/random/boot_id")).trim();
-}
-
-const GIB = 1024 ** 3;
-
-/** docker info's text layout (the Server half; the caller prints the Client half) */
-export function renderInfo(i: SystemInfo): string {
-  const mem = i.MemTotal >= GIB ? `${(i.MemTotal / GIB).toFixed(2)}GiB` : `${(i.MemTotal / 1024 ** 2).toFixed(1)}MiB`;
-  const lines = [
-    "Server:",
-    ` Containers: ${i.Containers}`,
-    `  Running: ${i.ContainersRunning}`,
-    `  Paused: ${i.ContainersPaused}`,
-    `  Stopped: ${i.ContainersStopped}`,
-    ` Images: ${i.Images}`,
-    ` Server Version: ${i.ServerVersion}`,
-    ` Storage Driver: ${i.Driver}`,
-    ...i.DriverStatus.map(([k, v]) => `  ${k}: ${v}`),
-    ` Logging Driver: ${i.LoggingDriver}`,
-    ` Cgroup Driver: ${i.CgroupDriver}`,
-    ` Cgroup Version: ${i.CgroupVersion}`,
-    " Plugins:",
-    `  Volume: ${i.Plugins.Volume.join(" ")}`,
-    `  Network: ${i.Plugins.Network.join(" ")}`,
-    `  Log: ${i.Plugins.Log.join(" ")}`,
-    ` Kernel Version: ${i.KernelVersion}`,
-    ` Operating System: ${i.OperatingSystem}`,
-    ` OSType: ${i.OSType}`,
-    ` Architecture: ${i.Architecture}`,
-    ` CPUs: ${i.NCPU}`,
-    ` Total Memory: ${mem}`,
-    ` Name: ${i.Name}`,
-    ` ID: ${i.ID}`,
-    ` Docker Root Dir: ${i.DockerRootDir}`,
-    ` Debug Mode: ${i.Debug}`,
-    ` Experimental: ${i.ExperimentalBuild}`,
-    ` Live Restore Enabled: ${i.LiveRestoreEnabled}`,
-  ];
-  return lines.join("\n") + "\n";
 }
 
 // ------------------------------------------------------------------------------------------ prune

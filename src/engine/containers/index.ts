@@ -23,4 +23,3 @@ export { NoSuchContainer } from "./store.ts";
 export type { LogEntry } from "./logs.ts";
 export type { ContainerConfigFile, ContainerStateFile, ContainerStatus } from "./types.ts";
 export { dockerStatus } from "./types.ts";
-export { psRows, statusText, renderDockerTable, renderTemplate } from "./format.ts";

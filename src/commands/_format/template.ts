@@ -1,80 +1,29 @@
 /**
- * docker's container listing words and layouts: "Up 2 seconds", "Exited (0) 3 seconds ago", the
- * truncated quoted COMMAND, tabwriter tables (minwidth 10, padding 3) and the Go text/template that
- * --format takes (below).
+ * The part of Go's text/template that docker's --format users write, as docker's CLI sets it up.
+ *
+ * Actions with `{{-`/`-}}` trim markers and comments; fields `.A.B`, `$`, `$var.A`, `(pipeline).A`;
+ * pipelines with `|`; variables (`$x :=`, `$k, $v := range`); if/else if/else, range (slices and maps,
+ * keys sorted), with; literals; Go's builtins (and or not len index slice eq ne lt le gt ge print printf
+ * println html urlquery) and docker's (json join split title lower upper pad truncate). Values print as
+ * Go's %v does. A template that does not parse is docker's "template parsing error" (exit 64); one that
+ * fails while running, exit 1.
  */
-import { humanDuration } from "../../lib/human.ts";
-import type { ContainerInfo } from "./service.ts";
-import { dockerStatus } from "./types.ts";
 import { EngineError } from "../../lib/errors.ts";
 
-const ago = (iso: string, now: number) => `${humanDuration(now - Date.parse(iso.replace(/(\.\d{3})\d*Z$/, "$1Z")))} ago`;
-
-export function statusText(i: ContainerInfo, now = Date.now()): string {
-  const st = i.state;
-  switch (st.Status) {
-    case "running":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))}${st.Health ? (st.Health.Status === "starting" ? " (health: starting)" : ` (${st.Health.Status})`) : ""}`;
-    case "paused":
-      return `Up ${humanDuration(now - Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z")))} (Paused)`;
-    case "stopped":
-      return st.Restarting ? `Restarting (${st.ExitCode}) ${ago(st.FinishedAt, now)}` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt, now)}`;
-    default:
-      return "Created";
+/**
+ * a --format template that does not parse ("parse": docker's exit 64) or fails on a value ("execute":
+ * exit 1). A CLI error, so it carries its exit status the way docker/cli's StatusError does; the CLI's
+ * exit-code table keys off `stage`.
+ */
+export class TemplateError extends EngineError {
+  constructor(
+    readonly stage: "parse" | "execute",
+    message: string,
+  ) {
+    // an "execute" failure is any command's exit 1 for invalid_argument; docker's 64 for "parse" has no
+    // kind, so it rides on the deprecated exitCode until commands/_exit-codes.ts maps TemplateError
+    super("invalid_argument", message, stage === "parse" ? { exitCode: 64 } : {});
   }
-}
-
-/** Go's strconv.Quote for the COMMAND column */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
-}
-
-function ellipsis(s: string, n: number): string {
-  const chars = [...s];
-  return chars.length <= n ? s : chars.slice(0, n - 1).join("") + "…";
-}
-
-export interface PsRow {
-  ID: string;
-  Image: string;
-  Command: string;
-  CreatedAt: string;
-  RunningFor: string;
-  Ports: string;
-  State: string;
-  Status: string;
-  Size: string;
-  Names: string;
-  Labels: string;
-  Mounts: string;
-  Networks: string;
-  LocalVolumes: string;
-}
-
-/** `portsOf`: the PORTS column ("0.0.0.0:8080->80/tcp"), from the network records */
-export function psRows(list: ContainerInfo[], noTrunc: boolean, now = Date.now(), portsOf: (i: ContainerInfo) => string = () => ""): PsRow[] {
-  return list.map((i) => {
-    // docker's daemon quotes each argument that holds a space: "sh -c 'exit 2'"
-    const cmd = [i.cfg.Path, ...i.cfg.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
-    const created = new Date(Date.parse(i.cfg.Created.replace(/(\.\d{3})\d*Z$/, "$1Z")));
-    const image = /^sha256:[0-9a-f]{64}$/.test(i.cfg.Config.Image) && !noTrunc ? i.cfg.Config.Image.slice(7, 19) : i.cfg.Config.Image;
-    return {
-      ID: noTrunc ? i.cfg.Id : i.cfg.Id.slice(0, 12),
-      Image: image,
-      Command: goQuote(noTrunc ? cmd : ellipsis(cmd, 20)),
-      CreatedAt: goTime(created),
-      RunningFor: ago(i.cfg.Created, now),
-      Ports: portsOf(i),
-      State: dockerStatus(i.state.Status),
-      Status: statusText(i, now),
-      Size: "0B",
-      Names: i.cfg.Name.slice(1),
-      Labels: Object.entries(i.cfg.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
-      Mounts: i.cfg.Mounts.map((m) => m.Source).join(","),
-      Networks: i.cfg.Berth.Networks ? Object.keys(i.cfg.Berth.Networks).join(",") : i.cfg.HostConfig.NetworkMode,
-      LocalVolumes: "0",
-    };
-  });
 }
 
 /** Go's time.Time String(): "2024-01-02 15:04:05 +0000 UTC" */
@@ -83,43 +32,53 @@ export function goTime(d: Date): string {
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
 }
 
-/** text/tabwriter as docker's CLI configures it: minwidth 10, tabwidth 1, padding 3 */
-export function renderDockerTable(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(10, ...all.map((r) => [...(r[c] ?? "")].length + 3)));
-  return all
-    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[c]! - [...cell].length)))).join(""))
-    .join("\n") + "\n";
-}
-
-// ---------------------------------------------------------------- Go text/template
-
-/*
- * The part of Go's text/template that docker's --format users write: actions with `{{-`/`-}}` trim
- * markers and comments; fields `.A.B`, `$`, `$var.A`, `(pipeline).A`; pipelines with `|`; variables
- * (`$x :=`, `$k, $v := range`); if/else if/else, range (slices and maps, keys sorted), with; literals;
- * Go's builtins (and or not len index slice eq ne lt le gt ge print printf println) and docker's
- * (json join split title lower upper pad truncate). Values print as Go's %v does. A template that does
- * not parse is docker's "template parsing error" (exit 64); one that fails while running, exit 1.
- */
-
 type Operand =
   | { t: "dot"; path: string[] }
   | { t: "var"; name: string; path: string[] }
   | { t: "lit"; v: unknown }
   | { t: "ident"; name: string }
   | { t: "sub"; pipe: Pipe; path: string[] };
-interface Cmd { args: Operand[]; pos: number }
-interface Pipe { decl: string[]; cmds: Cmd[]; pos: number }
-type Node =
-  | { t: "text"; s: string }
-  | { t: "action"; pipe: Pipe }
-  | { t: "if" | "with" | "range"; pipe: Pipe; list: Node[]; else: Node[] };
+interface Cmd {
+  args: Operand[];
+  pos: number;
+}
+interface Pipe {
+  decl: string[];
+  cmds: Cmd[];
+  pos: number;
+}
+type Node = { t: "text"; s: string } | { t: "action"; pipe: Pipe } | { t: "if" | "with" | "range"; pipe: Pipe; list: Node[]; else: Node[] };
 
 class TemplateFault extends Error {}
-const parseFault = (msg: string) => new EngineError("invalid_argument", `template parsing error: template: :${msg}`, { exitCode: 64 });
+const parseFault = (msg: string) => new TemplateError("parse", `template parsing error: template: :${msg}`);
 
-const FUNCS = new Set(["and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge", "print", "printf", "println", "json", "join", "split", "title", "lower", "upper", "pad", "truncate", "html", "urlquery"]);
+const FUNCS = new Set([
+  "and",
+  "or",
+  "not",
+  "len",
+  "index",
+  "slice",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "print",
+  "printf",
+  "println",
+  "json",
+  "join",
+  "split",
+  "title",
+  "lower",
+  "upper",
+  "pad",
+  "truncate",
+  "html",
+  "urlquery",
+]);
 
 function lineOf(src: string, pos: number): number {
   return src.slice(0, pos).split("\n").length;
@@ -131,7 +90,10 @@ function lexAction(src: string, from: number, to: number): { tok: string; pos: n
   let i = from;
   while (i < to) {
     const c = src[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     const start = i;
     if (c === '"') {
       i++;
@@ -162,7 +124,12 @@ function unquote(tok: string): string {
   if (tok.startsWith("`")) return tok.slice(1, -1);
   if (tok.startsWith("'")) return JSON.parse(`"${tok.slice(1, -1).replace(/"/g, '\\"')}"`).codePointAt(0);
   // (a tab or newline may be real here: the format's \t and \n were turned into them first)
-  return JSON.parse(tok.replace(/\\x([0-9a-fA-F]{2})/g, "\\u00$1").replace(/\n/g, "\\n").replace(/\t/g, "\\t"));
+  return JSON.parse(
+    tok
+      .replace(/\\x([0-9a-fA-F]{2})/g, "\\u00$1")
+      .replace(/\n/g, "\\n")
+      .replace(/\t/g, "\\t"),
+  );
 }
 
 function parseTemplate(src: string): Node[] {
@@ -175,16 +142,32 @@ function parseTemplate(src: string): Node[] {
   while (i < src.length) {
     const open = src.indexOf("{{", i);
     let text = src.slice(i, open < 0 ? src.length : open);
-    if (open < 0) { if (text) push({ t: "text", s: text }); break; }
+    if (open < 0) {
+      if (text) push({ t: "text", s: text });
+      break;
+    }
     let a = open + 2;
-    if (src[a] === "-" && /\s/.test(src[a + 1] ?? "")) { text = text.replace(/\s+$/, ""); a += 2; }
+    if (src[a] === "-" && /\s/.test(src[a + 1] ?? "")) {
+      text = text.replace(/\s+$/, "");
+      a += 2;
+    }
     if (text) push({ t: "text", s: text });
     let close = -1;
     for (let j = a, q = ""; j < src.length - 1; j++) {
       const c = src[j]!;
-      if (q) { if (c === "\\" && q !== "`") j++; else if (c === q) q = ""; continue; }
-      if (c === '"' || c === "`" || c === "'") { q = c; continue; }
-      if (c === "}" && src[j + 1] === "}") { close = j; break; }
+      if (q) {
+        if (c === "\\" && q !== "`") j++;
+        else if (c === q) q = "";
+        continue;
+      }
+      if (c === '"' || c === "`" || c === "'") {
+        q = c;
+        continue;
+      }
+      if (c === "}" && src[j + 1] === "}") {
+        close = j;
+        break;
+      }
     }
     if (close < 0) throw parseFault(`${lineOf(src, open)}: unclosed action`);
     let b = close;
@@ -250,12 +233,21 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
     cmds.push({ args, pos: line });
     args = [];
   };
-  const chain = (w: string) => w.split(".").slice(1).filter((p) => p !== "");
+  const chain = (w: string) =>
+    w
+      .split(".")
+      .slice(1)
+      .filter((p) => p !== "");
   while (k < toks.length) {
     const { tok } = toks[k]!;
-    if (tok === "|") { end(); k++; continue; }
+    if (tok === "|") {
+      end();
+      k++;
+      continue;
+    }
     if (tok === "(") {
-      let depth = 1, j = k + 1;
+      let depth = 1,
+        j = k + 1;
       for (; j < toks.length && depth > 0; j++) depth += toks[j]!.tok === "(" ? 1 : toks[j]!.tok === ")" ? -1 : 0;
       if (depth !== 0) throw parseFault(`${line}: unclosed left paren`);
       const sub = parsePipe(toks.slice(k + 1, j - 1), src, line);
@@ -288,8 +280,50 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
 }
 
 // names of docker's fields that are Go maps or slices: a null one prints as "map[]" / "[]", not "<nil>"
-const MAP_FIELDS = new Set(["Labels", "Volumes", "ExposedPorts", "Ports", "Networks", "Options", "Tmpfs", "Sysctls", "StorageOpt", "LogConfig.Config", "DriverOpts", "Config", "Containers", "IPAMConfig"]);
-const SLICE_FIELDS = new Set(["Entrypoint", "Cmd", "Env", "Binds", "Mounts", "Links", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "CapAdd", "CapDrop", "SecurityOpt", "GroupAdd", "Aliases", "OnBuild", "Shell", "Devices", "DeviceRequests", "RepoTags", "RepoDigests", "Args", "Layers", "VolumesFrom", "ConsoleSize", "DNSNames"]);
+const MAP_FIELDS = new Set([
+  "Labels",
+  "Volumes",
+  "ExposedPorts",
+  "Ports",
+  "Networks",
+  "Options",
+  "Tmpfs",
+  "Sysctls",
+  "StorageOpt",
+  "LogConfig.Config",
+  "DriverOpts",
+  "Config",
+  "Containers",
+  "IPAMConfig",
+]);
+const SLICE_FIELDS = new Set([
+  "Entrypoint",
+  "Cmd",
+  "Env",
+  "Binds",
+  "Mounts",
+  "Links",
+  "Dns",
+  "DnsOptions",
+  "DnsSearch",
+  "ExtraHosts",
+  "CapAdd",
+  "CapDrop",
+  "SecurityOpt",
+  "GroupAdd",
+  "Aliases",
+  "OnBuild",
+  "Shell",
+  "Devices",
+  "DeviceRequests",
+  "RepoTags",
+  "RepoDigests",
+  "Args",
+  "Layers",
+  "VolumesFrom",
+  "ConsoleSize",
+  "DNSNames",
+]);
 
 /** Go's fmt %v of a JSON-shaped value; `name` is the field it came from (for nil maps and slices) */
 function goValue(v: unknown, name = ""): string {
@@ -297,7 +331,11 @@ function goValue(v: unknown, name = ""): string {
   if (v === undefined) return MAP_FIELDS.has(name) ? "map[]" : SLICE_FIELDS.has(name) ? "[]" : "<no value>";
   if (v === null) return MAP_FIELDS.has(name) ? "map[]" : SLICE_FIELDS.has(name) ? "[]" : "<nil>";
   if (Array.isArray(v)) return `[${v.map((x) => goValue(x)).join(" ")}]`;
-  if (typeof v === "object") return `map[${Object.keys(v as object).sort().map((k) => `${k}:${goValue((v as Record<string, unknown>)[k], k)}`).join(" ")}]`;
+  if (typeof v === "object")
+    return `map[${Object.keys(v as object)
+      .sort()
+      .map((k) => `${k}:${goValue((v as Record<string, unknown>)[k], k)}`)
+      .join(" ")}]`;
   if (typeof v === "function") return "<function>";
   return String(v);
 }
@@ -317,24 +355,58 @@ export function goJson(v: unknown): string {
 /** Go's fmt.Sprintf for the verbs templates use: %s %v %d %q %t %x %X %f %T %%, flags -+0 and width.precision */
 function sprintf(format: string, args: unknown[]): string {
   let n = 0;
-  return format.replace(/%([-+# 0]*)(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])/g, (_, flags: string, width: string | undefined, prec: string | undefined, verb: string) => {
-    if (verb === "%") return "%";
-    if (n >= args.length) return `%!${verb}(MISSING)`;
-    const a = args[n++];
-    let s: string;
-    switch (verb) {
-      case "d": s = typeof a === "number" ? String(Math.trunc(a)) : `%!d(${typeof a}=${goValue(a)})`; break;
-      case "q": s = JSON.stringify(typeof a === "string" ? a : goValue(a)); break;
-      case "x": case "X": s = typeof a === "number" ? a.toString(16) : Buffer.from(String(a)).toString("hex"); if (verb === "X") s = s.toUpperCase(); break;
-      case "f": s = typeof a === "number" ? a.toFixed(prec === undefined ? 6 : Number(prec)) : `%!f(${goValue(a)})`; break;
-      case "T": s = a === null ? "<nil>" : Array.isArray(a) ? "[]interface {}" : typeof a === "object" ? "map[string]interface {}" : typeof a === "number" ? (Number.isInteger(a) ? "int" : "float64") : typeof a === "boolean" ? "bool" : "string"; break;
-      default: s = goValue(a);
-    }
-    if (prec !== undefined && (verb === "s" || verb === "v")) s = [...s].slice(0, Number(prec)).join("");
-    const w = width ? Number(width) : 0;
-    if (s.length < w) s = flags.includes("-") ? s.padEnd(w) : flags.includes("0") && verb !== "s" ? s.padStart(w, "0") : s.padStart(w);
-    return s;
-  }) + (n < args.length ? `%!(EXTRA ${args.slice(n).map((a) => `${typeof a === "number" ? "int" : "string"}=${goValue(a)}`).join(", ")})` : "");
+  return (
+    format.replace(/%([-+# 0]*)(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])/g, (_, flags: string, width: string | undefined, prec: string | undefined, verb: string) => {
+      if (verb === "%") return "%";
+      if (n >= args.length) return `%!${verb}(MISSING)`;
+      const a = args[n++];
+      let s: string;
+      switch (verb) {
+        case "d":
+          s = typeof a === "number" ? String(Math.trunc(a)) : `%!d(${typeof a}=${goValue(a)})`;
+          break;
+        case "q":
+          s = JSON.stringify(typeof a === "string" ? a : goValue(a));
+          break;
+        case "x":
+        case "X":
+          s = typeof a === "number" ? a.toString(16) : Buffer.from(String(a)).toString("hex");
+          if (verb === "X") s = s.toUpperCase();
+          break;
+        case "f":
+          s = typeof a === "number" ? a.toFixed(prec === undefined ? 6 : Number(prec)) : `%!f(${goValue(a)})`;
+          break;
+        case "T":
+          s =
+            a === null
+              ? "<nil>"
+              : Array.isArray(a)
+                ? "[]interface {}"
+                : typeof a === "object"
+                  ? "map[string]interface {}"
+                  : typeof a === "number"
+                    ? Number.isInteger(a)
+                      ? "int"
+                      : "float64"
+                    : typeof a === "boolean"
+                      ? "bool"
+                      : "string";
+          break;
+        default:
+          s = goValue(a);
+      }
+      if (prec !== undefined && (verb === "s" || verb === "v")) s = [...s].slice(0, Number(prec)).join("");
+      const w = width ? Number(width) : 0;
+      if (s.length < w) s = flags.includes("-") ? s.padEnd(w) : flags.includes("0") && verb !== "s" ? s.padStart(w, "0") : s.padStart(w);
+      return s;
+    }) +
+    (n < args.length
+      ? `%!(EXTRA ${args
+          .slice(n)
+          .map((a) => `${typeof a === "number" ? "int" : "string"}=${goValue(a)}`)
+          .join(", ")})`
+      : "")
+  );
 }
 
 /** fmt.Sprint: a space between operands when neither is a string */
@@ -360,9 +432,17 @@ function callFunc(name: string, args: unknown[]): unknown {
   };
   const str = (v: unknown) => (typeof v === "string" ? v : goValue(v));
   switch (name) {
-    case "and": need(1); for (const a of args) if (!truthy(a)) return a; return args[args.length - 1];
-    case "or": need(1); for (const a of args) if (truthy(a)) return a; return args[args.length - 1];
-    case "not": need(1); return !truthy(args[0]);
+    case "and":
+      need(1);
+      for (const a of args) if (!truthy(a)) return a;
+      return args[args.length - 1];
+    case "or":
+      need(1);
+      for (const a of args) if (truthy(a)) return a;
+      return args[args.length - 1];
+    case "not":
+      need(1);
+      return !truthy(args[0]);
     case "len": {
       need(1);
       const v = args[0];
@@ -392,39 +472,71 @@ function callFunc(name: string, args: unknown[]): unknown {
       const [from = 0, to = v.length] = args.slice(1) as number[];
       return v.slice(from, to);
     }
-    case "eq": need(2); return args.slice(1).some((b) => compare(name, args[0], b) === 0);
-    case "ne": need(2); return compare(name, args[0], args[1]) !== 0;
-    case "lt": need(2); return compare(name, args[0], args[1]) < 0;
-    case "le": need(2); return compare(name, args[0], args[1]) <= 0;
-    case "gt": need(2); return compare(name, args[0], args[1]) > 0;
-    case "ge": need(2); return compare(name, args[0], args[1]) >= 0;
-    case "print": return sprint(args);
-    case "println": return args.map((a) => goValue(a)).join(" ") + "\n";
-    case "printf": need(1); return sprintf(str(args[0]), args.slice(1));
-    case "json": need(1); return goJson(args[0] === undefined ? null : args[0]);
+    case "eq":
+      need(2);
+      return args.slice(1).some((b) => compare(name, args[0], b) === 0);
+    case "ne":
+      need(2);
+      return compare(name, args[0], args[1]) !== 0;
+    case "lt":
+      need(2);
+      return compare(name, args[0], args[1]) < 0;
+    case "le":
+      need(2);
+      return compare(name, args[0], args[1]) <= 0;
+    case "gt":
+      need(2);
+      return compare(name, args[0], args[1]) > 0;
+    case "ge":
+      need(2);
+      return compare(name, args[0], args[1]) >= 0;
+    case "print":
+      return sprint(args);
+    case "println":
+      return args.map((a) => goValue(a)).join(" ") + "\n";
+    case "printf":
+      need(1);
+      return sprintf(str(args[0]), args.slice(1));
+    case "json":
+      need(1);
+      return goJson(args[0] === undefined ? null : args[0]);
     case "join": {
       need(2);
       const v = args[0];
       if (!Array.isArray(v)) throw new TemplateFault(`error calling join: expected a list, got ${goValue(v)}`);
       return v.map(str).join(str(args[1]));
     }
-    case "split": need(2); return str(args[0]).split(str(args[1]));
-    case "title": need(1); return str(args[0]).replace(/(^|[^\p{L}\p{N}'])(\p{L})/gu, (_, p: string, c: string) => p + c.toUpperCase());
-    case "lower": need(1); return str(args[0]).toLowerCase();
-    case "upper": need(1); return str(args[0]).toUpperCase();
-    case "pad": need(3); return " ".repeat(Number(args[1])) + str(args[0]) + " ".repeat(Number(args[2]));
+    case "split":
+      need(2);
+      return str(args[0]).split(str(args[1]));
+    case "title":
+      need(1);
+      return str(args[0]).replace(/(^|[^\p{L}\p{N}'])(\p{L})/gu, (_, p: string, c: string) => p + c.toUpperCase());
+    case "lower":
+      need(1);
+      return str(args[0]).toLowerCase();
+    case "upper":
+      need(1);
+      return str(args[0]).toUpperCase();
+    case "pad":
+      need(3);
+      return " ".repeat(Number(args[1])) + str(args[0]) + " ".repeat(Number(args[2]));
     case "truncate": {
       need(2);
       const chars = [...str(args[0])];
       return chars.length > Number(args[1]) ? chars.slice(0, Number(args[1])).join("") : str(args[0]);
     }
-    case "html": return sprint(args).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" })[c]!);
-    case "urlquery": return encodeURIComponent(sprint(args));
+    case "html":
+      return sprint(args).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" })[c]!);
+    case "urlquery":
+      return encodeURIComponent(sprint(args));
   }
   throw new TemplateFault(`function "${name}" not defined`);
 }
 
-interface Scope { vars: { name: string; value: unknown }[] }
+interface Scope {
+  vars: { name: string; value: unknown }[];
+}
 
 function field(v: unknown, path: string[], args: unknown[], at: string): unknown {
   let cur = v;
@@ -444,7 +556,7 @@ function lastName(path: string[]): string {
 }
 
 function evalPipe(p: Pipe, dot: unknown, scope: Scope): { value: unknown; name: string } {
-  let value: unknown = undefined;
+  let value: unknown;
   let name = "";
   let first = true;
   for (const c of p.cmds) {
@@ -501,7 +613,10 @@ function evalOperand(o: Operand, dot: unknown, scope: Scope, args: unknown[]): {
 
 function execNodes(nodes: Node[], dot: unknown, scope: Scope, out: string[]): void {
   for (const n of nodes) {
-    if (n.t === "text") { out.push(n.s); continue; }
+    if (n.t === "text") {
+      out.push(n.s);
+      continue;
+    }
     const mark = scope.vars.length;
     if (n.t === "action") {
       const r = evalPipe(n.pipe, dot, scope);
@@ -523,10 +638,14 @@ function execNodes(nodes: Node[], dot: unknown, scope: Scope, out: string[]): vo
       const entries: [unknown, unknown][] = Array.isArray(v)
         ? v.map((x, i) => [i, x])
         : v && typeof v === "object"
-          ? Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]])
+          ? Object.keys(v)
+              .sort()
+              .map((k) => [k, (v as Record<string, unknown>)[k]])
           : v === null || v === undefined
             ? []
-            : (() => { throw new TemplateFault(`range can't iterate over ${goValue(v)}`); })();
+            : (() => {
+                throw new TemplateFault(`range can't iterate over ${goValue(v)}`);
+              })();
       if (entries.length === 0) execNodes(n.else, dot, scope, out);
       for (const [k, x] of entries) {
         const inner = scope.vars.length;
@@ -547,7 +666,8 @@ function execNodes(nodes: Node[], dot: unknown, scope: Scope, out: string[]): vo
 export function strictFields<T extends object>(row: T, typeName: string): T {
   return new Proxy(row, {
     get(target, prop, recv) {
-      if (typeof prop === "string" && /^[A-Z]/.test(prop) && !(prop in target)) throw new TemplateFault(`executing "" at <.${prop}>: can't evaluate field ${prop} in type *formatter.${typeName}`);
+      if (typeof prop === "string" && /^[A-Z]/.test(prop) && !(prop in target))
+        throw new TemplateFault(`executing "" at <.${prop}>: can't evaluate field ${prop} in type *formatter.${typeName}`);
       return Reflect.get(target, prop, recv);
     },
   });
@@ -564,7 +684,7 @@ export function compileTemplate(tmpl: string, o: { raw?: boolean } = {}): (data:
     try {
       execNodes(nodes, data, { vars: [{ name: "$", value: data }] }, out);
     } catch (e) {
-      if (e instanceof TemplateFault) throw new EngineError("invalid_argument", `template: :1: ${e.message}`, { exitCode: 1 });
+      if (e instanceof TemplateFault) throw new TemplateError("execute", `template: :1: ${e.message}`);
       throw e;
     }
     return out.join("");
@@ -575,10 +695,3 @@ export function compileTemplate(tmpl: string, o: { raw?: boolean } = {}): (data:
 export function renderTemplate(tmpl: string, data: unknown, o: { raw?: boolean } = {}): string {
   return compileTemplate(tmpl, o)(data);
 }
-
-/** header names docker prints for `table` formats */
-export const PS_HEADERS: Record<string, string> = {
-  ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
-  Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Names: "NAMES", Labels: "LABELS",
-  Mounts: "MOUNTS", Networks: "NETWORKS", LocalVolumes: "LOCAL VOLUMES",
-};
