@@ -10,6 +10,7 @@ import { compileSeccomp, hostArch, parseSeccompProfile, type SeccompProfile } fr
 import * as hostopt from "./host-options.ts";
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
+import { CAPABILITY_NAMES, DEFAULT_CAPABILITIES, DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS } from "../../oci/defaults.ts";
 import type { ContainerSpec } from "../../runtime/types.ts";
 import { parsePortSpec } from "../../net/index.ts";
 import type { ContainerConfigFile, DockerConfig, DockerHostConfig, EndpointSettings, MountPoint, PortBindingMap } from "./types.ts";
@@ -103,32 +104,10 @@ export function defaultCreateOptions(image: string, over: Partial<CreateOptions>
 
 const bad = (msg: string) => new EngineError("invalid_argument", msg);
 
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/** docker's default capability set (moby oci/caps/defaults.go) */
-export const DEFAULT_CAPS = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-  "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-];
-
-/** capabilities(7), numbered 0…40 */
-export const ALL_CAPS = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-  "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-  "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-  "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-  "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-  "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-  "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-];
-
-/** docker's masked and read-only paths (moby oci/defaults.go) */
-export const MASKED_PATHS = [
-  "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-  "/sys/devices/virtual/powercap",
-];
-export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+export { DEFAULT_PATH };
+/** docker's default capability set */
+export const DEFAULT_CAPS = DEFAULT_CAPABILITIES;
+const ALL_CAPS: readonly string[] = CAPABILITY_NAMES;
 
 function normCap(c: string): string {
   const u = c.toUpperCase();
