@@ -2,6 +2,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { containers, openSession } from "./container.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
+import { execEnv } from "./_container-opts.ts";
 
 export default defineBerthCommand({
   meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
@@ -23,18 +24,17 @@ export default defineBerthCommand({
     const svc = await containers(ctx);
     const id = svc.resolve(positionals[0]!);
     const tty = !!flags.tty, interactive = !!flags.interactive, detach = !!flags.detach;
-    const env: string[] = [];
+    const files: string[] = [];
     const { readFileSync } = await import("node:fs");
     for (const f of (flags["env-file"] as string[]) ?? []) {
-      let text: string;
       try {
-        text = readFileSync(f, "utf8");
+        files.push(readFileSync(f, "utf8"));
       } catch (e) {
         throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, { exitCode: 1 });
       }
-      for (const l of text.split("\n")) if (l.trim() && !l.trim().startsWith("#")) env.push(l.trim());
     }
-    env.push(...((flags.env as string[]) ?? []));
+    // `-e VAR` takes this client's value: the engine gets KEY=VAL only
+    const env = execEnv(files, (flags.env as string[]) ?? [], process.env);
     const s = detach ? undefined : openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });
     let pid = 0;
     if (s && !tty) {

@@ -4,7 +4,8 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkCidfile, checkPull, ensureImage, createFlags, toCreateOptions } from "./create.ts";
+import { checkCidfile, checkPull, ensureImage, createFlags } from "./create.ts";
+import { parseCreateFlags } from "./_container-opts.ts";
 import { containers, runForeground } from "./container.ts";
 import { mark } from "../lib/trace.ts";
 import { EngineError } from "../lib/errors.ts";
@@ -30,22 +31,22 @@ export default defineBerthCommand({
     }
     const detach = !!flags.detach;
     const svc = await containers(ctx);
-    const opts = toCreateOptions(input, detach);
-    if (detach && opts.attach.length) {
+    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: process.env });
+    if (detach && Array.isArray(flags.attach) && flags.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");
       throw new UsageError("conflicting options: cannot specify both --attach and --detach");
     }
     // docker checks this before creating anything: no container is left behind
     if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new EngineError("invalid_argument", "the input device is not a TTY", { exitCode: 1 });
     mark("command: engine ready");
-    const { id } = await svc.create(opts);
+    const { Id: id } = await svc.create(request, { name, platform });
     mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {
       try {
         await svc.startDetached(id);
       } catch (e) {
-        if (opts.rm) await svc.rm(id, true).catch(() => {});
+        if (request.HostConfig?.AutoRemove) await svc.rm(id, true).catch(() => {});
         throw e;
       }
       ctx.out(id + "\n");

@@ -26,8 +26,11 @@ import { entryTime, logFiles, logInode, nowNano, parseLogConfig, parseTimeArg, r
 import { randomName, validateName } from "./names.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import * as rt from "./runtime-port.ts";
-import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, applyUpdate, type CreateOptions, type SpecPaths, type UpdateOptions } from "./spec.ts";
-import { resolveDevices, rdevNumbers, type DeviceNode } from "./host-options.ts";
+import { buildSpec, hostsFile, resolvConf, resolveUser, computeCapabilities, volatileOverlay, resolveDevices, rdevNumbers, type DeviceNode, type SpecPaths } from "./oci-spec.ts";
+import { applyUpdate, createConfig, isNoCopy, parseLink, type BuiltConfig } from "./create-config.ts";
+import { parseSignal } from "./signals.ts";
+import { DEFAULT_PATH } from "../../oci/defaults.ts";
+import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerUpdateResponse } from "../api/containers.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { NetworkService, networkEnv } from "../network.ts";
 import { ANONYMOUS_LABEL, VolumeService } from "../volumes.ts";
@@ -121,19 +124,18 @@ export class ContainerService {
   // ---------------------------------------------------------------- create
 
   /** `create`: record + writable snapshot; nothing half-created on any error */
-  async create(opts: CreateOptions, hostEnv: Record<string, string | undefined> = process.env): Promise<{ id: string; warnings: string[] }> {
+  async create(req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
+    const ref = req.Image ?? "";
     let image: ResolvedImage;
     try {
-      image = await this.opts.images.resolve(opts.image);
+      image = await this.opts.images.resolve(ref);
     } catch (e) {
-      if (e instanceof EngineError && e.kind === "not_found") {
-        process.stderr.write(`Unable to find image '${normalizeRef(opts.image)}' locally\n`);
-        throw new EngineError("not_found", `No such image: ${normalizeRef(opts.image)}`, { exitCode: 125, hint: "import or pull the image first" });
-      }
+      // the client pulls (or says "Unable to find image") before it asks: here it is dockerd's 404
+      if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
       throw e;
     }
-    const built = buildConfig(opts, { config: image.config, ref: opts.image }, hostEnv, cpus().length);
-    const name = opts.name !== undefined ? validateName(opts.name) : undefined;
+    const built = createConfig(req, image, { hostCpus: cpus().length, ephemeral: o.ephemeral });
+    const name = o.name !== undefined ? validateName(o.name) : undefined;
 
     for (const s of built.MustExist ?? []) {
       if (!existsSync(s)) throw new EngineError("invalid_argument", `invalid mount config for type "bind": bind source path does not exist: ${s}`);
@@ -141,7 +143,7 @@ export class ContainerService {
     // docker creates a missing host directory for -v host:ctr
     for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 
-    if (!built.Mounts.some((m) => m.Type === "volume")) return this.createRecord(opts, image, built, name);
+    if (!built.Mounts.some((m) => m.Type === "volume")) return this.createRecord(o, image, built, name);
     // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them). Held in
     // use until config.json names them, so a concurrent `volume rm`/`prune` cannot take one in between.
     const made: string[] = [];
@@ -154,7 +156,7 @@ export class ContainerService {
           m.Source = volume.Mountpoint;
           if (created) made.push(volume.Name);
         }
-        return this.createRecord(opts, image, built, name);
+        return this.createRecord(o, image, built, name);
       });
     } catch (e) {
       for (const v of made) try { this.volumes.removeUnchecked(v); } catch {}
@@ -162,7 +164,7 @@ export class ContainerService {
     }
   }
 
-  private async createRecord(opts: CreateOptions, image: ResolvedImage, built: ReturnType<typeof buildConfig>, name: string | undefined): Promise<{ id: string; warnings: string[] }> {
+  private async createRecord(o: ContainerCreateOptions, image: ResolvedImage, built: BuiltConfig, name: string | undefined): Promise<ContainerCreateResponse> {
     const id = newId();
     const dir = this.store.dir(id);
     const cleanup: (() => void | Promise<void>)[] = [];
@@ -220,14 +222,14 @@ export class ContainerService {
         HostsPath: join(dir, "hosts"),
         ResolvConfPath: join(dir, "resolv.conf"),
         LogPath: join(dir, `${id}-json.log`),
-        Berth: { SnapshotKey: key, Snapshotter: this.opts.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(opts.ephemeral ? { Ephemeral: true } : {}), ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
+        Berth: { SnapshotKey: key, Snapshotter: this.opts.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(o.ephemeral ? { Ephemeral: true } : {}), ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
       };
       this.writeEtcFiles(cfg);
       this.store.writeState(id, initialState());
       // config.json last: a directory without it is not a container (store.ids) and is swept by rm
       this.store.writeConfig(cfg);
       this.ev("create", cfg);
-      return { id, warnings: [] };
+      return { Id: id, Warnings: [] };
     } catch (e) {
       for (const c of cleanup.reverse()) {
         try { await c(); } catch {}
@@ -648,27 +650,28 @@ export class ContainerService {
    * `update`: new limits (and restart policy) for a container; a running one gets them in its cgroup
    * at once, the record keeps them for later starts. A failed cgroup write leaves the record unchanged.
    */
-  update(ref: string, o: UpdateOptions): string {
+  update(ref: string, req: ContainerUpdateRequest): ContainerUpdateResponse {
     const id = this.resolve(ref);
     this.store.withLock(id, () => {
       const cfg = this.store.readConfig(id);
-      const h = applyUpdate(cfg.HostConfig, o, cpus().length);
+      const h = applyUpdate(cfg.HostConfig, req, cpus().length);
       const st = this.store.readState(id);
       if (isActive(st.Status) && st.Pid && rt.isAlive(st.Pid, st.StartTime)) {
+        const cpusGiven = req.NanoCpus !== undefined || req.CpuQuota !== undefined || req.CpuPeriod !== undefined;
         rt.updateCgroup(cfg.Berth.CgroupPath, {
-          ...(o.memory !== undefined && h.Memory > 0 ? { memory: h.Memory } : {}),
-          ...(o.memorySwap !== undefined || o.memory !== undefined ? { memorySwap: h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : undefined } : {}),
-          ...(o.cpus !== undefined && h.NanoCpus > 0 ? { cpus: h.NanoCpus / 1e9 } : {}),
-          ...(o.cpuShares !== undefined && h.CpuShares > 0 ? { cpuShares: h.CpuShares } : {}),
-          ...(o.pidsLimit !== undefined && (h.PidsLimit ?? 0) > 0 ? { pidsLimit: h.PidsLimit! } : {}),
-          ...(o.cpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
-          ...(o.cpusetMems ? { cpusetMems: h.CpusetMems } : {}),
-          ...(o.memoryReservation !== undefined && h.MemoryReservation ? { memoryReservation: h.MemoryReservation } : {}),
+          ...(req.Memory !== undefined && h.Memory > 0 ? { memory: h.Memory } : {}),
+          ...(req.MemorySwap !== undefined || req.Memory !== undefined ? { memorySwap: h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : undefined } : {}),
+          ...(cpusGiven && h.NanoCpus > 0 ? { cpus: h.NanoCpus / 1e9 } : {}),
+          ...(req.CpuShares !== undefined && h.CpuShares > 0 ? { cpuShares: h.CpuShares } : {}),
+          ...(req.PidsLimit !== undefined && (h.PidsLimit ?? 0) > 0 ? { pidsLimit: h.PidsLimit! } : {}),
+          ...(req.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
+          ...(req.CpusetMems ? { cpusetMems: h.CpusetMems } : {}),
+          ...(req.MemoryReservation !== undefined && h.MemoryReservation ? { memoryReservation: h.MemoryReservation } : {}),
         });
       }
       this.store.writeConfig({ ...cfg, HostConfig: h });
     });
-    return id;
+    return { Warnings: [] };
   }
 
   /** stop/kill/rm of a container waiting to restart: the monitor goes, the container stays stopped */
@@ -1183,9 +1186,9 @@ export class ContainerService {
     }
     let env = withLinkEnv(base.process.env, linkEnv).filter((e) => !e.startsWith("TERM=") || o.tty);
     if (o.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
-    for (const e of o.env) {
-      const kv = e.includes("=") ? e : process.env[e] !== undefined ? `${e}=${process.env[e]}` : undefined;
-      if (!kv) continue;
+    // the client resolved `-e VAR` from its own environment: only KEY=VAL arrives here
+    for (const kv of o.env) {
+      if (!kv.includes("=")) continue;
       const k = kv.split("=")[0];
       env = [...env.filter((x) => x.split("=")[0] !== k), kv];
     }
