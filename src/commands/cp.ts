@@ -46,7 +46,7 @@ export default defineBerthCommand({
         throw e;
       }
     } else {
-      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path);
+      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path, process.stdin as unknown as AsyncIterable<Uint8Array>);
     }
   },
 });

@@ -1,5 +1,5 @@
 /** `berth exec`: a new process in a running container; exits with its status (126/127 when it cannot run) */
-import { defineBerthCommand } from "./_command.ts";
+import { cliError, defineBerthCommand } from "./_command.ts";
 import { containers, openSession } from "./container.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
 import { execEnv } from "./_container-opts.ts";
@@ -22,7 +22,12 @@ export default defineBerthCommand({
       throw new UsageError("'berth exec' requires at least 2 arguments", { exitCode: 1 });
     }
     const svc = await containers(ctx);
-    const id = svc.resolve(positionals[0]!);
+    let id: string;
+    try {
+      id = svc.resolve(positionals[0]!);
+    } catch (e) {
+      throw cliError(e, undefined); // No such container: 1
+    }
     const tty = !!flags.tty, interactive = !!flags.interactive, detach = !!flags.detach;
     const files: string[] = [];
     const { readFileSync } = await import("node:fs");
@@ -54,6 +59,7 @@ export default defineBerthCommand({
         },
       );
     } catch (e) {
+      if (e instanceof EngineError && e.kind === "conflict") throw cliError(e, undefined); // not running, paused: 1
       // docker: a process that cannot be set up (user, working directory, …) is the runtime's failure, 126
       if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode === 125) throw new EngineError(e.kind, e.message, { cause: e, hint: e.hint, exitCode: 126 });
       throw e;

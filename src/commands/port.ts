@@ -9,7 +9,7 @@ export default defineBerthCommand({
   async run({ positionals, ctx }) {
     const svc = await containers(ctx);
     const id = svc.resolve(positionals[0]!);
-    const running = svc.state(id).Status === "running" || svc.state(id).Status === "paused";
+    const running = svc.refreshState(id).Status === "running" || svc.refreshState(id).Status === "paused";
     const lines = portLines(running ? svc.ports(id) : [], positionals[1]);
     ctx.out(lines.map((l) => l + "\n").join(""));
   },

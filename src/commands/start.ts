@@ -14,7 +14,7 @@ export default defineBerthCommand({
     if (flags.attach || flags.interactive) {
       if (positionals.length > 1) throw new EngineError("invalid_argument", "you cannot start and attach multiple containers at once", { exitCode: 1 });
       const id = svc.resolve(positionals[0]!);
-      const st = svc.state(id);
+      const st = svc.refreshState(id);
       if (st.Status === "running" || st.Status === "paused") {
         // already supervised elsewhere: attach to it
         const cfg = svc.store.readConfig(id);
