@@ -12,6 +12,7 @@ import { readFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "nod
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import type { Digest } from "../oci/index.ts";
+import { DEFAULT_PATH } from "../oci/defaults.ts";
 import type { Engine } from "../engine/index.ts";
 import { BuildSupport, type CopyEntry, type CopyPlan } from "../engine/build.ts";
 import { DockerfileError, parseDockerfile, parseNodes, toInstruction, type Dockerfile, type Instruction, type Stage } from "./parser.ts";
@@ -46,8 +47,6 @@ export interface BuildResult {
   id: Digest;
   tags: string[];
 }
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
 

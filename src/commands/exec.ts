@@ -2,6 +2,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { openSession } from "./_session.ts";
 import { ArgCountError, CliError, during } from "./_exit-codes.ts";
+import { execEnv } from "./_container-opts.ts";
 
 export default defineBerthCommand({
   meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, exitPolicy: "exec" },
@@ -23,18 +24,17 @@ export default defineBerthCommand({
     const svc = (await ctx.engine()).containers;
     const id = svc.resolve(positionals[0]!);
     const tty = !!flags.tty, interactive = !!flags.interactive, detach = !!flags.detach;
-    const env: string[] = [];
+    const files: string[] = [];
     const { readFileSync } = await import("node:fs");
     for (const f of (flags["env-file"] as string[]) ?? []) {
-      let text: string;
       try {
-        text = readFileSync(f, "utf8");
+        files.push(readFileSync(f, "utf8"));
       } catch (e) {
         throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, 1);
       }
-      for (const l of text.split("\n")) if (l.trim() && !l.trim().startsWith("#")) env.push(l.trim());
     }
-    env.push(...((flags.env as string[]) ?? []));
+    // `-e VAR` takes this client's value: the engine gets KEY=VAL only
+    const env = execEnv(files, (flags.env as string[]) ?? [], ctx.env);
     const s = detach ? undefined : openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });
     let pid = 0;
     if (s && !tty) {
@@ -44,7 +44,7 @@ export default defineBerthCommand({
       // docker: a process that cannot be set up (user, working directory, …) is the runtime's failure, 126
       return await during("exec", () => svc.exec(
         id,
-        { cmd: rest, env, hostEnv: ctx.env, workdir: typeof flags.workdir === "string" ? flags.workdir : undefined, user: typeof flags.user === "string" ? flags.user : undefined, tty, interactive, privileged: !!flags.privileged, detach },
+        { cmd: rest, env, workdir: typeof flags.workdir === "string" ? flags.workdir : undefined, user: typeof flags.user === "string" ? flags.user : undefined, tty, interactive, privileged: !!flags.privileged, detach },
         {
           stdin: s?.local.stdin,
           stdout: s?.local.stdout ?? (() => {}),

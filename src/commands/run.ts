@@ -4,7 +4,8 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkCidfile, checkPull, ensureImage, createFlags, toCreateOptions } from "./create.ts";
+import { checkCidfile, checkPull, ensureImage, createFlags } from "./create.ts";
+import { parseCreateFlags } from "./_container-opts.ts";
 import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
 import { CliError } from "./_exit-codes.ts";
@@ -26,22 +27,22 @@ export default defineBerthCommand({
     await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
     const svc = (await ctx.engine()).containers;
-    const opts = toCreateOptions(input, detach);
-    if (detach && opts.attach.length) {
+    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env });
+    if (detach && Array.isArray(flags.attach) && flags.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");
       throw new UsageError("conflicting options: cannot specify both --attach and --detach");
     }
     // docker checks this before creating anything: no container is left behind
     if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new CliError("the input device is not a TTY", 1);
     mark("command: engine ready");
-    const { id } = await svc.create(opts, ctx.env, (l) => process.stderr.write(l));
+    const { Id: id } = await svc.create(request, { name, platform });
     mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {
       try {
         await svc.startDetached(id);
       } catch (e) {
-        if (opts.rm) await svc.rm(id, true).catch(() => {});
+        if (request.HostConfig?.AutoRemove) await svc.rm(id, true).catch(() => {});
         throw e;
       }
       ctx.out(id + "\n");

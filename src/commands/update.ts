@@ -2,6 +2,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { forEach } from "./_session.ts";
+import { parseUpdateFlags } from "./_container-opts.ts";
 
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
 
@@ -19,16 +20,12 @@ export default defineBerthCommand({
     restart: str("Restart policy to apply when a container exits"),
   },
   async run({ flags, positionals, ctx }) {
-    const s = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);
-    const o = {
-      cpus: s("cpus"), cpuShares: s("cpu-shares"), memory: s("memory"), memorySwap: s("memory-swap"), memoryReservation: s("memory-reservation"),
-      pidsLimit: s("pids-limit"), cpusetCpus: s("cpuset-cpus"), cpusetMems: s("cpuset-mems"), restart: s("restart"),
-    };
-    if (Object.values(o).every((v) => v === undefined)) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command");
+    const given = ["cpus", "cpu-shares", "memory", "memory-swap", "memory-reservation", "pids-limit", "cpuset-cpus", "cpuset-mems", "restart"].some((k) => typeof flags[k] === "string");
+    if (!given) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command");
     const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {
       try {
-        svc.update(ref, o);
+        svc.update(ref, parseUpdateFlags(flags) ?? {});
       } catch (e) {
         if (e instanceof EngineError && e.kind !== "not_found") throw new EngineError(e.kind, `Cannot update container ${ref}: ${e.message}`);
         throw e;

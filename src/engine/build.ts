@@ -27,9 +27,8 @@ import { applyLayer } from "../cow/index.ts";
 import { commitLayer } from "./commit.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import type { ContainerService } from "./containers/index.ts";
-import { defaultCreateOptions } from "./containers/index.ts";
 import { resolveInRoot, withContainerRoot } from "./containers/cp.ts";
-import { resolveUser, volatileOverlay } from "./containers/spec.ts";
+import { resolveUser, volatileOverlay } from "./containers/oci-spec.ts";
 import { readRootfsFile } from "./containers/rootfs-files.ts";
 
 /** one thing COPY/ADD writes, planned by src/build */
@@ -229,15 +228,18 @@ export class BuildSupport {
 
   /** RUN: a container through the normal create/supervise path; its changes → a layer */
   async runStep(o: RunStepOptions): Promise<{ exitCode: number; id?: Digest }> {
-    const { id } = await this.containers.create(defaultCreateOptions(o.base, {
-      ephemeral: true,
-      command: o.argv,
-      entrypoint: "",
-      env: o.env,
-      ...(o.user ? { user: o.user } : {}),
-      ...(o.workdir ? { workdir: o.workdir } : {}),
-      ...(o.network ? { network: o.network } : {}),
-    }));
+    // the step's own argv, no entrypoint ([""]), its output on the build's sinks (attached)
+    const { Id: id } = await this.containers.create({
+      Image: o.base,
+      Entrypoint: [""],
+      Cmd: o.argv,
+      Env: o.env,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(o.user ? { User: o.user } : {}),
+      ...(o.workdir ? { WorkingDir: o.workdir } : {}),
+      HostConfig: { RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, ...(o.network ? { NetworkMode: o.network } : {}) },
+    }, { ephemeral: true });
     o.onContainer?.(id);
     try {
       const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr }, onStarted: () => o.onStarted?.() });

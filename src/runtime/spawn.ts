@@ -19,6 +19,7 @@ import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContai
 import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
+import { DEFAULT_PATH } from "../oci/defaults.ts";
 import { compileSeccomp, DEFAULT_PROFILE, SECCOMP_COMPILER, type SeccompProfile } from "./seccomp.ts";
 import { cgroupMountsFor, createCgroup, detectLayout, joinTargets, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
@@ -28,8 +29,6 @@ import { mark } from "../lib/trace.ts";
 /** where each container's rootfs is mounted, inside its own private mount namespace only: one shared,
  * always-empty directory on the host is enough */
 export const STAGING_DIR = "/run/berth/rootfs";
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface CreateHooks {
   /** runs while the child waits, after the cgroup join (network wiring) */

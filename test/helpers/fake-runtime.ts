@@ -15,7 +15,6 @@ import type { ContainerSpec, ExitInfo, ProcessSpec, ResourceSpec, RunningContain
 import type { CgroupStats, ContainerRuntime, CreateHooks } from "../../src/engine/containers/runtime-port.ts";
 import type { ImageResolver, ResolvedImage } from "../../src/engine/image-types.ts";
 import { ContainerService } from "../../src/engine/containers/service.ts";
-import { defaultCreateOptions, type CreateOptions } from "../../src/engine/containers/spec.ts";
 
 export interface Call {
   op: string;
@@ -208,13 +207,22 @@ export const fakeImages: ImageResolver = {
   },
 };
 
+/** the few create flags the lifecycle tests vary */
+export interface FakeCreate {
+  name?: string;
+  network?: string;
+  rm?: boolean;
+  /** "always", "on-failure:N", … */
+  restart?: string;
+}
+
 export interface FakeEngine {
   svc: ContainerService;
   runtime: FakeRuntime;
   snapshots: ReturnType<typeof fakeSnapshots>;
   root: string;
-  /** `create` of the fake image with --network none and the given options */
-  create(over?: Partial<CreateOptions>): Promise<string>;
+  /** `create` of the fake image with --network none and the given options (docker's flag words) */
+  create(over?: FakeCreate): Promise<string>;
   dispose(): void;
 }
 
@@ -239,8 +247,12 @@ export function fakeEngine(): FakeEngine {
     snapshots,
     root,
     async create(over = {}) {
-      const { id } = await svc.create(defaultCreateOptions("fake", { network: "none", command: ["sleep", "1d"], ...over }));
-      return id;
+      const [name = "no", count = "0"] = (over.restart ?? "no").split(":");
+      const { Id } = await svc.create(
+        { Image: "fake", Cmd: ["sleep", "1d"], HostConfig: { NetworkMode: over.network ?? "none", AutoRemove: !!over.rm, RestartPolicy: { Name: name, MaximumRetryCount: Number(count) } } },
+        { name: over.name },
+      );
+      return Id;
     },
     dispose() {
       rmSync(root, { recursive: true, force: true });

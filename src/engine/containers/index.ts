@@ -18,7 +18,9 @@
  */
 export { detachStdout } from "./ops/self.ts";
 export { ContainerService, normalizeRef, snapshotKey, type ContainerServiceOptions, type ContainerInfo, type ForegroundOptions } from "./service.ts";
-export { defaultCreateOptions, parseSignal, signalName, type CreateOptions } from "./spec.ts";
+export { parseSignal, signalName } from "./signals.ts";
+/** docker's -p syntax, for the client (commands/_container-opts.ts) */
+export { parsePortSpec } from "../../net/index.ts";
 export { NoSuchContainer } from "./store.ts";
 export type { LogEntry } from "./logs.ts";
 export type { ContainerConfigFile, ContainerStateFile, ContainerStatus } from "./types.ts";

@@ -33,7 +33,8 @@ import {
   type PortSpec,
 } from "../../net/index.ts";
 import { NetworkService } from "../network.ts";
-import { isBridgeMode, parseLink, resolvConf } from "./spec.ts";
+import { isBridgeMode, parseLink } from "./create-config.ts";
+import { resolvConf } from "./oci-spec.ts";
 import type { ContainerConfigFile, EndpointSettings } from "./types.ts";
 
 export { isBridgeMode };

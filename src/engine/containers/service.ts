@@ -18,7 +18,7 @@ import type { ExitInfo } from "../../runtime/types.ts";
 import type { ImageResolver } from "../image-types.ts";
 import type { LogEntry } from "./logs.ts";
 import { hostRuntime, type CgroupStats, type ContainerRuntime } from "./runtime-port.ts";
-import type { CreateOptions, UpdateOptions } from "./spec.ts";
+import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerUpdateResponse } from "../api/containers.ts";
 import { ContainerStore } from "./store.ts";
 import { NetworkService } from "../network.ts";
 import { VolumeService } from "../volumes.ts";
@@ -127,16 +127,14 @@ export class ContainerService {
 
   // ---------------------------------------------------------------- create, update (ops/create.ts, ops/update.ts)
 
-  /**
-   * `create`: record + writable snapshot; nothing half-created on any error. `hostEnv` is the client's
-   * environment (for `-e VAR`); `notice` gets docker's "Unable to find image" line.
-   */
-  create(opts: CreateOptions, hostEnv: Record<string, string | undefined> = {}, notice: (line: string) => void = () => {}): Promise<{ id: string; warnings: string[] }> {
-    return createOp.create(this.deps, opts, { env: hostEnv, notice });
+  /** `create` (POST /containers/create): record + writable snapshot; nothing half-created on any error */
+  create(req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
+    return createOp.create(this.deps, req, o);
   }
 
-  update(ref: string, o: UpdateOptions): string {
-    return updateOp.update(this.deps, ref, o);
+  /** `update` (POST /containers/{id}/update) */
+  update(ref: string, req: ContainerUpdateRequest): ContainerUpdateResponse {
+    return updateOp.update(this.deps, ref, req);
   }
 
   // ---------------------------------------------------------------- state, list, inspect (ops/state.ts, ops/inspect.ts)

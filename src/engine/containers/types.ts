@@ -98,7 +98,7 @@ export interface DockerHostConfig {
 
 export interface MountPoint {
   Type: "bind" | "tmpfs" | "volume";
-  /** volumes: the volume's name ("" in buildConfig's output for an anonymous one, named at create) */
+  /** volumes: the volume's name ("" in createConfig's output for an anonymous one, named at create) */
   Name?: string;
   /** volumes: the mountpoint (<root>/volumes/<name>/_data), filled in at create */
   Source: string;

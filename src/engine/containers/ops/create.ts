@@ -1,6 +1,7 @@
 /**
  * `create`: a container record with its writable snapshot, name, /etc files and network reservation,
- * from an image and docker's create options. Nothing half-created survives an error.
+ * from an Engine API create request and its image (create-config.ts merges and checks them). Nothing
+ * half-created survives an error.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { cpus, hostname as osHostname } from "node:os";
@@ -13,33 +14,26 @@ import { ANONYMOUS_LABEL } from "../../volumes.ts";
 import { randomName, validateName } from "../names.ts";
 import * as netw from "../networking.ts";
 import { resolveInRoot, withContainerRoot } from "../cp.ts";
-import { buildConfig, hostsFile, isNoCopy, resolvConf, type CreateOptions } from "../spec.ts";
+import { createConfig, isNoCopy, type BuiltConfig } from "../create-config.ts";
+import { hostsFile, resolvConf } from "../oci-spec.ts";
+import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse } from "../../api/containers.ts";
 import { initialState, type ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { Undo } from "./undo.ts";
 
-/** the client's side of a create: its environment (for `-e VAR`, --env-file) and where notices go */
-export interface CreateClient {
-  env: Record<string, string | undefined>;
-  /** docker's "Unable to find image" line (stderr in the CLI) */
-  notice(line: string): void;
-}
-
 /** `create`: record + writable snapshot; nothing half-created on any error */
-export async function create(d: ContainerDeps, opts: CreateOptions, client: CreateClient): Promise<{ id: string; warnings: string[] }> {
-  const hostEnv = client.env;
+export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
+  const ref = req.Image ?? "";
   let image: ResolvedImage;
   try {
-    image = await d.images.resolve(opts.image);
+    image = await d.images.resolve(ref);
   } catch (e) {
-    if (e instanceof EngineError && e.kind === "not_found") {
-      client.notice(`Unable to find image '${normalizeRef(opts.image)}' locally\n`);
-      throw new EngineError("not_found", `No such image: ${normalizeRef(opts.image)}`, { hint: "import or pull the image first" });
-    }
+    // the client pulls (or says "Unable to find image") before it asks: here it is dockerd's 404
+    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
     throw e;
   }
-  const built = buildConfig(opts, { config: image.config, ref: opts.image }, hostEnv, cpus().length);
-  const name = opts.name !== undefined ? validateName(opts.name) : undefined;
+  const built = createConfig(req, image, { hostCpus: cpus().length, ephemeral: o.ephemeral });
+  const name = o.name !== undefined ? validateName(o.name) : undefined;
 
   for (const s of built.MustExist ?? []) {
     if (!existsSync(s)) throw new EngineError("invalid_argument", `invalid mount config for type "bind": bind source path does not exist: ${s}`);
@@ -47,7 +41,7 @@ export async function create(d: ContainerDeps, opts: CreateOptions, client: Crea
   // docker creates a missing host directory for -v host:ctr
   for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 
-  if (!built.Mounts.some((m) => m.Type === "volume")) return createRecord(d, opts, image, built, name);
+  if (!built.Mounts.some((m) => m.Type === "volume")) return createRecord(d, o, image, built, name);
   // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them). Held in
   // use until config.json names them, so a concurrent `volume rm`/`prune` cannot take one in between.
   const made: string[] = [];
@@ -60,7 +54,7 @@ export async function create(d: ContainerDeps, opts: CreateOptions, client: Crea
         m.Source = volume.Mountpoint;
         if (created) made.push(volume.Name);
       }
-      return createRecord(d, opts, image, built, name);
+      return createRecord(d, o, image, built, name);
     });
   } catch (e) {
     const undo = new Undo();
@@ -69,7 +63,7 @@ export async function create(d: ContainerDeps, opts: CreateOptions, client: Crea
   }
 }
 
-export async function createRecord(d: ContainerDeps, opts: CreateOptions, image: ResolvedImage, built: ReturnType<typeof buildConfig>, name: string | undefined): Promise<{ id: string; warnings: string[] }> {
+export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, image: ResolvedImage, built: BuiltConfig, name: string | undefined): Promise<ContainerCreateResponse> {
   const id = newId();
   const dir = d.store.dir(id);
   const undo = new Undo();
@@ -127,7 +121,7 @@ export async function createRecord(d: ContainerDeps, opts: CreateOptions, image:
       HostsPath: join(dir, "hosts"),
       ResolvConfPath: join(dir, "resolv.conf"),
       LogPath: join(dir, `${id}-json.log`),
-      Berth: { SnapshotKey: key, Snapshotter: d.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(opts.ephemeral ? { Ephemeral: true } : {}), ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
+      Berth: { SnapshotKey: key, Snapshotter: d.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(o.ephemeral ? { Ephemeral: true } : {}), ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
     };
     writeEtcFiles(cfg);
     d.store.writeState(id, initialState());
@@ -135,7 +129,7 @@ export async function createRecord(d: ContainerDeps, opts: CreateOptions, image:
     d.store.writeConfig(cfg);
     ev(d, "create", cfg);
     undo.commit();
-    return { id, warnings: [] };
+    return { Id: id, Warnings: [] };
   } catch (e) {
     throw await undo.rollback(e);
   }

@@ -7,7 +7,7 @@ import { EngineError, ExecError } from "../../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../../ffi/container-io.ts";
 import type { ProcessSpec, Stdio } from "../../../runtime/types.ts";
 import { readRootfsFile } from "../rootfs-files.ts";
-import { buildSpec, computeCapabilities, resolveUser } from "../spec.ts";
+import { buildSpec, computeCapabilities, resolveUser } from "../oci-spec.ts";
 import { pumpFd, startError } from "../supervisor.ts";
 import { canExec } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
@@ -17,10 +17,8 @@ import { Undo } from "./undo.ts";
 
 export interface ExecOptions {
   cmd: string[];
-  /** KEY=VAL, or a bare KEY taken from hostEnv (dropped when unset there, as docker's -e VAR) */
+  /** KEY=VAL only: the client resolves docker's bare `-e VAR` from its own environment */
   env: string[];
-  /** the client's environment, for bare -e KEY */
-  hostEnv?: Record<string, string | undefined>;
   workdir?: string;
   user?: string;
   tty: boolean;
@@ -53,9 +51,8 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
   }
   let env = withLinkEnv(base.process.env, linkEnv).filter((e) => !e.startsWith("TERM=") || o.tty);
   if (o.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
-  for (const e of o.env) {
-    const kv = e.includes("=") ? e : o.hostEnv?.[e] !== undefined ? `${e}=${o.hostEnv[e]}` : undefined;
-    if (!kv) continue;
+  for (const kv of o.env) {
+    if (!kv.includes("=")) continue;
     const k = kv.split("=")[0];
     env = [...env.filter((x) => x.split("=")[0] !== k), kv];
   }

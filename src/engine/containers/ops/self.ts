@@ -4,7 +4,7 @@
  * options carry it from main.ts (issue 11: openEngine({self})).
  */
 import { redirectToDevNull } from "../../../ffi/container-io.ts";
-import { DEFAULT_PATH } from "../spec.ts";
+import { DEFAULT_PATH } from "../../../oci/defaults.ts";
 import { networkEnv } from "../../network.ts";
 import type { SelfProcess } from "./deps.ts";
 

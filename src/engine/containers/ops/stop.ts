@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
 import { replaceFile } from "../../../lib/atomic-write.ts";
-import { parseSignal } from "../spec.ts";
+import { parseSignal } from "../signals.ts";
 import { NoSuchContainer } from "../store.ts";
 import { canKill, canStop, isActive } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
