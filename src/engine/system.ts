@@ -6,7 +6,17 @@
 import { readFileSync, statfsSync } from "node:fs";
 import { arch as osArch, cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
-import type { Engine } from "./index.ts";
+import type { ContainerService } from "./containers/index.ts";
+import type { ImageService } from "./images.ts";
+import type { SnapshotDriver } from "../cow/driver.ts";
+
+/** the parts of the engine the system operations read (index.ts's Engine is one) */
+export interface SystemParts {
+  readonly root: string;
+  readonly containers: ContainerService;
+  readonly images: ImageService;
+  readonly snapshots: SnapshotDriver;
+}
 import { detectLayout } from "../runtime/index.ts";
 import type { SystemInfo } from "./api/system.ts";
 
@@ -41,7 +51,7 @@ function backingFs(dir: string): string {
 }
 
 /** `GET /info`; `version`/`apiVersion`: the binary's own (the command layer knows them) */
-export async function systemInfo(e: Engine, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+export async function systemInfo(e: SystemParts, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
   const debug = o.debug;
   const ctrs = e.containers.list(true);
   const count = (s: string[]) => ctrs.filter((c) => s.includes(c.state.Status)).length;
@@ -151,7 +161,7 @@ export function matchesPrune(f: PruneFilter, created: string, labels: Record<str
 }
 
 /** `container prune`: every container not running, paused or restarting that matches the filters */
-export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
+export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
   const deleted: string[] = [];
   let reclaimed = 0;
   for (const c of e.containers.list(true)) {
@@ -165,7 +175,7 @@ export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ dele
       await e.containers.rm(c.cfg.Id, false);
     } catch (err) {
       // started or removed meanwhile by another command: not ours to prune any more
-      if (err instanceof EngineError && (err.kind === "not_found" || err.kind === "failed_precondition" || err.kind === "already_exists")) continue;
+      if (err instanceof EngineError && (err.kind === "not_found" || err.kind === "conflict" || err.kind === "failed_precondition" || err.kind === "already_exists")) continue;
       throw err;
     }
     deleted.push(c.cfg.Id);
@@ -175,6 +185,6 @@ export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ dele
 }
 
 /** `network prune`, for `system prune` */
-export function pruneNetworks(e: Engine): string[] {
+export function pruneNetworks(e: SystemParts): string[] {
   return e.containers.networks.prune(e.containers.isKnownContainer);
 }
