@@ -18,7 +18,7 @@ import { mark } from "./lib/trace.ts";
 
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
-  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use (overlay, vfs, btrfs)", default: "" },
+  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use", default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
   "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
@@ -39,8 +39,9 @@ async function topUsage(): Promise<string> {
   for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
   lines.push("", "Global Options:");
   lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
-  lines.push("  -s, --storage-driver string  Storage driver: overlay, vfs or btrfs (default: the one the root");
-  lines.push("                               already uses, else overlay; env BERTH_STORAGE_DRIVER)");
+  const drivers = (await import("./engine/index.ts")).storageDrivers();
+  lines.push(`  -s, --storage-driver string  Storage driver: ${drivers.names.slice(0, -1).join(", ")} or ${drivers.names.at(-1)} (default: the one the root`);
+  lines.push(`                               already uses, else ${drivers.preferred}; env BERTH_STORAGE_DRIVER)`);
   lines.push("  -D, --debug              Enable debug mode");
   lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
   lines.push("  -v, --version            Print version information and quit");

@@ -17,7 +17,7 @@
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, lstatSync } from "node:fs";
 import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
-import type { ApplyStats, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
+import type { ApplyStats, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
@@ -39,7 +39,7 @@ interface Metadata {
 }
 
 export abstract class BaseDriver implements SnapshotDriver {
-  abstract readonly name: "overlay" | "vfs" | "btrfs";
+  abstract readonly name: DriverName;
   protected abstract readonly whiteouts: WhiteoutMode;
 
   constructor(readonly root: string) {

@@ -28,6 +28,7 @@ import { syncfs } from "../ffi/cow-fs.ts";
 import { WholeTreeDriver, diskUsage } from "./_base.ts";
 import { removeTree } from "./apply.ts";
 import { treeChanges, treeDiff, type Change } from "./diff.ts";
+import { orList, registerDriver, registeredDrivers } from "./registry.ts";
 
 /** the nearest existing directory at or above `path` */
 function existingAncestor(path: string): string {
@@ -36,14 +37,20 @@ function existingAncestor(path: string): string {
   return p;
 }
 
+/** why snapshots under `root` cannot be btrfs subvolumes: it is not (or would not be created) on btrfs */
+function notOnBtrfs(root: string): string | undefined {
+  const at = existingAncestor(root);
+  const type = fsType(at);
+  return type === BTRFS_SUPER_MAGIC ? undefined : `${root} is not on a btrfs filesystem (${at} has f_type 0x${type.toString(16)})`;
+}
+
 /** `root` when it is (or would be created) on btrfs; a one-line failed_precondition otherwise */
 function requireBtrfs(root: string): string {
   if (!root.startsWith("/")) return root; // BaseDriver refuses relative roots with its own message
-  const at = existingAncestor(root);
-  const type = fsType(at);
-  if (type !== BTRFS_SUPER_MAGIC) {
-    throw new EngineError("failed_precondition", `btrfs storage driver: ${root} is not on a btrfs filesystem (${at} has f_type 0x${type.toString(16)})`, {
-      hint: "point --root at a btrfs mount, or set BERTH_STORAGE_DRIVER to overlay or vfs",
+  const why = notOnBtrfs(root);
+  if (why) {
+    throw new EngineError("failed_precondition", `btrfs storage driver: ${why}`, {
+      hint: `point --root at a btrfs mount, or set BERTH_STORAGE_DRIVER to ${orList(registeredDrivers().filter((d) => !d.requires.filesystem).map((d) => d.name))}`,
     });
   }
   return root;
@@ -261,3 +268,18 @@ function descendInto(fs: string, parentFs: string): ((rel: string) => boolean) |
   const dirs = changedDirs(fs, parentFs);
   return dirs && ((rel) => dirs.has(rel));
 }
+
+declare module "./driver.ts" {
+  interface StorageDrivers {
+    btrfs: BtrfsDriver;
+  }
+}
+
+registerDriver({
+  name: "btrfs",
+  description: "btrfs subvolumes: every snapshot a copy-on-write snapshot of its parent's subvolume",
+  priority: 2,
+  requires: { root: true, filesystem: "btrfs" },
+  usable: notOnBtrfs,
+  create: (root) => new BtrfsDriver(root),
+});

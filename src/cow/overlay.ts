@@ -21,6 +21,7 @@ import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
 import { BaseDriver, type SnapshotRecord } from "./_base.ts";
 import { overlayChanges, overlayDiff, type Change } from "./diff.ts";
+import { registerDriver } from "./registry.ts";
 
 export class OverlayDriver extends BaseDriver {
   readonly name = "overlay" as const;
@@ -53,3 +54,19 @@ export class OverlayDriver extends BaseDriver {
     return overlayChanges(upper, lowers);
   }
 }
+
+declare module "./driver.ts" {
+  interface StorageDrivers {
+    overlay: OverlayDriver;
+  }
+}
+
+registerDriver({
+  name: "overlay",
+  description: "overlayfs: layers as lower directories, the container's changes in an upper directory",
+  priority: 1,
+  // native whiteouts are 0/0 character devices and trusted.* xattrs: mknod and CAP_SYS_ADMIN
+  requires: { root: true },
+  usable: () => undefined,
+  create: (root) => new OverlayDriver(root),
+});
