@@ -49,6 +49,14 @@ async function topUsage(): Promise<string> {
   return lines.join("\n");
 }
 
+/** how the engine starts this berth again (DNS helpers): the compiled binary needs only PATH from the
+ * caller's environment; under `bun src/main.ts` (tests) bun needs the rest too */
+function selfCommand(): { argv: string[]; env: Record<string, string> } {
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  if (compiled) return { argv: [process.execPath], env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } };
+  return { argv: [process.execPath, Bun.main], env: { ...process.env } as Record<string, string> };
+}
+
 async function main(argv: string[]): Promise<number> {
   mark("main");
   // global flags: everything up to the first word that is not a flag
@@ -84,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     root,
     log,
     debug,
-    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ root, log, storageDriver: String(g.flags["storage-driver"] || "") || undefined }))),
+    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ root, log, storageDriver: String(g.flags["storage-driver"] || "") || undefined, network: m.networkSettingsFrom(process.env), self: selfCommand() }))),
     out: (s) => void process.stdout.write(s),
   };
 

@@ -8,8 +8,10 @@ export default defineBerthCommand({
   async run({ positionals, ctx }) {
     process.title = `berth-dns ${positionals[0]}`;
     const svc = await containers(ctx);
+    const stop = new AbortController();
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => stop.abort());
     return svc.networks.serveDns(positionals[0]!, (line) => {
       process.stdout.write(line + "\n");
-    });
+    }, stop.signal);
   },
 });

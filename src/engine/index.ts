@@ -21,6 +21,9 @@ import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
+import type { NetworkSettings, SelfCommand } from "./network.ts";
+
+export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
 
 export interface EngineOptions {
   root: string;
@@ -28,6 +31,10 @@ export interface EngineOptions {
   /** storage driver, one of src/cow's registered names (default: the one the root already uses, else the
    * preferred one, overlay); env BERTH_STORAGE_DRIVER */
   storageDriver?: string;
+  /** default bridge, its subnet, nftables table (env BERTH_BRIDGE, BERTH_BIP, BERTH_NFT_TABLE) */
+  network?: NetworkSettings;
+  /** how to run this berth again for its helper processes (the networks' DNS servers) */
+  self?: SelfCommand;
 }
 
 export interface DiskUsageRow {
@@ -69,6 +76,7 @@ export class Engine {
       snapshots: this.snapshots,
       berthRoot: this.root,
       inspectImage: (ref) => this.images.inspect(ref),
+      network: { settings: opts.network ?? {}, ...(opts.self ? { self: opts.self } : {}) },
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;

@@ -29,7 +29,7 @@ import * as rt from "./runtime-port.ts";
 import { buildConfig, buildSpec, hostsFile, isNoCopy, parseLink, parseSignal, resolvConf, resolveUser, computeCapabilities, DEFAULT_PATH, volatileOverlay, applyUpdate, type CreateOptions, type SpecPaths, type UpdateOptions } from "./spec.ts";
 import { resolveDevices, rdevNumbers, type DeviceNode } from "./host-options.ts";
 import { ContainerStore, NoSuchContainer } from "./store.ts";
-import { NetworkService, networkEnv } from "../network.ts";
+import { NetworkService, type NetworkSettings, type SelfCommand } from "../network.ts";
 import { ANONYMOUS_LABEL, VolumeService } from "../volumes.ts";
 import * as netw from "./networking.ts";
 import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "./cp.ts";
@@ -50,6 +50,8 @@ export interface ContainerServiceOptions {
   berthRoot: string;
   /** optional: `inspect` falls back to images for refs that are not containers */
   inspectImage?: (ref: string) => Promise<unknown>;
+  /** the engine's network settings, and how the network starts berth's DNS helper */
+  network?: { settings?: NetworkSettings; self?: SelfCommand };
 }
 
 export interface ContainerInfo {
@@ -89,7 +91,7 @@ export class ContainerService {
 
   /** networks of the same berth root (created on first use: `--network none` runs never touch them) */
   get networks(): NetworkService {
-    return (this._networks ??= new NetworkService({ root: this.opts.berthRoot, log: this.log }));
+    return (this._networks ??= new NetworkService({ root: this.opts.berthRoot, log: this.log, ...this.opts.network }));
   }
 
   private _volumes?: VolumeService;
@@ -621,7 +623,7 @@ export class ContainerService {
     const argv = [...(isCompiled() ? [process.execPath] : [process.execPath, Bun.main]), "--root", this.opts.berthRoot, "__monitor", id];
     const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: logFd, detached: true, cwd: "/",
       // the compiled binary needs nothing from the caller's environment; under `bun src/main.ts` (tests) pass it on
-      env: isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH, ...networkEnv() } : { ...process.env } });
+      env: isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH, ...this.networks.childEnv() } : { ...process.env } });
     closeSync(logFd);
     proc.unref();
     const reader = proc.stdout.getReader();
