@@ -192,7 +192,7 @@ export class ContainerService {
       cleanup.push(() => this.opts.snapshots.remove(key));
       await this.copyUp(id, key, built.Mounts);
 
-      built.Config.Hostname ||= built.HostConfig.NetworkMode === "host" ? osHostname() : id.slice(0, 12);
+      built.Config.Hostname ||= netw.networkMode(built.HostConfig.NetworkMode).attach === "host" ? osHostname() : id.slice(0, 12);
       if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {
         // a user network by name or id prefix: recorded by name
         const net = this.networks.resolve(built.HostConfig.NetworkMode).name;
@@ -203,9 +203,7 @@ export class ContainerService {
       }
       const netCheck = { Id: id, HostConfig: built.HostConfig, Config: built.Config, Berth: { Networks: built.Endpoints } };
       if (netw.isBridgeMode(built.HostConfig.NetworkMode)) cleanup.push(() => netw.releaseAll(this.networks, id));
-      if (built.HostConfig.NetworkMode !== "none" && built.HostConfig.NetworkMode !== "host") {
-        await netw.checkAndReserve(this.networks, netCheck, (ref) => this.resolve(ref), this.isKnownContainer);
-      }
+      await netw.checkAndReserve(this.networks, netCheck, (ref) => this.resolve(ref), this.isKnownContainer);
       const cfg: ContainerConfigFile = {
         Id: id,
         Created: new Date().toISOString().replace("Z", "000000Z"),
@@ -265,7 +263,7 @@ export class ContainerService {
    */
   private writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
     const h = cfg.HostConfig;
-    const hostNet = h.NetworkMode === "host";
+    const hostNet = netw.networkMode(h.NetworkMode).attach === "host";
     replaceFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
     if (bridged) return;
     let hostHosts: string | undefined;
@@ -397,9 +395,10 @@ export class ContainerService {
     if (cfg.HostConfig.Devices?.length) paths.devices = resolveDevices(cfg.HostConfig.Devices, deviceNode);
     let beforeStart: ((pid: number) => Promise<void>) | undefined;
     let linkEnv: string[] = [];
-    if (mode.startsWith("container:")) {
+    const netMode = netw.networkMode(mode);
+    if (netMode.attach === "container") {
       // docker: the other container's network namespace, /etc/hosts and resolv.conf
-      const other = this.store.readConfig(this.resolve(mode.slice("container:".length)));
+      const other = this.store.readConfig(this.resolve(netMode.container));
       const ost = this.state(other.Id);
       if (!isActive(ost.Status) || !ost.Pid) throw new EngineError("failed_precondition", `cannot join network of a non running container: ${other.Id}`);
       paths.netnsPath = `/proc/${ost.Pid}/ns/net`;

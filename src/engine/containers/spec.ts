@@ -11,7 +11,7 @@ import * as hostopt from "./host-options.ts";
 import { EngineError } from "../../lib/errors.ts";
 import type { ImageConfig, Mount } from "../../oci/index.ts";
 import type { ContainerSpec } from "../../runtime/types.ts";
-import { parsePortSpec } from "../../net/index.ts";
+import { joinsNetworks, parsePortSpec } from "../../net/index.ts";
 import type { ContainerConfigFile, DockerConfig, DockerHostConfig, EndpointSettings, MountPoint, PortBindingMap } from "./types.ts";
 
 /** `run`/`create` flags as a typed object (the engine never sees argv) */
@@ -409,8 +409,8 @@ export interface BuiltConfig {
   MustExist?: string[];
 }
 
-/** a network mode that means "no network of berth's": the runtime shares or leaves the namespace */
-export const isBridgeMode = (mode: string) => mode !== "none" && mode !== "host" && !mode.startsWith("container:");
+/** a network mode that joins berth's networks (src/net's networkMode decides; none, host, container: do not) */
+export const isBridgeMode = joinsNetworks;
 
 /** docker's link spec: "name:alias" or "name" (alias = name); stored as "/name:/ctr/alias" by docker, here as "name:alias" */
 export function parseLink(l: string): { name: string; alias: string } {
