@@ -17,7 +17,6 @@
  * cannot cross filesystems, and subvolume ioctls fail with ENOTTY anywhere else.
  */
 import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync } from "node:fs";
-import type { TarRecord } from "../tar/types.ts";
 import type { SnapshotKind, Usage } from "./driver.ts";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
@@ -27,7 +26,7 @@ import {
 import { syncfs } from "../ffi/cow-fs.ts";
 import { WholeTreeDriver, diskUsage } from "./_base.ts";
 import { removeTree } from "./apply.ts";
-import { treeChanges, treeDiff, type Change } from "./diff.ts";
+import { treeChanges } from "./diff.ts";
 import { orList, registerDriver, registeredDrivers } from "./registry.ts";
 
 /** the nearest existing directory at or above `path` */
@@ -89,17 +88,11 @@ export class BtrfsDriver extends WholeTreeDriver {
   }
 
   /**
-   * Like vfs, but only directories that hold a changed inode are walked (see changedDirs): the rest of
-   * the tree is still the parent's, block for block.
+   * diff and changes compare trees like vfs, but walk only directories that hold a changed inode (see
+   * changedDirs): the rest of the tree is still the parent's, block for block.
    */
-  override diff(key: string): AsyncIterable<TarRecord> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper, lowers[0]));
-  }
-
-  override async changes(key: string): Promise<Change[]> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper, lowers[0]));
+  protected override changedDirs(upper: string, lower: string): ((rel: string) => boolean) | undefined {
+    return descendInto(upper, lower);
   }
 
   /**

@@ -13,6 +13,12 @@
  *    parents resolved in scope, final components never followed);
  *  - metadata changes happen under an flock and are written atomically; committed snapshots are never
  *    modified; a committed snapshot with children cannot be removed.
+ *
+ * A new driver is one file: a class over _base.ts's BaseDriver (metadata, lock, lifecycle rules,
+ * applyLayer/diff/changes over its fs/ directories) that supplies populate and mountsOf (WholeTreeDriver
+ * supplies mountsOf for drivers whose fs/ is the whole tree), then `declare module "./driver.ts"` for
+ * its name and registerDriver(...) at the end; plus its import line below. The engine, the CLI's help
+ * and the conformance suite (conformance.test.ts) pick it up from the registry.
  */
 // The drivers: each file registers itself (registry.ts). Keep these specifiers string literals so
 // `bun build --compile` bundles them; a new driver is its file plus one line here.

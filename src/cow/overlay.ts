@@ -18,9 +18,7 @@
  * CAP_SYS_ADMIN for trusted.* xattrs, i.e. root).
  */
 import type { Mount } from "../oci/index.ts";
-import type { TarRecord } from "../tar/types.ts";
 import { BaseDriver, type SnapshotRecord } from "./_base.ts";
-import { overlayChanges, overlayDiff, type Change } from "./diff.ts";
 import { registerDriver } from "./registry.ts";
 
 export class OverlayDriver extends BaseDriver {
@@ -43,15 +41,6 @@ export class OverlayDriver extends BaseDriver {
     }
     if (lowers.length <= 1) return [{ type: "bind", source: lowers[0] ?? `${own}/fs`, target: "/", options: ["rbind", "ro"] }];
     return [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${lowers.join(":")}`, "index=off"] }];
-  }
-
-  diff(key: string): AsyncIterable<TarRecord> {
-    return overlayDiff(this.upperDir(key));
-  }
-
-  async changes(key: string): Promise<Change[]> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return overlayChanges(upper, lowers);
   }
 }
 
