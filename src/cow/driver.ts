@@ -75,6 +75,8 @@ export interface SnapshotDriver {
   changes?(key: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]>;
   /** directory holding the snapshot's own files (upper dir for overlay), for `cp`, diff and tests */
   upperDir(key: string): string;
+  /** driver-specific rows for `info`'s Storage Driver section (docker's DriverStatus), after Backing Filesystem */
+  status?(): [string, string][];
 }
 
 /** a driver as the registry creates it: one that can list changes */

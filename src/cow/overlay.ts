@@ -27,6 +27,11 @@ export class OverlayDriver extends BaseDriver {
 
   protected async populate(): Promise<void> {}
 
+  /** docker's overlay2 reports d_type support (overlay needs it; every filesystem berth runs on has it) */
+  status(): [string, string][] {
+    return [["Supports d_type", "true"]];
+  }
+
   protected mountsOf(rec: SnapshotRecord, chain: number[]): Mount[] {
     const own = this.dir(rec.id);
     const lowers = chain.map((id) => `${this.dir(id)}/fs`);

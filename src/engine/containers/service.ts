@@ -308,7 +308,7 @@ export class ContainerService {
   private netEvent(action: "connect" | "disconnect", network: string, containerId: string): void {
     try {
       const rec = this.networks.mgr.inspect(network);
-      this.events.emit("network", action, rec.id, { container: containerId, name: rec.name, type: "bridge" });
+      this.events.emit("network", action, rec.id, { container: containerId, name: rec.name, type: rec.driver });
     } catch {}
   }
 
