@@ -34,6 +34,12 @@
  *   engine start-up / `network prune`: nets.releaseStale((id) => containerExists(id))
  *   /etc/hosts, /etc/resolv.conf, --link variables: renderHosts, renderResolvConf, linkEnv (pure)
  */
+// The drivers: each file registers itself (driver.ts). Keep these specifiers string literals so
+// `bun build --compile` bundles them; a new driver is its file plus one line here. They come first:
+// registration order is the order drivers are listed in.
+import "./bridge/driver.ts";
+import "./null.ts";
+import "./host.ts";
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -48,11 +54,6 @@ import { claimLease, dropLeases, LEASE_DIR } from "./leases.ts";
 import { isEndpointDriver, networkDriver, type DriverContext, type EndpointDriver, type NetworkDriver } from "./driver.ts";
 import { DEFAULT_NETWORK, isReservedNetworkName } from "./modes.ts";
 import { planLoopback } from "./null.ts";
-// The drivers: each file registers itself (driver.ts). Keep these specifiers string literals so
-// `bun build --compile` bundles them; a new driver is its file plus one line here.
-import "./bridge/driver.ts";
-import "./null.ts";
-import "./host.ts";
 
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
 export type { NetOp } from "./ops.ts";
