@@ -44,6 +44,7 @@ import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { lchown, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
 import { syncfs } from "../ffi/cow-fs.ts";
+import { geteuid } from "../ffi/proc.ts";
 
 export type WhiteoutMode = "overlay" | "delete";
 
@@ -194,7 +195,8 @@ class LayerTree {
   }
 }
 
-const canChown = process.getuid?.() === 0;
+/** only root may give files other owners (CAP_CHOWN); others keep their own */
+const canChown = geteuid() === 0;
 
 function setOwner(abs: string, e: TarEntry): void {
   if (canChown) lchown(abs, e.uid, e.gid);
