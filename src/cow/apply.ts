@@ -103,11 +103,6 @@ function basenameOf(rel: string): string {
   return rel.slice(rel.lastIndexOf("/") + 1);
 }
 
-function isErrno(e: unknown, ...codes: string[]): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return typeof code === "string" && codes.includes(code);
-}
-
 /** remove a path without following symlinks; directories recursively, making unreadable/unwritable
  * ones (0000, overlay's d--------- work/work) accessible first */
 export function removeTree(abs: string, st?: Stats): void {
