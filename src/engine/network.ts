@@ -208,7 +208,7 @@ export class NetworkService {
       const r = JSON.parse(readFileSync(this.pidFile(network), "utf8")) as { pid: number; startTime: string };
       return r.pid && processStartTime(r.pid) === r.startTime ? r.pid : 0;
     } catch {
-      return 0;
+      return 0; // no pid file (never started, stopped) or a torn one: no server to trust
     }
   }
 
@@ -235,7 +235,7 @@ export class NetworkService {
       proc.unref();
       const line = await firstLine(proc.stdout, 5000);
       if (!line.startsWith("ok")) {
-        try { proc.kill(9); } catch {}
+        try { proc.kill(9); } catch {} // it may have exited already; the error below is what matters
         throw new EngineError("unavailable", `start DNS server for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`, {
           hint: `see ${join(this.dnsDir, `${network}.log`)}`,
         });
@@ -258,9 +258,10 @@ export class NetworkService {
         // gone already (false) is what we want; EPERM cannot happen for a server this root started as root
         try { kill(pid, osConstants.signals.SIGTERM); } catch {}
       }
-      try { unlinkSync(this.pidFile(network)); } catch {}
+      try { unlinkSync(this.pidFile(network)); } catch {} // none: nothing to forget
     });
     if (force) {
+      // absent files are fine: the network never had a server
       for (const f of [`${network}.lock`, `${network}.log`]) try { unlinkSync(join(this.dnsDir, f)); } catch {}
     }
   }
@@ -303,8 +304,8 @@ async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number):
       if (value) text += Buffer.from(value).toString();
       if (done || text.includes("\n")) break;
     }
-  } catch {}
+  } catch {} // cancelled by the timeout or the pipe broke: the caller judges what was read (maybe nothing)
   clearTimeout(timer);
-  try { reader.releaseLock(); } catch {}
+  try { reader.releaseLock(); } catch {} // a cancelled reader may refuse; the stream is dropped anyway
   return text.split("\n")[0] ?? "";
 }

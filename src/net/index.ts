@@ -545,6 +545,7 @@ export class NetworkManager {
     try {
       target = statSync(nsPath);
     } catch {
+      // rethrown as not_found: the process (and with it its namespace) is gone
       throw new EngineError("not_found", `network namespace of pid ${pid} not found (${nsPath})`);
     }
     const own = statSync("/proc/self/ns/net");

@@ -89,7 +89,7 @@ export function containerKnown(containersRoot: string, id: string): boolean {
   try {
     return Date.now() - statSync(dir).mtimeMs < 60_000;
   } catch {
-    return false;
+    return false; // no directory: not a container
   }
 }
 
@@ -121,6 +121,7 @@ export async function checkAndReserve(
     try {
       resolveContainer(name);
     } catch {
+      // docker's words for any failure to find the linked container
       throw new EngineError("not_found", `could not get container for ${name}`);
     }
   }
@@ -222,6 +223,8 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
     return { endpoints: eps, ...(relay ? { stopRelay: () => relay!.stop() } : {}) };
   } catch (e) {
     relay?.stop();
+    // the join's error is the one to report; endpoints a failed detach leaves are reclaimed by the next
+    // start's detachAll, `rm` or releaseStale
     try { detachAll(nets, id); } catch {}
     throw e;
   }
@@ -242,7 +245,7 @@ export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undef
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
   replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
   let hostResolv = "";
-  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
+  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // no host resolv.conf: docker's defaults apply
   const user = ep && ep.network !== DEFAULT_NETWORK && embeddedDns;
   const dns = user ? [relayed ? EMBEDDED_DNS_IP : ep.gateway, ...h.Dns] : h.Dns;
   // docker's embedded-DNS resolv.conf carries ndots:0 unless the user gave options
@@ -344,6 +347,7 @@ export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, 
   };
 }
 
+/** inspect shows what it can: a network store that cannot be read (removed root, torn record) shows as none */
 function safe<T>(fn: () => T, dflt: T): T {
   try {
     return fn();
