@@ -30,7 +30,7 @@ traceTo(env.BERTH_TRACE ? (line) => void process.stderr.write(line) : undefined)
 
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
-  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use (overlay, vfs, btrfs)", default: "" },
+  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use", default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
   "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
@@ -51,13 +51,24 @@ async function topUsage(): Promise<string> {
   for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
   lines.push("", "Global Options:");
   lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
-  lines.push("  -s, --storage-driver string  Storage driver: overlay, vfs or btrfs (default: the one the root");
-  lines.push("                               already uses, else overlay; env BERTH_STORAGE_DRIVER)");
+  const drivers = (await import("./engine/index.ts")).storageDrivers();
+  lines.push(`  -s, --storage-driver string  Storage driver: ${drivers.names.slice(0, -1).join(", ")} or ${drivers.names.at(-1)} (default: the one the root`);
+  lines.push(`                               already uses, else ${drivers.preferred}; env BERTH_STORAGE_DRIVER)`);
   lines.push("  -D, --debug              Enable debug mode");
   lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
   lines.push("  -v, --version            Print version information and quit");
   lines.push("", "Run 'berth COMMAND --help' for more information on a command.", "");
   return lines.join("\n");
+}
+
+/** how the engine starts this berth again (DNS helpers): the compiled binary needs only PATH from the
+ * caller's environment; under `bun src/main.ts` (tests) bun needs the rest too */
+/** how berth starts itself for its helper processes: the compiled binary passes on only PATH; under
+ * `bun src/main.ts` (tests) the whole environment */
+function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string> } {
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  if (compiled) return { argv: [process.execPath], env: { PATH: env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } };
+  return { argv: [process.execPath, Bun.main], env: { ...env } as Record<string, string> };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -103,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
     log,
     debug,
     env,
-    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine(settings))),
+    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ ...settings, network: m.networkSettingsFrom(env), self: selfCommand(env) }))),
     out: (s) => void process.stdout.write(s),
   };
 

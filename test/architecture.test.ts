@@ -84,7 +84,6 @@ const processUse =
 const processAllowed = new Set([
   "engine/containers/attach-proto.ts", // helper "lifecycle"
   "engine/containers/service.ts", // helper "lifecycle" (hostEnv, "Unable to find image", monitor stdout, exec -e, copyTo stdin)
-  "engine/containers/ops/self.ts", // the monitor's argv and environment, until openEngine({self}) carries them from main.ts
   "engine/network.ts", // helper "drivers" (BERTH_BRIDGE/BIP/NFT_TABLE, the DNS server's signals)
   "image/_bench-writer.ts", // a benchmark script (argv), to move to bench/ (engine-shape.md §8)
 ]);

@@ -7,8 +7,10 @@ export default defineBerthCommand({
   async run({ positionals, ctx }) {
     process.title = `berth-dns ${positionals[0]}`;
     const svc = (await ctx.engine()).containers;
+    const stop = new AbortController();
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => stop.abort());
     return svc.networks.serveDns(positionals[0]!, (line) => {
       process.stdout.write(line + "\n");
-    });
+    }, stop.signal);
   },
 });

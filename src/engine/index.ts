@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { EngineError } from "../lib/errors.ts";
 import { ContentStore, ImageStore, LeaseStore } from "../image/index.ts";
-import { createDriver } from "../cow/index.ts";
+import { createDriver, driverNames, driversByPriority, isDriverName, orList } from "../cow/index.ts";
 import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
@@ -32,6 +32,7 @@ import type { Filters } from "./filters.ts";
 import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
 import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
 
+export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
 import type { EngineOptions } from "./options.ts";
 export { engineDefaults, type EngineOptions } from "./options.ts";
 
@@ -47,8 +48,8 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.root = opts.root;
     this.log = opts.log;
-    const driver = opts.storageDriver ?? driverInUse(opts.root) ?? "overlay";
-    if (driver !== "overlay" && driver !== "vfs" && driver !== "btrfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay, vfs or btrfs`);
+    const driver = opts.storageDriver ?? driverInUse(opts.root) ?? driversByPriority()[0]!.name;
+    if (!isDriverName(driver)) throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use ${orList(driverNames())}`);
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
     } catch (e) {
@@ -67,6 +68,7 @@ export class Engine {
       snapshots: this.snapshots,
       berthRoot: this.root,
       inspectImage: (ref) => this.images.inspect(ref),
+      network: { settings: opts.network ?? {}, ...(opts.self ? { self: opts.self } : {}) },
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;
@@ -181,9 +183,15 @@ export class Engine {
 }
 
 /** without a choice, the driver this root already holds snapshots for (docker's daemon does the same
- * with its graph driver directories), overlay first when several do */
+ * with its graph driver directories), the preferred one (registry priority) when several do */
 function driverInUse(root: string): string | undefined {
-  return ["overlay", "btrfs", "vfs"].find((d) => existsSync(join(root, d)));
+  return driversByPriority().find((d) => existsSync(join(root, d.name)))?.name;
+}
+
+/** the registered storage drivers (registration order) and the one taken when a root has none yet, for
+ * the CLI's help */
+export function storageDrivers(): { names: string[]; preferred: string } {
+  return { names: driverNames(), preferred: driversByPriority()[0]!.name };
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {

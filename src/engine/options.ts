@@ -3,6 +3,7 @@
  * daemon's config file) reads the settings once and merges them over `engineDefaults` with defu.
  */
 import type { Logger } from "../lib/log.ts";
+import type { NetworkSettings, SelfCommand } from "./network.ts";
 
 export interface EngineOptions {
   /** the berth root (main.ts: --root, env BERTH_ROOT) */
@@ -12,6 +13,10 @@ export interface EngineOptions {
   storageDriver?: string;
   /** docker's config.json with stored registry credentials (main.ts: $DOCKER_CONFIG or ~/.docker); none read without it */
   registryAuthFile?: string;
+  /** default bridge, its subnet, nftables table (main.ts: env BERTH_BRIDGE, BERTH_BIP, BERTH_NFT_TABLE) */
+  network?: NetworkSettings;
+  /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
+  self?: SelfCommand;
 }
 
 export const engineDefaults = {

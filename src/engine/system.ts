@@ -72,7 +72,7 @@ export async function systemInfo(e: SystemParts, o: { debug: boolean; version: s
     ContainersStopped: ctrs.length - count(["running", "restarting", "paused"]),
     Images: images.length,
     Driver: e.snapshots.name,
-    DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.name === "overlay" ? [["Supports d_type", "true"] as [string, string]] : [])],
+    DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.status?.() ?? [])],
     Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file"] },
     MemoryLimit: controllers.has("memory"),
     SwapLimit: read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") !== "" || read("/sys/fs/cgroup/memory.swap.max") !== "",

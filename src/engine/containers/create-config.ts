@@ -12,6 +12,7 @@ import { MASKED_PATHS, READONLY_PATHS } from "../../oci/defaults.ts";
 import type { ContainerCreateRequest, ContainerUpdateRequest, EndpointSettingsRequest, Mount, Resources } from "../api/containers.ts";
 import { checkSeccomp, computeCapabilities } from "./oci-spec.ts";
 import { parseSignal } from "./signals.ts";
+import { joinsNetworks } from "../../net/index.ts";
 import type { DockerConfig, DockerHostConfig, EndpointSettings, MountPoint, PortBindingMap } from "./types.ts";
 
 const bad = (msg: string) => new EngineError("invalid_argument", msg);
@@ -38,7 +39,8 @@ export function mergeEnv(imageEnv: string[], userEnv: string[]): string[] {
 }
 
 /** a network mode that means "no network of berth's": the runtime shares or leaves the namespace */
-export const isBridgeMode = (mode: string) => mode !== "none" && mode !== "host" && !mode.startsWith("container:");
+/** a network mode that joins berth's networks (src/net's networkMode decides; none, host, container: do not) */
+export const isBridgeMode = joinsNetworks;
 
 /** docker's link spec: "name:alias" or "name" (alias = name); stored as "/name:/ctr/alias" by docker, here as "name:alias" */
 export function parseLink(l: string): { name: string; alias: string } {

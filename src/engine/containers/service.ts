@@ -20,14 +20,14 @@ import type { LogEntry } from "./logs.ts";
 import { hostRuntime, type CgroupStats, type ContainerRuntime } from "./runtime-port.ts";
 import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerUpdateResponse } from "../api/containers.ts";
 import { ContainerStore } from "./store.ts";
-import { NetworkService } from "../network.ts";
+import { NetworkService, type NetworkSettings, type SelfCommand } from "../network.ts";
 import { VolumeService } from "../volumes.ts";
 import * as netw from "./networking.ts";
 import type { Prepared } from "./supervisor.ts";
 import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
 import { EventLog } from "../events.ts";
 import { realClock, type Clock, type ContainerDeps, type SelfProcess } from "./ops/deps.ts";
-import { currentProcess } from "./ops/self.ts";
+import { currentProcess, fromCommand } from "./ops/self.ts";
 import { info, refreshState, waitStopped, type ContainerInfo } from "./ops/state.ts";
 import * as createOp from "./ops/create.ts";
 import * as startOp from "./ops/start.ts";
@@ -60,6 +60,8 @@ export interface ContainerServiceOptions {
   berthRoot: string;
   /** optional: `inspect` falls back to images for refs that are not containers */
   inspectImage?: (ref: string) => Promise<unknown>;
+  /** the engine's network settings, and how berth runs itself for its helpers (main.ts) */
+  network?: { settings?: NetworkSettings; self?: SelfCommand };
   /** the container runtime (default: this host's, src/runtime) */
   runtime?: ContainerRuntime;
   /** this process (default: the running berth) */
@@ -97,7 +99,8 @@ export class ContainerService {
       events: this.events,
       log: opts.log,
       clock: opts.clock ?? realClock,
-      self: opts.self ?? currentProcess(),
+      // main.ts says how berth runs itself; the monitor also gets the network settings back in its environment
+      self: opts.self ?? (opts.network?.self ? fromCommand(opts.network.self, () => svc.networks.childEnv()) : currentProcess()),
       relays: new Map(),
       isKnownContainer: (id) => this.isKnownContainer(id),
     };
@@ -105,7 +108,7 @@ export class ContainerService {
 
   /** networks of the same berth root (created on first use: `--network none` runs never touch them) */
   get networks(): NetworkService {
-    return (this._networks ??= new NetworkService({ root: this.opts.berthRoot, log: this.log }));
+    return (this._networks ??= new NetworkService({ root: this.opts.berthRoot, log: this.log, ...this.opts.network }));
   }
 
   /** volumes of the same berth root */

@@ -91,7 +91,7 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
     undo.push(() => d.snapshots.remove(key));
     await copyUp(d, id, key, built.Mounts);
 
-    built.Config.Hostname ||= built.HostConfig.NetworkMode === "host" ? osHostname() : id.slice(0, 12);
+    built.Config.Hostname ||= netw.networkMode(built.HostConfig.NetworkMode).attach === "host" ? osHostname() : id.slice(0, 12);
     if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {
       // a user network by name or id prefix: recorded by name
       const net = d.networks.resolve(built.HostConfig.NetworkMode).name;
@@ -102,9 +102,8 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
     }
     const netCheck = { Id: id, HostConfig: built.HostConfig, Config: built.Config, Berth: { Networks: built.Endpoints } };
     if (netw.isBridgeMode(built.HostConfig.NetworkMode)) undo.push(() => netw.releaseAll(d.networks, id));
-    if (built.HostConfig.NetworkMode !== "none" && built.HostConfig.NetworkMode !== "host") {
-      await netw.checkAndReserve(d.networks, netCheck, (ref) => d.store.resolve(ref), d.isKnownContainer);
-    }
+    // none and host reserve nothing: checkAndReserve returns early for them
+    await netw.checkAndReserve(d.networks, netCheck, (ref) => d.store.resolve(ref), d.isKnownContainer);
     const cfg: ContainerConfigFile = {
       Id: id,
       Created: new Date().toISOString().replace("Z", "000000Z"),
@@ -162,7 +161,7 @@ export async function copyUp(d: ContainerDeps, id: string, key: string, mounts: 
  */
 export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
   const h = cfg.HostConfig;
-  const hostNet = h.NetworkMode === "host";
+  const hostNet = netw.networkMode(h.NetworkMode).attach === "host";
   replaceFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
   if (bridged) return;
   let hostHosts: string | undefined;

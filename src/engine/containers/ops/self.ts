@@ -1,22 +1,22 @@
 /**
- * The running berth process as the lifecycle needs it (its pid; how to start `berth __monitor`; the
- * monitor's environment). The one place in engine/containers that reads `process`, until the engine's
- * options carry it from main.ts (issue 11: openEngine({self})).
+ * The running berth process as the lifecycle needs it: its pid, how to start `berth __monitor`, the
+ * monitor's environment. main.ts says how berth runs itself (EngineOptions.self); without that (unit
+ * tests) the fallback runs this same executable with PATH only.
  */
 import { redirectToDevNull } from "../../../ffi/container-io.ts";
 import { DEFAULT_PATH } from "../../../oci/defaults.ts";
-import { networkEnv } from "../../network.ts";
+import type { SelfCommand } from "../../network.ts";
 import type { SelfProcess } from "./deps.ts";
 
 const isCompiled = () => Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 
 export function currentProcess(): SelfProcess {
-  return {
-    pid: process.pid,
-    argv: isCompiled() ? [process.execPath] : [process.execPath, Bun.main],
-    // the compiled binary needs nothing from the caller's environment; under `bun src/main.ts` (tests) pass it on
-    monitorEnv: () => (isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH, ...networkEnv() } : { ...process.env }),
-  };
+  return { pid: process.pid, argv: isCompiled() ? [process.execPath] : [process.execPath, Bun.main], monitorEnv: () => ({ PATH: DEFAULT_PATH }) };
+}
+
+/** main.ts's SelfCommand, with the network settings the monitor must read back (BERTH_BRIDGE…) */
+export function fromCommand(cmd: SelfCommand, networkEnv: () => Record<string, string>): SelfProcess {
+  return { pid: process.pid, argv: cmd.argv, monitorEnv: () => ({ ...cmd.env, ...networkEnv() }) };
 }
 
 /**

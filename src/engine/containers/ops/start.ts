@@ -87,9 +87,10 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
   if (cfg.HostConfig.Devices?.length) paths.devices = resolveDevices(cfg.HostConfig.Devices, deviceNode);
   let beforeStart: ((pid: number) => Promise<void>) | undefined;
   let linkEnv: string[] = [];
-  if (mode.startsWith("container:")) {
+  const netMode = netw.networkMode(mode);
+  if (netMode.attach === "container") {
     // docker: the other container's network namespace, /etc/hosts and resolv.conf
-    const other = d.store.readConfig(d.store.resolve(mode.slice("container:".length)));
+    const other = d.store.readConfig(d.store.resolve(netMode.container));
     const ost = refreshState(d, other.Id);
     if (!isActive(ost.Status) || !ost.Pid) throw new EngineError("failed_precondition", `cannot join network of a non running container: ${other.Id}`);
     paths.netnsPath = `/proc/${ost.Pid}/ns/net`;

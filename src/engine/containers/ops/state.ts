@@ -47,7 +47,7 @@ function needsReconcile(d: ContainerDeps, st: ContainerStateFile): boolean {
 export function netEvent(d: ContainerDeps, action: "connect" | "disconnect", network: string, containerId: string): void {
   try {
     const rec = d.networks.mgr.inspect(network);
-    d.events.emit("network", action, rec.id, { container: containerId, name: rec.name, type: "bridge" });
+    d.events.emit("network", action, rec.id, { container: containerId, name: rec.name, type: rec.driver });
   } catch {
     // the network went meanwhile: an event about it has nothing to name
   }

@@ -1,35 +1,44 @@
 /**
- * The imperative half of plan.ts: observe a bridge, apply NetOps over rtnetlink. Host ops go through a
- * socket in berth's own netns; `ns-*` ops through a socket opened inside the container's netns
- * (openSocketInNetns: the main thread enters the netns only for socket(2), see src/ffi/netlink.ts).
+ * The imperative half of "plan, then act" (STYLE §5) for every network driver: the NetOp vocabulary the
+ * drivers' planners emit (bridge/plan.ts, null.ts) and applyOps, which performs a list over rtnetlink.
+ * Host ops go through a socket in berth's own netns; `ns-*` ops through a socket opened inside the
+ * container's netns (openSocketInNetns: the main thread enters the netns only for socket(2), see
+ * src/ffi/netlink.ts).
  */
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
-  AF_INET,
   NetlinkSocket,
   addAddress,
   addRoute,
   createBridge,
   createVethPair,
-  listAddrs,
-  linkByName,
   openSocketInNetns,
   requireLink,
   setMac,
   setUp,
 } from "../ffi/index.ts";
-import type { BridgeObserved, NetOp } from "./plan.ts";
 
-export function observeBridge(s: NetlinkSocket, bridge: string): BridgeObserved {
-  const l = linkByName(s, bridge);
-  if (!l) return { exists: false, up: false, addrs: [] };
-  if (l.kind !== "bridge") {
-    throw new EngineError("already_exists", `network interface "${bridge}" exists and is not a bridge (${l.kind ?? "device"})`);
-  }
-  const addrs = listAddrs(s, AF_INET).filter((a) => a.index === l.index && a.address).map((a) => `${a.address}/${a.prefixLen}`);
-  return { exists: true, up: l.up, addrs, mac: l.mac };
-}
+export type NetOp =
+  /** host: a Linux bridge */
+  | { op: "create-bridge"; bridge: string; mtu: number; mac: string }
+  /** host: pin the bridge's MAC (a bridge made before berth pinned it, or by someone else) */
+  | { op: "bridge-mac"; bridge: string; mac: string }
+  /** host: the gateway address on the bridge */
+  | { op: "bridge-address"; bridge: string; cidr: string }
+  /** host: set a link up */
+  | { op: "host-up"; name: string }
+  /** host: let a bridge port send frames back out the port they came in on (a container reaching
+   *  its own published port through a host address; with br_netfilter that frame is bridged) */
+  | { op: "hairpin"; name: string }
+  /** host: veth pair; the peer is created directly in the container netns, named ifName */
+  | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string }
+  /** container netns: set a link up */
+  | { op: "ns-up"; name: string }
+  /** container netns: address on a link */
+  | { op: "ns-address"; name: string; cidr: string }
+  /** container netns: default route */
+  | { op: "ns-default-route"; gateway: string; name: string };
 
 const isExists = (e: unknown) => e instanceof SyscallError && e.code === "EEXIST";
 

@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
-import { hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
-import { chainSuffix, portElement } from "./nat.ts";
-import type { NetworkRecord } from "./store.ts";
+import { hostVethName, planBridge, planEndpoint } from "./plan.ts";
+import { planLoopback } from "../null.ts";
+import { chainSuffix, portElement } from "../nat.ts";
+import type { NetworkRecord } from "../store.ts";
 
 const net: NetworkRecord = {
   name: "bridge", id: "f".repeat(64), driver: "bridge", bridge: "berth0", subnet: "172.17.0.0/16", gateway: "172.17.0.1",
@@ -38,7 +39,7 @@ test("an endpoint: veth with docker's MAC, lo and eth0 up, address, default rout
   const internal = planEndpoint({ ...net, internal: true }, { ip: "172.17.0.3", hostVeth: "veth7654321", ifName: "eth1", mac: "02:00:00:00:00:09" });
   expect(internal.mac).toBe("02:00:00:00:00:09");
   expect(internal.ops.some((o) => o.op === "ns-default-route")).toBe(false);
-  expect(planNone()).toEqual([{ op: "ns-up", name: "lo" }]);
+  expect(planLoopback()).toEqual([{ op: "ns-up", name: "lo" }]);
 });
 
 test("host veth names fit IFNAMSIZ", () => {

@@ -1,31 +1,11 @@
 /**
- * Plan, then act (STYLE §5): what to create for a network's bridge and for one container's endpoint,
- * worked out as plain data from the records and what netlink observed. bridge.ts applies the list; the
- * unit tests read it.
+ * Plan, then act (STYLE §5): what to create for a bridge network's device and for one container's
+ * endpoint on it, worked out as plain data from the records and what netlink observed. ../ops.ts applies
+ * the list; the unit tests read it.
  */
-import { macFromIp, parseSubnet } from "./ipam.ts";
-import type { NetworkRecord } from "./store.ts";
-
-export type NetOp =
-  /** host: a Linux bridge */
-  | { op: "create-bridge"; bridge: string; mtu: number; mac: string }
-  /** host: pin the bridge's MAC (a bridge made before berth pinned it, or by someone else) */
-  | { op: "bridge-mac"; bridge: string; mac: string }
-  /** host: the gateway address on the bridge */
-  | { op: "bridge-address"; bridge: string; cidr: string }
-  /** host: set a link up */
-  | { op: "host-up"; name: string }
-  /** host: let a bridge port send frames back out the port they came in on (a container reaching
-   *  its own published port through a host address; with br_netfilter that frame is bridged) */
-  | { op: "hairpin"; name: string }
-  /** host: veth pair; the peer is created directly in the container netns, named ifName */
-  | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string }
-  /** container netns: set a link up */
-  | { op: "ns-up"; name: string }
-  /** container netns: address on a link */
-  | { op: "ns-address"; name: string; cidr: string }
-  /** container netns: default route */
-  | { op: "ns-default-route"; gateway: string; name: string };
+import { macFromIp, parseSubnet } from "../ipam.ts";
+import type { NetOp } from "../ops.ts";
+import type { NetworkRecord } from "../store.ts";
 
 /** what netlink saw of the bridge before planning */
 export interface BridgeObserved {
@@ -94,11 +74,6 @@ export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: stri
   // rule when no gateway priority is given); a second RTM_NEWROUTE default would fail with EEXIST
   if (!net.internal && e.defaultRoute !== false) ops.push({ op: "ns-default-route", gateway: net.gateway, name: e.ifName });
   return { network: net.name, bridge: net.bridge, hostVeth: e.hostVeth, ifName: e.ifName, ip: e.ip, prefixLen, gateway: net.gateway, mac, mtu: net.mtu, ops };
-}
-
-/** `--network none`: only loopback */
-export function planNone(): NetOp[] {
-  return [{ op: "ns-up", name: "lo" }];
 }
 
 /** docker names a user network's bridge br-<12 hex of its id>; the default network's is fixed */
