@@ -36,6 +36,8 @@ export const openContainerPty = (pid: number) => rt.openContainerPty(pid);
 export const freeze = (cgroupPath: string) => rt.freeze(cgroupPath);
 export const thaw = (cgroupPath: string) => rt.thaw(cgroupPath);
 export const cgroupStats = (cgroupPath: string) => rt.stats(cgroupPath);
+/** NET I/O of a process's network namespace (0 for pid 0 or the host's) */
+export const netStats = (pid: number) => rt.netStats(pid);
 export const oomKilled = (cgroupPath: string) => rt.oomKilled(cgroupPath);
 export const removeCgroup = (cgroupPath: string) => rt.removeCgroup(cgroupPath);
 export const cgroupPids = (cgroupPath: string) => rt.cgroupPids(cgroupPath);

@@ -1302,9 +1302,10 @@ export class ContainerService {
     return { titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], processes: rows };
   }
 
-  stats(id: string): ReturnType<typeof rt.cgroupStats> {
+  stats(id: string): ReturnType<typeof rt.cgroupStats> & ReturnType<typeof rt.netStats> {
     const cfg = this.store.readConfig(id);
-    return rt.cgroupStats(cfg.Berth.CgroupPath);
+    const st = this.state(id);
+    return { ...rt.cgroupStats(cfg.Berth.CgroupPath), ...rt.netStats(isActive(st.Status) ? st.Pid : 0) };
   }
 
   /** the container's root seen from the host: its running process's /proc/<pid>/root, else the snapshot's upper dir */
