@@ -13,22 +13,46 @@ const IMAGE_HEADERS: Record<string, string> = {
   SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE", VirtualSize: "VIRTUAL SIZE",
 };
 
-export function imageRows(images: ImageSummary[], all: boolean) {
+/**
+ * docker's rows (cli/command/formatter/image.go imageFormatTaggedAndDigest): one per repository:tag,
+ * repeated for each digest of that repository when digests are shown (--digests, or {{.Digest}} in
+ * --format), else "<none>"; a repository known only by digest gets rows with tag <none> (one per digest
+ * with --digests, one with an empty digest without)
+ */
+export function imageRows(images: ImageSummary[], digests: { flag: boolean; inFormat: boolean }) {
   const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
   for (const img of images) {
-    const tags = img.names.filter((n) => !n.includes("@"));
-    if (tags.length === 0) {
-      rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+    const row = (repository: string, tag: string, digest: string) => rows.push({ repository, tag, digest, id: img.id, created: img.created, size: img.size });
+    if (img.names.length === 0) {
+      row("<none>", "<none>", "<none>");
       continue;
     }
-    for (const n of tags) {
+    const repoTags = new Map<string, string[]>();
+    const repoDigests = new Map<string, string[]>();
+    for (const n of img.names) {
+      const at = n.indexOf("@");
+      if (at >= 0) {
+        repoDigests.set(n.slice(0, at), [...(repoDigests.get(n.slice(0, at)) ?? []), n.slice(at + 1)]);
+        continue;
+      }
       const i = n.lastIndexOf(":");
-      const slash = n.lastIndexOf("/");
-      const hasTag = i > slash;
-      rows.push({ repository: hasTag ? n.slice(0, i) : n, tag: hasTag ? n.slice(i + 1) : "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+      const hasTag = i > n.lastIndexOf("/");
+      const repo = hasTag ? n.slice(0, i) : n;
+      repoTags.set(repo, [...(repoTags.get(repo) ?? []), hasTag ? n.slice(i + 1) : "<none>"]);
+    }
+    for (const [repo, tags] of repoTags) {
+      const ds = digests.flag || digests.inFormat ? repoDigests.get(repo) ?? [] : [];
+      repoDigests.delete(repo);
+      for (const tag of tags) {
+        if (ds.length === 0) row(repo, tag, "<none>");
+        for (const d of ds) row(repo, tag, d);
+      }
+    }
+    for (const [repo, ds] of repoDigests) {
+      if (digests.flag) for (const d of ds) row(repo, "<none>", d);
+      else row(repo, "<none>", "");
     }
   }
-  void all;
   return rows;
 }
 
@@ -60,7 +84,8 @@ export default defineBerthCommand({
       const parents = new Set(engine.imageStore.list().map((r) => r.parent).filter(Boolean));
       list = list.filter((i) => i.names.length > 0 || !parents.has(i.id));
     }
-    let rows = imageRows(list, flags.all);
+    const format = typeof flags.format === "string" ? flags.format : "";
+    let rows = imageRows(list, { flag: !!flags.digests, inFormat: format.includes("{{.Digest}}") });
     const want = positionals[0];
     const filters: string[] = [...flags.filter];
     if (want) filters.push(`reference=${want}`);
