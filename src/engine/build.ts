@@ -8,6 +8,9 @@
  *    the planned entries written into it with every path resolved inside the mounted root (symlinks
  *    never lead out), then committed the same way;
  *  - `configStep`: metadata-only steps (ENV, CMD, …) as an image with an `empty_layer` history entry;
+ *  - `cacheFromSource`/`restoreCached`: `--cache-from` images as cache sources, docker's
+ *    image/cache.ImageCache (a step hits when a source's history continues the parent's history with
+ *    the step's created_by, over the same layers);
  *  - the build cache: `<root>/builder/cache/<sha256 of key>` holds the image ID a step produced. The
  *    key (computed by src/build) names the parent image, the instruction with its build args, and for
  *    COPY/ADD a checksum of the copied content and metadata (not mtimes). Entries are written tmp →
@@ -19,7 +22,7 @@
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from "node:fs";
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import type { ContainerConfig, Digest, ImageConfig } from "../oci/index.ts";
+import { MediaType, type ContainerConfig, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
 import { lchown, lutimes } from "../ffi/fs.ts";
 import { sha256Digest } from "../image/index.ts";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
@@ -70,6 +73,8 @@ export interface RunStepOptions {
   user?: string;
   workdir?: string;
   network?: string;
+  /** --add-host entries (host:ip) for the container's /etc/hosts */
+  addHost?: string[];
   /** the image config the step's image gets (the stage config, not the container's) */
   config: ContainerConfig;
   createdBy: string;
@@ -206,6 +211,53 @@ export class BuildSupport {
     return { deleted, reclaimed };
   }
 
+  // ---------------------------------------------------------------- --cache-from
+
+  /**
+   * docker's ImageCache.GetCache for its sources (moby image/cache/cache.go): the first of `sources`
+   * whose history starts with the parent's history (entry for entry) and whose layers start with the
+   * parent's layers, and whose next history entry was created by `createdBy`
+   */
+  cacheFromSource(sources: Digest[], parent: Digest | undefined, createdBy: string): Digest | undefined {
+    const p = parent ? this.images.store.config(parent) : undefined;
+    const ph = p?.history ?? [], pd = p?.rootfs?.diff_ids ?? [];
+    for (const t of sources) {
+      const tc = this.images.store.config(t);
+      const th = tc.history ?? [], td = tc.rootfs?.diff_ids ?? [];
+      if (th.length === 0 || ph.length >= th.length || pd.length > td.length) continue;
+      if (!ph.every((h, i) => JSON.stringify(h) === JSON.stringify(th[i])) || !pd.every((d, i) => d === td[i])) continue;
+      if (th[ph.length]!.created_by === createdBy) return t;
+    }
+    return undefined;
+  }
+
+  /**
+   * the image a --cache-from hit stands for (moby's restoreCachedImage): the source itself when the
+   * step is its last, else a new image of the parent plus the source's next history entry (and its
+   * layer, unless the entry is an empty layer) with the step's config
+   */
+  async restoreCached(parent: Digest | undefined, target: Digest, config: ContainerConfig): Promise<Digest> {
+    const tc = this.images.store.config(target);
+    const p = parent ? this.images.store.config(parent) : undefined;
+    const ph = p?.history ?? [], pd = p?.rootfs?.diff_ids ?? [];
+    const th = tc.history!;
+    if (th.length - 1 === ph.length) return target;
+    const entry = th[ph.length]!;
+    const diffIds = entry.empty_layer ? pd : [...pd, tc.rootfs.diff_ids[pd.length]!];
+    const targetLayers = this.images.content.readJson<Manifest>(this.images.store.get(target)!.manifest.digest).layers;
+    const layers: Descriptor[] = targetLayers.slice(0, diffIds.length).map((l) => ({ ...l, mediaType: l.mediaType === MediaType.DockerLayerGzip ? MediaType.OciLayerGzip : l.mediaType === "application/vnd.docker.image.rootfs.diff.tar" ? MediaType.OciLayer : l.mediaType }));
+    const cfg: ImageConfig = {
+      architecture: tc.architecture,
+      os: tc.os,
+      ...(entry.created ? { created: entry.created } : {}),
+      ...(tc.author ? { author: tc.author } : {}),
+      config: structuredClone(config),
+      rootfs: { type: "layers", diff_ids: diffIds },
+      history: [...ph, entry],
+    };
+    return this.images.storeImage(cfg, layers, parent ? { parent } : {});
+  }
+
   // ---------------------------------------------------------------- steps
 
   /** an image with `config` on top of `base` and no new layer */
@@ -237,6 +289,7 @@ export class BuildSupport {
       ...(o.user ? { user: o.user } : {}),
       ...(o.workdir ? { workdir: o.workdir } : {}),
       ...(o.network ? { network: o.network } : {}),
+      ...(o.addHost?.length ? { addHost: o.addHost } : {}),
     }));
     o.onContainer?.(id);
     try {

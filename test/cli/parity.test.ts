@@ -5,7 +5,8 @@
  * Root only (containers, cgroups); everything lives in the file's own root.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import { Registry, haveRegistryTools, mustRun } from "../integration/registry-fixture.ts";
@@ -147,5 +148,62 @@ describe.skipIf(!rootEnabled || !haveRegistryTools)("push gzips, progress on std
     } finally {
       await reg.stop();
     }
+  });
+});
+
+describe.skipIf(!rootEnabled)("build flags docker's scripts pass (issue 16 item 6)", () => {
+  /** a context directory with these files */
+  const ctx = (files: Record<string, string>): string => {
+    const dir = mkdtempSync(join(root, "ctx-"));
+    for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+    return dir;
+  };
+
+  test("--progress is accepted (and ignored, as the legacy builder does); --add-host reaches RUN's /etc/hosts", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nRUN grep myhost /etc/hosts > /h\n" });
+    for (const p of ["plain", "tty", "auto"]) {
+      const r = await run(["build", `--progress=${p}`, "--no-cache", "--add-host", "myhost:10.1.2.3", "-t", `hosts-${sfx}`, dir]);
+      ok(r);
+      expect(r.stdout).toMatch(/^Step 1\/2 : FROM busybox\n/);
+    }
+    expect(await run(["run", "--rm", "--network", "none", `hosts-${sfx}`, "cat", "/h"])).toMatchObject({ exitCode: 0, stdout: "10.1.2.3\tmyhost\n" });
+  });
+
+  test("--secret and --ssh: one line saying BuildKit is needed, exit 1, nothing built", async () => {
+    const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo never\n" });
+    for (const args of [["--secret", "id=a,src=/etc/hostname"], ["--ssh", "default"]]) {
+      const r = await run(["build", ...args, dir]);
+      expect(r).toMatchObject({ exitCode: 1, stdout: "" });
+      expect(r.stderr).toBe(`berth: the ${args[0]} option requires BuildKit, which berth's builder does not implement\n`);
+    }
+  });
+
+  test("--cache-from: the steps of a cache image hit once the local cache is gone; a different step misses from there on", async () => {
+    const df = "FROM busybox\nRUN echo one > /one\nENV STAGE=two\nRUN echo three > /three\n";
+    const src = `cf-src-${sfx}`;
+    const first = await run(["build", "-t", src, ctx({ Dockerfile: df })]);
+    ok(first);
+    const id = (await run(["inspect", "-f", "{{.Id}}", src])).stdout.trim();
+    ok(await run(["builder", "prune", "-f"]));
+    // no local cache now: without --cache-from every RUN runs again
+    const plain = await run(["build", ctx({ Dockerfile: df })]);
+    ok(plain);
+    expect(plain.stdout).not.toContain("Using cache");
+    ok(await run(["builder", "prune", "-f"]));
+    const hit = await run(["build", "--cache-from", src, "-t", `cf-dst-${sfx}`, ctx({ Dockerfile: df })]);
+    ok(hit);
+    expect(hit.stdout.match(/ ---> Using cache\n/g)?.length).toBe(3);
+    expect(hit.stdout).not.toContain("Running in");
+    // the last step is the cache image itself, as docker returns it
+    expect((await run(["inspect", "-f", "{{.Id}}", `cf-dst-${sfx}`])).stdout.trim()).toBe(id);
+    expect(await run(["run", "--rm", "--network", "none", `cf-dst-${sfx}`, "cat", "/one", "/three"])).toMatchObject({ exitCode: 0, stdout: "one\nthree\n" });
+    // a changed step misses, and so does everything after it (docker drops the sources at the first miss)
+    ok(await run(["builder", "prune", "-f"]));
+    const part = await run(["build", "--cache-from", src, ctx({ Dockerfile: df.replace("STAGE=two", "STAGE=other") })]);
+    ok(part);
+    expect(part.stdout.match(/ ---> Using cache\n/g)?.length).toBe(1);
+    expect(part.stdout.match(/Running in/g)?.length).toBe(1);
+    // a --cache-from image that does not exist is skipped, as docker's daemon does
+    ok(await run(["build", "--cache-from", `nosuch-${sfx}`, ctx({ Dockerfile: "FROM busybox\nENV X=1\n" })]));
   });
 });
