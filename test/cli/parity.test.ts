@@ -5,7 +5,7 @@
  * Root only (containers, cgroups); everything lives in the file's own root.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
@@ -205,5 +205,28 @@ describe.skipIf(!rootEnabled)("build flags docker's scripts pass (issue 16 item 
     expect(part.stdout.match(/Running in/g)?.length).toBe(1);
     // a --cache-from image that does not exist is skipped, as docker's daemon does
     ok(await run(["build", "--cache-from", `nosuch-${sfx}`, ctx({ Dockerfile: "FROM busybox\nENV X=1\n" })]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("cp keeps directory mtimes (issue 16 item 13)", () => {
+  test("host → container and container → host: directories keep their mtimes, as files do", async () => {
+    const name = `cp-${sfx}`;
+    ok(await run(["run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c", "mkdir -p /made/sub && echo x > /made/sub/f && touch -d '2003-04-05 06:07:08' /made/sub /made && sleep 60"]));
+    const host = mkdtempSync(join(root, "cpdir-"));
+    mkdirSync(join(host, "tree", "inner"), { recursive: true });
+    writeFileSync(join(host, "tree", "inner", "f"), "y\n");
+    const t1 = new Date("2001-02-03T04:05:06Z"), t2 = new Date("2002-03-04T05:06:07Z");
+    utimesSync(join(host, "tree", "inner", "f"), t1, t1);
+    utimesSync(join(host, "tree", "inner"), t1, t1);
+    utimesSync(join(host, "tree"), t2, t2);
+    ok(await run(["cp", join(host, "tree"), `${name}:/`]));
+    const inside = await run(["exec", name, "stat", "-c", "%n %Y", "/tree", "/tree/inner", "/tree/inner/f"]);
+    expect(inside).toMatchObject({ exitCode: 0, stdout: `/tree ${t2.getTime() / 1000}\n/tree/inner ${t1.getTime() / 1000}\n/tree/inner/f ${t1.getTime() / 1000}\n` });
+    await waitUntil("the container's tree", async () => (await run(["exec", name, "test", "-f", "/made/sub/f"])).exitCode === 0);
+    const want = (await run(["exec", name, "stat", "-c", "%Y", "/made", "/made/sub"])).stdout;
+    const out = mkdtempSync(join(root, "cpout-"));
+    ok(await run(["cp", `${name}:/made`, out]));
+    expect(`${statSync(join(out, "made")).mtimeMs / 1000}\n${statSync(join(out, "made", "sub")).mtimeMs / 1000}\n`).toBe(want);
+    ok(await run(["rm", "-f", name]));
   });
 });
