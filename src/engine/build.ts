@@ -19,7 +19,7 @@
  * Intermediate images are real image records with `parent` set, as docker's legacy builder keeps them;
  * `pruneCache` deletes the cache entries and the intermediate images nothing else needs.
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from "node:fs";
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from "node:fs";
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { MediaType, type ContainerConfig, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
@@ -131,42 +131,66 @@ export class BuildSupport {
   }
 
   /**
-   * `system df`'s Build Cache row: cache entries whose image still exists; size = the layers those images
-   * added; reclaimable = what `builder prune` would free now (untagged leaves)
+   * the build cache's entries, one per image a cached step produced (while it exists): its own layer's
+   * size, when it was made and last written to the cache, how many keys name it, and whether anything
+   * still needs it (a tag, or a child image); `system df` sums these, `system df -v` lists them
    */
-  async cacheUsage(): Promise<{ total: number; active: number; size: number; reclaimable: number }> {
+  async cacheEntries(): Promise<{ id: Digest; size: number; created: string; lastUsed: Date; keys: number; inUse: boolean }[]> {
     let files: string[] = [];
     try {
       files = readdirSync(this.cacheDir).filter((f) => f.endsWith(".json"));
-    } catch {}
+    } catch {
+      // no build yet: no cache directory, no entries
+    }
     const recs = this.images.store.list();
     const parents = new Set(recs.map((r) => r.parent).filter(Boolean));
-    const seen = new Set<Digest>();
-    let total = 0, active = 0, size = 0, reclaimable = 0;
+    const byId = new Map<Digest, { id: Digest; size: number; created: string; lastUsed: Date; keys: number; inUse: boolean }>();
     for (const f of files) {
       let id: Digest;
+      let mtime: Date;
       try {
         id = (JSON.parse(readFileSync(join(this.cacheDir, f), "utf8")) as { id: Digest }).id;
+        mtime = statSync(join(this.cacheDir, f)).mtime;
       } catch {
+        // torn or removed meanwhile (prune): a miss, as cacheGet treats it
+        continue;
+      }
+      const seen = byId.get(id);
+      if (seen) {
+        seen.keys++;
+        if (mtime > seen.lastUsed) seen.lastUsed = mtime;
         continue;
       }
       const rec = this.images.store.get(id);
-      if (!rec || seen.has(id)) continue;
-      seen.add(id);
-      total++;
+      if (!rec) continue;
       let own = 0;
       const diffIds = this.images.store.config(id).rootfs?.diff_ids ?? [];
       const parentLen = rec.parent ? (this.images.store.config(rec.parent).rootfs?.diff_ids.length ?? 0) : 0;
       if (diffIds.length > parentLen) {
         try {
           own = Number((await this.images.snapshots.stat(chainIds(diffIds).at(-1)!)).labels?.["berth.size"] ?? 0);
-        } catch {}
+        } catch {
+          // the layer's snapshot is gone (a damaged store, `system check` reports it): counted as 0
+        }
       }
-      size += own;
-      if (!parents.has(id) && this.images.store.namesOf(id).length === 0) reclaimable += own;
-      else active++;
+      const inUse = parents.has(id) || this.images.store.namesOf(id).length > 0;
+      byId.set(id, { id, size: own, created: this.images.store.config(id).created ?? rec.created ?? "", lastUsed: mtime, keys: 1, inUse });
     }
-    return { total, active, size, reclaimable };
+    return [...byId.values()];
+  }
+
+  /**
+   * `system df`'s Build Cache row: cache entries whose image still exists; size = the layers those images
+   * added; reclaimable = what `builder prune` would free now (untagged leaves)
+   */
+  async cacheUsage(): Promise<{ total: number; active: number; size: number; reclaimable: number }> {
+    const entries = await this.cacheEntries();
+    return {
+      total: entries.length,
+      active: entries.filter((e) => e.inUse).length,
+      size: entries.reduce((a, e) => a + e.size, 0),
+      reclaimable: entries.filter((e) => !e.inUse).reduce((a, e) => a + e.size, 0),
+    };
   }
 
   /**

@@ -230,3 +230,45 @@ describe.skipIf(!rootEnabled)("cp keeps directory mtimes (issue 16 item 13)", ()
     ok(await run(["rm", "-f", name]));
   });
 });
+
+describe.skipIf(!rootEnabled)("system df -v (issue 16 item 14)", () => {
+  test("docker's four verbose sections: images with shared/unique sizes, containers, volumes, build cache", async () => {
+    const vol = `dfvol-${sfx}`, name = `df-${sfx}`, img = `df-img-${sfx}`;
+    ok(await run(["volume", "create", vol]));
+    ok(await run(["run", "--network", "none", "--name", name, "-v", `${vol}:/data`, "busybox", "sh", "-c", "dd if=/dev/zero of=/data/z bs=1k count=50 2>/dev/null; echo hi > /rw"]));
+    const dir = mkdtempSync(join(root, "ctx-"));
+    writeFileSync(join(dir, "Dockerfile"), `FROM busybox\nRUN dd if=/dev/zero of=/big bs=1k count=20 2>/dev/null\n`);
+    ok(await run(["build", "-t", img, dir]));
+    const r = await run(["system", "df", "-v"]);
+    ok(r);
+    const sections = r.stdout.split("\n\n");
+    expect(sections[0]).toBe("Images space usage:");
+    expect(r.stdout).toContain("\n\nContainers space usage:\n\n");
+    expect(r.stdout).toContain("\n\nLocal Volumes space usage:\n\n");
+    expect(r.stdout).toMatch(/\n\nBuild cache usage: \d+(\.\d+)?[kMG]?B\n\n/);
+    const lines = r.stdout.split("\n");
+    const after = (title: string) => lines[lines.indexOf(title) + 2]!;
+    expect(after("Images space usage:")).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+SHARED SIZE\s+UNIQUE SIZE\s+CONTAINERS$/);
+    expect(after("Containers space usage:")).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+LOCAL VOLUMES\s+SIZE\s+CREATED\s+STATUS\s+NAMES$/);
+    expect(after("Local Volumes space usage:")).toMatch(/^VOLUME NAME\s+LINKS\s+SIZE$/);
+    expect(lines[lines.findIndex((l) => l.startsWith("Build cache usage:")) + 2]).toMatch(/^CACHE ID\s+CACHE TYPE\s+SIZE\s+CREATED\s+LAST USED\s+USAGE\s+SHARED$/);
+    // busybox: its one layer is shared with the built image, so all of it is shared, none unique
+    const size = (await run(["images", "--format", "{{.Size}}", "busybox"])).stdout.trim();
+    const bb = lines.find((l) => /^busybox\s+latest\s/.test(l))!.split(/\s{2,}/);
+    expect(bb[4]).toBe(size);
+    expect(bytes(bb[5]!)).toBeGreaterThan(bytes(size) * 0.99);
+    expect(bb[6]).toBe("0B");
+    expect(bb[7]).toBe("1"); // the stopped container
+    const built = lines.find((l) => l.startsWith(`${img} `))!.split(/\s{2,}/);
+    expect(bytes(built[6]!)).toBeGreaterThanOrEqual(20 * 1024); // the 20 KiB RUN layer is its own
+    const ctr = lines.find((l) => l.endsWith(`   ${name}`))!.split(/\s{2,}/);
+    expect(ctr[1]).toBe("busybox");
+    expect(ctr[3]).toBe("1");
+    expect(bytes(ctr[4]!)).toBeGreaterThan(0);
+    expect(ctr[6]).toMatch(/^Exited \(0\) /);
+    const v = lines.find((l) => l.startsWith(`${vol} `))!.split(/\s{2,}/);
+    expect(v[1]).toBe("1");
+    expect(bytes(v[2]!)).toBeGreaterThanOrEqual(50 * 1024);
+    ok(await run(["rm", name]));
+  });
+});
