@@ -56,4 +56,6 @@ export const commands: Record<string, Lazy> = {
 export const hidden: Record<string, Lazy> = {
   __monitor: () => import("./__monitor.ts"),
   __dns: () => import("./__dns.ts"),
+  // docker's help command is not in its command list either
+  help: () => import("./help.ts"),
 };

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
+import { type CliResult, berth, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import { Registry, haveRegistryTools, mustRun } from "../integration/registry-fixture.ts";
 
@@ -270,5 +270,19 @@ describe.skipIf(!rootEnabled)("system df -v (issue 16 item 14)", () => {
     expect(v[1]).toBe("1");
     expect(bytes(v[2]!)).toBeGreaterThanOrEqual(50 * 1024);
     ok(await run(["rm", name]));
+  });
+});
+
+describe("berth help CMD (issue 16 item 16)", () => {
+  test("prints what CMD --help prints; unknown topics as docker's cobra says them", async () => {
+    for (const args of [["run"], ["image", "ls"], ["image"], []]) {
+      const h = await berth(["help", ...args]);
+      const want = await berth(args.length ? [...args, "--help"] : ["--help"]);
+      expect({ args, ...h }).toEqual({ args, ...want, exitCode: 0 });
+    }
+    expect(await berth(["help", `nosuch${sfx}`])).toEqual({ exitCode: 1, stdout: "", stderr: `unknown help topic: nosuch${sfx}\n` });
+    expect(await berth(["help", "run", "extra"])).toEqual({ exitCode: 1, stdout: "", stderr: "unknown help topic: extra\n" });
+    // like docker's, the help command is not in the command list
+    expect((await berth(["--help"])).stdout).not.toMatch(/^ {2}help /m);
   });
 });
