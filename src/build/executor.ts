@@ -122,7 +122,8 @@ export class Builder {
       if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`, { exitCode: 1 });
     }
     const labelKeys = Object.keys(this.o.labels).sort();
-    this.total = df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
+    // docker's legacy builder counts (and prints) each ARG before the first FROM as a step
+    this.total = df.metaArgs.length + df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
 
     this.metaArgs(df);
     if (this.o.cacheFrom?.length) this.cacheSources = await this.resolveCacheFrom();
@@ -168,6 +169,7 @@ export class Builder {
   /** ARGs before the first FROM: usable in FROM lines (and re-declared inside stages) */
   private metaArgs(df: Dockerfile): void {
     for (const a of df.metaArgs) {
+      this.step(a);
       for (const { name, value } of a.args) {
         let v = value === undefined ? undefined : sub(this.lex, value, this.metaEnv, a, this.o.dockerfileName);
         if (this.o.buildArgs.has(name)) {
@@ -311,7 +313,8 @@ export class Builder {
       case "WORKDIR": {
         // docker's legacy builder creates the directory in this step (a layer only when it was missing)
         const comment = applyMeta(st, ins, this.lex, this.args, file);
-        const createdBy = nopCreatedBy(st, comment);
+        // docker's withCmdCommentString: "#(nop) WORKDIR /x", one space (the other steps have two)
+        const createdBy = [...shellOf(st), `#(nop) ${comment}`].join(" ");
         const config = structuredClone(st.config);
         const dir = config.WorkingDir!;
         if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });

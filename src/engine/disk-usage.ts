@@ -68,7 +68,7 @@ export async function verboseDiskUsage(engine: Engine): Promise<VerboseDiskUsage
       let size = 0;
       try {
         const info = await engine.snapshots.stat(c);
-        size = Number(info.labels?.["berth.size"] ?? 0) || (await engine.snapshots.usage(c)).size;
+        size = (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await engine.snapshots.usage(c)).size);
       } catch {
         // a missing snapshot (damaged store: `system check` says so) counts as empty, as images.list does
       }

@@ -286,3 +286,28 @@ describe("berth help CMD (issue 16 item 16)", () => {
     expect((await berth(["--help"])).stdout).not.toMatch(/^ {2}help /m);
   });
 });
+
+describe.skipIf(!rootEnabled)("build's small things (issue 16 item 16)", () => {
+  test("an ARG before FROM is a step, as docker's legacy builder prints it", async () => {
+    const dir = mkdtempSync(join(root, "ctx-"));
+    writeFileSync(join(dir, "Dockerfile"), "ARG BASE=busybox\nARG TAG\nFROM ${BASE}\nRUN true\n");
+    const r = await run(["build", dir]);
+    ok(r);
+    expect(r.stdout).toMatch(/^Step 1\/4 : ARG BASE=busybox\nStep 2\/4 : ARG TAG\nStep 3\/4 : FROM \$\{BASE\}\n ---> [0-9a-f]{12}\nStep 4\/4 : RUN true\n/);
+  });
+
+  test("history sizes as docker's (files and links, not directories): WORKDIR 0B, RUN of a 3-byte file 3B", async () => {
+    const dir = mkdtempSync(join(root, "ctx-"));
+    writeFileSync(join(dir, "Dockerfile"), "FROM busybox\nWORKDIR /made/deep\nRUN echo hi > /f && mkdir /d1 /d2\n");
+    const tag = `hist-${sfx}`;
+    ok(await run(["build", "-t", tag, dir]));
+    const h = await run(["history", "--format", "{{.CreatedBy}}|{{.Size}}", tag]);
+    ok(h);
+    const rows = h.stdout.trimEnd().split("\n").map((l) => l.split("|"));
+    expect(rows[0]).toEqual(["/bin/sh -c echo hi > /f && mkdir /d1 /d2", "3B"]);
+    expect(rows[1]).toEqual(["/bin/sh -c #(nop) WORKDIR /made/deep", "0B"]);
+    // the image's size is the sum of its layers' sizes, as docker's
+    const base = bytes((await run(["images", "--format", "{{.Size}}", "busybox"])).stdout);
+    expect(bytes((await run(["images", "--format", "{{.Size}}", tag])).stdout)).toBeCloseTo(base + 3, -4);
+  });
+});
