@@ -4,7 +4,7 @@
  * mtimes, system df -v, `help CMD`, the build step count and WORKDIR's history size.
  * Root only (containers, cgroups); everything lives in the file's own root.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, berth, busyboxRoot, waitUntil } from "../helpers/cli.ts";
@@ -93,61 +93,79 @@ describe.skipIf(!rootEnabled)("stats NET I/O and BLOCK I/O (issue 16 item 1)", (
   });
 });
 
-describe.skipIf(!rootEnabled || !haveRegistryTools)("push gzips, progress on stdout, images --digests (issue 16 items 10, 11, 2)", () => {
-  test("push: gzip layers, progress and digest on stdout; a second push reuses the blobs; pull progress on stdout", async () => {
-    const reg = new Registry(`${root}/registry-${sfx}`);
+describe.skipIf(!rootEnabled || !haveRegistryTools)("push and pull against a local registry (issue 16 items 11, 10, 2)", () => {
+  const reg = new Registry(`${root}/registry-${sfx}`);
+  const repo = () => `${reg.host}/parity/bb`;
+  const ref = () => `${repo()}:${sfx}`;
+  beforeAll(async () => {
     await reg.start();
-    try {
-      const repo = `${reg.host}/parity/bb`;
-      const ref = `${repo}:${sfx}`;
-      ok(await run(["tag", "busybox", ref]));
-      const p = await run(["push", ref]);
-      ok(p);
-      // docker writes the whole push output to stdout; stderr is for errors
-      expect(p.stderr).toBe("");
-      const lines = p.stdout.trimEnd().split("\n");
-      expect(lines[0]).toBe(`The push refers to repository [${repo}]`);
-      expect(lines).toContainEqual(expect.stringMatching(/^[0-9a-f]{12}: Pushed$/));
-      const m = new RegExp(`^${sfx}: digest: (sha256:[0-9a-f]{64}) size: \\d+$`).exec(lines.at(-1)!);
-      expect(m).not.toBeNull();
-      const digest = m![1]!;
-      // the registry holds a gzip layer, about half the 2.1 MB tar (docker sends ~1.07 MB)
-      const raw = JSON.parse(await mustRun(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${ref}`])) as { layers: { mediaType: string; size: number }[] };
-      expect(raw.layers.map((l) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar+gzip"]);
-      expect(raw.layers[0]!.size).toBeLessThan(1_500_000);
-      const diffIds = (await run(["inspect", "-f", "{{json .RootFS.Layers}}", ref])).stdout;
-      // the compressed blob is kept: the image now names it, a second push finds it and sends the same manifest
-      const again = await run(["push", ref]);
-      ok(again);
-      expect(again.stdout).toContain("Layer already exists");
-      expect(again.stdout).not.toContain("Pushed");
-      expect(again.stdout.trimEnd().split("\n").at(-1)).toBe(m![0]);
-      expect((await run(["inspect", "-f", "{{json .RootFS.Layers}}", ref])).stdout).toBe(diffIds);
-      // images --digests: the digest of the repository, not <none> (docker's formatter/image.go)
-      const d = await run(["images", "--digests", repo]);
-      ok(d);
-      expect(d.stdout.split("\n")[0]).toMatch(/^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+CREATED\s+SIZE$/);
-      expect(d.stdout.split("\n")[1]).toMatch(new RegExp(`^${repo}\\s+${sfx}\\s+${digest}\\s+[0-9a-f]{12}\\s`));
-      expect((await run(["images", "--format", "{{.Tag}} {{.Digest}}", repo])).stdout).toBe(`${sfx} ${digest}\n`);
-      expect((await run(["images", "--format", "{{.Tag}}", repo])).stdout).toBe(`${sfx}\n`);
-      // busybox has no digest of its own (imported): <none>, as docker
-      expect((await run(["images", "--digests", "--format", "{{.Repository}} {{.Digest}}", "busybox"])).stdout).toBe("busybox <none>\n");
-      // pull: progress, digest and status on stdout, then the name
-      ok(await run(["rmi", ref]));
-      const pl = await run(["pull", ref]);
-      ok(pl);
-      expect(pl.stderr).toBe("");
-      expect(pl.stdout).toStartWith(`${sfx}: Pulling from parity/bb\n`);
-      expect(pl.stdout).toContain(`Digest: ${digest}\n`);
-      expect(pl.stdout).toEndWith(`Status: Downloaded newer image for ${ref}\n${ref}\n`);
-      // pulled by digest only: docker lists the repository with tag <none>, one row per digest with --digests
-      ok(await run(["rmi", ref]));
-      ok(await run(["pull", "-q", `${repo}@${digest}`]));
-      expect((await run(["images", "--digests", "--format", "{{.Repository}}|{{.Tag}}|{{.Digest}}", repo])).stdout).toBe(`${repo}|<none>|${digest}\n`);
-      expect((await run(["images", "--format", "{{.Repository}}|{{.Tag}}", repo])).stdout).toBe(`${repo}|<none>\n`);
-    } finally {
-      await reg.stop();
-    }
+    ok(await run(["tag", "busybox", ref()]));
+  });
+  afterAll(() => reg.stop());
+
+  test("item 11: push and pull write their progress to stdout, as docker's; stderr stays empty", async () => {
+    const p = await run(["push", ref()]);
+    ok(p);
+    expect(p.stderr).toBe("");
+    const lines = p.stdout.trimEnd().split("\n");
+    expect(lines[0]).toBe(`The push refers to repository [${repo()}]`);
+    expect(lines).toContainEqual(expect.stringMatching(/^[0-9a-f]{12}: Pushed$/));
+    const m = new RegExp(`^${sfx}: digest: (sha256:[0-9a-f]{64}) size: \\d+$`).exec(lines.at(-1)!);
+    expect(m).not.toBeNull();
+    const digest = m![1]!;
+    ok(await run(["rmi", ref()]));
+    const pl = await run(["pull", ref()]);
+    ok(pl);
+    expect(pl.stderr).toBe("");
+    expect(pl.stdout).toStartWith(`${sfx}: Pulling from parity/bb\n`);
+    expect(pl.stdout).toContain(`Digest: ${digest}\n`);
+    expect(pl.stdout).toEndWith(`Status: Downloaded newer image for ${ref()}\n${ref()}\n`);
+    // the pull that run makes for a missing image stays on stderr, as docker's
+    ok(await run(["rmi", ref()]));
+    const r = await run(["run", "--rm", "--network", "none", ref(), "true"]);
+    expect(r).toMatchObject({ exitCode: 0, stdout: "" });
+    expect(r.stderr).toContain("Pulling from parity/bb");
+  });
+
+  test("item 10: push gzips the layer and keeps the blob, so a second push sends nothing new", async () => {
+    const other = `${repo()}:gz-${sfx}`;
+    ok(await run(["tag", "busybox", other]));
+    const p = await run(["push", other]);
+    ok(p);
+    // the registry holds a gzip layer, about half the 2.1 MB tar (docker sends ~1.07 MB)
+    const raw = JSON.parse(await mustRun(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${other}`])) as { layers: { mediaType: string; size: number }[] };
+    expect(raw.layers.map((l) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar+gzip"]);
+    expect(raw.layers[0]!.size).toBeLessThan(1_500_000);
+    const diffIds = (await run(["inspect", "-f", "{{json .RootFS.Layers}}", other])).stdout;
+    // the compressed blob is kept: the image names it now, a second push finds it and sends the same manifest
+    const again = await run(["push", other]);
+    ok(again);
+    expect(again.stdout).toContain("Layer already exists");
+    expect(again.stdout).not.toContain("Pushed");
+    expect(again.stdout.trimEnd().split("\n").at(-1)).toBe(p.stdout.trimEnd().split("\n").at(-1));
+    expect((await run(["inspect", "-f", "{{json .RootFS.Layers}}", other])).stdout).toBe(diffIds);
+    // and the image still runs from its (unchanged) layers
+    expect(await run(["run", "--rm", "--network", "none", other, "echo", "ok"])).toMatchObject({ exitCode: 0, stdout: "ok\n" });
+  });
+
+  test("item 2: images --digests and {{.Digest}} show the repository's digest, not <none>", async () => {
+    // the digest the push recorded, as inspect shows it (docker's RepoDigests)
+    const repoDigests = JSON.parse((await run(["inspect", "-f", "{{json .RepoDigests}}", ref()])).stdout) as string[];
+    const digest = repoDigests.find((d) => d.startsWith(`${repo()}@`))!.split("@")[1]!;
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const d = await run(["images", "--digests", repo()]);
+    ok(d);
+    expect(d.stdout.split("\n")[0]).toMatch(/^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    expect(d.stdout).toMatch(new RegExp(`^${repo()}\\s+${sfx}\\s+${digest}\\s+[0-9a-f]{12}\\s`, "m"));
+    expect((await run(["images", "--format", "{{.Tag}} {{.Digest}}", ref()])).stdout).toBe(`${sfx} ${digest}\n`);
+    expect((await run(["images", "--format", "{{.Tag}}", ref()])).stdout).toBe(`${sfx}\n`);
+    // busybox has no digest of its own (imported): <none>, as docker
+    expect((await run(["images", "--digests", "--format", "{{.Repository}} {{.Digest}}", "busybox"])).stdout).toBe("busybox <none>\n");
+    // pulled by digest only: docker lists the repository with tag <none>, one row per digest with --digests
+    ok(await run(["rmi", ref(), `${repo()}:gz-${sfx}`]));
+    ok(await run(["pull", "-q", `${repo()}@${digest}`]));
+    expect((await run(["images", "--digests", "--format", "{{.Repository}}|{{.Tag}}|{{.Digest}}", repo()])).stdout).toBe(`${repo()}|<none>|${digest}\n`);
+    expect((await run(["images", "--format", "{{.Repository}}|{{.Tag}}", repo()])).stdout).toBe(`${repo()}|<none>\n`);
   });
 });
 
