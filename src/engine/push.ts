@@ -12,7 +12,8 @@
  * docker pushes them (compressLayers): the gzip blobs go into the content store and the image record
  * takes the manifest that names them. That manifest is the diffID → compressed digest mapping (layer i
  * is config.rootfs.diff_ids[i]), so a second push, or a save, reuses the blobs instead of compressing
- * again, and the pushed manifest digest is the one the image keeps.
+ * again, and the pushed manifest digest is the one the image keeps. Another image with the same layer
+ * (built on a pushed one) takes the gzip blob from the first image's manifest instead of compressing.
  */
 import { EngineError, wrap } from "../lib/errors.ts";
 import { MediaType, type Descriptor, type Digest, type Manifest } from "../oci/index.ts";
@@ -104,13 +105,22 @@ type ImageRecord = ReturnType<ImageService["store"]["resolve"]>;
 async function compressLayers(images: ImageService, rec: ImageRecord): Promise<ImageRecord> {
   const manifest = images.content.readJson<Manifest>(rec.manifest.digest);
   if (!manifest.layers.some((l) => GZIP_OF[l.mediaType])) return rec;
+  const diffIds = images.store.config(rec.id).rootfs?.diff_ids ?? [];
+  const known = gzipLayersByDiffId(images);
   // a lease keeps the new blobs from a concurrent gc until the record names them
   using lease = images.leases.createLease(`push-${rec.id.slice(7, 19)}-${crypto.randomUUID().slice(0, 8)}`);
   const layers: Descriptor[] = [];
-  for (const l of manifest.layers) {
+  for (const [i, l] of manifest.layers.entries()) {
     const gz = GZIP_OF[l.mediaType];
     if (!gz) {
       layers.push(l);
+      continue;
+    }
+    // compressed already for another image (pushed before): the same blob, as docker's v2 metadata reuses it
+    const done = diffIds[i] ? known.get(diffIds[i]!) : undefined;
+    if (done && images.content.has(done.digest)) {
+      lease.addResource(done.digest);
+      layers.push({ ...l, mediaType: gz, digest: done.digest, size: done.size });
       continue;
     }
     await using w = await images.content.writer();
@@ -127,6 +137,23 @@ async function compressLayers(images: ImageService, rec: ImageRecord): Promise<I
     ...(rec.parent ? { parent: rec.parent } : {}),
     ...(rec.created ? { created: rec.created } : {}),
   });
+}
+
+/** diffID → the gzip layer blob some image's manifest names for it (the mapping the manifests hold) */
+function gzipLayersByDiffId(images: ImageService): Map<Digest, Descriptor> {
+  const out = new Map<Digest, Descriptor>();
+  for (const r of images.store.list()) {
+    try {
+      const layers = images.content.readJson<Manifest>(r.manifest.digest).layers;
+      const ids = images.store.config(r.id).rootfs?.diff_ids ?? [];
+      layers.forEach((l, i) => {
+        if ((l.mediaType === MediaType.OciLayerGzip || l.mediaType === MediaType.DockerLayerGzip) && ids[i]) out.set(ids[i]!, l);
+      });
+    } catch {
+      // a damaged record (`system check` reports it) offers no mapping; the layer is compressed anew
+    }
+  }
+  return out;
 }
 
 /** docker: "The push refers to repository [docker.io/library/busybox]" */

@@ -146,6 +146,25 @@ describe.skipIf(!rootEnabled || !haveRegistryTools)("push and pull against a loc
     expect((await run(["inspect", "-f", "{{json .RootFS.Layers}}", other])).stdout).toBe(diffIds);
     // and the image still runs from its (unchanged) layers
     expect(await run(["run", "--rm", "--network", "none", other, "echo", "ok"])).toMatchObject({ exitCode: 0, stdout: "ok\n" });
+    // an image built on it reuses the gzip blob of the shared layer (docker's diffID → digest mapping)
+    const dir = mkdtempSync(join(root, "ctx-"));
+    writeFileSync(join(dir, "Dockerfile"), "FROM busybox\nRUN echo layered > /l\n");
+    const child = `${repo()}:child-${sfx}`;
+    ok(await run(["build", "-q", "-t", child, dir]));
+    const c = await run(["push", child]);
+    ok(c);
+    expect(c.stdout.match(/: Layer already exists\n/g)?.length).toBe(1);
+    expect(c.stdout.match(/: Pushed\n/g)?.length).toBe(1);
+    const craw = JSON.parse(await mustRun(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${child}`])) as { layers: { digest: string }[] };
+    expect(craw.layers[0]!.digest).toBe((raw.layers[0] as unknown as { digest: string }).digest);
+    // save reads the kept gzip blobs; a fresh root loads them to the same image
+    const tar = join(root, `saved-${sfx}.tar`);
+    ok(await run(["save", "-o", tar, other]));
+    const fresh = mkdtempSync(join(root, "fresh-"));
+    ok(await berth(["load", "-i", tar], { root: fresh }));
+    expect((await berth(["inspect", "-f", "{{.Id}}", other], { root: fresh })).stdout).toBe((await run(["inspect", "-f", "{{.Id}}", other])).stdout);
+    // gone with its digest name too, so item 2 sees this repository's rows only
+    ok(await run(["rmi", "-f", (await run(["inspect", "-f", "{{.Id}}", child])).stdout.trim()]));
   });
 
   test("item 2: images --digests and {{.Digest}} show the repository's digest, not <none>", async () => {
