@@ -13,7 +13,7 @@ import { hidden } from "./commands/_hidden.ts";
 import type { BerthCommand } from "./commands/_command.ts";
 import type { Context } from "./commands/_context.ts";
 import { parseFlags, type FlagsDef } from "./commands/_parser.ts";
-import { renderGroupUsage, renderUsage, usageLine } from "./commands/_usage.ts";
+import { renderGroupUsage, renderUsage, topUsage, usageLine } from "./commands/_usage.ts";
 import { EngineError, ExitStatus, UsageError } from "./lib/errors.ts";
 import { exitCodeFor } from "./commands/_exit-codes.ts";
 import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
@@ -37,32 +37,7 @@ const globalFlags: FlagsDef = {
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
-async function topUsage(): Promise<string> {
-  const lines = [
-    "Usage:  berth [OPTIONS] COMMAND",
-    "",
-    "A self-contained container engine with docker's commands",
-    "",
-    "Commands:",
-  ];
-  // docker's layout: name, then the one-line description (loading every command only for --help)
-  const metas = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).default.meta.description ?? ""] as const));
-  const width = Math.max(...metas.map(([n]) => n.length)) + 2;
-  for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
-  lines.push("", "Global Options:");
-  lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
-  const drivers = (await import("./engine/index.ts")).storageDrivers();
-  lines.push(`  -s, --storage-driver string  Storage driver: ${drivers.names.slice(0, -1).join(", ")} or ${drivers.names.at(-1)} (default: the one the root`);
-  lines.push(`                               already uses, else ${drivers.preferred}; env BERTH_STORAGE_DRIVER)`);
-  lines.push("  -D, --debug              Enable debug mode");
-  lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
-  lines.push("  -v, --version            Print version information and quit");
-  lines.push("", "Run 'berth COMMAND --help' for more information on a command.", "");
-  return lines.join("\n");
-}
 
-/** how the engine starts this berth again (DNS helpers): the compiled binary needs only PATH from the
- * caller's environment; under `bun src/main.ts` (tests) bun needs the rest too */
 /** how berth starts itself for its helper processes: the compiled binary passes on only PATH; under
  * `bun src/main.ts` (tests) the whole environment */
 function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string> } {

@@ -11,7 +11,7 @@
 import { readFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import type { Digest } from "../oci/index.ts";
+import type { ContainerConfig, Digest } from "../oci/index.ts";
 import { DEFAULT_PATH } from "../oci/defaults.ts";
 import type { Engine } from "../engine/index.ts";
 import { BuildSupport, type CopyEntry, type CopyPlan } from "../engine/build.ts";
@@ -34,6 +34,10 @@ export interface BuildOptions {
   noCache: boolean;
   pull: boolean;
   network?: string;
+  /** --add-host host:ip for the RUN containers' /etc/hosts */
+  addHost?: string[];
+  /** --cache-from: images whose layer chains count as cache (docker's image/cache sources) */
+  cacheFrom?: string[];
   quiet: boolean;
   /** progress and RUN output (docker's legacy builder writes both to stdout) */
   out(s: string | Uint8Array): void;
@@ -122,9 +126,11 @@ export class Builder {
       if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`);
     }
     const labelKeys = Object.keys(this.o.labels).sort();
-    this.total = df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
+    // docker's legacy builder counts (and prints) each ARG before the first FROM as a step
+    this.total = df.metaArgs.length + df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
 
     this.metaArgs(df);
+    if (this.o.cacheFrom?.length) this.cacheSources = await this.resolveCacheFrom();
     let id: Digest | undefined;
     for (let i = 0; i <= last; i++) {
       const extra: Instruction[] = [];
@@ -167,6 +173,7 @@ export class Builder {
   /** ARGs before the first FROM: usable in FROM lines (and re-declared inside stages) */
   private metaArgs(df: Dockerfile): void {
     for (const a of df.metaArgs) {
+      this.step(a);
       for (const { name, value } of a.args) {
         let v = value === undefined ? undefined : sub(this.lex, value, this.metaEnv, a, this.o.dockerfileName);
         if (this.o.buildArgs.has(name)) {
@@ -249,11 +256,38 @@ export class Builder {
     return cur;
   }
 
-  /** look the key up; else produce the image and remember it */
-  private async cached(key: unknown[], make: () => Promise<Digest>, quietProduce = false): Promise<Digest> {
+  /** the --cache-from images still in play: docker narrows them to the one that hit, and drops them all at the first miss */
+  private cacheSources?: Digest[];
+
+  private async resolveCacheFrom(): Promise<Digest[]> {
+    const ids: Digest[] = [];
+    for (const ref of this.o.cacheFrom ?? []) {
+      try {
+        ids.push((await this.engine.images.resolve(ref)).id);
+      } catch (e) {
+        // docker's daemon logs "Could not look up … for cache resolution, skipping" and builds on
+        if (!(e instanceof EngineError) || e.kind !== "not_found") throw e;
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * look the key up in the local cache, then in the --cache-from images (`step`: the parent, the
+   * history line and config the step would produce); else produce the image and remember it
+   */
+  private async cached(key: unknown[], make: () => Promise<Digest>, quietProduce = false, step?: { parent: Digest | undefined; createdBy: string; config: ContainerConfig }): Promise<Digest> {
     const k = JSON.stringify(key);
     if (!this.o.noCache) {
-      const hit = this.support.cacheGet(k);
+      let hit = this.support.cacheGet(k);
+      if (!hit && step && this.cacheSources?.length) {
+        const source = this.support.cacheFromSource(this.cacheSources, step.parent, step.createdBy);
+        this.cacheSources = source ? [source] : [];
+        if (source) {
+          hit = await this.support.restoreCached(step.parent, source, step.config);
+          this.support.cachePut(k, hit);
+        }
+      }
       if (hit) {
         this.say(" ---> Using cache");
         this.say(` ---> ${short(hit)}`);
@@ -283,17 +317,18 @@ export class Builder {
       case "WORKDIR": {
         // docker's legacy builder creates the directory in this step (a layer only when it was missing)
         const comment = applyMeta(st, ins, this.lex, this.args, file);
-        const createdBy = nopCreatedBy(st, comment);
+        // docker's withCmdCommentString: "#(nop) WORKDIR /x", one space (the other steps have two)
+        const createdBy = [...shellOf(st), `#(nop) ${comment}`].join(" ");
         const config = structuredClone(st.config);
         const dir = config.WorkingDir!;
-        if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author));
-        return this.cached(["workdir", cur, createdBy, st.author ?? ""], () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author));
+        if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });
+        return this.cached(["workdir", cur, createdBy, st.author ?? ""], () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });
       }
       default: {
         const comment = applyMeta(st, ins, this.lex, this.args, file);
         const createdBy = nopCreatedBy(st, comment);
         const config = structuredClone(st.config);
-        return this.cached(["meta", cur ?? "scratch", createdBy, st.author ?? ""], () => this.support.configStep(cur, config, createdBy, st.author));
+        return this.cached(["meta", cur ?? "scratch", createdBy, st.author ?? ""], () => this.support.configStep(cur, config, createdBy, st.author), false, { parent: cur, createdBy, config });
       }
     }
   }
@@ -323,7 +358,7 @@ export class Builder {
       };
       let ctr = "";
       const res = await this.support.runStep({
-        base: cur, argv, env: args.map(([k, v]) => `${k}=${v}`), user: st.config.User, workdir: st.config.WorkingDir, network,
+        base: cur, argv, env: args.map(([k, v]) => `${k}=${v}`), user: st.config.User, workdir: st.config.WorkingDir, network, addHost: this.o.addHost,
         config, createdBy, author: st.author, stdout: sink, stderr: sink,
         onStarted: () => {
           this.runningContainer = ctr;
@@ -342,7 +377,7 @@ export class Builder {
       }
       this.say(`Removing intermediate container ${short(ctr)}`);
       return res.id;
-    });
+    }, false, { parent: cur, createdBy, config });
   }
 
   private async copyInstr(st: StageState, ins: Extract<Instruction, { kind: "COPY" | "ADD" }>, cur: Digest | undefined): Promise<Digest> {
@@ -434,10 +469,11 @@ export class Builder {
           if (sources.length === 1) singleFile = got.singleFile;
           return this.support.fsStep(cur, plan(), config, createdBy(), st.author);
         }),
+        false, { parent: cur, createdBy: createdBy(), config },
       );
     }
     if (plain.length) await collectFrom(this.context, plain, ins.kind === "ADD");
-    return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () => this.support.fsStep(cur, plan(), config, createdBy(), st.author));
+    return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () => this.support.fsStep(cur, plan(), config, createdBy(), st.author), false, { parent: cur, createdBy: createdBy(), config });
   }
 
   /** ADD <url>: into the build's scratch directory, checked against --checksum */

@@ -8,4 +8,6 @@ export const hidden: Record<string, Lazy> = {
   __monitor: () => import("./__monitor.ts"),
   __dns: () => import("./__dns.ts"),
   __complete: () => import("./__complete.ts"),
+  // docker's help command is not in its command list either
+  help: () => import("./help.ts"),
 };

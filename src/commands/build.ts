@@ -64,6 +64,12 @@ export default defineBerthCommand({
     rm: { type: "boolean", default: true, description: "Remove intermediate containers after a successful build" },
     "force-rm": { type: "boolean", description: "Always remove intermediate containers" },
     platform: { type: "string", description: "Set platform if server is multi-platform capable" },
+    "add-host": list("Add a custom host-to-IP mapping (host:ip)"),
+    "cache-from": list("Images to consider as cache sources"),
+    // docker 20.10's legacy builder accepts these and ignores them (BuildKit's), so CI scripts can pass them
+    progress: { type: "string", description: "Set type of progress output (auto, plain, tty). Ignored by the legacy builder" },
+    secret: list("Secret file to expose to the build (requires BuildKit)"),
+    ssh: list("SSH agent socket or keys to expose to the build (requires BuildKit)"),
   },
   async run({ flags, positionals, ctx }) {
     const [pathArg] = positionals as [string];
@@ -101,6 +107,11 @@ export default defineBerthCommand({
     const scratch = join(engine.root, "builder", "tmp");
     const cleanups: (() => void)[] = [];
     try {
+      // docker 20.10's legacy builder ignores them, and a build that needs a secret then fails somewhere
+      // in a RUN step; say at once what is missing (invalid_argument: exit 1 for build, as the catch below)
+      for (const f of ["secret", "ssh"] as const) {
+        if ((flags[f] as string[]).length) throw new EngineError("invalid_argument", `the --${f} option requires BuildKit, which berth's builder does not implement`);
+      }
       let contextDir: string;
       let dockerfile: string | undefined;
       let dockerfileName = "Dockerfile";
@@ -149,6 +160,7 @@ export default defineBerthCommand({
       const res = await build(engine, {
         contextDir, dockerfile, dockerfileName, tags: flags.tag as string[], buildArgs, labels,
         target: flags.target, noCache: !!flags["no-cache"], pull: !!flags.pull, network: flags.network, quiet: !!flags.quiet,
+        addHost: flags["add-host"] as string[], cacheFrom: (flags["cache-from"] as string[]).flatMap((c) => c.split(",")).filter(Boolean),
         out: (s) => (typeof s === "string" ? ctx.out(s) : void process.stdout.write(s)),
         err: (b) => void process.stderr.write(b),
         signal: cancel.signal,

@@ -23,22 +23,46 @@ function listed(i: ImageSummary): ListedImage {
   return { id: i.Id, names: [...i.RepoTags, ...i.RepoDigests], created: new Date(i.Created * 1000).toISOString(), size: i.Size };
 }
 
-export function imageRows(images: ListedImage[], all: boolean) {
+/**
+ * docker's rows (cli/command/formatter/image.go imageFormatTaggedAndDigest): one per repository:tag,
+ * repeated for each digest of that repository when digests are shown (--digests, or {{.Digest}} in
+ * --format), else "<none>"; a repository known only by digest gets rows with tag <none> (one per digest
+ * with --digests, one with an empty digest without)
+ */
+export function imageRows(images: ListedImage[], digests: { flag: boolean; inFormat: boolean }) {
   const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
   for (const img of images) {
-    const tags = img.names.filter((n) => !n.includes("@"));
-    if (tags.length === 0) {
-      rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+    const row = (repository: string, tag: string, digest: string) => rows.push({ repository, tag, digest, id: img.id, created: img.created, size: img.size });
+    if (img.names.length === 0) {
+      row("<none>", "<none>", "<none>");
       continue;
     }
-    for (const n of tags) {
+    const repoTags = new Map<string, string[]>();
+    const repoDigests = new Map<string, string[]>();
+    for (const n of img.names) {
+      const at = n.indexOf("@");
+      if (at >= 0) {
+        repoDigests.set(n.slice(0, at), [...(repoDigests.get(n.slice(0, at)) ?? []), n.slice(at + 1)]);
+        continue;
+      }
       const i = n.lastIndexOf(":");
-      const slash = n.lastIndexOf("/");
-      const hasTag = i > slash;
-      rows.push({ repository: hasTag ? n.slice(0, i) : n, tag: hasTag ? n.slice(i + 1) : "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
+      const hasTag = i > n.lastIndexOf("/");
+      const repo = hasTag ? n.slice(0, i) : n;
+      repoTags.set(repo, [...(repoTags.get(repo) ?? []), hasTag ? n.slice(i + 1) : "<none>"]);
+    }
+    for (const [repo, tags] of repoTags) {
+      const ds = digests.flag || digests.inFormat ? repoDigests.get(repo) ?? [] : [];
+      repoDigests.delete(repo);
+      for (const tag of tags) {
+        if (ds.length === 0) row(repo, tag, "<none>");
+        for (const d of ds) row(repo, tag, d);
+      }
+    }
+    for (const [repo, ds] of repoDigests) {
+      if (digests.flag) for (const d of ds) row(repo, "<none>", d);
+      else row(repo, "<none>", "");
     }
   }
-  void all;
   return rows;
 }
 
@@ -57,7 +81,8 @@ export default defineBerthCommand({
     const filters = Filters.fromFlags(flags.filter);
     if (positionals[0]) filters.add("reference", positionals[0]);
     // the filters, and without -a the hiding of intermediate images, are the engine's (engine/image-list.ts)
-    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), flags.all);
+    const format = typeof flags.format === "string" ? flags.format : "";
+    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), { flag: !!flags.digests, inFormat: format.includes("{{.Digest}}") });
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
       // docker prints one line per row, so an image with two tags shows twice

@@ -251,11 +251,14 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   const opaque = new Set<string>();
   let entries = 0;
   let size = 1024; // end-of-archive blocks
+  let diskSize = 0;
 
   for await (const rec of records) {
     const e = rec.entry;
     entries++;
     size += 512 + Math.ceil(e.size / 512) * 512;
+    if (e.type === "file") diskSize += e.size;
+    else if (e.type === "symlink") diskSize += Buffer.byteLength(e.linkname ?? "");
     const name = cleanLayerPath(e.name);
     try {
       const base = basenameOf(name);
@@ -380,7 +383,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
       closeSync(fd);
     }
   }
-  return { size, entries };
+  return { size, diskSize, entries };
 }
 
 function applyWhiteout(tree: LayerTree, name: string, base: string, e: TarEntry, mode: WhiteoutMode, opaque: Set<string>): void {

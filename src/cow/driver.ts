@@ -38,6 +38,12 @@ export interface Usage {
 export interface ApplyStats {
   /** bytes of the uncompressed tar stream consumed */
   size: number;
+  /**
+   * the layer's size as docker reports it (moby pkg/directory.Size over the unpacked layer, which
+   * `history`, `images` and `system df` show): regular files' bytes and symlinks' target lengths,
+   * a hard link's file once, directories and whiteouts 0
+   */
+  diskSize: number;
   entries: number;
 }
 

@@ -39,7 +39,7 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
       await images.snapshots.remove(key);
       return false;
     }
-    await images.snapshots.commit(chain, key, { "berth.size": String(stats.size), "berth.diffid": diffId });
+    await images.snapshots.commit(chain, key, { "berth.size": String(stats.diskSize), "berth.diffid": diffId });
     return true;
   } catch (e) {
     await images.snapshots.remove(key).catch(() => {});

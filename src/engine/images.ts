@@ -91,7 +91,7 @@ export class ImageService implements ImageResolver {
       if (await this.hasSnapshot(chain)) {
         await this.snapshots.remove(key);
       } else {
-        await this.snapshots.commit(chain, key, { "berth.size": String(stats.size), "berth.diffid": diffId });
+        await this.snapshots.commit(chain, key, { "berth.size": String(stats.diskSize), "berth.diffid": diffId });
       }
       prepared = false;
       const layerType = compression === "gzip" ? MediaType.OciLayerGzip : compression === "zstd" ? MediaType.OciLayerZstd : MediaType.OciLayer;
@@ -159,7 +159,7 @@ export class ImageService implements ImageResolver {
     for (const chain of chainIds(config.rootfs?.diff_ids ?? [])) {
       try {
         const info = await this.snapshots.stat(chain);
-        size += Number(info.labels?.["berth.size"] ?? 0) || (await this.snapshots.usage(chain)).size;
+        size += (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chain)).size);
       } catch {}
     }
     return size;
@@ -234,7 +234,7 @@ export class ImageService implements ImageResolver {
       if (!h.empty_layer && layer < chains.length) {
         try {
           const info = await this.snapshots.stat(chains[layer]!);
-          size = Number(info.labels?.["berth.size"] ?? 0) || (await this.snapshots.usage(chains[layer]!)).size;
+          size = (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chains[layer]!)).size);
         } catch {}
         layer++;
       }

@@ -271,7 +271,7 @@ async function fetchLayers(
           if (diffId !== diffIds[i]) {
             throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`);
           }
-          await finishApply(key, i, stats.size);
+          await finishApply(key, i, stats.diskSize);
         } catch (e) {
           await images.snapshots.remove(key).catch(() => {});
           throw await explainFailure(e, w, d);

@@ -12,7 +12,7 @@ import { createLogger } from "../../src/lib/log.ts";
 import type { SnapshotDriver } from "../../src/cow/driver.ts";
 import type { Mount } from "../../src/oci/index.ts";
 import type { ContainerSpec, ExitInfo, ProcessSpec, ResourceSpec, RunningContainer, Stdio } from "../../src/runtime/types.ts";
-import type { CgroupStats, ContainerRuntime, CreateHooks } from "../../src/engine/containers/runtime-port.ts";
+import type { CgroupStats, ContainerRuntime, CreateHooks, NetStats } from "../../src/engine/containers/runtime-port.ts";
 import type { ImageResolver, ResolvedImage } from "../../src/engine/image-types.ts";
 import { ContainerService } from "../../src/engine/containers/service.ts";
 
@@ -138,6 +138,10 @@ export class FakeRuntime implements ContainerRuntime {
   stats(cg: string): CgroupStats {
     this.record("stats", cg);
     return { memoryUsage: 0, memoryLimit: Infinity, cpuNs: 0, pids: this.cgroups.get(cg)?.size ?? 0 } as unknown as CgroupStats;
+  }
+
+  netStats(): NetStats {
+    return { netRx: 0, netTx: 0 };
   }
 
   oomKilled(): boolean {

@@ -10,6 +10,7 @@ import type { ContainerPty, DevptsConsole } from "../../ffi/pty.ts";
 
 export type { RunningContainer, Stdio, ContainerPty, DevptsConsole };
 export type CgroupStats = rt.CgroupStats;
+export type NetStats = ReturnType<typeof rt.netStats>;
 export type CreateHooks = rt.CreateHooks;
 
 export interface ContainerRuntime {
@@ -35,6 +36,8 @@ export interface ContainerRuntime {
   cgroupPids(cgroupPath: string): number[];
   removeCgroup(cgroupPath: string): void;
   updateCgroup(cgroupPath: string, r: ResourceSpec): void;
+  /** NET I/O of a process's network namespace (0 for pid 0 or the host's) */
+  netStats(pid: number): NetStats;
 }
 
 /** the real runtime: src/runtime on this host */
@@ -54,4 +57,5 @@ export const hostRuntime: ContainerRuntime = {
   cgroupPids: (cg) => rt.cgroupPids(cg),
   removeCgroup: (cg) => rt.removeCgroup(cg),
   updateCgroup: (cg, r) => rt.updateCgroup(cg, r),
+  netStats: (pid) => rt.netStats(pid),
 };

@@ -17,7 +17,7 @@ import type { SnapshotDriver } from "../../cow/driver.ts";
 import type { ExitInfo } from "../../runtime/types.ts";
 import type { ImageResolver } from "../image-types.ts";
 import type { LogEntry } from "./logs.ts";
-import { hostRuntime, type CgroupStats, type ContainerRuntime } from "./runtime-port.ts";
+import { hostRuntime, type CgroupStats, type ContainerRuntime, type NetStats } from "./runtime-port.ts";
 import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerUpdateResponse } from "../api/containers.ts";
 import { ContainerStore } from "./store.ts";
 import { NetworkService, type NetworkSettings, type SelfCommand } from "../network.ts";
@@ -289,7 +289,7 @@ export class ContainerService {
     return topOp.top(this.deps, ref);
   }
 
-  stats(id: string): CgroupStats {
+  stats(id: string): CgroupStats & NetStats {
     return topOp.stats(this.deps, id);
   }
 

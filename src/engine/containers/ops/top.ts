@@ -1,7 +1,7 @@
 /** `top` and `stats`: the processes and the cgroup counters of a running or paused container */
 import { readFileSync, readlinkSync } from "node:fs";
 import { EngineError } from "../../../lib/errors.ts";
-import type { CgroupStats } from "../runtime-port.ts";
+import type { CgroupStats, NetStats } from "../runtime-port.ts";
 import { isActive } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
@@ -47,9 +47,11 @@ export function top(d: ContainerDeps, ref: string): { titles: string[]; processe
   return { titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], processes: rows };
 }
 
-export function stats(d: ContainerDeps, id: string): CgroupStats {
+/** the cgroup's counters and, while it runs, its network namespace's (docker's NET I/O) */
+export function stats(d: ContainerDeps, id: string): CgroupStats & NetStats {
   const cfg = d.store.readConfig(id);
-  return d.runtime.stats(cfg.Berth.CgroupPath);
+  const st = refreshState(d, id);
+  return { ...d.runtime.stats(cfg.Berth.CgroupPath), ...d.runtime.netStats(isActive(st.Status) ? st.Pid : 0) };
 }
 
 function hostUsers(): Map<number, string> {
