@@ -65,8 +65,14 @@ export async function listImages(images: ImageService, q: ImageListOptions = {})
     const labels = images.store.config(img.id).config?.Labels ?? {};
     if (!f.every("label", (v) => matchLabel(labels, v))) continue;
     const tags = img.names.filter((n) => !n.includes("@"));
-    // docker's rows: one per tag, or one <none>:<none> for an untagged image
-    const rows = tags.length ? tags.map((n) => ({ name: n, ...splitRepoTag(n) })) : [{ name: "", repository: "<none>", tag: "<none>" }];
+    // docker's rows: one per tag, one with tag <none> per repository known by digest only, or one
+    // <none>:<none> for a nameless image; the reference filter narrows both lists (moby's images list)
+    const tagRows = tags.map((n) => ({ name: n, ...splitRepoTag(n) }));
+    const tagRepos = new Set(tagRows.map((r) => r.repository));
+    const digestRows = [...new Set(img.names.filter((n) => n.includes("@")).map((n) => n.slice(0, n.indexOf("@"))))]
+      .filter((repository) => !tagRepos.has(repository))
+      .map((repository) => ({ name: "", repository, tag: "<none>" }));
+    const rows = tagRows.length || digestRows.length ? [...tagRows, ...digestRows] : [{ name: "", repository: "<none>", tag: "<none>" }];
     const kept = rows.filter(
       (r) =>
         (dangling === undefined || (r.repository === "<none>") === (dangling === "true" || dangling === "1")) &&
@@ -77,7 +83,8 @@ export async function listImages(images: ImageService, q: ImageListOptions = {})
       Id: img.id,
       ParentId: records.get(img.id)?.parent ?? "",
       RepoTags: kept.map((r) => r.name).filter((n) => n !== ""),
-      RepoDigests: img.names.filter((n) => n.includes("@")),
+      // with a reference filter, only the digests of the repositories it matched (docker's rows follow RepoTags)
+      RepoDigests: img.names.filter((n) => n.includes("@") && kept.some((r) => r.repository === n.slice(0, n.indexOf("@")))),
       Created: Number.isNaN(t) ? 0 : Math.floor(t / 1000),
       Size: img.size,
       SharedSize: -1,
