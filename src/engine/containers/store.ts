@@ -77,8 +77,15 @@ export class ContainerStore {
     else replaceFile(path, JSON.stringify(st, null, 2) + "\n", 0o600);
   }
 
-  /** run fn holding the container's exclusive lock (flock on <dir>/lock; released on process death) */
+  /** ids whose lock this process holds now (withLock is re-entrant: a second flock on a new fd would wait for itself) */
+  private readonly held = new Set<string>();
+
+  /**
+   * run fn holding the container's exclusive lock (flock on <dir>/lock; released on process death).
+   * Re-entrant within this process: fn is synchronous, so nothing else of ours can run while it holds it.
+   */
   withLock<T>(id: string, fn: () => T): T {
+    if (this.held.has(id)) return fn();
     let fd: number;
     try {
       fd = openSync(join(this.dir(id), "lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
@@ -88,9 +95,11 @@ export class ContainerStore {
     }
     try {
       flock(fd, LOCK_EX);
+      this.held.add(id);
       return fn();
     } finally {
-      try { flock(fd, LOCK_UN); } catch {}
+      this.held.delete(id);
+      try { flock(fd, LOCK_UN); } catch {} // closeSync below releases it anyway
       closeSync(fd);
     }
   }
