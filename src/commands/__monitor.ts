@@ -1,4 +1,5 @@
-/** hidden: `berth __monitor <id>` — the detached supervisor of one container (engine/containers/service.ts) */
+/** hidden: `berth __monitor <id>` — the detached supervisor of one container (engine/containers/ops/start.ts) */
+import { writeSync } from "node:fs";
 import { defineBerthCommand } from "./_command.ts";
 import { containers } from "./container.ts";
 import { detachStdout } from "../engine/containers/index.ts";
@@ -11,10 +12,19 @@ export default defineBerthCommand({
     const id = svc.resolve(positionals[0]!);
     // visible in ps: the command line already reads `… __monitor <id>`
     process.title = `berth-monitor ${id.slice(0, 12)}`;
-    return svc.monitorMain(id, (line) => {
-      process.stdout.write(line + "\n");
-      // the spawner goes away: later writes must not meet a broken pipe
-      setTimeout(detachStdout, 50);
-    });
+    return svc.monitorMain(
+      id,
+      (line) => {
+        // the spawner may be gone already (kill -9 of `run -d`): the write then fails with EPIPE, which
+        // must not end the monitor (main.ts exits 141 on a stdout EPIPE) — the container runs on, supervised
+        try {
+          writeSync(1, line + "\n");
+        } catch {
+          // nobody reads the report any more: nothing to tell
+        }
+        // from now on fd 1 is /dev/null, so no later write can meet the broken pipe either
+        detachStdout();
+      },
+    );
   },
 });

@@ -28,7 +28,7 @@ import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
 import { EventLog } from "../events.ts";
 import { realClock, type Clock, type ContainerDeps, type SelfProcess } from "./ops/deps.ts";
 import { currentProcess } from "./ops/self.ts";
-import { info, refreshState, waitStopped, type ContainerInfo } from "./ops/state.ts";
+import { info, refreshState, sweepHalfCreated, waitStopped, type ContainerInfo } from "./ops/state.ts";
 import * as createOp from "./ops/create.ts";
 import * as startOp from "./ops/start.ts";
 import * as stopOp from "./ops/stop.ts";
@@ -131,8 +131,15 @@ export class ContainerService {
    * `create`: record + writable snapshot; nothing half-created on any error. `hostEnv` is the client's
    * environment (for `-e VAR`); `notice` gets docker's "Unable to find image" line.
    */
-  create(opts: CreateOptions, hostEnv: Record<string, string | undefined> = {}, notice: (line: string) => void = () => {}): Promise<{ id: string; warnings: string[] }> {
+  async create(opts: CreateOptions, hostEnv: Record<string, string | undefined> = {}, notice: (line: string) => void = () => {}): Promise<{ id: string; warnings: string[] }> {
+    // first the debris of creates killed half-way (no config.json, creator dead)
+    await sweepHalfCreated(this.deps);
     return createOp.create(this.deps, opts, { env: hostEnv, notice });
+  }
+
+  /** the debris of creates killed half-way: directories without config.json whose creator is dead */
+  sweepHalfCreated(): Promise<string[]> {
+    return sweepHalfCreated(this.deps);
   }
 
   update(ref: string, o: UpdateOptions): string {

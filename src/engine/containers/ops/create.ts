@@ -2,7 +2,7 @@
  * `create`: a container record with its writable snapshot, name, /etc files and network reservation,
  * from an image and docker's create options. Nothing half-created survives an error.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { cpus, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
@@ -92,6 +92,8 @@ export async function createRecord(d: ContainerDeps, opts: CreateOptions, image:
     undo.push(() => d.store.releaseName(n, id));
     mkdirSync(dir, { recursive: false, mode: 0o710 });
     undo.push(() => d.store.removeDir(id));
+    // who creates it: a kill -9 from here to config.json leaves debris the next command sweeps (ops/state.ts)
+    markCreator(d, id);
     const key = snapshotKey(id);
     await d.snapshots.prepare(key, image.topLayer, { "berth.container": id });
     undo.push(() => d.snapshots.remove(key));
@@ -133,6 +135,7 @@ export async function createRecord(d: ContainerDeps, opts: CreateOptions, image:
     d.store.writeState(id, initialState());
     // config.json last: a directory without it is not a container (store.ids) and is swept by rm
     d.store.writeConfig(cfg);
+    clearCreator(d, id);
     ev(d, "create", cfg);
     undo.commit();
     return { id, warnings: [] };
@@ -177,6 +180,21 @@ export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // none on the host: resolvConf falls back to docker's default servers
   replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
+}
+
+/** <container dir>/creating: "pid starttime" of the process creating it, until config.json is written */
+export const CREATOR_MARK = "creating";
+
+function markCreator(d: ContainerDeps, id: string): void {
+  writeFileSync(join(d.store.dir(id), CREATOR_MARK), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, { mode: 0o600 });
+}
+
+function clearCreator(d: ContainerDeps, id: string): void {
+  try {
+    unlinkSync(join(d.store.dir(id), CREATOR_MARK));
+  } catch {
+    // already gone: the mark only matters while config.json is missing
+  }
 }
 
 export function snapshotKey(id: string): string {

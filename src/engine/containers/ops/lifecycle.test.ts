@@ -287,3 +287,40 @@ describe("cleanup on failure", () => {
     expect(f.runtime.calls).toEqual([]);
   });
 });
+
+describe("a create killed half-way (issue 15)", () => {
+  const proc = (pid: number) => {
+    f.runtime.adopt(pid);
+    return { Pid: pid, StartTime: `t${pid}`, die: () => f.runtime.exit(pid, 137) };
+  };
+
+  test("a create killed half-way (no config.json) is swept by the next create once its creator is dead; one in flight is not", async () => {
+    const { mkdirSync, writeFileSync, utimesSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const half = (id: string, mark?: string) => {
+      mkdirSync(f.svc.store.dir(id));
+      if (mark !== undefined) writeFileSync(join(f.svc.store.dir(id), "creating"), mark);
+      return id;
+    };
+    const killed = half("a".repeat(64), "7007 t7007\n");
+    await f.snapshots.prepare(`container-${killed}`);
+    f.svc.store.reserveName("halfway", killed);
+    const live = proc(7008);
+    const inFlight = half("b".repeat(64), `${live.Pid} ${live.StartTime}\n`);
+    const justMade = half("c".repeat(64));
+    const oldUnmarked = half("d".repeat(64));
+    utimesSync(f.svc.store.dir(oldUnmarked), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+
+    const id = await f.create({ name: "halfway" });
+    expect(existsSync(f.svc.store.dir(killed))).toBe(false);
+    expect(f.snapshots.live.has(`container-${killed}`)).toBe(false);
+    expect(f.svc.store.nameOwner("halfway")).toBe(id);
+    expect(existsSync(f.svc.store.dir(inFlight))).toBe(true);
+    expect(existsSync(f.svc.store.dir(justMade))).toBe(true);
+    expect(existsSync(f.svc.store.dir(oldUnmarked))).toBe(false);
+    // a finished create leaves no mark
+    expect(existsSync(join(f.svc.store.dir(id), "creating"))).toBe(false);
+    live.die();
+    expect(await f.svc.sweepHalfCreated()).toEqual([inFlight]);
+  });
+});

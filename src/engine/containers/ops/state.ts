@@ -1,14 +1,19 @@
 /**
  * The recorded state of a container, refreshed: a dead supervisor with a dead container is reconciled
- * to "stopped" (its cgroup reaped, its networks detached) by the first reader that notices. Also the
+ * to "stopped" (its cgroup reaped, its networks detached) by the first reader that notices; and the
+ * sweep of records whose create was killed half-way. Also the
  * small shared steps every verb takes: a state update that tolerates removal, waiting for a stop or for
  * the supervisor to go, reaping the cgroup and detaching the networks.
  */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../../../lib/errors.ts";
 import { shortId } from "../../../lib/ids.ts";
 import * as netw from "../networking.ts";
 import { NoSuchContainer } from "../store.ts";
 import { isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
+import { CREATOR_MARK, snapshotKey } from "./create.ts";
 
 export interface ContainerInfo {
   cfg: ContainerConfigFile;
@@ -41,6 +46,68 @@ function needsReconcile(d: ContainerDeps, st: ContainerStateFile): boolean {
   if (st.Pid && d.runtime.isAlive(st.Pid, st.StartTime)) return false;
   if (d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return false;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------- half-created records
+
+const ID_RE = /^[0-9a-f]{64}$/;
+/** a directory without config.json and without a creator mark is a create that just began, this long */
+const YOUNG_MS = 60_000;
+
+/** is the directory of `id` (no config.json) a create still in flight? */
+function createInFlight(d: ContainerDeps, id: string): boolean {
+  const dir = d.store.dir(id);
+  let mark: string | undefined;
+  try {
+    mark = readFileSync(join(dir, CREATOR_MARK), "utf8");
+  } catch {
+    // no mark: the create is between mkdir and the mark, or the directory predates marks; judged by age
+  }
+  if (mark !== undefined) {
+    const [pid, start] = mark.trim().split(" ");
+    return d.runtime.isAlive(Number(pid), start ?? "");
+  }
+  try {
+    return d.clock.now() - statSync(dir).mtimeMs < YOUNG_MS;
+  } catch {
+    return true; // gone meanwhile: nothing to sweep
+  }
+}
+
+/**
+ * The debris of creates killed before their record was complete (a directory without config.json: `ps
+ * -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name and its directory
+ * go. Its port and address reservations are reclaimed by the networks once the directory is gone
+ * (isKnownContainer). Run by the next create and `container prune`/`system prune`.
+ * Returns the ids swept.
+ */
+export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = readdirSync(d.root);
+  } catch {
+    return []; // no containers directory yet: nothing was ever created
+  }
+  const swept: string[] = [];
+  for (const id of entries) {
+    if (!ID_RE.test(id) || existsSync(join(d.store.dir(id), "config.json")) || createInFlight(d, id)) continue;
+    try {
+      await d.snapshots.remove(snapshotKey(id));
+    } catch (e) {
+      if (!(e instanceof EngineError && e.kind === "not_found")) {
+        d.log.warn(`remove half-created container ${shortId(id)}: ${(e as Error).message}`);
+        continue; // its snapshot stays named by its directory: a later sweep tries again
+      }
+    }
+    try {
+      for (const name of readdirSync(d.store.namesDir)) if (!name.startsWith(".")) d.store.releaseName(name, id);
+    } catch (e) {
+      d.log.debug(`names of half-created container ${shortId(id)}: ${(e as Error).message}`);
+    }
+    d.store.removeDir(id);
+    swept.push(id);
+  }
+  return swept;
 }
 
 /** docker's network events name the network by id, with the container and the network's name */
