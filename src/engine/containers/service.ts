@@ -283,8 +283,9 @@ export class ContainerService {
     renameOp.rename(this.deps, ref, newName);
   }
 
-  pause(ref: string): string {
-    return pauseOp.pause(this.deps, ref);
+  /** `transient`: a pause for this process's operation only (commit); it dies with the process */
+  pause(ref: string, o: pauseOp.PauseOptions = {}): string {
+    return pauseOp.pause(this.deps, ref, o);
   }
 
   unpause(ref: string): string {

@@ -324,3 +324,34 @@ describe("a create killed half-way (issue 15)", () => {
     expect(await f.svc.sweepHalfCreated()).toEqual([inFlight]);
   });
 });
+
+describe("a pause taken by an operation (issue 15)", () => {
+  const proc = (pid: number) => {
+    f.runtime.adopt(pid);
+    return { Pid: pid, StartTime: `t${pid}`, die: () => f.runtime.exit(pid, 137) };
+  };
+  const setState = (id: string, over: Record<string, unknown>) => f.svc.store.updateState(id, (s) => ({ ...s, ...over }));
+
+  test("a pause taken for an operation dies with its pauser: the next reader thaws it; a user's pause stays", async () => {
+    const { id, done } = await started();
+    f.svc.pause(id, { transient: true });
+    expect(f.svc.store.readState(id).PausedBy).toEqual({ Pid: process.pid, StartTime: `t${process.pid}` });
+    // the pauser (commit) is another process, killed with -9 before its unpause
+    const commit = proc(7001);
+    setState(id, { PausedBy: { Pid: commit.Pid, StartTime: commit.StartTime } });
+    expect(f.svc.refreshState(id).Status).toBe("paused"); // alive: its pause holds
+    commit.die();
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.PausedBy]).toEqual(["running", undefined]);
+    expect(f.runtime.frozen.size).toBe(0);
+    expect(f.runtime.ops().slice(-2)).toEqual(["freeze", "thaw"]);
+
+    // `berth pause` records no pauser: it outlives the command that took it
+    f.svc.pause(id);
+    expect(f.svc.store.readState(id).PausedBy).toBeUndefined();
+    expect(f.svc.refreshState(id).Status).toBe("paused");
+    f.svc.unpause(id);
+    await f.svc.kill(id);
+    await done;
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * The recorded state of a container, refreshed: a dead supervisor with a dead container is reconciled
- * to "stopped" (its cgroup reaped, its networks detached) by the first reader that notices; and the
+ * to "stopped" (its cgroup reaped, its networks detached), a pause whose pauser died is undone, by the
+ * first reader that notices; and the
  * sweep of records whose create was killed half-way. Also the
  * small shared steps every verb takes: a state update that tolerates removal, waiting for a stop or for
  * the supervisor to go, reaping the cgroup and detaching the networks.
@@ -12,7 +13,7 @@ import { shortId } from "../../../lib/ids.ts";
 import * as netw from "../networking.ts";
 import { NoSuchContainer } from "../store.ts";
 import { isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
 import { CREATOR_MARK, snapshotKey } from "./create.ts";
 
 export interface ContainerInfo {
@@ -24,10 +25,14 @@ export function info(d: ContainerDeps, id: string): ContainerInfo {
   return { cfg: d.store.readConfig(id), state: refreshState(d, id) };
 }
 
-/** state.json, with a dead supervisor and a dead container reconciled to "stopped" */
+/**
+ * state.json, with a dead supervisor and a dead container reconciled to "stopped", and a pause whose
+ * pauser died (kill -9 of commit) undone
+ */
 export function refreshState(d: ContainerDeps, id: string): ContainerStateFile {
   const rt = d.runtime;
-  const st = d.store.readState(id);
+  let st = d.store.readState(id);
+  if (pauserGone(d, st)) st = thawOrphanPause(d, id);
   if (st.Restarting && !rt.isAlive(st.MonitorPid, st.MonitorStartTime)) {
     return d.store.updateState(id, (cur) => (cur.Restarting && !rt.isAlive(cur.MonitorPid, cur.MonitorStartTime) ? { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" } : cur));
   }
@@ -46,6 +51,28 @@ function needsReconcile(d: ContainerDeps, st: ContainerStateFile): boolean {
   if (st.Pid && d.runtime.isAlive(st.Pid, st.StartTime)) return false;
   if (d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return false;
   return true;
+}
+
+/** paused by an operation (commit) whose process is gone */
+function pauserGone(d: ContainerDeps, st: ContainerStateFile): boolean {
+  return st.Status === "paused" && !!st.PausedBy && !d.runtime.isAlive(st.PausedBy.Pid, st.PausedBy.StartTime);
+}
+
+/** the pause dies with its pauser: thaw the cgroup, running again (the user's own pause has no PausedBy) */
+function thawOrphanPause(d: ContainerDeps, id: string): ContainerStateFile {
+  return d.store.updateState(id, (cur) => {
+    if (!pauserGone(d, cur)) return cur;
+    const cfg = d.store.readConfig(id);
+    try {
+      d.runtime.thaw(cfg.Berth.CgroupPath);
+    } catch (e) {
+      // its cgroup is gone with its processes: nothing is frozen any more (the reconcile below records the exit)
+      d.log.debug(`thaw container ${shortId(id)}: ${(e as Error).message}`);
+    }
+    ev(d, "unpause", cfg);
+    const { PausedBy: _, ...rest } = cur;
+    return { ...rest, Status: "running" };
+  });
 }
 
 // ---------------------------------------------------------------------------------------- half-created records
