@@ -1,4 +1,4 @@
-/** hidden: `berth __monitor <id>` — the detached supervisor of one container (engine/containers/ops/start.ts) */
+/** hidden: `berth __monitor [--resume] <id>` — the detached supervisor of one container (engine/containers/ops/start.ts) */
 import { writeSync } from "node:fs";
 import { defineBerthCommand } from "./_command.ts";
 import { containers } from "./container.ts";
@@ -6,8 +6,10 @@ import { detachStdout } from "../engine/containers/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "__monitor", description: "Supervise a container (internal)", usage: "CONTAINER", minArgs: 1, maxArgs: 1 },
-  args: {},
-  async run({ positionals, ctx }) {
+  args: {
+    resume: { type: "boolean", description: "Restart a container whose monitor died, as its restart policy says (internal)" },
+  },
+  async run({ flags, positionals, ctx }) {
     const svc = await containers(ctx);
     const id = svc.resolve(positionals[0]!);
     // visible in ps: the command line already reads `… __monitor <id>`
@@ -25,6 +27,7 @@ export default defineBerthCommand({
         // from now on fd 1 is /dev/null, so no later write can meet the broken pipe either
         detachStdout();
       },
+      { resume: !!flags.resume },
     );
   },
 });

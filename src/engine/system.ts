@@ -231,7 +231,7 @@ export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ dele
   let reclaimed = 0;
   await e.containers.sweepHalfCreated();
   for (const c of e.containers.list(true)) {
-    if (["running", "paused", "restarting", "removing"].includes(c.state.Status)) continue;
+    if (["running", "paused", "restarting", "removing"].includes(c.state.Status) || c.state.Restarting) continue;
     if (!matchesPrune(f, c.cfg.Created, c.cfg.Config.Labels ?? {})) continue;
     let size = 0;
     try {

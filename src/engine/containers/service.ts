@@ -205,8 +205,8 @@ export class ContainerService {
   }
 
   /** the body of `berth __monitor <id>`; `report` gets the one line for the spawner */
-  monitorMain(id: string, report: (line: string) => void): Promise<number> {
-    return startOp.monitorMain(this.deps, id, report);
+  monitorMain(id: string, report: (line: string) => void, o: { resume?: boolean } = {}): Promise<number> {
+    return startOp.monitorMain(this.deps, id, report, o);
   }
 
   // ---------------------------------------------------------------- attach, logs, exec

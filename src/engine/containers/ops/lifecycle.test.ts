@@ -355,3 +355,79 @@ describe("a pause taken by an operation (issue 15)", () => {
     await done;
   });
 });
+
+describe("a monitor found dead (issue 15)", () => {
+  /** a process of the fake host that can die: a monitor, a container */
+  const proc = (pid: number) => {
+    f.runtime.adopt(pid);
+    return { Pid: pid, StartTime: `t${pid}`, die: () => f.runtime.exit(pid, 137) };
+  };
+  const setState = (id: string, over: Record<string, unknown>) => f.svc.store.updateState(id, (s) => ({ ...s, ...over }));
+
+  test("a dead monitor and a dead container: exited 255, and --restart always starts it again under a new monitor", async () => {
+    const id = await f.create({ restart: "always" });
+    const monitor = proc(7002);
+    const ctr = proc(7003);
+    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    ctr.die();
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.ExitCode, st.Restarting, st.MonitorPid]).toEqual(["stopped", 255, true, process.pid]);
+    expect(f.launched.map((l) => l.args)).toEqual([["--root", f.root, "__monitor", "--resume", id]]);
+    // the new monitor waits out the first back-off, then runs it again
+    const pid = await running(id);
+    expect(f.svc.refreshState(id).RestartCount).toBe(1);
+    // a second reader sees a live monitor: no second launch
+    expect(f.launched).toHaveLength(1);
+    await f.svc.stop(id, 1);
+    expect(await f.launched[0]!.done).toBe(143);
+    expect(f.runtime.calls).toContainEqual({ op: "kill", args: [pid, 15] });
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", Restarting: false, ManuallyStopped: true });
+  });
+
+  test("a monitor that died waiting out the back-off: the restart it owed happens; after a stop it does not", async () => {
+    const id = await f.create({ restart: "on-failure" });
+    const monitor = proc(7004);
+    setState(id, { Status: "stopped", ExitCode: 1, Restarting: true, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", Restarting: true, MonitorPid: process.pid });
+    await running(id);
+    await f.svc.stop(id, 1);
+    await f.launched[0]!.done;
+
+    const other = await f.create({ restart: "always" });
+    const m2 = proc(7005);
+    setState(other, { Status: "stopped", Restarting: true, ManuallyStopped: true, MonitorPid: m2.Pid, MonitorStartTime: m2.StartTime });
+    m2.die();
+    expect(f.svc.refreshState(other)).toMatchObject({ Status: "stopped", Restarting: false, MonitorPid: 0 });
+    expect(f.launched).toHaveLength(1);
+  });
+
+  test("no policy, on-failure past its count, or rm -f: reconciled to exited without a new monitor", async () => {
+    const dead = () => {
+      const m = proc(7100 + f.launched.length * 10 + Math.floor(Math.random() * 9));
+      m.die();
+      return { Status: "running", Pid: m.Pid, StartTime: m.StartTime, MonitorPid: m.Pid, MonitorStartTime: m.StartTime, StartedAt: new Date().toISOString() };
+    };
+    const plain = await f.create();
+    setState(plain, dead());
+    expect(f.svc.refreshState(plain)).toMatchObject({ Status: "stopped", ExitCode: 255, Error: "container supervisor exited unexpectedly", Restarting: false });
+    const spent = await f.create({ restart: "on-failure:1" });
+    setState(spent, { ...dead(), RestartCount: 1 });
+    expect(f.svc.refreshState(spent)).toMatchObject({ Status: "stopped", Restarting: false });
+    const gone = await f.create({ restart: "always" });
+    setState(gone, dead());
+    await f.svc.rm(gone, true);
+    expect(existsSync(f.svc.store.dir(gone))).toBe(false);
+    expect(f.launched).toEqual([]);
+  });
+
+  test("a beginRestart of a monitor that lost the container to another process changes nothing", async () => {
+    const id = await f.create({ restart: "always" });
+    const { beginRestart } = await import("./restart-policy.ts");
+    const other = proc(7006);
+    setState(id, { Status: "running", Restarting: false, MonitorPid: other.Pid, MonitorStartTime: other.StartTime });
+    expect(beginRestart(f.svc.deps, id)).toBe(false);
+    expect(f.svc.store.readState(id)).toMatchObject({ MonitorPid: other.Pid, MonitorStartTime: other.StartTime });
+  });
+});

@@ -30,7 +30,8 @@ function rmSocket(dir: string): void {
 export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes = false): Promise<string> {
   const id = d.store.resolve(ref);
   const cfg = d.store.readConfig(id);
-  const st = refreshState(d, id);
+  // rm -f removes it whatever its policy: a reconcile here must not start a new monitor for it
+  const st = refreshState(d, id, { revive: !force });
   if (st.Restarting) {
     if (!force) throw new EngineError("conflict", `cannot remove container "${cfg.Name}": container is restarting: stop the container before removing or force remove`);
     await cancelRestart(d, id);

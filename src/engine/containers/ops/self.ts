@@ -3,10 +3,12 @@
  * monitor's environment). The one place in engine/containers that reads `process`, until the engine's
  * options carry it from main.ts (issue 11: openEngine({self})).
  */
+import { closeSync, constants, openSync } from "node:fs";
+import { join } from "node:path";
 import { redirectToDevNull } from "../../../ffi/container-io.ts";
 import { DEFAULT_PATH } from "../spec.ts";
 import { networkEnv } from "../../network.ts";
-import type { SelfProcess } from "./deps.ts";
+import type { ContainerDeps, SelfProcess } from "./deps.ts";
 
 const isCompiled = () => Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 
@@ -17,6 +19,24 @@ export function currentProcess(): SelfProcess {
     // the compiled binary needs nothing from the caller's environment; under `bun src/main.ts` (tests) pass it on
     monitorEnv: () => (isCompiled() ? { PATH: process.env.PATH ?? DEFAULT_PATH, ...networkEnv() } : { ...process.env }),
   };
+}
+
+/**
+ * Start `berth --root <root> __monitor --resume <id>` that nobody waits for (the restart of a container
+ * whose monitor died, found by the next command): its own session, stdin and stdout /dev/null, stderr
+ * appended to the container's monitor.log. Returns its pid.
+ */
+export function launchResumeMonitor(d: ContainerDeps, id: string): number {
+  const args = ["--root", d.berthRoot, "__monitor", "--resume", id];
+  if (d.self.launch) return d.self.launch(args);
+  const logFd = openSync(join(d.store.dir(id), "monitor.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+  try {
+    const proc = Bun.spawn([...d.self.argv, ...args], { stdin: "ignore", stdout: "ignore", stderr: logFd, detached: true, cwd: "/", env: d.self.monitorEnv() });
+    proc.unref();
+    return proc.pid;
+  } finally {
+    closeSync(logFd);
+  }
 }
 
 /**

@@ -18,7 +18,7 @@ import { buildSpec, parseLink, resolveUser, volatileOverlay, type SpecPaths } fr
 import { resolveDevices, rdevNumbers, type DeviceNode } from "../host-options.ts";
 import * as netw from "../networking.ts";
 import { startError, supervise as runSupervised, type LocalIO, type Prepared } from "../supervisor.ts";
-import { shouldRestart } from "../restart.ts";
+import { nextDelay, shouldRestart } from "../restart.ts";
 import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { writeEtcFiles } from "./create.ts";
@@ -134,7 +134,8 @@ export function linkedContainers(d: ContainerDeps, cfg: ContainerConfigFile): Re
  */
 export function claim(d: ContainerDeps, id: string, byPolicy = false): boolean | "stopped" {
   return d.store.withLock(id, () => {
-    const st = refreshState(d, id);
+    // this process starts it: a reconcile here must not hand it to another monitor as well
+    const st = refreshState(d, id, { revive: false });
     if (!canStart(st.Status)) return false;
     if (byPolicy && (st.ManuallyStopped || !st.Restarting)) {
       d.store.writeState(id, { ...st, Restarting: false, MonitorPid: 0, MonitorStartTime: "" });
@@ -291,7 +292,7 @@ export async function startDetached(d: ContainerDeps, id: string): Promise<void>
  * The body of `berth __monitor <id>`: supervise, and again while the restart policy says so. `report`
  * gets one line for the spawner (startDetached), which the command writes to its stdout.
  */
-export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void): Promise<number> {
+export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void, o: { resume?: boolean } = {}): Promise<number> {
   // comm becomes "berth-monitor" (the command line already reads `… __monitor <id>`)
   try {
     setThreadName("berth-monitor");
@@ -307,6 +308,14 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
   try {
     let delay = 0;
     let byPolicy = false;
+    if (o.resume) {
+      // launched by the command that found this container's monitor dead (refreshState): the restart
+      // that monitor owed, after the policy's first back-off, unless a stop or start came in meanwhile
+      delay = nextDelay(0, 0);
+      await d.clock.sleep(delay);
+      if (!beginRestart(d, id)) return d.store.readState(id).ExitCode;
+      byPolicy = true;
+    }
     for (;;) {
       const began = d.clock.now();
       let info: ExitInfo;

@@ -1,8 +1,7 @@
 /**
- * The recorded state of a container, refreshed: a dead supervisor with a dead container is reconciled
- * to "stopped" (its cgroup reaped, its networks detached), a pause whose pauser died is undone, by the
- * first reader that notices; and the
- * sweep of records whose create was killed half-way. Also the
+ * The recorded state of a container, refreshed against the processes it names by the first reader that
+ * notices (a dead supervisor, a dead pauser, a dead monitor owing a restart), and the sweep of records
+ * whose create was killed half-way. Also the
  * small shared steps every verb takes: a state update that tolerates removal, waiting for a stop or for
  * the supervisor to go, reaping the cgroup and detaching the networks.
  */
@@ -11,10 +10,12 @@ import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
 import { shortId } from "../../../lib/ids.ts";
 import * as netw from "../networking.ts";
+import { shouldRestart } from "../restart.ts";
 import { NoSuchContainer } from "../store.ts";
 import { isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { CREATOR_MARK, snapshotKey } from "./create.ts";
+import { launchResumeMonitor } from "./self.ts";
 
 export interface ContainerInfo {
   cfg: ContainerConfigFile;
@@ -25,16 +26,34 @@ export function info(d: ContainerDeps, id: string): ContainerInfo {
   return { cfg: d.store.readConfig(id), state: refreshState(d, id) };
 }
 
+export interface RefreshOptions {
+  /**
+   * a container whose monitor is found dead gets its restart policy applied: a new monitor
+   * (`__monitor --resume`) starts it again after the policy's first back-off. Default true; false for a
+   * caller about to start or remove the container itself (claim, rm -f).
+   */
+  revive?: boolean;
+}
+
 /**
- * state.json, with a dead supervisor and a dead container reconciled to "stopped", and a pause whose
- * pauser died (kill -9 of commit) undone
+ * state.json, reconciled with the processes it names, by the first reader that notices:
+ *  - paused by an operation whose process died (kill -9 of commit): thawed, running again;
+ *  - waiting to restart, its monitor dead: a new monitor takes over the restart (or, with revive off or
+ *    after a manual stop, it stays stopped);
+ *  - active, with both the container and its supervisor dead: stopped (exit 255, docker's code for an
+ *    exit nobody saw), its cgroup reaped and networks detached; then its restart policy applies.
  */
-export function refreshState(d: ContainerDeps, id: string): ContainerStateFile {
+export function refreshState(d: ContainerDeps, id: string, o: RefreshOptions = {}): ContainerStateFile {
+  const revive = o.revive ?? true;
   const rt = d.runtime;
   let st = d.store.readState(id);
   if (pauserGone(d, st)) st = thawOrphanPause(d, id);
   if (st.Restarting && !rt.isAlive(st.MonitorPid, st.MonitorStartTime)) {
-    return d.store.updateState(id, (cur) => (cur.Restarting && !rt.isAlive(cur.MonitorPid, cur.MonitorStartTime) ? { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" } : cur));
+    st = d.store.updateState(id, (cur) => {
+      if (!cur.Restarting || rt.isAlive(cur.MonitorPid, cur.MonitorStartTime)) return cur;
+      if (revive && !cur.ManuallyStopped) return { ...cur, ...relaunch(d, id) };
+      return { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
+    });
   }
   if (!needsReconcile(d, st)) return st;
   return d.store.updateState(id, (cur) => {
@@ -42,8 +61,34 @@ export function refreshState(d: ContainerDeps, id: string): ContainerStateFile {
     const cfg = d.store.readConfig(id);
     reapCgroup(d, cfg);
     detachNetworks(d, cfg);
-    return { ...cur, Status: "stopped", Pid: 0, MonitorPid: 0, ExitCode: cur.Pid ? 255 : 128, FinishedAt: new Date(d.clock.now()).toISOString(), Error: cur.Pid ? "container supervisor exited unexpectedly" : cur.Error };
+    const exitCode = cur.Pid ? 255 : 128;
+    const { PausedBy: _, ...rest } = cur;
+    const next: ContainerStateFile = {
+      ...rest,
+      Status: "stopped",
+      Pid: 0,
+      StartTime: "",
+      MonitorPid: 0,
+      MonitorStartTime: "",
+      Restarting: false,
+      ExitCode: exitCode,
+      FinishedAt: new Date(d.clock.now()).toISOString(),
+      Error: cur.Pid ? "container supervisor exited unexpectedly" : cur.Error,
+    };
+    const again = cur.Status !== "creating" && shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: cur.RestartCount ?? 0, manuallyStopped: !!cur.ManuallyStopped });
+    return revive && again ? { ...next, ...relaunch(d, id) } : next;
   });
+}
+
+/** a new monitor for a restart its dead monitor cannot do; recorded as the container's supervisor */
+function relaunch(d: ContainerDeps, id: string): Pick<ContainerStateFile, "Restarting" | "MonitorPid" | "MonitorStartTime"> {
+  try {
+    const pid = launchResumeMonitor(d, id);
+    return { Restarting: true, MonitorPid: pid, MonitorStartTime: d.runtime.processStartTime(pid) ?? "" };
+  } catch (e) {
+    d.log.warn(`restart container ${shortId(id)}: ${(e as Error).message}`);
+    return { Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
+  }
 }
 
 function needsReconcile(d: ContainerDeps, st: ContainerStateFile): boolean {
