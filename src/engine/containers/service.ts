@@ -45,6 +45,7 @@ import * as renameOp from "./ops/rename.ts";
 import * as pauseOp from "./ops/pause.ts";
 import * as topOp from "./ops/top.ts";
 import * as networkOp from "./ops/network.ts";
+import * as restoreOp from "./ops/restore.ts";
 
 export type { ContainerInfo } from "./ops/state.ts";
 export type { ForegroundOptions } from "./ops/start.ts";
@@ -207,6 +208,11 @@ export class ContainerService {
   /** the body of `berth __monitor <id>`; `report` gets the one line for the spawner */
   monitorMain(id: string, report: (line: string) => void, o: { resume?: boolean } = {}): Promise<number> {
     return startOp.monitorMain(this.deps, id, report, o);
+  }
+
+  /** `system restore`: start every container whose restart policy says it should run (docker's daemon start) */
+  restore(): Promise<restoreOp.RestoreResult> {
+    return restoreOp.restore(this.deps);
   }
 
   // ---------------------------------------------------------------- attach, logs, exec

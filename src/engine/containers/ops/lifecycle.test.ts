@@ -431,3 +431,21 @@ describe("a monitor found dead (issue 15)", () => {
     expect(f.svc.store.readState(id)).toMatchObject({ MonitorPid: other.Pid, MonitorStartTime: other.StartTime });
   });
 });
+
+describe("system restore: docker's restart at daemon start", () => {
+  test("which stopped containers run again", async () => {
+    const { shouldRunAtRestore } = await import("./restore.ts");
+    const { initialState } = await import("../types.ts");
+    const ran = { ...initialState(), Status: "stopped" as const, StartedAt: "2026-01-01T00:00:00Z" };
+    const p = (Name: string) => ({ Name, MaximumRetryCount: 0 });
+    expect(shouldRunAtRestore(p("always"), { ...ran, ManuallyStopped: true })).toBe(true);
+    expect(shouldRunAtRestore(p("always"), { ...ran, StartedAt: "0001-01-01T00:00:00Z" })).toBe(false);
+    expect(shouldRunAtRestore(p("unless-stopped"), ran)).toBe(true);
+    expect(shouldRunAtRestore(p("unless-stopped"), { ...ran, ManuallyStopped: true })).toBe(false);
+    expect(shouldRunAtRestore(p("on-failure"), { ...ran, ExitCode: 255 })).toBe(true);
+    expect(shouldRunAtRestore(p("on-failure"), { ...ran, ExitCode: 0 })).toBe(false);
+    expect(shouldRunAtRestore(p("on-failure"), { ...ran, ExitCode: 137, ManuallyStopped: true })).toBe(false);
+    expect(shouldRunAtRestore(p("no"), { ...ran, ExitCode: 1 })).toBe(false);
+    expect(shouldRunAtRestore(undefined, ran)).toBe(false);
+  });
+});

@@ -30,7 +30,7 @@ export interface RefreshOptions {
   /**
    * a container whose monitor is found dead gets its restart policy applied: a new monitor
    * (`__monitor --resume`) starts it again after the policy's first back-off. Default true; false for a
-   * caller about to start or remove the container itself (claim, rm -f).
+   * caller about to start or remove the container itself (claim, rm -f, system restore).
    */
   revive?: boolean;
 }
@@ -150,7 +150,7 @@ function createInFlight(d: ContainerDeps, id: string): boolean {
  * The debris of creates killed before their record was complete (a directory without config.json: `ps
  * -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name and its directory
  * go. Its port and address reservations are reclaimed by the networks once the directory is gone
- * (isKnownContainer). Run by the next create and `container prune`/`system prune`.
+ * (isKnownContainer). Run by the next create, `container prune`/`system prune` and `system restore`.
  * Returns the ids swept.
  */
 export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
