@@ -325,6 +325,21 @@ describe("a create killed half-way (issue 15)", () => {
   });
 });
 
+test("rm renames the record away before deleting it; a tombstone left by a kill goes with the next create", async () => {
+  const { mkdirSync, readdirSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const id = await f.create();
+  await f.svc.rm(id, false);
+  expect(readdirSync(f.svc.store.root).filter((n) => n !== "names")).toEqual([]);
+  // a removal killed during its recursive delete: the tombstone holds what was left, ps never lists it
+  const tomb = join(f.svc.store.root, `.gone-${"e".repeat(64)}-12345678`);
+  mkdirSync(tomb);
+  writeFileSync(join(tomb, "config.json"), "{}");
+  expect(f.svc.store.ids()).toEqual([]);
+  const next = await f.create();
+  expect(readdirSync(f.svc.store.root).filter((n) => n !== "names")).toEqual([next]);
+});
+
 describe("a pause taken by an operation (issue 15)", () => {
   const proc = (pid: number) => {
     f.runtime.adopt(pid);

@@ -149,7 +149,7 @@ function createInFlight(d: ContainerDeps, id: string): boolean {
 /**
  * The debris of creates killed before their record was complete (a directory without config.json: `ps
  * -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name and its directory
- * go. Its port and address reservations are reclaimed by the networks once the directory is gone
+ * go; and the tombstones of removals killed during their recursive delete (store.removeDir). Its port and address reservations are reclaimed by the networks once the directory is gone
  * (isKnownContainer). Run by the next create, `container prune`/`system prune` and `system restore`.
  * Returns the ids swept.
  */
@@ -160,6 +160,7 @@ export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
   } catch {
     return []; // no containers directory yet: nothing was ever created
   }
+  d.store.sweepTombstones();
   const swept: string[] = [];
   for (const id of entries) {
     if (!ID_RE.test(id) || existsSync(join(d.store.dir(id), "config.json")) || createInFlight(d, id)) continue;
