@@ -2,7 +2,7 @@
  * `create`: a container record with its writable snapshot, name, /etc files and network reservation,
  * from an image and docker's create options. Nothing half-created survives an error.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { cpus, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
@@ -186,7 +186,8 @@ export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
 export const CREATOR_MARK = "creating";
 
 function markCreator(d: ContainerDeps, id: string): void {
-  writeFileSync(join(d.store.dir(id), CREATOR_MARK), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, { mode: 0o600 });
+  // whole or not at all (tmp → rename): a sweeper never reads half a mark
+  replaceFile(join(d.store.dir(id), CREATOR_MARK), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, 0o600);
 }
 
 function clearCreator(d: ContainerDeps, id: string): void {

@@ -308,6 +308,7 @@ describe("a create killed half-way (issue 15)", () => {
     const live = proc(7008);
     const inFlight = half("b".repeat(64), `${live.Pid} ${live.StartTime}\n`);
     const justMade = half("c".repeat(64));
+    const emptyMark = half("f".repeat(64), "");
     const oldUnmarked = half("d".repeat(64));
     utimesSync(f.svc.store.dir(oldUnmarked), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
 
@@ -317,6 +318,7 @@ describe("a create killed half-way (issue 15)", () => {
     expect(f.svc.store.nameOwner("halfway")).toBe(id);
     expect(existsSync(f.svc.store.dir(inFlight))).toBe(true);
     expect(existsSync(f.svc.store.dir(justMade))).toBe(true);
+    expect(existsSync(f.svc.store.dir(emptyMark))).toBe(true);
     expect(existsSync(f.svc.store.dir(oldUnmarked))).toBe(false);
     // a finished create leaves no mark
     expect(existsSync(join(f.svc.store.dir(id), "creating"))).toBe(false);

@@ -42,7 +42,7 @@ export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes 
   if (isActive(st.Status)) {
     if (st.Pid) d.runtime.kill(st.Pid, 9);
     reapCgroup(d, cfg);
-    await waitStopped(d, id, 5000);
+    await waitStopped(d, id, 5000, { revive: false });
     await waitSupervisorGone(d, id);
   }
   await removeNow(d, id, volumes);

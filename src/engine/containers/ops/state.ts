@@ -135,10 +135,9 @@ function createInFlight(d: ContainerDeps, id: string): boolean {
   } catch {
     // no mark: the create is between mkdir and the mark, or the directory predates marks; judged by age
   }
-  if (mark !== undefined) {
-    const [pid, start] = mark.trim().split(" ");
-    return d.runtime.isAlive(Number(pid), start ?? "");
-  }
+  const [pid, start] = (mark ?? "").trim().split(" ");
+  // a mark being written (empty yet) or without a start time says nothing: judged by age as well
+  if (Number(pid) > 0 && start) return d.runtime.isAlive(Number(pid), start);
   try {
     return d.clock.now() - statSync(dir).mtimeMs < YOUNG_MS;
   } catch {
@@ -242,12 +241,12 @@ export function safeUpdate(d: ContainerDeps, id: string, fn: (st: ContainerState
 }
 
 /** poll until the container is no longer active (or gone); false on timeout */
-export async function waitStopped(d: ContainerDeps, id: string, timeoutMs: number): Promise<boolean> {
+export async function waitStopped(d: ContainerDeps, id: string, timeoutMs: number, o: RefreshOptions = {}): Promise<boolean> {
   const end = d.clock.now() + timeoutMs;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     let st: ContainerStateFile;
     try {
-      st = refreshState(d, id);
+      st = refreshState(d, id, o);
     } catch (e) {
       if (e instanceof NoSuchContainer) return true;
       throw e;
