@@ -10,7 +10,9 @@
  * (`run --rm IMG true`); everything other terminals need still works the same way, because the state,
  * the log and the attach socket are written identically by either supervisor. If a supervisor dies
  * (SIGKILL), the container keeps running; `stop`/`kill`/`rm -f` reach it through its trusted pid and its
- * cgroup, and the first command to notice a dead supervisor with a dead container records it stopped.
+ * cgroup, and the first command to notice a dead supervisor with a dead container records it stopped
+ * and applies its restart policy through a new monitor (ops/state.ts). `system restore` (ops/restore.ts)
+ * is docker's daemon start: it starts what the restart policies say should run, e.g. after a reboot.
  */
 import type { Logger } from "../../lib/log.ts";
 import type { SnapshotDriver } from "../../cow/driver.ts";
