@@ -1,4 +1,4 @@
-/** hidden: `berth __monitor [--resume] <id>` — the detached supervisor of one container (engine/containers/ops/start.ts) */
+/** hidden: `berth __monitor [--resume|--adopt] <id>` — the detached supervisor of one container (engine/containers/ops/start.ts) */
 import { writeSync } from "node:fs";
 import { defineBerthCommand } from "./_command.ts";
 import { containers } from "./container.ts";
@@ -8,6 +8,7 @@ export default defineBerthCommand({
   meta: { name: "__monitor", description: "Supervise a container (internal)", usage: "CONTAINER", minArgs: 1, maxArgs: 1 },
   args: {
     resume: { type: "boolean", description: "Restart a container whose monitor died, as its restart policy says (internal)" },
+    adopt: { type: "boolean", description: "Supervise a running container whose monitor died (internal)" },
   },
   async run({ flags, positionals, ctx }) {
     const svc = await containers(ctx);
@@ -27,7 +28,7 @@ export default defineBerthCommand({
         // from now on fd 1 is /dev/null, so no later write can meet the broken pipe either
         detachStdout();
       },
-      { resume: !!flags.resume },
+      { resume: !!flags.resume, adopt: !!flags.adopt },
     );
   },
 });

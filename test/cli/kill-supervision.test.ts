@@ -1,8 +1,8 @@
 /**
  * kill -9 against supervision (issue 15 items 2, 4, 12), through the real CLI: a `run -d` killed at fixed
  * instants leaves no container or a supervised one (its output kept), never a record `ps -a` hides; a
- * killed `commit` does not leave the container paused; a container whose monitor died is restarted by
- * the next command under its restart policy; `system restore` starts what docker's daemon would at boot.
+ * killed `commit` does not leave the container paused; a container whose monitor died gets a new one
+ * from the next command (and is restarted under its restart policy); `system restore` starts what docker's daemon would at boot.
  * Root only.
  */
 import { describe, expect, test } from "bun:test";
@@ -104,6 +104,27 @@ describe.skipIf(!rootEnabled)("kill -9 and supervision", () => {
     expect(alive(after.MonitorPid)).toBe(true);
     expect(after.MonitorPid).not.toBe(before.MonitorPid);
     expect(after.RestartCount).toBe(1);
+    ok(await run(["stop", "-t", "1", name]));
+    ok(await run(["rm", name]));
+  });
+
+  test("a monitor killed alone: the next command gives the running container a new monitor, which applies the policy at its exit", async () => {
+    const name = `ad-${sfx}`;
+    ok(await run(["run", "-d", ...net, "--name", name, "--restart", "always", "busybox", "sleep", "1000"]));
+    const id = (await run(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+    const before = state(id);
+    process.kill(before.MonitorPid, "SIGKILL");
+    await waitUntil("the monitor gone", async () => !alive(before.MonitorPid), 5000);
+    expect((await run(["ps", "--format", "{{.Names}} {{.State}}"])).stdout).toContain(`${name} running`);
+    const adopted = state(id);
+    expect([adopted.Pid, alive(adopted.MonitorPid), adopted.MonitorPid !== before.MonitorPid]).toEqual([before.Pid, true, true]);
+    // its exit (nobody can see the code: 255) under --restart always: started again by that monitor
+    process.kill(before.Pid, "SIGKILL");
+    await waitUntil("a restart", async () => {
+      const st = state(id);
+      return st.Status === "running" && alive(st.Pid) && st.Pid !== before.Pid;
+    });
+    expect(state(id)).toMatchObject({ MonitorPid: adopted.MonitorPid, RestartCount: 1 });
     ok(await run(["stop", "-t", "1", name]));
     ok(await run(["rm", name]));
   });

@@ -213,7 +213,7 @@ export interface FakeEngine {
   runtime: FakeRuntime;
   snapshots: ReturnType<typeof fakeSnapshots>;
   root: string;
-  /** monitors launched detached (`__monitor --resume`), run in this process: their argv and outcome */
+  /** monitors launched detached (`__monitor --resume|--adopt`), run in this process: their argv and outcome */
   launched: { args: string[]; done: Promise<number> }[];
   /** `create` of the fake image with --network none and the given options */
   create(over?: Partial<CreateOptions>): Promise<string>;
@@ -230,7 +230,7 @@ export function fakeEngine(): FakeEngine {
   // a detached monitor is this process too: it runs after the launcher's state update, as a real one would
   const launch = (args: string[]): number => {
     const id = args[args.length - 1]!;
-    const done = Bun.sleep(0).then(() => svc.monitorMain(id, () => {}, { resume: args.includes("--resume") }));
+    const done = Bun.sleep(0).then(() => svc.monitorMain(id, () => {}, { resume: args.includes("--resume"), adopt: args.includes("--adopt") }));
     launched.push({ args, done });
     return process.pid;
   };

@@ -208,7 +208,7 @@ export class ContainerService {
   }
 
   /** the body of `berth __monitor <id>`; `report` gets the one line for the spawner */
-  monitorMain(id: string, report: (line: string) => void, o: { resume?: boolean } = {}): Promise<number> {
+  monitorMain(id: string, report: (line: string) => void, o: startOp.MonitorOptions = {}): Promise<number> {
     return startOp.monitorMain(this.deps, id, report, o);
   }
 

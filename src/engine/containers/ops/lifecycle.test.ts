@@ -439,6 +439,33 @@ describe("a monitor found dead (issue 15)", () => {
     expect(f.launched).toEqual([]);
   });
 
+  test("a running container whose monitor died is adopted by a new one: its exit is recorded and the policy applies", async () => {
+    const id = await f.create({ restart: "on-failure:1" });
+    const monitor = proc(7010);
+    const ctr = proc(7011);
+    f.runtime.cgroups.set(`berth/${id}`, new Set([ctr.Pid]));
+    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "running", Pid: ctr.Pid, MonitorPid: process.pid });
+    expect(f.launched.map((l) => l.args)).toEqual([["--root", f.root, "__monitor", "--adopt", id]]);
+    await Bun.sleep(30);
+    expect(f.svc.refreshState(id).Status).toBe("running"); // watched, not reconciled
+    expect(f.launched).toHaveLength(1);
+    ctr.die();
+    // the exit nobody saw is 255, a failure: on-failure:1 starts it once more under the same monitor
+    let pid = ctr.Pid;
+    for (let i = 0; i < 200 && pid === ctr.Pid; i++) {
+      await Bun.sleep(5);
+      pid = await running(id);
+    }
+    expect(pid).not.toBe(ctr.Pid);
+    expect(f.svc.refreshState(id)).toMatchObject({ RestartCount: 1, MonitorPid: process.pid });
+    f.runtime.exit(pid, 0);
+    expect(await f.launched[0]!.done).toBe(0);
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", ExitCode: 0, Restarting: false, MonitorPid: 0 });
+    expect(f.runtime.cgroups.size).toBe(0);
+  });
+
   test("a beginRestart of a monitor that lost the container to another process changes nothing", async () => {
     const id = await f.create({ restart: "always" });
     const { beginRestart } = await import("./restart-policy.ts");

@@ -22,12 +22,13 @@ export function currentProcess(): SelfProcess {
 }
 
 /**
- * Start `berth --root <root> __monitor --resume <id>` that nobody waits for (the restart of a container
- * whose monitor died, found by the next command): its own session, stdin and stdout /dev/null, stderr
- * appended to the container's monitor.log. Returns its pid.
+ * Start `berth --root <root> __monitor --resume|--adopt <id>` that nobody waits for (a container whose
+ * monitor died, found by the next command: the restart it owed, or the supervision of the container
+ * still running): its own session, stdin and stdout /dev/null, stderr appended to the container's
+ * monitor.log. Returns its pid.
  */
-export function launchResumeMonitor(d: ContainerDeps, id: string): number {
-  const args = ["--root", d.berthRoot, "__monitor", "--resume", id];
+export function launchMonitor(d: ContainerDeps, id: string, mode: "resume" | "adopt"): number {
+  const args = ["--root", d.berthRoot, "__monitor", `--${mode}`, id];
   if (d.self.launch) return d.self.launch(args);
   const logFd = openSync(join(d.store.dir(id), "monitor.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
   try {

@@ -292,7 +292,50 @@ export async function startDetached(d: ContainerDeps, id: string): Promise<void>
  * The body of `berth __monitor <id>`: supervise, and again while the restart policy says so. `report`
  * gets one line for the spawner (startDetached), which the command writes to its stdout.
  */
-export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void, o: { resume?: boolean } = {}): Promise<number> {
+export interface MonitorOptions {
+  /** launched for a restart that a dead monitor owed (refreshState): back-off, then start by the policy */
+  resume?: boolean;
+  /** launched for a running container whose monitor died (refreshState): supervise it until it exits */
+  adopt?: boolean;
+}
+
+/**
+ * `__monitor --adopt`: supervision of a container that runs on after its monitor died. Its pipes and
+ * its exit status died with the old monitor, so this one watches its pid (start time checked) and,
+ * when it is gone, records the exit as 255 (docker's code for an exit nobody saw) with the restart
+ * policy's decision, and does what a monitor does after an exit. Undefined when there is nothing to
+ * adopt (exited meanwhile, or another supervisor has it).
+ */
+async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitInfo; ranMs: number } | undefined> {
+  const cfg = d.store.readConfig(id);
+  const me = { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" };
+  const adopted = d.store.withLock(id, () => {
+    const st = d.store.readState(id);
+    if (!isActive(st.Status) || !st.Pid || !d.runtime.isAlive(st.Pid, st.StartTime)) return undefined;
+    // launched for it (recorded as its monitor by the launcher), or its recorded monitor is dead
+    if (st.MonitorPid !== d.self.pid && d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return undefined;
+    d.store.writeState(id, { ...st, ...me });
+    return st;
+  });
+  if (!adopted) return undefined;
+  const stopHealth = startHealth(d, id, cfg);
+  for (let delay = 20; d.runtime.isAlive(adopted.Pid, adopted.StartTime); delay = Math.min(delay * 2, 200)) await d.clock.sleep(delay);
+  stopHealth();
+  const exitCode = 255;
+  ev(d, "die", cfg, { exitCode: String(exitCode) });
+  reapCgroup(d, cfg);
+  safeUpdate(d, id, (st) => {
+    if (st.MonitorPid !== d.self.pid) return st; // taken over meanwhile (rm -f, a newer monitor): theirs to record
+    const again = shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: st.RestartCount ?? 0, manuallyStopped: !!st.ManuallyStopped });
+    const monitor = again ? me : { MonitorPid: 0, MonitorStartTime: "" };
+    return { ...st, Status: "stopped", Pid: 0, StartTime: "", ...monitor, Restarting: again, ExitCode: exitCode, FinishedAt: new Date(d.clock.now()).toISOString(), Error: "container supervisor exited unexpectedly" };
+  });
+  await afterExit(d, cfg);
+  const started = Date.parse(adopted.StartedAt);
+  return { info: { exitCode, oomKilled: false }, ranMs: Number.isFinite(started) ? d.clock.now() - started : 0 };
+}
+
+export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void, o: MonitorOptions = {}): Promise<number> {
   // comm becomes "berth-monitor" (the command line already reads `… __monitor <id>`)
   try {
     setThreadName("berth-monitor");
@@ -316,17 +359,26 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
       if (!beginRestart(d, id)) return d.store.readState(id).ExitCode;
       byPolicy = true;
     }
+    let adopted = o.adopt ? await adoptRunning(d, id) : undefined;
+    if (o.adopt && !adopted) return d.store.readState(id).ExitCode;
     for (;;) {
-      const began = d.clock.now();
       let info: ExitInfo;
-      try {
-        info = await supervise(d, id, { onStarted: () => reportOnce("ok") }, { byPolicy, restartable: true });
-      } catch (e) {
-        if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
-        throw e;
+      let ranMs: number;
+      if (adopted) {
+        ({ info, ranMs } = adopted);
+        adopted = undefined;
+      } else {
+        const began = d.clock.now();
+        try {
+          info = await supervise(d, id, { onStarted: () => reportOnce("ok") }, { byPolicy, restartable: true });
+        } catch (e) {
+          if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
+          throw e;
+        }
+        ranMs = d.clock.now() - began;
       }
       byPolicy = true;
-      const next = planRestart(d, id, d.clock.now() - began, delay);
+      const next = planRestart(d, id, ranMs, delay);
       if (next === undefined) return info.exitCode;
       delay = next;
       await d.clock.sleep(delay);

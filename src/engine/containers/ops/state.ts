@@ -15,7 +15,7 @@ import { NoSuchContainer } from "../store.ts";
 import { isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { CREATOR_MARK, snapshotKey } from "./create.ts";
-import { launchResumeMonitor } from "./self.ts";
+import { launchMonitor } from "./self.ts";
 
 export interface ContainerInfo {
   cfg: ContainerConfigFile;
@@ -28,8 +28,9 @@ export function info(d: ContainerDeps, id: string): ContainerInfo {
 
 export interface RefreshOptions {
   /**
-   * a container whose monitor is found dead gets its restart policy applied: a new monitor
-   * (`__monitor --resume`) starts it again after the policy's first back-off. Default true; false for a
+   * a container whose monitor is found dead gets a new one: to watch it while it runs
+   * (`__monitor --adopt`), or, once it exited, to start it again as its restart policy says after the
+   * policy's first back-off (`__monitor --resume`). Default true; false for a
    * caller about to start or remove the container itself (claim, rm -f, system restore).
    */
   revive?: boolean;
@@ -40,6 +41,8 @@ export interface RefreshOptions {
  *  - paused by an operation whose process died (kill -9 of commit): thawed, running again;
  *  - waiting to restart, its monitor dead: a new monitor takes over the restart (or, with revive off or
  *    after a manual stop, it stays stopped);
+ *  - running, its supervisor dead: a new monitor (`__monitor --adopt`) watches it to its exit, then
+ *    records it and applies the restart policy (its output went with the old monitor's pipes);
  *  - active, with both the container and its supervisor dead: stopped (exit 255, docker's code for an
  *    exit nobody saw), its cgroup reaped and networks detached; then its restart policy applies.
  */
@@ -55,6 +58,7 @@ export function refreshState(d: ContainerDeps, id: string, o: RefreshOptions = {
       return { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
     });
   }
+  if (revive && orphaned(d, st)) st = adopt(d, id);
   if (!needsReconcile(d, st)) return st;
   return d.store.updateState(id, (cur) => {
     if (!needsReconcile(d, cur)) return cur;
@@ -83,12 +87,31 @@ export function refreshState(d: ContainerDeps, id: string, o: RefreshOptions = {
 /** a new monitor for a restart its dead monitor cannot do; recorded as the container's supervisor */
 function relaunch(d: ContainerDeps, id: string): Pick<ContainerStateFile, "Restarting" | "MonitorPid" | "MonitorStartTime"> {
   try {
-    const pid = launchResumeMonitor(d, id);
+    const pid = launchMonitor(d, id, "resume");
     return { Restarting: true, MonitorPid: pid, MonitorStartTime: d.runtime.processStartTime(pid) ?? "" };
   } catch (e) {
     d.log.warn(`restart container ${shortId(id)}: ${(e as Error).message}`);
     return { Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
   }
+}
+
+/** running, its monitor dead */
+function orphaned(d: ContainerDeps, st: ContainerStateFile): boolean {
+  return isActive(st.Status) && !!st.Pid && d.runtime.isAlive(st.Pid, st.StartTime) && !d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime);
+}
+
+/** a new monitor that supervises a running container until its exit (`__monitor --adopt`) */
+function adopt(d: ContainerDeps, id: string): ContainerStateFile {
+  return d.store.updateState(id, (cur) => {
+    if (!orphaned(d, cur)) return cur;
+    try {
+      const pid = launchMonitor(d, id, "adopt");
+      return { ...cur, MonitorPid: pid, MonitorStartTime: d.runtime.processStartTime(pid) ?? "" };
+    } catch (e) {
+      d.log.warn(`supervise container ${shortId(id)}: ${(e as Error).message}`);
+      return cur;
+    }
+  });
 }
 
 function needsReconcile(d: ContainerDeps, st: ContainerStateFile): boolean {
