@@ -466,6 +466,26 @@ describe("a monitor found dead (issue 15)", () => {
     expect(f.runtime.cgroups.size).toBe(0);
   });
 
+  test("an adopter that finds the container exited already records the exit and applies the policy", async () => {
+    const id = await f.create({ restart: "always" });
+    const monitor = proc(7012);
+    const ctr = proc(7013);
+    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    f.svc.refreshState(id); // launches the adopter (it runs on the next tick)
+    ctr.die();
+    let pid = ctr.Pid;
+    for (let i = 0; i < 200 && pid === ctr.Pid; i++) {
+      await Bun.sleep(5);
+      const st = f.svc.store.readState(id);
+      if (st.Status === "running" && st.Pid) pid = st.Pid;
+    }
+    expect(pid).not.toBe(ctr.Pid);
+    expect(f.svc.store.readState(id)).toMatchObject({ RestartCount: 1, MonitorPid: process.pid });
+    await f.svc.stop(id, 1);
+    await f.launched[0]!.done;
+  });
+
   test("a beginRestart of a monitor that lost the container to another process changes nothing", async () => {
     const id = await f.create({ restart: "always" });
     const { beginRestart } = await import("./restart-policy.ts");

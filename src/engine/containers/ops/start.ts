@@ -304,24 +304,27 @@ export interface MonitorOptions {
  * its exit status died with the old monitor, so this one watches its pid (start time checked) and,
  * when it is gone, records the exit as 255 (docker's code for an exit nobody saw) with the restart
  * policy's decision, and does what a monitor does after an exit. Undefined when there is nothing to
- * adopt (exited meanwhile, or another supervisor has it).
+ * adopt (recorded stopped meanwhile, or another supervisor has it).
  */
 async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitInfo; ranMs: number } | undefined> {
   const cfg = d.store.readConfig(id);
   const me = { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" };
   const adopted = d.store.withLock(id, () => {
     const st = d.store.readState(id);
-    if (!isActive(st.Status) || !st.Pid || !d.runtime.isAlive(st.Pid, st.StartTime)) return undefined;
+    if (!isActive(st.Status)) return undefined;
     // launched for it (recorded as its monitor by the launcher), or its recorded monitor is dead
     if (st.MonitorPid !== d.self.pid && d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return undefined;
     d.store.writeState(id, { ...st, ...me });
     return st;
   });
   if (!adopted) return undefined;
-  const stopHealth = startHealth(d, id, cfg);
-  for (let delay = 20; d.runtime.isAlive(adopted.Pid, adopted.StartTime); delay = Math.min(delay * 2, 200)) await d.clock.sleep(delay);
-  stopHealth();
-  const exitCode = 255;
+  // (it may have exited already, while this monitor started: then its exit is recorded at once)
+  if (adopted.Pid && d.runtime.isAlive(adopted.Pid, adopted.StartTime)) {
+    const stopHealth = startHealth(d, id, cfg);
+    for (let delay = 20; d.runtime.isAlive(adopted.Pid, adopted.StartTime); delay = Math.min(delay * 2, 200)) await d.clock.sleep(delay);
+    stopHealth();
+  }
+  const exitCode = adopted.Pid ? 255 : 128; // as refreshState records it: 128 when it never got a pid
   ev(d, "die", cfg, { exitCode: String(exitCode) });
   reapCgroup(d, cfg);
   safeUpdate(d, id, (st) => {

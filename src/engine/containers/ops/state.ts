@@ -280,11 +280,25 @@ export async function waitStopped(d: ContainerDeps, id: string, timeoutMs: numbe
   }
 }
 
-/** until the recorded supervisor is gone (at most ~2 s) */
-export async function waitSupervisorGone(d: ContainerDeps, id: string): Promise<void> {
+/**
+ * until the supervisor is gone (at most ~2 s): the process, not the state's MonitorPid, which is
+ * cleared at the exit before the supervisor's last steps (cgroup, networks, --rm). `supervisor`: the
+ * one recorded before the caller acted (stop or kill clear it); default: the one recorded now.
+ */
+export async function waitSupervisorGone(d: ContainerDeps, id: string, supervisor?: { pid: number; startTime: string }): Promise<void> {
+  let s = supervisor;
+  if (!s) {
+    try {
+      const st = d.store.readState(id);
+      s = { pid: st.MonitorPid, startTime: st.MonitorStartTime };
+    } catch (e) {
+      if (e instanceof NoSuchContainer) return;
+      throw e;
+    }
+  }
+  if (s.pid === d.self.pid) return; // this process supervises it (in-process, as in unit tests): it cannot wait for itself
   for (let i = 0; i < 200; i++) {
-    const st = d.store.readState(id);
-    if (!d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return;
+    if (!d.runtime.isAlive(s.pid, s.startTime)) return;
     await d.clock.sleep(10);
   }
 }
