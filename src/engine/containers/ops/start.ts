@@ -288,10 +288,6 @@ export async function startDetached(d: ContainerDeps, id: string): Promise<void>
   throw new EngineError("internal", `start container ${shortId(id)}: monitor exited before the container started${detail ? `: ${detail}` : ""}`);
 }
 
-/**
- * The body of `berth __monitor <id>`: supervise, and again while the restart policy says so. `report`
- * gets one line for the spawner (startDetached), which the command writes to its stdout.
- */
 export interface MonitorOptions {
   /** launched for a restart that a dead monitor owed (refreshState): back-off, then start by the policy */
   resume?: boolean;
@@ -338,6 +334,11 @@ async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitI
   return { info: { exitCode, oomKilled: false }, ranMs: Number.isFinite(started) ? d.clock.now() - started : 0 };
 }
 
+/**
+ * The body of `berth __monitor <id>`: supervise (with `adopt`, first watch the running container; with
+ * `resume`, first wait out the back-off), and again while the restart policy says so. `report` gets one
+ * line for the spawner (startDetached), which the command writes to its stdout.
+ */
 export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void, o: MonitorOptions = {}): Promise<number> {
   // comm becomes "berth-monitor" (the command line already reads `… __monitor <id>`)
   try {

@@ -1,9 +1,9 @@
 /**
  * The recorded state of a container, refreshed against the processes it names by the first reader that
  * notices (a dead supervisor, a dead pauser, a dead monitor owing a restart), and the sweep of records
- * whose create was killed half-way. Also the
- * small shared steps every verb takes: a state update that tolerates removal, waiting for a stop or for
- * the supervisor to go, reaping the cgroup and detaching the networks.
+ * whose create was killed half-way. Also the small shared steps every verb takes: a state update that
+ * tolerates removal, waiting for a stop or for the supervisor to go, reaping the cgroup and detaching
+ * the networks.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -30,8 +30,8 @@ export interface RefreshOptions {
   /**
    * a container whose monitor is found dead gets a new one: to watch it while it runs
    * (`__monitor --adopt`), or, once it exited, to start it again as its restart policy says after the
-   * policy's first back-off (`__monitor --resume`). Default true; false for a
-   * caller about to start or remove the container itself (claim, rm -f, system restore).
+   * policy's first back-off (`__monitor --resume`). Default true; false for a caller about to start or
+   * remove the container itself (claim, rm -f, system restore).
    */
   revive?: boolean;
 }
@@ -171,8 +171,9 @@ function createInFlight(d: ContainerDeps, id: string): boolean {
 /**
  * The debris of creates killed before their record was complete (a directory without config.json: `ps
  * -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name and its directory
- * go; and the tombstones of removals killed during their recursive delete (store.removeDir). Its port and address reservations are reclaimed by the networks once the directory is gone
- * (isKnownContainer). Run by the next create, `container prune`/`system prune` and `system restore`.
+ * go; and the tombstones of removals killed during their recursive delete (store.removeDir). Its port
+ * and address reservations are reclaimed by the networks once the directory is gone (isKnownContainer).
+ * Run by the next create, `container prune`/`system prune` and `system restore`.
  * Returns the ids swept.
  */
 export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
@@ -264,12 +265,12 @@ export function safeUpdate(d: ContainerDeps, id: string, fn: (st: ContainerState
 }
 
 /** poll until the container is no longer active (or gone); false on timeout */
-export async function waitStopped(d: ContainerDeps, id: string, timeoutMs: number, o: RefreshOptions = {}): Promise<boolean> {
+export async function waitStopped(d: ContainerDeps, id: string, timeoutMs: number): Promise<boolean> {
   const end = d.clock.now() + timeoutMs;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     let st: ContainerStateFile;
     try {
-      st = refreshState(d, id, o);
+      st = refreshState(d, id);
     } catch (e) {
       if (e instanceof NoSuchContainer) return true;
       throw e;
