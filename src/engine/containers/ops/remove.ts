@@ -8,7 +8,7 @@ import { ANONYMOUS_LABEL } from "../../volumes.ts";
 import { attachSocketPath } from "../attach-proto.ts";
 import * as netw from "../networking.ts";
 import { NoSuchContainer } from "../store.ts";
-import { canRemove, isActive, type ContainerConfigFile } from "../types.ts";
+import { canRemove, isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { cancelRestart } from "./restart-policy.ts";
 import { reapCgroup, refreshState, safeUpdate, waitSupervisorGone } from "./state.ts";
@@ -33,7 +33,7 @@ function rmSocket(dir: string): void {
 async function killUntilStopped(d: ContainerDeps, cfg: ContainerConfigFile, timeoutMs: number): Promise<void> {
   const end = d.clock.now() + timeoutMs;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    let st;
+    let st: ContainerStateFile;
     try {
       st = refreshState(d, cfg.Id, { revive: false });
     } catch (e) {
