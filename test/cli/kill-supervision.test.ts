@@ -61,7 +61,7 @@ describe.skipIf(!rootEnabled)("kill -9 and supervision", () => {
     expect(check.stdout).toContain("snapshots: ok");
   });
 
-  test("commit killed while the container is paused: the next command thaws it; a user's pause is kept", async () => {
+  test("commit killed while the container is paused: its monitor or the next command thaws it; a user's pause is kept", async () => {
     const name = `cm-${sfx}`;
     ok(await run(["run", "-d", ...net, "--name", name, "busybox", "sh", "-c", "head -c 30000000 /dev/urandom > /data; exec sleep 1000"]));
     await waitUntil("the data", async () => (await run(["exec", name, "sh", "-c", "test $(wc -c < /data) = 30000000"])).exitCode === 0);
@@ -69,7 +69,10 @@ describe.skipIf(!rootEnabled)("kill -9 and supervision", () => {
     let pausedSeen = 0;
     for (const ms of [60, 120, 200, 300]) {
       await killAt(["commit", name, `killsup/c:${ms}`], ms);
-      if (state(id).Status === "paused") pausedSeen++;
+      if (state(id).Status === "paused" && pausedSeen++ % 2 === 0) {
+        // with no command at all, its monitor undoes the pause within a second
+        await waitUntil("the monitor to thaw it", async () => state(id).Status === "running", 3000);
+      }
       // any reader thaws it: inspect says running, and exec works (it would hang in a frozen cgroup)
       expect((await run(["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", name])).stdout.trim()).toBe("running false");
       expect(state(id).Status).toBe("running");

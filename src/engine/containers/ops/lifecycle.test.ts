@@ -363,6 +363,15 @@ describe("a pause taken by an operation (issue 15)", () => {
     expect(f.runtime.frozen.size).toBe(0);
     expect(f.runtime.ops().slice(-2)).toEqual(["freeze", "thaw"]);
 
+    // with no command reading the state, the supervisor undoes it within a second
+    f.svc.pause(id, { transient: true });
+    const commit2 = proc(7009);
+    setState(id, { PausedBy: { Pid: commit2.Pid, StartTime: commit2.StartTime } });
+    commit2.die();
+    for (let i = 0; i < 300 && f.svc.store.readState(id).Status === "paused"; i++) await Bun.sleep(10);
+    expect(f.svc.store.readState(id)).toMatchObject({ Status: "running" });
+    expect(f.runtime.frozen.size).toBe(0);
+
     // `berth pause` records no pauser: it outlives the command that took it
     f.svc.pause(id);
     expect(f.svc.store.readState(id).PausedBy).toBeUndefined();

@@ -2,7 +2,8 @@
  * `pause` and `unpause` (youki's container_pause.rs / container_resume.rs): under the container's lock,
  * refresh the status → check the transition (canPause / canUnpause) → freeze or thaw the cgroup → save.
  * A pause taken for one operation (commit's) records its pauser, so it cannot outlive that process: the
- * next reader of a container whose pauser died thaws it (ops/state.ts refreshState).
+ * next reader of a container whose pauser died thaws it (ops/state.ts refreshState), and so does its
+ * supervisor within a second (watchPauser).
  */
 import { EngineError } from "../../../lib/errors.ts";
 import { canPause, canUnpause } from "../types.ts";
@@ -47,4 +48,22 @@ export function unpause(d: ContainerDeps, ref: string): string {
     ev(d, "unpause", cfg);
   });
   return id;
+}
+
+/**
+ * The supervisor's side of it (the monitor, a foreground run): every `everyMs` while the container runs,
+ * a pause whose pauser died is undone, so a killed commit's freeze lasts a second even when no command
+ * reads the state. Returns the stop function.
+ */
+export function watchPauser(d: ContainerDeps, id: string, everyMs = 1000): () => void {
+  const t = setInterval(() => {
+    try {
+      const st = d.store.readState(id);
+      if (st.Status === "paused" && st.PausedBy && !d.runtime.isAlive(st.PausedBy.Pid, st.PausedBy.StartTime)) refreshState(d, id, { revive: false });
+    } catch (e) {
+      // removed meanwhile (rm -f): the supervisor's exit path ends this watch; anything else waits for the next tick
+      d.log.debug(`watch the pause of ${id.slice(0, 12)}: ${(e as Error).message}`);
+    }
+  }, everyMs);
+  return () => clearInterval(t);
 }

@@ -23,6 +23,7 @@ import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../type
 import { ev, type ContainerDeps } from "./deps.ts";
 import { writeEtcFiles } from "./create.ts";
 import { startHealth } from "./healthcheck.ts";
+import { watchPauser } from "./pause.ts";
 import { removeNow } from "./remove.ts";
 import { beginRestart, planRestart } from "./restart-policy.ts";
 import { detachNetworks, netEvent, reapCgroup, refreshState, safeUpdate } from "./state.ts";
@@ -188,7 +189,12 @@ export async function supervise(d: ContainerDeps, id: string, fg?: ForegroundOpt
       recordRunning: (pid, startTime, startedAt) => {
         safeUpdate(d, id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 }));
         ev(d, "start", cfg);
-        stopHealth = startHealth(d, id, cfg);
+        const stopChecks = startHealth(d, id, cfg);
+        const stopWatch = watchPauser(d, id);
+        stopHealth = () => {
+          stopChecks();
+          stopWatch();
+        };
       },
       recordStartFailure: (err) => recordStartFailure(d, id, err),
       recordExit: (info, finishedAt) => {
@@ -317,7 +323,9 @@ async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitI
   // (it may have exited already, while this monitor started: then its exit is recorded at once)
   if (adopted.Pid && d.runtime.isAlive(adopted.Pid, adopted.StartTime)) {
     const stopHealth = startHealth(d, id, cfg);
+    const stopWatch = watchPauser(d, id);
     for (let delay = 20; d.runtime.isAlive(adopted.Pid, adopted.StartTime); delay = Math.min(delay * 2, 200)) await d.clock.sleep(delay);
+    stopWatch();
     stopHealth();
   }
   const exitCode = adopted.Pid ? 255 : 128; // as refreshState records it: 128 when it never got a pid
