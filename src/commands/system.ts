@@ -9,5 +9,6 @@ export default defineBerthCommand({
     info: () => import("./info.ts"),
     events: () => import("./events.ts"),
     prune: () => import("./system/prune.ts"),
+    restore: () => import("./system/restore.ts"),
   },
 });

@@ -176,7 +176,7 @@ export async function commitContainer(images: ImageService, containers: Containe
     const config = applyChanges(imageConfigOf(cfg.Config, baseCfg.config), opts.changes ?? []);
     let paused = false;
     if (opts.pause !== false && state.Status === "running") {
-      containers.pause(id);
+      containers.pause(id, { transient: true });
       paused = true;
     }
     try {

@@ -164,8 +164,9 @@ export function matchesPrune(f: PruneFilter, created: string, labels: Record<str
 export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
   const deleted: string[] = [];
   let reclaimed = 0;
+  await e.containers.sweepHalfCreated();
   for (const c of e.containers.list(true)) {
-    if (["running", "paused", "restarting", "removing"].includes(c.state.Status)) continue;
+    if (["running", "paused", "restarting", "removing"].includes(c.state.Status) || c.state.Restarting) continue;
     if (!matchesPrune(f, c.cfg.Created, c.cfg.Config.Labels ?? {})) continue;
     let size = 0;
     try {

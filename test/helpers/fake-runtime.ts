@@ -225,6 +225,8 @@ export interface FakeEngine {
   runtime: FakeRuntime;
   snapshots: ReturnType<typeof fakeSnapshots>;
   root: string;
+  /** monitors launched detached (`__monitor --resume|--adopt`), run in this process: their argv and outcome */
+  launched: { args: string[]; done: Promise<number> }[];
   /** `create` of the fake image with --network none and the given options (docker's flag words) */
   create(over?: FakeCreate): Promise<string>;
   dispose(): void;
@@ -236,20 +238,29 @@ export function fakeEngine(): FakeEngine {
   const runtime = new FakeRuntime();
   runtime.adopt(process.pid);
   const snapshots = fakeSnapshots(join(root, "snapshots"), runtime.calls);
-  const svc = new ContainerService({
+  const launched: FakeEngine["launched"] = [];
+  // a detached monitor is this process too: it runs after the launcher's state update, as a real one would
+  const launch = (args: string[]): number => {
+    const id = args[args.length - 1]!;
+    const done = Bun.sleep(0).then(() => svc.monitorMain(id, () => {}, { resume: args.includes("--resume"), adopt: args.includes("--adopt") }));
+    launched.push({ args, done });
+    return process.pid;
+  };
+  const svc: ContainerService = new ContainerService({
     root: join(root, "containers"),
     berthRoot: root,
     log: createLogger(0, () => {}),
     images: fakeImages,
     snapshots,
     runtime,
-    self: { pid: process.pid, argv: ["/bin/false"], monitorEnv: () => ({}) },
+    self: { pid: process.pid, argv: ["/bin/false"], monitorEnv: () => ({}), launch },
   });
   return {
     svc,
     runtime,
     snapshots,
     root,
+    launched,
     async create(over = {}) {
       const [name = "no", count = "0"] = (over.restart ?? "no").split(":");
       const { Id } = await svc.create(

@@ -12,8 +12,12 @@
  *
  * Invariants: every state write is tmp → fsync → rename under the container's flock; a stored pid is
  * trusted only when /proc/<pid>/stat's start time matches; a container is a directory with config.json
- * (written last at create, so a crash mid-create leaves no container); `rm` leaves no cgroup, snapshot,
- * name or directory, even when the supervisor was SIGKILLed; a container's addresses and veths live
+ * (written last at create, so a crash mid-create leaves no container, and its debris — marked with its
+ * creator — is swept by the next create or prune); `rm` renames the directory away before deleting it
+ * and leaves no cgroup, snapshot, name or directory, even when the supervisor was SIGKILLed; a running
+ * container's monitor exists before it (the monitor starts it) and does not die with its spawner; a
+ * pause for an operation (commit) and a restart policy's next start do not die with the process that
+ * owed them (refreshState: the next reader thaws, or hands the restart to a new monitor); a container's addresses and veths live
  * from the runtime's beforeStart hook to its exit, its published host ports from create to `rm`.
  */
 export { detachStdout } from "./ops/self.ts";

@@ -4,7 +4,7 @@
  *
  *   no              never
  *   always          always, unless the user stopped it (stop, or kill through `berth stop`)
- *   unless-stopped  the same while berth runs (they differ only at daemon start, which berth has not)
+ *   unless-stopped  the same while berth runs (they differ at daemon start: `system restore`, ops/restore.ts)
  *   on-failure[:N]  when the exit code is not 0, at most N times (0: no limit)
  *
  * Delay (moby's restartmanager): 100 ms before the first restart, doubled each time up to one minute,

@@ -10,7 +10,9 @@
  * (`run --rm IMG true`); everything other terminals need still works the same way, because the state,
  * the log and the attach socket are written identically by either supervisor. If a supervisor dies
  * (SIGKILL), the container keeps running; `stop`/`kill`/`rm -f` reach it through its trusted pid and its
- * cgroup, and the first command to notice a dead supervisor with a dead container records it stopped.
+ * cgroup, and the first command to notice a dead supervisor with a dead container records it stopped
+ * and applies its restart policy through a new monitor (ops/state.ts). `system restore` (ops/restore.ts)
+ * is docker's daemon start: it starts what the restart policies say should run, e.g. after a reboot.
  */
 import type { Logger } from "../../lib/log.ts";
 import type { SnapshotDriver } from "../../cow/driver.ts";
@@ -28,7 +30,7 @@ import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
 import { EventLog } from "../events.ts";
 import { realClock, type Clock, type ContainerDeps, type SelfProcess } from "./ops/deps.ts";
 import { currentProcess, fromCommand } from "./ops/self.ts";
-import { info, refreshState, waitStopped, type ContainerInfo } from "./ops/state.ts";
+import { info, refreshState, sweepHalfCreated, waitStopped, type ContainerInfo } from "./ops/state.ts";
 import * as createOp from "./ops/create.ts";
 import * as startOp from "./ops/start.ts";
 import * as stopOp from "./ops/stop.ts";
@@ -45,6 +47,7 @@ import * as renameOp from "./ops/rename.ts";
 import * as pauseOp from "./ops/pause.ts";
 import * as topOp from "./ops/top.ts";
 import * as networkOp from "./ops/network.ts";
+import * as restoreOp from "./ops/restore.ts";
 
 export type { ContainerInfo } from "./ops/state.ts";
 export type { ForegroundOptions } from "./ops/start.ts";
@@ -131,8 +134,15 @@ export class ContainerService {
   // ---------------------------------------------------------------- create, update (ops/create.ts, ops/update.ts)
 
   /** `create` (POST /containers/create): record + writable snapshot; nothing half-created on any error */
-  create(req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
+  async create(req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
+    // first the debris of creates killed half-way (no config.json, creator dead)
+    await sweepHalfCreated(this.deps);
     return createOp.create(this.deps, req, o);
+  }
+
+  /** the debris of creates killed half-way: directories without config.json whose creator is dead */
+  sweepHalfCreated(): Promise<string[]> {
+    return sweepHalfCreated(this.deps);
   }
 
   /** `update` (POST /containers/{id}/update) */
@@ -199,8 +209,13 @@ export class ContainerService {
   }
 
   /** the body of `berth __monitor <id>`; `report` gets the one line for the spawner */
-  monitorMain(id: string, report: (line: string) => void): Promise<number> {
-    return startOp.monitorMain(this.deps, id, report);
+  monitorMain(id: string, report: (line: string) => void, o: startOp.MonitorOptions = {}): Promise<number> {
+    return startOp.monitorMain(this.deps, id, report, o);
+  }
+
+  /** `system restore`: start every container whose restart policy says it should run (docker's daemon start) */
+  restore(): Promise<restoreOp.RestoreResult> {
+    return restoreOp.restore(this.deps);
   }
 
   // ---------------------------------------------------------------- attach, logs, exec
@@ -277,8 +292,9 @@ export class ContainerService {
     renameOp.rename(this.deps, ref, newName);
   }
 
-  pause(ref: string): string {
-    return pauseOp.pause(this.deps, ref);
+  /** `transient`: a pause for this process's operation only (commit); it dies with the process */
+  pause(ref: string, o: pauseOp.PauseOptions = {}): string {
+    return pauseOp.pause(this.deps, ref, o);
   }
 
   unpause(ref: string): string {

@@ -2,7 +2,7 @@
  * The container record store: one directory per container, names as link(2)-created files (atomic and
  * unique without a global lock), per-container flock for read-modify-write of state.json.
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, constants } from "node:fs";
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, constants } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { atomicWriteFile, atomicWriteJson, replaceFile } from "../../lib/atomic-write.ts";
@@ -10,6 +10,8 @@ import { flock, LOCK_EX, LOCK_UN } from "../../ffi/fs.ts";
 import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
 
 const ID_RE = /^[0-9a-f]{64}$/;
+/** a removed record's directory, renamed before its recursive delete */
+const TOMBSTONE = ".gone-";
 
 /** statuses that die with their processes (see writeState) */
 const TRANSIENT = new Set<string>(["running", "paused", "creating"]);
@@ -77,8 +79,15 @@ export class ContainerStore {
     else replaceFile(path, JSON.stringify(st, null, 2) + "\n", 0o600);
   }
 
-  /** run fn holding the container's exclusive lock (flock on <dir>/lock; released on process death) */
+  /** ids whose lock this process holds now (withLock is re-entrant: a second flock on a new fd would wait for itself) */
+  private readonly held = new Set<string>();
+
+  /**
+   * run fn holding the container's exclusive lock (flock on <dir>/lock; released on process death).
+   * Re-entrant within this process: fn is synchronous, so nothing else of ours can run while it holds it.
+   */
   withLock<T>(id: string, fn: () => T): T {
+    if (this.held.has(id)) return fn();
     let fd: number;
     try {
       fd = openSync(join(this.dir(id), "lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
@@ -88,9 +97,11 @@ export class ContainerStore {
     }
     try {
       flock(fd, LOCK_EX);
+      this.held.add(id);
       return fn();
     } finally {
-      try { flock(fd, LOCK_UN); } catch {}
+      this.held.delete(id);
+      try { flock(fd, LOCK_UN); } catch {} // closeSync below releases it anyway
       closeSync(fd);
     }
   }
@@ -177,7 +188,34 @@ export class ContainerStore {
     throw new NoSuchContainer(ref);
   }
 
+  /**
+   * The record goes at once: renamed to a tombstone (.gone-<id>-…, which ids() never lists), then
+   * deleted. A kill during the recursive delete must not leave a config.json without its state.json
+   * (listed by nothing, removable by nothing); a tombstone left by a kill goes with sweepTombstones.
+   */
   removeDir(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const tomb = join(this.root, `${TOMBSTONE}${id}-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      renameSync(this.dir(id), tomb);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // gone already
+      throw e;
+    }
+    rmSync(tomb, { recursive: true, force: true });
+  }
+
+  /** the tombstones of removals killed half-way; returns how many went */
+  sweepTombstones(): number {
+    let n = 0;
+    for (const name of readdirSync(this.root)) {
+      if (!name.startsWith(TOMBSTONE)) continue;
+      try {
+        rmSync(join(this.root, name), { recursive: true, force: true });
+        n++;
+      } catch {
+        // another process is deleting it too: it goes either way
+      }
+    }
+    return n;
   }
 }

@@ -170,6 +170,12 @@ export interface ContainerStateFile {
   Restarting?: boolean;
   /** stopped or killed by the user: the restart policy does not bring it back until the next start */
   ManuallyStopped?: boolean;
+  /**
+   * paused for the duration of one operation (commit): the process that paused it and its start time.
+   * The pause must not outlive that process: the next reader thaws a container whose pauser is dead.
+   * Absent for a user's `berth pause`, which stays until `unpause`.
+   */
+  PausedBy?: { Pid: number; StartTime: string };
   /** with a health check: its state while running (docker's State.Health) */
   Health?: import("./health.ts").HealthState;
 }

@@ -3,7 +3,7 @@
  * from an Engine API create request and its image (create-config.ts merges and checks them). Nothing
  * half-created survives an error.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { cpus, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
@@ -86,6 +86,8 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
     undo.push(() => d.store.releaseName(n, id));
     mkdirSync(dir, { recursive: false, mode: 0o710 });
     undo.push(() => d.store.removeDir(id));
+    // who creates it: a kill -9 from here to config.json leaves debris the next command sweeps (ops/state.ts)
+    markCreator(d, id);
     const key = snapshotKey(id);
     await d.snapshots.prepare(key, image.topLayer, { "berth.container": id });
     undo.push(() => d.snapshots.remove(key));
@@ -126,6 +128,7 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
     d.store.writeState(id, initialState());
     // config.json last: a directory without it is not a container (store.ids) and is swept by rm
     d.store.writeConfig(cfg);
+    clearCreator(d, id);
     ev(d, "create", cfg);
     undo.commit();
     return { Id: id, Warnings: [] };
@@ -170,6 +173,22 @@ export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // none on the host: resolvConf falls back to docker's default servers
   replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
+}
+
+/** <container dir>/creating: "pid starttime" of the process creating it, until config.json is written */
+export const CREATOR_MARK = "creating";
+
+function markCreator(d: ContainerDeps, id: string): void {
+  // whole or not at all (tmp → rename): a sweeper never reads half a mark
+  replaceFile(join(d.store.dir(id), CREATOR_MARK), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, 0o600);
+}
+
+function clearCreator(d: ContainerDeps, id: string): void {
+  try {
+    unlinkSync(join(d.store.dir(id), CREATOR_MARK));
+  } catch {
+    // already gone: the mark only matters while config.json is missing
+  }
 }
 
 export function snapshotKey(id: string): string {

@@ -20,6 +20,11 @@ export interface SelfProcess {
   argv: string[];
   /** the environment a detached monitor gets */
   monitorEnv(): Record<string, string | undefined>;
+  /**
+   * start `berth <args>` detached (its own session, no stdio of ours) and return its pid; default
+   * (ops/self.ts launchDetached): spawn argv + args. Tests run the monitor in-process instead.
+   */
+  launch?(args: string[]): number;
 }
 
 export interface Clock {

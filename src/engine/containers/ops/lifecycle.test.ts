@@ -284,3 +284,238 @@ describe("cleanup on failure", () => {
     expect(f.runtime.calls).toEqual([]);
   });
 });
+
+describe("a create killed half-way (issue 15)", () => {
+  const proc = (pid: number) => {
+    f.runtime.adopt(pid);
+    return { Pid: pid, StartTime: `t${pid}`, die: () => f.runtime.exit(pid, 137) };
+  };
+
+  test("a create killed half-way (no config.json) is swept by the next create once its creator is dead; one in flight is not", async () => {
+    const { mkdirSync, writeFileSync, utimesSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const half = (id: string, mark?: string) => {
+      mkdirSync(f.svc.store.dir(id));
+      if (mark !== undefined) writeFileSync(join(f.svc.store.dir(id), "creating"), mark);
+      return id;
+    };
+    const killed = half("a".repeat(64), "7007 t7007\n");
+    await f.snapshots.prepare(`container-${killed}`);
+    f.svc.store.reserveName("halfway", killed);
+    const live = proc(7008);
+    const inFlight = half("b".repeat(64), `${live.Pid} ${live.StartTime}\n`);
+    const justMade = half("c".repeat(64));
+    const emptyMark = half("f".repeat(64), "");
+    const oldUnmarked = half("d".repeat(64));
+    utimesSync(f.svc.store.dir(oldUnmarked), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+
+    const id = await f.create({ name: "halfway" });
+    expect(existsSync(f.svc.store.dir(killed))).toBe(false);
+    expect(f.snapshots.live.has(`container-${killed}`)).toBe(false);
+    expect(f.svc.store.nameOwner("halfway")).toBe(id);
+    expect(existsSync(f.svc.store.dir(inFlight))).toBe(true);
+    expect(existsSync(f.svc.store.dir(justMade))).toBe(true);
+    expect(existsSync(f.svc.store.dir(emptyMark))).toBe(true);
+    expect(existsSync(f.svc.store.dir(oldUnmarked))).toBe(false);
+    // a finished create leaves no mark
+    expect(existsSync(join(f.svc.store.dir(id), "creating"))).toBe(false);
+    live.die();
+    expect(await f.svc.sweepHalfCreated()).toEqual([inFlight]);
+  });
+});
+
+test("rm renames the record away before deleting it; a tombstone left by a kill goes with the next create", async () => {
+  const { mkdirSync, readdirSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const id = await f.create();
+  await f.svc.rm(id, false);
+  expect(readdirSync(f.svc.store.root).filter((n) => n !== "names")).toEqual([]);
+  // a removal killed during its recursive delete: the tombstone holds what was left, ps never lists it
+  const tomb = join(f.svc.store.root, `.gone-${"e".repeat(64)}-12345678`);
+  mkdirSync(tomb);
+  writeFileSync(join(tomb, "config.json"), "{}");
+  expect(f.svc.store.ids()).toEqual([]);
+  const next = await f.create();
+  expect(readdirSync(f.svc.store.root).filter((n) => n !== "names")).toEqual([next]);
+});
+
+describe("a pause taken by an operation (issue 15)", () => {
+  const proc = (pid: number) => {
+    f.runtime.adopt(pid);
+    return { Pid: pid, StartTime: `t${pid}`, die: () => f.runtime.exit(pid, 137) };
+  };
+  const setState = (id: string, over: Record<string, unknown>) => f.svc.store.updateState(id, (s) => ({ ...s, ...over }));
+
+  test("a pause taken for an operation dies with its pauser: the next reader thaws it; a user's pause stays", async () => {
+    const { id, done } = await started();
+    f.svc.pause(id, { transient: true });
+    expect(f.svc.store.readState(id).PausedBy).toEqual({ Pid: process.pid, StartTime: `t${process.pid}` });
+    // the pauser (commit) is another process, killed with -9 before its unpause
+    const commit = proc(7001);
+    setState(id, { PausedBy: { Pid: commit.Pid, StartTime: commit.StartTime } });
+    expect(f.svc.refreshState(id).Status).toBe("paused"); // alive: its pause holds
+    commit.die();
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.PausedBy]).toEqual(["running", undefined]);
+    expect(f.runtime.frozen.size).toBe(0);
+    expect(f.runtime.ops().slice(-2)).toEqual(["freeze", "thaw"]);
+
+    // with no command reading the state, the supervisor undoes it within a second
+    f.svc.pause(id, { transient: true });
+    const commit2 = proc(7009);
+    setState(id, { PausedBy: { Pid: commit2.Pid, StartTime: commit2.StartTime } });
+    commit2.die();
+    for (let i = 0; i < 300 && f.svc.store.readState(id).Status === "paused"; i++) await Bun.sleep(10);
+    expect(f.svc.store.readState(id)).toMatchObject({ Status: "running" });
+    expect(f.runtime.frozen.size).toBe(0);
+
+    // `berth pause` records no pauser: it outlives the command that took it
+    f.svc.pause(id);
+    expect(f.svc.store.readState(id).PausedBy).toBeUndefined();
+    expect(f.svc.refreshState(id).Status).toBe("paused");
+    f.svc.unpause(id);
+    await f.svc.kill(id);
+    await done;
+  });
+});
+
+describe("a monitor found dead (issue 15)", () => {
+  /** a process of the fake host that can die: a monitor, a container */
+  const proc = (pid: number) => {
+    f.runtime.adopt(pid);
+    return { Pid: pid, StartTime: `t${pid}`, die: () => f.runtime.exit(pid, 137) };
+  };
+  const setState = (id: string, over: Record<string, unknown>) => f.svc.store.updateState(id, (s) => ({ ...s, ...over }));
+
+  test("a dead monitor and a dead container: exited 255, and --restart always starts it again under a new monitor", async () => {
+    const id = await f.create({ restart: "always" });
+    const monitor = proc(7002);
+    const ctr = proc(7003);
+    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    ctr.die();
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.ExitCode, st.Restarting, st.MonitorPid]).toEqual(["stopped", 255, true, process.pid]);
+    expect(f.launched.map((l) => l.args)).toEqual([["--root", f.root, "__monitor", "--resume", id]]);
+    // the new monitor waits out the first back-off, then runs it again
+    const pid = await running(id);
+    expect(f.svc.refreshState(id).RestartCount).toBe(1);
+    // a second reader sees a live monitor: no second launch
+    expect(f.launched).toHaveLength(1);
+    await f.svc.stop(id, 1);
+    expect(await f.launched[0]!.done).toBe(143);
+    expect(f.runtime.calls).toContainEqual({ op: "kill", args: [pid, 15] });
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", Restarting: false, ManuallyStopped: true });
+  });
+
+  test("a monitor that died waiting out the back-off: the restart it owed happens; after a stop it does not", async () => {
+    const id = await f.create({ restart: "on-failure" });
+    const monitor = proc(7004);
+    setState(id, { Status: "stopped", ExitCode: 1, Restarting: true, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", Restarting: true, MonitorPid: process.pid });
+    await running(id);
+    await f.svc.stop(id, 1);
+    await f.launched[0]!.done;
+
+    const other = await f.create({ restart: "always" });
+    const m2 = proc(7005);
+    setState(other, { Status: "stopped", Restarting: true, ManuallyStopped: true, MonitorPid: m2.Pid, MonitorStartTime: m2.StartTime });
+    m2.die();
+    expect(f.svc.refreshState(other)).toMatchObject({ Status: "stopped", Restarting: false, MonitorPid: 0 });
+    expect(f.launched).toHaveLength(1);
+  });
+
+  test("no policy, on-failure past its count, or rm -f: reconciled to exited without a new monitor", async () => {
+    const dead = () => {
+      const m = proc(7100 + f.launched.length * 10 + Math.floor(Math.random() * 9));
+      m.die();
+      return { Status: "running", Pid: m.Pid, StartTime: m.StartTime, MonitorPid: m.Pid, MonitorStartTime: m.StartTime, StartedAt: new Date().toISOString() };
+    };
+    const plain = await f.create();
+    setState(plain, dead());
+    expect(f.svc.refreshState(plain)).toMatchObject({ Status: "stopped", ExitCode: 255, Error: "container supervisor exited unexpectedly", Restarting: false });
+    const spent = await f.create({ restart: "on-failure:1" });
+    setState(spent, { ...dead(), RestartCount: 1 });
+    expect(f.svc.refreshState(spent)).toMatchObject({ Status: "stopped", Restarting: false });
+    const gone = await f.create({ restart: "always" });
+    setState(gone, dead());
+    await f.svc.rm(gone, true);
+    expect(existsSync(f.svc.store.dir(gone))).toBe(false);
+    expect(f.launched).toEqual([]);
+  });
+
+  test("a running container whose monitor died is adopted by a new one: its exit is recorded and the policy applies", async () => {
+    const id = await f.create({ restart: "on-failure:1" });
+    const monitor = proc(7010);
+    const ctr = proc(7011);
+    f.runtime.cgroups.set(`berth/${id}`, new Set([ctr.Pid]));
+    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "running", Pid: ctr.Pid, MonitorPid: process.pid });
+    expect(f.launched.map((l) => l.args)).toEqual([["--root", f.root, "__monitor", "--adopt", id]]);
+    await Bun.sleep(30);
+    expect(f.svc.refreshState(id).Status).toBe("running"); // watched, not reconciled
+    expect(f.launched).toHaveLength(1);
+    ctr.die();
+    // the exit nobody saw is 255, a failure: on-failure:1 starts it once more under the same monitor
+    let pid = ctr.Pid;
+    for (let i = 0; i < 200 && pid === ctr.Pid; i++) {
+      await Bun.sleep(5);
+      pid = await running(id);
+    }
+    expect(pid).not.toBe(ctr.Pid);
+    expect(f.svc.refreshState(id)).toMatchObject({ RestartCount: 1, MonitorPid: process.pid });
+    f.runtime.exit(pid, 0);
+    expect(await f.launched[0]!.done).toBe(0);
+    expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", ExitCode: 0, Restarting: false, MonitorPid: 0 });
+    expect(f.runtime.cgroups.size).toBe(0);
+  });
+
+  test("an adopter that finds the container exited already records the exit and applies the policy", async () => {
+    const id = await f.create({ restart: "always" });
+    const monitor = proc(7012);
+    const ctr = proc(7013);
+    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    monitor.die();
+    f.svc.refreshState(id); // launches the adopter (it runs on the next tick)
+    ctr.die();
+    let pid = ctr.Pid;
+    for (let i = 0; i < 200 && pid === ctr.Pid; i++) {
+      await Bun.sleep(5);
+      const st = f.svc.store.readState(id);
+      if (st.Status === "running" && st.Pid) pid = st.Pid;
+    }
+    expect(pid).not.toBe(ctr.Pid);
+    expect(f.svc.store.readState(id)).toMatchObject({ RestartCount: 1, MonitorPid: process.pid });
+    await f.svc.stop(id, 1);
+    await f.launched[0]!.done;
+  });
+
+  test("a beginRestart of a monitor that lost the container to another process changes nothing", async () => {
+    const id = await f.create({ restart: "always" });
+    const { beginRestart } = await import("./restart-policy.ts");
+    const other = proc(7006);
+    setState(id, { Status: "running", Restarting: false, MonitorPid: other.Pid, MonitorStartTime: other.StartTime });
+    expect(beginRestart(f.svc.deps, id)).toBe(false);
+    expect(f.svc.store.readState(id)).toMatchObject({ MonitorPid: other.Pid, MonitorStartTime: other.StartTime });
+  });
+});
+
+describe("system restore: docker's restart at daemon start", () => {
+  test("which stopped containers run again", async () => {
+    const { shouldRunAtRestore } = await import("./restore.ts");
+    const { initialState } = await import("../types.ts");
+    const ran = { ...initialState(), Status: "stopped" as const, StartedAt: "2026-01-01T00:00:00Z" };
+    const p = (Name: string) => ({ Name, MaximumRetryCount: 0 });
+    expect(shouldRunAtRestore(p("always"), { ...ran, ManuallyStopped: true })).toBe(true);
+    expect(shouldRunAtRestore(p("always"), { ...ran, StartedAt: "0001-01-01T00:00:00Z" })).toBe(false);
+    expect(shouldRunAtRestore(p("unless-stopped"), ran)).toBe(true);
+    expect(shouldRunAtRestore(p("unless-stopped"), { ...ran, ManuallyStopped: true })).toBe(false);
+    expect(shouldRunAtRestore(p("on-failure"), { ...ran, ExitCode: 255 })).toBe(true);
+    expect(shouldRunAtRestore(p("on-failure"), { ...ran, ExitCode: 0 })).toBe(false);
+    expect(shouldRunAtRestore(p("on-failure"), { ...ran, ExitCode: 137, ManuallyStopped: true })).toBe(false);
+    expect(shouldRunAtRestore(p("no"), { ...ran, ExitCode: 1 })).toBe(false);
+    expect(shouldRunAtRestore(undefined, ran)).toBe(false);
+  });
+});

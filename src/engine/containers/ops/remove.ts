@@ -8,10 +8,10 @@ import { ANONYMOUS_LABEL } from "../../volumes.ts";
 import { attachSocketPath } from "../attach-proto.ts";
 import * as netw from "../networking.ts";
 import { NoSuchContainer } from "../store.ts";
-import { canRemove, isActive, type ContainerConfigFile } from "../types.ts";
+import { canRemove, isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { cancelRestart } from "./restart-policy.ts";
-import { reapCgroup, refreshState, waitStopped, waitSupervisorGone } from "./state.ts";
+import { reapCgroup, refreshState, safeUpdate, waitSupervisorGone } from "./state.ts";
 import { keepExit } from "./stop.ts";
 
 /** the attach socket lives outside the container's directory when that path is too long for a socket */
@@ -26,11 +26,33 @@ function rmSocket(dir: string): void {
   }
 }
 
+/**
+ * SIGKILL until the container is stopped (or the timeout): a supervisor still starting it (claimed,
+ * no pid yet) records a pid later, which gets the signal then
+ */
+async function killUntilStopped(d: ContainerDeps, cfg: ContainerConfigFile, timeoutMs: number): Promise<void> {
+  const end = d.clock.now() + timeoutMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    let st: ContainerStateFile;
+    try {
+      st = refreshState(d, cfg.Id, { revive: false });
+    } catch (e) {
+      if (e instanceof NoSuchContainer) return;
+      throw e;
+    }
+    if (!isActive(st.Status) || d.clock.now() >= end) return;
+    if (st.Pid) d.runtime.kill(st.Pid, 9);
+    reapCgroup(d, cfg);
+    await d.clock.sleep(delay);
+  }
+}
+
 /** `rm` (`volumes`: -v, the container's anonymous volumes go too) */
 export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes = false): Promise<string> {
   const id = d.store.resolve(ref);
   const cfg = d.store.readConfig(id);
-  const st = refreshState(d, id);
+  // rm -f removes it whatever its policy: a reconcile here must not start a new monitor for it
+  const st = refreshState(d, id, { revive: !force });
   if (st.Restarting) {
     if (!force) throw new EngineError("conflict", `cannot remove container "${cfg.Name}": container is restarting: stop the container before removing or force remove`);
     await cancelRestart(d, id);
@@ -39,10 +61,11 @@ export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes 
     throw new EngineError("conflict", `cannot remove container "${cfg.Name}": container is ${st.Status === "paused" ? "paused" : "running"}: ${st.Status === "paused" ? "unpause" : "stop"} the container before removing or force remove`);
   }
   if (isActive(st.Status)) {
-    if (st.Pid) d.runtime.kill(st.Pid, 9);
-    reapCgroup(d, cfg);
-    await waitStopped(d, id, 5000);
-    await waitSupervisorGone(d, id);
+    // its supervisor must not restart it, and must be gone (its exit steps done) before the record goes
+    const supervisor = { pid: st.MonitorPid, startTime: st.MonitorStartTime };
+    safeUpdate(d, id, (s) => ({ ...s, ManuallyStopped: true }));
+    await killUntilStopped(d, cfg, 5000);
+    await waitSupervisorGone(d, id, supervisor);
   }
   await removeNow(d, id, volumes);
   return id;

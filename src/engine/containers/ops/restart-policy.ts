@@ -30,21 +30,27 @@ export function planRestart(d: ContainerDeps, id: string, ranMs: number, previou
   }
 }
 
-/** the back-off is over: count the restart, unless the user stopped it meanwhile */
+/**
+ * the back-off is over: count the restart, unless the user stopped it meanwhile, or another process
+ * took the container over (a user's start, or a monitor launched after this one was thought dead)
+ */
 export function beginRestart(d: ContainerDeps, id: string): boolean {
   let go = false;
   safeUpdate(d, id, (s) => {
-    go = !!s.Restarting && !s.ManuallyStopped;
-    // still "restarting" until the claim turns it into "running" in one update
-    return go ? { ...s, RestartCount: (s.RestartCount ?? 0) + 1 } : { ...s, Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
+    const ours = s.MonitorPid === d.self.pid;
+    go = ours && !!s.Restarting && !s.ManuallyStopped;
+    if (go) return { ...s, RestartCount: (s.RestartCount ?? 0) + 1 }; // still "restarting" until the claim turns it into "running" in one update
+    return ours ? { ...s, Restarting: false, MonitorPid: 0, MonitorStartTime: "" } : s;
   });
   return go;
 }
 
 /** `restart`: stop (as `stop` does), then start under a new monitor, whatever the status was */
 export async function restart(d: ContainerDeps, ref: string, timeoutSec?: number): Promise<string> {
+  const before = d.store.readState(d.store.resolve(ref));
   const id = await stop(d, ref, timeoutSec);
-  await waitSupervisorGone(d, id);
+  // the old supervisor's last steps (networks, cgroup) must be done before the new one starts
+  await waitSupervisorGone(d, id, { pid: before.MonitorPid, startTime: before.MonitorStartTime });
   await startDetached(d, id);
   ev(d, "restart", d.store.readConfig(id));
   return id;

@@ -18,11 +18,12 @@ import { buildSpec, resolveUser, volatileOverlay, resolveDevices, rdevNumbers, t
 import { parseLink } from "../create-config.ts";
 import * as netw from "../networking.ts";
 import { startError, supervise as runSupervised, type LocalIO, type Prepared } from "../supervisor.ts";
-import { shouldRestart } from "../restart.ts";
+import { nextDelay, shouldRestart } from "../restart.ts";
 import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { writeEtcFiles } from "./create.ts";
 import { startHealth } from "./healthcheck.ts";
+import { watchPauser } from "./pause.ts";
 import { removeNow } from "./remove.ts";
 import { beginRestart, planRestart } from "./restart-policy.ts";
 import { detachNetworks, netEvent, reapCgroup, refreshState, safeUpdate } from "./state.ts";
@@ -135,7 +136,8 @@ export function linkedContainers(d: ContainerDeps, cfg: ContainerConfigFile): Re
  */
 export function claim(d: ContainerDeps, id: string, byPolicy = false): boolean | "stopped" {
   return d.store.withLock(id, () => {
-    const st = refreshState(d, id);
+    // this process starts it: a reconcile here must not hand it to another monitor as well
+    const st = refreshState(d, id, { revive: false });
     if (!canStart(st.Status)) return false;
     if (byPolicy && (st.ManuallyStopped || !st.Restarting)) {
       d.store.writeState(id, { ...st, Restarting: false, MonitorPid: 0, MonitorStartTime: "" });
@@ -188,7 +190,12 @@ export async function supervise(d: ContainerDeps, id: string, fg?: ForegroundOpt
       recordRunning: (pid, startTime, startedAt) => {
         safeUpdate(d, id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 }));
         ev(d, "start", cfg);
-        stopHealth = startHealth(d, id, cfg);
+        const stopChecks = startHealth(d, id, cfg);
+        const stopWatch = watchPauser(d, id);
+        stopHealth = () => {
+          stopChecks();
+          stopWatch();
+        };
       },
       recordStartFailure: (err) => recordStartFailure(d, id, err),
       recordExit: (info, finishedAt) => {
@@ -288,11 +295,60 @@ export async function startDetached(d: ContainerDeps, id: string): Promise<void>
   throw new EngineError("internal", `start container ${shortId(id)}: monitor exited before the container started${detail ? `: ${detail}` : ""}`);
 }
 
+export interface MonitorOptions {
+  /** launched for a restart that a dead monitor owed (refreshState): back-off, then start by the policy */
+  resume?: boolean;
+  /** launched for a running container whose monitor died (refreshState): supervise it until it exits */
+  adopt?: boolean;
+}
+
 /**
- * The body of `berth __monitor <id>`: supervise, and again while the restart policy says so. `report`
- * gets one line for the spawner (startDetached), which the command writes to its stdout.
+ * `__monitor --adopt`: supervision of a container that runs on after its monitor died. Its pipes and
+ * its exit status died with the old monitor, so this one watches its pid (start time checked) and,
+ * when it is gone, records the exit as 255 (docker's code for an exit nobody saw) with the restart
+ * policy's decision, and does what a monitor does after an exit. Undefined when there is nothing to
+ * adopt (recorded stopped meanwhile, or another supervisor has it).
  */
-export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void): Promise<number> {
+async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitInfo; ranMs: number } | undefined> {
+  const cfg = d.store.readConfig(id);
+  const me = { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" };
+  const adopted = d.store.withLock(id, () => {
+    const st = d.store.readState(id);
+    if (!isActive(st.Status)) return undefined;
+    // launched for it (recorded as its monitor by the launcher), or its recorded monitor is dead
+    if (st.MonitorPid !== d.self.pid && d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return undefined;
+    d.store.writeState(id, { ...st, ...me });
+    return st;
+  });
+  if (!adopted) return undefined;
+  // (it may have exited already, while this monitor started: then its exit is recorded at once)
+  if (adopted.Pid && d.runtime.isAlive(adopted.Pid, adopted.StartTime)) {
+    const stopHealth = startHealth(d, id, cfg);
+    const stopWatch = watchPauser(d, id);
+    for (let delay = 20; d.runtime.isAlive(adopted.Pid, adopted.StartTime); delay = Math.min(delay * 2, 200)) await d.clock.sleep(delay);
+    stopWatch();
+    stopHealth();
+  }
+  const exitCode = adopted.Pid ? 255 : 128; // as refreshState records it: 128 when it never got a pid
+  ev(d, "die", cfg, { exitCode: String(exitCode) });
+  reapCgroup(d, cfg);
+  safeUpdate(d, id, (st) => {
+    if (st.MonitorPid !== d.self.pid) return st; // taken over meanwhile (rm -f, a newer monitor): theirs to record
+    const again = shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: st.RestartCount ?? 0, manuallyStopped: !!st.ManuallyStopped });
+    const monitor = again ? me : { MonitorPid: 0, MonitorStartTime: "" };
+    return { ...st, Status: "stopped", Pid: 0, StartTime: "", ...monitor, Restarting: again, ExitCode: exitCode, FinishedAt: new Date(d.clock.now()).toISOString(), Error: "container supervisor exited unexpectedly" };
+  });
+  await afterExit(d, cfg);
+  const started = Date.parse(adopted.StartedAt);
+  return { info: { exitCode, oomKilled: false }, ranMs: Number.isFinite(started) ? d.clock.now() - started : 0 };
+}
+
+/**
+ * The body of `berth __monitor <id>`: supervise (with `adopt`, first watch the running container; with
+ * `resume`, first wait out the back-off), and again while the restart policy says so. `report` gets one
+ * line for the spawner (startDetached), which the command writes to its stdout.
+ */
+export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void, o: MonitorOptions = {}): Promise<number> {
   // comm becomes "berth-monitor" (the command line already reads `… __monitor <id>`)
   try {
     setThreadName("berth-monitor");
@@ -308,17 +364,34 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
   try {
     let delay = 0;
     let byPolicy = false;
+    if (o.resume) {
+      // launched by the command that found this container's monitor dead (refreshState): the restart
+      // that monitor owed, after the policy's first back-off, unless a stop or start came in meanwhile
+      delay = nextDelay(0, 0);
+      await d.clock.sleep(delay);
+      if (!beginRestart(d, id)) return d.store.readState(id).ExitCode;
+      byPolicy = true;
+    }
+    let adopted = o.adopt ? await adoptRunning(d, id) : undefined;
+    if (o.adopt && !adopted) return d.store.readState(id).ExitCode;
     for (;;) {
-      const began = d.clock.now();
       let info: ExitInfo;
-      try {
-        info = await supervise(d, id, { onStarted: () => reportOnce("ok") }, { byPolicy, restartable: true });
-      } catch (e) {
-        if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
-        throw e;
+      let ranMs: number;
+      if (adopted) {
+        ({ info, ranMs } = adopted);
+        adopted = undefined;
+      } else {
+        const began = d.clock.now();
+        try {
+          info = await supervise(d, id, { onStarted: () => reportOnce("ok") }, { byPolicy, restartable: true });
+        } catch (e) {
+          if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
+          throw e;
+        }
+        ranMs = d.clock.now() - began;
       }
       byPolicy = true;
-      const next = planRestart(d, id, d.clock.now() - began, delay);
+      const next = planRestart(d, id, ranMs, delay);
       if (next === undefined) return info.exitCode;
       delay = next;
       await d.clock.sleep(delay);

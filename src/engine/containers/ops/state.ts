@@ -1,14 +1,21 @@
 /**
- * The recorded state of a container, refreshed: a dead supervisor with a dead container is reconciled
- * to "stopped" (its cgroup reaped, its networks detached) by the first reader that notices. Also the
- * small shared steps every verb takes: a state update that tolerates removal, waiting for a stop or for
- * the supervisor to go, reaping the cgroup and detaching the networks.
+ * The recorded state of a container, refreshed against the processes it names by the first reader that
+ * notices (a dead supervisor, a dead pauser, a dead monitor owing a restart), and the sweep of records
+ * whose create was killed half-way. Also the small shared steps every verb takes: a state update that
+ * tolerates removal, waiting for a stop or for the supervisor to go, reaping the cgroup and detaching
+ * the networks.
  */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { EngineError } from "../../../lib/errors.ts";
 import { shortId } from "../../../lib/ids.ts";
 import * as netw from "../networking.ts";
+import { shouldRestart } from "../restart.ts";
 import { NoSuchContainer } from "../store.ts";
 import { isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
+import { CREATOR_MARK, snapshotKey } from "./create.ts";
+import { launchMonitor } from "./self.ts";
 
 export interface ContainerInfo {
   cfg: ContainerConfigFile;
@@ -19,20 +26,91 @@ export function info(d: ContainerDeps, id: string): ContainerInfo {
   return { cfg: d.store.readConfig(id), state: refreshState(d, id) };
 }
 
-/** state.json, with a dead supervisor and a dead container reconciled to "stopped" */
-export function refreshState(d: ContainerDeps, id: string): ContainerStateFile {
+export interface RefreshOptions {
+  /**
+   * a container whose monitor is found dead gets a new one: to watch it while it runs
+   * (`__monitor --adopt`), or, once it exited, to start it again as its restart policy says after the
+   * policy's first back-off (`__monitor --resume`). Default true; false for a caller about to start or
+   * remove the container itself (claim, rm -f, system restore).
+   */
+  revive?: boolean;
+}
+
+/**
+ * state.json, reconciled with the processes it names, by the first reader that notices:
+ *  - paused by an operation whose process died (kill -9 of commit): thawed, running again;
+ *  - waiting to restart, its monitor dead: a new monitor takes over the restart (or, with revive off or
+ *    after a manual stop, it stays stopped);
+ *  - running, its supervisor dead: a new monitor (`__monitor --adopt`) watches it to its exit, then
+ *    records it and applies the restart policy (its output went with the old monitor's pipes);
+ *  - active, with both the container and its supervisor dead: stopped (exit 255, docker's code for an
+ *    exit nobody saw), its cgroup reaped and networks detached; then its restart policy applies.
+ */
+export function refreshState(d: ContainerDeps, id: string, o: RefreshOptions = {}): ContainerStateFile {
+  const revive = o.revive ?? true;
   const rt = d.runtime;
-  const st = d.store.readState(id);
+  let st = d.store.readState(id);
+  if (pauserGone(d, st)) st = thawOrphanPause(d, id);
   if (st.Restarting && !rt.isAlive(st.MonitorPid, st.MonitorStartTime)) {
-    return d.store.updateState(id, (cur) => (cur.Restarting && !rt.isAlive(cur.MonitorPid, cur.MonitorStartTime) ? { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" } : cur));
+    st = d.store.updateState(id, (cur) => {
+      if (!cur.Restarting || rt.isAlive(cur.MonitorPid, cur.MonitorStartTime)) return cur;
+      if (revive && !cur.ManuallyStopped) return { ...cur, ...relaunch(d, id) };
+      return { ...cur, Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
+    });
   }
+  if (revive && orphaned(d, st)) st = adopt(d, id);
   if (!needsReconcile(d, st)) return st;
   return d.store.updateState(id, (cur) => {
     if (!needsReconcile(d, cur)) return cur;
     const cfg = d.store.readConfig(id);
     reapCgroup(d, cfg);
     detachNetworks(d, cfg);
-    return { ...cur, Status: "stopped", Pid: 0, MonitorPid: 0, ExitCode: cur.Pid ? 255 : 128, FinishedAt: new Date(d.clock.now()).toISOString(), Error: cur.Pid ? "container supervisor exited unexpectedly" : cur.Error };
+    const exitCode = cur.Pid ? 255 : 128;
+    const { PausedBy: _, ...rest } = cur;
+    const next: ContainerStateFile = {
+      ...rest,
+      Status: "stopped",
+      Pid: 0,
+      StartTime: "",
+      MonitorPid: 0,
+      MonitorStartTime: "",
+      Restarting: false,
+      ExitCode: exitCode,
+      FinishedAt: new Date(d.clock.now()).toISOString(),
+      Error: cur.Pid ? "container supervisor exited unexpectedly" : cur.Error,
+    };
+    const again = cur.Status !== "creating" && shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: cur.RestartCount ?? 0, manuallyStopped: !!cur.ManuallyStopped });
+    return revive && again ? { ...next, ...relaunch(d, id) } : next;
+  });
+}
+
+/** a new monitor for a restart its dead monitor cannot do; recorded as the container's supervisor */
+function relaunch(d: ContainerDeps, id: string): Pick<ContainerStateFile, "Restarting" | "MonitorPid" | "MonitorStartTime"> {
+  try {
+    const pid = launchMonitor(d, id, "resume");
+    return { Restarting: true, MonitorPid: pid, MonitorStartTime: d.runtime.processStartTime(pid) ?? "" };
+  } catch (e) {
+    d.log.warn(`restart container ${shortId(id)}: ${(e as Error).message}`);
+    return { Restarting: false, MonitorPid: 0, MonitorStartTime: "" };
+  }
+}
+
+/** running, its monitor dead */
+function orphaned(d: ContainerDeps, st: ContainerStateFile): boolean {
+  return isActive(st.Status) && !!st.Pid && d.runtime.isAlive(st.Pid, st.StartTime) && !d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime);
+}
+
+/** a new monitor that supervises a running container until its exit (`__monitor --adopt`) */
+function adopt(d: ContainerDeps, id: string): ContainerStateFile {
+  return d.store.updateState(id, (cur) => {
+    if (!orphaned(d, cur)) return cur;
+    try {
+      const pid = launchMonitor(d, id, "adopt");
+      return { ...cur, MonitorPid: pid, MonitorStartTime: d.runtime.processStartTime(pid) ?? "" };
+    } catch (e) {
+      d.log.warn(`supervise container ${shortId(id)}: ${(e as Error).message}`);
+      return cur;
+    }
   });
 }
 
@@ -41,6 +119,91 @@ function needsReconcile(d: ContainerDeps, st: ContainerStateFile): boolean {
   if (st.Pid && d.runtime.isAlive(st.Pid, st.StartTime)) return false;
   if (d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return false;
   return true;
+}
+
+/** paused by an operation (commit) whose process is gone */
+function pauserGone(d: ContainerDeps, st: ContainerStateFile): boolean {
+  return st.Status === "paused" && !!st.PausedBy && !d.runtime.isAlive(st.PausedBy.Pid, st.PausedBy.StartTime);
+}
+
+/** the pause dies with its pauser: thaw the cgroup, running again (the user's own pause has no PausedBy) */
+function thawOrphanPause(d: ContainerDeps, id: string): ContainerStateFile {
+  return d.store.updateState(id, (cur) => {
+    if (!pauserGone(d, cur)) return cur;
+    const cfg = d.store.readConfig(id);
+    try {
+      d.runtime.thaw(cfg.Berth.CgroupPath);
+    } catch (e) {
+      // its cgroup is gone with its processes: nothing is frozen any more (the reconcile below records the exit)
+      d.log.debug(`thaw container ${shortId(id)}: ${(e as Error).message}`);
+    }
+    ev(d, "unpause", cfg);
+    const { PausedBy: _, ...rest } = cur;
+    return { ...rest, Status: "running" };
+  });
+}
+
+// ---------------------------------------------------------------------------------------- half-created records
+
+const ID_RE = /^[0-9a-f]{64}$/;
+/** a directory without config.json and without a creator mark is a create that just began, this long */
+const YOUNG_MS = 60_000;
+
+/** is the directory of `id` (no config.json) a create still in flight? */
+function createInFlight(d: ContainerDeps, id: string): boolean {
+  const dir = d.store.dir(id);
+  let mark: string | undefined;
+  try {
+    mark = readFileSync(join(dir, CREATOR_MARK), "utf8");
+  } catch {
+    // no mark: the create is between mkdir and the mark, or the directory predates marks; judged by age
+  }
+  const [pid, start] = (mark ?? "").trim().split(" ");
+  // a mark being written (empty yet) or without a start time says nothing: judged by age as well
+  if (Number(pid) > 0 && start) return d.runtime.isAlive(Number(pid), start);
+  try {
+    return d.clock.now() - statSync(dir).mtimeMs < YOUNG_MS;
+  } catch {
+    return true; // gone meanwhile: nothing to sweep
+  }
+}
+
+/**
+ * The debris of creates killed before their record was complete (a directory without config.json: `ps
+ * -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name and its directory
+ * go; and the tombstones of removals killed during their recursive delete (store.removeDir). Its port
+ * and address reservations are reclaimed by the networks once the directory is gone (isKnownContainer).
+ * Run by the next create, `container prune`/`system prune` and `system restore`.
+ * Returns the ids swept.
+ */
+export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = readdirSync(d.root);
+  } catch {
+    return []; // no containers directory yet: nothing was ever created
+  }
+  d.store.sweepTombstones();
+  const swept: string[] = [];
+  for (const id of entries) {
+    if (!ID_RE.test(id) || existsSync(join(d.store.dir(id), "config.json")) || createInFlight(d, id)) continue;
+    try {
+      await d.snapshots.remove(snapshotKey(id));
+    } catch (e) {
+      if (!(e instanceof EngineError && e.kind === "not_found")) {
+        d.log.warn(`remove half-created container ${shortId(id)}: ${(e as Error).message}`);
+        continue; // its snapshot stays named by its directory: a later sweep tries again
+      }
+    }
+    try {
+      for (const name of readdirSync(d.store.namesDir)) if (!name.startsWith(".")) d.store.releaseName(name, id);
+    } catch (e) {
+      d.log.debug(`names of half-created container ${shortId(id)}: ${(e as Error).message}`);
+    }
+    d.store.removeDir(id);
+    swept.push(id);
+  }
+  return swept;
 }
 
 /** docker's network events name the network by id, with the container and the network's name */
@@ -118,11 +281,25 @@ export async function waitStopped(d: ContainerDeps, id: string, timeoutMs: numbe
   }
 }
 
-/** until the recorded supervisor is gone (at most ~2 s) */
-export async function waitSupervisorGone(d: ContainerDeps, id: string): Promise<void> {
+/**
+ * until the supervisor is gone (at most ~2 s): the process, not the state's MonitorPid, which is
+ * cleared at the exit before the supervisor's last steps (cgroup, networks, --rm). `supervisor`: the
+ * one recorded before the caller acted (stop or kill clear it); default: the one recorded now.
+ */
+export async function waitSupervisorGone(d: ContainerDeps, id: string, supervisor?: { pid: number; startTime: string }): Promise<void> {
+  let s = supervisor;
+  if (!s) {
+    try {
+      const st = d.store.readState(id);
+      s = { pid: st.MonitorPid, startTime: st.MonitorStartTime };
+    } catch (e) {
+      if (e instanceof NoSuchContainer) return;
+      throw e;
+    }
+  }
+  if (s.pid === d.self.pid) return; // this process supervises it (in-process, as in unit tests): it cannot wait for itself
   for (let i = 0; i < 200; i++) {
-    const st = d.store.readState(id);
-    if (!d.runtime.isAlive(st.MonitorPid, st.MonitorStartTime)) return;
+    if (!d.runtime.isAlive(s.pid, s.startTime)) return;
     await d.clock.sleep(10);
   }
 }
