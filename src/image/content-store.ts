@@ -355,7 +355,7 @@ export class ContentStore {
       }
       if (state === "locked") return ContentWriter.open(this, ref, dir, fd, opts);
       if (fd >= 0) closeSync(fd);
-      if (state === "busy" && attempt >= INGEST_LOCK_RETRIES) {
+      if (state === "busy" && attempt >= (opts.busyRetries ?? INGEST_LOCK_RETRIES)) {
         throw new EngineError("unavailable", `ingest ${ref}: locked by another writer`);
       }
       await Bun.sleep(state === "busy" ? INGEST_LOCK_RETRY_MS : 0);
@@ -392,6 +392,11 @@ export interface WriterOptions {
    * worker.
    */
   offThread?: boolean;
+  /**
+   * How often to retry, 5 ms apart, while another writer holds the ingest (default 40: a probe such as
+   * listIngests lets go at once); 0 reports `unavailable` at the first conflict.
+   */
+  busyRetries?: number;
 }
 
 /**

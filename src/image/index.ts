@@ -59,3 +59,4 @@ export {
 } from "./references.ts";
 export type { Reference } from "./references.ts";
 export type { LockMode } from "./_lock.ts";
+export { acquireAsync, FileLock } from "./_lock.ts";
