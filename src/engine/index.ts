@@ -20,7 +20,7 @@ import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
-import { checkStore, type CheckReport } from "./check.ts";
+import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
 
 export interface EngineOptions {
   root: string;
@@ -81,7 +81,12 @@ export class Engine {
   }
 
   async check(): Promise<CheckReport> {
-    return checkStore(this.content, this.imageStore, this.snapshots, await this.containerSnapshotKeys());
+    return checkStore(this.images, containerRefs(this.containers));
+  }
+
+  /** `system check --repair`: what it fixed, one line each */
+  async repair(): Promise<string[]> {
+    return repairStore(this.images, containerRefs(this.containers));
   }
 
   /** df's volume row: a volume is active while a container's record mounts it */

@@ -253,3 +253,11 @@ export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ dele
 export function pruneNetworks(e: Engine): string[] {
   return e.containers.networks.prune(e.containers.isKnownContainer);
 }
+
+/**
+ * `system prune`'s last step: everything dead processes left behind (leases, unpack snapshots, ingests,
+ * including partial pulls a retry could have resumed) and what only those held. Returns bytes freed.
+ */
+export async function pruneLeftovers(e: Engine): Promise<number> {
+  return (await e.images.collectGarbage([], { allIngests: true })).freedBytes;
+}

@@ -343,7 +343,8 @@ export class ContainerService {
         const i = this.info(id);
         if (all || isActive(i.state.Status) || i.state.Restarting) out.push(i);
       } catch (e) {
-        if (!(e instanceof NoSuchContainer)) throw e;
+        if (!(e instanceof EngineError)) throw e;
+        if (!(e instanceof NoSuchContainer)) this.log.warn(e.message); // a damaged record: skipped, `system check` names it
       }
     }
     return out.sort((a, b) => (a.cfg.Created < b.cfg.Created ? 1 : -1));
