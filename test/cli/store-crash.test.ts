@@ -173,6 +173,35 @@ describe.skipIf(!rootEnabled)("leftovers of killed commands (item 1)", () => {
   }, 60_000);
 });
 
+describe.skipIf(!rootEnabled)("rmi racing run -d (item 5)", () => {
+  test("60 rounds: no container ends up with a deleted image", async () => {
+    using tr = tempRoot("rmi-race");
+    const root = tr.path;
+    const tar = busyboxTar(root);
+    ok(await berth(["import", "-", "busybox:latest"], { root, stdin: tar }));
+    let bothWon = 0;
+    for (let i = 0; i < 60; i++) {
+      // a fresh image each round (its own config, the shared layer), tagged once: rmi deletes it
+      ok(await berth(["import", "-c", `LABEL round=${i}`, "-", `race:${i}`], { root, stdin: tar }));
+      const runP = berth(["run", "-d", "--network", "none", `race:${i}`, "true"], { root });
+      await Bun.sleep(i % 8) ;
+      const rmiP = berth(["rmi", `race:${i}`], { root });
+      const [run, rmi] = await Promise.all([runP, rmiP]);
+      if (run.exitCode === 0 && rmi.exitCode === 0 && rmi.stdout.includes("Deleted:")) bothWon++;
+      if (run.exitCode === 0) {
+        const id = run.stdout.trim();
+        const image = JSON.parse((await berth(["inspect", "--format", "{{json .Image}}", id], { root })).stdout);
+        const img = await berth(["image", "inspect", image], { root });
+        expect(img.exitCode, `round ${i}: container ${id} uses deleted image ${image} (rmi: ${rmi.stdout}${rmi.stderr})`).toBe(0);
+      } else {
+        expect(run.stderr).toContain(`Unable to find image 'race:${i}' locally`);
+      }
+    }
+    ok(await berth(["system", "check"], { root }));
+    expect(bothWon).toBe(0);
+  }, 300_000);
+});
+
 describe.skipIf(!rootEnabled)("concurrent import and load of the same content (item 3)", () => {
   test("five imports and five loads at once all succeed; check stays clean", async () => {
     using tr = tempRoot("conc-load");

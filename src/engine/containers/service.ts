@@ -122,6 +122,7 @@ export class ContainerService {
 
   /** `create`: record + writable snapshot; nothing half-created on any error */
   async create(opts: CreateOptions, hostEnv: Record<string, string | undefined> = process.env): Promise<{ id: string; warnings: string[] }> {
+    using _imageRef = await this.opts.images.holdImageRef?.(); // until the record names the image (rmi race)
     let image: ResolvedImage;
     try {
       image = await this.opts.images.resolve(opts.image);
@@ -141,7 +142,7 @@ export class ContainerService {
     // docker creates a missing host directory for -v host:ctr
     for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 
-    if (!built.Mounts.some((m) => m.Type === "volume")) return this.createRecord(opts, image, built, name);
+    if (!built.Mounts.some((m) => m.Type === "volume")) return await this.createRecord(opts, image, built, name); // await: _imageRef spans it
     // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them). Held in
     // use until config.json names them, so a concurrent `volume rm`/`prune` cannot take one in between.
     const made: string[] = [];
