@@ -110,7 +110,7 @@ export class ImageStore {
     using _ = this.content.lock("shared");
     const old = this.get(id);
     if (old?.lastTagTime) record.lastTagTime = old.lastTagTime;
-    atomicWriteJson(this.recordPath(id), record);
+    writeJson(this.recordPath(id), record, `write image record ${shortId(id)}`);
     return record;
   }
 
@@ -216,7 +216,7 @@ export class ImageStore {
     const tags = this.tags();
     const out = fn(tags);
     const sorted = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    atomicWriteJson(this.repositoriesPath, sorted);
+    writeJson(this.repositoriesPath, sorted, "write repositories.json");
     return out;
   }
 
@@ -233,7 +233,7 @@ export class ImageStore {
       const current = this.get(record.id);
       if (!current) throw noSuchImage(id);
       tags[key] = record.id;
-      atomicWriteJson(this.recordPath(record.id), { ...current, lastTagTime: new Date().toISOString() });
+      writeJson(this.recordPath(record.id), { ...current, lastTagTime: new Date().toISOString() }, `write image record ${shortId(record.id)}`);
       return key;
     });
   }
@@ -310,5 +310,14 @@ export class ImageStore {
       if (!statSync(this.recordPath(v), { throwIfNoEntry: false })) problems.push(`tag ${k}: image ${shortId(v)} is missing`);
     }
     return problems;
+  }
+}
+
+/** an atomic JSON write whose failure (ENOSPC, EIO) is one EngineError line naming the file's role */
+function writeJson(path: string, value: unknown, what: string): void {
+  try {
+    atomicWriteJson(path, value);
+  } catch (e) {
+    throw wrap(what, e);
   }
 }

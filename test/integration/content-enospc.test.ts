@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { ContentStore } from "../../src/image/index.ts";
 import { EngineError } from "../../src/lib/errors.ts";
+import { berth, importBusybox } from "../helpers/cli.ts";
 
 describe.skipIf(!rootEnabled)("content store on a full disk", () => {
   let dir = "";
@@ -44,5 +45,40 @@ describe.skipIf(!rootEnabled)("content store on a full disk", () => {
     const cs = new ContentStore(join(dir, "content2"));
     expect(() => cs.putBytes(chunk(200_000, 3))).toThrow(EngineError);
     expect(readdirSync(cs.ingestDir)).toEqual([]);
+  });
+});
+
+describe.skipIf(!rootEnabled)("image commands on a full disk (item 9)", () => {
+  let root = "";
+  beforeAll(async () => {
+    root = mkdtempSync("/tmp/berth-test-fullroot-");
+    const r = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", root]);
+    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+    await importBusybox(root);
+    rmSync(join(root, "busybox.tar"), { force: true });
+    // fill what is left
+    Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(root, "fill")}`, "bs=4k"]);
+  });
+  afterAll(() => {
+    Bun.spawnSync(["umount", "-l", root]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  for (const args of [["tag", "busybox", "other:1"], ["rmi", "busybox"], ["import", "-", "more:1"]]) {
+    test(`${args[0]}: one error line naming what failed, no stack trace`, async () => {
+      const r = await berth(args, { root, stdin: "not really a tar, the disk is full anyway" });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).not.toContain("    at ");
+      expect(r.stderr).not.toContain("internal error");
+      expect(r.stderr).toMatch(/no space left on device/i);
+      expect(r.stderr.trim().split("\n").length).toBe(1);
+    });
+  }
+
+  test("after the disk has room again, check is clean and nothing was half-done", async () => {
+    rmSync(join(root, "fill"));
+    const r = await berth(["system", "check"], { root });
+    expect(r, r.stdout).toMatchObject({ exitCode: 0 });
+    expect((await berth(["images", "--format", "{{.Repository}}:{{.Tag}}"], { root })).stdout).toBe("busybox:latest\n");
   });
 });
