@@ -88,7 +88,8 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
   }
 
   const needed = new Set<string>();
-  const records = store.list();
+  const { records, damaged } = store.listChecked();
+  for (const d of damaged) problems.push(`image ${d.id}: record unreadable: ${d.problem}`);
   for (const rec of records) {
     const where = `image ${rec.id}`;
     for (const d of [rec.manifest.digest, rec.config.digest]) if (!content.has(d)) problems.push(`${where}: missing blob ${d}`);
@@ -116,7 +117,14 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
   }
   let tags = 0;
   const ids = new Set(records.map((r) => r.id));
-  for (const [name, id] of Object.entries(store.tags())) {
+  let tagTable: Record<string, Digest> = {};
+  try {
+    tagTable = store.tags();
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  for (const d of damaged) ids.add(d.id); // reported above; its tags and containers are not "missing"
+  for (const [name, id] of Object.entries(tagTable)) {
     tags++;
     if (!ids.has(id)) problems.push(`tag ${name}: points at missing image ${id}`);
   }

@@ -513,8 +513,15 @@ export class ImageService implements ImageResolver {
    * snapshots and ingests); a full collectGarbage when a dead process left something behind.
    */
   async recover(): Promise<GcReport | undefined> {
-    if (!(await this.leftovers()).some((l) => !l.resumable)) return undefined;
-    return this.collectGarbage();
+    try {
+      if (!(await this.leftovers()).some((l) => !l.resumable)) return undefined;
+      return await this.collectGarbage();
+    } catch (e) {
+      // the command's own work matters more: a GC that cannot run (a damaged record, a full disk)
+      // is reported, and `system check` names the cause
+      this.log.warn(`reclaiming leftovers of dead processes: ${(e as Error).message}`);
+      return undefined;
+    }
   }
 }
 

@@ -140,6 +140,25 @@ export class ImageStore {
     return out;
   }
 
+  /**
+   * Like list(), but an unreadable record is returned as a problem instead of failing the listing
+   * (`system check`). GC keeps using list(), which fails: it must not collect what a damaged record
+   * may still refer to.
+   */
+  listChecked(): { records: ImageRecord[]; damaged: { id: Digest; problem: string }[] } {
+    const records: ImageRecord[] = [];
+    const damaged: { id: Digest; problem: string }[] = [];
+    for (const id of this.ids()) {
+      try {
+        const r = this.get(id);
+        if (r) records.push(r);
+      } catch (e) {
+        damaged.push({ id, problem: (e as Error).message });
+      }
+    }
+    return { records, damaged };
+  }
+
   /** all tags: normalized name → image ID */
   tags(): Record<string, Digest> {
     let text: string;

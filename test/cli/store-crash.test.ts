@@ -100,6 +100,21 @@ describe.skipIf(!rootEnabled)("damaged records (item 7, 8)", () => {
     expect(run.stderr.trim().split("\n").length).toBe(1);
   }, 60_000);
 
+  test("a corrupt image record: check names it (one line each, no stack); other images still run", async () => {
+    using tr = tempRoot("corrupt-image");
+    const root = tr.path;
+    await importBusybox(root);
+    const bad = writeBareImage(root, "bare:1", { created: "2024-01-01T00:00:00Z" });
+    writeFileSync(join(root, "image", "images", `${bad.slice(7)}.json`), "{\"id\": ");
+    const chk = await berth(["system", "check"], { root });
+    expect(chk.exitCode).toBe(1);
+    expect(chk.stdout).toContain(`problem: image ${bad}: record unreadable: read image ${bad.slice(7, 19)}`);
+    expect(chk.stdout).not.toContain("tag docker.io/library/bare:1");
+    expect(chk.stderr).not.toContain("    at ");
+    const run = await berth(["run", "--rm", "--network", "none", "busybox", "echo", "hi"], { root });
+    expect(run).toMatchObject({ exitCode: 0, stdout: "hi\n" });
+  }, 60_000);
+
   test("a deleted snapshot directory fails check, naming it; check --repair unpacks the image again", async () => {
     using tr = tempRoot("snapdir");
     const root = tr.path;
