@@ -358,6 +358,7 @@ export class ImageService implements ImageResolver {
    * unless forced, and even then only untagged (docker keeps the image for the container).
    */
   async remove(ref: string, opts: { force: boolean; noPrune?: boolean }): Promise<string[]> {
+    await this.recover(); // an rmi that only untags collects nothing else
     return this.withExclusiveUse(() => this.removeHeld(ref, opts));
   }
 
