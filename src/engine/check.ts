@@ -11,7 +11,7 @@
  */
 import { existsSync } from "node:fs";
 import type { Digest, Manifest } from "../oci/index.ts";
-import { isLeaseExpired } from "../image/index.ts";
+import { FileLock, isLeaseExpired } from "../image/index.ts";
 import type { ContainerService } from "./containers/index.ts";
 import { isCorruptState } from "./containers/store.ts";
 import { ImageAssembly } from "./assembly.ts";
@@ -142,6 +142,11 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
     if (c.image && !ids.has(c.image as Digest)) problems.push(`container ${c.id}: its image ${c.image} is missing`);
   }
 
+  // a create in progress holds the image-use lock shared from its snapshot until its record exists:
+  // while anyone holds it, a container snapshot without a record may be such a create
+  const probe = FileLock.acquire(images.useLockPath, "exclusive", { wait: false });
+  const createsInProgress = probe === undefined;
+  probe?.release();
   const parents = new Set([...snaps.values()].map((s) => s.parent).filter(Boolean) as string[]);
   for (const [name, s] of snaps) {
     // every snapshot's own directory must exist: a deleted one breaks every container on top of it
@@ -155,7 +160,7 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
     if (s.parent !== undefined && !snaps.has(s.parent)) problems.push(`snapshot ${name}: its parent ${s.parent} is missing`);
     if (s.kind === "committed") {
       if (!needed.has(name) && !parents.has(name) && !leasedSnaps.has(name)) problems.push(`orphan snapshot ${name}: no image uses it`);
-    } else if (!containerKeys.has(name) && !isExtractKeyLive(name)) {
+    } else if (!containerKeys.has(name) && !isExtractKeyLive(name) && !(createsInProgress && name.startsWith("container-"))) {
       problems.push(isDeadExtractKey(name) ? `leftover snapshot ${name}: unpack area of a process that is gone (system prune or system check --repair removes it)` : `orphan active snapshot ${name}: no container or live operation owns it`);
     }
   }

@@ -188,6 +188,27 @@ describe.skipIf(!rootEnabled)("leftovers of killed commands (item 1)", () => {
   }, 60_000);
 });
 
+describe.skipIf(!rootEnabled)("live work is not a problem (item 1)", () => {
+  test("a container snapshot without its record is a create in progress while the image-use lock is held", async () => {
+    using tr = tempRoot("live-create");
+    const root = tr.path;
+    await importBusybox(root);
+    const { createDriver } = await import("../../src/cow/index.ts");
+    const { FileLock } = await import("../../src/image/index.ts");
+    const key = `container-${"e".repeat(64)}`;
+    await createDriver("overlay", join(root, "overlay")).prepare(key);
+    const held = FileLock.acquire(join(root, "content", "use.lock"), "shared")!;
+    try {
+      ok(await berth(["system", "check"], { root }));
+    } finally {
+      held.release();
+    }
+    const chk = await berth(["system", "check"], { root });
+    expect(chk.exitCode).toBe(1);
+    expect(chk.stdout).toContain(`orphan active snapshot ${key}`);
+  }, 60_000);
+});
+
 describe.skipIf(!rootEnabled)("rmi racing run -d (item 5)", () => {
   test("60 rounds: no container ends up with a deleted image", async () => {
     using tr = tempRoot("rmi-race");
