@@ -519,8 +519,9 @@ export class ImageService implements ImageResolver {
       return await this.collectGarbage();
     } catch (e) {
       // the command's own work matters more: a GC that cannot run (a damaged record, a full disk)
-      // is reported, and `system check` names the cause
-      this.log.warn(`reclaiming leftovers of dead processes: ${(e as Error).message}`);
+      // is only logged (at debug: the command usually meets the same cause and says so); `system
+      // check` names it
+      this.log.debug(`reclaiming leftovers of dead processes: ${(e as Error).message}`);
       return undefined;
     }
   }
