@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { ContentStore, ImageStore, LeaseStore, type Lease, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString, processStartTime, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, type FileLock } from "../image/index.ts";
+import { ContentStore, ImageStore, LeaseStore, type Lease, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString, processStartTime, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
 import { isDigest } from "../oci/index.ts";
 import { join } from "node:path";
 import type { SnapshotDriver } from "../cow/driver.ts";
@@ -98,6 +98,14 @@ export class ImageService implements ImageResolver {
     readonly snapshots: SnapshotDriver,
     readonly log: Logger,
   ) {}
+
+  /**
+   * set by the engine: does a container record own this active snapshot (`container-<id>`)? Unset,
+   * the GC never touches container snapshots. With it, a container snapshot no record owns is the
+   * leftover of a killed create: creates hold the image-use lock shared from their snapshot until
+   * their record exists, and the GC holds it exclusively, so none is in progress while it looks.
+   */
+  ownsContainerSnapshot?: (key: string) => boolean;
 
   /** exclusive holds of the image-use lock by this process (re-entrant: rmi's GC runs inside rmi's hold) */
   private exclusiveDepth = 0;
@@ -481,7 +489,9 @@ export class ImageService implements ImageResolver {
         for (const c of extra) keep.add(c);
         for (const l of this.leases.list()) if (!isLeaseExpired(l)) for (const s of l.snapshots) keep.add(s);
         const parents = new Set(infos.map((s) => s.parent).filter(Boolean));
-        const victims = infos.filter((s) => (s.kind === "committed" ? !keep.has(s.name) && !parents.has(s.name) : isDeadExtractKey(s.name)));
+        const owns = this.ownsContainerSnapshot;
+        const deadCreate = (name: string) => owns !== undefined && name.startsWith("container-") && !owns(name);
+        const victims = infos.filter((s) => (s.kind === "committed" ? !keep.has(s.name) && !parents.has(s.name) : isDeadExtractKey(s.name) || deadCreate(s.name)));
         if (!victims.length) break;
         for (const v of victims) {
           await this.snapshots.remove(v.name);
@@ -498,8 +508,15 @@ export class ImageService implements ImageResolver {
     for (const l of this.leases.list()) {
       if (isLeaseExpired(l)) out.push({ kind: "lease", name: l.id, detail: l.owner ? `its process ${l.owner.pid} is gone` : "expired" });
     }
+    // a create in progress holds the image-use lock shared: only when nobody does is a container
+    // snapshot without a record known to be a killed create's
+    const probe = FileLock.acquire(this.useLockPath, "exclusive", { wait: false });
+    const noCreates = probe !== undefined;
+    probe?.release();
     for await (const s of this.snapshots.walk()) {
-      if (s.kind !== "committed" && isDeadExtractKey(s.name)) out.push({ kind: "snapshot", name: s.name, detail: `unpack area of process ${s.name.split("-")[1]}, which is gone` });
+      if (s.kind === "committed") continue;
+      if (isDeadExtractKey(s.name)) out.push({ kind: "snapshot", name: s.name, detail: `unpack area of process ${s.name.split("-")[1]}, which is gone` });
+      else if (noCreates && this.ownsContainerSnapshot && s.name.startsWith("container-") && !this.ownsContainerSnapshot(s.name)) out.push({ kind: "snapshot", name: s.name, detail: "left by a create that did not finish" });
     }
     for (const i of this.content.listIngests()) {
       if (i.locked) continue;

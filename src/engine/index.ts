@@ -71,6 +71,8 @@ export class Engine {
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;
+    // a container snapshot is owned while its record exists (even a damaged one: never guess)
+    this.images.ownsContainerSnapshot = (key) => existsSync(join(this.root, "containers", key.slice("container-".length), "config.json"));
   }
 
   readonly containers: ContainerService;
