@@ -199,7 +199,7 @@ async function fetchLayers(
       return await images.content.writer(d.digest, { busyRetries: 0 });
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "unavailable")) throw e;
-      return images.content.writer(`pull-${process.pid}-${d.digest}-${crypto.randomUUID()}`);
+      return images.content.writer(`pull-${d.digest}-${crypto.randomUUID()}`);
     }
   };
 
