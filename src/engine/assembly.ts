@@ -1,9 +1,10 @@
 /**
  * What pull, load and commit share while they put an image together: a lease that keeps GC off the
- * blobs being staged, the chain snapshots this run committed, and the unpack of stored layer blobs onto
- * their parents in order. `finish()` drops the lease once the image record refers to everything;
- * `abort()` removes the snapshots this run made (newest first, children before parents), drops the
- * lease and collects the blobs it protected, so a failure leaves `system check` clean.
+ * blobs and chain snapshots being staged (each leased before it appears), and the unpack of stored
+ * layer blobs onto their parents in order. `run()` first reclaims what dead processes left; `finish()`
+ * drops the lease once the image record refers to everything; `abort()` drops the lease and runs the
+ * GC, which removes what only this run held (children before parents) and keeps what a concurrent
+ * run of the same content holds, so a failure leaves `system check` clean.
  */
 import { EngineError } from "../lib/errors.ts";
 import type { Digest } from "../oci/index.ts";

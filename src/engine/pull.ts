@@ -11,8 +11,10 @@
  * Visibility: blob commit (size and digest verified, under the pull's lease so GC keeps it), snapshot
  * commit named by chain ID (after the diffID matched the config), then config, manifest, index
  * blobs, the image record, the tags. On any failure everything this pull created is undone: ingests
- * aborted, active snapshots removed, committed snapshots removed newest first, lease deleted and the
- * blobs it protected collected — `system check` stays clean.
+ * aborted, active snapshots removed, the lease deleted and the GC run, which removes the committed
+ * snapshots and blobs only this pull held (a concurrent pull of the same image keeps what it leased)
+ * — `system check` stays clean. Killed instead, the pull leaves a dead lease the next GC reclaims and
+ * layer ingests named by their digests, which the next pull resumes.
  */
 import { hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from "../oci/index.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
