@@ -90,10 +90,11 @@ export default defineBerthCommand({
       return;
     }
     const now = Date.now();
-    const since = (r: (typeof rows)[number]) => `${humanDuration(now - Date.parse(r.created))} ago`;
+    // a config without `created` is docker's Created 0: "N/A" since, the epoch as the date
+    const since = (r: (typeof rows)[number]) => (Date.parse(r.created) ? `${humanDuration(now - Date.parse(r.created))} ago` : "N/A");
     const objs = rows.map((r) => ({
       Containers: "N/A",
-      CreatedAt: goTime(new Date(Date.parse(r.created))),
+      CreatedAt: goTime(new Date(Date.parse(r.created) || 0)),
       CreatedSince: since(r),
       Digest: r.digest,
       ID: id(r.id),

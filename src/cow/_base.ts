@@ -62,11 +62,20 @@ export abstract class BaseDriver implements SnapshotDriver {
   // ---- metadata -------------------------------------------------------------------------------
 
   protected readMeta(): Metadata {
+    let text: string;
     try {
-      return JSON.parse(readFileSync(`${this.root}/metadata.json`, "utf8")) as Metadata;
+      text = readFileSync(`${this.root}/metadata.json`, "utf8");
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") return { version: 1, next: 1, snapshots: {} };
       throw e;
+    }
+    try {
+      const meta = JSON.parse(text) as Metadata;
+      if (meta === null || typeof meta !== "object" || typeof meta.snapshots !== "object" || meta.snapshots === null) throw new Error("no snapshots table");
+      return meta;
+    } catch (e) {
+      // one line naming the file, not a parser's stack (issue 15 item 7)
+      throw new EngineError("internal", `snapshot metadata ${this.root}/metadata.json is unreadable: ${(e as Error).message}`);
     }
   }
 

@@ -1,9 +1,10 @@
 /**
  * What pull, load and commit share while they put an image together: a lease that keeps GC off the
- * blobs being staged, the chain snapshots this run committed, and the unpack of stored layer blobs onto
- * their parents in order. `finish()` drops the lease once the image record refers to everything;
- * `abort()` removes the snapshots this run made (newest first, children before parents), drops the
- * lease and collects the blobs it protected, so a failure leaves `system check` clean.
+ * blobs and chain snapshots being staged (each leased before it appears), and the unpack of stored
+ * layer blobs onto their parents in order. `run()` first reclaims what dead processes left; `finish()`
+ * drops the lease once the image record refers to everything; `abort()` drops the lease and runs the
+ * GC, which removes what only this run held (children before parents) and keeps what a concurrent
+ * run of the same content holds, so a failure leaves `system check` clean.
  */
 import { EngineError } from "../lib/errors.ts";
 import type { Digest } from "../oci/index.ts";
@@ -16,10 +17,11 @@ export { tapChunks, LAYER_RING, rssBound, LAYER_RSS_BOUND, LAYER_JIT_SCALE, with
 
 /**
  * Unpack a layer blob that is already in the content store onto the committed snapshot `parent`,
- * checking its diffID, and commit it as `chain`. Returns false when `chain` already existed (nothing
- * created). On error the active snapshot is removed.
+ * checking its diffID, and commit it as `chain` under `lease`. Returns false when `chain` already
+ * existed (nothing created). On error the active snapshot is removed.
  */
-export async function applyStoredLayer(images: ImageService, blob: Digest, parent: string | undefined, diffId: Digest, chain: string): Promise<boolean> {
+export async function applyStoredLayer(images: ImageService, blob: Digest, parent: string | undefined, diffId: Digest, chain: string, lease: Lease): Promise<boolean> {
+  lease.addSnapshot(chain);
   if (await images.hasSnapshot(chain)) return false;
   const key = extractKey();
   await images.snapshots.prepare(key, parent);
@@ -35,12 +37,7 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
     if (got !== diffId) {
       throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`);
     }
-    if (await images.hasSnapshot(chain)) {
-      await images.snapshots.remove(key);
-      return false;
-    }
-    await images.snapshots.commit(chain, key, { "berth.size": String(stats.diskSize), "berth.diffid": diffId });
-    return true;
+    return await images.commitChain(key, chain, { "berth.size": String(stats.diskSize), "berth.diffid": diffId }, lease);
   } catch (e) {
     await images.snapshots.remove(key).catch(() => {});
     throw e;
@@ -49,21 +46,15 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
 
 export class ImageAssembly {
   readonly lease: Lease;
-  private readonly made: string[] = [];
 
   /** `purpose` names the lease: pull, load, commit */
   constructor(readonly images: ImageService, purpose: string) {
     this.lease = images.leases.createLease(`${purpose}-${extractKey()}`);
   }
 
-  /** note a chain snapshot this run committed (abort removes it) */
-  created(chain: string): void {
-    this.made.push(chain);
-  }
-
-  /** applyStoredLayer, remembering the snapshot when this run made it */
+  /** applyStoredLayer under this run's lease */
   async applyStored(blob: Digest, parent: string | undefined, diffId: Digest, chain: string): Promise<void> {
-    if (await applyStoredLayer(this.images, blob, parent, diffId, chain)) this.created(chain);
+    await applyStoredLayer(this.images, blob, parent, diffId, chain, this.lease);
   }
 
   /** unpack stored layer blobs in order onto their chain snapshots (already-present chains are kept) */
@@ -73,35 +64,48 @@ export class ImageAssembly {
     for (let i = 0; i < layers.length; i++) await this.applyStored(layers[i]!, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
   }
 
-  private collect(): void {
+  /**
+   * Collect what nothing refers to any more. Best effort: the operation itself succeeded or failed
+   * already, and anything this pass leaves is found by the next command's GC or by `system check`.
+   */
+  private async collect(): Promise<void> {
     try {
-      gc({ content: this.images.content, images: this.images.store, leases: this.images.leases });
-    } catch {}
+      await this.images.collectGarbage();
+    } catch (e) {
+      this.images.log.debug(`gc after ${this.lease.id}: ${(e as Error).message}`);
+    }
   }
 
   /** the image record now holds everything: drop the lease, collect what nothing refers to */
-  finish(): void {
+  async finish(): Promise<void> {
     this.lease.delete();
-    this.collect();
+    await this.collect();
   }
 
-  /** undo: snapshots newest first, then the lease and the blobs it protected */
+  /**
+   * undo: drop the lease; the GC then removes the snapshots and blobs only this run held (children
+   * before parents), and keeps what a concurrent pull of the same content holds or an image uses
+   */
   async abort(): Promise<void> {
-    for (const c of this.made.splice(0).reverse()) await this.images.snapshots.remove(c).catch(() => {});
-    this.lease.delete();
-    this.collect();
+    try {
+      this.lease.delete();
+    } catch {
+      // a lease we cannot delete dies with this process: the next GC reclaims it
+    }
+    await this.collect();
   }
 
-  /** run `fn`, then finish(), or abort() and rethrow */
+  /** reclaim dead processes' leftovers, run `fn`, then finish(), or abort() and rethrow */
   async run<T>(fn: (a: ImageAssembly) => Promise<T>): Promise<T> {
     let out: T;
     try {
+      await this.images.recover();
       out = await fn(this);
     } catch (e) {
       await this.abort();
       throw e;
     }
-    this.finish();
+    await this.finish();
     return out;
   }
 }

@@ -15,4 +15,9 @@ export interface ImageResolver {
   /** name[:tag], name@digest, full or short ID → the image; EngineError not_found
    * "No such image: NAME" (exit 125, docker's "Unable to find image" path comes with pull) */
   resolve(ref: string): Promise<ResolvedImage>;
+  /**
+   * Hold the image-use lock until the returned handle is disposed: rmi and image prune cannot delete
+   * an image between its resolve() and the container record that uses it. Optional for stand-ins.
+   */
+  holdImageRef?(): Promise<Disposable>;
 }

@@ -8,7 +8,9 @@
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { ContentStore, ImageStore, LeaseStore, gc, parseDockerRef, familiarizeKey, referenceString, chainIds, extractKey } from "../image/index.ts";
+import { ContentStore, ImageStore, LeaseStore, type Lease, gc, parseDockerRef, familiarizeKey, referenceString, chainIds, extractKey, isExtractKeyLive, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
+import { isDigest } from "../oci/index.ts";
+import { join } from "node:path";
 import type { SnapshotDriver } from "../cow/driver.ts";
 import { openLayerChunks, readTar } from "../tar/index.ts";
 import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
@@ -16,6 +18,37 @@ import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
 export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
+
+/** is this active snapshot the unpack area of a process that is gone? */
+export function isDeadExtractKey(name: string): boolean {
+  return name.startsWith("extract-") && !isExtractKeyLive(name);
+}
+
+/**
+ * An ingest named by the digest it will become (a pull's layer) is kept for a retried pull to resume;
+ * any other unlocked ingest is the leftover of a dead writer (its flock died with it).
+ */
+export function isResumableIngest(ref: string): boolean {
+  return isDigest(ref);
+}
+
+/** what a dead process left behind: found by `system check`, reclaimed by the next GC */
+export interface Leftover {
+  kind: "lease" | "snapshot" | "ingest";
+  name: string;
+  detail: string;
+  /** kept by the GC of ordinary commands (a pull may resume it); `system prune` and `--repair` remove it */
+  resumable?: boolean;
+}
+
+/** what one collectGarbage pass removed */
+export interface GcReport {
+  blobs: Digest[];
+  freedBytes: number;
+  ingests: string[];
+  leases: string[];
+  snapshots: string[];
+}
 
 export interface ImportOptions {
   /** shown in errors: the file name or "-" */
@@ -48,6 +81,50 @@ export class ImageService implements ImageResolver {
     readonly log: Logger,
   ) {}
 
+  /**
+   * set by the engine: does a container record own this active snapshot (`container-<id>`)? Unset,
+   * the GC never touches container snapshots. With it, a container snapshot no record owns is the
+   * leftover of a killed create: creates hold the image-use lock shared from their snapshot until
+   * their record exists, and the GC holds it exclusively, so none is in progress while it looks.
+   */
+  ownsContainerSnapshot?: (key: string) => boolean;
+
+  /** exclusive holds of the image-use lock by this process (re-entrant: rmi's GC runs inside rmi's hold) */
+  private exclusiveDepth = 0;
+
+  /**
+   * The image-use lock, <content>/use.lock. `create` holds it shared from resolving its image until its
+   * record names the image (holdImageRef); rmi, image prune and the GC hold it exclusively while they
+   * decide what is unused and remove it. So an image is never deleted between a container's choice of
+   * it and the record that makes it "in use". Polled, never blocking (src/image/_lock.ts acquireAsync).
+   */
+  get useLockPath(): string {
+    return join(this.content.dir, "use.lock");
+  }
+
+  /** run `fn` holding the image-use lock exclusively */
+  async withExclusiveUse<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.exclusiveDepth > 0) return fn();
+    const l = await acquireAsync(this.useLockPath, "exclusive");
+    this.exclusiveDepth++;
+    try {
+      return await fn();
+    } finally {
+      this.exclusiveDepth--;
+      l.release();
+    }
+  }
+
+  /**
+   * For `create`: first reclaim what dead processes left (the GC every writing command runs), then hold
+   * the image-use lock shared until the returned handle is disposed, i.e. until the container record
+   * that uses the image is written: `using _ref = await images.holdImageRef();`
+   */
+  async holdImageRef(): Promise<FileLock> {
+    await this.recover();
+    return acquireAsync(this.useLockPath, "shared");
+  }
+
   async resolve(ref: string): Promise<ResolvedImage> {
     const rec = this.store.resolve(ref);
     const config = this.store.config(rec.id);
@@ -64,6 +141,7 @@ export class ImageService implements ImageResolver {
    * and `system check` recognise. On any error the ingest and the snapshot are removed.
    */
   async importTarball(source: ReadableStream<Uint8Array>, opts: ImportOptions): Promise<Digest> {
+    await this.recover();
     const key = extractKey();
     // the lease keeps GC off the blobs until the image record that references them is written
     using lease = this.leases.createLease(`import-${key}`);
@@ -88,11 +166,7 @@ export class ImageService implements ImageResolver {
       const blob = await writer.commit({ lease });
       const diffId = hasher ? (`sha256:${await hasher.finish()}` as Digest) : blob.digest;
       const chain = diffId; // single layer: chain ID = diff ID
-      if (await this.hasSnapshot(chain)) {
-        await this.snapshots.remove(key);
-      } else {
-        await this.snapshots.commit(chain, key, { "berth.size": String(stats.diskSize), "berth.diffid": diffId });
-      }
+      await this.commitChain(key, chain, { "berth.size": String(stats.diskSize), "berth.diffid": diffId }, lease);
       prepared = false;
       const layerType = compression === "gzip" ? MediaType.OciLayerGzip : compression === "zstd" ? MediaType.OciLayerZstd : MediaType.OciLayer;
       const now = new Date().toISOString();
@@ -117,7 +191,7 @@ export class ImageService implements ImageResolver {
   }
 
   /** write config + manifest blobs and the image record; tag when asked */
-  async storeImage(config: ImageConfig, layers: Descriptor[], opts: { ref?: string; parent?: Digest; lease?: import("../image/index.ts").Lease } = {}): Promise<Digest> {
+  async storeImage(config: ImageConfig, layers: Descriptor[], opts: { ref?: string; parent?: Digest; lease?: Lease } = {}): Promise<Digest> {
     const configBytes = JSON.stringify(config);
     const cfg = this.content.putBytes(configBytes, undefined, { lease: opts.lease });
     const manifest: Manifest = {
@@ -140,6 +214,26 @@ export class ImageService implements ImageResolver {
   tag(ref: string, id: Digest): void {
     const parsed = parseDockerRef(ref);
     this.store.tag(referenceString(parsed), id);
+  }
+
+  /**
+   * Commit the unpacked active snapshot `key` as chain snapshot `chain`, leased first so no GC takes it
+   * before the image record names it. When the chain already exists — another process committed the
+   * same content first (two pulls of one image) — that is success: our copy is removed and false
+   * returned (nothing created).
+   */
+  async commitChain(key: string, chain: string, labels: Record<string, string>, lease: Lease): Promise<boolean> {
+    lease.addSnapshot(chain);
+    if (!(await this.hasSnapshot(chain))) {
+      try {
+        await this.snapshots.commit(chain, key, labels);
+        return true;
+      } catch (e) {
+        if (!(e instanceof EngineError && e.kind === "already_exists")) throw e;
+      }
+    }
+    await this.snapshots.remove(key);
+    return false;
   }
 
   /** is there a snapshot (committed or active) with this name? */
@@ -254,6 +348,11 @@ export class ImageService implements ImageResolver {
    * unless forced, and even then only untagged (docker keeps the image for the container).
    */
   async remove(ref: string, opts: { force: boolean; noPrune?: boolean }): Promise<string[]> {
+    await this.recover(); // an rmi that only untags collects nothing else
+    return this.withExclusiveUse(() => this.removeHeld(ref, opts));
+  }
+
+  private async removeHeld(ref: string, opts: { force: boolean; noPrune?: boolean }): Promise<string[]> {
     const out: string[] = [];
     const rec = this.store.resolve(ref);
     const inUseAll = await this.imagesInUse();
@@ -301,6 +400,10 @@ export class ImageService implements ImageResolver {
 
   /** `image prune`: dangling (untagged) images, or with all=true every image no container uses */
   async prune(all: boolean, match: (created: string, labels: Record<string, string>) => boolean = () => true): Promise<{ deleted: string[]; reclaimed: number }> {
+    return this.withExclusiveUse(() => this.pruneHeld(all, match));
+  }
+
+  private async pruneHeld(all: boolean, match: (created: string, labels: Record<string, string>) => boolean): Promise<{ deleted: string[]; reclaimed: number }> {
     const inUse = await this.imagesInUse();
     const deleted: string[] = [];
     let reclaimed = 0;
@@ -325,7 +428,8 @@ export class ImageService implements ImageResolver {
         progress = true;
       }
     }
-    if (deleted.length) await this.collectGarbage();
+    // the GC runs whether or not anything was deleted: dead processes' leftovers go too
+    await this.collectGarbage();
     return { deleted, reclaimed };
   }
 
@@ -340,18 +444,84 @@ export class ImageService implements ImageResolver {
     return keep;
   }
 
-  /** remove blobs and committed snapshots nothing refers to (children before parents) */
-  async collectGarbage(extraChains: Iterable<string> = []): Promise<void> {
-    gc({ content: this.content, images: this.store, leases: this.leases });
-    const keep = this.referencedChains();
-    for (const c of extraChains) keep.add(c);
-    for (;;) {
-      const infos: { name: string; kind: string; parent?: string }[] = [];
-      for await (const s of this.snapshots.walk()) infos.push(s);
-      const parents = new Set(infos.map((s) => s.parent).filter(Boolean));
-      const victims = infos.filter((s) => s.kind === "committed" && !keep.has(s.name) && !parents.has(s.name));
-      if (!victims.length) break;
-      for (const v of victims) await this.snapshots.remove(v.name);
+  /**
+   * Remove blobs, ingests, leases and snapshots nothing refers to: committed snapshots no image and no
+   * live lease holds (children before parents), and the unpack areas (`extract-…`) and leases of dead
+   * processes. `allIngests` also removes resumable ingests (a pull's partial layers): `system prune`.
+   *
+   * Each round lists the snapshots *before* it reads the leases and image records: work leases a
+   * snapshot before committing it and writes its image record before dropping its lease, so whatever
+   * the listing shows is still held by one of the two when they are read.
+   */
+  async collectGarbage(extraChains: Iterable<string> = [], opts: { allIngests?: boolean } = {}): Promise<GcReport> {
+    return this.withExclusiveUse(async () => {
+      const report: GcReport = { blobs: [], freedBytes: 0, ingests: [], leases: [], snapshots: [] };
+      const extra = [...extraChains];
+      for (let round = 0; ; round++) {
+        const infos: { name: string; kind: string; parent?: string }[] = [];
+        for await (const s of this.snapshots.walk()) infos.push(s);
+        if (round === 0) {
+          const r = gc({ content: this.content, images: this.store, leases: this.leases }, { ingestGraceFor: (ref) => (!opts.allIngests && isResumableIngest(ref) ? DEFAULT_INGEST_GRACE_MS : 0) });
+          report.blobs.push(...r.removedBlobs);
+          report.freedBytes += r.freedBytes;
+          report.ingests.push(...r.removedIngests);
+          report.leases.push(...r.removedLeases);
+        }
+        const keep = this.referencedChains();
+        for (const c of extra) keep.add(c);
+        for (const l of this.leases.list()) if (!isLeaseExpired(l)) for (const s of l.snapshots) keep.add(s);
+        const parents = new Set(infos.map((s) => s.parent).filter(Boolean));
+        const owns = this.ownsContainerSnapshot;
+        const deadCreate = (name: string) => owns !== undefined && name.startsWith("container-") && !owns(name);
+        const victims = infos.filter((s) => (s.kind === "committed" ? !keep.has(s.name) && !parents.has(s.name) : isDeadExtractKey(s.name) || deadCreate(s.name)));
+        if (!victims.length) break;
+        for (const v of victims) {
+          await this.snapshots.remove(v.name);
+          report.snapshots.push(v.name);
+        }
+      }
+      return report;
+    });
+  }
+
+  /** leftovers of dead processes: leases whose owner is gone, their unpack snapshots, unlocked ingests */
+  async leftovers(): Promise<Leftover[]> {
+    const out: Leftover[] = [];
+    for (const l of this.leases.list()) {
+      if (isLeaseExpired(l)) out.push({ kind: "lease", name: l.id, detail: l.owner ? `its process ${l.owner.pid} is gone` : "expired" });
+    }
+    // a create in progress holds the image-use lock shared: only when nobody does is a container
+    // snapshot without a record known to be a killed create's
+    const probe = FileLock.acquire(this.useLockPath, "exclusive", { wait: false });
+    const noCreates = probe !== undefined;
+    probe?.release();
+    for await (const s of this.snapshots.walk()) {
+      if (s.kind === "committed") continue;
+      if (isDeadExtractKey(s.name)) out.push({ kind: "snapshot", name: s.name, detail: `unpack area of process ${s.name.split("-")[1]}, which is gone` });
+      else if (noCreates && this.ownsContainerSnapshot && s.name.startsWith("container-") && !this.ownsContainerSnapshot(s.name)) out.push({ kind: "snapshot", name: s.name, detail: "left by a create that did not finish" });
+    }
+    for (const i of this.content.listIngests()) {
+      if (i.locked) continue;
+      const resumable = isResumableIngest(i.ref);
+      out.push({ kind: "ingest", name: i.ref, detail: `${i.size} bytes, last written ${i.updatedAt.toISOString()}${resumable ? "; a retried pull resumes it" : ""}`, ...(resumable ? { resumable } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * The GC every command that writes runs first: cheap when there is nothing to do (a listing of leases,
+   * snapshots and ingests); a full collectGarbage when a dead process left something behind.
+   */
+  async recover(): Promise<GcReport | undefined> {
+    try {
+      if (!(await this.leftovers()).some((l) => !l.resumable)) return undefined;
+      return await this.collectGarbage();
+    } catch (e) {
+      // the command's own work matters more: a GC that cannot run (a damaged record, a full disk)
+      // is only logged (at debug: the command usually meets the same cause and says so); `system
+      // check` names it
+      this.log.debug(`reclaiming leftovers of dead processes: ${(e as Error).message}`);
+      return undefined;
     }
   }
 }

@@ -20,7 +20,7 @@ import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
-import { checkStore, type CheckReport } from "./check.ts";
+import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
 import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
@@ -72,6 +72,8 @@ export class Engine {
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;
+    // a container snapshot is owned while its record exists (even a damaged one: never guess)
+    this.images.ownsContainerSnapshot = (key) => existsSync(join(this.root, "containers", key.slice("container-".length), "config.json"));
   }
 
   readonly containers: ContainerService;
@@ -138,7 +140,12 @@ export class Engine {
   }
 
   async check(): Promise<CheckReport> {
-    return checkStore(this.content, this.imageStore, this.snapshots, await this.containerSnapshotKeys());
+    return checkStore(this.images, containerRefs(this.containers));
+  }
+
+  /** `system check --repair`: what it fixed, one line each */
+  async repair(): Promise<string[]> {
+    return repairStore(this.images, containerRefs(this.containers));
   }
 
   /** df's volume row: a volume is active while a container's record mounts it */

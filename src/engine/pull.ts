@@ -11,8 +11,10 @@
  * Visibility: blob commit (size and digest verified, under the pull's lease so GC keeps it), snapshot
  * commit named by chain ID (after the diffID matched the config), then config, manifest, index
  * blobs, the image record, the tags. On any failure everything this pull created is undone: ingests
- * aborted, active snapshots removed, committed snapshots removed newest first, lease deleted and the
- * blobs it protected collected — `system check` stays clean.
+ * aborted, active snapshots removed, the lease deleted and the GC run, which removes the committed
+ * snapshots and blobs only this pull held (a concurrent pull of the same image keeps what it leased)
+ * — `system check` stays clean. Killed instead, the pull leaves a dead lease the next GC reclaims and
+ * layer ingests named by their digests, which the next pull resumes.
  */
 import { hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from "../oci/index.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
@@ -174,18 +176,32 @@ async function fetchLayers(
     if (failed !== undefined) throw new EngineError("unavailable", "pull aborted");
   };
   const short = (d: Descriptor) => d.digest.slice(7, 19);
+  const lease = asm.lease;
+  // lease every layer's blob and chain snapshot before looking: what is there now stays there, even
+  // when another pull of the same image fails and collects meanwhile
+  for (let i = 0; i < manifest.layers.length; i++) {
+    lease.addResource(manifest.layers[i]!.digest);
+    lease.addSnapshot(chains[i]!);
+  }
   const present = await Promise.all(manifest.layers.map(async (d, i) => (await images.hasSnapshot(chains[i]!)) && images.content.has(d.digest)));
   manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
 
-  const lease = asm.lease;
   const apply = (i: number): Promise<void> => asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
   const finishApply = async (key: string, i: number, size: number) => {
-    const chain = chains[i]!;
-    if (await images.hasSnapshot(chain)) {
-      await images.snapshots.remove(key);
-    } else {
-      await images.snapshots.commit(chain, key, { "berth.size": String(size), "berth.diffid": diffIds[i]! });
-      asm.created(chain);
+    await images.commitChain(key, chains[i]!, { "berth.size": String(size), "berth.diffid": diffIds[i]! }, lease);
+  };
+
+  /**
+   * The layer's ingest is named by its digest, so a pull killed halfway leaves bytes the next pull of
+   * the layer resumes (a Range request from `offset`). When a concurrent pull is writing that ingest
+   * right now, this one writes a private ingest instead (its flock dies with it; GC then reclaims it).
+   */
+  const openIngest = async (d: Descriptor): Promise<ContentWriter> => {
+    try {
+      return await images.content.writer(d.digest, { busyRetries: 0 });
+    } catch (e) {
+      if (!(e instanceof EngineError && e.kind === "unavailable")) throw e;
+      return images.content.writer(`pull-${d.digest}-${crypto.randomUUID()}`);
     }
   };
 
@@ -231,12 +247,14 @@ async function fetchLayers(
     let writer: ContentWriter | undefined;
     try {
       check();
-      writer = await images.content.writer(`pull-${process.pid}-${d.digest}-${crypto.randomUUID()}`);
+      writer = await openIngest(d);
       const w = writer;
-      let got = 0;
+      if (w.offset > d.size) w.reset();
+      const from = w.offset;
+      let got = from;
       let lastEmit = 0;
       const body = tapChunks(
-        client.blobStream(d.digest, d.size, 0, (at) => emit({ type: "layer", id, status: `Retrying from ${at}` })),
+        from === d.size ? (async function* () {})() : client.blobStream(d.digest, d.size, from, (at) => emit({ type: "layer", id, status: `Retrying from ${at}` })),
         (c) => {
           check();
           w.write(c);
@@ -249,7 +267,8 @@ async function fetchLayers(
           }
         },
       );
-      const streamThrough = !snapExists && (i === 0 || done[i - 1]);
+      // a resumed ingest is finished on disk first and unpacked from there
+      const streamThrough = !snapExists && from === 0 && (i === 0 || done[i - 1]);
       if (streamThrough) {
         // our turn already: one pass from the socket into the snapshot
         const key = extractKey();

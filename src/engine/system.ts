@@ -189,3 +189,11 @@ export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{
 export function pruneNetworks(e: SystemParts): string[] {
   return e.containers.networks.prune(e.containers.isKnownContainer);
 }
+
+/**
+ * `system prune`'s last step: everything dead processes left behind (leases, unpack snapshots, ingests,
+ * including partial pulls a retry could have resumed) and what only those held. Returns bytes freed.
+ */
+export async function pruneLeftovers(e: SystemParts): Promise<number> {
+  return (await e.images.collectGarbage([], { allIngests: true })).freedBytes;
+}

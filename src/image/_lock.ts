@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import { flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from "../ffi/fs.ts";
-import { O_CLOEXEC } from "../ffi/lock.ts";
+import { FileLock, O_CLOEXEC, type LockMode } from "../ffi/lock.ts";
 
 export { FileLock, O_CLOEXEC, type LockMode } from "../ffi/lock.ts";
 
@@ -42,5 +42,19 @@ export function isLockedElsewhere(path: string): boolean {
     return !got;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Take a lock on `path` without ever blocking the JS thread: a non-blocking flock(2) tried every
+ * `pollMs` until it is granted. For locks held across `await` (the image-use lock: a `create` holds
+ * it from resolving the image until its record is written): a blocking flock there could wait on
+ * another fd of this very process, which can only let go once the thread runs again.
+ */
+export async function acquireAsync(path: string, mode: LockMode, pollMs = 5): Promise<FileLock> {
+  for (;;) {
+    const l = FileLock.acquire(path, mode, { wait: false });
+    if (l) return l;
+    await Bun.sleep(pollMs);
   }
 }

@@ -355,7 +355,7 @@ export class ContentStore {
       }
       if (state === "locked") return ContentWriter.open(this, ref, dir, fd, opts);
       if (fd >= 0) closeSync(fd);
-      if (state === "busy" && attempt >= INGEST_LOCK_RETRIES) {
+      if (state === "busy" && attempt >= (opts.busyRetries ?? INGEST_LOCK_RETRIES)) {
         throw new EngineError("unavailable", `ingest ${ref}: locked by another writer`);
       }
       await Bun.sleep(state === "busy" ? INGEST_LOCK_RETRY_MS : 0);
@@ -392,6 +392,11 @@ export interface WriterOptions {
    * worker.
    */
   offThread?: boolean;
+  /**
+   * How often to retry, 5 ms apart, while another writer holds the ingest (default 40: a probe such as
+   * listIngests lets go at once); 0 reports `unavailable` at the first conflict.
+   */
+  busyRetries?: number;
 }
 
 /**
@@ -528,10 +533,13 @@ export class ContentWriter implements Disposable {
 
   /**
    * Verify, fsync, and move the data into blobs/. An already-present blob is success. On a size or
-   * digest mismatch the ingest is removed (its bytes are known bad) and invalid_argument is thrown.
+   * digest mismatch the ingest is removed (its bytes are known bad) and invalid_argument is thrown;
+   * any other failure (ENOSPC at the final flush or fsync) removes the ingest too.
    */
   async commit(opts: CommitOptions = {}): Promise<BlobInfo> {
     const fd = this.live();
+    /** the ingest directory once renamed out of the way (retireIngest) */
+    let doomed: string | undefined;
     try {
       this.flush();
       const size = this.size;
@@ -555,7 +563,7 @@ export class ContentWriter implements Disposable {
       {
         using _ = this.store.lock("shared");
         opts.lease?.addResourceLocked(digest);
-        const doomed = this.retireIngest();
+        doomed = this.retireIngest();
         const existing = this.store.info(digest);
         if (existing && existing.size === size) {
           // same content already committed (two pulls of one layer): keep the old inode
@@ -567,10 +575,11 @@ export class ContentWriter implements Disposable {
       }
       return { digest, size };
     } catch (e) {
-      if (e instanceof EngineError && e.kind === "invalid_argument") {
-        this.removeIngest();
-        throw e;
-      }
+      // every failure removes the ingest: bad bytes (a mismatch) are useless, and after a write or
+      // fsync error (ENOSPC, EIO) what reached the file is unknown, so resuming from it is unsafe
+      if (doomed === undefined) this.removeIngest();
+      else rmSync(doomed, { recursive: true, force: true });
+      if (e instanceof EngineError && e.kind === "invalid_argument") throw e;
       throw wrap(`commit ingest ${this.ref}`, e);
     } finally {
       this.close();

@@ -175,6 +175,39 @@ describe("ingests", () => {
     // committed without a lease and unreferenced: the next gc may take it, which is the contract
     expect(s.content.has(done.digest)).toBe(true);
   });
+
+  test("ingestGraceFor: a grace per ref (the engine keeps a pull's resumable ingest, not the rest)", async () => {
+    using s = tempStores();
+    const resumable = sha256Digest("layer");
+    for (const ref of [resumable, "import-x"]) {
+      const w = await s.content.writer(ref);
+      w.write(new Uint8Array(10));
+      w.close();
+    }
+    const r = gc(s, { ingestGraceFor: (ref) => (ref.startsWith("sha256:") ? 60_000 : 0) });
+    expect(r.removedIngests).toEqual(["import-x"]);
+    expect(s.content.listIngests().map((i) => i.ref)).toEqual([resumable]);
+  });
+
+  test("writer(ref, {busyRetries: 0}) reports a held ingest at once", async () => {
+    using s = tempStores();
+    const held = await s.content.writer("busy");
+    const t0 = Date.now();
+    await expect(s.content.writer("busy", { busyRetries: 0 })).rejects.toMatchObject({ kind: "unavailable" });
+    expect(Date.now() - t0).toBeLessThan(100);
+    held.abort();
+  });
+});
+
+describe("leases own snapshots", () => {
+  test("addSnapshot records names (any string up to 120 bytes); get() lists them", () => {
+    using s = tempStores();
+    const l = s.leases.createLease("snap");
+    l.addSnapshot("sha256:" + "c".repeat(64));
+    l.addSnapshot("extract-1-2-abc");
+    expect(s.leases.get("snap")?.snapshots).toEqual(["extract-1-2-abc", "sha256:" + "c".repeat(64)]);
+    expect(() => l.addSnapshot("")).toThrow(/invalid snapshot name/);
+  });
 });
 
 // Child: lease → ingest written slowly → commit into the lease → print the digest → wait for stdin

@@ -27,6 +27,8 @@ export interface GcOptions {
   extraRoots?: Digest[];
   /** unlocked ingests younger than this are kept (default 24 h, containerd's default lease span) */
   ingestGracePeriodMs?: number;
+  /** per-ingest grace (by ref), instead of ingestGracePeriodMs: the engine keeps only resumable ones */
+  ingestGraceFor?: (ref: string) => number;
   now?: Date;
 }
 
@@ -126,7 +128,7 @@ export function gc(stores: GcStores, opts: GcOptions = {}): GcResult {
     }
   }
 
-  sweepIngests(content, now.getTime() - grace, result);
+  sweepIngests(content, now.getTime(), opts.ingestGraceFor ?? (() => grace), result);
   return result;
 }
 
@@ -141,24 +143,28 @@ function startsWithBrace(path: string): boolean {
   }
 }
 
-function sweepIngests(content: ContentStore, cutoffMs: number, result: GcResult): void {
+function sweepIngests(content: ContentStore, nowMs: number, graceFor: (ref: string) => number, result: GcResult): void {
   for (const ent of readdirSync(content.ingestDir, { withFileTypes: true })) {
     const p = join(content.ingestDir, ent.name);
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) continue;
     if (!ent.isDirectory()) {
       // leftover of a crashed putBytes: only ever written under the shared lock we now exclude
-      if (st.mtimeMs < cutoffMs) rmSync(p, { force: true });
+      const grace = graceFor(ent.name);
+      if (grace <= 0 || st.mtimeMs < nowMs - grace) rmSync(p, { force: true });
       continue;
+    }
+    let ref = ent.name;
+    try {
+      ref = readFileSync(join(p, "ref"), "utf8");
+    } catch {
+      // a crash between mkdir and writing ref: the directory name stands in
     }
     const data = join(p, "data");
     const dst = statSync(data, { throwIfNoEntry: false });
     const updated = Math.max(st.mtimeMs, dst?.mtimeMs ?? 0);
-    if (updated >= cutoffMs) continue;
-    let ref = ent.name;
-    try {
-      ref = readFileSync(join(p, "ref"), "utf8");
-    } catch {}
+    const grace = graceFor(ref);
+    if (grace > 0 && updated >= nowMs - grace) continue;
     if (!dst) {
       rmSync(p, { recursive: true, force: true });
       result.removedIngests.push(ref);

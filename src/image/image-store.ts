@@ -110,7 +110,7 @@ export class ImageStore {
     using _ = this.content.lock("shared");
     const old = this.get(id);
     if (old?.lastTagTime) record.lastTagTime = old.lastTagTime;
-    atomicWriteJson(this.recordPath(id), record);
+    writeJson(this.recordPath(id), record, `write image record ${shortId(id)}`);
     return record;
   }
 
@@ -138,6 +138,25 @@ export class ImageStore {
       if (r) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * Like list(), but an unreadable record is returned as a problem instead of failing the listing
+   * (`system check`). GC keeps using list(), which fails: it must not collect what a damaged record
+   * may still refer to.
+   */
+  listChecked(): { records: ImageRecord[]; damaged: { id: Digest; problem: string }[] } {
+    const records: ImageRecord[] = [];
+    const damaged: { id: Digest; problem: string }[] = [];
+    for (const id of this.ids()) {
+      try {
+        const r = this.get(id);
+        if (r) records.push(r);
+      } catch (e) {
+        damaged.push({ id, problem: (e as Error).message });
+      }
+    }
+    return { records, damaged };
   }
 
   /** all tags: normalized name → image ID */
@@ -216,7 +235,7 @@ export class ImageStore {
     const tags = this.tags();
     const out = fn(tags);
     const sorted = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    atomicWriteJson(this.repositoriesPath, sorted);
+    writeJson(this.repositoriesPath, sorted, "write repositories.json");
     return out;
   }
 
@@ -233,7 +252,7 @@ export class ImageStore {
       const current = this.get(record.id);
       if (!current) throw noSuchImage(id);
       tags[key] = record.id;
-      atomicWriteJson(this.recordPath(record.id), { ...current, lastTagTime: new Date().toISOString() });
+      writeJson(this.recordPath(record.id), { ...current, lastTagTime: new Date().toISOString() }, `write image record ${shortId(record.id)}`);
       return key;
     });
   }
@@ -310,5 +329,14 @@ export class ImageStore {
       if (!statSync(this.recordPath(v), { throwIfNoEntry: false })) problems.push(`tag ${k}: image ${shortId(v)} is missing`);
     }
     return problems;
+  }
+}
+
+/** an atomic JSON write whose failure (ENOSPC, EIO) is one EngineError line naming the file's role */
+function writeJson(path: string, value: unknown, what: string): void {
+  try {
+    atomicWriteJson(path, value);
+  } catch (e) {
+    throw wrap(what, e);
   }
 }

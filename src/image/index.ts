@@ -25,9 +25,16 @@
  *    with `{lease}`: the blob is entered into the lease under the shared lock *before* its rename, so
  *    gc either runs before the blob exists or sees it leased. Delete the lease once the image record
  *    references the blobs. A lease dies with its process (pid + /proc start time) or at expiresAt.
+ *    A lease also names the snapshots the work commits (chain IDs), leased before the commit; the
+ *    engine's snapshot GC keeps them (src/engine/images.ts collectGarbage).
  * 4. gc marks from image records (manifest, config, index, layers via the manifests), live leases,
  *    and extraRoots from the engine; then sweeps. So gc can never delete what an unfinished operation
- *    uses, provided that operation follows 2 and 3.
+ *    uses, provided that operation follows 2 and 3. Leases of dead owners are removed; an unlocked
+ *    ingest's writer is dead (its flock died with it): the engine removes it at once unless it is
+ *    named by a digest (a pull's layer, which the next pull resumes), kept for the grace period.
+ * 5. The image-use lock (<content>/use.lock, acquireAsync: polled, held across awaits): `create`
+ *    holds it shared from resolving its image until the container record names it; rmi, image prune
+ *    and the engine's GC hold it exclusively.
  * Lock order: store lock → repositories.lock → ingest locks are never waited on (LOCK_NB).
  */
 export { ContentStore, ContentWriter, sha256Digest, SMALL_BLOB_MAX } from "./content-store.ts";
@@ -60,3 +67,4 @@ export {
 } from "./references.ts";
 export type { Reference } from "./references.ts";
 export type { LockMode } from "./_lock.ts";
+export { acquireAsync, FileLock } from "./_lock.ts";

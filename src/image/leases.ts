@@ -4,6 +4,8 @@
  *
  *   <content>/leases/<id>/lease.json          {id, createdAt, expiresAt?, owner?: {pid, startTime}}
  *   <content>/leases/<id>/resources/<hex>     one empty file per protected blob
+ *   <content>/leases/<id>/snapshots/<hex(name)> one empty file per protected snapshot (a chain ID the
+ *                                             work committed, or will commit, before its image record)
  *
  * One file per resource makes addResource a single create(2): no read-modify-write, so concurrent adds
  * cannot lose each other. Every mutation runs under the content store lock held shared; gc holds it
@@ -33,6 +35,8 @@ export interface LeaseInfo {
   expiresAt?: string;
   owner?: LeaseOwner;
   resources: Digest[];
+  /** snapshot names (chain IDs) the work holds: the engine's snapshot GC keeps them */
+  snapshots: string[];
 }
 
 export interface CreateLeaseOptions {
@@ -84,6 +88,11 @@ export class Lease implements ResourceHolder, Disposable {
     this.store.addResourceLocked(this.id, digest);
   }
 
+  /** protect snapshot `name`: call before committing it (or before relying on it being there) */
+  addSnapshot(name: string): void {
+    this.store.addSnapshot(this.id, name);
+  }
+
   delete(): boolean {
     return this.store.deleteLease(this.id);
   }
@@ -108,7 +117,7 @@ export class LeaseStore {
 
   createLease(id: string = `lease-${crypto.randomUUID()}`, opts: CreateLeaseOptions = {}): Lease {
     const dir = this.leaseDir(id);
-    const info: Omit<LeaseInfo, "resources"> = { id, createdAt: new Date().toISOString() };
+    const info: Omit<LeaseInfo, "resources" | "snapshots"> = { id, createdAt: new Date().toISOString() };
     if (opts.expiresAt) info.expiresAt = opts.expiresAt.toISOString();
     if (opts.ownedByProcess !== false) {
       const startTime = processStartTime(process.pid);
@@ -120,6 +129,7 @@ export class LeaseStore {
     using _ = this.content.lock("shared");
     try {
       mkdirSync(join(tmp, "resources"), { recursive: true, mode: 0o700 });
+      mkdirSync(join(tmp, "snapshots"), { mode: 0o700 });
       atomicWriteJson(join(tmp, "lease.json"), info, 0o600);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
@@ -160,6 +170,19 @@ export class LeaseStore {
     }
   }
 
+  addSnapshot(lease: string | Lease, name: string): void {
+    const id = typeof lease === "string" ? lease : lease.id;
+    if (name === "" || name.length > 120) throw new EngineError("invalid_argument", `lease ${id}: invalid snapshot name ${JSON.stringify(name)}`);
+    const dir = this.leaseDir(id);
+    using _ = this.content.lock("shared");
+    try {
+      writeFileSync(join(dir, "snapshots", Buffer.from(name).toString("hex")), "", { mode: 0o600 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new EngineError("not_found", `lease ${id}: not found`);
+      throw wrap(`lease ${id}: add snapshot ${name}`, e);
+    }
+  }
+
   deleteLease(id: string): boolean {
     const dir = this.leaseDir(id);
     using _ = this.content.lock("shared");
@@ -183,7 +206,7 @@ export class LeaseStore {
 
   get(id: string): LeaseInfo | undefined {
     const dir = this.leaseDir(id);
-    let meta: Omit<LeaseInfo, "resources">;
+    let meta: Omit<LeaseInfo, "resources" | "snapshots">;
     try {
       meta = JSON.parse(readFileSync(join(dir, "lease.json"), "utf8"));
     } catch {
@@ -195,8 +218,19 @@ export class LeaseStore {
         .filter((n) => /^[0-9a-f]{64}$/.test(n))
         .sort()
         .map((n) => `sha256:${n}` as Digest);
-    } catch {}
-    return { ...meta, resources };
+    } catch {
+      // a lease without resources/ protects no blob
+    }
+    let snapshots: string[] = [];
+    try {
+      snapshots = readdirSync(join(dir, "snapshots"))
+        .filter((n) => /^(?:[0-9a-f]{2})+$/.test(n))
+        .map((n) => Buffer.from(n, "hex").toString())
+        .sort();
+    } catch {
+      // leases written before snapshots were leased have no snapshots/
+    }
+    return { ...meta, resources, snapshots };
   }
 
   list(): LeaseInfo[] {

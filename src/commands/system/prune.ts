@@ -41,6 +41,7 @@ export default defineBerthCommand({
     const { join } = await import("node:path");
     const cache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();
     if (cache.deleted.length) ctx.out(`Deleted build cache objects:\n${cache.deleted.join("\n")}\n\n`);
-    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + volReclaimed + img.reclaimed + cache.reclaimed)}\n`);
+    const leftovers = await sys.pruneLeftovers(engine);
+    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + volReclaimed + img.reclaimed + cache.reclaimed + leftovers)}\n`);
   },
 });

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { atomicWriteFile, atomicWriteJson, replaceFile } from "../../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../../ffi/fs.ts";
-import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
+import { initialState, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 
 const ID_RE = /^[0-9a-f]{64}$/;
 /** a removed record's directory, renamed before its recursive delete */
@@ -15,6 +15,10 @@ const TOMBSTONE = ".gone-";
 
 /** statuses that die with their processes (see writeState) */
 const TRANSIENT = new Set<string>(["running", "paused", "creating"]);
+
+/** the Error of a state read from a damaged state.json (see readState) */
+export const CORRUPT_STATE = "state.json is unreadable";
+export const isCorruptState = (st: ContainerStateFile): boolean => typeof st.Error === "string" && st.Error.startsWith(CORRUPT_STATE);
 
 export class NoSuchContainer extends EngineError {
   constructor(ref: string) {
@@ -44,11 +48,17 @@ export class ContainerStore {
   }
 
   readConfig(id: string): ContainerConfigFile {
+    let text: string;
     try {
-      return JSON.parse(readFileSync(join(this.dir(id), "config.json"), "utf8"));
+      text = readFileSync(join(this.dir(id), "config.json"), "utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchContainer(id);
       throw e;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new EngineError("internal", `container ${id}: config.json is unreadable: ${(e as Error).message}`);
     }
   }
 
@@ -56,12 +66,24 @@ export class ContainerStore {
     atomicWriteJson(join(this.dir(cfg.Id), "config.json"), cfg, 0o600);
   }
 
+  /**
+   * A state.json that cannot be parsed (a damaged disk, a truncated copy) reads as a stopped container
+   * whose Error says so (isCorruptState): `ps -a` still lists the others, `rm -f` can remove it, and
+   * `system check` names it. One bad record never takes down the whole root.
+   */
   readState(id: string): ContainerStateFile {
+    const path = join(this.dir(id), "state.json");
+    let text: string;
     try {
-      return JSON.parse(readFileSync(join(this.dir(id), "state.json"), "utf8"));
+      text = readFileSync(path, "utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchContainer(id);
       throw e;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      return { ...initialState(), Status: "stopped", ExitCode: 255, Error: `${CORRUPT_STATE}: ${(e as Error).message}` };
     }
   }
 

@@ -24,6 +24,7 @@ import { Undo } from "./undo.ts";
 /** `create`: record + writable snapshot; nothing half-created on any error */
 export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
   const ref = req.Image ?? "";
+  using _imageRef = await d.images.holdImageRef?.(); // until the record names the image (rmi race)
   let image: ResolvedImage;
   try {
     image = await d.images.resolve(ref);
@@ -41,7 +42,7 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
   // docker creates a missing host directory for -v host:ctr
   for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
 
-  if (!built.Mounts.some((m) => m.Type === "volume")) return createRecord(d, o, image, built, name);
+  if (!built.Mounts.some((m) => m.Type === "volume")) return await createRecord(d, o, image, built, name); // await: _imageRef spans it
   // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them). Held in
   // use until config.json names them, so a concurrent `volume rm`/`prune` cannot take one in between.
   const made: string[] = [];

@@ -5,6 +5,7 @@
  */
 import { dockerStatus, isActive } from "../types.ts";
 import * as netw from "../networking.ts";
+import { EngineError } from "../../../lib/errors.ts";
 import { NoSuchContainer } from "../store.ts";
 import type { ContainerDeps } from "./deps.ts";
 import { ports } from "./network.ts";
@@ -29,7 +30,8 @@ export function list(d: ContainerDeps, all: boolean): ContainerInfo[] {
       const i = info(d, id);
       if (all || isActive(i.state.Status) || i.state.Restarting) out.push(i);
     } catch (e) {
-      if (!(e instanceof NoSuchContainer)) throw e;
+      if (!(e instanceof EngineError)) throw e;
+      if (!(e instanceof NoSuchContainer)) d.log.warn(e.message); // a damaged record: skipped, `system check` names it
     }
   }
   return out.sort((a, b) => (a.cfg.Created < b.cfg.Created ? 1 : -1));
