@@ -123,6 +123,22 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
   await during("pull", () => pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) }));
 }
 
+/**
+ * Create through the engine as docker's CLI does: an image that went away between the check above and
+ * the create (an `rmi` racing us) is docker's 404, after which the client pulls (--pull=missing) and
+ * tries once more.
+ */
+export async function createWithPull<T>(ctx: Context, flags: Record<string, unknown>, image: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (e) {
+    const policy = String(flags.pull ?? "missing");
+    if (!(e instanceof EngineError && e.kind === "not_found" && e.message.startsWith("No such image:")) || policy === "never") throw e;
+    await ensureImage(ctx, { ...flags, pull: "missing" }, image);
+    return create();
+  }
+}
+
 export default defineBerthCommand({
   meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, exitPolicy: "create" },
   args: createFlags,
@@ -132,7 +148,7 @@ export default defineBerthCommand({
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = (await input.ctx.engine()).containers;
     const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env });
-    const { Id: id } = await svc.create(request, { name, platform });
+    const { Id: id } = await createWithPull(input.ctx, input.flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
     input.ctx.out(id + "\n");

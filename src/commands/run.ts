@@ -4,7 +4,7 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkCidfile, checkPull, ensureImage, createFlags } from "./create.ts";
+import { checkCidfile, checkPull, ensureImage, createFlags, createWithPull } from "./create.ts";
 import { parseCreateFlags } from "./_container-opts.ts";
 import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
@@ -35,7 +35,7 @@ export default defineBerthCommand({
     // docker checks this before creating anything: no container is left behind
     if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new CliError("the input device is not a TTY", 1);
     mark("command: engine ready");
-    const { Id: id } = await svc.create(request, { name, platform });
+    const { Id: id } = await createWithPull(ctx, flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
     mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {
