@@ -119,6 +119,9 @@ type Node =
 class TemplateFault extends Error {}
 const parseFault = (msg: string) => new EngineError("invalid_argument", `template parsing error: template: :${msg}`, { exitCode: 64 });
 
+/** nesting of control blocks and of parentheses (Go's parser allows 10000; our interpreter recurses on the JS stack) */
+const MAX_DEPTH = 1000;
+
 const FUNCS = new Set(["and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge", "print", "printf", "println", "json", "join", "split", "title", "lower", "upper", "pad", "truncate", "html", "urlquery"]);
 
 function lineOf(src: string, pos: number): number {
@@ -214,6 +217,7 @@ function parseTemplate(src: string): Node[] {
       f.inElse = true;
       if (toks[1]?.tok === "if" || toks[1]?.tok === "with") {
         // `{{else if x}}` is `{{else}}{{if x}}` whose {{end}} closes both
+        if (stack.length > MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
         const n = { t: toks[1].tok as "if" | "with", pipe: parsePipe(toks.slice(2), src, line), list: [] as Node[], else: [] as Node[] };
         f.node.else.push(n);
         stack.push({ node: n, list: n.list, inElse: false, chained: f.chained + 1 });
@@ -222,6 +226,7 @@ function parseTemplate(src: string): Node[] {
       continue;
     }
     if (word === "if" || word === "with" || word === "range") {
+      if (stack.length > MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
       const n = { t: word as "if" | "with" | "range", pipe: parsePipe(toks.slice(1), src, line), list: [] as Node[], else: [] as Node[] };
       push(n);
       stack.push({ node: n, list: n.list, inElse: false, chained: 0 });
@@ -234,7 +239,7 @@ function parseTemplate(src: string): Node[] {
   return root;
 }
 
-function parsePipe(toks: { tok: string; pos: number }[], src: string, line: number): Pipe {
+function parsePipe(toks: { tok: string; pos: number }[], src: string, line: number, depth = 0): Pipe {
   let k = 0;
   const decl: string[] = [];
   // `$x :=` / `$k, $v :=`
@@ -255,10 +260,11 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
     const { tok } = toks[k]!;
     if (tok === "|") { end(); k++; continue; }
     if (tok === "(") {
-      let depth = 1, j = k + 1;
-      for (; j < toks.length && depth > 0; j++) depth += toks[j]!.tok === "(" ? 1 : toks[j]!.tok === ")" ? -1 : 0;
-      if (depth !== 0) throw parseFault(`${line}: unclosed left paren`);
-      const sub = parsePipe(toks.slice(k + 1, j - 1), src, line);
+      if (depth >= MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
+      let open = 1, j = k + 1;
+      for (; j < toks.length && open > 0; j++) open += toks[j]!.tok === "(" ? 1 : toks[j]!.tok === ")" ? -1 : 0;
+      if (open !== 0) throw parseFault(`${line}: unclosed left paren`);
+      const sub = parsePipe(toks.slice(k + 1, j - 1), src, line, depth + 1);
       let path: string[] = [];
       if (toks[j] && toks[j]!.tok.startsWith(".") && toks[j]!.pos === toks[j - 1]!.pos + 1) path = chain(toks[j++]!.tok);
       args.push({ t: "sub", pipe: sub, path });
@@ -266,7 +272,16 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
       continue;
     }
     if (tok === ")" || tok === "," || tok === ":=" || tok === "=") throw parseFault(`${line}: unexpected "${tok}" in command`);
-    if (tok.startsWith('"') || tok.startsWith("`") || tok.startsWith("'")) args.push({ t: "lit", v: unquote(tok) });
+    if (tok.startsWith('"') || tok.startsWith("`") || tok.startsWith("'")) {
+      let v: unknown;
+      try {
+        v = unquote(tok);
+      } catch {
+        // an escape JSON does not know ("\q", "\400"): Go's strconv.Unquote error
+        throw parseFault(`${line}: invalid syntax`);
+      }
+      args.push({ t: "lit", v });
+    }
     else if (tok.startsWith(".")) args.push({ t: "dot", path: chain(tok) });
     else if (tok.startsWith("$")) {
       const [name, ...rest] = tok.split(".");
