@@ -31,4 +31,28 @@ describe("Go templates: fuzz findings", () => {
     expect(compileTemplate("{{if 1}}".repeat(1000) + "x" + "{{end}}".repeat(1000))({})).toBe("x");
     expect(compileTemplate("{{print " + "(".repeat(999) + "1" + ")".repeat(999) + "}}")({})).toBe("1");
   });
+
+  test("builtins with arguments they cannot take: errors, not TypeError/RangeError/out of memory", () => {
+    expect(error("{{slice 1}}").message).toBe("template: :1: error calling slice: can't slice item of type number");
+    expect(error('{{pad "a" -1 1}}').message).toBe("template: :1: error calling pad: strings: negative Repeat count");
+    expect(error('{{pad "a" 1e9 1}}').message).toBe("template: :1: error calling pad: padding above 1000000");
+    // Go's fmt: widths and precisions above 1e6 are refused, the value still prints
+    expect(compileTemplate('{{printf "%99999999d|%.9999999s" 5 "ab"}}')({})).toBe("%!(BADWIDTH)5|%!(BADPREC)ab");
+    expect(compileTemplate('{{printf "%.102f" 1.5}}')({})).toBe("1.5" + "0".repeat(101));
+    expect(compileTemplate('{{urlquery "\\ud800"}}')({})).toBe("%EF%BF%BD");
+    expect(compileTemplate('{{json (index . "constructor")}}')({})).toBe("null");
+  });
+
+  test("Object.prototype's members are not fields (Go sees only the data)", () => {
+    const d = { Name: "x" };
+    expect(compileTemplate("{{.constructor}}|{{.toString}}|{{.__proto__}}")(d)).toBe("<no value>|<no value>|<no value>");
+    expect(error('{{.__defineGetter__ "Name" .toString}}', d).message).toBe("template: :1: can't give argument to non-function .__defineGetter__");
+    expect(compileTemplate("{{.Name}}")(d)).toBe("x");
+  });
+
+  test("many actions parse in linear time (the line count was recomputed from the start each time)", () => {
+    const t0 = performance.now();
+    compileTemplate("{{$x := 1}}\n".repeat(20_000) + "{{$x}}")({});
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
 });
