@@ -39,13 +39,18 @@ export function judgeError(t: Target<never>, e: unknown): string | null {
   return null;
 }
 
-/** the finding of one input, or null; `onStart` runs before the parser sees it (watchdogs) */
-export function check<T>(t: Target<T>, input: T): string | null | Promise<string | null> {
+/**
+ * The finding of one input, or null. An input slower than the bound is timed once more before it
+ * counts (a GC pause or a busy host is not the parser's fault; a slow parser is slow twice).
+ */
+export function check<T>(t: Target<T>, input: T, again = true): string | null | Promise<string | null> {
   const t0 = performance.now();
-  const timed = (verdict: string | null): string | null => {
+  const timed = (verdict: string | null): string | null | Promise<string | null> => {
     if (verdict) return verdict;
     const ms = performance.now() - t0;
-    return ms > t.limitMs ? `slow: ${ms.toFixed(0)} ms for one input (bound ${t.limitMs} ms)` : null;
+    if (ms <= t.limitMs) return null;
+    if (again) return check(t, input, false);
+    return `slow: ${ms.toFixed(0)} ms for one input (bound ${t.limitMs} ms)`;
   };
   let r: unknown;
   try {
