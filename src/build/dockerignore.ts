@@ -35,7 +35,8 @@ export function cleanPath(p: string): string {
   return abs ? "/" + s : s || ".";
 }
 
-const STAR = "[^/]*", ANY = ".*", ANY_DIRS = "(?:.*/)?";
+export const STAR = "[^/]*";
+const ANY = ".*", ANY_DIRS = "(?:.*/)?";
 
 function patternRegExp(pattern: string): Matcher {
   // one regexp piece per glob element: a star kind, or a piece that matches exactly one character
@@ -82,8 +83,11 @@ function patternRegExp(pattern: string): Matcher {
   return { test: (s) => globTest(pieces, s) };
 }
 
-/** does `s` match the pieces? `at[j]`: the pieces so far can match s[0..j) */
-function globTest(pieces: (string | RegExp)[], s: string): boolean {
+/**
+ * Does `s` match the pieces (STAR, ANY, ANY_DIRS, or a RegExp for one character)? Linear in the
+ * pieces times the length of s; `at[j]`: the pieces so far can match s[0..j).
+ */
+export function globTest(pieces: (string | RegExp)[], s: string): boolean {
   const n = s.length;
   let at = new Uint8Array(n + 1);
   at[0] = 1;
