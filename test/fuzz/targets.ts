@@ -12,6 +12,7 @@ import { ShellLex } from "../../src/build/shell-lex.ts";
 import { sub } from "../../src/build/state.ts";
 import type { Instruction } from "../../src/build/parser.ts";
 import { IgnoreMatcher, parseDockerignore } from "../../src/build/dockerignore.ts";
+import { globMatch } from "../../src/build/context.ts";
 import {
   familiarizeKey, familiarString, parseDigest, parseDockerRef, parseReference, parseStrict, parseTag, referenceString,
 } from "../../src/image/references.ts";
@@ -315,6 +316,21 @@ const dockerignore: Target<{ text: string; paths: string[] }> = {
   },
 };
 
+// --------------------------------------------------------------------------- COPY/ADD source globs
+
+const copyGlob: Target<{ pattern: string; names: string[] }> = {
+  name: "copy-glob",
+  parser: "src/build/context.ts globMatch (COPY/ADD source patterns)",
+  limitMs: 1000,
+  arb: fc.record({
+    pattern: fc.oneof({ weight: 1, arbitrary: anyString }, { weight: 4, arbitrary: pieces(IG_PIECES, 30) }, { weight: 1, arbitrary: pieces(["*", "a", "?", "b"], 30) }),
+    names: fc.array(fc.oneof(pieces(PATH_PIECES, 30), fc.string({ maxLength: 60 }), fc.constant("a".repeat(255))), { maxLength: 4 }),
+  }),
+  run: ({ pattern, names }) => {
+    for (const n of names) globMatch(pattern, n);
+  },
+};
+
 // ----------------------------------------------------------------------------- image references
 
 const HEX = "0123456789abcdef";
@@ -529,4 +545,4 @@ const selftest: Target<number> = {
   },
 };
 
-export const TARGETS: Target<never>[] = [tar, dockerfile, shellLex, dockerignore, reference, manifest, template, ...(process.env.FUZZ_SELFTEST ? [selftest] : [])] as unknown as Target<never>[];
+export const TARGETS: Target<never>[] = [tar, dockerfile, shellLex, dockerignore, copyGlob, reference, manifest, template, ...(process.env.FUZZ_SELFTEST ? [selftest] : [])] as unknown as Target<never>[];
