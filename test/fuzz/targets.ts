@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { readTar } from "../../src/tar/reader.ts";
+import { openLayerChunks } from "../../src/tar/compress.ts";
 import { BLOCK, checksums, formatHeader, formatPax } from "../../src/tar/header.ts";
 import { cleanLayerPath } from "../../src/cow/apply.ts";
 import { parseDockerfile } from "../../src/build/parser.ts";
@@ -194,10 +195,12 @@ function* chunked(bytes: Uint8Array, sizes: number[]): Generator<Uint8Array> {
 }
 
 /** the archive through the real streaming reader, entry paths through the extractor's path check */
-async function readAll(bytes: Uint8Array, chunks: number[], consume: boolean[]): Promise<void> {
-  const source = (async function* () {
+async function readAll(bytes: Uint8Array, chunks: number[], consume: boolean[], layer = false): Promise<void> {
+  let source: AsyncIterable<Uint8Array> = (async function* () {
     yield* chunked(bytes, chunks);
   })();
+  // a layer as pull and load read it: compression detected, gzip through zlib, zstd through the web stream
+  if (layer) source = (await openLayerChunks(source, { ring: 64 << 10, chunk: 16 << 10 })).chunks;
   let i = 0;
   for await (const { entry, body } of readTar(source)) {
     for (const [what, p] of [["name", entry.name], ["hardlink target", entry.type === "hardlink" ? entry.linkname : undefined]] as const) {
@@ -239,6 +242,31 @@ const tar: Target<{ bytes: Uint8Array; chunks: number[]; consume: boolean[] }> =
     },
   ),
   run: (x) => readAll(x.bytes, x.chunks, x.consume),
+};
+
+/** a compressed layer: a tar from the spec, gzip or zstd, then bytes of the compressed stream flipped or cut */
+const layer: Target<{ bytes: Uint8Array; chunks: number[]; consume: boolean[] }> = {
+  name: "layer",
+  parser: "src/tar openLayerChunks (gzip ring, zstd) + readTar",
+  async: true,
+  limitMs: 2000,
+  arb: fc
+    .record({
+      spec: tarSpecArb,
+      zstd: fc.boolean(),
+      flips: fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 3 }),
+      cut: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
+      tail: fc.oneof({ weight: 3, arbitrary: fc.constant(new Uint8Array(0)) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) }),
+    })
+    .map(({ spec, zstd, flips, cut, tail }) => {
+      const plain = new Uint8Array(buildTar(spec));
+      let z: Uint8Array = zstd ? Bun.zstdCompressSync(plain) : Bun.gzipSync(plain);
+      z = Uint8Array.from([...z, ...tail]);
+      for (const [at, v] of flips) if (z.length) z[at % z.length] = v;
+      if (cut !== null && z.length) z = z.subarray(0, cut % (z.length + 1));
+      return { bytes: z, chunks: spec.chunks, consume: spec.consume };
+    }),
+  run: (x) => readAll(x.bytes, x.chunks, x.consume, true),
 };
 
 // ------------------------------------------------------------------------------------ Dockerfile
@@ -545,4 +573,4 @@ const selftest: Target<number> = {
   },
 };
 
-export const TARGETS: Target<never>[] = [tar, dockerfile, shellLex, dockerignore, copyGlob, reference, manifest, template, ...(process.env.FUZZ_SELFTEST ? [selftest] : [])] as unknown as Target<never>[];
+export const TARGETS: Target<never>[] = [tar, layer, dockerfile, shellLex, dockerignore, copyGlob, reference, manifest, template, ...(process.env.FUZZ_SELFTEST ? [selftest] : [])] as unknown as Target<never>[];
