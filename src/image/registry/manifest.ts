@@ -58,7 +58,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   const isIndex = (INDEX_TYPES as readonly string[]).includes(mediaType) || (!mediaType && Array.isArray(doc.manifests));
   if (isIndex) {
     if (!Array.isArray(doc.manifests)) throw new EngineError("invalid_argument", "manifest: index without manifests");
-    doc.manifests.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`));
+    for (const [i, d] of doc.manifests.entries()) checkDescriptor(d, `manifests[${i}]`);
     return { kind: "index", mediaType: mediaType || MediaType.OciIndex, index: doc as unknown as Index };
   }
   const isManifest = (MANIFEST_TYPES as readonly string[]).includes(mediaType) || (!mediaType && typeof doc.config === "object");
@@ -68,7 +68,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
     throw new EngineError("invalid_argument", "manifest: missing config or layers");
   }
   checkDescriptor(m.config, "config");
-  m.layers.forEach((d, i) => checkDescriptor(d, `layers[${i}]`));
+  for (const [i, d] of m.layers.entries()) checkDescriptor(d, `layers[${i}]`);
   return { kind: "manifest", mediaType: mediaType || MediaType.OciManifest, manifest: m };
 }
 
