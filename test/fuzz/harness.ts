@@ -79,7 +79,10 @@ export interface RunResult {
  * fast-check over `runs` inputs from `seed`; stops at the first finding (shrunk, with the seed and the
  * path that replays it). `onInput` sees each input's index (the long form's hang watchdog).
  */
-export async function runTarget<T>(t: Target<T>, o: { runs: number; seed: number; path?: string; onInput?: (i: number) => void; shrink?: boolean }): Promise<RunResult> {
+export async function runTarget<T>(
+  t: Target<T>,
+  o: { runs: number; seed: number; path?: string; onInput?: (i: number) => void; shrink?: boolean },
+): Promise<RunResult> {
   let i = 0;
   let maxMs = 0;
   let lastFinding = "";
@@ -109,8 +112,14 @@ export async function runTarget<T>(t: Target<T>, o: { runs: number; seed: number
   if (o.path) params.path = o.path;
   const t0 = performance.now();
   const details = t.async
-    ? await fc.check(fc.asyncProperty(t.arb, (x) => wrapped(x) as Promise<boolean>), params)
-    : fc.check(fc.property(t.arb, (x) => wrapped(x) as boolean), params);
+    ? await fc.check(
+        fc.asyncProperty(t.arb, (x) => wrapped(x) as Promise<boolean>),
+        params,
+      )
+    : fc.check(
+        fc.property(t.arb, (x) => wrapped(x) as boolean),
+        params,
+      );
   const ms = performance.now() - t0;
   const res: RunResult = { runs: details.numRuns, ms, maxMs };
   if (details.failed) {

@@ -15,7 +15,10 @@ describe(`parser fuzzing (fast-check, seed ${seed}, ${runs} inputs each)`, () =>
     test(t.name, async () => {
       const r = await runTarget(t, { runs, seed });
       const f = r.finding;
-      if (f) console.error(`fuzz ${t.name}: ${f.message}\n  input:  ${f.counterexample}\n  replay: bun run fuzz --only ${t.name} --seed ${f.seed}${f.path ? ` --path ${f.path}` : ""}`);
+      if (f)
+        console.error(
+          `fuzz ${t.name}: ${f.message}\n  input:  ${f.counterexample}\n  replay: bun run fuzz --only ${t.name} --seed ${f.seed}${f.path ? ` --path ${f.path}` : ""}`,
+        );
       expect(f?.message ?? null).toBeNull();
       expect(r.runs).toBe(runs);
     }, 60_000);

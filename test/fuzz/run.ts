@@ -44,8 +44,20 @@ if (opt.path !== undefined) {
   process.exit(r.finding ? 1 : 0);
 }
 
-interface Finding { message: string; counterexample: string; replay: string }
-interface Row { name: string; parser: string; runs: number; ms: number; maxMs: number; findings: Finding[]; rssMb: number }
+interface Finding {
+  message: string;
+  counterexample: string;
+  replay: string;
+}
+interface Row {
+  name: string;
+  parser: string;
+  runs: number;
+  ms: number;
+  maxMs: number;
+  findings: Finding[];
+  rssMb: number;
+}
 
 function fmtMs(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, "0")}s` : `${(ms / 1000).toFixed(1)}s`;
@@ -90,7 +102,11 @@ async function fuzzTarget(name: string): Promise<Row> {
         if (m.maxMs > row.maxMs) row.maxMs = m.maxMs;
         if (m.finding) {
           const f = m.finding;
-          row.findings.push({ message: f.message, counterexample: f.counterexample, replay: `bun run fuzz --only ${name} --seed ${f.seed}${f.path ? ` --path ${f.path}` : ""}` });
+          row.findings.push({
+            message: f.message,
+            counterexample: f.counterexample,
+            replay: `bun run fuzz --only ${name} --seed ${f.seed}${f.path ? ` --path ${f.path}` : ""}`,
+          });
           console.log(`  ${name}: FINDING ${f.message}`);
         }
         startBatch = m.batch + 1;
@@ -103,7 +119,11 @@ async function fuzzTarget(name: string): Promise<Row> {
       worker.onerror = (e) => {
         clearInterval(timer);
         worker.terminate();
-        row.findings.push({ message: `worker died: ${e.message.split("\n")[0]}`, counterexample: "?", replay: `bun run fuzz --only ${name} --seed ${seed + startBatch} --runs ${batch}` });
+        row.findings.push({
+          message: `worker died: ${e.message.split("\n")[0]}`,
+          counterexample: "?",
+          replay: `bun run fuzz --only ${name} --seed ${seed + startBatch} --runs ${batch}`,
+        });
         resolve({});
       };
       const job: Job = { name, runs, seed, batch, startBatch, done: row.runs, shared };
@@ -146,7 +166,15 @@ await Promise.all(
 rows.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 
 const head = ["parser", "inputs", "time", "inputs/s", "slowest input", "peak RSS", "findings"];
-const body = rows.map((r) => [r.name, r.runs.toLocaleString("en-US"), fmtMs(r.ms), Math.round(r.runs / (r.ms / 1000)).toLocaleString("en-US"), `${r.maxMs.toFixed(0)} ms`, `${r.rssMb.toFixed(0)} MiB`, String(r.findings.length)]);
+const body = rows.map((r) => [
+  r.name,
+  r.runs.toLocaleString("en-US"),
+  fmtMs(r.ms),
+  Math.round(r.runs / (r.ms / 1000)).toLocaleString("en-US"),
+  `${r.maxMs.toFixed(0)} ms`,
+  `${r.rssMb.toFixed(0)} MiB`,
+  String(r.findings.length),
+]);
 const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
 console.log();
@@ -162,6 +190,7 @@ for (const f of all) {
   if (seen) seen.times++;
   else distinct.set(key, { ...f, times: 1 });
 }
-for (const f of distinct.values()) console.log(`\n${f.name}: ${f.message}${f.times > 1 ? ` (${f.times} times)` : ""}\n  input:  ${f.counterexample}\n  replay: ${f.replay}`);
+for (const f of distinct.values())
+  console.log(`\n${f.name}: ${f.message}${f.times > 1 ? ` (${f.times} times)` : ""}\n  input:  ${f.counterexample}\n  replay: ${f.replay}`);
 console.log(`\n${all.length === 0 ? "0 findings" : `${all.length} findings`}`);
 process.exit(all.length === 0 ? 0 : 1);

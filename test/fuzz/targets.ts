@@ -15,7 +15,14 @@ import type { Instruction } from "../../src/build/parser.ts";
 import { IgnoreMatcher, parseDockerignore } from "../../src/build/dockerignore.ts";
 import { globMatch } from "../../src/build/context.ts";
 import {
-  familiarizeKey, familiarString, parseDigest, parseDockerRef, parseReference, parseStrict, parseTag, referenceString,
+  familiarizeKey,
+  familiarString,
+  parseDigest,
+  parseDockerRef,
+  parseReference,
+  parseStrict,
+  parseTag,
+  referenceString,
 } from "../../src/image/references.ts";
 import { layerCompression, parseImageConfig, parseManifest, parsePlatform, selectPlatform } from "../../src/image/registry/manifest.ts";
 import { isDigest } from "../../src/oci/index.ts";
@@ -74,21 +81,81 @@ interface TarSpec {
   consume: boolean[];
 }
 
-const FIELDS: [number, number][] = [[0, 100], [100, 8], [108, 8], [116, 8], [124, 12], [136, 12], [148, 8], [156, 1], [157, 100], [257, 8], [265, 32], [329, 8], [337, 8], [345, 155], [345, 12], [482, 1], [483, 12]];
+const FIELDS: [number, number][] = [
+  [0, 100],
+  [100, 8],
+  [108, 8],
+  [116, 8],
+  [124, 12],
+  [136, 12],
+  [148, 8],
+  [156, 1],
+  [157, 100],
+  [257, 8],
+  [265, 32],
+  [329, 8],
+  [337, 8],
+  [345, 155],
+  [345, 12],
+  [482, 1],
+  [483, 12],
+];
 
 const nameArb = fc.oneof(
-  { weight: 5, arbitrary: fc.array(fc.constantFrom("..", ".", "a", "b", "", "dir", "x".repeat(60), "é", "\0", "\\", ".wh.a", ".wh..wh..opq"), { minLength: 1, maxLength: 6 }).chain((parts) => fc.constantFrom("", "/", "./", "../", "//").map((lead) => lead + parts.join("/"))) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .array(fc.constantFrom("..", ".", "a", "b", "", "dir", "x".repeat(60), "é", "\0", "\\", ".wh.a", ".wh..wh..opq"), { minLength: 1, maxLength: 6 })
+      .chain((parts) => fc.constantFrom("", "/", "./", "../", "//").map((lead) => lead + parts.join("/"))),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
 );
-const digits = fc.oneof(fc.stringMatching(/^-?[0-9]{0,25}(\.[0-9]{0,12})?$/), fc.constantFrom("", " ", "1e9", "0x10", "NaN", "-0", "9007199254740993", "18446744073709551616"));
-const paxKeys = ["path", "linkpath", "size", "uid", "gid", "uname", "gname", "mtime", "atime", "ctime", "SCHILY.devmajor", "SCHILY.devminor", "SCHILY.xattr.user.a", "SCHILY.xattr.trusted.overlay.opaque", "LIBARCHIVE.xattr.user%2Eb", "LIBARCHIVE.xattr.%zz", "LIBARCHIVE.xattr.%", "GNU.sparse.size", "GNU.sparse.major", "comment", "hdrcharset", ""];
-const paxRec = fc.tuple(fc.constantFrom(...paxKeys), fc.oneof({ weight: 3, arbitrary: fc.nat().map(String) }, { weight: 1, arbitrary: digits }, { weight: 2, arbitrary: nameArb }, { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) }));
+const digits = fc.oneof(
+  fc.stringMatching(/^-?[0-9]{0,25}(\.[0-9]{0,12})?$/),
+  fc.constantFrom("", " ", "1e9", "0x10", "NaN", "-0", "9007199254740993", "18446744073709551616"),
+);
+const paxKeys = [
+  "path",
+  "linkpath",
+  "size",
+  "uid",
+  "gid",
+  "uname",
+  "gname",
+  "mtime",
+  "atime",
+  "ctime",
+  "SCHILY.devmajor",
+  "SCHILY.devminor",
+  "SCHILY.xattr.user.a",
+  "SCHILY.xattr.trusted.overlay.opaque",
+  "LIBARCHIVE.xattr.user%2Eb",
+  "LIBARCHIVE.xattr.%zz",
+  "LIBARCHIVE.xattr.%",
+  "GNU.sparse.size",
+  "GNU.sparse.major",
+  "comment",
+  "hdrcharset",
+  "",
+];
+const paxRec = fc.tuple(
+  fc.constantFrom(...paxKeys),
+  fc.oneof(
+    { weight: 3, arbitrary: fc.nat().map(String) },
+    { weight: 1, arbitrary: digits },
+    { weight: 2, arbitrary: nameArb },
+    { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
+  ),
+);
 
 const tarSpecArb: fc.Arbitrary<TarSpec> = fc.record({
   entries: fc.array(
     fc.record({
       name: nameArb,
-      flag: fc.oneof({ weight: 6, arbitrary: fc.constantFrom("0", "5", "2", "1", "\0", "7", "3", "4", "6") }, { weight: 1, arbitrary: fc.constantFrom("D", "V", "S", "x", "g", "L", "K", "X", "M", "N", "Z", "\xff") }),
+      flag: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom("0", "5", "2", "1", "\0", "7", "3", "4", "6") },
+        { weight: 1, arbitrary: fc.constantFrom("D", "V", "S", "x", "g", "L", "K", "X", "M", "N", "Z", "\xff") },
+      ),
       size: fc.oneof({ weight: 4, arbitrary: fc.nat({ max: 1500 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 511, 512, 513, 8 ** 11 - 1) }),
       link: nameArb,
       long: fc.constantFrom("none", "pax", "gnu"),
@@ -100,7 +167,13 @@ const tarSpecArb: fc.Arbitrary<TarSpec> = fc.record({
   ),
   end: fc.constantFrom(0, 1, 2, 3),
   muts: fc.array(
-    fc.record({ block: fc.nat({ max: 12 }), field: fc.nat({ max: FIELDS.length - 1 }), kind: fc.nat({ max: 5 }), bytes: fc.array(fc.nat({ max: 255 }), { minLength: 1, maxLength: 12 }), fix: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }),
+    fc.record({
+      block: fc.nat({ max: 12 }),
+      field: fc.nat({ max: FIELDS.length - 1 }),
+      kind: fc.nat({ max: 5 }),
+      bytes: fc.array(fc.nat({ max: 255 }), { minLength: 1, maxLength: 12 }),
+      fix: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    }),
     { maxLength: 3 },
   ),
   // most archives whole (so the reader gets deep), one in five cut short
@@ -180,7 +253,7 @@ export function buildTar(spec: TarSpec): Uint8Array {
     if (m.fix) setChecksum(b);
   }
   const out = new Uint8Array(blocks.length * BLOCK);
-  blocks.forEach((b, i) => out.set(b, i * BLOCK));
+  for (const [i, b] of blocks.entries()) out.set(b, i * BLOCK);
   return spec.cut === null ? out : out.subarray(0, Math.min(out.length, spec.cut));
 }
 
@@ -203,7 +276,10 @@ async function readAll(bytes: Uint8Array, chunks: number[], consume: boolean[], 
   if (layer) source = (await openLayerChunks(source, { ring: 64 << 10, chunk: 16 << 10 })).chunks;
   let i = 0;
   for await (const { entry, body } of readTar(source)) {
-    for (const [what, p] of [["name", entry.name], ["hardlink target", entry.type === "hardlink" ? entry.linkname : undefined]] as const) {
+    for (const [what, p] of [
+      ["name", entry.name],
+      ["hardlink target", entry.type === "hardlink" ? entry.linkname : undefined],
+    ] as const) {
       if (p === undefined) continue;
       let clean: string;
       try {
@@ -235,7 +311,13 @@ const tar: Target<{ bytes: Uint8Array; chunks: number[]; consume: boolean[] }> =
     {
       weight: 1,
       arbitrary: fc.record({
-        bytes: fc.oneof(fc.uint8Array({ maxLength: 1600 }), fc.uint8Array({ minLength: 512, maxLength: 512 }).map((b) => (setChecksum(b), b))),
+        bytes: fc.oneof(
+          fc.uint8Array({ maxLength: 1600 }),
+          fc.uint8Array({ minLength: 512, maxLength: 512 }).map((b) => {
+            setChecksum(b);
+            return b;
+          }),
+        ),
         chunks: fc.array(fc.integer({ min: 1, max: 1024 }), { minLength: 1, maxLength: 3 }),
         consume: fc.array(fc.boolean(), { maxLength: 3 }),
       }),
@@ -272,12 +354,73 @@ const layer: Target<{ bytes: Uint8Array; chunks: number[]; consume: boolean[] }>
 // ------------------------------------------------------------------------------------ Dockerfile
 
 const DOCKERFILES = [
-  "FROM busybox\nRUN echo hi\nCMD [\"sh\"]\n",
-  "# syntax=docker/dockerfile:1\n# escape=`\nFROM alpine:3.19 AS base\nARG A=1\nENV B=\"x y\" C=${A:-2}\nWORKDIR /app\nCOPY --chown=1:1 --chmod=755 . /app/\nRUN `\n  echo a && `\n  # comment\n  echo b\n",
-  "ARG BASE=busybox\nFROM ${BASE} as one\nLABEL a=b \"c d\"=e\nEXPOSE 80/tcp 443\nVOLUME [\"/data\"]\nUSER 1000:1000\nSTOPSIGNAL SIGTERM\nHEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD curl -f http://localhost/ || exit 1\nONBUILD RUN echo onbuild\nSHELL [\"/bin/bash\", \"-c\"]\nENTRYPOINT [\"/bin/sh\", \"-c\"]\nFROM one\nCOPY --from=one /a /b\nADD --checksum=sha256:abc http://x/y /z\n",
-  "FROM scratch\nRUN <<EOF\necho heredoc\nEOF\nCOPY <<-\"END\" /file\n\tcontent\nEND\nRUN --mount=type=cache,target=/root/.cache --network=none echo\nMAINTAINER me\nENV legacy value with spaces\nHEALTHCHECK NONE\n",
+  'FROM busybox\nRUN echo hi\nCMD ["sh"]\n',
+  '# syntax=docker/dockerfile:1\n# escape=`\nFROM alpine:3.19 AS base\nARG A=1\nENV B="x y" C=${A:-2}\nWORKDIR /app\nCOPY --chown=1:1 --chmod=755 . /app/\nRUN `\n  echo a && `\n  # comment\n  echo b\n',
+  'ARG BASE=busybox\nFROM ${BASE} as one\nLABEL a=b "c d"=e\nEXPOSE 80/tcp 443\nVOLUME ["/data"]\nUSER 1000:1000\nSTOPSIGNAL SIGTERM\nHEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD curl -f http://localhost/ || exit 1\nONBUILD RUN echo onbuild\nSHELL ["/bin/bash", "-c"]\nENTRYPOINT ["/bin/sh", "-c"]\nFROM one\nCOPY --from=one /a /b\nADD --checksum=sha256:abc http://x/y /z\n',
+  'FROM scratch\nRUN <<EOF\necho heredoc\nEOF\nCOPY <<-"END" /file\n\tcontent\nEND\nRUN --mount=type=cache,target=/root/.cache --network=none echo\nMAINTAINER me\nENV legacy value with spaces\nHEALTHCHECK NONE\n',
 ];
-const DF_PIECES = ["FROM", "RUN", "CMD", "ENTRYPOINT", "SHELL", "ENV", "LABEL", "ARG", "EXPOSE", "VOLUME", "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER", "COPY", "ADD", "ONBUILD", "HEALTHCHECK", "BOGUS", " ", "\t", "\n", "\r\n", "\\", "\\\n", "`", "`\n", "#", "# escape=`\n", "# syntax=x\n", "=", "\"", "'", "[", "]", "[\"a\"]", ",", "$", "${A}", "${A:-b}", "--from=x ", "--platform=linux/amd64 ", "--interval=1ms ", "--interval=0.5ns ", "--retries=-1 ", "--", "<<EOF", "<<-EOF", "<<'E'", "\nEOF\n", "EOF", "AS", "as", "x", "a b", "NONE", "CMD", "1e400", "\uFEFF", "\0"];
+const DF_PIECES = [
+  "FROM",
+  "RUN",
+  "CMD",
+  "ENTRYPOINT",
+  "SHELL",
+  "ENV",
+  "LABEL",
+  "ARG",
+  "EXPOSE",
+  "VOLUME",
+  "USER",
+  "WORKDIR",
+  "STOPSIGNAL",
+  "MAINTAINER",
+  "COPY",
+  "ADD",
+  "ONBUILD",
+  "HEALTHCHECK",
+  "BOGUS",
+  " ",
+  "\t",
+  "\n",
+  "\r\n",
+  "\\",
+  "\\\n",
+  "`",
+  "`\n",
+  "#",
+  "# escape=`\n",
+  "# syntax=x\n",
+  "=",
+  '"',
+  "'",
+  "[",
+  "]",
+  '["a"]',
+  ",",
+  "$",
+  "${A}",
+  "${A:-b}",
+  "--from=x ",
+  "--platform=linux/amd64 ",
+  "--interval=1ms ",
+  "--interval=0.5ns ",
+  "--retries=-1 ",
+  "--",
+  "<<EOF",
+  "<<-EOF",
+  "<<'E'",
+  "\nEOF\n",
+  "EOF",
+  "AS",
+  "as",
+  "x",
+  "a b",
+  "NONE",
+  "CMD",
+  "1e400",
+  "\uFEFF",
+  "\0",
+];
 
 const dockerfile: Target<string> = {
   name: "dockerfile",
@@ -287,15 +430,61 @@ const dockerfile: Target<string> = {
     { weight: 20, arbitrary: anyString },
     { weight: 30, arbitrary: pieces(DF_PIECES, 60) },
     { weight: 40, arbitrary: mutate(fc.constantFrom(...DOCKERFILES), DF_PIECES) },
-    { weight: 1, arbitrary: fc.oneof(nested("ONBUILD ", "RUN x", ""), nested("RUN a \\\n", "b", ""), nested("#\n", "FROM a", ""), nested("FROM a\n", "", ""), nested("RUN <<A ", "\n", "\nA", 2000)) },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(
+        nested("ONBUILD ", "RUN x", ""),
+        nested("RUN a \\\n", "b", ""),
+        nested("#\n", "FROM a", ""),
+        nested("FROM a\n", "", ""),
+        nested("RUN <<A ", "\n", "\nA", 2000),
+      ),
+    },
   ),
   run: (text) => parseDockerfile(text),
 };
 
 // ------------------------------------------------------------------------------ shell expansion
 
-const SH_PIECES = ["$", "{", "}", "${", ":-", ":+", ":?", "-", "+", "?", ":", "\"", "'", "\\", "`", " ", "\t", "\n", "A", "B", "EMPTY", "UNSET", "_", "1", "x", "${A}", "$A", "${EMPTY:-d}", "${UNSET?boom}", "${A:+${B}}", "é"];
-const ENV = new Map([["A", "alpha"], ["B", "b e t a"], ["EMPTY", ""], ["_", "u"]]);
+const SH_PIECES = [
+  "$",
+  "{",
+  "}",
+  "${",
+  ":-",
+  ":+",
+  ":?",
+  "-",
+  "+",
+  "?",
+  ":",
+  '"',
+  "'",
+  "\\",
+  "`",
+  " ",
+  "\t",
+  "\n",
+  "A",
+  "B",
+  "EMPTY",
+  "UNSET",
+  "_",
+  "1",
+  "x",
+  "${A}",
+  "$A",
+  "${EMPTY:-d}",
+  "${UNSET?boom}",
+  "${A:+${B}}",
+  "é",
+];
+const ENV = new Map([
+  ["A", "alpha"],
+  ["B", "b e t a"],
+  ["EMPTY", ""],
+  ["_", "u"],
+]);
 const INS = { node: { line: 1 } } as unknown as Instruction;
 
 const shellLex: Target<{ word: string; escape: string; words: boolean }> = {
@@ -306,13 +495,13 @@ const shellLex: Target<{ word: string; escape: string; words: boolean }> = {
     word: fc.oneof(
       { weight: 10, arbitrary: anyString },
       { weight: 40, arbitrary: pieces(SH_PIECES, 50) },
-      { weight: 1, arbitrary: fc.oneof(nested("${A:-", "x", "}"), nested("${UNSET:-\"", "x", "\"}"), nested("\"${A:+", "$B", "}\"")) },
+      { weight: 1, arbitrary: fc.oneof(nested("${A:-", "x", "}"), nested('${UNSET:-"', "x", '"}'), nested('"${A:+', "$B", '}"')) },
     ),
     escape: fc.constantFrom("\\", "`"),
     words: fc.boolean(),
   }),
-  run: ({ word, escape, words }) => {
-    const lex = new ShellLex(escape);
+  run: ({ word, escape: esc, words }) => {
+    const lex = new ShellLex(esc);
     const out = words ? lex.processWords(word, ENV) : [sub(lex, word, ENV, INS, "Dockerfile")];
     const total = out.reduce((n, w) => n + w.length, 0);
     // no value is longer than 9 characters: the result can't grow faster than the input does
@@ -324,7 +513,41 @@ const shellLex: Target<{ word: string; escape: string; words: boolean }> = {
 
 // -------------------------------------------------------------------------------- .dockerignore
 
-const IG_PIECES = ["*", "**", "?", "[", "]", "[a-z]", "[^a]", "[!a]", "[]", "[z-a]", "[\\]", "!", "\\", "/", ".", "..", "a", "b", "-", "^", "$", "(", ")", "+", "{", "}", "|", "#", " ", "\n", "\r\n", "é", "\0"];
+const IG_PIECES = [
+  "*",
+  "**",
+  "?",
+  "[",
+  "]",
+  "[a-z]",
+  "[^a]",
+  "[!a]",
+  "[]",
+  "[z-a]",
+  "[\\]",
+  "!",
+  "\\",
+  "/",
+  ".",
+  "..",
+  "a",
+  "b",
+  "-",
+  "^",
+  "$",
+  "(",
+  ")",
+  "+",
+  "{",
+  "}",
+  "|",
+  "#",
+  " ",
+  "\n",
+  "\r\n",
+  "é",
+  "\0",
+];
 const PATH_PIECES = ["a", "b", "aa", "/", ".", "..", "x.go", "-", "[", "]", "*", "é"];
 
 const dockerignore: Target<{ text: string; paths: string[] }> = {
@@ -332,8 +555,14 @@ const dockerignore: Target<{ text: string; paths: string[] }> = {
   parser: "src/build/dockerignore.ts parseDockerignore + IgnoreMatcher",
   limitMs: 1000,
   arb: fc.record({
-    text: fc.oneof({ weight: 1, arbitrary: anyString }, { weight: 4, arbitrary: pieces(IG_PIECES, 40) }, { weight: 1, arbitrary: fc.array(pieces(["**", "*", "a", "/", "?"], 30), { maxLength: 5 }).map((l) => l.join("\n")) }),
-    paths: fc.array(fc.oneof(pieces(PATH_PIECES, 30), fc.string({ maxLength: 60 }), fc.constant("a".repeat(200)), fc.constant("a/".repeat(100) + "b")), { maxLength: 4 }),
+    text: fc.oneof(
+      { weight: 1, arbitrary: anyString },
+      { weight: 4, arbitrary: pieces(IG_PIECES, 40) },
+      { weight: 1, arbitrary: fc.array(pieces(["**", "*", "a", "/", "?"], 30), { maxLength: 5 }).map((l) => l.join("\n")) },
+    ),
+    paths: fc.array(fc.oneof(pieces(PATH_PIECES, 30), fc.string({ maxLength: 60 }), fc.constant("a".repeat(200)), fc.constant("a/".repeat(100) + "b")), {
+      maxLength: 4,
+    }),
   }),
   run: ({ text, paths }) => {
     const m = new IgnoreMatcher(parseDockerignore(text));
@@ -351,7 +580,11 @@ const copyGlob: Target<{ pattern: string; names: string[] }> = {
   parser: "src/build/context.ts globMatch (COPY/ADD source patterns)",
   limitMs: 1000,
   arb: fc.record({
-    pattern: fc.oneof({ weight: 1, arbitrary: anyString }, { weight: 4, arbitrary: pieces(IG_PIECES, 30) }, { weight: 1, arbitrary: pieces(["*", "a", "?", "b"], 30) }),
+    pattern: fc.oneof(
+      { weight: 1, arbitrary: anyString },
+      { weight: 4, arbitrary: pieces(IG_PIECES, 30) },
+      { weight: 1, arbitrary: pieces(["*", "a", "?", "b"], 30) },
+    ),
     names: fc.array(fc.oneof(pieces(PATH_PIECES, 30), fc.string({ maxLength: 60 }), fc.constant("a".repeat(255))), { maxLength: 4 }),
   }),
   run: ({ pattern, names }) => {
@@ -362,7 +595,37 @@ const copyGlob: Target<{ pattern: string; names: string[] }> = {
 // ----------------------------------------------------------------------------- image references
 
 const HEX = "0123456789abcdef";
-const REF_PIECES = ["docker.io", "index.docker.io", "localhost", "localhost:5000", "[::1]:5000", "[", "]", "example.com", "a", "B", "library", "/", ":", "@", "sha256:", HEX.repeat(4), "abc", ".", "_", "__", "-", "--", "latest", "v1.0", "0", "5000", "é", " ", "sha512:"];
+const REF_PIECES = [
+  "docker.io",
+  "index.docker.io",
+  "localhost",
+  "localhost:5000",
+  "[::1]:5000",
+  "[",
+  "]",
+  "example.com",
+  "a",
+  "B",
+  "library",
+  "/",
+  ":",
+  "@",
+  "sha256:",
+  HEX.repeat(4),
+  "abc",
+  ".",
+  "_",
+  "__",
+  "-",
+  "--",
+  "latest",
+  "v1.0",
+  "0",
+  "5000",
+  "é",
+  " ",
+  "sha512:",
+];
 
 const reference: Target<string> = {
   name: "reference",
@@ -371,7 +634,16 @@ const reference: Target<string> = {
   arb: fc.oneof(
     { weight: 20, arbitrary: anyString },
     { weight: 50, arbitrary: pieces(REF_PIECES, 14) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom("a", "a.", "a-", "a_", "a.b/", "a/", "1.", "[::"), fc.integer({ min: 1, max: 3000 }), fc.constantFrom("", "!", ":", "@", "A", ":x@sha256:1")).map(([p, n, t]) => p.repeat(n) + t) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom("a", "a.", "a-", "a_", "a.b/", "a/", "1.", "[::"),
+          fc.integer({ min: 1, max: 3000 }),
+          fc.constantFrom("", "!", ":", "@", "A", ":x@sha256:1"),
+        )
+        .map(([p, n, t]) => p.repeat(n) + t),
+    },
   ),
   run: (s) => {
     const tries: (() => unknown)[] = [() => parseStrict(s), () => parseDigest(s), () => parseTag(s), () => familiarizeKey(s)];
@@ -382,7 +654,7 @@ const reference: Target<string> = {
         if (!(e instanceof EngineError)) throw e;
       }
     }
-    let ref;
+    let ref: ReturnType<typeof parseDockerRef>;
     try {
       ref = parseDockerRef(s);
       parseReference(s);
@@ -415,8 +687,19 @@ const INDEX = {
   mediaType: "application/vnd.oci.image.index.v1+json",
   manifests: [
     { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: D("d"), size: 500, platform: { os: "linux", architecture: "amd64" } },
-    { mediaType: "application/vnd.docker.distribution.manifest.v2+json", digest: D("e"), size: 500, platform: { os: "linux", architecture: "arm", variant: "v7" } },
-    { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: D("f"), size: 500, platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest" } },
+    {
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      digest: D("e"),
+      size: 500,
+      platform: { os: "linux", architecture: "arm", variant: "v7" },
+    },
+    {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: D("f"),
+      size: 500,
+      platform: { os: "unknown", architecture: "unknown" },
+      annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+    },
   ],
 };
 const CONFIG = {
@@ -430,7 +713,10 @@ const CONFIG = {
 
 /** replace the value at a random path of a JSON document by another JSON value (or delete it) */
 function mutateJson(doc: unknown): fc.Arbitrary<unknown> {
-  const weird = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(null, 0, -1, 1e308, "", "sha256:", D("0"), [], {}, [null], [{}], { digest: 1 }, "x".repeat(300)));
+  const weird = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom(null, 0, -1, 1e308, "", "sha256:", D("0"), [], {}, [null], [{}], { digest: 1 }, "x".repeat(300)),
+  );
   return fc.tuple(fc.array(fc.tuple(fc.array(fc.nat(), { maxLength: 4 }), weird, fc.boolean()), { minLength: 1, maxLength: 3 })).map(([edits]) => {
     const root = structuredClone(doc) as Record<string, unknown>;
     for (const [path, value, del] of edits) {
@@ -453,7 +739,17 @@ function mutateJson(doc: unknown): fc.Arbitrary<unknown> {
   });
 }
 
-const MEDIA = [undefined, null, "", "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json; charset=utf-8", "application/vnd.docker.distribution.manifest.v1+prettyjws", "text/plain"];
+const MEDIA = [
+  undefined,
+  null,
+  "",
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json; charset=utf-8",
+  "application/vnd.docker.distribution.manifest.v1+prettyjws",
+  "text/plain",
+];
 const PLATFORMS = ["linux/amd64", "linux/arm/v7", "linux/arm64", "linux/arm64/v8", "windows/amd64", "linux", "//", "LINUX/X86_64", "a/b/c/d"];
 
 function checkDescriptor(d: unknown, what: string): void {
@@ -473,7 +769,23 @@ const manifest: Target<{ bytes: Uint8Array; contentType: string | null | undefin
       { weight: 10, arbitrary: fc.uint8Array({ maxLength: 300 }) },
       { weight: 10, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => enc.encode(JSON.stringify(v) ?? "null")) },
       { weight: 60, arbitrary: fc.oneof(mutateJson(MANIFEST), mutateJson(INDEX), mutateJson(CONFIG)).map((v) => enc.encode(JSON.stringify(v))) },
-      { weight: 10, arbitrary: mutate(fc.constantFrom(JSON.stringify(MANIFEST), JSON.stringify(INDEX), JSON.stringify(CONFIG)), ["{", "}", "[", "]", ",", ":", "\"", "null", "1", "-", "e", "\\u0000"]).map((s) => enc.encode(s)) },
+      {
+        weight: 10,
+        arbitrary: mutate(fc.constantFrom(JSON.stringify(MANIFEST), JSON.stringify(INDEX), JSON.stringify(CONFIG)), [
+          "{",
+          "}",
+          "[",
+          "]",
+          ",",
+          ":",
+          '"',
+          "null",
+          "1",
+          "-",
+          "e",
+          "\\u0000",
+        ]).map((s) => enc.encode(s)),
+      },
       { weight: 1, arbitrary: nested("[", "1", "]").map((s) => enc.encode(`{"schemaVersion":2,"manifests":${s}}`)) },
     ),
     contentType: fc.constantFrom(...MEDIA),
@@ -487,7 +799,7 @@ const manifest: Target<{ bytes: Uint8Array; contentType: string | null | undefin
     } catch (e) {
       if (!(e instanceof EngineError)) throw e;
     }
-    let want;
+    let want: ReturnType<typeof parsePlatform> | undefined;
     try {
       want = parsePlatform(platform);
     } catch (e) {
@@ -497,7 +809,7 @@ const manifest: Target<{ bytes: Uint8Array; contentType: string | null | undefin
     // what pull does with it next
     if (p.kind === "manifest") {
       checkDescriptor(p.manifest.config, "config");
-      p.manifest.layers.forEach((l, i) => checkDescriptor(l, `layers[${i}]`));
+      for (const [i, l] of p.manifest.layers.entries()) checkDescriptor(l, `layers[${i}]`);
       for (const l of p.manifest.layers) layerCompression(l.mediaType);
     } else {
       p.index.manifests.forEach((m, i) => {
@@ -529,9 +841,120 @@ const TPL_DATA: unknown[] = [
   42,
   strictFields({ ID: "abc", Names: "web", Labels: "a=1,b=2", Label: (k: string) => (k === "a" ? "1" : ""), Size: "0B" }, "ContainerContext"),
 ];
-const TPL_TOKENS = [".", ".Name", ".Id", ".Config", ".Config.Env", ".Config.Labels", ".Config.Cmd", ".State.Pid", ".State.Health.Status", ".Nil.X", ".Mounts", ".Size", ".Count", ".Label", ".ID", ".Names", ".Nmae", "$", "$.Name", "$x", "$x :=", "$k, $v :=", "$x =", "range", "if", "else", "else if", "end", "with", "(", ")", "|", ",", "json", "join", "split", "printf", "\"%s\"", "\"%5.2f\"", "\"%*d\"", "\"%-10v|%q|%x|%T|%d|%%\"", "\"%.1000f\"", "\"%99999999d\"", "\"%.99999999s\"", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "pad", "truncate", "title", "lower", "upper", "html", "urlquery", "print", "println", "1", "-1", "0", "2.5", "1e9", "1e400", "99999999999", "0x10", "true", "false", "nil", "\"a,b\"", "\"=\"", "\"\\q\"", "\"\\ud800\"", "\"\\x41\"", "`raw`", "'c'", "'\\n'", "'", "\"", "`", "/* c */", "/*", "define", "template", "block", "break", "=", ".constructor", ".constructor.constructor", ".toString", ".__proto__", ".__defineGetter__", "\"constructor\"", "\"Name\"", ".Label \"a\"", "\"%!\"", "\"%c%U%e%g%b%o\""];
-const tplAction = fc.tuple(fc.constantFrom("{{", "{{- "), fc.array(fc.constantFrom(...TPL_TOKENS), { maxLength: 7 }), fc.constantFrom("}}", " -}}", "}")).map(([o, t, c]) => o + t.join(" ") + c);
-const tplArb = fc.array(fc.oneof({ weight: 4, arbitrary: tplAction }, { weight: 1, arbitrary: fc.constantFrom("text", " ", "\n", "\\t", "\\n", "{", "}", "{{", "}}", "-") }), { maxLength: 10 }).map((a) => a.join(""));
+const TPL_TOKENS = [
+  ".",
+  ".Name",
+  ".Id",
+  ".Config",
+  ".Config.Env",
+  ".Config.Labels",
+  ".Config.Cmd",
+  ".State.Pid",
+  ".State.Health.Status",
+  ".Nil.X",
+  ".Mounts",
+  ".Size",
+  ".Count",
+  ".Label",
+  ".ID",
+  ".Names",
+  ".Nmae",
+  "$",
+  "$.Name",
+  "$x",
+  "$x :=",
+  "$k, $v :=",
+  "$x =",
+  "range",
+  "if",
+  "else",
+  "else if",
+  "end",
+  "with",
+  "(",
+  ")",
+  "|",
+  ",",
+  "json",
+  "join",
+  "split",
+  "printf",
+  '"%s"',
+  '"%5.2f"',
+  '"%*d"',
+  '"%-10v|%q|%x|%T|%d|%%"',
+  '"%.1000f"',
+  '"%99999999d"',
+  '"%.99999999s"',
+  "len",
+  "index",
+  "slice",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "and",
+  "or",
+  "not",
+  "pad",
+  "truncate",
+  "title",
+  "lower",
+  "upper",
+  "html",
+  "urlquery",
+  "print",
+  "println",
+  "1",
+  "-1",
+  "0",
+  "2.5",
+  "1e9",
+  "1e400",
+  "99999999999",
+  "0x10",
+  "true",
+  "false",
+  "nil",
+  '"a,b"',
+  '"="',
+  '"\\q"',
+  '"\\ud800"',
+  '"\\x41"',
+  "`raw`",
+  "'c'",
+  "'\\n'",
+  "'",
+  '"',
+  "`",
+  "/* c */",
+  "/*",
+  "define",
+  "template",
+  "block",
+  "break",
+  "=",
+  ".constructor",
+  ".constructor.constructor",
+  ".toString",
+  ".__proto__",
+  ".__defineGetter__",
+  '"constructor"',
+  '"Name"',
+  '.Label "a"',
+  '"%!"',
+  '"%c%U%e%g%b%o"',
+];
+const tplAction = fc
+  .tuple(fc.constantFrom("{{", "{{- "), fc.array(fc.constantFrom(...TPL_TOKENS), { maxLength: 7 }), fc.constantFrom("}}", " -}}", "}"))
+  .map(([o, t, c]) => o + t.join(" ") + c);
+const tplArb = fc
+  .array(fc.oneof({ weight: 4, arbitrary: tplAction }, { weight: 1, arbitrary: fc.constantFrom("text", " ", "\n", "\\t", "\\n", "{", "}", "{{", "}}", "-") }), {
+    maxLength: 10,
+  })
+  .map((a) => a.join(""));
 
 const template: Target<{ tmpl: string; raw: boolean }> = {
   name: "template",
@@ -541,7 +964,17 @@ const template: Target<{ tmpl: string; raw: boolean }> = {
     tmpl: fc.oneof(
       { weight: 10, arbitrary: anyString },
       { weight: 60, arbitrary: tplArb },
-      { weight: 1, arbitrary: fc.oneof(nested("{{if 1}}", "x", "{{end}}"), nested("{{range .Config.Env}}", ".", "{{end}}", 2000), nested("{{(", "1", ")}}"), nested("{{print (", "1", ")}}"), nested("{{with .}}", "{{.Name}}", "{{end}}"), nested("{{$x := 1}}", "{{$x}}", "")) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          nested("{{if 1}}", "x", "{{end}}"),
+          nested("{{range .Config.Env}}", ".", "{{end}}", 2000),
+          nested("{{(", "1", ")}}"),
+          nested("{{print (", "1", ")}}"),
+          nested("{{with .}}", "{{.Name}}", "{{end}}"),
+          nested("{{$x := 1}}", "{{$x}}", ""),
+        ),
+      },
     ),
     raw: fc.boolean(),
   }),
@@ -573,4 +1006,15 @@ const selftest: Target<number> = {
   },
 };
 
-export const TARGETS: Target<never>[] = [tar, layer, dockerfile, shellLex, dockerignore, copyGlob, reference, manifest, template, ...(process.env.FUZZ_SELFTEST ? [selftest] : [])] as unknown as Target<never>[];
+export const TARGETS: Target<never>[] = [
+  tar,
+  layer,
+  dockerfile,
+  shellLex,
+  dockerignore,
+  copyGlob,
+  reference,
+  manifest,
+  template,
+  ...(process.env.FUZZ_SELFTEST ? [selftest] : []),
+] as unknown as Target<never>[];

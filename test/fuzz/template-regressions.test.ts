@@ -22,7 +22,11 @@ describe("Go templates: fuzz findings", () => {
 
   test("deep nesting is a parse error, not a stack overflow", () => {
     const n = 5000;
-    for (const t of ["{{if 1}}".repeat(n) + "x" + "{{end}}".repeat(n), "{{with .}}".repeat(n) + "{{end}}".repeat(n), "{{" + "(".repeat(n) + "1" + ")".repeat(n) + "}}"]) {
+    for (const t of [
+      "{{if 1}}".repeat(n) + "x" + "{{end}}".repeat(n),
+      "{{with .}}".repeat(n) + "{{end}}".repeat(n),
+      "{{" + "(".repeat(n) + "1" + ")".repeat(n) + "}}",
+    ]) {
       expect(error(t).message).toBe("template parsing error: template: :1: max expression depth exceeded");
     }
   });

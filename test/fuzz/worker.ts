@@ -19,7 +19,14 @@ export interface Job {
 }
 
 export type Report =
-  | { type: "batch"; batch: number; runs: number; ms: number; maxMs: number; finding?: { message: string; counterexample: string; seed: number; path?: string } }
+  | {
+      type: "batch";
+      batch: number;
+      runs: number;
+      ms: number;
+      maxMs: number;
+      finding?: { message: string; counterexample: string; seed: number; path?: string };
+    }
   | { type: "done" };
 
 declare const self: Worker;

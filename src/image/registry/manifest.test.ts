@@ -23,12 +23,17 @@ describe("manifests: fuzz findings", () => {
 
   test("index entries must be descriptor objects", () => {
     expect(thrown(() => parseManifest(json({ schemaVersion: 2, manifests: [1] }))).message).toBe("manifest: manifests[0]: not a descriptor object");
-    expect(thrown(() => parseManifest(json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [""] }))).message).toBe("manifest: manifests[0]: not a descriptor object");
-    expect(thrown(() => parseManifest(json({ schemaVersion: 2, manifests: [{ mediaType: "x", digest: D("c"), size: 1, platform: "linux" }] }))).message).toBe("manifest: manifests[0]: platform needs os and architecture strings");
+    expect(thrown(() => parseManifest(json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [""] }))).message).toBe(
+      "manifest: manifests[0]: not a descriptor object",
+    );
+    expect(thrown(() => parseManifest(json({ schemaVersion: 2, manifests: [{ mediaType: "x", digest: D("c"), size: 1, platform: "linux" }] }))).message).toBe(
+      "manifest: manifests[0]: platform needs os and architecture strings",
+    );
   });
 
   test("config and layers must be descriptors with a sha256 digest and a size", () => {
-    const m = (over: Record<string, unknown>) => json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config, layers: [layer], ...over });
+    const m = (over: Record<string, unknown>) =>
+      json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config, layers: [layer], ...over });
     expect(thrown(() => parseManifest(m({ config: { ...config, mediaType: {} } }))).message).toBe("manifest: config: mediaType is not a string");
     expect(thrown(() => parseManifest(m({ layers: [null] }))).message).toBe("manifest: layers[0]: not a descriptor object");
     expect(thrown(() => parseManifest(m({ layers: [{ ...layer, digest: 5 }] }))).message).toBe("manifest: layers[0]: invalid digest 5");
@@ -37,7 +42,12 @@ describe("manifests: fuzz findings", () => {
   });
 
   test("a valid index still selects", () => {
-    const p = parseManifest(json({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: D("d"), size: 5, platform: { os: "linux", architecture: "amd64" } }] }));
+    const p = parseManifest(
+      json({
+        schemaVersion: 2,
+        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: D("d"), size: 5, platform: { os: "linux", architecture: "amd64" } }],
+      }),
+    );
     if (p.kind !== "index") throw new Error("not an index");
     expect(selectPlatform(p.index, { os: "linux", architecture: "amd64" }).digest).toBe(D("d"));
   });
@@ -47,7 +57,9 @@ describe("image configs (pull's checks)", () => {
   test("diff IDs: one sha256 digest per layer", () => {
     expect(parseImageConfig(json({ rootfs: { type: "layers", diff_ids: [D("1")] } }), 1).diffIds).toEqual([D("1")]);
     expect(parseImageConfig(json({}), 0).diffIds).toEqual([]);
-    expect(thrown(() => parseImageConfig(json({ rootfs: { diff_ids: [D("1")] } }), 2)).message).toBe("image config has 1 diff IDs but the manifest has 2 layers");
+    expect(thrown(() => parseImageConfig(json({ rootfs: { diff_ids: [D("1")] } }), 2)).message).toBe(
+      "image config has 1 diff IDs but the manifest has 2 layers",
+    );
   });
 
   test("fuzz findings: null, a list, a string of diff IDs are errors, not TypeErrors", () => {
