@@ -99,6 +99,7 @@ async function fuzzTarget(name: string): Promise<Row> {
           return;
         }
         row.runs += m.runs;
+        row.rssMb = Math.max(row.rssMb, process.memoryUsage().rss / 2 ** 20);
         if (m.maxMs > row.maxMs) row.maxMs = m.maxMs;
         if (m.finding) {
           const f = m.finding;
