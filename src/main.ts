@@ -1,51 +1,49 @@
 /**
- * argv → command → exit code. The only place that calls process.exit (STYLE §1).
+ * argv → command → exit code. The only place that calls process.exit (STYLE §1), and the one place
+ * that reads the environment: once, here, merged over the engine's defaults (defu) and handed down.
  *
  * Global flags come before the command, as in docker: `berth --root /x --debug images`.
- * Exit codes follow docker's CLI: 125 for an engine error or a bad flag, 1 for an unknown command or a
- * wrong number of arguments, and for `run`/`exec` the container's own status (126/127 when the command
- * cannot be invoked / is not found).
+ * Exit codes follow docker's CLI: 125 for a bad flag, 1 for an unknown command or a wrong number of
+ * arguments; an error a command raises maps through the one table in commands/_exit-codes.ts (1 for a
+ * failed request, 125 for `run`'s engine errors, 126/127 when the command cannot be invoked / is not
+ * found); `run`/`exec` otherwise exit with the container's own status.
  */
-import { commands, hidden } from "./commands/index.ts";
+import { commands } from "./commands/index.ts";
+import { hidden } from "./commands/_hidden.ts";
 import type { BerthCommand } from "./commands/_command.ts";
 import type { Context } from "./commands/_context.ts";
 import { parseFlags, type FlagsDef } from "./commands/_parser.ts";
-import { renderGroupUsage, renderUsage, usageLine } from "./commands/_usage.ts";
+import { renderGroupUsage, renderUsage, topUsage, usageLine } from "./commands/_usage.ts";
 import { EngineError, ExitStatus, UsageError } from "./lib/errors.ts";
+import { exitCodeFor } from "./commands/_exit-codes.ts";
 import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
-import { mark } from "./lib/trace.ts";
+import { mark, traceTo } from "./lib/trace.ts";
+import { defu } from "defu";
+import { engineDefaults, type EngineOptions } from "./engine/options.ts";
+import { dockerConfigPath } from "./image/registry/auth.ts";
+
+/** the environment, read once */
+const env: Readonly<Record<string, string | undefined>> = { ...process.env };
+const color = useColor(process.stderr, env);
+traceTo(env.BERTH_TRACE ? (line) => void process.stderr.write(line) : undefined);
 
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
-  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use (overlay, vfs, btrfs)", default: "" },
+  "storage-driver": { type: "string", alias: "s", description: "Storage driver to use", default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
   "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
-async function topUsage(): Promise<string> {
-  const lines = [
-    "Usage:  berth [OPTIONS] COMMAND",
-    "",
-    "A self-contained container engine with docker's commands",
-    "",
-    "Commands:",
-  ];
-  // docker's layout: name, then the one-line description (loading every command only for --help)
-  const metas = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).default.meta.description ?? ""] as const));
-  const width = Math.max(...metas.map(([n]) => n.length)) + 2;
-  for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
-  lines.push("", "Global Options:");
-  lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
-  lines.push("  -s, --storage-driver string  Storage driver: overlay, vfs or btrfs (default: the one the root");
-  lines.push("                               already uses, else overlay; env BERTH_STORAGE_DRIVER)");
-  lines.push("  -D, --debug              Enable debug mode");
-  lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
-  lines.push("  -v, --version            Print version information and quit");
-  lines.push("", "Run 'berth COMMAND --help' for more information on a command.", "");
-  return lines.join("\n");
+
+/** how berth starts itself for its helper processes: the compiled binary passes on only PATH; under
+ * `bun src/main.ts` (tests) the whole environment */
+function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string> } {
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  if (compiled) return { argv: [process.execPath], env: { PATH: env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } };
+  return { argv: [process.execPath, Bun.main], env: { ...env } as Record<string, string> };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -66,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const debug = !!g.flags.debug;
   const level = debug ? 4 : parseLogLevel(String(g.flags["log-level"])) ?? 1;
-  const log = createLogger(level);
+  const log = createLogger(level, (line) => void process.stderr.write(line), color);
   if (g.flags.version) {
     process.stdout.write(`berth version ${VERSION}\n`);
     return 0;
@@ -77,13 +75,21 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const root = String(g.flags.root || process.env.BERTH_ROOT || "/var/lib/berth");
+  // flags over the environment over the engine's defaults (a daemon's config file will merge the same way)
+  const read: Partial<EngineOptions> = {
+    root: String(g.flags.root || "") || env.BERTH_ROOT || undefined,
+    storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || undefined,
+    registryAuthFile: dockerConfigPath(env),
+  };
+  const settings: EngineOptions = { ...defu(read, engineDefaults), log };
+  const root = settings.root;
   let enginePromise: Promise<import("./engine/index.ts").Engine> | undefined;
   const ctx: Context = {
     root,
     log,
     debug,
-    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ root, log, storageDriver: String(g.flags["storage-driver"] || "") || undefined }))),
+    env,
+    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ ...settings, network: m.networkSettingsFrom(env), self: selfCommand(env) }))),
     out: (s) => void process.stdout.write(s),
   };
 
@@ -155,18 +161,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): number {
-  if (e instanceof ExitStatus) return e.code;
+  if (e instanceof ExitStatus) return exitCodeFor(e);
   if ((e as NodeJS.ErrnoException)?.code === "EPIPE") return 141;
-  const red = (s: string) => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
+  const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
   if (e instanceof UsageError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
-    return e.exitCode;
+    return exitCodeFor(e, cmd.meta.exitPolicy);
   }
   if (e instanceof EngineError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n`);
     if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
     if (debug && e.stack) process.stderr.write(e.stack + "\n");
-    return e.exitCode;
+    return exitCodeFor(e, cmd.meta.exitPolicy);
   }
   process.stderr.write(`${red("berth: internal error:")} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 125;

@@ -94,18 +94,18 @@ export class SourceRoot {
   /** the context-relative paths a COPY source names */
   match(src: string, instr: string): string[] {
     const cleaned = cleanPath(src.startsWith("/") ? src.slice(1) || "." : src);
-    if (cleaned === ".." || cleaned.startsWith("../")) throw new EngineError("invalid_argument", `${instr} failed: forbidden path outside the build context: ${src} ()`, { exitCode: 1 });
+    if (cleaned === ".." || cleaned.startsWith("../")) throw new EngineError("invalid_argument", `${instr} failed: forbidden path outside the build context: ${src} ()`);
     const rel = cleaned === "." ? "" : cleaned;
     if (hasGlob(rel)) {
       const depth = rel.split("/").length;
       const hits = [...this.all()].filter((p) => p.split("/").length === depth && globMatch(rel, p));
-      if (hits.length === 0) throw new EngineError("not_found", `${instr} failed: no source files were specified`, { exitCode: 1 });
+      if (hits.length === 0) throw new EngineError("not_found", `${instr} failed: no source files were specified`);
       return hits;
     }
     const resolved = rel === "" ? "" : resolveRel(this.root, rel);
     const st = lstatSync(resolved ? join(this.root, resolved) : this.root, { throwIfNoEntry: false });
     if (!st || this.ignored(resolved)) {
-      throw new EngineError("not_found", `${instr} failed: file not found in ${this.what} or excluded by .dockerignore: stat ${src}: file does not exist`, { exitCode: 1 });
+      throw new EngineError("not_found", `${instr} failed: file not found in ${this.what} or excluded by .dockerignore: stat ${src}: file does not exist`);
     }
     return [resolved];
   }

@@ -11,7 +11,8 @@
 import { readFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import type { Digest } from "../oci/index.ts";
+import type { ContainerConfig, Digest } from "../oci/index.ts";
+import { DEFAULT_PATH } from "../oci/defaults.ts";
 import type { Engine } from "../engine/index.ts";
 import { BuildSupport, type CopyEntry, type CopyPlan } from "../engine/build.ts";
 import { DockerfileError, parseDockerfile, parseNodes, toInstruction, type Dockerfile, type Instruction, type Stage } from "./parser.ts";
@@ -33,17 +34,23 @@ export interface BuildOptions {
   noCache: boolean;
   pull: boolean;
   network?: string;
+  /** --add-host host:ip for the RUN containers' /etc/hosts */
+  addHost?: string[];
+  /** --cache-from: images whose layer chains count as cache (docker's image/cache sources) */
+  cacheFrom?: string[];
   quiet: boolean;
   /** progress and RUN output (docker's legacy builder writes both to stdout) */
   out(s: string | Uint8Array): void;
+  /** with quiet: a failed RUN step's output (docker prints it on stderr) */
+  err?(b: Uint8Array): void;
+  /** cancels the build (the caller's ^C / SIGTERM); the reason, e.g. "SIGINT", words the error */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
   id: Digest;
   tags: string[];
 }
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
 
@@ -82,22 +89,23 @@ export class Builder {
    * deleted) and the build stops before the next step, as docker cancels a build; nothing is tagged.
    */
   async build(): Promise<BuildResult> {
-    const onSignal = (sig: NodeJS.Signals) => {
-      this.interrupted = sig;
+    const signal = this.o.signal;
+    const onAbort = () => {
+      this.interrupted = String(signal?.reason ?? "aborted");
       if (this.runningContainer) void this.engine.containers.kill(this.runningContainer, "SIGKILL").catch(() => {});
     };
-    const sigs: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-    for (const s of sigs) process.on(s, onSignal);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort);
     try {
       return await this.run();
     } finally {
-      for (const s of sigs) process.off(s, onSignal);
+      signal?.removeEventListener("abort", onAbort);
       rmSync(this.tmp, { recursive: true, force: true });
     }
   }
 
   private checkInterrupted(): void {
-    if (this.interrupted) throw new EngineError("unavailable", `build canceled (${this.interrupted})`, { exitCode: 1 });
+    if (this.interrupted) throw new EngineError("unavailable", `build canceled (${this.interrupted})`);
   }
 
   private async run(): Promise<BuildResult> {
@@ -115,12 +123,14 @@ export class Builder {
     if (this.o.target !== undefined) {
       const t = this.o.target.toLowerCase();
       last = df.stages.findIndex((s) => s.name === t);
-      if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`, { exitCode: 1 });
+      if (last < 0) throw new EngineError("not_found", `failed to reach build target ${this.o.target} in Dockerfile`);
     }
     const labelKeys = Object.keys(this.o.labels).sort();
-    this.total = df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
+    // docker's legacy builder counts (and prints) each ARG before the first FROM as a step
+    this.total = df.metaArgs.length + df.stages.slice(0, last + 1).reduce((n, s) => n + 1 + s.instructions.length, 0) + labelKeys.length;
 
     this.metaArgs(df);
+    if (this.o.cacheFrom?.length) this.cacheSources = await this.resolveCacheFrom();
     let id: Digest | undefined;
     for (let i = 0; i <= last; i++) {
       const extra: Instruction[] = [];
@@ -136,7 +146,7 @@ export class Builder {
       id = await this.stage(df.stages[i]!, extra);
       this.stageImages.set(i, id);
     }
-    if (!id) throw new EngineError("failed_precondition", "No image was generated. Is your Dockerfile empty?", { exitCode: 1 });
+    if (!id) throw new EngineError("failed_precondition", "No image was generated. Is your Dockerfile empty?");
 
     const unused = [...this.o.buildArgs.keys()].filter((k) => !this.args.used.has(k) && !PREDEFINED.has(k)).sort();
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.join(" ")}] were not consumed`);
@@ -163,6 +173,7 @@ export class Builder {
   /** ARGs before the first FROM: usable in FROM lines (and re-declared inside stages) */
   private metaArgs(df: Dockerfile): void {
     for (const a of df.metaArgs) {
+      this.step(a);
       for (const { name, value } of a.args) {
         let v = value === undefined ? undefined : sub(this.lex, value, this.metaEnv, a, this.o.dockerfileName);
         if (this.o.buildArgs.has(name)) {
@@ -204,7 +215,7 @@ export class Builder {
     try {
       await this.pull(name);
     } catch (e) {
-      throw new EngineError("not_found", `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`, { exitCode: 1, cause: e });
+      throw new EngineError("not_found", `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`, { cause: e });
     }
     return (await this.engine.images.resolve(name)).id;
   }
@@ -245,11 +256,38 @@ export class Builder {
     return cur;
   }
 
-  /** look the key up; else produce the image and remember it */
-  private async cached(key: unknown[], make: () => Promise<Digest>, quietProduce = false): Promise<Digest> {
+  /** the --cache-from images still in play: docker narrows them to the one that hit, and drops them all at the first miss */
+  private cacheSources?: Digest[];
+
+  private async resolveCacheFrom(): Promise<Digest[]> {
+    const ids: Digest[] = [];
+    for (const ref of this.o.cacheFrom ?? []) {
+      try {
+        ids.push((await this.engine.images.resolve(ref)).id);
+      } catch (e) {
+        // docker's daemon logs "Could not look up … for cache resolution, skipping" and builds on
+        if (!(e instanceof EngineError) || e.kind !== "not_found") throw e;
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * look the key up in the local cache, then in the --cache-from images (`step`: the parent, the
+   * history line and config the step would produce); else produce the image and remember it
+   */
+  private async cached(key: unknown[], make: () => Promise<Digest>, quietProduce = false, step?: { parent: Digest | undefined; createdBy: string; config: ContainerConfig }): Promise<Digest> {
     const k = JSON.stringify(key);
     if (!this.o.noCache) {
-      const hit = this.support.cacheGet(k);
+      let hit = this.support.cacheGet(k);
+      if (!hit && step && this.cacheSources?.length) {
+        const source = this.support.cacheFromSource(this.cacheSources, step.parent, step.createdBy);
+        this.cacheSources = source ? [source] : [];
+        if (source) {
+          hit = await this.support.restoreCached(step.parent, source, step.config);
+          this.support.cachePut(k, hit);
+        }
+      }
       if (hit) {
         this.say(" ---> Using cache");
         this.say(` ---> ${short(hit)}`);
@@ -279,23 +317,24 @@ export class Builder {
       case "WORKDIR": {
         // docker's legacy builder creates the directory in this step (a layer only when it was missing)
         const comment = applyMeta(st, ins, this.lex, this.args, file);
-        const createdBy = nopCreatedBy(st, comment);
+        // docker's withCmdCommentString: "#(nop) WORKDIR /x", one space (the other steps have two)
+        const createdBy = [...shellOf(st), `#(nop) ${comment}`].join(" ");
         const config = structuredClone(st.config);
         const dir = config.WorkingDir!;
-        if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author));
-        return this.cached(["workdir", cur, createdBy, st.author ?? ""], () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author));
+        if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });
+        return this.cached(["workdir", cur, createdBy, st.author ?? ""], () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });
       }
       default: {
         const comment = applyMeta(st, ins, this.lex, this.args, file);
         const createdBy = nopCreatedBy(st, comment);
         const config = structuredClone(st.config);
-        return this.cached(["meta", cur ?? "scratch", createdBy, st.author ?? ""], () => this.support.configStep(cur, config, createdBy, st.author));
+        return this.cached(["meta", cur ?? "scratch", createdBy, st.author ?? ""], () => this.support.configStep(cur, config, createdBy, st.author), false, { parent: cur, createdBy, config });
       }
     }
   }
 
   private async runInstr(st: StageState, ins: Extract<Instruction, { kind: "RUN" }>, cur: Digest | undefined): Promise<Digest> {
-    if (!cur) throw new EngineError("failed_precondition", "RUN needs a base image: FROM scratch has no shell", { exitCode: 1 });
+    if (!cur) throw new EngineError("failed_precondition", "RUN needs a base image: FROM scratch has no shell");
     let argv: string[];
     if (ins.cmd.json) argv = ins.cmd.args;
     else {
@@ -319,7 +358,7 @@ export class Builder {
       };
       let ctr = "";
       const res = await this.support.runStep({
-        base: cur, argv, env: args.map(([k, v]) => `${k}=${v}`), user: st.config.User, workdir: st.config.WorkingDir, network,
+        base: cur, argv, env: args.map(([k, v]) => `${k}=${v}`), user: st.config.User, workdir: st.config.WorkingDir, network, addHost: this.o.addHost,
         config, createdBy, author: st.author, stdout: sink, stderr: sink,
         onStarted: () => {
           this.runningContainer = ctr;
@@ -333,12 +372,12 @@ export class Builder {
       this.runningContainer = undefined;
       this.checkInterrupted();
       if (res.exitCode !== 0 || !res.id) {
-        if (this.o.quiet) for (const b of output) process.stderr.write(b);
-        throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`, { exitCode: 1 });
+        if (this.o.quiet) for (const b of output) this.o.err?.(b);
+        throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`);
       }
       this.say(`Removing intermediate container ${short(ctr)}`);
       return res.id;
-    });
+    }, false, { parent: cur, createdBy, config });
   }
 
   private async copyInstr(st: StageState, ins: Extract<Instruction, { kind: "COPY" | "ADD" }>, cur: Digest | undefined): Promise<Digest> {
@@ -359,7 +398,7 @@ export class Builder {
     const heredocs = new Map(ins.node.heredocs.map((h) => [h.name, h]));
     const sources = ins.sources.map((src) => (src.startsWith("<<") && heredocs.has(src.slice(2)) ? src : s(src)));
     const multi = sources.length > 1 || sources.some((x) => /[*?[]/.test(x));
-    if (multi && !trailing) throw new EngineError("invalid_argument", `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`, { exitCode: 1 });
+    if (multi && !trailing) throw new EngineError("invalid_argument", `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
 
     const entries: CopyEntry[] = [];
     const archives: string[] = [];
@@ -406,7 +445,7 @@ export class Builder {
       }
       plain.push(src);
     }
-    if (ins.kind === "ADD" && ins.checksum && plain.length) throw new EngineError("invalid_argument", "checksum can't be specified for non-HTTP(S) sources", { exitCode: 1 });
+    if (ins.kind === "ADD" && ins.checksum && plain.length) throw new EngineError("invalid_argument", "checksum can't be specified for non-HTTP(S) sources");
 
     const plan = (): CopyPlan => ({ dest, singleFile: trailing ? undefined : singleFile, entries, chown, chmod, archives });
     let sum: string | undefined;
@@ -417,9 +456,9 @@ export class Builder {
       const from = s(ins.from);
       const idx = this.stageNames.get(from.toLowerCase());
       if (idx !== undefined) fromId = this.stageImages.get(idx);
-      else if (/^\d+$/.test(from)) throw new EngineError("invalid_argument", `invalid from flag value ${from}: refers to current or later build stage`, { exitCode: 1 });
+      else if (/^\d+$/.test(from)) throw new EngineError("invalid_argument", `invalid from flag value ${from}: refers to current or later build stage`);
       else fromId = await this.resolveBase(from, new Map());
-      if (!fromId) throw new EngineError("invalid_argument", `COPY --from=${from}: the stage has no filesystem (FROM scratch with nothing in it)`, { exitCode: 1 });
+      if (!fromId) throw new EngineError("invalid_argument", `COPY --from=${from}: the stage has no filesystem (FROM scratch with nothing in it)`);
       // an image is content-addressed: its ID stands for the content, only the names need hashing
       h.update(`from\0${fromId}\0${plain.join("\0")}\0`);
       if (sources.length === 1) kind = "file";
@@ -430,16 +469,17 @@ export class Builder {
           if (sources.length === 1) singleFile = got.singleFile;
           return this.support.fsStep(cur, plan(), config, createdBy(), st.author);
         }),
+        false, { parent: cur, createdBy: createdBy(), config },
       );
     }
     if (plain.length) await collectFrom(this.context, plain, ins.kind === "ADD");
-    return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () => this.support.fsStep(cur, plan(), config, createdBy(), st.author));
+    return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () => this.support.fsStep(cur, plan(), config, createdBy(), st.author), false, { parent: cur, createdBy: createdBy(), config });
   }
 
   /** ADD <url>: into the build's scratch directory, checked against --checksum */
   private async download(url: string, checksum?: string): Promise<{ path: string; name: string; sha: string; mtime: number }> {
     const res = await fetch(url);
-    if (!res.ok) throw new EngineError("unavailable", `failed to GET ${url} with status ${res.status} ${res.statusText}`, { exitCode: 1 });
+    if (!res.ok) throw new EngineError("unavailable", `failed to GET ${url} with status ${res.status} ${res.statusText}`);
     const path = join(this.tmp, `dl-${crypto.randomUUID()}`);
     const h = new Bun.CryptoHasher("sha256");
     const w = Bun.file(path).writer();
@@ -451,7 +491,7 @@ export class Builder {
     const sha = h.digest("hex");
     if (checksum !== undefined) {
       const want = checksum.replace(/^sha256:/, "");
-      if (!checksum.startsWith("sha256:") || want !== sha) throw new EngineError("invalid_argument", `digest mismatch ${checksum}: sha256:${sha}`, { exitCode: 1 });
+      if (!checksum.startsWith("sha256:") || want !== sha) throw new EngineError("invalid_argument", `digest mismatch ${checksum}: sha256:${sha}`);
     }
     const lm = res.headers.get("last-modified");
     const mtime = lm ? Math.floor(Date.parse(lm) / 1000) : 0;

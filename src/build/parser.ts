@@ -69,7 +69,7 @@ export interface Dockerfile {
 export class DockerfileError extends EngineError {
   /** `text`: the offending line, shown as the hint (`  4 | BOGUS x`) */
   constructor(readonly file: string, readonly line: number, readonly detail: string, text?: string) {
-    super("invalid_argument", `${file}:${line}: ${detail}`, { exitCode: 1, ...(text !== undefined ? { hint: `${String(line).padStart(4)} | ${text.trim()}` } : {}) });
+    super("invalid_argument", `${file}:${line}: ${detail}`, { ...(text !== undefined ? { hint: `${String(line).padStart(4)} | ${text.trim()}` } : {}) });
   }
 }
 

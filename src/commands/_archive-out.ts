@@ -31,27 +31,26 @@ export async function writeFd(fd: number, chunk: Uint8Array): Promise<void> {
  * "export"); failures exit 1 like docker's.
  */
 export async function writeArchive(output: string | undefined, what: string, produce: (sink: (c: Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
-  const asDocker = (e: unknown) => (e instanceof EngineError ? new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e }) : e);
   if (!output) {
-    if (process.stdout.isTTY) throw new EngineError("invalid_argument", "cowardly refusing to save to a terminal. Use the -o flag or redirect", { exitCode: 1 });
+    if (process.stdout.isTTY) throw new EngineError("invalid_argument", "cowardly refusing to save to a terminal. Use the -o flag or redirect");
     try {
       await produce((c) => writeFd(1, c));
     } catch (e) {
       // the reader went away (`berth export c | tar t | head`): docker dies of SIGPIPE, silently, 141
       if (brokenPipe(e)) throw new ExitStatus(141);
-      throw asDocker(e);
+      throw e;
     }
     return;
   }
   const target = resolve(output);
   // docker's ValidateOutputPath wording, before anything is written
-  if (!existsSync(dirname(target))) throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`, { exitCode: 1 });
+  if (!existsSync(dirname(target))) throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd = -1;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   } catch (e) {
-    throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: ${(e as Error).message}`, { exitCode: 1 });
+    throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: ${(e as Error).message}`);
   }
   try {
     await produce((c) => writeFd(fd, c));
@@ -64,6 +63,6 @@ export async function writeArchive(output: string | undefined, what: string, pro
     try {
       unlinkSync(tmp);
     } catch {}
-    throw asDocker(e);
+    throw e;
   }
 }

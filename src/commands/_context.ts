@@ -1,6 +1,6 @@
 /**
  * What every command receives: the data root, the logger and the engine (opened lazily, so `--help`
- * and `--version` never touch the store), and the process's stdio.
+ * and `--version` never touch the store), the environment main.ts read once, and the process's stdio.
  */
 import type { Logger } from "../lib/log.ts";
 import type { Engine } from "../engine/index.ts";
@@ -9,6 +9,8 @@ export interface Context {
   root: string;
   log: Logger;
   debug: boolean;
+  /** the environment, read once by main.ts (a daemon would pass its client's) */
+  env: Readonly<Record<string, string | undefined>>;
   engine(): Promise<Engine>;
   /** write data to stdout */
   out(s: string): void;

@@ -1,5 +1,6 @@
 /** docker-style usage text for `berth COMMAND --help` and usage errors. */
 import type { BerthCommand } from "./_command.ts";
+import { commands } from "./index.ts";
 
 export function renderUsage(cmd: BerthCommand, path: string[]): string {
   const m = cmd.meta;
@@ -56,4 +57,29 @@ export async function renderGroupUsage(cmd: BerthCommand, path: string[]): Promi
   const w = Math.max(11, ...rows.map(([n]) => n.length)) + 1;
   const list = ["Commands:", ...rows.map(([n, d]) => `  ${n.padEnd(w)}${d}`)].join("\n");
   return base.replace(/Commands:\n(?: {2}\S+\n)+/, `${list}\n`);
+}
+
+/** `berth --help` and `berth help`: the command list with descriptions, then the global options */
+export async function topUsage(): Promise<string> {
+  const lines = [
+    "Usage:  berth [OPTIONS] COMMAND",
+    "",
+    "A self-contained container engine with docker's commands",
+    "",
+    "Commands:",
+  ];
+  // docker's layout: name, then the one-line description (loading every command only for --help)
+  const metas = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).default.meta.description ?? ""] as const));
+  const width = Math.max(...metas.map(([n]) => n.length)) + 2;
+  for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
+  lines.push("", "Global Options:");
+  lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
+  const drivers = (await import("../engine/index.ts")).storageDrivers();
+  lines.push(`  -s, --storage-driver string  Storage driver: ${drivers.names.slice(0, -1).join(", ")} or ${drivers.names.at(-1)} (default: the one the root`);
+  lines.push(`                               already uses, else ${drivers.preferred}; env BERTH_STORAGE_DRIVER)`);
+  lines.push("  -D, --debug              Enable debug mode");
+  lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
+  lines.push("  -v, --version            Print version information and quit");
+  lines.push("", "Run 'berth COMMAND --help' for more information on a command.", "");
+  return lines.join("\n");
 }

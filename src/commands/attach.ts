@@ -1,6 +1,6 @@
 /** `berth attach`: stream a running container's output (and stdin with its -i) through its supervisor's socket */
 import { defineBerthCommand } from "./_command.ts";
-import { containers, openSession } from "./container.ts";
+import { openSession } from "./_session.ts";
 
 export default defineBerthCommand({
   meta: { name: "attach", description: "Attach local standard input, output, and error streams to a running container", usage: "[OPTIONS] CONTAINER", aliases: ["berth container attach", "berth attach"], minArgs: 1, maxArgs: 1 },
@@ -10,7 +10,7 @@ export default defineBerthCommand({
     "sig-proxy": { type: "boolean", default: true, description: "Proxy all received signals to the process" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const id = svc.resolve(positionals[0]!);
     const cfg = svc.store.readConfig(id);
     const wantStdin = cfg.Config.OpenStdin && !flags["no-stdin"];

@@ -49,7 +49,7 @@ function looksLikeArchive(b: Uint8Array): boolean {
 }
 
 export default defineBerthCommand({
-  meta: { name: "build", description: "Build an image from a Dockerfile", usage: "[OPTIONS] PATH | URL | -", aliases: ["berth image build", "berth builder build", "berth build"], minArgs: 1, maxArgs: 1 },
+  meta: { name: "build", description: "Build an image from a Dockerfile", usage: "[OPTIONS] PATH | URL | -", aliases: ["berth image build", "berth builder build", "berth build"], minArgs: 1, maxArgs: 1, exitPolicy: "build" },
   args: {
     tag: { ...list("Name and optionally a tag in the 'name:tag' format"), alias: "t" },
     file: { type: "string", alias: "f", description: "Name of the Dockerfile (Default is 'PATH/Dockerfile')" },
@@ -64,6 +64,12 @@ export default defineBerthCommand({
     rm: { type: "boolean", default: true, description: "Remove intermediate containers after a successful build" },
     "force-rm": { type: "boolean", description: "Always remove intermediate containers" },
     platform: { type: "string", description: "Set platform if server is multi-platform capable" },
+    "add-host": list("Add a custom host-to-IP mapping (host:ip)"),
+    "cache-from": list("Images to consider as cache sources"),
+    // docker 20.10's legacy builder accepts these and ignores them (BuildKit's), so CI scripts can pass them
+    progress: { type: "string", description: "Set type of progress output (auto, plain, tty). Ignored by the legacy builder" },
+    secret: list("Secret file to expose to the build (requires BuildKit)"),
+    ssh: list("SSH agent socket or keys to expose to the build (requires BuildKit)"),
   },
   async run({ flags, positionals, ctx }) {
     const [pathArg] = positionals as [string];
@@ -92,15 +98,20 @@ export default defineBerthCommand({
       const { hostPlatform } = await import("../oci/index.ts");
       const h = hostPlatform();
       const [os, arch] = String(flags.platform).split("/");
-      if (os !== h.os || (arch !== undefined && arch !== h.architecture)) throw new EngineError("invalid_argument", `platform ${flags.platform} is not supported: berth builds for ${h.os}/${h.architecture} only`, { exitCode: 1 });
+      if (os !== h.os || (arch !== undefined && arch !== h.architecture)) throw new EngineError("invalid_argument", `platform ${flags.platform} is not supported: berth builds for ${h.os}/${h.architecture} only`);
     }
-    if (/^(https?|git):\/\//.test(pathArg) || pathArg.startsWith("git@")) throw new EngineError("invalid_argument", `unable to prepare context: remote contexts are not supported by berth: ${pathArg}`, { exitCode: 1 });
+    if (/^(https?|git):\/\//.test(pathArg) || pathArg.startsWith("git@")) throw new EngineError("invalid_argument", `unable to prepare context: remote contexts are not supported by berth: ${pathArg}`);
 
     const engine = await ctx.engine();
     const { build } = await import("../build/executor.ts");
     const scratch = join(engine.root, "builder", "tmp");
     const cleanups: (() => void)[] = [];
     try {
+      // docker 20.10's legacy builder ignores them, and a build that needs a secret then fails somewhere
+      // in a RUN step; say at once what is missing (invalid_argument: exit 1 for build, as the catch below)
+      for (const f of ["secret", "ssh"] as const) {
+        if ((flags[f] as string[]).length) throw new EngineError("invalid_argument", `the --${f} option requires BuildKit, which berth's builder does not implement`);
+      }
       let contextDir: string;
       let dockerfile: string | undefined;
       let dockerfileName = "Dockerfile";
@@ -122,9 +133,9 @@ export default defineBerthCommand({
         try {
           st = statSync(contextDir);
         } catch {
-          throw new EngineError("not_found", `unable to prepare context: path "${pathArg}" not found`, { exitCode: 1 });
+          throw new EngineError("not_found", `unable to prepare context: path "${pathArg}" not found`);
         }
-        if (!st.isDirectory()) throw new EngineError("invalid_argument", `unable to prepare context: context must be a directory: ${contextDir}`, { exitCode: 1 });
+        if (!st.isDirectory()) throw new EngineError("invalid_argument", `unable to prepare context: context must be a directory: ${contextDir}`);
       }
       if (flags.file === "-") {
         dockerfile = await new Response(Bun.stdin.stream()).text();
@@ -136,21 +147,26 @@ export default defineBerthCommand({
         } catch {
           let alt: string | undefined;
           if (!flags.file) try { alt = readFileSync(join(contextDir, "dockerfile"), "utf8"); } catch {}
-          if (alt === undefined) throw new EngineError("not_found", `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${f}: no such file or directory`, { exitCode: 1 });
+          if (alt === undefined) throw new EngineError("not_found", `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${f}: no such file or directory`);
           dockerfile = alt;
         }
       }
+      // ^C / SIGTERM / SIGHUP cancel the build: the RUN container is killed, cleanup runs, nothing is tagged
+      const cancel = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => cancel.abort(sig);
+      const sigs: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+      for (const s of sigs) process.on(s, onSignal);
+      cleanups.push(() => void sigs.forEach((s) => process.off(s, onSignal)));
       const res = await build(engine, {
         contextDir, dockerfile, dockerfileName, tags: flags.tag as string[], buildArgs, labels,
         target: flags.target, noCache: !!flags["no-cache"], pull: !!flags.pull, network: flags.network, quiet: !!flags.quiet,
+        addHost: flags["add-host"] as string[], cacheFrom: (flags["cache-from"] as string[]).flatMap((c) => c.split(",")).filter(Boolean),
         out: (s) => (typeof s === "string" ? ctx.out(s) : void process.stdout.write(s)),
+        err: (b) => void process.stderr.write(b),
+        signal: cancel.signal,
       });
       if (flags.quiet) ctx.out(`${res.id}\n`);
       if (flags.iidfile) writeFileSync(flags.iidfile, res.id);
-    } catch (e) {
-      // docker build exits 1 whatever failed once the build started
-      if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode !== 1) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
-      throw e;
     } finally {
       for (const c of cleanups) try { c(); } catch {}
     }

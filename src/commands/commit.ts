@@ -1,5 +1,4 @@
 import { defineBerthCommand } from "./_command.ts";
-import { containers } from "./container.ts";
 import { parseReference } from "../image/references.ts";
 
 export default defineBerthCommand({
@@ -23,7 +22,7 @@ export default defineBerthCommand({
     // a bad name is refused before anything is written (no dangling image left behind)
     if (ref !== undefined) parseReference(ref);
     const engine = await ctx.engine();
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const id = await commitContainer(engine.images, svc, ctr, {
       ref,
       message: flags.message,

@@ -4,7 +4,6 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
 import { brokenPipe, writeFd } from "./_archive-out.ts";
-import { containers } from "./container.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -21,7 +20,7 @@ export default defineBerthCommand({
     quiet: { type: "boolean", alias: "q", description: "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const [src, dst] = positionals as [string, string];
     // docker's splitCpArg: a colon before any slash separates CONTAINER:PATH; a path starting with / or . is local
     const split = (s: string) => {
@@ -36,7 +35,7 @@ export default defineBerthCommand({
       // docker's ValidateOutputPath: the destination's directory must exist (nothing is created on the host)
       if (b.path !== "-") {
         const dir = dirname(resolve(b.path));
-        if (!existsSync(dir)) throw new EngineError("invalid_argument", `invalid output path: directory ${JSON.stringify(dir)} does not exist`, { exitCode: 1 });
+        if (!existsSync(dir)) throw new EngineError("invalid_argument", `invalid output path: directory ${JSON.stringify(dir)} does not exist`);
       }
       try {
         await svc.copyFrom(svc.resolve(a.ctr), a.path, b.path, (chunk) => writeFd(1, chunk), !!flags["follow-link"]);
@@ -46,7 +45,7 @@ export default defineBerthCommand({
         throw e;
       }
     } else {
-      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path);
+      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path, process.stdin as unknown as AsyncIterable<Uint8Array>);
     }
   },
 });

@@ -1,11 +1,12 @@
-/** `berth create`: docker's flags → CreateOptions → a container record. Also exports the shared flags. */
-import { existsSync, readFileSync } from "node:fs";
+/** `berth create`: docker's flags → a create request (_container-opts.ts) → a container. Also exports the shared flags. */
+import { existsSync } from "node:fs";
 import { defineBerthCommand, type RunInput } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
-import { defaultCreateOptions, normalizeRef, type CreateOptions } from "../engine/containers/index.ts";
+import { normalizeRef } from "../engine/containers/index.ts";
+import { parseCreateFlags } from "./_container-opts.ts";
 import type { Context } from "./_context.ts";
-import { containers } from "./container.ts";
+import { during } from "./_exit-codes.ts";
 
 const list = (description: string) => ({ type: "string" as const, multiple: true, description });
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
@@ -85,118 +86,6 @@ export const createFlags: FlagsDef = {
 
 const optStr = (v: unknown) => (typeof v === "string" ? v : undefined);
 
-/** docker's CLI reads `--security-opt seccomp=PATH` itself and sends the profile's JSON */
-function seccompFile(opt: string): string {
-  const m = /^seccomp[=:](.*)$/s.exec(opt);
-  if (!m || m[1] === "unconfined" || m[1]!.trimStart().startsWith("{")) return opt;
-  try {
-    return `seccomp=${readFileSync(m[1]!, "utf8")}`;
-  } catch (e) {
-    throw new EngineError("invalid_argument", `opening seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
-  }
-}
-const optList = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
-
-export function toCreateOptions({ flags, positionals, rest }: Pick<RunInput, "flags" | "positionals" | "rest">, detach: boolean): CreateOptions {
-  const envFiles = optList(flags["env-file"]).map((f) => {
-    try {
-      return readFileSync(f, "utf8");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EISDIR") throw new EngineError("invalid_argument", `invalid env file (${f}): read ${f}: is a directory`);
-      throw new EngineError("invalid_argument", `open ${f}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
-    }
-  });
-  // docker's --label-file: one label a line, blank lines and # comments skipped; --label wins
-  const fileLabels = optList(flags["label-file"]).flatMap((f) => {
-    let text: string;
-    try {
-      text = readFileSync(f, "utf8");
-    } catch (e) {
-      throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
-    }
-    return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
-  });
-  return defaultCreateOptions(positionals[0]!, {
-    command: rest,
-    name: optStr(flags.name),
-    entrypoint: optStr(flags.entrypoint),
-    env: optList(flags.env),
-    envFiles,
-    workdir: optStr(flags.workdir),
-    user: optStr(flags.user),
-    hostname: optStr(flags.hostname),
-    domainname: optStr(flags.domainname),
-    tty: !!flags.tty,
-    interactive: !!flags.interactive,
-    attach: optList(flags.attach),
-    detach,
-    rm: !!flags.rm,
-    capAdd: optList(flags["cap-add"]),
-    capDrop: optList(flags["cap-drop"]),
-    privileged: !!flags.privileged,
-    securityOpt: optList(flags["security-opt"]).map(seccompFile),
-    readOnly: !!flags["read-only"],
-    volumes: optList(flags.volume),
-    tmpfs: optList(flags.tmpfs),
-    memory: optStr(flags.memory),
-    memorySwap: optStr(flags["memory-swap"]),
-    cpus: cpusOf(flags),
-    cpuShares: optStr(flags["cpu-shares"]),
-    pidsLimit: optStr(flags["pids-limit"]),
-    network: optStr(flags.network),
-    init: !!flags.init,
-    labels: [...fileLabels, ...optList(flags.label)],
-    restart: optStr(flags.restart),
-    stopSignal: optStr(flags["stop-signal"]),
-    stopTimeout: optStr(flags["stop-timeout"]),
-    addHost: optList(flags["add-host"]),
-    dns: optList(flags.dns),
-    dnsOption: optList(flags["dns-option"]),
-    dnsSearch: optList(flags["dns-search"]),
-    groupAdd: optList(flags["group-add"]),
-    publish: optList(flags.publish),
-    publishAll: !!flags["publish-all"],
-    expose: optList(flags.expose),
-    networkAlias: optList(flags["network-alias"]),
-    links: optList(flags.link),
-    ip: optStr(flags.ip),
-    macAddress: optStr(flags["mac-address"]),
-    ulimits: optList(flags.ulimit),
-    devices: optList(flags.device),
-    sysctls: optList(flags.sysctl),
-    shmSize: optStr(flags["shm-size"]),
-    cpusetCpus: optStr(flags["cpuset-cpus"]),
-    cpusetMems: optStr(flags["cpuset-mems"]),
-    memoryReservation: optStr(flags["memory-reservation"]),
-    ipc: optStr(flags.ipc),
-    pid: optStr(flags.pid),
-    uts: optStr(flags.uts),
-    logDriver: optStr(flags["log-driver"]),
-    logOpts: optList(flags["log-opt"]),
-    mounts: optList(flags.mount),
-    health: {
-      healthCmd: optStr(flags["health-cmd"]),
-      healthInterval: optStr(flags["health-interval"]),
-      healthTimeout: optStr(flags["health-timeout"]),
-      healthStartPeriod: optStr(flags["health-start-period"]),
-      healthRetries: optStr(flags["health-retries"]),
-      noHealthcheck: !!flags["no-healthcheck"],
-    },
-  });
-}
-
-/** --cpus, or docker's CFS pair --cpu-quota/--cpu-period (period 100ms by default) as the same CPU count */
-function cpusOf(flags: Record<string, unknown>): string | undefined {
-  const quota = optStr(flags["cpu-quota"]), period = optStr(flags["cpu-period"]);
-  if (quota === undefined && period === undefined) return optStr(flags.cpus);
-  if (flags.cpus !== undefined) throw new EngineError("invalid_argument", `Conflicting options: Nano CPUs and CPU ${quota !== undefined ? "Quota" : "Period"} cannot both be set`);
-  const q = Number(quota ?? -1), p = Number(period ?? 100000);
-  if (period !== undefined && p !== 0 && (p < 1000 || p > 1000000)) throw new EngineError("invalid_argument", "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000)");
-  if (q > 0 && q < 1000) throw new EngineError("invalid_argument", "CPU cfs quota can not be less than 1ms (i.e. 1000)");
-  return q > 0 ? String(q / (p || 100000)) : undefined;
-}
-
 /** docker refuses an existing --cidfile before it creates anything */
 export function checkCidfile(flags: Record<string, unknown>): void {
   const f = optStr(flags.cidfile);
@@ -224,19 +113,26 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
     }
     process.stderr.write(`Unable to find image '${normalizeRef(image)}' locally\n`);
   }
+  // docker's CLI parses the reference and the platform before it pulls: a bad one is an option error
+  // (create's 125), not a failed pull (create's 1)
+  const { parseDockerRef } = await import("../image/index.ts");
+  const { parsePlatform } = await import("../image/registry/index.ts");
+  parseDockerRef(image);
+  if (optStr(flags.platform)) parsePlatform(optStr(flags.platform)!);
   const { pullWithProgress } = await import("./pull.ts");
-  await pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) });
+  await during("pull", () => pullWithProgress(ctx, image, { quiet: !!flags.quiet, platform: optStr(flags.platform) }));
 }
 
 export default defineBerthCommand({
-  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, engineErrors: "create" },
+  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, exitPolicy: "create" },
   args: createFlags,
   async run(input) {
     checkPull(input.flags);
     checkCidfile(input.flags);
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
-    const svc = await containers(input.ctx);
-    const { id } = await svc.create(toCreateOptions(input, false));
+    const svc = (await input.ctx.engine()).containers;
+    const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env });
+    const { Id: id } = await svc.create(request, { name, platform });
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
     input.ctx.out(id + "\n");

@@ -1,5 +1,4 @@
 import { defineBerthCommand } from "./_command.ts";
-import { containers } from "./container.ts";
 
 import { userChanges } from "../engine/init-paths.ts";
 
@@ -16,7 +15,7 @@ export default defineBerthCommand({
   async run({ positionals, ctx }) {
     const { containerChanges } = await import("../engine/container-fs.ts");
     const engine = await ctx.engine();
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const changes = userChanges(await containerChanges(svc, engine.snapshots, positionals[0]!));
     ctx.out(changes.map((c) => `${c.kind} ${c.path}\n`).join(""));
   },

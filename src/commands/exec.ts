@@ -1,10 +1,11 @@
 /** `berth exec`: a new process in a running container; exits with its status (126/127 when it cannot run) */
 import { defineBerthCommand } from "./_command.ts";
-import { containers, openSession } from "./container.ts";
-import { EngineError, UsageError } from "../lib/errors.ts";
+import { openSession } from "./_session.ts";
+import { ArgCountError, CliError, during } from "./_exit-codes.ts";
+import { execEnv } from "./_container-opts.ts";
 
 export default defineBerthCommand({
-  meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
+  meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, exitPolicy: "exec" },
   args: {
     detach: { type: "boolean", alias: "d", description: "Detached mode: run command in the background" },
     "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },
@@ -18,30 +19,30 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, rest, ctx }) {
     if (rest.length === 0) {
-      throw new UsageError("'berth exec' requires at least 2 arguments", { exitCode: 1 });
+      throw new ArgCountError("'berth exec' requires at least 2 arguments");
     }
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const id = svc.resolve(positionals[0]!);
     const tty = !!flags.tty, interactive = !!flags.interactive, detach = !!flags.detach;
-    const env: string[] = [];
+    const files: string[] = [];
     const { readFileSync } = await import("node:fs");
     for (const f of (flags["env-file"] as string[]) ?? []) {
-      let text: string;
       try {
-        text = readFileSync(f, "utf8");
+        files.push(readFileSync(f, "utf8"));
       } catch (e) {
-        throw new EngineError("invalid_argument", `open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, { exitCode: 1 });
+        throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, 1);
       }
-      for (const l of text.split("\n")) if (l.trim() && !l.trim().startsWith("#")) env.push(l.trim());
     }
-    env.push(...((flags.env as string[]) ?? []));
+    // `-e VAR` takes this client's value: the engine gets KEY=VAL only
+    const env = execEnv(files, (flags.env as string[]) ?? [], ctx.env);
     const s = detach ? undefined : openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });
     let pid = 0;
     if (s && !tty) {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => pid && process.kill(pid, sig));
     }
     try {
-      return await svc.exec(
+      // docker: a process that cannot be set up (user, working directory, …) is the runtime's failure, 126
+      return await during("exec", () => svc.exec(
         id,
         { cmd: rest, env, workdir: typeof flags.workdir === "string" ? flags.workdir : undefined, user: typeof flags.user === "string" ? flags.user : undefined, tty, interactive, privileged: !!flags.privileged, detach },
         {
@@ -52,11 +53,7 @@ export default defineBerthCommand({
           onResizer: s?.onResizer,
           onStarted: (p) => ((pid = p), s?.onStarted(p)),
         },
-      );
-    } catch (e) {
-      // docker: a process that cannot be set up (user, working directory, …) is the runtime's failure, 126
-      if (e instanceof EngineError && !(e instanceof UsageError) && e.exitCode === 125) throw new EngineError(e.kind, e.message, { cause: e, hint: e.hint, exitCode: 126 });
-      throw e;
+      ));
     } finally {
       s?.dispose();
     }

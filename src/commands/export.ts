@@ -1,6 +1,5 @@
 import { defineBerthCommand } from "./_command.ts";
 import { writeArchive } from "./_archive-out.ts";
-import { containers } from "./container.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -19,7 +18,7 @@ export default defineBerthCommand({
     const out = flags.output ? String(flags.output) : undefined;
     if (!out && process.stdout.isTTY) await writeArchive(undefined, "export container", async () => {});
     const engine = await ctx.engine();
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     await writeArchive(out, "export container", (sink) => exportContainer(svc, engine.snapshots, positionals[0]!, sink));
   },
 });

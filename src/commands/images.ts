@@ -1,11 +1,9 @@
 import { defineBerthCommand } from "./_command.ts";
 import { humanDuration, humanSize } from "../lib/human.ts";
 import { shortId } from "../lib/ids.ts";
-import { parseReference, familiarName } from "../image/references.ts";
-import type { ImageSummary } from "../engine/images.ts";
-import { goTime, renderDockerTable } from "../engine/containers/format.ts";
-import { EngineError } from "../lib/errors.ts";
-import { FORMAT_HELP, formatRows } from "./_format.ts";
+import { Filters, type ImageSummary } from "../engine/index.ts";
+import { goTime } from "./_format/template.ts";
+import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
 
 /** docker's column titles for `images --format "table …"` */
 const IMAGE_HEADERS: Record<string, string> = {
@@ -13,33 +11,59 @@ const IMAGE_HEADERS: Record<string, string> = {
   SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE", VirtualSize: "VIRTUAL SIZE",
 };
 
-export function imageRows(images: ImageSummary[], all: boolean) {
-  const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
-  for (const img of images) {
-    const tags = img.names.filter((n) => !n.includes("@"));
-    if (tags.length === 0) {
-      rows.push({ repository: "<none>", tag: "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
-      continue;
-    }
-    for (const n of tags) {
-      const i = n.lastIndexOf(":");
-      const slash = n.lastIndexOf("/");
-      const hasTag = i > slash;
-      rows.push({ repository: hasTag ? n.slice(0, i) : n, tag: hasTag ? n.slice(i + 1) : "<none>", digest: "<none>", id: img.id, created: img.created, size: img.size });
-    }
-  }
-  void all;
-  return rows;
+/** an engine ImageSummary as the rows below read it: familiar names (RepoTags, then RepoDigests) */
+interface ListedImage {
+  id: string;
+  names: string[];
+  created: string;
+  size: number;
 }
 
-/** docker's reference filter: REPO or REPO:TAG with * and ? wildcards, a repository in its familiar form */
-function referenceMatches(v: string, r: { repository: string; tag: string }): boolean {
-  const c = v.lastIndexOf(":");
-  const [repoPat, tagPat] = c > v.lastIndexOf("/") ? [v.slice(0, c), v.slice(c + 1)] : [v, undefined];
-  let repoNorm = repoPat;
-  try { repoNorm = familiarName(parseReference(repoPat)); } catch {}
-  const re = new RegExp("^" + repoNorm.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".") + "$");
-  return re.test(r.repository) && (tagPat === undefined || new RegExp("^" + tagPat.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(r.tag));
+function listed(i: ImageSummary): ListedImage {
+  return { id: i.Id, names: [...i.RepoTags, ...i.RepoDigests], created: new Date(i.Created * 1000).toISOString(), size: i.Size };
+}
+
+/**
+ * docker's rows (cli/command/formatter/image.go imageFormatTaggedAndDigest): one per repository:tag,
+ * repeated for each digest of that repository when digests are shown (--digests, or {{.Digest}} in
+ * --format), else "<none>"; a repository known only by digest gets rows with tag <none> (one per digest
+ * with --digests, one with an empty digest without)
+ */
+export function imageRows(images: ListedImage[], digests: { flag: boolean; inFormat: boolean }) {
+  const rows: { repository: string; tag: string; digest: string; id: string; created: string; size: number }[] = [];
+  for (const img of images) {
+    const row = (repository: string, tag: string, digest: string) => rows.push({ repository, tag, digest, id: img.id, created: img.created, size: img.size });
+    if (img.names.length === 0) {
+      row("<none>", "<none>", "<none>");
+      continue;
+    }
+    const repoTags = new Map<string, string[]>();
+    const repoDigests = new Map<string, string[]>();
+    for (const n of img.names) {
+      const at = n.indexOf("@");
+      if (at >= 0) {
+        repoDigests.set(n.slice(0, at), [...(repoDigests.get(n.slice(0, at)) ?? []), n.slice(at + 1)]);
+        continue;
+      }
+      const i = n.lastIndexOf(":");
+      const hasTag = i > n.lastIndexOf("/");
+      const repo = hasTag ? n.slice(0, i) : n;
+      repoTags.set(repo, [...(repoTags.get(repo) ?? []), hasTag ? n.slice(i + 1) : "<none>"]);
+    }
+    for (const [repo, tags] of repoTags) {
+      const ds = digests.flag || digests.inFormat ? repoDigests.get(repo) ?? [] : [];
+      repoDigests.delete(repo);
+      for (const tag of tags) {
+        if (ds.length === 0) row(repo, tag, "<none>");
+        for (const d of ds) row(repo, tag, d);
+      }
+    }
+    for (const [repo, ds] of repoDigests) {
+      if (digests.flag) for (const d of ds) row(repo, "<none>", d);
+      else row(repo, "<none>", "");
+    }
+  }
+  return rows;
 }
 
 export default defineBerthCommand({
@@ -54,46 +78,11 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const engine = await ctx.engine();
-    let list = await engine.images.list();
-    if (!flags.all) {
-      // docker hides intermediate images (untagged parents of other images, e.g. build steps) unless -a
-      const parents = new Set(engine.imageStore.list().map((r) => r.parent).filter(Boolean));
-      list = list.filter((i) => i.names.length > 0 || !parents.has(i.id));
-    }
-    let rows = imageRows(list, flags.all);
-    const want = positionals[0];
-    const filters: string[] = [...flags.filter];
-    if (want) filters.push(`reference=${want}`);
-    // docker: values of one key are alternatives (reference=a --filter reference=b), keys all apply
-    const by = new Map<string, string[]>();
-    for (const f of filters) {
-      const [k, v = ""] = f.split(/=(.*)/s);
-      if (!["dangling", "reference", "before", "since", "until", "label"].includes(k!)) throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
-      if (k === "dangling" && !["true", "false", "1", "0"].includes(v.toLowerCase())) throw new EngineError("invalid_argument", `Invalid filter 'dangling=[${v}]'`);
-      by.set(k!, [...(by.get(k!) ?? []), v]);
-    }
-    const created = (r: { created: string }) => Date.parse(r.created);
-    const createdOf = async (ref: string) => {
-      const { id } = await engine.images.resolve(ref);
-      return created(list.find((i) => i.id === id) ?? { created: "" });
-    };
-    const dangling = by.get("dangling")?.at(-1)?.toLowerCase();
-    if (dangling !== undefined) rows = rows.filter((r) => (r.repository === "<none>") === (dangling === "true" || dangling === "1"));
-    const refs = by.get("reference");
-    if (refs) rows = rows.filter((r) => refs.some((v) => referenceMatches(v, r)));
-    for (const v of by.get("before") ?? []) { const t = await createdOf(v); rows = rows.filter((r) => created(r) < t); }
-    for (const v of by.get("since") ?? []) { const t = await createdOf(v); rows = rows.filter((r) => created(r) > t); }
-    if (by.has("until")) {
-      const { parseTimeArg } = await import("../engine/containers/logs.ts");
-      for (const v of by.get("until")!) { const t = parseTimeArg(v); rows = rows.filter((r) => created(r) < t); }
-    }
-    for (const v of by.get("label") ?? []) {
-      const [lk, lv] = v.split(/=(.*)/s);
-      rows = rows.filter((r) => {
-        const labels = engine.imageStore.config(r.id).config?.Labels ?? {};
-        return lk! in labels && (lv === undefined || labels[lk!] === lv);
-      });
-    }
+    const filters = Filters.fromFlags(flags.filter);
+    if (positionals[0]) filters.add("reference", positionals[0]);
+    // the filters, and without -a the hiding of intermediate images, are the engine's (engine/image-list.ts)
+    const format = typeof flags.format === "string" ? flags.format : "";
+    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), { flag: !!flags.digests, inFormat: format.includes("{{.Digest}}") });
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
       // docker prints one line per row, so an image with two tags shows twice

@@ -52,10 +52,3 @@ export const commands: Record<string, Lazy> = {
   events: () => import("./events.ts"),
   completion: () => import("./completion.ts"),
 };
-
-/** hidden commands: not listed in --help */
-export const hidden: Record<string, Lazy> = {
-  __monitor: () => import("./__monitor.ts"),
-  __dns: () => import("./__dns.ts"),
-  __complete: () => import("./__complete.ts"),
-};

@@ -1,7 +1,8 @@
 /** `berth info` / `berth system info`: docker's whole-engine summary, as text or through --format */
 import { defineBerthCommand } from "./_command.ts";
 import { API_VERSION, VERSION } from "../version.ts";
-import { renderTemplate } from "../engine/containers/index.ts";
+import { renderTemplate } from "./_format/template.ts";
+import { renderInfo } from "./_format/info.ts";
 
 export default defineBerthCommand({
   meta: { name: "info", description: "Display system-wide information", usage: "[OPTIONS]", maxArgs: 0 },
@@ -9,8 +10,7 @@ export default defineBerthCommand({
     format: { type: "string", alias: "f", description: "Format output using a custom template: 'json', or a Go template" },
   },
   async run({ flags, ctx }) {
-    const { systemInfo, renderInfo } = await import("../engine/system.ts");
-    const info = await systemInfo(await ctx.engine(), { debug: ctx.debug, version: VERSION, apiVersion: API_VERSION });
+    const info = await (await ctx.engine()).systemInfo({ debug: ctx.debug, version: VERSION, apiVersion: API_VERSION });
     const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
     if (flags.format) {
       // docker: the server's fields at the top level, the client's under ClientInfo

@@ -4,17 +4,7 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { compileTemplate, goJson } from "../engine/containers/format.ts";
-import { containers } from "./container.ts";
-import type { Context } from "./_context.ts";
-
-/** docker's inspect -s: SizeRw (the container's layer) and SizeRootFs (with its image) */
-async function sizes(ctx: Context, snapshotKey: string, image: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
-  const engine = await ctx.engine();
-  const rw = (await engine.snapshots.usage(snapshotKey).catch(() => ({ size: 0 }))).size;
-  const img = (await engine.images.list()).find((i) => i.id === image)?.size ?? 0;
-  return { SizeRw: rw, SizeRootFs: rw + img };
-}
+import { compileTemplate, goJson } from "./_format/template.ts";
 
 function inspectCommand(onlyContainers: boolean) {
   return defineBerthCommand({
@@ -27,10 +17,10 @@ function inspectCommand(onlyContainers: boolean) {
     type: { type: "string", description: "Return JSON for specified type" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const engine = await ctx.engine();
     const type = typeof flags.type === "string" ? flags.type : onlyContainers ? "container" : "";
     if (!["", "container", "image", "network", "volume"].includes(type)) {
-      throw new EngineError("invalid_argument", `unknown type: ${JSON.stringify(type)}: must be one of "config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume"`, { exitCode: 1 });
+      throw new EngineError("invalid_argument", `unknown type: ${JSON.stringify(type)}: must be one of "config", "container", "image", "network", "node", "plugin", "secret", "service", "task", "volume"`);
     }
     const out: unknown[] = [];
     let failed = false;
@@ -38,23 +28,21 @@ function inspectCommand(onlyContainers: boolean) {
       let obj: unknown;
       if (type === "" || type === "container") {
         try {
-          const info = svc.info(svc.resolve(ref));
-          obj = svc.inspectJson(info);
-          if (flags.size) Object.assign(obj as object, await sizes(ctx, info.cfg.Berth.SnapshotKey, info.cfg.Image));
+          obj = await engine.containerInspect(ref, { size: !!flags.size });
         } catch (e) {
           if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
         }
       }
       if (obj === undefined && (type === "" || type === "image")) {
         try {
-          obj = await svc.inspectImage(ref);
+          obj = await engine.imageInspect(ref);
         } catch (e) {
           if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
         }
       }
       if (obj === undefined && (type === "" || type === "network")) {
         try {
-          obj = (await import("./network.ts")).inspectJson(svc, ref);
+          obj = engine.networkInspect(ref);
         } catch (e) {
           if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
         }

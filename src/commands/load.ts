@@ -20,19 +20,14 @@ export default defineBerthCommand({
     const input = flags.input ? String(flags.input) : "";
     let stream: ReadableStream<Uint8Array>;
     if (input) {
-      if (!existsSync(input)) throw new EngineError("not_found", `open ${input}: no such file or directory`, { exitCode: 1 });
+      if (!existsSync(input)) throw new EngineError("not_found", `open ${input}: no such file or directory`);
       stream = Bun.file(input).stream();
     } else {
-      if (process.stdin.isTTY) throw new EngineError("invalid_argument", "requested load from stdin, but stdin is empty", { exitCode: 1 });
+      if (process.stdin.isTTY) throw new EngineError("invalid_argument", "requested load from stdin, but stdin is empty");
       stream = Bun.stdin.stream();
     }
     const engine = await ctx.engine();
-    try {
-      const res = await loadImages(engine.images, stream);
-      for (const l of res.lines) ctx.out(`${l}\n`);
-    } catch (e) {
-      if (e instanceof EngineError) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
-      throw e;
-    }
+    const res = await loadImages(engine.images, stream);
+    for (const l of res.lines) ctx.out(`${l}\n`);
   },
 });

@@ -37,7 +37,6 @@ export default defineBerthCommand({
     }
     if (!username || password === undefined || password === "") {
       throw new EngineError("invalid_argument", "Error: Cannot perform an interactive login from a non TTY device", {
-        exitCode: 1,
         hint: "pass -u USER and --password-stdin (or -p)",
       });
     }
@@ -47,11 +46,12 @@ export default defineBerthCommand({
       await client.ping();
     } catch (e) {
       if (e instanceof reg.RegistryError && (e.status === 401 || e.status === 403)) {
-        throw new EngineError("permission_denied", `login attempt to ${endpoint.base}/v2/ failed with status: ${e.status === 401 ? "401 Unauthorized" : "403 Forbidden"}`, { exitCode: 1 });
+        throw new EngineError("permission_denied", `login attempt to ${endpoint.base}/v2/ failed with status: ${e.status === 401 ? "401 Unauthorized" : "403 Forbidden"}`);
       }
-      throw e instanceof EngineError ? new EngineError(e.kind, e.message, { exitCode: 1, cause: e }) : e;
+      // docker prints the registry's answer alone, without berth's hint
+      throw e instanceof EngineError ? new EngineError(e.kind, e.message, { cause: e }) : e;
     }
-    reg.storeCredentials(domain, { username, password });
+    reg.storeCredentials(domain, { username, password }, reg.dockerConfigPath(ctx.env));
     ctx.out("Login Succeeded\n");
   },
 });

@@ -11,10 +11,10 @@ export default defineBerthCommand({
   },
   args: {},
   async run({ positionals, ctx }) {
-    const { removeCredentials, authKey } = await import("../image/registry/index.ts");
+    const { removeCredentials, authKey, dockerConfigPath } = await import("../image/registry/index.ts");
     const domain = serverDomain(positionals[0]);
     const shown = authKey(domain);
-    if (!removeCredentials(domain)) {
+    if (!removeCredentials(domain, dockerConfigPath(ctx.env))) {
       ctx.out(`Not logged in to ${shown}\n`);
       return;
     }

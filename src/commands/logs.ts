@@ -1,6 +1,5 @@
 /** `berth logs`: the json-file log, stdout entries to stdout and stderr entries to stderr. */
 import { defineBerthCommand } from "./_command.ts";
-import { containers } from "./container.ts";
 
 export default defineBerthCommand({
   meta: { name: "logs", description: "Fetch the logs of a container", usage: "[OPTIONS] CONTAINER", aliases: ["berth container logs", "berth logs"], minArgs: 1, maxArgs: 1 },
@@ -13,7 +12,7 @@ export default defineBerthCommand({
     until: { type: "string", description: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const ts = !!flags.timestamps;
     await svc.logs(positionals[0]!, {
       follow: !!flags.follow,

@@ -5,47 +5,13 @@
 import { defineBerthCommand, type BerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
-import { renderDockerTable } from "../engine/containers/index.ts";
-import { compileTemplate, goJson } from "../engine/containers/format.ts";
-import { FORMAT_HELP, formatRows } from "./_format.ts";
-import type { ContainerService } from "../engine/containers/index.ts";
-import { containers, forEach } from "./container.ts";
+import { compileTemplate, goJson } from "./_format/template.ts";
+import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
+import { Filters, ZERO_TIME, type Network } from "../engine/index.ts";
+import { forEach } from "./_session.ts";
 
 /** (defineBerthCommand gives docker's exit 1 on daemon errors; 125 stays for bad flags) */
 const def = (c: BerthCommand) => async () => ({ default: defineBerthCommand(c) });
-
-/** docker's network inspect object (also for plain `inspect` and `inspect --type network`) */
-export function inspectJson(svc: ContainerService, ref: string): Record<string, unknown> {
-  const nets = svc.networks;
-  const pseudo = nets.list().find((n) => n.name === ref && !n.record);
-  if (pseudo) {
-    return { Name: pseudo.name, Id: pseudo.id, Created: "0001-01-01T00:00:00Z", Scope: "local", Driver: pseudo.driver, EnableIPv6: false, IPAM: { Driver: "default", Options: null, Config: null }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
-  }
-  const r = nets.resolve(ref);
-  const ctrs: Record<string, unknown> = {};
-  for (const [ip, e] of Object.entries(r.endpoints)) {
-    let name = "";
-    try { name = svc.store.readConfig(e.containerId).Name.slice(1); } catch {}
-    ctrs[e.containerId] = { Name: name, EndpointID: e.hostVeth, MacAddress: e.mac, IPv4Address: `${ip}/${r.subnet.split("/")[1]}`, IPv6Address: "" };
-  }
-  return {
-    Name: r.name,
-    Id: r.id,
-    Created: r.createdAt,
-    Scope: "local",
-    Driver: r.driver,
-    EnableIPv6: false,
-    IPAM: { Driver: "default", Options: null, Config: [{ Subnet: r.subnet, Gateway: r.gateway }] },
-    Internal: r.internal,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: "" },
-    ConfigOnly: false,
-    Containers: ctrs,
-    Options: r.name === "bridge" ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) } : { "com.docker.network.bridge.name": r.bridge },
-    Labels: {},
-  };
-}
 
 async function confirm(ctx: Context, force: boolean, what: string): Promise<boolean> {
   void ctx;
@@ -72,7 +38,7 @@ export default defineBerthCommand({
       async run({ flags, positionals, ctx }) {
         if (flags.label.length) throw new UsageError("network create --label is not supported by berth yet");
         if (flags.subnet.length > 1 || flags.gateway.length > 1) throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         const rec = svc.networks.create(positionals[0]!, { subnet: flags.subnet[0], gateway: flags.gateway[0], internal: !!flags.internal, driver: flags.driver });
         ctx.out(rec.id + "\n");
       },
@@ -86,18 +52,12 @@ export default defineBerthCommand({
         filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (name=NAME, driver=DRIVER)" },
       },
       async run({ flags, ctx }) {
-        const svc = await containers(ctx);
-        let rows = svc.networks.list();
-        for (const f of flags.filter as string[]) {
-          const [k, v = ""] = f.split(/=(.*)/s);
-          if (k === "name") rows = rows.filter((r) => r.name.includes(v));
-          else if (k === "driver") rows = rows.filter((r) => r.driver === v);
-          else if (k === "id") rows = rows.filter((r) => r.id.startsWith(v));
-          else throw new EngineError("invalid_argument", `Invalid filter '${k}'`);
-        }
+        const engine = await ctx.engine();
+        const rows = engine.networkList(Filters.fromFlags(flags.filter as string[]));
         const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
-        if (flags.quiet) return void ctx.out(rows.map((r) => id(r.id) + "\n").join(""));
-        const objs = rows.map((r) => ({ ID: id(r.id), Name: r.name, Driver: r.driver, Scope: r.scope, IPv6: "false", Internal: String(r.internal), CreatedAt: r.createdAt, Labels: "" }));
+        if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
+        // the predefined host and none networks were never created: an empty CREATED AT
+        const objs = rows.map((r) => ({ ID: id(r.Id), Name: r.Name, Driver: r.Driver, Scope: r.Scope, IPv6: "false", Internal: String(r.Internal), CreatedAt: r.Created === ZERO_TIME ? "" : r.Created, Labels: "" }));
         const headers = { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", CreatedAt: "CREATED AT", Labels: "LABELS" };
         formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
           ctx.out(renderDockerTable(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]))),
@@ -108,12 +68,12 @@ export default defineBerthCommand({
       meta: { name: "inspect", description: "Display detailed information on one or more networks", usage: "[OPTIONS] NETWORK [NETWORK...]", minArgs: 1 },
       args: { format: { type: "string", alias: "f", description: "Format output using a custom template" } },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
-        const out: Record<string, unknown>[] = [];
+        const engine = await ctx.engine();
+        const out: Network[] = [];
         let failed = false;
         for (const ref of positionals) {
           try {
-            out.push(inspectJson(svc, ref));
+            out.push(engine.networkInspect(ref));
           } catch (e) {
             if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
             process.stderr.write(`Error response from daemon: network ${ref} not found\n`);
@@ -135,7 +95,7 @@ export default defineBerthCommand({
       meta: { name: "rm", description: "Remove one or more networks", usage: "NETWORK [NETWORK...]", aliases: ["berth network rm", "berth network remove"], minArgs: 1 },
       args: { force: { type: "boolean", alias: "f", description: "Do not error if the network does not exist" } },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         return forEach(ctx, positionals, async (ref) => {
           try {
             svc.networks.remove(ref, svc.isKnownContainer);
@@ -154,7 +114,7 @@ export default defineBerthCommand({
         ip: { type: "string", description: "IPv4 address (e.g., 172.30.100.104)" },
       },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         await svc.connectNetwork(positionals[1]!, positionals[0]!, { aliases: flags.alias, ip: flags.ip });
       },
     }),
@@ -162,7 +122,7 @@ export default defineBerthCommand({
       meta: { name: "disconnect", description: "Disconnect a container from a network", usage: "[OPTIONS] NETWORK CONTAINER", minArgs: 2, maxArgs: 2 },
       args: { force: { type: "boolean", alias: "f", description: "Force the container to disconnect from a network" } },
       async run({ flags, positionals, ctx }) {
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         svc.disconnectNetwork(positionals[1]!, positionals[0]!, !!flags.force);
       },
     }),
@@ -175,7 +135,7 @@ export default defineBerthCommand({
       async run({ flags, ctx }) {
         if (flags.filter.length) throw new UsageError("network prune --filter is not supported by berth yet");
         if (!(await confirm(ctx, !!flags.force, "all custom networks not used by at least one container"))) return;
-        const svc = await containers(ctx);
+        const svc = (await ctx.engine()).containers;
         const removed = svc.networks.prune(svc.isKnownContainer);
         if (removed.length) ctx.out(`Deleted Networks:\n${removed.join("\n")}\n\n`);
       },

@@ -1,11 +1,11 @@
 import { defineBerthCommand } from "./_command.ts";
-import { containers, forEach } from "./container.ts";
+import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
   meta: { name: "pause", description: "Pause all processes within one or more containers", usage: "CONTAINER [CONTAINER...]", aliases: ["berth container pause", "berth pause"], minArgs: 1 },
   args: {},
   async run({ positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {
       svc.pause(ref);
       return ref;

@@ -4,8 +4,9 @@ import { humanSize } from "../lib/human.ts";
 
 /**
  * docker's progress display (pkg/jsonmessage): one line per layer, rewritten in place on a TTY with
- * a 50-column bar; plain status lines (no Downloading chatter) when not a TTY. Goes to stderr: stdout
- * carries only the final name (STYLE §8).
+ * a 50-column bar; plain status lines (no Downloading chatter) when not a TTY. `pull` and `push` write
+ * it to stdout as docker does (scripts grep it there); the pull that `run`/`create` make for a missing
+ * image writes it to stderr, as docker's, so `id=$(berth run -d …)` gets only the ID.
  */
 export function progressPrinter(quiet: boolean, write: (s: string) => void = (s) => void process.stderr.write(s), tty = !!process.stderr.isTTY) {
   const order: string[] = [];
@@ -46,15 +47,15 @@ export function progressPrinter(quiet: boolean, write: (s: string) => void = (s)
 }
 
 export function insecureFor(ctx: Context): Promise<string[]> {
-  return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root));
+  return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root, ctx.env));
 }
 
-/** pull `ref` with docker's progress lines on stderr (`pull`, and `run`/`create` when the image is missing) */
-export async function pullWithProgress(ctx: Context, ref: string, o: { quiet: boolean; platform?: string }): Promise<{ name: string }> {
+/** pull `ref` with docker's progress lines: on stdout for `pull` (`toStdout`), on stderr for `run`/`create` when the image is missing */
+export async function pullWithProgress(ctx: Context, ref: string, o: { quiet: boolean; platform?: string; toStdout?: boolean }): Promise<{ name: string }> {
   const { pullImage } = await import("../engine/pull.ts");
   const { parsePlatform } = await import("../image/registry/index.ts");
   const engine = await ctx.engine();
-  const p = progressPrinter(o.quiet);
+  const p = o.toStdout ? progressPrinter(o.quiet, ctx.out, !!process.stdout.isTTY) : progressPrinter(o.quiet);
   return pullImage(engine.images, ref, {
     platform: o.platform ? parsePlatform(o.platform) : undefined,
     insecure: await insecureFor(ctx),
@@ -87,7 +88,7 @@ export default defineBerthCommand({
       const { EngineError } = await import("../lib/errors.ts");
       throw new EngineError("invalid_argument", "pull --all-tags is not supported");
     }
-    const res = await pullWithProgress(ctx, positionals[0]!, { quiet: !!flags.quiet, platform: flags.platform ? String(flags.platform) : undefined });
+    const res = await pullWithProgress(ctx, positionals[0]!, { quiet: !!flags.quiet, platform: flags.platform ? String(flags.platform) : undefined, toStdout: true });
     ctx.out(`${res.name}\n`);
   },
 });

@@ -22,7 +22,8 @@ export default defineBerthCommand({
       throw new EngineError("invalid_argument", "push --all-tags is not supported");
     }
     const engine = await ctx.engine();
-    const p = progressPrinter(!!flags.quiet);
+    // docker's push progress is on stdout, with the final digest line
+    const p = progressPrinter(!!flags.quiet, ctx.out, !!process.stdout.isTTY);
     await pushImage(engine.images, positionals[0]!, {
       insecure: await insecureFor(ctx),
       // tests force the chunked upload path on small blobs

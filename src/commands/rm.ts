@@ -1,6 +1,6 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { containers, forEach } from "./container.ts";
+import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
   meta: { name: "rm", description: "Remove one or more containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container rm", "berth container remove", "berth rm"], minArgs: 1 },
@@ -10,7 +10,7 @@ export default defineBerthCommand({
     volumes: { type: "boolean", alias: "v", description: "Remove anonymous volumes associated with the container" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {
       try {
         await svc.rm(ref, !!flags.force, !!flags.volumes);

@@ -4,14 +4,15 @@
  * engine/containers/service.ts for why) and exits with the container's status.
  */
 import { defineBerthCommand } from "./_command.ts";
-import { checkCidfile, checkPull, ensureImage, createFlags, toCreateOptions } from "./create.ts";
-import { containers, runForeground } from "./container.ts";
+import { checkCidfile, checkPull, ensureImage, createFlags } from "./create.ts";
+import { parseCreateFlags } from "./_container-opts.ts";
+import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
-import { EngineError } from "../lib/errors.ts";
+import { CliError } from "./_exit-codes.ts";
 import { isatty } from "../engine/terminal.ts";
 
 export default defineBerthCommand({
-  meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, engineErrors: "keep" },
+  meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, exitPolicy: "run" },
   args: {
     ...createFlags,
     detach: { type: "boolean", alias: "d", description: "Run container in background and print container ID" },
@@ -22,30 +23,26 @@ export default defineBerthCommand({
     const { flags, ctx } = input;
     checkPull(flags);
     checkCidfile(flags);
-    try {
-      await ensureImage(ctx, flags, input.positionals[0]!);
-    } catch (e) {
-      // a failed pull is run's engine error: 125 (pull on its own exits 1)
-      throw e instanceof EngineError && e.exitCode === 1 ? new EngineError(e.kind, e.message, { cause: e, hint: e.hint, exitCode: 125 }) : e;
-    }
+    // a failed pull is run's engine error, 125 (pull on its own exits 1): the "run" policy
+    await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
-    const svc = await containers(ctx);
-    const opts = toCreateOptions(input, detach);
-    if (detach && opts.attach.length) {
+    const svc = (await ctx.engine()).containers;
+    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env });
+    if (detach && Array.isArray(flags.attach) && flags.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");
       throw new UsageError("conflicting options: cannot specify both --attach and --detach");
     }
     // docker checks this before creating anything: no container is left behind
-    if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new EngineError("invalid_argument", "the input device is not a TTY", { exitCode: 1 });
+    if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new CliError("the input device is not a TTY", 1);
     mark("command: engine ready");
-    const { id } = await svc.create(opts);
+    const { Id: id } = await svc.create(request, { name, platform });
     mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {
       try {
         await svc.startDetached(id);
       } catch (e) {
-        if (opts.rm) await svc.rm(id, true).catch(() => {});
+        if (request.HostConfig?.AutoRemove) await svc.rm(id, true).catch(() => {});
         throw e;
       }
       ctx.out(id + "\n");

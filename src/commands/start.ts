@@ -1,6 +1,6 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { containers, forEach, runForeground } from "./container.ts";
+import { forEach, runForeground } from "./_session.ts";
 
 export default defineBerthCommand({
   meta: { name: "start", description: "Start one or more stopped containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container start", "berth start"], minArgs: 1 },
@@ -10,11 +10,11 @@ export default defineBerthCommand({
     "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     if (flags.attach || flags.interactive) {
-      if (positionals.length > 1) throw new EngineError("invalid_argument", "you cannot start and attach multiple containers at once", { exitCode: 1 });
+      if (positionals.length > 1) throw new EngineError("invalid_argument", "you cannot start and attach multiple containers at once");
       const id = svc.resolve(positionals[0]!);
-      const st = svc.state(id);
+      const st = svc.refreshState(id);
       if (st.Status === "running" || st.Status === "paused") {
         // already supervised elsewhere: attach to it
         const cfg = svc.store.readConfig(id);

@@ -1,9 +1,7 @@
-/** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, PIDS from the container's cgroup */
+/** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, BLOCK I/O, PIDS from the container's cgroup, NET I/O from its netns */
 import { defineBerthCommand } from "./_command.ts";
 import { humanSize } from "../lib/human.ts";
-import { renderDockerTable } from "../engine/containers/index.ts";
-import { containers } from "./container.ts";
-import { formatRows } from "./_format.ts";
+import { formatRows, renderDockerTable } from "./_format/table.ts";
 
 const STATS_HEADERS: Record<string, string> = {
   Container: "CONTAINER", ID: "CONTAINER ID", Name: "NAME", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %", NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
@@ -26,7 +24,7 @@ export default defineBerthCommand({
     "no-trunc": { type: "boolean", description: "Do not truncate output" },
   },
   async run({ flags, positionals, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const ids = positionals.length ? positionals.map((r) => svc.resolve(r)) : svc.list(!!flags.all).map((i) => i.cfg.Id);
     const sample = async () => {
       const first = new Map<string, { cpu: number; t: number }>();
@@ -34,13 +32,15 @@ export default defineBerthCommand({
         try {
           const s = await svc.stats(id);
           first.set(id, { cpu: s.cpuNs ?? 0, t: performance.now() });
-        } catch {}
+        } catch {
+          // gone already: the second read below shows it with zeros
+        }
       }
       await Bun.sleep(500);
       const rows: Record<string, string>[] = [];
       for (const id of ids) {
         const cfg = svc.store.readConfig(id);
-        let cpu = 0, mem = 0, limit = 0, pids = 0;
+        let cpu = 0, mem = 0, limit = 0, pids = 0, netRx = 0, netTx = 0, blkRead = 0, blkWrite = 0;
         try {
           const s = await svc.stats(id);
           const f = first.get(id);
@@ -48,7 +48,10 @@ export default defineBerthCommand({
           mem = s.memoryUsage ?? 0;
           limit = s.memoryLimit ?? 0;
           pids = s.pids ?? 0;
-        } catch {}
+          ({ netRx, netTx, blkioRead: blkRead, blkioWrite: blkWrite } = s);
+        } catch {
+          // the container stopped or went away between listing and reading: docker shows its row with zeros
+        }
         if (!limit || !Number.isFinite(limit) || limit > 2 ** 60) limit = (await import("node:os")).totalmem();
         rows.push({
           Container: flags["no-trunc"] ? id : id.slice(0, 12),
@@ -57,8 +60,8 @@ export default defineBerthCommand({
           CPUPerc: `${Math.max(0, cpu).toFixed(2)}%`,
           MemUsage: `${bytesIEC(mem)} / ${bytesIEC(limit)}`,
           MemPerc: `${((mem / limit) * 100).toFixed(2)}%`,
-          NetIO: "0B / 0B",
-          BlockIO: "0B / 0B",
+          NetIO: `${humanSize(netRx)} / ${humanSize(netTx)}`,
+          BlockIO: `${humanSize(blkRead)} / ${humanSize(blkWrite)}`,
           PIDs: String(pids),
         });
       }
@@ -79,4 +82,3 @@ export default defineBerthCommand({
     }
   },
 });
-void humanSize;

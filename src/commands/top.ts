@@ -5,7 +5,6 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { containers } from "./container.ts";
 
 /** docker's top table: text/tabwriter with minwidth 20, padding 3 */
 function renderTopTable(titles: string[], rows: string[][]): string {
@@ -19,7 +18,7 @@ export function filterPsOutput(out: string, pids: Set<number>): { titles: string
   const lines = out.split("\n").filter((l) => l.trim() !== "");
   const titles = (lines[0] ?? "").trim().split(/\s+/);
   const pidCol = titles.indexOf("PID");
-  if (pidCol < 0) throw new EngineError("invalid_argument", "Couldn't find PID field in ps output", { exitCode: 1 });
+  if (pidCol < 0) throw new EngineError("invalid_argument", "Couldn't find PID field in ps output");
   const processes: string[][] = [];
   for (const line of lines.slice(1)) {
     const words = line.trim().split(/\s+/);
@@ -33,12 +32,12 @@ export default defineBerthCommand({
   meta: { name: "top", description: "Display the running processes of a container", usage: "CONTAINER [ps OPTIONS]", aliases: ["berth container top", "berth top"], minArgs: 1, stopAtPositional: true },
   args: {},
   async run({ positionals, rest, ctx }) {
-    const svc = await containers(ctx);
+    const svc = (await ctx.engine()).containers;
     const own = svc.top(positionals[0]!);
     if (rest.length === 0) return void ctx.out(renderTopTable(own.titles, own.processes));
     const pids = new Set(own.processes.map((p) => Number(p[1])));
     const ps = Bun.spawnSync(["ps", ...rest], { stdout: "pipe", stderr: "pipe" });
-    if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`, { exitCode: 1 });
+    if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`);
     const t = filterPsOutput(ps.stdout.toString(), pids);
     ctx.out(renderTopTable(t.titles, t.processes));
   },

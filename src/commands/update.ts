@@ -1,7 +1,8 @@
 /** `berth update`: new resource limits or restart policy for containers, applied at once to running ones */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { containers, forEach } from "./container.ts";
+import { forEach } from "./_session.ts";
+import { parseUpdateFlags } from "./_container-opts.ts";
 
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
 
@@ -19,18 +20,14 @@ export default defineBerthCommand({
     restart: str("Restart policy to apply when a container exits"),
   },
   async run({ flags, positionals, ctx }) {
-    const s = (k: string) => (typeof flags[k] === "string" ? (flags[k] as string) : undefined);
-    const o = {
-      cpus: s("cpus"), cpuShares: s("cpu-shares"), memory: s("memory"), memorySwap: s("memory-swap"), memoryReservation: s("memory-reservation"),
-      pidsLimit: s("pids-limit"), cpusetCpus: s("cpuset-cpus"), cpusetMems: s("cpuset-mems"), restart: s("restart"),
-    };
-    if (Object.values(o).every((v) => v === undefined)) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command", { exitCode: 1 });
-    const svc = await containers(ctx);
+    const given = ["cpus", "cpu-shares", "memory", "memory-swap", "memory-reservation", "pids-limit", "cpuset-cpus", "cpuset-mems", "restart"].some((k) => typeof flags[k] === "string");
+    if (!given) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command");
+    const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {
       try {
-        svc.update(ref, o);
+        svc.update(ref, parseUpdateFlags(flags) ?? {});
       } catch (e) {
-        if (e instanceof EngineError && e.kind !== "not_found") throw new EngineError(e.kind, `Cannot update container ${ref}: ${e.message}`, { exitCode: 1 });
+        if (e instanceof EngineError && e.kind !== "not_found") throw new EngineError(e.kind, `Cannot update container ${ref}: ${e.message}`);
         throw e;
       }
       return ref;

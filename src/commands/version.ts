@@ -1,7 +1,7 @@
 import { release } from "node:os";
 import { defineBerthCommand } from "./_command.ts";
 import { VERSION, API_VERSION } from "../version.ts";
-import { compileTemplate } from "../engine/containers/format.ts";
+import { compileTemplate } from "./_format/template.ts";
 
 export default defineBerthCommand({
   meta: { name: "version", description: "Show the berth version information", usage: "[OPTIONS]", maxArgs: 0 },

@@ -1,19 +1,24 @@
 /**
  * `berth volume`: docker's volume verbs (create, ls, inspect, rm, prune) over the engine's VolumeService.
- * Daemon-side failures print docker's "Error response from daemon: …" and exit 1.
+ * A volume that is not there prints docker's "Error response from daemon: …"; engine errors exit 1.
  */
 import { defineBerthCommand } from "./_command.ts";
 import { confirm } from "./_confirm.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
-import { renderDockerTable, renderTemplate } from "../engine/containers/index.ts";
-import { matchLabel, type VolumeRecord } from "../engine/volumes.ts";
-import { containers } from "./container.ts";
+import { renderDockerTable } from "./_format/table.ts";
+import { renderTemplate } from "./_format/template.ts";
+import { FilterError, Filters, VOLUME_PRUNE_FILTERS, type Volume } from "../engine/index.ts";
 
-const daemonError = (e: unknown): never => {
-  if (e instanceof EngineError && !(e instanceof UsageError)) throw new EngineError(e.kind, e.message, { exitCode: 1, hint: e.hint, cause: e });
-  throw e;
-};
+/** docker's CLI checked these filters itself: a bad one is a usage error (exit 125, with the usage) */
+function usageOnFilterError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof FilterError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 function parseKv(list: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -40,14 +45,10 @@ export default defineBerthCommand({
           name: { type: "string", description: "Specify volume name" },
         },
         async run({ flags, positionals, ctx }) {
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           if (flags.name && positionals[0] && flags.name !== positionals[0]) throw new UsageError(`conflicting options: either specify --name or provide positional arg, not both`);
-          try {
-            const { volume } = svc.volumes.create(flags.name || positionals[0], { driver: flags.driver, labels: parseKv(flags.label, "--label"), options: parseKv(flags.opt, "--opt") });
-            ctx.out(volume.Name + "\n");
-          } catch (e) {
-            daemonError(e);
-          }
+          const { volume } = svc.volumes.create(flags.name || positionals[0], { driver: flags.driver, labels: parseKv(flags.label, "--label"), options: parseKv(flags.opt, "--opt") });
+          ctx.out(volume.Name + "\n");
         },
       }),
     }),
@@ -60,25 +61,13 @@ export default defineBerthCommand({
           filter: { type: "string", alias: "f", multiple: true, description: "Provide filter values (e.g. 'dangling=true')" },
         },
         async run({ flags, ctx }) {
-          const svc = await containers(ctx);
-          const users = svc.volumeUsers();
-          let rows: VolumeRecord[] = svc.volumes.list();
-          for (const f of flags.filter as string[]) {
-            const [k, v = ""] = f.split(/=(.*)/s);
-            if (k === "name") rows = rows.filter((r) => r.Name.includes(v));
-            else if (k === "driver") rows = rows.filter((r) => r.Driver === v);
-            else if (k === "label") rows = rows.filter((r) => matchLabel(r.Labels, v));
-            else if (k === "dangling") {
-              if (!["true", "false", "1", "0"].includes(v)) throw new UsageError(`invalid filter 'dangling=${v}'`);
-              const want = v === "true" || v === "1";
-              rows = rows.filter((r) => !(users.get(r.Name) ?? []).length === want);
-            } else throw new UsageError(`invalid filter '${k}'`);
-          }
+          const engine = await ctx.engine();
+          const rows = usageOnFilterError(() => engine.volumeList(Filters.fromFlags(flags.filter as string[]))).Volumes;
           if (flags.quiet) return void ctx.out(rows.map((r) => r.Name + "\n").join(""));
           const objs = rows.map((r) => ({
             Driver: r.Driver,
             Labels: Object.entries(r.Labels).map(([k, v]) => `${k}=${v}`).join(","),
-            Links: String((users.get(r.Name) ?? []).length),
+            Links: String(r.UsageData?.RefCount ?? 0),
             Mountpoint: r.Mountpoint,
             Name: r.Name,
             Scope: r.Scope,
@@ -95,13 +84,14 @@ export default defineBerthCommand({
         meta: { name: "inspect", description: "Display detailed information on one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", minArgs: 1 },
         args: { format: { type: "string", alias: "f", description: "Format output using a custom template" } },
         async run({ flags, positionals, ctx }) {
-          const svc = await containers(ctx);
-          const out: VolumeRecord[] = [];
+          const engine = await ctx.engine();
+          const out: Volume[] = [];
           let failed = false;
           for (const name of positionals) {
-            const v = svc.volumes.find(name);
-            if (v) out.push(v);
-            else {
+            try {
+              out.push(engine.volumeInspect(name));
+            } catch (e) {
+              if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
               process.stderr.write(`Error response from daemon: get ${name}: no such volume\n`);
               failed = true;
             }
@@ -118,7 +108,7 @@ export default defineBerthCommand({
         meta: { name: "rm", description: "Remove one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", aliases: ["berth volume rm", "berth volume remove"], minArgs: 1 },
         args: { force: { type: "boolean", alias: "f", description: "Force the removal of one or more volumes" } },
         async run({ flags, positionals, ctx }) {
-          const svc = await containers(ctx);
+          const svc = (await ctx.engine()).containers;
           let failed = false;
           for (const name of positionals) {
             try {
@@ -144,17 +134,12 @@ export default defineBerthCommand({
           filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'label=<label>')" },
         },
         async run({ flags, ctx }) {
-          let all = !!flags.all;
-          const labels: string[] = [];
-          for (const f of flags.filter as string[]) {
-            const [k, v = ""] = f.split(/=(.*)/s);
-            if (k === "label") labels.push(v);
-            else if (k === "all") all = v === "true" || v === "1";
-            else throw new UsageError(`invalid filter '${k}'`);
-          }
+          // checked before the prompt, as docker's CLI does
+          const filters = usageOnFilterError(() => Filters.fromFlags(flags.filter as string[]).validate(VOLUME_PRUNE_FILTERS));
+          const all = filters.has("all") ? ["true", "1"].includes(filters.get("all").at(-1)!) : !!flags.all;
           if (!(await confirm(!!flags.force, `This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.`))) return;
-          const svc = await containers(ctx);
-          const { removed, reclaimed } = svc.volumes.prune({ all, labels });
+          const engine = await ctx.engine();
+          const { VolumesDeleted: removed, SpaceReclaimed: reclaimed } = engine.volumePrune({ all: !!flags.all, filters });
           if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
           ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
         },

@@ -1,6 +1,10 @@
 /**
  * What the overlay, vfs and btrfs drivers share: the metadata file, the cross-process lock, the snapshot
- * directories, and the lifecycle rules (containerd's storage.MetaStore + snapshotter semantics).
+ * directories, and the lifecycle rules (containerd's storage.MetaStore + snapshotter semantics), and the
+ * layer work over those directories (containerd's Applier and Comparer): applyLayer unpacks into fs/,
+ * diff and changes read fs/ back, in the form `whiteouts` names. A driver supplies only its lifecycle
+ * hooks: populate (what prepare/view put in a new fs/), mountsOf, and where it differs, makeDirs,
+ * sealCommitted (commit), destroy (remove), usage, changedDirs.
  *
  * Layout under the driver root:
  *   lock                 flock(2) target: every metadata read-modify-write holds LOCK_EX, so several berth
@@ -17,12 +21,12 @@
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, lstatSync } from "node:fs";
 import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
-import type { ApplyStats, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
+import type { ApplyStats, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
 import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
-import { treeChanges, treeDiff, type Change } from "./diff.ts";
+import { overlayChanges, overlayDiff, treeChanges, treeDiff, type Change } from "./diff.ts";
 
 export interface SnapshotRecord {
   id: number;
@@ -39,7 +43,13 @@ interface Metadata {
 }
 
 export abstract class BaseDriver implements SnapshotDriver {
-  abstract readonly name: "overlay" | "vfs" | "btrfs";
+  abstract readonly name: DriverName;
+  /**
+   * What fs/ holds, which decides how layers land in it and how it is read back:
+   *   "overlay"  only the snapshot's own changes (an upper dir): whiteouts become 0/0 devices and opaque
+   *              xattrs; diffs read fs/ alone (overlayDiff)
+   *   "delete"   the snapshot's whole tree: whiteouts delete; diffs compare fs/ with the parent's (treeDiff)
+   */
   protected abstract readonly whiteouts: WhiteoutMode;
 
   constructor(readonly root: string) {
@@ -117,8 +127,12 @@ export abstract class BaseDriver implements SnapshotDriver {
    * (btrfs makes the subvolume read-only) */
   protected sealCommitted(_id: number): void {}
   protected abstract mountsOf(rec: SnapshotRecord, chain: number[]): Mount[];
-  abstract diff(key: string): AsyncIterable<TarRecord>;
-  abstract changes(key: string): Promise<Change[]>;
+
+  /** for "delete" drivers: the directories of `upper` that can differ from `lower` (its parent's fs/),
+   * as a predicate for the tree walk; undefined walks everything (btrfs knows better from its B-tree) */
+  protected changedDirs(_upper: string, _lower: string): ((rel: string) => boolean) | undefined {
+    return undefined;
+  }
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
@@ -242,6 +256,20 @@ export abstract class BaseDriver implements SnapshotDriver {
     return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts });
   }
 
+  /** the changes of active snapshot `key` as an OCI layer (SnapshotDriver.diff) */
+  diff(key: string): AsyncIterable<TarRecord> {
+    const { upper, lowers } = this.lowerDirs(key);
+    if (this.whiteouts === "overlay") return overlayDiff(upper);
+    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : this.changedDirs(upper, lowers[0]));
+  }
+
+  /** docker-diff's change list of active snapshot `key` (SnapshotDriver.changes) */
+  async changes(key: string): Promise<Change[]> {
+    const { upper, lowers } = this.lowerDirs(key);
+    if (this.whiteouts === "overlay") return overlayChanges(upper, lowers);
+    return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : this.changedDirs(upper, lowers[0]));
+  }
+
   upperDir(key: string): string {
     return `${this.dir(this.get(this.readMeta(), key).id)}/fs`;
   }
@@ -263,16 +291,6 @@ export abstract class WholeTreeDriver extends BaseDriver {
 
   protected mountsOf(rec: SnapshotRecord): Mount[] {
     return [{ type: "bind", source: `${this.dir(rec.id)}/fs`, target: "/", options: ["rbind", rec.kind === "active" ? "rw" : "ro"] }];
-  }
-
-  diff(key: string): AsyncIterable<TarRecord> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return treeDiff(lowers[0], upper);
-  }
-
-  async changes(key: string): Promise<Change[]> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return treeChanges(lowers[0], upper);
   }
 }
 

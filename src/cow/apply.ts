@@ -44,6 +44,7 @@ import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { lchown, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
 import { syncfs } from "../ffi/cow-fs.ts";
+import { geteuid } from "../ffi/proc.ts";
 
 export type WhiteoutMode = "overlay" | "delete";
 
@@ -100,11 +101,6 @@ function dirnameOf(rel: string): string {
 }
 function basenameOf(rel: string): string {
   return rel.slice(rel.lastIndexOf("/") + 1);
-}
-
-function isErrno(e: unknown, ...codes: string[]): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return typeof code === "string" && codes.includes(code);
 }
 
 /** remove a path without following symlinks; directories recursively, making unreadable/unwritable
@@ -194,7 +190,8 @@ class LayerTree {
   }
 }
 
-const canChown = process.getuid?.() === 0;
+/** only root may give files other owners (CAP_CHOWN); others keep their own */
+const canChown = geteuid() === 0;
 
 function setOwner(abs: string, e: TarEntry): void {
   if (canChown) lchown(abs, e.uid, e.gid);
@@ -254,11 +251,14 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   const opaque = new Set<string>();
   let entries = 0;
   let size = 1024; // end-of-archive blocks
+  let diskSize = 0;
 
   for await (const rec of records) {
     const e = rec.entry;
     entries++;
     size += 512 + Math.ceil(e.size / 512) * 512;
+    if (e.type === "file") diskSize += e.size;
+    else if (e.type === "symlink") diskSize += Buffer.byteLength(e.linkname ?? "");
     const name = cleanLayerPath(e.name);
     try {
       const base = basenameOf(name);
@@ -383,7 +383,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
       closeSync(fd);
     }
   }
-  return { size, entries };
+  return { size, diskSize, entries };
 }
 
 function applyWhiteout(tree: LayerTree, name: string, base: string, e: TarEntry, mode: WhiteoutMode, opaque: Set<string>): void {

@@ -17,7 +17,6 @@
  * cannot cross filesystems, and subvolume ioctls fail with ENOTTY anywhere else.
  */
 import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync } from "node:fs";
-import type { TarRecord } from "../tar/types.ts";
 import type { SnapshotKind, Usage } from "./driver.ts";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
@@ -27,7 +26,8 @@ import {
 import { syncfs } from "../ffi/cow-fs.ts";
 import { WholeTreeDriver, diskUsage } from "./_base.ts";
 import { removeTree } from "./apply.ts";
-import { treeChanges, treeDiff, type Change } from "./diff.ts";
+import { treeChanges } from "./diff.ts";
+import { orList, registerDriver, registeredDrivers } from "./registry.ts";
 
 /** the nearest existing directory at or above `path` */
 function existingAncestor(path: string): string {
@@ -36,14 +36,20 @@ function existingAncestor(path: string): string {
   return p;
 }
 
+/** why snapshots under `root` cannot be btrfs subvolumes: it is not (or would not be created) on btrfs */
+function notOnBtrfs(root: string): string | undefined {
+  const at = existingAncestor(root);
+  const type = fsType(at);
+  return type === BTRFS_SUPER_MAGIC ? undefined : `${root} is not on a btrfs filesystem (${at} has f_type 0x${type.toString(16)})`;
+}
+
 /** `root` when it is (or would be created) on btrfs; a one-line failed_precondition otherwise */
 function requireBtrfs(root: string): string {
   if (!root.startsWith("/")) return root; // BaseDriver refuses relative roots with its own message
-  const at = existingAncestor(root);
-  const type = fsType(at);
-  if (type !== BTRFS_SUPER_MAGIC) {
-    throw new EngineError("failed_precondition", `btrfs storage driver: ${root} is not on a btrfs filesystem (${at} has f_type 0x${type.toString(16)})`, {
-      hint: "point --root at a btrfs mount, or set BERTH_STORAGE_DRIVER to overlay or vfs",
+  const why = notOnBtrfs(root);
+  if (why) {
+    throw new EngineError("failed_precondition", `btrfs storage driver: ${why}`, {
+      hint: `point --root at a btrfs mount, or set BERTH_STORAGE_DRIVER to ${orList(registeredDrivers().filter((d) => !d.requires.filesystem).map((d) => d.name))}`,
     });
   }
   return root;
@@ -82,17 +88,11 @@ export class BtrfsDriver extends WholeTreeDriver {
   }
 
   /**
-   * Like vfs, but only directories that hold a changed inode are walked (see changedDirs): the rest of
-   * the tree is still the parent's, block for block.
+   * diff and changes compare trees like vfs, but walk only directories that hold a changed inode (see
+   * changedDirs): the rest of the tree is still the parent's, block for block.
    */
-  override diff(key: string): AsyncIterable<TarRecord> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper, lowers[0]));
-  }
-
-  override async changes(key: string): Promise<Change[]> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : descendInto(upper, lowers[0]));
+  protected override changedDirs(upper: string, lower: string): ((rel: string) => boolean) | undefined {
+    return descendInto(upper, lower);
   }
 
   /**
@@ -261,3 +261,18 @@ function descendInto(fs: string, parentFs: string): ((rel: string) => boolean) |
   const dirs = changedDirs(fs, parentFs);
   return dirs && ((rel) => dirs.has(rel));
 }
+
+declare module "./driver.ts" {
+  interface StorageDrivers {
+    btrfs: BtrfsDriver;
+  }
+}
+
+registerDriver({
+  name: "btrfs",
+  description: "btrfs subvolumes: every snapshot a copy-on-write snapshot of its parent's subvolume",
+  priority: 2,
+  requires: { root: true, filesystem: "btrfs" },
+  usable: notOnBtrfs,
+  create: (root) => new BtrfsDriver(root),
+});

@@ -7,9 +7,11 @@
  */
 import { chmodSync, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, type BigIntStats } from "node:fs";
 import { lchown, lgetxattr, llistxattr, lsetxattr, lutimes, mknod } from "../ffi/fs.ts";
+import { geteuid } from "../ffi/proc.ts";
 import { SyscallError } from "../lib/errors.ts";
 
-const canChown = process.getuid?.() === 0;
+/** only root may give files other owners (CAP_CHOWN); others keep their own */
+const canChown = geteuid() === 0;
 
 export function timesOf(st: BigIntStats): { atime: [number, number]; mtime: [number, number] } {
   const split = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];

@@ -11,6 +11,14 @@
 import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
 
+/**
+ * The names of the registered drivers (registry.ts). Each driver file adds its own name with
+ * `declare module "./driver.ts" { interface StorageDrivers { name: DriverClass } }` next to its
+ * registerDriver call, so the union grows with the registrations and nothing lists it by hand.
+ */
+export interface StorageDrivers {}
+export type DriverName = keyof StorageDrivers & string;
+
 export type SnapshotKind = "active" | "committed" | "view";
 
 export interface SnapshotInfo {
@@ -30,11 +38,17 @@ export interface Usage {
 export interface ApplyStats {
   /** bytes of the uncompressed tar stream consumed */
   size: number;
+  /**
+   * the layer's size as docker reports it (moby pkg/directory.Size over the unpacked layer, which
+   * `history`, `images` and `system df` show): regular files' bytes and symlinks' target lengths,
+   * a hard link's file once, directories and whiteouts 0
+   */
+  diskSize: number;
   entries: number;
 }
 
 export interface SnapshotDriver {
-  readonly name: "overlay" | "vfs" | "btrfs";
+  readonly name: DriverName;
   /** a new writable snapshot on top of `parent` (or empty); returns the mounts that show it */
   prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   /** a read-only view of `parent` */
@@ -67,4 +81,9 @@ export interface SnapshotDriver {
   changes?(key: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]>;
   /** directory holding the snapshot's own files (upper dir for overlay), for `cp`, diff and tests */
   upperDir(key: string): string;
+  /** driver-specific rows for `info`'s Storage Driver section (docker's DriverStatus), after Backing Filesystem */
+  status?(): [string, string][];
 }
+
+/** a driver as the registry creates it: one that can list changes */
+export type Driver = SnapshotDriver & { changes(key: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]> };

@@ -13,35 +13,23 @@
  *    parents resolved in scope, final components never followed);
  *  - metadata changes happen under an flock and are written atomically; committed snapshots are never
  *    modified; a committed snapshot with children cannot be removed.
+ *
+ * A new driver is one file: a class over _base.ts's BaseDriver (metadata, lock, lifecycle rules,
+ * applyLayer/diff/changes over its fs/ directories) that supplies populate and mountsOf (WholeTreeDriver
+ * supplies mountsOf for drivers whose fs/ is the whole tree), then `declare module "./driver.ts"` for
+ * its name and registerDriver(...) at the end; plus its import line below. The engine, the CLI's help
+ * and the conformance suite (conformance.test.ts) pick it up from the registry.
  */
-import type { SnapshotDriver } from "./driver.ts";
-import { OverlayDriver } from "./overlay.ts";
-import { VfsDriver } from "./vfs.ts";
-import { BtrfsDriver } from "./btrfs.ts";
-import { EngineError } from "../lib/errors.ts";
+// The drivers: each file registers itself (registry.ts). Keep these specifiers string literals so
+// `bun build --compile` bundles them; a new driver is its file plus one line here.
+import "./overlay.ts";
+import "./vfs.ts";
+import "./btrfs.ts";
 
-export type { SnapshotDriver, SnapshotInfo, SnapshotKind, Usage, ApplyStats } from "./driver.ts";
+export type { SnapshotDriver, SnapshotInfo, SnapshotKind, Usage, ApplyStats, Driver, DriverName, StorageDrivers } from "./driver.ts";
 export type { Change } from "./diff.ts";
-export { OverlayDriver } from "./overlay.ts";
-export { VfsDriver } from "./vfs.ts";
-export { BtrfsDriver } from "./btrfs.ts";
+export { registerDriver, registeredDrivers, driverNames, driversByPriority, driverRegistration, isDriverName, createDriver, orList, type DriverRegistration } from "./registry.ts";
 export { applyLayer, APPLY_WRITE_BUF, cleanLayerPath, removeTree, type ApplyOptions, type WhiteoutMode } from "./apply.ts";
 export { overlayDiff, overlayChanges, treeDiff, treeChanges } from "./diff.ts";
 export { copyTree } from "./copy.ts";
 export { diskUsage } from "./_base.ts";
-
-export type DriverName = "overlay" | "vfs" | "btrfs";
-
-/** the driver `name` rooted at `root` (the engine passes <state root>/<name>) */
-export function createDriver(name: DriverName, root: string): SnapshotDriver & { changes(key: string): Promise<import("./diff.ts").Change[]> } {
-  switch (name) {
-    case "overlay":
-      return new OverlayDriver(root);
-    case "vfs":
-      return new VfsDriver(root);
-    case "btrfs":
-      return new BtrfsDriver(root);
-    default:
-      throw new EngineError("invalid_argument", `storage driver ${JSON.stringify(name)}: unknown (overlay, vfs, btrfs)`);
-  }
-}

@@ -18,15 +18,19 @@
  * CAP_SYS_ADMIN for trusted.* xattrs, i.e. root).
  */
 import type { Mount } from "../oci/index.ts";
-import type { TarRecord } from "../tar/types.ts";
 import { BaseDriver, type SnapshotRecord } from "./_base.ts";
-import { overlayChanges, overlayDiff, type Change } from "./diff.ts";
+import { registerDriver } from "./registry.ts";
 
 export class OverlayDriver extends BaseDriver {
   readonly name = "overlay" as const;
   protected readonly whiteouts = "overlay" as const;
 
   protected async populate(): Promise<void> {}
+
+  /** docker's overlay2 reports d_type support (overlay needs it; every filesystem berth runs on has it) */
+  status(): [string, string][] {
+    return [["Supports d_type", "true"]];
+  }
 
   protected mountsOf(rec: SnapshotRecord, chain: number[]): Mount[] {
     const own = this.dir(rec.id);
@@ -43,13 +47,20 @@ export class OverlayDriver extends BaseDriver {
     if (lowers.length <= 1) return [{ type: "bind", source: lowers[0] ?? `${own}/fs`, target: "/", options: ["rbind", "ro"] }];
     return [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${lowers.join(":")}`, "index=off"] }];
   }
+}
 
-  diff(key: string): AsyncIterable<TarRecord> {
-    return overlayDiff(this.upperDir(key));
-  }
-
-  async changes(key: string): Promise<Change[]> {
-    const { upper, lowers } = this.lowerDirs(key);
-    return overlayChanges(upper, lowers);
+declare module "./driver.ts" {
+  interface StorageDrivers {
+    overlay: OverlayDriver;
   }
 }
+
+registerDriver({
+  name: "overlay",
+  description: "overlayfs: layers as lower directories, the container's changes in an upper directory",
+  priority: 1,
+  // native whiteouts are 0/0 character devices and trusted.* xattrs: mknod and CAP_SYS_ADMIN
+  requires: { root: true },
+  usable: () => undefined,
+  create: (root) => new OverlayDriver(root),
+});

@@ -5,11 +5,16 @@
  *
  * Views are mounted with src/ffi/mount-api.ts into a temp dir and unmounted afterwards when running as
  * root; without root, drivers whose mounts are plain binds (vfs) are read through the bind source.
+ *
+ * registeredDriversSuite runs it over every driver in the registry (conformance.test.ts), so a new
+ * driver is tested by registering it. A driver whose prerequisites this machine lacks (root, a mkfs for
+ * the filesystem it needs) shows up as skipped with the reason, not missing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, unlinkSync, writeFileSync, rmSync } from "node:fs";
 import type { Mount } from "../oci/index.ts";
-import type { SnapshotDriver } from "./driver.ts";
+import type { Driver } from "./driver.ts";
+import type { DriverRegistration } from "./registry.ts";
 import type { Change } from "./diff.ts";
 import { EngineError } from "../lib/errors.ts";
 import { lgetxattr, umount2, MNT_DETACH } from "../ffi/fs.ts";
@@ -24,9 +29,43 @@ export interface SuiteOptions {
   /** directory to make the test root in (default /tmp); called in beforeAll, after the caller's own
    * beforeAll (btrfs: a loop-mounted filesystem) */
   tmpParent?: () => string;
+  /** why the suite cannot run here (its tests are then skipped, the reason in the suite's name) */
+  unavailable?: string;
 }
 
-type Driver = SnapshotDriver & { changes(key: string): Promise<Change[]> };
+/** a throwaway mounted filesystem of `type` (test/helpers/btrfs.ts loopFilesystem), disposed after the suite */
+export type ScratchFilesystem = (type: string, tag: string) => { mnt: string; [Symbol.dispose](): void };
+
+/**
+ * The suite once per registered driver. Drivers that need root are skipped without it; drivers that need
+ * their root on a filesystem of their own (btrfs) get a scratch one from `scratch`, and are skipped when
+ * its mkfs is not installed.
+ */
+export function registeredDriversSuite(drivers: DriverRegistration[], opts: { rootEnabled: boolean; scratch: ScratchFilesystem }): void {
+  for (const reg of drivers) {
+    const fsType = reg.requires.filesystem;
+    let unavailable: string | undefined;
+    if (reg.requires.root && !opts.rootEnabled) unavailable = "needs root";
+    else if (fsType && !opts.rootEnabled) unavailable = `needs root for a scratch ${fsType}`;
+    else if (fsType && !Bun.which(`mkfs.${fsType}`)) unavailable = `mkfs.${fsType} not found`;
+    else if (!fsType) unavailable = reg.usable("/tmp");
+    let scratch: ReturnType<ScratchFilesystem> | undefined;
+    if (fsType && !unavailable) {
+      beforeAll(() => {
+        scratch = opts.scratch(fsType, `cow-${reg.name}`);
+        const why = reg.usable(scratch.mnt);
+        if (why) throw new Error(`${reg.name} on its scratch ${fsType}: ${why}`);
+      });
+      afterAll(() => scratch?.[Symbol.dispose]());
+    }
+    snapshotterSuite(reg.name, (root) => reg.create(root), {
+      requiresRoot: reg.requires.root,
+      rootEnabled: opts.rootEnabled,
+      ...(fsType ? { tmpParent: () => scratch!.mnt } : {}),
+      ...(unavailable ? { unavailable } : {}),
+    });
+  }
+}
 
 async function kindOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -38,8 +77,8 @@ async function kindOf(p: Promise<unknown>): Promise<string> {
 }
 
 export function snapshotterSuite(name: string, make: (root: string) => Driver, opts: SuiteOptions): void {
-  const skip = opts.requiresRoot && !opts.rootEnabled;
-  describe(`${name} snapshotter conformance`, () => {
+  const skip = (opts.requiresRoot && !opts.rootEnabled) || opts.unavailable !== undefined;
+  describe(`${name} snapshotter conformance${opts.unavailable ? ` (skipped: ${opts.unavailable})` : ""}`, () => {
     let tmp: string, d: Driver;
     let seq = 0;
     const uid = opts.rootEnabled ? 1234 : (process.getuid?.() ?? 0);

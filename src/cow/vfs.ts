@@ -7,6 +7,7 @@
  */
 import { WholeTreeDriver } from "./_base.ts";
 import { copyTree } from "./copy.ts";
+import { registerDriver } from "./registry.ts";
 
 export class VfsDriver extends WholeTreeDriver {
   readonly name = "vfs" as const;
@@ -15,3 +16,18 @@ export class VfsDriver extends WholeTreeDriver {
     if (chain.length) copyTree(`${this.dir(chain[0]!)}/fs`, `${this.dir(id)}/fs`);
   }
 }
+
+declare module "./driver.ts" {
+  interface StorageDrivers {
+    vfs: VfsDriver;
+  }
+}
+
+registerDriver({
+  name: "vfs",
+  description: "plain directories: every snapshot a full copy of its parent",
+  priority: 3,
+  requires: { root: false },
+  usable: () => undefined,
+  create: (root) => new VfsDriver(root),
+});

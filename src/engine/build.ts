@@ -8,6 +8,9 @@
  *    the planned entries written into it with every path resolved inside the mounted root (symlinks
  *    never lead out), then committed the same way;
  *  - `configStep`: metadata-only steps (ENV, CMD, …) as an image with an `empty_layer` history entry;
+ *  - `cacheFromSource`/`restoreCached`: `--cache-from` images as cache sources, docker's
+ *    image/cache.ImageCache (a step hits when a source's history continues the parent's history with
+ *    the step's created_by, over the same layers);
  *  - the build cache: `<root>/builder/cache/<sha256 of key>` holds the image ID a step produced. The
  *    key (computed by src/build) names the parent image, the instruction with its build args, and for
  *    COPY/ADD a checksum of the copied content and metadata (not mtimes). Entries are written tmp →
@@ -16,10 +19,10 @@
  * Intermediate images are real image records with `parent` set, as docker's legacy builder keeps them;
  * `pruneCache` deletes the cache entries and the intermediate images nothing else needs.
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from "node:fs";
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from "node:fs";
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import type { ContainerConfig, Digest, ImageConfig } from "../oci/index.ts";
+import { MediaType, type ContainerConfig, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
 import { lchown, lutimes } from "../ffi/fs.ts";
 import { sha256Digest } from "../image/index.ts";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
@@ -27,9 +30,8 @@ import { applyLayer } from "../cow/index.ts";
 import { commitLayer } from "./commit.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import type { ContainerService } from "./containers/index.ts";
-import { defaultCreateOptions } from "./containers/index.ts";
 import { resolveInRoot, withContainerRoot } from "./containers/cp.ts";
-import { resolveUser, volatileOverlay } from "./containers/spec.ts";
+import { resolveUser, volatileOverlay } from "./containers/oci-spec.ts";
 import { readRootfsFile } from "./containers/rootfs-files.ts";
 
 /** one thing COPY/ADD writes, planned by src/build */
@@ -70,6 +72,8 @@ export interface RunStepOptions {
   user?: string;
   workdir?: string;
   network?: string;
+  /** --add-host entries (host:ip) for the container's /etc/hosts */
+  addHost?: string[];
   /** the image config the step's image gets (the stage config, not the container's) */
   config: ContainerConfig;
   createdBy: string;
@@ -126,42 +130,66 @@ export class BuildSupport {
   }
 
   /**
-   * `system df`'s Build Cache row: cache entries whose image still exists; size = the layers those images
-   * added; reclaimable = what `builder prune` would free now (untagged leaves)
+   * the build cache's entries, one per image a cached step produced (while it exists): its own layer's
+   * size, when it was made and last written to the cache, how many keys name it, and whether anything
+   * still needs it (a tag, or a child image); `system df` sums these, `system df -v` lists them
    */
-  async cacheUsage(): Promise<{ total: number; active: number; size: number; reclaimable: number }> {
+  async cacheEntries(): Promise<{ id: Digest; size: number; created: string; lastUsed: Date; keys: number; inUse: boolean }[]> {
     let files: string[] = [];
     try {
       files = readdirSync(this.cacheDir).filter((f) => f.endsWith(".json"));
-    } catch {}
+    } catch {
+      // no build yet: no cache directory, no entries
+    }
     const recs = this.images.store.list();
     const parents = new Set(recs.map((r) => r.parent).filter(Boolean));
-    const seen = new Set<Digest>();
-    let total = 0, active = 0, size = 0, reclaimable = 0;
+    const byId = new Map<Digest, { id: Digest; size: number; created: string; lastUsed: Date; keys: number; inUse: boolean }>();
     for (const f of files) {
       let id: Digest;
+      let mtime: Date;
       try {
         id = (JSON.parse(readFileSync(join(this.cacheDir, f), "utf8")) as { id: Digest }).id;
+        mtime = statSync(join(this.cacheDir, f)).mtime;
       } catch {
+        // torn or removed meanwhile (prune): a miss, as cacheGet treats it
+        continue;
+      }
+      const seen = byId.get(id);
+      if (seen) {
+        seen.keys++;
+        if (mtime > seen.lastUsed) seen.lastUsed = mtime;
         continue;
       }
       const rec = this.images.store.get(id);
-      if (!rec || seen.has(id)) continue;
-      seen.add(id);
-      total++;
+      if (!rec) continue;
       let own = 0;
       const diffIds = this.images.store.config(id).rootfs?.diff_ids ?? [];
       const parentLen = rec.parent ? (this.images.store.config(rec.parent).rootfs?.diff_ids.length ?? 0) : 0;
       if (diffIds.length > parentLen) {
         try {
           own = Number((await this.images.snapshots.stat(chainIds(diffIds).at(-1)!)).labels?.["berth.size"] ?? 0);
-        } catch {}
+        } catch {
+          // the layer's snapshot is gone (a damaged store, `system check` reports it): counted as 0
+        }
       }
-      size += own;
-      if (!parents.has(id) && this.images.store.namesOf(id).length === 0) reclaimable += own;
-      else active++;
+      const inUse = parents.has(id) || this.images.store.namesOf(id).length > 0;
+      byId.set(id, { id, size: own, created: this.images.store.config(id).created ?? rec.created ?? "", lastUsed: mtime, keys: 1, inUse });
     }
-    return { total, active, size, reclaimable };
+    return [...byId.values()];
+  }
+
+  /**
+   * `system df`'s Build Cache row: cache entries whose image still exists; size = the layers those images
+   * added; reclaimable = what `builder prune` would free now (untagged leaves)
+   */
+  async cacheUsage(): Promise<{ total: number; active: number; size: number; reclaimable: number }> {
+    const entries = await this.cacheEntries();
+    return {
+      total: entries.length,
+      active: entries.filter((e) => e.inUse).length,
+      size: entries.reduce((a, e) => a + e.size, 0),
+      reclaimable: entries.filter((e) => !e.inUse).reduce((a, e) => a + e.size, 0),
+    };
   }
 
   /**
@@ -206,6 +234,53 @@ export class BuildSupport {
     return { deleted, reclaimed };
   }
 
+  // ---------------------------------------------------------------- --cache-from
+
+  /**
+   * docker's ImageCache.GetCache for its sources (moby image/cache/cache.go): the first of `sources`
+   * whose history starts with the parent's history (entry for entry) and whose layers start with the
+   * parent's layers, and whose next history entry was created by `createdBy`
+   */
+  cacheFromSource(sources: Digest[], parent: Digest | undefined, createdBy: string): Digest | undefined {
+    const p = parent ? this.images.store.config(parent) : undefined;
+    const ph = p?.history ?? [], pd = p?.rootfs?.diff_ids ?? [];
+    for (const t of sources) {
+      const tc = this.images.store.config(t);
+      const th = tc.history ?? [], td = tc.rootfs?.diff_ids ?? [];
+      if (th.length === 0 || ph.length >= th.length || pd.length > td.length) continue;
+      if (!ph.every((h, i) => JSON.stringify(h) === JSON.stringify(th[i])) || !pd.every((d, i) => d === td[i])) continue;
+      if (th[ph.length]!.created_by === createdBy) return t;
+    }
+    return undefined;
+  }
+
+  /**
+   * the image a --cache-from hit stands for (moby's restoreCachedImage): the source itself when the
+   * step is its last, else a new image of the parent plus the source's next history entry (and its
+   * layer, unless the entry is an empty layer) with the step's config
+   */
+  async restoreCached(parent: Digest | undefined, target: Digest, config: ContainerConfig): Promise<Digest> {
+    const tc = this.images.store.config(target);
+    const p = parent ? this.images.store.config(parent) : undefined;
+    const ph = p?.history ?? [], pd = p?.rootfs?.diff_ids ?? [];
+    const th = tc.history!;
+    if (th.length - 1 === ph.length) return target;
+    const entry = th[ph.length]!;
+    const diffIds = entry.empty_layer ? pd : [...pd, tc.rootfs.diff_ids[pd.length]!];
+    const targetLayers = this.images.content.readJson<Manifest>(this.images.store.get(target)!.manifest.digest).layers;
+    const layers: Descriptor[] = targetLayers.slice(0, diffIds.length).map((l) => ({ ...l, mediaType: l.mediaType === MediaType.DockerLayerGzip ? MediaType.OciLayerGzip : l.mediaType === "application/vnd.docker.image.rootfs.diff.tar" ? MediaType.OciLayer : l.mediaType }));
+    const cfg: ImageConfig = {
+      architecture: tc.architecture,
+      os: tc.os,
+      ...(entry.created ? { created: entry.created } : {}),
+      ...(tc.author ? { author: tc.author } : {}),
+      config: structuredClone(config),
+      rootfs: { type: "layers", diff_ids: diffIds },
+      history: [...ph, entry],
+    };
+    return this.images.storeImage(cfg, layers, parent ? { parent } : {});
+  }
+
   // ---------------------------------------------------------------- steps
 
   /** an image with `config` on top of `base` and no new layer */
@@ -229,15 +304,18 @@ export class BuildSupport {
 
   /** RUN: a container through the normal create/supervise path; its changes → a layer */
   async runStep(o: RunStepOptions): Promise<{ exitCode: number; id?: Digest }> {
-    const { id } = await this.containers.create(defaultCreateOptions(o.base, {
-      ephemeral: true,
-      command: o.argv,
-      entrypoint: "",
-      env: o.env,
-      ...(o.user ? { user: o.user } : {}),
-      ...(o.workdir ? { workdir: o.workdir } : {}),
-      ...(o.network ? { network: o.network } : {}),
-    }));
+    // the step's own argv, no entrypoint ([""]), its output on the build's sinks (attached)
+    const { Id: id } = await this.containers.create({
+      Image: o.base,
+      Entrypoint: [""],
+      Cmd: o.argv,
+      Env: o.env,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(o.user ? { User: o.user } : {}),
+      ...(o.workdir ? { WorkingDir: o.workdir } : {}),
+      HostConfig: { RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, ...(o.network ? { NetworkMode: o.network } : {}), ...(o.addHost?.length ? { ExtraHosts: o.addHost } : {}) },
+    }, { ephemeral: true });
     o.onContainer?.(id);
     try {
       const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr }, onStarted: () => o.onStarted?.() });
@@ -312,7 +390,7 @@ function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number
       if (created) created.n++;
       if (owner && isRoot) lchown(host, owner.uid, owner.gid);
     } else if (!st.isDirectory()) {
-      throw new EngineError("failed_precondition", `mkdir ${cur}: not a directory`, { exitCode: 1 });
+      throw new EngineError("failed_precondition", `mkdir ${cur}: not a directory`);
     }
   }
   return resolveInRoot(root, p, true);

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { EventLog, parseEventFilters, renderEvent, type BerthEvent } from "./events.ts";
+import { EventLog, parseEventFilters, type BerthEvent } from "./events.ts";
 
 const dir = mkdtempSync("/tmp/berth-test-events-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,8 +24,8 @@ test("append, read from an offset, compaction keeps the newest whole lines under
   expect(all.length).toBeGreaterThan(1000);
 });
 
-test("filters: same key ORs, keys AND; text line", () => {
-  const e = (Type: BerthEvent["Type"], Action: string, ID: string, Attributes: Record<string, string>): BerthEvent => ({ Type, Action, Actor: { ID, Attributes }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_789 });
+test("filters: same key ORs, keys AND", () => {
+  const e = (Type: BerthEvent["Type"], Action: string, ID: string, Attributes: Record<string, string>): BerthEvent => ({ Type, Action, Actor: { ID, Attributes }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_800 });
   const c = e("container", "die", "abc123", { image: "busybox", name: "web", exitCode: "1", tier: "front" });
   expect(parseEventFilters([]).match(c)).toBe(true);
   expect(parseEventFilters(["type=container", "event=die"]).match(c)).toBe(true);
@@ -37,5 +37,4 @@ test("filters: same key ORs, keys AND; text line", () => {
   expect(parseEventFilters(["label=tier=front"]).match(c)).toBe(true);
   expect(parseEventFilters(["label=tier=back"]).match(c)).toBe(false);
   expect(() => parseEventFilters(["colour=red"])).toThrow("invalid filter 'colour'");
-  expect(renderEvent(c)).toMatch(/^2023-11-14T22:13:20\.\d{9}Z container die abc123 \(exitCode=1, image=busybox, name=web, tier=front\)$/);
 });

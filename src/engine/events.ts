@@ -11,20 +11,11 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, stat
 import { join } from "node:path";
 import { FileLock } from "../ffi/index.ts";
 import { replaceFile } from "../lib/atomic-write.ts";
-import { EngineError } from "../lib/errors.ts";
+import { Filters } from "./filters.ts";
+import type { EventMessage } from "./api/events.ts";
 
-export interface BerthEvent {
-  Type: "container" | "image" | "network" | "volume";
-  Action: string;
-  Actor: { ID: string; Attributes: Record<string, string> };
-  scope: "local";
-  time: number;
-  timeNano: number;
-  /** docker's legacy fields, containers and images only */
-  status?: string;
-  id?: string;
-  from?: string;
-}
+/** one line of the log: docker's event message (api/events.ts) */
+export type BerthEvent = EventMessage;
 
 const MAX_BYTES = 1024 * 1024;
 
@@ -140,25 +131,18 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-// ------------------------------------------------------------------------------ filters and text
+// ------------------------------------------------------------------------------ filters
 
 export interface EventFilter {
   match(e: BerthEvent): boolean;
 }
 
-const FILTER_KEYS = ["type", "event", "container", "image", "network", "volume", "label"];
+export const EVENT_FILTERS = ["type", "event", "container", "image", "network", "volume", "label"] as const;
 
 /** docker's `events --filter`: the same key ORs its values, different keys AND */
-export function parseEventFilters(filters: string[]): EventFilter {
-  const by = new Map<string, string[]>();
-  for (const f of filters) {
-    const i = f.indexOf("=");
-    if (i <= 0) throw new EngineError("invalid_argument", "bad format of filter (expected name=value)");
-    const k = f.slice(0, i);
-    if (!FILTER_KEYS.includes(k)) throw new EngineError("invalid_argument", `invalid filter '${k}'`);
-    by.set(k, [...(by.get(k) ?? []), f.slice(i + 1)]);
-  }
-  const any = (k: string, pred: (v: string) => boolean) => !by.has(k) || by.get(k)!.some(pred);
+export function parseEventFilters(filters: Filters | readonly string[]): EventFilter {
+  const by = (filters instanceof Filters ? filters : Filters.fromFlags(filters, { strict: true })).validate(EVENT_FILTERS);
+  const any = (k: string, pred: (v: string) => boolean) => by.any(k, pred);
   const actor = (e: BerthEvent, type: string, v: string) => e.Type === type && (e.Actor.ID === v || e.Actor.ID.startsWith(v) || e.Actor.Attributes.name === v);
   return {
     match: (e) =>
@@ -175,12 +159,48 @@ export function parseEventFilters(filters: string[]): EventFilter {
   };
 }
 
-/** docker's line: `2024-01-01T12:00:00.123456789Z container create ID (k=v, k=v)` */
-export function renderEvent(e: BerthEvent): string {
-  const nano = BigInt(e.timeNano);
-  const secs = Number(nano / 1_000_000_000n);
-  const frac = String(nano % 1_000_000_000n).padStart(9, "0");
-  const ts = `${new Date(secs * 1000).toISOString().slice(0, 19)}.${frac}Z`;
-  const attrs = Object.entries(sortKeys(e.Actor.Attributes)).map(([k, v]) => `${k}=${v}`);
-  return `${ts} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length ? ` (${attrs.join(", ")})` : ""}`;
+export interface EventQuery {
+  /** ms since the epoch: replay the log from this time (without it, only what happens from now on) */
+  since?: number;
+  /** ms since the epoch: stop after this time */
+  until?: number;
+  filters?: Filters;
+  /** stops following */
+  signal?: AbortSignal;
+  /** how often the log is polled, ms */
+  pollMs?: number;
+}
+
+/**
+ * `GET /events`: the log's events that match, followed until `until` or the signal. A follower that
+ * finds the log compacted (a new inode) starts it again and skips what it already yielded.
+ */
+export async function* followEvents(root: string, q: EventQuery = {}): AsyncGenerator<EventMessage> {
+  const filter = parseEventFilters(q.filters ?? new Filters());
+  const log = new EventLog(root);
+  const { since, until } = q;
+  // from the end (only what happens from now on), or from the start with since
+  const start = since === undefined ? log.end() : { offset: 0, inode: log.inode() };
+  let next = start.offset;
+  let inode = start.inode;
+  let lastNano = 0;
+  let skipUpTo = -1; // after a compaction: what was already yielded
+  while (!q.signal?.aborted) {
+    if (log.inode() !== inode) {
+      inode = log.inode();
+      next = 0;
+      skipUpTo = lastNano;
+    }
+    const r = log.read(next);
+    next = r.next;
+    for (const e of r.events) {
+      if (e.timeNano <= skipUpTo) continue;
+      if (since !== undefined && e.timeNano / 1e6 < since) continue;
+      if (until !== undefined && e.timeNano / 1e6 > until) return;
+      lastNano = e.timeNano;
+      if (filter.match(e)) yield e;
+    }
+    if (until !== undefined && Date.now() > until) return;
+    await Bun.sleep(q.pollMs ?? 100);
+  }
 }

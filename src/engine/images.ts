@@ -3,39 +3,19 @@
  * check. It joins three stores that stay apart (containerd's split): blobs and image records
  * (src/image), layer snapshots (src/cow), and the tar stream between them (src/tar).
  *
- * Snapshot naming: a layer's committed snapshot is named by its chain ID (image-spec config.md:
- * ChainID(L0) = DiffID(L0), ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))), so images that
- * share a base share its snapshots. A snapshot being unpacked is an active key
- * `extract-<pid>-<starttime>-<random>`: `system check` and GC know an orphan by its dead owner.
+ * Snapshot naming (chain IDs, extraction keys): src/image/chain.ts.
  */
-import { randomBytes } from "node:crypto";
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { ContentStore, ImageStore, LeaseStore, gc, sha256Digest, parseDockerRef, familiarizeKey, referenceString, processStartTime } from "../image/index.ts";
+import { ContentStore, ImageStore, LeaseStore, gc, parseDockerRef, familiarizeKey, referenceString, chainIds, extractKey } from "../image/index.ts";
 import type { SnapshotDriver } from "../cow/driver.ts";
 import { openLayerChunks, readTar } from "../tar/index.ts";
-import { LAYER_RING, rssBound, tapChunks } from "./assembly.ts";
+import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
+// the snapshot names' home is src/image/chain.ts; kept here for the engine files that import them from images.ts
+export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
-
-export function chainIds(diffIds: Digest[]): Digest[] {
-  const out: Digest[] = [];
-  for (const d of diffIds) out.push(out.length === 0 ? d : sha256Digest(`${out[out.length - 1]} ${d}`));
-  return out;
-}
-
-/** the owner tag of an active extraction key, so an orphan can be told from live work */
-export function extractKey(): string {
-  return `extract-${process.pid}-${processStartTime(process.pid) ?? "0"}-${randomBytes(4).toString("hex")}`;
-}
-
-/** is the process that owns an extraction key still alive? */
-export function isExtractKeyLive(key: string): boolean {
-  const m = /^extract-(\d+)-(\d+)-/.exec(key);
-  if (!m) return false;
-  return processStartTime(Number(m[1])) === m[2];
-}
 
 export interface ImportOptions {
   /** shown in errors: the file name or "-" */
@@ -57,6 +37,8 @@ export interface ImageSummary {
 export class ImageService implements ImageResolver {
   /** set by the engine: image IDs used by containers (rmi and prune refuse / skip them) */
   imagesInUse: () => Promise<Map<Digest, string[]>> = async () => new Map();
+  /** set by the engine: docker's config.json that pull and push read stored credentials from */
+  registryAuthFile?: string;
 
   constructor(
     readonly content: ContentStore,
@@ -109,7 +91,7 @@ export class ImageService implements ImageResolver {
       if (await this.hasSnapshot(chain)) {
         await this.snapshots.remove(key);
       } else {
-        await this.snapshots.commit(chain, key, { "berth.size": String(stats.size), "berth.diffid": diffId });
+        await this.snapshots.commit(chain, key, { "berth.size": String(stats.diskSize), "berth.diffid": diffId });
       }
       prepared = false;
       const layerType = compression === "gzip" ? MediaType.OciLayerGzip : compression === "zstd" ? MediaType.OciLayerZstd : MediaType.OciLayer;
@@ -177,7 +159,7 @@ export class ImageService implements ImageResolver {
     for (const chain of chainIds(config.rootfs?.diff_ids ?? [])) {
       try {
         const info = await this.snapshots.stat(chain);
-        size += Number(info.labels?.["berth.size"] ?? 0) || (await this.snapshots.usage(chain)).size;
+        size += (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chain)).size);
       } catch {}
     }
     return size;
@@ -252,7 +234,7 @@ export class ImageService implements ImageResolver {
       if (!h.empty_layer && layer < chains.length) {
         try {
           const info = await this.snapshots.stat(chains[layer]!);
-          size = Number(info.labels?.["berth.size"] ?? 0) || (await this.snapshots.usage(chains[layer]!)).size;
+          size = (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chains[layer]!)).size);
         } catch {}
         layer++;
       }
@@ -284,17 +266,17 @@ export class ImageService implements ImageResolver {
     } catch {}
     if (byName) {
       if (inUse.length && !opts.force && names.length === 1) {
-        throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`, { exitCode: 1 });
+        throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`);
       }
       this.store.untag(byName);
       out.push(`Untagged: ${familiarizeKey(byName)}`);
       if (names.length > 1 || inUse.length) return out;
     } else {
       if (inUse.length) {
-        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`, { exitCode: 1 });
+        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`);
       }
       if (names.length > 1 && !opts.force) {
-        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`, { exitCode: 1 });
+        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
       }
       for (const n of names) {
         this.store.untag(n);
@@ -375,7 +357,7 @@ export class ImageService implements ImageResolver {
 }
 
 /**
- * import's GC bound (assembly.ts rssBound): the worker hasher's thread keeps its RSS above a pull's, and
+ * import's GC bound (_layer-stream.ts rssBound): the worker hasher's thread keeps its RSS above a pull's, and
  * the import issue asks < 100 MB whatever the size; a full GC per 8 MiB cost seconds per GB there
  */
 const IMPORT_RSS_BOUND = { checkEvery: 4 << 20, softLimit: 72 << 20, growth: 8 << 20 };

@@ -15,27 +15,26 @@ import { join } from "node:path";
 import type { Logger } from "../lib/log.ts";
 import { EngineError } from "../lib/errors.ts";
 import { ContentStore, ImageStore, LeaseStore } from "../image/index.ts";
-import { createDriver } from "../cow/index.ts";
+import { createDriver, driverNames, driversByPriority, isDriverName, orList } from "../cow/index.ts";
 import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, type CheckReport } from "./check.ts";
+import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
+import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
+import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
+import type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
+import { listImages } from "./image-list.ts";
+import type { Network } from "./api/networks.ts";
+import { inspectNetwork, listNetworks } from "./network-docs.ts";
+import type { Filters } from "./filters.ts";
+import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
+import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
 
-export interface EngineOptions {
-  root: string;
-  log: Logger;
-  /** storage driver: overlay (default), vfs, btrfs; env BERTH_STORAGE_DRIVER */
-  storageDriver?: string;
-}
-
-export interface DiskUsageRow {
-  type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
-  total: number;
-  active: number;
-  size: number;
-  reclaimable: number;
-}
+export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
+import type { EngineOptions } from "./options.ts";
+export { engineDefaults, type EngineOptions } from "./options.ts";
 
 export class Engine {
   readonly root: string;
@@ -49,8 +48,8 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.root = opts.root;
     this.log = opts.log;
-    const driver = opts.storageDriver ?? (process.env.BERTH_STORAGE_DRIVER || undefined) ?? driverInUse(opts.root) ?? "overlay";
-    if (driver !== "overlay" && driver !== "vfs" && driver !== "btrfs") throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use overlay, vfs or btrfs`);
+    const driver = opts.storageDriver ?? driverInUse(opts.root) ?? driversByPriority()[0]!.name;
+    if (!isDriverName(driver)) throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use ${orList(driverNames())}`);
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
     } catch (e) {
@@ -61,6 +60,7 @@ export class Engine {
     this.leases = new LeaseStore(this.content);
     this.snapshots = createDriver(driver, join(this.root, driver));
     this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
+    this.images.registryAuthFile = opts.registryAuthFile;
     this.containers = new ContainerService({
       root: join(this.root, "containers"),
       log: this.log,
@@ -68,12 +68,69 @@ export class Engine {
       snapshots: this.snapshots,
       berthRoot: this.root,
       inspectImage: (ref) => this.images.inspect(ref),
+      network: { settings: opts.network ?? {}, ...(opts.self ? { self: opts.self } : {}) },
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;
   }
 
   readonly containers: ContainerService;
+
+  // ------------------------------------------------ the Engine API's calls (swagger operation names)
+
+  private views(): SummaryDeps {
+    return { containers: this.containers, snapshots: this.snapshots, imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])) };
+  }
+
+  /** `GET /containers/json` */
+  containerList(q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    return listContainers(this.views(), q);
+  }
+
+  /** `GET /containers/{id}/json`; not_found for an unknown reference */
+  containerInspect(ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
+    return inspectContainer(this.views(), ref, o);
+  }
+
+  /** `GET /images/json` */
+  imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
+    return listImages(this.images, q);
+  }
+
+  /** `GET /images/{name}/json`; not_found for an unknown reference */
+  async imageInspect(ref: string): Promise<ImageInspect> {
+    return (await this.images.inspect(ref)) as ImageInspect;
+  }
+
+  /** `GET /networks` */
+  networkList(filters?: Filters): Network[] {
+    return listNetworks(this.containers, filters);
+  }
+
+  /** `GET /networks/{id}`; not_found for an unknown network */
+  networkInspect(ref: string): Network {
+    return inspectNetwork(this.containers, ref);
+  }
+
+  /** `GET /volumes` */
+  volumeList(filters?: Filters): VolumeListResponse {
+    return listVolumes(this.containers, filters);
+  }
+
+  /** `GET /volumes/{name}`; not_found for an unknown volume */
+  volumeInspect(name: string): Volume {
+    return inspectVolume(this.containers, name);
+  }
+
+  /** `POST /volumes/prune` */
+  volumePrune(q: { all?: boolean; filters?: Filters } = {}): VolumePruneResponse {
+    return pruneVolumes(this.containers, q);
+  }
+
+  /** `GET /info`; `version`/`apiVersion` are the binary's (the CLI knows them) */
+  async systemInfo(o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+    return (await import("./system.ts")).systemInfo(this, o);
+  }
 
   /** snapshot keys owned by containers (so `system check` does not call them orphans) */
   async containerSnapshotKeys(): Promise<Set<string>> {
@@ -126,11 +183,33 @@ export class Engine {
 }
 
 /** without a choice, the driver this root already holds snapshots for (docker's daemon does the same
- * with its graph driver directories), overlay first when several do */
+ * with its graph driver directories), the preferred one (registry priority) when several do */
 function driverInUse(root: string): string | undefined {
-  return ["overlay", "btrfs", "vfs"].find((d) => existsSync(join(root, d)));
+  return driversByPriority().find((d) => existsSync(join(root, d.name)))?.name;
+}
+
+/** the registered storage drivers (registration order) and the one taken when a root has none yet, for
+ * the CLI's help */
+export function storageDrivers(): { names: string[]; preferred: string } {
+  return { names: driverNames(), preferred: driversByPriority()[0]!.name };
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
   return new Engine(opts);
 }
+
+// ------------------------------------------------------------------ the Engine API's shapes (api/)
+
+export type { ContainerInspect, ContainerListOptions, ContainerStateView, ContainerSummary, Port } from "./api/views.ts";
+export type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
+export { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
+export type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
+export type { BuildCacheRecord, DiskUsage, DiskUsageRow, SystemInfo, SystemVersion } from "./api/system.ts";
+export type { EventMessage, EventType } from "./api/events.ts";
+export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
+export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
+export { referenceMatches, splitRepoTag } from "./image-list.ts";
+export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
+export { EVENT_FILTERS, followEvents, type EventQuery } from "./events.ts";
+/** docker's --since/--until values (RFC 3339, unix seconds, a duration before now) → ms since the epoch */
+export { parseTimeArg } from "./containers/logs.ts";

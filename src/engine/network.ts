@@ -1,16 +1,17 @@
 /**
- * The network half of the engine: docker's `network` verbs over src/net's NetworkManager, the
- * engine-wide network settings (docker daemon's --bridge / --bip, here from the environment), and the
+ * The network half of the engine: docker's `network` verbs over src/net's NetworkManager (drivers picked
+ * from src/net's registry), the engine-wide network settings (docker daemon's --bridge / --bip), and the
  * lifecycle of the embedded DNS resolvers.
  *
- * Settings. berth has no daemon, so what docker reads from daemon flags comes from the environment of
- * every berth process that touches networks:
- *   BERTH_BRIDGE      device of the default network (docker's --bridge), default berth0
- *   BERTH_BIP         its subnet, "172.30.0.0/16" or docker's gateway form "172.30.0.1/16"
- *   BERTH_NFT_TABLE   berth's nftables table, default "berth"
+ * Settings (NetworkSettings, from the engine's options). berth has no daemon, so what docker reads from
+ * daemon flags main.ts reads from the environment of every berth process that touches networks:
+ *   BERTH_BRIDGE      `bridge`: device of the default network (docker's --bridge), default berth0
+ *   BERTH_BIP         `bip`: its subnet, "172.30.0.0/16" or docker's gateway form "172.30.0.1/16"
+ *   BERTH_NFT_TABLE   `nftTable`: berth's nftables table, default "berth"
  * They matter when the default network's record is first written and whenever rules change; the
- * detached processes berth starts (monitor, DNS) get them passed on (`networkEnv`). Tests set all
- * three so they never share the host's default bridge or table with other users of the machine.
+ * detached processes berth starts (monitor, DNS) get them passed on as those variables (`networkEnv`).
+ * Tests set all three so they never share the host's default bridge or table with other users of the
+ * machine.
  *
  * Embedded DNS. One `berth __dns <network>` process per user-defined network that has containers,
  * listening on the network's gateway, port 53 (see src/net/dns.ts for why not 127.0.0.11). It is
@@ -20,21 +21,59 @@
  * by itself when its network's record disappears. Its pid is trusted only with a matching start time.
  */
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
+import { kill } from "../ffi/proc.ts";
 import { processStartTime } from "../runtime/index.ts";
-import { DEFAULT_NETWORK, NetworkManager, parseSubnet, formatSubnet, startDnsServer, type NetworkRecord } from "../net/index.ts";
+import {
+  DEFAULT_NETWORK,
+  DEFAULT_NETWORK_DRIVER,
+  NetworkManager,
+  creatableDriver,
+  isReservedNetworkName,
+  parseSubnet,
+  formatSubnet,
+  predefinedNetworks,
+  startDnsServer,
+  type NetworkRecord,
+} from "../net/index.ts";
 
 export { DEFAULT_NETWORK };
-export const NET_ENV_KEYS = ["BERTH_BRIDGE", "BERTH_BIP", "BERTH_NFT_TABLE"] as const;
 
-/** the network settings of this process's environment, to hand on to the processes berth starts */
-export function networkEnv(env: Record<string, string | undefined> = process.env): Record<string, string> {
+/** engine-wide network settings (docker daemon's --bridge, --bip; berth's nftables table); unset = default */
+export interface NetworkSettings {
+  /** device of the default network, default berth0 */
+  bridge?: string;
+  /** the default network's subnet: "172.30.0.0/16" or docker's gateway form "172.30.0.1/16" */
+  bip?: string;
+  /** berth's nftables table, default "berth" */
+  nftTable?: string;
+}
+
+/** how to run this berth again for a helper process: argv prefix (`<argv> --root R __dns NET`) and its environment */
+export interface SelfCommand {
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** the environment variables main.ts reads NetworkSettings from (and hands on to berth's own helpers) */
+export const NETWORK_ENV = { bridge: "BERTH_BRIDGE", bip: "BERTH_BIP", nftTable: "BERTH_NFT_TABLE" } as const satisfies Record<keyof NetworkSettings, string>;
+
+/** NetworkSettings from an environment (main.ts); empty values are unset */
+export function networkSettingsFrom(env: Record<string, string | undefined>): NetworkSettings {
+  const s: NetworkSettings = {};
+  for (const [k, name] of Object.entries(NETWORK_ENV) as [keyof NetworkSettings, string][]) if (env[name]) s[k] = env[name];
+  return s;
+}
+
+/** the settings as the environment of a process berth starts (monitor, DNS), which reads them back */
+export function networkEnv(settings: NetworkSettings): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of NET_ENV_KEYS) if (env[k]) out[k] = env[k]!;
+  for (const [k, name] of Object.entries(NETWORK_ENV) as [keyof NetworkSettings, string][]) if (settings[k]) out[name] = settings[k]!;
   return out;
 }
 
@@ -48,19 +87,6 @@ export function bipSubnet(bip: string): string {
   const net = (v & mask) >>> 0;
   return formatSubnet(parseSubnet(`${[net >>> 24, (net >>> 16) & 255, (net >>> 8) & 255, net & 255].join(".")}/${len}`));
 }
-
-const isCompiled = () => Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
-
-/** argv prefix that runs this very berth (the compiled binary, or bun + main.ts from source) */
-export function selfArgv(): string[] {
-  return isCompiled() ? [process.execPath] : [process.execPath, Bun.main];
-}
-
-/** docker's ids for the two pseudo networks `network ls` lists */
-const PSEUDO: Record<string, { id: string; driver: string }> = {
-  host: { id: "686f7374".padEnd(64, "0"), driver: "host" },
-  none: { id: "6e6f6e65".padEnd(64, "0"), driver: "null" },
-};
 
 export interface NetworkListEntry {
   id: string;
@@ -77,17 +103,23 @@ export class NetworkService {
   private readonly dnsDir: string;
 
   readonly log: Logger;
+  readonly settings: NetworkSettings;
 
-  constructor(private readonly o: { root: string; log: Logger; env?: Record<string, string | undefined> }) {
+  constructor(private readonly o: { root: string; log: Logger; settings?: NetworkSettings; self?: SelfCommand }) {
     this.log = o.log;
-    const env = o.env ?? process.env;
+    this.settings = o.settings ?? {};
     this.mgr = new NetworkManager({
       root: o.root,
-      defaultBridge: env.BERTH_BRIDGE || undefined,
-      defaultSubnet: env.BERTH_BIP ? bipSubnet(env.BERTH_BIP) : undefined,
-      natTable: env.BERTH_NFT_TABLE || undefined,
+      defaultBridge: this.settings.bridge || undefined,
+      defaultSubnet: this.settings.bip ? bipSubnet(this.settings.bip) : undefined,
+      natTable: this.settings.nftTable || undefined,
     });
     this.dnsDir = join(o.root, "network", ".dns");
+  }
+
+  /** the settings as environment variables, for the processes berth starts */
+  childEnv(): Record<string, string> {
+    return networkEnv(this.settings);
   }
 
   /** a network by name, full id or unique id prefix; throws not_found */
@@ -103,23 +135,23 @@ export class NetworkService {
   list(): NetworkListEntry[] {
     const recs = [this.mgr.inspect(DEFAULT_NETWORK), ...this.mgr.store.list().filter((r) => r.name !== DEFAULT_NETWORK)];
     const out: NetworkListEntry[] = recs.map((r) => ({ id: r.id, name: r.name, driver: r.driver, scope: "local", createdAt: r.createdAt, internal: r.internal, record: r }));
-    for (const [name, p] of Object.entries(PSEUDO)) out.push({ id: p.id, name, driver: p.driver, scope: "local", createdAt: "", internal: false });
+    for (const p of predefinedNetworks()) out.push({ id: p.id, name: p.name, driver: p.driver, scope: "local", createdAt: "", internal: false });
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   create(name: string, o: { subnet?: string; gateway?: string; internal?: boolean; driver?: string }): NetworkRecord {
-    if (o.driver && o.driver !== "bridge") throw new EngineError("invalid_argument", `plugin "${o.driver}" not found`, { hint: "berth has the bridge driver only" });
-    if (PSEUDO[name] || name === DEFAULT_NETWORK || name === "default") {
-      throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`, { exitCode: 1 });
+    const driver = creatableDriver(o.driver || DEFAULT_NETWORK_DRIVER).name;
+    if (isReservedNetworkName(name)) {
+      throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`);
     }
     if (o.gateway && !o.subnet) throw new EngineError("invalid_argument", "--gateway needs --subnet");
-    return this.mgr.create(name, o);
+    return this.mgr.create(name, { ...o, driver });
   }
 
   /** `network rm`: refused while containers are connected (endpoints of removed containers are reclaimed first) */
   remove(ref: string, isKnownContainer: (id: string) => boolean): string {
-    if (PSEUDO[ref] || ref === DEFAULT_NETWORK || ref === "default") {
-      throw new EngineError("failed_precondition", `${ref} is a pre-defined network and cannot be removed`, { exitCode: 1 });
+    if (isReservedNetworkName(ref)) {
+      throw new EngineError("failed_precondition", `${ref} is a pre-defined network and cannot be removed`);
     }
     const rec = this.resolve(ref);
     this.mgr.releaseStale(isKnownContainer);
@@ -127,7 +159,7 @@ export class NetworkService {
       this.mgr.remove(rec.name);
     } catch (e) {
       if (e instanceof EngineError && e.kind === "failed_precondition") {
-        throw new EngineError(e.kind, `error while removing network: ${e.message}`, { exitCode: 1, hint: e.hint });
+        throw new EngineError(e.kind, `error while removing network: ${e.message}`, { hint: e.hint });
       }
       throw e;
     }
@@ -176,7 +208,7 @@ export class NetworkService {
       const r = JSON.parse(readFileSync(this.pidFile(network), "utf8")) as { pid: number; startTime: string };
       return r.pid && processStartTime(r.pid) === r.startTime ? r.pid : 0;
     } catch {
-      return 0;
+      return 0; // no pid file (never started, stopped) or a torn one: no server to trust
     }
   }
 
@@ -188,20 +220,22 @@ export class NetworkService {
     if (network === DEFAULT_NETWORK) return;
     await this.withDnsLock(network, async () => {
       if (this.dnsPid(network)) return;
+      const self = this.o.self;
+      if (!self) throw new EngineError("unavailable", `start DNS server for network ${network}: this engine was opened without a berth command to run`);
       const logFd = openSync(join(this.dnsDir, `${network}.log`), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-      const proc = Bun.spawn([...selfArgv(), "--root", this.o.root, "__dns", network], {
+      const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", network], {
         stdin: "ignore",
         stdout: "pipe",
         stderr: logFd,
         detached: true,
         cwd: "/",
-        env: isCompiled() ? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...networkEnv() } : { ...process.env },
+        env: { ...self.env, ...this.childEnv() },
       });
       closeSync(logFd);
       proc.unref();
       const line = await firstLine(proc.stdout, 5000);
       if (!line.startsWith("ok")) {
-        try { proc.kill(9); } catch {}
+        try { proc.kill(9); } catch {} // it may have exited already; the error below is what matters
         throw new EngineError("unavailable", `start DNS server for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`, {
           hint: `see ${join(this.dnsDir, `${network}.log`)}`,
         });
@@ -221,17 +255,20 @@ export class NetworkService {
       }
       const pid = this.dnsPid(network);
       if (pid) {
-        try { process.kill(pid, "SIGTERM"); } catch {}
+        // gone already (false) is what we want; EPERM cannot happen for a server this root started as root
+        try { kill(pid, osConstants.signals.SIGTERM); } catch {}
       }
-      try { unlinkSync(this.pidFile(network)); } catch {}
+      try { unlinkSync(this.pidFile(network)); } catch {} // none: nothing to forget
     });
     if (force) {
+      // absent files are fine: the network never had a server
       for (const f of [`${network}.lock`, `${network}.log`]) try { unlinkSync(join(this.dnsDir, f)); } catch {}
     }
   }
 
-  /** body of `berth __dns <network>`: serve until SIGTERM or until the network is removed */
-  async serveDns(network: string, ready: (line: string) => void): Promise<number> {
+  /** body of `berth __dns <network>`: serve until `stop` aborts (the command's SIGTERM/SIGINT) or until
+   * the network is removed */
+  async serveDns(network: string, ready: (line: string) => void, stop: AbortSignal): Promise<number> {
     let server;
     try {
       server = await startDnsServer({ root: this.o.root, network });
@@ -249,8 +286,8 @@ export class NetworkService {
         clearInterval(t);
         resolve();
       };
-      process.on("SIGTERM", done);
-      process.on("SIGINT", done);
+      if (stop.aborted) done();
+      else stop.addEventListener("abort", done, { once: true });
     });
     server.stop();
     return 0;
@@ -267,8 +304,8 @@ async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number):
       if (value) text += Buffer.from(value).toString();
       if (done || text.includes("\n")) break;
     }
-  } catch {}
+  } catch {} // cancelled by the timeout or the pipe broke: the caller judges what was read (maybe nothing)
   clearTimeout(timer);
-  try { reader.releaseLock(); } catch {}
+  try { reader.releaseLock(); } catch {} // a cancelled reader may refuse; the stream is dropped anyway
   return text.split("\n")[0] ?? "";
 }

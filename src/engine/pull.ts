@@ -79,7 +79,7 @@ function tagOrDigest(ref: Reference): string {
 export async function pullImage(images: ImageService, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseDockerRef(name);
   const emit = opts.onProgress ?? (() => {});
-  const client = clientFor(ref, { ...opts, actions: "pull" });
+  const client = clientFor(ref, { configPath: images.registryAuthFile, ...opts, actions: "pull" });
   const shown = familiarString(ref);
   try {
     return await withLayerJitPolicy(() => pullWith(images, client, ref, opts, emit));
@@ -91,7 +91,7 @@ export async function pullImage(images: ImageService, name: string, opts: PullOp
     }
     // docker's pull exits 1 whatever went wrong
     const w = wrap(`pull ${shown}`, e);
-    throw new EngineError(w.kind, w.message, { exitCode: 1, hint: w.hint, cause: e });
+    throw new EngineError(w.kind, w.message, { hint: w.hint, cause: e });
   }
 }
 
@@ -101,7 +101,7 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
   emit({ type: "start", tagOrDigest: tagOrDigest(ref), repo: ref.path });
   const top = await client.getManifest(tagOrDigest(ref));
   if (ref.digest && top.digest !== ref.digest) {
-    throw new EngineError("invalid_argument", `manifest ${ref.digest}: digest mismatch: got ${top.digest}`, { exitCode: 1 });
+    throw new EngineError("invalid_argument", `manifest ${ref.digest}: digest mismatch: got ${top.digest}`);
   }
   let parsed = parseManifest(top.bytes, top.mediaType);
   let indexBlob: { bytes: Uint8Array; mediaType: string; digest: Digest } | undefined;
@@ -110,9 +110,9 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
     indexBlob = { bytes: top.bytes, mediaType: parsed.mediaType, digest: top.digest };
     const chosen = selectPlatform(parsed.index, want);
     const m = await client.getManifest(chosen.digest);
-    if (m.digest !== chosen.digest) throw new EngineError("invalid_argument", `manifest ${chosen.digest}: digest mismatch: got ${m.digest}`, { exitCode: 1 });
+    if (m.digest !== chosen.digest) throw new EngineError("invalid_argument", `manifest ${chosen.digest}: digest mismatch: got ${m.digest}`);
     parsed = parseManifest(m.bytes, m.mediaType);
-    if (parsed.kind !== "manifest") throw new EngineError("invalid_argument", `manifest ${chosen.digest}: an index inside an index is not supported`, { exitCode: 1 });
+    if (parsed.kind !== "manifest") throw new EngineError("invalid_argument", `manifest ${chosen.digest}: an index inside an index is not supported`);
     manBlob = { bytes: m.bytes, mediaType: parsed.mediaType, digest: m.digest };
   }
   if (parsed.kind !== "manifest") throw new EngineError("internal", "unreachable");
@@ -192,7 +192,7 @@ async function fetchLayers(
       if (w.size < d.size) for await (const c of client.blobStream(d.digest, d.size, w.size)) w.write(c);
       const got = w.digest();
       if (w.size === d.size && got !== d.digest) {
-        return new EngineError("invalid_argument", `layer ${d.digest}: digest mismatch: content is ${got}`, { exitCode: 1, cause: e });
+        return new EngineError("invalid_argument", `layer ${d.digest}: digest mismatch: content is ${got}`, { cause: e });
       }
     } catch {}
     return e;
@@ -261,9 +261,9 @@ async function fetchLayers(
           emit({ type: "layer", id, status: "Download complete" });
           const diffId = `sha256:${h.digest("hex")}`;
           if (diffId !== diffIds[i]) {
-            throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`, { exitCode: 1 });
+            throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`);
           }
-          await finishApply(key, i, stats.size);
+          await finishApply(key, i, stats.diskSize);
         } catch (e) {
           await images.snapshots.remove(key).catch(() => {});
           throw await explainFailure(e, w, d);

@@ -7,9 +7,17 @@
  * it (PATCH with Content-Range per chunk, then PUT ?digest=). Bodies are Blob slices of the blob file,
  * so nothing is held in memory. The manifest is sent byte for byte as stored: its digest is the same
  * as when it was pulled or loaded.
+ *
+ * Layers stored uncompressed (import, commit, build, load of a docker save) are gzipped first, as
+ * docker pushes them (compressLayers): the gzip blobs go into the content store and the image record
+ * takes the manifest that names them. That manifest is the diffID → compressed digest mapping (layer i
+ * is config.rootfs.diff_ids[i]), so a second push, or a save, reuses the blobs instead of compressing
+ * again, and the pushed manifest digest is the one the image keeps. Another image with the same layer
+ * (built on a pushed one) takes the gzip blob from the first image's manifest instead of compressing.
  */
 import { EngineError, wrap } from "../lib/errors.ts";
-import type { Descriptor, Digest, Manifest } from "../oci/index.ts";
+import { MediaType, type Descriptor, type Digest, type Manifest } from "../oci/index.ts";
+import { compressStream } from "../tar/compress.ts";
 import { familiarString, parseDockerRef, referenceString } from "../image/index.ts";
 import { clientFor, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
 import type { ImageService } from "./images.ts";
@@ -37,11 +45,11 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
   const ref = parseDockerRef(name);
   const emit = opts.onProgress ?? (() => {});
   try {
-    const rec = images.store.resolve(referenceString(ref));
+    const client = clientFor(ref, { configPath: images.registryAuthFile, ...opts, actions: "pull,push" });
+    emit({ type: "start", repository: repositoryForDisplay(ref.domain, ref.path) });
+    const rec = await compressLayers(images, images.store.resolve(referenceString(ref)));
     const manifestBytes = images.content.readBytes(rec.manifest.digest);
     const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as Manifest;
-    const client = clientFor(ref, { ...opts, actions: "pull,push" });
-    emit({ type: "start", repository: repositoryForDisplay(ref.domain, ref.path) });
     const sources = blobSources(images);
     const repoKey = `${ref.domain}/${ref.path}`;
     const pushOne = async (d: Descriptor, show: boolean) => {
@@ -69,7 +77,7 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
     const tag = ref.tag ?? "latest";
     const digest = (await client.putManifest(ref.digest ?? tag, manifestBytes, rec.manifest.mediaType)) ?? rec.manifest.digest;
     if (digest !== rec.manifest.digest) {
-      throw new EngineError("internal", `registry stored the manifest as ${digest}, expected ${rec.manifest.digest}`, { exitCode: 1 });
+      throw new EngineError("internal", `registry stored the manifest as ${digest}, expected ${rec.manifest.digest}`);
     }
     images.store.tag(referenceString({ domain: ref.domain, path: ref.path, digest }), rec.id);
     emit({ type: "done", tag, digest, size: manifestBytes.length });
@@ -77,8 +85,75 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
   } catch (e) {
     // docker's push exits 1 whatever went wrong
     const w = wrap(`push ${familiarString(ref)}`, e);
-    throw new EngineError(w.kind, w.message, { exitCode: 1, hint: w.hint, cause: e });
+    throw new EngineError(w.kind, w.message, { hint: w.hint, cause: e });
   }
+}
+
+/** a layer media type that names uncompressed tar → the gzip type of the same family (OCI or docker) */
+const GZIP_OF: Record<string, string> = {
+  [MediaType.OciLayer]: MediaType.OciLayerGzip,
+  "application/vnd.docker.image.rootfs.diff.tar": MediaType.DockerLayerGzip,
+};
+
+type ImageRecord = ReturnType<ImageService["store"]["resolve"]>;
+
+/**
+ * gzip every uncompressed layer of `rec` into the content store and record the image with the
+ * manifest that names the gzip blobs (same config, so the same image ID). Returns `rec` unchanged when
+ * every layer is compressed already (a pulled image, or one pushed before).
+ */
+async function compressLayers(images: ImageService, rec: ImageRecord): Promise<ImageRecord> {
+  const manifest = images.content.readJson<Manifest>(rec.manifest.digest);
+  if (!manifest.layers.some((l) => GZIP_OF[l.mediaType])) return rec;
+  const diffIds = images.store.config(rec.id).rootfs?.diff_ids ?? [];
+  const known = gzipLayersByDiffId(images);
+  // a lease keeps the new blobs from a concurrent gc until the record names them
+  using lease = images.leases.createLease(`push-${rec.id.slice(7, 19)}-${crypto.randomUUID().slice(0, 8)}`);
+  const layers: Descriptor[] = [];
+  for (const [i, l] of manifest.layers.entries()) {
+    const gz = GZIP_OF[l.mediaType];
+    if (!gz) {
+      layers.push(l);
+      continue;
+    }
+    // compressed already for another image (pushed before): the same blob, as docker's v2 metadata reuses it
+    const done = diffIds[i] ? known.get(diffIds[i]!) : undefined;
+    if (done && images.content.has(done.digest)) {
+      lease.addResource(done.digest);
+      layers.push({ ...l, mediaType: gz, digest: done.digest, size: done.size });
+      continue;
+    }
+    await using w = await images.content.writer();
+    for await (const chunk of compressStream(images.content.readStream(l.digest), "gzip")) w.write(chunk);
+    const blob = await w.commit({ lease });
+    const { annotations, ...rest } = l;
+    layers.push({ ...rest, ...(annotations ? { annotations } : {}), mediaType: gz, digest: blob.digest, size: blob.size });
+  }
+  const bytes = JSON.stringify({ ...manifest, layers }, null, 3);
+  const man = images.content.putBytes(bytes, undefined, { lease });
+  return images.store.put({
+    manifest: { mediaType: rec.manifest.mediaType, digest: man.digest, size: man.size },
+    config: rec.config,
+    ...(rec.parent ? { parent: rec.parent } : {}),
+    ...(rec.created ? { created: rec.created } : {}),
+  });
+}
+
+/** diffID → the gzip layer blob some image's manifest names for it (the mapping the manifests hold) */
+function gzipLayersByDiffId(images: ImageService): Map<Digest, Descriptor> {
+  const out = new Map<Digest, Descriptor>();
+  for (const r of images.store.list()) {
+    try {
+      const layers = images.content.readJson<Manifest>(r.manifest.digest).layers;
+      const ids = images.store.config(r.id).rootfs?.diff_ids ?? [];
+      layers.forEach((l, i) => {
+        if ((l.mediaType === MediaType.OciLayerGzip || l.mediaType === MediaType.DockerLayerGzip) && ids[i]) out.set(ids[i]!, l);
+      });
+    } catch {
+      // a damaged record (`system check` reports it) offers no mapping; the layer is compressed anew
+    }
+  }
+  return out;
 }
 
 /** docker: "The push refers to repository [docker.io/library/busybox]" */

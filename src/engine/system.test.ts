@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { matchesPrune, parseOsRelease, parsePruneFilters, renderInfo, type SystemInfo } from "./system.ts";
+import { matchesPrune, parseOsRelease, parsePruneFilters } from "./system.ts";
 
 test("os-release: PRETTY_NAME and VERSION_ID, quotes removed", () => {
   expect(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n')).toEqual({ pretty: "Debian GNU/Linux 12 (bookworm)", version: "12" });
@@ -24,17 +24,4 @@ test("prune filters: until as duration, unix seconds or date; label and label!; 
   const old = parsePruneFilters(["until=1h"], now);
   expect(matchesPrune(old, "2026-12-01T10:00:00.000000000Z", {})).toBe(true);
   expect(matchesPrune(old, "2026-12-01T11:30:00Z", {})).toBe(false);
-});
-
-test("info text: docker's layout and labels", () => {
-  const i = {
-    Containers: 3, ContainersRunning: 1, ContainersPaused: 0, ContainersStopped: 2, Images: 4, ServerVersion: "0.1.0", Driver: "overlay",
-    DriverStatus: [["Backing Filesystem", "extfs"]], LoggingDriver: "json-file", CgroupDriver: "cgroupfs", CgroupVersion: "1",
-    Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file"] }, KernelVersion: "6.18.0", OperatingSystem: "Debian",
-    OSType: "linux", Architecture: "x86_64", NCPU: 2, MemTotal: 2 * 1024 ** 3, Name: "h", ID: "x", DockerRootDir: "/var/lib/berth",
-    Debug: false, ExperimentalBuild: false, LiveRestoreEnabled: false,
-  } as unknown as SystemInfo;
-  const t = renderInfo(i);
-  expect(t).toStartWith("Server:\n Containers: 3\n  Running: 1\n  Paused: 0\n  Stopped: 2\n Images: 4\n");
-  for (const l of [" Storage Driver: overlay\n  Backing Filesystem: extfs\n", " Cgroup Version: 1\n", "  Network: bridge host none\n", " Total Memory: 2.00GiB\n", " Docker Root Dir: /var/lib/berth\n"]) expect(t).toContain(l);
 });

@@ -4,51 +4,23 @@
  * exported for tests.
  */
 import { readFileSync, statfsSync } from "node:fs";
-import { cpus, hostname, release, totalmem } from "node:os";
+import { arch as osArch, cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
-import type { Engine } from "./index.ts";
-import { detectLayout } from "../runtime/index.ts";
+import type { ContainerService } from "./containers/index.ts";
+import type { ImageService } from "./images.ts";
+import type { SnapshotDriver } from "../cow/driver.ts";
 
-/** docker's /info fields that mean something for berth (names and types as the Engine API has them) */
-export interface SystemInfo {
-  ID: string;
-  Containers: number;
-  ContainersRunning: number;
-  ContainersPaused: number;
-  ContainersStopped: number;
-  Images: number;
-  Driver: string;
-  DriverStatus: [string, string][];
-  Plugins: { Volume: string[]; Network: string[]; Log: string[] };
-  MemoryLimit: boolean;
-  SwapLimit: boolean;
-  CpuCfsPeriod: boolean;
-  CpuCfsQuota: boolean;
-  CPUShares: boolean;
-  CPUSet: boolean;
-  PidsLimit: boolean;
-  IPv4Forwarding: boolean;
-  Debug: boolean;
-  SystemTime: string;
-  LoggingDriver: string;
-  CgroupDriver: string;
-  CgroupVersion: string;
-  KernelVersion: string;
-  OperatingSystem: string;
-  OSVersion: string;
-  OSType: string;
-  Architecture: string;
-  NCPU: number;
-  MemTotal: number;
-  DockerRootDir: string;
-  Name: string;
-  Labels: string[];
-  ExperimentalBuild: boolean;
-  ServerVersion: string;
-  ApiVersion: string;
-  LiveRestoreEnabled: boolean;
-  Warnings: string[] | null;
+/** the parts of the engine the system operations read (index.ts's Engine is one) */
+export interface SystemParts {
+  readonly root: string;
+  readonly containers: ContainerService;
+  readonly images: ImageService;
+  readonly snapshots: SnapshotDriver;
 }
+import { detectLayout } from "../runtime/index.ts";
+import type { SystemInfo } from "./api/system.ts";
+
+export type { SystemInfo };
 
 /** PRETTY_NAME and VERSION_ID from os-release(5) text */
 export function parseOsRelease(text: string): { pretty: string; version: string } {
@@ -78,8 +50,8 @@ function backingFs(dir: string): string {
   }
 }
 
-/** `version`: the binary's own version and API version (the command layer knows them) */
-export async function systemInfo(e: Engine, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+/** `GET /info`; `version`/`apiVersion`: the binary's own (the command layer knows them) */
+export async function systemInfo(e: SystemParts, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
   const debug = o.debug;
   const ctrs = e.containers.list(true);
   const count = (s: string[]) => ctrs.filter((c) => s.includes(c.state.Status)).length;
@@ -90,7 +62,8 @@ export async function systemInfo(e: Engine, o: { debug: boolean; version: string
   const warnings: string[] = [];
   if (!controllers.has("memory")) warnings.push("WARNING: No memory limit support");
   if (!controllers.has("pids")) warnings.push("WARNING: No pids limit support");
-  const arch = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  const cpu = osArch();
+  const arch = cpu === "x64" ? "x86_64" : cpu === "arm64" ? "aarch64" : cpu;
   return {
     ID: machineId(),
     Containers: ctrs.length,
@@ -99,7 +72,7 @@ export async function systemInfo(e: Engine, o: { debug: boolean; version: string
     ContainersStopped: ctrs.length - count(["running", "restarting", "paused"]),
     Images: images.length,
     Driver: e.snapshots.name,
-    DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.name === "overlay" ? [["Supports d_type", "true"] as [string, string]] : [])],
+    DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.status?.() ?? [])],
     Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file"] },
     MemoryLimit: controllers.has("memory"),
     SwapLimit: read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") !== "" || read("/sys/fs/cgroup/memory.swap.max") !== "",
@@ -135,44 +108,6 @@ export async function systemInfo(e: Engine, o: { debug: boolean; version: string
 /** a stable id for this host: /etc/machine-id, else the boot id */
 function machineId(): string {
   return (read("/etc/machine-id") || read("/proc/sys/kernel/random/boot_id")).trim();
-}
-
-const GIB = 1024 ** 3;
-
-/** docker info's text layout (the Server half; the caller prints the Client half) */
-export function renderInfo(i: SystemInfo): string {
-  const mem = i.MemTotal >= GIB ? `${(i.MemTotal / GIB).toFixed(2)}GiB` : `${(i.MemTotal / 1024 ** 2).toFixed(1)}MiB`;
-  const lines = [
-    "Server:",
-    ` Containers: ${i.Containers}`,
-    `  Running: ${i.ContainersRunning}`,
-    `  Paused: ${i.ContainersPaused}`,
-    `  Stopped: ${i.ContainersStopped}`,
-    ` Images: ${i.Images}`,
-    ` Server Version: ${i.ServerVersion}`,
-    ` Storage Driver: ${i.Driver}`,
-    ...i.DriverStatus.map(([k, v]) => `  ${k}: ${v}`),
-    ` Logging Driver: ${i.LoggingDriver}`,
-    ` Cgroup Driver: ${i.CgroupDriver}`,
-    ` Cgroup Version: ${i.CgroupVersion}`,
-    " Plugins:",
-    `  Volume: ${i.Plugins.Volume.join(" ")}`,
-    `  Network: ${i.Plugins.Network.join(" ")}`,
-    `  Log: ${i.Plugins.Log.join(" ")}`,
-    ` Kernel Version: ${i.KernelVersion}`,
-    ` Operating System: ${i.OperatingSystem}`,
-    ` OSType: ${i.OSType}`,
-    ` Architecture: ${i.Architecture}`,
-    ` CPUs: ${i.NCPU}`,
-    ` Total Memory: ${mem}`,
-    ` Name: ${i.Name}`,
-    ` ID: ${i.ID}`,
-    ` Docker Root Dir: ${i.DockerRootDir}`,
-    ` Debug Mode: ${i.Debug}`,
-    ` Experimental: ${i.ExperimentalBuild}`,
-    ` Live Restore Enabled: ${i.LiveRestoreEnabled}`,
-  ];
-  return lines.join("\n") + "\n";
 }
 
 // ------------------------------------------------------------------------------------------ prune
@@ -226,7 +161,7 @@ export function matchesPrune(f: PruneFilter, created: string, labels: Record<str
 }
 
 /** `container prune`: every container not running, paused or restarting that matches the filters */
-export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
+export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
   const deleted: string[] = [];
   let reclaimed = 0;
   for (const c of e.containers.list(true)) {
@@ -240,7 +175,7 @@ export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ dele
       await e.containers.rm(c.cfg.Id, false);
     } catch (err) {
       // started or removed meanwhile by another command: not ours to prune any more
-      if (err instanceof EngineError && (err.kind === "not_found" || err.kind === "failed_precondition" || err.kind === "already_exists")) continue;
+      if (err instanceof EngineError && (err.kind === "not_found" || err.kind === "conflict" || err.kind === "failed_precondition" || err.kind === "already_exists")) continue;
       throw err;
     }
     deleted.push(c.cfg.Id);
@@ -250,6 +185,6 @@ export async function pruneContainers(e: Engine, f: PruneFilter): Promise<{ dele
 }
 
 /** `network prune`, for `system prune` */
-export function pruneNetworks(e: Engine): string[] {
+export function pruneNetworks(e: SystemParts): string[] {
   return e.containers.networks.prune(e.containers.isKnownContainer);
 }

@@ -53,7 +53,7 @@ export interface VolumeCreateOptions {
   options?: Record<string, string>;
 }
 
-export const noSuchVolume = (name: string) => new EngineError("not_found", `get ${name}: no such volume`, { exitCode: 1 });
+export const noSuchVolume = (name: string) => new EngineError("not_found", `get ${name}: no such volume`);
 
 export class VolumeService {
   readonly dir: string;
@@ -117,8 +117,8 @@ export class VolumeService {
    * does the same). `created` tells the caller whether this call made it (for cleanup on failure).
    */
   create(name: string | undefined, o: VolumeCreateOptions = {}): { volume: VolumeRecord; created: boolean } {
-    if (o.driver !== undefined && o.driver !== "local") throw new EngineError("not_found", `plugin "${o.driver}" not found`, { exitCode: 1, hint: "berth has the local volume driver only" });
-    if (o.options && Object.keys(o.options).length) throw new EngineError("invalid_argument", `volume driver options (-o) are not supported by berth yet: ${Object.keys(o.options).join(", ")}`, { exitCode: 1 });
+    if (o.driver !== undefined && o.driver !== "local") throw new EngineError("not_found", `plugin "${o.driver}" not found`, { hint: "berth has the local volume driver only" });
+    if (o.options && Object.keys(o.options).length) throw new EngineError("not_implemented", `volume driver options (-o) are not supported by berth yet: ${Object.keys(o.options).join(", ")}`);
     const n = name === undefined || name === "" ? newId() : validateVolumeName(name);
     const old = this.find(n);
     if (old) return { volume: old, created: false };
@@ -145,7 +145,7 @@ export class VolumeService {
         // another create of this name won the race
         const won = this.find(n);
         if (won) return { volume: won, created: false };
-        throw new EngineError("failed_precondition", `create ${n}: ${vdir} exists but holds no volume (no meta.json)`, { exitCode: 1, hint: "remove that directory" });
+        throw new EngineError("already_exists", `create ${n}: ${vdir} exists but holds no volume (no meta.json)`, { hint: "remove that directory" });
       }
       fsyncDir(this.dir);
       return { volume: rec, created: true };
@@ -159,7 +159,7 @@ export class VolumeService {
     this.withLock(() => {
       if (!this.find(name)) throw noSuchVolume(name);
       const users = this.users().get(name) ?? [];
-      if (users.length) throw new EngineError("failed_precondition", `remove ${name}: volume is in use - [${users.join(", ")}]`, { exitCode: 1 });
+      if (users.length) throw new EngineError("failed_precondition", `remove ${name}: volume is in use - [${users.join(", ")}]`);
       this.removeUnlocked(name);
     });
   }

@@ -1,11 +1,18 @@
 /** Process and namespace calls node has no (or no fd-based) form of: setns(2), kill(2) with ESRCH as a
- * normal outcome, and the CLONE_* namespace flags spelled as in <sched.h>. */
+ * normal outcome, geteuid(2) for code that may not read `process`, and the CLONE_* namespace flags
+ * spelled as in <sched.h>. */
 import { T, lazyLib, errno, fail } from "./_core.ts";
 
 const lib = lazyLib({
   setns: { args: [T.i32, T.i32], returns: T.i32 },
   kill: { args: [T.i32, T.i32], returns: T.i32 },
+  geteuid: { args: [], returns: T.u32 },
 } as const);
+
+/** geteuid(2): cannot fail */
+export function geteuid(): number {
+  return lib().geteuid();
+}
 
 // <sched.h>
 export const CLONE_NEWNS = 0x00020000;

@@ -35,6 +35,7 @@ export type { BlobInfo, CommitOptions, IngestInfo, ResourceHolder, VerifyResult 
 export { ImageStore, tagKey } from "./image-store.ts";
 export type { ImageRecord, PutImage } from "./image-store.ts";
 export { Lease, LeaseStore, isLeaseExpired, isOwnerAlive, processStartTime } from "./leases.ts";
+export { chainIds, extractKey, isExtractKeyLive } from "./chain.ts";
 export type { CreateLeaseOptions, LeaseInfo, LeaseOwner } from "./leases.ts";
 export { gc, DEFAULT_INGEST_GRACE_MS } from "./gc.ts";
 export type { GcOptions, GcResult, GcStores } from "./gc.ts";

@@ -41,6 +41,10 @@ export interface ErrorOptions {
 
 export class EngineError extends Error {
   readonly hint?: string;
+  /**
+   * @deprecated (issue 11) read only by commands/_exit-codes.ts's transitional legacyCode, by wrap(),
+   * and by the monitor protocol (engine/containers/service.ts) until those are converted
+   */
   readonly exitCode: number;
   constructor(
     readonly kind: ErrorKind,
@@ -68,7 +72,7 @@ export class ExecError extends EngineError {
   }
 }
 
-/** bad flags or arguments: main prints the message and the command's usage, exit 125 */
+/** bad flags or arguments: main prints the message and the command's usage (exit 125; see _exit-codes.ts) */
 export class UsageError extends EngineError {
   constructor(message: string, options: ErrorOptions = {}) {
     super("invalid_argument", message, options);
@@ -117,9 +121,10 @@ function kindOfErrno(code: string): ErrorKind {
 
 /** prefix context while an error travels up: wrap("prepare rootfs", e) → "prepare rootfs: <e>" */
 export function wrap(context: string, err: unknown): EngineError {
+  if (err instanceof ExecError) return new ExecError(err.reason, `${context}: ${err.message}`, { cause: err, hint: err.hint });
   if (err instanceof EngineError) {
-    const e = new EngineError(err.kind, `${context}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode });
-    return e;
+    // the deprecated exitCode travels with the error until its last user is gone (issue 11)
+    return new EngineError(err.kind, `${context}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode });
   }
   const msg = err instanceof Error ? err.message : String(err);
   return new EngineError("internal", `${context}: ${msg}`, { cause: err });
@@ -130,7 +135,8 @@ export function isKind(err: unknown, kind: ErrorKind): boolean {
 }
 
 /** raised by commands that want a specific exit status without a message (e.g. `run` returning the
- * container's status is done by returning a number; this is for early exits like `wait` on error) */
+ * container's status is done by returning a number; this is for early exits such as 141 on a broken
+ * pipe). A CLI-only value: the engine never raises it. */
 export class ExitStatus extends Error {
   constructor(readonly code: number) {
     super(`exit status ${code}`);

@@ -1,7 +1,8 @@
 /**
  * The logger passed in every command context. Logs, progress and errors go to stderr; stdout is for
  * data only (STYLE §8), so `id=$(berth run -d …)` always works. Colour only on a TTY and never when
- * NO_COLOR, TERM=dumb or CI is set.
+ * NO_COLOR, TERM=dumb or CI is set. The caller (main.ts) passes the stream, the environment and the
+ * writer: nothing here touches the process.
  */
 // consola/core: the same createConsola without the default fancy reporters and their dependencies
 // (importing "consola" costs ~50 ms at every start-up; berth brings its own reporter)
@@ -9,8 +10,7 @@ import { createConsola, type ConsolaInstance, type LogObject } from "consola/cor
 
 export type Logger = ConsolaInstance;
 
-export function useColor(stream: { isTTY?: boolean } = process.stderr): boolean {
-  const env = process.env;
+export function useColor(stream: { isTTY?: boolean }, env: Record<string, string | undefined>): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
   if (env.TERM === "dumb" || env.CI) return false;
   return !!stream.isTTY;
@@ -22,8 +22,8 @@ export function parseLogLevel(name: string): number | undefined {
   return LEVELS[name];
 }
 
-export function createLogger(level = 1, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const color = useColor();
+/** `write` takes each finished line; `color` paints the level tags (useColor) */
+export function createLogger(level: number, write: (line: string) => void, color = false): Logger {
   return createConsola({
     level,
     reporters: [

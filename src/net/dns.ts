@@ -161,7 +161,7 @@ export async function startDnsServer(o: DnsServerOptions): Promise<DnsServer> {
         let ips: string[] = [];
         try {
           ips = resolveOnNetwork(record(), q.name);
-        } catch {}
+        } catch {} // record unreadable mid-rewrite or removed: answer as for an unknown name (forwarded/NXDOMAIN)
         if (ips.length > 0 && q.class === CLASS_IN) {
           s.send(buildAnswer(buf, q, ips), port, address); // AAAA for a container name: NOERROR, no records
           return;

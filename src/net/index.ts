@@ -1,7 +1,9 @@
 /**
- * src/net — container networking: bridge networks (a Linux bridge per network, veth pairs into the
- * containers' network namespaces, IPv4 addresses, default routes), IPAM, outbound NAT, and the
- * renderers for /etc/hosts and /etc/resolv.conf.
+ * src/net — container networking: network drivers behind one contract (driver.ts: bridge/ — a Linux
+ * bridge per network, veth pairs into the containers' network namespaces, outbound NAT —, null.ts and
+ * host.ts for `--network none|host`; modes.ts decides what a NetworkMode means), and, the same for every
+ * driver, NetworkManager's records, IPAM, published ports, and the renderers for /etc/hosts and
+ * /etc/resolv.conf.
  *
  * May import: ffi (netlink, flock), lib (errors, atomic-write), oci types. Imported by: engine only.
  *
@@ -20,39 +22,51 @@
  *
  * Engine usage (all synchronous except reservePorts):
  *   const nets = new NetworkManager({ root });          // root = berth's state root
- *   create:   nets.checkHost()                          // bridge mode only: nf_tables usable, else a clear error
+ *   networkMode(mode).attach                            // what the container's NetworkMode means (modes.ts)
+ *   create:   nets.checkHost(driver)                    // attach "endpoint": e.g. nf_tables usable, else a clear error
  *             await nets.reservePorts(id, specs)         // -p/-P, BEFORE the container starts: port in use → error
  *   beforeStart(pid) hook (PID 1 waits before exec):
- *     bridge / NETWORK:  const ep = nets.connect(pid, name, { containerId: id, ip?, mac? })
+ *     "endpoint":        const ep = nets.connect(pid, name, { containerId: id, ip?, mac? })
  *                        → { ip, mac, gateway, prefixLen, subnet, bridge, hostVeth, ifName, ports }
- *     none:              nets.setupNone(pid)             // lo up only
- *     host, container:X: nothing (the runtime shares that namespace)
+ *     "loopback" (none): nothing (the runtime brings lo up; nets.setupNone(pid) does it for another netns)
+ *     "host", "container": nothing (the runtime shares that namespace)
  *   start failed after reservePorts/connect, `rm`, or the monitor died: nets.release(id) (idempotent)
  *   engine start-up / `network prune`: nets.releaseStale((id) => containerExists(id))
  *   /etc/hosts, /etc/resolv.conf, --link variables: renderHosts, renderResolvConf, linkEnv (pure)
  */
+// The drivers: each file registers itself (driver.ts). Keep these specifiers string literals so
+// `bun build --compile` bundles them; a new driver is its file plus one line here. They come first:
+// registration order is the order drivers are listed in.
+import "./bridge/driver.ts";
+import "./null.ts";
+import "./host.ts";
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
-import { NetlinkSocket, RT_TABLE_MAIN, deleteLinkByName, linkByName, listAddrs, listRoutes } from "../ffi/index.ts";
-import { applyOps, observeBridge } from "./bridge.ts";
+import { NetlinkSocket, RT_TABLE_MAIN, listAddrs, listRoutes } from "../ffi/index.ts";
+import { applyOps } from "./ops.ts";
 import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
-import { DEFAULT_TABLE, addPorts, checkNetfilter, ensureNat, removeNat, removePorts, removeTable, type PortMapping } from "./nat.ts";
+import { DEFAULT_TABLE, addPorts, removePorts, type PortMapping } from "./nat.ts";
 import { collides, type PortBinding, type PortSpec } from "./ports.ts";
-import { bridgeNameFor, hostVethName, planBridge, planEndpoint, planNone } from "./plan.ts";
 import { NetworkStore, type NetworkRecord } from "./store.ts";
 import { claimLease, dropLeases, LEASE_DIR } from "./leases.ts";
+import { isEndpointDriver, networkDriver, type DriverContext, type EndpointDriver, type NetworkDriver } from "./driver.ts";
+import { DEFAULT_NETWORK, isReservedNetworkName } from "./modes.ts";
+import { planLoopback } from "./null.ts";
 
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
-export type { NetOp, EndpointPlan } from "./plan.ts";
+export type { NetOp } from "./ops.ts";
+export type { EndpointPlan } from "./bridge/plan.ts";
+export { registerNetworkDriver, networkDrivers, creatableDriver, networkDriver, type NetworkDriver, type EndpointDriver, type NetworkDriverRegistration, type DriverContext, type DriverEndpoint, type Attach } from "./driver.ts";
+export { DEFAULT_NETWORK, networkMode, joinsNetworks, predefinedNetworks, isReservedNetworkName, type NetworkMode } from "./modes.ts";
 export { renderHosts, renderResolvConf, parseAddHost, withHostsEntry, withoutHostsEntry, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 export { startDnsServer, startDnsRelay, EMBEDDED_DNS_IP, type DnsServer, type DnsServerOptions } from "./dns.ts";
 
-/** docker's name for the default network */
-export const DEFAULT_NETWORK = "bridge";
+/** docker's default network is a bridge network */
+export const DEFAULT_NETWORK_DRIVER = "bridge";
 export const DEFAULT_BRIDGE = "berth0";
 export const DEFAULT_MTU = 1500;
 
@@ -81,9 +95,6 @@ async function probePort(spec: PortSpec): Promise<{ port: number; sock: { close(
     throw wrap(`bind ${hostname}:${spec.hostPort}/${spec.proto}`, e);
   }
 }
-
-/** names that are modes, not networks */
-const RESERVED = new Set(["host", "none", "default"]);
 
 export interface NetworkManagerOptions {
   /** berth's state root; records go to <root>/network */
@@ -130,6 +141,8 @@ export interface CreateNetworkOptions {
   subnet?: string;
   gateway?: string;
   internal?: boolean;
+  /** a registered driver whose containers get endpoints (default bridge) */
+  driver?: string;
 }
 
 export class NetworkManager {
@@ -138,6 +151,7 @@ export class NetworkManager {
   private readonly table: string;
   private readonly mtu: number;
   private readonly leaseDir: string;
+  private readonly drivers = new Map<string, NetworkDriver>();
 
   constructor(private readonly opts: NetworkManagerOptions) {
     this.leaseDir = opts.leaseDir ?? LEASE_DIR;
@@ -147,9 +161,27 @@ export class NetworkManager {
     this.mtu = opts.mtu ?? DEFAULT_MTU;
   }
 
-  /** fail early (before any container starts) when bridge networking cannot work on this host */
-  checkHost(): void {
-    checkNetfilter();
+  /** the driver instance for `name` (one per manager, made on first use with this manager's settings) */
+  driver(name: string): NetworkDriver {
+    let d = this.drivers.get(name);
+    if (!d) {
+      const ctx: DriverContext = { natTable: this.table, defaultBridge: this.defaultBridge, mtu: this.mtu };
+      d = networkDriver(name).create(ctx);
+      this.drivers.set(name, d);
+    }
+    return d;
+  }
+
+  /** the driver of a network that containers join (internal error for a record naming another kind) */
+  private endpointDriver(name: string): EndpointDriver {
+    const d = this.driver(name);
+    if (!isEndpointDriver(d)) throw new EngineError("internal", `network driver ${JSON.stringify(name)} makes no endpoints`);
+    return d;
+  }
+
+  /** fail early (before any container starts) when `driver`'s networks cannot work on this host */
+  checkHost(driver = DEFAULT_NETWORK_DRIVER): void {
+    this.endpointDriver(driver).checkHost();
   }
 
   list(): NetworkRecord[] {
@@ -165,11 +197,12 @@ export class NetworkManager {
 
   /** `network create`: record only; the bridge appears on first connect. Throws already_exists, invalid_argument, failed_precondition. */
   create(name: string, o: CreateNetworkOptions = {}): NetworkRecord {
-    if (RESERVED.has(name) || name === DEFAULT_NETWORK) throw new EngineError("invalid_argument", `network name "${name}" is reserved`);
+    if (isReservedNetworkName(name)) throw new EngineError("invalid_argument", `network name "${name}" is reserved`);
     const id = randomBytes(32).toString("hex");
+    const driver = o.driver ?? DEFAULT_NETWORK_DRIVER;
     return this.store.withLock(() => {
       if (this.store.get(name)) throw new EngineError("already_exists", `network with name ${name} already exists`);
-      return this.newRecordLocked(name, id, bridgeNameFor(id), o);
+      return this.newRecordLocked(name, id, driver, o);
     });
   }
 
@@ -192,24 +225,24 @@ export class NetworkManager {
       if (Object.values(rec.endpoints).some((e) => e.containerId === o.containerId)) {
         throw new EngineError("already_exists", `container ${o.containerId.slice(0, 12)} is already connected to network ${network}`);
       }
-      applyOps(host, planBridge(rec, observeBridge(host, rec.bridge)));
-      ensureNat(this.table, rec);
+      const driver = this.endpointDriver(rec.driver);
+      driver.ensureNetwork(host, rec);
       const ip = this.allocateLocked(rec, o.containerId, o.ip);
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
-      const p = planEndpoint(rec, { ip, hostVeth: hostVethName(randomBytes(4)), ifName, mac: o.mac, defaultRoute: !hasGateway });
+      const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
       this.store.put(rec, false);
-      return { ...p, subnet: rec.subnet, internal: rec.internal };
+      return { ...p, subnet: rec.subnet, internal: rec.internal, driver };
     });
     let ports: PortBinding[] = [];
     try {
-      applyOps(host, plan.ops, nsPath);
+      plan.driver.join(host, plan, nsPath);
       if (!plan.internal) ports = this.forwardPorts(o.containerId, plan.ip);
     } catch (e) {
       const err = wrap(`connect container ${o.containerId.slice(0, 12)} to network ${network}`, e);
       const cleanup: unknown[] = [];
       try {
-        deleteLinkByName(host, plan.hostVeth);
+        plan.driver.leave(host, [plan]);
       } catch (c) {
         cleanup.push(c);
       }
@@ -221,7 +254,7 @@ export class NetworkManager {
       if (cleanup.length) throw new AggregateError([err, ...cleanup], `${err.message}. error during cleanup: ${cleanup.map(String).join("; ")}`);
       throw err;
     }
-    const { ops: _ops, internal: _internal, ...ep } = plan;
+    const { ops: _ops, internal: _internal, driver: _driver, ...ep } = plan;
     return { ...ep, ports };
   }
 
@@ -265,12 +298,12 @@ export class NetworkManager {
     return this.store.getPorts()[containerId]?.bindings ?? [];
   }
 
-  /** `--network none`: loopback up, nothing else */
+  /** `--network none` (the null driver) for the namespace of `pid`: loopback up, nothing else */
   setupNone(pid: number): void {
     const nsPath = `/proc/${pid}/ns/net`;
     this.refuseHostNetns(nsPath, pid);
     using host = new NetlinkSocket();
-    applyOps(host, planNone(), nsPath);
+    applyOps(host, planLoopback(), nsPath);
   }
 
   /** take the container off one network: host veth deleted (its peer goes with it), address freed */
@@ -280,7 +313,7 @@ export class NetworkManager {
     const eps = Object.values(rec.endpoints).filter((e) => e.containerId === containerId);
     if (eps.length === 0) throw new EngineError("not_found", `container ${containerId.slice(0, 12)} is not connected to network ${network}`);
     this.unforwardPorts(containerId, Object.keys(rec.endpoints).filter((ip) => rec.endpoints[ip]!.containerId === containerId));
-    this.deleteVeths(eps.map((e) => e.hostVeth));
+    this.leave(rec, eps);
     this.freeLocked(network, (_, ep) => ep.containerId === containerId);
   }
 
@@ -310,8 +343,8 @@ export class NetworkManager {
   }
 
   /**
-   * `network rm`: refused while containers are connected; deletes the bridge and the network's NAT
-   * chains, and berth's table with the last network.
+   * `network rm`: refused while containers are connected; the driver deletes what the network is on the
+   * host (bridge: the device, the network's NAT chains, and berth's table with the last network).
    */
   remove(name: string): void {
     using host = new NetlinkSocket();
@@ -320,12 +353,8 @@ export class NetworkManager {
       if (!rec) throw new EngineError("not_found", `network ${name} not found`);
       const n = Object.keys(rec.endpoints).length;
       if (n > 0) throw new EngineError("failed_precondition", `network ${name} has ${n} active endpoint${n === 1 ? "" : "s"}`, { hint: "remove or disconnect its containers first" });
-      deleteLinkByName(host, rec.bridge);
-      removeNat(this.table, rec.bridge);
+      this.endpointDriver(rec.driver).deleteNetwork(host, rec, this.store.list().every((r) => r.name === name));
       this.store.remove(name);
-      // the table is shared by every berth root on the host: it goes with the last network only while
-      // no default bridge (which any root's default network uses) is left
-      if (this.store.list().length === 0 && !linkByName(host, this.defaultBridge)) removeTable(this.table);
     });
   }
 
@@ -351,7 +380,7 @@ export class NetworkManager {
     const victims = this.store.list().flatMap((rec) => Object.values(rec.endpoints).filter((e) => match(e.containerId)).map((e) => ({ rec, e })));
     if (victims.length === 0) return;
     // links first, addresses second: an address is never free while a veth could still carry it
-    this.deleteVeths(victims.map((v) => v.e.hostVeth));
+    for (const rec of new Set(victims.map((v) => v.rec))) this.leave(rec, victims.filter((v) => v.rec === rec).map((v) => v.e));
     for (const name of new Set(victims.map((v) => v.rec.name))) this.freeLocked(name, (_, ep) => match(ep.containerId));
   }
 
@@ -403,12 +432,10 @@ export class NetworkManager {
     });
   }
 
-  private deleteVeths(names: string[]): void {
+  /** the endpoints' interfaces go, through the network's driver */
+  private leave(rec: NetworkRecord, eps: NetworkRecord["endpoints"][string][]): void {
     using host = new NetlinkSocket();
-    for (const n of names) {
-      // the veth may already be gone with the container's netns; deleteLinkByName says false then
-      if (/^veth[0-9a-f]{7}$/.test(n)) deleteLinkByName(host, n);
-    }
+    this.endpointDriver(rec.driver).leave(host, eps);
   }
 
   private freeLocked(network: string, match: (ip: string, ep: NetworkRecord["endpoints"][string]) => boolean): void {
@@ -453,22 +480,15 @@ export class NetworkManager {
   private defaultLocked(): NetworkRecord {
     const rec = this.store.get(DEFAULT_NETWORK);
     if (rec) return rec;
-    let adopted: string | undefined;
-    {
-      using s = new NetlinkSocket();
-      const seen = observeBridge(s, this.defaultBridge);
-      const a = seen.addrs[0];
-      if (a) {
-        const [ip, len] = a.split("/");
-        const n = (ipToU32(ip!) & (Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0)) >>> 0;
-        adopted = formatSubnet({ network: n, prefixLen: Number(len) });
-        if (this.opts.defaultSubnet && this.opts.defaultSubnet !== adopted) adopted = undefined;
-      }
-    }
-    return this.newRecordLocked(DEFAULT_NETWORK, randomBytes(32).toString("hex"), this.defaultBridge, { subnet: adopted ?? this.opts.defaultSubnet }, adopted !== undefined);
+    const driver = this.endpointDriver(DEFAULT_NETWORK_DRIVER);
+    const id = randomBytes(32).toString("hex");
+    let adopted = driver.carriedSubnet(driver.deviceName(id, true));
+    if (adopted && this.opts.defaultSubnet && this.opts.defaultSubnet !== adopted) adopted = undefined;
+    return this.newRecordLocked(DEFAULT_NETWORK, id, DEFAULT_NETWORK_DRIVER, { subnet: adopted ?? this.opts.defaultSubnet }, adopted !== undefined);
   }
 
-  private newRecordLocked(name: string, id: string, bridge: string, o: CreateNetworkOptions, adopt = false): NetworkRecord {
+  private newRecordLocked(name: string, id: string, driverName: string, o: CreateNetworkOptions, adopt = false): NetworkRecord {
+    const bridge = this.endpointDriver(driverName).deviceName(id, name === DEFAULT_NETWORK);
     const routes = adopt ? [] : this.hostRoutes();
     const others = this.store.list().map((r) => ({ name: r.name, subnet: parseSubnet(r.subnet) }));
     let subnet;
@@ -490,7 +510,7 @@ export class NetworkManager {
     const rec: NetworkRecord = {
       name,
       id,
-      driver: "bridge",
+      driver: driverName,
       bridge,
       subnet: formatSubnet(subnet),
       gateway,
@@ -525,6 +545,7 @@ export class NetworkManager {
     try {
       target = statSync(nsPath);
     } catch {
+      // rethrown as not_found: the process (and with it its namespace) is gone
       throw new EngineError("not_found", `network namespace of pid ${pid} not found (${nsPath})`);
     }
     const own = statSync("/proc/self/ns/net");

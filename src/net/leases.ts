@@ -41,6 +41,7 @@ function read(file: string): Lease | undefined {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as Lease;
   } catch {
+    // no lease, or a torn one from a crash mid-write: either way nobody holds the address through it
     return undefined;
   }
 }
@@ -49,13 +50,13 @@ function live(file: string, l: Lease, ip: string, recordFile: (root: string) => 
   try {
     if (Date.now() - statSync(file).mtimeMs < LEASE_GRACE_MS) return true;
   } catch {
-    return false;
+    return false; // removed since read(): released
   }
   try {
     const rec = JSON.parse(readFileSync(recordFile(l.root), "utf8")) as { endpoints?: Record<string, { containerId: string }> };
     return rec.endpoints?.[ip]?.containerId === l.containerId;
   } catch {
-    return false;
+    return false; // the owning root's record is gone (root deleted): the lease is stale
   }
 }
 
@@ -85,14 +86,14 @@ export function dropLeases(bridge: string, entries: { ip: string; containerId: s
   try {
     statSync(dir);
   } catch {
-    return;
+    return; // no leases on this bridge at all
   }
   withBaseLock(base, () => {
     for (const e of entries) {
       const file = join(dir, e.ip);
       const cur = read(file);
       if (cur && cur.root === root && cur.containerId === e.containerId) {
-        try { unlinkSync(file); } catch {}
+        try { unlinkSync(file); } catch {} // already gone: what we wanted
       }
     }
     try {

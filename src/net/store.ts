@@ -32,8 +32,9 @@ export interface EndpointRecord {
 export interface NetworkRecord {
   name: string;
   id: string;
-  driver: "bridge";
-  /** Linux bridge device */
+  /** the registered network driver (driver.ts) that makes it: "bridge" */
+  driver: string;
+  /** the network's host device (bridge: the Linux bridge) */
   bridge: string;
   /** "172.17.0.0/16" */
   subnet: string;

@@ -1,22 +1,8 @@
-/** capabilities(7) names ↔ bits, and docker's default set (moby oci/caps/defaults.go). */
+/** capabilities(7) names ↔ bits (the names and docker's default set live in oci/defaults.ts). */
 import { EngineError } from "../lib/errors.ts";
+import { CAPABILITY_NAMES, DEFAULT_CAPABILITIES } from "../oci/defaults.ts";
 
-/** index = capability number (linux/capability.h) */
-export const CAPABILITY_NAMES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-  "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-  "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-  "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-  "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-  "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-  "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-] as const;
-
-export const DEFAULT_CAPABILITIES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-  "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-];
+export { CAPABILITY_NAMES, DEFAULT_CAPABILITIES };
 
 /** every capability bit set: the shim keeps whatever the kernel knows (privileged) */
 export const ALL_CAPABILITIES_MASK = (1n << 64n) - 1n;

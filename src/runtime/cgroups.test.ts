@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { parseLayout, createCgroup, joinCgroup, stats, oomKilled, cgroupPids, freeze, thaw, removeCgroup, cgroupMountsFor, DEFAULT_DEVICE_RULES, type CgroupLayout } from "./cgroups.ts";
+import { parseLayout, parseBlkio, createCgroup, joinCgroup, stats, oomKilled, cgroupPids, freeze, thaw, removeCgroup, cgroupMountsFor, DEFAULT_DEVICE_RULES, type CgroupLayout } from "./cgroups.ts";
 import { capabilityMask, DEFAULT_CAPABILITIES } from "./capabilities.ts";
+import { parseNetDev } from "./net-stats.ts";
 
 const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -36,7 +37,7 @@ afterEach(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 function fakeV1(): CgroupLayout {
   tmp = mkdtempSync("/tmp/berth-test-runtime-cg-");
   const h = (name: string, controllers: string[]) => { mkdirSync(`${tmp}/${name}`); return { dir: `${tmp}/${name}`, type: "cgroup" as const, controllers }; };
-  return { kind: "v1", hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"])] };
+  return { kind: "v1", hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"]), h("blkio", ["blkio"])] };
 }
 
 describe("cgroup writers (fake root)", () => {
@@ -58,7 +59,11 @@ describe("cgroup writers (fake root)", () => {
     expect(oomKilled("berth/c1", l)).toBe(true);
     writeFileSync(`${tmp}/memory/berth/c1/memory.usage_in_bytes`, "1000\n");
     writeFileSync(`${tmp}/pids/berth/c1/pids.current`, "3\n");
-    expect(stats("berth/c1", l)).toEqual({ memoryUsage: 1000, memoryLimit: 1 << 20, cpuNs: 0, pids: 3 });
+    expect(stats("berth/c1", l)).toEqual({ memoryUsage: 1000, memoryLimit: 1 << 20, cpuNs: 0, pids: 3, blkioRead: 0, blkioWrite: 0 });
+    // a kernel without CFQ keeps the scheduler file with only a total: blk-throttle's rows are read then
+    writeFileSync(`${tmp}/blkio/berth/c1/blkio.io_service_bytes_recursive`, "Total 0\n");
+    writeFileSync(`${tmp}/blkio/berth/c1/blkio.throttle.io_service_bytes_recursive`, "254:0 Read 16384\n254:0 Write 4194304\n254:0 Sync 4210688\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 4210688\n8:0 Read 1\n8:0 Write 2\nTotal 4210691\n");
+    expect(stats("berth/c1", l)).toMatchObject({ blkioRead: 16385, blkioWrite: 4194306 });
     expect(() => createCgroup("../x", {}, { layout: l })).toThrow(/must be relative/);
   });
 
@@ -88,6 +93,8 @@ describe("cgroup writers (fake root)", () => {
     expect(rd("berth/c2/cgroup.freeze")).toBe("1");
     writeFileSync(`${tmp}/berth/c2/memory.events`, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
     expect(oomKilled("berth/c2", l)).toBe(true);
+    writeFileSync(`${tmp}/berth/c2/io.stat`, "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n");
+    expect(stats("berth/c2", l)).toMatchObject({ blkioRead: 4097, blkioWrite: 8194 });
   });
 
   test("removeCgroup removes the leaf in every hierarchy and tolerates missing ones", () => {
@@ -108,6 +115,22 @@ describe("cgroup writers (fake root)", () => {
     for (const h of l.hierarchies) for (const f of ["cpuset.cpus", "cpuset.mems"]) rmSync(`${h.dir}/berth/${f}`, { force: true });
     removeCgroup("berth/c4", l);
     for (const h of l.hierarchies) expect(existsSync(`${h.dir}/berth`)).toBe(false);
+  });
+});
+
+describe("NET I/O and BLOCK I/O parsers", () => {
+  test("/proc/net/dev: every interface but lo, rx and tx bytes", () => {
+    const dev = `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     500       5    0    0    0     0          0         0      500       5    0    0    0     0       0          0
+  eth0:   31337      40    0    0    0     0          0         0     2048      20    0    0    0     0       0          0
+  eth1:      13       1    0    0    0     0          0         0        7       1    0    0    0     0       0          0
+`;
+    expect(parseNetDev(dev)).toEqual({ netRx: 31350, netTx: 2055 });
+  });
+  test("blkio v1 rows and v2 io.stat", () => {
+    expect(parseBlkio("8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n", "v1")).toEqual({ read: 10, write: 20 });
+    expect(parseBlkio("", "v2")).toEqual({ read: 0, write: 0 });
   });
 });
 

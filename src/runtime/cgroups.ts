@@ -318,7 +318,33 @@ export interface CgroupStats {
   memoryLimit: number;
   cpuNs: number;
   pids: number;
+  /** bytes read from / written to block devices, as docker's BLOCK I/O sums them */
+  blkioRead: number;
+  blkioWrite: number;
 }
+
+/**
+ * docker's BLOCK I/O: the "Read"/"Write" rows of io_service_bytes (v1, "<maj:min> <Op> <bytes>") or the
+ * rbytes=/wbytes= fields of io.stat (v2), summed over every device. The v1 file is the one runc and
+ * containerd read: the CFQ/BFQ scheduler's recursive counters when the kernel has them, else
+ * blk-throttle's (which counts only bios of a cgroup that has a throttle rule on that device).
+ */
+export function parseBlkio(text: string, kind: "v1" | "v2"): { read: number; write: number } {
+  let read = 0, write = 0;
+  for (const line of text.split("\n")) {
+    if (kind === "v2") {
+      read += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      write += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      continue;
+    }
+    const [, op, value] = line.trim().split(/\s+/);
+    if (/^read$/i.test(op ?? "")) read += Number(value) || 0;
+    else if (/^write$/i.test(op ?? "")) write += Number(value) || 0;
+  }
+  return { read, write };
+}
+
+const V1_BLKIO_FILES = ["blkio.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"];
 
 const num = (s: string | undefined) => {
   const t = (s ?? "").trim();
@@ -332,12 +358,21 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
   if (layout.kind === "v2") {
     const d = `${unified(layout)!.dir}/${rel}`;
     const usec = /^usage_usec (\d+)$/m.exec(read(`${d}/cpu.stat`) ?? "")?.[1];
-    return { memoryUsage: num(read(`${d}/memory.current`)), memoryLimit: num(read(`${d}/memory.max`) ?? "max"), cpuNs: Number(usec ?? 0) * 1000, pids: num(read(`${d}/pids.current`)) };
+    const io = parseBlkio(read(`${d}/io.stat`) ?? "", "v2");
+    return { memoryUsage: num(read(`${d}/memory.current`)), memoryLimit: num(read(`${d}/memory.max`) ?? "max"), cpuNs: Number(usec ?? 0) * 1000, pids: num(read(`${d}/pids.current`)), blkioRead: io.read, blkioWrite: io.write };
   }
   const at = (c: string, f: string) => { const h = v1(layout, c); return h ? read(`${h.dir}/${rel}/${f}`) : undefined; };
   let limit = num(at("memory", "memory.limit_in_bytes"));
   if (limit >= 2 ** 62) limit = Infinity; // v1 reports "unlimited" as PAGE_COUNTER_MAX pages
-  return { memoryUsage: num(at("memory", "memory.usage_in_bytes")), memoryLimit: limit, cpuNs: num(at("cpuacct", "cpuacct.usage")), pids: num(at("pids", "pids.current")) };
+  // the first file that exists and has per-device rows (a kernel without CFQ has the file but only "Total 0")
+  let io = { read: 0, write: 0 };
+  for (const f of V1_BLKIO_FILES) {
+    const text = at("blkio", f);
+    if (text === undefined || !/^\S+ (Read|Write) /m.test(text)) continue;
+    io = parseBlkio(text, "v1");
+    break;
+  }
+  return { memoryUsage: num(at("memory", "memory.usage_in_bytes")), memoryLimit: limit, cpuNs: num(at("cpuacct", "cpuacct.usage")), pids: num(at("pids", "pids.current")), blkioRead: io.read, blkioWrite: io.write };
 }
 
 /** did the kernel OOM-kill a process of this cgroup (v1 memory.oom_control, v2 memory.events)? */

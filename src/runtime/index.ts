@@ -21,6 +21,7 @@ export {
   createCgroup, cgroupExists, joinCgroup, updateCgroup, freeze, thaw, stats, oomKilled, removeCgroup, cgroupPids, detectLayout, parseLayout,
   cgroupDirs, DEFAULT_DEVICE_RULES, type CgroupLayout, type CgroupStats, type Hierarchy,
 } from "./cgroups.ts";
+export { netStats, parseNetDev, type NetStats } from "./net-stats.ts";
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, capabilityMask } from "./capabilities.ts";
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, planMounts } from "./mount-plan.ts";
 export { loadShim } from "./shim.ts";

@@ -22,12 +22,7 @@ const MS_RELATIME = 1 << 21;
 const MS_NOATIME = 1024;
 
 /** moby's defaults (oci/defaults.go) for engines that build the lists themselves */
-export const DEFAULT_MASKED_PATHS = [
-  "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-  "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-  "/sys/devices/virtual/powercap",
-];
-export const DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+export { MASKED_PATHS as DEFAULT_MASKED_PATHS, READONLY_PATHS as DEFAULT_READONLY_PATHS } from "../oci/defaults.ts";
 
 /** nodes runc binds into every container's /dev (libcontainer/specconv AllowedDevices) */
 export const DEFAULT_DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];

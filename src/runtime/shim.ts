@@ -35,7 +35,7 @@ function runningLibc(): string {
 /** the compiled shim, built on first use (tcc writes its own headers under TMPDIR too) */
 export function loadShim(): Shim {
   if (shim) return shim;
-  const dir = mkdtempSync(`${process.env.TMPDIR || tmpdir()}/berth-shim-`);
+  const dir = mkdtempSync(`${tmpdir()}/berth-shim-`);
   try {
     writeFileSync(`${dir}/shim.c`, shimSource);
     symlinkSync(runningLibc(), `${dir}/libc.so`);

@@ -11,7 +11,7 @@
  * polls waitpid(WNOHANG): every millisecond for half a second, then every 5 ms, then every 20 ms.
  */
 import { openSync, readdirSync, readlinkSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync, readFileSync, writeFileSync, renameSync } from "node:fs";
-import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
+import { EngineError, ExecError, SyscallError, wrap } from "../lib/errors.ts";
 import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
@@ -19,6 +19,7 @@ import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContai
 import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
+import { DEFAULT_PATH } from "../oci/defaults.ts";
 import { compileSeccomp, DEFAULT_PROFILE, SECCOMP_COMPILER, type SeccompProfile } from "./seccomp.ts";
 import { cgroupMountsFor, createCgroup, detectLayout, joinTargets, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
@@ -28,8 +29,6 @@ import { mark } from "../lib/trace.ts";
 /** where each container's rootfs is mounted, inside its own private mount namespace only: one shared,
  * always-empty directory on the host is enough */
 export const STAGING_DIR = "/run/berth/rootfs";
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface CreateHooks {
   /** runs while the child waits, after the cgroup join (network wiring) */
@@ -318,11 +317,11 @@ function childError([step, errno, index]: [number, number, number], plan: ShimPl
     const q = JSON.stringify(arg0);
     if (code === "ENOENT") {
       const msg = index === 0 ? `exec: ${q}: executable file not found in $PATH` : `exec: ${q}: stat ${arg0}: no such file or directory`;
-      return new EngineError("not_found", msg, { exitCode: 127 });
+      return new ExecError("not_found", msg);
     }
-    if (code === "EACCES") return new EngineError("permission_denied", `exec: ${q}: permission denied`, { exitCode: 126 });
-    if (code === "ENOEXEC") return new EngineError("invalid_argument", `exec: ${q}: exec format error`, { exitCode: 126 });
-    return new EngineError("internal", `exec: ${q}: ${reason.toLowerCase()}`, { exitCode: 126 });
+    if (code === "EACCES") return new ExecError("not_executable", `exec: ${q}: permission denied`);
+    if (code === "ENOEXEC") return new ExecError("not_executable", `exec: ${q}: exec format error`);
+    return new ExecError("not_executable", `exec: ${q}: ${reason.toLowerCase()}`);
   }
   let what: string = STEP[step] ?? `step ${step}`;
   if (step === ST_OP && ops[index]) what = ops[index]!.what;

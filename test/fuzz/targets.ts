@@ -958,7 +958,7 @@ const tplArb = fc
 
 const template: Target<{ tmpl: string; raw: boolean }> = {
   name: "template",
-  parser: "engine/containers/format.ts compileTemplate + execution (→ commands/_format/template.ts)",
+  parser: "src/commands/_format/template.ts compileTemplate + execution",
   limitMs: 1000,
   arb: fc.record({
     tmpl: fc.oneof(

@@ -29,7 +29,7 @@ for (const driver of ["vfs", "overlay"] as const) {
   describe.skipIf(!rootEnabled)(`commitLayer (${driver})`, () => {
     const root = rootEnabled ? mkdtempSync(`/tmp/berth-test-commit-${driver}-`) : "/nonexistent";
     afterAll(() => rmSync(root, { recursive: true, force: true }));
-    const engine = rootEnabled ? new Engine({ root, log: createLogger(0), storageDriver: driver }) : undefined!;
+    const engine = rootEnabled ? new Engine({ root, log: createLogger(0, (l) => void process.stderr.write(l)), storageDriver: driver }) : undefined!;
 
     test("a snapshot's changes become a layer on top of the base image", async () => {
       const images = engine.images;

@@ -47,12 +47,12 @@ describe.skipIf(!enabled)("pull from docker-registry", () => {
   test("multi-layer gzip image: pull, names, digests, layer order, check clean", async () => {
     const r = await berth(["pull", `${reg.host}/test/multi:1`], { root });
     expect(r).toMatchObject({ exitCode: 0 });
-    expect(r.stdout).toBe(`${reg.host}/test/multi:1\n`);
-    expect(r.stderr).toContain(`1: Pulling from test/multi`);
-    expect(r.stderr).toContain("Pull complete");
+    expect(r.stdout).toEndWith(`\n${reg.host}/test/multi:1\n`); // progress, then the name, all on stdout as docker
+    expect(r.stdout).toContain(`1: Pulling from test/multi`);
+    expect(r.stdout).toContain("Pull complete");
     const remote = JSON.parse(await skopeo(["inspect", "--tls-verify=false", `docker://${reg.host}/test/multi:1`])) as { Digest: string; Layers: string[] };
-    expect(r.stderr).toContain(`Digest: ${remote.Digest}`);
-    expect(r.stderr).toContain(`Status: Downloaded newer image for ${reg.host}/test/multi:1`);
+    expect(r.stdout).toContain(`Digest: ${remote.Digest}`);
+    expect(r.stdout).toContain(`Status: Downloaded newer image for ${reg.host}/test/multi:1`);
     const ins = await berth(["image", "inspect", `${reg.host}/test/multi:1`], { root });
     expect(ins).toMatchObject({ exitCode: 0 });
     const info = JSON.parse(ins.stdout)[0];
@@ -61,8 +61,8 @@ describe.skipIf(!enabled)("pull from docker-registry", () => {
     // again: up to date, every layer already there
     const again = await berth(["pull", `${reg.host}/test/multi:1`], { root });
     expect(again).toMatchObject({ exitCode: 0 });
-    expect(again.stderr).toContain("Already exists");
-    expect(again.stderr).toContain(`Status: Image is up to date for ${reg.host}/test/multi:1`);
+    expect(again.stdout).toContain("Already exists");
+    expect(again.stdout).toContain(`Status: Image is up to date for ${reg.host}/test/multi:1`);
     const chk = await berth(["system", "check"], { root });
     expect(chk).toMatchObject({ exitCode: 0 });
   }, 60_000);

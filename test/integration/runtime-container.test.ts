@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "n
 import { rootEnabled } from "../helpers/root.ts";
 import { makeRootfs, testSpec, runCollect, leaks, removeRoot } from "./runtime-fixture.ts";
 import { createContainer, execInContainer, killContainer, processStartTime, isAlive, removeCgroup, cgroupPids, freeze, thaw, stats, DEFAULT_CAPABILITIES, detectLayout } from "../../src/runtime/index.ts";
-import { EngineError } from "../../src/lib/errors.ts";
+import { ExecError } from "../../src/lib/errors.ts";
 import { pipe2, closeFd } from "../../src/ffi/container-io.ts";
 
 let root = "";
@@ -186,14 +186,14 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   test("command not found → 127, not executable → 126, with docker's wording", async () => {
     const spec = testSpec(root, ["nosuch"]);
     const e = await runCollect(spec).catch((x) => x);
-    expect(e).toBeInstanceOf(EngineError);
+    expect(e).toBeInstanceOf(ExecError);
     expect(e.message).toBe(`exec: "nosuch": executable file not found in $PATH`);
-    expect(e.exitCode).toBe(127);
+    expect(e.reason).toBe("not_found");
     const e2 = await runCollect(testSpec(root, ["/etc/passwd"])).catch((x) => x);
     expect(e2.message).toBe(`exec: "/etc/passwd": permission denied`);
-    expect(e2.exitCode).toBe(126);
+    expect(e2.reason).toBe("not_executable");
     const e3 = await runCollect(testSpec(root, ["/nope"])).catch((x) => x);
-    expect(e3.exitCode).toBe(127);
+    expect(e3.reason).toBe("not_found");
     expect(existsSync(`/sys/fs/cgroup/memory/${spec.cgroupPath}`)).toBe(false);
   });
 
@@ -293,7 +293,7 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       removeCgroup(spec.cgroupPath);
     }
     const e = await runCollect(testSpec(root, ["nosuch"], {}, { init: true })).catch((x) => x);
-    expect(e.exitCode).toBe(127);
+    expect(e.reason).toBe("not_found");
   });
 
   test("execInContainer joins the namespaces and cgroup with the given user", async () => {
@@ -321,7 +321,7 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       expect(cg).toMatch(/:memory:\/$/);
       expect(capEff).toMatch(/0000000000000000$/);
       const e = await execInContainer(c.pid, { args: ["nosuch"], env: [], cwd: "/", uid: 0, gid: 0, additionalGids: [], terminal: false, capabilities: [], noNewPrivileges: false, init: false }, { stdin: 0, stdout: 1, stderr: 2 }, spec.cgroupPath).catch((x) => x);
-      expect(e.exitCode).toBe(127);
+      expect(e.reason).toBe("not_found");
     } finally {
       killContainer(c.pid, 9);
       await c.wait();

@@ -1,7 +1,7 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanDuration, humanSize, renderTable } from "../../lib/human.ts";
 import { shortId } from "../../lib/ids.ts";
-import { FORMAT_HELP, formatRows } from "../_format.ts";
+import { FORMAT_HELP, formatRows } from "../_format/table.ts";
 
 const HISTORY_HEADERS: Record<string, string> = { Comment: "COMMENT", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", CreatedSince: "CREATED", ID: "IMAGE", Size: "SIZE" };
 
@@ -17,7 +17,10 @@ export default defineBerthCommand({
     const engine = await ctx.engine();
     const rows = await engine.images.history(positionals[0]!);
     const id = (s: string) => (s === "<missing>" || flags["no-trunc"] ? s : shortId(s));
-    if (flags.quiet) return void rows.forEach((r) => ctx.out(id(r.id) + "\n"));
+    if (flags.quiet) {
+      for (const r of rows) ctx.out(id(r.id) + "\n");
+      return;
+    }
     const now = Date.now();
     const by = (s: string) => (flags["no-trunc"] || s.length <= 45 ? s : s.slice(0, 44) + "…");
     const human = flags.human !== false;

@@ -1,6 +1,6 @@
 import { defineBerthCommand } from "../_command.ts";
 import { EngineError } from "../../lib/errors.ts";
-import { compileTemplate, goJson } from "../../engine/containers/format.ts";
+import { compileTemplate, goJson } from "../_format/template.ts";
 
 export default defineBerthCommand({
   meta: { name: "inspect", description: "Display detailed information on one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", minArgs: 1 },
@@ -13,7 +13,7 @@ export default defineBerthCommand({
     let failed = false;
     for (const ref of positionals) {
       try {
-        found.push(await engine.images.inspect(ref));
+        found.push(await engine.imageInspect(ref));
       } catch (e) {
         if (!(e instanceof EngineError) || e.kind !== "not_found") throw e;
         process.stderr.write(`Error: No such image: ${ref}\n`);

@@ -9,6 +9,10 @@ export default defineBerthCommand({
   },
   async run({ flags, ctx }) {
     const engine = await ctx.engine();
+    if (flags.verbose && (flags.format === undefined || flags.format === "table")) {
+      const [{ verboseDiskUsage }, { renderVerboseDiskUsage }] = await Promise.all([import("../../engine/disk-usage.ts"), import("./_df-verbose.ts")]);
+      return void ctx.out(renderVerboseDiskUsage(await verboseDiskUsage(engine)));
+    }
     const rows = await engine.diskUsage();
     const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
     if (flags.format === "json") {

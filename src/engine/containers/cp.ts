@@ -9,7 +9,7 @@
  * checked directory for a symlink between the check and the copy. Stop the container (or pause it) to
  * copy from an untrusted one.
  */
-import { closeSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, rmSync, symlinkSync, chmodSync, statSync, writeSync, constants } from "node:fs";
+import { closeSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, chmodSync, statSync, writeSync, constants } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { lchown, lutimes, mount, umount2, MNT_DETACH, MS_BIND } from "../../ffi/fs.ts";
@@ -70,7 +70,7 @@ export async function withContainerRoot<T>(o: { pid: number; mounts: () => Promi
   }
 }
 
-const noSuch = (ctr: string, p: string) => new EngineError("not_found", `Could not find the file ${p} in container ${ctr}`, { exitCode: 1 });
+const noSuch = (ctr: string, p: string) => new EngineError("not_found", `Could not find the file ${p} in container ${ctr}`);
 
 /** container → host (or a tar on `out` when dest is "-") */
 export async function copyOut(root: string, ctrName: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
@@ -91,29 +91,47 @@ export async function copyOut(root: string, ctrName: string, src: string, dest: 
   let target = dest;
   if (existsSync(dest) && statSync(dest).isDirectory()) target = join(dest, name);
   else if (src.endsWith("/") && lstatSync(hostSrc).isDirectory() && !existsSync(dirname(dest))) {
-    throw new EngineError("not_found", `destination directory ${dirname(dest)} does not exist`, { exitCode: 1 });
+    throw new EngineError("not_found", `destination directory ${dirname(dest)} does not exist`);
   }
   cpSync(hostSrc, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true, errorOnExist: false });
+  keepDirTimes(hostSrc, target);
+}
+
+/**
+ * docker's cp keeps directory mtimes (its tar carries them and the extractor sets them after the
+ * contents); cpSync keeps only the files'. Set each copied directory's times from its source, children
+ * first, since writing into a directory changed its mtime. lstat: a symlink is never followed.
+ */
+function keepDirTimes(src: string, target: string, root?: string): void {
+  const st = lstatSync(src, { bigint: true });
+  if (!st.isDirectory()) return;
+  for (const name of readdirSync(src)) keepDirTimes(join(src, name), join(target, name), root);
+  const ts = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
+  // into a container (`root`): resolved again inside it, so a directory the container swapped for a
+  // symlink meanwhile leads nowhere outside
+  lutimes(root ? resolveInRoot(root, target.slice(root.length), false) : target, ts(st.atimeNs), ts(st.mtimeNs));
 }
 
 /** host file/dir → container directory/path */
 export function copyIn(root: string, src: string, dest: string): void {
-  if (!existsSync(src)) throw new EngineError("not_found", `could not find the file ${src} on the host`, { exitCode: 1 });
+  if (!existsSync(src)) throw new EngineError("not_found", `could not find the file ${src} on the host`);
   const hostDest = resolveInRoot(root, dest, true);
   let target = hostDest;
-  if (existsSync(hostDest) && lstatSync(hostDest).isDirectory()) target = join(hostDest, basename(src));
-  else if (!existsSync(dirname(hostDest))) throw new EngineError("not_found", `Could not find the file ${dirname(dest)} in container`, { exitCode: 1 });
+  // the container's root itself may be a symlink on the host (/proc/<pid>/root): stat, not lstat, there
+  if (existsSync(hostDest) && (hostDest === join(root) ? statSync(hostDest) : lstatSync(hostDest)).isDirectory()) target = join(hostDest, basename(src));
+  else if (!existsSync(dirname(hostDest))) throw new EngineError("not_found", `Could not find the file ${dirname(dest)} in container`);
   // the parent was resolved inside the root; never write through a symlink that sits at the target
   try {
     if (lstatSync(target).isSymbolicLink()) rmSync(target);
   } catch {}
   cpSync(src, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true });
+  keepDirTimes(src, target, root);
 }
 
 /** a tar stream (stdin) → extracted under container directory `dest`; names may not escape */
 export async function extractIn(root: string, dest: string, source: AsyncIterable<Uint8Array>): Promise<void> {
   const base = resolveInRoot(root, dest, true);
-  if (!existsSync(base) || !lstatSync(base).isDirectory()) throw new EngineError("not_found", `Could not find the file ${dest} in container`, { exitCode: 1 });
+  if (!existsSync(base) || !lstatSync(base).isDirectory()) throw new EngineError("not_found", `Could not find the file ${dest} in container`);
   const rel = base.slice(root.length);
   const dirs: [string, TarRecord["entry"]][] = [];
   for await (const r of readTar(source)) {
@@ -159,11 +177,14 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
       default:
         continue; // devices and fifos are not copied into containers
     }
-    if (process.getuid?.() === 0) try { lchown(target, e.uid, e.gid); } catch {}
-    if (e.type !== "dir") try { lutimes(target, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch {}
+    // owners: EPERM when not root, and the files stay the caller's, as an unprivileged tar -x leaves them
+    try { lchown(target, e.uid, e.gid); } catch { /* see above */ }
+    // times are best effort: a failure leaves the time of the copy, not worth failing the copy for
+    if (e.type !== "dir") try { lutimes(target, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch { /* see above */ }
   }
   for (const [d, e] of dirs.reverse()) {
-    try { chmodSync(d, e.mode); } catch {}
-    try { lutimes(d, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch {}
+    // a directory the tar made: mode and times after its contents; best effort like the entries' times
+    try { chmodSync(d, e.mode); } catch { /* see above */ }
+    try { lutimes(d, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch { /* see above */ }
   }
 }

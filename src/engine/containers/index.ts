@@ -1,6 +1,8 @@
 /**
  * src/engine/containers — docker's container half of the engine: records, lifecycle, supervision,
- * logs, exec, attach.
+ * logs, exec, attach. One operation per file in ops/ (a function over ops/deps.ts ContainerDeps); the
+ * lifecycle rules are the transition table in types.ts; service.ts is the façade callers use. The
+ * runtime is reached only through the ContainerRuntime interface (runtime-port.ts).
  *
  * Owns <root>/containers/** (a directory per container: docker-shaped config.json and state.json, the
  * json-file log, generated /etc files, the attach socket; names/<name> link files). May import
@@ -14,10 +16,12 @@
  * name or directory, even when the supervisor was SIGKILLed; a container's addresses and veths live
  * from the runtime's beforeStart hook to its exit, its published host ports from create to `rm`.
  */
+export { detachStdout } from "./ops/self.ts";
 export { ContainerService, normalizeRef, snapshotKey, type ContainerServiceOptions, type ContainerInfo, type ForegroundOptions } from "./service.ts";
-export { defaultCreateOptions, parseSignal, signalName, type CreateOptions } from "./spec.ts";
+export { parseSignal, signalName } from "./signals.ts";
+/** docker's -p syntax, for the client (commands/_container-opts.ts) */
+export { parsePortSpec } from "../../net/index.ts";
 export { NoSuchContainer } from "./store.ts";
 export type { LogEntry } from "./logs.ts";
 export type { ContainerConfigFile, ContainerStateFile, ContainerStatus } from "./types.ts";
 export { dockerStatus } from "./types.ts";
-export { psRows, statusText, renderDockerTable, renderTemplate } from "./format.ts";

@@ -9,6 +9,9 @@
  * the hook to the container's exit: every exit path (normal exit, failed start, a reconciled dead
  * supervisor, `rm -f`) calls detachAll or release, both idempotent, and a crash between the address
  * record and the veth leaves a record that the next start, `rm`, `network rm` or `prune` reclaims.
+ *
+ * What a NetworkMode means (joins networks, none, host, container:<ref>) is decided by src/net's
+ * networkMode from the driver registry; the functions here branch on its `attach`, never on the spelling.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +20,9 @@ import { overwriteInPlace, replaceFile } from "../../lib/atomic-write.ts";
 import { shortId } from "../../lib/ids.ts";
 import {
   DEFAULT_NETWORK,
+  DEFAULT_NETWORK_DRIVER,
+  joinsNetworks,
+  networkMode,
   formatPortBinding,
   linkEnv,
   parseAddHost,
@@ -33,10 +39,14 @@ import {
   type PortSpec,
 } from "../../net/index.ts";
 import { NetworkService } from "../network.ts";
-import { isBridgeMode, parseLink, resolvConf } from "./spec.ts";
+import { parseLink } from "./create-config.ts";
+import { resolvConf } from "./oci-spec.ts";
 import type { ContainerConfigFile, EndpointSettings } from "./types.ts";
 
-export { isBridgeMode };
+export { networkMode };
+
+/** the mode joins networks through a driver (bridge, a user network), unlike none, host, container:<ref> */
+export const isBridgeMode = joinsNetworks;
 
 /** what prepare() needs to know about the linked containers (running, with an address) */
 export interface LinkedContainer {
@@ -46,10 +56,11 @@ export interface LinkedContainer {
   cfg: ContainerConfigFile;
 }
 
-/** the network a record's NetworkMode names ("default" is docker's other word for bridge) */
+/** the network a record's NetworkMode names ("default" is docker's other word for bridge); the mode
+ * itself for none, host and container:<ref> */
 export function primaryNetwork(cfg: ContainerConfigFile): string {
-  const m = cfg.HostConfig.NetworkMode;
-  return m === "default" ? DEFAULT_NETWORK : m;
+  const m = networkMode(cfg.HostConfig.NetworkMode);
+  return m.attach === "endpoint" ? m.network : cfg.HostConfig.NetworkMode;
 }
 
 /** networks to join at start, primary first */
@@ -79,7 +90,7 @@ export function containerKnown(containersRoot: string, id: string): boolean {
   try {
     return Date.now() - statSync(dir).mtimeMs < 60_000;
   } catch {
-    return false;
+    return false; // no directory: not a container
   }
 }
 
@@ -94,24 +105,28 @@ export async function checkAndReserve(
   resolveContainer: (ref: string) => string,
   isKnown: (id: string) => boolean,
 ): Promise<void> {
-  const mode = cfg.HostConfig.NetworkMode;
-  if (mode.startsWith("container:")) {
-    resolveContainer(mode.slice("container:".length));
+  const mode = networkMode(cfg.HostConfig.NetworkMode);
+  if (mode.attach === "container") {
+    resolveContainer(mode.container);
     return;
   }
-  if (!isBridgeMode(mode)) return;
+  if (mode.attach !== "endpoint") return;
+  // the drivers of the networks joined (the default network's record may not exist yet: not resolved here)
+  const drivers = new Set<string>();
   for (const net of Object.keys(cfg.Berth.Networks ?? {})) {
-    if (net !== DEFAULT_NETWORK) nets.resolve(net);
+    drivers.add(net !== DEFAULT_NETWORK ? nets.resolve(net).driver : DEFAULT_NETWORK_DRIVER);
   }
+  if (drivers.size === 0) drivers.add(DEFAULT_NETWORK_DRIVER);
   for (const l of cfg.HostConfig.Links ?? []) {
     const { name } = parseLink(l);
     try {
       resolveContainer(name);
     } catch {
+      // docker's words for any failure to find the linked container
       throw new EngineError("not_found", `could not get container for ${name}`);
     }
   }
-  nets.mgr.checkHost();
+  for (const d of drivers) nets.mgr.checkHost(d);
   const specs = portSpecs(cfg as ContainerConfigFile);
   if (specs.length === 0) return;
   try {
@@ -209,6 +224,8 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
     return { endpoints: eps, ...(relay ? { stopRelay: () => relay!.stop() } : {}) };
   } catch (e) {
     relay?.stop();
+    // the join's error is the one to report; endpoints a failed detach leaves are reclaimed by the next
+    // start's detachAll, `rm` or releaseStale
     try { detachAll(nets, id); } catch {}
     throw e;
   }
@@ -229,7 +246,7 @@ export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undef
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
   replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
   let hostResolv = "";
-  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {}
+  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // no host resolv.conf: docker's defaults apply
   const user = ep && ep.network !== DEFAULT_NETWORK && embeddedDns;
   const dns = user ? [relayed ? EMBEDDED_DNS_IP : ep.gateway, ...h.Dns] : h.Dns;
   // docker's embedded-DNS resolv.conf carries ndots:0 unless the user gave options
@@ -269,7 +286,7 @@ export function portLines(bindings: PortBinding[], filter?: string): string[] {
   if (filter) {
     const [p, proto = "tcp"] = filter.split("/");
     bs = bs.filter((b) => String(b.containerPort) === p && b.proto === proto);
-    if (bs.length === 0) throw new EngineError("not_found", `No public port '${p}/${proto}' published for container`, { exitCode: 1 });
+    if (bs.length === 0) throw new EngineError("not_found", `No public port '${p}/${proto}' published for container`);
     return bs.map((b) => `${b.hostIp || "0.0.0.0"}:${b.hostPort}`);
   }
   return [...bs].sort((a, b) => a.containerPort - b.containerPort).map(formatPortBinding);
@@ -331,6 +348,7 @@ export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, 
   };
 }
 
+/** inspect shows what it can: a network store that cannot be read (removed root, torn record) shows as none */
 function safe<T>(fn: () => T, dflt: T): T {
   try {
     return fn();

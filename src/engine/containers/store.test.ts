@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { join } from "node:path";
 import { ContainerStore } from "./store.ts";
 import { JsonLogWriter, readLogFrom, parseTimeArg } from "./logs.ts";
-import { renderDockerTable, renderTemplate, statusText } from "./format.ts";
 import { readRootfsFile } from "./rootfs-files.ts";
 import { initialState } from "./types.ts";
 import { randomName, validateName } from "./names.ts";
@@ -61,25 +60,6 @@ describe("json-file log", () => {
     expect(parseTimeArg("10m", 1_000_000)).toBe(400_000);
     expect(parseTimeArg("1700000000")).toBe(1_700_000_000_000);
     expect(parseTimeArg("2024-01-01T00:00:00Z")).toBe(Date.UTC(2024, 0, 1));
-  });
-});
-
-describe("format", () => {
-  test("docker's tabwriter: minwidth 10, padding 3", () => {
-    expect(renderDockerTable(["CONTAINER ID", "IMAGE", "NAMES"], [["abc", "busybox", "x"]])).toBe("CONTAINER ID   IMAGE     NAMES\nabc            busybox   x\n");
-  });
-  test("templates", () => {
-    const d = { State: { Status: "running", Pid: 5 }, Name: "/x", Labels: { a: "b" } };
-    expect(renderTemplate("{{.State.Status}} {{.Name}}", d)).toBe("running /x");
-    expect(renderTemplate("{{json .State}}", d)).toBe('{"Status":"running","Pid":5}');
-    expect(renderTemplate('{{index .Labels "a"}}', d)).toBe("b");
-  });
-  test("status words", () => {
-    const now = Date.parse("2024-01-01T00:00:10Z");
-    const i = (state: object) => ({ cfg: {} as never, state: { ...initialState(), ...state } });
-    expect(statusText(i({ Status: "running", StartedAt: "2024-01-01T00:00:08.123456789Z" }), now)).toBe("Up 1 second");
-    expect(statusText(i({ Status: "stopped", ExitCode: 0, FinishedAt: "2024-01-01T00:00:07Z" }), now)).toBe("Exited (0) 3 seconds ago");
-    expect(statusText(i({ Status: "created" }), now)).toBe("Created");
   });
 });
 

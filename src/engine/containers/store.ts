@@ -16,7 +16,7 @@ const TRANSIENT = new Set<string>(["running", "paused", "creating"]);
 
 export class NoSuchContainer extends EngineError {
   constructor(ref: string) {
-    super("not_found", `No such container: ${ref}`, { exitCode: 1 });
+    super("not_found", `No such container: ${ref}`);
   }
 }
 
@@ -132,7 +132,7 @@ export class ContainerStore {
    * owner's directory is gone (a crash between steps) is reclaimed.
    */
   reserveName(name: string, id: string): void {
-    const tmp = join(this.namesDir, `.tmp-${id}-${process.pid}`);
+    const tmp = join(this.namesDir, `.tmp-${id}-${crypto.randomUUID()}`);
     atomicWriteFile(tmp, id + "\n", 0o600);
     try {
       for (let attempt = 0; ; attempt++) {
@@ -172,7 +172,7 @@ export class ContainerStore {
     if (/^[0-9a-f]+$/.test(r)) {
       const hits = this.ids().filter((id) => id.startsWith(r));
       if (hits.length === 1) return hits[0]!;
-      if (hits.length > 1) throw new EngineError("invalid_argument", `multiple IDs found with provided prefix: ${r}`, { exitCode: 1 });
+      if (hits.length > 1) throw new EngineError("invalid_argument", `multiple IDs found with provided prefix: ${r}`);
     }
     throw new NoSuchContainer(ref);
   }

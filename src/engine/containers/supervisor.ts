@@ -1,18 +1,18 @@
 /**
  * The supervisor of one running container: the `__monitor` process for detached containers, or the
- * foreground `run`/`start -a` process itself (see ContainerService.start for why). It creates the
+ * foreground `run`/`start -a` process itself (see service.ts and ops/start.ts for why). It creates the
  * container through the runtime, holds the pty master or the pipes, writes the json-file log, serves
  * the attach socket, records state (running with pid + start time, then stopped with exit code,
  * OOMKilled and FinishedAt), removes the cgroup, and honours --rm.
  */
 import { unlinkSync, write as fsWrite } from "node:fs";
 import tty from "node:tty";
-import { EngineError } from "../../lib/errors.ts";
+import { EngineError, ExecError } from "../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "./attach-proto.ts";
 import { JsonLogWriter, nowNano, type LogOptions, type StreamName } from "./logs.ts";
-import * as rt from "./runtime-port.ts";
+import type { ContainerRuntime, RunningContainer } from "./runtime-port.ts";
 import type { ContainerConfigFile } from "./types.ts";
 
 /** the local end of a foreground session */
@@ -61,7 +61,7 @@ export function pumpFd(fd: number, isPty: boolean, onData: (b: Uint8Array) => vo
     } catch {
       // the fd went away (container gone): end of output
     } finally {
-      try { closeFd(fd); } catch {}
+      try { closeFd(fd); } catch {} // closed already by a racing end
     }
   })();
 }
@@ -107,10 +107,10 @@ export interface SuperviseHooks {
 }
 
 /**
- * Run a prepared container to its end. Throws (with docker's 125/126/127 exit code) if the runtime
- * cannot start it; otherwise resolves with the exit information.
+ * Run a prepared container to its end. Throws if the runtime cannot start it (an ExecError for docker's
+ * 127/126); otherwise resolves with the exit information.
  */
-export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<ExitInfo> {
+export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: ContainerRuntime): Promise<ExitInfo> {
   const c = p.cfg.Config;
   const tty = c.Tty;
   const childFds: number[] = [];
@@ -121,7 +121,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
   const outputs: { fd: number; stream: StreamName }[] = [];
   try {
     if (tty) {
-      const pty = rt.openConsole();
+      const pty = runtime.openConsole();
       master = pty.master;
       ours.push(master);
       childFds.push(pty.slave, pty.mountFd);
@@ -156,9 +156,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
     throw e;
   }
 
-  let running: rt.RunningContainer;
+  let running: RunningContainer;
   try {
-    running = await rt.createContainer(p.spec, stdio, { beforeStart: p.beforeStart });
+    running = await runtime.create(p.spec, stdio, { beforeStart: p.beforeStart });
   } catch (e) {
     for (const fd of [...childFds, ...ours]) closeFd(fd);
     const err = startError(e, p.spec.process.args[0] ?? "");
@@ -166,19 +166,19 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
     throw err;
   } finally {
     for (const fd of childFds) {
-      try { closeFd(fd); } catch {}
+      try { closeFd(fd); } catch {} // the runtime took it over; nothing of ours leaks
     }
   }
   hooks.recordRunning(running.pid, running.startTime, nowNano());
   hooks.onStarted?.(running.pid);
-  if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} });
+  if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} }); // ended: no terminal to resize
 
   const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
 
   // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
   const sockPath = attachSocketPath(p.dir);
-  try { unlinkSync(sockPath); } catch {}
+  try { unlinkSync(sockPath); } catch {} // none left by an earlier run
   let server: ReturnType<typeof Bun.listen> | undefined;
   try {
     server = Bun.listen<{ reader: FrameReader; client?: { write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> } }>({
@@ -191,7 +191,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
           s.data.reader.push(chunk, (type, payload) => {
             if (type === F_HELLO) {
               let want = { stdin: false, stdout: true, stderr: true };
-              try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {}
+              try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {} // a bad hello: the default streams
               const client = {
                 want: { stdout: want.stdout, stderr: want.stderr },
                 write: (b: Uint8Array) => void s.write(b),
@@ -203,7 +203,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
             else if (type === F_STDIN_EOF) { if (!tty) stdinWriter?.end(); }
             else if (type === F_RESIZE && master >= 0) {
               const [rows, cols] = Buffer.from(payload).toString().split(" ").map(Number);
-              if (rows && cols) try { setWinsize(master, { rows, cols }); } catch {}
+              if (rows && cols) try { setWinsize(master, { rows, cols }); } catch {} // the pty is gone: nothing to resize
             }
           });
         },
@@ -222,7 +222,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
     void (async () => {
       try {
         for await (const chunk of hooks.local!.stdin as AsyncIterable<Uint8Array>) w.write(chunk);
-      } catch {}
+      } catch {
+        // the local stdin failed: the container sees EOF, as when it ends
+      }
       // docker closes the container's stdin when the attached client's stdin ends (StdinOnce)
       if (!tty) w.end();
     })();
@@ -252,27 +254,23 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks): Promise<Exi
     cl.end();
   }
   server?.stop(true);
-  try { unlinkSync(sockPath); } catch {}
+  try { unlinkSync(sockPath); } catch {} // rm took the directory already
   return info;
 }
 
 /**
- * docker's classification of a start failure: 127 not found, 126 not invokable, 125 otherwise. The
- * runtime reports exec failures with those codes already; anything else is an engine error (125).
+ * docker's classification of a start failure: an ExecError (the CLI's 127 not found, 126 not
+ * invokable) or an engine error. The runtime reports exec failures as ExecError already.
  */
 export function startError(e: unknown, cmd: string): EngineError {
-  if (e instanceof EngineError) {
-    if (e.exitCode === 126 || e.exitCode === 127) {
-      return new EngineError(e.kind, `failed to create task for container: ${e.message}`, { exitCode: e.exitCode, cause: e, hint: e.hint });
-    }
-    return new EngineError(e.kind, e.message, { exitCode: 125, cause: e, hint: e.hint });
-  }
+  if (e instanceof ExecError) return new ExecError(e.reason, `failed to create task for container: ${e.message}`, { cause: e, hint: e.hint });
+  if (e instanceof EngineError) return new EngineError(e.kind, e.message, { cause: e, hint: e.hint });
   const msg = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: string }).code ?? "";
   if (code === "ENOENT") {
     const m = cmd.includes("/") ? `exec: "${cmd}": stat ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH`;
-    return new EngineError("not_found", `failed to create task for container: ${m}`, { exitCode: 127, cause: e });
+    return new ExecError("not_found", `failed to create task for container: ${m}`, { cause: e });
   }
-  if (code === "EACCES") return new EngineError("permission_denied", `failed to create task for container: exec: "${cmd}": permission denied`, { exitCode: 126, cause: e });
-  return new EngineError("internal", msg, { exitCode: 125, cause: e });
+  if (code === "EACCES") return new ExecError("not_executable", `failed to create task for container: exec: "${cmd}": permission denied`, { cause: e });
+  return new EngineError("internal", msg, { cause: e });
 }

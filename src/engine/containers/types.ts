@@ -98,7 +98,7 @@ export interface DockerHostConfig {
 
 export interface MountPoint {
   Type: "bind" | "tmpfs" | "volume";
-  /** volumes: the volume's name ("" in buildConfig's output for an anonymous one, named at create) */
+  /** volumes: the volume's name ("" in createConfig's output for an anonymous one, named at create) */
   Name?: string;
   /** volumes: the mountpoint (<root>/volumes/<name>/_data), filled in at create */
   Source: string;
@@ -123,7 +123,7 @@ export interface BerthFields {
   /** networks the container joins at start, primary (HostConfig.NetworkMode) first; `network connect`/`disconnect` edit it */
   Networks?: Record<string, EndpointSettings>;
   /** the writable layer is never mounted again after this run (a build's RUN step): overlay may skip
-   * its sync on unmount (see ContainerService.prepare) */
+   * its sync on unmount (see ops/start.ts buildRuntimeSpec) */
   Ephemeral?: boolean;
 }
 
@@ -207,10 +207,29 @@ export function dockerStatus(s: ContainerStatus): "created" | "running" | "pause
   }
 }
 
-/** lifecycle rules in one table (youki's can_kill/can_delete) */
+/**
+ * The lifecycle rules, in one table (youki's state.rs can_start/can_kill/can_delete/can_pause/can_resume):
+ * which verb a status allows. Every op checks its verb here before it acts; the op raises docker's
+ * message for a refusal. A container waiting out its restart policy's back-off is "stopped" with
+ * Restarting set: stop/kill cancel the restart, rm wants force (ops/remove.ts, ops/stop.ts).
+ *
+ *   status    start stop kill pause unpause rm  rm -f exec attach top/stats(active)
+ *   creating    -    -    -    -      -     y    y    -    -      -
+ *   created     y    -    -    -      -     y    y    -    -      -
+ *   running     -    y    y    y      -     -    y    y    y      y
+ *   paused      -    y    y    -      y     -    y    -    -      y
+ *   stopped     y    -    -    -      -     y    y    -    -      -
+ *
+ * stop of a container that is not running is a no-op (docker's too), so canStop says whether there is
+ * anything to stop, not whether the verb fails.
+ */
 export const canStart = (s: ContainerStatus) => s === "created" || s === "stopped";
+export const canStop = (s: ContainerStatus) => s === "running" || s === "paused";
 export const canKill = (s: ContainerStatus) => s === "running" || s === "paused";
 export const canPause = (s: ContainerStatus) => s === "running";
 export const canUnpause = (s: ContainerStatus) => s === "paused";
-export const canRemoveWithoutForce = (s: ContainerStatus) => s === "created" || s === "stopped" || s === "creating";
+export const canRemove = (s: ContainerStatus, force: boolean) => force || s === "created" || s === "stopped" || s === "creating";
+export const canExec = (s: ContainerStatus) => s === "running";
+export const canAttach = (s: ContainerStatus) => s === "running";
+/** running or paused: it has processes (top, stats, cp into its live root, network connect now) */
 export const isActive = (s: ContainerStatus) => s === "running" || s === "paused";

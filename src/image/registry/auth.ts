@@ -84,7 +84,8 @@ export interface Credentials {
   identityToken?: string;
 }
 
-export function dockerConfigPath(env: Record<string, string | undefined> = process.env): string {
+/** docker's config.json for an environment: $DOCKER_CONFIG/config.json or ~/.docker/config.json */
+export function dockerConfigPath(env: Record<string, string | undefined>): string {
   const dir = env.DOCKER_CONFIG || join(env.HOME || homedir(), ".docker");
   return join(dir, "config.json");
 }
@@ -119,7 +120,7 @@ function candidateKeys(domain: string): string[] {
   return [k, `https://${k}`, `http://${k}`, `https://${k}/v1/`, `https://${k}/v2/`];
 }
 
-export function loadCredentials(domain: string, path = dockerConfigPath()): Credentials | undefined {
+export function loadCredentials(domain: string, path: string): Credentials | undefined {
   const cfg = readConfig(path);
   const helper = helperFor(cfg, candidateKeys(domain));
   if (helper) {
@@ -148,7 +149,7 @@ export function loadCredentials(domain: string, path = dockerConfigPath()): Cred
 }
 
 /** write the file like docker does: read-modify-write, tmp → fsync → rename, mode 0600 */
-export function storeCredentials(domain: string, creds: { username: string; password: string }, path = dockerConfigPath()): string {
+export function storeCredentials(domain: string, creds: { username: string; password: string }, path: string): string {
   const cfg = readConfig(path);
   const key = authKey(domain);
   const helper = helperFor(cfg, candidateKeys(domain));
@@ -169,7 +170,7 @@ export function storeCredentials(domain: string, creds: { username: string; pass
 }
 
 /** returns false when there was nothing stored for the server */
-export function removeCredentials(domain: string, path = dockerConfigPath()): boolean {
+export function removeCredentials(domain: string, path: string): boolean {
   const cfg = readConfig(path);
   let removed = false;
   const helper = helperFor(cfg, candidateKeys(domain));

@@ -32,7 +32,7 @@ interface CachedToken {
   expires: number;
 }
 
-/** a registry error in docker's words: `manifest unknown: manifest unknown`, exit status 1 */
+/** a registry error in docker's words: `manifest unknown: manifest unknown` */
 export class RegistryError extends EngineError {
   constructor(
     kind: ErrorKind,
@@ -40,7 +40,7 @@ export class RegistryError extends EngineError {
     readonly status: number,
     readonly code?: string,
   ) {
-    super(kind, message, { exitCode: 1 });
+    super(kind, message);
   }
 }
 

@@ -74,7 +74,7 @@ export function resolveEndpoint(domain: string, insecure: readonly string[] = []
  * The insecure registry list: env BERTH_INSECURE_REGISTRIES (comma or space separated) plus
  * `<root>/daemon.json` {"insecure-registries": [...]} (docker's daemon.json key).
  */
-export function loadInsecureRegistries(root?: string, env: Record<string, string | undefined> = process.env): string[] {
+export function loadInsecureRegistries(root: string | undefined, env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
   for (const s of (env.BERTH_INSECURE_REGISTRIES ?? "").split(/[\s,]+/)) if (s) out.push(s);
   if (root) {

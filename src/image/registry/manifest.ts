@@ -157,5 +157,5 @@ export function selectPlatform(index: Index, want: Platform = hostPlatform()): D
     if (loose) return loose;
   }
   const avail = candidates.filter((d) => d.platform).map((d) => platformString(d.platform!));
-  throw new EngineError("not_found", `no matching manifest for ${platformString(want)} in the manifest list entries${avail.length ? ` (available: ${avail.join(", ")})` : ""}`, { exitCode: 1 });
+  throw new EngineError("not_found", `no matching manifest for ${platformString(want)} in the manifest list entries${avail.length ? ` (available: ${avail.join(", ")})` : ""}`);
 }

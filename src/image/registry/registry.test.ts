@@ -167,7 +167,7 @@ describe("client against a stand-in registry", () => {
     const e = await client(false).getManifest("x").catch((e) => e);
     expect(e).toBeInstanceOf(RegistryError);
     expect(e.message).toBe("unauthorized: authentication required");
-    expect(e.exitCode).toBe(1);
+    expect(e.kind).toBe("permission_denied");
   });
   test("404 keeps the registry's code and message", async () => {
     const e = await client().getManifest("nope").catch((e) => e);

@@ -11,7 +11,7 @@ export interface SessionOptions {
   insecure?: string[];
   /** explicit credentials; otherwise read from docker's config.json */
   credentials?: Credentials;
-  /** config.json to read credentials from (default: $DOCKER_CONFIG or ~/.docker) */
+  /** docker's config.json to read stored credentials from (the caller's: see dockerConfigPath); none without it */
   configPath?: string;
   fetch?: FetchFn;
   attempts?: number;
@@ -20,7 +20,7 @@ export interface SessionOptions {
 
 export function clientFor(ref: Reference, o: SessionOptions = {}): RegistryClient {
   const endpoint = resolveEndpoint(ref.domain, o.insecure ?? []);
-  const credentials = o.credentials ?? loadCredentials(ref.domain, o.configPath);
+  const credentials = o.credentials ?? (o.configPath !== undefined ? loadCredentials(ref.domain, o.configPath) : undefined);
   return new RegistryClient(endpoint, ref.path, {
     actions: o.actions ?? "pull",
     ...(credentials ? { credentials } : {}),

@@ -1,0 +1,84 @@
+/**
+ * ps's formatter context (docker/cli formatter.ContainerContext): a ContainerSummary as the columns and
+ * --format fields docker prints — the truncated quoted COMMAND, CREATED, the PORTS column.
+ */
+import { humanDuration, humanSize } from "../../lib/human.ts";
+import type { ContainerSummary, Port } from "../../engine/index.ts";
+import { goTime } from "./template.ts";
+
+/** Go's strconv.Quote for the COMMAND column */
+function goQuote(s: string): string {
+  return JSON.stringify(s);
+}
+
+function ellipsis(s: string, n: number): string {
+  const chars = [...s];
+  return chars.length <= n ? s : chars.slice(0, n - 1).join("") + "…";
+}
+
+/** the PORTS column: "0.0.0.0:8080->80/tcp, 53/udp", in the order the engine lists them */
+export function portsColumn(ports: Port[]): string {
+  return ports
+    .map((p) => (p.PublicPort !== undefined ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`))
+    .join(", ");
+}
+
+export interface PsRow {
+  ID: string;
+  Image: string;
+  Command: string;
+  CreatedAt: string;
+  RunningFor: string;
+  Ports: string;
+  State: string;
+  Status: string;
+  Size: string;
+  Names: string;
+  Labels: string;
+  Mounts: string;
+  Networks: string;
+  LocalVolumes: string;
+}
+
+export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.now()): PsRow[] {
+  return list.map((c) => {
+    const created = c.Created * 1000;
+    const image = /^sha256:[0-9a-f]{64}$/.test(c.Image) && !noTrunc ? c.Image.slice(7, 19) : c.Image;
+    return {
+      ID: noTrunc ? c.Id : c.Id.slice(0, 12),
+      Image: image,
+      Command: goQuote(noTrunc ? c.Command : ellipsis(c.Command, 20)),
+      CreatedAt: goTime(new Date(created)),
+      RunningFor: `${humanDuration(now - created)} ago`,
+      Ports: portsColumn(c.Ports),
+      State: c.State,
+      Status: c.Status,
+      Size: c.SizeRw !== undefined ? `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? c.SizeRw)})` : "0B",
+      Names: c.Names.map((n) => n.slice(1)).join(","),
+      Labels: Object.entries(c.Labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+      Mounts: c.Mounts.map((m) => m.Source).join(","),
+      Networks: Object.keys(c.NetworkSettings.Networks).join(","),
+      LocalVolumes: "0",
+    };
+  });
+}
+
+/** header names docker prints for `table` formats */
+export const PS_HEADERS: Record<string, string> = {
+  ID: "CONTAINER ID",
+  Image: "IMAGE",
+  Command: "COMMAND",
+  CreatedAt: "CREATED AT",
+  RunningFor: "CREATED",
+  Ports: "PORTS",
+  State: "STATE",
+  Status: "STATUS",
+  Size: "SIZE",
+  Names: "NAMES",
+  Labels: "LABELS",
+  Mounts: "MOUNTS",
+  Networks: "NETWORKS",
+  LocalVolumes: "LOCAL VOLUMES",
+};

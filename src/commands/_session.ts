@@ -1,0 +1,116 @@
+/**
+ * The container commands' shared CLI helpers: the foreground session (the user's terminal in raw mode,
+ * restored on every exit path; SIGWINCH sizes; docker's --sig-proxy), the foreground run of a
+ * container, and docker's multi-container loop.
+ */
+import type { Context } from "./_context.ts";
+import { CliError } from "./_exit-codes.ts";
+import { EngineError } from "../lib/errors.ts";
+import type { ContainerService } from "../engine/containers/index.ts";
+import { getWinsize, isatty, makeRaw } from "../engine/terminal.ts";
+
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+
+export interface Session {
+  local: { stdout(b: Uint8Array): void; stderr(b: Uint8Array): void; stdin?: AsyncIterable<Uint8Array> };
+  initialSize?: { rows: number; cols: number };
+  onResizer(r: (s: { rows: number; cols: number }) => void): void;
+  onStarted(pid: number): void;
+  dispose(): void;
+}
+
+/**
+ * The local end of a foreground session. With a tty the user's terminal goes raw (Ctrl-C travels as a
+ * byte to the container's pty); without one, SIGINT/SIGTERM/… are forwarded to the container's PID 1
+ * (docker's --sig-proxy, default true).
+ */
+export function openSession(o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; sigProxy: boolean; kill(sig: string): void }): Session {
+  const cleanups: (() => void)[] = [];
+  const localTty = o.tty && isatty(0);
+  if (o.tty && o.stdin && !isatty(0)) throw new CliError("the input device is not a TTY", 1);
+  let initialSize: { rows: number; cols: number } | undefined;
+  if (localTty) {
+    initialSize = getWinsize(1) ?? getWinsize(0) ?? undefined;
+    if (o.stdin) {
+      const restore = makeRaw(0);
+      cleanups.push(restore);
+      process.on("exit", restore);
+    }
+  }
+  let resizer: ((s: { rows: number; cols: number }) => void) | undefined;
+  const onWinch = () => {
+    const s = getWinsize(1) ?? getWinsize(0);
+    if (s && resizer) resizer(s);
+  };
+  if (localTty) {
+    process.on("SIGWINCH", onWinch);
+    cleanups.push(() => process.off("SIGWINCH", onWinch));
+  }
+  let started = false;
+  const pending: string[] = [];
+  if (!o.tty && o.sigProxy) {
+    for (const sig of FORWARDED) {
+      const h = () => (started ? o.kill(sig) : pending.push(sig));
+      process.on(sig, h);
+      cleanups.push(() => process.off(sig, h));
+    }
+  }
+  const stdin = o.stdin ? (process.stdin as unknown as AsyncIterable<Uint8Array>) : undefined;
+  return {
+    local: {
+      stdout: (b) => void (o.stdout && process.stdout.write(b)),
+      stderr: (b) => void (o.stderr && (o.tty ? process.stdout : process.stderr).write(b)),
+      stdin,
+    },
+    initialSize,
+    onResizer: (r) => (resizer = r),
+    onStarted: () => {
+      started = true;
+      for (const s of pending.splice(0)) o.kill(s);
+    },
+    dispose: () => {
+      for (const c of cleanups.reverse()) {
+        try {
+          c();
+        } catch {} // each restores one thing; one failing must not keep the terminal raw
+      }
+      if (stdin) process.stdin.pause();
+    },
+  };
+}
+
+/** supervise `id` in this process with the user's terminal attached; the container's exit status */
+export async function runForeground(svc: ContainerService, id: string, o: { sigProxy: boolean; attachStdin?: boolean }): Promise<number> {
+  const cfg = svc.store.readConfig(id);
+  const c = cfg.Config;
+  const s = openSession({
+    tty: c.Tty,
+    stdin: (o.attachStdin ?? c.AttachStdin) && c.OpenStdin,
+    stdout: c.AttachStdout,
+    stderr: c.AttachStderr,
+    sigProxy: o.sigProxy,
+    kill: (sig) => void svc.kill(id, sig).catch(() => {}),
+  });
+  try {
+    const info = await svc.supervise(id, { local: s.local, initialSize: s.initialSize, onResizer: s.onResizer, onStarted: s.onStarted });
+    return info.exitCode;
+  } finally {
+    s.dispose();
+  }
+}
+
+/** docker's multi-container verbs: print each result, report each failure, exit 1 if any failed */
+export async function forEach(ctx: Context, refs: string[], fn: (ref: string) => Promise<string | void>): Promise<number> {
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      const out = await fn(ref);
+      if (out !== undefined) ctx.out(out + "\n");
+    } catch (e) {
+      if (!(e instanceof EngineError)) throw e;
+      process.stderr.write(`berth: ${e.message}\n`);
+      failed = true;
+    }
+  }
+  return failed ? 1 : 0;
+}

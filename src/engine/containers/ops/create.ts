@@ -1,0 +1,184 @@
+/**
+ * `create`: a container record with its writable snapshot, name, /etc files and network reservation,
+ * from an Engine API create request and its image (create-config.ts merges and checks them). Nothing
+ * half-created survives an error.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { cpus, hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import { EngineError } from "../../../lib/errors.ts";
+import { replaceFile } from "../../../lib/atomic-write.ts";
+import { newId } from "../../../lib/ids.ts";
+import type { ResolvedImage } from "../../image-types.ts";
+import { ANONYMOUS_LABEL } from "../../volumes.ts";
+import { randomName, validateName } from "../names.ts";
+import * as netw from "../networking.ts";
+import { resolveInRoot, withContainerRoot } from "../cp.ts";
+import { createConfig, isNoCopy, type BuiltConfig } from "../create-config.ts";
+import { hostsFile, resolvConf } from "../oci-spec.ts";
+import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse } from "../../api/containers.ts";
+import { initialState, type ContainerConfigFile } from "../types.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
+import { Undo } from "./undo.ts";
+
+/** `create`: record + writable snapshot; nothing half-created on any error */
+export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
+  const ref = req.Image ?? "";
+  let image: ResolvedImage;
+  try {
+    image = await d.images.resolve(ref);
+  } catch (e) {
+    // the client pulls (or says "Unable to find image") before it asks: here it is dockerd's 404
+    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
+    throw e;
+  }
+  const built = createConfig(req, image, { hostCpus: cpus().length, ephemeral: o.ephemeral });
+  const name = o.name !== undefined ? validateName(o.name) : undefined;
+
+  for (const s of built.MustExist ?? []) {
+    if (!existsSync(s)) throw new EngineError("invalid_argument", `invalid mount config for type "bind": bind source path does not exist: ${s}`);
+  }
+  // docker creates a missing host directory for -v host:ctr
+  for (const m of built.Mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true, mode: 0o755 });
+
+  if (!built.Mounts.some((m) => m.Type === "volume")) return createRecord(d, o, image, built, name);
+  // volumes: named ones created on first use, anonymous ones fresh (docker's label marks them). Held in
+  // use until config.json names them, so a concurrent `volume rm`/`prune` cannot take one in between.
+  const made: string[] = [];
+  try {
+    return await d.volumes.whileInUse(async () => {
+      for (const m of built.Mounts) {
+        if (m.Type !== "volume") continue;
+        const { volume, created } = d.volumes.create(m.Name || undefined, m.Name ? {} : { labels: { [ANONYMOUS_LABEL]: "" } });
+        m.Name = volume.Name;
+        m.Source = volume.Mountpoint;
+        if (created) made.push(volume.Name);
+      }
+      return createRecord(d, o, image, built, name);
+    });
+  } catch (e) {
+    const undo = new Undo();
+    for (const v of made) undo.push(() => d.volumes.removeUnchecked(v));
+    throw await undo.rollback(e);
+  }
+}
+
+export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, image: ResolvedImage, built: BuiltConfig, name: string | undefined): Promise<ContainerCreateResponse> {
+  const id = newId();
+  const dir = d.store.dir(id);
+  const undo = new Undo();
+  try {
+    let finalName = name;
+    if (finalName !== undefined) d.store.reserveName(finalName, id);
+    else {
+      for (let i = 0; ; i++) {
+        const n = randomName(i > 3 ? 1 : 0);
+        try {
+          d.store.reserveName(n, id);
+          finalName = n;
+          break;
+        } catch (e) {
+          if (i > 10) throw e;
+        }
+      }
+    }
+    const n = finalName!;
+    undo.push(() => d.store.releaseName(n, id));
+    mkdirSync(dir, { recursive: false, mode: 0o710 });
+    undo.push(() => d.store.removeDir(id));
+    const key = snapshotKey(id);
+    await d.snapshots.prepare(key, image.topLayer, { "berth.container": id });
+    undo.push(() => d.snapshots.remove(key));
+    await copyUp(d, id, key, built.Mounts);
+
+    built.Config.Hostname ||= netw.networkMode(built.HostConfig.NetworkMode).attach === "host" ? osHostname() : id.slice(0, 12);
+    if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {
+      // a user network by name or id prefix: recorded by name
+      const net = d.networks.resolve(built.HostConfig.NetworkMode).name;
+      if (net !== built.HostConfig.NetworkMode) {
+        built.Endpoints = { [net]: built.Endpoints[built.HostConfig.NetworkMode]! };
+        built.HostConfig.NetworkMode = net;
+      }
+    }
+    const netCheck = { Id: id, HostConfig: built.HostConfig, Config: built.Config, Berth: { Networks: built.Endpoints } };
+    if (netw.isBridgeMode(built.HostConfig.NetworkMode)) undo.push(() => netw.releaseAll(d.networks, id));
+    // none and host reserve nothing: checkAndReserve returns early for them
+    await netw.checkAndReserve(d.networks, netCheck, (ref) => d.store.resolve(ref), d.isKnownContainer);
+    const cfg: ContainerConfigFile = {
+      Id: id,
+      Created: new Date().toISOString().replace("Z", "000000Z"),
+      Path: built.Path,
+      Args: built.Args,
+      Name: `/${n}`,
+      Image: image.id,
+      Driver: d.snapshots.name,
+      Platform: "linux",
+      Config: built.Config,
+      HostConfig: built.HostConfig,
+      Mounts: built.Mounts,
+      HostnamePath: join(dir, "hostname"),
+      HostsPath: join(dir, "hosts"),
+      ResolvConfPath: join(dir, "resolv.conf"),
+      LogPath: join(dir, `${id}-json.log`),
+      Berth: { SnapshotKey: key, Snapshotter: d.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(o.ephemeral ? { Ephemeral: true } : {}), ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
+    };
+    writeEtcFiles(cfg);
+    d.store.writeState(id, initialState());
+    // config.json last: a directory without it is not a container (store.ids) and is swept by rm
+    d.store.writeConfig(cfg);
+    ev(d, "create", cfg);
+    undo.commit();
+    return { Id: id, Warnings: [] };
+  } catch (e) {
+    throw await undo.rollback(e);
+  }
+}
+
+/**
+ * docker's copy-up: an empty volume mounted over a directory of the image gets that directory's
+ * content, ownership and modes (`cp -a`), unless -v asked for nocopy. The snapshot is mounted privately
+ * for the copy only when some volume needs it.
+ */
+export async function copyUp(d: ContainerDeps, id: string, key: string, mounts: ContainerConfigFile["Mounts"]): Promise<void> {
+  const todo = mounts.filter((m) => m.Type === "volume" && !isNoCopy(m) && d.volumes.isEmpty(m.Name!));
+  if (!todo.length) return;
+  await withContainerRoot({ pid: 0, mounts: () => d.snapshots.mounts(key), scratch: join(d.store.dir(id), "copyup") }, async (root) => {
+    for (const m of todo) {
+      const src = resolveInRoot(root, m.Destination);
+      let st;
+      try { st = statSync(src); } catch { continue; }
+      if (!st.isDirectory()) continue;
+      const p = Bun.spawnSync(["cp", "-a", "--", `${src}/.`, `${m.Source}/`], { stdout: "ignore", stderr: "pipe" });
+      if (p.exitCode !== 0) throw new EngineError("internal", `copy image content of ${m.Destination} into volume ${m.Name}: ${p.stderr.toString().trim()}`);
+    }
+  });
+}
+
+/**
+ * hostname, hosts and resolv.conf, regenerated at every start from the record, so written without
+ * fsync (replaceFile). A bridge-mode start writes hosts and resolv.conf once more, with the address,
+ * in the network hook (networking.wire); `bridged` skips them here on that path.
+ */
+export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
+  const h = cfg.HostConfig;
+  const hostNet = netw.networkMode(h.NetworkMode).attach === "host";
+  replaceFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
+  if (bridged) return;
+  let hostHosts: string | undefined;
+  if (hostNet) try { hostHosts = readFileSync("/etc/hosts", "utf8"); } catch {} // no host hosts file: the container's own entries only
+  replaceFile(cfg.HostsPath, hostsFile(cfg.Config.Hostname, h.ExtraHosts ?? [], hostHosts));
+  let hostResolv = "";
+  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // none on the host: resolvConf falls back to docker's default servers
+  replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
+}
+
+export function snapshotKey(id: string): string {
+  return `container-${id}`;
+}
+
+/** "busybox" → "busybox:latest" (docker's message wording) */
+export function normalizeRef(ref: string): string {
+  if (ref.includes("@")) return ref;
+  const last = ref.split("/").pop()!;
+  return last.includes(":") ? ref : `${ref}:latest`;
+}

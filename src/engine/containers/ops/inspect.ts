@@ -1,0 +1,113 @@
+/**
+ * `ps` and `inspect`: the containers, with their refreshed state; docker's inspect document and ps's
+ * PORTS column (façade methods today; presentation moves to the CLI), and the reverse indexes other
+ * parts of the engine ask for (snapshot keys, image and volume users).
+ */
+import { dockerStatus, isActive } from "../types.ts";
+import * as netw from "../networking.ts";
+import { NoSuchContainer } from "../store.ts";
+import type { ContainerDeps } from "./deps.ts";
+import { ports } from "./network.ts";
+import { info, type ContainerInfo } from "./state.ts";
+
+/** each container's config, skipping one removed while we read */
+function* configs(d: ContainerDeps) {
+  for (const id of d.store.ids()) {
+    try {
+      yield d.store.readConfig(id);
+    } catch (e) {
+      if (!(e instanceof NoSuchContainer)) throw e; // removed meanwhile: not a user any more
+    }
+  }
+}
+
+/** `ps` (-a: all, else running, paused and restarting), newest first */
+export function list(d: ContainerDeps, all: boolean): ContainerInfo[] {
+  const out: ContainerInfo[] = [];
+  for (const id of d.store.ids()) {
+    try {
+      const i = info(d, id);
+      if (all || isActive(i.state.Status) || i.state.Restarting) out.push(i);
+    } catch (e) {
+      if (!(e instanceof NoSuchContainer)) throw e;
+    }
+  }
+  return out.sort((a, b) => (a.cfg.Created < b.cfg.Created ? 1 : -1));
+}
+
+/** snapshot keys owned by containers (for `system check` / GC) */
+export function snapshotKeys(d: ContainerDeps): Set<string> {
+  const keys = new Set<string>();
+  for (const cfg of configs(d)) keys.add(cfg.Berth.SnapshotKey);
+  return keys;
+}
+
+/** image id → ids of the containers created from it (for rmi's "image is being used" and df) */
+export function imageUsers(d: ContainerDeps): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const cfg of configs(d)) m.set(cfg.Image, [...(m.get(cfg.Image) ?? []), cfg.Id]);
+  return m;
+}
+
+/** volume name → ids of the containers whose record mounts it */
+export function volumeUsers(d: ContainerDeps): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const cfg of configs(d)) {
+    for (const mp of cfg.Mounts) {
+      if (mp.Type === "volume" && mp.Name) m.set(mp.Name, [...(m.get(mp.Name) ?? []), cfg.Id]);
+    }
+  }
+  return m;
+}
+
+/** docker's `inspect` document of a container */
+export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, unknown> {
+  const { cfg, state: st } = i;
+  const status = dockerStatus(st.Status);
+  return {
+    Id: cfg.Id,
+    Created: cfg.Created,
+    Path: cfg.Path,
+    Args: cfg.Args,
+    State: {
+      Status: st.Restarting ? "restarting" : status,
+      Running: status === "running" || status === "paused",
+      Paused: status === "paused",
+      Restarting: !!st.Restarting,
+      OOMKilled: st.OOMKilled,
+      Dead: false,
+      Pid: st.Pid,
+      ExitCode: st.ExitCode,
+      Error: st.Error,
+      StartedAt: st.StartedAt,
+      FinishedAt: st.FinishedAt,
+      ...(st.Health ? { Health: st.Health } : {}),
+    },
+    Image: cfg.Image,
+    ResolvConfPath: cfg.ResolvConfPath,
+    HostnamePath: cfg.HostnamePath,
+    HostsPath: cfg.HostsPath,
+    LogPath: cfg.LogPath,
+    Name: cfg.Name,
+    RestartCount: st.RestartCount,
+    Driver: cfg.Driver,
+    Platform: cfg.Platform,
+    MountLabel: "",
+    ProcessLabel: "",
+    AppArmorProfile: "",
+    ExecIDs: null,
+    HostConfig: cfg.HostConfig,
+    GraphDriver: { Data: null, Name: cfg.Driver },
+    Mounts: cfg.Mounts,
+    Config: cfg.Config,
+    NetworkSettings: netw.networkSettings(d.networks, cfg, isActive(st.Status), st.Pid),
+  };
+}
+
+/** ps's PORTS column; reads the network records only for containers that publish or expose ports */
+export function portsColumn(d: ContainerDeps, i: ContainerInfo): string {
+  const c = i.cfg;
+  if (!Object.keys(c.Config.ExposedPorts ?? {}).length && !Object.keys(c.HostConfig.PortBindings ?? {}).length) return "";
+  const running = isActive(i.state.Status);
+  return netw.portsColumn(c, running ? ports(d, c.Id) : [], running);
+}

@@ -1,0 +1,286 @@
+/**
+ * The container lifecycle over a recording fake runtime (test/helpers/fake-runtime.ts): state rules per
+ * verb with docker's messages, create → start → stop → rm, rm -f of running and paused containers, the
+ * restart policy, a start race, and cleanup when a step fails. No root, namespaces or cgroups.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { EngineError, ExecError } from "../../../lib/errors.ts";
+import { fakeEngine, type FakeEngine } from "../../../../test/helpers/fake-runtime.ts";
+
+let f: FakeEngine;
+beforeEach(() => {
+  f = fakeEngine();
+});
+afterEach(() => f.dispose());
+
+const err = async (p: Promise<unknown> | (() => unknown)): Promise<EngineError> => {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    if (e instanceof EngineError) return e;
+    throw e;
+  }
+  throw new Error("expected an error");
+};
+
+/** until the container runs with a pid (supervised in this process) */
+async function running(id: string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const st = f.svc.refreshState(id);
+    if (st.Status === "running" && st.Pid) return st.Pid;
+    await Bun.sleep(5);
+  }
+  throw new Error("container did not start");
+}
+
+/** create and start under this process; returns the id, the pid and the supervision's promise */
+async function started(over = {}) {
+  const id = await f.create(over);
+  const done = f.svc.supervise(id);
+  const pid = await running(id);
+  return { id, pid, done };
+}
+
+describe("state rules per verb, docker's messages", () => {
+  test("created: nothing to kill, pause, unpause, exec, attach or top; stop is a no-op; rm works", async () => {
+    const id = await f.create();
+    expect((await err(f.svc.kill(id))).message).toBe(`cannot kill container: ${id}: container ${id} is not running`);
+    expect((await err(() => f.svc.pause(id))).message).toBe(`container ${id} is not running`);
+    expect((await err(() => f.svc.unpause(id))).message).toBe(`container ${id} is not paused`);
+    const ex = await err(f.svc.exec(id, { cmd: ["true"], env: [], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {} }));
+    expect([ex.kind, ex.message]).toEqual(["conflict", `container ${id} is not running`]);
+    expect((await err(f.svc.attach(id, { stdout() {}, stderr() {}, want: { stdin: false, stdout: true, stderr: true } }))).message).toBe("You cannot attach to a stopped container, start it first");
+    expect((await err(() => f.svc.top(id))).message).toBe(`container ${id} is not running`);
+    expect(await f.svc.stop(id, 1)).toBe(id);
+    expect(f.runtime.ops().filter((o) => o === "kill")).toEqual([]);
+    await f.svc.rm(id, false);
+    expect(existsSync(f.svc.store.dir(id))).toBe(false);
+  });
+
+  test("running: no second start, no unpause, rm wants force; paused: no pause, exec or attach, rm wants force", async () => {
+    const { id, done } = await started({ name: "web" });
+    const again = await err(f.svc.supervise(id));
+    expect([again.kind, again.message]).toEqual(["conflict", `container ${id} is already running`]);
+    expect((await err(() => f.svc.unpause(id))).message).toBe(`container ${id} is not paused`);
+    expect((await err(f.svc.rm(id, false))).message).toBe(`cannot remove container "/web": container is running: stop the container before removing or force remove`);
+
+    f.svc.pause(id);
+    expect(f.svc.refreshState(id).Status).toBe("paused");
+    expect(f.runtime.frozen.size).toBe(1);
+    expect((await err(() => f.svc.pause(id))).message).toBe(`container ${id} is already paused`);
+    const ex = await err(f.svc.exec(id, { cmd: ["true"], env: [], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {} }));
+    expect(ex.message).toBe(`container ${id} is paused, unpause the container before exec`);
+    expect((await err(f.svc.attach(id, { stdout() {}, stderr() {}, want: { stdin: false, stdout: true, stderr: true } }))).message).toBe("You cannot attach to a paused container, unpause it first");
+    expect((await err(f.svc.rm(id, false))).message).toBe(`cannot remove container "/web": container is paused: unpause the container before removing or force remove`);
+    expect(f.svc.top(id).titles[0]).toBe("UID");
+
+    f.svc.unpause(id);
+    expect(f.svc.refreshState(id).Status).toBe("running");
+    expect(f.runtime.frozen.size).toBe(0);
+    await f.svc.kill(id);
+    expect((await done).exitCode).toBe(137);
+  });
+
+  test("exec in a running container goes through the runtime; a failing exec is an ExecError with docker's words", async () => {
+    const { id, done } = await started();
+    f.runtime.failExec = new ExecError("not_found", `exec: "nosuch": executable file not found in $PATH`);
+    const e = await err(f.svc.exec(id, { cmd: ["nosuch"], env: [], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {} }));
+    expect(e).toBeInstanceOf(ExecError);
+    expect(e.message).toBe(`OCI runtime exec failed: exec: "nosuch": executable file not found in $PATH`);
+    const code = f.svc.exec(id, { cmd: ["sh", "-c", "exit 3"], env: ["A=1", "HOME=/root"], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {}, onStarted: (pid) => queueMicrotask(() => f.runtime.exit(pid, 3)) });
+    expect(await code).toBe(3);
+    const execs = f.runtime.calls.filter((c) => c.op === "exec");
+    expect(execs.map((c) => c.args[1])).toEqual([["nosuch"], ["sh", "-c", "exit 3"]]);
+    expect(execs[1]!.args[2]).toEqual(expect.arrayContaining(["A=1", "HOME=/root"]));
+    await f.svc.kill(id);
+    await done;
+  });
+});
+
+describe("create → start → stop → rm", () => {
+  test("each step's runtime and snapshot calls, in order, and the recorded states", async () => {
+    const id = await f.create({ name: "seq" });
+    expect(f.svc.refreshState(id).Status).toBe("created");
+    const cg = `berth/${id}`;
+    const { pid, done } = await (async () => {
+      const done = f.svc.supervise(id);
+      return { pid: await running(id), done };
+    })();
+    expect(f.svc.list(false).map((i) => i.cfg.Id)).toEqual([id]);
+    await f.svc.stop(id, 5);
+    const info = await done;
+    expect(info.exitCode).toBe(143);
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.Pid, st.ExitCode, st.MonitorPid]).toEqual(["stopped", 0, 143, 0]);
+    expect(f.svc.list(false)).toEqual([]);
+    await f.svc.rm(id, false);
+    expect(f.runtime.calls).toEqual([
+      { op: "snapshot.prepare", args: [`container-${id}`] },
+      { op: "create", args: [cg] },
+      { op: "kill", args: [pid, 15] },
+      { op: "thaw", args: [cg] },
+      { op: "removeCgroup", args: [cg] },
+      { op: "snapshot.remove", args: [`container-${id}`] },
+    ]);
+    expect(existsSync(f.svc.store.dir(id))).toBe(false);
+    expect(f.svc.store.nameOwner("seq")).toBeUndefined();
+    expect(await err(() => f.svc.resolve(id))).toMatchObject({ kind: "not_found", message: `No such container: ${id}` });
+  });
+});
+
+describe("rm -f", () => {
+  test("of a running container: SIGKILL, cgroup, snapshot, name and directory gone", async () => {
+    const { id, pid, done } = await started({ name: "victim" });
+    await f.svc.rm(id, true);
+    expect((await done).exitCode).toBe(137);
+    expect(f.runtime.calls).toContainEqual({ op: "kill", args: [pid, 9] });
+    expect(f.runtime.cgroups.size).toBe(0);
+    expect(f.snapshots.live.size).toBe(0);
+    expect(existsSync(f.svc.store.dir(id))).toBe(false);
+    expect(f.svc.store.nameOwner("victim")).toBeUndefined();
+  });
+
+  test("of a paused container: killed and thawed, nothing left frozen", async () => {
+    const { id, done } = await started();
+    f.svc.pause(id);
+    await f.svc.rm(id, true);
+    await done;
+    expect(f.runtime.ops()).toContain("thaw");
+    expect(f.runtime.frozen.size).toBe(0);
+    expect(f.runtime.cgroups.size).toBe(0);
+    expect(f.snapshots.live.size).toBe(0);
+  });
+});
+
+describe("restart policy", () => {
+  /** run the monitor loop in this process, and end each run of the container with `code` */
+  async function monitored(restart: string, codes: number[]) {
+    const id = await f.create({ restart });
+    const lines: string[] = [];
+    const mon = f.svc.monitorMain(id, (l) => lines.push(l));
+    const pids: number[] = [];
+    for (const code of codes) {
+      let pid = 0;
+      for (let i = 0; i < 400 && !pid; i++) {
+        const st = f.svc.store.readState(id);
+        if (st.Status === "running" && st.Pid && !pids.includes(st.Pid)) pid = st.Pid;
+        else await Bun.sleep(5);
+      }
+      expect(pid).toBeGreaterThan(0);
+      pids.push(pid);
+      f.runtime.exit(pid, code);
+    }
+    return { id, mon, lines, pids };
+  }
+
+  test("on-failure:2 starts a failing container twice more, then leaves it stopped", async () => {
+    const { id, mon, lines } = await monitored("on-failure:2", [1, 1, 1]);
+    expect(await mon).toBe(1);
+    expect(lines).toEqual(["ok"]);
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.RestartCount, !!st.Restarting, st.ExitCode]).toEqual(["stopped", 2, false, 1]);
+  });
+
+  test("on-failure: a clean exit is final", async () => {
+    const { id, mon } = await monitored("on-failure", [0]);
+    expect(await mon).toBe(0);
+    expect(f.svc.refreshState(id).RestartCount).toBe(0);
+  });
+
+  test("always: restarted after exit 0; a stop during the back-off cancels it", async () => {
+    const { id, mon } = await monitored("always", [0, 0]);
+    // the second exit is waiting out its back-off now (200 ms): stop it there
+    for (let i = 0; i < 100 && !f.svc.store.readState(id).Restarting; i++) await Bun.sleep(2);
+    expect(f.svc.store.readState(id).Restarting).toBe(true);
+    const stopping = f.svc.stop(id, 1);
+    expect(await mon).toBe(0);
+    await stopping;
+    const st = f.svc.refreshState(id);
+    expect([st.Status, !!st.Restarting, !!st.ManuallyStopped, st.RestartCount]).toEqual(["stopped", false, true, 1]);
+  });
+
+  test("a start that cannot run is reported to the spawner as JSON, with its kind and reason", async () => {
+    const id = await f.create({ restart: "always" });
+    f.runtime.failCreate = new ExecError("not_found", `exec: "nosuch": executable file not found in $PATH`);
+    const lines: string[] = [];
+    expect(await f.svc.monitorMain(id, (l) => lines.push(l))).toBe(127);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.startsWith("err ")).toBe(true);
+    expect(JSON.parse(lines[0]!.slice(4))).toEqual({ kind: "not_found", reason: "not_found", message: `failed to create task for container: exec: "nosuch": executable file not found in $PATH` });
+  });
+});
+
+describe("races", () => {
+  test("two starts at once: one runs the container, the other gets docker's error", async () => {
+    const id = await f.create();
+    const gate = Promise.withResolvers<void>();
+    f.runtime.createGate = gate.promise;
+    const a = f.svc.supervise(id);
+    const b = f.svc.supervise(id);
+    const [ra, rb] = await Promise.allSettled([a.then((x) => x), b.then((x) => x)].map((p, i) => (i === 0 ? Promise.race([p, Bun.sleep(50).then(() => "pending")]) : p)));
+    // the first claimed the start; the second failed at once, before any runtime call of its own
+    expect(ra).toEqual({ status: "fulfilled", value: "pending" });
+    expect(rb.status).toBe("rejected");
+    const e = (rb as PromiseRejectedResult).reason as EngineError;
+    expect([e.kind, e.message]).toEqual(["conflict", `container ${id} is already running`]);
+    expect(f.runtime.ops().filter((o) => o === "create")).toHaveLength(1);
+    gate.resolve();
+    const pid = await running(id);
+    f.runtime.exit(pid, 0);
+    expect((await a).exitCode).toBe(0);
+  });
+});
+
+describe("cleanup on failure", () => {
+  test("a failing runtime create of an --rm container leaves no record, snapshot or cgroup", async () => {
+    const id = await f.create({ rm: true, name: "once" });
+    f.runtime.failCreate = new ExecError("not_found", `exec: "nosuch": executable file not found in $PATH`);
+    const e = await err(f.svc.supervise(id));
+    expect(e).toBeInstanceOf(ExecError);
+    expect(e.message).toBe(`failed to create task for container: exec: "nosuch": executable file not found in $PATH`);
+    expect(f.runtime.ops()).toEqual(["snapshot.prepare", "create", "create failed", "snapshot.remove"]);
+    expect(f.snapshots.live.size).toBe(0);
+    expect(f.runtime.cgroups.size).toBe(0);
+    expect(existsSync(f.svc.store.dir(id))).toBe(false);
+    expect(f.svc.store.nameOwner("once")).toBeUndefined();
+  });
+
+  test("without --rm the record stays created, with docker's exit code and error", async () => {
+    const id = await f.create();
+    f.runtime.failCreate = new ExecError("not_executable", `exec: "/etc": permission denied`);
+    await err(f.svc.supervise(id));
+    const st = f.svc.refreshState(id);
+    expect([st.Status, st.ExitCode, st.Error, st.MonitorPid]).toEqual(["created", 126, `failed to create task for container: exec: "/etc": permission denied`, 0]);
+    expect(f.snapshots.live.size).toBe(1);
+  });
+
+  test("create failing after its snapshot: the snapshot, the name and the directory are undone", async () => {
+    const e = await err(f.create({ name: "half", network: "nosuchnet" }));
+    expect(e.kind).toBe("not_found");
+    expect(f.runtime.ops()).toEqual(["snapshot.prepare", "snapshot.remove"]);
+    expect(f.snapshots.live.size).toBe(0);
+    expect(f.svc.store.nameOwner("half")).toBeUndefined();
+    expect(f.svc.store.ids()).toEqual([]);
+  });
+
+  test("a failing undo step is reported with the original error, and the other steps still run", async () => {
+    const remove = f.snapshots.remove.bind(f.snapshots);
+    f.snapshots.remove = async (k: string) => {
+      await remove(k);
+      throw new Error("disk on fire");
+    };
+    const e = await f.create({ name: "half", network: "nosuchnet" }).catch((x) => x);
+    expect(e).toBeInstanceOf(AggregateError);
+    expect((e as AggregateError).errors.map((x: Error) => x.message)[1]).toBe("disk on fire");
+    expect((e as AggregateError).errors[0]).toBeInstanceOf(EngineError);
+    expect(f.svc.store.nameOwner("half")).toBeUndefined();
+    expect(f.svc.store.ids()).toEqual([]);
+  });
+
+  test("a missing image: dockerd's not_found (the client says \"Unable to find image\"), nothing created", async () => {
+    const e = await err(f.svc.create({ Image: "nosuch", HostConfig: { NetworkMode: "none" } }));
+    expect([e.kind, e.message]).toEqual(["not_found", "No such image: nosuch:latest"]);
+    expect(f.runtime.calls).toEqual([]);
+  });
+});

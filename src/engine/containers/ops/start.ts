@@ -1,0 +1,332 @@
+/**
+ * `start`: a container runs under one supervisor, this process (`supervise`: foreground `run`,
+ * `start -a`, a build step, the monitor) or a detached `berth __monitor` (`startDetached`: `run -d`,
+ * `start`). Refresh the state → claim the start (canStart, under the container's lock) → build the
+ * runtime spec → create through the runtime → record running, then the exit; the monitor applies the
+ * restart policy between runs.
+ */
+import { closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { EngineError, ExecError, type ErrorKind } from "../../../lib/errors.ts";
+import { shortId } from "../../../lib/ids.ts";
+import { mark } from "../../../lib/trace.ts";
+import { setThreadName } from "../../../ffi/container-io.ts";
+import type { ExitInfo } from "../../../runtime/types.ts";
+import { parseLogConfig } from "../logs.ts";
+import { readRootfsFile } from "../rootfs-files.ts";
+import { buildSpec, resolveUser, volatileOverlay, resolveDevices, rdevNumbers, type DeviceNode, type SpecPaths } from "../oci-spec.ts";
+import { parseLink } from "../create-config.ts";
+import * as netw from "../networking.ts";
+import { startError, supervise as runSupervised, type LocalIO, type Prepared } from "../supervisor.ts";
+import { shouldRestart } from "../restart.ts";
+import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../types.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
+import { writeEtcFiles } from "./create.ts";
+import { startHealth } from "./healthcheck.ts";
+import { removeNow } from "./remove.ts";
+import { beginRestart, planRestart } from "./restart-policy.ts";
+import { detachNetworks, netEvent, reapCgroup, refreshState, safeUpdate } from "./state.ts";
+
+export interface ForegroundOptions {
+  local?: LocalIO;
+  /** local terminal size, when the user's stdin is a tty and the container has one */
+  initialSize?: { rows: number; cols: number };
+  onResizer?(resize: (s: { rows: number; cols: number }) => void): void;
+  /** the container's pid, once running (for signal forwarding) */
+  onStarted?(pid: number): void;
+}
+
+/** the restart policy's next start found the container stopped by the user meanwhile */
+class RestartCancelled extends Error {}
+
+/** docker's State.ExitCode after a start that failed: 127/126 for the command, 125 for anything else */
+export function startFailureStatus(err: EngineError): number {
+  if (err instanceof ExecError) return err.reason === "not_found" ? 127 : 126;
+  return 125;
+}
+
+/** docker: link variables come before the container's own environment, which wins on a clash */
+export function withLinkEnv(env: string[], linkEnv: string[]): string[] {
+  if (linkEnv.length === 0) return env;
+  const own = new Set(env.map((e) => e.split("=")[0]));
+  return [...env, ...linkEnv.filter((e) => !own.has(e.split("=")[0]))];
+}
+
+/** a host device node's type and numbers for --device (a missing path or a non-device is reported by resolveDevices) */
+function deviceNode(path: string): DeviceNode | "missing" | "not-a-device" {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return "missing";
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) return "not-a-device";
+  return { type: st.isCharacterDevice() ? "c" : "b", ...rdevNumbers(st.rdev) };
+}
+
+/** build everything the runtime needs; reads the image's passwd/group from the snapshot */
+export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFile): Promise<Prepared> {
+  let rootfs = await d.snapshots.mounts(cfg.Berth.SnapshotKey);
+  // a writable layer never mounted again (--rm, a build step): its changes are worthless after a host
+  // crash anyway, so the container's unmount need not sync the upper filesystem
+  if (cfg.HostConfig.AutoRemove || cfg.Berth.Ephemeral) rootfs = volatileOverlay(rootfs);
+  const user = resolveUser(cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
+  const mode = netw.primaryNetwork(cfg);
+  writeEtcFiles(cfg, netw.isBridgeMode(mode));
+  const paths: SpecPaths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath };
+  // --ipc container:X / --pid container:X: X must run; its namespaces are joined
+  const joinNs = (mode: string, ns: "ipc" | "pid", what: string): string | undefined => {
+    if (!mode.startsWith("container:")) return undefined;
+    const other = d.store.readConfig(d.store.resolve(mode.slice("container:".length)));
+    const ost = refreshState(d, other.Id);
+    if (!isActive(ost.Status) || !ost.Pid) throw new EngineError("failed_precondition", `cannot join ${what} of a non running container: ${other.Id}`);
+    return `/proc/${ost.Pid}/ns/${ns}`;
+  };
+  paths.ipcnsPath = joinNs(cfg.HostConfig.IpcMode, "ipc", "IPC");
+  paths.pidnsPath = joinNs(cfg.HostConfig.PidMode, "pid", "PID namespace");
+  if (cfg.HostConfig.Devices?.length) paths.devices = resolveDevices(cfg.HostConfig.Devices, deviceNode);
+  let beforeStart: ((pid: number) => Promise<void>) | undefined;
+  let linkEnv: string[] = [];
+  const netMode = netw.networkMode(mode);
+  if (netMode.attach === "container") {
+    // docker: the other container's network namespace, /etc/hosts and resolv.conf
+    const other = d.store.readConfig(d.store.resolve(netMode.container));
+    const ost = refreshState(d, other.Id);
+    if (!isActive(ost.Status) || !ost.Pid) throw new EngineError("failed_precondition", `cannot join network of a non running container: ${other.Id}`);
+    paths.netnsPath = `/proc/${ost.Pid}/ns/net`;
+    paths.hostsPath = other.HostsPath;
+    paths.resolvConfPath = other.ResolvConfPath;
+  } else if (netw.isBridgeMode(mode)) {
+    // (--network none needs nothing here: the runtime brings lo up in every new network namespace)
+    const links = linkedContainers(d, cfg);
+    linkEnv = links.env;
+    beforeStart = async (pid) => {
+      const w = await netw.wire(d.networks, cfg, pid, links.hosts);
+      if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
+      for (const ep of w.endpoints) netEvent(d, "connect", ep.network, cfg.Id);
+    };
+  }
+  const spec = buildSpec(cfg, rootfs, user, paths);
+  spec.process.env = withLinkEnv(spec.process.env, linkEnv);
+  return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: d.store.dir(cfg.Id), beforeStart };
+}
+
+/** --link: the linked containers (running, on this container's network) as hosts entries and docker's variables */
+export function linkedContainers(d: ContainerDeps, cfg: ContainerConfigFile): ReturnType<typeof netw.linkVariables> {
+  const linked = (cfg.HostConfig.Links ?? []).map((l) => {
+    const { name, alias } = parseLink(l);
+    let lid: string;
+    try {
+      lid = d.store.resolve(name);
+    } catch {
+      throw new EngineError("not_found", `could not get container for ${name}`);
+    }
+    const lcfg = d.store.readConfig(lid);
+    if (!isActive(refreshState(d, lid).Status)) throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
+    return { id: lid, name: lcfg.Name.slice(1), alias, cfg: lcfg };
+  });
+  return netw.linkVariables(d.networks, cfg, linked);
+}
+
+/**
+ * Claim the container for this process as its supervisor; false if it cannot start (already running).
+ * A user's start clears an earlier manual stop; a restart by the policy does not, and gives up when a
+ * stop came in since (stop can land between the back-off and this claim).
+ */
+export function claim(d: ContainerDeps, id: string, byPolicy = false): boolean | "stopped" {
+  return d.store.withLock(id, () => {
+    const st = refreshState(d, id);
+    if (!canStart(st.Status)) return false;
+    if (byPolicy && (st.ManuallyStopped || !st.Restarting)) {
+      d.store.writeState(id, { ...st, Restarting: false, MonitorPid: 0, MonitorStartTime: "" });
+      return "stopped";
+    }
+    d.store.writeState(id, {
+      ...st,
+      Status: "running",
+      Pid: 0,
+      StartTime: "",
+      MonitorPid: d.self.pid,
+      MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "",
+      Error: "",
+      OOMKilled: false,
+      Restarting: false,
+      ManuallyStopped: false,
+    });
+    return true;
+  });
+}
+
+/**
+ * Supervise the container in this process until it exits (foreground `run`, `start -a`, and the
+ * monitor). Returns the exit information; throws when it cannot start (ExecError: the command).
+ */
+export async function supervise(d: ContainerDeps, id: string, fg?: ForegroundOptions, o: { byPolicy?: boolean; restartable?: boolean } = {}): Promise<ExitInfo> {
+  const byPolicy = !!o.byPolicy;
+  const cfg = d.store.readConfig(id);
+  const claimed = claim(d, id, byPolicy);
+  if (claimed === "stopped") throw new RestartCancelled();
+  if (!claimed) throw new EngineError("conflict", `container ${id} is already running`);
+  let prepared: Prepared;
+  try {
+    mark("engine: claimed");
+    prepared = await buildRuntimeSpec(d, cfg);
+    mark("engine: prepared (rootfs, etc files, spec)");
+  } catch (e) {
+    const err = startError(e, cfg.Path);
+    recordStartFailure(d, id, err);
+    await afterExit(d, cfg);
+    throw err;
+  }
+  let stopHealth = () => {};
+  try {
+    return await runSupervised(prepared, {
+      local: fg?.local,
+      initialSize: fg?.initialSize,
+      onResizer: fg?.onResizer,
+      onStarted: fg?.onStarted,
+      recordRunning: (pid, startTime, startedAt) => {
+        safeUpdate(d, id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 }));
+        ev(d, "start", cfg);
+        stopHealth = startHealth(d, id, cfg);
+      },
+      recordStartFailure: (err) => recordStartFailure(d, id, err),
+      recordExit: (info, finishedAt) => {
+        stopHealth();
+        ev(d, "die", cfg, { exitCode: String(info.exitCode) });
+        let oom = info.oomKilled;
+        try { oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath); } catch {} // no memory.events (cgroup gone): not known to be OOM
+        reapCgroup(d, cfg);
+        // with --rm the record goes right after: its exit need not reach the disk first
+        const durable = cfg.HostConfig.AutoRemove ? false : undefined;
+        // under a restart policy (detached: the monitor stays) the exit and "restarting" are one
+        // update, so no rm or start can slip in between
+        safeUpdate(d, id, (st) => {
+          const again = !!o.restartable && shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode: info.exitCode, restartCount: st.RestartCount ?? 0, manuallyStopped: !!st.ManuallyStopped });
+          const monitor = again ? { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" } : { MonitorPid: 0, MonitorStartTime: "" };
+          return { ...st, Status: "stopped", Pid: 0, StartTime: "", ...monitor, Restarting: again, ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt };
+        }, durable);
+      },
+    }, d.runtime);
+  } finally {
+    stopHealth();
+    await afterExit(d, cfg);
+  }
+}
+
+export function recordStartFailure(d: ContainerDeps, id: string, err: EngineError): void {
+  safeUpdate(d, id, (st) => ({ ...st, Status: "created", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: startFailureStatus(err), Error: err.message }));
+}
+
+/** awaited: the supervisor's process exits right after, and --rm must not stop half-way */
+export async function afterExit(d: ContainerDeps, cfg: ContainerConfigFile): Promise<void> {
+  reapCgroup(d, cfg);
+  detachNetworks(d, cfg);
+  mark("engine: cgroup reaped, networks detached");
+  if (cfg.HostConfig.AutoRemove) {
+    try {
+      await removeNow(d, cfg.Id);
+      mark("engine: removed");
+    } catch (e) {
+      d.log.warn(`remove container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** the monitor's one line to its spawner: "ok" once the container runs, or "err " + the error as JSON */
+type MonitorError = { kind: ErrorKind; message: string; reason?: ExecError["reason"] };
+
+function encodeMonitorError(err: EngineError): string {
+  const m: MonitorError = { kind: err.kind, message: err.message.replace(/\n/g, " "), ...(err instanceof ExecError ? { reason: err.reason } : {}) };
+  return `err ${JSON.stringify(m)}`;
+}
+
+function decodeMonitorError(json: string): EngineError {
+  let m: MonitorError;
+  try {
+    m = JSON.parse(json);
+  } catch {
+    return new EngineError("internal", json);
+  }
+  return m.reason ? new ExecError(m.reason, m.message) : new EngineError(m.kind, m.message);
+}
+
+/**
+ * Start a container under a detached monitor (`run -d`, `start`): returns once it runs, or throws the
+ * start error the monitor reported (kind and message as the monitor saw them).
+ */
+export async function startDetached(d: ContainerDeps, id: string): Promise<void> {
+  const st = refreshState(d, id);
+  if (!canStart(st.Status)) return;
+  const dir = d.store.dir(id);
+  const logFd = openSync(join(dir, "monitor.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+  const argv = [...d.self.argv, "--root", d.berthRoot, "__monitor", id];
+  let proc;
+  try {
+    proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: logFd, detached: true, cwd: "/", env: d.self.monitorEnv() });
+  } finally {
+    closeSync(logFd);
+  }
+  proc.unref();
+  const reader = proc.stdout.getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value) text += Buffer.from(value).toString();
+    if (done || text.includes("\n")) break;
+  }
+  reader.releaseLock();
+  const line = text.split("\n")[0] ?? "";
+  if (line.startsWith("ok")) return;
+  if (line.startsWith("err ")) throw decodeMonitorError(line.slice(4));
+  let detail = "";
+  try {
+    detail = readFileSync(join(dir, "monitor.log"), "utf8").trim().split("\n").slice(-1)[0] ?? "";
+  } catch {
+    // no log either: the message says the monitor died, without its last words
+  }
+  throw new EngineError("internal", `start container ${shortId(id)}: monitor exited before the container started${detail ? `: ${detail}` : ""}`);
+}
+
+/**
+ * The body of `berth __monitor <id>`: supervise, and again while the restart policy says so. `report`
+ * gets one line for the spawner (startDetached), which the command writes to its stdout.
+ */
+export async function monitorMain(d: ContainerDeps, id: string, report: (line: string) => void): Promise<number> {
+  // comm becomes "berth-monitor" (the command line already reads `… __monitor <id>`)
+  try {
+    setThreadName("berth-monitor");
+  } catch {
+    // cosmetic: ps shows "berth" instead
+  }
+  let reported = false;
+  const reportOnce = (line: string) => {
+    if (reported) return;
+    reported = true;
+    report(line);
+  };
+  try {
+    let delay = 0;
+    let byPolicy = false;
+    for (;;) {
+      const began = d.clock.now();
+      let info: ExitInfo;
+      try {
+        info = await supervise(d, id, { onStarted: () => reportOnce("ok") }, { byPolicy, restartable: true });
+      } catch (e) {
+        if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
+        throw e;
+      }
+      byPolicy = true;
+      const next = planRestart(d, id, d.clock.now() - began, delay);
+      if (next === undefined) return info.exitCode;
+      delay = next;
+      await d.clock.sleep(delay);
+      if (!beginRestart(d, id)) return info.exitCode;
+    }
+  } catch (e) {
+    const err = e instanceof EngineError ? e : startError(e, "");
+    reportOnce(encodeMonitorError(err));
+    return startFailureStatus(err);
+  }
+}

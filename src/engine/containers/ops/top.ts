@@ -1,0 +1,76 @@
+/** `top` and `stats`: the processes and the cgroup counters of a running or paused container */
+import { readFileSync, readlinkSync } from "node:fs";
+import { EngineError } from "../../../lib/errors.ts";
+import type { CgroupStats, NetStats } from "../runtime-port.ts";
+import { isActive } from "../types.ts";
+import type { ContainerDeps } from "./deps.ts";
+import { refreshState } from "./state.ts";
+
+export function top(d: ContainerDeps, ref: string): { titles: string[]; processes: string[][] } {
+  const id = d.store.resolve(ref);
+  const cfg = d.store.readConfig(id);
+  const st = refreshState(d, id);
+  if (!isActive(st.Status)) throw new EngineError("conflict", `container ${id} is not running`);
+  const pids = d.runtime.cgroupPids(cfg.Berth.CgroupPath).sort((a, b) => a - b);
+  const users = hostUsers();
+  const hz = 100;
+  const boot = bootTime();
+  const rows: string[][] = [];
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const status = readFileSync(`/proc/${pid}/status`, "latin1");
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const ppid = f[1]!;
+      const ttyNr = Number(f[4]);
+      const cpu = (Number(f[11]) + Number(f[12])) / hz;
+      const start = new Date((boot + Number(f[19]) / hz) * 1000);
+      let cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").split("\0").join(" ");
+      if (!cmd) cmd = `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
+      const tty = ttyNr === 0 ? "?" : (() => { try { return readlinkSync(`/proc/${pid}/fd/0`).replace(/^\/dev\//, ""); } catch { return "?"; } })();
+      const hh = (n: number) => String(n).padStart(2, "0");
+      rows.push([
+        users.get(uid) ?? String(uid),
+        String(pid),
+        ppid,
+        "0",
+        `${hh(start.getHours())}:${hh(start.getMinutes())}`,
+        tty,
+        `${hh(Math.floor(cpu / 3600))}:${hh(Math.floor(cpu / 60) % 60)}:${hh(Math.floor(cpu) % 60)}`,
+        cmd,
+      ]);
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return { titles: ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], processes: rows };
+}
+
+/** the cgroup's counters and, while it runs, its network namespace's (docker's NET I/O) */
+export function stats(d: ContainerDeps, id: string): CgroupStats & NetStats {
+  const cfg = d.store.readConfig(id);
+  const st = refreshState(d, id);
+  return { ...d.runtime.stats(cfg.Berth.CgroupPath), ...d.runtime.netStats(isActive(st.Status) ? st.Pid : 0) };
+}
+
+function hostUsers(): Map<number, string> {
+  const m = new Map<number, string>();
+  try {
+    for (const l of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const f = l.split(":");
+      if (f.length > 2) m.set(Number(f[2]), f[0]!);
+    }
+  } catch {
+    // no passwd: numeric uids
+  }
+  return m;
+}
+
+function bootTime(): number {
+  try {
+    return Number(/^btime (\d+)/m.exec(readFileSync("/proc/stat", "latin1"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}

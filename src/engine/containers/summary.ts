@@ -1,0 +1,174 @@
+/**
+ * docker's container views, computed from the records the way moby's daemon computes them: the list
+ * (`GET /containers/json`: ContainerSummary, with its filters, limit and sizes) and inspect
+ * (`GET /containers/{id}/json`: ContainerInspect, with sizes). Free functions over the service, so the
+ * CLI and a daemon make the same call.
+ */
+import { humanDuration } from "../../lib/human.ts";
+import { EngineError } from "../../lib/errors.ts";
+import type { SnapshotDriver } from "../../cow/driver.ts";
+import type { ContainerInspect, ContainerListOptions, ContainerSummary, Port } from "../api/views.ts";
+import { Filters, invalidFilter } from "../filters.ts";
+import type { ContainerInfo, ContainerService } from "./service.ts";
+import { dockerStatus, isActive, type ContainerConfigFile } from "./types.ts";
+
+/** what the views read besides the container records */
+export interface SummaryDeps {
+  containers: ContainerService;
+  snapshots: SnapshotDriver;
+  /** image id → unpacked size (SizeRootFs) */
+  imageSizes(): Promise<Map<string, number>>;
+}
+
+/** an RFC 3339 time with nanoseconds, in ms (Date.parse takes three fraction digits) */
+const ms = (iso: string) => Date.parse(iso.replace(/(\.\d{3})\d*Z$/, "$1Z"));
+const ago = (iso: string, now: number) => `${humanDuration(now - ms(iso))} ago`;
+
+/** docker's State.String(): "Up 2 seconds (healthy)", "Exited (0) 3 seconds ago", "Created" */
+export function statusText(i: ContainerInfo, now = Date.now()): string {
+  const st = i.state;
+  switch (st.Status) {
+    case "running":
+      return `Up ${humanDuration(now - ms(st.StartedAt))}${st.Health ? (st.Health.Status === "starting" ? " (health: starting)" : ` (${st.Health.Status})`) : ""}`;
+    case "paused":
+      return `Up ${humanDuration(now - ms(st.StartedAt))} (Paused)`;
+    case "stopped":
+      return st.Restarting ? `Restarting (${st.ExitCode}) ${ago(st.FinishedAt, now)}` : `Exited (${st.ExitCode}) ${ago(st.FinishedAt, now)}`;
+    default:
+      return "Created";
+  }
+}
+
+/** the daemon's Command: the path and arguments, an argument that holds a space in single quotes */
+export function commandLine(cfg: ContainerConfigFile): string {
+  return [cfg.Path, ...cfg.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
+}
+
+/**
+ * published ports of a running container (sorted by container port), then the exposed ones not
+ * published (sorted). Reads the network records only for containers that publish or expose ports.
+ */
+export function summaryPorts(svc: ContainerService, i: ContainerInfo): Port[] {
+  const c = i.cfg;
+  if (!Object.keys(c.Config.ExposedPorts ?? {}).length && !Object.keys(c.HostConfig.PortBindings ?? {}).length) return [];
+  const out: Port[] = [];
+  const published = new Set<string>();
+  if (isActive(i.state.Status)) {
+    for (const b of [...svc.ports(c.Id)].sort((a, z) => a.containerPort - z.containerPort)) {
+      out.push({ IP: b.hostIp || "0.0.0.0", PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.proto });
+      published.add(`${b.containerPort}/${b.proto}`);
+    }
+  }
+  for (const k of Object.keys(c.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a, 10) - parseInt(b, 10))) {
+    const key = k.includes("/") ? k : `${k}/tcp`;
+    if (!published.has(key)) out.push({ PrivatePort: parseInt(key, 10), Type: key.split("/")[1] as Port["Type"] });
+  }
+  return out;
+}
+
+/** the networks a container is on; a mode without endpoints (host, none, container:…) names itself */
+function networkNames(cfg: ContainerConfigFile): string[] {
+  return cfg.Berth.Networks ? Object.keys(cfg.Berth.Networks) : [cfg.HostConfig.NetworkMode];
+}
+
+export const CONTAINER_FILTERS = ["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network", "health"] as const;
+const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+const HEALTH = ["starting", "healthy", "unhealthy", "none"];
+
+/** docker's container filters as a predicate; `all` are the records before/since name containers in */
+function containerFilter(f: Filters, all: ContainerInfo[]): (c: ContainerInfo) => boolean {
+  f.validate(CONTAINER_FILTERS, "Invalid");
+  for (const v of f.get("health")) if (!HEALTH.includes(v)) throw new EngineError("invalid_argument", `Unrecognised filter value for health: ${v}`);
+  for (const v of f.get("status")) if (!STATUSES.includes(v)) throw invalidFilter(`status=${v}`, "Invalid");
+  // before/since name a container: keep those created before / after it (docker's creation order)
+  const createdOf = (ref: string) => {
+    const c =
+      all.find((i) => i.cfg.Id === ref || i.cfg.Name.slice(1) === ref) ?? all.filter((i) => i.cfg.Id.startsWith(ref)).find((_c, _n, a) => a.length === 1);
+    if (!c) throw new EngineError("not_found", `No such container: ${ref}`);
+    return ms(c.cfg.Created);
+  };
+  const before = f.get("before").map(createdOf),
+    since = f.get("since").map(createdOf);
+  const created = (c: ContainerInfo) => ms(c.cfg.Created);
+  return (c) =>
+    before.every((t) => created(c) < t) &&
+    since.every((t) => created(c) > t) &&
+    f.any("network", (v) => networkNames(c.cfg).includes(v)) &&
+    f.any("name", (v) => new RegExp(v).test(c.cfg.Name.slice(1))) &&
+    f.any("id", (v) => c.cfg.Id.startsWith(v)) &&
+    f.any(
+      "status",
+      (v) =>
+        (c.state.Restarting
+          ? "restarting"
+          : { created: "created", creating: "created", running: "running", paused: "paused", stopped: "exited" }[c.state.Status]) === v,
+    ) &&
+    f.any("health", (v) => (c.state.Status === "running" || c.state.Status === "paused" ? (c.state.Health?.Status ?? "none") : "none") === v) &&
+    f.any("exited", (v) => c.state.Status === "stopped" && c.state.ExitCode === Number(v)) &&
+    f.any("ancestor", (v) => {
+      const img = c.cfg.Config.Image;
+      const norm = (s: string) => (s.includes(":") || s.includes("@") ? s : `${s}:latest`);
+      return img === v || norm(img) === norm(v) || c.cfg.Image === v || c.cfg.Image.replace(/^sha256:/, "").startsWith(v.replace(/^sha256:/, ""));
+    }) &&
+    f.every("label", (v) => {
+      const [k, val] = v.split(/=(.*)/s);
+      const labels = c.cfg.Config.Labels ?? {};
+      return k! in labels && (val === undefined || labels[k!] === val);
+    });
+}
+
+/** docker's SizeRw (the container's own layer) and SizeRootFs (with its image's) */
+async function sizes(d: SummaryDeps, cfg: ContainerConfigFile, imageSizes: Map<string, number>): Promise<{ SizeRw: number; SizeRootFs: number }> {
+  // a layer that cannot be measured (removed meanwhile, a driver without usage) counts as empty
+  const rw = (await d.snapshots.usage(cfg.Berth.SnapshotKey).catch(() => ({ size: 0 }))).size;
+  return { SizeRw: rw, SizeRootFs: rw + (imageSizes.get(cfg.Image) ?? 0) };
+}
+
+/** one record as docker's list shows it */
+export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.now()): ContainerSummary {
+  const { cfg, state } = i;
+  return {
+    Id: cfg.Id,
+    Names: [cfg.Name],
+    Image: cfg.Config.Image,
+    ImageID: cfg.Image,
+    Command: commandLine(cfg),
+    Created: Math.floor(ms(cfg.Created) / 1000),
+    Ports: summaryPorts(svc, i),
+    Labels: cfg.Config.Labels ?? {},
+    State: dockerStatus(state.Status),
+    Status: statusText(i, now),
+    HostConfig: { NetworkMode: cfg.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: cfg.Berth.Networks ?? { [cfg.HostConfig.NetworkMode]: { Aliases: null, IPAddress: "", MacAddress: "" } } },
+    Mounts: cfg.Mounts,
+  };
+}
+
+/**
+ * `GET /containers/json`: newest first; running ones only unless `all`, a `limit`, or a filter on
+ * status, exited, before or since asks for others (as under docker).
+ */
+export async function listContainers(d: SummaryDeps, q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+  const svc = d.containers;
+  const f = q.filters ?? new Filters();
+  const keep = containerFilter(f, svc.list(true));
+  const all = !!q.all || q.limit !== undefined || f.has("status") || f.has("exited") || f.has("before") || f.has("since");
+  let list = svc.list(all).filter(keep);
+  if (q.limit !== undefined) list = list.slice(0, Math.max(0, q.limit));
+  const now = Date.now();
+  const out = list.map((i) => toSummary(svc, i, now));
+  if (q.size) {
+    const imageSizes = await d.imageSizes();
+    for (const [n, s] of out.entries()) Object.assign(s, await sizes(d, list[n]!.cfg, imageSizes));
+  }
+  return out;
+}
+
+/** `GET /containers/{id}/json`; not_found for an unknown reference */
+export async function inspectContainer(d: SummaryDeps, ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
+  const svc = d.containers;
+  const info = svc.info(svc.resolve(ref));
+  const doc = svc.inspectJson(info) as unknown as ContainerInspect;
+  if (o.size) Object.assign(doc, await sizes(d, info.cfg, await d.imageSizes()));
+  return doc;
+}

@@ -1,0 +1,85 @@
+/**
+ * docker's Network documents (`GET /networks`, `GET /networks/{id}`), computed from the network
+ * records, with the list's filters. The same document serves `network inspect` and plain `inspect`.
+ */
+import type { NetworkRecord } from "../net/index.ts";
+import { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
+import type { ContainerService } from "./containers/service.ts";
+import { Filters } from "./filters.ts";
+
+export const NETWORK_FILTERS = ["name", "driver", "id"] as const;
+
+function document(r: NetworkRecord, containers: Record<string, NetworkContainer>): Network {
+  return {
+    Name: r.name,
+    Id: r.id,
+    Created: r.createdAt,
+    Scope: "local",
+    Driver: r.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: [{ Subnet: r.subnet, Gateway: r.gateway }] },
+    Internal: r.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: containers,
+    Options:
+      r.name === "bridge"
+        ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) }
+        : { "com.docker.network.bridge.name": r.bridge },
+    Labels: {},
+  };
+}
+
+/** host and none: docker's predefined networks that have no record */
+function predefined(p: { name: string; id: string; driver: string }): Network {
+  return {
+    Name: p.name,
+    Id: p.id,
+    Created: ZERO_TIME,
+    Scope: "local",
+    Driver: p.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: null },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: {},
+    Options: {},
+    Labels: {},
+  };
+}
+
+/** `GET /networks/{id}`: by name, id or unique id prefix, with the containers on it; not_found otherwise */
+export function inspectNetwork(svc: ContainerService, ref: string): Network {
+  const nets = svc.networks;
+  const pseudo = nets.list().find((n) => n.name === ref && !n.record);
+  if (pseudo) return predefined(pseudo);
+  const r = nets.resolve(ref);
+  const ctrs: Record<string, NetworkContainer> = {};
+  for (const [ip, e] of Object.entries(r.endpoints)) {
+    let name = "";
+    try {
+      name = svc.store.readConfig(e.containerId).Name.slice(1);
+    } catch {
+      // the container went away while its endpoint is not reclaimed yet: shown without a name
+    }
+    ctrs[e.containerId] = { Name: name, EndpointID: e.hostVeth, MacAddress: e.mac, IPv4Address: `${ip}/${r.subnet.split("/")[1]}`, IPv6Address: "" };
+  }
+  return document(r, ctrs);
+}
+
+/** `GET /networks`: sorted by name; Containers are left empty, as in docker's list */
+export function listNetworks(svc: ContainerService, filters: Filters = new Filters()): Network[] {
+  filters.validate(NETWORK_FILTERS, "Invalid");
+  return svc.networks
+    .list()
+    .filter(
+      (n) =>
+        filters.every("name", (v) => n.name.includes(v)) && filters.every("driver", (v) => n.driver === v) && filters.every("id", (v) => n.id.startsWith(v)),
+    )
+    .map((n) => (n.record ? document(n.record, {}) : predefined(n)));
+}

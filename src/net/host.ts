@@ -1,0 +1,13 @@
+/**
+ * The host network driver (libnetwork's drivers/host), docker's `--network host`: the container stays in
+ * the host's network namespace (and, as in docker, its UTS namespace); berth makes nothing for it.
+ */
+import { registerNetworkDriver } from "./driver.ts";
+
+registerNetworkDriver({
+  name: "host",
+  attach: "host",
+  creatable: false,
+  predefined: { network: "host", id: "686f7374".padEnd(64, "0") },
+  create: () => ({ name: "host", attach: "host" }),
+});
