@@ -13,7 +13,7 @@ import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import type { CopyEntry } from "../engine/build.ts";
 import { resolveInRoot } from "../engine/containers/cp.ts";
-import { cleanPath, type IgnoreMatcher } from "./dockerignore.ts";
+import { cleanPath, globTest, STAR, type IgnoreMatcher } from "./dockerignore.ts";
 
 export interface SourceSet {
   entries: CopyEntry[];
@@ -33,23 +33,32 @@ function hasGlob(p: string): boolean {
 
 /** Go's filepath.Match on whole slash paths: `*` and `?` never match `/` */
 export function globMatch(pattern: string, name: string): boolean {
-  let re = "^";
+  const parts: string[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
-    if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
+    if (c === "*") parts.push(STAR);
+    else if (c === "?") parts.push("[^/]");
     else if (c === "[") {
       const end = pattern.indexOf("]", i + 1);
       if (end < 0) return false;
       let cls = pattern.slice(i + 1, end);
       if (cls.startsWith("^") || cls.startsWith("!")) cls = "^" + cls.slice(1);
-      re += `[${cls.replace(/\\/g, "\\\\")}]`;
+      parts.push(`[${cls.replace(/\\/g, "\\\\")}]`);
       i = end;
     } else if (c === "\\" && i + 1 < pattern.length) {
-      re += pattern[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+      parts.push(pattern[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
+    } else parts.push(c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
   }
-  return new RegExp(re + "$").test(name);
+  let re: RegExp;
+  try {
+    re = new RegExp("^" + parts.join("") + "$");
+  } catch {
+    // a class JS refuses ([z-a]) matches nothing, like an unclosed one
+    return false;
+  }
+  // several stars backtrack polynomially in a JS RegExp (*a*a*a*a*a*b: 6 s for a 100-character name)
+  if (parts.filter((p) => p === STAR).length <= 1) return re.test(name);
+  return globTest(parts.map((p) => (p === STAR ? p : new RegExp(`^${p}$`))), name);
 }
 
 /** `p` (slash path relative to root) resolved inside root with its parents' symlinks followed there */

@@ -5,10 +5,17 @@
  * The last matching pattern decides, and a pattern that matches a directory matches everything under it.
  * Pure.
  */
+import { EngineError } from "../lib/errors.ts";
+
 export interface IgnorePattern {
   text: string;
   exclusion: boolean;
-  re: RegExp;
+  /** a RegExp, or a linear matcher for patterns with several stars */
+  re: Matcher;
+}
+
+export interface Matcher {
+  test(s: string): boolean;
 }
 
 /** Go's path.Clean for slash paths */
@@ -28,8 +35,12 @@ export function cleanPath(p: string): string {
   return abs ? "/" + s : s || ".";
 }
 
-function patternRegExp(pattern: string): RegExp {
-  let re = "^";
+export const STAR = "[^/]*";
+const ANY = ".*", ANY_DIRS = "(?:.*/)?";
+
+function patternRegExp(pattern: string): Matcher {
+  // one regexp piece per glob element: a star kind, or a piece that matches exactly one character
+  const parts: string[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
     if (c === "*") {
@@ -38,26 +49,76 @@ function patternRegExp(pattern: string): RegExp {
         // `**/` matches zero or more directories
         if (pattern[i + 1] === "/") {
           i++;
-          re += "(?:.*/)?";
-        } else re += ".*";
-      } else re += "[^/]*";
-    } else if (c === "?") re += "[^/]";
+          parts.push(ANY_DIRS);
+        } else parts.push(ANY);
+      } else parts.push(STAR);
+    } else if (c === "?") parts.push("[^/]");
     else if (c === "[") {
       const end = pattern.indexOf("]", i + 1);
-      if (end < 0) throw new Error(`syntax error in pattern ${JSON.stringify(pattern)}`);
+      if (end < 0) throw badPattern(pattern);
       let cls = pattern.slice(i + 1, end);
       if (cls.startsWith("^") || cls.startsWith("!")) cls = "^" + cls.slice(1);
-      re += `[${cls.replace(/\\/g, "\\\\")}]`;
+      parts.push(`[${cls.replace(/\\/g, "\\\\")}]`);
       i = end;
     } else if (c === "\\") {
       const n = pattern[i + 1];
       if (n !== undefined) {
-        re += n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+        parts.push(n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
         i++;
       }
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    } else parts.push(c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
   }
-  return new RegExp(re + "$");
+  let re: RegExp;
+  try {
+    re = new RegExp("^" + parts.join("") + "$");
+  } catch {
+    // a class JS refuses ([z-a]) is one Go's filepath.Match refuses too: ErrBadPattern
+    throw badPattern(pattern);
+  }
+  const isStar = (p: string) => p === STAR || p === ANY || p === ANY_DIRS;
+  if (parts.filter(isStar).length <= 1) return re;
+  // two or more stars backtrack polynomially in a JS RegExp (`**a**a**b` against a long path takes
+  // minutes; Go's RE2 does not backtrack): match these with one linear pass per piece instead
+  const pieces = parts.map((p) => (isStar(p) ? p : new RegExp(`^${p}$`)));
+  return { test: (s) => globTest(pieces, s) };
+}
+
+/**
+ * Does `s` match the pieces (STAR, ANY, ANY_DIRS, or a RegExp for one character)? Linear in the
+ * pieces times the length of s; `at[j]`: the pieces so far can match s[0..j).
+ */
+export function globTest(pieces: (string | RegExp)[], s: string): boolean {
+  const n = s.length;
+  let at = new Uint8Array(n + 1);
+  at[0] = 1;
+  for (const p of pieces) {
+    const next = new Uint8Array(n + 1);
+    let seen = false;
+    let live = false;
+    for (let j = 0; j <= n; j++) {
+      if (p === STAR) {
+        // from any earlier reachable position without crossing a '/'
+        seen ||= at[j] === 1;
+        if (seen) next[j] = 1;
+        if (s[j] === "/") seen = false;
+      } else if (p === ANY) {
+        seen ||= at[j] === 1;
+        if (seen) next[j] = 1;
+      } else if (p === ANY_DIRS) {
+        // nothing, or anything that ends with '/'
+        if (at[j] === 1 || (seen && s[j - 1] === "/")) next[j] = 1;
+        seen ||= at[j] === 1;
+      } else if (j < n && at[j] === 1 && (p as RegExp).test(s[j]!)) next[j + 1] = 1;
+      live ||= next[j] === 1;
+    }
+    if (!live) return false;
+    at = next;
+  }
+  return at[n] === 1;
+}
+
+function badPattern(pattern: string): EngineError {
+  return new EngineError("invalid_argument", `syntax error in pattern ${JSON.stringify(pattern)}`);
 }
 
 export function parseDockerignore(text: string): IgnorePattern[] {

@@ -9,9 +9,18 @@
  */
 export type Env = ReadonlyMap<string, string>;
 
-export class SubstitutionError extends Error {}
+export class SubstitutionError extends Error {
+  constructor(message: string) {
+    // the word may span lines (heredocs, continuations): the message stays one line
+    super(message.replace(/\r?\n/g, "\\n"));
+  }
+}
+
+/** `${A:-${B:-…}}` deeper than this is refused: each level rescans the rest of the word */
+const MAX_NESTING = 100;
 
 export class ShellLex {
+  private depth = 0;
   constructor(readonly escape: string = "\\") {}
 
   /** one word: quotes removed, variables substituted; whitespace kept */
@@ -134,28 +143,36 @@ export class ShellLex {
       }
       if (k >= src.length) throw new SubstitutionError("syntax error: missing '}'");
       const word = src.slice(j, k);
-      const set = env.has(name);
-      const val = env.get(name) ?? "";
-      const nonEmpty = set && val !== "";
-      let value: string;
-      switch (op) {
-        case ":-": value = nonEmpty ? val : this.processWord(word, env); break;
-        case "-": value = set ? val : this.processWord(word, env); break;
-        case ":+": value = nonEmpty ? this.processWord(word, env) : ""; break;
-        case "+": value = set ? this.processWord(word, env) : ""; break;
-        case ":?":
-          if (!nonEmpty) throw new SubstitutionError(`${name}: ${this.processWord(word, env) || "parameter null or not set"}`);
-          value = val;
-          break;
-        default:
-          if (!set) throw new SubstitutionError(`${name}: ${this.processWord(word, env) || "parameter not set"}`);
-          value = val;
+      if (this.depth >= MAX_NESTING) throw new SubstitutionError(`bad substitution: nested deeper than ${MAX_NESTING} levels`);
+      this.depth++;
+      try {
+        return { value: this.modified(name, op, word, env), next: k + 1 };
+      } finally {
+        this.depth--;
       }
-      return { value, next: k + 1 };
     }
     let j = i + 1;
     while (j < src.length && /[A-Za-z0-9_]/.test(src[j]!)) j++;
     if (j === i + 1) return { value: "$", next: i + 1 };
     return { value: env.get(src.slice(i + 1, j)) ?? "", next: j };
+  }
+
+  /** `${name<op>word}` once the word is known */
+  private modified(name: string, op: string, word: string, env: Env): string {
+    const set = env.has(name);
+    const val = env.get(name) ?? "";
+    const nonEmpty = set && val !== "";
+    switch (op) {
+      case ":-": return nonEmpty ? val : this.processWord(word, env);
+      case "-": return set ? val : this.processWord(word, env);
+      case ":+": return nonEmpty ? this.processWord(word, env) : "";
+      case "+": return set ? this.processWord(word, env) : "";
+      case ":?":
+        if (!nonEmpty) throw new SubstitutionError(`${name}: ${this.processWord(word, env) || "parameter null or not set"}`);
+        return val;
+      default:
+        if (!set) throw new SubstitutionError(`${name}: ${this.processWord(word, env) || "parameter not set"}`);
+        return val;
+    }
   }
 }

@@ -16,10 +16,10 @@
  * — `system check` stays clean. Killed instead, the pull leaves a dead lease the next GC reclaims and
  * layer ingests named by their digests, which the next pull resumes.
  */
-import { hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from "../oci/index.ts";
+import { hostPlatform, type Descriptor, type Digest, type Manifest, type Platform } from "../oci/index.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { parseDockerRef, referenceString, familiarString, type ContentWriter, type Reference } from "../image/index.ts";
-import { BlobSources, clientFor, parseManifest, selectPlatform, layerCompression, RegistryError, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
+import { BlobSources, clientFor, parseImageConfig, parseManifest, selectPlatform, layerCompression, RegistryError, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
 import { dirname, join } from "node:path";
 import { openLayerChunks, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
@@ -121,16 +121,8 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
   const manifest = parsed.manifest;
   for (const l of manifest.layers) layerCompression(l.mediaType);
   const configBytes = await client.getSmallBlob(manifest.config.digest);
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(new TextDecoder().decode(configBytes)) as ImageConfig;
-  } catch (e) {
-    throw new EngineError("invalid_argument", `config ${manifest.config.digest}: invalid json: ${(e as Error).message}`);
-  }
-  const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== manifest.layers.length) {
-    throw new EngineError("invalid_argument", `image config has ${diffIds.length} diff IDs but the manifest has ${manifest.layers.length} layers`);
-  }
+  // (pullImage turns every error into docker's exit 1)
+  const { diffIds } = parseImageConfig(configBytes, manifest.layers.length, `config ${manifest.config.digest}`);
 
   return new ImageAssembly(images, "pull").run(async (asm) => {
     const lease = asm.lease;

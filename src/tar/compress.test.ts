@@ -64,6 +64,40 @@ describe("streams", () => {
     z.fill(0x55, 20, 60);
     await expect(new Response(decompressStream(pieces(z, 100), "gzip")).arrayBuffer()).rejects.toThrow();
   });
+
+  test("fuzz finding: corrupt zstd and gzip are invalid_argument, not the web stream's TypeError", async () => {
+    const drain = async (s: ReadableStream<Uint8Array>) => {
+      try {
+        for await (const _ of s as unknown as AsyncIterable<Uint8Array>);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    };
+    for (const [what, bytes, msg] of [
+      ["zstd", [40, 181, 47, 253], "zstd: unexpected end of file (corrupt stream)"],
+      ["zstd", [40, 181, 47, 253, 1, 10, 81, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "zstd: zstd decode failed (corrupt stream)"],
+      ["gzip", [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff], "gzip: "],
+    ] as const) {
+      const e = await drain(decompressStream(pieces(new Uint8Array(bytes), 1), what));
+      expect(e).toBeInstanceOf(EngineError);
+      expect((e as EngineError).kind).toBe("invalid_argument");
+      expect((e as EngineError).message).toStartWith(msg);
+    }
+    // the same through openLayerChunks, as pull reads a zstd layer
+    const { chunks } = await openLayerChunks(pieces(new Uint8Array([40, 181, 47, 253, 32, 0, 1, 0, 0, 0]), 1));
+    const e = await drain(chunks as unknown as ReadableStream<Uint8Array>);
+    expect(e).toBeInstanceOf(EngineError);
+  });
+
+  test("an error of the source passes through decompressStream unchanged", async () => {
+    const boom = new Error("network down");
+    async function* failing() {
+      yield new Uint8Array([0x1f, 0x8b]);
+      throw boom;
+    }
+    await expect(new Response(decompressStream(failing(), "gzip")).arrayBuffer()).rejects.toBe(boom);
+  });
 });
 
 describe("inflateGzip / openLayerChunks (ring output)", () => {

@@ -61,12 +61,39 @@ function refuse(what: Compression): never {
   throw new EngineError("invalid_argument", "tar: not a tar archive and not gzip or zstd compressed");
 }
 
-/** a decompressing stream over `source`; "none" passes bytes through */
+/**
+ * A decompressing stream over `source`; "none" passes bytes through. Corrupt or truncated data is
+ * EngineError("invalid_argument") (the web stream's own errors are TypeErrors: "zstd decode failed",
+ * "unexpected end of file"); an error of the source itself passes through unchanged.
+ */
 export function decompressStream(source: TarSource, what: "gzip" | "zstd" | "none"): ReadableStream<Uint8Array> {
-  const s = toReadableStream(source);
-  if (what === "none") return s;
+  if (what === "none") return toReadableStream(source);
+  const input = toReadableStream(source).getReader();
+  let sourceFailed = false;
+  const s = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const r = await input.read().catch((e: unknown) => {
+        sourceFailed = true;
+        throw e;
+      });
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => input.cancel(reason),
+  });
   const ds = new DecompressionStream(what as "gzip");
-  return s.pipeThrough(ds as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+  const output = s.pipeThrough(ds as unknown as ReadableWritablePair<Uint8Array, Uint8Array>).getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const r = await output.read().catch((e: unknown) => {
+        if (sourceFailed || e instanceof EngineError) throw e;
+        throw new EngineError("invalid_argument", `${what}: ${e instanceof Error ? e.message : String(e)} (corrupt stream)`, { cause: e });
+      });
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => output.cancel(reason),
+  });
 }
 
 export function compressStream(source: TarSource, what: "gzip" | "zstd"): ReadableStream<Uint8Array> {

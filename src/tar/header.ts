@@ -14,6 +14,11 @@ import { EngineError } from "../lib/errors.ts";
 
 export const BLOCK = 512;
 
+/** a message that quotes archive names stays one line: control characters as JSON escapes (\n, \u0000) */
+export function oneLine(msg: string): string {
+  return msg.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Field layout of a ustar header block; offsets as in POSIX <tar.h> and nanotar's comments */
 export const F = {
   name: [0, 100], //       File name (offset: 0 - length: 100)
@@ -155,7 +160,7 @@ function magicOf(b: Uint8Array): HeaderFormat {
 export function parseHeader(b: Uint8Array, whereArg: string | (() => string) = ""): RawHeader {
   // lazily built: the reader's position text costs a string per entry otherwise
   const at = () => (typeof whereArg === "function" ? whereArg() : whereArg);
-  if (!verifyChecksum(b)) throw new EngineError("invalid_argument", `tar: bad header checksum${at()}`);
+  if (!verifyChecksum(b)) throw new EngineError("invalid_argument", oneLine(`tar: bad header checksum${at()}`));
   const format = magicOf(b);
   let name = readString(b, 0, 100);
   if (format === "ustar" && b[345] !== 0) {
@@ -182,9 +187,9 @@ export function parseHeader(b: Uint8Array, whereArg: string | (() => string) = "
     if (at > 0) h.atime = at;
   }
   for (const k of ["mode", "uid", "gid", "size", "mtime", "devmajor", "devminor"] as const) {
-    if (!Number.isFinite(h[k])) throw new EngineError("invalid_argument", `tar: invalid ${k} field in header of "${name}"${at()}`);
+    if (!Number.isFinite(h[k])) throw new EngineError("invalid_argument", oneLine(`tar: invalid ${k} field in header of "${name}"${at()}`));
   }
-  if (h.size < 0) throw new EngineError("invalid_argument", `tar: negative size in header of "${name}"${at()}`);
+  if (h.size < 0) throw new EngineError("invalid_argument", oneLine(`tar: negative size in header of "${name}"${at()}`));
   return h;
 }
 
@@ -199,7 +204,7 @@ export function parsePax(data: Uint8Array, entryName = ""): Map<string, Uint8Arr
   const out = new Map<string, Uint8Array>();
   let i = 0;
   const bad = (what: string): never => {
-    throw new EngineError("invalid_argument", `tar: malformed pax header${entryName ? ` before "${entryName}"` : ""}: ${what}`);
+    throw new EngineError("invalid_argument", oneLine(`tar: malformed pax header${entryName ? ` before "${entryName}"` : ""}: ${what}`));
   };
   while (i < data.length) {
     // GNU and others may pad the data area with NULs

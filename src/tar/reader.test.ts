@@ -221,6 +221,31 @@ describe("readTar", () => {
     expect(g.entry.xattrs).toEqual({ "user.a=b": new Uint8Array([0, 1, 2, 255]) });
   });
 
+  test("fuzz finding: a LIBARCHIVE.xattr name with a bad %-escape is an EngineError, not a URIError", async () => {
+    const x = formatPax([["LIBARCHIVE.xattr.%zz", "AA=="]]);
+    const px = new Uint8Array(Math.ceil(x.length / BLOCK) * BLOCK);
+    px.set(x);
+    const tar = Buffer.concat([
+      formatHeader({ name: "PaxHeaders/f", mode: 0, uid: 0, gid: 0, size: x.length, mtime: 0, typeflag: "x" }), px,
+      formatHeader({ name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }), new Uint8Array(1024),
+    ]);
+    const e = await collect(chunked(tar, () => 512)).catch((x) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect(e.message).toBe(`tar: invalid pax key "LIBARCHIVE.xattr.%zz" for "f": bad %-escape`);
+  });
+
+  test("fuzz finding: names with control characters keep error messages on one line", async () => {
+    const h = formatHeader({ name: "a\nb\x01", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "Q" });
+    const e = await collect(chunked(h, () => 512)).catch((x) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect(e.message).toBe(`tar: unsupported entry type 'Q' for "a\\nb\\u0001" at offset 0`);
+    // the checksum message names the entry before it
+    const first = formatHeader({ name: "x\ny", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" });
+    const bad = new Uint8Array(BLOCK).fill(1);
+    const e2 = await collect(chunked(Buffer.concat([first, bad]), () => 512)).catch((x) => x);
+    expect(e2.message).toBe(`tar: bad header checksum at offset 512 (after "x\\ny")`);
+  });
+
   test("hardlink with a non-zero size field carries no data (header-only type)", async () => {
     const tar = Buffer.concat([
       formatHeader({ name: "h", mode: 0o644, uid: 0, gid: 0, size: 5, mtime: 0, typeflag: "1", linkname: "./a" }),

@@ -13,7 +13,7 @@
  * appliers in src/cow are the ones that refuse escapes (they know the root they write into).
  */
 import { EngineError } from "../lib/errors.ts";
-import { BLOCK, isZeroBlock, parseHeader, parsePax, paxString, parsePaxTime, type RawHeader } from "./header.ts";
+import { BLOCK, isZeroBlock, oneLine, parseHeader, parsePax, paxString, parsePaxTime, type RawHeader } from "./header.ts";
 import type { EntryType, TarEntry, TarRecord } from "./types.ts";
 
 export type TarSource = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
@@ -32,7 +32,7 @@ export interface ReadTarOptions {
 const EMPTY = new Uint8Array(0);
 
 function err(msg: string): EngineError {
-  return new EngineError("invalid_argument", `tar: ${msg}`);
+  return new EngineError("invalid_argument", oneLine(`tar: ${msg}`));
 }
 
 /** pulls chunks from either kind of source; `buf[pos..]` is the unread part of the current chunk */
@@ -242,7 +242,12 @@ function applyPax(e: TarEntry, h: RawHeader, pax: Map<string, Uint8Array>, name:
           (e.xattrs ??= {})[key.slice(XATTR_SCHILY.length)] = raw.slice();
         } else if (key.startsWith(XATTR_LIBARCHIVE)) {
           // libarchive: name is URL-encoded, value base64 (libarchive archive_write_set_format_pax.c)
-          const xname = decodeURIComponent(key.slice(XATTR_LIBARCHIVE.length));
+          let xname: string;
+          try {
+            xname = decodeURIComponent(key.slice(XATTR_LIBARCHIVE.length));
+          } catch {
+            throw err(`invalid pax key "${key}" for "${name}": bad %-escape`);
+          }
           (e.xattrs ??= {})[xname] = new Uint8Array(Buffer.from(paxString(raw), "base64"));
         } else if (key.startsWith("GNU.sparse.")) {
           throw err(`sparse file "${name}" is not supported`);
@@ -292,7 +297,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
   };
 
   async function* body(c: NonNullable<typeof cur>): AsyncGenerator<Uint8Array> {
-    if (!c.live) throw new EngineError("failed_precondition", `tar: body of "${c.name}" read after the reader moved on`);
+    if (!c.live) throw new EngineError("failed_precondition", oneLine(`tar: body of "${c.name}" read after the reader moved on`));
     while (c.remaining > 0) {
       if (input.pos === input.buf.length && !(await input.fill())) {
         throw err(`truncated entry "${c.name}": expected ${c.size} bytes, got ${c.size - c.remaining}`);
@@ -303,7 +308,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       input.pos += n;
       c.remaining -= n;
       yield chunk;
-      if (!c.live) throw new EngineError("failed_precondition", `tar: body of "${c.name}" read after the reader moved on`);
+      if (!c.live) throw new EngineError("failed_precondition", oneLine(`tar: body of "${c.name}" read after the reader moved on`));
     }
   }
 
@@ -426,5 +431,5 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
 }
 
 async function* emptyBody(c: { live: boolean; name: string }): AsyncGenerator<Uint8Array> {
-  if (!c.live) throw new EngineError("failed_precondition", `tar: body of "${c.name}" read after the reader moved on`);
+  if (!c.live) throw new EngineError("failed_precondition", oneLine(`tar: body of "${c.name}" read after the reader moved on`));
 }

@@ -52,6 +52,9 @@ type Node = { t: "text"; s: string } | { t: "action"; pipe: Pipe } | { t: "if" |
 class TemplateFault extends Error {}
 const parseFault = (msg: string) => new TemplateError("parse", `template parsing error: template: :${msg}`);
 
+/** nesting of control blocks and of parentheses (Go's parser allows 10000; our interpreter recurses on the JS stack) */
+const MAX_DEPTH = 1000;
+
 const FUNCS = new Set([
   "and",
   "or",
@@ -80,8 +83,14 @@ const FUNCS = new Set([
   "urlquery",
 ]);
 
+/** where the parser is: positions only grow while one template is parsed, so count on from the last one
+ * (counting from the start each time made a template of many actions quadratic) */
+let lineAt = { src: "", pos: 0, line: 1 };
 function lineOf(src: string, pos: number): number {
-  return src.slice(0, pos).split("\n").length;
+  if (lineAt.src !== src || pos < lineAt.pos) lineAt = { src, pos: 0, line: 1 };
+  for (let i = lineAt.pos; i < pos && i < src.length; i++) if (src.charCodeAt(i) === 10) lineAt.line++;
+  lineAt.pos = Math.max(lineAt.pos, Math.min(pos, src.length));
+  return lineAt.line;
 }
 
 /** one action's words */
@@ -197,6 +206,7 @@ function parseTemplate(src: string): Node[] {
       f.inElse = true;
       if (toks[1]?.tok === "if" || toks[1]?.tok === "with") {
         // `{{else if x}}` is `{{else}}{{if x}}` whose {{end}} closes both
+        if (stack.length > MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
         const n = { t: toks[1].tok as "if" | "with", pipe: parsePipe(toks.slice(2), src, line), list: [] as Node[], else: [] as Node[] };
         f.node.else.push(n);
         stack.push({ node: n, list: n.list, inElse: false, chained: f.chained + 1 });
@@ -205,6 +215,7 @@ function parseTemplate(src: string): Node[] {
       continue;
     }
     if (word === "if" || word === "with" || word === "range") {
+      if (stack.length > MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
       const n = { t: word as "if" | "with" | "range", pipe: parsePipe(toks.slice(1), src, line), list: [] as Node[], else: [] as Node[] };
       push(n);
       stack.push({ node: n, list: n.list, inElse: false, chained: 0 });
@@ -217,7 +228,12 @@ function parseTemplate(src: string): Node[] {
   return root;
 }
 
-function parsePipe(toks: { tok: string; pos: number }[], src: string, line: number): Pipe {
+function parsePipe(toks: { tok: string; pos: number }[], src: string, line: number, depth = 0): Pipe {
+  if (depth === 0) {
+    // refuse deep parentheses before recursing into them: each level rescans the tokens
+    let open = 0;
+    for (const t of toks) if ((open += t.tok === "(" ? 1 : t.tok === ")" ? -1 : 0) > MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
+  }
   let k = 0;
   const decl: string[] = [];
   // `$x :=` / `$k, $v :=`
@@ -246,11 +262,12 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
       continue;
     }
     if (tok === "(") {
-      let depth = 1,
+      if (depth >= MAX_DEPTH) throw parseFault(`${line}: max expression depth exceeded`);
+      let open = 1,
         j = k + 1;
-      for (; j < toks.length && depth > 0; j++) depth += toks[j]!.tok === "(" ? 1 : toks[j]!.tok === ")" ? -1 : 0;
-      if (depth !== 0) throw parseFault(`${line}: unclosed left paren`);
-      const sub = parsePipe(toks.slice(k + 1, j - 1), src, line);
+      for (; j < toks.length && open > 0; j++) open += toks[j]!.tok === "(" ? 1 : toks[j]!.tok === ")" ? -1 : 0;
+      if (open !== 0) throw parseFault(`${line}: unclosed left paren`);
+      const sub = parsePipe(toks.slice(k + 1, j - 1), src, line, depth + 1);
       let path: string[] = [];
       if (toks[j] && toks[j]!.tok.startsWith(".") && toks[j]!.pos === toks[j - 1]!.pos + 1) path = chain(toks[j++]!.tok);
       args.push({ t: "sub", pipe: sub, path });
@@ -258,7 +275,16 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
       continue;
     }
     if (tok === ")" || tok === "," || tok === ":=" || tok === "=") throw parseFault(`${line}: unexpected "${tok}" in command`);
-    if (tok.startsWith('"') || tok.startsWith("`") || tok.startsWith("'")) args.push({ t: "lit", v: unquote(tok) });
+    if (tok.startsWith('"') || tok.startsWith("`") || tok.startsWith("'")) {
+      let v: unknown;
+      try {
+        v = unquote(tok);
+      } catch {
+        // an escape JSON does not know ("\q", "\400"): Go's strconv.Unquote error
+        throw parseFault(`${line}: invalid syntax`);
+      }
+      args.push({ t: "lit", v });
+    }
     else if (tok.startsWith(".")) args.push({ t: "dot", path: chain(tok) });
     else if (tok.startsWith("$")) {
       const [name, ...rest] = tok.split(".");
@@ -349,7 +375,7 @@ function truthy(v: unknown): boolean {
 
 /** Go's json.Marshal: HTML-safe (<, >, & and the JS line separators as \u escapes) */
 export function goJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return (JSON.stringify(v) ?? "null").replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Go's fmt.Sprintf for the verbs templates use: %s %v %d %q %t %x %X %f %T %%, flags -+0 and width.precision */
@@ -360,6 +386,11 @@ function sprintf(format: string, args: unknown[]): string {
       if (verb === "%") return "%";
       if (n >= args.length) return `%!${verb}(MISSING)`;
       const a = args[n++];
+      // Go's fmt refuses widths and precisions above 1e6 and prints the verb without them
+      let bad = "";
+      let w = width ? Number(width) : 0;
+      if (w > 1e6) (bad += "%!(BADWIDTH)"), (w = 0);
+      if (prec !== undefined && Number(prec) > 1e6) (bad += "%!(BADPREC)"), (prec = undefined);
       let s: string;
       switch (verb) {
         case "d":
@@ -373,9 +404,12 @@ function sprintf(format: string, args: unknown[]): string {
           s = typeof a === "number" ? a.toString(16) : Buffer.from(String(a)).toString("hex");
           if (verb === "X") s = s.toUpperCase();
           break;
-        case "f":
-          s = typeof a === "number" ? a.toFixed(prec === undefined ? 6 : Number(prec)) : `%!f(${goValue(a)})`;
+        case "f": {
+          // toFixed stops at 100 digits; the digits of a double's exact expansion past them are zeros here
+          const p = prec === undefined ? 6 : Number(prec);
+          s = typeof a === "number" ? a.toFixed(Math.min(p, 100)) + (p > 100 && Number.isFinite(a) ? "0".repeat(p - 100) : "") : `%!f(${goValue(a)})`;
           break;
+        }
         case "T":
           s =
             a === null
@@ -396,9 +430,8 @@ function sprintf(format: string, args: unknown[]): string {
           s = goValue(a);
       }
       if (prec !== undefined && (verb === "s" || verb === "v")) s = [...s].slice(0, Number(prec)).join("");
-      const w = width ? Number(width) : 0;
       if (s.length < w) s = flags.includes("-") ? s.padEnd(w) : flags.includes("0") && verb !== "s" ? s.padStart(w, "0") : s.padStart(w);
-      return s;
+      return bad + s;
     }) +
     (n < args.length
       ? `%!(EXTRA ${args
@@ -459,7 +492,7 @@ function callFunc(name: string, args: unknown[]): unknown {
           if (typeof k !== "number" || k < 0 || k >= v.length) throw new TemplateFault(`error calling index: index out of range: ${goValue(k)}`);
           v = v[k];
         } else if (typeof v === "object") {
-          v = (v as Record<string, unknown>)[String(k)];
+          v = member(v, String(k));
           // a missing map key is the element type's zero value; for docker's maps of strings, ""
           if (v === undefined) v = null;
         } else throw new TemplateFault(`error calling index: can't index item of type ${typeof v}`);
@@ -469,6 +502,7 @@ function callFunc(name: string, args: unknown[]): unknown {
     case "slice": {
       need(1);
       const v = args[0] as string | unknown[];
+      if (typeof v !== "string" && !Array.isArray(v)) throw new TemplateFault(`error calling slice: can't slice item of type ${v === null ? "<nil>" : typeof v}`);
       const [from = 0, to = v.length] = args.slice(1) as number[];
       return v.slice(from, to);
     }
@@ -518,9 +552,14 @@ function callFunc(name: string, args: unknown[]): unknown {
     case "upper":
       need(1);
       return str(args[0]).toUpperCase();
-    case "pad":
+    case "pad": {
       need(3);
-      return " ".repeat(Number(args[1])) + str(args[0]) + " ".repeat(Number(args[2]));
+      // Go's strings.Repeat panics on a negative count; more than Go's fmt width limit is refused too
+      const [l, r] = [Number(args[1]), Number(args[2])];
+      if (!(l >= 0 && r >= 0)) throw new TemplateFault("error calling pad: strings: negative Repeat count");
+      if (l > 1e6 || r > 1e6) throw new TemplateFault("error calling pad: padding above 1000000");
+      return " ".repeat(l) + str(args[0]) + " ".repeat(r);
+    }
     case "truncate": {
       need(2);
       const chars = [...str(args[0])];
@@ -528,8 +567,9 @@ function callFunc(name: string, args: unknown[]): unknown {
     }
     case "html":
       return sprint(args).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" })[c]!);
+    // a lone surrogate (from "\ud800") would make encodeURIComponent throw: U+FFFD, as Go's invalid UTF-8 handling
     case "urlquery":
-      return encodeURIComponent(sprint(args));
+      return encodeURIComponent(sprint(args).replace(/\p{Cs}/gu, "\uFFFD"));
   }
   throw new TemplateFault(`function "${name}" not defined`);
 }
@@ -538,13 +578,18 @@ interface Scope {
   vars: { name: string; value: unknown }[];
 }
 
+/** a key of the value as Go sees it: Object.prototype's members (constructor, toString, __proto__…) are not fields */
+function member(o: object, p: string): unknown {
+  return p in Object.prototype && !Object.hasOwn(o, p) ? undefined : (o as Record<string, unknown>)[p];
+}
+
 function field(v: unknown, path: string[], args: unknown[], at: string): unknown {
   let cur = v;
   for (let i = 0; i < path.length; i++) {
     const p = path[i]!;
     if (cur === null || cur === undefined) throw new TemplateFault(`executing "" at <${at}>: nil pointer evaluating interface {}.${p}`);
     if (typeof cur !== "object") throw new TemplateFault(`executing "" at <${at}>: can't evaluate field ${p} in type ${typeof cur}`);
-    const next = (cur as Record<string, unknown>)[p];
+    const next = member(cur, p);
     // docker's formatter methods, e.g. ps's {{.Label "com.example"}}
     cur = typeof next === "function" ? (next as (...a: unknown[]) => unknown).apply(cur, i === path.length - 1 ? args : []) : next;
   }
@@ -588,8 +633,8 @@ function describe(o: Operand): string {
 function evalOperand(o: Operand, dot: unknown, scope: Scope, args: unknown[]): { value: unknown; name: string; called?: boolean } {
   const isCall = (base: unknown, path: string[]) => {
     let cur = base;
-    for (const p of path.slice(0, -1)) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[p] : undefined;
-    return !!cur && typeof cur === "object" && typeof (cur as Record<string, unknown>)[lastName(path)] === "function";
+    for (const p of path.slice(0, -1)) cur = cur && typeof cur === "object" ? member(cur, p) : undefined;
+    return !!cur && typeof cur === "object" && typeof member(cur, lastName(path)) === "function";
   };
   switch (o.t) {
     case "lit":

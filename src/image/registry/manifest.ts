@@ -4,7 +4,7 @@
  * (image-spec image-index.md; unknown media types and BuildKit attestation entries are skipped). Pure.
  */
 import { EngineError } from "../../lib/errors.ts";
-import { hostPlatform, MediaType, type Descriptor, type Index, type Manifest, type Platform } from "../../oci/index.ts";
+import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from "../../oci/index.ts";
 
 /** distribution refuses manifests above 4 MiB (registry/handlers/manifests.go maxManifestBodySize) */
 export const MANIFEST_MAX = 4 * 1024 * 1024;
@@ -58,6 +58,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   const isIndex = (INDEX_TYPES as readonly string[]).includes(mediaType) || (!mediaType && Array.isArray(doc.manifests));
   if (isIndex) {
     if (!Array.isArray(doc.manifests)) throw new EngineError("invalid_argument", "manifest: index without manifests");
+    for (const [i, d] of doc.manifests.entries()) checkDescriptor(d, `manifests[${i}]`);
     return { kind: "index", mediaType: mediaType || MediaType.OciIndex, index: doc as unknown as Index };
   }
   const isManifest = (MANIFEST_TYPES as readonly string[]).includes(mediaType) || (!mediaType && typeof doc.config === "object");
@@ -66,7 +67,48 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   if (!m.config || typeof m.config.digest !== "string" || !Array.isArray(m.layers)) {
     throw new EngineError("invalid_argument", "manifest: missing config or layers");
   }
+  checkDescriptor(m.config, "config");
+  for (const [i, d] of m.layers.entries()) checkDescriptor(d, `layers[${i}]`);
   return { kind: "manifest", mediaType: mediaType || MediaType.OciManifest, manifest: m };
+}
+
+/**
+ * An image config blob as pull reads it: a JSON object whose rootfs.diff_ids hold one digest per
+ * manifest layer. `what` names the blob in messages (`config sha256:…`).
+ */
+export function parseImageConfig(bytes: Uint8Array, layers: number, what = "config"): { config: ImageConfig; diffIds: Digest[] } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new EngineError("invalid_argument", `${what}: invalid json: ${(e as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new EngineError("invalid_argument", `${what}: not a json object`);
+  const config = doc as ImageConfig;
+  const rootfs = config.rootfs as unknown;
+  const diffIds = (rootfs !== null && typeof rootfs === "object" ? (rootfs as { diff_ids?: unknown }).diff_ids : undefined) ?? [];
+  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw new EngineError("invalid_argument", `${what}: rootfs.diff_ids is not a list of sha256 digests`);
+  if (diffIds.length !== layers) {
+    throw new EngineError("invalid_argument", `image config has ${diffIds.length} diff IDs but the manifest has ${layers} layers`);
+  }
+  return { config, diffIds };
+}
+
+/**
+ * The fields of a descriptor that berth reads have the types image-spec gives them (Go's json.Unmarshal
+ * into the typed struct refuses the others): an object with a sha256 digest, a size, a string mediaType if any.
+ */
+function checkDescriptor(d: unknown, what: string): void {
+  const bad = (detail: string) => new EngineError("invalid_argument", `manifest: ${what}: ${detail}`);
+  if (d === null || typeof d !== "object" || Array.isArray(d)) throw bad("not a descriptor object");
+  const x = d as Record<string, unknown>;
+  if (x.mediaType !== undefined && typeof x.mediaType !== "string") throw bad("mediaType is not a string");
+  if (!isDigest(x.digest)) throw bad(`invalid digest ${JSON.stringify(x.digest)?.slice(0, 100)}`);
+  if (!Number.isSafeInteger(x.size) || (x.size as number) < 0) throw bad(`invalid size ${JSON.stringify(x.size)?.slice(0, 40)}`);
+  const p = x.platform;
+  if (p !== undefined && (p === null || typeof p !== "object" || typeof (p as Platform).os !== "string" || typeof (p as Platform).architecture !== "string")) {
+    throw bad("platform needs os and architecture strings");
+  }
 }
 
 /** `os/arch[/variant]` → Platform */
