@@ -175,7 +175,7 @@ export abstract class BaseDriver implements SnapshotDriver {
     try {
       await this.populate(rec.id, chain, kind);
     } catch (e) {
-      await this.remove(key).catch(() => {});
+      await this.remove(key).catch(() => {}); // the populate error is rethrown; a snapshot left behind is an orphan that `system check --repair` removes
       throw e;
     }
     return this.mountsOf(rec, chain);

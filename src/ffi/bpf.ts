@@ -44,7 +44,7 @@ export function loadDeviceProgram(insns: Uint8Array): number {
     const log = new Uint8Array(1 << 16);
     try {
       progLoad(insns, log);
-    } catch {}
+    } catch {} // the retry only fetches the verifier's log; the first error is the one thrown
     const text = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))).trim();
     if (text && e instanceof Error) e.message += `: verifier: ${text.split("\n").slice(-3).join("; ")}`;
     throw e;

@@ -56,7 +56,7 @@ function readControllers(dir: string): string[] {
   try {
     return readFileSync(`${dir}/cgroup.controllers`, "utf8").trim().split(/\s+/).filter(Boolean);
   } catch {
-    return [];
+    return []; // a cgroup2 mount without cgroup.controllers offers no controllers
   }
 }
 
@@ -92,7 +92,7 @@ function read(file: string): string | undefined {
   try {
     return readFileSync(file, "utf8");
   } catch {
-    return undefined;
+    return undefined; // absent file (controller not enabled, cgroup gone): callers read undefined as empty/unknown
   }
 }
 
@@ -390,15 +390,15 @@ export function removeCgroup(path: string, layout = detectLayout(), pruneParents
   const dirs = cgroupDirs(path, layout).filter((d) => existsSync(d));
   // a frozen task never handles SIGKILL: thaw first
   for (const d of dirs) {
-    if (existsSync(`${d}/freezer.state`)) try { writeFileSync(`${d}/freezer.state`, "THAWED"); } catch {}
-    if (existsSync(`${d}/cgroup.freeze`)) try { writeFileSync(`${d}/cgroup.freeze`, "0"); } catch {}
+    if (existsSync(`${d}/freezer.state`)) try { writeFileSync(`${d}/freezer.state`, "THAWED"); } catch {} // gone meanwhile; a task still frozen shows up in the rmdir retries below
+    if (existsSync(`${d}/cgroup.freeze`)) try { writeFileSync(`${d}/cgroup.freeze`, "0"); } catch {} // gone meanwhile; a task still frozen shows up in the rmdir retries below
   }
   for (let attempt = 0; ; attempt++) {
     const left: string[] = [];
     for (const dir of dirs) {
       if (!existsSync(dir)) continue;
       for (const pid of (read(`${dir}/cgroup.procs`) ?? "").split("\n").filter(Boolean)) {
-        try { process.kill(Number(pid), "SIGKILL"); } catch {}
+        try { process.kill(Number(pid), "SIGKILL"); } catch {} // ESRCH: exited since listing; a survivor keeps rmdir EBUSY and is retried
       }
       try {
         for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout, false);
@@ -425,7 +425,7 @@ function removeEmptyParents(path: string, layout: CgroupLayout): void {
       try {
         rmdirSync(`${h.dir}/${parts.slice(0, n).join("/")}`);
       } catch {
-        break;
+        break; // EBUSY/ENOTEMPTY: still in use, so its ancestors are too (ENOENT: not in this hierarchy)
       }
     }
   }

@@ -10,7 +10,7 @@ export function processStartTime(pid: number): string | undefined {
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   } catch {
-    return undefined;
+    return undefined; // ENOENT/ESRCH: the process has exited (or never existed), which is what undefined says
   }
   // comm (field 2) may contain spaces and ')': fields resume after the last ')'
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -97,7 +97,7 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     };
     return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart: hooks.beforeStart, oom: true });
   } catch (e) {
-    try { removeCgroup(spec.cgroupPath, layout); } catch {}
+    try { removeCgroup(spec.cgroupPath, layout); } catch {} // best-effort cleanup after the real error, which is rethrown
     throw e;
   } finally {
     for (const fd of opened) closeSync(fd);
@@ -284,7 +284,7 @@ function seccompFilter(profile: SeccompProfile, caps: string[]): Uint8Array {
   try {
     const b = readFileSync(file);
     if (b.length > 0 && b.length % 8 === 0) return new Uint8Array(b.buffer, b.byteOffset, b.length);
-  } catch {}
+  } catch {} // no cached filter (or an unreadable one): compiled anew below
   const f = compileSeccomp(profile, caps);
   try {
     mkdirSync(SECCOMP_CACHE, { recursive: true, mode: 0o700 });

@@ -109,7 +109,7 @@ export async function openMaybeCompressed(source: TarSource): Promise<{ compress
   const { head, all, close } = await peek(source as AsyncIterable<Uint8Array>);
   const compression = detectCompression(head);
   if (compression !== "gzip" && compression !== "zstd" && compression !== "none") {
-    await close().catch(() => {});
+    await close().catch(() => {}); // closing the source we refuse; refuse() below throws the error that matters
     refuse(compression);
   }
   return { compression, stream: decompressStream(all, compression) };
@@ -221,6 +221,6 @@ export async function openLayerChunks(source: AsyncIterable<Uint8Array>, o: Ring
   if (compression === "gzip") return { compression, chunks: inflateGzip(all, o) };
   if (compression === "zstd") return { compression, chunks: decompressStream(all, "zstd") as unknown as AsyncIterable<Uint8Array> };
   if (compression === "none") return { compression, chunks: all };
-  await close().catch(() => {});
+  await close().catch(() => {}); // closing the source we refuse; refuse() below throws the error that matters
   refuse(compression);
 }

@@ -49,7 +49,7 @@ class Input {
     if (typeof (source as ReadableStream).getReader === "function") {
       const reader = (source as ReadableStream<Uint8Array>).getReader();
       this.next = () => reader.read() as Promise<IteratorResult<Uint8Array>>;
-      this.close = () => reader.cancel().catch(() => {});
+      this.close = () => reader.cancel().catch(() => {}); // release(): we stop reading; a stream that failed meanwhile has nothing left to tell us
     } else {
       const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
       this.next = () => it.next();
