@@ -79,7 +79,7 @@ export class SourceRoot {
     try {
       names = readdirSync(rel ? join(this.root, rel) : this.root).sort();
     } catch {
-      return;
+      return; // removed or unreadable mid-walk: it contributes no glob matches (the CLI checked the root is a directory)
     }
     for (const n of names) {
       const r = rel ? `${rel}/${n}` : n;

@@ -92,7 +92,7 @@ export class Builder {
     const signal = this.o.signal;
     const onAbort = () => {
       this.interrupted = String(signal?.reason ?? "aborted");
-      if (this.runningContainer) void this.engine.containers.kill(this.runningContainer, "SIGKILL").catch(() => {});
+      if (this.runningContainer) void this.engine.containers.kill(this.runningContainer, "SIGKILL").catch(() => {}); // it may have exited already; the step's wait reports how it ended
     };
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort);
@@ -114,7 +114,7 @@ export class Builder {
     let ignoreText = "";
     try {
       ignoreText = readFileSync(join(this.o.contextDir, ".dockerignore"), "utf8");
-    } catch {}
+    } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `read .dockerignore: ${(e as Error).message}`, { cause: e }); } // none: nothing ignored; an unreadable one must not send what it excludes
     this.ignore = ignoreText ? new IgnoreMatcher(parseDockerignore(ignoreText)) : undefined;
     this.context = new SourceRoot(this.o.contextDir, this.ignore);
     this.args = { given: this.o.buildArgs, used: new Set(), meta: this.metaEnv };
@@ -158,7 +158,7 @@ export class Builder {
       if (!/^[0-9a-f]+$/.test(t)) {
         try {
           current = this.engine.images.store.resolve(t).id;
-        } catch {}
+        } catch {} // not a tag yet (not_found): tagged below, where any other problem with the name is reported
       }
       // re-tagging an unchanged name costs a locked, fsynced write: skip it (the fully cached path)
       if (current !== id) this.engine.images.tag(t, id);
@@ -362,7 +362,7 @@ export class Builder {
         config, createdBy, author: st.author, stdout: sink, stderr: sink,
         onStarted: () => {
           this.runningContainer = ctr;
-          if (this.interrupted) void this.engine.containers.kill(ctr, "SIGKILL").catch(() => {});
+          if (this.interrupted) void this.engine.containers.kill(ctr, "SIGKILL").catch(() => {}); // it may have exited already; the step's wait reports how it ended
         },
         onContainer: (id) => {
           ctr = id;

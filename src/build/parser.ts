@@ -191,7 +191,7 @@ export function parseJsonArray(rest: string): string[] | undefined {
   try {
     const v = JSON.parse(t);
     if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v;
-  } catch {}
+  } catch {} // not JSON: the caller takes the shell form, as docker does
   return undefined;
 }
 

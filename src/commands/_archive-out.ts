@@ -62,7 +62,7 @@ export async function writeArchive(output: string | undefined, what: string, pro
     if (fd >= 0) closeSync(fd);
     try {
       unlinkSync(tmp);
-    } catch {}
+    } catch {} // best-effort cleanup after the real error, which is rethrown
     throw e;
   }
 }

@@ -89,7 +89,7 @@ export async function runForeground(svc: ContainerService, id: string, o: { sigP
     stdout: c.AttachStdout,
     stderr: c.AttachStderr,
     sigProxy: o.sigProxy,
-    kill: (sig) => void svc.kill(id, sig).catch(() => {}),
+    kill: (sig) => void svc.kill(id, sig).catch(() => {}), // a proxied signal may find the container exited: the session reports the end
   });
   try {
     const info = await svc.supervise(id, { local: s.local, initialSize: s.initialSize, onResizer: s.onResizer, onStarted: s.onStarted });

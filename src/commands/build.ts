@@ -146,7 +146,7 @@ export default defineBerthCommand({
           dockerfile = readFileSync(f, "utf8");
         } catch {
           let alt: string | undefined;
-          if (!flags.file) try { alt = readFileSync(join(contextDir, "dockerfile"), "utf8"); } catch {}
+          if (!flags.file) try { alt = readFileSync(join(contextDir, "dockerfile"), "utf8"); } catch {} // no lowercase dockerfile either: the not_found below names the usual one
           if (alt === undefined) throw new EngineError("not_found", `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${f}: no such file or directory`);
           dockerfile = alt;
         }
@@ -168,7 +168,7 @@ export default defineBerthCommand({
       if (flags.quiet) ctx.out(`${res.id}\n`);
       if (flags.iidfile) writeFileSync(flags.iidfile, res.id);
     } finally {
-      for (const c of cleanups) try { c(); } catch {}
+      for (const c of cleanups) try { c(); } catch {} // each undoes one thing (temp context, signal handlers); one failing must not hide the build's result
     }
   },
 });

@@ -42,7 +42,7 @@ export default defineBerthCommand({
       try {
         await svc.startDetached(id);
       } catch (e) {
-        if (request.HostConfig?.AutoRemove) await svc.rm(id, true).catch(() => {});
+        if (request.HostConfig?.AutoRemove) await svc.rm(id, true).catch(() => {}); // best-effort --rm after the start error, which is rethrown
         throw e;
       }
       ctx.out(id + "\n");
