@@ -33,7 +33,7 @@ export function isLockedElsewhere(path: string): boolean {
   try {
     fd = openSync(path, constants.O_RDONLY | O_CLOEXEC);
   } catch {
-    return false;
+    return false; // missing: nothing can hold a lock on it
   }
   try {
     // a shared probe only conflicts with an exclusive holder, which is what a writer takes

@@ -132,7 +132,7 @@ export class ContentStore {
     try {
       return statSync(this.path(digest)).isFile();
     } catch {
-      return false;
+      return false; // ENOENT: not in the store
     }
   }
 
@@ -299,7 +299,7 @@ export class ContentStore {
       let ref = ent.name;
       try {
         ref = readFileSync(join(d, "ref"), "utf8");
-      } catch {}
+      } catch {} // a crash between mkdir and writing ref: the directory name stands in
       try {
         const st = statSync(join(d, "data"));
         out.push({ ref, size: st.size, updatedAt: st.mtime, locked: isLockedElsewhere(join(d, "data")) });
@@ -609,7 +609,7 @@ export class ContentWriter implements Disposable {
   private removeIngest(): void {
     try {
       rmSync(this.retireIngest(), { recursive: true, force: true });
-    } catch {}
+    } catch {} // see above: the caller rethrows the error that brought us here
   }
 
   /** release the ingest but keep its bytes for a later `writer(ref)` to resume */

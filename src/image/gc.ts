@@ -174,7 +174,7 @@ function sweepIngests(content: ContentStore, nowMs: number, graceFor: (ref: stri
     try {
       fd = openSync(data, constants.O_RDONLY | O_CLOEXEC);
     } catch {
-      continue;
+      continue; // ENOENT: its writer committed or removed it since the stat above
     }
     try {
       // never a locked ingest: its writer is alive and will commit or resume it

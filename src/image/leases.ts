@@ -53,7 +53,7 @@ export function processStartTime(pid: number): string | undefined {
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
-    return undefined;
+    return undefined; // ENOENT/ESRCH: no such process (any more)
   }
   // comm (field 2) may contain spaces and ')': parse from the last ')' (proc(5))
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -210,7 +210,7 @@ export class LeaseStore {
     try {
       meta = JSON.parse(readFileSync(join(dir, "lease.json"), "utf8"));
     } catch {
-      return undefined;
+      return undefined; // no such lease (removed, or not written yet), as the caller's undefined means
     }
     let resources: Digest[] = [];
     try {

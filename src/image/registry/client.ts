@@ -57,7 +57,7 @@ export async function registryError(res: Response, what: string): Promise<Regist
   let text = "";
   try {
     text = (await res.text()).slice(0, 64 * 1024);
-  } catch {}
+  } catch {} // the connection broke mid-error: the status alone describes it below
   let detail = "";
   let code: string | undefined;
   try {
@@ -67,7 +67,7 @@ export async function registryError(res: Response, what: string): Promise<Regist
       code = e.code;
       detail = `${(e.code ?? "unknown").toLowerCase().replace(/_/g, " ")}: ${e.message ?? ""}`.trim();
     } else if (doc.details) detail = doc.details;
-  } catch {}
+  } catch {} // not JSON (a proxy's HTML page): the status describes it below
   if (!detail) {
     detail =
       res.status === 401 ? "unauthorized: authentication required"
@@ -209,14 +209,14 @@ export class RegistryClient {
       }
       if (res.status >= 300 && res.status < 400 && res.headers.get("location") && res.status !== 304) {
         if (++redirects > 5) throw new RegistryError("unavailable", `${what}: too many redirects`, res.status);
-        await res.body?.cancel().catch(() => {});
+        await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
         url = new URL(res.headers.get("location")!, url).toString();
         attempt--;
         continue;
       }
       if (res.status === 401 && sameOrigin && !authTried) {
         authTried = true;
-        await res.body?.cancel().catch(() => {});
+        await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
         const h = await this.authorize(res, scopes);
         if (h || this.challenge) {
           attempt--;
@@ -225,14 +225,14 @@ export class RegistryClient {
         throw new RegistryError("permission_denied", "unauthorized: authentication required", 401, "UNAUTHORIZED");
       }
       if (RETRIABLE.has(res.status) && (o.retry || method === "GET" || method === "HEAD") && o.retry !== false && attempt < this.attempts) {
-        await res.body?.cancel().catch(() => {});
+        await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
         const ra = Number(res.headers.get("retry-after"));
         await Bun.sleep(Number.isFinite(ra) && ra > 0 && ra <= 10 ? ra * 1000 : this.backoffMs * 2 ** (attempt - 1));
         continue;
       }
       if (res.ok || o.allow?.includes(res.status)) return res;
       if (res.status === 401) {
-        await res.body?.cancel().catch(() => {});
+        await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
         throw new RegistryError("permission_denied", "unauthorized: authentication required", 401, "UNAUTHORIZED");
       }
       throw await registryError(res, what);
@@ -252,7 +252,7 @@ export class RegistryClient {
     });
     const len = Number(res.headers.get("content-length"));
     if (Number.isFinite(len) && len > MANIFEST_MAX) {
-      await res.body?.cancel().catch(() => {});
+      await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
       throw new RegistryError("invalid_argument", `manifest for ${this.repo}:${reference}: too large (${len} bytes, limit ${MANIFEST_MAX})`, res.status);
     }
     const bytes = await readCapped(res, MANIFEST_MAX, `manifest for ${this.repo}:${reference}`);
@@ -293,7 +293,7 @@ export class RegistryClient {
       if (pos > 0) {
         if (res.status === 200) skip = pos;
         else if (res.status !== 206) {
-          await res.body?.cancel().catch(() => {});
+          await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
           throw new RegistryError("unavailable", `blob ${digest}: unexpected status ${res.status} for a range request`, res.status);
         }
       }
@@ -345,7 +345,7 @@ export class RegistryClient {
       scopes: mount ? [`repository:${mount.from}:pull`] : [],
       what: `start upload${mount ? ` (mount ${mount.digest} from ${mount.from})` : ""}`,
     });
-    await res.body?.cancel().catch(() => {});
+    await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
     if (res.status === 201) return undefined;
     const loc = res.headers.get("location");
     if (!loc) throw new RegistryError("unavailable", "start upload: no Location in response", res.status);
@@ -361,7 +361,7 @@ export class RegistryClient {
       headers: { "content-type": "application/octet-stream", "content-range": `${start}-${start + len - 1}` },
       what: "upload chunk",
     });
-    await res.body?.cancel().catch(() => {});
+    await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
     const loc = res.headers.get("location");
     return loc ? this.url(loc) : location;
   }
@@ -376,7 +376,7 @@ export class RegistryClient {
       headers: { "content-type": "application/octet-stream" },
       what: `upload blob ${digest}`,
     });
-    await res.body?.cancel().catch(() => {});
+    await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
   }
 
   async putManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Digest | undefined> {
@@ -386,7 +386,7 @@ export class RegistryClient {
       headers: { "content-type": mediaType },
       what: `put manifest ${this.repo}:${reference}`,
     });
-    await res.body?.cancel().catch(() => {});
+    await res.body?.cancel().catch(() => {}); // discarding an unread body; a broken connection changes nothing
     return (res.headers.get("docker-content-digest") as Digest | null) ?? undefined;
   }
 }
@@ -398,7 +398,7 @@ async function readCapped(res: Response, max: number, what: string): Promise<Uin
     for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
       n += c.length;
       if (n > max) {
-        await res.body.cancel().catch(() => {});
+        await res.body.cancel().catch(() => {}); // discarding the rest; the size error below is what matters
         throw new RegistryError("invalid_argument", `${what}: too large (more than ${max} bytes)`, res.status);
       }
       parts.push(c);

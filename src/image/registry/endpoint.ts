@@ -81,7 +81,7 @@ export function loadInsecureRegistries(root: string | undefined, env: Record<str
     let text: string | undefined;
     try {
       text = readFileSync(join(root, "daemon.json"), "utf8");
-    } catch {}
+    } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `read ${join(root, "daemon.json")}: ${(e as Error).message}`, { cause: e }); } // none: env only; an unreadable one is an error like an invalid one
     if (text !== undefined) {
       let cfg: { "insecure-registries"?: unknown };
       try {

@@ -27,7 +27,7 @@ export class BlobSources {
     try {
       return readFileSync(this.path(digest), "utf8").split("\n").filter(Boolean);
     } catch {
-      return [];
+      return []; // ENOENT: no source recorded for this blob
     }
   }
 
