@@ -53,7 +53,7 @@ function planSave(images: ImageService, refs: string[]): SaveItem[] {
     try {
       const p = parseDockerRef(r);
       if (p.digest === undefined) key = referenceString(p);
-    } catch {}
+    } catch {} // an image ID or prefix, not a reference: no key
     const tags = images.store.namesOf(rec.id).filter((n) => !n.includes("@"));
     if (key !== undefined && tags.includes(key)) names = [key];
     else if (isIdPrefix(r) || r.startsWith("sha256:")) names = tags;
@@ -212,7 +212,7 @@ export async function loadImages(images: ImageService, source: ReadableStream<Ui
               manifestDesc = { mediaType: d.mediaType, digest: d.digest, size: d.size };
               break;
             }
-          } catch {}
+          } catch {} // a manifest we cannot read is not the one: one is synthesized below
         }
         if (!manifestDesc) manifestDesc = await synthesizeManifest(images, cfg, layers, lease);
         images.store.put({ manifest: manifestDesc, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size } });
@@ -267,7 +267,7 @@ function imageName(ann: Record<string, string> | undefined): string | undefined 
     parseReference(r);
     return r;
   } catch {
-    return undefined;
+    return undefined; // not a valid reference: the image stays unnamed, as docker load leaves it
   }
 }
 

@@ -39,7 +39,7 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
     }
     return await images.commitChain(key, chain, { "berth.size": String(stats.diskSize), "berth.diffid": diffId }, lease);
   } catch (e) {
-    await images.snapshots.remove(key).catch(() => {});
+    await images.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
     throw e;
   }
 }

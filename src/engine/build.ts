@@ -106,13 +106,13 @@ export class BuildSupport {
     try {
       id = (JSON.parse(readFileSync(this.cachePath(key), "utf8")) as { id: Digest }).id;
     } catch {
-      return undefined;
+      return undefined; // no entry (ENOENT) or a torn one: a miss
     }
     try {
       this.images.store.config(id);
       return id;
     } catch {
-      return undefined;
+      return undefined; // the image it named was removed: a miss
     }
   }
 
@@ -200,13 +200,13 @@ export class BuildSupport {
     let files: string[] = [];
     try {
       files = readdirSync(this.cacheDir).filter((f) => f.endsWith(".json"));
-    } catch {}
+    } catch {} // no build yet: no cache directory, no entries
     const candidates = new Set<Digest>();
     for (const f of files) {
       try {
         candidates.add((JSON.parse(readFileSync(join(this.cacheDir, f), "utf8")) as { id: Digest }).id);
-      } catch {}
-      try { unlinkSync(join(this.cacheDir, f)); } catch {}
+      } catch {} // a torn entry names no image; it is removed below all the same
+      try { unlinkSync(join(this.cacheDir, f)); } catch {} // removed by a concurrent prune
     }
     const inUse = await this.images.imagesInUse();
     const deleted: string[] = [];
@@ -223,7 +223,7 @@ export class BuildSupport {
         if (diffIds.length > (parentCfg?.rootfs?.diff_ids.length ?? 0)) {
           try {
             reclaimed += Number((await this.images.snapshots.stat(chainIds(diffIds).at(-1)!)).labels?.["berth.size"] ?? 0);
-          } catch {}
+          } catch {} // the layer's snapshot is gone (a damaged store, `system check` reports it): counted as 0
         }
         this.images.store.delete(v.id, { force: true });
         candidates.delete(v.id);
@@ -324,7 +324,7 @@ export class BuildSupport {
       const res = await commitLayer(this.images, { key, base: o.base, config: o.config, history: { created_by: o.createdBy }, author: o.author, compression: "none" });
       return { exitCode: 0, id: res.id };
     } finally {
-      await this.containers.removeNow(id).catch(() => {});
+      await this.containers.removeNow(id).catch((e) => this.containers.log.warn(`build: remove step container ${id.slice(0, 12)}: ${(e as Error).message}`));
     }
   }
 
@@ -346,7 +346,7 @@ export class BuildSupport {
     try {
       return await withContainerRoot({ pid: 0, mounts: () => this.volatileMounts(key), scratch: join(this.scratchDir, key) }, fn);
     } finally {
-      await this.images.snapshots.remove(key).catch(() => {});
+      await this.images.snapshots.remove(key).catch(() => {}); // a leftover extract snapshot is the GC's once this process is gone
     }
   }
 
@@ -364,7 +364,7 @@ export class BuildSupport {
       const res = await commitLayer(this.images, { key, base, config, history: { created_by: createdBy }, author, compression: "none" });
       return res.id;
     } finally {
-      await this.images.snapshots.remove(key).catch(() => {});
+      await this.images.snapshots.remove(key).catch(() => {}); // a leftover extract snapshot is the GC's once this process is gone
     }
   }
 
@@ -476,13 +476,13 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
       chmodSync(target, (plan.chmod ?? e.mode) & 0o7777);
     }
     if (isRoot) lchown(target, uid, gid);
-    try { lutimes(target, [e.mtime, 0], [e.mtime, 0]); } catch {}
+    try { lutimes(target, [e.mtime, 0], [e.mtime, 0]); } catch {} // times are best effort (as cp does): a failure leaves the time of the copy
   }
   for (const a of plan.archives ?? []) {
     const base = resolveInRoot(root, destDir, true);
     const { stream } = await openMaybeCompressed(Bun.file(a).stream());
     await applyLayer(base, readTar(stream), { whiteouts: "delete", sync: false });
   }
-  for (const [d, t] of dirTimes.reverse()) try { lutimes(d, [t, 0], [t, 0]); } catch {}
+  for (const [d, t] of dirTimes.reverse()) try { lutimes(d, [t, 0], [t, 0]); } catch {} // times are best effort (as cp does): a failure leaves the time of the copy
   return created.n > 0 || plan.entries.length > 0 || (plan.archives?.length ?? 0) > 0;
 }

@@ -13,7 +13,7 @@ function jsonOrShell(rest: string): string[] {
     try {
       const v = JSON.parse(t);
       if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v;
-    } catch {}
+    } catch {} // not JSON: the shell form, as docker takes it
   }
   return ["/bin/sh", "-c", t];
 }

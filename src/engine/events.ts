@@ -41,7 +41,7 @@ export class EventLog {
         timeNano: Number(nano),
       };
       this.append(JSON.stringify(ev) + "\n");
-    } catch {}
+    } catch {} // see above: a full disk costs the event, not the operation it reports
   }
 
   private append(line: string): void {
@@ -69,7 +69,7 @@ export class EventLog {
     try {
       text = readFileSync(this.path, "utf8");
     } catch {
-      return;
+      return; // ENOENT: removed meanwhile, so nothing to compact
     }
     if (Buffer.byteLength(text) <= MAX_BYTES) return; // another appender compacted it
     const keep = text.slice(Math.floor(text.length / 2));
@@ -100,7 +100,7 @@ export class EventLog {
         if (!line) continue;
         try {
           events.push(JSON.parse(line));
-        } catch {}
+        } catch {} // a torn line from a crash mid-append: skipped
       }
       return { events, next: offset + end, inode: st.ino };
     } finally {
@@ -122,7 +122,7 @@ export class EventLog {
     try {
       return statSync(this.path);
     } catch {
-      return undefined;
+      return undefined; // ENOENT: no event recorded yet
     }
   }
 }

@@ -183,7 +183,7 @@ export class ImageService implements ImageResolver {
       return this.storeImage(config, [{ mediaType: layerType, digest: blob.digest, size: blob.size }], { ref: opts.ref, lease });
     } catch (e) {
       if (!writer.closed) writer.abort();
-      if (prepared) await this.snapshots.remove(key).catch(() => {});
+      if (prepared) await this.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
       throw wrap(`import ${opts.sourceName}`, e);
     } finally {
       diffHasher?.terminate();
@@ -254,7 +254,7 @@ export class ImageService implements ImageResolver {
       try {
         const info = await this.snapshots.stat(chain);
         size += (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chain)).size);
-      } catch {}
+      } catch {} // a missing snapshot (damaged store: `system check` names it) counts as empty
     }
     return size;
   }
@@ -319,7 +319,7 @@ export class ImageService implements ImageResolver {
       try {
         const n = this.store.config(cur.id).history?.length ?? 0;
         if (!idAt.has(n - 1)) idAt.set(n - 1, cur.id);
-      } catch {}
+      } catch {} // a damaged parent (`system check` names it) gives its history entries no ID (<missing>, as docker)
     }
     const sizes: number[] = [];
     let layer = 0;
@@ -329,7 +329,7 @@ export class ImageService implements ImageResolver {
         try {
           const info = await this.snapshots.stat(chains[layer]!);
           size = (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chains[layer]!)).size);
-        } catch {}
+        } catch {} // a missing snapshot (damaged store: `system check` names it) counts as empty
         layer++;
       }
       sizes.push(size);
@@ -362,7 +362,7 @@ export class ImageService implements ImageResolver {
     try {
       const key = referenceString(parseDockerRef(ref));
       if (names.includes(key)) byName = key;
-    } catch {}
+    } catch {} // an image ID or prefix, not a reference: removed by ID below
     if (byName) {
       if (inUse.length && !opts.force && names.length === 1) {
         throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`);
@@ -439,7 +439,7 @@ export class ImageService implements ImageResolver {
     for (const rec of this.store.list()) {
       try {
         for (const c of chainIds(this.store.config(rec.id).rootfs?.diff_ids ?? [])) keep.add(c);
-      } catch {}
+      } catch {} // a damaged image (config unreadable: `system check` names it) has no chains to keep
     }
     return keep;
   }

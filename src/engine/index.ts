@@ -175,7 +175,7 @@ export class Engine {
       let size = 0;
       try {
         size = (await this.snapshots.usage(c.cfg.Berth.SnapshotKey)).size;
-      } catch {}
+      } catch {} // its snapshot is gone (being removed, or a damaged store `system check` names): counted as 0
       ctrSize += size;
       if (c.state.Status !== "running" && c.state.Status !== "paused") ctrReclaimable += size;
     }

@@ -297,7 +297,7 @@ export class NetworkService {
 async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number): Promise<string> {
   const reader = stream.getReader();
   let text = "";
-  const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs);
+  const timer = setTimeout(() => void reader.cancel().catch(() => {}), timeoutMs); // the read below ends either way; a closed stream refuses the cancel
   try {
     for (;;) {
       const { value, done } = await reader.read();

@@ -210,7 +210,7 @@ async function fetchLayers(
       if (w.size === d.size && got !== d.digest) {
         return new EngineError("invalid_argument", `layer ${d.digest}: digest mismatch: content is ${got}`, { cause: e });
       }
-    } catch {}
+    } catch {} // finishing the blob was only a diagnosis: the original error is returned
     return e;
   };
 
@@ -284,7 +284,7 @@ async function fetchLayers(
           }
           await finishApply(key, i, stats.diskSize);
         } catch (e) {
-          await images.snapshots.remove(key).catch(() => {});
+          await images.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
           throw await explainFailure(e, w, d);
         }
         release();

@@ -36,7 +36,7 @@ const read = (p: string) => {
   try {
     return readFileSync(p, "utf8");
   } catch {
-    return "";
+    return ""; // absent on this host (no os-release, no machine-id, no memsw file): the callers' fallback or false
   }
 };
 
@@ -46,7 +46,7 @@ function backingFs(dir: string): string {
     const t = statfsSync(dir).type;
     return ({ 0xef53: "extfs", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x01021994: "tmpfs" } as Record<number, string>)[t] ?? `0x${t.toString(16)}`;
   } catch {
-    return "unknown";
+    return "unknown"; // statfs failed (root not created yet): docker prints a word here, not an error
   }
 }
 
@@ -171,7 +171,7 @@ export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{
     let size = 0;
     try {
       size = (await e.snapshots.usage(c.cfg.Berth.SnapshotKey)).size;
-    } catch {}
+    } catch {} // its snapshot is gone already: nothing reclaimed for it
     try {
       await e.containers.rm(c.cfg.Id, false);
     } catch (err) {

@@ -92,7 +92,7 @@ export class VolumeService {
     try {
       return JSON.parse(readFileSync(join(this.dir, name, "meta.json"), "utf8"));
     } catch {
-      return undefined;
+      return undefined; // no meta.json (a crashed create, see above; or no such volume) or a torn one: not a volume
     }
   }
 
@@ -107,7 +107,7 @@ export class VolumeService {
     try {
       names = readdirSync(this.dir);
     } catch {
-      return [];
+      return []; // ENOENT: no volume created yet
     }
     return names.map((n) => this.find(n)).filter((v): v is VolumeRecord => !!v).sort((a, b) => a.Name.localeCompare(b.Name));
   }
@@ -206,7 +206,7 @@ export class VolumeService {
     const seen = new Set<string>();
     const walk = (p: string) => {
       let st;
-      try { st = lstatSync(p); } catch { return; }
+      try { st = lstatSync(p); } catch { return; } // removed while walking: it takes no space
       if (st.nlink > 1 && !st.isDirectory()) {
         const k = `${st.dev}:${st.ino}`;
         if (seen.has(k)) return;
@@ -224,7 +224,7 @@ export class VolumeService {
     try {
       return readdirSync(this.mountpoint(name)).length === 0;
     } catch {
-      return false;
+      return false; // no _data (removed meanwhile): nothing to copy the image's files into
     }
   }
 
