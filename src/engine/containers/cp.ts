@@ -65,8 +65,8 @@ export async function withContainerRoot<T>(o: { pid: number; mounts: () => Promi
   try {
     return await fn(o.scratch);
   } finally {
-    try { umount2(o.scratch, MNT_DETACH); } catch {}
-    try { rmSync(o.scratch, { recursive: true, force: true }); } catch {}
+    try { umount2(o.scratch, MNT_DETACH); } catch {} // we mounted it as root: failing means it is no longer mounted, so the rm below is safe
+    try { rmSync(o.scratch, { recursive: true, force: true }); } catch {} // an empty scratch directory left behind costs nothing; the copy's result stands
   }
 }
 
@@ -123,7 +123,7 @@ export function copyIn(root: string, src: string, dest: string): void {
   // the parent was resolved inside the root; never write through a symlink that sits at the target
   try {
     if (lstatSync(target).isSymbolicLink()) rmSync(target);
-  } catch {}
+  } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e }); } // ENOENT: a new file; a symlink we fail to remove must not be written through
   cpSync(src, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true });
   keepDirTimes(src, target, root);
 }
@@ -146,7 +146,7 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
     try {
       const st = lstatSync(target);
       if (!(st.isDirectory() && e.type === "dir")) rmSync(target, { recursive: true, force: true });
-    } catch {}
+    } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e }); } // ENOENT: a new entry; one we fail to remove must not be written through
     switch (e.type) {
       case "dir":
         mkdirSync(target, { recursive: true });

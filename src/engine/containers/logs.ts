@@ -152,9 +152,9 @@ export class JsonLogWriter {
     closeSync(this.fd);
     const n = this.opts.maxFile;
     if (n > 1) {
-      try { unlinkSync(`${this.path}.${n - 1}`); } catch {}
+      try { unlinkSync(`${this.path}.${n - 1}`); } catch {} // ENOENT: not rotated that far yet
       for (let i = n - 2; i >= 1; i--) {
-        try { renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`); } catch {}
+        try { renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`); } catch {} // ENOENT: not rotated that far yet
       }
       renameSync(this.path, `${this.path}.1`);
     }
@@ -236,6 +236,6 @@ export function logInode(path: string): number | undefined {
   try {
     return statSync(path).ino;
   } catch {
-    return undefined;
+    return undefined; // no live file (log driver none, or the container removed): nothing to follow
   }
 }

@@ -33,7 +33,7 @@ function isOpaque(path: string): boolean {
     const v = lgetxattr(path, "trusted.overlay.opaque");
     return v !== null && v.length > 0 && v[0] === 0x79; // "y"
   } catch {
-    return false;
+    return false; // ENOTSUP (no trusted xattrs on this filesystem) or gone: not an opaque directory
   }
 }
 

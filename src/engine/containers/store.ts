@@ -42,7 +42,7 @@ export class ContainerStore {
     try {
       names = readdirSync(this.root);
     } catch {
-      return [];
+      return []; // ENOENT: no container created yet
     }
     return names.filter((n) => ID_RE.test(n) && existsSync(join(this.root, n, "config.json")));
   }
@@ -134,7 +134,7 @@ export class ContainerStore {
       flock(fd, LOCK_EX);
       return await fn();
     } finally {
-      try { flock(fd, LOCK_UN); } catch {}
+      try { flock(fd, LOCK_UN); } catch {} // closeSync below releases it anyway
       closeSync(fd);
     }
   }
@@ -155,7 +155,7 @@ export class ContainerStore {
       const id = readFileSync(join(this.namesDir, name), "utf8").trim();
       return ID_RE.test(id) ? id : undefined;
     } catch {
-      return undefined;
+      return undefined; // ENOENT: nobody holds the name
     }
   }
 
@@ -176,7 +176,7 @@ export class ContainerStore {
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
           const owner = this.nameOwner(name);
           if (attempt === 0 && owner && !existsSync(join(this.dir(owner), "config.json"))) {
-            try { unlinkSync(join(this.namesDir, name)); } catch {}
+            try { unlinkSync(join(this.namesDir, name)); } catch {} // removed by a racing reclaim; if it stays, the retry's EEXIST reports the conflict
             continue;
           }
           throw new EngineError(
@@ -186,13 +186,13 @@ export class ContainerStore {
         }
       }
     } finally {
-      try { unlinkSync(tmp); } catch {}
+      try { unlinkSync(tmp); } catch {} // a stray .tmp- link only: lookups read names, never .tmp- files
     }
   }
 
   releaseName(name: string, id: string): void {
     if (this.nameOwner(name) === id) {
-      try { unlinkSync(join(this.namesDir, name)); } catch {}
+      try { unlinkSync(join(this.namesDir, name)); } catch {} // ENOENT: released already by a racing rm
     }
   }
 

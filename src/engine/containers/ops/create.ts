@@ -150,7 +150,7 @@ export async function copyUp(d: ContainerDeps, id: string, key: string, mounts: 
     for (const m of todo) {
       const src = resolveInRoot(root, m.Destination);
       let st;
-      try { st = statSync(src); } catch { continue; }
+      try { st = statSync(src); } catch { continue; } // the image has nothing at the mount point: nothing to copy
       if (!st.isDirectory()) continue;
       const p = Bun.spawnSync(["cp", "-a", "--", `${src}/.`, `${m.Source}/`], { stdout: "ignore", stderr: "pipe" });
       if (p.exitCode !== 0) throw new EngineError("internal", `copy image content of ${m.Destination} into volume ${m.Name}: ${p.stderr.toString().trim()}`);

@@ -59,7 +59,7 @@ function deviceNode(path: string): DeviceNode | "missing" | "not-a-device" {
   try {
     st = statSync(path);
   } catch {
-    return "missing";
+    return "missing"; // resolveDevices reports it as docker does (no such file)
   }
   if (!st.isCharacterDevice() && !st.isBlockDevice()) return "not-a-device";
   return { type: st.isCharacterDevice() ? "c" : "b", ...rdevNumbers(st.rdev) };
