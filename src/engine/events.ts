@@ -81,7 +81,7 @@ export class EventLog {
     let fd: number;
     try {
       fd = openSync(this.path, constants.O_RDONLY | 0o2000000);
-    } catch {
+    } catch { // ENOENT: no event recorded yet
       return { events: [], next: 0, inode: undefined };
     }
     try {

@@ -211,7 +211,7 @@ export function readLogFrom(path: string, offset: number): { entries: LogEntry[]
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | 0o2000000);
-  } catch {
+  } catch { // ENOENT: not written yet (or rotated away): nothing new
     return { entries: [], next: offset };
   }
   try {

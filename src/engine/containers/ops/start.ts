@@ -253,7 +253,7 @@ function decodeMonitorError(json: string): EngineError {
   try {
     m = JSON.parse(json);
   } catch {
-    return new EngineError("internal", json);
+    return new EngineError("internal", json); // not JSON: the text itself is the message
   }
   return m.reason ? new ExecError(m.reason, m.message) : new EngineError(m.kind, m.message);
 }
