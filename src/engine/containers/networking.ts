@@ -353,6 +353,6 @@ function safe<T>(fn: () => T, dflt: T): T {
   try {
     return fn();
   } catch {
-    return dflt;
+    return dflt; // see above: inspect shows what it can
   }
 }
