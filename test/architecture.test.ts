@@ -97,3 +97,56 @@ test("no process. below src/commands", () => {
   }
   expect(bad).toEqual([]);
 });
+
+/**
+ * Every swallowed error says why (issue 11 item 7): an empty catch block, one that only returns a
+ * literal default, `continue`s or `break`s, and a promise's `.catch(() => {})` (or `=> undefined/null`)
+ * carry a comment inside, at the end of their line, or on the line above. A catch that collects the
+ * error (net/index.ts's AggregateError), logs it or rethrows it needs none.
+ */
+const literal = String.raw`(?:undefined|null|true|false|-?\d+|"[^"\n]*"|'[^'\n]*'|\[\]|\{\})`;
+const silentCatch = new RegExp(String.raw`\bcatch\s*(?:\(\s*\w*\s*\))?\s*\{\s*(?:(?:return(?:\s+${literal})?|continue|break)\s*;?\s*)?\}`, "g");
+const silentPromiseCatch = /\.catch\(\s*(?:\(\s*\w*\s*\)|\w+)\s*=>\s*(?:\{\s*\}|undefined|null|void 0)\s*\)/g;
+const hasComment = (s: string) => /\/\/|\/\*/.test(s);
+
+function uncommentedCatches(text: string): number[] {
+  const lines = text.split("\n");
+  const lineAt = (i: number) => text.slice(0, i).split("\n").length; // 1-based
+  const out: number[] = [];
+  for (const re of [silentCatch, silentPromiseCatch]) {
+    for (const m of text.matchAll(re)) {
+      const first = lineAt(m.index!);
+      const last = lineAt(m.index! + m[0].length);
+      const rest = lines[last - 1]!.slice(lines[last - 1]!.indexOf(m[0].split("\n").at(-1)!) + m[0].split("\n").at(-1)!.length);
+      if (!hasComment(m[0]) && !hasComment(rest) && !/^\s*(\/\/|\/\*|\*)/.test(lines[first - 2] ?? "")) out.push(first);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+test("the swallowed-error check sees what it should", () => {
+  expect(uncommentedCatches("try { a(); } catch {}")).toEqual([1]);
+  expect(uncommentedCatches("try {\n  a();\n} catch (e) {\n}\n")).toEqual([3]);
+  expect(uncommentedCatches("try {\n  a();\n} catch {\n  return undefined;\n}\n")).toEqual([3]);
+  expect(uncommentedCatches("for (;;) try { a(); } catch { continue; }")).toEqual([1]);
+  expect(uncommentedCatches('try { a(); } catch {\n  return "?";\n}\ntry { b(); } catch {\n  return [];\n}')).toEqual([1, 4]);
+  expect(uncommentedCatches("try { a(); } catch (e) {\n  return report(e);\n}")).toEqual([]);
+  expect(uncommentedCatches("await p.catch(() => {});\nawait q.catch((_e) => undefined);")).toEqual([1, 2]);
+  expect(uncommentedCatches("try { a(); } catch {} // ENOENT: gone already")).toEqual([]);
+  expect(uncommentedCatches("// best effort\ntry { a(); } catch {}")).toEqual([]);
+  expect(uncommentedCatches("try {\n  a();\n} catch {\n  // the real error is rethrown\n}")).toEqual([]);
+  expect(uncommentedCatches("await p.catch(() => {}); // exited already")).toEqual([]);
+  expect(uncommentedCatches("try { a(); } catch (e) {\n  log.warn(e);\n}")).toEqual([]);
+  expect(uncommentedCatches("try { a(); } catch (e) { throw wrap(e); }")).toEqual([]);
+});
+
+test("every swallowed error in src says why", () => {
+  const bad: string[] = [];
+  for (const rel of new Glob("**/*.ts").scanSync(src)) {
+    if (rel.endsWith(".test.ts")) continue;
+    const text = readFileSync(join(src, rel), "utf8");
+    const lines = text.split("\n");
+    for (const n of uncommentedCatches(text)) bad.push(`${rel}:${n}: ${lines[n - 1]!.trim()}`);
+  }
+  expect(bad).toEqual([]);
+});

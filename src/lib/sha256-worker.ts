@@ -39,7 +39,7 @@ self.onmessage = (ev) => {
     try {
       const { dlopen } = require("bun:ffi");
       sfr = dlopen("libc.so.6", { sync_file_range: { args: ["i32", "i64", "i64", "u32"], returns: "i32" } }).symbols.sync_file_range;
-    } catch {}
+    } catch {} // no sync_file_range (not glibc): writeback starts at the final fsync instead
   }
   const out = (v) => {
     let off = 0;
@@ -77,7 +77,7 @@ self.onmessage = (ev) => {
     fd = -1;
     postMessage({ hex: h.digest("hex") });
   } catch (e) {
-    if (fd >= 0) try { closeSync(fd); } catch {}
+    if (fd >= 0) try { closeSync(fd); } catch {} // the write error is what the producer must hear (posted below)
     Atomics.store(ctl, 3, 1n);
     Atomics.notify(ctl, 1);
     postMessage({ error: String(e && e.message || e), code: e && e.code });
