@@ -167,6 +167,9 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(r.stdout).toBe("./.dockerignore\n./Dockerfile\n./KEEP.md\n./logs/important.log\n./src/main.c\n");
     const miss = ctx({ ".dockerignore": "secret.txt\n", "secret.txt": "s", Dockerfile: "FROM busybox\nCOPY secret.txt /\n" });
     expect(await run(["build", miss])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("file not found in build context or excluded by .dockerignore") });
+    // an unreadable .dockerignore fails the build rather than sending what it was meant to exclude
+    const unreadable = ctx({ ".dockerignore/x": "", Dockerfile: "FROM busybox\n" });
+    expect(await run(["build", unreadable])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("read .dockerignore: EISDIR") });
   });
 
   test("COPY globs, --chown, --chmod, directories, heredocs; ADD of a local tar", async () => {

@@ -1,7 +1,7 @@
 // Unit tests for the registry client's pure parts, the credential file, and the client against a
 // small Bun.serve stand-in on 127.0.0.1 (token flow, retries, resumed blobs). No root needed.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseChallenges, loadCredentials, storeCredentials, removeCredentials } from "./auth.ts";
 import { isInsecureRegistry, loadInsecureRegistries, resolveEndpoint } from "./endpoint.ts";
@@ -41,6 +41,14 @@ describe("endpoints", () => {
   test("env and daemon.json lists", () => {
     writeFileSync(join(tmp, "daemon.json"), JSON.stringify({ "insecure-registries": ["a.example:1"] }));
     expect(loadInsecureRegistries(tmp, { BERTH_INSECURE_REGISTRIES: "b.example, c.example" })).toEqual(["b.example", "c.example", "a.example:1"]);
+  });
+
+  test("no daemon.json is the env alone; an unreadable one is an error, like an invalid one", () => {
+    const none = mkdtempSync(join(tmp, "none-"));
+    expect(loadInsecureRegistries(none, { BERTH_INSECURE_REGISTRIES: "b.example" })).toEqual(["b.example"]);
+    const bad = mkdtempSync(join(tmp, "dir-"));
+    mkdirSync(join(bad, "daemon.json"));
+    expect(() => loadInsecureRegistries(bad, {})).toThrow(/daemon\.json: .*EISDIR/);
   });
 });
 
