@@ -20,7 +20,7 @@ const allowed: Record<string, string[]> = {
   net: ["net", "ffi", "lib", "oci"],
   engine: ["engine", "image", "cow", "runtime", "net", "tar", "ffi", "lib", "oci"],
   build: ["build", "engine", "tar", "lib", "oci"],
-  commands: ["commands", "build", "engine", "image", "tar", "lib", "oci", "version.ts", "main.ts"],
+  commands: ["commands", "build", "engine", "lib", "oci", "version.ts", "main.ts"],
 };
 const moduleOf = (file: string) => relative(src, file).split("/")[0]!;
 
@@ -36,6 +36,22 @@ test("imports point down the module map", () => {
     for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
       const to = moduleOf(resolve(dirname(file), m[1]!));
       if (!ok.includes(to)) bad.push(`${rel} imports ${m[1]} (${from} → ${to})`);
+    }
+  }
+  expect(bad).toEqual([]);
+});
+
+/** the engine's public surface is one module (issue 11): a command (tests too) reaches the engine only
+ * through src/engine/index.ts, so that file lists everything the engine can do */
+test("commands import only the engine's public module", () => {
+  const bad: string[] = [];
+  const front = join(src, "engine/index.ts");
+  for (const rel of new Glob("commands/**/*.ts").scanSync(src)) {
+    const file = join(src, rel);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+      const to = resolve(dirname(file), m[1]!);
+      if (moduleOf(to) === "engine" && to !== front) bad.push(`${rel} imports ${m[1]}`);
     }
   }
   expect(bad).toEqual([]);

@@ -6,8 +6,8 @@
 import type { Context } from "./_context.ts";
 import { CliError } from "./_exit-codes.ts";
 import { EngineError } from "../lib/errors.ts";
-import type { ContainerService } from "../engine/containers/index.ts";
-import { getWinsize, isatty, makeRaw } from "../engine/terminal.ts";
+import type { ContainerService } from "../engine/index.ts";
+import { getWinsize, isatty, makeRaw } from "../engine/index.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { defineBerthCommand, type RunInput } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
-import { normalizeRef } from "../engine/containers/index.ts";
+import { normalizeRef } from "../engine/index.ts";
 import { parseCreateFlags } from "./_container-opts.ts";
 import type { Context } from "./_context.ts";
 import { during } from "./_exit-codes.ts";
@@ -115,8 +115,7 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
   }
   // docker's CLI parses the reference and the platform before it pulls: a bad one is an option error
   // (create's 125), not a failed pull (create's 1)
-  const { parseDockerRef } = await import("../image/index.ts");
-  const { parsePlatform } = await import("../image/registry/index.ts");
+  const { parseDockerRef, parsePlatform } = await import("../engine/index.ts");
   parseDockerRef(image);
   if (optStr(flags.platform)) parsePlatform(optStr(flags.platform)!);
   const { pullWithProgress } = await import("./pull.ts");

@@ -9,7 +9,7 @@ import { parseCreateFlags } from "./_container-opts.ts";
 import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
 import { CliError } from "./_exit-codes.ts";
-import { isatty } from "../engine/terminal.ts";
+import { isatty } from "../engine/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, exitPolicy: "run" },
