@@ -35,7 +35,7 @@ import * as createOp from "./ops/create.ts";
 import * as startOp from "./ops/start.ts";
 import * as stopOp from "./ops/stop.ts";
 import * as removeOp from "./ops/remove.ts";
-import * as restartOp from "./ops/restart-policy.ts";
+import * as restartOp from "./ops/restart.ts";
 import * as execOp from "./ops/exec.ts";
 import * as attachOp from "./ops/attach.ts";
 import * as logsOp from "./ops/logs.ts";

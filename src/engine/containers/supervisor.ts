@@ -258,6 +258,12 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   return info;
 }
 
+/** docker's State.ExitCode after a start that failed: 127/126 for the command, 125 for anything else */
+export function startFailureStatus(err: EngineError): number {
+  if (err instanceof ExecError) return err.reason === "not_found" ? 127 : 126;
+  return 125;
+}
+
 /**
  * docker's classification of a start failure: an ExecError (the CLI's 127 not found, 126 not
  * invokable) or an engine error. The runtime reports exec failures as ExecError already.
