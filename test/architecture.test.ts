@@ -96,18 +96,11 @@ test("no import cycles in src", () => {
  */
 const processUse =
   /(?<![\w.$])(process\.(env|argv|argv0|execArgv|stdin|stdout|stderr|exit|exitCode|on|once|off|addListener|removeListener|removeAllListeners|emit|chdir|cwd|umask|title)\b|Bun\.(env|argv|stdin|stdout|stderr)\b|console\.)/;
-// TEMPORARY (issue 11): files other helpers are converting; the lead empties this list after merging
-const processAllowed = new Set([
-  "engine/containers/attach-proto.ts", // helper "lifecycle"
-  "engine/containers/service.ts", // helper "lifecycle" (hostEnv, "Unable to find image", monitor stdout, exec -e, copyTo stdin)
-  "engine/network.ts", // helper "drivers" (BERTH_BRIDGE/BIP/NFT_TABLE, the DNS server's signals)
-  "image/_bench-writer.ts", // a benchmark script (argv), to move to bench/ (engine-shape.md §8)
-]);
 
 test("no process. below src/commands", () => {
   const bad: string[] = [];
   for (const rel of new Glob("{engine,image,cow,runtime,net,tar,ffi,build,lib,oci}/**/*.ts").scanSync(src)) {
-    if (rel.endsWith(".test.ts") || rel.includes("_testutil") || processAllowed.has(rel)) continue;
+    if (rel.endsWith(".test.ts") || rel.includes("_testutil")) continue;
     const lines = readFileSync(join(src, rel), "utf8").split("\n");
     for (const [i, line] of lines.entries()) if (processUse.test(line)) bad.push(`${rel}:${i + 1}: ${line.trim()}`);
   }

@@ -19,7 +19,7 @@ import { createDriver, driverNames, driversByPriority, isDriverName, orList } fr
 import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
-import { ContainerService } from "./containers/index.ts";
+import { ContainerService, defaultAttachDir } from "./containers/index.ts";
 import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
@@ -77,6 +77,7 @@ export class Engine {
       berthRoot: this.root,
       inspectImage: (ref) => this.images.inspect(ref),
       network: { settings: opts.network ?? {}, ...(opts.self ? { self: opts.self } : {}) },
+      attachDir: defaultAttachDir(opts.runtimeDir),
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;

@@ -96,7 +96,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
   }
   const spec = buildSpec(cfg, rootfs, user, paths);
   spec.process.env = withLinkEnv(spec.process.env, linkEnv);
-  return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: d.store.dir(cfg.Id), beforeStart };
+  return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: d.store.dir(cfg.Id), attachDir: d.attachDir, beforeStart };
 }
 
 /**
