@@ -106,3 +106,17 @@ test("no process. below src/commands", () => {
   }
   expect(bad).toEqual([]);
 });
+
+/** no engine file is a catch-all (issue 11): each opens with a comment (`/**` or `//`) that says the one
+ * thing it does, before any import or code */
+test("every src/engine file opens with a comment saying what it does", () => {
+  const bad: string[] = [];
+  for (const rel of new Glob("engine/**/*.ts").scanSync(src)) {
+    if (rel.endsWith(".test.ts") || rel.includes("_testutil")) continue;
+    const text = readFileSync(join(src, rel), "utf8").replace(/^#!.*\n/, "").trimStart();
+    const m = /^(?:\/\*\*([\s\S]*?)\*\/|\/\/(.*))/.exec(text);
+    const words = (m?.[1] ?? m?.[2] ?? "").replace(/^\s*\*/gm, "").trim();
+    if (words.length < 10) bad.push(rel);
+  }
+  expect(bad).toEqual([]);
+});
