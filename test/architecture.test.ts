@@ -1,7 +1,9 @@
 /**
  * Imports point one way (STYLE §1): commands → build → engine → image | cow | runtime | net → ffi,
  * with oci (types) and lib (errors, log) usable everywhere. tar is a leaf like ffi's users: it may use
- * ffi (xattrs) but no domain module. This test scans src/** and fails on an upward or sideways arrow.
+ * ffi (xattrs) but no domain module. This test scans src/** and fails on an upward or sideways arrow,
+ * on a command that reaches the engine other than through src/engine/index.ts, on an import cycle, on
+ * `process.` below the commands, and on an engine file that does not say what it does.
  */
 import { expect, test } from "bun:test";
 import { Glob } from "bun";
