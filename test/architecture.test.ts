@@ -1,7 +1,9 @@
 /**
  * Imports point one way (STYLE §1): commands → build → engine → image | cow | runtime | net → ffi,
  * with oci (types) and lib (errors, log) usable everywhere. tar is a leaf like ffi's users: it may use
- * ffi (xattrs) but no domain module. This test scans src/** and fails on an upward or sideways arrow.
+ * ffi (xattrs) but no domain module. This test scans src/** and fails on an upward or sideways arrow,
+ * on a command that reaches the engine other than through src/engine/index.ts, on an import cycle, on
+ * `process.` below the commands, and on an engine file that does not say what it does.
  */
 import { expect, test } from "bun:test";
 import { Glob } from "bun";
@@ -20,7 +22,7 @@ const allowed: Record<string, string[]> = {
   net: ["net", "ffi", "lib", "oci"],
   engine: ["engine", "image", "cow", "runtime", "net", "tar", "ffi", "lib", "oci"],
   build: ["build", "engine", "tar", "lib", "oci"],
-  commands: ["commands", "build", "engine", "image", "tar", "lib", "oci", "version.ts", "main.ts"],
+  commands: ["commands", "build", "engine", "lib", "oci", "version.ts", "main.ts"],
 };
 const moduleOf = (file: string) => relative(src, file).split("/")[0]!;
 
@@ -36,6 +38,22 @@ test("imports point down the module map", () => {
     for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
       const to = moduleOf(resolve(dirname(file), m[1]!));
       if (!ok.includes(to)) bad.push(`${rel} imports ${m[1]} (${from} → ${to})`);
+    }
+  }
+  expect(bad).toEqual([]);
+});
+
+/** the engine's public surface is one module (issue 11): a command (tests too) reaches the engine only
+ * through src/engine/index.ts, so that file lists everything the engine can do */
+test("commands import only the engine's public module", () => {
+  const bad: string[] = [];
+  const front = join(src, "engine/index.ts");
+  for (const rel of new Glob("commands/**/*.ts").scanSync(src)) {
+    const file = join(src, rel);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+      const to = resolve(dirname(file), m[1]!);
+      if (moduleOf(to) === "engine" && to !== front) bad.push(`${rel} imports ${m[1]}`);
     }
   }
   expect(bad).toEqual([]);
@@ -80,18 +98,11 @@ test("no import cycles in src", () => {
  */
 const processUse =
   /(?<![\w.$])(process\.(env|argv|argv0|execArgv|stdin|stdout|stderr|exit|exitCode|on|once|off|addListener|removeListener|removeAllListeners|emit|chdir|cwd|umask|title)\b|Bun\.(env|argv|stdin|stdout|stderr)\b|console\.)/;
-// TEMPORARY (issue 11): files other helpers are converting; the lead empties this list after merging
-const processAllowed = new Set([
-  "engine/containers/attach-proto.ts", // helper "lifecycle"
-  "engine/containers/service.ts", // helper "lifecycle" (hostEnv, "Unable to find image", monitor stdout, exec -e, copyTo stdin)
-  "engine/network.ts", // helper "drivers" (BERTH_BRIDGE/BIP/NFT_TABLE, the DNS server's signals)
-  "image/_bench-writer.ts", // a benchmark script (argv), to move to bench/ (engine-shape.md §8)
-]);
 
 test("no process. below src/commands", () => {
   const bad: string[] = [];
   for (const rel of new Glob("{engine,image,cow,runtime,net,tar,ffi,build,lib,oci}/**/*.ts").scanSync(src)) {
-    if (rel.endsWith(".test.ts") || rel.includes("_testutil") || processAllowed.has(rel)) continue;
+    if (rel.endsWith(".test.ts") || rel.includes("_testutil")) continue;
     const lines = readFileSync(join(src, rel), "utf8").split("\n");
     for (const [i, line] of lines.entries()) if (processUse.test(line)) bad.push(`${rel}:${i + 1}: ${line.trim()}`);
   }
@@ -147,6 +158,20 @@ test("every swallowed error in src says why", () => {
     const text = readFileSync(join(src, rel), "utf8");
     const lines = text.split("\n");
     for (const n of uncommentedCatches(text)) bad.push(`${rel}:${n}: ${lines[n - 1]!.trim()}`);
+  }
+  expect(bad).toEqual([]);
+});
+
+/** no engine file is a catch-all (issue 11): each opens with a comment (`/**` or `//`) that says the one
+ * thing it does, before any import or code */
+test("every src/engine file opens with a comment saying what it does", () => {
+  const bad: string[] = [];
+  for (const rel of new Glob("engine/**/*.ts").scanSync(src)) {
+    if (rel.endsWith(".test.ts") || rel.includes("_testutil")) continue;
+    const text = readFileSync(join(src, rel), "utf8").replace(/^#!.*\n/, "").trimStart();
+    const m = /^(?:\/\*\*([\s\S]*?)\*\/|\/\/(.*))/.exec(text);
+    const words = (m?.[1] ?? m?.[2] ?? "").replace(/^\s*\*/gm, "").trim();
+    if (words.length < 10) bad.push(rel);
   }
   expect(bad).toEqual([]);
 });

@@ -1,7 +1,7 @@
 /** hidden: `berth __monitor [--resume|--adopt] <id>` — the detached supervisor of one container (engine/containers/ops/start.ts) */
 import { writeSync } from "node:fs";
 import { defineBerthCommand } from "./_command.ts";
-import { detachStdout } from "../engine/containers/index.ts";
+import { detachStdout } from "../engine/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "__monitor", description: "Supervise a container (internal)", usage: "CONTAINER", minArgs: 1, maxArgs: 1 },

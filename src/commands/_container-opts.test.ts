@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execEnv, parseCreateFlags, parseUpdateFlags } from "./_container-opts.ts";
 import * as v from "./_opts/values.ts";
-import { createConfig } from "../engine/containers/create-config.ts";
-import type { ContainerCreateRequest } from "../engine/api/containers.ts";
+import { createConfig } from "../engine/index.ts";
+import type { ContainerCreateRequest } from "../engine/index.ts";
 import type { ImageConfig } from "../oci/index.ts";
 
 const parse = (flags: Record<string, unknown>, rest: string[] = [], o: { detach?: boolean; env?: Record<string, string> } = {}) =>

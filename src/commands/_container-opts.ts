@@ -9,9 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
-import { parsePortSpec } from "../engine/containers/index.ts";
-import { parseGoDuration } from "../engine/containers/health.ts";
-import type { ContainerCreateRequest, ContainerUpdateRequest, EndpointSettingsRequest, HostConfig } from "../engine/api/containers.ts";
+import { parseGoDuration, parsePortSpec, type ContainerCreateRequest, type ContainerUpdateRequest, type EndpointSettingsRequest, type HostConfig } from "../engine/index.ts";
 import type { HealthConfig } from "../oci/index.ts";
 import * as v from "./_opts/values.ts";
 

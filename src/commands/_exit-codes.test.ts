@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { EngineError, ExecError, ExitStatus, UsageError, wrap } from "../lib/errors.ts";
 import { ArgCountError, CliError, during, exitCodeFor, type ExitPolicy } from "./_exit-codes.ts";
+import { TemplateError } from "./_format/template.ts";
 
 const policies: ExitPolicy[] = ["request", "build", "run", "create", "exec"];
 const tagged = async (stage: "pull" | "exec", e: unknown) => during(stage, () => Promise.reject(e)).catch((x) => x);
@@ -50,8 +51,8 @@ describe("docker's exit codes from errors", () => {
     expect(exitCodeFor(await tagged("exec", new ExecError("not_found", "x")), "exec")).toBe(127);
   });
 
-  test("transitional: a code an unconverted error still asks for", () => {
-    expect(exitCodeFor(new EngineError("invalid_argument", "template parsing error", { exitCode: 64 }))).toBe(64);
-    expect(exitCodeFor(new EngineError("not_found", "x", { exitCode: 127 }), "run")).toBe(127);
+  test("a --format template: 64 when it does not parse, 1 when it fails on a value", () => {
+    expect(exitCodeFor(new TemplateError("parse", "template parsing error"))).toBe(64);
+    expect(exitCodeFor(new TemplateError("execute", "template: at <.X>: can't evaluate field X"))).toBe(1);
   });
 });

@@ -4,10 +4,11 @@
  * depends on the command (its `exitPolicy`) and on the step that failed (`during`):
  *
  *   error                                  request  build  run      create  exec
- *   ExitStatus, CliError                    their own code, every policy
+ *   ExitStatus, CliError                    their own code, every policy (a --format template
+ *                                            that does not parse is a CliError: docker's 64)
  *   ArgCountError (wrong number of args)    1, every policy
  *   UsageError (bad flag or value)          125, every policy
- *   ExecError not_found / not_executable    127/126  1      127/126  -       127/126
+ *   ExecError not_found / not_executable    127/126  1      127/126  127/126 127/126
  *   EngineError during "pull"               1        1      125      1       -
  *   not_found                               1        1      125      1       1; 126 during "exec"
  *   already_exists, not_implemented,
@@ -53,16 +54,6 @@ export async function during<T>(stage: Stage, fn: () => Promise<T>): Promise<T> 
   }
 }
 
-/**
- * Transitional (issue 11): the code an unconverted throw site still asks for with the deprecated
- * `exitCode` option (engine/containers/**, engine/network.ts, engine/containers/format.ts's 64 for a
- * template parsing error, the monitor protocol's 127/126). 125 is the field's default: nothing asked.
- * Delete this when `grep -rn "exitCode:" src` finds no error options.
- */
-function legacyCode(e: EngineError): number | undefined {
-  return e.exitCode !== 125 ? e.exitCode : undefined;
-}
-
 function execCode(e: EngineError): number | undefined {
   if (e instanceof ExecError) return e.reason === "not_found" ? 127 : 126;
   return undefined;
@@ -78,18 +69,18 @@ export function exitCodeFor(e: unknown, policy: ExitPolicy = "request"): number 
   const stage = stages.get(e);
   switch (policy) {
     case "request":
-      return execCode(e) ?? legacyCode(e) ?? 1;
+      return execCode(e) ?? 1;
     case "build":
       return 1;
     case "run":
       if (stage === "pull") return 125;
-      return execCode(e) ?? legacyCode(e) ?? 125;
+      return execCode(e) ?? 125;
     case "create":
       if (stage === "pull") return 1;
-      return legacyCode(e) ?? (daemonAnswer(e) ? 1 : 125);
+      return execCode(e) ?? (daemonAnswer(e) ? 1 : 125);
     case "exec":
-      if (stage !== "exec") return legacyCode(e) ?? (e.kind === "not_found" ? 1 : 125);
-      return execCode(e) ?? legacyCode(e) ?? (e.kind === "failed_precondition" || e.kind === "conflict" ? 1 : 126);
+      if (stage !== "exec") return execCode(e) ?? (e.kind === "not_found" ? 1 : 125);
+      return execCode(e) ?? (e.kind === "failed_precondition" || e.kind === "conflict" ? 1 : 126);
   }
 }
 

@@ -6,8 +6,7 @@
 import type { Context } from "./_context.ts";
 import { CliError } from "./_exit-codes.ts";
 import { EngineError } from "../lib/errors.ts";
-import type { ContainerService } from "../engine/containers/index.ts";
-import { getWinsize, isatty, makeRaw } from "../engine/terminal.ts";
+import type { ContainerService } from "../engine/index.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -24,7 +23,8 @@ export interface Session {
  * byte to the container's pty); without one, SIGINT/SIGTERM/… are forwarded to the container's PID 1
  * (docker's --sig-proxy, default true).
  */
-export function openSession(o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; sigProxy: boolean; kill(sig: string): void }): Session {
+export async function openSession(o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; sigProxy: boolean; kill(sig: string): void }): Promise<Session> {
+  const { getWinsize, isatty, makeRaw } = await import("../engine/index.ts");
   const cleanups: (() => void)[] = [];
   const localTty = o.tty && isatty(0);
   if (o.tty && o.stdin && !isatty(0)) throw new CliError("the input device is not a TTY", 1);
@@ -83,7 +83,7 @@ export function openSession(o: { tty: boolean; stdin: boolean; stdout: boolean; 
 export async function runForeground(svc: ContainerService, id: string, o: { sigProxy: boolean; attachStdin?: boolean }): Promise<number> {
   const cfg = svc.store.readConfig(id);
   const c = cfg.Config;
-  const s = openSession({
+  const s = await openSession({
     tty: c.Tty,
     stdin: (o.attachStdin ?? c.AttachStdin) && c.OpenStdin,
     stdout: c.AttachStdout,

@@ -14,7 +14,7 @@ export default defineBerthCommand({
     const id = svc.resolve(positionals[0]!);
     const cfg = svc.store.readConfig(id);
     const wantStdin = cfg.Config.OpenStdin && !flags["no-stdin"];
-    const s = openSession({ tty: cfg.Config.Tty, stdin: wantStdin, stdout: true, stderr: true, sigProxy: flags["sig-proxy"] !== false, kill: (sig) => void svc.kill(id, sig).catch(() => {}) }); // a proxied signal may find the container exited: attach reports the end
+    const s = await openSession({ tty: cfg.Config.Tty, stdin: wantStdin, stdout: true, stderr: true, sigProxy: flags["sig-proxy"] !== false, kill: (sig) => void svc.kill(id, sig).catch(() => {}) }); // a proxied signal may find the container exited: attach reports the end
     s.onStarted(0);
     try {
       return await svc.attach(id, { stdin: s.local.stdin, stdout: s.local.stdout, stderr: s.local.stderr, want: { stdin: wantStdin, stdout: true, stderr: true }, initialSize: s.initialSize, onResizer: s.onResizer });

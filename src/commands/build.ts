@@ -73,7 +73,7 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const [pathArg] = positionals as [string];
-    const { parseDockerRef } = await import("../image/index.ts");
+    const { parseDockerRef } = await import("../engine/index.ts");
     for (const t of flags.tag as string[]) {
       try {
         parseDockerRef(t);
@@ -122,8 +122,7 @@ export default defineBerthCommand({
         contextDir = mkdtempSync(join(scratch, "ctx-"));
         cleanups.push(() => rmSync(contextDir, { recursive: true, force: true }));
         if (looksLikeArchive(head)) {
-          const { BuildSupport } = await import("../engine/build.ts");
-          await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).extractContext(stream, contextDir);
+          await engine.buildContextExtract(stream, contextDir);
         } else {
           dockerfile = await new Response(stream).text();
         }

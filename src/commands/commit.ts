@@ -1,5 +1,4 @@
 import { defineBerthCommand } from "./_command.ts";
-import { parseReference } from "../image/references.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -17,13 +16,12 @@ export default defineBerthCommand({
     pause: { type: "boolean", alias: "p", default: true, description: "Pause container during commit" },
   },
   async run({ flags, positionals, ctx }) {
-    const { commitContainer } = await import("../engine/commit.ts");
+    const { parseReference } = await import("../engine/index.ts");
     const [ctr, ref] = positionals as [string, string | undefined];
     // a bad name is refused before anything is written (no dangling image left behind)
     if (ref !== undefined) parseReference(ref);
     const engine = await ctx.engine();
-    const svc = (await ctx.engine()).containers;
-    const id = await commitContainer(engine.images, svc, ctr, {
+    const id = await engine.containerCommit(ctr, {
       ref,
       message: flags.message,
       author: flags.author,

@@ -10,10 +10,10 @@ export default defineBerthCommand({
     filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')" },
   },
   async run({ flags, ctx }) {
-    const sys = await import("../engine/system.ts");
-    const filter = sys.parsePruneFilters(flags.filter);
+    const { parsePruneFilters } = await import("../engine/index.ts");
+    const filter = await parsePruneFilters(flags.filter);
     if (!(await confirm(!!flags.force, "This will remove all stopped containers."))) return;
-    const { deleted, reclaimed } = await sys.pruneContainers(await ctx.engine(), filter);
+    const { deleted, reclaimed } = await (await ctx.engine()).containerPrune(filter);
     if (deleted.length) ctx.out(`Deleted Containers:\n${deleted.join("\n")}\n\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
   },

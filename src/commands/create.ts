@@ -3,8 +3,6 @@ import { existsSync } from "node:fs";
 import { defineBerthCommand, type RunInput } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
-import { normalizeRef } from "../engine/containers/index.ts";
-import { parseCreateFlags } from "./_container-opts.ts";
 import type { Context } from "./_context.ts";
 import { during } from "./_exit-codes.ts";
 
@@ -103,6 +101,7 @@ export function checkPull(flags: Record<string, unknown>): void {
  */
 export async function ensureImage(ctx: Context, flags: Record<string, unknown>, image: string): Promise<void> {
   const policy = String(flags.pull ?? "missing");
+  const { normalizeRef } = await import("../engine/index.ts");
   if (policy !== "always") {
     try {
       await (await ctx.engine()).images.resolve(image);
@@ -115,8 +114,7 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
   }
   // docker's CLI parses the reference and the platform before it pulls: a bad one is an option error
   // (create's 125), not a failed pull (create's 1)
-  const { parseDockerRef } = await import("../image/index.ts");
-  const { parsePlatform } = await import("../image/registry/index.ts");
+  const { parseDockerRef, parsePlatform } = await import("../engine/index.ts");
   parseDockerRef(image);
   if (optStr(flags.platform)) parsePlatform(optStr(flags.platform)!);
   const { pullWithProgress } = await import("./pull.ts");
@@ -147,6 +145,7 @@ export default defineBerthCommand({
     checkCidfile(input.flags);
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = (await input.ctx.engine()).containers;
+    const { parseCreateFlags } = await import("./_container-opts.ts");
     const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env });
     const { Id: id } = await createWithPull(input.ctx, input.flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
     const cidfile = optStr(input.flags.cidfile);

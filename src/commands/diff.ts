@@ -1,7 +1,5 @@
 import { defineBerthCommand } from "./_command.ts";
 
-import { userChanges } from "../engine/init-paths.ts";
-
 export default defineBerthCommand({
   meta: {
     name: "diff",
@@ -13,10 +11,7 @@ export default defineBerthCommand({
   },
   args: {},
   async run({ positionals, ctx }) {
-    const { containerChanges } = await import("../engine/container-fs.ts");
-    const engine = await ctx.engine();
-    const svc = (await ctx.engine()).containers;
-    const changes = userChanges(await containerChanges(svc, engine.snapshots, positionals[0]!));
+    const changes = await (await ctx.engine()).containerChanges(positionals[0]!);
     ctx.out(changes.map((c) => `${c.kind} ${c.path}\n`).join(""));
   },
 });

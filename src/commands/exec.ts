@@ -35,7 +35,7 @@ export default defineBerthCommand({
     }
     // `-e VAR` takes this client's value: the engine gets KEY=VAL only
     const env = execEnv(files, (flags.env as string[]) ?? [], ctx.env);
-    const s = detach ? undefined : openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });
+    const s = detach ? undefined : await openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });
     let pid = 0;
     if (s && !tty) {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => pid && process.kill(pid, sig));

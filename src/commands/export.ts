@@ -14,11 +14,9 @@ export default defineBerthCommand({
     output: { type: "string", alias: "o", description: "Write to a file, instead of STDOUT" },
   },
   async run({ flags, positionals, ctx }) {
-    const { exportContainer } = await import("../engine/container-fs.ts");
     const out = flags.output ? String(flags.output) : undefined;
     if (!out && process.stdout.isTTY) await writeArchive(undefined, "export container", async () => {});
     const engine = await ctx.engine();
-    const svc = (await ctx.engine()).containers;
-    await writeArchive(out, "export container", (sink) => exportContainer(svc, engine.snapshots, positionals[0]!, sink));
+    await writeArchive(out, "export container", (sink) => engine.containerExport(positionals[0]!, sink));
   },
 });

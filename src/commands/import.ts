@@ -32,7 +32,7 @@ export default defineBerthCommand({
       stream = Bun.file(src).stream();
     }
     const engine = await ctx.engine();
-    const { applyChanges } = await import("../engine/changes.ts");
+    const { applyChanges } = await import("../engine/index.ts");
     const changes = flags.change.length ? applyChanges({}, flags.change) : undefined;
     let platform;
     if (flags.platform) {

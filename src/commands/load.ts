@@ -16,7 +16,6 @@ export default defineBerthCommand({
     platform: { type: "string", description: "Load only the given platform variant" },
   },
   async run({ flags, ctx }) {
-    const { loadImages } = await import("../engine/archive.ts");
     const input = flags.input ? String(flags.input) : "";
     let stream: ReadableStream<Uint8Array>;
     if (input) {
@@ -27,7 +26,7 @@ export default defineBerthCommand({
       stream = Bun.stdin.stream();
     }
     const engine = await ctx.engine();
-    const res = await loadImages(engine.images, stream);
+    const res = await engine.imagesLoad(stream);
     for (const l of res.lines) ctx.out(`${l}\n`);
   },
 });

@@ -24,7 +24,7 @@ export default defineBerthCommand({
     "password-stdin": { type: "boolean", description: "Take the Password or Personal Access Token (PAT) from stdin" },
   },
   async run({ flags, positionals, ctx }) {
-    const reg = await import("../image/registry/index.ts");
+    const { dockerConfigPath, registryLogin } = await import("../engine/index.ts");
     const domain = serverDomain(positionals[0]);
     let password = flags.password as string | undefined;
     const username = flags.username as string | undefined;
@@ -40,18 +40,7 @@ export default defineBerthCommand({
         hint: "pass -u USER and --password-stdin (or -p)",
       });
     }
-    const endpoint = reg.resolveEndpoint(domain, await insecureFor(ctx));
-    const client = new reg.RegistryClient(endpoint, "", { credentials: { username, password }, attempts: 2 });
-    try {
-      await client.ping();
-    } catch (e) {
-      if (e instanceof reg.RegistryError && (e.status === 401 || e.status === 403)) {
-        throw new EngineError("permission_denied", `login attempt to ${endpoint.base}/v2/ failed with status: ${e.status === 401 ? "401 Unauthorized" : "403 Forbidden"}`);
-      }
-      // docker prints the registry's answer alone, without berth's hint
-      throw e instanceof EngineError ? new EngineError(e.kind, e.message, { cause: e }) : e;
-    }
-    reg.storeCredentials(domain, { username, password }, reg.dockerConfigPath(ctx.env));
+    await registryLogin(domain, { username, password }, { insecure: await insecureFor(ctx), configFile: dockerConfigPath(ctx.env) });
     ctx.out("Login Succeeded\n");
   },
 });

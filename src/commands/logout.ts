@@ -11,10 +11,9 @@ export default defineBerthCommand({
   },
   args: {},
   async run({ positionals, ctx }) {
-    const { removeCredentials, authKey, dockerConfigPath } = await import("../image/registry/index.ts");
-    const domain = serverDomain(positionals[0]);
-    const shown = authKey(domain);
-    if (!removeCredentials(domain, dockerConfigPath(ctx.env))) {
+    const { registryLogout, dockerConfigPath } = await import("../engine/index.ts");
+    const { shown, removed } = await registryLogout(serverDomain(positionals[0]), dockerConfigPath(ctx.env));
+    if (!removed) {
       ctx.out(`Not logged in to ${shown}\n`);
       return;
     }

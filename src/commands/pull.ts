@@ -47,16 +47,15 @@ export function progressPrinter(quiet: boolean, write: (s: string) => void = (s)
 }
 
 export function insecureFor(ctx: Context): Promise<string[]> {
-  return import("../image/registry/index.ts").then((m) => m.loadInsecureRegistries(ctx.root, ctx.env));
+  return import("../engine/index.ts").then((m) => m.insecureRegistries(ctx.root, ctx.env));
 }
 
 /** pull `ref` with docker's progress lines: on stdout for `pull` (`toStdout`), on stderr for `run`/`create` when the image is missing */
 export async function pullWithProgress(ctx: Context, ref: string, o: { quiet: boolean; platform?: string; toStdout?: boolean }): Promise<{ name: string }> {
-  const { pullImage } = await import("../engine/pull.ts");
-  const { parsePlatform } = await import("../image/registry/index.ts");
+  const { parsePlatform } = await import("../engine/index.ts");
   const engine = await ctx.engine();
   const p = o.toStdout ? progressPrinter(o.quiet, ctx.out, !!process.stdout.isTTY) : progressPrinter(o.quiet);
-  return pullImage(engine.images, ref, {
+  return engine.imagePull(ref, {
     platform: o.platform ? parsePlatform(o.platform) : undefined,
     insecure: await insecureFor(ctx),
     onProgress: (e) => {

@@ -16,7 +16,6 @@ export default defineBerthCommand({
     quiet: { type: "boolean", alias: "q", description: "Suppress verbose output" },
   },
   async run({ flags, positionals, ctx }) {
-    const { pushImage } = await import("../engine/push.ts");
     if (flags["all-tags"]) {
       const { EngineError } = await import("../lib/errors.ts");
       throw new EngineError("invalid_argument", "push --all-tags is not supported");
@@ -24,7 +23,7 @@ export default defineBerthCommand({
     const engine = await ctx.engine();
     // docker's push progress is on stdout, with the final digest line
     const p = progressPrinter(!!flags.quiet, ctx.out, !!process.stdout.isTTY);
-    await pushImage(engine.images, positionals[0]!, {
+    await engine.imagePush(positionals[0]!, {
       insecure: await insecureFor(ctx),
       // tests force the chunked upload path on small blobs
       ...(Number(process.env.BERTH_PUSH_CHUNK_SIZE) > 0 ? { chunkSize: Number(process.env.BERTH_PUSH_CHUNK_SIZE) } : {}),

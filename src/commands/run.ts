@@ -5,11 +5,9 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { checkCidfile, checkPull, ensureImage, createFlags, createWithPull } from "./create.ts";
-import { parseCreateFlags } from "./_container-opts.ts";
 import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
 import { CliError } from "./_exit-codes.ts";
-import { isatty } from "../engine/terminal.ts";
 
 export default defineBerthCommand({
   meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, exitPolicy: "run" },
@@ -27,6 +25,8 @@ export default defineBerthCommand({
     await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
     const svc = (await ctx.engine()).containers;
+    // loaded once the engine is (start-up: the command's own module stays small)
+    const [{ parseCreateFlags }, { isatty }] = await Promise.all([import("./_container-opts.ts"), import("../engine/index.ts")]);
     const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env });
     if (detach && Array.isArray(flags.attach) && flags.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");

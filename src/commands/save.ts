@@ -14,10 +14,9 @@ export default defineBerthCommand({
     platform: { type: "string", description: "Save only the given platform variant" },
   },
   async run({ flags, positionals, ctx }) {
-    const { saveImages } = await import("../engine/archive.ts");
     const out = flags.output ? String(flags.output) : undefined;
     if (!out && process.stdout.isTTY) await writeArchive(undefined, "save image", async () => {});
     const engine = await ctx.engine();
-    await writeArchive(out, "save image", (sink) => saveImages(engine.images, positionals, sink));
+    await writeArchive(out, "save image", (sink) => engine.imagesSave(positionals, sink));
   },
 });

@@ -10,7 +10,8 @@ import type { ContainerInfo } from "./containers/index.ts";
 import { toSummary } from "./containers/summary.ts";
 import type { ContainerSummary } from "./api/views.ts";
 import { chainIds } from "./images.ts";
-import type { Engine } from "./index.ts";
+import type { ImageStore } from "../image/index.ts";
+import type { SystemParts } from "./system.ts";
 
 export interface ImageUsage {
   id: Digest;
@@ -57,7 +58,7 @@ export interface VerboseDiskUsage {
   buildCache: BuildCacheUsage[];
 }
 
-export async function verboseDiskUsage(engine: Engine): Promise<VerboseDiskUsage> {
+export async function verboseDiskUsage(engine: SystemParts & { readonly imageStore: ImageStore }): Promise<VerboseDiskUsage> {
   const list = await engine.images.list();
   // each layer's size once, and how many images have it
   const chainSize = new Map<string, number>();

@@ -19,7 +19,7 @@ import { createDriver, driverNames, driversByPriority, isDriverName, orList } fr
 import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
-import { ContainerService } from "./containers/index.ts";
+import { ContainerService, defaultAttachDir } from "./containers/index.ts";
 import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
@@ -31,6 +31,14 @@ import { inspectNetwork, listNetworks } from "./network-docs.ts";
 import type { Filters } from "./filters.ts";
 import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volumes.ts";
 import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
+import type { TarSink } from "../tar/index.ts";
+import type { LoadResult } from "./archive.ts";
+import type { PullOptions, PullResult } from "./pull.ts";
+import type { PushOptions, PushResult } from "./push.ts";
+import type { CommitContainerOptions } from "./commit.ts";
+import type { PruneFilter } from "./system.ts";
+import type { VerboseDiskUsage } from "./disk-usage.ts";
+import { userChanges } from "./init-paths.ts";
 
 export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
 import type { EngineOptions } from "./options.ts";
@@ -69,6 +77,7 @@ export class Engine {
       berthRoot: this.root,
       inspectImage: (ref) => this.images.inspect(ref),
       network: { settings: opts.network ?? {}, ...(opts.self ? { self: opts.self } : {}) },
+      attachDir: defaultAttachDir(opts.runtimeDir),
     });
     // rmi, prune and df must know which images containers use
     this.images.imagesInUse = async () => this.containers.imageUsers() as Map<Digest, string[]>;
@@ -184,8 +193,87 @@ export class Engine {
       { type: "Images", total: images.length, active: active.length, size: imgSize, reclaimable: imgSize - activeSize },
       { type: "Containers", total: ctrs.length, active: running, size: ctrSize, reclaimable: ctrReclaimable },
       this.volumeUsage(),
-      { type: "Build Cache", ...(await new (await import("./build.ts")).BuildSupport(this.images, this.containers, join(this.root, "builder")).cacheUsage()) },
+      { type: "Build Cache", ...(await (await this.buildSupport()).cacheUsage()) },
     ];
+  }
+
+  // ------------------------------------ operations whose code loads on first use (start-up stays small)
+
+  /** `GET /images/get`: a docker-archive of `refs` into `sink` */
+  async imagesSave(refs: string[], sink: TarSink): Promise<void> {
+    return (await import("./archive.ts")).saveImages(this.images, refs, sink);
+  }
+
+  /** `POST /images/load` */
+  async imagesLoad(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): Promise<LoadResult> {
+    return (await import("./archive.ts")).loadImages(this.images, source);
+  }
+
+  /** `POST /images/create` (pull) */
+  async imagePull(name: string, opts: PullOptions = {}): Promise<PullResult> {
+    return (await import("./pull.ts")).pullImage(this.images, name, opts);
+  }
+
+  /** `POST /images/{name}/push` */
+  async imagePush(name: string, opts: PushOptions = {}): Promise<PushResult> {
+    return (await import("./push.ts")).pushImage(this.images, name, opts);
+  }
+
+  /** `POST /images/prune`: dangling (or, with `all`, unused) images that pass `filter` */
+  async imagePrune(o: { all?: boolean; filter?: PruneFilter } = {}): Promise<{ deleted: string[]; reclaimed: number }> {
+    const f = o.filter;
+    if (!f) return this.images.prune(!!o.all);
+    const { matchesPrune } = await import("./system.ts");
+    return this.images.prune(!!o.all, (created, labels) => matchesPrune(f, created || new Date(0).toISOString(), labels));
+  }
+
+  /** `POST /commit` */
+  async containerCommit(ref: string, opts: CommitContainerOptions = {}): Promise<Digest> {
+    return (await import("./commit.ts")).commitContainer(this.images, this.containers, ref, opts);
+  }
+
+  /** `GET /containers/{id}/changes`: what the container changed, without the paths berth itself writes */
+  async containerChanges(ref: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]> {
+    return userChanges(await (await import("./container-fs.ts")).containerChanges(this.containers, this.snapshots, ref));
+  }
+
+  /** `GET /containers/{id}/export`: the container's filesystem as a tar into `sink` */
+  async containerExport(ref: string, sink: TarSink): Promise<void> {
+    return (await import("./container-fs.ts")).exportContainer(this.containers, this.snapshots, ref, sink);
+  }
+
+  /** `POST /containers/prune` */
+  async containerPrune(filter: PruneFilter): Promise<{ deleted: string[]; reclaimed: number }> {
+    return (await import("./system.ts")).pruneContainers(this, filter);
+  }
+
+  /** `POST /networks/prune`: the names removed */
+  async networkPrune(): Promise<string[]> {
+    return (await import("./system.ts")).pruneNetworks(this);
+  }
+
+  /** what `system prune` reclaims beyond docker's objects (leftover snapshots and blobs): bytes */
+  async pruneLeftovers(): Promise<number> {
+    return (await import("./system.ts")).pruneLeftovers(this);
+  }
+
+  private async buildSupport() {
+    return new (await import("./build.ts")).BuildSupport(this.images, this.containers, join(this.root, "builder"));
+  }
+
+  /** `POST /build/prune` */
+  async buildCachePrune(): Promise<{ deleted: string[]; reclaimed: number }> {
+    return (await this.buildSupport()).pruneCache();
+  }
+
+  /** a build context sent as a tar stream (`build -`), unpacked into `dir` */
+  async buildContextExtract(source: ReadableStream<Uint8Array>, dir: string): Promise<void> {
+    return (await this.buildSupport()).extractContext(source, dir);
+  }
+
+  /** `GET /system/df` with every object listed (`system df -v`) */
+  async diskUsageVerbose(): Promise<VerboseDiskUsage> {
+    return (await import("./disk-usage.ts")).verboseDiskUsage(this);
   }
 }
 
@@ -220,3 +308,63 @@ export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
 export { EVENT_FILTERS, followEvents, type EventQuery } from "./events.ts";
 /** docker's --since/--until values (RFC 3339, unix seconds, a duration before now) → ms since the epoch */
 export { parseTimeArg } from "./containers/logs.ts";
+
+// ------------------------------------------------------- what the client (src/commands) needs besides
+
+export type { ContainerService, ContainerInfo } from "./containers/index.ts";
+export { detachStdout, normalizeRef, parsePortSpec } from "./containers/index.ts";
+export { parseGoDuration } from "./containers/health.ts";
+export { portLines } from "./containers/networking.ts";
+export { applyChanges } from "./changes.ts";
+/** the create request → the stored config (the client checks its flag conversion with it) */
+export { createConfig } from "./containers/create-config.ts";
+export { getWinsize, isatty, makeRaw } from "./terminal.ts";
+export type { Mount, ContainerCreateRequest, ContainerUpdateRequest, EndpointSettingsRequest, HostConfig } from "./api/containers.ts";
+export type { TarSink } from "../tar/index.ts";
+export type { LoadResult } from "./archive.ts";
+export type { PullEvent, PullOptions, PullResult } from "./pull.ts";
+export type { PushEvent, PushOptions, PushResult } from "./push.ts";
+export type { CommitContainerOptions } from "./commit.ts";
+export type { PruneFilter } from "./system.ts";
+export type { VerboseDiskUsage } from "./disk-usage.ts";
+/** image references and platforms as the client parses them */
+export { parseDockerRef, parseReference, type Reference } from "../image/index.ts";
+export { parsePlatform } from "../image/registry/manifest.ts";
+
+/** docker's prune filters (`until=`, `label=`, `label!=`); invalid_argument for anything else */
+export async function parsePruneFilters(filters: string[]): Promise<PruneFilter> {
+  return (await import("./system.ts")).parsePruneFilters(filters);
+}
+
+// ------------------------------------------------ registries, from the client's side (docker login/logout)
+
+export { dockerConfigPath } from "../image/registry/auth.ts";
+
+/** the registries reached over plain HTTP or with unverified TLS (the root's settings and the environment) */
+export async function insecureRegistries(root: string | undefined, env: Record<string, string | undefined>): Promise<string[]> {
+  return (await import("../image/registry/index.ts")).loadInsecureRegistries(root, env);
+}
+
+/** `POST /auth`: check the credentials against the registry's /v2/, then store them in `configFile` (docker's
+ * config.json); permission_denied when the registry refuses them */
+export async function registryLogin(domain: string, credentials: { username: string; password: string }, o: { insecure: string[]; configFile: string }): Promise<void> {
+  const reg = await import("../image/registry/index.ts");
+  const endpoint = reg.resolveEndpoint(domain, o.insecure);
+  const client = new reg.RegistryClient(endpoint, "", { credentials, attempts: 2 });
+  try {
+    await client.ping();
+  } catch (e) {
+    if (e instanceof reg.RegistryError && (e.status === 401 || e.status === 403)) {
+      throw new EngineError("permission_denied", `login attempt to ${endpoint.base}/v2/ failed with status: ${e.status === 401 ? "401 Unauthorized" : "403 Forbidden"}`);
+    }
+    // docker prints the registry's answer alone, without berth's hint
+    throw e instanceof EngineError ? new EngineError(e.kind, e.message, { cause: e }) : e;
+  }
+  reg.storeCredentials(domain, credentials, o.configFile);
+}
+
+/** docker logout: forget the credentials for `domain`; `shown` is the name docker prints for it */
+export async function registryLogout(domain: string, configFile: string): Promise<{ shown: string; removed: boolean }> {
+  const { removeCredentials, authKey } = await import("../image/registry/index.ts");
+  return { shown: authKey(domain), removed: removeCredentials(domain, configFile) };
+}

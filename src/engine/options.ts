@@ -15,6 +15,8 @@ export interface EngineOptions {
   registryAuthFile?: string;
   /** default bridge, its subnet, nftables table (main.ts: env BERTH_BRIDGE, BERTH_BIP, BERTH_NFT_TABLE) */
   network?: NetworkSettings;
+  /** the user's $XDG_RUNTIME_DIR (main.ts): a non-root user's attach sockets go there when their path is too long */
+  runtimeDir?: string;
   /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
   self?: SelfCommand;
 }

@@ -32,20 +32,10 @@ export type ErrorKind =
 export interface ErrorOptions {
   cause?: unknown;
   hint?: string;
-  /**
-   * @deprecated being removed (issue 11): the CLI's table in commands/_exit-codes.ts maps `kind` (and
-   * ExecError's reason) to docker's exit code. Do not add new uses.
-   */
-  exitCode?: number;
 }
 
 export class EngineError extends Error {
   readonly hint?: string;
-  /**
-   * @deprecated (issue 11) read only by commands/_exit-codes.ts's transitional legacyCode, by wrap(),
-   * and by the monitor protocol (engine/containers/service.ts) until those are converted
-   */
-  readonly exitCode: number;
   constructor(
     readonly kind: ErrorKind,
     message: string,
@@ -54,7 +44,6 @@ export class EngineError extends Error {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.hint = options.hint;
-    this.exitCode = options.exitCode ?? 125;
   }
 }
 
@@ -66,9 +55,9 @@ export class ExecError extends EngineError {
   constructor(
     readonly reason: "not_found" | "not_executable",
     message: string,
-    options: Omit<ErrorOptions, "exitCode"> = {},
+    options: ErrorOptions = {},
   ) {
-    super(reason === "not_found" ? "not_found" : "permission_denied", message, { ...options, exitCode: reason === "not_found" ? 127 : 126 });
+    super(reason === "not_found" ? "not_found" : "permission_denied", message, options);
   }
 }
 
@@ -122,10 +111,7 @@ function kindOfErrno(code: string): ErrorKind {
 /** prefix context while an error travels up: wrap("prepare rootfs", e) → "prepare rootfs: <e>" */
 export function wrap(context: string, err: unknown): EngineError {
   if (err instanceof ExecError) return new ExecError(err.reason, `${context}: ${err.message}`, { cause: err, hint: err.hint });
-  if (err instanceof EngineError) {
-    // the deprecated exitCode travels with the error until its last user is gone (issue 11)
-    return new EngineError(err.kind, `${context}: ${err.message}`, { cause: err, hint: err.hint, exitCode: err.exitCode });
-  }
+  if (err instanceof EngineError) return new EngineError(err.kind, `${context}: ${err.message}`, { cause: err, hint: err.hint });
   const msg = err instanceof Error ? err.message : String(err);
   return new EngineError("internal", `${context}: ${msg}`, { cause: err });
 }

@@ -8,21 +8,20 @@
  * Go's %v does. A template that does not parse is docker's "template parsing error" (exit 64); one that
  * fails while running, exit 1.
  */
-import { EngineError } from "../../lib/errors.ts";
+import { CliError } from "../_exit-codes.ts";
 
 /**
  * a --format template that does not parse ("parse": docker's exit 64) or fails on a value ("execute":
  * exit 1). A CLI error, so it carries its exit status the way docker/cli's StatusError does; the CLI's
  * exit-code table keys off `stage`.
  */
-export class TemplateError extends EngineError {
+export class TemplateError extends CliError {
   constructor(
     readonly stage: "parse" | "execute",
     message: string,
   ) {
-    // an "execute" failure is any command's exit 1 for invalid_argument; docker's 64 for "parse" has no
-    // kind, so it rides on the deprecated exitCode until commands/_exit-codes.ts maps TemplateError
-    super("invalid_argument", message, stage === "parse" ? { exitCode: 64 } : {});
+    // kind invalid_argument, with docker/cli's status: 64 for "parse", 1 for "execute"
+    super(message, stage === "parse" ? 64 : 1);
   }
 }
 

@@ -5,7 +5,7 @@
  * flag errors (kind invalid_argument); the engine checks the values (engine/containers/create-config.ts).
  */
 import { EngineError } from "../../lib/errors.ts";
-import type { Mount } from "../../engine/api/containers.ts";
+import type { Mount } from "../../engine/index.ts";
 
 const bad = (msg: string) => new EngineError("invalid_argument", msg);
 

@@ -1,5 +1,4 @@
 /** `berth builder prune`: drop the build cache (cache entries and the intermediate images only it kept) */
-import { join } from "node:path";
 import { defineBerthCommand } from "../_command.ts";
 import { humanSize } from "../../lib/human.ts";
 import { confirm } from "../_confirm.ts";
@@ -13,8 +12,7 @@ export default defineBerthCommand({
   async run({ flags, ctx }) {
     if (!(await confirm(!!flags.force, "This will remove all dangling build cache."))) return;
     const engine = await ctx.engine();
-    const { BuildSupport } = await import("../../engine/build.ts");
-    const { deleted, reclaimed } = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();
+    const { deleted, reclaimed } = await engine.buildCachePrune();
     if (deleted.length) ctx.out(`Deleted build cache objects:\n${deleted.map((d) => d.replace(/^sha256:/, "")).join("\n")}\n\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
   },

@@ -10,11 +10,11 @@ export default defineBerthCommand({
     filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')" },
   },
   async run({ flags, ctx }) {
-    const sys = await import("../../engine/system.ts");
-    const filter = sys.parsePruneFilters(flags.filter);
+    const { parsePruneFilters } = await import("../../engine/index.ts");
+    const filter = await parsePruneFilters(flags.filter);
     if (!(await confirm(!!flags.force, `This will remove all ${flags.all ? "images without at least one container associated to them" : "dangling images"}.`))) return;
     const engine = await ctx.engine();
-    const { deleted, reclaimed } = await engine.images.prune(flags.all, (created, labels) => sys.matchesPrune(filter, created || new Date(0).toISOString(), labels));
+    const { deleted, reclaimed } = await engine.imagePrune({ all: flags.all, filter });
     if (deleted.length) ctx.out(`Deleted Images:\n${deleted.join("\n")}\n\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
   },

@@ -6,7 +6,7 @@
 import { humanDuration, humanSize } from "../../lib/human.ts";
 import { renderDockerTable } from "../_format/table.ts";
 import { psRows } from "../_format/ps.ts";
-import type { VerboseDiskUsage } from "../../engine/disk-usage.ts";
+import type { VerboseDiskUsage } from "../../engine/index.ts";
 
 /** units.HumanSize: HumanSizeWithPrecision(size, 4), docker's SHARED SIZE, UNIQUE SIZE and volume SIZE */
 function humanSize4(size: number): string {

@@ -10,8 +10,8 @@ export default defineBerthCommand({
   async run({ flags, ctx }) {
     const engine = await ctx.engine();
     if (flags.verbose && (flags.format === undefined || flags.format === "table")) {
-      const [{ verboseDiskUsage }, { renderVerboseDiskUsage }] = await Promise.all([import("../../engine/disk-usage.ts"), import("./_df-verbose.ts")]);
-      return void ctx.out(renderVerboseDiskUsage(await verboseDiskUsage(engine)));
+      const { renderVerboseDiskUsage } = await import("./_df-verbose.ts");
+      return void ctx.out(renderVerboseDiskUsage(await engine.diskUsageVerbose()));
     }
     const rows = await engine.diskUsage();
     const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");

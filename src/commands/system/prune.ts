@@ -12,8 +12,8 @@ export default defineBerthCommand({
     filter: { type: "string", multiple: true, description: "Provide filter values (e.g. 'label=<key>=<value>', 'until=24h')" },
   },
   async run({ flags, ctx }) {
-    const sys = await import("../../engine/system.ts");
-    const filter = sys.parsePruneFilters(flags.filter);
+    const { parsePruneFilters } = await import("../../engine/index.ts");
+    const filter = await parsePruneFilters(flags.filter);
     const what = [
       "This will remove:",
       "  - all stopped containers",
@@ -25,9 +25,9 @@ export default defineBerthCommand({
     ];
     if (!(await confirm(!!flags.force, what.join("\n")))) return;
     const engine = await ctx.engine();
-    const c = await sys.pruneContainers(engine, filter);
+    const c = await engine.containerPrune(filter);
     if (c.deleted.length) ctx.out(`Deleted Containers:\n${c.deleted.join("\n")}\n\n`);
-    const nets = sys.pruneNetworks(engine);
+    const nets = await engine.networkPrune();
     if (nets.length) ctx.out(`Deleted Networks:\n${nets.join("\n")}\n\n`);
     let volReclaimed = 0;
     if (flags.volumes) {
@@ -35,13 +35,11 @@ export default defineBerthCommand({
       if (v.removed.length) ctx.out(`Deleted Volumes:\n${v.removed.join("\n")}\n\n`);
       volReclaimed = v.reclaimed;
     }
-    const img = await engine.images.prune(!!flags.all);
+    const img = await engine.imagePrune({ all: !!flags.all });
     if (img.deleted.length) ctx.out(`Deleted Images:\n${img.deleted.join("\n")}\n\n`);
-    const { BuildSupport } = await import("../../engine/build.ts");
-    const { join } = await import("node:path");
-    const cache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).pruneCache();
+    const cache = await engine.buildCachePrune();
     if (cache.deleted.length) ctx.out(`Deleted build cache objects:\n${cache.deleted.join("\n")}\n\n`);
-    const leftovers = await sys.pruneLeftovers(engine);
+    const leftovers = await engine.pruneLeftovers();
     ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + volReclaimed + img.reclaimed + cache.reclaimed + leftovers)}\n`);
   },
 });

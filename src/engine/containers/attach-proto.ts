@@ -40,13 +40,22 @@ export class FrameReader {
 }
 
 /**
- * sun_path holds 108 bytes: a deep --root would not fit, so long paths move to a 0700 directory under
- * /run (root) keyed by a hash of the container directory.
+ * where attach sockets go whose path under the container's directory is too long: /run/berth/attach
+ * for root, else a per-user directory under `runtimeDir` (the user's $XDG_RUNTIME_DIR, read by main.ts)
+ * or /tmp
  */
-export function attachSocketPath(containerDir: string): string {
+export function defaultAttachDir(runtimeDir?: string): string {
+  return process.getuid?.() === 0 ? "/run/berth/attach" : join(runtimeDir || "/tmp", `berth-${process.getuid?.()}`);
+}
+
+/**
+ * sun_path holds 108 bytes: a deep --root would not fit, so long paths move to the 0700 directory
+ * `longDir` (defaultAttachDir), keyed by a hash of the container directory.
+ */
+export function attachSocketPath(containerDir: string, longDir: string): string {
   const p = join(containerDir, "attach.sock");
   if (Buffer.byteLength(p) < 100) return p;
-  const dir = process.getuid?.() === 0 ? "/run/berth/attach" : join(process.env.XDG_RUNTIME_DIR || "/tmp", `berth-${process.getuid?.()}`);
+  const dir = longDir;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return join(dir, createHash("sha256").update(containerDir).digest("hex").slice(0, 24) + ".sock");
 }

@@ -21,6 +21,7 @@
  * from the runtime's beforeStart hook to its exit, its published host ports from create to `rm`.
  */
 export { detachStdout } from "./ops/self.ts";
+export { defaultAttachDir } from "./attach-proto.ts";
 export { ContainerService, normalizeRef, snapshotKey, type ContainerServiceOptions, type ContainerInfo, type ForegroundOptions } from "./service.ts";
 export { parseSignal, signalName } from "./signals.ts";
 /** docker's -p syntax, for the client (commands/_container-opts.ts) */

@@ -22,6 +22,7 @@ import type { LogEntry } from "./logs.ts";
 import { hostRuntime, type CgroupStats, type ContainerRuntime, type NetStats } from "./runtime-port.ts";
 import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerUpdateResponse } from "../api/containers.ts";
 import { ContainerStore } from "./store.ts";
+import { defaultAttachDir } from "./attach-proto.ts";
 import { NetworkService, type NetworkSettings, type SelfCommand } from "../network.ts";
 import { VolumeService } from "../volumes.ts";
 import * as netw from "./networking.ts";
@@ -35,7 +36,7 @@ import * as createOp from "./ops/create.ts";
 import * as startOp from "./ops/start.ts";
 import * as stopOp from "./ops/stop.ts";
 import * as removeOp from "./ops/remove.ts";
-import * as restartOp from "./ops/restart-policy.ts";
+import * as restartOp from "./ops/restart.ts";
 import * as execOp from "./ops/exec.ts";
 import * as attachOp from "./ops/attach.ts";
 import * as logsOp from "./ops/logs.ts";
@@ -70,6 +71,8 @@ export interface ContainerServiceOptions {
   /** this process (default: the running berth) */
   self?: SelfProcess;
   clock?: Clock;
+  /** where attach sockets with a path too long for sun_path go (default: attach-proto.ts defaultAttachDir()) */
+  attachDir?: string;
 }
 
 export class ContainerService {
@@ -102,6 +105,7 @@ export class ContainerService {
       events: this.events,
       log: opts.log,
       clock: opts.clock ?? realClock,
+      attachDir: opts.attachDir ?? defaultAttachDir(),
       // main.ts says how berth runs itself; the monitor also gets the network settings back in its environment
       self: opts.self ?? (opts.network?.self ? fromCommand(opts.network.self, () => svc.networks.childEnv()) : currentProcess()),
       relays: new Map(),

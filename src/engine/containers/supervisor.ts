@@ -30,6 +30,8 @@ export interface Prepared {
   /** --log-driver/--log-opt (logs.ts parseLogConfig) */
   log: LogOptions;
   dir: string;
+  /** where the attach socket goes when its path under `dir` is too long (ContainerDeps.attachDir) */
+  attachDir: string;
   /** network wiring, run by the runtime while the container's PID 1 waits before its mounts and exec */
   beforeStart?: (pid: number) => Promise<void>;
 }
@@ -177,7 +179,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
 
   // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
-  const sockPath = attachSocketPath(p.dir);
+  const sockPath = attachSocketPath(p.dir, p.attachDir);
   try { unlinkSync(sockPath); } catch {} // none left by an earlier run
   let server: ReturnType<typeof Bun.listen> | undefined;
   try {
@@ -256,6 +258,12 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   server?.stop(true);
   try { unlinkSync(sockPath); } catch {} // rm took the directory already
   return info;
+}
+
+/** docker's State.ExitCode after a start that failed: 127/126 for the command, 125 for anything else */
+export function startFailureStatus(err: EngineError): number {
+  if (err instanceof ExecError) return err.reason === "not_found" ? 127 : 126;
+  return 125;
 }
 
 /**

@@ -21,7 +21,7 @@ export async function attach(d: ContainerDeps, id: string, io: AttachIO): Promis
   const st = refreshState(d, id);
   if (st.Status === "paused") throw new EngineError("conflict", "You cannot attach to a paused container, unpause it first");
   if (!canAttach(st.Status)) throw new EngineError("conflict", "You cannot attach to a stopped container, start it first");
-  const path = attachSocketPath(d.store.dir(id));
+  const path = attachSocketPath(d.store.dir(id), d.attachDir);
   let exitCode: number | undefined;
   const done = Promise.withResolvers<void>();
   const reader = new FrameReader();

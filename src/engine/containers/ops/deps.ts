@@ -50,6 +50,8 @@ export interface ContainerDeps {
   readonly log: Logger;
   readonly clock: Clock;
   readonly self: SelfProcess;
+  /** where attach sockets with a path too long for sun_path go (attach-proto.ts defaultAttachDir) */
+  readonly attachDir: string;
   /** the 127.0.0.11 relays this process serves, by container */
   readonly relays: Map<string, () => void>;
   /** for stale-record reclaiming: is `id` a container (or one being created right now)? */

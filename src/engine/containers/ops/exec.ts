@@ -11,7 +11,7 @@ import { buildSpec, computeCapabilities, resolveUser } from "../oci-spec.ts";
 import { pumpFd, startError } from "../supervisor.ts";
 import { canExec } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
-import { linkedContainers, withLinkEnv } from "./start.ts";
+import { linkedContainers, withLinkEnv } from "./links.ts";
 import { refreshState } from "./state.ts";
 import { Undo } from "./undo.ts";
 

@@ -2,10 +2,10 @@
 import { EngineError } from "../../../lib/errors.ts";
 import { applyProbe, hasHealthcheck, MAX_OUTPUT, probeArgv, timings, type HealthState } from "../health.ts";
 import { nowNano } from "../logs.ts";
+import { startFailureStatus } from "../supervisor.ts";
 import type { ContainerConfigFile } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
 import { exec } from "./exec.ts";
-import { startFailureStatus } from "./start.ts";
 import { safeUpdate } from "./state.ts";
 
 /** the probe's exit code when exec itself failed: 127/126 for the command, 1 when the container stopped meanwhile */

@@ -15,8 +15,8 @@ import { reapCgroup, refreshState, safeUpdate, waitSupervisorGone } from "./stat
 import { keepExit } from "./stop.ts";
 
 /** the attach socket lives outside the container's directory when that path is too long for a socket */
-function rmSocket(dir: string): void {
-  const p = attachSocketPath(dir);
+function rmSocket(dir: string, longDir: string): void {
+  const p = attachSocketPath(dir, longDir);
   if (p.startsWith(dir)) return; // goes with the directory
   try {
     renameSync(p, p + ".gone");
@@ -95,7 +95,7 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false): 
   }
   d.store.releaseName(cfg.Name.slice(1), id);
   try {
-    rmSocket(d.store.dir(id));
+    rmSocket(d.store.dir(id), d.attachDir);
   } catch (e) {
     d.log.warn(`remove attach socket of ${id}: ${(e as Error).message}`);
   }

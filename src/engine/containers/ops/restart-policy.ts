@@ -1,13 +1,12 @@
 /**
  * The restart policy applied: the monitor's decisions between runs (planRestart, beginRestart; the
- * pure rules are ../restart.ts), a user's stop/kill/rm cancelling a pending restart, and `restart`.
+ * pure rules are ../restart.ts) and a user's stop/kill/rm cancelling a pending restart (`restart` itself is
+ * ./restart.ts).
  */
 import { nextDelay } from "../restart.ts";
 import { NoSuchContainer } from "../store.ts";
-import { ev, type ContainerDeps } from "./deps.ts";
-import { startDetached } from "./start.ts";
+import type { ContainerDeps } from "./deps.ts";
 import { safeUpdate, waitSupervisorGone } from "./state.ts";
-import { stop } from "./stop.ts";
 
 /** stop/kill/rm of a container waiting to restart: the monitor goes, the container stays stopped */
 export async function cancelRestart(d: ContainerDeps, id: string): Promise<void> {
@@ -43,15 +42,4 @@ export function beginRestart(d: ContainerDeps, id: string): boolean {
     return ours ? { ...s, Restarting: false, MonitorPid: 0, MonitorStartTime: "" } : s;
   });
   return go;
-}
-
-/** `restart`: stop (as `stop` does), then start under a new monitor, whatever the status was */
-export async function restart(d: ContainerDeps, ref: string, timeoutSec?: number): Promise<string> {
-  const before = d.store.readState(d.store.resolve(ref));
-  const id = await stop(d, ref, timeoutSec);
-  // the old supervisor's last steps (networks, cgroup) must be done before the new one starts
-  await waitSupervisorGone(d, id, { pid: before.MonitorPid, startTime: before.MonitorStartTime });
-  await startDetached(d, id);
-  ev(d, "restart", d.store.readConfig(id));
-  return id;
 }

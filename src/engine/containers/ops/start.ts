@@ -15,13 +15,13 @@ import type { ExitInfo } from "../../../runtime/types.ts";
 import { parseLogConfig } from "../logs.ts";
 import { readRootfsFile } from "../rootfs-files.ts";
 import { buildSpec, resolveUser, volatileOverlay, resolveDevices, rdevNumbers, type DeviceNode, type SpecPaths } from "../oci-spec.ts";
-import { parseLink } from "../create-config.ts";
 import * as netw from "../networking.ts";
-import { startError, supervise as runSupervised, type LocalIO, type Prepared } from "../supervisor.ts";
+import { startError, startFailureStatus, supervise as runSupervised, type LocalIO, type Prepared } from "../supervisor.ts";
 import { nextDelay, shouldRestart } from "../restart.ts";
 import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { writeEtcFiles } from "./create.ts";
+import { linkedContainers, withLinkEnv } from "./links.ts";
 import { startHealth } from "./healthcheck.ts";
 import { watchPauser } from "./pause.ts";
 import { removeNow } from "./remove.ts";
@@ -39,19 +39,6 @@ export interface ForegroundOptions {
 
 /** the restart policy's next start found the container stopped by the user meanwhile */
 class RestartCancelled extends Error {}
-
-/** docker's State.ExitCode after a start that failed: 127/126 for the command, 125 for anything else */
-export function startFailureStatus(err: EngineError): number {
-  if (err instanceof ExecError) return err.reason === "not_found" ? 127 : 126;
-  return 125;
-}
-
-/** docker: link variables come before the container's own environment, which wins on a clash */
-export function withLinkEnv(env: string[], linkEnv: string[]): string[] {
-  if (linkEnv.length === 0) return env;
-  const own = new Set(env.map((e) => e.split("=")[0]));
-  return [...env, ...linkEnv.filter((e) => !own.has(e.split("=")[0]))];
-}
 
 /** a host device node's type and numbers for --device (a missing path or a non-device is reported by resolveDevices) */
 function deviceNode(path: string): DeviceNode | "missing" | "not-a-device" {
@@ -109,24 +96,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
   }
   const spec = buildSpec(cfg, rootfs, user, paths);
   spec.process.env = withLinkEnv(spec.process.env, linkEnv);
-  return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: d.store.dir(cfg.Id), beforeStart };
-}
-
-/** --link: the linked containers (running, on this container's network) as hosts entries and docker's variables */
-export function linkedContainers(d: ContainerDeps, cfg: ContainerConfigFile): ReturnType<typeof netw.linkVariables> {
-  const linked = (cfg.HostConfig.Links ?? []).map((l) => {
-    const { name, alias } = parseLink(l);
-    let lid: string;
-    try {
-      lid = d.store.resolve(name);
-    } catch {
-      throw new EngineError("not_found", `could not get container for ${name}`);
-    }
-    const lcfg = d.store.readConfig(lid);
-    if (!isActive(refreshState(d, lid).Status)) throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
-    return { id: lid, name: lcfg.Name.slice(1), alias, cfg: lcfg };
-  });
-  return netw.linkVariables(d.networks, cfg, linked);
+  return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: d.store.dir(cfg.Id), attachDir: d.attachDir, beforeStart };
 }
 
 /**

@@ -1,10 +1,10 @@
 /**
- * Throughput of ContentWriter (the import/pull hot path): `bun src/image/_bench-writer.ts [MB] [chunkKiB]`.
+ * Throughput of ContentWriter (the import/pull hot path): `bun bench/content-writer.ts [MB] [chunkKiB]`.
  * Writes MB megabytes in chunkKiB chunks into a store under /tmp, commits (fsync + rename), removes it.
  * Not a test: numbers depend on the disk and on page-cache state.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { ContentStore } from "./content-store.ts";
+import { ContentStore } from "../src/image/content-store.ts";
 
 const mb = Number(process.argv[2] ?? 500);
 const chunkSize = Number(process.argv[3] ?? 1024) * 1024;
