@@ -110,7 +110,6 @@ async function loadExtras(): Promise<Extra[]> {
 }
 
 const extras = await loadExtras();
-const ALL = ["a", "b", "c", "d", "e", "f", "g", ...extras.map((x) => x.id)];
 const list = (s?: string) => (s ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
 const only = list(opt.only);
 const skip = list(opt.skip);

@@ -6,7 +6,7 @@
  */
 import type { ContainerConfig, HealthConfig } from "../oci/index.ts";
 import { DockerfileError, type Instruction } from "./parser.ts";
-import { ShellLex, SubstitutionError } from "./shell-lex.ts";
+import { type ShellLex, SubstitutionError } from "./shell-lex.ts";
 
 export const DEFAULT_SHELL = ["/bin/sh", "-c"];
 

@@ -10,7 +10,6 @@ import type { ImageConfig } from "../oci/index.ts";
 
 const parse = (flags: Record<string, unknown>, rest: string[] = [], o: { detach?: boolean; env?: Record<string, string> } = {}) =>
   parseCreateFlags({ flags, positionals: ["busybox"], rest }, { detach: !!o.detach, clientEnv: o.env ?? {} });
-const hc = (flags: Record<string, unknown>) => parse(flags).request.HostConfig;
 
 describe("create/run flags → ContainerCreateRequest", () => {
   test("the bare minimum: what docker's CLI always sends", () => {

@@ -1,6 +1,6 @@
 /** `berth create`: docker's flags → a create request (_container-opts.ts) → a container. Also exports the shared flags. */
 import { existsSync } from "node:fs";
-import { defineBerthCommand, type RunInput } from "./_command.ts";
+import { defineBerthCommand, } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { Context } from "./_context.ts";

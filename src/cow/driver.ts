@@ -16,6 +16,7 @@ import type { TarRecord } from "../tar/types.ts";
  * `declare module "./driver.ts" { interface StorageDrivers { name: DriverClass } }` next to its
  * registerDriver call, so the union grows with the registrations and nothing lists it by hand.
  */
+// biome-ignore lint/suspicious/noEmptyInterface: an interface (not a type) so each driver file can merge its entry into it
 export interface StorageDrivers {}
 export type DriverName = keyof StorageDrivers & string;
 

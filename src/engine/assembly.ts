@@ -9,7 +9,7 @@
 import { EngineError } from "../lib/errors.ts";
 import type { Digest } from "../oci/index.ts";
 import { openLayerChunks, readTar } from "../tar/index.ts";
-import { chainIds, extractKey, gc, type Lease } from "../image/index.ts";
+import { chainIds, extractKey, type Lease } from "../image/index.ts";
 import type { ImageService } from "./images.ts";
 import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
 // the streaming tuning's home is _layer-stream.ts; kept here for the engine files that import it from assembly.ts

@@ -431,7 +431,7 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
   if (plan.singleFile !== undefined) {
     const host = resolveInRoot(root, plan.dest, true);
     const st = lstatSync(host, { throwIfNoEntry: false });
-    if (!(st && st.isDirectory())) {
+    if (!(st?.isDirectory())) {
       destDir = posix.dirname(plan.dest);
       single = posix.basename(plan.dest);
     }

@@ -8,7 +8,7 @@
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { ContentStore, ImageStore, LeaseStore, type Lease, gc, parseDockerRef, familiarizeKey, referenceString, chainIds, extractKey, isExtractKeyLive, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
+import { type ContentStore, type ImageStore, type LeaseStore, type Lease, gc, parseDockerRef, familiarizeKey, referenceString, chainIds, extractKey, isExtractKeyLive, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
 import { isDigest } from "../oci/index.ts";
 import { join } from "node:path";
 import type { SnapshotDriver } from "../cow/driver.ts";

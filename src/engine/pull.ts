@@ -214,7 +214,7 @@ async function fetchLayers(
     return e;
   };
 
-  const waitTurn = async (i: number, prev: Promise<void> | undefined) => {
+  const waitTurn = async (_i: number, prev: Promise<void> | undefined) => {
     if (prev) await prev;
   };
 

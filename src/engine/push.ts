@@ -61,7 +61,7 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
         return;
       }
       const from = sources.mountSource(d.digest, ref.domain, ref.path);
-      let location = await client.startUpload(from ? { digest: d.digest, from } : undefined);
+      const location = await client.startUpload(from ? { digest: d.digest, from } : undefined);
       if (location === undefined) {
         ev(`Mounted from ${from}`);
         sources.add(d.digest, repoKey);

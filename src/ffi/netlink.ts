@@ -537,6 +537,7 @@ export function withNetns<T>(nsPath: string, fn: () => T, undo?: (made: T) => vo
         setnsNet(own, "/proc/thread-self/ns/net (restore)");
       } catch (e) {
         if (ok) undo?.(made as T);
+        // biome-ignore lint/correctness/noUnsafeFinally: a thread left in the container's netns must fail loudly, whatever the work did
         throw new EngineError("internal", `restore the main thread's network namespace after entering ${nsPath}`, { cause: first ?? e });
       }
     }

@@ -23,7 +23,7 @@ import {
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_REQUEST,
-  NetlinkSocket,
+  type NetlinkSocket,
   align4,
   attr,
   attrStr,

@@ -22,6 +22,7 @@
  */
 import { EngineError } from "./errors.ts";
 
+// biome-ignore lint/complexity/noUselessStringRaw: the worker source is kept raw so a later backslash in it stays as written
 const WORKER_SRC = String.raw`
 import { closeSync, openSync, writeSync } from "node:fs";
 let sfr = null;

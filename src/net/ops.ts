@@ -8,7 +8,7 @@
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
-  NetlinkSocket,
+  type NetlinkSocket,
   addAddress,
   addRoute,
   createBridge,

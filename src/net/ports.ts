@@ -57,7 +57,7 @@ export function parsePortSpec(spec: string): PortSpec[] {
   else bad(spec, "too many colons");
   if (hostIp === "0.0.0.0") hostIp = "";
   if (hostIp && !/^\d{1,3}(\.\d{1,3}){3}$/.test(hostIp)) bad(spec, `bad host address "${hostIp}"`);
-  if (hostIp && hostIp.split(".").some((x) => Number(x) > 255)) bad(spec, `bad host address "${hostIp}"`);
+  if (hostIp?.split(".").some((x) => Number(x) > 255)) bad(spec, `bad host address "${hostIp}"`);
   const [c0, c1] = parseRange(spec, ctrPart, "container port");
   const n = c1 - c0 + 1;
   let h0 = 0;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { parseLayout, parseBlkio, createCgroup, joinCgroup, stats, oomKilled, cgroupPids, freeze, thaw, removeCgroup, cgroupMountsFor, DEFAULT_DEVICE_RULES, type CgroupLayout } from "./cgroups.ts";
+import { parseLayout, parseBlkio, createCgroup, joinCgroup, stats, oomKilled, cgroupPids, freeze, removeCgroup, cgroupMountsFor, DEFAULT_DEVICE_RULES, type CgroupLayout } from "./cgroups.ts";
 import { capabilityMask, DEFAULT_CAPABILITIES } from "./capabilities.ts";
 import { parseNetDev } from "./net-stats.ts";
 

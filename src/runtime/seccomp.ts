@@ -142,7 +142,7 @@ const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
 const JGT_K = 0x25;
 const JGE_K = 0x35;
-const JSET_K = 0x45;
+const _JSET_K = 0x45;
 const JA = 0x05;
 const RET_K = 0x06;
 const ALU_AND_K = 0x54;
@@ -182,8 +182,8 @@ function applicable(p: SeccompProfile, arch: SeccompArch, caps: Set<string>): Se
   return (p.syscalls ?? []).filter((r) => {
     if (r.includes?.caps && !r.includes.caps.every((c) => caps.has(c))) return false;
     if (r.includes?.arches && !r.includes.arches.includes(dockerArch)) return false;
-    if (r.excludes?.caps && r.excludes.caps.some((c) => caps.has(c))) return false;
-    if (r.excludes?.arches && r.excludes.arches.includes(dockerArch)) return false;
+    if (r.excludes?.caps?.some((c) => caps.has(c))) return false;
+    if (r.excludes?.arches?.includes(dockerArch)) return false;
     return true;
   });
 }

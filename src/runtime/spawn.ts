@@ -10,7 +10,7 @@
  * here keeps the container's status. There is no pollable handle for a foreign child in Bun, so wait()
  * polls waitpid(WNOHANG): every millisecond for half a second, then every 5 ms, then every 20 ms.
  */
-import { openSync, readdirSync, readlinkSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync, readFileSync, writeFileSync, renameSync } from "node:fs";
+import { openSync, readdirSync, read as fsRead, statSync, writeSync, mkdirSync, closeSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { EngineError, ExecError, SyscallError, wrap } from "../lib/errors.ts";
 import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
@@ -37,7 +37,7 @@ export interface CreateHooks {
 
 export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: CreateHooks = {}): Promise<RunningContainer> {
   mark("runtime: create");
-  const shim = loadShim();
+  const _shim = loadShim();
   mark("runtime: shim compiled");
   const layout = detectLayout();
   const opened: number[] = [];

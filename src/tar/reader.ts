@@ -303,7 +303,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
         throw err(`truncated entry "${c.name}": expected ${c.size} bytes, got ${c.size - c.remaining}`);
       }
       const avail = input.buf.length - input.pos;
-      const n = avail < c.remaining ? avail : c.remaining;
+      const n = Math.min(avail , c.remaining);
       const chunk = input.buf.subarray(input.pos, input.pos + n);
       input.pos += n;
       c.remaining -= n;
@@ -381,7 +381,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
         continue;
       }
       const rawName = longName ?? h.name;
-      let type = typeOf(flag, pax?.has("path") ? paxString(pax.get("path")!) : rawName);
+      const type = typeOf(flag, pax?.has("path") ? paxString(pax.get("path")!) : rawName);
       if (type === null) {
         const shown = flag.charCodeAt(0) >= 0x20 && flag.charCodeAt(0) < 0x7f ? `'${flag}'` : `0x${flag.charCodeAt(0).toString(16)}`;
         if (flag === "S") throw err(`sparse file "${rawName}" is not supported`);
@@ -430,6 +430,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
   }
 }
 
+// biome-ignore lint/correctness/useYield: an empty body yields nothing; it only checks the reader has not moved on
 async function* emptyBody(c: { live: boolean; name: string }): AsyncGenerator<Uint8Array> {
   if (!c.live) throw new EngineError("failed_precondition", oneLine(`tar: body of "${c.name}" read after the reader moved on`));
 }

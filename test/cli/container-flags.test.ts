@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { berth, berthArgv, type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { berth, berthArgv, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const { root, run } = busyboxRoot("flags");

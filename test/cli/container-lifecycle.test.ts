@@ -115,7 +115,7 @@ describe.skipIf(!rootEnabled)("detached containers", () => {
     expect(ts.stdout + ts.stderr).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (out|err)\n$/);
     const ps = await run(["ps"]);
     // column widths follow the content ("Less than a second ago" vs "2 seconds ago"), as in docker
-    expect(ps.stdout.split("\n")[0]).toMatch(/^CONTAINER ID   IMAGE     COMMAND                  CREATED +STATUS +PORTS +NAMES$/);
+    expect(ps.stdout.split("\n")[0]).toMatch(/^CONTAINER ID {3}IMAGE {5}COMMAND {18}CREATED +STATUS +PORTS +NAMES$/);
     expect(ps.stdout).toContain(id.slice(0, 12));
     expect(ps.stdout).toMatch(/Up (Less than a second|\d+ seconds?)/);
     expect((await run(["ps", "--format", "{{.Names}} {{.State}}"])).stdout).toBe("bg running\n");

@@ -3,7 +3,7 @@
 // repaired by `system check --repair` / `system prune` where that is safe, and never take down the
 // commands that list or remove other objects.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { berth, berthArgv, importBusybox, repo, tempRoot, waitUntil } from "../helpers/cli.ts";

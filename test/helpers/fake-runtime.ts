@@ -69,7 +69,7 @@ export class FakeRuntime implements ContainerRuntime {
   /** the process ends by itself with `code` */
   exit(pid: number, code: number, signal?: number): void {
     const p = this.procs.get(pid);
-    if (!p || !p.alive) return;
+    if (!p?.alive) return;
     p.alive = false;
     if (p.cgroup) this.cgroups.get(p.cgroup)?.delete(pid);
     p.exit.resolve({ exitCode: code, ...(signal ? { signal } : {}), oomKilled: false });

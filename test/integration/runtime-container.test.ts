@@ -3,7 +3,7 @@
  * the inside). Root only. Each test removes its cgroup; the last one checks nothing is left behind.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { rootEnabled } from "../helpers/root.ts";
 import { makeRootfs, testSpec, runCollect, leaks, removeRoot } from "./runtime-fixture.ts";
 import { createContainer, execInContainer, killContainer, processStartTime, isAlive, removeCgroup, cgroupPids, freeze, thaw, stats, DEFAULT_CAPABILITIES, detectLayout } from "../../src/runtime/index.ts";

@@ -197,7 +197,7 @@ describe("berth writer → GNU tar", () => {
     const out = join(base, "pax.tar");
     const parts: Uint8Array[] = [];
     const w = new TarWriter((c) => void parts.push(c.slice()));
-    await w.add({ name: "frac", type: "file", mode: 0o644, uid: 0, gid: 0, size: 2, mtime: 1_700_000_000.123456789, mtimeNsec: 123456789 }, new TextEncoder().encode("hi"));
+    await w.add({ name: "frac", type: "file", mode: 0o644, uid: 0, gid: 0, size: 2, mtime: 1_700_000_000.123, mtimeNsec: 123456789 }, new TextEncoder().encode("hi"));
     await w.add({ name: "x".repeat(300), type: "file", mode: 0o600, uid: 9_999_999, gid: 0, size: 0, mtime: 1 });
     await w.finish();
     writeFileSync(out, Buffer.concat(parts));

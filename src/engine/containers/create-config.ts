@@ -325,7 +325,7 @@ export function createConfig(req: ContainerCreateRequest, image: { config: Image
   const h = req.HostConfig ?? {};
   let entrypoint: string[];
   let cmd: string[] = req.Cmd ?? [];
-  if (req.Entrypoint && req.Entrypoint.length) {
+  if (req.Entrypoint?.length) {
     entrypoint = req.Entrypoint.length === 1 && req.Entrypoint[0] === "" ? [] : [...req.Entrypoint];
   } else {
     if (cmd.length === 0) cmd = ic.Cmd ?? [];

@@ -38,7 +38,7 @@ import {
   type PortBinding,
   type PortSpec,
 } from "../../net/index.ts";
-import { NetworkService } from "../network.ts";
+import type { NetworkService } from "../network.ts";
 import { parseLink } from "./create-config.ts";
 import { resolvConf } from "./oci-spec.ts";
 import type { ContainerConfigFile, EndpointSettings } from "./types.ts";
@@ -273,7 +273,7 @@ export function portsColumn(cfg: ContainerConfigFile, bindings: PortBinding[], r
       published.add(`${b.containerPort}/${b.proto}`);
     }
   }
-  for (const k of Object.keys(cfg.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a) - parseInt(b))) {
+  for (const k of Object.keys(cfg.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a, 10) - parseInt(b, 10))) {
     const key = k.includes("/") ? k : `${k}/tcp`;
     if (!published.has(key)) parts.push(key);
   }
