@@ -80,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
     root: String(g.flags.root || "") || env.BERTH_ROOT || undefined,
     storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || undefined,
     registryAuthFile: dockerConfigPath(env),
+    registryReadTimeoutMs: Number(env.BERTH_REGISTRY_READ_TIMEOUT_MS) || undefined,
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
   const root = settings.root;

@@ -15,6 +15,8 @@ export interface EngineOptions {
   registryAuthFile?: string;
   /** default bridge, its subnet, nftables table (main.ts: env BERTH_BRIDGE, BERTH_BIP, BERTH_NFT_TABLE) */
   network?: NetworkSettings;
+  /** a registry blob body that sends nothing for this long is dropped and resumed with Range (main.ts: env BERTH_REGISTRY_READ_TIMEOUT_MS); default 30 s */
+  registryReadTimeoutMs?: number;
   /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
   self?: SelfCommand;
 }
