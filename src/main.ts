@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
     storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || undefined,
     registryAuthFile: dockerConfigPath(env),
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
+    registryReadTimeoutMs: Number(env.BERTH_REGISTRY_READ_TIMEOUT_MS) || undefined,
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
   const root = settings.root;

@@ -140,6 +140,23 @@ export class SourceRoot {
 
   /** the copy plan for the sources of one COPY/ADD; archives are unpacked instead when `unpack` */
   collect(sources: string[], instr: string, unpack = false): SourceSet {
+    const it = this.collecting(sources, instr, unpack);
+    for (let r = it.next(); ; r = it.next()) if (r.done) return r.value;
+  }
+
+  /**
+   * collect(), with `pace` awaited every ~1 MiB hashed or entry walked (a build lets its event loop
+   * run there, so a signal stops the checksum of a big context, and throws from `pace` to cancel)
+   */
+  async collectPaced(sources: string[], instr: string, unpack: boolean, pace: () => Promise<void>): Promise<SourceSet> {
+    const it = this.collecting(sources, instr, unpack);
+    for (let r = it.next(); ; r = it.next()) {
+      if (r.done) return r.value;
+      await pace();
+    }
+  }
+
+  private *collecting(sources: string[], instr: string, unpack: boolean): Generator<void, SourceSet> {
     const entries: CopyEntry[] = [];
     const archives: string[] = [];
     const h = new Bun.CryptoHasher("sha256");
@@ -156,15 +173,16 @@ export class SourceRoot {
       if (unpack && st.isFile() && isArchive(abs)) {
         archives.push(abs);
         h.update(`archive\0${m}\0`);
-        hashFile(h, abs);
+        yield* hashFile(h, abs);
         continue;
       }
       const landAs = st.isDirectory() ? "" : posix.basename(m);
       for (const { entry } of this.walk(m, landAs)) {
         entries.push(entry);
         h.update(`${entry.rel}\0${entry.type}\0${entry.mode.toString(8)}\0${entry.linkname ?? ""}\0`);
-        if (entry.type === "file") hashFile(h, entry.src!);
+        if (entry.type === "file") yield* hashFile(h, entry.src!);
         h.update("\n");
+        yield;
       }
     }
     // an archive ADD unpacks into dest as a directory, trailing slash or not
@@ -172,7 +190,8 @@ export class SourceRoot {
   }
 }
 
-function hashFile(h: Bun.CryptoHasher, path: string): void {
+/** hash a file's bytes, a pause point after each MiB */
+function* hashFile(h: Bun.CryptoHasher, path: string): Generator<void> {
   const fd = openSync(path, "r");
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -180,6 +199,7 @@ function hashFile(h: Bun.CryptoHasher, path: string): void {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
       h.update(buf.subarray(0, n));
+      yield;
     }
   } finally {
     closeSync(fd);

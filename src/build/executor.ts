@@ -97,6 +97,8 @@ export class Builder {
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort);
     try {
+      // once per build: each step's commit is a batch commit that skips it (engine/build.ts)
+      await this.engine.images.recover();
       return await this.run();
     } finally {
       signal?.removeEventListener("abort", onAbort);
@@ -107,6 +109,24 @@ export class Builder {
   private checkInterrupted(): void {
     if (this.interrupted) throw new EngineError("unavailable", `build canceled (${this.interrupted})`);
   }
+
+  /**
+   * Let the event loop run (a signal is delivered by it: a build whose steps only chain promises — ENV,
+   * cache hits — would never see one), then stop if the build was canceled. setImmediate costs ~µs.
+   */
+  private async yieldAndCheck(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    this.checkInterrupted();
+  }
+
+  private lastPace = 0;
+  /** inside long work (a big COPY's checksum and copy): yieldAndCheck at most every 20 ms */
+  private pace = async (): Promise<void> => {
+    const now = performance.now();
+    if (now - this.lastPace < 20) return;
+    await this.yieldAndCheck();
+    this.lastPace = performance.now();
+  };
 
   private async run(): Promise<BuildResult> {
     const df = parseDockerfile(this.o.dockerfile, this.o.dockerfileName);
@@ -223,6 +243,7 @@ export class Builder {
   private stageNames = new Map<string, number>();
 
   private async stage(stage: Stage, extra: Instruction[]): Promise<Digest | undefined> {
+    await this.yieldAndCheck();
     this.step(stage.from);
     const baseName = sub(this.lex, stage.from.image, this.metaEnv, stage.from, this.o.dockerfileName);
     if (baseName === "") throw new DockerfileError(this.o.dockerfileName, stage.from.node.line, "base name (" + stage.from.image + ") should not be blank");
@@ -246,10 +267,12 @@ export class Builder {
         node.line = stage.from.node.line;
         const ins = toInstruction(node, this.lex.escape, this.o.dockerfileName);
         if (ins.kind === "ONBUILD" || ins.kind === "FROM" || ins.kind === "MAINTAINER") throw new DockerfileError(this.o.dockerfileName, stage.from.node.line, `${ins.kind} isn't allowed as an ONBUILD trigger`);
+        await this.yieldAndCheck();
         cur = await this.dispatch(st, ins, cur);
       }
     }
     for (const ins of [...stage.instructions, ...extra]) {
+      await this.yieldAndCheck();
       this.step(ins);
       cur = await this.dispatch(st, ins, cur);
     }
@@ -409,7 +432,7 @@ export class Builder {
     const now = Math.floor(Date.now() / 1000);
 
     const collectFrom = async (root: SourceRoot, list: string[], unpack: boolean) => {
-      const set = root.collect(list, ins.kind, unpack);
+      const set = await root.collectPaced(list, ins.kind, unpack, this.pace);
       entries.push(...set.entries);
       archives.push(...set.archives);
       h.update(set.checksum);
@@ -447,7 +470,7 @@ export class Builder {
     }
     if (ins.kind === "ADD" && ins.checksum && plain.length) throw new EngineError("invalid_argument", "checksum can't be specified for non-HTTP(S) sources");
 
-    const plan = (): CopyPlan => ({ dest, singleFile: trailing ? undefined : singleFile, entries, chown, chmod, archives });
+    const plan = (): CopyPlan => ({ dest, singleFile: trailing ? undefined : singleFile, entries, chown, chmod, archives, pace: this.pace });
     let sum: string | undefined;
     const createdBy = () => [...shellOf(st), `#(nop) ${ins.kind} ${kind}:${(sum ??= h.digest("hex"))} in ${dest}${trailing && dest !== "/" ? "/" : ""} `].join(" ");
     const config = structuredClone(st.config);
@@ -464,7 +487,7 @@ export class Builder {
       if (sources.length === 1) kind = "file";
       return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () =>
         this.support.withImageRoot(fromId!, async (root) => {
-          const got = new SourceRoot(root, undefined, "image").collect(plain, ins.kind, false);
+          const got = await new SourceRoot(root, undefined, "image").collectPaced(plain, ins.kind, false, this.pace);
           entries.push(...got.entries);
           if (sources.length === 1) singleFile = got.singleFile;
           return this.support.fsStep(cur, plan(), config, createdBy(), st.author);

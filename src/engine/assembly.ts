@@ -47,8 +47,12 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
 export class ImageAssembly {
   readonly lease: Lease;
 
-  /** `purpose` names the lease: pull, load, commit */
-  constructor(readonly images: ImageService, purpose: string) {
+  /**
+   * `purpose` names the lease: pull, load, commit. `batch`: one of many runs whose caller recovered
+   * dead processes' leftovers once: run() skips that and finish() skips its GC (a success leaves nothing
+   * unreferenced: the record names what the lease held), so the cost does not grow with the store
+   */
+  constructor(readonly images: ImageService, purpose: string, private readonly o: { batch?: boolean } = {}) {
     this.lease = images.leases.createLease(`${purpose}-${extractKey()}`);
   }
 
@@ -79,7 +83,7 @@ export class ImageAssembly {
   /** the image record now holds everything: drop the lease, collect what nothing refers to */
   async finish(): Promise<void> {
     this.lease.delete();
-    await this.collect();
+    if (!this.o.batch) await this.collect();
   }
 
   /**
@@ -99,7 +103,7 @@ export class ImageAssembly {
   async run<T>(fn: (a: ImageAssembly) => Promise<T>): Promise<T> {
     let out: T;
     try {
-      await this.images.recover();
+      if (!this.o.batch) await this.images.recover();
       out = await fn(this);
     } catch (e) {
       await this.abort();

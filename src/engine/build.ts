@@ -16,6 +16,9 @@
  *    COPY/ADD a checksum of the copied content and metadata (not mtimes). Entries are written tmp →
  *    rename (no fsync: see cachePut), survive restarts, and are trusted only while their image exists.
  *
+ * Every commit here is a batch commit (commitLayer's `batch`): the build recovers dead processes'
+ * leftovers once, at its start (Builder), not once per step.
+ *
  * Intermediate images are real image records with `parent` set, as docker's legacy builder keeps them;
  * `pruneCache` deletes the cache entries and the intermediate images nothing else needs.
  */
@@ -62,6 +65,8 @@ export interface CopyPlan {
   chmod?: number;
   /** local archives ADD unpacks into dest (host paths) */
   archives?: string[];
+  /** awaited between entries and every MiB copied: lets the caller's event loop run and cancel (throw) */
+  pace?: () => Promise<void>;
 }
 
 export interface RunStepOptions {
@@ -298,7 +303,7 @@ export class BuildSupport {
       };
       return this.images.storeImage(cfg, []);
     }
-    const res = await commitLayer(this.images, { key: "", base, config, history: { created_by: createdBy }, author, layer: false });
+    const res = await commitLayer(this.images, { key: "", base, config, history: { created_by: createdBy }, author, layer: false, batch: true });
     return res.id;
   }
 
@@ -321,7 +326,7 @@ export class BuildSupport {
       const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr }, onStarted: () => o.onStarted?.() });
       if (info.exitCode !== 0) return { exitCode: info.exitCode };
       const key = this.containers.store.readConfig(id).Berth.SnapshotKey;
-      const res = await commitLayer(this.images, { key, base: o.base, config: o.config, history: { created_by: o.createdBy }, author: o.author, compression: "none" });
+      const res = await commitLayer(this.images, { key, base: o.base, config: o.config, history: { created_by: o.createdBy }, author: o.author, compression: "none", batch: true });
       return { exitCode: 0, id: res.id };
     } finally {
       await this.containers.removeNow(id).catch((e) => this.containers.log.warn(`build: remove step container ${id.slice(0, 12)}: ${(e as Error).message}`));
@@ -361,7 +366,7 @@ export class BuildSupport {
       });
       // docker's commit of an empty change (WORKDIR of an existing directory) adds no layer
       if (!changed) return this.configStep(base, config, createdBy, author);
-      const res = await commitLayer(this.images, { key, base, config, history: { created_by: createdBy }, author, compression: "none" });
+      const res = await commitLayer(this.images, { key, base, config, history: { created_by: createdBy }, author, compression: "none", batch: true });
       return res.id;
     } finally {
       await this.images.snapshots.remove(key).catch(() => {}); // a leftover extract snapshot is the GC's once this process is gone
@@ -396,7 +401,8 @@ function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number
   return resolveInRoot(root, p, true);
 }
 
-function copyFileBody(src: string, dst: string, mode: number): void {
+/** copy a file's bytes, a pause point after each MiB */
+function* copyFileBody(src: string, dst: string, mode: number): Generator<void> {
   const inFd = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const outFd = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
@@ -407,6 +413,7 @@ function copyFileBody(src: string, dst: string, mode: number): void {
         if (n <= 0) break;
         let off = 0;
         while (off < n) off += writeSync(outFd, buf, off, n - off);
+        yield;
       }
     } finally {
       closeSync(outFd);
@@ -441,6 +448,7 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
   mkdirInRoot(root, destDir, owner, created);
   const dirTimes: [string, number][] = [];
   for (const e of plan.entries) {
+    await plan.pace?.();
     const rel = single !== undefined && e.rel === plan.singleFile ? single : e.rel;
     const inPath = rel === "" ? destDir : posix.join(destDir, rel);
     if (e.type === "dir") {
@@ -472,7 +480,7 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
       }
       chmodSync(target, (plan.chmod ?? e.mode) & 0o7777);
     } else {
-      copyFileBody(e.src!, target, e.mode);
+      for (const _ of copyFileBody(e.src!, target, e.mode)) await plan.pace?.();
       chmodSync(target, (plan.chmod ?? e.mode) & 0o7777);
     }
     if (isRoot) lchown(target, uid, gid);

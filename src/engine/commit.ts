@@ -46,6 +46,12 @@ export interface CommitLayerOptions {
   ref?: string;
   /** progress of the diff stream, in uncompressed tar bytes */
   onProgress?: (tarBytes: number) => void;
+  /**
+   * one commit of many (a build's steps): skip the dead-process recovery before and the GC after a
+   * success, which walk every snapshot and image record (a per-step cost growing with the store); the
+   * caller recovers once. A failure still collects what it staged.
+   */
+  batch?: boolean;
 }
 
 export interface CommitLayerResult {
@@ -90,7 +96,7 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
     }
   }
 
-  return new ImageAssembly(images, "commit").run(async (asm) => {
+  return new ImageAssembly(images, "commit", { batch: opts.batch }).run(async (asm) => {
     const lease = asm.lease;
     let layer: CommitLayerResult["layer"];
     if (withLayer) {

@@ -72,6 +72,8 @@ export class ImageService implements ImageResolver {
   imagesInUse: () => Promise<Map<Digest, string[]>> = async () => new Map();
   /** set by the engine: docker's config.json that pull and push read stored credentials from */
   registryAuthFile?: string;
+  /** set by the engine: a pull's read timeout on a stalled blob body (undefined: the client's 30 s) */
+  registryReadTimeoutMs?: number;
 
   constructor(
     readonly content: ContentStore,

@@ -69,6 +69,7 @@ export class Engine {
     this.snapshots = createDriver(driver, join(this.root, driver));
     this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
     this.images.registryAuthFile = opts.registryAuthFile;
+    this.images.registryReadTimeoutMs = opts.registryReadTimeoutMs;
     this.containers = new ContainerService({
       root: join(this.root, "containers"),
       log: this.log,

@@ -17,6 +17,8 @@ export interface EngineOptions {
   network?: NetworkSettings;
   /** the user's $XDG_RUNTIME_DIR (main.ts): a non-root user's attach sockets go there when their path is too long */
   runtimeDir?: string;
+  /** a registry blob body that sends nothing for this long is dropped and resumed with Range (main.ts: env BERTH_REGISTRY_READ_TIMEOUT_MS); default 30 s */
+  registryReadTimeoutMs?: number;
   /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
   self?: SelfCommand;
 }

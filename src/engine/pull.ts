@@ -81,7 +81,7 @@ function tagOrDigest(ref: Reference): string {
 export async function pullImage(images: ImageService, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseDockerRef(name);
   const emit = opts.onProgress ?? (() => {});
-  const client = clientFor(ref, { configPath: images.registryAuthFile, ...opts, actions: "pull" });
+  const client = clientFor(ref, { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" });
   const shown = familiarString(ref);
   try {
     return await withLayerJitPolicy(() => pullWith(images, client, ref, opts, emit));

@@ -24,7 +24,36 @@ export interface ClientOptions {
   attempts?: number;
   /** first backoff in ms, doubled per attempt (default 200) */
   backoffMs?: number;
+  /**
+   * a blob body that sends no byte for this long is dropped and resumed with Range (counted as one of
+   * `attempts`); default 30 s (docker's newer pulls also time out a stalled body and resume)
+   */
+  readTimeoutMs?: number;
   userAgent?: string;
+}
+
+export const DEFAULT_READ_TIMEOUT_MS = 30_000;
+
+/** a body's chunks; a read that waits longer than `ms` cancels the body and throws "no data for …" */
+async function* timedChunks(body: ReadableStream<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<"stalled">((r) => (timer = setTimeout(() => r("stalled"), ms)));
+      const got = await Promise.race([reader.read(), stalled]).finally(() => clearTimeout(timer));
+      if (got === "stalled") {
+        // the read still pending is settled by the cancel; the connection is dropped
+        void reader.cancel().catch(() => {});
+        throw new Error(`no data for ${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}`);
+      }
+      if (got.done) return;
+      yield got.value;
+    }
+  } finally {
+    // an early return (an error downstream) releases the body too; a cancel of a finished body is a no-op
+    void reader.cancel().catch(() => {});
+  }
 }
 
 interface CachedToken {
@@ -100,6 +129,7 @@ export class RegistryClient {
   private readonly fetchFn: FetchFn;
   private readonly attempts: number;
   private readonly backoffMs: number;
+  private readonly readTimeoutMs: number;
 
   constructor(
     readonly endpoint: RegistryEndpoint,
@@ -110,6 +140,7 @@ export class RegistryClient {
     this.fetchFn = opts.fetch ?? ((u, i) => fetch(u, i));
     this.attempts = opts.attempts ?? 4;
     this.backoffMs = opts.backoffMs ?? 200;
+    this.readTimeoutMs = opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   }
 
   private scopeFor(extra: string[] = []): string[] {
@@ -272,7 +303,9 @@ export class RegistryClient {
   /**
    * A blob's bytes from `offset` on, as one stream that survives dropped connections: after an error
    * or a short body it asks again with `Range: bytes=<n>-` (and skips the prefix itself when the
-   * server answers 200 instead of 206). The consumer never sees the interruption.
+   * server answers 200 instead of 206). A body that stalls (no byte for readTimeoutMs) is dropped and
+   * resumed the same way. The consumer never sees the interruption; after `attempts` it gets one line
+   * naming the blob: `blob sha256:…: truncated: got n of m bytes (no data for 30 s, after 4 attempts)`.
    */
   async *blobStream(digest: Digest, size: number, offset = 0, onResume?: (at: number, why: string) => void): AsyncGenerator<Uint8Array> {
     let pos = offset;
@@ -300,7 +333,7 @@ export class RegistryClient {
       let why = "";
       try {
         if (!res.body) throw new Error("empty body");
-        for await (let chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for await (let chunk of timedChunks(res.body, this.readTimeoutMs)) {
           if (skip > 0) {
             if (chunk.length <= skip) {
               skip -= chunk.length;

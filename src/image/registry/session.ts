@@ -16,6 +16,8 @@ export interface SessionOptions {
   fetch?: FetchFn;
   attempts?: number;
   backoffMs?: number;
+  /** a stalled blob body is dropped and resumed after this long without a byte (client.ts; default 30 s) */
+  readTimeoutMs?: number;
 }
 
 export function clientFor(ref: Reference, o: SessionOptions = {}): RegistryClient {
@@ -27,5 +29,6 @@ export function clientFor(ref: Reference, o: SessionOptions = {}): RegistryClien
     ...(o.fetch ? { fetch: o.fetch } : {}),
     ...(o.attempts ? { attempts: o.attempts } : {}),
     ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
+    ...(o.readTimeoutMs !== undefined ? { readTimeoutMs: o.readTimeoutMs } : {}),
   });
 }
