@@ -337,6 +337,12 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect((await run(["exec", `j${tag}`, "cat", "/etc/hosts"])).stdout).toContain(`${jip}\t${jhost}\n`);
     const byAlias = await run(["exec", names[0]!, "ping", "-c1", "-W2", "joined"]);
     ok(byAlias);
+    // and, as docker's, its resolv.conf switches to the embedded resolver: the network's names resolve
+    const resolv = (await run(["exec", `j${tag}`, "cat", "/etc/resolv.conf"])).stdout;
+    expect(resolv).toStartWith("nameserver 127.0.0.11\n");
+    expect(resolv).toContain("options ndots:0\n");
+    const found = await run(["exec", `j${tag}`, "sh", "-c", `nslookup ${names[0]} | grep -c 127.0.0.11; ping -c1 -W2 ${names[0]} >/dev/null && echo ping-ok`]);
+    expect(found).toMatchObject({ exitCode: 0, stdout: "2\nping-ok\n" });
     ok(await run(["network", "disconnect", net, `j${tag}`]));
     expect((await run(["exec", `j${tag}`, "ls", "/sys/class/net"])).stdout).toBe("eth0\nlo\n");
     expect((await run(["exec", `j${tag}`, "cat", "/etc/hosts"])).stdout).not.toContain(jip);
