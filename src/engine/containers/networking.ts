@@ -38,6 +38,7 @@ import {
   type PortBinding,
   type PortSpec,
 } from "../../net/index.ts";
+import { startTcp6Proxy } from "../../net/proxy.ts";
 import { NetworkService } from "../network.ts";
 import { parseLink } from "./create-config.ts";
 import { resolvConf } from "./oci-spec.ts";
@@ -186,12 +187,14 @@ function addressOn(nets: NetworkService, network: string, id: string): string | 
  * gets eth0 and the default route), start user networks' DNS, then write /etc/hosts and resolv.conf
  * with the address (the shim binds them after the hook). On error everything joined is undone.
  */
+/** `stopRelay` ends what this process serves for the container: the 127.0.0.11 relay and the [::] port proxies */
 export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: number, links: LinkEntry[]): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
   let dnsOk = true;
   let relay: { stop(): void } | undefined;
+  const proxies: { stop(): void }[] = [];
   try {
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
@@ -224,8 +227,22 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
     writeNetworkFiles(cfg, primary, links, dnsOk, !!relay, dnsEp);
     // one line per further network, as docker writes them
     if (eps.length > 1) replaceFile(cfg.HostsPath, eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")));
-    return { endpoints: eps, ...(relay ? { stopRelay: () => relay!.stop() } : {}) };
+    // docker binds [::] too for a port published on every address: a userland proxy to the container's
+    // IPv4 address (its docker-proxy); a port IPv6 cannot have costs IPv6 only
+    for (const ep of eps) {
+      for (const b of ep.ports) {
+        if (b.hostIp !== "" || b.proto !== "tcp") continue;
+        try {
+          proxies.push(startTcp6Proxy({ hostPort: b.hostPort, target: ep.ip, targetPort: b.containerPort }));
+        } catch (e) {
+          nets.log.warn(`container ${shortId(id)}: port ${b.hostPort} not published on [::]: ${(e as Error).message}`);
+        }
+      }
+    }
+    const stops = [...(relay ? [relay] : []), ...proxies];
+    return { endpoints: eps, ...(stops.length ? { stopRelay: () => { for (const x of stops) x.stop(); } } : {}) };
   } catch (e) {
+    for (const p of proxies) p.stop();
     relay?.stop();
     // the join's error is the one to report; endpoints a failed detach leaves are reclaimed by the next
     // start's detachAll, `rm` or releaseStale
