@@ -10,6 +10,7 @@ import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
 import { CliError } from "./_exit-codes.ts";
 import { isatty } from "../engine/terminal.ts";
+import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
   meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, exitPolicy: "run" },
@@ -26,6 +27,8 @@ export default defineBerthCommand({
     // a failed pull is run's engine error, 125 (pull on its own exits 1): the "run" policy
     await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
+    // docker's client checks the keys before it creates anything
+    const keys = detach ? undefined : detachKeys(flags["detach-keys"], ctx.env);
     const svc = (await ctx.engine()).containers;
     const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env });
     if (detach && Array.isArray(flags.attach) && flags.attach.length) {
@@ -48,6 +51,6 @@ export default defineBerthCommand({
       ctx.out(id + "\n");
       return 0;
     }
-    return runForeground(svc, id, { sigProxy: flags["sig-proxy"] !== false });
+    return runForeground(svc, id, { sigProxy: flags["sig-proxy"] !== false, detachKeys: keys });
   },
 });
