@@ -309,6 +309,10 @@ print("TAIL", repr(rest))
     expect(out).toStartWith("EXIT 0\n");
     expect(await running(name)).toBe("true\n");
     ok(await run(["rm", "-f", name]));
+    // a container that ends before the session attaches: its output and exit code still reach the client
+    out = await drive(["run", "--rm", "-it", "busybox", "sh", "-c", "echo quick; exit 3"], "pass");
+    expect(out).toStartWith("EXIT 3\n");
+    expect(out).toContain("quick");
   });
 
   test("--detach-keys and config.json detachKeys; a partial sequence passes the held key through; a bad spec is refused", async () => {

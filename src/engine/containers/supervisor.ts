@@ -176,8 +176,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
   // output from before the first session attached, for a client that asks for it (`run -it` started
-  // under a monitor attaches just after the start): bounded, dropped once a session came
-  let early: { stream: StreamName; b: Uint8Array }[] | undefined = [];
+  // under a monitor attaches just after the start; only a container whose creator attaches stdin):
+  // bounded, dropped once a session came
+  let early: { stream: StreamName; b: Uint8Array }[] | undefined = !hooks.local && p.cfg.Config.AttachStdin ? [] : undefined;
   let earlyBytes = 0;
   const firstClient = Promise.withResolvers<void>();
 
@@ -242,7 +243,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     pumpFd(fd, master >= 0, (b) => {
       log.write(stream, b);
       if (hooks.local) (stream === "stdout" ? hooks.local.stdout : hooks.local.stderr)(b);
-      if (early && !hooks.local) {
+      if (early) {
         early.push({ stream, b: Uint8Array.from(b) });
         earlyBytes += b.length;
         if (earlyBytes > 1 << 20) early = undefined;
@@ -261,7 +262,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   // a container whose creator attaches stdin (`run -it`, started under a monitor so that it can detach)
   // and that ended before the session came: wait a little for it, so the session sees the output and
   // the exit code (recorded after this, so the container still counts as running for the attach)
-  if (early && !hooks.local && p.cfg.Config.AttachStdin && server) await Promise.race([firstClient.promise, Bun.sleep(2000)]);
+  if (early && server) await Promise.race([firstClient.promise, Bun.sleep(2000)]);
   log.close();
   stdinWriter?.end();
   const finishedAt = nowNano();
