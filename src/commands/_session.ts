@@ -91,7 +91,9 @@ export async function attachSession(
   o: { stdin: boolean; stdout: boolean; stderr: boolean; sigProxy: boolean; keys: Uint8Array; replay?: boolean },
 ): Promise<{ code: number; detached: boolean }> {
   const cfg = svc.store.readConfig(id);
-  const s = openSession({ tty: cfg.Config.Tty, stdin: o.stdin, stdout: o.stdout, stderr: o.stderr, sigProxy: o.sigProxy, kill: (sig) => void svc.kill(id, sig).catch(() => {}) });
+  // a forwarded signal to a container that just ended has nothing to reach: the session ends anyway
+  const kill = (sig: string) => void svc.kill(id, sig).catch(() => {});
+  const s = openSession({ tty: cfg.Config.Tty, stdin: o.stdin, stdout: o.stdout, stderr: o.stderr, sigProxy: o.sigProxy, kill });
   s.onStarted(0);
   const detach = new AbortController();
   const stdin = s.local.stdin ? escapeFilter(s.local.stdin, o.keys, () => detach.abort()) : undefined;
