@@ -208,6 +208,7 @@ export function parseCreateFlags(input: { flags: Flags; positionals: string[]; r
   const { binds, volumes } = v.splitVolumes(optList(flags.volume));
   if (binds.length) hc.Binds = binds;
   if (Object.keys(volumes).length) req.Volumes = volumes;
+  if (optList(flags["volumes-from"]).length) hc.VolumesFrom = [...optList(flags["volumes-from"])];
   const mounts = optList(flags.mount).map(v.parseMountFlag);
   if (mounts.length) hc.Mounts = mounts;
   const tmpfs = v.parseTmpfs(optList(flags.tmpfs));

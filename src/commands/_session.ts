@@ -7,6 +7,7 @@ import type { Context } from "./_context.ts";
 import { CliError } from "./_exit-codes.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { ContainerService } from "../engine/index.ts";
+import { escapeFilter } from "./_detach-keys.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -79,10 +80,57 @@ export async function openSession(o: { tty: boolean; stdin: boolean; stdout: boo
   };
 }
 
-/** supervise `id` in this process with the user's terminal attached; the container's exit status */
-export async function runForeground(svc: ContainerService, id: string, o: { sigProxy: boolean; attachStdin?: boolean }): Promise<number> {
+/**
+ * A session on a container supervised elsewhere (its attach socket), stdin watched for docker's detach
+ * keys. `detached`: the user typed them; the container runs on. `replay`: first the output from before
+ * the session (a `run -it` that started the container just now).
+ */
+export async function attachSession(
+  svc: ContainerService,
+  id: string,
+  o: { stdin: boolean; stdout: boolean; stderr: boolean; sigProxy: boolean; keys: Uint8Array; replay?: boolean },
+): Promise<{ code: number; detached: boolean }> {
+  const cfg = svc.store.readConfig(id);
+  // a forwarded signal to a container that just ended has nothing to reach: the session ends anyway
+  const kill = (sig: string) => void svc.kill(id, sig).catch(() => {});
+  const s = await openSession({ tty: cfg.Config.Tty, stdin: o.stdin, stdout: o.stdout, stderr: o.stderr, sigProxy: o.sigProxy, kill });
+  s.onStarted(0);
+  const detach = new AbortController();
+  const stdin = s.local.stdin ? escapeFilter(s.local.stdin, o.keys, () => detach.abort()) : undefined;
+  try {
+    const code = await svc.attach(id, {
+      stdin,
+      stdout: s.local.stdout,
+      stderr: s.local.stderr,
+      want: { stdin: o.stdin, stdout: o.stdout, stderr: o.stderr, ...(o.replay ? { replay: true } : {}) },
+      initialSize: s.initialSize,
+      onResizer: s.onResizer,
+      detach: detach.signal,
+    });
+    return { code, detached: detach.signal.aborted };
+  } finally {
+    s.dispose();
+  }
+}
+
+/**
+ * supervise `id` in this process with the user's terminal attached; the container's exit status. With
+ * `detachKeys` and the user's terminal on a -it container, the container runs under a monitor instead
+ * and this process attaches to it, as docker's client does, so that the detach keys can leave it running.
+ */
+export async function runForeground(svc: ContainerService, id: string, o: { sigProxy: boolean; attachStdin?: boolean; detachKeys?: Uint8Array }): Promise<number> {
   const cfg = svc.store.readConfig(id);
   const c = cfg.Config;
+  const stdin = (o.attachStdin ?? c.AttachStdin) && c.OpenStdin;
+  if (o.detachKeys && c.Tty && stdin && (await import("../engine/index.ts")).isatty(0)) {
+    try {
+      await svc.startDetached(id);
+    } catch (e) {
+      if (cfg.HostConfig.AutoRemove) await svc.rm(id, true).catch(() => {}); // the start error is the one to report
+      throw e;
+    }
+    return (await attachSession(svc, id, { stdin, stdout: c.AttachStdout, stderr: c.AttachStderr, sigProxy: o.sigProxy, keys: o.detachKeys, replay: true })).code;
+  }
   const s = await openSession({
     tty: c.Tty,
     stdin: (o.attachStdin ?? c.AttachStdin) && c.OpenStdin,

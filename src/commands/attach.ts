@@ -1,6 +1,7 @@
 /** `berth attach`: stream a running container's output (and stdin with its -i) through its supervisor's socket */
 import { defineBerthCommand } from "./_command.ts";
-import { openSession } from "./_session.ts";
+import { attachSession } from "./_session.ts";
+import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
   meta: { name: "attach", description: "Attach local standard input, output, and error streams to a running container", usage: "[OPTIONS] CONTAINER", aliases: ["berth container attach", "berth attach"], minArgs: 1, maxArgs: 1 },
@@ -14,12 +15,13 @@ export default defineBerthCommand({
     const id = svc.resolve(positionals[0]!);
     const cfg = svc.store.readConfig(id);
     const wantStdin = cfg.Config.OpenStdin && !flags["no-stdin"];
-    const s = await openSession({ tty: cfg.Config.Tty, stdin: wantStdin, stdout: true, stderr: true, sigProxy: flags["sig-proxy"] !== false, kill: (sig) => void svc.kill(id, sig).catch(() => {}) }); // a proxied signal may find the container exited: attach reports the end
-    s.onStarted(0);
-    try {
-      return await svc.attach(id, { stdin: s.local.stdin, stdout: s.local.stdout, stderr: s.local.stderr, want: { stdin: wantStdin, stdout: true, stderr: true }, initialSize: s.initialSize, onResizer: s.onResizer });
-    } finally {
-      s.dispose();
+    const keys = detachKeys(flags["detach-keys"], ctx.env);
+    const r = await attachSession(svc, id, { stdin: wantStdin, stdout: true, stderr: true, sigProxy: flags["sig-proxy"] !== false, keys });
+    // docker's attach returns the escape as its error: "read escape sequence", exit 1
+    if (r.detached) {
+      process.stderr.write("read escape sequence\n");
+      return 1;
     }
+    return r.code;
   },
 });

@@ -79,6 +79,7 @@ export const createFlags: FlagsDef = {
   user: { ...str("Username or UID (format: <name|uid>[:<group|gid>])"), alias: "u" },
   uts: str("UTS namespace to use"),
   volume: { ...list("Bind mount a volume"), alias: "v" },
+  "volumes-from": list("Mount volumes from the specified container(s)"),
   workdir: { ...str("Working directory inside the container"), alias: "w" },
 };
 

@@ -8,6 +8,7 @@ import { checkCidfile, checkPull, ensureImage, createFlags, createWithPull } fro
 import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
 import { CliError } from "./_exit-codes.ts";
+import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
   meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, exitPolicy: "run" },
@@ -24,6 +25,8 @@ export default defineBerthCommand({
     // a failed pull is run's engine error, 125 (pull on its own exits 1): the "run" policy
     await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
+    // docker's client checks the keys before it creates anything
+    const keys = detach ? undefined : detachKeys(flags["detach-keys"], ctx.env);
     const svc = (await ctx.engine()).containers;
     // loaded once the engine is (start-up: the command's own module stays small)
     const [{ parseCreateFlags }, { isatty }] = await Promise.all([import("./_container-opts.ts"), import("../engine/index.ts")]);
@@ -48,6 +51,6 @@ export default defineBerthCommand({
       ctx.out(id + "\n");
       return 0;
     }
-    return runForeground(svc, id, { sigProxy: flags["sig-proxy"] !== false });
+    return runForeground(svc, id, { sigProxy: flags["sig-proxy"] !== false, detachKeys: keys });
   },
 });

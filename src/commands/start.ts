@@ -1,6 +1,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
-import { forEach, runForeground } from "./_session.ts";
+import { attachSession, forEach, runForeground } from "./_session.ts";
+import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
   meta: { name: "start", description: "Start one or more stopped containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container start", "berth start"], minArgs: 1 },
@@ -13,19 +14,16 @@ export default defineBerthCommand({
     const svc = (await ctx.engine()).containers;
     if (flags.attach || flags.interactive) {
       if (positionals.length > 1) throw new EngineError("invalid_argument", "you cannot start and attach multiple containers at once");
+      const keys = detachKeys(flags["detach-keys"], ctx.env);
       const id = svc.resolve(positionals[0]!);
       const st = svc.refreshState(id);
       if (st.Status === "running" || st.Status === "paused") {
-        // already supervised elsewhere: attach to it
+        // already supervised elsewhere: attach to it (a detach is docker's nil error: exit 0, silent)
         const cfg = svc.store.readConfig(id);
-        return svc.attach(id, {
-          stdin: flags.interactive ? (process.stdin as unknown as AsyncIterable<Uint8Array>) : undefined,
-          stdout: (b) => void process.stdout.write(b),
-          stderr: (b) => void process.stderr.write(b),
-          want: { stdin: !!flags.interactive && cfg.Config.OpenStdin, stdout: true, stderr: true },
-        });
+        const stdin = !!flags.interactive && cfg.Config.OpenStdin;
+        return (await attachSession(svc, id, { stdin, stdout: true, stderr: true, sigProxy: true, keys })).code;
       }
-      return runForeground(svc, id, { sigProxy: true, attachStdin: !!flags.interactive });
+      return runForeground(svc, id, { sigProxy: true, attachStdin: !!flags.interactive, detachKeys: keys });
     }
     const failed: string[] = [];
     const code = await forEach(ctx, positionals, async (ref) => {

@@ -38,6 +38,7 @@ import {
   parseSubnet,
   formatSubnet,
   predefinedNetworks,
+  startDnsRelay,
   startDnsServer,
   type NetworkRecord,
 } from "../net/index.ts";
@@ -264,6 +265,80 @@ export class NetworkService {
       // absent files are fine: the network never had a server
       for (const f of [`${network}.lock`, `${network}.log`]) try { unlinkSync(join(this.dnsDir, f)); } catch {}
     }
+  }
+
+  /**
+   * docker's 127.0.0.11 for a container that is already running (`network connect` to a user network of a
+   * container that had none): `berth __dns --relay PID:GATEWAY <network>` detached, which holds the relay
+   * until the container's process is gone. Resolves once the relay is bound.
+   */
+  async startRelay(network: string, pid: number, gateway: string, containerId: string): Promise<void> {
+    const self = this.o.self;
+    if (!self) throw new EngineError("unavailable", `start DNS relay for network ${network}: this engine was opened without a berth command to run`);
+    mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
+    const logFd = openSync(join(this.dnsDir, `${network}.log`), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+    const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", "--relay", `${pid}:${gateway}`, network], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: logFd,
+      detached: true,
+      cwd: "/",
+      env: { ...self.env, ...this.childEnv() },
+    });
+    closeSync(logFd);
+    proc.unref();
+    const line = await firstLine(proc.stdout, 5000);
+    if (!line.startsWith("ok")) {
+      try { proc.kill(9); } catch {} // it may have exited already; the error below is what matters
+      throw new EngineError("unavailable", `start DNS relay for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`);
+    }
+    // a pid is meaningless after a reboot: no fsync (replaceFile)
+    replaceFile(this.relayFile(containerId), JSON.stringify({ pid: proc.pid, startTime: processStartTime(proc.pid) ?? "" }), 0o600);
+  }
+
+  private relayFile(containerId: string): string {
+    return join(this.dnsDir, `relay-${containerId}.json`);
+  }
+
+  /** end the relay startRelay left for a container (its stop or removal); never throws */
+  stopRelay(containerId: string): void {
+    const file = this.relayFile(containerId);
+    try {
+      const r = JSON.parse(readFileSync(file, "utf8")) as { pid: number; startTime: string };
+      // only the process that was started (same start time); gone already is what we want
+      if (r.pid && processStartTime(r.pid) === r.startTime) try { kill(r.pid, osConstants.signals.SIGTERM); } catch {}
+    } catch {
+      return; // no relay file (none was started) or a torn one: nothing to end; the relay also exits with the container
+    }
+    try { unlinkSync(file); } catch {} // removed by a concurrent stop: same result
+  }
+
+  /** body of `berth __dns --relay PID:GATEWAY <network>`: relay 127.0.0.11 in PID's network namespace to the
+   * network's server until PID is gone (checked by its start time) or `stop` aborts */
+  async serveRelay(pid: number, gateway: string, ready: (line: string) => void, stop: AbortSignal): Promise<number> {
+    const startTime = processStartTime(pid);
+    let relay;
+    try {
+      if (!startTime) throw new Error(`process ${pid} is gone`);
+      relay = await startDnsRelay({ netnsPath: `/proc/${pid}/ns/net`, upstream: `${gateway}:53` });
+    } catch (e) {
+      ready(`err ${(e as Error).message}`);
+      return 1;
+    }
+    ready("ok");
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (processStartTime(pid) !== startTime) done();
+      }, 1000);
+      const done = () => {
+        clearInterval(t);
+        resolve();
+      };
+      if (stop.aborted) done();
+      else stop.addEventListener("abort", done, { once: true });
+    });
+    relay.stop();
+    return 0;
   }
 
   /** body of `berth __dns <network>`: serve until `stop` aborts (the command's SIGTERM/SIGINT) or until

@@ -1,6 +1,6 @@
 /**
  * Published ports, pure half: docker's `-p` syntax, `-P` from EXPOSE, conflict rules and `berth port`
- * output. IPv4 only, like the rest of src/net.
+ * output. IPv4 host addresses only; a port on every address is also proxied from [::] (proxy.ts).
  *
  *   -p 80                 container 80/tcp on a random host port, every host address
  *   -p 8080:80/udp        host 8080 → container 80, udp

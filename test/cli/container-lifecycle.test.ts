@@ -247,3 +247,89 @@ print("EXIT", os.waitstatus_to_exitcode(status))
     expect({ stdout, stderr, code }).toMatchObject({ stdout: "EXIT 5\n", code: 0 });
   });
 });
+
+describe.skipIf(!rootEnabled)("detach keys through a real pty", () => {
+  // drive.py ARGV...: a pty session scripted by DRIVE (python lines using expect/send/key)
+  const driver = `
+import os, pty, sys, time, select
+argv = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+buf = b""
+def expect(s, t=10):
+    global buf
+    end = time.time() + t
+    while s.encode() not in buf:
+        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
+        if not r: sys.stderr.write("timeout waiting for %r, got %r\\n" % (s, buf)); sys.exit(90)
+        try: buf += os.read(fd, 4096)
+        except OSError: break
+def send(s): os.write(fd, s.encode())
+def key(b): os.write(fd, b); time.sleep(0.2)
+exec(os.environ["DRIVE"])
+rest = b""
+while True:
+    try:
+        d = os.read(fd, 4096)
+        if not d: break
+        rest += d
+    except OSError: break
+_, status = os.waitpid(pid, 0)
+print("EXIT", os.waitstatus_to_exitcode(status))
+print("TAIL", repr(rest))
+`;
+  async function drive(args: string[], script: string, env: Record<string, string> = {}) {
+    const py = join(root, "detach.py");
+    writeFileSync(py, driver);
+    const { berthArgv } = await import("../helpers/cli.ts");
+    const p = Bun.spawn(["python3", py, ...berthArgv(["--root", root, ...args])], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TERM: "xterm", DRIVE: script, ...env }, timeout: 40_000 });
+    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect({ stderr, code }).toEqual({ stderr: "", code: 0 });
+    return stdout;
+  }
+  const running = async (name: string) => (await run(["inspect", "-f", "{{.State.Running}}", name])).stdout;
+
+  test("Ctrl-P Ctrl-Q leaves run -it, attach and start -ai; the container runs on", async () => {
+    const name = "detachme";
+    let out = await drive(["run", "-it", "--name", name, "busybox", "sh"], `expect("# ")\nsend("echo $((6*7))\\r"); expect("42")\nkey(b"\\x10"); key(b"\\x11")`);
+    expect(out).toStartWith("EXIT 0\n");
+    expect(await running(name)).toBe("true\n");
+    // attach: docker's attach reports the escape as its error
+    out = await drive(["attach", name], `time.sleep(1); send("echo $((40+2))\\r"); expect("42")\nkey(b"\\x10"); key(b"\\x11")`);
+    expect(out).toContain("EXIT 1\n");
+    expect(out).toContain("read escape sequence");
+    expect(await running(name)).toBe("true\n");
+    out = await drive(["start", "-ai", name], `time.sleep(1); send("echo $((50+3))\\r"); expect("53")\nkey(b"\\x10"); key(b"\\x11")`);
+    expect(out).toStartWith("EXIT 0\n");
+    expect(await running(name)).toBe("true\n");
+    // start -ai of a stopped container starts it and detaches the same way
+    ok(await run(["stop", "-t", "1", name]));
+    out = await drive(["start", "-ai", name], `expect("# "); send("echo $((60+4))\\r"); expect("64")\nkey(b"\\x10"); key(b"\\x11")`);
+    expect(out).toStartWith("EXIT 0\n");
+    expect(await running(name)).toBe("true\n");
+    ok(await run(["rm", "-f", name]));
+    // a container that ends before the session attaches: its output and exit code still reach the client
+    out = await drive(["run", "--rm", "-it", "busybox", "sh", "-c", "echo quick; exit 3"], "pass");
+    expect(out).toStartWith("EXIT 3\n");
+    expect(out).toContain("quick");
+  });
+
+  test("--detach-keys and config.json detachKeys; a partial sequence passes the held key through; a bad spec is refused", async () => {
+    const name = "detachkeys";
+    // ctrl-a then x is not the sequence: both reach the shell (x is echoed), then ctrl-a,b detaches
+    let out = await drive(["run", "-it", "--detach-keys", "ctrl-a,b", "--name", name, "busybox", "sh"], `expect("# ")\nkey(b"\\x01"); key(b"x"); expect("x")\nsend("\\x15echo ok$((1+1))\\r"); expect("ok2")\nkey(b"\\x01"); key(b"b")`);
+    expect(out).toStartWith("EXIT 0\n");
+    expect(await running(name)).toBe("true\n");
+    const cfgDir = join(root, "dockercfg");
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(join(cfgDir, "config.json"), JSON.stringify({ detachKeys: "ctrl-e,e" }));
+    out = await drive(["attach", name], `time.sleep(1); send("echo $((70+5))\\r"); expect("75")\nkey(b"\\x05"); key(b"e")`, { DOCKER_CONFIG: cfgDir });
+    expect(out).toContain("EXIT 1\n");
+    expect(await running(name)).toBe("true\n");
+    ok(await run(["rm", "-f", name]));
+    const bad = await run(["run", "--rm", "-i", "--detach-keys", "ctrl-1", "busybox", "true"]);
+    expect(bad.exitCode).toBe(125);
+    expect(bad.stderr).toContain("Invalid detach keys (ctrl-1) provided");
+  });
+});

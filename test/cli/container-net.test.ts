@@ -116,17 +116,17 @@ function freePort(): number {
   return p;
 }
 
-/** GET / on 127.0.0.1:port, retried until the server in the container listens */
-async function httpGet(port: number): Promise<string> {
+/** GET / on 127.0.0.1:port (or `host`), retried until the server in the container listens */
+async function httpGet(port: number, host = "127.0.0.1"): Promise<string> {
   let body = "";
   await until(async () => {
     try {
-      body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      body = await (await fetch(`http://${host}:${port}/`)).text();
       return true;
     } catch {
       return false;
     }
-  }, `an answer on 127.0.0.1:${port}`);
+  }, `an answer on ${host}:${port}`);
   return body;
 }
 
@@ -228,6 +228,20 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     }
     // rm released the port: it can be published again
     ok(await run(["run", "--rm", "-p", `127.0.0.1:${port}:80`, "busybox", "true"]));
+  });
+
+  test("a port published on every address answers on [::1] too (docker's [::] bind); one on 127.0.0.1 does not", async () => {
+    const port = freePort(), local = freePort();
+    const name = `v6${tag}`;
+    ok(await run(["run", "-d", "--name", name, "-p", `${port}:80`, "-p", `127.0.0.1:${local}:80`, "busybox", "sh", "-c", "mkdir /www; echo over-v6 > /www/index.html; exec httpd -f -p 80 -h /www"]));
+    expect(await httpGet(port, "[::1]")).toBe("over-v6\n");
+    expect(await httpGet(port)).toBe("over-v6\n");
+    expect(await httpGet(local)).toBe("over-v6\n");
+    const refused = async (p: number) => fetch(`http://[::1]:${p}/`).then(() => false, () => true);
+    expect(await refused(local)).toBe(true);
+    ok(await run(["rm", "-f", name]));
+    // the proxy went with the container
+    expect(await refused(port)).toBe(true);
   });
 
   test.skipIf(needsForwarding)("outbound NAT reaches a server in a namespace that has no route back to the container subnet", async () => {
@@ -337,6 +351,12 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect((await run(["exec", `j${tag}`, "cat", "/etc/hosts"])).stdout).toContain(`${jip}\t${jhost}\n`);
     const byAlias = await run(["exec", names[0]!, "ping", "-c1", "-W2", "joined"]);
     ok(byAlias);
+    // and, as docker's, its resolv.conf switches to the embedded resolver: the network's names resolve
+    const resolv = (await run(["exec", `j${tag}`, "cat", "/etc/resolv.conf"])).stdout;
+    expect(resolv).toStartWith("nameserver 127.0.0.11\n");
+    expect(resolv).toContain("options ndots:0\n");
+    const found = await run(["exec", `j${tag}`, "sh", "-c", `nslookup ${names[0]} | grep -c 127.0.0.11; ping -c1 -W2 ${names[0]} >/dev/null && echo ping-ok`]);
+    expect(found).toMatchObject({ exitCode: 0, stdout: "2\nping-ok\n" });
     ok(await run(["network", "disconnect", net, `j${tag}`]));
     expect((await run(["exec", `j${tag}`, "ls", "/sys/class/net"])).stdout).toBe("eth0\nlo\n");
     expect((await run(["exec", `j${tag}`, "cat", "/etc/hosts"])).stdout).not.toContain(jip);

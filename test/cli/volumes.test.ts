@@ -162,3 +162,29 @@ describe.skipIf(!rootEnabled)("volumes in containers", () => {
     ok(await run(["rmi", img]));
   });
 });
+
+describe.skipIf(!rootEnabled)("--volumes-from", () => {
+  test("a container's volumes and binds, rw or :ro; binds replace; unknown container and bad mode refused", async () => {
+    const v = uniq("vf"), dc = uniq("vfdata"), host = join(root, `vfhost-${sfx}`);
+    ok(await ctr(["--name", dc, "-v", `${v}:/named`, "-v", "/anon", "-v", `${host}:/h`, "busybox", "sh", "-c", "echo n > /named/f; echo a > /anon/f; echo h > /h/f"]));
+    expect(ok(await ctr(["--rm", "--volumes-from", dc, "busybox", "sh", "-c", "cat /named/f /anon/f /h/f; echo w > /anon/g"]))).toBe("n\na\nh\n");
+    const ro = await ctr(["--rm", "--volumes-from", `${dc}:ro`, "busybox", "sh", "-c", "cat /anon/g; echo x > /named/x && echo wrote || echo refused"]);
+    expect(ok(ro)).toBe("w\nrefused\n");
+    // a bind at the same destination replaces the inherited mount; an anonymous -v does not (moby)
+    expect(ok(await ctr(["--rm", "--volumes-from", dc, "-v", `${host}:/named`, "-v", "/anon", "busybox", "sh", "-c", "cat /named/f /anon/f"]))).toBe("h\na\n");
+    const c = uniq("vfuser");
+    ok(await run(["create", "--name", c, "--volumes-from", `${dc}:ro`, "busybox"]));
+    expect(ok(await run(["inspect", "-f", "{{json .HostConfig.VolumesFrom}}", c]))).toBe(`["${dc}:ro"]\n`);
+    const mounts = JSON.parse(ok(await run(["inspect", "-f", "{{json .Mounts}}", c])));
+    expect(mounts.map((m: { Destination: string; RW: boolean }) => [m.Destination, m.RW]).sort()).toEqual([["/anon", false], ["/h", false], ["/named", false]]);
+    ok(await run(["rm", c]));
+    const miss = await ctr(["--rm", "--volumes-from", uniq("nosuch"), "busybox", "true"]);
+    expect(miss).toMatchObject({ exitCode: 125, stdout: "" });
+    expect(miss.stderr).toContain(`No such container: ${uniq("nosuch")}`);
+    const mode = await ctr(["--rm", "--volumes-from", `${dc}:rshared`, "busybox", "true"]);
+    expect(mode).toMatchObject({ exitCode: 125 });
+    expect(mode.stderr).toContain("invalid mode: rshared");
+    ok(await run(["rm", "-v", dc]));
+    ok(await run(["volume", "rm", v]));
+  });
+});

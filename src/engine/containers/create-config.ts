@@ -29,6 +29,8 @@ export interface BuiltConfig {
   Endpoints: Record<string, EndpointSettings>;
   /** --mount bind sources: must exist (docker creates a missing one only for -v) */
   MustExist?: string[];
+  /** destinations taken from --volumes-from: shared as they are, never copied up (docker's CopyData false) */
+  Inherited?: string[];
 }
 
 /** docker's merge: user env first, then image env whose keys the user did not set */
@@ -82,6 +84,21 @@ export function parseBind(v: string): MountPoint {
   const destination = trimSlash(dst);
   if (!isBind) return { Type: "volume", Name: src, Source: "", Destination: destination, Driver: "local", Mode: mode || "z", RW: rw, Propagation: "" };
   return { Type: "bind", Source: trimSlash(src), Destination: destination, Mode: mode, RW: rw, Propagation: propagation };
+}
+
+/**
+ * One HostConfig.VolumesFrom entry, `CONTAINER[:MODE]` (moby's linuxParser.ParseVolumesFrom): MODE is
+ * ro or rw, no propagation and no copy mode. Returns the container reference and whether it may write.
+ */
+export function parseVolumesFrom(spec: string): { ref: string; rw: boolean } {
+  if (spec === "") throw bad("volumes-from specification cannot be an empty string");
+  const i = spec.indexOf(":");
+  if (i < 0) return { ref: spec, rw: true };
+  const mode = spec.slice(i + 1);
+  const opts = mode.split(",");
+  const ok = opts.length > 0 && opts.every((o) => ["ro", "rw", "z", "Z"].includes(o)) && opts.filter((o) => o === "ro" || o === "rw").length <= 1;
+  if (!ok) throw bad(`invalid mode: ${mode}`);
+  return { ref: spec.slice(0, i), rw: !opts.includes("ro") };
 }
 
 /** an anonymous volume at `dest` (a Config.Volumes entry: the request's or the image's VOLUME) */
@@ -320,7 +337,11 @@ function buildNetwork(req: ContainerCreateRequest, imageExposed: Record<string, 
  * dockerd merges them: a request without an Entrypoint takes the image's, and then also the image's Cmd
  * when it has none; a request Entrypoint (`[""]`: none at all) keeps the image's Cmd out.
  */
-export function createConfig(req: ContainerCreateRequest, image: { config: ImageConfig }, o: { hostCpus: number; ephemeral?: boolean }): BuiltConfig {
+export function createConfig(
+  req: ContainerCreateRequest,
+  image: { config: ImageConfig },
+  o: { hostCpus: number; ephemeral?: boolean; mountsOf?: (ref: string) => MountPoint[] },
+): BuiltConfig {
   const ic = image.config.config ?? {};
   const h = req.HostConfig ?? {};
   let entrypoint: string[];
@@ -336,7 +357,6 @@ export function createConfig(req: ContainerCreateRequest, image: { config: Image
 
   const restart = checkRestart(h.RestartPolicy);
   if (h.AutoRemove && restart.Name !== "no") throw bad("can't create 'AutoRemove' container with restart policy");
-  if ((h.VolumesFrom ?? []).length) throw new EngineError("not_implemented", "volumes-from is not supported by berth yet");
 
   const env = mergeEnv(ic.Env ?? [], req.Env ?? []);
   for (const e of req.Env ?? []) if (e.startsWith("=") || e === "") throw bad(`invalid environment variable: ${e}`);
@@ -365,8 +385,16 @@ export function createConfig(req: ContainerCreateRequest, image: { config: Image
   // a Go map: its JSON has the keys sorted
   logConfig.Config = Object.fromEntries(Object.entries(logConfig.Config).sort(([a], [b]) => (a < b ? -1 : 1)));
 
-  // Binds, then --mount, then anonymous volumes: the request's Config.Volumes, then the image's VOLUMEs
-  // not covered already (none for a build step: BuildKit mounts no volumes for RUN)
+  // moby's registerMountPoints: --volumes-from (each container's mounts, read-only when the spec or the
+  // mount says so), then Binds and --mount, which replace an inherited mount at the same destination;
+  // then anonymous volumes: the request's Config.Volumes, then the image's VOLUMEs not covered already
+  // (none for a build step: BuildKit mounts no volumes for RUN)
+  const inherited = new Map<string, MountPoint>();
+  for (const spec of h.VolumesFrom ?? []) {
+    const { ref, rw } = parseVolumesFrom(spec);
+    if (!o.mountsOf) throw new EngineError("not_implemented", "volumes-from is not available here");
+    for (const m of o.mountsOf(ref)) inherited.set(m.Destination, { ...m, Mode: "", RW: m.RW && rw });
+  }
   const mounts = (h.Binds ?? []).map(parseBind);
   const mountTmpfs: [string, string][] = [];
   const mustExist: string[] = [];
@@ -389,16 +417,19 @@ export function createConfig(req: ContainerCreateRequest, image: { config: Image
   }
   for (const v of Object.keys(req.Volumes ?? {})) {
     if (!v.startsWith("/")) throw bad(`invalid volume specification: '${v}'`);
+    if (inherited.has(trimSlash(v))) continue;
     mounts.push(anonymousVolume(trimSlash(v)));
   }
   for (const p of o.ephemeral ? [] : Object.keys(ic.Volumes ?? {})) {
     const dest = trimSlash(p);
-    if (!dest.startsWith("/") || mounts.some((m) => m.Destination === dest) || dest in tmpfs) continue;
+    if (!dest.startsWith("/") || mounts.some((m) => m.Destination === dest) || inherited.has(dest) || dest in tmpfs) continue;
     mounts.push(anonymousVolume(dest));
   }
   const dests = [...mounts.map((m) => m.Destination), ...Object.keys(tmpfs)];
   const dup = dests.find((d, i) => dests.indexOf(d) !== i);
   if (dup) throw bad(`Duplicate mount point: ${dup}`);
+  const shared = [...inherited.values()].filter((m) => !dests.includes(m.Destination));
+  mounts.unshift(...shared);
 
   const securityOpt = h.SecurityOpt ?? [];
   const { systemPathsUnconfined } = checkSecurityOpt(securityOpt);
@@ -438,6 +469,7 @@ export function createConfig(req: ContainerCreateRequest, image: { config: Image
   const nonEmpty = <T>(a: T[] | null | undefined): T[] | null => (a?.length ? a : null);
   const hostConfig: DockerHostConfig = {
     Binds: nonEmpty(h.Binds),
+    ...(h.VolumesFrom?.length ? { VolumesFrom: [...h.VolumesFrom] } : {}),
     NetworkMode: network,
     RestartPolicy: restart,
     AutoRemove: !!h.AutoRemove,
@@ -476,7 +508,7 @@ export function createConfig(req: ContainerCreateRequest, image: { config: Image
   hostConfig.PortBindings = net.portBindings;
   hostConfig.PublishAllPorts = net.publishAll;
   hostConfig.Links = net.links.length ? net.links : null;
-  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints, ...(mustExist.length ? { MustExist: mustExist } : {}) };
+  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints, ...(mustExist.length ? { MustExist: mustExist } : {}), ...(shared.length ? { Inherited: shared.map((m) => m.Destination) } : {}) };
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   type PortBinding,
   type PortSpec,
 } from "../../net/index.ts";
+import { startTcp6Proxy } from "../../net/proxy.ts";
 import type { NetworkService } from "../network.ts";
 import { parseLink } from "./create-config.ts";
 import { resolvConf } from "./oci-spec.ts";
@@ -186,12 +187,14 @@ function addressOn(nets: NetworkService, network: string, id: string): string | 
  * gets eth0 and the default route), start user networks' DNS, then write /etc/hosts and resolv.conf
  * with the address (the shim binds them after the hook). On error everything joined is undone.
  */
+/** `stopRelay` ends what this process serves for the container: the 127.0.0.11 relay and the [::] port proxies */
 export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: number, links: LinkEntry[]): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
   let dnsOk = true;
   let relay: { stop(): void } | undefined;
+  const proxies: { stop(): void }[] = [];
   try {
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
@@ -203,26 +206,43 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
         try {
           await nets.ensureDns(net);
         } catch (e) {
-          if (eps.length === 1) dnsOk = false; // the primary network's server is the one in resolv.conf
+          // the first user network's server is the one in resolv.conf
+          if (!eps.slice(0, -1).some((ep) => ep.network !== DEFAULT_NETWORK)) dnsOk = false;
           nets.log.warn(`container ${shortId(id)}: no name resolution on network ${net}: ${(e as Error).message}`);
         }
       }
     }
-    // docker's 127.0.0.11 in the container, relayed to the primary user network's server; if that cannot
-    // be set up the container gets the gateway address in resolv.conf instead
+    // docker's 127.0.0.11 in the container (libnetwork starts it for any non-default network the
+    // container joins), relayed to the first user network's server; if that cannot be set up the
+    // container gets that network's gateway address in resolv.conf instead
     const primary = eps[0];
-    if (primary && primary.network !== DEFAULT_NETWORK && dnsOk) {
+    const dnsEp = eps.find((ep) => ep.network !== DEFAULT_NETWORK);
+    if (dnsEp && dnsOk) {
       try {
-        relay = await startDnsRelay({ netnsPath: `/proc/${pid}/ns/net`, upstream: `${primary.gateway}:53` });
+        relay = await startDnsRelay({ netnsPath: `/proc/${pid}/ns/net`, upstream: `${dnsEp.gateway}:53` });
       } catch (e) {
-        nets.log.warn(`container ${shortId(id)}: no resolver on ${EMBEDDED_DNS_IP}, using ${primary.gateway}: ${(e as Error).message}`);
+        nets.log.warn(`container ${shortId(id)}: no resolver on ${EMBEDDED_DNS_IP}, using ${dnsEp.gateway}: ${(e as Error).message}`);
       }
     }
-    writeNetworkFiles(cfg, primary, links, dnsOk, !!relay);
+    writeNetworkFiles(cfg, primary, links, dnsOk, !!relay, dnsEp);
     // one line per further network, as docker writes them
     if (eps.length > 1) replaceFile(cfg.HostsPath, eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")));
-    return { endpoints: eps, ...(relay ? { stopRelay: () => relay!.stop() } : {}) };
+    // docker binds [::] too for a port published on every address: a userland proxy to the container's
+    // IPv4 address (its docker-proxy); a port IPv6 cannot have costs IPv6 only
+    for (const ep of eps) {
+      for (const b of ep.ports) {
+        if (b.hostIp !== "" || b.proto !== "tcp") continue;
+        try {
+          proxies.push(startTcp6Proxy({ hostPort: b.hostPort, target: ep.ip, targetPort: b.containerPort }));
+        } catch (e) {
+          nets.log.warn(`container ${shortId(id)}: port ${b.hostPort} not published on [::]: ${(e as Error).message}`);
+        }
+      }
+    }
+    const stops = [...(relay ? [relay] : []), ...proxies];
+    return { endpoints: eps, ...(stops.length ? { stopRelay: () => { for (const x of stops) x.stop(); } } : {}) };
   } catch (e) {
+    for (const p of proxies) p.stop();
     relay?.stop();
     // the join's error is the one to report; endpoints a failed detach leaves are reclaimed by the next
     // start's detachAll, `rm` or releaseStale
@@ -241,17 +261,39 @@ export function updateHostsLine(cfg: ContainerConfigFile, change: { add: string 
 }
 
 /** /etc/hosts with the container's address and links; resolv.conf pointing at a user network's DNS */
-export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[], embeddedDns = true, relayed = false): void {
+export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[], embeddedDns = true, relayed = false, dnsEp = ep): void {
   const h = cfg.HostConfig;
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
   replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
+  const user = dnsEp && dnsEp.network !== DEFAULT_NETWORK && embeddedDns;
+  replaceFile(cfg.ResolvConfPath, containerResolvConf(cfg, user ? (relayed ? EMBEDDED_DNS_IP : dnsEp.gateway) : undefined));
+}
+
+/** the container's resolv.conf: `server` (a user network's resolver) first; 127.0.0.11 adds docker's ndots:0 unless the user gave options */
+function containerResolvConf(cfg: ContainerConfigFile, server: string | undefined): string {
+  const h = cfg.HostConfig;
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // no host resolv.conf: docker's defaults apply
-  const user = ep && ep.network !== DEFAULT_NETWORK && embeddedDns;
-  const dns = user ? [relayed ? EMBEDDED_DNS_IP : ep.gateway, ...h.Dns] : h.Dns;
-  // docker's embedded-DNS resolv.conf carries ndots:0 unless the user gave options
-  const options = relayed && !h.DnsOptions.length ? ["ndots:0"] : h.DnsOptions;
-  replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns, search: h.DnsSearch, options, hostNetwork: false }));
+  const dns = server ? [server, ...h.Dns] : h.Dns;
+  const options = server === EMBEDDED_DNS_IP && !h.DnsOptions.length ? ["ndots:0"] : h.DnsOptions;
+  return resolvConf(hostResolv, { dns, search: h.DnsSearch, options, hostNetwork: false });
+}
+
+/** whether a running container's resolv.conf already names docker's embedded resolver */
+export function usesEmbeddedDns(cfg: ContainerConfigFile): boolean {
+  try {
+    return readFileSync(cfg.ResolvConfPath, "utf8").split("\n").some((l) => l.trim() === `nameserver ${EMBEDDED_DNS_IP}`);
+  } catch {
+    return false; // no file (removed under us): the caller writes a new one
+  }
+}
+
+/**
+ * `network connect` of a running container to its first user network: resolv.conf switches to docker's
+ * 127.0.0.11 (ndots:0), rewritten in place (the file is bind-mounted: a rename would not be seen)
+ */
+export function switchToEmbeddedDns(cfg: ContainerConfigFile): void {
+  overwriteInPlace(cfg.ResolvConfPath, containerResolvConf(cfg, EMBEDDED_DNS_IP));
 }
 
 /** docker's "80/tcp" → [{HostIp, HostPort}] of the ports actually bound */

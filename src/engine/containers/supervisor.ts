@@ -177,6 +177,12 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
 
   const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
+  // output from before the first session attached, for a client that asks for it (`run -it` started
+  // under a monitor attaches just after the start; only a container whose creator attaches stdin):
+  // bounded, dropped once a session came
+  let early: { stream: StreamName; b: Uint8Array }[] | undefined = !hooks.local && p.cfg.Config.AttachStdin ? [] : undefined;
+  let earlyBytes = 0;
+  const firstClient = Promise.withResolvers<void>();
 
   // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
   const sockPath = attachSocketPath(p.dir, p.attachDir);
@@ -192,13 +198,16 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
         data(s, chunk) {
           s.data.reader.push(chunk, (type, payload) => {
             if (type === F_HELLO) {
-              let want = { stdin: false, stdout: true, stderr: true };
+              let want = { stdin: false, stdout: true, stderr: true, replay: false };
               try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {} // a bad hello: the default streams
               const client = {
                 want: { stdout: want.stdout, stderr: want.stderr },
                 write: (b: Uint8Array) => void s.write(b),
                 end: () => s.end(),
               };
+              if (want.replay && early) for (const e of early) if (client.want[e.stream]) client.write(frame(e.stream === "stdout" ? F_STDOUT : F_STDERR, e.b));
+              early = undefined;
+              firstClient.resolve();
               s.data.client = client;
               clients.add(client);
             } else if (type === F_STDIN) stdinWriter?.write(payload);
@@ -236,6 +245,11 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     pumpFd(fd, master >= 0, (b) => {
       log.write(stream, b);
       if (hooks.local) (stream === "stdout" ? hooks.local.stdout : hooks.local.stderr)(b);
+      if (early) {
+        early.push({ stream, b: Uint8Array.from(b) });
+        earlyBytes += b.length;
+        if (earlyBytes > 1 << 20) early = undefined;
+      }
       if (clients.size) {
         const f = frame(stream === "stdout" ? F_STDOUT : F_STDERR, b);
         for (const cl of clients) if (cl.want[stream]) cl.write(f);
@@ -247,6 +261,10 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   // the pid namespace is gone with PID 1, so the pipes reach EOF promptly; the timeout guards a pty
   // slave leaked to another namespace (e.g. an exec session still running)
   await Promise.race([Promise.all(ended), Bun.sleep(2000)]);
+  // a container whose creator attaches stdin (`run -it`, started under a monitor so that it can detach)
+  // and that ended before the session came: wait a little for it, so the session sees the output and
+  // the exit code (recorded after this, so the container still counts as running for the attach)
+  if (early && server) await Promise.race([firstClient.promise, Bun.sleep(2000)]);
   log.close();
   stdinWriter?.end();
   const finishedAt = nowNano();

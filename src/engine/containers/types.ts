@@ -51,6 +51,8 @@ export interface EndpointSettings {
 /** docker's HostConfig, the subset berth uses */
 export interface DockerHostConfig {
   Binds: string[] | null;
+  /** --volumes-from, as given (CONTAINER[:ro|rw]) */
+  VolumesFrom?: string[] | null;
   NetworkMode: string;
   RestartPolicy: { Name: string; MaximumRetryCount: number };
   AutoRemove: boolean;

@@ -11,9 +11,12 @@ export interface AttachIO {
   stdin?: AsyncIterable<Uint8Array>;
   stdout(b: Uint8Array): void;
   stderr(b: Uint8Array): void;
-  want: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** `replay`: first the output from before any session attached (the supervisor keeps up to 1 MiB) */
+  want: { stdin: boolean; stdout: boolean; stderr: boolean; replay?: boolean };
   initialSize?: { rows: number; cols: number };
   onResizer?(r: (s: { rows: number; cols: number }) => void): void;
+  /** the client detached (its detach keys): the session ends, the container keeps running; attach resolves 0 */
+  detach?: AbortSignal;
 }
 
 /** attach to a container supervised elsewhere; resolves with its exit code when it ends */
@@ -51,11 +54,14 @@ export async function attach(d: ContainerDeps, id: string, io: AttachIO): Promis
       } catch {
         // the client's stdin failed: the container sees EOF, as when it ends
       }
-      sock.write(frame(F_STDIN_EOF, ""));
+      // a detach leaves the container's stdin open, as docker's
+      if (!io.detach?.aborted) sock.write(frame(F_STDIN_EOF, ""));
     })();
   }
+  io.detach?.addEventListener("abort", () => sock.end(), { once: true });
   await done.promise;
   if (exitCode !== undefined) return exitCode;
+  if (io.detach?.aborted) return 0;
   // the socket closed without an exit frame: read the recorded status
   await waitStopped(d, id, 5000);
   try {

@@ -33,7 +33,9 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
     if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
     throw e;
   }
-  const built = createConfig(req, image, { hostCpus: cpus().length, ephemeral: o.ephemeral });
+  // --volumes-from: the other container's mounts as its record has them (volume names and sources set)
+  const mountsOf = (ref: string) => d.store.readConfig(d.store.resolve(ref)).Mounts;
+  const built = createConfig(req, image, { hostCpus: cpus().length, ephemeral: o.ephemeral, mountsOf });
   const name = o.name !== undefined ? validateName(o.name) : undefined;
 
   for (const s of built.MustExist ?? []) {
@@ -92,7 +94,7 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
     const key = snapshotKey(id);
     await d.snapshots.prepare(key, image.topLayer, { "berth.container": id });
     undo.push(() => d.snapshots.remove(key));
-    await copyUp(d, id, key, built.Mounts);
+    await copyUp(d, id, key, built.Mounts.filter((m) => !built.Inherited?.includes(m.Destination)));
 
     built.Config.Hostname ||= netw.networkMode(built.HostConfig.NetworkMode).attach === "host" ? osHostname() : id.slice(0, 12);
     if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {

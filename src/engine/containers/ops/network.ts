@@ -27,7 +27,19 @@ export async function connectNetwork(d: ContainerDeps, ref: string, network: str
     } catch (e) {
       d.log.warn(`container ${shortId(id)}: /etc/hosts not updated: ${(e as Error).message}`);
     }
-    await d.networks.ensureDns(net).catch((e: Error) => d.log.warn(`network ${net}: no name resolution: ${e.message}`));
+    const dns = await d.networks.ensureDns(net).then(() => true, (e: Error) => {
+      d.log.warn(`network ${net}: no name resolution: ${e.message}`);
+      return false;
+    });
+    // docker's embedded resolver for a container that joins its first user network while it runs
+    if (dns && net !== "bridge" && !netw.usesEmbeddedDns(cfg)) {
+      try {
+        await d.networks.startRelay(net, st.Pid, ep.gateway, id);
+        netw.switchToEmbeddedDns(cfg);
+      } catch (e) {
+        d.log.warn(`container ${shortId(id)}: no resolver on 127.0.0.11: ${(e as Error).message}`);
+      }
+    }
   }
   d.store.withLock(id, () => {
     const cur = d.store.readConfig(id);

@@ -220,6 +220,7 @@ export function netEvent(d: ContainerDeps, action: "connect" | "disconnect", net
 export function detachNetworks(d: ContainerDeps, cfg: ContainerConfigFile): void {
   d.relays.get(cfg.Id)?.();
   d.relays.delete(cfg.Id);
+  d.networks.stopRelay(cfg.Id); // the relay a `network connect` started for it, if any
   if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
   try {
     for (const n of netw.detachAll(d.networks, cfg.Id)) netEvent(d, "disconnect", n, cfg.Id);
