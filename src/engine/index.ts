@@ -53,7 +53,7 @@ export class Engine {
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
     } catch (e) {
-      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, { hint: "berth needs root; or pass --root to a writable directory" });
+      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, { cause: e, hint: "berth needs root; or pass --root to a writable directory" });
     }
     this.content = new ContentStore(join(this.root, "content"));
     this.imageStore = new ImageStore(join(this.root, "image"), this.content);
