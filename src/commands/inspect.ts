@@ -48,7 +48,7 @@ function inspectCommand(onlyContainers: boolean) {
         }
       }
       if (obj === undefined) {
-        process.stderr.write(type === "network" ? `Error response from daemon: network ${ref} not found\n` : `Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
+        process.stderr.write(type === "network" ? `berth: network ${ref} not found\n` : `Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
         failed = true;
         continue;
       }

@@ -76,7 +76,7 @@ export default defineBerthCommand({
             out.push(engine.networkInspect(ref));
           } catch (e) {
             if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
-            process.stderr.write(`Error response from daemon: network ${ref} not found\n`);
+            process.stderr.write(`berth: network ${ref} not found\n`);
             failed = true;
           }
         }
