@@ -22,3 +22,27 @@ describe.skipIf(!rootEnabled)("no daemon in the wording (issue 16 item 16)", () 
     void root;
   });
 });
+
+describe.skipIf(!rootEnabled)("templates print docker's Go types (issue 16 item 12)", () => {
+  test("{{.NetworkSettings.Ports}} is Go's map of PortBinding structs; GraphDriver.Data names overlay's dirs", async () => {
+    const name = `tpl-${sfx}`;
+    ok(await run(["run", "-d", "--name", name, "-p", "127.0.0.1::80", "--expose", "81", "busybox", "sleep", "300"]));
+    const port = (await run(["port", name, "80/tcp"])).stdout.trim().split(":").pop();
+    expect(await run(["inspect", "-f", "{{.NetworkSettings.Ports}}", name])).toMatchObject({ exitCode: 0, stdout: `map[80/tcp:[{127.0.0.1 ${port}}] 81/tcp:[]]\n` });
+    expect(await run(["inspect", "-f", "{{.HostConfig.PortBindings}}|{{.HostConfig.RestartPolicy}}", name])).toMatchObject({ exitCode: 0, stdout: "map[80/tcp:[{127.0.0.1 }]]|{no 0}\n" });
+    const drv = (await run(["inspect", "-f", "{{.GraphDriver.Name}}", name])).stdout.trim();
+    const merged = await run(["inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", name]);
+    expect(merged.exitCode).toBe(0);
+    if (drv === "overlay") {
+      const pid = (await run(["inspect", "-f", "{{.State.Pid}}", name])).stdout.trim();
+      expect(merged.stdout).toBe(`/proc/${pid}/root\n`);
+      // the path shows the container's files, as docker's merged directory does
+      ok(await run(["exec", name, "sh", "-c", "echo hi > /marker"]));
+      expect(await Bun.file(`${merged.stdout.trim()}/marker`).text()).toBe("hi\n");
+      const d = JSON.parse((await run(["inspect", "-f", "{{json .GraphDriver.Data}}", name])).stdout);
+      expect(Object.keys(d)).toEqual(["LowerDir", "MergedDir", "UpperDir", "WorkDir"]);
+      expect(await Bun.file(`${d.UpperDir}/marker`).text()).toBe("hi\n");
+    } else expect(merged.stdout).toBe("<no value>\n"); // vfs, btrfs: docker's drivers report no Data
+    ok(await run(["rm", "-f", name]));
+  });
+});

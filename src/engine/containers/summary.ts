@@ -12,6 +12,40 @@ import { Filters, invalidFilter } from "../filters.ts";
 import type { ContainerInfo, ContainerService } from "./service.ts";
 import { dockerStatus, isActive, type ContainerConfigFile } from "./types.ts";
 
+/**
+ * GraphDriver.Data as docker's drivers report it: overlay2's LowerDir (colon list, nearest first),
+ * UpperDir, WorkDir and MergedDir; vfs and btrfs report none (null). berth mounts a container's rootfs
+ * only inside the container's own mount namespace, so MergedDir is that view from the host,
+ * /proc/PID/root, while the container runs (absent otherwise).
+ */
+async function graphDriverData(snapshots: SnapshotDriver, info: ContainerInfo): Promise<Record<string, string> | null> {
+  if (snapshots.name !== "overlay") return null;
+  let mounts;
+  try {
+    mounts = await snapshots.mounts(info.cfg.Berth.SnapshotKey);
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === "not_found") return null; // a record whose layer is gone: `system check` names it
+    throw e;
+  }
+  const data: Record<string, string> = {};
+  const m = mounts[0];
+  const opt = (k: string) => m?.options?.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
+  if (m?.type === "overlay") {
+    const lower = opt("lowerdir");
+    if (lower) data.LowerDir = lower;
+    if (isActive(info.state.Status) && info.state.Pid > 0) data.MergedDir = `/proc/${info.state.Pid}/root`;
+    const upper = opt("upperdir");
+    if (upper) data.UpperDir = upper;
+    const work = opt("workdir");
+    if (work) data.WorkDir = work;
+  } else if (m) {
+    // a container of a base-less image: its layer is bound, not overlaid
+    if (isActive(info.state.Status) && info.state.Pid > 0) data.MergedDir = `/proc/${info.state.Pid}/root`;
+    data.UpperDir = m.source;
+  }
+  return data;
+}
+
 /** what the views read besides the container records */
 export interface SummaryDeps {
   containers: ContainerService;
@@ -169,6 +203,7 @@ export async function inspectContainer(d: SummaryDeps, ref: string, o: { size?: 
   const svc = d.containers;
   const info = svc.info(svc.resolve(ref));
   const doc = svc.inspectJson(info) as unknown as ContainerInspect;
+  doc.GraphDriver = { Data: await graphDriverData(d.snapshots, info), Name: doc.GraphDriver.Name };
   if (o.size) Object.assign(doc, await sizes(d, info.cfg, await d.imageSizes()));
   return doc;
 }
