@@ -24,6 +24,8 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, un
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
+import { Filters, matchLabel } from "./filters.ts";
+import { parseTimeArg } from "./containers/logs.ts";
 import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
@@ -167,9 +169,20 @@ export class NetworkService {
     return rec.name;
   }
 
-  prune(isKnownContainer: (id: string) => boolean): string[] {
+  /**
+   * `network prune`: the unused networks, those created before `until` (ms) and matching docker's
+   * `label` / `label!` filters (a berth network has no labels yet: `label=…` keeps every network)
+   */
+  prune(isKnownContainer: (id: string) => boolean, filters?: Filters): string[] {
     this.mgr.releaseStale(isKnownContainer);
-    const removed = this.mgr.prune();
+    const f = (filters ?? new Filters()).validate(["until", "label", "label!"]);
+    const now = Date.now();
+    const until = f.get("until").map((v) => parseTimeArg(v, now));
+    const labels: Record<string, string> = {};
+    const removed = this.mgr.prune(
+      (rec) =>
+        until.every((t) => Date.parse(rec.createdAt) < t) && f.every("label", (v) => matchLabel(labels, v)) && f.every("label!", (v) => !matchLabel(labels, v)),
+    );
     for (const n of removed) this.stopDns(n, true);
     return removed;
   }

@@ -46,3 +46,54 @@ describe.skipIf(!rootEnabled)("templates print docker's Go types (issue 16 item 
     ok(await run(["rm", "-f", name]));
   });
 });
+
+describe.skipIf(!rootEnabled)("ps --filter publish/expose/volume/network, network prune --filter (issue 16 item 8)", () => {
+  test("docker's semantics: ports, ranges and protocols; volume names and destinations; network names and IDs", async () => {
+    const [a, b, net, vol] = [`fa-${sfx}`, `fb-${sfx}`, `fnet-${sfx}`, `fvol-${sfx}`];
+    const netId = (await run(["network", "create", net])).stdout.trim();
+    expect(netId).toMatch(/^[0-9a-f]{64}$/);
+    ok(await run(["run", "-d", "--name", a, "-p", "127.0.0.1::80", "-v", `${vol}:/data`, "--network", net, "busybox", "sleep", "300"]));
+    ok(await run(["run", "-d", "--name", b, "--expose", "8081", "busybox", "sleep", "300"]));
+    const port = Number((await run(["port", a, "80/tcp"])).stdout.trim().split(":").pop());
+    const names = async (...f: string[]) => {
+      const r = await run(["ps", "--format", "{{.Names}}", ...f.flatMap((x) => ["--filter", x])]);
+      expect(r).toMatchObject({ exitCode: 0, stderr: "" });
+      return r.stdout.split("\n").filter(Boolean).sort();
+    };
+    expect(await names(`publish=${port}`)).toEqual([a]);
+    expect(await names(`publish=${port}/tcp`)).toEqual([a]);
+    expect(await names(`publish=${port - 1}-${port + 1}/tcp`)).toEqual([a]);
+    expect(await names(`publish=${port}/udp`)).toEqual([]);
+    expect(await names("publish=8081")).toEqual([]);
+    expect(await names("expose=80")).toEqual([a]);
+    expect(await names("expose=8081/tcp")).toEqual([b]);
+    expect(await names("expose=8000-8090")).toEqual([b]);
+    expect(await names("expose=80", "expose=8081")).toEqual([a, b].sort());
+    expect(await names("expose=8081/udp")).toEqual([]);
+    expect(await names(`volume=${vol}`)).toEqual([a]);
+    expect(await names("volume=/data")).toEqual([a]);
+    expect(await names(`network=${net}`)).toEqual([a]);
+    expect(await names(`network=${netId.slice(0, 12)}`)).toEqual([a]);
+    expect(await names(`network=${net}`, "expose=8081")).toEqual([]);
+    expect(await run(["ps", "--filter", "publish=1:80"])).toMatchObject({ exitCode: 1, stderr: "berth: filter for 'publish' should not contain ':': 1:80\n" });
+    expect((await run(["ps", "--filter", "expose=x"])).exitCode).toBe(1);
+    ok(await run(["rm", "-f", a, b]));
+  });
+
+  test("network prune --filter until=… and label=…", async () => {
+    const n = `prn-${sfx}`;
+    const before = Math.floor(Date.now() / 1000) - 60;
+    ok(await run(["network", "create", n]));
+    const ls = async () => (await run(["network", "ls", "--format", "{{.Name}}"])).stdout.split("\n");
+    // created after `until`: kept; a label it does not have: kept; the label it lacks negated: removed
+    expect(await run(["network", "prune", "-f", "--filter", `until=${before}`])).toMatchObject({ exitCode: 0, stdout: "" });
+    expect(await run(["network", "prune", "-f", "--filter", "label=team"])).toMatchObject({ exitCode: 0, stdout: "" });
+    expect(await ls()).toContain(n);
+    expect(await run(["network", "prune", "-f", "--filter", "nope=1"])).toMatchObject({ exitCode: 1, stderr: "berth: invalid filter 'nope'\n" });
+    const r = await run(["network", "prune", "-f", "--filter", `until=${Math.ceil(Date.now() / 1000) + 5}`, "--filter", "label!=team"]);
+    expect(r).toMatchObject({ exitCode: 0 });
+    expect(r.stdout).toContain(`Deleted Networks:\n`);
+    expect(r.stdout).toContain(`${n}\n`);
+    expect(await ls()).not.toContain(n);
+  });
+});
