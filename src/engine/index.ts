@@ -19,6 +19,7 @@ import { createDriver, driverNames, driversByPriority, isDriverName, orList } fr
 import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
+import { EventLog } from "./events.ts";
 import { ContainerService } from "./containers/index.ts";
 import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
@@ -60,6 +61,7 @@ export class Engine {
     this.leases = new LeaseStore(this.content);
     this.snapshots = createDriver(driver, join(this.root, driver));
     this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
+    this.images.events = new EventLog(this.root);
     this.images.registryAuthFile = opts.registryAuthFile;
     this.containers = new ContainerService({
       root: join(this.root, "containers"),

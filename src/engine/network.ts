@@ -25,6 +25,7 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { Filters, matchLabel } from "./filters.ts";
+import { EventLog } from "./events.ts";
 import { parseTimeArg } from "./containers/logs.ts";
 import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
@@ -107,8 +108,12 @@ export class NetworkService {
   readonly log: Logger;
   readonly settings: NetworkSettings;
 
+  /** docker's network events (create, destroy; connect/disconnect come from the containers) */
+  private readonly events: EventLog;
+
   constructor(private readonly o: { root: string; log: Logger; settings?: NetworkSettings; self?: SelfCommand }) {
     this.log = o.log;
+    this.events = new EventLog(o.root);
     this.settings = o.settings ?? {};
     this.mgr = new NetworkManager({
       root: o.root,
@@ -147,7 +152,9 @@ export class NetworkService {
       throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`);
     }
     if (o.gateway && !o.subnet) throw new EngineError("invalid_argument", "--gateway needs --subnet");
-    return this.mgr.create(name, { ...o, driver });
+    const rec = this.mgr.create(name, { ...o, driver });
+    this.events.emit("network", "create", rec.id, { name: rec.name, type: rec.driver });
+    return rec;
   }
 
   /** `network rm`: refused while containers are connected (endpoints of removed containers are reclaimed first) */
@@ -166,6 +173,7 @@ export class NetworkService {
       throw e;
     }
     this.stopDns(rec.name, true);
+    this.events.emit("network", "destroy", rec.id, { name: rec.name, type: rec.driver });
     return rec.name;
   }
 
@@ -179,11 +187,16 @@ export class NetworkService {
     const now = Date.now();
     const until = f.get("until").map((v) => parseTimeArg(v, now));
     const labels: Record<string, string> = {};
+    const before = new Map(this.mgr.store.list().map((r) => [r.name, r]));
     const removed = this.mgr.prune(
       (rec) =>
         until.every((t) => Date.parse(rec.createdAt) < t) && f.every("label", (v) => matchLabel(labels, v)) && f.every("label!", (v) => !matchLabel(labels, v)),
     );
-    for (const n of removed) this.stopDns(n, true);
+    for (const n of removed) {
+      this.stopDns(n, true);
+      const rec = before.get(n);
+      if (rec) this.events.emit("network", "destroy", rec.id, { name: rec.name, type: rec.driver });
+    }
     return removed;
   }
 

@@ -4,7 +4,7 @@
  * daemon). Root only; everything lives in the file's own root.
  */
 import { describe, expect, test } from "bun:test";
-import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
+import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const { root, run } = busyboxRoot("parity-b");
@@ -95,5 +95,54 @@ describe.skipIf(!rootEnabled)("ps --filter publish/expose/volume/network, networ
     expect(r.stdout).toContain(`Deleted Networks:\n`);
     expect(r.stdout).toContain(`${n}\n`);
     expect(await ls()).not.toContain(n);
+  });
+});
+
+describe.skipIf(!rootEnabled)("events of images, volumes, networks, execs and health (issue 16 item 7)", () => {
+  test("docker's Type, Action, Actor ID and name attribute", async () => {
+    const since = String(Date.now() / 1000 - 1);
+    const [v, n, c, t] = [`ev-v-${sfx}`, `ev-n-${sfx}`, `ev-c-${sfx}`, `evtag${sfx}:one`];
+    const id = (await run(["inspect", "-f", "{{.Id}}", "busybox"])).stdout.trim();
+    let imp = "";
+    ok(await run(["volume", "create", v]));
+    const netId = (await run(["network", "create", n])).stdout.trim();
+    ok(await run(["tag", "busybox", t]));
+    ok(await run(["rmi", t]));
+    ok(await run(["save", "-o", `${root}/ev.tar`, "busybox"]));
+    ok(await run(["load", "-i", `${root}/ev.tar`]));
+    imp = (await run(["import", `${root}/busybox.tar`])).stdout.trim();
+    expect(imp).toMatch(/^sha256:[0-9a-f]{64}$/);
+    ok(await run(["rmi", imp]));
+    ok(await run(["run", "-d", "--name", c, "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep", "300"]));
+    expect(await run(["exec", c, "sh", "-c", "exit 3"])).toMatchObject({ exitCode: 3 });
+    const cid = (await run(["inspect", "-f", "{{.Id}}", c])).stdout.trim();
+    let lines: string[] = [];
+    const read = async () =>
+      (lines = (await run(["events", "--since", since, "--until", String(Date.now() / 1000), "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}"])).stdout.split("\n"));
+    await waitUntil("health_status", async () => (await read()).some((l) => l.startsWith("container health_status: healthy")));
+    ok(await run(["rm", "-f", c]));
+    ok(await run(["network", "rm", n]));
+    ok(await run(["volume", "rm", v]));
+    await read();
+    const want = [
+      `volume create ${v} <no value> <no value>`,
+      `network create ${netId} ${n} <no value>`,
+      `image tag ${id} evtag${sfx}:one <no value>`,
+      `image untag ${id} ${id} <no value>`,
+      `image save ${id} ${id} <no value>`,
+      `image load ${id} ${id} <no value>`,
+      `image import ${imp} ${imp} <no value>`,
+      `image delete ${imp} ${imp} <no value>`,
+      `container exec_create: sh -c exit 3 ${cid} ${c} <no value>`,
+      `container exec_start: sh -c exit 3 ${cid} ${c} <no value>`,
+      `container exec_die ${cid} ${c} 3`,
+      `container health_status: healthy ${cid} ${c} <no value>`,
+      `network destroy ${netId} ${n} <no value>`,
+      `volume destroy ${v} <no value> <no value>`,
+    ];
+    for (const w of want) expect(lines).toContain(w);
+    // in docker's order
+    const at = want.filter((w) => !w.includes("health_status")).map((w) => lines.indexOf(w));
+    expect(at.filter((i, k) => k > 0 && i < at[k - 1]!)).toEqual([]);
   });
 });
