@@ -146,3 +146,21 @@ describe.skipIf(!rootEnabled)("events of images, volumes, networks, execs and he
     expect(at.filter((i, k) => k > 0 && i < at[k - 1]!)).toEqual([]);
   });
 });
+
+describe.skipIf(!rootEnabled)("the client config's psFormat and imagesFormat", () => {
+  test("used when --format is not given; --format and -q win", async () => {
+    const dir = `${root}/dockercfg`;
+    await Bun.write(`${dir}/config.json`, JSON.stringify({ psFormat: "table {{.Names}}\\t{{.Image}}", imagesFormat: "{{.Repository}}={{.Tag}}" }));
+    const env = { DOCKER_CONFIG: dir };
+    const c = `cfg-${sfx}`;
+    ok(await run(["create", "--name", c, "busybox", "true"]));
+    const ps = await run(["ps", "-a", "--filter", `name=${c}`], { env });
+    expect(ps).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(new RegExp(`^NAMES\\s+IMAGE\\n${c}\\s+busybox\\n$`)) });
+    expect((await run(["ps", "-a", "--filter", `name=${c}`, "--format", "{{.Names}}"], { env })).stdout).toBe(`${c}\n`);
+    expect((await run(["ps", "-aq", "--filter", `name=${c}`], { env })).stdout).toMatch(/^[0-9a-f]{12}\n$/);
+    expect((await run(["images", "busybox"], { env })).stdout).toBe("busybox=latest\n");
+    expect((await run(["images", "busybox", "--format", "{{.Tag}}"], { env })).stdout).toBe("latest\n");
+    expect((await run(["images", "-q", "busybox"], { env })).stdout).toMatch(/^[0-9a-f]{12}\n$/);
+    ok(await run(["rm", c]));
+  });
+});
