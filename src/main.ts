@@ -22,6 +22,7 @@ import { mark, traceTo } from "./lib/trace.ts";
 import { defu } from "defu";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
+import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
 
 /** the environment, read once */
 const env: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -31,6 +32,7 @@ traceTo(env.BERTH_TRACE ? (line) => void process.stderr.write(line) : undefined)
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
   "storage-driver": { type: "string", alias: "s", description: "Storage driver to use", default: "" },
+  "config-file": { type: "string", description: `Daemon configuration file (default "${DEFAULT_DAEMON_CONFIG}")`, default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
   "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
@@ -52,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
     const a = argv[i]!;
-    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s"].includes(a);
+    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file"].includes(a);
     i += takesValue ? 2 : 1;
   }
   let g;
@@ -75,10 +77,22 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // flags over the environment over the engine's defaults (a daemon's config file will merge the same way)
+  // the daemon's config file (docker's daemon.json), under flags and the environment
+  let daemon: DaemonConfig;
+  try {
+    const file = String(g.flags["config-file"] || "");
+    const loaded = loadDaemonConfig(file || DEFAULT_DAEMON_CONFIG, file !== "");
+    daemon = loaded.config;
+    if (loaded.ignored.length) log.info(`${file || DEFAULT_DAEMON_CONFIG}: not supported by berth yet, ignored: ${loaded.ignored.join(", ")}`);
+  } catch (e) {
+    process.stderr.write(`berth: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  // flags over the environment over the daemon's config file over the engine's defaults
   const read: Partial<EngineOptions> = {
-    root: String(g.flags.root || "") || env.BERTH_ROOT || undefined,
-    storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || undefined,
+    root: String(g.flags.root || "") || env.BERTH_ROOT || daemon["data-root"] || undefined,
+    storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || daemon["storage-driver"] || undefined,
     registryAuthFile: dockerConfigPath(env),
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
@@ -89,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     log,
     debug,
     env,
+    daemon,
     engine: () =>
       (enginePromise ??= import("./engine/index.ts")
         .then((m) => m.openEngine({ ...settings, network: m.networkSettingsFrom(env), self: selfCommand(env) }))

@@ -4,7 +4,7 @@ import { defineBerthCommand, type RunInput } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
 import { normalizeRef } from "../engine/containers/index.ts";
-import { parseCreateFlags } from "./_container-opts.ts";
+import { daemonLog, parseCreateFlags } from "./_container-opts.ts";
 import type { Context } from "./_context.ts";
 import { during } from "./_exit-codes.ts";
 
@@ -147,7 +147,7 @@ export default defineBerthCommand({
     checkCidfile(input.flags);
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = (await input.ctx.engine()).containers;
-    const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env });
+    const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env, defaultLog: daemonLog(input.ctx) });
     const { Id: id } = await createWithPull(input.ctx, input.flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });

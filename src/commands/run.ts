@@ -5,7 +5,7 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { checkCidfile, checkPull, ensureImage, createFlags, createWithPull } from "./create.ts";
-import { parseCreateFlags } from "./_container-opts.ts";
+import { daemonLog, parseCreateFlags } from "./_container-opts.ts";
 import { runForeground } from "./_session.ts";
 import { mark } from "../lib/trace.ts";
 import { CliError } from "./_exit-codes.ts";
@@ -27,7 +27,7 @@ export default defineBerthCommand({
     await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
     const svc = (await ctx.engine()).containers;
-    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env });
+    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env, defaultLog: daemonLog(ctx) });
     if (detach && Array.isArray(flags.attach) && flags.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");
       throw new UsageError("conflicting options: cannot specify both --attach and --detach");

@@ -164,3 +164,65 @@ describe.skipIf(!rootEnabled)("the client config's psFormat and imagesFormat", (
     ok(await run(["rm", c]));
   });
 });
+
+describe.skipIf(!rootEnabled)("the daemon config file (--config-file, docker's daemon.json keys)", () => {
+  const file = async (name: string, o: unknown) => {
+    const p = `${root}/${name}.json`;
+    await Bun.write(p, typeof o === "string" ? o : JSON.stringify(o));
+    return p;
+  };
+  test("unknown keys and a missing named file are errors; docker keys not implemented are accepted", async () => {
+    const bad = await file("bad", { "data-root": "/x", bogus: 1 });
+    expect(await run(["--config-file", bad, "ps"])).toMatchObject({ exitCode: 1, stdout: "", stderr: `berth: unable to configure the berth engine with file ${bad}: the following directives don't match any configuration option: bogus\n` });
+    expect((await run(["--config-file", `${root}/nope.json`, "ps"])).stderr).toBe(`berth: unable to configure the berth engine with file ${root}/nope.json: open ${root}/nope.json: no such file or directory\n`);
+    expect((await run(["--config-file", await file("badjson", "{"), "ps"])).exitCode).toBe(1);
+    expect((await run(["--config-file", await file("type", { "log-opts": ["x"] }), "ps"])).stderr).toContain("log-opts: want an object of strings");
+    ok(await run(["--config-file", await file("later", { "registry-mirrors": ["https://m.example"] }), "ps"]));
+  });
+
+  test("data-root and storage-driver, under --root and the environment", async () => {
+    const dr = `${root}/dataroot`;
+    const f = await file("dr", { "data-root": dr, "storage-driver": "vfs" });
+    // no --root: the file's data-root (berth() adds --root only when given one)
+    const { berth } = await import("../helpers/cli.ts");
+    const env = { BERTH_ROOT: "" };
+    ok(await berth(["--config-file", f, "volume", "create", `dv-${sfx}`], { env }));
+    expect(await Bun.file(`${dr}/volumes/dv-${sfx}/meta.json`).exists()).toBe(true);
+    expect((await berth(["--config-file", f, "info", "--format", "{{.Driver}}|{{.DockerRootDir}}"], { env })).stdout).toBe(`vfs|${dr}\n`);
+    // a flag wins over the file
+    expect((await run(["--config-file", f, "volume", "ls", "-q"])).stdout).not.toContain(`dv-${sfx}`);
+  });
+
+  test("insecure-registries: a listed registry is spoken to over plain HTTP", async () => {
+    // a plain-HTTP registry on this host's first non-loopback address (loopback is insecure anyway)
+    const ip = new TextDecoder().decode(Bun.spawnSync(["hostname", "-I"]).stdout).trim().split(/\s+/).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith("127."));
+    if (!ip) return;
+    const seen: string[] = [];
+    using srv = Bun.serve({ hostname: "0.0.0.0", port: 0, fetch: (req) => (seen.push(new URL(req.url).pathname), new Response("{}", { status: 404 })) });
+    const reg = `${ip}:${srv.port}`;
+    const listed = await file("insecure", { "insecure-registries": [reg] });
+    const none = await file("empty", {});
+    // test/preload.ts sends everything but loopback to a closed proxy: this address goes direct
+    const env = { NO_PROXY: `127.0.0.1,localhost,::1,${ip}`, no_proxy: `127.0.0.1,localhost,::1,${ip}` };
+    const plain = await run(["--config-file", listed, "pull", `${reg}/x`], { env });
+    expect(plain).toMatchObject({ exitCode: 1, stderr: `berth: manifest for ${reg}/x:latest not found: not found\n` });
+    expect(seen).toEqual(["/v2/x/manifests/latest"]);
+    const tls = await run(["--config-file", none, "pull", `${reg}/x`], { env });
+    expect(tls.exitCode).toBe(1);
+    expect(tls.stderr).toContain("TLS");
+  });
+
+  test("log-driver and log-opts are new containers' default LogConfig (moby's merge)", async () => {
+    const f = await file("log", { "log-driver": "json-file", "log-opts": { "max-size": "1m", "max-file": "3" } });
+    const lc = async (...args: string[]) => {
+      const c = `lc-${sfx}-${Math.random().toString(36).slice(2, 6)}`;
+      ok(await run(["--config-file", f, "create", "--name", c, ...args, "busybox", "true"]));
+      const r = (await run(["inspect", "-f", "{{.HostConfig.LogConfig}}", c])).stdout;
+      ok(await run(["rm", c]));
+      return r;
+    };
+    expect(await lc()).toBe("{json-file map[max-file:3 max-size:1m]}\n");
+    expect(await lc("--log-opt", "max-file=5")).toBe("{json-file map[max-file:5 max-size:1m]}\n");
+    expect(await lc("--log-driver", "none")).toBe("{none map[]}\n");
+  });
+});
