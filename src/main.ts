@@ -22,6 +22,7 @@ import { mark, traceTo } from "./lib/trace.ts";
 import { defu } from "defu";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
+import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
 
 /** the environment, read once */
 const env: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -31,6 +32,7 @@ traceTo(env.BERTH_TRACE ? (line) => void process.stderr.write(line) : undefined)
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
   "storage-driver": { type: "string", alias: "s", description: "Storage driver to use", default: "" },
+  "config-file": { type: "string", description: `Daemon configuration file (default "${DEFAULT_DAEMON_CONFIG}")`, default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
   "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
@@ -52,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
     const a = argv[i]!;
-    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s"].includes(a);
+    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file"].includes(a);
     i += takesValue ? 2 : 1;
   }
   let g;
@@ -75,10 +77,22 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // flags over the environment over the engine's defaults (a daemon's config file will merge the same way)
+  // the daemon's config file (docker's daemon.json), under flags and the environment
+  let daemon: DaemonConfig;
+  try {
+    const file = String(g.flags["config-file"] || "");
+    const loaded = loadDaemonConfig(file || DEFAULT_DAEMON_CONFIG, file !== "");
+    daemon = loaded.config;
+    if (loaded.ignored.length) log.info(`${file || DEFAULT_DAEMON_CONFIG}: not supported by berth yet, ignored: ${loaded.ignored.join(", ")}`);
+  } catch (e) {
+    process.stderr.write(`berth: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  // flags over the environment over the daemon's config file over the engine's defaults
   const read: Partial<EngineOptions> = {
-    root: String(g.flags.root || "") || env.BERTH_ROOT || undefined,
-    storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || undefined,
+    root: String(g.flags.root || "") || env.BERTH_ROOT || daemon["data-root"] || undefined,
+    storageDriver: String(g.flags["storage-driver"] || "") || env.BERTH_STORAGE_DRIVER || daemon["storage-driver"] || undefined,
     registryAuthFile: dockerConfigPath(env),
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     registryReadTimeoutMs: Number(env.BERTH_REGISTRY_READ_TIMEOUT_MS) || undefined,
@@ -91,7 +105,13 @@ async function main(argv: string[]): Promise<number> {
     log,
     debug,
     env,
-    engine: () => (enginePromise ??= import("./engine/index.ts").then((m) => m.openEngine({ ...settings, network: m.networkSettingsFrom(env), self: selfCommand(env) }))),
+    daemon,
+    engine: () =>
+      (enginePromise ??= import("./engine/index.ts")
+        .then((m) => m.openEngine({ ...settings, network: m.networkSettingsFrom(env), self: selfCommand(env) }))
+        .catch((e) => {
+          throw rootDenied(e, root) ?? e;
+        })),
     out: (s) => void process.stdout.write(s),
   };
 
@@ -158,13 +178,45 @@ async function main(argv: string[]): Promise<number> {
     const code = await cmd.run!({ flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx });
     return typeof code === "number" ? code : 0;
   } catch (e) {
-    return report(e, debug, cmd, path);
+    return report(e, debug, cmd, path, root);
   }
 }
 
-function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): number {
+/** what a non-root user (or a read-only root) gets instead of a stack: docker's "permission denied while
+ * trying to connect to the Docker daemon socket at …", said of berth's root directory */
+function rootDenied(e: unknown, root: string): EngineError | undefined {
+  // an engine error that wraps the filesystem's own (engine/index.ts "create berth root …")
+  while (e instanceof EngineError && e.cause) e = e.cause;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS") return undefined;
+  return new EngineError("permission_denied", `permission denied while trying to open the berth root directory at ${root}: ${goErrno(e as NodeJS.ErrnoException)}`, {
+    cause: e,
+    hint: `berth keeps its state under ${root} and needs root for it: run it with sudo, or pass --root DIR for a directory you own`,
+  });
+}
+
+/** a Node errno error as Go prints an *fs.PathError: "mkdir /var/lib/berth/x: permission denied" */
+function goErrno(e: NodeJS.ErrnoException): string {
+  const strerror = e.code === "EACCES" ? "permission denied" : e.code === "EPERM" ? "operation not permitted" : e.code === "EROFS" ? "read-only file system" : e.code === "ENOENT" ? "no such file or directory" : e.code === "ENOSPC" ? "no space left on device" : (e.message.split(":")[1]?.split(",")[0]?.trim().toLowerCase() ?? String(e.code));
+  const op = e.syscall ? `${e.syscall === "scandir" ? "open" : e.syscall} ` : "";
+  return e.path ? `${op}${e.path}: ${strerror}` : `${op.trim() || e.code}: ${strerror}`;
+}
+
+/** a filesystem error that escaped a command (a path berth may not read or write): one line, no stack */
+function isErrno(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return e instanceof Error && typeof code === "string" && /^E[A-Z0-9]+$/.test(code) && ("syscall" in e || "path" in e);
+}
+
+function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[], root: string): number {
   if (e instanceof ExitStatus) return exitCodeFor(e);
   if ((e as NodeJS.ErrnoException)?.code === "EPIPE") return 141;
+  if (!(e instanceof EngineError) && isErrno(e)) {
+    // the engine let a raw filesystem error through: say it as berth's own error, permission first
+    const denied = e.path && (e.path === root || e.path.startsWith(root + "/")) ? rootDenied(e, root) : undefined;
+    const kind = e.code === "ENOENT" ? "not_found" : e.code === "EEXIST" ? "already_exists" : e.code === "EACCES" || e.code === "EPERM" ? "permission_denied" : "internal";
+    e = denied ?? new EngineError(kind, goErrno(e), { cause: e });
+  }
   const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
   if (e instanceof UsageError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
@@ -176,7 +228,10 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[]): 
     if (debug && e.stack) process.stderr.write(e.stack + "\n");
     return exitCodeFor(e, cmd.meta.exitPolicy);
   }
-  process.stderr.write(`${red("berth: internal error:")} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  // a bug: one line for the user; the stack with --debug (issue 16 item 15: no stack reaches a user)
+  process.stderr.write(`${red("berth: internal error:")} ${e instanceof Error ? e.message : String(e)}\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + "\n");
+  else process.stderr.write("hint: run the command again with --debug for the stack trace, and report it\n");
   return 125;
 }
 

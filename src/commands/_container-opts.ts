@@ -166,7 +166,10 @@ export interface ParsedCreate {
  * `create`/`run` flags → the create request (docker/cli opts.go parse()). `detach`: run -d, which attaches
  * no stream; `clientEnv`: where `-e VAR` and an env file's bare `VAR` take their values.
  */
-export function parseCreateFlags(input: { flags: Flags; positionals: string[]; rest: string[] }, o: { detach: boolean; clientEnv: ClientEnv }): ParsedCreate {
+export function parseCreateFlags(
+  input: { flags: Flags; positionals: string[]; rest: string[] },
+  o: { detach: boolean; clientEnv: ClientEnv; defaultLog?: { Type?: string; Config?: Record<string, string> } },
+): ParsedCreate {
   const { flags, positionals, rest } = input;
   const interactive = !!flags.interactive, tty = !!flags.tty;
   const attach = optList(flags.attach).map((a) => a.toLowerCase());
@@ -265,6 +268,14 @@ export function parseCreateFlags(input: { flags: Flags; positionals: string[]; r
     }
     hc.LogConfig = { Type: logDriver ?? "", Config: config };
   }
+  // the daemon config's log-driver and log-opts (moby's mergeAndVerifyLogConfig): the default driver
+  // when none is given, and its options under the container's own when the driver is the default one
+  if (o.defaultLog?.Type || (o.defaultLog?.Config && Object.keys(o.defaultLog.Config).length)) {
+    const def = { Type: o.defaultLog.Type || "json-file", Config: o.defaultLog.Config ?? {} };
+    const own = hc.LogConfig ?? { Type: "", Config: {} };
+    const type = own.Type || def.Type;
+    hc.LogConfig = { Type: type, Config: type === def.Type ? { ...def.Config, ...(own.Config ?? {}) } : (own.Config ?? {}) };
+  }
   req.HostConfig = hc;
   return { request: req, name: optStr(flags.name), platform: optStr(flags.platform) };
 }
@@ -293,4 +304,10 @@ export function execEnv(files: string[], env: string[], clientEnv: ClientEnv): s
   for (const text of files) for (const l of text.split("\n")) if (l.trim() && !l.trim().startsWith("#")) resolve(l.trim());
   for (const e of env) resolve(e);
   return out;
+}
+
+/** the daemon config file's default log driver and options, for parseCreateFlags */
+export function daemonLog(ctx: { daemon?: { "log-driver"?: string; "log-opts"?: Record<string, string> } }): { Type?: string; Config?: Record<string, string> } | undefined {
+  const d = ctx.daemon;
+  return d && (d["log-driver"] || d["log-opts"]) ? { Type: d["log-driver"], Config: d["log-opts"] } : undefined;
 }

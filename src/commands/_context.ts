@@ -4,6 +4,7 @@
  */
 import type { Logger } from "../lib/log.ts";
 import type { Engine } from "../engine/index.ts";
+import type { DaemonConfig } from "../lib/daemon-config.ts";
 
 export interface Context {
   root: string;
@@ -11,6 +12,8 @@ export interface Context {
   debug: boolean;
   /** the environment, read once by main.ts (a daemon would pass its client's) */
   env: Readonly<Record<string, string | undefined>>;
+  /** the daemon's config file (docker's daemon.json keys berth applies), read once by main.ts */
+  daemon?: DaemonConfig;
   engine(): Promise<Engine>;
   /** write data to stdout */
   out(s: string): void;

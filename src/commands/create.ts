@@ -146,8 +146,8 @@ export default defineBerthCommand({
     checkCidfile(input.flags);
     await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = (await input.ctx.engine()).containers;
-    const { parseCreateFlags } = await import("./_container-opts.ts");
-    const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env });
+    const { parseCreateFlags, daemonLog } = await import("./_container-opts.ts");
+    const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env, defaultLog: daemonLog(input.ctx) });
     const { Id: id } = await createWithPull(input.ctx, input.flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });

@@ -4,6 +4,7 @@ import { shortId } from "../lib/ids.ts";
 import { Filters, type ImageSummary } from "../engine/index.ts";
 import { goTime } from "./_format/template.ts";
 import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
+import { readClientConfig } from "./_client-config.ts";
 
 /** docker's column titles for `images --format "table …"` */
 const IMAGE_HEADERS: Record<string, string> = {
@@ -81,7 +82,9 @@ export default defineBerthCommand({
     const filters = Filters.fromFlags(flags.filter);
     if (positionals[0]) filters.add("reference", positionals[0]);
     // the filters, and without -a the hiding of intermediate images, are the engine's (engine/image-list.ts)
-    const format = typeof flags.format === "string" ? flags.format : "";
+    // docker: without --format, the client config's imagesFormat (not with -q)
+    const given = typeof flags.format === "string" ? flags.format : flags.quiet ? undefined : readClientConfig(ctx).imagesFormat;
+    const format = given ?? "";
     const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), { flag: !!flags.digests, inFormat: format.includes("{{.Digest}}") });
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
@@ -105,7 +108,7 @@ export default defineBerthCommand({
       UniqueSize: "N/A",
       VirtualSize: humanSize(r.size),
     }));
-    formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, IMAGE_HEADERS, () => {
+    formatRows(ctx.out, given, objs, IMAGE_HEADERS, () => {
       const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
       ctx.out(renderDockerTable(header, rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)])));
     }, "imageContext");

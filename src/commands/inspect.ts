@@ -5,6 +5,7 @@
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 import { compileTemplate, goJson } from "./_format/template.ts";
+import { goTypedInspect } from "./_format/go-types.ts";
 
 function inspectCommand(onlyContainers: boolean) {
   return defineBerthCommand({
@@ -48,7 +49,7 @@ function inspectCommand(onlyContainers: boolean) {
         }
       }
       if (obj === undefined) {
-        process.stderr.write(type === "network" ? `Error response from daemon: network ${ref} not found\n` : `Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
+        process.stderr.write(type === "network" ? `berth: network ${ref} not found\n` : `Error: No such ${type === "container" ? "container" : type === "image" ? "image" : "object"}: ${ref}\n`);
         failed = true;
         continue;
       }
@@ -61,7 +62,7 @@ function inspectCommand(onlyContainers: boolean) {
       if (f === "json") ctx.out(goJson(out) + "\n");
       else {
         const render = compileTemplate(f, { raw: true });
-        for (const o of out) ctx.out(render(o) + "\n");
+        for (const o of out) ctx.out(render(goTypedInspect(o)) + "\n");
       }
     } else {
       ctx.out(JSON.stringify(out, null, 4) + "\n");

@@ -76,7 +76,7 @@ export default defineBerthCommand({
             out.push(engine.networkInspect(ref));
           } catch (e) {
             if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
-            process.stderr.write(`Error response from daemon: network ${ref} not found\n`);
+            process.stderr.write(`berth: network ${ref} not found\n`);
             failed = true;
           }
         }
@@ -130,13 +130,13 @@ export default defineBerthCommand({
       meta: { name: "prune", description: "Remove all unused networks", usage: "[OPTIONS]", maxArgs: 0 },
       args: {
         force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
-        filter: { type: "string", multiple: true, description: "Provide filter values (not supported yet: refused)" },
+        filter: { type: "string", multiple: true, description: `Provide filter values (e.g. "until=<timestamp>")` },
       },
       async run({ flags, ctx }) {
-        if (flags.filter.length) throw new UsageError("network prune --filter is not supported by berth yet");
+        const filters = Filters.fromFlags(flags.filter as string[], { strict: true }).validate(["until", "label", "label!"]);
         if (!(await confirm(ctx, !!flags.force, "all custom networks not used by at least one container"))) return;
         const svc = (await ctx.engine()).containers;
-        const removed = svc.networks.prune(svc.isKnownContainer);
+        const removed = svc.networks.prune(svc.isKnownContainer, filters);
         if (removed.length) ctx.out(`Deleted Networks:\n${removed.join("\n")}\n\n`);
       },
     }),

@@ -3,6 +3,7 @@ import { defineBerthCommand } from "./_command.ts";
 import { Filters } from "../engine/index.ts";
 import { FORMAT_HELP, formatRows, renderDockerTable, sortedKeys } from "./_format/table.ts";
 import { PS_HEADERS, psRows } from "./_format/ps.ts";
+import { readClientConfig } from "./_client-config.ts";
 
 export default defineBerthCommand({
   meta: { name: "ps", description: "List containers", usage: "[OPTIONS]", aliases: ["berth container ls", "berth container list", "berth container ps", "berth ps"], maxArgs: 0 },
@@ -38,7 +39,9 @@ export default defineBerthCommand({
       const labels = list[n]!.Labels;
       return Object.assign(sortedKeys(r), { Label: (k: unknown) => labels[String(k)] ?? "" });
     });
-    formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, PS_HEADERS, () =>
+    // docker: without --format, the client config's psFormat
+    const format = typeof flags.format === "string" ? flags.format : readClientConfig(ctx).psFormat;
+    formatRows(ctx.out, format, objs, PS_HEADERS, () =>
       ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]))),
       "ContainerContext",
     );

@@ -47,7 +47,8 @@ export function progressPrinter(quiet: boolean, write: (s: string) => void = (s)
 }
 
 export function insecureFor(ctx: Context): Promise<string[]> {
-  return import("../engine/index.ts").then((m) => m.insecureRegistries(ctx.root, ctx.env));
+  // the daemon config file's insecure-registries, with <root>/daemon.json's and the environment's
+  return import("../engine/index.ts").then(async (m) => [...(await m.insecureRegistries(ctx.root, ctx.env)), ...(ctx.daemon?.["insecure-registries"] ?? [])]);
 }
 
 /** pull `ref` with docker's progress lines: on stdout for `pull` (`toStdout`), on stderr for `run`/`create` when the image is missing */

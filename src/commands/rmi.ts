@@ -15,7 +15,7 @@ export default defineBerthCommand({
         for (const line of await engine.images.remove(ref, { force: flags.force, noPrune: !!flags["no-prune"] })) ctx.out(line + "\n");
       } catch (e) {
         if (!(e instanceof EngineError)) throw e;
-        process.stderr.write(`Error response from daemon: ${e.message}\n`);
+        process.stderr.write(`berth: ${e.message}\n`);
         // docker: with -f an image that is not there is reported, but is no failure
         if (!(flags.force && e.kind === "not_found")) failed = true;
       }

@@ -29,8 +29,8 @@ export default defineBerthCommand({
     const keys = detach ? undefined : detachKeys(flags["detach-keys"], ctx.env);
     const svc = (await ctx.engine()).containers;
     // loaded once the engine is (start-up: the command's own module stays small)
-    const [{ parseCreateFlags }, { isatty }] = await Promise.all([import("./_container-opts.ts"), import("../engine/index.ts")]);
-    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env });
+    const [{ parseCreateFlags, daemonLog }, { isatty }] = await Promise.all([import("./_container-opts.ts"), import("../engine/index.ts")]);
+    const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env, defaultLog: daemonLog(ctx) });
     if (detach && Array.isArray(flags.attach) && flags.attach.length) {
       const { UsageError } = await import("../lib/errors.ts");
       throw new UsageError("conflicting options: cannot specify both --attach and --detach");

@@ -1,6 +1,6 @@
 /**
  * `berth volume`: docker's volume verbs (create, ls, inspect, rm, prune) over the engine's VolumeService.
- * A volume that is not there prints docker's "Error response from daemon: …"; engine errors exit 1.
+ * A volume that is not there prints "berth: get NAME: no such volume" (docker's text after berth's prefix: no daemon is involved); engine errors exit 1.
  */
 import { defineBerthCommand } from "./_command.ts";
 import { confirm } from "./_confirm.ts";
@@ -92,7 +92,7 @@ export default defineBerthCommand({
               out.push(engine.volumeInspect(name));
             } catch (e) {
               if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
-              process.stderr.write(`Error response from daemon: get ${name}: no such volume\n`);
+              process.stderr.write(`berth: get ${name}: no such volume\n`);
               failed = true;
             }
           }
@@ -117,7 +117,7 @@ export default defineBerthCommand({
             } catch (e) {
               if (!(e instanceof EngineError)) throw e;
               if (flags.force && e.kind === "not_found") continue;
-              process.stderr.write(`Error response from daemon: ${e.message}\n`);
+              process.stderr.write(`berth: ${e.message}\n`);
               failed = true;
             }
           }

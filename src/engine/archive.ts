@@ -115,6 +115,7 @@ export async function saveImages(images: ImageService, refs: string[], sink: Tar
     await tw.add(fileEntry(name, data.length), data);
   }
   await tw.finish();
+  for (const it of items) images.logImage("save", it.id, it.id);
 }
 
 export interface LoadResult {
@@ -149,7 +150,7 @@ function parseJson<T>(bytes: Uint8Array, name: string): T {
 /** read an archive (docker save, docker-archive, OCI layout tar; gzip/zstd wrapped too) into the store */
 export async function loadImages(images: ImageService, source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>): Promise<LoadResult> {
   const key = extractKey();
-  return new ImageAssembly(images, "load").run(async (asm) => {
+  const r = await new ImageAssembly(images, "load").run(async (asm) => {
     const lease = asm.lease;
     const staged = new Map<string, BlobInfo>();
     const links = new Map<string, string>();
@@ -255,6 +256,8 @@ export async function loadImages(images: ImageService, source: ReadableStream<Ui
     }
     return out;
   });
+  for (const id of r.ids) images.logImage("load", id, id);
+  return r;
 }
 
 /** a name from an OCI index entry: containerd's full name, else ref.name when it is a whole reference */

@@ -108,6 +108,15 @@ export class EventLog {
     }
   }
 
+  /** throws the filesystem's error when the log exists but may not be read (a non-root user) */
+  checkReadable(): void {
+    try {
+      closeSync(openSync(this.path, constants.O_RDONLY | 0o2000000));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+
   inode(): number | undefined {
     return this.stat()?.ino;
   }
@@ -178,6 +187,7 @@ export interface EventQuery {
 export async function* followEvents(root: string, q: EventQuery = {}): AsyncGenerator<EventMessage> {
   const filter = parseEventFilters(q.filters ?? new Filters());
   const log = new EventLog(root);
+  log.checkReadable();
   const { since, until } = q;
   // from the end (only what happens from now on), or from the start with since
   const start = since === undefined ? log.end() : { offset: 0, inode: log.inode() };

@@ -8,7 +8,7 @@
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { type ContentStore, type ImageStore, type LeaseStore, type Lease, gc, parseDockerRef, familiarizeKey, referenceString, chainIds, extractKey, isExtractKeyLive, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
+import { type ContentStore, type ImageStore, type LeaseStore, type Lease, gc, parseDockerRef, familiarizeKey, familiarString, referenceString, chainIds, extractKey, isExtractKeyLive, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
 import { isDigest } from "../oci/index.ts";
 import { join } from "node:path";
 import type { SnapshotDriver } from "../cow/driver.ts";
@@ -18,6 +18,7 @@ import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
 export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
+import type { EventLog } from "./events.ts";
 
 /** is this active snapshot the unpack area of a process that is gone? */
 export function isDeadExtractKey(name: string): boolean {
@@ -74,6 +75,25 @@ export class ImageService implements ImageResolver {
   registryAuthFile?: string;
   /** set by the engine: a pull's read timeout on a stalled blob body (undefined: the client's 30 s) */
   registryReadTimeoutMs?: number;
+
+  /** set by the engine: where docker's image events go (pull, push, tag, untag, delete, import, load, save) */
+  events?: EventLog;
+
+  /**
+   * docker's LogImageEvent: Actor ID is the image (an ID, or the familiar reference for pull/push), with
+   * attribute `name` and the image's labels when it is stored here
+   */
+  logImage(action: string, id: string, name: string): void {
+    let labels: Record<string, string> = {};
+    try {
+      const rec = this.store.resolve(id);
+      const cfg = JSON.parse(new TextDecoder().decode(this.content.readBytes(rec.config.digest))) as ImageConfig;
+      labels = cfg.config?.Labels ?? {};
+    } catch {
+      // an image already deleted (untag, delete) or not readable: the event without its labels
+    }
+    this.events?.emit("image", action, id, { ...labels, name });
+  }
 
   constructor(
     readonly content: ContentStore,
@@ -182,7 +202,9 @@ export class ImageService implements ImageResolver {
         rootfs: { type: "layers", diff_ids: [diffId] },
         history: [{ created: now, created_by: "berth import", comment: opts.message ?? `Imported from ${opts.sourceName}` }],
       };
-      return this.storeImage(config, [{ mediaType: layerType, digest: blob.digest, size: blob.size }], { ref: opts.ref, lease });
+      const id = await this.storeImage(config, [{ mediaType: layerType, digest: blob.digest, size: blob.size }], { ref: opts.ref, lease });
+      this.logImage("import", id, id);
+      return id;
     } catch (e) {
       if (!writer.closed) writer.abort();
       if (prepared) await this.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
@@ -209,13 +231,15 @@ export class ImageService implements ImageResolver {
       config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
       ...(opts.parent ? { parent: opts.parent } : {}),
     });
-    if (opts.ref) this.tag(opts.ref, id);
+    if (opts.ref) this.store.tag(referenceString(parseDockerRef(opts.ref)), id);
     return id;
   }
 
+  /** `tag` (and build's -t): docker's "tag" event names the familiar reference */
   tag(ref: string, id: Digest): void {
     const parsed = parseDockerRef(ref);
     this.store.tag(referenceString(parsed), id);
+    this.logImage("tag", id, familiarString(parsed));
   }
 
   /**
@@ -371,6 +395,7 @@ export class ImageService implements ImageResolver {
       }
       this.store.untag(byName);
       out.push(`Untagged: ${familiarizeKey(byName)}`);
+      this.logImage("untag", rec.id, rec.id);
       if (names.length > 1 || inUse.length) return out;
     } else {
       if (inUse.length) {
@@ -382,10 +407,12 @@ export class ImageService implements ImageResolver {
       for (const n of names) {
         this.store.untag(n);
         out.push(`Untagged: ${familiarizeKey(n)}`);
+        this.logImage("untag", rec.id, rec.id);
       }
     }
     this.store.delete(rec.id, { force: true });
     out.push(`Deleted: ${rec.id}`);
+    this.logImage("delete", rec.id, rec.id);
     // docker (without --no-prune): untagged parents nothing else needs go too (a build's intermediate images)
     if (!opts.noPrune) {
       for (let p = rec.parent; p; ) {
@@ -393,6 +420,7 @@ export class ImageService implements ImageResolver {
         if (!parent || this.store.namesOf(p).length || inUseAll.has(p) || this.store.list().some((r) => r.parent === p)) break;
         this.store.delete(p, { force: true });
         out.push(`Deleted: ${p}`);
+        this.logImage("delete", p, p);
         p = parent.parent;
       }
     }

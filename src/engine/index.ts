@@ -19,6 +19,7 @@ import { createDriver, driverNames, driversByPriority, isDriverName, orList } fr
 import type { SnapshotDriver } from "../cow/driver.ts";
 import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
+import { EventLog } from "./events.ts";
 import { ContainerService, defaultAttachDir } from "./containers/index.ts";
 import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
@@ -61,13 +62,14 @@ export class Engine {
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
     } catch (e) {
-      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, { hint: "berth needs root; or pass --root to a writable directory" });
+      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, { cause: e, hint: "berth needs root; or pass --root to a writable directory" });
     }
     this.content = new ContentStore(join(this.root, "content"));
     this.imageStore = new ImageStore(join(this.root, "image"), this.content);
     this.leases = new LeaseStore(this.content);
     this.snapshots = createDriver(driver, join(this.root, driver));
     this.images = new ImageService(this.content, this.imageStore, this.leases, this.snapshots, this.log);
+    this.images.events = new EventLog(this.root);
     this.images.registryAuthFile = opts.registryAuthFile;
     this.images.registryReadTimeoutMs = opts.registryReadTimeoutMs;
     this.containers = new ContainerService({

@@ -24,6 +24,9 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, un
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
+import { Filters, matchLabel } from "./filters.ts";
+import { EventLog } from "./events.ts";
+import { parseTimeArg } from "./containers/logs.ts";
 import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
@@ -106,8 +109,12 @@ export class NetworkService {
   readonly log: Logger;
   readonly settings: NetworkSettings;
 
+  /** docker's network events (create, destroy; connect/disconnect come from the containers) */
+  private readonly events: EventLog;
+
   constructor(private readonly o: { root: string; log: Logger; settings?: NetworkSettings; self?: SelfCommand }) {
     this.log = o.log;
+    this.events = new EventLog(o.root);
     this.settings = o.settings ?? {};
     this.mgr = new NetworkManager({
       root: o.root,
@@ -146,7 +153,9 @@ export class NetworkService {
       throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`);
     }
     if (o.gateway && !o.subnet) throw new EngineError("invalid_argument", "--gateway needs --subnet");
-    return this.mgr.create(name, { ...o, driver });
+    const rec = this.mgr.create(name, { ...o, driver });
+    this.events.emit("network", "create", rec.id, { name: rec.name, type: rec.driver });
+    return rec;
   }
 
   /** `network rm`: refused while containers are connected (endpoints of removed containers are reclaimed first) */
@@ -165,13 +174,30 @@ export class NetworkService {
       throw e;
     }
     this.stopDns(rec.name, true);
+    this.events.emit("network", "destroy", rec.id, { name: rec.name, type: rec.driver });
     return rec.name;
   }
 
-  prune(isKnownContainer: (id: string) => boolean): string[] {
+  /**
+   * `network prune`: the unused networks, those created before `until` (ms) and matching docker's
+   * `label` / `label!` filters (a berth network has no labels yet: `label=…` keeps every network)
+   */
+  prune(isKnownContainer: (id: string) => boolean, filters?: Filters): string[] {
     this.mgr.releaseStale(isKnownContainer);
-    const removed = this.mgr.prune();
-    for (const n of removed) this.stopDns(n, true);
+    const f = (filters ?? new Filters()).validate(["until", "label", "label!"]);
+    const now = Date.now();
+    const until = f.get("until").map((v) => parseTimeArg(v, now));
+    const labels: Record<string, string> = {};
+    const before = new Map(this.mgr.store.list().map((r) => [r.name, r]));
+    const removed = this.mgr.prune(
+      (rec) =>
+        until.every((t) => Date.parse(rec.createdAt) < t) && f.every("label", (v) => matchLabel(labels, v)) && f.every("label!", (v) => !matchLabel(labels, v)),
+    );
+    for (const n of removed) {
+      this.stopDns(n, true);
+      const rec = before.get(n);
+      if (rec) this.events.emit("network", "destroy", rec.id, { name: rec.name, type: rec.driver });
+    }
     return removed;
   }
 

@@ -84,7 +84,9 @@ export async function pullImage(images: ImageService, name: string, opts: PullOp
   const client = clientFor(ref, { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" });
   const shown = familiarString(ref);
   try {
-    return await withLayerJitPolicy(() => pullWith(images, client, ref, opts, emit));
+    const r = await withLayerJitPolicy(() => pullWith(images, client, ref, opts, emit));
+    images.logImage("pull", shown, familiarName(shown));
+    return r;
   } catch (e) {
     if (e instanceof RegistryError && e.status === 404 && /manifest/.test(e.message)) {
       // docker: "manifest for busybox:nope not found: manifest unknown: manifest unknown"
@@ -326,3 +328,11 @@ async function fetchLayers(
   if (bad) throw (bad as PromiseRejectedResult).reason;
 }
 
+
+/** docker's reference.FamiliarName: the familiar reference without its tag or digest ("busybox") */
+export function familiarName(familiar: string): string {
+  const at = familiar.indexOf("@");
+  const s = at < 0 ? familiar : familiar.slice(0, at);
+  const colon = s.lastIndexOf(":");
+  return colon > s.lastIndexOf("/") ? s.slice(0, colon) : s;
+}

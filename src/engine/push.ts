@@ -21,7 +21,7 @@ import { compressStream } from "../tar/compress.ts";
 import { familiarString, parseDockerRef, referenceString } from "../image/index.ts";
 import { clientFor, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
 import type { ImageService } from "./images.ts";
-import { blobSources } from "./pull.ts";
+import { blobSources, familiarName } from "./pull.ts";
 
 export type PushEvent =
   | { type: "start"; repository: string }
@@ -81,6 +81,8 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
     }
     images.store.tag(referenceString({ domain: ref.domain, path: ref.path, digest }), rec.id);
     emit({ type: "done", tag, digest, size: manifestBytes.length });
+    const shown = familiarString(ref);
+    images.logImage("push", shown, familiarName(shown));
     return { digest, size: manifestBytes.length };
   } catch (e) {
     // docker's push exits 1 whatever went wrong

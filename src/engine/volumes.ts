@@ -20,6 +20,7 @@ import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, fsyncDir } from "../lib/atomic-write.ts";
 import { newId } from "../lib/ids.ts";
 import { FileLock, type LockMode } from "../ffi/index.ts";
+import { EventLog } from "./events.ts";
 
 export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
 
@@ -58,7 +59,11 @@ export const noSuchVolume = (name: string) => new EngineError("not_found", `get 
 export class VolumeService {
   readonly dir: string;
   /** volume name → ids of the containers whose record mounts it */
+  /** docker's volume events (create, destroy) */
+  private readonly events: EventLog;
+
   constructor(berthRoot: string, private readonly users: () => Map<string, string[]>) {
+    this.events = new EventLog(berthRoot);
     this.dir = join(berthRoot, "volumes");
   }
 
@@ -148,6 +153,7 @@ export class VolumeService {
         throw new EngineError("already_exists", `create ${n}: ${vdir} exists but holds no volume (no meta.json)`, { hint: "remove that directory" });
       }
       fsyncDir(this.dir);
+      this.events.emit("volume", "create", n, { driver: "local" });
       return { volume: rec, created: true };
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -180,6 +186,7 @@ export class VolumeService {
     const gone = join(this.dir, `.gone-${name}-${process.pid}`);
     renameSync(vdir, gone);
     rmSync(gone, { recursive: true, force: true });
+    this.events.emit("volume", "destroy", name, { driver: "local" });
   }
 
   /** `volume prune`: unused volumes (anonymous ones only unless `all`), matching `labels` ("k" or "k=v") */

@@ -359,10 +359,11 @@ export class NetworkManager {
   }
 
   /** `network prune`: remove every user network without endpoints; returns their names */
-  prune(): string[] {
+  /** remove the unused networks that `match` selects (docker's prune filters) */
+  prune(match: (rec: NetworkRecord) => boolean = () => true): string[] {
     const removed: string[] = [];
     for (const rec of this.store.list()) {
-      if (rec.name === DEFAULT_NETWORK || Object.keys(rec.endpoints).length > 0) continue;
+      if (rec.name === DEFAULT_NETWORK || Object.keys(rec.endpoints).length > 0 || !match(rec)) continue;
       try {
         this.remove(rec.name);
         removed.push(rec.name);

@@ -54,7 +54,7 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     expect(r).toMatchObject({ exitCode: 0, stdout: `${name}\n`, stderr: `berth: No such container: nosuch${sfx}\n` });
     expect((await run(["rm", `nosuch${sfx}`])).exitCode).toBe(1);
     expect(await run(["start", `nosuch${sfx}`])).toMatchObject({ exitCode: 1, stderr: `berth: No such container: nosuch${sfx}\nError: failed to start containers: nosuch${sfx}\n` });
-    expect(await run(["rmi", "-f", `nosuch${sfx}`])).toMatchObject({ exitCode: 0, stderr: `Error response from daemon: No such image: nosuch${sfx}:latest\n` });
+    expect(await run(["rmi", "-f", `nosuch${sfx}`])).toMatchObject({ exitCode: 0, stderr: `berth: No such image: nosuch${sfx}:latest\n` });
     expect((await run(["rmi", `nosuch${sfx}`])).exitCode).toBe(1);
   });
 

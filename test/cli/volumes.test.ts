@@ -36,7 +36,7 @@ describe.skipIf(!rootEnabled)("volume verbs", () => {
     expect(ok(await run(["volume", "inspect", "-f", "{{.Name}}", v]))).toBe(`${v}\n`);
     const miss = await run(["volume", "inspect", uniq("nosuch")]);
     expect(miss.exitCode).toBe(1);
-    expect(miss.stderr).toBe(`Error response from daemon: get ${uniq("nosuch")}: no such volume\n`);
+    expect(miss.stderr).toBe(`berth: get ${uniq("nosuch")}: no such volume\n`);
     expect(ok(await run(["volume", "rm", v, anon]))).toBe(`${v}\n${anon}\n`);
     expect(existsSync(join(root, "volumes", v))).toBe(false);
     expect((await run(["volume", "rm", v])).exitCode).toBe(1);
@@ -103,7 +103,7 @@ describe.skipIf(!rootEnabled)("volumes in containers", () => {
     const id = ok(await run(["create", "--network", "none", "-v", `${v}:/d`, "busybox", "true"])).trim();
     const r = await run(["volume", "rm", v]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toBe(`Error response from daemon: remove ${v}: volume is in use - [${id}]\n`);
+    expect(r.stderr).toBe(`berth: remove ${v}: volume is in use - [${id}]\n`);
     expect(ok(await run(["volume", "ls", "-q", "--filter", "dangling=false", "--filter", `name=${v}`]))).toBe(`${v}\n`);
     // rm -v takes anonymous volumes only: the named one stays
     ok(await run(["rm", "-v", id]));

@@ -133,3 +133,29 @@ describe("--format templates", () => {
     expect(goTime(new Date("2024-01-02T03:04:05.678Z"))).toBe("2024-01-02 03:04:05 +0000 UTC");
   });
 });
+
+describe("Go structs (issue 16 item 12)", () => {
+  const { goTypedInspect } = require("./go-types.ts") as typeof import("./go-types.ts");
+  const doc = () =>
+    goTypedInspect({
+      State: { Status: "running", Running: true, Pid: 7 },
+      GraphDriver: { Data: null, Name: "vfs" },
+      Mounts: [{ Type: "volume", Name: "v", Source: "/s", Destination: "/d", Driver: "local", Mode: "z", RW: true, Propagation: "" }],
+      HostConfig: { PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "18080" }] }, RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, LogConfig: { Type: "json-file", Config: {} } },
+      NetworkSettings: { Ports: { "80/tcp": [{ HostIp: "", HostPort: "18080" }], "443/tcp": null } },
+    });
+  test("a struct prints as {fields in order}, a nil slice in a map as []", () => {
+    expect(renderTemplate("{{.NetworkSettings.Ports}}", doc())).toBe("map[443/tcp:[] 80/tcp:[{ 18080}]]");
+    expect(renderTemplate("{{.HostConfig.RestartPolicy}}|{{.HostConfig.LogConfig}}", doc())).toBe("{no 0}|{json-file map[]}");
+    expect(renderTemplate("{{.Mounts}}", doc())).toBe("[{volume v /s /d local z true }]");
+    expect(renderTemplate("{{.State}}", doc())).toBe("&{running true false false false false 7 0    <nil>}");
+    expect(renderTemplate("{{.GraphDriver}}", doc())).toBe("{map[] vfs}");
+  });
+  test("a field of a nil map is <no value>, not a nil-pointer error", () => {
+    expect(renderTemplate("{{.GraphDriver.Data.MergedDir}}", doc())).toBe("<no value>");
+    expect(JSON.stringify(doc().GraphDriver)).toBe('{"Data":null,"Name":"vfs"}');
+  });
+  test("range keeps the element types", () => {
+    expect(renderTemplate('{{range $p, $b := .NetworkSettings.Ports}}{{$p}}={{$b}};{{end}}', doc())).toBe("443/tcp=[];80/tcp=[{ 18080}];");
+  });
+});

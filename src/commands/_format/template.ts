@@ -350,8 +350,65 @@ const SLICE_FIELDS = new Set([
   "DNSNames",
 ]);
 
-/** Go's fmt %v of a JSON-shaped value; `name` is the field it came from (for nil maps and slices) */
-function goValue(v: unknown, name = ""): string {
+/**
+ * Go types for JSON-shaped values: docker's documents are Go structs, and text/template prints a struct
+ * as `{v1 v2}` in field order (`{{.NetworkSettings.Ports}}` → `map[80/tcp:[{ 18080}]]`), a nil slice as
+ * `[]`, a nil map as `map[]`, a missing string as "". `goTyped` marks a document once (a hidden symbol on
+ * each object, nothing in its JSON); goValue then prints it as Go would.
+ */
+export type GoType =
+  | "string"
+  | "int"
+  | "bool"
+  | "any"
+  | { struct: Record<string, GoType>; ptr?: boolean }
+  | { map: GoType }
+  | { slice: GoType };
+
+const GO_TYPE = Symbol("berth.goType");
+
+/** mark `v` (and what it holds) as a value of Go type `t`; returns `v` */
+export function goTyped<T>(v: T, t: GoType): T {
+  if (v === null || typeof v !== "object" || typeof t === "string") return v;
+  Object.defineProperty(v, GO_TYPE, { value: t, configurable: true });
+  const o = v as Record<string, unknown>;
+  if ("struct" in t) for (const [k, ft] of Object.entries(t.struct)) goTyped(o[k], ft);
+  else if ("map" in t) for (const k of Object.keys(o)) goTyped(o[k], t.map);
+  else if (Array.isArray(v)) for (const x of v) goTyped(x, t.slice);
+  return v;
+}
+
+function typeOf(v: unknown): GoType | undefined {
+  return v !== null && typeof v === "object" ? (v as { [GO_TYPE]?: GoType })[GO_TYPE] : undefined;
+}
+
+/** the Go type of field `k` of a marked value (a struct's field, a map's element) */
+function memberType(parent: unknown, k: string): GoType | undefined {
+  const t = typeOf(parent);
+  if (!t || typeof t === "string") return undefined;
+  if ("struct" in t) return t.struct[k];
+  if ("map" in t) return t.map;
+  return undefined;
+}
+
+/** Go's fmt %v of a JSON-shaped value; `name` is the field it came from (for nil maps and slices), `t` its Go type when known */
+function goValue(v: unknown, name = "", t?: GoType, depth = 0): string {
+  t ??= typeOf(v);
+  if (t !== undefined && t !== "any") {
+    if (typeof t === "string") {
+      if (v === undefined || v === null) return t === "string" ? "" : t === "int" ? "0" : "false";
+    } else if ("struct" in t) {
+      if (v === undefined || v === null) return t.ptr ? "<nil>" : `{${Object.entries(t.struct).map(([k, ft]) => goValue(undefined, k, ft, depth + 1)).join(" ")}}`;
+      const body = `{${Object.entries(t.struct).map(([k, ft]) => goValue((v as Record<string, unknown>)[k], k, ft, depth + 1)).join(" ")}}`;
+      return t.ptr ? `&${body}` : body;
+    } else if ("map" in t) {
+      if (v === undefined || v === null) return "map[]";
+      return `map[${Object.keys(v as object).sort().map((k) => `${k}:${goValue((v as Record<string, unknown>)[k], k, t.map, depth + 1)}`).join(" ")}]`;
+    } else if ("slice" in t) {
+      if (v === undefined || v === null) return "[]";
+      if (Array.isArray(v)) return `[${v.map((x) => goValue(x, "", t.slice, depth + 1)).join(" ")}]`;
+    }
+  }
   // a field docker's types always have (Cmd, Env, Labels…) prints as Go's nil slice or map when absent too
   if (v === undefined) return MAP_FIELDS.has(name) ? "map[]" : SLICE_FIELDS.has(name) ? "[]" : "<no value>";
   if (v === null) return MAP_FIELDS.has(name) ? "map[]" : SLICE_FIELDS.has(name) ? "[]" : "<nil>";
@@ -574,7 +631,7 @@ function callFunc(name: string, args: unknown[]): unknown {
 }
 
 interface Scope {
-  vars: { name: string; value: unknown }[];
+  vars: { name: string; value: unknown; type?: GoType }[];
 }
 
 /** a key of the value as Go sees it: Object.prototype's members (constructor, toString, __proto__…) are not fields */
@@ -583,25 +640,35 @@ function member(o: object, p: string): unknown {
 }
 
 function field(v: unknown, path: string[], args: unknown[], at: string): unknown {
+  return fieldTyped(v, path, args, at).value;
+}
+
+/** a field path's value and, for a marked document, its Go type */
+function fieldTyped(v: unknown, path: string[], args: unknown[], at: string): { value: unknown; type?: GoType } {
   let cur = v;
+  let type: GoType | undefined;
   for (let i = 0; i < path.length; i++) {
     const p = path[i]!;
+    // Go: a field of a nil map is the map's missing key, "<no value>" (GraphDriver.Data of vfs/btrfs)
+    if ((cur === null || cur === undefined) && type !== undefined && typeof type === "object" && "map" in type) return { value: undefined };
     if (cur === null || cur === undefined) throw new TemplateFault(`executing "" at <${at}>: nil pointer evaluating interface {}.${p}`);
     if (typeof cur !== "object") throw new TemplateFault(`executing "" at <${at}>: can't evaluate field ${p} in type ${typeof cur}`);
     const next = member(cur, p);
+    type = memberType(cur, p);
     // docker's formatter methods, e.g. ps's {{.Label "com.example"}}
     cur = typeof next === "function" ? (next as (...a: unknown[]) => unknown).apply(cur, i === path.length - 1 ? args : []) : next;
   }
-  return cur;
+  return { value: cur, type };
 }
 
 function lastName(path: string[]): string {
   return path[path.length - 1] ?? "";
 }
 
-function evalPipe(p: Pipe, dot: unknown, scope: Scope): { value: unknown; name: string } {
+function evalPipe(p: Pipe, dot: unknown, scope: Scope): { value: unknown; name: string; type?: GoType } {
   let value: unknown;
   let name = "";
+  let type: GoType | undefined;
   let first = true;
   for (const c of p.cmds) {
     const piped = first ? [] : [value];
@@ -610,6 +677,7 @@ function evalPipe(p: Pipe, dot: unknown, scope: Scope): { value: unknown; name: 
     if (head!.t === "ident") {
       value = callFunc(head!.name, argv());
       name = "";
+      type = undefined;
     } else {
       if (rest.length || piped.length) {
         // arguments after a field are a method call's
@@ -617,19 +685,20 @@ function evalPipe(p: Pipe, dot: unknown, scope: Scope): { value: unknown; name: 
         if (r.called !== true) throw new TemplateFault(`can't give argument to non-function ${describe(head!)}`);
         value = r.value;
         name = r.name;
-      } else ({ value, name } = evalOperand(head!, dot, scope, []));
+        type = undefined;
+      } else ({ value, name, type } = evalOperand(head!, dot, scope, []));
     }
     first = false;
   }
   for (const d of p.decl) scope.vars.push({ name: d, value });
-  return { value, name };
+  return { value, name, type };
 }
 
 function describe(o: Operand): string {
   return o.t === "dot" ? `.${o.path.join(".")}` : o.t === "var" ? [o.name, ...o.path].join(".") : o.t === "ident" ? o.name : "";
 }
 
-function evalOperand(o: Operand, dot: unknown, scope: Scope, args: unknown[]): { value: unknown; name: string; called?: boolean } {
+function evalOperand(o: Operand, dot: unknown, scope: Scope, args: unknown[]): { value: unknown; name: string; called?: boolean; type?: GoType } {
   const isCall = (base: unknown, path: string[]) => {
     let cur = base;
     for (const p of path.slice(0, -1)) cur = cur && typeof cur === "object" ? member(cur, p) : undefined;
@@ -641,12 +710,13 @@ function evalOperand(o: Operand, dot: unknown, scope: Scope, args: unknown[]): {
     case "ident":
       return { value: callFunc(o.name, args), name: "" };
     case "dot":
-      return { value: field(dot, o.path, args, describe(o)), name: lastName(o.path), called: isCall(dot, o.path) };
+      return { ...fieldTyped(dot, o.path, args, describe(o)), name: lastName(o.path), called: isCall(dot, o.path) };
     case "var": {
       const v = o.name === "$" ? scope.vars[0]!.value : [...scope.vars].reverse().find((x) => x.name === o.name);
       if (o.name !== "$" && v === undefined) throw parseFault(`1: undefined variable "${o.name}"`);
       const base = o.name === "$" ? v : (v as { value: unknown }).value;
-      return { value: field(base, o.path, args, describe(o)), name: lastName(o.path), called: isCall(base, o.path) };
+      const ft = fieldTyped(base, o.path, args, describe(o));
+      return { ...ft, type: o.path.length || o.name === "$" ? ft.type : (v as { type?: GoType }).type, name: lastName(o.path), called: isCall(base, o.path) };
     }
     case "sub": {
       const r = evalPipe(o.pipe, dot, scope);
@@ -666,7 +736,7 @@ function execNodes(nodes: Node[], dot: unknown, scope: Scope, out: string[]): vo
       const r = evalPipe(n.pipe, dot, scope);
       // an assignment prints nothing; its variable lives to the end of the enclosing block
       if (n.pipe.decl.length === 0) {
-        out.push(goValue(r.value, r.name));
+        out.push(goValue(r.value, r.name, r.type));
       }
       continue;
     }
@@ -691,10 +761,13 @@ function execNodes(nodes: Node[], dot: unknown, scope: Scope, out: string[]): vo
                 throw new TemplateFault(`range can't iterate over ${goValue(v)}`);
               })();
       if (entries.length === 0) execNodes(n.else, dot, scope, out);
+      // a marked map's or slice's element type, so a nil element prints as Go's ([] for a nil slice)
+      const t = r.type ?? typeOf(v);
+      const elem = t && typeof t === "object" ? ("map" in t ? t.map : "slice" in t ? t.slice : undefined) : undefined;
       for (const [k, x] of entries) {
         const inner = scope.vars.length;
-        if (decl.length === 1) scope.vars.push({ name: decl[0]!, value: x });
-        else if (decl.length === 2) scope.vars.push({ name: decl[0]!, value: k }, { name: decl[1]!, value: x });
+        if (decl.length === 1) scope.vars.push({ name: decl[0]!, value: x, type: elem });
+        else if (decl.length === 2) scope.vars.push({ name: decl[0]!, value: k }, { name: decl[1]!, value: x, type: elem });
         execNodes(n.list, x, scope, out);
         scope.vars.length = inner;
       }

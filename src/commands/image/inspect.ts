@@ -1,6 +1,7 @@
 import { defineBerthCommand } from "../_command.ts";
 import { EngineError } from "../../lib/errors.ts";
 import { compileTemplate, goJson } from "../_format/template.ts";
+import { goTypedInspect } from "../_format/go-types.ts";
 
 export default defineBerthCommand({
   meta: { name: "inspect", description: "Display detailed information on one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", minArgs: 1 },
@@ -22,7 +23,7 @@ export default defineBerthCommand({
     }
     if (flags.format && flags.format !== "json") {
       const render = compileTemplate(String(flags.format), { raw: true });
-      for (const v of found) ctx.out(render(v) + "\n");
+      for (const v of found) ctx.out(render(goTypedInspect(v)) + "\n");
     } else if (flags.format === "json") ctx.out(goJson(found) + "\n");
     else ctx.out(JSON.stringify(found, null, 4) + "\n");
     return failed ? 1 : 0;

@@ -12,6 +12,40 @@ import { Filters, invalidFilter } from "../filters.ts";
 import type { ContainerInfo, ContainerService } from "./service.ts";
 import { dockerStatus, isActive, type ContainerConfigFile } from "./types.ts";
 
+/**
+ * GraphDriver.Data as docker's drivers report it: overlay2's LowerDir (colon list, nearest first),
+ * UpperDir, WorkDir and MergedDir; vfs and btrfs report none (null). berth mounts a container's rootfs
+ * only inside the container's own mount namespace, so MergedDir is that view from the host,
+ * /proc/PID/root, while the container runs (absent otherwise).
+ */
+async function graphDriverData(snapshots: SnapshotDriver, info: ContainerInfo): Promise<Record<string, string> | null> {
+  if (snapshots.name !== "overlay") return null;
+  let mounts;
+  try {
+    mounts = await snapshots.mounts(info.cfg.Berth.SnapshotKey);
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === "not_found") return null; // a record whose layer is gone: `system check` names it
+    throw e;
+  }
+  const data: Record<string, string> = {};
+  const m = mounts[0];
+  const opt = (k: string) => m?.options?.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
+  if (m?.type === "overlay") {
+    const lower = opt("lowerdir");
+    if (lower) data.LowerDir = lower;
+    if (isActive(info.state.Status) && info.state.Pid > 0) data.MergedDir = `/proc/${info.state.Pid}/root`;
+    const upper = opt("upperdir");
+    if (upper) data.UpperDir = upper;
+    const work = opt("workdir");
+    if (work) data.WorkDir = work;
+  } else if (m) {
+    // a container of a base-less image: its layer is bound, not overlaid
+    if (isActive(info.state.Status) && info.state.Pid > 0) data.MergedDir = `/proc/${info.state.Pid}/root`;
+    data.UpperDir = m.source;
+  }
+  return data;
+}
+
 /** what the views read besides the container records */
 export interface SummaryDeps {
   containers: ContainerService;
@@ -71,12 +105,33 @@ function networkNames(cfg: ContainerConfigFile): string[] {
   return cfg.Berth.Networks ? Object.keys(cfg.Berth.Networks) : [cfg.HostConfig.NetworkMode];
 }
 
-export const CONTAINER_FILTERS = ["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network", "health"] as const;
+export const CONTAINER_FILTERS = ["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network", "health", "publish", "expose", "volume"] as const;
+
+/**
+ * docker's portOp: `80`, `80/udp`, `8000-8080/tcp` → the set of "port/proto" it names (tcp when no
+ * protocol); a ':' is refused (docker: "filter for 'publish' should not contain ':'")
+ */
+function portSet(key: string, values: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const v of values) {
+    if (v.includes(":")) throw new EngineError("invalid_argument", `filter for '${key}' should not contain ':': ${v}`);
+    const slash = v.indexOf("/");
+    const port = slash < 0 ? v : v.slice(0, slash);
+    const proto = slash < 0 ? "tcp" : v.slice(slash + 1).toLowerCase();
+    const m = /^(\d+)(?:-(\d+))?$/.exec(port);
+    const start = m ? Number(m[1]) : NaN;
+    const end = m?.[2] !== undefined ? Number(m[2]) : start;
+    if (!m || start > 65535 || end > 65535) throw new EngineError("invalid_argument", `error while looking up for ${key} ${v}: invalid port ${JSON.stringify(port)}`);
+    if (end < start) throw new EngineError("invalid_argument", `error while looking up for ${key} ${v}: invalid range specified for port: ${port}`);
+    for (let p = start; p <= end; p++) out.add(`${p}/${proto}`);
+  }
+  return out;
+}
 const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 const HEALTH = ["starting", "healthy", "unhealthy", "none"];
 
 /** docker's container filters as a predicate; `all` are the records before/since name containers in */
-function containerFilter(f: Filters, all: ContainerInfo[]): (c: ContainerInfo) => boolean {
+function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]): (c: ContainerInfo) => boolean {
   f.validate(CONTAINER_FILTERS, "Invalid");
   for (const v of f.get("health")) if (!HEALTH.includes(v)) throw new EngineError("invalid_argument", `Unrecognised filter value for health: ${v}`);
   for (const v of f.get("status")) if (!STATUSES.includes(v)) throw invalidFilter(`status=${v}`, "Invalid");
@@ -90,10 +145,25 @@ function containerFilter(f: Filters, all: ContainerInfo[]): (c: ContainerInfo) =
   const before = f.get("before").map(createdOf),
     since = f.get("since").map(createdOf);
   const created = (c: ContainerInfo) => ms(c.cfg.Created);
+  const publish = portSet("publish", f.get("publish")),
+    expose = portSet("expose", f.get("expose"));
+  // docker: a container passes when one of its ps ports is published on / exposes a port named
+  const portsMatch = (c: ContainerInfo) =>
+    (publish.size === 0 && expose.size === 0) ||
+    summaryPorts(svc, c).some((p) => (p.PublicPort !== undefined && publish.has(`${p.PublicPort}/${p.Type}`)) || expose.has(`${p.PrivatePort}/${p.Type}`));
+  // docker: a volume's name (a bind's source) or a mount's destination
+  const mounts = (v: string, c: ContainerInfo) => c.cfg.Mounts.some((m) => (m.Name ? m.Name === v : m.Source === v) || m.Destination === v);
+  // docker: a network's name, or a prefix of its ID
+  let ids: Map<string, string> | undefined; // network name → ID, read at the first value that is no name
+  const idOf = (n: string) => (ids ??= new Map(svc.networks.list().map((x) => [x.name, x.id]))).get(n);
+  const onNetwork = (v: string, c: ContainerInfo) =>
+    networkNames(c.cfg).includes(v) || (v !== "" && networkNames(c.cfg).some((n) => !!idOf(n)?.startsWith(v)));
   return (c) =>
     before.every((t) => created(c) < t) &&
     since.every((t) => created(c) > t) &&
-    f.any("network", (v) => networkNames(c.cfg).includes(v)) &&
+    f.any("network", (v) => onNetwork(v, c)) &&
+    f.any("volume", (v) => mounts(v, c)) &&
+    portsMatch(c) &&
     f.any("name", (v) => new RegExp(v).test(c.cfg.Name.slice(1))) &&
     f.any("id", (v) => c.cfg.Id.startsWith(v)) &&
     f.any(
@@ -151,7 +221,7 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
 export async function listContainers(d: SummaryDeps, q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
   const svc = d.containers;
   const f = q.filters ?? new Filters();
-  const keep = containerFilter(f, svc.list(true));
+  const keep = containerFilter(svc, f, svc.list(true));
   const all = !!q.all || q.limit !== undefined || f.has("status") || f.has("exited") || f.has("before") || f.has("since");
   let list = svc.list(all).filter(keep);
   if (q.limit !== undefined) list = list.slice(0, Math.max(0, q.limit));
@@ -169,6 +239,7 @@ export async function inspectContainer(d: SummaryDeps, ref: string, o: { size?: 
   const svc = d.containers;
   const info = svc.info(svc.resolve(ref));
   const doc = svc.inspectJson(info) as unknown as ContainerInspect;
+  doc.GraphDriver = { Data: await graphDriverData(d.snapshots, info), Name: doc.GraphDriver.Name };
   if (o.size) Object.assign(doc, await sizes(d, info.cfg, await d.imageSizes()));
   return doc;
 }

@@ -10,7 +10,8 @@ import { readRootfsFile } from "../rootfs-files.ts";
 import { buildSpec, computeCapabilities, resolveUser } from "../oci-spec.ts";
 import { pumpFd, startError } from "../supervisor.ts";
 import { canExec } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { randomBytes } from "node:crypto";
+import { ev, type ContainerDeps } from "./deps.ts";
 import { linkedContainers, withLinkEnv } from "./links.ts";
 import { refreshState } from "./state.ts";
 import { Undo } from "./undo.ts";
@@ -66,6 +67,11 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
     capabilities: o.privileged ? computeCapabilities([], [], true) : base.process.capabilities,
   };
 
+  // docker's exec events: exec_create / exec_start name the command, exec_die its exit code
+  const execID = randomBytes(32).toString("hex");
+  const what = o.cmd.join(" ");
+  ev(d, `exec_create: ${what}`, cfg, { execID });
+
   // our ends of the pipes or the pty master: closed again if the exec fails; the child's ends are
   // closed in any case once the runtime has passed them on
   const ours = new Undo();
@@ -110,6 +116,7 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
   } finally {
     for (const fd of child) closeFd(fd);
   }
+  ev(d, `exec_start: ${what}`, cfg, { execID });
   io.onStarted?.(running.pid);
   if (master >= 0) {
     io.onResizer?.((s) => {
@@ -137,6 +144,7 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
   } else if (stdinFd >= 0 && stdinFd !== master) closeFd(stdinFd);
   const ended = outputs.map(({ fd, sink }) => pumpFd(fd, fd === master, sink));
   const info = await running.wait();
+  ev(d, "exec_die", cfg, { execID, exitCode: String(info.exitCode) });
   await Promise.race([Promise.all(ended), Bun.sleep(1000)]);
   return info.exitCode;
 }

@@ -4,7 +4,7 @@ import { applyProbe, hasHealthcheck, MAX_OUTPUT, probeArgv, timings, type Health
 import { nowNano } from "../logs.ts";
 import { startFailureStatus } from "../supervisor.ts";
 import type { ContainerConfigFile } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
 import { exec } from "./exec.ts";
 import { safeUpdate } from "./state.ts";
 
@@ -63,7 +63,15 @@ export function startHealth(d: ContainerDeps, id: string, cfg: ContainerConfigFi
     if (stopped) return;
     const r = { Start: start, End: nowNano(), ExitCode: code, Output: out };
     const inStartPeriod = d.clock.now() - began < t.startPeriod;
-    safeUpdate(d, id, (s) => (s.Status === "running" || s.Status === "paused" ? { ...s, Health: applyProbe(s.Health ?? fresh(), r, { retries: t.retries, inStartPeriod }) } : s));
+    let was: string | undefined, now: string | undefined;
+    safeUpdate(d, id, (s) => {
+      if (s.Status !== "running" && s.Status !== "paused") return s;
+      const Health = applyProbe(s.Health ?? fresh(), r, { retries: t.retries, inStartPeriod });
+      [was, now] = [s.Health?.Status, Health.Status];
+      return { ...s, Health };
+    });
+    // docker: "health_status: healthy" when the status changes
+    if (now !== undefined && now !== was) ev(d, `health_status: ${now}`, cfg);
     timer = setTimeout(probe, t.interval);
   };
   timer = setTimeout(probe, t.interval);
