@@ -12,6 +12,12 @@ test("the synthetic import tarball is deterministic and GNU tar reads it cleanly
   const r = Bun.spawnSync(["tar", "-tvf", a!], { stdout: "pipe", stderr: "pipe" });
   expect(r.stderr.toString()).toBe("");
   expect(r.exitCode).toBe(0);
-  const kinds = new Set(r.stdout.toString().split("\n").filter(Boolean).map((l) => l[0]));
+  const kinds = new Set(
+    r.stdout
+      .toString()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l[0]),
+  );
   expect([...kinds].sort()).toEqual(["-", "d", "h", "l"]);
 });

@@ -243,7 +243,7 @@ export function ensurePullImage(work: string, docker: string | null, quick: bool
   const has = runCmd(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${image}`], { timeoutMs: 30_000 });
   if (has.ok) return null;
   if (!docker) return "pull image not in the registry and no docker to build it";
-  const env = quick ? process.env.BENCH_QUICK_DIRS ?? "usr/lib/python3.11" : process.env.BENCH_BIG_DIRS ?? "usr/lib/llvm-14 usr/lib/gcc usr/lib/python3.11";
+  const env = quick ? (process.env.BENCH_QUICK_DIRS ?? "usr/lib/python3.11") : (process.env.BENCH_BIG_DIRS ?? "usr/lib/llvm-14 usr/lib/gcc usr/lib/python3.11");
   const dirs = env.split(/\s+/).filter((d) => existsSync(`/${d}`));
   if (dirs.length === 0) return "none of BENCH_BIG_DIRS exists on this machine";
   const ctx = join(work, "big-ctx");

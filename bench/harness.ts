@@ -151,7 +151,8 @@ export function rounds(sc: Scenario, berth: Side | null, peers: { side: Side; ta
   rows.forEach((row, k) => {
     if (row.status) return;
     row.ratio = pairedRatio(bs, ps[k]!);
-    const keepB: number[] = [], keepP: number[] = [];
+    const keepB: number[] = [],
+      keepP: number[] = [];
     bs.forEach((x, i) => {
       const y = ps[k]![i];
       if (x !== undefined && y !== undefined) {

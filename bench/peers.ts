@@ -182,7 +182,13 @@ http:
 `,
     );
     const pidFile = join(run, "registry.pid");
-    runCmd(["setsid", "-f", "sh", "-c", `echo $$ > '${pidFile}'; exec /usr/bin/docker-registry serve '${cfg}' >>'${join(run, "registry.log")}' 2>&1 </dev/null`]);
+    runCmd([
+      "setsid",
+      "-f",
+      "sh",
+      "-c",
+      `echo $$ > '${pidFile}'; exec /usr/bin/docker-registry serve '${cfg}' >>'${join(run, "registry.log")}' 2>&1 </dev/null`,
+    ]);
     for (let i = 0; i < 100 && !(await registryPing()); i++) await sleep(100);
     if (await registryPing()) {
       state.registryPid = Number(readFileSync(pidFile, "utf8").trim());
@@ -292,7 +298,9 @@ async function unmountCgroup(dir: string, state: PeerState): Promise<void> {
       return;
     }
   }
-  state.notes.push(`${controller} is still bound to a lingering v1 hierarchy (child cgroups busy); run: mount -t cgroup -o ${controller} cgroup ${dir} && find ${dir} -mindepth 1 -depth -type d -delete; umount ${dir}`);
+  state.notes.push(
+    `${controller} is still bound to a lingering v1 hierarchy (child cgroups busy); run: mount -t cgroup -o ${controller} cgroup ${dir} && find ${dir} -mindepth 1 -depth -type d -delete; umount ${dir}`,
+  );
 }
 
 /** Undo exactly what startDaemons/applyHostFixes started or mounted. Safe to call twice. */

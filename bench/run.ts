@@ -99,7 +99,13 @@ async function loadExtras(): Promise<Extra[]> {
     try {
       const mod = (await import(file)) as Record<string, unknown>;
       const named = `scenario${id[0]!.toUpperCase()}${id.slice(1)}`;
-      const fn = [mod[named], mod.default, ...Object.entries(mod).filter(([k]) => k.startsWith("scenario")).map(([, v]) => v)].find((v) => typeof v === "function") as Extra["fn"];
+      const fn = [
+        mod[named],
+        mod.default,
+        ...Object.entries(mod)
+          .filter(([k]) => k.startsWith("scenario"))
+          .map(([, v]) => v),
+      ].find((v) => typeof v === "function") as Extra["fn"];
       const title = typeof mod.TITLE === "string" ? mod.TITLE : `${id}. ${rel}`;
       out.push(fn ? { id, file, title, fn } : { id, file, title, err: `skipped: ${rel} exports no scenario function (${named})` });
     } catch (e) {
@@ -110,7 +116,11 @@ async function loadExtras(): Promise<Extra[]> {
 }
 
 const extras = await loadExtras();
-const list = (s?: string) => (s ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
+const list = (s?: string) =>
+  (s ?? "")
+    .split(",")
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean);
 const only = list(opt.only);
 const skip = list(opt.skip);
 const want = (s: string) => (only.length === 0 || only.includes(s)) && !skip.includes(s);
@@ -124,7 +134,10 @@ const repo = resolve(import.meta.dir, "..");
 const work = resolve(opt.work ?? "/var/tmp/berth-bench");
 mkdirSync(work, { recursive: true });
 const t0 = Date.now();
-const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+const stamp = new Date()
+  .toISOString()
+  .replace(/[-:]/g, "")
+  .replace(/\.\d+Z$/, "Z");
 
 const peers = newPeerState();
 let stopping = false;
@@ -200,7 +213,7 @@ try {
   }
   const crun = which("crun") ?? undefined;
   const runc = which("runc") ?? undefined;
-  const bundle = crun || runc ? buildBundle(work, busyboxTar) ?? undefined : undefined;
+  const bundle = crun || runc ? (buildBundle(work, busyboxTar) ?? undefined) : undefined;
   const skopeo = which("skopeo") ?? undefined;
   let bigErr: string | null = null;
   if (want("e")) {
@@ -362,13 +375,19 @@ const meta = {
   peersStarted: { installed: peers.installed, notes: peers.notes },
   warnings,
 };
-writeFileSync(join(outDir, "results.json"), JSON.stringify({ meta, scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, rows: s.rows })) }, null, 2) + "\n");
+writeFileSync(
+  join(outDir, "results.json"),
+  JSON.stringify({ meta, scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, rows: s.rows })) }, null, 2) + "\n",
+);
 writeFileSync(
   join(outDir, "results.md"),
   `# berth bench ${meta.date}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
     `Notes:\n${scenarios.flatMap((s) => s.rows.filter((r) => r.note).map((r) => `- ${r.scenario} / ${r.engine}: ${r.note}`)).join("\n")}\n\nVersions: ${JSON.stringify(meta.versions)}\n`,
 );
-process.stdout.write(`\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs, loadavg ${meta.loadavg.split(" ").slice(0, 3).join(" ")}, ${meta.berth || "berth ?"}\n\n` + text);
+process.stdout.write(
+  `\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs, loadavg ${meta.loadavg.split(" ").slice(0, 3).join(" ")}, ${meta.berth || "berth ?"}\n\n` +
+    text,
+);
 for (const sc of scenarios) for (const r of sc.rows) if (r.note) process.stdout.write(`  note: ${r.scenario} / ${r.engine}: ${r.note}\n`);
 for (const n of [...peers.notes, ...warnings]) process.stdout.write(`  warning: ${n}\n`);
 process.stdout.write(`\nratios: berth / peer, ratio of medians over interleaved pairs (min–max of the per-pair ratios, n pairs)\n`);

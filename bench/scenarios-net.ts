@@ -40,7 +40,14 @@ export function scenarioNet(ctx: Ctx): Scenario[] {
   const fail = ctx.berthErr ?? ctx.berthImageErr;
   const start = new Scenario("n1", "n1. run --rm IMG true: default bridge vs --network none", fail);
   if (!fail) {
-    interleave(start, timed("berth", berth(ctx, "run", "--rm", IMAGE, "true")), timed("berth --network none", berth(ctx, "run", "--rm", "--network", "none", IMAGE, "true")), ctx.runs, 1, ctx.budget);
+    interleave(
+      start,
+      timed("berth", berth(ctx, "run", "--rm", IMAGE, "true")),
+      timed("berth --network none", berth(ctx, "run", "--rm", "--network", "none", IMAGE, "true")),
+      ctx.runs,
+      1,
+      ctx.budget,
+    );
   }
   return [start, throughput(ctx, fail)];
 }
@@ -75,9 +82,18 @@ function throughput(ctx: Ctx, fail: string | undefined): Scenario {
   try {
     ready(cport);
     ready(lport);
-    interleave(sc, { engine: "berth", op: () => runCmd(sender(cport), { timeoutMs: T_RUN }) }, { engine: "host loopback", op: () => runCmd(sender(lport), { timeoutMs: T_RUN }) }, Math.min(ctx.runs, 5), 1, ctx.budget);
+    interleave(
+      sc,
+      { engine: "berth", op: () => runCmd(sender(cport), { timeoutMs: T_RUN }) },
+      { engine: "host loopback", op: () => runCmd(sender(lport), { timeoutMs: T_RUN }) },
+      Math.min(ctx.runs, 5),
+      1,
+      ctx.budget,
+    );
   } finally {
-    try { process.kill(-loop.pid, 9); } catch {}
+    try {
+      process.kill(-loop.pid, 9);
+    } catch {}
     rmSync(sink, { force: true });
     runCmd(berth(ctx, "rm", "-f", name), { timeoutMs: T_RUN });
   }

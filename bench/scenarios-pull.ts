@@ -39,7 +39,11 @@ export interface PullImageSpec {
 
 function specs(): PullImageSpec[] {
   const big = (process.env.BENCH_PULL_DIRS ?? "/usr/lib/llvm-14 /usr/lib/gcc /usr/lib/python3.11").split(/\s+/).filter((d) => d && existsSync(d));
-  const small = (process.env.BENCH_PULL_SMALL ?? "/usr/lib/python3.11/encodings /usr/lib/python3.11/lib-dynload /usr/lib/python3.11/__pycache__ /usr/lib/python3.11/asyncio").split(/\s+/).filter((d) => d && existsSync(d));
+  const small = (
+    process.env.BENCH_PULL_SMALL ?? "/usr/lib/python3.11/encodings /usr/lib/python3.11/lib-dynload /usr/lib/python3.11/__pycache__ /usr/lib/python3.11/asyncio"
+  )
+    .split(/\s+/)
+    .filter((d) => d && existsSync(d));
   const huge = (process.env.BENCH_PULL_HUGE ?? "/usr/lib/x86_64-linux-gnu /usr/lib/jvm").split(/\s+/).filter((d) => d && existsSync(d));
   return [
     { id: "p1", title: `p1. pull of a ${big.length}-layer gzip image of real files (~530 MB unpacked)`, layers: big.map((d) => [d]) },
@@ -60,7 +64,22 @@ const sha = (b: Uint8Array | string) => `sha256:${new Bun.CryptoHasher("sha256")
 
 /** one layer: GNU tar of `dirs` (paths relative to /) → diffID hash + gzip(1) into `out` */
 async function buildLayer(dirs: string[], out: string): Promise<{ diffId: string; digest: string; size: number; tarSize: number }> {
-  const tar = Bun.spawn(["tar", "--sort=name", "--mtime=@1700000000", "--owner=0", "--group=0", "--numeric-owner", "-C", "/", "-cf", "-", ...dirs.map((d) => d.replace(/^\/+/, ""))], { stdout: "pipe", stderr: "pipe" });
+  const tar = Bun.spawn(
+    [
+      "tar",
+      "--sort=name",
+      "--mtime=@1700000000",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "-C",
+      "/",
+      "-cf",
+      "-",
+      ...dirs.map((d) => d.replace(/^\/+/, "")),
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
   const tmp = `${out}.tmp`;
   const gz = Bun.spawn(["gzip", "-6", "-n", "-c"], { stdin: "pipe", stdout: Bun.file(tmp), stderr: "pipe" });
   const h = new Bun.CryptoHasher("sha256");
@@ -121,8 +140,25 @@ export async function ensurePullFixture(work: string, registry: string, spec: Pu
     const mDigest = sha(manifest);
     writeFileSync(join(blobs, mDigest.slice(7)), manifest);
     writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    writeFileSync(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: mDigest, size: manifest.length, annotations: { "org.opencontainers.image.ref.name": "v" } }] }));
-    const built = { compressed: layers.reduce((a, l) => a + l.size, 0) + config.length + manifest.length, unpacked: layers.reduce((a, l) => a + l.tarSize, 0), layers: layers.length };
+    writeFileSync(
+      join(dir, "index.json"),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            digest: mDigest,
+            size: manifest.length,
+            annotations: { "org.opencontainers.image.ref.name": "v" },
+          },
+        ],
+      }),
+    );
+    const built = {
+      compressed: layers.reduce((a, l) => a + l.size, 0) + config.length + manifest.length,
+      unpacked: layers.reduce((a, l) => a + l.tarSize, 0),
+      layers: layers.length,
+    };
     writeFileSync(metaPath, JSON.stringify(built));
   }
   const built = JSON.parse(readFileSync(metaPath, "utf8")) as Omit<BuiltImage, "ref">;

@@ -88,15 +88,27 @@ export function scenarioA(ctx: Ctx): Scenario {
   const berth = side("berth", berthCmd(ctx, "run", "--rm", "--network", "none", IMAGE, "true"));
   const n = ctx.runs;
   const T2 = { kind: "ratio", max: 2 } as const;
-  for (const [name, bin] of [["crun", ctx.crun], ["runc", ctx.runc]] as const) {
+  for (const [name, bin] of [
+    ["crun", ctx.crun],
+    ["runc", ctx.runc],
+  ] as const) {
     if (!bin) sc.absent(`${name} run (bundle)`, `${name} not installed`, name === "crun" ? T2 : undefined);
     else if (!ctx.bundle) sc.absent(`${name} run (bundle)`, "no OCI bundle", name === "crun" ? T2 : undefined);
     else {
       const oci = (timeRss: boolean) => runCmd([bin, "run", "--bundle", ctx.bundle!, uid()], { cwd: ctx.work, timeoutMs: T_RUN, timeRss });
-      interleave(sc, berth, { engine: `${name} run (bundle)`, op: () => oci(false), rssProbe: () => oci(true).rssKb }, n, 1, ctx.budget, name === "crun" ? T2 : undefined);
+      interleave(
+        sc,
+        berth,
+        { engine: `${name} run (bundle)`, op: () => oci(false), rssProbe: () => oci(true).rssKb },
+        n,
+        1,
+        ctx.budget,
+        name === "crun" ? T2 : undefined,
+      );
     }
   }
-  if (ctx.docker) interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", "--network=none", IMAGE, "true"]), n, 1, ctx.budget);
+  if (ctx.docker)
+    interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", "--network=none", IMAGE, "true"]), n, 1, ctx.budget);
   else sc.absent("docker run", ctx.dockerWhy);
   if (ctx.podman) interleave(sc, berth, side("podman run", [ctx.podman, "run", "--rm", "--pull=never", "--network=none", IMAGE, "true"]), n, 1, ctx.budget);
   else sc.absent("podman run", ctx.podmanWhy);
@@ -108,7 +120,11 @@ export function scenarioA(ctx: Ctx): Scenario {
 export function scenarioB(ctx: Ctx): Scenario {
   const sc = new Scenario("b", "b. run --rm IMG true (default bridge)", imageErr(ctx));
   const berth = side("berth", berthCmd(ctx, "run", "--rm", IMAGE, "true"));
-  if (ctx.docker) interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", IMAGE, "true"]), ctx.runs, 1, ctx.budget, { kind: "ratio", max: 0.1 });
+  if (ctx.docker)
+    interleave(sc, berth, dockerSide("docker run", [ctx.docker, "run", "--rm", "--pull=never", IMAGE, "true"]), ctx.runs, 1, ctx.budget, {
+      kind: "ratio",
+      max: 0.1,
+    });
   else sc.absent("docker run", ctx.dockerWhy, { kind: "ratio", max: 0.1 });
   if (ctx.podman) interleave(sc, berth, side("podman run", [ctx.podman, "run", "--rm", "--pull=never", IMAGE, "true"]), ctx.runs, 1, ctx.budget);
   else sc.absent("podman run", ctx.podmanWhy);
@@ -154,14 +170,25 @@ export function scenarioC(ctx: Ctx): Scenario {
   const berth: Side = { engine: "berth", op: () => batch(bc, brm), rssProbe: () => batchProbe(bc, brm) };
   const tgt = { kind: "ratio", max: 0.2 } as const;
   const peers: { side: Side; target?: Target }[] = [];
-  for (const [name, cli, why, target] of [["docker", ctx.docker, ctx.dockerWhy, tgt], ["podman", ctx.podman, ctx.podmanWhy, undefined]] as const) {
+  for (const [name, cli, why, target] of [
+    ["docker", ctx.docker, ctx.dockerWhy, tgt],
+    ["podman", ctx.podman, ctx.podmanWhy, undefined],
+  ] as const) {
     if (!cli) {
       sc.absent(`${name} create/rm`, why, target);
       continue;
     }
     const c = [cli, "create", "--pull=never", "--label", "berth-bench=1", IMAGE, "true"];
     const rm = (ids: string[]) => [cli, "rm", ...ids];
-    peers.push({ side: { engine: `${name} create/rm`, op: () => batch(c, rm), rssProbe: () => batchProbe(c, rm), daemons: name === "docker" ? dockerDaemonPids : undefined }, target });
+    peers.push({
+      side: {
+        engine: `${name} create/rm`,
+        op: () => batch(c, rm),
+        rssProbe: () => batchProbe(c, rm),
+        daemons: name === "docker" ? dockerDaemonPids : undefined,
+      },
+      target,
+    });
   }
   if (peers.length) rounds(sc, berth, peers, ctx.heavyRuns, 0, ctx.budget);
   else if (!imageErr(ctx)) berthOnly(sc, berth, ctx.heavyRuns, 0, ctx.budget);
@@ -209,7 +236,10 @@ export function scenarioD(ctx: Ctx): Scenario {
   const peers: { side: Side; target?: Target }[] = [];
   const tags: [string, string][] = [];
   let seqI = 0;
-  for (const [name, cli, why] of [["docker import", ctx.docker, ctx.dockerWhy], ["podman import", ctx.podman, ctx.podmanWhy]] as const) {
+  for (const [name, cli, why] of [
+    ["docker import", ctx.docker, ctx.dockerWhy],
+    ["podman import", ctx.podman, ctx.podmanWhy],
+  ] as const) {
     if (!cli) {
       sc.absent(name, why);
       continue;
@@ -269,7 +299,13 @@ export function scenarioE(ctx: Ctx): Scenario {
   } else sc.absent("docker pull", ctx.dockerWhy);
   if (ctx.podman) {
     const p = ctx.podman;
-    peers.push({ side: side("podman pull", [p, "pull", "-q", "--tls-verify=false", img], { timeoutMs: T, rss: "inline", prepare: () => void runCmd([p, "rmi", "-f", img]) }) });
+    peers.push({
+      side: side("podman pull", [p, "pull", "-q", "--tls-verify=false", img], {
+        timeoutMs: T,
+        rss: "inline",
+        prepare: () => void runCmd([p, "rmi", "-f", img]),
+      }),
+    });
   } else sc.absent("podman pull", ctx.podmanWhy);
   const out = join(ctx.work, "skopeo-dir");
   if (ctx.skopeo) {
@@ -296,7 +332,10 @@ export function scenarioE(ctx: Ctx): Scenario {
 // ------------------------------------------------------------------ f. build, tiny and ten-step, cold and cached
 export function scenarioF(ctx: Ctx): Scenario[] {
   const out: Scenario[] = [];
-  for (const [file, dir] of [["tiny", ctx.ctxTiny], ["ten-step", ctx.ctxTen]] as const) {
+  for (const [file, dir] of [
+    ["tiny", ctx.ctxTiny],
+    ["ten-step", ctx.ctxTen],
+  ] as const) {
     for (const mode of ["cold", "cached"] as const) {
       const sc = new Scenario("f", `f. build ${file} Dockerfile, ${mode === "cold" ? "cold (--no-cache)" : "cached"}`, imageErr(ctx));
       out.push(sc);
@@ -310,12 +349,24 @@ export function scenarioF(ctx: Ctx): Scenario[] {
       const n = cold ? ctx.heavyRuns : ctx.runs;
       const warm = cold ? 0 : 1; // cached: one untimed build fills the cache
       const opts = { timeoutMs: 300_000, rss: "inline" as const };
-      const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), { ...opts, prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined });
+      const berth = side("berth", berthCmd(ctx, "build", ...nc, "-t", tag, dir), {
+        ...opts,
+        prepare: cold ? () => void runCmd(berthCmd(ctx, "rmi", "-f", tag)) : undefined,
+      });
       const peers: { side: Side }[] = [];
       if (ctx.docker) {
         const d = ctx.docker;
-        for (const [label, bk] of [["docker build (legacy)", "0"], ["docker build (BuildKit)", "1"]] as const) {
-          peers.push({ side: dockerSide(label, [d, "build", ...nc, "-q", "-t", tag, dir], { ...opts, env: { DOCKER_BUILDKIT: bk }, prepare: cold ? () => void runCmd([d, "rmi", "-f", tag]) : undefined }) });
+        for (const [label, bk] of [
+          ["docker build (legacy)", "0"],
+          ["docker build (BuildKit)", "1"],
+        ] as const) {
+          peers.push({
+            side: dockerSide(label, [d, "build", ...nc, "-q", "-t", tag, dir], {
+              ...opts,
+              env: { DOCKER_BUILDKIT: bk },
+              prepare: cold ? () => void runCmd([d, "rmi", "-f", tag]) : undefined,
+            }),
+          });
         }
       } else {
         sc.absent("docker build (legacy)", ctx.dockerWhy);
@@ -323,7 +374,12 @@ export function scenarioF(ctx: Ctx): Scenario[] {
       }
       if (ctx.podman) {
         const p = ctx.podman;
-        peers.push({ side: side("podman build", [p, "build", ...nc, "--pull=never", "-q", "-t", tag, dir], { ...opts, prepare: cold ? () => void runCmd([p, "rmi", "-f", tag]) : undefined }) });
+        peers.push({
+          side: side("podman build", [p, "build", ...nc, "--pull=never", "-q", "-t", tag, dir], {
+            ...opts,
+            prepare: cold ? () => void runCmd([p, "rmi", "-f", tag]) : undefined,
+          }),
+        });
       } else sc.absent("podman build", ctx.podmanWhy);
       if (peers.length) rounds(sc, berth, peers, n, warm, ctx.budget);
       else if (!imageErr(ctx)) berthOnly(sc, berth, n, warm, ctx.budget);

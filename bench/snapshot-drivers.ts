@@ -34,7 +34,8 @@ async function measure(driver: DriverName, parent: string): Promise<{ prepare: n
     const d = createDriver(driver, join(root, "berth", driver));
     let top = "";
     for await (const s of d.walk()) if (s.kind === "committed") top = s.name;
-    const prepare: number[] = [], remove: number[] = [];
+    const prepare: number[] = [],
+      remove: number[] = [];
     for (let i = 0; i < N; i++) {
       const t0 = Bun.nanoseconds();
       await d.prepare(`bench-${i}`, top);

@@ -29,7 +29,10 @@ describe("pairedRatio", () => {
   });
   test("drift common to both sides cancels in the per-pair ratios", () => {
     const drift = [1, 2, 4, 8];
-    const r = pairedRatio(drift.map((d) => 3 * d), drift.map((d) => 6 * d))!;
+    const r = pairedRatio(
+      drift.map((d) => 3 * d),
+      drift.map((d) => 6 * d),
+    )!;
     expect(r.min).toBeCloseTo(0.5);
     expect(r.max).toBeCloseTo(0.5);
   });

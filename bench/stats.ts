@@ -16,7 +16,8 @@ export function median(xs: readonly number[]): number {
 
 export function minMax(xs: readonly number[]): [number, number] {
   if (xs.length === 0) return [NaN, NaN];
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const x of xs) {
     if (x < lo) lo = x;
     if (x > hi) hi = x;
@@ -38,10 +39,13 @@ export interface PairedRatio {
 
 /** Pairs are (berth[i], peer[i]); a pair missing either side (undefined/NaN) is dropped. */
 export function pairedRatio(berth: readonly (number | undefined)[], peer: readonly (number | undefined)[]): PairedRatio | undefined {
-  const b: number[] = [], p: number[] = [], r: number[] = [];
+  const b: number[] = [],
+    p: number[] = [],
+    r: number[] = [];
   const n = Math.min(berth.length, peer.length);
   for (let i = 0; i < n; i++) {
-    const x = berth[i], y = peer[i];
+    const x = berth[i],
+      y = peer[i];
     if (x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y) || y <= 0) continue;
     b.push(x);
     p.push(y);

@@ -27,7 +27,8 @@ const PATCHES: [string, string][] = [
 const bin = Buffer.from(readFileSync(tmp));
 for (const [from, to] of PATCHES) {
   if (from.length !== to.length) throw new Error("patch length mismatch");
-  const needle = Buffer.from(from), repl = Buffer.from(to);
+  const needle = Buffer.from(from),
+    repl = Buffer.from(to);
   let n = 0;
   for (let i = bin.indexOf(needle); i >= 0; i = bin.indexOf(needle, i + needle.length)) {
     repl.copy(bin, i);

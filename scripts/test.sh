@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bunx tsc --noEmit -p .
+# formatter and linter (biome.json): unformatted code or a lint error fails the run
+bunx biome ci --colors=off src test bench scripts fault
 bun run build
 # one file at a time keeps root integration tests (namespaces, cgroups, mounts) from racing each other
 # the CLI tests run the compiled binary, as users do (test/helpers/cli.ts)

@@ -34,11 +34,16 @@ const globalFlags: FlagsDef = {
   "storage-driver": { type: "string", alias: "s", description: "Storage driver to use", default: "" },
   "config-file": { type: "string", description: `Daemon configuration file (default "${DEFAULT_DAEMON_CONFIG}")`, default: "" },
   debug: { type: "boolean", alias: "D", description: "Enable debug mode" },
-  "log-level": { type: "enum", alias: "l", options: ["debug", "info", "warn", "error", "fatal"], description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")', default: "warn" },
+  "log-level": {
+    type: "enum",
+    alias: "l",
+    options: ["debug", "info", "warn", "error", "fatal"],
+    description: 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")',
+    default: "warn",
+  },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
-
 
 /** how berth starts itself for its helper processes: the compiled binary passes on only PATH; under
  * `bun src/main.ts` (tests) the whole environment */
@@ -65,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     return 125;
   }
   const debug = !!g.flags.debug;
-  const level = debug ? 4 : parseLogLevel(String(g.flags["log-level"])) ?? 1;
+  const level = debug ? 4 : (parseLogLevel(String(g.flags["log-level"])) ?? 1);
   const log = createLogger(level, (line) => void process.stderr.write(line), color);
   if (g.flags.version) {
     process.stdout.write(`berth version ${VERSION}\n`);
@@ -170,7 +175,9 @@ async function main(argv: string[]): Promise<number> {
     // docker's words: "requires 2 arguments … Run '…'" for an exact count, "requires at least 1 argument … See '…'"
     const exactly = minArgs !== undefined && minArgs === maxArgs;
     const exact = exactly ? `requires ${minArgs} argument${minArgs === 1 ? "" : "s"}` : countErr;
-    process.stderr.write(`berth: 'berth ${path.join(" ")}' ${exact}\n\n${usageLine(cmd, path)}\n\n${exactly ? "Run" : "See"} 'berth ${path.join(" ")} --help' for more information\n`);
+    process.stderr.write(
+      `berth: 'berth ${path.join(" ")}' ${exact}\n\n${usageLine(cmd, path)}\n\n${exactly ? "Run" : "See"} 'berth ${path.join(" ")} --help' for more information\n`,
+    );
     return 1;
   }
 
@@ -189,15 +196,30 @@ function rootDenied(e: unknown, root: string): EngineError | undefined {
   while (e instanceof EngineError && e.cause) e = e.cause;
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS") return undefined;
-  return new EngineError("permission_denied", `permission denied while trying to open the berth root directory at ${root}: ${goErrno(e as NodeJS.ErrnoException)}`, {
-    cause: e,
-    hint: `berth keeps its state under ${root} and needs root for it: run it with sudo, or pass --root DIR for a directory you own`,
-  });
+  return new EngineError(
+    "permission_denied",
+    `permission denied while trying to open the berth root directory at ${root}: ${goErrno(e as NodeJS.ErrnoException)}`,
+    {
+      cause: e,
+      hint: `berth keeps its state under ${root} and needs root for it: run it with sudo, or pass --root DIR for a directory you own`,
+    },
+  );
 }
 
 /** a Node errno error as Go prints an *fs.PathError: "mkdir /var/lib/berth/x: permission denied" */
 function goErrno(e: NodeJS.ErrnoException): string {
-  const strerror = e.code === "EACCES" ? "permission denied" : e.code === "EPERM" ? "operation not permitted" : e.code === "EROFS" ? "read-only file system" : e.code === "ENOENT" ? "no such file or directory" : e.code === "ENOSPC" ? "no space left on device" : (e.message.split(":")[1]?.split(",")[0]?.trim().toLowerCase() ?? String(e.code));
+  const strerror =
+    e.code === "EACCES"
+      ? "permission denied"
+      : e.code === "EPERM"
+        ? "operation not permitted"
+        : e.code === "EROFS"
+          ? "read-only file system"
+          : e.code === "ENOENT"
+            ? "no such file or directory"
+            : e.code === "ENOSPC"
+              ? "no space left on device"
+              : (e.message.split(":")[1]?.split(",")[0]?.trim().toLowerCase() ?? String(e.code));
   const op = e.syscall ? `${e.syscall === "scandir" ? "open" : e.syscall} ` : "";
   return e.path ? `${op}${e.path}: ${strerror}` : `${op.trim() || e.code}: ${strerror}`;
 }
@@ -214,7 +236,8 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[], r
   if (!(e instanceof EngineError) && isErrno(e)) {
     // the engine let a raw filesystem error through: say it as berth's own error, permission first
     const denied = e.path && (e.path === root || e.path.startsWith(root + "/")) ? rootDenied(e, root) : undefined;
-    const kind = e.code === "ENOENT" ? "not_found" : e.code === "EEXIST" ? "already_exists" : e.code === "EACCES" || e.code === "EPERM" ? "permission_denied" : "internal";
+    const kind =
+      e.code === "ENOENT" ? "not_found" : e.code === "EEXIST" ? "already_exists" : e.code === "EACCES" || e.code === "EPERM" ? "permission_denied" : "internal";
     e = denied ?? new EngineError(kind, goErrno(e), { cause: e });
   }
   const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);

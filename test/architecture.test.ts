@@ -168,7 +168,9 @@ test("every src/engine file opens with a comment saying what it does", () => {
   const bad: string[] = [];
   for (const rel of new Glob("engine/**/*.ts").scanSync(src)) {
     if (rel.endsWith(".test.ts") || rel.includes("_testutil")) continue;
-    const text = readFileSync(join(src, rel), "utf8").replace(/^#!.*\n/, "").trimStart();
+    const text = readFileSync(join(src, rel), "utf8")
+      .replace(/^#!.*\n/, "")
+      .trimStart();
     const m = /^(?:\/\*\*([\s\S]*?)\*\/|\/\/(.*))/.exec(text);
     const words = (m?.[1] ?? m?.[2] ?? "").replace(/^\s*\*/gm, "").trim();
     if (words.length < 10) bad.push(rel);

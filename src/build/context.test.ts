@@ -34,7 +34,12 @@ describe("context", () => {
   });
   test("collect: a directory's contents, a single file, globs; sorted", () => {
     const r = new SourceRoot(dir);
-    expect(r.collect(["src"], "COPY").entries.map((e) => [e.rel, e.type])).toEqual([["", "dir"], ["deep", "dir"], ["deep/y.ts", "file"], ["x.ts", "file"]]);
+    expect(r.collect(["src"], "COPY").entries.map((e) => [e.rel, e.type])).toEqual([
+      ["", "dir"],
+      ["deep", "dir"],
+      ["deep/y.ts", "file"],
+      ["x.ts", "file"],
+    ]);
     expect(r.collect(["b.md"], "COPY")).toMatchObject({ singleFile: "b.md", entries: [{ rel: "b.md", type: "file" }] });
     expect(r.collect(["a*.txt"], "COPY").entries.map((e) => e.rel)).toEqual(["a1.txt", "a2.txt"]);
     expect(() => r.collect(["nope"], "COPY")).toThrow("file not found in build context or excluded by .dockerignore");

@@ -58,7 +58,10 @@ export function globMatch(pattern: string, name: string): boolean {
   }
   // several stars backtrack polynomially in a JS RegExp (*a*a*a*a*a*b: 6 s for a 100-character name)
   if (parts.filter((p) => p === STAR).length <= 1) return re.test(name);
-  return globTest(parts.map((p) => (p === STAR ? p : new RegExp(`^${p}$`))), name);
+  return globTest(
+    parts.map((p) => (p === STAR ? p : new RegExp(`^${p}$`))),
+    name,
+  );
 }
 
 /** `p` (slash path relative to root) resolved inside root with its parents' symlinks followed there */
@@ -67,7 +70,11 @@ export function resolveRel(root: string, p: string): string {
 }
 
 export class SourceRoot {
-  constructor(readonly root: string, readonly ignore?: IgnoreMatcher, readonly what = "build context") {}
+  constructor(
+    readonly root: string,
+    readonly ignore?: IgnoreMatcher,
+    readonly what = "build context",
+  ) {}
 
   private ignored(rel: string): boolean {
     return !!this.ignore && rel !== "" && this.ignore.ignores(rel);
@@ -94,7 +101,8 @@ export class SourceRoot {
   /** the context-relative paths a COPY source names */
   match(src: string, instr: string): string[] {
     const cleaned = cleanPath(src.startsWith("/") ? src.slice(1) || "." : src);
-    if (cleaned === ".." || cleaned.startsWith("../")) throw new EngineError("invalid_argument", `${instr} failed: forbidden path outside the build context: ${src} ()`);
+    if (cleaned === ".." || cleaned.startsWith("../"))
+      throw new EngineError("invalid_argument", `${instr} failed: forbidden path outside the build context: ${src} ()`);
     const rel = cleaned === "." ? "" : cleaned;
     if (hasGlob(rel)) {
       const depth = rel.split("/").length;

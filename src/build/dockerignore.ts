@@ -36,7 +36,8 @@ export function cleanPath(p: string): string {
 }
 
 export const STAR = "[^/]*";
-const ANY = ".*", ANY_DIRS = "(?:.*/)?";
+const ANY = ".*",
+  ANY_DIRS = "(?:.*/)?";
 
 function patternRegExp(pattern: string): Matcher {
   // one regexp piece per glob element: a star kind, or a piece that matches exactly one character
@@ -155,7 +156,12 @@ export class IgnoreMatcher {
     for (const p of this.patterns) {
       if (p.exclusion !== matched) continue;
       let hit = p.re.test(rel);
-      if (!hit) for (const par of parents) if (p.re.test(par)) { hit = true; break; }
+      if (!hit)
+        for (const par of parents)
+          if (p.re.test(par)) {
+            hit = true;
+            break;
+          }
       if (hit) matched = !p.exclusion;
     }
     return matched;

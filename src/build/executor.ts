@@ -55,7 +55,18 @@ export interface BuildResult {
 const short = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
 
 /** --build-arg values and docker's predefined proxy args, which never need an ARG to be "consumed" */
-const PREDEFINED = new Set(["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"]);
+const PREDEFINED = new Set([
+  "HTTP_PROXY",
+  "http_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "FTP_PROXY",
+  "ftp_proxy",
+  "NO_PROXY",
+  "no_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+]);
 
 class StepFailed extends EngineError {}
 
@@ -71,7 +82,10 @@ export class Builder {
   private metaEnv = new Map<string, string>();
   private tmp: string;
 
-  constructor(readonly engine: Engine, readonly o: BuildOptions) {
+  constructor(
+    readonly engine: Engine,
+    readonly o: BuildOptions,
+  ) {
     this.support = new BuildSupport(engine.images, engine.containers, join(engine.root, "builder"));
     mkdirSync(this.support.scratchDir, { recursive: true, mode: 0o700 });
     this.tmp = mkdtempSync(join(this.support.scratchDir, "build-"));
@@ -134,7 +148,9 @@ export class Builder {
     let ignoreText = "";
     try {
       ignoreText = readFileSync(join(this.o.contextDir, ".dockerignore"), "utf8");
-    } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `read .dockerignore: ${(e as Error).message}`, { cause: e }); } // none: nothing ignored; an unreadable one must not send what it excludes
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `read .dockerignore: ${(e as Error).message}`, { cause: e });
+    } // none: nothing ignored; an unreadable one must not send what it excludes
     this.ignore = ignoreText ? new IgnoreMatcher(parseDockerignore(ignoreText)) : undefined;
     this.context = new SourceRoot(this.o.contextDir, this.ignore);
     this.args = { given: this.o.buildArgs, used: new Set(), meta: this.metaEnv };
@@ -235,7 +251,11 @@ export class Builder {
     try {
       await this.pull(name);
     } catch (e) {
-      throw new EngineError("not_found", `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`, { cause: e });
+      throw new EngineError(
+        "not_found",
+        `pull access denied for ${name.split(":")[0]}, repository does not exist or may require 'docker login': ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     return (await this.engine.images.resolve(name)).id;
   }
@@ -266,7 +286,8 @@ export class Builder {
         if (!node) continue;
         node.line = stage.from.node.line;
         const ins = toInstruction(node, this.lex.escape, this.o.dockerfileName);
-        if (ins.kind === "ONBUILD" || ins.kind === "FROM" || ins.kind === "MAINTAINER") throw new DockerfileError(this.o.dockerfileName, stage.from.node.line, `${ins.kind} isn't allowed as an ONBUILD trigger`);
+        if (ins.kind === "ONBUILD" || ins.kind === "FROM" || ins.kind === "MAINTAINER")
+          throw new DockerfileError(this.o.dockerfileName, stage.from.node.line, `${ins.kind} isn't allowed as an ONBUILD trigger`);
         await this.yieldAndCheck();
         cur = await this.dispatch(st, ins, cur);
       }
@@ -299,7 +320,12 @@ export class Builder {
    * look the key up in the local cache, then in the --cache-from images (`step`: the parent, the
    * history line and config the step would produce); else produce the image and remember it
    */
-  private async cached(key: unknown[], make: () => Promise<Digest>, quietProduce = false, step?: { parent: Digest | undefined; createdBy: string; config: ContainerConfig }): Promise<Digest> {
+  private async cached(
+    key: unknown[],
+    make: () => Promise<Digest>,
+    quietProduce = false,
+    step?: { parent: Digest | undefined; createdBy: string; config: ContainerConfig },
+  ): Promise<Digest> {
     const k = JSON.stringify(key);
     if (!this.o.noCache) {
       let hit = this.support.cacheGet(k);
@@ -344,14 +370,29 @@ export class Builder {
         const createdBy = [...shellOf(st), `#(nop) ${comment}`].join(" ");
         const config = structuredClone(st.config);
         const dir = config.WorkingDir!;
-        if (!cur) return this.cached(["meta", "scratch", createdBy, st.author ?? ""], () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });
-        return this.cached(["workdir", cur, createdBy, st.author ?? ""], () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author), false, { parent: cur, createdBy, config });
+        if (!cur)
+          return this.cached(
+            ["meta", "scratch", createdBy, st.author ?? ""],
+            () => this.support.fsStep(undefined, { dest: dir, entries: [] }, config, createdBy, st.author),
+            false,
+            { parent: cur, createdBy, config },
+          );
+        return this.cached(
+          ["workdir", cur, createdBy, st.author ?? ""],
+          () => this.support.fsStep(cur, { dest: dir, entries: [] }, config, createdBy, st.author),
+          false,
+          { parent: cur, createdBy, config },
+        );
       }
       default: {
         const comment = applyMeta(st, ins, this.lex, this.args, file);
         const createdBy = nopCreatedBy(st, comment);
         const config = structuredClone(st.config);
-        return this.cached(["meta", cur ?? "scratch", createdBy, st.author ?? ""], () => this.support.configStep(cur, config, createdBy, st.author), false, { parent: cur, createdBy, config });
+        return this.cached(["meta", cur ?? "scratch", createdBy, st.author ?? ""], () => this.support.configStep(cur, config, createdBy, st.author), false, {
+          parent: cur,
+          createdBy,
+          config,
+        });
       }
     }
   }
@@ -373,34 +414,49 @@ export class Builder {
     const createdBy = prefix + argv.join(" ");
     const network = ins.network ?? this.o.network;
     const config = structuredClone(st.config);
-    return this.cached(["run", cur, createdBy, network ?? "", st.author ?? ""], async () => {
-      const output: Uint8Array[] = [];
-      const sink = (b: Uint8Array) => {
-        if (this.o.quiet) output.push(b.slice());
-        else this.o.out(b);
-      };
-      let ctr = "";
-      const res = await this.support.runStep({
-        base: cur, argv, env: args.map(([k, v]) => `${k}=${v}`), user: st.config.User, workdir: st.config.WorkingDir, network, addHost: this.o.addHost,
-        config, createdBy, author: st.author, stdout: sink, stderr: sink,
-        onStarted: () => {
-          this.runningContainer = ctr;
-          if (this.interrupted) void this.engine.containers.kill(ctr, "SIGKILL").catch(() => {}); // it may have exited already; the step's wait reports how it ended
-        },
-        onContainer: (id) => {
-          ctr = id;
-          this.say(` ---> Running in ${short(id)}`);
-        },
-      });
-      this.runningContainer = undefined;
-      this.checkInterrupted();
-      if (res.exitCode !== 0 || !res.id) {
-        if (this.o.quiet) for (const b of output) this.o.err?.(b);
-        throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`);
-      }
-      this.say(`Removing intermediate container ${short(ctr)}`);
-      return res.id;
-    }, false, { parent: cur, createdBy, config });
+    return this.cached(
+      ["run", cur, createdBy, network ?? "", st.author ?? ""],
+      async () => {
+        const output: Uint8Array[] = [];
+        const sink = (b: Uint8Array) => {
+          if (this.o.quiet) output.push(b.slice());
+          else this.o.out(b);
+        };
+        let ctr = "";
+        const res = await this.support.runStep({
+          base: cur,
+          argv,
+          env: args.map(([k, v]) => `${k}=${v}`),
+          user: st.config.User,
+          workdir: st.config.WorkingDir,
+          network,
+          addHost: this.o.addHost,
+          config,
+          createdBy,
+          author: st.author,
+          stdout: sink,
+          stderr: sink,
+          onStarted: () => {
+            this.runningContainer = ctr;
+            if (this.interrupted) void this.engine.containers.kill(ctr, "SIGKILL").catch(() => {}); // it may have exited already; the step's wait reports how it ended
+          },
+          onContainer: (id) => {
+            ctr = id;
+            this.say(` ---> Running in ${short(id)}`);
+          },
+        });
+        this.runningContainer = undefined;
+        this.checkInterrupted();
+        if (res.exitCode !== 0 || !res.id) {
+          if (this.o.quiet) for (const b of output) this.o.err?.(b);
+          throw new StepFailed("failed_precondition", `The command '${argv.join(" ")}' returned a non-zero code: ${res.exitCode}`);
+        }
+        this.say(`Removing intermediate container ${short(ctr)}`);
+        return res.id;
+      },
+      false,
+      { parent: cur, createdBy, config },
+    );
   }
 
   private async copyInstr(st: StageState, ins: Extract<Instruction, { kind: "COPY" | "ADD" }>, cur: Digest | undefined): Promise<Digest> {
@@ -421,7 +477,8 @@ export class Builder {
     const heredocs = new Map(ins.node.heredocs.map((h) => [h.name, h]));
     const sources = ins.sources.map((src) => (src.startsWith("<<") && heredocs.has(src.slice(2)) ? src : s(src)));
     const multi = sources.length > 1 || sources.some((x) => /[*?[]/.test(x));
-    if (multi && !trailing) throw new EngineError("invalid_argument", `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
+    if (multi && !trailing)
+      throw new EngineError("invalid_argument", `When using ${ins.kind} with more than one source file, the destination must be a directory and end with a /`);
 
     const entries: CopyEntry[] = [];
     const archives: string[] = [];
@@ -472,7 +529,8 @@ export class Builder {
 
     const plan = (): CopyPlan => ({ dest, singleFile: trailing ? undefined : singleFile, entries, chown, chmod, archives, pace: this.pace });
     let sum: string | undefined;
-    const createdBy = () => [...shellOf(st), `#(nop) ${ins.kind} ${kind}:${(sum ??= h.digest("hex"))} in ${dest}${trailing && dest !== "/" ? "/" : ""} `].join(" ");
+    const createdBy = () =>
+      [...shellOf(st), `#(nop) ${ins.kind} ${kind}:${(sum ??= h.digest("hex"))} in ${dest}${trailing && dest !== "/" ? "/" : ""} `].join(" ");
     const config = structuredClone(st.config);
 
     if (ins.kind === "COPY" && ins.from !== undefined && plain.length) {
@@ -485,18 +543,26 @@ export class Builder {
       // an image is content-addressed: its ID stands for the content, only the names need hashing
       h.update(`from\0${fromId}\0${plain.join("\0")}\0`);
       if (sources.length === 1) kind = "file";
-      return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () =>
-        this.support.withImageRoot(fromId!, async (root) => {
-          const got = await new SourceRoot(root, undefined, "image").collectPaced(plain, ins.kind, false, this.pace);
-          entries.push(...got.entries);
-          if (sources.length === 1) singleFile = got.singleFile;
-          return this.support.fsStep(cur, plan(), config, createdBy(), st.author);
-        }),
-        false, { parent: cur, createdBy: createdBy(), config },
+      return this.cached(
+        ["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""],
+        () =>
+          this.support.withImageRoot(fromId!, async (root) => {
+            const got = await new SourceRoot(root, undefined, "image").collectPaced(plain, ins.kind, false, this.pace);
+            entries.push(...got.entries);
+            if (sources.length === 1) singleFile = got.singleFile;
+            return this.support.fsStep(cur, plan(), config, createdBy(), st.author);
+          }),
+        false,
+        { parent: cur, createdBy: createdBy(), config },
       );
     }
     if (plain.length) await collectFrom(this.context, plain, ins.kind === "ADD");
-    return this.cached(["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""], () => this.support.fsStep(cur, plan(), config, createdBy(), st.author), false, { parent: cur, createdBy: createdBy(), config });
+    return this.cached(
+      ["copy", cur ?? "scratch", createdBy(), chown ?? "", chmod ?? "", trailing, st.author ?? ""],
+      () => this.support.fsStep(cur, plan(), config, createdBy(), st.author),
+      false,
+      { parent: cur, createdBy: createdBy(), config },
+    );
   }
 
   /** ADD <url>: into the build's scratch directory, checked against --checksum */

@@ -18,7 +18,11 @@ const errOf = (text: string): string => {
 describe("lines", () => {
   test("continuations, comments inside them, blank lines", () => {
     const { nodes } = parseNodes("FROM a\nRUN echo a \\\n  # comment\n\n  && echo b\n# c\nCMD x\n");
-    expect(nodes.map((n) => [n.keyword, n.rest, n.line, n.endLine])).toEqual([["FROM", "a", 1, 1], ["RUN", "echo a   && echo b", 2, 5], ["CMD", "x", 7, 7]]);
+    expect(nodes.map((n) => [n.keyword, n.rest, n.line, n.endLine])).toEqual([
+      ["FROM", "a", 1, 1],
+      ["RUN", "echo a   && echo b", 2, 5],
+      ["CMD", "x", 7, 7],
+    ]);
   });
   test("escape directive switches the continuation character", () => {
     const r = parseNodes("# escape=`\nFROM a\nRUN dir c:\\ `\n  x\n");
@@ -42,7 +46,10 @@ describe("lines", () => {
     const { nodes } = parseNodes("FROM a\nRUN <<EOF\necho $A\nEOF\nRUN <<-X cat\n\tline\n\tX\nCOPY <<'A' <<B /dst/\none\nA\ntwo\nB\nCMD x");
     expect(nodes[1]!.heredocs).toEqual([{ name: "EOF", content: "echo $A\n", expand: true }]);
     expect(nodes[2]!.heredocs).toEqual([{ name: "X", content: "line\n", expand: true }]);
-    expect(nodes[3]!.heredocs.map((h) => [h.name, h.content, h.expand])).toEqual([["A", "one\n", false], ["B", "two\n", true]]);
+    expect(nodes[3]!.heredocs.map((h) => [h.name, h.content, h.expand])).toEqual([
+      ["A", "one\n", false],
+      ["B", "two\n", true],
+    ]);
     expect(nodes[4]!.keyword).toBe("CMD");
     expect(nodes[4]!.line).toBe(13);
   });
@@ -64,7 +71,11 @@ describe("instructions", () => {
   test("FROM forms, stages, ARG before FROM", () => {
     const df = parseDockerfile("ARG V=1\nARG B\nFROM busybox:${V} AS Build\nRUN x\nFROM build\nFROM --platform=linux/amd64 scratch");
     expect(df.metaArgs.map((a) => a.args)).toEqual([[{ name: "V", value: "1" }], [{ name: "B" }]]);
-    expect(df.stages.map((s) => [s.index, s.name, s.from.kind === "FROM" && s.from.image, s.instructions.length])).toEqual([[0, "build", "busybox:${V}", 1], [1, undefined, "build", 0], [2, undefined, "scratch", 0]]);
+    expect(df.stages.map((s) => [s.index, s.name, s.from.kind === "FROM" && s.from.image, s.instructions.length])).toEqual([
+      [0, "build", "busybox:${V}", 1],
+      [1, undefined, "build", 0],
+      [2, undefined, "scratch", 0],
+    ]);
     expect(df.stages[2]!.from.platform).toBe("linux/amd64");
   });
   test("errors name file and line", () => {
@@ -99,22 +110,36 @@ describe("instructions", () => {
     expect((one("RUN --network=none true") as any).network).toBe("none");
   });
   test("ENV and LABEL: pairs, quotes, legacy form", () => {
-    expect((one('ENV A=1 B="two words" C=x\\ y') as any).pairs).toEqual([["A", "1"], ["B", '"two words"'], ["C", "x\\ y"]]);
+    expect((one('ENV A=1 B="two words" C=x\\ y') as any).pairs).toEqual([
+      ["A", "1"],
+      ["B", '"two words"'],
+      ["C", "x\\ y"],
+    ]);
     expect((one("ENV A some value") as any).pairs).toEqual([["A", "some value"]]);
-    expect((one('LABEL "com.x"="y z" k=v') as any).pairs).toEqual([['"com.x"', '"y z"'], ["k", "v"]]);
+    expect((one('LABEL "com.x"="y z" k=v') as any).pairs).toEqual([
+      ['"com.x"', '"y z"'],
+      ["k", "v"],
+    ]);
   });
   test("ARG, EXPOSE, VOLUME, USER, WORKDIR, STOPSIGNAL, MAINTAINER", () => {
     expect((one("ARG A B=2") as any).args).toEqual([{ name: "A" }, { name: "B", value: "2" }]);
     expect((one("EXPOSE 80 443/udp") as any).ports).toEqual(["80", "443/udp"]);
-    expect((one('VOLUME ["/a", "/b"]') as any)).toMatchObject({ paths: ["/a", "/b"], json: true });
-    expect((one("VOLUME /a /b") as any)).toMatchObject({ paths: ["/a", "/b"], json: false });
+    expect(one('VOLUME ["/a", "/b"]') as any).toMatchObject({ paths: ["/a", "/b"], json: true });
+    expect(one("VOLUME /a /b") as any).toMatchObject({ paths: ["/a", "/b"], json: false });
     expect((one("USER 1000:1000") as any).value).toBe("1000:1000");
     expect((one("WORKDIR /app") as any).value).toBe("/app");
     expect((one("STOPSIGNAL SIGTERM") as any).value).toBe("SIGTERM");
     expect((one("MAINTAINER me <me@x>") as any).value).toBe("me <me@x>");
   });
   test("COPY and ADD: flags, globs, JSON form, heredoc source", () => {
-    expect(one("COPY --from=b --chown=1:1 --chmod=600 a* dir/ /dst/")).toMatchObject({ kind: "COPY", sources: ["a*", "dir/"], dest: "/dst/", from: "b", chown: "1:1", chmod: "600" });
+    expect(one("COPY --from=b --chown=1:1 --chmod=600 a* dir/ /dst/")).toMatchObject({
+      kind: "COPY",
+      sources: ["a*", "dir/"],
+      dest: "/dst/",
+      from: "b",
+      chown: "1:1",
+      chmod: "600",
+    });
     expect(one('COPY ["a b", "/c d"]')).toMatchObject({ sources: ["a b"], dest: "/c d" });
     expect(one("ADD --checksum=sha256:abc http://h/x /x")).toMatchObject({ kind: "ADD", checksum: "sha256:abc", sources: ["http://h/x"] });
     expect(one("COPY <<EOF /f\nhello\nEOF")).toMatchObject({ sources: ["<<EOF"], dest: "/f" });
@@ -126,7 +151,12 @@ describe("instructions", () => {
     expect(ob.inner.kind).toBe("RUN");
     expect((one('SHELL ["/bin/ash", "-eo", "pipefail", "-c"]') as any).args).toEqual(["/bin/ash", "-eo", "pipefail", "-c"]);
     expect(one("HEALTHCHECK NONE")).toMatchObject({ none: true });
-    expect(one("HEALTHCHECK --interval=5s --retries=3 CMD wget -q x || exit 1")).toMatchObject({ none: false, test: ["CMD-SHELL", "wget -q x || exit 1"], interval: 5e9, retries: 3 });
+    expect(one("HEALTHCHECK --interval=5s --retries=3 CMD wget -q x || exit 1")).toMatchObject({
+      none: false,
+      test: ["CMD-SHELL", "wget -q x || exit 1"],
+      interval: 5e9,
+      retries: 3,
+    });
     expect(one('HEALTHCHECK CMD ["true"]')).toMatchObject({ test: ["CMD", "true"] });
   });
   test("keywords are case-insensitive", () => {
@@ -143,12 +173,29 @@ describe("instructions", () => {
 });
 
 describe("substitution", () => {
-  const env = new Map([["A", "1"], ["E", ""], ["P", "/p"]]);
+  const env = new Map([
+    ["A", "1"],
+    ["E", ""],
+    ["P", "/p"],
+  ]);
   const lex = new ShellLex();
   test.each([
-    ["$A", "1"], ["${A}", "1"], ["x${A}y", "x1y"], ["$NOPE", ""], ["${NOPE:-d}", "d"], ["${E:-d}", "d"], ["${E-d}", ""],
-    ["${A:+set}", "set"], ["${NOPE:+set}", ""], ["${E+set}", "set"], ["'$A'", "$A"], ['"$A b"', "1 b"], ["\\$A", "$A"],
-    ["${NOPE:-${P}/x}", "/p/x"], ["a$", "a$"], ['"q\\"x"', 'q"x'],
+    ["$A", "1"],
+    ["${A}", "1"],
+    ["x${A}y", "x1y"],
+    ["$NOPE", ""],
+    ["${NOPE:-d}", "d"],
+    ["${E:-d}", "d"],
+    ["${E-d}", ""],
+    ["${A:+set}", "set"],
+    ["${NOPE:+set}", ""],
+    ["${E+set}", "set"],
+    ["'$A'", "$A"],
+    ['"$A b"', "1 b"],
+    ["\\$A", "$A"],
+    ["${NOPE:-${P}/x}", "/p/x"],
+    ["a$", "a$"],
+    ['"q\\"x"', 'q"x'],
   ])("%s → %s", (input, out) => {
     expect(lex.processWord(input, env)).toBe(out);
   });
@@ -212,8 +259,14 @@ describe("config instructions", () => {
     applyMeta(st, one("STOPSIGNAL SIGINT"), lex, ba());
     applyMeta(st, one("HEALTHCHECK --interval=1s CMD true"), lex, ba());
     expect(st.config).toMatchObject({
-      ExposedPorts: { "8080/tcp": {}, "53/udp": {}, "1/tcp": {}, "2/tcp": {} }, Volumes: { "/data": {}, "/logs": {} }, User: "nobody",
-      WorkingDir: "/a/c", Labels: { a: "x y" }, OnBuild: ["RUN echo hi"], StopSignal: "SIGINT", Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 1e9 },
+      ExposedPorts: { "8080/tcp": {}, "53/udp": {}, "1/tcp": {}, "2/tcp": {} },
+      Volumes: { "/data": {}, "/logs": {} },
+      User: "nobody",
+      WorkingDir: "/a/c",
+      Labels: { a: "x y" },
+      OnBuild: ["RUN echo hi"],
+      StopSignal: "SIGINT",
+      Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 1e9 },
     });
     expect(() => applyMeta(st, one("EXPOSE abc"), lex, ba())).toThrow("invalid containerPort: abc");
   });

@@ -68,12 +68,36 @@ export interface Dockerfile {
 
 export class DockerfileError extends EngineError {
   /** `text`: the offending line, shown as the hint (`  4 | BOGUS x`) */
-  constructor(readonly file: string, readonly line: number, readonly detail: string, text?: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly detail: string,
+    text?: string,
+  ) {
     super("invalid_argument", `${file}:${line}: ${detail}`, { ...(text !== undefined ? { hint: `${String(line).padStart(4)} | ${text.trim()}` } : {}) });
   }
 }
 
-const KNOWN = new Set(["FROM", "RUN", "CMD", "ENTRYPOINT", "SHELL", "ENV", "LABEL", "ARG", "EXPOSE", "VOLUME", "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER", "COPY", "ADD", "ONBUILD", "HEALTHCHECK"]);
+const KNOWN = new Set([
+  "FROM",
+  "RUN",
+  "CMD",
+  "ENTRYPOINT",
+  "SHELL",
+  "ENV",
+  "LABEL",
+  "ARG",
+  "EXPOSE",
+  "VOLUME",
+  "USER",
+  "WORKDIR",
+  "STOPSIGNAL",
+  "MAINTAINER",
+  "COPY",
+  "ADD",
+  "ONBUILD",
+  "HEALTHCHECK",
+]);
 const HEREDOC_OK = new Set(["RUN", "COPY", "ADD"]);
 const DIRECTIVE = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
 
@@ -251,7 +275,7 @@ function nameValues(node: Node, escape: string, file: string): [string, string][
   });
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Go's time.ParseDuration → nanoseconds */
 export function parseDuration(s: string): number | undefined {
@@ -290,7 +314,8 @@ export function toInstruction(node: Node, escape: string, file = "Dockerfile"): 
       const w = rest.split(/\s+/).filter(Boolean);
       if (w.length !== 1 && !(w.length === 3 && w[1]!.toLowerCase() === "as")) throw err("FROM requires either one or three arguments");
       const alias = w[2]?.toLowerCase();
-      if (alias !== undefined && !/^[a-z][a-z0-9-_.]*$/.test(alias)) throw err(`invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`);
+      if (alias !== undefined && !/^[a-z][a-z0-9-_.]*$/.test(alias))
+        throw err(`invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`);
       return { node, kind: "FROM", image: w[0]!, alias, platform: flag(node, "platform") };
     }
     case "RUN": {
@@ -343,15 +368,25 @@ export function toInstruction(node: Node, escape: string, file = "Dockerfile"): 
       return { node, kind: node.keyword, value: rest };
     case "COPY":
     case "ADD": {
-      checkFlags(node, node.keyword === "COPY" ? ["from", "chown", "chmod", "link", "parents", "exclude"] : ["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"], file);
+      checkFlags(
+        node,
+        node.keyword === "COPY" ? ["from", "chown", "chmod", "link", "parents", "exclude"] : ["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"],
+        file,
+      );
       const a = parseJsonArray(rest);
       let words = a ?? splitWords(rest, escape);
       // heredoc sources are named by their delimiter word
       if (!a && node.heredocs.length) words = words.map((w) => w.replace(/^<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?$/, "<<$1"));
       if (words.length < 2) throw err(`${node.keyword} requires at least two arguments, but only one was provided. Destination could not be determined.`);
       return {
-        node, kind: node.keyword, sources: words.slice(0, -1), dest: words.at(-1)!,
-        from: flag(node, "from"), chown: flag(node, "chown"), chmod: flag(node, "chmod"), checksum: flag(node, "checksum"),
+        node,
+        kind: node.keyword,
+        sources: words.slice(0, -1),
+        dest: words.at(-1)!,
+        from: flag(node, "from"),
+        chown: flag(node, "chown"),
+        chmod: flag(node, "chmod"),
+        checksum: flag(node, "checksum"),
         link: flag(node, "link") === "true",
       };
     }
@@ -392,7 +427,17 @@ export function toInstruction(node: Node, escape: string, file = "Dockerfile"): 
       const retriesRaw = flag(node, "retries");
       const retries = retriesRaw === undefined ? undefined : Number(retriesRaw);
       if (retries !== undefined && (!Number.isInteger(retries) || retries < 0)) throw err("--retries cannot be negative");
-      return { node, kind: "HEALTHCHECK", none: false, test, interval: dur("interval"), timeout: dur("timeout"), startPeriod: dur("start-period"), startInterval: dur("start-interval"), retries };
+      return {
+        node,
+        kind: "HEALTHCHECK",
+        none: false,
+        test,
+        interval: dur("interval"),
+        timeout: dur("timeout"),
+        startPeriod: dur("start-period"),
+        startInterval: dur("start-interval"),
+        retries,
+      };
     }
     default:
       throw err(`unknown instruction: ${node.original.split(/\s/, 1)[0]}`);
@@ -421,7 +466,12 @@ function parseStages(text: string, file: string): Dockerfile {
     }
     const st = stages.at(-1);
     if (!st) {
-      if (ins.kind !== "ARG") throw new DockerfileError(file, node.line, `${node.keyword} not allowed before FROM: only ARG may precede the first FROM (no build stage in current context)`);
+      if (ins.kind !== "ARG")
+        throw new DockerfileError(
+          file,
+          node.line,
+          `${node.keyword} not allowed before FROM: only ARG may precede the first FROM (no build stage in current context)`,
+        );
       metaArgs.push(ins);
       continue;
     }

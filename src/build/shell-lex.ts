@@ -163,10 +163,14 @@ export class ShellLex {
     const val = env.get(name) ?? "";
     const nonEmpty = set && val !== "";
     switch (op) {
-      case ":-": return nonEmpty ? val : this.processWord(word, env);
-      case "-": return set ? val : this.processWord(word, env);
-      case ":+": return nonEmpty ? this.processWord(word, env) : "";
-      case "+": return set ? this.processWord(word, env) : "";
+      case ":-":
+        return nonEmpty ? val : this.processWord(word, env);
+      case "-":
+        return set ? val : this.processWord(word, env);
+      case ":+":
+        return nonEmpty ? this.processWord(word, env) : "";
+      case "+":
+        return set ? this.processWord(word, env) : "";
       case ":?":
         if (!nonEmpty) throw new SubstitutionError(`${name}: ${this.processWord(word, env) || "parameter null or not set"}`);
         return val;

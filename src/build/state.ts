@@ -49,7 +49,10 @@ export function substitutionEnv(st: StageState): Map<string, string> {
 /** args with values that ENV does not shadow, sorted: RUN's extra environment and `|N a=b` prefix */
 export function runArgs(st: StageState): [string, string][] {
   const env = envMap(st.config.Env);
-  return [...st.args].filter(([k, v]) => v !== undefined && !env.has(k)).map(([k, v]) => [k, v!] as [string, string]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return [...st.args]
+    .filter(([k, v]) => v !== undefined && !env.has(k))
+    .map(([k, v]) => [k, v!] as [string, string])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 export function setEnv(env: string[] | undefined, key: string, value: string): string[] {
@@ -78,7 +81,8 @@ function formatNanos(ns: number | undefined): string {
   if (!ns) return "0s";
   const s = ns / 1e9;
   if (s >= 60 && Number.isInteger(s)) {
-    const m = Math.floor(s / 60), r = s % 60;
+    const m = Math.floor(s / 60),
+      r = s % 60;
     return m >= 60 ? `${Math.floor(m / 60)}h${m % 60}m${r}s` : `${m}m${r}s`;
   }
   if (s >= 1) return `${s}s`;
@@ -181,7 +185,8 @@ export function applyMeta(st: StageState, ins: Instruction, lex: ShellLex, build
           const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p0);
           if (!m) throw new DockerfileError(file, ins.node.line, `invalid containerPort: ${p0}`);
           const proto = (m[3] ?? "tcp").toLowerCase();
-          const lo = Number(m[1]), hi = m[2] ? Number(m[2]) : lo;
+          const lo = Number(m[1]),
+            hi = m[2] ? Number(m[2]) : lo;
           if (hi < lo) throw new DockerfileError(file, ins.node.line, `invalid range: ${p0}`);
           for (let p = lo; p <= hi; p++) ports.push(`${p}/${proto}`);
         }

@@ -12,15 +12,49 @@ type Kind = "container" | "running" | "image" | "network" | "volume" | "none";
 
 /** what the Nth positional of a command names (the last entry repeats) */
 const POSITIONALS: Record<string, Kind[]> = {
-  start: ["container"], stop: ["running"], kill: ["running"], restart: ["container"], rm: ["container"], wait: ["container"],
-  logs: ["container", "none"], exec: ["running", "none"], attach: ["running", "none"], top: ["running", "none"], rename: ["container", "none"],
-  pause: ["running"], unpause: ["container"], stats: ["running"], port: ["container", "none"], update: ["container"], diff: ["container", "none"],
-  export: ["container", "none"], commit: ["container", "none"], inspect: ["container"], cp: ["container"],
-  run: ["image", "none"], create: ["image", "none"], rmi: ["image"], push: ["image", "none"], tag: ["image", "none"], history: ["image", "none"],
-  save: ["image"], "image inspect": ["image"], "image rm": ["image"], "image remove": ["image"], "image history": ["image", "none"],
-  "image push": ["image", "none"], "image save": ["image"], "image tag": ["image", "none"],
-  "network inspect": ["network"], "network rm": ["network"], "network remove": ["network"], "network connect": ["network", "container", "none"],
-  "network disconnect": ["network", "container", "none"], "volume inspect": ["volume"], "volume rm": ["volume"], "volume remove": ["volume"],
+  start: ["container"],
+  stop: ["running"],
+  kill: ["running"],
+  restart: ["container"],
+  rm: ["container"],
+  wait: ["container"],
+  logs: ["container", "none"],
+  exec: ["running", "none"],
+  attach: ["running", "none"],
+  top: ["running", "none"],
+  rename: ["container", "none"],
+  pause: ["running"],
+  unpause: ["container"],
+  stats: ["running"],
+  port: ["container", "none"],
+  update: ["container"],
+  diff: ["container", "none"],
+  export: ["container", "none"],
+  commit: ["container", "none"],
+  inspect: ["container"],
+  cp: ["container"],
+  run: ["image", "none"],
+  create: ["image", "none"],
+  rmi: ["image"],
+  push: ["image", "none"],
+  tag: ["image", "none"],
+  history: ["image", "none"],
+  save: ["image"],
+  "image inspect": ["image"],
+  "image rm": ["image"],
+  "image remove": ["image"],
+  "image history": ["image", "none"],
+  "image push": ["image", "none"],
+  "image save": ["image"],
+  "image tag": ["image", "none"],
+  "network inspect": ["network"],
+  "network rm": ["network"],
+  "network remove": ["network"],
+  "network connect": ["network", "container", "none"],
+  "network disconnect": ["network", "container", "none"],
+  "volume inspect": ["volume"],
+  "volume rm": ["volume"],
+  "volume remove": ["volume"],
 };
 /** flags whose value names something */
 const FLAG_VALUES: Record<string, Kind> = { network: "network", net: "network", "volumes-from": "container", volume: "volume", v: "volume" };
@@ -94,7 +128,7 @@ export async function candidates(current: string, words: string[]): Promise<stri
   if (words.length > i && prev !== undefined && !prev.includes("=")) {
     const f = flagOf(prev, defs);
     if (f && f[1].type !== "boolean") {
-            if (f[1].type === "enum") return f[1].options ?? [];
+      if (f[1].type === "enum") return f[1].options ?? [];
       return names(FLAG_VALUES[f[0]] ?? "none", root);
     }
   }

@@ -14,13 +14,22 @@ export default defineBerthCommand({
     const relay = typeof flags.relay === "string" ? /^(\d+):(.+)$/.exec(flags.relay) : null;
     if (relay) {
       process.title = `berth-dns-relay ${relay[1]} ${positionals[0]}`;
-      return svc.networks.serveRelay(Number(relay[1]), relay[2]!, (line) => {
-        process.stdout.write(line + "\n");
-      }, stop.signal);
+      return svc.networks.serveRelay(
+        Number(relay[1]),
+        relay[2]!,
+        (line) => {
+          process.stdout.write(line + "\n");
+        },
+        stop.signal,
+      );
     }
     process.title = `berth-dns ${positionals[0]}`;
-    return svc.networks.serveDns(positionals[0]!, (line) => {
-      process.stdout.write(line + "\n");
-    }, stop.signal);
+    return svc.networks.serveDns(
+      positionals[0]!,
+      (line) => {
+        process.stdout.write(line + "\n");
+      },
+      stop.signal,
+    );
   },
 });

@@ -30,7 +30,11 @@ export async function writeFd(fd: number, chunk: Uint8Array): Promise<void> {
  * Run `produce` with a sink for the archive bytes. `what` words docker's errors ("save image",
  * "export"); failures exit 1 like docker's.
  */
-export async function writeArchive(output: string | undefined, what: string, produce: (sink: (c: Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
+export async function writeArchive(
+  output: string | undefined,
+  what: string,
+  produce: (sink: (c: Uint8Array) => Promise<void>) => Promise<void>,
+): Promise<void> {
   if (!output) {
     if (process.stdout.isTTY) throw new EngineError("invalid_argument", "cowardly refusing to save to a terminal. Use the -o flag or redirect");
     try {
@@ -44,7 +48,8 @@ export async function writeArchive(output: string | undefined, what: string, pro
   }
   const target = resolve(output);
   // docker's ValidateOutputPath wording, before anything is written
-  if (!existsSync(dirname(target))) throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`);
+  if (!existsSync(dirname(target)))
+    throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd = -1;
   try {

@@ -14,8 +14,17 @@ const parse = (flags: Record<string, unknown>, rest: string[] = [], o: { detach?
 describe("create/run flags → ContainerCreateRequest", () => {
   test("the bare minimum: what docker's CLI always sends", () => {
     expect(parse({ restart: "no" }, ["sh"]).request).toEqual({
-      AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, OpenStdin: false, StdinOnce: false,
-      Env: [], Cmd: ["sh"], Image: "busybox", Labels: {}, HostConfig: { RestartPolicy: { Name: "no", MaximumRetryCount: 0 } },
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: [],
+      Cmd: ["sh"],
+      Image: "busybox",
+      Labels: {},
+      HostConfig: { RestartPolicy: { Name: "no", MaximumRetryCount: 0 } },
     });
   });
 
@@ -28,30 +37,62 @@ describe("create/run flags → ContainerCreateRequest", () => {
     ["-c 512", { "cpu-shares": "512" }, (r) => r.HostConfig?.CpuShares, 512],
     ["--pids-limit -1", { "pids-limit": "-1" }, (r) => r.HostConfig?.PidsLimit, -1],
     ["--shm-size 1m", { "shm-size": "1m" }, (r) => r.HostConfig?.ShmSize, 1024 ** 2],
-    ["-p", { publish: ["127.0.0.1:8080:80", "9000-9001:90-91/udp", "443"] }, (r) => r.HostConfig?.PortBindings, {
-      "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }], "90/udp": [{ HostIp: "", HostPort: "9000" }], "91/udp": [{ HostIp: "", HostPort: "9001" }], "443/tcp": [{ HostIp: "", HostPort: "" }],
-    }],
+    [
+      "-p",
+      { publish: ["127.0.0.1:8080:80", "9000-9001:90-91/udp", "443"] },
+      (r) => r.HostConfig?.PortBindings,
+      {
+        "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }],
+        "90/udp": [{ HostIp: "", HostPort: "9000" }],
+        "91/udp": [{ HostIp: "", HostPort: "9001" }],
+        "443/tcp": [{ HostIp: "", HostPort: "" }],
+      },
+    ],
     ["--expose 7000-7001", { expose: ["7000-7001"] }, (r) => r.ExposedPorts, { "7000/tcp": {}, "7001/tcp": {} }],
     ["-P", { "publish-all": true }, (r) => r.HostConfig?.PublishAllPorts, true],
-    ["-v: Binds and Config.Volumes", { volume: ["/srv:/a:ro", "v1:/b", "/c"] }, (r) => [r.HostConfig?.Binds, r.Volumes], [["/srv:/a:ro", "v1:/b"], { "/c": {} }]],
-    ["--mount", { mount: ["type=bind,src=/a,dst=/b,readonly", "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1777"] }, (r) => r.HostConfig?.Mounts, [
-      { Type: "bind", Source: "/a", Target: "/b", ReadOnly: true }, { Type: "tmpfs", Target: "/t", TmpfsOptions: { SizeBytes: 1024 ** 2, Mode: 0o1777 } },
-    ]],
+    [
+      "-v: Binds and Config.Volumes",
+      { volume: ["/srv:/a:ro", "v1:/b", "/c"] },
+      (r) => [r.HostConfig?.Binds, r.Volumes],
+      [["/srv:/a:ro", "v1:/b"], { "/c": {} }],
+    ],
+    [
+      "--mount",
+      { mount: ["type=bind,src=/a,dst=/b,readonly", "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1777"] },
+      (r) => r.HostConfig?.Mounts,
+      [
+        { Type: "bind", Source: "/a", Target: "/b", ReadOnly: true },
+        { Type: "tmpfs", Target: "/t", TmpfsOptions: { SizeBytes: 1024 ** 2, Mode: 0o1777 } },
+      ],
+    ],
     ["--tmpfs", { tmpfs: ["/run:size=1m,noexec", "/tmp"] }, (r) => r.HostConfig?.Tmpfs, { "/run": "size=1m,noexec", "/tmp": "" }],
     ["--restart on-failure:3", { restart: "on-failure:3" }, (r) => r.HostConfig?.RestartPolicy, { Name: "on-failure", MaximumRetryCount: 3 }],
     ["--rm", { rm: true, restart: "no" }, (r) => r.HostConfig?.AutoRemove, true],
     ["--link", { link: ["db:data"] }, (r) => r.HostConfig?.Links, ["db:data"]],
-    ["--network + endpoint flags", { network: "mynet", "network-alias": ["web"], ip: "10.9.0.5", "mac-address": "02:aa:00:00:00:01" }, (r) => [r.HostConfig?.NetworkMode, r.NetworkingConfig], [
-      "mynet", { EndpointsConfig: { mynet: { Aliases: ["web"], IPAMConfig: { IPv4Address: "10.9.0.5" }, MacAddress: "02:aa:00:00:00:01" } } },
-    ]],
+    [
+      "--network + endpoint flags",
+      { network: "mynet", "network-alias": ["web"], ip: "10.9.0.5", "mac-address": "02:aa:00:00:00:01" },
+      (r) => [r.HostConfig?.NetworkMode, r.NetworkingConfig],
+      ["mynet", { EndpointsConfig: { mynet: { Aliases: ["web"], IPAMConfig: { IPv4Address: "10.9.0.5" }, MacAddress: "02:aa:00:00:00:01" } } }],
+    ],
     ["--ulimit", { ulimit: ["nofile=1024:2048"] }, (r) => r.HostConfig?.Ulimits, [{ Name: "nofile", Soft: 1024, Hard: 2048 }]],
-    ["--device", { device: ["/dev/sda:/dev/xvda:r"] }, (r) => r.HostConfig?.Devices, [{ PathOnHost: "/dev/sda", PathInContainer: "/dev/xvda", CgroupPermissions: "r" }]],
+    [
+      "--device",
+      { device: ["/dev/sda:/dev/xvda:r"] },
+      (r) => r.HostConfig?.Devices,
+      [{ PathOnHost: "/dev/sda", PathInContainer: "/dev/xvda", CgroupPermissions: "r" }],
+    ],
     ["--sysctl", { sysctl: ["net.core.somaxconn=1024"] }, (r) => r.HostConfig?.Sysctls, { "net.core.somaxconn": "1024" }],
     ["--log-opt", { "log-opt": ["max-size=1m"] }, (r) => r.HostConfig?.LogConfig, { Type: "", Config: { "max-size": "1m" } }],
-    ["--entrypoint \"\"", { entrypoint: "" }, (r) => r.Entrypoint, [""]],
+    ['--entrypoint ""', { entrypoint: "" }, (r) => r.Entrypoint, [""]],
     ["--entrypoint x", { entrypoint: "/bin/echo" }, (r) => r.Entrypoint, ["/bin/echo"]],
     ["--stop-timeout", { "stop-timeout": "5" }, (r) => r.StopTimeout, 5],
-    ["--health-*", { "health-cmd": "true", "health-interval": "100ms", "health-retries": "2" }, (r) => r.Healthcheck, { Test: ["CMD-SHELL", "true"], Interval: 100e6, Retries: 2 }],
+    [
+      "--health-*",
+      { "health-cmd": "true", "health-interval": "100ms", "health-retries": "2" },
+      (r) => r.Healthcheck,
+      { Test: ["CMD-SHELL", "true"], Interval: 100e6, Retries: 2 },
+    ],
     ["--no-healthcheck", { "no-healthcheck": true }, (r) => r.Healthcheck, { Test: ["NONE"] }],
     ["--label", { label: ["a=1", "b"] }, (r) => r.Labels, { a: "1", b: "" }],
     ["-it", { interactive: true, tty: true }, (r) => [r.AttachStdin, r.OpenStdin, r.StdinOnce, r.Tty], [true, true, true, true]],
@@ -107,11 +148,36 @@ describe("create/run flags → ContainerCreateRequest", () => {
 });
 
 describe("the CLI path and the API path make the same record", () => {
-  const image = { config: { architecture: "amd64", os: "linux", rootfs: { type: "layers" as const, diff_ids: [] }, config: { Env: ["PATH=/bin"], Cmd: ["sh"], ExposedPorts: { "53/udp": {} }, Volumes: { "/logs": {} } } as ImageConfig["config"] } };
+  const image = {
+    config: {
+      architecture: "amd64",
+      os: "linux",
+      rootfs: { type: "layers" as const, diff_ids: [] },
+      config: { Env: ["PATH=/bin"], Cmd: ["sh"], ExposedPorts: { "53/udp": {} }, Volumes: { "/logs": {} } } as ImageConfig["config"],
+    },
+  };
   const flags = {
-    memory: "64m", "memory-swap": "128m", cpus: "0.5", "pids-limit": "20", publish: ["8080:80"], expose: ["7000"], volume: ["v1:/data:ro", "/anon"],
-    mount: ["type=tmpfs,target=/t,tmpfs-size=1m"], tmpfs: ["/run:size=1m"], restart: "on-failure:2", env: ["A=1"], label: ["team=core"], "cap-add": ["NET_ADMIN"],
-    ulimit: ["nofile=10:20"], sysctl: ["net.core.somaxconn=1024"], "health-cmd": "true", "log-opt": ["max-size=1m"], hostname: "h1", user: "nobody", workdir: "/srv", init: true,
+    memory: "64m",
+    "memory-swap": "128m",
+    cpus: "0.5",
+    "pids-limit": "20",
+    publish: ["8080:80"],
+    expose: ["7000"],
+    volume: ["v1:/data:ro", "/anon"],
+    mount: ["type=tmpfs,target=/t,tmpfs-size=1m"],
+    tmpfs: ["/run:size=1m"],
+    restart: "on-failure:2",
+    env: ["A=1"],
+    label: ["team=core"],
+    "cap-add": ["NET_ADMIN"],
+    ulimit: ["nofile=10:20"],
+    sysctl: ["net.core.somaxconn=1024"],
+    "health-cmd": "true",
+    "log-opt": ["max-size=1m"],
+    hostname: "h1",
+    user: "nobody",
+    workdir: "/srv",
+    init: true,
   };
   test("flags → request → record equals the request sent as JSON → record", () => {
     const { request } = parse(flags, ["echo", "hi"]);
@@ -119,17 +185,61 @@ describe("the CLI path and the API path make the same record", () => {
     // what a daemon would decode from POST /containers/create
     const wire = JSON.parse(JSON.stringify(request)) as ContainerCreateRequest;
     expect(createConfig(wire, image, { hostCpus: 2 })).toEqual(fromCli);
-    expect(fromCli.HostConfig).toMatchObject({ Memory: 64 * 1024 ** 2, MemorySwap: 128 * 1024 ** 2, NanoCpus: 5e8, PidsLimit: 20, RestartPolicy: { Name: "on-failure", MaximumRetryCount: 2 }, Binds: ["v1:/data:ro"], Tmpfs: { "/run": "size=1m", "/t": `size=${1024 ** 2}` } });
-    expect(fromCli.Config).toMatchObject({ Env: ["A=1", "PATH=/bin"], Cmd: ["echo", "hi"], Hostname: "h1", User: "nobody", WorkingDir: "/srv", Labels: { team: "core" }, Volumes: { "/logs": {}, "/anon": {} } });
+    expect(fromCli.HostConfig).toMatchObject({
+      Memory: 64 * 1024 ** 2,
+      MemorySwap: 128 * 1024 ** 2,
+      NanoCpus: 5e8,
+      PidsLimit: 20,
+      RestartPolicy: { Name: "on-failure", MaximumRetryCount: 2 },
+      Binds: ["v1:/data:ro"],
+      Tmpfs: { "/run": "size=1m", "/t": `size=${1024 ** 2}` },
+    });
+    expect(fromCli.Config).toMatchObject({
+      Env: ["A=1", "PATH=/bin"],
+      Cmd: ["echo", "hi"],
+      Hostname: "h1",
+      User: "nobody",
+      WorkingDir: "/srv",
+      Labels: { team: "core" },
+      Volumes: { "/logs": {}, "/anon": {} },
+    });
     expect(Object.keys(fromCli.Config.ExposedPorts ?? {})).toEqual(["53/udp", "7000/tcp", "80/tcp"]);
-    expect(fromCli.Mounts.map((m) => [m.Type, m.Destination])).toEqual([["volume", "/data"], ["volume", "/anon"], ["volume", "/logs"]]);
+    expect(fromCli.Mounts.map((m) => [m.Type, m.Destination])).toEqual([
+      ["volume", "/data"],
+      ["volume", "/anon"],
+      ["volume", "/logs"],
+    ]);
   });
   test("a hand-written API request (docker's CLI zero values included) gives the record the flags give", () => {
     const { request } = parse({ memory: "64m", publish: ["8080:80"], volume: ["/srv:/a"], restart: "no" }, ["true"]);
     const api: ContainerCreateRequest = {
-      Hostname: "", Domainname: "", User: "", AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, OpenStdin: false, StdinOnce: false,
-      Env: [], Cmd: ["true"], Image: "busybox", Volumes: {}, WorkingDir: "", Entrypoint: null, Labels: {},
-      HostConfig: { Binds: ["/srv:/a"], NetworkMode: "default", PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "8080" }] }, RestartPolicy: { Name: "", MaximumRetryCount: 0 }, Memory: 64 * 1024 ** 2, ShmSize: 0, IpcMode: "", CpuShares: 0, NanoCpus: 0 },
+      Hostname: "",
+      Domainname: "",
+      User: "",
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: [],
+      Cmd: ["true"],
+      Image: "busybox",
+      Volumes: {},
+      WorkingDir: "",
+      Entrypoint: null,
+      Labels: {},
+      HostConfig: {
+        Binds: ["/srv:/a"],
+        NetworkMode: "default",
+        PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "8080" }] },
+        RestartPolicy: { Name: "", MaximumRetryCount: 0 },
+        Memory: 64 * 1024 ** 2,
+        ShmSize: 0,
+        IpcMode: "",
+        CpuShares: 0,
+        NanoCpus: 0,
+      },
       NetworkingConfig: { EndpointsConfig: {} },
     };
     expect(createConfig(api, image, { hostCpus: 2 })).toEqual(createConfig(request, image, { hostCpus: 2 }));
@@ -139,7 +249,11 @@ describe("the CLI path and the API path make the same record", () => {
 describe("update and exec", () => {
   test("update flags → ContainerUpdateRequest (only what was given)", () => {
     expect(parseUpdateFlags({ memory: "64m", cpus: "0.5", "pids-limit": "40", "cpu-shares": "512", restart: "on-failure:3" })).toEqual({
-      Memory: 64 * 1024 ** 2, NanoCpus: 5e8, PidsLimit: 40, CpuShares: 512, RestartPolicy: { Name: "on-failure", MaximumRetryCount: 3 },
+      Memory: 64 * 1024 ** 2,
+      NanoCpus: 5e8,
+      PidsLimit: 40,
+      CpuShares: 512,
+      RestartPolicy: { Name: "on-failure", MaximumRetryCount: 3 },
     });
     expect(parseUpdateFlags({})).toBeUndefined();
     expect(() => parseUpdateFlags({ memory: "x" })).toThrow("invalid size: 'x'");
@@ -167,8 +281,22 @@ describe("value parsers", () => {
     expect(() => v.parseRestart("always:3")).toThrow("maximum retry count can only be used with 'on-failure'");
   });
   test("--mount CSV → API Mount", () => {
-    expect(v.parseMountFlag("source=cache,target=/cache,volume-nocopy")).toEqual({ Type: "volume", Source: "cache", Target: "/cache", VolumeOptions: { NoCopy: true } });
-    expect(v.parseMountFlag("type=bind,src=/a/,dst=/b,bind-propagation=rslave")).toEqual({ Type: "bind", Source: "/a/", Target: "/b", BindOptions: { Propagation: "rslave" } });
-    expect(v.parseMountFlag("type=volume,target=/anon,volume-driver=local")).toEqual({ Type: "volume", Target: "/anon", VolumeOptions: { DriverConfig: { Name: "local" } } });
+    expect(v.parseMountFlag("source=cache,target=/cache,volume-nocopy")).toEqual({
+      Type: "volume",
+      Source: "cache",
+      Target: "/cache",
+      VolumeOptions: { NoCopy: true },
+    });
+    expect(v.parseMountFlag("type=bind,src=/a/,dst=/b,bind-propagation=rslave")).toEqual({
+      Type: "bind",
+      Source: "/a/",
+      Target: "/b",
+      BindOptions: { Propagation: "rslave" },
+    });
+    expect(v.parseMountFlag("type=volume,target=/anon,volume-driver=local")).toEqual({
+      Type: "volume",
+      Target: "/anon",
+      VolumeOptions: { DriverConfig: { Name: "local" } },
+    });
   });
 });

@@ -9,7 +9,14 @@
  */
 import { readFileSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
-import { parseGoDuration, parsePortSpec, type ContainerCreateRequest, type ContainerUpdateRequest, type EndpointSettingsRequest, type HostConfig } from "../engine/index.ts";
+import {
+  parseGoDuration,
+  parsePortSpec,
+  type ContainerCreateRequest,
+  type ContainerUpdateRequest,
+  type EndpointSettingsRequest,
+  type HostConfig,
+} from "../engine/index.ts";
 import type { HealthConfig } from "../oci/index.ts";
 import * as v from "./_opts/values.ts";
 
@@ -53,7 +60,10 @@ function userEnv(flags: Flags, clientEnv: ClientEnv): string[] {
 /** --label-file (one label a line, blank lines and # comments skipped), then --label, which wins */
 function labels(flags: Flags): Record<string, string> {
   const fileLabels = optList(flags["label-file"]).flatMap((f) =>
-    readFlagFile(f, "label").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")),
+    readFlagFile(f, "label")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#")),
   );
   const out: Record<string, string> = {};
   for (const l of [...fileLabels, ...optList(flags.label)]) {
@@ -68,7 +78,11 @@ function labels(flags: Flags): Record<string, string> {
 /** the --health-* flags as a HealthConfig (absent: the image's check stays as it is) */
 function healthcheck(flags: Flags): HealthConfig | undefined {
   const cmd = optStr(flags["health-cmd"]);
-  const durations = [["health-interval", "Interval"], ["health-timeout", "Timeout"], ["health-start-period", "StartPeriod"]] as const;
+  const durations = [
+    ["health-interval", "Interval"],
+    ["health-timeout", "Timeout"],
+    ["health-start-period", "StartPeriod"],
+  ] as const;
   const retries = optStr(flags["health-retries"]);
   const any = cmd !== undefined || retries !== undefined || durations.some(([f]) => optStr(flags[f]) !== undefined);
   if (flags["no-healthcheck"]) {
@@ -108,7 +122,8 @@ function network(flags: Flags, hc: HostConfig, req: ContainerCreateRequest): voi
   // published ports are exposed by the engine, for the network modes that keep them
   const bindings: NonNullable<HostConfig["PortBindings"]> = {};
   for (const p of optList(flags.publish)) {
-    for (const s of parsePortSpec(p)) (bindings[`${s.containerPort}/${s.proto}`] ??= []).push({ HostIp: s.hostIp, HostPort: s.hostPort ? String(s.hostPort) : "" });
+    for (const s of parsePortSpec(p))
+      (bindings[`${s.containerPort}/${s.proto}`] ??= []).push({ HostIp: s.hostIp, HostPort: s.hostPort ? String(s.hostPort) : "" });
   }
   if (Object.keys(bindings).length) hc.PortBindings = bindings;
   if (flags["publish-all"]) hc.PublishAllPorts = true;
@@ -117,7 +132,8 @@ function network(flags: Flags, hc: HostConfig, req: ContainerCreateRequest): voi
   const ep: EndpointSettingsRequest = {};
   const aliases = optList(flags["network-alias"]);
   if (aliases.length) ep.Aliases = aliases;
-  const ip = optStr(flags.ip), mac = optStr(flags["mac-address"]);
+  const ip = optStr(flags.ip),
+    mac = optStr(flags["mac-address"]);
   if (ip) ep.IPAMConfig = { IPv4Address: ip };
   if (mac) ep.MacAddress = mac;
   if (Object.keys(ep).length) req.NetworkingConfig = { EndpointsConfig: { [mode ?? "default"]: ep } };
@@ -125,7 +141,9 @@ function network(flags: Flags, hc: HostConfig, req: ContainerCreateRequest): voi
 
 /** --cpus, or docker's CFS pair --cpu-quota/--cpu-period */
 function cpus(flags: Flags, hc: HostConfig): void {
-  const c = optStr(flags.cpus), quota = optStr(flags["cpu-quota"]), period = optStr(flags["cpu-period"]);
+  const c = optStr(flags.cpus),
+    quota = optStr(flags["cpu-quota"]),
+    period = optStr(flags["cpu-period"]);
   if (c !== undefined) hc.NanoCpus = v.parseNanoCpus(c);
   if (quota !== undefined) hc.CpuQuota = v.parseInt10(quota, "--cpu-quota");
   if (period !== undefined) hc.CpuPeriod = v.parseInt10(period, "--cpu-period");
@@ -171,12 +189,16 @@ export function parseCreateFlags(
   o: { detach: boolean; clientEnv: ClientEnv; defaultLog?: { Type?: string; Config?: Record<string, string> } },
 ): ParsedCreate {
   const { flags, positionals, rest } = input;
-  const interactive = !!flags.interactive, tty = !!flags.tty;
+  const interactive = !!flags.interactive,
+    tty = !!flags.tty;
   const attach = optList(flags.attach).map((a) => a.toLowerCase());
-  for (const a of attach) if (!["stdin", "stdout", "stderr"].includes(a)) throw bad(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
-  const attached = o.detach ? { in: false, out: false, err: false } : attach.length
-    ? { in: attach.includes("stdin"), out: attach.includes("stdout"), err: attach.includes("stderr") }
-    : { in: interactive, out: true, err: true };
+  for (const a of attach)
+    if (!["stdin", "stdout", "stderr"].includes(a)) throw bad(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  const attached = o.detach
+    ? { in: false, out: false, err: false }
+    : attach.length
+      ? { in: attach.includes("stdin"), out: attach.includes("stdout"), err: attach.includes("stderr") }
+      : { in: interactive, out: true, err: true };
 
   const req: ContainerCreateRequest = {
     AttachStdin: attached.in,
@@ -223,7 +245,14 @@ export function parseCreateFlags(
   if (flags.rm) hc.AutoRemove = true;
   network(flags, hc, req);
 
-  const lists = [["cap-add", "CapAdd"], ["cap-drop", "CapDrop"], ["dns", "Dns"], ["dns-option", "DnsOptions"], ["dns-search", "DnsSearch"], ["group-add", "GroupAdd"]] as const;
+  const lists = [
+    ["cap-add", "CapAdd"],
+    ["cap-drop", "CapDrop"],
+    ["dns", "Dns"],
+    ["dns-option", "DnsOptions"],
+    ["dns-search", "DnsSearch"],
+    ["group-add", "GroupAdd"],
+  ] as const;
   for (const [flag, key] of lists) if (optList(flags[flag]).length) hc[key] = [...optList(flags[flag])];
   for (const h of optList(flags["add-host"])) {
     const sep = h.includes("=") ? "=" : ":";
@@ -307,7 +336,9 @@ export function execEnv(files: string[], env: string[], clientEnv: ClientEnv): s
 }
 
 /** the daemon config file's default log driver and options, for parseCreateFlags */
-export function daemonLog(ctx: { daemon?: { "log-driver"?: string; "log-opts"?: Record<string, string> } }): { Type?: string; Config?: Record<string, string> } | undefined {
+export function daemonLog(ctx: {
+  daemon?: { "log-driver"?: string; "log-opts"?: Record<string, string> };
+}): { Type?: string; Config?: Record<string, string> } | undefined {
   const d = ctx.daemon;
   return d && (d["log-driver"] || d["log-opts"]) ? { Type: d["log-driver"], Config: d["log-opts"] } : undefined;
 }

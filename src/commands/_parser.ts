@@ -63,7 +63,9 @@ export function parseFlags(argv: string[], defs: FlagsDef | ArgsDef, opts: { sto
         // pflag's wording names the flag by both its forms: "-n, --last"
         const aliases = def.alias === undefined ? [] : Array.isArray(def.alias) ? def.alias : [def.alias];
         const short = aliases.find((a) => a.length === 1);
-        throw new UsageError(`invalid argument "${value}" for "${short ? `-${short}, ` : ""}--${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(String(value))}: invalid syntax`);
+        throw new UsageError(
+          `invalid argument "${value}" for "${short ? `-${short}, ` : ""}--${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(String(value))}: invalid syntax`,
+        );
       }
       if (def.type === "enum" && def.options && !def.options.includes(String(value))) {
         throw new UsageError(`invalid argument "${value}" for "${shown}" flag: must be one of ${def.options.join(", ")}`);
@@ -86,7 +88,8 @@ export function parseFlags(argv: string[], defs: FlagsDef | ArgsDef, opts: { sto
       const [name, def] = found;
       if (def.type === "boolean") {
         const v = eq < 0 ? "true" : arg.slice(eq + 1);
-        if (v !== "true" && v !== "false") throw new UsageError(`invalid argument "${v}" for "--${key}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+        if (v !== "true" && v !== "false")
+          throw new UsageError(`invalid argument "${v}" for "--${key}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
         set(name, def, v === "true", `--${key}`);
       } else {
         let v: string;

@@ -24,7 +24,14 @@ export interface Session {
  * byte to the container's pty); without one, SIGINT/SIGTERM/… are forwarded to the container's PID 1
  * (docker's --sig-proxy, default true).
  */
-export async function openSession(o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; sigProxy: boolean; kill(sig: string): void }): Promise<Session> {
+export async function openSession(o: {
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  sigProxy: boolean;
+  kill(sig: string): void;
+}): Promise<Session> {
   const { getWinsize, isatty, makeRaw } = await import("../engine/index.ts");
   const cleanups: (() => void)[] = [];
   const localTty = o.tty && isatty(0);
@@ -118,7 +125,11 @@ export async function attachSession(
  * `detachKeys` and the user's terminal on a -it container, the container runs under a monitor instead
  * and this process attaches to it, as docker's client does, so that the detach keys can leave it running.
  */
-export async function runForeground(svc: ContainerService, id: string, o: { sigProxy: boolean; attachStdin?: boolean; detachKeys?: Uint8Array }): Promise<number> {
+export async function runForeground(
+  svc: ContainerService,
+  id: string,
+  o: { sigProxy: boolean; attachStdin?: boolean; detachKeys?: Uint8Array },
+): Promise<number> {
   const cfg = svc.store.readConfig(id);
   const c = cfg.Config;
   const stdin = (o.attachStdin ?? c.AttachStdin) && c.OpenStdin;
@@ -129,7 +140,8 @@ export async function runForeground(svc: ContainerService, id: string, o: { sigP
       if (cfg.HostConfig.AutoRemove) await svc.rm(id, true).catch(() => {}); // the start error is the one to report
       throw e;
     }
-    return (await attachSession(svc, id, { stdin, stdout: c.AttachStdout, stderr: c.AttachStderr, sigProxy: o.sigProxy, keys: o.detachKeys, replay: true })).code;
+    return (await attachSession(svc, id, { stdin, stdout: c.AttachStdout, stderr: c.AttachStderr, sigProxy: o.sigProxy, keys: o.detachKeys, replay: true }))
+      .code;
   }
   const s = await openSession({
     tty: c.Tty,

@@ -15,7 +15,9 @@ export function renderUsage(cmd: BerthCommand, path: string[]): string {
     lines.push("");
   }
   // sorted by long name, as pflag prints them
-  const opts = Object.entries(cmd.args).filter(([, d]) => d.type !== "positional" && !d.hidden).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const opts = Object.entries(cmd.args)
+    .filter(([, d]) => d.type !== "positional" && !d.hidden)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (opts.length) {
     lines.push("Options:");
     const rows = opts.map(([name, d]) => {
@@ -61,19 +63,13 @@ export async function renderGroupUsage(cmd: BerthCommand, path: string[]): Promi
 
 /** `berth --help` and `berth help`: the command list with descriptions, then the global options */
 export async function topUsage(): Promise<string> {
-  const lines = [
-    "Usage:  berth [OPTIONS] COMMAND",
-    "",
-    "A self-contained container engine with docker's commands",
-    "",
-    "Commands:",
-  ];
+  const lines = ["Usage:  berth [OPTIONS] COMMAND", "", "A self-contained container engine with docker's commands", "", "Commands:"];
   // docker's layout: name, then the one-line description (loading every command only for --help)
   const metas = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).default.meta.description ?? ""] as const));
   const width = Math.max(...metas.map(([n]) => n.length)) + 2;
   for (const [name, desc] of metas.sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${name.padEnd(width)}${desc}`);
   lines.push("", "Global Options:");
-  lines.push("      --root string        Root directory of persistent berth state (default \"/var/lib/berth\", env BERTH_ROOT)");
+  lines.push('      --root string        Root directory of persistent berth state (default "/var/lib/berth", env BERTH_ROOT)');
   const drivers = (await import("../engine/index.ts")).storageDrivers();
   lines.push(`  -s, --storage-driver string  Storage driver: ${drivers.names.slice(0, -1).join(", ")} or ${drivers.names.at(-1)} (default: the one the root`);
   lines.push(`                               already uses, else ${drivers.preferred}; env BERTH_STORAGE_DRIVER)`);

@@ -4,7 +4,14 @@ import { attachSession } from "./_session.ts";
 import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
-  meta: { name: "attach", description: "Attach local standard input, output, and error streams to a running container", usage: "[OPTIONS] CONTAINER", aliases: ["berth container attach", "berth attach"], minArgs: 1, maxArgs: 1 },
+  meta: {
+    name: "attach",
+    description: "Attach local standard input, output, and error streams to a running container",
+    usage: "[OPTIONS] CONTAINER",
+    aliases: ["berth container attach", "berth attach"],
+    minArgs: 1,
+    maxArgs: 1,
+  },
   args: {
     "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },
     "no-stdin": { type: "boolean", description: "Do not attach STDIN" },

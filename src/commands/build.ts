@@ -27,18 +27,21 @@ async function peekStdin(): Promise<{ head: Uint8Array; stream: ReadableStream<U
     n += r.value.length;
   }
   const head = Buffer.concat(chunks);
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      if (head.length) c.enqueue(head);
-      if (done) c.close();
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        if (head.length) c.enqueue(head);
+        if (done) c.close();
+      },
+      async pull(c) {
+        if (done) return;
+        const r = await reader.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
     },
-    async pull(c) {
-      if (done) return;
-      const r = await reader.read();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return { head, stream };
 }
 
@@ -49,7 +52,15 @@ function looksLikeArchive(b: Uint8Array): boolean {
 }
 
 export default defineBerthCommand({
-  meta: { name: "build", description: "Build an image from a Dockerfile", usage: "[OPTIONS] PATH | URL | -", aliases: ["berth image build", "berth builder build", "berth build"], minArgs: 1, maxArgs: 1, exitPolicy: "build" },
+  meta: {
+    name: "build",
+    description: "Build an image from a Dockerfile",
+    usage: "[OPTIONS] PATH | URL | -",
+    aliases: ["berth image build", "berth builder build", "berth build"],
+    minArgs: 1,
+    maxArgs: 1,
+    exitPolicy: "build",
+  },
   args: {
     tag: { ...list("Name and optionally a tag in the 'name:tag' format"), alias: "t" },
     file: { type: "string", alias: "f", description: "Name of the Dockerfile (Default is 'PATH/Dockerfile')" },
@@ -98,9 +109,11 @@ export default defineBerthCommand({
       const { hostPlatform } = await import("../oci/index.ts");
       const h = hostPlatform();
       const [os, arch] = String(flags.platform).split("/");
-      if (os !== h.os || (arch !== undefined && arch !== h.architecture)) throw new EngineError("invalid_argument", `platform ${flags.platform} is not supported: berth builds for ${h.os}/${h.architecture} only`);
+      if (os !== h.os || (arch !== undefined && arch !== h.architecture))
+        throw new EngineError("invalid_argument", `platform ${flags.platform} is not supported: berth builds for ${h.os}/${h.architecture} only`);
     }
-    if (/^(https?|git):\/\//.test(pathArg) || pathArg.startsWith("git@")) throw new EngineError("invalid_argument", `unable to prepare context: remote contexts are not supported by berth: ${pathArg}`);
+    if (/^(https?|git):\/\//.test(pathArg) || pathArg.startsWith("git@"))
+      throw new EngineError("invalid_argument", `unable to prepare context: remote contexts are not supported by berth: ${pathArg}`);
 
     const engine = await ctx.engine();
     const { build } = await import("../build/executor.ts");
@@ -110,7 +123,8 @@ export default defineBerthCommand({
       // docker 20.10's legacy builder ignores them, and a build that needs a secret then fails somewhere
       // in a RUN step; say at once what is missing (invalid_argument: exit 1 for build, as the catch below)
       for (const f of ["secret", "ssh"] as const) {
-        if ((flags[f] as string[]).length) throw new EngineError("invalid_argument", `the --${f} option requires BuildKit, which berth's builder does not implement`);
+        if ((flags[f] as string[]).length)
+          throw new EngineError("invalid_argument", `the --${f} option requires BuildKit, which berth's builder does not implement`);
       }
       let contextDir: string;
       let dockerfile: string | undefined;
@@ -145,8 +159,15 @@ export default defineBerthCommand({
           dockerfile = readFileSync(f, "utf8");
         } catch {
           let alt: string | undefined;
-          if (!flags.file) try { alt = readFileSync(join(contextDir, "dockerfile"), "utf8"); } catch {} // no lowercase dockerfile either: the not_found below names the usual one
-          if (alt === undefined) throw new EngineError("not_found", `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${f}: no such file or directory`);
+          if (!flags.file)
+            try {
+              alt = readFileSync(join(contextDir, "dockerfile"), "utf8");
+            } catch {} // no lowercase dockerfile either: the not_found below names the usual one
+          if (alt === undefined)
+            throw new EngineError(
+              "not_found",
+              `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${f}: no such file or directory`,
+            );
           dockerfile = alt;
         }
       }
@@ -157,9 +178,19 @@ export default defineBerthCommand({
       for (const s of sigs) process.on(s, onSignal);
       cleanups.push(() => void sigs.forEach((s) => process.off(s, onSignal)));
       const res = await build(engine, {
-        contextDir, dockerfile, dockerfileName, tags: flags.tag as string[], buildArgs, labels,
-        target: flags.target, noCache: !!flags["no-cache"], pull: !!flags.pull, network: flags.network, quiet: !!flags.quiet,
-        addHost: flags["add-host"] as string[], cacheFrom: (flags["cache-from"] as string[]).flatMap((c) => c.split(",")).filter(Boolean),
+        contextDir,
+        dockerfile,
+        dockerfileName,
+        tags: flags.tag as string[],
+        buildArgs,
+        labels,
+        target: flags.target,
+        noCache: !!flags["no-cache"],
+        pull: !!flags.pull,
+        network: flags.network,
+        quiet: !!flags.quiet,
+        addHost: flags["add-host"] as string[],
+        cacheFrom: (flags["cache-from"] as string[]).flatMap((c) => c.split(",")).filter(Boolean),
         out: (s) => (typeof s === "string" ? ctx.out(s) : void process.stdout.write(s)),
         err: (b) => void process.stderr.write(b),
         signal: cancel.signal,
@@ -167,7 +198,10 @@ export default defineBerthCommand({
       if (flags.quiet) ctx.out(`${res.id}\n`);
       if (flags.iidfile) writeFileSync(flags.iidfile, res.id);
     } finally {
-      for (const c of cleanups) try { c(); } catch {} // each undoes one thing (temp context, signal handlers); one failing must not hide the build's result
+      for (const c of cleanups)
+        try {
+          c();
+        } catch {} // each undoes one thing (temp context, signal handlers); one failing must not hide the build's result
     }
   },
 });

@@ -17,7 +17,11 @@ export default defineBerthCommand({
   args: {
     archive: { type: "boolean", alias: "a", description: "Archive mode (copy all uid/gid information)" },
     "follow-link": { type: "boolean", alias: "L", description: "Always follow symbol link in SRC_PATH" },
-    quiet: { type: "boolean", alias: "q", description: "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached" },
+    quiet: {
+      type: "boolean",
+      alias: "q",
+      description: "Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached",
+    },
   },
   async run({ flags, positionals, ctx }) {
     const svc = (await ctx.engine()).containers;
@@ -27,7 +31,8 @@ export default defineBerthCommand({
       const i = s.indexOf(":");
       return i > 0 && !s.startsWith("/") && !s.startsWith(".") && !s.slice(0, i).includes("/") ? { ctr: s.slice(0, i), path: s.slice(i + 1) } : { path: s };
     };
-    const a = split(src), b = split(dst);
+    const a = split(src),
+      b = split(dst);
     if (a.ctr && b.ctr) throw new EngineError("invalid_argument", "copying between containers is not supported");
     if (!a.ctr && !b.ctr) throw new EngineError("invalid_argument", "must specify at least one container source");
     if (a.ctr) {

@@ -1,6 +1,6 @@
 /** `berth create`: docker's flags → a create request (_container-opts.ts) → a container. Also exports the shared flags. */
 import { existsSync } from "node:fs";
-import { defineBerthCommand, } from "./_command.ts";
+import { defineBerthCommand } from "./_command.ts";
 import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { Context } from "./_context.ts";
@@ -88,12 +88,14 @@ const optStr = (v: unknown) => (typeof v === "string" ? v : undefined);
 /** docker refuses an existing --cidfile before it creates anything */
 export function checkCidfile(flags: Record<string, unknown>): void {
   const f = optStr(flags.cidfile);
-  if (f !== undefined && existsSync(f)) throw new EngineError("invalid_argument", `container ID file found, make sure the other container isn't running or delete ${f}`);
+  if (f !== undefined && existsSync(f))
+    throw new EngineError("invalid_argument", `container ID file found, make sure the other container isn't running or delete ${f}`);
 }
 
 export function checkPull(flags: Record<string, unknown>): void {
   const p = String(flags.pull ?? "missing");
-  if (!["always", "missing", "never"].includes(p)) throw new EngineError("invalid_argument", `invalid pull option: '${p}': must be one of "always", "missing" or "never"`);
+  if (!["always", "missing", "never"].includes(p))
+    throw new EngineError("invalid_argument", `invalid pull option: '${p}': must be one of "always", "missing" or "never"`);
 }
 
 /**
@@ -139,7 +141,15 @@ export async function createWithPull<T>(ctx: Context, flags: Record<string, unkn
 }
 
 export default defineBerthCommand({
-  meta: { name: "create", description: "Create a new container", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container create", "berth create"], stopAtPositional: true, minArgs: 1, exitPolicy: "create" },
+  meta: {
+    name: "create",
+    description: "Create a new container",
+    usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    aliases: ["berth container create", "berth create"],
+    stopAtPositional: true,
+    minArgs: 1,
+    exitPolicy: "create",
+  },
   args: createFlags,
   async run(input) {
     checkPull(input.flags);

@@ -5,7 +5,13 @@ import { renderEvent } from "./_format/events.ts";
 import { EVENT_FILTERS, Filters, followEvents, parseTimeArg, type EventMessage } from "../engine/index.ts";
 
 export default defineBerthCommand({
-  meta: { name: "events", description: "Get real time events from the server", usage: "[OPTIONS]", aliases: ["berth system events", "berth events"], maxArgs: 0 },
+  meta: {
+    name: "events",
+    description: "Get real time events from the server",
+    usage: "[OPTIONS]",
+    aliases: ["berth system events", "berth events"],
+    maxArgs: 0,
+  },
   args: {
     filter: { type: "string", multiple: true, alias: "f", description: "Filter output based on conditions provided" },
     format: { type: "string", description: "Format output using a custom template: 'json', or a Go template" },

@@ -5,7 +5,15 @@ import { ArgCountError, CliError, during } from "./_exit-codes.ts";
 import { execEnv } from "./_container-opts.ts";
 
 export default defineBerthCommand({
-  meta: { name: "exec", description: "Execute a command in a running container", usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", aliases: ["berth container exec", "berth exec"], stopAtPositional: true, minArgs: 1, exitPolicy: "exec" },
+  meta: {
+    name: "exec",
+    description: "Execute a command in a running container",
+    usage: "[OPTIONS] CONTAINER COMMAND [ARG...]",
+    aliases: ["berth container exec", "berth exec"],
+    stopAtPositional: true,
+    minArgs: 1,
+    exitPolicy: "exec",
+  },
   args: {
     detach: { type: "boolean", alias: "d", description: "Detached mode: run command in the background" },
     "detach-keys": { type: "string", description: "Override the key sequence for detaching a container" },
@@ -14,7 +22,7 @@ export default defineBerthCommand({
     interactive: { type: "boolean", alias: "i", description: "Keep STDIN open even if not attached" },
     privileged: { type: "boolean", description: "Give extended privileges to the command" },
     tty: { type: "boolean", alias: "t", description: "Allocate a pseudo-TTY" },
-    user: { type: "string", alias: "u", description: "Username or UID (format: \"<name|uid>[:<group|gid>]\")" },
+    user: { type: "string", alias: "u", description: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
     workdir: { type: "string", alias: "w", description: "Working directory inside the container" },
   },
   async run({ flags, positionals, rest, ctx }) {
@@ -23,7 +31,9 @@ export default defineBerthCommand({
     }
     const svc = (await ctx.engine()).containers;
     const id = svc.resolve(positionals[0]!);
-    const tty = !!flags.tty, interactive = !!flags.interactive, detach = !!flags.detach;
+    const tty = !!flags.tty,
+      interactive = !!flags.interactive,
+      detach = !!flags.detach;
     const files: string[] = [];
     const { readFileSync } = await import("node:fs");
     for (const f of (flags["env-file"] as string[]) ?? []) {
@@ -42,18 +52,29 @@ export default defineBerthCommand({
     }
     try {
       // docker: a process that cannot be set up (user, working directory, …) is the runtime's failure, 126
-      return await during("exec", () => svc.exec(
-        id,
-        { cmd: rest, env, workdir: typeof flags.workdir === "string" ? flags.workdir : undefined, user: typeof flags.user === "string" ? flags.user : undefined, tty, interactive, privileged: !!flags.privileged, detach },
-        {
-          stdin: s?.local.stdin,
-          stdout: s?.local.stdout ?? (() => {}),
-          stderr: s?.local.stderr ?? (() => {}),
-          initialSize: s?.initialSize,
-          onResizer: s?.onResizer,
-          onStarted: (p) => ((pid = p), s?.onStarted(p)),
-        },
-      ));
+      return await during("exec", () =>
+        svc.exec(
+          id,
+          {
+            cmd: rest,
+            env,
+            workdir: typeof flags.workdir === "string" ? flags.workdir : undefined,
+            user: typeof flags.user === "string" ? flags.user : undefined,
+            tty,
+            interactive,
+            privileged: !!flags.privileged,
+            detach,
+          },
+          {
+            stdin: s?.local.stdin,
+            stdout: s?.local.stdout ?? (() => {}),
+            stderr: s?.local.stderr ?? (() => {}),
+            initialSize: s?.initialSize,
+            onResizer: s?.onResizer,
+            onStarted: (p) => ((pid = p), s?.onStarted(p)),
+          },
+        ),
+      );
     } finally {
       s?.dispose();
     }

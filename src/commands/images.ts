@@ -8,8 +8,17 @@ import { readClientConfig } from "./_client-config.ts";
 
 /** docker's column titles for `images --format "table …"` */
 const IMAGE_HEADERS: Record<string, string> = {
-  Containers: "CONTAINERS", CreatedAt: "CREATED AT", CreatedSince: "CREATED", Digest: "DIGEST", ID: "IMAGE ID", Repository: "REPOSITORY",
-  SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE", VirtualSize: "VIRTUAL SIZE",
+  Containers: "CONTAINERS",
+  CreatedAt: "CREATED AT",
+  CreatedSince: "CREATED",
+  Digest: "DIGEST",
+  ID: "IMAGE ID",
+  Repository: "REPOSITORY",
+  SharedSize: "SHARED SIZE",
+  Size: "SIZE",
+  Tag: "TAG",
+  UniqueSize: "UNIQUE SIZE",
+  VirtualSize: "VIRTUAL SIZE",
 };
 
 /** an engine ImageSummary as the rows below read it: familiar names (RepoTags, then RepoDigests) */
@@ -52,7 +61,7 @@ export function imageRows(images: ListedImage[], digests: { flag: boolean; inFor
       repoTags.set(repo, [...(repoTags.get(repo) ?? []), hasTag ? n.slice(i + 1) : "<none>"]);
     }
     for (const [repo, tags] of repoTags) {
-      const ds = digests.flag || digests.inFormat ? repoDigests.get(repo) ?? [] : [];
+      const ds = digests.flag || digests.inFormat ? (repoDigests.get(repo) ?? []) : [];
       repoDigests.delete(repo);
       for (const tag of tags) {
         if (ds.length === 0) row(repo, tag, "<none>");
@@ -68,7 +77,13 @@ export function imageRows(images: ListedImage[], digests: { flag: boolean; inFor
 }
 
 export default defineBerthCommand({
-  meta: { name: "images", description: "List images", usage: "[OPTIONS] [REPOSITORY[:TAG]]", aliases: ["berth image ls", "berth image list", "berth images"], maxArgs: 1 },
+  meta: {
+    name: "images",
+    description: "List images",
+    usage: "[OPTIONS] [REPOSITORY[:TAG]]",
+    aliases: ["berth image ls", "berth image list", "berth images"],
+    maxArgs: 1,
+  },
   args: {
     all: { type: "boolean", alias: "a", description: "Show all images (default hides intermediate images)" },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
@@ -85,7 +100,10 @@ export default defineBerthCommand({
     // docker: without --format, the client config's imagesFormat (not with -q)
     const given = typeof flags.format === "string" ? flags.format : flags.quiet ? undefined : readClientConfig(ctx).imagesFormat;
     const format = given ?? "";
-    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), { flag: !!flags.digests, inFormat: format.includes("{{.Digest}}") });
+    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), {
+      flag: !!flags.digests,
+      inFormat: format.includes("{{.Digest}}"),
+    });
     const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
     if (flags.quiet) {
       // docker prints one line per row, so an image with two tags shows twice
@@ -108,9 +126,21 @@ export default defineBerthCommand({
       UniqueSize: "N/A",
       VirtualSize: humanSize(r.size),
     }));
-    formatRows(ctx.out, given, objs, IMAGE_HEADERS, () => {
-      const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
-      ctx.out(renderDockerTable(header, rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)])));
-    }, "imageContext");
+    formatRows(
+      ctx.out,
+      given,
+      objs,
+      IMAGE_HEADERS,
+      () => {
+        const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
+        ctx.out(
+          renderDockerTable(
+            header,
+            rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)]),
+          ),
+        );
+      },
+      "imageContext",
+    );
   },
 });

@@ -2,7 +2,13 @@ import { defineBerthCommand } from "./_command.ts";
 import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
-  meta: { name: "kill", description: "Kill one or more running containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container kill", "berth kill"], minArgs: 1 },
+  meta: {
+    name: "kill",
+    description: "Kill one or more running containers",
+    usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+    aliases: ["berth container kill", "berth kill"],
+    minArgs: 1,
+  },
   args: {
     signal: { type: "string", alias: "s", description: "Signal to send to the container" },
   },

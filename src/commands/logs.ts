@@ -2,7 +2,14 @@
 import { defineBerthCommand } from "./_command.ts";
 
 export default defineBerthCommand({
-  meta: { name: "logs", description: "Fetch the logs of a container", usage: "[OPTIONS] CONTAINER", aliases: ["berth container logs", "berth logs"], minArgs: 1, maxArgs: 1 },
+  meta: {
+    name: "logs",
+    description: "Fetch the logs of a container",
+    usage: "[OPTIONS] CONTAINER",
+    aliases: ["berth container logs", "berth logs"],
+    minArgs: 1,
+    maxArgs: 1,
+  },
   args: {
     details: { type: "boolean", description: "Show extra details provided to logs" },
     follow: { type: "boolean", alias: "f", description: "Follow log output" },

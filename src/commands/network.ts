@@ -37,9 +37,15 @@ export default defineBerthCommand({
       },
       async run({ flags, positionals, ctx }) {
         if (flags.label.length) throw new UsageError("network create --label is not supported by berth yet");
-        if (flags.subnet.length > 1 || flags.gateway.length > 1) throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
+        if (flags.subnet.length > 1 || flags.gateway.length > 1)
+          throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
         const svc = (await ctx.engine()).containers;
-        const rec = svc.networks.create(positionals[0]!, { subnet: flags.subnet[0], gateway: flags.gateway[0], internal: !!flags.internal, driver: flags.driver });
+        const rec = svc.networks.create(positionals[0]!, {
+          subnet: flags.subnet[0],
+          gateway: flags.gateway[0],
+          internal: !!flags.internal,
+          driver: flags.driver,
+        });
         ctx.out(rec.id + "\n");
       },
     }),
@@ -57,10 +63,33 @@ export default defineBerthCommand({
         const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
         if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
         // the predefined host and none networks were never created: an empty CREATED AT
-        const objs = rows.map((r) => ({ ID: id(r.Id), Name: r.Name, Driver: r.Driver, Scope: r.Scope, IPv6: "false", Internal: String(r.Internal), CreatedAt: r.Created === ZERO_TIME ? "" : r.Created, Labels: "" }));
-        const headers = { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", CreatedAt: "CREATED AT", Labels: "LABELS" };
+        const objs = rows.map((r) => ({
+          ID: id(r.Id),
+          Name: r.Name,
+          Driver: r.Driver,
+          Scope: r.Scope,
+          IPv6: "false",
+          Internal: String(r.Internal),
+          CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
+          Labels: "",
+        }));
+        const headers = {
+          ID: "NETWORK ID",
+          Name: "NAME",
+          Driver: "DRIVER",
+          Scope: "SCOPE",
+          IPv6: "IPV6",
+          Internal: "INTERNAL",
+          CreatedAt: "CREATED AT",
+          Labels: "LABELS",
+        };
         formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
-          ctx.out(renderDockerTable(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]))),
+          ctx.out(
+            renderDockerTable(
+              ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+              objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]),
+            ),
+          ),
         );
       },
     }),
@@ -92,7 +121,13 @@ export default defineBerthCommand({
       },
     }),
     rm: def({
-      meta: { name: "rm", description: "Remove one or more networks", usage: "NETWORK [NETWORK...]", aliases: ["berth network rm", "berth network remove"], minArgs: 1 },
+      meta: {
+        name: "rm",
+        description: "Remove one or more networks",
+        usage: "NETWORK [NETWORK...]",
+        aliases: ["berth network rm", "berth network remove"],
+        minArgs: 1,
+      },
       args: { force: { type: "boolean", alias: "f", description: "Do not error if the network does not exist" } },
       async run({ flags, positionals, ctx }) {
         const svc = (await ctx.engine()).containers;

@@ -2,7 +2,14 @@
 import { defineBerthCommand } from "./_command.ts";
 
 export default defineBerthCommand({
-  meta: { name: "port", description: "List port mappings or a specific mapping for the container", usage: "CONTAINER [PRIVATE_PORT[/PROTO]]", aliases: ["berth container port", "berth port"], minArgs: 1, maxArgs: 2 },
+  meta: {
+    name: "port",
+    description: "List port mappings or a specific mapping for the container",
+    usage: "CONTAINER [PRIVATE_PORT[/PROTO]]",
+    aliases: ["berth container port", "berth port"],
+    minArgs: 1,
+    maxArgs: 2,
+  },
   args: {},
   async run({ positionals, ctx }) {
     const { portLines } = await import("../engine/index.ts");

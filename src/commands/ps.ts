@@ -6,7 +6,13 @@ import { PS_HEADERS, psRows } from "./_format/ps.ts";
 import { readClientConfig } from "./_client-config.ts";
 
 export default defineBerthCommand({
-  meta: { name: "ps", description: "List containers", usage: "[OPTIONS]", aliases: ["berth container ls", "berth container list", "berth container ps", "berth ps"], maxArgs: 0 },
+  meta: {
+    name: "ps",
+    description: "List containers",
+    usage: "[OPTIONS]",
+    aliases: ["berth container ls", "berth container list", "berth container ps", "berth ps"],
+    maxArgs: 0,
+  },
   args: {
     all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
     filter: { type: "string", multiple: true, alias: "f", description: "Filter output based on conditions provided" },
@@ -41,8 +47,18 @@ export default defineBerthCommand({
     });
     // docker: without --format, the client config's psFormat
     const format = typeof flags.format === "string" ? flags.format : readClientConfig(ctx).psFormat;
-    formatRows(ctx.out, format, objs, PS_HEADERS, () =>
-      ctx.out(renderDockerTable(header, rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]))),
+    formatRows(
+      ctx.out,
+      format,
+      objs,
+      PS_HEADERS,
+      () =>
+        ctx.out(
+          renderDockerTable(
+            header,
+            rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]),
+          ),
+        ),
       "ContainerContext",
     );
   },

@@ -32,7 +32,9 @@ test("not a tty: plain status lines without byte counts or escapes; -q: nothing"
   const out = render(false, false);
   expect(out).not.toContain("\x1b");
   expect(out).not.toContain("Downloading");
-  expect(out).toBe("1: Pulling from test/x\naaaaaaaaaaaa: Pulling fs layer\nbbbbbbbbbbbb: Pulling fs layer\naaaaaaaaaaaa: Download complete\naaaaaaaaaaaa: Pull complete\nStatus: done\n");
+  expect(out).toBe(
+    "1: Pulling from test/x\naaaaaaaaaaaa: Pulling fs layer\nbbbbbbbbbbbb: Pulling fs layer\naaaaaaaaaaaa: Download complete\naaaaaaaaaaaa: Pull complete\nStatus: done\n",
+  );
   expect(render(true, true)).toBe("");
   expect(render(true, false)).toBe("");
 });

@@ -88,7 +88,11 @@ export default defineBerthCommand({
       const { EngineError } = await import("../lib/errors.ts");
       throw new EngineError("invalid_argument", "pull --all-tags is not supported");
     }
-    const res = await pullWithProgress(ctx, positionals[0]!, { quiet: !!flags.quiet, platform: flags.platform ? String(flags.platform) : undefined, toStdout: true });
+    const res = await pullWithProgress(ctx, positionals[0]!, {
+      quiet: !!flags.quiet,
+      platform: flags.platform ? String(flags.platform) : undefined,
+      toStdout: true,
+    });
     ctx.out(`${res.name}\n`);
   },
 });

@@ -2,7 +2,13 @@ import { defineBerthCommand } from "./_command.ts";
 import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
-  meta: { name: "restart", description: "Restart one or more containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container restart", "berth restart"], minArgs: 1 },
+  meta: {
+    name: "restart",
+    description: "Restart one or more containers",
+    usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+    aliases: ["berth container restart", "berth restart"],
+    minArgs: 1,
+  },
   args: {
     signal: { type: "string", alias: "s", description: "Signal to send to the container" },
     timeout: { type: "string", alias: "t", description: "Seconds to wait before killing the container", valueHint: "int" },

@@ -3,7 +3,13 @@ import { EngineError } from "../lib/errors.ts";
 import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
-  meta: { name: "rm", description: "Remove one or more containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container rm", "berth container remove", "berth rm"], minArgs: 1 },
+  meta: {
+    name: "rm",
+    description: "Remove one or more containers",
+    usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+    aliases: ["berth container rm", "berth container remove", "berth rm"],
+    minArgs: 1,
+  },
   args: {
     force: { type: "boolean", alias: "f", description: "Force the removal of a running container (uses SIGKILL)" },
     link: { type: "boolean", alias: "l", description: "Remove the specified link" },

@@ -2,7 +2,13 @@ import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 
 export default defineBerthCommand({
-  meta: { name: "rmi", description: "Remove one or more images", usage: "[OPTIONS] IMAGE [IMAGE...]", aliases: ["berth image rm", "berth image remove", "berth rmi"], minArgs: 1 },
+  meta: {
+    name: "rmi",
+    description: "Remove one or more images",
+    usage: "[OPTIONS] IMAGE [IMAGE...]",
+    aliases: ["berth image rm", "berth image remove", "berth rmi"],
+    minArgs: 1,
+  },
   args: {
     force: { type: "boolean", alias: "f", description: "Force removal of the image" },
     "no-prune": { type: "boolean", description: "Do not delete untagged parents" },

@@ -11,7 +11,15 @@ import { CliError } from "./_exit-codes.ts";
 import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
-  meta: { name: "run", description: "Create and run a new container from an image", usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", aliases: ["berth container run", "berth run"], stopAtPositional: true, minArgs: 1, exitPolicy: "run" },
+  meta: {
+    name: "run",
+    description: "Create and run a new container from an image",
+    usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    aliases: ["berth container run", "berth run"],
+    stopAtPositional: true,
+    minArgs: 1,
+    exitPolicy: "run",
+  },
   args: {
     ...createFlags,
     detach: { type: "boolean", alias: "d", description: "Run container in background and print container ID" },

@@ -4,7 +4,13 @@ import { attachSession, forEach, runForeground } from "./_session.ts";
 import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
-  meta: { name: "start", description: "Start one or more stopped containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container start", "berth start"], minArgs: 1 },
+  meta: {
+    name: "start",
+    description: "Start one or more stopped containers",
+    usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+    aliases: ["berth container start", "berth start"],
+    minArgs: 1,
+  },
   args: {
     attach: { type: "boolean", alias: "a", description: "Attach STDOUT/STDERR and forward signals" },
     interactive: { type: "boolean", alias: "i", description: "Attach container's STDIN" },

@@ -4,19 +4,37 @@ import { humanSize } from "../lib/human.ts";
 import { formatRows, renderDockerTable } from "./_format/table.ts";
 
 const STATS_HEADERS: Record<string, string> = {
-  Container: "CONTAINER", ID: "CONTAINER ID", Name: "NAME", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %", NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
+  Container: "CONTAINER",
+  ID: "CONTAINER ID",
+  Name: "NAME",
+  CPUPerc: "CPU %",
+  MemUsage: "MEM USAGE / LIMIT",
+  MemPerc: "MEM %",
+  NetIO: "NET I/O",
+  BlockIO: "BLOCK I/O",
+  PIDs: "PIDS",
 };
 
 /** docker's binary sizes for memory: 1.5MiB, 512KiB */
 function bytesIEC(n: number): string {
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return `${Number(n.toFixed(i ? 2 : 0)).toString().replace(/(\.\d)0$/, "$1")}${u[i]}`;
+  while (n >= 1024 && i < u.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${Number(n.toFixed(i ? 2 : 0))
+    .toString()
+    .replace(/(\.\d)0$/, "$1")}${u[i]}`;
 }
 
 export default defineBerthCommand({
-  meta: { name: "stats", description: "Display a live stream of container(s) resource usage statistics", usage: "[OPTIONS] [CONTAINER...]", aliases: ["berth container stats", "berth stats"] },
+  meta: {
+    name: "stats",
+    description: "Display a live stream of container(s) resource usage statistics",
+    usage: "[OPTIONS] [CONTAINER...]",
+    aliases: ["berth container stats", "berth stats"],
+  },
   args: {
     all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
     format: { type: "string", description: "Format output using a custom template" },
@@ -40,7 +58,14 @@ export default defineBerthCommand({
       const rows: Record<string, string>[] = [];
       for (const id of ids) {
         const cfg = svc.store.readConfig(id);
-        let cpu = 0, mem = 0, limit = 0, pids = 0, netRx = 0, netTx = 0, blkRead = 0, blkWrite = 0;
+        let cpu = 0,
+          mem = 0,
+          limit = 0,
+          pids = 0,
+          netRx = 0,
+          netTx = 0,
+          blkRead = 0,
+          blkWrite = 0;
         try {
           const s = await svc.stats(id);
           const f = first.get(id);
@@ -70,7 +95,12 @@ export default defineBerthCommand({
     const print = (rows: Record<string, string>[]) => {
       const f = typeof flags.format === "string" ? flags.format : "";
       formatRows(ctx.out, f, rows, STATS_HEADERS, () =>
-        ctx.out(renderDockerTable(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!]))),
+        ctx.out(
+          renderDockerTable(
+            ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
+            rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!]),
+          ),
+        ),
       );
     };
     if (flags["no-stream"]) return void print(await sample());

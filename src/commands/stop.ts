@@ -2,7 +2,13 @@ import { defineBerthCommand } from "./_command.ts";
 import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
-  meta: { name: "stop", description: "Stop one or more running containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container stop", "berth stop"], minArgs: 1 },
+  meta: {
+    name: "stop",
+    description: "Stop one or more running containers",
+    usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+    aliases: ["berth container stop", "berth stop"],
+    minArgs: 1,
+  },
   args: {
     signal: { type: "string", alias: "s", description: "Signal to send to the container" },
     timeout: { type: "string", alias: "t", description: "Seconds to wait before killing the container", valueHint: "int" },

@@ -29,7 +29,14 @@ export function filterPsOutput(out: string, pids: Set<number>): { titles: string
 }
 
 export default defineBerthCommand({
-  meta: { name: "top", description: "Display the running processes of a container", usage: "CONTAINER [ps OPTIONS]", aliases: ["berth container top", "berth top"], minArgs: 1, stopAtPositional: true },
+  meta: {
+    name: "top",
+    description: "Display the running processes of a container",
+    usage: "CONTAINER [ps OPTIONS]",
+    aliases: ["berth container top", "berth top"],
+    minArgs: 1,
+    stopAtPositional: true,
+  },
   args: {},
   async run({ positionals, rest, ctx }) {
     const svc = (await ctx.engine()).containers;

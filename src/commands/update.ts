@@ -7,7 +7,13 @@ import { parseUpdateFlags } from "./_container-opts.ts";
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
 
 export default defineBerthCommand({
-  meta: { name: "update", description: "Update configuration of one or more containers", usage: "[OPTIONS] CONTAINER [CONTAINER...]", aliases: ["berth container update", "berth update"], minArgs: 1 },
+  meta: {
+    name: "update",
+    description: "Update configuration of one or more containers",
+    usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+    aliases: ["berth container update", "berth update"],
+    minArgs: 1,
+  },
   args: {
     "cpu-shares": { ...str("CPU shares (relative weight)", "int"), alias: "c" },
     cpus: str("Number of CPUs", "decimal"),
@@ -20,7 +26,9 @@ export default defineBerthCommand({
     restart: str("Restart policy to apply when a container exits"),
   },
   async run({ flags, positionals, ctx }) {
-    const given = ["cpus", "cpu-shares", "memory", "memory-swap", "memory-reservation", "pids-limit", "cpuset-cpus", "cpuset-mems", "restart"].some((k) => typeof flags[k] === "string");
+    const given = ["cpus", "cpu-shares", "memory", "memory-swap", "memory-reservation", "pids-limit", "cpuset-cpus", "cpuset-mems", "restart"].some(
+      (k) => typeof flags[k] === "string",
+    );
     if (!given) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command");
     const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {

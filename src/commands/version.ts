@@ -6,18 +6,34 @@ import { compileTemplate } from "./_format/template.ts";
 export default defineBerthCommand({
   meta: { name: "version", description: "Show the berth version information", usage: "[OPTIONS]", maxArgs: 0 },
   args: {
-    format: { type: "string", alias: "f", description: "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template" },
+    format: {
+      type: "string",
+      alias: "f",
+      description:
+        "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template",
+    },
   },
   run({ flags, ctx }) {
     const arch = process.arch === "x64" ? "amd64" : process.arch;
     const info = { Version: VERSION, ApiVersion: API_VERSION, Os: "linux", Arch: arch, BunVersion: Bun.version };
     // docker's shape, so `version --format '{{.Server.Version}}'` works in scripts; berth's engine is
     // this same binary (no daemon), so Server repeats the client's version
-    const server = { Platform: { Name: "berth" }, Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: API_VERSION, Os: "linux", Arch: arch, KernelVersion: release(), Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, Os: "linux", Arch: arch, KernelVersion: release() } }] };
+    const server = {
+      Platform: { Name: "berth" },
+      Version: VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: API_VERSION,
+      Os: "linux",
+      Arch: arch,
+      KernelVersion: release(),
+      Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, Os: "linux", Arch: arch, KernelVersion: release() } }],
+    };
     const all = { Client: { Platform: { Name: "berth" }, ...info }, Server: server };
     const f = typeof flags.format === "string" ? flags.format : "";
     if (f === "json") return ctx.out(JSON.stringify(all) + "\n");
     if (f !== "") return ctx.out(compileTemplate(f)(all) + "\n");
-    ctx.out(`Client: berth\n Version:           ${info.Version}\n API version:       ${info.ApiVersion}\n Bun version:       ${info.BunVersion}\n OS/Arch:           ${info.Os}/${info.Arch}\n`);
+    ctx.out(
+      `Client: berth\n Version:           ${info.Version}\n API version:       ${info.ApiVersion}\n Bun version:       ${info.BunVersion}\n OS/Arch:           ${info.Os}/${info.Arch}\n`,
+    );
   },
 });

@@ -46,8 +46,13 @@ export default defineBerthCommand({
         },
         async run({ flags, positionals, ctx }) {
           const svc = (await ctx.engine()).containers;
-          if (flags.name && positionals[0] && flags.name !== positionals[0]) throw new UsageError(`conflicting options: either specify --name or provide positional arg, not both`);
-          const { volume } = svc.volumes.create(flags.name || positionals[0], { driver: flags.driver, labels: parseKv(flags.label, "--label"), options: parseKv(flags.opt, "--opt") });
+          if (flags.name && positionals[0] && flags.name !== positionals[0])
+            throw new UsageError(`conflicting options: either specify --name or provide positional arg, not both`);
+          const { volume } = svc.volumes.create(flags.name || positionals[0], {
+            driver: flags.driver,
+            labels: parseKv(flags.label, "--label"),
+            options: parseKv(flags.opt, "--opt"),
+          });
           ctx.out(volume.Name + "\n");
         },
       }),
@@ -66,7 +71,9 @@ export default defineBerthCommand({
           if (flags.quiet) return void ctx.out(rows.map((r) => r.Name + "\n").join(""));
           const objs = rows.map((r) => ({
             Driver: r.Driver,
-            Labels: Object.entries(r.Labels).map(([k, v]) => `${k}=${v}`).join(","),
+            Labels: Object.entries(r.Labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(","),
             Links: String(r.UsageData?.RefCount ?? 0),
             Mountpoint: r.Mountpoint,
             Name: r.Name,
@@ -75,7 +82,12 @@ export default defineBerthCommand({
           }));
           if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
           if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(flags.format, o) + "\n").join(""));
-          ctx.out(renderDockerTable(["DRIVER", "VOLUME NAME"], objs.map((o) => [o.Driver, o.Name])));
+          ctx.out(
+            renderDockerTable(
+              ["DRIVER", "VOLUME NAME"],
+              objs.map((o) => [o.Driver, o.Name]),
+            ),
+          );
         },
       }),
     }),
@@ -97,7 +109,8 @@ export default defineBerthCommand({
             }
           }
           if (typeof flags.format === "string" && flags.format !== "") {
-            for (const o of out) ctx.out((flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format, o as unknown as Record<string, unknown>)) + "\n");
+            for (const o of out)
+              ctx.out((flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format, o as unknown as Record<string, unknown>)) + "\n");
           } else ctx.out(JSON.stringify(out, null, 4) + "\n");
           return failed ? 1 : 0;
         },
@@ -105,7 +118,13 @@ export default defineBerthCommand({
     }),
     rm: async () => ({
       default: defineBerthCommand({
-        meta: { name: "rm", description: "Remove one or more volumes", usage: "[OPTIONS] VOLUME [VOLUME...]", aliases: ["berth volume rm", "berth volume remove"], minArgs: 1 },
+        meta: {
+          name: "rm",
+          description: "Remove one or more volumes",
+          usage: "[OPTIONS] VOLUME [VOLUME...]",
+          aliases: ["berth volume rm", "berth volume remove"],
+          minArgs: 1,
+        },
         args: { force: { type: "boolean", alias: "f", description: "Force the removal of one or more volumes" } },
         async run({ flags, positionals, ctx }) {
           const svc = (await ctx.engine()).containers;
@@ -137,7 +156,8 @@ export default defineBerthCommand({
           // checked before the prompt, as docker's CLI does
           const filters = usageOnFilterError(() => Filters.fromFlags(flags.filter as string[]).validate(VOLUME_PRUNE_FILTERS));
           const all = filters.has("all") ? ["true", "1"].includes(filters.get("all").at(-1)!) : !!flags.all;
-          if (!(await confirm(!!flags.force, `This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.`))) return;
+          if (!(await confirm(!!flags.force, `This will remove ${all ? "all local volumes" : "anonymous local volumes"} not used by at least one container.`)))
+            return;
           const engine = await ctx.engine();
           const { VolumesDeleted: removed, SpaceReclaimed: reclaimed } = engine.volumePrune({ all: !!flags.all, filters });
           if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
@@ -147,5 +167,3 @@ export default defineBerthCommand({
     }),
   },
 });
-
-

@@ -305,7 +305,8 @@ export abstract class WholeTreeDriver extends BaseDriver {
 
 export function diskUsage(dir: string): Usage {
   const seen = new Set<string>();
-  let size = 0, inodes = 0;
+  let size = 0,
+    inodes = 0;
   const visit = (p: string) => {
     const st = lstatSync(p, { bigint: true });
     if (st.nlink > 1n) {

@@ -5,7 +5,7 @@ export type EntrySpec = Partial<TarEntry> & { name: string; body?: string | Uint
 
 export function record(spec: EntrySpec): TarRecord {
   const { body, ...rest } = spec;
-  const data = typeof body === "string" ? new TextEncoder().encode(body) : body ?? new Uint8Array(0);
+  const data = typeof body === "string" ? new TextEncoder().encode(body) : (body ?? new Uint8Array(0));
   const type = rest.type ?? "file";
   const entry: TarEntry = {
     type,
@@ -40,5 +40,11 @@ export async function collect(src: AsyncIterable<TarRecord>): Promise<{ entry: T
 }
 
 export async function* replay(items: { entry: TarEntry; data: Uint8Array }[]): AsyncIterable<TarRecord> {
-  for (const i of items) yield { entry: i.entry, body: (async function* () { if (i.data.length) yield i.data; })() };
+  for (const i of items)
+    yield {
+      entry: i.entry,
+      body: (async function* () {
+        if (i.data.length) yield i.data;
+      })(),
+    };
 }

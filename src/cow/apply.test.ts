@@ -80,7 +80,10 @@ describe("hostile layers", () => {
 
   test("a/passwd through a -> /etc lands in <root>/etc", async () => {
     const before = readFileSync("/etc/passwd", "utf8");
-    await apply([{ name: "a", type: "symlink", linkname: "/etc" }, { name: "a/passwd", body: "root::0:0::/:/bin/sh\n" }]);
+    await apply([
+      { name: "a", type: "symlink", linkname: "/etc" },
+      { name: "a/passwd", body: "root::0:0::/:/bin/sh\n" },
+    ]);
     expect(readFileSync("/etc/passwd", "utf8")).toBe(before);
     expect(readFileSync(`${root}/etc/passwd`, "utf8")).toContain("root::0");
   });
@@ -103,7 +106,11 @@ describe("hostile layers", () => {
     expect(lstatSync(`${root}/h`).ino).toBe(lstatSync(`${root}/s`).ino);
   });
 
-  test("hardlink to a directory is refused", () => rejects([{ name: "d", type: "dir" }, { name: "h", type: "hardlink", linkname: "d" }]));
+  test("hardlink to a directory is refused", () =>
+    rejects([
+      { name: "d", type: "dir" },
+      { name: "h", type: "hardlink", linkname: "d" },
+    ]));
 
   test("a file over an existing symlink replaces the link, not its target", async () => {
     await apply([
@@ -153,7 +160,11 @@ describe("hostile layers", () => {
       { name: "l1/x", body: "x" },
     ]));
 
-  test("a file used as a parent is refused", () => rejects([{ name: "f", body: "x" }, { name: "f/x", body: "y" }]));
+  test("a file used as a parent is refused", () =>
+    rejects([
+      { name: "f", body: "x" },
+      { name: "f/x", body: "y" },
+    ]));
 
   test("fifo entries are created inside the root", async () => {
     await apply([{ name: "p", type: "fifo", mode: 0o600 }]);
@@ -239,9 +250,13 @@ describe("attributes", () => {
     async function* chunks() {
       for (let i = 0; i < big.length; i += 100_000) yield big.subarray(i, i + 100_000);
     }
-    await applyLayer(root, (async function* () {
-      yield { entry: { name: "big", type: "file" as const, mode: 0o644, uid: 0, gid: 0, size: big.length, mtime: 0 }, body: chunks() };
-    })(), { whiteouts: "delete", sync: true });
+    await applyLayer(
+      root,
+      (async function* () {
+        yield { entry: { name: "big", type: "file" as const, mode: 0o644, uid: 0, gid: 0, size: big.length, mtime: 0 }, body: chunks() };
+      })(),
+      { whiteouts: "delete", sync: true },
+    );
     expect(Buffer.compare(readFileSync(`${root}/big`), Buffer.from(big))).toBe(0);
   });
 });
@@ -267,12 +282,7 @@ describe("whiteouts (delete mode)", () => {
   });
 
   test.skipIf(!rootEnabled)("overlay mode: 0/0 devices and the opaque xattr", async () => {
-    await apply([
-      { name: "etc", type: "dir" },
-      { name: "etc/.wh.passwd" },
-      { name: "opt/.wh..wh..opq" },
-      { name: "opt", type: "dir" },
-    ], "overlay");
+    await apply([{ name: "etc", type: "dir" }, { name: "etc/.wh.passwd" }, { name: "opt/.wh..wh..opq" }, { name: "opt", type: "dir" }], "overlay");
     const w = lstatSync(`${root}/etc/passwd`);
     expect(w.isCharacterDevice() && w.rdev === 0).toBe(true);
     expect(Buffer.from(lgetxattr(`${root}/opt`, "trusted.overlay.opaque")!).toString()).toBe("y");

@@ -36,8 +36,23 @@
  * directory's mtime; a 0555 directory would block its own children for a non-root caller).
  */
 import {
-  closeSync, constants, fchmodSync, fchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync,
-  chmodSync, symlinkSync, unlinkSync, writeSync, writevSync, readlinkSync, type Stats,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmdirSync,
+  chmodSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  writevSync,
+  readlinkSync,
+  type Stats,
 } from "node:fs";
 import type { ApplyStats } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
@@ -132,7 +147,10 @@ class LayerTree {
   /** absolute directories this run created (they started empty) */
   readonly fresh = new Set<string>();
 
-  constructor(readonly root: string, rootEmpty: boolean) {
+  constructor(
+    readonly root: string,
+    rootEmpty: boolean,
+  ) {
     this.dirs.set("", root);
     if (rootEmpty) this.fresh.add(root);
   }
@@ -338,8 +356,13 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
           if (target === "") throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: hardlink to the layer root`);
           const tAbs = `${tree.resolveDir(dirnameOf(target), e.name)}/${basenameOf(target)}`;
           const tst = lstatSync(tAbs, { throwIfNoEntry: false });
-          if (!tst) throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: hardlink target ${JSON.stringify(e.linkname)} is not in the layer`);
-          if (tst.isDirectory()) throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: hardlink target ${JSON.stringify(e.linkname)} is a directory`);
+          if (!tst)
+            throw new EngineError(
+              "invalid_argument",
+              `layer entry ${JSON.stringify(e.name)}: hardlink target ${JSON.stringify(e.linkname)} is not in the layer`,
+            );
+          if (tst.isDirectory())
+            throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: hardlink target ${JSON.stringify(e.linkname)} is a directory`);
           linkSync(tAbs, abs); // link(2) does not follow a symlink target on Linux
           tree.created.add(abs);
           break;
@@ -394,7 +417,8 @@ function applyWhiteout(tree: LayerTree, name: string, base: string, e: TarEntry,
   }
   if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return; // aufs metadata (.wh..wh.plnk, …)
   const hidden = base.slice(WHITEOUT_PREFIX.length);
-  if (hidden === "" || hidden === "." || hidden === "..") throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: invalid whiteout name`);
+  if (hidden === "" || hidden === "." || hidden === "..")
+    throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: invalid whiteout name`);
   const parentAbs = tree.resolveDir(dirRel, e.name);
   const abs = `${parentAbs}/${hidden}`;
   if (tree.created.has(abs)) return; // whiteouts hide lower layers only, never this layer's own entries

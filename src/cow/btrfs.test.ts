@@ -4,7 +4,22 @@
  * destroyed subvolumes, the refusal to start off btrfs. Root only (mkfs, losetup, mount, subvolume ioctls).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { BtrfsDriver, changedDirs } from "./btrfs.ts";
 import { treeChanges } from "./diff.ts";
 import { EngineError } from "../lib/errors.ts";
@@ -21,11 +36,14 @@ beforeAll(() => {
 });
 afterAll(() => fs?.[Symbol.dispose]());
 
-
 function subvolumes(mnt: string): string[] {
   const p = Bun.spawnSync(["btrfs", "subvolume", "list", mnt], { stdout: "pipe", stderr: "pipe" });
   if (p.exitCode !== 0) throw new Error(`btrfs subvolume list: ${p.stderr}`);
-  return p.stdout.toString().split("\n").filter(Boolean).map((l) => l.replace(/^.* path /, ""));
+  return p.stdout
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.replace(/^.* path /, ""));
 }
 
 describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
@@ -37,7 +55,8 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     await d.commit("A", "a");
     const [m] = await d.prepare("c", "A");
     expect(m).toMatchObject({ type: "bind", options: ["rbind", "rw"] });
-    const upperA = d.upperDir("A"), upperC = d.upperDir("c");
+    const upperA = d.upperDir("A"),
+      upperC = d.upperDir("c");
     expect(isSubvolume(upperA) && isSubvolume(upperC)).toBe(true);
     expect(subvolGetFlags(upperA) & BTRFS_SUBVOL_RDONLY).toBe(BTRFS_SUBVOL_RDONLY);
     expect(subvolGetFlags(upperC) & BTRFS_SUBVOL_RDONLY).toBe(0n);
@@ -75,7 +94,8 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     await d.applyLayer("a", records(specs));
     await d.commit("A", "a");
     await d.prepare("c", "A");
-    const up = d.upperDir("c"), low = d.upperDir("A");
+    const up = d.upperDir("c"),
+      low = d.upperDir("A");
     // nothing changed yet: only the root is looked at
     expect([...changedDirs(up, low)!]).toEqual([""]);
     expect(await d.changes("c")).toEqual([]);
@@ -102,7 +122,21 @@ describe.skipIf(!rootEnabled)("btrfs driver specifics", () => {
     readFileSync(`${up}/d9/sub/deep/f0`);
     expect(statSync(`${up}/d9/sub/deep/f0`).atimeMs).not.toBe(atimeBefore);
     const dirs = changedDirs(up, low)!;
-    for (const p of ["d0/sub/deep", "d1/sub", "d1/sub/deep", "d2/sub/deep", "d3/sub", "d3/sub/deep", "d4", "d4/sub/deep", "d5/sub", "d6/sub/deep", "d7/sub/deep", ""]) expect(dirs).toContain(p);
+    for (const p of [
+      "d0/sub/deep",
+      "d1/sub",
+      "d1/sub/deep",
+      "d2/sub/deep",
+      "d3/sub",
+      "d3/sub/deep",
+      "d4",
+      "d4/sub/deep",
+      "d5/sub",
+      "d6/sub/deep",
+      "d7/sub/deep",
+      "",
+    ])
+      expect(dirs).toContain(p);
     for (const p of ["d7/sub", "d6/sub/deep/newdir"]) expect(dirs).toContain(p);
     for (const p of ["d8", "d9/sub/deep", "d0/sub/link"]) expect(dirs.has(p)).toBe(false); // untouched, or not a directory
     const fast = await d.changes("c");
@@ -140,7 +174,9 @@ test.skipIf(!rootEnabled)("refuses to start off btrfs, with one line", () => {
     }
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).kind).toBe("failed_precondition");
-    expect((err as EngineError).message).toMatch(/^btrfs storage driver: \/tmp\/berth-test-btrfs-off-\S+\/driver is not on a btrfs filesystem \(.* has f_type 0x[0-9a-f]+\)$/);
+    expect((err as EngineError).message).toMatch(
+      /^btrfs storage driver: \/tmp\/berth-test-btrfs-off-\S+\/driver is not on a btrfs filesystem \(.* has f_type 0x[0-9a-f]+\)$/,
+    );
     expect(readdirSync(tmp)).toEqual([]); // nothing created
   } finally {
     rmSync(tmp, { recursive: true });

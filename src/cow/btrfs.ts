@@ -20,8 +20,23 @@ import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync } fr
 import type { SnapshotKind, Usage } from "./driver.ts";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
-  BTRFS_FIRST_FREE_OBJECTID, BTRFS_INODE_EXTREF_KEY, BTRFS_INODE_ITEM_KEY, BTRFS_INODE_REF_KEY, BTRFS_SUBVOL_RDONLY, BTRFS_SUPER_MAGIC,
-  fsType, inoLookup, isSubvolume, snapCreate, snapDestroy, snapDestroyV2, subvolCreate, subvolGetFlags, subvolInfo, subvolSetFlags, treeSearch,
+  BTRFS_FIRST_FREE_OBJECTID,
+  BTRFS_INODE_EXTREF_KEY,
+  BTRFS_INODE_ITEM_KEY,
+  BTRFS_INODE_REF_KEY,
+  BTRFS_SUBVOL_RDONLY,
+  BTRFS_SUPER_MAGIC,
+  fsType,
+  inoLookup,
+  isSubvolume,
+  snapCreate,
+  snapDestroy,
+  snapDestroyV2,
+  subvolCreate,
+  subvolGetFlags,
+  subvolInfo,
+  subvolSetFlags,
+  treeSearch,
 } from "../ffi/btrfs.ts";
 import { syncfs } from "../ffi/cow-fs.ts";
 import { WholeTreeDriver, diskUsage } from "./_base.ts";
@@ -49,7 +64,11 @@ function requireBtrfs(root: string): string {
   const why = notOnBtrfs(root);
   if (why) {
     throw new EngineError("failed_precondition", `btrfs storage driver: ${why}`, {
-      hint: `point --root at a btrfs mount, or set BERTH_STORAGE_DRIVER to ${orList(registeredDrivers().filter((d) => !d.requires.filesystem).map((d) => d.name))}`,
+      hint: `point --root at a btrfs mount, or set BERTH_STORAGE_DRIVER to ${orList(
+        registeredDrivers()
+          .filter((d) => !d.requires.filesystem)
+          .map((d) => d.name),
+      )}`,
     });
   }
   return root;
@@ -106,7 +125,8 @@ export class BtrfsDriver extends WholeTreeDriver {
     const fs = `${this.dir(rec.id)}/fs`;
     const parent = this.chain(meta, rec.parent)[0];
     if (parent === undefined) return diskUsage(fs);
-    let size = 0, inodes = 0;
+    let size = 0,
+      inodes = 0;
     const seen = new Set<bigint>();
     for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs, descendInto(fs, `${this.dir(parent)}/fs`))) {
       if (c.kind === "D") continue;
@@ -126,7 +146,8 @@ export class BtrfsDriver extends WholeTreeDriver {
  */
 function destroySubvolume(path: string): void {
   const cut = path.lastIndexOf("/");
-  const dir = path.slice(0, cut), name = path.slice(cut + 1);
+  const dir = path.slice(0, cut),
+    name = path.slice(cut + 1);
   try {
     destroyByName(dir, name);
   } catch (e) {
@@ -164,7 +185,8 @@ function nestedSubvolumes(root: string): string[] {
   return out;
 }
 
-const S_IFMT = 0o170000, S_IFDIR = 0o040000;
+const S_IFMT = 0o170000,
+  S_IFDIR = 0o040000;
 /** search buffer for the one-inode lookups: one leaf (the largest item possible with the default 16 KiB nodesize) plus the header */
 const POINT_LOOKUP = 16 * 1024 + 32;
 
@@ -198,31 +220,46 @@ export function changedDirs(fs: string, parentFs: string): Set<string> | undefin
     const { treeid, otransid } = subvolInfo(fs);
     const parentTree = subvolInfo(parentFs).treeid;
     const MAX = (1n << 64n) - 1n;
-    const dirInos = new Set<bigint>(), fileInos: bigint[] = [];
+    const dirInos = new Set<bigint>(),
+      fileInos: bigint[] = [];
     const touched: { ino: bigint; item: Uint8Array }[] = [];
-    treeSearch(fs, { treeid, min: [BigInt(BTRFS_FIRST_FREE_OBJECTID), BTRFS_INODE_ITEM_KEY, 0n], max: [MAX, BTRFS_INODE_ITEM_KEY, MAX], minTransid: otransid + 1n }, (it) => {
-      if (it.type !== BTRFS_INODE_ITEM_KEY) return;
-      const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
-      if (v.getBigUint64(8, true) > otransid) touched.push({ ino: it.objectid, item: it.data }); // btrfs_inode_item.transid (offset: 8)
-    });
+    treeSearch(
+      fs,
+      { treeid, min: [BigInt(BTRFS_FIRST_FREE_OBJECTID), BTRFS_INODE_ITEM_KEY, 0n], max: [MAX, BTRFS_INODE_ITEM_KEY, MAX], minTransid: otransid + 1n },
+      (it) => {
+        if (it.type !== BTRFS_INODE_ITEM_KEY) return;
+        const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
+        if (v.getBigUint64(8, true) > otransid) touched.push({ ino: it.objectid, item: it.data }); // btrfs_inode_item.transid (offset: 8)
+      },
+    );
     for (const { ino, item } of touched) {
       let before: Uint8Array | undefined;
-      treeSearch(parentFs, { treeid: parentTree, min: [ino, BTRFS_INODE_ITEM_KEY, 0n], max: [ino, BTRFS_INODE_ITEM_KEY, 0n] }, (it) => void (before = it.data), POINT_LOOKUP);
+      treeSearch(
+        parentFs,
+        { treeid: parentTree, min: [ino, BTRFS_INODE_ITEM_KEY, 0n], max: [ino, BTRFS_INODE_ITEM_KEY, 0n] },
+        (it) => void (before = it.data),
+        POINT_LOOKUP,
+      );
       if (before && sameButAtime(before, item)) continue;
       const mode = new DataView(item.buffer, item.byteOffset, item.byteLength).getUint32(52, true); // .mode (offset: 52)
       if ((mode & S_IFMT) === S_IFDIR) dirInos.add(ino);
       else fileInos.push(ino);
     }
     for (const ino of fileInos) {
-      treeSearch(fs, { treeid, min: [ino, BTRFS_INODE_REF_KEY, 0n], max: [ino, BTRFS_INODE_EXTREF_KEY, MAX] }, (it) => {
-        // INODE_REF: key offset = the parent directory; INODE_EXTREF (many links): parent_objectid
-        // (offset: 0 - length: 8), index (8 - 8), name_len (16 - 2), name (18), repeated
-        if (it.type === BTRFS_INODE_REF_KEY) dirInos.add(it.offset);
-        else if (it.type === BTRFS_INODE_EXTREF_KEY) {
-          const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
-          for (let at = 0; at + 18 <= it.data.length; at += 18 + v.getUint16(at + 16, true)) dirInos.add(v.getBigUint64(at, true));
-        }
-      }, POINT_LOOKUP);
+      treeSearch(
+        fs,
+        { treeid, min: [ino, BTRFS_INODE_REF_KEY, 0n], max: [ino, BTRFS_INODE_EXTREF_KEY, MAX] },
+        (it) => {
+          // INODE_REF: key offset = the parent directory; INODE_EXTREF (many links): parent_objectid
+          // (offset: 0 - length: 8), index (8 - 8), name_len (16 - 2), name (18), repeated
+          if (it.type === BTRFS_INODE_REF_KEY) dirInos.add(it.offset);
+          else if (it.type === BTRFS_INODE_EXTREF_KEY) {
+            const v = new DataView(it.data.buffer, it.data.byteOffset, it.data.byteLength);
+            for (let at = 0; at + 18 <= it.data.length; at += 18 + v.getUint16(at + 16, true)) dirInos.add(v.getBigUint64(at, true));
+          }
+        },
+        POINT_LOOKUP,
+      );
     }
     const dirs = new Set<string>([""]);
     for (const ino of dirInos) {

@@ -81,7 +81,8 @@ async function* empty(): AsyncIterable<Uint8Array> {}
 function recordOf(name: string, abs: string, st: BigIntStats, links: Map<string, string>): TarRecord | null {
   const type = typeOf(st);
   if (!type) return null;
-  const sec = Number(st.mtimeNs / 1_000_000_000n), nsec = Number(st.mtimeNs % 1_000_000_000n);
+  const sec = Number(st.mtimeNs / 1_000_000_000n),
+    nsec = Number(st.mtimeNs % 1_000_000_000n);
   const entry: TarEntry = {
     name,
     type,
@@ -130,7 +131,8 @@ export async function* overlayDiff(upper: string): AsyncIterable<TarRecord> {
   async function* walk(rel: string): AsyncIterable<TarRecord> {
     const dir = rel === "" ? upper : `${upper}/${rel}`;
     for (const name of readdirSync(dir).sort()) {
-      const r = join(rel, name), abs = `${dir}/${name}`;
+      const r = join(rel, name),
+        abs = `${dir}/${name}`;
       const st = lstatSync(abs, { bigint: true });
       if (isWhiteout(st)) {
         yield whiteoutRecord(join(rel, WHITEOUT_PREFIX + name), st);
@@ -170,7 +172,8 @@ export async function overlayChanges(upper: string, lowers: string[]): Promise<C
   const walk = (rel: string, hidden: boolean) => {
     const dir = rel === "" ? upper : `${upper}/${rel}`;
     for (const name of readdirSync(dir).sort()) {
-      const r = join(rel, name), abs = `${dir}/${name}`;
+      const r = join(rel, name),
+        abs = `${dir}/${name}`;
       const st = lstatSync(abs, { bigint: true });
       if (isWhiteout(st)) {
         if (!hidden && inLowers(r, lowers)) out.push({ kind: "D", path: "/" + r });
@@ -202,7 +205,8 @@ export async function treeChanges(lower: string | undefined, upper: string, desc
   const out: Change[] = [];
   const addAll = (rel: string, abs: string) => {
     for (const name of readdirSync(abs).sort()) {
-      const r = join(rel, name), a = `${abs}/${name}`;
+      const r = join(rel, name),
+        a = `${abs}/${name}`;
       out.push({ kind: "A", path: "/" + r });
       if (lstatSync(a).isDirectory()) addAll(r, a);
     }
@@ -214,7 +218,9 @@ export async function treeChanges(lower: string | undefined, upper: string, desc
     if (lDir) for (const n of readdirSync(lDir)) names.add(n);
     let changed = false;
     for (const name of [...names].sort()) {
-      const r = join(rel, name), uAbs = `${uDir}/${name}`, lAbs = lDir && `${lDir}/${name}`;
+      const r = join(rel, name),
+        uAbs = `${uDir}/${name}`,
+        lAbs = lDir && `${lDir}/${name}`;
       const u = lstatSync(uAbs, { bigint: true, throwIfNoEntry: false });
       const l = lAbs ? lstatSync(lAbs, { bigint: true, throwIfNoEntry: false }) : undefined;
       if (!u) {

@@ -28,7 +28,17 @@ import "./btrfs.ts";
 
 export type { SnapshotDriver, SnapshotInfo, SnapshotKind, Usage, ApplyStats, Driver, DriverName, StorageDrivers } from "./driver.ts";
 export type { Change } from "./diff.ts";
-export { registerDriver, registeredDrivers, driverNames, driversByPriority, driverRegistration, isDriverName, createDriver, orList, type DriverRegistration } from "./registry.ts";
+export {
+  registerDriver,
+  registeredDrivers,
+  driverNames,
+  driversByPriority,
+  driverRegistration,
+  isDriverName,
+  createDriver,
+  orList,
+  type DriverRegistration,
+} from "./registry.ts";
 export { applyLayer, APPLY_WRITE_BUF, cleanLayerPath, removeTree, type ApplyOptions, type WhiteoutMode } from "./apply.ts";
 export { overlayDiff, overlayChanges, treeDiff, treeChanges } from "./diff.ts";
 export { copyTree } from "./copy.ts";

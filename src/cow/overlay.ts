@@ -37,12 +37,14 @@ export class OverlayDriver extends BaseDriver {
     const lowers = chain.map((id) => `${this.dir(id)}/fs`);
     if (rec.kind === "active") {
       if (lowers.length === 0) return [{ type: "bind", source: `${own}/fs`, target: "/", options: ["rbind", "rw"] }];
-      return [{
-        type: "overlay",
-        source: "overlay",
-        target: "/",
-        options: [`lowerdir=${lowers.join(":")}`, `upperdir=${own}/fs`, `workdir=${own}/work`, "index=off"],
-      }];
+      return [
+        {
+          type: "overlay",
+          source: "overlay",
+          target: "/",
+          options: [`lowerdir=${lowers.join(":")}`, `upperdir=${own}/fs`, `workdir=${own}/work`, "index=off"],
+        },
+      ];
     }
     if (lowers.length <= 1) return [{ type: "bind", source: lowers[0] ?? `${own}/fs`, target: "/", options: ["rbind", "ro"] }];
     return [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${lowers.join(":")}`, "index=off"] }];

@@ -188,12 +188,7 @@ export function snapshotterSuite(name: string, make: (root: string) => Driver, o
 
     test.skipIf(skip)("parent chains: whiteouts, opaque dirs, attributes through the mounted view", async () => {
       await layer("L1-a", undefined, base, "L1");
-      await layer("L2-a", "L1", [
-        { name: "etc/.wh.passwd" },
-        { name: "opt/.wh..wh..opq" },
-        { name: "opt/c", body: "c" },
-        { name: "new", body: "new" },
-      ], "L2");
+      await layer("L2-a", "L1", [{ name: "etc/.wh.passwd" }, { name: "opt/.wh..wh..opq" }, { name: "opt/c", body: "c" }, { name: "new", body: "new" }], "L2");
       await layer("L3-a", "L2", [{ name: "new", body: "newer" }], "L3");
       await withView("L3", (dir) => {
         expect(readdirSync(dir).sort()).toEqual(["bin", "etc", "fifo", "lnk", "new", "opt"]);
@@ -244,7 +239,8 @@ export function snapshotterSuite(name: string, make: (root: string) => Driver, o
         { kind: "D", path: "/opt" },
         { kind: "A", path: "/newdir" },
         { kind: "A", path: "/newdir/f" },
-      ]) expect(ch).toContainEqual(c as Change);
+      ])
+        expect(ch).toContainEqual(c as Change);
       expect(ch.find((c) => c.path === "/bin")).toBeUndefined();
       const layerItems = await collect(d.diff("c1"));
       const names = layerItems.map((i) => i.entry.name);

@@ -19,7 +19,17 @@
 import { posix } from "node:path";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest } from "../oci/index.ts";
-import { familiarName, familiarString, familiarizeKey, isIdPrefix, parseDockerRef, parseReference, parseStrict, referenceString, type BlobInfo } from "../image/index.ts";
+import {
+  familiarName,
+  familiarString,
+  familiarizeKey,
+  isIdPrefix,
+  parseDockerRef,
+  parseReference,
+  parseStrict,
+  referenceString,
+  type BlobInfo,
+} from "../image/index.ts";
 import { INDEX_TYPES, selectPlatform } from "../image/registry/index.ts";
 import { TarWriter, detectCompression, openMaybeCompressed, readTar, type TarEntry, type TarSink } from "../tar/index.ts";
 import { extractKey, type ImageService } from "./images.ts";
@@ -202,7 +212,10 @@ export async function loadImages(images: ImageService, source: ReadableStream<Ui
         const cfg = lookup(e.Config);
         const config = images.content.readJson<ImageConfig>(cfg.digest);
         const layers = (e.Layers ?? []).map(lookup);
-        await unpack(layers.map((l) => l.digest), config);
+        await unpack(
+          layers.map((l) => l.digest),
+          config,
+        );
         // Docker 25+ archives carry the original manifest: keep it (and its digest) when it matches
         let manifestDesc: Descriptor | undefined;
         for (const d of index?.manifests ?? []) {
@@ -238,7 +251,10 @@ export async function loadImages(images: ImageService, source: ReadableStream<Ui
         const cfg = lookup(`blobs/sha256/${man.config.digest.slice(7)}`);
         const config = images.content.readJson<ImageConfig>(cfg.digest);
         const layers = man.layers.map((l) => lookup(`blobs/sha256/${l.digest.slice(7)}`));
-        await unpack(layers.map((l) => l.digest), config);
+        await unpack(
+          layers.map((l) => l.digest),
+          config,
+        );
         images.store.put({
           manifest: { mediaType: manDesc.mediaType, digest: manDesc.digest, size: manDesc.size },
           config: { mediaType: man.config.mediaType, digest: cfg.digest, size: cfg.size },

@@ -20,7 +20,14 @@ export { tapChunks, LAYER_RING, rssBound, LAYER_RSS_BOUND, LAYER_JIT_SCALE, with
  * checking its diffID, and commit it as `chain` under `lease`. Returns false when `chain` already
  * existed (nothing created). On error the active snapshot is removed.
  */
-export async function applyStoredLayer(images: ImageService, blob: Digest, parent: string | undefined, diffId: Digest, chain: string, lease: Lease): Promise<boolean> {
+export async function applyStoredLayer(
+  images: ImageService,
+  blob: Digest,
+  parent: string | undefined,
+  diffId: Digest,
+  chain: string,
+  lease: Lease,
+): Promise<boolean> {
   lease.addSnapshot(chain);
   if (await images.hasSnapshot(chain)) return false;
   const key = extractKey();
@@ -29,10 +36,15 @@ export async function applyStoredLayer(images: ImageService, blob: Digest, paren
     const { chunks } = await openLayerChunks(images.content.readChunks(blob, LAYER_RING), LAYER_RING);
     const h = new Bun.CryptoHasher("sha256");
     const collect = rssBound();
-    const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(chunks, (c) => {
-      h.update(c);
-      collect(c.length);
-    })));
+    const stats = await images.snapshots.applyLayer(
+      key,
+      readTar(
+        tapChunks(chunks, (c) => {
+          h.update(c);
+          collect(c.length);
+        }),
+      ),
+    );
     const got = `sha256:${h.digest("hex")}`;
     if (got !== diffId) {
       throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`);
@@ -52,7 +64,11 @@ export class ImageAssembly {
    * dead processes' leftovers once: run() skips that and finish() skips its GC (a success leaves nothing
    * unreferenced: the record names what the lease held), so the cost does not grow with the store
    */
-  constructor(readonly images: ImageService, purpose: string, private readonly o: { batch?: boolean } = {}) {
+  constructor(
+    readonly images: ImageService,
+    purpose: string,
+    private readonly o: { batch?: boolean } = {},
+  ) {
     this.lease = images.leases.createLease(`${purpose}-${extractKey()}`);
   }
 
@@ -63,7 +79,8 @@ export class ImageAssembly {
 
   /** unpack stored layer blobs in order onto their chain snapshots (already-present chains are kept) */
   async applyLayers(layers: Digest[], diffIds: Digest[], what: string): Promise<void> {
-    if (diffIds.length !== layers.length) throw new EngineError("invalid_argument", `${what}: config has ${diffIds.length} diff IDs for ${layers.length} layers`);
+    if (diffIds.length !== layers.length)
+      throw new EngineError("invalid_argument", `${what}: config has ${diffIds.length} diff IDs for ${layers.length} layers`);
     const chains = chainIds(diffIds);
     for (let i = 0; i < layers.length; i++) await this.applyStored(layers[i]!, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
   }

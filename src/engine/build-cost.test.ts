@@ -22,10 +22,26 @@ function service(): { s: ImageService; root: string } {
   const root = mkdtempSync("/tmp/berth-test-build-cost-");
   roots.push(root);
   const content = new ContentStore(join(root, "content"));
-  return { s: new ImageService(content, new ImageStore(join(root, "image"), content), new LeaseStore(content), createDriver("vfs", join(root, "vfs")), createLogger(0, () => {})), root };
+  return {
+    s: new ImageService(
+      content,
+      new ImageStore(join(root, "image"), content),
+      new LeaseStore(content),
+      createDriver("vfs", join(root, "vfs")),
+      createLogger(0, () => {}),
+    ),
+    root,
+  };
 }
 
-const cfg = (i: number): ImageConfig => ({ architecture: "amd64", os: "linux", created: new Date(0).toISOString(), config: { Env: [`I=${i}`] }, rootfs: { type: "layers", diff_ids: [] }, history: [{ created_by: `image ${i}`, empty_layer: true }] });
+const cfg = (i: number): ImageConfig => ({
+  architecture: "amd64",
+  os: "linux",
+  created: new Date(0).toISOString(),
+  config: { Env: [`I=${i}`] },
+  rootfs: { type: "layers", diff_ids: [] },
+  history: [{ created_by: `image ${i}`, empty_layer: true }],
+});
 
 /** store operations of 5 ENV-like steps on a root holding `images` other images */
 async function stepCost(images: number): Promise<Record<string, number>> {

@@ -22,7 +22,24 @@
  * Intermediate images are real image records with `parent` set, as docker's legacy builder keeps them;
  * `pruneCache` deletes the cache entries and the intermediate images nothing else needs.
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  chmodSync,
+} from "node:fs";
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import { MediaType, type ContainerConfig, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
@@ -94,7 +111,11 @@ export class BuildSupport {
   readonly cacheDir: string;
   readonly scratchDir: string;
 
-  constructor(readonly images: ImageService, readonly containers: ContainerService, readonly root: string) {
+  constructor(
+    readonly images: ImageService,
+    readonly containers: ContainerService,
+    readonly root: string,
+  ) {
     this.cacheDir = join(root, "cache");
     this.scratchDir = join(root, "tmp");
   }
@@ -211,7 +232,9 @@ export class BuildSupport {
       try {
         candidates.add((JSON.parse(readFileSync(join(this.cacheDir, f), "utf8")) as { id: Digest }).id);
       } catch {} // a torn entry names no image; it is removed below all the same
-      try { unlinkSync(join(this.cacheDir, f)); } catch {} // removed by a concurrent prune
+      try {
+        unlinkSync(join(this.cacheDir, f));
+      } catch {} // removed by a concurrent prune
     }
     const inUse = await this.images.imagesInUse();
     const deleted: string[] = [];
@@ -248,10 +271,12 @@ export class BuildSupport {
    */
   cacheFromSource(sources: Digest[], parent: Digest | undefined, createdBy: string): Digest | undefined {
     const p = parent ? this.images.store.config(parent) : undefined;
-    const ph = p?.history ?? [], pd = p?.rootfs?.diff_ids ?? [];
+    const ph = p?.history ?? [],
+      pd = p?.rootfs?.diff_ids ?? [];
     for (const t of sources) {
       const tc = this.images.store.config(t);
-      const th = tc.history ?? [], td = tc.rootfs?.diff_ids ?? [];
+      const th = tc.history ?? [],
+        td = tc.rootfs?.diff_ids ?? [];
       if (th.length === 0 || ph.length >= th.length || pd.length > td.length) continue;
       if (!ph.every((h, i) => JSON.stringify(h) === JSON.stringify(th[i])) || !pd.every((d, i) => d === td[i])) continue;
       if (th[ph.length]!.created_by === createdBy) return t;
@@ -267,13 +292,22 @@ export class BuildSupport {
   async restoreCached(parent: Digest | undefined, target: Digest, config: ContainerConfig): Promise<Digest> {
     const tc = this.images.store.config(target);
     const p = parent ? this.images.store.config(parent) : undefined;
-    const ph = p?.history ?? [], pd = p?.rootfs?.diff_ids ?? [];
+    const ph = p?.history ?? [],
+      pd = p?.rootfs?.diff_ids ?? [];
     const th = tc.history!;
     if (th.length - 1 === ph.length) return target;
     const entry = th[ph.length]!;
     const diffIds = entry.empty_layer ? pd : [...pd, tc.rootfs.diff_ids[pd.length]!];
     const targetLayers = this.images.content.readJson<Manifest>(this.images.store.get(target)!.manifest.digest).layers;
-    const layers: Descriptor[] = targetLayers.slice(0, diffIds.length).map((l) => ({ ...l, mediaType: l.mediaType === MediaType.DockerLayerGzip ? MediaType.OciLayerGzip : l.mediaType === "application/vnd.docker.image.rootfs.diff.tar" ? MediaType.OciLayer : l.mediaType }));
+    const layers: Descriptor[] = targetLayers.slice(0, diffIds.length).map((l) => ({
+      ...l,
+      mediaType:
+        l.mediaType === MediaType.DockerLayerGzip
+          ? MediaType.OciLayerGzip
+          : l.mediaType === "application/vnd.docker.image.rootfs.diff.tar"
+            ? MediaType.OciLayer
+            : l.mediaType,
+    }));
     const cfg: ImageConfig = {
       architecture: tc.architecture,
       os: tc.os,
@@ -310,23 +344,38 @@ export class BuildSupport {
   /** RUN: a container through the normal create/supervise path; its changes → a layer */
   async runStep(o: RunStepOptions): Promise<{ exitCode: number; id?: Digest }> {
     // the step's own argv, no entrypoint ([""]), its output on the build's sinks (attached)
-    const { Id: id } = await this.containers.create({
-      Image: o.base,
-      Entrypoint: [""],
-      Cmd: o.argv,
-      Env: o.env,
-      AttachStdout: true,
-      AttachStderr: true,
-      ...(o.user ? { User: o.user } : {}),
-      ...(o.workdir ? { WorkingDir: o.workdir } : {}),
-      HostConfig: { RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, ...(o.network ? { NetworkMode: o.network } : {}), ...(o.addHost?.length ? { ExtraHosts: o.addHost } : {}) },
-    }, { ephemeral: true });
+    const { Id: id } = await this.containers.create(
+      {
+        Image: o.base,
+        Entrypoint: [""],
+        Cmd: o.argv,
+        Env: o.env,
+        AttachStdout: true,
+        AttachStderr: true,
+        ...(o.user ? { User: o.user } : {}),
+        ...(o.workdir ? { WorkingDir: o.workdir } : {}),
+        HostConfig: {
+          RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+          ...(o.network ? { NetworkMode: o.network } : {}),
+          ...(o.addHost?.length ? { ExtraHosts: o.addHost } : {}),
+        },
+      },
+      { ephemeral: true },
+    );
     o.onContainer?.(id);
     try {
       const info = await this.containers.supervise(id, { local: { stdout: o.stdout, stderr: o.stderr }, onStarted: () => o.onStarted?.() });
       if (info.exitCode !== 0) return { exitCode: info.exitCode };
       const key = this.containers.store.readConfig(id).Berth.SnapshotKey;
-      const res = await commitLayer(this.images, { key, base: o.base, config: o.config, history: { created_by: o.createdBy }, author: o.author, compression: "none", batch: true });
+      const res = await commitLayer(this.images, {
+        key,
+        base: o.base,
+        config: o.config,
+        history: { created_by: o.createdBy },
+        author: o.author,
+        compression: "none",
+        batch: true,
+      });
       return { exitCode: 0, id: res.id };
     } finally {
       await this.containers.removeNow(id).catch((e) => this.containers.log.warn(`build: remove step container ${id.slice(0, 12)}: ${(e as Error).message}`));
@@ -384,7 +433,10 @@ const isRoot = process.getuid?.() === 0;
 
 /** mkdir -p of container path `p` inside root; directories we create get uid/gid; returns the host path */
 function mkdirInRoot(root: string, p: string, owner?: { uid: number; gid: number }, created?: { n: number }): string {
-  const parts = posix.normalize("/" + p).split("/").filter(Boolean);
+  const parts = posix
+    .normalize("/" + p)
+    .split("/")
+    .filter(Boolean);
   let cur = "/";
   for (const c of parts) {
     cur = posix.join(cur, c);
@@ -432,13 +484,14 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
     // docker: a user without a group (name or number) gets the same number as its GID
     owner = { uid: u.uid, gid: plan.chown.includes(":") ? u.gid : u.uid };
   }
-  const uid = owner?.uid ?? 0, gid = owner?.gid ?? 0;
+  const uid = owner?.uid ?? 0,
+    gid = owner?.gid ?? 0;
   let destDir = plan.dest;
   let single: string | undefined;
   if (plan.singleFile !== undefined) {
     const host = resolveInRoot(root, plan.dest, true);
     const st = lstatSync(host, { throwIfNoEntry: false });
-    if (!(st?.isDirectory())) {
+    if (!st?.isDirectory()) {
       destDir = posix.dirname(plan.dest);
       single = posix.basename(plan.dest);
     }
@@ -484,13 +537,18 @@ async function writePlan(root: string, plan: CopyPlan): Promise<boolean> {
       chmodSync(target, (plan.chmod ?? e.mode) & 0o7777);
     }
     if (isRoot) lchown(target, uid, gid);
-    try { lutimes(target, [e.mtime, 0], [e.mtime, 0]); } catch {} // times are best effort (as cp does): a failure leaves the time of the copy
+    try {
+      lutimes(target, [e.mtime, 0], [e.mtime, 0]);
+    } catch {} // times are best effort (as cp does): a failure leaves the time of the copy
   }
   for (const a of plan.archives ?? []) {
     const base = resolveInRoot(root, destDir, true);
     const { stream } = await openMaybeCompressed(Bun.file(a).stream());
     await applyLayer(base, readTar(stream), { whiteouts: "delete", sync: false });
   }
-  for (const [d, t] of dirTimes.reverse()) try { lutimes(d, [t, 0], [t, 0]); } catch {} // times are best effort (as cp does): a failure leaves the time of the copy
+  for (const [d, t] of dirTimes.reverse())
+    try {
+      lutimes(d, [t, 0], [t, 0]);
+    } catch {} // times are best effort (as cp does): a failure leaves the time of the copy
   return created.n > 0 || plan.entries.length > 0 || (plan.archives?.length ?? 0) > 0;
 }

@@ -8,13 +8,20 @@ test("CMD and ENTRYPOINT in exec and shell form", () => {
 });
 
 test("ENV replaces by key and keeps order; legacy form", () => {
-  const c = applyChanges({ Env: ["PATH=/bin", "A=1"] }, ["ENV A=2 B=\"two words\"", "ENV C value with spaces"]);
+  const c = applyChanges({ Env: ["PATH=/bin", "A=1"] }, ['ENV A=2 B="two words"', "ENV C value with spaces"]);
   expect(c.Env).toEqual(["PATH=/bin", "A=2", "B=two words", "C=value with spaces"]);
 });
 
 test("EXPOSE, LABEL, VOLUME, USER, WORKDIR, STOPSIGNAL", () => {
   const c = applyChanges({}, ["EXPOSE 80 53/udp", "LABEL a=b", "VOLUME /data", "USER nobody", "WORKDIR /srv", "STOPSIGNAL SIGQUIT"]);
-  expect(c).toEqual({ ExposedPorts: { "80/tcp": {}, "53/udp": {} }, Labels: { a: "b" }, Volumes: { "/data": {} }, User: "nobody", WorkingDir: "/srv", StopSignal: "SIGQUIT" });
+  expect(c).toEqual({
+    ExposedPorts: { "80/tcp": {}, "53/udp": {} },
+    Labels: { a: "b" },
+    Volumes: { "/data": {} },
+    User: "nobody",
+    WorkingDir: "/srv",
+    StopSignal: "SIGQUIT",
+  });
 });
 
 test("unknown instructions are refused", () => {

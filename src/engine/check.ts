@@ -75,7 +75,8 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
   const leasedSnaps = new Set(live.flatMap((l) => l.snapshots));
 
   for (const l of leases) {
-    if (isLeaseExpired(l)) problems.push(`leftover lease ${l.id}: ${l.owner ? `its process ${l.owner.pid} is gone` : "expired"} (system prune or system check --repair removes it)`);
+    if (isLeaseExpired(l))
+      problems.push(`leftover lease ${l.id}: ${l.owner ? `its process ${l.owner.pid} is gone` : "expired"} (system prune or system check --repair removes it)`);
   }
 
   for (const b of content.listSync()) {
@@ -84,7 +85,10 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
     if (!r.ok) problems.push(`blob ${b.digest}: ${r.problem}`);
   }
   for (const ing of content.listIngests()) {
-    if (!ing.locked) problems.push(`half-finished ingest ${ing.ref} (${ing.size} bytes, last written ${ing.updatedAt.toISOString()}): its writer is gone (system prune or system check --repair removes it)`);
+    if (!ing.locked)
+      problems.push(
+        `half-finished ingest ${ing.ref} (${ing.size} bytes, last written ${ing.updatedAt.toISOString()}): its writer is gone (system prune or system check --repair removes it)`,
+      );
   }
 
   const needed = new Set<string>();
@@ -107,7 +111,8 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
     } catch (e) {
       problems.push(`${where}: config unreadable: ${(e as Error).message}`);
     }
-    if (manifest && manifest.layers.length !== diffIds.length) problems.push(`${where}: ${manifest.layers.length} layers in the manifest but ${diffIds.length} diff IDs in the config`);
+    if (manifest && manifest.layers.length !== diffIds.length)
+      problems.push(`${where}: ${manifest.layers.length} layers in the manifest but ${diffIds.length} diff IDs in the config`);
     for (const c of chainIds(diffIds)) {
       needed.add(c);
       const s = snaps.get(c);
@@ -161,7 +166,11 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
     if (s.kind === "committed") {
       if (!needed.has(name) && !parents.has(name) && !leasedSnaps.has(name)) problems.push(`orphan snapshot ${name}: no image uses it`);
     } else if (!containerKeys.has(name) && !isExtractKeyLive(name) && !(createsInProgress && name.startsWith("container-"))) {
-      problems.push(isDeadExtractKey(name) ? `leftover snapshot ${name}: unpack area of a process that is gone (system prune or system check --repair removes it)` : `orphan active snapshot ${name}: no container or live operation owns it`);
+      problems.push(
+        isDeadExtractKey(name)
+          ? `leftover snapshot ${name}: unpack area of a process that is gone (system prune or system check --repair removes it)`
+          : `orphan active snapshot ${name}: no container or live operation owns it`,
+      );
     }
   }
   return { blobs, images: records.length, tags, snapshots: snaps.size, containers: containers.length, problems };

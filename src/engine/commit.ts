@@ -19,7 +19,16 @@
  * metadata-only build steps: ENV, LABEL, CMD, …).
  */
 import { EngineError, wrap } from "../lib/errors.ts";
-import { hostPlatform, MediaType, type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type Manifest } from "../oci/index.ts";
+import {
+  hostPlatform,
+  MediaType,
+  type ContainerConfig,
+  type Descriptor,
+  type Digest,
+  type HistoryEntry,
+  type ImageConfig,
+  type Manifest,
+} from "../oci/index.ts";
 import { compressStream, tarStream } from "../tar/index.ts";
 import { applyChanges } from "./changes.ts";
 import { withoutInitPaths } from "./init-paths.ts";
@@ -83,7 +92,9 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
   if (opts.base) {
     const rec = images.store.resolve(opts.base);
     baseConfig = images.store.config(rec.id);
-    baseLayers = images.content.readJson<Manifest>(rec.manifest.digest).layers.map((l) => ({ mediaType: ociLayerType(l.mediaType), digest: l.digest, size: l.size }));
+    baseLayers = images.content
+      .readJson<Manifest>(rec.manifest.digest)
+      .layers.map((l) => ({ mediaType: ociLayerType(l.mediaType), digest: l.digest, size: l.size }));
   }
   const baseDiffIds = baseConfig?.rootfs?.diff_ids ?? [];
   const parentChain = chainIds(baseDiffIds).at(-1);
@@ -92,7 +103,10 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
     const info = await images.snapshots.stat(opts.key);
     if (info.kind !== "active") throw new EngineError("failed_precondition", `commit snapshot ${opts.key}: not an active snapshot`);
     if ((info.parent ?? undefined) !== parentChain) {
-      throw new EngineError("failed_precondition", `commit snapshot ${opts.key}: its parent ${info.parent ?? "(none)"} is not the top layer of image ${opts.base ?? "scratch"}`);
+      throw new EngineError(
+        "failed_precondition",
+        `commit snapshot ${opts.key}: its parent ${info.parent ?? "(none)"} is not the top layer of image ${opts.base ?? "scratch"}`,
+      );
     }
   }
 
@@ -136,7 +150,9 @@ export async function commitLayer(images: ImageService, opts: CommitLayerOptions
     if (opts.author) config.author = opts.author;
     else delete config.author;
     delete config.comment;
-    const layers = layer ? [...baseLayers, { mediaType: opts.compression === "none" ? MediaType.OciLayer : MediaType.OciLayerGzip, digest: layer.digest, size: layer.size }] : baseLayers;
+    const layers = layer
+      ? [...baseLayers, { mediaType: opts.compression === "none" ? MediaType.OciLayer : MediaType.OciLayerGzip, digest: layer.digest, size: layer.size }]
+      : baseLayers;
     const id = await images.storeImage(config, layers, { ref: opts.ref, lease, ...(opts.base ? { parent: images.store.resolve(opts.base).id } : {}) });
     return { id, ...(layer ? { layer } : {}) };
   });

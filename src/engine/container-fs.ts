@@ -56,7 +56,11 @@ export async function exportContainer(containers: ContainerService, snapshots: S
 }
 
 /** `berth diff`: the container's changes against its image (A added, C changed, D deleted) */
-export async function containerChanges(containers: ContainerService, snapshots: SnapshotDriver, ref: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]> {
+export async function containerChanges(
+  containers: ContainerService,
+  snapshots: SnapshotDriver,
+  ref: string,
+): Promise<{ kind: "A" | "C" | "D"; path: string }[]> {
   const id = containers.resolve(ref);
   if (!snapshots.changes) throw new EngineError("failed_precondition", `diff: the ${snapshots.name} storage driver cannot list changes`);
   return snapshots.changes(containers.info(id).cfg.Berth.SnapshotKey);

@@ -73,7 +73,7 @@ export async function verboseDiskUsage(engine: SystemParts & { readonly imageSto
       let size = 0;
       try {
         const info = await engine.snapshots.stat(c);
-        size = (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await engine.snapshots.usage(c)).size);
+        size = info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await engine.snapshots.usage(c)).size;
       } catch {
         // a missing snapshot (damaged store: `system check` says so) counts as empty, as images.list does
       }
@@ -101,7 +101,9 @@ export async function verboseDiskUsage(engine: SystemParts & { readonly imageSto
   }
 
   const users = engine.containers.volumeUsers();
-  const volumes = engine.containers.volumes.list().map((v) => ({ name: v.Name, links: (users.get(v.Name) ?? []).length, size: engine.containers.volumes.size(v.Name) }));
+  const volumes = engine.containers.volumes
+    .list()
+    .map((v) => ({ name: v.Name, links: (users.get(v.Name) ?? []).length, size: engine.containers.volumes.size(v.Name) }));
 
   const { BuildSupport } = await import("./build.ts");
   const buildCache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).cacheEntries();

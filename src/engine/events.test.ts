@@ -10,7 +10,14 @@ test("append, read from an offset, compaction keeps the newest whole lines under
   log.emit("container", "create", "a".repeat(64), { name: "x", image: "busybox" });
   const first = log.read(0);
   expect(first.events).toHaveLength(1);
-  expect(first.events[0]).toMatchObject({ Type: "container", Action: "create", status: "create", id: "a".repeat(64), from: "busybox", Actor: { Attributes: { image: "busybox", name: "x" } } });
+  expect(first.events[0]).toMatchObject({
+    Type: "container",
+    Action: "create",
+    status: "create",
+    id: "a".repeat(64),
+    from: "busybox",
+    Actor: { Attributes: { image: "busybox", name: "x" } },
+  });
   log.emit("network", "connect", "n1", { container: "c", name: "net", type: "bridge" });
   const more = log.read(first.next);
   expect(more.events.map((e) => e.Action)).toEqual(["connect"]);
@@ -25,7 +32,14 @@ test("append, read from an offset, compaction keeps the newest whole lines under
 });
 
 test("filters: same key ORs, keys AND", () => {
-  const e = (Type: BerthEvent["Type"], Action: string, ID: string, Attributes: Record<string, string>): BerthEvent => ({ Type, Action, Actor: { ID, Attributes }, scope: "local", time: 1, timeNano: 1_700_000_000_123_456_800 });
+  const e = (Type: BerthEvent["Type"], Action: string, ID: string, Attributes: Record<string, string>): BerthEvent => ({
+    Type,
+    Action,
+    Actor: { ID, Attributes },
+    scope: "local",
+    time: 1,
+    timeNano: 1_700_000_000_123_456_800,
+  });
   const c = e("container", "die", "abc123", { image: "busybox", name: "web", exitCode: "1", tier: "front" });
   expect(parseEventFilters([]).match(c)).toBe(true);
   expect(parseEventFilters(["type=container", "event=die"]).match(c)).toBe(true);

@@ -81,7 +81,8 @@ export class EventLog {
     let fd: number;
     try {
       fd = openSync(this.path, constants.O_RDONLY | 0o2000000);
-    } catch { // ENOENT: no event recorded yet
+    } catch {
+      // ENOENT: no event recorded yet
       return { events: [], next: 0, inode: undefined };
     }
     try {
@@ -158,7 +159,10 @@ export function parseEventFilters(filters: Filters | readonly string[]): EventFi
       any("type", (v) => e.Type === v) &&
       any("event", (v) => e.Action === v || e.Action.split(":")[0] === v) &&
       any("container", (v) => actor(e, "container", v)) &&
-      any("image", (v) => (e.Type === "image" && (e.Actor.ID === v || e.Actor.Attributes.name === v)) || (e.Type === "container" && e.Actor.Attributes.image === v)) &&
+      any(
+        "image",
+        (v) => (e.Type === "image" && (e.Actor.ID === v || e.Actor.Attributes.name === v)) || (e.Type === "container" && e.Actor.Attributes.image === v),
+      ) &&
       any("network", (v) => actor(e, "network", v)) &&
       any("volume", (v) => actor(e, "volume", v)) &&
       any("label", (v) => {

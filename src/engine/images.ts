@@ -8,7 +8,24 @@
 import type { Logger } from "../lib/log.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
-import { type ContentStore, type ImageStore, type LeaseStore, type Lease, gc, parseDockerRef, familiarizeKey, familiarString, referenceString, chainIds, extractKey, isExtractKeyLive, isLeaseExpired, acquireAsync, DEFAULT_INGEST_GRACE_MS, FileLock } from "../image/index.ts";
+import {
+  type ContentStore,
+  type ImageStore,
+  type LeaseStore,
+  type Lease,
+  gc,
+  parseDockerRef,
+  familiarizeKey,
+  familiarString,
+  referenceString,
+  chainIds,
+  extractKey,
+  isExtractKeyLive,
+  isLeaseExpired,
+  acquireAsync,
+  DEFAULT_INGEST_GRACE_MS,
+  FileLock,
+} from "../image/index.ts";
 import { isDigest } from "../oci/index.ts";
 import { join } from "node:path";
 import type { SnapshotDriver } from "../cow/driver.ts";
@@ -279,7 +296,7 @@ export class ImageService implements ImageResolver {
     for (const chain of chainIds(config.rootfs?.diff_ids ?? [])) {
       try {
         const info = await this.snapshots.stat(chain);
-        size += (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chain)).size);
+        size += info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chain)).size;
       } catch {} // a missing snapshot (damaged store: `system check` names it) counts as empty
     }
     return size;
@@ -354,7 +371,7 @@ export class ImageService implements ImageResolver {
       if (!h.empty_layer && layer < chains.length) {
         try {
           const info = await this.snapshots.stat(chains[layer]!);
-          size = (info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chains[layer]!)).size);
+          size = info.labels?.["berth.size"] !== undefined ? Number(info.labels["berth.size"]) : (await this.snapshots.usage(chains[layer]!)).size;
         } catch {} // a missing snapshot (damaged store: `system check` names it) counts as empty
         layer++;
       }
@@ -363,7 +380,13 @@ export class ImageService implements ImageResolver {
     const out = [];
     for (let i = hist.length - 1; i >= 0; i--) {
       const h = hist[i]!;
-      out.push({ id: idAt.get(i) ?? (i === hist.length - 1 ? rec.id : "<missing>"), created: h.created ?? "", createdBy: h.created_by ?? "", size: sizes[i]!, comment: h.comment ?? "" });
+      out.push({
+        id: idAt.get(i) ?? (i === hist.length - 1 ? rec.id : "<missing>"),
+        created: h.created ?? "",
+        createdBy: h.created_by ?? "",
+        size: sizes[i]!,
+        comment: h.comment ?? "",
+      });
     }
     return out;
   }
@@ -391,7 +414,10 @@ export class ImageService implements ImageResolver {
     } catch {} // an image ID or prefix, not a reference: removed by ID below
     if (byName) {
       if (inUse.length && !opts.force && names.length === 1) {
-        throw new EngineError("failed_precondition", `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`);
+        throw new EngineError(
+          "failed_precondition",
+          `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`,
+        );
       }
       this.store.untag(byName);
       out.push(`Untagged: ${familiarizeKey(byName)}`);
@@ -399,10 +425,16 @@ export class ImageService implements ImageResolver {
       if (names.length > 1 || inUse.length) return out;
     } else {
       if (inUse.length) {
-        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`);
+        throw new EngineError(
+          "failed_precondition",
+          `conflict: unable to delete ${rec.id.slice(7, 19)} (${opts.force ? "cannot be forced" : "must be forced"}) - image is being used by running container ${inUse[0]!.slice(0, 12)}`,
+        );
       }
       if (names.length > 1 && !opts.force) {
-        throw new EngineError("failed_precondition", `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+        throw new EngineError(
+          "failed_precondition",
+          `conflict: unable to delete ${rec.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+        );
       }
       for (const n of names) {
         this.store.untag(n);
@@ -429,11 +461,17 @@ export class ImageService implements ImageResolver {
   }
 
   /** `image prune`: dangling (untagged) images, or with all=true every image no container uses */
-  async prune(all: boolean, match: (created: string, labels: Record<string, string>) => boolean = () => true): Promise<{ deleted: string[]; reclaimed: number }> {
+  async prune(
+    all: boolean,
+    match: (created: string, labels: Record<string, string>) => boolean = () => true,
+  ): Promise<{ deleted: string[]; reclaimed: number }> {
     return this.withExclusiveUse(() => this.pruneHeld(all, match));
   }
 
-  private async pruneHeld(all: boolean, match: (created: string, labels: Record<string, string>) => boolean): Promise<{ deleted: string[]; reclaimed: number }> {
+  private async pruneHeld(
+    all: boolean,
+    match: (created: string, labels: Record<string, string>) => boolean,
+  ): Promise<{ deleted: string[]; reclaimed: number }> {
     const inUse = await this.imagesInUse();
     const deleted: string[] = [];
     let reclaimed = 0;
@@ -491,7 +529,10 @@ export class ImageService implements ImageResolver {
         const infos: { name: string; kind: string; parent?: string }[] = [];
         for await (const s of this.snapshots.walk()) infos.push(s);
         if (round === 0) {
-          const r = gc({ content: this.content, images: this.store, leases: this.leases }, { ingestGraceFor: (ref) => (!opts.allIngests && isResumableIngest(ref) ? DEFAULT_INGEST_GRACE_MS : 0) });
+          const r = gc(
+            { content: this.content, images: this.store, leases: this.leases },
+            { ingestGraceFor: (ref) => (!opts.allIngests && isResumableIngest(ref) ? DEFAULT_INGEST_GRACE_MS : 0) },
+          );
           report.blobs.push(...r.removedBlobs);
           report.freedBytes += r.freedBytes;
           report.ingests.push(...r.removedIngests);
@@ -503,7 +544,9 @@ export class ImageService implements ImageResolver {
         const parents = new Set(infos.map((s) => s.parent).filter(Boolean));
         const owns = this.ownsContainerSnapshot;
         const deadCreate = (name: string) => owns !== undefined && name.startsWith("container-") && !owns(name);
-        const victims = infos.filter((s) => (s.kind === "committed" ? !keep.has(s.name) && !parents.has(s.name) : isDeadExtractKey(s.name) || deadCreate(s.name)));
+        const victims = infos.filter((s) =>
+          s.kind === "committed" ? !keep.has(s.name) && !parents.has(s.name) : isDeadExtractKey(s.name) || deadCreate(s.name),
+        );
         if (!victims.length) break;
         for (const v of victims) {
           await this.snapshots.remove(v.name);
@@ -528,12 +571,18 @@ export class ImageService implements ImageResolver {
     for await (const s of this.snapshots.walk()) {
       if (s.kind === "committed") continue;
       if (isDeadExtractKey(s.name)) out.push({ kind: "snapshot", name: s.name, detail: `unpack area of process ${s.name.split("-")[1]}, which is gone` });
-      else if (noCreates && this.ownsContainerSnapshot && s.name.startsWith("container-") && !this.ownsContainerSnapshot(s.name)) out.push({ kind: "snapshot", name: s.name, detail: "left by a create that did not finish" });
+      else if (noCreates && this.ownsContainerSnapshot && s.name.startsWith("container-") && !this.ownsContainerSnapshot(s.name))
+        out.push({ kind: "snapshot", name: s.name, detail: "left by a create that did not finish" });
     }
     for (const i of this.content.listIngests()) {
       if (i.locked) continue;
       const resumable = isResumableIngest(i.ref);
-      out.push({ kind: "ingest", name: i.ref, detail: `${i.size} bytes, last written ${i.updatedAt.toISOString()}${resumable ? "; a retried pull resumes it" : ""}`, ...(resumable ? { resumable } : {}) });
+      out.push({
+        kind: "ingest",
+        name: i.ref,
+        detail: `${i.size} bytes, last written ${i.updatedAt.toISOString()}${resumable ? "; a retried pull resumes it" : ""}`,
+        ...(resumable ? { resumable } : {}),
+      });
     }
     return out;
   }

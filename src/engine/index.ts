@@ -62,7 +62,10 @@ export class Engine {
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o711 });
     } catch (e) {
-      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, { cause: e, hint: "berth needs root; or pass --root to a writable directory" });
+      throw new EngineError("permission_denied", `create berth root ${this.root}: ${(e as Error).message}`, {
+        cause: e,
+        hint: "berth needs root; or pass --root to a writable directory",
+      });
     }
     this.content = new ContentStore(join(this.root, "content"));
     this.imageStore = new ImageStore(join(this.root, "image"), this.content);
@@ -93,7 +96,11 @@ export class Engine {
   // ------------------------------------------------ the Engine API's calls (swagger operation names)
 
   private views(): SummaryDeps {
-    return { containers: this.containers, snapshots: this.snapshots, imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])) };
+    return {
+      containers: this.containers,
+      snapshots: this.snapshots,
+      imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])),
+    };
   }
 
   /** `GET /containers/json` */
@@ -350,7 +357,11 @@ export async function insecureRegistries(root: string | undefined, env: Record<s
 
 /** `POST /auth`: check the credentials against the registry's /v2/, then store them in `configFile` (docker's
  * config.json); permission_denied when the registry refuses them */
-export async function registryLogin(domain: string, credentials: { username: string; password: string }, o: { insecure: string[]; configFile: string }): Promise<void> {
+export async function registryLogin(
+  domain: string,
+  credentials: { username: string; password: string },
+  o: { insecure: string[]; configFile: string },
+): Promise<void> {
   const reg = await import("../image/registry/index.ts");
   const endpoint = reg.resolveEndpoint(domain, o.insecure);
   const client = new reg.RegistryClient(endpoint, "", { credentials, attempts: 2 });
@@ -358,7 +369,10 @@ export async function registryLogin(domain: string, credentials: { username: str
     await client.ping();
   } catch (e) {
     if (e instanceof reg.RegistryError && (e.status === 401 || e.status === 403)) {
-      throw new EngineError("permission_denied", `login attempt to ${endpoint.base}/v2/ failed with status: ${e.status === 401 ? "401 Unauthorized" : "403 Forbidden"}`);
+      throw new EngineError(
+        "permission_denied",
+        `login attempt to ${endpoint.base}/v2/ failed with status: ${e.status === 401 ? "401 Unauthorized" : "403 Forbidden"}`,
+      );
     }
     // docker prints the registry's answer alone, without berth's hint
     throw e instanceof EngineError ? new EngineError(e.kind, e.message, { cause: e }) : e;

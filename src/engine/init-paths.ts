@@ -6,7 +6,20 @@
  */
 import type { TarRecord } from "../tar/index.ts";
 
-const INIT_PATHS = new Set(["/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/console", "/dev/mqueue"]);
+const INIT_PATHS = new Set([
+  "/.dockerenv",
+  "/etc/hostname",
+  "/etc/hosts",
+  "/etc/resolv.conf",
+  "/etc/mtab",
+  "/proc",
+  "/sys",
+  "/dev",
+  "/dev/pts",
+  "/dev/shm",
+  "/dev/console",
+  "/dev/mqueue",
+]);
 /** directories that come with them: left out too when nothing else in them changed */
 const INIT_PARENTS = ["/etc", "/dev"];
 

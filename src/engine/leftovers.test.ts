@@ -18,7 +18,13 @@ function service(): ImageService {
   const root = mkdtempSync("/tmp/berth-test-leftovers-");
   roots.push(root);
   const content = new ContentStore(join(root, "content"));
-  return new ImageService(content, new ImageStore(join(root, "image"), content), new LeaseStore(content), createDriver("vfs", join(root, "vfs")), createLogger(0, () => {}));
+  return new ImageService(
+    content,
+    new ImageStore(join(root, "image"), content),
+    new LeaseStore(content),
+    createDriver("vfs", join(root, "vfs")),
+    createLogger(0, () => {}),
+  );
 }
 
 /** a lease whose owner is a process that has exited */

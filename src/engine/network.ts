@@ -142,7 +142,15 @@ export class NetworkService {
 
   list(): NetworkListEntry[] {
     const recs = [this.mgr.inspect(DEFAULT_NETWORK), ...this.mgr.store.list().filter((r) => r.name !== DEFAULT_NETWORK)];
-    const out: NetworkListEntry[] = recs.map((r) => ({ id: r.id, name: r.name, driver: r.driver, scope: "local", createdAt: r.createdAt, internal: r.internal, record: r }));
+    const out: NetworkListEntry[] = recs.map((r) => ({
+      id: r.id,
+      name: r.name,
+      driver: r.driver,
+      scope: "local",
+      createdAt: r.createdAt,
+      internal: r.internal,
+      record: r,
+    }));
     for (const p of predefinedNetworks()) out.push({ id: p.id, name: p.name, driver: p.driver, scope: "local", createdAt: "", internal: false });
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -262,7 +270,9 @@ export class NetworkService {
       proc.unref();
       const line = await firstLine(proc.stdout, 5000);
       if (!line.startsWith("ok")) {
-        try { proc.kill(9); } catch {} // it may have exited already; the error below is what matters
+        try {
+          proc.kill(9);
+        } catch {} // it may have exited already; the error below is what matters
         throw new EngineError("unavailable", `start DNS server for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`, {
           hint: `see ${join(this.dnsDir, `${network}.log`)}`,
         });
@@ -283,13 +293,20 @@ export class NetworkService {
       const pid = this.dnsPid(network);
       if (pid) {
         // gone already (false) is what we want; EPERM cannot happen for a server this root started as root
-        try { kill(pid, osConstants.signals.SIGTERM); } catch {}
+        try {
+          kill(pid, osConstants.signals.SIGTERM);
+        } catch {}
       }
-      try { unlinkSync(this.pidFile(network)); } catch {} // none: nothing to forget
+      try {
+        unlinkSync(this.pidFile(network));
+      } catch {} // none: nothing to forget
     });
     if (force) {
       // absent files are fine: the network never had a server
-      for (const f of [`${network}.lock`, `${network}.log`]) try { unlinkSync(join(this.dnsDir, f)); } catch {}
+      for (const f of [`${network}.lock`, `${network}.log`])
+        try {
+          unlinkSync(join(this.dnsDir, f));
+        } catch {}
     }
   }
 
@@ -315,7 +332,9 @@ export class NetworkService {
     proc.unref();
     const line = await firstLine(proc.stdout, 5000);
     if (!line.startsWith("ok")) {
-      try { proc.kill(9); } catch {} // it may have exited already; the error below is what matters
+      try {
+        proc.kill(9);
+      } catch {} // it may have exited already; the error below is what matters
       throw new EngineError("unavailable", `start DNS relay for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`);
     }
     // a pid is meaningless after a reboot: no fsync (replaceFile)
@@ -332,11 +351,16 @@ export class NetworkService {
     try {
       const r = JSON.parse(readFileSync(file, "utf8")) as { pid: number; startTime: string };
       // only the process that was started (same start time); gone already is what we want
-      if (r.pid && processStartTime(r.pid) === r.startTime) try { kill(r.pid, osConstants.signals.SIGTERM); } catch {}
+      if (r.pid && processStartTime(r.pid) === r.startTime)
+        try {
+          kill(r.pid, osConstants.signals.SIGTERM);
+        } catch {}
     } catch {
       return; // no relay file (none was started) or a torn one: nothing to end; the relay also exits with the container
     }
-    try { unlinkSync(file); } catch {} // removed by a concurrent stop: same result
+    try {
+      unlinkSync(file);
+    } catch {} // removed by a concurrent stop: same result
   }
 
   /** body of `berth __dns --relay PID:GATEWAY <network>`: relay 127.0.0.11 in PID's network namespace to the
@@ -407,6 +431,8 @@ async function firstLine(stream: ReadableStream<Uint8Array>, timeoutMs: number):
     }
   } catch {} // cancelled by the timeout or the pipe broke: the caller judges what was read (maybe nothing)
   clearTimeout(timer);
-  try { reader.releaseLock(); } catch {} // a cancelled reader may refuse; the stream is dropped anyway
+  try {
+    reader.releaseLock();
+  } catch {} // a cancelled reader may refuse; the stream is dropped anyway
   return text.split("\n")[0] ?? "";
 }

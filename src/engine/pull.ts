@@ -19,7 +19,17 @@
 import { hostPlatform, type Descriptor, type Digest, type Manifest, type Platform } from "../oci/index.ts";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { parseDockerRef, referenceString, familiarString, type ContentWriter, type Reference } from "../image/index.ts";
-import { BlobSources, clientFor, parseImageConfig, parseManifest, selectPlatform, layerCompression, RegistryError, type RegistryClient, type SessionOptions } from "../image/registry/index.ts";
+import {
+  BlobSources,
+  clientFor,
+  parseImageConfig,
+  parseManifest,
+  selectPlatform,
+  layerCompression,
+  RegistryError,
+  type RegistryClient,
+  type SessionOptions,
+} from "../image/registry/index.ts";
 import { dirname, join } from "node:path";
 import { openLayerChunks, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
@@ -248,7 +258,9 @@ async function fetchLayers(
       let got = from;
       let lastEmit = 0;
       const body = tapChunks(
-        from === d.size ? (async function* () {})() : client.blobStream(d.digest, d.size, from, (at) => emit({ type: "layer", id, status: `Retrying from ${at}` })),
+        from === d.size
+          ? (async function* () {})()
+          : client.blobStream(d.digest, d.size, from, (at) => emit({ type: "layer", id, status: `Retrying from ${at}` })),
         (c) => {
           check();
           w.write(c);
@@ -270,10 +282,15 @@ async function fetchLayers(
         try {
           const { chunks } = await openLayerChunks(body, LAYER_RING);
           const h = new Bun.CryptoHasher("sha256");
-          const stats = await images.snapshots.applyLayer(key, readTar(tapChunks(chunks, (c) => {
-            h.update(c);
-            collect(c.length);
-          })));
+          const stats = await images.snapshots.applyLayer(
+            key,
+            readTar(
+              tapChunks(chunks, (c) => {
+                h.update(c);
+                collect(c.length);
+              }),
+            ),
+          );
           // the tar reader drained the decompressor, which drained the body; take any stray tail too
           for await (const _ of body) {
           }
@@ -327,7 +344,6 @@ async function fetchLayers(
   const bad = results.find((r) => r.status === "rejected");
   if (bad) throw (bad as PromiseRejectedResult).reason;
 }
-
 
 /** docker's reference.FamiliarName: the familiar reference without its tag or digest ("busybox") */
 export function familiarName(familiar: string): string {

@@ -72,7 +72,10 @@ export async function pushImage(images: ImageService, name: string, opts: PushOp
       sources.add(d.digest, repoKey);
     };
     for (const l of manifest.layers) emit({ type: "layer", id: l.digest.slice(7, 19), status: "Preparing" });
-    await runLimited(manifest.layers.map((l) => () => pushOne(l, true)), Math.max(1, opts.concurrency ?? 3));
+    await runLimited(
+      manifest.layers.map((l) => () => pushOne(l, true)),
+      Math.max(1, opts.concurrency ?? 3),
+    );
     await pushOne(manifest.config, false);
     const tag = ref.tag ?? "latest";
     const digest = (await client.putManifest(ref.digest ?? tag, manifestBytes, rec.manifest.mediaType)) ?? rec.manifest.digest;
@@ -163,7 +166,14 @@ function repositoryForDisplay(domain: string, path: string): string {
   return `${domain}/${path}`;
 }
 
-async function upload(images: ImageService, client: RegistryClient, location: string, d: Descriptor, chunkSize: number, progress: (n: number) => void): Promise<void> {
+async function upload(
+  images: ImageService,
+  client: RegistryClient,
+  location: string,
+  d: Descriptor,
+  chunkSize: number,
+  progress: (n: number) => void,
+): Promise<void> {
   const file = Bun.file(images.content.path(d.digest));
   if (file.size !== d.size) throw new EngineError("internal", `blob ${d.digest}: stored size ${file.size} differs from the manifest's ${d.size}`);
   if (d.size <= chunkSize) {

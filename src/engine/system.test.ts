@@ -2,7 +2,10 @@ import { expect, test } from "bun:test";
 import { matchesPrune, parseOsRelease, parsePruneFilters } from "./system.ts";
 
 test("os-release: PRETTY_NAME and VERSION_ID, quotes removed", () => {
-  expect(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n')).toEqual({ pretty: "Debian GNU/Linux 12 (bookworm)", version: "12" });
+  expect(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n')).toEqual({
+    pretty: "Debian GNU/Linux 12 (bookworm)",
+    version: "12",
+  });
   expect(parseOsRelease("NAME=Alpine\n")).toEqual({ pretty: "Alpine", version: "" });
   expect(parseOsRelease("")).toEqual({ pretty: "Linux", version: "" });
 });

@@ -176,7 +176,11 @@ export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{
       await e.containers.rm(c.cfg.Id, false);
     } catch (err) {
       // started or removed meanwhile by another command: not ours to prune any more
-      if (err instanceof EngineError && (err.kind === "not_found" || err.kind === "conflict" || err.kind === "failed_precondition" || err.kind === "already_exists")) continue;
+      if (
+        err instanceof EngineError &&
+        (err.kind === "not_found" || err.kind === "conflict" || err.kind === "failed_precondition" || err.kind === "already_exists")
+      )
+        continue;
       throw err;
     }
     deleted.push(c.cfg.Id);

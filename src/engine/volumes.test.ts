@@ -16,7 +16,8 @@ function service(users: Map<string, string[]> = new Map()) {
 describe("volume names", () => {
   test("docker's rule [a-zA-Z0-9][a-zA-Z0-9_.-]+", () => {
     for (const ok of ["ab", "my-vol", "v.1_x", "0abc"]) expect(validateVolumeName(ok)).toBe(ok);
-    for (const bad of ["a", "-ab", ".ab", "a/b", "a b", "a:b", ""]) expect(() => validateVolumeName(bad)).toThrow("includes invalid characters for a local volume name");
+    for (const bad of ["a", "-ab", ".ab", "a/b", "a b", "a:b", ""])
+      expect(() => validateVolumeName(bad)).toThrow("includes invalid characters for a local volume name");
   });
 });
 
@@ -25,7 +26,14 @@ describe("VolumeService", () => {
     const { root, svc } = service();
     const a = svc.create("data1", { labels: { k: "v" } });
     expect(a.created).toBe(true);
-    expect(a.volume).toMatchObject({ Name: "data1", Driver: "local", Scope: "local", Labels: { k: "v" }, Options: {}, Mountpoint: join(root, "volumes/data1/_data") });
+    expect(a.volume).toMatchObject({
+      Name: "data1",
+      Driver: "local",
+      Scope: "local",
+      Labels: { k: "v" },
+      Options: {},
+      Mountpoint: join(root, "volumes/data1/_data"),
+    });
     expect(a.volume.CreatedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(existsSync(join(root, "volumes/data1/_data"))).toBe(true);
     expect(svc.create("data1").created).toBe(false);

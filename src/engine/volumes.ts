@@ -62,7 +62,10 @@ export class VolumeService {
   /** docker's volume events (create, destroy) */
   private readonly events: EventLog;
 
-  constructor(berthRoot: string, private readonly users: () => Map<string, string[]>) {
+  constructor(
+    berthRoot: string,
+    private readonly users: () => Map<string, string[]>,
+  ) {
     this.events = new EventLog(berthRoot);
     this.dir = join(berthRoot, "volumes");
   }
@@ -114,7 +117,10 @@ export class VolumeService {
     } catch {
       return []; // ENOENT: no volume created yet
     }
-    return names.map((n) => this.find(n)).filter((v): v is VolumeRecord => !!v).sort((a, b) => a.Name.localeCompare(b.Name));
+    return names
+      .map((n) => this.find(n))
+      .filter((v): v is VolumeRecord => !!v)
+      .sort((a, b) => a.Name.localeCompare(b.Name));
   }
 
   /**
@@ -122,8 +128,10 @@ export class VolumeService {
    * does the same). `created` tells the caller whether this call made it (for cleanup on failure).
    */
   create(name: string | undefined, o: VolumeCreateOptions = {}): { volume: VolumeRecord; created: boolean } {
-    if (o.driver !== undefined && o.driver !== "local") throw new EngineError("not_found", `plugin "${o.driver}" not found`, { hint: "berth has the local volume driver only" });
-    if (o.options && Object.keys(o.options).length) throw new EngineError("not_implemented", `volume driver options (-o) are not supported by berth yet: ${Object.keys(o.options).join(", ")}`);
+    if (o.driver !== undefined && o.driver !== "local")
+      throw new EngineError("not_found", `plugin "${o.driver}" not found`, { hint: "berth has the local volume driver only" });
+    if (o.options && Object.keys(o.options).length)
+      throw new EngineError("not_implemented", `volume driver options (-o) are not supported by berth yet: ${Object.keys(o.options).join(", ")}`);
     const n = name === undefined || name === "" ? newId() : validateVolumeName(name);
     const old = this.find(n);
     if (old) return { volume: old, created: false };
@@ -213,7 +221,11 @@ export class VolumeService {
     const seen = new Set<string>();
     const walk = (p: string) => {
       let st;
-      try { st = lstatSync(p); } catch { return; } // removed while walking: it takes no space
+      try {
+        st = lstatSync(p);
+      } catch {
+        return;
+      } // removed while walking: it takes no space
       if (st.nlink > 1 && !st.isDirectory()) {
         const k = `${st.dev}:${st.ino}`;
         if (seen.has(k)) return;

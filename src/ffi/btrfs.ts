@@ -274,9 +274,14 @@ export function treeSearch(path: string, key: SearchKey, onItem: (item: SearchIt
       }
       // continue right after the last key returned
       if (offset < U64_MAX) offset++;
-      else if (type < 255) { type++; offset = 0n; }
-      else if (objectid < U64_MAX) { objectid++; type = 0; offset = 0n; }
-      else return;
+      else if (type < 255) {
+        type++;
+        offset = 0n;
+      } else if (objectid < U64_MAX) {
+        objectid++;
+        type = 0;
+        offset = 0n;
+      } else return;
       if (objectid > key.max[0] || (objectid === key.max[0] && (type > key.max[1] || (type === key.max[1] && offset > key.max[2])))) return;
     }
   });

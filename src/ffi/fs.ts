@@ -54,7 +54,10 @@ export function flock(fd: number, op: number): boolean {
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  const s = cstrOrNull(source), t = cstr(target), f = cstrOrNull(fstype), d = cstrOrNull(data);
+  const s = cstrOrNull(source),
+    t = cstr(target),
+    f = cstrOrNull(fstype),
+    d = cstrOrNull(data);
   if (lib().mount(ptrOrNull(s), ptr(t), ptrOrNull(f), flags, ptrOrNull(d)) !== 0) fail("mount", [source ?? fstype ?? "none", target]);
 }
 
@@ -65,7 +68,8 @@ export function umount2(target: string, flags = 0): void {
 
 /** makedev(3) for the glibc encoding */
 export function makedev(major: number, minor: number): bigint {
-  const M = BigInt(major), m = BigInt(minor);
+  const M = BigInt(major),
+    m = BigInt(minor);
   return ((M & 0xfffn) << 8n) | ((M & ~0xfffn) << 32n) | (m & 0xffn) | ((m & ~0xffn) << 12n);
 }
 
@@ -75,14 +79,16 @@ export function mknod(path: string, mode: number, dev: bigint = 0n): void {
 }
 
 export function lsetxattr(path: string, name: string, value: Uint8Array, flags = 0): void {
-  const p = cstr(path), n = cstr(name);
+  const p = cstr(path),
+    n = cstr(name);
   const v = value.length ? value : new Uint8Array(1);
   if (lib().lsetxattr(ptr(p), ptr(n), ptr(v), value.length, flags) !== 0) fail("lsetxattr", [path, name]);
 }
 
 /** returns null when the attribute is absent (ENODATA) */
 export function lgetxattr(path: string, name: string): Uint8Array | null {
-  const p = cstr(path), n = cstr(name);
+  const p = cstr(path),
+    n = cstr(name);
   let size = 256;
   for (;;) {
     const buf = new Uint8Array(size);
@@ -90,7 +96,10 @@ export function lgetxattr(path: string, name: string): Uint8Array | null {
     if (rc >= 0) return buf.subarray(0, rc);
     const e = errno();
     if (e === E.ENODATA) return null;
-    if (e === 34 /* ERANGE */ && size < 1 << 20) { size *= 4; continue; }
+    if (e === 34 /* ERANGE */ && size < 1 << 20) {
+      size *= 4;
+      continue;
+    }
     fail("lgetxattr", [path, name], e);
   }
 }
@@ -104,7 +113,10 @@ export function llistxattr(path: string): string[] {
     if (rc >= 0) return Buffer.from(buf.subarray(0, rc)).toString("latin1").split("\0").filter(Boolean);
     const e = errno();
     if (e === E.EOPNOTSUPP) return [];
-    if (e === 34 /* ERANGE */ && size < 1 << 20) { size *= 4; continue; }
+    if (e === 34 /* ERANGE */ && size < 1 << 20) {
+      size *= 4;
+      continue;
+    }
     fail("llistxattr", [path], e);
   }
 }

@@ -110,7 +110,8 @@ export function fsmount(fd: number, attrFlags = 0, flags = FSMOUNT_CLOEXEC): num
 
 /** move_mount(2) of a detached mount fd onto `target` (MOVE_MOUNT_F_EMPTY_PATH) */
 export function moveMount(fromFd: number, target: string, flags = MOVE_MOUNT_F_EMPTY_PATH, toDirFd = AT_FDCWD): void {
-  const empty = cstr(""), t = cstr(target);
+  const empty = cstr(""),
+    t = cstr(target);
   sys("move_mount", [target], fromFd, ptr(empty), toDirFd, ptr(t), flags);
 }
 
@@ -168,7 +169,8 @@ export function mountDetached(m: Mount): number {
         fsconfig(fsfd, FSCONFIG_SET_FLAG, opt);
         continue;
       }
-      const key = opt.slice(0, eq), value = opt.slice(eq + 1);
+      const key = opt.slice(0, eq),
+        value = opt.slice(eq + 1);
       if (m.type === "overlay" && key === "lowerdir") {
         // split on unescaped ':' (overlayfs.rst: "\:" escapes a colon in a path)
         for (const dir of value.split(/(?<!\\):/)) fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", dir.replace(/\\:/g, ":"));

@@ -1,7 +1,27 @@
 import { expect, test } from "bun:test";
 import {
-  IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_NET_NS_PID, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
-  RTM_NEWLINK, VETH_INFO_PEER, attr, attrStr, attrU32, ifaddrmsg, ifinfomsg, nlmsg, parseAttrs, parseMessages, rtmsg, ipv4Bytes, macBytes,
+  IFLA_IFNAME,
+  IFLA_INFO_DATA,
+  IFLA_INFO_KIND,
+  IFLA_LINKINFO,
+  IFLA_NET_NS_PID,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REQUEST,
+  RTM_NEWLINK,
+  VETH_INFO_PEER,
+  attr,
+  attrStr,
+  attrU32,
+  ifaddrmsg,
+  ifinfomsg,
+  nlmsg,
+  parseAttrs,
+  parseMessages,
+  rtmsg,
+  ipv4Bytes,
+  macBytes,
 } from "./netlink.ts";
 
 test("struct sizes match <linux/rtnetlink.h>", () => {

@@ -341,7 +341,8 @@ export interface RouteInfo {
 
 function parseLink(body: Uint8Array): LinkInfo {
   const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const index = dv.getInt32(4, true), flags = dv.getUint32(8, true);
+  const index = dv.getInt32(4, true),
+    flags = dv.getUint32(8, true);
   const a = parseAttrs(body.subarray(16));
   const li = a.get(IFLA_LINKINFO);
   return {
@@ -510,7 +511,11 @@ function setnsNet(fd: number, what: string): void {
  * error naming both, never swallowed.
  */
 export function openSocketInNetns(nsPath: string, protocol = NETLINK_ROUTE): NetlinkSocket {
-  return withNetns(nsPath, () => new NetlinkSocket(protocol), (s) => s.close());
+  return withNetns(
+    nsPath,
+    () => new NetlinkSocket(protocol),
+    (s) => s.close(),
+  );
 }
 
 /**
@@ -553,7 +558,10 @@ export function withNetns<T>(nsPath: string, fn: () => T, undo?: (made: T) => vo
 // operations (each takes the socket, so the same code works in the host and in a container netns)
 
 export function listLinks(s: NetlinkSocket): LinkInfo[] {
-  return s.dump(RTM_GETLINK, ifinfomsg(), "RTM_GETLINK dump").filter((m) => m.type === RTM_NEWLINK).map((m) => parseLink(m.body));
+  return s
+    .dump(RTM_GETLINK, ifinfomsg(), "RTM_GETLINK dump")
+    .filter((m) => m.type === RTM_NEWLINK)
+    .map((m) => parseLink(m.body));
 }
 
 /** the link named `name`, or undefined when there is none (ENODEV is an answer, not an error) */
@@ -606,7 +614,13 @@ export interface VethPeerOptions {
  * Nesting: ifinfomsg + IFLA_IFNAME + IFLA_LINKINFO{ IFLA_INFO_KIND "veth", IFLA_INFO_DATA{
  * VETH_INFO_PEER{ ifinfomsg, IFLA_IFNAME, IFLA_ADDRESS, IFLA_MTU, IFLA_NET_NS_FD } } }.
  */
-export function createVethPair(s: NetlinkSocket, hostName: string, peerName: string, peer: VethPeerOptions = {}, host: { mtu?: number; master?: number } = {}): void {
+export function createVethPair(
+  s: NetlinkSocket,
+  hostName: string,
+  peerName: string,
+  peer: VethPeerOptions = {},
+  host: { mtu?: number; master?: number } = {},
+): void {
   const peerAttrs = [ifinfomsg(), attrStr(IFLA_IFNAME, peerName)];
   if (peer.mac) peerAttrs.push(attr(IFLA_ADDRESS, macBytes(peer.mac)));
   if (peer.mtu) peerAttrs.push(attrU32(IFLA_MTU, peer.mtu));

@@ -1,5 +1,18 @@
 import { expect, test } from "bun:test";
-import { NFT_PAYLOAD_TRANSPORT_HEADER, NFT_REG32_01, NFT_REG_1, NFTA_EXPR_DATA, NFTA_EXPR_NAME, NFTA_LIST_ELEM, concatType, ifnameBytes, nftExpr, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE, TYPE_IPADDR } from "./nftables.ts";
+import {
+  NFT_PAYLOAD_TRANSPORT_HEADER,
+  NFT_REG32_01,
+  NFT_REG_1,
+  NFTA_EXPR_DATA,
+  NFTA_EXPR_NAME,
+  NFTA_LIST_ELEM,
+  concatType,
+  ifnameBytes,
+  nftExpr,
+  TYPE_INET_PROTOCOL,
+  TYPE_INET_SERVICE,
+  TYPE_IPADDR,
+} from "./nftables.ts";
 import { NLA_F_NESTED, parseAttrs } from "./netlink.ts";
 
 const be = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0, false);

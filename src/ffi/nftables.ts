@@ -179,7 +179,12 @@ function expr(name: string, data: Uint8Array[]): Uint8Array {
 
 export const nftExpr = {
   payload: (dreg: number, base: number, offset: number, len: number) =>
-    expr("payload", [attrBe32(NFTA_PAYLOAD_DREG, dreg), attrBe32(NFTA_PAYLOAD_BASE, base), attrBe32(NFTA_PAYLOAD_OFFSET, offset), attrBe32(NFTA_PAYLOAD_LEN, len)]),
+    expr("payload", [
+      attrBe32(NFTA_PAYLOAD_DREG, dreg),
+      attrBe32(NFTA_PAYLOAD_BASE, base),
+      attrBe32(NFTA_PAYLOAD_OFFSET, offset),
+      attrBe32(NFTA_PAYLOAD_LEN, len),
+    ]),
   meta: (key: number, dreg: number) => expr("meta", [attrBe32(NFTA_META_KEY, key), attrBe32(NFTA_META_DREG, dreg)]),
   cmp: (op: number, sreg: number, data: Uint8Array) => expr("cmp", [attrBe32(NFTA_CMP_SREG, sreg), attrBe32(NFTA_CMP_OP, op), dataValue(NFTA_CMP_DATA, data)]),
   bitwise: (sreg: number, dreg: number, mask: Uint8Array, xor: Uint8Array) =>
@@ -191,16 +196,25 @@ export const nftExpr = {
       dataValue(NFTA_BITWISE_XOR, xor),
     ]),
   /** `fib daddr type` → dreg (a host-order u32 RTN_* value) */
-  fibDaddrType: (dreg: number) => expr("fib", [attrBe32(NFTA_FIB_FLAGS, NFTA_FIB_F_DADDR), attrBe32(NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE), attrBe32(NFTA_FIB_DREG, dreg)]),
+  fibDaddrType: (dreg: number) =>
+    expr("fib", [attrBe32(NFTA_FIB_FLAGS, NFTA_FIB_F_DADDR), attrBe32(NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE), attrBe32(NFTA_FIB_DREG, dreg)]),
   lookup: (set: string, sreg: number, dreg?: number) =>
     expr("lookup", [attrBe32(NFTA_LOOKUP_SREG, sreg), ...(dreg === undefined ? [] : [attrBe32(NFTA_LOOKUP_DREG, dreg)]), attrStr(NFTA_LOOKUP_SET, set)]),
   dnat: (regAddr: number, regProto: number) =>
-    expr("nat", [attrBe32(NFTA_NAT_TYPE, NFT_NAT_DNAT), attrBe32(NFTA_NAT_FAMILY, NFPROTO_IPV4), attrBe32(NFTA_NAT_REG_ADDR_MIN, regAddr), attrBe32(NFTA_NAT_REG_PROTO_MIN, regProto)]),
+    expr("nat", [
+      attrBe32(NFTA_NAT_TYPE, NFT_NAT_DNAT),
+      attrBe32(NFTA_NAT_FAMILY, NFPROTO_IPV4),
+      attrBe32(NFTA_NAT_REG_ADDR_MIN, regAddr),
+      attrBe32(NFTA_NAT_REG_PROTO_MIN, regProto),
+    ]),
   masq: () => expr("masq", []),
   /** conntrack field → dreg (`ct status` is a host-order u32 bitmask) */
   ct: (key: number, dreg: number) => expr("ct", [attrBe32(NFTA_CT_KEY, key), attrBe32(NFTA_CT_DREG, dreg)]),
   verdict: (code: number) =>
-    expr("immediate", [attrBe32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT), nested(NFTA_IMMEDIATE_DATA, [nested(NFTA_DATA_VERDICT, [attrBe32(NFTA_VERDICT_CODE, code)])])]),
+    expr("immediate", [
+      attrBe32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT),
+      nested(NFTA_IMMEDIATE_DATA, [nested(NFTA_DATA_VERDICT, [attrBe32(NFTA_VERDICT_CODE, code)])]),
+    ]),
   /** cmp data for a host-order u32 register value (fib results) */
   u32: le32,
 };
@@ -282,9 +296,7 @@ export class NftBatch {
   }
 
   private elems(type: number, table: string, set: string, elems: { key: Uint8Array; data?: Uint8Array }[], what: string): this {
-    const list = elems.map((e) =>
-      nested(NFTA_LIST_ELEM, [dataValue(NFTA_SET_ELEM_KEY, e.key), ...(e.data ? [dataValue(NFTA_SET_ELEM_DATA, e.data)] : [])]),
-    );
+    const list = elems.map((e) => nested(NFTA_LIST_ELEM, [dataValue(NFTA_SET_ELEM_KEY, e.key), ...(e.data ? [dataValue(NFTA_SET_ELEM_DATA, e.data)] : [])]));
     const parts = [attrStr(NFTA_SET_ELEM_LIST_TABLE, table), attrStr(NFTA_SET_ELEM_LIST_SET, set), nested(NFTA_SET_ELEM_LIST_ELEMENTS, list)];
     return this.add(type, type === NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, parts, `${what} ${table}/${set}`);
   }
@@ -294,7 +306,13 @@ export class NftBatch {
   }
 
   delElems(table: string, set: string, keys: Uint8Array[]): this {
-    return this.elems(NFT_MSG_DELSETELEM, table, set, keys.map((key) => ({ key })), "NFT_MSG_DELSETELEM");
+    return this.elems(
+      NFT_MSG_DELSETELEM,
+      table,
+      set,
+      keys.map((key) => ({ key })),
+      "NFT_MSG_DELSETELEM",
+    );
   }
 
   commit(s: NetlinkSocket): void {

@@ -21,8 +21,11 @@ const lib = lazyLib({
 const libp = lazyLib({ ioctl: { args: [T.i32, T.u64, T.ptr], returns: T.i32 } } as const);
 
 const SYS_openat2 = 437; // same on x86_64 and the generic table
-const O_RDWR = 2, O_NOCTTY = 0o400, O_CLOEXEC = 0o2000000;
-const RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
+const O_RDWR = 2,
+  O_NOCTTY = 0o400,
+  O_CLOEXEC = 0o2000000;
+const RESOLVE_NO_MAGICLINKS = 0x02,
+  RESOLVE_IN_ROOT = 0x10;
 const TIOCSPTLCK = 0x40045431; // _IOW('T', 0x31, int)
 const TIOCGPTN = 0x80045430; // _IOR('T', 0x30, unsigned int)
 const TIOCGPTPEER = 0x5441; // _IO('T', 0x41)
@@ -51,7 +54,12 @@ export interface DevptsConsole extends ContainerPty {
 
 /** a fresh devpts instance as a detached mount (the options docker's containers get) and pty 0 in it */
 export function openDevptsConsole(): DevptsConsole {
-  const mountFd = mountDetached({ type: "devpts", source: "devpts", target: "/dev/pts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] });
+  const mountFd = mountDetached({
+    type: "devpts",
+    source: "devpts",
+    target: "/dev/pts",
+    options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+  });
   try {
     return { mountFd, ...openPtyAt(mountFd, "ptmx", "devpts/ptmx") };
   } catch (e) {

@@ -44,7 +44,12 @@ describe("Inflater", () => {
   const gz = gzipSync(data, { level: 6 });
 
   test("matches node:zlib's gzip, whatever the input and output piece sizes", () => {
-    for (const [i, o] of [[gz.length, 1 << 20], [65536, 131072], [4096, 1000], [1, 65536]] as const) {
+    for (const [i, o] of [
+      [gz.length, 1 << 20],
+      [65536, 131072],
+      [4096, 1000],
+      [1, 65536],
+    ] as const) {
       expect(Buffer.compare(Buffer.from(inflateAll(gz, i, o)), Buffer.from(data))).toBe(0);
     }
   });
@@ -56,7 +61,8 @@ describe("Inflater", () => {
   });
 
   test("a multi-member gzip file is the concatenation (with reset between members)", () => {
-    const a = sample(100_000, 3), b = sample(50_000, 4);
+    const a = sample(100_000, 3),
+      b = sample(50_000, 4);
     const two = Buffer.concat([gzipSync(a), gzipSync(b)]);
     expect(Buffer.compare(Buffer.from(inflateAll(two, 10_000, 8192)), Buffer.concat([a, b]))).toBe(0);
   });

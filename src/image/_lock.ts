@@ -18,7 +18,8 @@ export { FileLock, O_CLOEXEC, type LockMode } from "../ffi/lock.ts";
 export function tryLockFd(fd: number, path: string): "locked" | "busy" | "stale" {
   if (!flock(fd, LOCK_EX | LOCK_NB)) return "busy";
   try {
-    const a = fstatSync(fd), b = statSync(path);
+    const a = fstatSync(fd),
+      b = statSync(path);
     if (a.ino === b.ino && a.dev === b.dev) return "locked";
   } catch {
     // path gone: stale

@@ -61,7 +61,11 @@ export function fakeImageBlobs(
   return { manifest: { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size }, config: configDesc, layers };
 }
 
-export function fakeImage(stores: { content: ContentStore; images: ImageStore }, seed: string, opts: { layers?: number; parent?: Digest } = {}): ImageRecord & { layers: Descriptor[] } {
+export function fakeImage(
+  stores: { content: ContentStore; images: ImageStore },
+  seed: string,
+  opts: { layers?: number; parent?: Digest } = {},
+): ImageRecord & { layers: Descriptor[] } {
   const b = fakeImageBlobs(stores.content, seed, opts);
   const rec = stores.images.put({ manifest: b.manifest, config: b.config, parent: opts.parent });
   return { ...rec, layers: b.layers };

@@ -264,8 +264,7 @@ describe("across processes", () => {
     const data = new Uint8Array(total);
     for (let i = 0; i < total; i++) data[i] = (i * 31 + 7) & 0xff;
     const want = sha256Digest(data);
-    const spawn = () =>
-      Bun.spawn([process.execPath, script, cs.dir, "shared-ref", String(total), want], { stdout: "pipe", stderr: "inherit" });
+    const spawn = () => Bun.spawn([process.execPath, script, cs.dir, "shared-ref", String(total), want], { stdout: "pipe", stderr: "inherit" });
     const procs = [spawn(), spawn(), spawn()];
     const results = (
       await Promise.all(

@@ -303,7 +303,8 @@ export class ContentStore {
       try {
         const st = statSync(join(d, "data"));
         out.push({ ref, size: st.size, updatedAt: st.mtime, locked: isLockedElsewhere(join(d, "data")) });
-      } catch { // no data yet (a crash right after mkdir): listed with size 0 unless the directory went too
+      } catch {
+        // no data yet (a crash right after mkdir): listed with size 0 unless the directory went too
         const st = statSync(d, { throwIfNoEntry: false });
         if (st) out.push({ ref, size: 0, updatedAt: st.mtime, locked: false });
       }

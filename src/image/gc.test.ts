@@ -8,7 +8,10 @@ import { gc } from "./gc.ts";
 import { isLeaseExpired, processStartTime } from "./leases.ts";
 
 function blobs(s: ReturnType<typeof tempStores>): Digest[] {
-  return s.content.listSync().map((b) => b.digest).sort();
+  return s.content
+    .listSync()
+    .map((b) => b.digest)
+    .sort();
 }
 
 /** make an ingest look old so the grace period has passed */
@@ -165,7 +168,12 @@ describe("ingests", () => {
 
     const r = gc(s);
     expect(r.removedIngests).toEqual(["stale"]);
-    expect(s.content.listIngests().map((i) => i.ref).sort()).toEqual(["live", "young"]);
+    expect(
+      s.content
+        .listIngests()
+        .map((i) => i.ref)
+        .sort(),
+    ).toEqual(["live", "young"]);
     expect(existsSync(join(s.content.ingestDir, ".put-crashed"))).toBe(false);
 
     // even with no grace at all, the locked one survives and its writer still commits

@@ -53,7 +53,18 @@ describe("tags and resolve", () => {
       "localhost:5000/x:v1": img.id,
     });
     expect(s.images.get(img.id)?.lastTagTime).toBeString();
-    for (const q of ["busybox", "busybox:latest", "docker.io/library/busybox", "library/busybox:latest", "localhost:5000/x:v1", img.id, img.id.slice(7), img.id.slice(0, 19), img.id.slice(7, 8), img.id.slice(7, 19)]) {
+    for (const q of [
+      "busybox",
+      "busybox:latest",
+      "docker.io/library/busybox",
+      "library/busybox:latest",
+      "localhost:5000/x:v1",
+      img.id,
+      img.id.slice(7),
+      img.id.slice(0, 19),
+      img.id.slice(7, 8),
+      img.id.slice(7, 19),
+    ]) {
       expect(s.images.resolve(q).id).toBe(img.id);
     }
   });
@@ -66,9 +77,7 @@ describe("tags and resolve", () => {
     const e = errOf(() => s.images.resolve("sha256:" + "9".repeat(64)));
     expect(e.kind).toBe("not_found");
     expect(e.message).toBe(`No such image: sha256:${"9".repeat(64)}`);
-    expect(errOf(() => s.images.resolve("Busybox")).message).toBe(
-      "invalid reference format: repository name (library/Busybox) must be lowercase",
-    );
+    expect(errOf(() => s.images.resolve("Busybox")).message).toBe("invalid reference format: repository name (library/Busybox) must be lowercase");
   });
 
   test("a hex string that is also a tag resolves as the tag first, like docker", () => {
@@ -167,9 +176,7 @@ describe("across processes", () => {
        const images = new ImageStore(imageDir, new ContentStore(contentDir));
        for (let i = 0; i < 25; i++) { images.tag(\`app-\${who}:\${i}\`, id); await Bun.sleep(0); }`,
     );
-    const procs = ["a", "b", "c"].map((who) =>
-      Bun.spawn([process.execPath, script, s.content.dir, s.images.dir, img.id, who], { stderr: "inherit" }),
-    );
+    const procs = ["a", "b", "c"].map((who) => Bun.spawn([process.execPath, script, s.content.dir, s.images.dir, img.id, who], { stderr: "inherit" }));
     for (const p of procs) expect(await p.exited).toBe(0);
     expect(s.images.namesOf(img.id)).toHaveLength(75);
   });

@@ -221,7 +221,13 @@ export class ImageStore {
     if (isIdPrefix(refOrId)) {
       const hex = refOrId.replace(/^sha256:/, "");
       const matches = this.ids().filter((id) => id.startsWith(`sha256:${hex}`));
-      if (matches.length === 1) return this.get(matches[0]!) ?? (() => { throw noSuchImage(refOrId); })();
+      if (matches.length === 1)
+        return (
+          this.get(matches[0]!) ??
+          (() => {
+            throw noSuchImage(refOrId);
+          })()
+        );
       if (matches.length > 1) {
         throw new EngineError("invalid_argument", `ambiguous image id prefix ${JSON.stringify(refOrId)}: matches ${matches.length} images`);
       }
@@ -279,7 +285,9 @@ export class ImageStore {
       throw new EngineError("failed_precondition", `unable to delete image ${shortId(record.id)}: image has dependent child images`);
     }
     return this.mutateTags((tags) => {
-      const names = Object.keys(tags).filter((k) => tags[k] === record.id).sort();
+      const names = Object.keys(tags)
+        .filter((k) => tags[k] === record.id)
+        .sort();
       if (names.length > 0 && !opts.force) {
         throw new EngineError(
           "failed_precondition",

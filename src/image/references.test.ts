@@ -105,26 +105,68 @@ describe("parseStrict (distribution Parse)", () => {
 
 describe("parseReference (ParseNormalizedNamed)", () => {
   const valid = [
-    "docker/docker", "library/debian", "debian", "localhost/library/debian", "localhost/debian",
-    "LOCALDOMAIN/library/debian", "LOCALDOMAIN/debian", "docker.io/docker/docker", "docker.io/library/debian",
-    "docker.io/debian", "index.docker.io/docker/docker", "index.docker.io/library/debian", "index.docker.io/debian",
-    "127.0.0.1:5000/docker/docker", "127.0.0.1:5000/library/debian", "127.0.0.1:5000/debian", "192.168.0.1",
-    "192.168.0.1:80", "192.168.0.1:8/debian", "192.168.0.2:25000/debian",
-    "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev", "[fc00::1]:5000/docker",
-    "[fc00::1]:5000/docker/docker", "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
-    "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", "Docker/docker", "DOCKER/docker",
-    "docker-rules/docker", "docker---rules/docker", "doc/docker", "d/docker", "jess/t", "dock__er/docker",
+    "docker/docker",
+    "library/debian",
+    "debian",
+    "localhost/library/debian",
+    "localhost/debian",
+    "LOCALDOMAIN/library/debian",
+    "LOCALDOMAIN/debian",
+    "docker.io/docker/docker",
+    "docker.io/library/debian",
+    "docker.io/debian",
+    "index.docker.io/docker/docker",
+    "index.docker.io/library/debian",
+    "index.docker.io/debian",
+    "127.0.0.1:5000/docker/docker",
+    "127.0.0.1:5000/library/debian",
+    "127.0.0.1:5000/debian",
+    "192.168.0.1",
+    "192.168.0.1:80",
+    "192.168.0.1:8/debian",
+    "192.168.0.2:25000/debian",
+    "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+    "[fc00::1]:5000/docker",
+    "[fc00::1]:5000/docker/docker",
+    "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+    "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+    "Docker/docker",
+    "DOCKER/docker",
+    "docker-rules/docker",
+    "docker---rules/docker",
+    "doc/docker",
+    "d/docker",
+    "jess/t",
+    "dock__er/docker",
   ];
   test.each(valid)("accepts %s", (s) => {
     expect(() => parseReference(s)).not.toThrow();
   });
 
   const invalid = [
-    "https://github.com/docker/docker", "docker/Docker", "-docker", "-docker/docker", "-docker.io/docker/docker",
-    "docker///docker", "docker.io/docker/Docker", "docker.io/docker///docker", "[fc00::1]", "[fc00::1]:5000",
-    "fc00::1:5000/debian", "[fe80::1%eth0]:5000/debian", "[2001:db8:3:4::192.0.2.33]:5000/debian",
-    "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", "docker-/docker", "-docker-/docker",
-    "____/____", "_docker/_docker", "dock..er/docker", "dock_.er/docker", "dock-.er/docker", "docker/", "",
+    "https://github.com/docker/docker",
+    "docker/Docker",
+    "-docker",
+    "-docker/docker",
+    "-docker.io/docker/docker",
+    "docker///docker",
+    "docker.io/docker/Docker",
+    "docker.io/docker///docker",
+    "[fc00::1]",
+    "[fc00::1]:5000",
+    "fc00::1:5000/debian",
+    "[fe80::1%eth0]:5000/debian",
+    "[2001:db8:3:4::192.0.2.33]:5000/debian",
+    "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
+    "docker-/docker",
+    "-docker-/docker",
+    "____/____",
+    "_docker/_docker",
+    "dock..er/docker",
+    "dock_.er/docker",
+    "dock-.er/docker",
+    "docker/",
+    "",
     `${"this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_".repeat(4)}/docker`,
   ];
   test.each(invalid)("rejects %s", (s) => {
@@ -132,15 +174,9 @@ describe("parseReference (ParseNormalizedNamed)", () => {
   });
 
   test("docker's wording for upper case and for IDs", () => {
-    expect(errOf(() => parseReference("Busybox")).message).toBe(
-      "invalid reference format: repository name (library/Busybox) must be lowercase",
-    );
-    expect(errOf(() => parseReference("localhost:5000/Foo:tag")).message).toBe(
-      "invalid reference format: repository name (Foo) must be lowercase",
-    );
-    expect(errOf(() => parseReference(F64)).message).toBe(
-      `invalid repository name (${F64}), cannot specify 64-byte hexadecimal strings`,
-    );
+    expect(errOf(() => parseReference("Busybox")).message).toBe("invalid reference format: repository name (library/Busybox) must be lowercase");
+    expect(errOf(() => parseReference("localhost:5000/Foo:tag")).message).toBe("invalid reference format: repository name (Foo) must be lowercase");
+    expect(errOf(() => parseReference(F64)).message).toBe(`invalid repository name (${F64}), cannot specify 64-byte hexadecimal strings`);
   });
 
   const norm: [string, string, string, string][] = [

@@ -67,7 +67,8 @@ function invalid(detail?: string): EngineError {
 export function parseDigest(s: string): Digest {
   const i = s.indexOf(":");
   if (i <= 0 || i + 1 === s.length) throw invalid("invalid checksum digest format");
-  const alg = s.slice(0, i), enc = s.slice(i + 1);
+  const alg = s.slice(0, i),
+    enc = s.slice(i + 1);
   if (alg !== "sha256") {
     throw invalid(digestAlgorithmRe.test(alg) ? "unsupported digest algorithm" : "invalid checksum digest format");
   }
@@ -108,7 +109,8 @@ export function parseStrict(s: string): Reference {
 function splitDockerDomain(name: string): [domain: string, remainder: string] {
   const slash = name.indexOf("/");
   if (slash < 0) return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
-  const maybeDomain = name.slice(0, slash), maybeRemote = name.slice(slash + 1);
+  const maybeDomain = name.slice(0, slash),
+    maybeRemote = name.slice(slash + 1);
   let domain: string, remote: string;
   if (maybeDomain === "localhost") [domain, remote] = [maybeDomain, maybeRemote];
   else if (maybeDomain === LEGACY_DEFAULT_DOMAIN) [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];

@@ -57,14 +57,18 @@ function writeViaTmp(path: string, data: string | Uint8Array, mode: number, dura
     if (durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch {} // best-effort cleanup after the real error, which is rethrown
+    try {
+      unlinkSync(tmp);
+    } catch {} // best-effort cleanup after the real error, which is rethrown
     throw e;
   }
   closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch {} // best-effort cleanup after the real error, which is rethrown
+    try {
+      unlinkSync(tmp);
+    } catch {} // best-effort cleanup after the real error, which is rethrown
     throw e;
   }
   if (durable) fsyncDir(dirname(path));

@@ -228,22 +228,20 @@ export async function startDnsRelay(o: DnsRelayOptions): Promise<{ stop(): void 
     },
   });
   try {
-    inner = await withNetns(
-      o.netnsPath,
-      () =>
-        Bun.udpSocket({
-          hostname: EMBEDDED_DNS_IP,
-          port: 53,
-          socket: {
-            data(_s, buf, port, address) {
-              if (buf.length < 12) return;
-              const now = Date.now();
-              for (const [k, v] of pending) if (now - v.at > 5000) pending.delete(k);
-              pending.set(new DataView(buf.buffer, buf.byteOffset).getUint16(0), { address, port, at: now });
-              outer.send(buf, up.port, up.address);
-            },
+    inner = await withNetns(o.netnsPath, () =>
+      Bun.udpSocket({
+        hostname: EMBEDDED_DNS_IP,
+        port: 53,
+        socket: {
+          data(_s, buf, port, address) {
+            if (buf.length < 12) return;
+            const now = Date.now();
+            for (const [k, v] of pending) if (now - v.at > 5000) pending.delete(k);
+            pending.set(new DataView(buf.buffer, buf.byteOffset).getUint16(0), { address, port, at: now });
+            outer.send(buf, up.port, up.address);
           },
-        }),
+        },
+      }),
     );
   } catch (e) {
     outer.close();

@@ -111,8 +111,12 @@ export function networkDrivers(): NetworkDriverRegistration[] {
 export function creatableDriver(name: string): NetworkDriverRegistration {
   const r = drivers.get(name);
   if (r?.creatable) return r;
-  const names = networkDrivers().filter((d) => d.creatable).map((d) => d.name);
-  throw new EngineError("invalid_argument", `plugin "${name}" not found`, { hint: `berth has the ${names.join(", ")} driver${names.length === 1 ? "" : "s"} only` });
+  const names = networkDrivers()
+    .filter((d) => d.creatable)
+    .map((d) => d.name);
+  throw new EngineError("invalid_argument", `plugin "${name}" not found`, {
+    hint: `berth has the ${names.join(", ")} driver${names.length === 1 ? "" : "s"} only`,
+  });
 }
 
 /** the registration of `name`; internal when a record names a driver this build does not have */

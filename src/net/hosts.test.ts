@@ -45,7 +45,13 @@ test("resolv.conf drops loopback resolvers and honours --dns", () => {
 
 test("docker's --link environment variables", () => {
   expect(
-    linkEnv({ alias: "web-db", containerName: "app", ip: "172.17.0.5", exposed: ["5432/tcp", "53/udp"], env: ["PATH=/bin", "POSTGRES_USER=me", "HOME=/root", "EMPTY="] }),
+    linkEnv({
+      alias: "web-db",
+      containerName: "app",
+      ip: "172.17.0.5",
+      exposed: ["5432/tcp", "53/udp"],
+      env: ["PATH=/bin", "POSTGRES_USER=me", "HOME=/root", "EMPTY="],
+    }),
   ).toEqual([
     "WEB_DB_PORT=udp://172.17.0.5:53",
     "WEB_DB_PORT_53_UDP=udp://172.17.0.5:53",

@@ -58,9 +58,32 @@ import { planLoopback } from "./null.ts";
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
 export type { NetOp } from "./ops.ts";
 export type { EndpointPlan } from "./bridge/plan.ts";
-export { registerNetworkDriver, networkDrivers, creatableDriver, networkDriver, type NetworkDriver, type EndpointDriver, type NetworkDriverRegistration, type DriverContext, type DriverEndpoint, type Attach } from "./driver.ts";
+export {
+  registerNetworkDriver,
+  networkDrivers,
+  creatableDriver,
+  networkDriver,
+  type NetworkDriver,
+  type EndpointDriver,
+  type NetworkDriverRegistration,
+  type DriverContext,
+  type DriverEndpoint,
+  type Attach,
+} from "./driver.ts";
 export { DEFAULT_NETWORK, networkMode, joinsNetworks, predefinedNetworks, isReservedNetworkName, type NetworkMode } from "./modes.ts";
-export { renderHosts, renderResolvConf, parseAddHost, withHostsEntry, withoutHostsEntry, linkEnv, type LinkEnvInput, type HostsInput, type HostEntry, type LinkEntry, type ResolvOptions } from "./hosts.ts";
+export {
+  renderHosts,
+  renderResolvConf,
+  parseAddHost,
+  withHostsEntry,
+  withoutHostsEntry,
+  linkEnv,
+  type LinkEnvInput,
+  type HostsInput,
+  type HostEntry,
+  type LinkEntry,
+  type ResolvOptions,
+} from "./hosts.ts";
 export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 export { startDnsServer, startDnsRelay, EMBEDDED_DNS_IP, type DnsServer, type DnsServerOptions } from "./dns.ts";
@@ -91,7 +114,8 @@ async function probePort(spec: PortSpec): Promise<{ port: number; sock: { close(
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "EADDRINUSE") throw portTaken({ ...spec });
-    if (code === "EADDRNOTAVAIL") throw new EngineError("invalid_argument", `host address ${spec.hostIp} of published port ${spec.hostPort} is not an address of this host`);
+    if (code === "EADDRNOTAVAIL")
+      throw new EngineError("invalid_argument", `host address ${spec.hostIp} of published port ${spec.hostPort} is not an address of this host`);
     throw wrap(`bind ${hostname}:${spec.hostPort}/${spec.proto}`, e);
   }
 }
@@ -219,7 +243,13 @@ export class NetworkManager {
       const rec = network === DEFAULT_NETWORK ? this.defaultLocked() : this.store.get(network);
       if (!rec) throw new EngineError("not_found", `network ${network} not found`);
       // eth0 on the first network, eth1 on the second…: the lowest name this container does not use yet
-      const used = new Set(this.store.list().flatMap((r) => Object.values(r.endpoints).filter((e) => e.containerId === o.containerId).map((e) => e.ifName)));
+      const used = new Set(
+        this.store.list().flatMap((r) =>
+          Object.values(r.endpoints)
+            .filter((e) => e.containerId === o.containerId)
+            .map((e) => e.ifName),
+        ),
+      );
       let ifName = o.ifName;
       for (let i = 0; ifName === undefined; i++) if (!used.has(`eth${i}`)) ifName = `eth${i}`;
       if (Object.values(rec.endpoints).some((e) => e.containerId === o.containerId)) {
@@ -312,7 +342,10 @@ export class NetworkManager {
     if (!rec) throw new EngineError("not_found", `network ${network} not found`);
     const eps = Object.values(rec.endpoints).filter((e) => e.containerId === containerId);
     if (eps.length === 0) throw new EngineError("not_found", `container ${containerId.slice(0, 12)} is not connected to network ${network}`);
-    this.unforwardPorts(containerId, Object.keys(rec.endpoints).filter((ip) => rec.endpoints[ip]!.containerId === containerId));
+    this.unforwardPorts(
+      containerId,
+      Object.keys(rec.endpoints).filter((ip) => rec.endpoints[ip]!.containerId === containerId),
+    );
     this.leave(rec, eps);
     this.freeLocked(network, (_, ep) => ep.containerId === containerId);
   }
@@ -352,8 +385,15 @@ export class NetworkManager {
       const rec = this.store.get(name);
       if (!rec) throw new EngineError("not_found", `network ${name} not found`);
       const n = Object.keys(rec.endpoints).length;
-      if (n > 0) throw new EngineError("failed_precondition", `network ${name} has ${n} active endpoint${n === 1 ? "" : "s"}`, { hint: "remove or disconnect its containers first" });
-      this.endpointDriver(rec.driver).deleteNetwork(host, rec, this.store.list().every((r) => r.name === name));
+      if (n > 0)
+        throw new EngineError("failed_precondition", `network ${name} has ${n} active endpoint${n === 1 ? "" : "s"}`, {
+          hint: "remove or disconnect its containers first",
+        });
+      this.endpointDriver(rec.driver).deleteNetwork(
+        host,
+        rec,
+        this.store.list().every((r) => r.name === name),
+      );
       this.store.remove(name);
     });
   }
@@ -378,10 +418,18 @@ export class NetworkManager {
 
   private releaseWhere(match: (containerId: string) => boolean): void {
     this.unpublishWhere(match);
-    const victims = this.store.list().flatMap((rec) => Object.values(rec.endpoints).filter((e) => match(e.containerId)).map((e) => ({ rec, e })));
+    const victims = this.store.list().flatMap((rec) =>
+      Object.values(rec.endpoints)
+        .filter((e) => match(e.containerId))
+        .map((e) => ({ rec, e })),
+    );
     if (victims.length === 0) return;
     // links first, addresses second: an address is never free while a veth could still carry it
-    for (const rec of new Set(victims.map((v) => v.rec))) this.leave(rec, victims.filter((v) => v.rec === rec).map((v) => v.e));
+    for (const rec of new Set(victims.map((v) => v.rec)))
+      this.leave(
+        rec,
+        victims.filter((v) => v.rec === rec).map((v) => v.e),
+      );
     for (const name of new Set(victims.map((v) => v.rec.name))) this.freeLocked(name, (_, ep) => match(ep.containerId));
   }
 
@@ -466,8 +514,10 @@ export class NetworkManager {
     for (;;) {
       const ip = allocate(subnet, rec.gateway, [...Object.keys(rec.endpoints), ...elsewhere], requested);
       if (rec.name !== DEFAULT_NETWORK) return ip;
-      if (claimLease(rec.bridge, ip, { root: this.opts.root, containerId }, (root) => join(root, "network", `${DEFAULT_NETWORK}.json`), this.leaseDir)) return ip;
-      if (requested) throw new EngineError("already_exists", `address ${ip} is already in use on ${rec.subnet} (by another berth root sharing bridge ${rec.bridge})`);
+      if (claimLease(rec.bridge, ip, { root: this.opts.root, containerId }, (root) => join(root, "network", `${DEFAULT_NETWORK}.json`), this.leaseDir))
+        return ip;
+      if (requested)
+        throw new EngineError("already_exists", `address ${ip} is already in use on ${rec.subnet} (by another berth root sharing bridge ${rec.bridge})`);
       elsewhere.push(ip);
     }
   }
@@ -498,7 +548,10 @@ export class NetworkManager {
       const clash = findOverlap(subnet, routes, others);
       if (clash) throw new EngineError("failed_precondition", `subnet ${o.subnet} overlaps ${clash}`);
     } else {
-      subnet = chooseSubnet(routes, others.map((x) => x.subnet));
+      subnet = chooseSubnet(
+        routes,
+        others.map((x) => x.subnet),
+      );
     }
     let gateway = defaultGateway(subnet);
     if (o.gateway) {

@@ -55,12 +55,12 @@ export function broadcastOf(s: Subnet): number {
 
 export function contains(s: Subnet, ip: string | number): boolean {
   const v = typeof ip === "number" ? ip : ipToU32(ip);
-  return ((v & maskOf(s.prefixLen)) >>> 0) === s.network;
+  return (v & maskOf(s.prefixLen)) >>> 0 === s.network;
 }
 
 export function overlaps(a: Subnet, b: Subnet): boolean {
   const p = Math.min(a.prefixLen, b.prefixLen);
-  return ((a.network & maskOf(p)) >>> 0) === ((b.network & maskOf(p)) >>> 0);
+  return (a.network & maskOf(p)) >>> 0 === (b.network & maskOf(p)) >>> 0;
 }
 
 /** docker's default gateway: the first host address */

@@ -7,7 +7,8 @@ import { claimLease, dropLeases } from "./leases.ts";
 const base = mkdtempSync(join(tmpdir(), "berth-leases-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 const dir = join(base, "leases");
-const rootA = join(base, "a"), rootB = join(base, "b");
+const rootA = join(base, "a"),
+  rootB = join(base, "b");
 const recordFile = (root: string) => join(root, "network", "bridge.json");
 const record = (root: string, endpoints: Record<string, { containerId: string }>) => {
   mkdirSync(join(root, "network"), { recursive: true });
@@ -32,6 +33,14 @@ test("two roots on one bridge never hold the same address; stale leases are take
   // the same root re-claiming for another container: its own record (locked by the caller) decides
   expect(claimLease("br0", "10.0.0.3", { root: rootB, containerId: "b2" }, recordFile, dir)).toBe(true);
   expect(claimLease("br0", "10.0.0.3", { root: rootB, containerId: "b3" }, recordFile, dir)).toBe(true);
-  dropLeases("br0", [{ ip: "10.0.0.2", containerId: "b1" }, { ip: "10.0.0.3", containerId: "b3" }], rootB, dir);
+  dropLeases(
+    "br0",
+    [
+      { ip: "10.0.0.2", containerId: "b1" },
+      { ip: "10.0.0.3", containerId: "b3" },
+    ],
+    rootB,
+    dir,
+  );
   expect(existsSync(join(dir, "br0"))).toBe(false);
 });

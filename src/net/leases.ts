@@ -93,7 +93,9 @@ export function dropLeases(bridge: string, entries: { ip: string; containerId: s
       const file = join(dir, e.ip);
       const cur = read(file);
       if (cur && cur.root === root && cur.containerId === e.containerId) {
-        try { unlinkSync(file); } catch {} // already gone: what we wanted
+        try {
+          unlinkSync(file);
+        } catch {} // already gone: what we wanted
       }
     }
     try {

@@ -7,17 +7,7 @@
  */
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { EngineError, SyscallError } from "../lib/errors.ts";
-import {
-  type NetlinkSocket,
-  addAddress,
-  addRoute,
-  createBridge,
-  createVethPair,
-  openSocketInNetns,
-  requireLink,
-  setMac,
-  setUp,
-} from "../ffi/index.ts";
+import { type NetlinkSocket, addAddress, addRoute, createBridge, createVethPair, openSocketInNetns, requireLink, setMac, setUp } from "../ffi/index.ts";
 
 export type NetOp =
   /** host: a Linux bridge */

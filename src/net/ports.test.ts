@@ -7,7 +7,10 @@ test("docker's -p forms", () => {
   expect(parsePortSpec("127.0.0.1:8080:80")).toEqual([{ hostIp: "127.0.0.1", hostPort: 8080, containerPort: 80, proto: "tcp" }]);
   expect(parsePortSpec("127.0.0.1::80")).toEqual([{ hostIp: "127.0.0.1", hostPort: 0, containerPort: 80, proto: "tcp" }]);
   expect(parsePortSpec("0.0.0.0:81:80")[0]!.hostIp).toBe("");
-  expect(parsePortSpec("8000-8001:80-81").map((s) => [s.hostPort, s.containerPort])).toEqual([[8000, 80], [8001, 81]]);
+  expect(parsePortSpec("8000-8001:80-81").map((s) => [s.hostPort, s.containerPort])).toEqual([
+    [8000, 80],
+    [8001, 81],
+  ]);
   expect(parsePortSpec("80-81").map((s) => s.hostPort)).toEqual([0, 0]);
 });
 

@@ -33,7 +33,8 @@ function bad(spec: string, why: string): never {
 function parseRange(spec: string, s: string, what: string): [number, number] {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
   if (!m) bad(spec, `bad ${what} "${s}"`);
-  const a = Number(m[1]), b = Number(m[2] ?? m[1]);
+  const a = Number(m[1]),
+    b = Number(m[2] ?? m[1]);
   if (a < 1 || b > 65535 || b < a) bad(spec, `${what} out of range "${s}"`);
   return [a, b];
 }
@@ -50,7 +51,9 @@ export function parsePortSpec(spec: string): PortSpec[] {
   }
   if (rest.startsWith("[")) bad(spec, "IPv6 host addresses are not supported");
   const parts = rest.split(":");
-  let hostIp = "", hostPart = "", ctrPart: string;
+  let hostIp = "",
+    hostPart = "",
+    ctrPart: string;
   if (parts.length === 1) ctrPart = parts[0]!;
   else if (parts.length === 2) [hostPart, ctrPart] = parts as [string, string];
   else if (parts.length === 3) [hostIp, hostPart, ctrPart] = parts as [string, string, string];

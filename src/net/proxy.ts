@@ -55,8 +55,12 @@ export function startTcp6Proxy(o: { hostPort: number; target: string; targetPort
               client.data.peer = up;
               flush(up, client.data);
             },
-            data(up, b) { send(client, up.data, b); },
-            drain(up) { flush(up, client.data); },
+            data(up, b) {
+              send(client, up.data, b);
+            },
+            drain(up) {
+              flush(up, client.data);
+            },
             end(up) {
               up.data.closed = true;
               if (!up.data.pending.length) client.end();
@@ -66,12 +70,18 @@ export function startTcp6Proxy(o: { hostPort: number; target: string; targetPort
               if (!up.data.pending.length) client.end();
             },
             error() {}, // close follows; nothing else to do
-            connectError() { client.end(); },
+            connectError() {
+              client.end();
+            },
           },
         }).catch(() => client.end()); // the container does not answer: the client sees its connection closed, as with docker-proxy
       },
-      data(client, b) { send(client.data.peer, client.data, b); },
-      drain(client) { if (client.data.peer) flush(client, client.data.peer.data); },
+      data(client, b) {
+        send(client.data.peer, client.data, b);
+      },
+      drain(client) {
+        if (client.data.peer) flush(client, client.data.peer.data);
+      },
       end(client) {
         client.data.closed = true;
         if (client.data.peer && !client.data.pending.length) client.data.peer.end();

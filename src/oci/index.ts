@@ -111,6 +111,7 @@ export interface Mount {
 
 /** the host's platform in OCI spelling */
 export function hostPlatform(): Platform {
-  const arch = ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" } as Record<string, string>)[process.arch] ?? process.arch;
+  const arch =
+    ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" } as Record<string, string>)[process.arch] ?? process.arch;
   return { architecture: arch, os: "linux" };
 }

@@ -1,6 +1,19 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { parseLayout, parseBlkio, createCgroup, joinCgroup, stats, oomKilled, cgroupPids, freeze, removeCgroup, cgroupMountsFor, DEFAULT_DEVICE_RULES, type CgroupLayout } from "./cgroups.ts";
+import {
+  parseLayout,
+  parseBlkio,
+  createCgroup,
+  joinCgroup,
+  stats,
+  oomKilled,
+  cgroupPids,
+  freeze,
+  removeCgroup,
+  cgroupMountsFor,
+  DEFAULT_DEVICE_RULES,
+  type CgroupLayout,
+} from "./cgroups.ts";
 import { capabilityMask, DEFAULT_CAPABILITIES } from "./capabilities.ts";
 import { parseNetDev } from "./net-stats.ts";
 
@@ -17,15 +30,26 @@ describe("parseLayout", () => {
     expect(l.kind).toBe("hybrid");
     // cgroup2 controllers come from the mount's cgroup.controllers, so only the v1 ones are fixed here
     expect(l.hierarchies.map((h) => [h.dir, h.type === "cgroup" ? h.controllers.join() : h.type])).toEqual([
-      ["/sys/fs/cgroup/cpu", "cpu"], ["/sys/fs/cgroup/memory", "memory"], ["/sys/fs/cgroup/systemd", "name=systemd"], ["/sys/fs/cgroup/unified", "cgroup2"],
+      ["/sys/fs/cgroup/cpu", "cpu"],
+      ["/sys/fs/cgroup/memory", "memory"],
+      ["/sys/fs/cgroup/systemd", "name=systemd"],
+      ["/sys/fs/cgroup/unified", "cgroup2"],
     ]);
     expect(cgroupMountsFor(l)).toEqual([
-      { name: "cpu", fstype: "cgroup", data: "cpu" }, { name: "memory", fstype: "cgroup", data: "memory" },
-      { name: "systemd", fstype: "cgroup", data: "none,name=systemd" }, { name: "unified", fstype: "cgroup2" },
+      { name: "cpu", fstype: "cgroup", data: "cpu" },
+      { name: "memory", fstype: "cgroup", data: "memory" },
+      { name: "systemd", fstype: "cgroup", data: "none,name=systemd" },
+      { name: "unified", fstype: "cgroup2" },
     ]);
   });
   test("pure v1 and pure v2", () => {
-    expect(parseLayout(HYBRID.split("\n").filter((l) => !l.includes("cgroup2")).join("\n")).kind).toBe("v1");
+    expect(
+      parseLayout(
+        HYBRID.split("\n")
+          .filter((l) => !l.includes("cgroup2"))
+          .join("\n"),
+      ).kind,
+    ).toBe("v1");
     expect(parseLayout("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n").kind).toBe("v2");
   });
 });
@@ -36,8 +60,14 @@ afterEach(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 /** a fake cgroupfs: directories with the files the kernel would create */
 function fakeV1(): CgroupLayout {
   tmp = mkdtempSync("/tmp/berth-test-runtime-cg-");
-  const h = (name: string, controllers: string[]) => { mkdirSync(`${tmp}/${name}`); return { dir: `${tmp}/${name}`, type: "cgroup" as const, controllers }; };
-  return { kind: "v1", hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"]), h("blkio", ["blkio"])] };
+  const h = (name: string, controllers: string[]) => {
+    mkdirSync(`${tmp}/${name}`);
+    return { dir: `${tmp}/${name}`, type: "cgroup" as const, controllers };
+  };
+  return {
+    kind: "v1",
+    hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"]), h("blkio", ["blkio"])],
+  };
 }
 
 describe("cgroup writers (fake root)", () => {
@@ -62,7 +92,10 @@ describe("cgroup writers (fake root)", () => {
     expect(stats("berth/c1", l)).toEqual({ memoryUsage: 1000, memoryLimit: 1 << 20, cpuNs: 0, pids: 3, blkioRead: 0, blkioWrite: 0 });
     // a kernel without CFQ keeps the scheduler file with only a total: blk-throttle's rows are read then
     writeFileSync(`${tmp}/blkio/berth/c1/blkio.io_service_bytes_recursive`, "Total 0\n");
-    writeFileSync(`${tmp}/blkio/berth/c1/blkio.throttle.io_service_bytes_recursive`, "254:0 Read 16384\n254:0 Write 4194304\n254:0 Sync 4210688\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 4210688\n8:0 Read 1\n8:0 Write 2\nTotal 4210691\n");
+    writeFileSync(
+      `${tmp}/blkio/berth/c1/blkio.throttle.io_service_bytes_recursive`,
+      "254:0 Read 16384\n254:0 Write 4194304\n254:0 Sync 4210688\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 4210688\n8:0 Read 1\n8:0 Write 2\nTotal 4210691\n",
+    );
     expect(stats("berth/c1", l)).toMatchObject({ blkioRead: 16385, blkioWrite: 4194306 });
     expect(() => createCgroup("../x", {}, { layout: l })).toThrow(/must be relative/);
   });
@@ -93,7 +126,10 @@ describe("cgroup writers (fake root)", () => {
     expect(rd("berth/c2/cgroup.freeze")).toBe("1");
     writeFileSync(`${tmp}/berth/c2/memory.events`, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
     expect(oomKilled("berth/c2", l)).toBe(true);
-    writeFileSync(`${tmp}/berth/c2/io.stat`, "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n");
+    writeFileSync(
+      `${tmp}/berth/c2/io.stat`,
+      "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n",
+    );
     expect(stats("berth/c2", l)).toMatchObject({ blkioRead: 4097, blkioWrite: 8194 });
   });
 
@@ -104,7 +140,9 @@ describe("cgroup writers (fake root)", () => {
     rmSync(`${tmp}/cpu/berth/c3`, { recursive: true });
     // a fake cgroupfs directory holds regular files, which rmdir refuses; the real one does not
     const scrub = (c: string) => {
-      for (const h of l.hierarchies) if (existsSync(`${h.dir}/berth/${c}`)) for (const f of ["devices.deny", "devices.allow", "cgroup.procs"]) rmSync(`${h.dir}/berth/${c}/${f}`, { force: true });
+      for (const h of l.hierarchies)
+        if (existsSync(`${h.dir}/berth/${c}`))
+          for (const f of ["devices.deny", "devices.allow", "cgroup.procs"]) rmSync(`${h.dir}/berth/${c}/${f}`, { force: true });
     };
     scrub("c3");
     removeCgroup("berth/c3", l);

@@ -40,9 +40,17 @@ export function parseLayout(mountinfo: string): CgroupLayout {
     if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
     const dir = line.split(" ")[4]!.replace(/\\040/g, " ");
     if (line.split(" ")[3] !== "/") continue; // a bind of a sub-cgroup, not a hierarchy root
-    const controllers = fstype === "cgroup"
-      ? superOpts.split(",").filter((o) => !["rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "xattr", "clone_children", "nsdelegate", "memory_recursiveprot"].includes(o) && !o.startsWith("release_agent="))
-      : readControllers(dir);
+    const controllers =
+      fstype === "cgroup"
+        ? superOpts
+            .split(",")
+            .filter(
+              (o) =>
+                !["rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "xattr", "clone_children", "nsdelegate", "memory_recursiveprot"].includes(
+                  o,
+                ) && !o.startsWith("release_agent="),
+            )
+        : readControllers(dir);
     if (hierarchies.some((h) => h.dir === dir)) continue;
     hierarchies.push({ dir, type: fstype, controllers });
   }
@@ -84,7 +92,9 @@ function write(file: string, value: string | number): void {
     writeFileSync(file, String(value));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "EIO";
-    throw new EngineError(code === "ENOENT" ? "not_found" : "internal", `cgroup: write ${JSON.stringify(String(value))} to ${file}: ${(e as Error).message}`, { cause: e });
+    throw new EngineError(code === "ENOENT" ? "not_found" : "internal", `cgroup: write ${JSON.stringify(String(value))} to ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -103,15 +113,23 @@ export function cgroupDirs(path: string, layout = detectLayout()): string[] {
 
 function clean(path: string): string {
   const parts = path.split("/").filter(Boolean);
-  if (parts.length === 0 || parts.some((p) => p === "." || p === "..")) throw new EngineError("invalid_argument", `cgroup path ${JSON.stringify(path)}: must be relative and non-empty`);
+  if (parts.length === 0 || parts.some((p) => p === "." || p === ".."))
+    throw new EngineError("invalid_argument", `cgroup path ${JSON.stringify(path)}: must be relative and non-empty`);
   return parts.join("/");
 }
 
 /** docker's default device allow-list (runc libcontainer/specconv AllowedDevices), v1 syntax */
 export const DEFAULT_DEVICE_RULES = [
-  "c *:* m", "b *:* m",
-  "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", // null zero full random urandom
-  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", // tty console ptmx
+  "c *:* m",
+  "b *:* m",
+  "c 1:3 rwm",
+  "c 1:5 rwm",
+  "c 1:7 rwm",
+  "c 1:8 rwm",
+  "c 1:9 rwm", // null zero full random urandom
+  "c 5:0 rwm",
+  "c 5:1 rwm",
+  "c 5:2 rwm", // tty console ptmx
   "c 136:* rwm", // pts
   "c 10:200 rwm", // net/tun
 ];
@@ -143,9 +161,12 @@ export function createCgroup(path: string, resources: ResourceSpec, opts: Create
   if (layout.kind === "v2") {
     applyV2(layout, rel, resources);
     // v2 has no devices.allow: the same list as a BPF program (devices.ts); --privileged gets none
-    if (!opts.privileged) (opts.installDeviceFilter ?? installDeviceFilter)(`${unified(layout)!.dir}/${rel}`, deviceFilterProgram([...DEFAULT_DEVICE_RULES, ...(resources.deviceRules ?? [])].map(parseDeviceRule)));
-  }
-  else applyV1(layout, rel, resources, !!opts.privileged);
+    if (!opts.privileged)
+      (opts.installDeviceFilter ?? installDeviceFilter)(
+        `${unified(layout)!.dir}/${rel}`,
+        deviceFilterProgram([...DEFAULT_DEVICE_RULES, ...(resources.deviceRules ?? [])].map(parseDeviceRule)),
+      );
+  } else applyV1(layout, rel, resources, !!opts.privileged);
 }
 
 /** mkdir -p under a hierarchy; cpuset needs cpus/mems copied down or joining fails with ENOSPC */
@@ -279,7 +300,7 @@ export function joinCgroup(path: string, pid: number, layout = detectLayout()): 
 
 /** pids in the cgroup (the memory or pids hierarchy on v1, the unified one on v2) */
 export function cgroupPids(path: string, layout = detectLayout()): number[] {
-  const h = layout.kind === "v2" ? unified(layout) : v1(layout, "pids") ?? v1(layout, "memory") ?? layout.hierarchies[0];
+  const h = layout.kind === "v2" ? unified(layout) : (v1(layout, "pids") ?? v1(layout, "memory") ?? layout.hierarchies[0]);
   const text = h ? read(`${h.dir}/${clean(path)}/cgroup.procs`) : undefined;
   return (text ?? "").split("\n").filter(Boolean).map(Number);
 }
@@ -330,7 +351,8 @@ export interface CgroupStats {
  * blk-throttle's (which counts only bios of a cgroup that has a throttle rule on that device).
  */
 export function parseBlkio(text: string, kind: "v1" | "v2"): { read: number; write: number } {
-  let read = 0, write = 0;
+  let read = 0,
+    write = 0;
   for (const line of text.split("\n")) {
     if (kind === "v2") {
       read += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
@@ -344,7 +366,12 @@ export function parseBlkio(text: string, kind: "v1" | "v2"): { read: number; wri
   return { read, write };
 }
 
-const V1_BLKIO_FILES = ["blkio.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"];
+const V1_BLKIO_FILES = [
+  "blkio.io_service_bytes_recursive",
+  "blkio.bfq.io_service_bytes_recursive",
+  "blkio.throttle.io_service_bytes_recursive",
+  "blkio.throttle.io_service_bytes",
+];
 
 const num = (s: string | undefined) => {
   const t = (s ?? "").trim();
@@ -359,9 +386,19 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
     const d = `${unified(layout)!.dir}/${rel}`;
     const usec = /^usage_usec (\d+)$/m.exec(read(`${d}/cpu.stat`) ?? "")?.[1];
     const io = parseBlkio(read(`${d}/io.stat`) ?? "", "v2");
-    return { memoryUsage: num(read(`${d}/memory.current`)), memoryLimit: num(read(`${d}/memory.max`) ?? "max"), cpuNs: Number(usec ?? 0) * 1000, pids: num(read(`${d}/pids.current`)), blkioRead: io.read, blkioWrite: io.write };
+    return {
+      memoryUsage: num(read(`${d}/memory.current`)),
+      memoryLimit: num(read(`${d}/memory.max`) ?? "max"),
+      cpuNs: Number(usec ?? 0) * 1000,
+      pids: num(read(`${d}/pids.current`)),
+      blkioRead: io.read,
+      blkioWrite: io.write,
+    };
   }
-  const at = (c: string, f: string) => { const h = v1(layout, c); return h ? read(`${h.dir}/${rel}/${f}`) : undefined; };
+  const at = (c: string, f: string) => {
+    const h = v1(layout, c);
+    return h ? read(`${h.dir}/${rel}/${f}`) : undefined;
+  };
   let limit = num(at("memory", "memory.limit_in_bytes"));
   if (limit >= 2 ** 62) limit = Infinity; // v1 reports "unlimited" as PAGE_COUNTER_MAX pages
   // the first file that exists and has per-device rows (a kernel without CFQ has the file but only "Total 0")
@@ -372,7 +409,14 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
     io = parseBlkio(text, "v1");
     break;
   }
-  return { memoryUsage: num(at("memory", "memory.usage_in_bytes")), memoryLimit: limit, cpuNs: num(at("cpuacct", "cpuacct.usage")), pids: num(at("pids", "pids.current")), blkioRead: io.read, blkioWrite: io.write };
+  return {
+    memoryUsage: num(at("memory", "memory.usage_in_bytes")),
+    memoryLimit: limit,
+    cpuNs: num(at("cpuacct", "cpuacct.usage")),
+    pids: num(at("pids", "pids.current")),
+    blkioRead: io.read,
+    blkioWrite: io.write,
+  };
 }
 
 /** did the kernel OOM-kill a process of this cgroup (v1 memory.oom_control, v2 memory.events)? */
@@ -390,15 +434,23 @@ export function removeCgroup(path: string, layout = detectLayout(), pruneParents
   const dirs = cgroupDirs(path, layout).filter((d) => existsSync(d));
   // a frozen task never handles SIGKILL: thaw first
   for (const d of dirs) {
-    if (existsSync(`${d}/freezer.state`)) try { writeFileSync(`${d}/freezer.state`, "THAWED"); } catch {} // gone meanwhile; a task still frozen shows up in the rmdir retries below
-    if (existsSync(`${d}/cgroup.freeze`)) try { writeFileSync(`${d}/cgroup.freeze`, "0"); } catch {} // gone meanwhile; a task still frozen shows up in the rmdir retries below
+    if (existsSync(`${d}/freezer.state`))
+      try {
+        writeFileSync(`${d}/freezer.state`, "THAWED");
+      } catch {} // gone meanwhile; a task still frozen shows up in the rmdir retries below
+    if (existsSync(`${d}/cgroup.freeze`))
+      try {
+        writeFileSync(`${d}/cgroup.freeze`, "0");
+      } catch {} // gone meanwhile; a task still frozen shows up in the rmdir retries below
   }
   for (let attempt = 0; ; attempt++) {
     const left: string[] = [];
     for (const dir of dirs) {
       if (!existsSync(dir)) continue;
       for (const pid of (read(`${dir}/cgroup.procs`) ?? "").split("\n").filter(Boolean)) {
-        try { process.kill(Number(pid), "SIGKILL"); } catch {} // ESRCH: exited since listing; a survivor keeps rmdir EBUSY and is retried
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {} // ESRCH: exited since listing; a survivor keeps rmdir EBUSY and is retried
       }
       try {
         for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout, false);

@@ -10,19 +10,42 @@ function run(prog: Uint8Array, type: "b" | "c", major: number, minor: number, ac
   const ctx = [(acc << 16) | (type === "b" ? 1 : 2), major, minor];
   const r = new Array<number>(11).fill(0);
   for (let pc = 0, steps = 0; steps < 10_000; pc++, steps++) {
-    const code = v.getUint8(pc * 8), regs = v.getUint8(pc * 8 + 1), off = v.getInt16(pc * 8 + 2, true), imm = v.getInt32(pc * 8 + 4, true);
-    const dst = regs & 0xf, src = regs >> 4;
+    const code = v.getUint8(pc * 8),
+      regs = v.getUint8(pc * 8 + 1),
+      off = v.getInt16(pc * 8 + 2, true),
+      imm = v.getInt32(pc * 8 + 4, true);
+    const dst = regs & 0xf,
+      src = regs >> 4;
     switch (code) {
-      case 0x61: expect(src).toBe(1); r[dst] = ctx[off / 4]! >>> 0; break;
-      case 0x57: r[dst] = (r[dst]! & imm) >>> 0; break;
-      case 0x77: r[dst] = r[dst]! >>> imm; break;
-      case 0xbc: r[dst] = r[src]!; break;
-      case 0x54: r[dst] = (r[dst]! & imm) >>> 0; break;
-      case 0xb7: r[dst] = imm; break;
-      case 0x55: if (r[dst] !== imm) pc += off; break;
-      case 0x5d: if (r[dst] !== r[src]) pc += off; break;
-      case 0x95: return r[0]!;
-      default: throw new Error(`unexpected opcode 0x${code.toString(16)} at ${pc}`);
+      case 0x61:
+        expect(src).toBe(1);
+        r[dst] = ctx[off / 4]! >>> 0;
+        break;
+      case 0x57:
+        r[dst] = (r[dst]! & imm) >>> 0;
+        break;
+      case 0x77:
+        r[dst] = r[dst]! >>> imm;
+        break;
+      case 0xbc:
+        r[dst] = r[src]!;
+        break;
+      case 0x54:
+        r[dst] = (r[dst]! & imm) >>> 0;
+        break;
+      case 0xb7:
+        r[dst] = imm;
+        break;
+      case 0x55:
+        if (r[dst] !== imm) pc += off;
+        break;
+      case 0x5d:
+        if (r[dst] !== r[src]) pc += off;
+        break;
+      case 0x95:
+        return r[0]!;
+      default:
+        throw new Error(`unexpected opcode 0x${code.toString(16)} at ${pc}`);
     }
   }
   throw new Error("no exit");
@@ -40,7 +63,19 @@ describe("device rules → cgroup v2 BPF program", () => {
 
   test("docker's default list: the standard nodes, ptys and tun; mknod of anything; nothing else", () => {
     const p = deviceFilterProgram(DEFAULT_DEVICE_RULES.map(parseDeviceRule));
-    for (const [maj, min] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [136, 0], [136, 77], [10, 200]])
+    for (const [maj, min] of [
+      [1, 3],
+      [1, 5],
+      [1, 7],
+      [1, 8],
+      [1, 9],
+      [5, 0],
+      [5, 1],
+      [5, 2],
+      [136, 0],
+      [136, 77],
+      [10, 200],
+    ])
       expect([maj, min, run(p, "c", maj!, min!, "rw")]).toEqual([maj, min, 1]);
     expect(run(p, "c", 1, 1, "r")).toBe(0); // /dev/mem
     expect(run(p, "c", 1, 1, "m")).toBe(1); // but it may be created (docker allows mknod)

@@ -18,8 +18,23 @@ export type { ContainerSpec, ProcessSpec, ResourceSpec, Stdio, ExitInfo, Running
 export { createContainer, execInContainer, STAGING_DIR, type CreateHooks } from "./spawn.ts";
 export { killContainer, processStartTime, isAlive, openContainerPty, openConsole } from "./process.ts";
 export {
-  createCgroup, cgroupExists, joinCgroup, updateCgroup, freeze, thaw, stats, oomKilled, removeCgroup, cgroupPids, detectLayout, parseLayout,
-  cgroupDirs, DEFAULT_DEVICE_RULES, type CgroupLayout, type CgroupStats, type Hierarchy,
+  createCgroup,
+  cgroupExists,
+  joinCgroup,
+  updateCgroup,
+  freeze,
+  thaw,
+  stats,
+  oomKilled,
+  removeCgroup,
+  cgroupPids,
+  detectLayout,
+  parseLayout,
+  cgroupDirs,
+  DEFAULT_DEVICE_RULES,
+  type CgroupLayout,
+  type CgroupStats,
+  type Hierarchy,
 } from "./cgroups.ts";
 export { netStats, parseNetDev, type NetStats } from "./net-stats.ts";
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, capabilityMask } from "./capabilities.ts";

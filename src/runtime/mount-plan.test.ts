@@ -6,16 +6,30 @@ import type { ContainerSpec } from "./types.ts";
 
 function spec(patch: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
-    id: "x", hostname: "h", readonlyRootfs: false, mounts: [], cgroupPath: "berth/x", resources: {}, privileged: false,
+    id: "x",
+    hostname: "h",
+    readonlyRootfs: false,
+    mounts: [],
+    cgroupPath: "berth/x",
+    resources: {},
+    privileged: false,
     rootfs: [{ type: "overlay", source: "overlay", target: "/", options: ["lowerdir=/l1:/l2", "upperdir=/u", "workdir=/w"] }],
     process: { args: ["sh"], env: [], cwd: "/", uid: 0, gid: 0, additionalGids: [], terminal: false, capabilities: [], noNewPrivileges: false, init: false },
     namespaces: { net: "new", ipc: "new", uts: "new", pid: "new" },
-    maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS, ...patch,
+    maskedPaths: DEFAULT_MASKED_PATHS,
+    readonlyPaths: DEFAULT_READONLY_PATHS,
+    ...patch,
   };
 }
 const input = (s: ContainerSpec, extra: Partial<PlanInput> = {}): PlanInput => ({
-  spec: s, staging: "/run/berth/rootfs", cgroupMounts: [{ name: "memory", fstype: "cgroup", data: "memory" }, { name: "unified", fstype: "cgroup2" }],
-  isDirectory: (p) => !p.endsWith(".txt"), ...extra,
+  spec: s,
+  staging: "/run/berth/rootfs",
+  cgroupMounts: [
+    { name: "memory", fstype: "cgroup", data: "memory" },
+    { name: "unified", fstype: "cgroup2" },
+  ],
+  isDirectory: (p) => !p.endsWith(".txt"),
+  ...extra,
 });
 const kinds = (ops: { kind: number }[]) => ops.map((o) => Object.entries(OP).find(([, v]) => v === o.kind)![0]);
 
@@ -24,13 +38,32 @@ describe("planMounts", () => {
     const ops = planMounts(input(spec()));
     const k = kinds(ops);
     expect(k.slice(0, 4)).toEqual(["PRIVATE", "ROOTFS", "ENTER", "MOUNT"]);
-    expect(ops[1]).toMatchObject({ source: "overlay", target: "/run/berth/rootfs", fstype: "overlay", flags: 0, data: "lowerdir=/l1:/l2,upperdir=/u,workdir=/w" });
+    expect(ops[1]).toMatchObject({
+      source: "overlay",
+      target: "/run/berth/rootfs",
+      fstype: "overlay",
+      flags: 0,
+      data: "lowerdir=/l1:/l2,upperdir=/u,workdir=/w",
+    });
     expect(ops[3]).toMatchObject({ source: "proc", target: "proc", fstype: "proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC });
     expect(k.at(-1)).toBe("PIVOT");
     expect(k.indexOf("MASK")).toBeGreaterThan(k.lastIndexOf("MOUNT"));
     expect(k.indexOf("READONLY")).toBeGreaterThan(k.lastIndexOf("MASK"));
     const targets = ops.map((o) => o.target);
-    for (const t of ["dev", "dev/null", "dev/pts", "dev/shm", "dev/mqueue", "sys", "sys/fs/cgroup", "sys/fs/cgroup/memory", "sys/fs/cgroup/unified", "proc/kcore", "proc/sys"]) expect(targets).toContain(t);
+    for (const t of [
+      "dev",
+      "dev/null",
+      "dev/pts",
+      "dev/shm",
+      "dev/mqueue",
+      "sys",
+      "sys/fs/cgroup",
+      "sys/fs/cgroup/memory",
+      "sys/fs/cgroup/unified",
+      "proc/kcore",
+      "proc/sys",
+    ])
+      expect(targets).toContain(t);
     expect(ops.find((o) => o.target === "sys")!.flags! & MS_RDONLY).toBe(MS_RDONLY);
     expect(ops.find((o) => o.target === "dev/ptmx")).toMatchObject({ kind: OP.SYMLINK, source: "pts/ptmx" });
     expect(ops.find((o) => o.target === "dev/pts")!.data).toBe("newinstance,ptmxmode=0666,mode=0620,gid=5");
@@ -64,7 +97,12 @@ describe("planMounts", () => {
     });
     const ops = planMounts(input(s));
     const user = ops.filter((o) => ["a", "a/b/c", "etc/hosts"].includes(o.target ?? ""));
-    expect(user.map((o) => [o.target, kinds([o])[0]])).toEqual([["a", "MOUNT"], ["etc/hosts", "MOUNT_FILE"], ["a/b/c", "MOUNT"], ["a/b/c", "REMOUNT"]]);
+    expect(user.map((o) => [o.target, kinds([o])[0]])).toEqual([
+      ["a", "MOUNT"],
+      ["etc/hosts", "MOUNT_FILE"],
+      ["a/b/c", "MOUNT"],
+      ["a/b/c", "REMOUNT"],
+    ]);
     expect(user[0]).toMatchObject({ fstype: "tmpfs", flags: MS_NOSUID, data: "size=1m" });
     expect(user[3]!.flags).toBe(MS_BIND | MS_RDONLY);
   });
@@ -78,11 +116,18 @@ describe("planMounts", () => {
   });
 
   test("--device binds, --shm-size, --sysctl writes under /proc/sys before it turns read-only", () => {
-    const ops = planMounts(input(spec({
-      devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }, { source: "/dev/zero", target: "/dev/myzero" }],
-      shmSize: 128 * 1024 * 1024,
-      sysctls: { "net.ipv4.ip_forward": "1", "kernel.shmmax": "1000000" },
-    })));
+    const ops = planMounts(
+      input(
+        spec({
+          devices: [
+            { source: "/dev/loop-control", target: "/dev/loop-control" },
+            { source: "/dev/zero", target: "/dev/myzero" },
+          ],
+          shmSize: 128 * 1024 * 1024,
+          sysctls: { "net.ipv4.ip_forward": "1", "kernel.shmmax": "1000000" },
+        }),
+      ),
+    );
     expect(ops.find((o) => o.target === "dev/myzero")).toMatchObject({ kind: OP.MOUNT_FILE, source: "/dev/zero", flags: MS_BIND });
     expect(ops.find((o) => o.target === "dev/loop-control")).toMatchObject({ kind: OP.MOUNT_FILE, source: "/dev/loop-control" });
     expect(ops.find((o) => o.target === "dev/shm")!.data).toBe("mode=1777,size=131072k");

@@ -60,9 +60,19 @@ export interface PlannedOp extends ShimOp {
 }
 
 const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
-  ro: [MS_RDONLY, 0], rw: [0, MS_RDONLY], nosuid: [MS_NOSUID, 0], suid: [0, MS_NOSUID], nodev: [MS_NODEV, 0],
-  dev: [0, MS_NODEV], noexec: [MS_NOEXEC, 0], exec: [0, MS_NOEXEC], bind: [MS_BIND, 0], rbind: [MS_BIND | MS_REC, 0],
-  strictatime: [MS_STRICTATIME, 0], relatime: [MS_RELATIME, 0], noatime: [MS_NOATIME, 0],
+  ro: [MS_RDONLY, 0],
+  rw: [0, MS_RDONLY],
+  nosuid: [MS_NOSUID, 0],
+  suid: [0, MS_NOSUID],
+  nodev: [MS_NODEV, 0],
+  dev: [0, MS_NODEV],
+  noexec: [MS_NOEXEC, 0],
+  exec: [0, MS_NOEXEC],
+  bind: [MS_BIND, 0],
+  rbind: [MS_BIND | MS_REC, 0],
+  strictatime: [MS_STRICTATIME, 0],
+  relatime: [MS_RELATIME, 0],
+  noatime: [MS_NOATIME, 0],
 };
 /** propagation is always private in the container (step 1); these are accepted and ignored */
 const IGNORED = new Set(["private", "rprivate", "slave", "rslave", "shared", "rshared", "z", "Z", "defaults"]);
@@ -91,8 +101,7 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   const ops: PlannedOp[] = [];
   const mount = (kind: number, source: string, target: string, fstype: string | undefined, flags: number, data?: string) =>
     ops.push({ kind, source, target: rel(target), fstype, flags, data, what: `mount ${q(source)} on ${q(target)}` });
-  const remount = (target: string, flags: number) =>
-    ops.push({ kind: OP.REMOUNT, target: rel(target), flags, what: `remount ${q(target)} read-only` });
+  const remount = (target: string, flags: number) => ops.push({ kind: OP.REMOUNT, target: rel(target), flags, what: `remount ${q(target)} read-only` });
 
   ops.push({ kind: OP.PRIVATE, what: `make "/" private` });
   if (spec.rootfs.length === 0) throw new EngineError("invalid_argument", "container rootfs: no mounts");
@@ -106,7 +115,8 @@ export function planMounts(input: PlanInput): PlannedOp[] {
       data: data.length ? data.join(",") : undefined,
       what: `mount ${m.type} rootfs ${q(m.source)}`,
     };
-    if (i === 0 && input.rootfsFd !== undefined) ops.push({ kind: OP.ATTACH, target: staging, flags: input.rootfsFd, what: `attach ${m.type} rootfs on ${q(staging)}` });
+    if (i === 0 && input.rootfsFd !== undefined)
+      ops.push({ kind: OP.ATTACH, target: staging, flags: input.rootfsFd, what: `attach ${m.type} rootfs on ${q(staging)}` });
     else if (i === 0) ops.push({ kind: OP.ROOTFS, target: staging, ...op });
     else ops.push({ kind: OP.MOUNT, target: rel(m.target), ...op });
     if (i === 0) ops.push({ kind: OP.ENTER, target: staging, what: `enter rootfs ${q(staging)}` });
@@ -119,15 +129,28 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   for (const d of devices) mount(OP.MOUNT_FILE, `/dev/${d}`, `/dev/${d}`, undefined, MS_BIND);
   // --device: the host node bound where the container asked for it (mknod may be refused; runc binds too)
   for (const d of spec.devices ?? []) mount(OP.MOUNT_FILE, d.source, d.target, undefined, MS_BIND);
-  for (const [link, to] of [["/dev/fd", "/proc/self/fd"], ["/dev/stdin", "/proc/self/fd/0"], ["/dev/stdout", "/proc/self/fd/1"],
-    ["/dev/stderr", "/proc/self/fd/2"], ["/dev/core", "/proc/kcore"], ["/dev/ptmx", "pts/ptmx"]] as const)
+  for (const [link, to] of [
+    ["/dev/fd", "/proc/self/fd"],
+    ["/dev/stdin", "/proc/self/fd/0"],
+    ["/dev/stdout", "/proc/self/fd/1"],
+    ["/dev/stderr", "/proc/self/fd/2"],
+    ["/dev/core", "/proc/kcore"],
+    ["/dev/ptmx", "pts/ptmx"],
+  ] as const)
     ops.push({ kind: OP.SYMLINK, source: to, target: rel(link), what: `symlink ${q(link)} -> ${q(to)}` });
   if (input.console) {
     ops.push({ kind: OP.MKDIR, target: "dev/pts", what: `create "/dev/pts"` });
     // relative to the working directory, the rootfs entered above; /dev is the fresh tmpfs
     ops.push({ kind: OP.ATTACH, target: "dev/pts", flags: input.console.devptsFd, what: `attach devpts on "/dev/pts"` });
   } else mount(OP.MOUNT, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-  mount(OP.MOUNT, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${spec.shmSize ? `${Math.ceil(spec.shmSize / 1024)}k` : "65536k"}`);
+  mount(
+    OP.MOUNT,
+    "shm",
+    "/dev/shm",
+    "tmpfs",
+    MS_NOSUID | MS_NODEV | MS_NOEXEC,
+    `mode=1777,size=${spec.shmSize ? `${Math.ceil(spec.shmSize / 1024)}k` : "65536k"}`,
+  );
   mount(OP.MOUNT, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   // a bind source is a path in the child's mount namespace: the staging root with /dev/pts attached
   if (input.console) mount(OP.MOUNT_FILE, `${staging}${input.console.name}`, "/dev/console", undefined, MS_BIND);
@@ -156,7 +179,8 @@ export function planMounts(input: PlanInput): PlannedOp[] {
 
   if (!priv) {
     for (const p of spec.maskedPaths) ops.push({ kind: OP.MASK, target: rel(p), what: `mask ${q(p)}` });
-    for (const p of spec.readonlyPaths) ops.push({ kind: OP.READONLY, target: rel(p), flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, what: `make ${q(p)} read-only` });
+    for (const p of spec.readonlyPaths)
+      ops.push({ kind: OP.READONLY, target: rel(p), flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, what: `make ${q(p)} read-only` });
   }
   // docker's marker file: scripts test for /.dockerenv to know they run in a container (the root is still
   // writable here; a read-only rootfs is remounted after the pivot)

@@ -12,13 +12,18 @@ export interface NetStats {
 
 /** parse /proc/net/dev: two header lines, then "  iface: rx_bytes packets errs … tx_bytes …" */
 export function parseNetDev(text: string): NetStats {
-  let netRx = 0, netTx = 0;
+  let netRx = 0,
+    netTx = 0;
   for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
     if (colon < 0) continue;
     const iface = line.slice(0, colon).trim();
     if (iface === "lo" || iface.includes("|")) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     // fields: rx bytes packets errs drop fifo frame compressed multicast, then tx bytes …
     netRx += f[0] || 0;
     netTx += f[8] || 0;

@@ -16,14 +16,28 @@ function run(filter: Uint8Array, data: { arch: number; nr: number; args?: bigint
   for (let pc = 0; pc < prog.length; pc++) {
     const { code, jt, jf, k } = prog[pc]!;
     switch (code) {
-      case 0x20: A = mem.getUint32(k, true); break;
-      case 0x54: A = (A & k) >>> 0; break;
-      case 0x05: pc += k; break;
-      case 0x15: pc += A === k ? jt : jf; break;
-      case 0x25: pc += A > k ? jt : jf; break;
-      case 0x35: pc += A >= k ? jt : jf; break;
-      case 0x06: return k;
-      default: throw new Error(`opcode ${code.toString(16)}`);
+      case 0x20:
+        A = mem.getUint32(k, true);
+        break;
+      case 0x54:
+        A = (A & k) >>> 0;
+        break;
+      case 0x05:
+        pc += k;
+        break;
+      case 0x15:
+        pc += A === k ? jt : jf;
+        break;
+      case 0x25:
+        pc += A > k ? jt : jf;
+        break;
+      case 0x35:
+        pc += A >= k ? jt : jf;
+        break;
+      case 0x06:
+        return k;
+      default:
+        throw new Error(`opcode ${code.toString(16)}`);
     }
   }
   throw new Error("fell off the end");
@@ -36,8 +50,25 @@ const x86 = (name: string, args: bigint[] = []) => ({ arch: AUDIT.x86_64, nr: SY
 test("docker's default profile for docker's default capabilities (x86_64)", () => {
   const f = compileSeccomp(DEFAULT_PROFILE, DEFAULT_CAPABILITIES, "x86_64");
   expect(f.length / 8).toBeLessThan(4096);
-  for (const n of ["read", "write", "execve", "openat", "futex", "arch_prctl", "capset", "setresuid", "prctl", "close_range", "wait4", "ptrace"]) expect(run(f, x86(n))).toBe(ALLOW);
-  for (const n of ["mount", "umount2", "unshare", "setns", "reboot", "init_module", "kexec_load", "bpf", "keyctl", "add_key", "swapon", "open_by_handle_at", "settimeofday", "pivot_root"]) expect(run(f, x86(n))).toBe(ERRNO(1));
+  for (const n of ["read", "write", "execve", "openat", "futex", "arch_prctl", "capset", "setresuid", "prctl", "close_range", "wait4", "ptrace"])
+    expect(run(f, x86(n))).toBe(ALLOW);
+  for (const n of [
+    "mount",
+    "umount2",
+    "unshare",
+    "setns",
+    "reboot",
+    "init_module",
+    "kexec_load",
+    "bpf",
+    "keyctl",
+    "add_key",
+    "swapon",
+    "open_by_handle_at",
+    "settimeofday",
+    "pivot_root",
+  ])
+    expect(run(f, x86(n))).toBe(ERRNO(1));
   // clone: a thread or a fork yes, a new namespace no; clone3 says ENOSYS so libc falls back to clone
   expect(run(f, x86("clone", [0x3d0f00n]))).toBe(ALLOW);
   expect(run(f, x86("clone", [17n]))).toBe(ALLOW);
@@ -75,16 +106,19 @@ test("aarch64: its own numbers and arch; arm-only names allowed there, x86-only 
 });
 
 test("a custom profile in docker's format: default allow, kill, comparisons on 64-bit arguments", () => {
-  const p: SeccompProfile = parseSeccompProfile(JSON.stringify({
-    defaultAction: "SCMP_ACT_ALLOW",
-    syscalls: [
-      { names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 13 },
-      { names: ["kill"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 9, op: "SCMP_CMP_EQ" }] },
-      { names: ["setpriority"], action: "SCMP_ACT_ERRNO", args: [{ index: 2, value: 10, op: "SCMP_CMP_GT" }] },
-      { names: ["lseek"], action: "SCMP_ACT_KILL_PROCESS", args: [{ index: 1, value: 0x100000000, op: "SCMP_CMP_GE" }] },
-      { names: ["ftruncate"], action: "SCMP_ACT_ERRNO", errnoRet: 22, args: [{ index: 1, value: 5, op: "SCMP_CMP_LT" }] },
-    ],
-  }), "test.json");
+  const p: SeccompProfile = parseSeccompProfile(
+    JSON.stringify({
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [
+        { names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 13 },
+        { names: ["kill"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 9, op: "SCMP_CMP_EQ" }] },
+        { names: ["setpriority"], action: "SCMP_ACT_ERRNO", args: [{ index: 2, value: 10, op: "SCMP_CMP_GT" }] },
+        { names: ["lseek"], action: "SCMP_ACT_KILL_PROCESS", args: [{ index: 1, value: 0x100000000, op: "SCMP_CMP_GE" }] },
+        { names: ["ftruncate"], action: "SCMP_ACT_ERRNO", errnoRet: 22, args: [{ index: 1, value: 5, op: "SCMP_CMP_LT" }] },
+      ],
+    }),
+    "test.json",
+  );
   const f = compileSeccomp(p, [], "x86_64");
   expect(run(f, x86("read"))).toBe(ALLOW);
   expect(run(f, x86("mkdir"))).toBe(ERRNO(13));

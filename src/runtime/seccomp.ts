@@ -88,7 +88,12 @@ process_vm_readv process_vm_writev ptrace`.split(/\s+/);
 /** the namespace flags clone may not carry without CAP_SYS_ADMIN: NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET */
 const CLONE_NS_MASK = 0x7e020000;
 
-const allow = (names: string, includes?: SeccompRule["includes"], args?: SeccompArg[]): SeccompRule => ({ names: names.split(" "), action: "SCMP_ACT_ALLOW", ...(includes ? { includes } : {}), ...(args ? { args } : {}) });
+const allow = (names: string, includes?: SeccompRule["includes"], args?: SeccompArg[]): SeccompRule => ({
+  names: names.split(" "),
+  action: "SCMP_ACT_ALLOW",
+  ...(includes ? { includes } : {}),
+  ...(args ? { args } : {}),
+});
 const withCap = (cap: string) => ({ caps: [cap] });
 
 /** docker's default profile, as rules in docker's format */
@@ -103,8 +108,16 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     allow("arch_prctl", { arches: ["amd64", "x32"] }),
     allow("modify_ldt", { arches: ["amd64", "x32", "x86"] }),
     allow("open_by_handle_at", withCap("CAP_DAC_READ_SEARCH")),
-    allow("bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare", withCap("CAP_SYS_ADMIN")),
-    { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: CLONE_NS_MASK, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }], excludes: { caps: ["CAP_SYS_ADMIN"] } },
+    allow(
+      "bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare",
+      withCap("CAP_SYS_ADMIN"),
+    ),
+    {
+      names: ["clone"],
+      action: "SCMP_ACT_ALLOW",
+      args: [{ index: 0, value: CLONE_NS_MASK, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
+      excludes: { caps: ["CAP_SYS_ADMIN"] },
+    },
     { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS, excludes: { caps: ["CAP_SYS_ADMIN"] } },
     allow("reboot", withCap("CAP_SYS_BOOT")),
     allow("chroot", withCap("CAP_SYS_CHROOT")),
@@ -157,15 +170,23 @@ const RET_ALLOW = 0x7fff0000;
 
 function actionValue(action: string, errnoRet: number | undefined, fallbackErrno: number): number {
   switch (action) {
-    case "SCMP_ACT_ALLOW": return RET_ALLOW;
-    case "SCMP_ACT_ERRNO": return (RET_ERRNO | ((errnoRet ?? fallbackErrno) & 0xffff)) >>> 0;
+    case "SCMP_ACT_ALLOW":
+      return RET_ALLOW;
+    case "SCMP_ACT_ERRNO":
+      return (RET_ERRNO | ((errnoRet ?? fallbackErrno) & 0xffff)) >>> 0;
     case "SCMP_ACT_KILL":
-    case "SCMP_ACT_KILL_THREAD": return RET_KILL_THREAD;
-    case "SCMP_ACT_KILL_PROCESS": return RET_KILL_PROCESS;
-    case "SCMP_ACT_TRAP": return RET_TRAP;
-    case "SCMP_ACT_LOG": return RET_LOG;
-    case "SCMP_ACT_TRACE": return (RET_TRACE | ((errnoRet ?? 0) & 0xffff)) >>> 0;
-    default: throw new EngineError("invalid_argument", `seccomp profile: unknown action "${action}"`);
+    case "SCMP_ACT_KILL_THREAD":
+      return RET_KILL_THREAD;
+    case "SCMP_ACT_KILL_PROCESS":
+      return RET_KILL_PROCESS;
+    case "SCMP_ACT_TRAP":
+      return RET_TRAP;
+    case "SCMP_ACT_LOG":
+      return RET_LOG;
+    case "SCMP_ACT_TRACE":
+      return (RET_TRACE | ((errnoRet ?? 0) & 0xffff)) >>> 0;
+    default:
+      throw new EngineError("invalid_argument", `seccomp profile: unknown action "${action}"`);
   }
 }
 
@@ -305,8 +326,12 @@ function argTest(c: SeccompArg): Insn[] {
     case "SCMP_CMP_MASKED_EQ": {
       const w = BigInt.asUintN(64, BigInt(c.valueTwo ?? 0));
       return [
-        ld(hi), { code: ALU_AND_K, jt: 0, jf: 0, k: vHi >>> 0 }, j(JEQ_K, Number(w >> 32n), 0, FAIL),
-        ld(lo), { code: ALU_AND_K, jt: 0, jf: 0, k: vLo >>> 0 }, j(JEQ_K, Number(w & 0xffffffffn), 0, FAIL),
+        ld(hi),
+        { code: ALU_AND_K, jt: 0, jf: 0, k: vHi >>> 0 },
+        j(JEQ_K, Number(w >> 32n), 0, FAIL),
+        ld(lo),
+        { code: ALU_AND_K, jt: 0, jf: 0, k: vLo >>> 0 },
+        j(JEQ_K, Number(w & 0xffffffffn), 0, FAIL),
       ];
     }
     case "SCMP_CMP_GT":
@@ -334,7 +359,8 @@ export function parseSeccompProfile(text: string, source: string): SeccompProfil
   for (const r of p.syscalls ?? []) {
     const legacy = (r as unknown as { name?: string }).name;
     if (!Array.isArray(r.names) && typeof legacy === "string") r.names = [legacy];
-    if (!Array.isArray(r.names) || typeof r.action !== "string") throw new EngineError("invalid_argument", `seccomp profile ${source}: each syscalls entry needs names and action`);
+    if (!Array.isArray(r.names) || typeof r.action !== "string")
+      throw new EngineError("invalid_argument", `seccomp profile ${source}: each syscalls entry needs names and action`);
   }
   return p;
 }
@@ -343,6 +369,7 @@ export function parseSeccompProfile(text: string, source: string): SeccompProfil
 export function decode(filter: Uint8Array): Insn[] {
   const dv = new DataView(filter.buffer, filter.byteOffset, filter.byteLength);
   const out: Insn[] = [];
-  for (let i = 0; i < filter.length; i += 8) out.push({ code: dv.getUint16(i, true), jt: dv.getUint8(i + 2), jf: dv.getUint8(i + 3), k: dv.getUint32(i + 4, true) });
+  for (let i = 0; i < filter.length; i += 8)
+    out.push({ code: dv.getUint16(i, true), jt: dv.getUint8(i + 2), jf: dv.getUint8(i + 3), k: dv.getUint32(i + 4, true) });
   return out;
 }

@@ -50,16 +50,48 @@ export function loadShim(): Shim {
 
 /** mount-plan op kinds, numbered as in shim.c */
 export const OP = {
-  PRIVATE: 1, ROOTFS: 2, ENTER: 3, MOUNT: 4, MOUNT_FILE: 5, REMOUNT: 6, SYMLINK: 7, MASK: 8,
-  READONLY: 9, PIVOT: 10, /* 11: unused */ MKDIR: 12, ATTACH: 13, WRITE: 14, MKFILE: 15,
+  PRIVATE: 1,
+  ROOTFS: 2,
+  ENTER: 3,
+  MOUNT: 4,
+  MOUNT_FILE: 5,
+  REMOUNT: 6,
+  SYMLINK: 7,
+  MASK: 8,
+  READONLY: 9,
+  PIVOT: 10,
+  /* 11: unused */ MKDIR: 12,
+  ATTACH: 13,
+  WRITE: 14,
+  MKFILE: 15,
 } as const;
 
 /** failure steps reported by the child, numbered as in shim.c */
 export const STEP = [
-  "", "wait for parent", "unshare cgroup namespace", "sethostname", "mount", "setns", "chdir", "setsid",
-  "set controlling terminal", "dup2", "setrlimit", "drop bounding capability", "setgroups", "setresgid",
-  "setresuid", "capset", "clear ambient capabilities", "set no_new_privs", "exec", "fork init", "close fds",
-  "bring up loopback", "join cgroup", "install seccomp filter",
+  "",
+  "wait for parent",
+  "unshare cgroup namespace",
+  "sethostname",
+  "mount",
+  "setns",
+  "chdir",
+  "setsid",
+  "set controlling terminal",
+  "dup2",
+  "setrlimit",
+  "drop bounding capability",
+  "setgroups",
+  "setresgid",
+  "setresuid",
+  "capset",
+  "clear ambient capabilities",
+  "set no_new_privs",
+  "exec",
+  "fork init",
+  "close fds",
+  "bring up loopback",
+  "join cgroup",
+  "install seccomp filter",
 ] as const;
 export const ST_OP = 4;
 export const ST_SETNS = 5;
@@ -125,7 +157,10 @@ export function encodePlan(p: ShimPlan): Uint8Array {
     chunks.push(bytes);
     size += bytes.length;
     const pad = (8 - (size % 8)) % 8;
-    if (pad) { chunks.push(new Uint8Array(pad)); size += pad; }
+    if (pad) {
+      chunks.push(new Uint8Array(pad));
+      size += pad;
+    }
     return off;
   };
   const str = (s: string | undefined): number => (s === undefined ? 0 : add(Buffer.from(s + "\0")));
@@ -162,6 +197,9 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   const out = new Uint8Array(size);
   out.set(new Uint8Array(new BigUint64Array(h.map((x) => BigInt.asUintN(64, BigInt(x)))).buffer), 0);
   let pos = H_WORDS * 8;
-  for (const c of chunks) { out.set(c, pos); pos += c.length; }
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
   return out;
 }

@@ -97,7 +97,9 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     };
     return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart: hooks.beforeStart, oom: true });
   } catch (e) {
-    try { removeCgroup(spec.cgroupPath, layout); } catch {} // best-effort cleanup after the real error, which is rethrown
+    try {
+      removeCgroup(spec.cgroupPath, layout);
+    } catch {} // best-effort cleanup after the real error, which is rethrown
     throw e;
   } finally {
     for (const fd of opened) closeSync(fd);
@@ -112,7 +114,13 @@ export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Std
   try {
     const namespaces: [number, number][] = [];
     // mnt last: after it, the child's view of /proc is the container's
-    for (const [name, flag] of [["ipc", CLONE_NEWIPC], ["uts", CLONE_NEWUTS], ["net", CLONE_NEWNET], ["cgroup", CLONE_NEWCGROUP], ["mnt", CLONE_NEWNS]] as const) {
+    for (const [name, flag] of [
+      ["ipc", CLONE_NEWIPC],
+      ["uts", CLONE_NEWUTS],
+      ["net", CLONE_NEWNET],
+      ["cgroup", CLONE_NEWCGROUP],
+      ["mnt", CLONE_NEWNS],
+    ] as const) {
       const fd = openNs(`/proc/${pid}/ns/${name}`, name);
       opened.push(fd);
       namespaces.push([fd, flag]);
@@ -157,8 +165,22 @@ function hostDevices(): string[] {
 }
 
 const RLIMITS: Record<string, number> = {
-  CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, RSS: 5, NPROC: 6, NOFILE: 7, MEMLOCK: 8, AS: 9, LOCKS: 10,
-  SIGPENDING: 11, MSGQUEUE: 12, NICE: 13, RTPRIO: 14, RTTIME: 15,
+  CPU: 0,
+  FSIZE: 1,
+  DATA: 2,
+  STACK: 3,
+  CORE: 4,
+  RSS: 5,
+  NPROC: 6,
+  NOFILE: 7,
+  MEMLOCK: 8,
+  AS: 9,
+  LOCKS: 10,
+  SIGPENDING: 11,
+  MSGQUEUE: 12,
+  NICE: 13,
+  RTPRIO: 14,
+  RTTIME: 15,
 };
 const RLIM_INFINITY = (1n << 64n) - 1n;
 

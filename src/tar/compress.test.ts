@@ -9,7 +9,8 @@ import { TarWriter } from "./writer.ts";
 async function sampleTar(): Promise<Uint8Array<ArrayBufferLike>> {
   const parts: Uint8Array[] = [];
   const w = new TarWriter((c) => void parts.push(c.slice()));
-  for (let i = 0; i < 20; i++) await w.add({ name: `f${i}`, type: "file", mode: 0o644, uid: 0, gid: 0, size: i * 300, mtime: 1 }, new Uint8Array(i * 300).fill(i));
+  for (let i = 0; i < 20; i++)
+    await w.add({ name: `f${i}`, type: "file", mode: 0o644, uid: 0, gid: 0, size: i * 300, mtime: 1 }, new Uint8Array(i * 300).fill(i));
   await w.finish();
   return Buffer.concat(parts);
 }
@@ -59,7 +60,9 @@ describe("streams", () => {
   });
 
   test("garbage is refused; corrupt gzip errors the stream", async () => {
-    await expect(openMaybeCompressed(pieces(new TextEncoder().encode("hello world ".repeat(100)), 7))).rejects.toThrow("tar: not a tar archive and not gzip or zstd compressed");
+    await expect(openMaybeCompressed(pieces(new TextEncoder().encode("hello world ".repeat(100)), 7))).rejects.toThrow(
+      "tar: not a tar archive and not gzip or zstd compressed",
+    );
     const z = new Uint8Array(await new Response(compressStream(pieces(await sampleTar(), 1000), "gzip")).arrayBuffer());
     z.fill(0x55, 20, 60);
     await expect(new Response(decompressStream(pieces(z, 100), "gzip")).arrayBuffer()).rejects.toThrow();
@@ -133,7 +136,8 @@ describe("inflateGzip / openLayerChunks (ring output)", () => {
 
   test("a piece stays intact until ring - 2 × chunk more bytes were handed out", async () => {
     const gz = gzipSync(big);
-    const ring = 256 << 10, chunk = 32 << 10;
+    const ring = 256 << 10,
+      chunk = 32 << 10;
     const held: { view: Uint8Array; copy: Uint8Array; at: number }[] = [];
     let out = 0;
     for await (const c of inflateGzip(pieces(gz, 10_000), { ring, chunk })) {
@@ -146,7 +150,8 @@ describe("inflateGzip / openLayerChunks (ring output)", () => {
   });
 
   test("multi-member gzip is read whole (gzip -d semantics)", async () => {
-    const a = big.subarray(0, 100_000), b = big.subarray(100_000, 180_000);
+    const a = big.subarray(0, 100_000),
+      b = big.subarray(100_000, 180_000);
     const both = Buffer.concat([gzipSync(a), gzipSync(b)]);
     expect(Buffer.compare(Buffer.from(await collect(inflateGzip(pieces(both, 5000)))), Buffer.concat([a, b]))).toBe(0);
   });
@@ -160,7 +165,9 @@ describe("inflateGzip / openLayerChunks (ring output)", () => {
     expect(e).toBeInstanceOf(EngineError);
     expect((e as EngineError).kind).toBe("invalid_argument");
     expect((e as EngineError).message).toMatch(/^gzip: /);
-    await expect(collect(inflateGzip(pieces(Buffer.concat([gzipSync(big.subarray(0, 1000)), Buffer.from("junk after the member")]), 100)))).rejects.toThrow(/^gzip: incorrect header check/);
+    await expect(collect(inflateGzip(pieces(Buffer.concat([gzipSync(big.subarray(0, 1000)), Buffer.from("junk after the member")]), 100)))).rejects.toThrow(
+      /^gzip: incorrect header check/,
+    );
   });
 
   test("openLayerChunks: gzip through the ring, zstd and plain tar as they are, xz refused", async () => {

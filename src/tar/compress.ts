@@ -56,7 +56,9 @@ export function toReadableStream(source: TarSource): ReadableStream<Uint8Array> 
 
 function refuse(what: Compression): never {
   if (what === "bzip2" || what === "xz") {
-    throw new EngineError("invalid_argument", `tar: ${what}-compressed archives are not supported`, { hint: `recompress with gzip or zstd, e.g. \`${what === "xz" ? "xz" : "bzip2"} -dc layer | gzip > layer.tar.gz\`` });
+    throw new EngineError("invalid_argument", `tar: ${what}-compressed archives are not supported`, {
+      hint: `recompress with gzip or zstd, e.g. \`${what === "xz" ? "xz" : "bzip2"} -dc layer | gzip > layer.tar.gz\``,
+    });
   }
   throw new EngineError("invalid_argument", "tar: not a tar archive and not gzip or zstd compressed");
 }
@@ -215,7 +217,10 @@ async function peek(source: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Arr
  * through DecompressionStream (fresh chunks), plain tar passed through. Refuses bzip2, xz and
  * unrecognised data like openMaybeCompressed.
  */
-export async function openLayerChunks(source: AsyncIterable<Uint8Array>, o: RingOptions = {}): Promise<{ compression: "gzip" | "zstd" | "none"; chunks: AsyncIterable<Uint8Array> }> {
+export async function openLayerChunks(
+  source: AsyncIterable<Uint8Array>,
+  o: RingOptions = {},
+): Promise<{ compression: "gzip" | "zstd" | "none"; chunks: AsyncIterable<Uint8Array> }> {
   const { head, all, close } = await peek(source);
   const compression = detectCompression(head);
   if (compression === "gzip") return { compression, chunks: inflateGzip(all, o) };

@@ -27,9 +27,7 @@ test("sorted walk, no symlink following, hardlinks, ns mtimes, prefix and filter
   symlinkSync("/etc", join(dir, "t/a/etc")); // must not be followed
   utimesSync(join(dir, "t/b/c/file"), 1, 1_600_000_000.123);
   const got = await list(join(dir, "t"));
-  expect(got.map(([e]) => `${e.type} ${e.name}`)).toEqual([
-    "dir a", "symlink a/etc", "file a/z", "dir b", "dir b/c", "file b/c/file", "hardlink b/hard",
-  ]);
+  expect(got.map(([e]) => `${e.type} ${e.name}`)).toEqual(["dir a", "symlink a/etc", "file a/z", "dir b", "dir b/c", "file b/c/file", "hardlink b/hard"]);
   const byName = new Map(got.map(([e, n]) => [e.name, { e, n }]));
   expect(byName.get("a/etc")!.e.linkname).toBe("/etc");
   expect(byName.get("a/z")!.n).toBe(3 << 20);
@@ -50,9 +48,20 @@ test("a file that shrinks while read is an error naming it", async () => {
   const it = readDirectoryRecords(p);
   const r = (await it.next()).value!;
   writeFileSync(p, "tiny");
-  await expect((async () => { for await (const _ of r.body); })()).rejects.toThrow(/file "shrink" changed as we read it: expected 2097152 bytes, got 4/);
+  await expect(
+    (async () => {
+      for await (const _ of r.body);
+    })(),
+  ).rejects.toThrow(/file "shrink" changed as we read it: expected 2097152 bytes, got 4/);
 });
 
 test("splitDev inverts makedev", () => {
-  for (const [M, m] of [[1, 3], [8, 0], [259, 1], [4095, 255], [4096, 1 << 19]]) expect(splitDev(makedev(M, m))).toEqual([M, m]);
+  for (const [M, m] of [
+    [1, 3],
+    [8, 0],
+    [259, 1],
+    [4095, 255],
+    [4096, 1 << 19],
+  ])
+    expect(splitDev(makedev(M, m))).toEqual([M, m]);
 });

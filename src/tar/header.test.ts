@@ -1,14 +1,43 @@
 import { describe, expect, test } from "bun:test";
 import {
-  BLOCK, F, checksums, formatHeader, formatPax, formatPaxTime, isZeroBlock, parseHeader, parsePax, parsePaxTime,
-  readNumber, splitUstarName, utf8Bytes, verifyChecksum,
+  BLOCK,
+  F,
+  checksums,
+  formatHeader,
+  formatPax,
+  formatPaxTime,
+  isZeroBlock,
+  parseHeader,
+  parsePax,
+  parsePaxTime,
+  readNumber,
+  splitUstarName,
+  utf8Bytes,
+  verifyChecksum,
 } from "./header.ts";
 
 const enc = new TextEncoder();
 
 describe("header layout", () => {
   test("fields tile the 500-byte ustar header", () => {
-    const order = ["name", "mode", "uid", "gid", "size", "mtime", "chksum", "typeflag", "linkname", "magic", "version", "uname", "gname", "devmajor", "devminor", "prefix"] as const;
+    const order = [
+      "name",
+      "mode",
+      "uid",
+      "gid",
+      "size",
+      "mtime",
+      "chksum",
+      "typeflag",
+      "linkname",
+      "magic",
+      "version",
+      "uname",
+      "gname",
+      "devmajor",
+      "devminor",
+      "prefix",
+    ] as const;
     let at = 0;
     for (const k of order) {
       expect([k, F[k][0] as number]).toEqual([k, at]);
@@ -72,9 +101,30 @@ describe("checksum", () => {
 
 describe("ustar round trip", () => {
   test("all fields", () => {
-    const h = formatHeader({ name: "usr/bin/x", mode: 0o4755, uid: 1000, gid: 1001, size: 12345, mtime: 1700000000, typeflag: "0", uname: "alice", gname: "staff" });
+    const h = formatHeader({
+      name: "usr/bin/x",
+      mode: 0o4755,
+      uid: 1000,
+      gid: 1001,
+      size: 12345,
+      mtime: 1700000000,
+      typeflag: "0",
+      uname: "alice",
+      gname: "staff",
+    });
     const p = parseHeader(h);
-    expect(p).toMatchObject({ name: "usr/bin/x", mode: 0o4755, uid: 1000, gid: 1001, size: 12345, mtime: 1700000000, typeflag: "0", uname: "alice", gname: "staff", format: "ustar" });
+    expect(p).toMatchObject({
+      name: "usr/bin/x",
+      mode: 0o4755,
+      uid: 1000,
+      gid: 1001,
+      size: 12345,
+      mtime: 1700000000,
+      typeflag: "0",
+      uname: "alice",
+      gname: "staff",
+      format: "ustar",
+    });
   });
   test("devices", () => {
     const p = parseHeader(formatHeader({ name: "dev/null", mode: 0o666, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "3", devmajor: 1, devminor: 3 }));

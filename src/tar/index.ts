@@ -20,6 +20,16 @@
 export type { EntryType, TarEntry, TarRecord } from "./types.ts";
 export { readTar, normalizeName, type ReadTarOptions, type TarSource } from "./reader.ts";
 export { TarWriter, tarStream, planHeader, type TarSink } from "./writer.ts";
-export { detectCompression, decompressStream, compressStream, openMaybeCompressed, openLayerChunks, inflateGzip, toReadableStream, type Compression, type RingOptions } from "./compress.ts";
+export {
+  detectCompression,
+  decompressStream,
+  compressStream,
+  openMaybeCompressed,
+  openLayerChunks,
+  inflateGzip,
+  toReadableStream,
+  type Compression,
+  type RingOptions,
+} from "./compress.ts";
 export { readDirectoryRecords, splitDev, type DirectorySourceOptions } from "./fs-source.ts";
 export { BLOCK, parseHeader, formatHeader, parsePax, formatPax, verifyChecksum, type RawHeader, type HeaderFields } from "./header.ts";

@@ -41,7 +41,7 @@ function file(name: string, body: Uint8Array | string, extra: Partial<TarEntry> 
 
 function rand(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 const sample: [TarEntry, Uint8Array?][] = [
@@ -49,14 +49,22 @@ const sample: [TarEntry, Uint8Array?][] = [
   file("dir/a.txt", "hello"),
   file("dir/empty", ""),
   file("dir/block", new Uint8Array(BLOCK).fill(7)),
-  file("dir/odd", new Uint8Array(1000).map((_, i) => i & 0xff)),
+  file(
+    "dir/odd",
+    new Uint8Array(1000).map((_, i) => i & 0xff),
+  ),
   file("long/" + "n".repeat(120) + "/" + "m".repeat(150), "long name", { mtime: 1700000000.5, mtimeNsec: 500000000 }),
   [{ name: "dir/link", type: "symlink", mode: 0o777, uid: 0, gid: 0, size: 0, mtime: 1, linkname: "t".repeat(300) }],
   [{ name: "dir/hard", type: "hardlink", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 1, linkname: "dir/a.txt" }],
   [{ name: "dev/null", type: "char", mode: 0o666, uid: 0, gid: 0, size: 0, mtime: 1, devmajor: 1, devminor: 3 }],
   [{ name: "dev/sda", type: "block", mode: 0o660, uid: 0, gid: 6, size: 0, mtime: 1, devmajor: 8, devminor: 0 }],
   [{ name: "fifo", type: "fifo", mode: 0o600, uid: 0, gid: 0, size: 0, mtime: 1 }],
-  file("bin/ping", "ELF", { uid: 3_000_000, gid: 4_000_000, uname: "ü".repeat(40), xattrs: { "security.capability": new Uint8Array([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), "user.k": enc.encode("v") } }),
+  file("bin/ping", "ELF", {
+    uid: 3_000_000,
+    gid: 4_000_000,
+    uname: "ü".repeat(40),
+    xattrs: { "security.capability": new Uint8Array([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), "user.k": enc.encode("v") },
+  }),
 ];
 
 describe("readTar", () => {
@@ -104,7 +112,11 @@ describe("readTar", () => {
     const it = readTar(chunked(tar, () => 4096));
     const a = (await it.next()).value!;
     await it.next();
-    await expect((async () => { for await (const _ of a.body) ; })()).rejects.toThrow(/read after the reader moved on/);
+    await expect(
+      (async () => {
+        for await (const _ of a.body);
+      })(),
+    ).rejects.toThrow(/read after the reader moved on/);
     await it.return(undefined);
   });
 
@@ -127,7 +139,11 @@ describe("readTar", () => {
   });
 
   test("hostile names pass through unchanged for the appliers to refuse", async () => {
-    const tar = await build([file("../../escape", "x"), file("/abs/path", "y"), [{ name: "./ok/", type: "dir", mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 }]]);
+    const tar = await build([
+      file("../../escape", "x"),
+      file("/abs/path", "y"),
+      [{ name: "./ok/", type: "dir", mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 }],
+    ]);
     expect((await collect(chunked(tar, () => 100))).map((g) => g.entry.name)).toEqual(["../../escape", "/abs/path", "ok"]);
   });
 
@@ -150,7 +166,9 @@ describe("readTar", () => {
     const cut = tar.subarray(0, 512 + 12);
     await expect(collect(chunked(cut, () => 5))).rejects.toThrow('tar: truncated entry "usr/bin/x": expected 1000 bytes, got 12');
     // also when the body is skipped rather than read
-    const skip = async () => { for await (const _ of readTar(chunked(cut, () => 5))); };
+    const skip = async () => {
+      for await (const _ of readTar(chunked(cut, () => 5)));
+    };
     await expect(skip()).rejects.toThrow('truncated entry "usr/bin/x"');
   });
 
@@ -194,7 +212,10 @@ describe("readTar", () => {
       padded.set(data);
       parts.push(padded);
     };
-    const g = formatPax([["uname", "globaluser"], ["mtime", "1234.5"]]);
+    const g = formatPax([
+      ["uname", "globaluser"],
+      ["mtime", "1234.5"],
+    ]);
     parts.push(formatHeader({ name: "pax_global_header", mode: 0, uid: 0, gid: 0, size: g.length, mtime: 0, typeflag: "g" }));
     const gp = new Uint8Array(Math.ceil(g.length / BLOCK) * BLOCK);
     gp.set(g);
@@ -214,8 +235,10 @@ describe("readTar", () => {
     const px = new Uint8Array(Math.ceil(x.length / BLOCK) * BLOCK);
     px.set(x);
     const tar = Buffer.concat([
-      formatHeader({ name: "PaxHeaders/f", mode: 0, uid: 0, gid: 0, size: x.length, mtime: 0, typeflag: "x" }), px,
-      formatHeader({ name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }), new Uint8Array(1024),
+      formatHeader({ name: "PaxHeaders/f", mode: 0, uid: 0, gid: 0, size: x.length, mtime: 0, typeflag: "x" }),
+      px,
+      formatHeader({ name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }),
+      new Uint8Array(1024),
     ]);
     const [g] = await collect(chunked(tar, () => 512));
     expect(g.entry.xattrs).toEqual({ "user.a=b": new Uint8Array([0, 1, 2, 255]) });
@@ -226,8 +249,10 @@ describe("readTar", () => {
     const px = new Uint8Array(Math.ceil(x.length / BLOCK) * BLOCK);
     px.set(x);
     const tar = Buffer.concat([
-      formatHeader({ name: "PaxHeaders/f", mode: 0, uid: 0, gid: 0, size: x.length, mtime: 0, typeflag: "x" }), px,
-      formatHeader({ name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }), new Uint8Array(1024),
+      formatHeader({ name: "PaxHeaders/f", mode: 0, uid: 0, gid: 0, size: x.length, mtime: 0, typeflag: "x" }),
+      px,
+      formatHeader({ name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }),
+      new Uint8Array(1024),
     ]);
     const e = await collect(chunked(tar, () => 512)).catch((x) => x);
     expect(e).toBeInstanceOf(EngineError);
@@ -249,10 +274,14 @@ describe("readTar", () => {
   test("hardlink with a non-zero size field carries no data (header-only type)", async () => {
     const tar = Buffer.concat([
       formatHeader({ name: "h", mode: 0o644, uid: 0, gid: 0, size: 5, mtime: 0, typeflag: "1", linkname: "./a" }),
-      formatHeader({ name: "b", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }), new Uint8Array(1024),
+      formatHeader({ name: "b", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0" }),
+      new Uint8Array(1024),
     ]);
     const got = await collect(chunked(tar, () => 512));
-    expect(got.map((g) => [g.entry.name, g.entry.type, g.entry.size, g.entry.linkname])).toEqual([["h", "hardlink", 0, "a"], ["b", "file", 0, undefined]]);
+    expect(got.map((g) => [g.entry.name, g.entry.type, g.entry.size, g.entry.linkname])).toEqual([
+      ["h", "hardlink", 0, "a"],
+      ["b", "file", 0, undefined],
+    ]);
   });
 
   test("random corruption never hangs and only throws EngineError", async () => {
@@ -272,7 +301,10 @@ describe("readTar", () => {
   test("stats report bytes and entries", async () => {
     const tar = await build(sample);
     const stats = { bytes: 0, entries: 0 };
-    for await (const _ of readTar(chunked(tar, () => 1000), { stats }));
+    for await (const _ of readTar(
+      chunked(tar, () => 1000),
+      { stats },
+    ));
     expect(stats.entries).toBe(sample.length);
     expect(stats.bytes).toBe(tar.length); // drained to the end by default
   });
@@ -296,7 +328,12 @@ describe("metadata caps", () => {
       parts.push(px);
     }
     const tar = Buffer.concat(parts);
-    const run = async () => { for await (const _ of readTar(chunked(tar, () => 512), { maxMetaSize: 4096 })); };
+    const run = async () => {
+      for await (const _ of readTar(
+        chunked(tar, () => 512),
+        { maxMetaSize: 4096 },
+      ));
+    };
     await expect(run()).rejects.toThrow(/extended headers add up to more than the 4096-byte limit/);
   });
 });

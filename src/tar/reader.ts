@@ -303,7 +303,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
         throw err(`truncated entry "${c.name}": expected ${c.size} bytes, got ${c.size - c.remaining}`);
       }
       const avail = input.buf.length - input.pos;
-      const n = Math.min(avail , c.remaining);
+      const n = Math.min(avail, c.remaining);
       const chunk = input.buf.subarray(input.pos, input.pos + n);
       input.pos += n;
       c.remaining -= n;
@@ -324,7 +324,8 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       if (typeof blk === "number") {
         if (blk === 0) {
           // clean EOF without the end marker: accepted like GNU tar, unless metadata was pending
-          if (pax || longName !== null || longLink !== null) throw err(`truncated archive: eof after extended header${lastName ? ` (after "${lastName}")` : ""}`);
+          if (pax || longName !== null || longLink !== null)
+            throw err(`truncated archive: eof after extended header${lastName ? ` (after "${lastName}")` : ""}`);
           finished = true;
           return;
         }

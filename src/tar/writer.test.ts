@@ -5,7 +5,16 @@ import type { TarEntry, TarRecord } from "./types.ts";
 import { planHeader, tarStream, TarWriter } from "./writer.ts";
 
 const enc = new TextEncoder();
-const f = (name: string, size: number, extra: Partial<TarEntry> = {}): TarEntry => ({ name, type: "file", mode: 0o644, uid: 0, gid: 0, size, mtime: 1700000000, ...extra });
+const f = (name: string, size: number, extra: Partial<TarEntry> = {}): TarEntry => ({
+  name,
+  type: "file",
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  size,
+  mtime: 1700000000,
+  ...extra,
+});
 
 describe("planHeader: ustar when it fits, pax otherwise", () => {
   test("plain entries need no pax", () => {
@@ -44,8 +53,26 @@ describe("TarWriter", () => {
 
   test("body length must equal entry.size", async () => {
     await expect(write((w) => w.add(f("a", 3), enc.encode("ab")))).rejects.toThrow('tar: body of "a" is 2 bytes, header says 3');
-    await expect(write((w) => w.add(f("a", 1), (async function* () { yield enc.encode("ab"); })()))).rejects.toThrow('body of "a" is longer than its size 1');
-    await expect(write((w) => w.add(f("a", 5), (async function* () { yield enc.encode("ab"); })()))).rejects.toThrow('body of "a" is 2 bytes, header says 5');
+    await expect(
+      write((w) =>
+        w.add(
+          f("a", 1),
+          (async function* () {
+            yield enc.encode("ab");
+          })(),
+        ),
+      ),
+    ).rejects.toThrow('body of "a" is longer than its size 1');
+    await expect(
+      write((w) =>
+        w.add(
+          f("a", 5),
+          (async function* () {
+            yield enc.encode("ab");
+          })(),
+        ),
+      ),
+    ).rejects.toThrow('body of "a" is 2 bytes, header says 5');
     await expect(write((w) => w.add(f("a", 5)))).rejects.toThrow('body of "a" is 0 bytes');
   });
 
@@ -91,7 +118,9 @@ describe("TarWriter", () => {
     const w = new TarWriter(() => {});
     await w.finish();
     await expect(w.add(f("a", 0))).rejects.toThrow(/after finish/);
-    const w2 = new TarWriter(async () => { await Bun.sleep(1); });
+    const w2 = new TarWriter(async () => {
+      await Bun.sleep(1);
+    });
     const p1 = w2.add(f("a", 100_000), new Uint8Array(100_000));
     await expect(w2.add(f("b", 0))).rejects.toThrow(/while another add is running/);
     await p1;
@@ -103,7 +132,12 @@ describe("tarStream", () => {
     async function* records(): AsyncGenerator<TarRecord> {
       for (let i = 0; i < 50; i++) {
         const body = new Uint8Array(i * 1000).fill(i);
-        yield { entry: f(`f${i}`, body.length), body: (async function* () { yield body; })() };
+        yield {
+          entry: f(`f${i}`, body.length),
+          body: (async function* () {
+            yield body;
+          })(),
+        };
       }
     }
     let n = 0;
@@ -121,7 +155,12 @@ describe("tarStream", () => {
 
   test("a failing producer errors the stream", async () => {
     async function* records(): AsyncGenerator<TarRecord> {
-      yield { entry: f("a", 1), body: (async function* () { yield enc.encode("a"); })() };
+      yield {
+        entry: f("a", 1),
+        body: (async function* () {
+          yield enc.encode("a");
+        })(),
+      };
       throw new Error("producer broke");
     }
     await expect(new Response(tarStream(records())).arrayBuffer()).rejects.toThrow("producer broke");
@@ -132,7 +171,12 @@ describe("tarStream", () => {
     async function* records(): AsyncGenerator<TarRecord> {
       for (let i = 0; i < 1000; i++) {
         produced++;
-        yield { entry: f(`f${i}`, 100_000), body: (async function* () { yield new Uint8Array(100_000); })() };
+        yield {
+          entry: f(`f${i}`, 100_000),
+          body: (async function* () {
+            yield new Uint8Array(100_000);
+          })(),
+        };
       }
     }
     const reader = tarStream(records()).getReader();

@@ -147,7 +147,17 @@ export class TarWriter {
         const base = header.name.replace(/\/$/, "").split("/").pop() ?? "x";
         // GNU tar names these "%d/PaxHeaders/%f"; the name is informational only
         const paxName = fitTail(`PaxHeaders.${this.paxSeq++}/${base}`, 100);
-        await this.emit(formatHeader({ name: paxName, mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: header.mtime >= 0 && header.mtime <= octalMax(12) ? header.mtime : 0, typeflag: "x" }));
+        await this.emit(
+          formatHeader({
+            name: paxName,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: data.length,
+            mtime: header.mtime >= 0 && header.mtime <= octalMax(12) ? header.mtime : 0,
+            typeflag: "x",
+          }),
+        );
         await this.emit(data);
         await this.emitPadding(data.length);
       }

@@ -30,7 +30,9 @@ describe.skipIf(!rootEnabled)("build", () => {
     const dir = ctx({ "a.txt": "hello\n", Dockerfile: "FROM busybox\nRUN echo hi > /x\nCOPY a.txt /a.txt\n" });
     const r = await run(["build", "-t", "tiny", "-t", "tiny:v2", dir]);
     ok(r);
-    expect(r.stdout).toMatch(/^Step 1\/3 : FROM busybox\n ---> [0-9a-f]{12}\nStep 2\/3 : RUN echo hi > \/x\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 3\/3 : COPY a.txt \/a.txt\n ---> [0-9a-f]{12}\nSuccessfully built [0-9a-f]{12}\nSuccessfully tagged tiny:latest\nSuccessfully tagged tiny:v2\n$/);
+    expect(r.stdout).toMatch(
+      /^Step 1\/3 : FROM busybox\n ---> [0-9a-f]{12}\nStep 2\/3 : RUN echo hi > \/x\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 3\/3 : COPY a.txt \/a.txt\n ---> [0-9a-f]{12}\nSuccessfully built [0-9a-f]{12}\nSuccessfully tagged tiny:latest\nSuccessfully tagged tiny:v2\n$/,
+    );
     expect(await sh("tiny:v2", "cat /x /a.txt")).toMatchObject({ stdout: "hi\nhello\n", exitCode: 0 });
     const again = await run(["build", "-t", "tiny", dir]);
     ok(again);
@@ -97,9 +99,20 @@ describe.skipIf(!rootEnabled)("build", () => {
   test("USER, WORKDIR, ENV, ENTRYPOINT, CMD, EXPOSE, VOLUME, LABEL, STOPSIGNAL, HEALTHCHECK and --label in the image", async () => {
     const dir = ctx({
       Dockerfile: [
-        "FROM busybox", "ENV GREETING=hello NAME=world", "WORKDIR /app", "WORKDIR sub", "RUN pwd > /pwd && echo app:x:1234:1234::/home/app:/bin/sh >> /etc/passwd",
-        "USER app", "RUN id -u > /tmp/uid", 'ENTRYPOINT ["/bin/sh", "-c", "echo $GREETING $NAME from $(pwd) as $(id -u) $0"]', 'CMD ["arg"]',
-        "EXPOSE 8080 53/udp", "VOLUME /data", 'LABEL version="1.0" desc="a b"', "STOPSIGNAL SIGINT", "HEALTHCHECK --interval=5s CMD true",
+        "FROM busybox",
+        "ENV GREETING=hello NAME=world",
+        "WORKDIR /app",
+        "WORKDIR sub",
+        "RUN pwd > /pwd && echo app:x:1234:1234::/home/app:/bin/sh >> /etc/passwd",
+        "USER app",
+        "RUN id -u > /tmp/uid",
+        'ENTRYPOINT ["/bin/sh", "-c", "echo $GREETING $NAME from $(pwd) as $(id -u) $0"]',
+        'CMD ["arg"]',
+        "EXPOSE 8080 53/udp",
+        "VOLUME /data",
+        'LABEL version="1.0" desc="a b"',
+        "STOPSIGNAL SIGINT",
+        "HEALTHCHECK --interval=5s CMD true",
         "MAINTAINER someone",
       ].join("\n"),
     });
@@ -111,9 +124,15 @@ describe.skipIf(!rootEnabled)("build", () => {
     expect(await run(["run", "--rm", "--entrypoint", "cat", "cfg", "/pwd", "/tmp/uid"])).toMatchObject({ stdout: "/app/sub\n1234\n" });
     const img = JSON.parse((await run(["image", "inspect", "cfg"])).stdout)[0];
     expect(img.Config).toMatchObject({
-      User: "app", WorkingDir: "/app/sub", Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello", "NAME=world"], Cmd: ["arg"],
-      ExposedPorts: { "8080/tcp": {}, "53/udp": {} }, Volumes: { "/data": {} }, Labels: { version: "1.0", desc: "a b", extra: "yes", quoted: "it's $x" },
-      StopSignal: "SIGINT", Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 5e9 },
+      User: "app",
+      WorkingDir: "/app/sub",
+      Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello", "NAME=world"],
+      Cmd: ["arg"],
+      ExposedPorts: { "8080/tcp": {}, "53/udp": {} },
+      Volumes: { "/data": {} },
+      Labels: { version: "1.0", desc: "a b", extra: "yes", quoted: "it's $x" },
+      StopSignal: "SIGINT",
+      Healthcheck: { Test: ["CMD-SHELL", "true"], Interval: 5e9 },
     });
     expect(img.Author).toBe("someone");
   });
@@ -121,9 +140,14 @@ describe.skipIf(!rootEnabled)("build", () => {
   test("multi-stage with COPY --from (name and index), --target", async () => {
     const dir = ctx({
       Dockerfile: [
-        "FROM busybox AS builder", "RUN mkdir -p /out && echo built > /out/artifact && echo two > /out/other",
-        "FROM busybox AS second", "RUN echo second > /s",
-        "FROM busybox", "COPY --from=builder /out/artifact /final/", "COPY --from=1 /s /s", "COPY --from=busybox /bin/busybox /copied-busybox",
+        "FROM busybox AS builder",
+        "RUN mkdir -p /out && echo built > /out/artifact && echo two > /out/other",
+        "FROM busybox AS second",
+        "RUN echo second > /s",
+        "FROM busybox",
+        "COPY --from=builder /out/artifact /final/",
+        "COPY --from=1 /s /s",
+        "COPY --from=busybox /bin/busybox /copied-busybox",
       ].join("\n"),
     });
     const r = await run(["build", "-t", "multi", dir]);
@@ -134,7 +158,10 @@ describe.skipIf(!rootEnabled)("build", () => {
     ok(t);
     expect(t.stdout).toContain("Step 4/4 : RUN echo second > /s");
     expect(t.stdout).not.toContain("Step 5/");
-    expect((await run(["build", "--target", "nope", dir]))).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("failed to reach build target nope in Dockerfile") });
+    expect(await run(["build", "--target", "nope", dir])).toMatchObject({
+      exitCode: 1,
+      stderr: expect.stringContaining("failed to reach build target nope in Dockerfile"),
+    });
   });
 
   test("ONBUILD triggers run in the child build and are cleared", async () => {
@@ -160,13 +187,21 @@ describe.skipIf(!rootEnabled)("build", () => {
     const dir = ctx({
       ".dockerignore": "# comment\n*.md\n!KEEP.md\nsecret/\nlogs/**\n!logs/important.log\n",
       Dockerfile: "FROM busybox\nCOPY . /ctx/\n",
-      "a.md": "x", "KEEP.md": "keep", "secret/key": "k", "logs/x.log": "x", "logs/important.log": "i", "src/main.c": "int main;",
+      "a.md": "x",
+      "KEEP.md": "keep",
+      "secret/key": "k",
+      "logs/x.log": "x",
+      "logs/important.log": "i",
+      "src/main.c": "int main;",
     });
     ok(await run(["build", "-t", "ignore", dir]));
     const r = await sh("ignore", "cd /ctx && find . -type f | sort");
     expect(r.stdout).toBe("./.dockerignore\n./Dockerfile\n./KEEP.md\n./logs/important.log\n./src/main.c\n");
     const miss = ctx({ ".dockerignore": "secret.txt\n", "secret.txt": "s", Dockerfile: "FROM busybox\nCOPY secret.txt /\n" });
-    expect(await run(["build", miss])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("file not found in build context or excluded by .dockerignore") });
+    expect(await run(["build", miss])).toMatchObject({
+      exitCode: 1,
+      stderr: expect.stringContaining("file not found in build context or excluded by .dockerignore"),
+    });
     // an unreadable .dockerignore fails the build rather than sending what it was meant to exclude
     const unreadable = ctx({ ".dockerignore/x": "", Dockerfile: "FROM busybox\n" });
     expect(await run(["build", unreadable])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("read .dockerignore: EISDIR") });
@@ -178,13 +213,31 @@ describe.skipIf(!rootEnabled)("build", () => {
     mkdirSync(join(tarDir, "inner"), { recursive: true });
     writeFileSync(join(tarDir, "inner/file"), "from-tar\n");
     expect(Bun.spawnSync(["tar", "-czf", join(dir, "arch.tar.gz"), "-C", tarDir, "."]).exitCode).toBe(0);
-    writeFileSync(join(dir, "Dockerfile"), [
-      "FROM busybox", "COPY a*.txt /glob/", "COPY --chown=65534:65534 --chmod=600 b.txt /owned", "COPY d /dcopy", "COPY d /tmp/", "COPY --chown=bin:tty b.txt /named", "COPY --chown=daemon b.txt /named2",
-      "COPY <<EOF /here.txt\nhello heredoc\nEOF", "ADD arch.tar.gz /unpacked/", "ADD arch.tar.gz /noslash", "RUN <<EOF\necho from heredoc run > /hr\nEOF",
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "Dockerfile"),
+      [
+        "FROM busybox",
+        "COPY a*.txt /glob/",
+        "COPY --chown=65534:65534 --chmod=600 b.txt /owned",
+        "COPY d /dcopy",
+        "COPY d /tmp/",
+        "COPY --chown=bin:tty b.txt /named",
+        "COPY --chown=daemon b.txt /named2",
+        "COPY <<EOF /here.txt\nhello heredoc\nEOF",
+        "ADD arch.tar.gz /unpacked/",
+        "ADD arch.tar.gz /noslash",
+        "RUN <<EOF\necho from heredoc run > /hr\nEOF",
+      ].join("\n"),
+    );
     ok(await run(["build", "-t", "copies", dir]));
-    const r = await sh("copies", "ls /glob; stat -c '%u:%g %a' /owned; stat -c '%u:%g' /named /named2; stat -c %a /tmp; cat /dcopy/x/y; echo; cat /here.txt /unpacked/inner/file /noslash/inner/file /hr");
-    expect(r).toMatchObject({ stdout: "a1.txt\na2.txt\n65534:65534 600\n2:5\n1:1\n1777\ny\nhello heredoc\nfrom-tar\nfrom-tar\nfrom heredoc run\n", exitCode: 0 });
+    const r = await sh(
+      "copies",
+      "ls /glob; stat -c '%u:%g %a' /owned; stat -c '%u:%g' /named /named2; stat -c %a /tmp; cat /dcopy/x/y; echo; cat /here.txt /unpacked/inner/file /noslash/inner/file /hr",
+    );
+    expect(r).toMatchObject({
+      stdout: "a1.txt\na2.txt\n65534:65534 600\n2:5\n1:1\n1777\ny\nhello heredoc\nfrom-tar\nfrom-tar\nfrom heredoc run\n",
+      exitCode: 0,
+    });
     const bad = ctx({ "a1.txt": "", "a2.txt": "", Dockerfile: "FROM busybox\nCOPY a*.txt /notadir\n" });
     expect(await run(["build", bad])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("the destination must be a directory and end with a /") });
     const esc = ctx({ Dockerfile: "FROM busybox\nCOPY ../../etc/passwd /x\n" });
@@ -195,7 +248,12 @@ describe.skipIf(!rootEnabled)("build", () => {
     const { tarStream } = await import("../../src/tar/index.ts");
     async function* records() {
       const body = new TextEncoder().encode("pwn");
-      yield { entry: { name: "../../../escape-berth-build", type: "file" as const, mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0 }, body: (async function* () { yield body; })() };
+      yield {
+        entry: { name: "../../../escape-berth-build", type: "file" as const, mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0 },
+        body: (async function* () {
+          yield body;
+        })(),
+      };
     }
     const dir = ctx({ Dockerfile: "FROM busybox\nADD evil.tar /into/\n" });
     writeFileSync(join(dir, "evil.tar"), new Uint8Array(await new Response(tarStream(records())).arrayBuffer()));
@@ -210,9 +268,16 @@ describe.skipIf(!rootEnabled)("build", () => {
 
   test("syntax errors name the file and line; nothing runs", async () => {
     const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo ok\n\nBOGUS x\n" });
-    expect(await run(["build", "-t", "never", dir])).toMatchObject({ exitCode: 1, stdout: "", stderr: expect.stringContaining("Dockerfile:4: unknown instruction: BOGUS") });
+    expect(await run(["build", "-t", "never", dir])).toMatchObject({
+      exitCode: 1,
+      stdout: "",
+      stderr: expect.stringContaining("Dockerfile:4: unknown instruction: BOGUS"),
+    });
     const f = ctx({ "other.df": "FROM busybox\nENV\n" });
-    expect(await run(["build", "-f", join(f, "other.df"), f])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("other.df:2: ENV requires at least one argument") });
+    expect(await run(["build", "-f", join(f, "other.df"), f])).toMatchObject({
+      exitCode: 1,
+      stderr: expect.stringContaining("other.df:2: ENV requires at least one argument"),
+    });
     expect((await run(["image", "inspect", "never"])).exitCode).not.toBe(0);
   });
 
@@ -241,21 +306,34 @@ describe.skipIf(!rootEnabled)("build", () => {
 
   test("ADD <url> with --checksum, SHELL, the escape directive, substitution in COPY, --network none", async () => {
     const body = "downloaded\n";
-    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(body, { headers: { "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT" } }) });
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(body, { headers: { "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT" } }),
+    });
     try {
       const sha = new Bun.CryptoHasher("sha256").update(body).digest("hex");
       const url = `http://127.0.0.1:${server.port}/files/dl.txt`;
       const dir = ctx({
         "f.txt": "f\n",
         Dockerfile: [
-          "# escape=`", "FROM busybox", `ADD --checksum=sha256:${sha} ${url} /dl/`, "ENV DEST=/subst", "COPY f.txt ${DEST}/", 'SHELL ["/bin/sh", "-ec"]',
-          "RUN echo one `", "  && echo two > /two", "RUN --network=none cat /sys/class/net/*/operstate 2>/dev/null | wc -l > /ifaces",
+          "# escape=`",
+          "FROM busybox",
+          `ADD --checksum=sha256:${sha} ${url} /dl/`,
+          "ENV DEST=/subst",
+          "COPY f.txt ${DEST}/",
+          'SHELL ["/bin/sh", "-ec"]',
+          "RUN echo one `",
+          "  && echo two > /two",
+          "RUN --network=none cat /sys/class/net/*/operstate 2>/dev/null | wc -l > /ifaces",
         ].join("\n"),
       });
       const r = await run(["build", "-t", "misc", dir]);
       ok(r);
       expect(r.stdout).toContain("one\n");
-      expect(await sh("misc", "cat /dl/dl.txt /subst/f.txt /two; stat -c %a /dl/dl.txt; cat /ifaces")).toMatchObject({ stdout: "downloaded\nf\ntwo\n600\n1\n" });
+      expect(await sh("misc", "cat /dl/dl.txt /subst/f.txt /two; stat -c %a /dl/dl.txt; cat /ifaces")).toMatchObject({
+        stdout: "downloaded\nf\ntwo\n600\n1\n",
+      });
       const img = JSON.parse((await run(["image", "inspect", "misc"])).stdout)[0];
       expect(img.Config.Shell).toEqual(["/bin/sh", "-ec"]);
       const bad = ctx({ Dockerfile: `FROM busybox\nADD --checksum=sha256:${"0".repeat(64)} ${url} /x\n` });
@@ -300,7 +378,11 @@ describe.skipIf(!rootEnabled)("build", () => {
 
   test("^C during a RUN kills its container, removes it and tags nothing", async () => {
     const dir = ctx({ Dockerfile: "FROM busybox\nRUN sleep 600\n" });
-    const proc = Bun.spawn(berthArgv(["--root", root, "build", "-t", "canceled", dir]), { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const proc = Bun.spawn(berthArgv(["--root", root, "build", "-t", "canceled", dir]), {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     const reader = proc.stdout.getReader();
     let out = "";
     while (!out.includes("Running in")) {
@@ -318,7 +400,11 @@ describe.skipIf(!rootEnabled)("build", () => {
 
   /** start a build, wait for `marker` on its stdout, send `sig`; its exit code, stderr and the delay */
   async function cancelAt(dir: string, tag: string, marker: RegExp, sig: NodeJS.Signals) {
-    const proc = Bun.spawn(berthArgv(["--root", root, "build", "--no-cache", "-t", tag, dir]), { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const proc = Bun.spawn(berthArgv(["--root", root, "build", "--no-cache", "-t", tag, dir]), {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     const reader = proc.stdout.getReader();
     let out = "";
     while (!marker.test(out)) {
@@ -328,7 +414,9 @@ describe.skipIf(!rootEnabled)("build", () => {
     }
     const t0 = performance.now();
     proc.kill(sig);
-    void (async () => { while (!(await reader.read()).done); })();
+    void (async () => {
+      while (!(await reader.read()).done);
+    })();
     const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
     return { code, stderr, ms: performance.now() - t0, out };
   }
@@ -358,10 +446,14 @@ describe.skipIf(!rootEnabled)("build", () => {
 
   test("leaves nothing behind", async () => {
     expect((await run(["ps", "-aq"])).stdout).toBe("");
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(root));
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter((l) => l.includes(root));
     expect(mounts).toEqual([]);
     let tmp: string[] = [];
-    try { tmp = readdirSync(join(root, "builder", "tmp")); } catch {}
+    try {
+      tmp = readdirSync(join(root, "builder", "tmp"));
+    } catch {}
     expect(tmp).toEqual([]);
     const check = await run(["system", "check"]);
     expect(check).toMatchObject({ exitCode: 0 });

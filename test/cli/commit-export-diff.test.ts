@@ -19,8 +19,9 @@ async function tarNames(bytes: Uint8Array): Promise<Map<string, string>> {
   for await (const rec of readTar(new Blob([bytes]).stream())) {
     let body = "";
     if (rec.entry.type === "file" && rec.entry.size < 4096) body = await new Response(rec.body as unknown as ReadableStream).text();
-    else for await (const _ of rec.body) {
-    }
+    else
+      for await (const _ of rec.body) {
+      }
     out.set(rec.entry.name.replace(/\/$/, ""), body);
   }
   return out;
@@ -35,18 +36,57 @@ describe.skipIf(!rootEnabled)("diff, commit, export, history", () => {
     const lines = d.stdout.trim().split("\n");
     for (const l of ["A /data", "A /data/new.txt", "C /etc", "C /etc/group", "D /etc/passwd"]) expect(lines).toContain(l);
 
-    const c = await run(["commit", "-m", "my message", "-a", "Tester <t@example.invalid>", "-c", "ENV FOO=bar", "-c", 'CMD ["cat", "/data/new.txt"]', "-c", "WORKDIR /data", "-c", "USER 0", "-c", "EXPOSE 8080", "-c", "LABEL a=b", "-c", 'ENTRYPOINT ["/bin/busybox"]', name, `committed-${sfx}:v1`]);
+    const c = await run([
+      "commit",
+      "-m",
+      "my message",
+      "-a",
+      "Tester <t@example.invalid>",
+      "-c",
+      "ENV FOO=bar",
+      "-c",
+      'CMD ["cat", "/data/new.txt"]',
+      "-c",
+      "WORKDIR /data",
+      "-c",
+      "USER 0",
+      "-c",
+      "EXPOSE 8080",
+      "-c",
+      "LABEL a=b",
+      "-c",
+      'ENTRYPOINT ["/bin/busybox"]',
+      name,
+      `committed-${sfx}:v1`,
+    ]);
     ok(c);
     expect(c.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const ins = JSON.parse((await run(["image", "inspect", `committed-${sfx}:v1`])).stdout)[0];
     expect(ins.Id).toBe(c.stdout.trim());
     expect(ins.Author).toBe("Tester <t@example.invalid>");
     expect(ins.Comment).toBe("my message");
-    expect(ins.Config).toMatchObject({ Env: expect.arrayContaining(["FOO=bar"]), Cmd: ["cat", "/data/new.txt"], Entrypoint: ["/bin/busybox"], WorkingDir: "/data", User: "0", ExposedPorts: { "8080/tcp": {} }, Labels: { a: "b" } });
+    expect(ins.Config).toMatchObject({
+      Env: expect.arrayContaining(["FOO=bar"]),
+      Cmd: ["cat", "/data/new.txt"],
+      Entrypoint: ["/bin/busybox"],
+      WorkingDir: "/data",
+      User: "0",
+      ExposedPorts: { "8080/tcp": {} },
+      Labels: { a: "b" },
+    });
     expect(ins.RootFS.Layers.length).toBe(2);
 
     // the committed image runs and sees the changes
-    const r = await run(["run", "--rm", "--entrypoint", "", `committed-${sfx}:v1`, "sh", "-c", "cat /data/new.txt; tail -1 /etc/group; test -e /etc/passwd && echo passwd-present || echo passwd-gone; pwd"]);
+    const r = await run([
+      "run",
+      "--rm",
+      "--entrypoint",
+      "",
+      `committed-${sfx}:v1`,
+      "sh",
+      "-c",
+      "cat /data/new.txt; tail -1 /etc/group; test -e /etc/passwd && echo passwd-present || echo passwd-gone; pwd",
+    ]);
     expect(r).toMatchObject({ exitCode: 0, stdout: "hello\nmore\npasswd-gone\n/data\n" });
 
     const h = await run(["history", "--no-trunc", `committed-${sfx}:v1`]);

@@ -70,7 +70,10 @@ describe("completion scripts", () => {
   });
 
   test("zsh and fish scripts parse", async () => {
-    for (const [sh, check] of [["zsh", ["zsh", "-n"]], ["fish", ["fish", "--no-execute"]]] as const) {
+    for (const [sh, check] of [
+      ["zsh", ["zsh", "-n"]],
+      ["fish", ["fish", "--no-execute"]],
+    ] as const) {
       const script = (await berth(["completion", sh])).stdout;
       expect(script).toContain("__complete --");
       if (!Bun.which(check[0])) continue; // not installed on this machine: only the content is checked

@@ -21,7 +21,10 @@ describe.skipIf(!rootEnabled)("run flags, seen from inside", () => {
   test("--env-file (comments, bare names taken from the caller), -e wins over the file", async () => {
     const f = join(root, "env.list");
     writeFileSync(f, "# a comment\nA=from-file\nB=file\n\nFROM_CALLER\n");
-    const r = await berth(["run", "--rm", "--network", "none", "--env-file", f, "-e", "B=flag", "busybox", "sh", "-c", 'echo "$A $B $FROM_CALLER"'], { root, env: { FROM_CALLER: "caller" } });
+    const r = await berth(["run", "--rm", "--network", "none", "--env-file", f, "-e", "B=flag", "busybox", "sh", "-c", 'echo "$A $B $FROM_CALLER"'], {
+      root,
+      env: { FROM_CALLER: "caller" },
+    });
     expect(r).toMatchObject({ exitCode: 0, stdout: "from-file flag caller\n" });
     const bad = await run(["run", "--rm", "--env-file", join(root, "missing.list"), "busybox", "true"]);
     expect(bad.exitCode).toBe(125);
@@ -29,16 +32,32 @@ describe.skipIf(!rootEnabled)("run flags, seen from inside", () => {
   });
 
   test("-u NAME:GROUP and UID:GID resolve in the image; --entrypoint replaces the image's", async () => {
-    expect(await out(["run", "--rm", "--network", "none", "-u", "nobody:nogroup", "busybox", "id"])).toBe("uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n");
+    expect(await out(["run", "--rm", "--network", "none", "-u", "nobody:nogroup", "busybox", "id"])).toBe(
+      "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n",
+    );
     expect(await out(["run", "--rm", "--network", "none", "-u", "1234:5678", "busybox", "sh", "-c", "id -u; id -g"])).toBe("1234\n5678\n");
     expect(await out(["run", "--rm", "--network", "none", "--entrypoint", "echo", "busybox", "a", "b"])).toBe("a b\n");
   });
 
   test("-m, --cpus, --pids-limit are the container's own cgroup limits", async () => {
-    const script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/pids/pids.max";
-    expect(await out(["run", "--rm", "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sh", "-c", script])).toBe(`${64 << 20}\n50000\n100000\n20\n`);
+    const script =
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/pids/pids.max";
+    expect(await out(["run", "--rm", "--network", "none", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sh", "-c", script])).toBe(
+      `${64 << 20}\n50000\n100000\n20\n`,
+    );
     // a fork bomb stops at the limit instead of taking the host down
-    const r = await run(["run", "--rm", "--network", "none", "--pids-limit", "8", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait; echo all-forked"]);
+    const r = await run([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "--pids-limit",
+      "8",
+      "busybox",
+      "sh",
+      "-c",
+      "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait; echo all-forked",
+    ]);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
   });
@@ -53,8 +72,12 @@ describe.skipIf(!rootEnabled)("run flags, seen from inside", () => {
 
   test("--security-opt no-new-privileges, --init as PID 1", async () => {
     expect(await out(["run", "--rm", "--network", "none", "busybox", "grep", "NoNewPrivs", "/proc/self/status"])).toBe("NoNewPrivs:\t0\n");
-    expect(await out(["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"])).toBe("NoNewPrivs:\t1\n");
-    expect(await out(["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges:true", "busybox", "grep", "NoNewPrivs", "/proc/self/status"])).toBe("NoNewPrivs:\t1\n");
+    expect(await out(["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"])).toBe(
+      "NoNewPrivs:\t1\n",
+    );
+    expect(
+      await out(["run", "--rm", "--network", "none", "--security-opt", "no-new-privileges:true", "busybox", "grep", "NoNewPrivs", "/proc/self/status"]),
+    ).toBe("NoNewPrivs:\t1\n");
     const r = await run(["run", "--rm", "--network", "none", "--init", "busybox", "sh", "-c", "cat /proc/1/comm; exit 3"]);
     expect(r).toMatchObject({ exitCode: 3, stdout: "berth-init\n" });
   });
@@ -69,7 +92,17 @@ describe.skipIf(!rootEnabled)("run flags, seen from inside", () => {
     ].join("; ");
     const want = [...masked.map((p) => `${p} 0`), "sys-ro", "sysfs-ro", "0"].join("\n") + "\n";
     expect(await out(["run", "--rm", "--network", "none", "busybox", "sh", "-c", script])).toBe(want);
-    const priv = await out(["run", "--rm", "--network", "none", "--privileged", "busybox", "sh", "-c", "grep -c -E ' /proc/(keys|sys) ' /proc/self/mountinfo || true"]);
+    const priv = await out([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "--privileged",
+      "busybox",
+      "sh",
+      "-c",
+      "grep -c -E ' /proc/(keys|sys) ' /proc/self/mountinfo || true",
+    ]);
     expect(priv).toBe("0\n");
   });
 });

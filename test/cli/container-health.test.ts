@@ -18,7 +18,24 @@ const until = waitUntil;
 describe.skipIf(!rootEnabled)("health checks", () => {
   test("--health-cmd: starting, unhealthy after the retries, healthy once the probe passes; ps filter; inspect", async () => {
     const name = `hc-${sfx}`;
-    ok(await run(["run", "-d", ...net, "--name", name, "--health-cmd", "cat /tmp/ok", "--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep", "60"]));
+    ok(
+      await run([
+        "run",
+        "-d",
+        ...net,
+        "--name",
+        name,
+        "--health-cmd",
+        "cat /tmp/ok",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "60",
+      ]),
+    );
     expect(await status(name)).toMatch(/^Up .* \((health: starting|unhealthy)\)$/);
     await until("unhealthy", async () => (await status(name)).endsWith("(unhealthy)"));
     expect((await run(["ps", "-q", "--filter", "health=unhealthy"])).stdout.trim()).not.toBe("");
@@ -29,7 +46,11 @@ describe.skipIf(!rootEnabled)("health checks", () => {
     expect(h.FailingStreak).toBe(0);
     expect(h.Log.length).toBeLessThanOrEqual(5);
     expect(h.Log.at(-1)).toMatchObject({ ExitCode: 0, Output: "fine\n" });
-    expect(JSON.parse((await run(["inspect", "-f", "{{json .Config.Healthcheck}}", name])).stdout)).toEqual({ Test: ["CMD-SHELL", "cat /tmp/ok"], Interval: 100_000_000, Retries: 2 });
+    expect(JSON.parse((await run(["inspect", "-f", "{{json .Config.Healthcheck}}", name])).stdout)).toEqual({
+      Test: ["CMD-SHELL", "cat /tmp/ok"],
+      Interval: 100_000_000,
+      Retries: 2,
+    });
     expect((await run(["ps", "-q", "--filter", "health=unhealthy"])).stdout).toBe("");
     ok(await run(["rm", "-f", name]));
   });
@@ -37,14 +58,33 @@ describe.skipIf(!rootEnabled)("health checks", () => {
   test("a Dockerfile HEALTHCHECK applies; --no-healthcheck turns it off; a probe over its timeout fails", async () => {
     const ctx = mkdtempSync("/tmp/berth-test-hc-");
     try {
-      writeFileSync(`${ctx}/Dockerfile`, "FROM busybox\nHEALTHCHECK --interval=100ms --timeout=5s --retries=1 CMD [\"true\"]\n");
+      writeFileSync(`${ctx}/Dockerfile`, 'FROM busybox\nHEALTHCHECK --interval=100ms --timeout=5s --retries=1 CMD ["true"]\n');
       ok(await run(["build", "-q", "-t", `hcimg-${sfx}`, ctx]));
       ok(await run(["run", "-d", ...net, "--name", `hi-${sfx}`, `hcimg-${sfx}`, "sleep", "60"]));
       await until("healthy from the image's check", async () => (await status(`hi-${sfx}`)).endsWith("(healthy)"));
       ok(await run(["run", "-d", ...net, "--name", `hn-${sfx}`, "--no-healthcheck", `hcimg-${sfx}`, "sleep", "60"]));
       await Bun.sleep(400);
       expect(await status(`hn-${sfx}`)).toMatch(/^Up [^(]*$/);
-      ok(await run(["run", "-d", ...net, "--name", `ht-${sfx}`, "--health-cmd", "sleep 5", "--health-interval", "100ms", "--health-timeout", "200ms", "--health-retries", "1", "busybox", "sleep", "60"]));
+      ok(
+        await run([
+          "run",
+          "-d",
+          ...net,
+          "--name",
+          `ht-${sfx}`,
+          "--health-cmd",
+          "sleep 5",
+          "--health-interval",
+          "100ms",
+          "--health-timeout",
+          "200ms",
+          "--health-retries",
+          "1",
+          "busybox",
+          "sleep",
+          "60",
+        ]),
+      );
       await until("unhealthy by timeout", async () => (await status(`ht-${sfx}`)).endsWith("(unhealthy)"));
       const log = JSON.parse((await run(["inspect", "-f", "{{json .State.Health.Log}}", `ht-${sfx}`])).stdout);
       expect(log.at(-1)).toMatchObject({ ExitCode: -1, Output: "Health check exceeded timeout (0.2s)" });

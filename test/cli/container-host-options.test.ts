@@ -16,21 +16,72 @@ const net = ["--network", "none"];
 
 describe.skipIf(!rootEnabled)("host-resource flags", () => {
   test("--ulimit, --device, --shm-size, --sysctl, --cpuset-cpus, --memory-reservation from inside", async () => {
-    const r = await run(["run", "--rm", ...net, "--ulimit", "nofile=1000:2000", "--ulimit", "nproc=300", "--device", "/dev/zero:/dev/z2:r",
-      "--shm-size", "16m", "--sysctl", "kernel.msgmax=4321", "--sysctl", "net.ipv4.ip_forward=1", "--cpuset-cpus", "0", "--memory-reservation", "20m",
-      "busybox", "sh", "-c",
-      "ulimit -n; ulimit -Hn; ulimit -u; head -c2 /dev/z2 | od -An -tx1; df -k /dev/shm | tail -1 | awk '{print $2}'; cat /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_forward /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/memory/memory.soft_limit_in_bytes"]);
+    const r = await run([
+      "run",
+      "--rm",
+      ...net,
+      "--ulimit",
+      "nofile=1000:2000",
+      "--ulimit",
+      "nproc=300",
+      "--device",
+      "/dev/zero:/dev/z2:r",
+      "--shm-size",
+      "16m",
+      "--sysctl",
+      "kernel.msgmax=4321",
+      "--sysctl",
+      "net.ipv4.ip_forward=1",
+      "--cpuset-cpus",
+      "0",
+      "--memory-reservation",
+      "20m",
+      "busybox",
+      "sh",
+      "-c",
+      "ulimit -n; ulimit -Hn; ulimit -u; head -c2 /dev/z2 | od -An -tx1; df -k /dev/shm | tail -1 | awk '{print $2}'; cat /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_forward /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
+    ]);
     ok(r);
     expect(r.stdout.split("\n").map((l) => l.trim())).toEqual(["1000", "2000", "300", "00 00", "16384", "4321", "1", "0", String(20 * 1024 * 1024), ""]);
     // :r only — the device cgroup lets a read open through and refuses a write open
-    const w = await run(["run", "--rm", ...net, "--device", "/dev/loop-control:/dev/lc:r", "busybox", "sh", "-c", "true < /dev/lc && echo read-ok; true > /dev/lc"]);
+    const w = await run([
+      "run",
+      "--rm",
+      ...net,
+      "--device",
+      "/dev/loop-control:/dev/lc:r",
+      "busybox",
+      "sh",
+      "-c",
+      "true < /dev/lc && echo read-ok; true > /dev/lc",
+    ]);
     expect(w.exitCode).not.toBe(0);
     expect(w.stdout).toBe("read-ok\n");
     expect(w.stderr).toContain("Operation not permitted");
-    const insp = await run(["create", ...net, "--name", `ho-${sfx}`, "--ulimit", "nofile=10:20", "--device", "/dev/zero", "--shm-size", "1g", "--sysctl", "kernel.shmmax=1", "busybox", "true"]);
+    const insp = await run([
+      "create",
+      ...net,
+      "--name",
+      `ho-${sfx}`,
+      "--ulimit",
+      "nofile=10:20",
+      "--device",
+      "/dev/zero",
+      "--shm-size",
+      "1g",
+      "--sysctl",
+      "kernel.shmmax=1",
+      "busybox",
+      "true",
+    ]);
     ok(insp);
     const hc = JSON.parse((await run(["inspect", "-f", "{{json .HostConfig}}", `ho-${sfx}`])).stdout);
-    expect(hc).toMatchObject({ Ulimits: [{ Name: "nofile", Soft: 10, Hard: 20 }], Devices: [{ PathOnHost: "/dev/zero", PathInContainer: "/dev/zero", CgroupPermissions: "rwm" }], ShmSize: 1024 ** 3, Sysctls: { "kernel.shmmax": "1" } });
+    expect(hc).toMatchObject({
+      Ulimits: [{ Name: "nofile", Soft: 10, Hard: 20 }],
+      Devices: [{ PathOnHost: "/dev/zero", PathInContainer: "/dev/zero", CgroupPermissions: "rwm" }],
+      ShmSize: 1024 ** 3,
+      Sysctls: { "kernel.shmmax": "1" },
+    });
     ok(await run(["rm", `ho-${sfx}`]));
   });
 
@@ -46,7 +97,19 @@ describe.skipIf(!rootEnabled)("host-resource flags", () => {
     const src = `src-${sfx}`;
     ok(await run(["run", "-d", ...net, "--name", src, "busybox", "sleep", "60"]));
     const srcPid = Number((await run(["inspect", "-f", "{{.State.Pid}}", src])).stdout.trim());
-    const j = await run(["run", "--rm", ...net, "--ipc", `container:${src}`, "--pid", `container:${src}`, "busybox", "sh", "-c", "readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep"]);
+    const j = await run([
+      "run",
+      "--rm",
+      ...net,
+      "--ipc",
+      `container:${src}`,
+      "--pid",
+      `container:${src}`,
+      "busybox",
+      "sh",
+      "-c",
+      "readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep",
+    ]);
     expect(j).toMatchObject({ exitCode: 0, stdout: `${readlinkSync(`/proc/${srcPid}/ns/ipc`)}\n1\n` });
     ok(await run(["stop", "-t", "0", src]));
     const dead = await run(["run", "--rm", ...net, "--ipc", `container:${src}`, "busybox", "true"]);
@@ -57,7 +120,22 @@ describe.skipIf(!rootEnabled)("host-resource flags", () => {
 
   test("--log-opt max-size/max-file rotate the json-file log; logs reads across the files; --log-driver none keeps nothing", async () => {
     const name = `log-${sfx}`;
-    ok(await run(["run", ...net, "--name", name, "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox", "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done"]));
+    ok(
+      await run([
+        "run",
+        ...net,
+        "--name",
+        name,
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done",
+      ]),
+    );
     const logPath = (await run(["inspect", "-f", "{{.LogPath}}", name])).stdout.trim();
     const { existsSync, statSync } = await import("node:fs");
     for (const f of [logPath, `${logPath}.1`, `${logPath}.2`]) {
@@ -70,7 +148,9 @@ describe.skipIf(!rootEnabled)("host-resource flags", () => {
     const first = Number(lines[0]!.slice(5));
     expect(lines).toEqual(Array.from({ length: 400 - first }, (_, i) => `line-${first + i}`));
     expect((await run(["logs", "--tail", "2", name])).stdout).toBe("line-398\nline-399\n");
-    expect(await run(["inspect", "-f", "{{json .HostConfig.LogConfig}}", name])).toMatchObject({ stdout: '{"Type":"json-file","Config":{"max-file":"3","max-size":"2k"}}\n' });
+    expect(await run(["inspect", "-f", "{{json .HostConfig.LogConfig}}", name])).toMatchObject({
+      stdout: '{"Type":"json-file","Config":{"max-file":"3","max-size":"2k"}}\n',
+    });
     ok(await run(["rm", name]));
 
     ok(await run(["run", ...net, "--name", `${name}n`, "--log-driver", "none", "busybox", "echo", "hi"]));
@@ -89,9 +169,21 @@ describe.skipIf(!rootEnabled)("host-resource flags", () => {
     try {
       writeFileSync(`${host}/f`, "from-host\n");
       const vol = `mv-${sfx}`;
-      const r = await run(["run", "--rm", ...net, "--mount", `type=bind,source=${host},target=/h,readonly`, "--mount", `source=${vol},target=/v`,
-        "--mount", "type=tmpfs,target=/t,tmpfs-size=8m,tmpfs-mode=1770", "busybox", "sh", "-c",
-        "cat /h/f; touch /h/x 2>/dev/null || echo ro-ok; echo kept > /v/k; stat -c %a /t; df -k /t | tail -1 | awk '{print $2}'"]);
+      const r = await run([
+        "run",
+        "--rm",
+        ...net,
+        "--mount",
+        `type=bind,source=${host},target=/h,readonly`,
+        "--mount",
+        `source=${vol},target=/v`,
+        "--mount",
+        "type=tmpfs,target=/t,tmpfs-size=8m,tmpfs-mode=1770",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /h/f; touch /h/x 2>/dev/null || echo ro-ok; echo kept > /v/k; stat -c %a /t; df -k /t | tail -1 | awk '{print $2}'",
+      ]);
       expect(r).toMatchObject({ exitCode: 0, stdout: "from-host\nro-ok\n1770\n8192\n" });
       expect((await run(["run", "--rm", ...net, "--mount", `src=${vol},dst=/v`, "busybox", "cat", "/v/k"])).stdout).toBe("kept\n");
       ok(await run(["volume", "rm", vol]));

@@ -25,7 +25,11 @@ function cgroupDirs(id: string): string[] {
   const out: string[] = [];
   for (const base of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]) {
     let ctrls: string[] = [];
-    try { ctrls = readdirSync(base); } catch { continue; }
+    try {
+      ctrls = readdirSync(base);
+    } catch {
+      continue;
+    }
     for (const c of ["", ...ctrls]) {
       const p = join(base, c, "berth", id);
       if (existsSync(p)) out.push(p);
@@ -39,11 +43,25 @@ describe.skipIf(!rootEnabled)("run", () => {
     const r = await run(["run", "--rm", "--name", "fg1", "busybox", "echo", "hello"]);
     expect(r).toMatchObject({ stdout: "hello\n", exitCode: 0 });
     expect((await run(["ps", "-aq"])).stdout).toBe("");
-    expect((await run(["run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3"]))).toMatchObject({ stdout: "", stderr: "err\n", exitCode: 3 });
+    expect(await run(["run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3"])).toMatchObject({ stdout: "", stderr: "err\n", exitCode: 3 });
   });
 
   test("the view from inside: pid 1, hostname, env, workdir, user", async () => {
-    const r = await run(["run", "--name", "inside", "-e", "FOO=bar", "-w", "/tmp", "-u", "nobody", "busybox", "sh", "-c", 'echo $$; hostname; echo $FOO; pwd; id -u; id -g; echo $HOME; cat /etc/hostname']);
+    const r = await run([
+      "run",
+      "--name",
+      "inside",
+      "-e",
+      "FOO=bar",
+      "-w",
+      "/tmp",
+      "-u",
+      "nobody",
+      "busybox",
+      "sh",
+      "-c",
+      "echo $$; hostname; echo $FOO; pwd; id -u; id -g; echo $HOME; cat /etc/hostname",
+    ]);
     ok(r);
     const id = (await run(["inspect", "-f", "{{.Id}}", "inside"])).stdout.trim();
     expect(r.stdout).toBe(`1\n${id.slice(0, 12)}\nbar\n/tmp\n65534\n65534\n/nonexistent\n${id.slice(0, 12)}\n`);
@@ -55,8 +73,24 @@ describe.skipIf(!rootEnabled)("run", () => {
     mkdirSync(vol);
     writeFileSync(join(vol, "f"), "from host\n");
     const r = await run([
-      "run", "--rm", "-h", "box", "--add-host", "db:10.1.2.3", "--dns", "9.9.9.9", "--read-only", "--tmpfs", "/scratch",
-      "-v", `${vol}:/data:ro`, "-v", `${join(root, "newdir")}:/made`, "busybox", "sh", "-c",
+      "run",
+      "--rm",
+      "-h",
+      "box",
+      "--add-host",
+      "db:10.1.2.3",
+      "--dns",
+      "9.9.9.9",
+      "--read-only",
+      "--tmpfs",
+      "/scratch",
+      "-v",
+      `${vol}:/data:ro`,
+      "-v",
+      `${join(root, "newdir")}:/made`,
+      "busybox",
+      "sh",
+      "-c",
       "hostname; grep db /etc/hosts; grep nameserver /etc/resolv.conf; cat /data/f; touch /data/x 2>/dev/null || echo ro-vol; touch /etc/x 2>/dev/null || echo ro-root; touch /scratch/ok && echo tmpfs-rw; touch /made/y && echo rw-vol",
     ]);
     expect(r).toMatchObject({ exitCode: 0, stdout: "box\n10.1.2.3\tdb\nnameserver 9.9.9.9\nfrom host\nro-vol\nro-root\ntmpfs-rw\nrw-vol\n" });
@@ -64,7 +98,8 @@ describe.skipIf(!rootEnabled)("run", () => {
   });
 
   test("capabilities: docker's default set, --cap-drop, --privileged", async () => {
-    const eff = async (...flags: string[]) => (await run(["run", "--rm", ...flags, "busybox", "grep", "CapEff", "/proc/self/status"])).stdout.trim().split(/\s+/)[1];
+    const eff = async (...flags: string[]) =>
+      (await run(["run", "--rm", ...flags, "busybox", "grep", "CapEff", "/proc/self/status"])).stdout.trim().split(/\s+/)[1];
     expect(await eff()).toBe("00000000a80425fb");
     expect(await eff("--cap-drop", "ALL")).toBe("0000000000000000");
     expect(await eff("--cap-drop", "ALL", "--cap-add", "NET_ADMIN")).toBe("0000000000001000");
@@ -95,7 +130,9 @@ describe.skipIf(!rootEnabled)("run", () => {
     const id = (await run(["inspect", "-f", "{{.Id}}", "taken"])).stdout.trim();
     r = await run(["run", "--name", "taken", "busybox", "true"]);
     expect(r.exitCode).toBe(125);
-    expect(r.stderr).toContain(`Conflict. The container name "/taken" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    expect(r.stderr).toContain(
+      `Conflict. The container name "/taken" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
     r = await run(["rm", "nosuch"]);
     expect(r).toMatchObject({ exitCode: 1, stderr: "berth: No such container: nosuch\n" });
     ok(await run(["rm", "taken"]));
@@ -104,7 +141,16 @@ describe.skipIf(!rootEnabled)("run", () => {
 
 describe.skipIf(!rootEnabled)("detached containers", () => {
   test("-d, ps, logs, stop, wait, inspect, rm", async () => {
-    const r = await run(["run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo out; echo err >&2; trap 'echo bye; exit 7' TERM; while :; do sleep 0.1; done"]);
+    const r = await run([
+      "run",
+      "-d",
+      "--name",
+      "bg",
+      "busybox",
+      "sh",
+      "-c",
+      "echo out; echo err >&2; trap 'echo bye; exit 7' TERM; while :; do sleep 0.1; done",
+    ]);
     ok(r);
     const id = r.stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
@@ -122,7 +168,10 @@ describe.skipIf(!rootEnabled)("detached containers", () => {
     expect((await run(["ps", "-q", "-f", "name=bg"])).stdout).toBe(id.slice(0, 12) + "\n");
     expect((await run(["ps", "-q", "-f", "status=exited"])).stdout).toBe("");
     const rmRunning = await run(["rm", "bg"]);
-    expect(rmRunning).toMatchObject({ exitCode: 1, stderr: `berth: cannot remove container "/bg": container is running: stop the container before removing or force remove\n` });
+    expect(rmRunning).toMatchObject({
+      exitCode: 1,
+      stderr: `berth: cannot remove container "/bg": container is running: stop the container before removing or force remove\n`,
+    });
     ok(await run(["stop", "bg"]));
     expect((await run(["wait", "bg"])).stdout).toBe("7\n");
     expect((await run(["logs", "bg"])).stdout).toBe("out\nbye\n");
@@ -242,7 +291,12 @@ print("EXIT", os.waitstatus_to_exitcode(status))
     const py = join(root, "drive.py");
     writeFileSync(py, driver);
     const { berthArgv } = await import("../helpers/cli.ts");
-    const p = Bun.spawn(["python3", py, ...berthArgv(["--root", root, "run", "--rm", "-it", "busybox", "sh"])], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TERM: "xterm" }, timeout: 60_000 });
+    const p = Bun.spawn(["python3", py, ...berthArgv(["--root", root, "run", "--rm", "-it", "busybox", "sh"])], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, TERM: "xterm" },
+      timeout: 60_000,
+    });
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     expect({ stdout, stderr, code }).toMatchObject({ stdout: "EXIT 5\n", code: 0 });
   });
@@ -283,7 +337,12 @@ print("TAIL", repr(rest))
     const py = join(root, "detach.py");
     writeFileSync(py, driver);
     const { berthArgv } = await import("../helpers/cli.ts");
-    const p = Bun.spawn(["python3", py, ...berthArgv(["--root", root, ...args])], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TERM: "xterm", DRIVE: script, ...env }, timeout: 40_000 });
+    const p = Bun.spawn(["python3", py, ...berthArgv(["--root", root, ...args])], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, TERM: "xterm", DRIVE: script, ...env },
+      timeout: 40_000,
+    });
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     expect({ stderr, code }).toEqual({ stderr: "", code: 0 });
     return stdout;
@@ -292,7 +351,10 @@ print("TAIL", repr(rest))
 
   test("Ctrl-P Ctrl-Q leaves run -it, attach and start -ai; the container runs on", async () => {
     const name = "detachme";
-    let out = await drive(["run", "-it", "--name", name, "busybox", "sh"], `expect("# ")\nsend("echo $((6*7))\\r"); expect("42")\nkey(b"\\x10"); key(b"\\x11")`);
+    let out = await drive(
+      ["run", "-it", "--name", name, "busybox", "sh"],
+      `expect("# ")\nsend("echo $((6*7))\\r"); expect("42")\nkey(b"\\x10"); key(b"\\x11")`,
+    );
     expect(out).toStartWith("EXIT 0\n");
     expect(await running(name)).toBe("true\n");
     // attach: docker's attach reports the escape as its error
@@ -318,7 +380,10 @@ print("TAIL", repr(rest))
   test("--detach-keys and config.json detachKeys; a partial sequence passes the held key through; a bad spec is refused", async () => {
     const name = "detachkeys";
     // ctrl-a then x is not the sequence: both reach the shell (x is echoed), then ctrl-a,b detaches
-    let out = await drive(["run", "-it", "--detach-keys", "ctrl-a,b", "--name", name, "busybox", "sh"], `expect("# ")\nkey(b"\\x01"); key(b"x"); expect("x")\nsend("\\x15echo ok$((1+1))\\r"); expect("ok2")\nkey(b"\\x01"); key(b"b")`);
+    let out = await drive(
+      ["run", "-it", "--detach-keys", "ctrl-a,b", "--name", name, "busybox", "sh"],
+      `expect("# ")\nkey(b"\\x01"); key(b"x"); expect("x")\nsend("\\x15echo ok$((1+1))\\r"); expect("ok2")\nkey(b"\\x01"); key(b"b")`,
+    );
     expect(out).toStartWith("EXIT 0\n");
     expect(await running(name)).toBe("true\n");
     const cfgDir = join(root, "dockercfg");

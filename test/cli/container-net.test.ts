@@ -28,7 +28,8 @@ function freeSubnets(n: number): string[] {
   const used = Bun.spawnSync(["ip", "-4", "-o", "addr"]).stdout.toString() + Bun.spawnSync(["ip", "-4", "route"]).stdout.toString();
   const out: string[] = [];
   while (out.length < n) {
-    const b = 100 + Math.floor(Math.random() * 150), c = Math.floor(Math.random() * 250);
+    const b = 100 + Math.floor(Math.random() * 150),
+      c = Math.floor(Math.random() * 250);
     const s = `10.${b}.${c}.`;
     if (!used.includes(s) && !out.some((o) => o.startsWith(s))) out.push(`${s}0/24`);
   }
@@ -132,7 +133,16 @@ async function httpGet(port: number, host = "127.0.0.1"): Promise<string> {
 
 describe.skipIf(!rootEnabled)("container networking", () => {
   test("default bridge: eth0 with an address, default route, /etc/hosts; none: lo only; host: the host's links", async () => {
-    const r = await run(["run", "--rm", "--name", `d${tag}`, "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip route; grep -c . /etc/hosts; tail -1 /etc/hosts"]);
+    const r = await run([
+      "run",
+      "--rm",
+      "--name",
+      `d${tag}`,
+      "busybox",
+      "sh",
+      "-c",
+      "ip -o -4 addr show eth0; ip route; grep -c . /etc/hosts; tail -1 /etc/hosts",
+    ]);
     ok(r);
     const prefix = BIP!.replace(/0\/24$/, "");
     expect(r.stdout).toContain(`inet ${prefix}`);
@@ -152,8 +162,32 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const c = await run(["network", "create", "--subnet", NET1!, net]);
     ok(c);
     expect(c.stdout).toMatch(/^[0-9a-f]{64}\n$/);
-    ok(await run(["run", "-d", "--name", `srv${tag}`, "--network", net, "--network-alias", "backend", "busybox", "sh", "-c", "echo pong | nc -l -p 7000; sleep 60"]));
-    const r = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", `ping -c1 -W2 srv${tag} >/dev/null && echo ping-ok; ping -c1 -W2 backend >/dev/null && echo alias-ok; nslookup srv${tag} | grep -c Address; echo ping | nc -w 3 backend 7000`]);
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--name",
+        `srv${tag}`,
+        "--network",
+        net,
+        "--network-alias",
+        "backend",
+        "busybox",
+        "sh",
+        "-c",
+        "echo pong | nc -l -p 7000; sleep 60",
+      ]),
+    );
+    const r = await run([
+      "run",
+      "--rm",
+      "--network",
+      net,
+      "busybox",
+      "sh",
+      "-c",
+      `ping -c1 -W2 srv${tag} >/dev/null && echo ping-ok; ping -c1 -W2 backend >/dev/null && echo alias-ok; nslookup srv${tag} | grep -c Address; echo ping | nc -w 3 backend 7000`,
+    ]);
     expect(r).toMatchObject({ exitCode: 0, stdout: "ping-ok\nalias-ok\n2\npong\n" });
     expect((await run(["logs", `srv${tag}`])).stdout).toBe("ping\n");
     // docker's resolver address inside the container (relayed to the network's server), in the
@@ -177,7 +211,18 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(dnsProcesses().length).toBe(1);
     // a rename is seen by the embedded DNS at once
     ok(await run(["rename", `srv${tag}`, `srv2${tag}`]));
-    expect(await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", `ping -c1 -W2 srv2${tag} >/dev/null && echo renamed-ok; ping -c1 -W1 srv${tag} 2>/dev/null || echo old-gone`])).toMatchObject({ exitCode: 0, stdout: "renamed-ok\nold-gone\n" });
+    expect(
+      await run([
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "busybox",
+        "sh",
+        "-c",
+        `ping -c1 -W2 srv2${tag} >/dev/null && echo renamed-ok; ping -c1 -W1 srv${tag} 2>/dev/null || echo old-gone`,
+      ]),
+    ).toMatchObject({ exitCode: 0, stdout: "renamed-ok\nold-gone\n" });
     ok(await run(["rm", "-f", `srv2${tag}`]));
     await until(() => dnsProcesses().length === 0, "the DNS server to stop with the last endpoint");
     ok(await run(["network", "rm", net]));
@@ -203,7 +248,25 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   test("a published port answers on 127.0.0.1 (busybox httpd); berth port and ps show it", async () => {
     const port = freePort();
     const name = `web${tag}`;
-    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-p", "8080", "--expose", "9090", "-P", "busybox", "sh", "-c", "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www"]));
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        `127.0.0.1:${port}:80`,
+        "-p",
+        "8080",
+        "--expose",
+        "9090",
+        "-P",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www; echo hello-from-container > /www/index.html; exec httpd -f -p 80 -h /www",
+      ]),
+    );
     expect(await httpGet(port)).toBe("hello-from-container\n");
     const p = await run(["port", name]);
     ok(p);
@@ -231,13 +294,33 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   });
 
   test("a port published on every address answers on [::1] too (docker's [::] bind); one on 127.0.0.1 does not", async () => {
-    const port = freePort(), local = freePort();
+    const port = freePort(),
+      local = freePort();
     const name = `v6${tag}`;
-    ok(await run(["run", "-d", "--name", name, "-p", `${port}:80`, "-p", `127.0.0.1:${local}:80`, "busybox", "sh", "-c", "mkdir /www; echo over-v6 > /www/index.html; exec httpd -f -p 80 -h /www"]));
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        `${port}:80`,
+        "-p",
+        `127.0.0.1:${local}:80`,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www; echo over-v6 > /www/index.html; exec httpd -f -p 80 -h /www",
+      ]),
+    );
     expect(await httpGet(port, "[::1]")).toBe("over-v6\n");
     expect(await httpGet(port)).toBe("over-v6\n");
     expect(await httpGet(local)).toBe("over-v6\n");
-    const refused = async (p: number) => fetch(`http://[::1]:${p}/`).then(() => false, () => true);
+    const refused = async (p: number) =>
+      fetch(`http://[::1]:${p}/`).then(
+        () => false,
+        () => true,
+      );
     expect(await refused(local)).toBe(true);
     ok(await run(["rm", "-f", name]));
     // the proxy went with the container
@@ -293,7 +376,18 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   test.skipIf(needsForwarding)("--link: hosts entry and docker's link variables", async () => {
     ok(await run(["run", "-d", "--name", `db${tag}`, "--expose", "5432", "-e", "PGPASS=secret", "busybox", "sleep", "60"]));
     const dbIp = await ipOf(`db${tag}`, "bridge");
-    const r = await run(["run", "--rm", "--name", `app${tag}`, "--link", `db${tag}:db`, "busybox", "sh", "-c", "grep -w db /etc/hosts; env | grep ^DB_ | sort; ping -c1 -W2 db >/dev/null && echo reach"]);
+    const r = await run([
+      "run",
+      "--rm",
+      "--name",
+      `app${tag}`,
+      "--link",
+      `db${tag}:db`,
+      "busybox",
+      "sh",
+      "-c",
+      "grep -w db /etc/hosts; env | grep ^DB_ | sort; ping -c1 -W2 db >/dev/null && echo reach",
+    ]);
     ok(r);
     expect(r.stdout).toBe(
       [
@@ -329,7 +423,20 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const ips = await Promise.all(names.map((n) => ipOf(n, net)));
     expect(new Set(ips).size).toBe(5);
     const fixed = NET1!.replace(/0\/24$/, "200");
-    const r = await run(["run", "--rm", "--network", net, "--ip", fixed, "--mac-address", "02:00:00:aa:bb:cc", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'; cat /sys/class/net/eth0/address"]);
+    const r = await run([
+      "run",
+      "--rm",
+      "--network",
+      net,
+      "--ip",
+      fixed,
+      "--mac-address",
+      "02:00:00:aa:bb:cc",
+      "busybox",
+      "sh",
+      "-c",
+      "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'; cat /sys/class/net/eth0/address",
+    ]);
     expect(r).toMatchObject({ exitCode: 0, stdout: `inet ${fixed}\n02:00:00:aa:bb:cc\n` });
     // a start that fails in the middle of the network setup leaves no endpoint, veth or container
     const netId = (await run(["network", "inspect", "-f", "{{.Id}}", net])).stdout.trim();
@@ -367,7 +474,20 @@ describe.skipIf(!rootEnabled)("container networking", () => {
   test("container:NAME shares the namespace; a restart publishes again; --add-host host-gateway, --dns", async () => {
     const port = freePort();
     const name = `sh${tag}`;
-    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "busybox", "sh", "-c", "mkdir /w; echo again > /w/index.html; exec httpd -f -p 80 -h /w"]));
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        `127.0.0.1:${port}:80`,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /w; echo again > /w/index.html; exec httpd -f -p 80 -h /w",
+      ]),
+    );
     const ip = await ipOf(name, "bridge");
     const shared = await run(["run", "--rm", "--network", `container:${name}`, "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'"]);
     expect(shared).toMatchObject({ exitCode: 0, stdout: `inet ${ip}\n` });
@@ -375,7 +495,18 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(await httpGet(port)).toBe("again\n");
     ok(await run(["rm", "-f", name]));
     const gw = BIP!.replace(/0\/24$/, "1");
-    const r = await run(["run", "--rm", "--add-host", "host.internal:host-gateway", "--dns", "192.0.2.53", "busybox", "sh", "-c", "grep host.internal /etc/hosts; grep nameserver /etc/resolv.conf"]);
+    const r = await run([
+      "run",
+      "--rm",
+      "--add-host",
+      "host.internal:host-gateway",
+      "--dns",
+      "192.0.2.53",
+      "busybox",
+      "sh",
+      "-c",
+      "grep host.internal /etc/hosts; grep nameserver /etc/resolv.conf",
+    ]);
     expect(r).toMatchObject({ exitCode: 0, stdout: `${gw}\thost.internal\nnameserver 192.0.2.53\n` });
   });
 

@@ -20,7 +20,9 @@ describe.skipIf(!rootEnabled)("restart policies", () => {
     ok(await run(["run", "-d", ...net, "--name", name, "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"]));
     await until("two restarts", async () => (await inspect(name, "{{.RestartCount}} {{.State.Status}}")) === "2 exited");
     expect((await run(["logs", name])).stdout).toBe("run\nrun\nrun\n");
-    expect(await inspect(name, "{{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}")).toBe("3 on-failure 2");
+    expect(await inspect(name, "{{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}")).toBe(
+      "3 on-failure 2",
+    );
     ok(await run(["rm", name]));
 
     const zero = `of0-${sfx}`;

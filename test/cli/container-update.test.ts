@@ -13,9 +13,26 @@ describe.skipIf(!rootEnabled)("update", () => {
     ok(await run(["run", "-d", "--network", "none", "--name", name, "-m", "32m", "busybox", "sleep", "60"]));
     const r = await run(["update", "-m", "64m", "--cpus", "0.5", "--pids-limit", "40", "--cpu-shares", "512", "--restart", "on-failure:3", name]);
     expect(r).toMatchObject({ exitCode: 0, stdout: `${name}\n` });
-    const inside = await run(["exec", name, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/cpu/cpu.shares"]);
+    const inside = await run([
+      "exec",
+      name,
+      "cat",
+      "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+      "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+      "/sys/fs/cgroup/pids/pids.max",
+      "/sys/fs/cgroup/cpu/cpu.shares",
+    ]);
     expect(inside).toMatchObject({ exitCode: 0, stdout: `${64 * 1024 * 1024}\n50000\n40\n512\n` });
-    expect((await run(["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", name])).stdout).toBe(`${64 * 1024 * 1024} 500000000 40 on-failure:3\n`);
+    expect(
+      (
+        await run([
+          "inspect",
+          "-f",
+          "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+          name,
+        ])
+      ).stdout,
+    ).toBe(`${64 * 1024 * 1024} 500000000 40 on-failure:3\n`);
     // the record keeps them: a restart gets the new limits
     ok(await run(["restart", "-t", "0", name]));
     expect((await run(["exec", name, "cat", "/sys/fs/cgroup/pids/pids.max"])).stdout).toBe("40\n");

@@ -17,7 +17,13 @@ const N = ["--network", "none"];
 
 describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
   test("a failed request is exit 1 outside run; run keeps 125", async () => {
-    for (const args of [["tag", `nosuch${sfx}`, "x"], ["history", `nosuch${sfx}`], ["images", "--filter", "bogus=1"], ["logs", "--since", "bogus", `nosuch${sfx}`], ["pull", "::bad::"]]) {
+    for (const args of [
+      ["tag", `nosuch${sfx}`, "x"],
+      ["history", `nosuch${sfx}`],
+      ["images", "--filter", "bogus=1"],
+      ["logs", "--since", "bogus", `nosuch${sfx}`],
+      ["pull", "::bad::"],
+    ]) {
       const r = await run(args);
       expect({ args, exitCode: r.exitCode }).toEqual({ args, exitCode: 1 });
       expect(r.stderr).not.toContain("Usage:");
@@ -53,7 +59,10 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     const r = await run(["rm", "-f", `nosuch${sfx}`, name]);
     expect(r).toMatchObject({ exitCode: 0, stdout: `${name}\n`, stderr: `berth: No such container: nosuch${sfx}\n` });
     expect((await run(["rm", `nosuch${sfx}`])).exitCode).toBe(1);
-    expect(await run(["start", `nosuch${sfx}`])).toMatchObject({ exitCode: 1, stderr: `berth: No such container: nosuch${sfx}\nError: failed to start containers: nosuch${sfx}\n` });
+    expect(await run(["start", `nosuch${sfx}`])).toMatchObject({
+      exitCode: 1,
+      stderr: `berth: No such container: nosuch${sfx}\nError: failed to start containers: nosuch${sfx}\n`,
+    });
     expect(await run(["rmi", "-f", `nosuch${sfx}`])).toMatchObject({ exitCode: 0, stderr: `berth: No such image: nosuch${sfx}:latest\n` });
     expect((await run(["rmi", `nosuch${sfx}`])).exitCode).toBe(1);
   });
@@ -61,7 +70,10 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
   test("export and cp to a reader that goes away: exit 141, nothing on stderr (docker's SIGPIPE)", async () => {
     const name = `pipe-${sfx}`;
     ok(await run(["create", ...N, "--name", name, "busybox"]));
-    for (const args of [["export", name], ["cp", `${name}:/bin`, "-"]]) {
+    for (const args of [
+      ["export", name],
+      ["cp", `${name}:/bin`, "-"],
+    ]) {
       const p = Bun.spawn(berthArgv(["--root", root, ...args]), { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
       const reader = p.stdout.getReader();
       await reader.read();
@@ -79,7 +91,10 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     expect(u).toMatchObject({ exitCode: 126 });
     expect(u.stderr).toContain("unable to find user nosuch: no matching entries in passwd file");
     expect((await run(["exec", "-w", "/nonexistent", name, "pwd"])).exitCode).toBe(126);
-    expect(await run(["exec", "--env-file", `/nonexistent-${sfx}`, name, "true"])).toMatchObject({ exitCode: 1, stderr: `berth: open /nonexistent-${sfx}: no such file or directory\n` });
+    expect(await run(["exec", "--env-file", `/nonexistent-${sfx}`, name, "true"])).toMatchObject({
+      exitCode: 1,
+      stderr: `berth: open /nonexistent-${sfx}: no such file or directory\n`,
+    });
     ok(await run(["rm", "-f", name]));
   });
 
@@ -91,7 +106,8 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
   });
 
   test("top with ps options; ps --filter before/since/network", async () => {
-    const a = `fa-${sfx}`, b = `fb-${sfx}`;
+    const a = `fa-${sfx}`,
+      b = `fb-${sfx}`;
     ok(await run(["run", "-d", ...N, "--name", a, "busybox", "sleep", "300"]));
     ok(await run(["create", ...N, "--name", b, "busybox"]));
     const t = await run(["top", a, "-o", "pid,comm"]);
@@ -148,14 +164,21 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     expect(r).toMatchObject({ exitCode: 125, stderr: `berth: container ID file found, make sure the other container isn't running or delete ${f}\n` });
     expect((await run(["ps", "-aq"])).stdout).toBe(before);
     const dir = `/tmp/berth-test-nodir-${sfx}`;
-    expect(await run(["save", "-o", `${dir}/x.tar`, "busybox"])).toMatchObject({ exitCode: 1, stderr: `berth: failed to save image: invalid output path: stat ${dir}: no such file or directory\n` });
+    expect(await run(["save", "-o", `${dir}/x.tar`, "busybox"])).toMatchObject({
+      exitCode: 1,
+      stderr: `berth: failed to save image: invalid output path: stat ${dir}: no such file or directory\n`,
+    });
   });
 
   test("wrong argument counts in docker's words", async () => {
     const t = await run(["tag", "busybox"]);
     expect(t).toMatchObject({ exitCode: 1 });
-    expect(t.stderr).toBe("berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'berth tag --help' for more information\n");
-    expect((await run(["rm"])).stderr).toContain("requires at least 1 argument\n\nUsage:  berth rm [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth rm --help'");
+    expect(t.stderr).toBe(
+      "berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'berth tag --help' for more information\n",
+    );
+    expect((await run(["rm"])).stderr).toContain(
+      "requires at least 1 argument\n\nUsage:  berth rm [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth rm --help'",
+    );
   });
 
   test("logs --details: a space before each line (no log attributes)", async () => {
@@ -230,7 +253,12 @@ describe.skipIf(!rootEnabled)("ps, images, history and inspect output", () => {
   test("inspect: templates with range/index/printf, \\n kept literally, --format json is one array", async () => {
     const name = `in-${sfx}`;
     ok(await run(["create", ...N, "--name", name, "--label", "a=1", "--label", "b=2", "busybox", "sleep", "5"]));
-    const r = await run(["inspect", "-f", '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{join .Config.Cmd ","}} {{printf "%s:%d" .Name .State.ExitCode}}\\n', name]);
+    const r = await run([
+      "inspect",
+      "-f",
+      '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{join .Config.Cmd ","}} {{printf "%s:%d" .Name .State.ExitCode}}\\n',
+      name,
+    ]);
     expect(r.stdout).toBe(`a=1;b=2; sleep,5 /${name}:0\\n\n`);
     const arr = JSON.parse((await run(["inspect", "--format", "json", name])).stdout);
     expect(Array.isArray(arr) && arr.length === 1 && arr[0].Name === `/${name}`).toBe(true);

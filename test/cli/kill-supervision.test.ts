@@ -142,7 +142,10 @@ describe.skipIf(!rootEnabled)("kill -9 and supervision", () => {
     ok(await run(["run", "-d", ...net, "--name", names.failed, "--restart", "on-failure:1", "busybox", "sh", "-c", "exit 3"]));
     ok(await run(["run", "-d", ...net, "--name", names.plain, "busybox", "sleep", "1000"]));
     ok(await run(["create", ...net, "--name", names.never, "--restart", "always", "busybox", "sleep", "1000"]));
-    await waitUntil("on-failure to give up", async () => (await run(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", names.failed])).stdout.trim() === "exited 1");
+    await waitUntil(
+      "on-failure to give up",
+      async () => (await run(["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", names.failed])).stdout.trim() === "exited 1",
+    );
     // a reboot: every monitor and container process gone, state.json as they left it
     for (const n of [names.always, names.plain]) {
       const st = state((await run(["inspect", "-f", "{{.Id}}", n])).stdout.trim());
@@ -167,6 +170,7 @@ describe.skipIf(!rootEnabled)("kill -9 and supervision", () => {
     expect((await run(["inspect", "-f", "{{.State.Pid}}", names.always])).stdout).toBe(pid);
     ok(await run(["rm", "-f", ...Object.values(names)]));
 
-    for (const f of ["contrib/berth-restore.service", "contrib/berth-restore.openrc", "contrib/berth-restore.init"]) expect(readFileSync(join(repo, f), "utf8")).toContain("system restore");
+    for (const f of ["contrib/berth-restore.service", "contrib/berth-restore.openrc", "contrib/berth-restore.init"])
+      expect(readFileSync(join(repo, f), "utf8")).toContain("system restore");
   });
 });

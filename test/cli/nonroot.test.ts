@@ -49,7 +49,10 @@ describe.skipIf(!rootEnabled || !haveSetpriv)("non-root use (issue 16 item 15)",
     [["events", "--since", "0", "--until", "1"], 1],
     [["run", "--rm", "busybox", "true"], 125],
   ];
-  for (const [label, root] of [["a fresh root directory", () => `${dir}/fresh/berth`], ["a root made by root", () => used]] as const) {
+  for (const [label, root] of [
+    ["a fresh root directory", () => `${dir}/fresh/berth`],
+    ["a root made by root", () => used],
+  ] as const) {
     test(`${label}: one line naming the root, a hint, docker's exit code, no stack`, async () => {
       for (const [args, code] of verbs) {
         const r = await asNobody(root(), args);
@@ -61,7 +64,11 @@ describe.skipIf(!rootEnabled || !haveSetpriv)("non-root use (issue 16 item 15)",
         expect({ args, stderr: r.stderr }).not.toMatchObject({ stderr: expect.stringContaining("    at ") });
         expect({ args, stderr: r.stderr }).not.toMatchObject({ stderr: expect.stringContaining("internal error") });
         const lines = r.stderr.trimEnd().split("\n");
-        expect({ args, first: lines[0] }).toMatchObject({ first: expect.stringMatching(new RegExp(`^berth: permission denied while trying to open the berth root directory at ${root()}: [a-z]+ \\S+: permission denied$`)) });
+        expect({ args, first: lines[0] }).toMatchObject({
+          first: expect.stringMatching(
+            new RegExp(`^berth: permission denied while trying to open the berth root directory at ${root()}: [a-z]+ \\S+: permission denied$`),
+          ),
+        });
         expect(lines.slice(1)).toEqual([expect.stringMatching(/^hint: .*sudo.*--root/)]);
         expect({ args, code: r.exitCode }).toEqual({ args, code });
       }

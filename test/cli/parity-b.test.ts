@@ -28,8 +28,14 @@ describe.skipIf(!rootEnabled)("templates print docker's Go types (issue 16 item 
     const name = `tpl-${sfx}`;
     ok(await run(["run", "-d", "--name", name, "-p", "127.0.0.1::80", "--expose", "81", "busybox", "sleep", "300"]));
     const port = (await run(["port", name, "80/tcp"])).stdout.trim().split(":").pop();
-    expect(await run(["inspect", "-f", "{{.NetworkSettings.Ports}}", name])).toMatchObject({ exitCode: 0, stdout: `map[80/tcp:[{127.0.0.1 ${port}}] 81/tcp:[]]\n` });
-    expect(await run(["inspect", "-f", "{{.HostConfig.PortBindings}}|{{.HostConfig.RestartPolicy}}", name])).toMatchObject({ exitCode: 0, stdout: "map[80/tcp:[{127.0.0.1 }]]|{no 0}\n" });
+    expect(await run(["inspect", "-f", "{{.NetworkSettings.Ports}}", name])).toMatchObject({
+      exitCode: 0,
+      stdout: `map[80/tcp:[{127.0.0.1 ${port}}] 81/tcp:[]]\n`,
+    });
+    expect(await run(["inspect", "-f", "{{.HostConfig.PortBindings}}|{{.HostConfig.RestartPolicy}}", name])).toMatchObject({
+      exitCode: 0,
+      stdout: "map[80/tcp:[{127.0.0.1 }]]|{no 0}\n",
+    });
     const drv = (await run(["inspect", "-f", "{{.GraphDriver.Name}}", name])).stdout.trim();
     const merged = await run(["inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", name]);
     expect(merged.exitCode).toBe(0);
@@ -118,7 +124,17 @@ describe.skipIf(!rootEnabled)("events of images, volumes, networks, execs and he
     const cid = (await run(["inspect", "-f", "{{.Id}}", c])).stdout.trim();
     let lines: string[] = [];
     const read = async () =>
-      (lines = (await run(["events", "--since", since, "--until", String(Date.now() / 1000), "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}"])).stdout.split("\n"));
+      (lines = (
+        await run([
+          "events",
+          "--since",
+          since,
+          "--until",
+          String(Date.now() / 1000),
+          "--format",
+          "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+        ])
+      ).stdout.split("\n"));
     await waitUntil("health_status", async () => (await read()).some((l) => l.startsWith("container health_status: healthy")));
     ok(await run(["rm", "-f", c]));
     ok(await run(["network", "rm", n]));
@@ -173,8 +189,14 @@ describe.skipIf(!rootEnabled)("the daemon config file (--config-file, docker's d
   };
   test("unknown keys and a missing named file are errors; docker keys not implemented are accepted", async () => {
     const bad = await file("bad", { "data-root": "/x", bogus: 1 });
-    expect(await run(["--config-file", bad, "ps"])).toMatchObject({ exitCode: 1, stdout: "", stderr: `berth: unable to configure the berth engine with file ${bad}: the following directives don't match any configuration option: bogus\n` });
-    expect((await run(["--config-file", `${root}/nope.json`, "ps"])).stderr).toBe(`berth: unable to configure the berth engine with file ${root}/nope.json: open ${root}/nope.json: no such file or directory\n`);
+    expect(await run(["--config-file", bad, "ps"])).toMatchObject({
+      exitCode: 1,
+      stdout: "",
+      stderr: `berth: unable to configure the berth engine with file ${bad}: the following directives don't match any configuration option: bogus\n`,
+    });
+    expect((await run(["--config-file", `${root}/nope.json`, "ps"])).stderr).toBe(
+      `berth: unable to configure the berth engine with file ${root}/nope.json: open ${root}/nope.json: no such file or directory\n`,
+    );
     expect((await run(["--config-file", await file("badjson", "{"), "ps"])).exitCode).toBe(1);
     expect((await run(["--config-file", await file("type", { "log-opts": ["x"] }), "ps"])).stderr).toContain("log-opts: want an object of strings");
     ok(await run(["--config-file", await file("later", { "registry-mirrors": ["https://m.example"] }), "ps"]));
@@ -195,7 +217,11 @@ describe.skipIf(!rootEnabled)("the daemon config file (--config-file, docker's d
 
   test("insecure-registries: a listed registry is spoken to over plain HTTP", async () => {
     // a plain-HTTP registry on this host's first non-loopback address (loopback is insecure anyway)
-    const ip = new TextDecoder().decode(Bun.spawnSync(["hostname", "-I"]).stdout).trim().split(/\s+/).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith("127."));
+    const ip = new TextDecoder()
+      .decode(Bun.spawnSync(["hostname", "-I"]).stdout)
+      .trim()
+      .split(/\s+/)
+      .find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith("127."));
     if (!ip) return;
     const seen: string[] = [];
     using srv = Bun.serve({ hostname: "0.0.0.0", port: 0, fetch: (req) => (seen.push(new URL(req.url).pathname), new Response("{}", { status: 404 })) });

@@ -36,10 +36,28 @@ describe.skipIf(!rootEnabled)("stats NET I/O and BLOCK I/O (issue 16 item 1)", (
     // a 300 kB file served by busybox httpd, published on loopback (the tests' proxy settings leave
     // only loopback direct); the host fetches it twice, so the container's eth0 sends it twice
     const port = freePort();
-    ok(await run(["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "busybox", "sh", "-c", "mkdir /w && dd if=/dev/zero of=/w/f bs=1k count=300 2>/dev/null && exec httpd -f -p 80 -h /w"]));
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        `127.0.0.1:${port}:80`,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /w && dd if=/dev/zero of=/w/f bs=1k count=300 2>/dev/null && exec httpd -f -p 80 -h /w",
+      ]),
+    );
     let body = 0;
     await waitUntil("httpd", async () => {
-      try { body = (await (await fetch(`http://127.0.0.1:${port}/f`)).arrayBuffer()).byteLength; return true; } catch { return false; }
+      try {
+        body = (await (await fetch(`http://127.0.0.1:${port}/f`)).arrayBuffer()).byteLength;
+        return true;
+      } catch {
+        return false;
+      }
     });
     body += (await (await fetch(`http://127.0.0.1:${port}/f`)).arrayBuffer()).byteLength;
     expect(body).toBe(600 * 1024);
@@ -74,7 +92,9 @@ describe.skipIf(!rootEnabled)("stats NET I/O and BLOCK I/O (issue 16 item 1)", (
     // This VM's disk (virtio, no CFQ/BFQ) has only blk-throttle's counters, and the kernel counts a
     // bio there only in a cgroup with a throttle rule for that device (docker --device-write-bps sets
     // one). Set a rule too high to slow anything, for the disk under the test's root, as docker would.
-    const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => /^\d+:([^:]*,)?blkio(,[^:]*)?:/.test(l));
+    const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8")
+      .split("\n")
+      .find((l) => /^\d+:([^:]*,)?blkio(,[^:]*)?:/.test(l));
     if (cg) {
       const dev = statSync(root).dev;
       const majMin = `${((dev >> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff)}:${(dev & 0xff) | ((dev >> 12) & ~0xff)}`;
@@ -133,7 +153,9 @@ describe.skipIf(!rootEnabled || !haveRegistryTools)("push and pull against a loc
     const p = await run(["push", other]);
     ok(p);
     // the registry holds a gzip layer, about half the 2.1 MB tar (docker sends ~1.07 MB)
-    const raw = JSON.parse(await mustRun(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${other}`])) as { layers: { mediaType: string; size: number }[] };
+    const raw = JSON.parse(await mustRun(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${other}`])) as {
+      layers: { mediaType: string; size: number }[];
+    };
     expect(raw.layers.map((l) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar+gzip"]);
     expect(raw.layers[0]!.size).toBeLessThan(1_500_000);
     const diffIds = (await run(["inspect", "-f", "{{json .RootFS.Layers}}", other])).stdout;
@@ -208,7 +230,10 @@ describe.skipIf(!rootEnabled)("build flags docker's scripts pass (issue 16 item 
 
   test("--secret and --ssh: one line saying BuildKit is needed, exit 1, nothing built", async () => {
     const dir = ctx({ Dockerfile: "FROM busybox\nRUN echo never\n" });
-    for (const args of [["--secret", "id=a,src=/etc/hostname"], ["--ssh", "default"]]) {
+    for (const args of [
+      ["--secret", "id=a,src=/etc/hostname"],
+      ["--ssh", "default"],
+    ]) {
       const r = await run(["build", ...args, dir]);
       expect(r).toMatchObject({ exitCode: 1, stdout: "" });
       expect(r.stderr).toBe(`berth: the ${args[0]} option requires BuildKit, which berth's builder does not implement\n`);
@@ -248,17 +273,34 @@ describe.skipIf(!rootEnabled)("build flags docker's scripts pass (issue 16 item 
 describe.skipIf(!rootEnabled)("cp keeps directory mtimes (issue 16 item 13)", () => {
   test("host → container and container → host: directories keep their mtimes, as files do", async () => {
     const name = `cp-${sfx}`;
-    ok(await run(["run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c", "mkdir -p /made/sub && echo x > /made/sub/f && touch -d '2003-04-05 06:07:08' /made/sub /made && sleep 60"]));
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /made/sub && echo x > /made/sub/f && touch -d '2003-04-05 06:07:08' /made/sub /made && sleep 60",
+      ]),
+    );
     const host = mkdtempSync(join(root, "cpdir-"));
     mkdirSync(join(host, "tree", "inner"), { recursive: true });
     writeFileSync(join(host, "tree", "inner", "f"), "y\n");
-    const t1 = new Date("2001-02-03T04:05:06Z"), t2 = new Date("2002-03-04T05:06:07Z");
+    const t1 = new Date("2001-02-03T04:05:06Z"),
+      t2 = new Date("2002-03-04T05:06:07Z");
     utimesSync(join(host, "tree", "inner", "f"), t1, t1);
     utimesSync(join(host, "tree", "inner"), t1, t1);
     utimesSync(join(host, "tree"), t2, t2);
     ok(await run(["cp", join(host, "tree"), `${name}:/`]));
     const inside = await run(["exec", name, "stat", "-c", "%n %Y", "/tree", "/tree/inner", "/tree/inner/f"]);
-    expect(inside).toMatchObject({ exitCode: 0, stdout: `/tree ${t2.getTime() / 1000}\n/tree/inner ${t1.getTime() / 1000}\n/tree/inner/f ${t1.getTime() / 1000}\n` });
+    expect(inside).toMatchObject({
+      exitCode: 0,
+      stdout: `/tree ${t2.getTime() / 1000}\n/tree/inner ${t1.getTime() / 1000}\n/tree/inner/f ${t1.getTime() / 1000}\n`,
+    });
     await waitUntil("the container's tree", async () => (await run(["exec", name, "test", "-f", "/made/sub/f"])).exitCode === 0);
     const want = (await run(["exec", name, "stat", "-c", "%Y", "/made", "/made/sub"])).stdout;
     const out = mkdtempSync(join(root, "cpout-"));
@@ -270,9 +312,25 @@ describe.skipIf(!rootEnabled)("cp keeps directory mtimes (issue 16 item 13)", ()
 
 describe.skipIf(!rootEnabled)("system df -v (issue 16 item 14)", () => {
   test("docker's four verbose sections: images with shared/unique sizes, containers, volumes, build cache", async () => {
-    const vol = `dfvol-${sfx}`, name = `df-${sfx}`, img = `df-img-${sfx}`;
+    const vol = `dfvol-${sfx}`,
+      name = `df-${sfx}`,
+      img = `df-img-${sfx}`;
     ok(await run(["volume", "create", vol]));
-    ok(await run(["run", "--network", "none", "--name", name, "-v", `${vol}:/data`, "busybox", "sh", "-c", "dd if=/dev/zero of=/data/z bs=1k count=50 2>/dev/null; echo hi > /rw"]));
+    ok(
+      await run([
+        "run",
+        "--network",
+        "none",
+        "--name",
+        name,
+        "-v",
+        `${vol}:/data`,
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/data/z bs=1k count=50 2>/dev/null; echo hi > /rw",
+      ]),
+    );
     const dir = mkdtempSync(join(root, "ctx-"));
     writeFileSync(join(dir, "Dockerfile"), `FROM busybox\nRUN dd if=/dev/zero of=/big bs=1k count=20 2>/dev/null\n`);
     ok(await run(["build", "-t", img, dir]));
@@ -288,7 +346,9 @@ describe.skipIf(!rootEnabled)("system df -v (issue 16 item 14)", () => {
     expect(after("Images space usage:")).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+SHARED SIZE\s+UNIQUE SIZE\s+CONTAINERS$/);
     expect(after("Containers space usage:")).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+LOCAL VOLUMES\s+SIZE\s+CREATED\s+STATUS\s+NAMES$/);
     expect(after("Local Volumes space usage:")).toMatch(/^VOLUME NAME\s+LINKS\s+SIZE$/);
-    expect(lines[lines.findIndex((l) => l.startsWith("Build cache usage:")) + 2]).toMatch(/^CACHE ID\s+CACHE TYPE\s+SIZE\s+CREATED\s+LAST USED\s+USAGE\s+SHARED$/);
+    expect(lines[lines.findIndex((l) => l.startsWith("Build cache usage:")) + 2]).toMatch(
+      /^CACHE ID\s+CACHE TYPE\s+SIZE\s+CREATED\s+LAST USED\s+USAGE\s+SHARED$/,
+    );
     // busybox: its one layer is shared with the built image, so all of it is shared, none unique
     const size = (await run(["images", "--format", "{{.Size}}", "busybox"])).stdout.trim();
     const bb = lines.find((l) => /^busybox\s+latest\s/.test(l))!.split(/\s{2,}/);
@@ -340,7 +400,10 @@ describe.skipIf(!rootEnabled)("build's small things (issue 16 item 16)", () => {
     ok(await run(["build", "-t", tag, dir]));
     const h = await run(["history", "--format", "{{.CreatedBy}}|{{.Size}}", tag]);
     ok(h);
-    const rows = h.stdout.trimEnd().split("\n").map((l) => l.split("|"));
+    const rows = h.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split("|"));
     expect(rows[0]).toEqual(["/bin/sh -c echo hi > /f && mkdir /d1 /d2", "3B"]);
     expect(rows[1]).toEqual(["/bin/sh -c #(nop) WORKDIR /made/deep", "0B"]);
     // the image's size is the sum of its layers' sizes, as docker's

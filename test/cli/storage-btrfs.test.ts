@@ -21,7 +21,11 @@ const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
 function subvolumes(): string[] {
   const p = Bun.spawnSync(["btrfs", "subvolume", "list", fs!.mnt], { stdout: "pipe", stderr: "pipe" });
   if (p.exitCode !== 0) throw new Error(`btrfs subvolume list: ${p.stderr}`);
-  return p.stdout.toString().split("\n").filter(Boolean).map((l) => l.replace(/^.* path /, ""));
+  return p.stdout
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.replace(/^.* path /, ""));
 }
 
 beforeAll(async () => {
@@ -61,7 +65,10 @@ describe.skipIf(!rootEnabled)("btrfs storage driver", () => {
     expect(inspect).toMatchObject({ stdout: "btrfs\n", exitCode: 0 });
     expect(subvolumes().length).toBe(2);
     // the image is untouched: a new container still has /etc/group and no /x
-    expect(await run(["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /x 2>/dev/null; ls /etc/group"])).toMatchObject({ stdout: "/etc/group\n", exitCode: 0 });
+    expect(await run(["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /x 2>/dev/null; ls /etc/group"])).toMatchObject({
+      stdout: "/etc/group\n",
+      exitCode: 0,
+    });
     expect(await run(["system", "check"])).toMatchObject({ stdout: expect.stringContaining(": ok"), exitCode: 0 });
     ok(await run(["rm", "keep-btrfs"]));
     expect(subvolumes()).toEqual(["root/btrfs/snapshots/1/fs"]);

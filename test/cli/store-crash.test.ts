@@ -15,8 +15,18 @@ function writeBareImage(root: string, tag: string, config: Record<string, unknow
   const content = new ContentStore(join(root, "content"));
   const store = new ImageStore(join(root, "image"), content);
   const cfg = content.putBytes(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, ...config }));
-  const man = content.putBytes(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size }, layers: [] }));
-  store.put({ manifest: { mediaType: MediaType.OciManifest, digest: man.digest, size: man.size }, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size } });
+  const man = content.putBytes(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+      layers: [],
+    }),
+  );
+  store.put({
+    manifest: { mediaType: MediaType.OciManifest, digest: man.digest, size: man.size },
+    config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+  });
   store.tag(`docker.io/library/${tag}`, cfg.digest);
   return cfg.digest;
 }
@@ -105,7 +115,7 @@ describe.skipIf(!rootEnabled)("damaged records (item 7, 8)", () => {
     const root = tr.path;
     await importBusybox(root);
     const bad = writeBareImage(root, "bare:1", { created: "2024-01-01T00:00:00Z" });
-    writeFileSync(join(root, "image", "images", `${bad.slice(7)}.json`), "{\"id\": ");
+    writeFileSync(join(root, "image", "images", `${bad.slice(7)}.json`), '{"id": ');
     const chk = await berth(["system", "check"], { root });
     expect(chk.exitCode).toBe(1);
     expect(chk.stdout).toContain(`problem: image ${bad}: record unreadable: read image ${bad.slice(7, 19)}`);
@@ -124,7 +134,9 @@ describe.skipIf(!rootEnabled)("damaged records (item 7, 8)", () => {
     rmSync(join(root, "overlay", "snapshots", snaps[0]!), { recursive: true, force: true });
     const chk = await berth(["system", "check"], { root });
     expect(chk.exitCode).toBe(1);
-    expect(chk.stdout).toMatch(new RegExp(`problem: snapshot sha256:[0-9a-f]{64}: its directory ${join(root, "overlay", "snapshots", snaps[0]!)}/fs is missing`));
+    expect(chk.stdout).toMatch(
+      new RegExp(`problem: snapshot sha256:[0-9a-f]{64}: its directory ${join(root, "overlay", "snapshots", snaps[0]!)}/fs is missing`),
+    );
     const rep = await berth(["system", "check", "--repair"], { root });
     ok(rep);
     expect(rep.stdout).toContain("repaired: removed snapshot sha256:");
@@ -165,7 +177,10 @@ describe.skipIf(!rootEnabled)("leftovers of killed commands (item 1)", () => {
     using tr = tempRoot("prune-leftovers");
     const root = tr.path;
     const tar = busyboxTar(root);
-    for (const fix of [["system", "prune", "-f"], ["system", "check", "--repair"]]) {
+    for (const fix of [
+      ["system", "prune", "-f"],
+      ["system", "check", "--repair"],
+    ]) {
       const proc = Bun.spawn(berthArgv(["--root", root, "import", "-", "half:1"]), { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
       proc.stdin.write(tar.subarray(0, tar.length >> 1));
       await proc.stdin.flush();
@@ -223,7 +238,7 @@ describe.skipIf(!rootEnabled)("rmi racing run -d (item 5)", () => {
       // a fresh image each round (its own config, the shared layer), tagged once: rmi deletes it
       ok(await berth(["import", "-c", `LABEL round=${i}`, "-", `race:${i}`], { root, stdin: tar }));
       const runP = berth(["run", "-d", "--network", "none", `race:${i}`, "true"], { root });
-      await Bun.sleep(i % 8) ;
+      await Bun.sleep(i % 8);
       const rmiP = berth(["rmi", `race:${i}`], { root });
       const [run, rmi] = await Promise.all([runP, rmiP]);
       if (run.exitCode === 0 && rmi.exitCode === 0 && rmi.stdout.includes("Deleted:")) bothWon++;

@@ -16,7 +16,13 @@ describe.skipIf(!rootEnabled)("info and prune", () => {
     const r = await run(["info"]);
     ok(r);
     expect(r.stdout).toStartWith("Client:\n Version:    ");
-    for (const l of ["\nServer:\n Containers: 1\n  Running: 1\n  Paused: 0\n  Stopped: 0\n Images: 1\n", " Storage Driver: overlay\n", " Cgroup Driver: cgroupfs\n", ` Docker Root Dir: ${root}\n`, " OSType: linux\n"]) {
+    for (const l of [
+      "\nServer:\n Containers: 1\n  Running: 1\n  Paused: 0\n  Stopped: 0\n Images: 1\n",
+      " Storage Driver: overlay\n",
+      " Cgroup Driver: cgroupfs\n",
+      ` Docker Root Dir: ${root}\n`,
+      " OSType: linux\n",
+    ]) {
       expect(r.stdout).toContain(l);
     }
     const f = await run(["system", "info", "--format", "{{.Containers}} {{.ContainersRunning}} {{.Driver}} {{.OSType}} {{.ClientInfo.Context}}"]);
@@ -83,7 +89,10 @@ describe.skipIf(!rootEnabled)("info and prune", () => {
     expect(pruned.stdout).toContain(`untagged: old-${sfx}:1`);
     expect((await run(["images", "--format", "{{.Repository}}"])).stdout).toBe("busybox\n");
     // image and build-cache prune ask the same way: without an answer nothing goes
-    for (const cmd of [["image", "prune", "-a"], ["builder", "prune"]]) {
+    for (const cmd of [
+      ["image", "prune", "-a"],
+      ["builder", "prune"],
+    ]) {
       const r2 = await run(cmd);
       expect(r2).toMatchObject({ exitCode: 0 });
       expect(r2.stdout).toEndWith("Are you sure you want to continue? [y/N] ");

@@ -88,7 +88,16 @@ describe.skipIf(!rootEnabled)("volumes in containers", () => {
   test("copy-up keeps ownership and modes", async () => {
     const img = `own-${sfx}`;
     const mk = uniq("mk");
-    ok(await ctr(["--name", mk, "busybox", "sh", "-c", "mkdir -p /owned/sub && echo hi > /owned/sub/f && chown 1234:5678 /owned/sub/f && chmod 0640 /owned/sub/f && chown 99:98 /owned && chmod 2751 /owned && chmod 1777 /owned/sub"]));
+    ok(
+      await ctr([
+        "--name",
+        mk,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /owned/sub && echo hi > /owned/sub/f && chown 1234:5678 /owned/sub/f && chmod 0640 /owned/sub/f && chown 99:98 /owned && chmod 2751 /owned && chmod 1777 /owned/sub",
+      ]),
+    );
     ok(await run(["commit", mk, img]));
     ok(await run(["rm", mk]));
     const v = uniq("own");
@@ -165,8 +174,25 @@ describe.skipIf(!rootEnabled)("volumes in containers", () => {
 
 describe.skipIf(!rootEnabled)("--volumes-from", () => {
   test("a container's volumes and binds, rw or :ro; binds replace; unknown container and bad mode refused", async () => {
-    const v = uniq("vf"), dc = uniq("vfdata"), host = join(root, `vfhost-${sfx}`);
-    ok(await ctr(["--name", dc, "-v", `${v}:/named`, "-v", "/anon", "-v", `${host}:/h`, "busybox", "sh", "-c", "echo n > /named/f; echo a > /anon/f; echo h > /h/f"]));
+    const v = uniq("vf"),
+      dc = uniq("vfdata"),
+      host = join(root, `vfhost-${sfx}`);
+    ok(
+      await ctr([
+        "--name",
+        dc,
+        "-v",
+        `${v}:/named`,
+        "-v",
+        "/anon",
+        "-v",
+        `${host}:/h`,
+        "busybox",
+        "sh",
+        "-c",
+        "echo n > /named/f; echo a > /anon/f; echo h > /h/f",
+      ]),
+    );
     expect(ok(await ctr(["--rm", "--volumes-from", dc, "busybox", "sh", "-c", "cat /named/f /anon/f /h/f; echo w > /anon/g"]))).toBe("n\na\nh\n");
     const ro = await ctr(["--rm", "--volumes-from", `${dc}:ro`, "busybox", "sh", "-c", "cat /anon/g; echo x > /named/x && echo wrote || echo refused"]);
     expect(ok(ro)).toBe("w\nrefused\n");
@@ -176,7 +202,11 @@ describe.skipIf(!rootEnabled)("--volumes-from", () => {
     ok(await run(["create", "--name", c, "--volumes-from", `${dc}:ro`, "busybox"]));
     expect(ok(await run(["inspect", "-f", "{{json .HostConfig.VolumesFrom}}", c]))).toBe(`["${dc}:ro"]\n`);
     const mounts = JSON.parse(ok(await run(["inspect", "-f", "{{json .Mounts}}", c])));
-    expect(mounts.map((m: { Destination: string; RW: boolean }) => [m.Destination, m.RW]).sort()).toEqual([["/anon", false], ["/h", false], ["/named", false]]);
+    expect(mounts.map((m: { Destination: string; RW: boolean }) => [m.Destination, m.RW]).sort()).toEqual([
+      ["/anon", false],
+      ["/h", false],
+      ["/named", false],
+    ]);
     ok(await run(["rm", c]));
     const miss = await ctr(["--rm", "--volumes-from", uniq("nosuch"), "busybox", "true"]);
     expect(miss).toMatchObject({ exitCode: 125, stdout: "" });

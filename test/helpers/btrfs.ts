@@ -31,7 +31,8 @@ export function loopBtrfs(tag: string, sizeMiB = 300): LoopBtrfs {
 /** a loop-mounted scratch filesystem of `type` (mkfs.<type> -q), e.g. for a storage driver that needs one */
 export function loopFilesystem(type: string, tag: string, sizeMiB = 300): LoopBtrfs {
   const dir = mkdtempSync(`/tmp/berth-test-${type}-${tag}-`);
-  const img = `${dir}/${type}.img`, mnt = `${dir}/mnt`;
+  const img = `${dir}/${type}.img`,
+    mnt = `${dir}/mnt`;
   let device = "";
   let mounted = false;
   const dispose = () => {
@@ -41,11 +42,17 @@ export function loopFilesystem(type: string, tag: string, sizeMiB = 300): LoopBt
         run(["umount", mnt]);
       } catch (e) {
         errors.push((e as Error).message);
-        try { run(["umount", "--lazy", mnt]); } catch {}
+        try {
+          run(["umount", "--lazy", mnt]);
+        } catch {}
       }
     }
     if (device) {
-      try { run(["losetup", "--detach", device]); } catch (e) { errors.push((e as Error).message); }
+      try {
+        run(["losetup", "--detach", device]);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
     }
     rmSync(dir, { recursive: true, force: true });
     if (readFileSync("/proc/self/mountinfo", "utf8").includes(dir)) errors.push(`${mnt} is still mounted`);
@@ -62,7 +69,9 @@ export function loopFilesystem(type: string, tag: string, sizeMiB = 300): LoopBt
     run(["mount", "-t", type, device, mnt]);
     mounted = true;
   } catch (e) {
-    try { dispose(); } catch {}
+    try {
+      dispose();
+    } catch {}
     throw e;
   }
   return { dir, mnt, device, [Symbol.dispose]: dispose };

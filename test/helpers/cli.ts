@@ -22,7 +22,10 @@ export interface CliResult {
   exitCode: number;
 }
 
-export async function berth(args: string[], opts: { root?: string; stdin?: Uint8Array | string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function berth(
+  args: string[],
+  opts: { root?: string; stdin?: Uint8Array | string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const argv = berthArgv(opts.root ? ["--root", opts.root, ...args] : args);
   const proc = Bun.spawn(argv, {
     stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),

@@ -264,7 +264,11 @@ export function fakeEngine(): FakeEngine {
     async create(over = {}) {
       const [name = "no", count = "0"] = (over.restart ?? "no").split(":");
       const { Id } = await svc.create(
-        { Image: "fake", Cmd: ["sleep", "1d"], HostConfig: { NetworkMode: over.network ?? "none", AutoRemove: !!over.rm, RestartPolicy: { Name: name, MaximumRetryCount: Number(count) } } },
+        {
+          Image: "fake",
+          Cmd: ["sleep", "1d"],
+          HostConfig: { NetworkMode: over.network ?? "none", AutoRemove: !!over.rm, RestartPolicy: { Name: name, MaximumRetryCount: Number(count) } },
+        },
         { name: over.name },
       );
       return Id;

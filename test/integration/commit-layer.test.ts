@@ -16,7 +16,8 @@ import type { Manifest } from "../../src/oci/index.ts";
 async function baseTar(): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   const w = new TarWriter((c) => void parts.push(c.slice()));
-  const f = (name: string, body: string) => w.add({ name, type: "file", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 1_700_000_000 }, new TextEncoder().encode(body));
+  const f = (name: string, body: string) =>
+    w.add({ name, type: "file", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 1_700_000_000 }, new TextEncoder().encode(body));
   await w.add({ name: "etc", type: "dir", mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 1_700_000_000 });
   await f("etc/keep", "keep\n");
   await f("etc/change", "old\n");
@@ -47,7 +48,14 @@ for (const driver of ["vfs", "overlay"] as const) {
       expect(changes).toContainEqual({ kind: "A", path: "/etc/added" });
       expect(changes).toContainEqual({ kind: "C", path: "/etc/change" });
 
-      const res = await commitLayer(images, { key, base, config: { ...baseCfg.config, Env: ["A=1"] }, history: { created_by: "test step", comment: "hello" }, author: "me", ref: "derived:1" });
+      const res = await commitLayer(images, {
+        key,
+        base,
+        config: { ...baseCfg.config, Env: ["A=1"] },
+        history: { created_by: "test step", comment: "hello" },
+        author: "me",
+        ref: "derived:1",
+      });
       expect(res.layer).toBeDefined();
       const cfg = images.store.config(res.id);
       expect(cfg.rootfs.diff_ids).toEqual([...baseCfg.rootfs.diff_ids, res.layer!.diffId]);

@@ -64,7 +64,11 @@ describe.skipIf(!rootEnabled)("image commands on a full disk (item 9)", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  for (const args of [["tag", "busybox", "other:1"], ["rmi", "busybox"], ["import", "-", "more:1"]]) {
+  for (const args of [
+    ["tag", "busybox", "other:1"],
+    ["rmi", "busybox"],
+    ["import", "-", "more:1"],
+  ]) {
     test(`${args[0]}: one error line naming what failed, no stack trace`, async () => {
       const r = await berth(args, { root, stdin: "not really a tar, the disk is full anyway" });
       expect(r.exitCode).toBe(1);

@@ -75,7 +75,13 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     expect(ea.bridge).toBe(BRIDGE);
     expect(ea.ip).not.toBe(eb.ip);
     expect(ea.gateway).toBe(ea.ip.replace(/\.\d+\.\d+$/, ".0.1"));
-    expect(ea.mac).toBe("02:42:" + ea.ip.split(".").map((x) => Number(x).toString(16).padStart(2, "0")).join(":"));
+    expect(ea.mac).toBe(
+      "02:42:" +
+        ea.ip
+          .split(".")
+          .map((x) => Number(x).toString(16).padStart(2, "0"))
+          .join(":"),
+    );
     expect(ea.hostVeth).toMatch(/^veth[0-9a-f]{7}$/);
 
     // inside: eth0 with the address, MAC and MTU, lo up, default route via the gateway
@@ -149,7 +155,9 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     const p = await netnsProcess();
     const vethsBefore = hostLinkNames().filter((n) => n.startsWith("veth"));
     // a bad MAC (multicast bit set) is rejected by the kernel after the address was recorded
-    expect(() => nets.connect(p, "bridge", { containerId: cid(4), mac: "03:00:00:00:00:01" })).toThrow(/connect container .*RTM_NEWLINK "veth[0-9a-f]{7}": Cannot assign requested address \(EADDRNOTAVAIL\)/);
+    expect(() => nets.connect(p, "bridge", { containerId: cid(4), mac: "03:00:00:00:00:01" })).toThrow(
+      /connect container .*RTM_NEWLINK "veth[0-9a-f]{7}": Cannot assign requested address \(EADDRNOTAVAIL\)/,
+    );
     expect(Object.keys(nets.inspect("bridge").endpoints)).toEqual([]);
     expect(hostLinkNames().filter((n) => n.startsWith("veth") && !vethsBefore.includes(n))).toEqual([]);
     expect(JSON.parse(inNs(p, ["ip", "-j", "link"]).stdout).map((l: any) => l.ifname)).toEqual(["lo"]);
@@ -250,7 +258,8 @@ describe.skipIf(!rootEnabled)("bridge network", () => {
     expect([e0.ifName, e1.ifName]).toEqual(["eth0", "eth1"]);
     expect(e0.subnet).not.toBe(e1.subnet);
     expect(() => nets.connect(p, `two${tag}`, { containerId: cid(7) })).toThrow(/already connected/);
-    const names = () => (JSON.parse(inNs(p, ["ip", "-j", "addr"]).stdout) as any[]).map((l) => `${l.ifname}:${l.addr_info.find((a: any) => a.family === "inet")?.local}`);
+    const names = () =>
+      (JSON.parse(inNs(p, ["ip", "-j", "addr"]).stdout) as any[]).map((l) => `${l.ifname}:${l.addr_info.find((a: any) => a.family === "inet")?.local}`);
     expect(names()).toEqual(["lo:127.0.0.1", `eth0:${e0.ip}`, `eth1:${e1.ip}`]);
     const defaults = (JSON.parse(inNs(p, ["ip", "-j", "route"]).stdout) as any[]).filter((r) => r.dst === "default");
     expect(defaults).toEqual([expect.objectContaining({ gateway: e0.gateway, dev: "eth0" })]);

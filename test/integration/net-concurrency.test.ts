@@ -34,7 +34,9 @@ afterAll(() => {
 
 async function runWorkers(script: string, n: number, args: (i: number) => string[]): Promise<string[]> {
   const ps = Array.from({ length: n }, (_, i) => Bun.spawn([process.execPath, script, ...args(i)], { stdout: "pipe", stderr: "pipe" }));
-  const outs = await Promise.all(ps.map(async (p) => ({ out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text(), code: await p.exited })));
+  const outs = await Promise.all(
+    ps.map(async (p) => ({ out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text(), code: await p.exited })),
+  );
   for (const o of outs) expect({ code: o.code, err: o.err }).toEqual({ code: 0, err: "" });
   return outs.flatMap((o) => o.out.trim().split("\n").filter(Boolean));
 }

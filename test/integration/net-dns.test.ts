@@ -96,7 +96,10 @@ describe.skipIf(!rootEnabled)("embedded DNS", () => {
       // and a TCP exchange with the address the name resolved to
       const d = mkdtempSync("/tmp/berth-test-net-");
       dirs.push(d);
-      writeFileSync(join(d, "srv.ts"), `Bun.listen({ hostname: "0.0.0.0", port: 7000, socket: { open(s) { s.write("pong\\n"); s.end(); }, data() {} } }); console.log("ready");`);
+      writeFileSync(
+        join(d, "srv.ts"),
+        `Bun.listen({ hostname: "0.0.0.0", port: 7000, socket: { open(s) { s.write("pong\\n"); s.end(); }, data() {} } }); console.log("ready");`,
+      );
       const srv = Bun.spawn(["nsenter", "-t", String(b), "-n", process.execPath, join(d, "srv.ts")], { stdout: "pipe" });
       procs.push(srv);
       await srv.stdout.getReader().read();

@@ -69,7 +69,8 @@ describe.skipIf(!rootEnabled)("published ports", () => {
   test("answer on 127.0.0.1 and from outside; conflicts refused; release removes them", async () => {
     const nets = new NetworkManager({ root: mkdtempSync("/tmp/berth-test-net-"), defaultBridge: BRIDGE, natTable: TABLE });
     dirs.push(nets.store.dir.replace(/\/network$/, ""));
-    const id = "a1".repeat(32), other = "b2".repeat(32);
+    const id = "a1".repeat(32),
+      other = "b2".repeat(32);
 
     const ports = await nets.reservePorts(id, [...parsePortSpec("80"), ...parsePortSpec("127.0.0.1::80")]);
     expect(ports.length).toBe(2);

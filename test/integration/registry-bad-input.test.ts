@@ -45,13 +45,19 @@ describe.skipIf(!enabled)("pull: bad input", () => {
       Bun.spawnSync(["python3", "-c", script, out]);
       return readFileSync(out);
     };
-    const slip = evil("slip", `import tarfile,io,sys
+    const slip = evil(
+      "slip",
+      `import tarfile,io,sys
 t=tarfile.open(sys.argv[1],"w",format=tarfile.PAX_FORMAT)
-d=b"pwned\\n"; i=tarfile.TarInfo("../../../../../../${sentinel.slice(1)}/slip.txt"); i.size=len(d); t.addfile(i,io.BytesIO(d)); t.close()`);
-    const link = evil("link", `import tarfile,io,sys
+d=b"pwned\\n"; i=tarfile.TarInfo("../../../../../../${sentinel.slice(1)}/slip.txt"); i.size=len(d); t.addfile(i,io.BytesIO(d)); t.close()`,
+    );
+    const link = evil(
+      "link",
+      `import tarfile,io,sys
 t=tarfile.open(sys.argv[1],"w",format=tarfile.PAX_FORMAT)
 l=tarfile.TarInfo("esc"); l.type=tarfile.SYMTYPE; l.linkname="${sentinel}"; t.addfile(l)
-d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.BytesIO(d)); t.close()`);
+d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.BytesIO(d)); t.close()`,
+    );
     const hostile = ociLayout(join(base, "layout-hostile"), [
       { tag: "slip", layers: [bb, slip] },
       { tag: "link", layers: [bb, link] },
@@ -67,7 +73,11 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
         const isManifest = u.pathname.includes("/manifests/");
         const isBlob = u.pathname.includes("/blobs/sha256:");
         const f = fault;
-        if (f.kind === "status" && ((f.where === "manifest" && isManifest) || (f.where === "blob" && isBlob && !u.pathname.endsWith(configDigest))) && hits < f.times) {
+        if (
+          f.kind === "status" &&
+          ((f.where === "manifest" && isManifest) || (f.where === "blob" && isBlob && !u.pathname.endsWith(configDigest))) &&
+          hits < f.times
+        ) {
           hits++;
           const headers: Record<string, string> = { "content-type": "application/json" };
           if (f.retryAfter) headers["retry-after"] = f.retryAfter;
@@ -120,7 +130,10 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
 
   async function expectFailedClean(r: CliResult & { root: string }, pattern: RegExp): Promise<void> {
     expect(r.exitCode).toBe(1);
-    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("hint:"));
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => !l.startsWith("hint:"));
     expect(lines.length).toBe(1);
     expect(lines[0]).toMatch(/^berth: pull /);
     expect(lines[0]).toMatch(pattern);
@@ -130,17 +143,36 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
   }
 
   test("403 on the manifest: the registry's own words", async () => {
-    const r = await pullWith({ kind: "status", status: 403, times: 99, where: "manifest", body: JSON.stringify({ errors: [{ code: "DENIED", message: "requested access to the resource is denied" }] }) });
+    const r = await pullWith({
+      kind: "status",
+      status: 403,
+      times: 99,
+      where: "manifest",
+      body: JSON.stringify({ errors: [{ code: "DENIED", message: "requested access to the resource is denied" }] }),
+    });
     await expectFailedClean(r, /denied: requested access to the resource is denied$/);
   });
 
   test("404 on a layer blob: blob unknown", async () => {
-    const r = await pullWith({ kind: "status", status: 404, times: 99, where: "blob", body: JSON.stringify({ errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown to registry" }] }) });
+    const r = await pullWith({
+      kind: "status",
+      status: 404,
+      times: 99,
+      where: "blob",
+      body: JSON.stringify({ errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown to registry" }] }),
+    });
     await expectFailedClean(r, /blob unknown: blob unknown to registry$/);
   });
 
   test("429 and 503 are retried: a pull through a few of them succeeds", async () => {
-    const a = await pullWith({ kind: "status", status: 429, times: 2, where: "manifest", retryAfter: "1", body: JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] }) });
+    const a = await pullWith({
+      kind: "status",
+      status: 429,
+      times: 2,
+      where: "manifest",
+      retryAfter: "1",
+      body: JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] }),
+    });
     expect(a).toMatchObject({ exitCode: 0 });
     expect(hits).toBe(2);
     const b = await pullWith({ kind: "status", status: 503, times: 2, where: "blob" });
@@ -149,14 +181,23 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
   });
 
   test("429 that never ends, and 500 on a blob that never ends: one line, nothing left", async () => {
-    const a = await pullWith({ kind: "status", status: 429, times: 99, where: "manifest", body: JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "You have reached your pull rate limit" }] }) });
+    const a = await pullWith({
+      kind: "status",
+      status: 429,
+      times: 99,
+      where: "manifest",
+      body: JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "You have reached your pull rate limit" }] }),
+    });
     await expectFailedClean(a, /toomanyrequests: You have reached your pull rate limit$/);
     const b = await pullWith({ kind: "status", status: 500, times: 99, where: "blob" });
     await expectFailedClean(b, /blob sha256:[0-9a-f]{64}: unexpected status 500/);
   });
 
   test("unknown layer media type is refused before any download", async () => {
-    const r = await pullWith({ kind: "manifest", rewrite: (m) => ({ ...m, layers: m.layers.map((l: object, i: number) => (i === 1 ? { ...l, mediaType: "application/vnd.example.weird+tar" } : l)) }) });
+    const r = await pullWith({
+      kind: "manifest",
+      rewrite: (m) => ({ ...m, layers: m.layers.map((l: object, i: number) => (i === 1 ? { ...l, mediaType: "application/vnd.example.weird+tar" } : l)) }),
+    });
     await expectFailedClean(r, /unsupported layer media type "application\/vnd\.example\.weird\+tar"$/);
   });
 

@@ -21,8 +21,16 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-export async function run(argv: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const p = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]), env: { ...process.env, ...opts.env } });
+export async function run(
+  argv: string[],
+  opts: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const p = Bun.spawn(argv, {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
+    env: { ...process.env, ...opts.env },
+  });
   const [stdout, stderr, exitCode] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { stdout, stderr, exitCode };
 }
@@ -82,7 +90,10 @@ export interface LayoutImage {
 }
 
 /** write blobs and return the manifest descriptor (OCI media types) */
-function writeImage(dir: string, img: LayoutImage): { desc: { mediaType: string; digest: string; size: number; platform: { os: string; architecture: string } } } {
+function writeImage(
+  dir: string,
+  img: LayoutImage,
+): { desc: { mediaType: string; digest: string; size: number; platform: { os: string; architecture: string } } } {
   const blobs = join(dir, "blobs", "sha256");
   mkdirSync(blobs, { recursive: true });
   const put = (b: Uint8Array | string) => {
@@ -106,7 +117,12 @@ function writeImage(dir: string, img: LayoutImage): { desc: { mediaType: string;
     history: img.layers.map(() => ({ created: "2024-01-01T00:00:00Z", created_by: "test" })),
   });
   const cfg = put(config);
-  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", ...cfg }, layers });
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...cfg },
+    layers,
+  });
   const m = put(manifest);
   return { desc: { mediaType: "application/vnd.oci.image.manifest.v1+json", ...m, platform: { os: "linux", architecture: arch } } };
 }
@@ -121,7 +137,14 @@ export function ociLayout(dir: string, images: LayoutImage[], multiTag?: string)
     const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: descs });
     const d = sha256(index);
     writeFileSync(join(dir, "blobs", "sha256", d.slice(7)), index);
-    manifests = [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: d, size: Buffer.byteLength(index), annotations: { "org.opencontainers.image.ref.name": multiTag } }];
+    manifests = [
+      {
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        digest: d,
+        size: Buffer.byteLength(index),
+        annotations: { "org.opencontainers.image.ref.name": multiTag },
+      },
+    ];
   } else {
     manifests = descs.map((d, i) => ({ ...d, annotations: { "org.opencontainers.image.ref.name": images[i]!.tag } }));
   }

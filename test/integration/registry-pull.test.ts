@@ -26,15 +26,29 @@ describe.skipIf(!enabled)("pull from docker-registry", () => {
       { tag: "multi", layers: [bb, extra, extra2], cmd: ["cat", "/etc/hello.txt"] },
       { tag: "single", layers: [bb] },
     ]);
-    const plat = ociLayout(join(tmp.path, "layout-plat"), [
-      { tag: "x", layers: [bb, extra], arch: "amd64", cmd: ["echo", "amd64"] },
-      { tag: "y", layers: [bb, extra2], arch: "arm64", cmd: ["echo", "arm64"] },
-    ], "plat");
+    const plat = ociLayout(
+      join(tmp.path, "layout-plat"),
+      [
+        { tag: "x", layers: [bb, extra], arch: "amd64", cmd: ["echo", "amd64"] },
+        { tag: "y", layers: [bb, extra2], arch: "arm64", cmd: ["echo", "arm64"] },
+      ],
+      "plat",
+    );
     await skopeo(["copy", "--dest-tls-verify=false", `oci:${layout}:multi`, `docker://${reg.host}/test/multi:1`]);
     await skopeo(["copy", "--dest-tls-verify=false", `oci:${layout}:single`, `docker://${reg.host}/test/busybox:latest`]);
     // uncompressed source layers, so skopeo has to compress them itself (with zstd)
     const raw = ociLayout(join(tmp.path, "layout-raw"), [{ tag: "multi", layers: [bb, extra, extra2], cmd: ["cat", "/etc/hello.txt"], compress: "none" }]);
-    await skopeo(["copy", "--dest-tls-verify=false", "--dest-compress", "--dest-compress-format", "zstd", "--format", "oci", `oci:${raw}:multi`, `docker://${reg.host}/test/zstd:1`]);
+    await skopeo([
+      "copy",
+      "--dest-tls-verify=false",
+      "--dest-compress",
+      "--dest-compress-format",
+      "zstd",
+      "--format",
+      "oci",
+      `oci:${raw}:multi`,
+      `docker://${reg.host}/test/zstd:1`,
+    ]);
     await skopeo(["copy", "--dest-tls-verify=false", "--format", "v2s2", `oci:${layout}:multi`, `docker://${reg.host}/test/schema2:1`]);
     await skopeo(["copy", "--all", "--dest-tls-verify=false", `oci:${plat}:plat`, `docker://${reg.host}/test/plat:1`]);
   }, 120_000);
@@ -80,7 +94,9 @@ describe.skipIf(!enabled)("pull from docker-registry", () => {
     expect(remote.layers.map((l: { mediaType: string }) => l.mediaType)).toContain("application/vnd.oci.image.layer.v1.tar+zstd");
     const s = await berth(["pull", `${reg.host}/test/schema2:1`], { root });
     expect(s).toMatchObject({ exitCode: 0 });
-    const ids = await Promise.all(["zstd:1", "schema2:1", "multi:1"].map(async (n) => JSON.parse((await berth(["image", "inspect", `${reg.host}/test/${n}`], { root })).stdout)[0].Id));
+    const ids = await Promise.all(
+      ["zstd:1", "schema2:1", "multi:1"].map(async (n) => JSON.parse((await berth(["image", "inspect", `${reg.host}/test/${n}`], { root })).stdout)[0].Id),
+    );
     expect(new Set(ids).size).toBe(1);
   }, 60_000);
 

@@ -56,7 +56,13 @@ describe.skipIf(!enabled)("a stalled registry body (read timeout, retry, resume)
               await new Promise(() => {});
             },
           }),
-          { status: up.status, headers: { "content-length": String(bytes.length), ...(up.headers.get("content-range") ? { "content-range": up.headers.get("content-range")! } : {}) } },
+          {
+            status: up.status,
+            headers: {
+              "content-length": String(bytes.length),
+              ...(up.headers.get("content-range") ? { "content-range": up.headers.get("content-range")! } : {}),
+            },
+          },
         );
       },
     });

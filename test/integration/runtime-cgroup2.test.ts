@@ -47,13 +47,18 @@ describe.skipIf(!rootEnabled)("runtime: cgroup v2 tree", () => {
       expect(existsSync(`${dir}/${path}`)).toBe(false);
     } finally {
       child.kill(9);
-      try { removeCgroup(path, layout); } catch {}
-      try { rmdirSync(`${dir}/berth-test`); } catch {} // shared with other runtime tests: only if empty
+      try {
+        removeCgroup(path, layout);
+      } catch {}
+      try {
+        rmdirSync(`${dir}/berth-test`);
+      } catch {} // shared with other runtime tests: only if empty
     }
   });
 
   test("devices: docker's list enforced by the BPF program, --privileged unrestricted", async () => {
-    const probe = "read x; head -c1 /dev/zero >/dev/null && echo zero-ok; true </dev/loop-control 2>/dev/null && echo loop-control-opened || echo loop-control-denied";
+    const probe =
+      "read x; head -c1 /dev/zero >/dev/null && echo zero-ok; true </dev/loop-control 2>/dev/null && echo loop-control-opened || echo loop-control-denied";
     const inCgroup = async (path: string) => {
       const child = spawn(["sh", "-c", probe], { stdin: "pipe", stdout: "pipe" });
       try {
@@ -73,8 +78,13 @@ describe.skipIf(!rootEnabled)("runtime: cgroup v2 tree", () => {
       expect(await inCgroup(`${base}/default`)).toBe("zero-ok\nloop-control-denied\n");
       expect(await inCgroup(`${base}/privileged`)).toBe("zero-ok\nloop-control-opened\n");
     } finally {
-      for (const c of ["default", "privileged"]) try { removeCgroup(`${base}/${c}`, layout); } catch {}
-      try { rmdirSync(`${dir}/berth-test`); } catch {}
+      for (const c of ["default", "privileged"])
+        try {
+          removeCgroup(`${base}/${c}`, layout);
+        } catch {}
+      try {
+        rmdirSync(`${dir}/berth-test`);
+      } catch {}
     }
   });
 });

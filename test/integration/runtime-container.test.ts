@@ -6,7 +6,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { rootEnabled } from "../helpers/root.ts";
 import { makeRootfs, testSpec, runCollect, leaks, removeRoot } from "./runtime-fixture.ts";
-import { createContainer, execInContainer, killContainer, processStartTime, isAlive, removeCgroup, cgroupPids, freeze, thaw, stats, DEFAULT_CAPABILITIES, detectLayout } from "../../src/runtime/index.ts";
+import {
+  createContainer,
+  execInContainer,
+  killContainer,
+  processStartTime,
+  isAlive,
+  removeCgroup,
+  cgroupPids,
+  freeze,
+  thaw,
+  stats,
+  DEFAULT_CAPABILITIES,
+  detectLayout,
+} from "../../src/runtime/index.ts";
 import { ExecError } from "../../src/lib/errors.ts";
 import { pipe2, closeFd } from "../../src/ffi/container-io.ts";
 
@@ -22,7 +35,9 @@ const capLine = (out: string, name: string) => new RegExp(`^${name}:\\s+([0-9a-f
 
 describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   test("pid 1, hostname, exit code propagation", async () => {
-    const r = await runCollect(testSpec(root, ["sh", "-c", "echo $$; hostname; ps -o pid= | sort -n | head -1; test -f /.dockerenv && echo dockerenv; exit 7"]));
+    const r = await runCollect(
+      testSpec(root, ["sh", "-c", "echo $$; hostname; ps -o pid= | sort -n | head -1; test -f /.dockerenv && echo dockerenv; exit 7"]),
+    );
     expect(r).toMatchObject({ exitCode: 7, oomKilled: false, stderr: "" });
     const [pid, host, lowest, marker] = r.stdout.trim().split("\n");
     expect(pid).toBe("1");
@@ -32,11 +47,24 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   });
 
   test("mounts: proc, tmpfs /dev, devpts, ro sysfs, masked and read-only paths", async () => {
-    const r = await runCollect(testSpec(root, ["sh", "-c",
-      "cat /proc/mounts; echo ---; cat /proc/timer_list | wc -c; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname && echo WROTE; ls -l /dev/ptmx; echo x > /dev/null && echo devnull-ok"]));
+    const r = await runCollect(
+      testSpec(root, [
+        "sh",
+        "-c",
+        "cat /proc/mounts; echo ---; cat /proc/timer_list | wc -c; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname && echo WROTE; ls -l /dev/ptmx; echo x > /dev/null && echo devnull-ok",
+      ]),
+    );
     expect(r.exitCode).toBe(0);
     const [mounts, rest] = r.stdout.split("---\n");
-    const byTarget = new Map(mounts!.trim().split("\n").map((l) => { const f = l.split(" "); return [f[1], f] as const; }));
+    const byTarget = new Map(
+      mounts!
+        .trim()
+        .split("\n")
+        .map((l) => {
+          const f = l.split(" ");
+          return [f[1], f] as const;
+        }),
+    );
     expect(byTarget.get("/proc")![2]).toBe("proc");
     expect(byTarget.get("/dev")!.slice(2, 4)).toEqual(["tmpfs", expect.stringContaining("nosuid")]);
     expect(byTarget.get("/dev/pts")![2]).toBe("devpts");
@@ -65,7 +93,14 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     expect(capLine(r.stdout, "CapInh")).toBe("0000000000000000");
     expect(capLine(r.stdout, "CapAmb")).toBe("0000000000000000");
 
-    const u = await runCollect(testSpec(root, ["sh", "-c", "id; grep Cap /proc/self/status; cat /proc/self/status | grep -E '^(Groups|NoNewPrivs)'"], {}, { uid: 65534, gid: 65534, additionalGids: [5], noNewPrivileges: true }));
+    const u = await runCollect(
+      testSpec(
+        root,
+        ["sh", "-c", "id; grep Cap /proc/self/status; cat /proc/self/status | grep -E '^(Groups|NoNewPrivs)'"],
+        {},
+        { uid: 65534, gid: 65534, additionalGids: [5], noNewPrivileges: true },
+      ),
+    );
     expect(u.stdout).toContain("uid=65534(nobody) gid=65534(nobody)");
     expect(u.stdout).toMatch(/Groups:\s+5/);
     expect(u.stdout).toMatch(/NoNewPrivs:\s+1/);
@@ -83,8 +118,14 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
 
     // "all" is what this process may hand down: its own bounding set
     const all = capLine(readFileSync("/proc/self/status", "utf8"), "CapBnd");
-    const p = await runCollect(testSpec(root, ["sh", "-c", "grep Cap /proc/self/status; grep ' /sys ' /proc/mounts; cat /proc/timer_list | wc -c; ls /dev | wc -l"],
-      { privileged: true }, { capabilities: ["ALL"] }));
+    const p = await runCollect(
+      testSpec(
+        root,
+        ["sh", "-c", "grep Cap /proc/self/status; grep ' /sys ' /proc/mounts; cat /proc/timer_list | wc -c; ls /dev | wc -l"],
+        { privileged: true },
+        { capabilities: ["ALL"] },
+      ),
+    );
     expect(capLine(p.stdout, "CapEff")).toBe(all);
     expect(capLine(p.stdout, "CapBnd")).toBe(all);
     expect(p.stdout).toMatch(/sysfs \/sys sysfs rw,/);
@@ -98,16 +139,25 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     mkdirSync(host, { recursive: true });
     writeFileSync(`${host}/f.txt`, "from-host\n");
     writeFileSync(`${root}/hosts`, "127.0.0.1 localhost generated\n");
-    const r = await runCollect(testSpec(root, ["sh", "-c",
-      "pwd; cat /data/f.txt; cat /etc/hosts; touch /x 2>&1 || echo rootfs-ro; touch /data/y 2>/dev/null || echo data-ro; touch /scratch/z && echo tmpfs-rw; grep ' /scratch ' /proc/mounts"],
-      {
-        readonlyRootfs: true,
-        mounts: [
-          { type: "bind", source: host, target: "/data", options: ["rbind", "ro"] },
-          { type: "bind", source: `${root}/hosts`, target: "/etc/hosts", options: ["rbind"] },
-          { type: "tmpfs", source: "tmpfs", target: "/scratch", options: ["nosuid", "size=1m", "mode=1777"] },
+    const r = await runCollect(
+      testSpec(
+        root,
+        [
+          "sh",
+          "-c",
+          "pwd; cat /data/f.txt; cat /etc/hosts; touch /x 2>&1 || echo rootfs-ro; touch /data/y 2>/dev/null || echo data-ro; touch /scratch/z && echo tmpfs-rw; grep ' /scratch ' /proc/mounts",
         ],
-      }, { cwd: "/work/dir" }));
+        {
+          readonlyRootfs: true,
+          mounts: [
+            { type: "bind", source: host, target: "/data", options: ["rbind", "ro"] },
+            { type: "bind", source: `${root}/hosts`, target: "/etc/hosts", options: ["rbind"] },
+            { type: "tmpfs", source: "tmpfs", target: "/scratch", options: ["nosuid", "size=1m", "mode=1777"] },
+          ],
+        },
+        { cwd: "/work/dir" },
+      ),
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain("/work/dir\nfrom-host\n127.0.0.1 localhost generated\n");
     expect(r.stdout).toContain("rootfs-ro");
@@ -120,14 +170,23 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     for (const d of ["upper", "work", "lower2"]) mkdirSync(`${root}/ov-${d}`, { recursive: true });
     writeFileSync(`${root}/ov-lower2/from-lower2`, "l2\n");
     const spec = testSpec(root, ["sh", "-c", "cat /from-lower2; echo new > /created; rm /bin/vi; grep ' / ' /proc/mounts"], {
-      rootfs: [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${root}/ov-lower2:${root}/rootfs`, `upperdir=${root}/ov-upper`, `workdir=${root}/ov-work`] }],
+      rootfs: [
+        {
+          type: "overlay",
+          source: "overlay",
+          target: "/",
+          options: [`lowerdir=${root}/ov-lower2:${root}/rootfs`, `upperdir=${root}/ov-upper`, `workdir=${root}/ov-work`],
+        },
+      ],
     });
     const r = await runCollect(spec);
     expect(r).toMatchObject({ exitCode: 0, stderr: "" });
     expect(r.stdout).toMatch(/^l2\noverlay \/ overlay rw/);
     expect(readFileSync(`${root}/ov-upper/created`, "utf8")).toBe("new\n");
     expect(existsSync(`${root}/rootfs/bin/vi`)).toBe(true); // the lower layer is untouched (whiteout in upper)
-    const bad = await runCollect(testSpec(root, ["true"], { rootfs: [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${root}/nope`] }] })).catch((x) => x);
+    const bad = await runCollect(
+      testSpec(root, ["true"], { rootfs: [{ type: "overlay", source: "overlay", target: "/", options: [`lowerdir=${root}/nope`] }] }),
+    ).catch((x) => x);
     expect(bad.message).toStartWith("prepare rootfs: ");
   });
 
@@ -140,12 +199,14 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     symlinkSync(outside, `${root}/rootfs/escape`);
     symlinkSync("../../../../../..", `${root}/rootfs/up`);
     try {
-      const r = await runCollect(testSpec(root, ["sh", "-c", "grep -c ' /tmp/berth-test-runtime-.*/outside/sub\\| /sub ' /proc/mounts"], {
-        mounts: [
-          { type: "tmpfs", source: "tmpfs", target: "/escape/sub", options: [] },
-          { type: "tmpfs", source: "tmpfs", target: "/up/sub", options: [] },
-        ],
-      }));
+      const r = await runCollect(
+        testSpec(root, ["sh", "-c", "grep -c ' /tmp/berth-test-runtime-.*/outside/sub\\| /sub ' /proc/mounts"], {
+          mounts: [
+            { type: "tmpfs", source: "tmpfs", target: "/escape/sub", options: [] },
+            { type: "tmpfs", source: "tmpfs", target: "/up/sub", options: [] },
+          ],
+        }),
+      );
       expect(r.stdout.trim()).toBe("2");
       expect(existsSync(`${outside}/sub`)).toBe(false);
       expect(existsSync(`${root}/rootfs${outside}/sub`)).toBe(true);
@@ -157,12 +218,14 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       symlinkSync(`${root}/dangling-host`, `${root}/rootfs/dangling`);
       const tag = `berth-dangling-${process.pid}-${Date.now()}`;
       symlinkSync(`../../../../../../../../etc/${tag}/localtime`, `${root}/rootfs/etc/localtime`);
-      const d = await runCollect(testSpec(root, ["sh", "-c", "cat /etc/localtime; grep -c ' /dangling-host/sub \\| /etc/[^ ]*/localtime ' /proc/mounts || true"], {
-        mounts: [
-          { type: "tmpfs", source: "tmpfs", target: "/dangling/sub", options: [] },
-          { type: "bind", source: "/etc/hostname", target: "/etc/localtime", options: ["rbind", "ro"] },
-        ],
-      }));
+      const d = await runCollect(
+        testSpec(root, ["sh", "-c", "cat /etc/localtime; grep -c ' /dangling-host/sub \\| /etc/[^ ]*/localtime ' /proc/mounts || true"], {
+          mounts: [
+            { type: "tmpfs", source: "tmpfs", target: "/dangling/sub", options: [] },
+            { type: "bind", source: "/etc/hostname", target: "/etc/localtime", options: ["rbind", "ro"] },
+          ],
+        }),
+      );
       expect(d.exitCode).toBe(0);
       expect(d.stdout).toContain(readFileSync("/etc/hostname", "utf8").trim());
       expect(existsSync(`${root}/dangling-host`)).toBe(false);
@@ -172,13 +235,16 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       // a symlink loop is an error naming the mount, not a hang
       symlinkSync("loop-b", `${root}/rootfs/loop-a`);
       symlinkSync("loop-a", `${root}/rootfs/loop-b`);
-      const e = await runCollect(testSpec(root, ["true"], { mounts: [{ type: "tmpfs", source: "tmpfs", target: "/loop-a/sub", options: [] }] })).catch((x) => x);
+      const e = await runCollect(testSpec(root, ["true"], { mounts: [{ type: "tmpfs", source: "tmpfs", target: "/loop-a/sub", options: [] }] })).catch(
+        (x) => x,
+      );
       expect(e.message).toContain(`container init: mount "tmpfs" on "/loop-a/sub"`);
     } finally {
       for (const p of ["escape", "up", "dangling", "sub", "tmp", "loop-a", "loop-b", "etc/localtime", root.slice(1).split("/")[0]!]) {
         rmSync(`${root}/rootfs/${p}`, { recursive: true, force: true });
       }
-      for (const e of (await import("node:fs")).readdirSync(`${root}/rootfs/etc`)) if (e.startsWith("berth-dangling-")) rmSync(`${root}/rootfs/etc/${e}`, { recursive: true, force: true });
+      for (const e of (await import("node:fs")).readdirSync(`${root}/rootfs/etc`))
+        if (e.startsWith("berth-dangling-")) rmSync(`${root}/rootfs/etc/${e}`, { recursive: true, force: true });
       mkdirSync(`${root}/rootfs/tmp`, { mode: 0o1777 });
     }
   });
@@ -198,7 +264,9 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   });
 
   test("a failing mount names the step: container init: mount … on …", async () => {
-    const e = await runCollect(testSpec(root, ["true"], { mounts: [{ type: "bind", source: "/proc/self/nonexistent-berth", target: "/x", options: ["rbind"] }] })).catch((x) => x);
+    const e = await runCollect(
+      testSpec(root, ["true"], { mounts: [{ type: "bind", source: "/proc/self/nonexistent-berth", target: "/x", options: ["rbind"] }] }),
+    ).catch((x) => x);
     expect(e.message).toContain("bind source path does not exist");
     const e2 = await runCollect(testSpec(root, ["true"], { mounts: [{ type: "nosuchfs", source: "none", target: "/x", options: [] }] })).catch((x) => x);
     expect(e2.message).toBe(`container init: mount "none" on "/x": No such device (ENODEV)`);
@@ -208,7 +276,8 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     const [outR, outW] = pipe2();
     const spec = testSpec(root, ["sleep", "30"]);
     const c = await createContainer(spec, { stdin: outR, stdout: outW, stderr: outW });
-    closeFd(outR); closeFd(outW);
+    closeFd(outR);
+    closeFd(outW);
     try {
       expect(c.startTime).toBe(processStartTime(c.pid)!);
       expect(isAlive(c.pid, c.startTime)).toBe(true);
@@ -236,9 +305,17 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   });
 
   test("cgroup limits are written and visible from inside", async () => {
-    const r = await runCollect(testSpec(root, ["sh", "-c",
-      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares; grep memory /proc/self/cgroup; head -c1 /dev/zero >/dev/null && echo zero-ok"],
-      { resources: { memory: 64 * 1024 * 1024, pidsLimit: 50, cpus: 0.5, cpuShares: 512 } }));
+    const r = await runCollect(
+      testSpec(
+        root,
+        [
+          "sh",
+          "-c",
+          "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares; grep memory /proc/self/cgroup; head -c1 /dev/zero >/dev/null && echo zero-ok",
+        ],
+        { resources: { memory: 64 * 1024 * 1024, pidsLimit: 50, cpus: 0.5, cpuShares: 512 } },
+      ),
+    );
     expect(r.stdout.split("\n").slice(0, 5)).toEqual([String(64 * 1024 * 1024), "50", "50000", "512", expect.stringMatching(/^\d+:memory:\/$/)]);
     expect(r.stdout).toContain("zero-ok");
   });
@@ -251,16 +328,23 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax",
       "cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
     ].join("; ");
-    const r = await runCollect(testSpec(root, ["sh", "-c", script], {
-      devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }, { source: "/dev/zero", target: "/dev/myzero" }],
-      shmSize: 32 * 1024 * 1024,
-      sysctls: { "net.ipv4.ip_forward": "1", "kernel.msgmax": "12345" },
-      resources: { deviceRules: ["c 10:237 rwm"], cpusetCpus: "0", memoryReservation: 32 * 1024 * 1024 },
-    }));
+    const r = await runCollect(
+      testSpec(root, ["sh", "-c", script], {
+        devices: [
+          { source: "/dev/loop-control", target: "/dev/loop-control" },
+          { source: "/dev/zero", target: "/dev/myzero" },
+        ],
+        shmSize: 32 * 1024 * 1024,
+        sysctls: { "net.ipv4.ip_forward": "1", "kernel.msgmax": "12345" },
+        resources: { deviceRules: ["c 10:237 rwm"], cpusetCpus: "0", memoryReservation: 32 * 1024 * 1024 },
+      }),
+    );
     expect(r.stderr).toBe("");
     expect(r.stdout.split("\n").map((l) => l.trim())).toEqual(["loop-ok", "00 00 00", "32768", "1", "12345", "0", String(32 * 1024 * 1024), ""]);
     // without the rule the device cgroup refuses the node even when it is bound in
-    const denied = await runCollect(testSpec(root, ["sh", "-c", "true < /dev/loop-control && echo opened"], { devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }] }));
+    const denied = await runCollect(
+      testSpec(root, ["sh", "-c", "true < /dev/loop-control && echo opened"], { devices: [{ source: "/dev/loop-control", target: "/dev/loop-control" }] }),
+    );
     expect(denied.stdout).toBe("");
     expect(denied.stderr).toContain("Operation not permitted");
     // the host's own values are untouched
@@ -271,7 +355,11 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
   });
 
   test("OOM: a memory hog under a 24 MiB limit exits 137 with oomKilled", async () => {
-    const r = await runCollect(testSpec(root, ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"], { resources: { memory: 24 * 1024 * 1024, memorySwap: 24 * 1024 * 1024 } }));
+    const r = await runCollect(
+      testSpec(root, ["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"], {
+        resources: { memory: 24 * 1024 * 1024, memorySwap: 24 * 1024 * 1024 },
+      }),
+    );
     expect(r).toMatchObject({ exitCode: 137, oomKilled: true });
   }, 30000);
 
@@ -284,7 +372,8 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     const [a, b] = pipe2();
     const spec = testSpec(root, ["sleep", "30"], {}, { init: true });
     const c = await createContainer(spec, { stdin: a, stdout: b, stderr: b });
-    closeFd(a); closeFd(b);
+    closeFd(a);
+    closeFd(b);
     try {
       await Bun.sleep(100);
       killContainer(c.pid, 15); // forwarded to sleep, which dies of it
@@ -300,17 +389,36 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     const [a, b] = pipe2();
     const spec = testSpec(root, ["sh", "-c", "echo marker > /tmp/m; sleep 30"]);
     const c = await createContainer(spec, { stdin: a, stdout: b, stderr: b });
-    closeFd(a); closeFd(b);
+    closeFd(a);
+    closeFd(b);
     try {
       await Bun.sleep(100);
       const [outR, outW] = pipe2();
       const [inR, inW] = pipe2();
       closeFd(inW);
-      const ex = await execInContainer(c.pid, {
-        args: ["sh", "-c", "echo $$ $(hostname) $(cat /tmp/m) $(id -u) $(pwd); ps -o pid,comm | grep -c sleep; grep memory /proc/self/cgroup; grep CapEff /proc/self/status"],
-        env: ["PATH=/bin"], cwd: "/tmp", uid: 65534, gid: 65534, additionalGids: [], terminal: false, capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, init: false,
-      }, { stdin: inR, stdout: outW, stderr: outW }, spec.cgroupPath);
-      closeFd(outW); closeFd(inR);
+      const ex = await execInContainer(
+        c.pid,
+        {
+          args: [
+            "sh",
+            "-c",
+            "echo $$ $(hostname) $(cat /tmp/m) $(id -u) $(pwd); ps -o pid,comm | grep -c sleep; grep memory /proc/self/cgroup; grep CapEff /proc/self/status",
+          ],
+          env: ["PATH=/bin"],
+          cwd: "/tmp",
+          uid: 65534,
+          gid: 65534,
+          additionalGids: [],
+          terminal: false,
+          capabilities: DEFAULT_CAPABILITIES,
+          noNewPrivileges: false,
+          init: false,
+        },
+        { stdin: inR, stdout: outW, stderr: outW },
+        spec.cgroupPath,
+      );
+      closeFd(outW);
+      closeFd(inR);
       const out = await Bun.file(outR).text();
       closeFd(outR);
       expect(await ex.wait()).toEqual({ exitCode: 0, oomKilled: false });
@@ -320,7 +428,12 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       expect(sleeps).toBe("1");
       expect(cg).toMatch(/:memory:\/$/);
       expect(capEff).toMatch(/0000000000000000$/);
-      const e = await execInContainer(c.pid, { args: ["nosuch"], env: [], cwd: "/", uid: 0, gid: 0, additionalGids: [], terminal: false, capabilities: [], noNewPrivileges: false, init: false }, { stdin: 0, stdout: 1, stderr: 2 }, spec.cgroupPath).catch((x) => x);
+      const e = await execInContainer(
+        c.pid,
+        { args: ["nosuch"], env: [], cwd: "/", uid: 0, gid: 0, additionalGids: [], terminal: false, capabilities: [], noNewPrivileges: false, init: false },
+        { stdin: 0, stdout: 1, stderr: 2 },
+        spec.cgroupPath,
+      ).catch((x) => x);
       expect(e.reason).toBe("not_found");
     } finally {
       killContainer(c.pid, 9);

@@ -32,8 +32,17 @@ export function testSpec(root: string, args: string[], patch: Partial<ContainerS
     readonlyRootfs: false,
     mounts: [],
     process: {
-      args, env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"], cwd: "/", uid: 0, gid: 0,
-      additionalGids: [], terminal: false, capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, init: false, ...proc,
+      args,
+      env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
+      cwd: "/",
+      uid: 0,
+      gid: 0,
+      additionalGids: [],
+      terminal: false,
+      capabilities: DEFAULT_CAPABILITIES,
+      noNewPrivileges: false,
+      init: false,
+      ...proc,
     },
     namespaces: { net: "new", ipc: "new", uts: "new", pid: "new" },
     cgroupPath: `berth-test/${id}`,
@@ -72,7 +81,8 @@ export function leaks(root: string): string[] {
   const out: string[] = [];
   for (const h of readdirSync("/sys/fs/cgroup")) {
     const d = `/sys/fs/cgroup/${h}/berth-test`;
-    if (existsSync(d)) for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && e.name.includes(`-${process.pid}-`)) out.push(`${d}/${e.name}`);
+    if (existsSync(d))
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && e.name.includes(`-${process.pid}-`)) out.push(`${d}/${e.name}`);
   }
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) if (line.includes(root)) out.push(line);
   return out;
@@ -81,5 +91,8 @@ export function leaks(root: string): string[] {
 export function removeRoot(root: string): void {
   rmSync(root, { recursive: true, force: true });
   // the shared parent cgroup, once no test file uses it any more
-  for (const h of readdirSync("/sys/fs/cgroup")) try { rmdirSync(`/sys/fs/cgroup/${h}/berth-test`); } catch {}
+  for (const h of readdirSync("/sys/fs/cgroup"))
+    try {
+      rmdirSync(`/sys/fs/cgroup/${h}/berth-test`);
+    } catch {}
 }

@@ -97,7 +97,11 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
       await term.type("\x03");
       const exit = await c.wait();
       // once, not twice (tty + the reaper's forwarding); the output is in the object for a failure's diff
-      expect({ exit, ints: term.out.match(/got-INT/g), out: term.out }).toEqual({ exit: { exitCode: 7, oomKilled: false }, ints: ["got-INT"], out: expect.any(String) });
+      expect({ exit, ints: term.out.match(/got-INT/g), out: term.out }).toEqual({
+        exit: { exitCode: 7, oomKilled: false },
+        ints: ["got-INT"],
+        out: expect.any(String),
+      });
     } finally {
       removeCgroup(spec.cgroupPath);
       await term.close();
@@ -109,17 +113,31 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
     const [a, b] = pipe2();
     const spec = testSpec(root, ["sleep", "30"]);
     const c = await createContainer(spec, { stdin: a, stdout: b, stderr: b });
-    closeFd(a); closeFd(b);
+    closeFd(a);
+    closeFd(b);
     const pty = openContainerPty(c.pid);
     expect(pty.name).toMatch(/^\/dev\/pts\/\d+$/);
     const term = terminal(pty.master);
     const { until, type } = term;
     try {
       setWinsize(pty.master, { rows: 30, cols: 100 });
-      const ex = await execInContainer(c.pid, {
-        args: ["sh", "-i"], env: ["PATH=/bin", "PS1=ex# ", "TERM=dumb"], cwd: "/", uid: 0, gid: 0, additionalGids: [], terminal: true,
-        capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, init: false,
-      }, { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave }, spec.cgroupPath);
+      const ex = await execInContainer(
+        c.pid,
+        {
+          args: ["sh", "-i"],
+          env: ["PATH=/bin", "PS1=ex# ", "TERM=dumb"],
+          cwd: "/",
+          uid: 0,
+          gid: 0,
+          additionalGids: [],
+          terminal: true,
+          capabilities: DEFAULT_CAPABILITIES,
+          noNewPrivileges: false,
+          init: false,
+        },
+        { stdin: pty.slave, stdout: pty.slave, stderr: pty.slave },
+        spec.cgroupPath,
+      );
       closeFd(pty.slave);
       await until(/ex# /);
       await type("tty; stty size; echo D$((2*2))\r");

@@ -11,7 +11,14 @@ import { parseTar } from "nanotar";
 import { lsetxattr, lgetxattr, mknod, makedev, S_IFCHR, S_IFBLK, S_IFIFO } from "../../src/ffi/fs.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import {
-  compressStream, openMaybeCompressed, readDirectoryRecords, readTar, tarStream, TarWriter, type TarEntry, type TarRecord,
+  compressStream,
+  openMaybeCompressed,
+  readDirectoryRecords,
+  readTar,
+  tarStream,
+  TarWriter,
+  type TarEntry,
+  type TarRecord,
 } from "../../src/tar/index.ts";
 
 const base = mkdtempSync("/tmp/berth-test-tar-");
@@ -83,14 +90,34 @@ function compare(got: Map<string, Seen>, want: Map<string, Seen>, opts: { xattrs
   expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
   for (const [name, w] of want) {
     const g = got.get(name)!;
-    const we = w.entry, ge = g.entry;
+    const we = w.entry,
+      ge = g.entry;
     // GNU tar picks which name of a hardlinked inode is the "first" by its own walk order
     if (we.type === "hardlink" || ge.type === "hardlink") {
       expect([name, ge.type === "hardlink" || ge.type === "file"]).toEqual([name, true]);
       continue;
     }
-    expect({ name, type: ge.type, mode: ge.mode, uid: ge.uid, gid: ge.gid, size: ge.size, sec: Math.floor(ge.mtime), linkname: ge.linkname, dev: [ge.devmajor, ge.devminor] })
-      .toEqual({ name, type: we.type, mode: we.mode, uid: we.uid, gid: we.gid, size: we.size, sec: Math.floor(we.mtime), linkname: we.linkname, dev: [we.devmajor, we.devminor] });
+    expect({
+      name,
+      type: ge.type,
+      mode: ge.mode,
+      uid: ge.uid,
+      gid: ge.gid,
+      size: ge.size,
+      sec: Math.floor(ge.mtime),
+      linkname: ge.linkname,
+      dev: [ge.devmajor, ge.devminor],
+    }).toEqual({
+      name,
+      type: we.type,
+      mode: we.mode,
+      uid: we.uid,
+      gid: we.gid,
+      size: we.size,
+      sec: Math.floor(we.mtime),
+      linkname: we.linkname,
+      dev: [we.devmajor, we.devminor],
+    });
     if (ge.mtimeNsec !== undefined) expect([name, ge.mtimeNsec]).toEqual([name, we.mtimeNsec ?? 0]);
     expect([name, g.sha]).toEqual([name, w.sha]);
     if (opts.xattrs) expect([name, ge.xattrs]).toEqual([name, we.xattrs]);
@@ -106,7 +133,9 @@ describe("GNU tar → berth reader", () => {
       // ustar and v7 cannot hold unsplittable names, ids ≥ 8^7 or xattrs; v7 has no special files
       const limited = format === "ustar" || format === "v7";
       const v7only = format === "v7" ? ["fifo", "null", "loop9"] : [];
-      const exclude = limited ? ["--exclude", LONG255.split("/")[0], "--exclude", "longlink", "--exclude", "b513", "--exclude", LONG100, ...v7only.flatMap((x) => ["--exclude", x])] : [];
+      const exclude = limited
+        ? ["--exclude", LONG255.split("/")[0], "--exclude", "longlink", "--exclude", "b513", "--exclude", LONG100, ...v7only.flatMap((x) => ["--exclude", x])]
+        : [];
       const xattr = format === "pax" ? ["--xattrs", "--xattrs-include=*"] : [];
       const r = sh(["tar", `--format=${format}`, ...xattr, "--sort=name", ...exclude, "-cf", out, "-C", tree, "."]);
       expect(r).toMatchObject({ exitCode: 0 });
@@ -114,7 +143,8 @@ describe("GNU tar → berth reader", () => {
       got.delete("."); // GNU tar's "./" root entry
       const want = await fsView();
       if (limited) {
-        for (const k of [...want.keys()]) if (k.startsWith(LONG255.split("/")[0]) || ["longlink", "dir/b513", "dir/" + LONG100, ...v7only].includes(k)) want.delete(k);
+        for (const k of [...want.keys()])
+          if (k.startsWith(LONG255.split("/")[0]) || ["longlink", "dir/b513", "dir/" + LONG100, ...v7only].includes(k)) want.delete(k);
       }
       if (format === "v7") {
         // v7 headers have no uname/gname/devices, and GNU tar's v7 writer stores directories as '5' anyway
@@ -127,14 +157,19 @@ describe("GNU tar → berth reader", () => {
   test("1-byte chunks over a GNU pax archive give the same records", async () => {
     const out = join(base, "gnu-pax.tar");
     const data = readFileSync(out);
-    async function* bytes() { for (let i = 0; i < data.length; i++) yield data.subarray(i, i + 1); }
+    async function* bytes() {
+      for (let i = 0; i < data.length; i++) yield data.subarray(i, i + 1);
+    }
     const a = await readAll(readTar(bytes()));
     const b = await readAll(readTar(Bun.file(out).stream()));
     expect([...a.entries()]).toEqual([...b.entries()]);
   });
 
   test("GNU tar gzip and zstd archives through openMaybeCompressed", async () => {
-    for (const [flag, kind] of [["-z", "gzip"], ["--zstd", "zstd"]] as const) {
+    for (const [flag, kind] of [
+      ["-z", "gzip"],
+      ["--zstd", "zstd"],
+    ] as const) {
       const out = join(base, `c.tar.${kind}`);
       expect(sh(["tar", "--format=gnu", flag, "-cf", out, "-C", tree, "dir"])).toMatchObject({ exitCode: 0 });
       const { compression, stream } = await openMaybeCompressed(Bun.file(out).stream());
@@ -145,8 +180,12 @@ describe("GNU tar → berth reader", () => {
   });
 
   test("bzip2 and xz are refused with a clear error", async () => {
-    await expect(openMaybeCompressed(new Blob([new Uint8Array([0x42, 0x5a, 0x68, 0x39, 1, 2])]).stream())).rejects.toThrow("tar: bzip2-compressed archives are not supported");
-    await expect(openMaybeCompressed(new Blob([new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 1])]).stream())).rejects.toThrow("tar: xz-compressed archives are not supported");
+    await expect(openMaybeCompressed(new Blob([new Uint8Array([0x42, 0x5a, 0x68, 0x39, 1, 2])]).stream())).rejects.toThrow(
+      "tar: bzip2-compressed archives are not supported",
+    );
+    await expect(openMaybeCompressed(new Blob([new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 1])]).stream())).rejects.toThrow(
+      "tar: xz-compressed archives are not supported",
+    );
   });
 });
 
@@ -173,7 +212,9 @@ describe("berth writer → GNU tar", () => {
     mkdirSync(dest);
     const x = sh(["tar", "-xf", out, "--xattrs", "--xattrs-include=*", "--numeric-owner", "-C", dest]);
     expect(x).toMatchObject({ exitCode: 0, stderr: "" });
-    compare(await readAll(readDirectoryRecords(dest, { xattrs: (n) => n.startsWith("user.") || n === "security.capability" })), await fsView(), { xattrs: xattrsWork && rootEnabled });
+    compare(await readAll(readDirectoryRecords(dest, { xattrs: (n) => n.startsWith("user.") || n === "security.capability" })), await fsView(), {
+      xattrs: xattrsWork && rootEnabled,
+    });
     if (rootEnabled) expect(lgetxattr(join(dest, "dir/sub/big.bin"), "security.capability")).toEqual(CAP);
     if (xattrsWork) expect(new TextDecoder().decode(lgetxattr(join(dest, "dir/b511"), "user.berth")!)).toBe("v\0bin\xff");
   });
@@ -185,7 +226,10 @@ describe("berth writer → GNU tar", () => {
   });
 
   test("gzip and zstd output of compressStream decompress with the CLI tools", async () => {
-    for (const [kind, tool] of [["gzip", "gzip"], ["zstd", "zstd"]] as const) {
+    for (const [kind, tool] of [
+      ["gzip", "gzip"],
+      ["zstd", "zstd"],
+    ] as const) {
       const out = join(base, `berth.tar.${kind}`);
       await Bun.write(out, new Response(compressStream(tarStream(readDirectoryRecords(join(tree, "dir"), { prefix: "dir" })), kind)));
       expect(sh([tool, "-t", out])).toMatchObject({ exitCode: 0 });
@@ -197,7 +241,10 @@ describe("berth writer → GNU tar", () => {
     const out = join(base, "pax.tar");
     const parts: Uint8Array[] = [];
     const w = new TarWriter((c) => void parts.push(c.slice()));
-    await w.add({ name: "frac", type: "file", mode: 0o644, uid: 0, gid: 0, size: 2, mtime: 1_700_000_000.123, mtimeNsec: 123456789 }, new TextEncoder().encode("hi"));
+    await w.add(
+      { name: "frac", type: "file", mode: 0o644, uid: 0, gid: 0, size: 2, mtime: 1_700_000_000.123, mtimeNsec: 123456789 },
+      new TextEncoder().encode("hi"),
+    );
     await w.add({ name: "x".repeat(300), type: "file", mode: 0o600, uid: 9_999_999, gid: 0, size: 0, mtime: 1 });
     await w.finish();
     writeFileSync(out, Buffer.concat(parts));
@@ -257,7 +304,11 @@ describe("sizes beyond 8 GiB (headers only: no 8 GiB of data is written or piped
       p.kill();
       await p.exited;
       rmSync(f);
-      const it = readTar((async function* () { yield Buffer.concat(head); })());
+      const it = readTar(
+        (async function* () {
+          yield Buffer.concat(head);
+        })(),
+      );
       const r = (await it.next()).value!;
       expect(r.entry).toMatchObject({ name: `sparse-${format}`, type: "file", size: SIZE });
       await expect(it.next()).rejects.toThrow(`truncated entry "sparse-${format}": expected ${SIZE} bytes`);
@@ -267,7 +318,10 @@ describe("sizes beyond 8 GiB (headers only: no 8 GiB of data is written or piped
   test("berth's pax + base-256 header for a 9 GiB entry lists in GNU tar", async () => {
     const parts: Uint8Array[] = [];
     const w = new TarWriter((c) => void parts.push(c.slice()));
-    const body = (async function* () { yield new Uint8Array(4096); throw new Error("stop"); })();
+    const body = (async function* () {
+      yield new Uint8Array(4096);
+      throw new Error("stop");
+    })();
     await w.add({ name: "huge.img", type: "file", mode: 0o644, uid: 0, gid: 0, size: SIZE, mtime: 1_700_000_000 }, body).catch(() => {});
     await w.flush();
     const out = join(base, "huge-head.tar");

@@ -44,12 +44,15 @@ test("reading and re-writing a ~400 MB stream keeps RSS growth bounded", async (
   const w = new TarWriter(() => {});
   for await (const r of readTar(synthetic())) {
     entries++;
-    await w.add(r.entry, (async function* () {
-      for await (const c of r.body) {
-        bodyBytes += c.length;
-        yield c;
-      }
-    })());
+    await w.add(
+      r.entry,
+      (async function* () {
+        for await (const c of r.body) {
+          bodyBytes += c.length;
+          yield c;
+        }
+      })(),
+    );
     const rss = process.memoryUsage.rss();
     if (rss > peak) peak = rss;
   }
@@ -59,6 +62,8 @@ test("reading and re-writing a ~400 MB stream keeps RSS growth bounded", async (
   expect(bodyBytes).toBeGreaterThan(TOTAL - 40 * MB);
   expect(outBytes).toBeGreaterThan(TOTAL);
   const growth = (peak - before) / MB;
-  console.log(`rss before ${(before / MB).toFixed(0)} MiB, peak ${(peak / MB).toFixed(0)} MiB, growth ${growth.toFixed(1)} MiB over ${(TOTAL / MB).toFixed(0)} MiB streamed`);
+  console.log(
+    `rss before ${(before / MB).toFixed(0)} MiB, peak ${(peak / MB).toFixed(0)} MiB, growth ${growth.toFixed(1)} MiB over ${(TOTAL / MB).toFixed(0)} MiB streamed`,
+  );
   expect(growth).toBeLessThan(64);
 }, 120_000);

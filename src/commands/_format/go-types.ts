@@ -12,7 +12,11 @@ const portMap: GoType = { map: { slice: portBinding } };
 const graphDriver: GoType = { struct: { Data: strMap, Name: "string" } };
 const health: GoType = {
   ptr: true,
-  struct: { Status: "string", FailingStreak: "int", Log: { slice: { ptr: true, struct: { Start: "string", End: "string", ExitCode: "int", Output: "string" } } } },
+  struct: {
+    Status: "string",
+    FailingStreak: "int",
+    Log: { slice: { ptr: true, struct: { Start: "string", End: "string", ExitCode: "int", Output: "string" } } },
+  },
 };
 const state: GoType = {
   ptr: true,

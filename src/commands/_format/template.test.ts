@@ -141,7 +141,11 @@ describe("Go structs (issue 16 item 12)", () => {
       State: { Status: "running", Running: true, Pid: 7 },
       GraphDriver: { Data: null, Name: "vfs" },
       Mounts: [{ Type: "volume", Name: "v", Source: "/s", Destination: "/d", Driver: "local", Mode: "z", RW: true, Propagation: "" }],
-      HostConfig: { PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "18080" }] }, RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, LogConfig: { Type: "json-file", Config: {} } },
+      HostConfig: {
+        PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "18080" }] },
+        RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+        LogConfig: { Type: "json-file", Config: {} },
+      },
       NetworkSettings: { Ports: { "80/tcp": [{ HostIp: "", HostPort: "18080" }], "443/tcp": null } },
     });
   test("a struct prints as {fields in order}, a nil slice in a map as []", () => {
@@ -156,6 +160,6 @@ describe("Go structs (issue 16 item 12)", () => {
     expect(JSON.stringify(doc().GraphDriver)).toBe('{"Data":null,"Name":"vfs"}');
   });
   test("range keeps the element types", () => {
-    expect(renderTemplate('{{range $p, $b := .NetworkSettings.Ports}}{{$p}}={{$b}};{{end}}', doc())).toBe("443/tcp=[];80/tcp=[{ 18080}];");
+    expect(renderTemplate("{{range $p, $b := .NetworkSettings.Ports}}{{$p}}={{$b}};{{end}}", doc())).toBe("443/tcp=[];80/tcp=[{ 18080}];");
   });
 });

@@ -283,8 +283,7 @@ function parsePipe(toks: { tok: string; pos: number }[], src: string, line: numb
         throw parseFault(`${line}: invalid syntax`);
       }
       args.push({ t: "lit", v });
-    }
-    else if (tok.startsWith(".")) args.push({ t: "dot", path: chain(tok) });
+    } else if (tok.startsWith(".")) args.push({ t: "dot", path: chain(tok) });
     else if (tok.startsWith("$")) {
       const [name, ...rest] = tok.split(".");
       args.push({ t: "var", name: name!, path: rest });
@@ -356,14 +355,7 @@ const SLICE_FIELDS = new Set([
  * `[]`, a nil map as `map[]`, a missing string as "". `goTyped` marks a document once (a hidden symbol on
  * each object, nothing in its JSON); goValue then prints it as Go would.
  */
-export type GoType =
-  | "string"
-  | "int"
-  | "bool"
-  | "any"
-  | { struct: Record<string, GoType>; ptr?: boolean }
-  | { map: GoType }
-  | { slice: GoType };
+export type GoType = "string" | "int" | "bool" | "any" | { struct: Record<string, GoType>; ptr?: boolean } | { map: GoType } | { slice: GoType };
 
 const GO_TYPE = Symbol("berth.goType");
 
@@ -398,12 +390,22 @@ function goValue(v: unknown, name = "", t?: GoType, depth = 0): string {
     if (typeof t === "string") {
       if (v === undefined || v === null) return t === "string" ? "" : t === "int" ? "0" : "false";
     } else if ("struct" in t) {
-      if (v === undefined || v === null) return t.ptr ? "<nil>" : `{${Object.entries(t.struct).map(([k, ft]) => goValue(undefined, k, ft, depth + 1)).join(" ")}}`;
-      const body = `{${Object.entries(t.struct).map(([k, ft]) => goValue((v as Record<string, unknown>)[k], k, ft, depth + 1)).join(" ")}}`;
+      if (v === undefined || v === null)
+        return t.ptr
+          ? "<nil>"
+          : `{${Object.entries(t.struct)
+              .map(([k, ft]) => goValue(undefined, k, ft, depth + 1))
+              .join(" ")}}`;
+      const body = `{${Object.entries(t.struct)
+        .map(([k, ft]) => goValue((v as Record<string, unknown>)[k], k, ft, depth + 1))
+        .join(" ")}}`;
       return t.ptr ? `&${body}` : body;
     } else if ("map" in t) {
       if (v === undefined || v === null) return "map[]";
-      return `map[${Object.keys(v as object).sort().map((k) => `${k}:${goValue((v as Record<string, unknown>)[k], k, t.map, depth + 1)}`).join(" ")}]`;
+      return `map[${Object.keys(v as object)
+        .sort()
+        .map((k) => `${k}:${goValue((v as Record<string, unknown>)[k], k, t.map, depth + 1)}`)
+        .join(" ")}]`;
     } else if ("slice" in t) {
       if (v === undefined || v === null) return "[]";
       if (Array.isArray(v)) return `[${v.map((x) => goValue(x, "", t.slice, depth + 1)).join(" ")}]`;
@@ -558,7 +560,8 @@ function callFunc(name: string, args: unknown[]): unknown {
     case "slice": {
       need(1);
       const v = args[0] as string | unknown[];
-      if (typeof v !== "string" && !Array.isArray(v)) throw new TemplateFault(`error calling slice: can't slice item of type ${v === null ? "<nil>" : typeof v}`);
+      if (typeof v !== "string" && !Array.isArray(v))
+        throw new TemplateFault(`error calling slice: can't slice item of type ${v === null ? "<nil>" : typeof v}`);
       const [from = 0, to = v.length] = args.slice(1) as number[];
       return v.slice(from, to);
     }

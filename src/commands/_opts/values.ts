@@ -71,7 +71,23 @@ export function parseEnvFile(text: string, clientEnv: Record<string, string | un
 }
 
 /** setrlimit(2) resources docker accepts, by their --ulimit names */
-export const ULIMIT_NAMES = ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"];
+export const ULIMIT_NAMES = [
+  "core",
+  "cpu",
+  "data",
+  "fsize",
+  "locks",
+  "memlock",
+  "msgqueue",
+  "nice",
+  "nofile",
+  "nproc",
+  "rss",
+  "rtprio",
+  "rttime",
+  "sigpending",
+  "stack",
+];
 
 /** `--ulimit nofile=1024:2048` (one value sets both) */
 export function parseUlimit(v: string): { Name: string; Soft: number; Hard: number } {
@@ -168,7 +184,22 @@ export function parseMountFlag(v: string): Mount {
     if (i < 0 && !["readonly", "ro", "volume-nocopy"].includes(k)) throw flag(`invalid field '${field}' must be a key=value pair`);
     kv[k] = i < 0 ? "true" : val;
   }
-  const known = new Set(["type", "source", "src", "target", "destination", "dst", "readonly", "ro", "bind-propagation", "volume-nocopy", "volume-driver", "tmpfs-size", "tmpfs-mode", "consistency"]);
+  const known = new Set([
+    "type",
+    "source",
+    "src",
+    "target",
+    "destination",
+    "dst",
+    "readonly",
+    "ro",
+    "bind-propagation",
+    "volume-nocopy",
+    "volume-driver",
+    "tmpfs-size",
+    "tmpfs-mode",
+    "consistency",
+  ]);
   for (const k of Object.keys(kv)) if (!known.has(k)) throw flag(`unexpected key '${k}' in '${v}'`);
   const type = kv.type ?? "volume";
   if (type !== "bind" && type !== "volume" && type !== "tmpfs") throw flag(`invalid mount type "${type}"`);
@@ -186,7 +217,8 @@ export function parseMountFlag(v: string): Mount {
   if (kv.consistency !== undefined) m.Consistency = kv.consistency;
   const propagation = kv["bind-propagation"];
   if (propagation !== undefined) {
-    if (!["private", "rprivate", "shared", "rshared", "slave", "rslave"].includes(propagation)) throw flag(`invalid value for bind-propagation: ${propagation}`);
+    if (!["private", "rprivate", "shared", "rshared", "slave", "rslave"].includes(propagation))
+      throw flag(`invalid value for bind-propagation: ${propagation}`);
     m.BindOptions = { Propagation: propagation as NonNullable<Mount["BindOptions"]>["Propagation"] };
   }
   if (kv["volume-nocopy"] !== undefined || kv["volume-driver"] !== undefined) {

@@ -3,7 +3,14 @@ import { humanDuration, humanSize, renderTable } from "../../lib/human.ts";
 import { shortId } from "../../lib/ids.ts";
 import { FORMAT_HELP, formatRows } from "../_format/table.ts";
 
-const HISTORY_HEADERS: Record<string, string> = { Comment: "COMMENT", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", CreatedSince: "CREATED", ID: "IMAGE", Size: "SIZE" };
+const HISTORY_HEADERS: Record<string, string> = {
+  Comment: "COMMENT",
+  CreatedAt: "CREATED AT",
+  CreatedBy: "CREATED BY",
+  CreatedSince: "CREATED",
+  ID: "IMAGE",
+  Size: "SIZE",
+};
 
 export default defineBerthCommand({
   meta: { name: "history", description: "Show the history of an image", usage: "[OPTIONS] IMAGE", minArgs: 1, maxArgs: 1 },
@@ -24,7 +31,8 @@ export default defineBerthCommand({
     const now = Date.now();
     const by = (s: string) => (flags["no-trunc"] || s.length <= 45 ? s : s.slice(0, 44) + "…");
     const human = flags.human !== false;
-    const since = (c: string) => (!c ? "N/A" : human ? `${humanDuration(now - Date.parse(c))} ago` : new Date(Date.parse(c)).toISOString().replace(/\.\d+Z$/, "Z"));
+    const since = (c: string) =>
+      !c ? "N/A" : human ? `${humanDuration(now - Date.parse(c))} ago` : new Date(Date.parse(c)).toISOString().replace(/\.\d+Z$/, "Z");
     const objs = rows.map((r) => ({
       Comment: r.comment,
       CreatedAt: r.created ? new Date(Date.parse(r.created)).toISOString().replace(/\.\d+Z$/, "Z") : "N/A",
@@ -34,7 +42,12 @@ export default defineBerthCommand({
       Size: human ? humanSize(r.size) : String(r.size),
     }));
     formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, HISTORY_HEADERS, () =>
-      ctx.out(renderTable(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], objs.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]))),
+      ctx.out(
+        renderTable(
+          ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+          objs.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]),
+        ),
+      ),
     );
   },
 });

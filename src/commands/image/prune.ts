@@ -12,7 +12,8 @@ export default defineBerthCommand({
   async run({ flags, ctx }) {
     const { parsePruneFilters } = await import("../../engine/index.ts");
     const filter = await parsePruneFilters(flags.filter);
-    if (!(await confirm(!!flags.force, `This will remove all ${flags.all ? "images without at least one container associated to them" : "dangling images"}.`))) return;
+    if (!(await confirm(!!flags.force, `This will remove all ${flags.all ? "images without at least one container associated to them" : "dangling images"}.`)))
+      return;
     const engine = await ctx.engine();
     const { deleted, reclaimed } = await engine.imagePrune({ all: flags.all, filter });
     if (deleted.length) ctx.out(`Deleted Images:\n${deleted.join("\n")}\n\n`);

@@ -11,7 +11,10 @@ export default defineBerthCommand({
     if (flags.repair) for (const line of await engine.repair()) ctx.out(`repaired: ${line}\n`);
     const r = await engine.check();
     for (const p of r.problems) ctx.out(`problem: ${p}\n`);
-    if (!flags.quiet) ctx.out(`checked ${r.blobs} blobs, ${r.images} images, ${r.tags} tags, ${r.snapshots} snapshots, ${r.containers} containers: ${r.problems.length ? `${r.problems.length} problem(s)` : "ok"}\n`);
+    if (!flags.quiet)
+      ctx.out(
+        `checked ${r.blobs} blobs, ${r.images} images, ${r.tags} tags, ${r.snapshots} snapshots, ${r.containers} containers: ${r.problems.length ? `${r.problems.length} problem(s)` : "ok"}\n`,
+      );
     return r.problems.length ? 1 : 0;
   },
 });

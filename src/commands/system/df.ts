@@ -16,9 +16,23 @@ export default defineBerthCommand({
     const rows = await engine.diskUsage();
     const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
     if (flags.format === "json") {
-      for (const r of rows) ctx.out(JSON.stringify({ Active: String(r.active), Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size), Size: humanSize(r.size), TotalCount: String(r.total), Type: r.type }) + "\n");
+      for (const r of rows)
+        ctx.out(
+          JSON.stringify({
+            Active: String(r.active),
+            Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size),
+            Size: humanSize(r.size),
+            TotalCount: String(r.total),
+            Type: r.type,
+          }) + "\n",
+        );
       return;
     }
-    ctx.out(renderTable(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)])));
+    ctx.out(
+      renderTable(
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+        rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)]),
+      ),
+    );
   },
 });

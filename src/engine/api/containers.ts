@@ -34,7 +34,10 @@ export interface Mount {
 
 /** the API's `Resources` (the part of HostConfig that `update` may change too) */
 export type Resources = Partial<
-  Pick<DockerHostConfig, "Memory" | "MemorySwap" | "MemoryReservation" | "NanoCpus" | "CpuShares" | "CpusetCpus" | "CpusetMems" | "PidsLimit" | "Ulimits" | "Devices">
+  Pick<
+    DockerHostConfig,
+    "Memory" | "MemorySwap" | "MemoryReservation" | "NanoCpus" | "CpuShares" | "CpusetCpus" | "CpusetMems" | "PidsLimit" | "Ulimits" | "Devices"
+  >
 > & {
   /** CFS period and quota (µs): the engine records them as the same NanoCpus */
   CpuPeriod?: number;

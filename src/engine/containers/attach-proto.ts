@@ -10,7 +10,13 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-export const F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_RESIZE = 3, F_STDIN_EOF = 4, F_EXIT = 5, F_HELLO = 6;
+export const F_STDIN = 0,
+  F_STDOUT = 1,
+  F_STDERR = 2,
+  F_RESIZE = 3,
+  F_STDIN_EOF = 4,
+  F_EXIT = 5,
+  F_HELLO = 6;
 
 export function frame(type: number, payload: Uint8Array | string): Uint8Array {
   const body = typeof payload === "string" ? Buffer.from(payload) : payload;

@@ -9,7 +9,23 @@
  * checked directory for a symlink between the check and the copy. Stop the container (or pause it) to
  * copy from an untrusted one.
  */
-import { closeSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, chmodSync, statSync, writeSync, constants } from "node:fs";
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  chmodSync,
+  statSync,
+  writeSync,
+  constants,
+} from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { lchown, lutimes, mount, umount2, MNT_DETACH, MS_BIND } from "../../ffi/fs.ts";
@@ -65,15 +81,26 @@ export async function withContainerRoot<T>(o: { pid: number; mounts: () => Promi
   try {
     return await fn(o.scratch);
   } finally {
-    try { umount2(o.scratch, MNT_DETACH); } catch {} // we mounted it as root: failing means it is no longer mounted, so the rm below is safe
-    try { rmSync(o.scratch, { recursive: true, force: true }); } catch {} // an empty scratch directory left behind costs nothing; the copy's result stands
+    try {
+      umount2(o.scratch, MNT_DETACH);
+    } catch {} // we mounted it as root: failing means it is no longer mounted, so the rm below is safe
+    try {
+      rmSync(o.scratch, { recursive: true, force: true });
+    } catch {} // an empty scratch directory left behind costs nothing; the copy's result stands
   }
 }
 
 const noSuch = (ctr: string, p: string) => new EngineError("not_found", `Could not find the file ${p} in container ${ctr}`);
 
 /** container → host (or a tar on `out` when dest is "-") */
-export async function copyOut(root: string, ctrName: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
+export async function copyOut(
+  root: string,
+  ctrName: string,
+  src: string,
+  dest: string,
+  out: (b: Uint8Array) => Promise<void> | void,
+  followLink = false,
+): Promise<void> {
   const hostSrc = resolveInRoot(root, src, followLink);
   try {
     lstatSync(hostSrc);
@@ -123,7 +150,9 @@ export function copyIn(root: string, src: string, dest: string): void {
   // the parent was resolved inside the root; never write through a symlink that sits at the target
   try {
     if (lstatSync(target).isSymbolicLink()) rmSync(target);
-  } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e }); } // ENOENT: a new file; a symlink we fail to remove must not be written through
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e });
+  } // ENOENT: a new file; a symlink we fail to remove must not be written through
   cpSync(src, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true });
   keepDirTimes(src, target, root);
 }
@@ -137,7 +166,8 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
   for await (const r of readTar(source)) {
     const e = r.entry;
     const parts = e.name.split("/").filter((x) => x && x !== ".");
-    if (e.name.startsWith("/") || parts.includes("..")) throw new EngineError("invalid_argument", `tar: refusing entry ${e.name}: path escapes the destination`);
+    if (e.name.startsWith("/") || parts.includes(".."))
+      throw new EngineError("invalid_argument", `tar: refusing entry ${e.name}: path escapes the destination`);
     if (parts.length === 0) continue;
     const parent = resolveInRoot(root, join(rel, ...parts.slice(0, -1)), true);
     if (!parent.startsWith(root)) throw new EngineError("invalid_argument", `tar: refusing entry ${e.name}`);
@@ -146,7 +176,9 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
     try {
       const st = lstatSync(target);
       if (!(st.isDirectory() && e.type === "dir")) rmSync(target, { recursive: true, force: true });
-    } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e }); } // ENOENT: a new entry; one we fail to remove must not be written through
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e });
+    } // ENOENT: a new entry; one we fail to remove must not be written through
     switch (e.type) {
       case "dir":
         mkdirSync(target, { recursive: true });
@@ -178,13 +210,30 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
         continue; // devices and fifos are not copied into containers
     }
     // owners: EPERM when not root, and the files stay the caller's, as an unprivileged tar -x leaves them
-    try { lchown(target, e.uid, e.gid); } catch { /* see above */ }
+    try {
+      lchown(target, e.uid, e.gid);
+    } catch {
+      /* see above */
+    }
     // times are best effort: a failure leaves the time of the copy, not worth failing the copy for
-    if (e.type !== "dir") try { lutimes(target, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch { /* see above */ }
+    if (e.type !== "dir")
+      try {
+        lutimes(target, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]);
+      } catch {
+        /* see above */
+      }
   }
   for (const [d, e] of dirs.reverse()) {
     // a directory the tar made: mode and times after its contents; best effort like the entries' times
-    try { chmodSync(d, e.mode); } catch { /* see above */ }
-    try { lutimes(d, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]); } catch { /* see above */ }
+    try {
+      chmodSync(d, e.mode);
+    } catch {
+      /* see above */
+    }
+    try {
+      lutimes(d, [Math.floor(e.mtime), 0], [Math.floor(e.mtime), e.mtimeNsec ?? 0]);
+    } catch {
+      /* see above */
+    }
   }
 }

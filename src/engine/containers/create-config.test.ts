@@ -3,8 +3,11 @@ import { applyUpdate, createConfig, isNoCopy, mergeEnv, mergeHealthcheck, mountO
 import type { ImageConfig } from "../../oci/index.ts";
 import type { ContainerCreateRequest, HostConfig } from "../api/containers.ts";
 
-const image = (config: ImageConfig["config"] = {}) => ({ config: { architecture: "amd64", os: "linux", rootfs: { type: "layers" as const, diff_ids: [] }, config } });
-const build = (req: ContainerCreateRequest, ic: ImageConfig["config"] = {}, o: { ephemeral?: boolean } = {}) => createConfig({ Image: "x", ...req }, image(ic), { hostCpus: 2, ...o });
+const image = (config: ImageConfig["config"] = {}) => ({
+  config: { architecture: "amd64", os: "linux", rootfs: { type: "layers" as const, diff_ids: [] }, config },
+});
+const build = (req: ContainerCreateRequest, ic: ImageConfig["config"] = {}, o: { ephemeral?: boolean } = {}) =>
+  createConfig({ Image: "x", ...req }, image(ic), { hostCpus: 2, ...o });
 const withSh = (hc: HostConfig, ic: ImageConfig["config"] = {}) => build({ Cmd: ["sh"], HostConfig: hc }, ic);
 
 describe("entrypoint and cmd (dockerd's merge)", () => {
@@ -33,18 +36,49 @@ describe("entrypoint and cmd (dockerd's merge)", () => {
 describe("dockerd's defaults for an empty request", () => {
   const b = build({ Cmd: ["sh"] }, { User: "nobody", WorkingDir: "/srv", Env: ["PATH=/bin"], Labels: { a: "1" }, StopSignal: "SIGQUIT" });
   test("Config from the image", () => {
-    expect(b.Config).toMatchObject({ Hostname: "", User: "nobody", WorkingDir: "/srv", Env: ["PATH=/bin"], Labels: { a: "1" }, StopSignal: "SIGQUIT", Tty: false, OpenStdin: false, AttachStdout: false, Volumes: null, Image: "x" });
+    expect(b.Config).toMatchObject({
+      Hostname: "",
+      User: "nobody",
+      WorkingDir: "/srv",
+      Env: ["PATH=/bin"],
+      Labels: { a: "1" },
+      StopSignal: "SIGQUIT",
+      Tty: false,
+      OpenStdin: false,
+      AttachStdout: false,
+      Volumes: null,
+      Image: "x",
+    });
   });
   test("HostConfig", () => {
     expect(b.HostConfig).toMatchObject({
-      NetworkMode: "bridge", RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, IpcMode: "private", PidMode: "", UTSMode: "", ShmSize: 64 * 1024 * 1024,
-      LogConfig: { Type: "json-file", Config: {} }, Runtime: "berth", Binds: null, CapAdd: null, PidsLimit: null, Init: null, Memory: 0, NanoCpus: 0, Dns: [], Links: null, PortBindings: {}, PublishAllPorts: false,
+      NetworkMode: "bridge",
+      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      IpcMode: "private",
+      PidMode: "",
+      UTSMode: "",
+      ShmSize: 64 * 1024 * 1024,
+      LogConfig: { Type: "json-file", Config: {} },
+      Runtime: "berth",
+      Binds: null,
+      CapAdd: null,
+      PidsLimit: null,
+      Init: null,
+      Memory: 0,
+      NanoCpus: 0,
+      Dns: [],
+      Links: null,
+      PortBindings: {},
+      PublishAllPorts: false,
     });
     expect(b.HostConfig.MaskedPaths).toContain("/proc/kcore");
     expect(b.Endpoints).toEqual({ bridge: { Aliases: null, IPAddress: "", MacAddress: "" } });
   });
   test('an empty string is "not given", as in dockerd: the image\'s user and directory stay', () => {
-    expect(build({ Cmd: ["sh"], User: "", WorkingDir: "" }, { User: "nobody", WorkingDir: "/srv" }).Config).toMatchObject({ User: "nobody", WorkingDir: "/srv" });
+    expect(build({ Cmd: ["sh"], User: "", WorkingDir: "" }, { User: "nobody", WorkingDir: "/srv" }).Config).toMatchObject({
+      User: "nobody",
+      WorkingDir: "/srv",
+    });
   });
 });
 
@@ -70,7 +104,9 @@ describe("resources: dockerd's checks", () => {
   test("memory", () => {
     expect(() => withSh({ Memory: 1024 * 1024 })).toThrow("Minimum memory limit allowed is 6MB");
     expect(() => withSh({ MemorySwap: 64 * 1024 * 1024 })).toThrow("You should always set the Memory limit when using Memoryswap limit");
-    expect(() => withSh({ Memory: 10 * 1024 * 1024, MemoryReservation: 20 * 1024 * 1024 })).toThrow("Minimum memory limit can not be less than memory reservation limit");
+    expect(() => withSh({ Memory: 10 * 1024 * 1024, MemoryReservation: 20 * 1024 * 1024 })).toThrow(
+      "Minimum memory limit can not be less than memory reservation limit",
+    );
   });
   test("CPUs within the host; CFS quota/period as the same CPU count", () => {
     expect(() => withSh({ NanoCpus: 3e9 })).toThrow("range of CPUs is from 0.01 to 2.00");
@@ -85,19 +121,27 @@ describe("resources: dockerd's checks", () => {
     expect(() => withSh({ CpusetCpus: "0-2" })).toThrow("Requested CPUs are not available - requested 0-2, available: 0-1");
     expect(() => withSh({ IpcMode: "bogus" })).toThrow("invalid IPC mode: bogus");
     expect(() => withSh({ PidMode: "bogus" })).toThrow("invalid PID mode: bogus");
-    expect(withSh({ Sysctls: { "net/ipv4/ip_forward": "1", "kernel.shmmax": "1" } }).HostConfig.Sysctls).toEqual({ "net.ipv4.ip_forward": "1", "kernel.shmmax": "1" });
+    expect(withSh({ Sysctls: { "net/ipv4/ip_forward": "1", "kernel.shmmax": "1" } }).HostConfig.Sysctls).toEqual({
+      "net.ipv4.ip_forward": "1",
+      "kernel.shmmax": "1",
+    });
     expect(() => withSh({ Sysctls: { "kernel.pid_max": "1" } })).toThrow('sysctl "kernel.pid_max" is not in a separate kernel namespace');
     expect(() => withSh({ IpcMode: "host", Sysctls: { "kernel.shmmax": "1" } })).toThrow("not allowed in host ipc namespace");
     expect(() => withSh({ NetworkMode: "host", Sysctls: { "net.core.somaxconn": "1" } })).toThrow("not allowed in host network namespace");
     expect(() => withSh({ Sysctls: { "kernel.hostname": "x" } })).toThrow("conflicts with the OCI");
   });
   test("restart policy and AutoRemove, caps, signals, log options, working directory", () => {
-    expect(() => withSh({ AutoRemove: true, RestartPolicy: { Name: "always", MaximumRetryCount: 0 } })).toThrow("can't create 'AutoRemove' container with restart policy");
+    expect(() => withSh({ AutoRemove: true, RestartPolicy: { Name: "always", MaximumRetryCount: 0 } })).toThrow(
+      "can't create 'AutoRemove' container with restart policy",
+    );
     expect(() => withSh({ RestartPolicy: { Name: "sometimes", MaximumRetryCount: 0 } })).toThrow("unknown policy 'sometimes'");
     expect(() => withSh({ CapAdd: ["FLY"] })).toThrow('unknown capability: "CAP_FLY"');
     expect(() => build({ Cmd: ["sh"], StopSignal: "NOPE" })).toThrow("invalid signal: NOPE");
     expect(() => withSh({ LogConfig: { Type: "syslog", Config: {} } })).toThrow("no log driver named 'syslog'");
-    expect(withSh({ LogConfig: { Type: "", Config: { "max-size": "1m", "max-file": "2" } } }).HostConfig.LogConfig).toEqual({ Type: "json-file", Config: { "max-file": "2", "max-size": "1m" } });
+    expect(withSh({ LogConfig: { Type: "", Config: { "max-size": "1m", "max-file": "2" } } }).HostConfig.LogConfig).toEqual({
+      Type: "json-file",
+      Config: { "max-file": "2", "max-size": "1m" },
+    });
     expect(() => build({ Cmd: ["sh"], WorkingDir: "rel" })).toThrow("the working directory 'rel' is invalid");
     expect(() => withSh({ SecurityOpt: ["bogus"] })).toThrow('invalid --security-opt 2: "bogus"');
     expect(withSh({ SecurityOpt: ["systempaths=unconfined"] }).HostConfig.MaskedPaths).toEqual([]);
@@ -106,13 +150,29 @@ describe("resources: dockerd's checks", () => {
 
 describe("Binds, Mounts, Config.Volumes, Tmpfs", () => {
   test("Binds: NAME:CTR is a named volume (Source filled in at create), HOST:CTR a bind", () => {
-    expect(parseBind("myvol:/data")).toEqual({ Type: "volume", Name: "myvol", Source: "", Destination: "/data", Driver: "local", Mode: "z", RW: true, Propagation: "" });
+    expect(parseBind("myvol:/data")).toEqual({
+      Type: "volume",
+      Name: "myvol",
+      Source: "",
+      Destination: "/data",
+      Driver: "local",
+      Mode: "z",
+      RW: true,
+      Propagation: "",
+    });
     const m = parseBind("my.vol_1-x:/data/:ro,nocopy");
     expect(m).toMatchObject({ Type: "volume", Name: "my.vol_1-x", Destination: "/data", Mode: "ro,nocopy", RW: false });
     expect(isNoCopy(m)).toBe(true);
     expect(isNoCopy(parseBind("v1:/d:ro"))).toBe(false);
     expect(parseBind("/srv:/data:rshared")).toEqual({ Type: "bind", Source: "/srv", Destination: "/data", Mode: "rshared", RW: true, Propagation: "rshared" });
-    expect(parseBind("/srv/data:/data:ro")).toEqual({ Type: "bind", Source: "/srv/data", Destination: "/data", Mode: "ro", RW: false, Propagation: "rprivate" });
+    expect(parseBind("/srv/data:/data:ro")).toEqual({
+      Type: "bind",
+      Source: "/srv/data",
+      Destination: "/data",
+      Mode: "ro",
+      RW: false,
+      Propagation: "rprivate",
+    });
   });
   test("Binds: docker's name rule and errors", () => {
     expect(() => parseBind("-bad:/d")).toThrow('"-bad" includes invalid characters for a local volume name');
@@ -126,14 +186,19 @@ describe("Binds, Mounts, Config.Volumes, Tmpfs", () => {
   });
   test("API Mounts: bind, volume, tmpfs; dockerd's errors", () => {
     expect(mountOf({ Type: "bind", Source: "/srv/data", Target: "/data", ReadOnly: true })).toEqual({
-      mount: { Type: "bind", Source: "/srv/data", Destination: "/data", Mode: "", RW: false, Propagation: "rprivate" }, mustExist: "/srv/data",
+      mount: { Type: "bind", Source: "/srv/data", Destination: "/data", Mode: "", RW: false, Propagation: "rprivate" },
+      mustExist: "/srv/data",
     });
-    expect(mountOf({ Type: "bind", Source: "/a/", Target: "/b", BindOptions: { Propagation: "rslave" } })).toMatchObject({ mount: { Source: "/a", Destination: "/b", RW: true, Propagation: "rslave" } });
+    expect(mountOf({ Type: "bind", Source: "/a/", Target: "/b", BindOptions: { Propagation: "rslave" } })).toMatchObject({
+      mount: { Source: "/a", Destination: "/b", RW: true, Propagation: "rslave" },
+    });
     expect(mountOf({ Type: "volume", Source: "cache", Target: "/cache", VolumeOptions: { NoCopy: true } })).toEqual({
       mount: { Type: "volume", Name: "cache", Source: "", Destination: "/cache", Driver: "local", Mode: "nocopy", RW: true, Propagation: "" },
     });
     expect(mountOf({ Type: "volume", Target: "/anon" })).toMatchObject({ mount: { Type: "volume", Name: "", Destination: "/anon" } });
-    expect(mountOf({ Type: "tmpfs", Target: "/run/x", TmpfsOptions: { SizeBytes: 64 * 1024 * 1024, Mode: 0o1770 } })).toEqual({ tmpfs: ["/run/x", `size=${64 * 1024 * 1024},mode=1770`] });
+    expect(mountOf({ Type: "tmpfs", Target: "/run/x", TmpfsOptions: { SizeBytes: 64 * 1024 * 1024, Mode: 0o1770 } })).toEqual({
+      tmpfs: ["/run/x", `size=${64 * 1024 * 1024},mode=1770`],
+    });
     expect(() => mountOf({ Type: "bind", Source: "/a", Target: "" })).toThrow(`invalid mount config for type "bind": field Target must not be empty`);
     expect(() => mountOf({ Type: "bind", Target: "/a" })).toThrow("field Source must not be empty");
     expect(() => mountOf({ Type: "tmpfs", Source: "x", Target: "/a" })).toThrow("field Source must not be specified");
@@ -144,12 +209,22 @@ describe("Binds, Mounts, Config.Volumes, Tmpfs", () => {
     const b = build({ Cmd: ["sh"], Volumes: { "/c": {} }, HostConfig: { Binds: ["/srv:/a", "v1:/b"] } });
     expect(b.HostConfig.Binds).toEqual(["/srv:/a", "v1:/b"]);
     expect(b.Config.Volumes).toEqual({ "/c": {} });
-    expect(b.Mounts.map((m) => [m.Type, m.Name, m.Destination])).toEqual([["bind", undefined, "/a"], ["volume", "v1", "/b"], ["volume", "", "/c"]]);
+    expect(b.Mounts.map((m) => [m.Type, m.Name, m.Destination])).toEqual([
+      ["bind", undefined, "/a"],
+      ["volume", "v1", "/b"],
+      ["volume", "", "/c"],
+    ]);
     expect(() => build({ Cmd: ["sh"], Volumes: { rel: {} } })).toThrow("invalid volume specification: 'rel'");
   });
   test("the image's VOLUMEs become anonymous volumes unless a bind, mount or tmpfs covers them", () => {
-    const b = build({ Cmd: ["sh"], HostConfig: { Binds: ["v1:/data"], Tmpfs: { "/run/x": "size=1m" } } }, { Volumes: { "/data": {}, "/logs": {}, "/run/x": {} } });
-    expect(b.Mounts.map((m) => [m.Name, m.Destination])).toEqual([["v1", "/data"], ["", "/logs"]]);
+    const b = build(
+      { Cmd: ["sh"], HostConfig: { Binds: ["v1:/data"], Tmpfs: { "/run/x": "size=1m" } } },
+      { Volumes: { "/data": {}, "/logs": {}, "/run/x": {} } },
+    );
+    expect(b.Mounts.map((m) => [m.Name, m.Destination])).toEqual([
+      ["v1", "/data"],
+      ["", "/logs"],
+    ]);
     expect(b.Config.Volumes).toEqual({ "/data": {}, "/logs": {}, "/run/x": {} });
   });
   test("a build step (ephemeral) mounts no image VOLUMEs", () => {
@@ -168,13 +243,22 @@ describe("Binds, Mounts, Config.Volumes, Tmpfs", () => {
 describe("network", () => {
   const b = (req: ContainerCreateRequest) => build({ Cmd: ["sh"], ...req }, { ExposedPorts: { "53/udp": {} } });
   test("ports: published ones are exposed, after the image's and the request's", () => {
-    const p = b({ ExposedPorts: { "7000/tcp": {} }, HostConfig: { PortBindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }], "443/tcp": [{ HostIp: "", HostPort: "" }] }, Links: ["db:data", "cache"] } });
+    const p = b({
+      ExposedPorts: { "7000/tcp": {} },
+      HostConfig: {
+        PortBindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }], "443/tcp": [{ HostIp: "", HostPort: "" }] },
+        Links: ["db:data", "cache"],
+      },
+    });
     expect(p.HostConfig.PortBindings).toEqual({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }], "443/tcp": [{ HostIp: "", HostPort: "" }] });
     expect(Object.keys(p.Config.ExposedPorts ?? {})).toEqual(["53/udp", "7000/tcp", "80/tcp", "443/tcp"]);
     expect(p.HostConfig.Links).toEqual(["db:data", "cache:cache"]);
   });
   test("endpoint settings of a user network; none, host, container: modes", () => {
-    const u = b({ HostConfig: { NetworkMode: "mynet" }, NetworkingConfig: { EndpointsConfig: { mynet: { Aliases: ["web"], IPAMConfig: { IPv4Address: "10.9.0.5" }, MacAddress: "02:AA:00:00:00:01" } } } });
+    const u = b({
+      HostConfig: { NetworkMode: "mynet" },
+      NetworkingConfig: { EndpointsConfig: { mynet: { Aliases: ["web"], IPAMConfig: { IPv4Address: "10.9.0.5" }, MacAddress: "02:AA:00:00:00:01" } } },
+    });
     expect(u.Endpoints).toEqual({ mynet: { Aliases: ["web"], IPAddress: "10.9.0.5", MacAddress: "02:aa:00:00:00:01" } });
     expect(b({ HostConfig: { NetworkMode: "default" } }).HostConfig.NetworkMode).toBe("bridge");
     expect(b({ HostConfig: { NetworkMode: "none" } }).Endpoints).toEqual({});
@@ -193,7 +277,9 @@ describe("network", () => {
     expect(() => b({ HostConfig: { NetworkMode: "container:" } })).toThrow("container name missing");
     expect(() => b({ NetworkingConfig: { EndpointsConfig: { default: { Aliases: ["a"] } } } })).toThrow("user defined networks");
     expect(() => b({ NetworkingConfig: { EndpointsConfig: { default: { IPAMConfig: { IPv4Address: "172.17.0.9" } } } } })).toThrow("user defined networks");
-    expect(() => b({ HostConfig: { NetworkMode: "n" }, NetworkingConfig: { EndpointsConfig: { n: { MacAddress: "01:00:00:00:00:01" } } } })).toThrow("multicast");
+    expect(() => b({ HostConfig: { NetworkMode: "n" }, NetworkingConfig: { EndpointsConfig: { n: { MacAddress: "01:00:00:00:00:01" } } } })).toThrow(
+      "multicast",
+    );
     expect(() => b({ HostConfig: { NetworkMode: "host", Links: ["db"] } })).toThrow("links");
     expect(() => b({ HostConfig: { Links: ["a:b:c"] } })).toThrow('invalid link "a:b:c"');
   });
@@ -209,6 +295,8 @@ describe("update", () => {
     expect(() => applyUpdate(h, { Memory: 1024 }, 2)).toThrow("Minimum memory limit allowed is 6MB");
     expect(() => applyUpdate(h, { Memory: 128 * 1024 * 1024 }, 2)).toThrow("Memory limit should be smaller than already set memoryswap limit");
     expect(() => applyUpdate(h, { NanoCpus: 4e9 }, 2)).toThrow("range of CPUs");
-    expect(() => applyUpdate({ ...h, AutoRemove: true }, { RestartPolicy: { Name: "always", MaximumRetryCount: 0 } }, 2)).toThrow("Restart policy cannot be updated because AutoRemove is enabled");
+    expect(() => applyUpdate({ ...h, AutoRemove: true }, { RestartPolicy: { Name: "always", MaximumRetryCount: 0 } }, 2)).toThrow(
+      "Restart policy cannot be updated because AutoRemove is enabled",
+    );
   });
 });

@@ -69,9 +69,14 @@ export function parseBind(v: string): MountPoint {
   const [src, dst, mode = ""] = parts as [string, string, string?];
   const isBind = src.startsWith("/");
   if (!isBind && !VOLUME_NAME_RE.test(src)) {
-    throw bad(`create ${src}: "${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    throw bad(
+      `create ${src}: "${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
   }
-  if (!dst.startsWith("/")) throw bad(`invalid volume specification: '${v}': invalid mount config for type "${isBind ? "bind" : "volume"}": invalid mount path: '${dst}' mount path must be absolute`);
+  if (!dst.startsWith("/"))
+    throw bad(
+      `invalid volume specification: '${v}': invalid mount config for type "${isBind ? "bind" : "volume"}": invalid mount path: '${dst}' mount path must be absolute`,
+    );
   let rw = true;
   let propagation = "rprivate";
   for (const o of mode.split(",").filter(Boolean)) {
@@ -102,7 +107,16 @@ export function parseVolumesFrom(spec: string): { ref: string; rw: boolean } {
 }
 
 /** an anonymous volume at `dest` (a Config.Volumes entry: the request's or the image's VOLUME) */
-const anonymousVolume = (dest: string): MountPoint => ({ Type: "volume", Name: "", Source: "", Destination: dest, Driver: "local", Mode: "", RW: true, Propagation: "" });
+const anonymousVolume = (dest: string): MountPoint => ({
+  Type: "volume",
+  Name: "",
+  Source: "",
+  Destination: dest,
+  Driver: "local",
+  Mode: "",
+  RW: true,
+  Propagation: "",
+});
 
 /**
  * One API Mount (HostConfig.Mounts) checked as moby's volume/mounts validate does: a MountPoint (bind,
@@ -137,8 +151,20 @@ export function mountOf(m: Mount): { mount: MountPoint; mustExist?: string } | {
     const src = trimSlash(source);
     return { mount: { Type: "bind", Source: src, Destination: target, Mode: "", RW: !ro, Propagation: propagation }, mustExist: src };
   }
-  if (source && !VOLUME_NAME_RE.test(source)) throw cfg(`create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`);
-  return { mount: { Type: "volume", Name: source, Source: "", Destination: target, Driver: "local", Mode: m.VolumeOptions?.NoCopy ? "nocopy" : "z", RW: !ro, Propagation: "" } };
+  if (source && !VOLUME_NAME_RE.test(source))
+    throw cfg(`create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`);
+  return {
+    mount: {
+      Type: "volume",
+      Name: source,
+      Source: "",
+      Destination: target,
+      Driver: "local",
+      Mode: m.VolumeOptions?.NoCopy ? "nocopy" : "z",
+      RW: !ro,
+      Propagation: "",
+    },
+  };
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;
@@ -159,17 +185,20 @@ function checkMemoryLimits(memory: number, swap: number, reservation: number): v
  * (berth's cgroup writer takes CPUs); within what this host has (moby verifyPlatformContainerResources)
  */
 function nanoCpusOf(r: Resources, hostCpus: number): number | undefined {
-  const quota = r.CpuQuota ?? 0, period = r.CpuPeriod ?? 0;
+  const quota = r.CpuQuota ?? 0,
+    period = r.CpuPeriod ?? 0;
   let n = r.NanoCpus;
   if (quota !== 0 || period !== 0) {
     if ((n ?? 0) > 0 && period > 0) throw bad("Conflicting options: Nano CPUs and CPU Period cannot both be set");
     if ((n ?? 0) > 0 && quota > 0) throw bad("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
-    if (period !== 0 && (period < 1000 || period > 1000000)) throw bad("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000)");
+    if (period !== 0 && (period < 1000 || period > 1000000))
+      throw bad("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000)");
     if (quota > 0 && quota < 1000) throw bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     n = quota > 0 ? Math.round((quota / (period || 100000)) * 1e9) : (n ?? 0);
   }
   if (n === undefined) return undefined;
-  if (n < 0 || (n !== 0 && (n < 1e7 || n > hostCpus * 1e9))) throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
+  if (n < 0 || (n !== 0 && (n < 1e7 || n > hostCpus * 1e9)))
+    throw bad(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
   return n;
 }
 
@@ -189,7 +218,8 @@ function checkCpuset(v: string | undefined, what: "cpus" | "mems", available: nu
 function checkRestart(r: DockerHostConfig["RestartPolicy"] | undefined): DockerHostConfig["RestartPolicy"] {
   const name = r?.Name || "no";
   const count = r?.MaximumRetryCount ?? 0;
-  if (!["no", "always", "unless-stopped", "on-failure"].includes(name)) throw bad(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  if (!["no", "always", "unless-stopped", "on-failure"].includes(name))
+    throw bad(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
   if (count < 0 || !Number.isInteger(count)) throw bad("invalid restart policy: maximum retry count cannot be negative");
   if (count !== 0 && name !== "on-failure") throw bad("invalid restart policy: maximum retry count can only be used with 'on-failure'");
   return { Name: name, MaximumRetryCount: count };
@@ -212,13 +242,25 @@ function checkUtsMode(v: string | undefined): string {
   throw bad(`invalid UTS mode: ${v}`);
 }
 
-const IPC_SYSCTLS = new Set(["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]);
+const IPC_SYSCTLS = new Set([
+  "kernel.msgmax",
+  "kernel.msgmnb",
+  "kernel.msgmni",
+  "kernel.sem",
+  "kernel.shmall",
+  "kernel.shmmax",
+  "kernel.shmmni",
+  "kernel.shm_rmid_forced",
+]);
 
 /**
  * Sysctls: only keys of a namespace the container has its own of (runc's validation): IPC (kernel.msg*,
  * kernel.sem, kernel.shm*, fs.mqueue.*), network (net.*), UTS (kernel.domainname).
  */
-function checkSysctls(s: Record<string, string> | undefined, modes: { ipcHost: boolean; netHost: boolean; utsHost: boolean }): Record<string, string> | undefined {
+function checkSysctls(
+  s: Record<string, string> | undefined,
+  modes: { ipcHost: boolean; netHost: boolean; utsHost: boolean },
+): Record<string, string> | undefined {
   if (!s || !Object.keys(s).length) return undefined;
   const out: Record<string, string> = {};
   for (const [k, value] of Object.entries(s)) {
@@ -301,10 +343,12 @@ function buildNetwork(req: ContainerCreateRequest, imageExposed: Record<string, 
   const aliases = ep.Aliases ?? [];
   const ip = ep.IPAMConfig?.IPv4Address || undefined;
   const mac = ep.MacAddress || undefined;
-  if (container && ((h.Dns ?? []).length || (h.DnsSearch ?? []).length || (h.DnsOptions ?? []).length)) throw bad("conflicting options: dns and the network mode");
+  if (container && ((h.Dns ?? []).length || (h.DnsSearch ?? []).length || (h.DnsOptions ?? []).length))
+    throw bad("conflicting options: dns and the network mode");
   if (container && (h.ExtraHosts ?? []).length) throw bad("conflicting options: custom host-to-IP mapping and the network mode");
   if (container && mac) throw bad("conflicting options: mac-address and the network mode");
-  if (!bridged && (h.Links ?? []).length) throw bad("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+  if (!bridged && (h.Links ?? []).length)
+    throw bad("conflicting options: container type network can't be used with links. This would result in undefined behavior");
   if (aliases.length && !userNet) throw bad("network-scoped alias is supported only for containers in user defined networks");
   if (ip && !userNet) throw bad("user specified IP address is supported on user defined networks only");
   if (ip && !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw bad(`invalid IPv4 address: ${ip}`);
@@ -434,7 +478,8 @@ export function createConfig(
   const securityOpt = h.SecurityOpt ?? [];
   const { systemPathsUnconfined } = checkSecurityOpt(securityOpt);
   // capabilities and signals checked now so `create` fails, not `start`
-  const capAdd = h.CapAdd ?? [], capDrop = h.CapDrop ?? [];
+  const capAdd = h.CapAdd ?? [],
+    capDrop = h.CapDrop ?? [];
   computeCapabilities(capAdd, capDrop, !!h.Privileged);
   if (req.StopSignal) parseSignal(req.StopSignal);
   const stopSignal = req.StopSignal || ic.StopSignal;
@@ -508,7 +553,17 @@ export function createConfig(
   hostConfig.PortBindings = net.portBindings;
   hostConfig.PublishAllPorts = net.publishAll;
   hostConfig.Links = net.links.length ? net.links : null;
-  return { Path: argv[0]!, Args: argv.slice(1), Config: config, HostConfig: hostConfig, Mounts: mounts, Tmpfs: tmpfs, Endpoints: net.endpoints, ...(mustExist.length ? { MustExist: mustExist } : {}), ...(shared.length ? { Inherited: shared.map((m) => m.Destination) } : {}) };
+  return {
+    Path: argv[0]!,
+    Args: argv.slice(1),
+    Config: config,
+    HostConfig: hostConfig,
+    Mounts: mounts,
+    Tmpfs: tmpfs,
+    Endpoints: net.endpoints,
+    ...(mustExist.length ? { MustExist: mustExist } : {}),
+    ...(shared.length ? { Inherited: shared.map((m) => m.Destination) } : {}),
+  };
 }
 
 /**

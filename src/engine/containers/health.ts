@@ -42,7 +42,7 @@ const bad = (msg: string) => new EngineError("invalid_argument", msg);
 
 /** Go's time.ParseDuration, in nanoseconds ("1m30s", "500ms", "2h") */
 export function parseGoDuration(v: string, flag: string): number {
-  const unit: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
   if (v === "0") return 0;
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
   let total = 0;
@@ -60,7 +60,12 @@ export function parseGoDuration(v: string, flag: string): number {
 
 /** the image's HEALTHCHECK with the flags over it; undefined when there is none (or NONE) */
 export function effectiveHealthcheck(image: HealthConfig | undefined, f: HealthFlags): HealthConfig | undefined {
-  const any = f.healthCmd !== undefined || f.healthInterval !== undefined || f.healthTimeout !== undefined || f.healthStartPeriod !== undefined || f.healthRetries !== undefined;
+  const any =
+    f.healthCmd !== undefined ||
+    f.healthInterval !== undefined ||
+    f.healthTimeout !== undefined ||
+    f.healthStartPeriod !== undefined ||
+    f.healthRetries !== undefined;
   if (f.noHealthcheck) {
     if (any) throw bad("--no-healthcheck conflicts with --health-* options");
     return { Test: ["NONE"] };
@@ -77,7 +82,8 @@ export function effectiveHealthcheck(image: HealthConfig | undefined, f: HealthF
   dur(f.healthTimeout, "--health-timeout", "Timeout");
   dur(f.healthStartPeriod, "--health-start-period", "StartPeriod");
   if (f.healthRetries !== undefined) {
-    if (!/^\d+$/.test(f.healthRetries)) throw bad(`invalid argument "${f.healthRetries}" for "--health-retries" flag: strconv.ParseInt: parsing "${f.healthRetries}": invalid syntax`);
+    if (!/^\d+$/.test(f.healthRetries))
+      throw bad(`invalid argument "${f.healthRetries}" for "--health-retries" flag: strconv.ParseInt: parsing "${f.healthRetries}": invalid syntax`);
     hc.Retries = Number(f.healthRetries);
   }
   if (!hc.Test || hc.Test.length === 0) return image?.Test?.[0] === "NONE" ? { Test: ["NONE"] } : undefined;

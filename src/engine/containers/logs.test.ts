@@ -7,7 +7,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("--log-opt: json-file's options, docker's errors", () => {
   expect(parseLogConfig({ Type: "", Config: {} })).toEqual({ driver: "json-file", maxFile: 1 });
-  expect(parseLogConfig({ Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } })).toEqual({ driver: "json-file", maxSize: 10 * 1024 ** 2, maxFile: 3 });
+  expect(parseLogConfig({ Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } })).toEqual({
+    driver: "json-file",
+    maxSize: 10 * 1024 ** 2,
+    maxFile: 3,
+  });
   expect(parseLogConfig({ Type: "json-file", Config: { "max-size": "512k" } }).maxSize).toBe(512 * 1024);
   expect(parseLogConfig({ Type: "none", Config: {} }).driver).toBe("none");
   expect(() => parseLogConfig({ Type: "syslog", Config: {} })).toThrow("no log driver named 'syslog' is registered");

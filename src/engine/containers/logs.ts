@@ -45,7 +45,11 @@ function sizeOpt(v: string): number {
 /** HostConfig.LogConfig → LogOptions, with docker's errors for what the json-file driver does not know */
 export function parseLogConfig(c: { Type: string; Config: Record<string, string> }): LogOptions {
   const driver = c.Type || "json-file";
-  if (driver !== "json-file" && driver !== "none") throw new EngineError("invalid_argument", `failed to create task for container: logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
+  if (driver !== "json-file" && driver !== "none")
+    throw new EngineError(
+      "invalid_argument",
+      `failed to create task for container: logger: no log driver named '${driver}' is registered (berth has json-file and none)`,
+    );
   const o: LogOptions = { driver, maxFile: 1 };
   for (const [k, v] of Object.entries(c.Config ?? {})) {
     if (driver === "none") throw new EngineError("invalid_argument", `unknown log opt '${k}' for none log driver`);
@@ -74,7 +78,10 @@ export class JsonLogWriter {
   private size: number;
   private partial: Record<StreamName, string> = { stdout: "", stderr: "" };
   private dec: Record<StreamName, TextDecoder> = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-  constructor(private readonly path: string, private readonly opts: Pick<LogOptions, "maxSize" | "maxFile"> = { maxFile: 1 }) {
+  constructor(
+    private readonly path: string,
+    private readonly opts: Pick<LogOptions, "maxSize" | "maxFile"> = { maxFile: 1 },
+  ) {
     this.fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | 0o2000000, 0o640);
     this.size = fstatSync(this.fd).size;
   }
@@ -152,9 +159,13 @@ export class JsonLogWriter {
     closeSync(this.fd);
     const n = this.opts.maxFile;
     if (n > 1) {
-      try { unlinkSync(`${this.path}.${n - 1}`); } catch {} // ENOENT: not rotated that far yet
+      try {
+        unlinkSync(`${this.path}.${n - 1}`);
+      } catch {} // ENOENT: not rotated that far yet
       for (let i = n - 2; i >= 1; i--) {
-        try { renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`); } catch {} // ENOENT: not rotated that far yet
+        try {
+          renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+        } catch {} // ENOENT: not rotated that far yet
       }
       renameSync(this.path, `${this.path}.1`);
     }
@@ -173,11 +184,11 @@ export interface LogEntry {
 export function parseTimeArg(s: string, now = Date.now()): number {
   const d = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(s);
   if (d) {
-    const mult = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 }[d[2]!]!;
+    const mult = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 }[d[2]!]!;
     return now - Number(d[1]) * mult;
   }
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) || !s.includes("T") && !/\d\d:\d\d/.test(s) ? s : s + "Z");
+  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) || (!s.includes("T") && !/\d\d:\d\d/.test(s)) ? s : s + "Z");
   if (Number.isNaN(t)) throw new EngineError("invalid_argument", `invalid value for "since": failed to parse value as time or duration: "${s}"`);
   return t;
 }
@@ -211,7 +222,8 @@ export function readLogFrom(path: string, offset: number): { entries: LogEntry[]
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | 0o2000000);
-  } catch { // ENOENT: not written yet (or rotated away): nothing new
+  } catch {
+    // ENOENT: not written yet (or rotated away): nothing new
     return { entries: [], next: offset };
   }
   try {

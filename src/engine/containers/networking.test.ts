@@ -3,7 +3,13 @@ import type { PortBinding } from "../../net/index.ts";
 import { endpointsOf, portLines, portMap, portSpecs, portsColumn, primaryNetwork } from "./networking.ts";
 import type { ContainerConfigFile } from "./types.ts";
 
-function cfg(over: { mode?: string; bindings?: Record<string, { HostIp: string; HostPort: string }[]>; exposed?: string[]; all?: boolean; networks?: ContainerConfigFile["Berth"]["Networks"] }): ContainerConfigFile {
+function cfg(over: {
+  mode?: string;
+  bindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+  exposed?: string[];
+  all?: boolean;
+  networks?: ContainerConfigFile["Berth"]["Networks"];
+}): ContainerConfigFile {
   return {
     Config: { ExposedPorts: Object.fromEntries((over.exposed ?? []).map((e) => [e, {}])) },
     HostConfig: { NetworkMode: over.mode ?? "bridge", PortBindings: over.bindings ?? {}, PublishAllPorts: over.all ?? false },
@@ -15,7 +21,11 @@ const b = (containerPort: number, hostPort: number, hostIp = "", proto: "tcp" | 
 
 describe("container networking, pure half", () => {
   test("port specs from the record: -p as given, -P adds the exposed ports not published", () => {
-    const c = cfg({ bindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }], "53/udp": [{ HostIp: "", HostPort: "" }] }, exposed: ["80/tcp", "53/udp", "9000/tcp"], all: true });
+    const c = cfg({
+      bindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }], "53/udp": [{ HostIp: "", HostPort: "" }] },
+      exposed: ["80/tcp", "53/udp", "9000/tcp"],
+      all: true,
+    });
     expect(portSpecs(c)).toEqual([
       { hostIp: "127.0.0.1", hostPort: 8080, containerPort: 80, proto: "tcp" },
       { hostIp: "", hostPort: 0, containerPort: 53, proto: "udp" },
@@ -29,7 +39,11 @@ describe("container networking, pure half", () => {
     const bs = [b(80, 8080), b(53, 5353, "127.0.0.1", "udp")];
     expect(portsColumn(c, bs, true)).toBe("127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp, 7000/tcp");
     expect(portsColumn(c, bs, false)).toBe("53/udp, 80/tcp, 7000/tcp");
-    expect(portMap(c, bs, true)).toEqual({ "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }], "7000/tcp": null, "53/udp": [{ HostIp: "127.0.0.1", HostPort: "5353" }] });
+    expect(portMap(c, bs, true)).toEqual({
+      "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }],
+      "7000/tcp": null,
+      "53/udp": [{ HostIp: "127.0.0.1", HostPort: "5353" }],
+    });
     expect(portLines(bs)).toEqual(["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080"]);
     expect(portLines(bs, "80")).toEqual(["0.0.0.0:8080"]);
     expect(() => portLines(bs, "81/tcp")).toThrow("No public port '81/tcp' published");

@@ -159,7 +159,10 @@ export function detachAll(nets: NetworkService, id: string): string[] {
 
 /** `rm`: addresses, veths, ports, everything */
 export function releaseAll(nets: NetworkService, id: string): void {
-  const touched = nets.mgr.store.list().filter((r) => Object.values(r.endpoints).some((e) => e.containerId === id)).map((r) => r.name);
+  const touched = nets.mgr.store
+    .list()
+    .filter((r) => Object.values(r.endpoints).some((e) => e.containerId === id))
+    .map((r) => r.name);
   nets.mgr.release(id);
   for (const n of touched) nets.stopDns(n);
 }
@@ -171,7 +174,9 @@ export function linkVariables(nets: NetworkService, cfg: ContainerConfigFile, li
   for (const l of linked) {
     const ip = addressOn(nets, primaryNetwork(cfg), l.id);
     if (!ip) throw new EngineError("failed_precondition", `cannot link to /${l.name}: it is not on network ${primaryNetwork(cfg)}`);
-    env.push(...linkEnv({ alias: l.alias, containerName: cfg.Name.slice(1), ip, exposed: Object.keys(l.cfg.Config.ExposedPorts ?? {}), env: l.cfg.Config.Env }));
+    env.push(
+      ...linkEnv({ alias: l.alias, containerName: cfg.Name.slice(1), ip, exposed: Object.keys(l.cfg.Config.ExposedPorts ?? {}), env: l.cfg.Config.Env }),
+    );
     hosts.push({ ip, alias: l.alias, name: l.name, shortId: shortId(l.id) });
   }
   return { env, hosts };
@@ -188,7 +193,12 @@ function addressOn(nets: NetworkService, network: string, id: string): string | 
  * with the address (the shim binds them after the hook). On error everything joined is undone.
  */
 /** `stopRelay` ends what this process serves for the container: the 127.0.0.11 relay and the [::] port proxies */
-export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: number, links: LinkEntry[]): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
+export async function wire(
+  nets: NetworkService,
+  cfg: ContainerConfigFile,
+  pid: number,
+  links: LinkEntry[],
+): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
@@ -226,7 +236,11 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
     }
     writeNetworkFiles(cfg, primary, links, dnsOk, !!relay, dnsEp);
     // one line per further network, as docker writes them
-    if (eps.length > 1) replaceFile(cfg.HostsPath, eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")));
+    if (eps.length > 1)
+      replaceFile(
+        cfg.HostsPath,
+        eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")),
+      );
     // docker binds [::] too for a port published on every address: a userland proxy to the container's
     // IPv4 address (its docker-proxy); a port IPv6 cannot have costs IPv6 only
     for (const ep of eps) {
@@ -240,13 +254,24 @@ export async function wire(nets: NetworkService, cfg: ContainerConfigFile, pid: 
       }
     }
     const stops = [...(relay ? [relay] : []), ...proxies];
-    return { endpoints: eps, ...(stops.length ? { stopRelay: () => { for (const x of stops) x.stop(); } } : {}) };
+    return {
+      endpoints: eps,
+      ...(stops.length
+        ? {
+            stopRelay: () => {
+              for (const x of stops) x.stop();
+            },
+          }
+        : {}),
+    };
   } catch (e) {
     for (const p of proxies) p.stop();
     relay?.stop();
     // the join's error is the one to report; endpoints a failed detach leaves are reclaimed by the next
     // start's detachAll, `rm` or releaseStale
-    try { detachAll(nets, id); } catch {}
+    try {
+      detachAll(nets, id);
+    } catch {}
     throw e;
   }
 }
@@ -261,7 +286,14 @@ export function updateHostsLine(cfg: ContainerConfigFile, change: { add: string 
 }
 
 /** /etc/hosts with the container's address and links; resolv.conf pointing at a user network's DNS */
-export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undefined, links: LinkEntry[], embeddedDns = true, relayed = false, dnsEp = ep): void {
+export function writeNetworkFiles(
+  cfg: ContainerConfigFile,
+  ep: Endpoint | undefined,
+  links: LinkEntry[],
+  embeddedDns = true,
+  relayed = false,
+  dnsEp = ep,
+): void {
   const h = cfg.HostConfig;
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
   replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
@@ -273,7 +305,9 @@ export function writeNetworkFiles(cfg: ContainerConfigFile, ep: Endpoint | undef
 function containerResolvConf(cfg: ContainerConfigFile, server: string | undefined): string {
   const h = cfg.HostConfig;
   let hostResolv = "";
-  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // no host resolv.conf: docker's defaults apply
+  try {
+    hostResolv = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {} // no host resolv.conf: docker's defaults apply
   const dns = server ? [server, ...h.Dns] : h.Dns;
   const options = server === EMBEDDED_DNS_IP && !h.DnsOptions.length ? ["ndots:0"] : h.DnsOptions;
   return resolvConf(hostResolv, { dns, search: h.DnsSearch, options, hostNetwork: false });
@@ -282,7 +316,9 @@ function containerResolvConf(cfg: ContainerConfigFile, server: string | undefine
 /** whether a running container's resolv.conf already names docker's embedded resolver */
 export function usesEmbeddedDns(cfg: ContainerConfigFile): boolean {
   try {
-    return readFileSync(cfg.ResolvConfPath, "utf8").split("\n").some((l) => l.trim() === `nameserver ${EMBEDDED_DNS_IP}`);
+    return readFileSync(cfg.ResolvConfPath, "utf8")
+      .split("\n")
+      .some((l) => l.trim() === `nameserver ${EMBEDDED_DNS_IP}`);
   } catch {
     return false; // no file (removed under us): the caller writes a new one
   }
@@ -366,7 +402,23 @@ export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, 
     networks[net] = entry;
     primary ??= entry;
   }
-  if (!isBridgeMode(mode)) networks[mode] = { IPAMConfig: null, Links: null, Aliases: null, MacAddress: "", DriverOpts: null, NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, DNSNames: null };
+  if (!isBridgeMode(mode))
+    networks[mode] = {
+      IPAMConfig: null,
+      Links: null,
+      Aliases: null,
+      MacAddress: "",
+      DriverOpts: null,
+      NetworkID: "",
+      EndpointID: "",
+      Gateway: "",
+      IPAddress: "",
+      IPPrefixLen: 0,
+      IPv6Gateway: "",
+      GlobalIPv6Address: "",
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: null,
+    };
   const top = mode === DEFAULT_NETWORK && primary ? primary : undefined;
   return {
     Bridge: "",

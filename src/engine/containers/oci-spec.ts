@@ -25,7 +25,8 @@ function normCap(c: string): string {
 /** moby oci/caps.TweakCapabilities */
 export function computeCapabilities(capAdd: string[], capDrop: string[], privileged: boolean): string[] {
   if (privileged) return [...ALL_CAPS];
-  const add = capAdd.map(normCap), drop = capDrop.map(normCap);
+  const add = capAdd.map(normCap),
+    drop = capDrop.map(normCap);
   if (add.includes("ALL")) return ALL_CAPS.filter((c) => !drop.includes(c));
   if (drop.includes("ALL")) return [...new Set(add)];
   return [...new Set([...DEFAULT_CAPABILITIES.filter((c) => !drop.includes(c)), ...add])];
@@ -53,7 +54,6 @@ export function runtimeRlimits(us: NonNullable<DockerHostConfig["Ulimits"]>): { 
   return us.map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, soft: u.Soft, hard: u.Hard }));
 }
 
-
 export interface DeviceNode {
   type: "c" | "b";
   major: number;
@@ -67,12 +67,16 @@ export function rdevNumbers(rdev: number): { major: number; minor: number } {
 }
 
 /** --device mappings → the runtime's binds and device-cgroup rules; a missing or non-device host path is docker's error */
-export function resolveDevices(ds: NonNullable<DockerHostConfig["Devices"]>, node: (path: string) => DeviceNode | "missing" | "not-a-device"): { binds: { source: string; target: string }[]; rules: string[] } {
+export function resolveDevices(
+  ds: NonNullable<DockerHostConfig["Devices"]>,
+  node: (path: string) => DeviceNode | "missing" | "not-a-device",
+): { binds: { source: string; target: string }[]; rules: string[] } {
   const binds: { source: string; target: string }[] = [];
   const rules: string[] = [];
   for (const d of ds) {
     const n = node(d.PathOnHost);
-    if (n === "missing") throw new EngineError("not_found", `error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
+    if (n === "missing")
+      throw new EngineError("not_found", `error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
     if (n === "not-a-device") throw bad(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
     binds.push({ source: d.PathOnHost, target: d.PathInContainer });
     rules.push(`${n.type} ${n.major}:${n.minor} ${d.CgroupPermissions}`);
@@ -94,7 +98,10 @@ export interface ExecUser {
 }
 
 const parseDb = (text: string | null) =>
-  (text ?? "").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+  (text ?? "")
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
+    .map((l) => l.split(":"));
 
 /**
  * moby/sys/user GetExecUser: "name|uid[:group|gid]" against the image's passwd/group. A numeric uid
@@ -104,7 +111,10 @@ export function resolveUser(spec: string, db: UserDb, groupAdd: string[] = []): 
   const [userPart = "", groupPart] = spec.split(":", 2) as [string, string?];
   const passwd = parseDb(db.passwd);
   const groups = parseDb(db.group);
-  let uid = 0, gid = 0, home = "/", name: string | undefined;
+  let uid = 0,
+    gid = 0,
+    home = "/",
+    name: string | undefined;
   const u = userPart === "" ? "0" : userPart;
   const entry = passwd.find((p) => (/^\d+$/.test(u) ? p[2] === u : p[0] === u));
   if (entry) {
@@ -149,7 +159,8 @@ export interface SpecPaths {
 
 /** record + rootfs mounts + resolved user → the runtime's ContainerSpec */
 export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecUser, paths: SpecPaths): ContainerSpec {
-  const c = rec.Config, h = rec.HostConfig;
+  const c = rec.Config,
+    h = rec.HostConfig;
   const hostname = c.Hostname;
   let env = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`];
   if (c.Tty) env.push("TERM=xterm");
@@ -262,7 +273,9 @@ export function resolvConf(host: string, opts: { dns: string[]; search: string[]
   if (opts.hostNetwork && !opts.dns.length && !opts.search.length && !opts.options.length) return host;
   const lines = host.split("\n");
   const keep: string[] = [];
-  let ns: string[] = [], search: string[] = [], options: string[] = [];
+  let ns: string[] = [],
+    search: string[] = [],
+    options: string[] = [];
   for (const l of lines) {
     const t = l.trim();
     const [k, ...v] = t.split(/\s+/);

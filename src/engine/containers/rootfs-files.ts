@@ -49,7 +49,8 @@ export function readRootfsFile(mounts: Mount[], path: string, maxBytes = 1 << 20
       let st;
       try {
         st = lstatSync(cur);
-      } catch { // ENOENT/ENOTDIR: not in this layer
+      } catch {
+        // ENOENT/ENOTDIR: not in this layer
         found = false;
         break;
       }

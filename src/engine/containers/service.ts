@@ -20,7 +20,13 @@ import type { ExitInfo } from "../../runtime/types.ts";
 import type { ImageResolver } from "../image-types.ts";
 import type { LogEntry } from "./logs.ts";
 import { hostRuntime, type CgroupStats, type ContainerRuntime, type NetStats } from "./runtime-port.ts";
-import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse, ContainerUpdateRequest, ContainerUpdateResponse } from "../api/containers.ts";
+import type {
+  ContainerCreateOptions,
+  ContainerCreateRequest,
+  ContainerCreateResponse,
+  ContainerUpdateRequest,
+  ContainerUpdateResponse,
+} from "../api/containers.ts";
 import { ContainerStore } from "./store.ts";
 import { defaultAttachDir } from "./attach-proto.ts";
 import { NetworkService, type NetworkSettings, type SelfCommand } from "../network.ts";

@@ -18,7 +18,8 @@ describe("store", () => {
     store.writeState(id, initialState());
     writeFileSync(join(store.dir(id), "config.json"), JSON.stringify({ Id: id, Name: `/${name}` }));
   };
-  const a = "ab" + "0".repeat(62), b = "ac" + "1".repeat(62);
+  const a = "ab" + "0".repeat(62),
+    b = "ac" + "1".repeat(62);
   mk(a, "one");
   mk(b, "two");
   test("resolve by full id, name, unique prefix", () => {
@@ -30,7 +31,9 @@ describe("store", () => {
     expect(() => store.resolve("nosuch")).toThrow("No such container: nosuch");
   });
   test("a taken name is docker's conflict", () => {
-    expect(() => store.reserveName("one", b)).toThrow(`Conflict. The container name "/one" is already in use by container "${a}". You have to remove (or rename) that container to be able to reuse that name.`);
+    expect(() => store.reserveName("one", b)).toThrow(
+      `Conflict. The container name "/one" is already in use by container "${a}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
   });
   test("state updates under the lock", () => {
     store.updateState(a, (s) => ({ ...s, ExitCode: 3 }));
@@ -52,7 +55,11 @@ describe("json-file log", () => {
     w.write("stderr", Buffer.from("oops\n"));
     w.close();
     const { entries } = readLogFrom(p, 0);
-    expect(entries.map((e) => [e.stream, e.log])).toEqual([["stdout", "hello\n"], ["stderr", "oops\n"], ["stdout", "wor"]]);
+    expect(entries.map((e) => [e.stream, e.log])).toEqual([
+      ["stdout", "hello\n"],
+      ["stderr", "oops\n"],
+      ["stdout", "wor"],
+    ]);
     expect(entries[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(readFileSync(p, "utf8").split("\n")[0]).toMatch(/^\{"log":"hello\\n","stream":"stdout","time":"/);
   });
@@ -65,7 +72,9 @@ describe("json-file log", () => {
 
 describe("rootfs files never follow symlinks", () => {
   test("upper over lower, symlinks and whiteouts hide", () => {
-    const up = join(tmp, "up"), lo = join(tmp, "lo"), evil = join(tmp, "evil");
+    const up = join(tmp, "up"),
+      lo = join(tmp, "lo"),
+      evil = join(tmp, "evil");
     mkdirSync(join(up, "etc"), { recursive: true });
     mkdirSync(join(lo, "etc"), { recursive: true });
     mkdirSync(join(evil, "etc"), { recursive: true });

@@ -123,7 +123,9 @@ export class ContainerStore {
       return fn();
     } finally {
       this.held.delete(id);
-      try { flock(fd, LOCK_UN); } catch {} // closeSync below releases it anyway
+      try {
+        flock(fd, LOCK_UN);
+      } catch {} // closeSync below releases it anyway
       closeSync(fd);
     }
   }
@@ -134,7 +136,9 @@ export class ContainerStore {
       flock(fd, LOCK_EX);
       return await fn();
     } finally {
-      try { flock(fd, LOCK_UN); } catch {} // closeSync below releases it anyway
+      try {
+        flock(fd, LOCK_UN);
+      } catch {} // closeSync below releases it anyway
       closeSync(fd);
     }
   }
@@ -176,7 +180,9 @@ export class ContainerStore {
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
           const owner = this.nameOwner(name);
           if (attempt === 0 && owner && !existsSync(join(this.dir(owner), "config.json"))) {
-            try { unlinkSync(join(this.namesDir, name)); } catch {} // removed by a racing reclaim; if it stays, the retry's EEXIST reports the conflict
+            try {
+              unlinkSync(join(this.namesDir, name));
+            } catch {} // removed by a racing reclaim; if it stays, the retry's EEXIST reports the conflict
             continue;
           }
           throw new EngineError(
@@ -186,13 +192,17 @@ export class ContainerStore {
         }
       }
     } finally {
-      try { unlinkSync(tmp); } catch {} // a stray .tmp- link only: lookups read names, never .tmp- files
+      try {
+        unlinkSync(tmp);
+      } catch {} // a stray .tmp- link only: lookups read names, never .tmp- files
     }
   }
 
   releaseName(name: string, id: string): void {
     if (this.nameOwner(name) === id) {
-      try { unlinkSync(join(this.namesDir, name)); } catch {} // ENOENT: released already by a racing rm
+      try {
+        unlinkSync(join(this.namesDir, name));
+      } catch {} // ENOENT: released already by a racing rm
     }
   }
 

@@ -105,7 +105,21 @@ function networkNames(cfg: ContainerConfigFile): string[] {
   return cfg.Berth.Networks ? Object.keys(cfg.Berth.Networks) : [cfg.HostConfig.NetworkMode];
 }
 
-export const CONTAINER_FILTERS = ["name", "status", "ancestor", "id", "label", "exited", "before", "since", "network", "health", "publish", "expose", "volume"] as const;
+export const CONTAINER_FILTERS = [
+  "name",
+  "status",
+  "ancestor",
+  "id",
+  "label",
+  "exited",
+  "before",
+  "since",
+  "network",
+  "health",
+  "publish",
+  "expose",
+  "volume",
+] as const;
 
 /**
  * docker's portOp: `80`, `80/udp`, `8000-8080/tcp` → the set of "port/proto" it names (tcp when no
@@ -121,7 +135,8 @@ function portSet(key: string, values: readonly string[]): Set<string> {
     const m = /^(\d+)(?:-(\d+))?$/.exec(port);
     const start = m ? Number(m[1]) : NaN;
     const end = m?.[2] !== undefined ? Number(m[2]) : start;
-    if (!m || start > 65535 || end > 65535) throw new EngineError("invalid_argument", `error while looking up for ${key} ${v}: invalid port ${JSON.stringify(port)}`);
+    if (!m || start > 65535 || end > 65535)
+      throw new EngineError("invalid_argument", `error while looking up for ${key} ${v}: invalid port ${JSON.stringify(port)}`);
     if (end < start) throw new EngineError("invalid_argument", `error while looking up for ${key} ${v}: invalid range specified for port: ${port}`);
     for (let p = start; p <= end; p++) out.add(`${p}/${proto}`);
   }
@@ -156,8 +171,7 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
   // docker: a network's name, or a prefix of its ID
   let ids: Map<string, string> | undefined; // network name → ID, read at the first value that is no name
   const idOf = (n: string) => (ids ??= new Map(svc.networks.list().map((x) => [x.name, x.id]))).get(n);
-  const onNetwork = (v: string, c: ContainerInfo) =>
-    networkNames(c.cfg).includes(v) || (v !== "" && networkNames(c.cfg).some((n) => !!idOf(n)?.startsWith(v)));
+  const onNetwork = (v: string, c: ContainerInfo) => networkNames(c.cfg).includes(v) || (v !== "" && networkNames(c.cfg).some((n) => !!idOf(n)?.startsWith(v)));
   return (c) =>
     before.every((t) => created(c) < t) &&
     since.every((t) => created(c) > t) &&

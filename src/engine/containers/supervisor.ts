@@ -63,7 +63,9 @@ export function pumpFd(fd: number, isPty: boolean, onData: (b: Uint8Array) => vo
     } catch {
       // the fd went away (container gone): end of output
     } finally {
-      try { closeFd(fd); } catch {} // closed already by a racing end
+      try {
+        closeFd(fd);
+      } catch {} // closed already by a racing end
     }
   })();
 }
@@ -72,7 +74,10 @@ export function pumpFd(fd: number, isPty: boolean, onData: (b: Uint8Array) => vo
 class FdWriter {
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
-  constructor(private fd: number, private closeOnEnd: boolean) {}
+  constructor(
+    private fd: number,
+    private closeOnEnd: boolean,
+  ) {}
   write(b: Uint8Array): void {
     if (this.closed) return;
     const data = Buffer.from(b);
@@ -168,12 +173,19 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     throw err;
   } finally {
     for (const fd of childFds) {
-      try { closeFd(fd); } catch {} // the runtime took it over; nothing of ours leaks
+      try {
+        closeFd(fd);
+      } catch {} // the runtime took it over; nothing of ours leaks
     }
   }
   hooks.recordRunning(running.pid, running.startTime, nowNano());
   hooks.onStarted?.(running.pid);
-  if (hooks.onResizer && master >= 0) hooks.onResizer((s) => { try { setWinsize(master, s); } catch {} }); // ended: no terminal to resize
+  if (hooks.onResizer && master >= 0)
+    hooks.onResizer((s) => {
+      try {
+        setWinsize(master, s);
+      } catch {}
+    }); // ended: no terminal to resize
 
   const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
@@ -186,7 +198,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
 
   // attach socket: later sessions (`berth attach`, `start -a` of a detached container)
   const sockPath = attachSocketPath(p.dir, p.attachDir);
-  try { unlinkSync(sockPath); } catch {} // none left by an earlier run
+  try {
+    unlinkSync(sockPath);
+  } catch {} // none left by an earlier run
   let server: ReturnType<typeof Bun.listen> | undefined;
   try {
     server = Bun.listen<{ reader: FrameReader; client?: { write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> } }>({
@@ -199,7 +213,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
           s.data.reader.push(chunk, (type, payload) => {
             if (type === F_HELLO) {
               let want = { stdin: false, stdout: true, stderr: true, replay: false };
-              try { want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) }; } catch {} // a bad hello: the default streams
+              try {
+                want = { ...want, ...JSON.parse(Buffer.from(payload).toString()) };
+              } catch {} // a bad hello: the default streams
               const client = {
                 want: { stdout: want.stdout, stderr: want.stderr },
                 write: (b: Uint8Array) => void s.write(b),
@@ -211,10 +227,14 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
               s.data.client = client;
               clients.add(client);
             } else if (type === F_STDIN) stdinWriter?.write(payload);
-            else if (type === F_STDIN_EOF) { if (!tty) stdinWriter?.end(); }
-            else if (type === F_RESIZE && master >= 0) {
+            else if (type === F_STDIN_EOF) {
+              if (!tty) stdinWriter?.end();
+            } else if (type === F_RESIZE && master >= 0) {
               const [rows, cols] = Buffer.from(payload).toString().split(" ").map(Number);
-              if (rows && cols) try { setWinsize(master, { rows, cols }); } catch {} // the pty is gone: nothing to resize
+              if (rows && cols)
+                try {
+                  setWinsize(master, { rows, cols });
+                } catch {} // the pty is gone: nothing to resize
             }
           });
         },
@@ -274,7 +294,9 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     cl.end();
   }
   server?.stop(true);
-  try { unlinkSync(sockPath); } catch {} // rm took the directory already
+  try {
+    unlinkSync(sockPath);
+  } catch {} // rm took the directory already
   return info;
 }
 

@@ -19,18 +19,73 @@ function rules(s: ContainerStatus) {
 
 describe("the lifecycle's transition table", () => {
   test("creating", () => {
-    expect(rules("creating")).toEqual({ start: false, stop: false, kill: false, pause: false, unpause: false, rm: true, "rm -f": true, exec: false, attach: false, active: false });
+    expect(rules("creating")).toEqual({
+      start: false,
+      stop: false,
+      kill: false,
+      pause: false,
+      unpause: false,
+      rm: true,
+      "rm -f": true,
+      exec: false,
+      attach: false,
+      active: false,
+    });
   });
   test("created", () => {
-    expect(rules("created")).toEqual({ start: true, stop: false, kill: false, pause: false, unpause: false, rm: true, "rm -f": true, exec: false, attach: false, active: false });
+    expect(rules("created")).toEqual({
+      start: true,
+      stop: false,
+      kill: false,
+      pause: false,
+      unpause: false,
+      rm: true,
+      "rm -f": true,
+      exec: false,
+      attach: false,
+      active: false,
+    });
   });
   test("running", () => {
-    expect(rules("running")).toEqual({ start: false, stop: true, kill: true, pause: true, unpause: false, rm: false, "rm -f": true, exec: true, attach: true, active: true });
+    expect(rules("running")).toEqual({
+      start: false,
+      stop: true,
+      kill: true,
+      pause: true,
+      unpause: false,
+      rm: false,
+      "rm -f": true,
+      exec: true,
+      attach: true,
+      active: true,
+    });
   });
   test("paused", () => {
-    expect(rules("paused")).toEqual({ start: false, stop: true, kill: true, pause: false, unpause: true, rm: false, "rm -f": true, exec: false, attach: false, active: true });
+    expect(rules("paused")).toEqual({
+      start: false,
+      stop: true,
+      kill: true,
+      pause: false,
+      unpause: true,
+      rm: false,
+      "rm -f": true,
+      exec: false,
+      attach: false,
+      active: true,
+    });
   });
   test("stopped", () => {
-    expect(rules("stopped")).toEqual({ start: true, stop: false, kill: false, pause: false, unpause: false, rm: true, "rm -f": true, exec: false, attach: false, active: false });
+    expect(rules("stopped")).toEqual({
+      start: true,
+      stop: false,
+      kill: false,
+      pause: false,
+      unpause: false,
+      rm: true,
+      "rm -f": true,
+      exec: false,
+      attach: false,
+      active: false,
+    });
   });
 });

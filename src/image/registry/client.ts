@@ -99,11 +99,15 @@ export async function registryError(res: Response, what: string): Promise<Regist
   } catch {} // not JSON (a proxy's HTML page): the status describes it below
   if (!detail) {
     detail =
-      res.status === 401 ? "unauthorized: authentication required"
-      : res.status === 403 ? "denied: requested access to the resource is denied"
-      : res.status === 404 ? "not found"
-      : res.status === 429 ? "toomanyrequests: too many requests"
-      : `unexpected status ${res.status} ${res.statusText}`.trim();
+      res.status === 401
+        ? "unauthorized: authentication required"
+        : res.status === 403
+          ? "denied: requested access to the resource is denied"
+          : res.status === 404
+            ? "not found"
+            : res.status === 429
+              ? "toomanyrequests: too many requests"
+              : `unexpected status ${res.status} ${res.statusText}`.trim();
   }
   return new RegistryError(kindOf(res.status), `${what}: ${detail}`, res.status, code);
 }

@@ -31,11 +31,14 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 /** run `code` (with auth.ts's functions in scope) in a process whose PATH has the fake helpers, as a user's shell would */
 function withHelpers(code: string): unknown {
   const script = join(tmp, `t-${Math.random().toString(36).slice(2)}.ts`);
-  writeFileSync(script, `import { loadCredentials, removeCredentials, storeCredentials } from ${JSON.stringify(join(import.meta.dir, "auth.ts"))};
+  writeFileSync(
+    script,
+    `import { loadCredentials, removeCredentials, storeCredentials } from ${JSON.stringify(join(import.meta.dir, "auth.ts"))};
 const out: unknown[] = [];
 const r = (v: unknown) => out.push(v === undefined ? null : v);
 try { ${code} } catch (e) { out.push({ error: (e as Error).message }); }
-console.log(JSON.stringify(out));`);
+console.log(JSON.stringify(out));`,
+  );
   const p = Bun.spawnSync([process.execPath, script], { env: { ...process.env, PATH: `${tmp}:${process.env.PATH}` } });
   expect(p.stderr.toString()).toBe("");
   return JSON.parse(p.stdout.toString());
@@ -66,9 +69,9 @@ test("an identity token comes back as <token> and a missing helper is a one-line
   const P = JSON.stringify(path);
   withHelpers(`storeCredentials("127.0.0.1:5002", { username: "x", password: "y" }, ${P});`);
   writeFileSync(path, JSON.stringify({ credsStore: "berthtest" }));
-  expect(withHelpers(`storeCredentials("127.0.0.1:5002", { username: "<token>", password: "refresh-123" }, ${P}); r(loadCredentials("127.0.0.1:5002", ${P}));`)).toEqual([
-    { identityToken: "refresh-123" },
-  ]);
+  expect(
+    withHelpers(`storeCredentials("127.0.0.1:5002", { username: "<token>", password: "refresh-123" }, ${P}); r(loadCredentials("127.0.0.1:5002", ${P}));`),
+  ).toEqual([{ identityToken: "refresh-123" }]);
   writeFileSync(path, JSON.stringify({ credsStore: "nosuchhelper" }));
   expect(withHelpers(`r(loadCredentials("127.0.0.1:5002", ${P}));`)).toEqual([
     { error: 'error getting credentials - err: exec: "docker-credential-nosuchhelper": executable file not found in $PATH, out: ``' },

@@ -24,7 +24,9 @@ function call(helper: string, action: "get" | "store" | "erase", input: string):
   try {
     p = Bun.spawnSync([program, action], { stdin: new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
   } catch (e) {
-    throw new EngineError("failed_precondition", `error getting credentials - err: exec: "${program}": executable file not found in $PATH, out: \`\``, { cause: e });
+    throw new EngineError("failed_precondition", `error getting credentials - err: exec: "${program}": executable file not found in $PATH, out: \`\``, {
+      cause: e,
+    });
   }
   const out = `${p.stdout?.toString() ?? ""}`.trim();
   return { ok: p.exitCode === 0, out: out || `${p.stderr?.toString() ?? ""}`.trim() };

@@ -41,7 +41,8 @@ function ipv4ToInt(s: string): number | undefined {
 
 function inCidr(ip: string, cidr: string): boolean {
   const [net, bitsS] = cidr.split("/");
-  const a = ipv4ToInt(ip), n = ipv4ToInt(net ?? "");
+  const a = ipv4ToInt(ip),
+    n = ipv4ToInt(net ?? "");
   const bits = Number(bitsS);
   if (a === undefined || n === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
@@ -81,7 +82,10 @@ export function loadInsecureRegistries(root: string | undefined, env: Record<str
     let text: string | undefined;
     try {
       text = readFileSync(join(root, "daemon.json"), "utf8");
-    } catch (e) { if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `read ${join(root, "daemon.json")}: ${(e as Error).message}`, { cause: e }); } // none: env only; an unreadable one is an error like an invalid one
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new EngineError("internal", `read ${join(root, "daemon.json")}: ${(e as Error).message}`, { cause: e });
+    } // none: env only; an unreadable one is an error like an invalid one
     if (text !== undefined) {
       let cfg: { "insecure-registries"?: unknown };
       try {

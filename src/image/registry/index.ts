@@ -11,8 +11,37 @@
  * Authorization header is only sent to the registry's own origin.
  */
 export { RegistryClient, RegistryError, registryError, type ClientOptions, type FetchFn, type RequestOptions } from "./client.ts";
-export { parseChallenges, loadCredentials, storeCredentials, removeCredentials, dockerConfigPath, basicHeader, type Challenge, type Credentials } from "./auth.ts";
-export { resolveEndpoint, isInsecureRegistry, loadInsecureRegistries, authKey, DOCKER_HUB_API, DOCKER_HUB_AUTH_KEY, type RegistryEndpoint } from "./endpoint.ts";
-export { parseImageConfig, parseManifest, selectPlatform, parsePlatform, platformString, layerCompression, MANIFEST_MAX, ACCEPT_MANIFESTS, MANIFEST_TYPES, INDEX_TYPES, type ParsedManifest } from "./manifest.ts";
+export {
+  parseChallenges,
+  loadCredentials,
+  storeCredentials,
+  removeCredentials,
+  dockerConfigPath,
+  basicHeader,
+  type Challenge,
+  type Credentials,
+} from "./auth.ts";
+export {
+  resolveEndpoint,
+  isInsecureRegistry,
+  loadInsecureRegistries,
+  authKey,
+  DOCKER_HUB_API,
+  DOCKER_HUB_AUTH_KEY,
+  type RegistryEndpoint,
+} from "./endpoint.ts";
+export {
+  parseImageConfig,
+  parseManifest,
+  selectPlatform,
+  parsePlatform,
+  platformString,
+  layerCompression,
+  MANIFEST_MAX,
+  ACCEPT_MANIFESTS,
+  MANIFEST_TYPES,
+  INDEX_TYPES,
+  type ParsedManifest,
+} from "./manifest.ts";
 export { clientFor, type SessionOptions } from "./session.ts";
 export { BlobSources } from "./sources.ts";

@@ -4,7 +4,17 @@
  * (image-spec image-index.md; unknown media types and BuildKit attestation entries are skipped). Pure.
  */
 import { EngineError } from "../../lib/errors.ts";
-import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from "../../oci/index.ts";
+import {
+  hostPlatform,
+  isDigest,
+  MediaType,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type Index,
+  type Manifest,
+  type Platform,
+} from "../../oci/index.ts";
 
 /** distribution refuses manifests above 4 MiB (registry/handlers/manifests.go maxManifestBodySize) */
 export const MANIFEST_MAX = 4 * 1024 * 1024;
@@ -52,7 +62,9 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   // schema 1 is "application/vnd.docker.distribution.manifest.v1+json" (or +prettyjws); OCI's
   // "application/vnd.oci.image.manifest.v1+json" also contains "manifest.v1", so match the docker name
   if (doc.schemaVersion === 1 || mediaType.startsWith("application/vnd.docker.distribution.manifest.v1")) {
-    throw new EngineError("invalid_argument", "manifest: docker schema 1 manifests are not supported", { hint: "the image must be pushed again with a current client" });
+    throw new EngineError("invalid_argument", "manifest: docker schema 1 manifests are not supported", {
+      hint: "the image must be pushed again with a current client",
+    });
   }
   if (doc.schemaVersion !== 2) throw new EngineError("invalid_argument", `manifest: unsupported schemaVersion ${JSON.stringify(doc.schemaVersion)}`);
   const isIndex = (INDEX_TYPES as readonly string[]).includes(mediaType) || (!mediaType && Array.isArray(doc.manifests));
@@ -87,7 +99,8 @@ export function parseImageConfig(bytes: Uint8Array, layers: number, what = "conf
   const config = doc as ImageConfig;
   const rootfs = config.rootfs as unknown;
   const diffIds = (rootfs !== null && typeof rootfs === "object" ? (rootfs as { diff_ids?: unknown }).diff_ids : undefined) ?? [];
-  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw new EngineError("invalid_argument", `${what}: rootfs.diff_ids is not a list of sha256 digests`);
+  if (!Array.isArray(diffIds) || !diffIds.every(isDigest))
+    throw new EngineError("invalid_argument", `${what}: rootfs.diff_ids is not a list of sha256 digests`);
   if (diffIds.length !== layers) {
     throw new EngineError("invalid_argument", `image config has ${diffIds.length} diff IDs but the manifest has ${layers} layers`);
   }
@@ -149,7 +162,9 @@ export function selectPlatform(index: Index, want: Platform = hostPlatform()): D
       !(d.platform?.os === "unknown" && d.platform?.architecture === "unknown"),
   );
   const wantV = normVariant(want);
-  const exact = candidates.find((d) => d.platform && d.platform.os === want.os && d.platform.architecture === want.architecture && normVariant(d.platform) === wantV);
+  const exact = candidates.find(
+    (d) => d.platform && d.platform.os === want.os && d.platform.architecture === want.architecture && normVariant(d.platform) === wantV,
+  );
   if (exact) return exact;
   // no variant asked for: any variant of the architecture (docker picks the best; first is fine here)
   if (!want.variant) {
@@ -157,5 +172,8 @@ export function selectPlatform(index: Index, want: Platform = hostPlatform()): D
     if (loose) return loose;
   }
   const avail = candidates.filter((d) => d.platform).map((d) => platformString(d.platform!));
-  throw new EngineError("not_found", `no matching manifest for ${platformString(want)} in the manifest list entries${avail.length ? ` (available: ${avail.join(", ")})` : ""}`);
+  throw new EngineError(
+    "not_found",
+    `no matching manifest for ${platformString(want)} in the manifest list entries${avail.length ? ` (available: ${avail.join(", ")})` : ""}`,
+  );
 }

@@ -60,7 +60,13 @@ describe("manifests and platforms", () => {
       { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: d("a"), size: 1, platform: { os: "linux", architecture: "amd64" } },
       { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: d("b"), size: 1, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
       { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: d("c"), size: 1, platform: { os: "linux", architecture: "arm", variant: "v6" } },
-      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: d("e"), size: 1, platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest" } },
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: d("e"),
+        size: 1,
+        platform: { os: "unknown", architecture: "unknown" },
+        annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+      },
       { mediaType: "application/vnd.example.unknown", digest: d("f"), size: 1, platform: { os: "linux", architecture: "s390x" } },
     ],
   };
@@ -74,14 +80,22 @@ describe("manifests and platforms", () => {
     expect(() => parsePlatform("linux")).toThrow("invalid platform");
   });
   test("parse: kinds, schema1 refused, oversized refused, unknown type refused", () => {
-    const man = { schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.v2+json", config: { mediaType: "x", digest: d("a"), size: 1 }, layers: [] };
+    const man = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      config: { mediaType: "x", digest: d("a"), size: 1 },
+      layers: [],
+    };
     expect(parseManifest(Buffer.from(JSON.stringify(man))).kind).toBe("manifest");
     expect(parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] })), "application/vnd.oci.image.index.v1+json").kind).toBe("index");
     expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 1, fsLayers: [] })))).toThrow("schema 1");
     expect(() => parseManifest(Buffer.from("{}"), "application/vnd.docker.distribution.manifest.v1+prettyjws")).toThrow("schema 1");
     // OCI's manifest type also contains "manifest.v1": it is not schema 1
     const oci = { ...man, mediaType: "application/vnd.oci.image.manifest.v1+json" };
-    expect(parseManifest(Buffer.from(JSON.stringify(oci)), "application/vnd.oci.image.manifest.v1+json")).toMatchObject({ kind: "manifest", mediaType: oci.mediaType });
+    expect(parseManifest(Buffer.from(JSON.stringify(oci)), "application/vnd.oci.image.manifest.v1+json")).toMatchObject({
+      kind: "manifest",
+      mediaType: oci.mediaType,
+    });
     expect(() => parseManifest(new Uint8Array(MANIFEST_MAX + 1))).toThrow("manifest too large");
     expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/x-nope" })))).toThrow("unsupported media type");
   });
@@ -172,13 +186,17 @@ describe("client against a stand-in registry", () => {
     expect(seen.tokenScopes).toContain("repository:a/b:pull");
   });
   test("401 without credentials reads like docker", async () => {
-    const e = await client(false).getManifest("x").catch((e) => e);
+    const e = await client(false)
+      .getManifest("x")
+      .catch((e) => e);
     expect(e).toBeInstanceOf(RegistryError);
     expect(e.message).toBe("unauthorized: authentication required");
     expect(e.kind).toBe("permission_denied");
   });
   test("404 keeps the registry's code and message", async () => {
-    const e = await client().getManifest("nope").catch((e) => e);
+    const e = await client()
+      .getManifest("nope")
+      .catch((e) => e);
     expect(e.message).toBe("manifest for a/b:nope: manifest unknown: manifest unknown");
     expect(e.status).toBe(404);
   });

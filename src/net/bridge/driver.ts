@@ -20,7 +20,9 @@ export function observeBridge(s: NetlinkSocket, bridge: string): BridgeObserved 
   if (l.kind !== "bridge") {
     throw new EngineError("already_exists", `network interface "${bridge}" exists and is not a bridge (${l.kind ?? "device"})`);
   }
-  const addrs = listAddrs(s, AF_INET).filter((a) => a.index === l.index && a.address).map((a) => `${a.address}/${a.prefixLen}`);
+  const addrs = listAddrs(s, AF_INET)
+    .filter((a) => a.index === l.index && a.address)
+    .map((a) => `${a.address}/${a.prefixLen}`);
   return { exists: true, up: l.up, addrs, mac: l.mac };
 }
 

@@ -5,8 +5,16 @@ import { chainSuffix, portElement } from "../nat.ts";
 import type { NetworkRecord } from "../store.ts";
 
 const net: NetworkRecord = {
-  name: "bridge", id: "f".repeat(64), driver: "bridge", bridge: "berth0", subnet: "172.17.0.0/16", gateway: "172.17.0.1",
-  internal: false, mtu: 1500, createdAt: "", endpoints: {},
+  name: "bridge",
+  id: "f".repeat(64),
+  driver: "bridge",
+  bridge: "berth0",
+  subnet: "172.17.0.0/16",
+  gateway: "172.17.0.1",
+  internal: false,
+  mtu: 1500,
+  createdAt: "",
+  endpoints: {},
 };
 
 test("a missing bridge is created with a fixed MAC, addressed and set up; a ready one needs nothing", () => {

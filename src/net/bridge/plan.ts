@@ -80,4 +80,3 @@ export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: stri
 export function bridgeNameFor(id: string): string {
   return "br-" + id.slice(0, 12);
 }
-

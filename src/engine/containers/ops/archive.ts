@@ -16,7 +16,14 @@ export function rootOf(d: ContainerDeps, id: string) {
 }
 
 /** container → host path, or a tar on `out` when dest is "-" */
-export async function copyFrom(d: ContainerDeps, id: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
+export async function copyFrom(
+  d: ContainerDeps,
+  id: string,
+  src: string,
+  dest: string,
+  out: (b: Uint8Array) => Promise<void> | void,
+  followLink = false,
+): Promise<void> {
   const name = d.store.readConfig(id).Name.slice(1);
   await withContainerRoot(rootOf(d, id), (root) => copyOut(root, name, src, dest, out, followLink));
 }

@@ -38,8 +38,12 @@ export async function attach(d: ContainerDeps, id: string, io: AttachIO): Promis
           else if (type === F_EXIT) exitCode = Number(Buffer.from(payload).toString());
         });
       },
-      close() { done.resolve(); },
-      error() { done.resolve(); },
+      close() {
+        done.resolve();
+      },
+      error() {
+        done.resolve();
+      },
     },
   }).catch((e) => {
     throw new EngineError("unavailable", `attach to container ${shortId(id)}: ${(e as Error).message}`);

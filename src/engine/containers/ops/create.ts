@@ -30,7 +30,8 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
     image = await d.images.resolve(ref);
   } catch (e) {
     // the client pulls (or says "Unable to find image") before it asks: here it is dockerd's 404
-    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
+    if (e instanceof EngineError && e.kind === "not_found")
+      throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
     throw e;
   }
   // --volumes-from: the other container's mounts as its record has them (volume names and sources set)
@@ -66,7 +67,13 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
   }
 }
 
-export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, image: ResolvedImage, built: BuiltConfig, name: string | undefined): Promise<ContainerCreateResponse> {
+export async function createRecord(
+  d: ContainerDeps,
+  o: ContainerCreateOptions,
+  image: ResolvedImage,
+  built: BuiltConfig,
+  name: string | undefined,
+): Promise<ContainerCreateResponse> {
   const id = newId();
   const dir = d.store.dir(id);
   const undo = new Undo();
@@ -94,7 +101,12 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
     const key = snapshotKey(id);
     await d.snapshots.prepare(key, image.topLayer, { "berth.container": id });
     undo.push(() => d.snapshots.remove(key));
-    await copyUp(d, id, key, built.Mounts.filter((m) => !built.Inherited?.includes(m.Destination)));
+    await copyUp(
+      d,
+      id,
+      key,
+      built.Mounts.filter((m) => !built.Inherited?.includes(m.Destination)),
+    );
 
     built.Config.Hostname ||= netw.networkMode(built.HostConfig.NetworkMode).attach === "host" ? osHostname() : id.slice(0, 12);
     if (netw.isBridgeMode(built.HostConfig.NetworkMode) && built.HostConfig.NetworkMode !== "bridge") {
@@ -125,7 +137,14 @@ export async function createRecord(d: ContainerDeps, o: ContainerCreateOptions, 
       HostsPath: join(dir, "hosts"),
       ResolvConfPath: join(dir, "resolv.conf"),
       LogPath: join(dir, `${id}-json.log`),
-      Berth: { SnapshotKey: key, Snapshotter: d.snapshots.name, CgroupPath: `berth/${id}`, Tmpfs: built.Tmpfs, ...(o.ephemeral ? { Ephemeral: true } : {}), ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}) },
+      Berth: {
+        SnapshotKey: key,
+        Snapshotter: d.snapshots.name,
+        CgroupPath: `berth/${id}`,
+        Tmpfs: built.Tmpfs,
+        ...(o.ephemeral ? { Ephemeral: true } : {}),
+        ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}),
+      },
     };
     writeEtcFiles(cfg);
     d.store.writeState(id, initialState());
@@ -152,7 +171,11 @@ export async function copyUp(d: ContainerDeps, id: string, key: string, mounts: 
     for (const m of todo) {
       const src = resolveInRoot(root, m.Destination);
       let st;
-      try { st = statSync(src); } catch { continue; } // the image has nothing at the mount point: nothing to copy
+      try {
+        st = statSync(src);
+      } catch {
+        continue;
+      } // the image has nothing at the mount point: nothing to copy
       if (!st.isDirectory()) continue;
       const p = Bun.spawnSync(["cp", "-a", "--", `${src}/.`, `${m.Source}/`], { stdout: "ignore", stderr: "pipe" });
       if (p.exitCode !== 0) throw new EngineError("internal", `copy image content of ${m.Destination} into volume ${m.Name}: ${p.stderr.toString().trim()}`);
@@ -171,10 +194,15 @@ export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
   replaceFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
   if (bridged) return;
   let hostHosts: string | undefined;
-  if (hostNet) try { hostHosts = readFileSync("/etc/hosts", "utf8"); } catch {} // no host hosts file: the container's own entries only
+  if (hostNet)
+    try {
+      hostHosts = readFileSync("/etc/hosts", "utf8");
+    } catch {} // no host hosts file: the container's own entries only
   replaceFile(cfg.HostsPath, hostsFile(cfg.Config.Hostname, h.ExtraHosts ?? [], hostHosts));
   let hostResolv = "";
-  try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch {} // none on the host: resolvConf falls back to docker's default servers
+  try {
+    hostResolv = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {} // none on the host: resolvConf falls back to docker's default servers
   replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
 }
 

@@ -44,11 +44,17 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
   if (st.Status === "paused") throw new EngineError("conflict", `container ${id} is paused, unpause the container before exec`);
   if (!canExec(st.Status) || !st.Pid) throw new EngineError("conflict", `container ${id} is not running`);
   const rootfs = await d.snapshots.mounts(cfg.Berth.SnapshotKey);
-  const user = resolveUser(o.user ?? cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
+  const user = resolveUser(
+    o.user ?? cfg.Config.User,
+    { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") },
+    cfg.HostConfig.GroupAdd ?? [],
+  );
   const base = buildSpec(cfg, rootfs, user, { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath });
   let linkEnv: string[] = [];
   if (cfg.HostConfig.Links?.length) {
-    try { linkEnv = linkedContainers(d, cfg).env; } catch {} // docker's exec sees the link variables too; a linked container gone since is no error here
+    try {
+      linkEnv = linkedContainers(d, cfg).env;
+    } catch {} // docker's exec sees the link variables too; a linked container gone since is no error here
   }
   let env = withLinkEnv(base.process.env, linkEnv).filter((e) => !e.startsWith("TERM=") || o.tty);
   if (o.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");

@@ -48,7 +48,12 @@ export function startHealth(d: ContainerDeps, id: string, cfg: ContainerConfigFi
     }, t.timeout);
     let code: number;
     try {
-      code = await exec(d, id, { cmd: argv, env: [], tty: false, interactive: false, detach: false }, { stdout: sink, stderr: sink, onStarted: (pid) => void (probePid = pid) });
+      code = await exec(
+        d,
+        id,
+        { cmd: argv, env: [], tty: false, interactive: false, detach: false },
+        { stdout: sink, stderr: sink, onStarted: (pid) => void (probePid = pid) },
+      );
     } catch (e) {
       code = probeFailureStatus(e);
       out += (e as Error).message;

@@ -50,7 +50,9 @@ describe("state rules per verb, docker's messages", () => {
     expect((await err(() => f.svc.unpause(id))).message).toBe(`container ${id} is not paused`);
     const ex = await err(f.svc.exec(id, { cmd: ["true"], env: [], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {} }));
     expect([ex.kind, ex.message]).toEqual(["conflict", `container ${id} is not running`]);
-    expect((await err(f.svc.attach(id, { stdout() {}, stderr() {}, want: { stdin: false, stdout: true, stderr: true } }))).message).toBe("You cannot attach to a stopped container, start it first");
+    expect((await err(f.svc.attach(id, { stdout() {}, stderr() {}, want: { stdin: false, stdout: true, stderr: true } }))).message).toBe(
+      "You cannot attach to a stopped container, start it first",
+    );
     expect((await err(() => f.svc.top(id))).message).toBe(`container ${id} is not running`);
     expect(await f.svc.stop(id, 1)).toBe(id);
     expect(f.runtime.ops().filter((o) => o === "kill")).toEqual([]);
@@ -63,7 +65,9 @@ describe("state rules per verb, docker's messages", () => {
     const again = await err(f.svc.supervise(id));
     expect([again.kind, again.message]).toEqual(["conflict", `container ${id} is already running`]);
     expect((await err(() => f.svc.unpause(id))).message).toBe(`container ${id} is not paused`);
-    expect((await err(f.svc.rm(id, false))).message).toBe(`cannot remove container "/web": container is running: stop the container before removing or force remove`);
+    expect((await err(f.svc.rm(id, false))).message).toBe(
+      `cannot remove container "/web": container is running: stop the container before removing or force remove`,
+    );
 
     f.svc.pause(id);
     expect(f.svc.refreshState(id).Status).toBe("paused");
@@ -71,8 +75,12 @@ describe("state rules per verb, docker's messages", () => {
     expect((await err(() => f.svc.pause(id))).message).toBe(`container ${id} is already paused`);
     const ex = await err(f.svc.exec(id, { cmd: ["true"], env: [], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {} }));
     expect(ex.message).toBe(`container ${id} is paused, unpause the container before exec`);
-    expect((await err(f.svc.attach(id, { stdout() {}, stderr() {}, want: { stdin: false, stdout: true, stderr: true } }))).message).toBe("You cannot attach to a paused container, unpause it first");
-    expect((await err(f.svc.rm(id, false))).message).toBe(`cannot remove container "/web": container is paused: unpause the container before removing or force remove`);
+    expect((await err(f.svc.attach(id, { stdout() {}, stderr() {}, want: { stdin: false, stdout: true, stderr: true } }))).message).toBe(
+      "You cannot attach to a paused container, unpause it first",
+    );
+    expect((await err(f.svc.rm(id, false))).message).toBe(
+      `cannot remove container "/web": container is paused: unpause the container before removing or force remove`,
+    );
     expect(f.svc.top(id).titles[0]).toBe("UID");
 
     f.svc.unpause(id);
@@ -88,7 +96,11 @@ describe("state rules per verb, docker's messages", () => {
     const e = await err(f.svc.exec(id, { cmd: ["nosuch"], env: [], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {} }));
     expect(e).toBeInstanceOf(ExecError);
     expect(e.message).toBe(`OCI runtime exec failed: exec: "nosuch": executable file not found in $PATH`);
-    const code = f.svc.exec(id, { cmd: ["sh", "-c", "exit 3"], env: ["A=1", "HOME=/root"], tty: false, interactive: false, detach: false }, { stdout() {}, stderr() {}, onStarted: (pid) => queueMicrotask(() => f.runtime.exit(pid, 3)) });
+    const code = f.svc.exec(
+      id,
+      { cmd: ["sh", "-c", "exit 3"], env: ["A=1", "HOME=/root"], tty: false, interactive: false, detach: false },
+      { stdout() {}, stderr() {}, onStarted: (pid) => queueMicrotask(() => f.runtime.exit(pid, 3)) },
+    );
     expect(await code).toBe(3);
     const execs = f.runtime.calls.filter((c) => c.op === "exec");
     expect(execs.map((c) => c.args[1])).toEqual([["nosuch"], ["sh", "-c", "exit 3"]]);
@@ -207,7 +219,11 @@ describe("restart policy", () => {
     expect(await f.svc.monitorMain(id, (l) => lines.push(l))).toBe(127);
     expect(lines).toHaveLength(1);
     expect(lines[0]!.startsWith("err ")).toBe(true);
-    expect(JSON.parse(lines[0]!.slice(4))).toEqual({ kind: "not_found", reason: "not_found", message: `failed to create task for container: exec: "nosuch": executable file not found in $PATH` });
+    expect(JSON.parse(lines[0]!.slice(4))).toEqual({
+      kind: "not_found",
+      reason: "not_found",
+      message: `failed to create task for container: exec: "nosuch": executable file not found in $PATH`,
+    });
   });
 });
 
@@ -218,7 +234,9 @@ describe("races", () => {
     f.runtime.createGate = gate.promise;
     const a = f.svc.supervise(id);
     const b = f.svc.supervise(id);
-    const [ra, rb] = await Promise.allSettled([a.then((x) => x), b.then((x) => x)].map((p, i) => (i === 0 ? Promise.race([p, Bun.sleep(50).then(() => "pending")]) : p)));
+    const [ra, rb] = await Promise.allSettled(
+      [a.then((x) => x), b.then((x) => x)].map((p, i) => (i === 0 ? Promise.race([p, Bun.sleep(50).then(() => "pending")]) : p)),
+    );
     // the first claimed the start; the second failed at once, before any runtime call of its own
     expect(ra).toEqual({ status: "fulfilled", value: "pending" });
     expect(rb.status).toBe("rejected");
@@ -251,7 +269,12 @@ describe("cleanup on failure", () => {
     f.runtime.failCreate = new ExecError("not_executable", `exec: "/etc": permission denied`);
     await err(f.svc.supervise(id));
     const st = f.svc.refreshState(id);
-    expect([st.Status, st.ExitCode, st.Error, st.MonitorPid]).toEqual(["created", 126, `failed to create task for container: exec: "/etc": permission denied`, 0]);
+    expect([st.Status, st.ExitCode, st.Error, st.MonitorPid]).toEqual([
+      "created",
+      126,
+      `failed to create task for container: exec: "/etc": permission denied`,
+      0,
+    ]);
     expect(f.snapshots.live.size).toBe(1);
   });
 
@@ -278,7 +301,7 @@ describe("cleanup on failure", () => {
     expect(f.svc.store.ids()).toEqual([]);
   });
 
-  test("a missing image: dockerd's not_found (the client says \"Unable to find image\"), nothing created", async () => {
+  test('a missing image: dockerd\'s not_found (the client says "Unable to find image"), nothing created', async () => {
     const e = await err(f.svc.create({ Image: "nosuch", HostConfig: { NetworkMode: "none" } }));
     expect([e.kind, e.message]).toEqual(["not_found", "No such image: nosuch:latest"]);
     expect(f.runtime.calls).toEqual([]);
@@ -391,7 +414,14 @@ describe("a monitor found dead (issue 15)", () => {
     const id = await f.create({ restart: "always" });
     const monitor = proc(7002);
     const ctr = proc(7003);
-    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    setState(id, {
+      Status: "running",
+      Pid: ctr.Pid,
+      StartTime: ctr.StartTime,
+      MonitorPid: monitor.Pid,
+      MonitorStartTime: monitor.StartTime,
+      StartedAt: new Date().toISOString(),
+    });
     monitor.die();
     ctr.die();
     const st = f.svc.refreshState(id);
@@ -411,7 +441,14 @@ describe("a monitor found dead (issue 15)", () => {
   test("a monitor that died waiting out the back-off: the restart it owed happens; after a stop it does not", async () => {
     const id = await f.create({ restart: "on-failure" });
     const monitor = proc(7004);
-    setState(id, { Status: "stopped", ExitCode: 1, Restarting: true, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    setState(id, {
+      Status: "stopped",
+      ExitCode: 1,
+      Restarting: true,
+      MonitorPid: monitor.Pid,
+      MonitorStartTime: monitor.StartTime,
+      StartedAt: new Date().toISOString(),
+    });
     monitor.die();
     expect(f.svc.refreshState(id)).toMatchObject({ Status: "stopped", Restarting: true, MonitorPid: process.pid });
     await running(id);
@@ -450,7 +487,14 @@ describe("a monitor found dead (issue 15)", () => {
     const monitor = proc(7010);
     const ctr = proc(7011);
     f.runtime.cgroups.set(`berth/${id}`, new Set([ctr.Pid]));
-    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    setState(id, {
+      Status: "running",
+      Pid: ctr.Pid,
+      StartTime: ctr.StartTime,
+      MonitorPid: monitor.Pid,
+      MonitorStartTime: monitor.StartTime,
+      StartedAt: new Date().toISOString(),
+    });
     monitor.die();
     expect(f.svc.refreshState(id)).toMatchObject({ Status: "running", Pid: ctr.Pid, MonitorPid: process.pid });
     expect(f.launched.map((l) => l.args)).toEqual([["--root", f.root, "__monitor", "--adopt", id]]);
@@ -476,7 +520,14 @@ describe("a monitor found dead (issue 15)", () => {
     const id = await f.create({ restart: "always" });
     const monitor = proc(7012);
     const ctr = proc(7013);
-    setState(id, { Status: "running", Pid: ctr.Pid, StartTime: ctr.StartTime, MonitorPid: monitor.Pid, MonitorStartTime: monitor.StartTime, StartedAt: new Date().toISOString() });
+    setState(id, {
+      Status: "running",
+      Pid: ctr.Pid,
+      StartTime: ctr.StartTime,
+      MonitorPid: monitor.Pid,
+      MonitorStartTime: monitor.StartTime,
+      StartedAt: new Date().toISOString(),
+    });
     monitor.die();
     f.svc.refreshState(id); // launches the adopter (it runs on the next tick)
     ctr.die();

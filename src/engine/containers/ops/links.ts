@@ -27,7 +27,8 @@ export function linkedContainers(d: ContainerDeps, cfg: ContainerConfigFile): Re
       throw new EngineError("not_found", `could not get container for ${name}`);
     }
     const lcfg = d.store.readConfig(lid);
-    if (!isActive(refreshState(d, lid).Status)) throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
+    if (!isActive(refreshState(d, lid).Status))
+      throw new EngineError("failed_precondition", `cannot link to a non running container: ${lcfg.Name} AS /${cfg.Name.slice(1)}/${alias}`);
     return { id: lid, name: lcfg.Name.slice(1), alias, cfg: lcfg };
   });
   return netw.linkVariables(d.networks, cfg, linked);

@@ -9,7 +9,11 @@ import { refreshState } from "./state.ts";
  * docker's `logs`: entries filtered by --since/--until, the last --tail, then (with follow) new
  * entries until the container stops.
  */
-export async function logs(d: ContainerDeps, ref: string, o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void }): Promise<void> {
+export async function logs(
+  d: ContainerDeps,
+  ref: string,
+  o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void },
+): Promise<void> {
   const id = d.store.resolve(ref);
   const cfg = d.store.readConfig(id);
   const since = o.since ? parseTimeArg(o.since) : undefined;

@@ -12,10 +12,12 @@ export async function connectNetwork(d: ContainerDeps, ref: string, network: str
   const net = d.networks.resolve(network).name;
   const cfg = d.store.readConfig(id);
   const mode = netw.primaryNetwork(cfg);
-  if (!netw.isBridgeMode(mode)) throw new EngineError("failed_precondition", `container sharing network namespace with another container or host cannot be connected to any other network`);
+  if (!netw.isBridgeMode(mode))
+    throw new EngineError("failed_precondition", `container sharing network namespace with another container or host cannot be connected to any other network`);
   const eps = netw.endpointsOf(cfg);
   if (eps[net]) throw new EngineError("already_exists", `endpoint with name ${cfg.Name.slice(1)} already exists in network ${net}`);
-  if ((o.aliases.length || o.ip) && net === "bridge") throw new EngineError("invalid_argument", "network-scoped alias and user specified IP address are supported only for containers in user defined networks");
+  if ((o.aliases.length || o.ip) && net === "bridge")
+    throw new EngineError("invalid_argument", "network-scoped alias and user specified IP address are supported only for containers in user defined networks");
   const es = { Aliases: o.aliases.length ? o.aliases : null, IPAddress: o.ip ?? "", MacAddress: "" };
   const st = refreshState(d, id);
   if (isActive(st.Status) && st.Pid) {
@@ -27,10 +29,13 @@ export async function connectNetwork(d: ContainerDeps, ref: string, network: str
     } catch (e) {
       d.log.warn(`container ${shortId(id)}: /etc/hosts not updated: ${(e as Error).message}`);
     }
-    const dns = await d.networks.ensureDns(net).then(() => true, (e: Error) => {
-      d.log.warn(`network ${net}: no name resolution: ${e.message}`);
-      return false;
-    });
+    const dns = await d.networks.ensureDns(net).then(
+      () => true,
+      (e: Error) => {
+        d.log.warn(`network ${net}: no name resolution: ${e.message}`);
+        return false;
+      },
+    );
     // docker's embedded resolver for a container that joins its first user network while it runs
     if (dns && net !== "bridge" && !netw.usesEmbeddedDns(cfg)) {
       try {

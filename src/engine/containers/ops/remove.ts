@@ -54,11 +54,15 @@ export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes 
   // rm -f removes it whatever its policy: a reconcile here must not start a new monitor for it
   const st = refreshState(d, id, { revive: !force });
   if (st.Restarting) {
-    if (!force) throw new EngineError("conflict", `cannot remove container "${cfg.Name}": container is restarting: stop the container before removing or force remove`);
+    if (!force)
+      throw new EngineError("conflict", `cannot remove container "${cfg.Name}": container is restarting: stop the container before removing or force remove`);
     await cancelRestart(d, id);
   }
   if (!canRemove(st.Status, force)) {
-    throw new EngineError("conflict", `cannot remove container "${cfg.Name}": container is ${st.Status === "paused" ? "paused" : "running"}: ${st.Status === "paused" ? "unpause" : "stop"} the container before removing or force remove`);
+    throw new EngineError(
+      "conflict",
+      `cannot remove container "${cfg.Name}": container is ${st.Status === "paused" ? "paused" : "running"}: ${st.Status === "paused" ? "unpause" : "stop"} the container before removing or force remove`,
+    );
   }
   if (isActive(st.Status)) {
     // its supervisor must not restart it, and must be gone (its exit steps done) before the record goes

@@ -58,7 +58,11 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
   // a writable layer never mounted again (--rm, a build step): its changes are worthless after a host
   // crash anyway, so the container's unmount need not sync the upper filesystem
   if (cfg.HostConfig.AutoRemove || cfg.Berth.Ephemeral) rootfs = volatileOverlay(rootfs);
-  const user = resolveUser(cfg.Config.User, { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") }, cfg.HostConfig.GroupAdd ?? []);
+  const user = resolveUser(
+    cfg.Config.User,
+    { passwd: readRootfsFile(rootfs, "/etc/passwd"), group: readRootfsFile(rootfs, "/etc/group") },
+    cfg.HostConfig.GroupAdd ?? [],
+  );
   const mode = netw.primaryNetwork(cfg);
   writeEtcFiles(cfg, netw.isBridgeMode(mode));
   const paths: SpecPaths = { hostnamePath: cfg.HostnamePath, hostsPath: cfg.HostsPath, resolvConfPath: cfg.ResolvConfPath };
@@ -133,7 +137,12 @@ export function claim(d: ContainerDeps, id: string, byPolicy = false): boolean |
  * Supervise the container in this process until it exits (foreground `run`, `start -a`, and the
  * monitor). Returns the exit information; throws when it cannot start (ExecError: the command).
  */
-export async function supervise(d: ContainerDeps, id: string, fg?: ForegroundOptions, o: { byPolicy?: boolean; restartable?: boolean } = {}): Promise<ExitInfo> {
+export async function supervise(
+  d: ContainerDeps,
+  id: string,
+  fg?: ForegroundOptions,
+  o: { byPolicy?: boolean; restartable?: boolean } = {},
+): Promise<ExitInfo> {
   const byPolicy = !!o.byPolicy;
   const cfg = d.store.readConfig(id);
   const claimed = claim(d, id, byPolicy);
@@ -152,39 +161,76 @@ export async function supervise(d: ContainerDeps, id: string, fg?: ForegroundOpt
   }
   let stopHealth = () => {};
   try {
-    return await runSupervised(prepared, {
-      local: fg?.local,
-      initialSize: fg?.initialSize,
-      onResizer: fg?.onResizer,
-      onStarted: fg?.onStarted,
-      recordRunning: (pid, startTime, startedAt) => {
-        safeUpdate(d, id, (st) => ({ ...st, Status: st.Status === "paused" ? "paused" : "running", Pid: pid, StartTime: startTime, StartedAt: startedAt, FinishedAt: ZERO_TIME, ExitCode: 0 }));
-        ev(d, "start", cfg);
-        const stopChecks = startHealth(d, id, cfg);
-        const stopWatch = watchPauser(d, id);
-        stopHealth = () => {
-          stopChecks();
-          stopWatch();
-        };
+    return await runSupervised(
+      prepared,
+      {
+        local: fg?.local,
+        initialSize: fg?.initialSize,
+        onResizer: fg?.onResizer,
+        onStarted: fg?.onStarted,
+        recordRunning: (pid, startTime, startedAt) => {
+          safeUpdate(d, id, (st) => ({
+            ...st,
+            Status: st.Status === "paused" ? "paused" : "running",
+            Pid: pid,
+            StartTime: startTime,
+            StartedAt: startedAt,
+            FinishedAt: ZERO_TIME,
+            ExitCode: 0,
+          }));
+          ev(d, "start", cfg);
+          const stopChecks = startHealth(d, id, cfg);
+          const stopWatch = watchPauser(d, id);
+          stopHealth = () => {
+            stopChecks();
+            stopWatch();
+          };
+        },
+        recordStartFailure: (err) => recordStartFailure(d, id, err),
+        recordExit: (info, finishedAt) => {
+          stopHealth();
+          ev(d, "die", cfg, { exitCode: String(info.exitCode) });
+          let oom = info.oomKilled;
+          try {
+            oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
+          } catch {} // no memory.events (cgroup gone): not known to be OOM
+          reapCgroup(d, cfg);
+          // with --rm the record goes right after: its exit need not reach the disk first
+          const durable = cfg.HostConfig.AutoRemove ? false : undefined;
+          // under a restart policy (detached: the monitor stays) the exit and "restarting" are one
+          // update, so no rm or start can slip in between
+          safeUpdate(
+            d,
+            id,
+            (st) => {
+              const again =
+                !!o.restartable &&
+                shouldRestart(cfg.HostConfig.RestartPolicy, {
+                  exitCode: info.exitCode,
+                  restartCount: st.RestartCount ?? 0,
+                  manuallyStopped: !!st.ManuallyStopped,
+                });
+              const monitor = again
+                ? { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" }
+                : { MonitorPid: 0, MonitorStartTime: "" };
+              return {
+                ...st,
+                Status: "stopped",
+                Pid: 0,
+                StartTime: "",
+                ...monitor,
+                Restarting: again,
+                ExitCode: info.exitCode,
+                OOMKilled: oom,
+                FinishedAt: finishedAt,
+              };
+            },
+            durable,
+          );
+        },
       },
-      recordStartFailure: (err) => recordStartFailure(d, id, err),
-      recordExit: (info, finishedAt) => {
-        stopHealth();
-        ev(d, "die", cfg, { exitCode: String(info.exitCode) });
-        let oom = info.oomKilled;
-        try { oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath); } catch {} // no memory.events (cgroup gone): not known to be OOM
-        reapCgroup(d, cfg);
-        // with --rm the record goes right after: its exit need not reach the disk first
-        const durable = cfg.HostConfig.AutoRemove ? false : undefined;
-        // under a restart policy (detached: the monitor stays) the exit and "restarting" are one
-        // update, so no rm or start can slip in between
-        safeUpdate(d, id, (st) => {
-          const again = !!o.restartable && shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode: info.exitCode, restartCount: st.RestartCount ?? 0, manuallyStopped: !!st.ManuallyStopped });
-          const monitor = again ? { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" } : { MonitorPid: 0, MonitorStartTime: "" };
-          return { ...st, Status: "stopped", Pid: 0, StartTime: "", ...monitor, Restarting: again, ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: finishedAt };
-        }, durable);
-      },
-    }, d.runtime);
+      d.runtime,
+    );
   } finally {
     stopHealth();
     await afterExit(d, cfg);
@@ -192,7 +238,16 @@ export async function supervise(d: ContainerDeps, id: string, fg?: ForegroundOpt
 }
 
 export function recordStartFailure(d: ContainerDeps, id: string, err: EngineError): void {
-  safeUpdate(d, id, (st) => ({ ...st, Status: "created", Pid: 0, StartTime: "", MonitorPid: 0, MonitorStartTime: "", ExitCode: startFailureStatus(err), Error: err.message }));
+  safeUpdate(d, id, (st) => ({
+    ...st,
+    Status: "created",
+    Pid: 0,
+    StartTime: "",
+    MonitorPid: 0,
+    MonitorStartTime: "",
+    ExitCode: startFailureStatus(err),
+    Error: err.message,
+  }));
 }
 
 /** awaited: the supervisor's process exits right after, and --rm must not stop half-way */
@@ -306,7 +361,17 @@ async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitI
     if (st.MonitorPid !== d.self.pid) return st; // taken over meanwhile (rm -f, a newer monitor): theirs to record
     const again = shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: st.RestartCount ?? 0, manuallyStopped: !!st.ManuallyStopped });
     const monitor = again ? me : { MonitorPid: 0, MonitorStartTime: "" };
-    return { ...st, Status: "stopped", Pid: 0, StartTime: "", ...monitor, Restarting: again, ExitCode: exitCode, FinishedAt: new Date(d.clock.now()).toISOString(), Error: "container supervisor exited unexpectedly" };
+    return {
+      ...st,
+      Status: "stopped",
+      Pid: 0,
+      StartTime: "",
+      ...monitor,
+      Restarting: again,
+      ExitCode: exitCode,
+      FinishedAt: new Date(d.clock.now()).toISOString(),
+      Error: "container supervisor exited unexpectedly",
+    };
   });
   await afterExit(d, cfg);
   const started = Date.parse(adopted.StartedAt);

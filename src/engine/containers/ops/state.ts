@@ -79,7 +79,9 @@ export function refreshState(d: ContainerDeps, id: string, o: RefreshOptions = {
       FinishedAt: new Date(d.clock.now()).toISOString(),
       Error: cur.Pid ? "container supervisor exited unexpectedly" : cur.Error,
     };
-    const again = cur.Status !== "creating" && shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: cur.RestartCount ?? 0, manuallyStopped: !!cur.ManuallyStopped });
+    const again =
+      cur.Status !== "creating" &&
+      shouldRestart(cfg.HostConfig.RestartPolicy, { exitCode, restartCount: cur.RestartCount ?? 0, manuallyStopped: !!cur.ManuallyStopped });
     return revive && again ? { ...next, ...relaunch(d, id) } : next;
   });
 }

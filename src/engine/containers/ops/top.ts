@@ -28,7 +28,16 @@ export function top(d: ContainerDeps, ref: string): { titles: string[]; processe
       const start = new Date((boot + Number(f[19]) / hz) * 1000);
       let cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").split("\0").join(" ");
       if (!cmd) cmd = `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
-      const tty = ttyNr === 0 ? "?" : (() => { try { return readlinkSync(`/proc/${pid}/fd/0`).replace(/^\/dev\//, ""); } catch { return "?"; /* exited since listing, or fd 0 closed: no tty, as ps shows */ } })();
+      const tty =
+        ttyNr === 0
+          ? "?"
+          : (() => {
+              try {
+                return readlinkSync(`/proc/${pid}/fd/0`).replace(/^\/dev\//, "");
+              } catch {
+                return "?"; /* exited since listing, or fd 0 closed: no tty, as ps shows */
+              }
+            })();
       const hh = (n: number) => String(n).padStart(2, "0");
       rows.push([
         users.get(uid) ?? String(uid),

@@ -25,7 +25,10 @@ export class Undo {
       // disposeAsync chains several failures as SuppressedError(error, suppressed)
       for (let e: unknown = u; e; e = e instanceof SuppressedError ? e.suppressed : undefined) failures.push(e instanceof SuppressedError ? e.error : e);
       const msg = err instanceof Error ? err.message : String(err);
-      return new AggregateError([err, ...failures], `${msg}. error during cleanup: ${failures.map((f) => (f instanceof Error ? f.message : String(f))).join("; ")}`);
+      return new AggregateError(
+        [err, ...failures],
+        `${msg}. error during cleanup: ${failures.map((f) => (f instanceof Error ? f.message : String(f))).join("; ")}`,
+      );
     }
   }
 }

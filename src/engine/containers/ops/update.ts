@@ -19,7 +19,9 @@ export function update(d: ContainerDeps, ref: string, req: ContainerUpdateReques
       const cpusGiven = req.NanoCpus !== undefined || req.CpuQuota !== undefined || req.CpuPeriod !== undefined;
       d.runtime.updateCgroup(cfg.Berth.CgroupPath, {
         ...(req.Memory !== undefined && h.Memory > 0 ? { memory: h.Memory } : {}),
-        ...(req.MemorySwap !== undefined || req.Memory !== undefined ? { memorySwap: h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : undefined } : {}),
+        ...(req.MemorySwap !== undefined || req.Memory !== undefined
+          ? { memorySwap: h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : undefined }
+          : {}),
         ...(cpusGiven && h.NanoCpus > 0 ? { cpus: h.NanoCpus / 1e9 } : {}),
         ...(req.CpuShares !== undefined && h.CpuShares > 0 ? { cpuShares: h.CpuShares } : {}),
         ...(req.PidsLimit !== undefined && (h.PidsLimit ?? 0) > 0 ? { pidsLimit: h.PidsLimit! } : {}),
