@@ -129,7 +129,9 @@ function uncommentedCatches(text: string): number[] {
       const first = lineAt(m.index!);
       const last = lineAt(m.index! + m[0].length);
       const rest = lines[last - 1]!.slice(lines[last - 1]!.indexOf(m[0].split("\n").at(-1)!) + m[0].split("\n").at(-1)!.length);
-      if (!hasComment(m[0]) && !hasComment(rest) && !/^\s*(\/\/|\/\*|\*)/.test(lines[first - 2] ?? "")) out.push(first);
+      // the reason may sit above the whole `try` (the formatter puts a one-line try/catch on 3 lines)
+      const above = lines.slice(Math.max(0, first - 4), first - 1);
+      if (!hasComment(m[0]) && !hasComment(rest) && !above.some(hasComment)) out.push(first);
     }
   }
   return out.sort((a, b) => a - b);

@@ -306,7 +306,9 @@ export class NetworkService {
       for (const f of [`${network}.lock`, `${network}.log`])
         try {
           unlinkSync(join(this.dnsDir, f));
-        } catch {}
+        } catch {
+          // absent files are fine: the network never had a server
+        }
     }
   }
 
@@ -354,7 +356,9 @@ export class NetworkService {
       if (r.pid && processStartTime(r.pid) === r.startTime)
         try {
           kill(r.pid, osConstants.signals.SIGTERM);
-        } catch {}
+        } catch {
+          // gone already is what we want
+        }
     } catch {
       return; // no relay file (none was started) or a torn one: nothing to end; the relay also exits with the container
     }

@@ -184,8 +184,10 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     hooks.onResizer((s) => {
       try {
         setWinsize(master, s);
-      } catch {}
-    }); // ended: no terminal to resize
+      } catch {
+        // ended: no terminal to resize
+      }
+    });
 
   const log = p.log.driver === "none" ? { write() {}, flush() {}, close() {} } : new JsonLogWriter(p.logPath, p.log);
   const clients = new Set<{ write(b: Uint8Array): void; end(): void; want: Record<StreamName, boolean> }>();
