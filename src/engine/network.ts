@@ -255,30 +255,9 @@ export class NetworkService {
     if (network === DEFAULT_NETWORK) return;
     await this.withDnsLock(network, async () => {
       if (this.dnsPid(network)) return;
-      const self = this.o.self;
-      if (!self) throw new EngineError("unavailable", `start DNS server for network ${network}: this engine was opened without a berth command to run`);
-      const logFd = openSync(join(this.dnsDir, `${network}.log`), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-      const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", network], {
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: logFd,
-        detached: true,
-        cwd: "/",
-        env: { ...self.env, ...this.childEnv() },
-      });
-      closeSync(logFd);
-      proc.unref();
-      const line = await firstLine(proc.stdout, 5000);
-      if (!line.startsWith("ok")) {
-        try {
-          proc.kill(9);
-        } catch {} // it may have exited already; the error below is what matters
-        throw new EngineError("unavailable", `start DNS server for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`, {
-          hint: `see ${join(this.dnsDir, `${network}.log`)}`,
-        });
-      }
+      const pid = await this.spawnDnsHelper(network, [network], `start DNS server for network ${network}`);
       // a pid is meaningless after a reboot: no fsync (replaceFile)
-      replaceFile(this.pidFile(network), JSON.stringify({ pid: proc.pid, startTime: processStartTime(proc.pid) ?? "" }), 0o600);
+      replaceFile(this.pidFile(network), JSON.stringify({ pid, startTime: processStartTime(pid) ?? "" }), 0o600);
     });
   }
 
@@ -313,16 +292,15 @@ export class NetworkService {
   }
 
   /**
-   * docker's 127.0.0.11 for a container that is already running (`network connect` to a user network of a
-   * container that had none): `berth __dns --relay PID:GATEWAY <network>` detached, which holds the relay
-   * until the container's process is gone. Resolves once the relay is bound.
+   * `berth __dns ARGS…` detached (its own session, stderr appended to the network's log), once it has said
+   * "ok" on stdout: it listens. Returns its pid; `what` names the step in the error.
    */
-  async startRelay(network: string, pid: number, gateway: string, containerId: string): Promise<void> {
+  private async spawnDnsHelper(network: string, args: string[], what: string): Promise<number> {
     const self = this.o.self;
-    if (!self) throw new EngineError("unavailable", `start DNS relay for network ${network}: this engine was opened without a berth command to run`);
-    mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
-    const logFd = openSync(join(this.dnsDir, `${network}.log`), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-    const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", "--relay", `${pid}:${gateway}`, network], {
+    if (!self) throw new EngineError("unavailable", `${what}: this engine was opened without a berth command to run`);
+    const log = join(this.dnsDir, `${network}.log`);
+    const logFd = openSync(log, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
+    const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", ...args], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: logFd,
@@ -337,10 +315,21 @@ export class NetworkService {
       try {
         proc.kill(9);
       } catch {} // it may have exited already; the error below is what matters
-      throw new EngineError("unavailable", `start DNS relay for network ${network}: ${line.replace(/^err /, "") || "exited before it listened"}`);
+      throw new EngineError("unavailable", `${what}: ${line.replace(/^err /, "") || "exited before it listened"}`, { hint: `see ${log}` });
     }
+    return proc.pid;
+  }
+
+  /**
+   * docker's 127.0.0.11 for a container that is already running (`network connect` to a user network of a
+   * container that had none): `berth __dns --relay PID:GATEWAY <network>` detached, which holds the relay
+   * until the container's process is gone. Resolves once the relay is bound.
+   */
+  async startRelay(network: string, pid: number, gateway: string, containerId: string): Promise<void> {
+    mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
+    const relay = await this.spawnDnsHelper(network, ["--relay", `${pid}:${gateway}`, network], `start DNS relay for network ${network}`);
     // a pid is meaningless after a reboot: no fsync (replaceFile)
-    replaceFile(this.relayFile(containerId), JSON.stringify({ pid: proc.pid, startTime: processStartTime(proc.pid) ?? "" }), 0o600);
+    replaceFile(this.relayFile(containerId), JSON.stringify({ pid: relay, startTime: processStartTime(relay) ?? "" }), 0o600);
   }
 
   private relayFile(containerId: string): string {

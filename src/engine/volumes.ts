@@ -14,6 +14,7 @@
  * Which containers use a volume is the container store's knowledge: the service asks `users()`.
  * Anonymous volumes (`-v /ctr`, an image's VOLUME) carry docker's label com.docker.volume.anonymous.
  */
+import type { Volume } from "./api/volumes.ts";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
@@ -37,16 +38,8 @@ export function validateVolumeName(name: string): string {
   return name;
 }
 
-/** docker's volume inspect JSON (moby api/types/volume.Volume, the local-driver subset) */
-export interface VolumeRecord {
-  CreatedAt: string;
-  Driver: "local";
-  Labels: Record<string, string>;
-  Mountpoint: string;
-  Name: string;
-  Options: Record<string, string>;
-  Scope: "local";
-}
+/** what <root>/volumes/<name>/meta.json holds: docker's volume document (api/volumes.ts) without the usage data */
+export type VolumeRecord = Omit<Volume, "UsageData">;
 
 export interface VolumeCreateOptions {
   labels?: Record<string, string>;

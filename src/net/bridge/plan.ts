@@ -5,6 +5,7 @@
  */
 import { macFromIp, parseSubnet } from "../ipam.ts";
 import type { NetOp } from "../ops.ts";
+import type { DriverEndpoint } from "../driver.ts";
 import type { NetworkRecord } from "../store.ts";
 
 /** what netlink saw of the bridge before planning */
@@ -37,18 +38,8 @@ export function planBridge(net: NetworkRecord, seen: BridgeObserved): NetOp[] {
   return ops;
 }
 
-export interface EndpointPlan {
-  network: string;
-  bridge: string;
-  hostVeth: string;
-  ifName: string;
-  ip: string;
-  prefixLen: number;
-  gateway: string;
-  mac: string;
-  mtu: number;
-  ops: NetOp[];
-}
+/** the bridge's endpoint plan is the driver seam's (net/driver.ts DriverEndpoint) */
+export type EndpointPlan = DriverEndpoint;
 
 /** `veth` + 7 hex, like docker's host-side names; IFNAMSIZ is 16 with the NUL, so 11 is safe */
 export function hostVethName(random: Uint8Array): string {
