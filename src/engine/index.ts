@@ -312,6 +312,7 @@ export type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volu
 export type { BuildCacheRecord, DiskUsage, DiskUsageRow, SystemInfo, SystemVersion } from "./api/system.ts";
 export type { EventMessage, EventType } from "./api/events.ts";
 export type { JSONError, JSONMessage, ProgressDetail } from "./api/progress.ts";
+export { pullMessages, pushMessages } from "./progress.ts";
 export { FilterError, Filters, invalidFilter, matchLabel } from "./filters.ts";
 export { referenceMatches, splitRepoTag } from "./image-list.ts";
 export { VOLUME_PRUNE_FILTERS } from "./volume-docs.ts";
