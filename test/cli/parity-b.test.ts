@@ -119,7 +119,7 @@ describe.skipIf(!rootEnabled)("events of images, volumes, networks, execs and he
     imp = (await run(["import", `${root}/busybox.tar`])).stdout.trim();
     expect(imp).toMatch(/^sha256:[0-9a-f]{64}$/);
     ok(await run(["rmi", imp]));
-    ok(await run(["run", "-d", "--name", c, "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep", "300"]));
+    ok(await run(["run", "-d", "--name", c, "-v", `${v}:/data`, "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep", "300"]));
     expect(await run(["exec", c, "sh", "-c", "exit 3"])).toMatchObject({ exitCode: 3 });
     const cid = (await run(["inspect", "-f", "{{.Id}}", c])).stdout.trim();
     let lines: string[] = [];
@@ -149,14 +149,22 @@ describe.skipIf(!rootEnabled)("events of images, volumes, networks, execs and he
       `image load ${id} ${id} <no value>`,
       `image import ${imp} ${imp} <no value>`,
       `image delete ${imp} ${imp} <no value>`,
+      `volume mount ${v} <no value> <no value>`,
       `container exec_create: sh -c exit 3 ${cid} ${c} <no value>`,
       `container exec_start: sh -c exit 3 ${cid} ${c} <no value>`,
       `container exec_die ${cid} ${c} 3`,
       `container health_status: healthy ${cid} ${c} <no value>`,
+      `volume unmount ${v} <no value> <no value>`,
       `network destroy ${netId} ${n} <no value>`,
       `volume destroy ${v} <no value> <no value>`,
     ];
     for (const w of want) expect(lines).toContain(w);
+    // docker's attributes on the mount: the container, where, and how
+    const all = (
+      await run(["events", "--since", since, "--until", String(Date.now() / 1000), "--format", "{{.Type}} {{.Action}} {{json .Actor.Attributes}}"])
+    ).stdout.split("\n");
+    const mount = all.find((l) => l.startsWith("volume mount ") && l.includes(cid))!.slice("volume mount ".length);
+    expect(JSON.parse(mount)).toEqual({ container: cid, destination: "/data", driver: "local", propagation: "", "read/write": "true" });
     // in docker's order
     const at = want.filter((w) => !w.includes("health_status")).map((w) => lines.indexOf(w));
     expect(at.filter((i, k) => k > 0 && i < at[k - 1]!)).toEqual([]);

@@ -178,6 +178,7 @@ export async function supervise(
             FinishedAt: ZERO_TIME,
             ExitCode: 0,
           }));
+          volumeEvents(d, cfg, "mount");
           ev(d, "start", cfg);
           const stopChecks = startHealth(d, id, cfg);
           const stopWatch = watchPauser(d, id);
@@ -190,6 +191,7 @@ export async function supervise(
         recordExit: (info, finishedAt) => {
           stopHealth();
           ev(d, "die", cfg, { exitCode: String(info.exitCode) });
+          volumeEvents(d, cfg, "unmount");
           let oom = info.oomKilled;
           try {
             oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
@@ -356,6 +358,7 @@ async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitI
   }
   const exitCode = adopted.Pid ? 255 : 128; // as refreshState records it: 128 when it never got a pid
   ev(d, "die", cfg, { exitCode: String(exitCode) });
+  volumeEvents(d, cfg, "unmount");
   reapCgroup(d, cfg);
   safeUpdate(d, id, (st) => {
     if (st.MonitorPid !== d.self.pid) return st; // taken over meanwhile (rm -f, a newer monitor): theirs to record
@@ -436,5 +439,21 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
     const err = e instanceof EngineError ? e : startError(e, "");
     reportOnce(encodeMonitorError(err));
     return startFailureStatus(err);
+  }
+}
+
+/**
+ * docker's volume events around a run (moby daemon/volumes.go): "mount" for each volume before the
+ * container's "start" (container, destination, driver, propagation, read/write), "unmount" after its "die"
+ */
+function volumeEvents(d: ContainerDeps, cfg: ContainerConfigFile, action: "mount" | "unmount"): void {
+  for (const m of cfg.Mounts ?? []) {
+    if (m.Type !== "volume" || !m.Name) continue;
+    const driver = m.Driver || "local";
+    const attrs: Record<string, string> =
+      action === "mount"
+        ? { container: cfg.Id, destination: m.Destination, driver, propagation: m.Propagation ?? "", "read/write": String(m.RW) }
+        : { container: cfg.Id, driver };
+    d.events.emit("volume", action, m.Name, attrs);
   }
 }
