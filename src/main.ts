@@ -45,6 +45,12 @@ const globalFlags: FlagsDef = {
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
+/** the daemon config file's network settings (the environment's win): default-address-pools as "BASE/size,…" */
+function daemonNetwork(daemon: DaemonConfig): { addressPools?: string } {
+  const pools = daemon["default-address-pools"];
+  return pools?.length ? { addressPools: pools.map((p) => `${p.base}/${p.size}`).join(",") } : {};
+}
+
 /** how berth starts itself for its helper processes: the compiled binary passes on only PATH; under
  * `bun src/main.ts` (tests) the whole environment */
 function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string> } {
@@ -101,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     registryAuthFile: dockerConfigPath(env),
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     registryReadTimeoutMs: Number(env.BERTH_REGISTRY_READ_TIMEOUT_MS) || undefined,
+    registryMirrors: daemon["registry-mirrors"],
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
   const root = settings.root;
@@ -113,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
     daemon,
     engine: () =>
       (enginePromise ??= import("./engine/index.ts")
-        .then((m) => m.openEngine({ ...settings, network: m.networkSettingsFrom(env), self: selfCommand(env) }))
+        .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
         .catch((e) => {
           throw rootDenied(e, root) ?? e;
         })),

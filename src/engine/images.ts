@@ -92,6 +92,8 @@ export class ImageService implements ImageResolver {
   registryAuthFile?: string;
   /** set by the engine: a pull's read timeout on a stalled blob body (undefined: the client's 30 s) */
   registryReadTimeoutMs?: number;
+  /** set by the engine: registries a docker.io pull tries first (daemon.json registry-mirrors) */
+  registryMirrors?: string[];
 
   /** set by the engine: where docker's image events go (pull, push, tag, untag, delete, import, load, save) */
   events?: EventLog;

@@ -75,6 +75,7 @@ export class Engine {
     this.images.events = new EventLog(this.root);
     this.images.registryAuthFile = opts.registryAuthFile;
     this.images.registryReadTimeoutMs = opts.registryReadTimeoutMs;
+    this.images.registryMirrors = opts.registryMirrors;
     this.containers = new ContainerService({
       root: join(this.root, "containers"),
       log: this.log,

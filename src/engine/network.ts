@@ -39,6 +39,7 @@ import {
   creatableDriver,
   isReservedNetworkName,
   parseSubnet,
+  parseAddressPools,
   formatSubnet,
   predefinedNetworks,
   startDnsRelay,
@@ -56,6 +57,8 @@ export interface NetworkSettings {
   bip?: string;
   /** berth's nftables table, default "berth" */
   nftTable?: string;
+  /** docker's default-address-pools as "BASE/size,…" ("10.10.0.0/16/24": /24 networks cut from 10.10.0.0/16) */
+  addressPools?: string;
 }
 
 /** how to run this berth again for a helper process: argv prefix (`<argv> --root R __dns NET`) and its environment */
@@ -65,7 +68,12 @@ export interface SelfCommand {
 }
 
 /** the environment variables main.ts reads NetworkSettings from (and hands on to berth's own helpers) */
-export const NETWORK_ENV = { bridge: "BERTH_BRIDGE", bip: "BERTH_BIP", nftTable: "BERTH_NFT_TABLE" } as const satisfies Record<keyof NetworkSettings, string>;
+export const NETWORK_ENV = {
+  bridge: "BERTH_BRIDGE",
+  bip: "BERTH_BIP",
+  nftTable: "BERTH_NFT_TABLE",
+  addressPools: "BERTH_ADDRESS_POOLS",
+} as const satisfies Record<keyof NetworkSettings, string>;
 
 /** NetworkSettings from an environment (main.ts); empty values are unset */
 export function networkSettingsFrom(env: Record<string, string | undefined>): NetworkSettings {
@@ -121,6 +129,7 @@ export class NetworkService {
       defaultBridge: this.settings.bridge || undefined,
       defaultSubnet: this.settings.bip ? bipSubnet(this.settings.bip) : undefined,
       natTable: this.settings.nftTable || undefined,
+      addressPools: this.settings.addressPools ? parseAddressPools(this.settings.addressPools) : undefined,
     });
     this.dnsDir = join(o.root, "network", ".dns");
   }

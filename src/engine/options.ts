@@ -19,6 +19,8 @@ export interface EngineOptions {
   runtimeDir?: string;
   /** a registry blob body that sends nothing for this long is dropped and resumed with Range (main.ts: env BERTH_REGISTRY_READ_TIMEOUT_MS); default 30 s */
   registryReadTimeoutMs?: number;
+  /** registries a docker.io pull tries first, in order (daemon.json registry-mirrors: http(s)://host[:port]) */
+  registryMirrors?: string[];
   /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
   self?: SelfCommand;
 }

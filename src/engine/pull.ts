@@ -91,9 +91,22 @@ function tagOrDigest(ref: Reference): string {
 export async function pullImage(images: ImageService, name: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseDockerRef(name);
   const emit = opts.onProgress ?? (() => {});
-  const client = clientFor(ref, { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" });
+  const session = { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" as const };
+  const client = clientFor(ref, session);
   const shown = familiarString(ref);
   try {
+    // docker's registry-mirrors: a docker.io image is asked of each mirror first, then of Docker Hub
+    for (const mirror of ref.domain === "docker.io" ? (images.registryMirrors ?? []) : []) {
+      const host = mirror.replace(/^https?:\/\//, "").replace(/\/$/, "");
+      const insecure = mirror.startsWith("http://") ? [host, ...(session.insecure ?? [])] : session.insecure;
+      try {
+        const r = await withLayerJitPolicy(() => pullWith(images, clientFor({ ...ref, domain: host }, { ...session, insecure }), ref, opts, emit));
+        images.logImage("pull", shown, familiarName(shown));
+        return r;
+      } catch (e) {
+        images.log.debug(`pull ${shown} from mirror ${mirror}: ${(e as Error).message}`); // the next mirror, then Docker Hub, as dockerd does
+      }
+    }
     const r = await withLayerJitPolicy(() => pullWith(images, client, ref, opts, emit));
     images.logImage("pull", shown, familiarName(shown));
     return r;

@@ -12,23 +12,27 @@ export interface DaemonConfig {
   "data-root"?: string;
   "storage-driver"?: string;
   "insecure-registries"?: string[];
+  /** registries tried before Docker Hub for docker.io images (http:// or https:// URLs) */
+  "registry-mirrors"?: string[];
   "log-driver"?: string;
   "log-opts"?: Record<string, string>;
+  /** subnets user networks get when `network create` names none: each base cut into /size networks */
+  "default-address-pools"?: { base: string; size: number }[];
 }
 
 /** the keys berth applies, with the JSON type docker gives them */
-const KEYS: Record<keyof DaemonConfig, "string" | "string[]" | "map"> = {
+const KEYS: Record<keyof DaemonConfig, "string" | "string[]" | "map" | "pools"> = {
   "data-root": "string",
   "storage-driver": "string",
   "insecure-registries": "string[]",
+  "registry-mirrors": "string[]",
   "log-driver": "string",
   "log-opts": "map",
+  "default-address-pools": "pools",
 };
 
 /** dockerd's keys berth accepts but does not act on yet (a warning names them) */
 const NOT_YET = new Set([
-  "registry-mirrors",
-  "default-address-pools",
   "debug",
   "log-level",
   "hosts",
@@ -91,6 +95,14 @@ export function loadDaemonConfig(path: string, explicit: boolean): LoadedDaemonC
   for (const [k, v] of entries) {
     const t = KEYS[k as keyof DaemonConfig];
     if (!t) continue;
+    if (t === "pools") {
+      const good =
+        Array.isArray(v) &&
+        v.every((x) => !!x && typeof x === "object" && typeof x.base === "string" && Number.isInteger(x.size) && x.size > 0 && x.size <= 32);
+      if (!good) throw fail(`${k}: want a list of {"base": "CIDR", "size": prefix length}`);
+      config[k] = v;
+      continue;
+    }
     const ok =
       t === "string"
         ? typeof v === "string"
@@ -98,6 +110,9 @@ export function loadDaemonConfig(path: string, explicit: boolean): LoadedDaemonC
           ? Array.isArray(v) && v.every((x) => typeof x === "string")
           : !!v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
     if (!ok) throw fail(`${k}: want ${t === "string" ? "a string" : t === "string[]" ? "a list of strings" : "an object of strings"}`);
+    if (k === "registry-mirrors")
+      for (const m of v as string[])
+        if (!/^https?:\/\/[^/]+\/?$/.test(m)) throw fail(`invalid mirror: "${m}": want an http:// or https:// URL of a registry, with no path`);
     config[k] = v;
   }
   return { config: config as DaemonConfig, ignored: entries.map(([k]) => k).filter((k) => NOT_YET.has(k)) };

@@ -46,7 +46,19 @@ import { join } from "node:path";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { NetlinkSocket, RT_TABLE_MAIN, listAddrs, listRoutes } from "../ffi/index.ts";
 import { applyOps } from "./ops.ts";
-import { allocate, chooseSubnet, broadcastOf, contains, defaultGateway, findOverlap, formatSubnet, ipToU32, parseSubnet } from "./ipam.ts";
+import {
+  allocate,
+  chooseSubnet,
+  broadcastOf,
+  contains,
+  defaultGateway,
+  findOverlap,
+  formatSubnet,
+  ipToU32,
+  parseSubnet,
+  poolSubnets,
+  type Subnet,
+} from "./ipam.ts";
 import { DEFAULT_TABLE, addPorts, removePorts, type PortMapping } from "./nat.ts";
 import { collides, type PortBinding, type PortSpec } from "./ports.ts";
 import { NetworkStore, type NetworkRecord } from "./store.ts";
@@ -84,7 +96,7 @@ export {
   type LinkEntry,
   type ResolvOptions,
 } from "./hosts.ts";
-export { parseSubnet, formatSubnet, macFromIp } from "./ipam.ts";
+export { parseSubnet, parseAddressPools, formatSubnet, macFromIp } from "./ipam.ts";
 export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 export { startDnsServer, startDnsRelay, EMBEDDED_DNS_IP, type DnsServer, type DnsServerOptions } from "./dns.ts";
 
@@ -132,6 +144,8 @@ export interface NetworkManagerOptions {
   /** host-wide leases of default-bridge addresses (tests pass a temp dir) */
   leaseDir?: string;
   mtu?: number;
+  /** where user networks without --subnet get theirs (docker's default-address-pools); default docker's */
+  addressPools?: { base: Subnet; size: number }[];
 }
 
 export interface ConnectOptions {
@@ -551,6 +565,7 @@ export class NetworkManager {
       subnet = chooseSubnet(
         routes,
         others.map((x) => x.subnet),
+        this.opts.addressPools?.length && name !== DEFAULT_NETWORK ? poolSubnets(this.opts.addressPools) : undefined,
       );
     }
     let gateway = defaultGateway(subnet);

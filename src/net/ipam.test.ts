@@ -1,5 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import { allocate, chooseSubnet, contains, defaultGateway, findOverlap, formatSubnet, macFromIp, overlaps, parseSubnet } from "./ipam.ts";
+import {
+  allocate,
+  chooseSubnet,
+  contains,
+  defaultGateway,
+  findOverlap,
+  formatSubnet,
+  macFromIp,
+  overlaps,
+  parseAddressPools,
+  parseSubnet,
+  poolSubnets,
+} from "./ipam.ts";
 
 describe("parseSubnet", () => {
   test("parses and formats", () => {
@@ -65,4 +77,15 @@ describe("subnet choice", () => {
 
 test("macFromIp follows docker", () => {
   expect(macFromIp("172.17.0.2")).toBe("02:42:ac:11:00:02");
+});
+
+test("default-address-pools: BASE/prefix/size cut in order; bad text is one line", () => {
+  const pools = parseAddressPools("10.10.0.0/16/24,192.168.200.0/24/26");
+  const got = [...poolSubnets(pools)].map(formatSubnet);
+  expect(got.slice(0, 2)).toEqual(["10.10.0.0/24", "10.10.1.0/24"]);
+  expect(got.length).toBe(256 + 4);
+  expect(got.slice(-1)).toEqual(["192.168.200.192/26"]);
+  expect(formatSubnet(chooseSubnet([], [parseSubnet("10.10.0.0/24")], poolSubnets(pools)))).toBe("10.10.1.0/24");
+  expect(() => parseAddressPools("10.10.0.0/16")).toThrow('default address pool "10.10.0.0/16": want BASE/prefix/size, e.g. 10.10.0.0/16/24');
+  expect(() => parseAddressPools("10.10.0.0/16/8")).toThrow("size 8 must be between 16 and 30");
 });

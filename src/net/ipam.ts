@@ -75,6 +75,34 @@ export function* defaultPools(): Generator<Subnet> {
 }
 
 /**
+ * docker's `default-address-pools` written as "BASE/size,…" (NetworkSettings.addressPools): each base
+ * subnet cut into networks of prefix length `size`, in order. Bad text is invalid_argument.
+ */
+export function parseAddressPools(text: string): { base: Subnet; size: number }[] {
+  return text
+    .split(",")
+    .filter(Boolean)
+    .map((p) => {
+      const m = /^(.+\/\d+)\/(\d+)$/.exec(p.trim());
+      if (!m) throw new EngineError("invalid_argument", `default address pool "${p}": want BASE/prefix/size, e.g. 10.10.0.0/16/24`);
+      const base = parseSubnet(m[1]!);
+      const size = Number(m[2]);
+      if (size < base.prefixLen || size > 30)
+        throw new EngineError("invalid_argument", `default address pool "${p}": size ${size} must be between ${base.prefixLen} and 30`);
+      return { base, size };
+    });
+}
+
+/** the networks a list of address pools yields, in docker's order (pool by pool, low to high) */
+export function* poolSubnets(pools: { base: Subnet; size: number }[]): Generator<Subnet> {
+  for (const { base, size } of pools) {
+    const count = 2 ** (size - base.prefixLen);
+    const step = 2 ** (32 - size);
+    for (let i = 0; i < count; i++) yield { network: (base.network + i * step) >>> 0, prefixLen: size };
+  }
+}
+
+/**
  * The first pool entry that overlaps neither a host route nor another network. `routes` are the
  * host's route destinations ("10.0.0.0/8"); the default route (/0) is ignored, since everything
  * "overlaps" it. Throws unavailable when every pool is taken.

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
+import { haveRegistryTools, Registry } from "../integration/registry-fixture.ts";
 
 const { root, run } = busyboxRoot("parity-b");
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
@@ -208,6 +209,45 @@ describe.skipIf(!rootEnabled)("the daemon config file (--config-file, docker's d
     expect((await run(["--config-file", await file("badjson", "{"), "ps"])).exitCode).toBe(1);
     expect((await run(["--config-file", await file("type", { "log-opts": ["x"] }), "ps"])).stderr).toContain("log-opts: want an object of strings");
     ok(await run(["--config-file", await file("later", { "registry-mirrors": ["https://m.example"] }), "ps"]));
+  });
+
+  test("default-address-pools: networks without --subnet are cut from the pools, in order", async () => {
+    const f = await file("pools", { "default-address-pools": [{ base: "10.199.0.0/16", size: 24 }] });
+    const [a, b] = [`pa-${sfx}`, `pb-${sfx}`];
+    ok(await run(["--config-file", f, "network", "create", a]));
+    ok(await run(["--config-file", f, "network", "create", b]));
+    try {
+      const subnet = async (n: string) => (await run(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}", n])).stdout.trim();
+      expect(await subnet(a)).toBe("10.199.0.0/24 10.199.0.1");
+      expect(await subnet(b)).toBe("10.199.1.0/24 10.199.1.1");
+    } finally {
+      await run(["network", "rm", a, b]);
+    }
+    expect((await run(["--config-file", await file("badpool", { "default-address-pools": [{ base: "10.0.0.0/16" }] }), "ps"])).stderr).toContain(
+      'default-address-pools: want a list of {"base": "CIDR", "size": prefix length}',
+    );
+  });
+
+  test.skipIf(!haveRegistryTools)("registry-mirrors: a docker.io image comes from the mirror first", async () => {
+    const reg = new Registry(`${root}/mirror-${sfx}`);
+    await reg.start();
+    try {
+      // the mirror holds library/busybox, as a pull-through cache of Docker Hub would
+      ok(await run(["tag", "busybox", `${reg.host}/library/busybox:mirrored`]));
+      ok(await run(["push", `${reg.host}/library/busybox:mirrored`]));
+      const { berth } = await import("../helpers/cli.ts");
+      const fresh = `${root}/mirror-root-${sfx}`;
+      const f = await file("mirrors", { "registry-mirrors": [`http://${reg.host}`] });
+      const r = await berth(["--config-file", f, "pull", "busybox:mirrored"], { root: fresh });
+      expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      expect(r.stdout).toContain("mirrored: Pulling from library/busybox");
+      expect((await berth(["images", "--format", "{{.Repository}}:{{.Tag}}"], { root: fresh })).stdout).toBe("busybox:mirrored\n");
+      // without the mirror the same pull goes to Docker Hub, which this test machine cannot reach
+      expect((await berth(["pull", "busybox:mirrored"], { root: `${fresh}-nomirror` })).exitCode).toBe(1);
+      expect((await run(["--config-file", await file("badmirror", { "registry-mirrors": ["ftp://x"] }), "ps"])).stderr).toContain('invalid mirror: "ftp://x"');
+    } finally {
+      await reg.stop();
+    }
   });
 
   test("data-root and storage-driver, under --root and the environment", async () => {
