@@ -280,6 +280,14 @@ describe("value parsers", () => {
     expect(v.parseRestart("unless-stopped")).toEqual({ Name: "unless-stopped", MaximumRetryCount: 0 });
     expect(() => v.parseRestart("always:3")).toThrow("maximum retry count can only be used with 'on-failure'");
   });
+  test("Go durations", () => {
+    expect(v.parseGoDuration("30s", "--health-interval")).toBe(30e9);
+    expect(v.parseGoDuration("1m30s", "--health-interval")).toBe(90e9);
+    expect(v.parseGoDuration("250ms", "--health-interval")).toBe(250e6);
+    expect(v.parseGoDuration("0", "--health-interval")).toBe(0);
+    expect(() => v.parseGoDuration("30", "--health-interval")).toThrow('time: invalid duration "30"');
+    expect(() => v.parseGoDuration("soon", "--health-timeout")).toThrow('for "--health-timeout" flag');
+  });
   test("--mount CSV → API Mount", () => {
     expect(v.parseMountFlag("source=cache,target=/cache,volume-nocopy")).toEqual({
       Type: "volume",

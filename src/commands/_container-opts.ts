@@ -9,14 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
-import {
-  parseGoDuration,
-  parsePortSpec,
-  type ContainerCreateRequest,
-  type ContainerUpdateRequest,
-  type EndpointSettingsRequest,
-  type HostConfig,
-} from "../engine/index.ts";
+import { parsePortSpec, type ContainerCreateRequest, type ContainerUpdateRequest, type EndpointSettingsRequest, type HostConfig } from "../engine/index.ts";
 import type { HealthConfig } from "../oci/index.ts";
 import * as v from "./_opts/values.ts";
 
@@ -95,7 +88,7 @@ function healthcheck(flags: Flags): HealthConfig | undefined {
   for (const [f, key] of durations) {
     const s = optStr(flags[f]);
     if (s === undefined) continue;
-    const n = parseGoDuration(s, `--${f}`);
+    const n = v.parseGoDuration(s, `--${f}`);
     if (n < 0 || (n > 0 && n < 1_000_000)) throw bad(`--${f} cannot be less than 1ms`);
     hc[key] = n;
   }

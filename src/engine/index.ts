@@ -325,7 +325,6 @@ export { parseTimeArg } from "./containers/logs.ts";
 
 export type { ContainerService, ContainerInfo } from "./containers/index.ts";
 export { detachStdout, normalizeRef, parsePortSpec } from "./containers/index.ts";
-export { parseGoDuration } from "./containers/health.ts";
 export { portLines } from "./containers/networking.ts";
 export { applyChanges } from "./changes.ts";
 /** the create request → the stored config (the client checks its flag conversion with it) */

@@ -33,6 +33,24 @@ export function parseInt10(s: string, flag: string): number {
   return Number(s);
 }
 
+/** Go's time.ParseDuration, in nanoseconds ("1m30s", "500ms", "2h"): the --health-* durations */
+export function parseGoDuration(v: string, flag: string): number {
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  if (v === "0") return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  let total = 0;
+  let pos = 0;
+  while (pos < v.length) {
+    re.lastIndex = pos;
+    const m = re.exec(v);
+    if (!m) throw bad(`invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
+    total += Number(m[1]) * unit[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (!v) throw bad(`invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
+  return Math.round(total);
+}
+
 /** `--restart no|always|unless-stopped|on-failure[:N]` (docker/cli opts.ParseRestartPolicy) */
 export function parseRestart(s: string | undefined): { Name: string; MaximumRetryCount: number } {
   if (s === undefined || s === "" || s === "no") return { Name: "no", MaximumRetryCount: 0 };

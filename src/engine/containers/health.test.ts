@@ -1,22 +1,8 @@
 import { expect, test } from "bun:test";
-import { applyProbe, effectiveHealthcheck, hasHealthcheck, parseGoDuration, probeArgv, timings, type HealthState } from "./health.ts";
+import { applyProbe, hasHealthcheck, probeArgv, timings, type HealthState } from "./health.ts";
 
-test("Go durations", () => {
-  expect(parseGoDuration("30s", "--health-interval")).toBe(30e9);
-  expect(parseGoDuration("1m30s", "--health-interval")).toBe(90e9);
-  expect(parseGoDuration("250ms", "--health-interval")).toBe(250e6);
-  expect(parseGoDuration("0", "--health-interval")).toBe(0);
-  expect(() => parseGoDuration("30", "--health-interval")).toThrow('time: invalid duration "30"');
-  expect(() => parseGoDuration("soon", "--health-timeout")).toThrow('for "--health-timeout" flag');
-});
-
-test("effective check: image HEALTHCHECK, flags over it, NONE and --no-healthcheck", () => {
+test("hasHealthcheck, the probe's argv, timings", () => {
   const image = { Test: ["CMD", "curl", "-f", "http://localhost/"], Interval: 10e9, Retries: 5 };
-  expect(effectiveHealthcheck(image, {})).toEqual(image);
-  expect(effectiveHealthcheck(image, { healthCmd: "true", healthRetries: "1" })).toEqual({ Test: ["CMD-SHELL", "true"], Interval: 10e9, Retries: 1 });
-  expect(effectiveHealthcheck(undefined, { healthInterval: "1s" })).toBeUndefined();
-  expect(effectiveHealthcheck(image, { noHealthcheck: true })).toEqual({ Test: ["NONE"] });
-  expect(() => effectiveHealthcheck(image, { noHealthcheck: true, healthCmd: "x" })).toThrow("--no-healthcheck conflicts with --health-* options");
   expect(hasHealthcheck({ Test: ["NONE"] })).toBe(false);
   expect(hasHealthcheck(image)).toBe(true);
   expect(probeArgv(["CMD-SHELL", "test -f /ok"])).toEqual(["/bin/sh", "-c", "test -f /ok"]);

@@ -1,7 +1,7 @@
 /**
- * docker's health checks, the pure half: the effective check (image HEALTHCHECK overridden by the
- * --health-* flags), the probe's argv, and how one probe result moves the container's health (moby
- * daemon/health.go). The supervisor runs the probes (service.ts startHealth).
+ * docker's health checks, the pure half: the probe's argv, its timings, and how one probe result moves
+ * the container's health (moby daemon/health.go). The check itself is the image's HEALTHCHECK merged
+ * with the request's (create-config.ts mergeHealthcheck). The supervisor runs the probes (service.ts startHealth).
  *
  *   starting   until the first passing probe; failures inside --health-start-period do not count
  *   healthy    after a passing probe (the failing streak goes back to 0)
@@ -27,67 +27,6 @@ export interface HealthState {
   Status: "starting" | "healthy" | "unhealthy";
   FailingStreak: number;
   Log: HealthResult[];
-}
-
-export interface HealthFlags {
-  healthCmd?: string;
-  healthInterval?: string;
-  healthTimeout?: string;
-  healthStartPeriod?: string;
-  healthRetries?: string;
-  noHealthcheck?: boolean;
-}
-
-const bad = (msg: string) => new EngineError("invalid_argument", msg);
-
-/** Go's time.ParseDuration, in nanoseconds ("1m30s", "500ms", "2h") */
-export function parseGoDuration(v: string, flag: string): number {
-  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  if (v === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < v.length) {
-    re.lastIndex = pos;
-    const m = re.exec(v);
-    if (!m) throw bad(`invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
-    total += Number(m[1]) * unit[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (!v) throw bad(`invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
-  return Math.round(total);
-}
-
-/** the image's HEALTHCHECK with the flags over it; undefined when there is none (or NONE) */
-export function effectiveHealthcheck(image: HealthConfig | undefined, f: HealthFlags): HealthConfig | undefined {
-  const any =
-    f.healthCmd !== undefined ||
-    f.healthInterval !== undefined ||
-    f.healthTimeout !== undefined ||
-    f.healthStartPeriod !== undefined ||
-    f.healthRetries !== undefined;
-  if (f.noHealthcheck) {
-    if (any) throw bad("--no-healthcheck conflicts with --health-* options");
-    return { Test: ["NONE"] };
-  }
-  const hc: HealthConfig = { ...(image ?? {}) };
-  if (f.healthCmd !== undefined) hc.Test = f.healthCmd === "" ? undefined : ["CMD-SHELL", f.healthCmd];
-  const dur = (v: string | undefined, flag: string, key: "Interval" | "Timeout" | "StartPeriod") => {
-    if (v === undefined) return;
-    const n = parseGoDuration(v, flag);
-    if (n < 0 || (n > 0 && n < 1_000_000)) throw bad(`${flag} cannot be less than 1ms`);
-    hc[key] = n;
-  };
-  dur(f.healthInterval, "--health-interval", "Interval");
-  dur(f.healthTimeout, "--health-timeout", "Timeout");
-  dur(f.healthStartPeriod, "--health-start-period", "StartPeriod");
-  if (f.healthRetries !== undefined) {
-    if (!/^\d+$/.test(f.healthRetries))
-      throw bad(`invalid argument "${f.healthRetries}" for "--health-retries" flag: strconv.ParseInt: parsing "${f.healthRetries}": invalid syntax`);
-    hc.Retries = Number(f.healthRetries);
-  }
-  if (!hc.Test || hc.Test.length === 0) return image?.Test?.[0] === "NONE" ? { Test: ["NONE"] } : undefined;
-  return hc;
 }
 
 /** whether a container with this config gets health checks */
