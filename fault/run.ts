@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Registry } from "../test/integration/registry-fixture.ts";
+import { berthCgroupParents, removeNewCgroupParents } from "../test/helpers/cgroups.ts";
 
 const repo = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
@@ -66,6 +67,7 @@ const env: Record<string, string> = {
 };
 
 const work = mkdtempSync("/tmp/berth-fault-");
+const cgroupParents = new Set(berthCgroupParents());
 /** each operation gets a fresh root, so what one leaves behind is counted against it alone */
 let root = join(work, "root");
 
@@ -369,6 +371,7 @@ try {
   const pids = (await berth(["ps", "-aq", "--no-trunc"], { root: producer })).stdout.split("\n").filter(Boolean);
   if (pids.length) await berth(["rm", "-f", ...pids], { root: producer });
   await reg.stop();
+  removeNewCgroupParents(cgroupParents);
   Bun.spawnSync(["ip", "link", "del", env.BERTH_BRIDGE!], { stderr: "ignore" });
   Bun.spawnSync(["nft", "delete", "table", "ip", env.BERTH_NFT_TABLE!], { stderr: "ignore" });
   if (existsSync(`/run/berth/net/${env.BERTH_BRIDGE}`)) rmSync(`/run/berth/net/${env.BERTH_BRIDGE}`, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { afterAll } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { rootEnabled } from "./helpers/root.ts";
+import { berthCgroupParents, removeNewCgroupParents } from "./helpers/cgroups.ts";
 
 // Nothing a test starts may reach a registry beyond this host (`run` pulls a missing image from docker.io,
 // as docker does): every http(s) request not to loopback goes to a closed local port instead. Bun's fetch
@@ -23,7 +24,9 @@ if (rootEnabled && !process.env.BERTH_BRIDGE) {
   process.env.BERTH_BRIDGE = bridge;
   process.env.BERTH_NFT_TABLE = table;
   process.env.BERTH_BIP = freeSubnet();
+  const parents = new Set(berthCgroupParents());
   afterAll(() => {
+    removeNewCgroupParents(parents);
     Bun.spawnSync(["ip", "link", "del", bridge], { stderr: "ignore" });
     Bun.spawnSync(["nft", "delete", "table", "ip", table], { stderr: "ignore" });
     if (existsSync(`/run/berth/net/${bridge}`)) rmSync(`/run/berth/net/${bridge}`, { recursive: true, force: true });
