@@ -103,7 +103,7 @@ export async function candidates(current: string, words: string[]): Promise<stri
   }
   if (i >= words.length) {
     const prev = words[words.length - 1];
-    if (prev === "-s" || prev === "--storage-driver") return ["btrfs", "overlay", "vfs"];
+    if (prev === "-s" || prev === "--storage-driver") return [...(await import("../engine/index.ts")).storageDrivers().names].sort();
     if (prev === "-l" || prev === "--log-level") return ["debug", "error", "fatal", "info", "warn"];
     if (prev === "--root") return [];
     if (current.startsWith("-")) return ["--root", "--storage-driver", "--debug", "--log-level", "--version", "--help"];

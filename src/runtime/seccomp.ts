@@ -155,7 +155,6 @@ const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
 const JGT_K = 0x25;
 const JGE_K = 0x35;
-const _JSET_K = 0x45;
 const JA = 0x05;
 const RET_K = 0x06;
 const ALU_AND_K = 0x54;

@@ -37,7 +37,7 @@ export interface CreateHooks {
 
 export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: CreateHooks = {}): Promise<RunningContainer> {
   mark("runtime: create");
-  const _shim = loadShim();
+  loadShim(); // compiled (or cached) before the cgroup exists, so a compile failure leaves nothing to undo
   mark("runtime: shim compiled");
   const layout = detectLayout();
   const opened: number[] = [];
