@@ -8,17 +8,51 @@
  *    runtime flags) are disabled by renaming those environment variable names inside the binary to
  *    names of the same length that nobody sets. Bun 1.4.4 has no build flag for either; the patch is
  *    verified here (each name must occur the expected number of times) and by test/cli/hardening.test.ts.
+ *
+ * The container shim (src/runtime/shim.c) is compiled here with the system C compiler and embedded in the
+ * executable, so `run` loads it instead of compiling it with TinyCC at every start (src/runtime/shim.ts).
+ * `-z now` binds every libc symbol when the object is loaded, as TinyCC's in-memory link does: the cloned
+ * child never enters the dynamic linker. Without a C compiler (BERTH_CC, else cc) the build goes on and
+ * the binary falls back to TinyCC, with a warning.
  */
 import { $ } from "bun";
-import { readFileSync, writeFileSync, renameSync, chmodSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, chmodSync, mkdirSync, rmSync } from "node:fs";
+import { dlopen, FFIType } from "bun:ffi";
 import pkg from "../package.json" with { type: "json" };
 import { VERSION } from "../src/version.ts";
+import { prebuiltShimName } from "../src/runtime/shim.ts";
 
 if (pkg.version !== VERSION) throw new Error(`src/version.ts (${VERSION}) and package.json (${pkg.version}) disagree`);
 const root = new URL("..", import.meta.url).pathname;
 mkdirSync(`${root}/dist`, { recursive: true });
 const tmp = `${root}/dist/.berth.build`;
-await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts --outfile ${tmp}`.quiet();
+
+/** compile shim.c into dist/native/<name>.so; undefined (and a warning) when there is no C compiler */
+async function buildShim(): Promise<string | undefined> {
+  const dir = `${root}/dist/native`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const out = `${dir}/${prebuiltShimName()}.so`;
+  const compiler = process.env.BERTH_CC || "cc";
+  const flags = ["-O2", "-shared", "-fPIC", "-fno-stack-protector", "-Wl,-z,now", "-Wl,-z,relro", "-Wl,-z,noexecstack", "-s"];
+  const r = await $`${compiler} ${flags} -o ${out} ${root}/src/runtime/shim.c`.quiet().nothrow();
+  if (r.exitCode !== 0) {
+    console.error(
+      `warning: no prebuilt container shim (${compiler}: ${r.stderr.toString().trim().split("\n")[0] || `exit ${r.exitCode}`}); run will compile it with TinyCC`,
+    );
+    return undefined;
+  }
+  // the object must load and export what shim.ts binds
+  const lib = dlopen(out, {
+    berth_spawn: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+    berth_wait: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  });
+  lib.close();
+  return out;
+}
+const shimObject = await buildShim();
+
+await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

@@ -1,19 +1,29 @@
 /**
- * The TinyCC shim: compile shim.c once per process and encode the plan it executes.
+ * The container shim (shim.c): load it once per process and encode the plan it executes.
  *
  * Why C at all (docs/bun-ffi.md §4–5): a JS fork()/clone() child crashes (the JSC heap and
  * JIT pool are MADV_DONTFORK), unshare/setns on Bun's main thread breaks its other threads, and a
- * re-exec'd Bun init costs 4 ms and 12–18 MB per container. bun:ffi `cc` compiles ~300 lines of C in
- * ~4.5 ms; the clone()d child is single-threaded C until execve.
+ * re-exec'd Bun init costs 4 ms and 12–18 MB per container. The clone()d child is single-threaded C
+ * until execve.
  *
- * The source is embedded as text (a `file` import does not survive `bun build --compile`: tcc cannot
- * open /$bunfs paths) and written to a private temp dir, next to a `libc.so` symlink to the libc this
- * process runs on, so linking works without libc6-dev (-nostdlib -L<dir> -lc).
+ * Two ways to get it, fastest first:
+ *  - prebuilt: `bun run build` compiles shim.c with the system C compiler (scripts/build.ts) and embeds
+ *    the shared object in the executable (Bun.embeddedFiles, named `berth-shim-<hash of shim.c>`). It is
+ *    copied into a sealed memfd and dlopen()ed from /proc/self/fd/N: no file on disk, nothing to clean
+ *    up or verify later, ~0.4 ms. The hash in the name ties the object to the shim.c text this binary
+ *    carries; an object built from another text is not used. (dlopen of the /$bunfs path itself also
+ *    works, but Bun extracts it to a predictable name in /tmp, which a local user could plant first.)
+ *  - TinyCC: `bun src/main.ts` (no embedded files) or a build without a C compiler: bun:ffi `cc` compiles
+ *    the embedded source in ~5–13 ms. tcc cannot open /$bunfs paths, so the source is written to a
+ *    private temp dir, next to a `libc.so` symlink to the libc this process runs on, so linking works
+ *    without libc6-dev (-nostdlib -L<dir> -lc).
  */
-import { cc, FFIType as T } from "bun:ffi";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cc, dlopen, FFIType as T } from "bun:ffi";
+import { closeSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { dirname } from "node:path";
 import { EngineError } from "../lib/errors.ts";
+import { LIBC } from "../ffi/_core.ts";
 import shimSource from "./shim.c" with { type: "text" };
 
 const SYMBOLS = {
@@ -23,6 +33,13 @@ const SYMBOLS = {
 
 type Shim = ReturnType<typeof cc<typeof SYMBOLS>>["symbols"];
 let shim: Shim | undefined;
+/** how the shim in use was obtained (BERTH_TRACE and the tests show it) */
+export let shimOrigin: "embedded" | "tinycc" | undefined;
+
+/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this shim.c text */
+export function prebuiltShimName(source: string = shimSource): string {
+  return `berth-shim-${Bun.hash(source).toString(16)}`;
+}
 
 function runningLibc(): string {
   for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
@@ -32,20 +49,71 @@ function runningLibc(): string {
   throw new EngineError("unavailable", "compile container shim: cannot find the running libc in /proc/self/maps");
 }
 
-/** the compiled shim, built on first use (tcc writes its own headers under TMPDIR too) */
-export function loadShim(): Shim {
-  if (shim) return shim;
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+const F_SEAL_ALL = 1 | 2 | 4 | 8; // SEAL, SHRINK, GROW, WRITE
+const memfdLib = () =>
+  dlopen(LIBC, {
+    memfd_create: { args: [T.ptr, T.u32], returns: T.i32 },
+    fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
+  } as const).symbols;
+
+/** the object embedded by `bun run build`, or undefined when there is none for this shim.c */
+function embeddedObject(): Uint8Array | undefined {
+  const stem = prebuiltShimName();
+  const blob = Bun.embeddedFiles.find((b) => {
+    const name = (b as Blob & { name?: string }).name;
+    return name?.startsWith(stem) && name.endsWith(".so");
+  }) as (Blob & { name: string }) | undefined;
+  if (!blob) return undefined;
+  const bytes = readFileSync(`${dirname(Bun.main)}/${blob.name}`);
+  // an ELF shared object, as the build made it (the name's hash already matched the source)
+  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return undefined;
+  return bytes;
+}
+
+/** dlopen the prebuilt object from a sealed memfd: nothing lands on disk */
+function loadEmbedded(bytes: Uint8Array): Shim {
+  const libc = memfdLib();
+  const fd = libc.memfd_create(Buffer.from("berth-shim\0"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw new Error("memfd_create failed");
+  try {
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+    libc.fcntl(fd, F_ADD_SEALS, F_SEAL_ALL); // best effort: the fd is ours alone until it is closed
+    return dlopen(`/proc/self/fd/${fd}`, SYMBOLS).symbols as unknown as Shim;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function compileWithTinyCC(): Shim {
   const dir = mkdtempSync(`${tmpdir()}/berth-shim-`);
   try {
     writeFileSync(`${dir}/shim.c`, shimSource);
     symlinkSync(runningLibc(), `${dir}/libc.so`);
-    shim = cc({ source: `${dir}/shim.c`, flags: ["-nostdlib", `-L${dir}`], library: ["c"], symbols: SYMBOLS }).symbols;
-    return shim;
+    return cc({ source: `${dir}/shim.c`, flags: ["-nostdlib", `-L${dir}`], library: ["c"], symbols: SYMBOLS }).symbols;
   } catch (e) {
     throw new EngineError("unavailable", `compile container shim: ${(e as Error).message}`, { cause: e });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** the shim, loaded on first use: the embedded prebuilt object, else compiled by TinyCC */
+export function loadShim(): Shim {
+  if (shim) return shim;
+  const bytes = embeddedObject();
+  if (bytes) {
+    try {
+      shim = loadEmbedded(bytes);
+      shimOrigin = "embedded";
+      return shim;
+    } catch {} // a kernel without memfd_create or a dlopen refusal: TinyCC still works, so fall back to it
+  }
+  shim = compileWithTinyCC();
+  shimOrigin = "tinycc";
+  return shim;
 }
 
 /** mount-plan op kinds, numbered as in shim.c */

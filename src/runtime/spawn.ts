@@ -16,7 +16,7 @@ import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
 import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContainer, Stdio } from "./types.ts";
-import { encodePlan, loadShim, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
+import { encodePlan, loadShim, shimOrigin, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
 import { DEFAULT_PATH } from "../oci/defaults.ts";
@@ -37,8 +37,8 @@ export interface CreateHooks {
 
 export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: CreateHooks = {}): Promise<RunningContainer> {
   mark("runtime: create");
-  loadShim(); // compiled (or cached) before the cgroup exists, so a compile failure leaves nothing to undo
-  mark("runtime: shim compiled");
+  loadShim(); // loaded before the cgroup exists, so a load failure leaves nothing to undo
+  mark(`runtime: shim loaded (${shimOrigin})`);
   const layout = detectLayout();
   const opened: number[] = [];
   createCgroup(spec.cgroupPath, spec.resources, { privileged: spec.privileged, layout });
