@@ -20,14 +20,20 @@ import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 import { mark, traceTo } from "./lib/trace.ts";
 import { defu } from "defu";
+import { writeSync } from "node:fs";
+import { stdout, stdoutOpened, writeOut } from "./commands/_stdout.ts";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
 
 /** the environment, read once */
 const env: Readonly<Record<string, string | undefined>> = { ...process.env };
-const color = useColor(process.stderr, env);
-traceTo(env.BERTH_TRACE ? (line) => void process.stderr.write(line) : undefined);
+// process.stderr and process.stdout are not touched on the way to a command: the first of them built
+// costs 2–8 ms (it loads node:stream), which `run` does not need (issue 13). Color is decided when
+// something is painted, trace lines go straight to fd 2.
+let colorOn: boolean | undefined;
+const color = (): boolean => (colorOn ??= useColor(process.stderr, env));
+traceTo(env.BERTH_TRACE ? (line) => void writeSync(2, line) : undefined);
 
 const globalFlags: FlagsDef = {
   root: { type: "string", description: "Root directory of persistent berth state", default: "" },
@@ -79,12 +85,12 @@ async function main(argv: string[]): Promise<number> {
   const level = debug ? 4 : (parseLogLevel(String(g.flags["log-level"])) ?? 1);
   const log = createLogger(level, (line) => void process.stderr.write(line), color);
   if (g.flags.version) {
-    process.stdout.write(`berth version ${VERSION}\n`);
+    stdout().write(`berth version ${VERSION}\n`);
     return 0;
   }
   const rest = argv.slice(i);
   if (g.flags.help || rest.length === 0) {
-    process.stdout.write(await topUsage());
+    stdout().write(await topUsage());
     return 0;
   }
 
@@ -124,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
         .catch((e) => {
           throw rootDenied(e, root) ?? e;
         })),
-    out: (s) => void process.stdout.write(s),
+    out: writeOut,
   };
 
   // resolve the command path (`image inspect`, `system df`, …)
@@ -141,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
   while (cmd.subCommands) {
     const sub = args[0];
     if (sub === undefined || sub === "--help" || sub === "-h") {
-      process.stdout.write(await renderGroupUsage(cmd, path));
+      stdout().write(await renderGroupUsage(cmd, path));
       return 0;
     }
     const next = cmd.subCommands[sub];
@@ -165,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   if (parsed.flags.help) {
-    process.stdout.write(renderUsage(cmd, path));
+    stdout().write(renderUsage(cmd, path));
     return 0;
   }
   const { minArgs, maxArgs } = cmd.meta;
@@ -188,6 +194,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
+  // the stream (and its EPIPE handler) before the command, unless it writes only through writeOut/stdout()
+  if (!cmd.meta.lazyStdout) stdout();
   try {
     const code = await cmd.run!({ flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx });
     return typeof code === "number" ? code : 0;
@@ -247,7 +255,7 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[], r
       e.code === "ENOENT" ? "not_found" : e.code === "EEXIST" ? "already_exists" : e.code === "EACCES" || e.code === "EPERM" ? "permission_denied" : "internal";
     e = denied ?? new EngineError(kind, goErrno(e), { cause: e });
   }
-  const red = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
+  const red = (s: string) => (color() ? `\x1b[31m${s}\x1b[0m` : s);
   if (e instanceof UsageError) {
     process.stderr.write(`${red("berth:")} ${e.message}\n\n${usageLine(cmd, path)}\n\nRun 'berth ${path.join(" ")} --help' for more information\n`);
     return exitCodeFor(e, cmd.meta.exitPolicy);
@@ -265,13 +273,7 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[], r
   return 125;
 }
 
-// the reader of our output went away (`berth stats | head`, `berth logs -f | grep -m1 …`): docker's CLI dies
-// of SIGPIPE, silently, status 141; the same here instead of an unhandled stream error
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(141);
-});
-
 const code = await main(process.argv.slice(2));
 // let stdout drain before exiting (large `images --format json` or `logs` output through a pipe)
-await new Promise<void>((resolve) => (process.stdout.writableLength === 0 ? resolve() : process.stdout.once("drain", () => resolve())));
+if (stdoutOpened()) await new Promise<void>((resolve) => (stdout().writableLength === 0 ? resolve() : stdout().once("drain", () => resolve())));
 process.exit(code);

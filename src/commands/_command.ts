@@ -21,6 +21,8 @@ export interface BerthMeta extends CommandMeta {
   maxArgs?: number;
   /** how an error of this command maps to docker's exit code (the table in _exit-codes.ts; default "request") */
   exitPolicy?: ExitPolicy;
+  /** writes to stdout only through ctx.out or _stdout.ts's stdout(), so the stream is built only when used (start-up cost) */
+  lazyStdout?: boolean;
 }
 
 export interface RunInput {

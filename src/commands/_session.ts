@@ -8,6 +8,7 @@ import { CliError } from "./_exit-codes.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { ContainerService } from "../engine/index.ts";
 import { escapeFilter } from "./_detach-keys.ts";
+import { stdout } from "./_stdout.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -66,8 +67,8 @@ export async function openSession(o: {
   const stdin = o.stdin ? (process.stdin as unknown as AsyncIterable<Uint8Array>) : undefined;
   return {
     local: {
-      stdout: (b) => void (o.stdout && process.stdout.write(b)),
-      stderr: (b) => void (o.stderr && (o.tty ? process.stdout : process.stderr).write(b)),
+      stdout: (b) => void (o.stdout && stdout().write(b)),
+      stderr: (b) => void (o.stderr && (o.tty ? stdout() : process.stderr).write(b)),
       stdin,
     },
     initialSize,

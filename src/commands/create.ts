@@ -142,6 +142,7 @@ export async function createWithPull<T>(ctx: Context, flags: Record<string, unkn
 
 export default defineBerthCommand({
   meta: {
+    lazyStdout: true,
     name: "create",
     description: "Create a new container",
     usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",

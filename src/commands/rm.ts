@@ -4,6 +4,7 @@ import { forEach } from "./_session.ts";
 
 export default defineBerthCommand({
   meta: {
+    lazyStdout: true,
     name: "rm",
     description: "Remove one or more containers",
     usage: "[OPTIONS] CONTAINER [CONTAINER...]",

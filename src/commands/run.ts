@@ -12,6 +12,7 @@ import { detachKeys } from "./_detach-keys.ts";
 
 export default defineBerthCommand({
   meta: {
+    lazyStdout: true,
     name: "run",
     description: "Create and run a new container from an image",
     usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",

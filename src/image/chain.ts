@@ -4,7 +4,7 @@
  * share a base share its snapshots. A snapshot being unpacked is an active key
  * `extract-<pid>-<starttime>-<random>`: `system check` and GC know an orphan by its dead owner.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../lib/ids.ts";
 import type { Digest } from "../oci/index.ts";
 import { sha256Digest } from "./content-store.ts";
 import { processStartTime } from "./leases.ts";

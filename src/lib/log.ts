@@ -22,8 +22,8 @@ export function parseLogLevel(name: string): number | undefined {
   return LEVELS[name];
 }
 
-/** `write` takes each finished line; `color` paints the level tags (useColor) */
-export function createLogger(level: number, write: (line: string) => void, color = false): Logger {
+/** `write` takes each finished line; `color` paints the level tags (useColor), asked at the first line */
+export function createLogger(level: number, write: (line: string) => void, color: boolean | (() => boolean) = false): Logger {
   return createConsola({
     level,
     reporters: [
@@ -31,7 +31,8 @@ export function createLogger(level: number, write: (line: string) => void, color
         log(obj: LogObject) {
           const msg = obj.args.map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : Bun.inspect(a))).join(" ");
           const tag = obj.type === "log" || obj.type === "info" || obj.type === "success" ? "" : `${obj.type}: `;
-          const painted = color && tag ? `\x1b[${obj.level <= 0 ? 31 : obj.level === 1 ? 33 : 90}m${tag}\x1b[0m` : tag;
+          const painted =
+            tag && (typeof color === "function" ? color() : color) ? `\x1b[${obj.level <= 0 ? 31 : obj.level === 1 ? 33 : 90}m${tag}\x1b[0m` : tag;
           write(`${painted}${msg}\n`);
         },
       },

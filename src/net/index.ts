@@ -40,7 +40,7 @@
 import "./bridge/driver.ts";
 import "./null.ts";
 import "./host.ts";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../lib/ids.ts";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";

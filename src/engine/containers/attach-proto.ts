@@ -6,7 +6,7 @@
  *   client → server: 0 stdin, 3 resize (payload "rows cols"), 4 stdin closed
  * The client's first frame is type 6 with a JSON hello {stdin, stdout, stderr}.
  */
-import { createHash } from "node:crypto";
+
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -63,5 +63,5 @@ export function attachSocketPath(containerDir: string, longDir: string): string 
   if (Buffer.byteLength(p) < 100) return p;
   const dir = longDir;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return join(dir, createHash("sha256").update(containerDir).digest("hex").slice(0, 24) + ".sock");
+  return join(dir, new Bun.CryptoHasher("sha256").update(containerDir).digest("hex").slice(0, 24) + ".sock");
 }

@@ -2,7 +2,7 @@
  * Container names: docker's rules (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`, stored as "/name") and docker-like random
  * names "adjective_surname" (moby pkg/namesgenerator; a subset of its word lists).
  */
-import { randomInt } from "node:crypto";
+import { randomBelow } from "../../lib/ids.ts";
 import { EngineError } from "../../lib/errors.ts";
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -277,8 +277,8 @@ const RIGHT = [
 /** a docker-style random name; `retry` > 0 appends a digit as moby does after a collision */
 export function randomName(retry = 0): string {
   for (;;) {
-    const name = `${LEFT[randomInt(LEFT.length)]}_${RIGHT[randomInt(RIGHT.length)]}`;
+    const name = `${LEFT[randomBelow(LEFT.length)]}_${RIGHT[randomBelow(RIGHT.length)]}`;
     if (name === "boring_wozniak") continue; // Steve Wozniak is not boring (moby's one exception)
-    return retry > 0 ? `${name}${randomInt(10)}` : name;
+    return retry > 0 ? `${name}${randomBelow(10)}` : name;
   }
 }

@@ -6,7 +6,6 @@
  * OOMKilled and FinishedAt), removes the cgroup, and honours --rm.
  */
 import { unlinkSync, write as fsWrite } from "node:fs";
-import tty from "node:tty";
 import { EngineError, ExecError } from "../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../ffi/container-io.ts";
 import type { ExitInfo, Stdio } from "../../runtime/types.ts";
@@ -45,17 +44,21 @@ export interface Prepared {
  */
 export function pumpFd(fd: number, isPty: boolean, onData: (b: Uint8Array) => void): Promise<void> {
   if (isPty) {
-    return new Promise<void>((resolve) => {
-      const rs = new tty.ReadStream(fd);
-      const done = () => {
-        rs.removeAllListeners("data");
-        resolve();
-      };
-      rs.on("data", (d) => onData(typeof d === "string" ? Buffer.from(d) : d));
-      rs.on("error", done);
-      rs.on("end", done);
-      rs.on("close", done);
-    });
+    // node:tty is loaded only here: importing it costs ~3 ms on the start path of every run (issue 13)
+    return import("node:tty").then(
+      (tty) =>
+        new Promise<void>((resolve) => {
+          const rs = new tty.ReadStream(fd);
+          const done = () => {
+            rs.removeAllListeners("data");
+            resolve();
+          };
+          rs.on("data", (d) => onData(typeof d === "string" ? Buffer.from(d) : d));
+          rs.on("error", done);
+          rs.on("end", done);
+          rs.on("close", done);
+        }),
+    );
   }
   return (async () => {
     try {

@@ -4,7 +4,7 @@
  * in berth's nftables table. The device appears on the first join (planBridge → applyOps), not at
  * `network create`, and is brought back by the next join after a reboot removed it.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../../lib/ids.ts";
 import { EngineError } from "../../lib/errors.ts";
 import { AF_INET, NetlinkSocket, deleteLinkByName, linkByName, listAddrs } from "../../ffi/index.ts";
 import { formatSubnet, ipToU32 } from "../ipam.ts";

@@ -10,7 +10,7 @@ import { readRootfsFile } from "../rootfs-files.ts";
 import { buildSpec, computeCapabilities, resolveUser } from "../oci-spec.ts";
 import { pumpFd, startError } from "../supervisor.ts";
 import { canExec } from "../types.ts";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../../../lib/ids.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { linkedContainers, withLinkEnv } from "./links.ts";
 import { refreshState } from "./state.ts";
