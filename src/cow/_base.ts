@@ -23,7 +23,7 @@ import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
 import type { ApplyStats, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
 import { EngineError } from "../lib/errors.ts";
-import { atomicWriteJson } from "../lib/atomic-write.ts";
+import { atomicWriteJson, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
 import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
 import { overlayChanges, overlayDiff, treeChanges, treeDiff, type Change } from "./diff.ts";
@@ -80,14 +80,15 @@ export abstract class BaseDriver implements SnapshotDriver {
   }
 
   /** run `fn` with the metadata under the exclusive lock; the result of fn is written back when it
-   * returns `true` as `dirty` */
-  protected locked<T>(fn: (meta: Metadata) => { value: T; dirty: boolean }): T {
+   * returns `true` as `dirty` (made durable unless `durable` is false: tmp → rename either way) */
+  protected locked<T>(fn: (meta: Metadata) => { value: T; dirty: boolean }, durable = true): T {
     const fd = openSync(`${this.root}/lock`, constants.O_RDWR | constants.O_CREAT | 0o2000000, 0o600);
     try {
       flock(fd, LOCK_EX);
       const meta = this.readMeta();
       const { value, dirty } = fn(meta);
-      if (dirty) atomicWriteJson(`${this.root}/metadata.json`, meta, 0o600);
+      if (dirty && durable) atomicWriteJson(`${this.root}/metadata.json`, meta, 0o600);
+      else if (dirty) replaceFile(`${this.root}/metadata.json`, JSON.stringify(meta, null, 2) + "\n", 0o600);
       return value;
     } finally {
       closeSync(fd); // releases the flock
@@ -145,15 +146,15 @@ export abstract class BaseDriver implements SnapshotDriver {
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
-  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
-    return this.create("active", key, parent, labels);
+  prepare(key: string, parent?: string, labels?: Record<string, string>, o: { durable?: boolean } = {}): Promise<Mount[]> {
+    return this.create("active", key, parent, labels, o.durable);
   }
 
   view(key: string, parent?: string): Promise<Mount[]> {
     return this.create("view", key, parent);
   }
 
-  private async create(kind: SnapshotKind, key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+  private async create(kind: SnapshotKind, key: string, parent?: string, labels?: Record<string, string>, durable = true): Promise<Mount[]> {
     if (!key) throw new EngineError("invalid_argument", "snapshot key: must not be empty");
     const { rec, chain } = this.locked((meta) => {
       if (meta.snapshots[key]) throw new EngineError("already_exists", `snapshot ${JSON.stringify(key)}: already exists`);
@@ -171,7 +172,7 @@ export abstract class BaseDriver implements SnapshotDriver {
       this.makeDirs(d);
       meta.snapshots[key] = rec;
       return { value: { rec, chain: this.chain(meta, parent) }, dirty: true };
-    });
+    }, durable);
     try {
       await this.populate(rec.id, chain, kind);
     } catch (e) {
@@ -201,7 +202,7 @@ export abstract class BaseDriver implements SnapshotDriver {
     });
   }
 
-  async remove(keyOrName: string): Promise<void> {
+  async remove(keyOrName: string, o: { durable?: boolean } = {}): Promise<void> {
     const trash = this.locked((meta) => {
       const rec = this.get(meta, keyOrName);
       if (rec.kind === "committed") {
@@ -217,7 +218,7 @@ export abstract class BaseDriver implements SnapshotDriver {
         return { value: undefined, dirty: true };
       }
       return { value: trash, dirty: true };
-    });
+    }, o.durable ?? true);
     if (trash) this.destroy(trash);
   }
 

@@ -50,16 +50,20 @@ export interface ApplyStats {
 
 export interface SnapshotDriver {
   readonly name: DriverName;
-  /** a new writable snapshot on top of `parent` (or empty); returns the mounts that show it */
-  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  /**
+   * a new writable snapshot on top of `parent` (or empty); returns the mounts that show it.
+   * `durable: false` skips the fsyncs of the metadata update (a snapshot whose owner dies with its
+   * process anyway: a `run --rm` container's); a kill -9 still finds the metadata whole (tmp → rename)
+   */
+  prepare(key: string, parent?: string, labels?: Record<string, string>, o?: { durable?: boolean }): Promise<Mount[]>;
   /** a read-only view of `parent` */
   view(key: string, parent?: string): Promise<Mount[]>;
   /** the mounts for an existing active or view snapshot */
   mounts(key: string): Promise<Mount[]>;
   /** turn the active snapshot `key` into the committed snapshot `name` (key disappears) */
   commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
-  /** remove a snapshot; refuses committed ones that still have children */
-  remove(keyOrName: string): Promise<void>;
+  /** remove a snapshot; refuses committed ones that still have children (`durable` as for prepare) */
+  remove(keyOrName: string, o?: { durable?: boolean }): Promise<void>;
   stat(keyOrName: string): Promise<SnapshotInfo>;
   walk(): AsyncIterable<SnapshotInfo>;
   usage(keyOrName: string): Promise<Usage>;

@@ -62,14 +62,20 @@ export class ContainerStore {
     }
   }
 
-  writeConfig(cfg: ContainerConfigFile): void {
-    atomicWriteJson(join(this.dir(cfg.Id), "config.json"), cfg, 0o600);
+  /** `durable: false` for a record that dies with its process anyway (`run --rm`): tmp → rename, no fsync */
+  writeConfig(cfg: ContainerConfigFile, durable = true): void {
+    const path = join(this.dir(cfg.Id), "config.json");
+    if (durable) atomicWriteJson(path, cfg, 0o600);
+    else replaceFile(path, JSON.stringify(cfg, null, 2) + "\n", 0o600);
   }
 
   /**
    * A state.json that cannot be parsed (a damaged disk, a truncated copy) reads as a stopped container
    * whose Error says so (isCorruptState): `ps -a` still lists the others, `rm -f` can remove it, and
    * `system check` names it. One bad record never takes down the whole root.
+   *
+   * A record without state.json is a container never started: create writes config.json alone, so it
+   * makes one file durable, not two (issue 13); the first start writes state.json.
    */
   readState(id: string): ContainerStateFile {
     const path = join(this.dir(id), "state.json");
@@ -77,8 +83,9 @@ export class ContainerStore {
     try {
       text = readFileSync(path, "utf8");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchContainer(id);
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      if (existsSync(join(this.dir(id), "config.json"))) return initialState();
+      throw new NoSuchContainer(id);
     }
     try {
       return JSON.parse(text);
@@ -168,9 +175,10 @@ export class ContainerStore {
    * when another container holds the name, so two concurrent creates can never both win. A name whose
    * owner's directory is gone (a crash between steps) is reclaimed.
    */
-  reserveName(name: string, id: string): void {
+  reserveName(name: string, id: string, durable = true): void {
     const tmp = join(this.namesDir, `.tmp-${id}-${crypto.randomUUID()}`);
-    atomicWriteFile(tmp, id + "\n", 0o600);
+    if (durable) atomicWriteFile(tmp, id + "\n", 0o600);
+    else replaceFile(tmp, id + "\n", 0o600); // (`run --rm`: the name dies with the process anyway)
     try {
       for (let attempt = 0; ; attempt++) {
         try {

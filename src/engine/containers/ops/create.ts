@@ -17,7 +17,7 @@ import { resolveInRoot, withContainerRoot } from "../cp.ts";
 import { createConfig, isNoCopy, type BuiltConfig } from "../create-config.ts";
 import { hostsFile, resolvConf } from "../oci-spec.ts";
 import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse } from "../../api/containers.ts";
-import { initialState, type ContainerConfigFile } from "../types.ts";
+import type { ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { Undo } from "./undo.ts";
 
@@ -77,14 +77,18 @@ export async function createRecord(
   const id = newId();
   const dir = d.store.dir(id);
   const undo = new Undo();
+  // a `run --rm` container (or a build step's) lives only as long as the process that created it: its
+  // record need not survive a power loss, so nothing of it is fsynced (tmp → rename still: a kill -9
+  // leaves whole files). Any other record makes config.json durable, and state.json is not written.
+  const durable = !(built.HostConfig.AutoRemove || o.ephemeral);
   try {
     let finalName = name;
-    if (finalName !== undefined) d.store.reserveName(finalName, id);
+    if (finalName !== undefined) d.store.reserveName(finalName, id, durable);
     else {
       for (let i = 0; ; i++) {
         const n = randomName(i > 3 ? 1 : 0);
         try {
-          d.store.reserveName(n, id);
+          d.store.reserveName(n, id, durable);
           finalName = n;
           break;
         } catch (e) {
@@ -99,7 +103,7 @@ export async function createRecord(
     // who creates it: a kill -9 from here to config.json leaves debris the next command sweeps (ops/state.ts)
     markCreator(d, id);
     const key = snapshotKey(id);
-    await d.snapshots.prepare(key, image.topLayer, { "berth.container": id });
+    await d.snapshots.prepare(key, image.topLayer, { "berth.container": id }, { durable });
     undo.push(() => d.snapshots.remove(key));
     await copyUp(
       d,
@@ -147,9 +151,9 @@ export async function createRecord(
       },
     };
     writeEtcFiles(cfg);
-    d.store.writeState(id, initialState());
-    // config.json last: a directory without it is not a container (store.ids) and is swept by rm
-    d.store.writeConfig(cfg);
+    // config.json last: a directory without it is not a container (store.ids) and is swept by rm; no
+    // state.json yet: a record without one reads as created (store.readState)
+    d.store.writeConfig(cfg, durable);
     clearCreator(d, id);
     ev(d, "create", cfg);
     undo.commit();

@@ -93,7 +93,8 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false): 
   reapCgroup(d, cfg);
   if (netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
   try {
-    await d.snapshots.remove(cfg.Berth.SnapshotKey);
+    // (--rm: the removal need not reach the disk before the process exits; the record goes anyway)
+    await d.snapshots.remove(cfg.Berth.SnapshotKey, { durable: !cfg.HostConfig.AutoRemove });
   } catch (e) {
     if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
   }
