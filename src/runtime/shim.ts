@@ -212,62 +212,105 @@ export interface ShimPlan {
 
 const H_WORDS = 31;
 
+/** a growing little-endian byte buffer for encodePlan: one allocation per doubling, no BigInt for small words */
+class Blob8 {
+  buf = new Uint8Array(16384);
+  view = new DataView(this.buf.buffer);
+  size = 0;
+  private room(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    let len = this.buf.length * 2;
+    while (len < this.size + n) len *= 2;
+    const next = new Uint8Array(len);
+    next.set(this.buf.subarray(0, this.size));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  /** a u64 at byte offset `at` (two's complement for negative numbers, as BigInt.asUintN(64) gives) */
+  setWord(at: number, x: number | bigint): void {
+    if (typeof x === "number" && Number.isSafeInteger(x) && x >= 0) {
+      this.view.setUint32(at, x % 0x1_0000_0000, true);
+      this.view.setUint32(at + 4, Math.floor(x / 0x1_0000_0000), true);
+    } else this.view.setBigUint64(at, BigInt.asUintN(64, BigInt(x)), true);
+  }
+  /** reserve n bytes (zeroed), then pad to 8; returns their offset */
+  reserve(n: number): number {
+    const off = this.size;
+    const padded = n + ((8 - (n % 8)) % 8);
+    this.room(padded);
+    this.buf.fill(0, off, off + padded);
+    this.size += padded;
+    return off;
+  }
+  bytes(b: Uint8Array): number {
+    const off = this.reserve(b.length);
+    this.buf.set(b, off);
+    return off;
+  }
+  words(xs: (number | bigint)[]): number {
+    const off = this.reserve(xs.length * 8);
+    for (let i = 0; i < xs.length; i++) this.setWord(off + i * 8, xs[i]!);
+    return off;
+  }
+  str(s: string | undefined): number {
+    if (s === undefined) return 0;
+    // UTF-8 is at most 3 bytes per UTF-16 unit, plus the NUL and the padding
+    this.room(s.length * 3 + 8);
+    const off = this.size;
+    const { written } = encoder.encodeInto(s, this.buf.subarray(off));
+    const end = off + written + 1;
+    const padded = end + ((8 - (end % 8)) % 8);
+    this.buf.fill(0, off + written, padded);
+    this.size = padded;
+    return off;
+  }
+  strv(xs: string[]): number {
+    const offs = xs.map((x) => this.str(x));
+    offs.push(0);
+    return this.words(offs);
+  }
+}
+const encoder = new TextEncoder();
+
 /**
  * One blob the C side copies before clone: H_WORDS header words (u64), then data. Pointers are byte
  * offsets into the blob (0 = NULL); string vectors are offset arrays ending in 0. Layout mirrors the
- * H_* enum in shim.c.
+ * H_* enum in shim.c. Written into one buffer without BigInt for the small words: this runs once per
+ * process, cold (interpreted), where the obvious version cost ~3.5 ms (issue 13).
  */
 export function encodePlan(p: ShimPlan): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  let size = H_WORDS * 8;
-  const add = (bytes: Uint8Array): number => {
-    const off = size;
-    chunks.push(bytes);
-    size += bytes.length;
-    const pad = (8 - (size % 8)) % 8;
-    if (pad) {
-      chunks.push(new Uint8Array(pad));
-      size += pad;
-    }
-    return off;
-  };
-  const str = (s: string | undefined): number => (s === undefined ? 0 : add(Buffer.from(s + "\0")));
-  const words = (xs: (number | bigint)[]): number => add(new Uint8Array(new BigUint64Array(xs.map((x) => BigInt.asUintN(64, BigInt(x)))).buffer));
-  const strv = (xs: string[]): number => words([...xs.map(str), 0]);
-
+  const b = new Blob8();
+  b.reserve(H_WORDS * 8);
   const h: (number | bigint)[] = new Array(H_WORDS).fill(0);
   h[0] = p.mode === "create" ? 0 : 1;
   h[1] = p.cloneFlags;
-  h[2] = str(p.hostname);
-  h[3] = strv(p.argv);
-  h[4] = strv(p.env);
-  h[5] = p.ops.length ? words(p.ops.flatMap((o) => [o.kind, str(o.source), str(o.target), str(o.fstype), o.flags ?? 0, str(o.data)])) : 0;
+  h[2] = b.str(p.hostname);
+  h[3] = b.strv(p.argv);
+  h[4] = b.strv(p.env);
+  if (p.ops.length) {
+    const words: number[] = [];
+    for (const o of p.ops) words.push(o.kind, b.str(o.source), b.str(o.target), b.str(o.fstype), o.flags ?? 0, b.str(o.data));
+    h[5] = b.words(words);
+  }
   h[6] = p.ops.length;
   [h[7], h[8], h[9], h[10], h[11]] = [p.syncFd, p.errFd, p.stdin, p.stdout, p.stderr];
   h[12] = p.tty ? 1 : 0;
   [h[13], h[14], h[15]] = [p.uid, p.gid, p.groups.length];
-  h[16] = p.groups.length ? add(new Uint8Array(new Uint32Array(p.groups).buffer)) : 0;
+  h[16] = p.groups.length ? b.bytes(new Uint8Array(new Uint32Array(p.groups).buffer)) : 0;
   h[17] = p.capMask;
   h[18] = p.noNewPrivs ? 1 : 0;
   h[19] = p.init ? 1 : 0;
-  h[20] = str(p.cwd);
-  h[21] = p.namespaces.length ? words(p.namespaces.flat()) : 0;
+  h[20] = b.str(p.cwd);
+  h[21] = p.namespaces.length ? b.words(p.namespaces.flat()) : 0;
   h[22] = p.namespaces.length;
-  h[23] = p.rlimits.length ? words(p.rlimits.flat()) : 0;
+  h[23] = p.rlimits.length ? b.words(p.rlimits.flat()) : 0;
   h[24] = p.rlimits.length;
-  h[25] = str(p.path);
-  h[26] = p.cgroupTasks?.length ? strv(p.cgroupTasks) : 0;
+  h[25] = b.str(p.path);
+  h[26] = p.cgroupTasks?.length ? b.strv(p.cgroupTasks) : 0;
   h[27] = p.cgroupFd ?? -1;
-  h[28] = str(p.cgroupProcs);
-  h[29] = p.seccomp?.length ? add(p.seccomp) : 0;
+  h[28] = b.str(p.cgroupProcs);
+  h[29] = p.seccomp?.length ? b.bytes(p.seccomp) : 0;
   h[30] = p.seccomp?.length ? p.seccomp.length / 8 : 0;
-
-  const out = new Uint8Array(size);
-  out.set(new Uint8Array(new BigUint64Array(h.map((x) => BigInt.asUintN(64, BigInt(x)))).buffer), 0);
-  let pos = H_WORDS * 8;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  return out;
+  for (let i = 0; i < H_WORDS; i++) b.setWord(i * 8, h[i]!);
+  return b.buf.slice(0, b.size);
 }

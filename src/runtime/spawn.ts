@@ -242,6 +242,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
       cgroupFd,
       cgroupProcs: join.v2Dir && `${join.v2Dir}/cgroup.procs`,
     });
+    mark("runtime: plan encoded");
     if (o.pidNs !== undefined) {
       const own = openSync("/proc/self/ns/pid", "r");
       try {

@@ -4,7 +4,7 @@
  * half-created survives an error.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
-import { cpus, hostname as osHostname } from "node:os";
+import { availableParallelism, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
 import { replaceFile } from "../../../lib/atomic-write.ts";
@@ -36,7 +36,8 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
   }
   // --volumes-from: the other container's mounts as its record has them (volume names and sources set)
   const mountsOf = (ref: string) => d.store.readConfig(d.store.resolve(ref)).Mounts;
-  const built = createConfig(req, image, { hostCpus: cpus().length, ephemeral: o.ephemeral, mountsOf });
+  // (not os.cpus(): it parses /proc/cpuinfo; docker's runtime.NumCPU() is the affinity count too)
+  const built = createConfig(req, image, { hostCpus: availableParallelism(), ephemeral: o.ephemeral, mountsOf });
   const name = o.name !== undefined ? validateName(o.name) : undefined;
 
   for (const s of built.MustExist ?? []) {
