@@ -1,6 +1,6 @@
 /**
  * Fault injection (issue 15): SIGKILL berth at a random instant of import, pull, load, build, commit,
- * run -d, rm -f and prune, and fill a small filesystem under a pull and an import (ENOSPC); after each
+ * run -d, run --rm, create, rm -f and prune, and fill a small filesystem under a pull and an import (ENOSPC); after each
  * landed fault check the rule a user relies on:
  *
  *   one rerun of the same command, and at most `system prune -f`, leaves `system check` clean, with no
@@ -60,7 +60,8 @@ const env: Record<string, string> = {
   NO_COLOR: "1",
   BERTH_BRIDGE: `bf${tag}`,
   BERTH_NFT_TABLE: `berth_f${tag}`,
-  BERTH_BIP: `10.${50 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}.0/24`,
+  // (10.50–10.87: 10.88/16 is podman's default network, often present on a machine with peers)
+  BERTH_BIP: `10.${50 + Math.floor(Math.random() * 38)}.${Math.floor(Math.random() * 250)}.0/24`,
   HTTPS_PROXY: "http://127.0.0.1:9",
   HTTP_PROXY: "http://127.0.0.1:9",
   NO_PROXY: "127.0.0.1,localhost,::1",
@@ -162,6 +163,9 @@ const ops: Op[] = [
   { name: "commit", prepare: async () => {}, argv: () => ["commit", "fault-src", "fault/committed:1"] },
   { name: "run -d", prepare: async () => {}, argv: () => ["run", "-d", "--label", "fault=1", "busybox", "sleep", "100000"] },
   { name: "run -d (none)", prepare: async () => {}, argv: () => ["run", "-d", "--network", "none", "--label", "fault=1", "busybox", "sleep", "100000"] },
+  // the start path of issue 13: a record written without fsyncs (--rm), and create's one durable record
+  { name: "run --rm", prepare: async () => {}, argv: () => ["run", "--rm", "--network", "none", "--label", "fault=1", "busybox", "true"] },
+  { name: "create", prepare: async () => {}, argv: () => ["create", "--network", "none", "--label", "fault=1", "busybox", "true"] },
   {
     name: "rm -f",
     prepare: async () => {
