@@ -9,7 +9,7 @@
  *
  * Owns: bench/** only. Imports nothing from src/ (berth is measured as a black box, through dist/berth).
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildBundle, buildBusyboxTar, buildContexts, buildImportTar, ensurePullImage, IMAGE, importInto, BIG_IMAGE, QUICK_IMAGE } from "./fixtures.ts";
@@ -134,6 +134,17 @@ const repo = resolve(import.meta.dir, "..");
 const work = resolve(opt.work ?? "/var/tmp/berth-bench");
 mkdirSync(work, { recursive: true });
 const t0 = Date.now();
+const loadavgAtStart = runCmd(["cat", "/proc/loadavg"]).stdout.trim();
+/** the CPU every figure was measured on: hashing speed differs ~8× with and without SHA-NI (issue 13) */
+function cpuInfo(): { model: string; shaNi: boolean; avx2: boolean } {
+  let text = "";
+  try {
+    text = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {} // not Linux: unknown CPU
+  const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? "").split(/\s+/));
+  return { model: /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? "unknown", shaNi: flags.has("sha_ni"), avx2: flags.has("avx2") };
+}
+const cpu = cpuInfo();
 const stamp = new Date()
   .toISOString()
   .replace(/[-:]/g, "")
@@ -369,6 +380,8 @@ const meta = {
   elapsedSeconds: elapsed,
   options: { quick, runs, heavyRuns, sizeMB, budgetS, withPeers: opt["with-peers"], only, skip },
   loadavg: runCmd(["cat", "/proc/loadavg"]).stdout.trim(),
+  loadavgAtStart,
+  cpu,
   nproc: navigator.hardwareConcurrency,
   versions: peerVersions(),
   berth: ctx ? runCmd([ctx.berthBin, "--version"]).stdout.trim() : "",
@@ -381,11 +394,11 @@ writeFileSync(
 );
 writeFileSync(
   join(outDir, "results.md"),
-  `# berth bench ${meta.date}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
+  `# berth bench ${meta.date}\n\nCPU ${cpu.model} × ${meta.nproc} (SHA-NI ${cpu.shaNi ? "yes" : "no"}, AVX2 ${cpu.avx2 ? "yes" : "no"}); loadavg at start ${loadavgAtStart.split(" ").slice(0, 3).join(" ")}, at end ${meta.loadavg.split(" ").slice(0, 3).join(" ")}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
     `Notes:\n${scenarios.flatMap((s) => s.rows.filter((r) => r.note).map((r) => `- ${r.scenario} / ${r.engine}: ${r.note}`)).join("\n")}\n\nVersions: ${JSON.stringify(meta.versions)}\n`,
 );
 process.stdout.write(
-  `\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs, loadavg ${meta.loadavg.split(" ").slice(0, 3).join(" ")}, ${meta.berth || "berth ?"}\n\n` +
+  `\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs (${cpu.model}, SHA-NI ${cpu.shaNi ? "yes" : "no"}, AVX2 ${cpu.avx2 ? "yes" : "no"}), loadavg ${loadavgAtStart.split(" ").slice(0, 3).join(" ")} at start, ${meta.loadavg.split(" ").slice(0, 3).join(" ")} at end, ${meta.berth || "berth ?"}\n\n` +
     text,
 );
 for (const sc of scenarios) for (const r of sc.rows) if (r.note) process.stdout.write(`  note: ${r.scenario} / ${r.engine}: ${r.note}\n`);
