@@ -5,6 +5,7 @@ import type { FlagsDef } from "./_parser.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { Context } from "./_context.ts";
 import { during } from "./_exit-codes.ts";
+import { mark } from "../lib/trace.ts";
 
 const list = (description: string) => ({ type: "string" as const, multiple: true, description });
 const str = (description: string, valueHint?: string) => ({ type: "string" as const, description, valueHint });
@@ -159,7 +160,9 @@ export default defineBerthCommand({
     const svc = (await input.ctx.engine()).containers;
     const { parseCreateFlags, daemonLog } = await import("./_container-opts.ts");
     const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env, defaultLog: daemonLog(input.ctx) });
+    mark("command: engine ready");
     const { Id: id } = await createWithPull(input.ctx, input.flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
+    mark("engine: created");
     const cidfile = optStr(input.flags.cidfile);
     if (cidfile) (await import("node:fs")).writeFileSync(cidfile, id, { flag: "wx" });
     input.ctx.out(id + "\n");

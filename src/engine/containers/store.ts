@@ -2,10 +2,24 @@
  * The container record store: one directory per container, names as link(2)-created files (atomic and
  * unique without a global lock), per-container flock for read-modify-write of state.json.
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, constants } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  constants,
+} from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { atomicWriteFile, atomicWriteJson, replaceFile } from "../../lib/atomic-write.ts";
+import { atomicWriteJson, replaceFile } from "../../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../../ffi/fs.ts";
 import { initialState, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 
@@ -176,10 +190,17 @@ export class ContainerStore {
    * owner's directory is gone (a crash between steps) is reclaimed.
    */
   reserveName(name: string, id: string, durable = true): void {
+    // the temp name is unique, so it is written in place (no tmp → rename of its own); its data is made
+    // durable before the link (not for `run --rm`: that name dies with the process anyway)
     const tmp = join(this.namesDir, `.tmp-${id}-${crypto.randomUUID()}`);
-    if (durable) atomicWriteFile(tmp, id + "\n", 0o600);
-    else replaceFile(tmp, id + "\n", 0o600); // (`run --rm`: the name dies with the process anyway)
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 0o2000000, 0o600);
     try {
+      try {
+        writeSync(fd, id + "\n");
+        if (durable) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       for (let attempt = 0; ; attempt++) {
         try {
           linkSync(tmp, join(this.namesDir, name));
