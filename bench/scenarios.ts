@@ -168,7 +168,9 @@ export function scenarioC(ctx: Ctx): Scenario {
   const bc = berthCmd(ctx, "create", IMAGE, "true");
   const brm = (ids: string[]) => berthCmd(ctx, "rm", ...ids);
   const berth: Side = { engine: "berth", op: () => batch(bc, brm), rssProbe: () => batchProbe(bc, brm) };
-  const tgt = { kind: "ratio", max: 0.2 } as const;
+  // issue 13: ≤ 0.5 × for the daemonless CLI, which starts a process per create (a Bun process alone
+  // costs ≥ 10 ms); the ≤ 0.2 × of a create through the Engine API belongs to the daemon's rows
+  const tgt = { kind: "ratio", max: 0.5 } as const;
   const peers: { side: Side; target?: Target }[] = [];
   for (const [name, cli, why, target] of [
     ["docker", ctx.docker, ctx.dockerWhy, tgt],
