@@ -34,7 +34,9 @@ async function buildShim(): Promise<string | undefined> {
   mkdirSync(dir, { recursive: true });
   const out = `${dir}/${prebuiltShimName()}.so`;
   const compiler = process.env.BERTH_CC || "cc";
-  const flags = ["-O2", "-shared", "-fPIC", "-fno-stack-protector", "-Wl,-z,now", "-Wl,-z,relro", "-Wl,-z,noexecstack", "-s"];
+  // -fno-strict-aliasing: shim.c reads its plan as u64 words out of a char arena, which TinyCC never
+  // second-guesses and gcc -O2 may (type-based alias analysis)
+  const flags = ["-O2", "-fno-strict-aliasing", "-shared", "-fPIC", "-fno-stack-protector", "-Wl,-z,now", "-Wl,-z,relro", "-Wl,-z,noexecstack", "-s"];
   const r = await $`${compiler} ${flags} -o ${out} ${root}/src/runtime/shim.c`.quiet().nothrow();
   if (r.exitCode !== 0) {
     console.error(
