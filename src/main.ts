@@ -196,6 +196,7 @@ async function main(argv: string[]): Promise<number> {
 
   // the stream (and its EPIPE handler) before the command, unless it writes only through writeOut/stdout()
   if (!cmd.meta.lazyStdout) stdout();
+  if (cmd.meta.shortLived) Bun.unsafe.setJITPolicy(10);
   try {
     const code = await cmd.run!({ flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx });
     return typeof code === "number" ? code : 0;

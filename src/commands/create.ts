@@ -144,6 +144,7 @@ export async function createWithPull<T>(ctx: Context, flags: Record<string, unkn
 export default defineBerthCommand({
   meta: {
     lazyStdout: true,
+    shortLived: true,
     name: "create",
     description: "Create a new container",
     usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",

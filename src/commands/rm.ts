@@ -5,6 +5,7 @@ import { forEach } from "./_session.ts";
 export default defineBerthCommand({
   meta: {
     lazyStdout: true,
+    shortLived: true,
     name: "rm",
     description: "Remove one or more containers",
     usage: "[OPTIONS] CONTAINER [CONTAINER...]",

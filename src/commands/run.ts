@@ -13,6 +13,7 @@ import { detachKeys } from "./_detach-keys.ts";
 export default defineBerthCommand({
   meta: {
     lazyStdout: true,
+    shortLived: true,
     name: "run",
     description: "Create and run a new container from an image",
     usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",

@@ -6,6 +6,7 @@ import { detachKeys } from "./_detach-keys.ts";
 export default defineBerthCommand({
   meta: {
     lazyStdout: true,
+    shortLived: true,
     name: "start",
     description: "Start one or more stopped containers",
     usage: "[OPTIONS] CONTAINER [CONTAINER...]",
