@@ -20,6 +20,7 @@ import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 import { mark, traceTo } from "./lib/trace.ts";
 import { defu } from "defu";
+import { existsSync } from "node:fs";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
@@ -42,6 +43,12 @@ const globalFlags: FlagsDef = {
     default: "warn",
   },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
+  host: { type: "string", multiple: true, alias: "H", description: "Daemon socket to connect to (unix://PATH, tcp://HOST:PORT, ssh://[USER@]HOST)" },
+  context: {
+    type: "string",
+    alias: "c",
+    description: 'Name of the context to use to connect to the daemon (overrides BERTH_HOST/DOCKER_HOST and "berth context use")',
+  },
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
@@ -65,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
     const a = argv[i]!;
-    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file"].includes(a);
+    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file", "--host", "-H", "--context", "-c"].includes(a);
     i += takesValue ? 2 : 1;
   }
   let g;
@@ -110,6 +117,16 @@ async function main(argv: string[]): Promise<number> {
     registryMirrors: daemon["registry-mirrors"],
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
+  // client mode (-H, --context, BERTH_HOST/DOCKER_HOST, a context in use): the client code loads only then
+  const hostSel = { hosts: (g.flags.host as string[]) ?? [], context: String(g.flags.context || "") || undefined };
+  let endpoint: import("./client/index.ts").Endpoint | undefined;
+  if (hostSel.hosts.length || hostSel.context || env.BERTH_HOST || env.DOCKER_HOST || env.BERTH_CONTEXT || env.DOCKER_CONTEXT || clientConfigExists(env)) {
+    try {
+      endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env });
+    } catch (e) {
+      return report(e, debug, { meta: { name: "berth", description: "" }, args: {} }, [], "");
+    }
+  }
   const root = settings.root;
   let enginePromise: Promise<import("./engine/index.ts").Engine> | undefined;
   const ctx: Context = {
@@ -118,12 +135,17 @@ async function main(argv: string[]): Promise<number> {
     debug,
     env,
     daemon,
+    hostSelection: hostSel,
+    endpoint,
     engine: () =>
-      (enginePromise ??= import("./engine/index.ts")
-        .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
-        .catch((e) => {
-          throw rootDenied(e, root) ?? e;
-        })),
+      // client mode never opens the local store (no split brain): a verb that reaches for it is refused
+      endpoint
+        ? Promise.reject(new EngineError("not_implemented", `berth ${rest[0]}: not available in client mode (${endpoint.host})`))
+        : (enginePromise ??= import("./engine/index.ts")
+            .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
+            .catch((e) => {
+              throw rootDenied(e, root) ?? e;
+            })),
     out: (s) => void process.stdout.write(s),
   };
 
@@ -189,11 +211,19 @@ async function main(argv: string[]): Promise<number> {
   }
 
   try {
-    const code = await cmd.run!({ flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx });
+    const input = { flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx };
+    if (endpoint && !hidden[name]) return await (await import("./commands/_remote/index.ts")).runRemote(endpoint, cmd, path, input);
+    const code = await cmd.run!(input);
     return typeof code === "number" ? code : 0;
   } catch (e) {
     return report(e, debug, cmd, path, root);
   }
+}
+
+/** whether a berth client config (the context `berth context use` chose) may exist: one stat, no client code */
+function clientConfigExists(env: Readonly<Record<string, string | undefined>>): boolean {
+  const dir = env.BERTH_CONFIG || (env.HOME ? `${env.HOME}/.berth` : "");
+  return dir !== "" && existsSync(`${dir}/config.json`);
 }
 
 /** what a non-root user (or a read-only root) gets instead of a stack: docker's "permission denied while

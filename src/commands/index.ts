@@ -51,4 +51,5 @@ export const commands: Record<string, Lazy> = {
   update: () => import("./update.ts"),
   events: () => import("./events.ts"),
   completion: () => import("./completion.ts"),
+  context: () => import("./context.ts"),
 };

@@ -60,37 +60,7 @@ export default defineBerthCommand({
       async run({ flags, ctx }) {
         const engine = await ctx.engine();
         const rows = engine.networkList(Filters.fromFlags(flags.filter as string[]));
-        const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
-        if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
-        // the predefined host and none networks were never created: an empty CREATED AT
-        const objs = rows.map((r) => ({
-          ID: id(r.Id),
-          Name: r.Name,
-          Driver: r.Driver,
-          Scope: r.Scope,
-          IPv6: "false",
-          Internal: String(r.Internal),
-          CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
-          Labels: "",
-        }));
-        const headers = {
-          ID: "NETWORK ID",
-          Name: "NAME",
-          Driver: "DRIVER",
-          Scope: "SCOPE",
-          IPv6: "IPV6",
-          Internal: "INTERNAL",
-          CreatedAt: "CREATED AT",
-          Labels: "LABELS",
-        };
-        formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
-          ctx.out(
-            renderDockerTable(
-              ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-              objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]),
-            ),
-          ),
-        );
+        printNetworks(ctx, flags, rows);
       },
     }),
     inspect: def({
@@ -177,3 +147,38 @@ export default defineBerthCommand({
     }),
   },
 });
+
+/** network ls's output (table, -q, --format) for a network list: the engine's or a daemon's (client mode) */
+export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows: Network[]): void {
+  const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
+  if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
+  // the predefined host and none networks were never created: an empty CREATED AT
+  const objs = rows.map((r) => ({
+    ID: id(r.Id),
+    Name: r.Name,
+    Driver: r.Driver,
+    Scope: r.Scope,
+    IPv6: "false",
+    Internal: String(r.Internal),
+    CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
+    Labels: "",
+  }));
+  const headers = {
+    ID: "NETWORK ID",
+    Name: "NAME",
+    Driver: "DRIVER",
+    Scope: "SCOPE",
+    IPv6: "IPV6",
+    Internal: "INTERNAL",
+    CreatedAt: "CREATED AT",
+    Labels: "LABELS",
+  };
+  formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
+    ctx.out(
+      renderDockerTable(
+        ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+        objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]),
+      ),
+    ),
+  );
+}

@@ -350,6 +350,8 @@ export async function parsePruneFilters(filters: string[]): Promise<PruneFilter>
 // ------------------------------------------------ registries, from the client's side (docker login/logout)
 
 export { dockerConfigPath } from "../image/registry/auth.ts";
+/** the stored credentials for a registry (client mode sends them to the daemon as X-Registry-Auth) */
+export { loadCredentials } from "../image/registry/auth.ts";
 
 /** the registries reached over plain HTTP or with unverified TLS (the root's settings and the environment) */
 export async function insecureRegistries(root: string | undefined, env: Record<string, string | undefined>): Promise<string[]> {
