@@ -24,6 +24,7 @@ import { existsSync } from "node:fs";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
+import { daemonArgv } from "./commands/_daemon-argv.ts";
 
 /** the environment, read once */
 const env: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -68,6 +69,7 @@ function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv:
 
 async function main(argv: string[]): Promise<number> {
   mark("main");
+  argv = daemonArgv(argv);
   // global flags: everything up to the first word that is not a flag
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
@@ -120,7 +122,14 @@ async function main(argv: string[]): Promise<number> {
   // client mode (-H, --context, BERTH_HOST/DOCKER_HOST, a context in use): the client code loads only then
   const hostSel = { hosts: (g.flags.host as string[]) ?? [], context: String(g.flags.context || "") || undefined };
   let endpoint: import("./client/index.ts").Endpoint | undefined;
-  if (hostSel.hosts.length || hostSel.context || env.BERTH_HOST || env.DOCKER_HOST || env.BERTH_CONTEXT || env.DOCKER_CONTEXT || clientConfigExists(env)) {
+  // (the daemon itself, the OCI runtime and berth's own helper processes never are clients)
+  const serverSide = rest[0] === "daemon" || rest[0] === "oci" || hidden[rest[0]!] !== undefined;
+  if (serverSide) {
+    if (hostSel.hosts.length) {
+      process.stderr.write(`berth: -H before '${rest[0]}' makes berth a client; give the daemon's -H after it: berth ${rest[0]} -H …\n`);
+      return 125;
+    }
+  } else if (hostSel.hosts.length || hostSel.context || env.BERTH_HOST || env.DOCKER_HOST || env.BERTH_CONTEXT || env.DOCKER_CONTEXT || clientConfigExists(env)) {
     try {
       endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env });
     } catch (e) {
@@ -137,15 +146,13 @@ async function main(argv: string[]): Promise<number> {
     daemon,
     hostSelection: hostSel,
     endpoint,
+    daemonConfigFile: String(g.flags["config-file"] || "") || undefined,
     engine: () =>
-      // client mode never opens the local store (no split brain): a verb that reaches for it is refused
-      endpoint
-        ? Promise.reject(new EngineError("not_implemented", `berth ${rest[0]}: not available in client mode (${endpoint.host})`))
-        : (enginePromise ??= import("./engine/index.ts")
-            .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
-            .catch((e) => {
-              throw rootDenied(e, root) ?? e;
-            })),
+      (enginePromise ??= import("./engine/index.ts")
+        .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
+        .catch((e) => {
+          throw rootDenied(e, root) ?? e;
+        })),
     out: (s) => void process.stdout.write(s),
   };
 

@@ -13,7 +13,7 @@ export type RemoteVerb = (input: RunInput, api: ApiClient) => Promise<number | v
 type LazyVerb = () => Promise<{ default: RemoteVerb }>;
 
 /** verbs that run here even in client mode: they keep client-side state only (or are the daemon itself) */
-const LOCAL = new Set(["context", "completion", "help", "login", "logout", "daemon", "oci", "system dial-stdio"]);
+const LOCAL = new Set(["context", "completion", "help", "login", "logout", "system dial-stdio"]);
 
 const table: Record<string, LazyVerb> = {
   version: () => import("./version.ts"),
@@ -80,6 +80,9 @@ async function lookup(cmd: BerthCommand, path: string[]): Promise<RemoteVerb | "
 
 export async function runRemote(endpoint: Endpoint, cmd: BerthCommand, path: string[], input: RunInput): Promise<number> {
   const verb = await lookup(cmd, path);
+  // client mode never opens the local store (no split brain): a verb that reaches for it is refused
+  const refused = () => Promise.reject(new CliError(`berth ${path.join(" ")}: not available in client mode (${endpoint.host})`, 1));
+  input = { ...input, ctx: { ...input.ctx, engine: refused } };
   if (verb === "local") return (await cmd.run!(input)) ?? 0;
   if (!verb) throw new CliError(`berth ${path.join(" ")}: not available in client mode (${endpoint.host})`, 1);
   const api = new ApiClient(endpoint, input.ctx.env);
