@@ -129,7 +129,15 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`berth: -H before '${rest[0]}' makes berth a client; give the daemon's -H after it: berth ${rest[0]} -H …\n`);
       return 125;
     }
-  } else if (hostSel.hosts.length || hostSel.context || env.BERTH_HOST || env.DOCKER_HOST || env.BERTH_CONTEXT || env.DOCKER_CONTEXT || clientConfigExists(env)) {
+  } else if (
+    hostSel.hosts.length ||
+    hostSel.context ||
+    env.BERTH_HOST ||
+    env.DOCKER_HOST ||
+    env.BERTH_CONTEXT ||
+    env.DOCKER_CONTEXT ||
+    clientConfigExists(env)
+  ) {
     try {
       endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env });
     } catch (e) {

@@ -111,7 +111,7 @@ async function toContainer(api: ApiClient, src: string, ctr: string, dst: string
     "-",
     "-C",
     dirname(local),
-    ...(name !== basename(local) ? [`--transform=s,^${escapeSed(basename(local))},${escapeSed(name)},`] : []),
+    ...(name !== basename(local) ? [`--transform=s,^${escapeSed(basename(local))},${escapeReplacement(name)},`] : []),
     basename(local),
   ];
   const tar = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
@@ -123,8 +123,14 @@ async function toContainer(api: ApiClient, src: string, ctr: string, dst: string
   if ((await tar.exited) !== 0) throw new EngineError("internal", `archive ${local}: ${(await new Response(tar.stderr).text()).trim()}`);
 }
 
+/** a literal for the pattern side of tar's --transform (a basic regular expression) */
 function escapeSed(s: string): string {
   return s.replace(/[\\,.*[\]^$]/g, (c) => `\\${c}`);
+}
+
+/** a literal for the replacement side: only the backslash, & and the delimiter are special */
+function escapeReplacement(s: string): string {
+  return s.replace(/[\\&,]/g, (c) => `\\${c}`);
 }
 
 export default async function cp(input: RunInput, api: ApiClient) {
