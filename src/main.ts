@@ -23,6 +23,7 @@ import { defu } from "defu";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
+import { daemonArgv } from "./commands/_daemon-argv.ts";
 
 /** the environment, read once */
 const env: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -61,6 +62,7 @@ function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv:
 
 async function main(argv: string[]): Promise<number> {
   mark("main");
+  argv = daemonArgv(argv);
   // global flags: everything up to the first word that is not a flag
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
@@ -119,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
     debug,
     env,
     daemon,
+    daemonConfigFile: String(g.flags["config-file"] || "") || undefined,
     engine: () =>
       (enginePromise ??= import("./engine/index.ts")
         .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))

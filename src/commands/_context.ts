@@ -14,6 +14,8 @@ export interface Context {
   env: Readonly<Record<string, string | undefined>>;
   /** the daemon's config file (docker's daemon.json keys berth applies), read once by main.ts */
   daemon?: DaemonConfig;
+  /** --config-file as given (the daemon reads it again on SIGHUP) */
+  daemonConfigFile?: string;
   engine(): Promise<Engine>;
   /** write data to stdout */
   out(s: string): void;

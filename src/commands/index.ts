@@ -6,6 +6,7 @@ import type { Lazy } from "./_command.ts";
 
 export const commands: Record<string, Lazy> = {
   run: () => import("./run.ts"),
+  daemon: () => import("./daemon.ts"),
   create: () => import("./create.ts"),
   start: () => import("./start.ts"),
   ps: () => import("./ps.ts"),
