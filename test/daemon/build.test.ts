@@ -34,8 +34,9 @@ describe.skipIf(!rootEnabled || !haveDocker)("docker build → berth daemon (leg
     });
     const r = await d.docker(["build", "-t", "built:1", "-t", "built:latest", "--build-arg", "GREETING=hello", "--label", "team=core", dir]);
     const out = ok(r);
-    expect(out).toContain("Step 1/5 : FROM busybox");
-    expect(out).toContain('Step 4/5 : RUN echo "$GREETING from run" > /app/out');
+    // docker's legacy builder adds --label as a last LABEL step
+    expect(out).toContain("Step 1/6 : FROM busybox");
+    expect(out).toContain('Step 4/6 : RUN echo "$GREETING from run" > /app/out');
     expect(out).toMatch(/Successfully built [0-9a-f]{12}\n/);
     expect(out).toContain("Successfully tagged built:1\n");
     expect(out).toContain("Successfully tagged built:latest\n");
