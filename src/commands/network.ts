@@ -33,10 +33,10 @@ export default defineBerthCommand({
         subnet: { type: "string", multiple: true, description: "Subnet in CIDR format that represents a network segment" },
         gateway: { type: "string", multiple: true, description: "IPv4 Gateway for the master subnet" },
         internal: { type: "boolean", description: "Restrict external access to the network" },
-        label: { type: "string", multiple: true, description: "Set metadata on a network (not supported yet: refused)" },
+        label: { type: "string", multiple: true, description: "Set metadata on a network" },
+        attachable: { type: "boolean", description: "Enable manual container attachment" },
       },
       async run({ flags, positionals, ctx }) {
-        if (flags.label.length) throw new UsageError("network create --label is not supported by berth yet");
         if (flags.subnet.length > 1 || flags.gateway.length > 1)
           throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
         const svc = (await ctx.engine()).containers;
@@ -45,6 +45,8 @@ export default defineBerthCommand({
           gateway: flags.gateway[0],
           internal: !!flags.internal,
           driver: flags.driver,
+          labels: Object.fromEntries(flags.label.map((l: string) => (l.includes("=") ? [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] : [l, ""]))),
+          attachable: !!flags.attachable,
         });
         ctx.out(rec.id + "\n");
       },
