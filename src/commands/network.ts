@@ -163,7 +163,9 @@ export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows
     IPv6: "false",
     Internal: String(r.Internal),
     CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
-    Labels: "",
+    Labels: Object.entries(r.Labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(","),
   }));
   const headers = {
     ID: "NETWORK ID",
