@@ -99,7 +99,10 @@ describe.skipIf(!rootEnabled || !haveSshd)("client mode over ssh://", () => {
 
   test("a host that refuses the key: ssh's error, exit 1", async () => {
     const r = await berth(["-H", `ssh://nobody@127.0.0.1:${state.port}`, "ps"], {
-      env: { BERTH_CONFIG: config, BERTH_SSH: "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR" },
+      env: {
+        BERTH_CONFIG: config,
+        BERTH_SSH: "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR",
+      },
     });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("Permission denied");
