@@ -221,6 +221,34 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
     await client(["rm", "-f", "env-sel"]);
   });
 
+  test("commit, diff, history, export, update, stats, prune", async () => {
+    expect((await client(["run", "-d", "--name", "extra", "busybox", "sh", "-c", "echo x > /newfile; sleep 60"])).exitCode).toBe(0);
+    for (let i = 0; i < 100 && !(await client(["diff", "extra"])).stdout.includes("/newfile"); i++) await Bun.sleep(50);
+    expect((await client(["diff", "extra"])).stdout).toBe((await local(["diff", "extra"])).stdout);
+    expect((await client(["diff", "extra"])).stdout).toContain("A /newfile");
+    const c = await client(["commit", "-m", "from client", "-c", "ENV FROM_CLIENT=1", "extra", "client/committed:1"]);
+    expect(c.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const h = ["history", "--format", "{{.ID}} {{.Comment}}", "client/committed:1"];
+    expect((await client(h)).stdout).toBe((await local(h)).stdout);
+    expect((await client(h)).stdout.split("\n")[0]).toContain(" from client");
+    const env = await client(["run", "--rm", "client/committed:1", "sh", "-c", "cat /newfile; echo $FROM_CLIENT"]);
+    expect(env.stdout).toBe("x\n1\n");
+    const tar = join(dir, "export.tar");
+    expect((await client(["export", "-o", tar, "extra"])).exitCode).toBe(0);
+    expect(Bun.spawnSync(["tar", "-tf", tar]).stdout.toString()).toContain("newfile");
+    expect((await client(["update", "--memory", "64m", "extra"])).stdout).toBe("extra\n");
+    expect((await client(["inspect", "-f", "{{.HostConfig.Memory}}", "extra"])).stdout).toBe("67108864\n");
+    const st = await client(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "extra"]);
+    expect(st.exitCode).toBe(0);
+    expect(st.stdout).toBe((await local(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "extra"])).stdout);
+    await client(["kill", "extra"]);
+    expect((await client(["wait", "extra"])).stdout).toBe("137\n");
+    const pr = await client(["container", "prune", "-f"]);
+    expect(pr.stdout).toContain("Deleted Containers:");
+    expect((await local(["ps", "-a", "--format", "{{.Names}}"])).stdout).not.toContain("extra");
+    expect((await client(["rmi", "client/committed:1"])).exitCode).toBe(0);
+  });
+
   test("tcp:// on loopback: the same daemon", async () => {
     const r = await berth(["-H", `tcp://127.0.0.1:${state.port}`, "run", "--rm", "busybox", "sh", "-c", "echo over tcp; exit 0"], {
       env: { BERTH_CONFIG: config },

@@ -61,6 +61,17 @@ const table: Record<string, LazyVerb> = {
   "volume ls": () => import("./volume.ts").then((m) => ({ default: m.ls })),
   "volume create": () => import("./volume.ts").then((m) => ({ default: m.create })),
   "volume rm": () => import("./volume.ts").then((m) => ({ default: m.rm })),
+  commit: () => import("./more.ts").then((m) => ({ default: m.commit })),
+  diff: () => import("./more.ts").then((m) => ({ default: m.diff })),
+  export: () => import("./more.ts").then((m) => ({ default: m.exportContainer })),
+  update: () => import("./more.ts").then((m) => ({ default: m.update })),
+  history: () => import("./more.ts").then((m) => ({ default: m.history })),
+  "image history": () => import("./more.ts").then((m) => ({ default: m.history })),
+  stats: () => import("./more.ts").then((m) => ({ default: m.stats })),
+  "container prune": () => import("./more.ts").then((m) => ({ default: m.containerPrune })),
+  "image prune": () => import("./more.ts").then((m) => ({ default: m.imagePrune })),
+  "volume prune": () => import("./more.ts").then((m) => ({ default: m.volumePrune })),
+  "network prune": () => import("./more.ts").then((m) => ({ default: m.networkPrune })),
 };
 
 /** the names a command answers to: its path, then docker's aliases (`container ls` is `ps`) */
