@@ -102,13 +102,30 @@ function refused(ep: Endpoint, e: NodeJS.ErrnoException): EngineError {
   return new EngineError("unavailable", `Cannot connect to the berth daemon at ${ep.host}. Is the berth daemon running?`, { cause: e });
 }
 
-/** a node socket as a Conn */
-function socketConn(sock: net.Socket): Conn {
-  const it = (sock as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+/** a connection that broke (a reset, a TLS alert after the handshake): docker's "error during connect" */
+function broken(ep: Endpoint, e: unknown): EngineError {
+  if (e instanceof EngineError) return e;
+  return new EngineError("unavailable", `error during connect: ${ep.host}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** a node socket as a Conn; its errors become EngineErrors naming the endpoint */
+function socketConn(sock: net.Socket, ep: Endpoint): Conn {
+  const raw = (sock as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const it = (async function* () {
+    try {
+      for (;;) {
+        const r = await raw.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } catch (e) {
+      throw broken(ep, e);
+    }
+  })();
   return {
     write: (b) =>
       new Promise<void>((resolve, reject) => {
-        sock.write(b, (e) => (e ? reject(e) : resolve()));
+        sock.write(b, (e) => (e ? reject(broken(ep, e)) : resolve()));
       }),
     closeWrite: () => void sock.end(),
     close: () => void sock.destroy(),
@@ -168,7 +185,7 @@ export async function dial(ep: Endpoint, env: Readonly<Record<string, string | u
       sock.once("connect", () => resolve());
       sock.once("error", (e) => reject(refused(ep, e as NodeJS.ErrnoException)));
     });
-    return socketConn(sock);
+    return socketConn(sock, ep);
   }
   const t = ep.tls;
   const opts: tls.ConnectionOptions = { host: a.hostname, port: a.port, rejectUnauthorized: t.verify };
@@ -189,5 +206,5 @@ export async function dial(ep: Endpoint, env: Readonly<Record<string, string | u
       );
     });
   });
-  return socketConn(sock);
+  return socketConn(sock, ep);
 }
