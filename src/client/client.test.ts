@@ -23,7 +23,7 @@ async function server(name: string, answer: (head: string, s: net.Socket, rest: 
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
     let buf = Buffer.alloc(0);
     let done = false;
-    s.on("data", (d) => {
+    s.on("data", (d: Buffer) => {
       if (done) return;
       buf = Buffer.concat([buf, d]);
       const i = buf.indexOf("\r\n\r\n");
