@@ -167,6 +167,11 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
     expect(ins).toMatchObject({ exitCode: 1, stdout: "[]\n", stderr: "Error: No such object: nosuch\n" });
     const st = await client(["stop", "nosuch"]);
     expect(st.exitCode).toBe(1);
+    expect((await client(["create", "--name", "not-running", "busybox", "true"])).exitCode).toBe(0);
+    const stopped = await client(["exec", "not-running", "true"]);
+    expect(stopped.exitCode).toBe((await local(["exec", "not-running", "true"])).exitCode);
+    expect(stopped.stderr).toMatch(/^Error response from daemon: container [0-9a-f]{64} is not running\n$/);
+    await client(["rm", "not-running"]);
     const ex = await client(["exec", "nosuch", "true"]);
     expect(ex.exitCode).toBe(1);
     expect(ex.stderr).toContain("No such container: nosuch");
@@ -276,6 +281,10 @@ describe("client mode without a daemon", () => {
     const r = await berth(["-H", "unix:///nonexistent/berth.sock", "ps"], { env: { BERTH_CONFIG: "/nonexistent" } });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("Cannot connect to the berth daemon at unix:///nonexistent/berth.sock. Is the berth daemon running?");
+    // version prints the client's half first, as docker's does
+    const v = await berth(["-H", "unix:///nonexistent/berth.sock", "version"], { env: { BERTH_CONFIG: "/nonexistent" } });
+    expect(v.exitCode).toBe(1);
+    expect(v.stdout).toStartWith("Client: berth\n Version:");
   });
 
   test("bad host strings and conflicting selections are refused", async () => {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { RunInput } from "../_command.ts";
-import type { ApiClient } from "../../client/index.ts";
+import { DaemonError, type ApiClient } from "../../client/index.ts";
 import { ArgCountError, CliError, during } from "../_exit-codes.ts";
 import { execEnv } from "../_container-opts.ts";
 import { detachKeys } from "../_detach-keys.ts";
@@ -50,7 +50,14 @@ export default async function exec(input: RunInput, api: ApiClient) {
       Privileged: !!flags.privileged,
       ...(s?.initialSize ? { ConsoleSize: [s.initialSize.rows, s.initialSize.cols] } : {}),
     };
-    const { Id: execId } = await api.json<{ Id: string }>("POST", `/containers/${encodeURIComponent(positionals[0]!)}/exec`, { json: body });
+    let execId: string;
+    try {
+      ({ Id: execId } = await api.json<{ Id: string }>("POST", `/containers/${encodeURIComponent(positionals[0]!)}/exec`, { json: body }));
+    } catch (e) {
+      // a container that is not running (409) is exec's own failure, docker's exit 1, as the daemonless CLI's
+      if (e instanceof DaemonError && e.status === 409) await during("exec", () => Promise.reject(e));
+      throw e;
+    }
     if (detach) {
       await api.ok("POST", `/exec/${execId}/start`, { json: { Detach: true, Tty: tty } });
       return 0;

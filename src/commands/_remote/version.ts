@@ -21,7 +21,18 @@ interface ServerVersion {
 
 export default async function version(input: RunInput, api: ApiClient) {
   const arch = process.arch === "x64" ? "amd64" : process.arch;
-  const negotiated = await api.apiVersion();
+  const f = typeof input.flags.format === "string" ? input.flags.format : "";
+  const clientText = (v: string, down: string, context: string) =>
+    `Client: berth\n Version:           ${VERSION}\n API version:       ${v}${down}\n Bun version:       ${Bun.version}\n` +
+    ` OS/Arch:           linux/${arch}\n Context:           ${context}\n`;
+  let negotiated: string;
+  try {
+    negotiated = await api.apiVersion();
+  } catch (e) {
+    // docker prints its own half before the daemon's error
+    if (f === "") input.ctx.out(clientText(CLIENT_MAX_API, "", api.endpoint.context ?? "default"));
+    throw e;
+  }
   const client = {
     Platform: { Name: "berth" },
     Version: VERSION,
@@ -34,13 +45,10 @@ export default async function version(input: RunInput, api: ApiClient) {
   };
   const server = await api.json<ServerVersion>("GET", "/version");
   const all = { Client: client, Server: server };
-  const f = typeof input.flags.format === "string" ? input.flags.format : "";
   if (f === "json") return input.ctx.out(JSON.stringify(all) + "\n");
   if (f !== "") return input.ctx.out(compileTemplate(f)(all) + "\n");
   const down = negotiated !== CLIENT_MAX_API ? ` (downgraded from ${CLIENT_MAX_API})` : "";
-  let s =
-    `Client: berth\n Version:           ${VERSION}\n API version:       ${negotiated}${down}\n Bun version:       ${Bun.version}\n` +
-    ` OS/Arch:           linux/${arch}\n Context:           ${client.Context}\n\n`;
+  let s = `${clientText(negotiated, down, client.Context)}\n`;
   s += `Server: ${server.Platform?.Name ?? ""}\n`;
   const comps = server.Components?.length ? server.Components : [{ Name: "Engine", Version: server.Version, Details: {} as Record<string, string> }];
   for (const c of comps) {
