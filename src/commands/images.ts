@@ -98,13 +98,13 @@ export default defineBerthCommand({
     const filters = Filters.fromFlags(flags.filter);
     if (positionals[0]) filters.add("reference", positionals[0]);
     // the filters, and without -a the hiding of intermediate images, are the engine's (engine/image-list.ts)
-    // docker: without --format, the client config's imagesFormat (not with -q)
     printImages(ctx, flags, await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests }));
   },
 });
 
 /** images' output (table, -q, --format) for an image list: the engine's or a daemon's (client mode) */
 export function printImages(ctx: Context, flags: RunInput["flags"], list: ImageSummary[]): void {
+  // docker: without --format, the client config's imagesFormat (not with -q)
   const given = typeof flags.format === "string" ? flags.format : flags.quiet ? undefined : readClientConfig(ctx).imagesFormat;
   const format = given ?? "";
   const rows = imageRows(list.map(listed), {

@@ -21,7 +21,7 @@ interface Message {
 /** show a progress stream; the aux objects go to `onAux`; an error message in the stream is thrown */
 export async function showProgress(
   body: AsyncIterable<Uint8Array>,
-  o: { quiet: boolean; write: (s: string) => void; tty: boolean; onAux?: (aux: Record<string, unknown>) => void; onStatus?: (s: string) => void },
+  o: { quiet: boolean; write: (s: string) => void; tty: boolean; onAux?: (aux: Record<string, unknown>) => void },
 ): Promise<void> {
   const p = progressPrinter(o.quiet, o.write, o.tty);
   for await (const m of ndjson<Message>(body)) {
@@ -30,7 +30,6 @@ export async function showProgress(
     else if (m.stream !== undefined) {
       if (!o.quiet) o.write(m.stream);
     } else if (m.status !== undefined) {
-      o.onStatus?.(m.status);
       if (m.id) p.layer(m.id, m.status, m.progressDetail?.current, m.progressDetail?.total);
       else p.line(m.status);
     }

@@ -12,13 +12,7 @@ export default async function push(input: RunInput, api: ApiClient) {
     query: { tag: flags["all-tags"] ? undefined : tag || "latest" },
     headers: { "X-Registry-Auth": await registryAuth(ctx, ref) },
   });
-  let last = "";
-  await showProgress(body, {
-    quiet: !!flags.quiet,
-    write: ctx.out,
-    tty: !!process.stdout.isTTY,
-    onStatus: (s) => (last = s),
-  });
+  // the "TAG: digest: … size: …" line is the stream's last status
+  await showProgress(body, { quiet: !!flags.quiet, write: ctx.out, tty: !!process.stdout.isTTY });
   if (flags.quiet) ctx.out(`${ref}\n`);
-  void last;
 }
