@@ -72,10 +72,12 @@ services:
     command: ["sh", "-c", "echo web-up; echo served > /data/index.html; exec httpd -f -p 8080 -h /data"]
     volumes: ["data:/data"]
     networks: ["back"]
+    stop_grace_period: 1s
   client:
     image: busybox
     command: ["sleep", "300"]
     networks: ["back"]
+    stop_grace_period: 1s
     depends_on: ["web"]
 volumes:
   data: {}
