@@ -1,7 +1,7 @@
 /**
  * For the daemon's client tests: a `berth daemon` on a temp unix socket over a temp root with busybox
  * imported (test/helpers/cli.ts importBusybox), and the real docker CLI pointed at it (/usr/local/bin/docker, else Debian's
- * docker.io client). Everything the daemon and the clients made is removed after the file: containers
+ * docker.io client; scripts/deps.sh installs docker.io, python3-docker and docker-compose). Everything the daemon and the clients made is removed after the file: containers
  * through the CLI on the same root, then the daemon is stopped and the root deleted.
  */
 import { afterAll, beforeAll } from "bun:test";
@@ -11,7 +11,6 @@ import { berth, berthArgv, importBusybox, tempRoot, type CliResult } from "../he
 import { rootEnabled } from "../helpers/root.ts";
 
 export const dockerBin = existsSync("/usr/local/bin/docker") ? "/usr/local/bin/docker" : "/usr/bin/docker";
-export const haveDocker = existsSync(dockerBin);
 
 export interface ApiDaemon {
   root: string;

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
-import { apiDaemon, haveDocker } from "./_api-daemon.ts";
+import { apiDaemon } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-build");
 const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
@@ -24,7 +24,7 @@ function context(name: string, files: Record<string, string>): string {
   return dir;
 }
 
-describe.skipIf(!rootEnabled || !haveDocker)("docker build → berth daemon (legacy builder)", () => {
+describe.skipIf(!rootEnabled)("docker build → berth daemon (legacy builder)", () => {
   test("-t (twice), --build-arg, --label, COPY with .dockerignore, RUN; the image runs", async () => {
     const dir = context("ctx1", {
       Dockerfile: 'FROM busybox\nARG GREETING=hi\nCOPY . /app/\nRUN echo "$GREETING from run" > /app/out\nCMD ["cat", "/app/out"]\n',
