@@ -5,11 +5,12 @@
  * container started and waited for with a wait-strategy loop). Root only; compose creates a bridge (run
  * under /work/wt/locked).
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { rootEnabled } from "../helpers/root.ts";
+import { Registry } from "../integration/registry-fixture.ts";
 import { apiDaemon } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-clients");
@@ -54,6 +55,42 @@ except docker.errors.ImageNotFound:
     expect(out).toContain(`volume pyvol${tag} ['pyvol${tag}']\n`);
     expect(out).toContain(`network pynet${tag} ['pynet${tag}']\n`);
     expect(out).toContain("notfound ok\n");
+  });
+});
+
+describe.skipIf(!rootEnabled)("docker-py → berth daemon → a local registry", () => {
+  const reg = new Registry(join(d.root === "/nonexistent" ? "/tmp" : d.root, "registry"));
+  beforeAll(() => reg.start({ htpasswd: { user: "bob", password: "pw-py" } }));
+  afterAll(() => reg.stop());
+
+  test("login (POST /auth), push, pull and registry data (GET /distribution)", async () => {
+    const script = `
+import os, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
+host = "${reg.host}"
+try:
+    c.login(username="bob", password="wrong", registry=host)
+except docker.errors.APIError as e:
+    print("refused", e.status_code)
+print("login", c.login(username="bob", password="pw-py", registry=host)["Status"])
+c.images.get("busybox").tag(host + "/py/bb", "1")
+last = None
+for line in c.images.push(host + "/py/bb", tag="1", stream=True, decode=True):
+    last = line
+print("pushed", last["aux"]["Digest"])
+c.images.remove(host + "/py/bb:1")
+img = c.images.pull(host + "/py/bb", tag="1")
+print("pulled", img.tags)
+rd = c.images.get_registry_data(host + "/py/bb:1")
+print("registry", rd.id == last["aux"]["Digest"], rd.has_platform("linux/amd64"))
+`;
+    const out = ok(await d.exec([debianPython, "-c", script]));
+    expect(out).toContain("refused 401\n");
+    expect(out).toContain("login Login Succeeded\n");
+    expect(out).toMatch(/pushed sha256:[0-9a-f]{64}\n/);
+    // the same image as busybox (pushed from it): both names
+    expect(out).toContain(`pulled ['${reg.host}/py/bb:1', 'busybox:latest']\n`);
+    expect(out).toContain("registry True True\n");
   });
 });
 
