@@ -82,10 +82,11 @@ async function start(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
   const st = statusOf(ctx, id);
   if (st === "running" || st === "paused") return { status: 304, empty: true };
   const waiting = [...(sessions.get(id) ?? [])].filter((s) => s.pending);
+  const autoRemove = svc.store.readConfig(id).HostConfig.AutoRemove;
   try {
     await svc.startDetached(id, { awaitAttach: waiting.length > 0 });
   } catch (e) {
-    if (svc.store.readConfig(id).HostConfig.AutoRemove) await svc.rm(id, true).catch(() => {}); // --rm after a failed start; the start error is the answer
+    if (autoRemove) await svc.rm(id, true).catch(() => {}); // --rm after a failed start (the monitor may have removed it already); the start error is the answer
     throw e;
   }
   for (const s of waiting) s.started.resolve();
@@ -146,23 +147,12 @@ async function wait(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
       yield JSON.stringify({ StatusCode: code, Error: null }) + "\n";
       return;
     }
-    let died = false;
-    const gone = () => {
-      try {
-        svc.resolve(id);
-        return false;
-      } catch {
-        return true; // no such container any more
-      }
-    };
     for await (const e of events as AsyncIterable<EventMessage>) {
       if (e.Action === "die") {
-        died = true;
         code = Number(e.Actor.Attributes.exitCode ?? code);
         if (condition !== "removed") break;
       }
       if (e.Action === "destroy" && condition === "removed") break;
-      if (condition === "removed" && !active && !died && gone()) break;
     }
     if (req.signal.aborted) return;
     yield JSON.stringify({ StatusCode: code, Error: null }) + "\n";
