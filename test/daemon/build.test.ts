@@ -16,7 +16,7 @@ const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
 };
 
 function context(name: string, files: Record<string, string>): string {
-  const dir = join(d.root, name);
+  const dir = join(d.dir, name);
   for (const [p, c] of Object.entries(files)) {
     mkdirSync(join(dir, p, ".."), { recursive: true });
     writeFileSync(join(dir, p), c);
@@ -47,7 +47,7 @@ describe.skipIf(!rootEnabled)("docker build → berth daemon (legacy builder)", 
 
   test("-f from outside the context, --target of a multi-stage file, -q prints the ID only", async () => {
     const dir = context("ctx2", { "data.txt": "data\n" });
-    const df = join(d.root, "elsewhere.Dockerfile");
+    const df = join(d.dir, "elsewhere.Dockerfile");
     writeFileSync(df, "FROM busybox AS base\nCOPY data.txt /d\nFROM base AS test\nRUN echo test > /t\nFROM base AS final\nRUN echo final > /t\n");
     ok(await d.docker(["build", "-f", df, "--target", "test", "-t", "staged:test", dir]));
     expect(ok(await d.docker(["run", "--rm", "--pull=never", "staged:test", "cat", "/d", "/t"]))).toBe("data\ntest\n");

@@ -59,7 +59,7 @@ except docker.errors.ImageNotFound:
 });
 
 describe.skipIf(!rootEnabled)("docker-py → berth daemon → a local registry", () => {
-  const reg = new Registry(join(d.root === "/nonexistent" ? "/tmp" : d.root, "registry"));
+  const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry"));
   beforeAll(() => reg.start({ htpasswd: { user: "bob", password: "pw-py" } }));
   afterAll(() => reg.stop());
 
@@ -96,7 +96,7 @@ print("registry", rd.id == last["aux"]["Digest"], rd.has_platform("linux/amd64")
 
 describe.skipIf(!rootEnabled)("docker-compose 1.29 → berth daemon", () => {
   test("up -d two services on a network with a named volume; exec; logs; down -v", async () => {
-    const dir = join(d.root, "compose");
+    const dir = join(d.dir, "compose");
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, "docker-compose.yml"),

@@ -35,7 +35,7 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
 
   test("save -o / load -i, and save | load through pipes", async () => {
     ok(await d.docker(["tag", "busybox", "saved:1"]));
-    const tar = join(d.root, "saved.tar");
+    const tar = join(d.dir, "saved.tar");
     ok(await d.docker(["save", "-o", tar, "saved:1"]));
     expect(ok(await d.docker(["rmi", "saved:1"]))).toBe("Untagged: saved:1\n");
     expect(ok(await d.docker(["load", "-i", tar]))).toBe("Loaded image: saved:1\n");
@@ -75,7 +75,7 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
   });
 
   describe("with a local registry", () => {
-    const reg = new Registry(join(d.root === "/nonexistent" ? "/tmp" : d.root, "registry"));
+    const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry"));
     beforeAll(() => reg.start({ htpasswd: { user: "alice", password: "s3cret" } }));
     afterAll(() => reg.stop());
 
