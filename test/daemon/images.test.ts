@@ -3,9 +3,11 @@
  * commit, prune, search; login, push and pull against a local docker-registry (htpasswd auth). Root only.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
-import { Registry } from "../integration/registry-fixture.ts";
+import { busyboxLayer, mustRun, ociLayout, Registry, skopeo } from "../integration/registry-fixture.ts";
+import { waitUntil } from "../helpers/cli.ts";
 import { apiDaemon, dockerBin } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-images");
@@ -108,6 +110,49 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
       const anon = await d.docker(["pull", ref]);
       expect(anon.exitCode).toBe(1);
       ok(await d.docker(["rmi", ref]));
+    });
+  });
+
+  describe("a pull whose client goes away", () => {
+    const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry-big"));
+    beforeAll(async () => {
+      await reg.start();
+      // one 128 MiB layer of random bytes: still downloading when the client leaves
+      const work = join(d.dir, "big");
+      mkdirSync(join(work, "tree"), { recursive: true });
+      await mustRun(["sh", "-c", `head -c 134217728 /dev/urandom > ${work}/tree/blob && tar -C ${work}/tree -cf ${work}/big.tar .`]);
+      const layout = ociLayout(join(work, "layout"), [{ tag: "1", layers: [await busyboxLayer(work), readFileSync(join(work, "big.tar"))], compress: "none" }]);
+      await skopeo(["copy", "--dest-tls-verify=false", `oci:${layout}:1`, `docker://${reg.host}/big/img:1`]);
+      rmSync(work, { recursive: true, force: true });
+    });
+    afterAll(() => reg.stop());
+
+    test("is undone: no image, no blobs or snapshots left (system check clean); the next pull works", async () => {
+      const seen = Promise.withResolvers<string>();
+      let text = "";
+      const s = await Bun.connect({
+        unix: d.sock,
+        socket: {
+          data(_s, b) {
+            text += Buffer.from(b).toString();
+            if (text.includes('"Downloading"')) seen.resolve(text);
+          },
+          close: () => seen.resolve(text),
+          error: () => seen.resolve(text),
+        },
+      });
+      s.write(`POST /v1.44/images/create?fromImage=${reg.host}/big/img&tag=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
+      expect(await seen.promise).toContain('"Downloading"');
+      s.terminate();
+      // the pull fails on its own (its registry requests stop) and undoes what it made
+      const content = join(d.root, "content");
+      const empty = (sub: string) => readdirSync(join(content, sub)).filter((n) => !n.startsWith(".")).length === 0;
+      await waitUntil("the abandoned pull's lease and ingests are gone", async () => empty("leases") && empty("ingest"), 30_000);
+      expect(ok(await d.docker(["images", "--format", "{{.Repository}}"]))).not.toContain("big/img");
+      expect((await d.berth(["system", "check"])).stdout).toMatch(/: ok\n$/);
+      const pulled = ok(await d.docker(["pull", `${reg.host}/big/img:1`]));
+      expect(pulled).toContain(`Status: Downloaded newer image for ${reg.host}/big/img:1`);
+      ok(await d.docker(["rmi", `${reg.host}/big/img:1`]));
     });
   });
 });
