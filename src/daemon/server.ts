@@ -113,6 +113,8 @@ interface ConnState {
   sock: Socket;
   /** a request is being handled (not idle between keep-alive requests) */
   busy: boolean;
+  /** its response is a stream or a hijacked connection (follow, events, attach): a drain ends it at once */
+  streaming?: boolean;
   abort?: AbortController;
 }
 
@@ -150,10 +152,13 @@ export class ApiServer {
   /** SIGTERM: idle connections close now, streams are aborted, the others get `graceMs` to finish */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    for (const c of this.conns) if (!c.busy) c.sock.destroy();
     const end = Date.now() + graceMs;
     while (this.conns.size && Date.now() < end) {
-      for (const c of this.conns) if (!c.busy) c.sock.destroy();
+      for (const c of this.conns) {
+        if (c.busy && !c.streaming) continue;
+        c.abort?.abort();
+        c.sock.destroy();
+      }
       await Bun.sleep(20);
     }
     for (const c of this.conns) {
@@ -180,6 +185,7 @@ export class ApiServer {
       st.busy = true;
       const keep = await this.serve(st, reader, raw);
       st.busy = false;
+      st.streaming = false;
       st.abort = undefined;
       if (!keep || this.draining || sock.destroyed) {
         if (!sock.destroyed) sock.end();
@@ -237,10 +243,12 @@ export class ApiServer {
 
     try {
       if ("hijack" in response) {
+        st.streaming = true;
         sock.off("end", onEnd);
         await this.hijack(st, reader, raw, response);
         return false;
       }
+      st.streaming = "stream" in response;
       await this.send(sock, response, { isHead, http10: raw.httpVersion === "1.0", keepAlive, signal: abort.signal });
     } catch (e) {
       this.o.log.debug(`${raw.method} ${raw.target}: ${(e as Error).message}`);

@@ -379,7 +379,9 @@ async function resize(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse>
     s.size = size;
     s.resize?.(size);
   }
-  if (mine.some((s) => s.resize || s.pending)) return { status: 200, empty: true };
+  // a session of ours (connected, or about to): it carries the size; a second session would take the
+  // output the supervisor kept for the first one
+  if (mine.length) return { status: 200, empty: true };
   const st = statusOf(ctx, id);
   if (st !== "running") throw new EngineError("conflict", `Container ${id} is not running`);
   if (!svc.store.readConfig(id).Config.Tty) return { status: 200, empty: true };
@@ -454,7 +456,10 @@ function attach(req: ApiRequest, ctx: DaemonContext): ApiResponse {
           stdout: out(1),
           stderr: out(2),
           want: { ...want, replay: true },
-          initialSize: session.size,
+          // read when the session connects: a resize that came meanwhile counts
+          get initialSize() {
+            return session.size;
+          },
           onResizer: (r) => (session.resize = r),
           detach: conn.signal,
         });
