@@ -104,8 +104,13 @@ async function push(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   const engine = ctx.engine;
   const name = withTag(req.params.name!, req.query.get("tag"));
   parseDockerRef(name);
-  // docker: a name that is not here is a 404 before the stream
-  await engine.images.resolve(name);
+  // dockerd: a name that is not here is a 404 before the stream, in its words
+  try {
+    await engine.images.resolve(name);
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `An image does not exist locally with the tag: ${name}`);
+    throw e;
+  }
   const insecure = await insecureOf(ctx);
   const creds = credentialsOf(registryAuth(req));
   return progressStream(req, async (emit) => {
