@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
-import { apiDaemon, haveDocker } from "./_api-daemon.ts";
+import { apiDaemon } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-build");
 const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
@@ -16,7 +16,7 @@ const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
 };
 
 function context(name: string, files: Record<string, string>): string {
-  const dir = join(d.root, name);
+  const dir = join(d.dir, name);
   for (const [p, c] of Object.entries(files)) {
     mkdirSync(join(dir, p, ".."), { recursive: true });
     writeFileSync(join(dir, p), c);
@@ -24,7 +24,7 @@ function context(name: string, files: Record<string, string>): string {
   return dir;
 }
 
-describe.skipIf(!rootEnabled || !haveDocker)("docker build → berth daemon (legacy builder)", () => {
+describe.skipIf(!rootEnabled)("docker build → berth daemon (legacy builder)", () => {
   test("-t (twice), --build-arg, --label, COPY with .dockerignore, RUN; the image runs", async () => {
     const dir = context("ctx1", {
       Dockerfile: 'FROM busybox\nARG GREETING=hi\nCOPY . /app/\nRUN echo "$GREETING from run" > /app/out\nCMD ["cat", "/app/out"]\n',
@@ -47,7 +47,7 @@ describe.skipIf(!rootEnabled || !haveDocker)("docker build → berth daemon (leg
 
   test("-f from outside the context, --target of a multi-stage file, -q prints the ID only", async () => {
     const dir = context("ctx2", { "data.txt": "data\n" });
-    const df = join(d.root, "elsewhere.Dockerfile");
+    const df = join(d.dir, "elsewhere.Dockerfile");
     writeFileSync(df, "FROM busybox AS base\nCOPY data.txt /d\nFROM base AS test\nRUN echo test > /t\nFROM base AS final\nRUN echo final > /t\n");
     ok(await d.docker(["build", "-f", df, "--target", "test", "-t", "staged:test", dir]));
     expect(ok(await d.docker(["run", "--rm", "--pull=never", "staged:test", "cat", "/d", "/t"]))).toBe("data\ntest\n");

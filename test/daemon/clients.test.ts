@@ -5,12 +5,13 @@
  * container started and waited for with a wait-strategy loop). Root only; compose creates a bridge (run
  * under /work/wt/locked).
  */
-import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { rootEnabled } from "../helpers/root.ts";
-import { apiDaemon, haveDocker } from "./_api-daemon.ts";
+import { Registry } from "../integration/registry-fixture.ts";
+import { apiDaemon } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-clients");
 const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
@@ -19,11 +20,9 @@ const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
 };
 // Debian's interpreter: /usr/bin/python3 has python3-docker, whatever python3 comes first on PATH
 const debianPython = "/usr/bin/python3";
-const haveDockerPy = existsSync("/usr/lib/python3/dist-packages/docker/__init__.py") && existsSync(debianPython);
-const haveCompose = existsSync("/usr/bin/docker-compose");
 const tag = Math.random().toString(36).slice(2, 7);
 
-describe.skipIf(!rootEnabled || !haveDockerPy)("docker-py → berth daemon", () => {
+describe.skipIf(!rootEnabled)("docker-py → berth daemon", () => {
   test("a run, a followed log stream, images, volumes and networks", async () => {
     const script = `
 import os, sys, docker
@@ -59,9 +58,45 @@ except docker.errors.ImageNotFound:
   });
 });
 
-describe.skipIf(!rootEnabled || !haveCompose)("docker-compose 1.29 → berth daemon", () => {
+describe.skipIf(!rootEnabled)("docker-py → berth daemon → a local registry", () => {
+  const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry"));
+  beforeAll(() => reg.start({ htpasswd: { user: "bob", password: "pw-py" } }));
+  afterAll(() => reg.stop());
+
+  test("login (POST /auth), push, pull and registry data (GET /distribution)", async () => {
+    const script = `
+import os, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
+host = "${reg.host}"
+try:
+    c.login(username="bob", password="wrong", registry=host)
+except docker.errors.APIError as e:
+    print("refused", e.status_code)
+print("login", c.login(username="bob", password="pw-py", registry=host)["Status"])
+c.images.get("busybox").tag(host + "/py/bb", "1")
+last = None
+for line in c.images.push(host + "/py/bb", tag="1", stream=True, decode=True):
+    last = line
+print("pushed", last["aux"]["Digest"])
+c.images.remove(host + "/py/bb:1")
+img = c.images.pull(host + "/py/bb", tag="1")
+print("pulled", img.tags)
+rd = c.images.get_registry_data(host + "/py/bb:1")
+print("registry", rd.id == last["aux"]["Digest"], rd.has_platform("linux/amd64"))
+`;
+    const out = ok(await d.exec([debianPython, "-c", script]));
+    expect(out).toContain("refused 401\n");
+    expect(out).toContain("login Login Succeeded\n");
+    expect(out).toMatch(/pushed sha256:[0-9a-f]{64}\n/);
+    // the same image as busybox (pushed from it): both names
+    expect(out).toContain(`pulled ['${reg.host}/py/bb:1', 'busybox:latest']\n`);
+    expect(out).toContain("registry True True\n");
+  });
+});
+
+describe.skipIf(!rootEnabled)("docker-compose 1.29 → berth daemon", () => {
   test("up -d two services on a network with a named volume; exec; logs; down -v", async () => {
-    const dir = join(d.root, "compose");
+    const dir = join(d.dir, "compose");
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, "docker-compose.yml"),
@@ -72,10 +107,12 @@ services:
     command: ["sh", "-c", "echo web-up; echo served > /data/index.html; exec httpd -f -p 8080 -h /data"]
     volumes: ["data:/data"]
     networks: ["back"]
+    stop_grace_period: 1s
   client:
     image: busybox
     command: ["sleep", "300"]
     networks: ["back"]
+    stop_grace_period: 1s
     depends_on: ["web"]
 volumes:
   data: {}
@@ -109,7 +146,7 @@ networks:
   });
 });
 
-describe.skipIf(!rootEnabled || !haveDocker)("dockerode → berth daemon", () => {
+describe.skipIf(!rootEnabled)("dockerode → berth daemon", () => {
   test("a container started and waited for with a wait strategy (log line, then running), stopped, waited, removed", async () => {
     const docker = new Docker({ socketPath: d.sock });
     expect((await docker.ping()).toString()).toBe("OK");

@@ -3,10 +3,12 @@
  * commit, prune, search; login, push and pull against a local docker-registry (htpasswd auth). Root only.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
-import { haveRegistryTools, Registry } from "../integration/registry-fixture.ts";
-import { apiDaemon, dockerBin, haveDocker } from "./_api-daemon.ts";
+import { busyboxLayer, mustRun, ociLayout, Registry, skopeo } from "../integration/registry-fixture.ts";
+import { waitUntil } from "../helpers/cli.ts";
+import { apiDaemon, dockerBin } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-images");
 const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
@@ -14,7 +16,7 @@ const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
   return r.stdout;
 };
 
-describe.skipIf(!rootEnabled || !haveDocker)("docker CLI → berth daemon: images", () => {
+describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
   test("images, tag, history, inspect, rmi", async () => {
     expect(ok(await d.docker(["images", "--format", "{{.Repository}}:{{.Tag}}"]))).toBe("busybox:latest\n");
     ok(await d.docker(["tag", "busybox", "mine/bb:1"]));
@@ -35,7 +37,7 @@ describe.skipIf(!rootEnabled || !haveDocker)("docker CLI → berth daemon: image
 
   test("save -o / load -i, and save | load through pipes", async () => {
     ok(await d.docker(["tag", "busybox", "saved:1"]));
-    const tar = join(d.root, "saved.tar");
+    const tar = join(d.dir, "saved.tar");
     ok(await d.docker(["save", "-o", tar, "saved:1"]));
     expect(ok(await d.docker(["rmi", "saved:1"]))).toBe("Untagged: saved:1\n");
     expect(ok(await d.docker(["load", "-i", tar]))).toBe("Loaded image: saved:1\n");
@@ -74,8 +76,8 @@ describe.skipIf(!rootEnabled || !haveDocker)("docker CLI → berth daemon: image
     ok(await d.docker(["rmi", "committed:1"]));
   });
 
-  describe.skipIf(!haveRegistryTools)("with a local registry", () => {
-    const reg = new Registry(join(d.root === "/nonexistent" ? "/tmp" : d.root, "registry"));
+  describe("with a local registry", () => {
+    const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry"));
     beforeAll(() => reg.start({ htpasswd: { user: "alice", password: "s3cret" } }));
     afterAll(() => reg.stop());
 
@@ -108,6 +110,49 @@ describe.skipIf(!rootEnabled || !haveDocker)("docker CLI → berth daemon: image
       const anon = await d.docker(["pull", ref]);
       expect(anon.exitCode).toBe(1);
       ok(await d.docker(["rmi", ref]));
+    });
+  });
+
+  describe("a pull whose client goes away", () => {
+    const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry-big"));
+    beforeAll(async () => {
+      await reg.start();
+      // one 128 MiB layer of random bytes: still downloading when the client leaves
+      const work = join(d.dir, "big");
+      mkdirSync(join(work, "tree"), { recursive: true });
+      await mustRun(["sh", "-c", `head -c 134217728 /dev/urandom > ${work}/tree/blob && tar -C ${work}/tree -cf ${work}/big.tar .`]);
+      const layout = ociLayout(join(work, "layout"), [{ tag: "1", layers: [await busyboxLayer(work), readFileSync(join(work, "big.tar"))], compress: "none" }]);
+      await skopeo(["copy", "--dest-tls-verify=false", `oci:${layout}:1`, `docker://${reg.host}/big/img:1`]);
+      rmSync(work, { recursive: true, force: true });
+    });
+    afterAll(() => reg.stop());
+
+    test("is undone: no image, no blobs or snapshots left (system check clean); the next pull works", async () => {
+      const seen = Promise.withResolvers<string>();
+      let text = "";
+      const s = await Bun.connect({
+        unix: d.sock,
+        socket: {
+          data(_s, b) {
+            text += Buffer.from(b).toString();
+            if (text.includes('"Downloading"')) seen.resolve(text);
+          },
+          close: () => seen.resolve(text),
+          error: () => seen.resolve(text),
+        },
+      });
+      s.write(`POST /v1.44/images/create?fromImage=${reg.host}/big/img&tag=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
+      expect(await seen.promise).toContain('"Downloading"');
+      s.terminate();
+      // the pull fails on its own (its registry requests stop) and undoes what it made
+      const content = join(d.root, "content");
+      const empty = (sub: string) => readdirSync(join(content, sub)).filter((n) => !n.startsWith(".")).length === 0;
+      await waitUntil("the abandoned pull's lease and ingests are gone", async () => empty("leases") && empty("ingest"), 30_000);
+      expect(ok(await d.docker(["images", "--format", "{{.Repository}}"]))).not.toContain("big/img");
+      expect((await d.berth(["system", "check"])).stdout).toMatch(/: ok\n$/);
+      const pulled = ok(await d.docker(["pull", `${reg.host}/big/img:1`]));
+      expect(pulled).toContain(`Status: Downloaded newer image for ${reg.host}/big/img:1`);
+      ok(await d.docker(["rmi", `${reg.host}/big/img:1`]));
     });
   });
 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { rootEnabled } from "../helpers/root.ts";
-import { apiDaemon, haveDocker, jsonLines } from "./_api-daemon.ts";
+import { apiDaemon, jsonLines } from "./_api-daemon.ts";
 
 const d = apiDaemon("daemon-netvol");
 const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
@@ -15,7 +15,7 @@ const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
 };
 const tag = Math.random().toString(36).slice(2, 7);
 
-describe.skipIf(!rootEnabled || !haveDocker)("docker CLI → berth daemon: networks and volumes", () => {
+describe.skipIf(!rootEnabled)("docker CLI → berth daemon: networks and volumes", () => {
   test("network create/ls/inspect; two containers resolve each other by name and by a connect alias; disconnect; rm; prune", async () => {
     const net = `apinet${tag}`;
     const net2 = `apinet2${tag}`;

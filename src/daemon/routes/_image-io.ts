@@ -1,23 +1,11 @@
 /**
- * What the image, build, network and volume routes share: docker's query booleans and filters, the
- * X-Registry-Auth header, the registries' insecure list, and streamed answers (JSON messages, tar bytes)
- * produced by an engine call while the client reads them.
+ * What the image and build routes share: JSON query values, the X-Registry-Auth header, the registries'
+ * insecure list, and docker's JSON-message streams (the query booleans and filters are _params.ts's).
  */
 import { EngineError } from "../../lib/errors.ts";
-import { Filters, insecureRegistries, type Engine, type JSONMessage } from "../../engine/index.ts";
-import type { ApiRequest } from "../types.ts";
-
-/** docker's boolValue: absent → `def`; "", "0", "no", "false", "none" → false; anything else → true */
-export function queryBool(q: URLSearchParams, name: string, def = false): boolean {
-  const v = q.get(name);
-  if (v === null) return def;
-  return !["", "0", "no", "false", "none"].includes(v.trim().toLowerCase());
-}
-
-/** `?filters=` as docker sends it ({"k":{"v":true}} or the old {"k":["v"]}); 400 on bad JSON */
-export function queryFilters(q: URLSearchParams): Filters {
-  return Filters.fromJSON(q.get("filters") ?? "");
-}
+import { insecureRegistries, type JSONMessage } from "../../engine/index.ts";
+import { primed, produce } from "./_stream.ts";
+import type { ApiRequest, DaemonContext } from "../types.ts";
 
 /** a JSON query value (buildargs, labels, cachefrom); 400 when it is not JSON */
 export function queryJson<T>(q: URLSearchParams, name: string): T | undefined {
@@ -59,9 +47,11 @@ export function credentialsOf(auth: RegistryAuth | undefined): { credentials?: {
   return { credentials: { username: auth.username, password: auth.password, ...(auth.identityToken ? { identityToken: auth.identityToken } : {}) } };
 }
 
-/** the registries spoken to over plain HTTP: the engine's settings, the root's daemon.json, the environment */
-export async function insecureOf(engine: Engine): Promise<string[]> {
-  return [...engine.insecureRegistries, ...(await insecureRegistries(engine.root, process.env))];
+/** the registries spoken to over plain HTTP: the daemon's config file (reloaded on SIGHUP), the engine's
+ * settings, the root's daemon.json, the environment */
+export async function insecureOf(ctx: DaemonContext): Promise<string[]> {
+  const e = ctx.engine;
+  return [...(ctx.daemon?.["insecure-registries"] ?? []), ...e.insecureRegistries, ...(await insecureRegistries(e.root, process.env))];
 }
 
 /** one JSON-message line, as dockerd writes them */
@@ -76,75 +66,33 @@ export function errorLine(e: unknown): string {
 }
 
 /**
- * Run `produce` and stream what it writes. The answer waits for the first chunk: an error before it is
- * thrown (the server answers docker's status and {"message"}); an error after it ends the stream with
- * `errorChunk(e)`, or, without one, breaks the stream (a tar cut short). `write` resolves when the
- * client has taken the chunk or the queue is short (backpressure); it rejects once the client is gone,
- * which stops a producer that awaits it.
+ * A JSON-message stream written by `run`: nothing is answered before its first message, so an error
+ * before it is thrown (the server answers docker's status and {"message"}); an error after it ends the
+ * stream with docker's {"errorDetail"} line. `write` rejects once the client is gone (_stream.ts).
  */
-export async function startStream(
-  produce: (write: (chunk: Uint8Array | string) => Promise<void>) => Promise<void>,
-  o: { signal: AbortSignal; errorChunk?: (e: unknown) => string; highWater?: number },
+export async function messageStream(
+  run: (write: (chunk: string) => Promise<void>) => Promise<void>,
+  signal: AbortSignal,
 ): Promise<AsyncIterable<Uint8Array | string>> {
-  const high = o.highWater ?? 16;
-  const queue: (Uint8Array | string)[] = [];
-  let finished = false;
-  let failure: { e: unknown } | undefined;
-  let wakeReader: (() => void) | undefined;
-  let writers: (() => void)[] = [];
-  const wakeWriters = () => {
-    const w = writers;
-    writers = [];
-    for (const f of w) f();
-  };
-  let first: (() => void) | undefined;
-  const firstSeen = new Promise<void>((r) => (first = r));
-  const gone = () => new EngineError("cancelled", "the client went away");
-  const write = async (chunk: Uint8Array | string) => {
-    if (o.signal.aborted) throw gone();
-    queue.push(chunk);
-    first?.();
-    wakeReader?.();
-    while (queue.length >= high && !o.signal.aborted) await new Promise<void>((r) => writers.push(r));
-    if (o.signal.aborted) throw gone();
-  };
-  o.signal.addEventListener("abort", wakeWriters, { once: true });
-  const done = produce(write).then(
-    () => {
-      finished = true;
-    },
-    (e) => {
-      finished = true;
-      failure = { e };
-    },
+  return primed(
+    produce(async (push) => {
+      let wrote = false;
+      try {
+        await run((c) => {
+          wrote = true;
+          return push(c);
+        });
+      } catch (e) {
+        if (!wrote || (e instanceof EngineError && e.kind === "cancelled")) throw e;
+        await push(errorLine(e));
+      }
+    }, signal),
   );
-  void done.then(() => {
-    first?.();
-    wakeReader?.();
-  });
-  await firstSeen;
-  first = undefined;
-  if (failure && queue.length === 0) throw failure.e;
-  return {
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (queue.length) {
-          const batch = queue.splice(0);
-          wakeWriters();
-          for (const c of batch) yield c;
-          continue;
-        }
-        if (finished) break;
-        await new Promise<void>((r) => (wakeReader = r));
-        wakeReader = undefined;
-      }
-      if (failure) {
-        if (failure.e instanceof EngineError && failure.e.kind === "cancelled") return;
-        if (!o.errorChunk) throw failure.e;
-        yield o.errorChunk(failure.e);
-      }
-    },
-  };
+}
+
+/** the registry session's fetch, stopped when the client goes away (a pull or push then fails and undoes what it made) */
+export function fetchUntil(signal: AbortSignal): (url: string, init: RequestInit) => Promise<Response> {
+  return (url, init) => fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, signal]) : signal });
 }
 
 /** an async iterable as the ReadableStream some engine calls take */

@@ -11,7 +11,8 @@ import { EngineError } from "../../lib/errors.ts";
 import { parseDockerRef, type Engine } from "../../engine/index.ts";
 import { build } from "../../build/executor.ts";
 import type { ApiRequest, ApiResponse, Route } from "../types.ts";
-import { errorLine, messageLine, queryBool, queryJson, readableOf, startStream } from "./_image-io.ts";
+import { messageLine, messageStream, queryJson, readableOf } from "./_image-io.ts";
+import { boolParam } from "./_params.ts";
 
 /** the Dockerfile named by `dockerfile` inside the context (docker also takes a lowercase `dockerfile`) */
 function readDockerfile(contextDir: string, name: string): string {
@@ -45,7 +46,7 @@ async function buildImage(req: ApiRequest, engine: Engine): Promise<ApiResponse>
       hint: "export DOCKER_BUILDKIT=0",
     });
   if (q.get("remote")) throw new EngineError("invalid_argument", `remote build contexts are not supported by berth: ${q.get("remote")}`);
-  if (queryBool(q, "squash")) throw new EngineError("not_implemented", "squash is not supported by berth's builder");
+  if (boolParam(req, "squash")) throw new EngineError("not_implemented", "squash is not supported by berth's builder");
   const tags = q.getAll("t").filter(Boolean);
   for (const t of tags) {
     try {
@@ -70,7 +71,7 @@ async function buildImage(req: ApiRequest, engine: Engine): Promise<ApiResponse>
     .flatMap((h) => h.split(","))
     .filter(Boolean);
   const network = q.get("networkmode") || undefined;
-  const quiet = queryBool(q, "q");
+  const quiet = boolParam(req, "q");
 
   // the context streams to disk: unpacked entry by entry as the body arrives
   const scratch = join(engine.root, "builder", "tmp");
@@ -87,40 +88,37 @@ async function buildImage(req: ApiRequest, engine: Engine): Promise<ApiResponse>
   }
   const decoder = new TextDecoder();
   const failedOutput: string[] = [];
-  const stream = await startStream(
-    async (write) => {
-      const send = (s: string) => void write(messageLine({ stream: s })).catch(() => {}); // the client went away: the abort below stops the build
-      try {
-        const res = await build(engine, {
-          contextDir,
-          dockerfile,
-          dockerfileName: posix.basename(q.get("dockerfile") || "Dockerfile"),
-          tags,
-          buildArgs,
-          labels,
-          target: q.get("target") || undefined,
-          noCache: queryBool(q, "nocache"),
-          pull: queryBool(q, "pull"),
-          network,
-          quiet,
-          addHost,
-          cacheFrom: cacheFrom as string[],
-          out: (s) => send(typeof s === "string" ? s : decoder.decode(s, { stream: true })),
-          // quiet: a failed RUN step's output, sent with the error as dockerd does
-          err: (b) => void failedOutput.push(decoder.decode(b, { stream: true })),
-          signal: req.signal,
-        });
-        await write(messageLine({ aux: { ID: res.id } }));
-        if (quiet) await write(messageLine({ stream: `${res.id}\n` }));
-      } catch (e) {
-        if (failedOutput.length) await write(messageLine({ stream: failedOutput.join("") }));
-        throw e;
-      } finally {
-        cleanup();
-      }
-    },
-    { signal: req.signal, errorChunk: errorLine, highWater: 100_000 },
-  );
+  const stream = await messageStream(async (write) => {
+    const send = (s: string) => void write(messageLine({ stream: s })).catch(() => {}); // the client went away: the abort below stops the build
+    try {
+      const res = await build(engine, {
+        contextDir,
+        dockerfile,
+        dockerfileName: posix.basename(q.get("dockerfile") || "Dockerfile"),
+        tags,
+        buildArgs,
+        labels,
+        target: q.get("target") || undefined,
+        noCache: boolParam(req, "nocache"),
+        pull: boolParam(req, "pull"),
+        network,
+        quiet,
+        addHost,
+        cacheFrom: cacheFrom as string[],
+        out: (s) => send(typeof s === "string" ? s : decoder.decode(s, { stream: true })),
+        // quiet: a failed RUN step's output, sent with the error as dockerd does
+        err: (b) => void failedOutput.push(decoder.decode(b, { stream: true })),
+        signal: req.signal,
+      });
+      await write(messageLine({ aux: { ID: res.id } }));
+      if (quiet) await write(messageLine({ stream: `${res.id}\n` }));
+    } catch (e) {
+      if (failedOutput.length) await write(messageLine({ stream: failedOutput.join("") }));
+      throw e;
+    } finally {
+      cleanup();
+    }
+  }, req.signal);
   return { stream, contentType: "application/json" };
 }
 

@@ -53,7 +53,7 @@ async function call(
   return route.handler(req, ctx);
 }
 
-const json = (r: ApiResponse): any => ("json" in r ? r.json : undefined);
+const json = (r: ApiResponse): unknown => ("json" in r ? r.json : undefined);
 async function streamText(r: ApiResponse): Promise<string> {
   if ("text" in r) return r.text;
   if (!("stream" in r)) throw new Error("not a stream");

@@ -17,8 +17,10 @@ import {
   type Engine,
   type JSONMessage,
 } from "../../engine/index.ts";
-import type { ApiRequest, ApiResponse, Route } from "../types.ts";
-import { credentialsOf, errorLine, insecureOf, messageLine, queryBool, queryFilters, readableOf, registryAuth, startStream } from "./_image-io.ts";
+import type { ApiRequest, ApiResponse, DaemonContext, Route } from "../types.ts";
+import { credentialsOf, fetchUntil, insecureOf, messageLine, messageStream, readableOf, registryAuth } from "./_image-io.ts";
+import { boolParam, filtersParam } from "./_params.ts";
+import { primed, produce } from "./_stream.ts";
 
 const JSON_STREAM = "application/json";
 
@@ -33,38 +35,42 @@ function withTag(name: string, tag: string | null): string {
  * is held until a second one comes, so a name the registry does not know is a 404, not a stream.
  */
 async function progressStream(req: ApiRequest, run: (emit: (messages: JSONMessage[], held?: boolean) => void) => Promise<void>): Promise<ApiResponse> {
-  const stream = await startStream(
-    async (write) => {
-      let held: string | undefined;
-      const send = (s: string) => void write(s).catch(() => {}); // the client went away: the operation finishes on its own, nobody reads
-      await run((messages, hold) => {
-        const text = messages.map(messageLine).join("");
-        if (hold && held === undefined) {
-          held = text;
-          return;
-        }
-        if (held !== undefined) send(held);
-        held = "";
-        send(text);
-      });
-      if (held) await write(held);
-    },
-    { signal: req.signal, errorChunk: errorLine, highWater: 100_000 },
-  );
+  const stream = await messageStream(async (write) => {
+    let held: string | undefined;
+    const send = (s: string) => void write(s).catch(() => {}); // the client went away: fetchUntil stops the operation
+    await run((messages, hold) => {
+      const text = messages.map(messageLine).join("");
+      if (hold && held === undefined) {
+        held = text;
+        return;
+      }
+      if (held !== undefined) send(held);
+      held = "";
+      send(text);
+    });
+    if (held) await write(held);
+  }, req.signal);
   return { stream, contentType: JSON_STREAM };
 }
 
-async function pull(req: ApiRequest, engine: Engine): Promise<ApiResponse> {
+async function pull(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
+  const engine = ctx.engine;
   const q = req.query;
   const from = q.get("fromImage") ?? "";
   const name = withTag(from, q.get("tag"));
   // a bad reference is a 400 before anything streams
   parseDockerRef(name);
   const platform = q.get("platform") ? parsePlatform(q.get("platform")!) : undefined;
-  const insecure = await insecureOf(engine);
+  const insecure = await insecureOf(ctx);
   const creds = credentialsOf(registryAuth(req));
   return progressStream(req, async (emit) => {
-    await engine.imagePull(name, { platform, insecure, ...creds, onProgress: (e) => emit(pullMessages(e), e.type === "start") });
+    await engine.imagePull(name, {
+      platform,
+      insecure,
+      ...creds,
+      fetch: fetchUntil(req.signal),
+      onProgress: (e) => emit(pullMessages(e), e.type === "start"),
+    });
   });
 }
 
@@ -94,15 +100,21 @@ async function importImage(req: ApiRequest, engine: Engine): Promise<ApiResponse
   return { text: messageLine({ status: id }), contentType: JSON_STREAM };
 }
 
-async function push(req: ApiRequest, engine: Engine): Promise<ApiResponse> {
+async function push(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
+  const engine = ctx.engine;
   const name = withTag(req.params.name!, req.query.get("tag"));
   parseDockerRef(name);
-  // docker: a name that is not here is a 404 before the stream
-  await engine.images.resolve(name);
-  const insecure = await insecureOf(engine);
+  // dockerd: a name that is not here is a 404 before the stream, in its words
+  try {
+    await engine.images.resolve(name);
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `An image does not exist locally with the tag: ${name}`);
+    throw e;
+  }
+  const insecure = await insecureOf(ctx);
   const creds = credentialsOf(registryAuth(req));
   return progressStream(req, async (emit) => {
-    await engine.imagePush(name, { insecure, ...creds, onProgress: (e) => emit(pushMessages(e), e.type === "start") });
+    await engine.imagePush(name, { insecure, ...creds, fetch: fetchUntil(req.signal), onProgress: (e) => emit(pushMessages(e), e.type === "start") });
   });
 }
 
@@ -126,8 +138,9 @@ export const routes: Route[] = [
   {
     method: "POST",
     path: "/images/create",
-    handler(req, { engine }) {
-      if (req.query.get("fromImage")) return pull(req, engine);
+    handler(req, ctx) {
+      const engine = ctx.engine;
+      if (req.query.get("fromImage")) return pull(req, ctx);
       if (req.query.get("fromSrc")) return importImage(req, engine);
       throw new EngineError("invalid_argument", "fromImage or fromSrc is required");
     },
@@ -136,11 +149,11 @@ export const routes: Route[] = [
     method: "GET",
     path: "/images/json",
     async handler(req, { engine }) {
-      const filters = queryFilters(req.query);
+      const filters = filtersParam(req);
       // API < 1.41's `filter=` is a reference filter
       const legacy = req.query.get("filter");
       if (legacy) filters.add("reference", legacy);
-      return { json: await engine.imageList({ all: queryBool(req.query, "all"), filters, digests: queryBool(req.query, "digests") }) };
+      return { json: await engine.imageList({ all: boolParam(req, "all"), filters, digests: boolParam(req, "digests") }) };
     },
   },
   {
@@ -176,7 +189,7 @@ export const routes: Route[] = [
     method: "POST",
     path: "/images/prune",
     async handler(req, { engine }) {
-      const f = queryFilters(req.query);
+      const f = filtersParam(req);
       f.validate(["dangling", "until", "label", "label!"]);
       const dangling = f.get("dangling");
       const all = dangling.length > 0 && !dangling.some((v) => ["1", "true"].includes(v.toLowerCase()));
@@ -230,7 +243,7 @@ export const routes: Route[] = [
   {
     method: "POST",
     path: "/images/{name*}/push",
-    handler: (req, { engine }) => push(req, engine),
+    handler: (req, ctx) => push(req, ctx),
   },
   {
     method: "GET",
@@ -241,7 +254,7 @@ export const routes: Route[] = [
     method: "DELETE",
     path: "/images/{name*}",
     async handler(req, { engine }) {
-      const lines = await engine.images.remove(req.params.name!, { force: queryBool(req.query, "force"), noPrune: queryBool(req.query, "noprune") });
+      const lines = await engine.images.remove(req.params.name!, { force: boolParam(req, "force"), noPrune: boolParam(req, "noprune") });
       return { json: deleteItems(lines) };
     },
   },
@@ -264,7 +277,7 @@ export const routes: Route[] = [
           .getAll("changes")
           .flatMap((c) => c.split("\n"))
           .filter((c) => c.trim()),
-        pause: queryBool(q, "pause", true),
+        pause: boolParam(req, "pause", true),
         ...(config && typeof config === "object" ? { config } : {}),
       });
       return { status: 201, json: { Id: id } };
@@ -273,23 +286,24 @@ export const routes: Route[] = [
   {
     method: "GET",
     path: "/distribution/{name*}/json",
-    async handler(req, { engine }) {
+    async handler(req, ctx) {
+      const engine = ctx.engine;
       return {
-        json: await engine.distributionInspect(req.params.name!, { insecure: await insecureOf(engine), ...credentialsOf(registryAuth(req)) }),
+        json: await engine.distributionInspect(req.params.name!, { insecure: await insecureOf(ctx), ...credentialsOf(registryAuth(req)) }),
       };
     },
   },
   {
     method: "POST",
     path: "/auth",
-    async handler(req, { engine }) {
+    async handler(req, ctx) {
       const body = (await req.json<Record<string, unknown>>()) ?? {};
       const str = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : "");
       const username = str("username");
       const password = str("password");
       if (!username || !password) throw new EngineError("invalid_argument", "username and password are required");
       try {
-        await registryLogin(serverDomain(str("serveraddress") || undefined), { username, password }, { insecure: await insecureOf(engine) });
+        await registryLogin(serverDomain(str("serveraddress") || undefined), { username, password }, { insecure: await insecureOf(ctx) });
       } catch (e) {
         // dockerd answers a refused login 401 (errdefs.Unauthorized)
         if (e instanceof EngineError && e.kind === "permission_denied") throw new EngineError("unauthorized", e.message, { cause: e });
@@ -304,6 +318,6 @@ export const routes: Route[] = [
 async function saveResponse(req: ApiRequest, engine: Engine, names: string[]): Promise<ApiResponse> {
   // a name that is not here is a 404 before any byte
   for (const n of names) await engine.images.resolve(n);
-  const stream = await startStream((write) => engine.imagesSave(names, write), { signal: req.signal });
+  const stream = await primed(produce((write) => engine.imagesSave(names, write), req.signal));
   return { stream, contentType: "application/x-tar" };
 }

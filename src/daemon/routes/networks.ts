@@ -5,7 +5,7 @@
  */
 import { EngineError } from "../../lib/errors.ts";
 import type { Route } from "../types.ts";
-import { queryFilters } from "./_image-io.ts";
+import { filtersParam } from "./_params.ts";
 
 type Body = Record<string, unknown>;
 
@@ -49,7 +49,7 @@ export const routes: Route[] = [
     method: "GET",
     path: "/networks",
     handler(req, { engine }) {
-      return { json: engine.networkList(queryFilters(req.query)) };
+      return { json: engine.networkList(filtersParam(req)) };
     },
   },
   {
@@ -80,7 +80,7 @@ export const routes: Route[] = [
     path: "/networks/prune",
     async handler(req, { engine }) {
       const svc = engine.containers;
-      const removed = svc.networks.prune(svc.isKnownContainer, queryFilters(req.query));
+      const removed = svc.networks.prune(svc.isKnownContainer, filtersParam(req));
       return { json: { NetworksDeleted: removed } };
     },
   },

@@ -4,7 +4,7 @@
  */
 import { EngineError } from "../../lib/errors.ts";
 import type { Route } from "../types.ts";
-import { queryBool, queryFilters } from "./_image-io.ts";
+import { boolParam, filtersParam } from "./_params.ts";
 
 const strings = (o: unknown, what: string): Record<string, string> => {
   if (o === undefined || o === null) return {};
@@ -25,7 +25,7 @@ export const routes: Route[] = [
     method: "GET",
     path: "/volumes",
     handler(req, { engine }) {
-      return { json: engine.volumeList(queryFilters(req.query)) };
+      return { json: engine.volumeList(filtersParam(req)) };
     },
   },
   {
@@ -49,7 +49,7 @@ export const routes: Route[] = [
     path: "/volumes/prune",
     handler(req, { engine }) {
       // API 1.42 made prune take anonymous volumes only, unless the `all` filter says otherwise
-      return { json: engine.volumePrune({ all: versionBefore(req.version, "1.42"), filters: queryFilters(req.query) }) };
+      return { json: engine.volumePrune({ all: versionBefore(req.version, "1.42"), filters: filtersParam(req) }) };
     },
   },
   {
@@ -67,7 +67,7 @@ export const routes: Route[] = [
         engine.containers.volumes.remove(req.params.name!);
       } catch (e) {
         // docker: force ignores a volume that is not there (one in use is still refused)
-        if (!(queryBool(req.query, "force") && e instanceof EngineError && e.kind === "not_found")) throw e;
+        if (!(boolParam(req, "force") && e instanceof EngineError && e.kind === "not_found")) throw e;
       }
       return { status: 204, empty: true };
     },
