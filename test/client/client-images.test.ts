@@ -127,6 +127,25 @@ describe.skipIf(!rootEnabled)("client mode: images, build, networks, volumes", (
     expect(missing.exitCode).toBe(1);
   });
 
+  test("import a tarball through the daemon; system prune", async () => {
+    const tar = join(dir, "rootfs.tar");
+    Bun.spawnSync(["bash", join(import.meta.dir, "../../scripts/busybox-rootfs.sh"), tar]);
+    const i = await client(["import", "-m", "via client", "-c", 'CMD ["sh"]', tar, "client/imported:1"]);
+    expect(i.exitCode).toBe(0);
+    expect(i.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const s = await client(["import", "-", "client/imported:2"], { stdin: readFileSync(tar) });
+    expect(s.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect((await client(["run", "--rm", "client/imported:1", "echo", "imported"])).stdout).toBe("imported\n");
+    expect((await client(["image", "inspect", "-f", "{{.Comment}}", "client/imported:1"])).stdout).toBe("via client\n");
+    await client(["rmi", "client/imported:1", "client/imported:2"]);
+    expect((await client(["create", "--name", "prunable", "busybox", "true"])).exitCode).toBe(0);
+    const p = await client(["system", "prune", "-f"]);
+    expect(p.exitCode).toBe(0);
+    expect(p.stdout).toContain("Deleted Containers:");
+    expect(p.stdout).toMatch(/Total reclaimed space: \S+\n$/);
+    expect((await local(["ps", "-a", "--format", "{{.Names}}"])).stdout).not.toContain("prunable");
+  });
+
   test("events and system df", async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     await client(["run", "--rm", "--name", "evt", "busybox", "true"]);

@@ -72,6 +72,9 @@ const table: Record<string, LazyVerb> = {
   "image prune": () => import("./more.ts").then((m) => ({ default: m.imagePrune })),
   "volume prune": () => import("./more.ts").then((m) => ({ default: m.volumePrune })),
   "network prune": () => import("./more.ts").then((m) => ({ default: m.networkPrune })),
+  import: () => import("./more.ts").then((m) => ({ default: m.importImage })),
+  "builder prune": () => import("./more.ts").then((m) => ({ default: m.builderPrune })),
+  "system prune": () => import("./more.ts").then((m) => ({ default: m.systemPrune })),
 };
 
 /** the names a command answers to: its path, then docker's aliases (`container ls` is `ps`) */

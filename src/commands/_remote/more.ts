@@ -210,3 +210,74 @@ export async function stats(input: RunInput, api: ApiClient) {
     await Bun.sleep(500);
   }
 }
+
+export async function importImage(input: RunInput, api: ApiClient) {
+  const { flags, positionals, ctx } = input;
+  const [src, ref] = positionals as [string, string | undefined];
+  const { repo, tag } = ref ? splitTag(ref) : { repo: "", tag: "" };
+  const query = {
+    fromSrc: /^https?:\/\//.test(src) ? src : "-",
+    repo: repo || undefined,
+    tag: tag || undefined,
+    message: typeof flags.message === "string" ? flags.message : undefined,
+    changes: (flags.change as string[]) ?? [],
+    platform: typeof flags.platform === "string" ? flags.platform : undefined,
+  };
+  let body: AsyncIterable<Uint8Array> | undefined;
+  if (src === "-") body = process.stdin as unknown as AsyncIterable<Uint8Array>;
+  else if (query.fromSrc === "-") {
+    const { existsSync, statSync } = await import("node:fs");
+    if (!existsSync(src)) throw new EngineError("not_found", `open ${src}: no such file or directory`);
+    if (statSync(src).isDirectory()) throw new EngineError("invalid_argument", `import ${src}: is a directory, not a tarball`);
+    body = Bun.file(src).stream() as unknown as AsyncIterable<Uint8Array>;
+  }
+  const { body: out } = await api.stream("POST", "/images/create", { query, ...(body ? { body, headers: { "Content-Type": "application/x-tar" } } : {}) });
+  const { showProgress } = await import("./_progress.ts");
+  await showProgress(out, { quiet: !!flags.quiet, write: ctx.out, tty: false });
+}
+
+export async function builderPrune(input: RunInput, api: ApiClient) {
+  if (!(await confirm(!!input.flags.force, "This will remove all dangling build cache."))) return;
+  const r = await api.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/build/prune", {
+    query: { all: !!input.flags.all, filters: filtersParam(input.flags.filter as string[]) },
+  });
+  await reclaimed(input, "Deleted build cache objects", r.CachesDeleted, r.SpaceReclaimed ?? 0);
+}
+
+/** docker's `system prune`: the prunes one after the other, their lists, then the total */
+export async function systemPrune(input: RunInput, api: ApiClient) {
+  const { flags, ctx } = input;
+  const what = [
+    "This will remove:",
+    "  - all stopped containers",
+    "  - all networks not used by at least one container",
+    ...(flags.volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
+    flags.all ? "  - all images without at least one container associated to them" : "  - all dangling images",
+    "  - unused build cache",
+    "",
+  ];
+  if (!(await confirm(!!flags.force, what.join("\n")))) return;
+  const filters = filtersParam(flags.filter as string[]);
+  let total = 0;
+  const c = await api.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/containers/prune", { query: { filters } });
+  if (c.ContainersDeleted?.length) ctx.out(`Deleted Containers:\n${c.ContainersDeleted.join("\n")}\n\n`);
+  total += c.SpaceReclaimed ?? 0;
+  const n = await api.json<{ NetworksDeleted: string[] | null }>("POST", "/networks/prune", { query: { filters } });
+  if (n.NetworksDeleted?.length) ctx.out(`Deleted Networks:\n${n.NetworksDeleted.join("\n")}\n\n`);
+  if (flags.volumes) {
+    const v = await api.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/volumes/prune", { query: { filters } });
+    if (v.VolumesDeleted?.length) ctx.out(`Deleted Volumes:\n${v.VolumesDeleted.join("\n")}\n\n`);
+    total += v.SpaceReclaimed ?? 0;
+  }
+  const imgFilters = filtersParam([...((flags.filter as string[]) ?? []), ...(flags.all ? ["dangling=false"] : [])]);
+  const i = await api.json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>("POST", "/images/prune", {
+    query: { filters: imgFilters },
+  });
+  const lines = (i.ImagesDeleted ?? []).map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`));
+  if (lines.length) ctx.out(`Deleted Images:\n${lines.join("\n")}\n\n`);
+  total += i.SpaceReclaimed ?? 0;
+  const b = await api.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/build/prune", { query: { all: !!flags.all } });
+  if (b.CachesDeleted?.length) ctx.out(`Deleted build cache objects:\n${b.CachesDeleted.join("\n")}\n\n`);
+  total += b.SpaceReclaimed ?? 0;
+  ctx.out(`Total reclaimed space: ${humanSize(total)}\n`);
+}
