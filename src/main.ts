@@ -50,6 +50,11 @@ const globalFlags: FlagsDef = {
     alias: "c",
     description: 'Name of the context to use to connect to the daemon (overrides BERTH_HOST/DOCKER_HOST and "berth context use")',
   },
+  tls: { type: "boolean", description: "Use TLS; implied by --tlsverify (client mode)" },
+  tlsverify: { type: "boolean", description: "Use TLS and verify the remote (client mode; env DOCKER_TLS_VERIFY)" },
+  tlscacert: { type: "string", description: "Trust certs signed only by this CA (client mode)" },
+  tlscert: { type: "string", description: "Path to TLS certificate file (client mode)" },
+  tlskey: { type: "string", description: "Path to TLS key file (client mode)" },
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
@@ -74,7 +79,10 @@ async function main(argv: string[]): Promise<number> {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
     const a = argv[i]!;
-    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file", "--host", "-H", "--context", "-c"].includes(a);
+    const takesValue = [
+      ...["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file"],
+      ...["--host", "-H", "--context", "-c", "--tlscacert", "--tlscert", "--tlskey"],
+    ].includes(a);
     i += takesValue ? 2 : 1;
   }
   let g;
@@ -140,7 +148,9 @@ async function main(argv: string[]): Promise<number> {
     clientConfigExists(env)
   ) {
     try {
-      endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env });
+      const str = (k: string) => (typeof g.flags[k] === "string" && g.flags[k] !== "" ? String(g.flags[k]) : undefined);
+      const tls = { tls: !!g.flags.tls, tlsverify: !!g.flags.tlsverify, tlscacert: str("tlscacert"), tlscert: str("tlscert"), tlskey: str("tlskey") };
+      endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env, tls });
     } catch (e) {
       return report(e, debug, { meta: { name: "berth", description: "" }, args: {} }, [], "");
     }

@@ -75,23 +75,41 @@ export function parseHost(s: string, tlsOn = false): Address {
   throw bad();
 }
 
-/** the TLS settings the environment asks for (DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH), if any */
-export function tlsFromEnv(env: Readonly<Record<string, string | undefined>>): TlsSettings | undefined {
-  const verify = !!env.DOCKER_TLS_VERIFY;
-  if (!verify && !env.DOCKER_TLS) return undefined;
+/** docker's global TLS flags (--tls, --tlsverify, --tlscacert, --tlscert, --tlskey) */
+export interface TlsFlags {
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/**
+ * the TLS settings the flags and the environment ask for (--tlsverify or DOCKER_TLS_VERIFY, --tls or
+ * DOCKER_TLS; the files from the flags, else DOCKER_CERT_PATH, else ~/.docker), if any
+ */
+export function tlsFromEnv(env: Readonly<Record<string, string | undefined>>, flags: TlsFlags = {}): TlsSettings | undefined {
+  const verify = !!flags.tlsverify || !!env.DOCKER_TLS_VERIFY;
+  const given = !!(flags.tlscacert || flags.tlscert || flags.tlskey);
+  if (!verify && !flags.tls && !given && !env.DOCKER_TLS) return undefined;
   const dir = env.DOCKER_CERT_PATH || join(env.HOME || homedir(), ".docker");
-  const read = (f: string, required: boolean) => {
+  const read = (path: string, required: boolean) => {
     try {
-      return readFileSync(join(dir, f), "utf8");
+      return readFileSync(path, "utf8");
     } catch (e) {
       if (!required) return undefined;
-      throw new EngineError("invalid_argument", `could not read ${join(dir, f)}: ${(e as Error).message}`, {
-        hint: "DOCKER_TLS_VERIFY needs ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH (default ~/.docker)",
+      throw new EngineError("invalid_argument", `could not read ${path}: ${(e as Error).message}`, {
+        hint: "TLS verification needs ca.pem (and a client's cert.pem and key.pem) in DOCKER_CERT_PATH (default ~/.docker), or --tlscacert/--tlscert/--tlskey",
         cause: e,
       });
     }
   };
-  return { verify, ca: read("ca.pem", verify), cert: read("cert.pem", false), key: read("key.pem", false) };
+  return {
+    verify,
+    ca: read(flags.tlscacert || join(dir, "ca.pem"), verify),
+    cert: read(flags.tlscert || join(dir, "cert.pem"), !!flags.tlscert),
+    key: read(flags.tlskey || join(dir, "key.pem"), !!flags.tlskey),
+  };
 }
 
 function refused(ep: Endpoint, e: NodeJS.ErrnoException): EngineError {

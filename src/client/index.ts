@@ -9,18 +9,18 @@
  */
 import { EngineError } from "../lib/errors.ts";
 import { ContextStore, envHost } from "./contexts.ts";
-import { parseHost, tlsFromEnv, type Endpoint } from "./dial.ts";
+import { parseHost, tlsFromEnv, type Endpoint, type TlsFlags } from "./dial.ts";
 
 export { ApiClient, CLIENT_MAX_API, DaemonError, filtersParam, type CallOptions, type Query } from "./api.ts";
-export { DEFAULT_SOCKET, dial, parseHost, type Endpoint } from "./dial.ts";
+export { DEFAULT_SOCKET, dial, parseHost, type Endpoint, type TlsFlags } from "./dial.ts";
 export { ContextStore, checkContextName, configDir, envHost, type ContextInspect, type ContextMeta } from "./contexts.ts";
 export { demux, ndjson, readAll, Reader, roundTrip, type Conn, type HttpResponse } from "./http.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** the endpoint named by a host string, with the environment's TLS settings */
-function fromHost(host: string, env: Env): Endpoint {
-  const tls = tlsFromEnv(env);
+function fromHost(host: string, env: Env, flags: TlsFlags = {}): Endpoint {
+  const tls = tlsFromEnv(env, flags);
   const a = parseHost(host, !!tls);
   return { host: a.proto === "unix" ? `unix://${a.path}` : host.trim(), ...(tls && a.proto === "tcp" ? { tls } : {}) };
 }
@@ -41,14 +41,14 @@ function fromContext(name: string, env: Env): Endpoint | undefined {
 }
 
 /** which daemon this invocation talks to, or undefined for none (daemonless) */
-export function selectEndpoint(o: { hosts: string[]; context?: string; env: Env }): Endpoint | undefined {
+export function selectEndpoint(o: { hosts: string[]; context?: string; env: Env; tls?: TlsFlags }): Endpoint | undefined {
   const { env } = o;
   if (o.hosts.length > 1) throw new EngineError("invalid_argument", "Specify only one -H");
   if (o.hosts.length && o.context) throw new EngineError("invalid_argument", "conflicting options: cannot specify both --host and --context");
-  if (o.hosts.length) return fromHost(o.hosts[0]!, env);
+  if (o.hosts.length) return fromHost(o.hosts[0]!, env, o.tls);
   if (o.context) return fromContext(o.context, env);
   const h = envHost(env);
-  if (h) return fromHost(h, env);
+  if (h) return fromHost(h, env, o.tls);
   const named = env.BERTH_CONTEXT || env.DOCKER_CONTEXT;
   if (named) return fromContext(named, env);
   const store = new ContextStore(env);

@@ -98,6 +98,27 @@ describe.skipIf(!rootEnabled || !haveOpenssl)("client mode over TLS", () => {
     expect((await tlsClient(["ps", "-a"])).stdout.startsWith("CONTAINER ID")).toBe(true);
   });
 
+  test("docker's global flags: --tlsverify --tlscacert --tlscert --tlskey", async () => {
+    const v = await berth(
+      [
+        "--tlsverify",
+        "--tlscacert",
+        join(certs, "ca.pem"),
+        "--tlscert",
+        join(certs, "client.pem"),
+        "--tlskey",
+        join(certs, "client-key.pem"),
+        "-H",
+        host(),
+        "version",
+        "--format",
+        "{{.Server.Os}}",
+      ],
+      { env: { BERTH_CONFIG: config } },
+    );
+    expect(v).toMatchObject({ exitCode: 0, stdout: "linux\n" });
+  });
+
   test("a context holding the CA, certificate and key", async () => {
     const c = await berth(
       ["context", "create", "secure", "--docker", `host=${host()},ca=${certs}/ca.pem,cert=${certs}/client.pem,key=${certs}/client-key.pem`],
