@@ -152,7 +152,8 @@ async function main(argv: string[]): Promise<number> {
       const tls = { tls: !!g.flags.tls, tlsverify: !!g.flags.tlsverify, tlscacert: str("tlscacert"), tlscert: str("tlscert"), tlskey: str("tlskey") };
       endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env, tls });
     } catch (e) {
-      return report(e, debug, { meta: { name: "berth", description: "" }, args: {} }, [], "");
+      // `context` must still work (to repair a context that went away); anything else would guess a store
+      if (rest[0] !== "context") return report(e, debug, { meta: { name: "berth", description: "" }, args: {} }, [], "");
     }
   }
   const root = settings.root;

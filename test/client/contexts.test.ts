@@ -114,5 +114,17 @@ describe("berth context", () => {
     expect((await run(["--context", "nope", "ps"])).stderr).toContain('context "nope" does not exist');
     await run(["context", "use", "default"]);
     for (const n of ["ctx-a", "ctx-b"]) await run(["context", "rm", n]);
+    // a current context that went away: every verb says so, `context` still works to repair it
+    writeFileSync(join(config, "config.json"), JSON.stringify({ currentContext: "vanished" }));
+    const ps = await run(["ps"]);
+    expect(ps.exitCode).toBe(1);
+    expect(ps.stderr).toContain('current context "vanished" does not exist');
+    expect((await run(["context", "ls", "-q"])).stdout).toBe("default\n");
+    expect((await run(["context", "use", "default"])).exitCode).toBe(0);
+    // a host string berth cannot use: the same
+    const bad = await run(["ps"], { DOCKER_HOST: "npipe:////./pipe/docker_engine" });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toContain("unable to parse berth host");
+    expect((await run(["context", "show"], { DOCKER_HOST: "npipe:////./pipe/docker_engine" })).stdout).toBe("default\n");
   });
 });
