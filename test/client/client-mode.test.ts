@@ -145,6 +145,8 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
     await client(["kill", "web"]);
     expect((await f).stdout).toBe("hi\n");
     await client(["start", "web"]);
+    const pi = await client(["exec", "-i", "web", "sh", "-c", "cat; echo end; exit 2"], { stdin: "a\nb\n" });
+    expect({ out: pi.stdout, code: pi.exitCode }).toEqual({ out: "a\nb\nend\n", code: 2 });
     const ex = await client(["exec", "-e", "X=1", "web", "sh", "-c", "echo $X $GREETING; exit 5"]);
     expect({ out: ex.stdout, code: ex.exitCode }).toEqual({ out: "1 hi\n", code: 5 });
     expect((await client(["exec", "web", "nosuchcmd"])).exitCode).toBe((await local(["exec", "web", "nosuchcmd"])).exitCode);
