@@ -48,6 +48,7 @@ async function stop(proc: { pid: number; exited: Promise<number> } | undefined, 
 /** a dockerd of our own on a private socket: its pid, or why not */
 async function privateDockerd(ctx: Ctx, dir: string): Promise<{ pid: number; sock: string } | string> {
   if (!existsSync("/usr/sbin/dockerd")) return "dockerd not installed";
+  mkdirSync(dir, { recursive: true });
   const sock = join(dir, "dockerd.sock");
   const pidfile = join(dir, "dockerd.pid");
   const logFile = join(dir, "dockerd.log");

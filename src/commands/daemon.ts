@@ -98,6 +98,10 @@ export default defineBerthCommand({
       .then((r) => log.debug(`restore: ${JSON.stringify(r)}`))
       .catch((e) => log.warn(`restore: ${(e as Error).message}`));
 
+    // a bug in one request must not take the API down for every client (and never the containers: they have monitors)
+    process.on("unhandledRejection", (e) => log.error(`internal error (unhandled rejection): ${(e as Error)?.stack ?? String(e)}`));
+    process.on("uncaughtException", (e) => log.error(`internal error (uncaught exception): ${e?.stack ?? String(e)}`));
+
     const configFile = ctx.daemonConfigFile || DEFAULT_DAEMON_CONFIG;
     process.on("SIGHUP", () => {
       try {

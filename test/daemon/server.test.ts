@@ -154,6 +154,60 @@ describe.skipIf(!rootEnabled)("berth daemon: listeners, signals, socket activati
     }
   });
 
+  test.skipIf(!haveDocker)("--tlsverify: the docker CLI with a client certificate is served, one without is not", async () => {
+    const t = join(dir, "tls");
+    const client = join(t, "client");
+    Bun.spawnSync(["mkdir", "-p", client]);
+    const sh = (cmd: string) => {
+      const r = Bun.spawnSync(["sh", "-c", cmd], { cwd: t });
+      if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    };
+    sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 1 -subj "/CN=test-ca"');
+    sh('openssl req -newkey rsa:2048 -nodes -keyout key.pem -out server.csr -subj "/CN=127.0.0.1"');
+    sh('printf "subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n" > ext.cnf');
+    sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 1 -extfile ext.cnf");
+    sh('openssl req -newkey rsa:2048 -nodes -keyout client/key.pem -out client.csr -subj "/CN=client"');
+    sh('printf "extendedKeyUsage=clientAuth\\n" > cext.cnf');
+    sh("openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out client/cert.pem -days 1 -extfile cext.cnf && cp ca.pem client/");
+    const port = await freePort();
+    const d = Bun.spawn(
+      berthArgv([
+        "daemon",
+        "-H",
+        `tcp://127.0.0.1:${port}`,
+        "--tlsverify",
+        "--tlscacert",
+        join(t, "ca.pem"),
+        "--tlscert",
+        join(t, "cert.pem"),
+        "--tlskey",
+        join(t, "key.pem"),
+        "--root",
+        root,
+        "--pidfile",
+        join(dir, "tls.pid"),
+      ]),
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    try {
+      const withCert = { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: client };
+      await waitUntil(
+        "the TLS daemon answers",
+        async () => (await docker(["version", "--format", "{{.Server.Platform.Name}}"], { env: withCert })).stdout === "berth\n",
+      );
+      expect((await docker(["ps", "-a", "--format", "{{.Names}}"], { env: withCert })).exitCode).toBe(0);
+      const plain = await docker(["version", "--format", "{{.Server.Platform.Name}}"], { env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
+      expect(plain.exitCode).not.toBe(0);
+      const noCert = await docker(["--tls", "--tlscacert", join(t, "ca.pem"), "version", "--format", "{{.Server.Platform.Name}}"], {
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_CERT_PATH: join(t, "none") },
+      });
+      expect(noCert.exitCode).not.toBe(0);
+    } finally {
+      d.kill("SIGTERM");
+      await d.exited;
+    }
+  });
+
   test("socket activation: systemd-socket-activate hands the socket over (fd://)", async () => {
     if (!existsSync("/usr/bin/systemd-socket-activate")) throw new Error("systemd-socket-activate is missing (scripts/deps.sh installs systemd)");
     const act = join(dir, "act.sock");

@@ -23,3 +23,10 @@ export function intParam(req: ApiRequest, name: string, dflt?: number): number |
 export function filtersParam(req: ApiRequest): Filters {
   return Filters.fromJSON(req.query.get("filters") ?? "");
 }
+
+/** API versions compared as numbers ("1.9" < "1.41") */
+export function compare(a: string, b: string): number {
+  const [am, an] = a.split(".").map(Number);
+  const [bm, bn] = b.split(".").map(Number);
+  return am! - bm! || an! - bn!;
+}

@@ -15,7 +15,7 @@ import {
   type EventMessage,
 } from "../../engine/index.ts";
 import { frame, type ApiRequest, type ApiResponse, type DaemonContext, type HijackedConn, type Route } from "../types.ts";
-import { boolParam, filtersParam, intParam } from "./_params.ts";
+import { boolParam, compare, filtersParam, intParam } from "./_params.ts";
 import { primed, produce } from "./_stream.ts";
 
 const RAW = "application/vnd.docker.raw-stream";
@@ -140,7 +140,7 @@ async function wait(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   const since = Date.now() - 1;
   const state = svc.refreshState(id);
   const active = state.Status === "running" || state.Status === "paused";
-  const events = followEvents(ctx.engine.root, { since, filters: new Filters({ container: [id], type: ["container"] }), signal: req.signal, pollMs: 50 });
+  const events = followEvents(ctx.engine.root, { since, filters: new Filters({ container: [id], type: ["container"] }), signal: req.signal, pollMs: 10 });
   async function* body() {
     let code = state.ExitCode;
     if (condition === "not-running" && !active) {
@@ -355,12 +355,6 @@ async function logs(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   return { stream, contentType: tty || compare(req.version, "1.42") < 0 ? RAW : MUX };
 }
 
-function compare(a: string, b: string): number {
-  const [am, an] = a.split(".").map(Number);
-  const [bm, bn] = b.split(".").map(Number);
-  return am! - bm! || an! - bn!;
-}
-
 // ------------------------------------------------------------------------------------------ attach, resize
 
 function sizeOf(req: ApiRequest): Size {
@@ -425,7 +419,8 @@ function attach(req: ApiRequest, ctx: DaemonContext): ApiResponse {
     if (set && set.size === 0) sessions.delete(id);
   };
   return {
-    contentType: tty ? RAW : MUX,
+    // dockerd names the multiplexed stream from API 1.42 on (older clients get the raw type, framed all the same)
+    contentType: tty || compare(req.version, "1.42") < 0 ? RAW : MUX,
     hijack: async (conn: HijackedConn) => {
       const out = (n: 1 | 2) => (b: Uint8Array) => void conn.write(tty ? b : frame(n, b));
       try {

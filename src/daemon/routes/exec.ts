@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { EngineError, ExecError } from "../../lib/errors.ts";
 import { frame, type ApiRequest, type ApiResponse, type DaemonContext, type HijackedConn, type Route } from "../types.ts";
-import { intParam } from "./_params.ts";
+import { compare, intParam } from "./_params.ts";
 
 interface ExecCreate {
   AttachStdin?: boolean;
@@ -106,7 +106,7 @@ async function start(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
     return { status: 200, empty: true };
   }
   return {
-    contentType: tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+    contentType: tty || compare(req.version, "1.42") < 0 ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
     hijack: async (conn: HijackedConn) => {
       const out = (n: 1 | 2) => (b: Uint8Array) => {
         if (n === 1 ? rec.cfg.AttachStdout === false : rec.cfg.AttachStderr === false) return;

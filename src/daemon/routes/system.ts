@@ -21,7 +21,18 @@ function ping(req: ApiRequest, ctx: DaemonContext): ApiResponse {
 }
 
 function version(_req: ApiRequest, ctx: DaemonContext): ApiResponse {
-  const details = { ApiVersion: ctx.maxVersion, MinAPIVersion: ctx.minVersion, Os: "linux", Arch: arch(), KernelVersion: release(), BunVersion: Bun.version };
+  const details = {
+    ApiVersion: ctx.maxVersion,
+    MinAPIVersion: ctx.minVersion,
+    Os: "linux",
+    Arch: arch(),
+    KernelVersion: release(),
+    // docker's CLI prints these lines of the Engine component: berth is built by Bun, not Go
+    GoVersion: `bun${Bun.version}`,
+    GitCommit: "",
+    BuildTime: "",
+    Experimental: "false",
+  };
   return {
     json: {
       Platform: { Name: "berth" },
