@@ -72,7 +72,18 @@ export async function scenarioDaemonpull(ctx: Ctx): Promise<Scenario[]> {
         const d = join(dir, "dockerd");
         mkdirSync(d, { recursive: true });
         dsock = join(d, "dockerd.sock");
-        const args = ["/usr/sbin/dockerd", ...ctx.dockerdFlags, "-H", `unix://${dsock}`, "--data-root", join(d, "data"), "--exec-root", join(d, "exec"), "--pidfile", join(d, "dockerd.pid")];
+        const args = [
+          "/usr/sbin/dockerd",
+          ...ctx.dockerdFlags,
+          "-H",
+          `unix://${dsock}`,
+          "--data-root",
+          join(d, "data"),
+          "--exec-root",
+          join(d, "exec"),
+          "--pidfile",
+          join(d, "dockerd.pid"),
+        ];
         runCmd(["setsid", "-f", "sh", "-c", `exec ${args.join(" ")} >>'${join(d, "dockerd.log")}' 2>&1 </dev/null`]);
         for (let i = 0; i < 600 && !(await pingUnix(dsock)); i++) await sleep(100);
         if (await pingUnix(dsock)) {
@@ -95,7 +106,8 @@ export async function scenarioDaemonpull(ctx: Ctx): Promise<Scenario[]> {
     if (why) {
       sc.absent("dockerd", why, tgt);
       berthOnly(sc, berth, ctx.heavyRuns, 0, ctx.budget);
-    } else rounds(sc, berth, [{ side: side("dockerd", dsock, () => (dockerdPid ? [dockerdPid] : dockerDaemonPids())), target: tgt }], ctx.heavyRuns, 0, ctx.budget);
+    } else
+      rounds(sc, berth, [{ side: side("dockerd", dsock, () => (dockerdPid ? [dockerdPid] : dockerDaemonPids())), target: tgt }], ctx.heavyRuns, 0, ctx.budget);
     sc.berth.note = "each pull into an empty store (the image removed through the daemon before, untimed); the daemon's peak VmHWM in the daemon column";
     return [sc];
   } finally {

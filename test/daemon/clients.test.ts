@@ -41,6 +41,12 @@ v.remove()
 n = c.networks.create("pynet${tag}", labels={"by": "py"})
 print("network", n.name, [x.name for x in c.networks.list(filters={"label": "by=py"})])
 n.remove()
+ctx = os.path.join(os.environ["HOME"], "pyctx")
+os.makedirs(ctx, exist_ok=True)
+open(os.path.join(ctx, "Dockerfile"), "w").write("FROM busybox\\nARG WHO=x\\nRUN echo built-by-$WHO > /who\\n")
+img, logs = c.images.build(path=ctx, tag="pybuilt:1", buildargs={"WHO": "py"}, rm=True)
+print("build", img.tags, any("Step 3/3" in l.get("stream", "") for l in logs))
+print("built-run", c.containers.run("pybuilt:1", ["cat", "/who"], remove=True).decode().strip())
 try:
     c.images.get("nosuch:1")
 except docker.errors.ImageNotFound:
@@ -54,6 +60,8 @@ except docker.errors.ImageNotFound:
     expect(out).toContain("image ['busybox:latest']\n");
     expect(out).toContain(`volume pyvol${tag} ['pyvol${tag}']\n`);
     expect(out).toContain(`network pynet${tag} ['pynet${tag}']\n`);
+    expect(out).toContain("build ['pybuilt:1'] True\n");
+    expect(out).toContain("built-run built-by-py\n");
     expect(out).toContain("notfound ok\n");
   });
 });

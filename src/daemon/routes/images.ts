@@ -10,6 +10,7 @@ import {
   applyChanges,
   parseDockerRef,
   parsePlatform,
+  parseReference,
   parsePruneFilters,
   pullMessages,
   pushMessages,
@@ -59,7 +60,9 @@ async function pull(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   const from = q.get("fromImage") ?? "";
   const name = withTag(from, q.get("tag"));
   // a bad reference is a 400 before anything streams
-  parseDockerRef(name);
+  const ref = parseReference(name);
+  // dockerd pulls every tag of a bare name (`docker pull -a`); berth pulls one image at a time
+  if (!ref.tag && !ref.digest) throw new EngineError("not_implemented", `pulling all tags of ${from} is not supported by berth: name a tag`);
   const platform = q.get("platform") ? parsePlatform(q.get("platform")!) : undefined;
   const insecure = await insecureOf(ctx);
   const creds = credentialsOf(registryAuth(req));
