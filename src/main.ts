@@ -2,7 +2,9 @@
  * argv → command → exit code. The only place that calls process.exit (STYLE §1), and the one place
  * that reads the environment: once, here, merged over the engine's defaults (defu) and handed down.
  *
- * Global flags come before the command, as in docker: `berth --root /x --debug images`.
+ * Global flags come before the command, as in docker: `berth --root /x --debug images`. With -H, --context,
+ * BERTH_HOST/DOCKER_HOST or a context in use, berth is a client of that daemon (src/client, the verbs in
+ * commands/_remote); otherwise it is the engine itself.
  * Exit codes follow docker's CLI: 125 for a bad flag, 1 for an unknown command or a wrong number of
  * arguments; an error a command raises maps through the one table in commands/_exit-codes.ts (1 for a
  * failed request, 125 for `run`'s engine errors, 126/127 when the command cannot be invoked / is not
@@ -21,6 +23,7 @@ import { VERSION } from "./version.ts";
 import { mark, traceTo } from "./lib/trace.ts";
 import { defu } from "defu";
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
@@ -249,8 +252,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** whether a berth client config (the context `berth context use` chose) may exist: one stat, no client code */
 function clientConfigExists(env: Readonly<Record<string, string | undefined>>): boolean {
-  const dir = env.BERTH_CONFIG || (env.HOME ? `${env.HOME}/.berth` : "");
-  return dir !== "" && existsSync(`${dir}/config.json`);
+  return existsSync(`${env.BERTH_CONFIG || `${env.HOME || homedir()}/.berth`}/config.json`);
 }
 
 /** what a non-root user (or a read-only root) gets instead of a stack: docker's "permission denied while
