@@ -12,7 +12,7 @@ import { ApiClient, DaemonError, type Endpoint } from "../../client/index.ts";
 export type RemoteVerb = (input: RunInput, api: ApiClient) => Promise<number | void> | number | void;
 type LazyVerb = () => Promise<{ default: RemoteVerb }>;
 
-/** verbs that run here even in client mode: they keep client-side state only (or are the daemon itself) */
+/** verbs that run here even in client mode: they keep client-side state only (contexts, credentials, scripts) */
 const LOCAL = new Set(["context", "completion", "help", "login", "logout", "system dial-stdio"]);
 
 const table: Record<string, LazyVerb> = {
