@@ -2,7 +2,9 @@
  * argv → command → exit code. The only place that calls process.exit (STYLE §1), and the one place
  * that reads the environment: once, here, merged over the engine's defaults (defu) and handed down.
  *
- * Global flags come before the command, as in docker: `berth --root /x --debug images`.
+ * Global flags come before the command, as in docker: `berth --root /x --debug images`. With -H, --context,
+ * BERTH_HOST/DOCKER_HOST or a context in use, berth is a client of that daemon (src/client, the verbs in
+ * commands/_remote); otherwise it is the engine itself.
  * Exit codes follow docker's CLI: 125 for a bad flag, 1 for an unknown command or a wrong number of
  * arguments; an error a command raises maps through the one table in commands/_exit-codes.ts (1 for a
  * failed request, 125 for `run`'s engine errors, 126/127 when the command cannot be invoked / is not
@@ -20,11 +22,13 @@ import { createLogger, parseLogLevel, useColor } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 import { mark, traceTo } from "./lib/trace.ts";
 import { defu } from "defu";
-import { writeSync } from "node:fs";
+import { existsSync, writeSync } from "node:fs";
+import { homedir } from "node:os";
 import { stdout, stdoutOpened, writeOut } from "./commands/_stdout.ts";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
 import { dockerConfigPath } from "./image/registry/auth.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
+import { daemonArgv } from "./commands/_daemon-argv.ts";
 
 /** the environment, read once */
 const env: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -48,6 +52,17 @@ const globalFlags: FlagsDef = {
     default: "warn",
   },
   version: { type: "boolean", alias: "v", description: "Print version information and quit" },
+  host: { type: "string", multiple: true, alias: "H", description: "Daemon socket to connect to (unix://PATH, tcp://HOST:PORT, ssh://[USER@]HOST)" },
+  context: {
+    type: "string",
+    alias: "c",
+    description: 'Name of the context to use to connect to the daemon (overrides BERTH_HOST/DOCKER_HOST and "berth context use")',
+  },
+  tls: { type: "boolean", description: "Use TLS; implied by --tlsverify (client mode)" },
+  tlsverify: { type: "boolean", description: "Use TLS and verify the remote (client mode; env DOCKER_TLS_VERIFY)" },
+  tlscacert: { type: "string", description: "Trust certs signed only by this CA (client mode)" },
+  tlscert: { type: "string", description: "Path to TLS certificate file (client mode)" },
+  tlskey: { type: "string", description: "Path to TLS key file (client mode)" },
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
@@ -67,11 +82,15 @@ function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv:
 
 async function main(argv: string[]): Promise<number> {
   mark("main");
+  argv = daemonArgv(argv);
   // global flags: everything up to the first word that is not a flag
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
     const a = argv[i]!;
-    const takesValue = ["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file"].includes(a);
+    const takesValue = [
+      ...["--root", "--log-level", "-l", "--storage-driver", "-s", "--config-file"],
+      ...["--host", "-H", "--context", "-c", "--tlscacert", "--tlscert", "--tlskey"],
+    ].includes(a);
     i += takesValue ? 2 : 1;
   }
   let g;
@@ -114,8 +133,37 @@ async function main(argv: string[]): Promise<number> {
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     registryReadTimeoutMs: Number(env.BERTH_REGISTRY_READ_TIMEOUT_MS) || undefined,
     registryMirrors: daemon["registry-mirrors"],
+    insecureRegistries: daemon["insecure-registries"],
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
+  // client mode (-H, --context, BERTH_HOST/DOCKER_HOST, a context in use): the client code loads only then
+  const hostSel = { hosts: (g.flags.host as string[]) ?? [], context: String(g.flags.context || "") || undefined };
+  let endpoint: import("./client/index.ts").Endpoint | undefined;
+  // (the daemon itself, the OCI runtime and berth's own helper processes never are clients)
+  const serverSide = rest[0] === "daemon" || rest[0] === "oci" || hidden[rest[0]!] !== undefined;
+  if (serverSide) {
+    if (hostSel.hosts.length) {
+      process.stderr.write(`berth: -H before '${rest[0]}' makes berth a client; give the daemon's -H after it: berth ${rest[0]} -H …\n`);
+      return 125;
+    }
+  } else if (
+    hostSel.hosts.length ||
+    hostSel.context ||
+    env.BERTH_HOST ||
+    env.DOCKER_HOST ||
+    env.BERTH_CONTEXT ||
+    env.DOCKER_CONTEXT ||
+    clientConfigExists(env)
+  ) {
+    try {
+      const str = (k: string) => (typeof g.flags[k] === "string" && g.flags[k] !== "" ? String(g.flags[k]) : undefined);
+      const tls = { tls: !!g.flags.tls, tlsverify: !!g.flags.tlsverify, tlscacert: str("tlscacert"), tlscert: str("tlscert"), tlskey: str("tlskey") };
+      endpoint = (await import("./client/index.ts")).selectEndpoint({ ...hostSel, env, tls });
+    } catch (e) {
+      // `context` must still work (to repair a context that went away); anything else would guess a store
+      if (rest[0] !== "context") return report(e, debug, { meta: { name: "berth", description: "" }, args: {} }, [], "");
+    }
+  }
   const root = settings.root;
   let enginePromise: Promise<import("./engine/index.ts").Engine> | undefined;
   const ctx: Context = {
@@ -124,6 +172,9 @@ async function main(argv: string[]): Promise<number> {
     debug,
     env,
     daemon,
+    hostSelection: hostSel,
+    endpoint,
+    daemonConfigFile: String(g.flags["config-file"] || "") || undefined,
     engine: () =>
       (enginePromise ??= import("./engine/index.ts")
         .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
@@ -198,11 +249,18 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd.meta.lazyStdout) stdout();
   if (cmd.meta.shortLived) Bun.unsafe.setJITPolicy(10);
   try {
-    const code = await cmd.run!({ flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx });
+    const input = { flags: parsed.flags, positionals: parsed.positionals, rest: parsed.rest, ctx };
+    if (endpoint && !hidden[name]) return await (await import("./commands/_remote/index.ts")).runRemote(endpoint, cmd, path, input);
+    const code = await cmd.run!(input);
     return typeof code === "number" ? code : 0;
   } catch (e) {
     return report(e, debug, cmd, path, root);
   }
+}
+
+/** whether a berth client config (the context `berth context use` chose) may exist: one stat, no client code */
+function clientConfigExists(env: Readonly<Record<string, string | undefined>>): boolean {
+  return existsSync(`${env.BERTH_CONFIG || `${env.HOME || homedir()}/.berth`}/config.json`);
 }
 
 /** what a non-root user (or a read-only root) gets instead of a stack: docker's "permission denied while

@@ -23,7 +23,8 @@ const allowed: Record<string, string[]> = {
   engine: ["engine", "image", "cow", "runtime", "net", "tar", "ffi", "lib", "oci"],
   build: ["build", "engine", "tar", "lib", "oci"],
   daemon: ["daemon", "build", "engine", "lib", "oci", "version.ts"],
-  commands: ["commands", "daemon", "build", "engine", "lib", "oci", "version.ts", "main.ts"],
+  client: ["client", "lib", "version.ts"],
+  commands: ["commands", "client", "daemon", "build", "engine", "lib", "oci", "version.ts", "main.ts"],
 };
 const moduleOf = (file: string) => relative(src, file).split("/")[0]!;
 

@@ -17,6 +17,11 @@ import { berthCgroupParents, removeNewCgroupParents } from "./helpers/cgroups.ts
 for (const k of ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]) process.env[k] = "http://127.0.0.1:9";
 for (const k of ["NO_PROXY", "no_proxy"]) process.env[k] = "127.0.0.1,localhost,::1";
 
+// berth is daemonless in tests unless a test points it at a daemon itself: no endpoint inherited from
+// the environment or from a context the user chose with `berth context use` (client mode)
+for (const k of ["BERTH_HOST", "DOCKER_HOST", "BERTH_CONTEXT", "DOCKER_CONTEXT"]) delete process.env[k];
+process.env.BERTH_CONFIG ??= `/tmp/berth-test-config-${process.pid}`;
+
 if (rootEnabled && !process.env.BERTH_BRIDGE) {
   const tag = randomBytes(3).toString("hex");
   const bridge = `bt${tag}`;

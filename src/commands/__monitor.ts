@@ -8,6 +8,7 @@ export default defineBerthCommand({
   args: {
     resume: { type: "boolean", description: "Restart a container whose monitor died, as its restart policy says (internal)" },
     adopt: { type: "boolean", description: "Supervise a running container whose monitor died (internal)" },
+    "await-attach": { type: "boolean", description: "Keep the first output for an API client attaching after the start (internal)" },
   },
   async run({ flags, positionals, ctx }) {
     const svc = (await ctx.engine()).containers;
@@ -27,7 +28,7 @@ export default defineBerthCommand({
         // from now on fd 1 is /dev/null, so no later write can meet the broken pipe either
         detachStdout();
       },
-      { resume: !!flags.resume, adopt: !!flags.adopt },
+      { resume: !!flags.resume, adopt: !!flags.adopt, awaitAttach: !!flags["await-attach"] },
     );
   },
 });

@@ -5,6 +5,7 @@
 import type { Logger } from "../lib/log.ts";
 import type { Engine } from "../engine/index.ts";
 import type { DaemonConfig } from "../lib/daemon-config.ts";
+import type { Endpoint } from "../client/index.ts";
 
 export interface Context {
   root: string;
@@ -14,7 +15,13 @@ export interface Context {
   env: Readonly<Record<string, string | undefined>>;
   /** the daemon's config file (docker's daemon.json keys berth applies), read once by main.ts */
   daemon?: DaemonConfig;
+  /** --config-file as given (the daemon reads it again on SIGHUP) */
+  daemonConfigFile?: string;
   engine(): Promise<Engine>;
+  /** the global -H/--host values and --context, as given (client mode; `context ls` marks the one in effect) */
+  hostSelection?: { hosts: string[]; context?: string };
+  /** the daemon this invocation is a client of (-H, --context, BERTH_HOST/DOCKER_HOST, `context use`); none: daemonless */
+  endpoint?: Endpoint;
   /** write data to stdout */
   out(s: string): void;
 }

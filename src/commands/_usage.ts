@@ -73,8 +73,14 @@ export async function topUsage(): Promise<string> {
   const drivers = (await import("../engine/index.ts")).storageDrivers();
   lines.push(`  -s, --storage-driver string  Storage driver: ${drivers.names.slice(0, -1).join(", ")} or ${drivers.names.at(-1)} (default: the one the root`);
   lines.push(`                               already uses, else ${drivers.preferred}; env BERTH_STORAGE_DRIVER)`);
+  lines.push("  -c, --context string     Name of the context to use to connect to the daemon (overrides BERTH_HOST/DOCKER_HOST");
+  lines.push('                           and the context set with "berth context use")');
   lines.push("  -D, --debug              Enable debug mode");
+  lines.push("  -H, --host string        Daemon socket to connect to: unix://PATH, tcp://HOST:PORT, ssh://[USER@]HOST[:PORT]");
+  lines.push("                           (env BERTH_HOST, DOCKER_HOST; without one berth works on its own store, no daemon)");
   lines.push('  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "warn")');
+  lines.push("      --tls, --tlsverify   Use TLS (and verify the daemon) in client mode; --tlscacert, --tlscert, --tlskey name");
+  lines.push("                           the files (default: DOCKER_CERT_PATH's ca.pem, cert.pem, key.pem)");
   lines.push("  -v, --version            Print version information and quit");
   lines.push("", "Run 'berth COMMAND --help' for more information on a command.", "");
   return lines.join("\n");

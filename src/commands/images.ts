@@ -1,4 +1,5 @@
-import { defineBerthCommand } from "./_command.ts";
+import { defineBerthCommand, type RunInput } from "./_command.ts";
+import type { Context } from "./_context.ts";
 import { humanDuration, humanSize } from "../lib/human.ts";
 import { shortId } from "../lib/ids.ts";
 import { Filters, type ImageSummary } from "../engine/index.ts";
@@ -30,7 +31,7 @@ interface ListedImage {
 }
 
 function listed(i: ImageSummary): ListedImage {
-  return { id: i.Id, names: [...i.RepoTags, ...i.RepoDigests], created: new Date(i.Created * 1000).toISOString(), size: i.Size };
+  return { id: i.Id, names: [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])], created: new Date(i.Created * 1000).toISOString(), size: i.Size };
 }
 
 /**
@@ -97,50 +98,55 @@ export default defineBerthCommand({
     const filters = Filters.fromFlags(flags.filter);
     if (positionals[0]) filters.add("reference", positionals[0]);
     // the filters, and without -a the hiding of intermediate images, are the engine's (engine/image-list.ts)
-    // docker: without --format, the client config's imagesFormat (not with -q)
-    const given = typeof flags.format === "string" ? flags.format : flags.quiet ? undefined : readClientConfig(ctx).imagesFormat;
-    const format = given ?? "";
-    const rows = imageRows((await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests })).map(listed), {
-      flag: !!flags.digests,
-      inFormat: format.includes("{{.Digest}}"),
-    });
-    const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
-    if (flags.quiet) {
-      // docker prints one line per row, so an image with two tags shows twice
-      ctx.out(rows.map((r) => id(r.id) + "\n").join(""));
-      return;
-    }
-    const now = Date.now();
-    // a config without `created` is docker's Created 0: "N/A" since, the epoch as the date
-    const since = (r: (typeof rows)[number]) => (Date.parse(r.created) ? `${humanDuration(now - Date.parse(r.created))} ago` : "N/A");
-    const objs = rows.map((r) => ({
-      Containers: "N/A",
-      CreatedAt: goTime(new Date(Date.parse(r.created) || 0)),
-      CreatedSince: since(r),
-      Digest: r.digest,
-      ID: id(r.id),
-      Repository: r.repository,
-      SharedSize: "N/A",
-      Size: humanSize(r.size),
-      Tag: r.tag,
-      UniqueSize: "N/A",
-      VirtualSize: humanSize(r.size),
-    }));
-    formatRows(
-      ctx.out,
-      given,
-      objs,
-      IMAGE_HEADERS,
-      () => {
-        const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
-        ctx.out(
-          renderDockerTable(
-            header,
-            rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)]),
-          ),
-        );
-      },
-      "imageContext",
-    );
+    printImages(ctx, flags, await engine.imageList({ all: !!flags.all, filters, digests: !!flags.digests }));
   },
 });
+
+/** images' output (table, -q, --format) for an image list: the engine's or a daemon's (client mode) */
+export function printImages(ctx: Context, flags: RunInput["flags"], list: ImageSummary[]): void {
+  // docker: without --format, the client config's imagesFormat (not with -q)
+  const given = typeof flags.format === "string" ? flags.format : flags.quiet ? undefined : readClientConfig(ctx).imagesFormat;
+  const format = given ?? "";
+  const rows = imageRows(list.map(listed), {
+    flag: !!flags.digests,
+    inFormat: format.includes("{{.Digest}}"),
+  });
+  const id = (d: string) => (flags["no-trunc"] ? d : shortId(d));
+  if (flags.quiet) {
+    // docker prints one line per row, so an image with two tags shows twice
+    ctx.out(rows.map((r) => id(r.id) + "\n").join(""));
+    return;
+  }
+  const now = Date.now();
+  // a config without `created` is docker's Created 0: "N/A" since, the epoch as the date
+  const since = (r: (typeof rows)[number]) => (Date.parse(r.created) ? `${humanDuration(now - Date.parse(r.created))} ago` : "N/A");
+  const objs = rows.map((r) => ({
+    Containers: "N/A",
+    CreatedAt: goTime(new Date(Date.parse(r.created) || 0)),
+    CreatedSince: since(r),
+    Digest: r.digest,
+    ID: id(r.id),
+    Repository: r.repository,
+    SharedSize: "N/A",
+    Size: humanSize(r.size),
+    Tag: r.tag,
+    UniqueSize: "N/A",
+    VirtualSize: humanSize(r.size),
+  }));
+  formatRows(
+    ctx.out,
+    given,
+    objs,
+    IMAGE_HEADERS,
+    () => {
+      const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
+      ctx.out(
+        renderDockerTable(
+          header,
+          rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), since(r), humanSize(r.size)]),
+        ),
+      );
+    },
+    "imageContext",
+  );
+}

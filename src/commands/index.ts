@@ -6,6 +6,7 @@ import type { Lazy } from "./_command.ts";
 
 export const commands: Record<string, Lazy> = {
   run: () => import("./run.ts"),
+  daemon: () => import("./daemon.ts"),
   create: () => import("./create.ts"),
   start: () => import("./start.ts"),
   ps: () => import("./ps.ts"),
@@ -51,4 +52,5 @@ export const commands: Record<string, Lazy> = {
   update: () => import("./update.ts"),
   events: () => import("./events.ts"),
   completion: () => import("./completion.ts"),
+  context: () => import("./context.ts"),
 };

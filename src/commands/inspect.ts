@@ -4,6 +4,7 @@
  */
 import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
+import type { Context } from "./_context.ts";
 import { compileTemplate, goJson } from "./_format/template.ts";
 import { goTypedInspect } from "./_format/go-types.ts";
 
@@ -62,18 +63,7 @@ function inspectCommand(onlyContainers: boolean) {
         }
         out.push(obj);
       }
-      if (typeof flags.format === "string" && flags.format !== "") {
-        const f = flags.format;
-        // parse before printing anything (docker: a bad template is exit 64 with no output)
-        // docker: `--format json` is the whole array on one line
-        if (f === "json") ctx.out(goJson(out) + "\n");
-        else {
-          const render = compileTemplate(f, { raw: true });
-          for (const o of out) ctx.out(render(goTypedInspect(o)) + "\n");
-        }
-      } else {
-        ctx.out(JSON.stringify(out, null, 4) + "\n");
-      }
+      printInspect(ctx, flags.format, out);
       return failed ? 1 : 0;
     },
   });
@@ -81,3 +71,19 @@ function inspectCommand(onlyContainers: boolean) {
 
 export const containerInspect = inspectCommand(true);
 export default inspectCommand(false);
+
+/** inspect's output for the objects found: indented JSON, `--format json` on one line, or a template per object */
+export function printInspect(ctx: Context, format: unknown, out: unknown[]): void {
+  if (typeof format === "string" && format !== "") {
+    const f = format;
+    // parse before printing anything (docker: a bad template is exit 64 with no output)
+    // docker: `--format json` is the whole array on one line
+    if (f === "json") ctx.out(goJson(out) + "\n");
+    else {
+      const render = compileTemplate(f, { raw: true });
+      for (const o of out) ctx.out(render(goTypedInspect(o)) + "\n");
+    }
+  } else {
+    ctx.out(JSON.stringify(out, null, 4) + "\n");
+  }
+}

@@ -33,10 +33,10 @@ export default defineBerthCommand({
         subnet: { type: "string", multiple: true, description: "Subnet in CIDR format that represents a network segment" },
         gateway: { type: "string", multiple: true, description: "IPv4 Gateway for the master subnet" },
         internal: { type: "boolean", description: "Restrict external access to the network" },
-        label: { type: "string", multiple: true, description: "Set metadata on a network (not supported yet: refused)" },
+        label: { type: "string", multiple: true, description: "Set metadata on a network" },
+        attachable: { type: "boolean", description: "Enable manual container attachment" },
       },
       async run({ flags, positionals, ctx }) {
-        if (flags.label.length) throw new UsageError("network create --label is not supported by berth yet");
         if (flags.subnet.length > 1 || flags.gateway.length > 1)
           throw new UsageError("berth networks have one IPv4 subnet: pass --subnet and --gateway at most once");
         const svc = (await ctx.engine()).containers;
@@ -45,6 +45,8 @@ export default defineBerthCommand({
           gateway: flags.gateway[0],
           internal: !!flags.internal,
           driver: flags.driver,
+          labels: Object.fromEntries(flags.label.map((l: string) => (l.includes("=") ? [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] : [l, ""]))),
+          attachable: !!flags.attachable,
         });
         ctx.out(rec.id + "\n");
       },
@@ -60,37 +62,7 @@ export default defineBerthCommand({
       async run({ flags, ctx }) {
         const engine = await ctx.engine();
         const rows = engine.networkList(Filters.fromFlags(flags.filter as string[]));
-        const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
-        if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
-        // the predefined host and none networks were never created: an empty CREATED AT
-        const objs = rows.map((r) => ({
-          ID: id(r.Id),
-          Name: r.Name,
-          Driver: r.Driver,
-          Scope: r.Scope,
-          IPv6: "false",
-          Internal: String(r.Internal),
-          CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
-          Labels: "",
-        }));
-        const headers = {
-          ID: "NETWORK ID",
-          Name: "NAME",
-          Driver: "DRIVER",
-          Scope: "SCOPE",
-          IPv6: "IPV6",
-          Internal: "INTERNAL",
-          CreatedAt: "CREATED AT",
-          Labels: "LABELS",
-        };
-        formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
-          ctx.out(
-            renderDockerTable(
-              ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-              objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]),
-            ),
-          ),
-        );
+        printNetworks(ctx, flags, rows);
       },
     }),
     inspect: def({
@@ -177,3 +149,40 @@ export default defineBerthCommand({
     }),
   },
 });
+
+/** network ls's output (table, -q, --format) for a network list: the engine's or a daemon's (client mode) */
+export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows: Network[]): void {
+  const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
+  if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
+  // the predefined host and none networks were never created: an empty CREATED AT
+  const objs = rows.map((r) => ({
+    ID: id(r.Id),
+    Name: r.Name,
+    Driver: r.Driver,
+    Scope: r.Scope,
+    IPv6: "false",
+    Internal: String(r.Internal),
+    CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
+    Labels: Object.entries(r.Labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(","),
+  }));
+  const headers = {
+    ID: "NETWORK ID",
+    Name: "NAME",
+    Driver: "DRIVER",
+    Scope: "SCOPE",
+    IPv6: "IPV6",
+    Internal: "INTERNAL",
+    CreatedAt: "CREATED AT",
+    Labels: "LABELS",
+  };
+  formatRows(ctx.out, typeof flags.format === "string" ? flags.format : undefined, objs, headers, () =>
+    ctx.out(
+      renderDockerTable(
+        ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+        objs.map((o) => [o.ID, o.Name, o.Driver, o.Scope]),
+      ),
+    ),
+  );
+}

@@ -1,9 +1,11 @@
 /** `berth ps`: docker's columns, filters, -q, --no-trunc, --format json|table|template. */
-import { defineBerthCommand } from "./_command.ts";
+import { defineBerthCommand, type RunInput } from "./_command.ts";
 import { Filters } from "../engine/index.ts";
 import { FORMAT_HELP, formatRows, renderDockerTable, sortedKeys } from "./_format/table.ts";
 import { PS_HEADERS, psRows } from "./_format/ps.ts";
 import { readClientConfig } from "./_client-config.ts";
+import type { Context } from "./_context.ts";
+import type { ContainerSummary } from "../engine/index.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -33,33 +35,39 @@ export default defineBerthCommand({
       size: size && !flags.quiet,
       filters: Filters.fromFlags((flags.filter as string[]) ?? [], { strict: true }),
     });
-    const noTrunc = !!flags["no-trunc"];
-    const rows = psRows(list, noTrunc, Date.now());
-    if (flags.quiet) {
-      ctx.out(rows.map((r) => r.ID + "\n").join(""));
-      return;
-    }
-    const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", ...(size ? ["SIZE"] : [])];
-    // docker's formatter context: the row's fields in sorted order, and its .Label "key" method
-    const objs = rows.map((r, n) => {
-      const labels = list[n]!.Labels;
-      return Object.assign(sortedKeys(r), { Label: (k: unknown) => labels[String(k)] ?? "" });
-    });
-    // docker: without --format, the client config's psFormat
-    const format = typeof flags.format === "string" ? flags.format : readClientConfig(ctx).psFormat;
-    formatRows(
-      ctx.out,
-      format,
-      objs,
-      PS_HEADERS,
-      () =>
-        ctx.out(
-          renderDockerTable(
-            header,
-            rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]),
-          ),
-        ),
-      "ContainerContext",
-    );
+    printContainers(ctx, flags, list);
   },
 });
+
+/** ps's output (table, -q, --format) for a container list: the engine's or a daemon's (client mode) */
+export function printContainers(ctx: Context, flags: RunInput["flags"], list: ContainerSummary[]): void {
+  const size = !!flags.size;
+  const noTrunc = !!flags["no-trunc"];
+  const rows = psRows(list, noTrunc, Date.now());
+  if (flags.quiet) {
+    ctx.out(rows.map((r) => r.ID + "\n").join(""));
+    return;
+  }
+  const header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", ...(size ? ["SIZE"] : [])];
+  // docker's formatter context: the row's fields in sorted order, and its .Label "key" method
+  const objs = rows.map((r, n) => {
+    const labels = list[n]!.Labels ?? {};
+    return Object.assign(sortedKeys(r), { Label: (k: unknown) => labels[String(k)] ?? "" });
+  });
+  // docker: without --format, the client config's psFormat
+  const format = typeof flags.format === "string" ? flags.format : readClientConfig(ctx).psFormat;
+  formatRows(
+    ctx.out,
+    format,
+    objs,
+    PS_HEADERS,
+    () =>
+      ctx.out(
+        renderDockerTable(
+          header,
+          rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])]),
+        ),
+      ),
+    "ContainerContext",
+  );
+}

@@ -1,9 +1,10 @@
 /** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, BLOCK I/O, PIDS from the container's cgroup, NET I/O from its netns */
 import { defineBerthCommand } from "./_command.ts";
+import type { Context } from "./_context.ts";
 import { humanSize } from "../lib/human.ts";
 import { formatRows, renderDockerTable } from "./_format/table.ts";
 
-const STATS_HEADERS: Record<string, string> = {
+export const STATS_HEADERS: Record<string, string> = {
   Container: "CONTAINER",
   ID: "CONTAINER ID",
   Name: "NAME",
@@ -16,7 +17,7 @@ const STATS_HEADERS: Record<string, string> = {
 };
 
 /** docker's binary sizes for memory: 1.5MiB, 512KiB */
-function bytesIEC(n: number): string {
+export function bytesIEC(n: number): string {
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < u.length - 1) {
@@ -92,17 +93,7 @@ export default defineBerthCommand({
       }
       return rows;
     };
-    const print = (rows: Record<string, string>[]) => {
-      const f = typeof flags.format === "string" ? flags.format : "";
-      formatRows(ctx.out, f, rows, STATS_HEADERS, () =>
-        ctx.out(
-          renderDockerTable(
-            ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
-            rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!]),
-          ),
-        ),
-      );
-    };
+    const print = (rows: Record<string, string>[]) => printStats(ctx, flags, rows);
     if (flags["no-stream"]) return void print(await sample());
     // streaming redraws the screen, on a terminal or not (docker's CLI writes the same escape codes to a pipe)
     for (;;) {
@@ -112,3 +103,16 @@ export default defineBerthCommand({
     }
   },
 });
+
+/** stats' table (or --format) for one sample of rows: the engine's or a daemon's (client mode) */
+export function printStats(ctx: Context, flags: Record<string, unknown>, rows: Record<string, string>[]): void {
+  const f = typeof flags.format === "string" ? flags.format : "";
+  formatRows(ctx.out, f, rows, STATS_HEADERS, () =>
+    ctx.out(
+      renderDockerTable(
+        ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
+        rows.map((r) => [r.ID!, r.Name!, r.CPUPerc!, r.MemUsage!, r.MemPerc!, r.NetIO!, r.BlockIO!, r.PIDs!]),
+      ),
+    ),
+  );
+}

@@ -10,5 +10,6 @@ export default defineBerthCommand({
     events: () => import("./events.ts"),
     prune: () => import("./system/prune.ts"),
     restore: () => import("./system/restore.ts"),
+    "dial-stdio": () => import("./system/dial-stdio.ts"),
   },
 });

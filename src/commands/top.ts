@@ -7,7 +7,7 @@ import { defineBerthCommand } from "./_command.ts";
 import { EngineError } from "../lib/errors.ts";
 
 /** docker's top table: text/tabwriter with minwidth 20, padding 3 */
-function renderTopTable(titles: string[], rows: string[][]): string {
+export function renderTopTable(titles: string[], rows: string[][]): string {
   const all = [titles, ...rows];
   const widths = titles.map((_, c) => Math.max(20, ...all.map((r) => [...(r[c] ?? "")].length + 3)));
   return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("")).join("\n") + "\n";

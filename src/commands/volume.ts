@@ -3,6 +3,7 @@
  * A volume that is not there prints "berth: get NAME: no such volume" (docker's text after berth's prefix: no daemon is involved); engine errors exit 1.
  */
 import { defineBerthCommand } from "./_command.ts";
+import type { Context } from "./_context.ts";
 import { confirm } from "./_confirm.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
 import { humanSize } from "../lib/human.ts";
@@ -68,26 +69,7 @@ export default defineBerthCommand({
         async run({ flags, ctx }) {
           const engine = await ctx.engine();
           const rows = usageOnFilterError(() => engine.volumeList(Filters.fromFlags(flags.filter as string[]))).Volumes;
-          if (flags.quiet) return void ctx.out(rows.map((r) => r.Name + "\n").join(""));
-          const objs = rows.map((r) => ({
-            Driver: r.Driver,
-            Labels: Object.entries(r.Labels)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(","),
-            Links: String(r.UsageData?.RefCount ?? 0),
-            Mountpoint: r.Mountpoint,
-            Name: r.Name,
-            Scope: r.Scope,
-            Size: "N/A",
-          }));
-          if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
-          if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(flags.format, o) + "\n").join(""));
-          ctx.out(
-            renderDockerTable(
-              ["DRIVER", "VOLUME NAME"],
-              objs.map((o) => [o.Driver, o.Name]),
-            ),
-          );
+          printVolumes(ctx, flags, rows);
         },
       }),
     }),
@@ -167,3 +149,27 @@ export default defineBerthCommand({
     }),
   },
 });
+
+/** volume ls's output (table, -q, --format) for a volume list: the engine's or a daemon's (client mode) */
+export function printVolumes(ctx: Context, flags: Record<string, unknown>, rows: Volume[]): void {
+  if (flags.quiet) return void ctx.out(rows.map((r) => r.Name + "\n").join(""));
+  const objs = rows.map((r) => ({
+    Driver: r.Driver,
+    Labels: Object.entries(r.Labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(","),
+    Links: String(r.UsageData?.RefCount ?? 0),
+    Mountpoint: r.Mountpoint,
+    Name: r.Name,
+    Scope: r.Scope,
+    Size: "N/A",
+  }));
+  if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
+  if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(String(flags.format), o) + "\n").join(""));
+  ctx.out(
+    renderDockerTable(
+      ["DRIVER", "VOLUME NAME"],
+      objs.map((o) => [o.Driver, o.Name]),
+    ),
+  );
+}

@@ -9,6 +9,7 @@
  * (src/lib/errors.ts lists the kinds and their statuses).
  */
 import type { Engine } from "../engine/index.ts";
+import type { DaemonConfig } from "../lib/daemon-config.ts";
 
 export interface ApiRequest {
   method: string;
@@ -60,6 +61,10 @@ export type ApiResponse =
 
 export interface DaemonContext {
   engine: Engine;
+  /** the daemon runs with --debug (`/info`'s Debug) */
+  debug?: boolean;
+  /** the daemon's config file (docker's daemon.json keys berth applies), reloaded on SIGHUP */
+  daemon?: DaemonConfig;
   /** the server's API version range */
   minVersion: string;
   maxVersion: string;

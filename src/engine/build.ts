@@ -425,7 +425,8 @@ export class BuildSupport {
   /** a build context sent as a tar (stdin): unpacked into `dir` with the layer applier's safety rules */
   async extractContext(source: ReadableStream<Uint8Array>, dir: string): Promise<void> {
     const { stream } = await openMaybeCompressed(source);
-    await applyLayer(dir, readTar(stream), { whiteouts: "delete", sync: false });
+    // the docker CLI's contexts may stop in the last entry's padding (readTar's eofInPadding)
+    await applyLayer(dir, readTar(stream, { eofInPadding: true }), { whiteouts: "delete", sync: false });
   }
 }
 

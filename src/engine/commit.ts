@@ -169,6 +169,8 @@ export interface CommitContainerOptions {
   changes?: string[];
   /** freeze a running container while its diff is read (docker's default -p=true) */
   pause?: boolean;
+  /** `POST /commit`'s body: config fields set over the container's, before `changes` */
+  config?: ContainerConfig;
 }
 
 /** the parts of a container's docker config that belong in an image config */
@@ -195,7 +197,8 @@ export async function commitContainer(images: ImageService, containers: Containe
   try {
     const { cfg, state } = containers.info(id);
     const baseCfg = images.store.config(cfg.Image as Digest);
-    const config = applyChanges(imageConfigOf(cfg.Config, baseCfg.config), opts.changes ?? []);
+    const given = Object.fromEntries(Object.entries(opts.config ?? {}).filter(([, v]) => v !== null && v !== undefined));
+    const config = applyChanges({ ...imageConfigOf(cfg.Config, baseCfg.config), ...given }, opts.changes ?? []);
     let paused = false;
     if (opts.pause !== false && state.Status === "running") {
       containers.pause(id, { transient: true });

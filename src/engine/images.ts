@@ -415,7 +415,7 @@ export class ImageService implements ImageResolver {
       if (names.includes(key)) byName = key;
     } catch {} // an image ID or prefix, not a reference: removed by ID below
     if (byName) {
-      if (inUse.length && !opts.force && names.length === 1) {
+      if (inUse.length && !opts.force && isSingleReference(names)) {
         throw new EngineError(
           "failed_precondition",
           `conflict: unable to remove repository reference "${ref}" (must force) - container ${inUse[0]!.slice(0, 12)} is using its referenced image ${rec.id.slice(7, 19)}`,
@@ -424,7 +424,18 @@ export class ImageService implements ImageResolver {
       this.store.untag(byName);
       out.push(`Untagged: ${familiarizeKey(byName)}`);
       this.logImage("untag", rec.id, rec.id);
-      if (names.length > 1 || inUse.length) return out;
+      let left = this.store.namesOf(rec.id);
+      // dockerd: the last tag of a repository takes that repository's digest references with it
+      const repo = repositoryOfKey(byName);
+      if (!byName.includes("@") && !left.some((n) => !n.includes("@") && repositoryOfKey(n) === repo)) {
+        for (const n of left.filter((k) => k.includes("@") && repositoryOfKey(k) === repo)) {
+          this.store.untag(n);
+          out.push(`Untagged: ${familiarizeKey(n)}`);
+          this.logImage("untag", rec.id, rec.id);
+        }
+        left = this.store.namesOf(rec.id);
+      }
+      if (left.length || inUse.length) return out;
     } else {
       if (inUse.length) {
         throw new EngineError(
@@ -612,3 +623,18 @@ export class ImageService implements ImageResolver {
  * the import issue asks < 100 MB whatever the size; a full GC per 8 MiB cost seconds per GB there
  */
 const IMPORT_RSS_BOUND = { checkEvery: 4 << 20, softLimit: 72 << 20, growth: 8 << 20 };
+
+/** the repository of a stored reference key: `docker.io/library/busybox` of `…:latest` or `…@sha256:…` */
+function repositoryOfKey(key: string): string {
+  const at = key.indexOf("@");
+  if (at >= 0) return key.slice(0, at);
+  const colon = key.lastIndexOf(":");
+  return colon > key.lastIndexOf("/") ? key.slice(0, colon) : key;
+}
+
+/** dockerd's isSingleReference: the names are one repository's (at most one tag, and its digests) */
+function isSingleReference(keys: string[]): boolean {
+  if (keys.length <= 1) return keys.length === 1;
+  const tags = keys.filter((k) => !k.includes("@"));
+  return tags.length <= 1 && new Set(keys.map(repositoryOfKey)).size === 1;
+}

@@ -34,7 +34,8 @@ import type { Volume, VolumeListResponse, VolumePruneResponse } from "./api/volu
 import { inspectVolume, listVolumes, pruneVolumes } from "./volume-docs.ts";
 import type { TarSink } from "../tar/index.ts";
 import type { LoadResult } from "./archive.ts";
-import type { PullOptions, PullResult } from "./pull.ts";
+import type { DistributionInspect, PullOptions, PullResult } from "./pull.ts";
+import type { SessionOptions } from "../image/registry/index.ts";
 import type { PushOptions, PushResult } from "./push.ts";
 import type { CommitContainerOptions } from "./commit.ts";
 import type { PruneFilter } from "./system.ts";
@@ -53,6 +54,8 @@ export class Engine {
   readonly leases: LeaseStore;
   readonly snapshots: SnapshotDriver;
   readonly images: ImageService;
+  /** the settings' insecure registries (the root's daemon.json and the environment add theirs: insecureRegistries()) */
+  readonly insecureRegistries: string[];
 
   constructor(opts: EngineOptions) {
     this.root = opts.root;
@@ -76,6 +79,7 @@ export class Engine {
     this.images.registryAuthFile = opts.registryAuthFile;
     this.images.registryReadTimeoutMs = opts.registryReadTimeoutMs;
     this.images.registryMirrors = opts.registryMirrors;
+    this.insecureRegistries = opts.insecureRegistries ?? [];
     this.containers = new ContainerService({
       root: join(this.root, "containers"),
       log: this.log,
@@ -238,6 +242,11 @@ export class Engine {
     return this.images.prune(!!o.all, (created, labels) => matchesPrune(f, created || new Date(0).toISOString(), labels));
   }
 
+  /** `GET /distribution/{name}/json`: what `name` resolves to on its registry, and the platforms it has */
+  async distributionInspect(name: string, opts: SessionOptions = {}): Promise<DistributionInspect> {
+    return (await import("./pull.ts")).inspectDistribution(this.images, name, opts);
+  }
+
   /** `POST /commit` */
   async containerCommit(ref: string, opts: CommitContainerOptions = {}): Promise<Digest> {
     return (await import("./commit.ts")).commitContainer(this.images, this.containers, ref, opts);
@@ -333,7 +342,7 @@ export { getWinsize, isatty, makeRaw } from "./terminal.ts";
 export type { Mount, ContainerCreateRequest, ContainerUpdateRequest, EndpointSettingsRequest, HostConfig } from "./api/containers.ts";
 export type { TarSink } from "../tar/index.ts";
 export type { LoadResult } from "./archive.ts";
-export type { PullEvent, PullOptions, PullResult } from "./pull.ts";
+export type { DistributionInspect, PullEvent, PullOptions, PullResult } from "./pull.ts";
 export type { PushEvent, PushOptions, PushResult } from "./push.ts";
 export type { CommitContainerOptions } from "./commit.ts";
 export type { PruneFilter } from "./system.ts";
@@ -350,18 +359,20 @@ export async function parsePruneFilters(filters: string[]): Promise<PruneFilter>
 // ------------------------------------------------ registries, from the client's side (docker login/logout)
 
 export { dockerConfigPath } from "../image/registry/auth.ts";
+/** the stored credentials for a registry (client mode sends them to the daemon as X-Registry-Auth) */
+export { loadCredentials } from "../image/registry/auth.ts";
 
 /** the registries reached over plain HTTP or with unverified TLS (the root's settings and the environment) */
 export async function insecureRegistries(root: string | undefined, env: Record<string, string | undefined>): Promise<string[]> {
   return (await import("../image/registry/index.ts")).loadInsecureRegistries(root, env);
 }
 
-/** `POST /auth`: check the credentials against the registry's /v2/, then store them in `configFile` (docker's
- * config.json); permission_denied when the registry refuses them */
+/** `POST /auth` and `login`: check the credentials against the registry's /v2/, then store them in `configFile`
+ * (docker's config.json; the daemon stores nothing, as dockerd); permission_denied when the registry refuses them */
 export async function registryLogin(
   domain: string,
   credentials: { username: string; password: string },
-  o: { insecure: string[]; configFile: string },
+  o: { insecure: string[]; configFile?: string },
 ): Promise<void> {
   const reg = await import("../image/registry/index.ts");
   const endpoint = reg.resolveEndpoint(domain, o.insecure);
@@ -378,7 +389,7 @@ export async function registryLogin(
     // docker prints the registry's answer alone, without berth's hint
     throw e instanceof EngineError ? new EngineError(e.kind, e.message, { cause: e }) : e;
   }
-  reg.storeCredentials(domain, credentials, o.configFile);
+  if (o.configFile !== undefined) reg.storeCredentials(domain, credentials, o.configFile);
 }
 
 /** docker logout: forget the credentials for `domain`; `shown` is the name docker prints for it */

@@ -5,9 +5,9 @@
 import type { NetworkRecord } from "../net/index.ts";
 import { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
 import type { ContainerService } from "./containers/service.ts";
-import { Filters } from "./filters.ts";
+import { Filters, invalidFilter, matchLabel } from "./filters.ts";
 
-export const NETWORK_FILTERS = ["name", "driver", "id"] as const;
+export const NETWORK_FILTERS = ["name", "driver", "id", "label", "type", "scope"] as const;
 
 function document(r: NetworkRecord, containers: Record<string, NetworkContainer>): Network {
   return {
@@ -19,7 +19,7 @@ function document(r: NetworkRecord, containers: Record<string, NetworkContainer>
     EnableIPv6: false,
     IPAM: { Driver: "default", Options: null, Config: [{ Subnet: r.subnet, Gateway: r.gateway }] },
     Internal: r.internal,
-    Attachable: false,
+    Attachable: r.attachable ?? false,
     Ingress: false,
     ConfigFrom: { Network: "" },
     ConfigOnly: false,
@@ -28,7 +28,7 @@ function document(r: NetworkRecord, containers: Record<string, NetworkContainer>
       r.name === "bridge"
         ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) }
         : { "com.docker.network.bridge.name": r.bridge },
-    Labels: {},
+    Labels: { ...r.labels },
   };
 }
 
@@ -79,7 +79,16 @@ export function listNetworks(svc: ContainerService, filters: Filters = new Filte
     .list()
     .filter(
       (n) =>
-        filters.every("name", (v) => n.name.includes(v)) && filters.every("driver", (v) => n.driver === v) && filters.every("id", (v) => n.id.startsWith(v)),
+        filters.every("name", (v) => n.name.includes(v)) &&
+        filters.every("driver", (v) => n.driver === v) &&
+        filters.every("id", (v) => n.id.startsWith(v)) &&
+        filters.every("label", (v) => matchLabel(n.record?.labels ?? {}, v)) &&
+        // docker's type: builtin are the networks it predefines (bridge, host, none), custom the users'
+        filters.any("type", (v) => {
+          if (v !== "custom" && v !== "builtin") throw invalidFilter(`type=${v}`, "Invalid");
+          return (v === "builtin") === ["bridge", "host", "none"].includes(n.name);
+        }) &&
+        filters.any("scope", (v) => v === "local"),
     )
     .map((n) => (n.record ? document(n.record, {}) : predefined(n)));
 }

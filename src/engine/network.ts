@@ -164,7 +164,10 @@ export class NetworkService {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  create(name: string, o: { subnet?: string; gateway?: string; internal?: boolean; driver?: string }): NetworkRecord {
+  create(
+    name: string,
+    o: { subnet?: string; gateway?: string; internal?: boolean; driver?: string; labels?: Record<string, string>; attachable?: boolean },
+  ): NetworkRecord {
     const driver = creatableDriver(o.driver || DEFAULT_NETWORK_DRIVER).name;
     if (isReservedNetworkName(name)) {
       throw new EngineError("failed_precondition", `operation is not permitted on predefined ${name} network`);
@@ -197,18 +200,19 @@ export class NetworkService {
 
   /**
    * `network prune`: the unused networks, those created before `until` (ms) and matching docker's
-   * `label` / `label!` filters (a berth network has no labels yet: `label=…` keeps every network)
+   * `label` / `label!` filters
    */
   prune(isKnownContainer: (id: string) => boolean, filters?: Filters): string[] {
     this.mgr.releaseStale(isKnownContainer);
     const f = (filters ?? new Filters()).validate(["until", "label", "label!"]);
     const now = Date.now();
     const until = f.get("until").map((v) => parseTimeArg(v, now));
-    const labels: Record<string, string> = {};
     const before = new Map(this.mgr.store.list().map((r) => [r.name, r]));
     const removed = this.mgr.prune(
       (rec) =>
-        until.every((t) => Date.parse(rec.createdAt) < t) && f.every("label", (v) => matchLabel(labels, v)) && f.every("label!", (v) => !matchLabel(labels, v)),
+        until.every((t) => Date.parse(rec.createdAt) < t) &&
+        f.every("label", (v) => matchLabel(rec.labels ?? {}, v)) &&
+        f.every("label!", (v) => !matchLabel(rec.labels ?? {}, v)),
     );
     for (const n of removed) {
       this.stopDns(n, true);

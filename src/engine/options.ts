@@ -21,6 +21,8 @@ export interface EngineOptions {
   registryReadTimeoutMs?: number;
   /** registries a docker.io pull tries first, in order (daemon.json registry-mirrors: http(s)://host[:port]) */
   registryMirrors?: string[];
+  /** registries reached over plain HTTP or unverified TLS besides loopback (daemon.json insecure-registries) */
+  insecureRegistries?: string[];
   /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
   self?: SelfCommand;
 }

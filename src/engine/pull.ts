@@ -365,3 +365,41 @@ export function familiarName(familiar: string): string {
   const colon = s.lastIndexOf(":");
   return colon > s.lastIndexOf("/") ? s.slice(0, colon) : s;
 }
+
+/** docker's `GET /distribution/{name}/json` answer (registry.DistributionInspect) */
+export interface DistributionInspect {
+  Descriptor: { mediaType: string; digest: Digest; size: number };
+  Platforms: { architecture: string; os: string; variant?: string; "os.version"?: string }[];
+}
+
+/**
+ * What `name` resolves to on its registry without pulling it: the top descriptor (index or manifest) and
+ * its platforms — an index's entries (attestations left out), else the manifest's config's.
+ */
+export async function inspectDistribution(images: ImageService, name: string, opts: SessionOptions = {}): Promise<DistributionInspect> {
+  const ref = parseDockerRef(name);
+  const client = clientFor(ref, { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" });
+  try {
+    const top = await client.getManifest(tagOrDigest(ref));
+    const parsed = parseManifest(top.bytes, top.mediaType);
+    const Descriptor = { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length };
+    if (parsed.kind === "index") {
+      const Platforms = (parsed.index.manifests ?? [])
+        .filter((d) => d.platform && d.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest" && d.platform.os !== "unknown")
+        .map((d) => {
+          const p = d.platform!;
+          return {
+            architecture: p.architecture,
+            os: p.os,
+            ...(p.variant ? { variant: p.variant } : {}),
+            ...(p["os.version"] ? { "os.version": p["os.version"] } : {}),
+          };
+        });
+      return { Descriptor, Platforms };
+    }
+    const cfg = JSON.parse(new TextDecoder().decode(await client.getSmallBlob(parsed.manifest.config.digest))) as Platform;
+    return { Descriptor, Platforms: [{ architecture: cfg.architecture, os: cfg.os, ...(cfg.variant ? { variant: cfg.variant } : {}) }] };
+  } catch (e) {
+    throw wrap(`inspect ${familiarString(ref)} on its registry`, e);
+  }
+}

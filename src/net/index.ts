@@ -181,6 +181,8 @@ export interface CreateNetworkOptions {
   internal?: boolean;
   /** a registered driver whose containers get endpoints (default bridge) */
   driver?: string;
+  labels?: Record<string, string>;
+  attachable?: boolean;
 }
 
 export class NetworkManager {
@@ -586,6 +588,8 @@ export class NetworkManager {
       internal: o.internal ?? false,
       mtu: this.mtu,
       createdAt: new Date().toISOString(),
+      ...(o.labels && Object.keys(o.labels).length ? { labels: { ...o.labels } } : {}),
+      ...(o.attachable ? { attachable: true } : {}),
       endpoints: {},
     };
     this.store.put(rec);

@@ -43,6 +43,10 @@ export interface NetworkRecord {
   internal: boolean;
   mtu: number;
   createdAt: string;
+  /** docker's network labels (compose's project and network names) */
+  labels?: Record<string, string>;
+  /** docker's --attachable: kept and shown (every berth network takes `network connect`) */
+  attachable?: boolean;
   /** allocated addresses → who holds them */
   endpoints: Record<string, EndpointRecord>;
 }

@@ -178,6 +178,26 @@ describe("readTar", () => {
     await expect(collect(chunked(tar.subarray(0, 600), () => 7))).rejects.toThrow(/eof in the padding after "a"/);
   });
 
+  test("eofInPadding: an archive cut in the last entry's padding ends there (the docker CLI's -f contexts); a cut in data still fails", async () => {
+    const tar = await build([file("a", "x"), file("b", "yz")]);
+    const names: string[] = [];
+    for await (const r of readTar(
+      chunked(tar.subarray(0, 1024 + 512 + 2), () => 7),
+      { eofInPadding: true },
+    )) {
+      names.push(`${r.entry.name}=${Buffer.concat(await Array.fromAsync(r.body)).toString()}`);
+    }
+    expect(names).toEqual(["a=x", "b=yz"]);
+    const cutInData = async () => {
+      for await (const r of readTar(
+        chunked(tar.subarray(0, 1024 + 512 + 1), () => 7),
+        { eofInPadding: true },
+      ))
+        for await (const _ of r.body);
+    };
+    await expect(cutInData()).rejects.toThrow('truncated entry "b"');
+  });
+
   test("garbage and bad checksums", async () => {
     const junk = enc.encode("this is not a tar archive at all ".repeat(40));
     const e = await collect(chunked(junk, () => 64)).catch((x) => x);

@@ -27,6 +27,10 @@ export interface ReadTarOptions {
   drain?: boolean;
   /** updated as the reader goes: bytes of tar consumed so far and entries yielded */
   stats?: { bytes: number; entries: number };
+  /** take an archive that stops inside the last entry's padding as ended there, as Go's archive/tar does:
+   * the docker CLI sends such build contexts (with `-f` outside the context its tar rewriter closes the pipe
+   * before the writer's padding and end marker). The entry's data itself must be whole. */
+  eofInPadding?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -292,7 +296,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
     if (c.padding > 0) {
       const n = await input.skip(c.padding);
       c.padding -= n;
-      if (c.padding > 0) throw err(`truncated archive: eof in the padding after "${c.name}"`);
+      if (c.padding > 0 && !opts.eofInPadding) throw err(`truncated archive: eof in the padding after "${c.name}"`);
     }
   };
 

@@ -1,5 +1,7 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanSize, renderTable } from "../../lib/human.ts";
+import type { Context } from "../_context.ts";
+import type { DiskUsageRow } from "../../engine/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "df", description: "Show berth disk usage", usage: "[OPTIONS]", maxArgs: 0 },
@@ -14,25 +16,30 @@ export default defineBerthCommand({
       return void ctx.out(renderVerboseDiskUsage(await engine.diskUsageVerbose()));
     }
     const rows = await engine.diskUsage();
-    const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
-    if (flags.format === "json") {
-      for (const r of rows)
-        ctx.out(
-          JSON.stringify({
-            Active: String(r.active),
-            Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size),
-            Size: humanSize(r.size),
-            TotalCount: String(r.total),
-            Type: r.type,
-          }) + "\n",
-        );
-      return;
-    }
-    ctx.out(
-      renderTable(
-        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-        rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)]),
-      ),
-    );
+    printDiskUsage(ctx, flags, rows);
   },
 });
+
+/** df's summary (table or --format json) for the usage rows: the engine's or a daemon's (client mode) */
+export function printDiskUsage(ctx: Context, flags: Record<string, unknown>, rows: DiskUsageRow[]): void {
+  const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
+  if (flags.format === "json") {
+    for (const r of rows)
+      ctx.out(
+        JSON.stringify({
+          Active: String(r.active),
+          Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size),
+          Size: humanSize(r.size),
+          TotalCount: String(r.total),
+          Type: r.type,
+        }) + "\n",
+      );
+    return;
+  }
+  ctx.out(
+    renderTable(
+      ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+      rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)]),
+    ),
+  );
+}

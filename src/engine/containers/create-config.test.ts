@@ -231,7 +231,9 @@ describe("Binds, Mounts, Config.Volumes, Tmpfs", () => {
     expect(build({ Cmd: ["sh"] }, { Volumes: { "/logs": {} } }, { ephemeral: true }).Mounts).toEqual([]);
   });
   test("duplicate destinations are refused; tmpfs from both places is recorded", () => {
-    expect(() => build({ Cmd: ["sh"], Volumes: { "/d": {} }, HostConfig: { Binds: ["v1:/d"] } })).toThrow("Duplicate mount point: /d");
+    expect(() => build({ Cmd: ["sh"], HostConfig: { Binds: ["v1:/d", "v2:/d"] } })).toThrow("Duplicate mount point: /d");
+    // a Config.Volumes entry a bind already covers is no anonymous volume (moby; compose sends both)
+    expect(build({ Cmd: ["sh"], Volumes: { "/d": {} }, HostConfig: { Binds: ["v1:/d"] } }).Mounts.map((m) => [m.Name, m.Destination])).toEqual([["v1", "/d"]]);
     expect(() => withSh({ Tmpfs: { "/t": "" }, Mounts: [{ Type: "tmpfs", Target: "/t" }] })).toThrow("Duplicate mount point: /t");
     const b = withSh({ Tmpfs: { "/a": "size=1m" }, Mounts: [{ Type: "tmpfs", Target: "/b", ReadOnly: true }] });
     expect(b.HostConfig.Tmpfs).toEqual({ "/a": "size=1m", "/b": "ro" });

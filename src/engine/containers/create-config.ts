@@ -459,9 +459,12 @@ export function createConfig(
     if (path in tmpfs) throw bad(`Duplicate mount point: ${path}`);
     tmpfs[path] = opts;
   }
+  // moby's createContainerOSSpecificSettings runs after registerMountPoints: a Config.Volumes entry whose
+  // destination a bind or mount already takes gets no anonymous volume (compose sends both for `vol:/d`)
+  const bound = new Set(mounts.map((m) => m.Destination));
   for (const v of Object.keys(req.Volumes ?? {})) {
     if (!v.startsWith("/")) throw bad(`invalid volume specification: '${v}'`);
-    if (inherited.has(trimSlash(v))) continue;
+    if (inherited.has(trimSlash(v)) || bound.has(trimSlash(v))) continue;
     mounts.push(anonymousVolume(trimSlash(v)));
   }
   for (const p of o.ephemeral ? [] : Object.keys(ic.Volumes ?? {})) {

@@ -214,8 +214,8 @@ export class ContainerService {
   }
 
   /** start a container under a detached monitor (`run -d`, `start`): returns once it runs, or throws its start error */
-  startDetached(id: string): Promise<void> {
-    return startOp.startDetached(this.deps, id);
+  startDetached(id: string, o: { awaitAttach?: boolean } = {}): Promise<void> {
+    return startOp.startDetached(this.deps, id, o);
   }
 
   /** the body of `berth __monitor <id>`; `report` gets the one line for the spawner */
@@ -234,7 +234,8 @@ export class ContainerService {
     return attachOp.attach(this.deps, id, io);
   }
 
-  logs(ref: string, o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void }): Promise<void> {
+  /** `signal` ends a follow (the API client went away) */
+  logs(ref: string, o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void; signal?: AbortSignal }): Promise<void> {
     return logsOp.logs(this.deps, ref, o);
   }
 
@@ -333,6 +334,11 @@ export class ContainerService {
   /** container → host path, or a tar on `out` when dest is "-" */
   copyFrom(id: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
     return archiveOp.copyFrom(this.deps, id, src, dest, out, followLink);
+  }
+
+  /** `HEAD /containers/{id}/archive`: a path's stat inside the container */
+  statPath(id: string, path: string): Promise<archiveOp.PathStat> {
+    return archiveOp.statPath(this.deps, id, path);
   }
 
   /** host path (or the tar read from `stdin` when src is "-") → container */

@@ -109,6 +109,8 @@ export interface SuperviseHooks {
   local?: LocalIO;
   /** local terminal size to copy to the pty at start */
   initialSize?: { rows: number; cols: number };
+  /** a session attaches just after the start: keep the early output for it (as for a creator that attaches stdin) */
+  awaitAttach?: boolean;
   /** receives the resize function for SIGWINCH forwarding */
   onResizer?(resize: (size: { rows: number; cols: number }) => void): void;
   recordRunning(pid: number, startTime: string, startedAt: string): void;
@@ -197,7 +199,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   // output from before the first session attached, for a client that asks for it (`run -it` started
   // under a monitor attaches just after the start; only a container whose creator attaches stdin):
   // bounded, dropped once a session came
-  let early: { stream: StreamName; b: Uint8Array }[] | undefined = !hooks.local && p.cfg.Config.AttachStdin ? [] : undefined;
+  let early: { stream: StreamName; b: Uint8Array }[] | undefined = !hooks.local && (p.cfg.Config.AttachStdin || hooks.awaitAttach) ? [] : undefined;
   let earlyBytes = 0;
   const firstClient = Promise.withResolvers<void>();
 

@@ -1,6 +1,8 @@
 /** `cp` glue: a container's root (live through its pid, or the snapshot mounted) for ../cp.ts */
-import { join } from "node:path";
-import { copyIn, copyOut, extractIn, withContainerRoot } from "../cp.ts";
+import { lstatSync } from "node:fs";
+import { basename, join, posix } from "node:path";
+import { EngineError } from "../../../lib/errors.ts";
+import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "../cp.ts";
 import { isActive } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
@@ -33,5 +35,45 @@ export async function copyTo(d: ContainerDeps, id: string, src: string, dest: st
   await withContainerRoot(rootOf(d, id), async (root) => {
     if (src === "-") await extractIn(root, dest, stdin);
     else copyIn(root, src, dest);
+  });
+}
+
+/** swagger ContainerPathStat: what `HEAD /containers/{id}/archive` says of a path (mode as Go's os.FileMode) */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** Go's os.FileMode type bits over the permission bits */
+function goFileMode(st: import("node:fs").Stats): number {
+  let m = st.mode & 0o777;
+  if (st.mode & 0o4000) m |= 1 << 23;
+  if (st.mode & 0o2000) m |= 1 << 22;
+  if (st.mode & 0o1000) m |= 1 << 20;
+  if (st.isDirectory()) m |= 2 ** 31;
+  else if (st.isSymbolicLink()) m |= 1 << 27;
+  else if (st.isFIFO()) m |= 1 << 25;
+  else if (st.isSocket()) m |= 1 << 24;
+  else if (st.isCharacterDevice()) m |= (1 << 26) | (1 << 21);
+  else if (st.isBlockDevice()) m |= 1 << 26;
+  return m >>> 0;
+}
+
+/** stat of a path inside the container (a symlink itself, with its target resolved inside the container) */
+export async function statPath(d: ContainerDeps, id: string, path: string): Promise<PathStat> {
+  const name = d.store.readConfig(id).Name.slice(1);
+  return withContainerRoot(rootOf(d, id), async (root) => {
+    const host = resolveInRoot(root, path, false);
+    let st;
+    try {
+      st = lstatSync(host);
+    } catch {
+      throw new EngineError("not_found", `Could not find the file ${path} in container ${name}`);
+    }
+    const linkTarget = st.isSymbolicLink() ? "/" + resolveInRoot(root, path, true).slice(root.length).replace(/^\/+/, "") : "";
+    return { name: basename(posix.normalize("/" + path)) || "/", size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
   });
 }

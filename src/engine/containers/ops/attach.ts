@@ -1,4 +1,5 @@
 /** `attach`: a session on the attach socket of a container supervised elsewhere (canAttach) */
+import { existsSync } from "node:fs";
 import { EngineError } from "../../../lib/errors.ts";
 import { shortId } from "../../../lib/ids.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "../attach-proto.ts";
@@ -28,6 +29,9 @@ export async function attach(d: ContainerDeps, id: string, io: AttachIO): Promis
   let exitCode: number | undefined;
   const done = Promise.withResolvers<void>();
   const reader = new FrameReader();
+  // the supervisor reports the start before its attach socket listens: a session right after a start
+  // (the API's attach before start) may find no socket yet for a moment
+  for (let i = 0; i < 50 && !existsSync(path); i++) await Bun.sleep(20);
   const sock = await Bun.connect({
     unix: path,
     socket: {

@@ -12,7 +12,7 @@ import { refreshState } from "./state.ts";
 export async function logs(
   d: ContainerDeps,
   ref: string,
-  o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void },
+  o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void; signal?: AbortSignal },
 ): Promise<void> {
   const id = d.store.resolve(ref);
   const cfg = d.store.readConfig(id);
@@ -35,7 +35,7 @@ export async function logs(
   if (tail >= 0) entries = tail === 0 ? [] : entries.slice(-tail);
   for (const e of entries) o.onEntry(e);
   if (!o.follow) return;
-  for (;;) {
+  while (!o.signal?.aborted) {
     let active: boolean;
     try {
       active = isActive(refreshState(d, id).Status);

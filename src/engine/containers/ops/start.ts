@@ -35,6 +35,8 @@ export interface ForegroundOptions {
   onResizer?(resize: (s: { rows: number; cols: number }) => void): void;
   /** the container's pid, once running (for signal forwarding) */
   onStarted?(pid: number): void;
+  /** a session will attach just after the start (the API's attach before start): keep the output until it comes */
+  awaitAttach?: boolean;
 }
 
 /** the restart policy's next start found the container stopped by the user meanwhile */
@@ -168,6 +170,7 @@ export async function supervise(
         initialSize: fg?.initialSize,
         onResizer: fg?.onResizer,
         onStarted: fg?.onStarted,
+        awaitAttach: fg?.awaitAttach,
         recordRunning: (pid, startTime, startedAt) => {
           safeUpdate(d, id, (st) => ({
             ...st,
@@ -289,12 +292,12 @@ function decodeMonitorError(json: string): EngineError {
  * Start a container under a detached monitor (`run -d`, `start`): returns once it runs, or throws the
  * start error the monitor reported (kind and message as the monitor saw them).
  */
-export async function startDetached(d: ContainerDeps, id: string): Promise<void> {
+export async function startDetached(d: ContainerDeps, id: string, o: { awaitAttach?: boolean } = {}): Promise<void> {
   const st = refreshState(d, id);
   if (!canStart(st.Status)) return;
   const dir = d.store.dir(id);
   const logFd = openSync(join(dir, "monitor.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-  const argv = [...d.self.argv, "--root", d.berthRoot, "__monitor", id];
+  const argv = [...d.self.argv, "--root", d.berthRoot, "__monitor", ...(o.awaitAttach ? ["--await-attach"] : []), id];
   let proc;
   try {
     proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: logFd, detached: true, cwd: "/", env: d.self.monitorEnv() });
@@ -327,6 +330,8 @@ export interface MonitorOptions {
   resume?: boolean;
   /** launched for a running container whose monitor died (refreshState): supervise it until it exits */
   adopt?: boolean;
+  /** an API client attaches just after this start (ForegroundOptions.awaitAttach), for the first run */
+  awaitAttach?: boolean;
 }
 
 /**
@@ -421,7 +426,7 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
       } else {
         const began = d.clock.now();
         try {
-          info = await supervise(d, id, { onStarted: () => reportOnce("ok") }, { byPolicy, restartable: true });
+          info = await supervise(d, id, { onStarted: () => reportOnce("ok"), awaitAttach: !!o.awaitAttach && !byPolicy }, { byPolicy, restartable: true });
         } catch (e) {
           if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
           throw e;

@@ -1,0 +1,151 @@
+/** The Engine API's system routes: `/_ping`, `/version`, `/info`, `/events`, `/system/df` */
+import { release } from "node:os";
+import { EVENT_FILTERS, followEvents, parseTimeArg, type Engine } from "../../engine/index.ts";
+import { VERSION } from "../../version.ts";
+import type { ApiRequest, ApiResponse, DaemonContext, Route } from "../types.ts";
+import { filtersParam } from "./_params.ts";
+
+const arch = () => (process.arch === "x64" ? "amd64" : process.arch);
+
+function ping(req: ApiRequest, ctx: DaemonContext): ApiResponse {
+  const headers = {
+    "Api-Version": ctx.maxVersion,
+    "Builder-Version": "1",
+    "Docker-Experimental": "false",
+    Swarm: "inactive",
+    "Cache-Control": "no-cache, no-store, must-revalidate",
+    Pragma: "no-cache",
+  };
+  if (req.method === "HEAD") return { status: 200, empty: true, headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } };
+  return { text: "OK", headers };
+}
+
+function version(_req: ApiRequest, ctx: DaemonContext): ApiResponse {
+  const details = {
+    ApiVersion: ctx.maxVersion,
+    MinAPIVersion: ctx.minVersion,
+    Os: "linux",
+    Arch: arch(),
+    KernelVersion: release(),
+    // docker's CLI prints these lines of the Engine component: berth is built by Bun, not Go
+    GoVersion: `bun${Bun.version}`,
+    GitCommit: "",
+    BuildTime: "",
+    Experimental: "false",
+  };
+  return {
+    json: {
+      Platform: { Name: "berth" },
+      Components: [{ Name: "Engine", Version: VERSION, Details: details }],
+      Version: VERSION,
+      ApiVersion: ctx.maxVersion,
+      MinAPIVersion: ctx.minVersion,
+      GitCommit: "",
+      GoVersion: `bun${Bun.version}`,
+      Os: "linux",
+      Arch: arch(),
+      KernelVersion: release(),
+      BuildTime: "",
+    },
+  };
+}
+
+async function info(_req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
+  const i = await ctx.engine.systemInfo({ debug: !!ctx.debug, version: VERSION, apiVersion: ctx.maxVersion });
+  const mirrors = ctx.engine.images.registryMirrors ?? [];
+  return {
+    json: {
+      ...i,
+      // what docker's CLI reads besides, in dockerd's shape (berth has no swarm, one runtime, no plugins)
+      Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
+      Runtimes: { berth: { path: "berth" } },
+      DefaultRuntime: "berth",
+      InitBinary: "",
+      SecurityOptions: ["name=seccomp,profile=builtin", ...(process.getuid?.() === 0 ? [] : ["name=rootless"])],
+      RegistryConfig: {
+        AllowNondistributableArtifactsCIDRs: null,
+        AllowNondistributableArtifactsHostnames: null,
+        InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128"],
+        IndexConfigs: { "docker.io": { Name: "docker.io", Mirrors: mirrors, Secure: true, Official: true } },
+        Mirrors: mirrors,
+      },
+      HttpProxy: "",
+      HttpsProxy: "",
+      NoProxy: "",
+      Isolation: "",
+      CDISpecDirs: [],
+      Containerd: null,
+      ContainerdCommit: { ID: "" },
+      RuncCommit: { ID: "" },
+      InitCommit: { ID: "" },
+      KernelMemoryTCP: false,
+      OomKillDisable: false,
+      BridgeNfIptables: false,
+      BridgeNfIp6tables: false,
+      NEventsListener: 0,
+      NFd: 0,
+      NGoroutines: 0,
+      IndexServerAddress: "https://index.docker.io/v1/",
+      GenericResources: null,
+      DefaultAddressPools: [],
+    },
+  };
+}
+
+/** `GET /events?since=&until=&filters=`: NDJSON, followed until `until` or the client leaves */
+function events(req: ApiRequest, ctx: DaemonContext): ApiResponse {
+  const filters = filtersParam(req).validate(EVENT_FILTERS);
+  const now = Date.now();
+  const since = req.query.get("since") ? parseTimeArg(req.query.get("since")!, now) : undefined;
+  const until = req.query.get("until") ? parseTimeArg(req.query.get("until")!, now) : undefined;
+  const root = ctx.engine.root;
+  async function* lines() {
+    for await (const e of followEvents(root, { since, until, filters, signal: req.signal })) yield JSON.stringify(e) + "\n";
+  }
+  return { stream: lines(), contentType: "application/json" };
+}
+
+/** `GET /system/df` (swagger SystemDataUsageResponse), from the engine's verbose usage */
+async function df(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
+  const e: Engine = ctx.engine;
+  const types = new Set(req.query.getAll("type"));
+  const want = (t: string) => types.size === 0 || types.has(t);
+  const v = await e.diskUsageVerbose();
+  const out: Record<string, unknown> = {};
+  if (want("image")) {
+    const usage = new Map(v.images.map((i) => [i.id as string, i]));
+    const images = await e.imageList({ all: false });
+    out.LayersSize = v.images.reduce((a, i) => a + i.size - i.shared, 0) + Math.max(0, ...v.images.map((i) => i.shared));
+    out.Images = images.map((i) => ({ ...i, SharedSize: usage.get(i.Id)?.shared ?? 0, Containers: usage.get(i.Id)?.containers ?? i.Containers }));
+  }
+  if (want("container")) out.Containers = v.containers.map((c) => ({ ...c.summary, SizeRw: c.size, SizeRootFs: c.size }));
+  if (want("volume")) {
+    const usage = new Map(v.volumes.map((u) => [u.name, u]));
+    out.Volumes = e
+      .volumeList()
+      .Volumes.map((vol) => ({ ...vol, UsageData: { Size: usage.get(vol.Name)?.size ?? -1, RefCount: usage.get(vol.Name)?.links ?? 0 } }));
+  }
+  if (want("build-cache"))
+    out.BuildCache = v.buildCache.map((b) => ({
+      ID: b.id.replace(/^sha256:/, "").slice(0, 25),
+      Parents: null,
+      Type: "regular",
+      Description: "",
+      InUse: b.inUse,
+      Shared: false,
+      Size: b.size,
+      CreatedAt: b.created,
+      LastUsedAt: b.lastUsed.toISOString(),
+      UsageCount: b.keys,
+    }));
+  return { json: out };
+}
+
+export const routes: Route[] = [
+  { method: "GET", path: "/_ping", handler: ping },
+  { method: "HEAD", path: "/_ping", handler: ping },
+  { method: "GET", path: "/version", handler: version },
+  { method: "GET", path: "/info", handler: info },
+  { method: "GET", path: "/events", handler: events },
+  { method: "GET", path: "/system/df", handler: df },
+];

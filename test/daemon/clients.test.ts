@@ -1,0 +1,184 @@
+/**
+ * Other real clients of berth's daemon: Debian's python3-docker (docker-py 5.0.3: a run and a log
+ * stream, images, volumes, networks, registry-less calls), Debian's docker-compose 1.29 (`up -d` of two
+ * services on a network with a named volume, then exec, logs and `down -v`), and dockerode from npm (a
+ * container started and waited for with a wait-strategy loop). Root only; compose creates a bridge (run
+ * under /work/wt/locked).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { rootEnabled } from "../helpers/root.ts";
+import { Registry } from "../integration/registry-fixture.ts";
+import { apiDaemon } from "./_api-daemon.ts";
+
+const d = apiDaemon("daemon-clients");
+const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
+  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+};
+// Debian's interpreter: /usr/bin/python3 has python3-docker, whatever python3 comes first on PATH
+const debianPython = "/usr/bin/python3";
+const tag = Math.random().toString(36).slice(2, 7);
+
+describe.skipIf(!rootEnabled)("docker-py → berth daemon", () => {
+  test("a run, a followed log stream, images, volumes and networks", async () => {
+    const script = `
+import os, sys, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
+print("api", c.version()["ApiVersion"])
+print("run", c.containers.run("busybox", ["sh", "-c", "echo hello-py"], remove=True).decode().strip())
+ct = c.containers.run("busybox", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done"], detach=True)
+lines = b"".join(ct.logs(stream=True, follow=True)).decode().split()
+print("stream", ",".join(lines))
+print("exit", ct.wait()["StatusCode"])
+ct.remove()
+print("image", c.images.get("busybox").tags)
+v = c.volumes.create("pyvol${tag}", labels={"by": "py"})
+print("volume", v.name, [x.name for x in c.volumes.list(filters={"label": "by=py"})])
+v.remove()
+n = c.networks.create("pynet${tag}", labels={"by": "py"})
+print("network", n.name, [x.name for x in c.networks.list(filters={"label": "by=py"})])
+n.remove()
+ctx = os.path.join(os.environ["HOME"], "pyctx")
+os.makedirs(ctx, exist_ok=True)
+open(os.path.join(ctx, "Dockerfile"), "w").write("FROM busybox\\nARG WHO=x\\nRUN echo built-by-$WHO > /who\\n")
+img, logs = c.images.build(path=ctx, tag="pybuilt:1", buildargs={"WHO": "py"}, rm=True)
+print("build", img.tags, any("Step 3/3" in l.get("stream", "") for l in logs))
+print("built-run", c.containers.run("pybuilt:1", ["cat", "/who"], remove=True).decode().strip())
+try:
+    c.images.get("nosuch:1")
+except docker.errors.ImageNotFound:
+    print("notfound ok")
+`;
+    const out = ok(await d.exec([debianPython, "-c", script]));
+    expect(out).toMatch(/^api 1\.\d+\n/);
+    expect(out).toContain("run hello-py\n");
+    expect(out).toContain("stream line1,line2,line3\n");
+    expect(out).toContain("exit 0\n");
+    expect(out).toContain("image ['busybox:latest']\n");
+    expect(out).toContain(`volume pyvol${tag} ['pyvol${tag}']\n`);
+    expect(out).toContain(`network pynet${tag} ['pynet${tag}']\n`);
+    expect(out).toContain("build ['pybuilt:1'] True\n");
+    expect(out).toContain("built-run built-by-py\n");
+    expect(out).toContain("notfound ok\n");
+  });
+});
+
+describe.skipIf(!rootEnabled)("docker-py → berth daemon → a local registry", () => {
+  const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry"));
+  beforeAll(() => reg.start({ htpasswd: { user: "bob", password: "pw-py" } }));
+  afterAll(() => reg.stop());
+
+  test("login (POST /auth), push, pull and registry data (GET /distribution)", async () => {
+    const script = `
+import os, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
+host = "${reg.host}"
+try:
+    c.login(username="bob", password="wrong", registry=host)
+except docker.errors.APIError as e:
+    print("refused", e.status_code)
+print("login", c.login(username="bob", password="pw-py", registry=host)["Status"])
+c.images.get("busybox").tag(host + "/py/bb", "1")
+last = None
+for line in c.images.push(host + "/py/bb", tag="1", stream=True, decode=True):
+    last = line
+print("pushed", last["aux"]["Digest"])
+c.images.remove(host + "/py/bb:1")
+img = c.images.pull(host + "/py/bb", tag="1")
+print("pulled", img.tags)
+rd = c.images.get_registry_data(host + "/py/bb:1")
+print("registry", rd.id == last["aux"]["Digest"], rd.has_platform("linux/amd64"))
+`;
+    const out = ok(await d.exec([debianPython, "-c", script]));
+    expect(out).toContain("refused 401\n");
+    expect(out).toContain("login Login Succeeded\n");
+    expect(out).toMatch(/pushed sha256:[0-9a-f]{64}\n/);
+    // the same image as busybox (pushed from it): both names
+    expect(out).toContain(`pulled ['${reg.host}/py/bb:1', 'busybox:latest']\n`);
+    expect(out).toContain("registry True True\n");
+  });
+});
+
+describe.skipIf(!rootEnabled)("docker-compose 1.29 → berth daemon", () => {
+  test("up -d two services on a network with a named volume; exec; logs; down -v", async () => {
+    const dir = join(d.dir, "compose");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "docker-compose.yml"),
+      `version: "3.7"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo web-up; echo served > /data/index.html; exec httpd -f -p 8080 -h /data"]
+    volumes: ["data:/data"]
+    networks: ["back"]
+    stop_grace_period: 1s
+  client:
+    image: busybox
+    command: ["sleep", "300"]
+    networks: ["back"]
+    stop_grace_period: 1s
+    depends_on: ["web"]
+volumes:
+  data: {}
+networks:
+  back: {}
+`,
+    );
+    const project = `cp${tag}`;
+    const compose = (args: string[]) => d.exec(["docker-compose", "-p", project, ...args], { cwd: dir, env: { COMPOSE_INTERACTIVE_NO_CLI: "1" } });
+    try {
+      ok(await compose(["up", "-d"]));
+      const ps = ok(await d.docker(["ps", "--filter", `label=com.docker.compose.project=${project}`, "--format", "{{.Names}}"]));
+      expect(ps.split("\n").filter(Boolean).sort()).toEqual([`${project}_client_1`, `${project}_web_1`]);
+      expect(ok(await d.docker(["network", "ls", "--format", "{{.Name}}"]))).toContain(`${project}_back`);
+      expect(ok(await d.docker(["volume", "ls", "--format", "{{.Name}}"]))).toContain(`${project}_data`);
+      // the client reaches the web service by its service name over the project network
+      let fetched = "";
+      for (let i = 0; i < 50 && fetched !== "served\n"; i++) {
+        fetched = (await compose(["exec", "-T", "client", "wget", "-qO-", "http://web:8080/index.html"])).stdout;
+        if (fetched !== "served\n") await Bun.sleep(100);
+      }
+      expect(fetched).toBe("served\n");
+      expect(ok(await compose(["logs", "--no-color", "web"]))).toContain("web-up");
+    } finally {
+      const down = await compose(["down", "-v"]);
+      expect(down.exitCode).toBe(0);
+    }
+    expect(ok(await d.docker(["ps", "-a", "--filter", `label=com.docker.compose.project=${project}`, "-q"]))).toBe("");
+    expect(ok(await d.docker(["network", "ls", "--format", "{{.Name}}"]))).not.toContain(`${project}_back`);
+    expect(ok(await d.docker(["volume", "ls", "--format", "{{.Name}}"]))).not.toContain(`${project}_data`);
+  });
+});
+
+describe.skipIf(!rootEnabled)("dockerode → berth daemon", () => {
+  test("a container started and waited for with a wait strategy (log line, then running), stopped, waited, removed", async () => {
+    const docker = new Docker({ socketPath: d.sock });
+    expect((await docker.ping()).toString()).toBe("OK");
+    expect((await docker.listImages()).some((i) => i.RepoTags?.includes("busybox:latest"))).toBe(true);
+    const c = await docker.createContainer({
+      Image: "busybox",
+      name: `node${tag}`,
+      Cmd: ["sh", "-c", "sleep 0.3; echo ready; exec sleep 300"],
+      Labels: { by: "dockerode" },
+    });
+    await c.start();
+    // testcontainers' Wait.forLogMessage: poll the logs until the line shows, within a deadline
+    let logs = "";
+    for (const end = Date.now() + 20_000; !logs.includes("ready") && Date.now() < end; await Bun.sleep(100)) {
+      logs = (await c.logs({ stdout: true, stderr: true })).toString();
+    }
+    expect(logs).toContain("ready");
+    expect((await c.inspect()).State.Running).toBe(true);
+    const listed = await docker.listContainers({ filters: { label: ["by=dockerode"] } });
+    expect(listed.map((x) => x.Id)).toEqual([c.id]);
+    await c.stop({ t: 1 });
+    const waited = (await c.wait()) as { StatusCode: number };
+    expect(waited.StatusCode).toBe(137);
+    await c.remove();
+    await expect(c.inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
