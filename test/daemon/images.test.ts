@@ -105,6 +105,13 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
       const nope = await d.docker(["pull", `${reg.host}/team/bb:nope`]);
       expect(nope.exitCode).toBe(1);
       expect(nope.stderr).toContain("not found");
+      // push -a: every local tag of the repository
+      ok(await d.docker(["tag", "busybox", `${reg.host}/team/multi:a`]));
+      ok(await d.docker(["tag", "busybox", `${reg.host}/team/multi:b`]));
+      const all = ok(await d.docker(["push", "-a", `${reg.host}/team/multi`]));
+      expect(all).toMatch(/a: digest: sha256:[0-9a-f]{64}/);
+      expect(all).toMatch(/b: digest: sha256:[0-9a-f]{64}/);
+      ok(await d.docker(["rmi", `${reg.host}/team/multi:a`, `${reg.host}/team/multi:b`]));
       // logged out, the registry refuses: the CLI sends no credentials
       ok(await d.docker(["logout", reg.host]));
       const anon = await d.docker(["pull", ref]);
