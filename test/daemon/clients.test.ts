@@ -155,15 +155,18 @@ networks:
 });
 
 describe.skipIf(!rootEnabled)("dockerode → berth daemon", () => {
-  test("a container started and waited for with a wait strategy (log line, then running), stopped, waited, removed", async () => {
+  test("a container started and waited for with a wait strategy (log line, then running), its port published on any free port, stopped, waited, removed", async () => {
     const docker = new Docker({ socketPath: d.sock });
     expect((await docker.ping()).toString()).toBe("OK");
     expect((await docker.listImages()).some((i) => i.RepoTags?.includes("busybox:latest"))).toBe(true);
     const c = await docker.createContainer({
       Image: "busybox",
       name: `node${tag}`,
-      Cmd: ["sh", "-c", "sleep 0.3; echo ready; exec sleep 300"],
+      Cmd: ["sh", "-c", "sleep 0.3; echo ready; exec httpd -f -p 8080 -h /etc"],
       Labels: { by: "dockerode" },
+      ExposedPorts: { "8080/tcp": {} },
+      // testcontainers' binding: HostPort "0" is any free port
+      HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "0" }] } },
     });
     await c.start();
     // testcontainers' Wait.forLogMessage: poll the logs until the line shows, within a deadline
@@ -172,7 +175,13 @@ describe.skipIf(!rootEnabled)("dockerode → berth daemon", () => {
       logs = (await c.logs({ stdout: true, stderr: true })).toString();
     }
     expect(logs).toContain("ready");
-    expect((await c.inspect()).State.Running).toBe(true);
+    const info = await c.inspect();
+    expect(info.State.Running).toBe(true);
+    const port = Number(info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort);
+    expect(port).toBeGreaterThan(0);
+    const served = await fetch(`http://127.0.0.1:${port}/hostname`);
+    expect(served.status).toBe(200);
+    expect((await served.text()).trim()).toBe(c.id.slice(0, 12));
     const listed = await docker.listContainers({ filters: { label: ["by=dockerode"] } });
     expect(listed.map((x) => x.Id)).toEqual([c.id]);
     await c.stop({ t: 1 });
