@@ -103,7 +103,7 @@ print("registry", rd.id == last["aux"]["Digest"], rd.has_platform("linux/amd64")
 });
 
 describe.skipIf(!rootEnabled)("docker-compose 1.29 → berth daemon", () => {
-  test("up -d two services on a network with a named volume; exec; logs; down -v", async () => {
+  test("up -d two services (one built) on a network with a named volume; exec; logs; down -v --rmi local", async () => {
     const dir = join(d.dir, "compose");
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -117,8 +117,8 @@ services:
     networks: ["back"]
     stop_grace_period: 1s
   client:
-    image: busybox
-    command: ["sleep", "300"]
+    build: ./client
+    command: ["sh", "-c", "cat /built-by; exec sleep 300"]
     networks: ["back"]
     stop_grace_period: 1s
     depends_on: ["web"]
@@ -128,6 +128,8 @@ networks:
   back: {}
 `,
     );
+    mkdirSync(join(dir, "client"), { recursive: true });
+    writeFileSync(join(dir, "client", "Dockerfile"), "FROM busybox\nARG BY=compose\nRUN echo built-by-$BY > /built-by\n");
     const project = `cp${tag}`;
     const compose = (args: string[]) => d.exec(["docker-compose", "-p", project, ...args], { cwd: dir, env: { COMPOSE_INTERACTIVE_NO_CLI: "1" } });
     try {
@@ -144,13 +146,16 @@ networks:
       }
       expect(fetched).toBe("served\n");
       expect(ok(await compose(["logs", "--no-color", "web"]))).toContain("web-up");
+      // the client service's image was built through POST /build
+      expect(ok(await compose(["logs", "--no-color", "client"]))).toContain("built-by-compose");
     } finally {
-      const down = await compose(["down", "-v"]);
+      const down = await compose(["down", "-v", "--rmi", "local"]);
       expect(down.exitCode).toBe(0);
     }
     expect(ok(await d.docker(["ps", "-a", "--filter", `label=com.docker.compose.project=${project}`, "-q"]))).toBe("");
     expect(ok(await d.docker(["network", "ls", "--format", "{{.Name}}"]))).not.toContain(`${project}_back`);
     expect(ok(await d.docker(["volume", "ls", "--format", "{{.Name}}"]))).not.toContain(`${project}_data`);
+    expect(ok(await d.docker(["images", "--format", "{{.Repository}}"]))).not.toContain(`${project}_client`);
   });
 });
 
