@@ -1,6 +1,6 @@
 /**
  * `--only daemon`: berth's Engine API daemon (issue 12) against dockerd, with the same docker CLI on
- * both sides (DOCKER_HOST decides which daemon it talks to):
+ * both sides (/usr/local/bin/docker when present, else the bench's; DOCKER_HOST decides which daemon):
  *   - `berth daemon` exec → `/_ping` answers (target ≤ 50 ms; dockerd's figure is scenario g's);
  *   - `berth daemon` idle RSS (target ≤ 40 MB);
  *   - `docker run --rm IMG true` through berth's daemon vs dockerd (target ≤ 0.2 ×);
@@ -88,7 +88,8 @@ function batch(create: string[], rm: (ids: string[]) => string[], env: Record<st
 }
 
 export async function scenarioDaemon(ctx: Ctx): Promise<Scenario[]> {
-  const cli = ctx.docker ?? (existsSync("/usr/local/bin/docker") ? "/usr/local/bin/docker" : undefined);
+  // one CLI for both sides: docker 28 where this kind of machine has it (it negotiates dockerd 20.10's API down)
+  const cli = existsSync("/usr/local/bin/docker") ? "/usr/local/bin/docker" : ctx.docker;
   const dir = join(ctx.work, "daemon");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

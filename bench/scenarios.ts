@@ -396,7 +396,7 @@ export function scenarioF(ctx: Ctx): Scenario[] {
 // ------------------------------------------------------------------ g. daemon start-to-ready and idle RSS
 export async function scenarioG(ctx: Ctx): Promise<Scenario> {
   const sc = new Scenario("g", "g. daemon start → ready; idle RSS (informational)");
-  sc.berth.status = "berth has no daemon yet";
+  sc.berth.status = "berth daemon: see the daemon scenario (bench/scenarios-daemon.ts)";
   const restarts = ctx.quick ? 3 : 5;
   const idleMs = ctx.quick ? 3_000 : 15_000;
   const start = sc.row("dockerd start → /_ping");

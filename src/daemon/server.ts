@@ -225,6 +225,7 @@ export class ApiServer {
     }
     let bodyTaken = false;
     const isHead = raw.method === "HEAD";
+    const t0 = performance.now();
     let response: ApiResponse;
     try {
       if (/100-continue/i.test(raw.headers.expect ?? "")) await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -241,6 +242,7 @@ export class ApiServer {
       response = this.errorResponse(e, raw);
     }
 
+    this.o.log.debug(`${raw.method} ${raw.target} → ${"hijack" in response ? "hijack" : (response.status ?? 200)} (${(performance.now() - t0).toFixed(1)} ms)`);
     try {
       if ("hijack" in response) {
         st.streaming = true;
@@ -396,7 +398,7 @@ export class ApiServer {
           sock.write(v);
           const ok = sock.write("\r\n");
           sock.uncork();
-          if (!ok && !sock.destroyed) await new Promise<void>((r) => (sock.once("drain", r), sock.once("close", r)));
+          if (!ok && !sock.destroyed) await drained(sock);
         }
         if (sock.destroyed) break;
       }
@@ -445,4 +447,17 @@ export class ApiServer {
       setTimeout(() => sock.destroy(), 2000).unref();
     }
   }
+}
+
+/** the socket took what was queued, or closed */
+function drained(sock: Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      sock.off("drain", done);
+      sock.off("close", done);
+      resolve();
+    };
+    sock.on("drain", done);
+    sock.on("close", done);
+  });
 }

@@ -348,7 +348,7 @@ export type { CommitContainerOptions } from "./commit.ts";
 export type { PruneFilter } from "./system.ts";
 export type { VerboseDiskUsage } from "./disk-usage.ts";
 /** image references and platforms as the client parses them */
-export { parseDockerRef, parseReference, type Reference } from "../image/index.ts";
+export { parseDockerRef, parseReference, repositoryName, type Reference } from "../image/index.ts";
 export { parsePlatform } from "../image/registry/manifest.ts";
 
 /** docker's prune filters (`until=`, `label=`, `label!=`); invalid_argument for anything else */

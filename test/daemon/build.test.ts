@@ -4,8 +4,9 @@
  * is refused naming DOCKER_BUILDKIT=0. Root only.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import { apiDaemon } from "./_api-daemon.ts";
 
@@ -75,5 +76,35 @@ describe.skipIf(!rootEnabled)("docker build → berth daemon (legacy builder)", 
     const res = await fetch("http://localhost/v1.44/build?version=2", { method: "POST", unix: d.sock, body: new Uint8Array(1024) } as RequestInit);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toContain("DOCKER_BUILDKIT=0");
+  });
+
+  test("a build whose client goes away stops: its RUN container is killed and removed, its context deleted, nothing tagged", async () => {
+    const dir = context("ctx5", { Dockerfile: "FROM busybox\nRUN echo started && exec sleep 61.25\n" });
+    const tar = Bun.spawnSync(["tar", "-C", dir, "-cf", "-", "."]).stdout;
+    const seen = Promise.withResolvers<string>();
+    let text = "";
+    const s = await Bun.connect({
+      unix: d.sock,
+      socket: {
+        data(_s, b) {
+          text += Buffer.from(b).toString();
+          if (text.includes('{"stream":"started')) seen.resolve(text);
+        },
+        close: () => seen.resolve(text),
+        error: () => seen.resolve(text),
+      },
+    });
+    s.write(`POST /v1.44/build?t=abandoned:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${tar.length}\r\n\r\n`);
+    s.write(tar);
+    expect(await seen.promise).toContain("Running in");
+    const sleeping = () => Bun.spawnSync(["pgrep", "-f", "sleep 61.25"]).stdout.toString().trim();
+    expect(sleeping()).not.toBe("");
+    s.terminate();
+    const t0 = Date.now();
+    await waitUntil("the build's RUN process is gone", async () => sleeping() === "", 20_000);
+    await waitUntil("the build's RUN container is gone", async () => (await d.berth(["ps", "-aq"])).stdout === "", 20_000);
+    await waitUntil("the build's context is deleted", async () => readdirSync(join(d.root, "builder", "tmp")).length === 0, 20_000);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect((await d.docker(["image", "inspect", "abandoned:1"])).exitCode).toBe(1);
   });
 });

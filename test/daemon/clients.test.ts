@@ -103,7 +103,7 @@ print("registry", rd.id == last["aux"]["Digest"], rd.has_platform("linux/amd64")
 });
 
 describe.skipIf(!rootEnabled)("docker-compose 1.29 → berth daemon", () => {
-  test("up -d two services on a network with a named volume; exec; logs; down -v", async () => {
+  test("up -d two services (one built) on a network with a named volume; exec; logs; down -v --rmi local", async () => {
     const dir = join(d.dir, "compose");
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -117,8 +117,8 @@ services:
     networks: ["back"]
     stop_grace_period: 1s
   client:
-    image: busybox
-    command: ["sleep", "300"]
+    build: ./client
+    command: ["sh", "-c", "cat /built-by; exec sleep 300"]
     networks: ["back"]
     stop_grace_period: 1s
     depends_on: ["web"]
@@ -128,6 +128,8 @@ networks:
   back: {}
 `,
     );
+    mkdirSync(join(dir, "client"), { recursive: true });
+    writeFileSync(join(dir, "client", "Dockerfile"), "FROM busybox\nARG BY=compose\nRUN echo built-by-$BY > /built-by\n");
     const project = `cp${tag}`;
     const compose = (args: string[]) => d.exec(["docker-compose", "-p", project, ...args], { cwd: dir, env: { COMPOSE_INTERACTIVE_NO_CLI: "1" } });
     try {
@@ -144,26 +146,32 @@ networks:
       }
       expect(fetched).toBe("served\n");
       expect(ok(await compose(["logs", "--no-color", "web"]))).toContain("web-up");
+      // the client service's image was built through POST /build
+      expect(ok(await compose(["logs", "--no-color", "client"]))).toContain("built-by-compose");
     } finally {
-      const down = await compose(["down", "-v"]);
+      const down = await compose(["down", "-v", "--rmi", "local"]);
       expect(down.exitCode).toBe(0);
     }
     expect(ok(await d.docker(["ps", "-a", "--filter", `label=com.docker.compose.project=${project}`, "-q"]))).toBe("");
     expect(ok(await d.docker(["network", "ls", "--format", "{{.Name}}"]))).not.toContain(`${project}_back`);
     expect(ok(await d.docker(["volume", "ls", "--format", "{{.Name}}"]))).not.toContain(`${project}_data`);
+    expect(ok(await d.docker(["images", "--format", "{{.Repository}}"]))).not.toContain(`${project}_client`);
   });
 });
 
 describe.skipIf(!rootEnabled)("dockerode → berth daemon", () => {
-  test("a container started and waited for with a wait strategy (log line, then running), stopped, waited, removed", async () => {
+  test("a container started and waited for with a wait strategy (log line, then running), its port published on any free port, stopped, waited, removed", async () => {
     const docker = new Docker({ socketPath: d.sock });
     expect((await docker.ping()).toString()).toBe("OK");
     expect((await docker.listImages()).some((i) => i.RepoTags?.includes("busybox:latest"))).toBe(true);
     const c = await docker.createContainer({
       Image: "busybox",
       name: `node${tag}`,
-      Cmd: ["sh", "-c", "sleep 0.3; echo ready; exec sleep 300"],
+      Cmd: ["sh", "-c", "sleep 0.3; echo ready; exec httpd -f -p 8080 -h /etc"],
       Labels: { by: "dockerode" },
+      ExposedPorts: { "8080/tcp": {} },
+      // testcontainers' binding: HostPort "0" is any free port
+      HostConfig: { PortBindings: { "8080/tcp": [{ HostPort: "0" }] } },
     });
     await c.start();
     // testcontainers' Wait.forLogMessage: poll the logs until the line shows, within a deadline
@@ -172,7 +180,13 @@ describe.skipIf(!rootEnabled)("dockerode → berth daemon", () => {
       logs = (await c.logs({ stdout: true, stderr: true })).toString();
     }
     expect(logs).toContain("ready");
-    expect((await c.inspect()).State.Running).toBe(true);
+    const info = await c.inspect();
+    expect(info.State.Running).toBe(true);
+    const port = Number(info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort);
+    expect(port).toBeGreaterThan(0);
+    const served = await fetch(`http://127.0.0.1:${port}/hostname`);
+    expect(served.status).toBe(200);
+    expect((await served.text()).trim()).toBe(c.id.slice(0, 12));
     const listed = await docker.listContainers({ filters: { label: ["by=dockerode"] } });
     expect(listed.map((x) => x.Id)).toEqual([c.id]);
     await c.stop({ t: 1 });

@@ -54,7 +54,16 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
     const fromStdin = ok(await d.docker(["import", "-", "imported:2"], { stdin: await Bun.file(tar).bytes() }));
     expect(fromStdin).toMatch(/^sha256:/);
     expect(ok(await d.docker(["run", "--rm", "--pull=never", "imported:1"]))).toBe("imported\n");
-    ok(await d.docker(["rmi", "imported:1", "imported:2"]));
+    // from a URL: the daemon fetches it (fromSrc=URL, no body)
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(Bun.file(tar)) });
+    const url = `http://127.0.0.1:${server.port}/rootfs.tar`;
+    try {
+      expect(ok(await d.docker(["import", url, "imported:3"]))).toMatch(/sha256:[0-9a-f]{64}\n$/);
+    } finally {
+      server.stop(true);
+    }
+    expect(ok(await d.docker(["inspect", "-f", "{{.Comment}}", "imported:3"]))).toBe(`Imported from ${url}\n`);
+    ok(await d.docker(["rmi", "imported:1", "imported:2", "imported:3"]));
   });
 
   test("commit a container's change with -c and -m; prune removes a dangling image", async () => {
@@ -105,6 +114,13 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
       const nope = await d.docker(["pull", `${reg.host}/team/bb:nope`]);
       expect(nope.exitCode).toBe(1);
       expect(nope.stderr).toContain("not found");
+      // push -a: every local tag of the repository
+      ok(await d.docker(["tag", "busybox", `${reg.host}/team/multi:a`]));
+      ok(await d.docker(["tag", "busybox", `${reg.host}/team/multi:b`]));
+      const all = ok(await d.docker(["push", "-a", `${reg.host}/team/multi`]));
+      expect(all).toMatch(/a: digest: sha256:[0-9a-f]{64}/);
+      expect(all).toMatch(/b: digest: sha256:[0-9a-f]{64}/);
+      ok(await d.docker(["rmi", `${reg.host}/team/multi:a`, `${reg.host}/team/multi:b`]));
       // logged out, the registry refuses: the CLI sends no credentials
       ok(await d.docker(["logout", reg.host]));
       const anon = await d.docker(["pull", ref]);

@@ -113,7 +113,10 @@ async function restart(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse
 async function kill(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   const id = idOf(ctx, req.params.id!);
   if (notRunning(ctx, id)) throw new EngineError("conflict", `Cannot kill container: ${req.params.id}: Container ${id} is not running`);
-  await svcOf(ctx).kill(id, req.query.get("signal") || "SIGKILL");
+  const signal = req.query.get("signal") || "SIGKILL";
+  await svcOf(ctx).kill(id, signal);
+  // dockerd's kill with SIGKILL returns once the container is down (a prune or rm right after sees it stopped)
+  if (/^(SIG)?KILL$|^9$/i.test(signal)) await svcOf(ctx).waitStopped(id, 10_000);
   return { status: 204, empty: true };
 }
 
@@ -137,22 +140,32 @@ async function wait(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   if (!["not-running", "next-exit", "removed"].includes(condition)) throw new EngineError("invalid_argument", `invalid condition: "${condition}"`);
   const svc = svcOf(ctx);
   const id = idOf(ctx, req.params.id!);
-  const since = Date.now() - 1;
+  // the follower starts at the log's end now (the generator's first step runs at once), before the state
+  // is read: an exit between the two is not missed, and the log's past is not read at all
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  req.signal.addEventListener("abort", onAbort, { once: true });
+  const it = followEvents(ctx.engine.root, { filters: new Filters({ container: [id], type: ["container"] }), signal: stop.signal, pollMs: 10 });
+  const first = it.next();
+  first.catch(() => {}); // an unreadable log fails the await below; not awaited at all, it must not count as unhandled
   const state = svc.refreshState(id);
   const active = state.Status === "running" || state.Status === "paused";
-  const events = followEvents(ctx.engine.root, { since, filters: new Filters({ container: [id], type: ["container"] }), signal: req.signal, pollMs: 10 });
   async function* body() {
     let code = state.ExitCode;
-    if (condition === "not-running" && !active) {
-      yield JSON.stringify({ StatusCode: code, Error: null }) + "\n";
-      return;
-    }
-    for await (const e of events as AsyncIterable<EventMessage>) {
-      if (e.Action === "die") {
-        code = Number(e.Actor.Attributes.exitCode ?? code);
-        if (condition !== "removed") break;
+    try {
+      if (condition !== "not-running" || active) {
+        for (let n = await first; !n.done; n = await it.next()) {
+          const e = n.value as EventMessage;
+          if (e.Action === "die") {
+            code = Number(e.Actor.Attributes.exitCode ?? code);
+            if (condition !== "removed") break;
+          }
+          if (e.Action === "destroy" && condition === "removed") break;
+        }
       }
-      if (e.Action === "destroy" && condition === "removed") break;
+    } finally {
+      stop.abort();
+      req.signal.removeEventListener("abort", onAbort);
     }
     if (req.signal.aborted) return;
     yield JSON.stringify({ StatusCode: code, Error: null }) + "\n";

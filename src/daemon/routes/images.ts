@@ -11,6 +11,7 @@ import {
   parseDockerRef,
   parsePlatform,
   parseReference,
+  repositoryName,
   parsePruneFilters,
   pullMessages,
   pushMessages,
@@ -106,10 +107,21 @@ async function importImage(req: ApiRequest, engine: Engine): Promise<ApiResponse
 async function push(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   const engine = ctx.engine;
   const name = withTag(req.params.name!, req.query.get("tag"));
-  parseDockerRef(name);
+  const ref = parseReference(name);
+  // dockerd: a bare name pushes every local tag of that repository
+  let names = [name];
+  if (!ref.tag && !ref.digest) {
+    const repo = repositoryName(parseDockerRef(name));
+    names = [];
+    for (const img of await engine.imageList({ all: true })) {
+      for (const t of img.RepoTags) if (repositoryName(parseDockerRef(t)) === repo) names.push(t);
+    }
+    names.sort();
+  }
   // dockerd: a name that is not here is a 404 before the stream, in its words
   try {
-    await engine.images.resolve(name);
+    if (!names.length) throw new EngineError("not_found", "no tag");
+    for (const n of names) await engine.images.resolve(n);
   } catch (e) {
     if (e instanceof EngineError && e.kind === "not_found") throw new EngineError("not_found", `An image does not exist locally with the tag: ${name}`);
     throw e;
@@ -117,7 +129,9 @@ async function push(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   const insecure = await insecureOf(ctx);
   const creds = credentialsOf(registryAuth(req));
   return progressStream(req, async (emit) => {
-    await engine.imagePush(name, { insecure, ...creds, fetch: fetchUntil(req.signal), onProgress: (e) => emit(pushMessages(e), e.type === "start") });
+    for (const n of names) {
+      await engine.imagePush(n, { insecure, ...creds, fetch: fetchUntil(req.signal), onProgress: (e) => emit(pushMessages(e), e.type === "start") });
+    }
   });
 }
 

@@ -75,7 +75,11 @@ export function portSpecs(cfg: ContainerConfigFile): PortSpec[] {
   const specs: PortSpec[] = [];
   for (const [key, bs] of Object.entries(cfg.HostConfig.PortBindings ?? {})) {
     const [port, proto = "tcp"] = key.split("/");
-    for (const b of bs) specs.push(...parsePortSpec(`${b.HostIp ? b.HostIp + ":" : ""}${b.HostPort}${b.HostIp || b.HostPort ? ":" : ""}${port}/${proto}`));
+    for (const b of bs) {
+      // the API's HostPort "0" (testcontainers, docker-py) is docker's "any free port", as an empty one
+      const hostPort = b.HostPort === "0" ? "" : (b.HostPort ?? "");
+      specs.push(...parsePortSpec(`${b.HostIp ? b.HostIp + ":" : ""}${hostPort}${b.HostIp || hostPort ? ":" : ""}${port}/${proto}`));
+    }
   }
   if (cfg.HostConfig.PublishAllPorts) {
     const done = new Set(Object.keys(cfg.HostConfig.PortBindings ?? {}));
