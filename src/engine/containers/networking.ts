@@ -32,6 +32,7 @@ import {
   withHostsEntry,
   withoutHostsEntry,
   startDnsRelay,
+  bindDnsRelaySocket,
   EMBEDDED_DNS_IP,
   type Endpoint,
   type LinkEntry,
@@ -39,6 +40,7 @@ import {
   type PortSpec,
 } from "../../net/index.ts";
 import { startTcp6Proxy } from "../../net/proxy.ts";
+import { closeFd } from "../../ffi/container-io.ts";
 import type { NetworkService } from "../network.ts";
 import { parseLink } from "./create-config.ts";
 import { resolvConf } from "./oci-spec.ts";
@@ -198,7 +200,8 @@ export async function wire(
   cfg: ContainerConfigFile,
   pid: number,
   links: LinkEntry[],
-): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
+  o: { relayFd?: boolean } = {},
+): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void; relay?: { fd: number; upstream: string } }> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
@@ -227,7 +230,17 @@ export async function wire(
     // container gets that network's gateway address in resolv.conf instead
     const primary = eps[0];
     const dnsEp = eps.find((ep) => ep.network !== DEFAULT_NETWORK);
-    if (dnsEp && dnsOk) {
+    // the native monitor serves the relay from a plain fd, unless [::] port proxies keep a Bun monitor anyway
+    const proxied = eps.some((ep) => ep.ports.some((b) => b.hostIp === "" && b.proto === "tcp"));
+    let relayFd: { fd: number; upstream: string } | undefined;
+    if (dnsEp && dnsOk && o.relayFd && !proxied) {
+      try {
+        relayFd = { fd: bindDnsRelaySocket(`/proc/${pid}/ns/net`), upstream: dnsEp.gateway };
+        relay = { stop: () => closeFd(relayFd!.fd) };
+      } catch (e) {
+        nets.log.warn(`container ${shortId(id)}: no resolver on ${EMBEDDED_DNS_IP}, using ${dnsEp.gateway}: ${(e as Error).message}`);
+      }
+    } else if (dnsEp && dnsOk) {
       try {
         relay = await startDnsRelay({ netnsPath: `/proc/${pid}/ns/net`, upstream: `${dnsEp.gateway}:53` });
       } catch (e) {
@@ -252,6 +265,10 @@ export async function wire(
           nets.log.warn(`container ${shortId(id)}: port ${b.hostPort} not published on [::]: ${(e as Error).message}`);
         }
       }
+    }
+    if (relayFd) {
+      // served by the native monitor (it inherits the fd); nothing for this process to stop
+      return { endpoints: eps, relay: relayFd };
     }
     const stops = [...(relay ? [relay] : []), ...proxies];
     return {
