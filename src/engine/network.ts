@@ -300,10 +300,23 @@ export class NetworkService {
       // a pid is meaningless after a reboot: no fsync (replaceFile)
       replaceFile(this.pidFile(), JSON.stringify({ pid: started, startTime: processStartTime(started) ?? "" }), 0o600);
     });
+    // a bind that failed is retried for a second: a server just stopped may still hold the address
+    let failedSince = 0;
+    let hupAt = 0;
     for (const end = Date.now() + 5000; Date.now() < end; await Bun.sleep(5)) {
       const s = this.served()[network];
       if (s === "ok") return;
-      if (s?.startsWith("err ")) throw new EngineError("unavailable", `start DNS server for network ${network}: ${s.slice(4)}`);
+      if (s?.startsWith("err ")) {
+        failedSince ||= Date.now();
+        if (Date.now() - failedSince > 1000) throw new EngineError("unavailable", `start DNS server for network ${network}: ${s.slice(4)}`);
+        const pid = this.dnsPid();
+        if (pid && Date.now() - hupAt >= 100) {
+          hupAt = Date.now();
+          try {
+            kill(pid, osConstants.signals.SIGHUP);
+          } catch {} // it ended just now: the check below starts another
+        }
+      }
       // the server ended meanwhile (it leaves when nothing is wanted any more): start it again, once
       if (!this.dnsPid()) {
         if (retry) return this.ensureDns(network, false);

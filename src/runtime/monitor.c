@@ -5,7 +5,7 @@
  * the same process (same pid and start time, so the recorded MonitorPid stays valid; the container's
  * PID 1 stays its child). From then on this holds the pty master or the pipes, writes the json-file
  * log exactly as logs.ts's JsonLogWriter does (same lines, same rotation), serves the attach socket
- * (attach-proto.ts's frames), relays 127.0.0.11 when asked, runs the health probes and the pauser
+ * (attach-proto.ts's frames), relays 127.0.0.11 and the [::] published ports when asked, runs the health probes and the pauser
  * check through short-lived `berth __monitor --probe|--refresh` children, and waits for the exit.
  * Then it execve()s `berth __monitor --exited …` again, which records the exit, sends the exit frame
  * to the attached clients it inherits, and does the TypeScript work (restart policy, --rm, networks).
@@ -52,6 +52,14 @@ static long long opt_max_size = -1;
 static int opt_max_file = 1;
 static long opt_health_ms;
 static int opt_relay_fd = -1;
+#define MAX_PROXIES 16
+#define MAX_PAIRS 256
+#define PAIR_BUF 16384
+static struct {
+  int fd;
+  struct sockaddr_in target;
+} proxies[MAX_PROXIES];
+static int nproxies;
 static const char *opt_relay_up;
 static char **back_argv; /* berth … __monitor (the rest is appended) */
 static int back_argc;
@@ -465,6 +473,86 @@ static void relay_answer(void) {
   sendto(opt_relay_fd, b, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&relay_pending[slot].from, sizeof relay_pending[slot].from);
 }
 
+/* ------------------------------------------------------------------ [::] port proxies (net/proxy.ts startTcp6Proxy) */
+typedef struct {
+  int fd[2];        /* 0: the client on [::], 1: the container */
+  int connected;    /* fd[1]'s connect finished */
+  int eof[2];       /* read side ended */
+  int shut[2];      /* write side shut (the other side's EOF passed on) */
+  size_t len[2], off[2]; /* buf[i]: bytes read from fd[i], to write to fd[1-i] */
+  char buf[2][PAIR_BUF];
+} pair_t;
+
+static pair_t *pairs[MAX_PAIRS];
+static int npairs;
+
+static void pair_close(int i) {
+  close(pairs[i]->fd[0]);
+  close(pairs[i]->fd[1]);
+  free(pairs[i]);
+  pairs[i] = pairs[--npairs];
+}
+
+static void proxy_accept(int k) {
+  int c;
+  while ((c = accept4(proxies[k].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+    int u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    pair_t *p = npairs < MAX_PAIRS && u >= 0 ? calloc(1, sizeof *p) : NULL;
+    if (!p || (connect(u, (struct sockaddr *)&proxies[k].target, sizeof proxies[k].target) < 0 && errno != EINPROGRESS)) {
+      close(c);
+      if (u >= 0) close(u);
+      free(p);
+      continue;
+    }
+    p->fd[0] = c;
+    p->fd[1] = u;
+    pairs[npairs++] = p;
+  }
+}
+
+/* events wanted on side s of a pair */
+static short pair_events(pair_t *p, int s) {
+  if (s == 1 && !p->connected) return POLLOUT;
+  short e = 0;
+  if (!p->eof[s] && p->len[s] == 0) e |= POLLIN;
+  if (p->len[1 - s] > p->off[1 - s]) e |= POLLOUT;
+  return e;
+}
+
+/* returns 0 when the pair is done */
+static int pair_io(pair_t *p, int s, short re) {
+  if (s == 1 && !p->connected) {
+    if (!(re & (POLLOUT | POLLERR | POLLHUP))) return 1;
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(p->fd[1], SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err) return 0;
+    p->connected = 1;
+    return 1;
+  }
+  if (re & POLLIN || (re & (POLLHUP | POLLERR) && !p->eof[s])) {
+    if (p->len[s] == 0) {
+      ssize_t n = read(p->fd[s], p->buf[s], PAIR_BUF);
+      if (n > 0) p->len[s] = (size_t)n, p->off[s] = 0;
+      else if (n == 0) p->eof[s] = 1;
+      else if (errno != EAGAIN && errno != EINTR) return 0;
+    }
+  }
+  if (re & POLLOUT && p->len[1 - s] > p->off[1 - s]) {
+    ssize_t n = write(p->fd[s], p->buf[1 - s] + p->off[1 - s], p->len[1 - s] - p->off[1 - s]);
+    if (n > 0) p->off[1 - s] += (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EINTR) return 0;
+    if (p->off[1 - s] == p->len[1 - s]) p->len[1 - s] = p->off[1 - s] = 0;
+  }
+  /* an ended side with nothing left to pass on: shut the other side's write half */
+  for (int i = 0; i < 2; i++)
+    if (p->eof[i] && !p->len[i] && !p->shut[1 - i] && (i == 1 || p->connected)) {
+      shutdown(p->fd[1 - i], SHUT_WR);
+      p->shut[1 - i] = 1;
+    }
+  return !(p->shut[0] && p->shut[1]);
+}
+
 /* ------------------------------------------------------------------ berth children (probe, refresh) and the hand-back */
 static pid_t helper_pid; /* the running `berth __monitor --probe|--refresh` */
 static sigset_t old_mask;
@@ -588,6 +676,18 @@ int main(int argc, char **argv) {
       else if (!strcmp(a, "--health-ms")) opt_health_ms = strtol(v, NULL, 10);
       else if (!strcmp(a, "--relay-fd")) opt_relay_fd = num_arg(v);
       else if (!strcmp(a, "--relay-upstream")) opt_relay_up = v;
+      else if (!strcmp(a, "--proxy") && nproxies < MAX_PROXIES) {
+        /* FD:IPV4:PORT — a listening [::] socket and the container address it forwards to */
+        char ip[64];
+        int fd = -1, port = 0;
+        if (sscanf(v, "%d:%63[0-9.]:%d", &fd, ip, &port) == 3) {
+          proxies[nproxies].fd = fd;
+          proxies[nproxies].target.sin_family = AF_INET;
+          proxies[nproxies].target.sin_port = htons((uint16_t)port);
+          inet_pton(AF_INET, ip, &proxies[nproxies].target.sin_addr);
+          nproxies++;
+        }
+      }
       else {
         dprintf(2, "berth-monitor: unknown option %s\n", a);
         return 2;
@@ -604,6 +704,10 @@ int main(int argc, char **argv) {
   int fds[] = {opt_master, opt_out, opt_err, opt_stdin, opt_relay_fd};
   for (unsigned k = 0; k < sizeof fds / sizeof fds[0]; k++)
     if (fds[k] >= 0) fcntl(fds[k], F_SETFD, FD_CLOEXEC);
+  for (int k = 0; k < nproxies; k++) {
+    fcntl(proxies[k].fd, F_SETFD, FD_CLOEXEC);
+    fcntl(proxies[k].fd, F_SETFL, fcntl(proxies[k].fd, F_GETFL) | O_NONBLOCK);
+  }
   if (opt_stdin >= 0) fcntl(opt_stdin, F_SETFL, fcntl(opt_stdin, F_GETFL) | O_NONBLOCK);
 
   sigset_t mask;
@@ -669,7 +773,7 @@ int main(int argc, char **argv) {
         if (now >= early_deadline) early_on = 0;
       } else break;
     }
-    struct pollfd pf[8 + MAX_CLIENTS];
+    struct pollfd pf[8 + MAX_CLIENTS + MAX_PROXIES + 2 * MAX_PAIRS];
     int np = 0, ix_sig = -1, ix_l = -1, ix_o[2] = {-1, -1}, ix_in = -1, ix_rq = -1, ix_ra = -1, ix_c = 0;
     if (sfd >= 0) ix_sig = np, pf[np++] = (struct pollfd){sfd, POLLIN, 0};
     if (lfd >= 0) ix_l = np, pf[np++] = (struct pollfd){lfd, POLLIN, 0};
@@ -679,6 +783,13 @@ int main(int argc, char **argv) {
     if (opt_relay_fd >= 0 && relay_up_fd >= 0) {
       ix_rq = np, pf[np++] = (struct pollfd){opt_relay_fd, POLLIN, 0};
       ix_ra = np, pf[np++] = (struct pollfd){relay_up_fd, POLLIN, 0};
+    }
+    int ix_px = np;
+    for (int k = 0; k < nproxies; k++) pf[np++] = (struct pollfd){proxies[k].fd, POLLIN, 0};
+    int ix_pair = np, npairs_polled = npairs;
+    for (int k = 0; k < npairs; k++) {
+      pf[np++] = (struct pollfd){pairs[k]->fd[0], pair_events(pairs[k], 0), 0};
+      pf[np++] = (struct pollfd){pairs[k]->fd[1], pair_events(pairs[k], 1), 0};
     }
     ix_c = np;
     for (int c = 0; c < nclients; c++)
@@ -744,6 +855,13 @@ int main(int argc, char **argv) {
       close(opt_stdin);
       opt_stdin = -1;
     }
+    for (int k = npairs_polled - 1; k >= 0; k--) {
+      short r0 = pf[ix_pair + 2 * k].revents, r1 = pf[ix_pair + 2 * k + 1].revents;
+      if (!r0 && !r1) continue;
+      if ((r1 && !pair_io(pairs[k], 1, r1)) || (r0 && !pair_io(pairs[k], 0, r0))) pair_close(k);
+    }
+    for (int k = 0; k < nproxies; k++)
+      if (pf[ix_px + k].revents & POLLIN) proxy_accept(k);
     if (ix_rq >= 0 && pf[ix_rq].revents & POLLIN) relay_query();
     if (ix_ra >= 0 && pf[ix_ra].revents & POLLIN) relay_answer();
     int nc = nclients;
@@ -781,6 +899,8 @@ int main(int argc, char **argv) {
     unlink(opt_sock);
   }
   if (opt_relay_fd >= 0) close(opt_relay_fd);
+  for (int k = 0; k < nproxies; k++) close(proxies[k].fd);
+  while (npairs) pair_close(npairs - 1);
   hand_back(status);
   return 125;
 }

@@ -41,6 +41,7 @@ import {
 } from "../../net/index.ts";
 import { startTcp6Proxy } from "../../net/proxy.ts";
 import { closeFd } from "../../ffi/container-io.ts";
+import { listeningTcp6Socket } from "../../ffi/handoff.ts";
 import type { NetworkService } from "../network.ts";
 import { parseLink } from "./create-config.ts";
 import { resolvConf } from "./oci-spec.ts";
@@ -201,13 +202,19 @@ export async function wire(
   pid: number,
   links: LinkEntry[],
   o: { relayFd?: boolean } = {},
-): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void; relay?: { fd: number; upstream: string } }> {
+): Promise<{
+  endpoints: Endpoint[];
+  stopRelay?: () => void;
+  relay?: { fd: number; upstream: string };
+  proxies?: { fd: number; target: string; port: number }[];
+}> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
   let dnsOk = true;
   let relay: { stop(): void } | undefined;
   const proxies: { stop(): void }[] = [];
+  const nativeProxies: { fd: number; target: string; port: number }[] = [];
   try {
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
@@ -230,10 +237,9 @@ export async function wire(
     // container gets that network's gateway address in resolv.conf instead
     const primary = eps[0];
     const dnsEp = eps.find((ep) => ep.network !== DEFAULT_NETWORK);
-    // the native monitor serves the relay from a plain fd, unless [::] port proxies keep a Bun monitor anyway
-    const proxied = eps.some((ep) => ep.ports.some((b) => b.hostIp === "" && b.proto === "tcp"));
+    // for the native monitor: the relay and the proxies as plain fds it inherits (runtime/monitor.c)
     let relayFd: { fd: number; upstream: string } | undefined;
-    if (dnsEp && dnsOk && o.relayFd && !proxied) {
+    if (dnsEp && dnsOk && o.relayFd) {
       try {
         relayFd = { fd: bindDnsRelaySocket(`/proc/${pid}/ns/net`), upstream: dnsEp.gateway };
         relay = { stop: () => closeFd(relayFd!.fd) };
@@ -260,15 +266,19 @@ export async function wire(
       for (const b of ep.ports) {
         if (b.hostIp !== "" || b.proto !== "tcp") continue;
         try {
-          proxies.push(startTcp6Proxy({ hostPort: b.hostPort, target: ep.ip, targetPort: b.containerPort }));
+          if (o.relayFd) {
+            const fd = listeningTcp6Socket(b.hostPort);
+            nativeProxies.push({ fd, target: ep.ip, port: b.containerPort });
+            proxies.push({ stop: () => closeFd(fd) });
+          } else proxies.push(startTcp6Proxy({ hostPort: b.hostPort, target: ep.ip, targetPort: b.containerPort }));
         } catch (e) {
           nets.log.warn(`container ${shortId(id)}: port ${b.hostPort} not published on [::]: ${(e as Error).message}`);
         }
       }
     }
-    if (relayFd) {
-      // served by the native monitor (it inherits the fd); nothing for this process to stop
-      return { endpoints: eps, relay: relayFd };
+    if (o.relayFd) {
+      // served by the native monitor (it inherits the fds); nothing for this process to stop
+      return { endpoints: eps, ...(relayFd ? { relay: relayFd } : {}), proxies: nativeProxies };
     }
     const stops = [...(relay ? [relay] : []), ...proxies];
     return {

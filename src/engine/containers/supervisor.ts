@@ -36,6 +36,8 @@ export interface Prepared {
   beforeStart?: (pid: number) => Promise<void>;
   /** the 127.0.0.11 relay's bound socket, set by beforeStart for the native monitor to serve */
   relay?: { fd: number; upstream: string };
+  /** the [::] port proxies' listening sockets, set by beforeStart for the native monitor to serve */
+  proxies?: { fd: number; target: string; port: number }[];
 }
 
 /**

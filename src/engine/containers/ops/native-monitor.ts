@@ -8,8 +8,8 @@
  * execve()s `berth __monitor --exited STATE ID` with BERTH_MONITOR_EXIT="<wait status> <finishedAt>
  * <session fds>", which records the exit (start.ts finishNativeRun) and goes on as after any run.
  *
- * A Bun monitor stays when something lives in this process that the native one does not do: the
- * [::] userland port proxies (d.relays). A kill -9 at any point leaves the same as a dead Bun monitor:
+ * The 127.0.0.11 relay and the [::] port proxies come as sockets made for it (networking.ts wire). A
+ * Bun monitor stays only when something else lives in this process (d.relays). A kill -9 at any point leaves the same as a dead Bun monitor:
  * the next command's refreshState adopts the container or records its exit.
  */
 import { closeSync, writeSync } from "node:fs";
@@ -106,6 +106,10 @@ export async function handOff(d: ContainerDeps, p: Prepared, h: Handoff, o: { pa
   if (p.relay) {
     fd("--relay-fd", p.relay.fd);
     args.push("--relay-upstream", p.relay.upstream);
+  }
+  for (const px of p.proxies ?? []) {
+    fds.push(px.fd);
+    args.push("--proxy", `${px.fd}:${px.target}:${px.port}`);
   }
   args.push("--exited", JSON.stringify({ delay: o.delay, began: o.began }));
   args.push("--", ...d.self.argv, "--root", d.berthRoot, "__monitor");

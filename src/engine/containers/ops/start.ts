@@ -98,6 +98,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
       const w = await netw.wire(d.networks, cfg, pid, links.hosts, { relayFd: o.nativeRelay });
       if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
       if (w.relay) out.relay = w.relay;
+      if (w.proxies?.length) out.proxies = w.proxies;
       for (const ep of w.endpoints) netEvent(d, "connect", ep.network, cfg.Id);
     };
   }
