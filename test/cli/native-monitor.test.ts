@@ -136,6 +136,53 @@ describe.skipIf(!rootEnabled)("native monitor", () => {
     ok(await run(["rm", again]));
   });
 
+  test("a port published on every address answers on [::1] through the native monitor's proxy, also after a restart", async () => {
+    const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = l.port;
+    l.stop(true);
+    const name = `px-${sfx}`;
+    const big = "x".repeat(300_000);
+    ok(
+      await run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        `${port}:80`,
+        "busybox",
+        "sh",
+        "-c",
+        `mkdir /www; head -c 300000 /dev/zero | tr '\\0' x > /www/big; echo v6 > /www/index.html; exec httpd -f -p 80 -h /www`,
+      ]),
+    );
+    const get = async (path: string) => {
+      let body = "";
+      await waitUntil(`an answer on [::1]:${port}${path}`, async () => {
+        try {
+          body = await (await fetch(`http://[::1]:${port}${path}`)).text();
+          return true;
+        } catch {
+          return false; // httpd not listening yet
+        }
+      });
+      return body;
+    };
+    expect(await get("/")).toBe("v6\n");
+    expect(await get("/big")).toBe(big);
+    const id = await inspect(name, "{{.Id}}");
+    const mon = (JSON.parse(readFileSync(join(root, "containers", id, "state.json"), "utf8")) as { MonitorPid: number }).MonitorPid;
+    expect(readFileSync(`/proc/${mon}/cmdline`, "latin1")).toContain("--proxy");
+    ok(await run(["restart", "-t", "1", name]));
+    expect(await get("/")).toBe("v6\n");
+    ok(await run(["rm", "-f", name]));
+    const refused = await fetch(`http://[::1]:${port}/`).then(
+      () => false,
+      () => true,
+    );
+    expect(refused).toBe(true);
+  });
+
   test("one DNS process serves every user network, and ends with the last", async () => {
     const nets = [`dn1-${sfx}`, `dn2-${sfx}`];
     const dns = () =>
