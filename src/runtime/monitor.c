@@ -577,15 +577,27 @@ static pid_t spawn_berth(const char *mode) {
 
 /* "PausedBy" in state.json names a process that is gone (pause.ts watchPauser) */
 static int pauser_gone(void) {
-  char b[16384];
+  static char b[1 << 18];
+  static struct timespec seen;
+  static off_t seen_size = -1;
+  static int seen_paused;
+  struct stat sb;
+  if (stat(opt_state, &sb) < 0) return 0;
+  /* unchanged since the last look, and no pause in it then: nothing to read */
+  if (sb.st_mtim.tv_sec == seen.tv_sec && sb.st_mtim.tv_nsec == seen.tv_nsec && sb.st_size == seen_size && !seen_paused) return 0;
+  seen = sb.st_mtim;
+  seen_size = sb.st_size;
+  seen_paused = 0;
   int fd = open(opt_state, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
-  ssize_t n = read(fd, b, sizeof b - 1);
+  ssize_t n = 0, got;
+  while (n < (ssize_t)sizeof b - 1 && (got = read(fd, b + n, sizeof b - 1 - (size_t)n)) > 0) n += got;
   close(fd);
   if (n <= 0) return 0;
   b[n] = 0;
   char *p = strstr(b, "\"PausedBy\"");
   if (!p) return 0;
+  seen_paused = 1;
   char *q = strstr(p, "\"Pid\"");
   char *r = strstr(p, "\"StartTime\"");
   if (!q || !r) return 0;
