@@ -42,8 +42,10 @@ export async function nativeMonitorPath(cacheDir: string): Promise<string | unde
       // from source: the same C, compiled here once (a missing gcc leaves the Bun monitor)
       path = join(cacheDir, `monitor-src-${hash(monitorSource)}`);
       if (!existsSync(path)) {
-        const src = `${path}.c`;
-        const out = `${path}.tmp`;
+        // names of this process's own: two monitors may compile at once
+        const mine = hash(String(Math.random()));
+        const src = `${path}.${mine}.c`;
+        const out = `${path}.${mine}.tmp`;
         writeFileSync(src, monitorSource);
         try {
           const r = Bun.spawnSync(["gcc", "-O2", "-s", "-o", out, src], { stdout: "ignore", stderr: "ignore" });
