@@ -33,7 +33,7 @@ import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
 import { kill } from "../ffi/proc.ts";
-import { processStartTime } from "../runtime/index.ts";
+import { nativeMonitorPath, processStartTime } from "../runtime/index.ts";
 import {
   DEFAULT_NETWORK,
   DEFAULT_NETWORK_DRIVER,
@@ -374,7 +374,10 @@ export class NetworkService {
     if (!self) throw new EngineError("unavailable", `${what}: this engine was opened without a berth command to run`);
     const log = join(this.dnsDir, `${network}.log`);
     const logFd = openSync(log, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-    const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", ...args], {
+    // the server of every network: the native one (runtime/monitor.c's DNS mode) unless BERTH_MONITOR=bun
+    const native = network === "all" && self.env.BERTH_MONITOR !== "bun" ? await nativeMonitorPath(join(this.o.root, "bin")) : undefined;
+    const argv = native ? [native] : [...self.argv];
+    const proc = Bun.spawn([...argv, "--root", this.o.root, "__dns", ...args], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: logFd,

@@ -33,6 +33,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <ctype.h>
 
 #define MAX_LINE 16384
 #define MAX_CLIENTS 64
@@ -660,8 +662,429 @@ static int num_arg(const char *s) {
   return (int)strtol(s, NULL, 10);
 }
 
+
+/* ================================================================== DNS mode (engine/network.ts serveDns)
+ * `berth-monitor --root ROOT __dns`: the embedded DNS server of every wanted user network of ROOT, as
+ * net/dns.ts startDnsServer does it for one (same answers, same forwarding), in one small process:
+ * ROOT/network/.dns/wanted/<name> marks a network, ROOT/network/<name>.json is its record (gateway,
+ * endpoints with their names). Scans again on SIGHUP and every 2 s, writes served.json after each scan,
+ * ends on SIGTERM/SIGINT or when nothing is wanted. "ok" on stdout once the first scan is done. */
+#define DNS_MAX_NETS 64
+#define DNS_MAX_EPS 1024
+#define DNS_PENDING 256
+
+typedef struct {
+  char ip[16];
+  char names[1024]; /* NUL-separated, empty name last */
+} dns_ep;
+
+typedef struct {
+  char name[160];
+  char gateway[64];
+  char error[160];
+  int fd, up_fd;
+  struct timespec mtime;
+  dns_ep *eps;
+  int neps;
+  struct {
+    uint16_t id;
+    int up;
+    struct sockaddr_in client;
+    long long at;
+  } pending[DNS_PENDING];
+} dns_net;
+
+static const char *dns_root;
+static dns_net dns_nets[DNS_MAX_NETS];
+static int dns_nnets;
+static struct sockaddr_in dns_up[8];
+static int dns_nup;
+
+/* ---- a JSON reader just big enough for a network record */
+typedef struct {
+  const char *p, *e;
+} js_t;
+
+static void js_ws(js_t *j) {
+  while (j->p < j->e && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
+}
+
+static int js_str(js_t *j, char *out, size_t cap) {
+  js_ws(j);
+  if (j->p >= j->e || *j->p != '"') return -1;
+  j->p++;
+  size_t n = 0;
+  while (j->p < j->e && *j->p != '"') {
+    char c = *j->p++;
+    if (c == '\\' && j->p < j->e) {
+      char x = *j->p++;
+      if (x == 'u' && j->e - j->p >= 4) {
+        char h[5] = {j->p[0], j->p[1], j->p[2], j->p[3], 0};
+        j->p += 4;
+        unsigned v = (unsigned)strtoul(h, NULL, 16);
+        c = v < 0x80 ? (char)v : '?'; /* names and addresses are ASCII */
+      } else c = x == 'n' ? '\n' : x == 't' ? '\t' : x == 'r' ? '\r' : x == 'b' ? '\b' : x == 'f' ? '\f' : x;
+    }
+    if (out && n + 1 < cap) out[n++] = c;
+  }
+  if (j->p >= j->e) return -1;
+  j->p++;
+  if (out) out[n] = 0;
+  return 0;
+}
+
+static int js_skip(js_t *j) {
+  js_ws(j);
+  if (j->p >= j->e) return -1;
+  char c = *j->p;
+  if (c == '"') return js_str(j, NULL, 0);
+  if (c == '{' || c == '[') {
+    char close = c == '{' ? '}' : ']';
+    j->p++;
+    js_ws(j);
+    if (j->p < j->e && *j->p == close) return j->p++, 0;
+    for (;;) {
+      if (c == '{') {
+        if (js_str(j, NULL, 0)) return -1;
+        js_ws(j);
+        if (j->p >= j->e || *j->p++ != ':') return -1;
+      }
+      if (js_skip(j)) return -1;
+      js_ws(j);
+      if (j->p >= j->e) return -1;
+      if (*j->p == ',') {
+        j->p++;
+        continue;
+      }
+      if (*j->p++ == close) return 0;
+      return -1;
+    }
+  }
+  while (j->p < j->e && !strchr(",}] \n\r\t", *j->p)) j->p++;
+  return 0;
+}
+
+/* iterate an object's members: returns 1 with the key read and positioned at the value, 0 at its end */
+static int js_member(js_t *j, char *key, size_t cap, int *first) {
+  js_ws(j);
+  if (*first) {
+    if (j->p >= j->e || *j->p != '{') return -1;
+    j->p++;
+    *first = 0;
+  } else {
+    if (j->p < j->e && *j->p == ',') j->p++;
+  }
+  js_ws(j);
+  if (j->p < j->e && *j->p == '}') return j->p++, 0;
+  if (js_str(j, key, cap)) return -1;
+  js_ws(j);
+  if (j->p >= j->e || *j->p++ != ':') return -1;
+  return 1;
+}
+
+static int dns_load(dns_net *n) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/network/%s.json", dns_root, n->name);
+  struct stat sb;
+  if (stat(path, &sb) < 0) return -1;
+  if (n->eps && sb.st_mtim.tv_sec == n->mtime.tv_sec && sb.st_mtim.tv_nsec == n->mtime.tv_nsec) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char *b = malloc((size_t)sb.st_size + 1);
+  ssize_t got = 0, r;
+  while (b && got < sb.st_size && (r = read(fd, b + got, (size_t)(sb.st_size - got))) > 0) got += r;
+  close(fd);
+  if (!b) return -1;
+  if (!n->eps) n->eps = calloc(DNS_MAX_EPS, sizeof(dns_ep));
+  js_t j = {b, b + got};
+  char key[256];
+  int first = 1, k, neps = 0, ok = 0;
+  char gateway[64] = "";
+  while ((k = js_member(&j, key, sizeof key, &first)) == 1) {
+    if (!strcmp(key, "gateway")) {
+      if (js_str(&j, gateway, sizeof gateway)) break;
+    } else if (!strcmp(key, "endpoints")) {
+      int f2 = 1, k2;
+      while ((k2 = js_member(&j, key, sizeof key, &f2)) == 1) {
+        dns_ep *ep = neps < DNS_MAX_EPS ? &n->eps[neps++] : NULL;
+        if (ep) snprintf(ep->ip, sizeof ep->ip, "%.15s", key), ep->names[0] = ep->names[1] = 0;
+        int f3 = 1, k3;
+        while ((k3 = js_member(&j, key, sizeof key, &f3)) == 1) {
+          if (strcmp(key, "names") || !ep) {
+            if (js_skip(&j)) break;
+            continue;
+          }
+          js_ws(&j);
+          if (j.p < j.e && *j.p == 'n') { /* null */
+            js_skip(&j);
+            continue;
+          }
+          if (j.p >= j.e || *j.p++ != '[') break;
+          size_t off = 0;
+          for (;;) {
+            js_ws(&j);
+            if (j.p < j.e && *j.p == ']') {
+              j.p++;
+              break;
+            }
+            char nm[256];
+            if (js_str(&j, nm, sizeof nm)) break;
+            size_t l = strlen(nm);
+            if (off + l + 2 < sizeof ep->names) {
+              for (size_t i = 0; i < l; i++) ep->names[off + i] = (char)tolower((unsigned char)nm[i]);
+              off += l;
+              ep->names[off++] = 0;
+              ep->names[off] = 0;
+            }
+            js_ws(&j);
+            if (j.p < j.e && *j.p == ',') j.p++;
+          }
+        }
+        if (k3 < 0) break;
+      }
+      if (k2 < 0) break;
+    } else if (js_skip(&j))
+      break;
+  }
+  ok = k == 0;
+  free(b);
+  if (!ok) return -1;
+  n->neps = neps;
+  n->mtime = sb.st_mtim;
+  if (!n->gateway[0]) snprintf(n->gateway, sizeof n->gateway, "%s", gateway);
+  return strcmp(n->gateway, gateway) ? 1 : 0; /* 1: the gateway changed, bind again */
+}
+
+static void dns_upstreams(void) {
+  FILE *f = fopen("/etc/resolv.conf", "re");
+  char line[512];
+  dns_nup = 0;
+  while (f && fgets(line, sizeof line, f) && dns_nup < 8) {
+    char ip[64];
+    struct in_addr a;
+    if (sscanf(line, " nameserver %63s", ip) == 1 && inet_pton(AF_INET, ip, &a) == 1) {
+      dns_up[dns_nup].sin_family = AF_INET;
+      dns_up[dns_nup].sin_port = htons(53);
+      dns_up[dns_nup].sin_addr = a;
+      dns_nup++;
+    }
+  }
+  if (f) fclose(f);
+}
+
+static int ip_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void dns_query(dns_net *n) {
+  uint8_t b[4096];
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  ssize_t len = recvfrom(n->fd, b, sizeof b, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+  if (len < 12) return;
+  uint16_t id = (uint16_t)(b[0] << 8 | b[1]), flags = (uint16_t)(b[2] << 8 | b[3]), qd = (uint16_t)(b[4] << 8 | b[5]);
+  if (flags & 0x8000 || qd < 1) return;
+  char name[300];
+  size_t nl = 0, off = 12;
+  for (;;) {
+    if (off >= (size_t)len) return;
+    unsigned l = b[off];
+    if (l == 0) break;
+    if (l > 63 || off + 1 + l > (size_t)len) return;
+    if (nl && nl < sizeof name - 1) name[nl++] = '.';
+    for (unsigned i = 0; i < l && nl < sizeof name - 1; i++) name[nl++] = (char)tolower(b[off + 1 + i]);
+    off += 1 + l;
+  }
+  name[nl] = 0;
+  off += 1;
+  if (off + 4 > (size_t)len) return;
+  uint16_t type = (uint16_t)(b[off] << 8 | b[off + 1]), cls = (uint16_t)(b[off + 2] << 8 | b[off + 3]);
+  size_t end = off + 4;
+  const char *ips[64];
+  int nips = 0;
+  if (dns_load(n) >= 0)
+    for (int e = 0; e < n->neps && nips < 64; e++)
+      for (const char *p = n->eps[e].names; *p; p += strlen(p) + 1)
+        if (!strcmp(p, name)) {
+          ips[nips++] = n->eps[e].ip;
+          break;
+        }
+  if (nips > 0 && cls == 1) {
+    qsort(ips, (size_t)nips, sizeof ips[0], ip_cmp);
+    uint8_t out[4096];
+    int nans = type == 1 ? nips : 0;
+    size_t ql = end - 12;
+    if (12 + ql + (size_t)nans * 16 > sizeof out) return;
+    memset(out, 0, 12);
+    uint16_t of = (uint16_t)(0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | 0x0080);
+    out[0] = (uint8_t)(id >> 8), out[1] = (uint8_t)id, out[2] = (uint8_t)(of >> 8), out[3] = (uint8_t)of;
+    out[5] = 1, out[6] = (uint8_t)(nans >> 8), out[7] = (uint8_t)nans;
+    memcpy(out + 12, b + 12, ql);
+    size_t o = 12 + ql;
+    for (int i = 0; i < nans; i++) {
+      struct in_addr a;
+      inet_pton(AF_INET, ips[i], &a);
+      uint8_t rr[12] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 600 >> 8, 600 & 0xff, 0, 4};
+      memcpy(out + o, rr, 12);
+      memcpy(out + o + 12, &a, 4);
+      o += 16;
+    }
+    sendto(n->fd, out, o, MSG_DONTWAIT, (struct sockaddr *)&from, sizeof from);
+    return;
+  }
+  if (!dns_nup) {
+    uint8_t out[4096];
+    size_t ql = end - 12;
+    memset(out, 0, 12);
+    uint16_t of = (uint16_t)(0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | 0x0080 | 2);
+    out[0] = (uint8_t)(id >> 8), out[1] = (uint8_t)id, out[2] = (uint8_t)(of >> 8), out[3] = (uint8_t)of, out[5] = 1;
+    memcpy(out + 12, b + 12, ql);
+    sendto(n->fd, out, 12 + ql, MSG_DONTWAIT, (struct sockaddr *)&from, sizeof from);
+    return;
+  }
+  int up = id % dns_nup;
+  int slot = (id ^ up) % DNS_PENDING;
+  n->pending[slot].id = id;
+  n->pending[slot].up = up;
+  n->pending[slot].client = from;
+  n->pending[slot].at = now_ms();
+  sendto(n->up_fd, b, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&dns_up[up], sizeof dns_up[up]);
+}
+
+static void dns_answer(dns_net *n) {
+  uint8_t b[65536];
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  ssize_t len = recvfrom(n->up_fd, b, sizeof b, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+  if (len < 2) return;
+  uint16_t id = (uint16_t)(b[0] << 8 | b[1]);
+  for (int up = 0; up < dns_nup; up++) {
+    if (from.sin_addr.s_addr != dns_up[up].sin_addr.s_addr || from.sin_port != dns_up[up].sin_port) continue;
+    int slot = (id ^ up) % DNS_PENDING;
+    if (!n->pending[slot].at || n->pending[slot].id != id || n->pending[slot].up != up || now_ms() - n->pending[slot].at > 5000) return;
+    n->pending[slot].at = 0;
+    sendto(n->fd, b, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&n->pending[slot].client, sizeof n->pending[slot].client);
+    return;
+  }
+}
+
+static void dns_close(int i) {
+  if (dns_nets[i].fd >= 0) close(dns_nets[i].fd);
+  if (dns_nets[i].up_fd >= 0) close(dns_nets[i].up_fd);
+  free(dns_nets[i].eps);
+  dns_nets[i] = dns_nets[--dns_nnets];
+}
+
+/* the wanted networks bound, the others released, served.json written; returns how many are wanted */
+static int dns_scan(void) {
+  char dir[4096], path[4096];
+  snprintf(dir, sizeof dir, "%s/network/.dns/wanted", dns_root);
+  char wanted[DNS_MAX_NETS][160];
+  int nw = 0;
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d)) && nw < DNS_MAX_NETS) {
+    if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof wanted[0]) continue;
+    snprintf(path, sizeof path, "%s/network/%s.json", dns_root, de->d_name);
+    if (access(path, F_OK) == 0) strcpy(wanted[nw++], de->d_name);
+  }
+  if (d) closedir(d);
+  for (int i = dns_nnets - 1; i >= 0; i--) {
+    int keep = 0;
+    for (int w = 0; w < nw; w++) keep |= !strcmp(wanted[w], dns_nets[i].name);
+    if (!keep || dns_nets[i].error[0] || dns_load(&dns_nets[i]) != 0) dns_close(i);
+  }
+  for (int w = 0; w < nw; w++) {
+    int have = 0;
+    for (int i = 0; i < dns_nnets; i++) have |= !strcmp(wanted[w], dns_nets[i].name);
+    if (have || dns_nnets == DNS_MAX_NETS) continue;
+    dns_net *n = &dns_nets[dns_nnets++];
+    memset(n, 0, sizeof *n);
+    n->fd = n->up_fd = -1;
+    snprintf(n->name, sizeof n->name, "%.159s", wanted[w]);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(53)};
+    if (dns_load(n) < 0 || inet_pton(AF_INET, n->gateway, &sa.sin_addr) != 1) {
+      char nm[160];
+      memcpy(nm, n->name, sizeof nm);
+      snprintf(n->error, sizeof n->error, "network %.100s: unreadable record", nm);
+      continue;
+    }
+    n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    n->up_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (n->fd < 0 || n->up_fd < 0 || bind(n->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+      char gw[64];
+      memcpy(gw, n->gateway, sizeof gw);
+      snprintf(n->error, sizeof n->error, "bind %.63s:53: %.80s", gw, strerror(errno));
+    }
+  }
+  /* served.json: {"name":"ok"|"err …"} (tmp + rename) */
+  char tmp[4200], body[DNS_MAX_NETS * 360 + 8];
+  size_t o = 0;
+  body[o++] = '{';
+  for (int i = 0; i < dns_nnets; i++)
+    o += (size_t)snprintf(body + o, sizeof body - o, "%s\"%s\":\"%s%s\"", i ? "," : "", dns_nets[i].name, dns_nets[i].error[0] ? "err " : "ok",
+                          dns_nets[i].error);
+  body[o++] = '}';
+  snprintf(path, sizeof path, "%s/network/.dns/served.json", dns_root);
+  snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    write_all(fd, body, o);
+    close(fd);
+    rename(tmp, path);
+  }
+  return nw;
+}
+
+static int dns_main(const char *root) {
+  dns_root = root;
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  dns_upstreams();
+  dns_scan();
+  write_all(1, "ok\n", 3);
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) dup2(nul, 1), close(nul);
+  long long next = now_ms() + 2000;
+  for (;;) {
+    struct pollfd pf[1 + 2 * DNS_MAX_NETS];
+    int np = 0;
+    pf[np++] = (struct pollfd){sfd, POLLIN, 0};
+    int polled = dns_nnets;
+    for (int i = 0; i < polled; i++) {
+      pf[np++] = (struct pollfd){dns_nets[i].fd, POLLIN, 0};
+      pf[np++] = (struct pollfd){dns_nets[i].up_fd, POLLIN, 0};
+    }
+    long long now = now_ms();
+    if (poll(pf, (nfds_t)np, next > now ? (int)(next - now) : 0) < 0 && errno != EINTR) return 1;
+    int rescan = 0;
+    if (pf[0].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo != SIGHUP) return 0;
+        rescan = 1;
+      }
+    }
+    for (int i = 0; i < polled; i++) {
+      if (pf[1 + 2 * i].revents & POLLIN) dns_query(&dns_nets[i]);
+      if (pf[2 + 2 * i].revents & POLLIN) dns_answer(&dns_nets[i]);
+    }
+    if (now_ms() >= next) {
+      next = now_ms() + 2000;
+      if (dns_scan() == 0) return 0;
+    } else if (rescan)
+      dns_scan();
+  }
+}
+
 int main(int argc, char **argv) {
   int i;
+  if (argc == 4 && !strcmp(argv[1], "--root") && !strcmp(argv[3], "__dns")) return dns_main(argv[2]);
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : "";
