@@ -201,6 +201,10 @@ describe.skipIf(!rootEnabled)("native monitor", () => {
         ok(await run(["run", "-d", "--network", n, "--name", `b-${n}`, "busybox", "sleep", "60"]));
       }
       expect(dns().length).toBe(1);
+      // the native server (monitor.c's DNS mode): a couple of MB, not a Bun process
+      const pid = dns()[0]!;
+      expect(readFileSync(`/proc/${pid}/cmdline`, "latin1")).toMatch(/\/bin\/monitor-/);
+      expect(Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1])).toBeLessThan(4096);
       for (const n of nets) {
         const r = await run(["exec", `a-${n}`, "nslookup", `b-${n}`]);
         expect(r.stdout).toContain(n === nets[0] ? SUBNETS[0]! : SUBNETS[1]!);
