@@ -13,8 +13,8 @@
  * Tests set all three so they never share the host's default bridge or table with other users of the
  * machine.
  *
- * Embedded DNS. One `berth __dns` process per root serves every user-defined network that has
- * containers, listening on each network's gateway, port 53 (see src/net/dns.ts for why not
+ * Embedded DNS. One `berth __dns` process per root (the native one, runtime/monitor.c's DNS mode, or
+ * this file's serveDns under BERTH_MONITOR=bun) serves every user-defined network that has containers, listening on each network's gateway, port 53 (see src/net/dns.ts for why not
  * 127.0.0.11); one process instead of one per network keeps the resident cost of a network to a pair of
  * sockets (issue 13). A network is marked wanted (.dns/wanted/<name>) when a container connects and
  * unmarked when the last endpoint leaves or the network is removed, under one flock so a start and a
