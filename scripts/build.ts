@@ -54,7 +54,23 @@ async function buildShim(): Promise<string | undefined> {
 }
 const shimObject = await buildShim();
 
-await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} --outfile ${tmp}`.quiet();
+/**
+ * The native monitor (src/runtime/monitor.c, runtime/monitor.ts): compiled with gcc and embedded as
+ * the asset `berth-monitor.bin` (Bun.embeddedFiles). Without gcc the binary has none and detached
+ * containers keep the Bun monitor. Returns the extra entry points for `bun build`.
+ */
+async function buildMonitor(): Promise<string[]> {
+  const out = `${root}/dist/.gen/berth-monitor.bin`;
+  mkdirSync(`${root}/dist/.gen`, { recursive: true });
+  const r = await $`gcc -O2 -s -Wall -Wextra -Werror -o ${out} ${root}/src/runtime/monitor.c`.nothrow().quiet();
+  if (r.exitCode !== 0) {
+    console.error(`native monitor not built (gcc: ${r.stderr.toString().trim().split("\n")[0] || "missing"}): detached containers use the Bun monitor`);
+    return [];
+  }
+  return [out, "--asset-naming=[name].[ext]"];
+}
+const monitorEntries = await buildMonitor();
+await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${monitorEntries} --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

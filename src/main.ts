@@ -76,7 +76,9 @@ function daemonNetwork(daemon: DaemonConfig): { addressPools?: string } {
  * `bun src/main.ts` (tests) the whole environment */
 function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string> } {
   const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
-  if (compiled) return { argv: [process.execPath], env: { PATH: env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } };
+  // BERTH_MONITOR=bun (keep the Bun monitor for detached containers) reaches the monitor too
+  const monitor: Record<string, string> = env.BERTH_MONITOR ? { BERTH_MONITOR: env.BERTH_MONITOR } : {};
+  if (compiled) return { argv: [process.execPath], env: { PATH: env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...monitor } };
   return { argv: [process.execPath, Bun.main], env: { ...env } as Record<string, string> };
 }
 

@@ -13,14 +13,16 @@
  * Tests set all three so they never share the host's default bridge or table with other users of the
  * machine.
  *
- * Embedded DNS. One `berth __dns <network>` process per user-defined network that has containers,
- * listening on the network's gateway, port 53 (see src/net/dns.ts for why not 127.0.0.11). It is
- * started when a container connects and stopped when the last endpoint leaves or the network is
- * removed, under a per-network flock so a start and a stop cannot cross: the stop re-reads the record
- * under the lock and leaves a server that got a new endpoint in the meantime. The process also exits
- * by itself when its network's record disappears. Its pid is trusted only with a matching start time.
+ * Embedded DNS. One `berth __dns` process per root (the native one, runtime/monitor.c's DNS mode, or
+ * this file's serveDns under BERTH_MONITOR=bun) serves every user-defined network that has containers, listening on each network's gateway, port 53 (see src/net/dns.ts for why not
+ * 127.0.0.11); one process instead of one per network keeps the resident cost of a network to a pair of
+ * sockets (issue 13). A network is marked wanted (.dns/wanted/<name>) when a container connects and
+ * unmarked when the last endpoint leaves or the network is removed, under one flock so a start and a
+ * stop cannot cross: the stop re-reads the record under the lock and keeps a network that got a new
+ * endpoint in the meantime. The server scans again on SIGHUP and every 2 s, and ends with the last
+ * wanted network. Its pid is trusted only with a matching start time.
  */
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
@@ -31,7 +33,7 @@ import { replaceFile } from "../lib/atomic-write.ts";
 import type { Logger } from "../lib/log.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
 import { kill } from "../ffi/proc.ts";
-import { processStartTime } from "../runtime/index.ts";
+import { nativeMonitorPath, processStartTime } from "../runtime/index.ts";
 import {
   DEFAULT_NETWORK,
   DEFAULT_NETWORK_DRIVER,
@@ -44,6 +46,7 @@ import {
   predefinedNetworks,
   startDnsRelay,
   startDnsServer,
+  type DnsServer,
   type NetworkRecord,
 } from "../net/index.ts";
 
@@ -224,11 +227,11 @@ export class NetworkService {
 
   // ------------------------------------------------------------------------------------ DNS
 
-  /** the per-network DNS lock, held while `fn` (sync or async) runs; flock is per open file, so one
-   * process never shares it with itself across an await */
-  private withDnsLock<R>(network: string, fn: () => R): R {
+  /** the DNS lock (one for the root's single server), held while `fn` (sync or async) runs; flock is
+   * per open file, so one process never shares it with itself across an await */
+  private withDnsLock<R>(fn: () => R): R {
     mkdirSync(this.dnsDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(join(this.dnsDir, `${network}.lock`), constants.O_RDWR | constants.O_CREAT | 0o2000000 /* O_CLOEXEC */, 0o600);
+    const fd = openSync(join(this.dnsDir, "all.lock"), constants.O_RDWR | constants.O_CREAT | 0o2000000 /* O_CLOEXEC */, 0o600);
     flock(fd, LOCK_EX);
     const release = () => {
       flock(fd, LOCK_UN);
@@ -246,56 +249,118 @@ export class NetworkService {
     return r;
   }
 
-  private pidFile(network: string): string {
-    return join(this.dnsDir, `${network}.json`);
+  private pidFile(): string {
+    return join(this.dnsDir, "all.json");
   }
 
-  /** the running DNS server's pid, or 0 */
-  dnsPid(network: string): number {
+  /** the networks the server should serve: one empty file each */
+  private wantedDir(): string {
+    return join(this.dnsDir, "wanted");
+  }
+
+  /** what the server serves now, by network: "ok" or "err <message>" (written by the server after each scan) */
+  private served(): Record<string, string> {
     try {
-      const r = JSON.parse(readFileSync(this.pidFile(network), "utf8")) as { pid: number; startTime: string };
-      return r.pid && processStartTime(r.pid) === r.startTime ? r.pid : 0;
+      return JSON.parse(readFileSync(join(this.dnsDir, "served.json"), "utf8")) as Record<string, string>;
+    } catch {
+      return {}; // none yet (or torn mid-write): nothing known to be served
+    }
+  }
+
+  /** the running DNS server's pid (it serves every user network of this root) if it serves `network`, or 0 */
+  dnsPid(network?: string): number {
+    try {
+      const r = JSON.parse(readFileSync(this.pidFile(), "utf8")) as { pid: number; startTime: string };
+      const pid = r.pid && processStartTime(r.pid) === r.startTime ? r.pid : 0;
+      return pid && (network === undefined || this.served()[network] === "ok") ? pid : 0;
     } catch {
       return 0; // no pid file (never started, stopped) or a torn one: no server to trust
     }
   }
 
   /**
-   * Make sure the network's DNS server runs (user networks only). Spawns `berth __dns` detached and
-   * waits for its "ok" line, so the server listens before the container's first query.
+   * Make sure the network's names are served (user networks only). One `berth __dns` process serves
+   * every user network of the root that has containers: the network is marked wanted, and the server
+   * is started (its "ok" comes once it listens on every wanted network) or told to scan again
+   * (SIGHUP); this returns once the server lists the network as served.
    */
-  async ensureDns(network: string): Promise<void> {
+  async ensureDns(network: string, retry = true): Promise<void> {
     if (network === DEFAULT_NETWORK) return;
-    await this.withDnsLock(network, async () => {
-      if (this.dnsPid(network)) return;
-      const pid = await this.spawnDnsHelper(network, [network], `start DNS server for network ${network}`);
+    await this.withDnsLock(async () => {
+      mkdirSync(this.wantedDir(), { recursive: true, mode: 0o700 });
+      replaceFile(join(this.wantedDir(), network), "", 0o600);
+      const pid = this.dnsPid();
+      if (pid) {
+        if (this.served()[network] !== "ok")
+          try {
+            kill(pid, osConstants.signals.SIGHUP);
+          } catch {} // it ended just now: the wait below starts another
+        return;
+      }
+      try {
+        unlinkSync(join(this.dnsDir, "served.json"));
+      } catch {} // none left by an earlier server
+      const started = await this.spawnDnsHelper("all", [], "start DNS server");
       // a pid is meaningless after a reboot: no fsync (replaceFile)
-      replaceFile(this.pidFile(network), JSON.stringify({ pid, startTime: processStartTime(pid) ?? "" }), 0o600);
+      replaceFile(this.pidFile(), JSON.stringify({ pid: started, startTime: processStartTime(started) ?? "" }), 0o600);
     });
+    // a bind that failed is retried for a second: a server just stopped may still hold the address
+    let failedSince = 0;
+    let hupAt = 0;
+    for (const end = Date.now() + 5000; Date.now() < end; await Bun.sleep(5)) {
+      const s = this.served()[network];
+      if (s === "ok") return;
+      if (s?.startsWith("err ")) {
+        failedSince ||= Date.now();
+        if (Date.now() - failedSince > 1000) throw new EngineError("unavailable", `start DNS server for network ${network}: ${s.slice(4)}`);
+        const pid = this.dnsPid();
+        if (pid && Date.now() - hupAt >= 100) {
+          hupAt = Date.now();
+          try {
+            kill(pid, osConstants.signals.SIGHUP);
+          } catch {} // it ended just now: the check below starts another
+        }
+      }
+      // the server ended meanwhile (it leaves when nothing is wanted any more): start it again, once
+      if (!this.dnsPid()) {
+        if (retry) return this.ensureDns(network, false);
+        break;
+      }
+    }
+    throw new EngineError("unavailable", `start DNS server for network ${network}: it did not answer`, { hint: `see ${join(this.dnsDir, "all.log")}` });
   }
 
-  /** stop the network's DNS server when it has no endpoints left (or always, with `force`) */
+  /** stop serving the network when it has no endpoints left (or always, with `force`); the server ends with the last one */
   stopDns(network: string, force = false): void {
     if (network === DEFAULT_NETWORK || !existsSync(this.dnsDir)) return;
-    this.withDnsLock(network, () => {
+    this.withDnsLock(() => {
       if (!force) {
         const rec = this.mgr.store.get(network);
         if (rec && Object.keys(rec.endpoints).length > 0) return;
       }
-      const pid = this.dnsPid(network);
+      try {
+        unlinkSync(join(this.wantedDir(), network));
+      } catch {} // not wanted: nothing to forget
+      let left: string[] = [];
+      try {
+        left = readdirSync(this.wantedDir()).filter((f) => !f.startsWith("."));
+      } catch {} // no wanted directory: nothing is served
+      const pid = this.dnsPid();
       if (pid) {
         // gone already (false) is what we want; EPERM cannot happen for a server this root started as root
         try {
-          kill(pid, osConstants.signals.SIGTERM);
+          kill(pid, left.length ? osConstants.signals.SIGHUP : osConstants.signals.SIGTERM);
         } catch {}
       }
-      try {
-        unlinkSync(this.pidFile(network));
-      } catch {} // none: nothing to forget
+      if (!left.length)
+        for (const f of ["all.json", "served.json"])
+          try {
+            unlinkSync(join(this.dnsDir, f));
+          } catch {} // none: nothing to forget
     });
     if (force) {
-      // absent files are fine: the network never had a server
-      for (const f of [`${network}.lock`, `${network}.log`])
+      // files of the per-network servers of earlier versions; absent files are fine
+      for (const f of [`${network}.lock`, `${network}.log`, `${network}.json`])
         try {
           unlinkSync(join(this.dnsDir, f));
         } catch {
@@ -313,7 +378,10 @@ export class NetworkService {
     if (!self) throw new EngineError("unavailable", `${what}: this engine was opened without a berth command to run`);
     const log = join(this.dnsDir, `${network}.log`);
     const logFd = openSync(log, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
-    const proc = Bun.spawn([...self.argv, "--root", this.o.root, "__dns", ...args], {
+    // the server of every network: the native one (runtime/monitor.c's DNS mode) unless BERTH_MONITOR=bun
+    const native = network === "all" && self.env.BERTH_MONITOR !== "bun" ? await nativeMonitorPath(join(this.o.root, "bin")) : undefined;
+    const argv = native ? [native] : [...self.argv];
+    const proc = Bun.spawn([...argv, "--root", this.o.root, "__dns", ...args], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: logFd,
@@ -397,21 +465,56 @@ export class NetworkService {
     return 0;
   }
 
-  /** body of `berth __dns <network>`: serve until `stop` aborts (the command's SIGTERM/SIGINT) or until
-   * the network is removed */
-  async serveDns(network: string, ready: (line: string) => void, stop: AbortSignal): Promise<number> {
-    let server;
-    try {
-      server = await startDnsServer({ root: this.o.root, network });
-    } catch (e) {
-      ready(`err ${(e as Error).message}`);
-      return 1;
-    }
+  /**
+   * body of `berth __dns`: serve every wanted user network (ensureDns) on its gateway, scanning again on
+   * `rescan` (SIGHUP) and every 2 s: new networks are bound, removed ones released, and served.json
+   * says what is served. Ends on `stop` (SIGTERM/SIGINT), or when nothing is wanted any more.
+   */
+  async serveDns(ready: (line: string) => void, stop: AbortSignal, onRescan: (fn: () => void) => void): Promise<number> {
+    const servers = new Map<string, { server?: DnsServer; gateway: string; error?: string }>();
+    const wanted = (): Map<string, string> => {
+      const out = new Map<string, string>();
+      let names: string[] = [];
+      try {
+        names = readdirSync(this.wantedDir()).filter((f) => !f.startsWith("."));
+      } catch {} // no wanted directory: nothing to serve
+      for (const n of names) {
+        const rec = this.mgr.store.get(n);
+        if (rec) out.set(n, rec.gateway);
+      }
+      return out;
+    };
+    let chain = Promise.resolve();
+    let empty = false;
+    const scan = () =>
+      (chain = chain.then(async () => {
+        const want = wanted();
+        for (const [n, s] of servers)
+          if (want.get(n) !== s.gateway || s.error) {
+            s.server?.stop();
+            servers.delete(n);
+          }
+        for (const [n, gateway] of want) {
+          if (servers.has(n)) continue;
+          try {
+            servers.set(n, { server: await startDnsServer({ root: this.o.root, network: n }), gateway });
+          } catch (e) {
+            servers.set(n, { gateway, error: (e as Error).message.replace(/\n/g, " ") });
+          }
+        }
+        const served: Record<string, string> = {};
+        for (const [n, s] of servers) served[n] = s.error ? `err ${s.error}` : "ok";
+        replaceFile(join(this.dnsDir, "served.json"), JSON.stringify(served), 0o600);
+        empty = want.size === 0;
+      }));
+    await scan();
     ready("ok");
-    const file = join(this.o.root, "network", `${network}.json`);
+    onRescan(() => void scan());
     await new Promise<void>((resolve) => {
       const t = setInterval(() => {
-        if (!existsSync(file)) done();
+        void scan().then(() => {
+          if (empty) done();
+        });
       }, 2000);
       const done = () => {
         clearInterval(t);
@@ -420,7 +523,7 @@ export class NetworkService {
       if (stop.aborted) done();
       else stop.addEventListener("abort", done, { once: true });
     });
-    server.stop();
+    for (const s of servers.values()) s.server?.stop();
     return 0;
   }
 }

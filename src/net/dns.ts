@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import type { NetworkRecord } from "./store.ts";
 import { linkByName, openSocketInNetns, setUp, withNetns } from "../ffi/index.ts";
+import { boundUdpSocket } from "../ffi/handoff.ts";
 
 export const TYPE_A = 1;
 export const TYPE_AAAA = 28;
@@ -253,4 +254,18 @@ export async function startDnsRelay(o: DnsRelayOptions): Promise<{ stop(): void 
       outer.close();
     },
   };
+}
+
+/**
+ * The relay's socket only: 127.0.0.11:53 bound in the container's network namespace (lo brought up
+ * first), as a plain fd for the native monitor to serve (runtime/monitor.c), so that no Bun process has
+ * to stay for it. Queries that come before the monitor runs wait in the socket's buffer.
+ */
+export function bindDnsRelaySocket(netnsPath: string): number {
+  {
+    using s = openSocketInNetns(netnsPath);
+    const lo = linkByName(s, "lo");
+    if (lo && !lo.up) setUp(s, lo.index);
+  }
+  return withNetns(netnsPath, () => boundUdpSocket(EMBEDDED_DNS_IP, 53));
 }

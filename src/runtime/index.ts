@@ -40,3 +40,4 @@ export { netStats, parseNetDev, type NetStats } from "./net-stats.ts";
 export { DEFAULT_CAPABILITIES, CAPABILITY_NAMES, capabilityMask } from "./capabilities.ts";
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, planMounts } from "./mount-plan.ts";
 export { loadShim } from "./shim.ts";
+export { nativeMonitorPath } from "./monitor.ts";

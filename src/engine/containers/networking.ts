@@ -32,6 +32,7 @@ import {
   withHostsEntry,
   withoutHostsEntry,
   startDnsRelay,
+  bindDnsRelaySocket,
   EMBEDDED_DNS_IP,
   type Endpoint,
   type LinkEntry,
@@ -39,6 +40,8 @@ import {
   type PortSpec,
 } from "../../net/index.ts";
 import { startTcp6Proxy } from "../../net/proxy.ts";
+import { closeFd } from "../../ffi/container-io.ts";
+import { listeningTcp6Socket } from "../../ffi/handoff.ts";
 import type { NetworkService } from "../network.ts";
 import { parseLink } from "./create-config.ts";
 import { resolvConf } from "./oci-spec.ts";
@@ -202,13 +205,20 @@ export async function wire(
   cfg: ContainerConfigFile,
   pid: number,
   links: LinkEntry[],
-): Promise<{ endpoints: Endpoint[]; stopRelay?: () => void }> {
+  o: { relayFd?: boolean } = {},
+): Promise<{
+  endpoints: Endpoint[];
+  stopRelay?: () => void;
+  relay?: { fd: number; upstream: string };
+  proxies?: { fd: number; target: string; port: number }[];
+}> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
   const eps: Endpoint[] = [];
   let dnsOk = true;
   let relay: { stop(): void } | undefined;
   const proxies: { stop(): void }[] = [];
+  const nativeProxies: { fd: number; target: string; port: number }[] = [];
   try {
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
@@ -231,7 +241,16 @@ export async function wire(
     // container gets that network's gateway address in resolv.conf instead
     const primary = eps[0];
     const dnsEp = eps.find((ep) => ep.network !== DEFAULT_NETWORK);
-    if (dnsEp && dnsOk) {
+    // for the native monitor: the relay and the proxies as plain fds it inherits (runtime/monitor.c)
+    let relayFd: { fd: number; upstream: string } | undefined;
+    if (dnsEp && dnsOk && o.relayFd) {
+      try {
+        relayFd = { fd: bindDnsRelaySocket(`/proc/${pid}/ns/net`), upstream: dnsEp.gateway };
+        relay = { stop: () => closeFd(relayFd!.fd) };
+      } catch (e) {
+        nets.log.warn(`container ${shortId(id)}: no resolver on ${EMBEDDED_DNS_IP}, using ${dnsEp.gateway}: ${(e as Error).message}`);
+      }
+    } else if (dnsEp && dnsOk) {
       try {
         relay = await startDnsRelay({ netnsPath: `/proc/${pid}/ns/net`, upstream: `${dnsEp.gateway}:53` });
       } catch (e) {
@@ -251,11 +270,19 @@ export async function wire(
       for (const b of ep.ports) {
         if (b.hostIp !== "" || b.proto !== "tcp") continue;
         try {
-          proxies.push(startTcp6Proxy({ hostPort: b.hostPort, target: ep.ip, targetPort: b.containerPort }));
+          if (o.relayFd) {
+            const fd = listeningTcp6Socket(b.hostPort);
+            nativeProxies.push({ fd, target: ep.ip, port: b.containerPort });
+            proxies.push({ stop: () => closeFd(fd) });
+          } else proxies.push(startTcp6Proxy({ hostPort: b.hostPort, target: ep.ip, targetPort: b.containerPort }));
         } catch (e) {
           nets.log.warn(`container ${shortId(id)}: port ${b.hostPort} not published on [::]: ${(e as Error).message}`);
         }
       }
+    }
+    if (o.relayFd) {
+      // served by the native monitor (it inherits the fds); nothing for this process to stop
+      return { endpoints: eps, ...(relayFd ? { relay: relayFd } : {}), proxies: nativeProxies };
     }
     const stops = [...(relay ? [relay] : []), ...proxies];
     return {

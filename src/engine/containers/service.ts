@@ -55,6 +55,8 @@ import * as pauseOp from "./ops/pause.ts";
 import * as topOp from "./ops/top.ts";
 import * as networkOp from "./ops/network.ts";
 import * as restoreOp from "./ops/restore.ts";
+import * as nativeOp from "./ops/native-monitor.ts";
+import * as healthOp from "./ops/healthcheck.ts";
 
 export type { ContainerInfo } from "./ops/state.ts";
 export type { ForegroundOptions } from "./ops/start.ts";
@@ -221,6 +223,21 @@ export class ContainerService {
   /** the body of `berth __monitor <id>`; `report` gets the one line for the spawner */
   monitorMain(id: string, report: (line: string) => void, o: startOp.MonitorOptions = {}): Promise<number> {
     return startOp.monitorMain(this.deps, id, report, o);
+  }
+
+  /** `__monitor --exited`: the native monitor's hand-back, parsed (BERTH_MONITOR_EXIT + the --exited JSON) */
+  parseNativeExit(env: string | undefined, state: string): nativeOp.NativeExit | undefined {
+    return nativeOp.parseNativeExit(env, state);
+  }
+
+  /** `__monitor --probe`: one health probe, for the native monitor */
+  monitorProbe(id: string): Promise<void> {
+    return healthOp.probeFromMonitor(this.deps, id);
+  }
+
+  /** `__monitor --refresh`: the state reconciled (an orphaned pause thawed), for the native monitor */
+  monitorRefresh(id: string): void {
+    refreshState(this.deps, id, { revive: false });
   }
 
   /** `system restore`: start every container whose restart policy says it should run (docker's daemon start) */

@@ -33,6 +33,10 @@ export interface Prepared {
   attachDir: string;
   /** network wiring, run by the runtime while the container's PID 1 waits before its mounts and exec */
   beforeStart?: (pid: number) => Promise<void>;
+  /** the 127.0.0.11 relay's bound socket, set by beforeStart for the native monitor to serve */
+  relay?: { fd: number; upstream: string };
+  /** the [::] port proxies' listening sockets, set by beforeStart for the native monitor to serve */
+  proxies?: { fd: number; target: string; port: number }[];
 }
 
 /**
@@ -116,6 +120,27 @@ export interface SuperviseHooks {
   recordRunning(pid: number, startTime: string, startedAt: string): void;
   recordStartFailure(err: EngineError): void;
   recordExit(info: ExitInfo, finishedAt: string): void;
+  /**
+   * once the container runs and is recorded so: hand it to the native monitor (ops/native-monitor.ts),
+   * which replaces this process and never returns; returning means it stays here (the Bun monitor)
+   */
+  handoff?(h: Handoff): Promise<void>;
+}
+
+/** what the native monitor takes over: the container's pid and the fds this process holds for it */
+export interface Handoff {
+  pid: number;
+  /** the pty master (tty), else -1 */
+  master: number;
+  /** output pipes' read ends (no tty) */
+  stdout: number;
+  stderr: number;
+  /** where stdin goes (the master, or a pipe's write end), -1 without OpenStdin */
+  stdin: number;
+  /** the attach socket's path */
+  sock: string;
+  /** keep output for the first session's replay (a creator that attaches stdin) */
+  early: boolean;
 }
 
 /**
@@ -184,6 +209,20 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     }
   }
   hooks.recordRunning(running.pid, running.startTime, nowNano());
+  if (hooks.handoff) {
+    const out = outputs.find((o) => o.stream === "stdout")?.fd ?? -1;
+    const err = outputs.find((o) => o.stream === "stderr")?.fd ?? -1;
+    const stdinFd = !c.OpenStdin ? -1 : tty ? master : (ours.find((fd) => fd !== out && fd !== err) ?? -1);
+    await hooks.handoff({
+      pid: running.pid,
+      master,
+      stdout: master >= 0 ? -1 : out,
+      stderr: master >= 0 ? -1 : err,
+      stdin: stdinFd,
+      sock: attachSocketPath(p.dir, p.attachDir),
+      early: !hooks.local && (!!c.AttachStdin || !!hooks.awaitAttach),
+    });
+  }
   hooks.onStarted?.(running.pid);
   if (hooks.onResizer && master >= 0)
     hooks.onResizer((s) => {

@@ -23,7 +23,6 @@ export function startHealth(d: ContainerDeps, id: string, cfg: ContainerConfigFi
   const hc = cfg.Config.Healthcheck;
   if (!hasHealthcheck(hc)) return () => {};
   const t = timings(hc);
-  const argv = probeArgv(hc.Test);
   const began = d.clock.now();
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -32,52 +31,14 @@ export function startHealth(d: ContainerDeps, id: string, cfg: ContainerConfigFi
   safeUpdate(d, id, (s) => ({ ...s, Health: fresh() }));
   const probe = async () => {
     if (stopped) return;
-    if (d.store.readState(id).Status !== "running") {
-      timer = setTimeout(probe, t.interval); // paused: no probe, as docker
-      return;
+    if (d.store.readState(id).Status === "running") {
+      await probeOnce(d, id, cfg, began, {
+        onPid: (pid) => void (probePid = pid),
+        stopped: () => stopped,
+      });
     }
-    const start = nowNano();
-    let out = "";
-    const sink = (b: Uint8Array) => {
-      if (out.length < MAX_OUTPUT) out += Buffer.from(b).toString();
-    };
-    let timedOut = false;
-    const killer = setTimeout(() => {
-      timedOut = true;
-      if (probePid) d.runtime.kill(probePid, 9);
-    }, t.timeout);
-    let code: number;
-    try {
-      code = await exec(
-        d,
-        id,
-        { cmd: argv, env: [], tty: false, interactive: false, detach: false },
-        { stdout: sink, stderr: sink, onStarted: (pid) => void (probePid = pid) },
-      );
-    } catch (e) {
-      code = probeFailureStatus(e);
-      out += (e as Error).message;
-    } finally {
-      clearTimeout(killer);
-      probePid = 0;
-    }
-    if (timedOut) {
-      code = -1;
-      out = `Health check exceeded timeout (${t.timeout / 1000}s)`;
-    }
-    if (stopped) return;
-    const r = { Start: start, End: nowNano(), ExitCode: code, Output: out };
-    const inStartPeriod = d.clock.now() - began < t.startPeriod;
-    let was: string | undefined, now: string | undefined;
-    safeUpdate(d, id, (s) => {
-      if (s.Status !== "running" && s.Status !== "paused") return s;
-      const Health = applyProbe(s.Health ?? fresh(), r, { retries: t.retries, inStartPeriod });
-      [was, now] = [s.Health?.Status, Health.Status];
-      return { ...s, Health };
-    });
-    // docker: "health_status: healthy" when the status changes
-    if (now !== undefined && now !== was) ev(d, `health_status: ${now}`, cfg);
-    timer = setTimeout(probe, t.interval);
+    // paused: no probe, as docker
+    if (!stopped) timer = setTimeout(probe, t.interval);
   };
   timer = setTimeout(probe, t.interval);
   return () => {
@@ -85,4 +46,82 @@ export function startHealth(d: ContainerDeps, id: string, cfg: ContainerConfigFi
     clearTimeout(timer);
     if (probePid) d.runtime.kill(probePid, 9);
   };
+}
+
+/**
+ * One probe through exec, killed after the timeout, folded into State.Health (and docker's
+ * "health_status" event when the status changes). `began`: when the container started (clock ms), for
+ * the start period. Run by the Bun monitor's timer (startHealth) and by `__monitor --probe`, which the
+ * native monitor starts every interval.
+ */
+export async function probeOnce(
+  d: ContainerDeps,
+  id: string,
+  cfg: ContainerConfigFile,
+  began: number,
+  o: { onPid?: (pid: number) => void; stopped?: () => boolean } = {},
+): Promise<void> {
+  const hc = cfg.Config.Healthcheck;
+  if (!hasHealthcheck(hc)) return;
+  const t = timings(hc);
+  const argv = probeArgv(hc.Test);
+  const start = nowNano();
+  let out = "";
+  const sink = (b: Uint8Array) => {
+    if (out.length < MAX_OUTPUT) out += Buffer.from(b).toString();
+  };
+  let timedOut = false;
+  let probePid = 0;
+  const killer = setTimeout(() => {
+    timedOut = true;
+    if (probePid) d.runtime.kill(probePid, 9);
+  }, t.timeout);
+  let code: number;
+  try {
+    code = await exec(
+      d,
+      id,
+      { cmd: argv, env: [], tty: false, interactive: false, detach: false },
+      {
+        stdout: sink,
+        stderr: sink,
+        onStarted: (pid) => {
+          probePid = pid;
+          o.onPid?.(pid);
+        },
+      },
+    );
+  } catch (e) {
+    code = probeFailureStatus(e);
+    out += (e as Error).message;
+  } finally {
+    clearTimeout(killer);
+    o.onPid?.(0);
+  }
+  if (timedOut) {
+    code = -1;
+    out = `Health check exceeded timeout (${t.timeout / 1000}s)`;
+  }
+  if (o.stopped?.()) return;
+  const r = { Start: start, End: nowNano(), ExitCode: code, Output: out };
+  const inStartPeriod = d.clock.now() - began < t.startPeriod;
+  const fresh = (): HealthState => ({ Status: "starting", FailingStreak: 0, Log: [] });
+  let was: string | undefined, now: string | undefined;
+  safeUpdate(d, id, (s) => {
+    if (s.Status !== "running" && s.Status !== "paused") return s;
+    const Health = applyProbe(s.Health ?? fresh(), r, { retries: t.retries, inStartPeriod });
+    [was, now] = [s.Health?.Status, Health.Status];
+    return { ...s, Health };
+  });
+  // docker: "health_status: healthy" when the status changes
+  if (now !== undefined && now !== was) ev(d, `health_status: ${now}`, cfg);
+}
+
+/** `__monitor --probe`: one probe of a running container, its start period counted from StartedAt */
+export async function probeFromMonitor(d: ContainerDeps, id: string): Promise<void> {
+  const cfg = d.store.readConfig(id);
+  const st = d.store.readState(id);
+  if (st.Status !== "running") return; // paused or gone: no probe, as docker
+  const started = Date.parse(st.StartedAt.replace(/(\.\d{3})\d*Z$/, "$1Z"));
+  await probeOnce(d, id, cfg, Number.isFinite(started) ? started : d.clock.now());
 }

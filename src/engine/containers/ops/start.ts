@@ -16,7 +16,7 @@ import { parseLogConfig } from "../logs.ts";
 import { readRootfsFile } from "../rootfs-files.ts";
 import { buildSpec, resolveUser, volatileOverlay, resolveDevices, rdevNumbers, type DeviceNode, type SpecPaths } from "../oci-spec.ts";
 import * as netw from "../networking.ts";
-import { startError, startFailureStatus, supervise as runSupervised, type LocalIO, type Prepared } from "../supervisor.ts";
+import { startError, startFailureStatus, supervise as runSupervised, type Handoff, type LocalIO, type Prepared } from "../supervisor.ts";
 import { nextDelay, shouldRestart } from "../restart.ts";
 import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
@@ -25,6 +25,8 @@ import { linkedContainers, withLinkEnv } from "./links.ts";
 import { startHealth } from "./healthcheck.ts";
 import { watchPauser } from "./pause.ts";
 import { removeNow } from "./remove.ts";
+import { closeSessions, exitInfoOf, handOff, type NativeExit } from "./native-monitor.ts";
+import { nativeMonitorPath } from "../../../runtime/monitor.ts";
 import { beginRestart, planRestart } from "./restart-policy.ts";
 import { detachNetworks, netEvent, reapCgroup, refreshState, safeUpdate } from "./state.ts";
 
@@ -55,7 +57,7 @@ function deviceNode(path: string): DeviceNode | "missing" | "not-a-device" {
 }
 
 /** build everything the runtime needs; reads the image's passwd/group from the snapshot */
-export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFile): Promise<Prepared> {
+export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFile, o: { nativeRelay?: boolean } = {}): Promise<Prepared> {
   let rootfs = await d.snapshots.mounts(cfg.Berth.SnapshotKey);
   // a writable layer never mounted again (--rm, a build step): its changes are worthless after a host
   // crash anyway, so the container's unmount need not sync the upper filesystem
@@ -95,14 +97,25 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
     const links = linkedContainers(d, cfg);
     linkEnv = links.env;
     beforeStart = async (pid) => {
-      const w = await netw.wire(d.networks, cfg, pid, links.hosts);
+      const w = await netw.wire(d.networks, cfg, pid, links.hosts, { relayFd: o.nativeRelay });
       if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
+      if (w.relay) out.relay = w.relay;
+      if (w.proxies?.length) out.proxies = w.proxies;
       for (const ep of w.endpoints) netEvent(d, "connect", ep.network, cfg.Id);
     };
   }
   const spec = buildSpec(cfg, rootfs, user, paths);
   spec.process.env = withLinkEnv(spec.process.env, linkEnv);
-  return { cfg, spec, logPath: cfg.LogPath, log: parseLogConfig(cfg.HostConfig.LogConfig), dir: d.store.dir(cfg.Id), attachDir: d.attachDir, beforeStart };
+  const out: Prepared = {
+    cfg,
+    spec,
+    logPath: cfg.LogPath,
+    log: parseLogConfig(cfg.HostConfig.LogConfig),
+    dir: d.store.dir(cfg.Id),
+    attachDir: d.attachDir,
+    beforeStart,
+  };
+  return out;
 }
 
 /**
@@ -143,7 +156,7 @@ export async function supervise(
   d: ContainerDeps,
   id: string,
   fg?: ForegroundOptions,
-  o: { byPolicy?: boolean; restartable?: boolean } = {},
+  o: { byPolicy?: boolean; restartable?: boolean; handoff?: (p: Prepared, h: Handoff) => Promise<void>; nativeRelay?: boolean } = {},
 ): Promise<ExitInfo> {
   const byPolicy = !!o.byPolicy;
   const cfg = d.store.readConfig(id);
@@ -153,7 +166,7 @@ export async function supervise(
   let prepared: Prepared;
   try {
     mark("engine: claimed");
-    prepared = await buildRuntimeSpec(d, cfg);
+    prepared = await buildRuntimeSpec(d, cfg, { nativeRelay: o.nativeRelay });
     mark("engine: prepared (rootfs, etc files, spec)");
   } catch (e) {
     const err = startError(e, cfg.Path);
@@ -193,46 +206,9 @@ export async function supervise(
         recordStartFailure: (err) => recordStartFailure(d, id, err),
         recordExit: (info, finishedAt) => {
           stopHealth();
-          ev(d, "die", cfg, { exitCode: String(info.exitCode) });
-          volumeEvents(d, cfg, "unmount");
-          let oom = info.oomKilled;
-          try {
-            oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
-          } catch {} // no memory.events (cgroup gone): not known to be OOM
-          reapCgroup(d, cfg);
-          // with --rm the record goes right after: its exit need not reach the disk first
-          const durable = cfg.HostConfig.AutoRemove ? false : undefined;
-          // under a restart policy (detached: the monitor stays) the exit and "restarting" are one
-          // update, so no rm or start can slip in between
-          safeUpdate(
-            d,
-            id,
-            (st) => {
-              const again =
-                !!o.restartable &&
-                shouldRestart(cfg.HostConfig.RestartPolicy, {
-                  exitCode: info.exitCode,
-                  restartCount: st.RestartCount ?? 0,
-                  manuallyStopped: !!st.ManuallyStopped,
-                });
-              const monitor = again
-                ? { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" }
-                : { MonitorPid: 0, MonitorStartTime: "" };
-              return {
-                ...st,
-                Status: "stopped",
-                Pid: 0,
-                StartTime: "",
-                ...monitor,
-                Restarting: again,
-                ExitCode: info.exitCode,
-                OOMKilled: oom,
-                FinishedAt: finishedAt,
-              };
-            },
-            durable,
-          );
+          recordExit(d, cfg, info, finishedAt, !!o.restartable);
         },
+        ...(o.handoff ? { handoff: (h: Handoff) => o.handoff!(prepared, h) } : {}),
       },
       d.runtime,
     );
@@ -240,6 +216,52 @@ export async function supervise(
     stopHealth();
     await afterExit(d, cfg);
   }
+}
+
+/**
+ * A run's end in the record: the "die" event, the volumes' "unmount", OOMKilled from the cgroup, the
+ * cgroup reaped, and the exit with the restart policy's decision — one update, so no rm or start can
+ * slip in between "stopped" and "restarting" (detached: the monitor stays for the restart)
+ */
+export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: ExitInfo, finishedAt: string, restartable: boolean): void {
+  const id = cfg.Id;
+  ev(d, "die", cfg, { exitCode: String(info.exitCode) });
+  volumeEvents(d, cfg, "unmount");
+  let oom = info.oomKilled;
+  try {
+    oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
+  } catch {} // no memory.events (cgroup gone): not known to be OOM
+  reapCgroup(d, cfg);
+  // with --rm the record goes right after: its exit need not reach the disk first
+  const durable = cfg.HostConfig.AutoRemove ? false : undefined;
+  safeUpdate(
+    d,
+    id,
+    (st) => {
+      const again =
+        restartable &&
+        shouldRestart(cfg.HostConfig.RestartPolicy, {
+          exitCode: info.exitCode,
+          restartCount: st.RestartCount ?? 0,
+          manuallyStopped: !!st.ManuallyStopped,
+        });
+      const monitor = again
+        ? { MonitorPid: d.self.pid, MonitorStartTime: d.runtime.processStartTime(d.self.pid) ?? "" }
+        : { MonitorPid: 0, MonitorStartTime: "" };
+      return {
+        ...st,
+        Status: "stopped",
+        Pid: 0,
+        StartTime: "",
+        ...monitor,
+        Restarting: again,
+        ExitCode: info.exitCode,
+        OOMKilled: oom,
+        FinishedAt: finishedAt,
+      };
+    },
+    durable,
+  );
 }
 
 export function recordStartFailure(d: ContainerDeps, id: string, err: EngineError): void {
@@ -332,6 +354,10 @@ export interface MonitorOptions {
   adopt?: boolean;
   /** an API client attaches just after this start (ForegroundOptions.awaitAttach), for the first run */
   awaitAttach?: boolean;
+  /** hand each run to the native monitor when it can serve it (ops/native-monitor.ts); default false */
+  native?: boolean;
+  /** exec'd again by the native monitor once the container exited: record it, then as after any run */
+  exited?: NativeExit;
 }
 
 /**
@@ -398,15 +424,15 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
   } catch {
     // cosmetic: ps shows "berth" instead
   }
-  let reported = false;
+  let reported = !!o.exited; // the native monitor reported the first start already
   const reportOnce = (line: string) => {
     if (reported) return;
     reported = true;
     report(line);
   };
   try {
-    let delay = 0;
-    let byPolicy = false;
+    let delay = o.exited?.delay ?? 0;
+    let byPolicy = !!o.exited;
     if (o.resume) {
       // launched by the command that found this container's monitor dead (refreshState): the restart
       // that monitor owed, after the policy's first back-off, unless a stop or start came in meanwhile
@@ -415,8 +441,9 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
       if (!beginRestart(d, id)) return d.store.readState(id).ExitCode;
       byPolicy = true;
     }
-    let adopted = o.adopt ? await adoptRunning(d, id) : undefined;
+    let adopted = o.adopt ? await adoptRunning(d, id) : o.exited ? await finishNativeRun(d, id, o.exited) : undefined;
     if (o.adopt && !adopted) return d.store.readState(id).ExitCode;
+    const nativePath = o.native ? await nativeMonitorPath(join(d.berthRoot, "bin")) : undefined;
     for (;;) {
       let info: ExitInfo;
       let ranMs: number;
@@ -425,8 +452,14 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
         adopted = undefined;
       } else {
         const began = d.clock.now();
+        const handoff = nativePath ? (p: Prepared, h: Handoff) => handOff(d, p, h, { path: nativePath, report: !reported, delay, began }) : undefined;
         try {
-          info = await supervise(d, id, { onStarted: () => reportOnce("ok"), awaitAttach: !!o.awaitAttach && !byPolicy }, { byPolicy, restartable: true });
+          info = await supervise(
+            d,
+            id,
+            { onStarted: () => reportOnce("ok"), awaitAttach: !!o.awaitAttach && !byPolicy },
+            { byPolicy, restartable: true, handoff, nativeRelay: !!nativePath },
+          );
         } catch (e) {
           if (e instanceof RestartCancelled) return d.store.readState(id).ExitCode;
           throw e;
@@ -445,6 +478,29 @@ export async function monitorMain(d: ContainerDeps, id: string, report: (line: s
     reportOnce(encodeMonitorError(err));
     return startFailureStatus(err);
   }
+}
+
+/**
+ * `__monitor --exited`: the native monitor saw the container exit and exec'd this process again (same
+ * pid). Record the exit as supervise() does, send the exit frame to the sessions it passed on, and do
+ * what follows every run; the caller then applies the restart policy.
+ */
+async function finishNativeRun(d: ContainerDeps, id: string, x: NativeExit): Promise<{ info: ExitInfo; ranMs: number }> {
+  const info = exitInfoOf(x.status);
+  let cfg: ContainerConfigFile;
+  try {
+    cfg = d.store.readConfig(id);
+  } catch (e) {
+    closeSessions(x.clients, info.exitCode);
+    throw e;
+  }
+  try {
+    recordExit(d, cfg, info, x.finishedAt, true);
+  } finally {
+    closeSessions(x.clients, info.exitCode);
+    await afterExit(d, cfg);
+  }
+  return { info, ranMs: d.clock.now() - x.began };
 }
 
 /**

@@ -1,0 +1,67 @@
+/**
+ * The native monitor's executable (monitor.c): the copy gcc built into the berth binary
+ * (scripts/build.ts embeds it as `berth-monitor.bin`), or, running from source, monitor.c compiled with
+ * the host's gcc. Either is written once to a content-addressed file under `cacheDir`
+ * (monitor-<sha256[:16]>), so every detached container maps the same pages. Undefined when there is
+ * neither (no embedded copy and no gcc): the Bun monitor then stays (engine ops/native-monitor.ts).
+ */
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import monitorSource from "./monitor.c" with { type: "text" };
+
+let cached: { dir: string; path: string | undefined } | undefined;
+
+function embedded(): Blob | undefined {
+  return Bun.embeddedFiles.find((f) => (f as Blob & { name?: string }).name === "berth-monitor.bin");
+}
+
+function hash(b: Uint8Array | string): string {
+  return new Bun.CryptoHasher("sha256").update(b).digest("hex").slice(0, 16);
+}
+
+/** write `data` to `path` atomically (tmp + rename), executable */
+function install(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp-${hash(String(Math.random()))}`;
+  writeFileSync(tmp, data, { mode: 0o755 });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, path);
+}
+
+/** the native monitor's path, extracted or compiled on first use; undefined when unavailable */
+export async function nativeMonitorPath(cacheDir: string): Promise<string | undefined> {
+  if (cached?.dir === cacheDir) return cached.path;
+  let path: string | undefined;
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const blob = embedded();
+    if (blob) {
+      const data = new Uint8Array(await blob.arrayBuffer());
+      path = join(cacheDir, `monitor-${hash(data)}`);
+      if (!existsSync(path)) install(path, data);
+    } else {
+      // from source: the same C, compiled here once (a missing gcc leaves the Bun monitor)
+      path = join(cacheDir, `monitor-src-${hash(monitorSource)}`);
+      if (!existsSync(path)) {
+        // names of this process's own: two monitors may compile at once
+        const mine = hash(String(Math.random()));
+        const src = `${path}.${mine}.c`;
+        const out = `${path}.${mine}.tmp`;
+        writeFileSync(src, monitorSource);
+        try {
+          const r = Bun.spawnSync(["gcc", "-O2", "-s", "-o", out, src], { stdout: "ignore", stderr: "ignore" });
+          if (!r.success) path = undefined;
+          else renameSync(out, path);
+        } catch {
+          path = undefined; // no gcc on PATH: the Bun monitor serves
+        } finally {
+          rmSync(src, { force: true });
+          rmSync(out, { force: true });
+        }
+      }
+    }
+  } catch {
+    path = undefined; // an unwritable cache: the Bun monitor serves
+  }
+  cached = { dir: cacheDir, path };
+  return path;
+}
