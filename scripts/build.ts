@@ -70,7 +70,12 @@ async function buildMonitor(): Promise<string[]> {
   return [out, "--asset-naming=[name].[ext]"];
 }
 const monitorEntries = await buildMonitor();
-await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${monitorEntries} --outfile ${tmp}`.quiet();
+// what `berth version` and the daemon's /version report as Git commit and Built (src/version.ts)
+const head = await $`git -C ${root} rev-parse --short=7 HEAD`.quiet().nothrow();
+const dirty = await $`git -C ${root} status --porcelain --untracked-files=no`.quiet().nothrow();
+const gitCommit = head.exitCode === 0 ? head.stdout.toString().trim() + (dirty.stdout.toString().trim() ? "-dirty" : "") : "";
+const defines = ["--define", `BERTH_GIT_COMMIT=${JSON.stringify(gitCommit)}`, "--define", `BERTH_BUILD_TIME=${JSON.stringify(new Date().toISOString())}`];
+await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

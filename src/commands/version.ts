@@ -1,6 +1,6 @@
 import { release } from "node:os";
 import { defineBerthCommand } from "./_command.ts";
-import { VERSION, API_VERSION } from "../version.ts";
+import { VERSION, API_VERSION, GIT_COMMIT, BUILD_TIME } from "../version.ts";
 import { compileTemplate } from "./_format/template.ts";
 
 export default defineBerthCommand({
@@ -15,7 +15,7 @@ export default defineBerthCommand({
   },
   run({ flags, ctx }) {
     const arch = process.arch === "x64" ? "amd64" : process.arch;
-    const info = { Version: VERSION, ApiVersion: API_VERSION, Os: "linux", Arch: arch, BunVersion: Bun.version };
+    const info = { Version: VERSION, ApiVersion: API_VERSION, GitCommit: GIT_COMMIT, BuildTime: BUILD_TIME, Os: "linux", Arch: arch, BunVersion: Bun.version };
     // docker's shape, so `version --format '{{.Server.Version}}'` works in scripts; berth's engine is
     // this same binary (no daemon), so Server repeats the client's version
     const server = {
@@ -23,6 +23,8 @@ export default defineBerthCommand({
       Version: VERSION,
       ApiVersion: API_VERSION,
       MinAPIVersion: API_VERSION,
+      GitCommit: GIT_COMMIT,
+      BuildTime: BUILD_TIME,
       Os: "linux",
       Arch: arch,
       KernelVersion: release(),
@@ -32,8 +34,17 @@ export default defineBerthCommand({
     const f = typeof flags.format === "string" ? flags.format : "";
     if (f === "json") return ctx.out(JSON.stringify(all) + "\n");
     if (f !== "") return ctx.out(compileTemplate(f)(all) + "\n");
+    const built = BUILD_TIME ? ` Git commit:        ${GIT_COMMIT}\n Built:             ${ansic(new Date(BUILD_TIME))}\n` : "";
     ctx.out(
-      `Client: berth\n Version:           ${info.Version}\n API version:       ${info.ApiVersion}\n Bun version:       ${info.BunVersion}\n OS/Arch:           ${info.Os}/${info.Arch}\n`,
+      `Client: berth\n Version:           ${info.Version}\n API version:       ${info.ApiVersion}\n Bun version:       ${info.BunVersion}\n${built} OS/Arch:           ${info.Os}/${info.Arch}\n`,
     );
   },
 });
+
+/** Go's time.ANSIC in local time, as docker prints "Built:" ("Mon Jan  2 15:04:05 2006") */
+export function ansic(d: Date): string {
+  const day = d.toLocaleString("en-US", { weekday: "short" });
+  const mon = d.toLocaleString("en-US", { month: "short" });
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  return `${day} ${mon} ${String(d.getDate()).padStart(2, " ")} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${d.getFullYear()}`;
+}
