@@ -44,6 +44,16 @@ import { userChanges } from "./init-paths.ts";
 export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
 import type { EngineOptions } from "./options.ts";
 export { engineDefaults, type EngineOptions } from "./options.ts";
+export {
+  OciRuntime,
+  DEFAULT_OCI_ROOT,
+  OCI_VERSION,
+  defaultSpec,
+  features as ociFeatures,
+  type OciProcess,
+  type OciResources,
+  type OciStateDoc,
+} from "./oci-runtime/index.ts";
 
 export class Engine {
   readonly root: string;

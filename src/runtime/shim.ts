@@ -64,6 +64,8 @@ export const OP = {
   ATTACH: 13,
   WRITE: 14,
   MKFILE: 15,
+  MKNOD: 16,
+  PROPAGATE: 17,
 } as const;
 
 /** failure steps reported by the child, numbered as in shim.c */
@@ -140,9 +142,21 @@ export interface ShimPlan {
   cgroupProcs?: string;
   /** a compiled seccomp filter (struct sock_filter[], seccomp.ts), installed before the caps are dropped */
   seccomp?: Uint8Array;
+  /** OCI create: O_PATH fd of the exec fifo; the child reports ready ({0,0,0}) and parks before execve */
+  execFifoFd?: number;
+  /** fds 3..3+n-1 are passed to the container (runc --preserve-fds) */
+  preserveFds?: number;
+  /** OCI_* bits (shim.c): reset signal dispositions, blocking stdio */
+  oci?: number;
+  /** the container process's umask (undefined: the runtime's) */
+  umask?: number;
 }
 
-const H_WORDS = 31;
+/** H_OCI bits, as in shim.c */
+export const OCI_RESET_SIGNALS = 1;
+export const OCI_BLOCKING_STDIO = 2;
+
+const H_WORDS = 35;
 
 /**
  * One blob the C side copies before clone: H_WORDS header words (u64), then data. Pointers are byte
@@ -193,6 +207,10 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   h[28] = str(p.cgroupProcs);
   h[29] = p.seccomp?.length ? add(p.seccomp) : 0;
   h[30] = p.seccomp?.length ? p.seccomp.length / 8 : 0;
+  h[31] = p.execFifoFd ?? -1;
+  h[32] = p.preserveFds ?? 0;
+  h[33] = p.oci ?? 0;
+  h[34] = p.umask ?? -1;
 
   const out = new Uint8Array(size);
   out.set(new Uint8Array(new BigUint64Array(h.map((x) => BigInt.asUintN(64, BigInt(x)))).buffer), 0);
