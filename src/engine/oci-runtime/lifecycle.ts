@@ -86,7 +86,9 @@ export class OciRuntime {
     for (const id of listIds(this.o.root)) {
       try {
         out.push(stateDoc(this.o.root, load(this.o.root, id)));
-      } catch {}
+      } catch {
+        // removed meanwhile by a concurrent delete: not listed
+      }
     }
     return out;
   }
@@ -131,7 +133,7 @@ export class OciRuntime {
       creating: true,
       spec,
     };
-    let console: ReturnType<typeof openConsole> | undefined;
+    let tty: ReturnType<typeof openConsole> | undefined;
     try {
       save(root, rec);
       const fifo = fifoOf(root, c.id);
@@ -144,10 +146,10 @@ export class OciRuntime {
         throw new EngineError("invalid_argument", "cannot use console socket if runc will not detach or allocate tty");
       let stdio: Stdio = { stdin: 0, stdout: 1, stderr: 2 };
       if (cspec.process.terminal) {
-        console = openConsole();
-        stdio = { stdin: console.slave, stdout: console.slave, stderr: console.slave, devpts: { mountFd: console.mountFd, name: console.name } };
+        tty = openConsole();
+        stdio = { stdin: tty.slave, stdout: tty.slave, stderr: tty.slave, devpts: { mountFd: tty.mountFd, name: tty.name } };
         const size = spec.process?.consoleSize;
-        if (size) setWinsize(console.master, { rows: size.height, cols: size.width });
+        if (size) setWinsize(tty.master, { rows: size.height, cols: size.width });
       }
       const io = spec.process?.ioPriority;
       const running = await createContainer(cspec, stdio, {
@@ -165,7 +167,7 @@ export class OciRuntime {
       rec.startTime = running.startTime;
       delete rec.creating;
       save(root, rec);
-      if (console) sendFdTo(c.consoleSocket!, console.master, "/dev/ptmx");
+      if (tty) sendFdTo(c.consoleSocket!, tty.master, "/dev/ptmx");
       if (c.pidFile) writePidFile(c.pidFile, running.pid);
       // runc runs createContainer hooks inside the container's mount namespace before pivot_root; berth
       // runs them here, after the container is set up, in the runtime's namespaces (README)
@@ -181,10 +183,10 @@ export class OciRuntime {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     } finally {
-      if (console) {
-        closeFd(console.master);
-        closeFd(console.slave);
-        closeFd(console.mountFd);
+      if (tty) {
+        closeFd(tty.master);
+        closeFd(tty.slave);
+        closeFd(tty.mountFd);
       }
     }
   }
