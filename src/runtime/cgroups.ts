@@ -75,12 +75,12 @@ export function detectLayout(): CgroupLayout {
 
 /** what the container mounts under /sys/fs/cgroup (its own cgroup-namespace view) */
 export function cgroupMountsFor(layout: CgroupLayout): CgroupMount[] {
-  if (layout.kind === "v2") return [{ name: "", fstype: "cgroup2" }];
+  if (layout.kind === "v2") return [{ name: "", fstype: "cgroup2", hostDir: unified(layout)!.dir }];
   return layout.hierarchies.map((h) => {
     const name = h.dir.slice(h.dir.lastIndexOf("/") + 1);
-    if (h.type === "cgroup2") return { name, fstype: "cgroup2" as const };
+    if (h.type === "cgroup2") return { name, fstype: "cgroup2" as const, hostDir: h.dir };
     const data = h.controllers.every((c) => c.startsWith("name=")) ? `none,${h.controllers.join(",")}` : h.controllers.join(",");
-    return { name, fstype: "cgroup" as const, data };
+    return { name, fstype: "cgroup" as const, data, hostDir: h.dir };
   });
 }
 

@@ -33,6 +33,9 @@ export interface CgroupMount {
   fstype: "cgroup" | "cgroup2";
   /** mount data, e.g. "cpu" or "none,name=systemd" */
   data?: string;
+  /** the hierarchy's mount point on the host (a container without a cgroup namespace gets a bind of
+   * its own cgroup directory under it, as runc does) */
+  hostDir?: string;
 }
 
 export interface PlanInput {
@@ -252,7 +255,7 @@ function planOciMounts(
         throw new EngineError("not_implemented", `mount ${q(m.target)}: idmapped mounts (option "${o}") are not supported by berth`);
     const target = rel(m.target);
     if (m.type === "cgroup" || m.type === "cgroup2") {
-      planCgroupMounts(input, mount, remount, m.options.includes("ro"));
+      planCgroupMounts(input, mount, remount, m.options.includes("ro"), spec.namespaces.cgroup === "host" ? spec.cgroupPath : undefined);
       continue;
     }
     if (m.type === "devpts" && target === "dev/pts" && input.console) {
@@ -299,15 +302,23 @@ function planCgroupMounts(
   mount: (kind: number, source: string, target: string, fstype: string | undefined, flags: number, data?: string) => void,
   remount: (target: string, flags: number) => void,
   readonly: boolean,
+  /** no cgroup namespace: bind <hierarchy>/<this path> instead of mounting the hierarchy's root */
+  bindPath?: string,
 ): void {
   const cgFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | (readonly ? MS_RDONLY : 0);
   const v1 = input.cgroupMounts.filter((c) => c.name !== "");
+  const one = (c: CgroupMount, target: string) => {
+    if (bindPath && c.hostDir) {
+      mount(OP.MOUNT, `${c.hostDir}/${bindPath}`, target, undefined, MS_BIND | MS_REC);
+      if (readonly) remount(target, MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    } else mount(OP.MOUNT, "cgroup", target, c.fstype, cgFlags, c.data);
+  };
   if (v1.length) {
     mount(OP.MOUNT, "tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
-    for (const c of v1) mount(OP.MOUNT, "cgroup", `/sys/fs/cgroup/${c.name}`, c.fstype, cgFlags, c.data);
+    for (const c of v1) one(c, `/sys/fs/cgroup/${c.name}`);
     if (readonly) remount("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
   } else if (input.cgroupMounts.length) {
-    mount(OP.MOUNT, "cgroup", "/sys/fs/cgroup", "cgroup2", cgFlags);
+    one(input.cgroupMounts[0]!, "/sys/fs/cgroup");
   }
 }
 
