@@ -9,9 +9,10 @@ import type { OciSpec } from "./spec.ts";
 
 const CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
+/** runc 1.1's `spec` output; its ociVersion too, so crun 1.8 (which refuses 1.2) runs the same file */
 export function defaultSpec(): OciSpec {
   return {
-    ociVersion: OCI_VERSION,
+    ociVersion: "1.0.2-dev",
     process: {
       terminal: true,
       user: { uid: 0, gid: 0 },

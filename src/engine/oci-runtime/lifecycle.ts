@@ -171,7 +171,7 @@ export class OciRuntime {
       if (c.pidFile) writePidFile(c.pidFile, running.pid);
       // runc runs createContainer hooks inside the container's mount namespace before pivot_root; berth
       // runs them here, after the container is set up, in the runtime's namespaces (README)
-      await runHooks(spec, "createContainer", stateDoc(root, rec, "created"), true);
+      await runHooks(spec, "createContainer", stateDoc(root, rec, "creating"), true);
       this.debug(`created ${c.id}: pid ${running.pid}`);
       return { rec, running };
     } catch (e) {
