@@ -42,6 +42,7 @@ beforeAll(async () => {
   ];
   const probe = makeBundle("probe", (c) => {
     c.process.args = ["true"];
+    c.linux.cgroupsPath = `/${CG}/probe`;
   });
   for (const c of candidates) {
     const r = { ...c, root: join(TMP, `root-${c.name}`) };
