@@ -26,6 +26,14 @@ export { MASKED_PATHS as DEFAULT_MASKED_PATHS, READONLY_PATHS as DEFAULT_READONL
 
 /** nodes runc binds into every container's /dev (libcontainer/specconv AllowedDevices) */
 export const DEFAULT_DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+const DEFAULT_DEVICE_NUMBERS: [string, number, number][] = [
+  ["null", 1, 3],
+  ["zero", 1, 5],
+  ["full", 1, 7],
+  ["random", 1, 8],
+  ["urandom", 1, 9],
+  ["tty", 5, 0],
+];
 
 export interface CgroupMount {
   /** directory under /sys/fs/cgroup ("" for a pure-v2 host) */
@@ -270,7 +278,12 @@ function planOciMounts(
   if (input.console && !consoleAttached) attachConsole();
   const devIsBind = spec.mounts.some((m) => rel(m.target) === "dev" && (m.type === "bind" || m.options.includes("bind") || m.options.includes("rbind")));
   if (!devIsBind) {
-    for (const d of DEFAULT_DEVICES) mount(OP.MOUNT_FILE, `/dev/${d}`, `/dev/${d}`, undefined, MS_BIND);
+    const userns = spec.namespaces.user !== undefined && spec.namespaces.user !== "host";
+    // runc's default devices: made with mknod (as runc does), bound from the host in a user namespace
+    for (const [d, major, minor] of DEFAULT_DEVICE_NUMBERS) {
+      if (userns) mount(OP.MOUNT_FILE, `/dev/${d}`, `/dev/${d}`, undefined, MS_BIND);
+      else ops.push({ kind: OP.MKNOD, target: `dev/${d}`, flags: MS_DEV_TYPE.c! | 0o666, data: `${makedev(major, minor)} 0 0`, what: `mknod "/dev/${d}"` });
+    }
     for (const [link, to] of [
       ["/dev/fd", "/proc/self/fd"],
       ["/dev/stdin", "/proc/self/fd/0"],
@@ -280,7 +293,6 @@ function planOciMounts(
       ["/dev/ptmx", "pts/ptmx"],
     ] as const)
       ops.push({ kind: OP.SYMLINK, source: to, target: rel(link), what: `symlink ${q(link)} -> ${q(to)}` });
-    const userns = spec.namespaces.user !== undefined && spec.namespaces.user !== "host";
     for (const d of oci.devices) {
       if (DEFAULT_DEVICES.includes(rel(d.path).replace(/^dev\//, ""))) continue;
       if (userns) mount(OP.MOUNT_FILE, d.path, d.path, undefined, MS_BIND);

@@ -58,6 +58,7 @@ extern u32 umask(u32);
 
 #define CLONE_NEWCGROUP 0x02000000
 #define CLONE_NEWNET 0x40000000
+#define CLONE_NEWUSER 0x10000000
 #define AF_INET 2
 #define SOCK_DGRAM 2
 #define SIOCGIFFLAGS 0x8913
@@ -649,6 +650,12 @@ static int main_child(void *unused) {
     close(sync_fd);
   }
   cgroup_join();
+  /* a new user namespace: the parent wrote uid_map/gid_map while we waited; become its root now, so
+   * what the mounts create (devpts's ptmx, tmpfs roots, mknod) is owned by a mapped id */
+  if (H[H_CLONE] & CLONE_NEWUSER) {
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) fail(ST_GID, 0);
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) fail(ST_UID, 0);
+  }
   /* joining namespaces (exec): the pid ns was entered by the parent (pid_for_children); mnt goes last
    * because after it the other /proc/<pid>/ns fds are still valid but paths are not */
   for (i = 0; i < (int)H[H_NNS]; i++)

@@ -81,7 +81,9 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     const ops = planMounts({
       rootfsFd,
       spec,
-      staging: STAGING_DIR,
+      // an OCI bundle's rootfs is bound onto itself, as runc does: a user-namespaced root can reach it
+      // where it could not traverse the root-only staging directory
+      staging: spec.oci && spec.rootfs[0]?.type === "bind" ? spec.rootfs[0].source : STAGING_DIR,
       console: p.terminal ? consoleOf(stdio) : undefined,
       cgroupMounts: cgroupMountsFor(layout),
       hostDevices: spec.privileged ? hostDevices() : undefined,

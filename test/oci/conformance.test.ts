@@ -288,3 +288,110 @@ sys.stdout.write(repr(msg.decode())+" "+repr(out.decode()))`,
     compare("run/exec", res);
   });
 });
+
+/** what a process sees of its spec, printed line by line (the same script in every runtime) */
+const PROBE = [
+  "exec 2>&1",
+  "echo hostname=$(hostname) domain=$(cat /proc/sys/kernel/domainname)",
+  "echo id=$(id -u):$(id -g) groups=$(id -G)",
+  "echo cwd=$(pwd) umask=$(umask) env=$FEATURE",
+  "grep -E '^(CapBnd|CapEff|CapPrm|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr '\\t' ' '",
+  "echo nofile=$(ulimit -n) oom=$(cat /proc/self/oom_score_adj)",
+  "touch /rootfs-ro 2>/dev/null && echo root=rw || echo root=ro",
+  "cat /proc/kcore >/dev/null 2>&1 && echo kcore=readable || echo kcore=masked",
+  "echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys=rw || echo procsys=ro",
+  "echo ipfwd=$(cat /proc/sys/net/ipv4/ip_forward)",
+  "ls -ln /dev/mydev | awk '{print \"dev=\" $1, $3, $4, $5, $6}'",
+  "echo scratch=$(stat -c '%a' /scratch) $(grep ' /scratch ' /proc/mounts | cut -d' ' -f3)",
+  "touch /data/x 2>/dev/null && echo data=rw || echo data=ro; cat /data/hello",
+  "mkdir /tmp/blocked 2>/dev/null && echo mkdir=allowed || echo mkdir=denied",
+  "echo devnull=$(ls -ln /dev/null | awk '{print $1, $5, $6}')",
+].join("; ");
+
+describe.skipIf(!rootEnabled)("OCI spec features as the process sees them (berth-runc vs runc vs crun)", () => {
+  test("user, capabilities, rlimits, readonly root, masks, sysctl, devices, mounts, seccomp, oomScoreAdj", async () => {
+    const res = await each(async (r) => {
+      const data = join(TMP, `data-${r.name}`);
+      mkdirSync(data, { recursive: true });
+      Bun.write(join(data, "hello"), "hello-from-host\n");
+      const b = bundleFor("feat", r, (c) => {
+        c.root.readonly = true;
+        c.hostname = "feat";
+        c.domainname = "example.org";
+        c.process.user = { uid: 1000, gid: 1000, additionalGids: [5, 100] };
+        c.process.cwd = "/tmp";
+        c.process.env.push("FEATURE=yes");
+        c.process.args = ["sh", "-c", PROBE];
+        c.process.capabilities = { bounding: ["CAP_KILL", "CAP_NET_BIND_SERVICE"], effective: ["CAP_KILL"], permitted: ["CAP_KILL"] };
+        c.process.noNewPrivileges = true;
+        c.process.oomScoreAdj = 100;
+        c.process.rlimits = [{ type: "RLIMIT_NOFILE", hard: 512, soft: 256 }];
+        c.linux.sysctl = { "net.ipv4.ip_forward": "1" };
+        c.linux.devices = [{ path: "/dev/mydev", type: "c", major: 1, minor: 3, fileMode: 0o640, uid: 1000, gid: 5 }];
+        c.mounts.push({ destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777", "size=1m"] });
+        c.mounts.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"] });
+        c.mounts.push({ destination: "/data", type: "bind", source: data, options: ["rbind", "ro"] });
+        c.linux.seccomp = {
+          defaultAction: "SCMP_ACT_ALLOW",
+          architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+        };
+      });
+      const out = join(TMP, `feat-${r.name}.log`);
+      const run = await rt(r, ["run", "--bundle", b, "feat"], { out });
+      await rt(r, ["delete", "-f", "feat"]);
+      const lines = run.stdout.trim().split("\n");
+      // runc 1.1 ignores `domainname` (crun and berth set it): compared on its own below
+      return { exit: run.exitCode, lines: lines.map((l) => l.replace(/ domain=.*/, "")), domain: /domain=(.*)/.exec(lines[0] ?? "")?.[1] };
+    });
+    console.log(`[oci conformance] spec features: ${JSON.stringify(res)}`);
+    expect(res.berth!.exit).toBe(0);
+    expect(res.berth!.lines).toEqual(res.runc!.lines);
+    expect(res.berth!.domain).toBe("example.org");
+    if (res.crun) expect(res.berth!.domain).toBe(res.crun.domain!);
+  });
+
+  test("a user namespace with uid/gid mappings", async () => {
+    const res = await each(async (r) => {
+      const b = bundleFor("userns", r, (c) => {
+        c.linux.namespaces.push({ type: "user" });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+        c.process.args = ["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; ls -ln /bin/busybox | awk '{print $3}'"];
+      });
+      const out = join(TMP, `userns-${r.name}.log`);
+      const run = await rt(r, ["run", "--bundle", b, "userns"], { out });
+      await rt(r, ["delete", "-f", "userns"]);
+      return { exit: run.exitCode, lines: run.stdout.trim().split("\n") };
+    });
+    compare("user namespace", res);
+  });
+
+  test("exec --process, --preserve-fds, --log json", async () => {
+    const res = await each(async (r) => {
+      const b = bundleFor("px", r, (c) => (c.process.args = ["sleep", "30"]));
+      await rt(r, ["create", "--bundle", b, "px"], { out: join(TMP, `px-${r.name}.log`) });
+      await rt(r, ["start", "px"]);
+      const pj = join(TMP, `process-${r.name}.json`);
+      Bun.write(
+        pj,
+        JSON.stringify({ args: ["sh", "-c", "echo $A $(id -u) $(pwd)"], env: ["A=from-process-json", "PATH=/bin"], cwd: "/proc", user: { uid: 2, gid: 2 } }),
+      );
+      await Bun.sleep(50);
+      const ex = await rt(r, ["exec", "--process", pj, "px"]);
+      // fd 3 of the runtime reaches the process with --preserve-fds 1 (a file opened by the shell)
+      const file = join(TMP, `fd3-${r.name}`);
+      const pf = await sh(["sh", "-c", `exec 3>${file}; exec ${r.bin} --root ${r.root} exec --preserve-fds 1 px sh -c 'echo through-fd3 >&3'`]);
+      const log = join(TMP, `log-${r.name}.json`);
+      const bad = await sh([r.bin, "--root", r.root, "--log", log, "--log-format", "json", "kill", "nope", "9"]);
+      await rt(r, ["delete", "-f", "px"]);
+      const last = JSON.parse(readFileSync(log, "utf8").trim().split("\n").at(-1)!);
+      return {
+        exec: [ex.exitCode, ex.stdout.trim()],
+        fd3: [pf.exitCode, readFileSync(file, "utf8").trim()],
+        log: [bad.exitCode, last.level, /does not exist|not found/.test(last.msg)],
+      };
+    });
+    compare("exec --process, --preserve-fds, --log", res);
+  });
+});

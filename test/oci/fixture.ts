@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { distBin, repo, useDist } from "../helpers/cli.ts";
 
 export const TMP = mkdtempSync("/tmp/berth-oci-");
+// a user-namespaced container's root (a mapped uid) must traverse it to reach its rootfs and binds
+chmodSync(TMP, 0o755);
 
 /** an executable named berth-runc: argv0 detection with the compiled binary, `berth oci` otherwise */
 export function berthRunc(dir = TMP): string {
