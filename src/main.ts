@@ -67,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv0 === "berth-runc" || argv0 === "runc" || argv[0] === "oci") {
     const oci = argv[0] === "oci" && argv0 !== "berth-runc" && argv0 !== "runc";
     const { runOci } = await import("./commands/oci/index.ts");
+    mark("oci front door loaded");
     return runOci(oci ? "berth oci" : argv0, oci ? argv.slice(1) : argv, {
       out: (s) => void process.stdout.write(s),
       err: (s) => void process.stderr.write(s),

@@ -97,6 +97,7 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     });
     let execFifoFd: number | undefined;
     if (spec.oci) opened.push((execFifoFd = openSync(spec.oci.execFifo, O_PATH | O_CLOEXEC)));
+    mark("runtime: mounts planned");
     const plan: ShimPlan = {
       ...processPlan(p, stdio),
       mode: "create",
@@ -270,6 +271,7 @@ interface StartOptions {
 
 async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise<RunningContainer> {
   const shim = loadShim();
+  mark("runtime: plan built");
   // the child joins the cgroup itself (shim.c cgroup_join): no global cgroup lock, no RCU wait here
   const join = joinTargets(o.cgroupPath, o.layout);
   const cgroupFd = join.v2Dir ? openCgroupDir(join.v2Dir) : -1;
@@ -285,6 +287,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
       cgroupFd,
       cgroupProcs: join.v2Dir && `${join.v2Dir}/cgroup.procs`,
     });
+    mark("runtime: plan encoded");
     if (o.pidNs !== undefined) {
       const own = openSync("/proc/self/ns/pid", "r");
       try {

@@ -8,6 +8,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, chmodSync, renameSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { EngineError, wrap } from "../../lib/errors.ts";
+import { mark } from "../../lib/trace.ts";
 import {
   cgroupExists,
   cgroupPids,
@@ -152,6 +153,7 @@ export class OciRuntime {
         if (size) setWinsize(tty.master, { rows: size.height, cols: size.width });
       }
       const io = spec.process?.ioPriority;
+      mark("oci: spec converted");
       const running = await createContainer(cspec, stdio, {
         beforeStart: async (pid) => {
           rec.pid = pid;
@@ -163,6 +165,7 @@ export class OciRuntime {
           await runHooks(spec, "createRuntime", doc, true);
         },
       });
+      mark("oci: container parked");
       rec.pid = running.pid;
       rec.startTime = running.startTime;
       delete rec.creating;
