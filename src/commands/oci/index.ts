@@ -327,6 +327,7 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
           cwd: p.flags.cwd as string | undefined,
           user: p.flags.user as string | undefined,
           caps: p.flags.cap as string[] | undefined,
+          additionalGids: ((p.flags["additional-gids"] as string[] | undefined) ?? []).flatMap((g) => g.split(",")).map(Number),
           tty: !!p.flags.tty,
           noNewPrivs: !!p.flags["no-new-privs"],
           consoleSocket: p.flags["console-socket"] as string | undefined,

@@ -352,6 +352,7 @@ export class OciRuntime {
       cwd?: string;
       user?: string;
       caps?: string[];
+      additionalGids?: number[];
       tty?: boolean;
       noNewPrivs?: boolean;
       consoleSocket?: string;
@@ -379,6 +380,7 @@ export class OciRuntime {
         if (!Number.isInteger(p.user.uid) || !Number.isInteger(p.user.gid))
           throw new EngineError("invalid_argument", `invalid user ${JSON.stringify(e.user)}: uid[:gid] expected`);
       }
+      if (e.additionalGids?.length) p.user = { ...p.user, additionalGids: e.additionalGids };
       if (e.caps?.length) {
         const add = (xs?: string[]) => [...new Set([...(xs ?? []), ...e.caps!])];
         const c = base.capabilities ?? {};
