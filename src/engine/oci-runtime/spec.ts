@@ -235,6 +235,7 @@ export function toContainerSpec(input: ConvertInput): ContainerSpec {
   if (ns.get("mount")) throw unsupported("joining a mount namespace by path is not supported by berth");
   const mode = (t: string) => (!ns.has(t) ? ("host" as const) : ns.get(t) ? { path: ns.get(t)! } : ("new" as const));
   const user = mode("user");
+  if (typeof user === "object") throw unsupported(`joining a user namespace by path (${user.path}) is not supported by berth`);
   if (user === "new" && (!linux.uidMappings?.length || !linux.gidMappings?.length))
     throw bad("user namespaces enabled, but no user mapping found (linux.uidMappings/gidMappings)");
   if (user === "host" && (linux.uidMappings?.length || linux.gidMappings?.length)) throw bad("user namespaces not enabled in config.json, but mappings given");
@@ -325,7 +326,7 @@ export function resourcesOf(r: OciResources | undefined, layout: CgroupLayout): 
       continue;
     }
     if (!d.allow) {
-      if (any) out.allDevices = false;
+      if (any) delete out.allDevices;
       continue;
     }
     const n = (x: number | null | undefined) => (x === undefined || x === null || x < 0 ? "*" : String(x));
