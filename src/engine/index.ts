@@ -339,7 +339,7 @@ export { portLines } from "./containers/networking.ts";
 export { applyChanges } from "./changes.ts";
 /** the create request → the stored config (the client checks its flag conversion with it) */
 export { createConfig } from "./containers/create-config.ts";
-export { getWinsize, isatty, makeRaw } from "./terminal.ts";
+export { getWinsize, isatty, makeRaw, setWinsize } from "./terminal.ts";
 export type { Mount, ContainerCreateRequest, ContainerUpdateRequest, EndpointSettingsRequest, HostConfig } from "./api/containers.ts";
 export type { TarSink } from "../tar/index.ts";
 export type { LoadResult } from "./archive.ts";

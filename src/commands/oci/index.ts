@@ -8,7 +8,20 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { DEFAULT_OCI_ROOT, defaultSpec, ociFeatures, OCI_VERSION, OciRuntime, type OciProcess, type OciResources } from "../../engine/index.ts";
+import {
+  DEFAULT_OCI_ROOT,
+  defaultSpec,
+  getWinsize,
+  isatty,
+  makeRaw,
+  ociFeatures,
+  OCI_VERSION,
+  OciRuntime,
+  setWinsize,
+  type OciProcess,
+  type OciResources,
+} from "../../engine/index.ts";
+import { closeSync, createReadStream, writeSync } from "node:fs";
 import { VERSION } from "../../version.ts";
 
 export interface OciIo {
@@ -283,15 +296,23 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
       }
       case "run": {
         needId();
-        return await rt.run({
-          id,
-          bundle: bundleOf(p.flags.bundle),
-          pidFile: p.flags["pid-file"] ? resolve(io.cwd, p.flags["pid-file"] as string) : undefined,
-          consoleSocket: p.flags["console-socket"] as string | undefined,
-          preserveFds: (p.flags["preserve-fds"] as number | undefined) ?? 0,
-          detach: !!p.flags.detach,
-          keep: !!p.flags.keep,
-        });
+        let session: ReturnType<typeof relay> | undefined;
+        const detach = !!p.flags.detach;
+        const onConsole = !detach && !p.flags["console-socket"] ? (fd: number) => void (session = relay(fd)) : undefined;
+        try {
+          return await rt.run({
+            onConsole,
+            id,
+            bundle: bundleOf(p.flags.bundle),
+            pidFile: p.flags["pid-file"] ? resolve(io.cwd, p.flags["pid-file"] as string) : undefined,
+            consoleSocket: p.flags["console-socket"] as string | undefined,
+            preserveFds: (p.flags["preserve-fds"] as number | undefined) ?? 0,
+            detach,
+            keep: !!p.flags.keep,
+          });
+        } finally {
+          await session?.done();
+        }
       }
       case "start":
         needId();
@@ -320,7 +341,10 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
             throw new EngineError("invalid_argument", `parse process.json: ${(e as Error).message}`);
           }
         }
+        let session: ReturnType<typeof relay> | undefined;
+        const detach = !!p.flags.detach;
         const r = await rt.exec(id, {
+          onConsole: !detach && !p.flags["console-socket"] ? (fd: number) => void (session = relay(fd)) : undefined,
           process: procJson,
           args: p.args.slice(1),
           env: p.flags.env as string[] | undefined,
@@ -332,10 +356,14 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
           noNewPrivs: !!p.flags["no-new-privs"],
           consoleSocket: p.flags["console-socket"] as string | undefined,
           pidFile: p.flags["pid-file"] ? resolve(io.cwd, p.flags["pid-file"] as string) : undefined,
-          detach: !!p.flags.detach,
+          detach,
           preserveFds: (p.flags["preserve-fds"] as number | undefined) ?? 0,
         });
-        return r.wait ? await r.wait() : 0;
+        try {
+          return r.wait ? await r.wait() : 0;
+        } finally {
+          await session?.done();
+        }
       }
       case "ps": {
         needId();
@@ -452,6 +480,49 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
     }
     return fatal(e);
   }
+}
+
+/**
+ * runc's own terminal for a foreground `run`/`exec` without --console-socket: the user's terminal goes
+ * raw, its bytes go to the pty master, the master's output to stdout, SIGWINCH resizes. `done()` waits
+ * for the output to drain (EIO once the last slave closes), restores the terminal and closes the master.
+ */
+function relay(master: number): { done(): Promise<void> } {
+  const local = isatty(0);
+  const restore = local ? makeRaw(0) : undefined;
+  const size = () => {
+    const s = getWinsize(1) ?? getWinsize(0);
+    if (s) setWinsize(master, s);
+  };
+  if (local) {
+    size();
+    process.on("SIGWINCH", size);
+  }
+  const onIn = (d: Buffer) => {
+    try {
+      writeSync(master, d);
+    } catch {} // the container is gone: nothing reads the terminal any more
+  };
+  process.stdin.on("data", onIn);
+  const out = createReadStream("", { fd: master, autoClose: false });
+  const drained = new Promise<void>((resolve) => {
+    out.on("data", (d) => void process.stdout.write(d));
+    out.on("end", resolve);
+    out.on("error", () => resolve()); // EIO: the last slave closed
+  });
+  return {
+    async done() {
+      await Promise.race([drained, Bun.sleep(500)]);
+      process.stdin.off("data", onIn);
+      process.stdin.pause();
+      if (local) process.off("SIGWINCH", size);
+      restore?.();
+      out.destroy();
+      try {
+        closeSync(master);
+      } catch {} // the stream closed it already (EBADF)
+    },
+  };
 }
 
 function clean<T extends Record<string, unknown>>(o: T): T {

@@ -60,6 +60,9 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
+  /** a foreground run without --console-socket: the pty master is handed here (the caller relays it
+   * and closes it), as runc relays its own terminal */
+  onConsole?: (master: number) => void;
 }
 
 const notRunning = () => new EngineError("conflict", "container not running");
@@ -141,7 +144,7 @@ export class OciRuntime {
       mkfifo(fifo, 0o622);
       chmodSync(fifo, 0o622);
       const cspec = toContainerSpec({ id: c.id, bundle, spec, execFifo: fifo, preserveFds: c.preserveFds ?? 0, layout });
-      if (cspec.process.terminal && !c.consoleSocket)
+      if (cspec.process.terminal && !c.consoleSocket && !c.onConsole)
         throw new EngineError("invalid_argument", "cannot allocate tty if runc will detach without setting console socket");
       if (!cspec.process.terminal && c.consoleSocket)
         throw new EngineError("invalid_argument", "cannot use console socket if runc will not detach or allocate tty");
@@ -170,7 +173,11 @@ export class OciRuntime {
       rec.startTime = running.startTime;
       delete rec.creating;
       save(root, rec);
-      if (tty) sendFdTo(c.consoleSocket!, tty.master, "/dev/ptmx");
+      if (tty && c.consoleSocket) sendFdTo(c.consoleSocket, tty.master, "/dev/ptmx");
+      else if (tty && c.onConsole) {
+        c.onConsole(tty.master);
+        tty.master = -1; // the caller's now
+      }
       if (c.pidFile) writePidFile(c.pidFile, running.pid);
       // runc runs createContainer hooks inside the container's mount namespace before pivot_root; berth
       // runs them here, after the container is set up, in the runtime's namespaces (README)
@@ -187,7 +194,7 @@ export class OciRuntime {
       throw e;
     } finally {
       if (tty) {
-        closeFd(tty.master);
+        if (tty.master >= 0) closeFd(tty.master);
         closeFd(tty.slave);
         closeFd(tty.mountFd);
       }
@@ -356,6 +363,7 @@ export class OciRuntime {
       tty?: boolean;
       noNewPrivs?: boolean;
       consoleSocket?: string;
+      onConsole?: (master: number) => void;
       pidFile?: string;
       detach: boolean;
       preserveFds?: number;
@@ -396,7 +404,8 @@ export class OciRuntime {
     }
     if (!p.cwd) p = { ...p, cwd: base.cwd || "/" };
     const proc: ProcessSpec = processOf(p, seccompOf(rec.spec));
-    if (proc.terminal && !e.consoleSocket) throw new EngineError("invalid_argument", "cannot allocate tty if runc will detach without setting console socket");
+    if (proc.terminal && !e.consoleSocket && (!e.onConsole || e.detach))
+      throw new EngineError("invalid_argument", "cannot allocate tty if runc will detach without setting console socket");
     let stdio: Stdio = { stdin: 0, stdout: 1, stderr: 2 };
     let pty: { master: number; slave: number } | undefined;
     if (proc.terminal) {
@@ -407,10 +416,14 @@ export class OciRuntime {
     let running: RunningContainer;
     try {
       running = await execInContainer(rec.pid, proc, stdio, rec.cgroupPath, { oci: true, preserveFds: e.preserveFds ?? 0 });
-      if (pty) sendFdTo(e.consoleSocket!, pty.master, "/dev/ptmx");
+      if (pty && e.consoleSocket) sendFdTo(e.consoleSocket, pty.master, "/dev/ptmx");
+      else if (pty && e.onConsole) {
+        e.onConsole(pty.master);
+        pty.master = -1; // the caller's now
+      }
     } finally {
       if (pty) {
-        closeFd(pty.master);
+        if (pty.master >= 0) closeFd(pty.master);
         closeFd(pty.slave);
       }
     }
