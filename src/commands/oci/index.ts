@@ -5,7 +5,7 @@
  * so this front door has its own small parser. Errors are reported as runc reports them (a logrus line
  * on stderr, or JSON/text in --log with the bare message on stderr), exit status 1.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import {
@@ -467,7 +467,6 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
           if (e instanceof EngineError) throw e;
         } // ENOENT: nothing to replace
         symlinkSync(io.execPath, target);
-        chmodSync(io.execPath, 0o755);
         io.out(`${target} -> ${io.execPath}\n`);
         return 0;
       }
