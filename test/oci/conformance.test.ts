@@ -7,7 +7,7 @@
  * exit status of `run`, and `exec`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { berthRunc, makeBundle, removeCgroupParent, sh, TMP, waitFor, type Config } from "./fixture.ts";
@@ -69,7 +69,6 @@ afterAll(async () => {
     for (const id of l.stdout.split("\n").filter(Boolean)) await rt(r, ["delete", "-f", id]);
   }
   removeCgroupParent(CG);
-  rmSync(TMP, { recursive: true, force: true });
 });
 
 /** run `fn` for every runtime; returns name → result */

@@ -4,7 +4,7 @@
  * config.json edited per case), an OCI image archive of the same rootfs for containerd, and cleanup of
  * the cgroup parents the peers leave (runc does not remove a parent it created either).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, symlinkSync, writeFileSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { distBin, repo, useDist } from "../helpers/cli.ts";
@@ -12,6 +12,8 @@ import { distBin, repo, useDist } from "../helpers/cli.ts";
 export const TMP = mkdtempSync("/tmp/berth-oci-");
 // a user-namespaced container's root (a mapped uid) must traverse it to reach its rootfs and binds
 chmodSync(TMP, 0o755);
+// shared by every test file of the run (bun test loads this module once): removed when the run ends
+process.on("exit", () => rmSync(TMP, { recursive: true, force: true }));
 
 /** an executable named berth-runc: argv0 detection with the compiled binary, `berth oci` otherwise */
 export function berthRunc(dir = TMP): string {
@@ -35,7 +37,8 @@ export function busyboxTar(): string {
   return (rootfsTar = tar);
 }
 
-export type Config = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: config.json is edited freely
+// biome-ignore lint/suspicious/noExplicitAny: config.json is edited freely by the cases
+export type Config = Record<string, any>;
 
 /** runc's default config.json (`berth oci spec`), non-terminal, edited by `edit` */
 export function makeBundle(name: string, edit: (c: Config) => void): string {

@@ -7,7 +7,7 @@
  * removed at the end.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { rootEnabled } from "../helpers/root.ts";
@@ -47,7 +47,6 @@ async function underPty(argv: string[], env?: Record<string, string>): Promise<{
 
 afterAll(() => {
   for (const p of parents) removeCgroupParent(p);
-  rmSync(TMP, { recursive: true, force: true });
 });
 
 describe.skipIf(!rootEnabled)("podman --runtime berth-runc", () => {
