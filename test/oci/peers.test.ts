@@ -335,7 +335,8 @@ state = "${C}/state"
       "echo hi from berth; cat /proc/1/cgroup | grep -c berthtest",
     ]);
     expect(r.stdout.split("\n").slice(0, 2)).toEqual(["hi from berth", expect.stringMatching(/^[1-9]\d*$/)]);
-    expect((await ctr(["run", "--rm", "--runc-binary", bin, img, "berth-c2", "sh", "-c", "exit 3"])).exitCode).toBe(3);
+    const three = await ctr(["run", "--rm", "--runc-binary", bin, img, "berth-c2", "sh", "-c", "exit 3"]);
+    expect({ code: three.exitCode, stderr: three.stderr }).toEqual({ code: 3, stderr: "" });
     const t = await underPty([
       "ctr",
       "-a",

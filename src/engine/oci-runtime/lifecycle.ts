@@ -219,15 +219,21 @@ export class OciRuntime {
     try {
       const buf = Buffer.alloc(1);
       const deadline = Date.now() + 10_000;
-      for (;;) {
-        let n = 0;
+      const take = () => {
         try {
-          n = readSync(fd, buf, 0, 1, null);
+          return readSync(fd, buf, 0, 1, null) === 1;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+          return false; // nothing written yet
         }
-        if (n === 1) break;
-        if (!isAlive(rec.pid, rec.startTime)) throw new EngineError("conflict", "cannot start a container that has stopped");
+      };
+      for (;;) {
+        if (take()) break;
+        // a process that ran and ended between the two checks (`sh -c 'exit 3'`) left its byte behind
+        if (!isAlive(rec.pid, rec.startTime)) {
+          if (take()) break;
+          throw new EngineError("conflict", "cannot start a container that has stopped");
+        }
         if (Date.now() > deadline) throw new EngineError("unavailable", `container ${id}: the process did not take the start signal`);
         await Bun.sleep(1);
       }
