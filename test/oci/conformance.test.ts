@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
-import { berthRunc, makeBundle, removeCgroupParent, sh, TMP, waitFor, type Config } from "./fixture.ts";
+import { berthRunc, dropTmp, freshTmp, makeBundle, removeCgroupParent, sh, TMP, waitFor, type Config } from "./fixture.ts";
 
+freshTmp();
 const CG = "berth-oci-conformance";
 
 interface Runtime {
@@ -69,6 +70,7 @@ afterAll(async () => {
     for (const id of l.stdout.split("\n").filter(Boolean)) await rt(r, ["delete", "-f", id]);
   }
   removeCgroupParent(CG);
+  dropTmp();
 });
 
 /** run `fn` for every runtime; returns name → result */

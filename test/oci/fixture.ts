@@ -9,11 +9,22 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { distBin, repo, useDist } from "../helpers/cli.ts";
 
-export const TMP = mkdtempSync("/tmp/berth-oci-");
-// a user-namespaced container's root (a mapped uid) must traverse it to reach its rootfs and binds
-chmodSync(TMP, 0o755);
-// shared by every test file of the run (bun test loads this module once): removed when the run ends
-process.on("exit", () => rmSync(TMP, { recursive: true, force: true }));
+/** this test file's scratch dir: each file calls freshTmp() when it loads and dropTmp() in afterAll (bun
+ * test runs the files one after another in one process, so the binding is per file) */
+export let TMP = "";
+let rootfsTar: string | undefined;
+
+export function freshTmp(): string {
+  TMP = mkdtempSync("/tmp/berth-oci-");
+  // a user-namespaced container's root (a mapped uid) must traverse it to reach its rootfs and binds
+  chmodSync(TMP, 0o755);
+  rootfsTar = undefined;
+  return TMP;
+}
+
+export function dropTmp(): void {
+  if (TMP) rmSync(TMP, { recursive: true, force: true });
+}
 
 /** an executable named berth-runc: argv0 detection with the compiled binary, `berth oci` otherwise */
 export function berthRunc(dir = TMP): string {
@@ -27,7 +38,6 @@ export function berthRunc(dir = TMP): string {
   return path;
 }
 
-let rootfsTar: string | undefined;
 /** busybox rootfs tarball (scripts/busybox-rootfs.sh), built once per process */
 export function busyboxTar(): string {
   if (rootfsTar) return rootfsTar;

@@ -11,8 +11,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { rootEnabled } from "../helpers/root.ts";
-import { berthRunc, busyboxOciArchive, busyboxTar, removeCgroupParent, sh, TMP, waitFor } from "./fixture.ts";
+import { berthRunc, dropTmp, freshTmp, busyboxOciArchive, busyboxTar, removeCgroupParent, sh, TMP, waitFor } from "./fixture.ts";
 
+freshTmp();
 const has = (bin: string) => Bun.which(bin) !== null;
 
 /** cgroup parents that did not exist before this file ran (removed at the end) */
@@ -47,6 +48,7 @@ async function underPty(argv: string[], env?: Record<string, string>): Promise<{
 
 afterAll(() => {
   for (const p of parents) removeCgroupParent(p);
+  dropTmp();
 });
 
 describe.skipIf(!rootEnabled)("podman --runtime berth-runc", () => {
