@@ -299,6 +299,8 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
         let session: ReturnType<typeof relay> | undefined;
         const detach = !!p.flags.detach;
         const onConsole = !detach && !p.flags["console-socket"] ? (fd: number) => void (session = relay(fd)) : undefined;
+        // runc forwards the signals it gets to the container it waits for
+        const unforward = detach ? () => {} : forwardSignals((sig) => rt.kill(id, sig, false));
         try {
           return await rt.run({
             onConsole,
@@ -311,6 +313,7 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
             keep: !!p.flags.keep,
           });
         } finally {
+          unforward();
           await session?.done();
         }
       }
@@ -359,9 +362,11 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
           detach,
           preserveFds: (p.flags["preserve-fds"] as number | undefined) ?? 0,
         });
+        const unforward = r.wait ? forwardSignals((sig) => void process.kill(r.pid, sig)) : () => {};
         try {
           return r.wait ? await r.wait() : 0;
         } finally {
+          unforward();
           await session?.done();
         }
       }
@@ -521,6 +526,24 @@ function relay(master: number): { done(): Promise<void> } {
         closeSync(master);
       } catch {} // the stream closed it already (EBADF)
     },
+  };
+}
+
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+
+/** pass these signals on to the container's process while a foreground run/exec waits for it */
+function forwardSignals(send: (sig: string) => void): () => void {
+  const handlers = FORWARDED.map((sig) => {
+    const h = () => {
+      try {
+        send(sig);
+      } catch {} // not created yet, or gone already: nothing to forward to
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
   };
 }
 
