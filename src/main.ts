@@ -10,6 +10,7 @@
  * failed request, 125 for `run`'s engine errors, 126/127 when the command cannot be invoked / is not
  * found); `run`/`exec` otherwise exit with the container's own status.
  */
+import { readFileSync } from "node:fs";
 import { commands } from "./commands/index.ts";
 import { hidden } from "./commands/_hidden.ts";
 import type { BerthCommand } from "./commands/_command.ts";
@@ -84,6 +85,20 @@ function selfCommand(env: Readonly<Record<string, string | undefined>>): { argv:
 
 async function main(argv: string[]): Promise<number> {
   mark("main");
+  // berth as an OCI runtime (issue 14): runc's command line as `berth-runc`/`runc` (argv0) or `berth oci …`
+  const argv0 = (readFileSync("/proc/self/cmdline", "latin1").split("\0")[0] ?? "").split("/").pop() ?? "";
+  if (argv0 === "berth-runc" || argv0 === "runc" || argv[0] === "oci") {
+    const oci = argv[0] === "oci" && argv0 !== "berth-runc" && argv0 !== "runc";
+    const { runOci } = await import("./commands/oci/index.ts");
+    mark("oci front door loaded");
+    return runOci(oci ? "berth oci" : argv0, oci ? argv.slice(1) : argv, {
+      out: (s) => void process.stdout.write(s),
+      err: (s) => void process.stderr.write(s),
+      cwd: process.cwd(),
+      execPath: process.execPath,
+      readStdin: () => Bun.stdin.text(),
+    });
+  }
   argv = daemonArgv(argv);
   // global flags: everything up to the first word that is not a flag
   let i = 0;

@@ -45,6 +45,16 @@ import { userChanges } from "./init-paths.ts";
 export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
 import type { EngineOptions } from "./options.ts";
 export { engineDefaults, type EngineOptions } from "./options.ts";
+export {
+  OciRuntime,
+  DEFAULT_OCI_ROOT,
+  OCI_VERSION,
+  defaultSpec,
+  features as ociFeatures,
+  type OciProcess,
+  type OciResources,
+  type OciStateDoc,
+} from "./oci-runtime/index.ts";
 
 export class Engine {
   readonly root: string;
@@ -338,7 +348,7 @@ export { portLines } from "./containers/networking.ts";
 export { applyChanges } from "./changes.ts";
 /** the create request → the stored config (the client checks its flag conversion with it) */
 export { createConfig } from "./containers/create-config.ts";
-export { getWinsize, isatty, makeRaw } from "./terminal.ts";
+export { getWinsize, isatty, makeRaw, setWinsize } from "./terminal.ts";
 export type { Mount, ContainerCreateRequest, ContainerUpdateRequest, EndpointSettingsRequest, HostConfig } from "./api/containers.ts";
 export type { TarSink } from "../tar/index.ts";
 export type { LoadResult } from "./archive.ts";

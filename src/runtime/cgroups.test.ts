@@ -36,10 +36,10 @@ describe("parseLayout", () => {
       ["/sys/fs/cgroup/unified", "cgroup2"],
     ]);
     expect(cgroupMountsFor(l)).toEqual([
-      { name: "cpu", fstype: "cgroup", data: "cpu" },
-      { name: "memory", fstype: "cgroup", data: "memory" },
-      { name: "systemd", fstype: "cgroup", data: "none,name=systemd" },
-      { name: "unified", fstype: "cgroup2" },
+      { name: "cpu", fstype: "cgroup", data: "cpu", hostDir: "/sys/fs/cgroup/cpu" },
+      { name: "memory", fstype: "cgroup", data: "memory", hostDir: "/sys/fs/cgroup/memory" },
+      { name: "systemd", fstype: "cgroup", data: "none,name=systemd", hostDir: "/sys/fs/cgroup/systemd" },
+      { name: "unified", fstype: "cgroup2", hostDir: "/sys/fs/cgroup/unified" },
     ]);
   });
   test("pure v1 and pure v2", () => {

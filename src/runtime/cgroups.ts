@@ -75,12 +75,12 @@ export function detectLayout(): CgroupLayout {
 
 /** what the container mounts under /sys/fs/cgroup (its own cgroup-namespace view) */
 export function cgroupMountsFor(layout: CgroupLayout): CgroupMount[] {
-  if (layout.kind === "v2") return [{ name: "", fstype: "cgroup2" }];
+  if (layout.kind === "v2") return [{ name: "", fstype: "cgroup2", hostDir: unified(layout)!.dir }];
   return layout.hierarchies.map((h) => {
     const name = h.dir.slice(h.dir.lastIndexOf("/") + 1);
-    if (h.type === "cgroup2") return { name, fstype: "cgroup2" as const };
+    if (h.type === "cgroup2") return { name, fstype: "cgroup2" as const, hostDir: h.dir };
     const data = h.controllers.every((c) => c.startsWith("name=")) ? `none,${h.controllers.join(",")}` : h.controllers.join(",");
-    return { name, fstype: "cgroup" as const, data };
+    return { name, fstype: "cgroup" as const, data, hostDir: h.dir };
   });
 }
 
@@ -167,6 +167,16 @@ export function createCgroup(path: string, resources: ResourceSpec, opts: Create
         deviceFilterProgram([...DEFAULT_DEVICE_RULES, ...(resources.deviceRules ?? [])].map(parseDeviceRule)),
       );
   } else applyV1(layout, rel, resources, !!opts.privileged);
+  writeFiles(layout, rel, resources);
+}
+
+/** ResourceSpec.files: each into the hierarchy that has its controller (v1) or the unified one (v2) */
+function writeFiles(layout: CgroupLayout, rel: string, r: ResourceSpec): void {
+  for (const f of r.files ?? []) {
+    const h = layout.kind === "v2" ? unified(layout) : (v1(layout, f.controller) ?? (f.controller === "" ? unified(layout) : undefined));
+    if (!h) throw new EngineError("unavailable", `cgroup: no hierarchy with the ${f.controller || "unified"} controller for ${f.file}`);
+    write(`${h.dir}/${rel}/${f.file}`, f.value);
+  }
 }
 
 /** mkdir -p under a hierarchy; cpuset needs cpus/mems copied down or joining fails with ENOSPC */
@@ -212,6 +222,7 @@ function enableControllers(h: Hierarchy, rel: string): void {
  */
 export function updateCgroup(path: string, r: ResourceSpec, layout = detectLayout()): void {
   const rel = clean(path);
+  writeFiles(layout, rel, r);
   if (layout.kind === "v2") return applyV2(layout, rel, r);
   const mem = v1(layout, "memory");
   if (mem && r.memory !== undefined && r.memory > 0) {

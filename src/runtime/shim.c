@@ -52,9 +52,13 @@ extern void (*signal(int, void (*)(int)))(int);
 extern int sigprocmask(int, const void *, void *);
 extern void *memcpy(void *, const void *, size_t);
 extern int socket(int, int, int);
+extern int fcntl(int, int, ...);
+extern int access(const char *, int);
+extern u32 umask(u32);
 
 #define CLONE_NEWCGROUP 0x02000000
 #define CLONE_NEWNET 0x40000000
+#define CLONE_NEWUSER 0x10000000
 #define AF_INET 2
 #define SOCK_DGRAM 2
 #define SIOCGIFFLAGS 0x8913
@@ -91,6 +95,8 @@ extern int socket(int, int, int);
 #define SYS_setresgid 149
 #define SYS_setgroups 159
 #define SYS_clone 220
+#define SYS_mknodat 33
+#define SYS_fchownat 54
 #else
 #define SYS_pivot_root 155
 #define SYS_capset 126
@@ -98,6 +104,8 @@ extern int socket(int, int, int);
 #define SYS_setresgid 119
 #define SYS_setgroups 116
 #define SYS_clone 56
+#define SYS_mknodat 259
+#define SYS_fchownat 260
 #endif
 #define SYS_openat2 437
 #define SYS_clone3 435          /* same number on x86_64 and aarch64 */
@@ -124,6 +132,15 @@ extern int socket(int, int, int);
 #define SECCOMP_MODE_FILTER 2
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define O_NONBLOCK 04000
+#define X_OK 1
+#define AT_SYMLINK_NOFOLLOW 0x100
+/* H_OCI bits: what an OCI runtime's container process gets and docker's does not */
+#define OCI_RESET_SIGNALS 1   /* default dispositions, nothing blocked (the parked child inherits Bun's) */
+#define OCI_BLOCKING_STDIO 2  /* clear O_NONBLOCK on 0-2 (pipes from conmon/containerd-shim) */
 
 /* steps reported to the parent; spawn.ts has the same table (STEP_NAMES) */
 enum {
@@ -148,7 +165,9 @@ enum {
   OP_MKDIR,         /* mkdir -p dst inside the root (the working directory) */
   OP_ATTACH,        /* move_mount(fd = flags, "", dst): a detached mount the parent built (overlay) */
   OP_WRITE,         /* write data into the existing file dst inside the root (a /proc/sys key) */
-  OP_MKFILE         /* create the empty file dst inside the root if missing (/.dockerenv) */
+  OP_MKFILE,        /* create the empty file dst inside the root if missing (/.dockerenv) */
+  OP_MKNOD,         /* mknod dst (mode = flags, data = "dev uid gid"), then chown; an existing node stays */
+  OP_PROPAGATE      /* mount(NULL, dst, NULL, flags): change propagation (MS_SHARED|MS_SLAVE|…[|MS_REC]) */
 };
 
 /* header word indexes of the blob */
@@ -156,6 +175,10 @@ enum {
   H_MODE, H_CLONE, H_HOSTNAME, H_ARGV, H_ENVP, H_OPS, H_NOPS, H_SYNC, H_ERR, H_IN, H_OUT, H_ERR2, H_TTY,
   H_UID, H_GID, H_NGROUPS, H_GROUPS, H_CAPS, H_NNP, H_INIT, H_CWD, H_NS, H_NNS, H_RLIM, H_NRLIM, H_PATH,
   H_CGTASKS, H_CGFD, H_CGPROCS, H_SECCOMP, H_NSECCOMP,
+  H_FIFO,      /* O_PATH fd of the exec fifo (OCI create): park before execve until `start` opens it; -1 none */
+  H_PRESERVE,  /* fds 3..3+n-1 reach the container too (runc --preserve-fds) */
+  H_OCI,       /* OCI_* bits */
+  H_UMASK,     /* umask for the container process; -1 keeps ours */
   H_WORDS
 };
 
@@ -328,6 +351,39 @@ static void apply_op(u64 *op, int index) {
     if (fd < 0) fail(ST_OP, index);
     close(fd);
     return;
+  case OP_MKNOD: {
+    u64 v[3];
+    int k = 0, i, slash = -1, parent;
+    u32 old;
+    char *leaf;
+    v[0] = v[1] = v[2] = 0;
+    for (i = 0; data && data[i] && k < 3; i++) {
+      if (data[i] == ' ') k++;
+      else v[k] = v[k] * 10 + (data[i] - '0');
+    }
+    for (i = 0; dst[i]; i++) if (dst[i] == '/') slash = i;
+    if (slash >= 0) {
+      dst[slash] = 0;
+      parent = resolve(dst, 1);
+      dst[slash] = '/';
+      if (parent < 0) fail(ST_OP, index);
+      leaf = dst + slash + 1;
+    } else { parent = root_fd; leaf = dst; }
+    old = umask(0);
+    if (syscall(SYS_mknodat, parent, leaf, (u32)flags, v[0]) < 0 && *__errno_location() != EEXIST) fail(ST_OP, index);
+    umask(old);
+    if (syscall(SYS_fchownat, parent, leaf, (u32)v[1], (u32)v[2], AT_SYMLINK_NOFOLLOW) < 0) fail(ST_OP, index);
+    if (parent != root_fd) close(parent);
+    return;
+  }
+  case OP_PROPAGATE:
+    if (!dst[0]) { if (mount(0, "/", 0, flags, 0) < 0) fail(ST_OP, index); return; }
+    fd = resolve(dst, 0);
+    if (fd < 0) fail(ST_OP, index);
+    fdpath(target, fd);
+    if (mount(0, target, 0, flags, 0) < 0) fail(ST_OP, index);
+    close(fd);
+    return;
   }
 }
 
@@ -351,6 +407,53 @@ static void exec_user(char **argv, char **envp, const char *path) {
   }
   *__errno_location() = err;
   fail(ST_EXEC, 0);
+}
+
+/* OCI create: find the executable now (runc's LookPath before it parks), so a missing command fails
+ * `create` and not the later `start`; the result is what execve gets after the park. */
+static char exec_path[4096];
+static void lookup_exec(const char *f, const char *path) {
+  int i, n, k, err = ENOENT;
+  for (i = 0; f[i]; i++) if (f[i] == '/') {
+    for (n = 0; f[n] && n < 4095; n++) exec_path[n] = f[n];
+    exec_path[n] = 0;
+    if (access(exec_path, X_OK) < 0) fail(ST_EXEC, 1);
+    return;
+  }
+  if (!f[0]) { *__errno_location() = ENOENT; fail(ST_EXEC, 0); }
+  while (path && *path) {
+    n = 0;
+    while (*path && *path != ':' && n < 2048) exec_path[n++] = *path++;
+    if (*path == ':') path++;
+    if (n == 0) exec_path[n++] = '.';
+    exec_path[n++] = '/';
+    for (k = 0; f[k] && n < 4095; k++) exec_path[n++] = f[k];
+    exec_path[n] = 0;
+    if (access(exec_path, X_OK) == 0) return;
+    if (*__errno_location() != ENOENT && *__errno_location() != EACCES && *__errno_location() != 20 /* ENOTDIR */) err = *__errno_location();
+    else if (*__errno_location() == EACCES) err = EACCES;
+  }
+  *__errno_location() = err;
+  fail(ST_EXEC, 0);
+}
+
+/* Tell the parent the container is set up ({0,0,0} on the error pipe), then block opening the exec fifo
+ * for writing until `start` opens it for reading (runc's exec.fifo); the fifo was opened O_PATH before
+ * pivot_root and is reopened through /proc/self/fd. After this nobody reads the error pipe: a failure
+ * is written to the container's stderr. */
+static void park(int fifo) {
+  int ok[3], fd;
+  char p[32];
+  ok[0] = ok[1] = ok[2] = 0;
+  write(err_fd, ok, sizeof ok);
+  close(err_fd);
+  err_fd = -1;
+  fdpath(p, fifo);
+  do fd = open(p, O_WRONLY | O_CLOEXEC); while (fd < 0 && *__errno_location() == EINTR);
+  if (fd < 0) { write(2, "berth: open exec fifo failed\n", 29); _exit(127); }
+  write(fd, "0", 1);
+  close(fd);
+  close(fifo);
 }
 
 /* ---- --init: a tiny reaper as PID 1 (tini's job): fork the user process, forward signals, reap
@@ -413,8 +516,12 @@ static void finish_and_exec(void) {
   if (in >= 0 && dup2(in, 0) < 0) fail(ST_DUP, 0);
   if (out >= 0 && dup2(out, 1) < 0) fail(ST_DUP, 1);
   if (er >= 0 && dup2(er, 2) < 0) fail(ST_DUP, 2);
-  /* only 0-2 reach the container: everything else closes at exec (err_fd must survive until then) */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (H[H_OCI] & OCI_BLOCKING_STDIO)
+    for (i = 0; i < 3; i++) { int fl = fcntl(i, F_GETFL); if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(i, F_SETFL, fl & ~O_NONBLOCK); }
+  /* only 0-2 (and --preserve-fds) reach the container: everything else closes at exec (err_fd must
+   * survive until then) */
+  for (i = 3; i < 3 + (int)H[H_PRESERVE]; i++) fcntl(i, F_SETFD, 0);
+  syscall(SYS_close_range, 3 + (u32)H[H_PRESERVE], ~0U, CLOSE_RANGE_CLOEXEC);
   for (i = 0; i < (int)H[H_NRLIM]; i++)
     if (setrlimit((int)rl[3 * i], &rl[3 * i + 1]) < 0) fail(ST_RLIMIT, i);
   /* seccomp while CAP_SYS_ADMIN is still held (no no_new_privs needed), as runc does without
@@ -448,6 +555,15 @@ static void finish_and_exec(void) {
   }
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) fail(ST_AMBIENT, 0);
   if (H[H_NNP] && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(ST_NNP, 0);
+  if ((long)H[H_UMASK] >= 0) umask((u32)H[H_UMASK]);
+  if ((int)H[H_FIFO] >= 0) {
+    char **argv = (char **)P(H[H_ARGV]);
+    lookup_exec(argv[0], P(H[H_PATH]));
+    park((int)H[H_FIFO]);
+    execve(exec_path, argv, (char **)P(H[H_ENVP]));
+    write(2, "berth: exec ", 12); write(2, exec_path, slen(exec_path)); write(2, " failed\n", 8);
+    _exit(127);
+  }
   if (H[H_INIT]) run_init();
   exec_user((char **)P(H[H_ARGV]), (char **)P(H[H_ENVP]), P(H[H_PATH]));
 }
@@ -460,6 +576,8 @@ static void close_others(void) {
   u64 *ns = (u64 *)P(H[H_NS]);
   keep[n++] = H[H_SYNC]; keep[n++] = H[H_ERR]; keep[n++] = H[H_IN]; keep[n++] = H[H_OUT]; keep[n++] = H[H_ERR2];
   keep[n++] = (int)H[H_CGFD];
+  keep[n++] = (int)H[H_FIFO];
+  lo = 3 + (int)H[H_PRESERVE];
   u64 *ops = (u64 *)P(H[H_OPS]);
   for (i = 0; i < (int)H[H_NNS] && n < 64; i++) keep[n++] = ns[2 * i];
   for (i = 0; i < (int)H[H_NOPS] && n < 64; i++) if (ops[6 * i] == OP_ATTACH) keep[n++] = ops[6 * i + 4];
@@ -517,6 +635,12 @@ static int main_child(void *unused) {
   u64 *ns = (u64 *)P(H[H_NS]);
   int sync_fd = H[H_SYNC];
   err_fd = H[H_ERR];
+  if (H[H_OCI] & OCI_RESET_SIGNALS) {
+    u64 none[16];
+    for (i = 0; i < 16; i++) none[i] = 0;
+    for (i = 1; i < 65; i++) if (i != 9 && i != 19 && i != 32 && i != 33) signal(i, (void (*)(int))0);
+    sigprocmask(2 /* SIG_SETMASK */, none, 0);
+  }
   close_others();
   /* wait until the parent has placed us in the cgroup and wired the network */
   if (sync_fd >= 0) {
@@ -526,6 +650,12 @@ static int main_child(void *unused) {
     close(sync_fd);
   }
   cgroup_join();
+  /* a new user namespace: the parent wrote uid_map/gid_map while we waited; become its root now, so
+   * what the mounts create (devpts's ptmx, tmpfs roots, mknod) is owned by a mapped id */
+  if (H[H_CLONE] & CLONE_NEWUSER) {
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) fail(ST_GID, 0);
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) fail(ST_UID, 0);
+  }
   /* joining namespaces (exec): the pid ns was entered by the parent (pid_for_children); mnt goes last
    * because after it the other /proc/<pid>/ns fds are still valid but paths are not */
   for (i = 0; i < (int)H[H_NNS]; i++)

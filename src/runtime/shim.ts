@@ -132,6 +132,8 @@ export const OP = {
   ATTACH: 13,
   WRITE: 14,
   MKFILE: 15,
+  MKNOD: 16,
+  PROPAGATE: 17,
 } as const;
 
 /** failure steps reported by the child, numbered as in shim.c */
@@ -208,9 +210,21 @@ export interface ShimPlan {
   cgroupProcs?: string;
   /** a compiled seccomp filter (struct sock_filter[], seccomp.ts), installed before the caps are dropped */
   seccomp?: Uint8Array;
+  /** OCI create: O_PATH fd of the exec fifo; the child reports ready ({0,0,0}) and parks before execve */
+  execFifoFd?: number;
+  /** fds 3..3+n-1 are passed to the container (runc --preserve-fds) */
+  preserveFds?: number;
+  /** OCI_* bits (shim.c): reset signal dispositions, blocking stdio */
+  oci?: number;
+  /** the container process's umask (undefined: the runtime's) */
+  umask?: number;
 }
 
-const H_WORDS = 31;
+/** H_OCI bits, as in shim.c */
+export const OCI_RESET_SIGNALS = 1;
+export const OCI_BLOCKING_STDIO = 2;
+
+const H_WORDS = 35;
 
 /** a growing little-endian byte buffer for encodePlan: one allocation per doubling, no BigInt for small words */
 class Blob8 {
@@ -311,6 +325,11 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   h[28] = b.str(p.cgroupProcs);
   h[29] = p.seccomp?.length ? b.bytes(p.seccomp) : 0;
   h[30] = p.seccomp?.length ? p.seccomp.length / 8 : 0;
+  h[31] = p.execFifoFd ?? -1;
+  h[32] = p.preserveFds ?? 0;
+  h[33] = p.oci ?? 0;
+  h[34] = p.umask ?? -1;
+
   for (let i = 0; i < H_WORDS; i++) b.setWord(i * 8, h[i]!);
   return b.buf.slice(0, b.size);
 }

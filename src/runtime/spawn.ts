@@ -14,9 +14,9 @@ import { openSync, readdirSync, statSync, writeSync, mkdirSync, closeSync, readF
 import { EngineError, ExecError, SyscallError, wrap } from "../lib/errors.ts";
 import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
-import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
 import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContainer, Stdio } from "./types.ts";
-import { encodePlan, loadShim, shimOrigin, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
+import { encodePlan, loadShim, OCI_BLOCKING_STDIO, OCI_RESET_SIGNALS, shimOrigin, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
 import { DEFAULT_PATH } from "../oci/defaults.ts";
@@ -35,17 +35,19 @@ export interface CreateHooks {
   beforeStart?: (pid: number) => Promise<void>;
 }
 
+const O_PATH = 0o10000000;
+
 export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: CreateHooks = {}): Promise<RunningContainer> {
   mark("runtime: create");
   loadShim(); // loaded before the cgroup exists, so a load failure leaves nothing to undo
   mark(`runtime: shim loaded (${shimOrigin})`);
   const layout = detectLayout();
   const opened: number[] = [];
-  createCgroup(spec.cgroupPath, spec.resources, { privileged: spec.privileged, layout });
+  createCgroup(spec.cgroupPath, spec.resources, { privileged: spec.privileged || spec.resources.allDevices, layout });
   mark("runtime: cgroup created");
   try {
     mkdirSync(STAGING_DIR, { recursive: true, mode: 0o700 });
-    let cloneFlags = CLONE_NEWNS | CLONE_NEWCGROUP;
+    let cloneFlags = CLONE_NEWNS;
     const namespaces: [number, number][] = [];
     const ns = (mode: NamespaceMode, flag: number, name: string) => {
       if (mode === "new") cloneFlags |= flag;
@@ -58,6 +60,10 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     ns(spec.namespaces.ipc, CLONE_NEWIPC, "ipc");
     ns(spec.namespaces.uts, CLONE_NEWUTS, "uts");
     ns(spec.namespaces.net, CLONE_NEWNET, "net");
+    ns(spec.namespaces.cgroup ?? "new", CLONE_NEWCGROUP, "cgroup");
+    const user = spec.namespaces.user ?? "host";
+    if (user === "new") cloneFlags |= CLONE_NEWUSER;
+    else if (user !== "host") throw new EngineError("not_implemented", `joining a user namespace by path (${user.path}) is not supported by berth`);
     let pidNs: number | undefined;
     if (spec.namespaces.pid === "new") cloneFlags |= CLONE_NEWPID;
     else if (spec.namespaces.pid !== "host") opened.push((pidNs = openNs(spec.namespaces.pid.path, "pid")));
@@ -75,7 +81,9 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
     const ops = planMounts({
       rootfsFd,
       spec,
-      staging: STAGING_DIR,
+      // an OCI bundle's rootfs is bound onto itself, as runc does: a user-namespaced root can reach it
+      // where it could not traverse the root-only staging directory
+      staging: spec.oci && spec.rootfs[0]?.type === "bind" ? spec.rootfs[0].source : STAGING_DIR,
       console: p.terminal ? consoleOf(stdio) : undefined,
       cgroupMounts: cgroupMountsFor(layout),
       hostDevices: spec.privileged ? hostDevices() : undefined,
@@ -87,15 +95,31 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
         }
       },
     });
+    let execFifoFd: number | undefined;
+    if (spec.oci) opened.push((execFifoFd = openSync(spec.oci.execFifo, O_PATH | O_CLOEXEC)));
+    mark("runtime: mounts planned");
     const plan: ShimPlan = {
       ...processPlan(p, stdio),
       mode: "create",
       cloneFlags,
-      hostname: spec.namespaces.uts === "new" ? spec.hostname : undefined,
+      hostname: spec.namespaces.uts === "new" && spec.hostname ? spec.hostname : undefined,
       ops,
       namespaces,
+      ...(spec.oci ? { execFifoFd, preserveFds: spec.oci.preserveFds, oci: OCI_RESET_SIGNALS | OCI_BLOCKING_STDIO } : {}),
     };
-    return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart: hooks.beforeStart, oom: true });
+    const oci = spec.oci;
+    const beforeStart = oci
+      ? async (pid: number) => {
+          if (cloneFlags & CLONE_NEWUSER) {
+            const map = (m: { containerID: number; hostID: number; size: number }[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join("");
+            writeFileSync(`/proc/${pid}/uid_map`, map(oci.uidMappings));
+            writeFileSync(`/proc/${pid}/gid_map`, map(oci.gidMappings));
+          }
+          if (oci.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(oci.oomScoreAdj));
+          await hooks.beforeStart?.(pid);
+        }
+      : hooks.beforeStart;
+    return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart, oom: true });
   } catch (e) {
     try {
       removeCgroup(spec.cgroupPath, layout);
@@ -107,12 +131,24 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
 }
 
 /** run `proc` inside the running container whose PID 1 is `pid`: same namespaces and cgroup */
-export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Stdio, cgroupPath: string): Promise<RunningContainer> {
+export async function execInContainer(
+  pid: number,
+  proc: ProcessSpec,
+  stdio: Stdio,
+  cgroupPath: string,
+  opts: { oci?: boolean; preserveFds?: number } = {},
+): Promise<RunningContainer> {
   loadShim();
   const layout = detectLayout();
   const opened: number[] = [];
   try {
     const namespaces: [number, number][] = [];
+    // a container in its own user namespace: that one first (the others are owned by it)
+    if (statSync(`/proc/${pid}/ns/user`).ino !== statSync("/proc/self/ns/user").ino) {
+      const fd = openNs(`/proc/${pid}/ns/user`, "user");
+      opened.push(fd);
+      namespaces.push([fd, CLONE_NEWUSER]);
+    }
     // mnt last: after it, the child's view of /proc is the container's
     for (const [name, flag] of [
       ["ipc", CLONE_NEWIPC],
@@ -127,7 +163,14 @@ export async function execInContainer(pid: number, proc: ProcessSpec, stdio: Std
     }
     const pidNs = openNs(`/proc/${pid}/ns/pid`, "pid");
     opened.push(pidNs);
-    const plan: ShimPlan = { ...processPlan(proc, stdio), mode: "exec", cloneFlags: 0, ops: [], namespaces };
+    const plan: ShimPlan = {
+      ...processPlan(proc, stdio),
+      mode: "exec",
+      cloneFlags: 0,
+      ops: [],
+      namespaces,
+      ...(opts.oci ? { oci: OCI_RESET_SIGNALS | OCI_BLOCKING_STDIO, preserveFds: opts.preserveFds ?? 0 } : {}),
+    };
     return await start(plan, [], { cgroupPath, layout, pidNs, oom: false });
   } finally {
     for (const fd of opened) closeSync(fd);
@@ -203,6 +246,7 @@ function processPlan(p: ProcessSpec, stdio: Stdio): Omit<ShimPlan, "mode" | "clo
     capMask: capabilityMask(p.capabilities),
     noNewPrivs: p.noNewPrivileges,
     init: p.init,
+    ...(p.umask !== undefined ? { umask: p.umask } : {}),
     cwd: p.cwd || "/",
     // docker's default profile unless the engine says otherwise; compiled for this process's capabilities
     ...(p.seccomp === "unconfined" ? {} : { seccomp: seccompFilter(p.seccomp ?? DEFAULT_PROFILE, p.capabilities) }),
@@ -227,6 +271,7 @@ interface StartOptions {
 
 async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise<RunningContainer> {
   const shim = loadShim();
+  mark("runtime: plan built");
   // the child joins the cgroup itself (shim.c cgroup_join): no global cgroup lock, no RCU wait here
   const join = joinTargets(o.cgroupPath, o.layout);
   const cgroupFd = join.v2Dir ? openCgroupDir(join.v2Dir) : -1;
@@ -284,7 +329,8 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   const msg = await readMessage(errR);
   closeFd(errR);
   mark("runtime: mounts applied, exec'd");
-  if (msg) {
+  // {0,0,0}: an OCI container set up and parked before execve (shim.c park)
+  if (msg && msg[0] !== 0) {
     shim.berth_wait(pid, 0); // it _exit()s right after writing
     throw childError(msg, plan, ops);
   }

@@ -22,6 +22,8 @@ export interface ProcessSpec {
   /** seccomp profile in docker's format (seccomp.ts); undefined = docker's default, "unconfined" = none */
   seccomp?: import("./seccomp.ts").SeccompProfile | "unconfined";
   rlimits?: { type: string; soft: number; hard: number }[];
+  /** the container process's umask (the OCI runtime passes 0022 unless the spec says otherwise) */
+  umask?: number;
 }
 
 export type NamespaceMode = "new" | "host" | { path: string };
@@ -41,6 +43,11 @@ export interface ResourceSpec {
   memoryReservation?: number;
   /** device-cgroup rules allowed beyond docker's defaults (--device), v1 syntax "c 10:229 rwm" */
   deviceRules?: string[];
+  /** an OCI spec that allows every device: no device cgroup rules at all */
+  allDevices?: boolean;
+  /** raw cgroup files beyond the above (OCI blockIO, hugepageLimits, unified, swappiness…): written to
+   * the hierarchy holding `controller` (v1) or the unified directory (v2, controller ignored) */
+  files?: { controller: string; file: string; value: string }[];
 }
 
 export interface ContainerSpec {
@@ -52,7 +59,16 @@ export interface ContainerSpec {
   /** user mounts (binds, tmpfs, generated /etc/hosts …) with container-absolute targets */
   mounts: Mount[];
   process: ProcessSpec;
-  namespaces: { net: NamespaceMode; ipc: NamespaceMode; uts: NamespaceMode; pid: NamespaceMode };
+  namespaces: {
+    net: NamespaceMode;
+    ipc: NamespaceMode;
+    uts: NamespaceMode;
+    pid: NamespaceMode;
+    /** default "new" (docker's containers always get their own cgroup namespace here) */
+    cgroup?: NamespaceMode;
+    /** default "host"; "new" needs oci.uidMappings/gidMappings */
+    user?: NamespaceMode;
+  };
   /** cgroup path relative to each hierarchy's root, e.g. "berth/<id>" */
   cgroupPath: string;
   resources: ResourceSpec;
@@ -65,6 +81,44 @@ export interface ContainerSpec {
   sysctls?: Record<string, string>;
   /** --shm-size: bytes of the /dev/shm tmpfs (default 64 MiB) */
   shmSize?: number;
+  /** set by the OCI runtime (engine/oci-runtime): the docker path leaves it out */
+  oci?: OciOptions;
+}
+
+/**
+ * What an OCI bundle asks for beyond docker's containers. With it, `mounts` is the spec's whole list
+ * (proc, /dev, devpts, sysfs, cgroup… included), applied in order as runc does, and the process parks
+ * before execve until the exec fifo is opened (`start`).
+ */
+export interface OciOptions {
+  /** host path of <root>/<id>/exec.fifo */
+  execFifo: string;
+  /** fds 3..3+n-1 of the runtime reach the container (--preserve-fds) */
+  preserveFds: number;
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+  /** linux.devices: created with mknod (bound from the host path in a user namespace) */
+  devices: OciDevice[];
+  /** "shared" | "slave" | "private" | "unbindable" (r-prefixed too), applied to "/" after pivot_root */
+  rootfsPropagation?: string;
+  /** written to /proc/<pid>/oom_score_adj while the child waits */
+  oomScoreAdj?: number;
+}
+
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface OciDevice {
+  path: string;
+  type: "c" | "b" | "u" | "p";
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
 }
 
 export interface Stdio {
