@@ -164,7 +164,7 @@ export class Engine {
   }
 
   /** `GET /info`; `version`/`apiVersion` are the binary's (the CLI knows them) */
-  async systemInfo(o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+  async systemInfo(o: { debug: boolean; version: string; apiVersion: string; loggingDriver?: string }): Promise<SystemInfo> {
     return (await import("./system.ts")).systemInfo(this, o);
   }
 

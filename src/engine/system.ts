@@ -51,7 +51,15 @@ function backingFs(dir: string): string {
 }
 
 /** `GET /info`; `version`/`apiVersion`: the binary's own (the command layer knows them) */
-export async function systemInfo(e: SystemParts, o: { debug: boolean; version: string; apiVersion: string }): Promise<SystemInfo> {
+export interface SystemInfoOptions {
+  debug: boolean;
+  version: string;
+  apiVersion: string;
+  /** the default log driver of new containers (daemon.json's log-driver); json-file when unset */
+  loggingDriver?: string;
+}
+
+export async function systemInfo(e: SystemParts, o: SystemInfoOptions): Promise<SystemInfo> {
   const debug = o.debug;
   const ctrs = e.containers.list(true);
   const count = (s: string[]) => ctrs.filter((c) => s.includes(c.state.Status)).length;
@@ -73,7 +81,7 @@ export async function systemInfo(e: SystemParts, o: { debug: boolean; version: s
     Images: images.length,
     Driver: e.snapshots.name,
     DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.status?.() ?? [])],
-    Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file"] },
+    Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file", "none"] },
     MemoryLimit: controllers.has("memory"),
     SwapLimit: read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") !== "" || read("/sys/fs/cgroup/memory.swap.max") !== "",
     CpuCfsPeriod: controllers.has("cpu"),
@@ -84,7 +92,7 @@ export async function systemInfo(e: SystemParts, o: { debug: boolean; version: s
     IPv4Forwarding: read("/proc/sys/net/ipv4/ip_forward").trim() === "1",
     Debug: debug,
     SystemTime: new Date().toISOString(),
-    LoggingDriver: "json-file",
+    LoggingDriver: o.loggingDriver || "json-file",
     CgroupDriver: "cgroupfs",
     CgroupVersion: layout.kind === "v2" ? "2" : "1",
     KernelVersion: release(),
@@ -100,7 +108,9 @@ export async function systemInfo(e: SystemParts, o: { debug: boolean; version: s
     ExperimentalBuild: false,
     ServerVersion: o.version,
     ApiVersion: o.apiVersion,
-    LiveRestoreEnabled: false,
+    // every container has its own monitor, so none depends on a daemon process staying up (dockerd's
+    // live-restore, always on, with or without `berth daemon`)
+    LiveRestoreEnabled: true,
     Warnings: warnings.length ? warnings : null,
   };
 }
