@@ -187,6 +187,13 @@ send("exit 6\\r")
     const dest = join(dir, "out");
     expect((await docker(["cp", "cp1:/out", dest])).exitCode).toBe(0);
     expect(readFileSync(join(dest, "sub/f"), "utf8")).toBe("inside\n");
+    // a destination that does not exist yet, under the container's root (the copy goes to "/" with a rename)
+    expect((await docker(["cp", join(dir, "out"), "cp1:/opt/"])).exitCode).toBe(0);
+    expect((await docker(["exec", "cp1", "cat", "/opt/sub/f"])).stdout).toBe("inside\n");
+    // DIR/. is the directory's content
+    const contentDest = join(dir, "content");
+    expect((await docker(["cp", "cp1:/out/sub/.", contentDest])).exitCode).toBe(0);
+    expect(readFileSync(join(contentDest, "f"), "utf8")).toBe("inside\n");
     const missing = await docker(["cp", "cp1:/nope", join(dir, "x")]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("Could not find the file /nope");
