@@ -451,7 +451,16 @@ function attach(req: ApiRequest, ctx: DaemonContext): ApiResponse {
           // `docker run`: attach, wait, then start — the session starts with the container
           const aborted = new Promise<void>((r) => conn.signal.addEventListener("abort", () => r(), { once: true }));
           const poll = (async () => {
-            while (!conn.signal.aborted && statusOf(ctx, id) === "created") await Bun.sleep(100);
+            for (;;) {
+              let st: string;
+              try {
+                st = statusOf(ctx, id);
+              } catch {
+                return; // removed meanwhile (a failed start of an --rm container): the session ends
+              }
+              if (conn.signal.aborted || st !== "created") return;
+              await Bun.sleep(100);
+            }
           })();
           await Promise.race([session.started.promise, aborted, poll]);
           session.pending = false;
