@@ -420,6 +420,7 @@ function attach(req: ApiRequest, ctx: DaemonContext): ApiResponse {
   const stream = boolParam(req, "stream");
   const session: Session = { pending: false, started: Promise.withResolvers<void>() };
   const initial = statusOf(ctx, id);
+  if (stream && initial === "paused") throw new EngineError("conflict", "You cannot attach to a paused container, unpause it first");
   if (stream && initial === "created") {
     session.pending = true;
     const set = sessions.get(id) ?? new Set();
