@@ -77,6 +77,16 @@ describe.skipIf(!rootEnabled || !haveDocker)("the docker CLI against berth daemo
     expect(nf.exitCode).toBe(127);
   });
 
+  test("12 concurrent docker run --rm: each gets its own output and exit code", async () => {
+    const rs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        docker(["run", "--rm", "--network", "none", "--pull=never", "busybox", "sh", "-c", `echo r${i + 1}; exit ${i + 1}`]),
+      ),
+    );
+    expect(rs.map((r) => `${r.exitCode}:${r.stdout.trim()}`)).toEqual(Array.from({ length: 12 }, (_, i) => `${i + 1}:r${i + 1}`));
+    expect((await docker(["ps", "-aq"])).stdout).toBe("");
+  });
+
   test("run -i with piped stdin ends when the pipe does", async () => {
     const r = await docker(["run", "--rm", "-i", "--pull=never", "busybox", "sh", "-c", "wc -c; echo done"], { stdin: "x".repeat(100_000) });
     expect(r).toMatchObject({ exitCode: 0, stdout: "100000\ndone\n" });
