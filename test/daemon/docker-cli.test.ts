@@ -77,6 +77,16 @@ describe.skipIf(!rootEnabled || !haveDocker)("the docker CLI against berth daemo
     expect(nf.exitCode).toBe(127);
   });
 
+  test("12 concurrent docker run --rm: each gets its own output and exit code", async () => {
+    const rs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        docker(["run", "--rm", "--network", "none", "--pull=never", "busybox", "sh", "-c", `echo r${i + 1}; exit ${i + 1}`]),
+      ),
+    );
+    expect(rs.map((r) => `${r.exitCode}:${r.stdout.trim()}`)).toEqual(Array.from({ length: 12 }, (_, i) => `${i + 1}:r${i + 1}`));
+    expect((await docker(["ps", "-aq"])).stdout).toBe("");
+  });
+
   test("run -i with piped stdin ends when the pipe does", async () => {
     const r = await docker(["run", "--rm", "-i", "--pull=never", "busybox", "sh", "-c", "wc -c; echo done"], { stdin: "x".repeat(100_000) });
     expect(r).toMatchObject({ exitCode: 0, stdout: "100000\ndone\n" });
@@ -187,6 +197,13 @@ send("exit 6\\r")
     const dest = join(dir, "out");
     expect((await docker(["cp", "cp1:/out", dest])).exitCode).toBe(0);
     expect(readFileSync(join(dest, "sub/f"), "utf8")).toBe("inside\n");
+    // a destination that does not exist yet, under the container's root (the copy goes to "/" with a rename)
+    expect((await docker(["cp", join(dir, "out"), "cp1:/opt/"])).exitCode).toBe(0);
+    expect((await docker(["exec", "cp1", "cat", "/opt/sub/f"])).stdout).toBe("inside\n");
+    // DIR/. is the directory's content
+    const contentDest = join(dir, "content");
+    expect((await docker(["cp", "cp1:/out/sub/.", contentDest])).exitCode).toBe(0);
+    expect(readFileSync(join(contentDest, "f"), "utf8")).toBe("inside\n");
     const missing = await docker(["cp", "cp1:/nope", join(dir, "x")]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("Could not find the file /nope");

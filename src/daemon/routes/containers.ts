@@ -420,6 +420,7 @@ function attach(req: ApiRequest, ctx: DaemonContext): ApiResponse {
   const stream = boolParam(req, "stream");
   const session: Session = { pending: false, started: Promise.withResolvers<void>() };
   const initial = statusOf(ctx, id);
+  if (stream && initial === "paused") throw new EngineError("conflict", "You cannot attach to a paused container, unpause it first");
   if (stream && initial === "created") {
     session.pending = true;
     const set = sessions.get(id) ?? new Set();
@@ -451,7 +452,16 @@ function attach(req: ApiRequest, ctx: DaemonContext): ApiResponse {
           // `docker run`: attach, wait, then start — the session starts with the container
           const aborted = new Promise<void>((r) => conn.signal.addEventListener("abort", () => r(), { once: true }));
           const poll = (async () => {
-            while (!conn.signal.aborted && statusOf(ctx, id) === "created") await Bun.sleep(100);
+            for (;;) {
+              let st: string;
+              try {
+                st = statusOf(ctx, id);
+              } catch {
+                return; // removed meanwhile (a failed start of an --rm container): the session ends
+              }
+              if (conn.signal.aborted || st !== "created") return;
+              await Bun.sleep(100);
+            }
           })();
           await Promise.race([session.started.promise, aborted, poll]);
           session.pending = false;

@@ -107,7 +107,8 @@ export async function copyOut(
   } catch {
     throw noSuch(ctrName, src);
   }
-  const name = basename(posix.normalize("/" + src)) || ".";
+  // docker's "DIR/." is the directory's content: its entries are named "./…" (the client rebases them)
+  const name = /(^|\/)\.$/.test(src) ? "." : basename(posix.normalize("/" + src)) || ".";
   if (dest === "-") {
     const w = new TarWriter(out);
     for await (const r of readDirectoryRecords(hostSrc, { prefix: name === "/" ? "." : name, wholeSeconds: true })) await w.add(r.entry, r.body);
@@ -160,7 +161,9 @@ export function copyIn(root: string, src: string, dest: string): void {
 /** a tar stream (stdin) → extracted under container directory `dest`; names may not escape */
 export async function extractIn(root: string, dest: string, source: AsyncIterable<Uint8Array>): Promise<void> {
   const base = resolveInRoot(root, dest, true);
-  if (!existsSync(base) || !lstatSync(base).isDirectory()) throw new EngineError("not_found", `Could not find the file ${dest} in container`);
+  // the container's root itself may be a symlink on the host (/proc/PID/root): stat, not lstat, there
+  if (!existsSync(base) || !(base === join(root) ? statSync(base) : lstatSync(base)).isDirectory())
+    throw new EngineError("not_found", `Could not find the file ${dest} in container`);
   const rel = base.slice(root.length);
   const dirs: [string, TarRecord["entry"]][] = [];
   for await (const r of readTar(source)) {

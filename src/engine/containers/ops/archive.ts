@@ -1,5 +1,5 @@
 /** `cp` glue: a container's root (live through its pid, or the snapshot mounted) for ../cp.ts */
-import { lstatSync } from "node:fs";
+import { lstatSync, statSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
 import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "../cp.ts";
@@ -69,11 +69,13 @@ export async function statPath(d: ContainerDeps, id: string, path: string): Prom
     const host = resolveInRoot(root, path, false);
     let st;
     try {
-      st = lstatSync(host);
+      // the root itself is /proc/PID/root (a symlink on the host) for a running container
+      st = host === join(root) ? statSync(host) : lstatSync(host);
     } catch {
       throw new EngineError("not_found", `Could not find the file ${path} in container ${name}`);
     }
     const linkTarget = st.isSymbolicLink() ? "/" + resolveInRoot(root, path, true).slice(root.length).replace(/^\/+/, "") : "";
-    return { name: basename(posix.normalize("/" + path)) || "/", size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
+    const base = /(^|\/)\.$/.test(path) ? "." : basename(posix.normalize("/" + path)) || "/";
+    return { name: base, size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget };
   });
 }

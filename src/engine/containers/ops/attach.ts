@@ -1,5 +1,4 @@
 /** `attach`: a session on the attach socket of a container supervised elsewhere (canAttach) */
-import { existsSync } from "node:fs";
 import { EngineError } from "../../../lib/errors.ts";
 import { shortId } from "../../../lib/ids.ts";
 import { attachSocketPath, frame, FrameReader, F_EXIT, F_HELLO, F_RESIZE, F_STDERR, F_STDIN, F_STDIN_EOF, F_STDOUT } from "../attach-proto.ts";
@@ -30,28 +29,38 @@ export async function attach(d: ContainerDeps, id: string, io: AttachIO): Promis
   const done = Promise.withResolvers<void>();
   const reader = new FrameReader();
   // the supervisor reports the start before its attach socket listens: a session right after a start
-  // (the API's attach before start) may find no socket yet for a moment
-  for (let i = 0; i < 50 && !existsSync(path); i++) await Bun.sleep(20);
-  const sock = await Bun.connect({
-    unix: path,
-    socket: {
-      data(_s, chunk) {
-        reader.push(chunk, (type, payload) => {
-          if (type === F_STDOUT) io.stdout(payload);
-          else if (type === F_STDERR) io.stderr(payload);
-          else if (type === F_EXIT) exitCode = Number(Buffer.from(payload).toString());
-        });
-      },
-      close() {
-        done.resolve();
-      },
-      error() {
-        done.resolve();
-      },
+  // (the API's attach before start) may find no socket yet, or one bound but not listening, for a moment
+  const handlers = {
+    data(_s: unknown, chunk: Uint8Array) {
+      reader.push(chunk, (type, payload) => {
+        if (type === F_STDOUT) io.stdout(payload);
+        else if (type === F_STDERR) io.stderr(payload);
+        else if (type === F_EXIT) exitCode = Number(Buffer.from(payload).toString());
+      });
     },
-  }).catch((e) => {
-    throw new EngineError("unavailable", `attach to container ${shortId(id)}: ${(e as Error).message}`);
-  });
+    close() {
+      done.resolve();
+    },
+    error() {
+      done.resolve();
+    },
+  };
+  let sock: Awaited<ReturnType<typeof Bun.connect>>;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      sock = await Bun.connect({ unix: path, socket: handlers });
+      break;
+    } catch (e) {
+      let running = false;
+      try {
+        running = canAttach(refreshState(d, id).Status);
+      } catch {
+        running = false; // removed meanwhile: nothing to attach to
+      }
+      if (attempt >= 100 || !running) throw new EngineError("unavailable", `attach to container ${shortId(id)}: ${(e as Error).message}`);
+      await Bun.sleep(20); // not listening yet (ENOENT, ECONNREFUSED): the supervisor is still setting up
+    }
+  }
   sock.write(frame(F_HELLO, JSON.stringify(io.want)));
   if (io.initialSize) sock.write(frame(F_RESIZE, `${io.initialSize.rows} ${io.initialSize.cols}`));
   io.onResizer?.((s) => sock.write(frame(F_RESIZE, `${s.rows} ${s.cols}`)));
