@@ -10,7 +10,12 @@ export default defineBerthCommand({
     format: { type: "string", alias: "f", description: "Format output using a custom template: 'json', or a Go template" },
   },
   async run({ flags, ctx }) {
-    const info = await (await ctx.engine()).systemInfo({ debug: ctx.debug, version: VERSION, apiVersion: API_VERSION, loggingDriver: ctx.daemon?.["log-driver"] });
+    const info = await (await ctx.engine()).systemInfo({
+      debug: ctx.debug,
+      version: VERSION,
+      apiVersion: API_VERSION,
+      loggingDriver: ctx.daemon?.["log-driver"],
+    });
     const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
     if (flags.format) {
       // docker: the server's fields at the top level, the client's under ClientInfo
