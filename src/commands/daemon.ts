@@ -44,6 +44,10 @@ export default defineBerthCommand({
       import("../daemon/routes/index.ts"),
     ]);
     const engine = await ctx.engine();
+    // a client's registry credentials come in its request (X-Registry-Auth), never from the docker config
+    // of the user who started the daemon: dockerd never reads one, and every client of the socket would
+    // otherwise push and pull as that user
+    engine.images.registryAuthFile = undefined;
     const log = ctx.log;
 
     // one daemon per pidfile (dockerd's check); the default lives beside the default root only

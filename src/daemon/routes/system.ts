@@ -1,7 +1,8 @@
 /** The Engine API's system routes: `/_ping`, `/version`, `/info`, `/events`, `/system/df` */
+import { readdirSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { EVENT_FILTERS, followEvents, parseTimeArg, type Engine } from "../../engine/index.ts";
-import { VERSION } from "../../version.ts";
+import { BUILD_TIME, GIT_COMMIT, VERSION } from "../../version.ts";
 import type { ApiRequest, ApiResponse, DaemonContext, Route } from "../types.ts";
 import { filtersParam } from "./_params.ts";
 
@@ -29,8 +30,8 @@ function version(_req: ApiRequest, ctx: DaemonContext): ApiResponse {
     KernelVersion: release(),
     // docker's CLI prints these lines of the Engine component: berth is built by Bun, not Go
     GoVersion: `bun${Bun.version}`,
-    GitCommit: "",
-    BuildTime: "",
+    GitCommit: GIT_COMMIT,
+    BuildTime: BUILD_TIME,
     Experimental: "false",
   };
   return {
@@ -40,19 +41,46 @@ function version(_req: ApiRequest, ctx: DaemonContext): ApiResponse {
       Version: VERSION,
       ApiVersion: ctx.maxVersion,
       MinAPIVersion: ctx.minVersion,
-      GitCommit: "",
+      GitCommit: GIT_COMMIT,
       GoVersion: `bun${Bun.version}`,
       Os: "linux",
       Arch: arch(),
       KernelVersion: release(),
-      BuildTime: "",
+      BuildTime: BUILD_TIME,
     },
   };
 }
 
+/** the /events streams open now (`/info`'s NEventsListener) */
+let eventListeners = 0;
+
+/** a file's first line, "" when it cannot be read (a module not loaded, a path this kernel lacks) */
+function readLine(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return ""; // absent: the caller's default
+  }
+}
+
+/** the open file descriptors of this process (`/info`'s NFd) */
+function openFds(): number {
+  try {
+    return readdirSync("/proc/self/fd").length - 1; // less the directory handle readdir itself holds
+  } catch {
+    return 0; // no /proc: nothing to count
+  }
+}
+
 async function info(_req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
-  const i = await ctx.engine.systemInfo({ debug: !!ctx.debug, version: VERSION, apiVersion: ctx.maxVersion });
+  const i = await ctx.engine.systemInfo({ debug: !!ctx.debug, version: VERSION, apiVersion: ctx.maxVersion, loggingDriver: ctx.daemon?.["log-driver"] });
   const mirrors = ctx.engine.images.registryMirrors ?? [];
+  // daemon.json's insecure-registries: CIDRs go to the CIDR list, names to IndexConfigs (dockerd's split)
+  const insecure = ctx.daemon?.["insecure-registries"] ?? [];
+  const cidrs = insecure.filter((r) => /^[0-9a-f.:]+\/\d+$/i.test(r));
+  const insecureNames = insecure.filter((r) => !cidrs.includes(r));
+  const indexConfigs: Record<string, unknown> = { "docker.io": { Name: "docker.io", Mirrors: mirrors, Secure: true, Official: true } };
+  for (const name of insecureNames) indexConfigs[name] = { Name: name, Mirrors: [], Secure: false, Official: false };
   return {
     json: {
       ...i,
@@ -65,8 +93,8 @@ async function info(_req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
       RegistryConfig: {
         AllowNondistributableArtifactsCIDRs: null,
         AllowNondistributableArtifactsHostnames: null,
-        InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128"],
-        IndexConfigs: { "docker.io": { Name: "docker.io", Mirrors: mirrors, Secure: true, Official: true } },
+        InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128", ...cidrs],
+        IndexConfigs: indexConfigs,
         Mirrors: mirrors,
       },
       HttpProxy: "",
@@ -80,14 +108,14 @@ async function info(_req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
       InitCommit: { ID: "" },
       KernelMemoryTCP: false,
       OomKillDisable: false,
-      BridgeNfIptables: false,
-      BridgeNfIp6tables: false,
-      NEventsListener: 0,
-      NFd: 0,
-      NGoroutines: 0,
+      BridgeNfIptables: readLine("/proc/sys/net/bridge/bridge-nf-call-iptables") === "1",
+      BridgeNfIp6tables: readLine("/proc/sys/net/bridge/bridge-nf-call-ip6tables") === "1",
+      NEventsListener: eventListeners,
+      NFd: openFds(),
+      // NGoroutines is left out: a Bun process has no goroutines to count
       IndexServerAddress: "https://index.docker.io/v1/",
       GenericResources: null,
-      DefaultAddressPools: [],
+      DefaultAddressPools: (ctx.daemon?.["default-address-pools"] ?? []).map((p) => ({ Base: p.base, Size: p.size })),
     },
   };
 }
@@ -100,7 +128,12 @@ function events(req: ApiRequest, ctx: DaemonContext): ApiResponse {
   const until = req.query.get("until") ? parseTimeArg(req.query.get("until")!, now) : undefined;
   const root = ctx.engine.root;
   async function* lines() {
-    for await (const e of followEvents(root, { since, until, filters, signal: req.signal })) yield JSON.stringify(e) + "\n";
+    eventListeners++;
+    try {
+      for await (const e of followEvents(root, { since, until, filters, signal: req.signal })) yield JSON.stringify(e) + "\n";
+    } finally {
+      eventListeners--;
+    }
   }
   return { stream: lines(), contentType: "application/json" };
 }
