@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing berth needs on a fresh Debian 12 machine that has only node and
 # npm: Bun 1.4.4 from npm, the project's packages, and the Debian tools the tests use as independent
-# peers (GNU tar, busybox-static for the base image, skopeo and docker-registry for registry tests,
+# peers: GNU tar, busybox-static for the base image, skopeo and docker-registry for registry tests,
 # iproute2 to check netlink work from the outside, python3 for the pty driver, btrfs-progs for the
-# btrfs driver tests' loop-mounted filesystem). Idempotent.
+# btrfs driver tests' loop-mounted filesystem; gcc to build the embedded shim and monitor; the docker
+# CLI and dockerd (docker.io), docker-py, docker-compose, curl, openssl, openssh-server and
+# systemd-socket-activate for the daemon and client tests; podman, conmon, crun, runc, containerd,
+# slirp4netns and uidmap for the OCI runtime tests. Services are not started here: each test starts the
+# daemons it needs on private sockets and stops them. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +15,7 @@ if ! command -v bun >/dev/null || [ "$(bun --version)" != "1.4.4" ]; then
   npm install -g bun@1.4.4 >&2
 fi
 
-pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs gcc libc6-dev docker.io systemd curl openssl python3-docker docker-compose openssh-server podman conmon crun runc containerd slirp4netns bsdutils)
+pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs gcc libc6-dev docker.io systemd curl openssl python3-docker docker-compose openssh-server podman conmon crun runc containerd slirp4netns uidmap bsdutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
