@@ -265,13 +265,13 @@ export class ImageService implements ImageResolver {
    * Commit the unpacked active snapshot `key` as chain snapshot `chain`, leased first so no GC takes it
    * before the image record names it. When the chain already exists — another process committed the
    * same content first (two pulls of one image) — that is success: our copy is removed and false
-   * returned (nothing created).
+   * returned (nothing created). `parent`: `key` was prepared without one (independentLayers).
    */
-  async commitChain(key: string, chain: string, labels: Record<string, string>, lease: Lease): Promise<boolean> {
+  async commitChain(key: string, chain: string, labels: Record<string, string>, lease: Lease, parent?: string): Promise<boolean> {
     lease.addSnapshot(chain);
     if (!(await this.hasSnapshot(chain))) {
       try {
-        await this.snapshots.commit(chain, key, labels);
+        await this.snapshots.commit(chain, key, labels, parent === undefined ? undefined : { parent });
         return true;
       } catch (e) {
         if (!(e instanceof EngineError && e.kind === "already_exists")) throw e;

@@ -33,6 +33,7 @@ import {
 import { dirname, join } from "node:path";
 import { openLayerChunks, readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
+import { mark } from "../lib/trace.ts";
 import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
 
 export type PullEvent =
@@ -151,7 +152,9 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
 
   return new ImageAssembly(images, "pull").run(async (asm) => {
     const lease = asm.lease;
+    mark("pull: manifest and config fetched");
     await fetchLayers(images, client, manifest, diffIds, asm, opts, emit);
+    mark("pull: layers done");
     const cfg = images.content.putBytes(configBytes, manifest.config.digest, { lease });
     images.content.putBytes(manBlob.bytes, manBlob.digest, { lease });
     if (indexBlob) images.content.putBytes(indexBlob.bytes, indexBlob.digest, { lease });
@@ -185,7 +188,9 @@ async function fetchLayers(
   emit: (e: PullEvent) => void,
 ): Promise<void> {
   const chains = chainIds(diffIds);
-  const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
+  const independent = images.snapshots.independentLayers === true;
+  // independent layers: every layer at once (up to 4), as the unpacks need no order
+  const sem = new Semaphore(Math.max(1, opts.concurrency ?? (independent ? Math.min(4, Math.max(3, manifest.layers.length)) : 3)));
   const collect = rssBound();
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
@@ -204,8 +209,8 @@ async function fetchLayers(
   manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
 
   const apply = (i: number): Promise<void> => asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
-  const finishApply = async (key: string, i: number, size: number) => {
-    await images.commitChain(key, chains[i]!, { "berth.size": String(size), "berth.diffid": diffIds[i]! }, lease);
+  const finishApply = async (key: string, i: number, size: number, parent: string | undefined) => {
+    await images.commitChain(key, chains[i]!, { "berth.size": String(size), "berth.diffid": diffIds[i]! }, lease, parent);
   };
 
   /**
@@ -264,6 +269,7 @@ async function fetchLayers(
     let writer: ContentWriter | undefined;
     try {
       check();
+      mark(`pull: layer ${i} started`);
       writer = await openIngest(d);
       const w = writer;
       if (w.offset > d.size) w.reset();
@@ -286,12 +292,15 @@ async function fetchLayers(
           }
         },
       );
-      // a resumed ingest is finished on disk first and unpacked from there
-      const streamThrough = !snapExists && from === 0 && (i === 0 || done[i - 1]);
+      // a resumed ingest is finished on disk first and unpacked from there. Where the driver's layers
+      // are independent (overlay) every layer streams at once into a parentless snapshot and gets its
+      // parent at commit, in layer order; elsewhere only the layer whose parent is committed streams.
+      const streamThrough = !snapExists && from === 0 && (independent || i === 0 || done[i - 1]);
       if (streamThrough) {
-        // our turn already: one pass from the socket into the snapshot
+        // one pass from the socket into the snapshot
         const key = extractKey();
-        await images.snapshots.prepare(key, i > 0 ? chains[i - 1] : undefined);
+        const parent = i > 0 ? chains[i - 1] : undefined;
+        await images.snapshots.prepare(key, independent ? undefined : parent);
         try {
           const { chunks } = await openLayerChunks(body, LAYER_RING);
           const h = new Bun.CryptoHasher("sha256");
@@ -303,10 +312,13 @@ async function fetchLayers(
                 collect(c.length);
               }),
             ),
+            // independent layers: one syncfs when the layer's turn to commit comes (below)
+            { sync: !independent },
           );
           // the tar reader drained the decompressor, which drained the body; take any stray tail too
           for await (const _ of body) {
           }
+          mark(`pull: layer ${i} unpacked`);
           emit({ type: "layer", id, status: "Verifying Checksum" });
           await w.commit({ size: d.size, digest: d.digest, lease });
           emit({ type: "layer", id, status: "Download complete" });
@@ -314,7 +326,16 @@ async function fetchLayers(
           if (diffId !== diffIds[i]) {
             throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`);
           }
-          await finishApply(key, i, stats.diskSize);
+          release();
+          if (independent) {
+            await waitTurn(i, prev);
+            check();
+            // the layer's files are durable before the snapshot record names them
+            images.snapshots.sync?.(key);
+            mark(`pull: layer ${i} synced`);
+          }
+          await finishApply(key, i, stats.diskSize, independent ? parent : undefined);
+          mark(`pull: layer ${i} committed`);
         } catch (e) {
           await images.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
           throw await explainFailure(e, w, d);
