@@ -190,7 +190,7 @@ async function fetchLayers(
   const chains = chainIds(diffIds);
   const independent = images.snapshots.independentLayers === true;
   // independent layers: every layer at once (up to 4), as the unpacks need no order
-  const sem = new Semaphore(Math.max(1, opts.concurrency ?? (independent ? Math.min(4, Math.max(3, manifest.layers.length)) : 3)));
+  const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
