@@ -1,12 +1,14 @@
 /**
  * `pull`: registry → content store + snapshots, in docker's order of visibility.
  *
- * Each layer is one streaming pass when it is its turn: HTTP body → (sha256 of the compressed bytes
- * in the ContentWriter, which also writes them to an ingest) → decompression → sha256 of the tar
- * (the diffID) → tar reader → snapshot applyLayer on top of the previous layer's chain snapshot.
- * Up to `concurrency` layers download at once; a layer whose parent is not yet committed is written
- * to its ingest only, committed as a verified blob, and unpacked from disk when its turn comes, so the
- * apply order stays strict (a layer's whiteouts need its parent). Nothing is held in memory whole.
+ * Each layer is one streaming pass: HTTP body → (sha256 of the compressed bytes in the ContentWriter,
+ * which also writes them to an ingest) → decompression → sha256 of the tar (the diffID) → tar reader
+ * → snapshot applyLayer. Up to `concurrency` layers download at once. Where the driver's layers are
+ * independent (overlay: a snapshot's fs/ is its own upper dir) each of them streams straight into a
+ * parentless snapshot of its own, and only the commits go in layer order: a layer waits for its
+ * parent's commit, syncfs(2) once, then commits with that parent. Elsewhere (vfs, btrfs: fs/ is the
+ * whole tree) a layer whose parent is not yet committed is written to its ingest only, committed as
+ * a verified blob, and unpacked from disk when its turn comes. Nothing is held in memory whole.
  *
  * Visibility: blob commit (size and digest verified, under the pull's lease so GC keeps it), snapshot
  * commit named by chain ID (after the diffID matched the config), then config, manifest, index
@@ -189,7 +191,6 @@ async function fetchLayers(
 ): Promise<void> {
   const chains = chainIds(diffIds);
   const independent = images.snapshots.independentLayers === true;
-  // independent layers: every layer at once (up to 4), as the unpacks need no order
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
   const done: boolean[] = manifest.layers.map(() => false);
