@@ -124,6 +124,8 @@ export interface RingOptions {
   ring?: number;
   /** largest piece handed out (default 128 KiB); must be ≤ ring / 2 */
   chunk?: number;
+  /** gzip only: Bun's native zlib (default, where the runtime has it) or libz.so.1 through bun:ffi */
+  inflater?: "native" | "libz";
 }
 
 /**
@@ -140,7 +142,7 @@ export interface RingOptions {
  * createGunzip's stream 780–840 ms and DecompressionStream 800–840 ms (fresh chunks: 48–60 MB).
  */
 export async function* inflateGzip(source: AsyncIterable<Uint8Array>, o: RingOptions = {}): AsyncGenerator<Uint8Array> {
-  const native = nativeGunzip();
+  const native = o.inflater === "libz" ? undefined : nativeGunzip();
   if (native) yield* inflateNative(source, native, o);
   else yield* inflateLibz(source, o);
 }
