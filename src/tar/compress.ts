@@ -124,7 +124,8 @@ export interface RingOptions {
   ring?: number;
   /** largest piece handed out (default 128 KiB); must be ≤ ring / 2 */
   chunk?: number;
-  /** gzip only: Bun's native zlib (default, where the runtime has it) or libz.so.1 through bun:ffi */
+  /** gzip only: libz.so.1 through bun:ffi (default) or Bun's native zlib, where the runtime has it
+   * (faster, but node:zlib and node:stream cost ~9 MB of RSS once loaded; see inflateGzip) */
   inflater?: "native" | "libz";
 }
 
@@ -135,14 +136,16 @@ export interface RingOptions {
  * or copy it. In exchange no output memory is allocated per chunk, whatever the size of the layer.
  * Throws EngineError("invalid_argument") for corrupt data, trailing garbage and a truncated stream.
  *
- * The inflate itself is Bun's native zlib (the handle under node:zlib's Gunzip, whose writeSync
- * writes into a window of caller memory, as Node's own zlib.js drives it); where that handle is
- * missing, libz.so.1 through bun:ffi (ffi/zlib.ts). Measured on the project VM (a 101 MB gzip layer →
- * 371 MB, page cache warm): Bun's 670–690 ms and 43 MB RSS, libz 1.2.13's 1.22 s and 50 MB,
- * createGunzip's stream 780–840 ms and DecompressionStream 800–840 ms (fresh chunks: 48–60 MB).
+ * The inflate itself is libz.so.1 through bun:ffi (ffi/zlib.ts), or with `inflater: "native"` Bun's
+ * own zlib (the handle under node:zlib's Gunzip, whose writeSync writes into a window of caller
+ * memory, as Node's zlib.js drives it; libz where that handle is missing). Measured on the project
+ * VM (a 101 MB gzip layer → 371 MB, page cache warm): native 670–690 ms, libz 1.2.13 1.22 s,
+ * createGunzip's stream 780–840 ms, DecompressionStream 800–840 ms (fresh chunks). Native is not the
+ * default because loading node:zlib and node:stream costs ~9 MB of RSS (4.3 + 4.2 MB, measured with
+ * Bun.gc + rss), which takes a pull past its 64 MB bound.
  */
 export async function* inflateGzip(source: AsyncIterable<Uint8Array>, o: RingOptions = {}): AsyncGenerator<Uint8Array> {
-  const native = o.inflater === "libz" ? undefined : nativeGunzip();
+  const native = o.inflater === "native" ? nativeGunzip() : undefined;
   if (native) yield* inflateNative(source, native, o);
   else yield* inflateLibz(source, o);
 }
