@@ -25,6 +25,7 @@ import type { ApplyStats, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
+import { syncfs } from "../ffi/cow-fs.ts";
 import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
 import { overlayChanges, overlayDiff, treeChanges, treeDiff, type Change } from "./diff.ts";
 
@@ -189,15 +190,33 @@ export abstract class BaseDriver implements SnapshotDriver {
     return this.mountsOf(rec, this.chain(meta, rec.parent));
   }
 
-  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
+  get independentLayers(): boolean {
+    return this.whiteouts === "overlay";
+  }
+
+  async commit(name: string, key: string, labels?: Record<string, string>, o: { parent?: string } = {}): Promise<void> {
     this.locked((meta) => {
       const rec = this.get(meta, key);
       if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
       if (meta.snapshots[name]) throw new EngineError("already_exists", `snapshot ${JSON.stringify(name)}: already exists`);
+      const parent = o.parent;
+      if (parent !== undefined) {
+        if (!this.independentLayers)
+          throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: the ${this.name} driver cannot set a parent at commit`);
+        if (rec.parent !== undefined) throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: has a parent already`);
+        const p = meta.snapshots[parent];
+        if (!p) throw new EngineError("not_found", `parent snapshot ${JSON.stringify(parent)}: not found`);
+        if (p.kind !== "committed") throw new EngineError("failed_precondition", `parent snapshot ${JSON.stringify(parent)}: is not committed`);
+      }
       this.sealCommitted(rec.id);
       delete meta.snapshots[key];
       const merged = { ...rec.labels, ...labels };
-      meta.snapshots[name] = { ...rec, kind: "committed", ...(Object.keys(merged).length ? { labels: merged } : {}) };
+      meta.snapshots[name] = {
+        ...rec,
+        ...(parent !== undefined ? { parent } : {}),
+        kind: "committed",
+        ...(Object.keys(merged).length ? { labels: merged } : {}),
+      };
       return { value: undefined, dirty: true };
     });
   }
@@ -260,10 +279,19 @@ export abstract class BaseDriver implements SnapshotDriver {
     return diskUsage(`${this.dir(rec.id)}/fs`);
   }
 
-  async applyLayer(key: string, records: AsyncIterable<TarRecord>): Promise<ApplyStats> {
+  async applyLayer(key: string, records: AsyncIterable<TarRecord>, o: { sync?: boolean } = {}): Promise<ApplyStats> {
     const rec = this.get(this.readMeta(), key);
     if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
-    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts });
+    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts, sync: o.sync });
+  }
+
+  sync(key: string): void {
+    const fd = openSync(this.upperDir(key), constants.O_RDONLY | constants.O_DIRECTORY | 0o2000000);
+    try {
+      syncfs(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** the changes of active snapshot `key` as an OCI layer (SnapshotDriver.diff) */

@@ -58,7 +58,7 @@ import type { ApplyStats } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { lchown, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
-import { syncfs } from "../ffi/cow-fs.ts";
+import { startWriteback, syncfs } from "../ffi/cow-fs.ts";
 import { geteuid } from "../ffi/proc.ts";
 
 export type WhiteoutMode = "overlay" | "delete";
@@ -242,6 +242,9 @@ function setTimes(abs: string, e: TarEntry): void {
  */
 export const APPLY_WRITE_BUF = 1 << 20;
 
+/** files at least this large start their writeback when written (sync_file_range), see applyLayer */
+const WRITEBACK_MIN = 256 << 10;
+
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -333,6 +336,8 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
               used += chunk.length;
             }
             if (used) writeAllv(fd, pending, used);
+            // a large file's pages start going to disk now, while the layer goes on
+            if (e.size >= WRITEBACK_MIN && opts.sync !== false) startWriteback(fd);
             // chmod after chown: chown clears setuid/setgid on regular files
             if (canChown) fchownSync(fd, e.uid, e.gid);
             fchmodSync(fd, e.mode & 0o7777);

@@ -60,8 +60,18 @@ export interface SnapshotDriver {
   view(key: string, parent?: string): Promise<Mount[]>;
   /** the mounts for an existing active or view snapshot */
   mounts(key: string): Promise<Mount[]>;
-  /** turn the active snapshot `key` into the committed snapshot `name` (key disappears) */
-  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  /**
+   * turn the active snapshot `key` into the committed snapshot `name` (key disappears). `o.parent`
+   * (only where `independentLayers`): `key` was prepared with no parent and holds one layer's own
+   * files; the committed snapshot gets `o.parent` (committed) as its parent
+   */
+  commit(name: string, key: string, labels?: Record<string, string>, o?: { parent?: string }): Promise<void>;
+  /**
+   * A snapshot's fs/ holds only its own layer's files (overlay's upper dirs), so a layer unpacks the
+   * same without its parent: pull unpacks every layer at once into parentless snapshots and sets each
+   * parent at commit (`commit(…, { parent })`). False (vfs, btrfs): fs/ is the whole tree.
+   */
+  readonly independentLayers?: boolean;
   /** remove a snapshot; refuses committed ones that still have children (`durable` as for prepare) */
   remove(keyOrName: string, o?: { durable?: boolean }): Promise<void>;
   stat(keyOrName: string): Promise<SnapshotInfo>;
@@ -73,7 +83,9 @@ export interface SnapshotDriver {
    * Never writes outside the snapshot (`..`, absolute names, symlink and hardlink escapes are refused
    * or contained). Keeps owners, modes, mtimes and xattrs.
    */
-  applyLayer(key: string, records: AsyncIterable<TarRecord>): Promise<ApplyStats>;
+  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean }): Promise<ApplyStats>;
+  /** syncfs(2) of the filesystem that holds `key`: what applyLayer(…, { sync: false }) left unsynced */
+  sync?(key: string): void;
   /**
    * The changes of active snapshot `key` against its parent as tar records in OCI layer form
    * (whiteouts as `.wh.` files), for commit/build/export of diffs.

@@ -186,6 +186,35 @@ export function snapshotterSuite(name: string, make: (root: string) => Driver, o
       await d.remove("p1");
     });
 
+    test.skipIf(skip)("independent layers: unpacked without a parent, the parent set at commit (pull)", async () => {
+      if (!d.independentLayers) {
+        // the layer needs its parent's tree: a parent at commit is refused
+        await d.prepare("I2-a");
+        expect(await kindOf(d.commit("I2", "I2-a", {}, { parent: "nope" }))).toBe("failed_precondition");
+        await d.remove("I2-a");
+        return;
+      }
+      // both layers unpack before either is committed, the child first
+      await d.prepare("I2-a");
+      await d.prepare("I1-a");
+      await d.applyLayer("I2-a", records([{ name: "etc/.wh.passwd" }, { name: "opt/.wh..wh..opq" }, { name: "opt/c", body: "c" }]), { sync: false });
+      await d.applyLayer("I1-a", records(base), { sync: false });
+      d.sync?.("I2-a");
+      expect(await kindOf(d.commit("I2", "I2-a", {}, { parent: "I1" }))).toBe("not_found");
+      expect(await kindOf(d.commit("I2", "I2-a", {}, { parent: "I1-a" }))).toBe("failed_precondition");
+      await d.commit("I1", "I1-a");
+      await d.commit("I2", "I2-a", { extra: "1" }, { parent: "I1" });
+      expect(await d.stat("I2")).toMatchObject({ kind: "committed", parent: "I1", labels: { extra: "1" } });
+      expect(await kindOf(d.remove("I1"))).toBe("failed_precondition");
+      await withView("I2", (dir) => {
+        expect(readdirSync(`${dir}/etc`)).toEqual(["keep"]);
+        expect(readdirSync(`${dir}/opt`)).toEqual(["c"]);
+        expect(readFileSync(`${dir}/bin/tool`, "utf8")).toBe("#!tool");
+      });
+      await d.remove("I2");
+      await d.remove("I1");
+    });
+
     test.skipIf(skip)("parent chains: whiteouts, opaque dirs, attributes through the mounted view", async () => {
       await layer("L1-a", undefined, base, "L1");
       await layer("L2-a", "L1", [{ name: "etc/.wh.passwd" }, { name: "opt/.wh..wh..opq" }, { name: "opt/c", body: "c" }, { name: "new", body: "new" }], "L2");

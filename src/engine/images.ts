@@ -33,6 +33,7 @@ import { openLayerChunks, readTar } from "../tar/index.ts";
 import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
 // the snapshot names' home is src/image/chain.ts; kept here for the engine files that import them from images.ts
 export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
+import { mark } from "../lib/trace.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
 import type { EventLog } from "./events.ts";
@@ -203,8 +204,14 @@ export class ImageService implements ImageResolver {
       const hashed = hasher ? tapChunks(chunks, (c) => hasher.update(c)) : chunks;
       await this.snapshots.prepare(key);
       prepared = true;
-      const stats = await this.snapshots.applyLayer(key, readTar(hashed));
+      // the layer's syncfs is taken apart from the unpack so the trace shows each
+      const sync = this.snapshots.sync?.bind(this.snapshots);
+      const stats = await this.snapshots.applyLayer(key, readTar(hashed), { sync: !sync });
+      mark("import: unpacked");
+      sync?.(key);
+      mark("import: layer synced");
       const blob = await writer.commit({ lease });
+      mark("import: blob committed");
       const diffId = hasher ? (`sha256:${await hasher.finish()}` as Digest) : blob.digest;
       const chain = diffId; // single layer: chain ID = diff ID
       await this.commitChain(key, chain, { "berth.size": String(stats.diskSize), "berth.diffid": diffId }, lease);
@@ -222,6 +229,7 @@ export class ImageService implements ImageResolver {
         history: [{ created: now, created_by: "berth import", comment: opts.message ?? `Imported from ${opts.sourceName}` }],
       };
       const id = await this.storeImage(config, [{ mediaType: layerType, digest: blob.digest, size: blob.size }], { ref: opts.ref, lease });
+      mark("import: image stored");
       this.logImage("import", id, id);
       return id;
     } catch (e) {
@@ -265,13 +273,13 @@ export class ImageService implements ImageResolver {
    * Commit the unpacked active snapshot `key` as chain snapshot `chain`, leased first so no GC takes it
    * before the image record names it. When the chain already exists — another process committed the
    * same content first (two pulls of one image) — that is success: our copy is removed and false
-   * returned (nothing created).
+   * returned (nothing created). `parent`: `key` was prepared without one (independentLayers).
    */
-  async commitChain(key: string, chain: string, labels: Record<string, string>, lease: Lease): Promise<boolean> {
+  async commitChain(key: string, chain: string, labels: Record<string, string>, lease: Lease, parent?: string): Promise<boolean> {
     lease.addSnapshot(chain);
     if (!(await this.hasSnapshot(chain))) {
       try {
-        await this.snapshots.commit(chain, key, labels);
+        await this.snapshots.commit(chain, key, labels, parent === undefined ? undefined : { parent });
         return true;
       } catch (e) {
         if (!(e instanceof EngineError && e.kind === "already_exists")) throw e;

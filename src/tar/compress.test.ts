@@ -117,58 +117,60 @@ describe("inflateGzip / openLayerChunks (ring output)", () => {
     return b;
   })();
 
-  test("same bytes as node:zlib, for any input split; pieces never exceed `chunk` and are views of one ring", async () => {
-    const gz = gzipSync(big);
-    for (const step of [1 << 20, 4096, 333]) {
-      const seen = new Set<ArrayBufferLike>();
-      let max = 0;
-      const parts: Uint8Array[] = [];
-      for await (const c of inflateGzip(pieces(gz, step), { ring: 256 << 10, chunk: 32 << 10 })) {
-        seen.add(c.buffer);
-        max = Math.max(max, c.length);
-        parts.push(c.slice());
+  for (const inflater of ["native", "libz"] as const) {
+    test(`same bytes as node:zlib, for any input split; pieces never exceed \`chunk\` and are views of one ring: ${inflater}`, async () => {
+      const gz = gzipSync(big);
+      for (const step of [1 << 20, 4096, 333]) {
+        const seen = new Set<ArrayBufferLike>();
+        let max = 0;
+        const parts: Uint8Array[] = [];
+        for await (const c of inflateGzip(pieces(gz, step), { ring: 256 << 10, chunk: 32 << 10, inflater })) {
+          seen.add(c.buffer);
+          max = Math.max(max, c.length);
+          parts.push(c.slice());
+        }
+        expect(Buffer.compare(Buffer.concat(parts), Buffer.from(big))).toBe(0);
+        expect(max).toBeLessThanOrEqual(32 << 10);
+        expect(seen.size).toBe(1);
       }
-      expect(Buffer.compare(Buffer.concat(parts), Buffer.from(big))).toBe(0);
-      expect(max).toBeLessThanOrEqual(32 << 10);
-      expect(seen.size).toBe(1);
-    }
-  });
+    });
 
-  test("a piece stays intact until ring - 2 × chunk more bytes were handed out", async () => {
-    const gz = gzipSync(big);
-    const ring = 256 << 10,
-      chunk = 32 << 10;
-    const held: { view: Uint8Array; copy: Uint8Array; at: number }[] = [];
-    let out = 0;
-    for await (const c of inflateGzip(pieces(gz, 10_000), { ring, chunk })) {
-      held.push({ view: c, copy: c.slice(), at: out });
-      out += c.length;
-      while (held.length && out - (held[0]!.at + held[0]!.view.length) > ring - 2 * chunk) held.shift();
-      for (const h of held) expect(Buffer.compare(Buffer.from(h.view), Buffer.from(h.copy))).toBe(0);
-    }
-    expect(out).toBe(big.length);
-  });
+    test(`a piece stays intact until ring - 2 × chunk more bytes were handed out: ${inflater}`, async () => {
+      const gz = gzipSync(big);
+      const ring = 256 << 10,
+        chunk = 32 << 10;
+      const held: { view: Uint8Array; copy: Uint8Array; at: number }[] = [];
+      let out = 0;
+      for await (const c of inflateGzip(pieces(gz, 10_000), { ring, chunk, inflater })) {
+        held.push({ view: c, copy: c.slice(), at: out });
+        out += c.length;
+        while (held.length && out - (held[0]!.at + held[0]!.view.length) > ring - 2 * chunk) held.shift();
+        for (const h of held) expect(Buffer.compare(Buffer.from(h.view), Buffer.from(h.copy))).toBe(0);
+      }
+      expect(out).toBe(big.length);
+    });
 
-  test("multi-member gzip is read whole (gzip -d semantics)", async () => {
-    const a = big.subarray(0, 100_000),
-      b = big.subarray(100_000, 180_000);
-    const both = Buffer.concat([gzipSync(a), gzipSync(b)]);
-    expect(Buffer.compare(Buffer.from(await collect(inflateGzip(pieces(both, 5000)))), Buffer.concat([a, b]))).toBe(0);
-  });
+    test(`multi-member gzip is read whole (gzip -d semantics): ${inflater}`, async () => {
+      const a = big.subarray(0, 100_000),
+        b = big.subarray(100_000, 180_000);
+      const both = Buffer.concat([gzipSync(a), gzipSync(b)]);
+      expect(Buffer.compare(Buffer.from(await collect(inflateGzip(pieces(both, 5000), { inflater }))), Buffer.concat([a, b]))).toBe(0);
+    });
 
-  test("truncated, corrupt and trailing garbage are invalid_argument errors", async () => {
-    const gz = gzipSync(big);
-    await expect(collect(inflateGzip(pieces(gz.subarray(0, gz.length - 100), 65536)))).rejects.toThrow(/^gzip: unexpected end of data/);
-    const bad = Buffer.from(gz);
-    bad.fill(0x55, 1000, 1200);
-    const e = await collect(inflateGzip(pieces(bad, 65536))).catch((x) => x);
-    expect(e).toBeInstanceOf(EngineError);
-    expect((e as EngineError).kind).toBe("invalid_argument");
-    expect((e as EngineError).message).toMatch(/^gzip: /);
-    await expect(collect(inflateGzip(pieces(Buffer.concat([gzipSync(big.subarray(0, 1000)), Buffer.from("junk after the member")]), 100)))).rejects.toThrow(
-      /^gzip: incorrect header check/,
-    );
-  });
+    test(`truncated, corrupt and trailing garbage are invalid_argument errors: ${inflater}`, async () => {
+      const gz = gzipSync(big);
+      await expect(collect(inflateGzip(pieces(gz.subarray(0, gz.length - 100), 65536), { inflater }))).rejects.toThrow(/^gzip: unexpected end of data/);
+      const bad = Buffer.from(gz);
+      bad.fill(0x55, 1000, 1200);
+      const e = await collect(inflateGzip(pieces(bad, 65536), { inflater })).catch((x) => x);
+      expect(e).toBeInstanceOf(EngineError);
+      expect((e as EngineError).kind).toBe("invalid_argument");
+      expect((e as EngineError).message).toMatch(/^gzip: /);
+      await expect(
+        collect(inflateGzip(pieces(Buffer.concat([gzipSync(big.subarray(0, 1000)), Buffer.from("junk after the member")]), 100), { inflater })),
+      ).rejects.toThrow(/^gzip: incorrect header check/);
+    });
+  }
 
   test("openLayerChunks: gzip through the ring, zstd and plain tar as they are, xz refused", async () => {
     const tar = await sampleTar();

@@ -81,6 +81,18 @@ describe.skipIf(!enabled)("pull from docker-registry", () => {
     expect(chk).toMatchObject({ exitCode: 0 });
   }, 60_000);
 
+  test("unpackAtOnce + native inflate: the same image, layers parented at commit, check clean", async () => {
+    const root2 = join(tmp.path, "root-at-once");
+    const env = { BERTH_PULL_UNPACK_AT_ONCE: "1", BERTH_PULL_INFLATE: "native" };
+    const r = await berth(["pull", `${reg.host}/test/multi:1`], { root: root2, env });
+    expect(r).toMatchObject({ exitCode: 0 });
+    const ins = JSON.parse((await berth(["image", "inspect", `${reg.host}/test/multi:1`], { root: root2 })).stdout)[0];
+    expect(ins.RootFS.Layers).toEqual([sha256(bb), sha256(extra), sha256(extra2)]);
+    const out = await berth(["run", "--rm", "--network", "none", `${reg.host}/test/multi:1`], { root: root2 });
+    expect(out).toMatchObject({ exitCode: 0, stdout: "overwritten by layer three\n" });
+    expect(await berth(["system", "check"], { root: root2 })).toMatchObject({ exitCode: 0 });
+  }, 60_000);
+
   test("the pulled image runs and sees its top layer", async () => {
     const r = await berth(["run", "--rm", `${reg.host}/test/multi:1`], { root, timeoutMs: 30_000 });
     expect(r).toMatchObject({ exitCode: 0 });
