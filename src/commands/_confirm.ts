@@ -26,3 +26,16 @@ async function readLine(): Promise<string> {
     reader.releaseLock();
   }
 }
+
+/** `system prune`'s warning: what it will remove, as docker lists it */
+export function systemPruneWarning(o: { volumes?: boolean; all?: boolean }): string {
+  return [
+    "This will remove:",
+    "  - all stopped containers",
+    "  - all networks not used by at least one container",
+    ...(o.volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
+    o.all ? "  - all images without at least one container associated to them" : "  - all dangling images",
+    "  - unused build cache",
+    "",
+  ].join("\n");
+}

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
+import { CliError } from "./_exit-codes.ts";
 import { parsePortSpec, type ContainerCreateRequest, type ContainerUpdateRequest, type EndpointSettingsRequest, type HostConfig } from "../engine/index.ts";
 import type { HealthConfig } from "../oci/index.ts";
 import * as v from "./_opts/values.ts";
@@ -311,6 +312,17 @@ export function parseUpdateFlags(flags: Flags): ContainerUpdateRequest | undefin
   const restart = optStr(flags.restart);
   if (restart !== undefined) req.RestartPolicy = v.parseRestart(restart);
   return Object.keys(req).length ? req : undefined;
+}
+
+/** each --env-file's text, in order; docker's words (exit 1) for a file that cannot be read */
+export function readEnvFiles(paths: string[]): string[] {
+  return paths.map((f) => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch (e) {
+      throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, 1);
+    }
+  });
 }
 
 /**

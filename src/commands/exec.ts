@@ -1,8 +1,8 @@
 /** `berth exec`: a new process in a running container; exits with its status (126/127 when it cannot run) */
 import { defineBerthCommand } from "./_command.ts";
 import { openSession } from "./_session.ts";
-import { ArgCountError, CliError, during } from "./_exit-codes.ts";
-import { execEnv } from "./_container-opts.ts";
+import { ArgCountError, during } from "./_exit-codes.ts";
+import { execEnv, readEnvFiles } from "./_container-opts.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -34,15 +34,7 @@ export default defineBerthCommand({
     const tty = !!flags.tty,
       interactive = !!flags.interactive,
       detach = !!flags.detach;
-    const files: string[] = [];
-    const { readFileSync } = await import("node:fs");
-    for (const f of (flags["env-file"] as string[]) ?? []) {
-      try {
-        files.push(readFileSync(f, "utf8"));
-      } catch (e) {
-        throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, 1);
-      }
-    }
+    const files = readEnvFiles((flags["env-file"] as string[]) ?? []);
     // `-e VAR` takes this client's value: the engine gets KEY=VAL only
     const env = execEnv(files, (flags.env as string[]) ?? [], ctx.env);
     const s = detach ? undefined : await openSession({ tty, stdin: interactive, stdout: true, stderr: true, sigProxy: true, kill: () => {} });

@@ -4,6 +4,7 @@
  * ps, logs, exec, inspect, cp both ways, stop/rm, the daemon's errors), a verb without a remote
  * implementation is refused, and `system dial-stdio` joins stdio to the socket.
  */
+import { ptyDriver } from "../helpers/pty.ts";
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,35 +14,7 @@ import { clientFixture } from "./_fixture.ts";
 
 const { dir, sock, config, client, local, state } = clientFixture("client-mode");
 
-/** a python pty driver: runs ARGV on a pty, then the DRIVE script (expect/send) */
-const PTY_DRIVER = `
-import os, pty, sys, time, select, fcntl, termios, struct
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-buf = b""
-def expect(s, t=15):
-    global buf
-    end = time.time() + t
-    while s.encode() not in buf:
-        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
-        if not r: sys.stderr.write("timeout waiting for %r, got %r\\n" % (s, buf)); sys.exit(90)
-        try: buf += os.read(fd, 4096)
-        except OSError: break
-def send(s): os.write(fd, s.encode())
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-exec(os.environ["DRIVE"])
-while True:
-    try:
-        d = os.read(fd, 4096)
-        if not d: break
-        buf += d
-    except OSError: break
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(buf.decode("utf-8", "replace"))
-print("EXIT", os.waitstatus_to_exitcode(status))
-`;
+const PTY_DRIVER = ptyDriver({ rows: 33, cols: 101, printOutput: true });
 
 async function onPty(args: string[], drive: string) {
   const py = join(dir, "ptydrive.py");

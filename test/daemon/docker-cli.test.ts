@@ -3,6 +3,7 @@
  * logs -f, exec -it, ps/inspect formats, cp both ways, stop/rm, events — and the daemonless CLI on the
  * same root seeing the same containers.
  */
+import { ptyDriver } from "../helpers/pty.ts";
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,33 +13,7 @@ import { daemonFixture, freePort, haveDocker } from "./_daemon.ts";
 
 const { dir, docker, cli } = daemonFixture("daemon-cli");
 
-/** a python pty driver: runs ARGV on a pty, then the DRIVE script (expect/send) */
-const PTY_DRIVER = `
-import os, pty, sys, time, select, fcntl, termios, struct
-argv = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(argv[0], argv)
-buf = b""
-def expect(s, t=15):
-    global buf
-    end = time.time() + t
-    while s.encode() not in buf:
-        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
-        if not r: sys.stderr.write("timeout waiting for %r, got %r\\n" % (s, buf)); sys.exit(90)
-        try: buf += os.read(fd, 4096)
-        except OSError: break
-def send(s): os.write(fd, s.encode())
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-exec(os.environ["DRIVE"])
-while True:
-    try:
-        d = os.read(fd, 4096)
-        if not d: break
-    except OSError: break
-_, status = os.waitpid(pid, 0)
-print("EXIT", os.waitstatus_to_exitcode(status))
-`;
+const PTY_DRIVER = ptyDriver({ rows: 24, cols: 80 });
 
 async function onPty(args: string[], drive: string) {
   const py = join(dir, "drive.py");

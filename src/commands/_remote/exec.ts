@@ -3,11 +3,10 @@
  * resized with the terminal, and the exit status from `GET /exec/{id}/json` (126/127 when the command
  * could not run, as the daemon records it).
  */
-import { readFileSync } from "node:fs";
 import type { RunInput } from "../_command.ts";
 import { DaemonError, type ApiClient } from "../../client/index.ts";
-import { ArgCountError, CliError, during } from "../_exit-codes.ts";
-import { execEnv } from "../_container-opts.ts";
+import { ArgCountError, during } from "../_exit-codes.ts";
+import { execEnv, readEnvFiles } from "../_container-opts.ts";
 import { detachKeys } from "../_detach-keys.ts";
 import { fireAndForget, openLocal, pump, resizeQuery, type HijackOptions } from "./_hijack.ts";
 
@@ -17,14 +16,7 @@ export default async function exec(input: RunInput, api: ApiClient) {
   const tty = !!flags.tty;
   const interactive = !!flags.interactive;
   const detach = !!flags.detach;
-  const files: string[] = [];
-  for (const f of (flags["env-file"] as string[]) ?? []) {
-    try {
-      files.push(readFileSync(f, "utf8"));
-    } catch (e) {
-      throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, 1);
-    }
-  }
+  const files = readEnvFiles((flags["env-file"] as string[]) ?? []);
   const env = execEnv(files, (flags.env as string[]) ?? [], ctx.env);
   const keys = detach ? undefined : detachKeys(flags["detach-keys"], ctx.env);
   const opts: HijackOptions = {

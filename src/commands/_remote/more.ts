@@ -7,7 +7,7 @@ import type { RunInput } from "../_command.ts";
 import { filtersParam, type ApiClient } from "../../client/index.ts";
 import { EngineError } from "../../lib/errors.ts";
 import { humanSize } from "../../lib/human.ts";
-import { confirm } from "../_confirm.ts";
+import { confirm, systemPruneWarning } from "../_confirm.ts";
 import { writeArchive } from "../_archive-out.ts";
 import { printHistory } from "../image/history.ts";
 import { bytesIEC, printStats } from "../stats.ts";
@@ -247,16 +247,7 @@ export async function builderPrune(input: RunInput, api: ApiClient) {
 /** docker's `system prune`: the prunes one after the other, their lists, then the total */
 export async function systemPrune(input: RunInput, api: ApiClient) {
   const { flags, ctx } = input;
-  const what = [
-    "This will remove:",
-    "  - all stopped containers",
-    "  - all networks not used by at least one container",
-    ...(flags.volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
-    flags.all ? "  - all images without at least one container associated to them" : "  - all dangling images",
-    "  - unused build cache",
-    "",
-  ];
-  if (!(await confirm(!!flags.force, what.join("\n")))) return;
+  if (!(await confirm(!!flags.force, systemPruneWarning({ volumes: !!flags.volumes, all: !!flags.all })))) return;
   const filters = filtersParam(flags.filter as string[]);
   let total = 0;
   const c = await api.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/containers/prune", { query: { filters } });

@@ -1,6 +1,6 @@
 /** `berth system prune`: stopped containers, unused networks, dangling (or with -a unused) images, build cache */
 import { defineBerthCommand } from "../_command.ts";
-import { confirm } from "../_confirm.ts";
+import { confirm, systemPruneWarning } from "../_confirm.ts";
 import { humanSize } from "../../lib/human.ts";
 
 export default defineBerthCommand({
@@ -14,16 +14,7 @@ export default defineBerthCommand({
   async run({ flags, ctx }) {
     const { parsePruneFilters } = await import("../../engine/index.ts");
     const filter = await parsePruneFilters(flags.filter);
-    const what = [
-      "This will remove:",
-      "  - all stopped containers",
-      "  - all networks not used by at least one container",
-      ...(flags.volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
-      flags.all ? "  - all images without at least one container associated to them" : "  - all dangling images",
-      "  - unused build cache",
-      "",
-    ];
-    if (!(await confirm(!!flags.force, what.join("\n")))) return;
+    if (!(await confirm(!!flags.force, systemPruneWarning({ volumes: !!flags.volumes, all: !!flags.all })))) return;
     const engine = await ctx.engine();
     const c = await engine.containerPrune(filter);
     if (c.deleted.length) ctx.out(`Deleted Containers:\n${c.deleted.join("\n")}\n\n`);
