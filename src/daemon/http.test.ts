@@ -125,3 +125,35 @@ describe("routing and versions", () => {
     expect(compareVersions("2.0", "1.99")).toBeGreaterThan(0);
   });
 });
+
+test("a connection that does not finish its request head in time is closed; a prompt one is served", async () => {
+  const { createServer, connect } = await import("node:net");
+  const { ApiServer } = await import("./server.ts");
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} } as unknown as ConstructorParameters<typeof ApiServer>[0]["log"];
+  const routes = [{ method: "GET" as const, path: "/_ping", handler: () => ({ text: "OK" }) }];
+  const api = new ApiServer({ ctx: { minVersion: "1.24", maxVersion: "1.47" } as never, routes, log: quiet, headTimeoutMs: 150 });
+  const srv = createServer((s) => api.handleConnection(s));
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  try {
+    const slow = connect(port, "127.0.0.1");
+    const closed = new Promise<number>((r) => {
+      const t0 = Date.now();
+      slow.on("close", () => r(Date.now() - t0));
+    });
+    slow.on("error", () => {}); // reset by the server: what the test waits for
+    slow.write("GET /_ping HTTP/1.1\r\nHost: d\r\n"); // never the blank line
+    expect(await closed).toBeLessThan(5000);
+
+    const res = await new Promise<string>((resolve) => {
+      const c = connect(port, "127.0.0.1", () => c.write("GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"));
+      let out = "";
+      c.on("data", (b) => (out += b.toString()));
+      c.on("close", () => resolve(out));
+    });
+    expect(res).toStartWith("HTTP/1.1 200");
+    expect(res).toEndWith("OK");
+  } finally {
+    srv.close();
+  }
+});

@@ -102,6 +102,12 @@ export interface ServerOptions {
   ctx: DaemonContext;
   routes: Route[];
   log: Logger;
+  /**
+   * how long a connection may take to send a whole request head, idle keep-alive time included; then it
+   * is closed, so clients that connect and never finish a request cannot hold the daemon's fds (dockerd's
+   * ReadHeaderTimeout); default 5 minutes
+   */
+  headTimeoutMs?: number;
 }
 
 /** the headers dockerd puts on every response */
@@ -172,11 +178,15 @@ export class ApiServer {
     const reader = new SocketReader(sock);
     for (;;) {
       let raw: RawRequest | null;
+      const timer = setTimeout(() => sock.destroy(), this.o.headTimeoutMs ?? 300_000);
+      timer.unref();
       try {
         raw = await readHead(reader);
       } catch (e) {
         await this.fail(sock, e);
         return;
+      } finally {
+        clearTimeout(timer);
       }
       if (!raw) {
         sock.end();
