@@ -225,8 +225,6 @@ export async function supervise(
  */
 export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: ExitInfo, finishedAt: string, restartable: boolean): void {
   const id = cfg.Id;
-  ev(d, "die", cfg, { exitCode: String(info.exitCode) });
-  volumeEvents(d, cfg, "unmount");
   let oom = info.oomKilled;
   try {
     oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
@@ -262,6 +260,11 @@ export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: Exi
     },
     durable,
   );
+  // the events after the record, as dockerd logs "die" once the state says stopped: a client that saw
+  // "die" (the daemon's wait, `events`) then finds the container stopped, and one that read "running"
+  // before the update is sure to see the event after it
+  ev(d, "die", cfg, { exitCode: String(info.exitCode) });
+  volumeEvents(d, cfg, "unmount");
 }
 
 export function recordStartFailure(d: ContainerDeps, id: string, err: EngineError): void {
@@ -388,8 +391,6 @@ async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitI
     stopHealth();
   }
   const exitCode = adopted.Pid ? 255 : 128; // as refreshState records it: 128 when it never got a pid
-  ev(d, "die", cfg, { exitCode: String(exitCode) });
-  volumeEvents(d, cfg, "unmount");
   reapCgroup(d, cfg);
   safeUpdate(d, id, (st) => {
     if (st.MonitorPid !== d.self.pid) return st; // taken over meanwhile (rm -f, a newer monitor): theirs to record
@@ -407,6 +408,9 @@ async function adoptRunning(d: ContainerDeps, id: string): Promise<{ info: ExitI
       Error: "container supervisor exited unexpectedly",
     };
   });
+  // after the record, as in recordExit
+  ev(d, "die", cfg, { exitCode: String(exitCode) });
+  volumeEvents(d, cfg, "unmount");
   await afterExit(d, cfg);
   const started = Date.parse(adopted.StartedAt);
   return { info: { exitCode, oomKilled: false }, ranMs: Number.isFinite(started) ? d.clock.now() - started : 0 };
