@@ -5,7 +5,8 @@
  * (monitor-<sha256[:16]>), so every detached container maps the same pages. Undefined when there is
  * neither (no embedded copy and no gcc): the Bun monitor then stays (engine ops/native-monitor.ts).
  */
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { atomicWriteFile } from "../lib/atomic-write.ts";
 import { join } from "node:path";
 import monitorSource from "./monitor.c" with { type: "text" };
 
@@ -19,12 +20,18 @@ function hash(b: Uint8Array | string): string {
   return new Bun.CryptoHasher("sha256").update(b).digest("hex").slice(0, 16);
 }
 
-/** write `data` to `path` atomically (tmp + rename), executable */
-function install(path: string, data: Uint8Array): void {
-  const tmp = `${path}.tmp-${hash(String(Math.random()))}`;
-  writeFileSync(tmp, data, { mode: 0o755 });
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, path);
+/**
+ * temp files of an install or a compile that a kill -9 interrupted (`.monitor-*.tmp-*`, `monitor-src-*.c`
+ * and `.tmp`): gone at the next install; a minute's grace for one another process is writing now
+ */
+function sweepLeftovers(cacheDir: string): void {
+  for (const name of readdirSync(cacheDir)) {
+    if (!/^\.monitor-.*\.tmp-|^monitor-src-.*\.(c|tmp)$/.test(name)) continue;
+    const p = join(cacheDir, name);
+    try {
+      if (Date.now() - statSync(p).mtimeMs > 60_000) rmSync(p, { force: true });
+    } catch {} // removed by another sweep meanwhile: nothing left to do
+  }
 }
 
 /** the native monitor's path, extracted or compiled on first use; undefined when unavailable */
@@ -37,11 +44,15 @@ export async function nativeMonitorPath(cacheDir: string): Promise<string | unde
     if (blob) {
       const data = new Uint8Array(await blob.arrayBuffer());
       path = join(cacheDir, `monitor-${hash(data)}`);
-      if (!existsSync(path)) install(path, data);
+      if (!existsSync(path)) {
+        sweepLeftovers(cacheDir);
+        atomicWriteFile(path, data, 0o755); // fsynced: a power loss never leaves a short executable under the final name
+      }
     } else {
       // from source: the same C, compiled here once (a missing gcc leaves the Bun monitor)
       path = join(cacheDir, `monitor-src-${hash(monitorSource)}`);
       if (!existsSync(path)) {
+        sweepLeftovers(cacheDir);
         // names of this process's own: two monitors may compile at once
         const mine = hash(String(Math.random()));
         const src = `${path}.${mine}.c`;

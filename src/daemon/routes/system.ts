@@ -86,7 +86,7 @@ async function info(_req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
       ...i,
       // what docker's CLI reads besides, in dockerd's shape (berth has no swarm, one runtime, no plugins)
       Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
-      Runtimes: { berth: { path: "berth" } },
+      Runtimes: { berth: { path: process.execPath } },
       DefaultRuntime: "berth",
       InitBinary: "",
       SecurityOptions: ["name=seccomp,profile=builtin", ...(process.getuid?.() === 0 ? [] : ["name=rootless"])],
