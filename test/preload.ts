@@ -17,6 +17,23 @@ import { berthCgroupParents, removeNewCgroupParents } from "./helpers/cgroups.ts
 for (const k of ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]) process.env[k] = "http://127.0.0.1:9";
 for (const k of ["NO_PROXY", "no_proxy"]) process.env[k] = "127.0.0.1,localhost,::1";
 
+// Bun.spawn and Bun.spawnSync without an `env` option hand the child the environment the test process
+// started with, not process.env as changed here: a berth the tests start that way would miss the
+// proxies above and the bridge below (and create the host's default berth0). They get process.env.
+{
+  type Spawn = (a: unknown, b?: { env?: Record<string, string | undefined> }) => unknown;
+  const withEnv =
+    (orig: Spawn): Spawn =>
+    (a, b) => {
+      if (Array.isArray(a)) return orig(a, { ...b, env: b?.env ?? { ...process.env } });
+      const o = a as { env?: Record<string, string | undefined> };
+      return orig({ ...o, env: o.env ?? { ...process.env } }, b);
+    };
+  const B = Bun as unknown as { spawn: Spawn; spawnSync: Spawn };
+  B.spawn = withEnv(B.spawn.bind(Bun));
+  B.spawnSync = withEnv(B.spawnSync.bind(Bun));
+}
+
 // berth is daemonless in tests unless a test points it at a daemon itself: no endpoint inherited from
 // the environment or from a context the user chose with `berth context use` (client mode)
 for (const k of ["BERTH_HOST", "DOCKER_HOST", "BERTH_CONTEXT", "DOCKER_CONTEXT"]) delete process.env[k];

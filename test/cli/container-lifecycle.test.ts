@@ -4,7 +4,7 @@
  * container is removed and the leak check at the end looks for cgroups, mounts and state left behind.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
@@ -225,6 +225,15 @@ describe.skipIf(!rootEnabled)("detached containers", () => {
     const esc = await run(["cp", `cp1:/up${root}/busybox.tar`, join(out, "x")]);
     expect(esc.exitCode).toBe(1);
     expect(existsSync(join(out, "x"))).toBe(false);
+    // the running container's root: a directory with its files (not a link to the host's "/"), its
+    // /proc and /sys as empty directories (docker copies the rootfs, not kernel filesystems)
+    ok(await run(["cp", "cp1:/", join(out, "whole")]));
+    expect(lstatSync(join(out, "whole")).isDirectory()).toBe(true);
+    expect(readFileSync(join(out, "whole/tmp/in.txt"), "utf8")).toBe("into the box\n");
+    expect(readdirSync(join(out, "whole/proc"))).toEqual([]);
+    expect(readdirSync(join(out, "whole/sys"))).toEqual([]);
+    const names = (await run(["cp", "cp1:/", "-"])).stdout;
+    expect(names.slice(0, 2)).toBe("/\0");
     ok(await run(["rm", "-f", "cp1"]));
   });
 

@@ -6,7 +6,7 @@
  */
 import { ptyDriver } from "../helpers/pty.ts";
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { berth, berthArgv } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
@@ -169,6 +169,12 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
     expect((await client(["cp", "files:/tmp/one.txt", join(out, "copy.txt")])).exitCode).toBe(0);
     expect(readFileSync(join(out, "tree/sub/deep.txt"), "utf8")).toBe("deep\n");
     expect(readFileSync(join(out, "copy.txt"), "utf8")).toBe("one\n");
+    // the container's root, to a new directory and into an existing one
+    expect((await client(["cp", "files:/", join(out, "root")])).exitCode).toBe(0);
+    expect(readFileSync(join(out, "root/tmp/tree/sub/deep.txt"), "utf8")).toBe("deep\n");
+    expect((await client(["cp", "files:/", out])).exitCode).toBe(0);
+    expect(readFileSync(join(out, "tmp/one.txt"), "utf8")).toBe("one\n");
+    expect(readdirSync(out).some((n) => n.startsWith(".berth-cp-"))).toBe(false);
     const missing = await client(["cp", "files:/nope", out]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("Error response from daemon:");

@@ -85,6 +85,9 @@ describe.skipIf(!tr)("the berth client against dockerd", () => {
     expect((await client(["exec", "dd1", "cat", "/tmp/to-copy.txt"])).stdout).toBe("copied\n");
     expect((await client(["cp", "dd1:/tmp/to-copy.txt", join(dir, "back.txt")])).exitCode).toBe(0);
     expect(await Bun.file(join(dir, "back.txt")).text()).toBe("copied\n");
+    // dockerd archives the root as "/", "/bin", …: the whole content lands in the destination
+    expect((await client(["cp", "dd1:/", join(dir, "dd1-root")])).exitCode).toBe(0);
+    expect(await Bun.file(join(dir, "dd1-root/tmp/to-copy.txt")).text()).toBe("copied\n");
     expect((await client(["rm", "-f", "dd1"])).stdout).toBe("dd1\n");
     const gone = await client(["rm", "dd1"]);
     expect(gone).toMatchObject({ exitCode: 1, stderr: "Error response from daemon: No such container: dd1\n" });

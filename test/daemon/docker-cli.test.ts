@@ -5,7 +5,7 @@
  */
 import { ptyDriver } from "../helpers/pty.ts";
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { waitUntil } from "../helpers/cli.ts";
@@ -179,6 +179,16 @@ send("exit 6\\r")
     const contentDest = join(dir, "content");
     expect((await docker(["cp", "cp1:/out/sub/.", contentDest])).exitCode).toBe(0);
     expect(readFileSync(join(contentDest, "f"), "utf8")).toBe("inside\n");
+    // the container's root: its content lands in the new destination, and merges into an existing one
+    const rootDest = join(dir, "rootcopy");
+    expect((await docker(["cp", "cp1:/", rootDest])).exitCode).toBe(0);
+    expect(existsSync(`${rootDest}.`)).toBe(false);
+    expect(readFileSync(join(rootDest, "out/sub/f"), "utf8")).toBe("inside\n");
+    expect(existsSync(join(rootDest, "bin/busybox"))).toBe(true);
+    const rootInto = join(dir, "rootinto");
+    mkdirSync(rootInto);
+    expect((await docker(["cp", "cp1:/", rootInto])).exitCode).toBe(0);
+    expect(readFileSync(join(rootInto, "tmp/in.txt"), "utf8")).toBe("from the host\n");
     const missing = await docker(["cp", "cp1:/nope", join(dir, "x")]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("Could not find the file /nope");
@@ -222,6 +232,12 @@ send("exit 6\\r")
     expect((await docker(["update", "--memory", "64m", "c2"])).exitCode).toBe(0);
     expect((await docker(["inspect", "-f", "{{.HostConfig.Memory}}", "c2"])).stdout).toBe("67108864\n");
     expect((await docker(["top", "c2"])).stdout).toContain("sleep 1000");
+    // ps options reach the daemon as ps_args: the host's ps runs with them, rows kept for the container
+    const psTop = (await docker(["top", "c2", "-o", "pid,comm"])).stdout.trim().split("\n");
+    expect(psTop[0]).toMatch(/^PID\s+COMMAND$/);
+    const comms = psTop.slice(1).map((l) => l.trim().split(/\s+/)[1]);
+    expect(comms).toContain("sleep");
+    expect(comms.every((c) => c === "sh" || c === "sleep")).toBe(true);
     const st = await docker(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "c2"]);
     expect(st).toMatchObject({ exitCode: 0, stdout: "c2 1\n" });
     await docker(["exec", "c2", "touch", "/newfile"]);

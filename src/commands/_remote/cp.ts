@@ -5,7 +5,7 @@
  * with a tar of the source (stdin's tar with `-`), its top entry renamed when the destination is a new name.
  */
 import { existsSync, mkdtempSync, renameSync, rmSync, statSync, readdirSync, cpSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, posix, resolve } from "node:path";
 import type { RunInput } from "../_command.ts";
 import { DaemonError, type ApiClient } from "../../client/index.ts";
 import { EngineError } from "../../lib/errors.ts";
@@ -36,6 +36,11 @@ function statHeader(h: string | undefined): PathStat | undefined {
 /** Go's os.ModeDir bit in the stat header's mode */
 const MODE_DIR = 2 ** 31;
 
+/** does a container path name its root ("/", "//", "/.."), as opposed to the root's content ("/.")? */
+function posixRoot(p: string): boolean {
+  return !/(^|\/)\.$/.test(p) && posix.normalize(`/${p}`) === "/";
+}
+
 async function fromContainer(api: ApiClient, ctr: string, src: string, dst: string, follow: boolean) {
   if (src === "") throw new EngineError("invalid_argument", "filesystem path cannot be empty");
   if (dst !== "-") {
@@ -56,7 +61,9 @@ async function fromContainer(api: ApiClient, ctr: string, src: string, dst: stri
   }
   const target = resolve(dst);
   const intoDir = existsSync(target) && statSync(target).isDirectory();
-  const stage = mkdtempSync(join(intoDir ? target : dirname(target), ".berth-cp-"));
+  // the container's root comes as "/", "/bin", … (dockerd): its content is the copy, no top entry
+  const wholeRoot = posixRoot(path);
+  const stage = mkdtempSync(join(intoDir && !wholeRoot ? target : dirname(target), ".berth-cp-"));
   try {
     const tar = Bun.spawn(["tar", "-x", "-f", "-", "-C", stage, "--no-same-owner"], { stdin: "pipe", stderr: "pipe" });
     for await (const b of body) {
@@ -65,9 +72,9 @@ async function fromContainer(api: ApiClient, ctr: string, src: string, dst: stri
     }
     await tar.stdin.end();
     if ((await tar.exited) !== 0) throw new EngineError("internal", `extract: ${(await new Response(tar.stderr).text()).trim()}`);
-    const [top] = readdirSync(stage);
+    const [top] = wholeRoot ? ["."] : readdirSync(stage);
     if (top === undefined) return;
-    const dest = intoDir ? join(target, top) : target;
+    const dest = intoDir && !wholeRoot ? join(target, top) : target;
     // docker: copying a directory onto an existing directory merges into it
     if (existsSync(dest) && statSync(dest).isDirectory() && statSync(join(stage, top)).isDirectory())
       cpSync(join(stage, top), dest, { recursive: true, force: true });

@@ -202,7 +202,9 @@ async function prune(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
 // ------------------------------------------------------------------------------------------ top, stats, changes, export
 
 function top(req: ApiRequest, ctx: DaemonContext): ApiResponse {
-  const r = svcOf(ctx).top(req.params.id!);
+  // ps_args: one string of ps options, split on blanks as dockerd does
+  const psArgs = (req.query.get("ps_args") ?? "").split(/\s+/).filter(Boolean);
+  const r = svcOf(ctx).top(req.params.id!, psArgs);
   return { json: { Titles: r.titles, Processes: r.processes } };
 }
 

@@ -18,6 +18,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
   rmSync,
   symlinkSync,
@@ -90,6 +91,53 @@ export async function withContainerRoot<T>(o: { pid: number; mounts: () => Promi
   }
 }
 
+/** what a running container's kernel filesystems hold is not its content (dockerd copies from the
+ * rootfs and volumes, never /proc, /sys, /dev's tmpfs or a --tmpfs) */
+const PSEUDO_FS = new Set([
+  "proc",
+  "sysfs",
+  "devpts",
+  "mqueue",
+  "cgroup",
+  "cgroup2",
+  "tmpfs",
+  "devtmpfs",
+  "securityfs",
+  "debugfs",
+  "tracefs",
+  "fusectl",
+  "configfs",
+  "pstore",
+  "bpf",
+  "hugetlbfs",
+  "binfmt_misc",
+  "autofs",
+  "efivarfs",
+]);
+
+/**
+ * For a running container's root (/proc/PID/root): a test that a container path lies below one of its
+ * kernel filesystem mounts, whose mount points are copied as empty directories. Any other root: none.
+ */
+function underPseudoMount(root: string): (containerPath: string) => boolean {
+  const pid = /^\/proc\/(\d+)\/root$/.exec(root)?.[1];
+  if (!pid) return () => false;
+  const points: string[] = [];
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/mountinfo`, "latin1");
+  } catch {
+    return () => false; // exited meanwhile: the copy itself reports the vanished root
+  }
+  for (const line of text.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    const mp = pre?.split(" ")[4];
+    const fstype = post?.split(" ")[0];
+    if (mp && mp !== "/" && fstype && PSEUDO_FS.has(fstype)) points.push(mp.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8))));
+  }
+  return (p) => points.some((mp) => p.startsWith(`${mp}/`));
+}
+
 const noSuch = (ctr: string, p: string) => new EngineError("not_found", `Could not find the file ${p} in container ${ctr}`);
 
 /** container → host (or a tar on `out` when dest is "-") */
@@ -101,7 +149,10 @@ export async function copyOut(
   out: (b: Uint8Array) => Promise<void> | void,
   followLink = false,
 ): Promise<void> {
-  const hostSrc = resolveInRoot(root, src, followLink);
+  // the container's root itself is a symlink on the host while it runs (/proc/<pid>/root): a trailing
+  // slash makes every lstat/copy below see the directory it leads to, never the link to the host's "/"
+  const resolved = resolveInRoot(root, src, followLink);
+  const hostSrc = resolved === join(root) ? `${resolved}/` : resolved;
   try {
     lstatSync(hostSrc);
   } catch {
@@ -109,9 +160,22 @@ export async function copyOut(
   }
   // docker's "DIR/." is the directory's content: its entries are named "./…" (the client rebases them)
   const name = /(^|\/)\.$/.test(src) ? "." : basename(posix.normalize("/" + src)) || ".";
+  const srcPath = posix.normalize(`/${resolved.slice(join(root).length)}`);
+  const skip = underPseudoMount(root);
   if (dest === "-") {
+    // the container's root (`cp c:/ …`) is archived as dockerd does: "/", "/bin/", …; the docker CLI
+    // rebases those names onto the destination (with "./…" it would make "DEST.")
+    const wholeRoot = name === "." && !/(^|\/)\.$/.test(src);
+    const rootName = (n: string) => (n === "." || n === "./" ? "/" : n.startsWith("./") ? n.slice(1) : n);
     const w = new TarWriter(out);
-    for await (const r of readDirectoryRecords(hostSrc, { prefix: name === "/" ? "." : name, wholeSeconds: true })) await w.add(r.entry, r.body);
+    const filter = (rel: string) => !skip(posix.join(srcPath, rel));
+    for await (const r of readDirectoryRecords(hostSrc, { prefix: name, wholeSeconds: true, filter })) {
+      if (wholeRoot) {
+        r.entry.name = rootName(r.entry.name);
+        if (r.entry.type === "hardlink" && r.entry.linkname) r.entry.linkname = rootName(r.entry.linkname);
+      }
+      await w.add(r.entry, r.body);
+    }
     await w.finish();
     return;
   }
@@ -121,8 +185,9 @@ export async function copyOut(
   else if (src.endsWith("/") && lstatSync(hostSrc).isDirectory() && !existsSync(dirname(dest))) {
     throw new EngineError("not_found", `destination directory ${dirname(dest)} does not exist`);
   }
-  cpSync(hostSrc, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true, errorOnExist: false });
-  keepDirTimes(hostSrc, target);
+  const filter = (from: string) => !skip(posix.join(srcPath, posix.relative(hostSrc, from)));
+  cpSync(hostSrc, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true, errorOnExist: false, filter });
+  keepDirTimes(hostSrc, target, undefined, (p) => skip(posix.join(srcPath, posix.relative(hostSrc, p))));
 }
 
 /**
@@ -130,10 +195,10 @@ export async function copyOut(
  * contents); cpSync keeps only the files'. Set each copied directory's times from its source, children
  * first, since writing into a directory changed its mtime. lstat: a symlink is never followed.
  */
-function keepDirTimes(src: string, target: string, root?: string): void {
+function keepDirTimes(src: string, target: string, root?: string, skip?: (src: string) => boolean): void {
   const st = lstatSync(src, { bigint: true });
   if (!st.isDirectory()) return;
-  for (const name of readdirSync(src)) keepDirTimes(join(src, name), join(target, name), root);
+  for (const name of readdirSync(src)) if (!skip?.(join(src, name))) keepDirTimes(join(src, name), join(target, name), root, skip);
   const ts = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
   // into a container (`root`): resolved again inside it, so a directory the container swapped for a
   // symlink meanwhile leads nowhere outside

@@ -329,8 +329,9 @@ export class ContainerService {
     return pauseOp.unpause(this.deps, ref);
   }
 
-  top(ref: string): { titles: string[]; processes: string[][] } {
-    return topOp.top(this.deps, ref);
+  /** `top`: the container's processes; `psArgs` runs the host's ps with those options instead */
+  top(ref: string, psArgs: string[] = []): { titles: string[]; processes: string[][] } {
+    return topOp.top(this.deps, ref, psArgs);
   }
 
   stats(id: string): CgroupStats & NetStats {

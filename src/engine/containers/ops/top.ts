@@ -6,7 +6,36 @@ import { isActive } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
 
-export function top(d: ContainerDeps, ref: string): { titles: string[]; processes: string[][] } {
+/** docker's parsePSOutput: the header's words are the columns, the last one takes the rest of the line */
+export function filterPsOutput(out: string, pids: Set<number>): { titles: string[]; processes: string[][] } {
+  const lines = out.split("\n").filter((l) => l.trim() !== "");
+  const titles = (lines[0] ?? "").trim().split(/\s+/);
+  const pidCol = titles.indexOf("PID");
+  if (pidCol < 0) throw new EngineError("invalid_argument", "Couldn't find PID field in ps output");
+  const processes: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const words = line.trim().split(/\s+/);
+    const row = [...words.slice(0, titles.length - 1), words.slice(titles.length - 1).join(" ")];
+    if (pids.has(Number(row[pidCol]))) processes.push(row);
+  }
+  return { titles, processes };
+}
+
+/**
+ * The container's processes: a `ps -ef`-like table read from /proc, or with ps options (`top web -o
+ * pid,comm`, the API's ps_args) the host's ps run with them and its lines kept for the container's
+ * PIDs, as docker's daemon does.
+ */
+export function top(d: ContainerDeps, ref: string, psArgs: string[] = []): { titles: string[]; processes: string[][] } {
+  const own = procTable(d, ref);
+  if (psArgs.length === 0) return own;
+  const pids = new Set(own.processes.map((p) => Number(p[1])));
+  const ps = Bun.spawnSync(["ps", ...psArgs], { stdout: "pipe", stderr: "pipe" });
+  if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`);
+  return filterPsOutput(ps.stdout.toString(), pids);
+}
+
+function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes: string[][] } {
   const id = d.store.resolve(ref);
   const cfg = d.store.readConfig(id);
   const st = refreshState(d, id);
