@@ -71,7 +71,9 @@ export default defineBerthCommand({
           const s = await svc.stats(id);
           const f = first.get(id);
           if (f) cpu = (((s.cpuNs ?? 0) - f.cpu) / ((performance.now() - f.t) * 1e6)) * 100;
-          mem = s.memoryUsage ?? 0;
+          // docker's MEM USAGE leaves out the page cache nobody is using (inactive file pages)
+          const inactive = s.memoryStat?.total_inactive_file ?? s.memoryStat?.inactive_file ?? 0;
+          mem = (s.memoryUsage ?? 0) - (inactive < (s.memoryUsage ?? 0) ? inactive : 0);
           limit = s.memoryLimit ?? 0;
           pids = s.pids ?? 0;
           ({ netRx, netTx, blkioRead: blkRead, blkioWrite: blkWrite } = s);

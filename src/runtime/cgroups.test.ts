@@ -66,7 +66,7 @@ function fakeV1(): CgroupLayout {
   };
   return {
     kind: "v1",
-    hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"]), h("blkio", ["blkio"])],
+    hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu", "cpuacct"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"]), h("blkio", ["blkio"])],
   };
 }
 
@@ -89,7 +89,19 @@ describe("cgroup writers (fake root)", () => {
     expect(oomKilled("berth/c1", l)).toBe(true);
     writeFileSync(`${tmp}/memory/berth/c1/memory.usage_in_bytes`, "1000\n");
     writeFileSync(`${tmp}/pids/berth/c1/pids.current`, "3\n");
-    expect(stats("berth/c1", l)).toEqual({ memoryUsage: 1000, memoryLimit: 1 << 20, cpuNs: 0, pids: 3, blkioRead: 0, blkioWrite: 0 });
+    expect(stats("berth/c1", l)).toMatchObject({ memoryUsage: 1000, memoryLimit: 1 << 20, cpuNs: 0, pids: 3, blkioRead: 0, blkioWrite: 0 });
+    // user/system time (USER_HZ ticks), per-CPU usage, CFS throttling and memory.stat come from the kernel's files
+    writeFileSync(`${tmp}/cpu/berth/c1/cpuacct.stat`, "user 12\nsystem 3\n");
+    writeFileSync(`${tmp}/cpu/berth/c1/cpuacct.usage_percpu`, "100 200 \n");
+    writeFileSync(`${tmp}/cpu/berth/c1/cpu.stat`, "nr_periods 10\nnr_throttled 4\nthrottled_time 5000\n");
+    writeFileSync(`${tmp}/memory/berth/c1/memory.stat`, "cache 4096\ntotal_inactive_file 2048\n");
+    expect(stats("berth/c1", l)).toMatchObject({
+      cpuUserNs: 120_000_000,
+      cpuSystemNs: 30_000_000,
+      percpuNs: [100, 200],
+      throttling: { periods: 10, throttledPeriods: 4, throttledNs: 5000 },
+      memoryStat: { cache: 4096, total_inactive_file: 2048 },
+    });
     // a kernel without CFQ keeps the scheduler file with only a total: blk-throttle's rows are read then
     writeFileSync(`${tmp}/blkio/berth/c1/blkio.io_service_bytes_recursive`, "Total 0\n");
     writeFileSync(
@@ -164,7 +176,9 @@ describe("NET I/O and BLOCK I/O parsers", () => {
   eth0:   31337      40    0    0    0     0          0         0     2048      20    0    0    0     0       0          0
   eth1:      13       1    0    0    0     0          0         0        7       1    0    0    0     0       0          0
 `;
-    expect(parseNetDev(dev)).toEqual({ netRx: 31350, netTx: 2055 });
+    expect(parseNetDev(dev)).toMatchObject({ netRx: 31350, netTx: 2055 });
+    expect(Object.keys(parseNetDev(dev).interfaces!)).toEqual(["eth0", "eth1"]);
+    expect(parseNetDev(dev).interfaces!.eth0).toEqual({ rxBytes: 31337, rxPackets: 40, rxErrors: 0, rxDropped: 0, txBytes: 2048, txPackets: 20, txErrors: 0, txDropped: 0 });
   });
   test("blkio v1 rows and v2 io.stat", () => {
     expect(parseBlkio("8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n", "v1")).toEqual({ read: 10, write: 20 });

@@ -353,6 +353,25 @@ export interface CgroupStats {
   /** bytes read from / written to block devices, as docker's BLOCK I/O sums them */
   blkioRead: number;
   blkioWrite: number;
+  /** CPU time in user and kernel mode (v2 cpu.stat, v1 cpuacct.stat), ns */
+  cpuUserNs?: number;
+  cpuSystemNs?: number;
+  /** per-CPU usage (v1 cpuacct.usage_percpu; v2 has none), ns */
+  percpuNs?: number[];
+  /** CFS bandwidth: periods, throttled periods, throttled time in ns (cpu.stat of either version) */
+  throttling?: { periods: number; throttledPeriods: number; throttledNs: number };
+  /** memory.stat as the kernel writes it (v1 has total_* keys, v2 anon/file/inactive_file/…) */
+  memoryStat?: Record<string, number>;
+}
+
+/** "key value" lines (memory.stat, cpu.stat, cpuacct.stat) */
+export function parseKeyValues(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && Number.isFinite(Number(v))) out[k] = Number(v);
+  }
+  return out;
 }
 
 /**
@@ -395,15 +414,19 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
   const rel = clean(path);
   if (layout.kind === "v2") {
     const d = `${unified(layout)!.dir}/${rel}`;
-    const usec = /^usage_usec (\d+)$/m.exec(read(`${d}/cpu.stat`) ?? "")?.[1];
+    const cpu = parseKeyValues(read(`${d}/cpu.stat`) ?? "");
     const io = parseBlkio(read(`${d}/io.stat`) ?? "", "v2");
     return {
       memoryUsage: num(read(`${d}/memory.current`)),
       memoryLimit: num(read(`${d}/memory.max`) ?? "max"),
-      cpuNs: Number(usec ?? 0) * 1000,
+      cpuNs: (cpu.usage_usec ?? 0) * 1000,
       pids: num(read(`${d}/pids.current`)),
       blkioRead: io.read,
       blkioWrite: io.write,
+      cpuUserNs: (cpu.user_usec ?? 0) * 1000,
+      cpuSystemNs: (cpu.system_usec ?? 0) * 1000,
+      throttling: { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledNs: (cpu.throttled_usec ?? 0) * 1000 },
+      memoryStat: parseKeyValues(read(`${d}/memory.stat`) ?? ""),
     };
   }
   const at = (c: string, f: string) => {
@@ -420,6 +443,10 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
     io = parseBlkio(text, "v1");
     break;
   }
+  // cpuacct.stat counts USER_HZ ticks (100 per second on Linux)
+  const acct = parseKeyValues(at("cpuacct", "cpuacct.stat") ?? "");
+  const cpu = parseKeyValues(at("cpu", "cpu.stat") ?? "");
+  const percpu = (at("cpuacct", "cpuacct.usage_percpu") ?? "").trim().split(/\s+/).filter(Boolean).map(Number);
   return {
     memoryUsage: num(at("memory", "memory.usage_in_bytes")),
     memoryLimit: limit,
@@ -427,6 +454,11 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
     pids: num(at("pids", "pids.current")),
     blkioRead: io.read,
     blkioWrite: io.write,
+    cpuUserNs: (acct.user ?? 0) * 1e7,
+    cpuSystemNs: (acct.system ?? 0) * 1e7,
+    ...(percpu.length ? { percpuNs: percpu } : {}),
+    throttling: { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledNs: cpu.throttled_time ?? 0 },
+    memoryStat: parseKeyValues(at("memory", "memory.stat") ?? ""),
   };
 }
 

@@ -8,12 +8,26 @@ import { readFileSync, readlinkSync } from "node:fs";
 export interface NetStats {
   netRx: number;
   netTx: number;
+  /** per interface (lo left out), as docker's stats API lists them under `networks` */
+  interfaces?: Record<string, InterfaceCounters>;
+}
+
+export interface InterfaceCounters {
+  rxBytes: number;
+  rxPackets: number;
+  rxErrors: number;
+  rxDropped: number;
+  txBytes: number;
+  txPackets: number;
+  txErrors: number;
+  txDropped: number;
 }
 
 /** parse /proc/net/dev: two header lines, then "  iface: rx_bytes packets errs … tx_bytes …" */
 export function parseNetDev(text: string): NetStats {
   let netRx = 0,
     netTx = 0;
+  const interfaces: Record<string, InterfaceCounters> = {};
   for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
     if (colon < 0) continue;
@@ -27,8 +41,18 @@ export function parseNetDev(text: string): NetStats {
     // fields: rx bytes packets errs drop fifo frame compressed multicast, then tx bytes …
     netRx += f[0] || 0;
     netTx += f[8] || 0;
+    interfaces[iface] = {
+      rxBytes: f[0] || 0,
+      rxPackets: f[1] || 0,
+      rxErrors: f[2] || 0,
+      rxDropped: f[3] || 0,
+      txBytes: f[8] || 0,
+      txPackets: f[9] || 0,
+      txErrors: f[10] || 0,
+      txDropped: f[11] || 0,
+    };
   }
-  return { netRx, netTx };
+  return { netRx, netTx, interfaces };
 }
 
 /**

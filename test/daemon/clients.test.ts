@@ -64,6 +64,29 @@ except docker.errors.ImageNotFound:
     expect(out).toContain("built-run built-by-py\n");
     expect(out).toContain("notfound ok\n");
   });
+
+  test("stats: the cgroup's and the sandbox's own counters, not placeholders", async () => {
+    const script = `
+import os, time, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
+busy = c.containers.run("busybox", ["sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 60"], detach=True)
+quiet = c.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
+time.sleep(1.5)
+s = busy.stats(stream=False)
+u = s["cpu_stats"]["cpu_usage"]
+print("user", u["usage_in_usermode"] > 0, "total", u["total_usage"] > 0)
+print("memstat", len(s["memory_stats"]["stats"]) > 5)
+print("nets", sorted(s.get("networks", {}).keys()))
+print("none-nets", "networks" in quiet.stats(stream=False))
+busy.remove(force=True)
+quiet.remove(force=True)
+`;
+    const out = ok(await d.exec([debianPython, "-c", script]));
+    expect(out).toContain("user True total True\n");
+    expect(out).toContain("memstat True\n");
+    expect(out).toContain("nets ['eth0']\n");
+    expect(out).toContain("none-nets False\n");
+  });
 });
 
 describe.skipIf(!rootEnabled)("docker-py → berth daemon → a local registry", () => {

@@ -224,19 +224,41 @@ function statsDoc(ctx: DaemonContext, id: string, prev?: Record<string, unknown>
   const svc = svcOf(ctx);
   const cfg = svc.store.readConfig(id);
   const sys = systemCpu();
-  let s = { memoryUsage: 0, memoryLimit: 0, cpuNs: 0, pids: 0, blkioRead: 0, blkioWrite: 0, netRx: 0, netTx: 0 };
+  let s: ReturnType<typeof svc.stats> = { memoryUsage: 0, memoryLimit: 0, cpuNs: 0, pids: 0, blkioRead: 0, blkioWrite: 0, netRx: 0, netTx: 0 };
   try {
     s = { ...s, ...svc.stats(id) };
   } catch {
     // stopped or its cgroup is gone: docker reports zeros
   }
   const limit = Number.isFinite(s.memoryLimit) && s.memoryLimit > 0 && s.memoryLimit < 2 ** 60 ? s.memoryLimit : totalMem();
+  const t = s.throttling ?? { periods: 0, throttledPeriods: 0, throttledNs: 0 };
   const cpu = {
-    cpu_usage: { total_usage: s.cpuNs, usage_in_kernelmode: 0, usage_in_usermode: s.cpuNs },
+    cpu_usage: {
+      total_usage: s.cpuNs,
+      ...(s.percpuNs ? { percpu_usage: s.percpuNs } : {}),
+      usage_in_kernelmode: s.cpuSystemNs ?? 0,
+      usage_in_usermode: s.cpuUserNs ?? 0,
+    },
     system_cpu_usage: sys.ns,
     online_cpus: sys.cpus,
-    throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+    throttling_data: { periods: t.periods, throttled_periods: t.throttledPeriods, throttled_time: t.throttledNs },
   };
+  // docker lists the sandbox's interfaces; a container without any (--network none, stopped) has no key
+  const networks = Object.fromEntries(
+    Object.entries(s.interfaces ?? {}).map(([name, c]) => [
+      name,
+      {
+        rx_bytes: c.rxBytes,
+        rx_packets: c.rxPackets,
+        rx_errors: c.rxErrors,
+        rx_dropped: c.rxDropped,
+        tx_bytes: c.txBytes,
+        tx_packets: c.txPackets,
+        tx_errors: c.txErrors,
+        tx_dropped: c.txDropped,
+      },
+    ]),
+  );
   return {
     name: cfg.Name,
     id,
@@ -253,8 +275,8 @@ function statsDoc(ctx: DaemonContext, id: string, prev?: Record<string, unknown>
     storage_stats: {},
     cpu_stats: cpu,
     precpu_stats: prev?.cpu_stats ?? { cpu_usage: { total_usage: 0 }, throttling_data: {} },
-    memory_stats: { usage: s.memoryUsage, limit, stats: {} },
-    networks: { eth0: { rx_bytes: s.netRx, rx_packets: 0, rx_errors: 0, rx_dropped: 0, tx_bytes: s.netTx, tx_packets: 0, tx_errors: 0, tx_dropped: 0 } },
+    memory_stats: { usage: s.memoryUsage, limit, stats: s.memoryStat ?? {} },
+    ...(Object.keys(networks).length ? { networks } : {}),
   };
 }
 
