@@ -66,7 +66,14 @@ function fakeV1(): CgroupLayout {
   };
   return {
     kind: "v1",
-    hierarchies: [h("memory", ["memory"]), h("cpu", ["cpu", "cpuacct"]), h("pids", ["pids"]), h("devices", ["devices"]), h("freezer", ["freezer"]), h("blkio", ["blkio"])],
+    hierarchies: [
+      h("memory", ["memory"]),
+      h("cpu", ["cpu", "cpuacct"]),
+      h("pids", ["pids"]),
+      h("devices", ["devices"]),
+      h("freezer", ["freezer"]),
+      h("blkio", ["blkio"]),
+    ],
   };
 }
 
@@ -178,7 +185,16 @@ describe("NET I/O and BLOCK I/O parsers", () => {
 `;
     expect(parseNetDev(dev)).toMatchObject({ netRx: 31350, netTx: 2055 });
     expect(Object.keys(parseNetDev(dev).interfaces!)).toEqual(["eth0", "eth1"]);
-    expect(parseNetDev(dev).interfaces!.eth0).toEqual({ rxBytes: 31337, rxPackets: 40, rxErrors: 0, rxDropped: 0, txBytes: 2048, txPackets: 20, txErrors: 0, txDropped: 0 });
+    expect(parseNetDev(dev).interfaces!.eth0).toEqual({
+      rxBytes: 31337,
+      rxPackets: 40,
+      rxErrors: 0,
+      rxDropped: 0,
+      txBytes: 2048,
+      txPackets: 20,
+      txErrors: 0,
+      txDropped: 0,
+    });
   });
   test("blkio v1 rows and v2 io.stat", () => {
     expect(parseBlkio("8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n", "v1")).toEqual({ read: 10, write: 20 });
