@@ -50,7 +50,11 @@ export default defineBerthCommand({
         throw e;
       }
     } else {
-      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path, process.stdin as unknown as AsyncIterable<Uint8Array>);
+      // as the docker CLI asks of dockerd: no directory replaced by a file (or the reverse); -a keeps owners
+      await svc.copyTo(svc.resolve(b.ctr!), a.path, b.path, process.stdin as unknown as AsyncIterable<Uint8Array>, {
+        keepOwners: !!flags.archive,
+        noOverwriteDirNonDir: true,
+      });
     }
   },
 });

@@ -4,7 +4,7 @@
  * container is removed and the leak check at the end looks for cgroups, mounts and state left behind.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
@@ -221,6 +221,11 @@ describe.skipIf(!rootEnabled)("detached containers", () => {
     writeFileSync(join(out, "in.txt"), "into the box\n");
     ok(await run(["cp", join(out, "in.txt"), "cp1:/tmp/"]));
     expect((await run(["exec", "cp1", "cat", "/tmp/in.txt"])).stdout).toBe("into the box\n");
+    // owners: root's unless -a keeps the host's (docker's copyUIDGID)
+    chownSync(join(out, "in.txt"), 1234, 2345);
+    ok(await run(["cp", join(out, "in.txt"), "cp1:/tmp/plain.txt"]));
+    ok(await run(["cp", "-a", join(out, "in.txt"), "cp1:/tmp/kept.txt"]));
+    expect((await run(["exec", "cp1", "stat", "-c", "%u:%g", "/tmp/plain.txt", "/tmp/kept.txt"])).stdout).toBe("0:0\n1234:2345\n");
     // /up/<host path> resolves inside the container's root, not the host's
     const esc = await run(["cp", `cp1:/up${root}/busybox.tar`, join(out, "x")]);
     expect(esc.exitCode).toBe(1);

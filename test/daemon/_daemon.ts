@@ -68,7 +68,7 @@ export function daemonFixture(tag: string) {
   const config = join(dir, "docker-config");
   const state: { proc?: ReturnType<typeof Bun.spawn>; pid: number } = { pid: 0 };
 
-  const docker = async (args: string[], o: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> => {
+  const docker = async (args: string[], o: { stdin?: string | Uint8Array; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> => {
     const p = Bun.spawn([dockerBin, ...args], {
       stdin: o.stdin === undefined ? "ignore" : new Blob([o.stdin]),
       stdout: "pipe",

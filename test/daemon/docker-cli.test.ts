@@ -5,7 +5,7 @@
  */
 import { ptyDriver } from "../helpers/pty.ts";
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { waitUntil } from "../helpers/cli.ts";
@@ -168,6 +168,22 @@ send("exit 6\\r")
     writeFileSync(src, "from the host\n");
     expect((await docker(["cp", src, "cp1:/tmp/"])).exitCode).toBe(0);
     expect((await docker(["exec", "cp1", "cat", "/tmp/in.txt"])).stdout).toBe("from the host\n");
+    // owners: root's in the container unless -a (copyUIDGID) keeps the host's
+    const owned = join(dir, "owned.txt");
+    writeFileSync(owned, "mine\n");
+    chownSync(owned, 1234, 2345);
+    expect((await docker(["cp", owned, "cp1:/tmp/plain.txt"])).exitCode).toBe(0);
+    expect((await docker(["cp", "-a", owned, "cp1:/tmp/kept.txt"])).exitCode).toBe(0);
+    expect((await docker(["exec", "cp1", "stat", "-c", "%u:%g", "/tmp/plain.txt", "/tmp/kept.txt"])).stdout).toBe("0:0\n1234:2345\n");
+    // noOverwriteDirNonDir: a file never replaces a directory
+    await docker(["exec", "cp1", "mkdir", "-p", "/tmp/adir/keep"]);
+    const clash = await docker(["cp", owned, "cp1:/tmp/adir"]);
+    expect(clash.exitCode).toBe(0); // into the directory, as docker does
+    const tarOver = Bun.spawnSync(["tar", "-c", "-f", "-", "--transform=s,owned.txt,adir,", "-C", dir, "owned.txt"]).stdout;
+    const over = await docker(["cp", "-", "cp1:/tmp"], { stdin: tarOver });
+    expect(over.exitCode).toBe(1);
+    expect(over.stderr).toContain('cannot overwrite directory "/tmp/adir" with non-directory');
+    expect((await docker(["exec", "cp1", "ls", "/tmp/adir"])).stdout).toBe("keep\nowned.txt\n");
     await docker(["exec", "cp1", "sh", "-c", "mkdir -p /out/sub && echo inside > /out/sub/f"]);
     const dest = join(dir, "out");
     expect((await docker(["cp", "cp1:/out", dest])).exitCode).toBe(0);

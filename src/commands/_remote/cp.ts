@@ -87,11 +87,13 @@ async function fromContainer(api: ApiClient, ctr: string, src: string, dst: stri
   }
 }
 
-async function toContainer(api: ApiClient, src: string, ctr: string, dst: string) {
+async function toContainer(api: ApiClient, src: string, ctr: string, dst: string, keepOwners: boolean) {
+  // what the docker CLI asks: no directory replaced by a file or the reverse; -a keeps the owners
+  const flags = { noOverwriteDirNonDir: true, ...(keepOwners ? { copyUIDGID: true } : {}) };
   if (dst === "") throw new EngineError("invalid_argument", "filesystem path cannot be empty");
   if (src === "-") {
     await api.ok("PUT", `/containers/${enc(ctr)}/archive`, {
-      query: { path: dst },
+      query: { path: dst, ...flags },
       body: process.stdin as unknown as AsyncIterable<Uint8Array>,
       headers: { "Content-Type": "application/x-tar" },
     });
@@ -123,7 +125,7 @@ async function toContainer(api: ApiClient, src: string, ctr: string, dst: string
   ];
   const tar = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   await api.ok("PUT", `/containers/${enc(ctr)}/archive`, {
-    query: { path: dir, noOverwriteDirNonDir: true },
+    query: { path: dir, ...flags },
     body: tar.stdout as unknown as AsyncIterable<Uint8Array>,
     headers: { "Content-Type": "application/x-tar" },
   });
@@ -147,5 +149,5 @@ export default async function cp(input: RunInput, api: ApiClient) {
   if (a.ctr && b.ctr) throw new EngineError("invalid_argument", "copying between containers is not supported");
   if (!a.ctr && !b.ctr) throw new EngineError("invalid_argument", "must specify at least one container source");
   if (a.ctr) await fromContainer(api, a.ctr, a.path, b.path, !!input.flags["follow-link"]);
-  else await toContainer(api, a.path, b.ctr!, b.path);
+  else await toContainer(api, a.path, b.ctr!, b.path, !!input.flags.archive);
 }

@@ -353,7 +353,8 @@ async function archivePut(req: ApiRequest, ctx: DaemonContext): Promise<ApiRespo
   if (!path) throw new EngineError("invalid_argument", "path must not be empty");
   const svc = svcOf(ctx);
   const id = idOf(ctx, req.params.id!);
-  await svc.copyTo(id, "-", path, req.body());
+  const flag = (k: string) => ["1", "true"].includes((req.query.get(k) ?? "").toLowerCase());
+  await svc.copyTo(id, "-", path, req.body(), { keepOwners: flag("copyUIDGID"), noOverwriteDirNonDir: flag("noOverwriteDirNonDir") });
   return { status: 200, empty: true };
 }
 

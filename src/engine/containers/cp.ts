@@ -205,8 +205,17 @@ function keepDirTimes(src: string, target: string, root?: string, skip?: (src: s
   lutimes(root ? resolveInRoot(root, target.slice(root.length), false) : target, ts(st.atimeNs), ts(st.mtimeNs));
 }
 
+/** how a copy into a container treats what it finds and whose files it makes (docker's archive PUT) */
+export interface CopyInOptions {
+  /** `cp -a` / copyUIDGID: the copied entries keep their owners; otherwise they belong to root (0:0) */
+  keepOwners?: boolean;
+  /** noOverwriteDirNonDir (the docker CLI always sets it): an entry never replaces a directory with a
+   * non-directory or the other way round; the copy fails instead */
+  noOverwriteDirNonDir?: boolean;
+}
+
 /** host file/dir → container directory/path */
-export function copyIn(root: string, src: string, dest: string): void {
+export function copyIn(root: string, src: string, dest: string, opts: CopyInOptions = {}): void {
   if (!existsSync(src)) throw new EngineError("not_found", `could not find the file ${src} on the host`);
   const hostDest = resolveInRoot(root, dest, true);
   let target = hostDest;
@@ -220,11 +229,23 @@ export function copyIn(root: string, src: string, dest: string): void {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e });
   } // ENOENT: a new file; a symlink we fail to remove must not be written through
   cpSync(src, target, { recursive: true, verbatimSymlinks: true, dereference: false, preserveTimestamps: true, force: true });
+  if (opts.keepOwners) keepOwners(src, target, root);
   keepDirTimes(src, target, root);
 }
 
+/** `cp -a`: each copied entry gets its source's owner (cpSync makes them the copier's, root) */
+function keepOwners(src: string, target: string, root: string): void {
+  const st = lstatSync(src);
+  // resolved again inside the container, so a path it swapped for a symlink meanwhile leads nowhere outside
+  const inRoot = resolveInRoot(root, target.slice(root.length), false);
+  try {
+    lchown(inRoot, st.uid, st.gid);
+  } catch {} // EPERM without root: the copier's owner stays, as an unprivileged tar -x leaves it
+  if (st.isDirectory()) for (const name of readdirSync(src)) keepOwners(join(src, name), join(target, name), root);
+}
+
 /** a tar stream (stdin) → extracted under container directory `dest`; names may not escape */
-export async function extractIn(root: string, dest: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+export async function extractIn(root: string, dest: string, source: AsyncIterable<Uint8Array>, opts: CopyInOptions = {}): Promise<void> {
   const base = resolveInRoot(root, dest, true);
   // the container's root itself may be a symlink on the host (/proc/PID/root): stat, not lstat, there
   if (!existsSync(base) || !(base === join(root) ? statSync(base) : lstatSync(base)).isDirectory())
@@ -243,8 +264,17 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
     const target = join(parent, parts[parts.length - 1]!);
     try {
       const st = lstatSync(target);
+      const where = posix.join("/", rel, ...parts);
+      if (opts.noOverwriteDirNonDir && st.isDirectory() !== (e.type === "dir"))
+        throw new EngineError(
+          "invalid_argument",
+          st.isDirectory()
+            ? `cannot overwrite directory "${where}" with non-directory "${e.name}"`
+            : `cannot overwrite non-directory "${where}" with directory "${e.name}"`,
+        );
       if (!(st.isDirectory() && e.type === "dir")) rmSync(target, { recursive: true, force: true });
     } catch (e) {
+      if (e instanceof EngineError) throw e;
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new EngineError("internal", `cp: replace ${target}: ${(e as Error).message}`, { cause: e });
     } // ENOENT: a new entry; one we fail to remove must not be written through
     switch (e.type) {
@@ -277,9 +307,11 @@ export async function extractIn(root: string, dest: string, source: AsyncIterabl
       default:
         continue; // devices and fifos are not copied into containers
     }
-    // owners: EPERM when not root, and the files stay the caller's, as an unprivileged tar -x leaves them
+    // owners: the archive's with copyUIDGID (`cp -a`), else the container's root, as dockerd makes them;
+    // EPERM when not root, and the files stay the caller's, as an unprivileged tar -x leaves them
     try {
-      lchown(target, e.uid, e.gid);
+      if (opts.keepOwners) lchown(target, e.uid, e.gid);
+      else lchown(target, 0, 0);
     } catch {
       /* see above */
     }

@@ -360,7 +360,13 @@ export class ContainerService {
   }
 
   /** host path (or the tar read from `stdin` when src is "-") → container */
-  copyTo(id: string, src: string, dest: string, stdin: AsyncIterable<Uint8Array>): Promise<void> {
-    return archiveOp.copyTo(this.deps, id, src, dest, stdin);
+  copyTo(
+    id: string,
+    src: string,
+    dest: string,
+    stdin: AsyncIterable<Uint8Array>,
+    opts: { keepOwners?: boolean; noOverwriteDirNonDir?: boolean } = {},
+  ): Promise<void> {
+    return archiveOp.copyTo(this.deps, id, src, dest, stdin, opts);
   }
 }

@@ -2,7 +2,7 @@
 import { lstatSync, statSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
-import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot } from "../cp.ts";
+import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot, type CopyInOptions } from "../cp.ts";
 import { isActive } from "../types.ts";
 import type { ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
@@ -31,10 +31,17 @@ export async function copyFrom(
 }
 
 /** host path (or the tar read from `stdin` when src is "-") → container */
-export async function copyTo(d: ContainerDeps, id: string, src: string, dest: string, stdin: AsyncIterable<Uint8Array>): Promise<void> {
+export async function copyTo(
+  d: ContainerDeps,
+  id: string,
+  src: string,
+  dest: string,
+  stdin: AsyncIterable<Uint8Array>,
+  opts: CopyInOptions = {},
+): Promise<void> {
   await withContainerRoot(rootOf(d, id), async (root) => {
-    if (src === "-") await extractIn(root, dest, stdin);
-    else copyIn(root, src, dest);
+    if (src === "-") await extractIn(root, dest, stdin, opts);
+    else copyIn(root, src, dest, opts);
   });
 }
 
