@@ -175,7 +175,7 @@ function hasRecord(d: ContainerDeps, id: string): boolean {
     d.store.readConfig(id);
     return true;
   } catch {
-    return false;
+    return false; // none, or empty (see above) or damaged: no record
   }
 }
 
