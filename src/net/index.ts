@@ -257,7 +257,9 @@ export class NetworkManager {
     this.refuseHostNetns(nsPath, pid);
     using host = new NetlinkSocket();
     const plan = this.store.withLock(() => {
+      mark("net: locked");
       const rec = network === DEFAULT_NETWORK ? this.defaultLocked() : this.store.get(network);
+      mark("net: record read");
       if (!rec) throw new EngineError("not_found", `network ${network} not found`);
       // eth0 on the first network, eth1 on the second…: the lowest name this container does not use yet
       const used = new Set(
