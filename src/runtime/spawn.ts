@@ -330,7 +330,11 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   } catch (e) {
     kill(pid, 9);
     shim.berth_wait(pid, 0);
+    // a late-sync child may have failed its own set-up first (and the hook then, finding it gone): its
+    // error is the one to report. Reaped, it holds no end of the pipe: EOF comes at once
+    const msg = plan.lateSync ? await readMessage(errR).catch(() => undefined) : undefined;
     closeFd(errR);
+    if (msg && msg[0] !== 0) throw childError(msg, plan, ops);
     throw e;
   } finally {
     closeFd(syncW);
