@@ -352,4 +352,5 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[], r
 const code = await main(process.argv.slice(2));
 // let stdout drain before exiting (large `images --format json` or `logs` output through a pipe)
 if (stdoutOpened()) await new Promise<void>((resolve) => (stdout().writableLength === 0 ? resolve() : stdout().once("drain", () => resolve())));
+mark("exit");
 process.exit(code);

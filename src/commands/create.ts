@@ -106,9 +106,13 @@ export function checkPull(flags: Record<string, unknown>): void {
 export async function ensureImage(ctx: Context, flags: Record<string, unknown>, image: string): Promise<void> {
   const policy = String(flags.pull ?? "missing");
   const { normalizeRef } = await import("../engine/index.ts");
+  mark("command: engine module loaded");
   if (policy !== "always") {
     try {
-      await (await ctx.engine()).images.resolve(image);
+      const engine = await ctx.engine();
+      mark("command: engine opened");
+      await engine.images.resolve(image);
+      mark("command: image resolved");
       return;
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "not_found")) throw e;

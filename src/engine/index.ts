@@ -21,12 +21,11 @@ import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { EventLog } from "./events.ts";
 import { ContainerService, defaultAttachDir } from "./containers/index.ts";
-import { checkStore, containerRefs, repairStore, type CheckReport } from "./check.ts";
+import type { CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
-import { inspectContainer, listContainers, type SummaryDeps } from "./containers/summary.ts";
+import type { SummaryDeps } from "./containers/summary.ts";
 import type { ImageInspect, ImageListOptions, ImageSummary } from "./api/images.ts";
-import { listImages } from "./image-list.ts";
 import type { Network } from "./api/networks.ts";
 import { inspectNetwork, listNetworks } from "./network-docs.ts";
 import type { Filters } from "./filters.ts";
@@ -45,16 +44,11 @@ import { userChanges } from "./init-paths.ts";
 export { networkSettingsFrom, type NetworkSettings, type SelfCommand } from "./network.ts";
 import type { EngineOptions } from "./options.ts";
 export { engineDefaults, type EngineOptions } from "./options.ts";
-export {
-  OciRuntime,
-  DEFAULT_OCI_ROOT,
-  OCI_VERSION,
-  defaultSpec,
-  features as ociFeatures,
-  type OciProcess,
-  type OciResources,
-  type OciStateDoc,
-} from "./oci-runtime/index.ts";
+/** the OCI runtime (`berth oci`, berth-runc): loaded only by that front door, not by every engine user */
+export function loadOciRuntime(): Promise<typeof import("./oci-runtime/index.ts")> {
+  return import("./oci-runtime/index.ts");
+}
+export type { OciProcess, OciResources, OciStateDoc } from "./oci-runtime/index.ts";
 
 export class Engine {
   readonly root: string;
@@ -119,18 +113,18 @@ export class Engine {
   }
 
   /** `GET /containers/json` */
-  containerList(q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
-    return listContainers(this.views(), q);
+  async containerList(q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
+    return (await import("./containers/summary.ts")).listContainers(this.views(), q);
   }
 
   /** `GET /containers/{id}/json`; not_found for an unknown reference */
-  containerInspect(ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
-    return inspectContainer(this.views(), ref, o);
+  async containerInspect(ref: string, o: { size?: boolean } = {}): Promise<ContainerInspect> {
+    return (await import("./containers/summary.ts")).inspectContainer(this.views(), ref, o);
   }
 
   /** `GET /images/json` */
-  imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
-    return listImages(this.images, q);
+  async imageList(q: ImageListOptions = {}): Promise<ImageSummary[]> {
+    return (await import("./image-list.ts")).listImages(this.images, q);
   }
 
   /** `GET /images/{name}/json`; not_found for an unknown reference */
@@ -174,11 +168,13 @@ export class Engine {
   }
 
   async check(): Promise<CheckReport> {
+    const { checkStore, containerRefs } = await import("./check.ts");
     return checkStore(this.images, containerRefs(this.containers));
   }
 
   /** `system check --repair`: what it fixed, one line each */
   async repair(): Promise<string[]> {
+    const { repairStore, containerRefs } = await import("./check.ts");
     return repairStore(this.images, containerRefs(this.containers));
   }
 

@@ -41,6 +41,7 @@ import "./bridge/driver.ts";
 import "./null.ts";
 import "./host.ts";
 import { randomBytes } from "../lib/ids.ts";
+import { mark } from "../lib/trace.ts";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
@@ -256,7 +257,9 @@ export class NetworkManager {
     this.refuseHostNetns(nsPath, pid);
     using host = new NetlinkSocket();
     const plan = this.store.withLock(() => {
+      mark("net: locked");
       const rec = network === DEFAULT_NETWORK ? this.defaultLocked() : this.store.get(network);
+      mark("net: record read");
       if (!rec) throw new EngineError("not_found", `network ${network} not found`);
       // eth0 on the first network, eth1 on the second…: the lowest name this container does not use yet
       const used = new Set(
@@ -273,6 +276,8 @@ export class NetworkManager {
       }
       const driver = this.endpointDriver(rec.driver);
       driver.ensureNetwork(host, rec);
+      sweepLingering(driver, host, rec, Date.now() - LINGER_MS);
+      mark("net: bridge, NAT checked");
       const ip = this.allocateLocked(rec, o.containerId, o.ip);
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
       const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway });
@@ -281,8 +286,10 @@ export class NetworkManager {
       return { ...p, subnet: rec.subnet, internal: rec.internal, driver };
     });
     let ports: PortBinding[] = [];
+    mark("net: address recorded");
     try {
       plan.driver.join(host, plan, nsPath);
+      mark("net: endpoint joined");
       if (!plan.internal) ports = this.forwardPorts(o.containerId, plan.ip);
     } catch (e) {
       const err = wrap(`connect container ${o.containerId.slice(0, 12)} to network ${network}`, e);
@@ -352,8 +359,12 @@ export class NetworkManager {
     applyOps(host, planLoopback(), nsPath);
   }
 
-  /** take the container off one network: host veth deleted (its peer goes with it), address freed */
-  disconnect(containerId: string, network: string): void {
+  /**
+   * take the container off one network: host veth deleted (its peer goes with it), address freed.
+   * `exited`: the container's processes are all gone (its exit, a failed start), so its network
+   * namespace dies and the kernel deletes the pair itself; the veth is only noted (`lingering`)
+   */
+  disconnect(containerId: string, network: string, o: { exited?: boolean } = {}): void {
     const rec = network === DEFAULT_NETWORK ? this.store.withLock(() => this.defaultLocked()) : this.store.get(network);
     if (!rec) throw new EngineError("not_found", `network ${network} not found`);
     const eps = Object.values(rec.endpoints).filter((e) => e.containerId === containerId);
@@ -362,8 +373,8 @@ export class NetworkManager {
       containerId,
       Object.keys(rec.endpoints).filter((ip) => rec.endpoints[ip]!.containerId === containerId),
     );
-    this.leave(rec, eps);
-    this.freeLocked(network, (_, ep) => ep.containerId === containerId);
+    if (!o.exited) this.leave(rec, eps);
+    this.freeLocked(network, (_, ep) => ep.containerId === containerId, o.exited ? eps.map((e) => e.hostVeth) : []);
   }
 
   /** the embedded DNS names of `containerId` on every network: `rename(old)` returns the new list (container rename) */
@@ -405,6 +416,7 @@ export class NetworkManager {
         throw new EngineError("failed_precondition", `network ${name} has ${n} active endpoint${n === 1 ? "" : "s"}`, {
           hint: "remove or disconnect its containers first",
         });
+      sweepLingering(this.endpointDriver(rec.driver), host, rec, Infinity);
       this.endpointDriver(rec.driver).deleteNetwork(
         host,
         rec,
@@ -503,7 +515,7 @@ export class NetworkManager {
     this.endpointDriver(rec.driver).leave(host, eps);
   }
 
-  private freeLocked(network: string, match: (ip: string, ep: NetworkRecord["endpoints"][string]) => boolean): void {
+  private freeLocked(network: string, match: (ip: string, ep: NetworkRecord["endpoints"][string]) => boolean, linger: string[] = []): void {
     this.store.withLock(() => {
       const rec = this.store.get(network);
       if (!rec) return;
@@ -515,6 +527,10 @@ export class NetworkManager {
         }
       }
       if (freed.length === 0) return;
+      if (linger.length) {
+        const at = Date.now();
+        rec.lingering = [...(rec.lingering ?? []), ...linger.map((hostVeth) => ({ hostVeth, at }))];
+      }
       this.store.put(rec, false);
       if (rec.name === DEFAULT_NETWORK) dropLeases(rec.bridge, freed, this.opts.root, this.leaseDir);
     });
@@ -626,4 +642,18 @@ export class NetworkManager {
       throw new EngineError("failed_precondition", `pid ${pid} shares berth's network namespace; refusing to configure it as a container`);
     }
   }
+}
+
+/** how long an exited container's veth is left to the kernel before a connect deletes it (see NetworkRecord.lingering) */
+const LINGER_MS = 2000;
+
+/** delete the lingering veths noted before `before` (still there: their namespace is kept open); the caller writes `rec` */
+function sweepLingering(driver: EndpointDriver, host: NetlinkSocket, rec: NetworkRecord, before: number): void {
+  if (!rec.lingering?.length) return;
+  const old = rec.lingering.filter((l) => l.at <= before);
+  if (old.length === 0) return;
+  driver.leave(host, old);
+  const left = rec.lingering.filter((l) => l.at > before);
+  if (left.length) rec.lingering = left;
+  else delete rec.lingering;
 }

@@ -49,6 +49,13 @@ export interface NetworkRecord {
   attachable?: boolean;
   /** allocated addresses → who holds them */
   endpoints: Record<string, EndpointRecord>;
+  /**
+   * host ends of veth pairs whose container has exited, left for the kernel: a pair goes with the
+   * container's network namespace when its last process dies (cleanup_net), where deleting it here
+   * cost the exiting `run` 7–20 ms of RTNL and RCU waits. `at`: when (ms since the epoch). The next
+   * connect deletes one still there after LINGER_MS (a namespace someone else keeps open), `network rm` any.
+   */
+  lingering?: { hostVeth: string; at: number }[];
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;

@@ -179,6 +179,7 @@ enum {
   H_PRESERVE,  /* fds 3..3+n-1 reach the container too (runc --preserve-fds) */
   H_OCI,       /* OCI_* bits */
   H_UMASK,     /* umask for the container process; -1 keeps ours */
+  H_LATESYNC,  /* 1: set up first (cgroup, namespaces, mounts), wait for the parent only before exec */
   H_WORDS
 };
 
@@ -628,8 +629,16 @@ static void cgroup_join(void) {
   if ((int)H[H_CGFD] >= 0) close((int)H[H_CGFD]);
 }
 
-static int main_child(void *unused) {
+/* one byte from the parent: go on; EOF: the parent gave up (and already knows why) */
+static void wait_parent(int sync_fd) {
   char c;
+  ssize_t r;
+  do r = read(sync_fd, &c, 1); while (r < 0 && *__errno_location() == EINTR);
+  if (r != 1) _exit(126);
+  close(sync_fd);
+}
+
+static int main_child(void *unused) {
   int i;
   u64 *ops = (u64 *)P(H[H_OPS]);
   u64 *ns = (u64 *)P(H[H_NS]);
@@ -642,13 +651,10 @@ static int main_child(void *unused) {
     sigprocmask(2 /* SIG_SETMASK */, none, 0);
   }
   close_others();
-  /* wait until the parent has placed us in the cgroup and wired the network */
-  if (sync_fd >= 0) {
-    ssize_t r;
-    do r = read(sync_fd, &c, 1); while (r < 0 && *__errno_location() == EINTR);
-    if (r != 1) _exit(126);   /* parent gave up: no message, it already knows */
-    close(sync_fd);
-  }
+  /* wait until the parent has done its part (the network, a user namespace's id maps). Late: the child
+   * sets itself up meanwhile and waits only before exec, so its mounts and the parent's network wiring
+   * overlap (the parent's hook needs nothing of the child but its network namespace) */
+  if (sync_fd >= 0 && !H[H_LATESYNC]) wait_parent(sync_fd);
   cgroup_join();
   /* a new user namespace: the parent wrote uid_map/gid_map while we waited; become its root now, so
    * what the mounts create (devpts's ptmx, tmpfs roots, mknod) is owned by a mapped id */
@@ -665,6 +671,7 @@ static int main_child(void *unused) {
   if (H[H_CLONE] & CLONE_NEWNET) lo_up();
   if (H[H_HOSTNAME] && sethostname(P(H[H_HOSTNAME]), slen(P(H[H_HOSTNAME]))) < 0) fail(ST_HOSTNAME, 0);
   for (i = 0; i < (int)H[H_NOPS]; i++) apply_op(ops + 6 * i, i);
+  if (sync_fd >= 0 && H[H_LATESYNC]) wait_parent(sync_fd);
   finish_and_exec();
   return 0;
 }

@@ -218,13 +218,16 @@ export interface ShimPlan {
   oci?: number;
   /** the container process's umask (undefined: the runtime's) */
   umask?: number;
+  /** the child sets itself up (cgroup, namespaces, mounts) before it waits on syncFd, and waits only
+   * before exec: the parent's hook must not be something the set-up needs (a user namespace's id maps) */
+  lateSync?: boolean;
 }
 
 /** H_OCI bits, as in shim.c */
 export const OCI_RESET_SIGNALS = 1;
 export const OCI_BLOCKING_STDIO = 2;
 
-const H_WORDS = 35;
+const H_WORDS = 36;
 
 /** a growing little-endian byte buffer for encodePlan: one allocation per doubling, no BigInt for small words */
 class Blob8 {
@@ -329,6 +332,7 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   h[32] = p.preserveFds ?? 0;
   h[33] = p.oci ?? 0;
   h[34] = p.umask ?? -1;
+  h[35] = p.lateSync ? 1 : 0;
 
   for (let i = 0; i < H_WORDS; i++) b.setWord(i * 8, h[i]!);
   return b.buf.slice(0, b.size);

@@ -1,9 +1,10 @@
 /**
  * The one place that enters namespaces (STYLE §4 "watch the threads"). Approach, per the experiment in
- * docs/bun-ffi.md §4: the TinyCC shim clone()s a C child into the new namespaces; the child
- * blocks on a sync pipe while this (the parent, in JS) creates and joins the cgroup and runs the
- * beforeStart hook (network wiring); then it applies the mount plan, drops capabilities, switches user
- * and execve()s. Bun's main thread never changes namespace, except pid_for_children around the clone
+ * docs/bun-ffi.md §4: the TinyCC shim clone()s a C child into the new namespaces; the child joins
+ * its cgroup and applies the mount plan while this (the parent, in JS) runs the beforeStart hook
+ * (network wiring), then blocks on a sync pipe until the hook is done, drops capabilities, switches
+ * user and execve()s. With a new user namespace (or for an OCI runtime's hooks) the child waits before
+ * anything else instead, as the parent writes its id maps first. Bun's main thread never changes namespace, except pid_for_children around the clone
  * of an exec (restored in `finally`, §3: a Bun thread started meanwhile would abort).
  *
  * Reaping: Bun reaps only its own children, by pid (pidfd + wait4), never wait(-1), so waitpid(pid)
@@ -31,7 +32,7 @@ import { mark } from "../lib/trace.ts";
 export const STAGING_DIR = "/run/berth/rootfs";
 
 export interface CreateHooks {
-  /** runs while the child waits, after the cgroup join (network wiring) */
+  /** runs while the child sets itself up, before it may exec (network wiring); needs only its netns */
   beforeStart?: (pid: number) => Promise<void>;
 }
 
@@ -106,6 +107,9 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
       ops,
       namespaces,
       ...(spec.oci ? { execFifoFd, preserveFds: spec.oci.preserveFds, oci: OCI_RESET_SIGNALS | OCI_BLOCKING_STDIO } : {}),
+      // the child's mounts (3–4 ms) overlap the network wiring; not with a new user namespace, whose id
+      // maps the parent writes before the child may set anything up, nor for an OCI runtime's hooks
+      lateSync: !spec.oci && !(cloneFlags & CLONE_NEWUSER),
     };
     const oci = spec.oci;
     const beforeStart = oci
@@ -317,11 +321,20 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   try {
     await o.beforeStart?.(pid);
     mark("runtime: network wired");
-    writeSync(syncW, "x");
+    try {
+      writeSync(syncW, "x");
+    } catch (e) {
+      // a late-sync child that failed its set-up meanwhile is gone: its message is on the error pipe
+      if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
+    }
   } catch (e) {
     kill(pid, 9);
     shim.berth_wait(pid, 0);
+    // a late-sync child may have failed its own set-up first (and the hook then, finding it gone): its
+    // error is the one to report. Reaped, it holds no end of the pipe: EOF comes at once
+    const msg = plan.lateSync ? await readMessage(errR).catch(() => undefined) : undefined;
     closeFd(errR);
+    if (msg && msg[0] !== 0) throw childError(msg, plan, ops);
     throw e;
   } finally {
     closeFd(syncW);

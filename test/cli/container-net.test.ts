@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { berth as berthRaw, importBusybox, tempRoot, type CliResult } from "../helpers/cli.ts";
+import { berth as berthRaw, importBusybox, tempRoot, waitUntil, type CliResult } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tag = randomBytes(3).toString("hex");
@@ -154,6 +154,20 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     ok(host);
     expect(host.stdout.split("\n")).toContain(BRIDGE);
     expect(host.stdout.split("\n")).toContain("eth0");
+  });
+
+  test("an exited container's veth is left to the kernel (noted in the record, gone with the namespace); a mount error on the bridge is the one reported", async () => {
+    ok(await run(["run", "--rm", "busybox", "true"]));
+    const rec = JSON.parse(readFileSync(join(root, "network/bridge.json"), "utf8")) as { endpoints: object; lingering?: { hostVeth: string }[] };
+    expect(rec.endpoints).toEqual({});
+    const noted = (rec.lingering ?? []).map((l) => l.hostVeth);
+    expect(noted.length).toBeGreaterThan(0);
+    await waitUntil("the kernel to delete the exited containers' veths", async () => noted.every((v) => !existsSync(`/sys/class/net/${v}`)));
+    // the child sets itself up while the network is wired (late sync): its own failure is reported, not
+    // the hook's finding its namespace gone
+    const bad = await run(["run", "--rm", "-v", "/etc/hostname:/bin", "busybox", "true"]);
+    expect(bad).toMatchObject({ exitCode: 125 });
+    expect(bad.stderr).toContain('mount "/etc/hostname" on "/bin": Not a directory (ENOTDIR)');
   });
 
   test.skipIf(needsForwarding)("user network: names and aliases resolve, ping and a TCP exchange with nc; network rm refused while in use", async () => {

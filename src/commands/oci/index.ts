@@ -8,19 +8,7 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import {
-  DEFAULT_OCI_ROOT,
-  defaultSpec,
-  getWinsize,
-  isatty,
-  makeRaw,
-  ociFeatures,
-  OCI_VERSION,
-  OciRuntime,
-  setWinsize,
-  type OciProcess,
-  type OciResources,
-} from "../../engine/index.ts";
+import { getWinsize, isatty, loadOciRuntime, makeRaw, setWinsize, type OciProcess, type OciResources } from "../../engine/index.ts";
 import { closeSync, createReadStream, writeSync } from "node:fs";
 import { VERSION } from "../../version.ts";
 
@@ -183,7 +171,7 @@ function usage(prog: string): string {
     "   --debug                 enable debug logging",
     "   --log value             set the log file to write runtime logs to (default: stderr)",
     "   --log-format value      set the log format ('text' (default), or 'json')",
-    `   --root value            root directory for storage of container state (default: "${DEFAULT_OCI_ROOT}")`,
+    `   --root value            root directory for storage of container state (default: "${oci.DEFAULT_OCI_ROOT}")`,
     "   --systemd-cgroup        not supported: berth manages cgroupfs directly",
     "   --version, -v           print the version",
     "",
@@ -191,7 +179,7 @@ function usage(prog: string): string {
 }
 
 function versionText(prog: string): string {
-  return `${prog} version ${VERSION}\nspec: ${OCI_VERSION}\n`;
+  return `${prog} version ${VERSION}\nspec: ${oci.OCI_VERSION}\n`;
 }
 
 /** one log line in runc's formats (logrus text or JSON) */
@@ -209,7 +197,11 @@ function messageOf(e: unknown): string {
 }
 
 /** `argv` after the program name (or after `berth oci`) → exit status */
+/** the engine's OCI runtime, loaded by runOci (the engine loads it for this front door only) */
+let oci: Awaited<ReturnType<typeof loadOciRuntime>>;
+
 export async function runOci(prog: string, argv: string[], io: OciIo): Promise<number> {
+  oci ??= await loadOciRuntime();
   let g: Parsed;
   // global flags: everything up to the first word that is not a flag
   let i = 0;
@@ -274,7 +266,7 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
     io.out(`USAGE:\n   ${prog} ${cmd.usage}\n`);
     return 0;
   }
-  const rt = new OciRuntime({ root: resolve(io.cwd, (g.flags.root as string) || DEFAULT_OCI_ROOT), log: (l, m) => log(l, m) });
+  const rt = new oci.OciRuntime({ root: resolve(io.cwd, (g.flags.root as string) || oci.DEFAULT_OCI_ROOT), log: (l, m) => log(l, m) });
   const id = p.args[0] ?? "";
   const needId = () => {
     if (!id) throw new OciUsage(`"${name}" requires a minimum of 1 argument`);
@@ -456,11 +448,11 @@ export async function runOci(prog: string, argv: string[], io: OciIo): Promise<n
         const file = `${dir}/config.json`;
         if (existsSync(file)) throw new EngineError("already_exists", "File config.json exists. Remove it first");
         if (p.flags.rootless) throw new EngineError("not_implemented", "rootless containers are not supported by berth");
-        writeFileSync(file, JSON.stringify(defaultSpec(), null, "\t"));
+        writeFileSync(file, JSON.stringify(oci.defaultSpec(), null, "\t"));
         return 0;
       }
       case "features":
-        io.out(`${JSON.stringify(ociFeatures(VERSION), null, "    ")}\n`);
+        io.out(`${JSON.stringify(oci.features(VERSION), null, "    ")}\n`);
         return 0;
       case "install-link": {
         const target = resolve(io.cwd, p.args[0] ?? "/usr/local/bin/berth-runc");

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { overwriteInPlace, replaceFile } from "../../lib/atomic-write.ts";
 import { shortId } from "../../lib/ids.ts";
+import { mark } from "../../lib/trace.ts";
 import {
   DEFAULT_NETWORK,
   DEFAULT_NETWORK_DRIVER,
@@ -147,14 +148,16 @@ export async function checkAndReserve(
   }
 }
 
-/** take the container off every network (exit, failed start); its port reservation stays for the next start */
-/** disconnect the container from every network it is on; returns their names */
-export function detachAll(nets: NetworkService, id: string): string[] {
+/**
+ * take the container off every network it is on (exit, failed start); returns their names. Its port
+ * reservation stays for the next start. `exited`: none of its processes is left (net/ disconnect)
+ */
+export function detachAll(nets: NetworkService, id: string, o: { exited?: boolean } = {}): string[] {
   const touched: string[] = [];
   for (const rec of nets.mgr.store.list()) {
     if (!Object.values(rec.endpoints).some((e) => e.containerId === id)) continue;
     try {
-      nets.mgr.disconnect(id, rec.name);
+      nets.mgr.disconnect(id, rec.name, o);
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
     }
@@ -214,6 +217,7 @@ export async function wire(
 }> {
   const id = cfg.Id;
   detachAll(nets, id); // leftovers of a crashed earlier start
+  mark("net: leftovers detached");
   const eps: Endpoint[] = [];
   let dnsOk = true;
   let relay: { stop(): void } | undefined;
@@ -257,10 +261,12 @@ export async function wire(
         nets.log.warn(`container ${shortId(id)}: no resolver on ${EMBEDDED_DNS_IP}, using ${dnsEp.gateway}: ${(e as Error).message}`);
       }
     }
+    mark("net: connected");
     writeNetworkFiles(cfg, primary, links, dnsOk, !!relay, dnsEp);
+    mark("net: hosts, resolv.conf written");
     // one line per further network, as docker writes them
     if (eps.length > 1)
-      replaceFile(
+      rewriteBound(
         cfg.HostsPath,
         eps.slice(1).reduce((t, ep) => withHostsEntry(t, ep.ip, [cfg.Config.Hostname]), readFileSync(cfg.HostsPath, "utf8")),
       );
@@ -327,9 +333,23 @@ export function writeNetworkFiles(
 ): void {
   const h = cfg.HostConfig;
   const extra = (h.ExtraHosts ?? []).map((x) => parseAddHost(x, ep?.gateway));
-  replaceFile(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
+  rewriteBound(cfg.HostsPath, renderHosts({ hostname: cfg.Config.Hostname, ip: ep?.ip, extraHosts: extra, links }));
   const user = dnsEp && dnsEp.network !== DEFAULT_NETWORK && embeddedDns;
-  replaceFile(cfg.ResolvConfPath, containerResolvConf(cfg, user ? (relayed ? EMBEDDED_DNS_IP : dnsEp.gateway) : undefined));
+  rewriteBound(cfg.ResolvConfPath, containerResolvConf(cfg, user ? (relayed ? EMBEDDED_DNS_IP : dnsEp.gateway) : undefined));
+}
+
+/**
+ * A file the starting container may have bound already (the runtime's child mounts while the network is
+ * wired, runtime/spawn.ts): rewritten in place, as docker does, so the bind sees the new text; a file
+ * that is not there yet is created
+ */
+function rewriteBound(path: string, text: string): void {
+  try {
+    overwriteInPlace(path, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    replaceFile(path, text);
+  }
 }
 
 /** the container's resolv.conf: `server` (a user network's resolver) first; 127.0.0.11 adds docker's ndots:0 unless the user gave options */

@@ -152,9 +152,9 @@ export class ContainerService {
     return createOp.create(this.deps, req, o);
   }
 
-  /** the debris of creates killed half-way: directories without config.json whose creator is dead */
+  /** the debris of creates killed half-way: records without config.json whose creator is dead (every directory looked at) */
   sweepHalfCreated(): Promise<string[]> {
-    return sweepHalfCreated(this.deps);
+    return sweepHalfCreated(this.deps, { full: true });
   }
 
   /** `update` (POST /containers/{id}/update) */

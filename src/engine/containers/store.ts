@@ -1,29 +1,31 @@
 /**
- * The container record store: one directory per container, names as link(2)-created files (atomic and
- * unique without a global lock), per-container flock for read-modify-write of state.json.
+ * The container record store: one directory per container, names as symlink(2)-created claims (atomic
+ * and unique without a global lock), per-container flock for read-modify-write of state.json.
  */
 import {
   closeSync,
   existsSync,
   fsyncSync,
-  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
+  symlinkSync,
   unlinkSync,
-  writeSync,
   constants,
 } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { atomicWriteJson, replaceFile } from "../../lib/atomic-write.ts";
+import { atomicWriteJson, fsyncDir, replaceFile } from "../../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../../ffi/fs.ts";
 import { initialState, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 
 const ID_RE = /^[0-9a-f]{64}$/;
+/** a name claim's symlink target: this prefix, then the owner's id in base64url (see nameOwner) */
+const NAME_TARGET = "id:";
 /** a removed record's directory, renamed before its recursive delete */
 const TOMBSTONE = ".gone-";
 
@@ -74,6 +76,28 @@ export class ContainerStore {
     } catch (e) {
       throw new EngineError("internal", `container ${id}: config.json is unreadable: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * A new record's config.json, the one write of `create` that is flushed: tmp → rename, then fsync of
+   * the file and of its directory. Everything create wrote before (the name claim, the directory, the
+   * snapshot's metadata) is unflushed until here: the file's fsync commits the filesystem's journal
+   * with all of it in one flush (ext4, data=ordered), and the directory's then finds nothing left to
+   * commit. One flush where there were five (issue 13). A power loss between the rename and the fsync
+   * can leave an empty config.json next to the `creating` mark: the sweep of half-created records takes
+   * it (ops/state.ts). `durable: false` (`run --rm`, a build step): no flush at all.
+   */
+  writeNewConfig(cfg: ContainerConfigFile, durable: boolean): void {
+    const path = join(this.dir(cfg.Id), "config.json");
+    replaceFile(path, JSON.stringify(cfg, null, 2) + "\n", 0o600);
+    if (!durable) return;
+    const fd = openSync(path, constants.O_RDONLY | 0o2000000 /* O_CLOEXEC */);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    fsyncDir(this.dir(cfg.Id));
   }
 
   /** `durable: false` for a record that dies with its process anyway (`run --rm`): tmp → rename, no fsync */
@@ -175,55 +199,59 @@ export class ContainerStore {
   }
 
   /** the id holding `name`, or undefined */
+  /**
+   * who holds `name`: names/<name> is a symlink whose target is "id:" + the owner's id in base64url (49
+   * bytes: short enough for ext4 to keep it in the inode, so the claim is metadata, journaled with the
+   * record's flush, and needs no data write of its own); a regular file holding the id is the format
+   * of earlier versions, still read
+   */
   nameOwner(name: string): string | undefined {
+    const path = join(this.namesDir, name);
+    let target: string;
     try {
-      const id = readFileSync(join(this.namesDir, name), "utf8").trim();
-      return ID_RE.test(id) ? id : undefined;
-    } catch {
-      return undefined; // ENOENT: nobody holds the name
+      target = readlinkSync(path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "EINVAL") return undefined; // ENOENT: nobody holds the name
+      try {
+        const id = readFileSync(path, "utf8").trim();
+        return ID_RE.test(id) ? id : undefined;
+      } catch {
+        return undefined; // removed meanwhile
+      }
     }
+    if (!target.startsWith(NAME_TARGET)) return undefined;
+    const id = Buffer.from(target.slice(NAME_TARGET.length), "base64url").toString("hex");
+    return ID_RE.test(id) ? id : undefined;
   }
 
   /**
-   * Reserve `name` for `id`: write a temp file, then link(2) it to names/<name>; link fails with EEXIST
-   * when another container holds the name, so two concurrent creates can never both win. A name whose
-   * owner's directory is gone (a crash between steps) is reclaimed.
+   * Reserve `name` for `id`: symlink(2) names/<name> → "id:<base64url id>" fails with EEXIST when
+   * another container holds the name, so two concurrent creates can never both win; one call, no
+   * temp file. A name whose owner's directory is gone (a crash between steps) or whose claim cannot be
+   * read is reclaimed. Not flushed here: the record's config.json flush takes it along (writeNewConfig);
+   * a rename's is flushed with the renamed record.
    */
-  reserveName(name: string, id: string, durable = true): void {
-    // the temp name is unique, so it is written in place (no tmp → rename of its own); its data is made
-    // durable before the link (not for `run --rm`: that name dies with the process anyway)
-    const tmp = join(this.namesDir, `.tmp-${id}-${crypto.randomUUID()}`);
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 0o2000000, 0o600);
-    try {
+  reserveName(name: string, id: string): void {
+    const target = NAME_TARGET + Buffer.from(id, "hex").toString("base64url");
+    for (let attempt = 0; ; attempt++) {
       try {
-        writeSync(fd, id + "\n");
-        if (durable) fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      for (let attempt = 0; ; attempt++) {
-        try {
-          linkSync(tmp, join(this.namesDir, name));
-          return;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-          const owner = this.nameOwner(name);
-          if (attempt === 0 && owner && !existsSync(join(this.dir(owner), "config.json"))) {
-            try {
-              unlinkSync(join(this.namesDir, name));
-            } catch {} // removed by a racing reclaim; if it stays, the retry's EEXIST reports the conflict
-            continue;
-          }
-          throw new EngineError(
-            "already_exists",
-            `Conflict. The container name "/${name}" is already in use by container "${owner ?? "unknown"}". You have to remove (or rename) that container to be able to reuse that name.`,
-          );
+        symlinkSync(target, join(this.namesDir, name));
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        const owner = this.nameOwner(name);
+        if (attempt === 0 && (!owner || !existsSync(join(this.dir(owner), "config.json")))) {
+          try {
+            unlinkSync(join(this.namesDir, name));
+          } catch {} // removed by a racing reclaim; if it stays, the retry's EEXIST reports the conflict
+          continue;
         }
+        throw new EngineError(
+          "already_exists",
+          `Conflict. The container name "/${name}" is already in use by container "${owner ?? "unknown"}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
       }
-    } finally {
-      try {
-        unlinkSync(tmp);
-      } catch {} // a stray .tmp- link only: lookups read names, never .tmp- files
     }
   }
 
@@ -265,10 +293,10 @@ export class ContainerStore {
     rmSync(tomb, { recursive: true, force: true });
   }
 
-  /** the tombstones of removals killed half-way; returns how many went */
-  sweepTombstones(): number {
+  /** the tombstones of removals killed half-way (`entries`: the directory's listing, when the caller has it); returns how many went */
+  sweepTombstones(entries?: string[]): number {
     let n = 0;
-    for (const name of readdirSync(this.root)) {
+    for (const name of entries ?? readdirSync(this.root)) {
       if (!name.startsWith(TOMBSTONE)) continue;
       try {
         rmSync(join(this.root, name), { recursive: true, force: true });

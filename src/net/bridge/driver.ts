@@ -5,6 +5,7 @@
  * `network create`, and is brought back by the next join after a reboot removed it.
  */
 import { randomBytes } from "../../lib/ids.ts";
+import { mark } from "../../lib/trace.ts";
 import { EngineError } from "../../lib/errors.ts";
 import { AF_INET, NetlinkSocket, deleteLinkByName, linkByName, listAddrs } from "../../ffi/index.ts";
 import { formatSubnet, ipToU32 } from "../ipam.ts";
@@ -53,6 +54,7 @@ export class BridgeDriver implements EndpointDriver {
 
   ensureNetwork(host: NetlinkSocket, rec: NetworkRecord): void {
     applyOps(host, planBridge(rec, observeBridge(host, rec.bridge)));
+    mark("net: bridge observed");
     ensureNat(this.ctx.natTable, rec);
   }
 

@@ -80,16 +80,21 @@ export async function createRecord(
   const undo = new Undo();
   // a `run --rm` container (or a build step's) lives only as long as the process that created it: its
   // record need not survive a power loss, so nothing of it is fsynced (tmp → rename still: a kill -9
-  // leaves whole files). Any other record makes config.json durable, and state.json is not written.
+  // leaves whole files). Any other record is flushed once, at the end, config.json with all that was
+  // written before it (store.writeNewConfig); state.json is not written.
   const durable = !(built.HostConfig.AutoRemove || o.ephemeral);
   try {
+    // who creates it, before anything else: a kill -9 from here to config.json leaves debris the next
+    // create sweeps by this mark (ops/state.ts sweepHalfCreated)
+    markCreator(d, id);
+    undo.push(() => clearCreatorMark(d.root, id));
     let finalName = name;
-    if (finalName !== undefined) d.store.reserveName(finalName, id, durable);
+    if (finalName !== undefined) d.store.reserveName(finalName, id);
     else {
       for (let i = 0; ; i++) {
         const n = randomName(i > 3 ? 1 : 0);
         try {
-          d.store.reserveName(n, id, durable);
+          d.store.reserveName(n, id);
           finalName = n;
           break;
         } catch (e) {
@@ -101,10 +106,10 @@ export async function createRecord(
     undo.push(() => d.store.releaseName(n, id));
     mkdirSync(dir, { recursive: false, mode: 0o710 });
     undo.push(() => d.store.removeDir(id));
-    // who creates it: a kill -9 from here to config.json leaves debris the next command sweeps (ops/state.ts)
-    markCreator(d, id);
     const key = snapshotKey(id);
-    await d.snapshots.prepare(key, image.topLayer, { "berth.container": id }, { durable });
+    // not flushed on its own: config.json's flush below commits it too (ext4's journal); should a power
+    // loss take it all the same, the first start prepares it again (ops/start.ts buildRuntimeSpec)
+    await d.snapshots.prepare(key, image.topLayer, { "berth.container": id }, { durable: false });
     undo.push(() => d.snapshots.remove(key));
     await copyUp(
       d,
@@ -154,8 +159,8 @@ export async function createRecord(
     writeEtcFiles(cfg);
     // config.json last: a directory without it is not a container (store.ids) and is swept by rm; no
     // state.json yet: a record without one reads as created (store.readState)
-    d.store.writeConfig(cfg, durable);
-    clearCreator(d, id);
+    d.store.writeNewConfig(cfg, durable);
+    clearCreatorMark(d.root, id);
     ev(d, "create", cfg);
     undo.commit();
     return { Id: id, Warnings: [] };
@@ -211,17 +216,26 @@ export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
   replaceFile(cfg.ResolvConfPath, resolvConf(hostResolv, { dns: h.Dns, search: h.DnsSearch, options: h.DnsOptions, hostNetwork: hostNet }));
 }
 
-/** <container dir>/creating: "pid starttime" of the process creating it, until config.json is written */
-export const CREATOR_MARK = "creating";
+/**
+ * <containers>/.creating-<id>: "pid starttime" of the process creating container <id>, from before its
+ * name and directory exist until its config.json is written. The sweep of half-created records
+ * (ops/state.ts) finds them by these marks alone, with one readdir, instead of looking into every
+ * record's directory at every create.
+ */
+export const CREATOR_MARK_PREFIX = ".creating-";
+
+export function creatorMarkPath(root: string, id: string): string {
+  return join(root, CREATOR_MARK_PREFIX + id);
+}
 
 function markCreator(d: ContainerDeps, id: string): void {
   // whole or not at all (tmp → rename): a sweeper never reads half a mark
-  replaceFile(join(d.store.dir(id), CREATOR_MARK), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, 0o600);
+  replaceFile(creatorMarkPath(d.root, id), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, 0o600);
 }
 
-function clearCreator(d: ContainerDeps, id: string): void {
+export function clearCreatorMark(root: string, id: string): void {
   try {
-    unlinkSync(join(d.store.dir(id), CREATOR_MARK));
+    unlinkSync(creatorMarkPath(root, id));
   } catch {
     // already gone: the mark only matters while config.json is missing
   }

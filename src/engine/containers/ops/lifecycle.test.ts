@@ -317,9 +317,11 @@ describe("a create killed half-way (issue 15)", () => {
   test("a create killed half-way (no config.json) is swept by the next create once its creator is dead; one in flight is not", async () => {
     const { mkdirSync, writeFileSync, utimesSync } = await import("node:fs");
     const { join } = await import("node:path");
-    const half = (id: string, mark?: string) => {
-      mkdirSync(f.svc.store.dir(id));
-      if (mark !== undefined) writeFileSync(join(f.svc.store.dir(id), "creating"), mark);
+    const markOf = (id: string) => join(f.svc.store.root, `.creating-${id}`);
+    // the creator's mark sits beside the records, written before the name and the directory
+    const half = (id: string, mark?: string, dir = true) => {
+      if (mark !== undefined) writeFileSync(markOf(id), mark);
+      if (dir) mkdirSync(f.svc.store.dir(id));
       return id;
     };
     const killed = half("a".repeat(64), "7007 t7007\n");
@@ -327,23 +329,29 @@ describe("a create killed half-way (issue 15)", () => {
     f.svc.store.reserveName("halfway", killed);
     const live = proc(7008);
     const inFlight = half("b".repeat(64), `${live.Pid} ${live.StartTime}\n`);
-    const justMade = half("c".repeat(64));
     const emptyMark = half("f".repeat(64), "");
+    const beforeMkdir = half("9".repeat(64), "7009 t7009\n", false);
+    // a directory of an earlier version (its mark inside, or none): only the full sweep looks into directories
     const oldUnmarked = half("d".repeat(64));
     utimesSync(f.svc.store.dir(oldUnmarked), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
 
     const id = await f.create({ name: "halfway" });
     expect(existsSync(f.svc.store.dir(killed))).toBe(false);
+    expect(existsSync(markOf(killed))).toBe(false);
+    expect(existsSync(markOf(beforeMkdir))).toBe(false);
     expect(f.snapshots.live.has(`container-${killed}`)).toBe(false);
     expect(f.svc.store.nameOwner("halfway")).toBe(id);
     expect(existsSync(f.svc.store.dir(inFlight))).toBe(true);
-    expect(existsSync(f.svc.store.dir(justMade))).toBe(true);
     expect(existsSync(f.svc.store.dir(emptyMark))).toBe(true);
-    expect(existsSync(f.svc.store.dir(oldUnmarked))).toBe(false);
+    expect(existsSync(f.svc.store.dir(oldUnmarked))).toBe(true);
     // a finished create leaves no mark
-    expect(existsSync(join(f.svc.store.dir(id), "creating"))).toBe(false);
+    expect(existsSync(markOf(id))).toBe(false);
+    // a mark a kill left after config.json was written: the record stays, the mark goes
+    writeFileSync(markOf(id), "7010 t7010\n");
     live.die();
-    expect(await f.svc.sweepHalfCreated()).toEqual([inFlight]);
+    expect((await f.svc.sweepHalfCreated()).sort()).toEqual([inFlight, oldUnmarked].sort());
+    expect(existsSync(markOf(id))).toBe(false);
+    expect(f.svc.store.ids()).toEqual([id]);
   });
 });
 

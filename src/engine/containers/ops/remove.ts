@@ -13,6 +13,7 @@ import { ev, type ContainerDeps } from "./deps.ts";
 import { cancelRestart } from "./restart-policy.ts";
 import { reapCgroup, refreshState, safeUpdate, waitSupervisorGone } from "./state.ts";
 import { keepExit } from "./stop.ts";
+import { mark } from "../../../lib/trace.ts";
 
 /** the attach socket lives outside the container's directory when that path is too long for a socket */
 function rmSocket(dir: string, longDir: string): void {
@@ -90,8 +91,10 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false): 
   if (cfg.HostConfig.AutoRemove) {
     keepExit(d, id, d.store.readState(id).ExitCode);
   }
+  mark("rm: exit kept");
   reapCgroup(d, cfg);
   if (netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
+  mark("rm: cgroup, network released");
   try {
     // not fsynced: should a power loss bring the snapshot's entry back, the record is gone with it (or
     // goes with a rerun of rm), and a container snapshot without a record is reclaimed by the next
@@ -100,6 +103,7 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false): 
   } catch (e) {
     if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
   }
+  mark("rm: snapshot removed");
   d.store.releaseName(cfg.Name.slice(1), id);
   try {
     rmSocket(d.store.dir(id), d.attachDir);
@@ -107,6 +111,7 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false): 
     d.log.warn(`remove attach socket of ${id}: ${(e as Error).message}`);
   }
   d.store.removeDir(id);
+  mark("rm: name, directory removed");
   if (volumes || cfg.HostConfig.AutoRemove) {
     for (const m of cfg.Mounts) {
       if (m.Type !== "volume" || !m.Name || !(ANONYMOUS_LABEL in (d.volumes.find(m.Name)?.Labels ?? {}))) continue;

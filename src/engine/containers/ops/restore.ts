@@ -36,7 +36,7 @@ export function shouldRunAtRestore(policy: ContainerConfigFile["HostConfig"]["Re
 }
 
 export async function restore(d: ContainerDeps): Promise<RestoreResult> {
-  await sweepHalfCreated(d);
+  await sweepHalfCreated(d, { full: true });
   const out: RestoreResult = { started: [], failed: [] };
   for (const id of d.store.ids()) {
     let cfg: ContainerConfigFile;

@@ -56,9 +56,25 @@ function deviceNode(path: string): DeviceNode | "missing" | "not-a-device" {
   return { type: st.isCharacterDevice() ? "c" : "b", ...rdevNumbers(st.rdev) };
 }
 
+/**
+ * The container's writable snapshot. Create does not flush the snapshot's metadata on its own (its
+ * record's flush commits it, ops/create.ts); should a power loss have taken the entry all the same, the
+ * record names the image and the key, and the never-started layer is prepared again, empty as it was.
+ */
+async function containerMounts(d: ContainerDeps, cfg: ContainerConfigFile) {
+  try {
+    return await d.snapshots.mounts(cfg.Berth.SnapshotKey);
+  } catch (e) {
+    if (!(e instanceof EngineError && e.kind === "not_found" && e.message.startsWith(`snapshot ${JSON.stringify(cfg.Berth.SnapshotKey)}`))) throw e;
+    const image = await d.images.resolve(cfg.Image);
+    d.log.warn(`container ${shortId(cfg.Id)}: its snapshot was lost (a power loss after create?): prepared again from ${cfg.Image}`);
+    return d.snapshots.prepare(cfg.Berth.SnapshotKey, image.topLayer, { "berth.container": cfg.Id });
+  }
+}
+
 /** build everything the runtime needs; reads the image's passwd/group from the snapshot */
 export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFile, o: { nativeRelay?: boolean } = {}): Promise<Prepared> {
-  let rootfs = await d.snapshots.mounts(cfg.Berth.SnapshotKey);
+  let rootfs = await containerMounts(d, cfg);
   // a writable layer never mounted again (--rm, a build step): its changes are worthless after a host
   // crash anyway, so the container's unmount need not sync the upper filesystem
   if (cfg.HostConfig.AutoRemove || cfg.Berth.Ephemeral) rootfs = volatileOverlay(rootfs);
@@ -283,8 +299,11 @@ export function recordStartFailure(d: ContainerDeps, id: string, err: EngineErro
 /** awaited: the supervisor's process exits right after, and --rm must not stop half-way */
 export async function afterExit(d: ContainerDeps, cfg: ContainerConfigFile): Promise<void> {
   reapCgroup(d, cfg);
-  detachNetworks(d, cfg);
-  mark("engine: cgroup reaped, networks detached");
+  mark("engine: cgroup reaped");
+  // its processes are gone (the cgroup reaped, the relays stopped first): the kernel deletes the veths
+  // with the network namespace, this `run` need not wait for it
+  detachNetworks(d, cfg, { exited: true });
+  mark("engine: networks detached");
   if (cfg.HostConfig.AutoRemove) {
     try {
       await removeNow(d, cfg.Id);

@@ -14,7 +14,7 @@ import { shouldRestart } from "../restart.ts";
 import { NoSuchContainer } from "../store.ts";
 import { isActive, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
-import { CREATOR_MARK, snapshotKey } from "./create.ts";
+import { clearCreatorMark, CREATOR_MARK_PREFIX, creatorMarkPath, snapshotKey } from "./create.ts";
 import { launchMonitor } from "./self.ts";
 
 export interface ContainerInfo {
@@ -148,53 +148,81 @@ function thawOrphanPause(d: ContainerDeps, id: string): ContainerStateFile {
 // ---------------------------------------------------------------------------------------- half-created records
 
 const ID_RE = /^[0-9a-f]{64}$/;
-/** a directory without config.json and without a creator mark is a create that just began, this long */
+/** a mark without a creator in it (or a directory without config.json and without a mark) is a create that just began, this long */
 const YOUNG_MS = 60_000;
 
-/** is the directory of `id` (no config.json) a create still in flight? */
-function createInFlight(d: ContainerDeps, id: string): boolean {
-  const dir = d.store.dir(id);
+/** is the create whose mark (or, for a directory of an earlier version, whose directory) is `path` still in flight? */
+function createInFlight(d: ContainerDeps, markPath: string, dir = markPath): boolean {
   let mark: string | undefined;
   try {
-    mark = readFileSync(join(dir, CREATOR_MARK), "utf8");
+    mark = readFileSync(markPath, "utf8");
   } catch {
-    // no mark: the create is between mkdir and the mark, or the directory predates marks; judged by age
+    // no mark: judged by age
   }
   const [pid, start] = (mark ?? "").trim().split(" ");
   // a mark being written (empty yet) or without a start time says nothing: judged by age as well
   if (Number(pid) > 0 && start) return d.runtime.isAlive(Number(pid), start);
   try {
-    return d.clock.now() - statSync(dir).mtimeMs < YOUNG_MS;
+    return d.clock.now() - statSync(mark === undefined ? dir : markPath).mtimeMs < YOUNG_MS;
   } catch {
-    return true; // gone meanwhile: nothing to sweep
+    return false; // neither mark nor directory: nothing in flight
+  }
+}
+
+/** config.json is there and whole (a power loss between its rename and its flush can leave it empty) */
+function hasRecord(d: ContainerDeps, id: string): boolean {
+  try {
+    d.store.readConfig(id);
+    return true;
+  } catch {
+    return false; // none, or empty (see above) or damaged: no record
   }
 }
 
 /**
- * The debris of creates killed before their record was complete (a directory without config.json: `ps
- * -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name and its directory
- * go; and the tombstones of removals killed during their recursive delete (store.removeDir). Its port
- * and address reservations are reclaimed by the networks once the directory is gone (isKnownContainer).
- * Run by the next create, `container prune`/`system prune` and `system restore`.
+ * The debris of creates killed before their record was complete (no config.json, or an empty one after
+ * a power loss: `ps -a` does not show it and `rm -f` cannot name it): its writable snapshot, its name
+ * and its directory go; and the tombstones of removals killed during their recursive delete
+ * (store.removeDir). Its port and address reservations are reclaimed by the networks once the
+ * directory is gone (isKnownContainer). Found by the creators' marks (CREATOR_MARK_PREFIX, one readdir
+ * of the containers directory and nothing per record: `create` runs this every time); `full` also
+ * looks into every directory for one without config.json and without a mark (an earlier version's).
+ * Run by every create, `container prune`/`system prune` (full) and `system restore` (full).
  * Returns the ids swept.
  */
-export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
+export async function sweepHalfCreated(d: ContainerDeps, o: { full?: boolean } = {}): Promise<string[]> {
   let entries: string[];
   try {
     entries = readdirSync(d.root);
   } catch {
     return []; // no containers directory yet: nothing was ever created
   }
-  d.store.sweepTombstones();
+  d.store.sweepTombstones(entries);
+  const marked = new Set(entries.filter((n) => n.startsWith(CREATOR_MARK_PREFIX)).map((n) => n.slice(CREATOR_MARK_PREFIX.length)));
+  const candidates: { id: string; inFlight: () => boolean }[] = [];
+  for (const id of marked) {
+    if (ID_RE.test(id)) candidates.push({ id, inFlight: () => createInFlight(d, creatorMarkPath(d.root, id)) });
+  }
+  if (o.full) {
+    for (const id of entries) {
+      if (!ID_RE.test(id) || marked.has(id) || existsSync(join(d.store.dir(id), "config.json"))) continue;
+      const dir = d.store.dir(id);
+      candidates.push({ id, inFlight: () => createInFlight(d, join(dir, "creating"), dir) });
+    }
+  }
   const swept: string[] = [];
-  for (const id of entries) {
-    if (!ID_RE.test(id) || existsSync(join(d.store.dir(id), "config.json")) || createInFlight(d, id)) continue;
+  for (const { id, inFlight } of candidates) {
+    if (inFlight()) continue;
+    if (hasRecord(d, id)) {
+      clearCreatorMark(d.root, id); // a finished create whose mark a kill (or a power loss) left behind
+      continue;
+    }
     try {
       await d.snapshots.remove(snapshotKey(id));
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "not_found")) {
         d.log.warn(`remove half-created container ${shortId(id)}: ${(e as Error).message}`);
-        continue; // its snapshot stays named by its directory: a later sweep tries again
+        continue; // its snapshot stays named by its mark: a later sweep tries again
       }
     }
     try {
@@ -203,6 +231,7 @@ export async function sweepHalfCreated(d: ContainerDeps): Promise<string[]> {
       d.log.debug(`names of half-created container ${shortId(id)}: ${(e as Error).message}`);
     }
     d.store.removeDir(id);
+    clearCreatorMark(d.root, id);
     swept.push(id);
   }
   return swept;
@@ -219,13 +248,13 @@ export function netEvent(d: ContainerDeps, action: "connect" | "disconnect", net
 }
 
 /** the container's addresses and veths go (its port reservation stays until rm); never throws */
-export function detachNetworks(d: ContainerDeps, cfg: ContainerConfigFile): void {
+export function detachNetworks(d: ContainerDeps, cfg: ContainerConfigFile, o: { exited?: boolean } = {}): void {
   d.relays.get(cfg.Id)?.();
   d.relays.delete(cfg.Id);
   d.networks.stopRelay(cfg.Id); // the relay a `network connect` started for it, if any
   if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
   try {
-    for (const n of netw.detachAll(d.networks, cfg.Id)) netEvent(d, "disconnect", n, cfg.Id);
+    for (const n of netw.detachAll(d.networks, cfg.Id, o)) netEvent(d, "disconnect", n, cfg.Id);
   } catch (e) {
     d.log.warn(`release network of container ${shortId(cfg.Id)}: ${(e as Error).message}`);
   }

@@ -80,16 +80,23 @@ export async function wait(d: ContainerDeps, ref: string): Promise<number> {
   return last.ExitCode;
 }
 
+/** how many kept exit codes may wait for their sweep */
+const KEPT_EXITS = 32;
+
 /**
- * An --rm container's exit code outlives its record for a minute, for a `wait` that started before the
+ * An --rm container's exit code outlives its record for a minute (at least), for a `wait` that started before the
  * removal (docker's `wait` of a `run -d --rm` container reports the real code).
  */
 export function keepExit(d: ContainerDeps, id: string, code: number): void {
   try {
     mkdirSync(exitsDir(d), { recursive: true, mode: 0o700 });
     replaceFile(join(exitsDir(d), id), String(code));
+    // the old ones are swept once there are more than a few (a stat each): a loop of `run --rm` must
+    // not look at every exit of the last minute on each of its runs (issue 13)
+    const kept = readdirSync(exitsDir(d));
+    if (kept.length <= KEPT_EXITS) return;
     const old = d.clock.now() - 60_000;
-    for (const f of readdirSync(exitsDir(d))) {
+    for (const f of kept) {
       try {
         if (statSync(join(exitsDir(d), f)).mtimeMs < old) unlinkSync(join(exitsDir(d), f));
       } catch {
