@@ -21,6 +21,7 @@ import { dlopen, FFIType } from "bun:ffi";
 import pkg from "../package.json" with { type: "json" };
 import { VERSION } from "../src/version.ts";
 import { prebuiltShimName } from "../src/runtime/shim.ts";
+import { INFLATE_CFLAGS, INFLATE_LIBS, prebuiltInflateName } from "../src/ffi/layer-inflate.ts";
 
 if (pkg.version !== VERSION) throw new Error(`src/version.ts (${VERSION}) and package.json (${pkg.version}) disagree`);
 const root = new URL("..", import.meta.url).pathname;
@@ -70,12 +71,32 @@ async function buildMonitor(): Promise<string[]> {
   return [out, "--asset-naming=[name].[ext]"];
 }
 const monitorEntries = await buildMonitor();
+
+/**
+ * The pull's native inflate thread (src/ffi/layer-inflate.c, ffi/layer-inflate.ts): embedded as
+ * `berth-inflate-<hash>.so` next to the shim. Without a C compiler (or zlib.h) the build goes on and
+ * pull keeps its JS inflate.
+ */
+async function buildInflate(): Promise<string | undefined> {
+  const out = `${root}/dist/native/${prebuiltInflateName()}.so`;
+  const compiler = process.env.BERTH_CC || "cc";
+  const r = await $`${compiler} ${INFLATE_CFLAGS} -o ${out} ${root}/src/ffi/layer-inflate.c ${INFLATE_LIBS}`.quiet().nothrow();
+  if (r.exitCode !== 0) {
+    console.error(
+      `warning: no native inflate thread (${compiler}: ${r.stderr.toString().trim().split("\n")[0] || `exit ${r.exitCode}`}); pull inflates on its JS thread`,
+    );
+    return undefined;
+  }
+  dlopen(out, { li_open: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.u64], returns: FFIType.ptr } }).close();
+  return out;
+}
+const inflateObject = await buildInflate();
 // what `berth version` and the daemon's /version report as Git commit and Built (src/version.ts)
 const head = await $`git -C ${root} rev-parse --short=7 HEAD`.quiet().nothrow();
 const dirty = await $`git -C ${root} status --porcelain --untracked-files=no`.quiet().nothrow();
 const gitCommit = head.exitCode === 0 ? head.stdout.toString().trim() + (dirty.stdout.toString().trim() ? "-dirty" : "") : "";
 const defines = ["--define", `BERTH_GIT_COMMIT=${JSON.stringify(gitCommit)}`, "--define", `BERTH_BUILD_TIME=${JSON.stringify(new Date().toISOString())}`];
-await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
+await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${inflateObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

@@ -3,8 +3,11 @@
  * that hashes or counts chunks on their way, the inflate ring, and the memory and JIT tuning measured
  * for it.
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { APPLY_WRITE_BUF } from "../cow/index.ts";
-import type { RingOptions } from "../tar/index.ts";
+import { openLayerChunks, type RingOptions } from "../tar/index.ts";
+import { LayerInflate } from "../ffi/layer-inflate.ts";
+import { EngineError } from "../lib/errors.ts";
 
 /** pass chunks through, calling fn on each (a hash, an ingest write, progress) */
 export async function* tapChunks(src: AsyncIterable<Uint8Array>, fn: (c: Uint8Array) => void): AsyncGenerator<Uint8Array> {
@@ -73,5 +76,165 @@ export async function withLayerJitPolicy<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     Bun.unsafe.setJITPolicy(1);
+  }
+}
+
+/**
+ * A pulled layer's inflated bytes and, once they are all read, its diffID. gzip with `inflater:
+ * "thread"` goes through ffi/layer-inflate.ts (inflate and hash on a native thread) where that is
+ * available; everything else through openLayerChunks' ring with the hash on this thread.
+ */
+export interface LayerLane {
+  chunks: AsyncIterable<Uint8Array>;
+  /** `sha256:…` of the inflated bytes; valid once `chunks` is exhausted */
+  diffId(): string;
+  /** the inflate and the hash ran on the native thread */
+  offThread: boolean;
+}
+
+/** a layer's ring and its gzip inflate: tar/compress.ts's two, or "thread" (ffi/layer-inflate.ts) */
+export type LaneOptions = Omit<RingOptions, "inflater"> & { inflater?: "libz" | "native" | "thread" };
+
+/** the input ring of the native inflate: ~3 ms of compressed input at its speed */
+export const INFLATE_IN_RING = 256 << 10;
+/** room the native inflate has beyond what the reader still holds: ~1.7 ms of output at its speed */
+export const INFLATE_OUT_ROOM = 512 << 10;
+
+/**
+ * Open `body` (compressed layer bytes) for reading as tar. `tap` sees every inflated piece (the RSS
+ * bound). Pieces are views of a reused ring under LAYER_RING's contract: one stays intact until
+ * `ring - 2 × chunk` more bytes were handed out.
+ */
+export async function openLayerLane(body: AsyncIterable<Uint8Array>, tap: (c: Uint8Array) => void, o: LaneOptions = LAYER_RING): Promise<LayerLane> {
+  const h = new Bun.CryptoHasher("sha256");
+  const here = async (src: AsyncIterable<Uint8Array>): Promise<LayerLane> => {
+    const { chunks } = await openLayerChunks(src, { ...o, inflater: o.inflater === "native" ? "native" : undefined });
+    return {
+      chunks: tapChunks(chunks, (c) => {
+        h.update(c);
+        tap(c);
+      }),
+      diffId: () => `sha256:${h.digest("hex")}`,
+      offThread: false,
+    };
+  };
+  if (o.inflater !== "thread") return here(body);
+  // "thread": look at the first chunk, then replay it
+  const it = body[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? new Uint8Array(0) : first.value;
+  async function* replay(): AsyncGenerator<Uint8Array> {
+    if (first.done) return;
+    yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const ring = o.ring ?? 2 << 20;
+  const chunk = o.chunk ?? 128 << 10;
+  // gzip magic; anything else (zstd, plain tar, what openLayerChunks refuses) takes the JS path
+  const li = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b ? LayerInflate.open(INFLATE_IN_RING, ring - chunk + INFLATE_OUT_ROOM) : undefined;
+  if (!li) return here(replay());
+  let diffId: string | undefined;
+  return {
+    chunks: inflateOffThread(li, replay(), { keep: ring - 2 * chunk, chunk }, tap, (d) => {
+      diffId = d;
+    }),
+    diffId: () => {
+      if (!diffId) throw new EngineError("internal", "layer inflate: diffID read before the end of the layer");
+      return diffId;
+    },
+    offThread: true,
+  };
+}
+
+/**
+ * The read ring for a stored layer blob at `path`: a gzip blob's chunks are consumed whole by the
+ * inflate (either one) before the next is read, so two chunks of memory do; anything else is handed
+ * to the tar reader as it is and needs LAYER_RING's lifetime.
+ */
+export function storedLayerRing(path: string): RingOptions {
+  const head = new Uint8Array(2);
+  let n = 0;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      n = readSync(fd, head, 0, 2, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {} // unreadable: the read itself reports it, with the store's message
+  return n === 2 && head[0] === 0x1f && head[1] === 0x8b ? { ring: 256 << 10, chunk: 128 << 10 } : LAYER_RING;
+}
+
+/** how long the JS side sleeps when the native thread has nothing for it (or no room) */
+const POLL_MS = 1;
+
+async function* inflateOffThread(
+  li: LayerInflate,
+  src: AsyncIterable<Uint8Array>,
+  o: { keep: number; chunk: number },
+  tap: (c: Uint8Array) => void,
+  done: (diffId: string) => void,
+): AsyncGenerator<Uint8Array> {
+  let stop = false;
+  let feedErr: unknown;
+  let fed = false;
+  // feed the compressed bytes in as they arrive, while the caller reads the output
+  const feeder = (async () => {
+    try {
+      for await (const c of src) {
+        let off = 0;
+        while (off < c.length) {
+          if (stop) return;
+          const n = li.push(c, off);
+          off += n;
+          if (n === 0) {
+            li.status(); // a failed thread takes no more: throws its error
+            await Bun.sleep(POLL_MS);
+          }
+        }
+        if (stop) return;
+      }
+      li.close();
+      fed = true;
+    } catch (e) {
+      feedErr = e;
+    }
+  })();
+  const out = li.output;
+  const cap = out.length;
+  let read = 0;
+  try {
+    for (;;) {
+      const head = li.outHead();
+      if (head > read) {
+        const at = read % cap;
+        const n = Math.min(head - read, cap - at, o.chunk);
+        const piece = out.subarray(at, at + n);
+        read += n;
+        // a piece handed out at `read` must stay intact until `read + keep`: give back only what
+        // lies a whole chunk behind that
+        if (read > o.keep + o.chunk) li.release(read - o.keep - o.chunk);
+        tap(piece);
+        yield piece;
+        continue;
+      }
+      if (feedErr !== undefined) throw feedErr;
+      const st = li.status();
+      if (st.state === "done") {
+        if (li.outHead() > read) continue;
+        done(st.diffId);
+        return;
+      }
+      if (!fed && feedErr === undefined) await Promise.race([Bun.sleep(POLL_MS), feeder]);
+      else await Bun.sleep(POLL_MS);
+    }
+  } finally {
+    stop = true;
+    li.end();
+    await feeder;
   }
 }

@@ -8,10 +8,10 @@
  */
 import { EngineError } from "../lib/errors.ts";
 import type { Digest } from "../oci/index.ts";
-import { openLayerChunks, readTar } from "../tar/index.ts";
+import { readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type Lease } from "../image/index.ts";
 import type { ImageService } from "./images.ts";
-import { LAYER_RING, rssBound, tapChunks } from "./_layer-stream.ts";
+import { LAYER_RING, openLayerLane, rssBound, storedLayerRing, type LaneOptions } from "./_layer-stream.ts";
 // the streaming tuning's home is _layer-stream.ts; kept here for the engine files that import it from assembly.ts
 export { tapChunks, LAYER_RING, rssBound, LAYER_RSS_BOUND, LAYER_JIT_SCALE, withLayerJitPolicy, type RssBound } from "./_layer-stream.ts";
 
@@ -27,25 +27,20 @@ export async function applyStoredLayer(
   diffId: Digest,
   chain: string,
   lease: Lease,
+  ring: LaneOptions = LAYER_RING,
 ): Promise<boolean> {
   lease.addSnapshot(chain);
   if (await images.hasSnapshot(chain)) return false;
   const key = extractKey();
   await images.snapshots.prepare(key, parent);
   try {
-    const { chunks } = await openLayerChunks(images.content.readChunks(blob, LAYER_RING), LAYER_RING);
-    const h = new Bun.CryptoHasher("sha256");
     const collect = rssBound();
-    const stats = await images.snapshots.applyLayer(
-      key,
-      readTar(
-        tapChunks(chunks, (c) => {
-          h.update(c);
-          collect(c.length);
-        }),
-      ),
-    );
-    const got = `sha256:${h.digest("hex")}`;
+    // gzip with `inflater: "thread"` inflates and hashes on a native thread (_layer-stream.ts openLayerLane)
+    // a gzip blob read for the native inflate needs no LAYER_RING lifetime (storedLayerRing)
+    const source = images.content.readChunks(blob, ring.inflater === "thread" ? storedLayerRing(images.content.path(blob)) : LAYER_RING);
+    const lane = await openLayerLane(source, (c) => collect(c.length), ring);
+    const stats = await images.snapshots.applyLayer(key, readTar(lane.chunks));
+    const got = lane.diffId();
     if (got !== diffId) {
       throw new EngineError("invalid_argument", `layer ${blob}: diff ID mismatch: config says ${diffId}, content is ${got}`);
     }
@@ -73,8 +68,8 @@ export class ImageAssembly {
   }
 
   /** applyStoredLayer under this run's lease */
-  async applyStored(blob: Digest, parent: string | undefined, diffId: Digest, chain: string): Promise<void> {
-    await applyStoredLayer(this.images, blob, parent, diffId, chain, this.lease);
+  async applyStored(blob: Digest, parent: string | undefined, diffId: Digest, chain: string, ring?: LaneOptions): Promise<void> {
+    await applyStoredLayer(this.images, blob, parent, diffId, chain, this.lease, ring);
   }
 
   /** unpack stored layer blobs in order onto their chain snapshots (already-present chains are kept) */

@@ -33,10 +33,11 @@ import {
   type SessionOptions,
 } from "../image/registry/index.ts";
 import { dirname, join } from "node:path";
-import { openLayerChunks, readTar } from "../tar/index.ts";
+import { readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import { mark } from "../lib/trace.ts";
 import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
+import { openLayerLane } from "./_layer-stream.ts";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -61,9 +62,12 @@ export interface PullOptions extends SessionOptions {
   /**
    * gzip inflate (tar/compress.ts inflateGzip): "libz" (default) or "native", Bun's zlib: 0.8 s less
    * CPU on that image (371 MB inflated in 0.67 s vs 1.22 s), but loading node:zlib and node:stream
-   * costs ~9 MB of RSS, which puts a pull above the 64 MB bound (64–71 MB against 56–62 MB)
+   * costs ~9 MB of RSS, which puts a pull above the 64 MB bound (64–71 MB against 56–62 MB).
+   * "thread": libz and the diffID's SHA-256 on a native thread per layer (ffi/layer-inflate.ts), the
+   * JS thread left with HTTP, tar and the writes; measured on 2 cores shared with other work, no wall
+   * time gained and 2–5 MB more peak RSS (bench/README.md, issue 13), so not the default.
    */
-  inflater?: "libz" | "native";
+  inflater?: "libz" | "native" | "thread";
   onProgress?: (e: PullEvent) => void;
 }
 
@@ -222,7 +226,8 @@ async function fetchLayers(
   const present = await Promise.all(manifest.layers.map(async (d, i) => (await images.hasSnapshot(chains[i]!)) && images.content.has(d.digest)));
   manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
 
-  const apply = (i: number): Promise<void> => asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!);
+  const apply = (i: number): Promise<void> =>
+    asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!, { ...LAYER_RING, inflater: opts.inflater });
   const finishApply = async (key: string, i: number, size: number, parent: string | undefined) => {
     await images.commitChain(key, chains[i]!, { "berth.size": String(size), "berth.diffid": diffIds[i]! }, lease, parent);
   };
@@ -316,16 +321,11 @@ async function fetchLayers(
         const parent = i > 0 ? chains[i - 1] : undefined;
         await images.snapshots.prepare(key, independent ? undefined : parent);
         try {
-          const { chunks } = await openLayerChunks(body, { ...LAYER_RING, inflater: opts.inflater });
-          const h = new Bun.CryptoHasher("sha256");
+          const lane = await openLayerLane(body, (c) => collect(c.length), { ...LAYER_RING, inflater: opts.inflater });
+          mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
           const stats = await images.snapshots.applyLayer(
             key,
-            readTar(
-              tapChunks(chunks, (c) => {
-                h.update(c);
-                collect(c.length);
-              }),
-            ),
+            readTar(lane.chunks),
             // independent layers: one syncfs when the layer's turn to commit comes (below)
             { sync: !independent },
           );
@@ -336,7 +336,7 @@ async function fetchLayers(
           emit({ type: "layer", id, status: "Verifying Checksum" });
           await w.commit({ size: d.size, digest: d.digest, lease });
           emit({ type: "layer", id, status: "Download complete" });
-          const diffId = `sha256:${h.digest("hex")}`;
+          const diffId = lane.diffId();
           if (diffId !== diffIds[i]) {
             throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`);
           }
@@ -361,6 +361,7 @@ async function fetchLayers(
         }
         emit({ type: "layer", id, status: "Verifying Checksum" });
         await w.commit({ size: d.size, digest: d.digest, lease });
+        mark(`pull: layer ${i} downloaded`);
         emit({ type: "layer", id, status: "Download complete" });
         release();
         await waitTurn(i, prev);
@@ -368,6 +369,7 @@ async function fetchLayers(
         if (!snapExists) {
           emit({ type: "layer", id, status: "Extracting" });
           await apply(i);
+          mark(`pull: layer ${i} applied`);
         }
       }
       done[i] = true;

@@ -1,0 +1,78 @@
+import { describe, expect, test } from "bun:test";
+import { gzipSync } from "node:zlib";
+import { openLayerLane } from "./_layer-stream.ts";
+import { layerInflateOrigin } from "../ffi/layer-inflate.ts";
+
+async function* pieces(b: Uint8Array, n: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < b.length; i += n) {
+    yield b.slice(i, i + n);
+    if (i % (n * 16) === 0) await Bun.sleep(0);
+  }
+}
+const sha = (b: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(b).digest("hex")}`;
+
+describe("openLayerLane", () => {
+  const plain = new Uint8Array(3_000_000);
+  for (let i = 0; i < plain.length; i++) plain[i] = ((i * 2654435761) >>> 24) & (i % 4096 < 2048 ? 0xff : 0x03);
+  const ring = { ring: 256 << 10, chunk: 32 << 10, inflater: "thread" as const };
+
+  test("gzip: inflated off the JS thread, pieces intact for ring - 2 × chunk bytes, diffID at the end", async () => {
+    let tapped = 0;
+    const lane = await openLayerLane(pieces(gzipSync(plain), 50_000), (c) => (tapped += c.length), ring);
+    expect(lane.offThread).toBe(layerInflateOrigin !== "none");
+    const keep = ring.ring - 2 * ring.chunk;
+    const held: { piece: Uint8Array; copy: Uint8Array; at: number }[] = [];
+    const parts: Uint8Array[] = [];
+    let read = 0;
+    for await (const c of lane.chunks) {
+      expect(c.length).toBeLessThanOrEqual(ring.chunk);
+      parts.push(c.slice());
+      read += c.length;
+      held.push({ piece: c, copy: c.slice(), at: read });
+      // every piece handed out less than `keep` bytes ago is still what it was
+      while (held.length && held[0]!.at + keep < read) held.shift();
+      for (const h of held) expect(Buffer.compare(h.piece, h.copy)).toBe(0);
+    }
+    const out = Buffer.concat(parts);
+    expect(Buffer.compare(out, plain)).toBe(0);
+    expect(tapped).toBe(plain.length);
+    expect(lane.diffId()).toBe(sha(plain));
+  });
+
+  test('gzip without inflater "thread": inflated and hashed on this thread, as before', async () => {
+    const lane = await openLayerLane(pieces(gzipSync(plain), 50_000), () => {}, { ring: ring.ring, chunk: ring.chunk });
+    expect(lane.offThread).toBe(false);
+    const parts: Uint8Array[] = [];
+    for await (const c of lane.chunks) parts.push(c.slice());
+    expect(Buffer.compare(Buffer.concat(parts), plain)).toBe(0);
+    expect(lane.diffId()).toBe(sha(plain));
+  });
+
+  test("plain tar bytes pass through, hashed here", async () => {
+    const tar = new Uint8Array(10_240); // two zero blocks and more: an empty tar archive
+    const lane = await openLayerLane(pieces(tar, 1000), () => {}, ring);
+    expect(lane.offThread).toBe(false);
+    const parts: Uint8Array[] = [];
+    for await (const c of lane.chunks) parts.push(c.slice());
+    expect(Buffer.concat(parts).length).toBe(tar.length);
+    expect(lane.diffId()).toBe(sha(tar));
+  });
+
+  test("corrupt gzip fails with zlib's one-line message, a failing body with its own error", async () => {
+    const gz = gzipSync(plain);
+    const bad = Uint8Array.from(gz);
+    for (let i = 1000; i < 1400; i++) bad[i]! ^= 0xa5;
+    const drain = async (src: AsyncIterable<Uint8Array>) => {
+      const lane = await openLayerLane(src, () => {}, ring);
+      for await (const _ of lane.chunks) {
+      }
+    };
+    await expect(drain(pieces(bad, 4096))).rejects.toThrow(/^gzip: /);
+    await expect(drain(pieces(gz.subarray(0, gz.length - 100), 4096))).rejects.toThrow(/truncated/);
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield gz.subarray(0, 20_000);
+      throw new Error("connection reset");
+    }
+    await expect(drain(broken())).rejects.toThrow("connection reset");
+  });
+});

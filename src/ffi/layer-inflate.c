@@ -1,0 +1,348 @@
+/*
+ * berth layer inflate thread: a gzip layer's inflate and the SHA-256 of its inflated bytes (the
+ * diffID) on a POSIX thread of its own, so the one JS thread of a pull only receives HTTP chunks,
+ * writes the ingest, parses tar and writes files (ffi/layer-inflate.ts drives it).
+ *
+ * Memory: both rings belong to the caller (JS ArrayBuffers it keeps referenced until li_end has joined
+ * the thread); this file allocates only its state and zlib's (~45 KiB). Counters run forever (u64);
+ * a position in a ring is the counter modulo its size.
+ *   input ring:  the caller copies compressed bytes in at in_head and bumps it (li_push); the thread
+ *                inflates from in_tail and bumps it.
+ *   output ring: the thread inflates into [out_head, out_tail + out_cap) and bumps out_head; the caller
+ *                reads up to out_head and gives bytes back with li_release (out_tail), late enough for
+ *                its readers to be done with them.
+ * One mutex and one condition variable guard the counters; the caller never blocks in here (it polls
+ * li_out_head / li_in_tail and sleeps on its event loop), only the thread waits.
+ *
+ * zlib (libz.so.1) is linked. SHA-256 is here (the SHA-NI instructions, else portable C): OpenSSL's
+ * libcrypto did as well but mapping it cost ~2–4 MB of a pull's RSS (measured, bound 64 MB).
+ * No JS runs on this thread and nothing here calls back into JS.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ---- SHA-256 (FIPS 180-4): the SHA-NI instructions where the CPU has them, else portable C ---- */
+
+static const uint32_t K256[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+typedef struct {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	unsigned used;
+} sha256_t;
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void blocks_c(uint32_t *h, const uint8_t *p, size_t n) {
+	for (; n >= 64; n -= 64, p += 64) {
+		uint32_t w[64];
+		for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+		for (int i = 16; i < 64; i++) {
+			uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+			uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+			w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+		}
+		uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+		for (int i = 0; i < 64; i++) {
+			uint32_t t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+			uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+			k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+		}
+		h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+	}
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+/* the Intel SHA extensions' schedule (Intel's "New Instructions Supporting the SHA-256", 2013):
+ * 16 groups of 4 rounds; M[g % 4] holds the message words of group g */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_shani(uint32_t *h, const uint8_t *p, size_t n) {
+	const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+	__m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* EFGH */
+	__m128i s0 = _mm_alignr_epi8(tmp, s1, 8);                                         /* ABEF */
+	s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                              /* CDGH */
+	for (; n >= 64; n -= 64, p += 64) {
+		__m128i abef = s0, cdgh = s1, M[4], msg;
+		for (int g = 0; g < 16; g++) {
+			if (g < 4) M[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), MASK);
+			msg = _mm_add_epi32(M[g & 3], _mm_loadu_si128((const __m128i *)&K256[4 * g]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+			if (g >= 3 && g <= 14) {
+				tmp = _mm_alignr_epi8(M[g & 3], M[(g - 1) & 3], 4);
+				M[(g + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(M[(g + 1) & 3], tmp), M[g & 3]);
+			}
+			s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0E));
+			if (g >= 1 && g <= 12) M[(g - 1) & 3] = _mm_sha256msg1_epu32(M[(g - 1) & 3], M[g & 3]);
+		}
+		s0 = _mm_add_epi32(s0, abef);
+		s1 = _mm_add_epi32(s1, cdgh);
+	}
+	tmp = _mm_shuffle_epi32(s0, 0x1B);      /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);       /* DCHG */
+	s0 = _mm_blend_epi16(tmp, s1, 0xF0);    /* DCBA */
+	s1 = _mm_alignr_epi8(s1, tmp, 8);       /* HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], s0);
+	_mm_storeu_si128((__m128i *)&h[4], s1);
+}
+static int has_shani(void) {
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+	return (b >> 29) & 1;
+}
+#else
+static int has_shani(void) { return 0; }
+#define blocks_shani blocks_c
+#endif
+
+/* which block function: SHA-NI where the CPU has it, unless li_portable_sha(1) (tests) */
+static void (*blocks)(uint32_t *, const uint8_t *, size_t);
+
+void li_portable_sha(int on) { blocks = on || !has_shani() ? blocks_c : blocks_shani; }
+
+static void sha_init(sha256_t *s) {
+	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	memcpy(s->h, iv, sizeof iv);
+	s->len = 0;
+	s->used = 0;
+}
+
+static void sha_update(sha256_t *s, const uint8_t *p, size_t n) {
+	s->len += n;
+	if (s->used) {
+		size_t k = 64 - s->used < n ? 64 - s->used : n;
+		memcpy(s->buf + s->used, p, k);
+		s->used += k, p += k, n -= k;
+		if (s->used < 64) return;
+		blocks(s->h, s->buf, 64);
+		s->used = 0;
+	}
+	size_t whole = n & ~(size_t)63;
+	blocks(s->h, p, whole);
+	memcpy(s->buf, p + whole, n - whole);
+	s->used = n - whole;
+}
+
+static void sha_final(uint8_t out[32], sha256_t *s) {
+	uint64_t bits = s->len * 8;
+	uint8_t pad[72] = {0x80};
+	size_t padn = (s->used < 56 ? 56 : 120) - s->used;
+	for (int i = 0; i < 8; i++) pad[padn + i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha_update(s, pad, padn + 8);
+	for (int i = 0; i < 8; i++) out[4 * i] = s->h[i] >> 24, out[4 * i + 1] = s->h[i] >> 16, out[4 * i + 2] = s->h[i] >> 8, out[4 * i + 3] = s->h[i];
+}
+
+/* largest inflate step: the caller sees output at least this often */
+#define STEP (256u << 10)
+
+enum { ST_RUNNING = 0, ST_DONE = 1, ST_FAILED = -1 };
+
+typedef struct {
+	uint8_t *in;
+	uint64_t in_cap;
+	uint8_t *out;
+	uint64_t out_cap;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t in_head, in_tail, out_head, out_tail;
+	int in_closed, aborted, status;
+	char err[200];
+	unsigned char diff[32];
+	sha256_t sha;
+	z_stream z;
+	pthread_t th;
+} li_t;
+
+static void fail(li_t *p, const char *msg) {
+	pthread_mutex_lock(&p->mu);
+	if (p->status == ST_RUNNING) {
+		snprintf(p->err, sizeof p->err, "%s", msg);
+		p->status = ST_FAILED;
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *run(void *arg) {
+	li_t *p = arg;
+	int started = 0;  /* a byte of input was seen */
+	int between = 0;  /* a gzip member ended and no byte of the next one was inflated yet */
+	int pending = 0;  /* the last step filled its output window: zlib may hold more */
+	char msg[200];
+	for (;;) {
+		uint64_t in_av, out_sp, in_pos, out_pos;
+		int closed;
+		pthread_mutex_lock(&p->mu);
+		for (;;) {
+			if (p->aborted) {
+				pthread_mutex_unlock(&p->mu);
+				return 0;
+			}
+			in_av = p->in_head - p->in_tail;
+			out_sp = p->out_cap - (p->out_head - p->out_tail);
+			closed = p->in_closed;
+			if (out_sp > 0 && (in_av > 0 || pending)) break;
+			if (closed && in_av == 0 && !pending) break;
+			pthread_cond_wait(&p->cv, &p->mu);
+		}
+		in_pos = p->in_tail % p->in_cap;
+		out_pos = p->out_head % p->out_cap;
+		pthread_mutex_unlock(&p->mu);
+
+		if (closed && in_av == 0 && !pending) {
+			if (!started) return fail(p, "gzip: empty stream"), (void *)0;
+			if (!between) return fail(p, "gzip: unexpected end of data (truncated stream)"), (void *)0;
+			pthread_mutex_lock(&p->mu);
+			sha_final(p->diff, &p->sha);
+			p->status = ST_DONE;
+			pthread_cond_broadcast(&p->cv);
+			pthread_mutex_unlock(&p->mu);
+			return 0;
+		}
+		uint64_t a = in_av < p->in_cap - in_pos ? in_av : p->in_cap - in_pos;
+		uint64_t s = out_sp < p->out_cap - out_pos ? out_sp : p->out_cap - out_pos;
+		if (s > STEP) s = STEP;
+		if (between && a > 0) {
+			if (inflateReset(&p->z) != Z_OK) return fail(p, "zlib: inflateReset failed"), (void *)0;
+			between = 0;
+		}
+		if (a > 0) started = 1;
+		p->z.next_in = p->in + in_pos;
+		p->z.avail_in = (uInt)a;
+		p->z.next_out = p->out + out_pos;
+		p->z.avail_out = (uInt)s;
+		int rc = inflate(&p->z, Z_NO_FLUSH);
+		uint64_t consumed = a - p->z.avail_in;
+		uint64_t produced = s - p->z.avail_out;
+		pending = p->z.avail_out == 0;
+		if (rc == Z_STREAM_END) {
+			between = 1;
+			pending = 0;
+		} else if (rc == Z_BUF_ERROR) {
+			pending = 0; /* no progress possible without more input */
+			if (a > 0 && consumed == 0 && produced == 0) return fail(p, "gzip: no progress (corrupt stream)"), (void *)0;
+		} else if (rc == Z_NEED_DICT) {
+			return fail(p, "gzip: stream needs a preset dictionary"), (void *)0;
+		} else if (rc != Z_OK) {
+			const char *zm = p->z.msg ? p->z.msg : "corrupt data";
+			strcpy(msg, "gzip: ");
+			strncat(msg, zm, sizeof msg - 8);
+			return fail(p, msg), (void *)0;
+		}
+		if (produced > 0) sha_update(&p->sha, p->out + out_pos, produced);
+		pthread_mutex_lock(&p->mu);
+		p->in_tail += consumed;
+		p->out_head += produced;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* a running inflate thread over the caller's rings, or NULL (no memory, no thread) */
+void *li_open(uint8_t *in, uint64_t in_cap, uint8_t *out, uint64_t out_cap) {
+	if (!in || !out || in_cap == 0 || out_cap == 0) return 0;
+	if (!blocks) li_portable_sha(0);
+	li_t *p = calloc(1, sizeof *p);
+	if (!p) return 0;
+	p->in = in;
+	p->in_cap = in_cap;
+	p->out = out;
+	p->out_cap = out_cap;
+	if (inflateInit2(&p->z, 15 + 16) != Z_OK) {
+		free(p);
+		return 0;
+	}
+	sha_init(&p->sha);
+	pthread_mutex_init(&p->mu, 0);
+	pthread_cond_init(&p->cv, 0);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 256 << 10); /* zlib and SHA-256 need a few KiB; default is 8 MiB */
+	int rc = pthread_create(&p->th, &at, run, p);
+	pthread_attr_destroy(&at);
+	if (rc != 0) {
+		inflateEnd(&p->z);
+		free(p);
+		return 0;
+	}
+	return p;
+}
+
+/* the input bytes the thread has taken (the caller may overwrite the ring up to in_tail + in_cap) */
+uint64_t li_in_tail(li_t *p) {
+	pthread_mutex_lock(&p->mu);
+	uint64_t v = p->in_tail;
+	pthread_mutex_unlock(&p->mu);
+	return v;
+}
+
+/* the caller copied n more bytes in at in_head */
+void li_push(li_t *p, uint64_t n) {
+	pthread_mutex_lock(&p->mu);
+	p->in_head += n;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* no more input */
+void li_close(li_t *p) {
+	pthread_mutex_lock(&p->mu);
+	p->in_closed = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* output bytes ready: the caller may read the ring up to out_head */
+uint64_t li_out_head(li_t *p) {
+	pthread_mutex_lock(&p->mu);
+	uint64_t v = p->out_head;
+	pthread_mutex_unlock(&p->mu);
+	return v;
+}
+
+/* the caller is done with the output up to `upto`: the thread may write there again */
+void li_release(li_t *p, uint64_t upto) {
+	pthread_mutex_lock(&p->mu);
+	if (upto > p->out_tail && upto <= p->out_head) p->out_tail = upto;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* 0 running, 1 done (digest set), -1 failed (message set); writes the message (≤ 199 bytes + NUL)
+ * or the 32-byte digest into `buf` (256 bytes) once not running */
+int li_status(li_t *p, char *buf) {
+	pthread_mutex_lock(&p->mu);
+	int st = p->status;
+	if (st == ST_FAILED) memcpy(buf, p->err, sizeof p->err);
+	if (st == ST_DONE) memcpy(buf, p->diff, 32);
+	pthread_mutex_unlock(&p->mu);
+	return st;
+}
+
+/* stop the thread (wherever it is), join it and free everything but the caller's rings */
+void li_end(li_t *p) {
+	pthread_mutex_lock(&p->mu);
+	p->aborted = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->th, 0);
+	inflateEnd(&p->z);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}

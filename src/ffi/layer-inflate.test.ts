@@ -1,0 +1,93 @@
+import { describe, expect, test } from "bun:test";
+import { gzipSync } from "node:zlib";
+import { LayerInflate, layerInflateOrigin, usePortableSha } from "./layer-inflate.ts";
+import { EngineError } from "../lib/errors.ts";
+
+/** drive one LayerInflate to its end: feed `gz` in `step`-byte pieces, read everything out */
+async function run(gz: Uint8Array, step: number, inSize = 4096, outSize = 8192): Promise<{ out: Uint8Array; diffId: string }> {
+  const li = LayerInflate.open(inSize, outSize);
+  if (!li) throw new Error(`native inflate unavailable (${layerInflateOrigin})`);
+  const parts: Uint8Array[] = [];
+  let read = 0;
+  let fed = 0;
+  let closed = false;
+  try {
+    for (;;) {
+      if (fed < gz.length) fed += li.push(gz.subarray(fed, Math.min(gz.length, fed + step)));
+      else if (!closed) {
+        li.close();
+        closed = true;
+      }
+      const head = li.outHead();
+      while (read < head) {
+        const at = read % outSize;
+        const n = Math.min(head - read, outSize - at);
+        parts.push(li.output.slice(at, at + n));
+        read += n;
+      }
+      li.release(read);
+      const st = li.status();
+      if (st.state === "done" && li.outHead() === read) return { out: Buffer.concat(parts), diffId: st.diffId };
+      await Bun.sleep(0);
+    }
+  } finally {
+    li.end();
+  }
+}
+
+const sha = (b: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(b).digest("hex")}`;
+
+describe("LayerInflate (native thread)", () => {
+  const plain = new Uint8Array(300_000);
+  for (let i = 0; i < plain.length; i++) plain[i] = ((i * 7919) % 251) ^ (i >> 9);
+
+  test("inflates and hashes a gzip stream fed in odd pieces through small rings", async () => {
+    const { out, diffId } = await run(gzipSync(plain), 777);
+    expect(out.length).toBe(plain.length);
+    expect(Buffer.compare(out, plain)).toBe(0);
+    expect(diffId).toBe(sha(plain));
+  });
+
+  test("SHA-256 matches with the SHA extensions and in portable C, at every length around a block", async () => {
+    for (const portable of [true, false]) {
+      expect(usePortableSha(portable)).toBe(true);
+      for (const n of [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 100_003]) {
+        const { diffId } = await run(gzipSync(plain.subarray(0, n)), 4000);
+        expect(diffId).toBe(sha(plain.subarray(0, n)));
+      }
+    }
+    usePortableSha(false);
+  });
+
+  test("two members inflate as one stream (gzip -d)", async () => {
+    const a = plain.subarray(0, 1000);
+    const b = plain.subarray(1000, 50_000);
+    const { out, diffId } = await run(Buffer.concat([gzipSync(a), gzipSync(b)]), 333);
+    expect(Buffer.compare(out, plain.subarray(0, 50_000))).toBe(0);
+    expect(diffId).toBe(sha(plain.subarray(0, 50_000)));
+  });
+
+  test("corrupt, truncated and empty input fail with one-line messages", async () => {
+    const gz = gzipSync(plain);
+    const bad = Uint8Array.from(gz);
+    for (let i = 100; i < 400; i++) bad[i]! ^= 0x5a;
+    await expect(run(bad, 1000)).rejects.toThrow(/^gzip: /);
+    await expect(run(gz.subarray(0, gz.length - 20), 1000)).rejects.toThrow("gzip: unexpected end of data (truncated stream)");
+    await expect(run(new Uint8Array(0), 1000)).rejects.toThrow("gzip: empty stream");
+    const e = await run(Uint8Array.from([0x1f, 0x8b, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]), 5).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EngineError);
+  });
+
+  test("end() while the thread waits for room stops it", async () => {
+    const li = LayerInflate.open(1024, 4096)!;
+    const gz = gzipSync(plain);
+    let fed = 0;
+    for (let k = 0; k < 50 && fed < gz.length; k++) {
+      fed += li.push(gz, fed);
+      await Bun.sleep(1);
+    }
+    li.end();
+    li.end();
+    expect(() => li.outHead()).toThrow(/already ended/);
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * A gzip layer's inflate and diffID hash on a native thread of its own (layer-inflate.c), for pull.
+ *
+ * Why: a pull on 2 cores was bound by its one JS thread (perf: libz inflate 52 % of the samples,
+ * SHA-256 and JSC 24 %, 95 % of all on the JS thread). Here the thread inflates and hashes while JS
+ * only copies HTTP chunks in and hands the tar reader views of the output ring.
+ *
+ * Where the object comes from, fastest first:
+ *  - prebuilt: `bun run build` compiles layer-inflate.c with the system C compiler (scripts/build.ts)
+ *    and embeds it (Bun.embeddedFiles, `berth-inflate-<hash of the source>.so`); it is copied into a
+ *    sealed memfd and dlopen()ed from /proc/self/fd/N, as runtime/shim.ts does with the shim.
+ *  - from source (`bun src/main.ts`, the unit tests): compiled once per process with the host's `cc` into
+ *    a private temp dir that is removed right after dlopen.
+ *  - neither (no compiler, no zlib.h): `LayerInflate.open` returns undefined and the caller keeps its
+ *    JS inflate.
+ *
+ * Memory rules (bun:ffi): the rings are JS ArrayBuffers the native thread reads and writes, so an
+ * open LayerInflate is kept in `live` (never garbage) until end() has joined its thread.
+ */
+import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname } from "node:path";
+import { EngineError } from "../lib/errors.ts";
+import { LIBC } from "./_core.ts";
+import inflateSource from "./layer-inflate.c" with { type: "text" };
+
+const SYMBOLS = {
+  li_open: { args: [T.ptr, T.u64, T.ptr, T.u64], returns: T.ptr },
+  li_in_tail: { args: [T.ptr], returns: T.u64_fast },
+  li_push: { args: [T.ptr, T.u64], returns: T.void },
+  li_close: { args: [T.ptr], returns: T.void },
+  li_out_head: { args: [T.ptr], returns: T.u64_fast },
+  li_release: { args: [T.ptr, T.u64], returns: T.void },
+  li_status: { args: [T.ptr, T.ptr], returns: T.i32 },
+  li_end: { args: [T.ptr], returns: T.void },
+  li_portable_sha: { args: [T.i32], returns: T.void },
+} as const;
+
+type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
+/** undefined: not tried yet; null: unavailable in this process */
+let lib: Lib | null | undefined;
+/** how the object was obtained (BERTH_TRACE, tests) */
+export let layerInflateOrigin: "embedded" | "compiled" | "none" | undefined;
+
+/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
+export function prebuiltInflateName(source: string = inflateSource): string {
+  return `berth-inflate-${Bun.hash(source).toString(16)}`;
+}
+
+/** the C compiler's flags for the object (scripts/build.ts uses the same) */
+export const INFLATE_CFLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wl,-z,now", "-Wl,-z,noexecstack", "-s"];
+export const INFLATE_LIBS = ["-lz", "-lpthread"];
+
+function embeddedObject(): Uint8Array | undefined {
+  const stem = prebuiltInflateName();
+  const blob = Bun.embeddedFiles.find((b) => {
+    const name = (b as Blob & { name?: string }).name;
+    return name?.startsWith(stem) && name.endsWith(".so");
+  }) as (Blob & { name: string }) | undefined;
+  if (!blob) return undefined;
+  const bytes = readFileSync(`${dirname(Bun.main)}/${blob.name}`);
+  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return undefined;
+  return bytes;
+}
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+const F_SEAL_ALL = 1 | 2 | 4 | 8;
+
+function loadFromMemfd(bytes: Uint8Array): Lib {
+  const libc = dlopen(LIBC, {
+    memfd_create: { args: [T.ptr, T.u32], returns: T.i32 },
+    fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
+  } as const);
+  try {
+    const fd = libc.symbols.memfd_create(Buffer.from("berth-inflate\0"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) throw new Error("memfd_create failed");
+    try {
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+      libc.symbols.fcntl(fd, F_ADD_SEALS, F_SEAL_ALL); // best effort: the fd is ours alone until closed
+      return dlopen(`/proc/self/fd/${fd}`, SYMBOLS).symbols;
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    libc.close();
+  }
+}
+
+function compileFromSource(): Lib | null {
+  const dir = mkdtempSync(`${tmpdir()}/berth-inflate-`);
+  try {
+    writeFileSync(`${dir}/li.c`, inflateSource);
+    const r = Bun.spawnSync(["cc", ...INFLATE_CFLAGS, "-o", `${dir}/li.so`, `${dir}/li.c`, ...INFLATE_LIBS], { stdout: "ignore", stderr: "ignore" });
+    if (!r.success) return null;
+    return dlopen(`${dir}/li.so`, SYMBOLS).symbols;
+  } catch {
+    return null; // no compiler on PATH: the JS inflate serves
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function load(): Lib | null {
+  if (lib !== undefined) return lib;
+  const bytes = embeddedObject();
+  if (bytes) {
+    try {
+      lib = loadFromMemfd(bytes);
+      layerInflateOrigin = "embedded";
+      return lib;
+    } catch {} // no memfd_create or a dlopen refusal (libz missing): try the source, else JS
+  }
+  lib = compileFromSource();
+  layerInflateOrigin = lib ? "compiled" : "none";
+  return lib;
+}
+
+/** is the native inflate there (loads it on first call) */
+export function layerInflateAvailable(): boolean {
+  return load() !== null;
+}
+
+/** tests: SHA-256 in portable C even where the CPU has the SHA extensions (true), or back (false) */
+export function usePortableSha(on: boolean): boolean {
+  const l = load();
+  if (!l) return false;
+  l.li_portable_sha(on ? 1 : 0);
+  return true;
+}
+
+/** open threads: their rings must outlive them (see the module comment) */
+const live = new Set<LayerInflate>();
+
+/**
+ * One gzip stream (one or more members) inflating on its own thread. The caller owns the flow:
+ * `push` copies compressed bytes in (as many as fit), `outHead` says how far output is ready,
+ * `release` gives output back, `status` reports the end (the diffID) or zlib's error, and `end`
+ * stops and joins the thread; it must be called, also on error paths.
+ */
+export class LayerInflate implements Disposable {
+  private p: Pointer | null;
+  private inHead = 0;
+  private readonly buf = new Uint8Array(256);
+
+  private constructor(
+    private readonly l: Lib,
+    p: Pointer,
+    readonly input: Uint8Array,
+    readonly output: Uint8Array,
+  ) {
+    this.p = p;
+    live.add(this);
+  }
+
+  /** a running thread over fresh rings of `inSize` and `outSize` bytes, or undefined when unavailable */
+  static open(inSize: number, outSize: number): LayerInflate | undefined {
+    const l = load();
+    if (!l) return undefined;
+    const input = new Uint8Array(inSize);
+    const output = new Uint8Array(outSize);
+    const p = l.li_open(ptr(input), inSize, ptr(output), outSize);
+    if (!p || typeof p === "bigint") return undefined; // no memory or no thread: the JS inflate serves
+    return new LayerInflate(l, p, input, output);
+  }
+
+  private live(): Pointer {
+    if (!this.p) throw new EngineError("failed_precondition", "layer inflate: already ended");
+    return this.p;
+  }
+
+  /** copy what fits of `src[off..]` into the input ring; returns the bytes taken (0: ring full) */
+  push(src: Uint8Array, off = 0): number {
+    const p = this.live();
+    const cap = this.input.length;
+    const free = cap - (this.inHead - Number(this.l.li_in_tail(p)));
+    let n = Math.min(free, src.length - off);
+    if (n <= 0) return 0;
+    const at = this.inHead % cap;
+    n = Math.min(n, cap - at); // up to the ring's end; the next push goes on from its start
+    this.input.set(src.subarray(off, off + n), at);
+    this.inHead += n;
+    this.l.li_push(p, n);
+    return n;
+  }
+
+  /** the input is complete */
+  close(): void {
+    this.l.li_close(this.live());
+  }
+
+  /** output bytes produced so far (a counter: the ring position is `% output.length`) */
+  outHead(): number {
+    return Number(this.l.li_out_head(this.live()));
+  }
+
+  /** the reader is done with output up to the counter `upto` */
+  release(upto: number): void {
+    this.l.li_release(this.live(), upto);
+  }
+
+  /** running, or done with the diffID (`sha256:…`), or failed with zlib's message (EngineError) */
+  status(): { state: "running" } | { state: "done"; diffId: string } {
+    const st = this.l.li_status(this.live(), ptr(this.buf));
+    if (st === 0) return { state: "running" };
+    if (st === 1) return { state: "done", diffId: `sha256:${Buffer.from(this.buf.subarray(0, 32)).toString("hex")}` };
+    const end = this.buf.indexOf(0);
+    const msg = Buffer.from(this.buf.subarray(0, end < 0 ? this.buf.length : end)).toString();
+    throw new EngineError("invalid_argument", msg || "gzip: corrupt data");
+  }
+
+  /** stop and join the thread; idempotent */
+  end(): void {
+    if (!this.p) return;
+    this.l.li_end(this.p);
+    this.p = null;
+    live.delete(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.end();
+  }
+}
