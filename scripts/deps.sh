@@ -15,7 +15,7 @@ if ! command -v bun >/dev/null || [ "$(bun --version)" != "1.4.4" ]; then
   npm install -g bun@1.4.4 >&2
 fi
 
-pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs gcc libc6-dev docker.io systemd curl openssl python3-docker docker-compose openssh-server podman conmon crun runc containerd slirp4netns uidmap bsdutils)
+pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs gcc libc6-dev zlib1g-dev docker.io systemd curl openssl python3-docker docker-compose openssh-server podman conmon crun runc containerd slirp4netns uidmap bsdutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
