@@ -138,9 +138,9 @@ extern u32 umask(u32);
 #define O_NONBLOCK 04000
 #define X_OK 1
 #define AT_SYMLINK_NOFOLLOW 0x100
-/* H_OCI bits: what an OCI runtime's container process gets and docker's does not */
-#define OCI_RESET_SIGNALS 1   /* default dispositions, nothing blocked (the parked child inherits Bun's) */
-#define OCI_BLOCKING_STDIO 2  /* clear O_NONBLOCK on 0-2 (pipes from conmon/containerd-shim) */
+/* H_OCI bits */
+#define OCI_RESET_SIGNALS 1   /* default dispositions, nothing blocked (the child inherits Bun's): every container process */
+#define OCI_BLOCKING_STDIO 2  /* clear O_NONBLOCK on 0-2 (pipes from conmon/containerd-shim): the OCI runtime only */
 
 /* steps reported to the parent; spawn.ts has the same table (STEP_NAMES) */
 enum {

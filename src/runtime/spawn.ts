@@ -106,6 +106,10 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
       hostname: spec.namespaces.uts === "new" && spec.hostname ? spec.hostname : undefined,
       ops,
       namespaces,
+      // every container process starts with default signal dispositions and nothing blocked, as under
+      // dockerd: not with what berth's caller ignored (SIGINT of a background job, nohup's SIGHUP) nor
+      // Bun's own (SIGPIPE, SIGXFSZ), which exec keeps
+      oci: OCI_RESET_SIGNALS,
       ...(spec.oci ? { execFifoFd, preserveFds: spec.oci.preserveFds, oci: OCI_RESET_SIGNALS | OCI_BLOCKING_STDIO } : {}),
       // the child's mounts (3–4 ms) overlap the network wiring; not with a new user namespace, whose id
       // maps the parent writes before the child may set anything up, nor for an OCI runtime's hooks
@@ -173,6 +177,7 @@ export async function execInContainer(
       cloneFlags: 0,
       ops: [],
       namespaces,
+      oci: OCI_RESET_SIGNALS, // default dispositions, as for the container's first process
       ...(opts.oci ? { oci: OCI_RESET_SIGNALS | OCI_BLOCKING_STDIO, preserveFds: opts.preserveFds ?? 0 } : {}),
     };
     return await start(plan, [], { cgroupPath, layout, pidNs, oom: false });

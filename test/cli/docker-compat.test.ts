@@ -84,6 +84,31 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     ok(await run(["rm", name]));
   });
 
+  test("container processes start with default signal dispositions, whatever berth's caller ignored", async () => {
+    // a caller that ignores SIGINT, SIGHUP and SIGPIPE (a background job, nohup, a pipeline's writer):
+    // dockerd's containers never inherit that, and `cat big | head` in one must not print EPIPE errors
+    const name = `sig-${sfx}`;
+    const ignoring = async (args: string[]) => {
+      const p = Bun.spawn(["sh", "-c", 'trap "" INT HUP PIPE; exec "$@"', "sh", ...berthArgv(["--root", root, ...args])], { stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      return { stdout: out, stderr: err, exitCode: code };
+    };
+    // grep itself reads its status (a shell in between would set its own: ash ignores SIGQUIT)
+    const sigs = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"];
+    expect(await ignoring(["run", "--rm", ...N, "busybox", ...sigs])).toMatchObject({
+      exitCode: 0,
+      stdout: "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+    });
+    ok(await ignoring(["run", "-d", ...N, "--name", name, "busybox", "sleep", "300"]));
+    expect((await ignoring(["exec", name, ...sigs])).stdout).toBe("SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    // SIGPIPE's default: the writer dies quietly when the reader goes
+    expect(await run(["exec", name, "sh", "-c", "yes | head -c 3; echo; cat /dev/zero | head -c 1 >/dev/null"])).toMatchObject({
+      stdout: "y\ny\n",
+      stderr: "",
+    });
+    ok(await run(["rm", "-f", name]));
+  });
+
   test("exec: a process that cannot be set up is 126; a stopped container 1", async () => {
     const name = `ex-${sfx}`;
     ok(await run(["run", "-d", ...N, "--name", name, "busybox", "sleep", "300"]));
