@@ -45,6 +45,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmdirSync,
   chmodSync,
   symlinkSync,
@@ -235,6 +236,20 @@ const egid = process.getegid?.() ?? -1;
 const S_ISGID = 0o2000;
 const POSIX_ACL_DEFAULT = "system.posix_acl_default";
 
+/**
+ * The bits open(2) strips from a new file's mode. Read from /proc/self/status (Linux ≥ 4.7): umask(2)
+ * can only be read by setting it, which races with other threads creating files.
+ */
+function currentUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number.parseInt(m[1]!, 8);
+  } catch {
+    // no procfs: unknown, so every file gets its fchmod (below)
+  }
+  return 0o777;
+}
+
 function hasDefaultAcl(dir: string): boolean {
   try {
     return lgetxattr(dir, POSIX_ACL_DEFAULT) !== null;
@@ -305,8 +320,7 @@ function writeAllv(fd: number, chunks: Uint8Array[], total: number): void {
 /** unpack `records` into `root` (a snapshot's fs/ directory). Errors name the entry. */
 export async function applyLayer(root: string, records: AsyncIterable<TarRecord>, opts: ApplyOptions): Promise<ApplyStats> {
   const rootEntries = readdirSync(root);
-  // the bits open(2) will strip from a new file's mode (read back at once: umask(2) only sets)
-  const umask = process.umask();
+  const umask = currentUmask();
   const tree = new LayerTree(root, rootEntries.length === 0);
   const deferredDirs: { abs: string; entry: TarEntry }[] = [];
   const opaque = new Set<string>();
