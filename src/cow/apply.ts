@@ -69,6 +69,9 @@ export interface ApplyOptions {
   whiteouts: WhiteoutMode;
   /** one syncfs(2) at the end (default true) */
   sync?: boolean;
+  /** start the writeback of each file ≥ WRITEBACK_MIN when written (default: as `sync`); for a caller
+   * that syncs the layer itself afterwards (driver.sync), as import does */
+  writeback?: boolean;
 }
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -394,7 +397,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             }
             if (used) writeAllv(fd, pending, used);
             // a large file's pages start going to disk now, while the layer goes on
-            if (e.size >= WRITEBACK_MIN && opts.sync !== false) startWriteback(fd);
+            if (e.size >= WRITEBACK_MIN && (opts.writeback ?? opts.sync !== false)) startWriteback(fd);
             // chmod after chown: chown clears setuid/setgid on regular files
             const plain = tree.plainDirs.has(parentAbs);
             if (canChown && (!plain || e.uid !== euid || e.gid !== egid)) fchownSync(fd, e.uid, e.gid);

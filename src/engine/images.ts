@@ -223,7 +223,9 @@ export class ImageService implements ImageResolver {
       prepared = true;
       // the layer's syncfs is taken apart from the unpack so the trace shows each
       const sync = this.snapshots.sync?.bind(this.snapshots);
-      const stats = await this.snapshots.applyLayer(key, readTar(hashed), { sync: !sync });
+      // large files start their writeback as they are written either way: the syncfs finds less to do
+      // (1 GB bench tarball: syncfs 0.6–0.7 s → 0.3–0.4 s)
+      const stats = await this.snapshots.applyLayer(key, readTar(hashed), { sync: !sync, writeback: true });
       mark("import: unpacked");
       sync?.(key);
       mark("import: layer synced");
