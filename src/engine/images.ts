@@ -207,7 +207,7 @@ export class ImageService implements ImageResolver {
         const head = new Uint8Array(BLOCK);
         const n = readSync(fd, head, 0, BLOCK, 0);
         if (detectCompression(head.subarray(0, n)) === "zstd") source = Bun.file(input.file).stream() as unknown as AsyncIterable<Uint8Array>;
-        else source = readFileRing(fd, LAYER_RING);
+        else source = readFileRing(fd, IMPORT_FILE_RING);
       } else source = input as unknown as AsyncIterable<Uint8Array>;
       const gc = rssBound(IMPORT_RSS_BOUND);
       const tapped = tapChunks(source, (c) => {
@@ -645,6 +645,13 @@ export class ImageService implements ImageResolver {
     }
   }
 }
+
+/**
+ * How `berth import FILE` reads its tarball (tar/compress.ts readFileRing): 512 KiB per read(2), so a
+ * 1 GB tarball takes 2k reads and fewer file bodies straddle two pieces (one writev each); a piece
+ * stays intact for 3 MiB of reading, more than the APPLY_WRITE_BUF applyLayer gathers.
+ */
+const IMPORT_FILE_RING = { ring: 4 << 20, chunk: 512 << 10 };
 
 /**
  * import's GC bound (_layer-stream.ts rssBound): the worker hasher's thread keeps its RSS above a pull's, and
