@@ -19,7 +19,7 @@ export default defineBerthCommand({
   },
   async run({ flags, positionals, ctx }) {
     const [src, ref] = positionals as [string, string | undefined];
-    let stream: ReadableStream<Uint8Array>;
+    let stream: ReadableStream<Uint8Array> | { file: string };
     if (src === "-") {
       stream = Bun.stdin.stream();
     } else if (/^https?:\/\//.test(src)) {
@@ -28,8 +28,10 @@ export default defineBerthCommand({
       stream = res.body;
     } else {
       if (!existsSync(src)) throw new EngineError("not_found", `open ${src}: no such file or directory`);
-      if (statSync(src).isDirectory()) throw new EngineError("invalid_argument", `import ${src}: is a directory, not a tarball`);
-      stream = Bun.file(src).stream();
+      const st = statSync(src);
+      if (st.isDirectory()) throw new EngineError("invalid_argument", `import ${src}: is a directory, not a tarball`);
+      // a regular file is read by the engine itself, into reused memory (a fifo or device as a stream)
+      stream = st.isFile() ? { file: src } : Bun.file(src).stream();
     }
     const engine = await ctx.engine();
     const { applyChanges } = await import("../engine/index.ts");

@@ -1,9 +1,22 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  symlinkSync,
+} from "node:fs";
 import { applyLayer, cleanLayerPath, removeTree } from "./apply.ts";
 import { records, type EntrySpec } from "./_testutil.ts";
 import { EngineError } from "../lib/errors.ts";
-import { lgetxattr } from "../ffi/fs.ts";
+import { lgetxattr, lsetxattr } from "../ffi/fs.ts";
 import { rootEnabled } from "../../test/helpers/root.ts";
 
 let tmp: string, root: string, sentinel: string;
@@ -229,6 +242,68 @@ describe("attributes", () => {
     expect(Array.from(lgetxattr(`${root}/ping`, "security.capability")!)).toEqual(Array.from(cap));
     const l = lstatSync(`${root}/lnk`);
     expect([l.uid, l.gid]).toEqual([7, 8]);
+  });
+
+  test("a file's mode is exact whatever the umask (open(2)'s mode is only trusted when the umask keeps it)", async () => {
+    const old = process.umask(0o077);
+    try {
+      await apply([
+        { name: "a", body: "a", mode: 0o644 },
+        { name: "d", type: "dir", mode: 0o755 },
+        { name: "d/b", body: "b", mode: 0o755 },
+        { name: "c", body: "c", mode: 0o000 },
+      ]);
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(`${root}/a`).mode & 0o7777).toBe(0o644);
+    expect(statSync(`${root}/d/b`).mode & 0o7777).toBe(0o755);
+    expect(statSync(`${root}/c`).mode & 0o7777).toBe(0o000);
+  });
+
+  test.skipIf(!rootEnabled)("files owned by the caller are right in a setgid root of another group and under a dir given another group", async () => {
+    chownSync(root, 0, 4321);
+    chmodSync(root, 0o2755);
+    await apply([
+      { name: "f", body: "f", mode: 0o644, uid: 0, gid: 0 },
+      { name: "sub", type: "dir", mode: 0o755, uid: 0, gid: 0 },
+      { name: "sub/g", body: "g", mode: 0o644, uid: 0, gid: 0 },
+    ]);
+    for (const p of ["f", "sub", "sub/g"]) expect([p, statSync(`${root}/${p}`).gid]).toEqual([p, 0]);
+    removeTree(root);
+    mkdirSync(root);
+    await apply([
+      { name: "other", type: "dir", mode: 0o755, uid: 0, gid: 4321 },
+      { name: "other/h", body: "h", mode: 0o644, uid: 0, gid: 0 },
+      { name: "other/in", type: "dir", mode: 0o755, uid: 0, gid: 0 },
+      { name: "other/in/i", body: "i", mode: 0o644, uid: 0, gid: 0 },
+    ]);
+    expect(statSync(`${root}/other`).gid).toBe(4321);
+    expect(statSync(`${root}/other/h`).gid).toBe(0);
+    expect(statSync(`${root}/other/in/i`).gid).toBe(0);
+  });
+
+  test.skipIf(!rootEnabled)("a default ACL on the root (it replaces the umask) does not change files' modes", async () => {
+    // posix_acl_xattr: u32 version 2, then {u16 tag, u16 perm, u32 id}: USER_OBJ rwx, GROUP_OBJ ---, OTHER ---
+    const acl = new DataView(new ArrayBuffer(4 + 3 * 8));
+    acl.setUint32(0, 2, true);
+    for (const [i, tag, perm] of [
+      [0, 0x01, 7],
+      [1, 0x04, 0],
+      [2, 0x20, 0],
+    ] as const) {
+      acl.setUint16(4 + i * 8, tag, true);
+      acl.setUint16(6 + i * 8, perm, true);
+      acl.setUint32(8 + i * 8, 0xffffffff, true);
+    }
+    lsetxattr(root, "system.posix_acl_default", new Uint8Array(acl.buffer));
+    await apply([
+      { name: "f", body: "f", mode: 0o644 },
+      { name: "d", type: "dir", mode: 0o755 },
+      { name: "d/g", body: "g", mode: 0o640 },
+    ]);
+    expect(statSync(`${root}/f`).mode & 0o7777).toBe(0o644);
+    expect(statSync(`${root}/d/g`).mode & 0o7777).toBe(0o640);
   });
 
   test("entry over existing paths: dir on dir merges, others are replaced", async () => {

@@ -45,6 +45,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmdirSync,
   chmodSync,
   symlinkSync,
@@ -57,7 +58,7 @@ import {
 import type { ApplyStats } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
-import { lchown, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
+import { futimens, lchown, lgetxattr, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
 import { startWriteback, syncfs } from "../ffi/cow-fs.ts";
 import { geteuid } from "../ffi/proc.ts";
 
@@ -68,6 +69,9 @@ export interface ApplyOptions {
   whiteouts: WhiteoutMode;
   /** one syncfs(2) at the end (default true) */
   sync?: boolean;
+  /** start the writeback of each file ≥ WRITEBACK_MIN when written (default: as `sync`); for a caller
+   * that syncs the layer itself afterwards (driver.sync), as import does */
+  writeback?: boolean;
 }
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -146,6 +150,15 @@ class LayerTree {
   readonly created = new Set<string>();
   /** absolute directories this run created (they started empty) */
   readonly fresh = new Set<string>();
+  /**
+   * Absolute directories where a new file gets exactly the caller's uid and gid and the mode asked of
+   * open(2) less the umask: the caller's gid, no S_ISGID (setgid inheritance and a `grpid` mount would
+   * hand out the directory's group) and no default ACL (which replaces the umask). A file created there
+   * for an entry that matches needs neither fchown nor fchmod (see applyLayer). Holds the root when it
+   * qualifies and the directories this run made inside qualifying ones, until an entry gives them
+   * another group or any xattr.
+   */
+  readonly plainDirs = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -153,6 +166,17 @@ class LayerTree {
   ) {
     this.dirs.set("", root);
     if (rootEmpty) this.fresh.add(root);
+    const st = lstatSync(root);
+    if ((st.mode & S_ISGID) === 0 && st.gid === egid && !hasDefaultAcl(root)) this.plainDirs.add(root);
+  }
+
+  /** a directory this run just made with mkdir(2) in `parentAbs`: empty, and its group inherited */
+  madeDir(parentAbs: string, abs: string): void {
+    this.created.add(abs);
+    this.fresh.add(abs);
+    // mkdir(2) gives the caller's gid or, with S_ISGID / grpid, the parent's; S_ISGID and the default
+    // ACL are inherited too: a directory made in a plain one is plain
+    if (this.plainDirs.has(parentAbs)) this.plainDirs.add(abs);
   }
 
   /** lstat unless we know the path cannot exist (inside a fresh dir and never created by us) */
@@ -171,8 +195,7 @@ class LayerTree {
     const st = this.probe(parentAbs, abs);
     if (!st) {
       mkdirSync(abs, 0o755);
-      this.created.add(abs);
-      this.fresh.add(abs);
+      this.madeDir(parentAbs, abs);
       this.dirs.set(rel, abs);
       return abs;
     }
@@ -197,6 +220,7 @@ class LayerTree {
     removeTree(abs, st);
     this.created.delete(abs);
     this.fresh.delete(abs);
+    this.plainDirs.delete(abs);
     if (st.isDirectory() || st.isSymbolicLink()) {
       this.dirs.clear();
       this.dirs.set("", this.root);
@@ -209,7 +233,39 @@ class LayerTree {
 }
 
 /** only root may give files other owners (CAP_CHOWN); others keep their own */
-const canChown = geteuid() === 0;
+const euid = geteuid();
+const canChown = euid === 0;
+const egid = process.getegid?.() ?? -1;
+const S_ISGID = 0o2000;
+const POSIX_ACL_DEFAULT = "system.posix_acl_default";
+
+/**
+ * The bits open(2) strips from a new file's mode. Read from /proc/self/status (Linux ≥ 4.7): umask(2)
+ * can only be read by setting it, which races with other threads creating files.
+ */
+function currentUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number.parseInt(m[1]!, 8);
+  } catch {
+    // no procfs: unknown, so every file gets its fchmod (below)
+  }
+  return 0o777;
+}
+
+function hasDefaultAcl(dir: string): boolean {
+  try {
+    return lgetxattr(dir, POSIX_ACL_DEFAULT) !== null;
+  } catch (err) {
+    // a filesystem without xattrs has no ACLs; anything else: assume one
+    return !(err instanceof SyscallError && (err.code === "EOPNOTSUPP" || err.code === "ENOTSUP"));
+  }
+}
+
+/** after setOwner/setXattrs on directory `abs` for entry `e`: is it still plain (LayerTree.plainDirs)? */
+function keepPlain(tree: LayerTree, abs: string, e: TarEntry): void {
+  if ((canChown && e.gid !== egid) || (e.xattrs && Object.keys(e.xattrs).length)) tree.plainDirs.delete(abs);
+}
 
 function setOwner(abs: string, e: TarEntry): void {
   if (canChown) lchown(abs, e.uid, e.gid);
@@ -267,6 +323,7 @@ function writeAllv(fd: number, chunks: Uint8Array[], total: number): void {
 /** unpack `records` into `root` (a snapshot's fs/ directory). Errors name the entry. */
 export async function applyLayer(root: string, records: AsyncIterable<TarRecord>, opts: ApplyOptions): Promise<ApplyStats> {
   const rootEntries = readdirSync(root);
+  const umask = currentUmask();
   const tree = new LayerTree(root, rootEntries.length === 0);
   const deferredDirs: { abs: string; entry: TarEntry }[] = [];
   const opaque = new Set<string>();
@@ -291,6 +348,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
         if (e.type !== "dir") throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: the layer root must be a directory`);
         setOwner(root, e);
         setXattrs(root, e);
+        keepPlain(tree, root, e);
         deferredDirs.push({ abs: root, entry: e });
         continue;
       }
@@ -311,15 +369,17 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
       switch (e.type) {
         case "dir":
           mkdirSync(abs, 0o700);
-          tree.created.add(abs);
-          tree.fresh.add(abs);
+          tree.madeDir(parentAbs, abs);
           tree.rememberDir(name, abs);
           setOwner(abs, e);
           setXattrs(abs, e);
+          keepPlain(tree, abs, e);
           deferredDirs.push({ abs, entry: e });
           break;
         case "file": {
-          const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600);
+          // created with its permission bits (O_EXCL: a new inode, so the umask is all that can strip
+          // them), owned by the caller: fchmod and fchown follow only where that is not already right
+          const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW | O_CLOEXEC, e.mode & 0o777);
           tree.created.add(abs);
           try {
             // the reader's chunks are subarrays of the source's: write them as they are, gathered
@@ -337,16 +397,19 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             }
             if (used) writeAllv(fd, pending, used);
             // a large file's pages start going to disk now, while the layer goes on
-            if (e.size >= WRITEBACK_MIN && opts.sync !== false) startWriteback(fd);
+            if (e.size >= WRITEBACK_MIN && (opts.writeback ?? opts.sync !== false)) startWriteback(fd);
             // chmod after chown: chown clears setuid/setgid on regular files
-            if (canChown) fchownSync(fd, e.uid, e.gid);
-            fchmodSync(fd, e.mode & 0o7777);
+            const plain = tree.plainDirs.has(parentAbs);
+            if (canChown && (!plain || e.uid !== euid || e.gid !== egid)) fchownSync(fd, e.uid, e.gid);
+            if (!plain || e.mode & (0o7000 | umask)) fchmodSync(fd, e.mode & 0o7777);
+            // the times last: nothing writes to the file after this (xattrs change ctime only)
+            const m = entryTime(e.mtime, e.mtimeNsec);
+            futimens(fd, e.atime !== undefined ? entryTime(e.atime, e.atimeNsec) : m, m);
           } finally {
             closeSync(fd);
           }
           // xattrs after chown too: chown drops security.capability
           setXattrs(abs, e);
-          setTimes(abs, e);
           break;
         }
         case "symlink":

@@ -81,9 +81,10 @@ export interface SnapshotDriver {
    * Unpack a layer (OCI whiteouts `.wh.NAME`, `.wh..wh..opq`) into the active snapshot `key`, directly
    * into its upper/diff directory without mounting, converting whiteouts to the driver's native form.
    * Never writes outside the snapshot (`..`, absolute names, symlink and hardlink escapes are refused
-   * or contained). Keeps owners, modes, mtimes and xattrs.
+   * or contained). Keeps owners, modes, mtimes and xattrs. `sync` (default true): end with a syncfs(2);
+   * `writeback` (default: as `sync`): start each large file's writeback when written (apply.ts).
    */
-  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean }): Promise<ApplyStats>;
+  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean; writeback?: boolean }): Promise<ApplyStats>;
   /** syncfs(2) of the filesystem that holds `key`: what applyLayer(…, { sync: false }) left unsynced */
   sync?(key: string): void;
   /**

@@ -12,6 +12,7 @@ const lib = lazyLib({
   llistxattr: { args: [T.ptr, T.ptr, T.u64], returns: T.i64 },
   lchown: { args: [T.ptr, T.u32, T.u32], returns: T.i32 },
   utimensat: { args: [T.i32, T.ptr, T.ptr, T.i32], returns: T.i32 },
+  futimens: { args: [T.i32, T.ptr], returns: T.i32 },
 } as const);
 
 // <sys/file.h>
@@ -124,6 +125,19 @@ export function llistxattr(path: string): string[] {
 export function lchown(path: string, uid: number, gid: number): void {
   const p = cstr(path);
   retryEintr("lchown", [path], () => lib().lchown(ptr(p), uid, gid));
+}
+
+let futimensTs: BigInt64Array | undefined;
+
+/** futimens(3) (glibc's utimensat refuses the NULL path it stands for): set atime/mtime (seconds + nanoseconds) of an open file */
+export function futimens(fd: number, atime: [number, number], mtime: [number, number]): void {
+  // one buffer for every call (applyLayer makes one per file; the call is synchronous)
+  const ts = (futimensTs ??= new BigInt64Array(4)); // 2 × struct timespec (16 bytes each)
+  ts[0] = BigInt(atime[0]);
+  ts[1] = BigInt(atime[1]);
+  ts[2] = BigInt(mtime[0]);
+  ts[3] = BigInt(mtime[1]);
+  if (lib().futimens(fd, ptr(ts)) !== 0) fail("futimens", [`fd ${fd}`]);
 }
 
 /** set atime/mtime (seconds + nanoseconds) on a path without following a final symlink */

@@ -27,6 +27,7 @@ export {
   openMaybeCompressed,
   openLayerChunks,
   inflateGzip,
+  readFileRing,
   toReadableStream,
   type Compression,
   type RingOptions,
