@@ -69,6 +69,14 @@ export interface PullOptions extends SessionOptions {
    */
   inflater?: "libz" | "native" | "thread";
   onProgress?: (e: PullEvent) => void;
+  /** the caller gave up (the daemon's client went away): downloads stop, and no layer or image is
+   * committed after it; what the pull made is undone as for any failure */
+  signal?: AbortSignal;
+}
+
+/** an aborted caller's pull ends at its next step, undone like any failed pull */
+function checkCanceled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EngineError("unavailable", "pull canceled: the client went away");
 }
 
 export interface PullResult {
@@ -174,6 +182,7 @@ async function pullWith(images: ImageService, client: RegistryClient, ref: Refer
     mark("pull: manifest and config fetched");
     await fetchLayers(images, client, manifest, diffIds, asm, opts, emit);
     mark("pull: layers done");
+    checkCanceled(opts.signal);
     const cfg = images.content.putBytes(configBytes, manifest.config.digest, { lease });
     images.content.putBytes(manBlob.bytes, manBlob.digest, { lease });
     if (indexBlob) images.content.putBytes(indexBlob.bytes, indexBlob.digest, { lease });
@@ -214,6 +223,7 @@ async function fetchLayers(
   let failed: unknown;
   const check = () => {
     if (failed !== undefined) throw new EngineError("unavailable", "pull aborted");
+    checkCanceled(opts.signal);
   };
   const short = (d: Descriptor) => d.digest.slice(7, 19);
   const lease = asm.lease;
@@ -229,6 +239,7 @@ async function fetchLayers(
   const apply = (i: number): Promise<void> =>
     asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!, { ...LAYER_RING, inflater: opts.inflater });
   const finishApply = async (key: string, i: number, size: number, parent: string | undefined) => {
+    checkCanceled(opts.signal);
     await images.commitChain(key, chains[i]!, { "berth.size": String(size), "berth.diffid": diffIds[i]! }, lease, parent);
   };
 

@@ -73,6 +73,7 @@ async function pull(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
       insecure,
       ...creds,
       fetch: fetchUntil(req.signal),
+      signal: req.signal,
       onProgress: (e) => emit(pullMessages(e), e.type === "start"),
     });
   });
