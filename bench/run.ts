@@ -151,6 +151,12 @@ const stamp = new Date()
   .replace(/\.\d+Z$/, "Z");
 
 const peers = newPeerState();
+// berth's default bridge and nftables table, made by the bridge scenarios when the host had none:
+// removed again at the end, as nothing of berth's runs any more
+const berthBridge = process.env.BERTH_BRIDGE || "berth0";
+const berthTable = process.env.BERTH_NFT_TABLE || "berth";
+const hadBridge = Bun.spawnSync(["ip", "link", "show", berthBridge], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+const hadTable = Bun.spawnSync(["nft", "list", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 let stopping = false;
 const stopAll = async () => {
   if (stopping) return;
@@ -342,6 +348,8 @@ try {
     const w = safeRm(ctx.berthRoot);
     if (w) warnings.push(w);
   }
+  if (!hadBridge) Bun.spawnSync(["ip", "link", "del", berthBridge], { stdout: "ignore", stderr: "ignore" });
+  if (!hadTable) Bun.spawnSync(["nft", "delete", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" });
 }
 
 // ---------------------------------------------------------------- output
