@@ -39,6 +39,17 @@ export function fail(syscall: string, paths: string[] = [], e = errno()): never 
   throw new SyscallError(syscall, e, errnoName(e), strerror(e), paths);
 }
 
+let kept: unknown;
+/**
+ * Keep buffers alive across a call that got only their addresses (`ptr(buf)` as an integer argument):
+ * JSC's liveness analysis may collect a buffer whose variable is never read again, even while the
+ * call runs with its address (a fsopen("overlay") of an optimised loop once saw a reused string:
+ * ENODEV). Call it after the call; the store to a module variable cannot be optimised away.
+ */
+export function keep(...bufs: unknown[]): void {
+  kept = bufs;
+}
+
 /** NUL-terminated copy of s; keep the returned buffer referenced until the call returns */
 export function cstr(s: string): Buffer {
   return Buffer.from(s + "\0");

@@ -13,7 +13,7 @@
 import { closeSync, readSync } from "node:fs";
 import type { Mount } from "../oci/index.ts";
 import { EngineError } from "../lib/errors.ts";
-import { T, lazyLib, cstr, ptr, errno, fail } from "./_core.ts";
+import { T, lazyLib, cstr, ptr, errno, fail, keep } from "./_core.ts";
 import { AT_FDCWD } from "./fs.ts";
 
 const lib = lazyLib({
@@ -66,7 +66,9 @@ function sys(name: Parameters<typeof nr>[0], paths: string[], a = 0, b = 0, c = 
 /** fsopen(2): a filesystem context for `fstype`; returns its fd */
 export function fsopen(fstype: string, flags = FSOPEN_CLOEXEC): number {
   const t = cstr(fstype);
-  return sys("fsopen", [fstype], ptr(t), flags);
+  const fd = sys("fsopen", [fstype], ptr(t), flags);
+  keep(t);
+  return fd;
 }
 
 /** fsconfig(2). On failure the kernel's own explanation (e.g. "overlayfs: failed to resolve …") is read
@@ -75,6 +77,7 @@ export function fsconfig(fd: number, cmd: number, key: string | null = null, val
   const k = key == null ? null : cstr(key);
   const v = value == null ? null : cstr(value);
   const rc = Number(lib().syscall(nr("fsconfig"), fd, cmd, k ? ptr(k) : 0, v ? ptr(v) : 0, aux));
+  keep(k, v);
   if (rc >= 0) return;
   const en = errno();
   const where = key == null ? ["create"] : value == null ? [key] : [`${key}=${value}`];
@@ -113,12 +116,15 @@ export function moveMount(fromFd: number, target: string, flags = MOVE_MOUNT_F_E
   const empty = cstr(""),
     t = cstr(target);
   sys("move_mount", [target], fromFd, ptr(empty), toDirFd, ptr(t), flags);
+  keep(empty, t);
 }
 
 /** open_tree(2); with OPEN_TREE_CLONE a detached copy of the mount (tree with AT_RECURSIVE) at `path` */
 export function openTree(path: string, flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC, dirFd = AT_FDCWD): number {
   const p = cstr(path);
-  return sys("open_tree", [path], dirFd, ptr(p), flags);
+  const fd = sys("open_tree", [path], dirFd, ptr(p), flags);
+  keep(p);
+  return fd;
 }
 
 /** mount_setattr(2) on a mount fd: set/clear MOUNT_ATTR_* (optionally on the whole tree) */
@@ -127,6 +133,7 @@ export function mountSetattr(fd: number, attrSet: number, attrClr = 0, recursive
   // struct mount_attr { u64 attr_set (0); u64 attr_clr (8); u64 propagation (16); u64 userns_fd (24) } = 32 bytes
   const attr = new BigUint64Array([BigInt(attrSet), BigInt(attrClr), 0n, 0n]);
   sys("mount_setattr", [`fd ${fd}`], fd, ptr(empty), AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), ptr(attr), 32);
+  keep(empty, attr);
 }
 
 /** mount-level flags in a Mount's options and their MOUNT_ATTR_* bit; `rw`/`relatime`-style defaults map to 0 */

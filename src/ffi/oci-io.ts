@@ -4,7 +4,7 @@
  * the payload is the pty's name, the fd rides in the control message); mkfifo(3) for the exec fifo;
  * ioprio_set(2) for process.ioPriority.
  */
-import { T, lazyLib, fail, ptr } from "./_core.ts";
+import { T, lazyLib, fail, keep, ptr } from "./_core.ts";
 
 const lib = lazyLib({
   socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
@@ -17,7 +17,10 @@ const lib = lazyLib({
 
 /** mkfifo(3); the mode is not reduced by the umask (chmod after) */
 export function mkfifo(path: string, mode: number): void {
-  if (lib().mkfifo(ptr(Buffer.from(path + "\0")), mode) !== 0) fail("mkfifo", [path]);
+  const p = Buffer.from(path + "\0");
+  const rc = lib().mkfifo(ptr(p), mode);
+  keep(p);
+  if (rc !== 0) fail("mkfifo", [path]);
 }
 
 const SYS_ioprio_set = process.arch === "arm64" ? 30 : 251;

@@ -10,7 +10,7 @@
  * (ioctl_tty(2), Linux ≥4.13), never from a path lookup.
  */
 import { closeSync, openSync } from "node:fs";
-import { T, lazyLib, cstr, ptr, fail } from "./_core.ts";
+import { T, lazyLib, cstr, ptr, fail, keep } from "./_core.ts";
 import { mountDetached } from "./mount-api.ts";
 
 const lib = lazyLib({
@@ -74,9 +74,12 @@ function openPtyAt(dirfd: number, rel: string, shown: string): ContainerPty {
     const how = new BigUint64Array([BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC), 0n, BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)]);
     const path = cstr(rel);
     master = Number(lib().syscall(SYS_openat2, dirfd, ptr(path), ptr(how), 24));
+    keep(path, how);
     if (master < 0) fail("openat2", [shown]);
     const zero = new Int32Array(1);
-    if (libp().ioctl(master, TIOCSPTLCK, ptr(zero)) !== 0) fail("ioctl", ["TIOCSPTLCK"]);
+    const unlocked = libp().ioctl(master, TIOCSPTLCK, ptr(zero));
+    keep(zero);
+    if (unlocked !== 0) fail("ioctl", ["TIOCSPTLCK"]);
     const n = new Uint32Array(1);
     if (libp().ioctl(master, TIOCGPTN, ptr(n)) !== 0) fail("ioctl", ["TIOCGPTN"]);
     const slave = lib().ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);

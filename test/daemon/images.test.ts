@@ -131,8 +131,43 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
 
   describe("a pull whose client goes away", () => {
     const reg = new Registry(join(d.dir === "/nonexistent" ? "/tmp" : d.dir, "registry-big"));
+    // in front of the registry for the abandoned pull: the big blob's first MiB, then nothing (until
+    // the reader goes), so that pull is certainly still downloading when its client leaves (straight
+    // from a loopback registry it could finish in the moment the client takes to hang up)
+    let proxy: ReturnType<typeof Bun.serve> | undefined;
     beforeAll(async () => {
       await reg.start();
+      proxy = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        idleTimeout: 0,
+        async fetch(req) {
+          const u = new URL(req.url);
+          const up = await fetch(`http://${reg.host}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, redirect: "manual" });
+          const len = Number(up.headers.get("content-length") ?? 0);
+          if (req.method !== "GET" || !/\/blobs\/sha256:/.test(u.pathname) || len < 16 << 20) return up;
+          const reader = up.body!.getReader();
+          let sent = 0;
+          const gone = Promise.withResolvers<void>();
+          req.signal.addEventListener("abort", () => gone.resolve(), { once: true });
+          const body = new ReadableStream<Uint8Array>({
+            async pull(c) {
+              if (sent >= 1 << 20) {
+                await gone.promise; // stalled: the reader has to give up
+                await reader.cancel().catch(() => {});
+                c.close();
+                return;
+              }
+              const r = await reader.read();
+              if (r.done) return c.close();
+              sent += r.value.length;
+              c.enqueue(r.value);
+            },
+            cancel: () => void reader.cancel().catch(() => {}),
+          });
+          return new Response(body, { status: up.status, headers: up.headers });
+        },
+      });
       // one 128 MiB layer of random bytes: still downloading when the client leaves
       const work = join(d.dir, "big");
       mkdirSync(join(work, "tree"), { recursive: true });
@@ -141,7 +176,10 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
       await skopeo(["copy", "--dest-tls-verify=false", `oci:${layout}:1`, `docker://${reg.host}/big/img:1`]);
       rmSync(work, { recursive: true, force: true });
     });
-    afterAll(() => reg.stop());
+    afterAll(() => {
+      proxy?.stop(true);
+      reg.stop();
+    });
 
     test("is undone: no image, no blobs or snapshots left (system check clean); the next pull works", async () => {
       const seen = Promise.withResolvers<string>();
@@ -157,7 +195,7 @@ describe.skipIf(!rootEnabled)("docker CLI → berth daemon: images", () => {
           error: () => seen.resolve(text),
         },
       });
-      s.write(`POST /v1.44/images/create?fromImage=${reg.host}/big/img&tag=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
+      s.write(`POST /v1.44/images/create?fromImage=127.0.0.1:${proxy!.port}/big/img&tag=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
       expect(await seen.promise).toContain('"Downloading"');
       s.terminate();
       // the pull fails on its own (its registry requests stop) and undoes what it made
