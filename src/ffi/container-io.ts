@@ -2,7 +2,7 @@
  * The fds a container's stdio is made of: pipe2(2) and close(2) (node:fs has neither a pipe call nor a
  * close for foreign fds that cannot throw on EBADF), isatty(3), and fcntl(2) for O_NONBLOCK.
  */
-import { T, lazyLib, ptr, fail, errno } from "./_core.ts";
+import { T, lazyLib, fail, errno } from "./_core.ts";
 
 const lib = lazyLib({
   pipe2: { args: [T.ptr, T.i32], returns: T.i32 },
@@ -19,7 +19,7 @@ const F_SETFL = 4;
 /** pipe2(2) → [readFd, writeFd] */
 export function pipe2(flags = O_CLOEXEC): [number, number] {
   const fds = new Int32Array(2);
-  if (lib().pipe2(ptr(fds), flags) !== 0) fail("pipe2");
+  if (lib().pipe2(fds, flags) !== 0) fail("pipe2");
   return [fds[0]!, fds[1]!];
 }
 
@@ -69,10 +69,10 @@ export function openPty(): { master: number; slave: number; name: string } {
     if (L.grantpt(master) !== 0) fail("grantpt");
     if (L.unlockpt(master) !== 0) fail("unlockpt");
     const buf = Buffer.alloc(128);
-    if (L.ptsname_r(master, ptr(buf), buf.length) !== 0) fail("ptsname_r");
+    if (L.ptsname_r(master, buf, buf.length) !== 0) fail("ptsname_r");
     const name = buf.toString("utf8", 0, buf.indexOf(0));
     const path = Buffer.from(name + "\0");
-    const slave = L.open(ptr(path), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+    const slave = L.open(path, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
     if (slave < 0) fail("open", [name]);
     return { master, slave, name };
   } catch (e) {
@@ -84,27 +84,27 @@ export function openPty(): { master: number; slave: number; name: string } {
 /** struct winsize {rows, cols, xpixel, ypixel} as u16 × 4 */
 export function getWinsize(fd: number): { rows: number; cols: number } | null {
   const ws = new Uint16Array(4);
-  if (tty().ioctl(fd, TIOCGWINSZ, ptr(ws)) !== 0) return null;
+  if (tty().ioctl(fd, TIOCGWINSZ, ws) !== 0) return null;
   return { rows: ws[0]!, cols: ws[1]! };
 }
 
 export function setWinsize(fd: number, size: { rows: number; cols: number }): void {
   const ws = new Uint16Array([size.rows, size.cols, 0, 0]);
-  if (tty().ioctl(fd, TIOCSWINSZ, ptr(ws)) !== 0) fail("ioctl", [`TIOCSWINSZ fd ${fd}`]);
+  if (tty().ioctl(fd, TIOCSWINSZ, ws) !== 0) fail("ioctl", [`TIOCSWINSZ fd ${fd}`]);
 }
 
 /** put `fd`'s terminal in raw mode; returns a function that restores the saved settings */
 export function makeRaw(fd: number): () => void {
   const saved = new Uint8Array(TERMIOS_SIZE);
-  if (tty().tcgetattr(fd, ptr(saved)) !== 0) fail("tcgetattr", [`fd ${fd}`]);
+  if (tty().tcgetattr(fd, saved) !== 0) fail("tcgetattr", [`fd ${fd}`]);
   const raw = saved.slice();
-  tty().cfmakeraw(ptr(raw));
-  if (tty().tcsetattr(fd, TCSANOW, ptr(raw)) !== 0) fail("tcsetattr", [`fd ${fd}`]);
+  tty().cfmakeraw(raw);
+  if (tty().tcsetattr(fd, TCSANOW, raw) !== 0) fail("tcsetattr", [`fd ${fd}`]);
   let restored = false;
   return () => {
     if (restored) return;
     restored = true;
-    tty().tcsetattr(fd, TCSANOW, ptr(saved));
+    tty().tcsetattr(fd, TCSANOW, saved);
   };
 }
 
@@ -116,7 +116,7 @@ const fdops = lazyLib({
 /** point fd `target` at /dev/null (a detached monitor leaving its spawner's pipe) */
 export function redirectToDevNull(target: number): void {
   const path = Buffer.from("/dev/null\0");
-  const fd = fdops().open(ptr(path), O_RDWR | O_CLOEXEC, 0);
+  const fd = fdops().open(path, O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) fail("open", ["/dev/null"]);
   if (fdops().dup2(fd, target) < 0) fail("dup2", [`fd ${target}`]);
   closeFd(fd);
@@ -128,5 +128,5 @@ const PR_SET_NAME = 15;
 /** the calling thread's name as `ps -e`/`top` show it (prctl(2) PR_SET_NAME; 15 bytes kept) */
 export function setThreadName(name: string): void {
   const b = Buffer.from(name.slice(0, 15) + "\0");
-  if (prctlLib().prctl(PR_SET_NAME, ptr(b), 0, 0, 0) !== 0) fail("prctl", ["PR_SET_NAME"]);
+  if (prctlLib().prctl(PR_SET_NAME, b, 0, 0, 0) !== 0) fail("prctl", ["PR_SET_NAME"]);
 }

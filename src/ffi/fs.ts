@@ -1,5 +1,5 @@
 /** Filesystem calls node:fs lacks: flock, mount/umount, xattrs on symlinks, mknod of devices. */
-import { T, lazyLib, cstr, cstrOrNull, ptrOrNull, ptr, errno, fail, retryEintr } from "./_core.ts";
+import { T, lazyLib, cstr, cstrOrNull, ptrOrNull, errno, fail, retryEintr } from "./_core.ts";
 import { E } from "./errno.ts";
 
 const lib = lazyLib({
@@ -59,12 +59,12 @@ export function mount(source: string | null, target: string, fstype: string | nu
     t = cstr(target),
     f = cstrOrNull(fstype),
     d = cstrOrNull(data);
-  if (lib().mount(ptrOrNull(s), ptr(t), ptrOrNull(f), flags, ptrOrNull(d)) !== 0) fail("mount", [source ?? fstype ?? "none", target]);
+  if (lib().mount(ptrOrNull(s), t, ptrOrNull(f), flags, ptrOrNull(d)) !== 0) fail("mount", [source ?? fstype ?? "none", target]);
 }
 
 export function umount2(target: string, flags = 0): void {
   const t = cstr(target);
-  if (lib().umount2(ptr(t), flags) !== 0) fail("umount2", [target]);
+  if (lib().umount2(t, flags) !== 0) fail("umount2", [target]);
 }
 
 /** makedev(3) for the glibc encoding */
@@ -76,14 +76,14 @@ export function makedev(major: number, minor: number): bigint {
 
 export function mknod(path: string, mode: number, dev: bigint = 0n): void {
   const p = cstr(path);
-  if (lib().mknod(ptr(p), mode, dev) !== 0) fail("mknod", [path]);
+  if (lib().mknod(p, mode, dev) !== 0) fail("mknod", [path]);
 }
 
 export function lsetxattr(path: string, name: string, value: Uint8Array, flags = 0): void {
   const p = cstr(path),
     n = cstr(name);
   const v = value.length ? value : new Uint8Array(1);
-  if (lib().lsetxattr(ptr(p), ptr(n), ptr(v), value.length, flags) !== 0) fail("lsetxattr", [path, name]);
+  if (lib().lsetxattr(p, n, v, value.length, flags) !== 0) fail("lsetxattr", [path, name]);
 }
 
 /** returns null when the attribute is absent (ENODATA) */
@@ -93,7 +93,7 @@ export function lgetxattr(path: string, name: string): Uint8Array | null {
   let size = 256;
   for (;;) {
     const buf = new Uint8Array(size);
-    const rc = Number(lib().lgetxattr(ptr(p), ptr(n), ptr(buf), size));
+    const rc = Number(lib().lgetxattr(p, n, buf, size));
     if (rc >= 0) return buf.subarray(0, rc);
     const e = errno();
     if (e === E.ENODATA) return null;
@@ -110,7 +110,7 @@ export function llistxattr(path: string): string[] {
   let size = 1024;
   for (;;) {
     const buf = new Uint8Array(size);
-    const rc = Number(lib().llistxattr(ptr(p), ptr(buf), size));
+    const rc = Number(lib().llistxattr(p, buf, size));
     if (rc >= 0) return Buffer.from(buf.subarray(0, rc)).toString("latin1").split("\0").filter(Boolean);
     const e = errno();
     if (e === E.EOPNOTSUPP) return [];
@@ -124,7 +124,7 @@ export function llistxattr(path: string): string[] {
 
 export function lchown(path: string, uid: number, gid: number): void {
   const p = cstr(path);
-  retryEintr("lchown", [path], () => lib().lchown(ptr(p), uid, gid));
+  retryEintr("lchown", [path], () => lib().lchown(p, uid, gid));
 }
 
 let futimensTs: BigInt64Array | undefined;
@@ -137,12 +137,12 @@ export function futimens(fd: number, atime: [number, number], mtime: [number, nu
   ts[1] = BigInt(atime[1]);
   ts[2] = BigInt(mtime[0]);
   ts[3] = BigInt(mtime[1]);
-  if (lib().futimens(fd, ptr(ts)) !== 0) fail("futimens", [`fd ${fd}`]);
+  if (lib().futimens(fd, ts) !== 0) fail("futimens", [`fd ${fd}`]);
 }
 
 /** set atime/mtime (seconds + nanoseconds) on a path without following a final symlink */
 export function lutimes(path: string, atime: [number, number], mtime: [number, number]): void {
   const p = cstr(path);
   const ts = new BigInt64Array([BigInt(atime[0]), BigInt(atime[1]), BigInt(mtime[0]), BigInt(mtime[1])]); // 2 × struct timespec (16 bytes each)
-  if (lib().utimensat(AT_FDCWD, ptr(p), ptr(ts), AT_SYMLINK_NOFOLLOW) !== 0) fail("utimensat", [path]);
+  if (lib().utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) !== 0) fail("utimensat", [path]);
 }
