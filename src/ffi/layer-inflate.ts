@@ -18,11 +18,10 @@
  * open LayerInflate is kept in `live` (never garbage) until end() has joined its thread.
  */
 import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
-import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import { LIBC } from "./_core.ts";
+import { dlopenSealed, embeddedObject } from "./embedded-object.ts";
 import inflateSource from "./layer-inflate.c" with { type: "text" };
 
 const SYMBOLS = {
@@ -52,43 +51,6 @@ export function prebuiltInflateName(source: string = inflateSource): string {
 export const INFLATE_CFLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wl,-z,now", "-Wl,-z,noexecstack", "-s"];
 export const INFLATE_LIBS = ["-lz", "-lpthread"];
 
-function embeddedObject(): Uint8Array | undefined {
-  const stem = prebuiltInflateName();
-  const blob = Bun.embeddedFiles.find((b) => {
-    const name = (b as Blob & { name?: string }).name;
-    return name?.startsWith(stem) && name.endsWith(".so");
-  }) as (Blob & { name: string }) | undefined;
-  if (!blob) return undefined;
-  const bytes = readFileSync(`${dirname(Bun.main)}/${blob.name}`);
-  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return undefined;
-  return bytes;
-}
-
-const MFD_CLOEXEC = 1;
-const MFD_ALLOW_SEALING = 2;
-const F_ADD_SEALS = 1033;
-const F_SEAL_ALL = 1 | 2 | 4 | 8;
-
-function loadFromMemfd(bytes: Uint8Array): Lib {
-  const libc = dlopen(LIBC, {
-    memfd_create: { args: [T.ptr, T.u32], returns: T.i32 },
-    fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-  } as const);
-  try {
-    const fd = libc.symbols.memfd_create(Buffer.from("berth-inflate\0"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) throw new Error("memfd_create failed");
-    try {
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
-      libc.symbols.fcntl(fd, F_ADD_SEALS, F_SEAL_ALL); // best effort: the fd is ours alone until closed
-      return dlopen(`/proc/self/fd/${fd}`, SYMBOLS).symbols;
-    } finally {
-      closeSync(fd);
-    }
-  } finally {
-    libc.close();
-  }
-}
-
 function compileFromSource(): Lib | null {
   const dir = mkdtempSync(`${tmpdir()}/berth-inflate-`);
   try {
@@ -105,10 +67,10 @@ function compileFromSource(): Lib | null {
 
 function load(): Lib | null {
   if (lib !== undefined) return lib;
-  const bytes = embeddedObject();
+  const bytes = embeddedObject(prebuiltInflateName());
   if (bytes) {
     try {
-      lib = loadFromMemfd(bytes);
+      lib = dlopenSealed("berth-inflate", bytes, SYMBOLS);
       layerInflateOrigin = "embedded";
       return lib;
     } catch {} // no memfd_create or a dlopen refusal (libz missing): try the source, else JS

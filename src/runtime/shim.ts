@@ -18,12 +18,11 @@
  *    private temp dir, next to a `libc.so` symlink to the libc this process runs on, so linking works
  *    without libc6-dev (-nostdlib -L<dir> -lc).
  */
-import { cc, dlopen, FFIType as T } from "bun:ffi";
-import { closeSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { cc, FFIType as T } from "bun:ffi";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname } from "node:path";
 import { EngineError } from "../lib/errors.ts";
-import { LIBC } from "../ffi/_core.ts";
+import { dlopenSealed, embeddedObject } from "../ffi/embedded-object.ts";
 import shimSource from "./shim.c" with { type: "text" };
 
 const SYMBOLS = {
@@ -49,44 +48,6 @@ function runningLibc(): string {
   throw new EngineError("unavailable", "compile container shim: cannot find the running libc in /proc/self/maps");
 }
 
-const MFD_CLOEXEC = 1;
-const MFD_ALLOW_SEALING = 2;
-const F_ADD_SEALS = 1033;
-const F_SEAL_ALL = 1 | 2 | 4 | 8; // SEAL, SHRINK, GROW, WRITE
-const memfdLib = () =>
-  dlopen(LIBC, {
-    memfd_create: { args: [T.ptr, T.u32], returns: T.i32 },
-    fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-  } as const).symbols;
-
-/** the object embedded by `bun run build`, or undefined when there is none for this shim.c */
-function embeddedObject(): Uint8Array | undefined {
-  const stem = prebuiltShimName();
-  const blob = Bun.embeddedFiles.find((b) => {
-    const name = (b as Blob & { name?: string }).name;
-    return name?.startsWith(stem) && name.endsWith(".so");
-  }) as (Blob & { name: string }) | undefined;
-  if (!blob) return undefined;
-  const bytes = readFileSync(`${dirname(Bun.main)}/${blob.name}`);
-  // an ELF shared object, as the build made it (the name's hash already matched the source)
-  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return undefined;
-  return bytes;
-}
-
-/** dlopen the prebuilt object from a sealed memfd: nothing lands on disk */
-function loadEmbedded(bytes: Uint8Array): Shim {
-  const libc = memfdLib();
-  const fd = libc.memfd_create(Buffer.from("berth-shim\0"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) throw new Error("memfd_create failed");
-  try {
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
-    libc.fcntl(fd, F_ADD_SEALS, F_SEAL_ALL); // best effort: the fd is ours alone until it is closed
-    return dlopen(`/proc/self/fd/${fd}`, SYMBOLS).symbols as unknown as Shim;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function compileWithTinyCC(): Shim {
   const dir = mkdtempSync(`${tmpdir()}/berth-shim-`);
   try {
@@ -103,10 +64,10 @@ function compileWithTinyCC(): Shim {
 /** the shim, loaded on first use: the embedded prebuilt object, else compiled by TinyCC */
 export function loadShim(): Shim {
   if (shim) return shim;
-  const bytes = embeddedObject();
+  const bytes = embeddedObject(prebuiltShimName());
   if (bytes) {
     try {
-      shim = loadEmbedded(bytes);
+      shim = dlopenSealed("berth-shim", bytes, SYMBOLS) as unknown as Shim;
       shimOrigin = "embedded";
       return shim;
     } catch {} // a kernel without memfd_create or a dlopen refusal: TinyCC still works, so fall back to it
