@@ -96,7 +96,11 @@ const head = await $`git -C ${root} rev-parse --short=7 HEAD`.quiet().nothrow();
 const dirty = await $`git -C ${root} status --porcelain --untracked-files=no`.quiet().nothrow();
 const gitCommit = head.exitCode === 0 ? head.stdout.toString().trim() + (dirty.stdout.toString().trim() ? "-dirty" : "") : "";
 const defines = ["--define", `BERTH_GIT_COMMIT=${JSON.stringify(gitCommit)}`, "--define", `BERTH_BUILD_TIME=${JSON.stringify(new Date().toISOString())}`];
-await $`bun build --compile --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${inflateObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
+// --compile-jit-policy=4: JSC's tier-up thresholds ×4 from the start. Most berth processes live for
+// tens of milliseconds and run each function a few times: compiling hot-looking code for them costs more
+// than it saves (`run --rm --network none`: −2 to −3 ms, interleaved medians of 40, issue 13). Long
+// streams set their own (engine/_layer-stream.ts withLayerJitPolicy); the daemon goes back to 1.
+await $`bun build --compile --compile-jit-policy=4 --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${inflateObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

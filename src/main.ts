@@ -27,7 +27,7 @@ import { existsSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { stdout, stdoutOpened, writeOut } from "./commands/_stdout.ts";
 import { engineDefaults, type EngineOptions } from "./engine/options.ts";
-import { dockerConfigPath } from "./image/registry/auth.ts";
+import { dockerConfigPath } from "./image/registry/config-path.ts";
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from "./lib/daemon-config.ts";
 import { daemonArgv } from "./commands/_daemon-argv.ts";
 

@@ -102,6 +102,9 @@ export default defineBerthCommand({
       .then((r) => log.debug(`restore: ${JSON.stringify(r)}`))
       .catch((e) => log.warn(`restore: ${(e as Error).message}`));
 
+    // a long-lived process: JSC's normal tier-up (the binary starts at ×4 for short commands, scripts/build.ts)
+    Bun.unsafe.setJITPolicy(1);
+
     // a bug in one request must not take the API down for every client (and never the containers: they have monitors)
     process.on("unhandledRejection", (e) => log.error(`internal error (unhandled rejection): ${(e as Error)?.stack ?? String(e)}`));
     process.on("uncaughtException", (e) => log.error(`internal error (uncaught exception): ${e?.stack ?? String(e)}`));

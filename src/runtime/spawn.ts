@@ -8,8 +8,9 @@
  * of an exec (restored in `finally`, §3: a Bun thread started meanwhile would abort).
  *
  * Reaping: Bun reaps only its own children, by pid (pidfd + wait4), never wait(-1), so waitpid(pid)
- * here keeps the container's status. There is no pollable handle for a foreign child in Bun, so wait()
- * polls waitpid(WNOHANG): every millisecond for half a second, then every 5 ms, then every 20 ms.
+ * here keeps the container's status. There is no pollable handle for a foreign child in Bun: wait()
+ * calls waitpid(WNOHANG) on every SIGCHLD, and polls as a fallback (every millisecond for half a second,
+ * then every 5 ms, then every 20 ms).
  */
 import { openSync, readdirSync, statSync, writeSync, mkdirSync, closeSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { EngineError, ExecError, SyscallError, wrap } from "../lib/errors.ts";
@@ -34,6 +35,11 @@ export const STAGING_DIR = "/run/berth/rootfs";
 export interface CreateHooks {
   /** runs while the child sets itself up, before it may exec (network wiring); needs only its netns */
   beforeStart?: (pid: number) => Promise<void>;
+  /**
+   * runs once the child may exec, while it finishes its mounts and execs (2–4 ms): bookkeeping that
+   * needs the pid but not the exec's outcome. A throw kills the child.
+   */
+  whileStarting?: (pid: number) => void;
 }
 
 const O_PATH = 0o10000000;
@@ -127,7 +133,7 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
           await hooks.beforeStart?.(pid);
         }
       : hooks.beforeStart;
-    return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart, oom: true });
+    return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart, whileStarting: hooks.whileStarting, oom: true });
   } catch (e) {
     try {
       removeCgroup(spec.cgroupPath, layout);
@@ -274,6 +280,7 @@ interface StartOptions {
   /** a pid namespace to create the child in (pid_for_children is set around the clone) */
   pidNs?: number;
   beforeStart?: (pid: number) => Promise<void>;
+  whileStarting?: (pid: number) => void;
   /** report oomKilled from the cgroup (the container's PID 1, not an exec) */
   oom: boolean;
 }
@@ -343,6 +350,16 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     throw e;
   } finally {
     closeFd(syncW);
+  }
+  if (o.whileStarting) {
+    try {
+      o.whileStarting(pid);
+    } catch (e) {
+      kill(pid, 9);
+      shim.berth_wait(pid, 0);
+      closeFd(errR);
+      throw e;
+    }
   }
   const msg = await readMessage(errR);
   closeFd(errR);
@@ -424,24 +441,46 @@ function childError([step, errno, index]: [number, number, number], plan: ShimPl
   return wrap(plan.mode === "exec" ? "exec" : "container init", new SyscallError(what, errno, code, reason));
 }
 
+/**
+ * SIGCHLD wakes a waiter at once (the container's PID 1 and exec'd processes are this process's
+ * children); the poll stays as the fallback. The listener is there only while someone waits.
+ */
+const childWaiters = new Set<() => void>();
+function onChild(): void {
+  for (const wake of childWaiters) wake();
+}
+
 async function waitExit(pid: number, cgroupPath: string | undefined, layout: CgroupLayout): Promise<ExitInfo> {
   const shim = loadShim();
   const started = performance.now();
-  for (;;) {
-    const st = shim.berth_wait(pid, 1);
-    if (st >= 0) {
-      mark("runtime: exit seen");
-      const sig = st & 0x7f;
-      const oom = cgroupPath ? oomKilled(cgroupPath, layout) : false;
-      return sig ? { exitCode: 128 + sig, signal: sig, oomKilled: oom } : { exitCode: (st >> 8) & 0xff, oomKilled: oom };
+  let wake = () => {};
+  const waiter = () => wake();
+  if (childWaiters.size === 0) process.on("SIGCHLD", onChild);
+  childWaiters.add(waiter);
+  try {
+    for (;;) {
+      // armed before the check, so an exit between the check and the sleep still wakes it
+      const signalled = new Promise<void>((r) => (wake = r));
+      const st = shim.berth_wait(pid, 1);
+      if (st >= 0) return exitInfo(st, cgroupPath, layout);
+      if (st < -1) {
+        const e = -st - 1000;
+        throw wrap(`wait for container process ${pid}`, new SyscallError("waitpid", e, errnoName(e), strerror(e)));
+      }
+      // the poll catches what a signal might not: every millisecond for half a second, then every 5 ms,
+      // then every 20 ms
+      const waited = performance.now() - started;
+      await Promise.race([signalled, Bun.sleep(waited < 500 ? 1 : waited < 5000 ? 5 : 20)]);
     }
-    if (st < -1) {
-      const e = -st - 1000;
-      throw wrap(`wait for container process ${pid}`, new SyscallError("waitpid", e, errnoName(e), strerror(e)));
-    }
-    // short-lived processes (`run --rm IMG true`, build steps) are noticed within a millisecond or two;
-    // a long-running one costs 50 wake-ups a second after the first five seconds
-    const waited = performance.now() - started;
-    await Bun.sleep(waited < 500 ? 1 : waited < 5000 ? 5 : 20);
+  } finally {
+    childWaiters.delete(waiter);
+    if (childWaiters.size === 0) process.off("SIGCHLD", onChild);
   }
+}
+
+function exitInfo(st: number, cgroupPath: string | undefined, layout: CgroupLayout): ExitInfo {
+  mark("runtime: exit seen");
+  const sig = st & 0x7f;
+  const oom = cgroupPath ? oomKilled(cgroupPath, layout) : false;
+  return sig ? { exitCode: 128 + sig, signal: sig, oomKilled: oom } : { exitCode: (st >> 8) & 0xff, oomKilled: oom };
 }

@@ -117,7 +117,10 @@ export interface SuperviseHooks {
   awaitAttach?: boolean;
   /** receives the resize function for SIGWINCH forwarding */
   onResizer?(resize: (size: { rows: number; cols: number }) => void): void;
+  /** the state "running": while the child execs (runtime's whileStarting), else right after the start */
   recordRunning(pid: number, startTime: string, startedAt: string): void;
+  /** once the exec succeeded: events, health checks */
+  onRunning?(): void;
   recordStartFailure(err: EngineError): void;
   recordExit(info: ExitInfo, finishedAt: string): void;
   /**
@@ -194,8 +197,16 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   }
 
   let running: RunningContainer;
+  let recorded = false;
   try {
-    running = await runtime.create(p.spec, stdio, { beforeStart: p.beforeStart });
+    running = await runtime.create(p.spec, stdio, {
+      beforeStart: p.beforeStart,
+      // recorded while the child finishes its mounts and execs; a failed exec overwrites it below
+      whileStarting: (pid) => {
+        hooks.recordRunning(pid, runtime.processStartTime(pid) ?? "", nowNano());
+        recorded = true;
+      },
+    });
   } catch (e) {
     for (const fd of [...childFds, ...ours]) closeFd(fd);
     const err = startError(e, p.spec.process.args[0] ?? "");
@@ -208,7 +219,8 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
       } catch {} // the runtime took it over; nothing of ours leaks
     }
   }
-  hooks.recordRunning(running.pid, running.startTime, nowNano());
+  if (!recorded) hooks.recordRunning(running.pid, running.startTime, nowNano());
+  hooks.onRunning?.();
   if (hooks.handoff) {
     const out = outputs.find((o) => o.stream === "stdout")?.fd ?? -1;
     const err = outputs.find((o) => o.stream === "stderr")?.fd ?? -1;

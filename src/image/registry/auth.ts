@@ -7,8 +7,7 @@
  * (`credHelpers`, `credsStore`: cred-helpers.ts), as the docker CLI uses them.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { atomicWriteFile } from "../../lib/atomic-write.ts";
 import { authKey, DOCKER_HUB_AUTH_KEY } from "./endpoint.ts";
@@ -85,10 +84,7 @@ export interface Credentials {
 }
 
 /** docker's config.json for an environment: $DOCKER_CONFIG/config.json or ~/.docker/config.json */
-export function dockerConfigPath(env: Record<string, string | undefined>): string {
-  const dir = env.DOCKER_CONFIG || join(env.HOME || homedir(), ".docker");
-  return join(dir, "config.json");
-}
+export { dockerConfigPath } from "./config-path.ts";
 
 interface DockerConfigFile {
   credsStore?: string;

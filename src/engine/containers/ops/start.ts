@@ -18,7 +18,7 @@ import { buildSpec, resolveUser, volatileOverlay, resolveDevices, rdevNumbers, t
 import * as netw from "../networking.ts";
 import { startError, startFailureStatus, supervise as runSupervised, type Handoff, type LocalIO, type Prepared } from "../supervisor.ts";
 import { nextDelay, shouldRestart } from "../restart.ts";
-import { canStart, isActive, ZERO_TIME, type ContainerConfigFile } from "../types.ts";
+import { canStart, isActive, ZERO_TIME, type ContainerConfigFile, type ContainerStateFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { writeEtcFiles } from "./create.ts";
 import { linkedContainers, withLinkEnv } from "./links.ts";
@@ -191,6 +191,7 @@ export async function supervise(
     throw err;
   }
   let stopHealth = () => {};
+  let before: Pick<ContainerStateFile, "StartedAt" | "FinishedAt"> | undefined;
   try {
     return await runSupervised(
       prepared,
@@ -202,7 +203,7 @@ export async function supervise(
         awaitAttach: fg?.awaitAttach,
         recordRunning: (pid, startTime, startedAt) => {
           safeUpdate(d, id, (st) => ({
-            ...st,
+            ...((before = { StartedAt: st.StartedAt, FinishedAt: st.FinishedAt }), st),
             Status: st.Status === "paused" ? "paused" : "running",
             Pid: pid,
             StartTime: startTime,
@@ -210,6 +211,8 @@ export async function supervise(
             FinishedAt: ZERO_TIME,
             ExitCode: 0,
           }));
+        },
+        onRunning: () => {
           volumeEvents(d, cfg, "mount");
           ev(d, "start", cfg);
           const stopChecks = startHealth(d, id, cfg);
@@ -219,7 +222,8 @@ export async function supervise(
             stopWatch();
           };
         },
-        recordStartFailure: (err) => recordStartFailure(d, id, err),
+        // an exec that failed after "running" was recorded: the times as they were before this start
+        recordStartFailure: (err) => recordStartFailure(d, id, err, before),
         recordExit: (info, finishedAt) => {
           stopHealth();
           recordExit(d, cfg, info, finishedAt, !!o.restartable);
@@ -283,9 +287,10 @@ export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: Exi
   volumeEvents(d, cfg, "unmount");
 }
 
-export function recordStartFailure(d: ContainerDeps, id: string, err: EngineError): void {
+export function recordStartFailure(d: ContainerDeps, id: string, err: EngineError, times?: Pick<ContainerStateFile, "StartedAt" | "FinishedAt">): void {
   safeUpdate(d, id, (st) => ({
     ...st,
+    ...times,
     Status: "created",
     Pid: 0,
     StartTime: "",
