@@ -185,11 +185,12 @@ function mkdirs(h: Hierarchy, rel: string): void {
   for (const part of rel.split("/")) {
     const parent = dir;
     dir = `${dir}/${part}`;
-    if (existsSync(dir)) continue;
+    // one mkdir(2) per level, no stat first: EEXIST says it was there (and set up by its creator)
     try {
       mkdirSync(dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new EngineError("internal", `cgroup: mkdir ${dir}: ${(e as Error).message}`, { cause: e });
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw new EngineError("internal", `cgroup: mkdir ${dir}: ${(e as Error).message}`, { cause: e });
     }
     if (h.type === "cgroup" && h.controllers.includes("cpuset")) {
       for (const f of ["cpuset.cpus", "cpuset.mems"]) {
@@ -474,7 +475,22 @@ export function oomKilled(path: string, layout = detectLayout()): boolean {
 /** SIGKILL what is left, then rmdir in every hierarchy (rmdir is EBUSY until the last task is gone;
  * retried for about a second). Synchronous: the engine calls it under the container's lock. */
 export function removeCgroup(path: string, layout = detectLayout(), pruneParents = true): void {
-  const dirs = cgroupDirs(path, layout).filter((d) => existsSync(d));
+  // the common case, a container whose processes are all gone: one rmdir(2) per hierarchy. What is
+  // still busy (tasks, sub-cgroups, a frozen task) takes the long way below
+  const busy: string[] = [];
+  for (const d of cgroupDirs(path, layout)) {
+    try {
+      rmdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") busy.push(d);
+    }
+  }
+  if (busy.length) removeBusy(path, busy, layout);
+  if (pruneParents) removeEmptyParents(path, layout);
+}
+
+function removeBusy(path: string, busy: string[], layout: CgroupLayout): void {
+  const dirs = busy.filter((d) => existsSync(d));
   // a frozen task never handles SIGKILL: thaw first
   for (const d of dirs) {
     if (existsSync(`${d}/freezer.state`))
@@ -508,7 +524,6 @@ export function removeCgroup(path: string, layout = detectLayout(), pruneParents
     if (!left.length) break;
     Bun.sleepSync(5);
   }
-  if (pruneParents) removeEmptyParents(path, layout);
 }
 
 /** rmdir the now empty parents of a removed cgroup ("berth" once its last container is gone), as far

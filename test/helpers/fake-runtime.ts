@@ -35,6 +35,8 @@ export class FakeRuntime implements ContainerRuntime {
   /** cgroup path → pids */
   readonly cgroups = new Map<string, Set<number>>();
   readonly frozen = new Set<string>();
+  /** SIGKILLed while frozen: they die at the thaw */
+  private readonly killedFrozen = new Set<number>();
   /** the next create fails with this (once) */
   failCreate?: Error;
   /** the next exec fails with this (once) */
@@ -104,7 +106,11 @@ export class FakeRuntime implements ContainerRuntime {
     this.record("kill", pid, signal);
     const p = this.procs.get(pid);
     if (!p?.alive) return; // ESRCH: done
-    if (p.cgroup && this.frozen.has(p.cgroup) && signal !== 9) return; // frozen: delivered at thaw (not modelled)
+    if (p.cgroup && this.frozen.has(p.cgroup)) {
+      // cgroup v1's freezer: even SIGKILL waits for the thaw (other signals: not modelled)
+      if (signal === 9) this.killedFrozen.add(pid);
+      return;
+    }
     this.exit(pid, 128 + signal, signal);
   }
 
@@ -133,6 +139,8 @@ export class FakeRuntime implements ContainerRuntime {
   thaw(cg: string): void {
     this.record("thaw", cg);
     this.frozen.delete(cg);
+    for (const pid of [...(this.cgroups.get(cg) ?? [])])
+      if (this.killedFrozen.delete(pid)) this.exit(pid, 137, 9);
   }
 
   stats(cg: string): CgroupStats {

@@ -278,10 +278,15 @@ export function reapCgroup(d: ContainerDeps, cfg: ContainerConfigFile): void {
       failures.push(`${what}: ${(e as Error).message}`);
     }
   };
-  step("kill", () => {
-    for (const pid of rt.cgroupPids(cg)) rt.kill(pid, 9);
-  });
-  step("thaw", () => rt.thaw(cg));
+  let pids: number[] = [];
+  step("list", () => (pids = rt.cgroupPids(cg)));
+  // no task left (the usual exit): nothing to kill or thaw, the rmdirs alone
+  if (pids.length || failures.length) {
+    step("kill", () => {
+      for (const pid of rt.cgroupPids(cg)) rt.kill(pid, 9);
+    });
+    step("thaw", () => rt.thaw(cg));
+  }
   step("remove", () => rt.removeCgroup(cg));
   // a later caller (rm, the next start) retries; only worth a debug line
   if (failures.length) d.log.debug(`reap cgroup of container ${shortId(cfg.Id)}: ${failures.join("; ")}`);
