@@ -139,8 +139,7 @@ export class FakeRuntime implements ContainerRuntime {
   thaw(cg: string): void {
     this.record("thaw", cg);
     this.frozen.delete(cg);
-    for (const pid of [...(this.cgroups.get(cg) ?? [])])
-      if (this.killedFrozen.delete(pid)) this.exit(pid, 137, 9);
+    for (const pid of [...(this.cgroups.get(cg) ?? [])]) if (this.killedFrozen.delete(pid)) this.exit(pid, 137, 9);
   }
 
   stats(cg: string): CgroupStats {
