@@ -619,14 +619,16 @@ export function createVethPair(
   hostName: string,
   peerName: string,
   peer: VethPeerOptions = {},
-  host: { mtu?: number; master?: number } = {},
+  /** up: set up as it is made (IFF_UP in its ifinfomsg, applied by rtnl_configure_link once the pair
+   *  is linked; the peer's own would fail ENOTCONN) */
+  host: { mtu?: number; master?: number; up?: boolean } = {},
 ): void {
   const peerAttrs = [ifinfomsg(), attrStr(IFLA_IFNAME, peerName)];
   if (peer.mac) peerAttrs.push(attr(IFLA_ADDRESS, macBytes(peer.mac)));
   if (peer.mtu) peerAttrs.push(attrU32(IFLA_MTU, peer.mtu));
   if (peer.netnsFd !== undefined) peerAttrs.push(attrU32(IFLA_NET_NS_FD, peer.netnsFd));
   const attrs = [
-    ifinfomsg(),
+    host.up ? ifinfomsg(0, IFF_UP, IFF_UP) : ifinfomsg(),
     attrStr(IFLA_IFNAME, hostName),
     attr(IFLA_LINKINFO, [attrStr(IFLA_INFO_KIND, "veth"), attr(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, peerAttrs)])]),
   ];

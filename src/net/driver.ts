@@ -57,7 +57,7 @@ export interface EndpointDriver extends NetworkDriver {
   /** make the network's host side exist (device up with the gateway address, NAT); idempotent */
   ensureNetwork(host: NetlinkSocket, rec: NetworkRecord): void;
   /** one endpoint as plain data: the host-side name, MAC and the ops that make it */
-  planEndpoint(rec: NetworkRecord, e: { ip: string; ifName: string; mac?: string; defaultRoute: boolean }): DriverEndpoint;
+  planEndpoint(rec: NetworkRecord, e: { ip: string; ifName: string; mac?: string; defaultRoute: boolean; loUp?: boolean }): DriverEndpoint;
   /** make a planned endpoint in the container's namespace `nsPath` */
   join(host: NetlinkSocket, plan: DriverEndpoint, nsPath: string): void;
   /** remove endpoints' interfaces; ones already gone (with their namespace) are fine */

@@ -160,6 +160,8 @@ export interface ConnectOptions {
   ifName?: string;
   /** names resolvable on this network by the embedded DNS (user networks): name, aliases, short id */
   names?: string[];
+  /** the namespace's lo is up already (berth's shim made it): no need to set it up again */
+  loUp?: boolean;
 }
 
 export interface Endpoint {
@@ -280,7 +282,7 @@ export class NetworkManager {
       mark("net: bridge, NAT checked");
       const ip = this.allocateLocked(rec, o.containerId, o.ip);
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
-      const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway });
+      const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway, loUp: o.loUp });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
       this.store.put(rec, false);
       return { ...p, subnet: rec.subnet, internal: rec.internal, driver };

@@ -21,7 +21,7 @@ export type NetOp =
   /** host: let a bridge port send frames back out the port they came in on (a container reaching
    *  its own published port through a host address; with br_netfilter that frame is bridged) */
   | { op: "hairpin"; name: string }
-  /** host: veth pair; the peer is created directly in the container netns, named ifName */
+  /** host: veth pair; the peer is created directly in the container netns, named ifName; the host end up */
   | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string }
   /** container netns: set a link up */
   | { op: "ns-up"; name: string }
@@ -43,6 +43,16 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
     if (!netnsPath) throw new EngineError("internal", "network plan needs a container network namespace");
     return (ns ??= openSocketInNetns(netnsPath));
   };
+  // a link's index, looked up once per socket for the whole list (a veth's peer is made by name in
+  // the netns: each ns-op would ask for the same index again)
+  const indexes = new Map<NetlinkSocket, Map<string, number>>();
+  const index = (s: NetlinkSocket, name: string): number => {
+    let m = indexes.get(s);
+    if (!m) indexes.set(s, (m = new Map()));
+    let i = m.get(name);
+    if (i === undefined) m.set(name, (i = requireLink(s, name).index));
+    return i;
+  };
   try {
     for (const op of ops) {
       switch (op.op) {
@@ -54,11 +64,11 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
           }
           break;
         case "bridge-mac":
-          setMac(host, requireLink(host, op.bridge).index, op.mac);
+          setMac(host, index(host, op.bridge), op.mac);
           break;
         case "bridge-address":
           try {
-            addAddress(host, requireLink(host, op.bridge).index, op.cidr);
+            addAddress(host, index(host, op.bridge), op.cidr);
           } catch (e) {
             if (!isExists(e)) throw e;
           }
@@ -69,14 +79,16 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
           writeFileSync(`/sys/class/net/${op.name}/brport/hairpin_mode`, "1");
           break;
         case "host-up":
-          setUp(host, requireLink(host, op.name).index);
+          setUp(host, index(host, op.name));
           break;
         case "create-veth": {
-          const master = requireLink(host, op.bridge).index;
+          const master = index(host, op.bridge);
           if (!netnsPath) throw new EngineError("internal", "veth plan needs a container network namespace");
           const fd = openSync(netnsPath, "r");
           try {
-            createVethPair(host, op.hostVeth, op.ifName, { netnsFd: fd, mac: op.mac, mtu: op.mtu }, { mtu: op.mtu, master });
+            // the host end up as it is made (its peer cannot be: veth_open refuses ENOTCONN until the
+            // pair is linked, after the peer's own configuration)
+            createVethPair(host, op.hostVeth, op.ifName, { netnsFd: fd, mac: op.mac, mtu: op.mtu }, { mtu: op.mtu, master, up: true });
           } finally {
             closeSync(fd);
           }
@@ -84,17 +96,17 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
         }
         case "ns-up": {
           const s = inNs();
-          setUp(s, requireLink(s, op.name).index);
+          setUp(s, index(s, op.name));
           break;
         }
         case "ns-address": {
           const s = inNs();
-          addAddress(s, requireLink(s, op.name).index, op.cidr);
+          addAddress(s, index(s, op.name), op.cidr);
           break;
         }
         case "ns-default-route": {
           const s = inNs();
-          addRoute(s, { gateway: op.gateway, oif: requireLink(s, op.name).index });
+          addRoute(s, { gateway: op.gateway, oif: index(s, op.name) });
           break;
         }
       }

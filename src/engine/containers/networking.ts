@@ -227,7 +227,8 @@ export async function wire(
     for (const [net, es] of Object.entries(endpointsOf(cfg))) {
       const user = net !== DEFAULT_NETWORK;
       const names = user ? [...new Set([cfg.Name.slice(1), ...(es.Aliases ?? []), shortId(id)])] : undefined;
-      eps.push(nets.mgr.connect(pid, net, { containerId: id, ip: es.IPAddress || undefined, mac: es.MacAddress || undefined, names }));
+      // (a start: the namespace is the shim's, whose child has brought lo up)
+      eps.push(nets.mgr.connect(pid, net, { containerId: id, ip: es.IPAddress || undefined, mac: es.MacAddress || undefined, names, loUp: true }));
       if (user) {
         // a DNS server that cannot start (e.g. port 53 on the gateway taken by a host resolver bound to
         // 0.0.0.0) costs name resolution, not the container: it gets the host's resolvers instead

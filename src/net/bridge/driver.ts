@@ -58,7 +58,7 @@ export class BridgeDriver implements EndpointDriver {
     ensureNat(this.ctx.natTable, rec);
   }
 
-  planEndpoint(rec: NetworkRecord, e: { ip: string; ifName: string; mac?: string; defaultRoute: boolean }): DriverEndpoint {
+  planEndpoint(rec: NetworkRecord, e: { ip: string; ifName: string; mac?: string; defaultRoute: boolean; loUp?: boolean }): DriverEndpoint {
     return planEndpoint(rec, { ...e, hostVeth: hostVethName(randomBytes(4)) });
   }
 

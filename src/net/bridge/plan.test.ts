@@ -38,11 +38,18 @@ test("an endpoint: veth with docker's MAC, lo and eth0 up, address, default rout
   expect(p.ops).toEqual([
     { op: "create-veth", hostVeth: "veth1234567", ifName: "eth0", mac: "02:42:ac:11:00:02", mtu: 1500, bridge: "berth0" },
     { op: "hairpin", name: "veth1234567" },
-    { op: "host-up", name: "veth1234567" },
     { op: "ns-up", name: "lo" },
     { op: "ns-address", name: "eth0", cidr: "172.17.0.2/16" },
     { op: "ns-up", name: "eth0" },
     { op: "ns-default-route", gateway: "172.17.0.1", name: "eth0" },
+  ]);
+  // a namespace berth's shim made has lo up already
+  expect(planEndpoint(net, { ip: "172.17.0.2", hostVeth: "veth1234567", ifName: "eth0", loUp: true }).ops.map((o) => o.op)).toEqual([
+    "create-veth",
+    "hairpin",
+    "ns-address",
+    "ns-up",
+    "ns-default-route",
   ]);
   const internal = planEndpoint({ ...net, internal: true }, { ip: "172.17.0.3", hostVeth: "veth7654321", ifName: "eth1", mac: "02:00:00:00:00:09" });
   expect(internal.mac).toBe("02:00:00:00:00:09");

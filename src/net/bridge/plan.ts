@@ -47,17 +47,20 @@ export function hostVethName(random: Uint8Array): string {
 }
 
 /**
- * One container endpoint: veth pair into the container netns, lo and ifName up with the address, and
+ * One container endpoint: veth pair into the container netns, lo (unless `loUp`) and ifName up with the address, and
  * a default route through the gateway unless the network is internal or `defaultRoute` is false.
  */
-export function planEndpoint(net: NetworkRecord, e: { ip: string; hostVeth: string; ifName: string; mac?: string; defaultRoute?: boolean }): EndpointPlan {
+export function planEndpoint(
+  net: NetworkRecord,
+  e: { ip: string; hostVeth: string; ifName: string; mac?: string; defaultRoute?: boolean; loUp?: boolean },
+): EndpointPlan {
   const prefixLen = parseSubnet(net.subnet).prefixLen;
   const mac = e.mac ?? macFromIp(e.ip);
   const ops: NetOp[] = [
     { op: "create-veth", hostVeth: e.hostVeth, ifName: e.ifName, mac, mtu: net.mtu, bridge: net.bridge },
     { op: "hairpin", name: e.hostVeth },
-    { op: "host-up", name: e.hostVeth },
-    { op: "ns-up", name: "lo" },
+    // lo: already up in a namespace berth's shim made (runtime/shim.c lo_up), else brought up here
+    ...(e.loUp ? [] : [{ op: "ns-up", name: "lo" } as const]),
     { op: "ns-address", name: e.ifName, cidr: `${e.ip}/${prefixLen}` },
     { op: "ns-up", name: e.ifName },
   ];
