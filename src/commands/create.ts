@@ -139,7 +139,11 @@ export async function createWithPull<T>(ctx: Context, flags: Record<string, unkn
     return await create();
   } catch (e) {
     const policy = String(flags.pull ?? "missing");
-    if (!(e instanceof EngineError && e.kind === "not_found" && e.message.startsWith("No such image:")) || policy === "never") throw e;
+    if (!(e instanceof EngineError && e.kind === "not_found" && e.message.startsWith("No such image:"))) throw e;
+    if (policy === "never") {
+      const { normalizeRef } = await import("../engine/index.ts");
+      throw new EngineError("not_found", `No such image: ${normalizeRef(image)}`, { cause: e });
+    }
     await ensureImage(ctx, { ...flags, pull: "missing" }, image);
     return create();
   }
@@ -161,7 +165,8 @@ export default defineBerthCommand({
   async run(input) {
     checkPull(input.flags);
     checkCidfile(input.flags);
-    await ensureImage(input.ctx, input.flags, input.positionals[0]!);
+    // as docker's CLI: create first, pull on its 404 (createWithPull); --pull=always pulls before
+    if (String(input.flags.pull ?? "missing") === "always") await ensureImage(input.ctx, input.flags, input.positionals[0]!);
     const svc = (await input.ctx.engine()).containers;
     const { parseCreateFlags, daemonLog } = await import("./_container-opts.ts");
     const { request, name, platform } = parseCreateFlags(input, { detach: false, clientEnv: input.ctx.env, defaultLog: daemonLog(input.ctx) });

@@ -32,12 +32,14 @@ export default defineBerthCommand({
     const { flags, ctx } = input;
     checkPull(flags);
     checkCidfile(flags);
-    // a failed pull is run's engine error, 125 (pull on its own exits 1): the "run" policy
-    await ensureImage(ctx, flags, input.positionals[0]!);
+    // a failed pull is run's engine error, 125 (pull on its own exits 1): the "run" policy. Only
+    // --pull=always pulls first; a missing image is the create's 404, then the pull (createWithPull)
+    if (String(flags.pull ?? "missing") === "always") await ensureImage(ctx, flags, input.positionals[0]!);
     const detach = !!flags.detach;
     // docker's client checks the keys before it creates anything
     const keys = detach ? undefined : detachKeys(flags["detach-keys"], ctx.env);
     const svc = (await ctx.engine()).containers;
+    mark("command: engine opened");
     // loaded once the engine is (start-up: the command's own module stays small)
     const [{ parseCreateFlags, daemonLog }, { isatty }] = await Promise.all([import("./_container-opts.ts"), import("../engine/index.ts")]);
     const { request, name, platform } = parseCreateFlags(input, { detach, clientEnv: ctx.env, defaultLog: daemonLog(ctx) });
