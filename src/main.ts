@@ -67,6 +67,12 @@ const globalFlags: FlagsDef = {
   help: { type: "boolean", alias: "h", description: "Print usage" },
 };
 
+/** SIGCHLD for the runtime's waits (runtime/spawn.ts waitExit), listened to only while one waits */
+const childSignal = (listener: () => void): (() => void) => {
+  process.on("SIGCHLD", listener);
+  return () => process.off("SIGCHLD", listener);
+};
+
 /** the daemon config file's network settings (the environment's win): default-address-pools as "BASE/size,…" */
 function daemonNetwork(daemon: DaemonConfig): { addressPools?: string } {
   const pools = daemon["default-address-pools"];
@@ -194,6 +200,7 @@ async function main(argv: string[]): Promise<number> {
     daemonConfigFile: String(g.flags["config-file"] || "") || undefined,
     engine: () =>
       (enginePromise ??= import("./engine/index.ts")
+        .then((m) => (m.useChildSignal(childSignal), m))
         .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
         .catch((e) => {
           throw rootDenied(e, root) ?? e;

@@ -362,6 +362,10 @@ export async function parsePruneFilters(filters: string[]): Promise<PruneFilter>
   return (await import("./system.ts")).parsePruneFilters(filters);
 }
 
+/** how a container's exit reaches its waiter at once: the command layer passes SIGCHLD's listener
+ * (main.ts: a SIGCHLD listener); without it the runtime polls */
+export { useChildSignal, type ChildSignal } from "../runtime/index.ts";
+
 // ------------------------------------------------ registries, from the client's side (docker login/logout)
 
 export { dockerConfigPath } from "../image/registry/auth.ts";

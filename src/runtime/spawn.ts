@@ -443,9 +443,16 @@ function childError([step, errno, index]: [number, number, number], plan: ShimPl
 
 /**
  * SIGCHLD wakes a waiter at once (the container's PID 1 and exec'd processes are this process's
- * children); the poll stays as the fallback. The listener is there only while someone waits.
+ * children); the poll stays as the fallback. The runtime does not touch the process: the command layer
+ * hands in how to listen (main.ts: a SIGCHLD listener), subscribed only while someone waits.
  */
+export type ChildSignal = (listener: () => void) => () => void;
+let childSignal: ChildSignal | undefined;
+export function useChildSignal(s: ChildSignal | undefined): void {
+  childSignal = s;
+}
 const childWaiters = new Set<() => void>();
+let unsubscribe: (() => void) | undefined;
 function onChild(): void {
   for (const wake of childWaiters) wake();
 }
@@ -455,7 +462,7 @@ async function waitExit(pid: number, cgroupPath: string | undefined, layout: Cgr
   const started = performance.now();
   let wake = () => {};
   const waiter = () => wake();
-  if (childWaiters.size === 0) process.on("SIGCHLD", onChild);
+  if (childWaiters.size === 0) unsubscribe = childSignal?.(onChild);
   childWaiters.add(waiter);
   try {
     for (;;) {
@@ -474,7 +481,10 @@ async function waitExit(pid: number, cgroupPath: string | undefined, layout: Cgr
     }
   } finally {
     childWaiters.delete(waiter);
-    if (childWaiters.size === 0) process.off("SIGCHLD", onChild);
+    if (childWaiters.size === 0) {
+      unsubscribe?.();
+      unsubscribe = undefined;
+    }
   }
 }
 

@@ -8,7 +8,7 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { getWinsize, isatty, loadOciRuntime, makeRaw, setWinsize, type OciProcess, type OciResources } from "../../engine/index.ts";
+import { getWinsize, isatty, loadOciRuntime, makeRaw, setWinsize, useChildSignal, type OciProcess, type OciResources } from "../../engine/index.ts";
 import { closeSync, createReadStream, writeSync } from "node:fs";
 import { VERSION } from "../../version.ts";
 
@@ -202,6 +202,11 @@ let oci: Awaited<ReturnType<typeof loadOciRuntime>>;
 
 export async function runOci(prog: string, argv: string[], io: OciIo): Promise<number> {
   oci ??= await loadOciRuntime();
+  // `run` and `exec` wait for their process: woken by SIGCHLD, as the engine's waits are (main.ts)
+  useChildSignal((listener) => {
+    process.on("SIGCHLD", listener);
+    return () => process.off("SIGCHLD", listener);
+  });
   let g: Parsed;
   // global flags: everything up to the first word that is not a flag
   let i = 0;
