@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
-import { T, lazyLib, cstr, ptr, errno, fail } from "./_core.ts";
+import { T, lazyLib, cstr, ptr, errno, fail, keep } from "./_core.ts";
 
 const lib = lazyLib({
   syscall: { args: [T.i64, T.i64, T.ptr, T.u64], returns: T.i64 },
@@ -66,7 +66,11 @@ function progLoad(insns: Uint8Array, log: Uint8Array | null): number {
     v.setUint32(28, log.length, true); //               log_size   @28
     v.setBigUint64(32, BigInt(ptr(log)), true); //      log_buf    @32
   }
-  return bpf(BPF_PROG_LOAD, attr, "bpf(BPF_PROG_LOAD)", ["cgroup device program"]);
+  try {
+    return bpf(BPF_PROG_LOAD, attr, "bpf(BPF_PROG_LOAD)", ["cgroup device program"]);
+  } finally {
+    keep(insns, license, log); // the kernel reads them through the addresses in attr
+  }
 }
 
 /** BPF_PROG_ATTACH of program `progFd` to the cgroup directory `cgroupDir` as its device filter */

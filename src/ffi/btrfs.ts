@@ -11,7 +11,7 @@
  */
 import { closeSync, constants, lstatSync, openSync, statfsSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
-import { T, lazyLib, ptr, fail } from "./_core.ts";
+import { T, lazyLib, fail } from "./_core.ts";
 
 const lib = lazyLib({
   ioctl: { args: [T.i32, T.u64, T.ptr], returns: T.i32 },
@@ -110,7 +110,7 @@ function withDir<R>(path: string, fn: (fd: number) => R): R {
 /** failure is -1 only: GET_SUBVOL_INFO returns 1 on success (the leftover of a btrfs_search_slot
  * "not an exact match" in fs/btrfs/ioctl.c; libbtrfsutil checks `< 0` too) */
 function ioctl(fd: number, request: number, arg: Uint8Array, what: string, paths: string[]): void {
-  if (lib().ioctl(fd, request, ptr(arg)) < 0) fail("ioctl", [what, ...paths]);
+  if (lib().ioctl(fd, request, arg) < 0) fail("ioctl", [what, ...paths]);
 }
 
 /** `btrfs subvolume create DIR/NAME`: a new empty subvolume */

@@ -5,7 +5,7 @@
  * fds the native side can inherit (Bun's own sockets do not expose theirs): the 127.0.0.11 relay's UDP
  * socket and the [::] port proxies' listening sockets.
  */
-import { T, cstr, cstrArray, errno, fail, lazyLib, ptr } from "./_core.ts";
+import { T, cstr, cstrArray, errno, fail, keep, lazyLib } from "./_core.ts";
 
 const lib = lazyLib({
   fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
@@ -32,7 +32,8 @@ export function execve(argv: string[], env: Record<string, string | undefined>):
   const a = cstrArray(argv);
   const e = cstrArray(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])));
   const path = cstr(argv[0]!);
-  lib().execve(ptr(path), ptr(a.array), ptr(e.array));
+  lib().execve(path, a.array, e.array);
+  keep(a.keep, e.keep); // the strings the arrays point at (execve returns only on failure)
   fail("execve", [argv[0]!], errno());
 }
 
@@ -45,7 +46,7 @@ export function boundUdpSocket(ip: string, port: number): number {
   sa[2] = port >> 8;
   sa[3] = port & 0xff;
   sa.set(ip.split(".").map(Number), 4);
-  if (lib().bind(fd, ptr(sa), 16) !== 0) {
+  if (lib().bind(fd, sa, 16) !== 0) {
     const e = errno();
     lib().close(fd);
     fail("bind", [`${ip}:${port}`], e);
@@ -71,9 +72,9 @@ export function listeningTcp6Socket(port: number): number {
     lib().close(fd);
     fail(what, [`[::]:${port}`], e);
   };
-  step("setsockopt", lib().setsockopt(fd, 41 /* IPPROTO_IPV6 */, 26 /* IPV6_V6ONLY */, ptr(one), 4));
-  step("setsockopt", lib().setsockopt(fd, 1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, ptr(one), 4));
-  step("bind", lib().bind(fd, ptr(sa), 28));
+  step("setsockopt", lib().setsockopt(fd, 41 /* IPPROTO_IPV6 */, 26 /* IPV6_V6ONLY */, one, 4));
+  step("setsockopt", lib().setsockopt(fd, 1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, one, 4));
+  step("bind", lib().bind(fd, sa, 28));
   step("listen", lib().listen(fd, 128));
   return fd;
 }

@@ -50,7 +50,7 @@ export function sendFdTo(path: string, fd: number, name: string): void {
     const p = Buffer.from(path);
     if (p.length >= 108) throw new Error(`console socket path too long: ${path}`);
     p.copy(addr, 2);
-    if (lib().connect(s, ptr(addr), 2 + p.length + 1) !== 0) fail("connect", [path]);
+    if (lib().connect(s, addr, 2 + p.length + 1) !== 0) fail("connect", [path]);
     const data = Buffer.from(name);
     // struct iovec { void *base; size_t len; }
     const iov = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length)]);
@@ -62,7 +62,9 @@ export function sendFdTo(path: string, fd: number, name: string): void {
     cmsg.writeInt32LE(fd, 16);
     // struct msghdr { name, namelen(+pad), iov, iovlen, control, controllen, flags(+pad) }
     const msg = new BigUint64Array([0n, 0n, BigInt(ptr(iov)), 1n, BigInt(ptr(cmsg)), 24n, 0n]);
-    if (Number(lib().sendmsg(s, ptr(msg), 0)) < 0) fail("sendmsg", [path]);
+    const sent = Number(lib().sendmsg(s, msg, 0));
+    keep(data, iov, cmsg); // reached by the kernel only through the addresses in msg and iov
+    if (sent < 0) fail("sendmsg", [path]);
   } finally {
     lib().close(s);
   }

@@ -77,11 +77,10 @@ function openPtyAt(dirfd: number, rel: string, shown: string): ContainerPty {
     keep(path, how);
     if (master < 0) fail("openat2", [shown]);
     const zero = new Int32Array(1);
-    const unlocked = libp().ioctl(master, TIOCSPTLCK, ptr(zero));
-    keep(zero);
+    const unlocked = libp().ioctl(master, TIOCSPTLCK, zero);
     if (unlocked !== 0) fail("ioctl", ["TIOCSPTLCK"]);
     const n = new Uint32Array(1);
-    if (libp().ioctl(master, TIOCGPTN, ptr(n)) !== 0) fail("ioctl", ["TIOCGPTN"]);
+    if (libp().ioctl(master, TIOCGPTN, n) !== 0) fail("ioctl", ["TIOCGPTN"]);
     const slave = lib().ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) fail("ioctl", ["TIOCGPTPEER"]);
     return { master, slave, name: `/dev/pts/${n[0]}` };

@@ -15,6 +15,7 @@
  */
 import { dlopen, FFIType as T, ptr, CString, type Pointer } from "bun:ffi";
 import { EngineError, SyscallError } from "../lib/errors.ts";
+import { keep } from "./_core.ts";
 
 export const LIBZ = "libz.so.1";
 
@@ -104,6 +105,7 @@ export class Inflater implements Disposable {
     v.setBigUint64(OFF_NEXT_OUT, BigInt(ptr(out, outOff)), true);
     v.setUint32(OFF_AVAIL_OUT, outLen, true);
     const rc = z().inflate(sp, Z_NO_FLUSH);
+    keep(input, out); // zlib reached them through next_in/next_out only
     this.consumed = inLen - v.getUint32(OFF_AVAIL_IN, true);
     this.produced = outLen - v.getUint32(OFF_AVAIL_OUT, true);
     if (rc === Z_OK || rc === Z_STREAM_END || rc === Z_BUF_ERROR) return rc;
