@@ -197,8 +197,24 @@ describe("NET I/O and BLOCK I/O parsers", () => {
     });
   });
   test("blkio v1 rows and v2 io.stat", () => {
-    expect(parseBlkio("8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n", "v1")).toEqual({ read: 10, write: 20 });
-    expect(parseBlkio("", "v2")).toEqual({ read: 0, write: 0 });
+    expect(parseBlkio("8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n", "v1")).toEqual({
+      read: 10,
+      write: 20,
+      devices: [
+        { major: 8, minor: 0, op: "Read", value: 10 },
+        { major: 8, minor: 0, op: "Write", value: 20 },
+        { major: 8, minor: 0, op: "Total", value: 30 },
+      ],
+    });
+    expect(parseBlkio("", "v2")).toEqual({ read: 0, write: 0, devices: [] });
+    expect(parseBlkio("253:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n", "v2")).toEqual({
+      read: 4096,
+      write: 8192,
+      devices: [
+        { major: 253, minor: 0, op: "read", value: 4096 },
+        { major: 253, minor: 0, op: "write", value: 8192 },
+      ],
+    });
   });
 });
 

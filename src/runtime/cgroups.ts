@@ -354,6 +354,8 @@ export interface CgroupStats {
   /** bytes read from / written to block devices, as docker's BLOCK I/O sums them */
   blkioRead: number;
   blkioWrite: number;
+  /** the same per device and operation, as the kernel counts them */
+  blkioDevices?: BlkioRow[];
   /** CPU time in user and kernel mode (v2 cpu.stat, v1 cpuacct.stat), ns */
   cpuUserNs?: number;
   cpuSystemNs?: number;
@@ -381,20 +383,40 @@ export function parseKeyValues(text: string): Record<string, number> {
  * containerd read: the CFQ/BFQ scheduler's recursive counters when the kernel has them, else
  * blk-throttle's (which counts only bios of a cgroup that has a throttle rule on that device).
  */
-export function parseBlkio(text: string, kind: "v1" | "v2"): { read: number; write: number } {
+export function parseBlkio(text: string, kind: "v1" | "v2"): { read: number; write: number; devices: BlkioRow[] } {
   let read = 0,
     write = 0;
+  const devices: BlkioRow[] = [];
   for (const line of text.split("\n")) {
+    const dev = /^(\d+):(\d+)\s/.exec(line);
     if (kind === "v2") {
-      read += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
-      write += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      const r = Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      const w = Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      read += r;
+      write += w;
+      // dockerd's rows for cgroup v2: "read" and "write" per device
+      if (dev)
+        devices.push(
+          { major: Number(dev[1]), minor: Number(dev[2]), op: "read", value: r },
+          { major: Number(dev[1]), minor: Number(dev[2]), op: "write", value: w },
+        );
       continue;
     }
     const [, op, value] = line.trim().split(/\s+/);
     if (/^read$/i.test(op ?? "")) read += Number(value) || 0;
     else if (/^write$/i.test(op ?? "")) write += Number(value) || 0;
+    // v1: every row of the file as runc reads it (Read, Write, Sync, Async, Discard, Total)
+    if (dev && op) devices.push({ major: Number(dev[1]), minor: Number(dev[2]), op, value: Number(value) || 0 });
   }
-  return { read, write };
+  return { read, write, devices };
+}
+
+/** one row of docker's blkio_stats.io_service_bytes_recursive */
+export interface BlkioRow {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
 }
 
 const V1_BLKIO_FILES = [
@@ -424,6 +446,7 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
       pids: num(read(`${d}/pids.current`)),
       blkioRead: io.read,
       blkioWrite: io.write,
+      blkioDevices: io.devices,
       cpuUserNs: (cpu.user_usec ?? 0) * 1000,
       cpuSystemNs: (cpu.system_usec ?? 0) * 1000,
       throttling: { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledNs: (cpu.throttled_usec ?? 0) * 1000 },
@@ -437,7 +460,7 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
   let limit = num(at("memory", "memory.limit_in_bytes"));
   if (limit >= 2 ** 62) limit = Infinity; // v1 reports "unlimited" as PAGE_COUNTER_MAX pages
   // the first file that exists and has per-device rows (a kernel without CFQ has the file but only "Total 0")
-  let io = { read: 0, write: 0 };
+  let io: ReturnType<typeof parseBlkio> = { read: 0, write: 0, devices: [] };
   for (const f of V1_BLKIO_FILES) {
     const text = at("blkio", f);
     if (text === undefined || !/^\S+ (Read|Write) /m.test(text)) continue;
@@ -455,6 +478,7 @@ export function stats(path: string, layout = detectLayout()): CgroupStats {
     pids: num(at("pids", "pids.current")),
     blkioRead: io.read,
     blkioWrite: io.write,
+    blkioDevices: io.devices,
     cpuUserNs: (acct.user ?? 0) * 1e7,
     cpuSystemNs: (acct.system ?? 0) * 1e7,
     ...(percpu.length ? { percpuNs: percpu } : {}),

@@ -71,7 +71,13 @@ import os, time, docker
 c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"], version="auto")
 busy = c.containers.run("busybox", ["sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 60"], detach=True)
 quiet = c.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
+writer = c.containers.run("busybox", ["sh", "-c", "dd if=/dev/zero of=/x bs=64k count=16 oflag=direct; sleep 60"], detach=True, network_mode="none")
 time.sleep(1.5)
+rows = writer.stats(stream=False)["blkio_stats"]["io_service_bytes_recursive"] or []
+w = [r for r in rows if r["op"].lower() == "write" and r["value"] >= 1048576]
+dev = os.stat("${d.dir}").st_dev
+print("blkio", len(w) > 0, all(r["major"] > 0 for r in rows), (w[0]["major"], w[0]["minor"]) == (os.major(dev), os.minor(dev)) if w else None)
+writer.remove(force=True)
 s = busy.stats(stream=False)
 u = s["cpu_stats"]["cpu_usage"]
 print("user", u["usage_in_usermode"] > 0, "total", u["total_usage"] > 0)
@@ -86,6 +92,8 @@ quiet.remove(force=True)
     expect(out).toContain("memstat True\n");
     expect(out).toContain("nets ['eth0']\n");
     expect(out).toContain("none-nets False\n");
+    // the container's own writes, on the device under the daemon's root (dockerd's rows, not a 0:0 sum)
+    expect(out).toContain("blkio True True True\n");
   });
 });
 

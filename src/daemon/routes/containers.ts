@@ -265,12 +265,8 @@ function statsDoc(ctx: DaemonContext, id: string, prev?: Record<string, unknown>
     read: new Date().toISOString(),
     preread: (prev?.read as string) ?? "0001-01-01T00:00:00Z",
     pids_stats: { current: s.pids, limit: cfg.HostConfig.PidsLimit || 0 },
-    blkio_stats: {
-      io_service_bytes_recursive: [
-        { major: 0, minor: 0, op: "read", value: s.blkioRead },
-        { major: 0, minor: 0, op: "write", value: s.blkioWrite },
-      ],
-    },
+    // per device, as dockerd gives them (null when the cgroup has none, as its nil slice)
+    blkio_stats: { io_service_bytes_recursive: s.blkioDevices?.length ? s.blkioDevices : null },
     num_procs: 0,
     storage_stats: {},
     cpu_stats: cpu,

@@ -469,12 +469,8 @@ export class OciRuntime {
         cpu: { usage: { total: s.cpuNs }, throttling: {} },
         memory: { usage: { usage: s.memoryUsage, limit: lim }, raw: {} },
         pids: { current: s.pids },
-        blkio: {
-          ioServiceBytesRecursive: [
-            { major: 0, minor: 0, op: "Read", value: s.blkioRead },
-            { major: 0, minor: 0, op: "Write", value: s.blkioWrite },
-          ],
-        },
+        // runc's rows: per device and operation as the cgroup file has them
+        blkio: { ioServiceBytesRecursive: s.blkioDevices ?? [] },
         hugetlb: {},
         intel_rdt: {},
         network_interfaces: null,
