@@ -6,7 +6,7 @@
  */
 import { ptyDriver } from "../helpers/pty.ts";
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { berth, berthArgv } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
@@ -165,7 +165,13 @@ describe.skipIf(!rootEnabled)("client mode against berth daemon", () => {
     expect(cat.stdout).toBe("one\none\ndeep\n");
     const out = join(dir, "cp-out");
     mkdirSync(out);
+    // what a killed copy left (its pid gone) is swept by the next copy there; a live one's stays
+    mkdirSync(join(out, ".berth-cp-4194999-dead01/tree"), { recursive: true });
+    mkdirSync(join(out, `.berth-cp-${process.pid}-live01`));
     expect((await client(["cp", "files:/tmp/tree", out])).exitCode).toBe(0);
+    expect(existsSync(join(out, ".berth-cp-4194999-dead01"))).toBe(false);
+    expect(existsSync(join(out, `.berth-cp-${process.pid}-live01`))).toBe(true);
+    rmSync(join(out, `.berth-cp-${process.pid}-live01`), { recursive: true });
     expect((await client(["cp", "files:/tmp/one.txt", join(out, "copy.txt")])).exitCode).toBe(0);
     expect(readFileSync(join(out, "tree/sub/deep.txt"), "utf8")).toBe("deep\n");
     expect(readFileSync(join(out, "copy.txt"), "utf8")).toBe("one\n");

@@ -41,6 +41,30 @@ function posixRoot(p: string): boolean {
   return !/(^|\/)\.$/.test(p) && posix.normalize(`/${p}`) === "/";
 }
 
+/** the staging directory of a copy out of a container: `.berth-cp-<pid>-<random>` beside its destination */
+const STAGE_PREFIX = ".berth-cp-";
+
+/** a staging directory left by a copy that was killed (its pid is gone) goes with the next copy there */
+function sweepStaging(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // unreadable: mkdtemp below reports the real problem
+  }
+  for (const n of names) {
+    const pid = Number(/^\.berth-cp-(\d+)-/.exec(n)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // its copy is still running
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ESRCH") continue; // EPERM: alive, someone else's
+    }
+    rmSync(join(dir, n), { recursive: true, force: true });
+  }
+}
+
 async function fromContainer(api: ApiClient, ctr: string, src: string, dst: string, follow: boolean) {
   if (src === "") throw new EngineError("invalid_argument", "filesystem path cannot be empty");
   if (dst !== "-") {
@@ -63,7 +87,9 @@ async function fromContainer(api: ApiClient, ctr: string, src: string, dst: stri
   const intoDir = existsSync(target) && statSync(target).isDirectory();
   // the container's root comes as "/", "/bin", … (dockerd): its content is the copy, no top entry
   const wholeRoot = posixRoot(path);
-  const stage = mkdtempSync(join(intoDir && !wholeRoot ? target : dirname(target), ".berth-cp-"));
+  const stageDir = intoDir && !wholeRoot ? target : dirname(target);
+  sweepStaging(stageDir);
+  const stage = mkdtempSync(join(stageDir, `${STAGE_PREFIX}${process.pid}-`));
   try {
     const tar = Bun.spawn(["tar", "-x", "-f", "-", "-C", stage, "--no-same-owner"], { stdin: "pipe", stderr: "pipe" });
     for await (const b of body) {
