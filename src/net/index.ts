@@ -64,7 +64,7 @@ import { DEFAULT_TABLE, addPorts, removePorts, type PortMapping } from "./nat.ts
 import { collides, type PortBinding, type PortSpec } from "./ports.ts";
 import { NetworkStore, type NetworkRecord } from "./store.ts";
 import { claimLease, dropLeases, LEASE_DIR } from "./leases.ts";
-import { isEndpointDriver, networkDriver, type DriverContext, type EndpointDriver, type NetworkDriver } from "./driver.ts";
+import { isEndpointDriver, networkDriver, type DriverContext, type DriverEndpoint, type EndpointDriver, type NetworkDriver } from "./driver.ts";
 import { DEFAULT_NETWORK, isReservedNetworkName } from "./modes.ts";
 import { planLoopback } from "./null.ts";
 
@@ -178,6 +178,9 @@ export interface Endpoint {
   ports: PortBinding[];
 }
 
+/** an endpoint prepared (address recorded, bridge and NAT there) and not yet joined: NetworkManager.prepare */
+export type PreparedEndpoint = DriverEndpoint & { subnet: string; internal?: boolean; driver: EndpointDriver };
+
 export interface CreateNetworkOptions {
   subnet?: string;
   gateway?: string;
@@ -255,10 +258,18 @@ export class NetworkManager {
    * everything this call made is undone and the first error is thrown.
    */
   connect(pid: number, network: string, o: ConnectOptions): Endpoint {
-    const nsPath = `/proc/${pid}/ns/net`;
-    this.refuseHostNetns(nsPath, pid);
+    this.refuseHostNetns(`/proc/${pid}/ns/net`, pid);
+    return this.join(pid, this.prepare(network, o), o);
+  }
+
+  /**
+   * connect()'s first half, which needs no process yet: the address allocated and recorded, the bridge
+   * and NAT made sure of (a start does it before its clone, so that the child's mounts overlap the
+   * join). An endpoint prepared and never joined is freed like any other: disconnect, rm, releaseStale.
+   */
+  prepare(network: string, o: ConnectOptions): PreparedEndpoint {
     using host = new NetlinkSocket();
-    const plan = this.store.withLock(() => {
+    return this.store.withLock(() => {
       mark("net: locked");
       const rec = network === DEFAULT_NETWORK ? this.defaultLocked() : this.store.get(network);
       mark("net: record read");
@@ -285,10 +296,17 @@ export class NetworkManager {
       const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway, loUp: o.loUp });
       rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
       this.store.put(rec, false);
+      mark("net: address recorded");
       return { ...p, subnet: rec.subnet, internal: rec.internal, driver };
     });
+  }
+
+  /** connect()'s second half: the prepared endpoint's veth into /proc/<pid>/ns/net, configured; its ports */
+  join(pid: number, plan: PreparedEndpoint, o: ConnectOptions): Endpoint {
+    const nsPath = `/proc/${pid}/ns/net`;
+    const network = plan.network;
+    using host = new NetlinkSocket();
     let ports: PortBinding[] = [];
-    mark("net: address recorded");
     try {
       plan.driver.join(host, plan, nsPath);
       mark("net: endpoint joined");

@@ -39,6 +39,7 @@ import {
   type LinkEntry,
   type PortBinding,
   type PortSpec,
+  type PreparedEndpoint,
 } from "../../net/index.ts";
 import { startTcp6Proxy } from "../../net/proxy.ts";
 import { closeFd } from "../../ffi/container-io.ts";
@@ -198,9 +199,36 @@ function addressOn(nets: NetworkService, network: string, id: string): string | 
 }
 
 /**
- * The beforeStart hook's work for a bridge-mode container: join every network (primary first, so it
- * gets eth0 and the default route), start user networks' DNS, then write /etc/hosts and resolv.conf
- * with the address (the shim binds them after the hook). On error everything joined is undone.
+ * A bridge-mode start's network work that needs no process, done before the clone: leftovers of a
+ * crashed earlier start detached, then every network's endpoint prepared (primary first, so it gets
+ * eth0 and the default route): address recorded, bridge and NAT made sure of. The child's mounts then
+ * overlap the joins in wire(). On error what was prepared is undone; prepared endpoints of a start
+ * that fails later go with its detachNetworks (afterExit).
+ */
+export function prepareWire(nets: NetworkService, cfg: ContainerConfigFile): PreparedEndpoint[] {
+  const id = cfg.Id;
+  detachAll(nets, id); // leftovers of a crashed earlier start
+  mark("net: leftovers detached");
+  const prepared: PreparedEndpoint[] = [];
+  try {
+    for (const [net, es] of Object.entries(endpointsOf(cfg))) {
+      const names = net !== DEFAULT_NETWORK ? [...new Set([cfg.Name.slice(1), ...(es.Aliases ?? []), shortId(id)])] : undefined;
+      // (a start: the namespace will be the shim's, whose child brings lo up)
+      prepared.push(nets.mgr.prepare(net, { containerId: id, ip: es.IPAddress || undefined, mac: es.MacAddress || undefined, names, loUp: true }));
+    }
+  } catch (e) {
+    try {
+      detachAll(nets, id);
+    } catch {} // the prepare's error is the one to report; what stays is reclaimed by rm or releaseStale
+    throw e;
+  }
+  return prepared;
+}
+
+/**
+ * The beforeStart hook's work for a bridge-mode container: join every prepared endpoint (prepareWire),
+ * start user networks' DNS, then write /etc/hosts and resolv.conf with the address (the shim binds them
+ * after the hook). On error everything joined is undone.
  */
 /** `stopRelay` ends what this process serves for the container: the 127.0.0.11 relay and the [::] port proxies */
 export async function wire(
@@ -208,6 +236,7 @@ export async function wire(
   cfg: ContainerConfigFile,
   pid: number,
   links: LinkEntry[],
+  prepared: PreparedEndpoint[],
   o: { relayFd?: boolean } = {},
 ): Promise<{
   endpoints: Endpoint[];
@@ -216,19 +245,16 @@ export async function wire(
   proxies?: { fd: number; target: string; port: number }[];
 }> {
   const id = cfg.Id;
-  detachAll(nets, id); // leftovers of a crashed earlier start
-  mark("net: leftovers detached");
   const eps: Endpoint[] = [];
   let dnsOk = true;
   let relay: { stop(): void } | undefined;
   const proxies: { stop(): void }[] = [];
   const nativeProxies: { fd: number; target: string; port: number }[] = [];
   try {
-    for (const [net, es] of Object.entries(endpointsOf(cfg))) {
+    for (const plan of prepared) {
+      const net = plan.network;
       const user = net !== DEFAULT_NETWORK;
-      const names = user ? [...new Set([cfg.Name.slice(1), ...(es.Aliases ?? []), shortId(id)])] : undefined;
-      // (a start: the namespace is the shim's, whose child has brought lo up)
-      eps.push(nets.mgr.connect(pid, net, { containerId: id, ip: es.IPAddress || undefined, mac: es.MacAddress || undefined, names, loUp: true }));
+      eps.push(nets.mgr.join(pid, plan, { containerId: id }));
       if (user) {
         // a DNS server that cannot start (e.g. port 53 on the gateway taken by a host resolver bound to
         // 0.0.0.0) costs name resolution, not the container: it gets the host's resolvers instead

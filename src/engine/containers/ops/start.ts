@@ -112,8 +112,10 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
     // (--network none needs nothing here: the runtime brings lo up in every new network namespace)
     const links = linkedContainers(d, cfg);
     linkEnv = links.env;
+    // the address, bridge and NAT now; the veths once the child exists (its mounts overlap them)
+    const prepared = netw.prepareWire(d.networks, cfg);
     beforeStart = async (pid) => {
-      const w = await netw.wire(d.networks, cfg, pid, links.hosts, { relayFd: o.nativeRelay });
+      const w = await netw.wire(d.networks, cfg, pid, links.hosts, prepared, { relayFd: o.nativeRelay });
       if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
       if (w.relay) out.relay = w.relay;
       if (w.proxies?.length) out.proxies = w.proxies;
