@@ -37,7 +37,7 @@ import { readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import { mark } from "../lib/trace.ts";
 import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
-import { openLayerLane } from "./_layer-stream.ts";
+import { freshChunkBound, openLayerLane, settleLayerMemory } from "./_layer-stream.ts";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -219,6 +219,8 @@ async function fetchLayers(
   const independent = opts.unpackAtOnce === true && images.snapshots.independentLayers === true;
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
+  // every HTTP chunk is a fresh buffer: bounded by bytes, not by RSS growth (_layer-stream.ts)
+  const collectFresh = freshChunkBound();
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
   const check = () => {
@@ -314,7 +316,7 @@ async function fetchLayers(
           check();
           w.write(c);
           got += c.length;
-          collect(c.length);
+          collectFresh(c.length);
           const now = Date.now();
           if (now - lastEmit > 100 || got === d.size) {
             lastEmit = now;
@@ -379,6 +381,7 @@ async function fetchLayers(
         check();
         if (!snapExists) {
           emit({ type: "layer", id, status: "Extracting" });
+          settleLayerMemory();
           await apply(i);
           mark(`pull: layer ${i} applied`);
         }
