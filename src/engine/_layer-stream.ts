@@ -201,6 +201,36 @@ export function storedLayerRing(path: string): RingOptions {
   return n === 2 && head[0] === 0x1f && head[1] === 0x8b ? { ring: 256 << 10, chunk: 128 << 10 } : LAYER_RING;
 }
 
+/**
+ * The chunks of a file this process is still appending to (a layer's ingest while its download goes
+ * on), read at the writer's heels through a ring like storedLayerRing's (a piece lives until the
+ * next read). When the reader has caught up it waits for `more()`: true once more bytes may be there,
+ * false when the writer is done (the rest is then read to the end); a rejection is the writer's
+ * failure. Takes `fd` over, opened by the caller while the file was still where it could open it.
+ */
+export async function* followFile(fd: number, more: () => Promise<boolean>, o = { ring: 256 << 10, chunk: 128 << 10 }): AsyncGenerator<Uint8Array> {
+  try {
+    const ring = new Uint8Array(o.ring);
+    let pos = 0;
+    let at = 0;
+    let writing = true;
+    for (;;) {
+      if (pos + o.chunk > ring.length) pos = 0;
+      const n = readSync(fd, ring, pos, o.chunk, at);
+      if (n > 0) {
+        at += n;
+        yield ring.subarray(pos, pos + n);
+        pos += n;
+        continue;
+      }
+      if (!writing) return;
+      writing = await more();
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** how long the JS side sleeps when the native thread has nothing for it (or no room) */
 const POLL_MS = 1;
 
