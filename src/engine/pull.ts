@@ -64,9 +64,10 @@ export interface PullOptions extends SessionOptions {
    * gzip inflate (tar/compress.ts inflateGzip): "libz" (default) or "native", Bun's zlib: 0.8 s less
    * CPU on that image (371 MB inflated in 0.67 s vs 1.22 s), but loading node:zlib and node:stream
    * costs ~9 MB of RSS, which puts a pull above the 64 MB bound (64–71 MB against 56–62 MB).
-   * "thread": libz and the diffID's SHA-256 on a native thread per layer (ffi/layer-inflate.ts), the
-   * JS thread left with HTTP, tar and the writes; measured on 2 cores shared with other work, no wall
-   * time gained and 2–5 MB more peak RSS (bench/README.md, issue 13), so not the default.
+   * "thread" (default where the native object is there, else "libz"): libz and the diffID's SHA-256
+   * on a native thread per layer (ffi/layer-inflate.ts), the JS thread left with HTTP, tar and the
+   * writes. With layers unpacked from their ingests as they download, measured on 2 quiet cores: the
+   * 550 MB pull 3.9–4.4 s against 4.5–4.8 s with "libz", same peak RSS (bench/README.md, issue 13).
    */
   inflater?: "libz" | "native" | "thread";
   onProgress?: (e: PullEvent) => void;
@@ -118,6 +119,7 @@ function tagOrDigest(ref: Reference): string {
 }
 
 export async function pullImage(images: ImageService, name: string, opts: PullOptions = {}): Promise<PullResult> {
+  opts = { ...opts, inflater: opts.inflater ?? "thread" };
   const ref = parseDockerRef(name);
   const emit = opts.onProgress ?? (() => {});
   const session = { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" as const };
