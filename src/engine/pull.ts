@@ -439,7 +439,19 @@ async function fetchLayers(
         settleLayerMemory();
         // a failed unpack waits for the download: a digest mismatch is the registry's word on a corrupt
         // layer, and no write to the ingest may still be under way when the pull undoes it
-        await unpack(i, source, () => downloaded, undefined, () => {}, async (e) => (await downloaded.then(() => e, (de) => de)) as unknown);
+        const downloadError = async (e: unknown): Promise<unknown> =>
+          downloaded.then(
+            () => e,
+            (de: unknown) => de,
+          );
+        await unpack(
+          i,
+          source,
+          () => downloaded,
+          undefined,
+          () => {},
+          downloadError,
+        );
         mark(`pull: layer ${i} applied`);
       }
       done[i] = true;
