@@ -432,7 +432,7 @@ async function fetchLayers(
           source = followFile(fd, more);
         } catch (e) {
           closeSync(fd);
-          await downloaded.catch(() => {});
+          await downloaded.catch(() => {}); // the parent's failure is the one to report; this only waits for the ingest writes to stop
           throw e;
         }
         emit({ type: "layer", id, status: "Extracting" });
