@@ -7,8 +7,10 @@
  * driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
  * streams straight into a parentless snapshot of its own, and only the commits go in layer order: a
  * layer waits for its parent's commit, syncfs(2) once, then commits with that parent. Otherwise a
- * layer whose parent is not yet committed is written to its ingest only, committed as a verified
- * blob, and unpacked from disk when its turn comes. Nothing is held in memory whole.
+ * layer whose parent is not yet committed downloads into its ingest at the network's pace, and once
+ * the parent is committed unpacks from that ingest file, at the download's heels where it is still
+ * running (_layer-stream.ts followFile); its blob is committed (digest verified) before its snapshot.
+ * Nothing is held in memory whole.
  *
  * Visibility: blob commit (size and digest verified, under the pull's lease so GC keeps it), snapshot
  * commit named by chain ID (after the diffID matched the config), then config, manifest, index
