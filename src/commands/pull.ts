@@ -61,7 +61,7 @@ export async function pullWithProgress(ctx: Context, ref: string, o: { quiet: bo
     insecure: await insecureFor(ctx),
     // the measured alternatives of issue 13 (engine/pull.ts PullOptions), for benches and tests
     unpackAtOnce: process.env.BERTH_PULL_UNPACK_AT_ONCE === "1",
-    inflater: process.env.BERTH_PULL_INFLATE === "native" || process.env.BERTH_PULL_INFLATE === "thread" ? process.env.BERTH_PULL_INFLATE : undefined,
+    inflater: inflaterFromEnv(process.env.BERTH_PULL_INFLATE),
     onProgress: (e) => {
       if (e.type === "start") p.line(`${e.tagOrDigest}: Pulling from ${e.repo}`);
       else if (e.type === "layer") p.layer(e.id, e.status, e.current, e.total);
@@ -99,3 +99,8 @@ export default defineBerthCommand({
     ctx.out(`${res.name}\n`);
   },
 });
+
+/** BERTH_PULL_INFLATE: libz, native or thread; anything else leaves the engine's default */
+function inflaterFromEnv(v: string | undefined): "libz" | "native" | "thread" | undefined {
+  return v === "libz" || v === "native" || v === "thread" ? v : undefined;
+}

@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
-import { openLayerLane } from "./_layer-stream.ts";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { followFile, openLayerLane } from "./_layer-stream.ts";
 import { layerInflateOrigin } from "../ffi/layer-inflate.ts";
 
 async function* pieces(b: Uint8Array, n: number): AsyncGenerator<Uint8Array> {
@@ -74,5 +77,68 @@ describe("openLayerLane", () => {
       throw new Error("connection reset");
     }
     await expect(drain(broken())).rejects.toThrow("connection reset");
+  });
+
+  // assembly.ts reads stored gzip blobs through storedLayerRing, whose pieces live only until the
+  // next read: every inflater must be done with a compressed chunk before it asks for the next
+  for (const inflater of ["libz", "native", "thread"] as const) {
+    test(`${inflater}: a compressed chunk is consumed before the next is read (one reused buffer in)`, async () => {
+      const gz = gzipSync(plain);
+      async function* reused(): AsyncGenerator<Uint8Array> {
+        const buf = new Uint8Array(40_000);
+        for (let i = 0; i < gz.length; i += buf.length) {
+          const n = Math.min(buf.length, gz.length - i);
+          buf.set(gz.subarray(i, i + n));
+          yield buf.subarray(0, n);
+          buf.fill(0xee); // the next read overwrites what the last one handed out
+        }
+      }
+      const lane = await openLayerLane(reused(), () => {}, { ...ring, inflater });
+      const parts: Uint8Array[] = [];
+      for await (const c of lane.chunks) parts.push(c.slice());
+      expect(Buffer.compare(Buffer.concat(parts), plain)).toBe(0);
+      expect(lane.diffId()).toBe(sha(plain));
+    });
+  }
+});
+
+describe("followFile", () => {
+  test("reads a file at its writer's heels to the end, and a writer's failure", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-follow-"));
+    try {
+      const path = join(dir, "data");
+      const data = new Uint8Array(1_000_000);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+      const follow = async (failAt?: number): Promise<Uint8Array> => {
+        const w = openSync(path, "w");
+        const r = openSync(path, "r");
+        let written = 0;
+        let wake: (() => void) | undefined;
+        // the writer appends 70_000 bytes per turn of the event loop, as a download does
+        const writer = (async () => {
+          try {
+            while (written < data.length) {
+              await Bun.sleep(0);
+              if (failAt !== undefined && written >= failAt) throw new Error("connection reset");
+              const n = Math.min(70_000, data.length - written);
+              writeSync(w, data, written, n, written);
+              written += n;
+              wake?.();
+            }
+          } finally {
+            closeSync(w);
+          }
+        })();
+        writer.catch(() => {});
+        const more = () => Promise.race([new Promise<boolean>((res) => (wake = () => res(true))), writer.then(() => false)]);
+        const parts: Uint8Array[] = [];
+        for await (const c of followFile(r, more, { ring: 64 << 10, chunk: 32 << 10 })) parts.push(c.slice());
+        return Buffer.concat(parts);
+      };
+      expect(Buffer.compare(await follow(), data)).toBe(0);
+      await expect(follow(300_000)).rejects.toThrow("connection reset");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

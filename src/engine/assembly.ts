@@ -35,9 +35,10 @@ export async function applyStoredLayer(
   await images.snapshots.prepare(key, parent);
   try {
     const collect = rssBound();
-    // gzip with `inflater: "thread"` inflates and hashes on a native thread (_layer-stream.ts openLayerLane)
-    // a gzip blob read for the native inflate needs no LAYER_RING lifetime (storedLayerRing)
-    const source = images.content.readChunks(blob, ring.inflater === "thread" ? storedLayerRing(images.content.path(blob)) : LAYER_RING);
+    // gzip with `inflater: "thread"` inflates and hashes on a native thread (_layer-stream.ts openLayerLane).
+    // Every inflater consumes a gzip blob's chunk whole before the next is read, so that read needs
+    // no LAYER_RING lifetime (storedLayerRing: 256 KiB instead of 2 MiB)
+    const source = images.content.readChunks(blob, storedLayerRing(images.content.path(blob)));
     const lane = await openLayerLane(source, (c) => collect(c.length), ring);
     const stats = await images.snapshots.applyLayer(key, readTar(lane.chunks));
     const got = lane.diffId();

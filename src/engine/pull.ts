@@ -7,8 +7,10 @@
  * driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
  * streams straight into a parentless snapshot of its own, and only the commits go in layer order: a
  * layer waits for its parent's commit, syncfs(2) once, then commits with that parent. Otherwise a
- * layer whose parent is not yet committed is written to its ingest only, committed as a verified
- * blob, and unpacked from disk when its turn comes. Nothing is held in memory whole.
+ * layer whose parent is not yet committed downloads into its ingest at the network's pace, and once
+ * the parent is committed unpacks from that ingest file, at the download's heels where it is still
+ * running (_layer-stream.ts followFile); its blob is committed (digest verified) before its snapshot.
+ * Nothing is held in memory whole.
  *
  * Visibility: blob commit (size and digest verified, under the pull's lease so GC keeps it), snapshot
  * commit named by chain ID (after the diffID matched the config), then config, manifest, index
@@ -37,7 +39,8 @@ import { readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import { mark } from "../lib/trace.ts";
 import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
-import { openLayerLane } from "./_layer-stream.ts";
+import { followFile, freshChunkBound, openLayerLane, settleLayerMemory } from "./_layer-stream.ts";
+import { closeSync, openSync } from "node:fs";
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -63,9 +66,10 @@ export interface PullOptions extends SessionOptions {
    * gzip inflate (tar/compress.ts inflateGzip): "libz" (default) or "native", Bun's zlib: 0.8 s less
    * CPU on that image (371 MB inflated in 0.67 s vs 1.22 s), but loading node:zlib and node:stream
    * costs ~9 MB of RSS, which puts a pull above the 64 MB bound (64–71 MB against 56–62 MB).
-   * "thread": libz and the diffID's SHA-256 on a native thread per layer (ffi/layer-inflate.ts), the
-   * JS thread left with HTTP, tar and the writes; measured on 2 cores shared with other work, no wall
-   * time gained and 2–5 MB more peak RSS (bench/README.md, issue 13), so not the default.
+   * "thread" (default where the native object is there, else "libz"): libz and the diffID's SHA-256
+   * on a native thread per layer (ffi/layer-inflate.ts), the JS thread left with HTTP, tar and the
+   * writes. With layers unpacked from their ingests as they download, measured on 2 quiet cores: the
+   * 550 MB pull 3.9–4.4 s against 4.5–4.8 s with "libz", same peak RSS (bench/README.md, issue 13).
    */
   inflater?: "libz" | "native" | "thread";
   onProgress?: (e: PullEvent) => void;
@@ -117,6 +121,7 @@ function tagOrDigest(ref: Reference): string {
 }
 
 export async function pullImage(images: ImageService, name: string, opts: PullOptions = {}): Promise<PullResult> {
+  opts = { ...opts, inflater: opts.inflater ?? "thread" };
   const ref = parseDockerRef(name);
   const emit = opts.onProgress ?? (() => {});
   const session = { configPath: images.registryAuthFile, readTimeoutMs: images.registryReadTimeoutMs, ...opts, actions: "pull" as const };
@@ -219,6 +224,8 @@ async function fetchLayers(
   const independent = opts.unpackAtOnce === true && images.snapshots.independentLayers === true;
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
+  // every HTTP chunk is a fresh buffer: bounded by bytes, not by RSS growth (_layer-stream.ts)
+  const collectFresh = freshChunkBound();
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
   const check = () => {
@@ -236,8 +243,6 @@ async function fetchLayers(
   const present = await Promise.all(manifest.layers.map(async (d, i) => (await images.hasSnapshot(chains[i]!)) && images.content.has(d.digest)));
   manifest.layers.forEach((d, i) => emit({ type: "layer", id: short(d), status: present[i] ? "Already exists" : "Pulling fs layer" }));
 
-  const apply = (i: number): Promise<void> =>
-    asm.applyStored(manifest.layers[i]!.digest, i > 0 ? chains[i - 1] : undefined, diffIds[i]!, chains[i]!, { ...LAYER_RING, inflater: opts.inflater });
   const finishApply = async (key: string, i: number, size: number, parent: string | undefined) => {
     checkCanceled(opts.signal);
     await images.commitChain(key, chains[i]!, { "berth.size": String(size), "berth.diffid": diffIds[i]! }, lease, parent);
@@ -278,6 +283,56 @@ async function fetchLayers(
     if (prev) await prev;
   };
 
+  /**
+   * Unpack layer i from `source` (its compressed bytes) into a new snapshot, then `drained()` (the
+   * blob is in and its digest verified), check the diffID, and commit the snapshot on its parent.
+   * `prev` is the parent layer's task where independent layers wait for their turn only at commit.
+   */
+  const unpack = async (
+    i: number,
+    source: AsyncIterable<Uint8Array>,
+    drained: () => Promise<void>,
+    prev: Promise<void> | undefined,
+    release: () => void,
+    explain: (e: unknown) => Promise<unknown>,
+  ): Promise<void> => {
+    const d = manifest.layers[i]!;
+    const key = extractKey();
+    const parent = i > 0 ? chains[i - 1] : undefined;
+    await images.snapshots.prepare(key, independent ? undefined : parent);
+    try {
+      const lane = await openLayerLane(source, (c) => collect(c.length), { ...LAYER_RING, inflater: opts.inflater });
+      mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
+      const stats = await images.snapshots.applyLayer(
+        key,
+        readTar(lane.chunks),
+        // independent layers: one syncfs when the layer's turn to commit comes (below); their large
+        // files start their writeback as they are written all the same, or that syncfs finds the
+        // whole layer still dirty (0.43 s of a 4.8 s pull went to it)
+        { sync: !independent, writeback: true },
+      );
+      mark(`pull: layer ${i} unpacked`);
+      await drained();
+      const diffId = lane.diffId();
+      if (diffId !== diffIds[i]) {
+        throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`);
+      }
+      release();
+      if (independent) {
+        await waitTurn(i, prev);
+        check();
+        // the layer's files are durable before the snapshot record names them
+        images.snapshots.sync?.(key);
+        mark(`pull: layer ${i} synced`);
+      }
+      await finishApply(key, i, stats.diskSize, independent ? parent : undefined);
+      mark(`pull: layer ${i} committed`);
+    } catch (e) {
+      await images.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
+      throw await explain(e);
+    }
+  };
+
   const task = async (i: number, prev: Promise<void> | undefined): Promise<void> => {
     const d = manifest.layers[i]!;
     const id = short(d);
@@ -314,7 +369,7 @@ async function fetchLayers(
           check();
           w.write(c);
           got += c.length;
-          collect(c.length);
+          collectFresh(c.length);
           const now = Date.now();
           if (now - lastEmit > 100 || got === d.size) {
             lastEmit = now;
@@ -326,62 +381,80 @@ async function fetchLayers(
       // (unpackAtOnce on overlay) all stream at once into parentless snapshots and get their parents
       // at commit, in layer order; otherwise only the layer whose parent is committed streams.
       const streamThrough = !snapExists && from === 0 && (independent || i === 0 || done[i - 1]);
-      if (streamThrough) {
-        // one pass from the socket into the snapshot
-        const key = extractKey();
-        const parent = i > 0 ? chains[i - 1] : undefined;
-        await images.snapshots.prepare(key, independent ? undefined : parent);
-        try {
-          const lane = await openLayerLane(body, (c) => collect(c.length), { ...LAYER_RING, inflater: opts.inflater });
-          mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
-          const stats = await images.snapshots.applyLayer(
-            key,
-            readTar(lane.chunks),
-            // independent layers: one syncfs when the layer's turn to commit comes (below)
-            { sync: !independent },
-          );
-          // the tar reader drained the decompressor, which drained the body; take any stray tail too
-          for await (const _ of body) {
-          }
-          mark(`pull: layer ${i} unpacked`);
-          emit({ type: "layer", id, status: "Verifying Checksum" });
-          await w.commit({ size: d.size, digest: d.digest, lease });
-          emit({ type: "layer", id, status: "Download complete" });
-          const diffId = lane.diffId();
-          if (diffId !== diffIds[i]) {
-            throw new EngineError("invalid_argument", `layer ${d.digest}: diff ID mismatch: config says ${diffIds[i]}, content is ${diffId}`);
-          }
-          release();
-          if (independent) {
-            await waitTurn(i, prev);
-            check();
-            // the layer's files are durable before the snapshot record names them
-            images.snapshots.sync?.(key);
-            mark(`pull: layer ${i} synced`);
-          }
-          await finishApply(key, i, stats.diskSize, independent ? parent : undefined);
-          mark(`pull: layer ${i} committed`);
-        } catch (e) {
-          await images.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
-          throw await explainFailure(e, w, d);
-        }
-        release();
-      } else {
-        // not our turn (or only the blob is missing): download to the ingest, verify, apply later
+      if (snapExists) {
+        // only the blob is missing: download to the ingest and verify
         for await (const _ of body) {
         }
         emit({ type: "layer", id, status: "Verifying Checksum" });
         await w.commit({ size: d.size, digest: d.digest, lease });
         mark(`pull: layer ${i} downloaded`);
         emit({ type: "layer", id, status: "Download complete" });
-        release();
-        await waitTurn(i, prev);
-        check();
-        if (!snapExists) {
-          emit({ type: "layer", id, status: "Extracting" });
-          await apply(i);
-          mark(`pull: layer ${i} applied`);
+      } else if (streamThrough) {
+        // one pass from the socket into the snapshot
+        const drained = async () => {
+          // the tar reader drained the decompressor, which drained the body; take any stray tail too
+          for await (const _ of body) {
+          }
+          emit({ type: "layer", id, status: "Verifying Checksum" });
+          await w.commit({ size: d.size, digest: d.digest, lease });
+          emit({ type: "layer", id, status: "Download complete" });
+        };
+        await unpack(i, body, drained, prev, release, (e) => explainFailure(e, w, d));
+      } else {
+        // not our turn: the body goes on into the ingest at the network's pace (its slot freed when
+        // it is in and verified), and once the parent is committed the layer unpacks from the ingest
+        // file, following the download where it is still running; the fd is opened before the commit
+        // can move that file into blobs/
+        const fd = openSync(join(images.content.ingestPath(w.ref), "data"), "r");
+        let wake: (() => void) | undefined;
+        const downloaded = (async () => {
+          try {
+            for await (const _ of tapChunks(body, () => wake?.())) {
+            }
+            emit({ type: "layer", id, status: "Verifying Checksum" });
+            await w.commit({ size: d.size, digest: d.digest, lease });
+            mark(`pull: layer ${i} downloaded`);
+            emit({ type: "layer", id, status: "Download complete" });
+          } finally {
+            release();
+          }
+        })();
+        downloaded.catch(() => {}); // observed below
+        const more = () =>
+          Promise.race([
+            new Promise<boolean>((r) => {
+              wake = () => r(true);
+            }),
+            downloaded.then(() => false),
+          ]);
+        let source: AsyncIterable<Uint8Array>;
+        try {
+          await waitTurn(i, prev);
+          check();
+          source = followFile(fd, more);
+        } catch (e) {
+          closeSync(fd);
+          await downloaded.catch(() => {}); // the parent's failure is the one to report; this only waits for the ingest writes to stop
+          throw e;
         }
+        emit({ type: "layer", id, status: "Extracting" });
+        settleLayerMemory();
+        // a failed unpack waits for the download: a digest mismatch is the registry's word on a corrupt
+        // layer, and no write to the ingest may still be under way when the pull undoes it
+        const downloadError = async (e: unknown): Promise<unknown> =>
+          downloaded.then(
+            () => e,
+            (de: unknown) => de,
+          );
+        await unpack(
+          i,
+          source,
+          () => downloaded,
+          undefined,
+          () => {},
+          downloadError,
+        );
+        mark(`pull: layer ${i} applied`);
       }
       done[i] = true;
       emit({ type: "layer", id, status: "Pull complete" });

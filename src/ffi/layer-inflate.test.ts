@@ -67,6 +67,15 @@ describe("LayerInflate (native thread)", () => {
     expect(diffId).toBe(sha(plain.subarray(0, 50_000)));
   });
 
+  test("the trailer's CRC-32 and length are not checked (the caller checks the digests), but must be there", async () => {
+    const gz = Uint8Array.from(gzipSync(plain));
+    for (let i = gz.length - 8; i < gz.length; i++) gz[i]! ^= 0xff;
+    const { out, diffId } = await run(gz, 1000);
+    expect(Buffer.compare(out, plain)).toBe(0);
+    expect(diffId).toBe(sha(plain));
+    await expect(run(gz.subarray(0, gz.length - 3), 1000)).rejects.toThrow("gzip: unexpected end of data (truncated stream)");
+  });
+
   test("corrupt, truncated and empty input fail with one-line messages", async () => {
     const gz = gzipSync(plain);
     const bad = Uint8Array.from(gz);

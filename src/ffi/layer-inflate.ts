@@ -14,6 +14,9 @@
  *  - neither (no compiler, no zlib.h): `LayerInflate.open` returns undefined and the caller keeps its
  *    JS inflate.
  *
+ * The gzip CRC-32 is not computed (inflateValidate): a caller must check the compressed bytes' digest
+ * and the diffID it gets from here, as pull does; a corrupt or cut-short stream still fails.
+ *
  * Memory rules (bun:ffi): the rings are JS ArrayBuffers the native thread reads and writes, so an
  * open LayerInflate is kept in `live` (never garbage) until end() has joined its thread.
  */

@@ -18,7 +18,8 @@ type Fault =
   | { kind: "status"; status: number; times: number; where: "manifest" | "blob"; body?: string; retryAfter?: string }
   | { kind: "manifest"; rewrite: (m: Record<string, any>) => Record<string, any> }
   | { kind: "huge-manifest"; announce: boolean }
-  | { kind: "alter-manifest" };
+  | { kind: "alter-manifest" }
+  | { kind: "tamper"; digest: string };
 
 describe.skipIf(!enabled)("pull: bad input", () => {
   const tmp = enabled ? tempDir() : undefined!;
@@ -84,6 +85,12 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
           return new Response(f.body ?? "", { status: f.status, headers });
         }
         const up = await fetch(`http://${reg.host}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.body, redirect: "manual" });
+        if (f.kind === "tamper" && isBlob && req.method === "GET" && u.pathname.endsWith(f.digest) && up.ok) {
+          // same length, one byte flipped in the middle: only the digest can tell
+          const bytes = new Uint8Array(await up.arrayBuffer());
+          bytes[bytes.length >> 1]! ^= 0xff;
+          return new Response(bytes, { status: up.status, headers: { "content-type": up.headers.get("content-type") ?? "application/octet-stream" } });
+        }
         if (!isManifest || req.method !== "GET") return up;
         if (f.kind === "huge-manifest") {
           await up.body?.cancel();
@@ -116,12 +123,12 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
   const via = (ref: string) => `127.0.0.1:${proxy!.port}/${ref}`;
 
   /** pull through the proxy with `f`; returns the result and asserts the root is clean afterwards */
-  async function pullWith(f: Fault, ref = "test/multi:1", extra: string[] = []): Promise<CliResult & { root: string }> {
+  async function pullWith(f: Fault, ref = "test/multi:1", extra: string[] = [], env: Record<string, string> = {}): Promise<CliResult & { root: string }> {
     fault = f;
     hits = 0;
     const root = freshRoot();
     try {
-      const r = await berth(["pull", "-q", ...extra, via(ref)], { root });
+      const r = await berth(["pull", "-q", ...extra, via(ref)], { root, env });
       return { ...r, root };
     } finally {
       fault = { kind: "pass" };
@@ -140,6 +147,17 @@ d=b"pwned\\n"; i=tarfile.TarInfo("esc/link.txt"); i.size=len(d); t.addfile(i,io.
     expect(await berth(["system", "check"], { root: r.root })).toMatchObject({ exitCode: 0 });
     expect((await berth(["images", "-q"], { root: r.root })).stdout).toBe("");
     expect(r.stdout).toBe("");
+  }
+
+  // layer 1 downloads while layer 0 unpacks, and unpacks from its ingest as the rest arrives: the
+  // inflate or the tar reader may trip over the flipped byte first, the error names the digest
+  for (const inflater of ["thread", "libz"]) {
+    test(`a corrupt layer unpacked from its ingest while it downloads (${inflater}): digest mismatch naming it, nothing left`, async () => {
+      const man = JSON.parse(await skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${reg.host}/test/multi:1`]));
+      const victim: string = man.layers[1].digest;
+      const r = await pullWith({ kind: "tamper", digest: victim }, "test/multi:1", [], { BERTH_PULL_INFLATE: inflater });
+      await expectFailedClean(r, new RegExp(`digest mismatch: expected ${victim}`));
+    });
   }
 
   test("403 on the manifest: the registry's own words", async () => {
