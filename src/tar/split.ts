@@ -28,6 +28,8 @@ const REC_ZERO = 2;
 const REC_FILE = 3;
 const REC_END = 4;
 const O_CLOEXEC = 0o2000000;
+/** raw bytes gathered into one record */
+const RAW_GATHER = 64 << 10;
 const O_NOFOLLOW = 0o400000;
 
 /** what a split describes: its stream's digest and size, and the committed snapshot its bodies are in */
@@ -68,11 +70,14 @@ export class TarSplitRecorder implements SplitSink {
   /** bytes seen: raw + bodies (the stream's size, to check against the hash's count) */
   size = 0;
   files = 0;
-  private raws: Uint8Array[] = [];
+  /** raw bytes gathered for one record (5-byte record head reserved in front): no allocation per header */
+  private pending = new Uint8Array(5 + RAW_GATHER);
+  private pendingView = new DataView(this.pending.buffer);
   private rawLen = 0;
   private zeros = 0;
-  private head = new Uint8Array(16);
+  private head = new Uint8Array(13 + 4096);
   private headView = new DataView(this.head.buffer);
+  private encoder = new TextEncoder();
   /** layer path → "d" (directory, explicit or implied by a child) or "o" (anything else) */
   private kinds = new Map<string, "d" | "o">();
   private bodyLeft = 0;
@@ -88,9 +93,19 @@ export class TarSplitRecorder implements SplitSink {
       return;
     }
     this.flushZeros();
-    this.raws.push(bytes.slice());
+    if (this.rawLen + bytes.length > RAW_GATHER) {
+      this.flushRaw();
+      if (bytes.length > RAW_GATHER) {
+        // long pax or dumpdir data: a record of its own
+        this.headView.setUint8(0, REC_RAW);
+        this.headView.setUint32(1, bytes.length);
+        this.out(this.head.subarray(0, 5));
+        this.out(bytes);
+        return;
+      }
+    }
+    this.pending.set(bytes, 5 + this.rawLen);
     this.rawLen += bytes.length;
-    if (this.rawLen >= 64 << 10) this.flushRaw();
   }
 
   body(bytes: Uint8Array): void {
@@ -107,20 +122,21 @@ export class TarSplitRecorder implements SplitSink {
       return;
     }
     if (path === "") return; // the root directory's own entry
-    const parts = path.split("/");
-    if (parts[parts.length - 1]!.startsWith(".wh.")) {
+    if (path.startsWith(".wh.", path.lastIndexOf("/") + 1)) {
       this.unsafe = `entry ${JSON.stringify(name)}: a whiteout`;
       return;
     }
-    let anc = "";
-    for (let i = 0; i < parts.length - 1; i++) {
-      anc = anc ? `${anc}/${parts[i]}` : parts[i]!;
+    // ancestors, nearest first, up to the first known directory: its own ancestors were looked at when
+    // it was recorded, and a known path never changes kind (a second entry for it is unsafe)
+    for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+      const anc = path.slice(0, i);
       const k = this.kinds.get(anc);
+      if (k === "d") break;
       if (k === "o") {
         this.unsafe = `entry ${JSON.stringify(name)}: under ${JSON.stringify(anc)}, which is not a directory`;
         return;
       }
-      if (k === undefined) this.kinds.set(anc, "d");
+      this.kinds.set(anc, "d");
     }
     const k = this.kinds.get(path);
     if (k !== undefined && !(k === "d" && isDir)) {
@@ -135,12 +151,19 @@ export class TarSplitRecorder implements SplitSink {
     this.flushRaw();
     this.flushZeros();
     const path = cleanPath(name) ?? name;
-    const nameBytes = new TextEncoder().encode(path);
     this.headView.setUint8(0, REC_FILE);
     this.headView.setFloat64(1, size);
-    this.headView.setUint32(9, nameBytes.length);
-    this.out(this.head.subarray(0, 13));
-    this.out(nameBytes);
+    // a name of up to ~1k characters is encoded in place; a longer one (pax allows any) separately
+    const r = this.encoder.encodeInto(path, this.head.subarray(13));
+    if (r.read === path.length) {
+      this.headView.setUint32(9, r.written);
+      this.out(this.head.subarray(0, 13 + r.written));
+    } else {
+      const nameBytes = this.encoder.encode(path);
+      this.headView.setUint32(9, nameBytes.length);
+      this.out(this.head.subarray(0, 13));
+      this.out(nameBytes);
+    }
     this.bodyLeft = size;
     this.files++;
   }
@@ -161,11 +184,9 @@ export class TarSplitRecorder implements SplitSink {
 
   private flushRaw(): void {
     if (this.rawLen === 0) return;
-    this.headView.setUint8(0, REC_RAW);
-    this.headView.setUint32(1, this.rawLen);
-    this.out(this.head.subarray(0, 5));
-    for (const r of this.raws) this.out(r);
-    this.raws = [];
+    this.pendingView.setUint8(0, REC_RAW);
+    this.pendingView.setUint32(1, this.rawLen);
+    this.out(this.pending.subarray(0, 5 + this.rawLen));
     this.rawLen = 0;
   }
 
@@ -180,8 +201,12 @@ export class TarSplitRecorder implements SplitSink {
   }
 }
 
+/** a name with something for cleanPath to do: an empty, `.` or `..` component, a leading `/`, a NUL */
+const UNCLEAN = /(?:^|\/)\.{0,2}(?:\/|$)|^\/|\0/;
+
 /** a reader name as applyLayer resolves it: "" for the root; undefined for `..`, absolute or NUL names */
 function cleanPath(name: string): string | undefined {
+  if (!UNCLEAN.test(name)) return name;
   if (name.startsWith("/") || name.includes("\0")) return undefined;
   const out: string[] = [];
   for (const p of name.split("/")) {
