@@ -107,7 +107,18 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
       problems.push(`${where}: manifest unreadable: ${(e as Error).message}`);
     }
     if (manifest && manifest.config.digest !== rec.config.digest) problems.push(`${where}: manifest names config ${manifest.config.digest}`);
-    for (const l of manifest?.layers ?? []) if (!content.has(l.digest)) problems.push(`${where}: missing layer blob ${l.digest}`);
+    for (const l of manifest?.layers ?? []) {
+      if (content.has(l.digest)) continue;
+      let split: string | undefined;
+      try {
+        split = content.info(l.digest)?.snapshot;
+      } catch {} // a damaged split: the blob check above names it
+      problems.push(
+        split === undefined
+          ? `${where}: missing layer blob ${l.digest}`
+          : `${where}: layer ${l.digest} is kept as a tar-split over snapshot ${split}, which is gone: the layer is lost (rmi the image and import it again)`,
+      );
+    }
     let diffIds: Digest[] = [];
     try {
       diffIds = store.config(rec.id).rootfs?.diff_ids ?? [];

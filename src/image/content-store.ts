@@ -215,8 +215,14 @@ export class ContentStore {
     return out;
   }
 
+  /** the snapshot's directory, or undefined when it cannot be found (no snapshot, or unreadable snapshot metadata: `system check` names that) */
   private splitRoot(snapshot: string): string | undefined {
-    const dir = this.splitSource?.(snapshot);
+    let dir: string | undefined;
+    try {
+      dir = this.splitSource?.(snapshot);
+    } catch {
+      return undefined; // the driver's metadata is damaged: reported by check as such, the split as unreadable
+    }
     return dir !== undefined && statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? dir : undefined;
   }
 

@@ -128,6 +128,28 @@ describe.skipIf(!rootEnabled)("import keeps a tar-split; save gives back the sam
     );
   }, 60_000);
 
+  test("a deleted snapshot directory: the tar-split layer is lost with it; check and --repair say so, rmi cleans up", async () => {
+    using tr = tempRoot("split-snapdir");
+    const root = tr.path;
+    const file = rootfsTar("gnu");
+    const hex = sha256(new Uint8Array(readFileSync(file)));
+    ok(await berth(["import", file, "split/lost:1"], { root }));
+    const snaps = readdirSync(join(root, "overlay", "snapshots"));
+    rmSync(join(root, "overlay", "snapshots", snaps[0]!), { recursive: true, force: true });
+    const lost = `layer sha256:${hex} is kept as a tar-split over snapshot sha256:${hex}, which is gone: the layer is lost (rmi the image and import it again)`;
+    const rep = await berth(["system", "check", "--repair"], { root });
+    expect(rep.exitCode).toBe(1);
+    expect(rep.stdout).toContain("repaired: removed snapshot sha256:");
+    expect(rep.stdout).toContain(lost);
+    expect(rep.stdout).not.toContain("unpacked image");
+    const save = await berth(["save", "-o", join(base, "lost.tar"), "split/lost:1"], { root });
+    expect(save.exitCode).toBe(1);
+    expect(save.stderr).toContain(`layer sha256:${hex}`);
+    ok(await berth(["rmi", "split/lost:1"], { root }));
+    expect(readdirSync(join(root, "content/splits/sha256"))).toEqual([]);
+    ok(await berth(["system", "check"], { root }));
+  }, 60_000);
+
   test("an archive with a path twice is stored as a blob, as before; stdin too", async () => {
     using tr = tempRoot("split-dup");
     const root = tr.path;
