@@ -158,7 +158,7 @@ export class ContentStore {
   has(digest: Digest): boolean {
     if (!isDigest(digest)) return false;
     if (this.hasBytes(digest)) return true;
-    const t = this.splitTrailer(digest);
+    const t = this.readableTrailer(digest);
     return t !== undefined && this.splitRoot(t.snapshot) !== undefined;
   }
 
@@ -179,8 +179,18 @@ export class ContentStore {
     } catch (e) {
       if (e instanceof EngineError) throw e;
     }
-    const t = this.splitTrailer(digest);
+    const t = this.readableTrailer(digest);
     return t ? { digest, size: t.size, snapshot: t.snapshot } : undefined;
+  }
+
+  /** splitTrailer, with a damaged split taken as absent (GC and the listings must not fail on it; verify names it) */
+  private readableTrailer(digest: Digest): SplitTrailer | undefined {
+    try {
+      return this.splitTrailer(digest);
+    } catch (e) {
+      if (e instanceof EngineError && e.kind === "invalid_argument" && e.message.startsWith("invalid digest")) throw e;
+      return undefined; // damaged: `system check` reports it through verify, GC removes it once unreferenced
+    }
   }
 
   /** the trailer of digest's tar-split; undefined when there is none (a damaged one throws) */
