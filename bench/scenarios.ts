@@ -271,7 +271,7 @@ export function scenarioD(ctx: Ctx): Scenario {
   interleave(sc, berth, gnu, ctx.heavyRuns, 0, ctx.budget, { kind: "ratio", max: 1.5 });
   if (peers.length) rounds(sc, berth, peers, 1, 0, ctx.budget);
   for (const r of sc.rows) if (r.engine === "docker import") r.note = "peak RSS: CLI, + daemons = dockerd+containerd VmHWM (dockerd unpacks and hashes)";
-  sc.berth.note = "berth: hash + blob + unpack + fsync of the blob + syncfs of the layer; tar -xf: no sync";
+  sc.berth.note = "berth: hash + unpack + tar-split of the headers (fsync) + syncfs of the layer; tar -xf: no sync";
   return sc;
 }
 

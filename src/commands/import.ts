@@ -42,7 +42,15 @@ export default defineBerthCommand({
       if (!os || !architecture) throw new EngineError("invalid_argument", `invalid platform "${flags.platform}": expected os/arch[/variant]`);
       platform = { os, architecture, ...(variant ? { variant } : {}) };
     }
-    const id = await engine.images.importTarball(stream, { sourceName: src, ref, message: flags.message, changes, platform });
+    const id = await engine.images.importTarball(stream, {
+      sourceName: src,
+      ref,
+      message: flags.message,
+      changes,
+      platform,
+      // BERTH_IMPORT_TAR_SPLIT=0: store a plain tarball as a blob again, not as a tar-split over its snapshot
+      tarSplit: process.env.BERTH_IMPORT_TAR_SPLIT !== "0",
+    });
     ctx.out(`${id}\n`);
   },
 });

@@ -1,5 +1,6 @@
 /**
- * `berth system check`: re-hash every blob, resolve every tag down to its layers' snapshots, look at
+ * `berth system check`: re-hash every blob (a tar-split layer: parse it and stat the snapshot files it
+ * names, without reading them), resolve every tag down to its layers' snapshots, look at
  * every snapshot's directory and every container record, and find what nothing owns (orphan snapshots,
  * half-finished ingests, leftovers of dead processes). Work in progress in a live process is not a
  * problem: its lease, its ingest's flock or its pid-stamped unpack key says so.
@@ -92,6 +93,8 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
   }
 
   const needed = new Set<string>();
+  // a tar-split layer (an import's) is read from its snapshot: the snapshot is needed while the split exists
+  for (const s of content.listSplits()) if (s.snapshot) needed.add(s.snapshot);
   const { records, damaged } = store.listChecked();
   for (const d of damaged) problems.push(`image ${d.id}: record unreadable: ${d.problem}`);
   for (const rec of records) {
@@ -104,7 +107,18 @@ export async function checkStore(images: ImageService, containers: ContainerRef[
       problems.push(`${where}: manifest unreadable: ${(e as Error).message}`);
     }
     if (manifest && manifest.config.digest !== rec.config.digest) problems.push(`${where}: manifest names config ${manifest.config.digest}`);
-    for (const l of manifest?.layers ?? []) if (!content.has(l.digest)) problems.push(`${where}: missing layer blob ${l.digest}`);
+    for (const l of manifest?.layers ?? []) {
+      if (content.has(l.digest)) continue;
+      let split: string | undefined;
+      try {
+        split = content.info(l.digest)?.snapshot;
+      } catch {} // a damaged split: the blob check above names it
+      problems.push(
+        split === undefined
+          ? `${where}: missing layer blob ${l.digest}`
+          : `${where}: layer ${l.digest} is kept as a tar-split over snapshot ${split}, which is gone: the layer is lost (rmi the image and import it again)`,
+      );
+    }
     let diffIds: Digest[] = [];
     try {
       diffIds = store.config(rec.id).rootfs?.diff_ids ?? [];

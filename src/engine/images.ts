@@ -10,6 +10,7 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Manifest } from "../oci/index.ts";
 import {
   type ContentStore,
+  type BlobInfo,
   type ImageStore,
   type LeaseStore,
   type Lease,
@@ -30,7 +31,7 @@ import { isDigest } from "../oci/index.ts";
 import { join } from "node:path";
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import type { SnapshotDriver } from "../cow/driver.ts";
-import { BLOCK, detectCompression, openLayerChunks, readFileRing, readTar } from "../tar/index.ts";
+import { BLOCK, TarSplitRecorder, detectCompression, openLayerChunks, readFileRing, readTar } from "../tar/index.ts";
 import { LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./_layer-stream.ts";
 // the snapshot names' home is src/image/chain.ts; kept here for the engine files that import them from images.ts
 export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
@@ -77,6 +78,8 @@ export interface ImportOptions {
   message?: string;
   changes?: Partial<NonNullable<ImageConfig["config"]>>;
   platform?: { os: string; architecture: string; variant?: string };
+  /** keep a plain tarball file as a tar-split over its snapshot, not as a second copy (default true) */
+  tarSplit?: boolean;
 }
 
 export interface ImageSummary {
@@ -122,7 +125,17 @@ export class ImageService implements ImageResolver {
     readonly leases: LeaseStore,
     readonly snapshots: SnapshotDriver,
     readonly log: Logger,
-  ) {}
+  ) {
+    // a tar-split layer blob (an imported tarball's) is rebuilt from its committed snapshot's own files
+    content.splitSource ??= (name) => {
+      try {
+        return snapshots.upperDir(name);
+      } catch (e) {
+        if (e instanceof EngineError && e.kind === "not_found") return undefined;
+        throw e;
+      }
+    };
+  }
 
   /**
    * set by the engine: does a container record own this active snapshot (`container-<id>`)? Unset,
@@ -182,6 +195,13 @@ export class ImageService implements ImageResolver {
    * digests are known does anything become visible: blob commit, snapshot commit, config, manifest,
    * image record, tag — in that order, so a crash in between leaves only unreferenced content that GC
    * and `system check` recognise. On any error the ingest and the snapshot are removed.
+   *
+   * A plain (uncompressed) tarball FILE is not stored a second time: the ingest gets a tar-split of
+   * it instead (tar/split.ts: its headers and padding, each body named by its path in the snapshot),
+   * committed after the snapshot, and the layer blob is rebuilt from the two when read (save, push).
+   * An archive whose bodies the unpacked files cannot give back (a path twice, whiteouts: the
+   * recorder's `unsafe`) is copied into a blob from the file in a second pass. `tarSplit: false`
+   * (BERTH_IMPORT_TAR_SPLIT=0) stores every input as it is.
    */
   importTarball(input: ReadableStream<Uint8Array> | { file: string }, opts: ImportOptions): Promise<Digest> {
     // the per-entry glue stays in the lower JIT tiers, as a pull's (_layer-stream.ts LAYER_JIT_SCALE)
@@ -193,22 +213,43 @@ export class ImageService implements ImageResolver {
     const key = extractKey();
     // the lease keeps GC off the blobs until the image record that references them is written
     using lease = this.leases.createLease(`import-${key}`);
-    // the blob is hashed and written on a second thread while this one unpacks (lib/sha256-worker.ts)
-    const writer = await this.content.writer(`import-${key}`, { offThread: true });
-    let diffHasher: Sha256Worker | undefined;
-    let prepared = false;
+    // a local file is read into a reused ring (tar/compress.ts readFileRing) unless it is zstd, whose
+    // DecompressionStream may queue source chunks beyond the ring's guarantee
     let fd = -1;
+    let source: AsyncIterable<Uint8Array>;
+    let splittable = false;
     try {
-      // a local file is read into a reused ring (tar/compress.ts readFileRing) unless it is zstd, whose
-      // DecompressionStream may queue source chunks beyond the ring's guarantee
-      let source: AsyncIterable<Uint8Array>;
       if ("file" in input) {
         fd = openSync(input.file, constants.O_RDONLY | 0o2000000);
         const head = new Uint8Array(BLOCK);
         const n = readSync(fd, head, 0, BLOCK, 0);
-        if (detectCompression(head.subarray(0, n)) === "zstd") source = Bun.file(input.file).stream() as unknown as AsyncIterable<Uint8Array>;
+        const c = detectCompression(head.subarray(0, n));
+        if (c === "zstd") source = Bun.file(input.file).stream() as unknown as AsyncIterable<Uint8Array>;
         else source = readFileRing(fd, IMPORT_FILE_RING);
+        splittable = c === "none" && opts.tarSplit !== false;
       } else source = input as unknown as AsyncIterable<Uint8Array>;
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      throw wrap(`import ${opts.sourceName}`, e);
+    }
+    if (splittable) {
+      try {
+        return await this.importSplit(fd, source, key, lease, opts);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    // the blob is hashed and written on a second thread while this one unpacks (lib/sha256-worker.ts)
+    let writer: Awaited<ReturnType<ContentStore["writer"]>>;
+    try {
+      writer = await this.content.writer(`import-${key}`, { offThread: true });
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      throw wrap(`import ${opts.sourceName}`, e);
+    }
+    let diffHasher: Sha256Worker | undefined;
+    let prepared = false;
+    try {
       const gc = rssBound(IMPORT_RSS_BOUND);
       const tapped = tapChunks(source, (c) => {
         writer.write(c);
@@ -236,21 +277,7 @@ export class ImageService implements ImageResolver {
       await this.commitChain(key, chain, { "berth.size": String(stats.diskSize), "berth.diffid": diffId }, lease);
       prepared = false;
       const layerType = compression === "gzip" ? MediaType.OciLayerGzip : compression === "zstd" ? MediaType.OciLayerZstd : MediaType.OciLayer;
-      const now = new Date().toISOString();
-      const platform = opts.platform ?? hostPlatform();
-      const config: ImageConfig = {
-        created: now,
-        architecture: platform.architecture,
-        os: platform.os,
-        ...(platform.variant ? { variant: platform.variant } : {}),
-        config: { ...opts.changes },
-        rootfs: { type: "layers", diff_ids: [diffId] },
-        history: [{ created: now, created_by: "berth import", comment: opts.message ?? `Imported from ${opts.sourceName}` }],
-      };
-      const id = await this.storeImage(config, [{ mediaType: layerType, digest: blob.digest, size: blob.size }], { ref: opts.ref, lease });
-      mark("import: image stored");
-      this.logImage("import", id, id);
-      return id;
+      return await this.storeImported(diffId, { mediaType: layerType, digest: blob.digest, size: blob.size }, lease, opts);
     } catch (e) {
       if (!writer.closed) writer.abort();
       if (prepared) await this.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
@@ -259,6 +286,80 @@ export class ImageService implements ImageResolver {
       diffHasher?.terminate();
       if (fd >= 0) closeSync(fd);
     }
+  }
+
+  /**
+   * import of a plain tarball file (see importTarball): the input hashed once on a second thread (its
+   * digest is both the diffID and the layer's digest), unpacked, and recorded as a tar-split. Order:
+   * unpack, syncfs, snapshot commit, split commit (fsync, rename), image: a kill -9 anywhere leaves an
+   * unlocked ingest, an `extract-` snapshot or leased content of a dead lease, which the next command's
+   * GC removes.
+   */
+  private async importSplit(fd: number, source: AsyncIterable<Uint8Array>, key: string, lease: Lease, opts: ImportOptions): Promise<Digest> {
+    const writer = await this.content.writer(`import-split-${key}`);
+    const hasher = new Sha256Worker();
+    let prepared = false;
+    try {
+      const gc = rssBound(IMPORT_RSS_BOUND);
+      let size = 0;
+      const hashed = tapChunks(source, (c) => {
+        hasher.update(c);
+        size += c.length;
+        gc(c.length);
+      });
+      const split = new TarSplitRecorder((b) => writer.write(b));
+      await this.snapshots.prepare(key);
+      prepared = true;
+      const sync = this.snapshots.sync?.bind(this.snapshots);
+      const stats = await this.snapshots.applyLayer(key, readTar(hashed, { split }), { sync: !sync, writeback: true });
+      mark("import: unpacked");
+      const digest = `sha256:${await hasher.finish()}` as Digest;
+      if (split.size !== size) throw new EngineError("internal", `tar-split saw ${split.size} of the ${size} bytes read`);
+      sync?.(key);
+      mark("import: layer synced");
+      await this.commitChain(key, digest, { "berth.size": String(stats.diskSize), "berth.diffid": digest }, lease);
+      prepared = false;
+      let blob: BlobInfo;
+      if (split.unsafe === undefined) {
+        split.finish({ digest, size, snapshot: digest });
+        blob = await writer.commitSplit(digest, size, { lease });
+      } else {
+        // the files cannot give the bytes back: store the tarball itself, read again from the file
+        this.log.debug(`import ${opts.sourceName}: stored as a blob: ${split.unsafe}`);
+        writer.abort();
+        await using copy = await this.content.writer(`import-${key}`, { offThread: true });
+        const buf = new Uint8Array(IMPORT_FILE_RING.chunk);
+        for (let pos = 0, n: number; (n = readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) copy.write(buf.subarray(0, n));
+        blob = await copy.commit({ lease, digest, size });
+      }
+      mark("import: blob committed");
+      return await this.storeImported(digest, { mediaType: MediaType.OciLayer, digest, size: blob.size }, lease, opts);
+    } catch (e) {
+      if (!writer.closed) writer.abort();
+      if (prepared) await this.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
+      throw wrap(`import ${opts.sourceName}`, e);
+    } finally {
+      hasher.terminate();
+    }
+  }
+
+  /** the image record of an import: its config (one layer) and manifest */
+  private async storeImported(diffId: Digest, layer: Descriptor, lease: Lease, opts: ImportOptions): Promise<Digest> {
+    const now = new Date().toISOString();
+    const platform = opts.platform ?? hostPlatform();
+    const config: ImageConfig = {
+      created: now,
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      config: { ...opts.changes },
+      rootfs: { type: "layers", diff_ids: [diffId] },
+      history: [{ created: now, created_by: "berth import", comment: opts.message ?? `Imported from ${opts.sourceName}` }],
+    };
+    const id = await this.storeImage(config, [layer], { ref: opts.ref, lease });
+    mark("import: image stored");
+    this.logImage("import", id, id);
+    return id;
   }
 
   /** write config + manifest blobs and the image record; tag when asked */
@@ -581,6 +682,8 @@ export class ImageService implements ImageResolver {
         }
         const keep = this.referencedChains();
         for (const c of extra) keep.add(c);
+        // a tar-split's layer is read from its snapshot: kept while the split is (GC drops the split with its digest)
+        for (const s of this.content.listSplits()) if (s.snapshot) keep.add(s.snapshot);
         for (const l of this.leases.list()) if (!isLeaseExpired(l)) for (const s of l.snapshots) keep.add(s);
         const parents = new Set(infos.map((s) => s.parent).filter(Boolean));
         const owns = this.ownsContainerSnapshot;

@@ -2,6 +2,9 @@
  * Content-addressed blob store in containerd's layout (containerd core/content, plugins/content/local):
  *
  *   <dir>/blobs/sha256/<hex>     committed blobs, immutable, mode 0444
+ *   <dir>/splits/sha256/<hex>    layer blobs kept as a tar-split (tar/split.ts) over the files of a
+ *                                committed snapshot instead of their bytes (`berth import` of a plain
+ *                                tarball); immutable, mode 0444
  *   <dir>/ingest/<sha256(ref)>/  one in-progress write: `data` (flock'd by its writer) and `ref`
  *   <dir>/lock                   the store lock (see index.ts for the protocol)
  *
@@ -9,6 +12,13 @@
  * and digest check out and the data is fsync'd; the directory is fsync'd after the rename so the new
  * name survives a crash (rename(2) is atomic, not durable). Ingest directories are named by the hash
  * of the ref so any ref string (containerd uses `layer-sha256:…`) is a safe single path component.
+ *
+ * A split blob is a blob like any other to the store's readers: info/has/readStream/readChunks/listSync
+ * give the same size, digest and bytes as the stored tarball would (the rebuild re-hashes the bytes and
+ * fails, naming the layer, before handing out the last piece if they differ from the digest). It needs
+ * `splitSource` (set by the engine: a committed snapshot's directory) to be readable; has() is false
+ * without its snapshot. The engine keeps the snapshot of every split while the split exists (GC), and
+ * GC drops the split with its digest. When a real blob of the same digest exists, it is used instead.
  */
 import {
   closeSync,
@@ -36,11 +46,14 @@ import { fsyncDir } from "../lib/atomic-write.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import { isDigest, type Digest } from "../oci/index.ts";
 import type { RingOptions } from "../tar/index.ts";
+import { checkSplit, readSplitTrailer, rebuildTar, type SplitTrailer } from "../tar/split.ts";
 import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
 
 export interface BlobInfo {
   digest: Digest;
   size: number;
+  /** set when the blob is a tar-split only (no stored bytes): the committed snapshot holding its bodies */
+  snapshot?: string;
 }
 
 export interface IngestInfo {
@@ -104,14 +117,22 @@ function writeAll(fd: number, data: Uint8Array, len: number, position: number): 
 
 export class ContentStore {
   readonly blobsDir: string;
+  readonly splitsDir: string;
   readonly ingestDir: string;
   readonly lockPath: string;
+  /**
+   * Where a committed snapshot's own files are (the engine sets it: SnapshotDriver.upperDir), or
+   * undefined when there is no such snapshot. Without it split blobs cannot be read (has() is false).
+   */
+  splitSource?: (snapshot: string) => string | undefined;
 
   constructor(readonly dir: string) {
     this.blobsDir = join(dir, "blobs", "sha256");
+    this.splitsDir = join(dir, "splits", "sha256");
     this.ingestDir = join(dir, "ingest");
     this.lockPath = join(dir, "lock");
     mkdirSync(this.blobsDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.splitsDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.ingestDir, { recursive: true, mode: 0o700 });
   }
 
@@ -128,10 +149,25 @@ export class ContentStore {
     return join(this.blobsDir, hexOf(checkDigest(digest)));
   }
 
+  /** the tar-split of `digest` (whether or not it exists) */
+  splitPath(digest: Digest): string {
+    return join(this.splitsDir, hexOf(checkDigest(digest)));
+  }
+
+  /** readable: stored bytes, or a tar-split whose snapshot is there */
   has(digest: Digest): boolean {
+    if (!isDigest(digest)) return false;
+    if (this.hasBytes(digest)) return true;
+    const t = this.readableTrailer(digest);
+    return t !== undefined && this.splitRoot(t.snapshot) !== undefined;
+  }
+
+  /** stored bytes in blobs/ (not a tar-split) */
+  hasBytes(digest: Digest): boolean {
     try {
       return statSync(this.path(digest)).isFile();
-    } catch {
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
       return false; // ENOENT: not in the store
     }
   }
@@ -139,11 +175,92 @@ export class ContentStore {
   info(digest: Digest): BlobInfo | undefined {
     try {
       const st = statSync(this.path(digest));
-      return st.isFile() ? { digest, size: st.size } : undefined;
+      if (st.isFile()) return { digest, size: st.size };
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+    }
+    const t = this.readableTrailer(digest);
+    return t ? { digest, size: t.size, snapshot: t.snapshot } : undefined;
+  }
+
+  /** splitTrailer, with a damaged split taken as absent (GC and the listings must not fail on it; verify names it) */
+  private readableTrailer(digest: Digest): SplitTrailer | undefined {
+    try {
+      return this.splitTrailer(digest);
+    } catch (e) {
+      if (e instanceof EngineError && e.kind === "invalid_argument" && e.message.startsWith("invalid digest")) throw e;
+      return undefined; // damaged: `system check` reports it through verify, GC removes it once unreferenced
+    }
+  }
+
+  /** the trailer of digest's tar-split; undefined when there is none (a damaged one throws) */
+  splitTrailer(digest: Digest): SplitTrailer | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.splitPath(digest), constants.O_RDONLY | O_CLOEXEC);
     } catch (e) {
       if (e instanceof EngineError) throw e;
       return undefined;
     }
+    try {
+      return readSplitTrailer(fd, `layer ${digest}`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** every tar-split: its digest, size and snapshot */
+  listSplits(): (BlobInfo & { snapshot: string })[] {
+    const out: (BlobInfo & { snapshot: string })[] = [];
+    for (const name of readdirSync(this.splitsDir)) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const digest = `sha256:${name}` as Digest;
+      try {
+        const t = this.splitTrailer(digest);
+        if (t) out.push({ digest, size: t.size, snapshot: t.snapshot });
+      } catch {
+        out.push({ digest, size: 0, snapshot: "" }); // damaged: listed (check reports it, GC may remove it)
+      }
+    }
+    return out;
+  }
+
+  /** the snapshot's directory, or undefined when it cannot be found (no snapshot, or unreadable snapshot metadata: `system check` names that) */
+  private splitRoot(snapshot: string): string | undefined {
+    let dir: string | undefined;
+    try {
+      dir = this.splitSource?.(snapshot);
+    } catch {
+      return undefined; // the driver's metadata is damaged: reported by check as such, the split as unreadable
+    }
+    return dir !== undefined && statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? dir : undefined;
+  }
+
+  /**
+   * The bytes of digest's tar-split, rebuilt from its snapshot's files and hashed on the way: a
+   * mismatch (a file changed under the split) throws before the last piece is handed out, so no reader
+   * gets a whole stream of wrong bytes.
+   */
+  private async *rebuild(digest: Digest): AsyncGenerator<Uint8Array> {
+    const t = this.splitTrailer(digest);
+    if (!t) throw new EngineError("not_found", `blob ${digest}: not found`);
+    const what = `layer ${digest} (a tar-split over ${t.snapshot === digest ? "its snapshot" : `snapshot ${t.snapshot}`})`;
+    const root = this.splitRoot(t.snapshot);
+    if (root === undefined) throw new EngineError("failed_precondition", `${what}: the snapshot is missing`);
+    const h = new Bun.CryptoHasher("sha256");
+    let size = 0;
+    let held: Uint8Array | undefined;
+    for await (const c of rebuildTar(this.splitPath(digest), root, what)) {
+      h.update(c);
+      size += c.length;
+      if (held) yield held;
+      held = c;
+    }
+    const got = `sha256:${h.digest("hex")}`;
+    if (got !== digest || size !== t.size) {
+      throw new EngineError("internal", `${what}: the rebuilt ${size} bytes hash to ${got}: the snapshot's files changed`);
+    }
+    if (held) yield held;
   }
 
   private mustInfo(digest: Digest): BlobInfo {
@@ -154,8 +271,21 @@ export class ContentStore {
 
   /** the blob's bytes, streamed from disk; not_found if absent */
   readStream(digest: Digest): ReadableStream<Uint8Array> {
-    this.mustInfo(digest);
-    return Bun.file(this.path(digest)).stream();
+    if (this.mustInfo(digest).snapshot === undefined) return Bun.file(this.path(digest)).stream();
+    const it = this.rebuild(digest);
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(c) {
+          const r = await it.next();
+          if (r.done) c.close();
+          else c.enqueue(r.value);
+        },
+        async cancel() {
+          await it.return(undefined);
+        },
+      },
+      { highWaterMark: 0 },
+    );
   }
 
   /**
@@ -166,7 +296,11 @@ export class ContentStore {
    * loop every MiB so concurrent downloads keep flowing.
    */
   async *readChunks(digest: Digest, o: RingOptions = {}): AsyncGenerator<Uint8Array> {
-    this.mustInfo(digest);
+    if (this.mustInfo(digest).snapshot !== undefined) {
+      // fresh buffers: they outlive any ring's contract
+      yield* this.rebuild(digest);
+      return;
+    }
     const chunk = o.chunk ?? 128 << 10;
     const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
     const fd = openSync(this.path(digest), constants.O_RDONLY | O_CLOEXEC);
@@ -231,8 +365,7 @@ export class ContentStore {
     const target = this.path(digest);
     using _ = this.lock("shared");
     opts.lease?.addResourceLocked(digest);
-    const existing = this.info(digest);
-    if (existing && existing.size === data.length) return { digest, size: data.length };
+    if (this.hasBytes(digest) && statSync(target).size === data.length) return { digest, size: data.length };
     // the tmp file lives in ingest/ so blobs/ only ever holds complete, verified blobs
     const tmp = join(this.ingestDir, `.put-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     try {
@@ -258,8 +391,10 @@ export class ContentStore {
    */
   delete(digest: Digest): boolean {
     const p = this.path(digest);
+    const sp = this.splitPath(digest);
     using _ = this.lock("exclusive");
-    return this.deleteLocked(p);
+    const a = this.deleteLocked(p);
+    return this.deleteLocked(sp) || a;
   }
 
   /** @internal for gc, which already holds the exclusive lock */
@@ -277,16 +412,20 @@ export class ContentStore {
     for (const b of this.listSync()) yield b;
   }
 
+  /** every blob: stored bytes, then the tar-splits of digests without stored bytes (`snapshot` set) */
   listSync(): BlobInfo[] {
     const out: BlobInfo[] = [];
+    const seen = new Set<string>();
     for (const name of readdirSync(this.blobsDir)) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
       try {
         out.push({ digest: `sha256:${name}` as Digest, size: statSync(join(this.blobsDir, name)).size });
+        seen.add(name);
       } catch {
         // removed while listing
       }
     }
+    for (const s of this.listSplits()) if (!seen.has(hexOf(s.digest))) out.push(s);
     return out;
   }
 
@@ -367,6 +506,7 @@ export class ContentStore {
   async verify(digest: Digest): Promise<VerifyResult> {
     const p = this.path(digest);
     const st = statSync(p, { throwIfNoEntry: false });
+    if (!st && lstatSync(this.splitPath(digest), { throwIfNoEntry: false })) return this.verifySplit(digest);
     if (!st) return { digest, ok: false, problem: "missing" };
     if (!st.isFile()) return { digest, ok: false, problem: "not a regular file" };
     const h = new Bun.CryptoHasher("sha256");
@@ -382,6 +522,25 @@ export class ContentStore {
     const got = `sha256:${h.digest("hex")}`;
     if (got !== digest) return { digest, ok: false, problem: `content does not match digest (got ${got}, ${size} bytes)` };
     return { digest, ok: true, size };
+  }
+
+  /**
+   * A tar-split is not re-hashed (that reads the whole layer): its records must parse, add up to its
+   * size and name files of the snapshot that are regular files of their recorded sizes.
+   */
+  private verifySplit(digest: Digest): VerifyResult {
+    let t: SplitTrailer | undefined;
+    try {
+      t = this.splitTrailer(digest);
+    } catch (e) {
+      return { digest, ok: false, problem: (e as Error).message };
+    }
+    if (!t) return { digest, ok: false, problem: "missing" };
+    if (t.digest !== digest) return { digest, ok: false, problem: `tar-split says it is ${t.digest}` };
+    const root = this.splitRoot(t.snapshot);
+    if (root === undefined) return { digest, ok: false, problem: `tar-split over snapshot ${t.snapshot}, which is missing` };
+    const problem = checkSplit(this.splitPath(digest), root, `tar-split over snapshot ${t.snapshot}`);
+    return problem ? { digest, ok: false, problem } : { digest, ok: true, size: t.size };
   }
 }
 
@@ -565,8 +724,7 @@ export class ContentWriter implements Disposable {
         using _ = this.store.lock("shared");
         opts.lease?.addResourceLocked(digest);
         doomed = this.retireIngest();
-        const existing = this.store.info(digest);
-        if (existing && existing.size === size) {
+        if (this.store.hasBytes(digest) && statSync(target).size === size) {
           // same content already committed (two pulls of one layer): keep the old inode
         } else {
           renameSync(join(doomed, "data"), target);
@@ -582,6 +740,41 @@ export class ContentWriter implements Disposable {
       else rmSync(doomed, { recursive: true, force: true });
       if (e instanceof EngineError && e.kind === "invalid_argument") throw e;
       throw wrap(`commit ingest ${this.ref}`, e);
+    } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * Commit what was written as the tar-split of the layer `digest` (`size` bytes, bodies in the
+   * committed snapshot `snapshot`; the caller wrote the split's trailer saying so): fsync, then rename
+   * into splits/ under the shared lock, leased first. Stored bytes of that digest win: the split is
+   * then dropped. Failures remove the ingest, as commit() does.
+   */
+  async commitSplit(digest: Digest, size: number, opts: { lease?: ResourceHolder } = {}): Promise<BlobInfo> {
+    const fd = this.live();
+    let doomed: string | undefined;
+    try {
+      if (this.worker) throw new EngineError("failed_precondition", `ingest ${this.ref}: a tar-split is written inline`);
+      this.flush();
+      fsyncSync(fd);
+      fchmodSync(fd, 0o444);
+      const target = this.store.splitPath(digest);
+      {
+        using _ = this.store.lock("shared");
+        opts.lease?.addResourceLocked(digest);
+        doomed = this.retireIngest();
+        if (!this.store.hasBytes(digest)) {
+          renameSync(join(doomed, "data"), target);
+          fsyncDir(this.store.splitsDir);
+        }
+        rmSync(doomed, { recursive: true, force: true });
+      }
+      return { digest, size };
+    } catch (e) {
+      if (doomed === undefined) this.removeIngest();
+      else rmSync(doomed, { recursive: true, force: true });
+      throw wrap(`commit tar-split ${this.ref}`, e);
     } finally {
       this.close();
     }

@@ -5,7 +5,8 @@
  * Roots: every image record (manifest, config, index) and, through the manifests, their layers;
  * every unexpired lease's resources; `extraRoots` from the engine (e.g. blobs a container still
  * needs). Referenced manifests and indexes are walked to their children. Everything else in
- * blobs/ is removed. Ingests are removed only when no writer holds their flock *and* they have not
+ * blobs/ and splits/ is removed (a tar-split goes with its digest; the engine's snapshot GC keeps the
+ * snapshot of every split left). Ingests are removed only when no writer holds their flock *and* they have not
  * been touched for the grace period (an unlocked ingest may be resumed by a retried pull).
  *
  * Why this is safe against concurrent work: writers take the store lock shared around every step
@@ -103,6 +104,7 @@ export function gc(stores: GcStores, opts: GcOptions = {}): GcResult {
     // known manifest/index types are walked; untyped roots (leases, engine) only when they look
     // like JSON, so a small layer is never parsed. Walking too much only keeps too much.
     const typed = mediaType !== undefined && (MANIFEST_TYPES.has(mediaType) || INDEX_TYPES.has(mediaType));
+    if (info.snapshot !== undefined) continue; // a tar-split: an uncompressed layer, nothing to walk
     if (!typed && (mediaType !== undefined || info.size > SMALL_BLOB_MAX || !startsWithBrace(content.path(digest)))) continue;
     let doc: Walkable;
     try {
@@ -122,9 +124,11 @@ export function gc(stores: GcStores, opts: GcOptions = {}): GcResult {
 
   for (const b of content.listSync()) {
     if (marked.has(b.digest)) continue;
-    if (content.deleteLocked(content.path(b.digest))) {
+    const bytes = content.deleteLocked(content.path(b.digest));
+    // a split is listed only when there are no stored bytes; stored bytes may have a split beside them
+    if (content.deleteLocked(content.splitPath(b.digest)) || bytes) {
       result.removedBlobs.push(b.digest);
-      result.freedBytes += b.size;
+      result.freedBytes += b.snapshot === undefined ? b.size : 0;
     }
   }
 

@@ -19,6 +19,7 @@
  */
 export type { EntryType, TarEntry, TarRecord } from "./types.ts";
 export { readTar, normalizeName, type ReadTarOptions, type TarSource } from "./reader.ts";
+export { TarSplitRecorder, rebuildTar, checkSplit, readSplitTrailer, type SplitSink, type SplitTrailer } from "./split.ts";
 export { TarWriter, tarStream, planHeader, type TarSink } from "./writer.ts";
 export {
   detectCompression,

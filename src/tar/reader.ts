@@ -14,6 +14,7 @@
  */
 import { EngineError } from "../lib/errors.ts";
 import { BLOCK, isZeroBlock, oneLine, parseHeader, parsePax, paxString, parsePaxTime, type RawHeader } from "./header.ts";
+import type { SplitSink } from "./split.ts";
 import type { EntryType, TarEntry, TarRecord } from "./types.ts";
 
 export type TarSource = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
@@ -31,6 +32,9 @@ export interface ReadTarOptions {
    * the docker CLI sends such build contexts (with `-f` outside the context its tar rewriter closes the pipe
    * before the writer's padding and end marker). The entry's data itself must be whole. */
   eofInPadding?: boolean;
+  /** told about every byte consumed (tar/split.ts): the raw bytes, each regular file's name and size
+   * before its body, and the body bytes; for a tar-split of the stream */
+  split?: SplitSink;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -46,6 +50,8 @@ class Input {
   /** absolute stream offset of buf[0] */
   base = 0;
   eof = false;
+  /** the tar-split hook: raw (non-body) bytes as they are consumed, body bytes apart */
+  split: SplitSink | undefined;
   private next: () => Promise<IteratorResult<Uint8Array>>;
   private close: () => Promise<unknown> | void;
 
@@ -86,20 +92,27 @@ class Input {
     }
   }
 
-  /** advance n bytes; returns how many were actually skipped (< n only at EOF) */
-  async skip(n: number): Promise<number> {
+  /** advance n bytes; returns how many were actually skipped (< n only at EOF); `body`: file body bytes */
+  async skip(n: number, body = false): Promise<number> {
     let left = n;
     while (left > 0) {
       const avail = this.buf.length - this.pos;
       if (avail >= left) {
+        if (this.split) this.tell(this.buf.subarray(this.pos, this.pos + left), body);
         this.pos += left;
         return n;
       }
       left -= avail;
+      if (this.split) this.tell(this.buf.subarray(this.pos), body);
       this.pos = this.buf.length;
       if (!(await this.fill())) return n - left;
     }
     return n;
+  }
+
+  private tell(b: Uint8Array, body: boolean): void {
+    if (body) this.split!.body(b);
+    else this.split!.raw(b);
   }
 
   private scratch = new Uint8Array(BLOCK);
@@ -113,17 +126,22 @@ class Input {
     if (avail >= BLOCK) {
       const b = this.buf.subarray(this.pos, this.pos + BLOCK);
       this.pos += BLOCK;
+      this.split?.raw(b);
       return b;
     }
     let got = 0;
     const s = this.scratch;
     while (got < BLOCK) {
-      if (this.pos === this.buf.length && !(await this.fill())) return got;
+      if (this.pos === this.buf.length && !(await this.fill())) {
+        this.split?.raw(s.subarray(0, got));
+        return got;
+      }
       const n = Math.min(BLOCK - got, this.buf.length - this.pos);
       s.set(this.buf.subarray(this.pos, this.pos + n), got);
       this.pos += n;
       got += n;
     }
+    this.split?.raw(s);
     return s;
   }
 
@@ -132,18 +150,26 @@ class Input {
     const out = new Uint8Array(n);
     let got = 0;
     while (got < n) {
-      if (this.pos === this.buf.length && !(await this.fill())) return got;
+      if (this.pos === this.buf.length && !(await this.fill())) {
+        this.split?.raw(out.subarray(0, got));
+        return got;
+      }
       const k = Math.min(n - got, this.buf.length - this.pos);
       out.set(this.buf.subarray(this.pos, this.pos + k), got);
       this.pos += k;
       got += k;
     }
+    this.split?.raw(out);
     return out;
   }
 
   async drain(): Promise<void> {
+    this.split?.raw(this.buf.subarray(this.pos));
     this.pos = this.buf.length;
-    while (await this.fill()) this.pos = this.buf.length;
+    while (await this.fill()) {
+      this.split?.raw(this.buf);
+      this.pos = this.buf.length;
+    }
   }
 
   async release(): Promise<void> {
@@ -270,6 +296,8 @@ function applyPax(e: TarEntry, h: RawHeader, pax: Map<string, Uint8Array>, name:
  */
 export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): AsyncGenerator<TarRecord> {
   const input = new Input(source);
+  const split = opts.split;
+  input.split = split;
   const maxMeta = opts.maxMetaSize ?? 16 << 20;
   // totals, not just per header: a run of metadata entries without a real entry (or of 'g' headers)
   // must not add up past the cap either
@@ -289,7 +317,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
 
   const finishBody = async (c: NonNullable<typeof cur>): Promise<void> => {
     if (c.remaining > 0) {
-      const n = await input.skip(c.remaining);
+      const n = await input.skip(c.remaining, true);
       c.remaining -= n;
       if (c.remaining > 0) throw err(`truncated entry "${c.name}": expected ${c.size} bytes, got ${c.size - c.remaining}`);
     }
@@ -311,6 +339,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       const chunk = input.buf.subarray(input.pos, input.pos + n);
       input.pos += n;
       c.remaining -= n;
+      split?.body(chunk);
       yield chunk;
       if (!c.live) throw new EngineError("failed_precondition", oneLine(`tar: body of "${c.name}" read after the reader moved on`));
     }
@@ -426,6 +455,10 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       const c = { remaining: e.type === "file" ? dataSize : 0, padding: pad(dataSize), name: e.name, size: dataSize, live: true };
       if (e.type !== "file") c.padding += dataSize;
       cur = c;
+      if (split) {
+        split.entry(e.name, e.type === "dir");
+        if (c.remaining > 0) split.file(e.name, c.remaining);
+      }
       if (stats) stats.entries++;
       yield { entry: e, body: c.remaining > 0 ? body(c) : emptyBody(c) };
     }
