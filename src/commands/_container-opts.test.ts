@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execEnv, parseCreateFlags, parseUpdateFlags } from "./_container-opts.ts";
@@ -110,8 +110,12 @@ describe("create/run flags → ContainerCreateRequest", () => {
   test("-e VAR and env files take the CLIENT's environment", () => {
     const dir = mkdtempSync(join(tmpdir(), "berth-opts-"));
     writeFileSync(join(dir, "env"), "# c\n\nA=1\nB\n  C=x y\nGONE\n");
-    const r = parse({ "env-file": [join(dir, "env")], env: ["HOSTV", "UNSET", "X=1"] }, [], { env: { B: "b", HOSTV: "h" } }).request;
-    expect(r.Env).toEqual(["A=1", "B=b", "C=x y", "HOSTV=h", "X=1"]);
+    try {
+      const r = parse({ "env-file": [join(dir, "env")], env: ["HOSTV", "UNSET", "X=1"] }, [], { env: { B: "b", HOSTV: "h" } }).request;
+      expect(r.Env).toEqual(["A=1", "B=b", "C=x y", "HOSTV=h", "X=1"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the client's flag errors, docker's words", () => {
