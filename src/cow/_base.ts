@@ -43,6 +43,12 @@ interface Metadata {
   snapshots: Record<string, SnapshotRecord>;
 }
 
+/** ENOSPC, raw or wrapped (atomicWriteJson's error names it in its message) */
+function isNoSpace(e: unknown): boolean {
+  const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
+  return code === "ENOSPC" || /ENOSPC|no space left/i.test(String((e as Error)?.message));
+}
+
 export abstract class BaseDriver implements SnapshotDriver {
   abstract readonly name: DriverName;
   /**
@@ -222,22 +228,36 @@ export abstract class BaseDriver implements SnapshotDriver {
   }
 
   async remove(keyOrName: string, o: { durable?: boolean } = {}): Promise<void> {
-    const trash = this.locked((meta) => {
-      const rec = this.get(meta, keyOrName);
-      if (rec.kind === "committed") {
-        const child = Object.entries(meta.snapshots).find(([, r]) => r.parent === keyOrName);
-        if (child) throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(keyOrName)}: has children (${JSON.stringify(child[0])})`);
-      }
-      delete meta.snapshots[keyOrName];
-      const trash = `${this.root}/snapshots/rm-${rec.id}`;
-      try {
-        renameSync(this.dir(rec.id), trash);
-      } catch (e) {
-        if ((e as { code?: string }).code !== "ENOENT") throw e;
-        return { value: undefined, dirty: true };
-      }
-      return { value: trash, dirty: true };
-    }, o.durable ?? true);
+    let moved: string | undefined;
+    const unrecord = () =>
+      this.locked((meta) => {
+        const rec = this.get(meta, keyOrName);
+        if (rec.kind === "committed") {
+          const child = Object.entries(meta.snapshots).find(([, r]) => r.parent === keyOrName);
+          if (child) throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(keyOrName)}: has children (${JSON.stringify(child[0])})`);
+        }
+        delete meta.snapshots[keyOrName];
+        const trash = `${this.root}/snapshots/rm-${rec.id}`;
+        try {
+          renameSync(this.dir(rec.id), trash);
+        } catch (e) {
+          if ((e as { code?: string }).code !== "ENOENT") throw e;
+          return { value: undefined, dirty: true };
+        }
+        moved = trash;
+        return { value: trash, dirty: true };
+      }, o.durable ?? true);
+    let trash: string | undefined;
+    try {
+      trash = unrecord();
+    } catch (e) {
+      // a full disk (often filled by the very unpack being undone): the metadata could not be written
+      // while the snapshot's files still take the space. Free them first, then write it again (the
+      // record is still there; its directory is gone now)
+      if (!moved || !isNoSpace(e)) throw e;
+      this.destroy(moved);
+      trash = unrecord();
+    }
     if (trash) this.destroy(trash);
   }
 

@@ -228,6 +228,8 @@ async function fetchLayers(
   const collectFresh = freshChunkBound();
   const done: boolean[] = manifest.layers.map(() => false);
   let failed: unknown;
+  /** extract snapshots this pull made and has not committed or removed */
+  const extracts = new Set<string>();
   const check = () => {
     if (failed !== undefined) throw new EngineError("unavailable", "pull aborted");
     checkCanceled(opts.signal);
@@ -300,6 +302,7 @@ async function fetchLayers(
     const key = extractKey();
     const parent = i > 0 ? chains[i - 1] : undefined;
     await images.snapshots.prepare(key, independent ? undefined : parent);
+    extracts.add(key);
     try {
       const lane = await openLayerLane(source, (c) => collect(c.length), { ...LAYER_RING, inflater: opts.inflater });
       mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
@@ -326,9 +329,15 @@ async function fetchLayers(
         mark(`pull: layer ${i} synced`);
       }
       await finishApply(key, i, stats.diskSize, independent ? parent : undefined);
+      extracts.delete(key);
       mark(`pull: layer ${i} committed`);
     } catch (e) {
-      await images.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
+      // the real error is rethrown; a removal that fails here (ENOSPC while other layers still download)
+      // is tried again once every task has stopped (below)
+      await images.snapshots
+        .remove(key)
+        .then(() => extracts.delete(key))
+        .catch(() => {});
       throw await explain(e);
     }
   };
@@ -474,8 +483,14 @@ async function fetchLayers(
     tasks.push(p);
   }
   const results = await Promise.allSettled(tasks);
-  if (failed !== undefined) throw failed;
   const bad = results.find((r) => r.status === "rejected");
+  if (failed !== undefined || bad) {
+    // every download has stopped and its ingest is gone: an extract snapshot whose removal failed for
+    // want of space (the metadata is rewritten to drop it) goes now; one that still cannot is the GC's
+    // once this process is gone
+    for (const key of extracts) await images.snapshots.remove(key).catch(() => {});
+  }
+  if (failed !== undefined) throw failed;
   if (bad) throw (bad as PromiseRejectedResult).reason;
 }
 

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { ContentStore } from "../../src/image/index.ts";
+import { createDriver } from "../../src/cow/index.ts";
 import { EngineError } from "../../src/lib/errors.ts";
 import { berth, importBusybox } from "../helpers/cli.ts";
 
@@ -86,3 +87,37 @@ describe.skipIf(!rootEnabled)("image commands on a full disk (item 9)", () => {
     expect((await berth(["images", "--format", "{{.Repository}}:{{.Tag}}"], { root })).stdout).toBe("busybox:latest\n");
   });
 });
+
+describe.skipIf(!rootEnabled)("snapshots on a full disk", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = mkdtempSync("/tmp/berth-test-snapfull-");
+    const r = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
+    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+  });
+  afterAll(() => {
+    Bun.spawnSync(["umount", "-l", dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a snapshot whose files filled the disk is removed all the same: its files first, then its record", async () => {
+    const d = createDriver("vfs", join(dir, "vfs"));
+    await d.prepare("extract-full", undefined);
+    const [m] = await d.mounts("extract-full");
+    // the unpack that filled the disk: nothing is left for the metadata's rewrite
+    Bun.spawnSync(["dd", "if=/dev/zero", `of=${join(m!.source, "big")}`, "bs=4k"]);
+    expect(Bun.spawnSync(["sh", "-c", `echo x > ${join(dir, "probe")}`]).exitCode).not.toBe(0);
+    await d.remove("extract-full");
+    expect(await err(() => d.stat("extract-full"))).toMatchObject({ kind: "not_found" });
+    expect(readdirSync(join(dir, "vfs", "snapshots"))).toEqual([]);
+  });
+});
+
+async function err(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
