@@ -332,12 +332,10 @@ async function fetchLayers(
       extracts.delete(key);
       mark(`pull: layer ${i} committed`);
     } catch (e) {
-      // the real error is rethrown; a removal that fails here (ENOSPC while other layers still download)
-      // is tried again once every task has stopped (below)
-      await images.snapshots
-        .remove(key)
-        .then(() => extracts.delete(key))
-        .catch(() => {});
+      try {
+        await images.snapshots.remove(key);
+        extracts.delete(key);
+      } catch {} // the real error is rethrown; a removal that fails here (ENOSPC while other layers still download) is tried again once every task has stopped (below)
       throw await explain(e);
     }
   };
