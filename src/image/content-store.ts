@@ -48,6 +48,7 @@ import { isDigest, type Digest } from "../oci/index.ts";
 import type { RingOptions } from "../tar/index.ts";
 import { checkSplit, readSplitTrailer, rebuildTar, type SplitTrailer } from "../tar/split.ts";
 import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
+import { readableOf } from "../lib/readable.ts";
 
 export interface BlobInfo {
   digest: Digest;
@@ -272,20 +273,7 @@ export class ContentStore {
   /** the blob's bytes, streamed from disk; not_found if absent */
   readStream(digest: Digest): ReadableStream<Uint8Array> {
     if (this.mustInfo(digest).snapshot === undefined) return Bun.file(this.path(digest)).stream();
-    const it = this.rebuild(digest);
-    return new ReadableStream<Uint8Array>(
-      {
-        async pull(c) {
-          const r = await it.next();
-          if (r.done) c.close();
-          else c.enqueue(r.value);
-        },
-        async cancel() {
-          await it.return(undefined);
-        },
-      },
-      { highWaterMark: 0 },
-    );
+    return readableOf(this.rebuild(digest));
   }
 
   /**

@@ -96,19 +96,4 @@ export function fetchUntil(signal: AbortSignal): (url: string, init: RequestInit
 }
 
 /** an async iterable as the ReadableStream some engine calls take */
-export function readableOf(body: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const it = body[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(c) {
-        const r = await it.next();
-        if (r.done) c.close();
-        else c.enqueue(r.value);
-      },
-      async cancel() {
-        await it.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
+export { readableOf } from "../../lib/readable.ts";
