@@ -43,10 +43,9 @@ interface Metadata {
   snapshots: Record<string, SnapshotRecord>;
 }
 
-/** ENOSPC, raw or wrapped (atomicWriteJson's error names it in its message) */
+/** the metadata write's ENOSPC (lib/atomic-write.ts rethrows the fs error as it is) */
 function isNoSpace(e: unknown): boolean {
-  const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
-  return code === "ENOSPC" || /ENOSPC|no space left/i.test(String((e as Error)?.message));
+  return (e as NodeJS.ErrnoException)?.code === "ENOSPC";
 }
 
 export abstract class BaseDriver implements SnapshotDriver {

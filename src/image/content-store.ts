@@ -45,7 +45,7 @@ import { EngineError, wrap } from "../lib/errors.ts";
 import { fsyncDir } from "../lib/atomic-write.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
 import { isDigest, type Digest } from "../oci/index.ts";
-import type { RingOptions } from "../tar/index.ts";
+import { readFileRing, type RingOptions } from "../tar/index.ts";
 import { checkSplit, readSplitTrailer, rebuildTar, type SplitTrailer } from "../tar/split.ts";
 import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
 import { readableOf } from "../lib/readable.ts";
@@ -289,23 +289,9 @@ export class ContentStore {
       yield* this.rebuild(digest);
       return;
     }
-    const chunk = o.chunk ?? 128 << 10;
-    const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
     const fd = openSync(this.path(digest), constants.O_RDONLY | O_CLOEXEC);
     try {
-      let pos = 0;
-      let sinceTurn = 0;
-      for (;;) {
-        if (pos + chunk > ring.length) pos = 0;
-        const n = readSync(fd, ring, pos, chunk, null);
-        if (n === 0) return;
-        yield ring.subarray(pos, pos + n);
-        pos += n;
-        if ((sinceTurn += n) >= 1 << 20) {
-          sinceTurn = 0;
-          await new Promise<void>((r) => setImmediate(r));
-        }
-      }
+      yield* readFileRing(fd, { ...o, turnEvery: 1 << 20 });
     } finally {
       closeSync(fd);
     }

@@ -37,9 +37,9 @@ export interface CreateHooks {
   beforeStart?: (pid: number) => Promise<void>;
   /**
    * runs once the child may exec, while it finishes its mounts and execs (2–4 ms): bookkeeping that
-   * needs the pid but not the exec's outcome. A throw kills the child.
+   * needs the pid (and its start time) but not the exec's outcome. A throw kills the child.
    */
-  whileStarting?: (pid: number) => void;
+  whileStarting?: (pid: number, startTime: string) => void;
 }
 
 const O_PATH = 0o10000000;
@@ -280,7 +280,7 @@ interface StartOptions {
   /** a pid namespace to create the child in (pid_for_children is set around the clone) */
   pidNs?: number;
   beforeStart?: (pid: number) => Promise<void>;
-  whileStarting?: (pid: number) => void;
+  whileStarting?: (pid: number, startTime: string) => void;
   /** report oomKilled from the cgroup (the container's PID 1, not an exec) */
   oom: boolean;
 }
@@ -351,9 +351,11 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   } finally {
     closeFd(syncW);
   }
+  // the clone's start time: an exec does not change it
+  const startTime = processStartTime(pid) ?? "";
   if (o.whileStarting) {
     try {
-      o.whileStarting(pid);
+      o.whileStarting(pid, startTime);
     } catch (e) {
       kill(pid, 9);
       shim.berth_wait(pid, 0);
@@ -369,7 +371,6 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     shim.berth_wait(pid, 0); // it _exit()s right after writing
     throw childError(msg, plan, ops);
   }
-  const startTime = processStartTime(pid) ?? "";
   let exited: Promise<ExitInfo> | undefined;
   return {
     pid,

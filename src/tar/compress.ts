@@ -158,18 +158,24 @@ export async function* inflateGzip(source: AsyncIterable<Uint8Array>, o: RingOpt
  * been handed out). `berth import FILE` reads its tarball this way: Bun.file().stream() hands out a
  * fresh buffer per read, and 1 GB of fresh memory cost page faults and page clearing on the unpacking
  * thread (perf: clear_page_erms + exc_page_fault ~5 % of its samples) and garbage for the collector.
- * The caller owns `fd` (and closes it).
+ * The caller owns `fd` (and closes it). `turnEvery`: bytes after which the event loop gets a turn
+ * (readSync never yields to it; a consumer that never awaits I/O would otherwise starve it).
  */
-export async function* readFileRing(fd: number, o: RingOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* readFileRing(fd: number, o: RingOptions & { turnEvery?: number } = {}): AsyncGenerator<Uint8Array> {
   const chunk = o.chunk ?? 128 << 10;
   const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
   let pos = 0;
+  let sinceTurn = 0;
   for (;;) {
     if (pos + chunk > ring.length) pos = 0;
     const n = readSync(fd, ring, pos, chunk, null);
     if (n === 0) return;
     yield ring.subarray(pos, pos + n);
     pos += n;
+    if (o.turnEvery && (sinceTurn += n) >= o.turnEvery) {
+      sinceTurn = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
   }
 }
 

@@ -202,8 +202,8 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
     running = await runtime.create(p.spec, stdio, {
       beforeStart: p.beforeStart,
       // recorded while the child finishes its mounts and execs; a failed exec overwrites it below
-      whileStarting: (pid) => {
-        hooks.recordRunning(pid, runtime.processStartTime(pid) ?? "", nowNano());
+      whileStarting: (pid, startTime) => {
+        hooks.recordRunning(pid, startTime, nowNano());
         recorded = true;
       },
     });

@@ -204,15 +204,18 @@ export async function supervise(
         onStarted: fg?.onStarted,
         awaitAttach: fg?.awaitAttach,
         recordRunning: (pid, startTime, startedAt) => {
-          safeUpdate(d, id, (st) => ({
-            ...((before = { StartedAt: st.StartedAt, FinishedAt: st.FinishedAt }), st),
-            Status: st.Status === "paused" ? "paused" : "running",
-            Pid: pid,
-            StartTime: startTime,
-            StartedAt: startedAt,
-            FinishedAt: ZERO_TIME,
-            ExitCode: 0,
-          }));
+          safeUpdate(d, id, (st) => {
+            before = { StartedAt: st.StartedAt, FinishedAt: st.FinishedAt };
+            return {
+              ...st,
+              Status: st.Status === "paused" ? "paused" : "running",
+              Pid: pid,
+              StartTime: startTime,
+              StartedAt: startedAt,
+              FinishedAt: ZERO_TIME,
+              ExitCode: 0,
+            };
+          });
         },
         onRunning: () => {
           volumeEvents(d, cfg, "mount");

@@ -283,7 +283,7 @@ export function reapCgroup(d: ContainerDeps, cfg: ContainerConfigFile): void {
   // no task left (the usual exit): nothing to kill or thaw, the rmdirs alone
   if (pids.length || failures.length) {
     step("kill", () => {
-      for (const pid of rt.cgroupPids(cg)) rt.kill(pid, 9);
+      for (const pid of pids) rt.kill(pid, 9);
     });
     step("thaw", () => rt.thaw(cg));
   }
