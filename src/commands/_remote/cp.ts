@@ -61,7 +61,9 @@ function sweepStaging(dir: string): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ESRCH") continue; // EPERM: alive, someone else's
     }
-    rmSync(join(dir, n), { recursive: true, force: true });
+    try {
+      rmSync(join(dir, n), { recursive: true, force: true });
+    } catch {} // a leftover that cannot go (read-only, busy) must not fail this copy; the next one tries again
   }
 }
 
