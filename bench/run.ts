@@ -16,6 +16,7 @@ import { buildBundle, buildBusyboxTar, buildContexts, buildImportTar, ensurePull
 import { medianOr, safeRm, type Row, Scenario } from "./harness.ts";
 import { applyHostFixes, dockerCli, dockerPing, installPeers, newPeerState, peerVersions, registryPing, startDaemons, stopStarted } from "./peers.ts";
 import { firstLine, log, runCmd, which } from "./proc.ts";
+import { berthCgroupParents, removeNewCgroupParents } from "../test/helpers/cgroups.ts";
 import { scenarioA, scenarioB, scenarioC, scenarioD, scenarioE, scenarioF, scenarioG, type Ctx } from "./scenarios.ts";
 import { fmtKb, fmtMs, fmtPaired, fmtRange, fmtTarget, judge, renderMarkdown, renderText } from "./stats.ts";
 
@@ -155,6 +156,8 @@ const peers = newPeerState();
 // removed again at the end, as nothing of berth's runs any more
 const berthBridge = process.env.BERTH_BRIDGE || "berth0";
 const berthTable = process.env.BERTH_NFT_TABLE || "berth";
+// berth's parent cgroups stay once made (as docker's do): the bench removes those it made
+const cgroupParents = new Set(berthCgroupParents());
 const hadBridge = Bun.spawnSync(["ip", "link", "show", berthBridge], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 const hadTable = Bun.spawnSync(["nft", "list", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 let stopping = false;
@@ -348,6 +351,7 @@ try {
     const w = safeRm(ctx.berthRoot);
     if (w) warnings.push(w);
   }
+  removeNewCgroupParents(cgroupParents);
   if (!hadBridge) Bun.spawnSync(["ip", "link", "del", berthBridge], { stdout: "ignore", stderr: "ignore" });
   if (!hadTable) Bun.spawnSync(["nft", "delete", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" });
 }

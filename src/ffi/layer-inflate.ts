@@ -21,11 +21,12 @@
  * open LayerInflate is kept in `live` (never garbage) until end() has joined its thread.
  */
 import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import { dlopenSealed, embeddedObject } from "./embedded-object.ts";
-import inflateSource from "./layer-inflate.c" with { type: "text" };
+// the C text as an embedded file, read only when needed (the prebuilt object's name, a compile from source)
+import inflatePath from "./layer-inflate.c" with { type: "file" };
 
 const SYMBOLS = {
   li_open: { args: [T.ptr, T.u64, T.ptr, T.u64], returns: T.ptr },
@@ -46,7 +47,12 @@ let lib: Lib | null | undefined;
 export let layerInflateOrigin: "embedded" | "compiled" | "none" | undefined;
 
 /** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
-export function prebuiltInflateName(source: string = inflateSource): string {
+let source: string | undefined;
+function inflateSource(): string {
+  return (source ??= readFileSync(inflatePath, "utf8"));
+}
+
+export function prebuiltInflateName(source: string = inflateSource()): string {
   return `berth-inflate-${Bun.hash(source).toString(16)}`;
 }
 
@@ -57,7 +63,7 @@ export const INFLATE_LIBS = ["-lz", "-lpthread"];
 function compileFromSource(): Lib | null {
   const dir = mkdtempSync(`${tmpdir()}/berth-inflate-`);
   try {
-    writeFileSync(`${dir}/li.c`, inflateSource);
+    writeFileSync(`${dir}/li.c`, inflateSource());
     const r = Bun.spawnSync(["cc", ...INFLATE_CFLAGS, "-o", `${dir}/li.so`, `${dir}/li.c`, ...INFLATE_LIBS], { stdout: "ignore", stderr: "ignore" });
     if (!r.success) return null;
     return dlopen(`${dir}/li.so`, SYMBOLS).symbols;

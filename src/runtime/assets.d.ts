@@ -1,5 +1,6 @@
-// the C shim is embedded as text (shim.ts); tcc needs a real file, so it is written out at runtime
+// C sources imported `with { type: "file" }` (shim.ts, monitor.ts, layer-inflate.ts): a path, read when
+// needed (from disk when running from source, from the binary's embedded files when compiled)
 declare module "*.c" {
-  const source: string;
-  export default source;
+  const path: string;
+  export default path;
 }

@@ -146,8 +146,8 @@ export function createCgroup(path: string, resources: ResourceSpec, opts: Create
   const layout = opts.layout ?? detectLayout();
   const rel = clean(path);
   for (const h of layout.hierarchies) {
-    // the shared parent ("berth") goes with its last container (removeCgroup): another berth process
-    // may rmdir it between our mkdirs; start over then
+    // the shared parent ("berth") stays once made, but a test's clean-up (or an admin) may rmdir it
+    // between our mkdirs: start over then
     for (let attempt = 0; ; attempt++) {
       try {
         if (layout.kind === "v2") enableControllers(h, rel);
@@ -497,8 +497,10 @@ export function oomKilled(path: string, layout = detectLayout()): boolean {
 }
 
 /** SIGKILL what is left, then rmdir in every hierarchy (rmdir is EBUSY until the last task is gone;
- * retried for about a second). Synchronous: the engine calls it under the container's lock. */
-export function removeCgroup(path: string, layout = detectLayout(), pruneParents = true): void {
+ * retried for about a second). Synchronous: the engine calls it under the container's lock. The parents
+ * stay (the shared "berth", as docker's "docker" and podman's "libpod_parent" do): made and set up once,
+ * not again for every container (10 mkdir, 10 rmdir and the cpuset copy per `run` on a v1 host). */
+export function removeCgroup(path: string, layout = detectLayout()): void {
   // the common case, a container whose processes are all gone: one rmdir(2) per hierarchy. What is
   // still busy (tasks, sub-cgroups, a frozen task) takes the long way below
   const busy: string[] = [];
@@ -510,7 +512,6 @@ export function removeCgroup(path: string, layout = detectLayout(), pruneParents
     }
   }
   if (busy.length) removeBusy(path, busy, layout);
-  if (pruneParents) removeEmptyParents(path, layout);
 }
 
 function removeBusy(path: string, busy: string[], layout: CgroupLayout): void {
@@ -536,7 +537,7 @@ function removeBusy(path: string, busy: string[], layout: CgroupLayout): void {
         } catch {} // ESRCH: exited since listing; a survivor keeps rmdir EBUSY and is retried
       }
       try {
-        for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout, false);
+        for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) removeCgroup(`${clean(path)}/${sub.name}`, layout);
         rmdirSync(dir);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -547,20 +548,5 @@ function removeBusy(path: string, busy: string[], layout: CgroupLayout): void {
     }
     if (!left.length) break;
     Bun.sleepSync(5);
-  }
-}
-
-/** rmdir the now empty parents of a removed cgroup ("berth" once its last container is gone), as far
- * up as they are empty; a parent still in use (EBUSY, ENOTEMPTY) stays */
-function removeEmptyParents(path: string, layout: CgroupLayout): void {
-  const parts = clean(path).split("/");
-  for (const h of layout.hierarchies) {
-    for (let n = parts.length - 1; n > 0; n--) {
-      try {
-        rmdirSync(`${h.dir}/${parts.slice(0, n).join("/")}`);
-      } catch {
-        break; // EBUSY/ENOTEMPTY: still in use, so its ancestors are too (ENOENT: not in this hierarchy)
-      }
-    }
   }
 }

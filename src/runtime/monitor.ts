@@ -5,10 +5,11 @@
  * (monitor-<sha256[:16]>), so every detached container maps the same pages. Undefined when there is
  * neither (no embedded copy and no gcc): the Bun monitor then stays (engine ops/native-monitor.ts).
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { atomicWriteFile } from "../lib/atomic-write.ts";
 import { join } from "node:path";
-import monitorSource from "./monitor.c" with { type: "text" };
+// the C text as an embedded file, read only when running from source (no embedded executable)
+import monitorPath from "./monitor.c" with { type: "file" };
 
 let cached: { dir: string; path: string | undefined } | undefined;
 
@@ -50,6 +51,7 @@ export async function nativeMonitorPath(cacheDir: string): Promise<string | unde
       }
     } else {
       // from source: the same C, compiled here once (a missing gcc leaves the Bun monitor)
+      const monitorSource = readFileSync(monitorPath, "utf8");
       path = join(cacheDir, `monitor-src-${hash(monitorSource)}`);
       if (!existsSync(path)) {
         sweepLeftovers(cacheDir);

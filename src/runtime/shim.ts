@@ -23,7 +23,9 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import { dlopenSealed, embeddedObject } from "../ffi/embedded-object.ts";
-import shimSource from "./shim.c" with { type: "text" };
+// the C text as an embedded file, read only when needed (the prebuilt object's name, a TinyCC compile):
+// as a text import its 31 KB were part of every command's engine chunk
+import shimPath from "./shim.c" with { type: "file" };
 
 const SYMBOLS = {
   berth_spawn: { args: [T.ptr, T.i32], returns: T.i32 },
@@ -36,7 +38,12 @@ let shim: Shim | undefined;
 export let shimOrigin: "embedded" | "tinycc" | undefined;
 
 /** the name stem scripts/build.ts gives the compiled object: the hash ties it to this shim.c text */
-export function prebuiltShimName(source: string = shimSource): string {
+let source: string | undefined;
+function shimSource(): string {
+  return (source ??= readFileSync(shimPath, "utf8"));
+}
+
+export function prebuiltShimName(source: string = shimSource()): string {
   return `berth-shim-${Bun.hash(source).toString(16)}`;
 }
 
@@ -51,7 +58,7 @@ function runningLibc(): string {
 function compileWithTinyCC(): Shim {
   const dir = mkdtempSync(`${tmpdir()}/berth-shim-`);
   try {
-    writeFileSync(`${dir}/shim.c`, shimSource);
+    writeFileSync(`${dir}/shim.c`, shimSource());
     symlinkSync(runningLibc(), `${dir}/libc.so`);
     return cc({ source: `${dir}/shim.c`, flags: ["-nostdlib", `-L${dir}`], library: ["c"], symbols: SYMBOLS }).symbols;
   } catch (e) {

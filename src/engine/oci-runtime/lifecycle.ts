@@ -188,7 +188,7 @@ export class OciRuntime {
       if (rec.pid && isAlive(rec.pid, rec.startTime)) killContainer(rec.pid, 9);
       await this.waitGone(rec, 2000);
       try {
-        if (cgroupExists(rec.cgroupPath)) removeCgroup(rec.cgroupPath, layout, false);
+        if (cgroupExists(rec.cgroupPath)) removeCgroup(rec.cgroupPath, layout);
       } catch {} // best effort: the real error follows
       rmSync(dir, { recursive: true, force: true });
       throw e;
@@ -347,7 +347,7 @@ export class OciRuntime {
   private async destroy(rec: OciRecord): Promise<void> {
     const root = this.o.root;
     try {
-      if (cgroupExists(rec.cgroupPath)) removeCgroup(rec.cgroupPath, detectLayout(), false);
+      if (cgroupExists(rec.cgroupPath)) removeCgroup(rec.cgroupPath, detectLayout());
     } catch (e) {
       throw wrap(`delete container ${rec.id}: remove cgroup`, e);
     }

@@ -3,7 +3,7 @@
  * from an Engine API create request and its image (create-config.ts merges and checks them). Nothing
  * half-created survives an error.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { availableParallelism, hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
@@ -156,7 +156,9 @@ export async function createRecord(
         ...(Object.keys(built.Endpoints).length ? { Networks: built.Endpoints } : {}),
       },
     };
-    writeEtcFiles(cfg);
+    // every start writes them anew (ops/start.ts): a record that lives only until its first exit (run
+    // --rm, a build step) leaves them to that start instead of writing each twice
+    if (durable) writeEtcFiles(cfg);
     // config.json last: a directory without it is not a container (store.ids) and is swept by rm; no
     // state.json yet: a record without one reads as created (store.readState)
     d.store.writeNewConfig(cfg, durable);
@@ -202,7 +204,18 @@ export function writeEtcFiles(cfg: ContainerConfigFile, bridged = false): void {
   const h = cfg.HostConfig;
   const hostNet = netw.networkMode(h.NetworkMode).attach === "host";
   replaceFile(cfg.HostnamePath, cfg.Config.Hostname + "\n");
-  if (bridged) return;
+  if (bridged) {
+    // the network's wire writes both once the address is known, before the shim binds them; the mount
+    // plan needs them to exist now (a record whose create left them to its start has none yet)
+    for (const p of [cfg.HostsPath, cfg.ResolvConfPath]) {
+      try {
+        closeSync(openSync(p, "wx", 0o644));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+    }
+    return;
+  }
   let hostHosts: string | undefined;
   if (hostNet)
     try {
