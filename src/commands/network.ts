@@ -5,7 +5,7 @@
 import { defineBerthCommand, type BerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
 import { EngineError, UsageError } from "../lib/errors.ts";
-import { compileTemplate, goJson } from "./_format/template.ts";
+import { compileTemplate, goJson, goTimeOf } from "./_format/template.ts";
 import { FORMAT_HELP, formatRows, renderDockerTable } from "./_format/table.ts";
 import { Filters, ZERO_TIME, type Network } from "../engine/index.ts";
 import { forEach } from "./_session.ts";
@@ -154,7 +154,6 @@ export default defineBerthCommand({
 export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows: Network[]): void {
   const id = (x: string) => (flags["no-trunc"] ? x : x.slice(0, 12));
   if (flags.quiet) return void ctx.out(rows.map((r) => id(r.Id) + "\n").join(""));
-  // the predefined host and none networks were never created: an empty CREATED AT
   const objs = rows.map((r) => ({
     ID: id(r.Id),
     Name: r.Name,
@@ -162,7 +161,8 @@ export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows
     Scope: r.Scope,
     IPv6: "false",
     Internal: String(r.Internal),
-    CreatedAt: r.Created === ZERO_TIME ? "" : r.Created,
+    // Go's time String(), as docker's CLI prints a network's Created (a zero time: empty)
+    CreatedAt: r.Created === ZERO_TIME ? "" : goTimeOf(r.Created),
     Labels: Object.entries(r.Labels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(","),

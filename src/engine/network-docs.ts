@@ -3,7 +3,7 @@
  * records, with the list's filters. The same document serves `network inspect` and plain `inspect`.
  */
 import type { NetworkRecord } from "../net/index.ts";
-import { ZERO_TIME, type Network, type NetworkContainer } from "./api/networks.ts";
+import type { Network, NetworkContainer } from "./api/networks.ts";
 import type { ContainerService } from "./containers/service.ts";
 import { Filters, invalidFilter, matchLabel } from "./filters.ts";
 
@@ -33,11 +33,11 @@ function document(r: NetworkRecord, containers: Record<string, NetworkContainer>
 }
 
 /** host and none: docker's predefined networks that have no record */
-function predefined(p: { name: string; id: string; driver: string }): Network {
+function predefined(p: { name: string; id: string; driver: string; createdAt: string }): Network {
   return {
     Name: p.name,
     Id: p.id,
-    Created: ZERO_TIME,
+    Created: p.createdAt,
     Scope: "local",
     Driver: p.driver,
     EnableIPv6: false,
@@ -56,7 +56,11 @@ function predefined(p: { name: string; id: string; driver: string }): Network {
 /** `GET /networks/{id}`: by name, id or unique id prefix, with the containers on it; not_found otherwise */
 export function inspectNetwork(svc: ContainerService, ref: string): Network {
   const nets = svc.networks;
-  const pseudo = nets.list().find((n) => n.name === ref && !n.record);
+  // host and none by name, id or unique id prefix, as the recorded networks (a name wins, as docker's)
+  const all = nets.list();
+  const pseudo =
+    all.find((n) => n.name === ref && !n.record) ??
+    (/^[0-9a-f]{1,64}$/.test(ref) && all.filter((n) => n.id.startsWith(ref)).length === 1 ? all.find((n) => n.id.startsWith(ref) && !n.record) : undefined);
   if (pseudo) return predefined(pseudo);
   const r = nets.resolve(ref);
   const ctrs: Record<string, NetworkContainer> = {};

@@ -152,6 +152,13 @@ export class NetworkService {
     throw new EngineError("not_found", `network ${ref} not found`);
   }
 
+  /** host and none, each with this root's id and creation time for it (docker's predefined networks) */
+  predefined(): { name: string; driver: string; id: string; created: string }[] {
+    const pre = predefinedNetworks();
+    const ids = this.mgr.store.predefined(pre.map((p) => p.name));
+    return pre.map((p) => ({ name: p.name, driver: p.driver, id: ids[p.name]!.id, created: ids[p.name]!.created }));
+  }
+
   list(): NetworkListEntry[] {
     const recs = [this.mgr.inspect(DEFAULT_NETWORK), ...this.mgr.store.list().filter((r) => r.name !== DEFAULT_NETWORK)];
     const out: NetworkListEntry[] = recs.map((r) => ({
@@ -163,7 +170,7 @@ export class NetworkService {
       internal: r.internal,
       record: r,
     }));
-    for (const p of predefinedNetworks()) out.push({ id: p.id, name: p.name, driver: p.driver, scope: "local", createdAt: "", internal: false });
+    for (const p of this.predefined()) out.push({ id: p.id, name: p.name, driver: p.driver, scope: "local", createdAt: p.created, internal: false });
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 

@@ -85,9 +85,9 @@ export interface NetworkDriverRegistration {
   attach: Attach;
   /** `network create --driver <name>` may make networks of it */
   creatable: boolean;
-  /** the one network of this driver every root has without `network create` (docker's host and none),
-   * with docker's fixed id for it */
-  predefined?: { network: string; id: string };
+  /** the one network of this driver every root has without `network create` (docker's host and none);
+   * its id and creation time are the root's own (NetworkStore.predefined) */
+  predefined?: { network: string };
   create(ctx: DriverContext): NetworkDriver;
 }
 

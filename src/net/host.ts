@@ -8,6 +8,6 @@ registerNetworkDriver({
   name: "host",
   attach: "host",
   creatable: false,
-  predefined: { network: "host", id: "686f7374".padEnd(64, "0") },
+  predefined: { network: "host" },
   create: () => ({ name: "host", attach: "host" }),
 });

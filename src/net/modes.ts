@@ -36,8 +36,8 @@ export function joinsNetworks(mode: string): boolean {
 }
 
 /** the networks every root has without `network create`, from the drivers that declare one (none, host) */
-export function predefinedNetworks(): { name: string; id: string; driver: string; attach: Attach }[] {
-  return networkDrivers().flatMap((d) => (d.predefined ? [{ name: d.predefined.network, id: d.predefined.id, driver: d.name, attach: d.attach }] : []));
+export function predefinedNetworks(): { name: string; driver: string; attach: Attach }[] {
+  return networkDrivers().flatMap((d) => (d.predefined ? [{ name: d.predefined.network, driver: d.name, attach: d.attach }] : []));
 }
 
 /** names `network create` refuses: the predefined networks, the default network and its alias */

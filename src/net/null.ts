@@ -15,6 +15,6 @@ registerNetworkDriver({
   name: "null",
   attach: "loopback",
   creatable: false,
-  predefined: { network: "none", id: "6e6f6e65".padEnd(64, "0") },
+  predefined: { network: "none" },
   create: () => ({ name: "null", attach: "loopback" }),
 });

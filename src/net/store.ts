@@ -11,6 +11,7 @@ import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, fsyncDir, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX, LOCK_UN } from "../ffi/index.ts";
 import type { PortBinding } from "./ports.ts";
+import { newId } from "../lib/ids.ts";
 
 /** published ports of one container; `target` is the address the DNAT points at once connected */
 export interface PortReservation {
@@ -27,6 +28,12 @@ export interface EndpointRecord {
   mac: string;
   /** names the embedded DNS answers for on this network: container name, --network-alias, short id */
   names?: string[];
+}
+
+/** a predefined network's id and creation time (RFC 3339) */
+export interface PredefinedIdentity {
+  id: string;
+  created: string;
 }
 
 export interface NetworkRecord {
@@ -113,6 +120,33 @@ export class NetworkStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     if (durable) atomicWriteJson(this.path(rec.name), rec, 0o600);
     else replaceFile(this.path(rec.name), JSON.stringify(rec, null, 2) + "\n", 0o600);
+  }
+
+  /**
+   * The identity of the predefined networks (host, none): an id and a creation time of their own per
+   * root, as dockerd gives them at its first start (random 64-hex ids, not constants), made once under
+   * the lock and kept in `<root>/network/.predefined.json` (hidden: not a network record).
+   */
+  predefined(names: string[]): Record<string, PredefinedIdentity> {
+    const p = join(this.dir, ".predefined.json");
+    const read = (): Record<string, PredefinedIdentity> => {
+      try {
+        return JSON.parse(readFileSync(p, "utf8")) as Record<string, PredefinedIdentity>;
+      } catch {
+        return {}; // not made yet (or torn by a crash before its rename: made again below)
+      }
+    };
+    const have = read();
+    if (names.every((n) => have[n]?.id)) return have;
+    return this.withLock(() => {
+      const cur = read();
+      const missing = names.filter((n) => !cur[n]?.id);
+      if (missing.length === 0) return cur;
+      const created = new Date().toISOString();
+      for (const n of missing) cur[n] = { id: newId(), created };
+      atomicWriteJson(p, cur, 0o600);
+      return cur;
+    });
   }
 
   /** host ports held by containers, `<root>/network/.ports.json` (hidden: not a network) */

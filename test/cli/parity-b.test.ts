@@ -24,6 +24,30 @@ describe.skipIf(!rootEnabled)("no daemon in the wording (issue 16 item 16)", () 
   });
 });
 
+describe.skipIf(!rootEnabled)("the predefined host and none networks", () => {
+  test("an id and a creation time of the root's own, not constants; found by id; a container's NetworkID", async () => {
+    const ls = async () => (await run(["network", "ls", "--no-trunc", "--format", "{{.Name}} {{.ID}} {{.CreatedAt}}"])).stdout.trim().split("\n");
+    const rows = Object.fromEntries((await ls()).map((l) => [l.split(" ")[0], l]));
+    for (const n of ["host", "none", "bridge"]) {
+      // docker's CLI prints Go's time String(): "2026-12-07 08:17:04.732 +0000 UTC"
+      expect(rows[n]).toMatch(new RegExp(`^${n} [0-9a-f]{64} \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(\\.\\d+)? \\+0000 UTC$`));
+    }
+    const hostId = rows.host!.split(" ")[1]!;
+    const noneId = rows.none!.split(" ")[1]!;
+    expect(hostId).not.toBe(noneId);
+    // not ASCII "host"/"none" padded with zeros (what berth printed before), and the same every time
+    expect(hostId.startsWith("686f7374")).toBe(false);
+    expect(noneId.startsWith("6e6f6e65")).toBe(false);
+    expect(await ls()).toEqual(Object.values(rows));
+    const created = (await run(["network", "inspect", "host", "--format", "{{.Created}}"])).stdout.trim();
+    expect(Math.abs(Date.parse(created) - Date.now())).toBeLessThan(24 * 3600 * 1000);
+    expect(await run(["network", "inspect", hostId.slice(0, 12), "--format", "{{.Name}}"])).toMatchObject({ exitCode: 0, stdout: "host\n" });
+    const c = (await run(["create", "--network", "none", "busybox", "true"])).stdout.trim();
+    expect(await run(["inspect", c, "--format", "{{.NetworkSettings.Networks.none.NetworkID}}"])).toMatchObject({ exitCode: 0, stdout: `${noneId}\n` });
+    ok(await run(["rm", c]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("templates print docker's Go types (issue 16 item 12)", () => {
   test("{{.NetworkSettings.Ports}} is Go's map of PortBinding structs; GraphDriver.Data names overlay's dirs", async () => {
     const name = `tpl-${sfx}`;

@@ -31,6 +31,18 @@ export function goTime(d: Date): string {
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
 }
 
+/**
+ * Go's time.Time String() of an RFC 3339 time, with its fraction as Go prints it (up to nine digits,
+ * trailing zeros dropped): "2024-01-02 15:04:05.0663 +0000 UTC". The input as given when it is no time.
+ */
+export function goTimeOf(rfc3339: string): string {
+  const ms = Date.parse(rfc3339);
+  if (Number.isNaN(ms)) return rfc3339;
+  const frac = (/\.(\d+)/.exec(rfc3339)?.[1] ?? "").slice(0, 9).replace(/0+$/, "");
+  const base = goTime(new Date(ms));
+  return frac ? base.replace(" +0000 UTC", `.${frac} +0000 UTC`) : base;
+}
+
 type Operand =
   | { t: "dot"; path: string[] }
   | { t: "var"; name: string; path: string[] }

@@ -13,7 +13,7 @@ export interface NetworkContainer {
 export interface Network {
   Name: string;
   Id: string;
-  /** RFC 3339; Go's zero time for the predefined host and none networks */
+  /** RFC 3339 (the predefined host and none networks: when the root first listed them) */
   Created: string;
   Scope: "local";
   Driver: string;
