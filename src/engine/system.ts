@@ -18,6 +18,7 @@ export interface SystemParts {
   readonly snapshots: SnapshotDriver;
 }
 import { detectLayout } from "../runtime/index.ts";
+import { networkDrivers } from "../net/index.ts";
 import type { SystemInfo } from "./api/system.ts";
 
 export type { SystemInfo };
@@ -81,7 +82,8 @@ export async function systemInfo(e: SystemParts, o: SystemInfoOptions): Promise<
     Images: images.length,
     Driver: e.snapshots.name,
     DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.status?.() ?? [])],
-    Plugins: { Volume: ["local"], Network: ["bridge", "host", "none"], Log: ["json-file", "none"] },
+    // the registered network drivers by their driver names, sorted as dockerd lists them (null, not none)
+    Plugins: { Volume: ["local"], Network: networkDrivers().map((d) => d.name).sort(), Log: ["json-file", "none"] },
     MemoryLimit: controllers.has("memory"),
     SwapLimit: read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") !== "" || read("/sys/fs/cgroup/memory.swap.max") !== "",
     CpuCfsPeriod: controllers.has("cpu"),
