@@ -83,7 +83,13 @@ export async function systemInfo(e: SystemParts, o: SystemInfoOptions): Promise<
     Driver: e.snapshots.name,
     DriverStatus: [["Backing Filesystem", backingFs(e.root)], ...(e.snapshots.status?.() ?? [])],
     // the registered network drivers by their driver names, sorted as dockerd lists them (null, not none)
-    Plugins: { Volume: ["local"], Network: networkDrivers().map((d) => d.name).sort(), Log: ["json-file", "none"] },
+    Plugins: {
+      Volume: ["local"],
+      Network: networkDrivers()
+        .map((d) => d.name)
+        .sort(),
+      Log: ["json-file", "none"],
+    },
     MemoryLimit: controllers.has("memory"),
     SwapLimit: read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") !== "" || read("/sys/fs/cgroup/memory.swap.max") !== "",
     CpuCfsPeriod: controllers.has("cpu"),
