@@ -55,7 +55,7 @@ import {
   readlinkSync,
   type Stats,
 } from "node:fs";
-import type { ApplyStats } from "./driver.ts";
+import type { ApplyStats, BodyQueue } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { futimens, lchown, lgetxattr, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
@@ -72,6 +72,15 @@ export interface ApplyOptions {
   /** start the writeback of each file ≥ WRITEBACK_MIN when written (default: as `sync`); for a caller
    * that syncs the layer itself afterwards (driver.sync), as import does */
   writeback?: boolean;
+  /**
+   * Where regular files go (ffi/body-writer.ts: a native thread): the creation of a file whose parent
+   * this function resolved inside the root (the same open(2) as here: O_EXCL|O_NOFOLLOW), the body's
+   * chunks (which the caller keeps intact until the queue is done with them), its owner, mode and
+   * times, then the close. Files with xattrs are written here (their xattrs follow the chown). Drained
+   * before anything on disk is looked at again (LayerTree.settle), the directories' modes and the
+   * syncfs.
+   */
+  bodies?: BodyQueue;
 }
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -80,6 +89,8 @@ export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
 const MAX_SYMLINK_HOPS = 40; // the kernel's MAXSYMLINKS
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0o400000;
 const O_CLOEXEC = 0o2000000;
+/** a regular file is always a new inode, its last component never followed */
+const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 
 function escapes(name: string): EngineError {
   return new EngineError("invalid_argument", `layer entry ${JSON.stringify(name)}: path escapes the layer root`);
@@ -179,9 +190,16 @@ class LayerTree {
     if (this.plainDirs.has(parentAbs)) this.plainDirs.add(abs);
   }
 
+  /**
+   * Called before the tree is looked at on disk (lstat, removal, a hardlink's target): the files
+   * queued to ApplyOptions.bodies must be there by then (their creation is queued too).
+   */
+  settle: () => void = () => {};
+
   /** lstat unless we know the path cannot exist (inside a fresh dir and never created by us) */
   probe(parentAbs: string, abs: string): Stats | undefined {
     if (this.fresh.has(parentAbs) && !this.created.has(abs)) return undefined;
+    this.settle();
     return lstatSync(abs, { throwIfNoEntry: false });
   }
 
@@ -217,6 +235,7 @@ class LayerTree {
 
   /** remove an existing node; cached directory resolutions may point into it, so drop them */
   remove(abs: string, st: Stats): void {
+    this.settle();
     removeTree(abs, st);
     this.created.delete(abs);
     this.fresh.delete(abs);
@@ -330,6 +349,8 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   let entries = 0;
   let size = 1024; // end-of-archive blocks
   let diskSize = 0;
+  const bodies = opts.bodies;
+  if (bodies) tree.settle = () => bodies.drain();
 
   for await (const rec of records) {
     const e = rec.entry;
@@ -379,7 +400,14 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
         case "file": {
           // created with its permission bits (O_EXCL: a new inode, so the umask is all that can strip
           // them), owned by the caller: fchmod and fchown follow only where that is not already right
-          const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW | O_CLOEXEC, e.mode & 0o777);
+          if (bodies && !e.xattrs) {
+            // the same open(2) on the queue's thread (-1: its file), or here for a path too long for it
+            const fd = bodies.create(abs, e.mode & 0o777, e.name) ? -1 : openSync(abs, FILE_FLAGS, e.mode & 0o777);
+            tree.created.add(abs);
+            queueFile(bodies, fd, e, await collectBody(rec.body, bodies, fd, e.name), tree.plainDirs.has(parentAbs), umask, opts);
+            break;
+          }
+          const fd = openSync(abs, FILE_FLAGS, e.mode & 0o777);
           tree.created.add(abs);
           try {
             // the reader's chunks are subarrays of the source's: write them as they are, gathered
@@ -423,6 +451,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
           const target = cleanLayerPath(e.linkname ?? "", e.name);
           if (target === "") throw new EngineError("invalid_argument", `layer entry ${JSON.stringify(e.name)}: hardlink to the layer root`);
           const tAbs = `${tree.resolveDir(dirnameOf(target), e.name)}/${basenameOf(target)}`;
+          tree.settle();
           const tst = lstatSync(tAbs, { throwIfNoEntry: false });
           if (!tst)
             throw new EngineError(
@@ -456,6 +485,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
     }
   }
 
+  bodies?.drain();
   if (opts.whiteouts === "delete") for (const dir of opaque) pruneLower(tree, dir);
   else for (const dir of opaque) lsetxattr(dir, OVERLAY_OPAQUE_XATTR, new TextEncoder().encode("y"));
 
@@ -475,6 +505,36 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
     }
   }
   return { size, diskSize, entries };
+}
+
+/**
+ * Queue the body of a file this run just created (`fd`): its chunks as they come; on a failure the
+ * descriptor's close is still queued, so it never leaks. Returns how many bytes were queued.
+ */
+async function collectBody(body: AsyncIterable<Uint8Array>, q: BodyQueue, fd: number, name: string): Promise<number> {
+  let n = 0;
+  try {
+    for await (const chunk of body) {
+      q.write(fd, chunk, name);
+      n += chunk.length;
+    }
+  } catch (err) {
+    q.finish(fd, name, {});
+    throw err;
+  }
+  return n;
+}
+
+/** what a queued file gets after its body, as the synchronous path in applyLayer does it */
+function queueFile(q: BodyQueue, fd: number, e: TarEntry, size: number, plain: boolean, umask: number, opts: ApplyOptions): void {
+  const m = entryTime(e.mtime, e.mtimeNsec);
+  q.finish(fd, e.name, {
+    chown: canChown && (!plain || e.uid !== euid || e.gid !== egid) ? { uid: e.uid, gid: e.gid } : undefined,
+    chmod: !plain || e.mode & (0o7000 | umask) ? e.mode & 0o7777 : undefined,
+    writeback: size >= WRITEBACK_MIN && (opts.writeback ?? opts.sync !== false),
+    atime: e.atime !== undefined ? entryTime(e.atime, e.atimeNsec) : m,
+    mtime: m,
+  });
 }
 
 function applyWhiteout(tree: LayerTree, name: string, base: string, e: TarEntry, mode: WhiteoutMode, opaque: Set<string>): void {
