@@ -55,7 +55,7 @@ import {
   readlinkSync,
   type Stats,
 } from "node:fs";
-import type { ApplyStats, BodyQueue } from "./driver.ts";
+import type { ApplyStats, BodyFile, BodyQueue } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { futimens, lchown, lgetxattr, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
@@ -149,9 +149,13 @@ export function removeTree(abs: string, st?: Stats): void {
 
 /** seconds + nanoseconds of an entry time; mtimeNsec is exact when the reader had it */
 export function entryTime(sec: number, nsec?: number): [number, number] {
-  const s = Math.floor(sec);
-  if (nsec !== undefined) return [s, nsec];
-  return [s, Math.min(999_999_999, Math.max(0, Math.round((sec - s) * 1e9)))];
+  return [Math.floor(sec), entryNsec(sec, nsec)];
+}
+
+/** the nanoseconds of entryTime */
+function entryNsec(sec: number, nsec?: number): number {
+  if (nsec !== undefined) return nsec;
+  return Math.min(999_999_999, Math.max(0, Math.round((sec - Math.floor(sec)) * 1e9)));
 }
 
 class LayerTree {
@@ -319,6 +323,12 @@ export const APPLY_WRITE_BUF = 1 << 20;
 
 /** files at least this large start their writeback when written (sync_file_range), see applyLayer */
 const WRITEBACK_MIN = 256 << 10;
+/**
+ * the same for a file written through ApplyOptions.bodies, whose sync_file_range runs on that
+ * thread: the 1 GB bench tarball's syncfs 0.34 → 0.13–0.18 s, the unpack +0.02–0.07 s (16 and 32 KiB
+ * slowed the unpack more, 256 KiB left the syncfs as it was; 2 interleaved rounds on a fresh ext4)
+ */
+const QUEUED_WRITEBACK_MIN = 64 << 10;
 
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
@@ -351,6 +361,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   let diskSize = 0;
   const bodies = opts.bodies;
   if (bodies) tree.settle = () => bodies.drain();
+  const bodyFile: BodyFile = { chown: false, uid: 0, gid: 0, chmod: -1, writeback: false, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0 };
 
   for await (const rec of records) {
     const e = rec.entry;
@@ -404,7 +415,17 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             // the same open(2) on the queue's thread (-1: its file), or here for a path too long for it
             const fd = bodies.create(abs, e.mode & 0o777, e.name) ? -1 : openSync(abs, FILE_FLAGS, e.mode & 0o777);
             tree.created.add(abs);
-            queueFile(bodies, fd, e, await collectBody(rec.body, bodies, fd, e.name), tree.plainDirs.has(parentAbs), umask, opts);
+            let size = 0;
+            try {
+              for await (const chunk of rec.body) {
+                bodies.write(fd, chunk, e.name);
+                size += chunk.length;
+              }
+            } catch (err) {
+              bodies.finish(fd, e.name, null); // its close is queued all the same
+              throw err;
+            }
+            bodies.finish(fd, e.name, fillBodyFile(bodyFile, e, size, tree.plainDirs.has(parentAbs), umask, opts));
             break;
           }
           const fd = openSync(abs, FILE_FLAGS, e.mode & 0o777);
@@ -507,34 +528,18 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   return { size, diskSize, entries };
 }
 
-/**
- * Queue the body of a file this run just created (`fd`): its chunks as they come; on a failure the
- * descriptor's close is still queued, so it never leaks. Returns how many bytes were queued.
- */
-async function collectBody(body: AsyncIterable<Uint8Array>, q: BodyQueue, fd: number, name: string): Promise<number> {
-  let n = 0;
-  try {
-    for await (const chunk of body) {
-      q.write(fd, chunk, name);
-      n += chunk.length;
-    }
-  } catch (err) {
-    q.finish(fd, name, {});
-    throw err;
-  }
-  return n;
-}
-
-/** what a queued file gets after its body, as the synchronous path in applyLayer does it */
-function queueFile(q: BodyQueue, fd: number, e: TarEntry, size: number, plain: boolean, umask: number, opts: ApplyOptions): void {
-  const m = entryTime(e.mtime, e.mtimeNsec);
-  q.finish(fd, e.name, {
-    chown: canChown && (!plain || e.uid !== euid || e.gid !== egid) ? { uid: e.uid, gid: e.gid } : undefined,
-    chmod: !plain || e.mode & (0o7000 | umask) ? e.mode & 0o7777 : undefined,
-    writeback: size >= WRITEBACK_MIN && (opts.writeback ?? opts.sync !== false),
-    atime: e.atime !== undefined ? entryTime(e.atime, e.atimeNsec) : m,
-    mtime: m,
-  });
+/** `f` filled in for a queued file: what the synchronous path in applyLayer does to it */
+function fillBodyFile(f: BodyFile, e: TarEntry, size: number, plain: boolean, umask: number, opts: ApplyOptions): BodyFile {
+  f.chown = canChown && (!plain || e.uid !== euid || e.gid !== egid);
+  f.uid = e.uid;
+  f.gid = e.gid;
+  f.chmod = !plain || e.mode & (0o7000 | umask) ? e.mode & 0o7777 : -1;
+  f.writeback = size >= QUEUED_WRITEBACK_MIN && (opts.writeback ?? opts.sync !== false);
+  f.mtime = Math.floor(e.mtime);
+  f.mtimeNsec = entryNsec(e.mtime, e.mtimeNsec);
+  f.atime = e.atime !== undefined ? Math.floor(e.atime) : f.mtime;
+  f.atimeNsec = e.atime !== undefined ? entryNsec(e.atime, e.atimeNsec) : f.mtimeNsec;
+  return f;
 }
 
 function applyWhiteout(tree: LayerTree, name: string, base: string, e: TarEntry, mode: WhiteoutMode, opaque: Set<string>): void {

@@ -111,11 +111,25 @@ export type Driver = SnapshotDriver & { changes(key: string): Promise<{ kind: "A
 export interface BodyQueue {
   /** queue `open(path, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode)`, whose file is then fd -1; false: the caller must open it */
   create(path: string, mode: number, name: string): boolean;
+  /** queue a piece of the body of `fd` (kept referenced, and intact by the caller, until written) */
   write(fd: number, chunk: Uint8Array, name: string): void;
-  finish(
-    fd: number,
-    name: string,
-    f: { chown?: { uid: number; gid: number }; chmod?: number; writeback?: boolean; atime?: [number, number]; mtime?: [number, number] },
-  ): void;
+  /** queue what the file gets after its body (read at once: the caller may reuse `f`; null: nothing), then its close */
+  finish(fd: number, name: string, f: BodyFile | null): void;
+  /** wait until everything queued is done; throws the first failure */
   drain(): void;
+}
+
+/** a file's attributes for BodyQueue.finish; times in whole seconds and nanoseconds */
+export interface BodyFile {
+  chown: boolean;
+  uid: number;
+  gid: number;
+  /** fchmod to this, or -1 */
+  chmod: number;
+  /** start the writeback of its pages (sync_file_range) */
+  writeback: boolean;
+  atime: number;
+  atimeNsec: number;
+  mtime: number;
+  mtimeNsec: number;
 }

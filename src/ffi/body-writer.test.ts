@@ -13,7 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { BodyWriter } from "./body-writer.ts";
+import { type BodyFile, BodyWriter } from "./body-writer.ts";
 import { EngineError } from "../lib/errors.ts";
 
 let dir: string;
@@ -24,6 +24,19 @@ beforeEach(() => {
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
+});
+
+const attrs = (o: Partial<BodyFile>): BodyFile => ({
+  chown: false,
+  uid: 0,
+  gid: 0,
+  chmod: -1,
+  writeback: false,
+  atime: o.mtime ?? 0,
+  atimeNsec: 0,
+  mtime: 0,
+  mtimeNsec: 0,
+  ...o,
 });
 
 function open(cap?: number): BodyWriter {
@@ -41,19 +54,19 @@ describe("BodyWriter (native thread)", () => {
       expect(w.create(`${dir}/f${i}`, 0o600, `f${i}`)).toBe(true);
       w.write(-1, body.subarray(0, 30_000), `f${i}`);
       w.write(-1, body.subarray(30_000, 30_000 + i), `f${i}`);
-      w.finish(-1, `f${i}`, { chmod: 0o4750, mtime: [1_600_000_000 + i, 5], atime: [-1, 0] });
+      w.finish(-1, `f${i}`, attrs({ chmod: 0o4750, mtime: 1_600_000_000 + i, mtimeNsec: 5, atime: -1 }));
     }
     // a descriptor the caller opened itself (a path too long for a slot)
     const fd = openSync(`${dir}/own`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     w.write(fd, body, "own");
-    w.finish(fd, "own", { writeback: true, mtime: [2, 0] });
+    w.finish(fd, "own", attrs({ writeback: true, mtime: 2 }));
     w.drain();
     w.end();
     for (let i = 0; i < 50; i++) {
       const st = statSync(`${dir}/f${i}`);
       expect(st.size).toBe(30_000 + i);
       expect(st.mode & 0o7777).toBe(0o4750);
-      expect(st.mtimeMs).toBe((1_600_000_000 + i) * 1000);
+      expect(st.mtimeMs).toBe((1_600_000_000 + i) * 1000 + 5e-6);
       expect(st.atimeMs).toBe(-1000);
       expect(Buffer.compare(readFileSync(`${dir}/f${i}`), Buffer.from(body.subarray(0, 30_000 + i)))).toBe(0);
     }
@@ -70,10 +83,10 @@ describe("BodyWriter (native thread)", () => {
     const w = open(8);
     w.create(`${dir}/link`, 0o644, "usr/link");
     w.write(-1, new TextEncoder().encode("owned"), "usr/link");
-    w.finish(-1, "usr/link", { mtime: [1, 0] });
+    w.finish(-1, "usr/link", attrs({ mtime: 1 }));
     // ops after the failure only close what they opened
     w.create(`${dir}/after`, 0o644, "usr/after");
-    w.finish(-1, "usr/after", {});
+    w.finish(-1, "usr/after", null);
     let err: unknown;
     try {
       w.drain();
@@ -94,7 +107,7 @@ describe("BodyWriter (native thread)", () => {
     for (let i = 0; i < 10; i++) {
       const fd = openSync(`${dir}/g${i}`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
       w.write(fd, new Uint8Array(10), `g${i}`);
-      w.finish(fd, `g${i}`, {});
+      w.finish(fd, `g${i}`, null);
     }
     w.end(true);
     expect(fds()).toBe(before);

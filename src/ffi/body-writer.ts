@@ -90,15 +90,19 @@ const TWO32 = 2 ** 32;
  */
 const PUSH_EVERY = 16;
 
-/** what a file gets once its body is written (FINISH); the descriptor is closed in any case */
-export interface BodyFinish {
-  chown?: { uid: number; gid: number };
-  chmod?: number;
+/** what a file gets after its body (cow/driver.ts BodyFile has this shape); times in seconds and nanoseconds */
+export interface BodyFile {
+  chown: boolean;
+  uid: number;
+  gid: number;
+  /** fchmod to this, or -1 */
+  chmod: number;
   /** start the writeback of its pages (sync_file_range) */
-  writeback?: boolean;
-  /** [seconds, nanoseconds] */
-  atime?: [number, number];
-  mtime?: [number, number];
+  writeback: boolean;
+  atime: number;
+  atimeNsec: number;
+  mtime: number;
+  mtimeNsec: number;
 }
 
 /** open writers: their op rings and queued chunks must outlive their threads */
@@ -115,6 +119,8 @@ export class BodyWriter implements Disposable {
   private readonly ops: Uint32Array;
   private readonly bytes: Uint8Array;
   private readonly enc = new TextEncoder();
+  /** per slot, the view its path is encoded into (made once) */
+  private readonly pathViews: Uint8Array[] = [];
   /** per slot: the chunk a WRITE points into (kept alive) and the entry name (for errors) */
   private readonly keep: (Uint8Array | undefined)[];
   private readonly names: string[];
@@ -176,8 +182,10 @@ export class BodyWriter implements Disposable {
   create(path: string, mode: number, name: string): boolean {
     if (path.length * 3 > PATH_MAX_HERE && Buffer.byteLength(path) > PATH_MAX_HERE) return false;
     const b = this.slot(name, undefined);
+    const i = b / OP_WORDS;
     const at = b * 4 + PATH_AT;
-    const n = this.enc.encodeInto(path, this.bytes.subarray(at, at + PATH_MAX_HERE)).written;
+    const view = (this.pathViews[i] ??= this.bytes.subarray(at, at + PATH_MAX_HERE));
+    const n = this.enc.encodeInto(path, view).written;
     this.bytes[at + n] = 0;
     const o = this.ops;
     o[b] = OP_CREATE;
@@ -201,32 +209,31 @@ export class BodyWriter implements Disposable {
     this.head++;
   }
 
-  /** queue what `fd` gets after its body, and its close (published with the next PUSH_EVERY ops, or by waitFor/drain/end) */
-  finish(fd: number, name: string, f: BodyFinish): void {
+  /** queue what `fd` gets after its body (null: nothing), and its close; published with the next PUSH_EVERY ops, or by waitFor/drain/end */
+  finish(fd: number, name: string, f: BodyFile | null): void {
     const b = this.slot(name, undefined);
     const o = this.ops;
     o[b] = OP_FINISH;
     o[b + 1] = fd;
     let flags = 0;
-    if (f.chown) {
-      flags |= F_CHOWN;
-      o[b + 3] = f.chown.uid;
-      o[b + 4] = f.chown.gid;
-    }
-    if (f.chmod !== undefined) {
-      flags |= F_CHMOD;
-      o[b + 5] = f.chmod;
-    }
-    if (f.writeback) flags |= F_WRITEBACK;
-    if (f.mtime) {
+    if (f) {
+      if (f.chown) {
+        flags |= F_CHOWN;
+        o[b + 3] = f.uid;
+        o[b + 4] = f.gid;
+      }
+      if (f.chmod >= 0) {
+        flags |= F_CHMOD;
+        o[b + 5] = f.chmod;
+      }
+      if (f.writeback) flags |= F_WRITEBACK;
       flags |= F_TIMES;
-      const a = f.atime ?? f.mtime;
-      o[b + 6] = a[0] >>> 0;
-      o[b + 7] = Math.floor(a[0] / TWO32);
-      o[b + 8] = a[1];
-      o[b + 9] = f.mtime[0] >>> 0;
-      o[b + 10] = Math.floor(f.mtime[0] / TWO32);
-      o[b + 11] = f.mtime[1];
+      o[b + 6] = f.atime >>> 0;
+      o[b + 7] = Math.floor(f.atime / TWO32);
+      o[b + 8] = f.atimeNsec;
+      o[b + 9] = f.mtime >>> 0;
+      o[b + 10] = Math.floor(f.mtime / TWO32);
+      o[b + 11] = f.mtimeNsec;
     }
     o[b + 2] = flags;
     this.head++;
