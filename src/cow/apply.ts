@@ -417,10 +417,16 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             tree.created.add(abs);
             let size = 0;
             try {
-              for await (const chunk of rec.body) {
-                bodies.write(fd, chunk, e.name);
-                size += chunk.length;
-              }
+              // the whole body at once when the reader holds it (most files: no turn of the event loop)
+              const whole = rec.bodyNow?.();
+              if (whole !== undefined) {
+                if (whole.length) bodies.write(fd, whole, e.name);
+                size = whole.length;
+              } else
+                for await (const chunk of rec.body) {
+                  bodies.write(fd, chunk, e.name);
+                  size += chunk.length;
+                }
             } catch (err) {
               bodies.finish(fd, e.name, null); // its close is queued all the same
               throw err;
