@@ -22,6 +22,7 @@ import pkg from "../package.json" with { type: "json" };
 import { VERSION } from "../src/version.ts";
 import { prebuiltShimName } from "../src/runtime/shim.ts";
 import { INFLATE_CFLAGS, INFLATE_LIBS, prebuiltInflateName } from "../src/ffi/layer-inflate.ts";
+import { BODY_WRITER_CFLAGS, BODY_WRITER_LIBS, prebuiltBodyWriterName } from "../src/ffi/body-writer.ts";
 
 if (pkg.version !== VERSION) throw new Error(`src/version.ts (${VERSION}) and package.json (${pkg.version}) disagree`);
 const root = new URL("..", import.meta.url).pathname;
@@ -91,6 +92,26 @@ async function buildInflate(): Promise<string | undefined> {
   return out;
 }
 const inflateObject = await buildInflate();
+
+/**
+ * Import's native body writer thread (src/ffi/body-writer.c, ffi/body-writer.ts): embedded as
+ * `berth-body-writer-<hash>.so`. Without a C compiler the build goes on and import writes the files'
+ * bodies on its JS thread.
+ */
+async function buildBodyWriter(): Promise<string | undefined> {
+  const out = `${root}/dist/native/${prebuiltBodyWriterName()}.so`;
+  const compiler = process.env.BERTH_CC || "cc";
+  const r = await $`${compiler} ${BODY_WRITER_CFLAGS} -o ${out} ${root}/src/ffi/body-writer.c ${BODY_WRITER_LIBS}`.quiet().nothrow();
+  if (r.exitCode !== 0) {
+    console.error(
+      `warning: no native body writer (${compiler}: ${r.stderr.toString().trim().split("\n")[0] || `exit ${r.exitCode}`}); import writes on its JS thread`,
+    );
+    return undefined;
+  }
+  dlopen(out, { bw_open: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.ptr } }).close();
+  return out;
+}
+const bodyWriterObject = await buildBodyWriter();
 // what `berth version` and the daemon's /version report as Git commit and Built (src/version.ts)
 const head = await $`git -C ${root} rev-parse --short=7 HEAD`.quiet().nothrow();
 const dirty = await $`git -C ${root} status --porcelain --untracked-files=no`.quiet().nothrow();
@@ -100,7 +121,7 @@ const defines = ["--define", `BERTH_GIT_COMMIT=${JSON.stringify(gitCommit)}`, "-
 // tens of milliseconds and run each function a few times: compiling hot-looking code for them costs more
 // than it saves (`run --rm --network none`: −2 to −3 ms, interleaved medians of 40, issue 13). Long
 // streams set their own (engine/_layer-stream.ts withLayerJitPolicy); the daemon goes back to 1.
-await $`bun build --compile --compile-jit-policy=4 --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${inflateObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
+await $`bun build --compile --compile-jit-policy=4 --bytecode --splitting --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig --no-compile-autoload-tsconfig --no-compile-autoload-package-json --minify-syntax --minify-whitespace --sourcemap=none ${root}/src/main.ts ${shimObject ?? []} ${inflateObject ?? []} ${bodyWriterObject ?? []} ${monitorEntries} ${defines} --outfile ${tmp}`.quiet();
 
 const PATCHES: [string, string][] = [
   ["BUN_BE_BUN", "BERTH_NO_B"],

@@ -50,6 +50,8 @@ export default defineBerthCommand({
       platform,
       // BERTH_IMPORT_TAR_SPLIT=0: store a plain tarball as a blob again, not as a tar-split over its snapshot
       tarSplit: process.env.BERTH_IMPORT_TAR_SPLIT !== "0",
+      // BERTH_IMPORT_BODY_WRITER=0: write the files' bodies on the JS thread (no native writer thread)
+      bodyWriter: process.env.BERTH_IMPORT_BODY_WRITER !== "0",
     });
     ctx.out(`${id}\n`);
   },

@@ -21,7 +21,7 @@
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, lstatSync } from "node:fs";
 import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
-import type { ApplyStats, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
+import type { ApplyStats, BodyQueue, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
@@ -298,10 +298,10 @@ export abstract class BaseDriver implements SnapshotDriver {
     return diskUsage(`${this.dir(rec.id)}/fs`);
   }
 
-  async applyLayer(key: string, records: AsyncIterable<TarRecord>, o: { sync?: boolean; writeback?: boolean } = {}): Promise<ApplyStats> {
+  async applyLayer(key: string, records: AsyncIterable<TarRecord>, o: { sync?: boolean; writeback?: boolean; bodies?: BodyQueue } = {}): Promise<ApplyStats> {
     const rec = this.get(this.readMeta(), key);
     if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
-    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts, sync: o.sync, writeback: o.writeback });
+    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts, sync: o.sync, writeback: o.writeback, bodies: o.bodies });
   }
 
   sync(key: string): void {

@@ -82,9 +82,10 @@ export interface SnapshotDriver {
    * into its upper/diff directory without mounting, converting whiteouts to the driver's native form.
    * Never writes outside the snapshot (`..`, absolute names, symlink and hardlink escapes are refused
    * or contained). Keeps owners, modes, mtimes and xattrs. `sync` (default true): end with a syncfs(2);
-   * `writeback` (default: as `sync`): start each large file's writeback when written (apply.ts).
+   * `writeback` (default: as `sync`): start each large file's writeback when written (apply.ts);
+   * `bodies`: regular files' bodies written through that queue (apply.ts ApplyOptions.bodies).
    */
-  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean; writeback?: boolean }): Promise<ApplyStats>;
+  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean; writeback?: boolean; bodies?: BodyQueue }): Promise<ApplyStats>;
   /** syncfs(2) of the filesystem that holds `key`: what applyLayer(…, { sync: false }) left unsynced */
   sync?(key: string): void;
   /**
@@ -105,3 +106,30 @@ export interface SnapshotDriver {
 
 /** a driver as the registry creates it: one that can list changes */
 export type Driver = SnapshotDriver & { changes(key: string): Promise<{ kind: "A" | "C" | "D"; path: string }[]> };
+
+/** where applyLayer sends regular files (apply.ts ApplyOptions.bodies); its errors name the entry they were for */
+export interface BodyQueue {
+  /** queue `open(path, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode)`, whose file is then fd -1; false: the caller must open it */
+  create(path: string, mode: number, name: string): boolean;
+  /** queue a piece of the body of `fd` (kept referenced, and intact by the caller, until written) */
+  write(fd: number, chunk: Uint8Array, name: string): void;
+  /** queue what the file gets after its body (read at once: the caller may reuse `f`; null: nothing), then its close */
+  finish(fd: number, name: string, f: BodyFile | null): void;
+  /** wait until everything queued is done; throws the first failure */
+  drain(): void;
+}
+
+/** a file's attributes for BodyQueue.finish; times in whole seconds and nanoseconds */
+export interface BodyFile {
+  chown: boolean;
+  uid: number;
+  gid: number;
+  /** fchmod to this, or -1 */
+  chmod: number;
+  /** start the writeback of its pages (sync_file_range) */
+  writeback: boolean;
+  atime: number;
+  atimeNsec: number;
+  mtime: number;
+  mtimeNsec: number;
+}

@@ -26,7 +26,7 @@ import "./overlay.ts";
 import "./vfs.ts";
 import "./btrfs.ts";
 
-export type { SnapshotDriver, SnapshotInfo, SnapshotKind, Usage, ApplyStats, Driver, DriverName, StorageDrivers } from "./driver.ts";
+export type { SnapshotDriver, SnapshotInfo, SnapshotKind, Usage, ApplyStats, BodyQueue, Driver, DriverName, StorageDrivers } from "./driver.ts";
 export type { Change } from "./diff.ts";
 export {
   registerDriver,

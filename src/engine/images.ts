@@ -37,6 +37,7 @@ import { LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./_layer-st
 export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
 import { mark } from "../lib/trace.ts";
 import { Sha256Worker } from "../lib/sha256-worker.ts";
+import { BodyWriter } from "../ffi/body-writer.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
 import type { EventLog } from "./events.ts";
 
@@ -80,6 +81,8 @@ export interface ImportOptions {
   platform?: { os: string; architecture: string; variant?: string };
   /** keep a plain tarball file as a tar-split over its snapshot, not as a second copy (default true) */
   tarSplit?: boolean;
+  /** a plain tarball file's bodies written on a native thread where it is there (ffi/body-writer.ts; default true) */
+  bodyWriter?: boolean;
 }
 
 export interface ImageSummary {
@@ -218,24 +221,30 @@ export class ImageService implements ImageResolver {
     let fd = -1;
     let source: AsyncIterable<Uint8Array>;
     let splittable = false;
+    let bodies: BodyWriter | undefined;
     try {
       if ("file" in input) {
         fd = openSync(input.file, constants.O_RDONLY | 0o2000000);
         const head = new Uint8Array(BLOCK);
         const n = readSync(fd, head, 0, BLOCK, 0);
         const c = detectCompression(head.subarray(0, n));
-        if (c === "zstd") source = Bun.file(input.file).stream() as unknown as AsyncIterable<Uint8Array>;
-        else source = readFileRing(fd, IMPORT_FILE_RING);
         splittable = c === "none" && opts.tarSplit !== false;
+        // a plain tarball's bodies are written on a native thread, straight from the ring (the ring's
+        // pieces are held until the thread is done with them)
+        if (splittable && opts.bodyWriter !== false) bodies = BodyWriter.open();
+        if (c === "zstd") source = Bun.file(input.file).stream() as unknown as AsyncIterable<Uint8Array>;
+        else source = readFileRing(fd, { ...IMPORT_FILE_RING, guard: bodies });
       } else source = input as unknown as AsyncIterable<Uint8Array>;
     } catch (e) {
+      bodies?.end(true);
       if (fd >= 0) closeSync(fd);
       throw wrap(`import ${opts.sourceName}`, e);
     }
     if (splittable) {
       try {
-        return await this.importSplit(fd, source, key, lease, opts);
+        return await this.importSplit(fd, source, key, lease, opts, bodies);
       } finally {
+        bodies?.end(true);
         closeSync(fd);
       }
     }
@@ -295,7 +304,14 @@ export class ImageService implements ImageResolver {
    * unlocked ingest, an `extract-` snapshot or leased content of a dead lease, which the next command's
    * GC removes.
    */
-  private async importSplit(fd: number, source: AsyncIterable<Uint8Array>, key: string, lease: Lease, opts: ImportOptions): Promise<Digest> {
+  private async importSplit(
+    fd: number,
+    source: AsyncIterable<Uint8Array>,
+    key: string,
+    lease: Lease,
+    opts: ImportOptions,
+    bodies: BodyWriter | undefined,
+  ): Promise<Digest> {
     const writer = await this.content.writer(`import-split-${key}`);
     const hasher = new Sha256Worker();
     let prepared = false;
@@ -311,7 +327,8 @@ export class ImageService implements ImageResolver {
       await this.snapshots.prepare(key);
       prepared = true;
       const sync = this.snapshots.sync?.bind(this.snapshots);
-      const stats = await this.snapshots.applyLayer(key, readTar(hashed, { split }), { sync: !sync, writeback: true });
+      const stats = await this.snapshots.applyLayer(key, readTar(hashed, { split }), { sync: !sync, writeback: true, bodies });
+      bodies?.end();
       mark("import: unpacked");
       const digest = `sha256:${await hasher.finish()}` as Digest;
       if (split.size !== size) throw new EngineError("internal", `tar-split saw ${split.size} of the ${size} bytes read`);
@@ -336,6 +353,8 @@ export class ImageService implements ImageResolver {
       return await this.storeImported(digest, { mediaType: MediaType.OciLayer, digest, size: blob.size }, lease, opts);
     } catch (e) {
       if (!writer.closed) writer.abort();
+      // the writer thread is stopped (its descriptors closed) before the snapshot goes
+      bodies?.end(true);
       if (prepared) await this.snapshots.remove(key).catch(() => {}); // the real error is rethrown; a leftover extract snapshot is the GC's once this process is gone
       throw wrap(`import ${opts.sourceName}`, e);
     } finally {

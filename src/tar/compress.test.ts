@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { formatHeader } from "./header.ts";
 import { gzipSync } from "node:zlib";
 import { EngineError } from "../lib/errors.ts";
-import { compressStream, decompressStream, detectCompression, inflateGzip, openLayerChunks, openMaybeCompressed } from "./compress.ts";
+import { compressStream, decompressStream, detectCompression, inflateGzip, openLayerChunks, openMaybeCompressed, readFileRing } from "./compress.ts";
 import { readTar } from "./reader.ts";
 import { TarWriter } from "./writer.ts";
 
@@ -201,5 +201,43 @@ describe("inflateGzip / openLayerChunks (ring output)", () => {
     }
     await expect(openLayerChunks(xz())).rejects.toThrow("tar: xz-compressed archives are not supported");
     expect(closed).toBe(true);
+  });
+});
+
+describe("readFileRing", () => {
+  test("with a guard, a piece is read over only after the work queued on it has been waited for", async () => {
+    const { mkdtempSync, openSync, closeSync, writeFileSync, rmSync } = await import("node:fs");
+    const dir = mkdtempSync("/tmp/berth-test-ring-");
+    const data = new Uint8Array(100_000).map((_, i) => (i * 7) % 256);
+    writeFileSync(`${dir}/f`, data);
+    const fd = openSync(`${dir}/f`, "r");
+    try {
+      // a consumer that hands each piece on (fence = ops queued so far) and checks its bytes when
+      // "the other thread" gets to it, i.e. when the reader waits for that mark
+      let queued = 0;
+      const pending: { mark: number; bytes: Uint8Array; copy: Uint8Array }[] = [];
+      const waited: number[] = [];
+      const guard = {
+        fence: () => queued,
+        waitFor: (mark: number) => {
+          waited.push(mark);
+          while (pending.length && pending[0]!.mark < mark) pending.shift(); // done with
+        },
+      };
+      const got: Uint8Array[] = [];
+      // ring 3500, pieces of 1000: the ring wraps with a gap at its end
+      for await (const piece of readFileRing(fd, { ring: 3500, chunk: 1000, guard })) {
+        // every piece the other thread has not been waited for is still intact
+        for (const p of pending) expect(Buffer.compare(p.bytes, p.copy)).toBe(0);
+        got.push(piece.slice());
+        pending.push({ mark: queued, bytes: piece, copy: piece.slice() });
+        queued++;
+      }
+      expect(Buffer.compare(Buffer.concat(got), Buffer.from(data))).toBe(0);
+      expect(waited.length).toBeGreaterThan(90);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
   });
 });

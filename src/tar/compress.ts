@@ -153,6 +153,15 @@ export async function* inflateGzip(source: AsyncIterable<Uint8Array>, o: RingOpt
 }
 
 /**
+ * readFileRing's hold on its pieces for a consumer that hands them on to another thread (ffi/body-writer.ts):
+ * `fence()` when a piece is done with on this thread, `waitFor(mark)` before its bytes are read over.
+ */
+export interface RingGuard {
+  fence(): number;
+  waitFor(mark: number): void;
+}
+
+/**
  * A local file read into a ring of reused memory, one read(2) of up to `chunk` bytes per piece: the
  * same contract as inflateGzip's output (a piece stays intact until `ring - 2 × chunk` more bytes have
  * been handed out). `berth import FILE` reads its tarball this way: Bun.file().stream() hands out a
@@ -161,15 +170,32 @@ export async function* inflateGzip(source: AsyncIterable<Uint8Array>, o: RingOpt
  * The caller owns `fd` (and closes it). `turnEvery`: bytes after which the event loop gets a turn
  * (readSync never yields to it; a consumer that never awaits I/O would otherwise starve it).
  */
-export async function* readFileRing(fd: number, o: RingOptions & { turnEvery?: number } = {}): AsyncGenerator<Uint8Array> {
+export async function* readFileRing(fd: number, o: RingOptions & { turnEvery?: number; guard?: RingGuard } = {}): AsyncGenerator<Uint8Array> {
   const chunk = o.chunk ?? 128 << 10;
   const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
+  const guard = o.guard;
+  /** with a guard: [start, end, mark] of the pieces handed out whose bytes may still be in use */
+  const out: [number, number, number][] = [];
   let pos = 0;
   let sinceTurn = 0;
   for (;;) {
     if (pos + chunk > ring.length) pos = 0;
+    if (guard) {
+      // the last piece is done with once the next is asked for; a piece about to be read over is
+      // waited for until the work queued on it by then has run
+      const last = out[out.length - 1];
+      if (last && last[2] < 0) last[2] = guard.fence();
+      for (let i = 0; i < out.length; ) {
+        const [start, end, mark] = out[i]!;
+        if (start < pos + chunk && end > pos) {
+          guard.waitFor(mark);
+          out.splice(i, 1);
+        } else i++;
+      }
+    }
     const n = readSync(fd, ring, pos, chunk, null);
     if (n === 0) return;
+    if (guard) out.push([pos, pos + n, -1]);
     yield ring.subarray(pos, pos + n);
     pos += n;
     if (o.turnEvery && (sinceTurn += n) >= o.turnEvery) {

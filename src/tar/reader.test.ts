@@ -357,3 +357,36 @@ describe("metadata caps", () => {
     await expect(run()).rejects.toThrow(/extended headers add up to more than the 4096-byte limit/);
   });
 });
+
+describe("bodyNow", () => {
+  test("a body the reader holds whole comes at once, else through body; the tar-split sees every byte either way", async () => {
+    const { TarSplitRecorder } = await import("./split.ts");
+    const data = await build(sample);
+    const r = rand(7);
+    for (const sizes of [() => 1 + Math.floor(r() * 700), () => 1 << 20, () => 511, () => 4096]) {
+      const out: Uint8Array[] = [];
+      const rec = new TarSplitRecorder((b) => void out.push(b.slice()));
+      let now = 0;
+      const got: { name: string; data: Uint8Array }[] = [];
+      for await (const t of readTar(chunked(data, sizes), { split: rec })) {
+        const whole = r() < 0.8 ? t.bodyNow?.() : undefined;
+        let body: Uint8Array;
+        if (whole !== undefined) {
+          now++;
+          body = whole.slice();
+          expect(t.bodyNow?.()).toEqual(new Uint8Array(0)); // taken: nothing left
+        } else {
+          const parts: Uint8Array[] = [];
+          for await (const c of t.body) parts.push(c.slice());
+          body = Buffer.concat(parts);
+        }
+        got.push({ name: t.entry.name, data: body });
+      }
+      const want = await collect(chunked(data, () => 1 << 20));
+      expect(got.map((g) => g.name)).toEqual(want.map((w) => w.entry.name));
+      for (let i = 0; i < got.length; i++) expect(Buffer.compare(got[i]!.data, want[i]!.data)).toBe(0);
+      expect(rec.size).toBe(data.length);
+      if (sizes() === 1 << 20) expect(now).toBeGreaterThan(0);
+    }
+  });
+});

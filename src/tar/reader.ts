@@ -117,6 +117,15 @@ class Input {
 
   private scratch = new Uint8Array(BLOCK);
 
+  /** block() without a turn when the current chunk holds the whole block; else undefined */
+  blockNow(): Uint8Array | undefined {
+    if (this.buf.length - this.pos < BLOCK) return undefined;
+    const b = this.buf.subarray(this.pos, this.pos + BLOCK);
+    this.pos += BLOCK;
+    this.split?.raw(b);
+    return b;
+  }
+
   /**
    * The next 512-byte block: a subarray when the current chunk holds it whole, else assembled into a
    * scratch buffer that the next call overwrites. Returns the number of bytes read when short (EOF).
@@ -315,6 +324,20 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
 
   const where = () => (lastName ? ` at offset ${input.offset - BLOCK} (after "${lastName}")` : ` at offset ${input.offset - BLOCK}`);
 
+  /** finishBody without a turn when what is left of the entry is in the current chunk: true if done */
+  const finishBodyNow = (c: NonNullable<typeof cur>): boolean => {
+    const n = c.remaining + c.padding;
+    if (input.buf.length - input.pos < n) return false;
+    if (split) {
+      if (c.remaining > 0) split.body(input.buf.subarray(input.pos, input.pos + c.remaining));
+      if (c.padding > 0) split.raw(input.buf.subarray(input.pos + c.remaining, input.pos + n));
+    }
+    input.pos += n;
+    c.remaining = 0;
+    c.padding = 0;
+    return true;
+  };
+
   const finishBody = async (c: NonNullable<typeof cur>): Promise<void> => {
     if (c.remaining > 0) {
       const n = await input.skip(c.remaining, true);
@@ -349,11 +372,11 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
     for (;;) {
       if (cur) {
         cur.live = false;
-        await finishBody(cur);
+        if (!finishBodyNow(cur)) await finishBody(cur);
         cur = null;
       }
       if (stats) stats.bytes = input.offset;
-      const blk = await input.block();
+      const blk = input.blockNow() ?? (await input.block());
       if (typeof blk === "number") {
         if (blk === 0) {
           // clean EOF without the end marker: accepted like GNU tar, unless metadata was pending
@@ -460,11 +483,31 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
         if (c.remaining > 0) split.file(e.name, c.remaining);
       }
       if (stats) stats.entries++;
-      yield { entry: e, body: c.remaining > 0 ? body(c) : emptyBody(c) };
+      yield new ReaderRecord(e, c.remaining > 0 ? body(c) : emptyBody(c), c, input);
     }
   } finally {
     if (cur) cur.live = false;
     if (!finished) await input.release();
+  }
+}
+
+/** a TarRecord whose bodyNow reads the reader's current chunk (a class: no closure per entry) */
+class ReaderRecord implements TarRecord {
+  constructor(
+    readonly entry: TarEntry,
+    readonly body: AsyncIterable<Uint8Array>,
+    private readonly c: { remaining: number; live: boolean },
+    private readonly input: Input,
+  ) {}
+
+  bodyNow(): Uint8Array | undefined {
+    const { c, input } = this;
+    if (!c.live || input.buf.length - input.pos < c.remaining) return undefined;
+    const chunk = input.buf.subarray(input.pos, input.pos + c.remaining);
+    input.pos += c.remaining;
+    c.remaining = 0;
+    input.split?.body(chunk);
+    return chunk;
   }
 }
 

@@ -38,4 +38,10 @@ export interface TarEntry {
 export interface TarRecord {
   entry: TarEntry;
   body: AsyncIterable<Uint8Array>;
+  /**
+   * The whole body at once, without a turn of the event loop, when the reader already holds all of it
+   * (a subarray of the source's chunk, as `body`'s pieces are); undefined otherwise, and then `body`
+   * is read as usual. Either this or `body`, once: a body taken here is consumed.
+   */
+  bodyNow?: () => Uint8Array | undefined;
 }

@@ -1,0 +1,202 @@
+/*
+ * berth body writer thread: the write(2)s of regular files' bodies, then their fchown/fchmod,
+ * futimens, writeback start and close(2), on a POSIX thread of its own, so the JS thread of an import
+ * only reads, parses tar and creates the files (ffi/body-writer.ts drives it, cow/apply.ts feeds it).
+ *
+ * Why: on the 1 GB bench tarball the JS thread spent ~0.45 s of ~2.3 s in those calls (the copy of
+ * the bodies into the page cache above all) while the second core had room beside the hash worker.
+ *
+ * What the thread never does: resolve a path. Every file is created by the caller (open O_EXCL |
+ * O_NOFOLLOW after its own checks, cow/apply.ts) and reaches this thread as a descriptor; the thread
+ * only writes to and closes descriptors it is given, so extraction stays inside its root whatever
+ * order the two threads run in.
+ *
+ * Queue: the caller's array of OP_BYTES-byte ops, a ring of `cap` ops; counters run forever (u64),
+ * an op's slot is its counter modulo `cap`. The caller fills slots at head and publishes them with
+ * bw_push; the thread runs them in order and bumps tail. The body bytes an op points at are the
+ * caller's (a JS ArrayBuffer it keeps referenced and does not overwrite until tail has passed the op).
+ * Words are u32; fd -1 means the file of the last CREATE.
+ *   CREATE [0]=3 [1]=path length [2]=mode; the path (absolute, NUL-terminated) at byte 64 of the slot:
+ *          open(2) O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, exactly the call cow/apply.ts makes
+ *          itself after resolving the parent directory inside the root (the last component is never
+ *          followed and never an existing file)
+ *   WRITE  [0]=1 [1]=fd [2,3]=address lo,hi [4]=length
+ *   FINISH [0]=2 [1]=fd [2]=flags (1 fchown, 2 fchmod, 4 writeback, 8 times) [3]=uid [4]=gid [5]=mode
+ *          [6,7]=atime s lo,hi [8]=atime ns [9,10]=mtime s lo,hi [11]=mtime ns; always closes fd
+ * The first failure is kept (errno, the op's counter and syscall); after it the thread only closes
+ * the descriptors of the FINISH ops it meets, so the queue always drains and no descriptor leaks.
+ * No JS runs on this thread and nothing here calls back into JS.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { OP_WRITE = 1, OP_FINISH = 2, OP_CREATE = 3 };
+enum { F_CHOWN = 1, F_CHMOD = 2, F_WRITEBACK = 4, F_TIMES = 8 };
+enum { SC_WRITE = 1, SC_FCHOWN = 2, SC_FCHMOD = 3, SC_FUTIMENS = 4, SC_CLOSE = 5, SC_CANCELED = 6, SC_OPEN = 7 };
+#define OP_BYTES 512
+
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* the thread waits here for ops */
+	pthread_cond_t done; /* the caller waits here for tail */
+	const uint32_t *ops;
+	uint64_t cap;
+	uint64_t head, tail;
+	int stop, waiting;
+	int err, err_syscall;
+	uint64_t err_seq;
+	int cur; /* the file of the last CREATE, or -1 */
+	pthread_t th;
+} bw_t;
+
+static void fail(bw_t *w, uint64_t seq, int sc, int e) {
+	pthread_mutex_lock(&w->mu);
+	if (!w->err) {
+		w->err = e ? e : EIO;
+		w->err_syscall = sc;
+		w->err_seq = seq;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static int64_t s64(uint32_t lo, uint32_t hi) { return (int64_t)(((uint64_t)hi << 32) | lo); }
+
+static void run(bw_t *w, uint64_t seq, const uint32_t *op, int failed) {
+	if (op[0] == OP_CREATE) {
+		w->cur = -1;
+		if (failed) return;
+		int fd = open((const char *)op + 64, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)op[2]);
+		if (fd < 0) fail(w, seq, SC_OPEN, errno);
+		else w->cur = fd;
+		return;
+	}
+	int fd = (int)op[1] == -1 ? w->cur : (int)op[1];
+	if (fd < 0) return; /* its CREATE failed: that failure is the one reported */
+	if (op[0] == OP_WRITE) {
+		if (failed) return;
+		const char *p = (const char *)(uintptr_t)(((uint64_t)op[3] << 32) | op[2]);
+		size_t left = op[4];
+		while (left > 0) {
+			ssize_t n = write(fd, p, left);
+			if (n < 0 && errno == EINTR) continue;
+			if (n <= 0) {
+				fail(w, seq, SC_WRITE, n < 0 ? errno : ENOSPC);
+				return;
+			}
+			p += n;
+			left -= (size_t)n;
+		}
+		return;
+	}
+	if (op[0] != OP_FINISH) return;
+	uint32_t flags = op[2];
+	if (!failed) {
+		/* chmod after chown: chown clears setuid/setgid on regular files */
+		if ((flags & F_CHOWN) && fchown(fd, op[3], op[4]) != 0) fail(w, seq, SC_FCHOWN, errno);
+		else if ((flags & F_CHMOD) && fchmod(fd, op[5]) != 0) fail(w, seq, SC_FCHMOD, errno);
+		else {
+			/* a large file's pages start going to disk now, while the layer goes on */
+			if (flags & F_WRITEBACK) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			if (flags & F_TIMES) {
+				struct timespec ts[2] = {{s64(op[6], op[7]), op[8]}, {s64(op[9], op[10]), op[11]}};
+				if (futimens(fd, ts) != 0) fail(w, seq, SC_FUTIMENS, errno);
+			}
+		}
+	}
+	if (close(fd) != 0 && errno != EINTR && !failed) fail(w, seq, SC_CLOSE, errno);
+	if (fd == w->cur) w->cur = -1;
+}
+
+static void *loop(void *arg) {
+	bw_t *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->tail == w->head && !w->stop) pthread_cond_wait(&w->work, &w->mu);
+		if (w->tail == w->head) break; /* stopped and drained */
+		uint64_t seq = w->tail;
+		int failed = w->err != 0;
+		pthread_mutex_unlock(&w->mu);
+		run(w, seq, (const uint32_t *)((const char *)w->ops + (seq % w->cap) * OP_BYTES), failed);
+		pthread_mutex_lock(&w->mu);
+		w->tail = seq + 1;
+		if (w->waiting) pthread_cond_broadcast(&w->done);
+	}
+	pthread_cond_broadcast(&w->done);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/** a running thread over the caller's op ring of `cap` ops, or NULL */
+bw_t *bw_open(const uint32_t *ops, uint64_t cap) {
+	bw_t *w = calloc(1, sizeof *w);
+	if (!w) return NULL;
+	w->ops = ops;
+	w->cap = cap;
+	w->cur = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->done, NULL);
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 << 10);
+	int r = pthread_create(&w->th, &a, loop, w);
+	pthread_attr_destroy(&a);
+	if (r != 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/** ops up to the counter `head` are filled in */
+void bw_push(bw_t *w, uint64_t head) {
+	pthread_mutex_lock(&w->mu);
+	w->head = head;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/** block until the thread has run every op before the counter `target` (or failed); returns tail */
+uint64_t bw_wait(bw_t *w, uint64_t target) {
+	pthread_mutex_lock(&w->mu);
+	w->waiting++;
+	while (w->tail < target && !w->err) pthread_cond_wait(&w->done, &w->mu);
+	w->waiting--;
+	uint64_t t = w->tail;
+	pthread_mutex_unlock(&w->mu);
+	return t;
+}
+
+/** the first failure: its errno (0: none), and in out[0..1] the op's counter and the syscall */
+int bw_error(bw_t *w, uint64_t *out) {
+	pthread_mutex_lock(&w->mu);
+	int e = w->err;
+	out[0] = w->err_seq;
+	out[1] = (uint64_t)w->err_syscall;
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+/** run (or with `cancel`, only close the descriptors of) what is queued, stop and join the thread */
+void bw_end(bw_t *w, int cancel) {
+	pthread_mutex_lock(&w->mu);
+	if (cancel && !w->err) {
+		w->err = ECANCELED;
+		w->err_syscall = SC_CANCELED;
+		w->err_seq = w->tail;
+	}
+	w->stop = 1;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
+	free(w);
+}

@@ -1,0 +1,125 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { type BodyFile, BodyWriter } from "./body-writer.ts";
+import { EngineError } from "../lib/errors.ts";
+
+let dir: string;
+const fds = () => readdirSync("/proc/self/fd").length;
+
+beforeEach(() => {
+  dir = mkdtempSync("/tmp/berth-test-body-writer-");
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const attrs = (o: Partial<BodyFile>): BodyFile => ({
+  chown: false,
+  uid: 0,
+  gid: 0,
+  chmod: -1,
+  writeback: false,
+  atime: o.mtime ?? 0,
+  atimeNsec: 0,
+  mtime: 0,
+  mtimeNsec: 0,
+  ...o,
+});
+
+function open(cap?: number): BodyWriter {
+  const w = BodyWriter.open(cap);
+  if (!w) throw new Error("no native body writer here (cc missing?)");
+  return w;
+}
+
+describe("BodyWriter (native thread)", () => {
+  test("files created, written, given their mode and times, closed; the queue wraps around", () => {
+    const before = fds();
+    const w = open(4);
+    const body = new Uint8Array(70_000).map((_, i) => i % 253);
+    for (let i = 0; i < 50; i++) {
+      expect(w.create(`${dir}/f${i}`, 0o600, `f${i}`)).toBe(true);
+      w.write(-1, body.subarray(0, 30_000), `f${i}`);
+      w.write(-1, body.subarray(30_000, 30_000 + i), `f${i}`);
+      w.finish(-1, `f${i}`, attrs({ chmod: 0o4750, mtime: 1_600_000_000 + i, mtimeNsec: 5, atime: -1 }));
+    }
+    // a descriptor the caller opened itself (a path too long for a slot)
+    const fd = openSync(`${dir}/own`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    w.write(fd, body, "own");
+    w.finish(fd, "own", attrs({ writeback: true, mtime: 2 }));
+    w.drain();
+    w.end();
+    for (let i = 0; i < 50; i++) {
+      const st = statSync(`${dir}/f${i}`);
+      expect(st.size).toBe(30_000 + i);
+      expect(st.mode & 0o7777).toBe(0o4750);
+      expect(st.mtimeMs).toBe((1_600_000_000 + i) * 1000 + 5e-6);
+      expect(st.atimeMs).toBe(-1000);
+      expect(Buffer.compare(readFileSync(`${dir}/f${i}`), Buffer.from(body.subarray(0, 30_000 + i)))).toBe(0);
+    }
+    expect(Buffer.compare(readFileSync(`${dir}/own`), Buffer.from(body))).toBe(0);
+    expect(statSync(`${dir}/own`).mtimeMs).toBe(2000);
+    expect(fds()).toBe(before);
+  });
+
+  test("an existing path or a symlink at the last component is not opened: the error names the entry", () => {
+    mkdirSync(`${dir}/outside`);
+    writeFileSync(`${dir}/outside/secret`, "keep");
+    symlinkSync(`${dir}/outside/secret`, `${dir}/link`);
+    const before = fds();
+    const w = open(8);
+    w.create(`${dir}/link`, 0o644, "usr/link");
+    w.write(-1, new TextEncoder().encode("owned"), "usr/link");
+    w.finish(-1, "usr/link", attrs({ mtime: 1 }));
+    // ops after the failure only close what they opened
+    w.create(`${dir}/after`, 0o644, "usr/after");
+    w.finish(-1, "usr/after", null);
+    let err: unknown;
+    try {
+      w.drain();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as Error).message).toBe('layer entry "usr/link": open: File exists (EEXIST)');
+    w.end(true);
+    expect(readFileSync(`${dir}/outside/secret`, "utf8")).toBe("keep");
+    expect(lstatSync(`${dir}/link`).isSymbolicLink()).toBe(true);
+    expect(fds()).toBe(before);
+  });
+
+  test("end(true) drops queued writes and still closes every descriptor", () => {
+    const before = fds();
+    const w = open(64);
+    for (let i = 0; i < 10; i++) {
+      const fd = openSync(`${dir}/g${i}`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      w.write(fd, new Uint8Array(10), `g${i}`);
+      w.finish(fd, `g${i}`, null);
+    }
+    w.end(true);
+    expect(fds()).toBe(before);
+    const sizes = Array.from({ length: 10 }, (_, i) => statSync(`${dir}/g${i}`).size);
+    expect(sizes.every((n) => n === 0 || n === 10)).toBe(true);
+  });
+
+  test("a path too long for a slot is left to the caller", () => {
+    const w = open(4);
+    expect(w.create(`${dir}/${"x".repeat(200)}/${"y".repeat(250)}`, 0o644, "long")).toBe(false);
+    w.end();
+    const fd = openSync(dir, constants.O_RDONLY);
+    closeSync(fd);
+  });
+});
