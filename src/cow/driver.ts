@@ -10,6 +10,7 @@
  */
 import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
+import type { BodyFile } from "../ffi/body-writer.ts";
 
 /**
  * The names of the registered drivers (registry.ts). Each driver file adds its own name with
@@ -119,17 +120,5 @@ export interface BodyQueue {
   drain(): void;
 }
 
-/** a file's attributes for BodyQueue.finish; times in whole seconds and nanoseconds */
-export interface BodyFile {
-  chown: boolean;
-  uid: number;
-  gid: number;
-  /** fchmod to this, or -1 */
-  chmod: number;
-  /** start the writeback of its pages (sync_file_range) */
-  writeback: boolean;
-  atime: number;
-  atimeNsec: number;
-  mtime: number;
-  mtimeNsec: number;
-}
+/** a file's attributes for BodyQueue.finish (the writer thread's own record: ffi/body-writer.ts) */
+export type { BodyFile };

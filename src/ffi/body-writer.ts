@@ -14,13 +14,14 @@
  * readFileRing's `guard`). An open writer is kept in `live` until end() has joined its thread.
  */
 import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { strerror } from "./_core.ts";
 import { dlopenSealed, embeddedObject } from "./embedded-object.ts";
 import { errnoName } from "./errno.ts";
-import writerSource from "./body-writer.c" with { type: "text" };
+// the C text as an embedded file, read only when needed (the prebuilt object's name, a compile from source)
+import writerPath from "./body-writer.c" with { type: "file" };
 
 const SYMBOLS = {
   bw_open: { args: [T.ptr, T.u64], returns: T.ptr },
@@ -35,7 +36,12 @@ type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 let lib: Lib | null | undefined;
 
 /** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
-export function prebuiltBodyWriterName(source: string = writerSource): string {
+let source: string | undefined;
+function writerSource(): string {
+  return (source ??= readFileSync(writerPath, "utf8"));
+}
+
+export function prebuiltBodyWriterName(source: string = writerSource()): string {
   return `berth-body-writer-${Bun.hash(source).toString(16)}`;
 }
 
@@ -46,7 +52,7 @@ export const BODY_WRITER_LIBS = ["-lpthread"];
 function compileFromSource(): Lib | null {
   const dir = mkdtempSync(`${tmpdir()}/berth-body-writer-`);
   try {
-    writeFileSync(`${dir}/bw.c`, writerSource);
+    writeFileSync(`${dir}/bw.c`, writerSource());
     const r = Bun.spawnSync(["cc", ...BODY_WRITER_CFLAGS, "-o", `${dir}/bw.so`, `${dir}/bw.c`, ...BODY_WRITER_LIBS], { stdout: "ignore", stderr: "ignore" });
     if (!r.success) return null;
     return dlopen(`${dir}/bw.so`, SYMBOLS).symbols;
