@@ -298,10 +298,10 @@ export abstract class BaseDriver implements SnapshotDriver {
     return diskUsage(`${this.dir(rec.id)}/fs`);
   }
 
-  async applyLayer(key: string, records: AsyncIterable<TarRecord>, o: { sync?: boolean; writeback?: boolean } = {}): Promise<ApplyStats> {
+  async applyLayer(key: string, records: AsyncIterable<TarRecord>, o: { sync?: boolean; writeback?: boolean; writeBuf?: number } = {}): Promise<ApplyStats> {
     const rec = this.get(this.readMeta(), key);
     if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
-    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts, sync: o.sync, writeback: o.writeback });
+    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts, sync: o.sync, writeback: o.writeback, writeBuf: o.writeBuf });
   }
 
   sync(key: string): void {

@@ -72,6 +72,9 @@ export interface ApplyOptions {
   /** start the writeback of each file ≥ WRITEBACK_MIN when written (default: as `sync`); for a caller
    * that syncs the layer itself afterwards (driver.sync), as import does */
   writeback?: boolean;
+  /** file body bytes gathered per writev(2), default APPLY_WRITE_BUF (a caller whose chunks are views
+   * of a ring gives less, and so needs a smaller ring) */
+  writeBuf?: number;
 }
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -330,6 +333,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   let entries = 0;
   let size = 1024; // end-of-archive blocks
   let diskSize = 0;
+  const gather = opts.writeBuf ?? APPLY_WRITE_BUF;
 
   for await (const rec of records) {
     const e = rec.entry;
@@ -387,7 +391,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             let pending: Uint8Array[] = [];
             let used = 0;
             for await (const chunk of rec.body) {
-              if (used && used + chunk.length > APPLY_WRITE_BUF) {
+              if (used && used + chunk.length > gather) {
                 writeAllv(fd, pending, used);
                 pending = [];
                 used = 0;

@@ -84,7 +84,7 @@ export interface SnapshotDriver {
    * or contained). Keeps owners, modes, mtimes and xattrs. `sync` (default true): end with a syncfs(2);
    * `writeback` (default: as `sync`): start each large file's writeback when written (apply.ts).
    */
-  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean; writeback?: boolean }): Promise<ApplyStats>;
+  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean; writeback?: boolean; writeBuf?: number }): Promise<ApplyStats>;
   /** syncfs(2) of the filesystem that holds `key`: what applyLayer(…, { sync: false }) left unsynced */
   sync?(key: string): void;
   /**

@@ -3,8 +3,8 @@
  *
  * Each layer is one streaming pass: HTTP body → (sha256 of the compressed bytes in the ContentWriter,
  * which also writes them to an ingest) → decompression → sha256 of the tar (the diffID) → tar reader
- * → snapshot applyLayer. Up to `concurrency` layers download at once. With `unpackAtOnce` and a
- * driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
+ * → snapshot applyLayer. Up to `concurrency` layers download at once. With `unpackAtOnce` (the default
+ * where the native inflate thread serves) and a driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
  * streams straight into a parentless snapshot of its own, and only the commits go in layer order: a
  * layer waits for its parent's commit, syncfs(2) once, then commits with that parent. Otherwise a
  * layer whose parent is not yet committed downloads into its ingest at the network's pace, and once
@@ -38,8 +38,21 @@ import { dirname, join } from "node:path";
 import { readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import { mark } from "../lib/trace.ts";
-import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
-import { followFile, freshChunkBound, openLayerLane, settleLayerMemory } from "./_layer-stream.ts";
+import { ImageAssembly, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
+import {
+  followFile,
+  freeChunk,
+  freshChunkBound,
+  LANE_IN_RING_FIRST,
+  LANE_OUT_ROOM,
+  LANE_RING,
+  LANE_WRITE_BUF,
+  LaneScheduler,
+  openLayerLane,
+  pacedRecords,
+  settleLayerMemory,
+  threadInflateAvailable,
+} from "./_layer-stream.ts";
 import { closeSync, openSync } from "node:fs";
 
 export type PullEvent =
@@ -57,9 +70,12 @@ export interface PullOptions extends SessionOptions {
   concurrency?: number;
   /**
    * Where the driver's layers are independent (overlay): unpack every downloading layer at once into
-   * a parentless snapshot of its own, parents set at commit (default false). Measured on 2 busy cores
-   * (550 MB 4-layer gzip image from a local registry): no faster, since inflate, hash and unpack all
-   * run on the one JS thread, and 3–6 MB more peak RSS (three HTTP bodies drained at unpack speed).
+   * a parentless snapshot of its own, parents set at commit. Default: on where the native inflate
+   * thread serves ("thread"), each layer inflating on its own thread while the JS thread parses and
+   * writes whichever layer has output, the largest first (_layer-stream.ts LaneScheduler). Measured on
+   * 2 cores (550 MB 4-layer gzip image from a local registry): 2.1–2.5 s against 2.7–3.5 s one layer
+   * after another, peak RSS 60–63 MB (bench/README.md, session 8). With the JS inflaters it gained
+   * nothing (inflate, hash and unpack all on the one JS thread) and cost 3–6 MB more peak RSS.
    */
   unpackAtOnce?: boolean;
   /**
@@ -221,7 +237,7 @@ async function fetchLayers(
   emit: (e: PullEvent) => void,
 ): Promise<void> {
   const chains = chainIds(diffIds);
-  const independent = opts.unpackAtOnce === true && images.snapshots.independentLayers === true;
+  const independent = (opts.unpackAtOnce ?? (opts.inflater === "thread" && threadInflateAvailable())) && images.snapshots.independentLayers === true;
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
   // every HTTP chunk is a fresh buffer: bounded by bytes, not by RSS growth (_layer-stream.ts)
@@ -236,6 +252,10 @@ async function fetchLayers(
   };
   const short = (d: Descriptor) => d.digest.slice(7, 19);
   const lease = asm.lease;
+  // layers inflating at once: the largest (by its compressed size) is the pull's critical path, so
+  // the JS thread serves it first (LaneScheduler), and its input ring is the larger one
+  const lanes = new LaneScheduler();
+  const largest = Math.max(...manifest.layers.map((d) => d.size));
   // lease every layer's blob and chain snapshot before looking: what is there now stays there, even
   // when another pull of the same image fails and collects meanwhile
   for (let i = 0; i < manifest.layers.length; i++) {
@@ -297,6 +317,8 @@ async function fetchLayers(
     prev: Promise<void> | undefined,
     release: () => void,
     explain: (e: unknown) => Promise<unknown>,
+    /** `source` is the HTTP body: its chunks may be freed once inflated (LaneOptions.freeChunks) */
+    body?: { freed: boolean },
   ): Promise<void> => {
     const d = manifest.layers[i]!;
     const key = extractKey();
@@ -304,15 +326,24 @@ async function fetchLayers(
     await images.snapshots.prepare(key, independent ? undefined : parent);
     extracts.add(key);
     try {
-      const lane = await openLayerLane(source, (c) => collect(c.length), { ...LAYER_RING, inflater: opts.inflater });
+      const lane = await openLayerLane(source, (c) => collect(c.length), {
+        ...LANE_RING,
+        outRoom: LANE_OUT_ROOM,
+        inflater: opts.inflater,
+        scheduler: lanes,
+        priority: d.size,
+        inRing: d.size === largest ? LANE_IN_RING_FIRST : undefined,
+        freeChunks: body !== undefined,
+      });
+      if (body && lane.offThread) body.freed = true;
       mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
       const stats = await images.snapshots.applyLayer(
         key,
-        readTar(lane.chunks),
+        pacedRecords(readTar(lane.chunks), lane.turn),
         // independent layers: one syncfs when the layer's turn to commit comes (below); their large
         // files start their writeback as they are written all the same, or that syncfs finds the
         // whole layer still dirty (0.43 s of a 4.8 s pull went to it)
-        { sync: !independent, writeback: true },
+        { sync: !independent, writeback: true, writeBuf: LANE_WRITE_BUF },
       );
       mark(`pull: layer ${i} unpacked`);
       await drained();
@@ -368,6 +399,8 @@ async function fetchLayers(
       const from = w.offset;
       let got = from;
       let lastEmit = 0;
+      /** the body's chunks are freed by their last reader (then no collection is needed for them) */
+      const bodyChunks = { freed: false };
       const body = tapChunks(
         from === d.size
           ? (async function* () {})()
@@ -376,7 +409,7 @@ async function fetchLayers(
           check();
           w.write(c);
           got += c.length;
-          collectFresh(c.length);
+          if (!bodyChunks.freed) collectFresh(c.length);
           const now = Date.now();
           if (now - lastEmit > 100 || got === d.size) {
             lastEmit = now;
@@ -406,7 +439,7 @@ async function fetchLayers(
           await w.commit({ size: d.size, digest: d.digest, lease });
           emit({ type: "layer", id, status: "Download complete" });
         };
-        await unpack(i, body, drained, prev, release, (e) => explainFailure(e, w, d));
+        await unpack(i, body, drained, prev, release, (e) => explainFailure(e, w, d), bodyChunks);
       } else {
         // not our turn: the body goes on into the ingest at the network's pace (its slot freed when
         // it is in and verified), and once the parent is committed the layer unpacks from the ingest
@@ -414,10 +447,11 @@ async function fetchLayers(
         // can move that file into blobs/
         const fd = openSync(join(images.content.ingestPath(w.ref), "data"), "r");
         let wake: (() => void) | undefined;
+        bodyChunks.freed = true;
         const downloaded = (async () => {
           try {
-            for await (const _ of tapChunks(body, () => wake?.())) {
-            }
+            // the ingest write (a copy or a pwrite) is each chunk's last reader
+            for await (const c of tapChunks(body, () => wake?.())) freeChunk(c);
             emit({ type: "layer", id, status: "Verifying Checksum" });
             await w.commit({ size: d.size, digest: d.digest, lease });
             mark(`pull: layer ${i} downloaded`);
