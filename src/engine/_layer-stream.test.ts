@@ -3,7 +3,7 @@ import { gzipSync } from "node:zlib";
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { followFile, freeChunk, LaneScheduler, openLayerLane, pacedRecords } from "./_layer-stream.ts";
+import { followFile, freeChunk, LaneScheduler, openFileLane, openLayerLane, pacedRecords } from "./_layer-stream.ts";
 import { layerInflateAvailable, layerInflateOrigin } from "../ffi/layer-inflate.ts";
 
 async function* pieces(b: Uint8Array, n: number): AsyncGenerator<Uint8Array> {
@@ -204,5 +204,64 @@ describe("LaneScheduler", () => {
     const own = new Uint8Array(10);
     freeChunk(own);
     expect(own.length).toBe(0);
+  });
+});
+
+describe("openFileLane", () => {
+  test.skipIf(!layerInflateAvailable())("the native thread reads a gzip file at its writer's heels; a writer's failure ends the lane", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-file-lane-"));
+    try {
+      const path = join(dir, "data");
+      const plain = new Uint8Array(3_000_000);
+      for (let i = 0; i < 1_000_000; i += 65_536) crypto.getRandomValues(plain.subarray(i, Math.min(i + 65_536, 1_000_000)));
+      const gz = gzipSync(plain);
+      const run = async (body: Uint8Array, failAt?: number) => {
+        const w = openSync(path, "w");
+        const r = openSync(path, "r");
+        let written = 0;
+        let wake: (() => void) | undefined;
+        let grew: (() => void) | undefined;
+        // the writer appends 50_000 bytes per turn of the event loop, as a download does
+        const writer = (async () => {
+          try {
+            while (written < body.length) {
+              await Bun.sleep(0);
+              if (failAt !== undefined && written >= failAt) throw new Error("connection reset");
+              const n = Math.min(50_000, body.length - written);
+              writeSync(w, body, written, n, written);
+              written += n;
+              wake?.();
+              grew?.();
+            }
+          } finally {
+            closeSync(w);
+          }
+        })();
+        writer.catch(() => {});
+        const more = () => Promise.race([new Promise<boolean>((res) => (wake = () => res(true))), writer.then(() => false)]);
+        const lane = await openFileLane(r, body.length, writer, more, () => {}, { ring: 256 << 10, chunk: 32 << 10, inflater: "thread" });
+        if (!lane) {
+          closeSync(r);
+          return undefined;
+        }
+        grew = lane.grew;
+        const parts: Uint8Array[] = [];
+        try {
+          for await (const c of lane.chunks) parts.push(c.slice());
+        } finally {
+          closeSync(r);
+        }
+        return { out: Buffer.concat(parts), diffId: lane.diffId() };
+      };
+      expect(gz.length).toBeGreaterThan(500_000);
+      const ok = await run(gz);
+      expect(Buffer.compare(ok!.out, plain)).toBe(0);
+      expect(ok!.diffId).toBe(sha(plain));
+      await expect(run(gz, Math.floor(gz.length / 2))).rejects.toThrow("connection reset");
+      // not gzip: the caller reads it itself
+      expect(await run(plain.subarray(0, 100_000))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

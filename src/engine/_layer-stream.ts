@@ -419,8 +419,6 @@ async function* inflateOffThread(
   done: (diffId: string) => void,
 ): AsyncGenerator<Uint8Array> {
   let stop = false;
-  let read = 0;
-  const turn = o.turn;
   let feedErr: unknown;
   let fed = false;
   // feed the compressed bytes in as they arrive, while the caller reads the output
@@ -446,6 +444,35 @@ async function* inflateOffThread(
       feedErr = e;
     }
   })();
+  try {
+    yield* drainThread(li, o, tap, progress, done, {
+      error: () => feedErr,
+      pending: () => (!fed && feedErr === undefined ? feeder : undefined),
+      stop: () => {
+        stop = true;
+      },
+    });
+  } finally {
+    stop = true;
+    await feeder;
+  }
+}
+
+/**
+ * Read a native inflate's output as pieces of its ring (LAYER_RING's lifetime rule), under the lane's
+ * turn; `input` is how its compressed bytes get in: a failure there to throw, a promise that settles
+ * when more may come (the feeder's end), and what stops it, called before the thread is ended.
+ */
+async function* drainThread(
+  li: LayerInflate,
+  o: { keep: number; chunk: number; turn?: LaneTurn },
+  tap: (c: Uint8Array) => void,
+  progress: (read: number) => void,
+  done: (diffId: string) => void,
+  input: { error(): unknown; pending(): Promise<unknown> | undefined; stop(): void },
+): AsyncGenerator<Uint8Array> {
+  let read = 0;
+  const turn = o.turn;
   const out = li.output;
   const cap = out.length;
   try {
@@ -469,25 +496,97 @@ async function* inflateOffThread(
         yield piece;
         continue;
       }
-      if (feedErr !== undefined) throw feedErr;
+      const err = input.error();
+      if (err !== undefined) throw err;
       const st = li.status();
       if (st.state === "done") {
         if (li.outHead() > read) continue;
         done(st.diffId);
         return;
       }
+      const pending = input.pending();
+      const waits: Promise<unknown>[] = [Bun.sleep(POLL_MS)];
+      if (pending) waits.push(pending);
       if (turn) {
         turn.idle();
-        const woken = new Promise<void>((r) => (turn.wake = r));
-        await Promise.race(!fed && feedErr === undefined ? [Bun.sleep(POLL_MS), woken, feeder] : [Bun.sleep(POLL_MS), woken]);
-        turn.wake = undefined;
-      } else if (!fed && feedErr === undefined) await Promise.race([Bun.sleep(POLL_MS), feeder]);
-      else await Bun.sleep(POLL_MS);
+        waits.push(new Promise<void>((r) => (turn.wake = r)));
+      }
+      await Promise.race(waits);
+      if (turn) turn.wake = undefined;
     }
   } finally {
     turn?.leave();
-    stop = true;
+    input.stop();
     li.end();
-    await feeder;
   }
+}
+
+/**
+ * A gzip layer whose compressed bytes are a file this process is still appending to (a pull's
+ * ingest): the native thread reads the file itself (LayerInflate.openFile), so no JS copies the
+ * input or hands it over. `size` is the file's final size and `downloaded` the writer: resolved, the
+ * file is complete; rejected, its failure, which the lane throws. The caller calls the returned
+ * lane's `grew` when the file grew. Undefined where the native inflate is not there or the file does
+ * not start as gzip (the caller then reads it itself, followFile); the caller keeps `fd` open until
+ * the lane's chunks are done.
+ */
+export async function openFileLane(
+  fd: number,
+  size: number,
+  downloaded: Promise<void>,
+  more: () => Promise<boolean>,
+  tap: (c: Uint8Array) => void,
+  o: LaneOptions,
+): Promise<(LayerLane & { grew(): void }) | undefined> {
+  if (o.inflater !== "thread" || !layerInflateAvailable()) return undefined;
+  const head = new Uint8Array(2);
+  for (;;) {
+    if (readSync(fd, head, 0, 2, 0) === 2) break;
+    if (!(await more()) && readSync(fd, head, 0, 2, 0) < 2) return undefined;
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return undefined;
+  const ring = o.ring ?? 2 << 20;
+  const chunk = o.chunk ?? 128 << 10;
+  const li = LayerInflate.openFile(fd, o.inRing ?? INFLATE_IN_RING, ring - chunk + (o.outRoom ?? INFLATE_OUT_ROOM));
+  if (!li) return undefined;
+  let ended = false;
+  let failure: unknown;
+  downloaded.then(
+    () => {
+      if (!ended) li.closeAt(size);
+    },
+    (e: unknown) => {
+      failure = e ?? new EngineError("unavailable", "layer download failed");
+    },
+  );
+  let diffId: string | undefined;
+  let read = 0;
+  const turn = o.scheduler?.join(o.priority ?? 0, () => li.outHead() > read);
+  return {
+    chunks: drainThread(
+      li,
+      { keep: ring - 2 * chunk, chunk, turn },
+      tap,
+      (n) => (read = n),
+      (d) => {
+        diffId = d;
+      },
+      {
+        error: () => failure,
+        pending: () => undefined,
+        stop: () => {
+          ended = true;
+        },
+      },
+    ),
+    diffId: () => {
+      if (!diffId) throw new EngineError("internal", "layer inflate: diffID read before the end of the layer");
+      return diffId;
+    },
+    offThread: true,
+    turn,
+    grew: () => {
+      if (!ended) li.poke();
+    },
+  };
 }

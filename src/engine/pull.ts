@@ -49,8 +49,11 @@ import {
   LANE_RING,
   LANE_WRITE_BUF,
   LaneScheduler,
+  openFileLane,
   openLayerLane,
   pacedRecords,
+  type LaneOptions,
+  type LayerLane,
   settleLayerMemory,
   threadInflateAvailable,
 } from "./_layer-stream.ts";
@@ -313,12 +316,13 @@ async function fetchLayers(
    */
   const unpack = async (
     i: number,
-    source: AsyncIterable<Uint8Array>,
+    /** the layer's lane over its compressed bytes (openLayerLane, openFileLane) */
+    open: (tap: (c: Uint8Array) => void, o: LaneOptions) => Promise<LayerLane>,
     drained: () => Promise<void>,
     prev: Promise<void> | undefined,
     release: () => void,
     explain: (e: unknown) => Promise<unknown>,
-    /** `source` is the HTTP body: its chunks may be freed once inflated (LaneOptions.freeChunks) */
+    /** the lane reads the HTTP body: its chunks may be freed once inflated (LaneOptions.freeChunks) */
     body?: { freed: boolean },
   ): Promise<void> => {
     const d = manifest.layers[i]!;
@@ -327,7 +331,7 @@ async function fetchLayers(
     await images.snapshots.prepare(key, independent ? undefined : parent);
     extracts.add(key);
     try {
-      const lane = await openLayerLane(source, (c) => collect(c.length), {
+      const lane = await open((c) => collect(c.length), {
         ...LANE_RING,
         // the largest layer's thread gets the larger rings: it is the one the others wait for
         outRoom: d.size === largest ? LANE_OUT_ROOM : undefined,
@@ -444,7 +448,15 @@ async function fetchLayers(
           await w.commit({ size: d.size, digest: d.digest, lease });
           emit({ type: "layer", id, status: "Download complete" });
         };
-        await unpack(i, body, drained, prev, release, (e) => explainFailure(e, w, d), bodyChunks);
+        await unpack(
+          i,
+          (tap, lo) => openLayerLane(body, tap, lo),
+          drained,
+          prev,
+          release,
+          (e) => explainFailure(e, w, d),
+          bodyChunks,
+        );
       } else {
         // the body goes on into the ingest at the network's pace (its slot freed when it is in and
         // verified), and the layer unpacks from the ingest file (at once, or once the parent is
@@ -452,11 +464,16 @@ async function fetchLayers(
         // commit can move that file into blobs/
         const fd = openSync(join(images.content.ingestPath(w.ref), "data"), "r");
         let wake: (() => void) | undefined;
+        let fileLane: { grew(): void } | undefined;
         bodyChunks.freed = true;
         const downloaded = (async () => {
           try {
             // the ingest write (a copy or a pwrite) is each chunk's last reader
-            for await (const c of tapChunks(body, () => wake?.())) freeChunk(c);
+            for await (const c of tapChunks(body, () => {
+              wake?.();
+              fileLane?.grew();
+            }))
+              freeChunk(c);
             emit({ type: "layer", id, status: "Verifying Checksum" });
             await w.commit({ size: d.size, digest: d.digest, lease });
             mark(`pull: layer ${i} downloaded`);
@@ -473,11 +490,9 @@ async function fetchLayers(
             }),
             downloaded.then(() => false),
           ]);
-        let source: AsyncIterable<Uint8Array>;
         try {
           if (!independent) await waitTurn(i, prev);
           check();
-          source = followFile(fd, more);
         } catch (e) {
           closeSync(fd);
           await downloaded.catch(() => {}); // the parent's failure is the one to report; this only waits for the ingest writes to stop
@@ -492,9 +507,32 @@ async function fetchLayers(
             () => e,
             (de: unknown) => de,
           );
+        // the native thread reads a gzip ingest itself; otherwise this thread reads it (followFile)
+        const open = async (tap: (c: Uint8Array) => void, lo: LaneOptions): Promise<LayerLane> => {
+          let lane: (LayerLane & { grew(): void }) | undefined;
+          try {
+            lane = await openFileLane(fd, d.size, downloaded, more, tap, lo);
+          } catch (e) {
+            closeSync(fd);
+            throw e;
+          }
+          if (!lane) return openLayerLane(followFile(fd, more), tap, lo);
+          fileLane = lane;
+          const chunks = lane.chunks;
+          return {
+            ...lane,
+            chunks: (async function* () {
+              try {
+                yield* chunks;
+              } finally {
+                closeSync(fd); // after the thread that reads it was joined
+              }
+            })(),
+          };
+        };
         await unpack(
           i,
-          source,
+          open,
           () => downloaded,
           independent ? prev : undefined,
           () => {},

@@ -29,6 +29,8 @@ import inflateSource from "./layer-inflate.c" with { type: "text" };
 
 const SYMBOLS = {
   li_open: { args: [T.ptr, T.u64, T.ptr, T.u64], returns: T.ptr },
+  li_open_file: { args: [T.i32, T.ptr, T.u64, T.ptr, T.u64], returns: T.ptr },
+  li_close_at: { args: [T.ptr, T.u64], returns: T.void },
   li_in_tail: { args: [T.ptr], returns: T.u64_fast },
   li_push: { args: [T.ptr, T.u64], returns: T.void },
   li_close: { args: [T.ptr], returns: T.void },
@@ -129,6 +131,33 @@ export class LayerInflate implements Disposable {
     const p = l.li_open(ptr(input), inSize, ptr(output), outSize);
     if (!p || typeof p === "bigint") return undefined; // no memory or no thread: the JS inflate serves
     return new LayerInflate(l, p, input, output);
+  }
+
+  /**
+   * The same, reading its input itself from `fd`, a file a writer (this process) appends to: as far
+   * as the file's size goes (the thread looks with fstat(2) when it has read that far, and at least
+   * every 2 ms; `poke` wakes it sooner) until `closeAt` gives the final size. `bufSize` is its read
+   * buffer. No JS copies the input, and the inflate does not wait for JS to hand it over. The caller
+   * keeps `fd` open until end().
+   */
+  static openFile(fd: number, bufSize: number, outSize: number): LayerInflate | undefined {
+    const l = load();
+    if (!l) return undefined;
+    const input = new Uint8Array(bufSize);
+    const output = new Uint8Array(outSize);
+    const p = l.li_open_file(fd, ptr(input), bufSize, ptr(output), outSize);
+    if (!p || typeof p === "bigint") return undefined;
+    return new LayerInflate(l, p, input, output);
+  }
+
+  /** file mode: the file grew (wake the thread if it waits) */
+  poke(): void {
+    this.l.li_push(this.live(), 0);
+  }
+
+  /** file mode: the file is complete at `size` bytes */
+  closeAt(size: number): void {
+    this.l.li_close_at(this.live(), size);
   }
 
   private live(): Pointer {
