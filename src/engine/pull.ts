@@ -58,6 +58,10 @@ import {
   threadInflateAvailable,
 } from "./_layer-stream.ts";
 import { closeSync, openSync } from "node:fs";
+import { startWriteback } from "../ffi/cow-fs.ts";
+
+/** a downloading layer's ingest starts its writeback every this many bytes (pull's follow path) */
+const INGEST_WRITEBACK_EVERY = 8 << 20;
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -469,11 +473,21 @@ async function fetchLayers(
         const downloaded = (async () => {
           try {
             // the ingest write (a copy or a pwrite) is each chunk's last reader
+            let unsynced = 0;
             for await (const c of tapChunks(body, () => {
               wake?.();
               fileLane?.grew();
-            }))
+            })) {
+              unsynced += c.length;
               freeChunk(c);
+              // the ingest's pages start going to disk as they come (through this fd: the same
+              // inode), so its fsync at commit, and the syncfs of a layer committed meanwhile, find
+              // little left to write while they hold up this thread
+              if (unsynced >= INGEST_WRITEBACK_EVERY) {
+                unsynced = 0;
+                startWriteback(fd);
+              }
+            }
             emit({ type: "layer", id, status: "Verifying Checksum" });
             await w.commit({ size: d.size, digest: d.digest, lease });
             mark(`pull: layer ${i} downloaded`);
