@@ -1,10 +1,12 @@
 /*
  * berth layer inflate thread: a gzip layer's inflate and the SHA-256 of its inflated bytes (the
  * diffID) on a POSIX thread of its own, so the one JS thread of a pull only receives HTTP chunks,
- * writes the ingest, parses tar and writes files (ffi/layer-inflate.ts drives it).
+ * writes the ingest, parses tar and writes files (ffi/layer-inflate.ts drives it). Its input is an
+ * input ring the caller fills (li_open) or a file the thread reads itself (li_open_file).
  *
  * Memory: both rings belong to the caller (JS ArrayBuffers it keeps referenced until li_end has joined
- * the thread); this file allocates only its state and zlib's (~45 KiB). Counters run forever (u64);
+ * the thread; in file mode the input ring is the thread's read buffer); this file allocates only its
+ * state and zlib's (~45 KiB). Counters run forever (u64);
  * a position in a ring is the counter modulo its size.
  *   input ring:  the caller copies compressed bytes in at in_head and bumps it (li_push); the thread
  *                inflates from in_tail and bumps it.

@@ -3,7 +3,8 @@
  *
  * Why: a pull on 2 cores was bound by its one JS thread (perf: libz inflate 52 % of the samples,
  * SHA-256 and JSC 24 %, 95 % of all on the JS thread). Here the thread inflates and hashes while JS
- * only copies HTTP chunks in and hands the tar reader views of the output ring.
+ * only copies HTTP chunks in (`open`), or nothing at all where the compressed bytes are a file the
+ * thread reads itself (`openFile`: a pull's ingest), and hands the tar reader views of the output ring.
  *
  * Where the object comes from, fastest first:
  *  - prebuilt: `bun run build` compiles layer-inflate.c with the system C compiler (scripts/build.ts)
