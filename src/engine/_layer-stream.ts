@@ -45,13 +45,6 @@ export interface RssBound {
  * MB with LAYER_JIT_SCALE); a soft limit of 40 MiB changed little */
 export const LAYER_RSS_BOUND: RssBound = { checkEvery: 1 << 20, softLimit: 48 << 20, growth: 4 << 20 };
 
-/**
- * A pull's: its HTTP chunks are freed as they are used (freeChunk) and its rings are few and fixed, so
- * what piles up between collections is the tar reader's and applyLayer's small garbage; a collection
- * per 2 MB of growth (rather than 4) kept the 550 MB pull's peak 1–2 MB lower for a few more ~4 ms GCs
- */
-export const PULL_RSS_BOUND: RssBound = { checkEvery: 1 << 20, softLimit: 48 << 20, growth: 2 << 20 };
-
 export function rssBound(o: RssBound = LAYER_RSS_BOUND): (n: number) => void {
   let seen = 0;
   let floor = 0;

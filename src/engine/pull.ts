@@ -43,7 +43,6 @@ import {
   followFile,
   freeChunk,
   freshChunkBound,
-  PULL_RSS_BOUND,
   LANE_IN_RING_FIRST,
   LANE_OUT_ROOM,
   LANE_RING,
@@ -247,7 +246,7 @@ async function fetchLayers(
   const chains = chainIds(diffIds);
   const independent = (opts.unpackAtOnce ?? (opts.inflater === "thread" && threadInflateAvailable())) && images.snapshots.independentLayers === true;
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
-  const collect = rssBound(PULL_RSS_BOUND);
+  const collect = rssBound();
   // every HTTP chunk is a fresh buffer: bounded by bytes, not by RSS growth (_layer-stream.ts)
   const collectFresh = freshChunkBound();
   const done: boolean[] = manifest.layers.map(() => false);
