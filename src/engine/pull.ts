@@ -56,8 +56,11 @@ import {
   settleLayerMemory,
   threadInflateAvailable,
 } from "./_layer-stream.ts";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, constants, openSync } from "node:fs";
 import { startWriteback } from "../ffi/cow-fs.ts";
+import { syncfsOffThread } from "../ffi/layer-inflate.ts";
+
+const O_CLOEXEC = 0o2000000;
 
 /** a downloading layer's ingest starts its writeback every this many bytes (pull's follow path) */
 const INGEST_WRITEBACK_EVERY = 8 << 20;
@@ -308,6 +311,18 @@ async function fetchLayers(
     return e;
   };
 
+  /** syncfs of snapshot `key`'s filesystem, off this thread where the native object is there */
+  const syncSnapshot = async (key: string): Promise<void> => {
+    const dir = images.snapshots.upperDir(key);
+    const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
+    try {
+      if (await syncfsOffThread(fd, dir)) return;
+    } finally {
+      closeSync(fd);
+    }
+    images.snapshots.sync?.(key);
+  };
+
   const waitTurn = async (_i: number, prev: Promise<void> | undefined) => {
     if (prev) await prev;
   };
@@ -364,8 +379,9 @@ async function fetchLayers(
       if (independent) {
         await waitTurn(i, prev);
         check();
-        // the layer's files are durable before the snapshot record names them
-        images.snapshots.sync?.(key);
+        // the layer's files are durable before the snapshot record names them; the syncfs runs on
+        // another thread, so the layers still unpacking go on meanwhile
+        await syncSnapshot(key);
         mark(`pull: layer ${i} synced`);
       }
       await finishApply(key, i, stats.diskSize, independent ? parent : undefined);

@@ -20,6 +20,7 @@
  * libcrypto did as well but mapping it cost ~2–4 MB of a pull's RSS (measured, bound 64 MB).
  * No JS runs on this thread and nothing here calls back into JS.
  */
+#define _GNU_SOURCE /* syncfs(2) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -418,3 +419,48 @@ void li_end(li_t *p) {
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
+
+/* ---- syncfs(2) on a thread of its own: the caller's event loop goes on while the disk flushes ---- */
+
+typedef struct {
+	int fd, done, err;
+	pthread_t th;
+} li_sync_t;
+
+static void *sync_run(void *arg) {
+	li_sync_t *s = arg;
+	int rc;
+	do rc = syncfs(s->fd);
+	while (rc != 0 && errno == EINTR);
+	s->err = rc ? errno : 0;
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* start syncfs(fd) on a new thread (the caller keeps fd open until li_syncfs_poll says done); NULL
+ * when no thread could be made (the caller then syncs itself) */
+void *li_syncfs_start(int fd) {
+	li_sync_t *s = calloc(1, sizeof *s);
+	if (!s) return 0;
+	s->fd = fd;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 64 << 10);
+	int rc = pthread_create(&s->th, &at, sync_run, s);
+	pthread_attr_destroy(&at);
+	if (rc != 0) {
+		free(s);
+		return 0;
+	}
+	return s;
+}
+
+/* -1 while the syncfs runs; then its errno (0: done) and the handle is freed */
+int li_syncfs_poll(li_sync_t *s) {
+	if (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE)) return -1;
+	pthread_join(s->th, 0);
+	int e = s->err;
+	free(s);
+	return e;
+}
+
