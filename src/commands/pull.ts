@@ -60,7 +60,7 @@ export async function pullWithProgress(ctx: Context, ref: string, o: { quiet: bo
     platform: o.platform ? parsePlatform(o.platform) : undefined,
     insecure: await insecureFor(ctx),
     // the measured alternatives of issue 13 (engine/pull.ts PullOptions), for benches and tests
-    unpackAtOnce: process.env.BERTH_PULL_UNPACK_AT_ONCE === "1",
+    unpackAtOnce: { "1": true, "0": false }[process.env.BERTH_PULL_UNPACK_AT_ONCE ?? ""],
     inflater: inflaterFromEnv(process.env.BERTH_PULL_INFLATE),
     onProgress: (e) => {
       if (e.type === "start") p.line(`${e.tagOrDigest}: Pulling from ${e.repo}`);

@@ -298,10 +298,20 @@ export abstract class BaseDriver implements SnapshotDriver {
     return diskUsage(`${this.dir(rec.id)}/fs`);
   }
 
-  async applyLayer(key: string, records: AsyncIterable<TarRecord>, o: { sync?: boolean; writeback?: boolean; bodies?: BodyQueue } = {}): Promise<ApplyStats> {
+  async applyLayer(
+    key: string,
+    records: AsyncIterable<TarRecord>,
+    o: { sync?: boolean; writeback?: boolean; bodies?: BodyQueue; writeBuf?: number } = {},
+  ): Promise<ApplyStats> {
     const rec = this.get(this.readMeta(), key);
     if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
-    return applyLayer(`${this.dir(rec.id)}/fs`, records, { whiteouts: this.whiteouts, sync: o.sync, writeback: o.writeback, bodies: o.bodies });
+    return applyLayer(`${this.dir(rec.id)}/fs`, records, {
+      whiteouts: this.whiteouts,
+      sync: o.sync,
+      writeback: o.writeback,
+      bodies: o.bodies,
+      writeBuf: o.writeBuf,
+    });
   }
 
   sync(key: string): void {

@@ -81,6 +81,9 @@ export interface ApplyOptions {
    * syncfs.
    */
   bodies?: BodyQueue;
+  /** file body bytes gathered per writev(2), default APPLY_WRITE_BUF (a caller whose chunks are views
+   * of a ring gives less, and so needs a smaller ring) */
+  writeBuf?: number;
 }
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -362,6 +365,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
   const bodies = opts.bodies;
   if (bodies) tree.settle = () => bodies.drain();
   const bodyFile: BodyFile = { chown: false, uid: 0, gid: 0, chmod: -1, writeback: false, atime: 0, atimeNsec: 0, mtime: 0, mtimeNsec: 0 };
+  const gather = opts.writeBuf ?? APPLY_WRITE_BUF;
 
   for await (const rec of records) {
     const e = rec.entry;
@@ -442,7 +446,7 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             let pending: Uint8Array[] = [];
             let used = 0;
             for await (const chunk of rec.body) {
-              if (used && used + chunk.length > APPLY_WRITE_BUF) {
+              if (used && used + chunk.length > gather) {
                 writeAllv(fd, pending, used);
                 pending = [];
                 used = 0;

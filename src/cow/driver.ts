@@ -86,7 +86,11 @@ export interface SnapshotDriver {
    * `writeback` (default: as `sync`): start each large file's writeback when written (apply.ts);
    * `bodies`: regular files' bodies written through that queue (apply.ts ApplyOptions.bodies).
    */
-  applyLayer(key: string, records: AsyncIterable<TarRecord>, o?: { sync?: boolean; writeback?: boolean; bodies?: BodyQueue }): Promise<ApplyStats>;
+  applyLayer(
+    key: string,
+    records: AsyncIterable<TarRecord>,
+    o?: { sync?: boolean; writeback?: boolean; bodies?: BodyQueue; writeBuf?: number },
+  ): Promise<ApplyStats>;
   /** syncfs(2) of the filesystem that holds `key`: what applyLayer(…, { sync: false }) left unsynced */
   sync?(key: string): void;
   /**

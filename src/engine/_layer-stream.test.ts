@@ -3,8 +3,8 @@ import { gzipSync } from "node:zlib";
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { followFile, openLayerLane } from "./_layer-stream.ts";
-import { layerInflateOrigin } from "../ffi/layer-inflate.ts";
+import { followFile, freeChunk, LaneScheduler, openFileLane, openLayerLane, pacedRecords } from "./_layer-stream.ts";
+import { layerInflateAvailable, layerInflateOrigin } from "../ffi/layer-inflate.ts";
 
 async function* pieces(b: Uint8Array, n: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < b.length; i += n) {
@@ -137,6 +137,129 @@ describe("followFile", () => {
       };
       expect(Buffer.compare(await follow(), data)).toBe(0);
       await expect(follow(300_000)).rejects.toThrow("connection reset");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("LaneScheduler", () => {
+  const layer = (n: number, seed: number) => {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = ((i * 2654435761 + seed) >>> 24) & (i % 4096 < 1024 ? 0xff : 0x07);
+    return b;
+  };
+  const ring = { ring: 256 << 10, chunk: 32 << 10, inflater: "thread" as const };
+
+  test.skipIf(!layerInflateAvailable())("lanes read at once each get their own bytes and diffID, and leave the scheduler", async () => {
+    const sched = new LaneScheduler();
+    const big = layer(4_000_000, 1);
+    const small = layer(1_500_000, 2);
+    const finished: string[] = [];
+    const drain = async (name: string, plain: Uint8Array, priority: number) => {
+      const lane = await openLayerLane(pieces(gzipSync(plain), 40_000), () => {}, { ...ring, scheduler: sched, priority });
+      expect(lane.turn).toBeDefined();
+      const parts: Uint8Array[] = [];
+      for await (const c of pacedRecords(lane.chunks, lane.turn)) {
+        parts.push(c.slice());
+        // the JS work per piece: a lane that always has output would keep the thread to itself
+        const until = performance.now() + 0.2;
+        while (performance.now() < until) {}
+      }
+      expect(Buffer.compare(Buffer.concat(parts), plain)).toBe(0);
+      expect(lane.diffId()).toBe(sha(plain));
+      finished.push(name);
+    };
+    await Promise.all([drain("small", small, 1), drain("big", big, 2)]);
+    expect(finished.sort()).toEqual(["big", "small"]);
+    expect(sched.lanes.size).toBe(0);
+  });
+
+  test.skipIf(!layerInflateAvailable())("freeChunks: each fresh chunk is detached once copied in; the output is intact", async () => {
+    const plain = layer(2_000_000, 3);
+    const gz = gzipSync(plain);
+    const given: Uint8Array[] = [];
+    async function* fresh(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < gz.length; i += 1000) {
+        const c = new Uint8Array(gz.subarray(i, i + 1000)); // a buffer of its own, as fetch hands out
+        given.push(c);
+        yield c;
+      }
+    }
+    const lane = await openLayerLane(fresh(), () => {}, { ...ring, freeChunks: true });
+    const parts: Uint8Array[] = [];
+    for await (const c of lane.chunks) parts.push(c.slice());
+    expect(Buffer.compare(Buffer.concat(parts), plain)).toBe(0);
+    expect(lane.diffId()).toBe(sha(plain));
+    expect(given.length).toBeGreaterThan(10);
+    expect(given.every((c) => c.length === 0)).toBe(true);
+  });
+
+  test("freeChunk leaves views of a larger buffer alone", () => {
+    const whole = new Uint8Array(100).fill(7);
+    const view = whole.subarray(10, 20);
+    freeChunk(view);
+    expect(view.length).toBe(10);
+    expect(whole[15]).toBe(7);
+    const own = new Uint8Array(10);
+    freeChunk(own);
+    expect(own.length).toBe(0);
+  });
+});
+
+describe("openFileLane", () => {
+  test.skipIf(!layerInflateAvailable())("the native thread reads a gzip file at its writer's heels; a writer's failure ends the lane", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-file-lane-"));
+    try {
+      const path = join(dir, "data");
+      const plain = new Uint8Array(3_000_000);
+      for (let i = 0; i < 1_000_000; i += 65_536) crypto.getRandomValues(plain.subarray(i, Math.min(i + 65_536, 1_000_000)));
+      const gz = gzipSync(plain);
+      const run = async (body: Uint8Array, failAt?: number) => {
+        const w = openSync(path, "w");
+        const r = openSync(path, "r");
+        let written = 0;
+        let wake: (() => void) | undefined;
+        let grew: (() => void) | undefined;
+        // the writer appends 50_000 bytes per turn of the event loop, as a download does
+        const writer = (async () => {
+          try {
+            while (written < body.length) {
+              await Bun.sleep(0);
+              if (failAt !== undefined && written >= failAt) throw new Error("connection reset");
+              const n = Math.min(50_000, body.length - written);
+              writeSync(w, body, written, n, written);
+              written += n;
+              wake?.();
+              grew?.();
+            }
+          } finally {
+            closeSync(w);
+          }
+        })();
+        writer.catch(() => {});
+        const more = () => Promise.race([new Promise<boolean>((res) => (wake = () => res(true))), writer.then(() => false)]);
+        const lane = await openFileLane(r, body.length, writer, more, () => {}, { ring: 256 << 10, chunk: 32 << 10, inflater: "thread" });
+        if (!lane) {
+          closeSync(r);
+          return undefined;
+        }
+        grew = lane.grew;
+        const parts: Uint8Array[] = [];
+        try {
+          for await (const c of lane.chunks) parts.push(c.slice());
+        } finally {
+          closeSync(r);
+        }
+        return { out: Buffer.concat(parts), diffId: lane.diffId() };
+      };
+      expect(gz.length).toBeGreaterThan(500_000);
+      const ok = await run(gz);
+      expect(Buffer.compare(ok!.out, plain)).toBe(0);
+      expect(ok!.diffId).toBe(sha(plain));
+      await expect(run(gz, Math.floor(gz.length / 2))).rejects.toThrow("connection reset");
+      // not gzip: the caller reads it itself
+      expect(await run(plain.subarray(0, 100_000))).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,8 +3,8 @@
  *
  * Each layer is one streaming pass: HTTP body → (sha256 of the compressed bytes in the ContentWriter,
  * which also writes them to an ingest) → decompression → sha256 of the tar (the diffID) → tar reader
- * → snapshot applyLayer. Up to `concurrency` layers download at once. With `unpackAtOnce` and a
- * driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
+ * → snapshot applyLayer. Up to `concurrency` layers download at once. With `unpackAtOnce` (the default
+ * where the native inflate thread serves) and a driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
  * streams straight into a parentless snapshot of its own, and only the commits go in layer order: a
  * layer waits for its parent's commit, syncfs(2) once, then commits with that parent. Otherwise a
  * layer whose parent is not yet committed downloads into its ingest at the network's pace, and once
@@ -38,9 +38,32 @@ import { dirname, join } from "node:path";
 import { readTar } from "../tar/index.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import { mark } from "../lib/trace.ts";
-import { ImageAssembly, LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
-import { followFile, freshChunkBound, openLayerLane, settleLayerMemory } from "./_layer-stream.ts";
-import { closeSync, openSync } from "node:fs";
+import { ImageAssembly, rssBound, tapChunks, withLayerJitPolicy } from "./assembly.ts";
+import {
+  followFile,
+  freeChunk,
+  freshChunkBound,
+  LANE_IN_RING_FIRST,
+  LANE_OUT_ROOM,
+  LANE_RING,
+  LANE_WRITE_BUF,
+  LaneScheduler,
+  openFileLane,
+  openLayerLane,
+  pacedRecords,
+  type LaneOptions,
+  type LayerLane,
+  settleLayerMemory,
+  threadInflateAvailable,
+} from "./_layer-stream.ts";
+import { closeSync, constants, openSync } from "node:fs";
+import { startWriteback } from "../ffi/cow-fs.ts";
+import { syncfsOffThread } from "../ffi/layer-inflate.ts";
+
+const O_CLOEXEC = 0o2000000;
+
+/** a downloading layer's ingest starts its writeback every this many bytes (pull's follow path) */
+const INGEST_WRITEBACK_EVERY = 8 << 20;
 
 export type PullEvent =
   /** `latest: Pulling from library/busybox` */
@@ -57,9 +80,12 @@ export interface PullOptions extends SessionOptions {
   concurrency?: number;
   /**
    * Where the driver's layers are independent (overlay): unpack every downloading layer at once into
-   * a parentless snapshot of its own, parents set at commit (default false). Measured on 2 busy cores
-   * (550 MB 4-layer gzip image from a local registry): no faster, since inflate, hash and unpack all
-   * run on the one JS thread, and 3–6 MB more peak RSS (three HTTP bodies drained at unpack speed).
+   * a parentless snapshot of its own, parents set at commit. Default: on where the native inflate
+   * thread serves ("thread"), each layer inflating on its own thread while the JS thread parses and
+   * writes whichever layer has output, the largest first (_layer-stream.ts LaneScheduler). Measured on
+   * 2 cores (550 MB 4-layer gzip image from a local registry): 2.1–2.5 s against 2.7–3.5 s one layer
+   * after another, peak RSS 60–63 MB (bench/README.md, session 8). With the JS inflaters it gained
+   * nothing (inflate, hash and unpack all on the one JS thread) and cost 3–6 MB more peak RSS.
    */
   unpackAtOnce?: boolean;
   /**
@@ -221,7 +247,7 @@ async function fetchLayers(
   emit: (e: PullEvent) => void,
 ): Promise<void> {
   const chains = chainIds(diffIds);
-  const independent = opts.unpackAtOnce === true && images.snapshots.independentLayers === true;
+  const independent = (opts.unpackAtOnce ?? (opts.inflater === "thread" && threadInflateAvailable())) && images.snapshots.independentLayers === true;
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
   // every HTTP chunk is a fresh buffer: bounded by bytes, not by RSS growth (_layer-stream.ts)
@@ -236,6 +262,10 @@ async function fetchLayers(
   };
   const short = (d: Descriptor) => d.digest.slice(7, 19);
   const lease = asm.lease;
+  // layers inflating at once: the largest (by its compressed size) is the pull's critical path, so
+  // the JS thread serves it first (LaneScheduler), and its input ring is the larger one
+  const lanes = new LaneScheduler();
+  const largest = Math.max(...manifest.layers.map((d) => d.size));
   // lease every layer's blob and chain snapshot before looking: what is there now stays there, even
   // when another pull of the same image fails and collects meanwhile
   for (let i = 0; i < manifest.layers.length; i++) {
@@ -281,6 +311,18 @@ async function fetchLayers(
     return e;
   };
 
+  /** syncfs of snapshot `key`'s filesystem, off this thread where the native object is there */
+  const syncSnapshot = async (key: string): Promise<void> => {
+    const dir = images.snapshots.upperDir(key);
+    const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
+    try {
+      if (await syncfsOffThread(fd, dir)) return;
+    } finally {
+      closeSync(fd);
+    }
+    images.snapshots.sync?.(key);
+  };
+
   const waitTurn = async (_i: number, prev: Promise<void> | undefined) => {
     if (prev) await prev;
   };
@@ -292,11 +334,14 @@ async function fetchLayers(
    */
   const unpack = async (
     i: number,
-    source: AsyncIterable<Uint8Array>,
+    /** the layer's lane over its compressed bytes (openLayerLane, openFileLane) */
+    open: (tap: (c: Uint8Array) => void, o: LaneOptions) => Promise<LayerLane>,
     drained: () => Promise<void>,
     prev: Promise<void> | undefined,
     release: () => void,
     explain: (e: unknown) => Promise<unknown>,
+    /** the lane reads the HTTP body: its chunks may be freed once inflated (LaneOptions.freeChunks) */
+    body?: { freed: boolean },
   ): Promise<void> => {
     const d = manifest.layers[i]!;
     const key = extractKey();
@@ -304,15 +349,25 @@ async function fetchLayers(
     await images.snapshots.prepare(key, independent ? undefined : parent);
     extracts.add(key);
     try {
-      const lane = await openLayerLane(source, (c) => collect(c.length), { ...LAYER_RING, inflater: opts.inflater });
+      const lane = await open((c) => collect(c.length), {
+        ...LANE_RING,
+        // the largest layer's thread gets the larger rings: it is the one the others wait for
+        outRoom: d.size === largest ? LANE_OUT_ROOM : undefined,
+        inflater: opts.inflater,
+        scheduler: lanes,
+        priority: d.size,
+        inRing: d.size === largest ? LANE_IN_RING_FIRST : undefined,
+        freeChunks: body !== undefined,
+      });
+      if (body && lane.offThread) body.freed = true;
       mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
       const stats = await images.snapshots.applyLayer(
         key,
-        readTar(lane.chunks),
+        pacedRecords(readTar(lane.chunks), lane.turn),
         // independent layers: one syncfs when the layer's turn to commit comes (below); their large
         // files start their writeback as they are written all the same, or that syncfs finds the
         // whole layer still dirty (0.43 s of a 4.8 s pull went to it)
-        { sync: !independent, writeback: true },
+        { sync: !independent, writeback: true, writeBuf: LANE_WRITE_BUF },
       );
       mark(`pull: layer ${i} unpacked`);
       await drained();
@@ -324,8 +379,9 @@ async function fetchLayers(
       if (independent) {
         await waitTurn(i, prev);
         check();
-        // the layer's files are durable before the snapshot record names them
-        images.snapshots.sync?.(key);
+        // the layer's files are durable before the snapshot record names them; the syncfs runs on
+        // another thread, so the layers still unpacking go on meanwhile
+        await syncSnapshot(key);
         mark(`pull: layer ${i} synced`);
       }
       await finishApply(key, i, stats.diskSize, independent ? parent : undefined);
@@ -368,6 +424,8 @@ async function fetchLayers(
       const from = w.offset;
       let got = from;
       let lastEmit = 0;
+      /** the body's chunks are freed by their last reader (then no collection is needed for them) */
+      const bodyChunks = { freed: false };
       const body = tapChunks(
         from === d.size
           ? (async function* () {})()
@@ -376,7 +434,7 @@ async function fetchLayers(
           check();
           w.write(c);
           got += c.length;
-          collectFresh(c.length);
+          if (!bodyChunks.freed) collectFresh(c.length);
           const now = Date.now();
           if (now - lastEmit > 100 || got === d.size) {
             lastEmit = now;
@@ -384,10 +442,13 @@ async function fetchLayers(
           }
         },
       );
-      // a resumed ingest is finished on disk first and unpacked from there. Independent layers
-      // (unpackAtOnce on overlay) all stream at once into parentless snapshots and get their parents
-      // at commit, in layer order; otherwise only the layer whose parent is committed streams.
-      const streamThrough = !snapExists && from === 0 && (independent || i === 0 || done[i - 1]);
+      // a resumed ingest is finished on disk first and unpacked from there. Only the first layer, or
+      // the layer whose parent is committed, streams from the socket; the others download into their
+      // ingests at the network's pace and unpack from there: independent layers (unpackAtOnce on
+      // overlay) at once, into parentless snapshots that get their parents at commit, in layer order;
+      // otherwise once the parent is committed. An HTTP body read at unpack speed instead kept more of
+      // Bun's buffers (the big pull at once: peak RSS 60–62 MB streamed, 58–60 MB from the ingests).
+      const streamThrough = !snapExists && from === 0 && (i === 0 || (!independent && done[i - 1]));
       if (snapExists) {
         // only the blob is missing: download to the ingest and verify
         for await (const _ of body) {
@@ -406,17 +467,41 @@ async function fetchLayers(
           await w.commit({ size: d.size, digest: d.digest, lease });
           emit({ type: "layer", id, status: "Download complete" });
         };
-        await unpack(i, body, drained, prev, release, (e) => explainFailure(e, w, d));
+        await unpack(
+          i,
+          (tap, lo) => openLayerLane(body, tap, lo),
+          drained,
+          prev,
+          release,
+          (e) => explainFailure(e, w, d),
+          bodyChunks,
+        );
       } else {
-        // not our turn: the body goes on into the ingest at the network's pace (its slot freed when
-        // it is in and verified), and once the parent is committed the layer unpacks from the ingest
-        // file, following the download where it is still running; the fd is opened before the commit
-        // can move that file into blobs/
+        // the body goes on into the ingest at the network's pace (its slot freed when it is in and
+        // verified), and the layer unpacks from the ingest file (at once, or once the parent is
+        // committed), following the download where it is still running; the fd is opened before the
+        // commit can move that file into blobs/
         const fd = openSync(join(images.content.ingestPath(w.ref), "data"), "r");
         let wake: (() => void) | undefined;
+        let fileLane: { grew(): void } | undefined;
+        bodyChunks.freed = true;
         const downloaded = (async () => {
           try {
-            for await (const _ of tapChunks(body, () => wake?.())) {
+            // the ingest write (a copy or a pwrite) is each chunk's last reader
+            let unsynced = 0;
+            for await (const c of tapChunks(body, () => {
+              wake?.();
+              fileLane?.grew();
+            })) {
+              unsynced += c.length;
+              freeChunk(c);
+              // the ingest's pages start going to disk as they come (through this fd: the same
+              // inode), so its fsync at commit, and the syncfs of a layer committed meanwhile, find
+              // little left to write while they hold up this thread
+              if (unsynced >= INGEST_WRITEBACK_EVERY) {
+                unsynced = 0;
+                startWriteback(fd);
+              }
             }
             emit({ type: "layer", id, status: "Verifying Checksum" });
             await w.commit({ size: d.size, digest: d.digest, lease });
@@ -434,11 +519,9 @@ async function fetchLayers(
             }),
             downloaded.then(() => false),
           ]);
-        let source: AsyncIterable<Uint8Array>;
         try {
-          await waitTurn(i, prev);
+          if (!independent) await waitTurn(i, prev);
           check();
-          source = followFile(fd, more);
         } catch (e) {
           closeSync(fd);
           await downloaded.catch(() => {}); // the parent's failure is the one to report; this only waits for the ingest writes to stop
@@ -453,11 +536,34 @@ async function fetchLayers(
             () => e,
             (de: unknown) => de,
           );
+        // the native thread reads a gzip ingest itself; otherwise this thread reads it (followFile)
+        const open = async (tap: (c: Uint8Array) => void, lo: LaneOptions): Promise<LayerLane> => {
+          let lane: (LayerLane & { grew(): void }) | undefined;
+          try {
+            lane = await openFileLane(fd, d.size, downloaded, more, tap, lo);
+          } catch (e) {
+            closeSync(fd);
+            throw e;
+          }
+          if (!lane) return openLayerLane(followFile(fd, more), tap, lo);
+          fileLane = lane;
+          const chunks = lane.chunks;
+          return {
+            ...lane,
+            chunks: (async function* () {
+              try {
+                yield* chunks;
+              } finally {
+                closeSync(fd); // after the thread that reads it was joined
+              }
+            })(),
+          };
+        };
         await unpack(
           i,
-          source,
+          open,
           () => downloaded,
-          undefined,
+          independent ? prev : undefined,
           () => {},
           downloadError,
         );

@@ -1,10 +1,12 @@
 /*
  * berth layer inflate thread: a gzip layer's inflate and the SHA-256 of its inflated bytes (the
  * diffID) on a POSIX thread of its own, so the one JS thread of a pull only receives HTTP chunks,
- * writes the ingest, parses tar and writes files (ffi/layer-inflate.ts drives it).
+ * writes the ingest, parses tar and writes files (ffi/layer-inflate.ts drives it). Its input is an
+ * input ring the caller fills (li_open) or a file the thread reads itself (li_open_file).
  *
  * Memory: both rings belong to the caller (JS ArrayBuffers it keeps referenced until li_end has joined
- * the thread); this file allocates only its state and zlib's (~45 KiB). Counters run forever (u64);
+ * the thread; in file mode the input ring is the thread's read buffer); this file allocates only its
+ * state and zlib's (~45 KiB). Counters run forever (u64);
  * a position in a ring is the counter modulo its size.
  *   input ring:  the caller copies compressed bytes in at in_head and bumps it (li_push); the thread
  *                inflates from in_tail and bumps it.
@@ -18,11 +20,16 @@
  * libcrypto did as well but mapping it cost ~2–4 MB of a pull's RSS (measured, bound 64 MB).
  * No JS runs on this thread and nothing here calls back into JS.
  */
+#define _GNU_SOURCE /* syncfs(2) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ---- SHA-256 (FIPS 180-4): the SHA-NI instructions where the CPU has them, else portable C ---- */
@@ -162,6 +169,10 @@ typedef struct {
 	pthread_cond_t cv;
 	uint64_t in_head, in_tail, out_head, out_tail;
 	int in_closed, aborted, status;
+	/* file mode (li_open_file): the input is the file `fd` (>= 0), which a writer appends to; `in`
+	 * holds its bytes [buf_at, buf_at + buf_len), read with pread(2); in_head is its known size */
+	int fd;
+	uint64_t buf_at, buf_len;
 	char err[200];
 	unsigned char diff[32];
 	sha256_t sha;
@@ -199,11 +210,49 @@ static void *run(void *arg) {
 			closed = p->in_closed;
 			if (out_sp > 0 && (in_av > 0 || pending)) break;
 			if (closed && in_av == 0 && !pending) break;
+			if (p->fd >= 0 && out_sp > 0 && !closed) {
+				/* file mode, the input read up to its known size: look at the file's size, then
+				 * wait for a poke (li_push) or 2 ms, whichever comes first */
+				struct stat st;
+				pthread_mutex_unlock(&p->mu);
+				int rc = fstat(p->fd, &st);
+				pthread_mutex_lock(&p->mu);
+				if (rc == 0 && (uint64_t)st.st_size > p->in_head) {
+					p->in_head = (uint64_t)st.st_size;
+					continue;
+				}
+				if (p->aborted) continue;
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += 2000000;
+				if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+				pthread_cond_timedwait(&p->cv, &p->mu, &until);
+				continue;
+			}
 			pthread_cond_wait(&p->cv, &p->mu);
 		}
 		in_pos = p->in_tail % p->in_cap;
 		out_pos = p->out_head % p->out_cap;
 		pthread_mutex_unlock(&p->mu);
+		const uint8_t *in_ptr = p->in + in_pos;
+		if (p->fd >= 0 && in_av > 0) {
+			/* file mode: refill the buffer once zlib took all of it */
+			if (p->in_tail >= p->buf_at + p->buf_len) {
+				uint64_t want = in_av < p->in_cap ? in_av : p->in_cap;
+				ssize_t got;
+				do got = pread(p->fd, p->in, want, (off_t)p->in_tail);
+				while (got < 0 && errno == EINTR);
+				if (got <= 0) {
+					snprintf(msg, sizeof msg, "read layer: %s", got < 0 ? strerror(errno) : "the file is shorter than written");
+					return fail(p, msg), (void *)0;
+				}
+				p->buf_at = p->in_tail;
+				p->buf_len = (uint64_t)got;
+			}
+			in_pos = p->in_tail - p->buf_at;
+			in_ptr = p->in + in_pos;
+			in_av = p->buf_at + p->buf_len - p->in_tail;
+		}
 
 		if (closed && in_av == 0 && !pending) {
 			if (!started) return fail(p, "gzip: empty stream"), (void *)0;
@@ -216,6 +265,7 @@ static void *run(void *arg) {
 			return 0;
 		}
 		uint64_t a = in_av < p->in_cap - in_pos ? in_av : p->in_cap - in_pos;
+		if (p->fd >= 0) a = in_av;
 		uint64_t s = out_sp < p->out_cap - out_pos ? out_sp : p->out_cap - out_pos;
 		if (s > STEP) s = STEP;
 		if (between && a > 0) {
@@ -223,7 +273,7 @@ static void *run(void *arg) {
 			between = 0;
 		}
 		if (a > 0) started = 1;
-		p->z.next_in = p->in + in_pos;
+		p->z.next_in = (Bytef *)in_ptr;
 		p->z.avail_in = (uInt)a;
 		p->z.next_out = p->out + out_pos;
 		p->z.avail_out = (uInt)s;
@@ -253,12 +303,12 @@ static void *run(void *arg) {
 	}
 }
 
-/* a running inflate thread over the caller's rings, or NULL (no memory, no thread) */
-void *li_open(uint8_t *in, uint64_t in_cap, uint8_t *out, uint64_t out_cap) {
+static void *open_common(int fd, uint8_t *in, uint64_t in_cap, uint8_t *out, uint64_t out_cap) {
 	if (!in || !out || in_cap == 0 || out_cap == 0) return 0;
 	if (!blocks) li_portable_sha(0);
 	li_t *p = calloc(1, sizeof *p);
 	if (!p) return 0;
+	p->fd = fd;
 	p->in = in;
 	p->in_cap = in_cap;
 	p->out = out;
@@ -285,6 +335,25 @@ void *li_open(uint8_t *in, uint64_t in_cap, uint8_t *out, uint64_t out_cap) {
 		return 0;
 	}
 	return p;
+}
+
+/* a running inflate thread over the caller's rings, or NULL (no memory, no thread) */
+void *li_open(uint8_t *in, uint64_t in_cap, uint8_t *out, uint64_t out_cap) { return open_common(-1, in, in_cap, out, out_cap); }
+
+/* the same, reading its input from `fd` (a file a writer appends to) with `buf` as its read buffer:
+ * the thread reads as far as the file's size (fstat) goes until li_close_at gives the final size;
+ * li_push(p, 0) pokes it when the file grew. The caller keeps fd open until li_end. */
+void *li_open_file(int fd, uint8_t *buf, uint64_t buf_cap, uint8_t *out, uint64_t out_cap) {
+	return fd < 0 ? 0 : open_common(fd, buf, buf_cap, out, out_cap);
+}
+
+/* file mode: the file is complete at `size` bytes */
+void li_close_at(li_t *p, uint64_t size) {
+	pthread_mutex_lock(&p->mu);
+	if (size > p->in_head) p->in_head = size;
+	p->in_closed = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* the input bytes the thread has taken (the caller may overwrite the ring up to in_tail + in_cap) */
@@ -350,3 +419,48 @@ void li_end(li_t *p) {
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
+
+/* ---- syncfs(2) on a thread of its own: the caller's event loop goes on while the disk flushes ---- */
+
+typedef struct {
+	int fd, done, err;
+	pthread_t th;
+} li_sync_t;
+
+static void *sync_run(void *arg) {
+	li_sync_t *s = arg;
+	int rc;
+	do rc = syncfs(s->fd);
+	while (rc != 0 && errno == EINTR);
+	s->err = rc ? errno : 0;
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* start syncfs(fd) on a new thread (the caller keeps fd open until li_syncfs_poll says done); NULL
+ * when no thread could be made (the caller then syncs itself) */
+void *li_syncfs_start(int fd) {
+	li_sync_t *s = calloc(1, sizeof *s);
+	if (!s) return 0;
+	s->fd = fd;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 64 << 10);
+	int rc = pthread_create(&s->th, &at, sync_run, s);
+	pthread_attr_destroy(&at);
+	if (rc != 0) {
+		free(s);
+		return 0;
+	}
+	return s;
+}
+
+/* -1 while the syncfs runs; then its errno (0: done) and the handle is freed */
+int li_syncfs_poll(li_sync_t *s) {
+	if (!__atomic_load_n(&s->done, __ATOMIC_ACQUIRE)) return -1;
+	pthread_join(s->th, 0);
+	int e = s->err;
+	free(s);
+	return e;
+}
+

@@ -3,7 +3,8 @@
  *
  * Why: a pull on 2 cores was bound by its one JS thread (perf: libz inflate 52 % of the samples,
  * SHA-256 and JSC 24 %, 95 % of all on the JS thread). Here the thread inflates and hashes while JS
- * only copies HTTP chunks in and hands the tar reader views of the output ring.
+ * only copies HTTP chunks in (`open`), or nothing at all where the compressed bytes are a file the
+ * thread reads itself (`openFile`: a pull's ingest), and hands the tar reader views of the output ring.
  *
  * Where the object comes from, fastest first:
  *  - prebuilt: `bun run build` compiles layer-inflate.c with the system C compiler (scripts/build.ts)
@@ -24,12 +25,15 @@ import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { EngineError } from "../lib/errors.ts";
+import { fail } from "./_core.ts";
 import { dlopenSealed, embeddedObject } from "./embedded-object.ts";
 // the C text as an embedded file, read only when needed (the prebuilt object's name, a compile from source)
 import inflatePath from "./layer-inflate.c" with { type: "file" };
 
 const SYMBOLS = {
   li_open: { args: [T.ptr, T.u64, T.ptr, T.u64], returns: T.ptr },
+  li_open_file: { args: [T.i32, T.ptr, T.u64, T.ptr, T.u64], returns: T.ptr },
+  li_close_at: { args: [T.ptr, T.u64], returns: T.void },
   li_in_tail: { args: [T.ptr], returns: T.u64_fast },
   li_push: { args: [T.ptr, T.u64], returns: T.void },
   li_close: { args: [T.ptr], returns: T.void },
@@ -38,6 +42,8 @@ const SYMBOLS = {
   li_status: { args: [T.ptr, T.ptr], returns: T.i32 },
   li_end: { args: [T.ptr], returns: T.void },
   li_portable_sha: { args: [T.i32], returns: T.void },
+  li_syncfs_start: { args: [T.i32], returns: T.ptr },
+  li_syncfs_poll: { args: [T.ptr], returns: T.i32 },
 } as const;
 
 type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
@@ -137,6 +143,33 @@ export class LayerInflate implements Disposable {
     return new LayerInflate(l, p, input, output);
   }
 
+  /**
+   * The same, reading its input itself from `fd`, a file a writer (this process) appends to: as far
+   * as the file's size goes (the thread looks with fstat(2) when it has read that far, and at least
+   * every 2 ms; `poke` wakes it sooner) until `closeAt` gives the final size. `bufSize` is its read
+   * buffer. No JS copies the input, and the inflate does not wait for JS to hand it over. The caller
+   * keeps `fd` open until end().
+   */
+  static openFile(fd: number, bufSize: number, outSize: number): LayerInflate | undefined {
+    const l = load();
+    if (!l) return undefined;
+    const input = new Uint8Array(bufSize);
+    const output = new Uint8Array(outSize);
+    const p = l.li_open_file(fd, ptr(input), bufSize, ptr(output), outSize);
+    if (!p || typeof p === "bigint") return undefined;
+    return new LayerInflate(l, p, input, output);
+  }
+
+  /** file mode: the file grew (wake the thread if it waits) */
+  poke(): void {
+    this.l.li_push(this.live(), 0);
+  }
+
+  /** file mode: the file is complete at `size` bytes */
+  closeAt(size: number): void {
+    this.l.li_close_at(this.live(), size);
+  }
+
   private live(): Pointer {
     if (!this.p) throw new EngineError("failed_precondition", "layer inflate: already ended");
     return this.p;
@@ -192,5 +225,26 @@ export class LayerInflate implements Disposable {
 
   [Symbol.dispose](): void {
     this.end();
+  }
+}
+
+/**
+ * syncfs(2) of the filesystem holding `fd` on a native thread of its own, polled every `pollMs`: the
+ * JS thread goes on meanwhile (a pull's other layers keep unpacking). A syncfs flushes whatever is
+ * dirty on that filesystem, other processes' writes too: in the bench, after docker's and podman's
+ * pulls, one took 0.65 s of the JS thread in the middle of a pull. False when the native object or a
+ * thread is not there (the caller then syncs itself); a failure throws syncfs's errno. The caller
+ * keeps `fd` open until this settles.
+ */
+export async function syncfsOffThread(fd: number, path: string, pollMs = 1): Promise<boolean> {
+  const l = load();
+  if (!l) return false;
+  const h = l.li_syncfs_start(fd);
+  if (!h || typeof h === "bigint") return false;
+  for (;;) {
+    const e = l.li_syncfs_poll(h);
+    if (e === 0) return true;
+    if (e > 0) fail("syncfs", [path], e);
+    await Bun.sleep(pollMs);
   }
 }
