@@ -132,6 +132,18 @@ describe.skipIf(!rootEnabled)("volumes in containers", () => {
     expect(anon.Source).toBe(join(root, "volumes", anon.Name, "_data"));
     const [vi] = JSON.parse(ok(await run(["volume", "inspect", anon.Name])));
     expect(vi.Labels).toEqual({ "com.docker.volume.anonymous": "" });
+    // ps as docker's CLI prints it: volumes by name (cut to 15 characters unless --no-trunc), a bind by
+    // its source, LOCAL VOLUMES counting the local driver's mounts
+    const ps = (trunc: boolean) => run(["ps", "-a", ...(trunc ? [] : ["--no-trunc"]), "--filter", `id=${id}`, "--format", "{{.Mounts}}|{{.LocalVolumes}}"]);
+    const cut = (s: string) => (s.length > 15 ? `${s.slice(0, 14)}…` : s);
+    const byDest = (d: string) => mounts.findIndex((m: { Destination: string }) => m.Destination === d);
+    const names = (f: (s: string) => string) =>
+      [named, anon]
+        .sort((a, b) => byDest(a.Destination) - byDest(b.Destination))
+        .map((m) => f(m.Name))
+        .join(",");
+    expect(ok(await ps(false))).toBe(`${names((s) => s)}|2\n`);
+    expect(ok(await ps(true))).toBe(`${names(cut)}|2\n`);
     ok(await run(["rm", "-v", id]));
     expect(existsSync(join(root, "volumes", anon.Name))).toBe(false);
     ok(await run(["volume", "rm", v]));

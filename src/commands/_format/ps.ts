@@ -58,9 +58,11 @@ export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.no
       Labels: Object.entries(c.Labels)
         .map(([k, v]) => `${k}=${v}`)
         .join(","),
-      Mounts: c.Mounts.map((m) => m.Source).join(","),
+      // docker/cli's ContainerContext: a volume by its name, anything else by its source, each cut to 15
+      // characters unless --no-trunc; LOCAL VOLUMES counts the mounts of the "local" volume driver
+      Mounts: c.Mounts.map((m) => (noTrunc ? m.Name || m.Source : ellipsis(m.Name || m.Source, 15))).join(","),
       Networks: Object.keys(c.NetworkSettings.Networks).join(","),
-      LocalVolumes: "0",
+      LocalVolumes: String(c.Mounts.filter((m) => m.Driver === "local").length),
     };
   });
 }
