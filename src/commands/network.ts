@@ -159,7 +159,7 @@ export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows
     Name: r.Name,
     Driver: r.Driver,
     Scope: r.Scope,
-    IPv6: "false",
+    IPv6: String(r.EnableIPv6),
     Internal: String(r.Internal),
     // Go's time String(), as docker's CLI prints a network's Created (a zero time: empty)
     CreatedAt: r.Created === ZERO_TIME ? "" : goTimeOf(r.Created),

@@ -195,6 +195,12 @@ export abstract class BaseDriver implements SnapshotDriver {
     return this.mountsOf(rec, this.chain(meta, rec.parent));
   }
 
+  layerDirs(name: string): string[] {
+    const meta = this.readMeta();
+    const rec = this.get(meta, name);
+    return [rec.id, ...this.chain(meta, rec.parent)].map((id) => `${this.dir(id)}/fs`);
+  }
+
   get independentLayers(): boolean {
     return this.whiteouts === "overlay";
   }

@@ -62,6 +62,11 @@ export interface SnapshotDriver {
   /** the mounts for an existing active or view snapshot */
   mounts(key: string): Promise<Mount[]>;
   /**
+   * overlay only: the fs/ directories of the committed snapshot `name` and its ancestors, nearest first
+   * (an image's GraphDriver.Data, as docker's overlay2 reports it); not_found for an unknown name
+   */
+  layerDirs?(name: string): string[];
+  /**
    * turn the active snapshot `key` into the committed snapshot `name` (key disappears). `o.parent`
    * (only where `independentLayers`): `key` was prepared with no parent and holds one layer's own
    * files; the committed snapshot gets `o.parent` (committed) as its parent

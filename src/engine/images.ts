@@ -468,6 +468,26 @@ export class ImageService implements ImageResolver {
     return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
   }
 
+  /**
+   * GraphDriver.Data of an image as docker's overlay2 reports it: the top layer's directory as
+   * UpperDir, the layers below it as LowerDir (a colon list, nearest first; absent for one layer).
+   * vfs and btrfs report none (null), as docker's do; so does an image whose layers are gone (`system
+   * check` names it).
+   */
+  private layerData(config: ImageConfig): Record<string, string> | null {
+    const top = chainIds(config.rootfs?.diff_ids ?? []).at(-1);
+    if (this.snapshots.name !== "overlay" || !top || !this.snapshots.layerDirs) return null;
+    let dirs: string[];
+    try {
+      dirs = this.snapshots.layerDirs(top);
+    } catch (e) {
+      if (e instanceof EngineError && e.kind === "not_found") return null;
+      throw e;
+    }
+    const [upper, ...lower] = dirs;
+    return { ...(lower.length ? { LowerDir: lower.join(":") } : {}), UpperDir: upper! };
+  }
+
   /** docker-shaped `image inspect` JSON */
   async inspect(ref: string): Promise<Record<string, unknown>> {
     const rec = this.store.resolve(ref);
@@ -487,7 +507,7 @@ export class ImageService implements ImageResolver {
       ...(config.variant ? { Variant: config.variant } : {}),
       Os: config.os,
       Size: await this.imageSize(config),
-      GraphDriver: { Name: this.snapshots.name, Data: null },
+      GraphDriver: { Name: this.snapshots.name, Data: this.layerData(config) },
       RootFS: { Type: "layers", Layers: config.rootfs?.diff_ids ?? [] },
       Metadata: { LastTagTime: rec.lastTagTime ?? "0001-01-01T00:00:00Z" },
       Descriptor: { mediaType: rec.manifest.mediaType, digest: rec.manifest.digest, size: rec.manifest.size },

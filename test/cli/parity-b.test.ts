@@ -4,6 +4,8 @@
  * daemon). Root only; everything lives in the file's own root.
  */
 import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 import { haveRegistryTools, Registry } from "../integration/registry-fixture.ts";
@@ -45,6 +47,14 @@ describe.skipIf(!rootEnabled)("the predefined host and none networks", () => {
     const c = (await run(["create", "--network", "none", "busybox", "true"])).stdout.trim();
     expect(await run(["inspect", c, "--format", "{{.NetworkSettings.Networks.none.NetworkID}}"])).toMatchObject({ exitCode: 0, stdout: `${noneId}\n` });
     ok(await run(["rm", c]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("image inspect GraphDriver.Data (overlay)", () => {
+  test("the top layer's directory as UpperDir, as docker's overlay2 reports it (it printed null)", async () => {
+    if ((await run(["info", "--format", "{{.Driver}}"])).stdout.trim() !== "overlay") return;
+    const data = JSON.parse((await run(["image", "inspect", "busybox", "--format", "{{json .GraphDriver.Data}}"])).stdout);
+    expect(existsSync(join(data.UpperDir, "bin"))).toBe(true);
   });
 });
 
