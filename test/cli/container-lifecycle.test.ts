@@ -195,6 +195,11 @@ describe.skipIf(!rootEnabled)("detached containers", () => {
     expect((await run(["exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "k2", "sh", "-c", "id -u; pwd; echo $X"])).stdout).toBe("65534\n/tmp\n1\n");
     expect((await run(["exec", "k2", "nosuch"])).exitCode).toBe(127);
     expect((await run(["exec", "-i", "k2", "cat"], { stdin: "piped\n" })).stdout).toBe("piped\n");
+    // exec -d: docker discards its output, so a command that prints runs on (a pipe nobody read killed
+    // it with SIGPIPE at its first write)
+    expect(await run(["exec", "-d", "k2", "sh", "-c", "echo out; echo err >&2; touch /detached; sleep 30"])).toMatchObject({ exitCode: 0, stdout: "" });
+    await until(async () => (await run(["exec", "k2", "test", "-e", "/detached"])).exitCode === 0, "the detached exec's file");
+    expect((await run(["exec", "k2", "ps", "-o", "args"])).stdout).toContain("sleep 30");
     ok(await run(["pause", "k2"]));
     expect((await run(["inspect", "-f", "{{.State.Status}}", "k2"])).stdout).toBe("paused\n");
     ok(await run(["unpause", "k2"]));

@@ -119,6 +119,10 @@ send("exit 5\\r")
     expect(ex).toMatchObject({ exitCode: 4, stdout: "hello-web\n" });
     const ei = await docker(["exec", "-i", "web", "cat"], { stdin: "through exec stdin" });
     expect(ei).toMatchObject({ exitCode: 0, stdout: "through exec stdin" });
+    // ExecIDs: the exec instances still running, as dockerd lists them (none once they ended)
+    expect((await docker(["inspect", "-f", "{{.ExecIDs}}", "web"])).stdout).toBe("[]\n");
+    expect((await docker(["exec", "-d", "web", "sleep", "30"])).exitCode).toBe(0);
+    expect((await docker(["inspect", "-f", "{{len .ExecIDs}}", "web"])).stdout).toBe("1\n");
     expect((await docker(["stop", "-t", "1", "web"])).exitCode).toBe(0);
     expect((await docker(["inspect", "-f", "{{.State.Running}}", "web"])).stdout).toBe("false\n");
     expect((await docker(["rm", "web"])).exitCode).toBe(0);

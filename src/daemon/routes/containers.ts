@@ -17,6 +17,7 @@ import {
 import { frame, type ApiRequest, type ApiResponse, type DaemonContext, type HijackedConn, type Route } from "../types.ts";
 import { boolParam, compare, filtersParam, intParam } from "./_params.ts";
 import { primed, produce } from "./_stream.ts";
+import { execIdsOf } from "./exec.ts";
 
 const RAW = "application/vnd.docker.raw-stream";
 const MUX = "application/vnd.docker.multiplexed-stream";
@@ -71,7 +72,9 @@ async function list(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
 }
 
 async function inspect(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
-  return { json: await ctx.engine.containerInspect(req.params.id!, { size: boolParam(req, "size") }) };
+  const doc = await ctx.engine.containerInspect(req.params.id!, { size: boolParam(req, "size") });
+  // the exec instances this daemon holds for it (the engine's record has none: execs live here)
+  return { json: { ...doc, ExecIDs: execIdsOf(doc.Id) } };
 }
 
 // ------------------------------------------------------------------------------------------ lifecycle

@@ -44,6 +44,12 @@ function sweep() {
   for (const [id, e] of execs) if (e.endedAt !== undefined && e.endedAt < old) execs.delete(id);
 }
 
+/** dockerd's ExecIDs of a container: its exec instances not ended yet (created or running), or null */
+export function execIdsOf(containerId: string): string[] | null {
+  const ids = [...execs.values()].filter((e) => e.containerId === containerId && e.endedAt === undefined).map((e) => e.id);
+  return ids.length ? ids : null;
+}
+
 function find(id: string): ExecRecord {
   const e = execs.get(id) ?? [...execs.values()].find((x) => x.id.startsWith(id) && id.length >= 12);
   if (!e) throw new EngineError("not_found", `No such exec instance: ${id}`);
@@ -96,9 +102,8 @@ async function start(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> 
   if (body.Detach) {
     rec.running = true;
     try {
-      const code = await svc.exec(rec.containerId, { ...opts, detach: true }, { stdout: () => {}, stderr: () => {}, onStarted: (p) => (rec.pid = p) });
-      // detached: the engine does not wait for it; the process runs on in the container
-      void code;
+      // detached: the engine reaps it in the background and reports its end (exec inspect, ExecIDs)
+      await svc.exec(rec.containerId, { ...opts, detach: true }, { stdout: () => {}, stderr: () => {}, onStarted: (p) => (rec.pid = p), onExit: finish });
     } catch (e) {
       finish(exitCodeOf(e));
       throw e;

@@ -2,7 +2,7 @@
  * `exec`: a new process in a running container's namespaces and cgroup (canExec), with the container's
  * user, environment (and its links'), working directory and capabilities unless overridden.
  */
-import { write } from "node:fs";
+import { openSync, write } from "node:fs";
 import { EngineError, ExecError } from "../../../lib/errors.ts";
 import { closeFd, pipe2, setWinsize } from "../../../ffi/container-io.ts";
 import type { ProcessSpec, Stdio } from "../../../runtime/types.ts";
@@ -35,6 +35,13 @@ export interface ExecIO {
   initialSize?: { rows: number; cols: number };
   onResizer?(r: (s: { rows: number; cols: number }) => void): void;
   onStarted?(pid: number): void;
+  /**
+   * detach: the exec's end, for a caller that lives on (the daemon): the process is waited for here,
+   * in the background, so that it is reaped (an unreaped one keeps the container's PID 1 from ever
+   * finishing its exit), then exec_die and this. Without it (`berth exec -d`, whose process ends at
+   * once) nothing waits: the orphan goes to the container's PID 1.
+   */
+  onExit?(exitCode: number): void;
 }
 
 export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: ExecIO): Promise<number> {
@@ -97,6 +104,12 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
       stdio = { stdin: p.slave, stdout: p.slave, stderr: p.slave };
       outputs.push({ fd: master, sink: io.stdout });
       if (o.interactive) stdinFd = master;
+    } else if (o.detach) {
+      // docker's detached exec: no stream, its output discarded (a pipe with no reader would kill it
+      // with SIGPIPE at its first write)
+      const nul = openSync("/dev/null", "r+");
+      child.push(nul);
+      stdio = { stdin: nul, stdout: nul, stderr: nul };
     } else {
       const [ir, iw] = pipe2();
       child.push(ir);
@@ -135,6 +148,15 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
   }
   if (o.detach) {
     for (const { fd } of outputs) closeFd(fd);
+    const onExit = io.onExit;
+    if (onExit)
+      void running.wait().then(
+        (info) => {
+          ev(d, "exec_die", cfg, { execID, exitCode: String(info.exitCode) });
+          onExit(info.exitCode);
+        },
+        () => onExit(126), // the wait itself failed (ECHILD: reaped by another waiter): no code to report
+      );
     return 0;
   }
   if (stdinFd >= 0 && io.stdin) {
