@@ -200,6 +200,11 @@ describe.skipIf(!rootEnabled)("detached containers", () => {
     expect(await run(["exec", "-d", "k2", "sh", "-c", "echo out; echo err >&2; touch /detached; sleep 30"])).toMatchObject({ exitCode: 0, stdout: "" });
     await until(async () => (await run(["exec", "k2", "test", "-e", "/detached"])).exitCode === 0, "the detached exec's file");
     expect((await run(["exec", "k2", "ps", "-o", "args"])).stdout).toContain("sleep 30");
+    // exec -dt: no process is left to hold a terminal's master, so it runs without one (a master
+    // closed at once hung it up at its first output)
+    expect(await run(["exec", "-dt", "k2", "sh", "-c", "echo out; touch /detached-t; sleep 31"])).toMatchObject({ exitCode: 0, stdout: "" });
+    await until(async () => (await run(["exec", "k2", "test", "-e", "/detached-t"])).exitCode === 0, "the detached -t exec's file");
+    expect((await run(["exec", "k2", "ps", "-o", "args"])).stdout).toContain("sleep 31");
     ok(await run(["pause", "k2"]));
     expect((await run(["inspect", "-f", "{{.State.Status}}", "k2"])).stdout).toBe("paused\n");
     ok(await run(["unpause", "k2"]));

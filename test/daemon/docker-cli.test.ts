@@ -123,6 +123,10 @@ send("exit 5\\r")
     expect((await docker(["inspect", "-f", "{{.ExecIDs}}", "web"])).stdout).toBe("[]\n");
     expect((await docker(["exec", "-d", "web", "sleep", "30"])).exitCode).toBe(0);
     expect((await docker(["inspect", "-f", "{{len .ExecIDs}}", "web"])).stdout).toBe("1\n");
+    // -dt: the daemon holds the terminal and drains it (200 kB of output does not block the command)
+    expect((await docker(["exec", "-dt", "web", "sh", "-c", "tty >/exec-tty; yes | head -c 200000; touch /exec-done; sleep 30"])).exitCode).toBe(0);
+    await waitUntil("the -dt exec's output drained", async () => (await docker(["exec", "web", "test", "-e", "/exec-done"])).exitCode === 0);
+    expect((await docker(["exec", "web", "cat", "/exec-tty"])).stdout).toMatch(/^\/dev\/pts\/\d+\n$/);
     expect((await docker(["stop", "-t", "1", "web"])).exitCode).toBe(0);
     expect((await docker(["inspect", "-f", "{{.State.Running}}", "web"])).stdout).toBe("false\n");
     expect((await docker(["rm", "web"])).exitCode).toBe(0);

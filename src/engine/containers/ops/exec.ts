@@ -70,12 +70,16 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
     const k = kv.split("=")[0];
     env = [...env.filter((x) => x.split("=")[0] !== k), kv];
   }
+  // a detached exec with a terminal needs someone to hold and drain the pty's master for as long as it
+  // runs (docker's shim does): the daemon does (io.onExit); `berth exec -dt`, which ends at once, runs
+  // it without a terminal instead of leaving it a hung-up one (SIGHUP at its first output)
+  const pty = o.tty && (!o.detach || !!io.onExit);
   const proc: ProcessSpec = {
     ...base.process,
     args: o.cmd,
     env,
     cwd: o.workdir ?? base.process.cwd,
-    terminal: o.tty,
+    terminal: pty,
     init: false,
     capabilities: o.privileged ? computeCapabilities([], [], true) : base.process.capabilities,
   };
@@ -95,7 +99,7 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
   let stdinFd = -1;
   let running;
   try {
-    if (o.tty) {
+    if (pty) {
       const p = d.runtime.openContainerPty(st.Pid);
       master = p.master;
       ours.push(() => closeFd(master));
@@ -147,16 +151,21 @@ export async function exec(d: ContainerDeps, ref: string, o: ExecOptions, io: Ex
     });
   }
   if (o.detach) {
-    for (const { fd } of outputs) closeFd(fd);
     const onExit = io.onExit;
-    if (onExit)
-      void running.wait().then(
-        (info) => {
-          ev(d, "exec_die", cfg, { execID, exitCode: String(info.exitCode) });
-          onExit(info.exitCode);
-        },
-        () => onExit(126), // the wait itself failed (ECHILD: reaped by another waiter): no code to report
-      );
+    if (!onExit) {
+      for (const { fd } of outputs) closeFd(fd);
+      return 0;
+    }
+    // the pty's master (-dt) is drained into the caller's sinks until the exec ends, then closed
+    const drained = outputs.map(({ fd, sink }) => pumpFd(fd, fd === master, sink));
+    void running.wait().then(
+      async (info) => {
+        ev(d, "exec_die", cfg, { execID, exitCode: String(info.exitCode) });
+        await Promise.race([Promise.all(drained), Bun.sleep(1000)]);
+        onExit(info.exitCode);
+      },
+      () => onExit(126), // the wait itself failed (ECHILD: reaped by another waiter): no code to report
+    );
     return 0;
   }
   if (stdinFd >= 0 && io.stdin) {
