@@ -30,18 +30,31 @@ export interface ClientOptions {
    */
   readTimeoutMs?: number;
   userAgent?: string;
+  /**
+   * the caller's end (the daemon's client went away): a blob body being read stops at once, not at its
+   * read timeout (a fetch's own abort does not always settle a read that waits on a stalled body)
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 
-/** a body's chunks; a read that waits longer than `ms` cancels the body and throws "no data for …" */
-async function* timedChunks(body: ReadableStream<Uint8Array>, ms: number): AsyncGenerator<Uint8Array> {
+/** a body's chunks; a read that waits longer than `ms` cancels the body and throws "no data for …";
+ * `signal` aborted: the body is cancelled and CanceledRead thrown */
+async function* timedChunks(body: ReadableStream<Uint8Array>, ms: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
+  const aborted = signal
+    ? new Promise<"aborted">((r) => (signal.aborted ? r("aborted") : signal.addEventListener("abort", () => r("aborted"), { once: true })))
+    : undefined;
   try {
     for (;;) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stalled = new Promise<"stalled">((r) => (timer = setTimeout(() => r("stalled"), ms)));
-      const got = await Promise.race([reader.read(), stalled]).finally(() => clearTimeout(timer));
+      const got = await Promise.race(aborted ? [reader.read(), stalled, aborted] : [reader.read(), stalled]).finally(() => clearTimeout(timer));
+      if (got === "aborted") {
+        void reader.cancel().catch(() => {}); // settles the read still pending
+        throw new RegistryError("unavailable", "canceled: the client went away", 0);
+      }
       if (got === "stalled") {
         // the read still pending is settled by the cancel; the connection is dropped
         void reader.cancel().catch(() => {});
@@ -337,7 +350,7 @@ export class RegistryClient {
       let why = "";
       try {
         if (!res.body) throw new Error("empty body");
-        for await (let chunk of timedChunks(res.body, this.readTimeoutMs)) {
+        for await (let chunk of timedChunks(res.body, this.readTimeoutMs, this.opts.signal)) {
           if (skip > 0) {
             if (chunk.length <= skip) {
               skip -= chunk.length;

@@ -18,6 +18,8 @@ export interface SessionOptions {
   backoffMs?: number;
   /** a stalled blob body is dropped and resumed after this long without a byte (client.ts; default 30 s) */
   readTimeoutMs?: number;
+  /** the caller's end: blob bodies stop at once (client.ts) */
+  signal?: AbortSignal;
 }
 
 export function clientFor(ref: Reference, o: SessionOptions = {}): RegistryClient {
@@ -30,5 +32,6 @@ export function clientFor(ref: Reference, o: SessionOptions = {}): RegistryClien
     ...(o.attempts ? { attempts: o.attempts } : {}),
     ...(o.backoffMs !== undefined ? { backoffMs: o.backoffMs } : {}),
     ...(o.readTimeoutMs !== undefined ? { readTimeoutMs: o.readTimeoutMs } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
 }
