@@ -267,6 +267,10 @@ export class ApiServer {
       keepAlive = false;
     } finally {
       sock.off("end", onEnd);
+      // a stream that stopped because its socket is gone (a reset seen by a write, before the close
+      // event): the request's work stops too. The close handler cannot do it once this request is
+      // over, and a pull or a log follower would run on for nobody
+      if (sock.destroyed && !abort.signal.aborted) abort.abort();
     }
     if (abort.signal.aborted) return false;
     // what the handler left of the body: read it away (a small one) so the next request starts clean

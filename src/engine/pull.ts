@@ -3,8 +3,8 @@
  *
  * Each layer is one streaming pass: HTTP body → (sha256 of the compressed bytes in the ContentWriter,
  * which also writes them to an ingest) → decompression → sha256 of the tar (the diffID) → tar reader
- * → snapshot applyLayer. Up to `concurrency` layers download at once. With `unpackAtOnce` (asked for:
- * BERTH_PULL_UNPACK_AT_ONCE=1; where the native inflate thread serves) and a driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
+ * → snapshot applyLayer. Up to `concurrency` layers download at once. With `unpackAtOnce` (the default
+ * where the native inflate thread serves) and a driver whose layers are independent (overlay: a snapshot's fs/ is its own upper dir) each of them
  * streams straight into a parentless snapshot of its own, and only the commits go in layer order: a
  * layer waits for its parent's commit, syncfs(2) once, then commits with that parent. Otherwise a
  * layer whose parent is not yet committed downloads into its ingest at the network's pace, and once
@@ -247,10 +247,7 @@ async function fetchLayers(
   emit: (e: PullEvent) => void,
 ): Promise<void> {
   const chains = chainIds(diffIds);
-  // off unless asked for (BERTH_PULL_UNPACK_AT_ONCE=1): with it, a daemon pull whose client went away
-  // was not undone within 30 s in 3 of 4 runs of test/daemon/images.test.ts (the daemon never saw the
-  // client leave; cause not found), where one layer after another passed 6 of 6
-  const independent = (opts.unpackAtOnce ?? false) && opts.inflater === "thread" && threadInflateAvailable() && images.snapshots.independentLayers === true;
+  const independent = (opts.unpackAtOnce ?? (opts.inflater === "thread" && threadInflateAvailable())) && images.snapshots.independentLayers === true;
   const sem = new Semaphore(Math.max(1, opts.concurrency ?? 3));
   const collect = rssBound();
   // every HTTP chunk is a fresh buffer: bounded by bytes, not by RSS growth (_layer-stream.ts)
