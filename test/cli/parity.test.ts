@@ -334,6 +334,16 @@ describe.skipIf(!rootEnabled)("system df -v (issue 16 item 14)", () => {
     const dir = mkdtempSync(join(root, "ctx-"));
     writeFileSync(join(dir, "Dockerfile"), `FROM busybox\nRUN dd if=/dev/zero of=/big bs=1k count=20 2>/dev/null\n`);
     ok(await run(["build", "-t", img, dir]));
+    // --format takes docker's Go templates too, not only table and json
+    const t = await run(["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
+    ok(t);
+    expect(
+      t.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split("=")[0]),
+    ).toEqual(["Images", "Containers", "Local Volumes", "Build Cache"]);
+    expect(Number(t.stdout.match(/^Images=(\d+)$/m)?.[1])).toBeGreaterThan(0);
     const r = await run(["system", "df", "-v"]);
     ok(r);
     const sections = r.stdout.split("\n\n");

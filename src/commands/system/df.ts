@@ -1,12 +1,13 @@
 import { defineBerthCommand } from "../_command.ts";
 import { humanSize, renderTable } from "../../lib/human.ts";
 import type { Context } from "../_context.ts";
+import { formatRows } from "../_format/table.ts";
 import type { DiskUsageRow } from "../../engine/index.ts";
 
 export default defineBerthCommand({
   meta: { name: "df", description: "Show berth disk usage", usage: "[OPTIONS]", maxArgs: 0 },
   args: {
-    format: { type: "string", description: "Format output: 'table' or 'json'" },
+    format: { type: "string", description: "Format output: 'table', 'json' or a Go template" },
     verbose: { type: "boolean", alias: "v", description: "Show detailed information on space usage" },
   },
   async run({ flags, ctx }) {
@@ -20,26 +21,29 @@ export default defineBerthCommand({
   },
 });
 
-/** df's summary (table or --format json) for the usage rows: the engine's or a daemon's (client mode) */
+/** df's summary (table, json or a Go template, as docker's --format) for the usage rows: the engine's
+ * or a daemon's (client mode) */
 export function printDiskUsage(ctx: Context, flags: Record<string, unknown>, rows: DiskUsageRow[]): void {
   const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
-  if (flags.format === "json") {
-    for (const r of rows)
+  const objs = rows.map((r) => ({
+    Active: String(r.active),
+    Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size),
+    Size: humanSize(r.size),
+    TotalCount: String(r.total),
+    Type: r.type,
+  }));
+  formatRows(
+    ctx.out,
+    typeof flags.format === "string" ? flags.format : undefined,
+    objs,
+    { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" },
+    () =>
       ctx.out(
-        JSON.stringify({
-          Active: String(r.active),
-          Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size),
-          Size: humanSize(r.size),
-          TotalCount: String(r.total),
-          Type: r.type,
-        }) + "\n",
-      );
-    return;
-  }
-  ctx.out(
-    renderTable(
-      ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-      rows.map((r) => [r.type, String(r.total), String(r.active), humanSize(r.size), humanSize(r.reclaimable) + pct(r.reclaimable, r.size)]),
-    ),
+        renderTable(
+          ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+          objs.map((o) => [o.Type, o.TotalCount, o.Active, o.Size, o.Reclaimable]),
+        ),
+      ),
+    "DiskUsageContext",
   );
 }
