@@ -14,11 +14,9 @@
  * readFileRing's `guard`). An open writer is kept in `live` until end() has joined its thread.
  */
 import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
 import { strerror } from "./_core.ts";
-import { dlopenSealed, embeddedObject } from "./embedded-object.ts";
+import { compileObject, dlopenSealed, embeddedObject, lazySource } from "./embedded-object.ts";
 import { errnoName } from "./errno.ts";
 // the C text as an embedded file, read only when needed (the prebuilt object's name, a compile from source)
 import writerPath from "./body-writer.c" with { type: "file" };
@@ -35,12 +33,9 @@ type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 /** undefined: not tried yet; null: unavailable in this process */
 let lib: Lib | null | undefined;
 
-/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
-let source: string | undefined;
-function writerSource(): string {
-  return (source ??= readFileSync(writerPath, "utf8"));
-}
+const writerSource = lazySource(writerPath);
 
+/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
 export function prebuiltBodyWriterName(source: string = writerSource()): string {
   return `berth-body-writer-${Bun.hash(source).toString(16)}`;
 }
@@ -48,20 +43,6 @@ export function prebuiltBodyWriterName(source: string = writerSource()): string 
 /** the C compiler's flags for the object (scripts/build.ts uses the same) */
 export const BODY_WRITER_CFLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wl,-z,now", "-Wl,-z,noexecstack", "-s"];
 export const BODY_WRITER_LIBS = ["-lpthread"];
-
-function compileFromSource(): Lib | null {
-  const dir = mkdtempSync(`${tmpdir()}/berth-body-writer-`);
-  try {
-    writeFileSync(`${dir}/bw.c`, writerSource());
-    const r = Bun.spawnSync(["cc", ...BODY_WRITER_CFLAGS, "-o", `${dir}/bw.so`, `${dir}/bw.c`, ...BODY_WRITER_LIBS], { stdout: "ignore", stderr: "ignore" });
-    if (!r.success) return null;
-    return dlopen(`${dir}/bw.so`, SYMBOLS).symbols;
-  } catch {
-    return null; // no compiler on PATH: the caller writes on its own thread
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function load(): Lib | null {
   if (lib !== undefined) return lib;
@@ -72,7 +53,7 @@ function load(): Lib | null {
       return lib;
     } catch {} // no memfd_create or a dlopen refusal: try the source, else the JS thread writes
   }
-  lib = compileFromSource();
+  lib = compileObject("berth-body-writer", writerSource(), BODY_WRITER_CFLAGS, BODY_WRITER_LIBS, SYMBOLS); // none: the caller writes on its own thread
   return lib;
 }
 

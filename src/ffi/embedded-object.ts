@@ -5,7 +5,8 @@
  * disk, and an object built from another source text is never used.
  */
 import { dlopen, type FFIFunction } from "bun:ffi";
-import { closeSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import { T, lazyLib } from "./_core.ts";
 
@@ -30,6 +31,31 @@ export function embeddedObject(stem: string): Uint8Array | undefined {
   // an ELF shared object, as the build made it (the name's hash already matched the source)
   if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return undefined;
   return bytes;
+}
+
+/** the text of a C source embedded as a file (`import p from "./x.c" with { type: "file" }`): read on
+ * first use only (a prebuilt object's name, a compile from source), not kept in every command's chunk */
+export function lazySource(path: string): () => string {
+  let text: string | undefined;
+  return () => (text ??= readFileSync(path, "utf8"));
+}
+
+/**
+ * `source` compiled with the host's cc (`flags`, `libs`) in a private temp dir, removed again right
+ * after the dlopen; null when there is no compiler on PATH or the build fails (the caller's fallback)
+ */
+export function compileObject<const S extends Record<string, FFIFunction>>(stem: string, source: string, flags: string[], libs: string[], symbols: S) {
+  const dir = mkdtempSync(`${tmpdir()}/${stem}-`);
+  try {
+    writeFileSync(`${dir}/src.c`, source);
+    const r = Bun.spawnSync(["cc", ...flags, "-o", `${dir}/obj.so`, `${dir}/src.c`, ...libs], { stdout: "ignore", stderr: "ignore" });
+    if (!r.success) return null;
+    return dlopen(`${dir}/obj.so`, symbols).symbols;
+  } catch {
+    return null; // no compiler on PATH
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** dlopen `bytes` from a sealed memfd named `name`; throws when memfd_create or dlopen refuses */

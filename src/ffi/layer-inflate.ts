@@ -22,11 +22,9 @@
  * open LayerInflate is kept in `live` (never garbage) until end() has joined its thread.
  */
 import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import { fail } from "./_core.ts";
-import { dlopenSealed, embeddedObject } from "./embedded-object.ts";
+import { compileObject, dlopenSealed, embeddedObject, lazySource } from "./embedded-object.ts";
 // the C text as an embedded file, read only when needed (the prebuilt object's name, a compile from source)
 import inflatePath from "./layer-inflate.c" with { type: "file" };
 
@@ -52,12 +50,9 @@ let lib: Lib | null | undefined;
 /** how the object was obtained (BERTH_TRACE, tests) */
 export let layerInflateOrigin: "embedded" | "compiled" | "none" | undefined;
 
-/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
-let source: string | undefined;
-function inflateSource(): string {
-  return (source ??= readFileSync(inflatePath, "utf8"));
-}
+const inflateSource = lazySource(inflatePath);
 
+/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this source */
 export function prebuiltInflateName(source: string = inflateSource()): string {
   return `berth-inflate-${Bun.hash(source).toString(16)}`;
 }
@@ -65,20 +60,6 @@ export function prebuiltInflateName(source: string = inflateSource()): string {
 /** the C compiler's flags for the object (scripts/build.ts uses the same) */
 export const INFLATE_CFLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wl,-z,now", "-Wl,-z,noexecstack", "-s"];
 export const INFLATE_LIBS = ["-lz", "-lpthread"];
-
-function compileFromSource(): Lib | null {
-  const dir = mkdtempSync(`${tmpdir()}/berth-inflate-`);
-  try {
-    writeFileSync(`${dir}/li.c`, inflateSource());
-    const r = Bun.spawnSync(["cc", ...INFLATE_CFLAGS, "-o", `${dir}/li.so`, `${dir}/li.c`, ...INFLATE_LIBS], { stdout: "ignore", stderr: "ignore" });
-    if (!r.success) return null;
-    return dlopen(`${dir}/li.so`, SYMBOLS).symbols;
-  } catch {
-    return null; // no compiler on PATH: the JS inflate serves
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function load(): Lib | null {
   if (lib !== undefined) return lib;
@@ -90,7 +71,7 @@ function load(): Lib | null {
       return lib;
     } catch {} // no memfd_create or a dlopen refusal (libz missing): try the source, else JS
   }
-  lib = compileFromSource();
+  lib = compileObject("berth-inflate", inflateSource(), INFLATE_CFLAGS, INFLATE_LIBS, SYMBOLS); // none: the JS inflate serves
   layerInflateOrigin = lib ? "compiled" : "none";
   return lib;
 }

@@ -1,8 +1,8 @@
 /**
- * An async iterable as a pull-driven ReadableStream: one chunk per pull, nothing read ahead
- * (highWaterMark 0), the iterator closed when the reader cancels.
+ * An async iterable as a pull-driven ReadableStream: one chunk per pull, `highWaterMark` chunks read
+ * ahead (none by default), the iterator closed when the reader cancels.
  */
-export function readableOf(body: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+export function readableOf(body: AsyncIterable<Uint8Array>, highWaterMark = 0): ReadableStream<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
     {
@@ -15,6 +15,6 @@ export function readableOf(body: AsyncIterable<Uint8Array>): ReadableStream<Uint
         await it.return?.();
       },
     },
-    { highWaterMark: 0 },
+    { highWaterMark },
   );
 }

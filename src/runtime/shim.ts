@@ -22,7 +22,7 @@ import { cc, FFIType as T } from "bun:ffi";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { EngineError } from "../lib/errors.ts";
-import { dlopenSealed, embeddedObject } from "../ffi/embedded-object.ts";
+import { dlopenSealed, embeddedObject, lazySource } from "../ffi/embedded-object.ts";
 // the C text as an embedded file, read only when needed (the prebuilt object's name, a TinyCC compile):
 // as a text import its 31 KB were part of every command's engine chunk
 import shimPath from "./shim.c" with { type: "file" };
@@ -37,12 +37,9 @@ let shim: Shim | undefined;
 /** how the shim in use was obtained (BERTH_TRACE and the tests show it) */
 export let shimOrigin: "embedded" | "tinycc" | undefined;
 
-/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this shim.c text */
-let source: string | undefined;
-function shimSource(): string {
-  return (source ??= readFileSync(shimPath, "utf8"));
-}
+const shimSource = lazySource(shimPath);
 
+/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this shim.c text */
 export function prebuiltShimName(source: string = shimSource()): string {
   return `berth-shim-${Bun.hash(source).toString(16)}`;
 }

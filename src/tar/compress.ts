@@ -15,6 +15,7 @@ import { EngineError } from "../lib/errors.ts";
 import { Inflater, Z_BUF_ERROR, Z_STREAM_END } from "../ffi/zlib.ts";
 import { BLOCK, isZeroBlock, verifyChecksum } from "./header.ts";
 import type { TarSource } from "./reader.ts";
+import { readableOf } from "../lib/readable.ts";
 
 export type Compression = "gzip" | "zstd" | "none" | "bzip2" | "xz" | "unknown";
 
@@ -42,17 +43,8 @@ export function detectCompression(first: Uint8Array): Compression {
 /** AsyncIterable or ReadableStream → ReadableStream (pull-driven, so backpressure is kept) */
 export function toReadableStream(source: TarSource): ReadableStream<Uint8Array> {
   if (typeof (source as ReadableStream).getReader === "function") return source as ReadableStream<Uint8Array>;
-  const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      const r = await it.next();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    async cancel() {
-      await it.return?.();
-    },
-  });
+  // one chunk read ahead, as a ReadableStream's default high-water mark
+  return readableOf(source as AsyncIterable<Uint8Array>, 1);
 }
 
 function refuse(what: Compression): never {
