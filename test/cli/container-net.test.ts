@@ -203,6 +203,8 @@ describe.skipIf(!rootEnabled)("container networking", () => {
       `ping -c1 -W2 srv${tag} >/dev/null && echo ping-ok; ping -c1 -W2 backend >/dev/null && echo alias-ok; nslookup srv${tag} | grep -c Address; echo ping | nc -w 3 backend 7000`,
     ]);
     expect(r).toMatchObject({ exitCode: 0, stdout: "ping-ok\nalias-ok\n2\npong\n" });
+    // the server's monitor writes its log as the output comes: the client can be back first
+    await waitUntil("the server's log line", async () => (await run(["logs", `srv${tag}`])).stdout !== "");
     expect((await run(["logs", `srv${tag}`])).stdout).toBe("ping\n");
     // docker's resolver address inside the container (relayed to the network's server), in the
     // foreground run and in a detached container (its monitor relays); nslookup names it as the server
