@@ -157,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
     registryReadTimeoutMs: Number(env.BERTH_REGISTRY_READ_TIMEOUT_MS) || undefined,
     registryMirrors: daemon["registry-mirrors"],
     insecureRegistries: daemon["insecure-registries"],
+    longLived: rest[0] === "daemon" || undefined,
   };
   const settings: EngineOptions = { ...defu(read, engineDefaults), log };
   // client mode (-H, --context, BERTH_HOST/DOCKER_HOST, a context in use): the client code loads only then

@@ -21,6 +21,7 @@ import type { Digest } from "../oci/index.ts";
 import { ImageService } from "./images.ts";
 import { EventLog } from "./events.ts";
 import { ContainerService, defaultAttachDir } from "./containers/index.ts";
+import { forkForEveryStart } from "../runtime/index.ts";
 import type { CheckReport } from "./check.ts";
 import type { DiskUsageRow, SystemInfo } from "./api/system.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary } from "./api/views.ts";
@@ -64,6 +65,7 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.root = opts.root;
     this.log = opts.log;
+    if (opts.longLived) forkForEveryStart();
     const driver = opts.storageDriver ?? driverInUse(opts.root) ?? driversByPriority()[0]!.name;
     if (!isDriverName(driver)) throw new EngineError("invalid_argument", `unknown storage driver "${driver}": use ${orList(driverNames())}`);
     try {

@@ -23,6 +23,8 @@ export interface EngineOptions {
   registryMirrors?: string[];
   /** registries reached over plain HTTP or unverified TLS besides loopback (daemon.json insecure-registries) */
   insecureRegistries?: string[];
+  /** a process that serves many clients (berth daemon): see runtime forkForEveryStart */
+  longLived?: boolean;
   /** how to run this berth again for its helper processes (monitors, the networks' DNS servers) */
   self?: SelfCommand;
 }

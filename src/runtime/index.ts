@@ -15,7 +15,7 @@
  * caller reads wait()'s ExitInfo and calls removeCgroup(spec.cgroupPath).
  */
 export type { ContainerSpec, ProcessSpec, ResourceSpec, Stdio, ExitInfo, RunningContainer, NamespaceMode } from "./types.ts";
-export { createContainer, execInContainer, STAGING_DIR, useChildSignal, type ChildSignal, type CreateHooks } from "./spawn.ts";
+export { createContainer, execInContainer, forkForEveryStart, STAGING_DIR, useChildSignal, type ChildSignal, type CreateHooks } from "./spawn.ts";
 export { killContainer, processStartTime, isAlive, openContainerPty, openConsole } from "./process.ts";
 export {
   createCgroup,

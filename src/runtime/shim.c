@@ -1,9 +1,11 @@
 /*
  * berth's container shim, compiled at runtime by bun:ffi `cc` (TinyCC); see spawn.ts for why.
  *
- * Everything after clone() runs here, in a single-threaded COW copy of the Bun process: JS never runs in
- * the child (the JSC heap and JIT pool are MADV_DONTFORK, docs/bun-ffi.md §5). So the child
- * may only call async-signal-safe libc wrappers: no malloc, no stdio, no locks.
+ * Everything after clone() runs here, in a single-threaded COW copy of the Bun process (JS never runs in
+ * the child: the JSC heap and JIT pool are MADV_DONTFORK, docs/bun-ffi.md §5), or, when the parent has
+ * nothing to do before the exec (H_VFORK), in the parent's own memory while its thread waits, as
+ * posix_spawn does. So the child may only call async-signal-safe libc wrappers: no malloc, no stdio, no
+ * locks, and it writes nothing the parent reads but its own stack, arena and these statics.
  *
  * No #include on purpose: prototypes and constants are declared by hand (header spelling, x86_64/arm64
  * generic values) so hosts without libc6-dev can compile this.
@@ -56,6 +58,8 @@ extern int fcntl(int, int, ...);
 extern int access(const char *, int);
 extern u32 umask(u32);
 
+#define CLONE_VM 0x00000100
+#define CLONE_VFORK 0x00004000
 #define CLONE_NEWCGROUP 0x02000000
 #define CLONE_NEWNET 0x40000000
 #define CLONE_NEWUSER 0x10000000
@@ -95,6 +99,7 @@ extern u32 umask(u32);
 #define SYS_setresgid 149
 #define SYS_setgroups 159
 #define SYS_clone 220
+#define SYS_rt_sigaction 134
 #define SYS_mknodat 33
 #define SYS_fchownat 54
 #else
@@ -104,6 +109,7 @@ extern u32 umask(u32);
 #define SYS_setresgid 119
 #define SYS_setgroups 116
 #define SYS_clone 56
+#define SYS_rt_sigaction 13
 #define SYS_mknodat 259
 #define SYS_fchownat 260
 #endif
@@ -180,6 +186,7 @@ enum {
   H_OCI,       /* OCI_* bits */
   H_UMASK,     /* umask for the container process; -1 keeps ours */
   H_LATESYNC,  /* 1: set up first (cgroup, namespaces, mounts), wait for the parent only before exec */
+  H_VFORK,     /* 1: clone with CLONE_VM|CLONE_VFORK (no sync fd, no park, no user namespace, no init) */
   H_WORDS
 };
 
@@ -189,6 +196,7 @@ static u64 *H;
 static int err_fd = -1;
 static int root_fd = -1;
 static int cg_join_v2 = 0;   /* clone3 into the cgroup was not available: join the v2 cgroup by writing */
+static u64 vfork_mask[16];   /* the parent's signal mask while every signal is blocked around a vfork clone */
 
 static char *P(u64 off) { return off ? arena + off : 0; }
 
@@ -643,7 +651,21 @@ static int main_child(void *unused) {
   u64 *ops = (u64 *)P(H[H_OPS]);
   u64 *ns = (u64 *)P(H[H_NS]);
   int sync_fd = H[H_SYNC];
+  /* a vfork child's writes stay in the parent's memory: what an earlier child set goes back first */
+  root_fd = -1;
+  init_child = -1;
   err_fd = H[H_ERR];
+  if (H[H_VFORK] && !(H[H_OCI] & OCI_RESET_SIGNALS)) {
+    /* the parent's memory until execve: none of its signal handlers may run here. Every signal was
+     * blocked around the clone; handlers go back to default (execve would do that anyway), then the
+     * parent's mask comes back */
+    struct { void *h; u64 flags; void *restorer; u64 mask; } sa;
+    for (i = 1; i < 65; i++) {
+      if (i == 9 || i == 19 || i == 32 || i == 33) continue;
+      if (syscall(SYS_rt_sigaction, i, 0, &sa, 8) == 0 && sa.h != (void *)0 && sa.h != (void *)1) signal(i, (void (*)(int))0);
+    }
+    sigprocmask(2 /* SIG_SETMASK */, vfork_mask, 0);
+  }
   if (H[H_OCI] & OCI_RESET_SIGNALS) {
     u64 none[16];
     for (i = 0; i < 16; i++) none[i] = 0;
@@ -676,6 +698,35 @@ static int main_child(void *unused) {
   return 0;
 }
 
+#if defined(__x86_64__)
+/* clone3(args, size) for a child on its own stack (args[5..6]): it calls fn() there and exits with its
+ * result, never returning through a C frame; the parent gets the pid or -errno. Registers survive the
+ * syscall except rax, rcx and r11, so fn rides in r8. */
+long berth_clone3_run(void *args, u64 size, int (*fn)(void *));
+__asm__(
+    ".text\n"
+    ".globl berth_clone3_run\n"
+    ".type berth_clone3_run, @function\n"
+    "berth_clone3_run:\n"
+    "  mov %rdx, %r8\n"
+    "  mov $435, %eax\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz berth_clone3_parent\n"
+    "  xor %ebp, %ebp\n"
+    "  and $-16, %rsp\n"
+    "  xor %edi, %edi\n"
+    "  call *%r8\n"
+    "  mov %eax, %edi\n"
+    "  mov $60, %eax\n"
+    "  syscall\n"
+    "  hlt\n"
+    "berth_clone3_parent:\n"
+    "  ret\n");
+#else
+static long berth_clone3_run(void *args, u64 size, int (*fn)(void *)) { return -ENOSYS; }
+#endif
+
 /* Relocate the blob's offsets inside pointer arrays (argv, envp) into real pointers. */
 static void fix_strv(u64 off) {
   u64 *v = (u64 *)P(off);
@@ -693,6 +744,35 @@ int berth_spawn(const char *blob, int len) {
   fix_strv(H[H_ENVP]);
   fix_strv(H[H_CGTASKS]);
   cg_join_v2 = 0;
+#if !defined(__x86_64__)
+  H[H_VFORK] = 0;   /* no clone3 trampoline here: the fork-like clone below */
+#endif
+  if (H[H_VFORK]) {
+    /* posix_spawn's way: the child borrows this process's memory (no page tables copied, nothing to
+     * tear down at its execve) and this thread waits until it has exec'd or exited. It runs on
+     * `stack`, which no one else uses meanwhile, with every signal blocked until its handlers are
+     * back to default (OCI_RESET_SIGNALS / above). clone3 puts it straight into the v2 cgroup; where
+     * there is no clone3, glibc's clone, and the child writes cgroup.procs itself (an RCU wait) */
+    u64 all[16], args[11];
+    int k;
+    for (k = 0; k < 16; k++) all[k] = ~0UL;
+    sigprocmask(0 /* SIG_BLOCK */, all, vfork_mask);
+    for (k = 0; k < 11; k++) args[k] = 0;
+    args[0] = (H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | CLONE_VM | CLONE_VFORK | ((int)H[H_CGFD] >= 0 ? CLONE_INTO_CGROUP : 0);
+    args[4] = SIGCHLD;                                /* exit_signal */
+    args[5] = (u64)stack;                             /* stack, stack_size */
+    args[6] = sizeof stack;
+    args[10] = (int)H[H_CGFD] >= 0 ? H[H_CGFD] : 0;   /* cgroup */
+    pid = (int)berth_clone3_run(args, sizeof args, main_child);
+    k = pid < 0 ? -pid : 0;
+    if (pid < 0 && (k == ENOSYS || k == E2BIG || k == EINVAL)) {
+      cg_join_v2 = 1;
+      pid = clone(main_child, stack + sizeof stack, (int)(H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | CLONE_VM | CLONE_VFORK | SIGCHLD, 0);
+      k = pid < 0 ? *__errno_location() : 0;
+    }
+    sigprocmask(2 /* SIG_SETMASK */, vfork_mask, 0);
+    return pid < 0 ? -k : pid;
+  }
   /* clone flags except CLONE_NEWCGROUP, which the child unshares itself after the cgroup join */
   if ((int)H[H_CGFD] >= 0) {
     /* clone3 into the v2 cgroup: fork-like (no CLONE_VM, no new stack: the child runs on a COW copy of

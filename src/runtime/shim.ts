@@ -186,13 +186,15 @@ export interface ShimPlan {
   /** the child sets itself up (cgroup, namespaces, mounts) before it waits on syncFd, and waits only
    * before exec: the parent's hook must not be something the set-up needs (a user namespace's id maps) */
   lateSync?: boolean;
+  /** clone with CLONE_VM|CLONE_VFORK: no sync fd, no exec fifo, no user namespace */
+  vfork?: boolean;
 }
 
 /** H_OCI bits, as in shim.c */
 export const OCI_RESET_SIGNALS = 1;
 export const OCI_BLOCKING_STDIO = 2;
 
-const H_WORDS = 36;
+const H_WORDS = 37;
 
 /** a growing little-endian byte buffer for encodePlan: one allocation per doubling, no BigInt for small words */
 class Blob8 {
@@ -298,6 +300,7 @@ export function encodePlan(p: ShimPlan): Uint8Array {
   h[33] = p.oci ?? 0;
   h[34] = p.umask ?? -1;
   h[35] = p.lateSync ? 1 : 0;
+  h[36] = p.vfork ? 1 : 0;
 
   for (let i = 0; i < H_WORDS; i++) b.setWord(i * 8, h[i]!);
   return b.buf.slice(0, b.size);

@@ -27,4 +27,22 @@ describe.skipIf(!rootEnabled)("run's start path", () => {
     expect(r.stderr).toContain(`runtime: shim loaded (${useDist ? "embedded" : "tinycc"})`);
     expect(readdirSync("/tmp").filter((n) => n.startsWith("berth-shim-") || n.startsWith(".bun-"))).toEqual(tmp);
   });
+
+  test("with nothing to wire between clone and exec, the child borrows berth's memory (vfork); its process starts clean", async () => {
+    // what a container's process must see however it was cloned: no signal blocked, ignored or caught
+    // (not Bun's SIGPIPE/SIGXFSZ), its own cgroups (cgroupns: every line ends in "/")
+    const sh = "grep -E '^Sig(Blk|Ign|Cgt)' /proc/self/status; cut -d: -f3 /proc/self/cgroup | sort -u; hostname";
+    for (const init of [[], ["--init"]]) {
+      const r = await run(["run", "--rm", "--network", "none", ...init, "--hostname", "box", "busybox", "sh", "-c", sh], { env: { BERTH_TRACE: "1" } });
+      expect(r).toMatchObject({ exitCode: 0, stdout: "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n/\nbox\n" });
+      // --init's reaper never execs: it cannot borrow the memory of a berth that must go on
+      expect(r.stderr).toContain(init.length ? "runtime: cloned\n" : "runtime: cloned, exec'd (vfork)");
+    }
+    // a failed exec and a failed set-up step still come back as docker's errors
+    const bad = await run(["run", "--rm", "--network", "none", "busybox", "/no/such"]);
+    expect(bad.exitCode).toBe(127);
+    expect(bad.stderr).toContain('exec: "/no/such": stat /no/such: no such file or directory');
+    const cwd = await run(["run", "--rm", "--network", "none", "-w", "/etc/passwd", "busybox", "true"]);
+    expect(cwd).toMatchObject({ exitCode: 125, stderr: expect.stringContaining("chdir: Not a directory") });
+  });
 });
