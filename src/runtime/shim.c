@@ -23,6 +23,9 @@ typedef unsigned long u64;
 typedef unsigned int u32;
 
 extern int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+extern int pthread_create(u64 *thread, const void *attr, void *(*fn)(void *), void *arg);
+extern int pthread_join(u64 thread, void **ret);
+extern int nanosleep(const void *req, void *rem);
 extern int mount(const char *, const char *, const char *, unsigned long, const void *);
 extern int umount2(const char *, int);
 extern long syscall(long, ...);
@@ -60,6 +63,7 @@ extern u32 umask(u32);
 
 #define CLONE_VM 0x00000100
 #define CLONE_VFORK 0x00004000
+#define CLONE_PARENT_SETTID 0x00100000
 #define CLONE_NEWCGROUP 0x02000000
 #define CLONE_NEWNET 0x40000000
 #define CLONE_NEWUSER 0x10000000
@@ -735,14 +739,19 @@ static void fix_strv(u64 off) {
 }
 
 /* blob: see mount-plan.ts / spawn.ts encodeBlob. Returns the child's host pid or -errno. */
-int berth_spawn(const char *blob, int len) {
-  int pid;
+static int load_blob(const char *blob, int len) {
   if (len > (int)sizeof arena) return -7; /* E2BIG */
   memcpy(arena, blob, len);
   H = (u64 *)arena;
   fix_strv(H[H_ARGV]);
   fix_strv(H[H_ENVP]);
   fix_strv(H[H_CGTASKS]);
+  return 0;
+}
+
+/* clone the loaded plan's child; ptid (vfork only): where the kernel publishes its pid before it runs */
+static int spawn_loaded(volatile int *ptid) {
+  int pid;
   cg_join_v2 = 0;
 #if !defined(__x86_64__)
   H[H_VFORK] = 0;   /* no clone3 trampoline here: the fork-like clone below */
@@ -759,6 +768,8 @@ int berth_spawn(const char *blob, int len) {
     sigprocmask(0 /* SIG_BLOCK */, all, vfork_mask);
     for (k = 0; k < 11; k++) args[k] = 0;
     args[0] = (H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | CLONE_VM | CLONE_VFORK | ((int)H[H_CGFD] >= 0 ? CLONE_INTO_CGROUP : 0);
+    if (ptid) args[0] |= CLONE_PARENT_SETTID;
+    args[3] = (u64)ptid;                              /* parent_tid */
     args[4] = SIGCHLD;                                /* exit_signal */
     args[5] = (u64)stack;                             /* stack, stack_size */
     args[6] = sizeof stack;
@@ -767,7 +778,7 @@ int berth_spawn(const char *blob, int len) {
     k = pid < 0 ? -pid : 0;
     if (pid < 0 && (k == ENOSYS || k == E2BIG || k == EINVAL)) {
       cg_join_v2 = 1;
-      pid = clone(main_child, stack + sizeof stack, (int)(H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | CLONE_VM | CLONE_VFORK | SIGCHLD, 0);
+      pid = clone(main_child, stack + sizeof stack, (int)(H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | CLONE_VM | CLONE_VFORK | (ptid ? CLONE_PARENT_SETTID : 0) | SIGCHLD, 0, ptid);
       k = pid < 0 ? *__errno_location() : 0;
     }
     sigprocmask(2 /* SIG_SETMASK */, vfork_mask, 0);
@@ -794,6 +805,52 @@ int berth_spawn(const char *blob, int len) {
   pid = clone(main_child, stack + sizeof stack, (int)(H[H_CLONE] & ~(u64)CLONE_NEWCGROUP) | SIGCHLD, 0);
   if (pid < 0) return -*__errno_location();
   return pid;
+}
+
+int berth_spawn(const char *blob, int len) {
+  int r = load_blob(blob, len);
+  return r ? r : spawn_loaded(0);
+}
+
+/* ---- a vfork clone from a thread of its own: the child borrows this process's memory (no fork cost)
+ * while the JS thread goes on to do the parent's part (the network) during the child's set-up. The
+ * child waits on the sync pipe before its exec; this thread waits for the exec. One at a time. */
+static volatile int bg_pid;    /* the child's pid once cloned (CLONE_PARENT_SETTID), or the clone's -errno */
+static volatile int bg_done;
+static int bg_result;
+static u64 bg_thread;
+
+static void *bg_main(void *unused) {
+  int r = spawn_loaded(H[H_VFORK] ? &bg_pid : 0);
+  bg_result = r;
+  bg_pid = r;
+  bg_done = 1;
+  return 0;
+}
+
+int berth_spawn_bg(const char *blob, int len) {
+  int r = load_blob(blob, len);
+  if (r) return r;
+  bg_pid = 0;
+  bg_done = 0;
+  r = pthread_create(&bg_thread, 0, bg_main, 0);
+  return r ? -r : 0;
+}
+
+/* the child's pid as soon as it exists, or the clone's -errno */
+int berth_spawn_bg_pid(void) {
+  struct { long s, ns; } ts = { 0, 20000 };
+  for (;;) {
+    int p = bg_pid;
+    if (p > 0 || bg_done) return bg_done ? bg_result : p;
+    nanosleep(&ts, 0);
+  }
+}
+
+/* wait until the clone has returned (the child exec'd or exited) and the thread is gone: the clone's result */
+int berth_spawn_bg_join(void) {
+  pthread_join(bg_thread, 0);
+  return bg_result;
 }
 
 /* raw wait status; -1 while running (nohang); -1000-errno on error */

@@ -30,6 +30,9 @@ import shimPath from "./shim.c" with { type: "file" };
 const SYMBOLS = {
   berth_spawn: { args: [T.ptr, T.i32], returns: T.i32 },
   berth_wait: { args: [T.i32, T.i32], returns: T.i32 },
+  berth_spawn_bg: { args: [T.ptr, T.i32], returns: T.i32 },
+  berth_spawn_bg_pid: { args: [], returns: T.i32 },
+  berth_spawn_bg_join: { args: [], returns: T.i32 },
 } as const;
 
 type Shim = ReturnType<typeof cc<typeof SYMBOLS>>["symbols"];

@@ -305,14 +305,19 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   // this thread waits (shim.c H_VFORK): no page tables copied, none torn down at the child's execve,
   // no copy-on-write faults here afterwards (1.3–1.8 ms of a `run`). Else it waits on the sync pipe
   // for the hook. Not for --init, whose reaper (the child) never execs
-  const vfork = !o.beforeStart && (plan.execFifoFd ?? -1) < 0 && !(plan.cloneFlags & CLONE_NEWUSER) && !plan.init && borrowMemory;
+  const borrow = (plan.execFifoFd ?? -1) < 0 && !(plan.cloneFlags & CLONE_NEWUSER) && !plan.init && borrowMemory;
+  const vfork = borrow && !o.beforeStart;
+  // with a hook (the network): the same clone from a thread of the shim's, so this thread wires the
+  // network while the child mounts, and the child waits for it before its exec (not into another pid
+  // namespace: that is this thread's setting)
+  const vforkBg = borrow && !!o.beforeStart && !!plan.lateSync && o.pidNs === undefined;
   const [syncR, syncW] = vfork ? [-1, -1] : pipe2(O_CLOEXEC);
   const [errR, errW] = pipe2(O_CLOEXEC);
   let pid: number;
   try {
     const blob = encodePlan({
       ...plan,
-      vfork,
+      vfork: vfork || vforkBg,
       syncFd: syncR,
       errFd: errW,
       cgroupTasks: join.tasks,
@@ -332,6 +337,10 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
       } finally {
         closeSync(own);
       }
+    } else if (vforkBg) {
+      pid = shim.berth_spawn_bg(blob, blob.length);
+      if (pid === 0) pid = shim.berth_spawn_bg_pid();
+      if (pid < 0) shim.berth_spawn_bg_join();
     } else {
       pid = shim.berth_spawn(blob, blob.length);
     }
@@ -340,7 +349,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     closeFd(errW);
     if (cgroupFd >= 0) closeSync(cgroupFd);
   }
-  mark(vfork ? "runtime: cloned, exec'd (vfork)" : "runtime: cloned");
+  mark(vfork ? "runtime: cloned, exec'd (vfork)" : vforkBg ? "runtime: cloned (vfork, thread)" : "runtime: cloned");
   if (pid < 0) {
     closeFd(syncW);
     closeFd(errR);
@@ -357,6 +366,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     }
   } catch (e) {
     kill(pid, 9);
+    if (vforkBg) shim.berth_spawn_bg_join();
     shim.berth_wait(pid, 0);
     // a late-sync child may have failed its own set-up first (and the hook then, finding it gone): its
     // error is the one to report. Reaped, it holds no end of the pipe: EOF comes at once
@@ -380,7 +390,8 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     }
   }
   // a vfork clone returns once the child has exec'd or exited: its message (or EOF) is there already
-  const msg = vfork ? readMessageNow(errR) : await readMessage(errR);
+  if (vforkBg) shim.berth_spawn_bg_join(); // the child's exec (or exit): a few syscalls after the sync
+  const msg = vfork || vforkBg ? readMessageNow(errR) : await readMessage(errR);
   closeFd(errR);
   mark("runtime: mounts applied, exec'd");
   // {0,0,0}: an OCI container set up and parked before execve (shim.c park)

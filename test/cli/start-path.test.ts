@@ -38,11 +38,20 @@ describe.skipIf(!rootEnabled)("run's start path", () => {
       // --init's reaper never execs: it cannot borrow the memory of a berth that must go on
       expect(r.stderr).toContain(init.length ? "runtime: cloned\n" : "runtime: cloned, exec'd (vfork)");
     }
+    // on the default bridge the child borrows the memory from a thread of the shim's, so this process
+    // wires the veth meanwhile; the container sees its address and route
+    const br = await run(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0 | wc -l; ip route | grep -c '^default via'"], {
+      env: { BERTH_TRACE: "1" },
+    });
+    expect(br).toMatchObject({ exitCode: 0, stdout: "1\n1\n" });
+    expect(br.stderr).toContain("runtime: cloned (vfork, thread)");
     // a failed exec and a failed set-up step still come back as docker's errors
     const bad = await run(["run", "--rm", "--network", "none", "busybox", "/no/such"]);
     expect(bad.exitCode).toBe(127);
     expect(bad.stderr).toContain('exec: "/no/such": stat /no/such: no such file or directory');
     const cwd = await run(["run", "--rm", "--network", "none", "-w", "/etc/passwd", "busybox", "true"]);
     expect(cwd).toMatchObject({ exitCode: 125, stderr: expect.stringContaining("chdir: Not a directory") });
+    const cwdBr = await run(["run", "--rm", "-w", "/etc/passwd", "busybox", "true"]);
+    expect(cwdBr).toMatchObject({ exitCode: 125, stderr: expect.stringContaining("chdir: Not a directory") });
   });
 });
