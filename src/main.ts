@@ -201,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
     daemonConfigFile: String(g.flags["config-file"] || "") || undefined,
     engine: () =>
       (enginePromise ??= import("./engine/index.ts")
-        .then((m) => (m.useChildSignal(childSignal), m))
+        .then((m) => (mark("engine module loaded"), m.useChildSignal(childSignal), m))
         .then((m) => m.openEngine({ ...settings, network: { ...daemonNetwork(daemon), ...m.networkSettingsFrom(env) }, self: selfCommand(env) }))
         .catch((e) => {
           throw rootDenied(e, root) ?? e;

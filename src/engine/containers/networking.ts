@@ -200,14 +200,14 @@ function addressOn(nets: NetworkService, network: string, id: string): string | 
 
 /**
  * A bridge-mode start's network work that needs no process, done before the clone: leftovers of a
- * crashed earlier start detached, then every network's endpoint prepared (primary first, so it gets
+ * crashed earlier start detached (`fresh`: none can exist, the container was created by this process), then every network's endpoint prepared (primary first, so it gets
  * eth0 and the default route): address recorded, bridge and NAT made sure of. The child's mounts then
  * overlap the joins in wire(). On error what was prepared is undone; prepared endpoints of a start
  * that fails later go with its detachNetworks (afterExit).
  */
-export function prepareWire(nets: NetworkService, cfg: ContainerConfigFile): PreparedEndpoint[] {
+export function prepareWire(nets: NetworkService, cfg: ContainerConfigFile, o: { fresh?: boolean } = {}): PreparedEndpoint[] {
   const id = cfg.Id;
-  detachAll(nets, id); // leftovers of a crashed earlier start
+  if (!o.fresh) detachAll(nets, id); // leftovers of a crashed earlier start
   mark("net: leftovers detached");
   const prepared: PreparedEndpoint[] = [];
   try {

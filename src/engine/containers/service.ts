@@ -117,6 +117,7 @@ export class ContainerService {
       // main.ts says how berth runs itself; the monitor also gets the network settings back in its environment
       self: opts.self ?? (opts.network?.self ? fromCommand(opts.network.self, () => svc.networks.childEnv()) : currentProcess()),
       relays: new Map(),
+      createdHere: new Set(),
       isKnownContainer: (id) => this.isKnownContainer(id),
     };
   }

@@ -165,6 +165,7 @@ export async function createRecord(
     clearCreatorMark(d.root, id);
     ev(d, "create", cfg);
     undo.commit();
+    d.createdHere.add(id);
     return { Id: id, Warnings: [] };
   } catch (e) {
     throw await undo.rollback(e);

@@ -54,6 +54,9 @@ export interface ContainerDeps {
   readonly attachDir: string;
   /** the 127.0.0.11 relays this process serves, by container */
   readonly relays: Map<string, () => void>;
+  /** containers this process created and has not started yet (run's create + start): no earlier start
+   * of theirs can have left endpoints on a network */
+  readonly createdHere: Set<string>;
   /** for stale-record reclaiming: is `id` a container (or one being created right now)? */
   isKnownContainer(id: string): boolean;
 }

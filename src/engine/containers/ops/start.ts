@@ -113,7 +113,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
     const links = linkedContainers(d, cfg);
     linkEnv = links.env;
     // the address, bridge and NAT now; the veths once the child exists (its mounts overlap them)
-    const prepared = netw.prepareWire(d.networks, cfg);
+    const prepared = netw.prepareWire(d.networks, cfg, { fresh: d.createdHere.delete(cfg.Id) });
     beforeStart = async (pid) => {
       const w = await netw.wire(d.networks, cfg, pid, links.hosts, prepared, { relayFd: o.nativeRelay });
       if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
