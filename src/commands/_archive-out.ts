@@ -3,7 +3,7 @@
  * does), or a file written atomically — a temp file beside the target, fsynced and renamed over it
  * only when complete (docker's atomicwriter), removed on failure.
  */
-import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
 
@@ -24,6 +24,28 @@ export async function writeFd(fd: number, chunk: Uint8Array): Promise<void> {
       await Bun.sleep(1);
     }
   }
+}
+
+/**
+ * What `path` is when it exists and is not a regular file, in docker's CLI words ("a character device
+ * file", "a directory"…); undefined for a regular file or nothing. `lstat`: a symbolic link is itself
+ * the answer (save/export); else it is followed (cp).
+ */
+export function nonRegularKind(path: string, how: "lstat" | "stat"): string | undefined {
+  let st: import("node:fs").Stats;
+  try {
+    st = how === "lstat" ? lstatSync(path) : statSync(path);
+  } catch {
+    return undefined; // nothing there (or unreadable: the write reports it)
+  }
+  if (st.isFile()) return undefined;
+  if (st.isSymbolicLink()) return "a symbolic link directly";
+  if (st.isDirectory()) return "a directory";
+  if (st.isCharacterDevice()) return "a character device file";
+  if (st.isBlockDevice()) return "a block device file";
+  if (st.isFIFO()) return "a named pipe (FIFO)";
+  if (st.isSocket()) return "a socket";
+  return "an irregular file";
 }
 
 /**
@@ -50,6 +72,10 @@ export async function writeArchive(
   // docker's ValidateOutputPath wording, before anything is written
   if (!existsSync(dirname(target)))
     throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`);
+  // the temp file is renamed over the target: anything but a regular file is refused, as docker's CLI
+  // does (`save -o /dev/null` as root would otherwise replace the host's /dev/null with the archive)
+  const kind = nonRegularKind(target, "lstat");
+  if (kind) throw new EngineError("invalid_argument", `failed to ${what}: cannot write to ${kind}`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd = -1;
   try {

@@ -3,7 +3,7 @@ import { defineBerthCommand } from "./_command.ts";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
-import { brokenPipe, writeFd } from "./_archive-out.ts";
+import { brokenPipe, nonRegularKind, writeFd } from "./_archive-out.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -41,6 +41,10 @@ export default defineBerthCommand({
       if (b.path !== "-") {
         const dir = dirname(resolve(b.path));
         if (!existsSync(dir)) throw new EngineError("invalid_argument", `invalid output path: directory ${JSON.stringify(dir)} does not exist`);
+        // a device is refused, as docker's CLI does: the copy would replace it (as root, the host's /dev/null)
+        const kind = nonRegularKind(b.path, "stat");
+        if (kind?.endsWith("device file"))
+          throw new EngineError("invalid_argument", `invalid output path: ${JSON.stringify(b.path)} must be a directory or a regular file: got a device`);
       }
       try {
         await svc.copyFrom(svc.resolve(a.ctr), a.path, b.path, (chunk) => writeFd(1, chunk), !!flags["follow-link"]);

@@ -4,7 +4,8 @@
  * and cgroups. Every container is removed; `system check` must be clean at the end.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { berthArgv, type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
@@ -153,5 +154,42 @@ describe.skipIf(!rootEnabled)("diff, commit, export, history", () => {
     expect((await run(["export", "-o", join(root, "x.tar"), `nope-${sfx}`])).exitCode).not.toBe(0);
     const chk = await run(["system", "check"]);
     expect(chk).toMatchObject({ exitCode: 0 });
+  });
+
+  test("-o and cp's destination never replace a device, pipe, directory or link (as root: the host's /dev/null)", async () => {
+    const name = `o-${sfx}`;
+    ok(await run(["create", "--name", name, "--network", "none", "busybox", "true"]));
+    const dir = join(root, `targets-${sfx}`);
+    mkdirSync(dir);
+    const dev = join(dir, "null"); // a null device of the test's own, as /dev/null is
+    execFileSync("mknod", ["-m", "666", dev, "c", "1", "3"]);
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const link = join(dir, "link");
+    symlinkSync(dev, link);
+    const cases: [string, string][] = [
+      [dev, "a character device file"],
+      [fifo, "a named pipe (FIFO)"],
+      [dir, "a directory"],
+      [link, "a symbolic link directly"],
+    ];
+    for (const [target, kind] of cases) {
+      // docker 28's CLI words, exit 1
+      expect(await run(["export", "-o", target, name])).toMatchObject({ exitCode: 1, stderr: `berth: failed to export container: cannot write to ${kind}\n` });
+      expect(await run(["save", "-o", target, "busybox"])).toMatchObject({ exitCode: 1, stderr: `berth: failed to save image: cannot write to ${kind}\n` });
+    }
+    for (const target of [dev, link]) {
+      const r = await run(["cp", `${name}:/etc/passwd`, target]);
+      expect(r).toMatchObject({
+        exitCode: 1,
+        stderr: `berth: invalid output path: ${JSON.stringify(target)} must be a directory or a regular file: got a device\n`,
+      });
+    }
+    expect(statSync(dev).isCharacterDevice()).toBe(true);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["fifo", "link", "null"]); // no temp file left
+    ok(await run(["rm", name]));
+    rmSync(dir, { recursive: true });
   });
 });
