@@ -32,7 +32,8 @@
  * DROP) still drops berth's forwarded packets — an accept in our table cannot override another base
  * chain. berth does not edit foreign rules.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { EngineError, SyscallError } from "../lib/errors.ts";
 import {
   NETLINK_NETFILTER,
@@ -71,11 +72,23 @@ const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
 const RTN_LOCAL = 2;
 const IPPROTO = { tcp: 6, udp: 17 } as const;
 
-/** fail early when the kernel has no nf_tables (module missing, or no CAP_NET_ADMIN) */
+/** where a successful check is remembered until the next boot (tmpfs, root only) */
+const NETFILTER_SEEN = "/run/berth/nf_tables-answered";
+
+/**
+ * fail early when the kernel has no nf_tables (module missing, or no CAP_NET_ADMIN). Once it has
+ * answered, a marker on /run says so until the next boot: every `create` need not ask again (a module
+ * unloaded later still fails the start, in ensureNat)
+ */
 export function checkNetfilter(): void {
+  if (existsSync(NETFILTER_SEEN)) return;
   try {
     using s = new NetlinkSocket(NETLINK_NETFILTER);
     nftChainExists(s, NFPROTO_IPV4, DEFAULT_TABLE, "prerouting");
+    try {
+      mkdirSync(dirname(NETFILTER_SEEN), { recursive: true, mode: 0o700 });
+      closeSync(openSync(NETFILTER_SEEN, "w", 0o600));
+    } catch {} // a shortcut only: the next create asks the kernel again
   } catch (e) {
     throw new EngineError("unavailable", `bridge networking needs nf_tables: ${e instanceof Error ? e.message : String(e)}`, {
       cause: e,
