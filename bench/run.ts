@@ -159,6 +159,8 @@ const berthTable = process.env.BERTH_NFT_TABLE || "berth";
 // berth's parent cgroups stay once made (as docker's do): the bench removes those it made
 const cgroupParents = new Set(berthCgroupParents());
 const hadBridge = Bun.spawnSync(["ip", "link", "show", berthBridge], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+// podman's default network: its bridge (10.88.0.1/16) stays once a bridged `podman run` made it
+const hadPodmanBridge = existsSync("/sys/class/net/cni-podman0") || existsSync("/sys/class/net/podman0");
 const hadTable = Bun.spawnSync(["nft", "list", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 let stopping = false;
 const stopAll = async () => {
@@ -354,6 +356,7 @@ try {
   removeNewCgroupParents(cgroupParents);
   if (!hadBridge) Bun.spawnSync(["ip", "link", "del", berthBridge], { stdout: "ignore", stderr: "ignore" });
   if (!hadTable) Bun.spawnSync(["nft", "delete", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" });
+  if (!hadPodmanBridge) for (const l of ["cni-podman0", "podman0"]) Bun.spawnSync(["ip", "link", "del", l], { stdout: "ignore", stderr: "ignore" });
 }
 
 // ---------------------------------------------------------------- output

@@ -5,6 +5,7 @@
  * the last test: the suite leaves no link, address or firewall table behind, and never touches a
  * berth0 that real containers on this host may be using. Tests that need their own set them explicitly.
  */
+import { freeSubnets } from "./helpers/subnets.ts";
 import { afterAll } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -45,7 +46,7 @@ if (rootEnabled && !process.env.BERTH_BRIDGE) {
   const table = `berth_t${tag}`;
   process.env.BERTH_BRIDGE = bridge;
   process.env.BERTH_NFT_TABLE = table;
-  process.env.BERTH_BIP = freeSubnet();
+  process.env.BERTH_BIP = freeSubnets(1, [50, 100])[0];
   const parents = new Set(berthCgroupParents());
   afterAll(() => {
     removeNewCgroupParents(parents);
@@ -53,13 +54,4 @@ if (rootEnabled && !process.env.BERTH_BRIDGE) {
     Bun.spawnSync(["nft", "delete", "table", "ip", table], { stderr: "ignore" });
     if (existsSync(`/run/berth/net/${bridge}`)) rmSync(`/run/berth/net/${bridge}`, { recursive: true, force: true });
   });
-}
-
-/** a /24 in 10.50.0.0–10.99.255.0 that no host address or route touches (random: parallel runs differ) */
-function freeSubnet(): string {
-  const used = Bun.spawnSync(["ip", "-4", "-o", "addr"]).stdout.toString() + Bun.spawnSync(["ip", "-4", "route"]).stdout.toString();
-  for (;;) {
-    const s = `10.${50 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}.`;
-    if (!used.includes(s)) return `${s}0/24`;
-  }
 }

@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { berth as berthRaw, importBusybox, tempRoot, waitUntil, type CliResult } from "../helpers/cli.ts";
+import { freeSubnets } from "../helpers/subnets.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
 const tag = randomBytes(3).toString("hex");
@@ -23,18 +24,6 @@ const TABLE = `berth_n${tag}`;
 const tr = rootEnabled ? tempRoot("net") : undefined;
 const root = tr?.path ?? "/nonexistent";
 
-/** three free /24s in 10.0.0.0/8 that no host route or address touches (random, so parallel runs differ) */
-function freeSubnets(n: number): string[] {
-  const used = Bun.spawnSync(["ip", "-4", "-o", "addr"]).stdout.toString() + Bun.spawnSync(["ip", "-4", "route"]).stdout.toString();
-  const out: string[] = [];
-  while (out.length < n) {
-    const b = 100 + Math.floor(Math.random() * 150),
-      c = Math.floor(Math.random() * 250);
-    const s = `10.${b}.${c}.`;
-    if (!used.includes(s) && !out.some((o) => o.startsWith(s))) out.push(`${s}0/24`);
-  }
-  return out;
-}
 const [BIP, NET1, NET2, NATNET] = rootEnabled ? freeSubnets(4) : ["", "", "", ""];
 const env = { BERTH_BRIDGE: BRIDGE, BERTH_BIP: BIP!, BERTH_NFT_TABLE: TABLE };
 

@@ -9,20 +9,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
+import { freeSubnets } from "../helpers/subnets.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
-/** two free /24s in 10.0.0.0/8 that no host route or address touches (random, so parallel runs differ) */
-function freeSubnets(n: number): string[] {
-  const used = Bun.spawnSync(["ip", "-4", "-o", "addr"]).stdout.toString() + Bun.spawnSync(["ip", "-4", "route"]).stdout.toString();
-  const out: string[] = [];
-  while (out.length < n) {
-    const s = `10.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 250)}.`;
-    if (!used.includes(s) && !out.some((o) => o.startsWith(s))) out.push(s);
-  }
-  return out;
-}
 const tag = Math.random().toString(16).slice(2, 8);
-const SUBNETS = rootEnabled ? freeSubnets(3) : ["", "", ""];
+const SUBNETS = rootEnabled ? freeSubnets(3).map((c) => c.slice(0, -4)) : ["", "", ""];
 // a bridge and nftables table of its own: never the host's default ones
 const env = { BERTH_BRIDGE: `bm${tag}`, BERTH_BIP: `${SUBNETS[2]}0/24`, BERTH_NFT_TABLE: `berth_m${tag}` };
 const { root, run } = busyboxRoot("native-mon", { env });
