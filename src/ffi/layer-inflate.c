@@ -60,6 +60,32 @@ static void isal_load(void) {
 	isal_inflate_fn = (int (*)(struct inflate_state *))f;
 }
 
+/*
+ * A gzip member's header is parsed here, byte by byte, and ISA-L gets the deflate data and the trailer
+ * (ISAL_GZIP_NO_HDR_VER: it checks the trailer's CRC-32 and length, and leaves the bytes after it,
+ * the next member's, unread). ISA-L 2.30's own header parsing (ISAL_GZIP) checks a header CRC (FHCRC)
+ * over the bytes of one call only, so a header split across two reads failed; it is not checked
+ * here, as libz with inflateValidate(0) does not either.
+ */
+enum { H_FIXED, H_XLEN, H_EXTRA, H_NAME, H_COMMENT, H_HCRC, H_BODY };
+
+/* the header field after `after`, by the flags byte (RFC 1952: extra, name, comment, header CRC) */
+static int next_field(uint8_t f, int after) {
+	if (after < H_XLEN && (f & 4)) return H_XLEN;
+	if (after < H_NAME && (f & 8)) return H_NAME;
+	if (after < H_COMMENT && (f & 16)) return H_COMMENT;
+	if (after < H_HCRC && (f & 2)) return H_HCRC;
+	return H_BODY;
+}
+
+/* a fresh member: isal_inflate_init leaves some of the state as it was, so all of it is zeroed */
+static void isal_start(struct inflate_state *z, int *hst) {
+	memset(z, 0, sizeof *z);
+	isal_init_fn(z);
+	z->crc_flag = ISAL_GZIP_NO_HDR_VER;
+	*hst = H_FIXED;
+}
+
 static const char *isal_message(int rc) {
 	switch (rc) {
 	case ISAL_INVALID_BLOCK: return "gzip: invalid block type";
@@ -237,6 +263,9 @@ typedef struct {
 	z_stream z;
 #ifdef HAVE_ISAL
 	struct inflate_state *is; /* set: this stream inflates with ISA-L (~85 KiB), z is unused */
+	int hst;                  /* where in the member's header (H_*; H_BODY: ISA-L's turn) */
+	uint32_t hn, xlen;        /* bytes of the current header field seen; FEXTRA's length */
+	uint8_t flags;            /* the header's flags byte */
 #endif
 	pthread_t th;
 } li_t;
@@ -250,6 +279,43 @@ static void fail(li_t *p, const char *msg) {
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
+
+#ifdef HAVE_ISAL
+/* parse what `in[0..a)` holds of a member's header; returns the bytes taken, *err set on a bad one */
+static uint64_t member_header(li_t *p, const uint8_t *in, uint64_t a, const char **err) {
+	uint64_t i = 0;
+	while (i < a && p->hst != H_BODY) {
+		uint8_t c = in[i++];
+		switch (p->hst) {
+		case H_FIXED: /* magic, method, flags, mtime, xfl, os */
+			p->hn++;
+			if ((p->hn == 1 && c != 0x1f) || (p->hn == 2 && c != 0x8b)) return *err = "gzip: incorrect header check", i;
+			if (p->hn == 3 && c != 8) return *err = "gzip: unknown compression method", i;
+			if (p->hn == 4) {
+				if (c & 0xe0) return *err = "gzip: unknown header flags set", i;
+				p->flags = c;
+			}
+			if (p->hn == 10) p->hn = 0, p->xlen = 0, p->hst = next_field(p->flags, H_FIXED);
+			break;
+		case H_XLEN:
+			p->xlen |= (uint32_t)c << (8 * p->hn++);
+			if (p->hn == 2) p->hn = 0, p->hst = p->xlen ? H_EXTRA : next_field(p->flags, H_EXTRA);
+			break;
+		case H_EXTRA:
+			if (++p->hn == p->xlen) p->hn = 0, p->hst = next_field(p->flags, H_EXTRA);
+			break;
+		case H_NAME:
+		case H_COMMENT:
+			if (c == 0) p->hst = next_field(p->flags, p->hst);
+			break;
+		case H_HCRC:
+			if (++p->hn == 2) p->hn = 0, p->hst = H_BODY;
+			break;
+		}
+	}
+	return i;
+}
+#endif
 
 static void *run(void *arg) {
 	li_t *p = arg;
@@ -331,7 +397,7 @@ static void *run(void *arg) {
 		if (s > STEP) s = STEP;
 		if (between && a > 0) {
 #ifdef HAVE_ISAL
-			if (p->is) isal_init_fn(p->is), p->is->crc_flag = ISAL_GZIP;
+			if (p->is) isal_start(p->is, &p->hst);
 			else
 #endif
 			if (inflateReset(&p->z) != Z_OK) return fail(p, "zlib: inflateReset failed"), (void *)0;
@@ -340,7 +406,13 @@ static void *run(void *arg) {
 		if (a > 0) started = 1;
 		uint64_t consumed, produced;
 #ifdef HAVE_ISAL
-		if (p->is) {
+		if (p->is && p->hst != H_BODY) {
+			const char *e = 0;
+			consumed = member_header(p, in_ptr, a, &e);
+			if (e) return fail(p, e), (void *)0;
+			produced = 0;
+			pending = 0;
+		} else if (p->is) {
 			struct inflate_state *z = p->is;
 			z->next_in = (uint8_t *)in_ptr;
 			z->avail_in = (uint32_t)a;
@@ -352,7 +424,7 @@ static void *run(void *arg) {
 			produced = s - z->avail_out;
 			pending = z->avail_out == 0;
 			/* a member is over once its trailer is read and its output all handed out; the bytes
-			 * after it (the next member) are left in next_in */
+			 * after it (the next member's header) are left in next_in */
 			if (z->block_state == ISAL_BLOCK_FINISH && !pending) between = 1;
 		} else
 #endif
@@ -416,8 +488,7 @@ static void *open_common(int fd, uint8_t *in, uint64_t in_cap, uint8_t *out, uin
 			free(p);
 			return 0;
 		}
-		isal_init_fn(p->is);
-		p->is->crc_flag = ISAL_GZIP; /* parse the gzip header, check the trailer */
+		isal_start(p->is, &p->hst);
 	} else
 #endif
 	{

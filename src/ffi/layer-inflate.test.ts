@@ -97,6 +97,20 @@ describe.each(engines)("LayerInflate (native thread, %s)", (engine) => {
     }
   });
 
+  test("a header with every optional field (extra, name, comment, header CRC) is skipped", async () => {
+    const gz = gzipSync(plain);
+    const extra = Buffer.from([4, 0, 0x42, 0x43, 0, 0]); // XLEN 4: one subfield "BC" of length 0
+    const head = Buffer.concat([gz.subarray(0, 10), extra, Buffer.from("layer.tar\0a comment\0")]);
+    head[3] = 0x04 | 0x08 | 0x10 | 0x02; // FEXTRA FNAME FCOMMENT FHCRC
+    const hcrc = Bun.hash.crc32(head) & 0xffff;
+    const all = Buffer.concat([head, Buffer.from([hcrc & 0xff, hcrc >> 8]), gz.subarray(10)]);
+    for (const step of [1, 3, 1000]) {
+      const { out, diffId } = await run(all, step);
+      expect(Buffer.compare(out, plain)).toBe(0);
+      expect(diffId).toBe(sha(plain));
+    }
+  });
+
   test("bytes after the last member that are no gzip member fail", async () => {
     await expect(run(Buffer.concat([gzipSync(plain), Buffer.from("garbage!!garbage!!")]), 1000)).rejects.toThrow(/^gzip: /);
   });
