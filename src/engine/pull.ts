@@ -58,7 +58,7 @@ import {
 } from "./_layer-stream.ts";
 import { closeSync, constants, openSync } from "node:fs";
 import { startWriteback } from "../ffi/cow-fs.ts";
-import { syncfsOffThread } from "../ffi/layer-inflate.ts";
+import { inflateEngine, syncfsOffThread } from "../ffi/layer-inflate.ts";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -360,7 +360,7 @@ async function fetchLayers(
         freeChunks: body !== undefined,
       });
       if (body && lane.offThread) body.freed = true;
-      mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
+      mark(`pull: layer ${i} inflating ${lane.offThread ? `on a native thread (${inflateEngine()})` : "here"}`);
       const stats = await images.snapshots.applyLayer(
         key,
         pacedRecords(readTar(lane.chunks), lane.turn),

@@ -103,10 +103,10 @@ static const char *isal_message(int rc) {
 /* 1: new streams inflate with ISA-L when it loads; 0: with libz (li_engine, tests and comparisons) */
 static int want_isal = 1;
 
-/* choose the engine of the streams opened from now on (1 ISA-L if there, 0 libz); returns the one
- * they get: 1 ISA-L, 0 libz */
+/* choose the engine of the streams opened from now on (1 ISA-L if there, 0 libz, -1 as it is);
+ * returns the one they get: 1 ISA-L, 0 libz */
 int li_engine(int isal) {
-	want_isal = isal != 0;
+	if (isal >= 0) want_isal = isal != 0;
 #ifdef HAVE_ISAL
 	if (!want_isal) return 0;
 	pthread_once(&isal_once, isal_load);

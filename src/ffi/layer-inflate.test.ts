@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
-import { LayerInflate, layerInflateOrigin, useInflateEngine, usePortableSha } from "./layer-inflate.ts";
+import { inflateEngine, LayerInflate, layerInflateOrigin, useInflateEngine, usePortableSha } from "./layer-inflate.ts";
 import { EngineError } from "../lib/errors.ts";
 
 /** drive one LayerInflate to its end: feed `gz` in `step`-byte pieces, read everything out */
@@ -43,7 +43,10 @@ const engines = (["zlib", "isal"] as const).filter((e) => useInflateEngine(e) ==
 useInflateEngine("isal");
 
 describe.each(engines)("LayerInflate (native thread, %s)", (engine) => {
-  beforeAll(() => void useInflateEngine(engine));
+  beforeAll(() => {
+    useInflateEngine(engine);
+    expect(inflateEngine()).toBe(engine);
+  });
   afterAll(() => void useInflateEngine("isal"));
   const plain = new Uint8Array(300_000);
   for (let i = 0; i < plain.length; i++) plain[i] = ((i * 7919) % 251) ^ (i >> 9);

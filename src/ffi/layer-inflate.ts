@@ -103,6 +103,13 @@ export function useInflateEngine(want: "isal" | "zlib" = "isal"): "isal" | "zlib
   return l.li_engine(want === "isal" ? 1 : 0) === 1 ? "isal" : "zlib";
 }
 
+/** the engine the streams opened from now on get (useInflateEngine's answer, changing nothing) */
+export function inflateEngine(): "isal" | "zlib" | undefined {
+  const l = load();
+  if (!l) return undefined;
+  return l.li_engine(-1) === 1 ? "isal" : "zlib";
+}
+
 /** open threads: their rings must outlive them (see the module comment) */
 const live = new Set<LayerInflate>();
 
