@@ -197,9 +197,14 @@ export async function pullScenarios(o: PullBenchOptions): Promise<Scenario[]> {
       continue;
     }
     const root = join(o.work, `pull-root-${spec.id}`);
+    // each run starts with nothing dirty (an untimed sync after the removal), as row e's: otherwise
+    // the run before's writeback lands in the next one, in berth's syncfs of its layers above all
     const berth: Side = {
       engine: "berth",
-      prepare: () => void safeRm(root),
+      prepare: () => {
+        safeRm(root);
+        runCmd(["sync"]);
+      },
       op: () => runCmd([o.berthBin, "--root", root, "pull", "-q", img.ref], { timeoutMs: T, timeRss: true }),
       cleanup: () => void safeRm(root),
     };
@@ -207,7 +212,10 @@ export async function pullScenarios(o: PullBenchOptions): Promise<Scenario[]> {
     if (o.skopeo) {
       const peer: Side = {
         engine: "skopeo copy → dir:",
-        prepare: () => rmSync(dest, { recursive: true, force: true }),
+        prepare: () => {
+          rmSync(dest, { recursive: true, force: true });
+          runCmd(["sync"]);
+        },
         op: () => runCmd([o.skopeo!, "copy", "-q", "--src-tls-verify=false", `docker://${img.ref}`, `dir:${dest}`], { timeoutMs: T, timeRss: true }),
         cleanup: () => rmSync(dest, { recursive: true, force: true }),
       };

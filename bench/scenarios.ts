@@ -282,9 +282,17 @@ export function scenarioE(ctx: Ctx): Scenario {
   const n = ctx.heavyRuns;
   const T = 600_000;
   const root = join(ctx.work, "pull-root");
+  // Every tool's run starts with nothing dirty in the page cache (an untimed sync after its own
+  // cleanup), as row d's: otherwise the writeback of what the run before left (the previous tool's
+  // pull, its rmi) lands in the next run, and in berth's only syncfs of the layers, which flushes the
+  // whole filesystem, at whichever tool's cost comes after.
+  const clean = () => void runCmd(["sync"]);
   const berth: Side = {
     engine: "berth",
-    prepare: () => void safeRm(root),
+    prepare: () => {
+      safeRm(root);
+      clean();
+    },
     op: () => runCmd([ctx.berthBin, "--root", root, "pull", img], { timeoutMs: T, timeRss: true }),
     cleanup: () => void safeRm(root),
   };
@@ -297,7 +305,16 @@ export function scenarioE(ctx: Ctx): Scenario {
   const peers: { side: Side }[] = [];
   if (ctx.docker) {
     const d = ctx.docker;
-    peers.push({ side: dockerSide("docker pull", [d, "pull", "-q", img], { timeoutMs: T, rss: "inline", prepare: () => void runCmd([d, "rmi", "-f", img]) }) });
+    peers.push({
+      side: dockerSide("docker pull", [d, "pull", "-q", img], {
+        timeoutMs: T,
+        rss: "inline",
+        prepare: () => {
+          runCmd([d, "rmi", "-f", img]);
+          clean();
+        },
+      }),
+    });
   } else sc.absent("docker pull", ctx.dockerWhy);
   if (ctx.podman) {
     const p = ctx.podman;
@@ -305,7 +322,10 @@ export function scenarioE(ctx: Ctx): Scenario {
       side: side("podman pull", [p, "pull", "-q", "--tls-verify=false", img], {
         timeoutMs: T,
         rss: "inline",
-        prepare: () => void runCmd([p, "rmi", "-f", img]),
+        prepare: () => {
+          runCmd([p, "rmi", "-f", img]);
+          clean();
+        },
       }),
     });
   } else sc.absent("podman pull", ctx.podmanWhy);
@@ -315,7 +335,10 @@ export function scenarioE(ctx: Ctx): Scenario {
       side: side("skopeo copy → dir:", [ctx.skopeo, "copy", "-q", "--src-tls-verify=false", `docker://${img}`, `dir:${out}`], {
         timeoutMs: T,
         rss: "inline",
-        prepare: () => rmSync(out, { recursive: true, force: true }),
+        prepare: () => {
+          rmSync(out, { recursive: true, force: true });
+          clean();
+        },
         cleanup: () => rmSync(out, { recursive: true, force: true }),
       }),
     });

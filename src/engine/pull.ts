@@ -58,7 +58,7 @@ import {
 } from "./_layer-stream.ts";
 import { closeSync, constants, openSync } from "node:fs";
 import { startWriteback } from "../ffi/cow-fs.ts";
-import { syncfsOffThread } from "../ffi/layer-inflate.ts";
+import { inflateEngine, syncfsOffThread } from "../ffi/layer-inflate.ts";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -92,9 +92,9 @@ export interface PullOptions extends SessionOptions {
    * gzip inflate (tar/compress.ts inflateGzip): "libz" (default) or "native", Bun's zlib: 0.8 s less
    * CPU on that image (371 MB inflated in 0.67 s vs 1.22 s), but loading node:zlib and node:stream
    * costs ~9 MB of RSS, which puts a pull above the 64 MB bound (64–71 MB against 56–62 MB).
-   * "thread" (default where the native object is there, else "libz"): libz and the diffID's SHA-256
-   * on a native thread per layer (ffi/layer-inflate.ts), the JS thread left with HTTP, tar and the
-   * writes. With layers unpacked from their ingests as they download, measured on 2 quiet cores: the
+   * "thread" (default where the native object is there, else "libz"): the inflate (ISA-L's igzip
+   * where libisal.so.2 is there, else libz) and the diffID's SHA-256 on a native thread per layer
+   * (ffi/layer-inflate.ts), the JS thread left with HTTP, tar and the writes. With layers unpacked from their ingests as they download, measured on 2 quiet cores: the
    * 550 MB pull 3.9–4.4 s against 4.5–4.8 s with "libz", same peak RSS (bench/README.md, issue 13).
    */
   inflater?: "libz" | "native" | "thread";
@@ -360,7 +360,7 @@ async function fetchLayers(
         freeChunks: body !== undefined,
       });
       if (body && lane.offThread) body.freed = true;
-      mark(`pull: layer ${i} inflating ${lane.offThread ? "on a native thread" : "here"}`);
+      mark(`pull: layer ${i} inflating ${lane.offThread ? `on a native thread (${inflateEngine()})` : "here"}`);
       const stats = await images.snapshots.applyLayer(
         key,
         pacedRecords(readTar(lane.chunks), lane.turn),

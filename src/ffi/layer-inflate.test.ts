@@ -1,6 +1,6 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
-import { LayerInflate, layerInflateOrigin, usePortableSha } from "./layer-inflate.ts";
+import { inflateEngine, LayerInflate, layerInflateOrigin, useInflateEngine, usePortableSha } from "./layer-inflate.ts";
 import { EngineError } from "../lib/errors.ts";
 
 /** drive one LayerInflate to its end: feed `gz` in `step`-byte pieces, read everything out */
@@ -37,7 +37,17 @@ async function run(gz: Uint8Array, step: number, inSize = 4096, outSize = 8192):
 
 const sha = (b: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(b).digest("hex")}`;
 
-describe("LayerInflate (native thread)", () => {
+// every test runs with libz and, where the machine has libisal.so.2 (and the object was built with its
+// header), with ISA-L
+const engines = (["zlib", "isal"] as const).filter((e) => useInflateEngine(e) === e);
+useInflateEngine("isal");
+
+describe.each(engines)("LayerInflate (native thread, %s)", (engine) => {
+  beforeAll(() => {
+    useInflateEngine(engine);
+    expect(inflateEngine()).toBe(engine);
+  });
+  afterAll(() => void useInflateEngine("isal"));
   const plain = new Uint8Array(300_000);
   for (let i = 0; i < plain.length; i++) plain[i] = ((i * 7919) % 251) ^ (i >> 9);
 
@@ -67,13 +77,45 @@ describe("LayerInflate (native thread)", () => {
     expect(diffId).toBe(sha(plain.subarray(0, 50_000)));
   });
 
-  test("the trailer's CRC-32 and length are not checked (the caller checks the digests), but must be there", async () => {
+  test("the trailer must be there; its CRC-32 and length are checked by ISA-L, not by libz (the caller checks the digests)", async () => {
     const gz = Uint8Array.from(gzipSync(plain));
     for (let i = gz.length - 8; i < gz.length; i++) gz[i]! ^= 0xff;
-    const { out, diffId } = await run(gz, 1000);
-    expect(Buffer.compare(out, plain)).toBe(0);
-    expect(diffId).toBe(sha(plain));
+    if (engine === "zlib") {
+      const { out, diffId } = await run(gz, 1000);
+      expect(Buffer.compare(out, plain)).toBe(0);
+      expect(diffId).toBe(sha(plain));
+    } else await expect(run(gz, 1000)).rejects.toThrow("gzip: incorrect data check");
     await expect(run(gz.subarray(0, gz.length - 3), 1000)).rejects.toThrow("gzip: unexpected end of data (truncated stream)");
+  });
+
+  test("a member's end in every position of the input pieces, and a third member after it", async () => {
+    const a = gzipSync(plain.subarray(0, 70_000));
+    const b = gzipSync(plain.subarray(70_000, 70_001));
+    const c = gzipSync(plain.subarray(70_001, 140_000));
+    const all = Buffer.concat([a, b, c]);
+    for (const step of [1, 7, 8, 9, 4095, a.length - 1, a.length, a.length + 1]) {
+      const { out, diffId } = await run(all, step);
+      expect(Buffer.compare(out, plain.subarray(0, 140_000))).toBe(0);
+      expect(diffId).toBe(sha(plain.subarray(0, 140_000)));
+    }
+  });
+
+  test("a header with every optional field (extra, name, comment, header CRC) is skipped", async () => {
+    const gz = gzipSync(plain);
+    const extra = Buffer.from([4, 0, 0x42, 0x43, 0, 0]); // XLEN 4: one subfield "BC" of length 0
+    const head = Buffer.concat([gz.subarray(0, 10), extra, Buffer.from("layer.tar\0a comment\0")]);
+    head[3] = 0x04 | 0x08 | 0x10 | 0x02; // FEXTRA FNAME FCOMMENT FHCRC
+    const hcrc = Bun.hash.crc32(head) & 0xffff;
+    const all = Buffer.concat([head, Buffer.from([hcrc & 0xff, hcrc >> 8]), gz.subarray(10)]);
+    for (const step of [1, 3, 1000]) {
+      const { out, diffId } = await run(all, step);
+      expect(Buffer.compare(out, plain)).toBe(0);
+      expect(diffId).toBe(sha(plain));
+    }
+  });
+
+  test("bytes after the last member that are no gzip member fail", async () => {
+    await expect(run(Buffer.concat([gzipSync(plain), Buffer.from("garbage!!garbage!!")]), 1000)).rejects.toThrow(/^gzip: /);
   });
 
   test("corrupt, truncated and empty input fail with one-line messages", async () => {

@@ -15,8 +15,10 @@
  *  - neither (no compiler, no zlib.h): `LayerInflate.open` returns undefined and the caller keeps its
  *    JS inflate.
  *
- * The gzip CRC-32 is not computed (inflateValidate): a caller must check the compressed bytes' digest
- * and the diffID it gets from here, as pull does; a corrupt or cut-short stream still fails.
+ * The inflate is ISA-L's igzip when the machine has libisal.so.2 (optional: dlopen()ed by the C), else
+ * libz. With libz the gzip CRC-32 is not computed (inflateValidate); ISA-L checks it. Either way a
+ * caller must check the compressed bytes' digest and the diffID it gets from here, as pull does; a
+ * corrupt or cut-short stream fails.
  *
  * Memory rules (bun:ffi): the rings are JS ArrayBuffers the native thread reads and writes, so an
  * open LayerInflate is kept in `live` (never garbage) until end() has joined its thread.
@@ -40,6 +42,7 @@ const SYMBOLS = {
   li_status: { args: [T.ptr, T.ptr], returns: T.i32 },
   li_end: { args: [T.ptr], returns: T.void },
   li_portable_sha: { args: [T.i32], returns: T.void },
+  li_engine: { args: [T.i32], returns: T.i32 },
   li_syncfs_start: { args: [T.i32], returns: T.ptr },
   li_syncfs_poll: { args: [T.ptr], returns: T.i32 },
 } as const;
@@ -87,6 +90,24 @@ export function usePortableSha(on: boolean): boolean {
   if (!l) return false;
   l.li_portable_sha(on ? 1 : 0);
   return true;
+}
+
+/**
+ * Which inflate the streams opened from now on use: ISA-L's igzip where the object was built with its
+ * header and libisal.so.2 loads (`"isal"`, the default), else libz; `"zlib"` forces libz (tests, and
+ * comparisons). Returns the engine they get, or undefined without the native object.
+ */
+export function useInflateEngine(want: "isal" | "zlib" = "isal"): "isal" | "zlib" | undefined {
+  const l = load();
+  if (!l) return undefined;
+  return l.li_engine(want === "isal" ? 1 : 0) === 1 ? "isal" : "zlib";
+}
+
+/** the engine the streams opened from now on get (useInflateEngine's answer, changing nothing) */
+export function inflateEngine(): "isal" | "zlib" | undefined {
+  const l = load();
+  if (!l) return undefined;
+  return l.li_engine(-1) === 1 ? "isal" : "zlib";
 }
 
 /** open threads: their rings must outlive them (see the module comment) */
