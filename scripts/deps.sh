@@ -3,7 +3,8 @@
 # npm: Bun 1.4.4 from npm, the project's packages, and the Debian tools the tests use as independent
 # peers: GNU tar, busybox-static for the base image, skopeo and docker-registry for registry tests,
 # iproute2 to check netlink work from the outside, python3 for the pty driver, btrfs-progs for the
-# btrfs driver tests' loop-mounted filesystem; gcc to build the embedded shim and monitor; the docker
+# btrfs driver tests' loop-mounted filesystem; gcc to build the embedded shim and monitor, and
+# libisal-dev (ISA-L's header, and libisal2 that the pull's inflate loads when a machine has it); the docker
 # CLI and dockerd (docker.io), docker-py, docker-compose, curl, openssl, openssh-server and
 # systemd-socket-activate for the daemon and client tests; podman, conmon, crun, runc, containerd,
 # slirp4netns and uidmap for the OCI runtime tests. Services are not started here: each test starts the
@@ -15,7 +16,7 @@ if ! command -v bun >/dev/null || [ "$(bun --version)" != "1.4.4" ]; then
   npm install -g bun@1.4.4 >&2
 fi
 
-pkgs=(busybox-static tar gzip zstd libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs gcc libc6-dev zlib1g-dev docker.io systemd curl openssl python3-docker docker-compose openssh-server podman conmon crun runc containerd slirp4netns uidmap bsdutils)
+pkgs=(busybox-static tar gzip zstd libisal-dev libcap2-bin nftables skopeo docker-registry iproute2 python3 util-linux time btrfs-progs gcc libc6-dev zlib1g-dev docker.io systemd curl openssl python3-docker docker-compose openssh-server podman conmon crun runc containerd slirp4netns uidmap bsdutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
