@@ -295,7 +295,12 @@ export function forkForEveryStart(): void {
   borrowMemory = false;
 }
 
+/** a clone from the shim's thread whose child has not exec'd yet: it lives in this process's memory
+ * and reads the shim's plan and stack, so no other start may touch them until it is joined */
+let bgInFlight: Promise<void> | undefined;
+
 async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise<RunningContainer> {
+  while (bgInFlight) await bgInFlight;
   const shim = loadShim();
   mark("runtime: plan built");
   // the child joins the cgroup itself (shim.c cgroup_join): no global cgroup lock, no RCU wait here
@@ -311,6 +316,16 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   // network while the child mounts, and the child waits for it before its exec (not into another pid
   // namespace: that is this thread's setting)
   const vforkBg = borrow && !!o.beforeStart && !!plan.lateSync && o.pidNs === undefined;
+  let bgThread = false;
+  let releaseBg = () => {};
+  // the thread's clone has returned (the child exec'd or exited) and it is gone; idempotent
+  const joinBg = () => {
+    if (!vforkBg) return;
+    if (bgThread) shim.berth_spawn_bg_join();
+    bgThread = false;
+    bgInFlight = undefined;
+    releaseBg();
+  };
   const [syncR, syncW] = vfork ? [-1, -1] : pipe2(O_CLOEXEC);
   const [errR, errW] = pipe2(O_CLOEXEC);
   let pid: number;
@@ -338,9 +353,11 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
         closeSync(own);
       }
     } else if (vforkBg) {
+      bgInFlight = new Promise<void>((r) => (releaseBg = r));
       pid = shim.berth_spawn_bg(blob, blob.length);
-      if (pid === 0) pid = shim.berth_spawn_bg_pid();
-      if (pid < 0) shim.berth_spawn_bg_join();
+      bgThread = pid === 0;
+      if (bgThread) pid = shim.berth_spawn_bg_pid();
+      if (pid < 0) joinBg();
     } else {
       pid = shim.berth_spawn(blob, blob.length);
     }
@@ -366,7 +383,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     }
   } catch (e) {
     kill(pid, 9);
-    if (vforkBg) shim.berth_spawn_bg_join();
+    joinBg();
     shim.berth_wait(pid, 0);
     // a late-sync child may have failed its own set-up first (and the hook then, finding it gone): its
     // error is the one to report. Reaped, it holds no end of the pipe: EOF comes at once
@@ -384,13 +401,14 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
       o.whileStarting(pid, startTime);
     } catch (e) {
       kill(pid, 9);
+      joinBg();
       shim.berth_wait(pid, 0);
       closeFd(errR);
       throw e;
     }
   }
   // a vfork clone returns once the child has exec'd or exited: its message (or EOF) is there already
-  if (vforkBg) shim.berth_spawn_bg_join(); // the child's exec (or exit): a few syscalls after the sync
+  joinBg(); // the child's exec (or exit): a few syscalls after the sync
   const msg = vfork || vforkBg ? readMessageNow(errR) : await readMessage(errR);
   closeFd(errR);
   mark("runtime: mounts applied, exec'd");

@@ -46,6 +46,20 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     expect(marker).toBe("dockerenv"); // docker's marker, which scripts test for
   });
 
+  test("starts at once in one process: children set up in its memory wait their turn, each sees its own", async () => {
+    // a hook (the network's place) makes the child clone from the shim's thread and live in this
+    // process's memory until its exec; the starts begun meanwhile must not touch the shim's plan
+    const hooked = async (pid: number) => {
+      expect(readFileSync(`/proc/${pid}/status`, "utf8")).toContain("State:");
+      await Bun.sleep(20);
+    };
+    const names = ["one", "two", "three", "four"];
+    const rs = await Promise.all(
+      names.map((n, i) => runCollect(testSpec(root, ["sh", "-c", "hostname; echo $0 $$", n], { hostname: n }), i % 2 ? {} : { beforeStart: hooked })),
+    );
+    expect(rs.map((r) => [r.exitCode, r.stdout])).toEqual(names.map((n) => [0, `${n}\n${n} 1\n`]));
+  });
+
   test("mounts: proc, tmpfs /dev, devpts, ro sysfs, masked and read-only paths", async () => {
     const r = await runCollect(
       testSpec(root, [

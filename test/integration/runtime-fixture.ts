@@ -2,7 +2,14 @@
  * ContainerSpec builder, and a runner that collects a container's output through pipes. */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "bun";
-import { createContainer, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, removeCgroup } from "../../src/runtime/index.ts";
+import {
+  createContainer,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  removeCgroup,
+  type CreateHooks,
+} from "../../src/runtime/index.ts";
 import type { ContainerSpec, ExitInfo, ProcessSpec } from "../../src/runtime/types.ts";
 import { pipe2, closeFd } from "../../src/ffi/container-io.ts";
 
@@ -55,13 +62,13 @@ export function testSpec(root: string, args: string[], patch: Partial<ContainerS
 }
 
 /** run to completion with stdout/stderr on pipes; removes the container's cgroup afterwards */
-export async function runCollect(spec: ContainerSpec): Promise<ExitInfo & { stdout: string; stderr: string }> {
+export async function runCollect(spec: ContainerSpec, hooks: CreateHooks = {}): Promise<ExitInfo & { stdout: string; stderr: string }> {
   const [outR, outW] = pipe2();
   const [errR, errW] = pipe2();
   const [inR, inW] = pipe2();
   closeFd(inW);
   try {
-    const c = await createContainer(spec, { stdin: inR, stdout: outW, stderr: errW }).finally(() => {
+    const c = await createContainer(spec, { stdin: inR, stdout: outW, stderr: errW }, hooks).finally(() => {
       closeFd(outW);
       closeFd(errW);
       closeFd(inR);
