@@ -817,7 +817,7 @@ const IMPORT_FILE_RING = { ring: 4 << 20, chunk: 512 << 10 };
  * a pull's LAYER_JIT_SCALE is 1000): the per-entry JS of a plain tarball file is most of the
  * JS thread's work once the bodies are copied in the kernel. 1 GB bench tarball, fresh ext4, 2 × 2
  * interleaved rounds (10:32): user CPU 1.14–1.24 s at 1000, 0.99–1.06 s at 100, 0.93–1.00 s at 30;
- * peak RSS 67.5, 73–74 and 76–78 MB.
+ * peak RSS 65.9–66.0, 71.4–72.4 and 75.8–76.5 MB.
  */
 const IMPORT_JIT_SCALE = 100;
 
