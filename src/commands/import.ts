@@ -52,6 +52,8 @@ export default defineBerthCommand({
       tarSplit: process.env.BERTH_IMPORT_TAR_SPLIT !== "0",
       // BERTH_IMPORT_BODY_WRITER=0: write the files' bodies on the JS thread (no native writer thread)
       bodyWriter: process.env.BERTH_IMPORT_BODY_WRITER !== "0",
+      // BERTH_IMPORT_COPY_BODIES=0: the writer writes the bodies from the bytes read here (no copy_file_range)
+      copyBodies: process.env.BERTH_IMPORT_COPY_BODIES !== "0",
     });
     ctx.out(`${id}\n`);
   },

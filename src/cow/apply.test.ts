@@ -2,6 +2,10 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   chmodSync,
   chownSync,
+  closeSync,
+  openSync,
+  rmSync,
+  writeSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -42,16 +46,63 @@ afterEach(() => {
   removeTree(tmp);
 });
 
-/** the suite runs twice: files written here, and through the native body writer (import's way) */
-let writer = false;
+/**
+ * the suite runs three times: files written here; through the native body writer (import's way);
+ * and through the writer with every body copied from a source file (TarRecord.bodyAt: import of a
+ * tarball file)
+ */
+type Way = "here" | "writer" | "copy";
+let way: Way = "here";
+
+/**
+ * `recs` with each non-empty body written to the file `fd` and offered by its place there too (as
+ * tar/reader.ts does over a file); `n` counts the files that applyLayer should take that way (no
+ * xattrs: those are written on its own thread, from `body`) and those it did
+ */
+async function* copiedBodies(recs: AsyncIterable<TarRecord>, fd: number, n: { expected: number; copied: number }): AsyncIterable<TarRecord> {
+  let at = 0;
+  for await (const r of recs) {
+    if (r.entry.type !== "file" || r.entry.size === 0) {
+      yield r;
+      continue;
+    }
+    const parts: Uint8Array[] = [];
+    for await (const c of r.body) parts.push(c);
+    const data = Buffer.concat(parts);
+    writeSync(fd, data, 0, data.length, at);
+    const offset = at;
+    at += data.length;
+    if (!r.entry.xattrs) n.expected++;
+    let taken = false;
+    yield {
+      entry: r.entry,
+      body: (async function* () {
+        if (!taken) yield data;
+      })(),
+      bodyAt: () => {
+        taken = true;
+        n.copied++;
+        return { fd, offset };
+      },
+    };
+  }
+}
 
 async function applyWith(recs: AsyncIterable<TarRecord>, o: ApplyOptions) {
-  const bodies = writer ? BodyWriter.open(8) : undefined; // a small queue: it fills and wraps around
-  if (writer && !bodies) throw new Error("no native body writer here (cc missing?)");
+  const bodies = way !== "here" ? BodyWriter.open(8) : undefined; // a small queue: it fills and wraps around
+  if (way !== "here" && !bodies) throw new Error("no native body writer here (cc missing?)");
+  // the source file lives outside tmp: afterEach checks tmp holds only root and sentinel
+  const srcDir = way === "copy" ? mkdtempSync("/tmp/berth-test-cow-apply-src-") : "";
+  const src = srcDir ? openSync(`${srcDir}/bodies`, "w+") : -1;
+  const n = { expected: 0, copied: 0 };
   try {
-    return await applyLayer(root, recs, { ...o, bodies });
+    const stats = await applyLayer(root, src >= 0 ? copiedBodies(recs, src, n) : recs, { ...o, bodies });
+    expect(n.copied).toBe(n.expected);
+    return stats;
   } finally {
     bodies?.end(true);
+    if (src >= 0) closeSync(src);
+    if (srcDir) rmSync(srcDir, { recursive: true });
   }
 }
 
@@ -80,11 +131,11 @@ describe("cleanLayerPath", () => {
   });
 });
 
-for (const viaWriter of [false, true]) {
-  const label = viaWriter ? " (body writer thread)" : "";
+for (const w of ["here", "writer", "copy"] as const) {
+  const label = w === "writer" ? " (body writer thread)" : w === "copy" ? " (bodies copied from a file)" : "";
   describe(`applyLayer${label}`, () => {
     beforeEach(() => {
-      writer = viaWriter;
+      way = w;
     });
     describe(`hostile layers${label}`, () => {
       test("../ is refused", () => rejects([{ name: "../sentinel/x", body: "x" }], 'layer entry "../sentinel/x": path escapes the layer root'));

@@ -423,9 +423,14 @@ export async function applyLayer(root: string, records: AsyncIterable<TarRecord>
             try {
               // the whole body at once when the reader holds it (most files: no turn of the event loop)
               const whole = rec.bodyNow?.();
+              // else, from a tarball file, by its place in the file: copied there in the kernel
+              const at = whole === undefined ? rec.bodyAt?.() : undefined;
               if (whole !== undefined) {
                 if (whole.length) bodies.write(fd, whole, e.name);
                 size = whole.length;
+              } else if (at) {
+                bodies.copy(fd, at.fd, at.offset, e.size, e.name);
+                size = e.size;
               } else
                 for await (const chunk of rec.body) {
                   bodies.write(fd, chunk, e.name);

@@ -123,6 +123,8 @@ export interface BodyQueue {
   create(path: string, mode: number, name: string): boolean;
   /** queue a piece of the body of `fd` (kept referenced, and intact by the caller, until written) */
   write(fd: number, chunk: Uint8Array, name: string): void;
+  /** queue the copy of `length` bytes at `offset` of the source file `src` into `fd`, in the kernel (TarRecord.bodyAt) */
+  copy(fd: number, src: number, offset: number, length: number, name: string): void;
   /** queue what the file gets after its body (read at once: the caller may reuse `f`; null: nothing), then its close */
   finish(fd: number, name: string, f: BodyFile | null): void;
   /** wait until everything queued is done; throws the first failure */

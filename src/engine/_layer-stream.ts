@@ -101,9 +101,9 @@ export function settleLayerMemory(floor = FRESH_GC_FLOOR): void {
  */
 export const LAYER_JIT_SCALE = 1000;
 
-/** run `fn` under LAYER_JIT_SCALE, then back to the normal policy (the binary bakes in none) */
-export async function withLayerJitPolicy<T>(fn: () => Promise<T>): Promise<T> {
-  Bun.unsafe.setJITPolicy(LAYER_JIT_SCALE);
+/** run `fn` under LAYER_JIT_SCALE (or `scale`), then back to the normal policy (the binary bakes in none) */
+export async function withLayerJitPolicy<T>(fn: () => Promise<T>, scale = LAYER_JIT_SCALE): Promise<T> {
+  Bun.unsafe.setJITPolicy(scale);
   try {
     return await fn();
   } finally {

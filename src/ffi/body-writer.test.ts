@@ -13,7 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { type BodyFile, BodyWriter } from "./body-writer.ts";
+import { type BodyFile, BodyWriter, FileHash } from "./body-writer.ts";
 import { EngineError } from "../lib/errors.ts";
 
 let dir: string;
@@ -121,5 +121,91 @@ describe("BodyWriter (native thread)", () => {
     w.end();
     const fd = openSync(dir, constants.O_RDONLY);
     closeSync(fd);
+  });
+
+  test("bodies copied from a source file, in the kernel on one filesystem and by pread/write across two; a source that ends early names the entry", () => {
+    const data = new Uint8Array(3_000_000).map((_, i) => (i * 13) & 0xff);
+    // /dev/shm (tmpfs) to /tmp: copy_file_range refuses (EXDEV) and the thread reads and writes
+    const shm = mkdtempSync("/dev/shm/berth-test-body-writer-");
+    try {
+      for (const srcPath of [`${dir}/src`, `${shm}/src`]) {
+        writeFileSync(srcPath, data);
+        const before = fds();
+        const src = openSync(srcPath, "r");
+        const w = open(4);
+        const pieces = [
+          [0, 0],
+          [1, 1],
+          [4095, 2],
+          [1_000_000, 1_999_999],
+          [0, 3_000_000],
+        ] as const;
+        pieces.forEach(([len, off], i) => {
+          w.create(`${dir}/c${i}`, 0o644, `c${i}`);
+          if (len) w.copy(-1, src, off, len, `c${i}`);
+          w.finish(-1, `c${i}`, attrs({ mtime: 3 }));
+        });
+        w.create(`${dir}/short`, 0o644, "usr/short");
+        w.copy(-1, src, 2_999_000, 2000, "usr/short");
+        w.finish(-1, "usr/short", null);
+        let err: unknown;
+        try {
+          w.drain();
+        } catch (e) {
+          err = e;
+        }
+        w.end(true);
+        closeSync(src);
+        expect((err as Error).message).toBe('layer entry "usr/short": copy_file_range: Input/output error (EIO)');
+        pieces.forEach(([len, off], i) => {
+          expect(Buffer.compare(readFileSync(`${dir}/c${i}`), Buffer.from(data.subarray(off, off + len)))).toBe(0);
+          rmSync(`${dir}/c${i}`);
+        });
+        rmSync(`${dir}/short`);
+        expect(fds()).toBe(before);
+      }
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("FileHash (native thread, libcrypto)", () => {
+  const hex = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
+
+  test("known digests, and a file longer than its buffer; the caller's descriptor may close at once", async () => {
+    const big = new Uint8Array((1 << 20) + 12345).map((_, i) => (i * 7 + (i >> 11)) & 0xff);
+    const cases: [Uint8Array, string][] = [
+      [new Uint8Array(0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
+      [new TextEncoder().encode("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
+      [
+        new TextEncoder().encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+      ],
+      [big, hex(big)],
+    ];
+    const before = fds();
+    for (const [bytes, want] of cases) {
+      writeFileSync(`${dir}/h`, bytes);
+      const fd = openSync(`${dir}/h`, "r");
+      const h = FileHash.open(fd, bytes.length);
+      closeSync(fd);
+      if (!h) throw new Error("no native file hash here (libcrypto.so.3 missing?)");
+      expect(await h.digest()).toBe(want);
+    }
+    expect(fds()).toBe(before);
+  });
+
+  test("a file shorter than the size given is an error; cancel joins the thread", async () => {
+    writeFileSync(`${dir}/h`, "abc");
+    const fd = openSync(`${dir}/h`, "r");
+    const h = FileHash.open(fd, 4)!;
+    await expect(h.digest()).rejects.toThrow("hash of the input file: pread: Input/output error (EIO)");
+    const before = fds();
+    const c = FileHash.open(fd, 3)!;
+    c.cancel();
+    c.cancel();
+    closeSync(fd);
+    expect(fds()).toBe(before - 1);
   });
 });

@@ -27,6 +27,9 @@ const SYMBOLS = {
   bw_wait: { args: [T.ptr, T.u64], returns: T.u64_fast },
   bw_error: { args: [T.ptr, T.ptr], returns: T.i32 },
   bw_end: { args: [T.ptr, T.i32], returns: T.void },
+  fh_open: { args: [T.i32, T.u64], returns: T.ptr },
+  fh_done: { args: [T.ptr], returns: T.i32 },
+  fh_end: { args: [T.ptr, T.i32, T.ptr], returns: T.i32 },
 } as const;
 
 type Lib = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
@@ -42,7 +45,7 @@ export function prebuiltBodyWriterName(source: string = writerSource()): string 
 
 /** the C compiler's flags for the object (scripts/build.ts uses the same) */
 export const BODY_WRITER_CFLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wl,-z,now", "-Wl,-z,noexecstack", "-s"];
-export const BODY_WRITER_LIBS = ["-lpthread"];
+export const BODY_WRITER_LIBS = ["-lpthread", "-ldl"];
 
 function load(): Lib | null {
   if (lib !== undefined) return lib;
@@ -64,7 +67,8 @@ const F_CHMOD = 2;
 const F_WRITEBACK = 4;
 const F_TIMES = 8;
 const OP_CREATE = 3;
-const SYSCALLS = ["", "write", "fchown", "fchmod", "futimens", "close", "cancel", "open"];
+const OP_COPY = 4;
+const SYSCALLS = ["", "write", "fchown", "fchmod", "futimens", "close", "cancel", "open", "copy_file_range"];
 /** a slot: 16 words of op, then (CREATE) the path, NUL-terminated */
 const OP_BYTES = 512;
 const PATH_AT = 64;
@@ -196,6 +200,23 @@ export class BodyWriter implements Disposable {
     this.head++;
   }
 
+  /**
+   * queue the copy of `length` bytes at `offset` of the file `src` (the tarball: kept open by the
+   * caller until the queue is drained) to `fd` (-1: the last created), in the kernel
+   */
+  copy(fd: number, src: number, offset: number, length: number, name: string): void {
+    const b = this.slot(name, undefined);
+    const o = this.ops;
+    o[b] = OP_COPY;
+    o[b + 1] = fd;
+    o[b + 2] = src;
+    o[b + 3] = offset % TWO32;
+    o[b + 4] = Math.floor(offset / TWO32);
+    o[b + 5] = length % TWO32;
+    o[b + 6] = Math.floor(length / TWO32);
+    this.head++;
+  }
+
   /** queue what `fd` gets after its body (null: nothing), and its close; published with the next PUSH_EVERY ops, or by waitFor/drain/end */
   finish(fd: number, name: string, f: BodyFile | null): void {
     const b = this.slot(name, undefined);
@@ -269,5 +290,53 @@ export class BodyWriter implements Disposable {
     // the slot's name is the failed op's while the queue has not come round to it again
     const name = this.head - seq <= this.cap ? (this.names[seq % this.cap] ?? "?") : "?";
     throw wrap(`layer entry ${JSON.stringify(name)}`, new SyscallError(syscall, e, errnoName(e), strerror(e)));
+  }
+}
+
+/**
+ * The SHA-256 of the first `size` bytes of a file on a native thread (body-writer.c fh_*: read
+ * into a small buffer and hashed by libcrypto), for an import whose bodies the writer copies from
+ * the file. `open` returns undefined where that is not there (no native object,
+ * no libcrypto.so.3): the caller hashes another way. `digest` or `cancel` must be called once.
+ */
+export class FileHash implements Disposable {
+  private p: Pointer | null;
+
+  private constructor(
+    private readonly l: Lib,
+    p: Pointer,
+  ) {
+    this.p = p;
+  }
+
+  static open(fd: number, size: number): FileHash | undefined {
+    const l = load();
+    if (!l) return undefined;
+    const p = l.fh_open(fd, size);
+    if (!p || typeof p === "bigint") return undefined;
+    return new FileHash(l, p);
+  }
+
+  /** the hex digest, once the thread is done (polled, so the event loop keeps turning meanwhile) */
+  async digest(): Promise<string> {
+    const p = this.p;
+    if (!p) throw new EngineError("failed_precondition", "file hash: already ended");
+    while (this.l.fh_done(p) === 0) await Bun.sleep(1);
+    this.p = null;
+    const out = new Uint8Array(32);
+    const e = this.l.fh_end(p, 0, ptr(out));
+    if (e !== 0) throw wrap("hash of the input file", new SyscallError("pread", e, errnoName(e), strerror(e)));
+    return Buffer.from(out).toString("hex");
+  }
+
+  /** stop the thread (before its next read) and join it; idempotent */
+  cancel(): void {
+    if (!this.p) return;
+    this.l.fh_end(this.p, 1, ptr(new Uint8Array(32)));
+    this.p = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.cancel();
   }
 }

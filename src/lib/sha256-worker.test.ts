@@ -66,3 +66,18 @@ test("a worker that cannot write fails update() or finish() instead of hanging",
   expect(String(err)).toMatch(/sha256 worker/);
   w.terminate();
 });
+
+test("file: the worker hashes a whole file itself and reports its length", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-sha-file-"));
+  try {
+    const data = bytes(700_000, 9);
+    writeFileSync(join(dir, "f"), data);
+    const w = new Sha256Worker({ file: join(dir, "f") });
+    expect(await w.finish()).toBe(new Bun.CryptoHasher("sha256").update(data).digest("hex"));
+    expect(w.bytes).toBe(data.length);
+    const missing = new Sha256Worker({ file: join(dir, "nope") });
+    await expect(missing.finish()).rejects.toThrow(/sha256 worker/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

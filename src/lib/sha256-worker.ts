@@ -24,11 +24,27 @@ import { EngineError } from "./errors.ts";
 
 // biome-ignore lint/complexity/noUselessStringRaw: the worker source is kept raw so a later backslash in it stays as written
 const WORKER_SRC = String.raw`
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 let sfr = null;
 self.onmessage = (ev) => {
-  const { sab, ring, path, position, writeback } = ev.data;
+  const { sab, ring, path, position, writeback, file } = ev.data;
   let fd = -1;
+  if (file) {
+    // the hash of a whole file, read here: the producer hands over nothing
+    try {
+      fd = openSync(file, "r");
+      const h = new Bun.CryptoHasher("sha256");
+      const buf = new Uint8Array(256 * 1024);
+      let at = 0;
+      for (let n; (n = readSync(fd, buf, 0, buf.length, at)) > 0; at += n) h.update(buf.subarray(0, n));
+      closeSync(fd);
+      postMessage({ hex: h.digest("hex"), bytes: at });
+    } catch (e) {
+      if (fd >= 0) try { closeSync(fd); } catch {} // the read error is what the producer must hear (posted below)
+      postMessage({ error: String(e && e.message || e), code: e && e.code });
+    }
+    return;
+  }
   const ctl = new BigInt64Array(sab, 0, 4);
   const data = new Uint8Array(sab, 64, ring);
   const h = new Bun.CryptoHasher("sha256");
@@ -96,6 +112,8 @@ export interface Sha256WorkerOptions {
   position?: number;
   /** start writeback of the written bytes as they go (sync_file_range) */
   writeback?: boolean;
+  /** hash this whole file instead (the worker reads it; update() is not used): `bytes` is its length once finished */
+  file?: string;
 }
 
 export class Sha256Worker implements Disposable {
@@ -103,13 +121,13 @@ export class Sha256Worker implements Disposable {
   private readonly ctl: BigInt64Array;
   private readonly data: Uint8Array;
   private readonly worker: Worker;
-  private readonly result: Promise<{ hex?: string; error?: string; code?: string }>;
+  private readonly result: Promise<{ hex?: string; bytes?: number; error?: string; code?: string }>;
   private closed = false;
   /** bytes handed to update() so far */
   bytes = 0;
 
   constructor(opts: Sha256WorkerOptions = {}) {
-    this.ring = opts.ringBytes ?? 4 << 20;
+    this.ring = opts.file ? 0 : (opts.ringBytes ?? 4 << 20);
     const sab = new SharedArrayBuffer(64 + this.ring);
     this.ctl = new BigInt64Array(sab, 0, 4);
     this.data = new Uint8Array(sab, 64, this.ring);
@@ -119,7 +137,7 @@ export class Sha256Worker implements Disposable {
       this.worker.onmessage = (ev: MessageEvent) => resolve(ev.data);
       this.worker.onerror = (ev: ErrorEvent) => resolve({ error: ev.message || "worker failed" });
     });
-    this.worker.postMessage({ sab, ring: this.ring, path: opts.path ?? "", position: opts.position ?? 0, writeback: !!opts.writeback });
+    this.worker.postMessage({ sab, ring: this.ring, path: opts.path ?? "", position: opts.position ?? 0, writeback: !!opts.writeback, file: opts.file });
   }
 
   private failed(): boolean {
@@ -162,6 +180,7 @@ export class Sha256Worker implements Disposable {
         (e as { code?: string }).code = r.code;
         throw e;
       }
+      if (r.bytes !== undefined) this.bytes = r.bytes;
       return r.hex;
     } finally {
       this.worker.terminate();

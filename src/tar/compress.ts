@@ -154,24 +154,36 @@ export interface RingGuard {
 }
 
 /**
- * A local file read into a ring of reused memory, one read(2) of up to `chunk` bytes per piece: the
- * same contract as inflateGzip's output (a piece stays intact until `ring - 2 × chunk` more bytes have
- * been handed out). `berth import FILE` reads its tarball this way: Bun.file().stream() hands out a
- * fresh buffer per read, and 1 GB of fresh memory cost page faults and page clearing on the unpacking
- * thread (perf: clear_page_erms + exc_page_fault ~5 % of its samples) and garbage for the collector.
- * The caller owns `fd` (and closes it). `turnEvery`: bytes after which the event loop gets a turn
- * (readSync never yields to it; a consumer that never awaits I/O would otherwise starve it).
+ * Positional reads of a file into a ring of reused memory, up to `chunk` bytes per read(2): a piece
+ * stays intact until `ring - 2 × chunk` more bytes have been handed out or, with a guard, until the
+ * work queued on it by the time the next piece was asked for has been waited for. readFileRing reads
+ * a whole file this way; tar/reader.ts reads a tarball's headers with it and skips the bodies that
+ * its consumer copies in the kernel. The caller owns `fd`.
  */
-export async function* readFileRing(fd: number, o: RingOptions & { turnEvery?: number; guard?: RingGuard } = {}): AsyncGenerator<Uint8Array> {
-  const chunk = o.chunk ?? 128 << 10;
-  const ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * chunk));
-  const guard = o.guard;
+export class FileRing {
+  private readonly ring: Uint8Array;
+  readonly chunk: number;
+  private readonly guard: RingGuard | undefined;
+  /** told the length of each piece read */
+  onRead: ((n: number) => void) | undefined;
   /** with a guard: [start, end, mark] of the pieces handed out whose bytes may still be in use */
-  const out: [number, number, number][] = [];
-  let pos = 0;
-  let sinceTurn = 0;
-  for (;;) {
-    if (pos + chunk > ring.length) pos = 0;
+  private readonly out: [number, number, number][] = [];
+  private pos = 0;
+
+  constructor(
+    private readonly fd: number,
+    o: RingOptions & { guard?: RingGuard } = {},
+  ) {
+    this.chunk = o.chunk ?? 128 << 10;
+    this.ring = new Uint8Array(Math.max(o.ring ?? 2 << 20, 2 * this.chunk));
+    this.guard = o.guard;
+  }
+
+  /** up to `chunk` bytes of the file at `offset`; empty at its end */
+  read(offset: number): Uint8Array {
+    const { chunk, ring, guard, out } = this;
+    if (this.pos + chunk > ring.length) this.pos = 0;
+    const pos = this.pos;
     if (guard) {
       // the last piece is done with once the next is asked for; a piece about to be read over is
       // waited for until the work queued on it by then has run
@@ -185,12 +197,33 @@ export async function* readFileRing(fd: number, o: RingOptions & { turnEvery?: n
         } else i++;
       }
     }
-    const n = readSync(fd, ring, pos, chunk, null);
-    if (n === 0) return;
+    const n = readSync(this.fd, ring, pos, chunk, offset);
+    if (n === 0) return ring.subarray(0, 0);
     if (guard) out.push([pos, pos + n, -1]);
-    yield ring.subarray(pos, pos + n);
-    pos += n;
-    if (o.turnEvery && (sinceTurn += n) >= o.turnEvery) {
+    this.onRead?.(n);
+    this.pos = pos + n;
+    return ring.subarray(pos, pos + n);
+  }
+}
+
+/**
+ * A local file read from its start into a ring of reused memory (FileRing), one read(2) of up to
+ * `chunk` bytes per piece: the same contract as inflateGzip's output. `berth import FILE` reads a
+ * compressed tarball this way: Bun.file().stream() hands out a fresh buffer per read, and 1 GB of
+ * fresh memory cost page faults and page clearing on the unpacking thread (perf: clear_page_erms +
+ * exc_page_fault ~5 % of its samples) and garbage for the collector. `turnEvery`: bytes after which
+ * the event loop gets a turn (readSync never yields to it; a consumer that never awaits I/O would
+ * otherwise starve it).
+ */
+export async function* readFileRing(fd: number, o: RingOptions & { turnEvery?: number; guard?: RingGuard } = {}): AsyncGenerator<Uint8Array> {
+  const file = new FileRing(fd, o);
+  let sinceTurn = 0;
+  for (let at = 0; ; ) {
+    const piece = file.read(at);
+    if (piece.length === 0) return;
+    yield piece;
+    at += piece.length;
+    if (o.turnEvery && (sinceTurn += piece.length) >= o.turnEvery) {
       sinceTurn = 0;
       await new Promise<void>((r) => setImmediate(r));
     }

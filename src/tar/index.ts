@@ -18,7 +18,7 @@
  *    stripped); appliers in src/cow must refuse escapes. Symlink targets are passed through verbatim.
  */
 export type { EntryType, TarEntry, TarRecord } from "./types.ts";
-export { readTar, normalizeName, type ReadTarOptions, type TarSource } from "./reader.ts";
+export { readTar, normalizeName, type ReadTarOptions, type TarSource, type TarFile } from "./reader.ts";
 export { TarSplitRecorder, rebuildTar, checkSplit, readSplitTrailer, type SplitSink, type SplitTrailer } from "./split.ts";
 export { TarWriter, tarStream, planHeader, type TarSink } from "./writer.ts";
 export {
@@ -29,6 +29,7 @@ export {
   openLayerChunks,
   inflateGzip,
   readFileRing,
+  FileRing,
   toReadableStream,
   type Compression,
   type RingOptions,

@@ -390,3 +390,77 @@ describe("bodyNow", () => {
     }
   });
 });
+
+describe("a tar file (TarFile): headers read through a FileRing, bodies offered by their place", () => {
+  test("bodyAt passes over a body unread and names where it is; the rest comes as from a stream; the tar-split sees every byte", async () => {
+    const { mkdtempSync, openSync, closeSync, readSync, writeFileSync, rmSync } = await import("node:fs");
+    const { FileRing } = await import("./compress.ts");
+    const { TarSplitRecorder } = await import("./split.ts");
+    const big = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
+    const data = Buffer.concat([await build([...sample, file("big", big), file("after", "the end")]), enc.encode("trailing junk")]);
+    const dir = mkdtempSync("/tmp/berth-test-tarfile-");
+    writeFileSync(`${dir}/t.tar`, data);
+    const fd = openSync(`${dir}/t.tar`, "r");
+    try {
+      const want = await collect(chunked(data, () => 1 << 20));
+      const r = rand(3);
+      for (const chunk of [512, 1024, 8192, 1 << 20]) {
+        const rec = new TarSplitRecorder(() => {});
+        const got: { name: string; data: Uint8Array }[] = [];
+        let at = 0;
+        for await (const t of readTar({ fd, ring: new FileRing(fd, { chunk, ring: 4 * chunk }) }, { split: rec })) {
+          const pick = r();
+          const whole = pick < 0.3 ? t.bodyNow?.() : undefined;
+          const place = whole === undefined && pick < 0.9 ? t.bodyAt?.() : undefined;
+          let body: Uint8Array;
+          if (whole !== undefined) body = whole.slice();
+          else if (place) {
+            at++;
+            expect(place.fd).toBe(fd);
+            expect(t.bodyAt?.()).toBeUndefined(); // taken
+            body = new Uint8Array(t.entry.size);
+            readSync(fd, body, 0, body.length, place.offset);
+          } else {
+            const parts: Uint8Array[] = [];
+            for await (const c of t.body) parts.push(c.slice());
+            body = Buffer.concat(parts);
+          }
+          got.push({ name: t.entry.name, data: body });
+        }
+        expect(got.map((g) => g.name)).toEqual(want.map((w) => w.entry.name));
+        for (let i = 0; i < got.length; i++) expect(Buffer.compare(got[i]!.data, want[i]!.data)).toBe(0);
+        expect(rec.size).toBe(data.length);
+        expect(at).toBeGreaterThan(0);
+      }
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test("a file that ends inside a body: bodyAt declines and the body names the entry", async () => {
+    const { mkdtempSync, openSync, closeSync, writeFileSync, rmSync } = await import("node:fs");
+    const { FileRing } = await import("./compress.ts");
+    const data = await build([file("a", "x"), file("big", new Uint8Array(10_000).fill(1))]);
+    const dir = mkdtempSync("/tmp/berth-test-tarfile-");
+    writeFileSync(`${dir}/t.tar`, data.subarray(0, 3 * BLOCK + 5000));
+    const fd = openSync(`${dir}/t.tar`, "r");
+    try {
+      let err: unknown;
+      try {
+        for await (const t of readTar({ fd, ring: new FileRing(fd, { chunk: 1024 }) })) {
+          if (t.entry.name !== "big") continue;
+          expect(t.bodyAt?.()).toBeUndefined();
+          for await (const _ of t.body);
+        }
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as Error).message).toBe('tar: truncated entry "big": expected 10000 bytes, got 5000');
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
+  });
+});

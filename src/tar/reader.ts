@@ -19,6 +19,18 @@ import type { EntryType, TarEntry, TarRecord } from "./types.ts";
 
 export type TarSource = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 
+/**
+ * A tarball in a regular file (`berth import FILE`): the reader reads it through `ring` from offset 0
+ * (pieces of `ring.chunk` bytes, whole 512-byte blocks so a header never straddles two), and a
+ * consumer may take a body by its place in the file (TarRecord.bodyAt) instead of its bytes: the
+ * reader then skips it without reading it. `fd` is the file `ring` reads.
+ */
+export interface TarFile {
+  fd: number;
+  /** tar/compress.ts FileRing: up to its chunk of the file at `offset`, empty at the end */
+  ring: { read(offset: number): Uint8Array };
+}
+
 export interface ReadTarOptions {
   /** cap on the data of one pax/GNU long-name entry (default 16 MiB); hostile archives can't make us
    * buffer more */
@@ -52,11 +64,20 @@ class Input {
   eof = false;
   /** the tar-split hook: raw (non-body) bytes as they are consumed, body bytes apart */
   split: SplitSink | undefined;
+  /** a file source (TarFile): pieces are read synchronously, at `base + buf.length` */
+  readonly file: TarFile | undefined;
   private next: () => Promise<IteratorResult<Uint8Array>>;
   private close: () => Promise<unknown> | void;
 
-  constructor(source: TarSource) {
-    if (typeof (source as ReadableStream).getReader === "function") {
+  constructor(source: TarSource | TarFile) {
+    if ("ring" in source) {
+      const f = (this.file = source);
+      this.next = async () => {
+        const v = f.ring.read(this.base + this.buf.length);
+        return v.length ? { done: false, value: v } : { done: true, value: undefined };
+      };
+      this.close = () => {};
+    } else if (typeof (source as ReadableStream).getReader === "function") {
       const reader = (source as ReadableStream<Uint8Array>).getReader();
       this.next = () => reader.read() as Promise<IteratorResult<Uint8Array>>;
       this.close = () => reader.cancel().catch(() => {}); // release(): we stop reading; a stream that failed meanwhile has nothing left to tell us
@@ -111,14 +132,51 @@ class Input {
   }
 
   private tell(b: Uint8Array, body: boolean): void {
-    if (body) this.split!.body(b);
+    if (body) this.split!.body(b.length);
     else this.split!.raw(b);
+  }
+
+  /** a file source's next piece, read now (fill without the promise); false at EOF */
+  private fillNow(): boolean {
+    const v = this.file!.ring.read(this.base + this.buf.length);
+    this.base += this.buf.length;
+    this.pos = 0;
+    if (v.length === 0) {
+      this.eof = true;
+      this.buf = EMPTY;
+      return false;
+    }
+    this.buf = v;
+    return true;
+  }
+
+  /**
+   * A file source: pass over `n` bytes of body without reading them (the consumer copies them from
+   * the file) and read on from the block they end in, so pieces stay block-aligned. false when the
+   * file ends before them (nothing is skipped then).
+   */
+  skipUnread(n: number): boolean {
+    const end = this.offset + n;
+    if (end <= this.base + this.buf.length) {
+      this.pos = end - this.base;
+      this.split?.body(n);
+      return true;
+    }
+    const at = end - (end % BLOCK);
+    const v = this.file!.ring.read(at);
+    if (at + v.length < end) return false;
+    this.split?.body(n);
+    this.base = at;
+    this.buf = v;
+    this.pos = end - at;
+    return true;
   }
 
   private scratch = new Uint8Array(BLOCK);
 
-  /** block() without a turn when the current chunk holds the whole block; else undefined */
+  /** block() without a turn when the current chunk holds the whole block (a file source: reads it); else undefined */
   blockNow(): Uint8Array | undefined {
+    if (this.pos === this.buf.length && this.file && !this.eof) this.fillNow();
     if (this.buf.length - this.pos < BLOCK) return undefined;
     const b = this.buf.subarray(this.pos, this.pos + BLOCK);
     this.pos += BLOCK;
@@ -303,7 +361,7 @@ function applyPax(e: TarEntry, h: RawHeader, pax: Map<string, Uint8Array>, name:
  * End of archive: a zero block (the second one is not required; GNU tar warns but accepts a lone one) or
  * a clean EOF between entries. EOF inside a header, metadata or body is an error.
  */
-export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): AsyncGenerator<TarRecord> {
+export async function* readTar(source: TarSource | TarFile, opts: ReadTarOptions = {}): AsyncGenerator<TarRecord> {
   const input = new Input(source);
   const split = opts.split;
   input.split = split;
@@ -329,7 +387,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
     const n = c.remaining + c.padding;
     if (input.buf.length - input.pos < n) return false;
     if (split) {
-      if (c.remaining > 0) split.body(input.buf.subarray(input.pos, input.pos + c.remaining));
+      if (c.remaining > 0) split.body(c.remaining);
       if (c.padding > 0) split.raw(input.buf.subarray(input.pos + c.remaining, input.pos + n));
     }
     input.pos += n;
@@ -362,7 +420,7 @@ export async function* readTar(source: TarSource, opts: ReadTarOptions = {}): As
       const chunk = input.buf.subarray(input.pos, input.pos + n);
       input.pos += n;
       c.remaining -= n;
-      split?.body(chunk);
+      split?.body(n);
       yield chunk;
       if (!c.live) throw new EngineError("failed_precondition", oneLine(`tar: body of "${c.name}" read after the reader moved on`));
     }
@@ -496,7 +554,7 @@ class ReaderRecord implements TarRecord {
   constructor(
     readonly entry: TarEntry,
     readonly body: AsyncIterable<Uint8Array>,
-    private readonly c: { remaining: number; live: boolean },
+    private readonly c: { remaining: number; size: number; live: boolean },
     private readonly input: Input,
   ) {}
 
@@ -506,8 +564,19 @@ class ReaderRecord implements TarRecord {
     const chunk = input.buf.subarray(input.pos, input.pos + c.remaining);
     input.pos += c.remaining;
     c.remaining = 0;
-    input.split?.body(chunk);
+    input.split?.body(chunk.length);
     return chunk;
+  }
+
+  /** the body's place in a file source, passed over without reading it; undefined: not a file source, or not here */
+  bodyAt(): { fd: number; offset: number } | undefined {
+    const { c, input } = this;
+    const f = input.file;
+    if (!f || !c.live || c.remaining === 0 || c.remaining !== c.size) return undefined;
+    const offset = input.offset;
+    if (!input.skipUnread(c.remaining)) return undefined; // the file ends inside it: `body` says so
+    c.remaining = 0;
+    return { fd: f.fd, offset };
   }
 }
 

@@ -8,6 +8,8 @@ import { applyLayer } from "../cow/apply.ts";
 import { readTar } from "./reader.ts";
 import { checkSplit, readSplitTrailer, rebuildTar, TarSplitRecorder } from "./split.ts";
 import { closeSync, openSync } from "node:fs";
+import { BodyWriter } from "../ffi/body-writer.ts";
+import { FileRing } from "./compress.ts";
 
 const base = mkdtempSync("/tmp/berth-tarsplit-");
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -69,6 +71,30 @@ async function recordAndApply(bytes: Uint8Array): Promise<{ split: string; root:
   return { split, root, rec };
 }
 
+/** the same as import does with a tarball file: headers through a FileRing, bodies copied from the file by the writer thread */
+async function recordAndApplyFile(path: string, chunk: number) {
+  const root = join(base, `root-${seq++}`);
+  mkdirSync(root);
+  const parts: Uint8Array[] = [];
+  const rec = new TarSplitRecorder((b) => void parts.push(b.slice()));
+  const bodies = BodyWriter.open(8);
+  if (!bodies) throw new Error("no native body writer here (cc missing?)");
+  const fd = openSync(path, "r");
+  try {
+    const source = { fd, ring: new FileRing(fd, { chunk, ring: 4 * chunk, guard: bodies }) };
+    await applyLayer(root, readTar(source, { split: rec }), { whiteouts: "delete", sync: false, bodies });
+    bodies.end();
+  } finally {
+    bodies.end(true);
+    closeSync(fd);
+  }
+  const bytes = readFileSync(path);
+  rec.finish({ digest: `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`, size: bytes.length, snapshot: "snap" });
+  const split = join(base, `split-${seq++}`);
+  writeFileSync(split, Buffer.concat(parts));
+  return { split, root, rec, bytes };
+}
+
 async function rebuilt(split: string, root: string): Promise<Uint8Array> {
   const out: Uint8Array[] = [];
   for await (const c of rebuildTar(split, root, "layer test")) out.push(c);
@@ -97,6 +123,20 @@ describe("tar-split of GNU tar archives", () => {
       closeSync(fd);
       // a few headers and the bodies' names: far smaller than the archive
       expect(readFileSync(split).length).toBeLessThan(bytes.length / 5);
+    });
+  }
+
+  for (const chunk of [512, 8192]) {
+    test(`pax, read as a file (${chunk}-byte header reads, bodies copied by the writer thread): rebuilt byte for byte`, async () => {
+      const src = makeTree();
+      const file = join(base, `file-${seq++}.tar`);
+      tar(["--format=pax", "-cf", file, "-C", src, "."]);
+      writeFileSync(file, "trailing junk", { flag: "a" });
+      const { split, root, rec, bytes } = await recordAndApplyFile(file, chunk);
+      expect(rec.unsafe).toBeUndefined();
+      expect(rec.size).toBe(bytes.length);
+      expect(Buffer.compare(await rebuilt(split, root), bytes)).toBe(0);
+      expect(checkSplit(split, root, "layer test")).toBeUndefined();
     });
   }
 

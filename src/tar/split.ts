@@ -49,8 +49,8 @@ export interface SplitSink {
   raw(bytes: Uint8Array): void;
   /** the body of the regular file `name` (the reader's normalised name), `size` > 0 bytes, comes next */
   file(name: string, size: number): void;
-  /** a body's bytes as the consumer reads them (or the reader skips them) */
-  body(bytes: Uint8Array): void;
+  /** `size` bytes of the body, as the consumer reads them (or the reader skips them) */
+  body(size: number): void;
   /** a real entry (not pax/GNU metadata) named `name` (normalised), before its body if any */
   entry(name: string, isDir: boolean): void;
 }
@@ -121,9 +121,9 @@ export class TarSplitRecorder implements SplitSink {
     this.pos += n;
   }
 
-  body(bytes: Uint8Array): void {
-    this.size += bytes.length;
-    this.bodyLeft -= bytes.length;
+  body(size: number): void {
+    this.size += size;
+    this.bodyLeft -= size;
   }
 
   /** the reader saw an entry (any type) named `name`: track what could disturb an earlier body */

@@ -44,4 +44,10 @@ export interface TarRecord {
    * is read as usual. Either this or `body`, once: a body taken here is consumed.
    */
   bodyNow?: () => Uint8Array | undefined;
+  /**
+   * A reader over a file (tar/reader.ts TarFile): where the whole body lies in that file, for a
+   * consumer that copies it in the kernel (copy_file_range); the reader passes over it unread.
+   * undefined otherwise (then `bodyNow` or `body`). Like `bodyNow`, it consumes the body.
+   */
+  bodyAt?: () => { fd: number; offset: number } | undefined;
 }
