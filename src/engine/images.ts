@@ -323,7 +323,10 @@ export class ImageService implements ImageResolver {
     // a file read header by header: the whole file is hashed apart, on a native thread where there is
     // one (FileHash: libcrypto, no JS heap), else by the worker through its own descriptor
     const file = "ring" in source ? source : undefined;
-    const fileSize = file ? fstatSync(fd).size : 0;
+    // the hash and the unpack read the file apart: a write to it meanwhile (ctime moves) fails the import
+    // rather than record a diffID its files do not have
+    const seen = file ? fstatSync(fd, { bigint: true }) : undefined;
+    const fileSize = seen ? Number(seen.size) : 0;
     const native = file ? FileHash.open(fd, fileSize) : undefined;
     const hasher = native ? undefined : new Sha256Worker(file ? { file: `/proc/self/fd/${fd}` } : {});
     let prepared = false;
@@ -347,6 +350,11 @@ export class ImageService implements ImageResolver {
       mark("import: unpacked");
       const digest = `sha256:${native ? await native.digest() : await hasher!.finish()}` as Digest;
       if (file) size = native ? fileSize : hasher!.bytes;
+      if (seen) {
+        const now = fstatSync(fd, { bigint: true });
+        if (now.ctimeNs !== seen.ctimeNs || now.mtimeNs !== seen.mtimeNs || now.size !== seen.size)
+          throw new EngineError("failed_precondition", `${opts.sourceName} changed while it was imported: import it again once nothing writes to it`);
+      }
       if (split.size !== size) throw new EngineError("internal", `tar-split saw ${split.size} of the ${size} bytes read`);
       sync?.(key);
       mark("import: layer synced");

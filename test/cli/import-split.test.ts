@@ -5,7 +5,23 @@
 // under the split makes save fail naming the layer, and an archive the files cannot give back (a
 // path twice) is stored as a blob as before.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  openSync,
+  readSync,
+  writeSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { berth, berthArgv, tempRoot } from "../helpers/cli.ts";
@@ -194,5 +210,38 @@ describe.skipIf(!rootEnabled)("import keeps a tar-split; save gives back the sam
     const chk = await berth(["system", "check"], { root });
     ok(chk);
     expect(chk.stdout).toContain(": ok");
+  }, 60_000);
+
+  test("a file written to while it is imported: the import fails and leaves nothing (hash and unpack read it apart)", async () => {
+    using tr = tempRoot("split-changed");
+    const root = tr.path;
+    const src = join(base, "changing");
+    for (let i = 0; i < 100; i++) {
+      mkdirSync(join(src, `d${i}`), { recursive: true });
+      for (let j = 0; j < 50; j++) writeFileSync(join(src, `d${i}`, `f${j}`), `${i}/${j}\n`.repeat(200));
+    }
+    const file = join(base, "changing.tar");
+    run(["tar", "-cf", file, "-C", src, "."]);
+    // a writer that keeps touching the file in place (its ctime moves) for as long as the import runs
+    let writing = true;
+    const fd = openSync(file, "r+");
+    const toucher = (async () => {
+      const one = new Uint8Array(1);
+      while (writing) {
+        readSync(fd, one, 0, 1, 0);
+        writeSync(fd, one, 0, 1, 0);
+        await Bun.sleep(2);
+      }
+    })();
+    const r = await berth(["import", file, "changing:1"], { root });
+    writing = false;
+    await toucher;
+    closeSync(fd);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("changed while it was imported");
+    expect((await berth(["images", "-q"], { root })).stdout).toBe("");
+    const chk = await berth(["system", "check"], { root });
+    ok(chk);
+    expect(readdirSync(join(root, "content/ingest"))).toEqual([]);
   }, 60_000);
 });
