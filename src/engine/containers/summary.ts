@@ -203,8 +203,9 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
 
 /** docker's SizeRw (the container's own layer) and SizeRootFs (with its image's) */
 async function sizes(d: SummaryDeps, cfg: ContainerConfigFile, imageSizes: Map<string, number>): Promise<{ SizeRw: number; SizeRootFs: number }> {
-  // a layer that cannot be measured (removed meanwhile, a driver without usage) counts as empty
-  const rw = (await d.snapshots.usage(cfg.Berth.SnapshotKey).catch(() => ({ size: 0 }))).size;
+  // docker's measure of the layer (files' bytes, not blocks: a container that wrote nothing is 0B); a
+  // layer that cannot be measured (removed meanwhile, a driver without usage) counts as empty
+  const rw = (await d.snapshots.usage(cfg.Berth.SnapshotKey).catch(() => ({ apparent: 0 }))).apparent;
   return { SizeRw: rw, SizeRootFs: rw + (imageSizes.get(cfg.Image) ?? 0) };
 }
 
