@@ -143,7 +143,7 @@ export default defineBerthCommand({
           const engine = await ctx.engine();
           const { VolumesDeleted: removed, SpaceReclaimed: reclaimed } = engine.volumePrune({ all: !!flags.all, filters });
           if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
-          ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+          ctx.out(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
         },
       }),
     }),

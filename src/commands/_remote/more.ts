@@ -6,11 +6,11 @@ import { totalmem } from "node:os";
 import type { RunInput } from "../_command.ts";
 import { filtersParam, type ApiClient } from "../../client/index.ts";
 import { EngineError } from "../../lib/errors.ts";
-import { humanSize } from "../../lib/human.ts";
+import { bytesSize, humanSize } from "../../lib/human.ts";
 import { confirm, systemPruneWarning } from "../_confirm.ts";
 import { writeArchive } from "../_archive-out.ts";
 import { printHistory } from "../image/history.ts";
-import { bytesIEC, printStats } from "../stats.ts";
+import { printStats } from "../stats.ts";
 import { eachRef, splitTag } from "./simple.ts";
 
 const enc = encodeURIComponent;
@@ -84,7 +84,7 @@ export async function history(input: RunInput, api: ApiClient) {
 
 async function reclaimed(input: RunInput, title: string, deleted: string[] | null | undefined, bytes: number | undefined) {
   if (deleted?.length) input.ctx.out(`${title}:\n${deleted.join("\n")}\n\n`);
-  if (bytes !== undefined) input.ctx.out(`Total reclaimed space: ${humanSize(bytes)}\n`);
+  if (bytes !== undefined) input.ctx.out(`Total reclaimed space: ${humanSize(bytes, 4)}\n`);
 }
 
 export async function containerPrune(input: RunInput, api: ApiClient) {
@@ -165,7 +165,7 @@ function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Rec
     ID: short,
     Name: name.replace(/^\//, ""),
     CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${bytesIEC(mem)} / ${bytesIEC(limit)}`,
+    MemUsage: `${bytesSize(mem)} / ${bytesSize(limit)}`,
     MemPerc: `${((mem / limit) * 100).toFixed(2)}%`,
     NetIO: `${humanSize(rx)} / ${humanSize(tx)}`,
     BlockIO: `${humanSize(rd)} / ${humanSize(wr)}`,
@@ -270,5 +270,5 @@ export async function systemPrune(input: RunInput, api: ApiClient) {
   const b = await api.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/build/prune", { query: { all: !!flags.all } });
   if (b.CachesDeleted?.length) ctx.out(`Deleted build cache objects:\n${b.CachesDeleted.join("\n")}\n\n`);
   total += b.SpaceReclaimed ?? 0;
-  ctx.out(`Total reclaimed space: ${humanSize(total)}\n`);
+  ctx.out(`Total reclaimed space: ${humanSize(total, 4)}\n`);
 }
