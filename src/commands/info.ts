@@ -10,12 +10,9 @@ export default defineBerthCommand({
     format: { type: "string", alias: "f", description: "Format output using a custom template: 'json', or a Go template" },
   },
   async run({ flags, ctx }) {
-    const info = await (await ctx.engine()).systemInfo({
-      debug: ctx.debug,
-      version: VERSION,
-      apiVersion: API_VERSION,
-      loggingDriver: ctx.daemon?.["log-driver"],
-    });
+    // dockerd's whole /info document, as `berth daemon` serves it: --format reads the same fields
+    const { dockerInfo } = await import("../daemon/routes/system.ts");
+    const info = await dockerInfo(await ctx.engine(), { debug: ctx.debug, apiVersion: API_VERSION, daemon: ctx.daemon });
     const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
     if (flags.format) {
       // docker: the server's fields at the top level, the client's under ClientInfo

@@ -34,9 +34,25 @@ export default defineBerthCommand({
     const f = typeof flags.format === "string" ? flags.format : "";
     if (f === "json") return ctx.out(JSON.stringify(all) + "\n");
     if (f !== "") return ctx.out(compileTemplate(f)(all) + "\n");
-    const built = BUILD_TIME ? ` Git commit:        ${GIT_COMMIT}\n Built:             ${ansic(new Date(BUILD_TIME))}\n` : "";
+    // docker's layout: the Client part, then the Server part with its Engine component (berth's engine
+    // is this binary, so it reports the same build); keys padded to one column as docker's tabwriter
+    const line = (indent: string, k: string, v: string) => `${indent}${`${k}:`.padEnd(19 - indent.length + 1)}${v}\n`;
+    const build = (indent: string) => (BUILD_TIME ? line(indent, "Git commit", GIT_COMMIT) + line(indent, "Built", ansic(new Date(BUILD_TIME))) : "");
     ctx.out(
-      `Client: berth\n Version:           ${info.Version}\n API version:       ${info.ApiVersion}\n Bun version:       ${info.BunVersion}\n${built} OS/Arch:           ${info.Os}/${info.Arch}\n`,
+      "Client: berth\n" +
+        line(" ", "Version", info.Version) +
+        line(" ", "API version", info.ApiVersion) +
+        line(" ", "Bun version", info.BunVersion) +
+        build(" ") +
+        line(" ", "OS/Arch", `${info.Os}/${info.Arch}`) +
+        line(" ", "Context", "default") +
+        "\nServer: berth\n Engine:\n" +
+        line("  ", "Version", server.Version) +
+        line("  ", "API version", `${server.ApiVersion} (minimum version ${server.MinAPIVersion})`) +
+        line("  ", "Bun version", info.BunVersion) +
+        build("  ") +
+        line("  ", "OS/Arch", `${server.Os}/${server.Arch}`) +
+        line("  ", "Experimental", "false"),
     );
   },
 });

@@ -1,0 +1,160 @@
+/**
+ * Values berth printed as constants or in its own way where docker prints the real figure: top's C
+ * column, container sizes (ps -s, ps --format {{.Size}}, inspect --size), inspect's HostConfig fields,
+ * system df's Images row over shared layers, info's and version's sections. What docker 28 prints is
+ * in each test. Root only; everything lives in the file's own root, on --network none.
+ */
+import { describe, expect, test } from "bun:test";
+import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
+import { rootEnabled } from "../helpers/root.ts";
+
+const { run } = busyboxRoot("parity-audit");
+const ok = (r: CliResult) => {
+  expect(r).toMatchObject({ exitCode: 0 });
+  return r.stdout;
+};
+const sfx = Math.random().toString(36).slice(2, 8);
+
+describe.skipIf(!rootEnabled)("top", () => {
+  test("C is the process's CPU use as ps -ef computes it (it was the constant 0)", async () => {
+    const name = `spin-${sfx}`;
+    ok(await run(["run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c", "while :; do :; done"]));
+    // a second or two of spinning: ps's C is CPU time over the seconds lived, so > 0 once a second passed
+    const cOf = async () => {
+      const lines = ok(await run(["top", name]))
+        .trim()
+        .split("\n");
+      expect(lines[0]).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/);
+      const row = lines
+        .find((l) => l.includes("while"))!
+        .trim()
+        .split(/\s+/);
+      return { pid: Number(row[1]), c: Number(row[3]), stime: row[4]! };
+    };
+    await waitUntil("the spinning shell shows CPU in top's C", async () => (await cOf()).c > 0, 15_000);
+    const { pid, c, stime } = await cOf();
+    expect(c).toBeLessThanOrEqual(99);
+    // the host's ps -ef (what dockerd runs for top) agrees, give or take the second between the two reads
+    const ps = Bun.spawnSync(["ps", "-o", "c=,stime=", "-p", String(pid)])
+      .stdout.toString()
+      .trim()
+      .split(/\s+/);
+    expect(Math.abs(Number(ps[0]) - c)).toBeLessThanOrEqual(2);
+    expect(stime).toBe(ps[1]!);
+    ok(await run(["rm", "-f", name]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("container sizes", () => {
+  test("a container that wrote nothing is 0B, one that wrote 5000 bytes is 5kB (docker's SizeRw, not disk blocks)", async () => {
+    const idle = `idle-${sfx}`,
+      writer = `writer-${sfx}`;
+    ok(await run(["run", "--network", "none", "--name", idle, "busybox", "true"]));
+    ok(await run(["run", "--network", "none", "--name", writer, "busybox", "sh", "-c", "head -c 5000 /dev/zero > /five"]));
+    const image = Number(ok(await run(["image", "inspect", "busybox", "-f", "{{.Size}}"])).trim());
+    // inspect --size: berth said 8192 (the blocks of /etc, where the hosts and resolv.conf mountpoints sit)
+    expect(ok(await run(["inspect", "--size", "-f", "{{.SizeRw}} {{.SizeRootFs}}", idle]))).toBe(`0 ${image}\n`);
+    expect(ok(await run(["inspect", "--size", "-f", "{{.SizeRw}} {{.SizeRootFs}}", writer]))).toBe(`5000 ${image + 5000}\n`);
+    const rows = (o: string) =>
+      Object.fromEntries(
+        o
+          .trim()
+          .split("\n")
+          .map((l) => [l.split("|")[0], l.split("|")[1]]),
+      );
+    // ps --format with {{.Size}} asks for sizes as docker's CLI does; it printed the constant "0B"
+    const viaFormat = rows(ok(await run(["ps", "-a", "--filter", `name=-${sfx}`, "--format", "{{.Names}}|{{.Size}}"])));
+    expect(viaFormat[writer]).toMatch(/^5kB \(virtual \d+(\.\d+)?MB\)$/);
+    expect(viaFormat[idle]).toMatch(/^0B \(virtual /);
+    // json does not ask (docker's neither): Size is 0B there
+    const json = ok(await run(["ps", "-a", "--filter", `name=${writer}`, "--format", "json"]));
+    expect(JSON.parse(json).Size).toBe("0B");
+    const table = ok(await run(["ps", "-a", "-s", "--filter", `name=${idle}`]));
+    expect(table).toMatch(/\s0B \(virtual [\d.]+MB\)\n$/);
+    // system df -v's container SIZE is the same figure
+    const df = ok(await run(["system", "df", "-v"]));
+    expect(df.split("\n").find((l) => l.endsWith(writer))).toMatch(/\s5kB\s/);
+    ok(await run(["rm", idle, writer]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("inspect's HostConfig", () => {
+  test("every field docker prints is there: templates read 0, not <no value>", async () => {
+    const name = `hc-${sfx}`;
+    ok(await run(["create", "--network", "none", "--name", name, "-m", "64m", "busybox", "true"]));
+    const f =
+      "{{.HostConfig.CpuQuota}}|{{.HostConfig.CpuPeriod}}|{{.HostConfig.BlkioWeight}}|{{.HostConfig.OomKillDisable}}|{{.HostConfig.CgroupnsMode}}|{{.HostConfig.ContainerIDFile}}|{{.HostConfig.ConsoleSize}}|{{.HostConfig.MemorySwappiness}}|{{.HostConfig.Memory}}";
+    expect(ok(await run(["inspect", "-f", f, name]))).toBe("0|0|0|false|private||[0 0]|<nil>|67108864\n");
+    const keys = Object.keys(JSON.parse(ok(await run(["inspect", "-f", "{{json .HostConfig}}", name]))));
+    for (const k of [
+      "VolumeDriver",
+      "VolumesFrom",
+      "OomScoreAdj",
+      "UsernsMode",
+      "Isolation",
+      "CgroupParent",
+      "DeviceCgroupRules",
+      "CpuCount",
+      "IOMaximumIOps",
+    ]) {
+      expect(keys).toContain(k);
+    }
+    // docker's order: Binds first, ReadonlyPaths among the last
+    expect(keys[0]).toBe("Binds");
+    expect(keys.indexOf("CpuQuota")).toBeGreaterThan(keys.indexOf("NanoCpus"));
+    ok(await run(["rm", name]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("system df", () => {
+  test("Images counts a layer two images share once, and reclaimable as docker works it out", async () => {
+    const name = `base-${sfx}`;
+    ok(await run(["run", "--network", "none", "--name", name, "busybox", "sh", "-c", "head -c 300000 /dev/urandom > /blob"]));
+    ok(await run(["commit", name, `derived-${sfx}:1`]));
+    ok(await run(["rm", name]));
+    const base = Number(ok(await run(["image", "inspect", "busybox", "-f", "{{.Size}}"])).trim());
+    const derived = Number(ok(await run(["image", "inspect", `derived-${sfx}:1`, "-f", "{{.Size}}"])).trim());
+    expect(derived).toBeGreaterThan(base);
+    const images = ok(await run(["system", "df", "--format", "{{.Type}}|{{.Size}}|{{.Reclaimable}}"]))
+      .split("\n")
+      .find((l) => l.startsWith("Images|"))!;
+    // the derived image holds busybox's layer: all layers once is the derived image's size (berth summed
+    // the two images, counting busybox's layer twice); units.HumanSize prints 4 digits
+    const [, sz, rec] = images.split("|");
+    expect(sz).toBe(human4(derived));
+    // no container uses either image now: everything is reclaimable, as an integer percentage
+    expect(rec).toBe(`${human4(derived)} (100%)`);
+    ok(await run(["rmi", `derived-${sfx}:1`]));
+  });
+});
+
+describe.skipIf(!rootEnabled)("info and version", () => {
+  test("info names the swarm state, runtime and security options, as docker's does; --format reads them", async () => {
+    expect(ok(await run(["info", "--format", "{{.Swarm.LocalNodeState}} {{.DefaultRuntime}} {{json .SecurityOptions}}"]))).toBe(
+      'inactive berth ["name=seccomp,profile=builtin"]\n',
+    );
+    const text = ok(await run(["info"]));
+    expect(text).toContain(" Swarm: inactive\n Runtimes: berth\n Default Runtime: berth\n Security Options:\n  seccomp\n   Profile: builtin\n");
+    expect(text).toContain(" Insecure Registries:\n  127.0.0.0/8\n  ::1/128\n");
+    // units.BytesSize: "%.4g", so 2GiB, not 2.00GiB
+    expect(text).toMatch(/ Total Memory: \d+(\.\d{1,3})?[KMG]iB\n/);
+  });
+
+  test("version prints the Server part after the Client's, as docker version does", async () => {
+    const v = ok(await run(["version"]));
+    expect(v).toMatch(/^Client: berth\n Version: +\S+\n API version: +[\d.]+\n/);
+    expect(v).toContain(" Context:           default\n\nServer: berth\n Engine:\n  Version:          ");
+    expect(v).toMatch(/\n {2}API version: +([\d.]+) \(minimum version [\d.]+\)\n/);
+  });
+});
+
+/** units.HumanSize: 4 significant digits, decimal units */
+function human4(n: number): string {
+  const u = ["B", "kB", "MB", "GB"];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${Number(n.toPrecision(4))}${u[i]}`;
+}
