@@ -6,7 +6,8 @@ test("top's C column is ps -ef's (procps pr_c): CPU time over the process's life
   expect(psC(500, 100, 10)).toBe(50); // 5 s of CPU in 10 s
   expect(psC(999, 100, 10)).toBe(99);
   expect(psC(2000, 100, 10)).toBe(99); // two CPUs' worth still reads 99
-  expect(psC(50, 100, 0)).toBe(0); // started this second
+  expect(psC(130, 100, 1.74)).toBe(74); // a young process: the fraction of a second counts (procps 4)
+  expect(psC(50, 100, 0)).toBe(0);
 });
 
 test("top's STIME is ps -ef's: HH:MM today, MmmDD another day, the year another year", () => {

@@ -58,7 +58,7 @@ function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes
       const ticks = Number(f[11]) + Number(f[12]);
       const cpu = ticks / hz;
       const start = new Date((boot + Number(f[19]) / hz) * 1000);
-      const elapsed = Math.floor(uptime - Number(f[19]) / hz);
+      const elapsed = uptime - Number(f[19]) / hz;
       let cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").split("\0").join(" ");
       if (!cmd) cmd = `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
       const tty =
@@ -97,8 +97,8 @@ export function stats(d: ContainerDeps, id: string): CgroupStats & NetStats {
 }
 
 /**
- * `ps -ef`'s C column (procps pr_c): the CPU time over the process's life, in whole percent of one CPU,
- * capped at 99
+ * `ps -ef`'s C column (procps-ng 4 pr_c): the CPU time over the process's life (seconds since its start,
+ * with the fraction, as procps 4 reads TIME_ELAPSED), in whole percent of one CPU, capped at 99
  */
 export function psC(ticks: number, hz: number, elapsedSeconds: number): number {
   if (elapsedSeconds <= 0) return 0;
