@@ -135,6 +135,32 @@ describe.skipIf(!rootEnabled)("system df", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("events", () => {
+  test("an OOM kill is an oom event before the die, as dockerd logs it (berth logged only the die)", async () => {
+    const name = `oom-${sfx}`;
+    const r = await run([
+      "run",
+      "--network",
+      "none",
+      "--name",
+      name,
+      "-m",
+      "8m",
+      "--memory-swap",
+      "8m",
+      "busybox",
+      "sh",
+      "-c",
+      "head -c 64m /dev/zero | tail > /dev/null",
+    ]);
+    expect(r.exitCode).toBe(137);
+    expect(ok(await run(["inspect", "-f", "{{.State.OOMKilled}}", name]))).toBe("true\n");
+    const actions = ok(await run(["events", "--since", "60s", "--until", "0s", "--filter", `container=${name}`, "--format", "{{.Action}}"]));
+    expect(actions).toBe("create\nstart\noom\ndie\n");
+    ok(await run(["rm", name]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("info and version", () => {
   test("info names the swarm state, runtime and security options, as docker's does; --format reads them", async () => {
     expect(ok(await run(["info", "--format", "{{.Swarm.LocalNodeState}} {{.DefaultRuntime}} {{json .SecurityOptions}}"]))).toBe(
