@@ -161,6 +161,30 @@ describe.skipIf(!rootEnabled)("events", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("events of the verbs dockerd logs", () => {
+  test("top, commit (between its pause and unpause), export, cp both ways, and rm -f's kill", async () => {
+    const name = `ev-${sfx}`;
+    ok(await run(["run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "300"]));
+    ok(await run(["top", name]));
+    ok(await run(["commit", "-m", "note", name, `evimg-${sfx}`]));
+    const image = ok(await run(["image", "inspect", "-f", "{{.Id}}", `evimg-${sfx}`])).trim();
+    ok(await run(["export", "-o", "/dev/null", name]));
+    ok(await run(["cp", `${name}:/etc/hostname`, "-"]));
+    ok(await run(["cp", "-", `${name}:/tmp`], { stdin: new Uint8Array(1024) }));
+    ok(await run(["rm", "-f", name]));
+    const lines = ok(
+      await run(["events", "--since", "60s", "--until", "0s", "--filter", `container=${name}`, "--format", "{{.Action}} {{json .Actor.Attributes}}"]),
+    )
+      .trim()
+      .split("\n");
+    const actions = lines.map((l) => l.split(" ")[0]);
+    expect(actions).toEqual(["create", "start", "top", "pause", "commit", "unpause", "export", "archive-path", "extract-to-dir", "kill", "die", "destroy"]);
+    expect(JSON.parse(lines[4]!.slice("commit ".length))).toEqual({ comment: "note", image: "busybox", imageID: image, imageRef: `evimg-${sfx}:latest`, name });
+    expect(lines[9]).toContain('"signal":"9"');
+    ok(await run(["rmi", `evimg-${sfx}`]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("info and version", () => {
   test("info names the swarm state, runtime and security options, as docker's does; --format reads them", async () => {
     expect(ok(await run(["info", "--format", "{{.Swarm.LocalNodeState}} {{.DefaultRuntime}} {{json .SecurityOptions}}"]))).toBe(

@@ -3,7 +3,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { EngineError } from "../../../lib/errors.ts";
 import type { CgroupStats, NetStats } from "../runtime-port.ts";
 import { isActive } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
 
 /** docker's parsePSOutput: the header's words are the columns, the last one takes the rest of the line */
@@ -28,11 +28,15 @@ export function filterPsOutput(out: string, pids: Set<number>): { titles: string
  */
 export function top(d: ContainerDeps, ref: string, psArgs: string[] = []): { titles: string[]; processes: string[][] } {
   const own = procTable(d, ref);
-  if (psArgs.length === 0) return own;
-  const pids = new Set(own.processes.map((p) => Number(p[1])));
-  const ps = Bun.spawnSync(["ps", ...psArgs], { stdout: "pipe", stderr: "pipe" });
-  if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`);
-  return filterPsOutput(ps.stdout.toString(), pids);
+  let out = own;
+  if (psArgs.length) {
+    const pids = new Set(own.processes.map((p) => Number(p[1])));
+    const ps = Bun.spawnSync(["ps", ...psArgs], { stdout: "pipe", stderr: "pipe" });
+    if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`);
+    out = filterPsOutput(ps.stdout.toString(), pids);
+  }
+  ev(d, "top", d.store.readConfig(d.store.resolve(ref))); // dockerd logs each top
+  return out;
 }
 
 function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes: string[][] } {
