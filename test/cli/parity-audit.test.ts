@@ -113,6 +113,18 @@ describe.skipIf(!rootEnabled)("inspect's HostConfig", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("ps --filter publish", () => {
+  test("names the container port of -p, running or not, as dockerd's list (berth matched the host port of a running one)", async () => {
+    const name = `pub-${sfx}`;
+    ok(await run(["create", "--name", name, "-p", "127.0.0.1:18089:80", "busybox", "true"]));
+    const names = async (f: string) => ok(await run(["ps", "-a", "--filter", f, "--filter", `name=${name}`, "--format", "{{.Names}}"]));
+    expect(await names("publish=80")).toBe(`${name}\n`);
+    expect(await names("publish=18089")).toBe("");
+    expect(await names("expose=80")).toBe(`${name}\n`);
+    ok(await run(["rm", name]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("system df", () => {
   test("Images counts a layer two images share once, and reclaimable as docker works it out", async () => {
     const name = `base-${sfx}`;

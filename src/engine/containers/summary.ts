@@ -162,10 +162,12 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
   const created = (c: ContainerInfo) => ms(c.cfg.Created);
   const publish = portSet("publish", f.get("publish")),
     expose = portSet("expose", f.get("expose"));
-  // docker: a container passes when one of its ps ports is published on / exposes a port named
+  // dockerd (daemon/list.go): publish names a container port of HostConfig.PortBindings, expose one of
+  // Config.ExposedPorts, running or not; each filter given must match (berth matched publish against the
+  // host port of a running container, so `--filter publish=80` missed `-p 8080:80`)
   const portsMatch = (c: ContainerInfo) =>
-    (publish.size === 0 && expose.size === 0) ||
-    summaryPorts(svc, c).some((p) => (p.PublicPort !== undefined && publish.has(`${p.PublicPort}/${p.Type}`)) || expose.has(`${p.PrivatePort}/${p.Type}`));
+    (publish.size === 0 || Object.keys(c.cfg.HostConfig.PortBindings ?? {}).some((k) => publish.has(k))) &&
+    (expose.size === 0 || Object.keys(c.cfg.Config.ExposedPorts ?? {}).some((k) => expose.has(k)));
   // docker: a volume's name (a bind's source) or a mount's destination
   const mounts = (v: string, c: ContainerInfo) => c.cfg.Mounts.some((m) => (m.Name ? m.Name === v : m.Source === v) || m.Destination === v);
   // docker: a network's name, or a prefix of its ID
