@@ -109,6 +109,22 @@ export class Engine {
       containers: this.containers,
       snapshots: this.snapshots,
       imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])),
+      imageFamily: (ref) => {
+        let root: string;
+        try {
+          root = this.images.store.resolve(ref).id;
+        } catch (e) {
+          if (e instanceof EngineError && e.kind === "not_found") return new Set(); // no such image: no ancestor
+          throw e;
+        }
+        const records = this.images.store.list();
+        const out = new Set([root]);
+        for (let grew = true; grew; ) {
+          grew = false;
+          for (const r of records) if (r.parent && out.has(r.parent) && !out.has(r.id)) grew = out.add(r.id) !== undefined;
+        }
+        return out;
+      },
     };
   }
 

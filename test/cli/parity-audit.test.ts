@@ -125,6 +125,21 @@ describe.skipIf(!rootEnabled)("ps --filter publish", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("ps --filter ancestor", () => {
+  test("takes in containers of images committed on the named one, as dockerd's (its children by parent)", async () => {
+    const base = `anc-base-${sfx}`,
+      child = `anc-child-${sfx}`;
+    ok(await run(["create", "--name", base, "busybox", "true"]));
+    ok(await run(["commit", base, `anc-img-${sfx}`]));
+    ok(await run(["create", "--name", child, `anc-img-${sfx}`, "true"]));
+    const names = ok(await run(["ps", "-a", "--filter", "ancestor=busybox", "--filter", `name=anc-`, "--format", "{{.Names}}"]));
+    expect(names.split("\n").filter(Boolean).sort()).toEqual([base, child].sort());
+    expect(ok(await run(["ps", "-a", "--filter", `ancestor=anc-img-${sfx}`, "--format", "{{.Names}}"]))).toBe(`${child}\n`);
+    ok(await run(["rm", base, child]));
+    ok(await run(["rmi", `anc-img-${sfx}`]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("system df", () => {
   test("Images counts a layer two images share once, and reclaimable as docker works it out", async () => {
     const name = `base-${sfx}`;

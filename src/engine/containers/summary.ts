@@ -52,6 +52,9 @@ export interface SummaryDeps {
   snapshots: SnapshotDriver;
   /** image id → unpacked size (SizeRootFs) */
   imageSizes(): Promise<Map<string, number>>;
+  /** the ID of the image `ref` names and of every image built or committed on it (docker's ancestor
+   * filter); empty when no image has that name */
+  imageFamily?(ref: string): Set<string>;
 }
 
 /** an RFC 3339 time with nanoseconds, in ms (Date.parse takes three fraction digits) */
@@ -146,7 +149,7 @@ const STATUSES = ["created", "restarting", "running", "removing", "paused", "exi
 const HEALTH = ["starting", "healthy", "unhealthy", "none"];
 
 /** docker's container filters as a predicate; `all` are the records before/since name containers in */
-function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]): (c: ContainerInfo) => boolean {
+function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[], family?: (ref: string) => Set<string>): (c: ContainerInfo) => boolean {
   f.validate(CONTAINER_FILTERS, "Invalid");
   for (const v of f.get("health")) if (!HEALTH.includes(v)) throw new EngineError("invalid_argument", `Unrecognised filter value for health: ${v}`);
   for (const v of f.get("status")) if (!STATUSES.includes(v)) throw invalidFilter(`status=${v}`, "Invalid");
@@ -160,6 +163,12 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
   const before = f.get("before").map(createdOf),
     since = f.get("since").map(createdOf);
   const created = (c: ContainerInfo) => ms(c.cfg.Created);
+  const families = new Map<string, Set<string>>();
+  const ancestors = (v: string) => {
+    let s = families.get(v);
+    if (!s) families.set(v, (s = family?.(v) ?? new Set()));
+    return s;
+  };
   const publish = portSet("publish", f.get("publish")),
     expose = portSet("expose", f.get("expose"));
   // dockerd (daemon/list.go): publish names a container port of HostConfig.PortBindings, expose one of
@@ -194,6 +203,8 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
     f.any("ancestor", (v) => {
       const img = c.cfg.Config.Image;
       const norm = (s: string) => (s.includes(":") || s.includes("@") ? s : `${s}:latest`);
+      // dockerd: the image the value names and its children (images committed or built on it)
+      if (ancestors(v).has(c.cfg.Image)) return true;
       return img === v || norm(img) === norm(v) || c.cfg.Image === v || c.cfg.Image.replace(/^sha256:/, "").startsWith(v.replace(/^sha256:/, ""));
     }) &&
     f.every("label", (v) => {
@@ -238,7 +249,7 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
 export async function listContainers(d: SummaryDeps, q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
   const svc = d.containers;
   const f = q.filters ?? new Filters();
-  const keep = containerFilter(svc, f, svc.list(true));
+  const keep = containerFilter(svc, f, svc.list(true), d.imageFamily);
   const all = !!q.all || q.limit !== undefined || f.has("status") || f.has("exited") || f.has("before") || f.has("since");
   let list = svc.list(all).filter(keep);
   if (q.limit !== undefined) list = list.slice(0, Math.max(0, q.limit));
