@@ -44,7 +44,7 @@ export default defineBerthCommand({
       }
       await Bun.sleep(500);
       const rows: Record<string, string>[] = [];
-      for (const id of ids) {
+      for (const [n, id] of ids.entries()) {
         const cfg = svc.store.readConfig(id);
         let cpu = 0,
           mem = 0,
@@ -69,7 +69,8 @@ export default defineBerthCommand({
         }
         if (!limit || !Number.isFinite(limit) || limit > 2 ** 60) limit = (await import("node:os")).totalmem();
         rows.push({
-          Container: flags["no-trunc"] ? id : id.slice(0, 12),
+          // docker's CLI: the container as named on the command line, else the 12-digit ID
+          Container: positionals[n] ?? id.slice(0, 12),
           ID: flags["no-trunc"] ? id : id.slice(0, 12),
           Name: cfg.Name.slice(1),
           CPUPerc: `${Math.max(0, cpu).toFixed(2)}%`,

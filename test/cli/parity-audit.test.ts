@@ -140,6 +140,17 @@ describe.skipIf(!rootEnabled)("ps --filter ancestor", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("stats", () => {
+  test("{{.Container}} is the container as named on the command line (berth printed the ID); memory in units.BytesSize", async () => {
+    const name = `st-${sfx}`;
+    ok(await run(["run", "-d", "--network", "none", "--name", name, "-m", "100000000", "busybox", "sleep", "300"]));
+    const line = ok(await run(["stats", "--no-stream", "--format", "{{.Container}}|{{.Name}}|{{.MemUsage}}", name]));
+    // 100000000 bytes are 95.37MiB ("%.4g"); berth printed 95.37MiB too, but 1.04MiB for docker's 1.035MiB
+    expect(line).toMatch(new RegExp(`^${name}\\|${name}\\|\\d+(\\.\\d+)?[KMG]?i?B / 95.37MiB\n$`));
+    ok(await run(["rm", "-f", name]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("system df", () => {
   test("Images counts a layer two images share once, and reclaimable as docker works it out", async () => {
     const name = `base-${sfx}`;

@@ -138,7 +138,7 @@ interface StatsJson {
 }
 
 /** docker's CLI arithmetic (cli/command/container/stats_helpers.go) for one stats document */
-function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Record<string, string> {
+function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean, given?: string): Record<string, string> {
   const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
   const sysDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
   const cpus = s.cpu_stats?.online_cpus ?? 1;
@@ -161,7 +161,8 @@ function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Rec
   }
   const short = noTrunc ? id : id.slice(0, 12);
   return {
-    Container: short,
+    // docker's CLI: the container as named on the command line, else the 12-digit ID
+    Container: given ?? id.slice(0, 12),
     ID: short,
     Name: name.replace(/^\//, ""),
     CPUPerc: `${cpu.toFixed(2)}%`,
@@ -176,12 +177,12 @@ function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Rec
 export async function stats(input: RunInput, api: ApiClient) {
   const { flags, positionals, ctx } = input;
   const noTrunc = !!flags["no-trunc"];
-  const targets = async (): Promise<{ id: string; name: string }[]> => {
+  const targets = async (): Promise<{ id: string; name: string; given?: string }[]> => {
     if (positionals.length) {
-      const out: { id: string; name: string }[] = [];
+      const out: { id: string; name: string; given?: string }[] = [];
       for (const ref of positionals) {
         const c = await api.json<{ Id: string; Name: string }>("GET", `/containers/${enc(ref)}/json`);
-        out.push({ id: c.Id, name: c.Name });
+        out.push({ id: c.Id, name: c.Name, given: ref });
       }
       return out;
     }
@@ -194,9 +195,9 @@ export async function stats(input: RunInput, api: ApiClient) {
       ts.map(async (t) => {
         try {
           const s = await api.json<StatsJson>("GET", `/containers/${enc(t.id)}/stats`, { query: { stream: "false" } });
-          return statsRow(t.id, t.name, s, noTrunc);
+          return statsRow(t.id, t.name, s, noTrunc, t.given);
         } catch {
-          return statsRow(t.id, t.name, {}, noTrunc); // the container went away between listing and reading: a row of zeros, as docker's
+          return statsRow(t.id, t.name, {}, noTrunc, t.given); // the container went away between listing and reading: a row of zeros, as docker's
         }
       }),
     );
