@@ -140,6 +140,21 @@ describe.skipIf(!rootEnabled)("ps --filter ancestor", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("ps {{.State}}", () => {
+  test("a container waiting for its restart policy is restarting, as docker's list says (berth said exited)", async () => {
+    const name = `rs-${sfx}`;
+    ok(await run(["run", "-d", "--network", "none", "--name", name, "--restart", "always", "busybox", "sh", "-c", "exit 2"]));
+    await waitUntil("the restart back-off", async () => ok(await run(["inspect", "-f", "{{.State.Restarting}}", name])) === "true\n", 15_000);
+    // both reads within the back-off (100 ms doubling): the list shows what inspect shows
+    const [state, status] = ok(await run(["ps", "-a", "--filter", `name=${name}`, "--format", "{{.State}}|{{.Status}}"]))
+      .trim()
+      .split("|");
+    if (status!.startsWith("Restarting")) expect(state).toBe("restarting");
+    else expect(state).toBe("running"); // started again between the two reads
+    ok(await run(["rm", "-f", name]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("stats", () => {
   test("{{.Container}} is the container as named on the command line (berth printed the ID); memory in units.BytesSize", async () => {
     const name = `st-${sfx}`;

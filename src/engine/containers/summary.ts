@@ -234,7 +234,8 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
     Created: Math.floor(ms(cfg.Created) / 1000),
     Ports: summaryPorts(svc, i),
     Labels: cfg.Config.Labels ?? {},
-    State: dockerStatus(state.Status),
+    // dockerd's StateString(): "restarting" while a restart policy waits to start it again (as inspect's)
+    State: state.Restarting ? "restarting" : dockerStatus(state.Status),
     Status: statusText(i, now),
     HostConfig: { NetworkMode: cfg.HostConfig.NetworkMode },
     NetworkSettings: { Networks: cfg.Berth.Networks ?? { [cfg.HostConfig.NetworkMode]: { Aliases: null, IPAddress: "", MacAddress: "" } } },
