@@ -151,6 +151,9 @@ describe.skipIf(!rootEnabled)("ps {{.State}}", () => {
       .split("|");
     if (status!.startsWith("Restarting")) expect(state).toBe("restarting");
     else expect(state).toBe("running"); // started again between the two reads
+    // inspect through the back-off: Restarting and Running both true, as dockerd's state
+    const flags = ok(await run(["inspect", "-f", "{{.State.Status}} {{.State.Restarting}} {{.State.Running}}", name]));
+    expect(["restarting true true\n", "running false true\n"]).toContain(flags);
     ok(await run(["rm", "-f", name]));
   });
 });

@@ -73,7 +73,8 @@ export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, 
     Args: cfg.Args,
     State: {
       Status: st.Restarting ? "restarting" : status,
-      Running: status === "running" || status === "paused",
+      // dockerd's SetRestarting keeps Running true through the restart back-off
+      Running: status === "running" || status === "paused" || !!st.Restarting,
       Paused: status === "paused",
       Restarting: !!st.Restarting,
       OOMKilled: st.OOMKilled,
