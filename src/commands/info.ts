@@ -1,6 +1,6 @@
 /** `berth info` / `berth system info`: docker's whole-engine summary, as text or through --format */
 import { defineBerthCommand } from "./_command.ts";
-import { API_VERSION, VERSION } from "../version.ts";
+import { ENGINE_MAX_API, VERSION } from "../version.ts";
 import { renderTemplate } from "./_format/template.ts";
 import { renderInfo } from "./_format/info.ts";
 
@@ -12,7 +12,7 @@ export default defineBerthCommand({
   async run({ flags, ctx }) {
     // dockerd's whole /info document, as `berth daemon` serves it: --format reads the same fields
     const { dockerInfo } = await import("../daemon/routes/system.ts");
-    const info = await dockerInfo(await ctx.engine(), { debug: ctx.debug, apiVersion: API_VERSION, daemon: ctx.daemon });
+    const info = await dockerInfo(await ctx.engine(), { debug: ctx.debug, apiVersion: ENGINE_MAX_API, daemon: ctx.daemon });
     const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
     if (flags.format) {
       // docker: the server's fields at the top level, the client's under ClientInfo

@@ -1,6 +1,7 @@
 import { release } from "node:os";
 import { defineBerthCommand } from "./_command.ts";
-import { VERSION, API_VERSION, GIT_COMMIT, BUILD_TIME } from "../version.ts";
+import { VERSION, ENGINE_MAX_API, ENGINE_MIN_API, GIT_COMMIT, BUILD_TIME } from "../version.ts";
+import { CLIENT_MAX_API } from "../client/index.ts";
 import { compileTemplate } from "./_format/template.ts";
 
 export default defineBerthCommand({
@@ -15,20 +16,36 @@ export default defineBerthCommand({
   },
   run({ flags, ctx }) {
     const arch = process.arch === "x64" ? "amd64" : process.arch;
-    const info = { Version: VERSION, ApiVersion: API_VERSION, GitCommit: GIT_COMMIT, BuildTime: BUILD_TIME, Os: "linux", Arch: arch, BunVersion: Bun.version };
+    // the client's API version is the newest it speaks (client mode negotiates down from it); the engine's
+    // are what `berth daemon` serves: 1.41 on both was a constant neither side used
+    const info = {
+      Version: VERSION,
+      ApiVersion: CLIENT_MAX_API,
+      GitCommit: GIT_COMMIT,
+      BuildTime: BUILD_TIME,
+      Os: "linux",
+      Arch: arch,
+      BunVersion: Bun.version,
+    };
     // docker's shape, so `version --format '{{.Server.Version}}'` works in scripts; berth's engine is
     // this same binary (no daemon), so Server repeats the client's version
     const server = {
       Platform: { Name: "berth" },
       Version: VERSION,
-      ApiVersion: API_VERSION,
-      MinAPIVersion: API_VERSION,
+      ApiVersion: ENGINE_MAX_API,
+      MinAPIVersion: ENGINE_MIN_API,
       GitCommit: GIT_COMMIT,
       BuildTime: BUILD_TIME,
       Os: "linux",
       Arch: arch,
       KernelVersion: release(),
-      Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, Os: "linux", Arch: arch, KernelVersion: release() } }],
+      Components: [
+        {
+          Name: "Engine",
+          Version: VERSION,
+          Details: { ApiVersion: ENGINE_MAX_API, MinAPIVersion: ENGINE_MIN_API, Os: "linux", Arch: arch, KernelVersion: release() },
+        },
+      ],
     };
     const all = { Client: { Platform: { Name: "berth" }, ...info }, Server: server };
     const f = typeof flags.format === "string" ? flags.format : "";

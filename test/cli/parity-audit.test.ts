@@ -258,6 +258,15 @@ describe.skipIf(!rootEnabled)("info and version", () => {
     expect(v).toMatch(/^Client: berth\n Version: +\S+\n API version: +[\d.]+\n/);
     expect(v).toContain(" Context:           default\n\nServer: berth\n Engine:\n  Version:          ");
     expect(v).toMatch(/\n {2}API version: +([\d.]+) \(minimum version [\d.]+\)\n/);
+    // the versions berth speaks: the client's newest, the engine's range as berth daemon serves it (both
+    // said the constant 1.41, min 1.41)
+    const [client, server, min] = ok(await run(["version", "-f", "{{.Client.ApiVersion}} {{.Server.ApiVersion}} {{.Server.MinAPIVersion}}"]))
+      .trim()
+      .split(" ")
+      .map((x) => Number(x!.split(".")[1]));
+    expect(min!).toBeLessThan(server!);
+    expect(client!).toBeLessThanOrEqual(server!);
+    expect(min).toBe(24);
   });
 });
 
