@@ -249,6 +249,11 @@ describe.skipIf(!rootEnabled)("info and version", () => {
     const text = ok(await run(["info"]));
     expect(text).toContain(" Swarm: inactive\n Runtimes: berth\n Default Runtime: berth\n Security Options:\n  seccomp\n   Profile: builtin\n");
     expect(text).toContain(" Insecure Registries:\n  127.0.0.0/8\n  ::1/128\n");
+    // the proxies in berth's environment, credentials masked as dockerd does (the fields were constant "")
+    const proxied = await run(["info", "--format", "{{.HttpsProxy}}|{{.NoProxy}}"], {
+      env: { HTTPS_PROXY: "http://u:secret@127.0.0.1:3128", NO_PROXY: "localhost" },
+    });
+    expect(ok(proxied)).toBe("http://xxxxx:xxxxx@127.0.0.1:3128|localhost\n");
     // units.BytesSize: "%.4g", so 2GiB, not 2.00GiB
     expect(text).toMatch(/ Total Memory: \d+(\.\d{1,3})?[KMG]iB\n/);
   });

@@ -8,6 +8,9 @@ interface InfoExtras {
   Runtimes?: Record<string, unknown>;
   DefaultRuntime?: string;
   SecurityOptions?: string[];
+  HttpProxy?: string;
+  HttpsProxy?: string;
+  NoProxy?: string;
   RegistryConfig?: { InsecureRegistryCIDRs?: string[] | null; IndexConfigs?: Record<string, { Secure?: boolean }>; Mirrors?: string[] | null };
 }
 
@@ -68,6 +71,9 @@ export function renderInfo(i: SystemInfo & InfoExtras): string {
     ` ID: ${i.ID}`,
     ` Docker Root Dir: ${i.DockerRootDir}`,
     ` Debug Mode: ${i.Debug}`,
+    ...(i.HttpProxy ? [` HTTP Proxy: ${i.HttpProxy}`] : []),
+    ...(i.HttpsProxy ? [` HTTPS Proxy: ${i.HttpsProxy}`] : []),
+    ...(i.NoProxy ? [` No Proxy: ${i.NoProxy}`] : []),
     ` Experimental: ${i.ExperimentalBuild}`,
     ...(i.RegistryConfig ? registries(i.RegistryConfig) : []),
     ` Live Restore Enabled: ${i.LiveRestoreEnabled}`,

@@ -64,6 +64,11 @@ function readLine(path: string): string {
   }
 }
 
+/** dockerd's getConfigOrEnv + MaskCredentials: a proxy URL's user and password as xxxxx */
+export function maskProxy(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1xxxxx:xxxxx@");
+}
+
 /** the open file descriptors of this process (`/info`'s NFd) */
 function openFds(): number {
   try {
@@ -110,9 +115,10 @@ export async function dockerInfo(
       IndexConfigs: indexConfigs,
       Mirrors: mirrors,
     },
-    HttpProxy: "",
-    HttpsProxy: "",
-    NoProxy: "",
+    // the proxies this process uses (registry pulls go through them), credentials masked as dockerd does
+    HttpProxy: maskProxy(process.env.HTTP_PROXY ?? process.env.http_proxy ?? ""),
+    HttpsProxy: maskProxy(process.env.HTTPS_PROXY ?? process.env.https_proxy ?? ""),
+    NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? "",
     Isolation: "",
     CDISpecDirs: [],
     Containerd: null,
