@@ -125,6 +125,16 @@ describe.skipIf(!rootEnabled)("ps --filter publish", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("port", () => {
+  test("an unpublished port names the port and the container as given, as docker's CLI (berth said 'for container')", async () => {
+    const name = `port-${sfx}`;
+    ok(await run(["run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "300"]));
+    expect(await run(["port", name, "81"])).toMatchObject({ exitCode: 1, stdout: "", stderr: `berth: No public port '81' published for ${name}\n` });
+    expect(await run(["port", name, "81/udp"])).toMatchObject({ exitCode: 1, stderr: `berth: No public port '81/udp' published for ${name}\n` });
+    ok(await run(["rm", "-f", name]));
+  });
+});
+
 describe.skipIf(!rootEnabled)("ps --filter ancestor", () => {
   test("takes in containers of images committed on the named one, as dockerd's (its children by parent)", async () => {
     const base = `anc-base-${sfx}`,
