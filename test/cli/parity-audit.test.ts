@@ -125,6 +125,14 @@ describe.skipIf(!rootEnabled)("ps --filter publish", () => {
   });
 });
 
+describe.skipIf(!rootEnabled)("image inspect", () => {
+  test("has docker's keys only: no berth-made Manifest {layers} object", async () => {
+    const keys = Object.keys(JSON.parse(ok(await run(["image", "inspect", "busybox"])))[0]);
+    expect(keys).not.toContain("Manifest");
+    expect(keys.slice(0, 3)).toEqual(["Id", "RepoTags", "RepoDigests"]);
+  });
+});
+
 describe.skipIf(!rootEnabled)("port", () => {
   test("an unpublished port names the port and the container as given, as docker's CLI (berth said 'for container')", async () => {
     const name = `port-${sfx}`;
