@@ -7,6 +7,10 @@
 import { describe, expect, test } from "bun:test";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
+import { humanSize } from "../../src/lib/human.ts";
+
+/** units.HumanSize (4 digits), as docker prints system df (pinned against docker's in src/lib/human.test.ts) */
+const human4 = (n: number) => humanSize(n, 4);
 
 const { run } = busyboxRoot("parity-audit");
 const ok = (r: CliResult) => {
@@ -292,14 +296,3 @@ describe.skipIf(!rootEnabled)("info and version", () => {
     expect(min).toBe(24);
   });
 });
-
-/** units.HumanSize: 4 significant digits, decimal units */
-function human4(n: number): string {
-  const u = ["B", "kB", "MB", "GB"];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(4))}${u[i]}`;
-}

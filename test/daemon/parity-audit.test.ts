@@ -5,6 +5,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { rootEnabled } from "../helpers/root.ts";
+import { humanSize } from "../../src/lib/human.ts";
+
+/** units.HumanSize (4 digits), as docker prints system df (pinned against docker's in src/lib/human.test.ts) */
+const human4 = (n: number) => humanSize(n, 4);
 import { waitUntil } from "../helpers/cli.ts";
 import { apiDaemon, dockerBin } from "./_api-daemon.ts";
 import { existsSync } from "node:fs";
@@ -77,14 +81,3 @@ describe.skipIf(!rootEnabled || !existsSync(dockerBin))("docker CLI → berth da
     ok(await d.docker(["rm", "-f", `spin${tag}`]));
   });
 });
-
-/** units.HumanSize: 4 significant digits, decimal units */
-function human4(n: number): string {
-  const u = ["B", "kB", "MB", "GB"];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(4))}${u[i]}`;
-}
