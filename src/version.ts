@@ -1,6 +1,8 @@
 /** the release version, kept in one place (package.json is the source; scripts/build.ts checks they agree) */
 export const VERSION = "0.1.0";
-export const API_VERSION = "1.41";
+/** the Engine API versions berth's engine serves (`berth daemon`; `version`'s Server part and `info`) */
+export const ENGINE_MIN_API = "1.24";
+export const ENGINE_MAX_API = "1.47";
 
 // scripts/build.ts defines these for the compiled binary (`bun build --define`); run from source they are unset
 declare const BERTH_GIT_COMMIT: string | undefined;

@@ -15,6 +15,6 @@ export default defineBerthCommand({
     if (!(await confirm(!!flags.force, "This will remove all stopped containers."))) return;
     const { deleted, reclaimed } = await (await ctx.engine()).containerPrune(filter);
     if (deleted.length) ctx.out(`Deleted Containers:\n${deleted.join("\n")}\n\n`);
-    ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
   },
 });

@@ -131,7 +131,8 @@ export function printImages(ctx: Context, flags: RunInput["flags"], list: ImageS
     Size: humanSize(r.size),
     Tag: r.tag,
     UniqueSize: "N/A",
-    VirtualSize: humanSize(r.size),
+    // docker/cli imageContext: Size at 3 digits, VirtualSize through units.HumanSize (4)
+    VirtualSize: humanSize(r.size, 4),
   }));
   formatRows(
     ctx.out,

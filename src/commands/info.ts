@@ -1,6 +1,6 @@
 /** `berth info` / `berth system info`: docker's whole-engine summary, as text or through --format */
 import { defineBerthCommand } from "./_command.ts";
-import { API_VERSION, VERSION } from "../version.ts";
+import { ENGINE_MAX_API, VERSION } from "../version.ts";
 import { renderTemplate } from "./_format/template.ts";
 import { renderInfo } from "./_format/info.ts";
 
@@ -10,12 +10,9 @@ export default defineBerthCommand({
     format: { type: "string", alias: "f", description: "Format output using a custom template: 'json', or a Go template" },
   },
   async run({ flags, ctx }) {
-    const info = await (await ctx.engine()).systemInfo({
-      debug: ctx.debug,
-      version: VERSION,
-      apiVersion: API_VERSION,
-      loggingDriver: ctx.daemon?.["log-driver"],
-    });
+    // dockerd's whole /info document, as `berth daemon` serves it: --format reads the same fields
+    const { dockerInfo } = await import("../daemon/routes/system.ts");
+    const info = await dockerInfo(await ctx.engine(), { debug: ctx.debug, apiVersion: ENGINE_MAX_API, daemon: ctx.daemon });
     const client = { Version: VERSION, Context: "default", Debug: ctx.debug };
     if (flags.format) {
       // docker: the server's fields at the top level, the client's under ClientInfo

@@ -159,6 +159,8 @@ export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows
     Name: r.Name,
     Driver: r.Driver,
     Scope: r.Scope,
+    // docker 28's CLI reads EnableIPv4 (a daemon without it: false, as docker's CLI prints)
+    IPv4: String(r.EnableIPv4 ?? false),
     IPv6: String(r.EnableIPv6),
     Internal: String(r.Internal),
     // Go's time String(), as docker's CLI prints a network's Created (a zero time: empty)
@@ -172,6 +174,7 @@ export function printNetworks(ctx: Context, flags: Record<string, unknown>, rows
     Name: "NAME",
     Driver: "DRIVER",
     Scope: "SCOPE",
+    IPv4: "IPV4",
     IPv6: "IPV6",
     Internal: "INTERNAL",
     CreatedAt: "CREATED AT",

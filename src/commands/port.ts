@@ -16,7 +16,7 @@ export default defineBerthCommand({
     const svc = (await ctx.engine()).containers;
     const id = svc.resolve(positionals[0]!);
     const running = svc.refreshState(id).Status === "running" || svc.refreshState(id).Status === "paused";
-    const lines = portLines(running ? svc.ports(id) : [], positionals[1]);
+    const lines = portLines(running ? svc.ports(id) : [], positionals[1], positionals[0]);
     ctx.out(lines.map((l) => l + "\n").join(""));
   },
 });

@@ -28,16 +28,32 @@ export default defineBerthCommand({
   async run({ flags, ctx }) {
     const engine = await ctx.engine();
     const last = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : -1;
-    const size = !!flags.size;
     const list = await engine.containerList({
       all: !!flags.all,
       limit: last >= 0 ? last : undefined,
-      size: size && !flags.quiet,
+      size: wantsSize(ctx, flags),
       filters: Filters.fromFlags((flags.filter as string[]) ?? [], { strict: true }),
     });
     printContainers(ctx, flags, list);
   },
 });
+
+/** the --format in effect: the flag's, else the client config's psFormat (docker's order) */
+function psFormat(ctx: Context, flags: RunInput["flags"]): string | undefined {
+  return typeof flags.format === "string" ? flags.format : readClientConfig(ctx).psFormat;
+}
+
+/**
+ * whether the list must carry sizes: -s, or a template that uses {{.Size}} (docker/cli's ps executes the
+ * template once on an empty row and asks the daemon for sizes when it read the Size field; `json`
+ * does not count, as there). Not for -q, which prints no size.
+ */
+export function wantsSize(ctx: Context, flags: RunInput["flags"]): boolean {
+  if (flags.quiet) return false;
+  if (flags.size) return true;
+  const f = (psFormat(ctx, flags) ?? "").trim();
+  return f !== "json" && /\.Size\b/.test(f);
+}
 
 /** ps's output (table, -q, --format) for a container list: the engine's or a daemon's (client mode) */
 export function printContainers(ctx: Context, flags: RunInput["flags"], list: ContainerSummary[]): void {
@@ -55,7 +71,7 @@ export function printContainers(ctx: Context, flags: RunInput["flags"], list: Co
     return Object.assign(sortedKeys(r), { Label: (k: unknown) => labels[String(k)] ?? "" });
   });
   // docker: without --format, the client config's psFormat
-  const format = typeof flags.format === "string" ? flags.format : readClientConfig(ctx).psFormat;
+  const format = psFormat(ctx, flags);
   formatRows(
     ctx.out,
     format,

@@ -1,7 +1,7 @@
 /** `berth stats --no-stream`: CPU %, MEM USAGE / LIMIT, MEM %, BLOCK I/O, PIDS from the container's cgroup, NET I/O from its netns */
 import { defineBerthCommand } from "./_command.ts";
 import type { Context } from "./_context.ts";
-import { humanSize } from "../lib/human.ts";
+import { bytesSize, humanSize } from "../lib/human.ts";
 import { formatRows, renderDockerTable } from "./_format/table.ts";
 
 export const STATS_HEADERS: Record<string, string> = {
@@ -15,19 +15,6 @@ export const STATS_HEADERS: Record<string, string> = {
   BlockIO: "BLOCK I/O",
   PIDs: "PIDS",
 };
-
-/** docker's binary sizes for memory: 1.5MiB, 512KiB */
-export function bytesIEC(n: number): string {
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${Number(n.toFixed(i ? 2 : 0))
-    .toString()
-    .replace(/(\.\d)0$/, "$1")}${u[i]}`;
-}
 
 export default defineBerthCommand({
   meta: {
@@ -57,7 +44,7 @@ export default defineBerthCommand({
       }
       await Bun.sleep(500);
       const rows: Record<string, string>[] = [];
-      for (const id of ids) {
+      for (const [n, id] of ids.entries()) {
         const cfg = svc.store.readConfig(id);
         let cpu = 0,
           mem = 0,
@@ -82,11 +69,12 @@ export default defineBerthCommand({
         }
         if (!limit || !Number.isFinite(limit) || limit > 2 ** 60) limit = (await import("node:os")).totalmem();
         rows.push({
-          Container: flags["no-trunc"] ? id : id.slice(0, 12),
+          // docker's CLI: the container as named on the command line, else the 12-digit ID
+          Container: positionals[n] ?? id.slice(0, 12),
           ID: flags["no-trunc"] ? id : id.slice(0, 12),
           Name: cfg.Name.slice(1),
           CPUPerc: `${Math.max(0, cpu).toFixed(2)}%`,
-          MemUsage: `${bytesIEC(mem)} / ${bytesIEC(limit)}`,
+          MemUsage: `${bytesSize(mem)} / ${bytesSize(limit)}`,
           MemPerc: `${((mem / limit) * 100).toFixed(2)}%`,
           NetIO: `${humanSize(netRx)} / ${humanSize(netTx)}`,
           BlockIO: `${humanSize(blkRead)} / ${humanSize(blkWrite)}`,

@@ -143,7 +143,7 @@ export default defineBerthCommand({
           const engine = await ctx.engine();
           const { VolumesDeleted: removed, SpaceReclaimed: reclaimed } = engine.volumePrune({ all: !!flags.all, filters });
           if (removed.length) ctx.out(`Deleted Volumes:\n${removed.join("\n")}\n\n`);
-          ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+          ctx.out(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
         },
       }),
     }),
@@ -158,7 +158,8 @@ export function printVolumes(ctx: Context, flags: Record<string, unknown>, rows:
     Labels: Object.entries(r.Labels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(","),
-    Links: String(r.UsageData?.RefCount ?? 0),
+    // the engine's list counts the containers using each volume; a daemon's list has no UsageData: N/A, as docker
+    Links: r.UsageData ? String(r.UsageData.RefCount) : "N/A",
     Mountpoint: r.Mountpoint,
     Name: r.Name,
     Scope: r.Scope,

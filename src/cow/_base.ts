@@ -370,7 +370,8 @@ export abstract class WholeTreeDriver extends BaseDriver {
 export function diskUsage(dir: string): Usage {
   const seen = new Set<string>();
   let size = 0,
-    inodes = 0;
+    inodes = 0,
+    apparent = 0;
   const visit = (p: string) => {
     const st = lstatSync(p, { bigint: true });
     if (st.nlink > 1n) {
@@ -381,7 +382,8 @@ export function diskUsage(dir: string): Usage {
     inodes++;
     size += Number(st.blocks) * 512;
     if (st.isDirectory()) for (const c of readdirSync(p)) visit(`${p}/${c}`);
+    else apparent += Number(st.size);
   };
   visit(dir);
-  return { size, inodes };
+  return { size, inodes, apparent };
 }

@@ -126,7 +126,8 @@ export class BtrfsDriver extends WholeTreeDriver {
     const parent = this.chain(meta, rec.parent)[0];
     if (parent === undefined) return diskUsage(fs);
     let size = 0,
-      inodes = 0;
+      inodes = 0,
+      apparent = 0;
     const seen = new Set<bigint>();
     for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs, descendInto(fs, `${this.dir(parent)}/fs`))) {
       if (c.kind === "D") continue;
@@ -134,9 +135,12 @@ export class BtrfsDriver extends WholeTreeDriver {
       if (seen.has(st.ino)) continue;
       seen.add(st.ino);
       inodes++;
-      if (!st.isDirectory()) size += Number(st.blocks) * 512;
+      if (!st.isDirectory()) {
+        size += Number(st.blocks) * 512;
+        apparent += Number(st.size);
+      }
     }
-    return { size, inodes };
+    return { size, inodes, apparent };
   }
 }
 

@@ -33,8 +33,15 @@ export interface SnapshotInfo {
 }
 
 export interface Usage {
-  size: number; // bytes
+  /** allocated bytes (du) */
+  size: number;
   inodes: number;
+  /**
+   * the bytes as docker counts a container's SizeRw (moby pkg/directory.Size): regular files' sizes and
+   * symlinks' target lengths, a hardlinked inode once, directories and whiteouts 0; so a container
+   * that wrote nothing is 0B, not the blocks of the directories its mountpoints sit in
+   */
+  apparent: number;
 }
 
 export interface ApplyStats {

@@ -7,13 +7,13 @@
  */
 import type { Socket } from "node:net";
 import { EngineError, type ErrorKind } from "../lib/errors.ts";
-import { VERSION } from "../version.ts";
+import { ENGINE_MAX_API, ENGINE_MIN_API, VERSION } from "../version.ts";
 import { bodyReader, headBytes, HttpError, readHead, SocketReader, writeAll, type RawRequest } from "./http.ts";
 import type { ApiRequest, ApiResponse, DaemonContext, HijackedConn, Route } from "./types.ts";
 import type { Logger } from "../lib/log.ts";
 
-export const MIN_API_VERSION = "1.24";
-export const MAX_API_VERSION = "1.47";
+export const MIN_API_VERSION = ENGINE_MIN_API;
+export const MAX_API_VERSION = ENGINE_MAX_API;
 /** a JSON request body larger than this is refused (a create or update body is a few KiB) */
 const MAX_JSON_BODY = 16 << 20;
 

@@ -213,6 +213,9 @@ export async function commitContainer(images: ImageService, containers: Containe
         history: { created_by: [cfg.Path, ...cfg.Args].join(" "), ...(opts.message ? { comment: opts.message } : {}) },
         ref: opts.ref,
       });
+      // dockerd's "commit" event: the message, the new image's id and the name it was given
+      const tagged = opts.ref && !/[:@][^/]*$/.test(opts.ref) ? `${opts.ref}:latest` : (opts.ref ?? "");
+      containers.event(id, "commit", { comment: opts.message ?? "", imageID: res.id, imageRef: tagged });
       return res.id;
     } finally {
       if (paused) containers.unpause(id);

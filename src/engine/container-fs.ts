@@ -53,6 +53,7 @@ export async function exportContainer(containers: ContainerService, snapshots: S
   } catch (e) {
     throw wrap(`export ${ref}`, e);
   }
+  containers.event(id, "export"); // dockerd logs each export
 }
 
 /** `berth diff`: the container's changes against its image (A added, C changed, D deleted) */

@@ -53,12 +53,39 @@ export interface BuildCacheUsage {
 
 export interface VerboseDiskUsage {
   images: ImageUsage[];
+  /** every layer's size once, however many images have it (docker's LayersSize, `system df`'s Images SIZE) */
+  layersSize: number;
   containers: ContainerUsage[];
   volumes: VolumeUsage[];
   buildCache: BuildCacheUsage[];
 }
 
 export async function verboseDiskUsage(engine: SystemParts & { readonly imageStore: ImageStore }): Promise<VerboseDiskUsage> {
+  const { images, layersSize } = await imageUsage(engine);
+
+  const containers: ContainerUsage[] = [];
+  for (const info of engine.containers.list(true)) {
+    let size = 0;
+    try {
+      size = (await engine.snapshots.usage(info.cfg.Berth.SnapshotKey)).apparent; // docker's SizeRw
+    } catch {
+      // a container whose snapshot is gone (being removed): nothing on disk, as `system df` counts it
+    }
+    containers.push({ info, summary: toSummary(engine.containers, info), size, localVolumes: info.cfg.Mounts.filter((m) => m.Type === "volume").length });
+  }
+
+  const users = engine.containers.volumeUsers();
+  const volumes = engine.containers.volumes
+    .list()
+    .map((v) => ({ name: v.Name, links: (users.get(v.Name) ?? []).length, size: engine.containers.volumes.size(v.Name) }));
+
+  const { BuildSupport } = await import("./build.ts");
+  const buildCache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).cacheEntries();
+  return { images, layersSize, containers, volumes, buildCache };
+}
+
+/** the images with their shared sizes, and the size of all their layers counted once */
+export async function imageUsage(engine: SystemParts & { readonly imageStore: ImageStore }): Promise<{ images: ImageUsage[]; layersSize: number }> {
   const list = await engine.images.list();
   // each layer's size once, and how many images have it
   const chainSize = new Map<string, number>();
@@ -88,24 +115,5 @@ export async function verboseDiskUsage(engine: SystemParts & { readonly imageSto
     shared: (chainsOf.get(img.id) ?? []).filter((c) => (chainUsers.get(c) ?? 0) > 1).reduce((a, c) => a + (chainSize.get(c) ?? 0), 0),
     containers: img.containers,
   }));
-
-  const containers: ContainerUsage[] = [];
-  for (const info of engine.containers.list(true)) {
-    let size = 0;
-    try {
-      size = (await engine.snapshots.usage(info.cfg.Berth.SnapshotKey)).size;
-    } catch {
-      // a container whose snapshot is gone (being removed): nothing on disk, as `system df` counts it
-    }
-    containers.push({ info, summary: toSummary(engine.containers, info), size, localVolumes: info.cfg.Mounts.filter((m) => m.Type === "volume").length });
-  }
-
-  const users = engine.containers.volumeUsers();
-  const volumes = engine.containers.volumes
-    .list()
-    .map((v) => ({ name: v.Name, links: (users.get(v.Name) ?? []).length, size: engine.containers.volumes.size(v.Name) }));
-
-  const { BuildSupport } = await import("./build.ts");
-  const buildCache = await new BuildSupport(engine.images, engine.containers, join(engine.root, "builder")).cacheEntries();
-  return { images, containers, volumes, buildCache };
+  return { images, layersSize: [...chainSize.values()].reduce((a, n) => a + n, 0) };
 }

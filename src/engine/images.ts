@@ -518,7 +518,6 @@ export class ImageService implements ImageResolver {
     const rec = this.store.resolve(ref);
     const config = this.store.config(rec.id);
     const names = this.store.namesOf(rec.id).map(familiarizeKey);
-    const manifest = this.content.readJson<Manifest>(rec.manifest.digest);
     return {
       Id: rec.id,
       RepoTags: names.filter((n) => !n.includes("@")),
@@ -536,7 +535,6 @@ export class ImageService implements ImageResolver {
       RootFS: { Type: "layers", Layers: config.rootfs?.diff_ids ?? [] },
       Metadata: { LastTagTime: rec.lastTagTime ?? "0001-01-01T00:00:00Z" },
       Descriptor: { mediaType: rec.manifest.mediaType, digest: rec.manifest.digest, size: rec.manifest.size },
-      Manifest: { layers: manifest.layers.length },
     };
   }
 

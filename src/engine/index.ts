@@ -111,6 +111,22 @@ export class Engine {
       containers: this.containers,
       snapshots: this.snapshots,
       imageSizes: async () => new Map((await this.images.list()).map((i) => [i.id as string, i.size])),
+      imageFamily: (ref) => {
+        let root: string;
+        try {
+          root = this.images.store.resolve(ref).id;
+        } catch (e) {
+          if (e instanceof EngineError && e.kind === "not_found") return new Set(); // no such image: no ancestor
+          throw e;
+        }
+        const records = this.images.store.list();
+        const out = new Set([root]);
+        for (let grew = true; grew; ) {
+          grew = false;
+          for (const r of records) if (r.parent && out.has(r.parent) && !out.has(r.id)) grew = out.add(r.id) !== undefined;
+        }
+        return out;
+      },
     };
   }
 
@@ -196,17 +212,18 @@ export class Engine {
   }
 
   async diskUsage(): Promise<DiskUsageRow[]> {
-    const images = await this.images.list();
-    const imgSize = images.reduce((a, i) => a + i.size, 0);
+    // docker's Images row: every layer once (LayersSize), less what the images in use need of their own
+    // (size − shared); summing image sizes counted a base layer once per image built on it
+    const { images, layersSize: imgSize } = await (await import("./disk-usage.ts")).imageUsage(this);
     const active = images.filter((i) => i.containers > 0);
-    const activeSize = active.reduce((a, i) => a + i.size, 0);
+    const activeSize = active.reduce((a, i) => a + i.size - i.shared, 0);
     const ctrs = this.containers.list(true);
     let ctrSize = 0;
     let ctrReclaimable = 0;
     for (const c of ctrs) {
       let size = 0;
       try {
-        size = (await this.snapshots.usage(c.cfg.Berth.SnapshotKey)).size;
+        size = (await this.snapshots.usage(c.cfg.Berth.SnapshotKey)).apparent; // docker's SizeRw
       } catch {} // its snapshot is gone (being removed, or a damaged store `system check` names): counted as 0
       ctrSize += size;
       if (c.state.Status !== "running" && c.state.Status !== "paused") ctrReclaimable += size;

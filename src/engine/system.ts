@@ -188,7 +188,7 @@ export async function pruneContainers(e: SystemParts, f: PruneFilter): Promise<{
     if (!matchesPrune(f, c.cfg.Created, c.cfg.Config.Labels ?? {})) continue;
     let size = 0;
     try {
-      size = (await e.snapshots.usage(c.cfg.Berth.SnapshotKey)).size;
+      size = (await e.snapshots.usage(c.cfg.Berth.SnapshotKey)).apparent; // docker's SizeRw
     } catch {} // its snapshot is gone already: nothing reclaimed for it
     try {
       await e.containers.rm(c.cfg.Id, false);

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { humanDuration, humanSize, parseRamSize, renderTable } from "./human.ts";
+import { bytesSize, humanDuration, humanSize, parseRamSize, renderTable } from "./human.ts";
 
 test("sizes read like docker's (go-units HumanSizeWithPrecision 3)", () => {
   expect(humanSize(0)).toBe("0B");
@@ -7,6 +7,18 @@ test("sizes read like docker's (go-units HumanSizeWithPrecision 3)", () => {
   expect(humanSize(4_260_000)).toBe("4.26MB");
   expect(humanSize(2_232_320)).toBe("2.23MB");
   expect(humanSize(1_500_000_000)).toBe("1.5GB");
+});
+
+test("units.HumanSize (4 digits) and units.BytesSize, as docker's system df, prune and stats print them", () => {
+  expect(humanSize(1_985_682, 4)).toBe("1.986MB");
+  expect(humanSize(45_056, 4)).toBe("45.06kB");
+  // stats' MEM USAGE / LIMIT: "%.4g" of powers of 1024 (docker printed 1.035MiB where berth had 1.04MiB)
+  expect(bytesSize(1_085_276)).toBe("1.035MiB");
+  expect(bytesSize(458_752)).toBe("448KiB");
+  expect(bytesSize(2 * 1024 ** 3)).toBe("2GiB");
+  expect(bytesSize(25_276_182_528)).toBe("23.54GiB");
+  expect(bytesSize(100_000_000)).toBe("95.37MiB");
+  expect(bytesSize(0)).toBe("0B");
 });
 
 test("durations read like docker's (go-units HumanDuration)", () => {

@@ -2,14 +2,26 @@
 
 const DECIMAL = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
 
-/** units.HumanSizeWithPrecision(size, 3): 4.26MB, 512B, 1.5GB */
-export function humanSize(size: number): string {
+/** units.HumanSizeWithPrecision(size, precision): 4.26MB, 512B, 1.5GB; precision 4 is units.HumanSize
+ * (1.986MB), which docker prints in `system df` and `images --format {{.VirtualSize}}` */
+export function humanSize(size: number, precision = 3): string {
   let i = 0;
   while (size >= 1000 && i < DECIMAL.length - 1) {
     size /= 1000;
     i++;
   }
-  return `${Number(size.toPrecision(3))}${DECIMAL[i]}`;
+  return `${Number(size.toPrecision(precision))}${DECIMAL[i]}`;
+}
+
+/** units.BytesSize ("%.4g" of powers of 1024): docker's memory figures, 1.035MiB, 448KiB, 23.54GiB, 2GiB */
+export function bytesSize(size: number): string {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+  let i = 0;
+  while (size >= 1024 && i < u.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return `${Number(size.toPrecision(4))}${u[i]}`;
 }
 
 /** units.HumanDuration: "Less than a second", "About a minute", "3 hours", "2 weeks" */

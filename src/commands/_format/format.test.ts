@@ -86,7 +86,7 @@ test("info text: docker's layout and labels", () => {
     " Storage Driver: overlay\n  Backing Filesystem: extfs\n",
     " Cgroup Version: 1\n",
     "  Network: bridge host none\n",
-    " Total Memory: 2.00GiB\n",
+    " Total Memory: 2GiB\n",
     " Docker Root Dir: /var/lib/berth\n",
   ])
     expect(t).toContain(l);

@@ -53,7 +53,8 @@ export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.no
       Ports: portsColumn(c.Ports),
       State: c.State,
       Status: c.Status,
-      Size: c.SizeRw !== undefined ? `${humanSize(c.SizeRw)} (virtual ${humanSize(c.SizeRootFs ?? c.SizeRw)})` : "0B",
+      // docker/cli ContainerContext.Size: the virtual size only when the daemon sent a non-zero one
+      Size: c.SizeRootFs ? `${humanSize(c.SizeRw ?? 0)} (virtual ${humanSize(c.SizeRootFs)})` : humanSize(c.SizeRw ?? 0),
       Names: c.Names.map((n) => n.slice(1)).join(","),
       Labels: Object.entries(c.Labels)
         .map(([k, v]) => `${k}=${v}`)

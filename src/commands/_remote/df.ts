@@ -18,7 +18,8 @@ export function usageRows(d: DiskUsage): DiskUsageRow[] {
   const images = d.Images ?? [];
   const imgSize = d.LayersSize ?? images.reduce((a, i) => a + i.Size, 0);
   const active = images.filter((i) => i.Containers > 0);
-  const activeSize = active.reduce((a, i) => a + i.Size, 0);
+  // docker: what an image in use needs of its own (Size − SharedSize) is not reclaimable
+  const activeSize = active.reduce((a, i) => a + i.Size - Math.max(0, i.SharedSize ?? 0), 0);
   const ctrs = d.Containers ?? [];
   const live = (s: string) => s === "running" || s === "paused" || s === "restarting";
   const vols = d.Volumes ?? [];

@@ -6,11 +6,11 @@ import { totalmem } from "node:os";
 import type { RunInput } from "../_command.ts";
 import { filtersParam, type ApiClient } from "../../client/index.ts";
 import { EngineError } from "../../lib/errors.ts";
-import { humanSize } from "../../lib/human.ts";
+import { bytesSize, humanSize } from "../../lib/human.ts";
 import { confirm, systemPruneWarning } from "../_confirm.ts";
 import { writeArchive } from "../_archive-out.ts";
 import { printHistory } from "../image/history.ts";
-import { bytesIEC, printStats } from "../stats.ts";
+import { printStats } from "../stats.ts";
 import { eachRef, splitTag } from "./simple.ts";
 
 const enc = encodeURIComponent;
@@ -84,7 +84,7 @@ export async function history(input: RunInput, api: ApiClient) {
 
 async function reclaimed(input: RunInput, title: string, deleted: string[] | null | undefined, bytes: number | undefined) {
   if (deleted?.length) input.ctx.out(`${title}:\n${deleted.join("\n")}\n\n`);
-  if (bytes !== undefined) input.ctx.out(`Total reclaimed space: ${humanSize(bytes)}\n`);
+  if (bytes !== undefined) input.ctx.out(`Total reclaimed space: ${humanSize(bytes, 4)}\n`);
 }
 
 export async function containerPrune(input: RunInput, api: ApiClient) {
@@ -138,7 +138,7 @@ interface StatsJson {
 }
 
 /** docker's CLI arithmetic (cli/command/container/stats_helpers.go) for one stats document */
-function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Record<string, string> {
+function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean, given?: string): Record<string, string> {
   const cpuDelta = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
   const sysDelta = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
   const cpus = s.cpu_stats?.online_cpus ?? 1;
@@ -161,11 +161,12 @@ function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Rec
   }
   const short = noTrunc ? id : id.slice(0, 12);
   return {
-    Container: short,
+    // docker's CLI: the container as named on the command line, else the 12-digit ID
+    Container: given ?? id.slice(0, 12),
     ID: short,
     Name: name.replace(/^\//, ""),
     CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${bytesIEC(mem)} / ${bytesIEC(limit)}`,
+    MemUsage: `${bytesSize(mem)} / ${bytesSize(limit)}`,
     MemPerc: `${((mem / limit) * 100).toFixed(2)}%`,
     NetIO: `${humanSize(rx)} / ${humanSize(tx)}`,
     BlockIO: `${humanSize(rd)} / ${humanSize(wr)}`,
@@ -176,12 +177,12 @@ function statsRow(id: string, name: string, s: StatsJson, noTrunc: boolean): Rec
 export async function stats(input: RunInput, api: ApiClient) {
   const { flags, positionals, ctx } = input;
   const noTrunc = !!flags["no-trunc"];
-  const targets = async (): Promise<{ id: string; name: string }[]> => {
+  const targets = async (): Promise<{ id: string; name: string; given?: string }[]> => {
     if (positionals.length) {
-      const out: { id: string; name: string }[] = [];
+      const out: { id: string; name: string; given?: string }[] = [];
       for (const ref of positionals) {
         const c = await api.json<{ Id: string; Name: string }>("GET", `/containers/${enc(ref)}/json`);
-        out.push({ id: c.Id, name: c.Name });
+        out.push({ id: c.Id, name: c.Name, given: ref });
       }
       return out;
     }
@@ -194,9 +195,9 @@ export async function stats(input: RunInput, api: ApiClient) {
       ts.map(async (t) => {
         try {
           const s = await api.json<StatsJson>("GET", `/containers/${enc(t.id)}/stats`, { query: { stream: "false" } });
-          return statsRow(t.id, t.name, s, noTrunc);
+          return statsRow(t.id, t.name, s, noTrunc, t.given);
         } catch {
-          return statsRow(t.id, t.name, {}, noTrunc); // the container went away between listing and reading: a row of zeros, as docker's
+          return statsRow(t.id, t.name, {}, noTrunc, t.given); // the container went away between listing and reading: a row of zeros, as docker's
         }
       }),
     );
@@ -270,5 +271,5 @@ export async function systemPrune(input: RunInput, api: ApiClient) {
   const b = await api.json<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/build/prune", { query: { all: !!flags.all } });
   if (b.CachesDeleted?.length) ctx.out(`Deleted build cache objects:\n${b.CachesDeleted.join("\n")}\n\n`);
   total += b.SpaceReclaimed ?? 0;
-  ctx.out(`Total reclaimed space: ${humanSize(total)}\n`);
+  ctx.out(`Total reclaimed space: ${humanSize(total, 4)}\n`);
 }

@@ -116,7 +116,7 @@ export async function port(input: RunInput, api: ApiClient) {
     const bs = ports[`${p}/${proto}`];
     if (!bs?.length) {
       const { EngineError } = await import("../../lib/errors.ts");
-      throw new EngineError("not_found", `No public port '${p}/${proto}' published for ${input.positionals[0]}`);
+      throw new EngineError("not_found", `No public port '${want}' published for ${input.positionals[0]}`);
     }
     input.ctx.out(bs.map((b) => addr(b) + "\n").join(""));
     return;

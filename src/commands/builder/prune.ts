@@ -14,6 +14,6 @@ export default defineBerthCommand({
     const engine = await ctx.engine();
     const { deleted, reclaimed } = await engine.buildCachePrune();
     if (deleted.length) ctx.out(`Deleted build cache objects:\n${deleted.map((d) => d.replace(/^sha256:/, "")).join("\n")}\n\n`);
-    ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
   },
 });

@@ -17,6 +17,6 @@ export default defineBerthCommand({
     const engine = await ctx.engine();
     const { deleted, reclaimed } = await engine.imagePrune({ all: flags.all, filter });
     if (deleted.length) ctx.out(`Deleted Images:\n${deleted.join("\n")}\n\n`);
-    ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(reclaimed, 4)}\n`);
   },
 });

@@ -8,16 +8,8 @@ import { renderDockerTable } from "../_format/table.ts";
 import { psRows } from "../_format/ps.ts";
 import type { VerboseDiskUsage } from "../../engine/index.ts";
 
-/** units.HumanSize: HumanSizeWithPrecision(size, 4), docker's SHARED SIZE, UNIQUE SIZE and volume SIZE */
-function humanSize4(size: number): string {
-  const u = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-  let i = 0;
-  while (size >= 1000 && i < u.length - 1) {
-    size /= 1000;
-    i++;
-  }
-  return `${Number(size.toPrecision(4))}${u[i]}`;
-}
+/** units.HumanSize (4 digits): docker's SHARED SIZE, UNIQUE SIZE and volume SIZE */
+const humanSize4 = (size: number) => humanSize(size, 4);
 
 export function renderVerboseDiskUsage(du: VerboseDiskUsage, now = Date.now()): string {
   const since = (t: string | Date) => `${humanDuration(now - (typeof t === "string" ? Date.parse(t) : t.getTime()))} ago`;

@@ -24,11 +24,13 @@ export default defineBerthCommand({
 /** df's summary (table, json or a Go template, as docker's --format) for the usage rows: the engine's
  * or a daemon's (client mode) */
 export function printDiskUsage(ctx: Context, flags: Record<string, unknown>, rows: DiskUsageRow[]): void {
-  const pct = (r: number, t: number) => (t > 0 ? ` (${Math.round((r / t) * 100)}%)` : "");
+  // docker/cli's diskUsage*Context: units.HumanSize (4 digits) and the percentage cut to an integer
+  // (Go's int64 division); the build cache's reclaimable has no percentage
+  const pct = (r: DiskUsageRow) => (r.size > 0 && r.type !== "Build Cache" ? ` (${Math.floor((r.reclaimable * 100) / r.size)}%)` : "");
   const objs = rows.map((r) => ({
     Active: String(r.active),
-    Reclaimable: humanSize(r.reclaimable) + pct(r.reclaimable, r.size),
-    Size: humanSize(r.size),
+    Reclaimable: humanSize(r.reclaimable, 4) + pct(r),
+    Size: humanSize(r.size, 4),
     TotalCount: String(r.total),
     Type: r.type,
   }));

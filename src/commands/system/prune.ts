@@ -31,6 +31,6 @@ export default defineBerthCommand({
     const cache = await engine.buildCachePrune();
     if (cache.deleted.length) ctx.out(`Deleted build cache objects:\n${cache.deleted.join("\n")}\n\n`);
     const leftovers = await engine.pruneLeftovers();
-    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + volReclaimed + img.reclaimed + cache.reclaimed + leftovers)}\n`);
+    ctx.out(`Total reclaimed space: ${humanSize(c.reclaimed + volReclaimed + img.reclaimed + cache.reclaimed + leftovers, 4)}\n`);
   },
 });

@@ -1,7 +1,8 @@
 /** The Engine API's system routes: `/_ping`, `/version`, `/info`, `/events`, `/system/df` */
 import { readdirSync, readFileSync } from "node:fs";
 import { release } from "node:os";
-import { EVENT_FILTERS, followEvents, parseTimeArg, type Engine } from "../../engine/index.ts";
+import { EVENT_FILTERS, followEvents, parseTimeArg, type Engine, type SystemInfo } from "../../engine/index.ts";
+import type { DaemonConfig } from "../../lib/daemon-config.ts";
 import { BUILD_TIME, GIT_COMMIT, VERSION } from "../../version.ts";
 import type { ApiRequest, ApiResponse, DaemonContext, Route } from "../types.ts";
 import { filtersParam } from "./_params.ts";
@@ -63,6 +64,11 @@ function readLine(path: string): string {
   }
 }
 
+/** dockerd's getConfigOrEnv + MaskCredentials: a proxy URL's user and password as xxxxx */
+export function maskProxy(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1xxxxx:xxxxx@");
+}
+
 /** the open file descriptors of this process (`/info`'s NFd) */
 function openFds(): number {
   try {
@@ -73,50 +79,62 @@ function openFds(): number {
 }
 
 async function info(_req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
-  const i = await ctx.engine.systemInfo({ debug: !!ctx.debug, version: VERSION, apiVersion: ctx.maxVersion, loggingDriver: ctx.daemon?.["log-driver"] });
-  const mirrors = ctx.engine.images.registryMirrors ?? [];
+  return { json: await dockerInfo(ctx.engine, { debug: !!ctx.debug, apiVersion: ctx.maxVersion, daemon: ctx.daemon, eventListeners }) };
+}
+
+/**
+ * `/info`'s document, dockerd's shape: the engine's summary plus what docker's CLI reads besides
+ * (Swarm, Runtimes, SecurityOptions, RegistryConfig, …). `berth info` prints the same document, so
+ * `info --format '{{.SecurityOptions}}'` or `{{.Swarm.LocalNodeState}}` reads the same with or without
+ * a daemon.
+ */
+export async function dockerInfo(
+  engine: Engine,
+  o: { debug: boolean; apiVersion: string; daemon?: DaemonConfig; eventListeners?: number },
+): Promise<Record<string, unknown> & SystemInfo> {
+  const i = await engine.systemInfo({ debug: o.debug, version: VERSION, apiVersion: o.apiVersion, loggingDriver: o.daemon?.["log-driver"] });
+  const mirrors = engine.images.registryMirrors ?? [];
   // daemon.json's insecure-registries: CIDRs go to the CIDR list, names to IndexConfigs (dockerd's split)
-  const insecure = ctx.daemon?.["insecure-registries"] ?? [];
+  const insecure = o.daemon?.["insecure-registries"] ?? [];
   const cidrs = insecure.filter((r) => /^[0-9a-f.:]+\/\d+$/i.test(r));
   const insecureNames = insecure.filter((r) => !cidrs.includes(r));
   const indexConfigs: Record<string, unknown> = { "docker.io": { Name: "docker.io", Mirrors: mirrors, Secure: true, Official: true } };
   for (const name of insecureNames) indexConfigs[name] = { Name: name, Mirrors: [], Secure: false, Official: false };
   return {
-    json: {
-      ...i,
-      // what docker's CLI reads besides, in dockerd's shape (berth has no swarm, one runtime, no plugins)
-      Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
-      Runtimes: { berth: { path: process.execPath } },
-      DefaultRuntime: "berth",
-      InitBinary: "",
-      SecurityOptions: ["name=seccomp,profile=builtin", ...(process.getuid?.() === 0 ? [] : ["name=rootless"])],
-      RegistryConfig: {
-        AllowNondistributableArtifactsCIDRs: null,
-        AllowNondistributableArtifactsHostnames: null,
-        InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128", ...cidrs],
-        IndexConfigs: indexConfigs,
-        Mirrors: mirrors,
-      },
-      HttpProxy: "",
-      HttpsProxy: "",
-      NoProxy: "",
-      Isolation: "",
-      CDISpecDirs: [],
-      Containerd: null,
-      ContainerdCommit: { ID: "" },
-      RuncCommit: { ID: "" },
-      InitCommit: { ID: "" },
-      KernelMemoryTCP: false,
-      OomKillDisable: false,
-      BridgeNfIptables: readLine("/proc/sys/net/bridge/bridge-nf-call-iptables") === "1",
-      BridgeNfIp6tables: readLine("/proc/sys/net/bridge/bridge-nf-call-ip6tables") === "1",
-      NEventsListener: eventListeners,
-      NFd: openFds(),
-      // NGoroutines is left out: a Bun process has no goroutines to count
-      IndexServerAddress: "https://index.docker.io/v1/",
-      GenericResources: null,
-      DefaultAddressPools: (ctx.daemon?.["default-address-pools"] ?? []).map((p) => ({ Base: p.base, Size: p.size })),
+    ...i,
+    // what docker's CLI reads besides, in dockerd's shape (berth has no swarm, one runtime, no plugins)
+    Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
+    Runtimes: { berth: { path: process.execPath } },
+    DefaultRuntime: "berth",
+    InitBinary: "",
+    SecurityOptions: ["name=seccomp,profile=builtin", ...(process.getuid?.() === 0 ? [] : ["name=rootless"])],
+    RegistryConfig: {
+      AllowNondistributableArtifactsCIDRs: null,
+      AllowNondistributableArtifactsHostnames: null,
+      InsecureRegistryCIDRs: ["127.0.0.0/8", "::1/128", ...cidrs],
+      IndexConfigs: indexConfigs,
+      Mirrors: mirrors,
     },
+    // the proxies this process uses (registry pulls go through them), credentials masked as dockerd does
+    HttpProxy: maskProxy(process.env.HTTP_PROXY ?? process.env.http_proxy ?? ""),
+    HttpsProxy: maskProxy(process.env.HTTPS_PROXY ?? process.env.https_proxy ?? ""),
+    NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? "",
+    Isolation: "",
+    CDISpecDirs: [],
+    Containerd: null,
+    ContainerdCommit: { ID: "" },
+    RuncCommit: { ID: "" },
+    InitCommit: { ID: "" },
+    KernelMemoryTCP: false,
+    OomKillDisable: false,
+    BridgeNfIptables: readLine("/proc/sys/net/bridge/bridge-nf-call-iptables") === "1",
+    BridgeNfIp6tables: readLine("/proc/sys/net/bridge/bridge-nf-call-ip6tables") === "1",
+    NEventsListener: o.eventListeners ?? 0,
+    NFd: openFds(),
+    // NGoroutines is left out: a Bun process has no goroutines to count
+    IndexServerAddress: "https://index.docker.io/v1/",
+    GenericResources: null,
+    DefaultAddressPools: (o.daemon?.["default-address-pools"] ?? []).map((p) => ({ Base: p.base, Size: p.size })),
   };
 }
 
@@ -148,10 +166,14 @@ async function df(req: ApiRequest, ctx: DaemonContext): Promise<ApiResponse> {
   if (want("image")) {
     const usage = new Map(v.images.map((i) => [i.id as string, i]));
     const images = await e.imageList({ all: false });
-    out.LayersSize = v.images.reduce((a, i) => a + i.size - i.shared, 0) + Math.max(0, ...v.images.map((i) => i.shared));
+    out.LayersSize = v.layersSize;
     out.Images = images.map((i) => ({ ...i, SharedSize: usage.get(i.Id)?.shared ?? 0, Containers: usage.get(i.Id)?.containers ?? i.Containers }));
   }
-  if (want("container")) out.Containers = v.containers.map((c) => ({ ...c.summary, SizeRw: c.size, SizeRootFs: c.size }));
+  if (want("container")) {
+    // SizeRootFs: the writable layer with its image's, as /containers/json?size=1 reports it
+    const imageSize = new Map(v.images.map((i) => [i.id as string, i.size]));
+    out.Containers = v.containers.map((c) => ({ ...c.summary, SizeRw: c.size, SizeRootFs: c.size + (imageSize.get(c.info.cfg.Image) ?? 0) }));
+  }
   if (want("volume")) {
     const usage = new Map(v.volumes.map((u) => [u.name, u]));
     out.Volumes = e

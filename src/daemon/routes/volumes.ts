@@ -25,7 +25,10 @@ export const routes: Route[] = [
     method: "GET",
     path: "/volumes",
     handler(req, { engine }) {
-      return { json: engine.volumeList(filtersParam(req)) };
+      // dockerd's list carries no UsageData (only /system/df measures volumes): with berth's Size -1 the
+      // docker CLI printed "-1B" in `volume ls --format {{.Size}}` where docker prints N/A
+      const list = engine.volumeList(filtersParam(req));
+      return { json: { ...list, Volumes: list.Volumes.map(({ UsageData: _, ...v }) => v) } };
     },
   },
   {

@@ -17,6 +17,8 @@ export interface Network {
   Created: string;
   Scope: "local";
   Driver: string;
+  /** docker 28 (API 1.47): every berth network is IPv4 */
+  EnableIPv4: boolean;
   EnableIPv6: boolean;
   IPAM: { Driver: string; Options: Record<string, string> | null; Config: { Subnet: string; Gateway: string }[] | null };
   Internal: boolean;

@@ -436,13 +436,14 @@ export function portsColumn(cfg: ContainerConfigFile, bindings: PortBinding[], r
   return parts.join(", ");
 }
 
-/** `berth port` lines */
-export function portLines(bindings: PortBinding[], filter?: string): string[] {
+/** `berth port` lines; `container` is the name the user gave, for docker's message */
+export function portLines(bindings: PortBinding[], filter?: string, container = "container"): string[] {
   let bs = bindings;
   if (filter) {
     const [p, proto = "tcp"] = filter.split("/");
     bs = bs.filter((b) => String(b.containerPort) === p && b.proto === proto);
-    if (bs.length === 0) throw new EngineError("not_found", `No public port '${p}/${proto}' published for container`);
+    // docker/cli: the port and the container as given ("No public port '81' published for web")
+    if (bs.length === 0) throw new EngineError("not_found", `No public port '${filter}' published for ${container}`);
     return bs.map((b) => `${b.hostIp || "0.0.0.0"}:${b.hostPort}`);
   }
   return [...bs].sort((a, b) => a.containerPort - b.containerPort).map(formatPortBinding);

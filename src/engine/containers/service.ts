@@ -35,7 +35,7 @@ import * as netw from "./networking.ts";
 import type { Prepared } from "./supervisor.ts";
 import type { ContainerConfigFile, ContainerStateFile } from "./types.ts";
 import { EventLog } from "../events.ts";
-import { realClock, type Clock, type ContainerDeps, type SelfProcess } from "./ops/deps.ts";
+import { ev, realClock, type Clock, type ContainerDeps, type SelfProcess } from "./ops/deps.ts";
 import { currentProcess, fromCommand } from "./ops/self.ts";
 import { info, refreshState, sweepHalfCreated, waitStopped, type ContainerInfo } from "./ops/state.ts";
 import * as createOp from "./ops/create.ts";
@@ -331,6 +331,11 @@ export class ContainerService {
   }
 
   /** `top`: the container's processes; `psArgs` runs the host's ps with those options instead */
+  /** log a container event with docker's attributes (image, name, labels, then `extra`) */
+  event(id: string, action: string, extra: Record<string, string> = {}): void {
+    ev(this.deps, action, this.deps.store.readConfig(id), extra);
+  }
+
   top(ref: string, psArgs: string[] = []): { titles: string[]; processes: string[][] } {
     return topOp.top(this.deps, ref, psArgs);
   }

@@ -54,7 +54,7 @@ const deps: SummaryDeps = {
     list: (all: boolean) => records.filter((r) => all || r.state.Status === "running").toReversed(),
     ports: () => [{ containerPort: 80, hostPort: 8080, hostIp: "", proto: "tcp" }],
   } as unknown as ContainerService,
-  snapshots: { usage: async (key: string) => ({ size: key === "k2" ? 1000 : 0 }) } as unknown as SummaryDeps["snapshots"],
+  snapshots: { usage: async (key: string) => ({ size: key === "k2" ? 4096 : 0, apparent: key === "k2" ? 1000 : 0 }) } as unknown as SummaryDeps["snapshots"],
   imageSizes: async () => new Map([["sha256:" + "f".repeat(64), 5000]]),
 };
 

@@ -52,6 +52,9 @@ export interface SummaryDeps {
   snapshots: SnapshotDriver;
   /** image id → unpacked size (SizeRootFs) */
   imageSizes(): Promise<Map<string, number>>;
+  /** the ID of the image `ref` names and of every image built or committed on it (docker's ancestor
+   * filter); empty when no image has that name */
+  imageFamily?(ref: string): Set<string>;
 }
 
 /** an RFC 3339 time with nanoseconds, in ms (Date.parse takes three fraction digits) */
@@ -146,7 +149,7 @@ const STATUSES = ["created", "restarting", "running", "removing", "paused", "exi
 const HEALTH = ["starting", "healthy", "unhealthy", "none"];
 
 /** docker's container filters as a predicate; `all` are the records before/since name containers in */
-function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]): (c: ContainerInfo) => boolean {
+function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[], family?: (ref: string) => Set<string>): (c: ContainerInfo) => boolean {
   f.validate(CONTAINER_FILTERS, "Invalid");
   for (const v of f.get("health")) if (!HEALTH.includes(v)) throw new EngineError("invalid_argument", `Unrecognised filter value for health: ${v}`);
   for (const v of f.get("status")) if (!STATUSES.includes(v)) throw invalidFilter(`status=${v}`, "Invalid");
@@ -160,12 +163,20 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
   const before = f.get("before").map(createdOf),
     since = f.get("since").map(createdOf);
   const created = (c: ContainerInfo) => ms(c.cfg.Created);
+  const families = new Map<string, Set<string>>();
+  const ancestors = (v: string) => {
+    let s = families.get(v);
+    if (!s) families.set(v, (s = family?.(v) ?? new Set()));
+    return s;
+  };
   const publish = portSet("publish", f.get("publish")),
     expose = portSet("expose", f.get("expose"));
-  // docker: a container passes when one of its ps ports is published on / exposes a port named
+  // dockerd (daemon/list.go): publish names a container port of HostConfig.PortBindings, expose one of
+  // Config.ExposedPorts, running or not; each filter given must match (berth matched publish against the
+  // host port of a running container, so `--filter publish=80` missed `-p 8080:80`)
   const portsMatch = (c: ContainerInfo) =>
-    (publish.size === 0 && expose.size === 0) ||
-    summaryPorts(svc, c).some((p) => (p.PublicPort !== undefined && publish.has(`${p.PublicPort}/${p.Type}`)) || expose.has(`${p.PrivatePort}/${p.Type}`));
+    (publish.size === 0 || Object.keys(c.cfg.HostConfig.PortBindings ?? {}).some((k) => publish.has(k))) &&
+    (expose.size === 0 || Object.keys(c.cfg.Config.ExposedPorts ?? {}).some((k) => expose.has(k)));
   // docker: a volume's name (a bind's source) or a mount's destination
   const mounts = (v: string, c: ContainerInfo) => c.cfg.Mounts.some((m) => (m.Name ? m.Name === v : m.Source === v) || m.Destination === v);
   // docker: a network's name, or a prefix of its ID
@@ -192,6 +203,8 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
     f.any("ancestor", (v) => {
       const img = c.cfg.Config.Image;
       const norm = (s: string) => (s.includes(":") || s.includes("@") ? s : `${s}:latest`);
+      // dockerd: the image the value names and its children (images committed or built on it)
+      if (ancestors(v).has(c.cfg.Image)) return true;
       return img === v || norm(img) === norm(v) || c.cfg.Image === v || c.cfg.Image.replace(/^sha256:/, "").startsWith(v.replace(/^sha256:/, ""));
     }) &&
     f.every("label", (v) => {
@@ -203,8 +216,9 @@ function containerFilter(svc: ContainerService, f: Filters, all: ContainerInfo[]
 
 /** docker's SizeRw (the container's own layer) and SizeRootFs (with its image's) */
 async function sizes(d: SummaryDeps, cfg: ContainerConfigFile, imageSizes: Map<string, number>): Promise<{ SizeRw: number; SizeRootFs: number }> {
-  // a layer that cannot be measured (removed meanwhile, a driver without usage) counts as empty
-  const rw = (await d.snapshots.usage(cfg.Berth.SnapshotKey).catch(() => ({ size: 0 }))).size;
+  // docker's measure of the layer (files' bytes, not blocks: a container that wrote nothing is 0B); a
+  // layer that cannot be measured (removed meanwhile, a driver without usage) counts as empty
+  const rw = (await d.snapshots.usage(cfg.Berth.SnapshotKey).catch(() => ({ apparent: 0 }))).apparent;
   return { SizeRw: rw, SizeRootFs: rw + (imageSizes.get(cfg.Image) ?? 0) };
 }
 
@@ -220,7 +234,8 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
     Created: Math.floor(ms(cfg.Created) / 1000),
     Ports: summaryPorts(svc, i),
     Labels: cfg.Config.Labels ?? {},
-    State: dockerStatus(state.Status),
+    // dockerd's StateString(): "restarting" while a restart policy waits to start it again (as inspect's)
+    State: state.Restarting ? "restarting" : dockerStatus(state.Status),
     Status: statusText(i, now),
     HostConfig: { NetworkMode: cfg.HostConfig.NetworkMode },
     NetworkSettings: { Networks: cfg.Berth.Networks ?? { [cfg.HostConfig.NetworkMode]: { Aliases: null, IPAddress: "", MacAddress: "" } } },
@@ -235,7 +250,7 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
 export async function listContainers(d: SummaryDeps, q: ContainerListOptions = {}): Promise<ContainerSummary[]> {
   const svc = d.containers;
   const f = q.filters ?? new Filters();
-  const keep = containerFilter(svc, f, svc.list(true));
+  const keep = containerFilter(svc, f, svc.list(true), d.imageFamily);
   const all = !!q.all || q.limit !== undefined || f.has("status") || f.has("exited") || f.has("before") || f.has("since");
   let list = svc.list(all).filter(keep);
   if (q.limit !== undefined) list = list.slice(0, Math.max(0, q.limit));

@@ -4,7 +4,7 @@ import { basename, join, posix } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
 import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot, type CopyInOptions } from "../cp.ts";
 import { isActive } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
 
 export function rootOf(d: ContainerDeps, id: string) {
@@ -26,8 +26,9 @@ export async function copyFrom(
   out: (b: Uint8Array) => Promise<void> | void,
   followLink = false,
 ): Promise<void> {
-  const name = d.store.readConfig(id).Name.slice(1);
-  await withContainerRoot(rootOf(d, id), (root) => copyOut(root, name, src, dest, out, followLink));
+  const cfg = d.store.readConfig(id);
+  await withContainerRoot(rootOf(d, id), (root) => copyOut(root, cfg.Name.slice(1), src, dest, out, followLink));
+  ev(d, "archive-path", cfg); // dockerd's event for a copy out of a container
 }
 
 /** host path (or the tar read from `stdin` when src is "-") → container */
@@ -43,6 +44,7 @@ export async function copyTo(
     if (src === "-") await extractIn(root, dest, stdin, opts);
     else copyIn(root, src, dest, opts);
   });
+  ev(d, "extract-to-dir", d.store.readConfig(id)); // dockerd's event for a copy into a container
 }
 
 /** swagger ContainerPathStat: what `HEAD /containers/{id}/archive` says of a path (mode as Go's os.FileMode) */

@@ -3,7 +3,7 @@
  * PORTS column (façade methods today; presentation moves to the CLI), and the reverse indexes other
  * parts of the engine ask for (snapshot keys, image and volume users).
  */
-import { dockerStatus, isActive } from "../types.ts";
+import { dockerStatus, isActive, type DockerHostConfig } from "../types.ts";
 import * as netw from "../networking.ts";
 import { EngineError } from "../../../lib/errors.ts";
 import { NoSuchContainer } from "../store.ts";
@@ -73,7 +73,8 @@ export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, 
     Args: cfg.Args,
     State: {
       Status: st.Restarting ? "restarting" : status,
-      Running: status === "running" || status === "paused",
+      // dockerd's SetRestarting keeps Running true through the restart back-off
+      Running: status === "running" || status === "paused" || !!st.Restarting,
       Paused: status === "paused",
       Restarting: !!st.Restarting,
       OOMKilled: st.OOMKilled,
@@ -98,12 +99,100 @@ export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, 
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null,
-    HostConfig: cfg.HostConfig,
+    HostConfig: dockerHostConfig(cfg.HostConfig),
     GraphDriver: { Data: null, Name: cfg.Driver },
     Mounts: cfg.Mounts,
     Config: cfg.Config,
     NetworkSettings: netw.networkSettings(d.networks, cfg, isActive(st.Status), st.Pid),
   };
+}
+
+/**
+ * the record's HostConfig with every field docker's inspect always prints, in docker's order (moby
+ * api/types/container HostConfig and Resources), so `inspect -f '{{.HostConfig.CpuQuota}}'` reads 0 as
+ * from dockerd instead of "<no value>" (and the docker CLI's "map has no entry for key"). A field the
+ * record holds keeps its value; the rest are docker's defaults for what berth does not set. Optional
+ * fields docker leaves out when empty (Tmpfs, Sysctls, Init) stay out when the record has none.
+ */
+export function dockerHostConfig(h: DockerHostConfig): Record<string, unknown> {
+  const rec = h as unknown as Record<string, unknown>;
+  const defaults: [string, unknown][] = [
+    ["Binds", null],
+    ["ContainerIDFile", ""],
+    ["LogConfig", { Type: "json-file", Config: {} }],
+    ["NetworkMode", "bridge"],
+    ["PortBindings", {}],
+    ["RestartPolicy", { Name: "no", MaximumRetryCount: 0 }],
+    ["AutoRemove", false],
+    ["VolumeDriver", ""],
+    ["VolumesFrom", null],
+    ["ConsoleSize", [0, 0]],
+    ["CapAdd", null],
+    ["CapDrop", null],
+    // every berth container has its own cgroup namespace (runtime/spawn), on v1 as on v2
+    ["CgroupnsMode", "private"],
+    ["Dns", []],
+    ["DnsOptions", []],
+    ["DnsSearch", []],
+    ["ExtraHosts", null],
+    ["GroupAdd", null],
+    ["IpcMode", "private"],
+    ["Cgroup", ""],
+    ["Links", null],
+    ["OomScoreAdj", 0],
+    ["PidMode", ""],
+    ["Privileged", false],
+    ["PublishAllPorts", false],
+    ["ReadonlyRootfs", false],
+    ["SecurityOpt", null],
+    ["Tmpfs", undefined],
+    ["UTSMode", ""],
+    ["UsernsMode", ""],
+    ["ShmSize", 67108864],
+    ["Sysctls", undefined],
+    ["Runtime", "berth"],
+    ["Isolation", ""],
+    ["CpuShares", 0],
+    ["Memory", 0],
+    ["NanoCpus", 0],
+    ["CgroupParent", ""],
+    ["BlkioWeight", 0],
+    ["BlkioWeightDevice", null],
+    ["BlkioDeviceReadBps", null],
+    ["BlkioDeviceWriteBps", null],
+    ["BlkioDeviceReadIOps", null],
+    ["BlkioDeviceWriteIOps", null],
+    ["CpuPeriod", 0],
+    ["CpuQuota", 0],
+    ["CpuRealtimePeriod", 0],
+    ["CpuRealtimeRuntime", 0],
+    ["CpusetCpus", ""],
+    ["CpusetMems", ""],
+    ["Devices", null],
+    ["DeviceCgroupRules", null],
+    ["DeviceRequests", null],
+    ["MemoryReservation", 0],
+    ["MemorySwap", 0],
+    ["MemorySwappiness", null],
+    ["OomKillDisable", false],
+    ["PidsLimit", null],
+    ["Ulimits", null],
+    ["CpuCount", 0],
+    ["CpuPercent", 0],
+    ["IOMaximumIOps", 0],
+    ["IOMaximumBandwidth", 0],
+    ["MaskedPaths", null],
+    ["ReadonlyPaths", null],
+    ["Init", undefined],
+  ];
+  const out: Record<string, unknown> = {};
+  for (const [k, dflt] of defaults) {
+    const v = rec[k] !== undefined ? rec[k] : dflt;
+    if (v !== undefined) out[k] = v;
+  }
+  // anything else the record holds, after docker's fields
+  for (const [k, v] of Object.entries(rec)) if (!(k in out) && v !== undefined) out[k] = v;
+  return out;
 }
 
 /** ps's PORTS column; reads the network records only for containers that publish or expose ports */

@@ -69,6 +69,7 @@ export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes 
     // its supervisor must not restart it, and must be gone (its exit steps done) before the record goes
     const supervisor = { pid: st.MonitorPid, startTime: st.MonitorStartTime };
     safeUpdate(d, id, (s) => ({ ...s, ManuallyStopped: true }));
+    ev(d, "kill", cfg, { signal: "9" }); // dockerd's rm -f kills with SIGKILL and logs it
     await killUntilStopped(d, cfg, 5000);
     await waitSupervisorGone(d, id, supervisor);
   }

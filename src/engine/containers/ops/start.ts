@@ -287,7 +287,8 @@ export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: Exi
   );
   // the events after the record, as dockerd logs "die" once the state says stopped: a client that saw
   // "die" (the daemon's wait, `events`) then finds the container stopped, and one that read "running"
-  // before the update is sure to see the event after it
+  // before the update is sure to see the event after it. An OOM kill is dockerd's "oom" event first
+  if (oom) ev(d, "oom", cfg, {});
   ev(d, "die", cfg, { exitCode: String(info.exitCode) });
   volumeEvents(d, cfg, "unmount");
 }

@@ -3,7 +3,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { EngineError } from "../../../lib/errors.ts";
 import type { CgroupStats, NetStats } from "../runtime-port.ts";
 import { isActive } from "../types.ts";
-import type { ContainerDeps } from "./deps.ts";
+import { ev, type ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";
 
 /** docker's parsePSOutput: the header's words are the columns, the last one takes the rest of the line */
@@ -28,11 +28,15 @@ export function filterPsOutput(out: string, pids: Set<number>): { titles: string
  */
 export function top(d: ContainerDeps, ref: string, psArgs: string[] = []): { titles: string[]; processes: string[][] } {
   const own = procTable(d, ref);
-  if (psArgs.length === 0) return own;
-  const pids = new Set(own.processes.map((p) => Number(p[1])));
-  const ps = Bun.spawnSync(["ps", ...psArgs], { stdout: "pipe", stderr: "pipe" });
-  if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`);
-  return filterPsOutput(ps.stdout.toString(), pids);
+  let out = own;
+  if (psArgs.length) {
+    const pids = new Set(own.processes.map((p) => Number(p[1])));
+    const ps = Bun.spawnSync(["ps", ...psArgs], { stdout: "pipe", stderr: "pipe" });
+    if (ps.exitCode !== 0) throw new EngineError("invalid_argument", `ps: ${ps.stderr.toString().trim() || `exit status ${ps.exitCode}`}`);
+    out = filterPsOutput(ps.stdout.toString(), pids);
+  }
+  ev(d, "top", d.store.readConfig(d.store.resolve(ref))); // dockerd logs each top
+  return out;
 }
 
 function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes: string[][] } {
@@ -44,6 +48,8 @@ function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes
   const users = hostUsers();
   const hz = 100;
   const boot = bootTime();
+  const now = new Date();
+  const uptime = upSeconds();
   const rows: string[][] = [];
   for (const pid of pids) {
     try {
@@ -53,8 +59,10 @@ function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const ppid = f[1]!;
       const ttyNr = Number(f[4]);
-      const cpu = (Number(f[11]) + Number(f[12])) / hz;
+      const ticks = Number(f[11]) + Number(f[12]);
+      const cpu = ticks / hz;
       const start = new Date((boot + Number(f[19]) / hz) * 1000);
+      const elapsed = uptime - Number(f[19]) / hz;
       let cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").split("\0").join(" ");
       if (!cmd) cmd = `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
       const tty =
@@ -72,8 +80,8 @@ function procTable(d: ContainerDeps, ref: string): { titles: string[]; processes
         users.get(uid) ?? String(uid),
         String(pid),
         ppid,
-        "0",
-        `${hh(start.getHours())}:${hh(start.getMinutes())}`,
+        String(psC(ticks, hz, elapsed)),
+        psStime(start, now),
         tty,
         `${hh(Math.floor(cpu / 3600))}:${hh(Math.floor(cpu / 60) % 60)}:${hh(Math.floor(cpu) % 60)}`,
         cmd,
@@ -90,6 +98,34 @@ export function stats(d: ContainerDeps, id: string): CgroupStats & NetStats {
   const cfg = d.store.readConfig(id);
   const st = refreshState(d, id);
   return { ...d.runtime.stats(cfg.Berth.CgroupPath), ...d.runtime.netStats(isActive(st.Status) ? st.Pid : 0) };
+}
+
+/**
+ * `ps -ef`'s C column (procps-ng 4 pr_c): the CPU time over the process's life (seconds since its start,
+ * with the fraction, as procps 4 reads TIME_ELAPSED), in whole percent of one CPU, capped at 99
+ */
+export function psC(ticks: number, hz: number, elapsedSeconds: number): number {
+  if (elapsedSeconds <= 0) return 0;
+  return Math.min(99, Math.floor(Math.floor((ticks * 100) / hz) / elapsedSeconds));
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** `ps -ef`'s STIME (procps pr_stime), local time: HH:MM the same day, MmmDD another day, YYYY another year */
+export function psStime(start: Date, now: Date): string {
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  if (start.getFullYear() !== now.getFullYear()) return String(start.getFullYear());
+  if (start.toDateString() !== now.toDateString()) return `${MONTHS[start.getMonth()]}${p2(start.getDate())}`;
+  return `${p2(start.getHours())}:${p2(start.getMinutes())}`;
+}
+
+/** seconds since boot (/proc/uptime) */
+function upSeconds(): number {
+  try {
+    return Number(readFileSync("/proc/uptime", "latin1").split(" ")[0]);
+  } catch {
+    return 0; // no /proc/uptime: C reads 0, as ps shows for a process it cannot time
+  }
 }
 
 function hostUsers(): Map<number, string> {
