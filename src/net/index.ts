@@ -98,7 +98,7 @@ export {
   type ResolvOptions,
 } from "./hosts.ts";
 export { parseSubnet, parseAddressPools, formatSubnet, macFromIp } from "./ipam.ts";
-export { parsePortSpec, specsFromExposed, formatPortBinding, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
+export { parsePortSpec, specsFromExposed, formatPortBinding, bindingAddrs, hostPortText, type PortSpec, type PortBinding, type Proto } from "./ports.ts";
 export { startDnsServer, startDnsRelay, bindDnsRelaySocket, EMBEDDED_DNS_IP, type DnsServer, type DnsServerOptions } from "./dns.ts";
 
 /** docker's default network is a bridge network */

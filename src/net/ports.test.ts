@@ -35,5 +35,11 @@ test("collisions: same proto and port, overlapping addresses", () => {
 
 test("-P and berth port output", () => {
   expect(specsFromExposed(["80/tcp", "53/udp"]).map((s) => `${s.containerPort}/${s.proto}`)).toEqual(["80/tcp", "53/udp"]);
-  expect(formatPortBinding({ hostIp: "", hostPort: 32768, containerPort: 80, proto: "tcp" })).toBe("80/tcp -> 0.0.0.0:32768");
+  expect(formatPortBinding({ hostIp: "", hostPort: 32768, containerPort: 80, proto: "tcp" })).toEqual(["80/tcp -> 0.0.0.0:32768"]);
+  expect(formatPortBinding({ hostIp: "", hostPort: 32768, containerPort: 80, proto: "tcp" }, true)).toEqual([
+    "80/tcp -> 0.0.0.0:32768",
+    "80/tcp -> [::]:32768",
+  ]);
+  expect(formatPortBinding({ hostIp: "", hostPort: 53, containerPort: 53, proto: "udp" }, true)).toEqual(["53/udp -> 0.0.0.0:53"]);
+  expect(formatPortBinding({ hostIp: "127.0.0.1", hostPort: 8080, containerPort: 80, proto: "tcp" }, true)).toEqual(["80/tcp -> 127.0.0.1:8080"]);
 });

@@ -86,6 +86,21 @@ export function collides(a: PortSpec, b: PortSpec): boolean {
 }
 
 /** `berth port` lines, docker's format: "80/tcp -> 0.0.0.0:8080" */
-export function formatPortBinding(b: PortBinding): string {
-  return `${b.containerPort}/${b.proto} -> ${b.hostIp || "0.0.0.0"}:${b.hostPort}`;
+export function formatPortBinding(b: PortBinding, ipv6 = false): string[] {
+  return bindingAddrs(b, ipv6).map((ip) => `${b.containerPort}/${b.proto} -> ${hostPortText(ip, b.hostPort)}`);
+}
+
+/**
+ * The host addresses a binding answers on: its own address, else 0.0.0.0 and, for TCP where the host
+ * has IPv6 (`ipv6`), [::] too: the container's start listens there as well (docker's userland proxy
+ * on [::], engine/containers/networking.ts wire), and docker 28 lists both.
+ */
+export function bindingAddrs(b: PortBinding, ipv6: boolean): string[] {
+  if (b.hostIp) return [b.hostIp];
+  return ipv6 && b.proto === "tcp" ? ["0.0.0.0", "::"] : ["0.0.0.0"];
+}
+
+/** "0.0.0.0:8080", "[::]:8080" */
+export function hostPortText(ip: string, port: number | string): string {
+  return `${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
 }

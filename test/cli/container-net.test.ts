@@ -275,10 +275,14 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(await httpGet(port)).toBe("hello-from-container\n");
     const p = await run(["port", name]);
     ok(p);
-    expect(p.stdout).toMatch(new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}\\n8080/tcp -> 0\\.0\\.0\\.0:\\d+\\n9090/tcp -> 0\\.0\\.0\\.0:\\d+\\n$`));
+    // a port on every address is listed on [::] too where the host has IPv6, as docker 28 lists it
+    const v6 = readFileSync("/proc/sys/net/ipv6/conf/all/disable_ipv6", "utf8").trim() === "0";
+    const all = (c: number) => `${c}/tcp -> 0\\.0\\.0\\.0:(\\d+)\\n${v6 ? `${c}/tcp -> \\[::\\]:\\d+\\n` : ""}`;
+    expect(p.stdout).toMatch(new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}\\n${all(8080)}${all(9090)}$`));
     expect((await run(["port", name, "80"])).stdout).toBe(`127.0.0.1:${port}\n`);
     const ps = await run(["ps", "--format", "{{.Ports}}", "--filter", `name=${name}`]);
-    expect(ps.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port}->80/tcp, 0\\.0\\.0\\.0:\\d+->8080/tcp, 0\\.0\\.0\\.0:\\d+->9090/tcp\\n$`));
+    const map = (c: number) => `0\\.0\\.0\\.0:\\d+->${c}/tcp${v6 ? `, \\[::\\]:\\d+->${c}/tcp` : ""}`;
+    expect(ps.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port}->80/tcp, ${map(8080)}, ${map(9090)}\\n$`));
 
     // the port is taken: by this container, then by a listener that is not berth's
     const again = await run(["run", "--rm", "--name", `again${tag}`, "-p", `${port}:80`, "busybox", "true"]);

@@ -10,14 +10,26 @@ test("docker's tabwriter: minwidth 10, padding 3", () => {
   expect(renderDockerTable(["CONTAINER ID", "IMAGE", "NAMES"], [["abc", "busybox", "x"]])).toBe("CONTAINER ID   IMAGE     NAMES\nabc            busybox   x\n");
 });
 
-test("ps's PORTS column: published as host->container, then exposed", () => {
+test("ps's PORTS column, as docker's CLI prints it: ranges of same-number and exposed ports, then the mappings", () => {
   expect(
     portsColumn([
       { IP: "127.0.0.1", PrivatePort: 53, PublicPort: 5353, Type: "udp" },
       { IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp" },
+      { IP: "::", PrivatePort: 80, PublicPort: 8080, Type: "tcp" },
       { PrivatePort: 7000, Type: "tcp" },
     ]),
-  ).toBe("127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp, 7000/tcp");
+  ).toBe("7000/tcp, 127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp");
+  // the same number on both sides: a range per address (seen from docker 28.2.2's CLI)
+  expect(
+    portsColumn([
+      { IP: "::", PrivatePort: 81, PublicPort: 81, Type: "tcp" },
+      { IP: "0.0.0.0", PrivatePort: 80, PublicPort: 80, Type: "tcp" },
+      { IP: "0.0.0.0", PrivatePort: 81, PublicPort: 81, Type: "tcp" },
+      { IP: "::", PrivatePort: 80, PublicPort: 80, Type: "tcp" },
+      { PrivatePort: 9000, Type: "tcp" },
+      { PrivatePort: 9002, Type: "tcp" },
+    ]),
+  ).toBe("9000/tcp, 0.0.0.0:80-81->80-81/tcp, [::]:80-81->80-81/tcp, 9002/tcp"); // a range cut short is listed when cut
   expect(portsColumn([])).toBe("");
 });
 

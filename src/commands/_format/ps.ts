@@ -16,11 +16,45 @@ function ellipsis(s: string, n: number): string {
   return chars.length <= n ? s : chars.slice(0, n - 1).join("") + "…";
 }
 
-/** the PORTS column: "0.0.0.0:8080->80/tcp, 53/udp", in the order the engine lists them */
+/**
+ * The PORTS column as docker's CLI prints it (formatter.DisplayablePorts): sorted by container port,
+ * address, host port, protocol; a port published on the same number, or only exposed, joins a range
+ * per address and protocol ("0.0.0.0:80-81->80-81/tcp", "[::]:80->80/tcp", "7000/tcp"), listed first;
+ * the others follow as "0.0.0.0:8080->80/tcp", "[::]:8080->80/tcp"
+ */
 export function portsColumn(ports: Port[]): string {
-  return ports
-    .map((p) => (p.PublicPort !== undefined ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`))
-    .join(", ");
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const sorted = [...ports].sort(
+    (a, b) => a.PrivatePort - b.PrivatePort || cmp(a.IP ?? "", b.IP ?? "") || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || cmp(a.Type, b.Type),
+  );
+  const groups = new Map<string, { first: number; last: number }>();
+  const ranges: string[] = [];
+  const mappings: string[] = [];
+  const formGroup = (key: string, g: { first: number; last: number }) => {
+    const i = key.lastIndexOf("/");
+    const [ip, type] = i < 0 ? ["", key] : [key.slice(0, i), key.slice(i + 1)];
+    const n = g.first === g.last ? String(g.first) : `${g.first}-${g.last}`;
+    return `${ip ? `${ip.includes(":") ? `[${ip}]` : ip}:${n}->${n}` : n}/${type}`;
+  };
+  for (const p of sorted) {
+    let key: string = p.Type;
+    if (p.IP) {
+      if (p.PublicPort !== p.PrivatePort) {
+        mappings.push(`${p.IP.includes(":") ? `[${p.IP}]` : p.IP}:${p.PublicPort ?? 0}->${p.PrivatePort}/${p.Type}`);
+        continue;
+      }
+      key = `${p.IP}/${p.Type}`;
+    }
+    const g = groups.get(key);
+    if (!g) groups.set(key, { first: p.PrivatePort, last: p.PrivatePort });
+    else if (p.PrivatePort === g.last + 1) g.last = p.PrivatePort;
+    else {
+      ranges.push(formGroup(key, g));
+      groups.set(key, { first: p.PrivatePort, last: p.PrivatePort });
+    }
+  }
+  for (const [key, g] of groups) ranges.push(formGroup(key, g));
+  return [...ranges, ...mappings].join(", ");
 }
 
 export interface PsRow {

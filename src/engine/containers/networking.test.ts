@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { PortBinding } from "../../net/index.ts";
-import { endpointsOf, portLines, portMap, portSpecs, portsColumn, primaryNetwork } from "./networking.ts";
+import { endpointsOf, portLines, portMap, portSpecs, primaryNetwork } from "./networking.ts";
 import type { ContainerConfigFile } from "./types.ts";
 
 function cfg(over: {
@@ -37,15 +37,20 @@ describe("container networking, pure half", () => {
   test("PORTS column, inspect's Ports and `berth port`, docker's formats", () => {
     const c = cfg({ exposed: ["80/tcp", "7000/tcp", "53/udp"] });
     const bs = [b(80, 8080), b(53, 5353, "127.0.0.1", "udp")];
-    expect(portsColumn(c, bs, true)).toBe("127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp, 7000/tcp");
-    expect(portsColumn(c, bs, false)).toBe("53/udp, 80/tcp, 7000/tcp");
-    expect(portMap(c, bs, true)).toEqual({
+    expect(portMap(c, bs, true, false)).toEqual({
       "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }],
       "7000/tcp": null,
       "53/udp": [{ HostIp: "127.0.0.1", HostPort: "5353" }],
     });
-    expect(portLines(bs)).toEqual(["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080"]);
-    expect(portLines(bs, "80")).toEqual(["0.0.0.0:8080"]);
+    expect(portLines(bs, undefined, "c", false)).toEqual(["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080"]);
+    expect(portLines(bs, "80", "c", false)).toEqual(["0.0.0.0:8080"]);
+    // where the host has IPv6, a TCP port on every address is on [::] too (the start binds it there)
+    expect(portMap(c, bs, true, true)["80/tcp"]).toEqual([
+      { HostIp: "0.0.0.0", HostPort: "8080" },
+      { HostIp: "::", HostPort: "8080" },
+    ]);
+    expect(portLines(bs, undefined, "c", true)).toEqual(["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080", "80/tcp -> [::]:8080"]);
+    expect(portLines(bs, "80", "c", true)).toEqual(["0.0.0.0:8080", "[::]:8080"]);
     expect(() => portLines(bs, "81/tcp")).toThrow("No public port '81/tcp' published");
   });
 

@@ -25,6 +25,8 @@ import {
   joinsNetworks,
   networkMode,
   formatPortBinding,
+  bindingAddrs,
+  hostPortText,
   linkEnv,
   parseAddHost,
   parsePortSpec,
@@ -410,43 +412,45 @@ export function switchToEmbeddedDns(cfg: ContainerConfigFile): void {
   overwriteInPlace(cfg.ResolvConfPath, containerResolvConf(cfg, EMBEDDED_DNS_IP));
 }
 
+let ipv6: boolean | undefined;
+/** the host has IPv6 on (the [::] listeners of wire() can exist) */
+export function hostHasIpv6(): boolean {
+  if (ipv6 === undefined) {
+    try {
+      ipv6 = readFileSync("/proc/sys/net/ipv6/conf/all/disable_ipv6", "utf8").trim() === "0";
+    } catch {
+      ipv6 = false; // no IPv6 in this kernel
+    }
+  }
+  return ipv6;
+}
+
 /** docker's "80/tcp" → [{HostIp, HostPort}] of the ports actually bound */
-export function portMap(cfg: ContainerConfigFile, bindings: PortBinding[], running: boolean): Record<string, { HostIp: string; HostPort: string }[] | null> {
+export function portMap(
+  cfg: ContainerConfigFile,
+  bindings: PortBinding[],
+  running: boolean,
+  v6 = hostHasIpv6(),
+): Record<string, { HostIp: string; HostPort: string }[] | null> {
   const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
   for (const k of Object.keys(cfg.Config.ExposedPorts ?? {})) out[k.includes("/") ? k : `${k}/tcp`] = null;
   if (!running) return out;
-  for (const b of bindings) (out[`${b.containerPort}/${b.proto}`] ??= [])!.push({ HostIp: b.hostIp || "0.0.0.0", HostPort: String(b.hostPort) });
+  for (const b of bindings)
+    for (const ip of bindingAddrs(b, v6)) (out[`${b.containerPort}/${b.proto}`] ??= [])!.push({ HostIp: ip, HostPort: String(b.hostPort) });
   return out;
 }
 
-/** ps's PORTS column: "0.0.0.0:8080->80/tcp, 53/udp" */
-export function portsColumn(cfg: ContainerConfigFile, bindings: PortBinding[], running: boolean): string {
-  const parts: string[] = [];
-  const published = new Set<string>();
-  if (running) {
-    for (const b of [...bindings].sort((a, c) => a.containerPort - c.containerPort)) {
-      parts.push(`${b.hostIp || "0.0.0.0"}:${b.hostPort}->${b.containerPort}/${b.proto}`);
-      published.add(`${b.containerPort}/${b.proto}`);
-    }
-  }
-  for (const k of Object.keys(cfg.Config.ExposedPorts ?? {}).sort((a, b) => parseInt(a, 10) - parseInt(b, 10))) {
-    const key = k.includes("/") ? k : `${k}/tcp`;
-    if (!published.has(key)) parts.push(key);
-  }
-  return parts.join(", ");
-}
-
 /** `berth port` lines; `container` is the name the user gave, for docker's message */
-export function portLines(bindings: PortBinding[], filter?: string, container = "container"): string[] {
+export function portLines(bindings: PortBinding[], filter?: string, container = "container", v6 = hostHasIpv6()): string[] {
   let bs = bindings;
   if (filter) {
     const [p, proto = "tcp"] = filter.split("/");
     bs = bs.filter((b) => String(b.containerPort) === p && b.proto === proto);
     // docker/cli: the port and the container as given ("No public port '81' published for web")
     if (bs.length === 0) throw new EngineError("not_found", `No public port '${filter}' published for ${container}`);
-    return bs.map((b) => `${b.hostIp || "0.0.0.0"}:${b.hostPort}`);
+    return bs.flatMap((b) => bindingAddrs(b, v6).map((ip) => hostPortText(ip, b.hostPort)));
   }
-  return [...bs].sort((a, b) => a.containerPort - b.containerPort).map(formatPortBinding);
+  return [...bs].sort((a, b) => a.containerPort - b.containerPort).flatMap((b) => formatPortBinding(b, v6));
 }
 
 /** docker's NetworkSettings for inspect, from the live endpoint records */

@@ -192,11 +192,6 @@ export class ContainerService {
     return inspectOp.inspectJson(this.deps, i);
   }
 
-  /** ps's PORTS column; reads the network records only for containers that publish or expose ports */
-  portsColumn(i: ContainerInfo): string {
-    return inspectOp.portsColumn(this.deps, i);
-  }
-
   async inspectImage(ref: string): Promise<unknown | undefined> {
     return this.opts.inspectImage ? this.opts.inspectImage(ref) : undefined;
   }

@@ -11,6 +11,8 @@ import type { ContainerInspect, ContainerListOptions, ContainerSummary, Port } f
 import { Filters, invalidFilter } from "../filters.ts";
 import type { ContainerInfo, ContainerService } from "./service.ts";
 import { dockerStatus, isActive, type ContainerConfigFile } from "./types.ts";
+import { hostHasIpv6 } from "./networking.ts";
+import { bindingAddrs } from "../../net/index.ts";
 
 /**
  * GraphDriver.Data as docker's drivers report it: overlay2's LowerDir (colon list, nearest first),
@@ -91,8 +93,9 @@ export function summaryPorts(svc: ContainerService, i: ContainerInfo): Port[] {
   const out: Port[] = [];
   const published = new Set<string>();
   if (isActive(i.state.Status)) {
+    const v6 = hostHasIpv6();
     for (const b of [...svc.ports(c.Id)].sort((a, z) => a.containerPort - z.containerPort)) {
-      out.push({ IP: b.hostIp || "0.0.0.0", PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.proto });
+      for (const ip of bindingAddrs(b, v6)) out.push({ IP: ip, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.proto });
       published.add(`${b.containerPort}/${b.proto}`);
     }
   }

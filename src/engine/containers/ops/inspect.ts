@@ -194,11 +194,3 @@ export function dockerHostConfig(h: DockerHostConfig): Record<string, unknown> {
   for (const [k, v] of Object.entries(rec)) if (!(k in out) && v !== undefined) out[k] = v;
   return out;
 }
-
-/** ps's PORTS column; reads the network records only for containers that publish or expose ports */
-export function portsColumn(d: ContainerDeps, i: ContainerInfo): string {
-  const c = i.cfg;
-  if (!Object.keys(c.Config.ExposedPorts ?? {}).length && !Object.keys(c.HostConfig.PortBindings ?? {}).length) return "";
-  const running = isActive(i.state.Status);
-  return netw.portsColumn(c, running ? ports(d, c.Id) : [], running);
-}
