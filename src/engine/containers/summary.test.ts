@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { commandLine, listContainers, statusText, type SummaryDeps } from "./summary.ts";
 import { Filters } from "../filters.ts";
+import { hostHasIpv6 } from "./networking.ts";
 import type { ContainerInfo, ContainerService } from "./service.ts";
 import { initialState, type ContainerConfigFile, type ContainerStateFile } from "./types.ts";
 
@@ -100,8 +101,10 @@ test("a summary: docker's fields, ports of a running container, sizes on request
     HostConfig: { NetworkMode: "bridge" },
     SizeRw: 1000,
     SizeRootFs: 6000,
+    // on [::] too where the host has IPv6 (the start listens there), as docker 28 lists it
     Ports: [
       { IP: "0.0.0.0", PrivatePort: 80, PublicPort: 8080, Type: "tcp" },
+      ...(hostHasIpv6() ? [{ IP: "::", PrivatePort: 80, PublicPort: 8080, Type: "tcp" }] : []),
       { PrivatePort: 53, Type: "udp" },
     ],
   });
