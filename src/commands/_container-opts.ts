@@ -309,6 +309,10 @@ export function parseUpdateFlags(flags: Flags): ContainerUpdateRequest | undefin
   resources(flags, req, true);
   const c = optStr(flags.cpus);
   if (c !== undefined) req.NanoCpus = v.parseNanoCpus(c);
+  const quota = optStr(flags["cpu-quota"]),
+    period = optStr(flags["cpu-period"]);
+  if (quota !== undefined) req.CpuQuota = v.parseInt10(quota, "--cpu-quota");
+  if (period !== undefined) req.CpuPeriod = v.parseInt10(period, "--cpu-period");
   const restart = optStr(flags.restart);
   if (restart !== undefined) req.RestartPolicy = v.parseRestart(restart);
   return Object.keys(req).length ? req : undefined;

@@ -17,6 +17,8 @@ export default defineBerthCommand({
   args: {
     "cpu-shares": { ...str("CPU shares (relative weight)", "int"), alias: "c" },
     cpus: str("Number of CPUs", "decimal"),
+    "cpu-period": str("Limit CPU CFS (Completely Fair Scheduler) period", "int"),
+    "cpu-quota": str("Limit CPU CFS (Completely Fair Scheduler) quota", "int"),
     "cpuset-cpus": str("CPUs in which to allow execution (0-3, 0,1)"),
     "cpuset-mems": str("MEMs in which to allow execution (0-3, 0,1)"),
     memory: { ...str("Memory limit", "bytes"), alias: "m" },
@@ -26,9 +28,19 @@ export default defineBerthCommand({
     restart: str("Restart policy to apply when a container exits"),
   },
   async run({ flags, positionals, ctx }) {
-    const given = ["cpus", "cpu-shares", "memory", "memory-swap", "memory-reservation", "pids-limit", "cpuset-cpus", "cpuset-mems", "restart"].some(
-      (k) => typeof flags[k] === "string",
-    );
+    const given = [
+      "cpus",
+      "cpu-period",
+      "cpu-quota",
+      "cpu-shares",
+      "memory",
+      "memory-swap",
+      "memory-reservation",
+      "pids-limit",
+      "cpuset-cpus",
+      "cpuset-mems",
+      "restart",
+    ].some((k) => typeof flags[k] === "string");
     if (!given) throw new EngineError("invalid_argument", "you must provide one or more flags when using this command");
     const svc = (await ctx.engine()).containers;
     return forEach(ctx, positionals, async (ref) => {

@@ -250,7 +250,10 @@ function applyV1(layout: CgroupLayout, rel: string, r: ResourceSpec, privileged:
     if (existsSync(memsw)) write(memsw, r.memorySwap === undefined ? 2 * r.memory : r.memorySwap < 0 ? -1 : r.memorySwap);
   }
   const cpu = v1(layout, "cpu");
-  if (cpu && r.cpus !== undefined && r.cpus > 0) {
+  if (cpu && (r.cpuQuota || r.cpuPeriod)) {
+    if (r.cpuPeriod) write(`${cpu.dir}/${rel}/cpu.cfs_period_us`, r.cpuPeriod);
+    if (r.cpuQuota) write(`${cpu.dir}/${rel}/cpu.cfs_quota_us`, r.cpuQuota);
+  } else if (cpu && r.cpus !== undefined && r.cpus > 0) {
     write(`${cpu.dir}/${rel}/cpu.cfs_period_us`, 100000);
     write(`${cpu.dir}/${rel}/cpu.cfs_quota_us`, Math.round(r.cpus * 100000));
   }
@@ -278,7 +281,11 @@ function applyV2(layout: CgroupLayout, rel: string, r: ResourceSpec): void {
       write(`${dir}/memory.swap.max`, swap);
     }
   }
-  if (r.cpus !== undefined && r.cpus > 0 && has("cpu.max")) write(`${dir}/cpu.max`, `${Math.round(r.cpus * 100000)} 100000`);
+  if ((r.cpuQuota || r.cpuPeriod) && has("cpu.max")) {
+    // "$MAX $PERIOD"; a period alone keeps the limit it has
+    const [max] = readFileSync(`${dir}/cpu.max`, "utf8").trim().split(" ");
+    write(`${dir}/cpu.max`, `${r.cpuQuota ? (r.cpuQuota < 0 ? "max" : r.cpuQuota) : max} ${r.cpuPeriod || 100000}`);
+  } else if (r.cpus !== undefined && r.cpus > 0 && has("cpu.max")) write(`${dir}/cpu.max`, `${Math.round(r.cpus * 100000)} 100000`);
   // runc's shares → weight conversion (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value)
   if (r.cpuShares && has("cpu.weight")) write(`${dir}/cpu.weight`, Math.floor(1 + ((r.cpuShares - 2) * 9999) / 262142));
   if (r.pidsLimit !== undefined && r.pidsLimit > 0 && has("pids.max")) write(`${dir}/pids.max`, r.pidsLimit);

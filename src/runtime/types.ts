@@ -32,8 +32,11 @@ export interface ResourceSpec {
   /** bytes; undefined = unlimited */
   memory?: number;
   memorySwap?: number;
-  /** CPUs as a fraction (1.5 = one and a half CPUs) */
+  /** CPUs as a fraction (1.5 = one and a half CPUs): a quota over a 100 ms period */
   cpus?: number;
+  /** the CFS pair as given (µs; a quota of -1 is none): written as it is, before `cpus` */
+  cpuQuota?: number;
+  cpuPeriod?: number;
   cpuShares?: number;
   pidsLimit?: number;
   /** --cpuset-cpus / --cpuset-mems, the kernel's list syntax ("0-1,3") */

@@ -175,10 +175,27 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     const f = `${root}/labels-${sfx}`;
     writeFileSync(f, "# a comment\nteam=core\n\nflag=file\n");
     ok(await run(["create", ...N, "--name", name, "--label-file", f, "--label", "flag=cli", "--cpu-quota", "50000", "busybox"]));
-    expect((await run(["inspect", "-f", "{{json .Config.Labels}} {{.HostConfig.NanoCpus}}", name])).stdout).toBe('{"team":"core","flag":"cli"} 500000000\n');
+    // the CFS pair is kept as given (it was turned into NanoCpus, so CpuQuota read 0)
+    expect(
+      (await run(["inspect", "-f", "{{json .Config.Labels}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}}", name])).stdout,
+    ).toBe('{"team":"core","flag":"cli"} 0 50000 0\n');
     const both = await run(["create", ...N, "--cpus", "1", "--cpu-quota", "50000", "busybox"]);
     expect(both.stderr).toContain("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
     ok(await run(["rm", name]));
+    // the cgroup holds them as given, seen from inside; update changes both; --cpus then is refused as dockerd does
+    const cfs = "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max";
+    const v1 = (q: number, p: number) => [`${q}\n${p}\n`, `${q} ${p}\n`];
+    const r = await run(["run", "--rm", ...N, "--cpu-quota", "50000", "--cpu-period", "200000", "busybox", "sh", "-c", cfs]);
+    expect(v1(50000, 200000)).toContain(r.stdout);
+    const cq = `cq-${sfx}`;
+    ok(await run(["run", "-d", ...N, "--name", cq, "--cpu-quota", "50000", "busybox", "sleep", "300"]));
+    ok(await run(["update", "--cpu-quota", "30000", "--cpu-period", "50000", cq]));
+    expect(v1(30000, 50000)).toContain((await run(["exec", cq, "sh", "-c", cfs])).stdout);
+    expect((await run(["inspect", "-f", "{{.HostConfig.NanoCpus}} {{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}}", cq])).stdout).toBe("0 30000 50000\n");
+    const nano = await run(["update", "--cpus", "1", cq]);
+    expect(nano).toMatchObject({ exitCode: 1 });
+    expect(nano.stderr).toContain("Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set");
+    ok(await run(["rm", "-f", cq]));
   });
 
   test("an existing --cidfile is refused before anything is created; save/export to a missing directory", async () => {

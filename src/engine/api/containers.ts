@@ -39,7 +39,7 @@ export type Resources = Partial<
     "Memory" | "MemorySwap" | "MemoryReservation" | "NanoCpus" | "CpuShares" | "CpusetCpus" | "CpusetMems" | "PidsLimit" | "Ulimits" | "Devices"
   >
 > & {
-  /** CFS period and quota (µs): the engine records them as the same NanoCpus */
+  /** CFS period and quota (µs), recorded and written to the cgroup as given (docker's CPUPeriod, CPUQuota) */
   CpuPeriod?: number;
   CpuQuota?: number;
 };

@@ -181,20 +181,19 @@ function checkMemoryLimits(memory: number, swap: number, reservation: number): v
 }
 
 /**
- * NanoCpus, or the CFS pair CpuQuota/CpuPeriod (period 100ms by default) recorded as the same CPU count
- * (berth's cgroup writer takes CPUs); within what this host has (moby verifyPlatformContainerResources)
+ * NanoCpus, checked with the CFS pair CpuQuota/CpuPeriod beside it (which the record keeps as given); within
+ * what this host has (moby verifyPlatformContainerResources)
  */
 function nanoCpusOf(r: Resources, hostCpus: number): number | undefined {
   const quota = r.CpuQuota ?? 0,
     period = r.CpuPeriod ?? 0;
-  let n = r.NanoCpus;
+  const n = r.NanoCpus;
   if (quota !== 0 || period !== 0) {
     if ((n ?? 0) > 0 && period > 0) throw bad("Conflicting options: Nano CPUs and CPU Period cannot both be set");
     if ((n ?? 0) > 0 && quota > 0) throw bad("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
     if (period !== 0 && (period < 1000 || period > 1000000))
       throw bad("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000)");
     if (quota > 0 && quota < 1000) throw bad("CPU cfs quota can not be less than 1ms (i.e. 1000)");
-    n = quota > 0 ? Math.round((quota / (period || 100000)) * 1e9) : (n ?? 0);
   }
   if (n === undefined) return undefined;
   if (n < 0 || (n !== 0 && (n < 1e7 || n > hostCpus * 1e9)))
@@ -533,6 +532,8 @@ export function createConfig(
     Memory: memory,
     MemorySwap: memorySwap,
     NanoCpus: nanoCpus,
+    ...(h.CpuQuota ? { CpuQuota: h.CpuQuota } : {}),
+    ...(h.CpuPeriod ? { CpuPeriod: h.CpuPeriod } : {}),
     CpuShares: h.CpuShares ?? 0,
     PidsLimit: h.PidsLimit ?? null,
     Init: h.Init ? true : null,
@@ -582,8 +583,15 @@ export function applyUpdate(h: DockerHostConfig, req: ContainerUpdateRequest, ho
   }
   if (req.MemoryReservation !== undefined) n.MemoryReservation = req.MemoryReservation;
   checkMemoryLimits(n.Memory, n.MemorySwap, n.MemoryReservation ?? 0);
+  // dockerd's UpdateContainer: NanoCPUs and the CFS pair exclude each other across updates too
+  if ((req.NanoCpus ?? 0) > 0 && (h.CpuPeriod ?? 0) > 0) throw bad("Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set");
+  if ((req.NanoCpus ?? 0) > 0 && (h.CpuQuota ?? 0) > 0) throw bad("Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set");
+  if ((req.CpuPeriod ?? 0) > 0 && h.NanoCpus > 0) throw bad("Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set");
+  if ((req.CpuQuota ?? 0) > 0 && h.NanoCpus > 0) throw bad("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set");
   const nano = nanoCpusOf(req, hostCpus);
   if (nano !== undefined) n.NanoCpus = nano;
+  if (req.CpuQuota !== undefined) n.CpuQuota = req.CpuQuota;
+  if (req.CpuPeriod !== undefined) n.CpuPeriod = req.CpuPeriod;
   if (req.CpuShares !== undefined) n.CpuShares = req.CpuShares;
   if (req.PidsLimit !== undefined) n.PidsLimit = req.PidsLimit;
   if (req.CpusetCpus !== undefined) n.CpusetCpus = checkCpuset(req.CpusetCpus, "cpus", hostCpus);

@@ -229,6 +229,8 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       memory,
       memorySwap,
       cpus: h.NanoCpus ? h.NanoCpus / 1e9 : undefined,
+      ...(h.CpuQuota ? { cpuQuota: h.CpuQuota } : {}),
+      ...(h.CpuPeriod ? { cpuPeriod: h.CpuPeriod } : {}),
       cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit !== null && h.PidsLimit > 0 ? h.PidsLimit : undefined,
       ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),

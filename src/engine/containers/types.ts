@@ -69,6 +69,9 @@ export interface DockerHostConfig {
   Memory: number;
   MemorySwap: number;
   NanoCpus: number;
+  /** --cpu-quota / --cpu-period (µs) as given; 0 when not */
+  CpuQuota?: number;
+  CpuPeriod?: number;
   CpuShares: number;
   PidsLimit: number | null;
   Init: boolean | null;

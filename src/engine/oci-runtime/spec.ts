@@ -310,7 +310,9 @@ export function resourcesOf(r: OciResources | undefined, layout: CgroupLayout): 
   if (m?.disableOOMKiller && !v2) files.push({ controller: "memory", file: "memory.oom_control", value: "1" });
   const c = r.cpu;
   if (c?.shares) out.cpuShares = c.shares;
-  if (c?.quota !== undefined && c.quota > 0) out.cpus = c.quota / (c.period || 100000);
+  // the CFS pair as the bundle gives it, as runc writes it (not turned into CPUs over 100 ms)
+  if (c?.quota) out.cpuQuota = c.quota;
+  if (c?.period) out.cpuPeriod = c.period;
   if (c?.cpus) out.cpusetCpus = c.cpus;
   if (c?.mems) out.cpusetMems = c.mems;
   if (c?.realtimeRuntime || c?.realtimePeriod) throw unsupported("linux.resources.cpu.realtimeRuntime/realtimePeriod are not supported by berth");

@@ -23,6 +23,8 @@ export function update(d: ContainerDeps, ref: string, req: ContainerUpdateReques
           ? { memorySwap: h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : undefined }
           : {}),
         ...(cpusGiven && h.NanoCpus > 0 ? { cpus: h.NanoCpus / 1e9 } : {}),
+        ...(req.CpuQuota !== undefined && h.CpuQuota ? { cpuQuota: h.CpuQuota } : {}),
+        ...(req.CpuPeriod !== undefined && h.CpuPeriod ? { cpuPeriod: h.CpuPeriod } : {}),
         ...(req.CpuShares !== undefined && h.CpuShares > 0 ? { cpuShares: h.CpuShares } : {}),
         ...(req.PidsLimit !== undefined && (h.PidsLimit ?? 0) > 0 ? { pidsLimit: h.PidsLimit! } : {}),
         ...(req.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
