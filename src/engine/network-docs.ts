@@ -2,7 +2,7 @@
  * docker's Network documents (`GET /networks`, `GET /networks/{id}`), computed from the network
  * records, with the list's filters. The same document serves `network inspect` and plain `inspect`.
  */
-import type { NetworkRecord } from "../net/index.ts";
+import { endpointId, type NetworkRecord } from "../net/index.ts";
 import type { Network, NetworkContainer } from "./api/networks.ts";
 import type { ContainerService } from "./containers/service.ts";
 import { Filters, invalidFilter, matchLabel } from "./filters.ts";
@@ -73,7 +73,7 @@ export function inspectNetwork(svc: ContainerService, ref: string): Network {
     } catch {
       // the container went away while its endpoint is not reclaimed yet: shown without a name
     }
-    ctrs[e.containerId] = { Name: name, EndpointID: e.hostVeth, MacAddress: e.mac, IPv4Address: `${ip}/${r.subnet.split("/")[1]}`, IPv6Address: "" };
+    ctrs[e.containerId] = { Name: name, EndpointID: endpointId(r, ip, e), MacAddress: e.mac, IPv4Address: `${ip}/${r.subnet.split("/")[1]}`, IPv6Address: "" };
   }
   return document(r, ctrs);
 }

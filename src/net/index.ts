@@ -69,6 +69,7 @@ import { DEFAULT_NETWORK, isReservedNetworkName } from "./modes.ts";
 import { planLoopback } from "./null.ts";
 
 export type { NetworkRecord, EndpointRecord } from "./store.ts";
+export { endpointId } from "./store.ts";
 export type { NetOp } from "./ops.ts";
 export type { EndpointPlan } from "./bridge/plan.ts";
 export {
@@ -294,7 +295,15 @@ export class NetworkManager {
       const ip = this.allocateLocked(rec, o.containerId, o.ip);
       const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
       const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway, loUp: o.loUp });
-      rec.endpoints[ip] = { containerId: o.containerId, hostVeth: p.hostVeth, ifName, mac: p.mac, ...(o.names?.length ? { names: o.names } : {}) };
+      rec.endpoints[ip] = {
+        containerId: o.containerId,
+        // docker's EndpointID: 64 hex, new with every connect (each start)
+        id: randomBytes(32).toString("hex"),
+        hostVeth: p.hostVeth,
+        ifName,
+        mac: p.mac,
+        ...(o.names?.length ? { names: o.names } : {}),
+      };
       this.store.put(rec, false);
       mark("net: address recorded");
       return { ...p, subnet: rec.subnet, internal: rec.internal, driver };

@@ -21,6 +21,8 @@ export interface PortReservation {
 
 export interface EndpointRecord {
   containerId: string;
+  /** docker's EndpointID (64 hex); records from before it had none: endpointId() derives one */
+  id?: string;
   /** host end of the veth pair, attached to the bridge */
   hostVeth: string;
   /** interface name inside the container */
@@ -168,4 +170,10 @@ export class NetworkStore {
     }
     fsyncDir(this.dir);
   }
+}
+
+/** an endpoint's EndpointID: its own, else (a record written before endpoints had one) 64 hex derived
+ * from the network, address and container, stable across reads */
+export function endpointId(network: NetworkRecord, ip: string, e: EndpointRecord): string {
+  return e.id ?? new Bun.CryptoHasher("sha256").update(`${network.id}/${ip}/${e.containerId}`).digest("hex");
 }

@@ -208,6 +208,10 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     const [n] = JSON.parse(ins.stdout);
     expect(n).toMatchObject({ Name: net, Driver: "bridge", IPAM: { Config: [{ Subnet: NET1 }] }, Internal: false });
     expect(Object.values(n.Containers).map((x: any) => x.Name)).toEqual([`srv${tag}`]);
+    // docker's EndpointID: 64 hex (it was the host veth's name), the same in both inspects
+    const epId = (Object.values(n.Containers)[0] as { EndpointID: string }).EndpointID;
+    expect(epId).toMatch(/^[0-9a-f]{64}$/);
+    expect((await run(["inspect", "-f", `{{(index .NetworkSettings.Networks "${net}").EndpointID}}`, `srv${tag}`])).stdout).toBe(`${epId}\n`);
     expect((await run(["network", "ls", "--format", "{{.Name}}"])).stdout).toContain(`${net}\n`);
 
     const rm = await run(["network", "rm", net]);

@@ -42,6 +42,7 @@ import {
   type PortBinding,
   type PortSpec,
   type PreparedEndpoint,
+  endpointId,
 } from "../../net/index.ts";
 import { startTcp6Proxy } from "../../net/proxy.ts";
 import { closeFd } from "../../ffi/container-io.ts";
@@ -473,7 +474,7 @@ export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, 
       MacAddress: found ? found[1].mac : "",
       DriverOpts: null,
       NetworkID: rec?.id ?? "",
-      EndpointID: found ? found[1].hostVeth : "",
+      EndpointID: found ? endpointId(rec!, found[0], found[1]) : "",
       Gateway: found ? rec!.gateway : "",
       IPAddress: found ? found[0] : "",
       IPPrefixLen: found ? prefix : 0,
