@@ -27,7 +27,11 @@ async function killAt(args: string[], ms: number): Promise<boolean> {
 }
 
 const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}/status`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-const state = (id: string) => JSON.parse(readFileSync(join(containersDir, id, "state.json"), "utf8"));
+// a record without state.json is a created container (store.readState): killed between the two writes
+const state = (id: string) => {
+  const f = join(containersDir, id, "state.json");
+  return existsSync(f) ? JSON.parse(readFileSync(f, "utf8")) : { Pid: 0, MonitorPid: 0 };
+};
 const dirs = () => readdirSync(containersDir).filter((d) => /^[0-9a-f]{64}$/.test(d));
 const ids = async (all = true) => (await run(["ps", ...(all ? ["-a"] : []), "-q", "--no-trunc"])).stdout.split("\n").filter(Boolean);
 const monitors = () =>
