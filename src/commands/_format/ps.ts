@@ -24,6 +24,7 @@ function ellipsis(s: string, n: number): string {
  */
 export function portsColumn(ports: Port[]): string {
   const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const host = (ip: string) => (ip.includes(":") ? `[${ip}]` : ip); // Go's net.JoinHostPort
   const sorted = [...ports].sort(
     (a, b) => a.PrivatePort - b.PrivatePort || cmp(a.IP ?? "", b.IP ?? "") || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || cmp(a.Type, b.Type),
   );
@@ -34,13 +35,13 @@ export function portsColumn(ports: Port[]): string {
     const i = key.lastIndexOf("/");
     const [ip, type] = i < 0 ? ["", key] : [key.slice(0, i), key.slice(i + 1)];
     const n = g.first === g.last ? String(g.first) : `${g.first}-${g.last}`;
-    return `${ip ? `${ip.includes(":") ? `[${ip}]` : ip}:${n}->${n}` : n}/${type}`;
+    return `${ip ? `${host(ip)}:${n}->${n}` : n}/${type}`;
   };
   for (const p of sorted) {
     let key: string = p.Type;
     if (p.IP) {
       if (p.PublicPort !== p.PrivatePort) {
-        mappings.push(`${p.IP.includes(":") ? `[${p.IP}]` : p.IP}:${p.PublicPort ?? 0}->${p.PrivatePort}/${p.Type}`);
+        mappings.push(`${host(p.IP)}:${p.PublicPort ?? 0}->${p.PrivatePort}/${p.Type}`);
         continue;
       }
       key = `${p.IP}/${p.Type}`;
