@@ -196,8 +196,11 @@ describe("the CLI path and the API path make the same record", () => {
       PidsLimit: 20,
       RestartPolicy: { Name: "on-failure", MaximumRetryCount: 2 },
       Binds: ["v1:/data:ro"],
-      Tmpfs: { "/run": "size=1m", "/t": `size=${1024 ** 2}` },
+      // --tmpfs in HostConfig.Tmpfs, --mount type=tmpfs in HostConfig.Mounts (dockerd's record); the runtime mounts both
+      Tmpfs: { "/run": "size=1m" },
+      Mounts: [{ Type: "tmpfs", Target: "/t", TmpfsOptions: { SizeBytes: 1024 ** 2 } }],
     });
+    expect(fromCli.Tmpfs).toEqual({ "/run": "size=1m", "/t": `size=${1024 ** 2}` });
     expect(fromCli.Config).toMatchObject({
       Env: ["A=1", "PATH=/bin"],
       Cmd: ["echo", "hi"],

@@ -269,6 +269,16 @@ export function parseCreateFlags(
   }
   const ipc = optStr(flags.ipc);
   if (ipc) hc.IpcMode = ipc;
+  const cgroupns = optStr(flags.cgroupns);
+  if (cgroupns) {
+    if (cgroupns !== "host" && cgroupns !== "private") throw bad("--cgroupns: invalid CGROUP mode");
+    hc.CgroupnsMode = cgroupns;
+  }
+  if (flags["oom-kill-disable"]) hc.OomKillDisable = true;
+  const oomScoreAdj = optStr(flags["oom-score-adj"]);
+  if (oomScoreAdj) hc.OomScoreAdj = v.parseInt10(oomScoreAdj, "--oom-score-adj");
+  const blkioWeight = optStr(flags["blkio-weight"]);
+  if (blkioWeight) hc.BlkioWeight = v.parseUint16(blkioWeight, "--blkio-weight");
   const pid = v.parsePidMode(optStr(flags.pid));
   if (pid) hc.PidMode = pid;
   const uts = v.parseUtsMode(optStr(flags.uts));

@@ -15,8 +15,10 @@ const bool = (description: string) => ({ type: "boolean" as const, description }
 export const createFlags: FlagsDef = {
   "add-host": list("Add a custom host-to-IP mapping (host:ip)"),
   attach: { ...list("Attach to STDIN, STDOUT or STDERR"), alias: "a" },
+  "blkio-weight": str("Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)", "uint16"),
   "cap-add": list("Add Linux capabilities"),
   "cap-drop": list("Drop Linux capabilities"),
+  cgroupns: str("Cgroup namespace to use (host|private)"),
   cidfile: str("Write the container ID to the file"),
   "cpu-shares": { ...str("CPU shares (relative weight)", "int"), alias: "c" },
   cpus: str("Number of CPUs", "decimal"),
@@ -58,6 +60,8 @@ export const createFlags: FlagsDef = {
   "no-healthcheck": bool("Disable any container-specified HEALTHCHECK"),
   network: { ...str("Connect a container to a network", "network"), alias: "net" },
   "network-alias": list("Add network-scoped alias for the container"),
+  "oom-kill-disable": bool("Disable OOM Killer"),
+  "oom-score-adj": str("Tune host's OOM preferences (-1000 to 1000)", "int"),
   pid: str("PID namespace to use"),
   "pids-limit": str("Tune container pids limit (set -1 for unlimited)", "int"),
   platform: str("Set platform if server is multi-platform capable"),
@@ -134,9 +138,19 @@ export async function ensureImage(ctx: Context, flags: Record<string, unknown>, 
  * the create (an `rmi` racing us) is docker's 404, after which the client pulls (--pull=missing) and
  * tries once more.
  */
-export async function createWithPull<T>(ctx: Context, flags: Record<string, unknown>, image: string, create: () => Promise<T>): Promise<T> {
+export async function createWithPull<T extends { Warnings?: string[] | null }>(
+  ctx: Context,
+  flags: Record<string, unknown>,
+  image: string,
+  create: () => Promise<T>,
+): Promise<T> {
+  // dockerd's warnings (a setting the host cannot honour), as docker's CLI prints them
+  const warn = (r: T) => {
+    for (const w of r.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+    return r;
+  };
   try {
-    return await create();
+    return warn(await create());
   } catch (e) {
     const policy = String(flags.pull ?? "missing");
     if (!(e instanceof EngineError && e.kind === "not_found" && e.message.startsWith("No such image:"))) throw e;
@@ -145,7 +159,7 @@ export async function createWithPull<T>(ctx: Context, flags: Record<string, unkn
       throw new EngineError("not_found", `No such image: ${normalizeRef(image)}`, { cause: e });
     }
     await ensureImage(ctx, { ...flags, pull: "missing" }, image);
-    return create();
+    return warn(await create());
   }
 }
 

@@ -153,8 +153,12 @@ export default defineBerthCommand({
 /** volume ls's output (table, -q, --format) for a volume list: the engine's or a daemon's (client mode) */
 export function printVolumes(ctx: Context, flags: Record<string, unknown>, rows: Volume[]): void {
   if (flags.quiet) return void ctx.out(rows.map((r) => r.Name + "\n").join(""));
+  // docker/cli's volumeContext, keys sorted as its JSON has them; Availability, Group and Status are a
+  // cluster (swarm CSI) volume's, "N/A" for a local one
   const objs = rows.map((r) => ({
+    Availability: "N/A",
     Driver: r.Driver,
+    Group: "N/A",
     Labels: Object.entries(r.Labels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(","),
@@ -164,6 +168,7 @@ export function printVolumes(ctx: Context, flags: Record<string, unknown>, rows:
     Name: r.Name,
     Scope: r.Scope,
     Size: "N/A",
+    Status: "N/A",
   }));
   if (flags.format === "json" || flags.format === "{{json .}}") return void ctx.out(objs.map((o) => JSON.stringify(o) + "\n").join(""));
   if (flags.format && flags.format !== "table") return void ctx.out(objs.map((o) => renderTemplate(String(flags.format), o) + "\n").join(""));

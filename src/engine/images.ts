@@ -646,6 +646,15 @@ export class ImageService implements ImageResolver {
         this.logImage("untag", rec.id, rec.id);
       }
     }
+    // the layers that go with it are listed after it, top first, as dockerd's layer store releases them
+    const layersOf = (id: string) => {
+      try {
+        return chainIds(this.store.config(id).rootfs?.diff_ids ?? []);
+      } catch {
+        return []; // a damaged image (config unreadable) names no layers
+      }
+    };
+    const chains = new Set<string>(layersOf(rec.id));
     this.store.delete(rec.id, { force: true });
     out.push(`Deleted: ${rec.id}`);
     this.logImage("delete", rec.id, rec.id);
@@ -654,13 +663,15 @@ export class ImageService implements ImageResolver {
       for (let p = rec.parent; p; ) {
         const parent = this.store.get(p);
         if (!parent || this.store.namesOf(p).length || inUseAll.has(p) || this.store.list().some((r) => r.parent === p)) break;
+        for (const c of layersOf(p)) chains.add(c);
         this.store.delete(p, { force: true });
         out.push(`Deleted: ${p}`);
         this.logImage("delete", p, p);
         p = parent.parent;
       }
     }
-    await this.collectGarbage();
+    const gc = await this.collectGarbage();
+    for (const name of gc.snapshots) if (chains.has(name)) out.push(`Deleted: ${name}`);
     return out;
   }
 

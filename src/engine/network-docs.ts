@@ -25,10 +25,20 @@ function document(r: NetworkRecord, containers: Record<string, NetworkContainer>
     ConfigFrom: { Network: "" },
     ConfigOnly: false,
     Containers: containers,
+    // dockerd's initBridgeDriver gives the default bridge these driver options (icc and masquerade on,
+    // published ports on every address: what berth's bridge does, nat.ts); a user network lists the
+    // options it was created with, which berth takes only where they say what it does anyway (none kept)
     Options:
       r.name === "bridge"
-        ? { "com.docker.network.bridge.name": r.bridge, "com.docker.network.driver.mtu": String(r.mtu) }
-        : { "com.docker.network.bridge.name": r.bridge },
+        ? {
+            "com.docker.network.bridge.default_bridge": "true",
+            "com.docker.network.bridge.enable_icc": "true",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+            "com.docker.network.bridge.name": r.bridge,
+            "com.docker.network.driver.mtu": String(r.mtu),
+          }
+        : {},
     Labels: { ...r.labels },
   };
 }

@@ -17,7 +17,7 @@ export interface SystemParts {
   readonly images: ImageService;
   readonly snapshots: SnapshotDriver;
 }
-import { detectLayout } from "../runtime/index.ts";
+import { cgroupSupport, detectLayout } from "../runtime/index.ts";
 import { networkDrivers } from "../net/index.ts";
 import type { SystemInfo } from "./api/system.ts";
 
@@ -97,6 +97,8 @@ export async function systemInfo(e: SystemParts, o: SystemInfoOptions): Promise<
     CPUShares: controllers.has("cpu"),
     CPUSet: controllers.has("cpuset"),
     PidsLimit: controllers.has("pids"),
+    // dockerd's sysinfo: v1's memory.oom_control (`run --oom-kill-disable` works); never on v2
+    OomKillDisable: cgroupSupport(layout).oomKillDisable,
     IPv4Forwarding: read("/proc/sys/net/ipv4/ip_forward").trim() === "1",
     Debug: debug,
     SystemTime: new Date().toISOString(),

@@ -84,6 +84,22 @@ export function cgroupMountsFor(layout: CgroupLayout): CgroupMount[] {
   });
 }
 
+/**
+ * What --oom-kill-disable and --blkio-weight can be written to here, as dockerd's pkg/sysinfo decides it:
+ * v1, memory.oom_control and blkio.weight at the hierarchy's root (blkio.bfq.weight is the file runc
+ * writes where the bfq scheduler has it); v2, no OOM-killer switch and the io controller's io.weight
+ */
+export function cgroupSupport(layout = detectLayout()): { oomKillDisable: boolean; blkioWeightFile?: string } {
+  if (layout.kind === "v2") return { oomKillDisable: false, ...(unified(layout)!.controllers.includes("io") ? { blkioWeightFile: "io.weight" } : {}) };
+  const memory = v1(layout, "memory"),
+    blkio = v1(layout, "blkio");
+  const weight = blkio && existsSync(`${blkio.dir}/blkio.weight`);
+  return {
+    oomKillDisable: !!memory && existsSync(`${memory.dir}/memory.oom_control`),
+    ...(weight ? { blkioWeightFile: existsSync(`${blkio.dir}/blkio.bfq.weight`) ? "blkio.bfq.weight" : "blkio.weight" } : {}),
+  };
+}
+
 const v1 = (l: CgroupLayout, controller: string) => l.hierarchies.find((h) => h.type === "cgroup" && h.controllers.includes(controller));
 const unified = (l: CgroupLayout) => l.hierarchies.find((h) => h.type === "cgroup2");
 

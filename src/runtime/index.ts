@@ -29,6 +29,7 @@ export {
   removeCgroup,
   cgroupPids,
   detectLayout,
+  cgroupSupport,
   parseLayout,
   cgroupDirs,
   DEFAULT_DEVICE_RULES,

@@ -142,6 +142,24 @@ describe("planMounts", () => {
     expect(planMounts(input(spec())).find((o) => o.target === "dev/shm")!.data).toBe("mode=1777,size=65536k");
   });
 
+  test("--cgroupns host binds the container's own cgroup directories (runc without a cgroup namespace); --oom-score-adj is written before the exec", () => {
+    const cgroupMounts = [{ name: "memory", fstype: "cgroup" as const, data: "memory", hostDir: "/sys/fs/cgroup/memory" }];
+    const host = planMounts(input(spec({ namespaces: { net: "new", ipc: "new", uts: "new", pid: "new", cgroup: "host" } }), { cgroupMounts }));
+    expect(host.find((o) => o.target === "sys/fs/cgroup/memory")).toMatchObject({
+      kind: OP.MOUNT,
+      source: "/sys/fs/cgroup/memory/berth/x",
+      flags: MS_BIND | MS_REC,
+    });
+    expect(host.find((o) => o.kind === OP.REMOUNT && o.target === "sys/fs/cgroup/memory")!.flags! & MS_RDONLY).toBe(MS_RDONLY);
+    const own = planMounts(input(spec(), { cgroupMounts }));
+    expect(own.find((o) => o.target === "sys/fs/cgroup/memory")).toMatchObject({ kind: OP.MOUNT, source: "cgroup", fstype: "cgroup", data: "memory" });
+    expect(own.some((o) => o.kind === OP.WRITE)).toBe(false);
+    const adj = planMounts(input(spec({ oomScoreAdj: 217 })));
+    const w = adj.find((o) => o.kind === OP.WRITE)!;
+    expect(w).toMatchObject({ target: "proc/self/oom_score_adj", data: "217" });
+    expect(adj.indexOf(w)).toBeGreaterThan(adj.findIndex((o) => o.kind === OP.MOUNT && o.target === "proc"));
+  });
+
   test("targets with .. are refused", () => {
     expect(() => planMounts(input(spec({ mounts: [{ type: "tmpfs", source: "", target: "/../etc", options: [] }] })))).toThrow(/must not contain/);
   });

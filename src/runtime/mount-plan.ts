@@ -170,15 +170,8 @@ export function planMounts(input: PlanInput): PlannedOp[] {
 
     const sysFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (priv ? 0 : MS_RDONLY);
     mount(OP.MOUNT, "sysfs", "/sys", "sysfs", sysFlags);
-    const cgFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | (priv ? 0 : MS_RDONLY);
-    const v1 = input.cgroupMounts.filter((c) => c.name !== "");
-    if (v1.length) {
-      mount(OP.MOUNT, "tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
-      for (const c of v1) mount(OP.MOUNT, "cgroup", `/sys/fs/cgroup/${c.name}`, c.fstype, cgFlags, c.data);
-      if (!priv) remount("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
-    } else if (input.cgroupMounts.length) {
-      mount(OP.MOUNT, "cgroup", "/sys/fs/cgroup", "cgroup2", cgFlags);
-    }
+    // --cgroupns host: the container's own cgroup directories bound, as runc does without a cgroup namespace
+    planCgroupMounts(input, mount, remount, !priv, spec.namespaces.cgroup === "host" ? spec.cgroupPath : undefined);
   }
 
   // --sysctl: through the container's own /proc (its namespaces), before /proc/sys turns read-only
@@ -186,6 +179,10 @@ export function planMounts(input: PlanInput): PlannedOp[] {
     const path = `/proc/sys/${key.replace(/\./g, "/")}`;
     ops.push({ kind: OP.WRITE, target: rel(path), data: value, what: `set sysctl ${key}=${value}` });
   }
+
+  // --oom-score-adj: the child's own, before its exec (its children inherit it)
+  if (spec.oomScoreAdj !== undefined && !spec.oci)
+    ops.push({ kind: OP.WRITE, target: "proc/self/oom_score_adj", data: String(spec.oomScoreAdj), what: `set oom_score_adj ${spec.oomScoreAdj}` });
 
   if (!spec.oci) {
     // shallow targets first, so /a/b is mounted over /a and not hidden by it (moby sortMounts)

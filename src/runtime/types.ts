@@ -84,6 +84,8 @@ export interface ContainerSpec {
   sysctls?: Record<string, string>;
   /** --shm-size: bytes of the /dev/shm tmpfs (default 64 MiB) */
   shmSize?: number;
+  /** --oom-score-adj: written to /proc/self/oom_score_adj by the child before its exec, as runc's nsexec does */
+  oomScoreAdj?: number;
   /** set by the OCI runtime (engine/oci-runtime): the docker path leaves it out */
   oci?: OciOptions;
 }

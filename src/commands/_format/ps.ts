@@ -73,6 +73,7 @@ export interface PsRow {
   Mounts: string;
   Networks: string;
   LocalVolumes: string;
+  Platform: null;
 }
 
 export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.now()): PsRow[] {
@@ -99,6 +100,9 @@ export function psRows(list: ContainerSummary[], noTrunc: boolean, now = Date.no
       Mounts: c.Mounts.map((m) => (noTrunc ? m.Name || m.Source : ellipsis(m.Name || m.Source, 15))).join(","),
       Networks: Object.keys(c.NetworkSettings.Networks).join(","),
       LocalVolumes: String(c.Mounts.filter((m) => m.Driver === "local").length),
+      // docker/cli's ContainerContext.Platform: the image manifest's platform, which dockerd sends only
+      // with the containerd image store (ImageManifestDescriptor); nil otherwise, as from berth
+      Platform: null,
     };
   });
 }
@@ -119,4 +123,5 @@ export const PS_HEADERS: Record<string, string> = {
   Mounts: "MOUNTS",
   Networks: "NETWORKS",
   LocalVolumes: "LOCAL VOLUMES",
+  Platform: "PLATFORM",
 };

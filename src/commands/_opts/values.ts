@@ -33,6 +33,13 @@ export function parseInt10(s: string, flag: string): number {
   return Number(s);
 }
 
+/** Go's strconv.ParseUint(s, 10, 16), with pflag's error (a uint16 flag such as --blkio-weight) */
+export function parseUint16(s: string, flag: string): number {
+  const why = !/^\d+$/.test(s) ? "invalid syntax" : Number(s) > 65535 ? "value out of range" : undefined;
+  if (why) throw bad(`invalid argument "${s}" for "${flag}" flag: strconv.ParseUint: parsing "${s}": ${why}`);
+  return Number(s);
+}
+
 /** Go's time.ParseDuration, in nanoseconds ("1m30s", "500ms", "2h"): the --health-* durations */
 export function parseGoDuration(v: string, flag: string): number {
   const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };

@@ -126,7 +126,6 @@ export async function dockerInfo(
     RuncCommit: { ID: "" },
     InitCommit: { ID: "" },
     KernelMemoryTCP: false,
-    OomKillDisable: false,
     BridgeNfIptables: readLine("/proc/sys/net/bridge/bridge-nf-call-iptables") === "1",
     BridgeNfIp6tables: readLine("/proc/sys/net/bridge/bridge-nf-call-ip6tables") === "1",
     NEventsListener: o.eventListeners ?? 0,

@@ -11,26 +11,13 @@
  * (engine/containers/types.ts) is the filled-in form of the same objects, so the request types are built
  * from the record's.
  */
-import type { DockerConfig, DockerHostConfig } from "../containers/types.ts";
+import type { ApiMount, DockerConfig, DockerHostConfig } from "../containers/types.ts";
 
 /** a `Config` as a client sends it (swagger ContainerConfig) */
 export type ContainerConfig = Partial<DockerConfig>;
 
 /** API `Mount` (swagger Mount): one `--mount`, before the engine checks and records it */
-export interface Mount {
-  Type: "bind" | "volume" | "tmpfs";
-  /** bind: an absolute host path; volume: a name ("" or absent: a new anonymous volume) */
-  Source?: string;
-  /** the path in the container */
-  Target: string;
-  ReadOnly?: boolean;
-  /** docker's "consistency" (kept, no meaning on Linux) */
-  Consistency?: string;
-  BindOptions?: { Propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" };
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
-  /** SizeBytes 0: the kernel's default; Mode: the permission bits (0o1777 when absent) */
-  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
-}
+export type { ApiMount as Mount } from "../containers/types.ts";
 
 /** the API's `Resources` (the part of HostConfig that `update` may change too) */
 export type Resources = Partial<
@@ -48,7 +35,7 @@ export type Resources = Partial<
 export type HostConfig = Partial<Omit<DockerHostConfig, keyof Resources>> &
   Resources & {
     /** `--mount`: API Mount objects (the record keeps them as MountPoints) */
-    Mounts?: Mount[] | null;
+    Mounts?: ApiMount[] | null;
     /** `--volumes-from` (not supported by berth yet: a non-empty list is refused) */
     VolumesFrom?: string[] | null;
   };

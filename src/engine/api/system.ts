@@ -16,6 +16,8 @@ export interface SystemInfo {
   Plugins: { Volume: string[]; Network: string[]; Log: string[] };
   MemoryLimit: boolean;
   SwapLimit: boolean;
+  /** `run --oom-kill-disable` can be honoured (cgroup v1's memory.oom_control) */
+  OomKillDisable: boolean;
   CpuCfsPeriod: boolean;
   CpuCfsQuota: boolean;
   CPUShares: boolean;

@@ -6,8 +6,11 @@ import type { ContainerCreateRequest, HostConfig } from "../api/containers.ts";
 const image = (config: ImageConfig["config"] = {}) => ({
   config: { architecture: "amd64", os: "linux", rootfs: { type: "layers" as const, diff_ids: [] }, config },
 });
-const build = (req: ContainerCreateRequest, ic: ImageConfig["config"] = {}, o: { ephemeral?: boolean } = {}) =>
-  createConfig({ Image: "x", ...req }, image(ic), { hostCpus: 2, ...o });
+const build = (
+  req: ContainerCreateRequest,
+  ic: ImageConfig["config"] = {},
+  o: { ephemeral?: boolean; cgroups?: { oomKillDisable: boolean; blkioWeightFile?: string } } = {},
+) => createConfig({ Image: "x", ...req }, image(ic), { hostCpus: 2, ...o });
 const withSh = (hc: HostConfig, ic: ImageConfig["config"] = {}) => build({ Cmd: ["sh"], HostConfig: hc }, ic);
 
 describe("entrypoint and cmd (dockerd's merge)", () => {
@@ -236,7 +239,10 @@ describe("Binds, Mounts, Config.Volumes, Tmpfs", () => {
     expect(build({ Cmd: ["sh"], Volumes: { "/d": {} }, HostConfig: { Binds: ["v1:/d"] } }).Mounts.map((m) => [m.Name, m.Destination])).toEqual([["v1", "/d"]]);
     expect(() => withSh({ Tmpfs: { "/t": "" }, Mounts: [{ Type: "tmpfs", Target: "/t" }] })).toThrow("Duplicate mount point: /t");
     const b = withSh({ Tmpfs: { "/a": "size=1m" }, Mounts: [{ Type: "tmpfs", Target: "/b", ReadOnly: true }] });
-    expect(b.HostConfig.Tmpfs).toEqual({ "/a": "size=1m", "/b": "ro" });
+    // dockerd records --mount's tmpfs in HostConfig.Mounts only (inspect lists it in Mounts); the runtime gets both
+    expect(b.HostConfig.Tmpfs).toEqual({ "/a": "size=1m" });
+    expect(b.HostConfig.Mounts).toEqual([{ Type: "tmpfs", Target: "/b", ReadOnly: true }]);
+    expect(b.Tmpfs).toEqual({ "/a": "size=1m", "/b": "ro" });
     expect(b.Tmpfs).toEqual({ "/a": "size=1m", "/b": "ro" });
     expect(() => withSh({ Tmpfs: { rel: "" } })).toThrow("invalid mount path: 'rel' mount path must be absolute");
   });
@@ -284,6 +290,33 @@ describe("network", () => {
     );
     expect(() => b({ HostConfig: { NetworkMode: "host", Links: ["db"] } })).toThrow("links");
     expect(() => b({ HostConfig: { Links: ["a:b:c"] } })).toThrow('invalid link "a:b:c"');
+  });
+});
+
+describe("--oom-kill-disable, --blkio-weight, --oom-score-adj, --cgroupns: dockerd's checks", () => {
+  const v1 = { oomKillDisable: true, blkioWeightFile: "blkio.weight" };
+  const cg = (hc: HostConfig, o: { cgroups?: { oomKillDisable: boolean; blkioWeightFile?: string } } = {}) => build({ Cmd: ["sh"], HostConfig: hc }, {}, o);
+  test("kept where the host can honour them, dropped with dockerd's warning where not", () => {
+    const b = cg({ OomKillDisable: true, Memory: 64 * 1024 ** 2, BlkioWeight: 300, OomScoreAdj: 217, CgroupnsMode: "host" }, { cgroups: v1 });
+    expect(b.HostConfig).toMatchObject({ OomKillDisable: true, BlkioWeight: 300, OomScoreAdj: 217, CgroupnsMode: "host" });
+    expect(b.Warnings).toBeUndefined();
+    const none = cg({ OomKillDisable: true, BlkioWeight: 5 }, { cgroups: { oomKillDisable: false } });
+    expect(none.HostConfig.OomKillDisable).toBeUndefined();
+    expect(none.HostConfig.BlkioWeight).toBeUndefined();
+    expect(none.Warnings).toEqual([
+      "Your kernel does not support OomKillDisable. OomKillDisable discarded.",
+      "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.",
+    ]);
+    expect(cg({ OomKillDisable: true }, { cgroups: v1 }).Warnings).toEqual([
+      "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.",
+    ]);
+  });
+  test("dockerd's errors", () => {
+    expect(() => cg({ BlkioWeight: 5 }, { cgroups: { oomKillDisable: true, blkioWeightFile: "blkio.weight" } })).toThrow(
+      "Range of blkio weight is from 10 to 1000",
+    );
+    expect(() => cg({ OomScoreAdj: -1001 })).toThrow("Invalid value -1001, range for oom score adj is [-1000, 1000]");
+    expect(() => cg({ CgroupnsMode: "shared" })).toThrow("invalid cgroup namespace mode: shared");
   });
 });
 

@@ -31,6 +31,8 @@ export interface BuiltConfig {
   MustExist?: string[];
   /** destinations taken from --volumes-from: shared as they are, never copied up (docker's CopyData false) */
   Inherited?: string[];
+  /** dockerd's create warnings (a setting the host cannot honour, dropped) */
+  Warnings?: string[];
 }
 
 /** docker's merge: user env first, then image env whose keys the user did not set */
@@ -383,7 +385,13 @@ function buildNetwork(req: ContainerCreateRequest, imageExposed: Record<string, 
 export function createConfig(
   req: ContainerCreateRequest,
   image: { config: ImageConfig },
-  o: { hostCpus: number; ephemeral?: boolean; mountsOf?: (ref: string) => MountPoint[] },
+  o: {
+    hostCpus: number;
+    ephemeral?: boolean;
+    mountsOf?: (ref: string) => MountPoint[];
+    /** what the host's cgroups can do (runtime cgroupSupport); absent: nothing beyond the basics */
+    cgroups?: { oomKillDisable: boolean; blkioWeightFile?: string };
+  },
 ): BuiltConfig {
   const ic = image.config.config ?? {};
   const h = req.HostConfig ?? {};
@@ -423,6 +431,7 @@ export function createConfig(
   if (req.Hostname && utsMode === "host") throw bad("conflicting options: hostname and the UTS mode");
   const cpusetCpus = checkCpuset(h.CpusetCpus, "cpus", o.hostCpus);
   const cpusetMems = checkCpuset(h.CpusetMems, "mems", o.hostCpus);
+  const { warnings, oomKillDisable, blkioWeight, oomScoreAdj, cgroupnsMode } = checkCgroupOptions(h, memory, o.cgroups);
   const logConfig = { Type: h.LogConfig?.Type || "json-file", Config: { ...(h.LogConfig?.Config ?? {}) } };
   parseLogConfig(logConfig); // docker refuses a bad option at create
   // a Go map: its JSON has the keys sorted
@@ -547,12 +556,19 @@ export function createConfig(
     CpusetCpus: cpusetCpus,
     CpusetMems: cpusetMems,
     MemoryReservation: memoryReservation,
+    ...(cgroupnsMode ? { CgroupnsMode: cgroupnsMode } : {}),
+    ...(oomScoreAdj ? { OomScoreAdj: oomScoreAdj } : {}),
+    ...(oomKillDisable ? { OomKillDisable: true } : {}),
+    ...(blkioWeight ? { BlkioWeight: blkioWeight } : {}),
+    ...(h.Mounts?.length ? { Mounts: h.Mounts } : {}),
     Runtime: "berth",
     LogConfig: logConfig,
     MaskedPaths: privileged || systemPathsUnconfined ? [] : MASKED_PATHS,
     ReadonlyPaths: privileged || systemPathsUnconfined ? [] : READONLY_PATHS,
   };
-  if (Object.keys(tmpfs).length) hostConfig.Tmpfs = tmpfs;
+  // --tmpfs only: dockerd keeps `--mount type=tmpfs` in HostConfig.Mounts (the runtime gets both, Tmpfs below)
+  const tmpfsFlag = Object.fromEntries(Object.entries(tmpfs).filter(([p]) => !mountTmpfs.some(([t]) => t === p)));
+  if (Object.keys(tmpfsFlag).length) hostConfig.Tmpfs = tmpfsFlag;
   if (sysctls) hostConfig.Sysctls = sysctls;
   hostConfig.PortBindings = net.portBindings;
   hostConfig.PublishAllPorts = net.publishAll;
@@ -567,7 +583,40 @@ export function createConfig(
     Endpoints: net.endpoints,
     ...(mustExist.length ? { MustExist: mustExist } : {}),
     ...(shared.length ? { Inherited: shared.map((m) => m.Destination) } : {}),
+    ...(warnings.length ? { Warnings: warnings } : {}),
   };
+}
+
+/**
+ * --oom-kill-disable, --blkio-weight, --oom-score-adj and --cgroupns checked as dockerd does
+ * (daemon/daemon_unix.go verifyPlatformContainerResources and verifyPlatformContainerSettings): a
+ * setting the host's cgroups cannot honour is dropped with dockerd's warning, so inspect shows what the
+ * container got
+ */
+function checkCgroupOptions(
+  h: NonNullable<ContainerCreateRequest["HostConfig"]>,
+  memory: number,
+  support: { oomKillDisable: boolean; blkioWeightFile?: string } = { oomKillDisable: false },
+) {
+  const warnings: string[] = [];
+  let oomKillDisable = !!h.OomKillDisable;
+  if (oomKillDisable && !support.oomKillDisable) {
+    warnings.push("Your kernel does not support OomKillDisable. OomKillDisable discarded.");
+    oomKillDisable = false;
+  }
+  if (oomKillDisable && memory === 0)
+    warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.");
+  let blkioWeight = h.BlkioWeight ?? 0;
+  if (blkioWeight > 0 && !support.blkioWeightFile) {
+    warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.");
+    blkioWeight = 0;
+  }
+  if (blkioWeight > 0 && (blkioWeight < 10 || blkioWeight > 1000)) throw bad("Range of blkio weight is from 10 to 1000");
+  const oomScoreAdj = h.OomScoreAdj ?? 0;
+  if (oomScoreAdj < -1000 || oomScoreAdj > 1000) throw bad(`Invalid value ${oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  const cgroupnsMode = h.CgroupnsMode || undefined;
+  if (cgroupnsMode !== undefined && cgroupnsMode !== "host" && cgroupnsMode !== "private") throw bad(`invalid cgroup namespace mode: ${cgroupnsMode}`);
+  return { warnings, oomKillDisable, blkioWeight, oomScoreAdj, cgroupnsMode };
 }
 
 /**

@@ -9,6 +9,7 @@ import { EngineError } from "../../lib/errors.ts";
 import type { Mount } from "../../oci/index.ts";
 import { CAPABILITY_NAMES, DEFAULT_CAPABILITIES, DEFAULT_PATH } from "../../oci/defaults.ts";
 import type { ContainerSpec } from "../../runtime/types.ts";
+import { cgroupSupport } from "../../runtime/cgroups.ts";
 import type { ContainerConfigFile, DockerHostConfig } from "./types.ts";
 
 const bad = (msg: string) => new EngineError("invalid_argument", msg);
@@ -193,6 +194,7 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
     if (sc && !h.Privileged) seccomp = sc[1] === "unconfined" ? "unconfined" : parseSeccompProfile(sc[1]!, "--security-opt seccomp");
   }
 
+  const files = cgroupFiles(h);
   const memory = h.Memory || undefined;
   const memorySwap = h.MemorySwap === -1 ? -1 : h.MemorySwap > 0 ? h.MemorySwap : memory ? memory * 2 : undefined;
   return {
@@ -220,7 +222,9 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       ipc: h.IpcMode === "host" ? "host" : paths.ipcnsPath ? { path: paths.ipcnsPath } : "new",
       uts: h.NetworkMode === "host" || h.UTSMode === "host" ? "host" : "new",
       pid: h.PidMode === "host" ? "host" : paths.pidnsPath ? { path: paths.pidnsPath } : "new",
+      ...(h.CgroupnsMode === "host" ? { cgroup: "host" as const } : {}),
     },
+    ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
     ...(paths.devices?.binds.length ? { devices: paths.devices.binds } : {}),
     ...(h.Sysctls && Object.keys(h.Sysctls).length ? { sysctls: h.Sysctls } : {}),
     ...(h.ShmSize ? { shmSize: h.ShmSize } : {}),
@@ -237,11 +241,30 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       ...(h.CpusetMems ? { cpusetMems: h.CpusetMems } : {}),
       ...(h.MemoryReservation ? { memoryReservation: h.MemoryReservation } : {}),
       ...(paths.devices?.rules.length ? { deviceRules: paths.devices.rules } : {}),
+      ...(files.length ? { files } : {}),
     },
     privileged: h.Privileged,
     maskedPaths: h.MaskedPaths,
     readonlyPaths: h.ReadonlyPaths,
   };
+}
+
+/**
+ * --oom-kill-disable and --blkio-weight as runc writes them (libcontainer/cgroups/fs memory.go, blkio.go;
+ * fs2 io.go): create() recorded them only where the host has the file (dockerd's sysinfo check)
+ */
+function cgroupFiles(h: ContainerConfigFile["HostConfig"]): { controller: string; file: string; value: string }[] {
+  const out: { controller: string; file: string; value: string }[] = [];
+  if (!h.OomKillDisable && !h.BlkioWeight) return out;
+  const support = cgroupSupport();
+  if (h.OomKillDisable && support.oomKillDisable) out.push({ controller: "memory", file: "memory.oom_control", value: "1" });
+  const w = h.BlkioWeight ?? 0;
+  if (w > 0 && support.blkioWeightFile) {
+    // v2's io.weight is 1–10000: runc's ConvertBlkIOToIOWeightValue; bfq's files take the v1 value
+    const v2 = support.blkioWeightFile === "io.weight";
+    out.push({ controller: "blkio", file: support.blkioWeightFile, value: String(v2 ? 1 + Math.floor(((w - 10) * 9999) / 990) : w) });
+  }
+  return out;
 }
 
 /** docker's generated /etc/hosts (moby libnetwork/etchosts) */

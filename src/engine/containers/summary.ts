@@ -10,7 +10,7 @@ import type { SnapshotDriver } from "../../cow/driver.ts";
 import type { ContainerInspect, ContainerListOptions, ContainerSummary, Port } from "../api/views.ts";
 import { Filters, invalidFilter } from "../filters.ts";
 import type { ContainerInfo, ContainerService } from "./service.ts";
-import { dockerStatus, isActive, type ContainerConfigFile } from "./types.ts";
+import { dockerStatus, isActive, listedMounts, type ContainerConfigFile } from "./types.ts";
 import { hostHasIpv6 } from "./networking.ts";
 import { bindingAddrs } from "../../net/index.ts";
 
@@ -242,7 +242,7 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
     Status: statusText(i, now),
     HostConfig: { NetworkMode: cfg.HostConfig.NetworkMode },
     NetworkSettings: { Networks: cfg.Berth.Networks ?? { [cfg.HostConfig.NetworkMode]: { Aliases: null, IPAddress: "", MacAddress: "" } } },
-    Mounts: cfg.Mounts,
+    Mounts: listedMounts(cfg),
   };
 }
 

@@ -91,6 +91,16 @@ export interface DockerHostConfig {
   CpusetMems?: string;
   /** --memory-reservation, bytes */
   MemoryReservation?: number;
+  /** --cgroupns: "private" (berth's default, on v1 as on v2) or "host" */
+  CgroupnsMode?: string;
+  /** --oom-score-adj, -1000…1000 */
+  OomScoreAdj?: number;
+  /** --oom-kill-disable; kept only where the host has the switch (cgroup v1's memory.oom_control) */
+  OomKillDisable?: boolean;
+  /** --blkio-weight, 10…1000; kept only where the host has the file (dockerd discards it with a warning) */
+  BlkioWeight?: number;
+  /** --mount as the client sent it (docker keeps the API's Mount objects) */
+  Mounts?: ApiMount[];
   Runtime: string;
   LogConfig: { Type: string; Config: Record<string, string> };
   MaskedPaths: string[];
@@ -244,3 +254,35 @@ export const canExec = (s: ContainerStatus) => s === "running";
 export const canAttach = (s: ContainerStatus) => s === "running";
 /** running or paused: it has processes (top, stats, cp into its live root, network connect now) */
 export const isActive = (s: ContainerStatus) => s === "running" || s === "paused";
+
+/**
+ * The container's mount points as dockerd lists them (inspect's and ps's Mounts): the record's binds and
+ * volumes, then each `--mount type=tmpfs` (moby's parseMountSpec keeps it as a MountPoint with no
+ * source; `--tmpfs` is HostConfig.Tmpfs only and is not listed)
+ */
+export function listedMounts(cfg: { Mounts: MountPoint[]; HostConfig: { Mounts?: ApiMount[] } }): MountPoint[] {
+  const tmpfs = (cfg.HostConfig.Mounts ?? []).filter((m) => m.Type === "tmpfs");
+  if (!tmpfs.length) return cfg.Mounts;
+  return [
+    ...cfg.Mounts,
+    ...tmpfs.map(
+      (m): MountPoint => ({ Type: "tmpfs", Source: "", Destination: (m.Target ?? "").replace(/(.)\/+$/, "$1"), Mode: "", RW: !m.ReadOnly, Propagation: "" }),
+    ),
+  ];
+}
+
+/** one `--mount` as the API carries it (HostConfig.Mounts; moby api/types/mount.Mount) */
+export interface ApiMount {
+  Type: "bind" | "volume" | "tmpfs";
+  /** bind: an absolute host path; volume: a name ("" or absent: a new anonymous volume) */
+  Source?: string;
+  /** the path in the container */
+  Target: string;
+  ReadOnly?: boolean;
+  /** docker's "consistency" (kept, no meaning on Linux) */
+  Consistency?: string;
+  BindOptions?: { Propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  /** SizeBytes 0: the kernel's default; Mode: the permission bits (0o1777 when absent) */
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}

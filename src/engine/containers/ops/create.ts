@@ -20,6 +20,8 @@ import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateRes
 import type { ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { Undo } from "./undo.ts";
+import { nowNano } from "../logs.ts";
+import { cgroupSupport } from "../../../runtime/cgroups.ts";
 
 /** `create`: record + writable snapshot; nothing half-created on any error */
 export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
@@ -37,7 +39,12 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
   // --volumes-from: the other container's mounts as its record has them (volume names and sources set)
   const mountsOf = (ref: string) => d.store.readConfig(d.store.resolve(ref)).Mounts;
   // (not os.cpus(): it parses /proc/cpuinfo; docker's runtime.NumCPU() is the affinity count too)
-  const built = createConfig(req, image, { hostCpus: availableParallelism(), ephemeral: o.ephemeral, mountsOf });
+  const built = createConfig(req, image, {
+    hostCpus: availableParallelism(),
+    ephemeral: o.ephemeral,
+    mountsOf,
+    ...(req.HostConfig?.OomKillDisable || req.HostConfig?.BlkioWeight ? { cgroups: cgroupSupport() } : {}),
+  });
   const name = o.name !== undefined ? validateName(o.name) : undefined;
 
   for (const s of built.MustExist ?? []) {
@@ -133,7 +140,8 @@ export async function createRecord(
     await netw.checkAndReserve(d.networks, netCheck, (ref) => d.store.resolve(ref), d.isKnownContainer);
     const cfg: ContainerConfigFile = {
       Id: id,
-      Created: new Date().toISOString().replace("Z", "000000Z"),
+      // dockerd's time.Now(): nanoseconds (ms from Date and 000000 after them was a constant)
+      Created: nowNano(),
       Path: built.Path,
       Args: built.Args,
       Name: `/${n}`,
@@ -166,7 +174,7 @@ export async function createRecord(
     ev(d, "create", cfg);
     undo.commit();
     d.createdHere.add(id);
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: built.Warnings ?? [] };
   } catch (e) {
     throw await undo.rollback(e);
   }

@@ -3,7 +3,7 @@
  * PORTS column (façade methods today; presentation moves to the CLI), and the reverse indexes other
  * parts of the engine ask for (snapshot keys, image and volume users).
  */
-import { dockerStatus, isActive, type DockerHostConfig } from "../types.ts";
+import { dockerStatus, isActive, listedMounts, type DockerHostConfig } from "../types.ts";
 import * as netw from "../networking.ts";
 import { EngineError } from "../../../lib/errors.ts";
 import { NoSuchContainer } from "../store.ts";
@@ -62,13 +62,16 @@ export function volumeUsers(d: ContainerDeps): Map<string, string[]> {
   return m;
 }
 
+/** Go's time.RFC3339Nano, as dockerd prints a time.Time: the fraction without its trailing zeros */
+export const rfc3339Nano = (t: string) => t.replace(/(\.\d*?)0+Z$/, (_, f: string) => (f === "." ? "Z" : `${f}Z`));
+
 /** docker's `inspect` document of a container */
 export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, unknown> {
   const { cfg, state: st } = i;
   const status = dockerStatus(st.Status);
   return {
     Id: cfg.Id,
-    Created: cfg.Created,
+    Created: rfc3339Nano(cfg.Created),
     Path: cfg.Path,
     Args: cfg.Args,
     State: {
@@ -82,8 +85,8 @@ export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, 
       Pid: st.Pid,
       ExitCode: st.ExitCode,
       Error: st.Error,
-      StartedAt: st.StartedAt,
-      FinishedAt: st.FinishedAt,
+      StartedAt: rfc3339Nano(st.StartedAt),
+      FinishedAt: rfc3339Nano(st.FinishedAt),
       ...(st.Health ? { Health: st.Health } : {}),
     },
     Image: cfg.Image,
@@ -101,7 +104,7 @@ export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, 
     ExecIDs: null,
     HostConfig: dockerHostConfig(cfg.HostConfig),
     GraphDriver: { Data: null, Name: cfg.Driver },
-    Mounts: cfg.Mounts,
+    Mounts: listedMounts(cfg),
     Config: cfg.Config,
     NetworkSettings: netw.networkSettings(d.networks, cfg, isActive(st.Status), st.Pid),
   };
@@ -112,7 +115,7 @@ export function inspectJson(d: ContainerDeps, i: ContainerInfo): Record<string, 
  * api/types/container HostConfig and Resources), so `inspect -f '{{.HostConfig.CpuQuota}}'` reads 0 as
  * from dockerd instead of "<no value>" (and the docker CLI's "map has no entry for key"). A field the
  * record holds keeps its value; the rest are docker's defaults for what berth does not set. Optional
- * fields docker leaves out when empty (Tmpfs, Sysctls, Init) stay out when the record has none.
+ * fields docker leaves out when empty (Tmpfs, Sysctls, Mounts, Init) stay out when the record has none.
  */
 export function dockerHostConfig(h: DockerHostConfig): Record<string, unknown> {
   const rec = h as unknown as Record<string, unknown>;
@@ -129,7 +132,7 @@ export function dockerHostConfig(h: DockerHostConfig): Record<string, unknown> {
     ["ConsoleSize", [0, 0]],
     ["CapAdd", null],
     ["CapDrop", null],
-    // every berth container has its own cgroup namespace (runtime/spawn), on v1 as on v2
+    // a berth container has its own cgroup namespace (runtime/spawn) unless --cgroupns host, on v1 as on v2
     ["CgroupnsMode", "private"],
     ["Dns", []],
     ["DnsOptions", []],
@@ -181,6 +184,7 @@ export function dockerHostConfig(h: DockerHostConfig): Record<string, unknown> {
     ["CpuPercent", 0],
     ["IOMaximumIOps", 0],
     ["IOMaximumBandwidth", 0],
+    ["Mounts", undefined],
     ["MaskedPaths", null],
     ["ReadonlyPaths", null],
     ["Init", undefined],
