@@ -30,7 +30,10 @@ export class EventLog {
   /** record one event; never fails the operation it reports (a full disk costs the event, not the container) */
   emit(type: BerthEvent["Type"], action: string, id: string, attributes: Record<string, string> = {}): void {
     try {
-      const nano = BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6));
+      // the wall clock to the microsecond, one clock (Date's milliseconds plus the monotonic clock's
+      // sub-millisecond part could step back within a millisecond); whole microseconds also survive the
+      // float timeNano and its JSON exactly (a number past 2^53 keeps steps of 256 ns)
+      const nano = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
       const ev: BerthEvent = {
         ...(type === "container" || type === "image" ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) } : {}),
         Type: type,

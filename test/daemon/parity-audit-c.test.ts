@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { rootEnabled } from "../helpers/root.ts";
 import { apiDaemon, dockerBin } from "./_api-daemon.ts";
+import { rawRequest } from "./_daemon.ts";
 
 const d = apiDaemon("daemon-parity-audit-c");
 const ok = (r: { exitCode: number; stderr: string; stdout: string }) => {
@@ -80,6 +81,27 @@ describe.skipIf(!rootEnabled || !existsSync(dockerBin))("docker CLI → berth da
     expect(lines.slice(0, 2)).toEqual([`Untagged: ${image}`, `Deleted: ${id}`]);
     expect(lines.length).toBe(3);
     expect(lines[2]).toMatch(/^Deleted: sha256:[0-9a-f]{64}$/);
+  });
+
+  test("GET /containers/json gives each network's endpoint as inspect does: a running container's address, not the create request's empty one", async () => {
+    const net = `ls${tag}`,
+      name = `ep${tag}`;
+    ok(await d.docker(["network", "create", "--subnet", "10.197.83.0/24", net]));
+    ok(await d.docker(["run", "-d", "--pull=never", "--network", net, "--name", name, "busybox", "sleep", "60"]));
+    const inspected = JSON.parse(ok(await d.docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", name])))[net];
+    expect(inspected.IPAddress).toMatch(/^10\.197\.83\.\d+$/);
+    const raw = await rawRequest(
+      d.sock,
+      `GET /containers/json?filters=${encodeURIComponent(JSON.stringify({ name: [name] }))} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const body = raw.slice(raw.indexOf("\r\n\r\n") + 4);
+    // chunked or not: the JSON array is the body's one bracketed run
+    const listed = JSON.parse(body.slice(body.indexOf("["), body.lastIndexOf("]") + 1))[0].NetworkSettings.Networks[net];
+    expect(listed).toEqual(inspected);
+    expect(listed).toMatchObject({ Gateway: "10.197.83.1", IPPrefixLen: 24, GwPriority: 0 });
+    expect(listed.EndpointID).toMatch(/^[0-9a-f]{64}$/);
+    ok(await d.docker(["rm", "-f", name]));
+    ok(await d.docker(["network", "rm", net]));
   });
 
   test("inspect's Created has nanoseconds; the default bridge has dockerd's driver options", async () => {

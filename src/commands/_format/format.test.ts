@@ -114,4 +114,6 @@ test("events' text line: nanoseconds, attributes sorted", () => {
     timeNano: 1_700_000_000_123_456_800,
   };
   expect(renderEvent(c)).toMatch(/^2023-11-14T22:13:20\.\d{9}Z container die abc123 \(exitCode=1, image=busybox, name=web, tier=front\)$/);
+  // the JSON's digits (what docker's CLI prints from the same event), not the float's binary value (…123456768)
+  expect(renderEvent({ ...c, timeNano: 1_796_647_831_918_416_000 })).toStartWith("2026-12-07T12:50:31.918416000Z ");
 });

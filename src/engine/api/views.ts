@@ -49,7 +49,8 @@ export interface ContainerSummary {
   /** "Up 2 seconds", "Exited (0) 3 seconds ago" */
   Status: string;
   HostConfig: { NetworkMode: string };
-  NetworkSettings: { Networks: Record<string, EndpointSettings> };
+  /** per network, docker's EndpointSettings (inspect's NetworkSettings.Networks entries) */
+  NetworkSettings: { Networks: Record<string, EndpointSettings & Record<string, unknown>> };
   Mounts: MountPoint[];
 }
 

@@ -473,6 +473,8 @@ export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, 
       Aliases: es.Aliases,
       MacAddress: found ? found[1].mac : "",
       DriverOpts: null,
+      // docker 28's gateway priority (--network name=N,gw-priority=…, which berth does not take): 0
+      GwPriority: 0,
       NetworkID: rec?.id ?? "",
       EndpointID: found ? endpointId(rec!, found[0], found[1]) : "",
       Gateway: found ? rec!.gateway : "",
@@ -493,6 +495,8 @@ export function networkSettings(nets: NetworkService, cfg: ContainerConfigFile, 
       Aliases: null,
       MacAddress: "",
       DriverOpts: null,
+      // docker 28's gateway priority (--network name=N,gw-priority=…, which berth does not take): 0
+      GwPriority: 0,
       // host and none: the root's id for that network (container:<ref> joins none)
       NetworkID: safe(() => nets.predefined().find((p) => p.name === mode)?.id ?? "", ""),
       EndpointID: "",

@@ -11,7 +11,7 @@ import type { ContainerInspect, ContainerListOptions, ContainerSummary, Port } f
 import { Filters, invalidFilter } from "../filters.ts";
 import type { ContainerInfo, ContainerService } from "./service.ts";
 import { dockerStatus, isActive, listedMounts, type ContainerConfigFile } from "./types.ts";
-import { hostHasIpv6 } from "./networking.ts";
+import { hostHasIpv6, networkSettings } from "./networking.ts";
 import { bindingAddrs } from "../../net/index.ts";
 
 /**
@@ -241,7 +241,11 @@ export function toSummary(svc: ContainerService, i: ContainerInfo, now = Date.no
     State: state.Restarting ? "restarting" : dockerStatus(state.Status),
     Status: statusText(i, now),
     HostConfig: { NetworkMode: cfg.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: cfg.Berth.Networks ?? { [cfg.HostConfig.NetworkMode]: { Aliases: null, IPAddress: "", MacAddress: "" } } },
+    // dockerd's list carries each network's whole endpoint, as inspect's (a running container's address,
+    // gateway, network and endpoint ids), not the settings the container was created with
+    NetworkSettings: {
+      Networks: networkSettings(svc.networks, cfg, isActive(state.Status), state.Pid).Networks as ContainerSummary["NetworkSettings"]["Networks"],
+    },
     Mounts: listedMounts(cfg),
   };
 }
