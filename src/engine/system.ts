@@ -3,7 +3,9 @@
  * the services (containers, images, networks, build cache). Pure helpers (filters, os-release) are
  * exported for tests.
  */
-import { readFileSync, statfsSync } from "node:fs";
+import { linkSync, readFileSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { arch as osArch, cpus, hostname, release, totalmem } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import type { ContainerService } from "./containers/index.ts";
@@ -74,7 +76,7 @@ export async function systemInfo(e: SystemParts, o: SystemInfoOptions): Promise<
   const cpu = osArch();
   const arch = cpu === "x64" ? "x86_64" : cpu === "arm64" ? "aarch64" : cpu;
   return {
-    ID: machineId(),
+    ID: engineId(e.root),
     Containers: ctrs.length,
     ContainersRunning: count(["running", "restarting"]),
     ContainersPaused: count(["paused"]),
@@ -128,6 +130,25 @@ export async function systemInfo(e: SystemParts, o: SystemInfoOptions): Promise<
 /** a stable id for this host: /etc/machine-id, else the boot id */
 function machineId(): string {
   return (read("/etc/machine-id") || read("/proc/sys/kernel/random/boot_id")).trim();
+}
+
+/**
+ * dockerd's engine ID (daemon/id.go LoadOrCreateID): a UUID made once per root and kept in
+ * <root>/engine-id, so two roots on one host are two engines (the machine id was the same for all)
+ */
+function engineId(root: string): string {
+  const path = join(root, "engine-id");
+  const have = read(path).trim();
+  if (have) return have;
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, randomUUID(), { mode: 0o644 });
+    linkSync(tmp, path); // whole or not at all; EEXIST: a concurrent first `info` made it, its ID stands
+  } catch {} // made by another process (read below), or a root this user cannot write: the machine id
+  try {
+    unlinkSync(tmp);
+  } catch {} // never written
+  return read(path).trim() || machineId();
 }
 
 // ------------------------------------------------------------------------------------------ prune

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { type CliResult, busyboxRoot } from "../helpers/cli.ts";
 import { rootEnabled } from "../helpers/root.ts";
 
-const { run } = busyboxRoot("parity-audit-c");
+const { root, run } = busyboxRoot("parity-audit-c");
 const ok = (r: CliResult) => {
   expect(r).toMatchObject({ exitCode: 0 });
   return r.stdout;
@@ -194,6 +194,13 @@ describe.skipIf(!rootEnabled)("outputs", () => {
     expect(vol).toMatchObject({ Availability: "N/A", Group: "N/A", Status: "N/A", Name: `vol-${sfx}` });
     expect(Object.keys(vol)).toEqual(["Availability", "Driver", "Group", "Labels", "Links", "Mountpoint", "Name", "Scope", "Size", "Status"]);
     ok(await run(["volume", "rm", `vol-${sfx}`]));
+  });
+
+  test("info's ID is the root's engine ID as dockerd makes it (a UUID kept in the root), not the host's machine id", async () => {
+    const id = ok(await run(["info", "--format", "{{.ID}}"])).trim();
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(ok(await run(["info", "--format", "{{.ID}}"])).trim()).toBe(id);
+    expect(readFileSync(`${root}/engine-id`, "utf8")).toBe(id);
   });
 
   test("the default bridge's driver options are dockerd's set (initBridgeDriver)", async () => {
