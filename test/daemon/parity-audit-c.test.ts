@@ -83,25 +83,37 @@ describe.skipIf(!rootEnabled || !existsSync(dockerBin))("docker CLI → berth da
     expect(lines[2]).toMatch(/^Deleted: sha256:[0-9a-f]{64}$/);
   });
 
-  test("GET /containers/json gives each network's endpoint as inspect does: a running container's address, not the create request's empty one", async () => {
+  test("GET /containers/json gives each network's endpoint as inspect does (a running container's address, not the create request's empty one); stats' read has sub-millisecond digits", async () => {
     const net = `ls${tag}`,
       name = `ep${tag}`;
     ok(await d.docker(["network", "create", "--subnet", "10.197.83.0/24", net]));
-    ok(await d.docker(["run", "-d", "--pull=never", "--network", net, "--name", name, "busybox", "sleep", "60"]));
-    const inspected = JSON.parse(ok(await d.docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", name])))[net];
-    expect(inspected.IPAddress).toMatch(/^10\.197\.83\.\d+$/);
-    const raw = await rawRequest(
-      d.sock,
-      `GET /containers/json?filters=${encodeURIComponent(JSON.stringify({ name: [name] }))} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
-    );
-    const body = raw.slice(raw.indexOf("\r\n\r\n") + 4);
-    // chunked or not: the JSON array is the body's one bracketed run
-    const listed = JSON.parse(body.slice(body.indexOf("["), body.lastIndexOf("]") + 1))[0].NetworkSettings.Networks[net];
-    expect(listed).toEqual(inspected);
-    expect(listed).toMatchObject({ Gateway: "10.197.83.1", IPPrefixLen: 24, GwPriority: 0 });
-    expect(listed.EndpointID).toMatch(/^[0-9a-f]{64}$/);
-    ok(await d.docker(["rm", "-f", name]));
-    ok(await d.docker(["network", "rm", net]));
+    // removed even when an expectation fails: a network's bridge and its host route outlive the daemon's root
+    try {
+      ok(await d.docker(["run", "-d", "--pull=never", "--network", net, "--name", name, "busybox", "sleep", "60"]));
+      const inspected = JSON.parse(ok(await d.docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", name])))[net];
+      expect(inspected.IPAddress).toMatch(/^10\.197\.83\.\d+$/);
+      const raw = await rawRequest(
+        d.sock,
+        `GET /containers/json?filters=${encodeURIComponent(JSON.stringify({ name: [name] }))} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      const body = raw.slice(raw.indexOf("\r\n\r\n") + 4);
+      // chunked or not: the JSON array is the body's one bracketed run
+      const listed = JSON.parse(body.slice(body.indexOf("["), body.lastIndexOf("]") + 1))[0].NetworkSettings.Networks[net];
+      expect(listed).toEqual(inspected);
+      expect(listed).toMatchObject({ Gateway: "10.197.83.1", IPPrefixLen: 24, GwPriority: 0 });
+      expect(listed.EndpointID).toMatch(/^[0-9a-f]{64}$/);
+      // stats' read is a time.Time to below the millisecond (three reads: one may end in zeros)
+      const reads: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const st = await rawRequest(d.sock, `GET /containers/${name}/stats?stream=false HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        reads.push(/"read":"([^"]+)"/.exec(st)![1]!);
+      }
+      for (const r of reads) expect(r).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$/);
+      expect(reads.some((r) => /\.\d{4,}Z$/.test(r))).toBe(true);
+    } finally {
+      await d.docker(["rm", "-f", name]);
+      await d.docker(["network", "rm", net]);
+    }
   });
 
   test("inspect's Created has nanoseconds; the default bridge has dockerd's driver options", async () => {

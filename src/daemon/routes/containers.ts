@@ -223,6 +223,15 @@ function systemCpu(): { ns: number; cpus: number } {
   }
 }
 
+/** dockerd's stats `read`: a time.Time in JSON, RFC3339Nano (the wall clock to the microsecond here; it was milliseconds) */
+function readTime(): string {
+  const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  const frac = String(us % 1_000_000)
+    .padStart(6, "0")
+    .replace(/0+$/, "");
+  return `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 19)}${frac ? `.${frac}` : ""}Z`;
+}
+
 function statsDoc(ctx: DaemonContext, id: string, prev?: Record<string, unknown>): Record<string, unknown> {
   const svc = svcOf(ctx);
   const cfg = svc.store.readConfig(id);
@@ -265,7 +274,7 @@ function statsDoc(ctx: DaemonContext, id: string, prev?: Record<string, unknown>
   return {
     name: cfg.Name,
     id,
-    read: new Date().toISOString(),
+    read: readTime(),
     preread: (prev?.read as string) ?? "0001-01-01T00:00:00Z",
     pids_stats: { current: s.pids, limit: cfg.HostConfig.PidsLimit || 0 },
     // per device, as dockerd gives them (null when the cgroup has none, as its nil slice)
