@@ -154,7 +154,7 @@ describe("planMounts", () => {
     const own = planMounts(input(spec(), { cgroupMounts }));
     expect(own.find((o) => o.target === "sys/fs/cgroup/memory")).toMatchObject({ kind: OP.MOUNT, source: "cgroup", fstype: "cgroup", data: "memory" });
     expect(own.some((o) => o.kind === OP.WRITE)).toBe(false);
-    const adj = planMounts(input(spec({ oomScoreAdj: 217 })));
+    const adj = planMounts(input(spec({ process: { ...spec().process, oomScoreAdj: 217 } })));
     const w = adj.find((o) => o.kind === OP.WRITE)!;
     expect(w).toMatchObject({ target: "proc/self/oom_score_adj", data: "217" });
     expect(adj.indexOf(w)).toBeGreaterThan(adj.findIndex((o) => o.kind === OP.MOUNT && o.target === "proc"));

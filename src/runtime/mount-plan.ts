@@ -181,8 +181,8 @@ export function planMounts(input: PlanInput): PlannedOp[] {
   }
 
   // --oom-score-adj: the child's own, before its exec (its children inherit it)
-  if (spec.oomScoreAdj !== undefined && !spec.oci)
-    ops.push({ kind: OP.WRITE, target: "proc/self/oom_score_adj", data: String(spec.oomScoreAdj), what: `set oom_score_adj ${spec.oomScoreAdj}` });
+  const adj = spec.process.oomScoreAdj;
+  if (adj !== undefined && !spec.oci) ops.push({ kind: OP.WRITE, target: "proc/self/oom_score_adj", data: String(adj), what: `set oom_score_adj ${adj}` });
 
   if (!spec.oci) {
     // shallow targets first, so /a/b is mounted over /a and not hidden by it (moby sortMounts)

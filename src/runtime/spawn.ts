@@ -18,7 +18,7 @@ import { errnoName, strerror } from "../ffi/index.ts";
 import { closeFd, pipe2, O_CLOEXEC } from "../ffi/container-io.ts";
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, kill, setns } from "../ffi/proc.ts";
 import type { ContainerSpec, ExitInfo, NamespaceMode, ProcessSpec, RunningContainer, Stdio } from "./types.ts";
-import { encodePlan, loadShim, OCI_BLOCKING_STDIO, OCI_RESET_SIGNALS, shimOrigin, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
+import { encodePlan, loadShim, OCI_BLOCKING_STDIO, OCI_RESET_SIGNALS, OP, shimOrigin, STEP, ST_EXEC, ST_OP, ST_SETNS, type ShimPlan } from "./shim.ts";
 import { planMounts, type PlannedOp } from "./mount-plan.ts";
 import { capabilityMask } from "./capabilities.ts";
 import { DEFAULT_PATH } from "../oci/defaults.ts";
@@ -177,16 +177,26 @@ export async function execInContainer(
     }
     const pidNs = openNs(`/proc/${pid}/ns/pid`, "pid");
     opened.push(pidNs);
+    // --oom-score-adj: an exec's too, as runc's (its bootstrap data carries the container's value), written
+    // through the container's /proc once the child is in its mount namespace
+    const adj = proc.oomScoreAdj;
+    const ops: PlannedOp[] =
+      adj === undefined || opts.oci
+        ? []
+        : [
+            { kind: OP.ENTER, target: "/", what: `enter the container's root` },
+            { kind: OP.WRITE, target: "proc/self/oom_score_adj", data: String(adj), what: `set oom_score_adj ${adj}` },
+          ];
     const plan: ShimPlan = {
       ...processPlan(proc, stdio),
       mode: "exec",
       cloneFlags: 0,
-      ops: [],
+      ops,
       namespaces,
       oci: OCI_RESET_SIGNALS, // default dispositions, as for the container's first process
       ...(opts.oci ? { oci: OCI_RESET_SIGNALS | OCI_BLOCKING_STDIO, preserveFds: opts.preserveFds ?? 0 } : {}),
     };
-    return await start(plan, [], { cgroupPath, layout, pidNs, oom: false });
+    return await start(plan, ops, { cgroupPath, layout, pidNs, oom: false });
   } finally {
     for (const fd of opened) closeSync(fd);
   }

@@ -24,6 +24,9 @@ export interface ProcessSpec {
   rlimits?: { type: string; soft: number; hard: number }[];
   /** the container process's umask (the OCI runtime passes 0022 unless the spec says otherwise) */
   umask?: number;
+  /** --oom-score-adj: the child writes /proc/self/oom_score_adj before its exec, as runc's nsexec does
+   * for a container's first process and for every exec (the OCI runtime writes its own, oci.oomScoreAdj) */
+  oomScoreAdj?: number;
 }
 
 export type NamespaceMode = "new" | "host" | { path: string };
@@ -84,8 +87,6 @@ export interface ContainerSpec {
   sysctls?: Record<string, string>;
   /** --shm-size: bytes of the /dev/shm tmpfs (default 64 MiB) */
   shmSize?: number;
-  /** --oom-score-adj: written to /proc/self/oom_score_adj by the child before its exec, as runc's nsexec does */
-  oomScoreAdj?: number;
   /** set by the OCI runtime (engine/oci-runtime): the docker path leaves it out */
   oci?: OciOptions;
 }

@@ -58,6 +58,8 @@ describe.skipIf(!rootEnabled)("run/create resource flags docker 28 takes", () =>
     ok(await runD("oom-adj", ["--oom-score-adj", "217"]));
     expect(await inspect("oom-adj", "{{.HostConfig.OomScoreAdj}}")).toBe("217");
     expect(await execOut("oom-adj", ["cat", "/proc/1/oom_score_adj"])).toBe("217\n");
+    // an exec's process too, as runc's exec (the container's value is in its bootstrap data)
+    expect(await execOut("oom-adj", ["cat", "/proc/self/oom_score_adj"])).toBe("217\n");
     ok(await rm("oom-adj"));
     expect(ok(await run(["run", "--rm", "--network", "none", "--oom-score-adj", "300", "busybox", "sh", "-c", "cat /proc/self/oom_score_adj"]))).toBe("300\n");
     const bad = await run(["create", "--network", "none", "--oom-score-adj", "1001", "busybox"]);

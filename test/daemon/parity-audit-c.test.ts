@@ -62,6 +62,7 @@ describe.skipIf(!rootEnabled || !existsSync(dockerBin))("docker CLI → berth da
       `[{"Type":"tmpfs","Source":"","Destination":"/cache","Mode":"","RW":true,"Propagation":""}] 217 host ${oomControl} ${weight ? 300 : 0}`,
     );
     expect(ok(await d.docker(["exec", name, "cat", "/proc/1/oom_score_adj"]))).toBe("217\n");
+    expect(ok(await d.docker(["exec", name, "cat", "/proc/self/oom_score_adj"]))).toBe("217\n");
     const pid = ok(await d.docker(["inspect", "-f", "{{.State.Pid}}", name])).trim();
     expect(readlinkSync(`/proc/${pid}/ns/cgroup`)).toBe(readlinkSync("/proc/self/ns/cgroup"));
     if (oomControl) expect(ok(await d.docker(["exec", name, "cat", "/sys/fs/cgroup/memory/memory.oom_control"]))).toMatch(/^oom_kill_disable 1$/m);

@@ -216,6 +216,7 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       init: h.Init === true,
       ...(h.Ulimits?.length ? { rlimits: runtimeRlimits(h.Ulimits) } : {}),
       ...(seccomp ? { seccomp } : {}),
+      ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
     },
     namespaces: {
       net: h.NetworkMode === "host" ? "host" : paths.netnsPath ? { path: paths.netnsPath } : "new",
@@ -224,7 +225,7 @@ export function buildSpec(rec: ContainerConfigFile, rootfs: Mount[], user: ExecU
       pid: h.PidMode === "host" ? "host" : paths.pidnsPath ? { path: paths.pidnsPath } : "new",
       ...(h.CgroupnsMode === "host" ? { cgroup: "host" as const } : {}),
     },
-    ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
+
     ...(paths.devices?.binds.length ? { devices: paths.devices.binds } : {}),
     ...(h.Sysctls && Object.keys(h.Sysctls).length ? { sysctls: h.Sysctls } : {}),
     ...(h.ShmSize ? { shmSize: h.ShmSize } : {}),
