@@ -34,6 +34,7 @@ import { applyChanges } from "./changes.ts";
 import { withoutInitPaths } from "./init-paths.ts";
 import { chainIds, type ImageService } from "./images.ts";
 import { ImageAssembly, tapChunks } from "./assembly.ts";
+import { nowNano } from "./containers/logs.ts";
 import type { ContainerService } from "./containers/index.ts";
 
 export interface CommitLayerOptions {
@@ -86,7 +87,8 @@ function ociLayerType(mediaType: string): string {
 
 /** snapshot changes → layer blob + chain snapshot + image; see the module comment */
 export async function commitLayer(images: ImageService, opts: CommitLayerOptions): Promise<CommitLayerResult> {
-  const now = new Date().toISOString();
+  // dockerd's time.Now() in the config: RFC3339Nano, its fraction without trailing zeros (it was milliseconds)
+  const now = nowNano().replace(/(\.\d*?)0+Z$/, (_, f: string) => (f === "." ? "Z" : `${f}Z`));
   let baseConfig: ImageConfig | undefined;
   let baseLayers: Descriptor[] = [];
   if (opts.base) {

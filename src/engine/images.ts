@@ -646,7 +646,9 @@ export class ImageService implements ImageResolver {
         this.logImage("untag", rec.id, rec.id);
       }
     }
-    // the layers that go with it are listed after it, top first, as dockerd's layer store releases them
+    // dockerd lists each deleted image and then the layers its deletion released, top first (the layer
+    // store's release walk); a layer goes with the last deleted image that had it (a parent's layers are
+    // its children's too). Which layers went is what the collection below removed
     const layersOf = (id: string) => {
       try {
         return chainIds(this.store.config(id).rootfs?.diff_ids ?? []);
@@ -654,24 +656,26 @@ export class ImageService implements ImageResolver {
         return []; // a damaged image (config unreadable) names no layers
       }
     };
-    const chains = new Set<string>(layersOf(rec.id));
+    const deleted = [{ id: rec.id, chains: layersOf(rec.id) }];
     this.store.delete(rec.id, { force: true });
-    out.push(`Deleted: ${rec.id}`);
     this.logImage("delete", rec.id, rec.id);
     // docker (without --no-prune): untagged parents nothing else needs go too (a build's intermediate images)
     if (!opts.noPrune) {
       for (let p = rec.parent; p; ) {
         const parent = this.store.get(p);
         if (!parent || this.store.namesOf(p).length || inUseAll.has(p) || this.store.list().some((r) => r.parent === p)) break;
-        for (const c of layersOf(p)) chains.add(c);
+        deleted.push({ id: p, chains: layersOf(p) });
         this.store.delete(p, { force: true });
-        out.push(`Deleted: ${p}`);
         this.logImage("delete", p, p);
         p = parent.parent;
       }
     }
-    const gc = await this.collectGarbage();
-    for (const name of gc.snapshots) if (chains.has(name)) out.push(`Deleted: ${name}`);
+    const released = new Set((await this.collectGarbage()).snapshots);
+    deleted.forEach(({ id, chains }, n) => {
+      out.push(`Deleted: ${id}`);
+      const later = new Set(deleted.slice(n + 1).flatMap((d) => d.chains));
+      for (const c of [...chains].reverse()) if (released.has(c) && !later.has(c)) out.push(`Deleted: ${c}`);
+    });
     return out;
   }
 

@@ -369,9 +369,14 @@ describe.skipIf(!rootEnabled)("build", () => {
     const q = await run(["build", "-q", "-t", "rmi-me", dir]);
     ok(q);
     const before = (await run(["images", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean).length;
+    const [id, parent] = (await run(["image", "inspect", "-f", "{{.Id}} {{.Parent}}", "rmi-me"])).stdout.trim().split(" ");
     const r = await run(["rmi", "rmi-me"]);
     ok(r);
-    expect(r.stdout.match(/^Deleted: /gm)?.length).toBe(2); // the RUN step's image and its parent (the ENV step); busybox is tagged
+    // the RUN step's image, the layer its deletion released, then its parent (the ENV step, no layer of
+    // its own); busybox is tagged: dockerd's order, each image and then the layers it released
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toEqual(["Untagged: rmi-me:latest", `Deleted: ${id}`, expect.stringMatching(/^Deleted: sha256:[0-9a-f]{64}$/), `Deleted: ${parent}`]);
+    expect(lines[2]).not.toBe(`Deleted: ${id}`);
     expect((await run(["images", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean).length).toBe(before - 2);
     expect(await sh("busybox", "true")).toMatchObject({ exitCode: 0 });
   });

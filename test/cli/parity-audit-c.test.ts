@@ -143,11 +143,13 @@ describe.skipIf(!rootEnabled)("run/create resource flags docker 28 takes", () =>
 });
 
 describe.skipIf(!rootEnabled)("outputs", () => {
-  test("rmi lists the image and then its layers that went with it, top first, as dockerd's layer store releases them", async () => {
+  test("commit's Created has nanoseconds; rmi lists the image and then the layers its deletion released, top first, as dockerd does", async () => {
     ok(await run(["run", "--network", "none", "--name", `layer-${sfx}`, "busybox", "sh", "-c", "echo hi > /f"]));
     const image = `layered-${sfx}:x`;
     const id = ok(await run(["commit", `layer-${sfx}`, image])).trim();
     ok(await run(["rm", `layer-${sfx}`]));
+    // the commit's time is dockerd's time.Now() in RFC3339Nano, not milliseconds
+    expect(ok(await run(["image", "inspect", "-f", "{{.Created}}", image])).trim()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{4,9}Z$/);
     const lines = ok(await run(["rmi", image]))
       .trim()
       .split("\n");
