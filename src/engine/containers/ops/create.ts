@@ -20,6 +20,7 @@ import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateRes
 import type { ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { Undo } from "./undo.ts";
+import { mark } from "../../../lib/trace.ts";
 
 /** `create`: record + writable snapshot; nothing half-created on any error */
 export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
@@ -34,11 +35,13 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
       throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
     throw e;
   }
+  mark("create: image resolved");
   // --volumes-from: the other container's mounts as its record has them (volume names and sources set)
   const mountsOf = (ref: string) => d.store.readConfig(d.store.resolve(ref)).Mounts;
   // (not os.cpus(): it parses /proc/cpuinfo; docker's runtime.NumCPU() is the affinity count too)
   const built = createConfig(req, image, { hostCpus: availableParallelism(), ephemeral: o.ephemeral, mountsOf });
   const name = o.name !== undefined ? validateName(o.name) : undefined;
+  mark("create: config built");
 
   for (const s of built.MustExist ?? []) {
     if (!existsSync(s)) throw new EngineError("invalid_argument", `invalid mount config for type "bind": bind source path does not exist: ${s}`);
@@ -104,6 +107,7 @@ export async function createRecord(
     }
     const n = finalName!;
     undo.push(() => d.store.releaseName(n, id));
+    mark("create: name reserved");
     mkdirSync(dir, { recursive: false, mode: 0o710 });
     undo.push(() => d.store.removeDir(id));
     const key = snapshotKey(id);
@@ -111,6 +115,7 @@ export async function createRecord(
     // loss take it all the same, the first start prepares it again (ops/start.ts buildRuntimeSpec)
     await d.snapshots.prepare(key, image.topLayer, { "berth.container": id }, { durable: false });
     undo.push(() => d.snapshots.remove(key));
+    mark("create: snapshot prepared");
     await copyUp(
       d,
       id,
@@ -131,6 +136,7 @@ export async function createRecord(
     if (netw.isBridgeMode(built.HostConfig.NetworkMode)) undo.push(() => netw.releaseAll(d.networks, id));
     // none and host reserve nothing: checkAndReserve returns early for them
     await netw.checkAndReserve(d.networks, netCheck, (ref) => d.store.resolve(ref), d.isKnownContainer);
+    mark("create: network reserved");
     const cfg: ContainerConfigFile = {
       Id: id,
       Created: new Date().toISOString().replace("Z", "000000Z"),
