@@ -287,6 +287,12 @@ export function scenarioE(ctx: Ctx): Scenario {
   // pull, its rmi) lands in the next run, and in berth's only syncfs of the layers, which flushes the
   // whole filesystem, at whichever tool's cost comes after.
   const clean = () => void runCmd(["sync"]);
+  // Each tool removes its previous image right before its own pull, as docker's and podman's rmi do:
+  // the page cache a removal frees is what the next writer gets first. Removed right after its run
+  // instead, berth's root freed its ~700 MB for docker's pull that came next, and berth's own pull got
+  // memory left idle for a round; after row d its copies into the page cache then took ~1 s more
+  // (copy_folio_from_iter_atomic, bench/README.md session 10), as if each page were a fault on the
+  // host, which this VM's balloon reports free memory to.
   const berth: Side = {
     engine: "berth",
     prepare: () => {
@@ -294,7 +300,6 @@ export function scenarioE(ctx: Ctx): Scenario {
       clean();
     },
     op: () => runCmd([ctx.berthBin, "--root", root, "pull", img], { timeoutMs: T, timeRss: true }),
-    cleanup: () => void safeRm(root),
   };
   if (ctx.bigErr) {
     // no image to pull: every engine row says why
@@ -351,6 +356,7 @@ export function scenarioE(ctx: Ctx): Scenario {
   }
   if (ctx.docker) runCmd([ctx.docker, "rmi", "-f", img]);
   if (ctx.podman) runCmd([ctx.podman, "rmi", "-f", img]);
+  safeRm(root);
   return sc;
 }
 

@@ -17,6 +17,8 @@
  * /var/lib/berth/overlay: ~110 layers fit in a 4 KiB page; deeper stacks go through `lowerdir+`).
  * remove() renames the directory to snapshots/rm-<id> under the lock and deletes it afterwards, so a
  * crash leaves garbage that cleanup() collects, never a half-deleted live snapshot.
+ * A spread snapshot (prepare's `spread`) is made as snapshots/new-<id>-<random> and renamed to <id>, all
+ * under the lock: a new-* directory seen while holding the lock is a crash's leftover.
  */
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, lstatSync } from "node:fs";
 import type { Mount } from "../oci/index.ts";
@@ -25,7 +27,7 @@ import type { ApplyStats, BodyQueue, DriverName, SnapshotDriver, SnapshotInfo, S
 import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
-import { syncfs } from "../ffi/cow-fs.ts";
+import { addDirFlags, FS_TOPDIR_FL, syncfs } from "../ffi/cow-fs.ts";
 import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
 import { overlayChanges, overlayDiff, treeChanges, treeDiff, type Change } from "./diff.ts";
 
@@ -42,6 +44,9 @@ interface Metadata {
   next: number;
   snapshots: Record<string, SnapshotRecord>;
 }
+
+/** a spread snapshot's directory before its rename to `<id>` (create) */
+const NEW_DIR = /^new-\d+-[0-9a-f]+$/;
 
 /** the metadata write's ENOSPC (lib/atomic-write.ts rethrows the fs error as it is) */
 function isNoSpace(e: unknown): boolean {
@@ -105,6 +110,27 @@ export abstract class BaseDriver implements SnapshotDriver {
     return `${this.root}/snapshots/${id}`;
   }
 
+  /** snapshots/ carries FS_TOPDIR_FL (undefined: not tried yet by this process) */
+  private topDir: boolean | undefined;
+
+  /**
+   * Whether a new snapshot directory can be placed apart from the others: on ext2/3/4 the Orlov
+   * allocator places each directory made in an FS_TOPDIR_FL directory (as in the root directory) in
+   * a flex group with above-average free inodes and blocks and the fewest directories, starting its
+   * search at a hash of the new name; everywhere else the flag is refused and nothing changes.
+   */
+  private canSpread(): boolean {
+    if (this.topDir === undefined) {
+      try {
+        addDirFlags(`${this.root}/snapshots`, FS_TOPDIR_FL);
+        this.topDir = true;
+      } catch {
+        this.topDir = false; // a placement hint only: tmpfs, xfs, btrfs refuse the flag, and the plain mkdir serves
+      }
+    }
+    return this.topDir;
+  }
+
   protected get(meta: Metadata, key: string): SnapshotRecord {
     const rec = meta.snapshots[key];
     if (!rec) throw new EngineError("not_found", `snapshot ${JSON.stringify(key)}: not found`);
@@ -152,15 +178,15 @@ export abstract class BaseDriver implements SnapshotDriver {
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
-  prepare(key: string, parent?: string, labels?: Record<string, string>, o: { durable?: boolean } = {}): Promise<Mount[]> {
-    return this.create("active", key, parent, labels, o.durable);
+  prepare(key: string, parent?: string, labels?: Record<string, string>, o: { durable?: boolean; spread?: boolean } = {}): Promise<Mount[]> {
+    return this.create("active", key, parent, labels, o.durable, o.spread);
   }
 
   view(key: string, parent?: string): Promise<Mount[]> {
     return this.create("view", key, parent);
   }
 
-  private async create(kind: SnapshotKind, key: string, parent?: string, labels?: Record<string, string>, durable = true): Promise<Mount[]> {
+  private async create(kind: SnapshotKind, key: string, parent?: string, labels?: Record<string, string>, durable = true, spread = false): Promise<Mount[]> {
     if (!key) throw new EngineError("invalid_argument", "snapshot key: must not be empty");
     const { rec, chain } = this.locked((meta) => {
       if (meta.snapshots[key]) throw new EngineError("already_exists", `snapshot ${JSON.stringify(key)}: already exists`);
@@ -174,8 +200,19 @@ export abstract class BaseDriver implements SnapshotDriver {
       if (labels && Object.keys(labels).length) rec.labels = { ...labels };
       const d = this.dir(rec.id);
       this.destroy(d); // leftovers of a crash between mkdir and the metadata write
-      mkdirSync(d, 0o700);
-      this.makeDirs(d);
+      // every new-* directory is made and renamed under this lock: one seen now is a crash's
+      if (spread) for (const n of readdirSync(`${this.root}/snapshots`)) if (NEW_DIR.test(n)) this.destroy(`${this.root}/snapshots/${n}`);
+      if (spread && this.canSpread()) {
+        // the directory is placed by the hash of the name it is made with: the same `<id>` in every
+        // fresh root would land where the last root's were, so a random name, then the rename
+        const made = `${this.root}/snapshots/new-${rec.id}-${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex")}`;
+        mkdirSync(made, 0o700);
+        this.makeDirs(made);
+        renameSync(made, d);
+      } else {
+        mkdirSync(d, 0o700);
+        this.makeDirs(d);
+      }
       meta.snapshots[key] = rec;
       return { value: { rec, chain: this.chain(meta, parent) }, dirty: true };
     }, durable);
@@ -275,7 +312,9 @@ export abstract class BaseDriver implements SnapshotDriver {
     this.locked((meta) => {
       const live = new Set(Object.values(meta.snapshots).map((r) => String(r.id)));
       for (const d of readdirSync(`${this.root}/snapshots`)) {
-        if (!live.has(d) && !ids.has(d) && /^\d+$/.test(d) && Number(d) < meta.next) this.destroy(`${this.root}/snapshots/${d}`);
+        const orphan = !live.has(d) && !ids.has(d) && /^\d+$/.test(d) && Number(d) < meta.next;
+        // a spread create makes and renames its new-* directory under this lock: one seen now is a crash's
+        if (orphan || NEW_DIR.test(d)) this.destroy(`${this.root}/snapshots/${d}`);
       }
       return { value: undefined, dirty: false };
     });

@@ -346,7 +346,8 @@ async function fetchLayers(
     const d = manifest.layers[i]!;
     const key = extractKey();
     const parent = i > 0 ? chains[i - 1] : undefined;
-    await images.snapshots.prepare(key, independent ? undefined : parent);
+    // spread: not where the last removed image's files were (cow/driver.ts)
+    await images.snapshots.prepare(key, independent ? undefined : parent, undefined, { spread: true });
     extracts.add(key);
     try {
       const lane = await open((c) => collect(c.length), {

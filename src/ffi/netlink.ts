@@ -760,6 +760,39 @@ export function nfgenmsg(family: number, resId = 0): Uint8Array {
 }
 
 /** does chain `chain` exist in nftables table `family table`? (ENOENT = no; needs a NETLINK_NETFILTER socket) */
+/** do all of `chains` exist? One datagram of GETCHAINs, one answer each (netlink_rcv_skb takes them in turn) */
+export function nftChainsExist(s: NetlinkSocket, family: number, table: string, chains: string[]): boolean {
+  const what = `NFT_MSG_GETCHAIN ${table}/${chains.join(",")}`;
+  const type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+  const pending = new Set<number>();
+  const msgs = chains.map((chain) => {
+    const seq = s.nextSeq();
+    pending.add(seq);
+    return nlmsg(type, NLM_F_REQUEST, seq, [nfgenmsg(family), attrStr(NFTA_CHAIN_TABLE, table), attrStr(NFTA_CHAIN_NAME, chain)]);
+  });
+  const all = new Uint8Array(msgs.reduce((n, m) => n + m.length, 0));
+  let at = 0;
+  for (const m of msgs) {
+    all.set(m, at);
+    at += m.length;
+  }
+  s.send(all, what);
+  let found = true;
+  while (pending.size) {
+    for (const m of s.recvMessages(what)) {
+      if (!pending.has(m.seq)) continue;
+      if (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN)) pending.delete(m.seq);
+      else if (m.type === NLMSG_ERROR) {
+        pending.delete(m.seq);
+        const err = new DataView(m.body.buffer, m.body.byteOffset, 4).getInt32(0, true);
+        if (err !== -2 /* ENOENT */) checkError(m, what);
+        found = false;
+      }
+    }
+  }
+  return found;
+}
+
 export function nftChainExists(s: NetlinkSocket, family: number, table: string, chain: string): boolean {
   const seq = s.nextSeq();
   const what = `NFT_MSG_GETCHAIN ${table}/${chain}`;

@@ -177,10 +177,13 @@ export interface Endpoint {
   ifName: string;
   /** published ports now forwarded to this endpoint (only on the container's first bridge network) */
   ports: PortBinding[];
+  /** the network's id and driver as its record had them (docker's network events name them) */
+  networkId?: string;
+  networkDriver?: string;
 }
 
 /** an endpoint prepared (address recorded, bridge and NAT there) and not yet joined: NetworkManager.prepare */
-export type PreparedEndpoint = DriverEndpoint & { subnet: string; internal?: boolean; driver: EndpointDriver };
+export type PreparedEndpoint = DriverEndpoint & { subnet: string; internal?: boolean; driver: EndpointDriver; networkId?: string; networkDriver?: string };
 
 export interface CreateNetworkOptions {
   subnet?: string;
@@ -276,8 +279,9 @@ export class NetworkManager {
       mark("net: record read");
       if (!rec) throw new EngineError("not_found", `network ${network} not found`);
       // eth0 on the first network, eth1 on the second…: the lowest name this container does not use yet
+      const others = this.store.list().filter((r) => r.name !== rec.name);
       const used = new Set(
-        this.store.list().flatMap((r) =>
+        others.flatMap((r) =>
           Object.values(r.endpoints)
             .filter((e) => e.containerId === o.containerId)
             .map((e) => e.ifName),
@@ -293,7 +297,7 @@ export class NetworkManager {
       sweepLingering(driver, host, rec, Date.now() - LINGER_MS);
       mark("net: bridge, NAT checked");
       const ip = this.allocateLocked(rec, o.containerId, o.ip);
-      const hasGateway = this.store.list().some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
+      const hasGateway = [rec, ...others].some((r) => !r.internal && Object.values(r.endpoints).some((e) => e.containerId === o.containerId));
       const p = driver.planEndpoint(rec, { ip, ifName, ...(o.mac ? { mac: o.mac } : {}), defaultRoute: !hasGateway, loUp: o.loUp });
       rec.endpoints[ip] = {
         containerId: o.containerId,
@@ -306,7 +310,7 @@ export class NetworkManager {
       };
       this.store.put(rec, false);
       mark("net: address recorded");
-      return { ...p, subnet: rec.subnet, internal: rec.internal, driver };
+      return { ...p, subnet: rec.subnet, internal: rec.internal, driver, networkId: rec.id, networkDriver: rec.driver };
     });
   }
 
@@ -393,8 +397,9 @@ export class NetworkManager {
    * `exited`: the container's processes are all gone (its exit, a failed start), so its network
    * namespace dies and the kernel deletes the pair itself; the veth is only noted (`lingering`)
    */
-  disconnect(containerId: string, network: string, o: { exited?: boolean } = {}): void {
-    const rec = network === DEFAULT_NETWORK ? this.store.withLock(() => this.defaultLocked()) : this.store.get(network);
+  disconnect(containerId: string, network: string, o: { exited?: boolean } = {}, known?: NetworkRecord): void {
+    // (`known`: the record as the caller just read it; freeLocked reads it again under the lock)
+    const rec = known ?? (network === DEFAULT_NETWORK ? this.store.withLock(() => this.defaultLocked()) : this.store.get(network));
     if (!rec) throw new EngineError("not_found", `network ${network} not found`);
     const eps = Object.values(rec.endpoints).filter((e) => e.containerId === containerId);
     if (eps.length === 0) throw new EngineError("not_found", `container ${containerId.slice(0, 12)} is not connected to network ${network}`);

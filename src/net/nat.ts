@@ -63,6 +63,7 @@ import {
   concatType,
   ifnameBytes,
   nftChainExists,
+  nftChainsExist,
   nftExpr as x,
 } from "../ffi/index.ts";
 import { ipToU32, maskOf, parseSubnet } from "./ipam.ts";
@@ -219,7 +220,7 @@ export function portElement(m: PortMapping): { set: string; key: Uint8Array; dat
 export function natInstalled(table: string, bridge: string): boolean {
   using s = new NetlinkSocket(NETLINK_NETFILTER);
   const sfx = chainSuffix(bridge);
-  return [`post_${sfx}`, `guard_${sfx}`, "prerouting"].every((c) => nftChainExists(s, NFPROTO_IPV4, table, c));
+  return nftChainsExist(s, NFPROTO_IPV4, table, [`post_${sfx}`, `guard_${sfx}`, "prerouting"]);
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   bindDnsRelaySocket,
   EMBEDDED_DNS_IP,
   type Endpoint,
+  type NetworkRecord,
   type LinkEntry,
   type PortBinding,
   type PortSpec,
@@ -156,18 +157,18 @@ export async function checkAndReserve(
  * take the container off every network it is on (exit, failed start); returns their names. Its port
  * reservation stays for the next start. `exited`: none of its processes is left (net/ disconnect)
  */
-export function detachAll(nets: NetworkService, id: string, o: { exited?: boolean } = {}): string[] {
-  const touched: string[] = [];
+export function detachAll(nets: NetworkService, id: string, o: { exited?: boolean } = {}): Pick<NetworkRecord, "name" | "id" | "driver">[] {
+  const touched: Pick<NetworkRecord, "name" | "id" | "driver">[] = [];
   for (const rec of nets.mgr.store.list()) {
     if (!Object.values(rec.endpoints).some((e) => e.containerId === id)) continue;
     try {
-      nets.mgr.disconnect(id, rec.name, o);
+      nets.mgr.disconnect(id, rec.name, o, rec);
     } catch (e) {
       if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
     }
-    touched.push(rec.name);
+    touched.push({ name: rec.name, id: rec.id, driver: rec.driver });
   }
-  for (const n of touched) nets.stopDns(n);
+  for (const n of touched) nets.stopDns(n.name);
   return touched;
 }
 

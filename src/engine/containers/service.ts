@@ -118,6 +118,7 @@ export class ContainerService {
       self: opts.self ?? (opts.network?.self ? fromCommand(opts.network.self, () => svc.networks.childEnv()) : currentProcess()),
       relays: new Map(),
       createdHere: new Set(),
+      reapedHere: new Set(),
       isKnownContainer: (id) => this.isKnownContainer(id),
     };
   }

@@ -22,6 +22,7 @@ import { ev, type ContainerDeps } from "./deps.ts";
 import { Undo } from "./undo.ts";
 import { nowNano } from "../logs.ts";
 import { cgroupSupport } from "../../../runtime/cgroups.ts";
+import { mark } from "../../../lib/trace.ts";
 
 /** `create`: record + writable snapshot; nothing half-created on any error */
 export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
@@ -36,6 +37,7 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
       throw new EngineError("not_found", `No such image: ${normalizeRef(ref)}`, { cause: e, hint: "import or pull the image first" });
     throw e;
   }
+  mark("create: image resolved");
   // --volumes-from: the other container's mounts as its record has them (volume names and sources set)
   const mountsOf = (ref: string) => d.store.readConfig(d.store.resolve(ref)).Mounts;
   // (not os.cpus(): it parses /proc/cpuinfo; docker's runtime.NumCPU() is the affinity count too)
@@ -46,6 +48,7 @@ export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: C
     ...(req.HostConfig?.OomKillDisable || req.HostConfig?.BlkioWeight ? { cgroups: cgroupSupport() } : {}),
   });
   const name = o.name !== undefined ? validateName(o.name) : undefined;
+  mark("create: config built");
 
   for (const s of built.MustExist ?? []) {
     if (!existsSync(s)) throw new EngineError("invalid_argument", `invalid mount config for type "bind": bind source path does not exist: ${s}`);
@@ -111,6 +114,7 @@ export async function createRecord(
     }
     const n = finalName!;
     undo.push(() => d.store.releaseName(n, id));
+    mark("create: name reserved");
     mkdirSync(dir, { recursive: false, mode: 0o710 });
     undo.push(() => d.store.removeDir(id));
     const key = snapshotKey(id);
@@ -118,6 +122,7 @@ export async function createRecord(
     // loss take it all the same, the first start prepares it again (ops/start.ts buildRuntimeSpec)
     await d.snapshots.prepare(key, image.topLayer, { "berth.container": id }, { durable: false });
     undo.push(() => d.snapshots.remove(key));
+    mark("create: snapshot prepared");
     await copyUp(
       d,
       id,
@@ -138,6 +143,7 @@ export async function createRecord(
     if (netw.isBridgeMode(built.HostConfig.NetworkMode)) undo.push(() => netw.releaseAll(d.networks, id));
     // none and host reserve nothing: checkAndReserve returns early for them
     await netw.checkAndReserve(d.networks, netCheck, (ref) => d.store.resolve(ref), d.isKnownContainer);
+    mark("create: network reserved");
     const cfg: ContainerConfigFile = {
       Id: id,
       // dockerd's time.Now(): nanoseconds (ms from Date and 000000 after them was a constant)

@@ -57,6 +57,9 @@ export interface ContainerDeps {
   /** containers this process created and has not started yet (run's create + start): no earlier start
    * of theirs can have left endpoints on a network */
   readonly createdHere: Set<string>;
+  /** containers whose exit this process is tidying up and whose cgroup is already gone (recordExit,
+   * afterExit and its rm all reap: only the first does it); afterExit clears the mark */
+  readonly reapedHere: Set<string>;
   /** for stale-record reclaiming: is `id` a container (or one being created right now)? */
   isKnownContainer(id: string): boolean;
 }

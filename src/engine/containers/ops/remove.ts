@@ -81,7 +81,7 @@ export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes 
  * remove everything of a stopped container: cgroup leftovers, snapshot, name, directory; with
  * `volumes` (rm -v; --rm always) its anonymous volumes no other container mounts, as docker does
  */
-export async function removeNow(d: ContainerDeps, id: string, volumes = false): Promise<void> {
+export async function removeNow(d: ContainerDeps, id: string, volumes = false, o: { networksReleased?: boolean } = {}): Promise<void> {
   let cfg: ContainerConfigFile;
   try {
     cfg = d.store.readConfig(id);
@@ -94,7 +94,7 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false): 
   }
   mark("rm: exit kept");
   reapCgroup(d, cfg);
-  if (netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
+  if (!o.networksReleased && netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
   mark("rm: cgroup, network released");
   try {
     // not fsynced: should a power loss bring the snapshot's entry back, the record is gone with it (or

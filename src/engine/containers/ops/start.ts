@@ -119,7 +119,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
       if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
       if (w.relay) out.relay = w.relay;
       if (w.proxies?.length) out.proxies = w.proxies;
-      for (const ep of w.endpoints) netEvent(d, "connect", ep.network, cfg.Id);
+      for (const ep of w.endpoints) netEvent(d, "connect", ep.network, cfg.Id, { id: ep.networkId, driver: ep.networkDriver });
     };
   }
   const spec = buildSpec(cfg, rootfs, user, paths);
@@ -254,7 +254,8 @@ export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: Exi
   try {
     oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
   } catch {} // no memory.events (cgroup gone): not known to be OOM
-  reapCgroup(d, cfg);
+  // afterExit, which always follows, and its rm skip their reap (afterExit clears the mark)
+  if (reapCgroup(d, cfg)) d.reapedHere.add(id);
   // with --rm the record goes right after: its exit need not reach the disk first
   const durable = cfg.HostConfig.AutoRemove ? false : undefined;
   safeUpdate(
@@ -309,19 +310,24 @@ export function recordStartFailure(d: ContainerDeps, id: string, err: EngineErro
 
 /** awaited: the supervisor's process exits right after, and --rm must not stop half-way */
 export async function afterExit(d: ContainerDeps, cfg: ContainerConfigFile): Promise<void> {
-  reapCgroup(d, cfg);
-  mark("engine: cgroup reaped");
-  // its processes are gone (the cgroup reaped, the relays stopped first): the kernel deletes the veths
-  // with the network namespace, this `run` need not wait for it
-  detachNetworks(d, cfg, { exited: true });
-  mark("engine: networks detached");
-  if (cfg.HostConfig.AutoRemove) {
-    try {
-      await removeNow(d, cfg.Id);
-      mark("engine: removed");
-    } catch (e) {
-      d.log.warn(`remove container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+  try {
+    reapCgroup(d, cfg);
+    mark("engine: cgroup reaped");
+    // its processes are gone (the cgroup reaped, the relays stopped first): the kernel deletes the veths
+    // with the network namespace, this `run` need not wait for it
+    const detached = detachNetworks(d, cfg, { exited: true });
+    mark("engine: networks detached");
+    if (cfg.HostConfig.AutoRemove) {
+      try {
+        // off every network, and no published port holds a reservation: rm has nothing to release there
+        await removeNow(d, cfg.Id, false, { networksReleased: detached && netw.portSpecs(cfg).length === 0 });
+        mark("engine: removed");
+      } catch (e) {
+        d.log.warn(`remove container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+      }
     }
+  } finally {
+    d.reapedHere.delete(cfg.Id);
   }
 }
 

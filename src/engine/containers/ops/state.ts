@@ -238,35 +238,50 @@ export async function sweepHalfCreated(d: ContainerDeps, o: { full?: boolean } =
 }
 
 /** docker's network events name the network by id, with the container and the network's name */
-export function netEvent(d: ContainerDeps, action: "connect" | "disconnect", network: string, containerId: string): void {
+export function netEvent(
+  d: ContainerDeps,
+  action: "connect" | "disconnect",
+  network: string,
+  containerId: string,
+  known?: { id?: string; driver?: string },
+): void {
   try {
-    const rec = d.networks.mgr.inspect(network);
+    const rec = known?.id && known.driver ? { id: known.id, name: network, driver: known.driver } : d.networks.mgr.inspect(network);
     d.events.emit("network", action, rec.id, { container: containerId, name: rec.name, type: rec.driver });
   } catch {
     // the network went meanwhile: an event about it has nothing to name
   }
 }
 
-/** the container's addresses and veths go (its port reservation stays until rm); never throws */
-export function detachNetworks(d: ContainerDeps, cfg: ContainerConfigFile, o: { exited?: boolean } = {}): void {
+/** the container's addresses and veths go (its port reservation stays until rm); never throws. True
+ * when it is off every network */
+export function detachNetworks(d: ContainerDeps, cfg: ContainerConfigFile, o: { exited?: boolean } = {}): boolean {
   d.relays.get(cfg.Id)?.();
   d.relays.delete(cfg.Id);
   d.networks.stopRelay(cfg.Id); // the relay a `network connect` started for it, if any
-  if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return;
+  if (!netw.isBridgeMode(netw.primaryNetwork(cfg))) return true;
   try {
-    for (const n of netw.detachAll(d.networks, cfg.Id, o)) netEvent(d, "disconnect", n, cfg.Id);
+    for (const n of netw.detachAll(d.networks, cfg.Id, o)) netEvent(d, "disconnect", n.name, cfg.Id, n);
+    return true;
   } catch (e) {
     d.log.warn(`release network of container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+    return false;
   }
 }
 
-/** every process of the cgroup killed, then the cgroup removed; called on every way out, never throws */
-export function reapCgroup(d: ContainerDeps, cfg: ContainerConfigFile): void {
+/**
+ * every process of the cgroup killed, then the cgroup removed; called on every way out, never throws.
+ * True when it is gone. A container in `d.reapedHere` is skipped: its exit was reaped by this process
+ * moments ago (recordExit, then afterExit and its rm, in one supervise: afterExit clears the mark)
+ */
+export function reapCgroup(d: ContainerDeps, cfg: ContainerConfigFile): boolean {
   const rt = d.runtime;
   const cg = cfg.Berth.CgroupPath;
-  // called on every way out (exit, afterExit, rm): only the first finds something to do
+  // called on every way out (exit, afterExit, rm): only the first finds something to do, and the later
+  // ones of the same exit need not even look (10 access(2) on a v1 host)
+  if (d.reapedHere.has(cfg.Id)) return true;
   try {
-    if (!rt.cgroupExists(cg)) return;
+    if (!rt.cgroupExists(cg)) return true;
   } catch {
     // unreadable hierarchy: try the removal steps anyway, each is safe on a missing cgroup
   }
@@ -290,6 +305,7 @@ export function reapCgroup(d: ContainerDeps, cfg: ContainerConfigFile): void {
   step("remove", () => rt.removeCgroup(cg));
   // a later caller (rm, the next start) retries; only worth a debug line
   if (failures.length) d.log.debug(`reap cgroup of container ${shortId(cfg.Id)}: ${failures.join("; ")}`);
+  return failures.length === 0;
 }
 
 /** the container may have been removed under us (rm -f): then there is nothing to record */
