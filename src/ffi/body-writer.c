@@ -6,10 +6,11 @@
  * Why: on the 1 GB bench tarball the JS thread spent ~0.45 s of ~2.3 s in those calls (the copy of
  * the bodies into the page cache above all) while the second core had room beside the hash worker.
  *
- * What the thread never does: resolve a path. Every file is created by the caller (open O_EXCL |
- * O_NOFOLLOW after its own checks, cow/apply.ts) and reaches this thread as a descriptor; the thread
- * only writes to and closes descriptors it is given, so extraction stays inside its root whatever
- * order the two threads run in.
+ * What the thread never does: resolve a path. Every path it is given (CREATE, LINK) was resolved
+ * inside the root by the caller (cow/apply.ts, its parent directories one by one), and the calls it
+ * makes are the caller's own: open O_CREAT | O_EXCL | O_NOFOLLOW, link(2) without following; other
+ * files reach it as descriptors. The caller changes nothing on those paths before the queue has run
+ * (it drains first), so extraction stays inside its root whatever order the two threads run in.
  *
  * Queue: the caller's array of OP_BYTES-byte ops, a ring of `cap` ops; counters run forever (u64),
  * an op's slot is its counter modulo `cap`. The caller fills slots at head and publishes them with
