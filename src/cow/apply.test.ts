@@ -191,6 +191,48 @@ for (const w of ["here", "writer", "copy"] as const) {
         expect(lstatSync(`${root}/h`).ino).toBe(lstatSync(`${root}/s`).ino);
       });
 
+      test("hardlink to a file that a later entry replaced with a symlink links the symlink itself", async () => {
+        await apply([
+          { name: "a", body: "first" },
+          { name: "a", type: "symlink", linkname: `${sentinel}/secret` },
+          { name: "h", type: "hardlink", linkname: "a" },
+        ]);
+        expect(lstatSync(`${root}/h`).isSymbolicLink()).toBe(true);
+        expect(lstatSync(`${root}/h`).ino).toBe(lstatSync(`${root}/a`).ino);
+      });
+
+      test("hardlink to a file whose directory a later entry replaced with a symlink resolves in scope and finds nothing", () =>
+        rejects([
+          { name: "d", type: "dir" },
+          { name: "d/secret", body: "mine" },
+          { name: "d", type: "symlink", linkname: sentinel },
+          { name: "h", type: "hardlink", linkname: "d/secret" },
+        ]));
+
+      test("hardlink to a file that a later entry replaced with a directory is refused", () =>
+        rejects([
+          { name: "f", body: "x" },
+          { name: "f", type: "dir" },
+          { name: "h", type: "hardlink", linkname: "f" },
+        ]));
+
+      test("hardlinks to a file and to a link of it, many of them, share its inode", async () => {
+        const specs: EntrySpec[] = [];
+        for (let i = 0; i < 20; i++) {
+          specs.push({ name: `d${i % 3}/f${i}`, body: `body ${i}` });
+          specs.push({ name: `h${i}`, type: "hardlink", linkname: `d${i % 3}/f${i}` });
+          specs.push({ name: `d${i % 3}/g${i}`, type: "hardlink", linkname: `h${i}` });
+        }
+        await apply(specs);
+        for (let i = 0; i < 20; i++) {
+          const st = statSync(`${root}/d${i % 3}/f${i}`);
+          expect(st.nlink).toBe(3);
+          expect(statSync(`${root}/h${i}`).ino).toBe(st.ino);
+          expect(statSync(`${root}/d${i % 3}/g${i}`).ino).toBe(st.ino);
+          expect(readFileSync(`${root}/h${i}`, "utf8")).toBe(`body ${i}`);
+        }
+      });
+
       test("hardlink to a directory is refused", () =>
         rejects([
           { name: "d", type: "dir" },

@@ -138,6 +138,10 @@ export interface BodyQueue {
   write(fd: number, chunk: Uint8Array, name: string): void;
   /** queue the copy of `length` bytes at `offset` of the source file `src` into `fd`, in the kernel (TarRecord.bodyAt) */
   copy(fd: number, src: number, offset: number, length: number, name: string): void;
+  /** the queue is long (its thread is the slow side): the caller has time to open files itself rather than create() them */
+  behind?(): boolean;
+  /** queue link(2) of `target` (a file created through this queue) to `path`; false: the caller must link it (after a drain) */
+  link?(target: string, path: string, name: string): boolean;
   /** queue what the file gets after its body (read at once: the caller may reuse `f`; null: nothing), then its close */
   finish(fd: number, name: string, f: BodyFile | null): void;
   /** wait until everything queued is done; throws the first failure */

@@ -6,10 +6,11 @@
  * Why: on the 1 GB bench tarball the JS thread spent ~0.45 s of ~2.3 s in those calls (the copy of
  * the bodies into the page cache above all) while the second core had room beside the hash worker.
  *
- * What the thread never does: resolve a path. Every file is created by the caller (open O_EXCL |
- * O_NOFOLLOW after its own checks, cow/apply.ts) and reaches this thread as a descriptor; the thread
- * only writes to and closes descriptors it is given, so extraction stays inside its root whatever
- * order the two threads run in.
+ * What the thread never does: resolve a path. Every path it is given (CREATE, LINK) was resolved
+ * inside the root by the caller (cow/apply.ts, its parent directories one by one), and the calls it
+ * makes are the caller's own: open O_CREAT | O_EXCL | O_NOFOLLOW, link(2) without following; other
+ * files reach it as descriptors. The caller changes nothing on those paths before the queue has run
+ * (it drains first), so extraction stays inside its root whatever order the two threads run in.
  *
  * Queue: the caller's array of OP_BYTES-byte ops, a ring of `cap` ops; counters run forever (u64),
  * an op's slot is its counter modulo `cap`. The caller fills slots at head and publishes them with
@@ -24,8 +25,15 @@
  *   COPY   [0]=4 [1]=fd [2]=source fd [3,4]=source offset lo,hi [5,6]=length lo,hi: the bytes copied
  *          from the source file (the tarball) in the kernel, copy_file_range(2); pread/write where
  *          the kernel or the filesystems refuse it. A source that ends early is an error (EIO)
+ *   LINK   [0]=5 [1]=target length [2]=path length; the target (NUL-terminated) at byte 64 of the slot, the
+ *          path right after its NUL: link(2), which does not follow a symlink target, as cow/apply.ts
+ *          calls it itself; queued for a hardlink to a file created through this queue (its CREATE
+ *          or its caller's open came first), so the caller need not wait for that file to exist.
+ *          Both paths are resolved inside the root by the caller; the new name is never an existing file
  *   FINISH [0]=2 [1]=fd [2]=flags (1 fchown, 2 fchmod, 4 writeback, 8 times) [3]=uid [4]=gid [5]=mode
  *          [6,7]=atime s lo,hi [8]=atime ns [9,10]=mtime s lo,hi [11]=mtime ns; always closes fd
+ * After each op the thread stores the low 32 bits of its counter in the u32 at `progress` (the word
+ * after the ring): the caller reads it without a call to see how far behind the thread is.
  * The first failure is kept (errno, the op's counter and syscall); after it the thread only closes
  * the descriptors of the FINISH ops it meets, so the queue always drains and no descriptor leaks.
  * No JS runs on this thread and nothing here calls back into JS.
@@ -40,9 +48,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OP_WRITE = 1, OP_FINISH = 2, OP_CREATE = 3, OP_COPY = 4 };
+enum { OP_WRITE = 1, OP_FINISH = 2, OP_CREATE = 3, OP_COPY = 4, OP_LINK = 5 };
 enum { F_CHOWN = 1, F_CHMOD = 2, F_WRITEBACK = 4, F_TIMES = 8 };
-enum { SC_WRITE = 1, SC_FCHOWN = 2, SC_FCHMOD = 3, SC_FUTIMENS = 4, SC_CLOSE = 5, SC_CANCELED = 6, SC_OPEN = 7, SC_COPY = 8 };
+enum { SC_WRITE = 1, SC_FCHOWN = 2, SC_FCHMOD = 3, SC_FUTIMENS = 4, SC_CLOSE = 5, SC_CANCELED = 6, SC_OPEN = 7, SC_COPY = 8, SC_LINK = 9 };
 #define OP_BYTES 512
 
 typedef struct {
@@ -50,6 +58,7 @@ typedef struct {
 	pthread_cond_t work; /* the thread waits here for ops */
 	pthread_cond_t done; /* the caller waits here for tail */
 	const uint32_t *ops;
+	uint32_t *progress;
 	uint64_t cap;
 	uint64_t head, tail;
 	int stop, waiting;
@@ -118,6 +127,12 @@ static void run(bw_t *w, uint64_t seq, const uint32_t *op, int failed) {
 		else w->cur = fd;
 		return;
 	}
+	if (op[0] == OP_LINK) {
+		if (failed) return;
+		const char *target = (const char *)op + 64;
+		if (link(target, target + op[1] + 1) != 0) fail(w, seq, SC_LINK, errno);
+		return;
+	}
 	int fd = (int)op[1] == -1 ? w->cur : (int)op[1];
 	if (fd < 0) return; /* its CREATE failed: that failure is the one reported */
 	if (op[0] == OP_COPY) {
@@ -173,6 +188,7 @@ static void *loop(void *arg) {
 		run(w, seq, (const uint32_t *)((const char *)w->ops + (seq % w->cap) * OP_BYTES), failed);
 		pthread_mutex_lock(&w->mu);
 		w->tail = seq + 1;
+		__atomic_store_n(w->progress, (uint32_t)(seq + 1), __ATOMIC_RELEASE);
 		if (w->waiting) pthread_cond_broadcast(&w->done);
 	}
 	pthread_cond_broadcast(&w->done);
@@ -180,11 +196,12 @@ static void *loop(void *arg) {
 	return NULL;
 }
 
-/** a running thread over the caller's op ring of `cap` ops, or NULL */
-bw_t *bw_open(const uint32_t *ops, uint64_t cap) {
+/** a running thread over the caller's op ring of `cap` ops (and the progress word after it), or NULL */
+bw_t *bw_open(uint32_t *ops, uint64_t cap) {
 	bw_t *w = calloc(1, sizeof *w);
 	if (!w) return NULL;
 	w->ops = ops;
+	w->progress = (uint32_t *)((char *)ops + cap * OP_BYTES);
 	w->cap = cap;
 	w->cur = -1;
 	pthread_mutex_init(&w->mu, NULL);

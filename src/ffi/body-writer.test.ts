@@ -101,6 +101,50 @@ describe("BodyWriter (native thread)", () => {
     expect(fds()).toBe(before);
   });
 
+  test("a link queued behind its target's creation; a failed link names its entry and is the one reported", () => {
+    const before = fds();
+    const w = open(4);
+    for (let i = 0; i < 6; i++) {
+      w.create(`${dir}/t${i}`, 0o644, `t${i}`);
+      w.write(-1, new TextEncoder().encode(`body ${i}`), `t${i}`);
+      w.finish(-1, `t${i}`, null);
+      // the link may run before this thread looks again: it follows the CREATE in the queue
+      expect(w.link(`${dir}/t${i}`, `${dir}/h${i}`, `h${i}`)).toBe(true);
+    }
+    w.drain();
+    for (let i = 0; i < 6; i++) {
+      expect(statSync(`${dir}/h${i}`).ino).toBe(statSync(`${dir}/t${i}`).ino);
+      expect(readFileSync(`${dir}/h${i}`, "utf8")).toBe(`body ${i}`);
+    }
+    // link(2) never replaces: an existing new name fails, as a missing target does
+    w.link(`${dir}/missing`, `${dir}/h-missing`, "usr/h-missing");
+    w.link(`${dir}/t0`, `${dir}/t1`, "usr/t1-again");
+    let err: unknown;
+    try {
+      w.drain();
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toBe('layer entry "usr/h-missing": link: No such file or directory (ENOENT)');
+    w.end(true);
+    expect(statSync(`${dir}/t1`).ino).not.toBe(statSync(`${dir}/t0`).ino);
+    expect(fds()).toBe(before);
+  });
+
+  test("two paths too long for one slot are left to the caller", () => {
+    const w = open(4);
+    expect(w.link(`${dir}/${"x".repeat(230)}`, `${dir}/${"y".repeat(230)}`, "long")).toBe(false);
+    w.end();
+  });
+
+  test("behind() reads how far the thread is from the queue's head", () => {
+    const w = open(8);
+    expect(w.behind()).toBe(false);
+    w.drain();
+    expect(w.behind()).toBe(false);
+    w.end();
+  });
+
   test("end(true) drops queued writes and still closes every descriptor", () => {
     const before = fds();
     const w = open(64);
