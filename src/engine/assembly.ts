@@ -32,7 +32,7 @@ export async function applyStoredLayer(
   lease.addSnapshot(chain);
   if (await images.hasSnapshot(chain)) return false;
   const key = extractKey();
-  await images.snapshots.prepare(key, parent);
+  await images.snapshots.prepare(key, parent, undefined, { spread: true }); // a whole layer: cow/driver.ts
   try {
     const collect = rssBound();
     // gzip with `inflater: "thread"` inflates and hashes on a native thread (_layer-stream.ts openLayerLane).

@@ -276,7 +276,7 @@ export class ImageService implements ImageResolver {
       // uncompressed, the blob is the layer: its digest is the diffID, no second pass
       const hasher = compression === "none" ? undefined : (diffHasher = new Sha256Worker());
       const hashed = hasher ? tapChunks(chunks, (c) => hasher.update(c)) : chunks;
-      await this.snapshots.prepare(key);
+      await this.snapshots.prepare(key, undefined, undefined, { spread: true }); // a whole layer: cow/driver.ts
       prepared = true;
       // the layer's syncfs is taken apart from the unpack so the trace shows each
       const sync = this.snapshots.sync?.bind(this.snapshots);
@@ -342,7 +342,7 @@ export class ImageService implements ImageResolver {
           gc(c.length);
         });
       const split = new TarSplitRecorder((b) => writer.write(b));
-      await this.snapshots.prepare(key);
+      await this.snapshots.prepare(key, undefined, undefined, { spread: true }); // a whole layer: cow/driver.ts
       prepared = true;
       const sync = this.snapshots.sync?.bind(this.snapshots);
       const stats = await this.snapshots.applyLayer(key, readTar(hashed, { split }), { sync: !sync, writeback: true, bodies });
