@@ -279,6 +279,8 @@ interface Trial {
   landed: boolean;
   rerun: number;
   pruned: boolean;
+  /** what `system check` and the invariants found before that prune */
+  prunedFor?: string[];
   problems: string[];
 }
 
@@ -296,6 +298,7 @@ async function trial(op: Op, durationMs: number): Promise<Trial> {
   let problems = await invariants();
   if (problems.length) {
     t.pruned = true;
+    t.prunedFor = problems;
     await berth(["system", "prune", "-f"]);
     problems = await invariants();
   }
@@ -408,6 +411,7 @@ for (const [op, ts] of byOp) {
 }
 lines.push(`| **all** | ${results.length} | ${landed} | ${results.filter((t) => t.pruned).length} | ${lasting} |`, "");
 for (const t of results.filter((t) => t.problems.length)) lines.push(`- ${t.op} (killed at ${t.delayMs} ms): ${t.problems.join("; ")}`);
+for (const t of results.filter((t) => t.pruned)) lines.push(`- ${t.op} (killed at ${t.delayMs} ms) needed the prune for: ${t.prunedFor!.join("; ")}`);
 const md = lines.join("\n") + "\n";
 process.stdout.write(md);
 const out = join(import.meta.dir, "results", new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z"));
