@@ -27,7 +27,7 @@ import type {
   ContainerUpdateRequest,
   ContainerUpdateResponse,
 } from "../api/containers.ts";
-import { ContainerStore } from "./store.ts";
+import { ContainerStore, NoSuchContainer } from "./store.ts";
 import { defaultAttachDir } from "./attach-proto.ts";
 import { NetworkService, type NetworkSettings, type SelfCommand } from "../network.ts";
 import { VolumeService } from "../volumes.ts";
@@ -285,8 +285,15 @@ export class ContainerService {
   // ---------------------------------------------------------------- remove (ops/remove.ts)
 
   /** `rm` (`volumes`: -v, the container's anonymous volumes go too) */
-  rm(ref: string, force: boolean, volumes = false): Promise<string> {
-    return removeOp.rm(this.deps, ref, force, volumes);
+  async rm(ref: string, force: boolean, volumes = false): Promise<string> {
+    try {
+      return await removeOp.rm(this.deps, ref, force, volumes);
+    } catch (e) {
+      // no such container: it may be a removal killed half-way (ops/remove.ts), whose debris still
+      // holds the name; the sweep of half-created records takes it before the error goes out
+      if (e instanceof NoSuchContainer) await sweepHalfCreated(this.deps).catch((s) => this.deps.log.debug(`sweep: ${(s as Error).message}`));
+      throw e;
+    }
   }
 
   /** remove everything of a stopped container */

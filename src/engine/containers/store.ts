@@ -282,6 +282,15 @@ export class ContainerStore {
    * deleted. A kill during the recursive delete must not leave a config.json without its state.json
    * (listed by nothing, removable by nothing); a tombstone left by a kill goes with sweepTombstones.
    */
+  /** the record's config.json goes (removal: from then on the directory is debris, see ops/remove.ts) */
+  dropConfig(id: string): void {
+    try {
+      unlinkSync(join(this.dir(id), "config.json"));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+
   removeDir(id: string): void {
     const tomb = join(this.root, `${TOMBSTONE}${id}-${crypto.randomUUID().slice(0, 8)}`);
     try {

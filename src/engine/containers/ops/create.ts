@@ -256,7 +256,7 @@ export function creatorMarkPath(root: string, id: string): string {
   return join(root, CREATOR_MARK_PREFIX + id);
 }
 
-function markCreator(d: ContainerDeps, id: string): void {
+export function markCreator(d: ContainerDeps, id: string): void {
   // whole or not at all (tmp → rename): a sweeper never reads half a mark
   replaceFile(creatorMarkPath(d.root, id), `${d.self.pid} ${d.runtime.processStartTime(d.self.pid) ?? ""}\n`, 0o600);
 }

@@ -370,6 +370,31 @@ test("rm renames the record away before deleting it; a tombstone left by a kill 
   expect(readdirSync(f.svc.store.root).filter((n) => n !== "names")).toEqual([next]);
 });
 
+test("a removal killed after its record became debris: rm of its name says no such container and sweeps it, as the next create does", async () => {
+  const { existsSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  // what removeNow leaves when killed between dropping config.json and deleting the directory: the
+  // remover's mark (a dead process), no config.json, the snapshot and the name still there
+  const killedRemoval = async (name: string) => {
+    const id = await f.create({ name });
+    writeFileSync(join(f.svc.store.root, `.creating-${id}`), "7011 t7011\n");
+    f.svc.store.dropConfig(id);
+    return id;
+  };
+  const a = await killedRemoval("going");
+  expect(f.svc.store.ids()).toEqual([]); // ps -a no longer lists it
+  await expect(f.svc.rm("going", true)).rejects.toThrow(/No such container: going/);
+  expect(existsSync(f.svc.store.dir(a))).toBe(false);
+  expect(f.snapshots.live.has(`container-${a}`)).toBe(false);
+  expect(f.svc.store.nameOwner("going")).toBeUndefined();
+  // a --rm run killed there: the next create (another container) sweeps it
+  const b = await killedRemoval("going2");
+  const next = await f.create();
+  expect(existsSync(f.svc.store.dir(b))).toBe(false);
+  expect(f.snapshots.live.has(`container-${b}`)).toBe(false);
+  expect(f.svc.store.ids()).toEqual([next]);
+});
+
 describe("a pause taken by an operation (issue 15)", () => {
   const proc = (pid: number) => {
     f.runtime.adopt(pid);

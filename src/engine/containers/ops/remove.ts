@@ -13,6 +13,7 @@ import { ev, type ContainerDeps } from "./deps.ts";
 import { cancelRestart } from "./restart-policy.ts";
 import { reapCgroup, refreshState, safeUpdate, waitSupervisorGone } from "./state.ts";
 import { keepExit } from "./stop.ts";
+import { clearCreatorMark, markCreator } from "./create.ts";
 import { mark } from "../../../lib/trace.ts";
 
 /** the attach socket lives outside the container's directory when that path is too long for a socket */
@@ -93,6 +94,12 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false, o
     keepExit(d, id, d.store.readState(id).ExitCode);
   }
   mark("rm: exit kept");
+  // from here the record is debris of this process's (the creator mark, as a create's, then no
+  // config.json): `ps -a` no longer shows it, and a kill -9 anywhere below leaves what the next create's
+  // or rm's sweep of half-created records removes (ops/state.ts sweepHalfCreated), where a record
+  // without its snapshot would stay until a prune
+  markCreator(d, id);
+  d.store.dropConfig(id);
   reapCgroup(d, cfg);
   if (!o.networksReleased && netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
   mark("rm: cgroup, network released");
@@ -112,6 +119,7 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false, o
     d.log.warn(`remove attach socket of ${id}: ${(e as Error).message}`);
   }
   d.store.removeDir(id);
+  clearCreatorMark(d.root, id);
   mark("rm: name, directory removed");
   if (volumes || cfg.HostConfig.AutoRemove) {
     for (const m of cfg.Mounts) {
