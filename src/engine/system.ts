@@ -3,7 +3,8 @@
  * the services (containers, images, networks, build cache). Pure helpers (filters, os-release) are
  * exported for tests.
  */
-import { linkSync, readFileSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, statfsSync } from "node:fs";
+import { atomicWriteFile } from "../lib/atomic-write.ts";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { arch as osArch, cpus, hostname, release, totalmem } from "node:os";
@@ -134,20 +135,16 @@ function machineId(): string {
 
 /**
  * dockerd's engine ID (daemon/id.go LoadOrCreateID): a UUID made once per root and kept in
- * <root>/engine-id, so two roots on one host are two engines (the machine id was the same for all)
+ * <root>/engine-id, so two roots on one host are two engines (the machine id was the same for all).
+ * Written as every durable record is (tmp → fsync → rename): a power loss leaves it whole or absent.
  */
 function engineId(root: string): string {
   const path = join(root, "engine-id");
   const have = read(path).trim();
   if (have) return have;
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, randomUUID(), { mode: 0o644 });
-    linkSync(tmp, path); // whole or not at all; EEXIST: a concurrent first `info` made it, its ID stands
-  } catch {} // made by another process (read below), or a root this user cannot write: the machine id
-  try {
-    unlinkSync(tmp);
-  } catch {} // never written
+    atomicWriteFile(path, randomUUID());
+  } catch {} // a root this user cannot write: the machine id below
   return read(path).trim() || machineId();
 }
 

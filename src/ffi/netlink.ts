@@ -794,20 +794,5 @@ export function nftChainsExist(s: NetlinkSocket, family: number, table: string, 
 }
 
 export function nftChainExists(s: NetlinkSocket, family: number, table: string, chain: string): boolean {
-  const seq = s.nextSeq();
-  const what = `NFT_MSG_GETCHAIN ${table}/${chain}`;
-  const type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
-  s.send(nlmsg(type, NLM_F_REQUEST, seq, [nfgenmsg(family), attrStr(NFTA_CHAIN_TABLE, table), attrStr(NFTA_CHAIN_NAME, chain)]), what);
-  for (;;) {
-    for (const m of s.recvMessages(what)) {
-      if (m.seq !== seq) continue;
-      if (m.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN)) return true;
-      if (m.type === NLMSG_ERROR) {
-        const err = new DataView(m.body.buffer, m.body.byteOffset, 4).getInt32(0, true);
-        if (err === -2 /* ENOENT */) return false;
-        checkError(m, what);
-        return false;
-      }
-    }
-  }
+  return nftChainsExist(s, family, table, [chain]);
 }
