@@ -2,7 +2,7 @@
  * `kill`, `stop` and `wait`: signals to a container's PID 1 (canKill / canStop), the SIGKILL after stop's
  * timeout, and the exit code a `wait` gets, even of an --rm container removed meanwhile.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
 import { replaceFile } from "../../../lib/atomic-write.ts";
@@ -80,40 +80,65 @@ export async function wait(d: ContainerDeps, ref: string): Promise<number> {
   return last.ExitCode;
 }
 
-/** how many kept exit codes may wait for their sweep */
-const KEPT_EXITS = 32;
+/** kept exit codes are grouped by the half-minute they were written in: `.exits/<bucket>/<id>` */
+const BUCKET_MS = 30_000;
+/** buckets kept: the current one and the two before it, so a code stays for a minute at least */
+const BUCKETS_KEPT = 3;
 
 /**
  * An --rm container's exit code outlives its record for a minute (at least), for a `wait` that started before the
  * removal (docker's `wait` of a `run -d --rm` container reports the real code).
+ *
+ * The codes sit in one directory per half-minute, and old directories go whole, by the write that opens
+ * a new one: a `run --rm` costs one mkdir and one file, whatever ran before it. (One flat directory
+ * swept by age had every run stat each code of the last minute: 260 stats a run in a loop of runs.)
  */
 export function keepExit(d: ContainerDeps, id: string, code: number): void {
   try {
-    mkdirSync(exitsDir(d), { recursive: true, mode: 0o700 });
-    replaceFile(join(exitsDir(d), id), String(code));
-    // the old ones are swept once there are more than a few (a stat each): a loop of `run --rm` must
-    // not look at every exit of the last minute on each of its runs (issue 13)
-    const kept = readdirSync(exitsDir(d));
-    if (kept.length <= KEPT_EXITS) return;
-    const old = d.clock.now() - 60_000;
-    for (const f of kept) {
-      try {
-        if (statSync(join(exitsDir(d), f)).mtimeMs < old) unlinkSync(join(exitsDir(d), f));
-      } catch {
-        // another process swept it first
-      }
+    const bucket = Math.floor(d.clock.now() / BUCKET_MS);
+    const dir = join(exitsDir(d), String(bucket));
+    let opened = false;
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      opened = true;
+    } catch (e) {
+      const c = (e as NodeJS.ErrnoException).code;
+      if (c === "ENOENT") {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        opened = true;
+      } else if (c !== "EEXIST") throw e;
     }
+    replaceFile(join(dir, id), String(code));
+    if (opened) sweepExits(d, bucket);
   } catch (e) {
     // only a later `wait` misses the code (it then reports the last one it saw)
     d.log.debug(`keep exit code of ${id}: ${(e as Error).message}`);
   }
 }
 
-export function exitOfRemoved(d: ContainerDeps, id: string): number | undefined {
-  try {
-    const n = Number(readFileSync(join(exitsDir(d), id), "utf8"));
-    return Number.isInteger(n) ? n : undefined;
-  } catch {
-    return undefined; // none kept (not an --rm container, or older than a minute)
+/** the buckets older than the kept ones, and anything else in .exits (a flat file of an older berth) */
+function sweepExits(d: ContainerDeps, current: number): void {
+  for (const name of readdirSync(exitsDir(d))) {
+    const n = /^\d+$/.test(name) ? Number(name) : -1;
+    if (n > current - BUCKETS_KEPT) continue;
+    // another process may sweep the same bucket at once: rmSync's force takes what is already gone
+    rmSync(join(exitsDir(d), name), { recursive: true, force: true });
   }
+}
+
+export function exitOfRemoved(d: ContainerDeps, id: string): number | undefined {
+  let buckets: string[];
+  try {
+    buckets = readdirSync(exitsDir(d)).filter((b) => /^\d+$/.test(b));
+  } catch {
+    return undefined; // no --rm container has exited under this root yet
+  }
+  // newest first: the same id twice is not possible, but a later write is the one to trust
+  for (const b of buckets.sort((x, y) => Number(y) - Number(x))) {
+    try {
+      const n = Number(readFileSync(join(exitsDir(d), b, id), "utf8"));
+      return Number.isInteger(n) ? n : undefined;
+    } catch {} // not in this bucket: the next older one
+  }
+  return undefined; // none kept (not an --rm container, or older than a minute)
 }
