@@ -46,6 +46,20 @@ describe.skipIf(!rootEnabled)("run", () => {
     expect(await run(["run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3"])).toMatchObject({ stdout: "", stderr: "err\n", exitCode: 3 });
   });
 
+  test("wait on a detached --rm container reports its exit code, also when it is removed first", async () => {
+    // docker's `wait` of a `run -d --rm` container: the real code whether the removal came before the
+    // wait saw the exit or after
+    for (const delay of ["0.3", "0"]) {
+      const id = (await run(["run", "-d", "--rm", "busybox", "sh", "-c", `sleep ${delay}; exit 7`])).stdout.trim();
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      if (delay === "0") await until(async () => (await run(["ps", "-aq"])).stdout === "", "the --rm container removed");
+      const w = await run(["wait", id]);
+      if (delay === "0") expect(w).toMatchObject({ exitCode: 1, stderr: `berth: No such container: ${id}\n` });
+      else expect(w).toMatchObject({ stdout: "7\n", exitCode: 0 });
+    }
+    expect((await run(["ps", "-aq"])).stdout).toBe("");
+  });
+
   test("the view from inside: pid 1, hostname, env, workdir, user", async () => {
     const r = await run([
       "run",
