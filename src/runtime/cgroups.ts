@@ -10,7 +10,7 @@
  * Paths are relative to each hierarchy's root ("berth/<id>"). Nothing here decides policy: the
  * ResourceSpec says what to write.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
 import type { ResourceSpec } from "./types.ts";
 import type { CgroupMount } from "./mount-plan.ts";
@@ -114,6 +114,24 @@ function write(file: string, value: string | number): void {
   }
 }
 
+/** several values into one control file, one write(2) each through one open file (devices.allow takes one
+ * rule per write): 12 rules were 48 syscalls as 12 writeFileSyncs */
+function writeEach(file: string, values: string[]): void {
+  let fd: number | undefined;
+  let value = "";
+  try {
+    fd = openSync(file, "w");
+    for (value of values) writeSync(fd, value);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "EIO";
+    throw new EngineError(code === "ENOENT" ? "not_found" : "internal", `cgroup: write ${JSON.stringify(value)} to ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 function read(file: string): string | undefined {
   try {
     return readFileSync(file, "utf8");
@@ -197,6 +215,18 @@ function writeFiles(layout: CgroupLayout, rel: string, r: ResourceSpec): void {
 
 /** mkdir -p under a hierarchy; cpuset needs cpus/mems copied down or joining fails with ENOSPC */
 function mkdirs(h: Hierarchy, rel: string): void {
+  // the usual case: every level above is there (berth/ stays once made), one mkdir(2) in all
+  const leaf = `${h.dir}/${rel}`;
+  const parentOf = (dir: string) => dir.slice(0, dir.lastIndexOf("/"));
+  try {
+    mkdirSync(leaf);
+    inheritCpuset(h, leaf, parentOf(leaf));
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return;
+    if (code !== "ENOENT") throw new EngineError("internal", `cgroup: mkdir ${leaf}: ${(e as Error).message}`, { cause: e });
+  }
   let dir = h.dir;
   for (const part of rel.split("/")) {
     const parent = dir;
@@ -208,11 +238,15 @@ function mkdirs(h: Hierarchy, rel: string): void {
       if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
       throw new EngineError("internal", `cgroup: mkdir ${dir}: ${(e as Error).message}`, { cause: e });
     }
-    if (h.type === "cgroup" && h.controllers.includes("cpuset")) {
-      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
-        if ((read(`${dir}/${f}`) ?? "").trim() === "") write(`${dir}/${f}`, (read(`${parent}/${f}`) ?? "").trim());
-      }
-    }
+    inheritCpuset(h, dir, parent);
+  }
+}
+
+/** a v1 cpuset cgroup starts with no cpus and mems (unless cgroup.clone_children): its parent's, as runc does */
+function inheritCpuset(h: Hierarchy, dir: string, parent: string): void {
+  if (h.type !== "cgroup" || !h.controllers.includes("cpuset")) return;
+  for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+    if ((read(`${dir}/${f}`) ?? "").trim() === "") write(`${dir}/${f}`, (read(`${parent}/${f}`) ?? "").trim());
   }
 }
 
@@ -283,7 +317,7 @@ function applyV1(layout: CgroupLayout, rel: string, r: ResourceSpec, privileged:
   const dev = v1(layout, "devices");
   if (dev && !privileged) {
     write(`${dev.dir}/${rel}/devices.deny`, "a");
-    for (const rule of [...DEFAULT_DEVICE_RULES, ...(r.deviceRules ?? [])]) write(`${dev.dir}/${rel}/devices.allow`, rule);
+    writeEach(`${dev.dir}/${rel}/devices.allow`, [...DEFAULT_DEVICE_RULES, ...(r.deviceRules ?? [])]);
   }
 }
 
