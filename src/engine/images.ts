@@ -14,7 +14,6 @@ import {
   type ImageStore,
   type LeaseStore,
   type Lease,
-  gc,
   parseDockerRef,
   familiarizeKey,
   familiarString,
@@ -24,20 +23,20 @@ import {
   isExtractKeyLive,
   isLeaseExpired,
   acquireAsync,
-  DEFAULT_INGEST_GRACE_MS,
   FileLock,
 } from "../image/index.ts";
 import { isDigest } from "../oci/index.ts";
 import { join } from "node:path";
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import type { SnapshotDriver } from "../cow/driver.ts";
-import { BLOCK, FileRing, TarSplitRecorder, detectCompression, openLayerChunks, readFileRing, readTar, type TarFile } from "../tar/index.ts";
-import { LAYER_RING, rssBound, tapChunks, withLayerJitPolicy } from "./_layer-stream.ts";
+// import's machinery (the tar reader and split recorder, the layer stream, the hashing worker, the native
+// body writer) and GC load on first use: `run` and `create` resolve images and need none of it
+import type { TarFile } from "../tar/index.ts";
 // the snapshot names' home is src/image/chain.ts; kept here for the engine files that import them from images.ts
 export { chainIds, extractKey, isExtractKeyLive } from "../image/index.ts";
 import { mark } from "../lib/trace.ts";
-import { Sha256Worker } from "../lib/sha256-worker.ts";
-import { BodyWriter, FileHash } from "../ffi/body-writer.ts";
+import type { Sha256Worker } from "../lib/sha256-worker.ts";
+import type { BodyWriter } from "../ffi/body-writer.ts";
 import type { ImageResolver, ResolvedImage } from "./image-types.ts";
 import type { EventLog } from "./events.ts";
 
@@ -208,12 +207,14 @@ export class ImageService implements ImageResolver {
    * recorder's `unsafe`) is copied into a blob from the file in a second pass. `tarSplit: false`
    * (BERTH_IMPORT_TAR_SPLIT=0) stores every input as it is.
    */
-  importTarball(input: ReadableStream<Uint8Array> | { file: string }, opts: ImportOptions): Promise<Digest> {
+  async importTarball(input: ReadableStream<Uint8Array> | { file: string }, opts: ImportOptions): Promise<Digest> {
+    const io = await importMachinery();
     // the per-entry glue stays in the lower JIT tiers, less so than a pull's (IMPORT_JIT_SCALE)
-    return withLayerJitPolicy(() => this.importOnce(input, opts), IMPORT_JIT_SCALE);
+    return io.withLayerJitPolicy(() => this.importOnce(io, input, opts), IMPORT_JIT_SCALE);
   }
 
-  private async importOnce(input: ReadableStream<Uint8Array> | { file: string }, opts: ImportOptions): Promise<Digest> {
+  private async importOnce(io: ImportMachinery, input: ReadableStream<Uint8Array> | { file: string }, opts: ImportOptions): Promise<Digest> {
+    const { BLOCK, BodyWriter, FileRing, LAYER_RING, Sha256Worker, detectCompression, openLayerChunks, readFileRing, readTar, rssBound, tapChunks } = io;
     await this.recover();
     const key = extractKey();
     // the lease keeps GC off the blobs until the image record that references them is written
@@ -248,7 +249,7 @@ export class ImageService implements ImageResolver {
     }
     if (splittable) {
       try {
-        return await this.importSplit(fd, source, key, lease, opts, bodies);
+        return await this.importSplit(io, fd, source, key, lease, opts, bodies);
       } finally {
         bodies?.end(true);
         closeSync(fd);
@@ -312,6 +313,7 @@ export class ImageService implements ImageResolver {
    * GC removes.
    */
   private async importSplit(
+    io: ImportMachinery,
     fd: number,
     source: AsyncIterable<Uint8Array> | TarFile,
     key: string,
@@ -319,6 +321,7 @@ export class ImageService implements ImageResolver {
     opts: ImportOptions,
     bodies: BodyWriter | undefined,
   ): Promise<Digest> {
+    const { FileHash, FileRing, Sha256Worker, TarSplitRecorder, readTar, rssBound, tapChunks } = io;
     const writer = await this.content.writer(`import-split-${key}`);
     // a file read header by header: the whole file is hashed apart, on a native thread where there is
     // one (FileHash: libcrypto, no JS heap), else by the worker through its own descriptor
@@ -748,6 +751,7 @@ export class ImageService implements ImageResolver {
         const infos: { name: string; kind: string; parent?: string }[] = [];
         for await (const s of this.snapshots.walk()) infos.push(s);
         if (round === 0) {
+          const { gc, DEFAULT_INGEST_GRACE_MS } = await import("../image/gc.ts");
           const r = gc(
             { content: this.content, images: this.store, leases: this.leases },
             { ingestGraceFor: (ref) => (!opts.allIngests && isResumableIngest(ref) ? DEFAULT_INGEST_GRACE_MS : 0) },
@@ -872,3 +876,15 @@ function isSingleReference(keys: string[]): boolean {
   const tags = keys.filter((k) => !k.includes("@"));
   return tags.length <= 1 && new Set(keys.map(repositoryOfKey)).size === 1;
 }
+
+/** what an import runs on, loaded by its first call */
+async function importMachinery() {
+  const [tar, stream, worker, body] = await Promise.all([
+    import("../tar/index.ts"),
+    import("./_layer-stream.ts"),
+    import("../lib/sha256-worker.ts"),
+    import("../ffi/body-writer.ts"),
+  ]);
+  return { ...tar, ...stream, ...worker, ...body };
+}
+type ImportMachinery = Awaited<ReturnType<typeof importMachinery>>;
