@@ -28,7 +28,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { lchown, lutimes, } from "../../ffi/fs.ts";
+import { lchown, lutimes } from "../../ffi/fs.ts";
 import { readDirectoryRecords, readTar, TarWriter, type TarRecord } from "../../tar/index.ts";
 import { resolveInRoot } from "./container-root.ts";
 
