@@ -28,8 +28,10 @@ import { EngineError } from "../lib/errors.ts";
 import { atomicWriteJson, replaceFile } from "../lib/atomic-write.ts";
 import { flock, LOCK_EX } from "../ffi/fs.ts";
 import { addDirFlags, FS_TOPDIR_FL, syncfs } from "../ffi/cow-fs.ts";
-import { applyLayer, removeTree, type WhiteoutMode } from "./apply.ts";
-import { overlayChanges, overlayDiff, treeChanges, treeDiff, type Change } from "./diff.ts";
+// the unpacker and the differ load on first use: a container's snapshot is prepared and removed without them
+import type { WhiteoutMode } from "./apply.ts";
+import { removeTree } from "./remove-tree.ts";
+import type { Change } from "./diff.ts";
 
 export interface SnapshotRecord {
   id: number;
@@ -350,6 +352,7 @@ export abstract class BaseDriver implements SnapshotDriver {
   ): Promise<ApplyStats> {
     const rec = this.get(this.readMeta(), key);
     if (rec.kind !== "active") throw new EngineError("failed_precondition", `snapshot ${JSON.stringify(key)}: is not active`);
+    const { applyLayer } = await import("./apply.ts");
     return applyLayer(`${this.dir(rec.id)}/fs`, records, {
       whiteouts: this.whiteouts,
       sync: o.sync,
@@ -371,13 +374,18 @@ export abstract class BaseDriver implements SnapshotDriver {
   /** the changes of active snapshot `key` as an OCI layer (SnapshotDriver.diff) */
   diff(key: string): AsyncIterable<TarRecord> {
     const { upper, lowers } = this.lowerDirs(key);
-    if (this.whiteouts === "overlay") return overlayDiff(upper);
-    return treeDiff(lowers[0], upper, lowers[0] === undefined ? undefined : this.changedDirs(upper, lowers[0]));
+    const overlay = this.whiteouts === "overlay";
+    const changed = overlay || lowers[0] === undefined ? undefined : this.changedDirs(upper, lowers[0]);
+    return (async function* () {
+      const { overlayDiff, treeDiff } = await import("./diff.ts");
+      yield* overlay ? overlayDiff(upper) : treeDiff(lowers[0], upper, changed);
+    })();
   }
 
   /** docker-diff's change list of active snapshot `key` (SnapshotDriver.changes) */
   async changes(key: string): Promise<Change[]> {
     const { upper, lowers } = this.lowerDirs(key);
+    const { overlayChanges, treeChanges } = await import("./diff.ts");
     if (this.whiteouts === "overlay") return overlayChanges(upper, lowers);
     return treeChanges(lowers[0], upper, lowers[0] === undefined ? undefined : this.changedDirs(upper, lowers[0]));
   }

@@ -46,10 +46,8 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  rmdirSync,
   chmodSync,
   symlinkSync,
-  unlinkSync,
   writeSync,
   writevSync,
   readlinkSync,
@@ -58,6 +56,7 @@ import {
 import type { ApplyStats, BodyFile, BodyQueue } from "./driver.ts";
 import type { TarEntry, TarRecord } from "../tar/types.ts";
 import { EngineError, SyscallError, wrap } from "../lib/errors.ts";
+import { removeTree } from "./remove-tree.ts";
 import { futimens, lchown, lgetxattr, lsetxattr, lutimes, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../ffi/fs.ts";
 import { startWriteback, syncfs } from "../ffi/cow-fs.ts";
 import { geteuid } from "../ffi/proc.ts";
@@ -85,6 +84,8 @@ export interface ApplyOptions {
    * of a ring gives less, and so needs a smaller ring) */
   writeBuf?: number;
 }
+
+export { removeTree } from "./remove-tree.ts";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const WHITEOUT_OPAQUE = ".wh..wh..opq";
@@ -134,20 +135,6 @@ function dirnameOf(rel: string): string {
 }
 function basenameOf(rel: string): string {
   return rel.slice(rel.lastIndexOf("/") + 1);
-}
-
-/** remove a path without following symlinks; directories recursively, making unreadable/unwritable
- * ones (0000, overlay's d--------- work/work) accessible first */
-export function removeTree(abs: string, st?: Stats): void {
-  const s = st ?? lstatSync(abs, { throwIfNoEntry: false });
-  if (!s) return;
-  if (!s.isDirectory()) {
-    unlinkSync(abs);
-    return;
-  }
-  if ((s.mode & 0o700) !== 0o700) chmodSync(abs, (s.mode & 0o7777) | 0o700);
-  for (const child of readdirSync(abs)) removeTree(`${abs}/${child}`);
-  rmdirSync(abs);
 }
 
 /** seconds + nanoseconds of an entry time; mtimeNsec is exact when the reader had it */
@@ -268,9 +255,19 @@ class LayerTree {
 }
 
 /** only root may give files other owners (CAP_CHOWN); others keep their own */
-const euid = geteuid();
-const canChown = euid === 0;
-const egid = process.getegid?.() ?? -1;
+// who we are, read by applyLayer's first call rather than at import (the engine loads this module
+// without unpacking anything)
+let euid = -1;
+let canChown = false;
+let egid = -1;
+let idsRead = false;
+function readIds(): void {
+  if (idsRead) return;
+  euid = geteuid();
+  canChown = euid === 0;
+  egid = process.getegid?.() ?? -1;
+  idsRead = true;
+}
 const S_ISGID = 0o2000;
 const POSIX_ACL_DEFAULT = "system.posix_acl_default";
 
@@ -363,6 +360,7 @@ function writeAllv(fd: number, chunks: Uint8Array[], total: number): void {
 
 /** unpack `records` into `root` (a snapshot's fs/ directory). Errors name the entry. */
 export async function applyLayer(root: string, records: AsyncIterable<TarRecord>, opts: ApplyOptions): Promise<ApplyStats> {
+  readIds();
   const rootEntries = readdirSync(root);
   const umask = currentUmask();
   const tree = new LayerTree(root, rootEntries.length === 0);

@@ -40,8 +40,7 @@ import {
 } from "../ffi/btrfs.ts";
 import { syncfs } from "../ffi/cow-fs.ts";
 import { WholeTreeDriver, diskUsage } from "./_base.ts";
-import { removeTree } from "./apply.ts";
-import { treeChanges } from "./diff.ts";
+import { removeTree } from "./remove-tree.ts";
 import { orList, registerDriver, registeredDrivers } from "./registry.ts";
 
 /** the nearest existing directory at or above `path` */
@@ -129,6 +128,7 @@ export class BtrfsDriver extends WholeTreeDriver {
       inodes = 0,
       apparent = 0;
     const seen = new Set<bigint>();
+    const { treeChanges } = await import("./diff.ts");
     for (const c of await treeChanges(`${this.dir(parent)}/fs`, fs, descendInto(fs, `${this.dir(parent)}/fs`))) {
       if (c.kind === "D") continue;
       const st = lstatSync(`${fs}${c.path}`, { bigint: true });

@@ -10,8 +10,9 @@ import { lchown, lgetxattr, llistxattr, lsetxattr, lutimes, mknod } from "../ffi
 import { geteuid } from "../ffi/proc.ts";
 import { SyscallError } from "../lib/errors.ts";
 
-/** only root may give files other owners (CAP_CHOWN); others keep their own */
-const canChown = geteuid() === 0;
+/** only root may give files other owners (CAP_CHOWN); others keep their own (read on first use, not at import) */
+let chownable: boolean | undefined;
+const canChown = (): boolean => (chownable ??= geteuid() === 0);
 
 export function timesOf(st: BigIntStats): { atime: [number, number]; mtime: [number, number] } {
   const split = (ns: bigint): [number, number] => [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
@@ -32,7 +33,7 @@ export function copyXattrs(src: string, dst: string): void {
 }
 
 function attrs(src: string, dst: string, st: BigIntStats, chmod: boolean): void {
-  if (canChown) lchown(dst, Number(st.uid), Number(st.gid));
+  if (canChown()) lchown(dst, Number(st.uid), Number(st.gid));
   if (chmod) chmodSync(dst, Number(st.mode) & 0o7777);
   copyXattrs(src, dst);
   const t = timesOf(st);
@@ -46,7 +47,7 @@ export function copyTree(src: string, dst: string): void {
   const visit = (s: string, d: string, st: BigIntStats, isRoot: boolean) => {
     if (st.isDirectory()) {
       if (!isRoot) mkdirSync(d, 0o700);
-      if (canChown) lchown(d, Number(st.uid), Number(st.gid));
+      if (canChown()) lchown(d, Number(st.uid), Number(st.gid));
       copyXattrs(s, d);
       for (const name of readdirSync(s)) visit(`${s}/${name}`, `${d}/${name}`, lstatSync(`${s}/${name}`, { bigint: true }), false);
       dirs.push([s, d, st]);
@@ -66,7 +67,7 @@ export function copyTree(src: string, dst: string): void {
       attrs(s, d, st, true);
     } else if (st.isSymbolicLink()) {
       symlinkSync(readlinkSync(s), d);
-      if (canChown) lchown(d, Number(st.uid), Number(st.gid));
+      if (canChown()) lchown(d, Number(st.uid), Number(st.gid));
       copyXattrs(s, d);
       const t = timesOf(st);
       lutimes(d, t.atime, t.mtime);

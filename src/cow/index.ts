@@ -39,7 +39,10 @@ export {
   orList,
   type DriverRegistration,
 } from "./registry.ts";
-export { applyLayer, APPLY_WRITE_BUF, cleanLayerPath, removeTree, type ApplyOptions, type WhiteoutMode } from "./apply.ts";
-export { overlayDiff, overlayChanges, treeDiff, treeChanges } from "./diff.ts";
+// the unpacker (apply.ts) and the differ (diff.ts) are imported from their files by their users, all loaded
+// on first use: re-exported here, they would load with every engine (a split build puts a module re-exported
+// by a file the engine imports into the engine's own chunk)
+export type { ApplyOptions, WhiteoutMode } from "./apply.ts";
+export { removeTree } from "./remove-tree.ts";
 export { copyTree } from "./copy.ts";
 export { diskUsage } from "./_base.ts";

@@ -4,7 +4,7 @@
  * for it.
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { APPLY_WRITE_BUF } from "../cow/index.ts";
+import { APPLY_WRITE_BUF } from "../cow/apply.ts";
 import { openLayerChunks, type RingOptions } from "../tar/index.ts";
 import { LayerInflate, layerInflateAvailable } from "../ffi/layer-inflate.ts";
 import { EngineError } from "../lib/errors.ts";

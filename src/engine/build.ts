@@ -46,7 +46,7 @@ import { MediaType, type ContainerConfig, type Descriptor, type Digest, type Ima
 import { lchown, lutimes } from "../ffi/fs.ts";
 import { sha256Digest } from "../image/index.ts";
 import { openMaybeCompressed, readTar } from "../tar/index.ts";
-import { applyLayer } from "../cow/index.ts";
+import { applyLayer } from "../cow/apply.ts";
 import { commitLayer } from "./commit.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import type { ContainerService } from "./containers/index.ts";

@@ -36,6 +36,7 @@ import type { TarSink } from "../tar/index.ts";
 import type { LoadResult } from "./archive.ts";
 import type { DistributionInspect, PullOptions, PullResult } from "./pull.ts";
 import type { SessionOptions } from "../image/registry/index.ts";
+import type { Credentials } from "../image/registry/auth.ts";
 import type { PushOptions, PushResult } from "./push.ts";
 import type { CommitContainerOptions } from "./commit.ts";
 import type { PruneFilter } from "./system.ts";
@@ -374,7 +375,7 @@ export type { PruneFilter } from "./system.ts";
 export type { VerboseDiskUsage } from "./disk-usage.ts";
 /** image references and platforms as the client parses them */
 export { parseDockerRef, parseReference, repositoryName, type Reference } from "../image/index.ts";
-export { parsePlatform } from "../image/registry/manifest.ts";
+export { parsePlatform } from "../image/registry/platform.ts";
 
 /** docker's prune filters (`until=`, `label=`, `label!=`); invalid_argument for anything else */
 export async function parsePruneFilters(filters: string[]): Promise<PruneFilter> {
@@ -387,9 +388,12 @@ export { useChildSignal, type ChildSignal } from "../runtime/index.ts";
 
 // ------------------------------------------------ registries, from the client's side (docker login/logout)
 
-export { dockerConfigPath } from "../image/registry/auth.ts";
-/** the stored credentials for a registry (client mode sends them to the daemon as X-Registry-Auth) */
-export { loadCredentials } from "../image/registry/auth.ts";
+export { dockerConfigPath } from "../image/registry/config-path.ts";
+/** the stored credentials for a registry (client mode sends them to the daemon as X-Registry-Auth); the
+ * credential code (and its helpers) loads on first use: re-exported, it would load with every engine */
+export async function loadCredentials(domain: string, path: string): Promise<Credentials | undefined> {
+  return (await import("../image/registry/auth.ts")).loadCredentials(domain, path);
+}
 
 /** the registries reached over plain HTTP or with unverified TLS (the root's settings and the environment) */
 export async function insecureRegistries(root: string | undefined, env: Record<string, string | undefined>): Promise<string[]> {

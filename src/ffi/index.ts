@@ -13,5 +13,4 @@ export * from "./netlink.ts";
 export * from "./nftables.ts";
 export * from "./mount-api.ts";
 export * from "./cow-fs.ts";
-export * from "./zlib.ts";
 export * from "./lock.ts";

@@ -43,10 +43,11 @@ import {
 import { join } from "node:path";
 import { EngineError, wrap } from "../lib/errors.ts";
 import { fsyncDir } from "../lib/atomic-write.ts";
-import { Sha256Worker } from "../lib/sha256-worker.ts";
+import type { Sha256Worker } from "../lib/sha256-worker.ts";
 import { isDigest, type Digest } from "../oci/index.ts";
-import { readFileRing, type RingOptions } from "../tar/index.ts";
-import { checkSplit, readSplitTrailer, rebuildTar, type SplitTrailer } from "../tar/split.ts";
+// the tar readers, the split rebuild and the hashing worker load on first use (`run` needs none of them)
+import type { RingOptions } from "../tar/index.ts";
+import { readSplitTrailer, type SplitTrailer } from "../tar/split-trailer.ts";
 import { FileLock, O_CLOEXEC, isLockedElsewhere, tryLockFd, type LockMode } from "./_lock.ts";
 import { readableOf } from "../lib/readable.ts";
 
@@ -251,6 +252,7 @@ export class ContentStore {
     const h = new Bun.CryptoHasher("sha256");
     let size = 0;
     let held: Uint8Array | undefined;
+    const { rebuildTar } = await import("../tar/split.ts");
     for await (const c of rebuildTar(this.splitPath(digest), root, what)) {
       h.update(c);
       size += c.length;
@@ -289,6 +291,7 @@ export class ContentStore {
       yield* this.rebuild(digest);
       return;
     }
+    const { readFileRing } = await import("../tar/compress.ts");
     const fd = openSync(this.path(digest), constants.O_RDONLY | O_CLOEXEC);
     try {
       yield* readFileRing(fd, { ...o, turnEvery: 1 << 20 });
@@ -442,6 +445,7 @@ export class ContentStore {
     }
     const dir = this.ingestPath(ref);
     const dataPath = join(dir, "data");
+    const worker = opts.offThread ? (await import("../lib/sha256-worker.ts")).Sha256Worker : undefined;
     for (let attempt = 0; ; attempt++) {
       let fd = -1;
       let state: "locked" | "busy" | "stale";
@@ -467,7 +471,7 @@ export class ContentStore {
           throw wrap(`open ingest ${ref}`, e);
         }
       }
-      if (state === "locked") return ContentWriter.open(this, ref, dir, fd, opts);
+      if (state === "locked") return ContentWriter.open(this, ref, dir, fd, opts, worker);
       if (fd >= 0) closeSync(fd);
       if (state === "busy" && attempt >= (opts.busyRetries ?? INGEST_LOCK_RETRIES)) {
         throw new EngineError("unavailable", `ingest ${ref}: locked by another writer`);
@@ -480,7 +484,7 @@ export class ContentStore {
   async verify(digest: Digest): Promise<VerifyResult> {
     const p = this.path(digest);
     const st = statSync(p, { throwIfNoEntry: false });
-    if (!st && lstatSync(this.splitPath(digest), { throwIfNoEntry: false })) return this.verifySplit(digest);
+    if (!st && lstatSync(this.splitPath(digest), { throwIfNoEntry: false })) return this.verifySplit(digest, (await import("../tar/split.ts")).checkSplit);
     if (!st) return { digest, ok: false, problem: "missing" };
     if (!st.isFile()) return { digest, ok: false, problem: "not a regular file" };
     const h = new Bun.CryptoHasher("sha256");
@@ -502,7 +506,7 @@ export class ContentStore {
    * A tar-split is not re-hashed (that reads the whole layer): its records must parse, add up to its
    * size and name files of the snapshot that are regular files of their recorded sizes.
    */
-  private verifySplit(digest: Digest): VerifyResult {
+  private verifySplit(digest: Digest, checkSplit: typeof import("../tar/split.ts").checkSplit): VerifyResult {
     let t: SplitTrailer | undefined;
     try {
       t = this.splitTrailer(digest);
@@ -559,6 +563,7 @@ export class ContentWriter implements Disposable {
     private readonly dir: string,
     fd: number,
     opts: WriterOptions,
+    Worker?: typeof Sha256Worker,
   ) {
     this.fd = fd;
     const size = fstatSync(fd).size;
@@ -574,13 +579,13 @@ export class ContentWriter implements Disposable {
       this.written = pos;
     }
     this.offset = this.written;
-    if (opts.offThread && this.written === 0) this.worker = new Sha256Worker({ path: join(dir, "data"), position: 0, writeback: true });
+    if (opts.offThread && Worker && this.written === 0) this.worker = new Worker({ path: join(dir, "data"), position: 0, writeback: true });
   }
 
   /** @internal */
-  static open(store: ContentStore, ref: string, dir: string, fd: number, opts: WriterOptions = {}): ContentWriter {
+  static open(store: ContentStore, ref: string, dir: string, fd: number, opts: WriterOptions = {}, Worker?: typeof Sha256Worker): ContentWriter {
     try {
-      return new ContentWriter(store, ref, dir, fd, opts);
+      return new ContentWriter(store, ref, dir, fd, opts, Worker);
     } catch (e) {
       closeSync(fd);
       throw wrap(`resume ingest ${ref}`, e);

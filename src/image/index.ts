@@ -44,7 +44,7 @@ export type { ImageRecord, PutImage } from "./image-store.ts";
 export { Lease, LeaseStore, isLeaseExpired, isOwnerAlive, processStartTime } from "./leases.ts";
 export { chainIds, extractKey, isExtractKeyLive } from "./chain.ts";
 export type { CreateLeaseOptions, LeaseInfo, LeaseOwner } from "./leases.ts";
-export { gc, DEFAULT_INGEST_GRACE_MS } from "./gc.ts";
+// gc (./gc.ts) is imported from its file, on first use: re-exported here it would load with every engine
 export type { GcOptions, GcResult, GcStores } from "./gc.ts";
 export {
   DEFAULT_DOMAIN,

@@ -21,8 +21,10 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { EngineError } from "../lib/errors.ts";
+import { SPLIT_MAGIC, readSplitTrailer, type SplitTrailer } from "./split-trailer.ts";
 
-export const SPLIT_MAGIC = "BTSPLIT1";
+export { SPLIT_MAGIC, readSplitTrailer, type SplitTrailer } from "./split-trailer.ts";
+
 const REC_RAW = 1;
 const REC_ZERO = 2;
 const REC_FILE = 3;
@@ -31,17 +33,6 @@ const O_CLOEXEC = 0o2000000;
 /** the records are assembled in a buffer of this size before they go out */
 const OUT_BUF = 256 << 10;
 const O_NOFOLLOW = 0o400000;
-
-/** what a split describes: its stream's digest and size, and the committed snapshot its bodies are in */
-export interface SplitTrailer {
-  v: 1;
-  digest: string;
-  size: number;
-  /** the committed snapshot (name) whose files hold the bodies */
-  snapshot: string;
-  /** regular-file bodies referenced */
-  files: number;
-}
 
 /** the tar reader's hook (ReadTarOptions.split): every byte it consumes goes to exactly one call */
 export interface SplitSink {
@@ -247,29 +238,6 @@ function cleanPath(name: string): string | undefined {
     out.push(p);
   }
   return out.join("/");
-}
-
-/** read a split's trailer (its last bytes); throws invalid_argument when the file is not a whole split */
-export function readSplitTrailer(fd: number, what: string): SplitTrailer {
-  const size = fstatSync(fd).size;
-  const tail = new Uint8Array(12);
-  if (size < 13 || readSync(fd, tail, 0, 12, size - 12) !== 12 || new TextDecoder().decode(tail.subarray(4)) !== SPLIT_MAGIC) {
-    throw new EngineError("invalid_argument", `${what}: not a tar-split (no trailer)`);
-  }
-  const len = new DataView(tail.buffer).getUint32(0);
-  if (len > 4096 || len + 12 > size) throw new EngineError("invalid_argument", `${what}: tar-split trailer of ${len} bytes`);
-  const json = new Uint8Array(len);
-  readSync(fd, json, 0, len, size - 12 - len);
-  let t: SplitTrailer;
-  try {
-    t = JSON.parse(new TextDecoder().decode(json)) as SplitTrailer;
-  } catch {
-    throw new EngineError("invalid_argument", `${what}: tar-split trailer is not JSON`);
-  }
-  if (t.v !== 1 || typeof t.size !== "number" || typeof t.snapshot !== "string" || typeof t.digest !== "string") {
-    throw new EngineError("invalid_argument", `${what}: tar-split trailer of an unknown form`);
-  }
-  return t;
 }
 
 export type SplitRecord = { kind: "raw"; bytes: Uint8Array } | { kind: "zero"; size: number } | { kind: "file"; path: string; size: number };

@@ -4,7 +4,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ContentStore, ImageStore, LeaseStore, gc, sha256Digest } from "../../src/image/index.ts";
+import { ContentStore, ImageStore, LeaseStore, sha256Digest } from "../../src/image/index.ts";
+import { gc } from "../../src/image/gc.ts";
 import { MediaType, type Descriptor, type Manifest } from "../../src/oci/index.ts";
 
 const root = mkdtempSync("/tmp/berth-test-image-pull-");

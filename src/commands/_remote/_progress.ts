@@ -60,7 +60,7 @@ export async function registryAuth(ctx: Context, ref: string): Promise<string> {
   const domain = domainOf(ref);
   let auth: Record<string, string> = {};
   try {
-    const c = loadCredentials(domain, dockerConfigPath(ctx.env));
+    const c = await loadCredentials(domain, dockerConfigPath(ctx.env));
     if (c?.identityToken) auth = { identitytoken: c.identityToken, serveraddress: domain };
     else if (c?.username !== undefined) auth = { username: c.username, password: c.password ?? "", serveraddress: domain };
   } catch (e) {

@@ -19,7 +19,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   symlinkSync,
   chmodSync,
@@ -29,67 +28,11 @@ import {
 } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
-import { lchown, lutimes, mount, umount2, MNT_DETACH, MS_BIND } from "../../ffi/fs.ts";
-import type { Mount } from "../../oci/index.ts";
+import { lchown, lutimes } from "../../ffi/fs.ts";
 import { readDirectoryRecords, readTar, TarWriter, type TarRecord } from "../../tar/index.ts";
+import { resolveInRoot } from "./container-root.ts";
 
-/**
- * Resolve container path `p` under host directory `root` without leaving it. Returns the host path
- * whose every directory component is a real directory inside root; the final component is returned
- * unresolved when `followFinal` is false (cp copies a symlink itself).
- */
-export function resolveInRoot(root: string, p: string, followFinal = true): string {
-  let parts = p.split("/").filter((x) => x && x !== ".");
-  const resolved: string[] = [];
-  let links = 0;
-  while (parts.length) {
-    const comp = parts.shift()!;
-    if (comp === "..") {
-      resolved.pop();
-      continue;
-    }
-    const host = join(root, ...resolved, comp);
-    let st;
-    try {
-      st = lstatSync(host);
-    } catch {
-      // missing: the rest is taken literally (a destination to create)
-      resolved.push(comp, ...parts.filter((x) => x !== ".."));
-      return join(root, ...resolved);
-    }
-    const last = parts.length === 0;
-    if (st.isSymbolicLink() && (!last || followFinal)) {
-      if (++links > 40) throw new EngineError("invalid_argument", `too many levels of symbolic links: ${p}`);
-      const target = readlinkSync(host);
-      if (target.startsWith("/")) resolved.length = 0;
-      parts = [...target.split("/").filter((x) => x && x !== "."), ...parts];
-      continue;
-    }
-    resolved.push(comp);
-  }
-  return join(root, ...resolved);
-}
-
-/** run fn with a host path showing the container's root filesystem */
-export async function withContainerRoot<T>(o: { pid: number; mounts: () => Promise<Mount[]>; scratch: string }, fn: (root: string) => Promise<T>): Promise<T> {
-  if (o.pid) return fn(`/proc/${o.pid}/root`);
-  const mounts = await o.mounts();
-  const rootMount = mounts[0];
-  if (!rootMount) throw new EngineError("internal", "container has no root filesystem");
-  mkdirSync(o.scratch, { recursive: true, mode: 0o700 });
-  if (rootMount.type === "bind") mount(rootMount.source, o.scratch, null, MS_BIND);
-  else mount(rootMount.source, o.scratch, rootMount.type, 0, rootMount.options.join(","));
-  try {
-    return await fn(o.scratch);
-  } finally {
-    try {
-      umount2(o.scratch, MNT_DETACH);
-    } catch {} // we mounted it as root: failing means it is no longer mounted, so the rm below is safe
-    try {
-      rmSync(o.scratch, { recursive: true, force: true });
-    } catch {} // an empty scratch directory left behind costs nothing; the copy's result stands
-  }
-}
+export { resolveInRoot, withContainerRoot } from "./container-root.ts";
 
 /** what a running container's kernel filesystems hold is not its content (dockerd copies from the
  * rootfs and volumes, never /proc, /sys, /dev's tmpfs or a --tmpfs) */

@@ -43,18 +43,18 @@ import * as startOp from "./ops/start.ts";
 import * as stopOp from "./ops/stop.ts";
 import * as removeOp from "./ops/remove.ts";
 import * as restartOp from "./ops/restart.ts";
-import * as execOp from "./ops/exec.ts";
-import * as attachOp from "./ops/attach.ts";
-import * as logsOp from "./ops/logs.ts";
+// exec, attach, logs, cp (archive) and restore load on first use: `run` and `create` need none of them
+import type * as execOp from "./ops/exec.ts";
+import type * as attachOp from "./ops/attach.ts";
 import * as inspectOp from "./ops/inspect.ts";
 import * as rootfsOp from "./ops/rootfs.ts";
-import * as archiveOp from "./ops/archive.ts";
+import type * as archiveOp from "./ops/archive.ts";
 import * as updateOp from "./ops/update.ts";
 import * as renameOp from "./ops/rename.ts";
 import * as pauseOp from "./ops/pause.ts";
 import * as topOp from "./ops/top.ts";
 import * as networkOp from "./ops/network.ts";
-import * as restoreOp from "./ops/restore.ts";
+import type * as restoreOp from "./ops/restore.ts";
 import * as nativeOp from "./ops/native-monitor.ts";
 import * as healthOp from "./ops/healthcheck.ts";
 
@@ -238,23 +238,26 @@ export class ContainerService {
   }
 
   /** `system restore`: start every container whose restart policy says it should run (docker's daemon start) */
-  restore(): Promise<restoreOp.RestoreResult> {
-    return restoreOp.restore(this.deps);
+  async restore(): Promise<restoreOp.RestoreResult> {
+    return (await import("./ops/restore.ts")).restore(this.deps);
   }
 
   // ---------------------------------------------------------------- attach, logs, exec
 
-  attach(id: string, io: attachOp.AttachIO): Promise<number> {
-    return attachOp.attach(this.deps, id, io);
+  async attach(id: string, io: attachOp.AttachIO): Promise<number> {
+    return (await import("./ops/attach.ts")).attach(this.deps, id, io);
   }
 
   /** `signal` ends a follow (the API client went away) */
-  logs(ref: string, o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void; signal?: AbortSignal }): Promise<void> {
-    return logsOp.logs(this.deps, ref, o);
+  async logs(
+    ref: string,
+    o: { follow?: boolean; tail?: string; since?: string; until?: string; onEntry(e: LogEntry): void; signal?: AbortSignal },
+  ): Promise<void> {
+    return (await import("./ops/logs.ts")).logs(this.deps, ref, o);
   }
 
-  exec(ref: string, o: execOp.ExecOptions, io: execOp.ExecIO): Promise<number> {
-    return execOp.exec(this.deps, ref, o, io);
+  async exec(ref: string, o: execOp.ExecOptions, io: execOp.ExecIO): Promise<number> {
+    return (await import("./ops/exec.ts")).exec(this.deps, ref, o, io);
   }
 
   // ---------------------------------------------------------------- signals, stop, restart, wait (ops/stop.ts, ops/restart-policy.ts)
@@ -359,23 +362,23 @@ export class ContainerService {
   }
 
   /** container → host path, or a tar on `out` when dest is "-" */
-  copyFrom(id: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
-    return archiveOp.copyFrom(this.deps, id, src, dest, out, followLink);
+  async copyFrom(id: string, src: string, dest: string, out: (b: Uint8Array) => Promise<void> | void, followLink = false): Promise<void> {
+    return (await import("./ops/archive.ts")).copyFrom(this.deps, id, src, dest, out, followLink);
   }
 
   /** `HEAD /containers/{id}/archive`: a path's stat inside the container */
-  statPath(id: string, path: string): Promise<archiveOp.PathStat> {
-    return archiveOp.statPath(this.deps, id, path);
+  async statPath(id: string, path: string): Promise<archiveOp.PathStat> {
+    return (await import("./ops/archive.ts")).statPath(this.deps, id, path);
   }
 
   /** host path (or the tar read from `stdin` when src is "-") → container */
-  copyTo(
+  async copyTo(
     id: string,
     src: string,
     dest: string,
     stdin: AsyncIterable<Uint8Array>,
     opts: { keepOwners?: boolean; noOverwriteDirNonDir?: boolean } = {},
   ): Promise<void> {
-    return archiveOp.copyTo(this.deps, id, src, dest, stdin, opts);
+    return (await import("./ops/archive.ts")).copyTo(this.deps, id, src, dest, stdin, opts);
   }
 }

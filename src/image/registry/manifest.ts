@@ -15,6 +15,9 @@ import {
   type Manifest,
   type Platform,
 } from "../../oci/index.ts";
+import { parsePlatform } from "./platform.ts";
+
+export { parsePlatform };
 
 /** distribution refuses manifests above 4 MiB (registry/handlers/manifests.go maxManifestBodySize) */
 export const MANIFEST_MAX = 4 * 1024 * 1024;
@@ -122,21 +125,6 @@ function checkDescriptor(d: unknown, what: string): void {
   if (p !== undefined && (p === null || typeof p !== "object" || typeof (p as Platform).os !== "string" || typeof (p as Platform).architecture !== "string")) {
     throw bad("platform needs os and architecture strings");
   }
-}
-
-/** `os/arch[/variant]` → Platform */
-export function parsePlatform(s: string): Platform {
-  const parts = s.trim().toLowerCase().split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !p)) {
-    throw new EngineError("invalid_argument", `invalid platform "${s}": expected os/arch[/variant]`);
-  }
-  const p: Platform = { os: parts[0]!, architecture: normalizeArch(parts[1]!) };
-  if (parts[2]) p.variant = parts[2];
-  return p;
-}
-
-function normalizeArch(a: string): string {
-  return ({ x86_64: "amd64", "x86-64": "amd64", aarch64: "arm64", armhf: "arm", armel: "arm", i386: "386" } as Record<string, string>)[a] ?? a;
 }
 
 /** containerd's platforms.Normalize for variants: arm64 "v8" is the default, arm defaults to v7 */

@@ -13,7 +13,7 @@ import type { ResolvedImage } from "../../image-types.ts";
 import { ANONYMOUS_LABEL } from "../../volumes.ts";
 import { randomName, validateName } from "../names.ts";
 import * as netw from "../networking.ts";
-import { resolveInRoot, withContainerRoot } from "../cp.ts";
+import { resolveInRoot, withContainerRoot } from "../container-root.ts";
 import { createConfig, isNoCopy, type BuiltConfig } from "../create-config.ts";
 import { hostsFile, resolvConf } from "../oci-spec.ts";
 import type { ContainerCreateOptions, ContainerCreateRequest, ContainerCreateResponse } from "../../api/containers.ts";

@@ -5,7 +5,6 @@ import { nowNano } from "../logs.ts";
 import { startFailureStatus } from "../supervisor.ts";
 import type { ContainerConfigFile } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
-import { exec } from "./exec.ts";
 import { safeUpdate } from "./state.ts";
 
 /** the probe's exit code when exec itself failed: 127/126 for the command, 1 when the container stopped meanwhile */
@@ -70,6 +69,8 @@ export async function probeOnce(
   const sink = (b: Uint8Array) => {
     if (out.length < MAX_OUTPUT) out += Buffer.from(b).toString();
   };
+  // exec loads with the first probe (before its timeout starts): a container without a health check never needs it
+  const { exec } = await import("./exec.ts");
   let timedOut = false;
   let probePid = 0;
   const killer = setTimeout(() => {
