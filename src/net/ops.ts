@@ -2,12 +2,12 @@
  * The imperative half of "plan, then act" (STYLE §5) for every network driver: the NetOp vocabulary the
  * drivers' planners emit (bridge/plan.ts, null.ts) and applyOps, which performs a list over rtnetlink.
  * Host ops go through a socket in berth's own netns; `ns-*` ops through a socket opened inside the
- * container's netns (openSocketInNetns: the main thread enters the netns only for socket(2), see
- * src/ffi/netlink.ts).
+ * container's netns (withNetns: the main thread enters the netns only for socket(2) and, for an
+ * IPv4-only veth, the open(2) of its default disable_ipv6; see src/ffi/netlink.ts).
  */
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { EngineError, SyscallError } from "../lib/errors.ts";
-import { type NetlinkSocket, addAddress, addRoute, createBridge, createVethPair, openSocketInNetns, requireLink, setMac, setUp } from "../ffi/index.ts";
+import { NetlinkSocket, addAddress, addRoute, createBridge, createVethPair, requireLink, setMac, setUp, withNetns } from "../ffi/index.ts";
 
 export type NetOp =
   /** host: a Linux bridge */
@@ -21,8 +21,9 @@ export type NetOp =
   /** host: let a bridge port send frames back out the port they came in on (a container reaching
    *  its own published port through a host address; with br_netfilter that frame is bridged) */
   | { op: "hairpin"; name: string }
-  /** host: veth pair; the peer is created directly in the container netns, named ifName; the host end up */
-  | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string }
+  /** host: veth pair; the peer is created directly in the container netns, named ifName; the host end up.
+   *  `ipv6: false`: IPv6 off on the peer (disable_ipv6), as docker has it on an IPv4-only network */
+  | { op: "create-veth"; hostVeth: string; ifName: string; mac: string; mtu: number; bridge: string; ipv6?: boolean }
   /** container netns: set a link up */
   | { op: "ns-up"; name: string }
   /** container netns: address on a link */
@@ -32,6 +33,8 @@ export type NetOp =
 
 const isExists = (e: unknown) => e instanceof SyscallError && e.code === "EEXIST";
 
+const DEFAULT_DISABLE_IPV6 = "/proc/sys/net/ipv6/conf/default/disable_ipv6";
+
 /**
  * Apply `ops` in order. `netnsPath` is the container's /proc/<pid>/ns/net; it is opened lazily, only
  * when an op needs it. EEXIST on the bridge and its address is tolerated (a concurrent run made them);
@@ -39,9 +42,43 @@ const isExists = (e: unknown) => e instanceof SyscallError && e.code === "EEXIST
  */
 export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string): void {
   let ns: NetlinkSocket | undefined;
-  const inNs = () => {
+  // the namespace's net.ipv6.conf.default.disable_ipv6, open for writing, and its value (null: a kernel
+  // without IPv6, nothing to turn off). A /proc/sys/net file belongs to the namespace it was opened in
+  let v6: { fd: number; was: string } | null | undefined;
+  // one trip into the namespace for what the list needs there: its rtnetlink socket, and with an IPv4-only
+  // veth that file
+  const enter = (wantV6: boolean) => {
     if (!netnsPath) throw new EngineError("internal", "network plan needs a container network namespace");
-    return (ns ??= openSocketInNetns(netnsPath));
+    if (ns && (!wantV6 || v6 !== undefined)) return;
+    const had = ns;
+    const made = withNetns(
+      netnsPath,
+      () => {
+        const s = had ?? new NetlinkSocket();
+        if (!wantV6 || v6 !== undefined) return { s, fd: undefined };
+        try {
+          return { s, fd: openSync(DEFAULT_DISABLE_IPV6, "r+") };
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "ENOENT") return { s, fd: null };
+          if (!had) s.close();
+          throw e;
+        }
+      },
+      (m) => {
+        if (!had) m.s.close();
+        if (typeof m.fd === "number") closeSync(m.fd);
+      },
+    );
+    ns = made.s;
+    if (made.fd === null) v6 = null;
+    else if (made.fd !== undefined) {
+      const buf = Buffer.alloc(8);
+      v6 = { fd: made.fd, was: buf.toString("latin1", 0, readSync(made.fd, buf, 0, buf.length, 0)).trim() || "0" };
+    }
+  };
+  const inNs = () => {
+    enter(false);
+    return ns!;
   };
   // a link's index, looked up once per socket for the whole list (a veth's peer is made by name in
   // the netns: each ns-op would ask for the same index again)
@@ -84,13 +121,21 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
         case "create-veth": {
           const master = index(host, op.bridge);
           if (!netnsPath) throw new EngineError("internal", "veth plan needs a container network namespace");
+          // docker (libnetwork's setIPv6 of an interface without an IPv6 address) turns IPv6 off on the
+          // container's interface of an IPv4-only network. Set through the namespace's default while
+          // the peer is made, the interface is born with it: the kernel never gives it a link-local
+          // address, never runs DAD or MLD on it (and lo, which exists already, keeps ::1)
+          if (op.ipv6 === false) enter(true);
+          const dflt = op.ipv6 === false ? v6 : undefined;
           const fd = openSync(netnsPath, "r");
           try {
+            if (dflt) writeSync(dflt.fd, "1", 0); // at offset 0 each time: a sysctl ignores a write further in
             // the host end up as it is made (its peer cannot be: veth_open refuses ENOTCONN until the
             // pair is linked, after the peer's own configuration)
             createVethPair(host, op.hostVeth, op.ifName, { netnsFd: fd, mac: op.mac, mtu: op.mtu }, { mtu: op.mtu, master, up: true });
           } finally {
             closeSync(fd);
+            if (dflt) writeSync(dflt.fd, dflt.was, 0);
           }
           break;
         }
@@ -113,5 +158,6 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
     }
   } finally {
     ns?.close();
+    if (v6) closeSync(v6.fd);
   }
 }

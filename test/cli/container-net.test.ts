@@ -145,6 +145,22 @@ describe.skipIf(!rootEnabled)("container networking", () => {
     expect(host.stdout.split("\n")).toContain("eth0");
   });
 
+  test("an IPv4-only network's eth0 has IPv6 off, as docker's (no link-local address); lo and new interfaces keep the defaults", async () => {
+    const v6 = existsSync("/proc/sys/net/ipv6");
+    const r = await run([
+      "run",
+      "--rm",
+      "busybox",
+      "sh",
+      "-c",
+      "cd /proc/sys/net/ipv6/conf 2>/dev/null && echo $(cat eth0/disable_ipv6 default/disable_ipv6 all/disable_ipv6); awk '{print $6}' /proc/net/if_inet6",
+    ]);
+    ok(r);
+    // eth0 off, the namespace's default and all as the kernel made them; ::1 on lo, nothing on eth0
+    if (v6) expect(r.stdout).toBe("1 0 0\nlo\n");
+    else expect(r.stdout).toBe("");
+  });
+
   test("an exited container's veth is left to the kernel (noted in the record, gone with the namespace); a mount error on the bridge is the one reported", async () => {
     ok(await run(["run", "--rm", "busybox", "true"]));
     const rec = JSON.parse(readFileSync(join(root, "network/bridge.json"), "utf8")) as { endpoints: object; lingering?: { hostVeth: string }[] };

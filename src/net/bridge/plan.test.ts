@@ -36,7 +36,7 @@ test("an endpoint: veth with docker's MAC, lo and eth0 up, address, default rout
   const p = planEndpoint(net, { ip: "172.17.0.2", hostVeth: "veth1234567", ifName: "eth0" });
   expect(p).toMatchObject({ ip: "172.17.0.2", prefixLen: 16, gateway: "172.17.0.1", mac: "02:42:ac:11:00:02", mtu: 1500 });
   expect(p.ops).toEqual([
-    { op: "create-veth", hostVeth: "veth1234567", ifName: "eth0", mac: "02:42:ac:11:00:02", mtu: 1500, bridge: "berth0" },
+    { op: "create-veth", hostVeth: "veth1234567", ifName: "eth0", mac: "02:42:ac:11:00:02", mtu: 1500, bridge: "berth0", ipv6: false },
     { op: "hairpin", name: "veth1234567" },
     { op: "ns-up", name: "lo" },
     { op: "ns-address", name: "eth0", cidr: "172.17.0.2/16" },

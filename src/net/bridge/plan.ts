@@ -57,7 +57,8 @@ export function planEndpoint(
   const prefixLen = parseSubnet(net.subnet).prefixLen;
   const mac = e.mac ?? macFromIp(e.ip);
   const ops: NetOp[] = [
-    { op: "create-veth", hostVeth: e.hostVeth, ifName: e.ifName, mac, mtu: net.mtu, bridge: net.bridge },
+    // berth's networks are IPv4-only: no IPv6 on the container's interface, as docker does there
+    { op: "create-veth", hostVeth: e.hostVeth, ifName: e.ifName, mac, mtu: net.mtu, bridge: net.bridge, ipv6: false },
     { op: "hairpin", name: e.hostVeth },
     // lo: already up in a namespace berth's shim made (runtime/shim.c lo_up), else brought up here
     ...(e.loUp ? [] : [{ op: "ns-up", name: "lo" } as const]),
