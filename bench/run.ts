@@ -376,7 +376,7 @@ function cells(r: Row, berthFailed: boolean): string[] {
     rssCell,
     r.engine === "berth" ? "–" : fmtPaired(ratio),
     fmtTarget(r.target),
-    judge(r.target, ratio, r.engine === "berth" ? rss : undefined),
+    judge(r.target, ratio, r.engine !== "berth" ? undefined : r.target?.kind === "rss" && r.target.every && r.rssKb.length ? Math.max(...r.rssKb) : rss),
   ];
 }
 

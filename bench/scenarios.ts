@@ -307,10 +307,13 @@ export function scenarioE(ctx: Ctx): Scenario {
     for (const e of ["docker pull", "podman pull", "skopeo copy → dir:"]) sc.absent(e, ctx.bigErr);
     return sc;
   }
-  const peers: { side: Side }[] = [];
+  // issue 13: ≤ 0.33 × docker's pull, peak RSS ≤ 64 MB in every run (the table's "max" of the runs)
+  sc.berth.target = { kind: "rss", maxMB: 64, every: true };
+  const peers: { side: Side; target?: Target }[] = [];
   if (ctx.docker) {
     const d = ctx.docker;
     peers.push({
+      target: { kind: "ratio", max: 0.33 },
       side: dockerSide("docker pull", [d, "pull", "-q", img], {
         timeoutMs: T,
         rss: "inline",

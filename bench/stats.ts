@@ -90,12 +90,13 @@ export function fmtPaired(p: PairedRatio | undefined): string {
   return `${fmtRatio(p.ratio)} (${fmtRatio(p.min)}–${fmtRatio(p.max)}, n=${p.n})`;
 }
 
-/** A target is either a ceiling on berth/peer (ratio) or on berth's peak RSS in MB. */
-export type Target = { kind: "ratio"; max: number } | { kind: "rss"; maxMB: number };
+/** A target is either a ceiling on berth/peer (ratio) or on berth's peak RSS in MB (of the median run,
+ * or with `every` of every run: judged on the largest) */
+export type Target = { kind: "ratio"; max: number } | { kind: "rss"; maxMB: number; every?: boolean };
 
 export function fmtTarget(t: Target | undefined): string {
   if (!t) return "–";
-  return t.kind === "ratio" ? `≤ ${t.max}×` : `RSS < ${t.maxMB} MB`;
+  return t.kind === "ratio" ? `≤ ${t.max}×` : `RSS < ${t.maxMB} MB${t.every ? " in every run" : ""}`;
 }
 
 /** "yes" / "no" / "n/a" (target set but nothing to judge) / "–" (no target) */
