@@ -12,7 +12,7 @@ import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, ty
 import { join, posix } from "node:path";
 import { EngineError } from "../lib/errors.ts";
 import type { CopyEntry } from "../engine/build.ts";
-import { resolveInRoot } from "../engine/containers/cp.ts";
+import { resolveInRoot } from "../engine/containers/container-root.ts";
 import { cleanPath, globTest, STAR, type IgnoreMatcher } from "./dockerignore.ts";
 
 export interface SourceSet {

@@ -17,7 +17,8 @@ import {
   writeFileSync,
   symlinkSync,
 } from "node:fs";
-import { applyLayer, cleanLayerPath, removeTree, type ApplyOptions } from "./apply.ts";
+import { applyLayer, cleanLayerPath, type ApplyOptions } from "./apply.ts";
+import { removeTree } from "./remove-tree.ts";
 import type { TarRecord } from "../tar/types.ts";
 import { BodyWriter } from "../ffi/body-writer.ts";
 import { records, type EntrySpec } from "./_testutil.ts";

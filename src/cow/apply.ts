@@ -85,8 +85,6 @@ export interface ApplyOptions {
   writeBuf?: number;
 }
 
-export { removeTree } from "./remove-tree.ts";
-
 export const WHITEOUT_PREFIX = ".wh.";
 export const WHITEOUT_OPAQUE = ".wh..wh..opq";
 export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";

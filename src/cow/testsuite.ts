@@ -20,7 +20,7 @@ import { EngineError } from "../lib/errors.ts";
 import { lgetxattr, umount2, MNT_DETACH } from "../ffi/fs.ts";
 import { addDirFlags, FS_TOPDIR_FL } from "../ffi/cow-fs.ts";
 import { mountAt } from "../ffi/mount-api.ts";
-import { removeTree } from "./apply.ts";
+import { removeTree } from "./remove-tree.ts";
 import { collect, records, replay, type EntrySpec } from "./_testutil.ts";
 
 export interface SuiteOptions {

@@ -50,7 +50,7 @@ import { applyLayer } from "../cow/apply.ts";
 import { commitLayer } from "./commit.ts";
 import { chainIds, extractKey, type ImageService } from "./images.ts";
 import type { ContainerService } from "./containers/index.ts";
-import { resolveInRoot, withContainerRoot } from "./containers/cp.ts";
+import { resolveInRoot, withContainerRoot } from "./containers/container-root.ts";
 import { resolveUser, volatileOverlay } from "./containers/oci-spec.ts";
 import { readRootfsFile } from "./containers/rootfs-files.ts";
 

@@ -759,8 +759,8 @@ export function nfgenmsg(family: number, resId = 0): Uint8Array {
   return b;
 }
 
-/** does chain `chain` exist in nftables table `family table`? (ENOENT = no; needs a NETLINK_NETFILTER socket) */
-/** do all of `chains` exist? One datagram of GETCHAINs, one answer each (netlink_rcv_skb takes them in turn) */
+/** do all of `chains` exist in nftables table `family table`? (ENOENT = no; needs a NETLINK_NETFILTER
+ * socket) One datagram of GETCHAINs, one answer each (netlink_rcv_skb takes them in turn) */
 export function nftChainsExist(s: NetlinkSocket, family: number, table: string, chains: string[]): boolean {
   const what = `NFT_MSG_GETCHAIN ${table}/${chains.join(",")}`;
   const type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
@@ -793,6 +793,7 @@ export function nftChainsExist(s: NetlinkSocket, family: number, table: string, 
   return found;
 }
 
+/** does chain `chain` exist in nftables table `family table`? */
 export function nftChainExists(s: NetlinkSocket, family: number, table: string, chain: string): boolean {
   return nftChainsExist(s, family, table, [chain]);
 }

@@ -43,7 +43,8 @@ const DEFAULT_DISABLE_IPV6 = "/proc/sys/net/ipv6/conf/default/disable_ipv6";
 export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string): void {
   let ns: NetlinkSocket | undefined;
   // the namespace's net.ipv6.conf.default.disable_ipv6, open for writing, and its value (null: a kernel
-  // without IPv6, nothing to turn off). A /proc/sys/net file belongs to the namespace it was opened in
+  // without IPv6 or a sysctl we may not write, nothing to turn off). A /proc/sys/net file belongs to the
+  // namespace it was opened in
   let v6: { fd: number; was: string } | null | undefined;
   // one trip into the namespace for what the list needs there: its rtnetlink socket, and with an IPv4-only
   // veth that file
@@ -59,7 +60,10 @@ export function applyOps(host: NetlinkSocket, ops: NetOp[], netnsPath?: string):
         try {
           return { s, fd: openSync(DEFAULT_DISABLE_IPV6, "r+") };
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "ENOENT") return { s, fd: null };
+          // no IPv6 in this kernel (ENOENT), or a /proc/sys this process may not write (EROFS under a
+          // read-only /proc/sys, EACCES): the interface keeps IPv6 rather than the start failing
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOENT" || code === "EROFS" || code === "EACCES" || code === "EPERM") return { s, fd: null };
           if (!had) s.close();
           throw e;
         }

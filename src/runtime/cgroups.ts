@@ -218,14 +218,19 @@ function mkdirs(h: Hierarchy, rel: string): void {
   // the usual case: every level above is there (berth/ stays once made), one mkdir(2) in all
   const leaf = `${h.dir}/${rel}`;
   const parentOf = (dir: string) => dir.slice(0, dir.lastIndexOf("/"));
+  let made = false;
   try {
     mkdirSync(leaf);
-    inheritCpuset(h, leaf, parentOf(leaf));
-    return;
+    made = true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return;
     if (code !== "ENOENT") throw new EngineError("internal", `cgroup: mkdir ${leaf}: ${(e as Error).message}`, { cause: e });
+  }
+  if (made) {
+    // (its own errors name the file written, not the mkdir)
+    inheritCpuset(h, leaf, parentOf(leaf));
+    return;
   }
   let dir = h.dir;
   for (const part of rel.split("/")) {

@@ -32,8 +32,6 @@ import { lchown, lutimes } from "../../ffi/fs.ts";
 import { readDirectoryRecords, readTar, TarWriter, type TarRecord } from "../../tar/index.ts";
 import { resolveInRoot } from "./container-root.ts";
 
-export { resolveInRoot, withContainerRoot } from "./container-root.ts";
-
 /** what a running container's kernel filesystems hold is not its content (dockerd copies from the
  * rootfs and volumes, never /proc, /sys, /dev's tmpfs or a --tmpfs) */
 const PSEUDO_FS = new Set([

@@ -277,11 +277,6 @@ export class ContainerStore {
     throw new NoSuchContainer(ref);
   }
 
-  /**
-   * The record goes at once: renamed to a tombstone (.gone-<id>-…, which ids() never lists), then
-   * deleted. A kill during the recursive delete must not leave a config.json without its state.json
-   * (listed by nothing, removable by nothing); a tombstone left by a kill goes with sweepTombstones.
-   */
   /** the record's config.json goes (removal: from then on the directory is debris, see ops/remove.ts) */
   dropConfig(id: string): void {
     try {
@@ -291,6 +286,11 @@ export class ContainerStore {
     }
   }
 
+  /**
+   * The record goes at once: renamed to a tombstone (.gone-<id>-…, which ids() never lists), then
+   * deleted. A kill during the recursive delete must not leave a config.json without its state.json
+   * (listed by nothing, removable by nothing); a tombstone left by a kill goes with sweepTombstones.
+   */
   removeDir(id: string): void {
     const tomb = join(this.root, `${TOMBSTONE}${id}-${crypto.randomUUID().slice(0, 8)}`);
     try {

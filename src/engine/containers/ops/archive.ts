@@ -2,7 +2,8 @@
 import { lstatSync, statSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import { EngineError } from "../../../lib/errors.ts";
-import { copyIn, copyOut, extractIn, resolveInRoot, withContainerRoot, type CopyInOptions } from "../cp.ts";
+import { copyIn, copyOut, extractIn, type CopyInOptions } from "../cp.ts";
+import { resolveInRoot, withContainerRoot } from "../container-root.ts";
 import { isActive } from "../types.ts";
 import { ev, type ContainerDeps } from "./deps.ts";
 import { refreshState } from "./state.ts";

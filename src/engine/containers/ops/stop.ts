@@ -97,17 +97,8 @@ export function keepExit(d: ContainerDeps, id: string, code: number): void {
   try {
     const bucket = Math.floor(d.clock.now() / BUCKET_MS);
     const dir = join(exitsDir(d), String(bucket));
-    let opened = false;
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-      opened = true;
-    } catch (e) {
-      const c = (e as NodeJS.ErrnoException).code;
-      if (c === "ENOENT") {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        opened = true;
-      } else if (c !== "EEXIST") throw e;
-    }
+    // (a recursive mkdir returns the first directory it made, undefined when the bucket was there)
+    const opened = mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
     replaceFile(join(dir, id), String(code));
     if (opened) sweepExits(d, bucket);
   } catch (e) {
