@@ -105,6 +105,11 @@ export class BtrfsDriver extends WholeTreeDriver {
     removeTree(d);
   }
 
+  /** a subvolume goes by ioctl, on this thread */
+  protected override async destroyAsync(d: string): Promise<void> {
+    this.destroy(d);
+  }
+
   /**
    * diff and changes compare trees like vfs, but walk only directories that hold a changed inode (see
    * changedDirs): the rest of the tree is still the parent's, block for block.

@@ -12,5 +12,19 @@ export function traceTo(write: ((line: string) => void) | undefined): void {
 }
 
 export function mark(phase: string): void {
-  if (sink) sink(`berth trace ${performance.now().toFixed(1).padStart(7)} ms  ${phase}\n`);
+  if (sink) markAt(phase, performance.now());
+}
+
+/** whether marks are written: for the costlier marks (a child's stamps read back) */
+export function tracing(): boolean {
+  return sink !== undefined;
+}
+
+/** a mark for an instant `ago` ns before now (another process's stamp) */
+export function markAgo(phase: string, ago: bigint): void {
+  if (sink) markAt(phase, performance.now() - Number(ago) / 1e6);
+}
+
+function markAt(phase: string, ms: number): void {
+  sink?.(`berth trace ${ms.toFixed(1).padStart(7)} ms  ${phase}\n`);
 }

@@ -60,6 +60,7 @@ extern int socket(int, int, int);
 extern int fcntl(int, int, ...);
 extern int access(const char *, int);
 extern u32 umask(u32);
+extern int clock_gettime(int, void *);
 
 #define CLONE_VM 0x00000100
 #define CLONE_VFORK 0x00004000
@@ -203,6 +204,32 @@ static int cg_join_v2 = 0;   /* clone3 into the cgroup was not available: join t
 static u64 vfork_mask[16];   /* the parent's signal mask while every signal is blocked around a vfork clone */
 
 static char *P(u64 off) { return off ? arena + off : 0; }
+
+/* Where the child's time goes (BERTH_TRACE): CLOCK_MONOTONIC stamps of its phases. A vfork child writes
+ * them into the parent's memory, where berth_child_marks reads them after the exec; a fork-like child's
+ * stay in its own copy (nothing to read). A stamp is a vDSO call, ~20 ns: always taken. */
+enum { MK_START = 1, MK_FDS, MK_CGROUP, MK_NS, MK_OPS, MK_SYNC, MK_EXEC, MK_CG = 50, MK_OP = 100 };
+#define NMARKS 128
+static u64 mark_at[NMARKS];
+static u32 mark_id[NMARKS];
+static int nmarks;
+static void cmark(u32 id) {
+  struct { long s, ns; } t;
+  if (nmarks >= NMARKS || clock_gettime(1 /* CLOCK_MONOTONIC */, &t) < 0) return;
+  mark_at[nmarks] = (u64)t.s * 1000000000UL + (u64)t.ns;
+  mark_id[nmarks++] = id;
+}
+
+/* the last vfork child's stamps: out[2i] = id, out[2i+1] = how many ns before now; returns how many */
+int berth_child_marks(u64 *out, int max) {
+  struct { long s, ns; } t;
+  u64 now;
+  int i;
+  if (clock_gettime(1, &t) < 0) return 0;
+  now = (u64)t.s * 1000000000UL + (u64)t.ns;
+  for (i = 0; i < nmarks && i < max; i++) { out[2 * i] = mark_id[i]; out[2 * i + 1] = now - mark_at[i]; }
+  return i;
+}
 
 static void fail(int step, int index) {
   int msg[3];
@@ -578,6 +605,7 @@ static void finish_and_exec(void) {
     _exit(127);
   }
   if (H[H_INIT]) run_init();
+  cmark(MK_EXEC);
   exec_user((char **)P(H[H_ARGV]), (char **)P(H[H_ENVP]), P(H[H_PATH]));
 }
 
@@ -636,7 +664,10 @@ static void write_zero(const char *path, int index) {
 static void cgroup_join(void) {
   u64 *v = (u64 *)P(H[H_CGTASKS]);   /* already relocated by fix_strv */
   int i = 0;
-  for (; v && v[i]; i++) write_zero((const char *)v[i], i);
+  for (; v && v[i]; i++) {
+    write_zero((const char *)v[i], i);
+    cmark(MK_CG + i);
+  }
   if (cg_join_v2 && H[H_CGPROCS]) write_zero(P(H[H_CGPROCS]), i);
   if ((int)H[H_CGFD] >= 0) close((int)H[H_CGFD]);
 }
@@ -659,6 +690,8 @@ static int main_child(void *unused) {
   root_fd = -1;
   init_child = -1;
   err_fd = H[H_ERR];
+  nmarks = 0;
+  cmark(MK_START);
   if (H[H_VFORK] && !(H[H_OCI] & OCI_RESET_SIGNALS)) {
     /* the parent's memory until execve: none of its signal handlers may run here. Every signal was
      * blocked around the clone; handlers go back to default (execve would do that anyway), then the
@@ -677,11 +710,13 @@ static int main_child(void *unused) {
     sigprocmask(2 /* SIG_SETMASK */, none, 0);
   }
   close_others();
+  cmark(MK_FDS);
   /* wait until the parent has done its part (the network, a user namespace's id maps). Late: the child
    * sets itself up meanwhile and waits only before exec, so its mounts and the parent's network wiring
    * overlap (the parent's hook needs nothing of the child but its network namespace) */
   if (sync_fd >= 0 && !H[H_LATESYNC]) wait_parent(sync_fd);
   cgroup_join();
+  cmark(MK_CGROUP);
   /* a new user namespace: the parent wrote uid_map/gid_map while we waited; become its root now, so
    * what the mounts create (devpts's ptmx, tmpfs roots, mknod) is owned by a mapped id */
   if (H[H_CLONE] & CLONE_NEWUSER) {
@@ -696,8 +731,14 @@ static int main_child(void *unused) {
   if ((H[H_CLONE] & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) fail(ST_CGROUPNS, 0);
   if (H[H_CLONE] & CLONE_NEWNET) lo_up();
   if (H[H_HOSTNAME] && sethostname(P(H[H_HOSTNAME]), slen(P(H[H_HOSTNAME]))) < 0) fail(ST_HOSTNAME, 0);
-  for (i = 0; i < (int)H[H_NOPS]; i++) apply_op(ops + 6 * i, i);
+  cmark(MK_NS);
+  for (i = 0; i < (int)H[H_NOPS]; i++) {
+    apply_op(ops + 6 * i, i);
+    cmark(MK_OP + i);
+  }
+  cmark(MK_OPS);
   if (sync_fd >= 0 && H[H_LATESYNC]) wait_parent(sync_fd);
+  cmark(MK_SYNC);
   finish_and_exec();
   return 0;
 }

@@ -33,6 +33,7 @@ const SYMBOLS = {
   berth_spawn_bg: { args: [T.ptr, T.i32], returns: T.i32 },
   berth_spawn_bg_pid: { args: [], returns: T.i32 },
   berth_spawn_bg_join: { args: [], returns: T.i32 },
+  berth_child_marks: { args: [T.ptr, T.i32], returns: T.i32 },
 } as const;
 
 type Shim = ReturnType<typeof cc<typeof SYMBOLS>>["symbols"];

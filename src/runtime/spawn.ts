@@ -26,7 +26,7 @@ import { compileSeccomp, DEFAULT_PROFILE, SECCOMP_COMPILER, type SeccompProfile 
 import { cgroupMountsFor, createCgroup, detectLayout, joinTargets, oomKilled, removeCgroup, type CgroupLayout } from "./cgroups.ts";
 import { processStartTime } from "./process.ts";
 import { mountDetached } from "../ffi/mount-api.ts";
-import { mark } from "../lib/trace.ts";
+import { mark, markAgo, tracing } from "../lib/trace.ts";
 
 /** where each container's rootfs is mounted, inside its own private mount namespace only: one shared,
  * always-empty directory on the host is enough */
@@ -421,6 +421,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   joinBg(); // the child's exec (or exit): a few syscalls after the sync
   const msg = vfork || vforkBg ? readMessageNow(errR) : await readMessage(errR);
   closeFd(errR);
+  if ((vfork || vforkBg) && tracing()) traceChild(shim, ops);
   mark("runtime: mounts applied, exec'd");
   // {0,0,0}: an OCI container set up and parked before execve (shim.c park)
   if (msg && msg[0] !== 0) {
@@ -433,6 +434,29 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     startTime,
     wait: () => (exited ??= waitExit(pid, o.oom ? o.cgroupPath : undefined, o.layout)),
   };
+}
+
+/** the names of shim.c's MK_* stamps */
+const CHILD_MARKS: Record<number, string> = {
+  1: "started",
+  2: "fds closed, signals reset",
+  3: "cgroup joined",
+  4: "namespaces, lo, hostname",
+  5: "mount plan applied",
+  6: "parent's go-ahead",
+  7: "capabilities, seccomp: exec",
+};
+
+/** the stamps a vfork child left in the shim's memory, as marks on this process's time line */
+function traceChild(shim: ReturnType<typeof loadShim>, ops: PlannedOp[]): void {
+  const out = new BigUint64Array(256);
+  const n = shim.berth_child_marks(out, 128);
+  for (let i = 0; i < n; i++) {
+    const id = Number(out[2 * i]);
+    const op = id >= 100 ? ops[id - 100] : undefined;
+    const name = op ? op.what : id >= 50 ? `cgroup ${id - 50} joined` : (CHILD_MARKS[id] ?? `mark ${id}`);
+    markAgo(`  child: ${name}`, out[2 * i + 1]!);
+  }
 }
 
 /**

@@ -82,7 +82,12 @@ export async function rm(d: ContainerDeps, ref: string, force: boolean, volumes 
  * remove everything of a stopped container: cgroup leftovers, snapshot, name, directory; with
  * `volumes` (rm -v; --rm always) its anonymous volumes no other container mounts, as docker does
  */
-export async function removeNow(d: ContainerDeps, id: string, volumes = false, o: { networksReleased?: boolean } = {}): Promise<void> {
+export async function removeNow(
+  d: ContainerDeps,
+  id: string,
+  volumes = false,
+  o: { networksReleased?: boolean; releaseNetworks?: () => boolean } = {},
+): Promise<void> {
   let cfg: ContainerConfigFile;
   try {
     cfg = d.store.readConfig(id);
@@ -101,26 +106,30 @@ export async function removeNow(d: ContainerDeps, id: string, volumes = false, o
   markCreator(d, id);
   d.store.dropConfig(id);
   reapCgroup(d, cfg);
-  if (!o.networksReleased && netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
-  mark("rm: cgroup, network released");
-  try {
-    // not fsynced: should a power loss bring the snapshot's entry back, the record is gone with it (or
-    // goes with a rerun of rm), and a container snapshot without a record is reclaimed by the next
-    // command that writes (images.recover: "left by a create that did not finish"). 2 fsyncs per rm.
-    await d.snapshots.remove(cfg.Berth.SnapshotKey, { durable: false });
-  } catch (e) {
+  // not fsynced: should a power loss bring the snapshot's entry back, the record is gone with it (or
+  // goes with a rerun of rm), and a container snapshot without a record is reclaimed by the next
+  // command that writes (images.recover: "left by a create that did not finish"). 2 fsyncs per rm.
+  // Its files go on the thread pool (cow/_base.ts destroyAsync) while this thread releases the rest
+  const snapshot = d.snapshots.remove(cfg.Berth.SnapshotKey, { durable: false }).catch((e) => {
     if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
+  });
+  try {
+    const released = o.releaseNetworks ? o.releaseNetworks() : o.networksReleased;
+    if (!released && netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
+    mark("rm: cgroup, network released");
+    d.store.releaseName(cfg.Name.slice(1), id);
+    try {
+      rmSocket(d.store.dir(id), d.attachDir);
+    } catch (e) {
+      d.log.warn(`remove attach socket of ${id}: ${(e as Error).message}`);
+    }
+    d.store.removeDir(id);
+    mark("rm: name, directory removed");
+  } finally {
+    await snapshot; // (a failure here and one above: the snapshot's is the one reported, as before)
   }
   mark("rm: snapshot removed");
-  d.store.releaseName(cfg.Name.slice(1), id);
-  try {
-    rmSocket(d.store.dir(id), d.attachDir);
-  } catch (e) {
-    d.log.warn(`remove attach socket of ${id}: ${(e as Error).message}`);
-  }
-  d.store.removeDir(id);
-  clearCreatorMark(d.root, id);
-  mark("rm: name, directory removed");
+  // the mark goes last: until the snapshot is gone, a sweep finds the debris by it
   if (volumes || cfg.HostConfig.AutoRemove) {
     for (const m of cfg.Mounts) {
       if (m.Type !== "volume" || !m.Name || !(ANONYMOUS_LABEL in (d.volumes.find(m.Name)?.Labels ?? {}))) continue;

@@ -315,17 +315,21 @@ export async function afterExit(d: ContainerDeps, cfg: ContainerConfigFile): Pro
     mark("engine: cgroup reaped");
     // its processes are gone (the cgroup reaped, the relays stopped first): the kernel deletes the veths
     // with the network namespace, this `run` need not wait for it
-    const detached = detachNetworks(d, cfg, { exited: true });
-    mark("engine: networks detached");
+    let detached: boolean | undefined;
+    const detach = () => (detached = detachNetworks(d, cfg, { exited: true }));
     if (cfg.HostConfig.AutoRemove) {
       try {
-        // off every network, and no published port holds a reservation: rm has nothing to release there
-        await removeNow(d, cfg.Id, false, { networksReleased: detached && netw.portSpecs(cfg).length === 0 });
+        // rm detaches once the record is gone, while its snapshot's files go on the thread pool; off
+        // every network, and no published port holds a reservation: rm has nothing to release there
+        await removeNow(d, cfg.Id, false, { releaseNetworks: () => detach() && netw.portSpecs(cfg).length === 0 });
         mark("engine: removed");
       } catch (e) {
         d.log.warn(`remove container ${shortId(cfg.Id)}: ${(e as Error).message}`);
       }
     }
+    // no --rm, or an rm that stopped before it: the networks all the same
+    if (detached === undefined) detach();
+    mark("engine: networks detached");
   } finally {
     d.reapedHere.delete(cfg.Id);
   }
