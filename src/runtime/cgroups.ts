@@ -250,8 +250,19 @@ function mkdirs(h: Hierarchy, rel: string): void {
 /** a v1 cpuset cgroup starts with no cpus and mems (unless cgroup.clone_children): its parent's, as runc does */
 function inheritCpuset(h: Hierarchy, dir: string, parent: string): void {
   if (h.type !== "cgroup" || !h.controllers.includes("cpuset")) return;
+  let copied = false;
   for (const f of ["cpuset.cpus", "cpuset.mems"]) {
-    if ((read(`${dir}/${f}`) ?? "").trim() === "") write(`${dir}/${f}`, (read(`${parent}/${f}`) ?? "").trim());
+    if ((read(`${dir}/${f}`) ?? "").trim() !== "") continue;
+    write(`${dir}/${f}`, (read(`${parent}/${f}`) ?? "").trim());
+    copied = true;
+  }
+  // from now on the kernel copies them at mkdir (and the flag passes to the children it makes): a
+  // write of cpuset.cpus costs 0.1–0.6 ms (it rebuilds the scheduling domains), an mkdir's copy does
+  // not. Only in berth's own cgroups: the hierarchy's root is the host's
+  if (copied && parent !== h.dir && (read(`${parent}/cgroup.clone_children`) ?? "").trim() === "0") {
+    try {
+      write(`${parent}/cgroup.clone_children`, "1");
+    } catch {} // a speed-up only: the explicit copy above goes on working
   }
 }
 
