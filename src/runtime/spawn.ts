@@ -589,5 +589,6 @@ function exitInfo(st: number, cgroupPath: string | undefined, layout: CgroupLayo
   mark("runtime: exit seen");
   const sig = st & 0x7f;
   const oom = cgroupPath ? oomKilled(cgroupPath, layout) : false;
-  return sig ? { exitCode: 128 + sig, signal: sig, oomKilled: oom } : { exitCode: (st >> 8) & 0xff, oomKilled: oom };
+  const read = cgroupPath ? { oomRead: true } : {};
+  return sig ? { exitCode: 128 + sig, signal: sig, oomKilled: oom, ...read } : { exitCode: (st >> 8) & 0xff, oomKilled: oom, ...read };
 }

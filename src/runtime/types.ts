@@ -142,6 +142,8 @@ export interface ExitInfo {
   exitCode: number;
   signal?: number;
   oomKilled: boolean;
+  /** oomKilled was read from the container's cgroup after the exit: no need to read it again */
+  oomRead?: boolean;
 }
 
 export interface RunningContainer {

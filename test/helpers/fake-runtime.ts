@@ -163,7 +163,15 @@ export class FakeRuntime implements ContainerRuntime {
     return [...(this.cgroups.get(cg) ?? [])];
   }
 
+  /** as the real one: nothing to do for a missing cgroup; a frozen one is thawed and what still runs
+   * in it killed before it goes (runtime/cgroups.ts removeBusy) */
   removeCgroup(cg: string): void {
+    if (!this.cgroups.has(cg)) return;
+    const live = [...(this.cgroups.get(cg) ?? [])].filter((pid) => this.procs.get(pid)?.alive);
+    if (live.length || this.frozen.has(cg)) {
+      for (const pid of live) this.kill(pid, 9);
+      if (this.frozen.has(cg)) this.thaw(cg);
+    }
     this.record("removeCgroup", cg);
     this.cgroups.delete(cg);
     this.frozen.delete(cg);

@@ -32,7 +32,6 @@ export interface ContainerRuntime {
   thaw(cgroupPath: string): void;
   stats(cgroupPath: string): CgroupStats;
   oomKilled(cgroupPath: string): boolean;
-  cgroupExists(cgroupPath: string): boolean;
   cgroupPids(cgroupPath: string): number[];
   removeCgroup(cgroupPath: string): void;
   updateCgroup(cgroupPath: string, r: ResourceSpec): void;
@@ -53,7 +52,6 @@ export const hostRuntime: ContainerRuntime = {
   thaw: (cg) => rt.thaw(cg),
   stats: (cg) => rt.stats(cg),
   oomKilled: (cg) => rt.oomKilled(cg),
-  cgroupExists: (cg) => rt.cgroupExists(cg),
   cgroupPids: (cg) => rt.cgroupPids(cg),
   removeCgroup: (cg) => rt.removeCgroup(cg),
   updateCgroup: (cg, r) => rt.updateCgroup(cg, r),

@@ -130,6 +130,7 @@ export async function removeNow(
   }
   mark("rm: snapshot removed");
   // the mark goes last: until the snapshot is gone, a sweep finds the debris by it
+  clearCreatorMark(d.root, id);
   if (volumes || cfg.HostConfig.AutoRemove) {
     for (const m of cfg.Mounts) {
       if (m.Type !== "volume" || !m.Name || !(ANONYMOUS_LABEL in (d.volumes.find(m.Name)?.Labels ?? {}))) continue;

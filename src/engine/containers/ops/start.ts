@@ -252,7 +252,7 @@ export function recordExit(d: ContainerDeps, cfg: ContainerConfigFile, info: Exi
   const id = cfg.Id;
   let oom = info.oomKilled;
   try {
-    oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
+    if (!info.oomRead) oom ||= d.runtime.oomKilled(cfg.Berth.CgroupPath);
   } catch {} // no memory.events (cgroup gone): not known to be OOM
   // afterExit, which always follows, and its rm skip their reap (afterExit clears the mark)
   if (reapCgroup(d, cfg)) d.reapedHere.add(id);

@@ -280,32 +280,16 @@ export function reapCgroup(d: ContainerDeps, cfg: ContainerConfigFile): boolean 
   // called on every way out (exit, afterExit, rm): only the first finds something to do, and the later
   // ones of the same exit need not even look (10 access(2) on a v1 host)
   if (d.reapedHere.has(cfg.Id)) return true;
+  // one rmdir per hierarchy in the usual exit (its tasks are gone; a missing cgroup is no error). A
+  // cgroup that refuses is thawed, its processes killed, and the rmdirs retried (runtime removeCgroup)
   try {
-    if (!rt.cgroupExists(cg)) return true;
-  } catch {
-    // unreadable hierarchy: try the removal steps anyway, each is safe on a missing cgroup
+    rt.removeCgroup(cg);
+    return true;
+  } catch (e) {
+    // a later caller (rm, the next start) retries; only worth a debug line
+    d.log.debug(`reap cgroup of container ${shortId(cfg.Id)}: ${(e as Error).message}`);
+    return false;
   }
-  const failures: string[] = [];
-  const step = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      failures.push(`${what}: ${(e as Error).message}`);
-    }
-  };
-  let pids: number[] = [];
-  step("list", () => (pids = rt.cgroupPids(cg)));
-  // no task left (the usual exit): nothing to kill or thaw, the rmdirs alone
-  if (pids.length || failures.length) {
-    step("kill", () => {
-      for (const pid of pids) rt.kill(pid, 9);
-    });
-    step("thaw", () => rt.thaw(cg));
-  }
-  step("remove", () => rt.removeCgroup(cg));
-  // a later caller (rm, the next start) retries; only worth a debug line
-  if (failures.length) d.log.debug(`reap cgroup of container ${shortId(cfg.Id)}: ${failures.join("; ")}`);
-  return failures.length === 0;
 }
 
 /** the container may have been removed under us (rm -f): then there is nothing to record */
