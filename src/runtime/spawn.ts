@@ -33,6 +33,12 @@ import { mark, markAgo, tracing } from "../lib/trace.ts";
 export const STAGING_DIR = "/run/berth/rootfs";
 
 export interface CreateHooks {
+  /**
+   * runs while the kernel makes the child (its namespaces take ~1 ms), where the clone is made from the
+   * shim's thread; else just before it: work that needs no pid (the network's address, bridge and NAT).
+   * A throw kills the child unexec'd.
+   */
+  whileCloning?: () => void;
   /** runs while the child sets itself up, before it may exec (network wiring); needs only its netns */
   beforeStart?: (pid: number) => Promise<void>;
   /**
@@ -133,7 +139,15 @@ export async function createContainer(spec: ContainerSpec, stdio: Stdio, hooks: 
           await hooks.beforeStart?.(pid);
         }
       : hooks.beforeStart;
-    return await start(plan, ops, { cgroupPath: spec.cgroupPath, layout, pidNs, beforeStart, whileStarting: hooks.whileStarting, oom: true });
+    return await start(plan, ops, {
+      cgroupPath: spec.cgroupPath,
+      layout,
+      pidNs,
+      whileCloning: hooks.whileCloning,
+      beforeStart,
+      whileStarting: hooks.whileStarting,
+      oom: true,
+    });
   } catch (e) {
     try {
       removeCgroup(spec.cgroupPath, layout);
@@ -289,6 +303,7 @@ interface StartOptions {
   layout: CgroupLayout;
   /** a pid namespace to create the child in (pid_for_children is set around the clone) */
   pidNs?: number;
+  whileCloning?: () => void;
   beforeStart?: (pid: number) => Promise<void>;
   whileStarting?: (pid: number, startTime: string) => void;
   /** report oomKilled from the cgroup (the container's PID 1, not an exec) */
@@ -326,6 +341,10 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
   // network while the child mounts, and the child waits for it before its exec (not into another pid
   // namespace: that is this thread's setting)
   const vforkBg = borrow && !!o.beforeStart && !!plan.lateSync && o.pidNs === undefined;
+  // no clone from a thread of the shim's: nothing runs meanwhile, so the work comes first (a throw
+  // leaves nothing to undo here)
+  if (!vforkBg) o.whileCloning?.();
+  let cloningError: { e: unknown } | undefined;
   let bgThread = false;
   let releaseBg = () => {};
   // the thread's clone has returned (the child exec'd or exited) and it is gone; idempotent
@@ -366,6 +385,14 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
       bgInFlight = new Promise<void>((r) => (releaseBg = r));
       pid = shim.berth_spawn_bg(blob, blob.length);
       bgThread = pid === 0;
+      if (bgThread && o.whileCloning) {
+        try {
+          o.whileCloning();
+        } catch (e) {
+          cloningError = { e }; // the child is killed below, once its pid is known
+        }
+        mark("runtime: work while cloning done");
+      }
       if (bgThread) pid = shim.berth_spawn_bg_pid();
       if (pid < 0) joinBg();
     } else {
@@ -383,6 +410,7 @@ async function start(plan: ShimPlan, ops: PlannedOp[], o: StartOptions): Promise
     throw wrap("container init", new SyscallError("clone", -pid, errnoName(-pid), strerror(-pid)));
   }
   try {
+    if (cloningError) throw cloningError.e;
     await o.beforeStart?.(pid);
     mark("runtime: network wired");
     try {

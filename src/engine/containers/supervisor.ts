@@ -31,6 +31,8 @@ export interface Prepared {
   dir: string;
   /** where the attach socket goes when its path under `dir` is too long (ContainerDeps.attachDir) */
   attachDir: string;
+  /** the network's part that needs no process (address, bridge, NAT), run while the kernel clones */
+  whileCloning?: () => void;
   /** network wiring, run by the runtime while the container's PID 1 waits before its mounts and exec */
   beforeStart?: (pid: number) => Promise<void>;
   /** the 127.0.0.11 relay's bound socket, set by beforeStart for the native monitor to serve */
@@ -200,6 +202,7 @@ export async function supervise(p: Prepared, hooks: SuperviseHooks, runtime: Con
   let recorded = false;
   try {
     running = await runtime.create(p.spec, stdio, {
+      whileCloning: p.whileCloning,
       beforeStart: p.beforeStart,
       // recorded while the child finishes its mounts and execs; a failed exec overwrites it below
       whileStarting: (pid, startTime) => {

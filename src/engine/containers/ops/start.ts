@@ -97,6 +97,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
   paths.ipcnsPath = joinNs(cfg.HostConfig.IpcMode, "ipc", "IPC");
   paths.pidnsPath = joinNs(cfg.HostConfig.PidMode, "pid", "PID namespace");
   if (cfg.HostConfig.Devices?.length) paths.devices = resolveDevices(cfg.HostConfig.Devices, deviceNode);
+  let whileCloning: (() => void) | undefined;
   let beforeStart: ((pid: number) => Promise<void>) | undefined;
   let linkEnv: string[] = [];
   const netMode = netw.networkMode(mode);
@@ -112,9 +113,15 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
     // (--network none needs nothing here: the runtime brings lo up in every new network namespace)
     const links = linkedContainers(d, cfg);
     linkEnv = links.env;
-    // the address, bridge and NAT now; the veths once the child exists (its mounts overlap them)
-    const prepared = netw.prepareWire(d.networks, cfg, { fresh: d.createdHere.delete(cfg.Id) });
+    // the address, bridge and NAT while the kernel makes the child (the runtime calls whileCloning
+    // then, or just before); the veths once it exists, while it mounts
+    const fresh = d.createdHere.delete(cfg.Id);
+    let prepared: ReturnType<typeof netw.prepareWire> | undefined;
+    whileCloning = () => {
+      prepared = netw.prepareWire(d.networks, cfg, { fresh });
+    };
     beforeStart = async (pid) => {
+      prepared ??= netw.prepareWire(d.networks, cfg, { fresh });
       const w = await netw.wire(d.networks, cfg, pid, links.hosts, prepared, { relayFd: o.nativeRelay });
       if (w.stopRelay) d.relays.set(cfg.Id, w.stopRelay);
       if (w.relay) out.relay = w.relay;
@@ -131,6 +138,7 @@ export async function buildRuntimeSpec(d: ContainerDeps, cfg: ContainerConfigFil
     log: parseLogConfig(cfg.HostConfig.LogConfig),
     dir: d.store.dir(cfg.Id),
     attachDir: d.attachDir,
+    whileCloning,
     beforeStart,
   };
   return out;
