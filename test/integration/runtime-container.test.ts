@@ -60,6 +60,25 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
     expect(rs.map((r) => [r.exitCode, r.stdout])).toEqual(names.map((n) => [0, `${n}\n${n} 1\n`]));
   });
 
+  test("whileCloning runs before any pid is known, then beforeStart gets the child; a throw there kills the child unexec'd and is the start's error", async () => {
+    const order: string[] = [];
+    const ok = await runCollect(testSpec(root, ["sh", "-c", "echo ran"]), {
+      whileCloning: () => void order.push("cloning"),
+      beforeStart: async (pid) => void order.push(`before ${pid > 0}`),
+    });
+    expect([ok.exitCode, ok.stdout, order]).toEqual([0, "ran\n", ["cloning", "before true"]]);
+    const marker = `${root}/rootfs/tmp/while-cloning-${process.pid}`;
+    let started = false;
+    const e = await runCollect(testSpec(root, ["sh", "-c", `touch ${marker.slice(`${root}/rootfs`.length)}`]), {
+      whileCloning: () => {
+        throw new Error("no address left");
+      },
+      beforeStart: async () => void (started = true),
+    }).catch((x: Error) => x);
+    expect((e as Error).message).toBe("no address left");
+    expect([started, existsSync(marker)]).toEqual([false, false]);
+  });
+
   test("mounts: proc, tmpfs /dev, devpts, ro sysfs, masked and read-only paths", async () => {
     const r = await runCollect(
       testSpec(root, [
