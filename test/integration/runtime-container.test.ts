@@ -334,7 +334,7 @@ describe.skipIf(!rootEnabled)("runtime: createContainer", () => {
       expect(s.memoryUsage).toBeGreaterThan(0);
       expect(killContainer(c.pid, 15)).toBe(true); // PID 1 without a handler ignores SIGTERM
       expect(killContainer(c.pid, 9)).toBe(true);
-      expect(await c.wait()).toEqual({ exitCode: 137, signal: 9, oomKilled: false });
+      expect(await c.wait()).toEqual({ exitCode: 137, signal: 9, oomKilled: false, oomRead: true });
       expect(processStartTime(c.pid)).toBeUndefined();
       expect(killContainer(c.pid, 9)).toBe(false);
     } finally {

@@ -76,7 +76,7 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
       await until(/C3/);
       expect(term.out).not.toMatch(/\nsleep-finished/); // only the echo of the typed line
       await type("exit 3\r");
-      expect(await c.wait()).toEqual({ exitCode: 3, oomKilled: false });
+      expect(await c.wait()).toEqual({ exitCode: 3, oomKilled: false, oomRead: true });
     } finally {
       removeCgroup(spec.cgroupPath);
       await term.close();
@@ -98,7 +98,7 @@ describe.skipIf(!rootEnabled)("runtime: terminal", () => {
       const exit = await c.wait();
       // once, not twice (tty + the reaper's forwarding); the output is in the object for a failure's diff
       expect({ exit, ints: term.out.match(/got-INT/g), out: term.out }).toEqual({
-        exit: { exitCode: 7, oomKilled: false },
+        exit: { exitCode: 7, oomKilled: false, oomRead: true },
         ints: ["got-INT"],
         out: expect.any(String),
       });
