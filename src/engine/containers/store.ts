@@ -17,6 +17,7 @@ import {
   unlinkSync,
   constants,
 } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { atomicWriteJson, fsyncDir, replaceFile } from "../../lib/atomic-write.ts";
@@ -292,14 +293,30 @@ export class ContainerStore {
    * (listed by nothing, removable by nothing); a tombstone left by a kill goes with sweepTombstones.
    */
   removeDir(id: string): void {
+    const tomb = this.bury(id);
+    if (tomb) rmSync(tomb, { recursive: true, force: true });
+  }
+
+  /**
+   * removeDir whose recursive delete runs on Bun's thread pool (each freed block is a synchronous discard
+   * on a filesystem mounted `discard` without a journal): the record is gone when this returns, its files
+   * when the promise settles
+   */
+  removeDirAsync(id: string): Promise<void> {
+    const tomb = this.bury(id);
+    return tomb ? rm(tomb, { recursive: true, force: true }) : Promise.resolve();
+  }
+
+  /** the record renamed to a tombstone; undefined when it was gone already */
+  private bury(id: string): string | undefined {
     const tomb = join(this.root, `${TOMBSTONE}${id}-${crypto.randomUUID().slice(0, 8)}`);
     try {
       renameSync(this.dir(id), tomb);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // gone already
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined; // gone already
       throw e;
     }
-    rmSync(tomb, { recursive: true, force: true });
+    return tomb;
   }
 
   /** the tombstones of removals killed half-way (`entries`: the directory's listing, when the caller has it); returns how many went */

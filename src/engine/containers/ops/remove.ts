@@ -113,6 +113,8 @@ export async function removeNow(
   const snapshot = d.snapshots.remove(cfg.Berth.SnapshotKey, { durable: false }).catch((e) => {
     if (!(e instanceof EngineError && e.kind === "not_found")) throw e;
   });
+  let files: Promise<void> = Promise.resolve();
+  let failure: { e: unknown } | undefined;
   try {
     const released = o.releaseNetworks ? o.releaseNetworks() : o.networksReleased;
     if (!released && netw.primaryNetwork(cfg) !== "none" && netw.primaryNetwork(cfg) !== "host") netw.releaseAll(d.networks, id);
@@ -123,11 +125,17 @@ export async function removeNow(
     } catch (e) {
       d.log.warn(`remove attach socket of ${id}: ${(e as Error).message}`);
     }
-    d.store.removeDir(id);
+    // the record is gone here; its files (a tombstone) go on the thread pool too
+    files = d.store.removeDirAsync(id);
     mark("rm: name, directory removed");
-  } finally {
-    await snapshot; // (a failure here and one above: the snapshot's is the one reported, as before)
+  } catch (e) {
+    failure = { e };
   }
+  // both settled before anything is reported (the snapshot's failure first, as before)
+  const [snap, dir] = await Promise.allSettled([snapshot, files]);
+  if (snap.status === "rejected") throw snap.reason;
+  if (failure) throw failure.e;
+  if (dir.status === "rejected") throw dir.reason;
   mark("rm: snapshot removed");
   // the mark goes last: until the snapshot is gone, a sweep finds the debris by it
   clearCreatorMark(d.root, id);
