@@ -117,6 +117,9 @@ const head = await $`git -C ${root} rev-parse --short=7 HEAD`.quiet().nothrow();
 const dirty = await $`git -C ${root} status --porcelain --untracked-files=no`.quiet().nothrow();
 const gitCommit = head.exitCode === 0 ? head.stdout.toString().trim() + (dirty.stdout.toString().trim() ? "-dirty" : "") : "";
 const defines = ["--define", `BERTH_GIT_COMMIT=${JSON.stringify(gitCommit)}`, "--define", `BERTH_BUILD_TIME=${JSON.stringify(new Date().toISOString())}`];
+// the embedded shim's name, hashed here from the same shim.c text the binary embeds: a `run` need not
+// read and hash the 38 KB source to find it (runtime/shim.ts prebuiltShimName)
+if (shimObject) defines.push("--define", `BERTH_SHIM_STEM=${JSON.stringify(prebuiltShimName())}`);
 // --compile-jit-policy=4: JSC's tier-up thresholds ×4 from the start. Most berth processes live for
 // tens of milliseconds and run each function a few times: compiling hot-looking code for them costs more
 // than it saves (`run --rm --network none`: −2 to −3 ms, interleaved medians of 40, issue 13). Long

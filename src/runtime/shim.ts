@@ -43,9 +43,15 @@ export let shimOrigin: "embedded" | "tinycc" | undefined;
 
 const shimSource = lazySource(shimPath);
 
-/** the name stem scripts/build.ts gives the compiled object: the hash ties it to this shim.c text */
-export function prebuiltShimName(source: string = shimSource()): string {
-  return `berth-shim-${Bun.hash(source).toString(16)}`;
+declare const BERTH_SHIM_STEM: string | undefined;
+
+/**
+ * the name stem scripts/build.ts gives the compiled object: the hash ties it to this shim.c text. A
+ * built binary has it from the build (hashed from the very text it embeds); from source it is hashed here
+ */
+export function prebuiltShimName(source?: string): string {
+  if (source === undefined && typeof BERTH_SHIM_STEM === "string") return BERTH_SHIM_STEM;
+  return `berth-shim-${Bun.hash(source ?? shimSource()).toString(16)}`;
 }
 
 function runningLibc(): string {
