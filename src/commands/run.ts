@@ -50,7 +50,7 @@ export default defineBerthCommand({
     // docker checks this before creating anything: no container is left behind
     if (!detach && flags.tty && flags.interactive && !isatty(0)) throw new CliError("the input device is not a TTY", 1);
     mark("command: engine ready");
-    const { Id: id } = await createWithPull(ctx, flags, input.positionals[0]!, () => svc.create(request, { name, platform }));
+    const { Id: id } = await createWithPull(ctx, flags, input.positionals[0]!, () => svc.create(request, { name, platform, startsHere: !detach }));
     mark("engine: created");
     if (typeof flags.cidfile === "string") (await import("node:fs")).writeFileSync(flags.cidfile, id, { flag: "wx" });
     if (detach) {

@@ -21,7 +21,6 @@
  * under the lock: a new-* directory seen while holding the lock is a crash's leftover.
  */
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, lstatSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import type { Mount } from "../oci/index.ts";
 import type { TarRecord } from "../tar/types.ts";
 import type { ApplyStats, BodyQueue, DriverName, SnapshotDriver, SnapshotInfo, SnapshotKind, Usage } from "./driver.ts";
@@ -32,6 +31,7 @@ import { addDirFlags, FS_TOPDIR_FL, syncfs } from "../ffi/cow-fs.ts";
 // the unpacker and the differ load on first use: a container's snapshot is prepared and removed without them
 import type { WhiteoutMode } from "./apply.ts";
 import { removeTree } from "./remove-tree.ts";
+import { removeTreeLater } from "../ffi/background.ts";
 import type { Change } from "./diff.ts";
 
 export interface SnapshotRecord {
@@ -169,17 +169,13 @@ export abstract class BaseDriver implements SnapshotDriver {
   }
 
   /**
-   * destroy() of a removed snapshot's trash directory, off this thread: Bun's thread pool deletes the
-   * tree (fs.promises.rm) while the caller's thread goes on (an `rm` releases the name and the record
-   * meanwhile: on ext4 each rmdir of a snapshot's ~7 directories costs ~70 µs). What it cannot delete,
-   * the careful walk does. A kill meanwhile leaves rm-<id>, which cleanup() deletes.
+   * destroy() of a removed snapshot's trash directory, off this thread where it can (ffi/background.ts:
+   * the shim's thread deletes the tree while the caller's thread goes on: an `rm` releases the name and
+   * the record meanwhile; each rmdir of a snapshot's ~7 directories waits for a discard here). What it
+   * cannot delete, the careful walk does. A kill meanwhile leaves rm-<id>, which cleanup() deletes.
    */
   protected async destroyAsync(d: string): Promise<void> {
-    try {
-      await rm(d, { recursive: true, force: true });
-    } catch {
-      this.destroy(d);
-    }
+    await removeTreeLater(d, (p) => this.destroy(p));
   }
 
   /** called under the lock when active snapshot `id` becomes committed, before the metadata is written

@@ -1,5 +1,5 @@
 /** tmp file → fsync → rename → fsync(dir), as crun's status.c does. Nothing is ever half-written. */
-import { close as closeOnPool, closeSync, fsyncSync, ftruncateSync, openSync, renameSync, writeSync, unlinkSync, constants } from "node:fs";
+import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, writeSync, unlinkSync, constants } from "node:fs";
 import { dirname, basename, join } from "node:path";
 
 export function fsyncDir(dir: string): void {
@@ -72,18 +72,26 @@ function writeViaTmp(path: string, data: string | Uint8Array, mode: number, dura
     } catch {} // best-effort cleanup after the real error, which is rethrown
     throw e;
   } finally {
-    if (old >= 0) closeOnPool(old, () => {}); // (a failed close: the fd is gone all the same)
+    if (old >= 0) releaseInode(old);
   }
   if (durable) fsyncDir(dirname(path));
 }
 
 const O_PATH = 0o10000000;
 
+let releaseInode: (fd: number) => void = closeSync;
+
+/** how a held old version is let go: closed here, until ffi/background.ts has a thread for it */
+export function setInodeReleaser(release: (fd: number) => void): void {
+  releaseInode = release;
+}
+
 /**
- * The version about to be replaced, held open (O_PATH) across the rename and let go on Bun's thread
- * pool: the rename then only unlinks it, and its blocks are freed at that last close. On a filesystem
- * mounted `discard` without a journal each freed block waits for the device (0.1–0.2 ms a file on this
- * kind of VM; a `run` replaces five records). -1 when there is nothing to replace.
+ * The version about to be replaced, held open (O_PATH) across the rename and let go by releaseInode:
+ * the rename then only unlinks it, and its blocks are freed at that last close, off this thread once
+ * the runtime has one for it (ffi/background.ts). On a filesystem mounted `discard` without a journal
+ * each freed block waits for the device (0.1–0.2 ms a file on this kind of VM; a `run` replaces five
+ * records). -1 when there is nothing to replace.
  */
 function holdInode(path: string): number {
   try {

@@ -902,3 +902,138 @@ int berth_wait(int pid, int nohang) {
   if (r < 0) return -1000 - *__errno_location();
   return st;
 }
+
+/* ---- background file work (ffi/background.ts). On a filesystem mounted `discard` without a journal
+ * every freed block waits for the device. What frees blocks for berth (the last close of a replaced
+ * record, the delete of a removed snapshot's or record's tree) runs on one thread of the shim's own, fed
+ * through a pipe: berth's JS thread does not wait, and needs no Node API module for it (node:fs's async
+ * calls load node:fs/promises, ~0.5–1.5 ms in a cold process). Only libc on that thread. */
+extern int pthread_detach(u64 thread);
+extern int pthread_mutex_lock(void *);
+extern int pthread_mutex_unlock(void *);
+extern int unlinkat(int, const char *, int);
+extern int pipe2(int *, int);
+extern long lseek(int, long, int);
+#define AT_REMOVEDIR 0x200
+#define EISDIR 21
+#define ENOTEMPTY 39
+#if defined(__aarch64__)
+#define SYS_getdents64 61
+#else
+#define SYS_getdents64 217
+#endif
+
+#define NJOBS 32
+static struct { int state; int result; char path[4096]; } fw_jobs[NJOBS];   /* state: 0 free, 1 queued, 2 done */
+static char fw_lock[64] __attribute__((aligned(16)));                        /* a pthread_mutex_t, zeroed = unlocked */
+static int fw_pipe[2] = { -1, -1 };
+
+/* unlink `name` under `parent`, a directory with everything in it, never following a symlink;
+ * 0 or -errno */
+static int rm_at(int parent, const char *name, int depth) {
+  char buf[4096];
+  long n, off;
+  int fd, r, pass;
+  if (unlinkat(parent, name, 0) == 0) return 0;
+  r = *__errno_location();
+  if (r == ENOENT) return 0;
+  if (r != EISDIR) return -r;
+  if (depth > 128) return -ELOOP;
+  fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return *__errno_location() == ENOENT ? 0 : -*__errno_location();
+  /* entries removed while the directory is read: once more from the start should any be missed */
+  for (pass = 0; pass < 3; pass++) {
+    if (pass) lseek(fd, 0, 0);
+    for (;;) {
+      n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+      if (n < 0) { r = -*__errno_location(); close(fd); return r; }
+      if (n == 0) break;
+      for (off = 0; off < n;) {
+        struct { u64 ino; long off; unsigned short reclen; unsigned char type; char name[1]; } *d = (void *)(buf + off);
+        off += d->reclen;
+        if (d->name[0] == '.' && (!d->name[1] || (d->name[1] == '.' && !d->name[2]))) continue;
+        r = rm_at(fd, d->name, depth + 1);
+        if (r < 0) { close(fd); return r; }
+      }
+    }
+    if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || *__errno_location() == ENOENT) { close(fd); return 0; }
+    if (*__errno_location() != ENOTEMPTY) break;
+  }
+  r = -*__errno_location();
+  close(fd);
+  return r;
+}
+
+static void *fw_main(void *unused) {
+  int msg, r;
+  prctl(PR_SET_NAME, (u64)"berth-files", 0, 0, 0);
+  for (;;) {
+    ssize_t got = read(fw_pipe[0], &msg, sizeof msg);
+    if (got != sizeof msg) {
+      if (got < 0 && *__errno_location() == EINTR) continue;
+      return 0;
+    }
+    if (msg >= 0) { close(msg); continue; }   /* an fd to let go */
+    r = rm_at(AT_FDCWD, fw_jobs[-msg - 1].path, 0);
+    pthread_mutex_lock(fw_lock);
+    fw_jobs[-msg - 1].result = r;
+    fw_jobs[-msg - 1].state = 2;
+    pthread_mutex_unlock(fw_lock);
+  }
+}
+
+static int fw_start(void) {
+  u64 th;
+  if (fw_pipe[0] >= 0) return 0;
+  if (pipe2(fw_pipe, O_CLOEXEC) < 0) return -1;
+  if (pthread_create(&th, 0, fw_main, 0) != 0) {
+    close(fw_pipe[0]);
+    close(fw_pipe[1]);
+    fw_pipe[0] = fw_pipe[1] = -1;
+    return -1;
+  }
+  pthread_detach(th);
+  return 0;
+}
+
+/* close `fd` on the background thread; 0, or -1 when that cannot be (the caller closes it) */
+int berth_bg_close(int fd) {
+  if (fw_start() < 0) return -1;
+  return write(fw_pipe[1], &fd, sizeof fd) == sizeof fd ? 0 : -1;
+}
+
+/* delete the tree at `path` on the background thread: a job number to poll, or -1 (the caller does it) */
+int berth_bg_rmtree(const char *path) {
+  int i, n = slen(path), msg;
+  if (n >= 4096 || fw_start() < 0) return -1;
+  pthread_mutex_lock(fw_lock);
+  for (i = 0; i < NJOBS && fw_jobs[i].state != 0; i++) ;
+  if (i < NJOBS) {
+    memcpy(fw_jobs[i].path, path, n + 1);
+    fw_jobs[i].state = 1;
+  }
+  pthread_mutex_unlock(fw_lock);
+  if (i == NJOBS) return -1;
+  msg = -i - 1;
+  if (write(fw_pipe[1], &msg, sizeof msg) != sizeof msg) {
+    pthread_mutex_lock(fw_lock);
+    fw_jobs[i].state = 0;
+    pthread_mutex_unlock(fw_lock);
+    return -1;
+  }
+  return i;
+}
+
+/* a job's outcome: 1 (done, 0 or -errno in *result, the job's slot freed) or 0 (still running) */
+int berth_bg_poll(int job, int *result) {
+  int done = 0;
+  if (job < 0 || job >= NJOBS) return 1;
+  pthread_mutex_lock(fw_lock);
+  if (fw_jobs[job].state == 2) {
+    *result = fw_jobs[job].result;
+    fw_jobs[job].state = 0;
+    done = 1;
+  }
+  pthread_mutex_unlock(fw_lock);
+  return done;
+}

@@ -23,6 +23,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { EngineError } from "../lib/errors.ts";
 import { dlopenSealed, embeddedObject, lazySource } from "../ffi/embedded-object.ts";
+import { provideBackground } from "../ffi/background.ts";
 // the C text as an embedded file, read only when needed (the prebuilt object's name, a TinyCC compile):
 // as a text import its 31 KB were part of every command's engine chunk
 import shimPath from "./shim.c" with { type: "file" };
@@ -34,6 +35,9 @@ const SYMBOLS = {
   berth_spawn_bg_pid: { args: [], returns: T.i32 },
   berth_spawn_bg_join: { args: [], returns: T.i32 },
   berth_child_marks: { args: [T.ptr, T.i32], returns: T.i32 },
+  berth_bg_close: { args: [T.i32], returns: T.i32 },
+  berth_bg_rmtree: { args: [T.ptr], returns: T.i32 },
+  berth_bg_poll: { args: [T.i32, T.ptr], returns: T.i32 },
 } as const;
 
 type Shim = ReturnType<typeof cc<typeof SYMBOLS>>["symbols"];
@@ -83,12 +87,24 @@ export function loadShim(): Shim {
     try {
       shim = dlopenSealed("berth-shim", bytes, SYMBOLS) as unknown as Shim;
       shimOrigin = "embedded";
-      return shim;
     } catch {} // a kernel without memfd_create or a dlopen refusal: TinyCC still works, so fall back to it
   }
-  shim = compileWithTinyCC();
-  shimOrigin = "tinycc";
+  if (!shim) {
+    shim = compileWithTinyCC();
+    shimOrigin = "tinycc";
+  }
+  offerBackground(shim);
   return shim;
+}
+
+/** the shim's file-work thread, for what would wait on the disk (ffi/background.ts) */
+function offerBackground(s: Shim): void {
+  const result = new Int32Array(1);
+  provideBackground({
+    close: (fd) => s.berth_bg_close(fd) === 0,
+    removeTree: (path) => s.berth_bg_rmtree(Buffer.from(`${path}\0`)),
+    poll: (job) => (s.berth_bg_poll(job, result) === 1 ? result[0]! : undefined),
+  });
 }
 
 /** mount-plan op kinds, numbered as in shim.c */

@@ -71,6 +71,12 @@ export interface ContainerCreateOptions {
    * anonymous volumes for the image's VOLUMEs (BuildKit mounts none for RUN) and overlay may skip its sync
    */
   ephemeral?: boolean;
+  /**
+   * engine-internal, no API field: this process starts the container right after (a foreground `run`).
+   * The runtime is readied first, so that its file-work thread takes over what the records written from
+   * here on free on the disk (ffi/background.ts)
+   */
+  startsHere?: boolean;
 }
 
 /** swagger ContainerCreateResponse */

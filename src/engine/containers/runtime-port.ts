@@ -37,6 +37,8 @@ export interface ContainerRuntime {
   updateCgroup(cgroupPath: string, r: ResourceSpec): void;
   /** NET I/O of a process's network namespace (0 for pid 0 or the host's) */
   netStats(pid: number): NetStats;
+  /** load what a start needs ahead of it (the shim, whose thread then also does file work: ffi/background.ts) */
+  prepare?(): void;
 }
 
 /** the real runtime: src/runtime on this host */
@@ -56,4 +58,5 @@ export const hostRuntime: ContainerRuntime = {
   removeCgroup: (cg) => rt.removeCgroup(cg),
   updateCgroup: (cg, r) => rt.updateCgroup(cg, r),
   netStats: (pid) => rt.netStats(pid),
+  prepare: () => void rt.loadShim(),
 };

@@ -17,7 +17,7 @@ import {
   unlinkSync,
   constants,
 } from "node:fs";
-import { rm } from "node:fs/promises";
+import { removeTreeLater } from "../../ffi/background.ts";
 import { join } from "node:path";
 import { EngineError } from "../../lib/errors.ts";
 import { atomicWriteJson, fsyncDir, replaceFile } from "../../lib/atomic-write.ts";
@@ -298,13 +298,13 @@ export class ContainerStore {
   }
 
   /**
-   * removeDir whose recursive delete runs on Bun's thread pool (each freed block is a synchronous discard
-   * on a filesystem mounted `discard` without a journal): the record is gone when this returns, its files
-   * when the promise settles
+   * removeDir whose recursive delete runs off this thread where it can (ffi/background.ts: each freed
+   * block is a synchronous discard on a filesystem mounted `discard` without a journal): the record is
+   * gone when this returns, its files when the promise settles
    */
   removeDirAsync(id: string): Promise<void> {
     const tomb = this.bury(id);
-    return tomb ? rm(tomb, { recursive: true, force: true }) : Promise.resolve();
+    return tomb ? removeTreeLater(tomb, (p) => rmSync(p, { recursive: true, force: true })) : Promise.resolve();
   }
 
   /** the record renamed to a tombstone; undefined when it was gone already */

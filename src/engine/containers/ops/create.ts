@@ -27,6 +27,11 @@ import { mark } from "../../../lib/trace.ts";
 /** `create`: record + writable snapshot; nothing half-created on any error */
 export async function create(d: ContainerDeps, req: ContainerCreateRequest, o: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
   const ref = req.Image ?? "";
+  if (o.startsHere) {
+    try {
+      d.runtime.prepare?.();
+    } catch {} // the start reports it (a runtime that cannot load is the start's error, as before)
+  }
   using _imageRef = await d.images.holdImageRef?.(); // until the record names the image (rmi race)
   let image: ResolvedImage;
   try {
