@@ -9,7 +9,7 @@
  *
  * Owns: bench/** only. Imports nothing from src/ (berth is measured as a black box, through dist/berth).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildBundle, buildBusyboxTar, buildContexts, buildImportTar, ensurePullImage, IMAGE, importInto, BIG_IMAGE, QUICK_IMAGE } from "./fixtures.ts";
@@ -354,7 +354,10 @@ try {
     if (w) warnings.push(w);
   }
   removeNewCgroupParents(cgroupParents);
-  if (!hadBridge) Bun.spawnSync(["ip", "link", "del", berthBridge], { stdout: "ignore", stderr: "ignore" });
+  if (!hadBridge) {
+    Bun.spawnSync(["ip", "link", "del", berthBridge], { stdout: "ignore", stderr: "ignore" });
+    rmSync(`/run/berth/net/${berthBridge}`, { recursive: true, force: true }); // its lease directory (berth keeps it)
+  }
   if (!hadTable) Bun.spawnSync(["nft", "delete", "table", "ip", berthTable], { stdout: "ignore", stderr: "ignore" });
   if (!hadPodmanBridge) for (const l of ["cni-podman0", "podman0"]) Bun.spawnSync(["ip", "link", "del", l], { stdout: "ignore", stderr: "ignore" });
 }

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { berth as berthRaw, importBusybox, tempRoot, waitUntil, type CliResult } from "../helpers/cli.ts";
 import { freeSubnets } from "../helpers/subnets.ts";
 import { rootEnabled } from "../helpers/root.ts";
+import { dropLeaseDir } from "../helpers/leases.ts";
 
 const tag = randomBytes(3).toString("hex");
 const BRIDGE = `bn${tag}`;
@@ -80,6 +81,7 @@ afterAll(async () => {
   const dns = dnsProcesses();
   const leases = existsSync(`/run/berth/net/${BRIDGE}`) ? readdirSync(`/run/berth/net/${BRIDGE}`) : [];
   tr![Symbol.dispose]();
+  dropLeaseDir(BRIDGE);
   // the leak check proper: nothing of ours on the bridge, no DNS server, no address lease
   expect({ leftPorts, dns, leases }).toEqual({ leftPorts: [], dns: [], leases: [] });
 });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { type CliResult, busyboxRoot, waitUntil } from "../helpers/cli.ts";
 import { freeSubnets } from "../helpers/subnets.ts";
 import { rootEnabled } from "../helpers/root.ts";
+import { dropLeaseDir } from "../helpers/leases.ts";
 
 const tag = Math.random().toString(16).slice(2, 8);
 const SUBNETS = rootEnabled ? freeSubnets(3).map((c) => c.slice(0, -4)) : ["", "", ""];
@@ -21,6 +22,7 @@ afterAll(() => {
   if (!rootEnabled) return;
   Bun.spawnSync(["nft", "delete", "table", "ip", env.BERTH_NFT_TABLE], { stderr: "ignore" });
   Bun.spawnSync(["ip", "link", "del", env.BERTH_BRIDGE], { stderr: "ignore" });
+  dropLeaseDir(env.BERTH_BRIDGE);
 });
 const ok = (r: CliResult) => expect(r).toMatchObject({ exitCode: 0 });
 const sfx = Math.random().toString(36).slice(2, 8);

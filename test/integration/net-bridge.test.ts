@@ -12,6 +12,7 @@ import { rootEnabled } from "../helpers/root.ts";
 import { NetworkManager } from "../../src/net/index.ts";
 import { natInstalled } from "../../src/net/nat.ts";
 import { NetlinkSocket, addAddress, createVethPair, deleteLinkByName, listLinks, openSocketInNetns, requireLink, setUp } from "../../src/ffi/netlink.ts";
+import { dropLeaseDir } from "../helpers/leases.ts";
 
 const tag = randomBytes(3).toString("hex");
 const BRIDGE = `bt${tag}`;
@@ -58,6 +59,7 @@ afterAll(() => {
   for (const p of procs) p.kill(9);
   using s = new NetlinkSocket();
   for (const l of [...extraLinks, BRIDGE]) deleteLinkByName(s, l);
+  dropLeaseDir(BRIDGE);
   if (nftTableExists(TABLE)) Bun.spawnSync(["nft", "delete", "table", "ip", TABLE]);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { NetworkManager } from "../../src/net/index.ts";
 import { NetlinkSocket, deleteLinkByName, listLinks } from "../../src/ffi/netlink.ts";
+import { dropLeaseDir } from "../helpers/leases.ts";
 
 const SRC = resolve(import.meta.dir, "../../src/net");
 const tag = randomBytes(3).toString("hex");
@@ -26,6 +27,7 @@ function tmpRoot(): string {
 afterAll(() => {
   using s = new NetlinkSocket();
   deleteLinkByName(s, BRIDGE);
+  dropLeaseDir(BRIDGE);
   if (Bun.spawnSync(["nft", "list", "table", "ip", TABLE], { stdout: "ignore", stderr: "ignore" }).exitCode === 0) {
     Bun.spawnSync(["nft", "delete", "table", "ip", TABLE]);
   }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { rootEnabled } from "../helpers/root.ts";
 import { NetworkManager, parsePortSpec } from "../../src/net/index.ts";
 import { NetlinkSocket, addAddress, createVethPair, deleteLinkByName, listLinks, openSocketInNetns, requireLink, setUp } from "../../src/ffi/netlink.ts";
+import { dropLeaseDir } from "../helpers/leases.ts";
 
 const tag = randomBytes(3).toString("hex");
 const BRIDGE = `bp${tag}`;
@@ -23,6 +24,7 @@ afterAll(() => {
   for (const p of procs) p.kill(9);
   using s = new NetlinkSocket();
   for (const l of [OUT_LINK, BRIDGE]) deleteLinkByName(s, l);
+  dropLeaseDir(BRIDGE);
   if (nftTableExists(TABLE)) Bun.spawnSync(["nft", "delete", "table", "ip", TABLE]);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
