@@ -16,7 +16,8 @@
  * Ids are small decimal integers so that `lowerdir=` strings stay short (about 35 bytes per layer for
  * /var/lib/berth/overlay: ~110 layers fit in a 4 KiB page; deeper stacks go through `lowerdir+`).
  * remove() renames the directory to snapshots/rm-<id> under the lock and deletes it afterwards, so a
- * crash leaves garbage that cleanup() collects, never a half-deleted live snapshot.
+ * crash leaves garbage that cleanup() collects (the engine's GC and its sweep of dead removals call it),
+ * never a half-deleted live snapshot.
  * A spread snapshot (prepare's `spread`) is made as snapshots/new-<id>-<random> and renamed to <id>, all
  * under the lock: a new-* directory seen while holding the lock is a crash's leftover.
  */
@@ -172,7 +173,8 @@ export abstract class BaseDriver implements SnapshotDriver {
    * destroy() of a removed snapshot's trash directory, off this thread where it can (ffi/background.ts:
    * the shim's thread deletes the tree while the caller's thread goes on: an `rm` releases the name and
    * the record meanwhile; each rmdir of a snapshot's ~7 directories waits for a discard here). What it
-   * cannot delete, the careful walk does. A kill meanwhile leaves rm-<id>, which cleanup() deletes.
+   * cannot delete, the careful walk does. A kill meanwhile leaves rm-<id>, which cleanup() deletes (the
+   * next create's sweep of the dead remover's record calls it, and so does the GC).
    */
   protected async destroyAsync(d: string): Promise<void> {
     await removeTreeLater(d, (p) => this.destroy(p));

@@ -93,6 +93,11 @@ export interface SnapshotDriver {
   readonly independentLayers?: boolean;
   /** remove a snapshot; refuses committed ones that still have children (`durable` as for prepare) */
   remove(keyOrName: string, o?: { durable?: boolean }): Promise<void>;
+  /**
+   * delete what a crash left in the driver's directory and no record names: the trash of a removal
+   * killed before its files were gone, a directory made for a snapshot never recorded
+   */
+  cleanup?(): Promise<void>;
   stat(keyOrName: string): Promise<SnapshotInfo>;
   walk(): AsyncIterable<SnapshotInfo>;
   usage(keyOrName: string): Promise<Usage>;

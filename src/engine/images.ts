@@ -559,6 +559,8 @@ export class ImageService implements ImageResolver {
           report.snapshots.push(v.name);
         }
       }
+      // directories no record names: the trash of removals killed before their files were gone
+      await this.snapshots.cleanup?.();
       return report;
     });
   }

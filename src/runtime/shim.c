@@ -1027,7 +1027,10 @@ int berth_bg_rmtree(const char *path) {
 /* a job's outcome: 1 (done, 0 or -errno in *result, the job's slot freed) or 0 (still running) */
 int berth_bg_poll(int job, int *result) {
   int done = 0;
-  if (job < 0 || job >= NJOBS) return 1;
+  if (job < 0 || job >= NJOBS) {
+    *result = -EINVAL;
+    return 1;
+  }
   pthread_mutex_lock(fw_lock);
   if (fw_jobs[job].state == 2) {
     *result = fw_jobs[job].result;

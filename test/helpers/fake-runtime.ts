@@ -202,6 +202,9 @@ export function fakeSnapshots(root: string, calls: Call[] = []): SnapshotDriver 
       if (!live.has(key)) throw new EngineError("not_found", `snapshot ${key} does not exist`);
       return mounts(key);
     },
+    async cleanup() {
+      calls.push({ op: "snapshot.cleanup", args: [] });
+    },
     async remove(key: string) {
       calls.push({ op: "snapshot.remove", args: [key] });
       if (!live.delete(key)) throw new EngineError("not_found", `snapshot ${key} does not exist`);

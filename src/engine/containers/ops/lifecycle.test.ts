@@ -389,8 +389,11 @@ test("a removal killed after its record became debris: rm of its name says no su
   expect(f.svc.store.nameOwner("going")).toBeUndefined();
   // a --rm run killed there: the next create (another container) sweeps it
   const b = await killedRemoval("going2");
+  const before = f.runtime.ops().filter((o) => o === "snapshot.cleanup").length;
   const next = await f.create();
   expect(existsSync(f.svc.store.dir(b))).toBe(false);
+  // and the driver's leftovers (the trash its files were deleted from) are looked for
+  expect(f.runtime.ops().filter((o) => o === "snapshot.cleanup").length).toBe(before + 1);
   expect(f.snapshots.live.has(`container-${b}`)).toBe(false);
   expect(f.svc.store.ids()).toEqual([next]);
 });

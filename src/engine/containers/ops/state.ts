@@ -234,6 +234,15 @@ export async function sweepHalfCreated(d: ContainerDeps, o: { full?: boolean } =
     clearCreatorMark(d.root, id);
     swept.push(id);
   }
+  // a removal killed while its snapshot's files went (off its thread) left that snapshot's trash: the
+  // driver's directory is looked through only when a dead creator or remover was found
+  if (swept.length) {
+    try {
+      await d.snapshots.cleanup?.();
+    } catch (e) {
+      d.log.debug(`snapshot leftovers: ${(e as Error).message}`);
+    }
+  }
   return swept;
 }
 
