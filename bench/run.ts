@@ -37,6 +37,10 @@ const USAGE = `usage: bun run bench [options]
   --berth PATH       measure this berth binary instead of building dist/berth
   --budget S         stop starting new runs S seconds after the set-up (default 470; --quick: 70);
                      no scenario gets more than twice its even share of it
+  --no-sha-ni        measure as on a CPU without SHA-NI: OPENSSL_ia32cap=":~0x20000000" for berth
+                     (its libcrypto, Bun's BoringSSL and its own SHA-256 follow it) and the other
+                     processes, GODEBUG=cpu.sha=off for the Go peers (a dockerd already running keeps
+                     its SHA-NI: the header says so)
 `;
 
 const { values: opt } = parseArgs({
@@ -52,6 +56,7 @@ const { values: opt } = parseArgs({
     "no-build": { type: "boolean", default: false },
     berth: { type: "string" },
     budget: { type: "string" },
+    "no-sha-ni": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -146,6 +151,13 @@ function cpuInfo(): { model: string; shaNi: boolean; avx2: boolean } {
   return { model: /^model name\s*:\s*(.*)$/m.exec(text)?.[1] ?? "unknown", shaNi: flags.has("sha_ni"), avx2: flags.has("avx2") };
 }
 const cpu = cpuInfo();
+/** --no-sha-ni: set before any peer or daemon starts, so every process inherits it */
+const shaMasked = opt["no-sha-ni"] && cpu.shaNi;
+if (shaMasked) {
+  process.env.OPENSSL_ia32cap = ":~0x20000000"; // CPUID leaf 7 EBX bit 29: SHA
+  process.env.GODEBUG = [process.env.GODEBUG, "cpu.sha=off"].filter(Boolean).join(",");
+}
+const shaText = `SHA-NI ${cpu.shaNi ? (shaMasked ? "yes, masked (--no-sha-ni)" : "yes") : "no"}`;
 const stamp = new Date()
   .toISOString()
   .replace(/[-:]/g, "")
@@ -185,6 +197,8 @@ try {
     applyHostFixes(peers);
     await startDaemons(peers, work);
   }
+  if (shaMasked && !peers.dockerdPid && (await dockerPing()))
+    peers.notes.push("--no-sha-ni: dockerd was running before the bench, so it hashes with SHA-NI (stop it to mask it too)");
   const setupStart = Date.now();
 
   // ---------------------------------------------------------------- berth
@@ -399,7 +413,7 @@ const meta = {
   options: { quick, runs, heavyRuns, sizeMB, budgetS, withPeers: opt["with-peers"], only, skip },
   loadavg: runCmd(["cat", "/proc/loadavg"]).stdout.trim(),
   loadavgAtStart,
-  cpu,
+  cpu: { ...cpu, shaNiMasked: shaMasked },
   nproc: navigator.hardwareConcurrency,
   versions: peerVersions(),
   berth: ctx ? runCmd([ctx.berthBin, "--version"]).stdout.trim() : "",
@@ -412,11 +426,11 @@ writeFileSync(
 );
 writeFileSync(
   join(outDir, "results.md"),
-  `# berth bench ${meta.date}\n\nCPU ${cpu.model} × ${meta.nproc} (SHA-NI ${cpu.shaNi ? "yes" : "no"}, AVX2 ${cpu.avx2 ? "yes" : "no"}); loadavg at start ${loadavgAtStart.split(" ").slice(0, 3).join(" ")}, at end ${meta.loadavg.split(" ").slice(0, 3).join(" ")}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
+  `# berth bench ${meta.date}\n\nCPU ${cpu.model} × ${meta.nproc} (${shaText}, AVX2 ${cpu.avx2 ? "yes" : "no"}); loadavg at start ${loadavgAtStart.split(" ").slice(0, 3).join(" ")}, at end ${meta.loadavg.split(" ").slice(0, 3).join(" ")}\n\n${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}); ratios = berth / peer from interleaved pairs: ratio of medians (min–max of per-pair ratios, n pairs).\n\n${md}\n` +
     `Notes:\n${scenarios.flatMap((s) => s.rows.filter((r) => r.note).map((r) => `- ${r.scenario} / ${r.engine}: ${r.note}`)).join("\n")}\n\nVersions: ${JSON.stringify(meta.versions)}\n`,
 );
 process.stdout.write(
-  `\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs (${cpu.model}, SHA-NI ${cpu.shaNi ? "yes" : "no"}, AVX2 ${cpu.avx2 ? "yes" : "no"}), loadavg ${loadavgAtStart.split(" ").slice(0, 3).join(" ")} at start, ${meta.loadavg.split(" ").slice(0, 3).join(" ")} at end, ${meta.berth || "berth ?"}\n\n` +
+  `\nberth bench ${meta.date}: ${quick ? "--quick, " : ""}${runs} runs (heavy scenarios ${heavyRuns}), ${meta.nproc} CPUs (${cpu.model}, ${shaText}, AVX2 ${cpu.avx2 ? "yes" : "no"}), loadavg ${loadavgAtStart.split(" ").slice(0, 3).join(" ")} at start, ${meta.loadavg.split(" ").slice(0, 3).join(" ")} at end, ${meta.berth || "berth ?"}\n\n` +
     text,
 );
 for (const sc of scenarios) for (const r of sc.rows) if (r.note) process.stdout.write(`  note: ${r.scenario} / ${r.engine}: ${r.note}\n`);

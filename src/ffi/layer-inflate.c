@@ -19,9 +19,11 @@
  * The inflate: ISA-L's igzip (libisal.so.2, dlopen()ed when the build saw its header and the machine
  * has the library: 2.2–2.3 × faster than libz 1.2.13 on a pull's layers, measured), else zlib
  * (libz.so.1, linked). ISA-L checks the gzip trailer's CRC-32 (its CRC costs ~0 next to the inflate);
- * with libz it is skipped (inflateValidate, below). SHA-256 is here (the SHA-NI instructions, else
- * portable C): OpenSSL's libcrypto did as well but mapping it cost ~2–4 MB of a pull's RSS (measured,
- * bound 64 MB).
+ * with libz it is skipped (inflateValidate, below). SHA-256 is here with the SHA-NI instructions; on a
+ * CPU without them, libcrypto's block function (its AVX2 code: 445–460 MB/s here with SHA-NI masked,
+ * against 262–272 MB/s for the portable C below, which is left for a machine without libcrypto.so.3).
+ * libcrypto is mapped only then: its EVP layer cost ~2–4 MB of a pull's RSS (bound 64 MB), SHA256_Update
+ * alone ~1.8 MB (measured).
  * No JS runs on this thread and nothing here calls back into JS.
  */
 #define _GNU_SOURCE /* syncfs(2) */
@@ -191,21 +193,73 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void blocks_shani(uint32_t *h
 	_mm_storeu_si128((__m128i *)&h[0], s0);
 	_mm_storeu_si128((__m128i *)&h[4], s1);
 }
+/*
+ * OPENSSL_ia32cap masks CPU features for libcrypto (and for Bun's BoringSSL): its second word is CPUID
+ * leaf 7's EBX, so ":~0x20000000" turns SHA-NI off. It is followed here too, so that one setting makes
+ * every SHA-256 of a berth process run as on a CPU without SHA-NI (bench/run.ts --no-sha-ni).
+ */
+static int shani_masked(void) {
+	const char *e = getenv("OPENSSL_ia32cap");
+	const char *c = e ? strchr(e, ':') : NULL;
+	if (!c) return 0;
+	int off = *++c == '~';
+	unsigned long long v = strtoull(c + off, NULL, 0);
+	return ((v >> 29) & 1) == (unsigned long long)off;
+}
+
 static int has_shani(void) {
 	unsigned a, b, c, d;
 	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return 0;
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-	return (b >> 29) & 1;
+	return (b >> 29) & 1 && !shani_masked();
 }
 #else
 static int has_shani(void) { return 0; }
 #define blocks_shani blocks_c
 #endif
 
-/* which block function: SHA-NI where the CPU has it, unless li_portable_sha(1) (tests) */
+/* libcrypto's SHA256_Update over whole blocks: a SHA256_CTX (openssl/sha.h, a public struct) with no
+ * bytes pending passes them straight to its block function, so only h[] is carried between calls */
+#include <dlfcn.h>
+typedef struct {
+	uint32_t h[8], nl, nh, data[16];
+	unsigned num, md_len;
+} ossl_sha256_ctx;
+static int (*ossl_sha256_update)(ossl_sha256_ctx *, const void *, size_t);
+static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
+
+static void ossl_load(void) {
+	void *l = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL); /* never dlclose()d */
+	if (l) ossl_sha256_update = (int (*)(ossl_sha256_ctx *, const void *, size_t))dlsym(l, "SHA256_Update");
+}
+
+static void blocks_ossl(uint32_t *h, const uint8_t *p, size_t n) {
+	if (!n) return;
+	ossl_sha256_ctx c = {.md_len = 32};
+	memcpy(c.h, h, sizeof c.h);
+	ossl_sha256_update(&c, p, n); /* n is whole blocks: num stays 0 */
+	memcpy(h, c.h, sizeof c.h);
+}
+
+/* which block function: 0 SHA-NI where the CPU has it, else libcrypto's, else portable C; 1 portable C;
+ * 2 libcrypto's where it loads (tests). Returns the one chosen: 0 SHA-NI, 1 portable C, 2 libcrypto. */
 static void (*blocks)(uint32_t *, const uint8_t *, size_t);
 
-void li_portable_sha(int on) { blocks = on || !has_shani() ? blocks_c : blocks_shani; }
+int li_portable_sha(int mode) {
+	if (mode == 0 && has_shani()) {
+		blocks = blocks_shani;
+		return 0;
+	}
+	if (mode != 1) {
+		pthread_once(&ossl_once, ossl_load);
+		if (ossl_sha256_update) {
+			blocks = blocks_ossl;
+			return 2;
+		}
+	}
+	blocks = blocks_c;
+	return 1;
+}
 
 static void sha_init(sha256_t *s) {
 	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
-import { inflateEngine, LayerInflate, layerInflateOrigin, useInflateEngine, usePortableSha } from "./layer-inflate.ts";
+import { readFileSync } from "node:fs";
+import { inflateEngine, LayerInflate, layerInflateOrigin, useInflateEngine, useShaCode } from "./layer-inflate.ts";
 import { EngineError } from "../lib/errors.ts";
 
 /** drive one LayerInflate to its end: feed `gz` in `step`-byte pieces, read everything out */
@@ -58,15 +59,19 @@ describe.each(engines)("LayerInflate (native thread, %s)", (engine) => {
     expect(diffId).toBe(sha(plain));
   });
 
-  test("SHA-256 matches with the SHA extensions and in portable C, at every length around a block", async () => {
-    for (const portable of [true, false]) {
-      expect(usePortableSha(portable)).toBe(true);
-      for (const n of [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 100_003]) {
+  test("SHA-256 matches with the SHA extensions, libcrypto's code and portable C, at every length around a block", async () => {
+    const shaNi = /\bsha_ni\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+    expect(useShaCode("auto")).toBe(shaNi ? "sha-ni" : "libcrypto");
+    const codes = new Set<string>();
+    for (const want of ["portable", "libcrypto", "auto"] as const) {
+      codes.add(useShaCode(want)!);
+      for (const n of [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 100_003, plain.length]) {
         const { diffId } = await run(gzipSync(plain.subarray(0, n)), 4000);
         expect(diffId).toBe(sha(plain.subarray(0, n)));
       }
     }
-    usePortableSha(false);
+    expect(codes.size).toBe(3 - (shaNi ? 0 : 1));
+    useShaCode("auto");
   });
 
   test("two members inflate as one stream (gzip -d)", async () => {
@@ -141,4 +146,19 @@ describe.each(engines)("LayerInflate (native thread, %s)", (engine) => {
     li.end();
     expect(() => li.outHead()).toThrow(/already ended/);
   });
+});
+
+test("OPENSSL_ia32cap masking SHA-NI (as for libcrypto and BoringSSL) chooses libcrypto's code", () => {
+  const code = `import { useShaCode } from ${JSON.stringify(`${import.meta.dir}/layer-inflate.ts`)}; console.log(useShaCode("auto"))`;
+  const ask = (cap?: string) => {
+    const env: Record<string, string | undefined> = { ...process.env, OPENSSL_ia32cap: cap };
+    const r = Bun.spawnSync([process.execPath, "-e", code], { env, stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    return r.stdout.toString().trim();
+  };
+  expect(ask(":~0x20000000")).toBe("libcrypto");
+  expect(ask("~0x0:~0x20000020")).toBe("libcrypto");
+  const shaNi = /\bsha_ni\b/.test(readFileSync("/proc/cpuinfo", "utf8"));
+  expect(ask(":~0x20")).toBe(shaNi ? "sha-ni" : "libcrypto"); // another bit masked
+  expect(ask(undefined)).toBe(shaNi ? "sha-ni" : "libcrypto");
 });

@@ -41,7 +41,7 @@ const SYMBOLS = {
   li_release: { args: [T.ptr, T.u64], returns: T.void },
   li_status: { args: [T.ptr, T.ptr], returns: T.i32 },
   li_end: { args: [T.ptr], returns: T.void },
-  li_portable_sha: { args: [T.i32], returns: T.void },
+  li_portable_sha: { args: [T.i32], returns: T.i32 },
   li_engine: { args: [T.i32], returns: T.i32 },
   li_syncfs_start: { args: [T.i32], returns: T.ptr },
   li_syncfs_poll: { args: [T.ptr], returns: T.i32 },
@@ -84,12 +84,20 @@ export function layerInflateAvailable(): boolean {
   return load() !== null;
 }
 
-/** tests: SHA-256 in portable C even where the CPU has the SHA extensions (true), or back (false) */
-export function usePortableSha(on: boolean): boolean {
+/** the SHA-256 code of the streams' diffIDs: SHA-NI, libcrypto's (a CPU without SHA-NI), or portable C */
+export type ShaCode = "sha-ni" | "portable" | "libcrypto";
+const SHA_CODES: ShaCode[] = ["sha-ni", "portable", "libcrypto"];
+
+/**
+ * Which SHA-256 code the streams use: "auto" (the default) SHA-NI where the CPU has it and
+ * OPENSSL_ia32cap does not mask it, else libcrypto's where libcrypto.so.3 loads, else portable C;
+ * "portable" or "libcrypto" force one (tests). Returns the code chosen, or undefined without the
+ * native object.
+ */
+export function useShaCode(want: "auto" | "portable" | "libcrypto" = "auto"): ShaCode | undefined {
   const l = load();
-  if (!l) return false;
-  l.li_portable_sha(on ? 1 : 0);
-  return true;
+  if (!l) return undefined;
+  return SHA_CODES[l.li_portable_sha(want === "auto" ? 0 : want === "portable" ? 1 : 2)];
 }
 
 /**
