@@ -359,6 +359,8 @@ function report(e: unknown, debug: boolean, cmd: BerthCommand, path: string[], r
 
 const code = await main(process.argv.slice(2));
 // let stdout drain before exiting (large `images --format json` or `logs` output through a pipe)
-if (stdoutOpened()) await new Promise<void>((resolve) => (stdout().writableLength === 0 ? resolve() : stdout().once("drain", () => resolve())));
+// (a stream the reader left is destroyed: nothing of it drains any more)
+if (stdoutOpened() && !stdout().destroyed)
+  await new Promise<void>((resolve) => (stdout().writableLength === 0 ? resolve() : stdout().once("drain", resolve).once("close", resolve)));
 mark("exit");
 process.exit(code);

@@ -8,7 +8,7 @@ import { CliError } from "./_exit-codes.ts";
 import { EngineError } from "../lib/errors.ts";
 import type { ContainerService } from "../engine/index.ts";
 import { escapeFilter } from "./_detach-keys.ts";
-import { stdout } from "./_stdout.ts";
+import { onBrokenPipe, stdout } from "./_stdout.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -32,6 +32,8 @@ export async function openSession(o: {
   stderr: boolean;
   sigProxy: boolean;
   kill(sig: string): void;
+  /** the reader of our stdout or stderr went away (`berth run … | head`): output stops, this is called once */
+  onBrokenPipe?: () => void;
 }): Promise<Session> {
   const { getWinsize, isatty, makeRaw } = await import("../engine/index.ts");
   const cleanups: (() => void)[] = [];
@@ -64,11 +66,29 @@ export async function openSession(o: {
       cleanups.push(() => process.off(sig, h));
     }
   }
+  // A reader that went away: docker's client dies of SIGPIPE and its daemon goes on supervising the
+  // container. Here this process is the supervisor, so the output stops and the caller ends the container
+  // and its exit (--rm included) before exiting 141; without onBrokenPipe, 141 at once (_stdout.ts)
+  let broken = false;
+  const brokenPipe = () => {
+    if (broken) return;
+    broken = true;
+    o.onBrokenPipe!();
+  };
+  if (o.onBrokenPipe) {
+    onBrokenPipe(brokenPipe);
+    const onStderrError = (e: NodeJS.ErrnoException) => void (e.code === "EPIPE" && brokenPipe());
+    process.stderr.on("error", onStderrError);
+    cleanups.push(() => {
+      onBrokenPipe(undefined);
+      process.stderr.off("error", onStderrError);
+    });
+  }
   const stdin = o.stdin ? (process.stdin as unknown as AsyncIterable<Uint8Array>) : undefined;
   return {
     local: {
-      stdout: (b) => void (o.stdout && stdout().write(b)),
-      stderr: (b) => void (o.stderr && (o.tty ? stdout() : process.stderr).write(b)),
+      stdout: (b) => void (o.stdout && !broken && stdout().write(b)),
+      stderr: (b) => void (o.stderr && !broken && (o.tty ? stdout() : process.stderr).write(b)),
       stdin,
     },
     initialSize,
@@ -144,17 +164,25 @@ export async function runForeground(
     return (await attachSession(svc, id, { stdin, stdout: c.AttachStdout, stderr: c.AttachStderr, sigProxy: o.sigProxy, keys: o.detachKeys, replay: true }))
       .code;
   }
+  let readerGone = false;
+  const kill = (sig: string) => void svc.kill(id, sig).catch(() => {}); // a proxied signal may find the container exited: the session reports the end
   const s = await openSession({
     tty: c.Tty,
     stdin: (o.attachStdin ?? c.AttachStdin) && c.OpenStdin,
     stdout: c.AttachStdout,
     stderr: c.AttachStderr,
     sigProxy: o.sigProxy,
-    kill: (sig) => void svc.kill(id, sig).catch(() => {}), // a proxied signal may find the container exited: the session reports the end
+    kill,
+    // `berth run … | head`: the container is killed (a process writing to the pipe itself would have
+    // died of SIGPIPE), its exit recorded and --rm done here, then 141 as docker's client's
+    onBrokenPipe: () => {
+      readerGone = true;
+      kill("SIGKILL");
+    },
   });
   try {
     const info = await svc.supervise(id, { local: s.local, initialSize: s.initialSize, onResizer: s.onResizer, onStarted: s.onStarted });
-    return info.exitCode;
+    return readerGone ? 141 : info.exitCode;
   } finally {
     s.dispose();
   }

@@ -10,9 +10,23 @@
 import { writeSync } from "node:fs";
 
 let opened = false;
+let brokenPipe: (() => void) | undefined;
+
+/**
+ * While set, the reader of stdout going away calls `fn` instead of ending the process with 141 at once:
+ * a foreground `run` stops its container and finishes its exit (--rm included) first (_session.ts).
+ */
+export function onBrokenPipe(fn: (() => void) | undefined): void {
+  brokenPipe = fn;
+}
+
+function broken(): void {
+  if (brokenPipe) brokenPipe();
+  else process.exit(141);
+}
 
 function onError(e: NodeJS.ErrnoException): void {
-  if (e.code === "EPIPE") process.exit(141);
+  if (e.code === "EPIPE") broken();
 }
 
 /** process.stdout, with the EPIPE handler installed on first use */
@@ -44,7 +58,7 @@ export function writeOut(s: string): void {
     while (off < buf.length) off += writeSync(1, buf, off, buf.length - off);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EPIPE") process.exit(141);
+    if (code === "EPIPE") return broken();
     if (code !== "EAGAIN") throw e;
     stdout().write(buf.subarray(off)); // a non-blocking fd 1 that is full: the stream waits for it
   }

@@ -84,6 +84,37 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     ok(await run(["rm", name]));
   });
 
+  test("run … | head: the reader goes away, berth exits 141 with nothing on stderr; --rm still removes the container, without it the container is left exited", async () => {
+    const name = `headless-${sfx}`;
+    const reading = async (args: string[], stream: "stdout" | "stderr") => {
+      const p = Bun.spawn(berthArgv(["--root", root, ...args]), { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+      const reader = (stream === "stdout" ? p.stdout : p.stderr).getReader();
+      const first = await reader.read();
+      await reader.cancel();
+      const code = await p.exited;
+      const err = stream === "stdout" ? await new Response(p.stderr).text() : "";
+      return { got: new TextDecoder().decode(first.value).split("\n")[0], code, stderr: err };
+    };
+    // a container that writes for ever (yes) and one that would end on its own (seq), on stdout, on
+    // stderr and through a tty
+    const L = ["--label", name];
+    for (const [args, stream] of [
+      [["run", "--rm", ...L, ...N, "busybox", "yes"], "stdout"],
+      [["run", "--rm", ...L, ...N, "busybox", "seq", "1", "1000000"], "stdout"],
+      [["run", "--rm", ...L, ...N, "busybox", "sh", "-c", "yes >&2"], "stderr"],
+      [["run", "--rm", "-t", ...L, ...N, "busybox", "yes"], "stdout"],
+    ] as const) {
+      const r = await reading([...args], stream);
+      expect({ args, ...r, got: r.got.slice(0, 1) }).toEqual({ args, got: args.includes("seq") ? "1" : "y", code: 141, stderr: "" });
+    }
+    expect((await run(["ps", "-aq", "--filter", `label=${name}`])).stdout).toBe("");
+    const kept = await reading(["run", "--name", name, ...N, "busybox", "yes"], "stdout");
+    expect(kept).toMatchObject({ code: 141, stderr: "" });
+    // killed when its output had nowhere to go, as a process writing to the pipe itself dies of SIGPIPE
+    expect((await run(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}", name])).stdout).toBe("exited 137 \n");
+    ok(await run(["rm", name]));
+  });
+
   test("container processes start with default signal dispositions, whatever berth's caller ignored", async () => {
     // a caller that ignores SIGINT, SIGHUP and SIGPIPE (a background job, nohup, a pipeline's writer):
     // dockerd's containers never inherit that, and `cat big | head` in one must not print EPIPE errors
