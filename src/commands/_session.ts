@@ -75,20 +75,28 @@ export async function openSession(o: {
     broken = true;
     o.onBrokenPipe!();
   };
+  // process.stderr is built on the first write only, as stdout (2–8 ms: _stdout.ts), and watched from then
+  let watching = false;
+  const onStderrError = (e: NodeJS.ErrnoException) => void (e.code === "EPIPE" && brokenPipe());
+  const stderr = (): NodeJS.WriteStream => {
+    if (o.onBrokenPipe && !watching) {
+      watching = true;
+      process.stderr.on("error", onStderrError);
+    }
+    return process.stderr;
+  };
   if (o.onBrokenPipe) {
     onBrokenPipe(brokenPipe);
-    const onStderrError = (e: NodeJS.ErrnoException) => void (e.code === "EPIPE" && brokenPipe());
-    process.stderr.on("error", onStderrError);
     cleanups.push(() => {
       onBrokenPipe(undefined);
-      process.stderr.off("error", onStderrError);
+      if (watching) process.stderr.off("error", onStderrError);
     });
   }
   const stdin = o.stdin ? (process.stdin as unknown as AsyncIterable<Uint8Array>) : undefined;
   return {
     local: {
       stdout: (b) => void (o.stdout && !broken && stdout().write(b)),
-      stderr: (b) => void (o.stderr && !broken && (o.tty ? stdout() : process.stderr).write(b)),
+      stderr: (b) => void (o.stderr && !broken && (o.tty ? stdout() : stderr()).write(b)),
       stdin,
     },
     initialSize,
