@@ -182,11 +182,16 @@ export async function runForeground(
     sigProxy: o.sigProxy,
     kill,
     // `berth run … | head`: the container is killed (a process writing to the pipe itself would have
-    // died of SIGPIPE), its exit recorded and --rm done here, then 141 as docker's client's
-    onBrokenPipe: () => {
-      readerGone = true;
-      kill("SIGKILL");
-    },
+    // died of SIGPIPE), its exit recorded and --rm done here, then 141 as docker's client's. One with a
+    // restart policy is left to it as before: this process exits 141 at once, and the next command finds
+    // the container's end and restarts it (state.ts refreshState), as docker's daemon keeps such a
+    // container going
+    onBrokenPipe: restarts(cfg)
+      ? undefined
+      : () => {
+          readerGone = true;
+          kill("SIGKILL");
+        },
   });
   try {
     const info = await svc.supervise(id, { local: s.local, initialSize: s.initialSize, onResizer: s.onResizer, onStarted: s.onStarted });
@@ -194,6 +199,12 @@ export async function runForeground(
   } finally {
     s.dispose();
   }
+}
+
+/** a restart policy other than "no" */
+function restarts(cfg: { HostConfig: { RestartPolicy?: { Name?: string } } }): boolean {
+  const name = cfg.HostConfig.RestartPolicy?.Name;
+  return !!name && name !== "no";
 }
 
 /** docker's multi-container verbs: print each result, report each failure, exit 1 if any failed */

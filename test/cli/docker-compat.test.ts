@@ -113,6 +113,15 @@ describe.skipIf(!rootEnabled)("docker's exit codes and wording", () => {
     // killed when its output had nowhere to go, as a process writing to the pipe itself dies of SIGPIPE
     expect((await run(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}", name])).stdout).toBe("exited 137 \n");
     ok(await run(["rm", name]));
+    // with a restart policy the container is not berth's to end: docker's daemon keeps it going, and
+    // here the next command finds it and restarts it under a monitor
+    const always = `${name}-always`;
+    expect(await reading(["run", "--name", always, "--restart=always", ...N, "busybox", "yes"], "stdout")).toMatchObject({ code: 141, stderr: "" });
+    let status = "";
+    for (let i = 0; i < 50 && status !== "running"; i++, await Bun.sleep(100))
+      status = (await run(["inspect", "--format", "{{.State.Status}}", always])).stdout.trim();
+    expect(status).toBe("running");
+    ok(await run(["rm", "-f", always]));
   });
 
   test("container processes start with default signal dispositions, whatever berth's caller ignored", async () => {
