@@ -186,12 +186,12 @@ export async function runForeground(
     // restart policy is left to it as before: this process exits 141 at once, and the next command finds
     // the container's end and restarts it (state.ts refreshState), as docker's daemon keeps such a
     // container going
-    onBrokenPipe: restarts(cfg)
-      ? undefined
-      : () => {
+    onBrokenPipe: ["", "no"].includes(cfg.HostConfig.RestartPolicy?.Name ?? "")
+      ? () => {
           readerGone = true;
           kill("SIGKILL");
-        },
+        }
+      : undefined,
   });
   try {
     const info = await svc.supervise(id, { local: s.local, initialSize: s.initialSize, onResizer: s.onResizer, onStarted: s.onStarted });
@@ -199,12 +199,6 @@ export async function runForeground(
   } finally {
     s.dispose();
   }
-}
-
-/** a restart policy other than "no" */
-function restarts(cfg: { HostConfig: { RestartPolicy?: { Name?: string } } }): boolean {
-  const name = cfg.HostConfig.RestartPolicy?.Name;
-  return !!name && name !== "no";
 }
 
 /** docker's multi-container verbs: print each result, report each failure, exit 1 if any failed */

@@ -20,7 +20,7 @@
  * has the library: 2.2–2.3 × faster than libz 1.2.13 on a pull's layers, measured), else zlib
  * (libz.so.1, linked). ISA-L checks the gzip trailer's CRC-32 (its CRC costs ~0 next to the inflate);
  * with libz it is skipped (inflateValidate, below). SHA-256 is here with the SHA-NI instructions; on a
- * CPU without them, libcrypto's block function (its AVX2 code: 445–460 MB/s here with SHA-NI masked,
+ * CPU without them, libcrypto's block function (its AVX2 code: 444–459 MB/s here with SHA-NI masked,
  * against 262–272 MB/s for the portable C below, which is left for a machine without libcrypto.so.3).
  * libcrypto is mapped only then: its EVP layer cost ~2–4 MB of a pull's RSS (bound 64 MB), SHA256_Update
  * alone ~1.8 MB (measured).
